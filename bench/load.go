@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/probation-recruitment/pipeline/pkg/auth"
+	"github.com/probation-recruitment/pipeline/pkg/region"
+	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
+)
+
+// rpc is one report call the load exercises.
+type rpc struct {
+	name string
+	call func(ctx context.Context, c pb.ReportingServiceClient, rng *rand.Rand) error
+}
+
+// asOf sits inside the generated data's time span, so reports find plenty.
+var asOf = timestamppb.New(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
+
+func pick(rng *rand.Rand) string { return region.All[rng.IntN(len(region.All))] }
+
+var rpcs = []rpc{
+	{"ListStuckCandidates (page of 50)", func(ctx context.Context, c pb.ReportingServiceClient, rng *rand.Rand) error {
+		_, err := c.ListStuckCandidates(ctx, &pb.ListStuckCandidatesRequest{Region: pick(rng), AsOf: asOf, PageSize: 50})
+		return err
+	}},
+	{"ListStuckCandidates (breaches in SIFT)", func(ctx context.Context, c pb.ReportingServiceClient, rng *rand.Rand) error {
+		_, err := c.ListStuckCandidates(ctx, &pb.ListStuckCandidatesRequest{Region: pick(rng), AsOf: asOf, PageSize: 50,
+			Severity: pb.Severity_SEVERITY_BREACH, Stage: 1})
+		return err
+	}},
+	{"GetTimeToHire (region, all time)", func(ctx context.Context, c pb.ReportingServiceClient, rng *rand.Rand) error {
+		_, err := c.GetTimeToHire(ctx, &pb.GetTimeToHireRequest{Region: pick(rng)})
+		return err
+	}},
+	{"GetTimeToHire (all regions, 90 days)", func(ctx context.Context, c pb.ReportingServiceClient, rng *rand.Rand) error {
+		_, err := c.GetTimeToHire(ctx, &pb.GetTimeToHireRequest{From: timestamppb.New(asOf.AsTime().AddDate(0, 0, -90)), To: asOf})
+		return err
+	}},
+	{"GetFunnel", func(ctx context.Context, c pb.ReportingServiceClient, rng *rand.Rand) error {
+		_, err := c.GetFunnel(ctx, &pb.GetFunnelRequest{Region: pick(rng)})
+		return err
+	}},
+	{"GetStageDurations (one year)", func(ctx context.Context, c pb.ReportingServiceClient, rng *rand.Rand) error {
+		_, err := c.GetStageDurations(ctx, &pb.GetStageDurationsRequest{Region: pick(rng),
+			From: timestamppb.New(asOf.AsTime().AddDate(-1, 0, 0)), To: asOf})
+		return err
+	}},
+	{"GetRegionSummary", func(ctx context.Context, c pb.ReportingServiceClient, rng *rand.Rand) error {
+		_, err := c.GetRegionSummary(ctx, &pb.GetRegionSummaryRequest{Region: pick(rng), AsOf: asOf})
+		return err
+	}},
+	{"ListRegionSummaries (12 regions)", func(ctx context.Context, c pb.ReportingServiceClient, rng *rand.Rand) error {
+		_, err := c.ListRegionSummaries(ctx, &pb.ListRegionSummariesRequest{AsOf: asOf})
+		return err
+	}},
+	{"GetThresholds", func(ctx context.Context, c pb.ReportingServiceClient, rng *rand.Rand) error {
+		_, err := c.GetThresholds(ctx, &pb.GetThresholdsRequest{Region: pick(rng)})
+		return err
+	}},
+	{"WatchRegion (first summary)", func(ctx context.Context, c pb.ReportingServiceClient, rng *rand.Rand) error {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		s, err := c.WatchRegion(ctx, &pb.WatchRegionRequest{Region: pick(rng)})
+		if err != nil {
+			return err
+		}
+		_, err = s.Recv()
+		return err
+	}},
+}
+
+// result is the latency of one RPC under load.
+type result struct {
+	name                string
+	calls, errors       int
+	rate                float64
+	p50, p90, p99, pmax time.Duration
+	firstErr            error
+}
+
+// loadReports calls each RPC from o.concurrency callers for o.duration
+// and records every latency.
+func loadReports(ctx context.Context, addr string, o options, r *report) error {
+	signer, err := auth.KeyConfig{HS256Key: signingKey}.Signer()
+	if err != nil {
+		return err
+	}
+	tok, err := signer.Mint(auth.Claims{Subject: "bench", Role: auth.RoleAdmin}, time.Hour)
+	if err != nil {
+		return err
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(auth.BearerToken(tok)))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	client := pb.NewReportingServiceClient(conn)
+	for _, x := range rpcs {
+		// Warm up: connections, plans, caches.
+		rng := rand.New(rand.NewPCG(1, 2))
+		for range 20 {
+			_ = x.call(ctx, client, rng)
+		}
+		res := result{name: x.name}
+		var mu sync.Mutex
+		var lat []time.Duration
+		deadline := time.Now().Add(o.duration)
+		var wg sync.WaitGroup
+		for w := range o.concurrency {
+			wg.Go(func() {
+				rng := rand.New(rand.NewPCG(uint64(w), 7))
+				var mine []time.Duration
+				var errs int
+				var first error
+				for time.Now().Before(deadline) {
+					start := time.Now()
+					err := x.call(ctx, client, rng)
+					mine = append(mine, time.Since(start))
+					if err != nil {
+						errs++
+						if first == nil {
+							first = err
+						}
+					}
+				}
+				mu.Lock()
+				lat = append(lat, mine...)
+				res.errors += errs
+				if res.firstErr == nil {
+					res.firstErr = first
+				}
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		slices.Sort(lat)
+		res.calls = len(lat)
+		res.rate = float64(len(lat)) / o.duration.Seconds()
+		q := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+		res.p50, res.p90, res.p99, res.pmax = q(0.50), q(0.90), q(0.99), lat[len(lat)-1]
+		say("  %-40s %7.0f/s  p50 %6s  p99 %6s  errors %d", x.name, res.rate, res.p50.Round(10*time.Microsecond), res.p99.Round(10*time.Microsecond), res.errors)
+		if res.firstErr != nil {
+			say("    first error: %v", res.firstErr)
+		}
+		r.results = append(r.results, res)
+	}
+	return nil
+}
+

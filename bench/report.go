@@ -1,0 +1,73 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// report is what a run measured.
+type report struct {
+	opts                  options
+	started               time.Time
+	apps, campaigns       int
+	events, lastSeq       uint64
+	seedTime, projection  time.Duration
+	rebuild               time.Duration
+	results               []result
+	pgVersion, natsVersion string
+}
+
+const p99Target = 20 * time.Millisecond
+
+func (r *report) write() error {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	p("# Reporting performance")
+	p("")
+	p("Measured %s by `go run ./bench -apps %d -concurrency %d -duration %s -batch %d` (this file is its output).",
+		r.started.Format("2006-01-02 15:04 MST"), r.opts.apps, r.opts.concurrency, r.opts.duration, r.opts.batch)
+	p("")
+	p("- Machine: %s", machine())
+	p("- PostgreSQL %s (the machine's, default settings); nats-server %s in-process, file storage", r.pgVersion, r.natsVersion)
+	p("- The real `reporting` binary, its load generator on the same cores, gRPC over loopback, one connection")
+	p("")
+	p("## Workload")
+	p("")
+	p("%d applications in %d campaigns across the 12 regions: %d events (%.1f per application), published in %s.",
+		r.apps, r.campaigns, r.events, float64(r.events)/float64(max(r.apps, 1)), r.seedTime.Round(time.Second))
+	p("")
+	p("## Results")
+	p("")
+	p("| what | figure | target |")
+	p("|---|---|---|")
+	p("| projection throughput (from the service's start until every event is acknowledged) | %.0f events/s (%s) | ≥ 20,000 events/s |",
+		float64(r.events)/r.projection.Seconds(), r.projection.Round(time.Second))
+	p("| rebuild from the stream (`reporting rebuild`, swap included) | %s, %.0f events/s | reported |",
+		r.rebuild.Round(time.Second), float64(r.events)/r.rebuild.Seconds())
+	p("")
+	p("Report RPCs at concurrency %d, %s each (after a warm-up), as_of 2026-06-01:", r.opts.concurrency, r.opts.duration)
+	p("")
+	p("| RPC | calls/s | p50 | p90 | p99 | max | errors | p99 ≤ %s |", p99Target)
+	p("|---|---|---|---|---|---|---|---|")
+	for _, x := range r.results {
+		ok := "yes"
+		if x.p99 > p99Target || x.errors > 0 {
+			ok = "**no**"
+		}
+		p("| %s | %.0f | %s | %s | %s | %s | %d | %s |", x.name, x.rate, ms(x.p50), ms(x.p90), ms(x.p99), ms(x.pmax), x.errors, ok)
+	}
+	if err := os.MkdirAll(filepath.Dir(r.opts.out), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(r.opts.out, []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	say("report written to %s", r.opts.out)
+	fmt.Print(b.String())
+	return nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }

@@ -1,0 +1,229 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/probation-recruitment/pipeline/pkg/auth"
+	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/pg"
+	"github.com/probation-recruitment/pipeline/pkg/testenv"
+)
+
+const testKey = "e2e-test-signing-key-of-at-least-32-bytes"
+
+// services are started in this order; every test gets all of them.
+var services = []string{"applications", "sifting", "offers", "vetting"}
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// binaries builds the service binaries once per test run.
+func binaries(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "e2e-bin-")
+		if buildErr != nil {
+			return
+		}
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..")
+		for _, s := range services {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, s), "./cmd/"+s)
+			cmd.Dir = filepath.Join(root, "services", s)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("build %s: %v\n%s", s, err, out)
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binDir
+}
+
+// stack is the running system of one test.
+type stack struct {
+	conns map[string]*grpc.ClientConn
+	js    jetstream.JetStream
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// start runs every service as a process and waits until each is ready.
+func start(t *testing.T) *stack {
+	t.Helper()
+	bin := binaries(t)
+	natsURL := testenv.NATS(t)
+	_, js := testenv.Connect(t, natsURL)
+	prefix := testenv.Name("e2e_")
+	st := &stack{conns: map[string]*grpc.ClientConn{}, js: js}
+	for _, name := range services {
+		grpcAddr, adminAddr := freeAddr(t), freeAddr(t)
+		var logs bytes.Buffer
+		cmd := exec.Command(filepath.Join(bin, name))
+		cmd.Env = append(os.Environ(),
+			"DATABASE_URL="+testenv.DatabaseURL(), "DB_SCHEMA="+prefix+"_"+name, "NATS_URL="+natsURL,
+			"GRPC_ADDR="+grpcAddr, "ADMIN_ADDR="+adminAddr, "AUTH_HS256_KEY="+testKey, "LOG_LEVEL=warn")
+		cmd.Stdout, cmd.Stderr = &logs, &logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = cmd.Wait()
+			if t.Failed() {
+				t.Logf("%s logs:\n%s", name, logs.String())
+			}
+			dropSchema(t, prefix+"_"+name)
+		})
+		waitReady(t, name, adminAddr, &logs)
+		conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		st.conns[name] = conn
+	}
+	return st
+}
+
+func waitReady(t *testing.T, name, adminAddr string, logs *bytes.Buffer) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + adminAddr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s not ready after 30s; logs:\n%s", name, logs.String())
+}
+
+func dropSchema(t *testing.T, schema string) {
+	pool, err := pg.Connect(context.Background(), testenv.DatabaseURL(), "public")
+	if err != nil {
+		t.Logf("drop %s: %v", schema, err)
+		return
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
+		t.Logf("drop %s: %v", schema, err)
+	}
+}
+
+// token mints a bearer token for role in regions.
+func token(t *testing.T, subject string, role auth.Role, regions ...string) grpc.CallOption {
+	t.Helper()
+	signer, err := auth.KeyConfig{HS256Key: testKey}.Signer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := signer.Mint(auth.Claims{Subject: subject, Role: role, Regions: regions}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return grpc.PerRPCCredentials(auth.BearerToken(tok))
+}
+
+// eventsFor reads the whole stream and returns the names of the events
+// about one application, in stream order.
+func (s *stack) eventsFor(t *testing.T, applicationID string) []string {
+	t.Helper()
+	ctx := context.Background()
+	str, err := s.js.Stream(ctx, "RECRUITMENT")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := str.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+		m, err := str.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := event.Unmarshal(m.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.GetApplicationId() == applicationID {
+			name, _ := event.Name(ev)
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// eventually polls fn until it returns nil, failing with its last error.
+func eventually(t *testing.T, what string, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = fn(); err == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s: not within 20s: %v", what, err)
+}
+
+
+// payloadsFor returns the raw payloads of the events about one application.
+func (s *stack) payloadsFor(t *testing.T, applicationID string) [][]byte {
+	t.Helper()
+	ctx := context.Background()
+	str, err := s.js.Stream(ctx, "RECRUITMENT")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := str.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+		m, err := str.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev, err := event.Unmarshal(m.Data); err == nil && ev.GetApplicationId() == applicationID {
+			out = append(out, m.Data)
+		}
+	}
+	return out
+}

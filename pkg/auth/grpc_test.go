@@ -1,0 +1,210 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	testpb "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/probation-recruitment/pipeline/pkg/auth"
+)
+
+// whoAmI echoes the caller's claims so tests can see what the handler saw.
+type whoAmI struct {
+	testpb.UnimplementedTestServiceServer
+}
+
+func (whoAmI) UnaryCall(ctx context.Context, _ *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+	c, ok := auth.FromContext(ctx)
+	if !ok {
+		return nil, status.Error(codes.FailedPrecondition, "handler saw no claims")
+	}
+	return &testpb.SimpleResponse{Username: c.Subject, OauthScope: string(c.Role)}, nil
+}
+
+func (whoAmI) StreamingOutputCall(_ *testpb.StreamingOutputCallRequest, ss grpc.ServerStreamingServer[testpb.StreamingOutputCallResponse]) error {
+	c, ok := auth.FromContext(ss.Context())
+	if !ok {
+		return status.Error(codes.FailedPrecondition, "handler saw no claims")
+	}
+	return ss.Send(&testpb.StreamingOutputCallResponse{Payload: &testpb.Payload{Body: []byte(c.Subject)}})
+}
+
+// serve starts a loopback gRPC server guarded by the auth interceptors and
+// returns a client connection to it.
+func serve(t *testing.T, v *auth.Verifier, skip func(string) bool) *grpc.ClientConn {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	srv := grpc.NewServer(
+		grpc.UnaryInterceptor(auth.UnaryServerInterceptor(v, skip)),
+		grpc.StreamInterceptor(auth.StreamServerInterceptor(v, skip)),
+	)
+	testpb.RegisterTestServiceServer(srv, whoAmI{})
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(srv.Stop)
+
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+func callCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestInterceptors(t *testing.T) {
+	t.Parallel()
+	_, _, ed := edKeys(t)
+	v := mustVerifier(t, ed)
+	signer := mustSigner(t, ed)
+	conn := serve(t, v, auth.DefaultSkip)
+	client := testpb.NewTestServiceClient(conn)
+
+	good, err := signer.Mint(auth.Claims{Subject: "alice", Role: auth.RoleSPOC, Regions: []string{"london"}}, time.Hour)
+	if err != nil {
+		t.Fatalf("Mint: %v", err)
+	}
+	hsToken, err := mustSigner(t, auth.KeyConfig{HS256Key: hsKey}).Mint(auth.Claims{Subject: "mallory", Role: auth.RoleAdmin}, time.Hour)
+	if err != nil {
+		t.Fatalf("Mint: %v", err)
+	}
+	_, edPriv, _ := edKeys(t) // a key the server does not trust
+	foreign := craft(t, jwt.SigningMethodEdDSA, edPriv, goodClaims())
+
+	tests := []struct {
+		name     string
+		opts     []grpc.CallOption
+		md       []string // extra outgoing metadata pairs
+		wantCode codes.Code
+		wantMsg  string
+	}{
+		{name: "no token", wantCode: codes.Unauthenticated, wantMsg: "missing bearer token"},
+		{name: "garbage token", opts: []grpc.CallOption{grpc.PerRPCCredentials(auth.BearerToken("garbage"))}, wantCode: codes.Unauthenticated, wantMsg: "token malformed"},
+		{name: "untrusted key", opts: []grpc.CallOption{grpc.PerRPCCredentials(auth.BearerToken(foreign))}, wantCode: codes.Unauthenticated, wantMsg: "token signature invalid"},
+		{name: "wrong algorithm", opts: []grpc.CallOption{grpc.PerRPCCredentials(auth.BearerToken(hsToken))}, wantCode: codes.Unauthenticated, wantMsg: "not accepted"},
+		{name: "not bearer scheme", md: []string{"authorization", "Basic " + good}, wantCode: codes.Unauthenticated, wantMsg: "Bearer <token>"},
+		{name: "two authorization headers", md: []string{"authorization", "Bearer " + good, "authorization", "Bearer " + good}, wantCode: codes.Unauthenticated, wantMsg: "more than one"},
+		{name: "good token", opts: []grpc.CallOption{grpc.PerRPCCredentials(auth.BearerToken(good))}, wantCode: codes.OK},
+		{name: "lower-case scheme", md: []string{"authorization", "bearer " + good}, wantCode: codes.OK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := callCtx(t)
+			if len(tt.md) > 0 {
+				ctx = metadata.AppendToOutgoingContext(ctx, tt.md...)
+			}
+
+			resp, err := client.UnaryCall(ctx, &testpb.SimpleRequest{}, tt.opts...)
+			checkStatus(t, "unary", err, tt.wantCode, tt.wantMsg)
+			if err == nil && (resp.GetUsername() != "alice" || resp.GetOauthScope() != "spoc") {
+				t.Errorf("unary handler saw %q/%q, want alice/spoc", resp.GetUsername(), resp.GetOauthScope())
+			}
+
+			stream, err := client.StreamingOutputCall(ctx, &testpb.StreamingOutputCallRequest{}, tt.opts...)
+			if err != nil {
+				t.Fatalf("open stream: %v", err)
+			}
+			msg, err := stream.Recv()
+			checkStatus(t, "stream", err, tt.wantCode, tt.wantMsg)
+			if err == nil && string(msg.GetPayload().GetBody()) != "alice" {
+				t.Errorf("stream handler saw subject %q, want alice", msg.GetPayload().GetBody())
+			}
+
+			for _, secret := range []string{good, foreign, hsToken} {
+				if err != nil && strings.Contains(status.Convert(err).Message(), secret) {
+					t.Errorf("status message echoes the token")
+				}
+			}
+		})
+	}
+}
+
+func checkStatus(t *testing.T, what string, err error, code codes.Code, msg string) {
+	t.Helper()
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	st := status.Convert(err)
+	if st.Code() != code {
+		t.Fatalf("%s: code = %v (%q), want %v", what, st.Code(), st.Message(), code)
+	}
+	if !strings.Contains(st.Message(), msg) {
+		t.Errorf("%s: message %q does not contain %q", what, st.Message(), msg)
+	}
+}
+
+func TestInterceptorsSkip(t *testing.T) {
+	t.Parallel()
+	v := mustVerifier(t, auth.KeyConfig{HS256Key: hsKey})
+	tests := []struct {
+		name string
+		skip func(string) bool
+		want codes.Code
+	}{
+		{name: "default skip lets health through", skip: auth.DefaultSkip, want: codes.OK},
+		{name: "nil skip guards health too", skip: nil, want: codes.Unauthenticated},
+		{name: "custom skip", skip: func(m string) bool { return m == "/grpc.health.v1.Health/Check" }, want: codes.OK},
+		{name: "custom skip of other methods", skip: func(m string) bool { return m == "/grpc.health.v1.Health/Watch" }, want: codes.Unauthenticated},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			conn := serve(t, v, tt.skip)
+			resp, err := healthpb.NewHealthClient(conn).Check(callCtx(t), &healthpb.HealthCheckRequest{})
+			if got := status.Code(err); got != tt.want {
+				t.Fatalf("health Check code = %v (%v), want %v", got, err, tt.want)
+			}
+			if err == nil && resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+				t.Errorf("health status = %v, want SERVING", resp.GetStatus())
+			}
+		})
+	}
+}
+
+func TestInterceptorsSkipDoesNotExemptOtherMethods(t *testing.T) {
+	t.Parallel()
+	conn := serve(t, mustVerifier(t, auth.KeyConfig{HS256Key: hsKey}), auth.DefaultSkip)
+	_, err := testpb.NewTestServiceClient(conn).UnaryCall(callCtx(t), &testpb.SimpleRequest{})
+	if status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("UnaryCall without token: %v, want Unauthenticated", err)
+	}
+}
+
+func TestBearerToken(t *testing.T) {
+	t.Parallel()
+	creds := auth.BearerToken("abc")
+	if creds.RequireTransportSecurity() {
+		t.Error("RequireTransportSecurity = true, want false")
+	}
+	md, err := creds.GetRequestMetadata(context.Background())
+	if err != nil {
+		t.Fatalf("GetRequestMetadata: %v", err)
+	}
+	if got := md["authorization"]; got != "Bearer abc" {
+		t.Errorf("authorization = %q, want %q", got, "Bearer abc")
+	}
+}

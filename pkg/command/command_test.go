@@ -1,0 +1,163 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/probation-recruitment/pipeline/pkg/auth"
+	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/idempotency"
+	"github.com/probation-recruitment/pipeline/pkg/pg"
+	"github.com/probation-recruitment/pipeline/pkg/testenv"
+	"github.com/probation-recruitment/pipeline/pkg/validate"
+	vettingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/vetting/v1"
+)
+
+var caller = auth.Claims{Subject: "vet-1", Role: auth.RoleVetting, Regions: []string{"london"}}
+
+func setup(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	pool, _ := testenv.Schema(t)
+	if err := pg.Migrate(context.Background(), pool, idempotency.Migrations); err != nil {
+		t.Fatal(err)
+	}
+	// Each application may be changed once: a second change of the same
+	// one is the kind of failure a batch must report per item.
+	if _, err := pool.Exec(context.Background(), `CREATE TABLE changed (application_id uuid PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	return pool
+}
+
+func rows(t *testing.T, pool *pgxpool.Pool, table string) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+var errTwice = errors.New("already changed")
+
+// change is an item's effect.
+func change(pool *pgxpool.Pool) func(ctx context.Context, item *vettingv1.UnblockItem, resp proto.Message) error {
+	return func(ctx context.Context, item *vettingv1.UnblockItem, resp proto.Message) error {
+		if err := validate.UUID("application_id", item.GetApplicationId()); err != nil {
+			return err
+		}
+		tag, err := pg.Q(ctx, pool).Exec(ctx, `INSERT INTO changed VALUES ($1) ON CONFLICT DO NOTHING`, item.GetApplicationId())
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return errTwice
+		}
+		resp.(*wrapperspb.StringValue).Value = item.GetApplicationId()
+		return nil
+	}
+}
+
+func batch(ids ...string) *vettingv1.BatchUnblockRequest {
+	req := &vettingv1.BatchUnblockRequest{RequestId: "batch-1"}
+	for _, id := range ids {
+		req.Items = append(req.Items, &vettingv1.UnblockItem{ApplicationId: id, ExpectedVersion: 1})
+	}
+	return req
+}
+
+func run(pool *pgxpool.Pool, req *vettingv1.BatchUnblockRequest, dryRun bool) ([]proto.Message, []error) {
+	return Batch(context.Background(), pool, caller, "BatchUnblock", req, dryRun, "items", req.GetItems(),
+		func() proto.Message { return &wrapperspb.StringValue{} }, change(pool))
+}
+
+func TestBatch(t *testing.T) {
+	t.Parallel()
+	a, b := event.NewID(), event.NewID()
+	// The same application twice, and a malformed id.
+	req := batch(a, b, a, "nope")
+	check := func(t *testing.T, errs []error) {
+		t.Helper()
+		var fe *validate.FieldError
+		if errs[0] != nil || errs[1] != nil || !errors.Is(errs[2], errTwice) ||
+			!errors.As(errs[3], &fe) || fe.Field != "items[3].application_id" {
+			t.Errorf("errs = %v; want ok, ok, already changed, a field error on items[3].application_id", errs)
+		}
+	}
+
+	t.Run("dry run sees earlier items and changes nothing", func(t *testing.T) {
+		t.Parallel()
+		pool := setup(t)
+		resps, errs := run(pool, req, true)
+		check(t, errs)
+		if resps[0].(*wrapperspb.StringValue).GetValue() != a {
+			t.Errorf("dry-run response = %v, want the would-be result", resps[0])
+		}
+		if n := rows(t, pool, "changed") + rows(t, pool, "request_log"); n != 0 {
+			t.Errorf("a dry run wrote %d rows", n)
+		}
+	})
+
+	t.Run("real run, retried, and reused id", func(t *testing.T) {
+		t.Parallel()
+		pool := setup(t)
+		_, errs := run(pool, req, false)
+		check(t, errs)
+		if n := rows(t, pool, "changed"); n != 2 {
+			t.Errorf("changed rows = %d, want 2", n)
+		}
+		// The retry answers from the record: the same outcomes, nothing new.
+		_, again := run(pool, req, false)
+		if fmt.Sprint(again[:2]) != fmt.Sprint(errs[:2]) || rows(t, pool, "changed") != 2 {
+			t.Errorf("retry: errs %v, rows %d; want the first outcomes and no new rows", again, rows(t, pool, "changed"))
+		}
+		// The same request id for another batch is refused, for every item.
+		_, reused := run(pool, batch(event.NewID()), false)
+		if !errors.Is(reused[0], idempotency.ErrReused) || rows(t, pool, "changed") != 2 {
+			t.Errorf("reused request id: err %v, rows %d; want ErrReused and nothing applied", reused[0], rows(t, pool, "changed"))
+		}
+	})
+}
+
+func TestRun(t *testing.T) {
+	t.Parallel()
+	pool := setup(t)
+	id := event.NewID()
+	req := &vettingv1.UnblockCaseRequest{RequestId: "r1", ApplicationId: id, ExpectedVersion: 1}
+	do := func(ctx context.Context, req *vettingv1.UnblockCaseRequest) (string, error) {
+		resp := &wrapperspb.StringValue{}
+		err := Run(ctx, pool, "UnblockCase", req, req.GetApplicationId(), []auth.Role{auth.RoleVetting}, resp,
+			func(ctx context.Context, c auth.Claims) (string, error) {
+				_, err := pg.Q(ctx, pool).Exec(ctx, `INSERT INTO changed VALUES ($1)`, req.GetApplicationId())
+				return c.Subject + ":" + req.GetApplicationId(), err
+			}, func(v string) { resp.Value = v })
+		return resp.GetValue(), err
+	}
+	ctx := auth.WithClaims(context.Background(), caller)
+	for range 2 {
+		got, err := do(ctx, req)
+		if err != nil || got != "vet-1:"+id {
+			t.Fatalf("Run = %q, %v", got, err)
+		}
+	}
+	if rows(t, pool, "changed") != 1 {
+		t.Errorf("a retried Run applied %d times, want 1", rows(t, pool, "changed"))
+	}
+	spoc := auth.WithClaims(context.Background(), auth.Claims{Subject: "s", Role: auth.RoleSPOC, Regions: []string{"london"}})
+	if _, err := do(spoc, &vettingv1.UnblockCaseRequest{RequestId: "r2", ApplicationId: event.NewID()}); !errors.Is(err, auth.ErrPermissionDenied) {
+		t.Errorf("wrong role: %v, want ErrPermissionDenied", err)
+	}
+	var fe *validate.FieldError
+	if _, err := do(ctx, &vettingv1.UnblockCaseRequest{RequestId: "r3", ApplicationId: "x"}); !errors.As(err, &fe) || fe.Field != "application_id" {
+		t.Errorf("bad id: %v, want a field error on application_id", err)
+	}
+	if _, err := do(ctx, &vettingv1.UnblockCaseRequest{ApplicationId: event.NewID()}); !errors.As(err, &fe) || fe.Field != "request_id" {
+		t.Errorf("no request id: %v, want a field error on request_id", err)
+	}
+}

@@ -1,0 +1,415 @@
+// Package consumer applies events from JetStream to PostgreSQL exactly once
+// in effect: a durable pull consumer whose handler runs in a transaction
+// together with an inbox row keyed by the event id. Delivery is at least
+// once; the inbox makes a redelivery a no-op, and the message is
+// acknowledged only after the transaction commits.
+package consumer
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/pg"
+	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations creates the inbox table in a service's schema.
+var Migrations = pg.Embedded("inbox", migrations, "migrations")
+
+// Handler applies one event inside tx. Returning an error rolls the
+// transaction back and the event is retried; ErrPermanent (wrapped) ends
+// retries at once.
+type Handler func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error
+
+// BatchHandler applies a batch of events inside tx. It is given only the
+// events not applied before; their inbox rows are in the same transaction.
+type BatchHandler func(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) error
+
+// ErrPermanent marks a handler error that no retry can fix (the event is
+// malformed for this consumer). The message is terminated and logged.
+var ErrPermanent = errors.New("permanent failure")
+
+// Config configures a Consumer. Zero fields take their defaults.
+type Config struct {
+	// Stream to consume; default "RECRUITMENT".
+	Stream string
+	// Durable consumer name, shared by every replica of the service.
+	Durable string
+	// FilterSubject, e.g. "recruitment.*.application.>"; default "recruitment.>".
+	FilterSubject string
+	// MaxTries before a failing message is terminated as poison; default 5.
+	MaxTries int
+	// AckWait before the server redelivers an unacknowledged message; default 30s.
+	AckWait time.Duration
+	// Batch is how many messages are pulled at once; default 100.
+	Batch int
+	// Wants, when set, picks the events the handler needs; the others are
+	// acknowledged without a transaction. JetStream 2.9 filters on one
+	// subject only, so a consumer of several event kinds reads them all.
+	Wants func(*eventsv1.Event) bool
+	// Registerer for the consumer's metrics; nil registers none.
+	Registerer prometheus.Registerer
+}
+
+func (c Config) withDefaults() Config {
+	if c.Stream == "" {
+		c.Stream = "RECRUITMENT"
+	}
+	if c.FilterSubject == "" {
+		c.FilterSubject = "recruitment.>"
+	}
+	if c.MaxTries <= 0 {
+		c.MaxTries = 5
+	}
+	if c.AckWait <= 0 {
+		c.AckWait = 30 * time.Second
+	}
+	if c.Batch <= 0 {
+		c.Batch = 100
+	}
+	return c
+}
+
+// Consumer applies a stream's events with a Handler.
+type Consumer struct {
+	pool    *pgxpool.Pool
+	js      jetstream.JetStream
+	cfg     Config
+	handle  Handler
+	batch   BatchHandler
+	log     *slog.Logger
+	metrics *metrics
+
+	// afterCommit, when set by a test, runs after the transaction commits
+	// and before the ack; an error skips the ack, as a crash there would.
+	afterCommit func() error
+}
+
+type metrics struct {
+	applied    prometheus.Counter
+	duplicates prometheus.Counter
+	retried    prometheus.Counter
+	poison     prometheus.Counter
+}
+
+// New returns a consumer; Run starts it.
+func New(pool *pgxpool.Pool, js jetstream.JetStream, cfg Config, handle Handler, log *slog.Logger) (*Consumer, error) {
+	cfg = cfg.withDefaults()
+	if cfg.Durable == "" {
+		return nil, errors.New("consumer: Durable name is required")
+	}
+	labels := prometheus.Labels{"consumer": cfg.Durable}
+	m := &metrics{
+		applied: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "consumer_events_applied_total", Help: "Events applied by the consumer.", ConstLabels: labels,
+		}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "consumer_events_duplicate_total", Help: "Redelivered events skipped by the inbox.", ConstLabels: labels,
+		}),
+		retried: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "consumer_events_retried_total", Help: "Events whose handler failed and will be retried.", ConstLabels: labels,
+		}),
+		poison: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "consumer_events_poison_total", Help: "Events terminated after failing every try.", ConstLabels: labels,
+		}),
+	}
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(m.applied, m.duplicates, m.retried, m.poison)
+	}
+	return &Consumer{pool: pool, js: js, cfg: cfg, handle: handle, log: log.With("component", "consumer", "durable", cfg.Durable), metrics: m}, nil
+}
+
+// NewBatch returns a consumer that applies up to cfg.Batch events per
+// transaction: far fewer commits for a projection that reads every event.
+// A batch that fails is retried message by message, so one poison message
+// is isolated and the rest still apply.
+func NewBatch(pool *pgxpool.Pool, js jetstream.JetStream, cfg Config, handle BatchHandler, log *slog.Logger) (*Consumer, error) {
+	c, err := New(pool, js, cfg, func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+		return handle(ctx, tx, []*eventsv1.Event{ev})
+	}, log)
+	if err != nil {
+		return nil, err
+	}
+	c.batch = handle
+	return c, nil
+}
+
+// Run creates (or updates) the durable consumer and applies messages until
+// ctx is done. It returns nil on cancellation.
+func (c *Consumer) Run(ctx context.Context) error {
+	cons, err := c.consumer(ctx)
+	if err != nil {
+		return fmt.Errorf("consumer %s: %w", c.cfg.Durable, err)
+	}
+	if c.batch != nil {
+		return c.runBatches(ctx, cons)
+	}
+	iter, err := cons.Messages(jetstream.PullMaxMessages(c.cfg.Batch))
+	if err != nil {
+		return fmt.Errorf("consumer %s: %w", c.cfg.Durable, err)
+	}
+	go func() {
+		<-ctx.Done()
+		iter.Stop()
+	}()
+	for {
+		msg, err := iter.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			c.log.Warn("fetch", "err", err)
+			continue
+		}
+		c.process(ctx, msg)
+	}
+}
+
+// consumer returns the durable consumer, creating it (from the first
+// event) if it does not exist. An existing one is used as it is: a rebuild
+// may have set it to start after the events it replayed.
+func (c *Consumer) consumer(ctx context.Context) (jetstream.Consumer, error) {
+	cons, err := c.js.Consumer(ctx, c.cfg.Stream, c.cfg.Durable)
+	if err == nil {
+		return cons, nil
+	}
+	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, err
+	}
+	return c.js.CreateConsumer(ctx, c.cfg.Stream, c.cfg.ConsumerConfig())
+}
+
+// ConsumerConfig is the durable consumer's JetStream configuration.
+func (cfg Config) ConsumerConfig() jetstream.ConsumerConfig {
+	cfg = cfg.withDefaults()
+	return jetstream.ConsumerConfig{
+		Durable:       cfg.Durable,
+		FilterSubject: cfg.FilterSubject,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       cfg.AckWait,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		// Poison messages are terminated by Run after MaxTries; the server's
+		// limit is a backstop should Run die between deliveries.
+		MaxDeliver: cfg.MaxTries + 1,
+	}
+}
+
+func (c *Consumer) process(ctx context.Context, msg jetstream.Msg) {
+	meta, err := msg.Metadata()
+	if err != nil {
+		c.log.Error("message without JetStream metadata; terminating", "subject", msg.Subject(), "err", err)
+		_ = msg.Term()
+		return
+	}
+	ev, err := event.Unmarshal(msg.Data())
+	if err != nil {
+		c.poison(msg, meta, err)
+		return
+	}
+	if c.cfg.Wants != nil && !c.cfg.Wants(ev) {
+		_ = msg.Ack()
+		return
+	}
+	applied, err := c.Apply(ctx, ev)
+	if err != nil {
+		if ctx.Err() != nil {
+			return // shutting down; redelivered to whoever runs next
+		}
+		if errors.Is(err, ErrPermanent) || int(meta.NumDelivered) >= c.cfg.MaxTries {
+			c.poison(msg, meta, err)
+			return
+		}
+		c.metrics.retried.Inc()
+		delay := time.Duration(meta.NumDelivered) * time.Second
+		c.log.Warn("handler failed; will retry", "event_id", ev.GetEventId(), "subject", msg.Subject(),
+			"try", meta.NumDelivered, "retry_in", delay, "err", err)
+		_ = msg.NakWithDelay(delay)
+		return
+	}
+	if applied {
+		c.metrics.applied.Inc()
+	} else {
+		c.metrics.duplicates.Inc()
+	}
+	if c.afterCommit != nil {
+		if err := c.afterCommit(); err != nil {
+			return
+		}
+	}
+	// A lost ack means a redelivery, which the inbox turns into a no-op.
+	if err := msg.Ack(); err != nil {
+		c.log.Warn("ack", "event_id", ev.GetEventId(), "err", err)
+	}
+}
+
+func (c *Consumer) poison(msg jetstream.Msg, meta *jetstream.MsgMetadata, err error) {
+	c.metrics.poison.Inc()
+	c.log.Error("poison message terminated", "subject", msg.Subject(), "stream_seq", meta.Sequence.Stream,
+		"tries", meta.NumDelivered, "err", err)
+	_ = msg.Term()
+}
+
+// Apply runs the handler for ev in a transaction with its inbox row. It
+// reports false, and changes nothing, when ev was applied before.
+func (c *Consumer) Apply(ctx context.Context, ev *eventsv1.Event) (applied bool, err error) {
+	err = pg.InTx(ctx, c.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx,
+			`INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+			c.cfg.Durable, ev.GetEventId())
+		if err != nil {
+			return fmt.Errorf("record in inbox: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil
+		}
+		applied = true
+		return c.handle(ctx, tx, ev)
+	})
+	if err != nil {
+		return false, err
+	}
+	return applied, nil
+}
+
+// runBatches fetches up to Batch messages at a time and applies each fetch
+// in one transaction.
+func (c *Consumer) runBatches(ctx context.Context, cons jetstream.Consumer) error {
+	for ctx.Err() == nil {
+		fetched, err := cons.Fetch(c.cfg.Batch, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			c.log.Warn("fetch", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		var msgs []jetstream.Msg
+		for m := range fetched.Messages() {
+			msgs = append(msgs, m)
+		}
+		if err := fetched.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
+			c.log.Warn("fetch", "err", err)
+		}
+		if len(msgs) > 0 {
+			c.processBatch(ctx, msgs)
+		}
+	}
+	return nil
+}
+
+func (c *Consumer) processBatch(ctx context.Context, msgs []jetstream.Msg) {
+	evs := make([]*eventsv1.Event, 0, len(msgs))
+	keep := make([]jetstream.Msg, 0, len(msgs))
+	for _, m := range msgs {
+		ev, err := event.Unmarshal(m.Data())
+		if err != nil {
+			if meta, merr := m.Metadata(); merr == nil {
+				c.poison(m, meta, err)
+			} else {
+				_ = m.Term()
+			}
+			continue
+		}
+		if c.cfg.Wants != nil && !c.cfg.Wants(ev) {
+			_ = m.Ack()
+			continue
+		}
+		evs, keep = append(evs, ev), append(keep, m)
+	}
+	if len(evs) == 0 {
+		return
+	}
+	applied, err := c.applyBatch(ctx, evs)
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		c.log.Warn("batch failed; applying its messages one by one", "messages", len(keep), "err", err)
+		for _, m := range keep {
+			c.process(ctx, m)
+		}
+		return
+	}
+	c.metrics.applied.Add(float64(applied))
+	c.metrics.duplicates.Add(float64(len(evs) - applied))
+	if c.afterCommit != nil {
+		if err := c.afterCommit(); err != nil {
+			return
+		}
+	}
+	for _, m := range keep {
+		if err := m.Ack(); err != nil {
+			c.log.Warn("ack", "subject", m.Subject(), "err", err)
+		}
+	}
+}
+
+// applyBatch records the batch's event ids in the inbox and hands the
+// events not seen before to the batch handler, in one transaction.
+func (c *Consumer) applyBatch(ctx context.Context, evs []*eventsv1.Event) (int, error) {
+	return ApplyBatch(ctx, c.pool, c.cfg.Durable, evs, c.batch)
+}
+
+// ApplyBatch records evs in consumer's inbox and hands those not applied
+// before to handle, in one transaction; it returns how many it handed on.
+// A rebuild uses it to fill a fresh schema exactly as the live consumer
+// would, inbox included.
+func ApplyBatch(ctx context.Context, pool *pgxpool.Pool, consumer string, evs []*eventsv1.Event, handle BatchHandler) (int, error) {
+	// Canonical ids, as the inbox returns them.
+	ids := make([]string, len(evs))
+	for i, ev := range evs {
+		id, err := uuid.Parse(ev.GetEventId())
+		if err != nil {
+			return 0, fmt.Errorf("%w: event id %q", ErrPermanent, ev.GetEventId())
+		}
+		ids[i] = id.String()
+	}
+	var applied int
+	err := pg.InTx(ctx, pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])
+			ON CONFLICT DO NOTHING RETURNING event_id::text`, consumer, ids)
+		if err != nil {
+			return fmt.Errorf("record in inbox: %w", err)
+		}
+		fresh, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("record in inbox: %w", err)
+		}
+		isNew := make(map[string]bool, len(fresh))
+		for _, id := range fresh {
+			isNew[id] = true
+		}
+		todo := make([]*eventsv1.Event, 0, len(fresh))
+		for i, ev := range evs {
+			if isNew[ids[i]] {
+				todo = append(todo, ev)
+				delete(isNew, ids[i]) // the same event twice in one fetch
+			}
+		}
+		applied = len(todo)
+		if len(todo) == 0 {
+			return nil
+		}
+		return handle(ctx, tx, todo)
+	})
+	return applied, err
+}

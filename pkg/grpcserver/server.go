@@ -1,0 +1,366 @@
+// Package grpcserver sets up the gRPC server every service runs: one
+// interceptor chain (metrics, logging, panic recovery, default deadline), the
+// standard health service, optional reflection, and an HTTP admin listener
+// for Prometheus and the platform's readiness probe. Keeping it in one place
+// means every service reports, logs and shuts down the same way.
+package grpcserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+)
+
+const (
+	defaultShutdownTimeout = 10 * time.Second
+	// readinessTimeout bounds one /healthz request; probes usually time out
+	// at a few seconds, and a late answer is as bad as a failed one.
+	readinessTimeout = 2 * time.Second
+	// adminShutdownTimeout bounds draining of the admin listener, which
+	// serves only short requests.
+	adminShutdownTimeout = 5 * time.Second
+)
+
+// Config is the server part of a service's configuration.
+type Config struct {
+	// Addr is the gRPC listen address, e.g. "127.0.0.1:50051"; port 0 picks
+	// a free port (tests), readable from Server.Addr.
+	Addr string
+	// AdminAddr is the HTTP listen address for /metrics and /healthz; empty
+	// disables the admin listener.
+	AdminAddr string
+	// Reflection registers the gRPC reflection service, so grpcurl can list
+	// and call methods without the .proto files.
+	Reflection bool
+	// DefaultDeadline is given to unary calls that arrive without a deadline,
+	// so a client that forgot one cannot hold database work open forever.
+	// Zero leaves such calls without a deadline.
+	DefaultDeadline time.Duration
+	// ShutdownTimeout is how long in-flight calls get to finish once Run's
+	// context is done, before they are cancelled; zero means 10s.
+	ShutdownTimeout time.Duration
+}
+
+// Options adds interceptors to the chain. They run innermost, after
+// metrics, logging, recovery and the default deadline, so an auth failure is
+// still counted and logged and a panic in them is still recovered.
+type Options struct {
+	Unary  []grpc.UnaryServerInterceptor
+	Stream []grpc.StreamServerInterceptor
+}
+
+// Server is a gRPC server with health, metrics and an admin listener. Build it
+// with New, register services on GRPC, then call Run once.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	grpc     *grpc.Server
+	health   *health.Server
+	metrics  *grpcprom.ServerMetrics
+	registry *prometheus.Registry
+	lis      net.Listener
+	adminLis net.Listener
+	admin    *http.Server
+
+	mu     sync.Mutex
+	checks map[string]func(context.Context) error
+
+	stopping atomic.Bool
+	ran      atomic.Bool
+}
+
+// New builds the server and opens its listeners, so Addr and AdminAddr are
+// known before Run (tests listen on port 0). A nil log means slog.Default.
+// The listeners are closed by Run; a caller that never calls Run leaks them.
+func New(cfg Config, log *slog.Logger, opts Options) (*Server, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("new grpc server: %w", err)
+	}
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = defaultShutdownTimeout
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+
+	s := &Server{
+		cfg:      cfg,
+		log:      log,
+		health:   health.NewServer(),
+		metrics:  grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram()),
+		registry: prometheus.NewRegistry(),
+		checks:   make(map[string]func(context.Context) error),
+	}
+	if err := s.registry.Register(collectors.NewGoCollector()); err != nil {
+		return nil, fmt.Errorf("new grpc server: register go collector: %w", err)
+	}
+	if err := s.registry.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return nil, fmt.Errorf("new grpc server: register process collector: %w", err)
+	}
+	if err := s.registry.Register(s.metrics); err != nil {
+		return nil, fmt.Errorf("new grpc server: register grpc metrics: %w", err)
+	}
+
+	unary, stream := s.interceptors(opts)
+	s.grpc = grpc.NewServer(grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))
+	// Not serving until Run starts accepting calls.
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	if cfg.Reflection {
+		reflection.Register(s.grpc)
+	}
+
+	lis, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("new grpc server: listen on %s: %w", cfg.Addr, err)
+	}
+	s.lis = lis
+	if cfg.AdminAddr != "" {
+		adminLis, err := net.Listen("tcp", cfg.AdminAddr)
+		if err != nil {
+			_ = lis.Close()
+			return nil, fmt.Errorf("new grpc server: listen for admin on %s: %w", cfg.AdminAddr, err)
+		}
+		s.adminLis = adminLis
+		s.admin = &http.Server{
+			Handler:           s.adminHandler(),
+			ReadHeaderTimeout: 5 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+	}
+	return s, nil
+}
+
+func (c Config) validate() error {
+	if c.Addr == "" {
+		return errors.New("Addr: required")
+	}
+	if c.DefaultDeadline < 0 {
+		return fmt.Errorf("DefaultDeadline: must not be negative, got %s", c.DefaultDeadline)
+	}
+	if c.ShutdownTimeout < 0 {
+		return fmt.Errorf("ShutdownTimeout: must not be negative, got %s", c.ShutdownTimeout)
+	}
+	return nil
+}
+
+// GRPC returns the underlying server, to register services on before Run.
+func (s *Server) GRPC() *grpc.Server { return s.grpc }
+
+// Registry returns the server's own Prometheus registry, served on /metrics.
+// Services register their metrics here rather than on the global registry,
+// so tests can build many servers in one process.
+func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+// Addr returns the gRPC listener's address.
+func (s *Server) Addr() net.Addr { return s.lis.Addr() }
+
+// AdminAddr returns the admin listener's address, or nil when it is disabled.
+func (s *Server) AdminAddr() net.Addr {
+	if s.adminLis == nil {
+		return nil
+	}
+	return s.adminLis.Addr()
+}
+
+// SetServingStatus sets the grpc.health.v1 status of one service, for a
+// service that wants to report a dependency outage to gRPC health clients.
+// Updates after shutdown has begun are ignored, so nothing can report
+// SERVING again once the server is draining.
+func (s *Server) SetServingStatus(service string, serving bool) {
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if serving {
+		st = healthpb.HealthCheckResponse_SERVING
+	}
+	s.health.SetServingStatus(service, st)
+}
+
+// AddReadinessCheck adds a check that /healthz runs on every probe, such as
+// a database ping. Checks get a context that expires after about two seconds;
+// a check that has not returned by then counts as failed. Adding a check under
+// an existing name replaces it.
+func (s *Server) AddReadinessCheck(name string, check func(context.Context) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.checks[name] = check
+}
+
+// Run serves gRPC and the admin listener until ctx is done, then shuts down:
+// health goes NOT_SERVING and /healthz answers 503 first, so the platform
+// stops routing new calls, then in-flight calls get ShutdownTimeout to finish
+// before they are cancelled, then the admin listener closes.
+//
+// Run returns nil after a clean shutdown, the serve error when a listener
+// fails, or an error saying calls were cut off when ShutdownTimeout ran out.
+// It may be called only once.
+func (s *Server) Run(ctx context.Context) error {
+	if !s.ran.CompareAndSwap(false, true) {
+		return errors.New("run grpc server: Run called twice")
+	}
+	// Metrics exist at zero for every method from the start, so rate() and
+	// alerts work before a method's first call.
+	s.metrics.InitializeMetrics(s.grpc)
+
+	errc := make(chan error, 2)
+	go func() {
+		// Serve returns nil only after GracefulStop or Stop.
+		if err := s.grpc.Serve(s.lis); err != nil {
+			errc <- fmt.Errorf("serve grpc: %w", err)
+		}
+	}()
+	if s.admin != nil {
+		go func() {
+			if err := s.admin.Serve(s.adminLis); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("serve admin http: %w", err)
+			}
+		}()
+	}
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	s.log.InfoContext(ctx, "grpc server started", "addr", s.Addr().String(), "admin_addr", addrString(s.AdminAddr()))
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+		s.log.ErrorContext(ctx, "grpc server failed; shutting down", "error", serveErr)
+	}
+	return errors.Join(serveErr, s.shutdown())
+}
+
+func (s *Server) shutdown() error {
+	s.stopping.Store(true)
+	// Shutdown marks every service NOT_SERVING and ignores later updates.
+	s.health.Shutdown()
+	s.log.Info("grpc server shutting down", "timeout", s.cfg.ShutdownTimeout.String())
+
+	var errs []error
+	stopped := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(stopped)
+	}()
+	timer := time.NewTimer(s.cfg.ShutdownTimeout)
+	defer timer.Stop()
+	select {
+	case <-stopped:
+	case <-timer.C:
+		// A call that ignores cancellation (a long stream, a stuck query)
+		// must not keep the process alive past the platform's kill timeout.
+		s.grpc.Stop()
+		<-stopped
+		errs = append(errs, fmt.Errorf("stop grpc: in-flight calls cancelled after %s", s.cfg.ShutdownTimeout))
+	}
+
+	if s.admin != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), adminShutdownTimeout)
+		defer cancel()
+		if err := s.admin.Shutdown(ctx); err != nil {
+			_ = s.admin.Close()
+			errs = append(errs, fmt.Errorf("stop admin http: %w", err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	s.log.Info("grpc server stopped")
+	return nil
+}
+
+func (s *Server) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
+	mux.HandleFunc("GET /healthz", s.healthz)
+	return mux
+}
+
+// healthz answers the platform's readiness probe: 200 "ok" when every
+// readiness check passes, 503 naming the failed checks otherwise, and 503 as
+// soon as shutdown begins so traffic drains before the listener closes.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if s.stopping.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, "shutting down\n")
+		return
+	}
+	if failed := s.runChecks(r.Context()); len(failed) > 0 {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		// Names only: the errors go to the log, not to whoever can reach the
+		// admin port.
+		_, _ = io.WriteString(w, "not ready: "+strings.Join(failed, ", ")+"\n")
+		return
+	}
+	_, _ = io.WriteString(w, "ok\n")
+}
+
+// runChecks runs every readiness check concurrently under one timeout and
+// returns the sorted names of those that failed or did not answer in time.
+func (s *Server) runChecks(ctx context.Context) []string {
+	s.mu.Lock()
+	checks := maps.Clone(s.checks)
+	s.mu.Unlock()
+	if len(checks) == 0 {
+		return nil
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, readinessTimeout)
+	defer cancel()
+	type result struct {
+		name string
+		err  error
+	}
+	// Buffered so a check that answers after the timeout does not block
+	// forever on a channel nobody reads.
+	results := make(chan result, len(checks))
+	for name, check := range checks {
+		go func() { results <- result{name: name, err: check(ctx)} }()
+	}
+
+	var failed []string
+wait:
+	for len(checks) > 0 {
+		select {
+		case r := <-results:
+			delete(checks, r.name)
+			if r.err != nil {
+				s.log.WarnContext(ctx, "readiness check failed", "check", r.name, "error", r.err)
+				failed = append(failed, r.name)
+			}
+		case <-ctx.Done():
+			for name := range checks {
+				s.log.WarnContext(ctx, "readiness check did not answer in time", "check", name, "timeout", readinessTimeout.String())
+				failed = append(failed, name)
+			}
+			break wait
+		}
+	}
+	slices.Sort(failed)
+	return failed
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}

@@ -1,0 +1,47 @@
+// Package outbox implements the transactional outbox (DESIGN.md §4): a
+// service writes each event in the same PostgreSQL transaction as the state
+// change it describes, and a Relay publishes committed events to JetStream.
+//
+// Why an outbox at all: publishing to NATS inside the transaction would
+// announce changes that then roll back, and publishing after commit would
+// lose the event when the process dies in between. The outbox makes the
+// event as durable as the change; the relay makes delivery at least once,
+// and the event id (the Nats-Msg-Id, and the key of every consumer's inbox)
+// makes "at least once" count once.
+package outbox
+
+import (
+	"context"
+	"embed"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/pg"
+	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations creates the outbox table in a service's schema.
+var Migrations = pg.Embedded("outbox", migrations, "migrations")
+
+// Append writes events to the outbox inside the caller's transaction. They
+// are published only if, and after, the transaction commits.
+func Append(ctx context.Context, tx pgx.Tx, events ...*eventsv1.Event) error {
+	for _, ev := range events {
+		payload, err := event.Marshal(ev)
+		if err != nil {
+			return fmt.Errorf("append to outbox: %w", err)
+		}
+		subject, _ := event.SubjectSuffix(ev) // checked by Marshal
+		if _, err := tx.Exec(ctx,
+			`INSERT INTO outbox (event_id, subject, payload) VALUES ($1, $2, $3)`,
+			ev.GetEventId(), subject, payload); err != nil {
+			return fmt.Errorf("append to outbox: %w", err)
+		}
+	}
+	return nil
+}

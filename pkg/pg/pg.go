@@ -1,0 +1,169 @@
+// Package pg connects services to PostgreSQL: a pgx pool confined to the
+// service's own schema, embedded migrations applied at start-up, and a
+// transaction helper.
+package pg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"regexp"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/tern/v2/migrate"
+)
+
+var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+// Connect opens a pool on url whose every connection works in schema (its
+// search_path), creating the schema if it does not exist. Each service owns
+// one schema, so the same database can hold them all.
+func Connect(ctx context.Context, url, schema string) (*pgxpool.Pool, error) {
+	if !schemaName.MatchString(schema) {
+		return nil, fmt.Errorf("connect: schema %q must be lower-case letters, digits and _", schema)
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// The parse error can quote the URL, password included.
+		return nil, errors.New("connect: DATABASE_URL is not a valid PostgreSQL URL")
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+schema); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect: create schema %s: %w", schema, err)
+	}
+	return pool, nil
+}
+
+// Migrations is one named, independently versioned set of migrations, in
+// tern's format (NNN_name.sql, "---- create above / drop below ----").
+type Migrations struct {
+	// Name keys the set's version table, <schema>.<name>_schema_version.
+	Name string
+	FS   fs.FS
+}
+
+// Embedded returns the set named name read from folder dir of fsys,
+// typically an embed.FS holding dir/*.sql.
+func Embedded(name string, fsys fs.FS, dir string) Migrations {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		// Only an invalid dir gets here: a programming error caught by any test.
+		panic(fmt.Sprintf("migrations %s: %v", name, err))
+	}
+	return Migrations{Name: name, FS: sub}
+}
+
+// Migrate applies each set in order to the pool's schema. Shared runtime
+// tables (outbox, inbox, request log) come as their own sets so a service
+// lists them beside its own. tern holds an advisory lock while it runs, so
+// replicas starting together do not race.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, sets ...Migrations) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: acquire connection: %w", err)
+	}
+	defer conn.Release()
+	var schema string
+	if err := conn.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		return fmt.Errorf("migrate: current schema: %w", err)
+	}
+	for _, set := range sets {
+		m, err := migrate.NewMigrator(ctx, conn.Conn(), schema+"."+set.Name+"_schema_version")
+		if err != nil {
+			return fmt.Errorf("migrate %s: %w", set.Name, err)
+		}
+		if err := m.LoadMigrations(set.FS); err != nil {
+			return fmt.Errorf("migrate %s: load: %w", set.Name, err)
+		}
+		if err := m.Migrate(ctx); err != nil {
+			return fmt.Errorf("migrate %s: %w", set.Name, err)
+		}
+	}
+	return nil
+}
+
+// InTx runs fn in a transaction, committing if it returns nil and rolling
+// back otherwise. If ctx already carries a transaction (see WithTx), fn
+// joins it through a savepoint, so a write can take part in its caller's
+// transaction — the outbox's whole point.
+func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
+	if tx, ok := ctx.Value(txKey{}).(pgx.Tx); ok {
+		return pgx.BeginFunc(ctx, tx, fn)
+	}
+	return pgx.BeginFunc(ctx, pool, fn)
+}
+
+type txKey struct{}
+
+// WithTx returns a context carrying tx, which InTx and Querier join.
+func WithTx(ctx context.Context, tx pgx.Tx) context.Context {
+	return context.WithValue(ctx, txKey{}, tx)
+}
+
+// Querier is what reads need: the transaction in ctx if there is one,
+// otherwise the pool.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Q returns the transaction carried by ctx, or pool.
+func Q(ctx context.Context, pool *pgxpool.Pool) Querier {
+	if tx, ok := ctx.Value(txKey{}).(pgx.Tx); ok {
+		return tx
+	}
+	return pool
+}
+
+// SQLState returns the PostgreSQL error code of err ("23505" for a unique
+// violation), or "" when err is not a PostgreSQL error.
+func SQLState(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code
+	}
+	return ""
+}
+
+// Codes used by callers to turn database errors into domain errors.
+const (
+	UniqueViolation      = "23505"
+	ForeignKeyViolation  = "23503"
+	SerializationFailure = "40001"
+)
+
+var errRehearsal = errors.New("rehearsal: rolled back")
+
+// Rehearse runs fn in a transaction (carried by ctx) and always rolls it
+// back: a dry run that goes through exactly the code and checks of the
+// real change, and changes nothing.
+func Rehearse(ctx context.Context, pool *pgxpool.Pool, fn func(ctx context.Context) error) error {
+	var fnErr error
+	err := InTx(ctx, pool, func(tx pgx.Tx) error {
+		fnErr = fn(WithTx(ctx, tx))
+		return errRehearsal
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if !errors.Is(err, errRehearsal) {
+		return err
+	}
+	return nil
+}
+
+// StoredPrecision makes a clock tell time as PostgreSQL stores it (to the
+// microsecond, in UTC), so a response shows the same times a later read does.
+func StoredPrecision(now func() time.Time) func() time.Time {
+	return func() time.Time { return now().UTC().Truncate(time.Microsecond) }
+}

@@ -1,0 +1,181 @@
+// Package service wires what every service runs: its PostgreSQL schema
+// and migrations, the NATS connection and stream, the gRPC server with
+// authentication, the outbox relay and its event consumers, and runs them
+// together until shutdown.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+
+	"github.com/probation-recruitment/pipeline/pkg/auth"
+	"github.com/probation-recruitment/pipeline/pkg/config"
+	"github.com/probation-recruitment/pipeline/pkg/consumer"
+	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/grpcserver"
+	"github.com/probation-recruitment/pipeline/pkg/idempotency"
+	"github.com/probation-recruitment/pipeline/pkg/outbox"
+	"github.com/probation-recruitment/pipeline/pkg/pg"
+	"github.com/probation-recruitment/pipeline/pkg/stream"
+	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
+)
+
+// Runtime is a started service's connections and server.
+type Runtime struct {
+	Name   string
+	Config config.Common
+	Log    *slog.Logger
+	Pool   *pgxpool.Pool
+	NATS   *nats.Conn
+	JS     jetstream.JetStream
+	Server *grpcserver.Server
+
+	runners []func(context.Context) error
+}
+
+// Start connects to PostgreSQL (the schema cfg.DBSchema, migrated with the
+// shared outbox, inbox and request-log tables and then migrations) and to
+// NATS (creating or updating the stream), and builds the gRPC server with
+// bearer-token authentication and the outbox relay. Register gRPC services
+// on r.Server.GRPC() and consumers with Consume, then call Run.
+func Start(ctx context.Context, name string, cfg config.Common, migrations ...pg.Migrations) (_ *Runtime, err error) {
+	log := cfg.Logger(name)
+	log.Info("starting", "config", cfg)
+	if cfg.UsesDevKey() {
+		log.Warn("no AUTH_HS256_KEY or AUTH_ED25519_PUBLIC_KEY set: accepting tokens signed with the public development key")
+	}
+	verifier, err := cfg.Keys().Verifier()
+	if err != nil {
+		return nil, err
+	}
+	r := &Runtime{Name: name, Config: cfg, Log: log}
+	// Close what was opened if a later step fails.
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
+
+	if r.Pool, err = pg.Connect(ctx, cfg.DatabaseURL, cfg.DBSchema); err != nil {
+		return nil, err
+	}
+	sets := append([]pg.Migrations{outbox.Migrations, consumer.Migrations, idempotency.Migrations}, migrations...)
+	if err := pg.Migrate(ctx, r.Pool, sets...); err != nil {
+		return nil, err
+	}
+	if r.NATS, r.JS, err = stream.Connect(cfg.NATSURL, name, log); err != nil {
+		return nil, err
+	}
+	if _, err := stream.Ensure(ctx, r.JS, cfg.Stream()); err != nil {
+		return nil, err
+	}
+	if r.Server, err = grpcserver.New(cfg.Server(), log, grpcserver.Options{
+		Unary:  []grpc.UnaryServerInterceptor{auth.UnaryServerInterceptor(verifier, auth.DefaultSkip)},
+		Stream: []grpc.StreamServerInterceptor{auth.StreamServerInterceptor(verifier, auth.DefaultSkip)},
+	}); err != nil {
+		return nil, err
+	}
+	r.Server.AddReadinessCheck("postgres", r.Pool.Ping)
+	r.Server.AddReadinessCheck("nats", stream.Ready(r.NATS))
+
+	relay := outbox.NewRelay(r.Pool, r.JS, outbox.RelayConfig{
+		Stream: cfg.NATSStream, SubjectPrefix: cfg.NATSSubjectPrefix, Registerer: r.Server.Registry(),
+	}, log)
+	r.runners = append(r.runners, r.Server.Run, relay.Run)
+	return r, nil
+}
+
+// Consume adds the service's durable consumer of the events whose subject
+// matches filter (after the prefix, e.g. "*.application.>"; "" for all)
+// and, if names are given, whose event name is one of them. handle runs
+// inside the consumer's transaction, which ctx carries (pg.WithTx), so the
+// handler's writes and outbox events commit with the inbox row.
+func (r *Runtime) Consume(filter string, names []string, handle func(ctx context.Context, ev *eventsv1.Event) error) error {
+	subject := r.Config.NATSSubjectPrefix + ".>"
+	if filter != "" {
+		subject = r.Config.NATSSubjectPrefix + "." + filter
+	}
+	c, err := consumer.New(r.Pool, r.JS, consumer.Config{
+		Stream: r.Config.NATSStream, Durable: r.Name, FilterSubject: subject, Registerer: r.Server.Registry(),
+		Wants: wants(names),
+	}, func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+		return handle(pg.WithTx(ctx, tx), ev)
+	}, r.Log)
+	if err != nil {
+		return err
+	}
+	r.runners = append(r.runners, c.Run)
+	return nil
+}
+
+// ConsumeBatches adds the service's durable consumer of every event,
+// applied in batches (see consumer.NewBatch).
+func (r *Runtime) ConsumeBatches(batch int, handle consumer.BatchHandler) error {
+	c, err := consumer.NewBatch(r.Pool, r.JS, r.consumerConfig(batch), handle, r.Log)
+	if err != nil {
+		return err
+	}
+	r.runners = append(r.runners, c.Run)
+	return nil
+}
+
+// ConsumerConfig is the configuration of the service's durable consumer of
+// every event.
+func (r *Runtime) consumerConfig(batch int) consumer.Config {
+	return consumer.Config{Stream: r.Config.NATSStream, Durable: r.Name, FilterSubject: r.Config.NATSSubjectPrefix + ".>",
+		Batch: batch, Registerer: r.Server.Registry()}
+}
+
+// Go adds a part that runs with the service and stops with it.
+func (r *Runtime) Go(run func(context.Context) error) {
+	r.runners = append(r.runners, run)
+}
+
+// Run serves until ctx is done (SIGTERM), or until a part fails, then stops
+// everything and closes the connections. A clean shutdown returns nil.
+func (r *Runtime) Run(ctx context.Context) error {
+	defer r.close()
+	r.Log.Info("serving", "grpc", r.Server.Addr().String(), "admin", r.Config.AdminAddr)
+	g, ctx := errgroup.WithContext(ctx)
+	for _, run := range r.runners {
+		g.Go(func() error { return run(ctx) })
+	}
+	err := g.Wait()
+	r.Log.Info("stopped")
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", r.Name, err)
+	}
+	return nil
+}
+
+func (r *Runtime) close() {
+	if r.NATS != nil {
+		r.NATS.Close()
+	}
+	if r.Pool != nil {
+		r.Pool.Close()
+	}
+}
+
+func wants(names []string) func(*eventsv1.Event) bool {
+	if len(names) == 0 {
+		return nil
+	}
+	return func(ev *eventsv1.Event) bool {
+		name, err := event.Name(ev)
+		return err == nil && slices.Contains(names, name)
+	}
+}

@@ -1,0 +1,131 @@
+package service
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/probation-recruitment/pipeline/pkg/config"
+	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/pg"
+	"github.com/probation-recruitment/pipeline/pkg/testenv"
+	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
+	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
+)
+
+// Start wires a working service: migrated schema, stream, gRPC with health,
+// admin /healthz, and a consumer whose handler writes in its transaction.
+func TestStartConsumeRun(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, schema := testenv.Schema(t)
+	cfg := config.Common{
+		DatabaseURL: testenv.DatabaseURL(), DBSchema: schema, NATSURL: testenv.NATS(t),
+		NATSStream: "RECRUITMENT", NATSSubjectPrefix: "recruitment", NATSReplicas: 1,
+		GRPCAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second,
+	}
+	rt, err := Start(ctx, "svc", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.Pool.Exec(ctx, `CREATE TABLE seen (event_id uuid)`); err != nil {
+		t.Fatal(err)
+	}
+	err = rt.Consume("*.application.>", []string{"application.submitted"}, func(ctx context.Context, ev *eventsv1.Event) error {
+		_, err := pg.Q(ctx, rt.Pool).Exec(ctx, `INSERT INTO seen VALUES ($1)`, ev.GetEventId())
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- rt.Run(ctx) }()
+
+	conn, err := grpc.NewClient(rt.Server.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	waitFor(t, func() bool {
+		r, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+		return err == nil && r.GetStatus() == healthpb.HealthCheckResponse_SERVING
+	})
+	resp, err := http.Get("http://" + rt.Server.AdminAddr().String() + "/healthz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz = %v, %v; want 200", resp, err)
+	}
+	resp.Body.Close()
+
+	nc, err := nats.Connect(cfg.NATSURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	submitted := newEvent(&eventsv1.Event_ApplicationSubmitted{ApplicationSubmitted: &eventsv1.ApplicationSubmitted{}})
+	withdrawn := newEvent(&eventsv1.Event_ApplicationWithdrawn{ApplicationWithdrawn: &eventsv1.ApplicationWithdrawn{ReasonCode: "x"}})
+	for _, ev := range []*eventsv1.Event{withdrawn, submitted} {
+		b, _ := event.Marshal(ev)
+		subject, _ := event.SubjectSuffix(ev)
+		if err := nc.Publish("recruitment."+subject, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, func() bool {
+		var n int
+		_ = rt.Pool.QueryRow(ctx, `SELECT count(*) FROM seen WHERE event_id = $1`, submitted.GetEventId()).Scan(&n)
+		return n == 1
+	})
+	var total int
+	if err := rt.Pool.QueryRow(ctx, `SELECT count(*) FROM seen`).Scan(&total); err != nil || total != 1 {
+		t.Errorf("handled %d events, %v; want only the wanted application.submitted", total, err)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run after cancel = %v, want nil", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+}
+
+func TestStartFailsClearly(t *testing.T) {
+	t.Parallel()
+	cfg := config.Common{DatabaseURL: "postgres://nobody@127.0.0.1:1/none?connect_timeout=1", DBSchema: "x", GRPCAddr: "127.0.0.1:0"}
+	if _, err := Start(context.Background(), "svc", cfg); err == nil {
+		t.Error("Start with an unreachable database: want an error")
+	}
+}
+
+func newEvent(payload any) *eventsv1.Event {
+	ev := event.New("test", &commonv1.Actor{Subject: "t"}, time.Now(), event.Record{
+		ApplicationID: event.NewID(), CampaignID: event.NewID(), Region: "london",
+	})
+	switch p := payload.(type) {
+	case *eventsv1.Event_ApplicationSubmitted:
+		ev.Payload = p
+	case *eventsv1.Event_ApplicationWithdrawn:
+		ev.Payload = p
+	}
+	return ev
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 15s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

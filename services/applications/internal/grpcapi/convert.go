@@ -1,0 +1,112 @@
+package grpcapi
+
+import (
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/probation-recruitment/pipeline/pkg/validate"
+	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
+	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
+	"github.com/probation-recruitment/pipeline/services/applications/internal/intake"
+)
+
+var roles = map[commonv1.JobRole]intake.Role{
+	commonv1.JobRole_JOB_ROLE_PROBATION_OFFICER:          intake.RoleProbationOfficer,
+	commonv1.JobRole_JOB_ROLE_PROBATION_SERVICES_OFFICER: intake.RoleProbationServicesOfficer,
+	commonv1.JobRole_JOB_ROLE_ADMINISTRATOR:              intake.RoleAdministrator,
+	commonv1.JobRole_JOB_ROLE_UPW_SUPERVISOR:             intake.RoleUPWSupervisor,
+	commonv1.JobRole_JOB_ROLE_VICTIM_LIAISON_OFFICER:     intake.RoleVictimLiaisonOfficer,
+	commonv1.JobRole_JOB_ROLE_OTHER:                      intake.RoleOther,
+}
+
+var stages = map[commonv1.Stage]intake.Stage{
+	commonv1.Stage_STAGE_SIFT:           intake.StageSift,
+	commonv1.Stage_STAGE_INTERVIEW:      intake.StageInterview,
+	commonv1.Stage_STAGE_OFFER:          intake.StageOffer,
+	commonv1.Stage_STAGE_PRE_EMPLOYMENT: intake.StagePreEmployment,
+	commonv1.Stage_STAGE_HIRED:          intake.StageHired,
+	commonv1.Stage_STAGE_REJECTED:       intake.StageRejected,
+	commonv1.Stage_STAGE_WITHDRAWN:      intake.StageWithdrawn,
+}
+
+func stageFromProto(s commonv1.Stage) (intake.Stage, error) {
+	st, ok := stages[s]
+	if !ok {
+		return "", validate.Field("stage", "must be a known stage")
+	}
+	return st, nil
+}
+
+// dateFromProto checks a calendar date and returns it as midnight UTC.
+func dateFromProto(field string, d *commonv1.Date) (time.Time, error) {
+	if d == nil {
+		return time.Time{}, validate.Field(field, "is required")
+	}
+	t := time.Date(int(d.GetYear()), time.Month(d.GetMonth()), int(d.GetDay()), 0, 0, 0, 0, time.UTC)
+	if d.GetYear() < 2000 || d.GetYear() > 2100 || t.Month() != time.Month(d.GetMonth()) || t.Day() != int(d.GetDay()) {
+		return time.Time{}, validate.Field(field, "must be a real calendar date between 2000 and 2100")
+	}
+	return t, nil
+}
+
+func detailsFromProto(title string, posts int32, opens, closes *commonv1.Date) (intake.CampaignDetails, error) {
+	d := intake.CampaignDetails{Title: title, Posts: int(posts)}
+	var err error
+	if d.OpensOn, err = dateFromProto("opens_on", opens); err != nil {
+		return d, err
+	}
+	if closes != nil {
+		c, err := dateFromProto("closes_on", closes)
+		if err != nil {
+			return d, err
+		}
+		d.ClosesOn = &c
+	}
+	return d, nil
+}
+
+func newCampaignFromProto(req *pb.CreateCampaignRequest) (intake.NewCampaign, error) {
+	role, ok := roles[req.GetRole()]
+	if !ok {
+		return intake.NewCampaign{}, validate.Field("role", "must be a known job role")
+	}
+	d, err := detailsFromProto(req.GetTitle(), req.GetPosts(), req.GetOpensOn(), req.GetClosesOn())
+	return intake.NewCampaign{Region: req.GetRegion(), Role: role, CampaignDetails: d}, err
+}
+
+func candidateFromProto(c *pb.Candidate) intake.Candidate {
+	return intake.Candidate{Name: c.GetName(), Email: c.GetEmail(), Phone: c.GetPhone()}
+}
+
+func campaignToProto(c *intake.Campaign) *pb.Campaign {
+	if c == nil {
+		return nil
+	}
+	p := &pb.Campaign{
+		Id: c.ID, Region: c.Region, Role: intake.RoleProto(c.Role), Title: c.Title, Posts: int32(c.Posts),
+		OpensOn: intake.DateProto(c.OpensOn), Version: c.Version,
+		CreatedAt: timestamppb.New(c.CreatedAt), UpdatedAt: timestamppb.New(c.UpdatedAt),
+	}
+	if c.ClosesOn != nil {
+		p.ClosesOn = intake.DateProto(*c.ClosesOn)
+	}
+	return p
+}
+
+func applicationToProto(a *intake.Application) *pb.Application {
+	if a == nil {
+		return nil
+	}
+	p := &pb.Application{
+		Id: a.ID, CampaignId: a.CampaignID, Region: a.Region, Role: intake.RoleProto(a.Role),
+		Candidate: &pb.Candidate{Name: a.Candidate.Name, Email: a.Candidate.Email, Phone: a.Candidate.Phone},
+		Stage:     intake.StageProto(a.Stage), StageEnteredAt: timestamppb.New(a.StageEnteredAt),
+		Version: a.Version, SubmittedAt: timestamppb.New(a.SubmittedAt), SubmittedBy: a.SubmittedBy,
+		WithdrawalReasonCode: a.WithdrawReason,
+	}
+	if a.WithdrawnAt != nil {
+		p.WithdrawnAt = timestamppb.New(*a.WithdrawnAt)
+	}
+	return p
+}

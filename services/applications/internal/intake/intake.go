@@ -1,0 +1,115 @@
+// Package intake holds the rules of the applications service: campaigns,
+// the submission of applications, candidate withdrawal, and the stage each
+// application has reached as its owners report it (DESIGN.md §3).
+package intake
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Stage is where an application stands (DESIGN.md §3).
+type Stage string
+
+// Stages, in pipeline order.
+const (
+	StageSift          Stage = "SIFT"
+	StageInterview     Stage = "INTERVIEW"
+	StageOffer         Stage = "OFFER"
+	StagePreEmployment Stage = "PRE_EMPLOYMENT"
+	StageHired         Stage = "HIRED"
+	StageRejected      Stage = "REJECTED"
+	StageWithdrawn     Stage = "WITHDRAWN"
+)
+
+// rank orders stages so that an application only moves forward, whatever
+// order its owners' events arrive in. HIRED can still become WITHDRAWN: a
+// candidate who started subject to vetting and then failed it.
+var rank = map[Stage]int{
+	StageSift: 1, StageInterview: 2, StageOffer: 3, StagePreEmployment: 4, StageHired: 5,
+	StageRejected: 6, StageWithdrawn: 6,
+}
+
+// Terminal reports whether no candidate action can move the application on.
+func (s Stage) Terminal() bool {
+	return s == StageHired || s == StageRejected || s == StageWithdrawn
+}
+
+// Role is the kind of post a campaign recruits for.
+type Role string
+
+// Roles.
+const (
+	RoleProbationOfficer         Role = "probation_officer"
+	RoleProbationServicesOfficer Role = "probation_services_officer"
+	RoleAdministrator            Role = "administrator"
+	RoleUPWSupervisor            Role = "upw_supervisor"
+	RoleVictimLiaisonOfficer     Role = "victim_liaison_officer"
+	RoleOther                    Role = "other"
+)
+
+// Campaign is a recruitment campaign for one role in one region.
+type Campaign struct {
+	ID     string
+	Region string
+	Role   Role
+	Title  string
+	Posts  int
+	// OpensOn and ClosesOn are dates (midnight UTC); ClosesOn is nil for a
+	// rolling campaign.
+	OpensOn   time.Time
+	ClosesOn  *time.Time
+	Version   int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	CreatedBy string
+}
+
+// Candidate is the person applying; this service alone stores it.
+type Candidate struct {
+	Name  string
+	Email string
+	Phone string
+}
+
+// Application is one candidate's application to one campaign.
+type Application struct {
+	ID             string
+	CampaignID     string
+	Region         string
+	Role           Role
+	Candidate      Candidate
+	Stage          Stage
+	StageEnteredAt time.Time
+	Version        int64
+	SubmittedAt    time.Time
+	SubmittedBy    string
+	WithdrawnAt    *time.Time
+	WithdrawReason string
+}
+
+// Errors the grpcapi layer maps to status codes.
+var (
+	ErrNotFound = errors.New("not found")
+	// ErrStale: the caller's expected version is not the record's version.
+	ErrStale = errors.New("stale version")
+	// ErrDuplicate: the record already exists.
+	ErrDuplicate = errors.New("already exists")
+)
+
+// StageError is a transition the pipeline does not allow from the
+// application's current stage.
+type StageError struct {
+	Stage  Stage
+	Action string
+}
+
+func (e *StageError) Error() string {
+	return fmt.Sprintf("cannot %s: application is %s", e.Action, e.Stage)
+}
+
+// StaleError is ErrStale with the versions, so the caller knows to re-read.
+func StaleError(expected, actual int64) error {
+	return fmt.Errorf("%w: expected version %d, record is at version %d", ErrStale, expected, actual)
+}

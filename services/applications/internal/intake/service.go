@@ -1,0 +1,340 @@
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/probation-recruitment/pipeline/pkg/auth"
+	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/pg"
+	"github.com/probation-recruitment/pipeline/pkg/validate"
+	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
+	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
+)
+
+// Producer is this service's name in the events it writes.
+const Producer = "applications"
+
+// Store is the storage the rules need. Every write takes the events that
+// describe it and stores both in one transaction.
+type Store interface {
+	InsertCampaign(ctx context.Context, c *Campaign, ev *eventsv1.Event) error
+	// UpdateCampaign loads the campaign, locked, and stores it and the
+	// events fn returns; fn's error aborts the update.
+	UpdateCampaign(ctx context.Context, id string, fn func(*Campaign) ([]*eventsv1.Event, error)) (*Campaign, error)
+	Campaign(ctx context.Context, id string) (*Campaign, error)
+	Campaigns(ctx context.Context, f CampaignFilter) ([]*Campaign, error)
+
+	// InsertApplication returns ErrDuplicate if the candidate's email has
+	// already applied to the campaign.
+	InsertApplication(ctx context.Context, a *Application, ev *eventsv1.Event) error
+	// UpdateApplication loads the application, locked, and stores it and
+	// the events fn returns. fn may return ErrUnchanged to store nothing.
+	UpdateApplication(ctx context.Context, id string, fn func(*Application) ([]*eventsv1.Event, error)) (*Application, error)
+	Application(ctx context.Context, id string) (*Application, error)
+	Applications(ctx context.Context, f ApplicationFilter) ([]*Application, error)
+}
+
+// ErrUnchanged, returned by an update function, stores nothing.
+var ErrUnchanged = errors.New("unchanged")
+
+// CampaignFilter selects campaigns, newest first, after the id After.
+type CampaignFilter struct {
+	Regions []string
+	After   string
+	Limit   int
+}
+
+// ApplicationFilter selects applications, oldest first, after the id After.
+type ApplicationFilter struct {
+	Regions    []string
+	CampaignID string
+	Stage      Stage
+	After      string
+	Limit      int
+}
+
+// Service applies the rules of campaigns and applications.
+type Service struct {
+	store Store
+	now   func() time.Time
+	// local is the time zone "today" is judged in for campaign dates.
+	local *time.Location
+}
+
+// NewService returns a Service; now is the clock (time.Now outside tests).
+func NewService(store Store, now func() time.Time, local *time.Location) *Service {
+	return &Service{store: store, now: pg.StoredPrecision(now), local: local}
+}
+
+// NewCampaign is what an admin gives to create a campaign.
+type NewCampaign struct {
+	Region string
+	Role   Role
+	CampaignDetails
+}
+
+// CreateCampaign creates a campaign. The caller must be an admin (checked
+// by the transport, which knows the region before any read).
+func (s *Service) CreateCampaign(ctx context.Context, caller auth.Claims, nc NewCampaign) (*Campaign, error) {
+	if err := validate.Region("region", nc.Region); err != nil {
+		return nil, err
+	}
+	if nc.Role == "" {
+		return nil, validate.Field("role", "is required")
+	}
+	if err := nc.validate(); err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	c := &Campaign{
+		ID: event.NewID(), Region: nc.Region, Role: nc.Role, Title: nc.Title, Posts: nc.Posts,
+		OpensOn: nc.OpensOn, ClosesOn: nc.ClosesOn, Version: 1, CreatedAt: now, UpdatedAt: now, CreatedBy: caller.Subject,
+	}
+	ev := campaignEvent(caller, c, now)
+	ev.Payload = &eventsv1.Event_CampaignCreated{CampaignCreated: &eventsv1.CampaignCreated{Campaign: campaignDetails(c)}}
+	if err := s.store.InsertCampaign(ctx, c, ev); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// UpdateCampaign replaces a campaign's details; region and role are fixed.
+func (s *Service) UpdateCampaign(ctx context.Context, caller auth.Claims, id string, expectedVersion int64, d CampaignDetails) (*Campaign, error) {
+	if err := d.validate(); err != nil {
+		return nil, err
+	}
+	if err := validate.ExpectedVersion(expectedVersion); err != nil {
+		return nil, err
+	}
+	return s.store.UpdateCampaign(ctx, id, func(c *Campaign) ([]*eventsv1.Event, error) {
+		if !caller.CanAccessRegion(c.Region) {
+			return nil, regionDenied(c.Region)
+		}
+		if c.Version != expectedVersion {
+			return nil, StaleError(expectedVersion, c.Version)
+		}
+		now := s.now().UTC()
+		c.Title, c.Posts, c.OpensOn, c.ClosesOn = d.Title, d.Posts, d.OpensOn, d.ClosesOn
+		c.Version++
+		c.UpdatedAt = now
+		ev := campaignEvent(caller, c, now)
+		ev.Payload = &eventsv1.Event_CampaignUpdated{CampaignUpdated: &eventsv1.CampaignUpdated{Campaign: campaignDetails(c)}}
+		return []*eventsv1.Event{ev}, nil
+	})
+}
+
+// Campaign returns a campaign in one of the caller's regions.
+func (s *Service) Campaign(ctx context.Context, caller auth.Claims, id string) (*Campaign, error) {
+	c, err := s.store.Campaign(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !caller.CanAccessRegion(c.Region) {
+		return nil, regionDenied(c.Region)
+	}
+	return c, nil
+}
+
+// Campaigns lists campaigns in the filter's regions.
+func (s *Service) Campaigns(ctx context.Context, f CampaignFilter) ([]*Campaign, error) {
+	return s.store.Campaigns(ctx, f)
+}
+
+// Submit records an application to an open campaign in one of the
+// caller's regions.
+func (s *Service) Submit(ctx context.Context, caller auth.Claims, campaignID string, cand Candidate) (*Application, error) {
+	if err := ValidateCandidate(cand); err != nil {
+		return nil, err
+	}
+	c, err := s.store.Campaign(ctx, campaignID)
+	if err != nil {
+		return nil, err
+	}
+	if !caller.CanAccessRegion(c.Region) {
+		return nil, regionDenied(c.Region)
+	}
+	now := s.now()
+	today := civilDate(now.In(s.local))
+	switch {
+	case today.Before(c.OpensOn):
+		return nil, validate.Field("campaign_id", "campaign opens on "+c.OpensOn.Format(time.DateOnly))
+	case c.ClosesOn != nil && today.After(*c.ClosesOn):
+		return nil, validate.Field("campaign_id", "campaign closed on "+c.ClosesOn.Format(time.DateOnly))
+	}
+	a := &Application{
+		ID: event.NewID(), CampaignID: c.ID, Region: c.Region, Role: c.Role, Candidate: cand,
+		Stage: StageSift, StageEnteredAt: now.UTC(), Version: 1, SubmittedAt: now.UTC(), SubmittedBy: caller.Subject,
+	}
+	ev := applicationEvent(caller, a, now)
+	ev.Payload = &eventsv1.Event_ApplicationSubmitted{ApplicationSubmitted: &eventsv1.ApplicationSubmitted{}}
+	if err := s.store.InsertApplication(ctx, a, ev); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Application returns an application in one of the caller's regions.
+func (s *Service) Application(ctx context.Context, caller auth.Claims, id string) (*Application, error) {
+	a, err := s.store.Application(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !caller.CanAccessRegion(a.Region) {
+		return nil, regionDenied(a.Region)
+	}
+	return a, nil
+}
+
+// Applications lists applications in the filter's regions.
+func (s *Service) Applications(ctx context.Context, f ApplicationFilter) ([]*Application, error) {
+	return s.store.Applications(ctx, f)
+}
+
+// Withdraw withdraws an application from any non-terminal stage.
+func (s *Service) Withdraw(ctx context.Context, caller auth.Claims, id string, expectedVersion int64, reason string) (*Application, error) {
+	if err := validate.ExpectedVersion(expectedVersion); err != nil {
+		return nil, err
+	}
+	if err := validate.ReasonCode("reason_code", reason); err != nil {
+		return nil, err
+	}
+	return s.store.UpdateApplication(ctx, id, func(a *Application) ([]*eventsv1.Event, error) {
+		if !caller.CanAccessRegion(a.Region) {
+			return nil, regionDenied(a.Region)
+		}
+		if a.Version != expectedVersion {
+			return nil, StaleError(expectedVersion, a.Version)
+		}
+		if a.Stage.Terminal() {
+			return nil, &StageError{Stage: a.Stage, Action: "withdraw"}
+		}
+		from := a.Stage
+		now := s.now().UTC()
+		a.Stage, a.StageEnteredAt, a.WithdrawnAt, a.WithdrawReason = StageWithdrawn, now, &now, reason
+		a.Version++
+		ev := applicationEvent(caller, a, now)
+		ev.Payload = &eventsv1.Event_ApplicationWithdrawn{
+			ApplicationWithdrawn: &eventsv1.ApplicationWithdrawn{ReasonCode: reason, Stage: stageProto[from]},
+		}
+		return []*eventsv1.Event{ev}, nil
+	})
+}
+
+// StageEvents are the names of the events ApplyStageEvent acts on.
+var StageEvents = []string{
+	"sift.passed", "sift.failed", "interview.passed", "interview.failed",
+	"offer.accepted", "offer.declined", "offer.withdrawn", "candidate.started",
+}
+
+// stageAfter maps the events of the stages' owners to the stage the
+// application enters.
+func stageAfter(ev *eventsv1.Event) (Stage, bool) {
+	switch ev.GetPayload().(type) {
+	case *eventsv1.Event_SiftPassed:
+		return StageInterview, true
+	case *eventsv1.Event_SiftFailed, *eventsv1.Event_InterviewFailed:
+		return StageRejected, true
+	case *eventsv1.Event_InterviewPassed:
+		return StageOffer, true
+	case *eventsv1.Event_OfferAccepted:
+		return StagePreEmployment, true
+	case *eventsv1.Event_OfferDeclined, *eventsv1.Event_OfferWithdrawn:
+		return StageWithdrawn, true
+	case *eventsv1.Event_CandidateStarted:
+		return StageHired, true
+	}
+	return "", false
+}
+
+// ApplyStageEvent moves an application to the stage another service's
+// event reports. Stages only move forward (see rank), and a hired
+// candidate only to WITHDRAWN, so events that arrive twice or out of order
+// leave the same result; an event for an application this service does
+// not hold is ignored.
+//
+// The record's version is not bumped: it numbers this service's own
+// changes (the aggregate_version of its events, where a gap means a lost
+// event), and a stage reported by its owner is not one.
+func (s *Service) ApplyStageEvent(ctx context.Context, ev *eventsv1.Event) error {
+	stage, ok := stageAfter(ev)
+	if !ok || ev.GetProducer() == Producer {
+		return nil
+	}
+	_, err := s.store.UpdateApplication(ctx, ev.GetApplicationId(), func(a *Application) ([]*eventsv1.Event, error) {
+		if rank[stage] <= rank[a.Stage] || (a.Stage == StageHired && stage != StageWithdrawn) {
+			return nil, ErrUnchanged
+		}
+		a.Stage, a.StageEnteredAt = stage, ev.GetOccurredAt().AsTime()
+		return nil, nil
+	})
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnchanged) {
+		return nil
+	}
+	return err
+}
+
+func regionDenied(region string) error {
+	return fmt.Errorf("%w: no access to region %s", auth.ErrPermissionDenied, region)
+}
+
+func civilDate(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+var stageProto = map[Stage]commonv1.Stage{
+	StageSift: commonv1.Stage_STAGE_SIFT, StageInterview: commonv1.Stage_STAGE_INTERVIEW, StageOffer: commonv1.Stage_STAGE_OFFER,
+	StagePreEmployment: commonv1.Stage_STAGE_PRE_EMPLOYMENT, StageHired: commonv1.Stage_STAGE_HIRED,
+	StageRejected: commonv1.Stage_STAGE_REJECTED, StageWithdrawn: commonv1.Stage_STAGE_WITHDRAWN,
+}
+
+var roleProto = map[Role]commonv1.JobRole{
+	RoleProbationOfficer: commonv1.JobRole_JOB_ROLE_PROBATION_OFFICER, RoleProbationServicesOfficer: commonv1.JobRole_JOB_ROLE_PROBATION_SERVICES_OFFICER,
+	RoleAdministrator: commonv1.JobRole_JOB_ROLE_ADMINISTRATOR, RoleUPWSupervisor: commonv1.JobRole_JOB_ROLE_UPW_SUPERVISOR,
+	RoleVictimLiaisonOfficer: commonv1.JobRole_JOB_ROLE_VICTIM_LIAISON_OFFICER, RoleOther: commonv1.JobRole_JOB_ROLE_OTHER,
+}
+
+// StageProto and RoleProto convert to the contract's enums.
+func StageProto(s Stage) commonv1.Stage { return stageProto[s] }
+func RoleProto(r Role) commonv1.JobRole { return roleProto[r] }
+
+func actor(c auth.Claims) *commonv1.Actor {
+	roles := map[auth.Role]commonv1.CallerRole{
+		auth.RoleSPOC: commonv1.CallerRole_CALLER_ROLE_SPOC, auth.RoleVetting: commonv1.CallerRole_CALLER_ROLE_VETTING,
+		auth.RoleDashboard: commonv1.CallerRole_CALLER_ROLE_DASHBOARD, auth.RoleAdmin: commonv1.CallerRole_CALLER_ROLE_ADMIN,
+	}
+	return &commonv1.Actor{Subject: c.Subject, Role: roles[c.Role]}
+}
+
+func campaignDetails(c *Campaign) *eventsv1.CampaignDetails {
+	d := &eventsv1.CampaignDetails{Title: c.Title, Posts: int32(c.Posts), OpensOn: DateProto(c.OpensOn)}
+	if c.ClosesOn != nil {
+		d.ClosesOn = DateProto(*c.ClosesOn)
+	}
+	return d
+}
+
+// DateProto converts a date (midnight UTC) to the contract's Date.
+func DateProto(t time.Time) *commonv1.Date {
+	return &commonv1.Date{Year: int32(t.Year()), Month: int32(t.Month()), Day: int32(t.Day())}
+}
+
+func campaignEvent(caller auth.Claims, c *Campaign, at time.Time) *eventsv1.Event {
+	ev := &eventsv1.Event{
+		EventId: event.NewID(), Region: c.Region, CampaignId: c.ID, Role: roleProto[c.Role],
+		OccurredAt: timestamppb.New(at), Actor: actor(caller), Producer: Producer, AggregateVersion: c.Version,
+	}
+	return ev
+}
+
+func applicationEvent(caller auth.Claims, a *Application, at time.Time) *eventsv1.Event {
+	ev := &eventsv1.Event{
+		EventId: event.NewID(), ApplicationId: a.ID, Region: a.Region, CampaignId: a.CampaignID, Role: roleProto[a.Role],
+		OccurredAt: timestamppb.New(at), Actor: actor(caller), Producer: Producer, AggregateVersion: a.Version,
+	}
+	return ev
+}

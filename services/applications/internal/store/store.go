@@ -1,0 +1,210 @@
+// Package store keeps campaigns and applications in PostgreSQL, in the
+// applications schema, with their events in the outbox of the same
+// transaction.
+package store
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/probation-recruitment/pipeline/pkg/outbox"
+	"github.com/probation-recruitment/pipeline/pkg/pg"
+	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
+	"github.com/probation-recruitment/pipeline/services/applications/internal/intake"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations creates the service's own tables.
+var Migrations = pg.Embedded("intake", migrations, "migrations")
+
+// Store implements intake.Store. Writes join a transaction carried by ctx
+// (pg.WithTx), so a request's idempotency record commits with them.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// New returns a Store on pool.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+var _ intake.Store = (*Store)(nil)
+
+const campaignColumns = `id::text, region, role, title, posts, opens_on, closes_on, version, created_at, updated_at, created_by`
+
+func scanCampaign(row pgx.Row) (*intake.Campaign, error) {
+	c := &intake.Campaign{}
+	err := row.Scan(&c.ID, &c.Region, &c.Role, &c.Title, &c.Posts, &c.OpensOn, &c.ClosesOn, &c.Version, &c.CreatedAt, &c.UpdatedAt, &c.CreatedBy)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("campaign: %w", intake.ErrNotFound)
+	}
+	return c, err
+}
+
+// InsertCampaign stores a new campaign and its event.
+func (s *Store) InsertCampaign(ctx context.Context, c *intake.Campaign, ev *eventsv1.Event) error {
+	return pg.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO campaigns (`+strings.ReplaceAll(campaignColumns, "::text", "")+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			c.ID, c.Region, c.Role, c.Title, c.Posts, c.OpensOn, c.ClosesOn, c.Version, c.CreatedAt, c.UpdatedAt, c.CreatedBy); err != nil {
+			return fmt.Errorf("insert campaign: %w", err)
+		}
+		return outbox.Append(ctx, tx, ev)
+	})
+}
+
+// UpdateCampaign applies fn to the campaign under a row lock.
+func (s *Store) UpdateCampaign(ctx context.Context, id string, fn func(*intake.Campaign) ([]*eventsv1.Event, error)) (*intake.Campaign, error) {
+	if !validUUID(id) {
+		return nil, fmt.Errorf("campaign: %w", intake.ErrNotFound)
+	}
+	var out *intake.Campaign
+	err := pg.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		c, err := scanCampaign(tx.QueryRow(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		evs, err := fn(c)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE campaigns SET title = $2, posts = $3, opens_on = $4, closes_on = $5, version = $6, updated_at = $7
+			WHERE id = $1`, c.ID, c.Title, c.Posts, c.OpensOn, c.ClosesOn, c.Version, c.UpdatedAt); err != nil {
+			return fmt.Errorf("update campaign: %w", err)
+		}
+		out = c
+		return outbox.Append(ctx, tx, evs...)
+	})
+	return out, err
+}
+
+// Campaign returns one campaign.
+func (s *Store) Campaign(ctx context.Context, id string) (*intake.Campaign, error) {
+	if !validUUID(id) {
+		return nil, fmt.Errorf("campaign: %w", intake.ErrNotFound)
+	}
+	c, err := scanCampaign(pg.Q(ctx, s.pool).QueryRow(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE id = $1`, id))
+	if err != nil && !errors.Is(err, intake.ErrNotFound) {
+		return nil, fmt.Errorf("read campaign: %w", err)
+	}
+	return c, err
+}
+
+// Campaigns lists campaigns newest first.
+func (s *Store) Campaigns(ctx context.Context, f intake.CampaignFilter) ([]*intake.Campaign, error) {
+	after := f.After
+	if after == "" {
+		after = "ffffffff-ffff-ffff-ffff-ffffffffffff"
+	}
+	rows, err := pg.Q(ctx, s.pool).Query(ctx, `SELECT `+campaignColumns+` FROM campaigns
+		WHERE region = ANY($1) AND id < $2 ORDER BY id DESC LIMIT $3`, f.Regions, after, f.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("list campaigns: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*intake.Campaign, error) { return scanCampaign(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list campaigns: %w", err)
+	}
+	return out, nil
+}
+
+const applicationColumns = `id::text, campaign_id::text, region, role, candidate_name, candidate_email, candidate_phone,
+	stage, stage_entered_at, version, submitted_at, submitted_by, withdrawn_at, withdrawal_reason`
+
+func scanApplication(row pgx.Row) (*intake.Application, error) {
+	a := &intake.Application{}
+	err := row.Scan(&a.ID, &a.CampaignID, &a.Region, &a.Role, &a.Candidate.Name, &a.Candidate.Email, &a.Candidate.Phone,
+		&a.Stage, &a.StageEnteredAt, &a.Version, &a.SubmittedAt, &a.SubmittedBy, &a.WithdrawnAt, &a.WithdrawReason)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("application: %w", intake.ErrNotFound)
+	}
+	return a, err
+}
+
+// InsertApplication stores a new application and its event.
+func (s *Store) InsertApplication(ctx context.Context, a *intake.Application, ev *eventsv1.Event) error {
+	return pg.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO applications (id, campaign_id, region, role, candidate_name, candidate_email,
+			candidate_phone, stage, stage_entered_at, version, submitted_at, submitted_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			a.ID, a.CampaignID, a.Region, a.Role, a.Candidate.Name, a.Candidate.Email, a.Candidate.Phone,
+			a.Stage, a.StageEnteredAt, a.Version, a.SubmittedAt, a.SubmittedBy)
+		if pg.SQLState(err) == pg.UniqueViolation {
+			return fmt.Errorf("%w: this email has already applied to the campaign", intake.ErrDuplicate)
+		}
+		if err != nil {
+			return fmt.Errorf("insert application: %w", err)
+		}
+		return outbox.Append(ctx, tx, ev)
+	})
+}
+
+// UpdateApplication applies fn to the application under a row lock.
+func (s *Store) UpdateApplication(ctx context.Context, id string, fn func(*intake.Application) ([]*eventsv1.Event, error)) (*intake.Application, error) {
+	if !validUUID(id) {
+		return nil, fmt.Errorf("application: %w", intake.ErrNotFound)
+	}
+	var out *intake.Application
+	err := pg.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		a, err := scanApplication(tx.QueryRow(ctx, `SELECT `+applicationColumns+` FROM applications WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		evs, err := fn(a)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE applications SET stage = $2, stage_entered_at = $3, version = $4,
+			withdrawn_at = $5, withdrawal_reason = $6 WHERE id = $1`,
+			a.ID, a.Stage, a.StageEnteredAt, a.Version, a.WithdrawnAt, a.WithdrawReason); err != nil {
+			return fmt.Errorf("update application: %w", err)
+		}
+		out = a
+		return outbox.Append(ctx, tx, evs...)
+	})
+	return out, err
+}
+
+// Application returns one application.
+func (s *Store) Application(ctx context.Context, id string) (*intake.Application, error) {
+	if !validUUID(id) {
+		return nil, fmt.Errorf("application: %w", intake.ErrNotFound)
+	}
+	a, err := scanApplication(pg.Q(ctx, s.pool).QueryRow(ctx, `SELECT `+applicationColumns+` FROM applications WHERE id = $1`, id))
+	if err != nil && !errors.Is(err, intake.ErrNotFound) {
+		return nil, fmt.Errorf("read application: %w", err)
+	}
+	return a, err
+}
+
+// Applications lists applications oldest first.
+func (s *Store) Applications(ctx context.Context, f intake.ApplicationFilter) ([]*intake.Application, error) {
+	after := f.After
+	if after == "" {
+		after = "00000000-0000-0000-0000-000000000000"
+	}
+	var campaign, stage *string
+	if f.CampaignID != "" {
+		campaign = &f.CampaignID
+	}
+	if f.Stage != "" {
+		stage = (*string)(&f.Stage)
+	}
+	rows, err := pg.Q(ctx, s.pool).Query(ctx, `SELECT `+applicationColumns+` FROM applications
+		WHERE region = ANY($1) AND ($2::uuid IS NULL OR campaign_id = $2) AND ($3::text IS NULL OR stage = $3) AND id > $4
+		ORDER BY id LIMIT $5`, f.Regions, campaign, stage, after, f.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("list applications: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*intake.Application, error) { return scanApplication(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list applications: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,66 @@
+// Command offers serves conditional offers and starts
+// (recruitment.offers.v1), reacting to interviews passed, withdrawals and
+// vetting outcomes.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+	_ "time/tzdata" // Europe/London without relying on the host's zoneinfo
+
+	"github.com/probation-recruitment/pipeline/pkg/config"
+	"github.com/probation-recruitment/pipeline/pkg/service"
+	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/offers/v1"
+	"github.com/probation-recruitment/pipeline/services/offers/internal/grpcapi"
+	"github.com/probation-recruitment/pipeline/services/offers/internal/offer"
+	"github.com/probation-recruitment/pipeline/services/offers/internal/store"
+)
+
+const name = "offers"
+
+type settings struct {
+	config.Common
+	// TimeZone in which "today" is judged for start dates.
+	TimeZone string `env:"TIME_ZONE" envDefault:"Europe/London"`
+	// VettingDuePeriod after a start before vetting clears by which vetting
+	// must clear, when the approver names no date.
+	VettingDuePeriod time.Duration `env:"VETTING_DUE_PERIOD" envDefault:"1344h"` // 8 weeks
+}
+
+func main() {
+	if err := run(context.Background()); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var cfg settings
+	if err := config.Load(&cfg); err != nil {
+		return err
+	}
+	cfg.Defaults(name, "127.0.0.1:50053", "127.0.0.1:9053")
+	local, err := time.LoadLocation(cfg.TimeZone)
+	if err != nil {
+		return fmt.Errorf("TIME_ZONE: %w", err)
+	}
+	rt, err := service.Start(ctx, name, cfg.Common, store.Migrations...)
+	if err != nil {
+		return err
+	}
+	svc := offer.NewService(store.New(rt.Pool), time.Now, local, cfg.VettingDuePeriod)
+	pb.RegisterOffersServiceServer(rt.Server.GRPC(), grpcapi.New(svc, rt.Pool, rt.Log))
+	// interview.passed, application.withdrawn, vetting.cleared and
+	// vetting.failed; the handler ignores the rest.
+	if err := rt.Consume("", []string{"interview.passed", "application.withdrawn", "vetting.cleared", "vetting.failed"}, svc.HandleEvent); err != nil {
+		return err
+	}
+	return rt.Run(ctx)
+}

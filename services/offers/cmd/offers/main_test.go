@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/probation-recruitment/pipeline/pkg/config"
+)
+
+// unsetenv clears name for the test, restoring it afterwards.
+func unsetenv(t *testing.T, name string) {
+	t.Helper()
+	t.Setenv(name, "")
+	if err := os.Unsetenv(name); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// cancelled is a done context: should run get past its configuration
+// checks, it stops at once instead of serving.
+func cancelled() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
+
+// TestVettingDuePeriod: a start before vetting clears is due to clear
+// eight weeks after the start unless VETTING_DUE_PERIOD says otherwise.
+// (No t.Parallel: the test sets environment variables.)
+func TestVettingDuePeriod(t *testing.T) {
+	unsetenv(t, "VETTING_DUE_PERIOD")
+	var cfg settings
+	if err := config.Load(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.VettingDuePeriod != 8*7*24*time.Hour {
+		t.Errorf("default VETTING_DUE_PERIOD = %v, want 8 weeks", cfg.VettingDuePeriod)
+	}
+	t.Setenv("VETTING_DUE_PERIOD", "720h")
+	if err := config.Load(&cfg); err != nil || cfg.VettingDuePeriod != 30*24*time.Hour {
+		t.Errorf("VETTING_DUE_PERIOD=720h gives %v, %v; want 30 days", cfg.VettingDuePeriod, err)
+	}
+	t.Setenv("VETTING_DUE_PERIOD", "eight weeks")
+	if err := run(cancelled()); err == nil || !strings.Contains(err.Error(), "VETTING_DUE_PERIOD") {
+		t.Errorf("run with a bad VETTING_DUE_PERIOD = %v, want an error naming it", err)
+	}
+}
+
+// TestBadTimeZone: run refuses a zone it cannot load before connecting to
+// anything.
+func TestBadTimeZone(t *testing.T) {
+	unsetenv(t, "VETTING_DUE_PERIOD")
+	t.Setenv("TIME_ZONE", "Europe/Atlantis")
+	if err := run(cancelled()); err == nil || !strings.Contains(err.Error(), "TIME_ZONE") {
+		t.Errorf("run with TIME_ZONE=Europe/Atlantis = %v, want an error naming TIME_ZONE", err)
+	}
+}

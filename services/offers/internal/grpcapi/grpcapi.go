@@ -1,0 +1,191 @@
+// Package grpcapi serves recruitment.offers.v1: it checks the caller,
+// converts between the contract and the offer rules, makes changes
+// idempotent by request id, and maps errors to status codes in one place.
+package grpcapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/probation-recruitment/pipeline/pkg/apistatus"
+	"github.com/probation-recruitment/pipeline/pkg/auth"
+	"github.com/probation-recruitment/pipeline/pkg/command"
+	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
+	"github.com/probation-recruitment/pipeline/pkg/validate"
+	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/offers/v1"
+	"github.com/probation-recruitment/pipeline/services/offers/internal/offer"
+)
+
+// Server implements pb.OffersServiceServer.
+type Server struct {
+	pb.UnimplementedOffersServiceServer
+	svc  *offer.Service
+	pool *pgxpool.Pool
+	log  *slog.Logger
+}
+
+// New returns a Server; pool records request ids with the changes.
+func New(svc *offer.Service, pool *pgxpool.Pool, log *slog.Logger) *Server {
+	return &Server{svc: svc, pool: pool, log: log}
+}
+
+// spocs make offer changes (admins always may).
+var spocs = []auth.Role{auth.RoleSPOC}
+
+// MakeConditionalOffer implements pb.OffersServiceServer.
+func (s *Server) MakeConditionalOffer(ctx context.Context, req *pb.MakeConditionalOfferRequest) (*pb.MakeConditionalOfferResponse, error) {
+	resp := &pb.MakeConditionalOfferResponse{}
+	err := command.Run(ctx, s.pool, "MakeConditionalOffer", req, req.GetApplicationId(), spocs, resp,
+		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
+			return s.svc.Make(ctx, c, req.GetApplicationId(), req.GetExpectedVersion(), req.GetSalaryBandCode(), req.GetConditions())
+		}, func(o *offer.Offer) { resp.Offer = offerToProto(o) })
+	return reply(resp, s.toStatus(ctx, err))
+}
+
+// AcceptOffer implements pb.OffersServiceServer.
+func (s *Server) AcceptOffer(ctx context.Context, req *pb.AcceptOfferRequest) (*pb.AcceptOfferResponse, error) {
+	resp := &pb.AcceptOfferResponse{}
+	err := command.Run(ctx, s.pool, "AcceptOffer", req, req.GetApplicationId(), spocs, resp,
+		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
+			return s.svc.Accept(ctx, c, req.GetApplicationId(), req.GetExpectedVersion())
+		}, func(o *offer.Offer) { resp.Offer = offerToProto(o) })
+	return reply(resp, s.toStatus(ctx, err))
+}
+
+// DeclineOffer implements pb.OffersServiceServer.
+func (s *Server) DeclineOffer(ctx context.Context, req *pb.DeclineOfferRequest) (*pb.DeclineOfferResponse, error) {
+	resp := &pb.DeclineOfferResponse{}
+	err := command.Run(ctx, s.pool, "DeclineOffer", req, req.GetApplicationId(), spocs, resp,
+		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
+			return s.svc.Decline(ctx, c, req.GetApplicationId(), req.GetExpectedVersion(), req.GetReasonCode())
+		}, func(o *offer.Offer) { resp.Offer = offerToProto(o) })
+	return reply(resp, s.toStatus(ctx, err))
+}
+
+// WithdrawOffer implements pb.OffersServiceServer.
+func (s *Server) WithdrawOffer(ctx context.Context, req *pb.WithdrawOfferRequest) (*pb.WithdrawOfferResponse, error) {
+	resp := &pb.WithdrawOfferResponse{}
+	err := command.Run(ctx, s.pool, "WithdrawOffer", req, req.GetApplicationId(), spocs, resp,
+		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
+			return s.svc.Withdraw(ctx, c, req.GetApplicationId(), req.GetExpectedVersion(), req.GetReasonCode())
+		}, func(o *offer.Offer) { resp.Offer = offerToProto(o) })
+	return reply(resp, s.toStatus(ctx, err))
+}
+
+// SetStartDate implements pb.OffersServiceServer.
+func (s *Server) SetStartDate(ctx context.Context, req *pb.SetStartDateRequest) (*pb.SetStartDateResponse, error) {
+	resp := &pb.SetStartDateResponse{}
+	err := command.Run(ctx, s.pool, "SetStartDate", req, req.GetApplicationId(), spocs, resp,
+		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
+			plan, err := startPlanFromProto(req)
+			if err != nil {
+				return nil, err
+			}
+			return s.svc.SetStartDate(ctx, c, req.GetApplicationId(), req.GetExpectedVersion(), plan)
+		}, func(o *offer.Offer) { resp.Offer = offerToProto(o) })
+	return reply(resp, s.toStatus(ctx, err))
+}
+
+// ConfirmStart implements pb.OffersServiceServer.
+func (s *Server) ConfirmStart(ctx context.Context, req *pb.ConfirmStartRequest) (*pb.ConfirmStartResponse, error) {
+	resp := &pb.ConfirmStartResponse{}
+	err := command.Run(ctx, s.pool, "ConfirmStart", req, req.GetApplicationId(), spocs, resp,
+		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
+			return s.svc.ConfirmStart(ctx, c, req.GetApplicationId(), req.GetExpectedVersion())
+		}, func(o *offer.Offer) { resp.Offer = offerToProto(o) })
+	return reply(resp, s.toStatus(ctx, err))
+}
+
+// ListOffers implements pb.OffersServiceServer.
+func (s *Server) ListOffers(ctx context.Context, req *pb.ListOffersRequest) (*pb.ListOffersResponse, error) {
+	caller, err := auth.Require(ctx, "", auth.RoleSPOC)
+	if err == nil && req.GetRegion() == "" {
+		err = validate.Field("region", "is required")
+	}
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	regions, err := auth.VisibleRegions(caller, req.GetRegion())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	f := offer.ListFilter{Regions: regions}
+	if req.GetStatus() != pb.OfferStatus_OFFER_STATUS_UNSPECIFIED {
+		var ok bool
+		if f.Status, ok = statusFromProto[req.GetStatus()]; !ok {
+			return nil, s.toStatus(ctx, validate.Field("status", "must be a known offer status"))
+		}
+	}
+	limit, after, err := pagetoken.Page(req.GetPageSize(), req.GetPageToken(), req.GetRegion(), string(f.Status))
+	if err == nil {
+		f.After, err = pagetoken.ParseKey(after)
+	}
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	f.Limit = limit + 1
+	offers, err := s.svc.List(ctx, f)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	offers, next := pagetoken.Next(offers, limit, func(o *offer.Offer) string {
+		return pagetoken.Key{At: o.StatusEnteredAt, ID: o.ApplicationID}.String()
+	}, req.GetRegion(), string(f.Status))
+	resp := &pb.ListOffersResponse{NextPageToken: next}
+	for _, o := range offers {
+		o.History = nil // lists stay light; GetOffer has the history
+		resp.Offers = append(resp.Offers, offerToProto(o))
+	}
+	return resp, nil
+}
+
+// GetOffer implements pb.OffersServiceServer.
+func (s *Server) GetOffer(ctx context.Context, req *pb.GetOfferRequest) (*pb.GetOfferResponse, error) {
+	caller, err := auth.Require(ctx, "", auth.RoleSPOC, auth.RoleVetting)
+	if err == nil {
+		err = validate.UUID("application_id", req.GetApplicationId())
+	}
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	o, err := s.svc.Offer(ctx, caller, req.GetApplicationId())
+	if errors.Is(err, offer.ErrUnknown) {
+		return nil, status.Errorf(codes.NotFound, "no offer record for application %s", req.GetApplicationId())
+	}
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &pb.GetOfferResponse{Offer: offerToProto(o)}, nil
+}
+
+func reply[T any](resp *T, err error) (*T, error) {
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// toStatus is the one place this service turns errors into statuses.
+func (s *Server) toStatus(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *offer.StatusError
+	switch {
+	case errors.As(err, &se):
+		return status.Error(codes.FailedPrecondition, se.Error())
+	case errors.Is(err, offer.ErrUnknown):
+		return status.Error(codes.FailedPrecondition, offer.ErrUnknown.Error())
+	case errors.Is(err, offer.ErrStale):
+		return status.Error(codes.Aborted, err.Error())
+	}
+	if st, ok := apistatus.Common(err); ok {
+		return st.Err()
+	}
+	return apistatus.Internal(ctx, s.log, err)
+}

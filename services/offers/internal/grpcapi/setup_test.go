@@ -1,0 +1,347 @@
+package grpcapi_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/probation-recruitment/pipeline/pkg/auth"
+	"github.com/probation-recruitment/pipeline/pkg/consumer"
+	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/idempotency"
+	"github.com/probation-recruitment/pipeline/pkg/outbox"
+	"github.com/probation-recruitment/pipeline/pkg/pg"
+	"github.com/probation-recruitment/pipeline/pkg/testenv"
+	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
+	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
+	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/offers/v1"
+	"github.com/probation-recruitment/pipeline/services/offers/internal/grpcapi"
+	"github.com/probation-recruitment/pipeline/services/offers/internal/offer"
+	"github.com/probation-recruitment/pipeline/services/offers/internal/store"
+)
+
+// testKey signs and verifies every token in these tests.
+const testKey = "offers-grpcapi-test-key-0123456789abcdef"
+
+// duePeriod is the configured vetting due period of the test service:
+// not the production default, so a test can tell it was used.
+const duePeriod = 30 * 24 * time.Hour
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// start is where each test's clock begins: 10:00 in London on 23 November.
+var start = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+
+// today is start's date; tomorrow the next.
+var (
+	today    = &commonv1.Date{Year: 2026, Month: 11, Day: 23}
+	tomorrow = &commonv1.Date{Year: 2026, Month: 11, Day: 24}
+)
+
+// The callers of these tests.
+var (
+	admin         = auth.Claims{Subject: "admin-1", Role: auth.RoleAdmin}
+	spocLondon    = auth.Claims{Subject: "spoc-london", Role: auth.RoleSPOC, Regions: []string{"london"}}
+	spocWales     = auth.Claims{Subject: "spoc-wales", Role: auth.RoleSPOC, Regions: []string{"wales"}}
+	vettingLondon = auth.Claims{Subject: "vetting-london", Role: auth.RoleVetting, Regions: []string{"london"}}
+	vettingWales  = auth.Claims{Subject: "vetting-wales", Role: auth.RoleVetting, Regions: []string{"wales"}}
+	dashboard     = auth.Claims{Subject: "dash-london", Role: auth.RoleDashboard, Regions: []string{"london"}}
+
+	interviewer = &commonv1.Actor{Subject: "spoc-interview", Role: commonv1.CallerRole_CALLER_ROLE_SPOC}
+	vetter      = &commonv1.Actor{Subject: "vetting-london", Role: commonv1.CallerRole_CALLER_ROLE_VETTING}
+)
+
+// clock is the service's clock, moved by the test.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+func (c *clock) Advance(d time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	return c.now
+}
+
+// env is one test's offers service: its own schema, and a real gRPC
+// server on a loopback port with the production authentication
+// interceptor.
+type env struct {
+	pool   *pgxpool.Pool
+	svc    *offer.Service
+	clock  *clock
+	addr   string
+	signer *auth.Signer
+}
+
+func setup(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	pool, _ := testenv.Schema(t)
+	if err := pg.Migrate(ctx, pool, append([]pg.Migrations{outbox.Migrations, consumer.Migrations, idempotency.Migrations}, store.Migrations...)...); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	london, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{now: start}
+	svc := offer.NewService(store.New(pool), clk.Now, london, duePeriod)
+	srv := testenv.StartGRPC(t, testKey, quiet, func(s *grpc.Server) {
+		pb.RegisterOffersServiceServer(s, grpcapi.New(svc, pool, quiet))
+	})
+	return &env{pool: pool, svc: svc, clock: clk, addr: srv.Addr, signer: srv.Signer}
+}
+
+// dial returns a client sending token as its bearer token; "" sends none.
+func (e *env) dial(t *testing.T, token string) pb.OffersServiceClient {
+	t.Helper()
+	return pb.NewOffersServiceClient(testenv.Dial(t, e.addr, token))
+}
+
+// as returns a client calling as c.
+func (e *env) as(t *testing.T, c auth.Claims) pb.OffersServiceClient {
+	t.Helper()
+	return e.dial(t, testenv.Token(t, e.signer, c))
+}
+
+func reqID() string { return testenv.Name("req-") }
+
+// record names an application as events carry it.
+type record struct {
+	id, campaign, region string
+	role                 commonv1.JobRole
+}
+
+func newRecord(region string) record {
+	return record{id: event.NewID(), campaign: event.NewID(), region: region, role: commonv1.JobRole_JOB_ROLE_PROBATION_OFFICER}
+}
+
+func (r record) event(producer string, actor *commonv1.Actor, at time.Time, version int64) *eventsv1.Event {
+	return event.New(producer, actor, at, event.Record{ApplicationID: r.id, CampaignID: r.campaign, Region: r.region, Role: r.role, Version: version})
+}
+
+func (r record) interviewPassed(at time.Time) *eventsv1.Event {
+	ev := r.event("sifting", interviewer, at, 5)
+	ev.Payload = &eventsv1.Event_InterviewPassed{InterviewPassed: &eventsv1.InterviewPassed{}}
+	return ev
+}
+
+func (r record) applicationWithdrawn(at time.Time) *eventsv1.Event {
+	ev := r.event("applications", &commonv1.Actor{Subject: "spoc-intake", Role: commonv1.CallerRole_CALLER_ROLE_SPOC}, at, 2)
+	ev.Payload = &eventsv1.Event_ApplicationWithdrawn{ApplicationWithdrawn: &eventsv1.ApplicationWithdrawn{
+		ReasonCode: "candidate_request", Stage: commonv1.Stage_STAGE_OFFER,
+	}}
+	return ev
+}
+
+func (r record) vettingCleared(at time.Time) *eventsv1.Event {
+	ev := r.event("vetting", vetter, at, 3)
+	ev.Payload = &eventsv1.Event_VettingCleared{VettingCleared: &eventsv1.VettingCleared{}}
+	return ev
+}
+
+func (r record) vettingFailed(at time.Time) *eventsv1.Event {
+	ev := r.event("vetting", vetter, at, 4)
+	ev.Payload = &eventsv1.Event_VettingFailed{VettingFailed: &eventsv1.VettingFailed{ReasonCode: "criminal_record"}}
+	return ev
+}
+
+// handle applies ev as the consumer does: inside a transaction carried by
+// the context.
+func (e *env) handle(t *testing.T, ev *eventsv1.Event) {
+	t.Helper()
+	ctx := context.Background()
+	if err := pg.InTx(ctx, e.pool, func(tx pgx.Tx) error {
+		return e.svc.HandleEvent(pg.WithTx(ctx, tx), ev)
+	}); err != nil {
+		name, _ := event.Name(ev)
+		t.Fatalf("handle %s: %v", name, err)
+	}
+}
+
+// open opens an offer record in region through interview.passed at the
+// clock's time and returns it.
+func (e *env) open(t *testing.T, region string) record {
+	t.Helper()
+	r := newRecord(region)
+	e.handle(t, r.interviewPassed(e.clock.Now()))
+	return r
+}
+
+// The steps of the offer, each at the version the record is at after
+// the steps before it.
+func (e *env) makeOffer(t *testing.T, c pb.OffersServiceClient, r record) *pb.Offer {
+	t.Helper()
+	resp, err := c.MakeConditionalOffer(t.Context(), &pb.MakeConditionalOfferRequest{
+		RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 1, SalaryBandCode: "band_3",
+		Conditions: []commonv1.OfferCondition{commonv1.OfferCondition_OFFER_CONDITION_VETTING, commonv1.OfferCondition_OFFER_CONDITION_REFERENCES},
+	})
+	if err != nil {
+		t.Fatalf("make offer %s: %v", r.id, err)
+	}
+	return resp.GetOffer()
+}
+
+func (e *env) accept(t *testing.T, c pb.OffersServiceClient, r record) *pb.Offer {
+	t.Helper()
+	e.makeOffer(t, c, r)
+	resp, err := c.AcceptOffer(t.Context(), &pb.AcceptOfferRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 2})
+	if err != nil {
+		t.Fatalf("accept %s: %v", r.id, err)
+	}
+	return resp.GetOffer()
+}
+
+// startToday accepts the offer, sets the start for today, approved before
+// vetting clears, and confirms it.
+func (e *env) startToday(t *testing.T, c pb.OffersServiceClient, r record) *pb.Offer {
+	t.Helper()
+	e.accept(t, c, r)
+	if _, err := c.SetStartDate(t.Context(), &pb.SetStartDateRequest{
+		RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 3, StartDate: today, ApprovedBy: "deputy-director",
+	}); err != nil {
+		t.Fatalf("set start date of %s: %v", r.id, err)
+	}
+	resp, err := c.ConfirmStart(t.Context(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 4})
+	if err != nil {
+		t.Fatalf("confirm start of %s: %v", r.id, err)
+	}
+	return resp.GetOffer()
+}
+
+// get reads an offer as admin through the service.
+func (e *env) get(t *testing.T, id string) *offer.Offer {
+	t.Helper()
+	o, err := e.svc.Offer(context.Background(), admin, id)
+	if err != nil {
+		t.Fatalf("read offer %s: %v", id, err)
+	}
+	return o
+}
+
+// wantStatus fails unless err is a status with code whose message holds
+// each of texts.
+func wantStatus(t *testing.T, err error, code codes.Code, texts ...string) *status.Status {
+	t.Helper()
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != code {
+		t.Fatalf("err = %v, want %s", err, code)
+	}
+	for _, s := range texts {
+		if !strings.Contains(st.Message(), s) {
+			t.Errorf("message %q does not mention %q", st.Message(), s)
+		}
+	}
+	return st
+}
+
+// wantField fails unless err is InvalidArgument naming field.
+func wantField(t *testing.T, err error, field string) {
+	t.Helper()
+	st := wantStatus(t, err, codes.InvalidArgument)
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) > 0 {
+			if got := br.GetFieldViolations()[0].GetField(); got != field {
+				t.Errorf("field violation on %q (%s), want %q", got, st.Message(), field)
+			}
+			return
+		}
+	}
+	t.Errorf("InvalidArgument %q has no BadRequest detail naming %q", st.Message(), field)
+}
+
+// outboxEvent is one row of the outbox, decoded.
+type outboxEvent struct {
+	subject string
+	name    string
+	ev      *eventsv1.Event
+}
+
+// outbox returns the outbox rows about application id ("" for all), in order.
+func (e *env) outbox(t *testing.T, id string) []outboxEvent {
+	t.Helper()
+	rows, err := e.pool.Query(context.Background(), `SELECT subject, payload FROM outbox ORDER BY id`)
+	if err != nil {
+		t.Fatalf("read outbox: %v", err)
+	}
+	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (outboxEvent, error) {
+		var o outboxEvent
+		var payload []byte
+		if err := r.Scan(&o.subject, &payload); err != nil {
+			return o, err
+		}
+		ev, err := event.Unmarshal(payload)
+		if err != nil {
+			return o, err
+		}
+		o.ev = ev
+		o.name, err = event.Name(ev)
+		return o, err
+	})
+	if err != nil {
+		t.Fatalf("read outbox: %v", err)
+	}
+	var out []outboxEvent
+	for _, o := range all {
+		if id == "" || o.ev.GetApplicationId() == id {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// names lists the event names of rows.
+func names(rows []outboxEvent) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = r.name
+	}
+	return out
+}
+
+// eventually polls check until it reports true, failing the test with its
+// last word if that takes longer than a generous deadline (an effect that
+// never happens, not a slow one, fails here).
+func eventually(t *testing.T, what string, check func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ok, last := check()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never happened; last: %s", what, last)
+		}
+		select {
+		case <-t.Context().Done():
+			t.Fatalf("%s: %v", what, t.Context().Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

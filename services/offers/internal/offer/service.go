@@ -1,0 +1,180 @@
+package offer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/probation-recruitment/pipeline/pkg/auth"
+	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
+	"github.com/probation-recruitment/pipeline/pkg/pg"
+	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
+	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
+)
+
+// Store is the storage the rules need.
+type Store interface {
+	// Open stores a new record unless the application has one.
+	Open(ctx context.Context, o *Offer) error
+	// Update loads the record, locked, applies fn, and stores the record,
+	// its new history and fn's event in one transaction. A missing record
+	// is ErrUnknown; fn may return ErrUnchanged to store nothing.
+	Update(ctx context.Context, applicationID string, fn func(*Offer) (*eventsv1.Event, error)) (*Offer, error)
+	Offer(ctx context.Context, applicationID string) (*Offer, error)
+	List(ctx context.Context, f ListFilter) ([]*Offer, error)
+}
+
+// ErrUnchanged, returned by an update function, stores nothing.
+var ErrUnchanged = errors.New("unchanged")
+
+// ListFilter selects offers, oldest in their status first, after a key.
+type ListFilter struct {
+	Regions []string
+	Status  Status
+	After   pagetoken.Key
+	Limit   int
+}
+
+// Service applies the offer rules for callers and events.
+type Service struct {
+	store Store
+	now   func() time.Time
+	local *time.Location
+	// defaultDue is how long after a start before vetting clears vetting
+	// must clear by, unless the approver gives a date.
+	defaultDue time.Duration
+}
+
+// NewService returns a Service. local is the zone dates are judged in.
+func NewService(store Store, now func() time.Time, local *time.Location, defaultDue time.Duration) *Service {
+	return &Service{store: store, now: pg.StoredPrecision(now), local: local, defaultDue: defaultDue}
+}
+
+func (s *Service) change(ctx context.Context, caller auth.Claims, id string, expectedVersion int64, fn func(*Offer, Change) (*eventsv1.Event, error)) (*Offer, error) {
+	now := s.now()
+	local := now.In(s.local)
+	ch := Change{
+		Actor: event.Actor(caller), At: now.UTC(), ExpectedVersion: expectedVersion,
+		Today: time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, time.UTC),
+	}
+	return s.store.Update(ctx, id, func(o *Offer) (*eventsv1.Event, error) {
+		if !caller.CanAccessRegion(o.Region) {
+			return nil, fmt.Errorf("%w: no access to region %s", auth.ErrPermissionDenied, o.Region)
+		}
+		return fn(o, ch)
+	})
+}
+
+// Make makes a conditional offer.
+func (s *Service) Make(ctx context.Context, caller auth.Claims, id string, v int64, band string, conditions []commonv1.OfferCondition) (*Offer, error) {
+	return s.change(ctx, caller, id, v, func(o *Offer, ch Change) (*eventsv1.Event, error) { return o.Make(ch, band, conditions) })
+}
+
+// Accept records acceptance.
+func (s *Service) Accept(ctx context.Context, caller auth.Claims, id string, v int64) (*Offer, error) {
+	return s.change(ctx, caller, id, v, func(o *Offer, ch Change) (*eventsv1.Event, error) { return o.Accept(ch) })
+}
+
+// Decline records a refusal.
+func (s *Service) Decline(ctx context.Context, caller auth.Claims, id string, v int64, reason string) (*Offer, error) {
+	return s.change(ctx, caller, id, v, func(o *Offer, ch Change) (*eventsv1.Event, error) { return o.Decline(ch, reason) })
+}
+
+// Withdraw withdraws an offer.
+func (s *Service) Withdraw(ctx context.Context, caller auth.Claims, id string, v int64, reason string) (*Offer, error) {
+	return s.change(ctx, caller, id, v, func(o *Offer, ch Change) (*eventsv1.Event, error) { return o.Withdraw(ch, reason) })
+}
+
+// SetStartDate sets or moves the start date.
+func (s *Service) SetStartDate(ctx context.Context, caller auth.Claims, id string, v int64, plan StartPlan) (*Offer, error) {
+	return s.change(ctx, caller, id, v, func(o *Offer, ch Change) (*eventsv1.Event, error) {
+		return o.SetStartDate(ch, plan, s.defaultDue)
+	})
+}
+
+// ConfirmStart records the start.
+func (s *Service) ConfirmStart(ctx context.Context, caller auth.Claims, id string, v int64) (*Offer, error) {
+	return s.change(ctx, caller, id, v, func(o *Offer, ch Change) (*eventsv1.Event, error) { return o.ConfirmStart(ch) })
+}
+
+// Offer returns an offer in one of the caller's regions.
+func (s *Service) Offer(ctx context.Context, caller auth.Claims, id string) (*Offer, error) {
+	o, err := s.store.Offer(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !caller.CanAccessRegion(o.Region) {
+		return nil, fmt.Errorf("%w: no access to region %s", auth.ErrPermissionDenied, o.Region)
+	}
+	return o, nil
+}
+
+// List lists offers.
+func (s *Service) List(ctx context.Context, f ListFilter) ([]*Offer, error) {
+	return s.store.List(ctx, f)
+}
+
+// HandleEvent applies other services' events: interview.passed makes the
+// candidate eligible for an offer; application.withdrawn ends an open
+// offer; vetting.cleared is noted; vetting.failed withdraws the offer (or
+// ends a conditional start) as this service's own offer.withdrawn event.
+// An event for a record not yet seen that must not be lost (a withdrawal
+// overtaking interview.passed) leaves a closed record behind.
+func (s *Service) HandleEvent(ctx context.Context, ev *eventsv1.Event) error {
+	switch ev.GetPayload().(type) {
+	case *eventsv1.Event_InterviewPassed:
+		return s.store.Open(ctx, OpenRecord(ev))
+	case *eventsv1.Event_ApplicationWithdrawn:
+		err := s.update(ctx, ev, func(o *Offer) (*eventsv1.Event, error) {
+			if !o.ApplicationWithdrawn(ev) {
+				return nil, ErrUnchanged
+			}
+			return nil, nil
+		})
+		// Only a withdrawal that could have overtaken interview.passed (the
+		// application was at interview or later) leaves a closed record;
+		// earlier ones have nothing here to close.
+		if errors.Is(err, ErrUnknown) && ev.GetApplicationWithdrawn().GetStage() >= commonv1.Stage_STAGE_INTERVIEW {
+			o := OpenRecord(ev)
+			o.History = nil // it was never seen eligible
+			o.ApplicationWithdrawn(ev)
+			return s.store.Open(ctx, o)
+		}
+		if errors.Is(err, ErrUnknown) {
+			return nil
+		}
+		return err
+	case *eventsv1.Event_VettingCleared:
+		return s.update(ctx, ev, func(o *Offer) (*eventsv1.Event, error) {
+			if !o.NoteVettingCleared(ev) {
+				return nil, ErrUnchanged
+			}
+			return nil, nil
+		})
+	case *eventsv1.Event_VettingFailed:
+		return s.update(ctx, ev, func(o *Offer) (*eventsv1.Event, error) {
+			withdrawn := o.VettingFailed(event.SystemActor(Producer), ev.GetOccurredAt().AsTime())
+			if withdrawn == nil {
+				return nil, ErrUnchanged
+			}
+			return withdrawn, nil
+		})
+	}
+	return nil
+}
+
+func (s *Service) update(ctx context.Context, ev *eventsv1.Event, fn func(*Offer) (*eventsv1.Event, error)) error {
+	_, err := s.store.Update(ctx, ev.GetApplicationId(), fn)
+	if errors.Is(err, ErrUnchanged) {
+		return nil
+	}
+	if errors.Is(err, ErrUnknown) && ev.GetApplicationWithdrawn() == nil {
+		return nil // vetting news about an application with no offer here: nothing to change
+	}
+	return err
+}
+
+// Now is the service clock.
+func (s *Service) Now() time.Time { return s.now() }

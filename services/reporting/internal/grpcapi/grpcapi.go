@@ -1,0 +1,341 @@
+// Package grpcapi serves recruitment.reporting.v1: it checks the caller and
+// the region, converts between the contract and the reports, and maps
+// errors to status codes in one place.
+package grpcapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/probation-recruitment/pipeline/pkg/apistatus"
+	"github.com/probation-recruitment/pipeline/pkg/auth"
+	"github.com/probation-recruitment/pipeline/pkg/idempotency"
+	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
+	"github.com/probation-recruitment/pipeline/pkg/validate"
+	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
+	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
+	"github.com/probation-recruitment/pipeline/services/reporting/internal/report"
+	"github.com/probation-recruitment/pipeline/services/reporting/internal/store"
+	"github.com/probation-recruitment/pipeline/services/reporting/internal/watch"
+)
+
+// readers may read reports, each for its own regions (admins for all).
+var readers = []auth.Role{auth.RoleDashboard, auth.RoleSPOC, auth.RoleVetting}
+
+// Server implements pb.ReportingServiceServer.
+type Server struct {
+	pb.UnimplementedReportingServiceServer
+	reports *report.Service
+	store   *store.Store
+	hub     *watch.Hub
+	now     func() time.Time
+	log     *slog.Logger
+	// WatchInterval is the least time between two summaries on a stream,
+	// and WatchRefresh how often a quiet stream is re-checked (stuck counts
+	// change with time alone).
+	WatchInterval, WatchRefresh time.Duration
+}
+
+// New returns a Server.
+func New(reports *report.Service, st *store.Store, hub *watch.Hub, now func() time.Time, log *slog.Logger) *Server {
+	return &Server{reports: reports, store: st, hub: hub, now: now, log: log,
+		WatchInterval: 250 * time.Millisecond, WatchRefresh: time.Minute}
+}
+
+// region checks a required region the caller may read.
+func region(ctx context.Context, r string, roles ...auth.Role) (auth.Claims, error) {
+	if r == "" {
+		return auth.Claims{}, validate.Field("region", "is required")
+	}
+	if err := validate.Region("region", r); err != nil {
+		return auth.Claims{}, err
+	}
+	return auth.Require(ctx, r, roles...)
+}
+
+func (s *Server) asOf(ts *timestamppb.Timestamp) time.Time {
+	if ts == nil {
+		return s.now().UTC()
+	}
+	return ts.AsTime()
+}
+
+// ListStuckCandidates implements pb.ReportingServiceServer.
+func (s *Server) ListStuckCandidates(ctx context.Context, req *pb.ListStuckCandidatesRequest) (*pb.ListStuckCandidatesResponse, error) {
+	if _, err := region(ctx, req.GetRegion(), readers...); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	f := store.StuckFilter{Region: req.GetRegion(), Stage: req.GetStage()}
+	if f.Stage != 0 && !projection.StuckStages[f.Stage] {
+		return nil, s.toStatus(ctx, validate.Field("stage", "must be a stage a candidate can be stuck in: SIFT, INTERVIEW, OFFER, PRE_EMPLOYMENT or HIRED"))
+	}
+	switch req.GetSeverity() {
+	case pb.Severity_SEVERITY_WARNING:
+		f.Breach = new(bool)
+	case pb.Severity_SEVERITY_BREACH:
+		f.Breach = proto.Bool(true)
+	}
+	// A token carries the as_of of its first page, so later pages list the same set.
+	requestedAsOf := ""
+	if req.GetAsOf() != nil {
+		requestedAsOf = req.GetAsOf().AsTime().UTC().Format(time.RFC3339Nano)
+	}
+	filters := []string{req.GetRegion(), req.GetStage().String(), req.GetSeverity().String(), requestedAsOf}
+	limit, after, err := pagetoken.Page(req.GetPageSize(), req.GetPageToken(), filters...)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	f.AsOf, f.Limit = s.asOf(req.GetAsOf()), limit+1
+	if after != "" {
+		// "<as_of>|<kind>|<key>"
+		parts := strings.SplitN(after, "|", 3)
+		if len(parts) != 3 {
+			return nil, s.toStatus(ctx, pagetoken.ErrInvalid)
+		}
+		t, terr := time.Parse(time.RFC3339Nano, parts[0])
+		kind, kerr := strconv.Atoi(parts[1])
+		k, perr := pagetoken.ParseKey(parts[2])
+		if terr != nil || kerr != nil || perr != nil {
+			return nil, s.toStatus(ctx, pagetoken.ErrInvalid)
+		}
+		f.AsOf, f.After, f.AfterKind = t, k, projection.StuckKind(kind)
+	} else {
+		f.After, _ = pagetoken.ParseKey("")
+	}
+	rows, warnings, breaches, err := s.reports.Stuck(ctx, f)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	rows, next := pagetoken.Next(rows, limit, func(r store.StuckRow) string {
+		key, kind := r.Key()
+		return f.AsOf.Format(time.RFC3339Nano) + "|" + strconv.Itoa(int(kind)) + "|" + key.String()
+	}, filters...)
+	resp := &pb.ListStuckCandidatesResponse{NextPageToken: next, WarningCount: int32(warnings), BreachCount: int32(breaches)}
+	for _, r := range rows {
+		resp.Candidates = append(resp.Candidates, stuckToProto(r, req.GetRegion(), f.AsOf))
+	}
+	return resp, nil
+}
+
+// GetTimeToHire implements pb.ReportingServiceServer.
+func (s *Server) GetTimeToHire(ctx context.Context, req *pb.GetTimeToHireRequest) (*pb.GetTimeToHireResponse, error) {
+	caller, err := auth.Require(ctx, "", readers...)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	regions, err := auth.VisibleRegions(caller, req.GetRegion())
+	if err == nil && req.GetCampaignId() != "" {
+		err = validate.UUID("campaign_id", req.GetCampaignId())
+	}
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	w, err := window(req.GetFrom(), req.GetTo())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	measures, early, err := s.reports.TimeToHire(ctx, report.TimeToHireQuery{Regions: regions, CampaignID: req.GetCampaignId(), Role: req.GetRole(), Window: w})
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	resp := &pb.GetTimeToHireResponse{StartedBeforeVettingCleared: int32(early)}
+	for _, m := range measures {
+		resp.Measures = append(resp.Measures, measureToProto(m))
+	}
+	return resp, nil
+}
+
+// window turns a request's from/to into London dates.
+func window(from, to *timestamppb.Timestamp) (report.Window, error) {
+	var w report.Window
+	if from != nil {
+		w.From = projection.Day(from.AsTime())
+	}
+	if to != nil {
+		w.To = projection.Day(to.AsTime())
+	}
+	if from != nil && to != nil && w.To.Before(w.From) {
+		return w, validate.Field("to", "must not be before from")
+	}
+	return w, nil
+}
+
+// GetFunnel implements pb.ReportingServiceServer.
+func (s *Server) GetFunnel(ctx context.Context, req *pb.GetFunnelRequest) (*pb.GetFunnelResponse, error) {
+	if _, err := region(ctx, req.GetRegion(), readers...); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	if req.GetCampaignId() != "" {
+		if err := validate.UUID("campaign_id", req.GetCampaignId()); err != nil {
+			return nil, s.toStatus(ctx, err)
+		}
+	}
+	stages, err := s.reports.Funnel(ctx, []string{req.GetRegion()}, req.GetCampaignId())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	resp := &pb.GetFunnelResponse{}
+	for _, f := range stages {
+		resp.Stages = append(resp.Stages, &pb.FunnelStage{Stage: f.Stage, Reached: int32(f.Reached),
+			ConversionFromPrevious: f.Conversion, Rejected: int32(f.Rejected), Withdrawn: int32(f.Withdrawn)})
+	}
+	return resp, nil
+}
+
+// GetStageDurations implements pb.ReportingServiceServer.
+func (s *Server) GetStageDurations(ctx context.Context, req *pb.GetStageDurationsRequest) (*pb.GetStageDurationsResponse, error) {
+	if _, err := region(ctx, req.GetRegion(), readers...); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	w, err := window(req.GetFrom(), req.GetTo())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	stages, err := s.reports.StageDurations(ctx, []string{req.GetRegion()}, w)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	resp := &pb.GetStageDurationsResponse{}
+	for _, d := range stages {
+		resp.Stages = append(resp.Stages, &pb.StageDuration{Stage: d.Stage, Days: statsToProto(d.Days), Current: int32(d.Current)})
+	}
+	return resp, nil
+}
+
+// GetRegionSummary implements pb.ReportingServiceServer.
+func (s *Server) GetRegionSummary(ctx context.Context, req *pb.GetRegionSummaryRequest) (*pb.GetRegionSummaryResponse, error) {
+	if _, err := region(ctx, req.GetRegion(), readers...); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	sum, err := s.reports.Summary(ctx, req.GetRegion(), s.asOf(req.GetAsOf()))
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &pb.GetRegionSummaryResponse{Summary: summaryToProto(sum)}, nil
+}
+
+// ListRegionSummaries implements pb.ReportingServiceServer.
+func (s *Server) ListRegionSummaries(ctx context.Context, req *pb.ListRegionSummariesRequest) (*pb.ListRegionSummariesResponse, error) {
+	caller, err := auth.Require(ctx, "", readers...)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	regions, err := auth.VisibleRegions(caller, "")
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	asOf := s.asOf(req.GetAsOf())
+	resp := &pb.ListRegionSummariesResponse{}
+	for _, r := range regions {
+		sum, err := s.reports.Summary(ctx, r, asOf)
+		if err != nil {
+			return nil, s.toStatus(ctx, err)
+		}
+		resp.Summaries = append(resp.Summaries, summaryToProto(sum))
+	}
+	return resp, nil
+}
+
+// WatchRegion implements pb.ReportingServiceServer: the summary at once,
+// then again whenever it changes, at most once per WatchInterval.
+func (s *Server) WatchRegion(req *pb.WatchRegionRequest, stream pb.ReportingService_WatchRegionServer) error {
+	ctx := stream.Context()
+	if _, err := region(ctx, req.GetRegion(), readers...); err != nil {
+		return s.toStatus(ctx, err)
+	}
+	changed, stop := s.hub.Subscribe(req.GetRegion())
+	defer stop()
+	refresh := time.NewTicker(s.WatchRefresh)
+	defer refresh.Stop()
+	var last *pb.RegionSummary
+	for {
+		sum, err := s.reports.Summary(ctx, req.GetRegion(), s.now().UTC())
+		if err != nil {
+			return s.toStatus(ctx, err)
+		}
+		p := summaryToProto(sum)
+		if last == nil || !sameSummary(last, p) {
+			if err := stream.Send(&pb.WatchRegionResponse{Summary: p}); err != nil {
+				return err
+			}
+			last = p
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-changed:
+		case <-refresh.C:
+		}
+		// Coalesce a burst of changes into one summary.
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(s.WatchInterval):
+		}
+	}
+}
+
+// sameSummary compares summaries but for their as_of.
+func sameSummary(a, b *pb.RegionSummary) bool {
+	a, b = proto.CloneOf(a), proto.CloneOf(b)
+	a.AsOf, b.AsOf = nil, nil
+	return proto.Equal(a, b)
+}
+
+// GetThresholds implements pb.ReportingServiceServer.
+func (s *Server) GetThresholds(ctx context.Context, req *pb.GetThresholdsRequest) (*pb.GetThresholdsResponse, error) {
+	if _, err := region(ctx, req.GetRegion(), readers...); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	all, err := s.store.AllThresholds(ctx)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &pb.GetThresholdsResponse{Thresholds: thresholdsToProto(req.GetRegion(), store.ThresholdsFor(all, req.GetRegion()))}, nil
+}
+
+// SetThresholds implements pb.ReportingServiceServer. Admin only.
+func (s *Server) SetThresholds(ctx context.Context, req *pb.SetThresholdsRequest) (*pb.SetThresholdsResponse, error) {
+	caller, err := region(ctx, req.GetThresholds().GetRegion())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	th, err := thresholdsFromProto(req.GetThresholds())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	resp := &pb.SetThresholdsResponse{}
+	err = idempotency.Once(ctx, s.store.Pool(), caller.Subject, "SetThresholds", req, resp, func(ctx context.Context) error {
+		saved, err := s.store.SetThresholds(ctx, req.GetThresholds().GetRegion(), req.GetExpectedVersion(), th)
+		resp.Thresholds = thresholdsToProto(req.GetThresholds().GetRegion(), saved)
+		return err
+	})
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return resp, nil
+}
+
+// toStatus is the one place this service turns errors into statuses.
+func (s *Server) toStatus(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	var stale *store.StaleError
+	if errors.As(err, &stale) {
+		return status.Error(codes.Aborted, err.Error())
+	}
+	if st, ok := apistatus.Common(err); ok {
+		return st.Err()
+	}
+	return apistatus.Internal(ctx, s.log, err)
+}

@@ -1,0 +1,216 @@
+// Package projection folds the pipeline's events into one record per
+// application, from which every report is derived.
+//
+// Events arrive at least once and, across producers, in any order (a
+// withdrawal can race a sift decision). The fold is therefore made
+// independent of arrival order:
+//
+//   - Milestones (submitted, sift passed, interview passed, offer made and
+//     accepted, vetting cleared, started, rejected, withdrawn) are set once,
+//     to the earliest occurred_at seen.
+//   - Details that change over time (a vetting case blocked and unblocked,
+//     a start date moved) are taken from the event with the highest
+//     aggregate_version of their producer; events from one producer about
+//     one record carry increasing versions.
+//   - The stage is derived from the milestones, never stored as a
+//     transition: the earliest terminal milestone (rejected or withdrawn)
+//     wins; otherwise the furthest stage reached.
+//
+// So the same set of events gives the same record in any order, which is
+// what makes replay equal the live projection.
+package projection
+
+import (
+	"time"
+
+	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
+	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
+)
+
+// App is the projection of one application.
+type App struct {
+	ID         string
+	Region     string
+	CampaignID string
+	Role       commonv1.JobRole
+
+	SubmittedAt       *time.Time
+	SiftPassedAt      *time.Time
+	InterviewPassedAt *time.Time
+	OfferMadeAt       *time.Time
+	OfferAcceptedAt   *time.Time
+	VettingClearedAt  *time.Time
+	StartedAt         *time.Time
+	RejectedAt        *time.Time
+	// RejectedStage is where it was rejected: SIFT or INTERVIEW.
+	RejectedStage commonv1.Stage
+	WithdrawnAt   *time.Time
+
+	// From offers, latest by OffersVersion.
+	StartDate        *time.Time
+	SubjectToVetting bool
+	VettingDueBy     *time.Time
+	OffersVersion    int64
+
+	// From vetting, latest by VettingVersion.
+	VettingBlocked bool
+	BlockedReason  commonv1.BlockReason
+	BlockedSince   *time.Time
+	VettingVersion int64
+}
+
+// Apply folds one event into the record (see the package comment for why
+// the order of calls does not matter). It reports whether the record
+// changed.
+func (a *App) Apply(ev *eventsv1.Event) bool {
+	at := ev.GetOccurredAt().AsTime().UTC()
+	changed := a.envelope(ev)
+	switch p := ev.GetPayload().(type) {
+	case *eventsv1.Event_ApplicationSubmitted:
+		changed = earliest(&a.SubmittedAt, at) || changed
+	case *eventsv1.Event_ApplicationWithdrawn:
+		changed = earliest(&a.WithdrawnAt, at) || changed
+	case *eventsv1.Event_SiftPassed:
+		changed = earliest(&a.SiftPassedAt, at) || changed
+	case *eventsv1.Event_SiftFailed:
+		changed = a.reject(at, commonv1.Stage_STAGE_SIFT) || changed
+	case *eventsv1.Event_InterviewPassed:
+		changed = earliest(&a.InterviewPassedAt, at) || changed
+	case *eventsv1.Event_InterviewFailed:
+		changed = a.reject(at, commonv1.Stage_STAGE_INTERVIEW) || changed
+	case *eventsv1.Event_OfferMade:
+		changed = earliest(&a.OfferMadeAt, at) || changed
+	case *eventsv1.Event_OfferAccepted:
+		changed = earliest(&a.OfferAcceptedAt, at) || changed
+	case *eventsv1.Event_OfferDeclined, *eventsv1.Event_OfferWithdrawn:
+		changed = earliest(&a.WithdrawnAt, at) || changed
+	case *eventsv1.Event_OfferStartDateSet:
+		if ev.GetAggregateVersion() > a.OffersVersion {
+			a.OffersVersion = ev.GetAggregateVersion()
+			a.setStart(p.OfferStartDateSet.GetStartDate(), p.OfferStartDateSet.GetSubjectToVetting(), p.OfferStartDateSet.GetVettingDueBy())
+			changed = true
+		}
+	case *eventsv1.Event_CandidateStarted:
+		changed = earliest(&a.StartedAt, at) || changed
+		if ev.GetAggregateVersion() > a.OffersVersion {
+			a.OffersVersion = ev.GetAggregateVersion()
+			a.setStart(p.CandidateStarted.GetStartDate(), p.CandidateStarted.GetSubjectToVetting(), p.CandidateStarted.GetVettingDueBy())
+			changed = true
+		}
+	case *eventsv1.Event_VettingCleared:
+		changed = earliest(&a.VettingClearedAt, at) || changed
+		changed = a.vetting(ev, false, 0, at) || changed
+	case *eventsv1.Event_VettingBlocked:
+		changed = a.vetting(ev, true, p.VettingBlocked.GetReason(), at) || changed
+	case *eventsv1.Event_VettingOpened, *eventsv1.Event_VettingFormsReceived, *eventsv1.Event_VettingUnblocked, *eventsv1.Event_VettingFailed:
+		changed = a.vetting(ev, false, 0, at) || changed
+	}
+	return changed
+}
+
+// envelope fills the record's identity from any event about it, so an
+// event that overtakes application.submitted still places the record.
+func (a *App) envelope(ev *eventsv1.Event) bool {
+	if a.Region != "" {
+		return false
+	}
+	a.ID, a.Region, a.CampaignID, a.Role = ev.GetApplicationId(), ev.GetRegion(), ev.GetCampaignId(), ev.GetRole()
+	return true
+}
+
+func (a *App) reject(at time.Time, stage commonv1.Stage) bool {
+	if a.RejectedAt != nil && !at.Before(*a.RejectedAt) {
+		return false
+	}
+	a.RejectedAt, a.RejectedStage = &at, stage
+	return true
+}
+
+func (a *App) setStart(start *commonv1.Date, subject bool, due *commonv1.Date) {
+	a.StartDate, a.SubjectToVetting, a.VettingDueBy = date(start), subject, date(due)
+}
+
+func (a *App) vetting(ev *eventsv1.Event, blocked bool, reason commonv1.BlockReason, at time.Time) bool {
+	if ev.GetAggregateVersion() <= a.VettingVersion {
+		return false
+	}
+	a.VettingVersion = ev.GetAggregateVersion()
+	a.VettingBlocked, a.BlockedReason, a.BlockedSince = blocked, reason, nil
+	if blocked {
+		a.BlockedSince = &at
+	}
+	return true
+}
+
+// earliest sets *field to at unless it already holds an earlier time.
+func earliest(field **time.Time, at time.Time) bool {
+	if *field != nil && !at.Before(**field) {
+		return false
+	}
+	*field = &at
+	return true
+}
+
+func date(d *commonv1.Date) *time.Time {
+	if d == nil || d.GetYear() == 0 {
+		return nil
+	}
+	t := time.Date(int(d.GetYear()), time.Month(d.GetMonth()), int(d.GetDay()), 0, 0, 0, 0, time.UTC)
+	return &t
+}
+
+// milestone is a stage and when it was entered.
+type milestone struct {
+	stage commonv1.Stage
+	at    *time.Time
+}
+
+func (a *App) reached() []milestone {
+	return []milestone{
+		{commonv1.Stage_STAGE_SIFT, a.SubmittedAt},
+		{commonv1.Stage_STAGE_INTERVIEW, a.SiftPassedAt},
+		{commonv1.Stage_STAGE_OFFER, a.InterviewPassedAt},
+		{commonv1.Stage_STAGE_PRE_EMPLOYMENT, a.OfferAcceptedAt},
+		{commonv1.Stage_STAGE_HIRED, a.StartedAt},
+	}
+}
+
+// Stage is where the application is now and since when: the earliest of
+// rejection and withdrawal if either happened, else the furthest stage
+// reached. STAGE_UNSPECIFIED (and a zero time) when only events that place
+// no stage have arrived yet.
+func (a *App) Stage() (commonv1.Stage, time.Time) {
+	switch {
+	case a.RejectedAt != nil && (a.WithdrawnAt == nil || !a.WithdrawnAt.Before(*a.RejectedAt)):
+		return commonv1.Stage_STAGE_REJECTED, *a.RejectedAt
+	case a.WithdrawnAt != nil:
+		return commonv1.Stage_STAGE_WITHDRAWN, *a.WithdrawnAt
+	}
+	stage, at := commonv1.Stage_STAGE_UNSPECIFIED, time.Time{}
+	for _, m := range a.reached() {
+		if m.at != nil {
+			stage, at = m.stage, *m.at
+		}
+	}
+	return stage, at
+}
+
+// WithdrawnFrom is the stage the application was in when withdrawn: the
+// furthest stage reached at or before the withdrawal.
+func (a *App) WithdrawnFrom() commonv1.Stage {
+	if a.WithdrawnAt == nil {
+		return commonv1.Stage_STAGE_UNSPECIFIED
+	}
+	from := commonv1.Stage_STAGE_UNSPECIFIED
+	for _, m := range a.reached() {
+		if m.at != nil && !m.at.After(*a.WithdrawnAt) {
+			from = m.stage
+		}
+	}
+	return from
+}
+
+// Terminal reports whether the application's pipeline has ended.
+func Terminal(s commonv1.Stage) bool {
+	return s == commonv1.Stage_STAGE_HIRED || s == commonv1.Stage_STAGE_REJECTED || s == commonv1.Stage_STAGE_WITHDRAWN
+}

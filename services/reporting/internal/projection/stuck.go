@@ -1,0 +1,107 @@
+package projection
+
+import (
+	"time"
+
+	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
+)
+
+// StuckKind says which rule can make an application stuck.
+type StuckKind int
+
+// Kinds, numbered as in the contract's StuckKind.
+const (
+	StuckStage          StuckKind = 1
+	StuckVettingBlocked StuckKind = 2
+	StuckVettingOverdue StuckKind = 3
+)
+
+// NextActor is who must act to unstick an application.
+type NextActor int
+
+// Next actors, numbered as in the contract.
+const (
+	ActorSPOC    NextActor = 1
+	ActorVetting NextActor = 2
+)
+
+// Limit is a warning and a breach threshold in days.
+type Limit struct {
+	WarningDays int
+	BreachDays  int
+}
+
+// Thresholds are a region's stuck thresholds.
+type Thresholds struct {
+	Stages  map[commonv1.Stage]Limit
+	Blocked Limit
+	Version int64
+}
+
+// DefaultThresholds are DESIGN.md §5's: SIFT 10/14, INTERVIEW 14/21, OFFER
+// 7/10, PRE_EMPLOYMENT 28/42, vetting blocked 3/5.
+func DefaultThresholds() Thresholds {
+	return Thresholds{
+		Stages: map[commonv1.Stage]Limit{
+			commonv1.Stage_STAGE_SIFT:           {10, 14},
+			commonv1.Stage_STAGE_INTERVIEW:      {14, 21},
+			commonv1.Stage_STAGE_OFFER:          {7, 10},
+			commonv1.Stage_STAGE_PRE_EMPLOYMENT: {28, 42},
+		},
+		Blocked: Limit{3, 5},
+	}
+}
+
+// Clock is a stuck rule's clock for one application: from Since, it is a
+// warning at WarningAt and a breach at BreachAt. Whether it is stuck is a
+// question of "now", asked by the report; the clock itself never changes
+// with time, so it can be stored and indexed.
+type Clock struct {
+	Kind          StuckKind
+	Stage         commonv1.Stage
+	Since         time.Time
+	WarningAt     time.Time
+	BreachAt      time.Time
+	BlockedReason commonv1.BlockReason
+	NextActor     NextActor
+}
+
+func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
+
+// Clocks lists the stuck clocks running for the application:
+//   - its time in a SIFT, INTERVIEW, OFFER or PRE_EMPLOYMENT stage;
+//   - its vetting case blocked, while in PRE_EMPLOYMENT or started subject
+//     to vetting;
+//   - a start subject to vetting whose vetting has not cleared: stuck, as
+//     a breach, from the day after the vetting due date.
+func (a *App) Clocks(th Thresholds) []Clock {
+	var out []Clock
+	stage, since := a.Stage()
+	if lim, ok := th.Stages[stage]; ok {
+		next := ActorSPOC
+		if stage == commonv1.Stage_STAGE_PRE_EMPLOYMENT && a.VettingBlocked {
+			next = ActorVetting
+		}
+		out = append(out, Clock{Kind: StuckStage, Stage: stage, Since: since,
+			WarningAt: since.Add(days(lim.WarningDays)), BreachAt: since.Add(days(lim.BreachDays)), NextActor: next})
+	}
+	awaitingVetting := stage == commonv1.Stage_STAGE_PRE_EMPLOYMENT ||
+		(stage == commonv1.Stage_STAGE_HIRED && a.SubjectToVetting && a.VettingClearedAt == nil)
+	if awaitingVetting && a.VettingBlocked && a.BlockedSince != nil {
+		out = append(out, Clock{Kind: StuckVettingBlocked, Stage: stage, Since: *a.BlockedSince,
+			WarningAt: a.BlockedSince.Add(days(th.Blocked.WarningDays)), BreachAt: a.BlockedSince.Add(days(th.Blocked.BreachDays)),
+			BlockedReason: a.BlockedReason, NextActor: ActorVetting})
+	}
+	if stage == commonv1.Stage_STAGE_HIRED && a.SubjectToVetting && a.VettingClearedAt == nil && a.VettingDueBy != nil {
+		due := time.Date(a.VettingDueBy.Year(), a.VettingDueBy.Month(), a.VettingDueBy.Day()+1, 0, 0, 0, 0, London)
+		out = append(out, Clock{Kind: StuckVettingOverdue, Stage: stage, Since: due, WarningAt: due, BreachAt: due, NextActor: ActorVetting})
+	}
+	return out
+}
+
+// StuckStages are the stages a candidate can be stuck in (HIRED: started
+// subject to vetting that is blocked or overdue).
+var StuckStages = map[commonv1.Stage]bool{
+	commonv1.Stage_STAGE_SIFT: true, commonv1.Stage_STAGE_INTERVIEW: true, commonv1.Stage_STAGE_OFFER: true,
+	commonv1.Stage_STAGE_PRE_EMPLOYMENT: true, commonv1.Stage_STAGE_HIRED: true,
+}

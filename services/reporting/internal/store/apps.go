@@ -1,0 +1,95 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
+	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
+)
+
+const appColumns = `application_id, region, campaign_id, role, submitted_at, sift_passed_at, interview_passed_at,
+	offer_made_at, offer_accepted_at, vetting_cleared_at, started_at, rejected_at, rejected_stage, withdrawn_at,
+	start_date, subject_to_vetting, vetting_due_by, offers_version, vetting_blocked, blocked_reason, blocked_since,
+	vetting_version, stage, stage_entered_at`
+
+func loadApps(ctx context.Context, tx pgx.Tx, ids []string) (map[string]*projection.App, error) {
+	rows, err := tx.Query(ctx, `SELECT application_id::text, region, coalesce(campaign_id::text, ''), role, submitted_at,
+		sift_passed_at, interview_passed_at, offer_made_at, offer_accepted_at, vetting_cleared_at, started_at, rejected_at,
+		rejected_stage, withdrawn_at, start_date, subject_to_vetting, vetting_due_by, offers_version, vetting_blocked,
+		blocked_reason, blocked_since, vetting_version
+		FROM apps WHERE application_id = ANY($1) ORDER BY application_id FOR UPDATE`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read applications: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]*projection.App, len(ids))
+	for rows.Next() {
+		a := &projection.App{}
+		var role, rejectedStage, blockedReason int32
+		if err := rows.Scan(&a.ID, &a.Region, &a.CampaignID, &role, &a.SubmittedAt, &a.SiftPassedAt, &a.InterviewPassedAt,
+			&a.OfferMadeAt, &a.OfferAcceptedAt, &a.VettingClearedAt, &a.StartedAt, &a.RejectedAt, &rejectedStage,
+			&a.WithdrawnAt, &a.StartDate, &a.SubjectToVetting, &a.VettingDueBy, &a.OffersVersion, &a.VettingBlocked,
+			&blockedReason, &a.BlockedSince, &a.VettingVersion); err != nil {
+			return nil, fmt.Errorf("read applications: %w", err)
+		}
+		a.Role, a.RejectedStage, a.BlockedReason = commonv1.JobRole(role), commonv1.Stage(rejectedStage), commonv1.BlockReason(blockedReason)
+		out[a.ID] = a
+	}
+	return out, rows.Err()
+}
+
+// saveApps writes the records in one statement.
+func saveApps(ctx context.Context, tx pgx.Tx, apps []*projection.App) error {
+	n := len(apps)
+	var (
+		id, region, campaign                                                         = make([]string, n), make([]string, n), make([]*string, n)
+		role, rejectedStage, blockedReason, stage                                    = make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n)
+		submitted, siftPassed, interviewPassed, offerMade, offerAccepted, cleared    = make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n)
+		started, rejected, withdrawn, startDate, dueBy, blockedSince, stageEnteredAt = make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n)
+		subject, blocked                                                             = make([]bool, n), make([]bool, n)
+		offersVersion, vettingVersion                                                = make([]int64, n), make([]int64, n)
+	)
+	for i, a := range apps {
+		id[i], region[i] = a.ID, a.Region
+		if a.CampaignID != "" {
+			campaign[i] = &a.CampaignID
+		}
+		role[i], rejectedStage[i], blockedReason[i] = int32(a.Role), int32(a.RejectedStage), int32(a.BlockedReason)
+		submitted[i], siftPassed[i], interviewPassed[i], offerMade[i], offerAccepted[i], cleared[i] =
+			a.SubmittedAt, a.SiftPassedAt, a.InterviewPassedAt, a.OfferMadeAt, a.OfferAcceptedAt, a.VettingClearedAt
+		started[i], rejected[i], withdrawn[i], startDate[i], dueBy[i], blockedSince[i] =
+			a.StartedAt, a.RejectedAt, a.WithdrawnAt, a.StartDate, a.VettingDueBy, a.BlockedSince
+		subject[i], blocked[i], offersVersion[i], vettingVersion[i] = a.SubjectToVetting, a.VettingBlocked, a.OffersVersion, a.VettingVersion
+		s, at := a.Stage()
+		stage[i] = int32(s)
+		if !at.IsZero() {
+			stageEnteredAt[i] = &at
+		}
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO apps (`+appColumns+`)
+		SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::int[], $5::timestamptz[], $6::timestamptz[],
+			$7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[],
+			$13::int[], $14::timestamptz[], $15::date[], $16::bool[], $17::date[], $18::bigint[], $19::bool[], $20::int[],
+			$21::timestamptz[], $22::bigint[], $23::int[], $24::timestamptz[])
+		ON CONFLICT (application_id) DO UPDATE SET region = excluded.region, campaign_id = excluded.campaign_id,
+			role = excluded.role, submitted_at = excluded.submitted_at, sift_passed_at = excluded.sift_passed_at,
+			interview_passed_at = excluded.interview_passed_at, offer_made_at = excluded.offer_made_at,
+			offer_accepted_at = excluded.offer_accepted_at, vetting_cleared_at = excluded.vetting_cleared_at,
+			started_at = excluded.started_at, rejected_at = excluded.rejected_at, rejected_stage = excluded.rejected_stage,
+			withdrawn_at = excluded.withdrawn_at, start_date = excluded.start_date,
+			subject_to_vetting = excluded.subject_to_vetting, vetting_due_by = excluded.vetting_due_by,
+			offers_version = excluded.offers_version, vetting_blocked = excluded.vetting_blocked,
+			blocked_reason = excluded.blocked_reason, blocked_since = excluded.blocked_since,
+			vetting_version = excluded.vetting_version, stage = excluded.stage, stage_entered_at = excluded.stage_entered_at`,
+		id, region, campaign, role, submitted, siftPassed, interviewPassed, offerMade, offerAccepted, cleared, started,
+		rejected, rejectedStage, withdrawn, startDate, subject, dueBy, offersVersion, blocked, blockedReason, blockedSince,
+		vettingVersion, stage, stageEnteredAt)
+	if err != nil {
+		return fmt.Errorf("store applications: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,144 @@
+// Package store keeps the reporting projection in PostgreSQL (schema
+// reporting): one row per application and campaign, and the counters,
+// duration histograms and stuck clocks the reports read, all updated
+// together, a batch of events per transaction.
+package store
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/probation-recruitment/pipeline/pkg/pg"
+	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
+	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations creates the projection's tables.
+var Migrations = pg.Embedded("projection", migrations, "migrations")
+
+// Store reads and writes the projection.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// New returns a Store on pool.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Pool is the store's pool (for the consumer's transactions).
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// limitsJSON is how thresholds are stored: days per stage number, and the
+// vetting-blocked limit.
+type limitsJSON struct {
+	Stages  map[commonv1.Stage]projection.Limit `json:"stages"`
+	Blocked projection.Limit                    `json:"blocked"`
+}
+
+// AllThresholds returns the thresholds set for regions (ThresholdsFor
+// gives the defaults for the others).
+func (s *Store) AllThresholds(ctx context.Context) (map[string]projection.Thresholds, error) {
+	return s.Thresholds(ctx, s.pool)
+}
+
+// Thresholds returns the thresholds set for regions, read through q.
+func (s *Store) Thresholds(ctx context.Context, q pg.Querier) (map[string]projection.Thresholds, error) {
+	rows, err := q.Query(ctx, `SELECT region, limits, version FROM thresholds`)
+	if err != nil {
+		return nil, fmt.Errorf("read thresholds: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]projection.Thresholds{}
+	for rows.Next() {
+		var region string
+		var raw []byte
+		var version int64
+		if err := rows.Scan(&region, &raw, &version); err != nil {
+			return nil, fmt.Errorf("read thresholds: %w", err)
+		}
+		var l limitsJSON
+		if err := json.Unmarshal(raw, &l); err != nil {
+			return nil, fmt.Errorf("read thresholds of %s: %w", region, err)
+		}
+		out[region] = projection.Thresholds{Stages: l.Stages, Blocked: l.Blocked, Version: version}
+	}
+	return out, rows.Err()
+}
+
+// ThresholdsFor returns one region's thresholds.
+func ThresholdsFor(all map[string]projection.Thresholds, region string) projection.Thresholds {
+	if th, ok := all[region]; ok {
+		return th
+	}
+	return projection.DefaultThresholds()
+}
+
+// SetThresholds stores a region's thresholds if expectedVersion is its
+// current version (0 for the defaults), and moves every stuck clock of the
+// region to them.
+func (s *Store) SetThresholds(ctx context.Context, region string, expectedVersion int64, th projection.Thresholds) (projection.Thresholds, error) {
+	raw, err := json.Marshal(limitsJSON{Stages: th.Stages, Blocked: th.Blocked})
+	if err != nil {
+		return th, fmt.Errorf("encode thresholds: %w", err)
+	}
+	err = pg.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		// The projection's lock: a batch that read the old thresholds must
+		// not commit clocks after this moves them.
+		if err := lockProjection(ctx, tx); err != nil {
+			return err
+		}
+		var current int64
+		err := tx.QueryRow(ctx, `SELECT version FROM thresholds WHERE region = $1 FOR UPDATE`, region).Scan(&current)
+		if err != nil && err != pgx.ErrNoRows {
+			return fmt.Errorf("read thresholds: %w", err)
+		}
+		if current != expectedVersion {
+			return &StaleError{Expected: expectedVersion, Actual: current}
+		}
+		th.Version = current + 1
+		if _, err := tx.Exec(ctx, `INSERT INTO thresholds (region, limits, version) VALUES ($1, $2, $3)
+			ON CONFLICT (region) DO UPDATE SET limits = excluded.limits, version = excluded.version`, region, raw, th.Version); err != nil {
+			return fmt.Errorf("store thresholds: %w", err)
+		}
+		return s.moveClocks(ctx, tx, region, th)
+	})
+	return th, err
+}
+
+// moveClocks re-times the region's stuck clocks to new thresholds; the
+// overdue-vetting clock has none.
+func (s *Store) moveClocks(ctx context.Context, tx pgx.Tx, region string, th projection.Thresholds) error {
+	set := func(kind projection.StuckKind, stage commonv1.Stage, l projection.Limit) error {
+		// Hours, not days: a day interval is a calendar day in the
+		// session's time zone, while clocks are set n × 24 hours on.
+		_, err := tx.Exec(ctx, `UPDATE stuck SET warning_at = since + make_interval(hours => 24 * $4), breach_at = since + make_interval(hours => 24 * $5)
+			WHERE region = $1 AND kind = $2 AND ($3 = 0 OR stage = $3)`, region, int(kind), int(stage), l.WarningDays, l.BreachDays)
+		return err
+	}
+	for stage, l := range th.Stages {
+		if err := set(projection.StuckStage, stage, l); err != nil {
+			return fmt.Errorf("move stuck clocks: %w", err)
+		}
+	}
+	if err := set(projection.StuckVettingBlocked, 0, th.Blocked); err != nil {
+		return fmt.Errorf("move stuck clocks: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT notify_region($1)`, region); err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
+	return nil
+}
+
+// StaleError is a thresholds update against a version that has moved on.
+type StaleError struct{ Expected, Actual int64 }
+
+func (e *StaleError) Error() string {
+	return fmt.Sprintf("stale version: expected version %d, thresholds are at version %d", e.Expected, e.Actual)
+}

@@ -1,0 +1,50 @@
+// Command sifting serves the SIFT and INTERVIEW stages
+// (recruitment.sifting.v1), opening a case for each submitted application.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/probation-recruitment/pipeline/pkg/config"
+	"github.com/probation-recruitment/pipeline/pkg/service"
+	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/sifting/v1"
+	"github.com/probation-recruitment/pipeline/services/sifting/internal/grpcapi"
+	"github.com/probation-recruitment/pipeline/services/sifting/internal/sift"
+	"github.com/probation-recruitment/pipeline/services/sifting/internal/store"
+)
+
+const name = "sifting"
+
+func main() {
+	if err := run(context.Background()); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var cfg config.Common
+	if err := config.Load(&cfg); err != nil {
+		return err
+	}
+	cfg.Defaults(name, "127.0.0.1:50052", "127.0.0.1:9052")
+	rt, err := service.Start(ctx, name, cfg, store.Migrations...)
+	if err != nil {
+		return err
+	}
+	svc := sift.NewService(store.New(rt.Pool), time.Now)
+	pb.RegisterSiftingServiceServer(rt.Server.GRPC(), grpcapi.New(svc, rt.Pool, rt.Log))
+	// Submissions open cases; withdrawals close them.
+	if err := rt.Consume("*.application.>", nil, svc.HandleEvent); err != nil {
+		return err
+	}
+	return rt.Run(ctx)
+}

@@ -1,0 +1,296 @@
+package grpcapi_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/probation-recruitment/pipeline/pkg/auth"
+	"github.com/probation-recruitment/pipeline/pkg/consumer"
+	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/idempotency"
+	"github.com/probation-recruitment/pipeline/pkg/outbox"
+	"github.com/probation-recruitment/pipeline/pkg/pg"
+	"github.com/probation-recruitment/pipeline/pkg/testenv"
+	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
+	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
+	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/sifting/v1"
+	"github.com/probation-recruitment/pipeline/services/sifting/internal/grpcapi"
+	"github.com/probation-recruitment/pipeline/services/sifting/internal/sift"
+	"github.com/probation-recruitment/pipeline/services/sifting/internal/store"
+)
+
+// testKey signs and verifies every token in these tests.
+const testKey = "sifting-grpcapi-test-key-0123456789abcdef"
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// start is where each test's clock begins.
+var start = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+
+// The callers of these tests.
+var (
+	admin      = auth.Claims{Subject: "admin-1", Role: auth.RoleAdmin}
+	spocLondon = auth.Claims{Subject: "spoc-london", Role: auth.RoleSPOC, Regions: []string{"london"}}
+	spocWales  = auth.Claims{Subject: "spoc-wales", Role: auth.RoleSPOC, Regions: []string{"wales"}}
+	dashboard  = auth.Claims{Subject: "dash-london", Role: auth.RoleDashboard, Regions: []string{"london"}}
+	// applicant is who submitted, as the applications service records it.
+	applicant = &commonv1.Actor{Subject: "spoc-intake", Role: commonv1.CallerRole_CALLER_ROLE_SPOC}
+)
+
+// clock is the service's clock, moved by the test.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+func (c *clock) Advance(d time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	return c.now
+}
+
+// env is one test's service: its own schema, and a real gRPC server on a
+// loopback port with the production authentication interceptor.
+type env struct {
+	pool   *pgxpool.Pool
+	svc    *sift.Service
+	clock  *clock
+	addr   string
+	signer *auth.Signer
+}
+
+func setup(t *testing.T) *env {
+	t.Helper()
+	pool, _ := testenv.Schema(t)
+	if err := pg.Migrate(context.Background(), pool, append([]pg.Migrations{outbox.Migrations, consumer.Migrations, idempotency.Migrations}, store.Migrations...)...); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	clk := &clock{now: start}
+	svc := sift.NewService(store.New(pool), clk.Now)
+	srv := testenv.StartGRPC(t, testKey, quiet, func(s *grpc.Server) {
+		pb.RegisterSiftingServiceServer(s, grpcapi.New(svc, pool, quiet))
+	})
+	return &env{pool: pool, svc: svc, clock: clk, addr: srv.Addr, signer: srv.Signer}
+}
+
+// dial returns a client sending token as its bearer token; "" sends none.
+func (e *env) dial(t *testing.T, token string) pb.SiftingServiceClient {
+	t.Helper()
+	return pb.NewSiftingServiceClient(testenv.Dial(t, e.addr, token))
+}
+
+// as returns a client calling as c.
+func (e *env) as(t *testing.T, c auth.Claims) pb.SiftingServiceClient {
+	t.Helper()
+	return e.dial(t, testenv.Token(t, e.signer, c))
+}
+
+func reqID() string { return testenv.Name("req-") }
+
+// appEvent is an event of the applications service about an application.
+func appEvent(appID, campaignID, region string, at time.Time, version int64) *eventsv1.Event {
+	return event.New("applications", applicant, at, event.Record{
+		ApplicationID: appID, CampaignID: campaignID, Region: region,
+		Role: commonv1.JobRole_JOB_ROLE_PROBATION_OFFICER, Version: version,
+	})
+}
+
+func submitted(appID, campaignID, region string, at time.Time) *eventsv1.Event {
+	ev := appEvent(appID, campaignID, region, at, 1)
+	ev.Payload = &eventsv1.Event_ApplicationSubmitted{ApplicationSubmitted: &eventsv1.ApplicationSubmitted{}}
+	return ev
+}
+
+func withdrawn(appID, campaignID, region string, at time.Time) *eventsv1.Event {
+	ev := appEvent(appID, campaignID, region, at, 2)
+	ev.Payload = &eventsv1.Event_ApplicationWithdrawn{ApplicationWithdrawn: &eventsv1.ApplicationWithdrawn{
+		ReasonCode: "candidate_request", Stage: commonv1.Stage_STAGE_SIFT,
+	}}
+	return ev
+}
+
+// open opens a case for a new application submitted at, as the consumer
+// would, and returns the application id.
+func (e *env) open(t *testing.T, campaignID, region string, at time.Time) string {
+	t.Helper()
+	id := event.NewID()
+	if err := e.svc.HandleEvent(t.Context(), submitted(id, campaignID, region, at)); err != nil {
+		t.Fatalf("open case: %v", err)
+	}
+	return id
+}
+
+// passSift records a sift pass at version 1 as caller.
+func (e *env) passSift(t *testing.T, c pb.SiftingServiceClient, id string) *pb.SiftCase {
+	t.Helper()
+	resp, err := c.RecordSiftDecision(t.Context(), &pb.RecordSiftDecisionRequest{
+		RequestId: reqID(), ApplicationId: id, ExpectedVersion: 1, Outcome: commonv1.Outcome_OUTCOME_PASS,
+	})
+	if err != nil {
+		t.Fatalf("pass sift of %s: %v", id, err)
+	}
+	return resp.GetCase()
+}
+
+// wantStatus fails unless err is a status with code whose message holds
+// each of texts.
+func wantStatus(t *testing.T, err error, code codes.Code, texts ...string) *status.Status {
+	t.Helper()
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != code {
+		t.Fatalf("err = %v, want %s", err, code)
+	}
+	for _, s := range texts {
+		if !strings.Contains(st.Message(), s) {
+			t.Errorf("message %q does not mention %q", st.Message(), s)
+		}
+	}
+	return st
+}
+
+// wantField fails unless err is InvalidArgument naming field.
+func wantField(t *testing.T, err error, field string) {
+	t.Helper()
+	st := wantStatus(t, err, codes.InvalidArgument)
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) > 0 {
+			if got := br.GetFieldViolations()[0].GetField(); got != field {
+				t.Errorf("field violation on %q (%s), want %q", got, st.Message(), field)
+			}
+			return
+		}
+	}
+	t.Errorf("InvalidArgument %q has no BadRequest detail naming %q", st.Message(), field)
+}
+
+// outboxEvent is one row of the outbox, decoded.
+type outboxEvent struct {
+	subject   string
+	ev        *eventsv1.Event
+	published bool
+}
+
+// outbox returns the outbox rows about application id ("" for all), in order.
+func (e *env) outbox(t *testing.T, id string) []outboxEvent {
+	t.Helper()
+	rows, err := e.pool.Query(context.Background(), `SELECT subject, payload, published_at IS NOT NULL FROM outbox ORDER BY id`)
+	if err != nil {
+		t.Fatalf("read outbox: %v", err)
+	}
+	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (outboxEvent, error) {
+		var o outboxEvent
+		var payload []byte
+		if err := r.Scan(&o.subject, &payload, &o.published); err != nil {
+			return o, err
+		}
+		ev, err := event.Unmarshal(payload)
+		o.ev = ev
+		return o, err
+	})
+	if err != nil {
+		t.Fatalf("read outbox: %v", err)
+	}
+	var out []outboxEvent
+	for _, o := range all {
+		if id == "" || o.ev.GetApplicationId() == id {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// snapshot is everything a sift call may write.
+type snapshot struct {
+	counts map[string]int
+	cases  map[string]string // application id → state and version
+}
+
+func (e *env) snapshot(t *testing.T) snapshot {
+	t.Helper()
+	ctx := context.Background()
+	s := snapshot{counts: map[string]int{}, cases: map[string]string{}}
+	for _, table := range []string{"cases", "history", "outbox", "request_log", "inbox"} {
+		var n int
+		if err := e.pool.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+			t.Fatalf("count %s: %v", table, err)
+		}
+		s.counts[table] = n
+	}
+	rows, err := e.pool.Query(ctx, `SELECT application_id::text, state || ' v' || version || ' ' || state_entered_at::text FROM cases`)
+	if err != nil {
+		t.Fatalf("read cases: %v", err)
+	}
+	for rows.Next() {
+		var id, v string
+		if err := rows.Scan(&id, &v); err != nil {
+			t.Fatalf("read cases: %v", err)
+		}
+		s.cases[id] = v
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("read cases: %v", err)
+	}
+	return s
+}
+
+func (e *env) wantSnapshot(t *testing.T, want snapshot) {
+	t.Helper()
+	got := e.snapshot(t)
+	for table, n := range want.counts {
+		if got.counts[table] != n {
+			t.Errorf("%s holds %d rows, want %d", table, got.counts[table], n)
+		}
+	}
+	for id, v := range want.cases {
+		if got.cases[id] != v {
+			t.Errorf("case %s is %q, want %q", id, got.cases[id], v)
+		}
+	}
+}
+
+// eventually polls check until it reports true, failing the test with its
+// last word if that takes longer than a generous deadline (an async effect
+// that never happens, not a slow one, fails here).
+func eventually(t *testing.T, what string, check func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ok, last := check()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never happened; last: %s", what, last)
+		}
+		select {
+		case <-t.Context().Done():
+			t.Fatalf("%s: %v", what, t.Context().Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

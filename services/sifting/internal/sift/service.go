@@ -1,0 +1,141 @@
+package sift
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/probation-recruitment/pipeline/pkg/auth"
+	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
+	"github.com/probation-recruitment/pipeline/pkg/pg"
+	"github.com/probation-recruitment/pipeline/pkg/validate"
+	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
+)
+
+// Store is the storage the rules need.
+type Store interface {
+	// Open stores a new case; if the application already has one it does
+	// nothing (a redelivered or late application.submitted).
+	Open(ctx context.Context, c *Case) error
+	// Update loads the case, locked, applies fn, and stores the case, its
+	// new history and fn's event in one transaction. A missing case is
+	// ErrUnknownCase; fn may return ErrUnchanged to store nothing.
+	Update(ctx context.Context, applicationID string, fn func(*Case) (*eventsv1.Event, error)) (*Case, error)
+	// Case returns a case with its history.
+	Case(ctx context.Context, applicationID string) (*Case, error)
+	// Queue lists cases in a state, oldest in that state first.
+	Queue(ctx context.Context, f QueueFilter) ([]*Case, error)
+}
+
+// ErrUnchanged, returned by an update function, stores nothing.
+var ErrUnchanged = errors.New("unchanged")
+
+// QueueFilter selects open cases for a work queue.
+type QueueFilter struct {
+	State      State
+	Regions    []string
+	CampaignID string
+	After      pagetoken.Key
+	Limit      int
+}
+
+// Service applies the sift rules for callers.
+type Service struct {
+	store Store
+	now   func() time.Time
+}
+
+// NewService returns a Service; now is the clock.
+func NewService(store Store, now func() time.Time) *Service {
+	return &Service{store: store, now: pg.StoredPrecision(now)}
+}
+
+// change runs fn on the case if caller may change cases in its region and,
+// when campaignID is set, the case belongs to that campaign.
+func (s *Service) change(ctx context.Context, caller auth.Claims, id, campaignID string, fn func(*Case, Change) (*eventsv1.Event, error), expectedVersion int64) (*Case, error) {
+	ch := Change{Actor: event.Actor(caller), At: s.now().UTC(), ExpectedVersion: expectedVersion}
+	return s.store.Update(ctx, id, func(c *Case) (*eventsv1.Event, error) {
+		if !caller.CanAccessRegion(c.Region) {
+			return nil, fmt.Errorf("%w: no access to region %s", auth.ErrPermissionDenied, c.Region)
+		}
+		if campaignID != "" && c.CampaignID != campaignID {
+			return nil, validate.Field("application_id", "belongs to campaign "+c.CampaignID+", not the batch's campaign")
+		}
+		return fn(c, ch)
+	})
+}
+
+// DecideSift records a sift decision. campaignID, when set, must be the
+// case's campaign (batches are per campaign).
+func (s *Service) DecideSift(ctx context.Context, caller auth.Claims, id, campaignID string, expectedVersion int64, d Decision) (*Case, error) {
+	return s.change(ctx, caller, id, campaignID, func(c *Case, ch Change) (*eventsv1.Event, error) {
+		return c.DecideSift(ch, d)
+	}, expectedVersion)
+}
+
+// ScheduleInterview books or moves an interview.
+func (s *Service) ScheduleInterview(ctx context.Context, caller auth.Claims, id string, expectedVersion int64, at time.Time) (*Case, error) {
+	return s.change(ctx, caller, id, "", func(c *Case, ch Change) (*eventsv1.Event, error) {
+		return c.ScheduleInterview(ch, at)
+	}, expectedVersion)
+}
+
+// RecordInterviewOutcome records an interview's outcome.
+func (s *Service) RecordInterviewOutcome(ctx context.Context, caller auth.Claims, id string, expectedVersion int64, d Decision) (*Case, error) {
+	return s.change(ctx, caller, id, "", func(c *Case, ch Change) (*eventsv1.Event, error) {
+		return c.RecordInterviewOutcome(ch, d)
+	}, expectedVersion)
+}
+
+// Case returns a case in one of the caller's regions.
+func (s *Service) Case(ctx context.Context, caller auth.Claims, id string) (*Case, error) {
+	c, err := s.store.Case(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !caller.CanAccessRegion(c.Region) {
+		return nil, fmt.Errorf("%w: no access to region %s", auth.ErrPermissionDenied, c.Region)
+	}
+	return c, nil
+}
+
+// Queue lists a work queue.
+func (s *Service) Queue(ctx context.Context, f QueueFilter) ([]*Case, error) {
+	return s.store.Queue(ctx, f)
+}
+
+// Now is the service clock, for days waiting.
+func (s *Service) Now() time.Time { return s.now() }
+
+// HandleEvent applies the applications service's events: a submission
+// opens a case, a withdrawal closes an open one. A withdrawal that arrives
+// before its submission leaves a closed case, which the submission then
+// finds and leaves alone.
+func (s *Service) HandleEvent(ctx context.Context, ev *eventsv1.Event) error {
+	switch p := ev.GetPayload().(type) {
+	case *eventsv1.Event_ApplicationSubmitted:
+		return s.store.Open(ctx, OpenCase(ev))
+	case *eventsv1.Event_ApplicationWithdrawn:
+		at := ev.GetOccurredAt().AsTime()
+		_, err := s.store.Update(ctx, ev.GetApplicationId(), func(c *Case) (*eventsv1.Event, error) {
+			if !c.Withdraw(ev.GetActor(), at, p.ApplicationWithdrawn.GetReasonCode()) {
+				return nil, ErrUnchanged
+			}
+			return nil, nil
+		})
+		switch {
+		case errors.Is(err, ErrUnknownCase):
+			c := OpenCase(ev)
+			c.History = nil // it was never seen submitted
+			c.Withdraw(ev.GetActor(), at, p.ApplicationWithdrawn.GetReasonCode())
+			return s.store.Open(ctx, c)
+		case errors.Is(err, ErrUnchanged):
+			return nil
+		default:
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,60 @@
+// Command vetting serves security vetting cases (recruitment.vetting.v1),
+// opening one when an offer is accepted.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/probation-recruitment/pipeline/pkg/config"
+	"github.com/probation-recruitment/pipeline/pkg/service"
+	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/vetting/v1"
+	"github.com/probation-recruitment/pipeline/services/vetting/internal/grpcapi"
+	"github.com/probation-recruitment/pipeline/services/vetting/internal/store"
+	"github.com/probation-recruitment/pipeline/services/vetting/internal/vetting"
+)
+
+const name = "vetting"
+
+type settings struct {
+	config.Common
+	// Levels overrides the vetting level of job roles, e.g.
+	// "administrator=BPSS,probation_officer=SC".
+	Levels string `env:"VETTING_LEVELS"`
+}
+
+func main() {
+	if err := run(context.Background()); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var cfg settings
+	if err := config.Load(&cfg); err != nil {
+		return err
+	}
+	cfg.Defaults(name, "127.0.0.1:50054", "127.0.0.1:9054")
+	levels, err := vetting.ParseLevels(cfg.Levels)
+	if err != nil {
+		return err
+	}
+	rt, err := service.Start(ctx, name, cfg.Common, store.Migrations...)
+	if err != nil {
+		return err
+	}
+	svc := vetting.NewService(store.New(rt.Pool), time.Now, levels)
+	pb.RegisterVettingServiceServer(rt.Server.GRPC(), grpcapi.New(svc, rt.Pool, rt.Log))
+	if err := rt.Consume("", []string{"offer.accepted", "offer.withdrawn", "application.withdrawn"}, svc.HandleEvent); err != nil {
+		return err
+	}
+	return rt.Run(ctx)
+}

@@ -1,0 +1,248 @@
+// Package grpcapi serves recruitment.vetting.v1: it checks the caller,
+// converts between the contract and the vetting rules, makes changes
+// idempotent by request id, and maps errors to status codes in one place.
+package grpcapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/probation-recruitment/pipeline/pkg/apistatus"
+	"github.com/probation-recruitment/pipeline/pkg/auth"
+	"github.com/probation-recruitment/pipeline/pkg/command"
+	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
+	"github.com/probation-recruitment/pipeline/pkg/validate"
+	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/vetting/v1"
+	"github.com/probation-recruitment/pipeline/services/vetting/internal/vetting"
+)
+
+// MaxBatch is the most cases one BatchUnblock may carry.
+const MaxBatch = 1000
+
+var (
+	// changers may change cases: the region's vetting contact point (and admins).
+	changers = []auth.Role{auth.RoleVetting}
+	// readers may read them: SPOCs too.
+	readers = []auth.Role{auth.RoleVetting, auth.RoleSPOC}
+)
+
+// Server implements pb.VettingServiceServer.
+type Server struct {
+	pb.UnimplementedVettingServiceServer
+	svc  *vetting.Service
+	pool *pgxpool.Pool
+	log  *slog.Logger
+}
+
+// New returns a Server; pool records request ids with the changes.
+func New(svc *vetting.Service, pool *pgxpool.Pool, log *slog.Logger) *Server {
+	return &Server{svc: svc, pool: pool, log: log}
+}
+
+// RecordFormsReceived implements pb.VettingServiceServer.
+func (s *Server) RecordFormsReceived(ctx context.Context, req *pb.RecordFormsReceivedRequest) (*pb.RecordFormsReceivedResponse, error) {
+	resp := &pb.RecordFormsReceivedResponse{}
+	err := command.Run(ctx, s.pool, "RecordFormsReceived", req, req.GetApplicationId(), changers, resp,
+		func(ctx context.Context, c auth.Claims) (*vetting.Case, error) {
+			return s.svc.RecordFormsReceived(ctx, c, req.GetApplicationId(), req.GetExpectedVersion())
+		}, func(c *vetting.Case) { resp.Case = caseToProto(c) })
+	return reply(resp, s.toStatus(ctx, err))
+}
+
+// BlockCase implements pb.VettingServiceServer.
+func (s *Server) BlockCase(ctx context.Context, req *pb.BlockCaseRequest) (*pb.BlockCaseResponse, error) {
+	resp := &pb.BlockCaseResponse{}
+	err := command.Run(ctx, s.pool, "BlockCase", req, req.GetApplicationId(), changers, resp,
+		func(ctx context.Context, c auth.Claims) (*vetting.Case, error) {
+			return s.svc.Block(ctx, c, req.GetApplicationId(), req.GetExpectedVersion(), req.GetReason(), req.GetNote())
+		}, func(c *vetting.Case) { resp.Case = caseToProto(c) })
+	return reply(resp, s.toStatus(ctx, err))
+}
+
+// UnblockCase implements pb.VettingServiceServer.
+func (s *Server) UnblockCase(ctx context.Context, req *pb.UnblockCaseRequest) (*pb.UnblockCaseResponse, error) {
+	resp := &pb.UnblockCaseResponse{}
+	err := command.Run(ctx, s.pool, "UnblockCase", req, req.GetApplicationId(), changers, resp,
+		func(ctx context.Context, c auth.Claims) (*vetting.Case, error) {
+			return s.svc.Unblock(ctx, c, req.GetApplicationId(), req.GetExpectedVersion())
+		}, func(c *vetting.Case) { resp.Case = caseToProto(c) })
+	return reply(resp, s.toStatus(ctx, err))
+}
+
+// ClearCase implements pb.VettingServiceServer.
+func (s *Server) ClearCase(ctx context.Context, req *pb.ClearCaseRequest) (*pb.ClearCaseResponse, error) {
+	resp := &pb.ClearCaseResponse{}
+	err := command.Run(ctx, s.pool, "ClearCase", req, req.GetApplicationId(), changers, resp,
+		func(ctx context.Context, c auth.Claims) (*vetting.Case, error) {
+			return s.svc.Clear(ctx, c, req.GetApplicationId(), req.GetExpectedVersion())
+		}, func(c *vetting.Case) { resp.Case = caseToProto(c) })
+	return reply(resp, s.toStatus(ctx, err))
+}
+
+// FailCase implements pb.VettingServiceServer.
+func (s *Server) FailCase(ctx context.Context, req *pb.FailCaseRequest) (*pb.FailCaseResponse, error) {
+	resp := &pb.FailCaseResponse{}
+	err := command.Run(ctx, s.pool, "FailCase", req, req.GetApplicationId(), changers, resp,
+		func(ctx context.Context, c auth.Claims) (*vetting.Case, error) {
+			return s.svc.Fail(ctx, c, req.GetApplicationId(), req.GetExpectedVersion(), req.GetReasonCode())
+		}, func(c *vetting.Case) { resp.Case = caseToProto(c) })
+	return reply(resp, s.toStatus(ctx, err))
+}
+
+// BatchUnblock implements pb.VettingServiceServer.
+func (s *Server) BatchUnblock(ctx context.Context, req *pb.BatchUnblockRequest) (*pb.BatchUnblockResponse, error) {
+	caller, err := auth.Require(ctx, "", changers...)
+	if err == nil && (len(req.GetItems()) == 0 || len(req.GetItems()) > MaxBatch) {
+		err = validate.Field("items", fmt.Sprintf("must hold 1-%d cases, not %d", MaxBatch, len(req.GetItems())))
+	}
+	if err == nil && !req.GetDryRun() {
+		err = validate.RequestID(req.GetRequestId())
+	}
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	resps, errs := command.Batch(ctx, s.pool, caller, "BatchUnblock", req, req.GetDryRun(), "items", req.GetItems(),
+		func() proto.Message { return &pb.UnblockCaseResponse{} },
+		func(ctx context.Context, item *pb.UnblockItem, resp proto.Message) error {
+			if err := validate.UUID("application_id", item.GetApplicationId()); err != nil {
+				return err
+			}
+			c, err := s.svc.Unblock(ctx, caller, item.GetApplicationId(), item.GetExpectedVersion())
+			resp.(*pb.UnblockCaseResponse).Case = caseToProto(c)
+			return err
+		})
+	out := &pb.BatchUnblockResponse{DryRun: req.GetDryRun()}
+	for i, item := range req.GetItems() {
+		r := &pb.UnblockResult{Index: int32(i), ApplicationId: item.GetApplicationId(), Status: apistatus.ItemStatus(s.toStatus(ctx, errs[i]))}
+		if errs[i] == nil {
+			out.Succeeded++
+			r.Case = resps[i].(*pb.UnblockCaseResponse).GetCase()
+		} else {
+			out.Failed++
+		}
+		out.Results = append(out.Results, r)
+	}
+	return out, nil
+}
+
+// ListBlockedCases implements pb.VettingServiceServer.
+func (s *Server) ListBlockedCases(ctx context.Context, req *pb.ListBlockedCasesRequest) (*pb.ListBlockedCasesResponse, error) {
+	cases, next, err := s.list(ctx, req.GetRegion(), vetting.Blocked, req.GetPageSize(), req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	resp := &pb.ListBlockedCasesResponse{NextPageToken: next}
+	now := s.svc.Now()
+	for _, c := range cases {
+		resp.Cases = append(resp.Cases, &pb.BlockedCase{Case: caseToProto(c), DaysBlocked: int32(c.DaysBlocked(now))})
+	}
+	return resp, nil
+}
+
+// ListCases implements pb.VettingServiceServer.
+func (s *Server) ListCases(ctx context.Context, req *pb.ListCasesRequest) (*pb.ListCasesResponse, error) {
+	var st vetting.Status
+	if req.GetStatus() != pb.CaseStatus_CASE_STATUS_UNSPECIFIED {
+		var ok bool
+		if st, ok = statusFromProto[req.GetStatus()]; !ok {
+			return nil, s.toStatus(ctx, validate.Field("status", "must be a known case status"))
+		}
+	}
+	cases, next, err := s.list(ctx, req.GetRegion(), st, req.GetPageSize(), req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	resp := &pb.ListCasesResponse{NextPageToken: next}
+	for _, c := range cases {
+		resp.Cases = append(resp.Cases, caseToProto(c))
+	}
+	return resp, nil
+}
+
+func (s *Server) list(ctx context.Context, region string, st vetting.Status, size int32, token string) ([]*vetting.Case, string, error) {
+	caller, err := auth.Require(ctx, "", readers...)
+	if err == nil && region == "" {
+		err = validate.Field("region", "is required")
+	}
+	if err != nil {
+		return nil, "", s.toStatus(ctx, err)
+	}
+	f := vetting.ListFilter{Status: st}
+	f.Regions, err = auth.VisibleRegions(caller, region)
+	if err != nil {
+		return nil, "", s.toStatus(ctx, err)
+	}
+	limit, after, err := pagetoken.Page(size, token, region, string(st))
+	if err == nil {
+		f.After, err = pagetoken.ParseKey(after)
+	}
+	if err != nil {
+		return nil, "", s.toStatus(ctx, err)
+	}
+	f.Limit = limit + 1
+	cases, err := s.svc.List(ctx, f)
+	if err != nil {
+		return nil, "", s.toStatus(ctx, err)
+	}
+	cases, next := pagetoken.Next(cases, limit, func(c *vetting.Case) string {
+		key := pagetoken.Key{At: c.StatusEnteredAt, ID: c.ApplicationID}
+		if st == vetting.Blocked {
+			key.At = *c.BlockedSince
+		}
+		return key.String()
+	}, region, string(st))
+	return cases, next, nil
+}
+
+// GetCase implements pb.VettingServiceServer.
+func (s *Server) GetCase(ctx context.Context, req *pb.GetCaseRequest) (*pb.GetCaseResponse, error) {
+	caller, err := auth.Require(ctx, "", readers...)
+	if err == nil {
+		err = validate.UUID("application_id", req.GetApplicationId())
+	}
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	c, err := s.svc.Case(ctx, caller, req.GetApplicationId())
+	if errors.Is(err, vetting.ErrUnknown) {
+		return nil, status.Errorf(codes.NotFound, "no vetting case for application %s", req.GetApplicationId())
+	}
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &pb.GetCaseResponse{Case: caseToProto(c)}, nil
+}
+
+func reply[T any](resp *T, err error) (*T, error) {
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// toStatus is the one place this service turns errors into statuses.
+func (s *Server) toStatus(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *vetting.StatusError
+	switch {
+	case errors.As(err, &se):
+		return status.Error(codes.FailedPrecondition, se.Error())
+	case errors.Is(err, vetting.ErrUnknown):
+		return status.Error(codes.FailedPrecondition, vetting.ErrUnknown.Error())
+	case errors.Is(err, vetting.ErrStale):
+		return status.Error(codes.Aborted, err.Error())
+	}
+	if st, ok := apistatus.Common(err); ok {
+		return st.Err()
+	}
+	return apistatus.Internal(ctx, s.log, err)
+}

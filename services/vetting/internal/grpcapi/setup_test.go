@@ -1,0 +1,333 @@
+package grpcapi_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/probation-recruitment/pipeline/pkg/auth"
+	"github.com/probation-recruitment/pipeline/pkg/consumer"
+	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/idempotency"
+	"github.com/probation-recruitment/pipeline/pkg/outbox"
+	"github.com/probation-recruitment/pipeline/pkg/pg"
+	"github.com/probation-recruitment/pipeline/pkg/testenv"
+	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
+	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
+	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/vetting/v1"
+	"github.com/probation-recruitment/pipeline/services/vetting/internal/grpcapi"
+	"github.com/probation-recruitment/pipeline/services/vetting/internal/store"
+	"github.com/probation-recruitment/pipeline/services/vetting/internal/vetting"
+)
+
+// testKey signs and verifies every token in these tests.
+const testKey = "vetting-grpcapi-test-key-0123456789abcdef"
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// start is where each test's clock begins.
+var start = time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+
+// The callers of these tests.
+var (
+	admin         = auth.Claims{Subject: "admin-1", Role: auth.RoleAdmin}
+	vettingLondon = auth.Claims{Subject: "vetting-london", Role: auth.RoleVetting, Regions: []string{"london"}}
+	vettingWales  = auth.Claims{Subject: "vetting-wales", Role: auth.RoleVetting, Regions: []string{"wales"}}
+	spocLondon    = auth.Claims{Subject: "spoc-london", Role: auth.RoleSPOC, Regions: []string{"london"}}
+	spocWales     = auth.Claims{Subject: "spoc-wales", Role: auth.RoleSPOC, Regions: []string{"wales"}}
+	dashboard     = auth.Claims{Subject: "dash-london", Role: auth.RoleDashboard, Regions: []string{"london"}}
+
+	offerSPOC = &commonv1.Actor{Subject: "spoc-offers", Role: commonv1.CallerRole_CALLER_ROLE_SPOC}
+)
+
+// clock is the service's clock, moved by the test.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	return c.now
+}
+
+// env is one test's vetting service: its own schema, and a real gRPC
+// server on a loopback port with the production authentication
+// interceptor.
+type env struct {
+	pool   *pgxpool.Pool
+	svc    *vetting.Service
+	clock  *clock
+	addr   string
+	signer *auth.Signer
+}
+
+func setup(t *testing.T) *env {
+	t.Helper()
+	return setupWith(t, vetting.DefaultLevels())
+}
+
+func setupWith(t *testing.T, levels vetting.Levels) *env {
+	t.Helper()
+	ctx := context.Background()
+	pool, _ := testenv.Schema(t)
+	if err := pg.Migrate(ctx, pool, append([]pg.Migrations{outbox.Migrations, consumer.Migrations, idempotency.Migrations}, store.Migrations...)...); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	clk := &clock{now: start}
+	svc := vetting.NewService(store.New(pool), clk.Now, levels)
+	srv := testenv.StartGRPC(t, testKey, quiet, func(s *grpc.Server) {
+		pb.RegisterVettingServiceServer(s, grpcapi.New(svc, pool, quiet))
+	})
+	return &env{pool: pool, svc: svc, clock: clk, addr: srv.Addr, signer: srv.Signer}
+}
+
+// dial returns a client sending token as its bearer token; "" sends none.
+func (e *env) dial(t *testing.T, token string) pb.VettingServiceClient {
+	t.Helper()
+	return pb.NewVettingServiceClient(testenv.Dial(t, e.addr, token))
+}
+
+// as returns a client calling as c.
+func (e *env) as(t *testing.T, c auth.Claims) pb.VettingServiceClient {
+	t.Helper()
+	return e.dial(t, testenv.Token(t, e.signer, c))
+}
+
+func reqID() string { return testenv.Name("req-") }
+
+// record names an application as events carry it.
+type record struct {
+	id, campaign, region string
+	role                 commonv1.JobRole
+}
+
+func newRecord(region string) record {
+	return record{id: event.NewID(), campaign: event.NewID(), region: region, role: commonv1.JobRole_JOB_ROLE_PROBATION_OFFICER}
+}
+
+func (r record) event(producer string, actor *commonv1.Actor, at time.Time, version int64) *eventsv1.Event {
+	return event.New(producer, actor, at, event.Record{ApplicationID: r.id, CampaignID: r.campaign, Region: r.region, Role: r.role, Version: version})
+}
+
+func (r record) offerAccepted(at time.Time) *eventsv1.Event {
+	ev := r.event("offers", offerSPOC, at, 3)
+	ev.Payload = &eventsv1.Event_OfferAccepted{OfferAccepted: &eventsv1.OfferAccepted{}}
+	return ev
+}
+
+func (r record) offerWithdrawn(at time.Time, reason string) *eventsv1.Event {
+	ev := r.event("offers", offerSPOC, at, 4)
+	ev.Payload = &eventsv1.Event_OfferWithdrawn{OfferWithdrawn: &eventsv1.OfferWithdrawn{ReasonCode: reason}}
+	return ev
+}
+
+func (r record) applicationWithdrawn(at time.Time) *eventsv1.Event {
+	ev := r.event("applications", &commonv1.Actor{Subject: "spoc-intake", Role: commonv1.CallerRole_CALLER_ROLE_SPOC}, at, 2)
+	ev.Payload = &eventsv1.Event_ApplicationWithdrawn{ApplicationWithdrawn: &eventsv1.ApplicationWithdrawn{
+		ReasonCode: "candidate_request", Stage: commonv1.Stage_STAGE_PRE_EMPLOYMENT,
+	}}
+	return ev
+}
+
+// handle applies ev as the consumer does: inside a transaction carried by
+// the context.
+func (e *env) handle(t *testing.T, ev *eventsv1.Event) {
+	t.Helper()
+	ctx := context.Background()
+	if err := pg.InTx(ctx, e.pool, func(tx pgx.Tx) error {
+		return e.svc.HandleEvent(pg.WithTx(ctx, tx), ev)
+	}); err != nil {
+		name, _ := event.Name(ev)
+		t.Fatalf("handle %s: %v", name, err)
+	}
+}
+
+// open opens a case in region through offer.accepted at the clock's time.
+func (e *env) open(t *testing.T, region string) record {
+	t.Helper()
+	r := newRecord(region)
+	e.handle(t, r.offerAccepted(e.clock.Now()))
+	return r
+}
+
+// formsIn records the forms of a case at version 1.
+func (e *env) formsIn(t *testing.T, c pb.VettingServiceClient, r record) *pb.VettingCase {
+	t.Helper()
+	resp, err := c.RecordFormsReceived(t.Context(), &pb.RecordFormsReceivedRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 1})
+	if err != nil {
+		t.Fatalf("forms of %s: %v", r.id, err)
+	}
+	return resp.GetCase()
+}
+
+// block blocks the case at version v with a note.
+func (e *env) block(t *testing.T, c pb.VettingServiceClient, r record, v int64, reason commonv1.BlockReason) *pb.VettingCase {
+	t.Helper()
+	resp, err := c.BlockCase(t.Context(), &pb.BlockCaseRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: v, Reason: reason, Note: note})
+	if err != nil {
+		t.Fatalf("block %s: %v", r.id, err)
+	}
+	return resp.GetCase()
+}
+
+// note is free text about a person, kept in this service only.
+const note = "Candidate's passport (no. 123456789) expired; mother says it is with the Home Office"
+
+// get reads a case as admin through the service.
+func (e *env) get(t *testing.T, id string) *vetting.Case {
+	t.Helper()
+	c, err := e.svc.Case(context.Background(), admin, id)
+	if err != nil {
+		t.Fatalf("read case %s: %v", id, err)
+	}
+	return c
+}
+
+// wantStatus fails unless err is a status with code whose message holds
+// each of texts.
+func wantStatus(t *testing.T, err error, code codes.Code, texts ...string) *status.Status {
+	t.Helper()
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != code {
+		t.Fatalf("err = %v, want %s", err, code)
+	}
+	for _, s := range texts {
+		if !strings.Contains(st.Message(), s) {
+			t.Errorf("message %q does not mention %q", st.Message(), s)
+		}
+	}
+	return st
+}
+
+// wantField fails unless err is InvalidArgument naming field.
+func wantField(t *testing.T, err error, field string) {
+	t.Helper()
+	st := wantStatus(t, err, codes.InvalidArgument)
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) > 0 {
+			if got := br.GetFieldViolations()[0].GetField(); got != field {
+				t.Errorf("field violation on %q (%s), want %q", got, st.Message(), field)
+			}
+			return
+		}
+	}
+	t.Errorf("InvalidArgument %q has no BadRequest detail naming %q", st.Message(), field)
+}
+
+// outboxEvent is one row of the outbox, decoded, with its raw bytes.
+type outboxEvent struct {
+	subject string
+	name    string
+	payload []byte
+	ev      *eventsv1.Event
+}
+
+// outbox returns the outbox rows about application id ("" for all), in order.
+func (e *env) outbox(t *testing.T, id string) []outboxEvent {
+	t.Helper()
+	rows, err := e.pool.Query(context.Background(), `SELECT subject, payload FROM outbox ORDER BY id`)
+	if err != nil {
+		t.Fatalf("read outbox: %v", err)
+	}
+	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (outboxEvent, error) {
+		var o outboxEvent
+		if err := r.Scan(&o.subject, &o.payload); err != nil {
+			return o, err
+		}
+		ev, err := event.Unmarshal(o.payload)
+		if err != nil {
+			return o, err
+		}
+		o.ev = ev
+		o.name, err = event.Name(ev)
+		return o, err
+	})
+	if err != nil {
+		t.Fatalf("read outbox: %v", err)
+	}
+	var out []outboxEvent
+	for _, o := range all {
+		if id == "" || o.ev.GetApplicationId() == id {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// names lists the event names of rows.
+func names(rows []outboxEvent) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = r.name
+	}
+	return out
+}
+
+// noNoteInOutbox fails if any outbox row holds any part of the note.
+func (e *env) noNoteInOutbox(t *testing.T) {
+	t.Helper()
+	rows := e.outbox(t, "")
+	if len(rows) == 0 {
+		t.Fatal("the outbox is empty: nothing to check")
+	}
+	for _, row := range rows {
+		for _, part := range []string{note, "passport", "123456789", "Home Office"} {
+			if bytes.Contains(row.payload, []byte(part)) || strings.Contains(row.subject, part) {
+				t.Errorf("outbox %s (%s) holds %q from the block note", row.name, row.subject, part)
+			}
+		}
+	}
+}
+
+// count returns the rows of table.
+func (e *env) count(t *testing.T, table string) int {
+	t.Helper()
+	var n int
+	if err := e.pool.QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+		t.Fatalf("count %s: %v", table, err)
+	}
+	return n
+}
+
+// eventually polls check until it reports true, failing the test with its
+// last word if that takes longer than a generous deadline (an effect that
+// never happens, not a slow one, fails here).
+func eventually(t *testing.T, what string, check func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ok, last := check()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never happened; last: %s", what, last)
+		}
+		select {
+		case <-t.Context().Done():
+			t.Fatalf("%s: %v", what, t.Context().Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,160 @@
+package vetting
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/probation-recruitment/pipeline/pkg/auth"
+	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
+	"github.com/probation-recruitment/pipeline/pkg/pg"
+	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
+	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
+)
+
+// Store is the storage the rules need.
+type Store interface {
+	// Open stores a new case and its event unless the application has a
+	// case already (a redelivered offer.accepted).
+	Open(ctx context.Context, c *Case, ev *eventsv1.Event) error
+	// Update loads the case, locked, applies fn, and stores the case, its
+	// new history and fn's event in one transaction. A missing case is
+	// ErrUnknown; fn may return ErrUnchanged to store nothing.
+	Update(ctx context.Context, applicationID string, fn func(*Case) (*eventsv1.Event, error)) (*Case, error)
+	Case(ctx context.Context, applicationID string) (*Case, error)
+	// List lists cases oldest in their status first; with Status Blocked,
+	// longest blocked first.
+	List(ctx context.Context, f ListFilter) ([]*Case, error)
+}
+
+// ErrUnchanged, returned by an update function, stores nothing.
+var ErrUnchanged = errors.New("unchanged")
+
+// ListFilter selects cases after a key.
+type ListFilter struct {
+	Regions []string
+	Status  Status
+	After   pagetoken.Key
+	Limit   int
+}
+
+// Service applies the vetting rules for callers and events.
+type Service struct {
+	store  Store
+	now    func() time.Time
+	levels Levels
+}
+
+// NewService returns a Service.
+func NewService(store Store, now func() time.Time, levels Levels) *Service {
+	return &Service{store: store, now: pg.StoredPrecision(now), levels: levels}
+}
+
+func (s *Service) change(ctx context.Context, caller auth.Claims, id string, v int64, fn func(*Case, Change) (*eventsv1.Event, error)) (*Case, error) {
+	ch := Change{Actor: event.Actor(caller), At: s.now().UTC(), ExpectedVersion: v}
+	return s.store.Update(ctx, id, func(c *Case) (*eventsv1.Event, error) {
+		if !caller.CanAccessRegion(c.Region) {
+			return nil, fmt.Errorf("%w: no access to region %s", auth.ErrPermissionDenied, c.Region)
+		}
+		return fn(c, ch)
+	})
+}
+
+// RecordFormsReceived notes the forms arrived.
+func (s *Service) RecordFormsReceived(ctx context.Context, caller auth.Claims, id string, v int64) (*Case, error) {
+	return s.change(ctx, caller, id, v, func(c *Case, ch Change) (*eventsv1.Event, error) { return c.RecordFormsReceived(ch) })
+}
+
+// Block blocks a case.
+func (s *Service) Block(ctx context.Context, caller auth.Claims, id string, v int64, reason commonv1.BlockReason, note string) (*Case, error) {
+	return s.change(ctx, caller, id, v, func(c *Case, ch Change) (*eventsv1.Event, error) { return c.Block(ch, reason, note) })
+}
+
+// Unblock clears a block.
+func (s *Service) Unblock(ctx context.Context, caller auth.Claims, id string, v int64) (*Case, error) {
+	return s.change(ctx, caller, id, v, func(c *Case, ch Change) (*eventsv1.Event, error) { return c.Unblock(ch) })
+}
+
+// Clear records that vetting passed.
+func (s *Service) Clear(ctx context.Context, caller auth.Claims, id string, v int64) (*Case, error) {
+	return s.change(ctx, caller, id, v, func(c *Case, ch Change) (*eventsv1.Event, error) { return c.Clear(ch) })
+}
+
+// Fail records that vetting failed.
+func (s *Service) Fail(ctx context.Context, caller auth.Claims, id string, v int64, reason string) (*Case, error) {
+	return s.change(ctx, caller, id, v, func(c *Case, ch Change) (*eventsv1.Event, error) { return c.Fail(ch, reason) })
+}
+
+// Case returns a case in one of the caller's regions.
+func (s *Service) Case(ctx context.Context, caller auth.Claims, id string) (*Case, error) {
+	c, err := s.store.Case(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !caller.CanAccessRegion(c.Region) {
+		return nil, fmt.Errorf("%w: no access to region %s", auth.ErrPermissionDenied, c.Region)
+	}
+	return c, nil
+}
+
+// List lists cases.
+func (s *Service) List(ctx context.Context, f ListFilter) ([]*Case, error) {
+	return s.store.List(ctx, f)
+}
+
+// Now is the service clock.
+func (s *Service) Now() time.Time { return s.now() }
+
+// HandleEvent applies other services' events: offer.accepted opens a case
+// (and publishes vetting.opened); application.withdrawn, or the offer
+// being withdrawn for any reason but failed vetting, closes a case in
+// progress.
+func (s *Service) HandleEvent(ctx context.Context, ev *eventsv1.Event) error {
+	at := ev.GetOccurredAt().AsTime()
+	switch p := ev.GetPayload().(type) {
+	case *eventsv1.Event_OfferAccepted:
+		c := &Case{
+			ApplicationID: ev.GetApplicationId(), CampaignID: ev.GetCampaignId(), Region: ev.GetRegion(), Role: ev.GetRole(),
+			Level: s.levels.Level(ev.GetRole()), Status: Open, OpenedAt: at, StatusEnteredAt: at,
+		}
+		opened := c.record(event.SystemActor(Producer), at, Open, "vetting.opened", "")
+		opened.Payload = &eventsv1.Event_VettingOpened{VettingOpened: &eventsv1.VettingOpened{Level: c.Level}}
+		return s.store.Open(ctx, c, opened)
+	case *eventsv1.Event_ApplicationWithdrawn:
+		return s.close(ctx, ev, "application.withdrawn", p.ApplicationWithdrawn.GetReasonCode())
+	case *eventsv1.Event_OfferWithdrawn:
+		if p.OfferWithdrawn.GetReasonCode() == "vetting_failed" {
+			return nil // our own failure, already recorded
+		}
+		return s.close(ctx, ev, "offer.withdrawn", p.OfferWithdrawn.GetReasonCode())
+	}
+	return nil
+}
+
+func (s *Service) close(ctx context.Context, ev *eventsv1.Event, name, reason string) error {
+	_, err := s.store.Update(ctx, ev.GetApplicationId(), func(c *Case) (*eventsv1.Event, error) {
+		if !c.Close(ev.GetActor(), ev.GetOccurredAt().AsTime(), name, reason) {
+			return nil, ErrUnchanged
+		}
+		return nil, nil
+	})
+	switch {
+	case errors.Is(err, ErrUnknown) && name == "application.withdrawn" &&
+		ev.GetApplicationWithdrawn().GetStage() >= commonv1.Stage_STAGE_OFFER:
+		// The withdrawal may have overtaken offer.accepted (they come from
+		// different services; the application was at offer or later): leave
+		// a closed case, which the late acceptance finds.
+		at := ev.GetOccurredAt().AsTime()
+		c := &Case{
+			ApplicationID: ev.GetApplicationId(), CampaignID: ev.GetCampaignId(), Region: ev.GetRegion(), Role: ev.GetRole(),
+			Level: s.levels.Level(ev.GetRole()), Status: Open, OpenedAt: at, StatusEnteredAt: at,
+		}
+		c.Close(ev.GetActor(), at, name, reason)
+		return s.store.Open(ctx, c, nil)
+	case errors.Is(err, ErrUnchanged), errors.Is(err, ErrUnknown):
+		return nil // nothing in progress to close
+	}
+	return err
+}
