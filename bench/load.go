@@ -155,4 +155,3 @@ func loadReports(ctx context.Context, addr string, o options, r *report) error {
 	}
 	return nil
 }
-

@@ -127,7 +127,7 @@ func run(ctx context.Context, o options) error {
 	defer admin.Close()
 	_ = admin.QueryRow(ctx, "SHOW server_version").Scan(&r.pgVersion)
 	if !o.keep {
-		defer admin.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE") //nolint:errcheck
+		defer admin.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE")         //nolint:errcheck
 		defer admin.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+"_rebuild CASCADE") //nolint:errcheck
 	}
 	env := []string{

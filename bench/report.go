@@ -10,13 +10,13 @@ import (
 
 // report is what a run measured.
 type report struct {
-	opts                  options
-	started               time.Time
-	apps, campaigns       int
-	events, lastSeq       uint64
-	seedTime, projection  time.Duration
-	rebuild               time.Duration
-	results               []result
+	opts                   options
+	started                time.Time
+	apps, campaigns        int
+	events, lastSeq        uint64
+	seedTime, projection   time.Duration
+	rebuild                time.Duration
+	results                []result
 	pgVersion, natsVersion string
 }
 

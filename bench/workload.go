@@ -125,7 +125,9 @@ func (w *workload) application(c *record, opens, closes time.Time) {
 	if withdraw() {
 		return
 	}
-	a.add("offers", gap(1, 7), func(ev *eventsv1.Event) { ev.Payload = &eventsv1.Event_OfferAccepted{OfferAccepted: &eventsv1.OfferAccepted{}} })
+	a.add("offers", gap(1, 7), func(ev *eventsv1.Event) {
+		ev.Payload = &eventsv1.Event_OfferAccepted{OfferAccepted: &eventsv1.OfferAccepted{}}
+	})
 	a.add("vetting", 0.01, func(ev *eventsv1.Event) {
 		ev.Payload = &eventsv1.Event_VettingOpened{VettingOpened: &eventsv1.VettingOpened{Level: commonv1.VettingLevel_VETTING_LEVEL_CTC}}
 	})
@@ -164,7 +166,9 @@ func (w *workload) application(c *record, opens, closes time.Time) {
 		})
 		return
 	}
-	a.add("vetting", gap(5, 40), func(ev *eventsv1.Event) { ev.Payload = &eventsv1.Event_VettingCleared{VettingCleared: &eventsv1.VettingCleared{}} })
+	a.add("vetting", gap(5, 40), func(ev *eventsv1.Event) {
+		ev.Payload = &eventsv1.Event_VettingCleared{VettingCleared: &eventsv1.VettingCleared{}}
+	})
 	if !early {
 		if start.Before(a.at) {
 			start = a.at.AddDate(0, 0, 14)

@@ -266,4 +266,3 @@ func TestFailedVettingWithdrawsOffer(t *testing.T) {
 		}
 	}
 }
-

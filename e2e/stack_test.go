@@ -28,7 +28,7 @@ import (
 const testKey = "e2e-test-signing-key-of-at-least-32-bytes"
 
 // services are started in this order; every test gets all of them.
-var services = []string{"applications", "sifting", "offers", "vetting"}
+var services = []string{"applications", "sifting", "offers", "vetting", "reporting"}
 
 var (
 	buildOnce sync.Once
@@ -64,6 +64,8 @@ func binaries(t *testing.T) string {
 // stack is the running system of one test.
 type stack struct {
 	conns map[string]*grpc.ClientConn
+	// addrs are the services' gRPC addresses, for clients run as processes.
+	addrs map[string]string
 	js    jetstream.JetStream
 }
 
@@ -84,7 +86,7 @@ func start(t *testing.T) *stack {
 	natsURL := testenv.NATS(t)
 	_, js := testenv.Connect(t, natsURL)
 	prefix := testenv.Name("e2e_")
-	st := &stack{conns: map[string]*grpc.ClientConn{}, js: js}
+	st := &stack{conns: map[string]*grpc.ClientConn{}, addrs: map[string]string{}, js: js}
 	for _, name := range services {
 		grpcAddr, adminAddr := freeAddr(t), freeAddr(t)
 		var logs bytes.Buffer
@@ -111,6 +113,7 @@ func start(t *testing.T) *stack {
 		}
 		t.Cleanup(func() { conn.Close() })
 		st.conns[name] = conn
+		st.addrs[name] = grpcAddr
 	}
 	return st
 }
@@ -201,7 +204,6 @@ func eventually(t *testing.T, what string, fn func() error) {
 	}
 	t.Fatalf("%s: not within 20s: %v", what, err)
 }
-
 
 // payloadsFor returns the raw payloads of the events about one application.
 func (s *stack) payloadsFor(t *testing.T, applicationID string) [][]byte {
