@@ -50,3 +50,11 @@ func SystemActor(service string) *commonv1.Actor {
 func Date(t time.Time) *commonv1.Date {
 	return &commonv1.Date{Year: int32(t.Year()), Month: int32(t.Month()), Day: int32(t.Day())}
 }
+
+// DateTime converts the contract's Date to midnight UTC; nil is the zero time.
+func DateTime(d *commonv1.Date) time.Time {
+	if d == nil {
+		return time.Time{}
+	}
+	return time.Date(int(d.GetYear()), time.Month(d.GetMonth()), int(d.GetDay()), 0, 0, 0, 0, time.UTC)
+}

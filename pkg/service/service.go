@@ -50,6 +50,8 @@ type Runtime struct {
 // on r.Server.GRPC() and consumers with Consume, then call Run.
 func Start(ctx context.Context, name string, cfg config.Common, migrations ...pg.Migrations) (_ *Runtime, err error) {
 	log := cfg.Logger(name)
+	// Packages without a logger of their own log the same way.
+	slog.SetDefault(log)
 	log.Info("starting", "config", cfg)
 	if cfg.UsesDevKey() {
 		log.Warn("no AUTH_HS256_KEY or AUTH_ED25519_PUBLIC_KEY set: accepting tokens signed with the public development key")

@@ -110,3 +110,34 @@ func applicationToProto(a *intake.Application) *pb.Application {
 	}
 	return p
 }
+
+// importRowFromProto converts an import row; fields are named as in the row.
+func importRowFromProto(r *pb.ImportRow) (intake.ImportRow, error) {
+	row := intake.ImportRow{
+		Reference: r.GetReference(), CampaignReference: r.GetCampaignReference(),
+		Candidate: candidateFromProto(r.GetCandidate()), History: r.GetHistory(), WithdrawReason: r.GetWithdrawReasonCode(),
+	}
+	role, ok := roles[r.GetRole()]
+	if !ok {
+		return row, validate.Field("role", "must be a known job role")
+	}
+	d, err := detailsFromProto(r.GetCampaignTitle(), r.GetPosts(), r.GetOpensOn(), r.GetClosesOn())
+	if err != nil {
+		return row, err
+	}
+	row.Campaign = intake.NewCampaign{Region: r.GetRegion(), Role: role, CampaignDetails: d}
+	if r.GetSubmittedAt() != nil {
+		if r.GetSubmittedAt().CheckValid() != nil {
+			return row, validate.Field("submitted_at", "must be a valid time")
+		}
+		row.SubmittedAt = r.GetSubmittedAt().AsTime()
+	}
+	if r.GetWithdrawnAt() != nil {
+		if r.GetWithdrawnAt().CheckValid() != nil {
+			return row, validate.Field("withdrawn_at", "must be a valid time")
+		}
+		t := r.GetWithdrawnAt().AsTime()
+		row.WithdrawnAt = &t
+	}
+	return row, nil
+}

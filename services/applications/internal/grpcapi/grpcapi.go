@@ -6,6 +6,7 @@ package grpcapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/apistatus"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
+	"github.com/probation-recruitment/pipeline/pkg/command"
 	"github.com/probation-recruitment/pipeline/pkg/idempotency"
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
 	"github.com/probation-recruitment/pipeline/pkg/region"
@@ -219,6 +221,52 @@ func (s *Server) WithdrawApplication(ctx context.Context, req *pb.WithdrawApplic
 	return reply(resp, s.toStatus(ctx, err))
 }
 
+// MaxImportRows is the most rows one ImportApplications call may carry.
+const MaxImportRows = 500
+
+// ImportApplications implements pb.ApplicationsServiceServer; see
+// command.Batch for how rows, retries and dry runs behave.
+func (s *Server) ImportApplications(ctx context.Context, req *pb.ImportApplicationsRequest) (*pb.ImportApplicationsResponse, error) {
+	caller, err := auth.Require(ctx, "")
+	if err == nil && (len(req.GetRows()) == 0 || len(req.GetRows()) > MaxImportRows) {
+		err = validate.Field("rows", fmt.Sprintf("must hold 1-%d rows, not %d", MaxImportRows, len(req.GetRows())))
+	}
+	if err == nil && !req.GetDryRun() {
+		err = validate.RequestID(req.GetRequestId())
+	}
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	resps, errs := command.Batch(ctx, s.pool, caller, "ImportApplications", req, req.GetDryRun(), "rows", req.GetRows(),
+		func() proto.Message { return &pb.ImportResult{} },
+		func(ctx context.Context, r *pb.ImportRow, resp proto.Message) error {
+			row, err := importRowFromProto(r)
+			if err != nil {
+				return err
+			}
+			a, err := s.svc.Import(ctx, caller, row)
+			if a != nil {
+				resp.(*pb.ImportResult).ApplicationId = a.ID
+			}
+			return err
+		})
+	out := &pb.ImportApplicationsResponse{DryRun: req.GetDryRun()}
+	for i, r := range req.GetRows() {
+		res := &pb.ImportResult{Index: int32(i), Reference: r.GetReference(), Status: apistatus.ItemStatus(s.toStatus(ctx, errs[i])),
+			ApplicationId: resps[i].(*pb.ImportResult).GetApplicationId()}
+		switch {
+		case errs[i] == nil:
+			out.Imported++
+		case errors.Is(errs[i], intake.ErrAlreadyImported):
+			out.AlreadyImported++
+		default:
+			out.Failed++
+		}
+		out.Results = append(out.Results, res)
+	}
+	return out, nil
+}
+
 type idempotent interface {
 	proto.Message
 	GetRequestId() string
@@ -290,7 +338,7 @@ func (s *Server) toStatus(ctx context.Context, err error) error {
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, intake.ErrStale):
 		return status.Error(codes.Aborted, err.Error())
-	case errors.Is(err, intake.ErrDuplicate):
+	case errors.Is(err, intake.ErrDuplicate), errors.Is(err, intake.ErrAlreadyImported):
 		return status.Error(codes.AlreadyExists, err.Error())
 	}
 	if st, ok := apistatus.Common(err); ok {

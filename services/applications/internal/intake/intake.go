@@ -64,6 +64,9 @@ type Campaign struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	CreatedBy string
+	// ImportReference is the campaign's reference in the system it was
+	// imported from; empty for one created here.
+	ImportReference string
 }
 
 // Candidate is the person applying; this service alone stores it.
@@ -87,6 +90,12 @@ type Application struct {
 	SubmittedBy    string
 	WithdrawnAt    *time.Time
 	WithdrawReason string
+	// ImportReference is the application's reference in the system it
+	// was imported from; empty for one submitted here.
+	ImportReference string
+	// PendingWithdrawal is an imported withdrawal waiting for the
+	// application to reach the stage it happened in.
+	PendingWithdrawal *Withdrawal
 }
 
 // Errors the grpcapi layer maps to status codes.

@@ -76,12 +76,34 @@ func (m *memStore) Campaigns(context.Context, CampaignFilter) ([]*Campaign, erro
 	return nil, errors.New("memStore: Campaigns not needed by the rule tests")
 }
 
-func (m *memStore) InsertApplication(_ context.Context, a *Application, ev *eventsv1.Event) error {
+func (m *memStore) InsertApplication(_ context.Context, a *Application, evs ...*eventsv1.Event) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.apps[a.ID] = *a
-	m.events = append(m.events, ev)
+	m.events = append(m.events, evs...)
 	return nil
+}
+
+func (m *memStore) CampaignByReference(_ context.Context, ref string) (*Campaign, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range m.campaigns {
+		if c.ImportReference == ref {
+			return &c, nil
+		}
+	}
+	return nil, ErrNotFound
+}
+
+func (m *memStore) ApplicationByReference(_ context.Context, ref string) (*Application, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, a := range m.apps {
+		if a.ImportReference == ref {
+			return &a, nil
+		}
+	}
+	return nil, ErrNotFound
 }
 
 func (m *memStore) UpdateApplication(_ context.Context, id string, fn func(*Application) ([]*eventsv1.Event, error)) (*Application, error) {

@@ -22,6 +22,8 @@ const Producer = "applications"
 // Store is the storage the rules need. Every write takes the events that
 // describe it and stores both in one transaction.
 type Store interface {
+	// InsertCampaign returns ErrDuplicate if the campaign's import
+	// reference is taken.
 	InsertCampaign(ctx context.Context, c *Campaign, ev *eventsv1.Event) error
 	// UpdateCampaign loads the campaign, locked, and stores it and the
 	// events fn returns; fn's error aborts the update.
@@ -29,13 +31,19 @@ type Store interface {
 	Campaign(ctx context.Context, id string) (*Campaign, error)
 	Campaigns(ctx context.Context, f CampaignFilter) ([]*Campaign, error)
 
+	// CampaignByReference finds an imported campaign (ErrNotFound).
+	CampaignByReference(ctx context.Context, reference string) (*Campaign, error)
+
 	// InsertApplication returns ErrDuplicate if the candidate's email has
-	// already applied to the campaign.
-	InsertApplication(ctx context.Context, a *Application, ev *eventsv1.Event) error
+	// already applied to the campaign, ErrAlreadyImported if its import
+	// reference is taken.
+	InsertApplication(ctx context.Context, a *Application, evs ...*eventsv1.Event) error
 	// UpdateApplication loads the application, locked, and stores it and
 	// the events fn returns. fn may return ErrUnchanged to store nothing.
 	UpdateApplication(ctx context.Context, id string, fn func(*Application) ([]*eventsv1.Event, error)) (*Application, error)
 	Application(ctx context.Context, id string) (*Application, error)
+	// ApplicationByReference finds an imported application (ErrNotFound).
+	ApplicationByReference(ctx context.Context, reference string) (*Application, error)
 	Applications(ctx context.Context, f ApplicationFilter) ([]*Application, error)
 }
 
@@ -252,7 +260,8 @@ func stageAfter(ev *eventsv1.Event) (Stage, bool) {
 }
 
 // ApplyStageEvent moves an application to the stage another service's
-// event reports. Stages only move forward (see rank), and a hired
+// event reports; an imported application whose withdrawal waits for that
+// stage is then withdrawn (application.withdrawn at the historical time). Stages only move forward (see rank), and a hired
 // candidate only to WITHDRAWN, so events that arrive twice or out of order
 // leave the same result; an event for an application this service does
 // not hold is ignored.
@@ -270,6 +279,10 @@ func (s *Service) ApplyStageEvent(ctx context.Context, ev *eventsv1.Event) error
 			return nil, ErrUnchanged
 		}
 		a.Stage, a.StageEnteredAt = stage, ev.GetOccurredAt().AsTime()
+		if w := a.PendingWithdrawal; w != nil && w.Stage == stage {
+			by := &commonv1.Actor{Subject: w.By, Role: commonv1.CallerRole_CALLER_ROLE_ADMIN}
+			return []*eventsv1.Event{a.withdraw(by, w)}, nil
+		}
 		return nil, nil
 	})
 	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnchanged) {

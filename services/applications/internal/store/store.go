@@ -8,9 +8,10 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/probation-recruitment/pipeline/pkg/outbox"
@@ -36,11 +37,13 @@ func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
 var _ intake.Store = (*Store)(nil)
 
-const campaignColumns = `id::text, region, role, title, posts, opens_on, closes_on, version, created_at, updated_at, created_by`
+const campaignColumns = `id::text, region, role, title, posts, opens_on, closes_on, version, created_at, updated_at, created_by,
+	coalesce(import_reference, '')`
 
 func scanCampaign(row pgx.Row) (*intake.Campaign, error) {
 	c := &intake.Campaign{}
-	err := row.Scan(&c.ID, &c.Region, &c.Role, &c.Title, &c.Posts, &c.OpensOn, &c.ClosesOn, &c.Version, &c.CreatedAt, &c.UpdatedAt, &c.CreatedBy)
+	err := row.Scan(&c.ID, &c.Region, &c.Role, &c.Title, &c.Posts, &c.OpensOn, &c.ClosesOn, &c.Version, &c.CreatedAt, &c.UpdatedAt, &c.CreatedBy,
+		&c.ImportReference)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("campaign: %w", intake.ErrNotFound)
 	}
@@ -50,13 +53,29 @@ func scanCampaign(row pgx.Row) (*intake.Campaign, error) {
 // InsertCampaign stores a new campaign and its event.
 func (s *Store) InsertCampaign(ctx context.Context, c *intake.Campaign, ev *eventsv1.Event) error {
 	return pg.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO campaigns (`+strings.ReplaceAll(campaignColumns, "::text", "")+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			c.ID, c.Region, c.Role, c.Title, c.Posts, c.OpensOn, c.ClosesOn, c.Version, c.CreatedAt, c.UpdatedAt, c.CreatedBy); err != nil {
+		tag, err := tx.Exec(ctx, `INSERT INTO campaigns (id, region, role, title, posts, opens_on, closes_on, version,
+			created_at, updated_at, created_by, import_reference)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, nullif($12, ''))
+			ON CONFLICT (import_reference) DO NOTHING`,
+			c.ID, c.Region, c.Role, c.Title, c.Posts, c.OpensOn, c.ClosesOn, c.Version, c.CreatedAt, c.UpdatedAt, c.CreatedBy,
+			c.ImportReference)
+		if err != nil {
 			return fmt.Errorf("insert campaign: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("%w: campaign reference %s", intake.ErrDuplicate, c.ImportReference)
 		}
 		return outbox.Append(ctx, tx, ev)
 	})
+}
+
+// CampaignByReference returns the campaign imported under reference.
+func (s *Store) CampaignByReference(ctx context.Context, reference string) (*intake.Campaign, error) {
+	c, err := scanCampaign(pg.Q(ctx, s.pool).QueryRow(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE import_reference = $1`, reference))
+	if err != nil && !errors.Is(err, intake.ErrNotFound) {
+		return nil, fmt.Errorf("read campaign: %w", err)
+	}
+	return c, err
 }
 
 // UpdateCampaign applies fn to the campaign under a row lock.
@@ -115,34 +134,65 @@ func (s *Store) Campaigns(ctx context.Context, f intake.CampaignFilter) ([]*inta
 }
 
 const applicationColumns = `id::text, campaign_id::text, region, role, candidate_name, candidate_email, candidate_phone,
-	stage, stage_entered_at, version, submitted_at, submitted_by, withdrawn_at, withdrawal_reason`
+	stage, stage_entered_at, version, submitted_at, submitted_by, withdrawn_at, withdrawal_reason, coalesce(import_reference, ''),
+	pending_withdrawal_stage, pending_withdrawal_at, pending_withdrawal_reason, pending_withdrawal_by`
 
 func scanApplication(row pgx.Row) (*intake.Application, error) {
 	a := &intake.Application{}
+	var pendingStage, pendingReason, pendingBy *string
+	var pendingAt *time.Time
 	err := row.Scan(&a.ID, &a.CampaignID, &a.Region, &a.Role, &a.Candidate.Name, &a.Candidate.Email, &a.Candidate.Phone,
-		&a.Stage, &a.StageEnteredAt, &a.Version, &a.SubmittedAt, &a.SubmittedBy, &a.WithdrawnAt, &a.WithdrawReason)
+		&a.Stage, &a.StageEnteredAt, &a.Version, &a.SubmittedAt, &a.SubmittedBy, &a.WithdrawnAt, &a.WithdrawReason, &a.ImportReference,
+		&pendingStage, &pendingAt, &pendingReason, &pendingBy)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("application: %w", intake.ErrNotFound)
+	}
+	if pendingStage != nil && pendingAt != nil && pendingReason != nil && pendingBy != nil {
+		a.PendingWithdrawal = &intake.Withdrawal{Stage: intake.Stage(*pendingStage), At: *pendingAt, Reason: *pendingReason, By: *pendingBy}
 	}
 	return a, err
 }
 
-// InsertApplication stores a new application and its event.
-func (s *Store) InsertApplication(ctx context.Context, a *intake.Application, ev *eventsv1.Event) error {
+// pending spreads a pending withdrawal over its columns (all NULL for none).
+func pending(w *intake.Withdrawal) (stage *string, at *time.Time, reason, by *string) {
+	if w == nil {
+		return nil, nil, nil, nil
+	}
+	st := string(w.Stage)
+	return &st, &w.At, &w.Reason, &w.By
+}
+
+// InsertApplication stores a new application and its events.
+func (s *Store) InsertApplication(ctx context.Context, a *intake.Application, evs ...*eventsv1.Event) error {
 	return pg.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		pStage, pAt, pReason, pBy := pending(a.PendingWithdrawal)
 		_, err := tx.Exec(ctx, `INSERT INTO applications (id, campaign_id, region, role, candidate_name, candidate_email,
-			candidate_phone, stage, stage_entered_at, version, submitted_at, submitted_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			candidate_phone, stage, stage_entered_at, version, submitted_at, submitted_by, withdrawn_at, withdrawal_reason,
+			import_reference, pending_withdrawal_stage, pending_withdrawal_at, pending_withdrawal_reason, pending_withdrawal_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, nullif($15, ''), $16, $17, $18, $19)`,
 			a.ID, a.CampaignID, a.Region, a.Role, a.Candidate.Name, a.Candidate.Email, a.Candidate.Phone,
-			a.Stage, a.StageEnteredAt, a.Version, a.SubmittedAt, a.SubmittedBy)
-		if pg.SQLState(err) == pg.UniqueViolation {
+			a.Stage, a.StageEnteredAt, a.Version, a.SubmittedAt, a.SubmittedBy, a.WithdrawnAt, a.WithdrawReason,
+			a.ImportReference, pStage, pAt, pReason, pBy)
+		var pgErr *pgconn.PgError
+		switch {
+		case errors.As(err, &pgErr) && pgErr.Code == pg.UniqueViolation && pgErr.ConstraintName == "applications_import_reference_key":
+			return fmt.Errorf("%w: reference %s", intake.ErrAlreadyImported, a.ImportReference)
+		case pg.SQLState(err) == pg.UniqueViolation:
 			return fmt.Errorf("%w: this email has already applied to the campaign", intake.ErrDuplicate)
-		}
-		if err != nil {
+		case err != nil:
 			return fmt.Errorf("insert application: %w", err)
 		}
-		return outbox.Append(ctx, tx, ev)
+		return outbox.Append(ctx, tx, evs...)
 	})
+}
+
+// ApplicationByReference returns the application imported under reference.
+func (s *Store) ApplicationByReference(ctx context.Context, reference string) (*intake.Application, error) {
+	a, err := scanApplication(pg.Q(ctx, s.pool).QueryRow(ctx, `SELECT `+applicationColumns+` FROM applications WHERE import_reference = $1`, reference))
+	if err != nil && !errors.Is(err, intake.ErrNotFound) {
+		return nil, fmt.Errorf("read application: %w", err)
+	}
+	return a, err
 }
 
 // UpdateApplication applies fn to the application under a row lock.
@@ -160,9 +210,11 @@ func (s *Store) UpdateApplication(ctx context.Context, id string, fn func(*intak
 		if err != nil {
 			return err
 		}
+		pStage, pAt, pReason, pBy := pending(a.PendingWithdrawal)
 		if _, err := tx.Exec(ctx, `UPDATE applications SET stage = $2, stage_entered_at = $3, version = $4,
-			withdrawn_at = $5, withdrawal_reason = $6 WHERE id = $1`,
-			a.ID, a.Stage, a.StageEnteredAt, a.Version, a.WithdrawnAt, a.WithdrawReason); err != nil {
+			withdrawn_at = $5, withdrawal_reason = $6, pending_withdrawal_stage = $7, pending_withdrawal_at = $8,
+			pending_withdrawal_reason = $9, pending_withdrawal_by = $10 WHERE id = $1`,
+			a.ID, a.Stage, a.StageEnteredAt, a.Version, a.WithdrawnAt, a.WithdrawReason, pStage, pAt, pReason, pBy); err != nil {
 			return fmt.Errorf("update application: %w", err)
 		}
 		out = a

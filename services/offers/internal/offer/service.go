@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/imported"
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
@@ -125,7 +128,13 @@ func (s *Service) List(ctx context.Context, f ListFilter) ([]*Offer, error) {
 func (s *Service) HandleEvent(ctx context.Context, ev *eventsv1.Event) error {
 	switch ev.GetPayload().(type) {
 	case *eventsv1.Event_InterviewPassed:
-		return s.store.Open(ctx, OpenRecord(ev))
+		if err := s.store.Open(ctx, OpenRecord(ev)); err != nil {
+			return err
+		}
+		if h := ev.GetInterviewPassed().GetImported(); h.GetOffer() != nil {
+			return s.importHistory(ctx, ev, h)
+		}
+		return nil
 	case *eventsv1.Event_ApplicationWithdrawn:
 		err := s.update(ctx, ev, func(o *Offer) (*eventsv1.Event, error) {
 			if !o.ApplicationWithdrawn(ev) {
@@ -178,3 +187,59 @@ func (s *Service) update(ctx context.Context, ev *eventsv1.Event, fn func(*Offer
 
 // Now is the service clock.
 func (s *Service) Now() time.Time { return s.now() }
+
+// importHistory records the offer part of an imported application's
+// history, at its historical times and as the importer, into the record
+// just opened; offer.accepted carries the vetting part on. What vetting
+// the history says had cleared by a start counts as cleared, since the
+// vetting service records it only after the acceptance.
+func (s *Service) importHistory(ctx context.Context, ev *eventsv1.Event, h *commonv1.ImportedHistory) error {
+	o, vet := h.GetOffer(), h.GetVetting()
+	at := func(ts *timestamppb.Timestamp, r *Offer) Change {
+		t := imported.Time(ts)
+		local := t.In(s.local)
+		return Change{Actor: ev.GetActor(), At: t, ExpectedVersion: r.Version,
+			Today: time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, time.UTC)}
+	}
+	clearedBy := func(ts *timestamppb.Timestamp) bool {
+		return vet.GetClearedAt() != nil && !vet.GetClearedAt().AsTime().After(ts.AsTime())
+	}
+	steps := []imported.Step[*Offer]{func(r *Offer) (*eventsv1.Event, error) {
+		if r.Version != 1 {
+			return nil, fmt.Errorf("the offer has moved on (version %d) since it was opened", r.Version)
+		}
+		return r.Make(at(o.GetMadeAt(), r), o.GetSalaryBandCode(), o.GetConditions())
+	}}
+	switch {
+	case o.GetDeclinedAt() != nil:
+		steps = append(steps, func(r *Offer) (*eventsv1.Event, error) {
+			return r.Decline(at(o.GetDeclinedAt(), r), o.GetDeclineReasonCode())
+		})
+	case o.GetAcceptedAt() != nil:
+		steps = append(steps, func(r *Offer) (*eventsv1.Event, error) {
+			out, err := r.Accept(at(o.GetAcceptedAt(), r))
+			if accepted := out.GetOfferAccepted(); accepted != nil {
+				accepted.Imported = &commonv1.ImportedHistory{Vetting: vet}
+			}
+			return out, err
+		})
+	}
+	if o.GetStartDateSetAt() != nil {
+		steps = append(steps, func(r *Offer) (*eventsv1.Event, error) {
+			r.VettingCleared = clearedBy(o.GetStartDateSetAt())
+			plan := StartPlan{Date: event.DateTime(o.GetStartDate()), ApprovedBy: o.GetApprovedBy()}
+			if o.GetVettingDueBy() != nil {
+				due := event.DateTime(o.GetVettingDueBy())
+				plan.VettingDueBy = &due
+			}
+			return r.SetStartDate(at(o.GetStartDateSetAt(), r), plan, s.defaultDue)
+		})
+	}
+	if o.GetStartedAt() != nil {
+		steps = append(steps, func(r *Offer) (*eventsv1.Event, error) {
+			r.VettingCleared = clearedBy(o.GetStartedAt())
+			return r.ConfirmStart(at(o.GetStartedAt(), r))
+		})
+	}
+	return imported.Apply(ctx, ev.GetApplicationId(), s.store.Update, steps...)
+}

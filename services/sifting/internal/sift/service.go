@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/imported"
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
+	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
 )
 
@@ -116,7 +120,13 @@ func (s *Service) Now() time.Time { return s.now() }
 func (s *Service) HandleEvent(ctx context.Context, ev *eventsv1.Event) error {
 	switch p := ev.GetPayload().(type) {
 	case *eventsv1.Event_ApplicationSubmitted:
-		return s.store.Open(ctx, OpenCase(ev))
+		if err := s.store.Open(ctx, OpenCase(ev)); err != nil {
+			return err
+		}
+		if h := p.ApplicationSubmitted.GetImported(); h != nil {
+			return s.importHistory(ctx, ev, h)
+		}
+		return nil
 	case *eventsv1.Event_ApplicationWithdrawn:
 		at := ev.GetOccurredAt().AsTime()
 		_, err := s.store.Update(ctx, ev.GetApplicationId(), func(c *Case) (*eventsv1.Event, error) {
@@ -138,4 +148,45 @@ func (s *Service) HandleEvent(ctx context.Context, ev *eventsv1.Event) error {
 		}
 	}
 	return nil
+}
+
+// importHistory records the sift and interview parts of an imported
+// application's history, at their historical times and as the importer,
+// into the case just opened; interview.passed carries the rest on to the
+// offers service.
+func (s *Service) importHistory(ctx context.Context, ev *eventsv1.Event, h *commonv1.ImportedHistory) error {
+	at := func(ts *timestamppb.Timestamp, c *Case) Change {
+		return Change{Actor: ev.GetActor(), At: imported.Time(ts), ExpectedVersion: c.Version}
+	}
+	outcome := func(passed bool) Outcome {
+		if passed {
+			return Pass
+		}
+		return Fail
+	}
+	var steps []imported.Step[*Case]
+	if sift := h.GetSift(); sift != nil {
+		steps = append(steps, func(c *Case) (*eventsv1.Event, error) {
+			if c.Version != 1 {
+				return nil, fmt.Errorf("the case has moved on (version %d) since it was opened", c.Version)
+			}
+			return c.DecideSift(at(sift.GetDecidedAt(), c), Decision{Outcome: outcome(sift.GetPassed()), ReasonCode: sift.GetReasonCode()})
+		})
+	}
+	if iv := h.GetInterview(); iv != nil {
+		steps = append(steps, func(c *Case) (*eventsv1.Event, error) {
+			return c.ScheduleInterview(at(iv.GetBookedAt(), c), iv.GetScheduledFor().AsTime())
+		})
+		if iv.GetDecidedAt() != nil {
+			steps = append(steps, func(c *Case) (*eventsv1.Event, error) {
+				out, err := c.RecordInterviewOutcome(at(iv.GetDecidedAt(), c),
+					Decision{Outcome: outcome(iv.GetPassed()), ReasonCode: iv.GetReasonCode()})
+				if passed := out.GetInterviewPassed(); passed != nil {
+					passed.Imported = &commonv1.ImportedHistory{Offer: h.GetOffer(), Vetting: h.GetVetting()}
+				}
+				return out, err
+			})
+		}
+	}
+	return imported.Apply(ctx, ev.GetApplicationId(), s.store.Update, steps...)
 }

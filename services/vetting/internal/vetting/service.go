@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/imported"
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
@@ -121,7 +124,13 @@ func (s *Service) HandleEvent(ctx context.Context, ev *eventsv1.Event) error {
 		}
 		opened := c.record(event.SystemActor(Producer), at, Open, "vetting.opened", "")
 		opened.Payload = &eventsv1.Event_VettingOpened{VettingOpened: &eventsv1.VettingOpened{Level: c.Level}}
-		return s.store.Open(ctx, c, opened)
+		if err := s.store.Open(ctx, c, opened); err != nil {
+			return err
+		}
+		if v := p.OfferAccepted.GetImported().GetVetting(); v != nil {
+			return s.importHistory(ctx, ev, v)
+		}
+		return nil
 	case *eventsv1.Event_ApplicationWithdrawn:
 		return s.close(ctx, ev, "application.withdrawn", p.ApplicationWithdrawn.GetReasonCode())
 	case *eventsv1.Event_OfferWithdrawn:
@@ -157,4 +166,53 @@ func (s *Service) close(ctx context.Context, ev *eventsv1.Event, name, reason st
 		return nil // nothing in progress to close
 	}
 	return err
+}
+
+// importHistory records an imported application's vetting history, at its
+// historical times and as the importer, into the case just opened: forms
+// received before a block or after it is lifted, then the outcome.
+func (s *Service) importHistory(ctx context.Context, ev *eventsv1.Event, v *commonv1.ImportedVetting) error {
+	at := func(ts *timestamppb.Timestamp, c *Case) Change {
+		return Change{Actor: ev.GetActor(), At: imported.Time(ts), ExpectedVersion: c.Version}
+	}
+	forms := func(c *Case) (*eventsv1.Event, error) { return c.RecordFormsReceived(at(v.GetFormsReceivedAt(), c)) }
+	var steps []imported.Step[*Case]
+	if v.GetBlockedAt() == nil {
+		if v.GetFormsReceivedAt() != nil {
+			steps = append(steps, forms)
+		}
+	} else {
+		formsFirst := v.GetFormsReceivedAt() != nil && !v.GetFormsReceivedAt().AsTime().After(v.GetBlockedAt().AsTime())
+		if formsFirst {
+			steps = append(steps, forms)
+		}
+		steps = append(steps, func(c *Case) (*eventsv1.Event, error) {
+			return c.Block(at(v.GetBlockedAt(), c), v.GetBlockReason(), "")
+		})
+		if v.GetUnblockedAt() != nil {
+			steps = append(steps, func(c *Case) (*eventsv1.Event, error) { return c.Unblock(at(v.GetUnblockedAt(), c)) })
+		}
+		if !formsFirst && v.GetFormsReceivedAt() != nil {
+			steps = append(steps, forms)
+		}
+	}
+	switch {
+	case v.GetClearedAt() != nil:
+		steps = append(steps, func(c *Case) (*eventsv1.Event, error) { return c.Clear(at(v.GetClearedAt(), c)) })
+	case v.GetFailedAt() != nil:
+		steps = append(steps, func(c *Case) (*eventsv1.Event, error) {
+			return c.Fail(at(v.GetFailedAt(), c), v.GetFailReasonCode())
+		})
+	}
+	if len(steps) == 0 {
+		return nil
+	}
+	first := steps[0]
+	steps[0] = func(c *Case) (*eventsv1.Event, error) {
+		if c.Version != 1 {
+			return nil, fmt.Errorf("the case has moved on (version %d) since it was opened", c.Version)
+		}
+		return first(c)
+	}
+	return imported.Apply(ctx, ev.GetApplicationId(), s.store.Update, steps...)
 }

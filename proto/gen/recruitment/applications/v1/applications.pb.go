@@ -1260,6 +1260,368 @@ func (x *WithdrawApplicationResponse) GetApplication() *Application {
 	return nil
 }
 
+// ImportRow is one application and its history.
+type ImportRow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The application's id in the source system, unique across imports;
+	// 1-100 characters. A second import of it changes nothing.
+	Reference string `protobuf:"bytes,1,opt,name=reference,proto3" json:"reference,omitempty"`
+	// The campaign, by a reference of the source system; the first row of a
+	// campaign creates it from the fields below, later rows must agree.
+	CampaignReference string     `protobuf:"bytes,2,opt,name=campaign_reference,json=campaignReference,proto3" json:"campaign_reference,omitempty"`
+	Region            string     `protobuf:"bytes,3,opt,name=region,proto3" json:"region,omitempty"`
+	Role              v1.JobRole `protobuf:"varint,4,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
+	CampaignTitle     string     `protobuf:"bytes,5,opt,name=campaign_title,json=campaignTitle,proto3" json:"campaign_title,omitempty"`
+	Posts             int32      `protobuf:"varint,6,opt,name=posts,proto3" json:"posts,omitempty"`
+	OpensOn           *v1.Date   `protobuf:"bytes,7,opt,name=opens_on,json=opensOn,proto3" json:"opens_on,omitempty"`
+	// Omit for a rolling campaign.
+	ClosesOn  *v1.Date   `protobuf:"bytes,8,opt,name=closes_on,json=closesOn,proto3" json:"closes_on,omitempty"`
+	Candidate *Candidate `protobuf:"bytes,9,opt,name=candidate,proto3" json:"candidate,omitempty"`
+	// Within the campaign's dates (judged in the service's time zone), not
+	// in the future.
+	SubmittedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=submitted_at,json=submittedAt,proto3" json:"submitted_at,omitempty"`
+	// What happened after submission; every time after the one before it
+	// and not in the future.
+	History *v1.ImportedHistory `protobuf:"bytes,11,opt,name=history,proto3" json:"history,omitempty"`
+	// A candidate withdrawal, after everything in history, from a stage a
+	// candidate may withdraw from.
+	WithdrawnAt        *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=withdrawn_at,json=withdrawnAt,proto3" json:"withdrawn_at,omitempty"`
+	WithdrawReasonCode string                 `protobuf:"bytes,13,opt,name=withdraw_reason_code,json=withdrawReasonCode,proto3" json:"withdraw_reason_code,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *ImportRow) Reset() {
+	*x = ImportRow{}
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportRow) ProtoMessage() {}
+
+func (x *ImportRow) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportRow.ProtoReflect.Descriptor instead.
+func (*ImportRow) Descriptor() ([]byte, []int) {
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ImportRow) GetReference() string {
+	if x != nil {
+		return x.Reference
+	}
+	return ""
+}
+
+func (x *ImportRow) GetCampaignReference() string {
+	if x != nil {
+		return x.CampaignReference
+	}
+	return ""
+}
+
+func (x *ImportRow) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *ImportRow) GetRole() v1.JobRole {
+	if x != nil {
+		return x.Role
+	}
+	return v1.JobRole(0)
+}
+
+func (x *ImportRow) GetCampaignTitle() string {
+	if x != nil {
+		return x.CampaignTitle
+	}
+	return ""
+}
+
+func (x *ImportRow) GetPosts() int32 {
+	if x != nil {
+		return x.Posts
+	}
+	return 0
+}
+
+func (x *ImportRow) GetOpensOn() *v1.Date {
+	if x != nil {
+		return x.OpensOn
+	}
+	return nil
+}
+
+func (x *ImportRow) GetClosesOn() *v1.Date {
+	if x != nil {
+		return x.ClosesOn
+	}
+	return nil
+}
+
+func (x *ImportRow) GetCandidate() *Candidate {
+	if x != nil {
+		return x.Candidate
+	}
+	return nil
+}
+
+func (x *ImportRow) GetSubmittedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SubmittedAt
+	}
+	return nil
+}
+
+func (x *ImportRow) GetHistory() *v1.ImportedHistory {
+	if x != nil {
+		return x.History
+	}
+	return nil
+}
+
+func (x *ImportRow) GetWithdrawnAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.WithdrawnAt
+	}
+	return nil
+}
+
+func (x *ImportRow) GetWithdrawReasonCode() string {
+	if x != nil {
+		return x.WithdrawReasonCode
+	}
+	return ""
+}
+
+type ImportApplicationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required unless dry_run; a retried request answers from the record.
+	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// 1-500 rows.
+	Rows []*ImportRow `protobuf:"bytes,2,rep,name=rows,proto3" json:"rows,omitempty"`
+	// Validate every row as the import would, and change nothing.
+	DryRun        bool `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportApplicationsRequest) Reset() {
+	*x = ImportApplicationsRequest{}
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportApplicationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportApplicationsRequest) ProtoMessage() {}
+
+func (x *ImportApplicationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportApplicationsRequest.ProtoReflect.Descriptor instead.
+func (*ImportApplicationsRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ImportApplicationsRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *ImportApplicationsRequest) GetRows() []*ImportRow {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+func (x *ImportApplicationsRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+type ImportResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The row's position in the request.
+	Index     int32  `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Reference string `protobuf:"bytes,2,opt,name=reference,proto3" json:"reference,omitempty"`
+	// OK: imported; ALREADY_EXISTS: imported before (application_id names
+	// it); INVALID_ARGUMENT with field violations (rows[i].<field>); etc.
+	Status        *v1.ItemStatus `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	ApplicationId string         `protobuf:"bytes,4,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportResult) Reset() {
+	*x = ImportResult{}
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportResult) ProtoMessage() {}
+
+func (x *ImportResult) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportResult.ProtoReflect.Descriptor instead.
+func (*ImportResult) Descriptor() ([]byte, []int) {
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ImportResult) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *ImportResult) GetReference() string {
+	if x != nil {
+		return x.Reference
+	}
+	return ""
+}
+
+func (x *ImportResult) GetStatus() *v1.ItemStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+func (x *ImportResult) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+type ImportApplicationsResponse struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Results         []*ImportResult        `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	Imported        int32                  `protobuf:"varint,2,opt,name=imported,proto3" json:"imported,omitempty"`
+	AlreadyImported int32                  `protobuf:"varint,3,opt,name=already_imported,json=alreadyImported,proto3" json:"already_imported,omitempty"`
+	Failed          int32                  `protobuf:"varint,4,opt,name=failed,proto3" json:"failed,omitempty"`
+	DryRun          bool                   `protobuf:"varint,5,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ImportApplicationsResponse) Reset() {
+	*x = ImportApplicationsResponse{}
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportApplicationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportApplicationsResponse) ProtoMessage() {}
+
+func (x *ImportApplicationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportApplicationsResponse.ProtoReflect.Descriptor instead.
+func (*ImportApplicationsResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ImportApplicationsResponse) GetResults() []*ImportResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *ImportApplicationsResponse) GetImported() int32 {
+	if x != nil {
+		return x.Imported
+	}
+	return 0
+}
+
+func (x *ImportApplicationsResponse) GetAlreadyImported() int32 {
+	if x != nil {
+		return x.AlreadyImported
+	}
+	return 0
+}
+
+func (x *ImportApplicationsResponse) GetFailed() int32 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *ImportApplicationsResponse) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
 var File_recruitment_applications_v1_applications_proto protoreflect.FileDescriptor
 
 const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
@@ -1365,7 +1727,38 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\vreason_code\x18\x04 \x01(\tR\n" +
 	"reasonCode\"i\n" +
 	"\x1bWithdrawApplicationResponse\x12J\n" +
-	"\vapplication\x18\x01 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication2\x81\b\n" +
+	"\vapplication\x18\x01 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication\"\x8b\x05\n" +
+	"\tImportRow\x12\x1c\n" +
+	"\treference\x18\x01 \x01(\tR\treference\x12-\n" +
+	"\x12campaign_reference\x18\x02 \x01(\tR\x11campaignReference\x12\x16\n" +
+	"\x06region\x18\x03 \x01(\tR\x06region\x122\n" +
+	"\x04role\x18\x04 \x01(\x0e2\x1e.recruitment.common.v1.JobRoleR\x04role\x12%\n" +
+	"\x0ecampaign_title\x18\x05 \x01(\tR\rcampaignTitle\x12\x14\n" +
+	"\x05posts\x18\x06 \x01(\x05R\x05posts\x126\n" +
+	"\bopens_on\x18\a \x01(\v2\x1b.recruitment.common.v1.DateR\aopensOn\x128\n" +
+	"\tcloses_on\x18\b \x01(\v2\x1b.recruitment.common.v1.DateR\bclosesOn\x12D\n" +
+	"\tcandidate\x18\t \x01(\v2&.recruitment.applications.v1.CandidateR\tcandidate\x12=\n" +
+	"\fsubmitted_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\vsubmittedAt\x12@\n" +
+	"\ahistory\x18\v \x01(\v2&.recruitment.common.v1.ImportedHistoryR\ahistory\x12=\n" +
+	"\fwithdrawn_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\vwithdrawnAt\x120\n" +
+	"\x14withdraw_reason_code\x18\r \x01(\tR\x12withdrawReasonCode\"\x8f\x01\n" +
+	"\x19ImportApplicationsRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12:\n" +
+	"\x04rows\x18\x02 \x03(\v2&.recruitment.applications.v1.ImportRowR\x04rows\x12\x17\n" +
+	"\adry_run\x18\x03 \x01(\bR\x06dryRun\"\xa4\x01\n" +
+	"\fImportResult\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x1c\n" +
+	"\treference\x18\x02 \x01(\tR\treference\x129\n" +
+	"\x06status\x18\x03 \x01(\v2!.recruitment.common.v1.ItemStatusR\x06status\x12%\n" +
+	"\x0eapplication_id\x18\x04 \x01(\tR\rapplicationId\"\xd9\x01\n" +
+	"\x1aImportApplicationsResponse\x12C\n" +
+	"\aresults\x18\x01 \x03(\v2).recruitment.applications.v1.ImportResultR\aresults\x12\x1a\n" +
+	"\bimported\x18\x02 \x01(\x05R\bimported\x12)\n" +
+	"\x10already_imported\x18\x03 \x01(\x05R\x0falreadyImported\x12\x16\n" +
+	"\x06failed\x18\x04 \x01(\x05R\x06failed\x12\x17\n" +
+	"\adry_run\x18\x05 \x01(\bR\x06dryRun2\x89\t\n" +
 	"\x13ApplicationsService\x12y\n" +
 	"\x0eCreateCampaign\x122.recruitment.applications.v1.CreateCampaignRequest\x1a3.recruitment.applications.v1.CreateCampaignResponse\x12y\n" +
 	"\x0eUpdateCampaign\x122.recruitment.applications.v1.UpdateCampaignRequest\x1a3.recruitment.applications.v1.UpdateCampaignResponse\x12p\n" +
@@ -1374,7 +1767,8 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\x11SubmitApplication\x125.recruitment.applications.v1.SubmitApplicationRequest\x1a6.recruitment.applications.v1.SubmitApplicationResponse\x12y\n" +
 	"\x0eGetApplication\x122.recruitment.applications.v1.GetApplicationRequest\x1a3.recruitment.applications.v1.GetApplicationResponse\x12\x7f\n" +
 	"\x10ListApplications\x124.recruitment.applications.v1.ListApplicationsRequest\x1a5.recruitment.applications.v1.ListApplicationsResponse\x12\x88\x01\n" +
-	"\x13WithdrawApplication\x127.recruitment.applications.v1.WithdrawApplicationRequest\x1a8.recruitment.applications.v1.WithdrawApplicationResponseB\xa2\x02\n" +
+	"\x13WithdrawApplication\x127.recruitment.applications.v1.WithdrawApplicationRequest\x1a8.recruitment.applications.v1.WithdrawApplicationResponse\x12\x85\x01\n" +
+	"\x12ImportApplications\x126.recruitment.applications.v1.ImportApplicationsRequest\x1a7.recruitment.applications.v1.ImportApplicationsResponseB\xa2\x02\n" +
 	"\x1fcom.recruitment.applications.v1B\x11ApplicationsProtoP\x01Z^github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1;applicationsv1\xa2\x02\x03RAX\xaa\x02\x1bRecruitment.Applications.V1\xca\x02\x1bRecruitment\\Applications\\V1\xe2\x02'Recruitment\\Applications\\V1\\GPBMetadata\xea\x02\x1dRecruitment::Applications::V1b\x06proto3"
 
 var (
@@ -1389,7 +1783,7 @@ func file_recruitment_applications_v1_applications_proto_rawDescGZIP() []byte {
 	return file_recruitment_applications_v1_applications_proto_rawDescData
 }
 
-var file_recruitment_applications_v1_applications_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_recruitment_applications_v1_applications_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_recruitment_applications_v1_applications_proto_goTypes = []any{
 	(*Campaign)(nil),                    // 0: recruitment.applications.v1.Campaign
 	(*Candidate)(nil),                   // 1: recruitment.applications.v1.Candidate
@@ -1410,59 +1804,77 @@ var file_recruitment_applications_v1_applications_proto_goTypes = []any{
 	(*ListApplicationsResponse)(nil),    // 16: recruitment.applications.v1.ListApplicationsResponse
 	(*WithdrawApplicationRequest)(nil),  // 17: recruitment.applications.v1.WithdrawApplicationRequest
 	(*WithdrawApplicationResponse)(nil), // 18: recruitment.applications.v1.WithdrawApplicationResponse
-	(v1.JobRole)(0),                     // 19: recruitment.common.v1.JobRole
-	(*v1.Date)(nil),                     // 20: recruitment.common.v1.Date
-	(*timestamppb.Timestamp)(nil),       // 21: google.protobuf.Timestamp
-	(v1.Stage)(0),                       // 22: recruitment.common.v1.Stage
+	(*ImportRow)(nil),                   // 19: recruitment.applications.v1.ImportRow
+	(*ImportApplicationsRequest)(nil),   // 20: recruitment.applications.v1.ImportApplicationsRequest
+	(*ImportResult)(nil),                // 21: recruitment.applications.v1.ImportResult
+	(*ImportApplicationsResponse)(nil),  // 22: recruitment.applications.v1.ImportApplicationsResponse
+	(v1.JobRole)(0),                     // 23: recruitment.common.v1.JobRole
+	(*v1.Date)(nil),                     // 24: recruitment.common.v1.Date
+	(*timestamppb.Timestamp)(nil),       // 25: google.protobuf.Timestamp
+	(v1.Stage)(0),                       // 26: recruitment.common.v1.Stage
+	(*v1.ImportedHistory)(nil),          // 27: recruitment.common.v1.ImportedHistory
+	(*v1.ItemStatus)(nil),               // 28: recruitment.common.v1.ItemStatus
 }
 var file_recruitment_applications_v1_applications_proto_depIdxs = []int32{
-	19, // 0: recruitment.applications.v1.Campaign.role:type_name -> recruitment.common.v1.JobRole
-	20, // 1: recruitment.applications.v1.Campaign.opens_on:type_name -> recruitment.common.v1.Date
-	20, // 2: recruitment.applications.v1.Campaign.closes_on:type_name -> recruitment.common.v1.Date
-	21, // 3: recruitment.applications.v1.Campaign.created_at:type_name -> google.protobuf.Timestamp
-	21, // 4: recruitment.applications.v1.Campaign.updated_at:type_name -> google.protobuf.Timestamp
-	19, // 5: recruitment.applications.v1.Application.role:type_name -> recruitment.common.v1.JobRole
+	23, // 0: recruitment.applications.v1.Campaign.role:type_name -> recruitment.common.v1.JobRole
+	24, // 1: recruitment.applications.v1.Campaign.opens_on:type_name -> recruitment.common.v1.Date
+	24, // 2: recruitment.applications.v1.Campaign.closes_on:type_name -> recruitment.common.v1.Date
+	25, // 3: recruitment.applications.v1.Campaign.created_at:type_name -> google.protobuf.Timestamp
+	25, // 4: recruitment.applications.v1.Campaign.updated_at:type_name -> google.protobuf.Timestamp
+	23, // 5: recruitment.applications.v1.Application.role:type_name -> recruitment.common.v1.JobRole
 	1,  // 6: recruitment.applications.v1.Application.candidate:type_name -> recruitment.applications.v1.Candidate
-	22, // 7: recruitment.applications.v1.Application.stage:type_name -> recruitment.common.v1.Stage
-	21, // 8: recruitment.applications.v1.Application.stage_entered_at:type_name -> google.protobuf.Timestamp
-	21, // 9: recruitment.applications.v1.Application.submitted_at:type_name -> google.protobuf.Timestamp
-	21, // 10: recruitment.applications.v1.Application.withdrawn_at:type_name -> google.protobuf.Timestamp
-	19, // 11: recruitment.applications.v1.CreateCampaignRequest.role:type_name -> recruitment.common.v1.JobRole
-	20, // 12: recruitment.applications.v1.CreateCampaignRequest.opens_on:type_name -> recruitment.common.v1.Date
-	20, // 13: recruitment.applications.v1.CreateCampaignRequest.closes_on:type_name -> recruitment.common.v1.Date
+	26, // 7: recruitment.applications.v1.Application.stage:type_name -> recruitment.common.v1.Stage
+	25, // 8: recruitment.applications.v1.Application.stage_entered_at:type_name -> google.protobuf.Timestamp
+	25, // 9: recruitment.applications.v1.Application.submitted_at:type_name -> google.protobuf.Timestamp
+	25, // 10: recruitment.applications.v1.Application.withdrawn_at:type_name -> google.protobuf.Timestamp
+	23, // 11: recruitment.applications.v1.CreateCampaignRequest.role:type_name -> recruitment.common.v1.JobRole
+	24, // 12: recruitment.applications.v1.CreateCampaignRequest.opens_on:type_name -> recruitment.common.v1.Date
+	24, // 13: recruitment.applications.v1.CreateCampaignRequest.closes_on:type_name -> recruitment.common.v1.Date
 	0,  // 14: recruitment.applications.v1.CreateCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
-	20, // 15: recruitment.applications.v1.UpdateCampaignRequest.opens_on:type_name -> recruitment.common.v1.Date
-	20, // 16: recruitment.applications.v1.UpdateCampaignRequest.closes_on:type_name -> recruitment.common.v1.Date
+	24, // 15: recruitment.applications.v1.UpdateCampaignRequest.opens_on:type_name -> recruitment.common.v1.Date
+	24, // 16: recruitment.applications.v1.UpdateCampaignRequest.closes_on:type_name -> recruitment.common.v1.Date
 	0,  // 17: recruitment.applications.v1.UpdateCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
 	0,  // 18: recruitment.applications.v1.GetCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
 	0,  // 19: recruitment.applications.v1.ListCampaignsResponse.campaigns:type_name -> recruitment.applications.v1.Campaign
 	1,  // 20: recruitment.applications.v1.SubmitApplicationRequest.candidate:type_name -> recruitment.applications.v1.Candidate
 	2,  // 21: recruitment.applications.v1.SubmitApplicationResponse.application:type_name -> recruitment.applications.v1.Application
 	2,  // 22: recruitment.applications.v1.GetApplicationResponse.application:type_name -> recruitment.applications.v1.Application
-	22, // 23: recruitment.applications.v1.ListApplicationsRequest.stage:type_name -> recruitment.common.v1.Stage
+	26, // 23: recruitment.applications.v1.ListApplicationsRequest.stage:type_name -> recruitment.common.v1.Stage
 	2,  // 24: recruitment.applications.v1.ListApplicationsResponse.applications:type_name -> recruitment.applications.v1.Application
 	2,  // 25: recruitment.applications.v1.WithdrawApplicationResponse.application:type_name -> recruitment.applications.v1.Application
-	3,  // 26: recruitment.applications.v1.ApplicationsService.CreateCampaign:input_type -> recruitment.applications.v1.CreateCampaignRequest
-	5,  // 27: recruitment.applications.v1.ApplicationsService.UpdateCampaign:input_type -> recruitment.applications.v1.UpdateCampaignRequest
-	7,  // 28: recruitment.applications.v1.ApplicationsService.GetCampaign:input_type -> recruitment.applications.v1.GetCampaignRequest
-	9,  // 29: recruitment.applications.v1.ApplicationsService.ListCampaigns:input_type -> recruitment.applications.v1.ListCampaignsRequest
-	11, // 30: recruitment.applications.v1.ApplicationsService.SubmitApplication:input_type -> recruitment.applications.v1.SubmitApplicationRequest
-	13, // 31: recruitment.applications.v1.ApplicationsService.GetApplication:input_type -> recruitment.applications.v1.GetApplicationRequest
-	15, // 32: recruitment.applications.v1.ApplicationsService.ListApplications:input_type -> recruitment.applications.v1.ListApplicationsRequest
-	17, // 33: recruitment.applications.v1.ApplicationsService.WithdrawApplication:input_type -> recruitment.applications.v1.WithdrawApplicationRequest
-	4,  // 34: recruitment.applications.v1.ApplicationsService.CreateCampaign:output_type -> recruitment.applications.v1.CreateCampaignResponse
-	6,  // 35: recruitment.applications.v1.ApplicationsService.UpdateCampaign:output_type -> recruitment.applications.v1.UpdateCampaignResponse
-	8,  // 36: recruitment.applications.v1.ApplicationsService.GetCampaign:output_type -> recruitment.applications.v1.GetCampaignResponse
-	10, // 37: recruitment.applications.v1.ApplicationsService.ListCampaigns:output_type -> recruitment.applications.v1.ListCampaignsResponse
-	12, // 38: recruitment.applications.v1.ApplicationsService.SubmitApplication:output_type -> recruitment.applications.v1.SubmitApplicationResponse
-	14, // 39: recruitment.applications.v1.ApplicationsService.GetApplication:output_type -> recruitment.applications.v1.GetApplicationResponse
-	16, // 40: recruitment.applications.v1.ApplicationsService.ListApplications:output_type -> recruitment.applications.v1.ListApplicationsResponse
-	18, // 41: recruitment.applications.v1.ApplicationsService.WithdrawApplication:output_type -> recruitment.applications.v1.WithdrawApplicationResponse
-	34, // [34:42] is the sub-list for method output_type
-	26, // [26:34] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	23, // 26: recruitment.applications.v1.ImportRow.role:type_name -> recruitment.common.v1.JobRole
+	24, // 27: recruitment.applications.v1.ImportRow.opens_on:type_name -> recruitment.common.v1.Date
+	24, // 28: recruitment.applications.v1.ImportRow.closes_on:type_name -> recruitment.common.v1.Date
+	1,  // 29: recruitment.applications.v1.ImportRow.candidate:type_name -> recruitment.applications.v1.Candidate
+	25, // 30: recruitment.applications.v1.ImportRow.submitted_at:type_name -> google.protobuf.Timestamp
+	27, // 31: recruitment.applications.v1.ImportRow.history:type_name -> recruitment.common.v1.ImportedHistory
+	25, // 32: recruitment.applications.v1.ImportRow.withdrawn_at:type_name -> google.protobuf.Timestamp
+	19, // 33: recruitment.applications.v1.ImportApplicationsRequest.rows:type_name -> recruitment.applications.v1.ImportRow
+	28, // 34: recruitment.applications.v1.ImportResult.status:type_name -> recruitment.common.v1.ItemStatus
+	21, // 35: recruitment.applications.v1.ImportApplicationsResponse.results:type_name -> recruitment.applications.v1.ImportResult
+	3,  // 36: recruitment.applications.v1.ApplicationsService.CreateCampaign:input_type -> recruitment.applications.v1.CreateCampaignRequest
+	5,  // 37: recruitment.applications.v1.ApplicationsService.UpdateCampaign:input_type -> recruitment.applications.v1.UpdateCampaignRequest
+	7,  // 38: recruitment.applications.v1.ApplicationsService.GetCampaign:input_type -> recruitment.applications.v1.GetCampaignRequest
+	9,  // 39: recruitment.applications.v1.ApplicationsService.ListCampaigns:input_type -> recruitment.applications.v1.ListCampaignsRequest
+	11, // 40: recruitment.applications.v1.ApplicationsService.SubmitApplication:input_type -> recruitment.applications.v1.SubmitApplicationRequest
+	13, // 41: recruitment.applications.v1.ApplicationsService.GetApplication:input_type -> recruitment.applications.v1.GetApplicationRequest
+	15, // 42: recruitment.applications.v1.ApplicationsService.ListApplications:input_type -> recruitment.applications.v1.ListApplicationsRequest
+	17, // 43: recruitment.applications.v1.ApplicationsService.WithdrawApplication:input_type -> recruitment.applications.v1.WithdrawApplicationRequest
+	20, // 44: recruitment.applications.v1.ApplicationsService.ImportApplications:input_type -> recruitment.applications.v1.ImportApplicationsRequest
+	4,  // 45: recruitment.applications.v1.ApplicationsService.CreateCampaign:output_type -> recruitment.applications.v1.CreateCampaignResponse
+	6,  // 46: recruitment.applications.v1.ApplicationsService.UpdateCampaign:output_type -> recruitment.applications.v1.UpdateCampaignResponse
+	8,  // 47: recruitment.applications.v1.ApplicationsService.GetCampaign:output_type -> recruitment.applications.v1.GetCampaignResponse
+	10, // 48: recruitment.applications.v1.ApplicationsService.ListCampaigns:output_type -> recruitment.applications.v1.ListCampaignsResponse
+	12, // 49: recruitment.applications.v1.ApplicationsService.SubmitApplication:output_type -> recruitment.applications.v1.SubmitApplicationResponse
+	14, // 50: recruitment.applications.v1.ApplicationsService.GetApplication:output_type -> recruitment.applications.v1.GetApplicationResponse
+	16, // 51: recruitment.applications.v1.ApplicationsService.ListApplications:output_type -> recruitment.applications.v1.ListApplicationsResponse
+	18, // 52: recruitment.applications.v1.ApplicationsService.WithdrawApplication:output_type -> recruitment.applications.v1.WithdrawApplicationResponse
+	22, // 53: recruitment.applications.v1.ApplicationsService.ImportApplications:output_type -> recruitment.applications.v1.ImportApplicationsResponse
+	45, // [45:54] is the sub-list for method output_type
+	36, // [36:45] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_applications_v1_applications_proto_init() }
@@ -1476,7 +1888,7 @@ func file_recruitment_applications_v1_applications_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_applications_v1_applications_proto_rawDesc), len(file_recruitment_applications_v1_applications_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,7 @@ const (
 	ApplicationsService_GetApplication_FullMethodName      = "/recruitment.applications.v1.ApplicationsService/GetApplication"
 	ApplicationsService_ListApplications_FullMethodName    = "/recruitment.applications.v1.ApplicationsService/ListApplications"
 	ApplicationsService_WithdrawApplication_FullMethodName = "/recruitment.applications.v1.ApplicationsService/WithdrawApplication"
+	ApplicationsService_ImportApplications_FullMethodName  = "/recruitment.applications.v1.ApplicationsService/ImportApplications"
 )
 
 // ApplicationsServiceClient is the client API for ApplicationsService service.
@@ -57,6 +58,14 @@ type ApplicationsServiceClient interface {
 	ListApplications(ctx context.Context, in *ListApplicationsRequest, opts ...grpc.CallOption) (*ListApplicationsResponse, error)
 	// WithdrawApplication withdraws an application from any non-terminal stage.
 	WithdrawApplication(ctx context.Context, in *WithdrawApplicationRequest, opts ...grpc.CallOption) (*WithdrawApplicationResponse, error)
+	// ImportApplications brings in applications already in flight elsewhere
+	// (a spreadsheet, a legacy system) with their history, so that the
+	// stages' owners publish the events a live pipeline would have, at the
+	// historical times. Admin only. Each row is validated and imported on
+	// its own: a bad row is reported and the good ones go in. A row whose
+	// reference was imported before is ALREADY_EXISTS in its result and
+	// changes nothing, so re-running a file imports nothing twice.
+	ImportApplications(ctx context.Context, in *ImportApplicationsRequest, opts ...grpc.CallOption) (*ImportApplicationsResponse, error)
 }
 
 type applicationsServiceClient struct {
@@ -147,6 +156,16 @@ func (c *applicationsServiceClient) WithdrawApplication(ctx context.Context, in 
 	return out, nil
 }
 
+func (c *applicationsServiceClient) ImportApplications(ctx context.Context, in *ImportApplicationsRequest, opts ...grpc.CallOption) (*ImportApplicationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ImportApplicationsResponse)
+	err := c.cc.Invoke(ctx, ApplicationsService_ImportApplications_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ApplicationsServiceServer is the server API for ApplicationsService service.
 // All implementations must embed UnimplementedApplicationsServiceServer
 // for forward compatibility.
@@ -175,6 +194,14 @@ type ApplicationsServiceServer interface {
 	ListApplications(context.Context, *ListApplicationsRequest) (*ListApplicationsResponse, error)
 	// WithdrawApplication withdraws an application from any non-terminal stage.
 	WithdrawApplication(context.Context, *WithdrawApplicationRequest) (*WithdrawApplicationResponse, error)
+	// ImportApplications brings in applications already in flight elsewhere
+	// (a spreadsheet, a legacy system) with their history, so that the
+	// stages' owners publish the events a live pipeline would have, at the
+	// historical times. Admin only. Each row is validated and imported on
+	// its own: a bad row is reported and the good ones go in. A row whose
+	// reference was imported before is ALREADY_EXISTS in its result and
+	// changes nothing, so re-running a file imports nothing twice.
+	ImportApplications(context.Context, *ImportApplicationsRequest) (*ImportApplicationsResponse, error)
 	mustEmbedUnimplementedApplicationsServiceServer()
 }
 
@@ -208,6 +235,9 @@ func (UnimplementedApplicationsServiceServer) ListApplications(context.Context, 
 }
 func (UnimplementedApplicationsServiceServer) WithdrawApplication(context.Context, *WithdrawApplicationRequest) (*WithdrawApplicationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method WithdrawApplication not implemented")
+}
+func (UnimplementedApplicationsServiceServer) ImportApplications(context.Context, *ImportApplicationsRequest) (*ImportApplicationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ImportApplications not implemented")
 }
 func (UnimplementedApplicationsServiceServer) mustEmbedUnimplementedApplicationsServiceServer() {}
 func (UnimplementedApplicationsServiceServer) testEmbeddedByValue()                             {}
@@ -374,6 +404,24 @@ func _ApplicationsService_WithdrawApplication_Handler(srv interface{}, ctx conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ApplicationsService_ImportApplications_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ImportApplicationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ApplicationsServiceServer).ImportApplications(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ApplicationsService_ImportApplications_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ApplicationsServiceServer).ImportApplications(ctx, req.(*ImportApplicationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ApplicationsService_ServiceDesc is the grpc.ServiceDesc for ApplicationsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -412,6 +460,10 @@ var ApplicationsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "WithdrawApplication",
 			Handler:    _ApplicationsService_WithdrawApplication_Handler,
+		},
+		{
+			MethodName: "ImportApplications",
+			Handler:    _ApplicationsService_ImportApplications_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

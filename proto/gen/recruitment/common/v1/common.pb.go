@@ -708,6 +708,446 @@ func (x *HistoryEntry) GetReasonCode() string {
 	return ""
 }
 
+// ImportedHistory is the pipeline history of an application imported from
+// another system (ApplicationsService.ImportApplications), after its
+// submission. It travels with the event that opens each stage —
+// application.submitted carries all of it, interview.passed the offer and
+// vetting parts, offer.accepted the vetting part — so that each stage's
+// owner records its part at the historical times and publishes the events
+// a live change would have. It holds no personal data. Unset parts did
+// not happen (yet).
+type ImportedHistory struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sift          *ImportedSift          `protobuf:"bytes,1,opt,name=sift,proto3" json:"sift,omitempty"`
+	Interview     *ImportedInterview     `protobuf:"bytes,2,opt,name=interview,proto3" json:"interview,omitempty"`
+	Offer         *ImportedOffer         `protobuf:"bytes,3,opt,name=offer,proto3" json:"offer,omitempty"`
+	Vetting       *ImportedVetting       `protobuf:"bytes,4,opt,name=vetting,proto3" json:"vetting,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportedHistory) Reset() {
+	*x = ImportedHistory{}
+	mi := &file_recruitment_common_v1_common_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportedHistory) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportedHistory) ProtoMessage() {}
+
+func (x *ImportedHistory) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_common_v1_common_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportedHistory.ProtoReflect.Descriptor instead.
+func (*ImportedHistory) Descriptor() ([]byte, []int) {
+	return file_recruitment_common_v1_common_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ImportedHistory) GetSift() *ImportedSift {
+	if x != nil {
+		return x.Sift
+	}
+	return nil
+}
+
+func (x *ImportedHistory) GetInterview() *ImportedInterview {
+	if x != nil {
+		return x.Interview
+	}
+	return nil
+}
+
+func (x *ImportedHistory) GetOffer() *ImportedOffer {
+	if x != nil {
+		return x.Offer
+	}
+	return nil
+}
+
+func (x *ImportedHistory) GetVetting() *ImportedVetting {
+	if x != nil {
+		return x.Vetting
+	}
+	return nil
+}
+
+// ImportedSift is the sift decision.
+type ImportedSift struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	DecidedAt *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=decided_at,json=decidedAt,proto3" json:"decided_at,omitempty"`
+	Passed    bool                   `protobuf:"varint,2,opt,name=passed,proto3" json:"passed,omitempty"`
+	// Required when not passed; a lower-case code.
+	ReasonCode    string `protobuf:"bytes,3,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportedSift) Reset() {
+	*x = ImportedSift{}
+	mi := &file_recruitment_common_v1_common_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportedSift) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportedSift) ProtoMessage() {}
+
+func (x *ImportedSift) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_common_v1_common_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportedSift.ProtoReflect.Descriptor instead.
+func (*ImportedSift) Descriptor() ([]byte, []int) {
+	return file_recruitment_common_v1_common_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ImportedSift) GetDecidedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DecidedAt
+	}
+	return nil
+}
+
+func (x *ImportedSift) GetPassed() bool {
+	if x != nil {
+		return x.Passed
+	}
+	return false
+}
+
+func (x *ImportedSift) GetReasonCode() string {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return ""
+}
+
+// ImportedInterview is the interview: booked, held, decided.
+type ImportedInterview struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	BookedAt     *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=booked_at,json=bookedAt,proto3" json:"booked_at,omitempty"`
+	ScheduledFor *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=scheduled_for,json=scheduledFor,proto3" json:"scheduled_for,omitempty"`
+	// Unset while the outcome is awaited.
+	DecidedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=decided_at,json=decidedAt,proto3" json:"decided_at,omitempty"`
+	Passed    bool                   `protobuf:"varint,4,opt,name=passed,proto3" json:"passed,omitempty"`
+	// Required when decided and not passed.
+	ReasonCode    string `protobuf:"bytes,5,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportedInterview) Reset() {
+	*x = ImportedInterview{}
+	mi := &file_recruitment_common_v1_common_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportedInterview) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportedInterview) ProtoMessage() {}
+
+func (x *ImportedInterview) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_common_v1_common_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportedInterview.ProtoReflect.Descriptor instead.
+func (*ImportedInterview) Descriptor() ([]byte, []int) {
+	return file_recruitment_common_v1_common_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ImportedInterview) GetBookedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.BookedAt
+	}
+	return nil
+}
+
+func (x *ImportedInterview) GetScheduledFor() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ScheduledFor
+	}
+	return nil
+}
+
+func (x *ImportedInterview) GetDecidedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DecidedAt
+	}
+	return nil
+}
+
+func (x *ImportedInterview) GetPassed() bool {
+	if x != nil {
+		return x.Passed
+	}
+	return false
+}
+
+func (x *ImportedInterview) GetReasonCode() string {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return ""
+}
+
+// ImportedOffer is the conditional offer and the start.
+type ImportedOffer struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	MadeAt         *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=made_at,json=madeAt,proto3" json:"made_at,omitempty"`
+	SalaryBandCode string                 `protobuf:"bytes,2,opt,name=salary_band_code,json=salaryBandCode,proto3" json:"salary_band_code,omitempty"`
+	Conditions     []OfferCondition       `protobuf:"varint,3,rep,packed,name=conditions,proto3,enum=recruitment.common.v1.OfferCondition" json:"conditions,omitempty"`
+	// At most one of accepted_at and declined_at.
+	AcceptedAt        *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=accepted_at,json=acceptedAt,proto3" json:"accepted_at,omitempty"`
+	DeclinedAt        *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=declined_at,json=declinedAt,proto3" json:"declined_at,omitempty"`
+	DeclineReasonCode string                 `protobuf:"bytes,6,opt,name=decline_reason_code,json=declineReasonCode,proto3" json:"decline_reason_code,omitempty"`
+	// When the start date was set, and to what.
+	StartDateSetAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=start_date_set_at,json=startDateSetAt,proto3" json:"start_date_set_at,omitempty"`
+	StartDate      *Date                  `protobuf:"bytes,8,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// Who approved a start before vetting cleared (a subject id), and the
+	// date by which vetting must clear (default: the offers service's).
+	ApprovedBy    string                 `protobuf:"bytes,9,opt,name=approved_by,json=approvedBy,proto3" json:"approved_by,omitempty"`
+	VettingDueBy  *Date                  `protobuf:"bytes,10,opt,name=vetting_due_by,json=vettingDueBy,proto3" json:"vetting_due_by,omitempty"`
+	StartedAt     *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportedOffer) Reset() {
+	*x = ImportedOffer{}
+	mi := &file_recruitment_common_v1_common_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportedOffer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportedOffer) ProtoMessage() {}
+
+func (x *ImportedOffer) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_common_v1_common_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportedOffer.ProtoReflect.Descriptor instead.
+func (*ImportedOffer) Descriptor() ([]byte, []int) {
+	return file_recruitment_common_v1_common_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ImportedOffer) GetMadeAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.MadeAt
+	}
+	return nil
+}
+
+func (x *ImportedOffer) GetSalaryBandCode() string {
+	if x != nil {
+		return x.SalaryBandCode
+	}
+	return ""
+}
+
+func (x *ImportedOffer) GetConditions() []OfferCondition {
+	if x != nil {
+		return x.Conditions
+	}
+	return nil
+}
+
+func (x *ImportedOffer) GetAcceptedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AcceptedAt
+	}
+	return nil
+}
+
+func (x *ImportedOffer) GetDeclinedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeclinedAt
+	}
+	return nil
+}
+
+func (x *ImportedOffer) GetDeclineReasonCode() string {
+	if x != nil {
+		return x.DeclineReasonCode
+	}
+	return ""
+}
+
+func (x *ImportedOffer) GetStartDateSetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartDateSetAt
+	}
+	return nil
+}
+
+func (x *ImportedOffer) GetStartDate() *Date {
+	if x != nil {
+		return x.StartDate
+	}
+	return nil
+}
+
+func (x *ImportedOffer) GetApprovedBy() string {
+	if x != nil {
+		return x.ApprovedBy
+	}
+	return ""
+}
+
+func (x *ImportedOffer) GetVettingDueBy() *Date {
+	if x != nil {
+		return x.VettingDueBy
+	}
+	return nil
+}
+
+func (x *ImportedOffer) GetStartedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartedAt
+	}
+	return nil
+}
+
+// ImportedVetting is the vetting case opened on acceptance.
+type ImportedVetting struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	FormsReceivedAt *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=forms_received_at,json=formsReceivedAt,proto3" json:"forms_received_at,omitempty"`
+	BlockedAt       *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=blocked_at,json=blockedAt,proto3" json:"blocked_at,omitempty"`
+	BlockReason     BlockReason            `protobuf:"varint,3,opt,name=block_reason,json=blockReason,proto3,enum=recruitment.common.v1.BlockReason" json:"block_reason,omitempty"`
+	UnblockedAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=unblocked_at,json=unblockedAt,proto3" json:"unblocked_at,omitempty"`
+	// At most one of cleared_at and failed_at.
+	ClearedAt      *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=cleared_at,json=clearedAt,proto3" json:"cleared_at,omitempty"`
+	FailedAt       *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=failed_at,json=failedAt,proto3" json:"failed_at,omitempty"`
+	FailReasonCode string                 `protobuf:"bytes,7,opt,name=fail_reason_code,json=failReasonCode,proto3" json:"fail_reason_code,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ImportedVetting) Reset() {
+	*x = ImportedVetting{}
+	mi := &file_recruitment_common_v1_common_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportedVetting) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportedVetting) ProtoMessage() {}
+
+func (x *ImportedVetting) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_common_v1_common_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportedVetting.ProtoReflect.Descriptor instead.
+func (*ImportedVetting) Descriptor() ([]byte, []int) {
+	return file_recruitment_common_v1_common_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ImportedVetting) GetFormsReceivedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FormsReceivedAt
+	}
+	return nil
+}
+
+func (x *ImportedVetting) GetBlockedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.BlockedAt
+	}
+	return nil
+}
+
+func (x *ImportedVetting) GetBlockReason() BlockReason {
+	if x != nil {
+		return x.BlockReason
+	}
+	return BlockReason_BLOCK_REASON_UNSPECIFIED
+}
+
+func (x *ImportedVetting) GetUnblockedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UnblockedAt
+	}
+	return nil
+}
+
+func (x *ImportedVetting) GetClearedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ClearedAt
+	}
+	return nil
+}
+
+func (x *ImportedVetting) GetFailedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FailedAt
+	}
+	return nil
+}
+
+func (x *ImportedVetting) GetFailReasonCode() string {
+	if x != nil {
+		return x.FailReasonCode
+	}
+	return ""
+}
+
 var File_recruitment_common_v1_common_proto protoreflect.FileDescriptor
 
 const file_recruitment_common_v1_common_proto_rawDesc = "" +
@@ -732,7 +1172,56 @@ const file_recruitment_common_v1_common_proto_rawDesc = "" +
 	"occurredAt\x12\x18\n" +
 	"\aversion\x18\x04 \x01(\x03R\aversion\x12\x1f\n" +
 	"\vreason_code\x18\x05 \x01(\tR\n" +
-	"reasonCode*\xa8\x01\n" +
+	"reasonCode\"\x90\x02\n" +
+	"\x0fImportedHistory\x127\n" +
+	"\x04sift\x18\x01 \x01(\v2#.recruitment.common.v1.ImportedSiftR\x04sift\x12F\n" +
+	"\tinterview\x18\x02 \x01(\v2(.recruitment.common.v1.ImportedInterviewR\tinterview\x12:\n" +
+	"\x05offer\x18\x03 \x01(\v2$.recruitment.common.v1.ImportedOfferR\x05offer\x12@\n" +
+	"\avetting\x18\x04 \x01(\v2&.recruitment.common.v1.ImportedVettingR\avetting\"\x82\x01\n" +
+	"\fImportedSift\x129\n" +
+	"\n" +
+	"decided_at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tdecidedAt\x12\x16\n" +
+	"\x06passed\x18\x02 \x01(\bR\x06passed\x12\x1f\n" +
+	"\vreason_code\x18\x03 \x01(\tR\n" +
+	"reasonCode\"\x81\x02\n" +
+	"\x11ImportedInterview\x127\n" +
+	"\tbooked_at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\bbookedAt\x12?\n" +
+	"\rscheduled_for\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\fscheduledFor\x129\n" +
+	"\n" +
+	"decided_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tdecidedAt\x12\x16\n" +
+	"\x06passed\x18\x04 \x01(\bR\x06passed\x12\x1f\n" +
+	"\vreason_code\x18\x05 \x01(\tR\n" +
+	"reasonCode\"\x81\x05\n" +
+	"\rImportedOffer\x123\n" +
+	"\amade_at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x06madeAt\x12(\n" +
+	"\x10salary_band_code\x18\x02 \x01(\tR\x0esalaryBandCode\x12E\n" +
+	"\n" +
+	"conditions\x18\x03 \x03(\x0e2%.recruitment.common.v1.OfferConditionR\n" +
+	"conditions\x12;\n" +
+	"\vaccepted_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"acceptedAt\x12;\n" +
+	"\vdeclined_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"declinedAt\x12.\n" +
+	"\x13decline_reason_code\x18\x06 \x01(\tR\x11declineReasonCode\x12E\n" +
+	"\x11start_date_set_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x0estartDateSetAt\x12:\n" +
+	"\n" +
+	"start_date\x18\b \x01(\v2\x1b.recruitment.common.v1.DateR\tstartDate\x12\x1f\n" +
+	"\vapproved_by\x18\t \x01(\tR\n" +
+	"approvedBy\x12A\n" +
+	"\x0evetting_due_by\x18\n" +
+	" \x01(\v2\x1b.recruitment.common.v1.DateR\fvettingDueBy\x129\n" +
+	"\n" +
+	"started_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\"\xb8\x03\n" +
+	"\x0fImportedVetting\x12F\n" +
+	"\x11forms_received_at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x0fformsReceivedAt\x129\n" +
+	"\n" +
+	"blocked_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tblockedAt\x12E\n" +
+	"\fblock_reason\x18\x03 \x01(\x0e2\".recruitment.common.v1.BlockReasonR\vblockReason\x12=\n" +
+	"\funblocked_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vunblockedAt\x129\n" +
+	"\n" +
+	"cleared_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tclearedAt\x127\n" +
+	"\tfailed_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bfailedAt\x12(\n" +
+	"\x10fail_reason_code\x18\a \x01(\tR\x0efailReasonCode*\xa8\x01\n" +
 	"\x05Stage\x12\x15\n" +
 	"\x11STAGE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -798,7 +1287,7 @@ func file_recruitment_common_v1_common_proto_rawDescGZIP() []byte {
 }
 
 var file_recruitment_common_v1_common_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_recruitment_common_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_recruitment_common_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_recruitment_common_v1_common_proto_goTypes = []any{
 	(Stage)(0),                    // 0: recruitment.common.v1.Stage
 	(JobRole)(0),                  // 1: recruitment.common.v1.JobRole
@@ -811,17 +1300,44 @@ var file_recruitment_common_v1_common_proto_goTypes = []any{
 	(*Actor)(nil),                 // 8: recruitment.common.v1.Actor
 	(*ItemStatus)(nil),            // 9: recruitment.common.v1.ItemStatus
 	(*HistoryEntry)(nil),          // 10: recruitment.common.v1.HistoryEntry
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*ImportedHistory)(nil),       // 11: recruitment.common.v1.ImportedHistory
+	(*ImportedSift)(nil),          // 12: recruitment.common.v1.ImportedSift
+	(*ImportedInterview)(nil),     // 13: recruitment.common.v1.ImportedInterview
+	(*ImportedOffer)(nil),         // 14: recruitment.common.v1.ImportedOffer
+	(*ImportedVetting)(nil),       // 15: recruitment.common.v1.ImportedVetting
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
 }
 var file_recruitment_common_v1_common_proto_depIdxs = []int32{
 	2,  // 0: recruitment.common.v1.Actor.role:type_name -> recruitment.common.v1.CallerRole
 	8,  // 1: recruitment.common.v1.HistoryEntry.actor:type_name -> recruitment.common.v1.Actor
-	11, // 2: recruitment.common.v1.HistoryEntry.occurred_at:type_name -> google.protobuf.Timestamp
-	3,  // [3:3] is the sub-list for method output_type
-	3,  // [3:3] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	16, // 2: recruitment.common.v1.HistoryEntry.occurred_at:type_name -> google.protobuf.Timestamp
+	12, // 3: recruitment.common.v1.ImportedHistory.sift:type_name -> recruitment.common.v1.ImportedSift
+	13, // 4: recruitment.common.v1.ImportedHistory.interview:type_name -> recruitment.common.v1.ImportedInterview
+	14, // 5: recruitment.common.v1.ImportedHistory.offer:type_name -> recruitment.common.v1.ImportedOffer
+	15, // 6: recruitment.common.v1.ImportedHistory.vetting:type_name -> recruitment.common.v1.ImportedVetting
+	16, // 7: recruitment.common.v1.ImportedSift.decided_at:type_name -> google.protobuf.Timestamp
+	16, // 8: recruitment.common.v1.ImportedInterview.booked_at:type_name -> google.protobuf.Timestamp
+	16, // 9: recruitment.common.v1.ImportedInterview.scheduled_for:type_name -> google.protobuf.Timestamp
+	16, // 10: recruitment.common.v1.ImportedInterview.decided_at:type_name -> google.protobuf.Timestamp
+	16, // 11: recruitment.common.v1.ImportedOffer.made_at:type_name -> google.protobuf.Timestamp
+	5,  // 12: recruitment.common.v1.ImportedOffer.conditions:type_name -> recruitment.common.v1.OfferCondition
+	16, // 13: recruitment.common.v1.ImportedOffer.accepted_at:type_name -> google.protobuf.Timestamp
+	16, // 14: recruitment.common.v1.ImportedOffer.declined_at:type_name -> google.protobuf.Timestamp
+	16, // 15: recruitment.common.v1.ImportedOffer.start_date_set_at:type_name -> google.protobuf.Timestamp
+	7,  // 16: recruitment.common.v1.ImportedOffer.start_date:type_name -> recruitment.common.v1.Date
+	7,  // 17: recruitment.common.v1.ImportedOffer.vetting_due_by:type_name -> recruitment.common.v1.Date
+	16, // 18: recruitment.common.v1.ImportedOffer.started_at:type_name -> google.protobuf.Timestamp
+	16, // 19: recruitment.common.v1.ImportedVetting.forms_received_at:type_name -> google.protobuf.Timestamp
+	16, // 20: recruitment.common.v1.ImportedVetting.blocked_at:type_name -> google.protobuf.Timestamp
+	4,  // 21: recruitment.common.v1.ImportedVetting.block_reason:type_name -> recruitment.common.v1.BlockReason
+	16, // 22: recruitment.common.v1.ImportedVetting.unblocked_at:type_name -> google.protobuf.Timestamp
+	16, // 23: recruitment.common.v1.ImportedVetting.cleared_at:type_name -> google.protobuf.Timestamp
+	16, // 24: recruitment.common.v1.ImportedVetting.failed_at:type_name -> google.protobuf.Timestamp
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_common_v1_common_proto_init() }
@@ -835,7 +1351,7 @@ func file_recruitment_common_v1_common_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_common_v1_common_proto_rawDesc), len(file_recruitment_common_v1_common_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   4,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

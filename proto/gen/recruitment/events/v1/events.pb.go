@@ -680,7 +680,11 @@ func (x *CampaignUpdated) GetCampaign() *CampaignDetails {
 
 // ApplicationSubmitted: an application entered the pipeline (stage SIFT).
 type ApplicationSubmitted struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Set when the application was imported with its history: the sifting
+	// service records the sift and interview parts and passes the rest on
+	// in interview.passed.
+	Imported      *v1.ImportedHistory `protobuf:"bytes,1,opt,name=imported,proto3" json:"imported,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -713,6 +717,13 @@ func (x *ApplicationSubmitted) ProtoReflect() protoreflect.Message {
 // Deprecated: Use ApplicationSubmitted.ProtoReflect.Descriptor instead.
 func (*ApplicationSubmitted) Descriptor() ([]byte, []int) {
 	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ApplicationSubmitted) GetImported() *v1.ImportedHistory {
+	if x != nil {
+		return x.Imported
+	}
+	return nil
 }
 
 // ApplicationWithdrawn: the candidate withdrew from any non-terminal stage.
@@ -906,7 +917,10 @@ func (x *InterviewScheduled) GetRescheduled() bool {
 
 // InterviewPassed: the candidate passed the interview (stage OFFER).
 type InterviewPassed struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// For an imported application: the offer and vetting history, which the
+	// offers service records and passes on (vetting part) in offer.accepted.
+	Imported      *v1.ImportedHistory `protobuf:"bytes,1,opt,name=imported,proto3" json:"imported,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -939,6 +953,13 @@ func (x *InterviewPassed) ProtoReflect() protoreflect.Message {
 // Deprecated: Use InterviewPassed.ProtoReflect.Descriptor instead.
 func (*InterviewPassed) Descriptor() ([]byte, []int) {
 	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *InterviewPassed) GetImported() *v1.ImportedHistory {
+	if x != nil {
+		return x.Imported
+	}
+	return nil
 }
 
 // InterviewFailed: the candidate failed the interview (stage REJECTED).
@@ -1041,7 +1062,10 @@ func (x *OfferMade) GetConditions() []v1.OfferCondition {
 
 // OfferAccepted: the candidate accepted (stage PRE_EMPLOYMENT).
 type OfferAccepted struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// For an imported application: the vetting history, which the vetting
+	// service records.
+	Imported      *v1.ImportedHistory `protobuf:"bytes,1,opt,name=imported,proto3" json:"imported,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1074,6 +1098,13 @@ func (x *OfferAccepted) ProtoReflect() protoreflect.Message {
 // Deprecated: Use OfferAccepted.ProtoReflect.Descriptor instead.
 func (*OfferAccepted) Descriptor() ([]byte, []int) {
 	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *OfferAccepted) GetImported() *v1.ImportedHistory {
+	if x != nil {
+		return x.Imported
+	}
+	return nil
 }
 
 // OfferDeclined: the candidate declined (stage WITHDRAWN).
@@ -1617,8 +1648,9 @@ const file_recruitment_events_v1_events_proto_rawDesc = "" +
 	"\x0fCampaignCreated\x12B\n" +
 	"\bcampaign\x18\x01 \x01(\v2&.recruitment.events.v1.CampaignDetailsR\bcampaign\"U\n" +
 	"\x0fCampaignUpdated\x12B\n" +
-	"\bcampaign\x18\x01 \x01(\v2&.recruitment.events.v1.CampaignDetailsR\bcampaign\"\x16\n" +
-	"\x14ApplicationSubmitted\"k\n" +
+	"\bcampaign\x18\x01 \x01(\v2&.recruitment.events.v1.CampaignDetailsR\bcampaign\"Z\n" +
+	"\x14ApplicationSubmitted\x12B\n" +
+	"\bimported\x18\x01 \x01(\v2&.recruitment.common.v1.ImportedHistoryR\bimported\"k\n" +
 	"\x14ApplicationWithdrawn\x12\x1f\n" +
 	"\vreason_code\x18\x01 \x01(\tR\n" +
 	"reasonCode\x122\n" +
@@ -1631,8 +1663,9 @@ const file_recruitment_events_v1_events_proto_rawDesc = "" +
 	"reasonCode\"w\n" +
 	"\x12InterviewScheduled\x12?\n" +
 	"\rscheduled_for\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\fscheduledFor\x12 \n" +
-	"\vrescheduled\x18\x02 \x01(\bR\vrescheduled\"\x11\n" +
-	"\x0fInterviewPassed\"2\n" +
+	"\vrescheduled\x18\x02 \x01(\bR\vrescheduled\"U\n" +
+	"\x0fInterviewPassed\x12B\n" +
+	"\bimported\x18\x01 \x01(\v2&.recruitment.common.v1.ImportedHistoryR\bimported\"2\n" +
 	"\x0fInterviewFailed\x12\x1f\n" +
 	"\vreason_code\x18\x01 \x01(\tR\n" +
 	"reasonCode\"|\n" +
@@ -1640,8 +1673,9 @@ const file_recruitment_events_v1_events_proto_rawDesc = "" +
 	"\x10salary_band_code\x18\x01 \x01(\tR\x0esalaryBandCode\x12E\n" +
 	"\n" +
 	"conditions\x18\x02 \x03(\x0e2%.recruitment.common.v1.OfferConditionR\n" +
-	"conditions\"\x0f\n" +
-	"\rOfferAccepted\"0\n" +
+	"conditions\"S\n" +
+	"\rOfferAccepted\x12B\n" +
+	"\bimported\x18\x01 \x01(\v2&.recruitment.common.v1.ImportedHistoryR\bimported\"0\n" +
 	"\rOfferDeclined\x12\x1f\n" +
 	"\vreason_code\x18\x01 \x01(\tR\n" +
 	"reasonCode\"R\n" +
@@ -1717,10 +1751,11 @@ var file_recruitment_events_v1_events_proto_goTypes = []any{
 	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
 	(*v1.Actor)(nil),              // 25: recruitment.common.v1.Actor
 	(*v1.Date)(nil),               // 26: recruitment.common.v1.Date
-	(v1.Stage)(0),                 // 27: recruitment.common.v1.Stage
-	(v1.OfferCondition)(0),        // 28: recruitment.common.v1.OfferCondition
-	(v1.VettingLevel)(0),          // 29: recruitment.common.v1.VettingLevel
-	(v1.BlockReason)(0),           // 30: recruitment.common.v1.BlockReason
+	(*v1.ImportedHistory)(nil),    // 27: recruitment.common.v1.ImportedHistory
+	(v1.Stage)(0),                 // 28: recruitment.common.v1.Stage
+	(v1.OfferCondition)(0),        // 29: recruitment.common.v1.OfferCondition
+	(v1.VettingLevel)(0),          // 30: recruitment.common.v1.VettingLevel
+	(v1.BlockReason)(0),           // 31: recruitment.common.v1.BlockReason
 }
 var file_recruitment_events_v1_events_proto_depIdxs = []int32{
 	23, // 0: recruitment.events.v1.Event.role:type_name -> recruitment.common.v1.JobRole
@@ -1751,20 +1786,23 @@ var file_recruitment_events_v1_events_proto_depIdxs = []int32{
 	26, // 25: recruitment.events.v1.CampaignDetails.closes_on:type_name -> recruitment.common.v1.Date
 	1,  // 26: recruitment.events.v1.CampaignCreated.campaign:type_name -> recruitment.events.v1.CampaignDetails
 	1,  // 27: recruitment.events.v1.CampaignUpdated.campaign:type_name -> recruitment.events.v1.CampaignDetails
-	27, // 28: recruitment.events.v1.ApplicationWithdrawn.stage:type_name -> recruitment.common.v1.Stage
-	24, // 29: recruitment.events.v1.InterviewScheduled.scheduled_for:type_name -> google.protobuf.Timestamp
-	28, // 30: recruitment.events.v1.OfferMade.conditions:type_name -> recruitment.common.v1.OfferCondition
-	26, // 31: recruitment.events.v1.OfferStartDateSet.start_date:type_name -> recruitment.common.v1.Date
-	26, // 32: recruitment.events.v1.OfferStartDateSet.vetting_due_by:type_name -> recruitment.common.v1.Date
-	26, // 33: recruitment.events.v1.CandidateStarted.start_date:type_name -> recruitment.common.v1.Date
-	26, // 34: recruitment.events.v1.CandidateStarted.vetting_due_by:type_name -> recruitment.common.v1.Date
-	29, // 35: recruitment.events.v1.VettingOpened.level:type_name -> recruitment.common.v1.VettingLevel
-	30, // 36: recruitment.events.v1.VettingBlocked.reason:type_name -> recruitment.common.v1.BlockReason
-	37, // [37:37] is the sub-list for method output_type
-	37, // [37:37] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	27, // 28: recruitment.events.v1.ApplicationSubmitted.imported:type_name -> recruitment.common.v1.ImportedHistory
+	28, // 29: recruitment.events.v1.ApplicationWithdrawn.stage:type_name -> recruitment.common.v1.Stage
+	24, // 30: recruitment.events.v1.InterviewScheduled.scheduled_for:type_name -> google.protobuf.Timestamp
+	27, // 31: recruitment.events.v1.InterviewPassed.imported:type_name -> recruitment.common.v1.ImportedHistory
+	29, // 32: recruitment.events.v1.OfferMade.conditions:type_name -> recruitment.common.v1.OfferCondition
+	27, // 33: recruitment.events.v1.OfferAccepted.imported:type_name -> recruitment.common.v1.ImportedHistory
+	26, // 34: recruitment.events.v1.OfferStartDateSet.start_date:type_name -> recruitment.common.v1.Date
+	26, // 35: recruitment.events.v1.OfferStartDateSet.vetting_due_by:type_name -> recruitment.common.v1.Date
+	26, // 36: recruitment.events.v1.CandidateStarted.start_date:type_name -> recruitment.common.v1.Date
+	26, // 37: recruitment.events.v1.CandidateStarted.vetting_due_by:type_name -> recruitment.common.v1.Date
+	30, // 38: recruitment.events.v1.VettingOpened.level:type_name -> recruitment.common.v1.VettingLevel
+	31, // 39: recruitment.events.v1.VettingBlocked.reason:type_name -> recruitment.common.v1.BlockReason
+	40, // [40:40] is the sub-list for method output_type
+	40, // [40:40] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_events_v1_events_proto_init() }
