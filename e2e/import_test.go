@@ -15,6 +15,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/importcsv"
 	applicationsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	reportingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
@@ -226,4 +227,26 @@ func sameNames(got, want []string) error {
 		return fmt.Errorf("events %v, want %v", got, want)
 	}
 	return nil
+}
+
+// TestDemoDataIsValid dry-runs the demo data `make run` imports: every row
+// must pass the service's checks.
+func TestDemoDataIsValid(t *testing.T) {
+	t.Parallel()
+	st := start(t)
+	apps := applicationsv1.NewApplicationsServiceClient(st.conns["applications"])
+	rows := importcsv.Demo(time.Now(), 1)
+	for from := 0; from < len(rows); from += 500 {
+		batch := rows[from:min(from+500, len(rows))]
+		resp, err := apps.ImportApplications(context.Background(), &applicationsv1.ImportApplicationsRequest{Rows: batch, DryRun: true},
+			token(t, "admin-1", auth.RoleAdmin))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range resp.GetResults() {
+			if r.GetStatus().GetCode() != "OK" {
+				t.Errorf("demo row %s: %v", r.GetReference(), r.GetStatus())
+			}
+		}
+	}
 }
