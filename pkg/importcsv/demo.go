@@ -27,8 +27,8 @@ type demoCampaign struct {
 
 // The demo's campaigns: a national admin campaign of 300 posts (25 per
 // region) drawing about 900 applications of which about half pass the
-// sift, probation officer and PSO campaigns further along, and a recent
-// campaign still in its sift.
+// sift, probation officer and PSO campaigns further along, and recent
+// campaigns still in their sift.
 var demoCampaigns = []demoCampaign{
 	{ref: "ADMIN-NATIONAL", title: "Administrative officers (national campaign)", role: commonv1.JobRole_JOB_ROLE_ADMINISTRATOR,
 		posts: 25, apps: 75, closedDaysAgo: 120, opensDays: 28, siftPass: 0.5},
@@ -38,6 +38,8 @@ var demoCampaigns = []demoCampaign{
 		posts: 15, apps: 70, closedDaysAgo: 75, opensDays: 28, siftPass: 0.5},
 	{ref: "UPW", title: "Unpaid work supervisors", role: commonv1.JobRole_JOB_ROLE_UPW_SUPERVISOR,
 		posts: 6, apps: 25, closedDaysAgo: 30, opensDays: 21, siftPass: 0.55},
+	{ref: "VLO", title: "Victim liaison officers", role: commonv1.JobRole_JOB_ROLE_VICTIM_LIAISON_OFFICER,
+		posts: 3, apps: 20, closedDaysAgo: 12, opensDays: 21, siftPass: 0.5},
 }
 
 var (
