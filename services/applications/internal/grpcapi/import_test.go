@@ -1,0 +1,230 @@
+package grpcapi_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/probation-recruitment/pipeline/pkg/auth"
+	"github.com/probation-recruitment/pipeline/pkg/event"
+	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
+	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
+	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
+)
+
+var importer = auth.Claims{Subject: "admin-1", Role: auth.RoleAdmin}
+
+func at(s string) *timestamppb.Timestamp {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return timestamppb.New(t)
+}
+
+// fullRow is a valid row whose history goes through to a start subject to
+// vetting, with a blocked and lifted vetting case.
+func fullRow(ref string) *pb.ImportRow {
+	return &pb.ImportRow{
+		Reference: ref, CampaignReference: "OLD-1", Region: "london", Role: commonv1.JobRole_JOB_ROLE_PROBATION_OFFICER,
+		CampaignTitle: "Probation officers", Posts: 4, OpensOn: date(2026, 3, 2), ClosesOn: date(2026, 3, 31),
+		Candidate:   &pb.Candidate{Name: "Grace " + ref, Email: ref + "@example.org"},
+		SubmittedAt: at("2026-03-10T09:00:00Z"),
+		History: &commonv1.ImportedHistory{
+			Sift: &commonv1.ImportedSift{DecidedAt: at("2026-04-07T10:00:00Z"), Passed: true},
+			Interview: &commonv1.ImportedInterview{BookedAt: at("2026-04-08T10:00:00Z"), ScheduledFor: at("2026-04-20T10:00:00Z"),
+				DecidedAt: at("2026-04-21T10:00:00Z"), Passed: true},
+			Offer: &commonv1.ImportedOffer{MadeAt: at("2026-04-28T10:00:00Z"), SalaryBandCode: "band_4",
+				Conditions: []commonv1.OfferCondition{commonv1.OfferCondition_OFFER_CONDITION_VETTING}, AcceptedAt: at("2026-04-30T10:00:00Z"),
+				StartDateSetAt: at("2026-05-05T10:00:00Z"), StartDate: date(2026, 6, 1), ApprovedBy: "rm-london-1",
+				StartedAt: at("2026-06-01T08:00:00Z")},
+			Vetting: &commonv1.ImportedVetting{FormsReceivedAt: at("2026-05-02T10:00:00Z"), BlockedAt: at("2026-05-10T10:00:00Z"),
+				BlockReason: commonv1.BlockReason_BLOCK_REASON_MISSING_DOCUMENTS, UnblockedAt: at("2026-05-20T10:00:00Z"),
+				ClearedAt: at("2026-06-15T10:00:00Z")},
+		},
+	}
+}
+
+// TestImportValidation sends one bad row at a time: each is refused with
+// the field at fault, and nothing is written.
+func TestImportValidation(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	c := e.as(t, importer)
+	tests := []struct {
+		field string
+		bad   func(r *pb.ImportRow)
+	}{
+		{"reference", func(r *pb.ImportRow) { r.Reference = "" }},
+		{"campaign_reference", func(r *pb.ImportRow) { r.CampaignReference = " " }},
+		{"region", func(r *pb.ImportRow) { r.Region = "atlantis" }},
+		{"role", func(r *pb.ImportRow) { r.Role = 0 }},
+		{"campaign_title", func(r *pb.ImportRow) { r.CampaignTitle = "" }},
+		{"posts", func(r *pb.ImportRow) { r.Posts = 0 }},
+		{"closes_on", func(r *pb.ImportRow) { r.ClosesOn = date(2026, 2, 1) }},
+		{"candidate.email", func(r *pb.ImportRow) { r.Candidate.Email = "not-an-email" }},
+		{"submitted_at", func(r *pb.ImportRow) { r.SubmittedAt = nil }},
+		{"submitted_at", func(r *pb.ImportRow) { r.SubmittedAt = at("2026-04-02T09:00:00Z") }}, // after the campaign closed
+		{"submitted_at", func(r *pb.ImportRow) { r.SubmittedAt = timestamppb.New(now.Add(time.Hour)) }},
+		{"history.sift.decided_at", func(r *pb.ImportRow) { r.History.Sift.DecidedAt = at("2026-03-09T09:00:00Z") }},
+		{"history.sift.reason_code", func(r *pb.ImportRow) { r.History.Sift.Passed = false; r.History.Interview, r.History.Offer, r.History.Vetting = nil, nil, nil }},
+		{"history.interview", func(r *pb.ImportRow) { r.History.Sift.Passed, r.History.Sift.ReasonCode = false, "weak" }},
+		{"history.interview.scheduled_for", func(r *pb.ImportRow) { r.History.Interview.ScheduledFor = at("2026-04-08T09:00:00Z") }},
+		{"history.interview.decided_at", func(r *pb.ImportRow) { r.History.Interview.DecidedAt = at("2026-04-19T10:00:00Z") }},
+		{"history.offer.salary_band_code", func(r *pb.ImportRow) { r.History.Offer.SalaryBandCode = "Band 4" }},
+		{"history.offer.conditions", func(r *pb.ImportRow) { r.History.Offer.Conditions = nil }},
+		{"history.offer.declined_at", func(r *pb.ImportRow) { r.History.Offer.DeclinedAt = at("2026-04-30T10:00:00Z") }},
+		{"history.vetting.forms_received_at", func(r *pb.ImportRow) { r.History.Vetting.FormsReceivedAt = at("2026-05-12T10:00:00Z") }}, // while blocked
+		{"history.vetting.block_reason", func(r *pb.ImportRow) { r.History.Vetting.BlockReason = 0 }},
+		{"history.vetting.failed_at", func(r *pb.ImportRow) { r.History.Vetting.FailedAt = at("2026-06-16T10:00:00Z") }},
+		{"history.vetting.unblocked_at", func(r *pb.ImportRow) { r.History.Vetting.UnblockedAt = nil }},
+		{"history.offer.approved_by", func(r *pb.ImportRow) { r.History.Offer.ApprovedBy = "" }},
+		{"history.offer.start_date", func(r *pb.ImportRow) { r.History.Offer.StartDate = date(2026, 5, 4) }},
+		{"history.offer.started_at", func(r *pb.ImportRow) { r.History.Offer.StartedAt = at("2026-05-31T08:00:00Z") }},
+		{"withdrawn_at", func(r *pb.ImportRow) { r.WithdrawnAt, r.WithdrawReasonCode = at("2026-07-01T10:00:00Z"), "moved_away" }}, // after a start
+		{"withdraw_reason_code", func(r *pb.ImportRow) {
+			r.History.Offer.StartedAt = nil
+			r.WithdrawnAt = at("2026-07-01T10:00:00Z")
+		}},
+	}
+	for i, tt := range tests {
+		row := fullRow(fmt.Sprint("bad-", i))
+		tt.bad(row)
+		resp, err := c.ImportApplications(context.Background(), &pb.ImportApplicationsRequest{RequestId: reqID(), Rows: []*pb.ImportRow{row}})
+		if err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		st := resp.GetResults()[0].GetStatus()
+		if want := "rows[0]." + tt.field; st.GetCode() != "INVALID_ARGUMENT" || st.GetField() != want {
+			t.Errorf("case %d: %v, want INVALID_ARGUMENT on %s", i, st, want)
+		}
+	}
+	e.wantCounts(t, map[string]int{"applications": 0, "campaigns": 0, "outbox": 0})
+
+	// A batch of none or too many rows, or no request id, is refused whole.
+	_, err := c.ImportApplications(context.Background(), &pb.ImportApplicationsRequest{RequestId: reqID()})
+	wantField(t, err, "rows")
+	_, err = c.ImportApplications(context.Background(), &pb.ImportApplicationsRequest{Rows: []*pb.ImportRow{fullRow("x")}})
+	wantField(t, err, "request_id")
+	_, err = e.as(t, auth.Claims{Subject: "spoc", Role: auth.RoleSPOC, Regions: []string{"london"}}).ImportApplications(
+		context.Background(), &pb.ImportApplicationsRequest{RequestId: reqID(), Rows: []*pb.ImportRow{fullRow("x")}})
+	wantStatus(t, err, codes.PermissionDenied)
+}
+
+// TestImport checks what an import writes: the campaign once, the
+// application as submitted at its historical time with its history on the
+// event, and nothing twice.
+func TestImport(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	c := e.as(t, importer)
+	rows := []*pb.ImportRow{fullRow("A-1"), fullRow("A-2")}
+	dry, err := c.ImportApplications(context.Background(), &pb.ImportApplicationsRequest{Rows: rows, DryRun: true})
+	if err != nil || dry.GetImported() != 2 || !dry.GetDryRun() {
+		t.Fatalf("dry run = %v, %v; want 2 would-be imports", dry, err)
+	}
+	e.wantCounts(t, map[string]int{"applications": 0, "campaigns": 0, "outbox": 0})
+
+	req := &pb.ImportApplicationsRequest{RequestId: reqID(), Rows: rows}
+	resp, err := c.ImportApplications(context.Background(), req)
+	if err != nil || resp.GetImported() != 2 {
+		t.Fatalf("import = %v, %v; want 2 imported", resp, err)
+	}
+	// One campaign.created and one application.submitted each.
+	e.wantCounts(t, map[string]int{"applications": 2, "campaigns": 1, "outbox": 3})
+	id := resp.GetResults()[0].GetApplicationId()
+	evs := e.events(t, id)
+	if len(evs) != 1 || evs[0].ev.GetApplicationSubmitted() == nil {
+		t.Fatalf("events of the import = %v, want one application.submitted", evs)
+	}
+	ev := evs[0].ev
+	if !ev.GetOccurredAt().AsTime().Equal(at("2026-03-10T09:00:00Z").AsTime()) || ev.GetActor().GetSubject() != "admin-1" {
+		t.Errorf("application.submitted at %v by %v, want the historical time by the importer", ev.GetOccurredAt().AsTime(), ev.GetActor())
+	}
+	if !proto.Equal(ev.GetApplicationSubmitted().GetImported(), rows[0].GetHistory()) {
+		t.Errorf("the event carries %v, want the row's history", ev.GetApplicationSubmitted().GetImported())
+	}
+	got, err := c.GetApplication(context.Background(), &pb.GetApplicationRequest{ApplicationId: id})
+	if err != nil || got.GetApplication().GetStage() != commonv1.Stage_STAGE_SIFT || !got.GetApplication().GetSubmittedAt().AsTime().Equal(ev.GetOccurredAt().AsTime()) {
+		t.Errorf("imported application = %v, %v; want SIFT, submitted at the historical time", got.GetApplication(), err)
+	}
+
+	// The same request again is answered from the record; the same rows
+	// under a new request id are already imported.
+	again, err := c.ImportApplications(context.Background(), req)
+	if err != nil || !proto.Equal(again, resp) {
+		t.Errorf("retried import = %v, %v; want the first answer", again, err)
+	}
+	rerun, err := c.ImportApplications(context.Background(), &pb.ImportApplicationsRequest{RequestId: reqID(), Rows: rows})
+	if err != nil || rerun.GetAlreadyImported() != 2 || rerun.GetResults()[0].GetStatus().GetCode() != "ALREADY_EXISTS" ||
+		rerun.GetResults()[0].GetApplicationId() != id {
+		t.Errorf("re-run = %v, %v; want both already imported, naming their applications", rerun, err)
+	}
+	e.wantCounts(t, map[string]int{"applications": 2, "campaigns": 1, "outbox": 3})
+
+	// A row disagreeing with its campaign reference is refused.
+	other := fullRow("A-3")
+	other.Posts = 9
+	resp, err = c.ImportApplications(context.Background(), &pb.ImportApplicationsRequest{RequestId: reqID(), Rows: []*pb.ImportRow{other}})
+	if err != nil || resp.GetResults()[0].GetStatus().GetField() != "rows[0].posts" {
+		t.Errorf("row with other posts = %v, %v; want INVALID_ARGUMENT on rows[0].posts", resp, err)
+	}
+}
+
+// TestImportedWithdrawalWaitsForItsStage: a withdrawal at interview is
+// published only once sifting reports the application at INTERVIEW, with
+// the historical time and stage; one at the sift at once.
+func TestImportedWithdrawalWaitsForItsStage(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	c := e.as(t, importer)
+	atInterview := fullRow("W-1")
+	atInterview.History.Interview.DecidedAt, atInterview.History.Offer, atInterview.History.Vetting = nil, nil, nil
+	atInterview.WithdrawnAt, atInterview.WithdrawReasonCode = at("2026-04-22T10:00:00Z"), "moved_away"
+	atSift := fullRow("W-2")
+	atSift.History = nil
+	atSift.WithdrawnAt, atSift.WithdrawReasonCode = at("2026-03-12T10:00:00Z"), "moved_away"
+	resp, err := c.ImportApplications(context.Background(), &pb.ImportApplicationsRequest{RequestId: reqID(), Rows: []*pb.ImportRow{atInterview, atSift}})
+	if err != nil || resp.GetImported() != 2 {
+		t.Fatalf("import = %v, %v", resp, err)
+	}
+	names := func(id string) []string {
+		var out []string
+		for _, o := range e.events(t, id) {
+			n, _ := event.Name(o.ev)
+			out = append(out, n)
+		}
+		return out
+	}
+	sift, interview := resp.GetResults()[1].GetApplicationId(), resp.GetResults()[0].GetApplicationId()
+	if got := names(sift); fmt.Sprint(got) != "[application.submitted application.withdrawn]" {
+		t.Errorf("withdrawn at the sift: events %v", got)
+	}
+	if got := names(interview); fmt.Sprint(got) != "[application.submitted]" {
+		t.Fatalf("withdrawn at interview, before sifting reported: events %v", got)
+	}
+	a, err := c.GetApplication(context.Background(), &pb.GetApplicationRequest{ApplicationId: interview})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.moveTo(t, a.GetApplication(), &eventsv1.Event_SiftPassed{SiftPassed: &eventsv1.SiftPassed{}})
+	evs := e.events(t, interview)
+	if len(evs) != 2 || evs[1].ev.GetApplicationWithdrawn().GetStage() != commonv1.Stage_STAGE_INTERVIEW ||
+		!evs[1].ev.GetOccurredAt().AsTime().Equal(at("2026-04-22T10:00:00Z").AsTime()) || evs[1].ev.GetAggregateVersion() != 2 {
+		t.Fatalf("after sift.passed: events %v, want application.withdrawn at INTERVIEW at the imported time, version 2", evs)
+	}
+	got, err := c.GetApplication(context.Background(), &pb.GetApplicationRequest{ApplicationId: interview})
+	if err != nil || got.GetApplication().GetStage() != commonv1.Stage_STAGE_WITHDRAWN {
+		t.Errorf("application = %v, %v; want WITHDRAWN", got.GetApplication(), err)
+	}
+	// Sifting's event arriving again changes nothing.
+	e.moveTo(t, got.GetApplication(), &eventsv1.Event_SiftPassed{SiftPassed: &eventsv1.SiftPassed{}})
+	if n := len(e.events(t, interview)); n != 2 {
+		t.Errorf("%d events after a repeated sift.passed, want 2", n)
+	}
+}
