@@ -157,15 +157,11 @@ func readImport(in io.Reader) ([]importLine, []*importcsv.LineError, error) {
 // describeItem says what is wrong with a line in the file's terms: the
 // column rather than the request field.
 func describeItem(field, msg string) string {
-	msg = importcsv.Describe(msg)
 	if field == "" {
-		return msg
+		return importcsv.Describe(msg)
 	}
-	col := importcsv.Column(field)
-	if i := strings.Index(msg, ": "); i > 0 && strings.HasSuffix(field, msg[:i]) {
-		msg = msg[i+2:] // the message repeats the field
-	}
-	return col + ": " + msg
+	msg = strings.TrimPrefix(msg, field+": ") // the message repeats the field
+	return importcsv.Column(field) + ": " + importcsv.Describe(msg)
 }
 
 func lineStatus(column, reason string) *commonv1.ItemStatus {
@@ -206,7 +202,7 @@ func newDemoDataCmd(a *app) *cobra.Command {
 		Use:   "demo-data",
 		Short: "Write a realistic import file for the twelve regions (for demos and trials)",
 		Long: `Write demo pipeline history in the import format (docs/import.md): about
-2,800 applications to several campaigns per region, as they stand today —
+3,000 applications to several campaigns per region, as they stand today —
 a national admin campaign of 300 posts, probation officer, PSO and unpaid
 work supervisor campaigns; candidates stuck in the sift, waiting for offers
 and blocked in vetting; conditional starts before vetting cleared. The same

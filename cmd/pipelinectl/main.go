@@ -1,84 +1,56 @@
 // Command pipelinectl is the command-line client of the recruitment
-// pipeline tracker. `pipelinectl help` lists its commands.
+// pipeline tracker: one command per user task, over the services' gRPC
+// APIs. `pipelinectl help` lists the commands, the environment and the exit
+// codes.
 package main
 
 import (
-	"errors"
+	"context"
 	"fmt"
+	"io"
 	"os"
-	"time"
-
-	"github.com/spf13/cobra"
-
-	"github.com/probation-recruitment/pipeline/pkg/auth"
-	"github.com/probation-recruitment/pipeline/pkg/config"
+	"os/signal"
+	"strings"
+	"syscall"
 )
 
 func main() {
-	if err := newRoot().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "pipelinectl:", err)
-		os.Exit(1)
-	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-func newRoot() *cobra.Command {
-	root := &cobra.Command{
-		Use:           "pipelinectl",
-		Short:         "Command-line client of the recruitment pipeline tracker",
-		SilenceUsage:  true,
-		SilenceErrors: true,
+// run executes one command line and returns the process's exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	a := newApp(stdout, stderr)
+	defer a.close()
+	root := a.root()
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		if a.change != nil {
+			fmt.Fprintf(stderr, "request id %s (retry safely with %s)\n", a.change.requestID, a.change.retryFlags())
+		}
+		return exitOK
 	}
-	root.AddCommand(newTokenCmd())
-	return root
-}
-
-func newTokenCmd() *cobra.Command {
-	var (
-		subject string
-		role    string
-		regions []string
-		ttl     time.Duration
-	)
-	cmd := &cobra.Command{
-		Use:   "token",
-		Short: "Mint a bearer token for local use",
-		Long: `Mint a signed bearer token (JWT) for calling the services.
-
-The key comes from AUTH_HS256_KEY or AUTH_ED25519_PRIVATE_KEY (base64 seed),
-the same keys the services verify with; with neither set it uses the public
-development key that the services accept when they have no key either.`,
-		Example: `  pipelinectl token --role spoc --region london --subject spoc-london-1
-  pipelinectl token --role admin --subject admin-1 --ttl 1h`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			keys := auth.KeyConfig{HS256Key: os.Getenv("AUTH_HS256_KEY"), Ed25519PrivateKey: os.Getenv("AUTH_ED25519_PRIVATE_KEY")}
-			if keys.HS256Key == "" && keys.Ed25519PrivateKey == "" {
-				keys.HS256Key = config.DevHS256Key
-			}
-			signer, err := keys.Signer()
-			if err != nil {
-				return err
-			}
-			r := auth.Role(role)
-			if !r.Valid() {
-				return fmt.Errorf("--role must be one of spoc, vetting, dashboard, admin; got %q", role)
-			}
-			if r != auth.RoleAdmin && len(regions) == 0 {
-				return errors.New("--region is required for roles other than admin (repeat it or comma-separate for several)")
-			}
-			tok, err := signer.Mint(auth.Claims{Subject: subject, Role: r, Regions: regions}, ttl)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), tok)
-			return nil
-		},
+	if ctx.Err() != nil {
+		err = errInterrupted
 	}
-	cmd.Flags().StringVar(&subject, "subject", "", "who the token identifies, e.g. spoc-london-1 (no names)")
-	cmd.Flags().StringVar(&role, "role", "", "spoc, vetting, dashboard or admin")
-	cmd.Flags().StringSliceVar(&regions, "region", nil, "region code(s) the caller may see, e.g. london,wales")
-	cmd.Flags().DurationVar(&ttl, "ttl", 8*time.Hour, "how long the token is valid")
-	_ = cmd.MarkFlagRequired("subject")
-	_ = cmd.MarkFlagRequired("role")
-	return cmd
+	lines, code := report(err, a.started, cmd.CommandPath())
+	switch {
+	case a.change != nil && outcomeUnknown(code):
+		lines = append(lines, "the change may or may not have been made; to retry it safely, run the command again with "+a.change.retryFlags())
+	case a.change != nil && code == exitPartial:
+		lines = append(lines, "request id "+a.change.requestID)
+	}
+	for i, l := range lines {
+		if i == 0 {
+			l = "pipelinectl: " + l
+		} else if !strings.HasPrefix(l, " ") {
+			l = "  " + l
+		}
+		fmt.Fprintln(stderr, l)
+	}
+	return code
 }

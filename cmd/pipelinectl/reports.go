@@ -1,0 +1,521 @@
+package main
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
+	reportingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
+)
+
+func init() { register(newReportsCmd) }
+
+func newReportsCmd(a *app) *cobra.Command {
+	thresholds := group("thresholds", "Read or change a region's stuck thresholds",
+		`Thresholds are the days in a stage (or blocked in vetting) after which a
+candidate is a warning, and then a breach, in the stuck list.`,
+		newThresholdsGetCmd(a), newThresholdsSetCmd(a))
+	return group("reports", "Stuck candidates, time to hire, funnel, stage durations, summaries (reporting service)",
+		`Reports answer from the reporting service's projections of every event, so
+they trail a change by moments. Dashboards, SPOCs, vetting contact points and
+admins read the reports of their regions; --as-of (where offered) makes a
+report reproducible.`,
+		newStuckCmd(a), newTimeToHireCmd(a), newFunnelCmd(a), newDurationsCmd(a),
+		newSummaryCmd(a), newSummariesCmd(a), newWatchCmd(a), thresholds)
+}
+
+func newStuckCmd(a *app) *cobra.Command {
+	var (
+		reg      regionValue
+		stage    = newEnum(commonv1.Stage(0))
+		severity = newEnum(reportingv1.Severity(0))
+		asOf     timeValue
+		pg       paging
+	)
+	cmd := &cobra.Command{
+		Use:   "stuck",
+		Short: "List a region's stuck candidates, most overdue first",
+		Long: `List the applications past their stage's warning or breach threshold, blocked
+in vetting past the blocked thresholds, or started subject to vetting past
+the vetting due date; most overdue first, with who must act next.`,
+		Example: `  pipelinectl reports stuck --region london
+  pipelinectl reports stuck --region london --severity breach -o csv`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			resp, err := a.reporting.ListStuckCandidates(cmd.Context(), &reportingv1.ListStuckCandidatesRequest{
+				Region: string(reg), Stage: commonv1.Stage(stage.number()), Severity: reportingv1.Severity(severity.number()),
+				AsOf: asOf.t, PageSize: pg.size, PageToken: pg.token,
+			})
+			if err != nil {
+				return err
+			}
+			v := view{columns: []string{
+				"application_id", "campaign_id", "role", "stage", "kind", "since", "days", "days_overdue",
+				"severity", "blocked_reason", "next_actor",
+			}}
+			for _, c := range resp.GetCandidates() {
+				v.rows = append(v.rows, []string{
+					c.GetApplicationId(), c.GetCampaignId(), friendly(c.GetRole()), friendly(c.GetStage()), friendly(c.GetKind()),
+					fmtTime(c.GetSince()), fmtInt(c.GetDays()), fmtInt(c.GetDaysOverdue()), friendly(c.GetSeverity()),
+					friendly(c.GetBlockedReason()), friendly(c.GetNextActor()),
+				})
+			}
+			v.notes = append([]string{fmt.Sprintf("warnings: %d, breaches: %d", resp.GetWarningCount(), resp.GetBreachCount())},
+				pageNote(resp.GetNextPageToken())...)
+			return a.emit(resp, v)
+		},
+	}
+	f := cmd.Flags()
+	f.Var(&reg, "region", regionHelp("the region"))
+	f.Var(stage, "stage", "only this stage; "+oneOf(commonv1.Stage(0)))
+	f.Var(severity, "severity", "only warnings or only breaches; "+oneOf(reportingv1.Severity(0)))
+	f.Var(&asOf, "as-of", "report as of this time (default now)")
+	addPaging(f, &pg)
+	required(cmd, "region")
+	return cmd
+}
+
+func newTimeToHireCmd(a *app) *cobra.Command {
+	var (
+		reg      regionValue
+		campaign string
+		role     = newEnum(commonv1.JobRole(0))
+		from, to timeValue
+		weekly   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "time-to-hire",
+		Short: "Hiring time measures: count, mean, median and p90, in calendar and working days",
+		Long: `The hiring time measures, in calendar days and in working days (England and
+Wales bank holidays excluded):
+
+  time-to-hire          campaign closing date → conditional offer made
+  time-to-fill          campaign closing date → start
+  application-to-start  submitted → start
+  offer-to-clearance    offer accepted → vetting cleared
+
+A rolling campaign measures from each application's submission. --from and
+--to filter on the measure's end; --weekly shows the trend by ISO week.`,
+		Example: `  pipelinectl reports time-to-hire --region london --role administrator
+  pipelinectl reports time-to-hire --from 2026-01-01T00:00:00Z --weekly -o csv`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			resp, err := a.reporting.GetTimeToHire(cmd.Context(), &reportingv1.GetTimeToHireRequest{
+				Region: string(reg), CampaignId: campaign, Role: commonv1.JobRole(role.number()), From: from.t, To: to.t,
+			})
+			if err != nil {
+				return err
+			}
+			return a.emit(resp, timeToHireView(resp, weekly))
+		},
+	}
+	f := cmd.Flags()
+	f.Var(&reg, "region", regionHelp("only this region (default: every region of the token)"))
+	f.StringVar(&campaign, "campaign", "", "only this campaign")
+	f.Var(role, "role", "only this job role; "+oneOf(commonv1.JobRole(0)))
+	f.Var(&from, "from", "only measures ending at or after this time")
+	f.Var(&to, "to", "only measures ending before this time")
+	f.BoolVar(&weekly, "weekly", false, "show each measure per ISO week (calendar days) instead of the totals")
+	return cmd
+}
+
+func timeToHireView(r *reportingv1.GetTimeToHireResponse, weekly bool) view {
+	if weekly {
+		v := view{columns: []string{"measure", "week_starting", "count", "mean_days", "median_days", "p90_days"}}
+		for _, m := range r.GetMeasures() {
+			for _, w := range m.GetWeekly() {
+				v.rows = append(v.rows, append([]string{friendly(m.GetMeasure()), fmtDate(w.GetWeekStarting())}, statCells(w.GetCalendarDays())...))
+			}
+		}
+		return v
+	}
+	v := view{columns: []string{"measure", "days", "count", "mean", "median", "p90"}}
+	for _, m := range r.GetMeasures() {
+		v.rows = append(v.rows,
+			append([]string{friendly(m.GetMeasure()), "calendar"}, statCells(m.GetCalendarDays())...),
+			append([]string{friendly(m.GetMeasure()), "working"}, statCells(m.GetWorkingDays())...))
+	}
+	v.notes = []string{fmt.Sprintf("started before vetting cleared: %d", r.GetStartedBeforeVettingCleared())}
+	return v
+}
+
+func statCells(s *reportingv1.Statistics) []string {
+	return []string{fmtInt(s.GetCount()), fmtFloat(s.GetMean()), fmtFloat(s.GetMedian()), fmtFloat(s.GetP90())}
+}
+
+func newFunnelCmd(a *app) *cobra.Command {
+	var (
+		reg      regionValue
+		campaign string
+	)
+	cmd := &cobra.Command{
+		Use:     "funnel",
+		Short:   "How many applications reached each stage, and the conversion between stages",
+		Example: `  pipelinectl reports funnel --region london --campaign 0192f3a4-5b6c-7d8e-9f00-112233445566`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			resp, err := a.reporting.GetFunnel(cmd.Context(), &reportingv1.GetFunnelRequest{Region: string(reg), CampaignId: campaign})
+			if err != nil {
+				return err
+			}
+			v := view{columns: []string{"stage", "reached", "conversion_from_previous", "rejected", "withdrawn"}}
+			for _, s := range resp.GetStages() {
+				v.rows = append(v.rows, []string{
+					friendly(s.GetStage()), fmtInt(s.GetReached()), fmtFloat(s.GetConversionFromPrevious()),
+					fmtInt(s.GetRejected()), fmtInt(s.GetWithdrawn()),
+				})
+			}
+			return a.emit(resp, v)
+		},
+	}
+	f := cmd.Flags()
+	f.Var(&reg, "region", regionHelp("the region"))
+	f.StringVar(&campaign, "campaign", "", "only this campaign")
+	required(cmd, "region")
+	return cmd
+}
+
+func newDurationsCmd(a *app) *cobra.Command {
+	var (
+		reg      regionValue
+		from, to timeValue
+	)
+	cmd := &cobra.Command{
+		Use:     "durations",
+		Short:   "Days spent in each stage (median, p90) and how many are in it now",
+		Example: `  pipelinectl reports durations --region london --from 2026-10-01T00:00:00Z`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			resp, err := a.reporting.GetStageDurations(cmd.Context(), &reportingv1.GetStageDurationsRequest{
+				Region: string(reg), From: from.t, To: to.t,
+			})
+			if err != nil {
+				return err
+			}
+			v := view{columns: []string{"stage", "count", "mean", "median", "p90", "current"}}
+			for _, s := range resp.GetStages() {
+				v.rows = append(v.rows, append(append([]string{friendly(s.GetStage())}, statCells(s.GetDays())...), fmtInt(s.GetCurrent())))
+			}
+			return a.emit(resp, v)
+		},
+	}
+	f := cmd.Flags()
+	f.Var(&reg, "region", regionHelp("the region"))
+	f.Var(&from, "from", "only applications that left a stage at or after this time")
+	f.Var(&to, "to", "only applications that left a stage before this time")
+	required(cmd, "region")
+	return cmd
+}
+
+// summaryStages are the stages a summary counts, in pipeline order.
+var summaryStages = []commonv1.Stage{
+	commonv1.Stage_STAGE_SIFT, commonv1.Stage_STAGE_INTERVIEW, commonv1.Stage_STAGE_OFFER,
+	commonv1.Stage_STAGE_PRE_EMPLOYMENT, commonv1.Stage_STAGE_HIRED, commonv1.Stage_STAGE_REJECTED,
+	commonv1.Stage_STAGE_WITHDRAWN,
+}
+
+func summaryColumns() []string {
+	cols := []string{"region", "as_of"}
+	for _, s := range summaryStages {
+		cols = append(cols, strings.ReplaceAll(friendly(s), "-", "_"))
+	}
+	return append(cols, "stuck", "median_time_to_hire_days")
+}
+
+func summaryRow(s *reportingv1.RegionSummary) []string {
+	counts := map[commonv1.Stage]int32{}
+	for _, c := range s.GetStageCounts() {
+		counts[c.GetStage()] = c.GetCount()
+	}
+	row := []string{s.GetRegion(), fmtTime(s.GetAsOf())}
+	for _, st := range summaryStages {
+		row = append(row, fmtInt(counts[st]))
+	}
+	return append(row, fmtInt(s.GetStuckCount()), fmtFloat(s.GetMedianTimeToHireDays()))
+}
+
+func newSummaryCmd(a *app) *cobra.Command {
+	var (
+		reg  regionValue
+		asOf timeValue
+	)
+	cmd := &cobra.Command{
+		Use:     "summary",
+		Short:   "A region's headline figures: applications per stage, stuck, median time to hire",
+		Example: `  pipelinectl reports summary --region london`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			resp, err := a.reporting.GetRegionSummary(cmd.Context(), &reportingv1.GetRegionSummaryRequest{Region: string(reg), AsOf: asOf.t})
+			if err != nil {
+				return err
+			}
+			return a.emit(resp, recordOf(view{columns: summaryColumns(), rows: [][]string{summaryRow(resp.GetSummary())}}))
+		},
+	}
+	cmd.Flags().Var(&reg, "region", regionHelp("the region"))
+	cmd.Flags().Var(&asOf, "as-of", "as of this time (default now)")
+	required(cmd, "region")
+	return cmd
+}
+
+func newSummariesCmd(a *app) *cobra.Command {
+	var asOf timeValue
+	cmd := &cobra.Command{
+		Use:     "summaries",
+		Short:   "The summary of every region the token may see",
+		Example: `  pipelinectl reports summaries -o csv`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			resp, err := a.reporting.ListRegionSummaries(cmd.Context(), &reportingv1.ListRegionSummariesRequest{AsOf: asOf.t})
+			if err != nil {
+				return err
+			}
+			v := view{columns: summaryColumns()}
+			for _, s := range resp.GetSummaries() {
+				v.rows = append(v.rows, summaryRow(s))
+			}
+			return a.emit(resp, v)
+		},
+	}
+	cmd.Flags().Var(&asOf, "as-of", "as of this time (default now)")
+	return cmd
+}
+
+func newWatchCmd(a *app) *cobra.Command {
+	var reg regionValue
+	cmd := &cobra.Command{
+		Use:   "watch",
+		Short: "Follow a region's summary live until Ctrl-C",
+		Long: `Print the region's summary at once, and again whenever it changes, until
+interrupted (Ctrl-C ends it cleanly, exit 0). A table prints one line per
+summary; json prints one JSON object per line; csv prints the header once.`,
+		Example: `  pipelinectl reports watch --region london
+  pipelinectl reports watch --region london -o json | jq .summary.stuck_count`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			stream, err := a.reporting.WatchRegion(ctx, &reportingv1.WatchRegionRequest{Region: string(reg)})
+			if err != nil {
+				return err
+			}
+			w := newSummaryStream(a.output, a.stdout)
+			for {
+				resp, err := stream.Recv()
+				switch {
+				case ctx.Err() != nil:
+					return nil // interrupted: the way a watch ends
+				case errors.Is(err, io.EOF):
+					return nil
+				case err != nil:
+					return err
+				}
+				if err := w.write(resp); err != nil {
+					return err
+				}
+			}
+		},
+	}
+	cmd.Flags().Var(&reg, "region", regionHelp("the region"))
+	required(cmd, "region")
+	return cmd
+}
+
+// summaryStream prints summaries as they come, without waiting for the end
+// as a table or csv of a whole response would.
+type summaryStream struct {
+	format string
+	out    io.Writer
+	csv    *csv.Writer
+	widths []int
+	n      int
+}
+
+func newSummaryStream(format string, out io.Writer) *summaryStream {
+	s := &summaryStream{format: format, out: out, csv: csv.NewWriter(out)}
+	for _, c := range summaryColumns() {
+		s.widths = append(s.widths, len(c))
+	}
+	s.widths[0], s.widths[1] = len("kent-surrey-sussex"), len("2006-01-02T15:04:05Z")
+	return s
+}
+
+func (s *summaryStream) write(resp *reportingv1.WatchRegionResponse) error {
+	defer func() { s.n++ }()
+	switch s.format {
+	case outputJSON:
+		b, err := protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}.Marshal(resp)
+		if err != nil {
+			return fmt.Errorf("encode summary as json: %w", err)
+		}
+		_, err = fmt.Fprintf(s.out, "%s\n", b)
+		return err
+	case outputCSV:
+		if s.n == 0 {
+			_ = s.csv.Write(summaryColumns())
+		}
+		_ = s.csv.Write(summaryRow(resp.GetSummary()))
+		s.csv.Flush()
+		return s.csv.Error()
+	default:
+		if s.n == 0 {
+			header := summaryColumns()
+			for i, c := range header {
+				header[i] = strings.ToUpper(c)
+			}
+			if err := s.line(header); err != nil {
+				return err
+			}
+		}
+		return s.line(summaryRow(resp.GetSummary()))
+	}
+}
+
+func (s *summaryStream) line(cells []string) error {
+	var b strings.Builder
+	for i, c := range cells {
+		if i > 0 {
+			b.WriteString("  ")
+		}
+		fmt.Fprintf(&b, "%-*s", s.widths[i], dash(c))
+	}
+	_, err := fmt.Fprintln(s.out, strings.TrimRight(b.String(), " "))
+	return err
+}
+
+// thresholdRules are the stages with thresholds, by the flag that sets them.
+var thresholdRules = []struct {
+	flag  string
+	stage commonv1.Stage
+}{
+	{"sift", commonv1.Stage_STAGE_SIFT},
+	{"interview", commonv1.Stage_STAGE_INTERVIEW},
+	{"offer", commonv1.Stage_STAGE_OFFER},
+	{"pre-employment", commonv1.Stage_STAGE_PRE_EMPLOYMENT},
+}
+
+func thresholdsView(t *reportingv1.Thresholds) view {
+	v := view{columns: []string{"region", "rule", "warning_days", "breach_days", "version"}}
+	for _, s := range t.GetStages() {
+		v.rows = append(v.rows, []string{t.GetRegion(), friendly(s.GetStage()), fmtInt(s.GetWarningDays()), fmtInt(s.GetBreachDays()), fmtInt(t.GetVersion())})
+	}
+	v.rows = append(v.rows, []string{t.GetRegion(), "vetting-blocked", fmtInt(t.GetVettingBlockedWarningDays()),
+		fmtInt(t.GetVettingBlockedBreachDays()), fmtInt(t.GetVersion())})
+	return v
+}
+
+func newThresholdsGetCmd(a *app) *cobra.Command {
+	var reg regionValue
+	cmd := &cobra.Command{
+		Use:     "get",
+		Short:   "Show a region's stuck thresholds",
+		Example: `  pipelinectl reports thresholds get --region london`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			resp, err := a.reporting.GetThresholds(cmd.Context(), &reportingv1.GetThresholdsRequest{Region: string(reg)})
+			if err != nil {
+				return err
+			}
+			return a.emit(resp, thresholdsView(resp.GetThresholds()))
+		},
+	}
+	cmd.Flags().Var(&reg, "region", regionHelp("the region"))
+	required(cmd, "region")
+	return cmd
+}
+
+// thresholdValue is a flag holding WARNING/BREACH days, e.g. 10/14.
+type thresholdValue struct {
+	warning, breach int32
+	set             bool
+}
+
+func (v *thresholdValue) Set(s string) error {
+	w, b, ok := strings.Cut(s, "/")
+	wn, err1 := strconv.ParseInt(strings.TrimSpace(w), 10, 32)
+	bn, err2 := strconv.ParseInt(strings.TrimSpace(b), 10, 32)
+	if !ok || err1 != nil || err2 != nil {
+		return fmt.Errorf("%q is not WARNING/BREACH days, e.g. 10/14", s)
+	}
+	v.warning, v.breach, v.set = int32(wn), int32(bn), true
+	return nil
+}
+
+func (v *thresholdValue) String() string {
+	if !v.set {
+		return ""
+	}
+	return fmt.Sprintf("%d/%d", v.warning, v.breach)
+}
+
+func (v *thresholdValue) Type() string { return "WARN/BREACH" }
+
+func newThresholdsSetCmd(a *app) *cobra.Command {
+	var (
+		ch      change
+		reg     regionValue
+		stages  = make([]thresholdValue, len(thresholdRules))
+		blocked thresholdValue
+	)
+	cmd := &cobra.Command{
+		Use:   "set",
+		Short: "Change a region's stuck thresholds (admin)",
+		Long: `Change some or all of a region's thresholds, each given as WARNING/BREACH
+days (warning < breach, both 1-365); those not given keep their current
+values (pipelinectl reads them first). Stuck clocks are re-timed at once.`,
+		Example: `  pipelinectl reports thresholds set --region london --sift 7/10 --vetting-blocked 2/4`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			got, err := a.reporting.GetThresholds(ctx, &reportingv1.GetThresholdsRequest{Region: string(reg)})
+			if err != nil {
+				return err
+			}
+			th := got.GetThresholds()
+			if err := ch.prepare(a, cmd, func() (int64, error) { return th.GetVersion(), nil }); err != nil {
+				return err
+			}
+			for i, r := range thresholdRules {
+				if !stages[i].set {
+					continue
+				}
+				st := &reportingv1.StageThreshold{Stage: r.stage, WarningDays: stages[i].warning, BreachDays: stages[i].breach}
+				replaced := false
+				for j, cur := range th.GetStages() {
+					if cur.GetStage() == r.stage {
+						th.Stages[j], replaced = st, true
+					}
+				}
+				if !replaced {
+					th.Stages = append(th.Stages, st)
+				}
+			}
+			if blocked.set {
+				th.VettingBlockedWarningDays, th.VettingBlockedBreachDays = blocked.warning, blocked.breach
+			}
+			th.Region = string(reg)
+			resp, err := a.reporting.SetThresholds(ctx, &reportingv1.SetThresholdsRequest{
+				RequestId: ch.requestID, ExpectedVersion: ch.version, Thresholds: th,
+			})
+			if err != nil {
+				return err
+			}
+			return a.emit(resp, thresholdsView(resp.GetThresholds()))
+		},
+	}
+	addChange(cmd, &ch, true)
+	f := cmd.Flags()
+	f.Var(&reg, "region", regionHelp("the region"))
+	for i, r := range thresholdRules {
+		f.Var(&stages[i], r.flag, "days in "+friendly(r.stage)+" to a warning/breach")
+	}
+	f.Var(&blocked, "vetting-blocked", "days a vetting case is blocked to a warning/breach")
+	required(cmd, "region")
+	return cmd
+}
