@@ -71,8 +71,12 @@ lint: $(BIN)/staticcheck ## go vet and staticcheck on every module.
 services-up: ## Make sure PostgreSQL and NATS are reachable (start the local ones if not).
 	@scripts/services-up
 
+.PHONY: chromium
+chromium: ## Make sure Chromium is installed for the dashboard's browser test (installs Debian's if missing).
+	@scripts/chromium
+
 .PHONY: test
-test: services-up ## Run every test of every module (-race) against real PostgreSQL and NATS.
+test: services-up chromium ## Run every test of every module (-race) against real PostgreSQL and NATS.
 	@fail=0; for m in $(MODULES); do echo "=== test $$m"; (cd $$m && go test $(GO_TEST_FLAGS) ./...) || fail=1; done; exit $$fail
 
 .PHONY: bench
@@ -82,5 +86,5 @@ bench: services-up ## Measure the reporting targets (1M applications; about 20 m
 # --- run ---------------------------------------------------------------------
 
 .PHONY: run
-run: services-up build $(BIN)/grpcurl $(BIN)/nats ## Bring up the whole system locally (Ctrl-C stops it).
+run: build $(BIN)/grpcurl $(BIN)/nats ## Bring up the whole system with demo data (DEMO=0 for none; Ctrl-C stops it).
 	@scripts/run
