@@ -1,0 +1,575 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/probation-recruitment/pipeline/pkg/auth"
+	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/region"
+	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
+	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
+	reportingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
+	vettingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/vetting/v1"
+)
+
+var (
+	dashboardOnce sync.Once
+	dashboardBin  string
+	dashboardErr  error
+)
+
+// dashboardBinary builds services/dashboard once per test run, beside the
+// service binaries.
+func dashboardBinary(t *testing.T) string {
+	t.Helper()
+	dir := binaries(t)
+	dashboardOnce.Do(func() {
+		_, file, _, _ := runtime.Caller(0)
+		dashboardBin = filepath.Join(dir, "dashboard")
+		// With the race detector: the browser test is the one that drives
+		// the dashboard's fan-out from many goroutines.
+		cmd := exec.Command("go", "build", "-race", "-o", dashboardBin, "./cmd/dashboard")
+		cmd.Dir = filepath.Join(filepath.Dir(file), "..", "services", "dashboard")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			dashboardErr = fmt.Errorf("build dashboard: %v\n%s", err, out)
+		}
+	})
+	if dashboardErr != nil {
+		t.Fatal(dashboardErr)
+	}
+	return dashboardBin
+}
+
+// dashboard is a running dashboard process.
+type dashboard struct {
+	url  string
+	cmd  *exec.Cmd
+	logs *bytes.Buffer
+	done chan error
+	// stopped is set by stop, which the test and its cleanup may both call.
+	stopped bool
+}
+
+// startDashboard runs the dashboard against reportingAddr; it mints its own
+// token with the test key, as it does with the development key under make run.
+func startDashboard(t *testing.T, reportingAddr string) *dashboard {
+	t.Helper()
+	addr := freeAddr(t)
+	d := &dashboard{url: "http://" + addr, logs: &bytes.Buffer{}, done: make(chan error, 1)}
+	d.cmd = exec.Command(dashboardBinary(t))
+	d.cmd.Env = append(os.Environ(), "HTTP_ADDR="+addr, "REPORTING_ADDR="+reportingAddr,
+		"AUTH_HS256_KEY="+testKey, "DASHBOARD_TOKEN=", "LOG_LEVEL=warn")
+	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.done <- d.cmd.Wait() }()
+	t.Cleanup(func() {
+		d.stop()
+		if t.Failed() {
+			t.Logf("dashboard logs:\n%s", d.logs.String())
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(d.url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return d
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dashboard not ready after 20s; logs:\n%s", d.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop sends SIGTERM and returns how long the process took to end, and how
+// it ended.
+func (d *dashboard) stop() (time.Duration, error) {
+	if d.stopped {
+		return 0, nil
+	}
+	d.stopped = true
+	start := time.Now()
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-d.done:
+		return time.Since(start), err
+	case <-time.After(20 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-d.done
+		return time.Since(start), fmt.Errorf("still running 20s after SIGTERM")
+	}
+}
+
+// get fetches a dashboard URL and returns the status and body.
+func (d *dashboard) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(d.url + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// chromium finds the browser: $CHROMIUM, or chromium on PATH. The test
+// fails, never skips, without one: `make test` installs it (scripts/chromium).
+func chromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("chromium not found: run scripts/chromium (make test does) or set CHROMIUM=/path/to/chromium")
+	return ""
+}
+
+// browser opens a headless Chromium tab for the test.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
+		chromedp.ExecPath(chromium(t)),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 1024),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+	)
+	if os.Geteuid() == 0 {
+		// Chromium refuses to start as root with its sandbox on.
+		opts = append(opts, chromedp.NoSandbox)
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(func() { cancelTimeout(); cancel(); cancelAlloc() })
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// evaluate runs a script in the page and returns its value.
+func evaluate[T any](t *testing.T, ctx context.Context, script string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](script))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", script, err)
+	}
+	return v
+}
+
+// waitFor polls a script in the page until it is true. It rides over
+// navigations (an evaluation can fail while a page loads).
+func waitFor(t *testing.T, ctx context.Context, what, script string, limit time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	var last error
+	for time.Since(start) < limit {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](script))
+		if err == nil && ok {
+			return time.Since(start)
+		}
+		last = err
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s: not within %s (last error %v)", what, limit, last)
+	return 0
+}
+
+// artefacts is where the browser test leaves its screenshots: $E2E_ARTEFACTS,
+// or e2e/testdata/artefacts (git ignores it).
+func artefacts(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("E2E_ARTEFACTS")
+	if dir == "" {
+		dir = filepath.Join("testdata", "artefacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	path := filepath.Join(artefacts(t), name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
+
+// backdate publishes a copy of ev, under a new event id, as if it had
+// happened at `at`, adjusted by change. The stack cannot wait the days a
+// candidate takes to become stuck; the reporting fold keeps each milestone's
+// earliest time and each vetting detail's highest version (docs/design.md
+// §8), so one earlier copy of a real event makes the candidate stuck exactly
+// as if it had waited.
+func (s *stack) backdate(t *testing.T, ev *eventsv1.Event, at time.Time, change func(*eventsv1.Event)) {
+	t.Helper()
+	cp := proto.CloneOf(ev)
+	cp.EventId, cp.OccurredAt = event.NewID(), timestamppb.New(at)
+	if change != nil {
+		change(cp)
+	}
+	data, err := event.Marshal(cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	suffix, err := event.SubjectSuffix(cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.js.Publish(context.Background(), "recruitment."+suffix, data, jetstream.WithMsgID(cp.GetEventId())); err != nil {
+		t.Fatalf("publish backdated %s: %v", suffix, err)
+	}
+}
+
+// streamEvent waits for the application's event called name on the stream.
+func (s *stack) streamEvent(t *testing.T, applicationID, name string) *eventsv1.Event {
+	t.Helper()
+	var found *eventsv1.Event
+	eventually(t, name+" on the stream", func() (err error) {
+		found, err = s.findEvent(applicationID, name)
+		return err
+	})
+	return found
+}
+
+// findEvent reads the stream for the application's event called name. An
+// empty stream, or one without that event yet, is an error to retry.
+func (s *stack) findEvent(applicationID, name string) (*eventsv1.Event, error) {
+	ctx := context.Background()
+	str, err := s.js.Stream(ctx, "RECRUITMENT")
+	if err != nil {
+		return nil, err
+	}
+	info, err := str.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// An empty stream reports first sequence 0, which GetMsg refuses.
+	if info.State.Msgs == 0 {
+		return nil, errors.New("the stream is empty")
+	}
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+		m, err := str.GetMsg(ctx, seq)
+		if err != nil {
+			return nil, fmt.Errorf("message %d: %w", seq, err)
+		}
+		ev, err := event.Unmarshal(m.Data)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := event.Name(ev); n == name && ev.GetApplicationId() == applicationID {
+			return ev, nil
+		}
+	}
+	return nil, fmt.Errorf("no %s yet", name)
+}
+
+// stageFields are the overview's stage columns, by the data-field the
+// page marks them with.
+var stageFields = map[string]commonv1.Stage{
+	"stage-sift": commonv1.Stage_STAGE_SIFT, "stage-interview": commonv1.Stage_STAGE_INTERVIEW,
+	"stage-offer": commonv1.Stage_STAGE_OFFER, "stage-pre-employment": commonv1.Stage_STAGE_PRE_EMPLOYMENT,
+	"stage-hired": commonv1.Stage_STAGE_HIRED,
+}
+
+// checkRow compares a page's figures of one region with the API's summary.
+func checkRow(t *testing.T, where string, cells map[string]string, sum *reportingv1.RegionSummary) {
+	t.Helper()
+	counts := map[commonv1.Stage]int32{}
+	for _, c := range sum.GetStageCounts() {
+		counts[c.GetStage()] = c.GetCount()
+	}
+	for field, stage := range stageFields {
+		if got, want := cells[field], strconv.Itoa(int(counts[stage])); got != want {
+			t.Errorf("%s %s: page shows %q, API says %s", where, field, got, want)
+		}
+	}
+	if got, want := cells["stuck"], strconv.Itoa(int(sum.GetStuckCount())); got != want {
+		t.Errorf("%s stuck: page shows %q, API says %s", where, got, want)
+	}
+	median, err := strconv.ParseFloat(cells["median"], 64)
+	if err != nil || math.Abs(median-sum.GetMedianTimeToHireDays()) > 0.05 {
+		t.Errorf("%s median time to hire: page shows %q, API says %v", where, cells["median"], sum.GetMedianTimeToHireDays())
+	}
+}
+
+// The dashboard in a real browser over the real stack: the overview and a
+// region's page agree with the reporting API, the stuck list filters and
+// downloads, and unblocking a vetting case through gRPC changes the open
+// page's stuck count without a reload.
+func TestDashboardFollowsThePipelineLive(t *testing.T) {
+	t.Parallel()
+	st := start(t)
+	ctx := context.Background()
+	reports := reportingv1.NewReportingServiceClient(st.conns["reporting"])
+	reader := token(t, "dashboard-e2e", auth.RoleDashboard, region.All...)
+	vetter := token(t, "vetting-london-1", auth.RoleVetting, "london")
+	now := time.Now()
+
+	// One candidate stuck in SIFT: submitted (as far as reporting knows)
+	// 20 days ago, past the 14-day breach threshold.
+	var siftID string
+	t.Run("stuck in sift", func(t *testing.T) {
+		c := newCandidate(t, st, commonv1.JobRole_JOB_ROLE_PROBATION_OFFICER)
+		siftID = c.id
+		st.backdate(t, st.streamEvent(t, c.id, "application.submitted"), now.AddDate(0, 0, -20), nil)
+	})
+	// One candidate in pre-employment whose vetting case has been blocked
+	// for 10 days (breach after 5). The backdated block carries the version
+	// the real block will have, and reaches reporting first, so reporting
+	// keeps its date; the real BlockCase makes the case blocked in vetting,
+	// so that it can be unblocked.
+	var blockedID string
+	var blockedVersion int64
+	t.Run("blocked in vetting", func(t *testing.T) {
+		c := newCandidate(t, st, commonv1.JobRole_JOB_ROLE_ADMINISTRATOR)
+		c.passInterview()
+		vc := c.acceptOffer()
+		blockedID = c.id
+		opened := st.streamEvent(t, c.id, "vetting.opened")
+		st.backdate(t, opened, now.AddDate(0, 0, -10), func(ev *eventsv1.Event) {
+			ev.AggregateVersion = vc.GetVersion() + 1
+			ev.Actor = &commonv1.Actor{Subject: "vetting-london-1", Role: commonv1.CallerRole_CALLER_ROLE_VETTING}
+			ev.Payload = &eventsv1.Event_VettingBlocked{VettingBlocked: &eventsv1.VettingBlocked{
+				Reason: commonv1.BlockReason_BLOCK_REASON_MISSING_DOCUMENTS}}
+		})
+		eventually(t, "reporting sees the backdated block", func() error {
+			r, err := reports.ListStuckCandidates(ctx, &reportingv1.ListStuckCandidatesRequest{Region: "london"}, reader)
+			if err != nil {
+				return err
+			}
+			for _, s := range r.GetCandidates() {
+				if s.GetApplicationId() == c.id && s.GetKind() == reportingv1.StuckKind_STUCK_KIND_VETTING_BLOCKED {
+					return nil
+				}
+			}
+			return fmt.Errorf("stuck list is %v", r.GetCandidates())
+		})
+		blocked, err := c.vetting.BlockCase(ctx, &vettingv1.BlockCaseRequest{
+			RequestId: c.req(), ApplicationId: c.id, ExpectedVersion: vc.GetVersion(),
+			Reason: commonv1.BlockReason_BLOCK_REASON_MISSING_DOCUMENTS,
+		}, c.vetter)
+		c.must(err)
+		if blocked.GetCase().GetVersion() != vc.GetVersion()+1 {
+			t.Fatalf("blocked case has version %d, the backdated block %d", blocked.GetCase().GetVersion(), vc.GetVersion()+1)
+		}
+		blockedVersion = blocked.GetCase().GetVersion()
+	})
+	if t.Failed() {
+		return
+	}
+	eventually(t, "reporting counts both stuck", func() error {
+		r, err := reports.GetRegionSummary(ctx, &reportingv1.GetRegionSummaryRequest{Region: "london"}, reader)
+		if err != nil {
+			return err
+		}
+		if r.GetSummary().GetStuckCount() != 2 {
+			return fmt.Errorf("stuck count %d", r.GetSummary().GetStuckCount())
+		}
+		return nil
+	})
+
+	d := startDashboard(t, st.addrs["reporting"])
+	page := browser(t)
+
+	// The national overview: one row per region, each as the API has it.
+	if err := chromedp.Do(page, chromedp.Navigate(d.url+"/")); err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		Region string            `json:"region"`
+		Cells  map[string]string `json:"cells"`
+	}
+	rows := evaluate[[]row](t, page, `Array.from(document.querySelectorAll('#regions tbody tr')).map(tr => ({
+		region: tr.dataset.region,
+		cells: Object.fromEntries(Array.from(tr.querySelectorAll('td[data-field]')).map(td => [td.dataset.field, td.textContent.trim()]))
+	}))`)
+	all, err := reports.ListRegionSummaries(ctx, &reportingv1.ListRegionSummariesRequest{}, reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != len(region.All) || len(all.GetSummaries()) != len(region.All) {
+		t.Fatalf("overview has %d rows, the API %d summaries; want %d", len(rows), len(all.GetSummaries()), len(region.All))
+	}
+	for i, sum := range all.GetSummaries() {
+		if rows[i].Region != sum.GetRegion() {
+			t.Errorf("overview row %d is %q, API %q", i, rows[i].Region, sum.GetRegion())
+			continue
+		}
+		checkRow(t, "overview "+sum.GetRegion(), rows[i].Cells, sum)
+	}
+	for _, r := range rows {
+		if r.Region == "london" && r.Cells["stuck"] != "2" {
+			t.Errorf("overview shows %s stuck in London, want 2", r.Cells["stuck"])
+		}
+	}
+	screenshot(t, page, "dashboard-overview.png")
+
+	// The region's page: figures and the stuck list as the API has them.
+	if err := chromedp.Do(page, chromedp.Click(chromedp.CSS(`a[href="/regions/london"]`))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, page, "London's page", `location.pathname === '/regions/london' && document.readyState === 'complete'`, 10*time.Second)
+	cells := evaluate[map[string]string](t, page, `Object.fromEntries(Array.from(document.querySelectorAll('[data-region="london"][data-field]')).map(e => [e.dataset.field, e.textContent.trim()]))`)
+	sum, err := reports.GetRegionSummary(ctx, &reportingv1.GetRegionSummaryRequest{Region: "london"}, reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRow(t, "London's page", cells, sum.GetSummary())
+	stuckIDs := `Array.from(document.querySelectorAll('#stuck-table tbody tr')).map(tr => tr.dataset.application)`
+	list, err := reports.ListStuckCandidates(ctx, &reportingv1.ListStuckCandidatesRequest{Region: "london"}, reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, c := range list.GetCandidates() {
+		want = append(want, c.GetApplicationId())
+	}
+	if got := evaluate[[]string](t, page, stuckIDs); !slices.Equal(got, want) || len(got) != 2 {
+		t.Errorf("stuck list on the page %v, API %v (want the two stuck candidates)", got, want)
+	}
+	// Every control has a label, every table a caption, every chart a name.
+	if bad := evaluate[[]string](t, page, `[
+		...Array.from(document.querySelectorAll('select')).filter(s => !document.querySelector('label[for="' + s.id + '"]')).map(s => 'select ' + s.name),
+		...Array.from(document.querySelectorAll('table')).filter(tb => !tb.querySelector('caption')).map(tb => 'table ' + tb.id),
+		...Array.from(document.querySelectorAll('svg.chart')).filter(s => s.getAttribute('role') !== 'img' || !s.querySelector('title')).map(() => 'chart')
+	]`); len(bad) > 0 {
+		t.Errorf("not accessible: %v", bad)
+	}
+
+	// Filtering by stage, with the page's own form.
+	if err := chromedp.Do(page,
+		chromedp.SetValue(chromedp.CSS(`#stage`), "sift"),
+		chromedp.Click(chromedp.CSS(`form.filter button[type=submit]`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, page, "the filtered list", `location.search === '?stage=sift&severity=' && document.readyState === 'complete'`, 10*time.Second)
+	if got := evaluate[[]string](t, page, stuckIDs); !slices.Equal(got, []string{siftID}) {
+		t.Errorf("stuck list filtered by sift = %v, want only %s", got, siftID)
+	}
+
+	// The CSV download holds the same candidates.
+	code, body := d.get(t, "/regions/london/stuck.csv")
+	records, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if code != http.StatusOK || err != nil || len(records) != 3 {
+		t.Fatalf("CSV: status %d, err %v, %d records:\n%s", code, err, len(records), body)
+	}
+	for i, id := range want {
+		if records[i+1][0] != id {
+			t.Errorf("CSV row %d is %s, want %s", i+1, records[i+1][0], id)
+		}
+	}
+
+	// Back to the whole list; unblock the case through gRPC and watch the
+	// open page follow, with no reload (the marker would be gone).
+	if err := chromedp.Do(page, chromedp.Navigate(d.url+"/regions/london")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, page, "live updates on", `document.querySelector('[data-live-status]').textContent.includes('Live updates are on')`, 10*time.Second)
+	evaluate[bool](t, page, `window.notReloaded = true`)
+	vetting := vettingv1.NewVettingServiceClient(st.conns["vetting"])
+	if _, err := vetting.UnblockCase(ctx, &vettingv1.UnblockCaseRequest{
+		RequestId: "dashboard-unblock-1", ApplicationId: blockedID, ExpectedVersion: blockedVersion,
+	}, vetter); err != nil {
+		t.Fatal(err)
+	}
+	took := waitFor(t, page, "the stuck count to fall to 1", `document.querySelector('#stuck-count').textContent.trim() === '1'`, 15*time.Second)
+	t.Logf("stuck count fell on the open page %s after the unblock", took.Round(time.Millisecond))
+	waitFor(t, page, "the unblocked candidate to leave the list",
+		`Array.from(document.querySelectorAll('#stuck-table tbody tr')).map(tr => tr.dataset.application).join() === '`+siftID+`'`, 10*time.Second)
+	if !evaluate[bool](t, page, `window.notReloaded === true`) {
+		t.Error("the page reloaded to show the change")
+	}
+	after, err := reports.GetRegionSummary(ctx, &reportingv1.GetRegionSummaryRequest{Region: "london"}, reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.GetSummary().GetStuckCount() != 1 {
+		t.Errorf("API stuck count after the unblock = %d, want 1", after.GetSummary().GetStuckCount())
+	}
+	screenshot(t, page, "dashboard-region.png")
+
+	// Errors are plain pages with fitting statuses.
+	if code, body := d.get(t, "/regions/atlantis"); code != http.StatusNotFound || !strings.Contains(body, "Page not found") {
+		t.Errorf("unknown region: %d\n%s", code, body)
+	}
+	if code, _ := d.get(t, "/regions/london?stage=nonsense"); code != http.StatusBadRequest {
+		t.Errorf("bad filter: %d, want 400", code)
+	}
+	if code, _ := d.get(t, "/regions/london?page_token=forged"); code != http.StatusBadRequest {
+		t.Errorf("forged page token: %d, want 400", code)
+	}
+
+	// A SIGTERM ends the dashboard promptly though the browser still
+	// holds an event stream open.
+	if took, err := d.stop(); err != nil || took > 5*time.Second {
+		t.Errorf("dashboard stopped with %v after %s; want a clean exit within 5s", err, took)
+	}
+	if strings.Contains(d.logs.String(), "DATA RACE") {
+		t.Error("the race detector found a data race in the dashboard")
+	}
+}
+
+// With the reporting service unreachable the dashboard answers 503 with a
+// plain message, not an error trace.
+func TestDashboardWithoutReporting(t *testing.T) {
+	t.Parallel()
+	d := startDashboard(t, freeAddr(t))
+	for _, path := range []string{"/", "/regions/london", "/regions/london/stuck.csv"} {
+		code, body := d.get(t, path)
+		if code != http.StatusServiceUnavailable {
+			t.Errorf("%s: status %d, want 503", path, code)
+		}
+		if strings.Contains(body, "rpc error") || strings.Contains(body, "goroutine") {
+			t.Errorf("%s shows internals:\n%s", path, body)
+		}
+	}
+	if _, body := d.get(t, "/"); !strings.Contains(body, "Reports are unavailable") {
+		t.Errorf("overview without reporting:\n%s", body)
+	}
+}

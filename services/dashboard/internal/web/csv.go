@@ -1,0 +1,71 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"net/http"
+	"strconv"
+
+	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
+)
+
+const (
+	// csvPageSize is the API's largest page.
+	csvPageSize = 500
+	// csvMaxRows bounds one download; a region's stuck list is far shorter,
+	// and an unbounded loop must not hold the reporting service forever.
+	csvMaxRows = 50_000
+)
+
+var csvHeader = []string{
+	"application_id", "campaign_id", "region", "role", "stage", "reason", "since",
+	"days", "days_overdue", "severity", "blocked_reason", "next_actor",
+}
+
+// stuckCSV downloads the whole stuck list of a region under the page's
+// filter (every page, one consistent as_of: the API's page token keeps the
+// first page's).
+func (s *Server) stuckCSV(w http.ResponseWriter, r *http.Request) {
+	code, f, ok := s.regionRequest(w, r)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 6*callTimeout)
+	defer cancel()
+	// Collected first, so a failure on a later page is an error status and
+	// not a file cut short that looks complete.
+	var buf bytes.Buffer
+	cw := csv.NewWriter(&buf)
+	_ = cw.Write(csvHeader) // a bytes.Buffer does not fail
+	token, rows := "", 0
+	for {
+		resp, err := s.reports.ListStuckCandidates(ctx, &pb.ListStuckCandidatesRequest{
+			Region: code, Stage: f.Stage, Severity: f.Severity, PageSize: csvPageSize, PageToken: token,
+		})
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		for _, c := range resp.GetCandidates() {
+			row := stuckToRow(c)
+			_ = cw.Write([]string{row.ApplicationID, row.CampaignID, code, row.Role, row.Stage, row.Kind, row.SinceISO,
+				strconv.Itoa(row.Days), strconv.Itoa(row.DaysOverdue), row.Severity, row.BlockedReason, row.NextActor})
+		}
+		rows += len(resp.GetCandidates())
+		token = resp.GetNextPageToken()
+		if token == "" {
+			break
+		}
+		if rows >= csvMaxRows {
+			s.log.Warn("stuck list download cut short", "region", code, "rows", rows)
+			break
+		}
+	}
+	cw.Flush()
+	name := "stuck-" + code + "-" + s.now().In(london).Format("2006-01-02") + ".csv"
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(buf.Bytes())
+}

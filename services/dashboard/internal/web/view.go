@@ -1,0 +1,293 @@
+package web
+
+import (
+	"fmt"
+	"hash/fnv"
+	"maps"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+
+	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
+	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
+	"github.com/probation-recruitment/pipeline/services/dashboard/internal/chart"
+)
+
+// london is the zone people read the dashboard's dates and times in.
+var london = func() *time.Location {
+	loc, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}()
+
+// summaryView is one region's headline figures as the pages print them.
+// Fields holds every figure that live updates may change, keyed by the
+// data-field name the page marks it with, so the first render and every
+// later update format a figure the same way.
+type summaryView struct {
+	Region, Name string
+	Fields       map[string]string
+	// Sig identifies the figures (not their as_of): when it changes, the
+	// page's lists and charts are out of date.
+	Sig string
+}
+
+// stageField is the data-field of a stage's count.
+func stageField(s commonv1.Stage) string { return "stage-" + stageCode(s) }
+
+func summaryToView(s *pb.RegionSummary) summaryView {
+	counts := map[commonv1.Stage]int32{}
+	for _, c := range s.GetStageCounts() {
+		counts[c.GetStage()] = c.GetCount()
+	}
+	f := map[string]string{
+		"stuck":  strconv.Itoa(int(s.GetStuckCount())),
+		"median": days(s.GetMedianTimeToHireDays()),
+	}
+	var active int32
+	for _, st := range allStages {
+		f[stageField(st)] = strconv.Itoa(int(counts[st]))
+		if slices.Contains(pipelineStages[:4], st) {
+			active += counts[st]
+		}
+	}
+	f["active"] = strconv.Itoa(int(active))
+	h := fnv.New64a()
+	for _, k := range slices.Sorted(maps.Keys(f)) {
+		fmt.Fprintf(h, "%s=%s;", k, f[k])
+	}
+	if s.GetAsOf() != nil {
+		f["as-of"] = s.GetAsOf().AsTime().In(london).Format("15:04:05")
+	}
+	return summaryView{Region: s.GetRegion(), Name: regionName(s.GetRegion()), Fields: f,
+		Sig: strconv.FormatUint(h.Sum64(), 36)}
+}
+
+// liveUpdate is what an event stream sends a page about one region.
+type liveUpdate struct {
+	Region    string            `json:"region"`
+	Connected bool              `json:"connected"`
+	Sig       string            `json:"sig,omitempty"`
+	Fields    map[string]string `json:"fields,omitempty"`
+}
+
+// column is a stage column of a table of stage counts.
+type column struct {
+	Field, Name string
+}
+
+func stageColumns(stages []commonv1.Stage) []column {
+	out := make([]column, len(stages))
+	for i, s := range stages {
+		out[i] = column{Field: stageField(s), Name: stageName(s)}
+	}
+	return out
+}
+
+// option is one choice of a select.
+type option struct {
+	Value, Label string
+	Selected     bool
+}
+
+// stuckView is the stuck list of a region, as filtered and paged.
+type stuckView struct {
+	Region, RegionName string
+	// Stage and Severity are the filter's codes ("" for all).
+	Stage, Severity string
+	StageOptions    []option
+	SeverityOptions []option
+	Rows            []stuckRow
+	Warnings        int
+	Breaches        int
+	// NextURL is the next page, FirstURL the first when on a later one.
+	NextURL, FirstURL string
+	CSVURL            string
+	FragmentURL       string
+}
+
+// stuckRow is one stuck candidate.
+type stuckRow struct {
+	ApplicationID, CampaignID string
+	Role, Stage, Kind         string
+	BlockedReason             string
+	Since, SinceISO           string
+	Days, DaysOverdue         int
+	Severity, SeverityCode    string
+	NextActor                 string
+}
+
+func stuckToRow(c *pb.StuckCandidate) stuckRow {
+	since := c.GetSince().AsTime().In(london)
+	return stuckRow{
+		ApplicationID: c.GetApplicationId(), CampaignID: c.GetCampaignId(),
+		Role: roleName(c.GetRole()), Stage: stageName(c.GetStage()), Kind: kindName(c.GetKind()),
+		BlockedReason: blockReasonName(c.GetBlockedReason()),
+		Since:         since.Format("2 Jan 2006"), SinceISO: since.Format(time.RFC3339),
+		Days: int(c.GetDays()), DaysOverdue: int(c.GetDaysOverdue()),
+		Severity: severityName(c.GetSeverity()), SeverityCode: severityCode(c.GetSeverity()),
+		NextActor: nextActorName(c.GetNextActor()),
+	}
+}
+
+// stuckFilter is the stuck list's query as it travels in links.
+type stuckFilter struct {
+	Stage     commonv1.Stage
+	Severity  pb.Severity
+	PageToken string
+}
+
+// query encodes the filter; with page false it leaves the page token out.
+func (f stuckFilter) query(page bool) string {
+	q := url.Values{}
+	if f.Stage != commonv1.Stage_STAGE_UNSPECIFIED {
+		q.Set("stage", stageCode(f.Stage))
+	}
+	if f.Severity != pb.Severity_SEVERITY_UNSPECIFIED {
+		q.Set("severity", severityCode(f.Severity))
+	}
+	if page && f.PageToken != "" {
+		q.Set("page_token", f.PageToken)
+	}
+	if len(q) == 0 {
+		return ""
+	}
+	return "?" + q.Encode()
+}
+
+func stuckToView(region string, f stuckFilter, resp *pb.ListStuckCandidatesResponse) stuckView {
+	base := "/regions/" + url.PathEscape(region)
+	v := stuckView{
+		Region: region, RegionName: regionName(region),
+		Warnings: int(resp.GetWarningCount()), Breaches: int(resp.GetBreachCount()),
+		CSVURL: base + "/stuck.csv" + f.query(false), FragmentURL: base + "/stuck",
+		StageOptions:    []option{{Value: "", Label: "All stages", Selected: f.Stage == 0}},
+		SeverityOptions: []option{{Value: "", Label: "Warnings and breaches", Selected: f.Severity == 0}},
+	}
+	if f.Stage != 0 {
+		v.Stage = stageCode(f.Stage)
+	}
+	if f.Severity != 0 {
+		v.Severity = severityCode(f.Severity)
+	}
+	for _, s := range stuckStages {
+		v.StageOptions = append(v.StageOptions, option{Value: stageCode(s), Label: stageName(s), Selected: s == f.Stage})
+	}
+	for _, s := range severities {
+		v.SeverityOptions = append(v.SeverityOptions, option{Value: severityCode(s), Label: severityName(s) + "s only", Selected: s == f.Severity})
+	}
+	for _, c := range resp.GetCandidates() {
+		v.Rows = append(v.Rows, stuckToRow(c))
+	}
+	if next := resp.GetNextPageToken(); next != "" {
+		v.NextURL = base + stuckFilter{Stage: f.Stage, Severity: f.Severity, PageToken: next}.query(true)
+	}
+	if f.PageToken != "" {
+		v.FirstURL = base + f.query(false)
+	}
+	return v
+}
+
+// chartsView holds a region's charts, each with the table of its data.
+type chartsView struct {
+	FragmentURL  string
+	Trend        chart.LineChart
+	TrendRows    []trendRow
+	TrendWeeks   int
+	Funnel       chart.BarChart
+	FunnelRows   []funnelRow
+	Durations    chart.BarChart
+	DurationRows []durationRow
+	Measures     []measureRow
+	StartedEarly int
+}
+
+type trendRow struct {
+	Week   string
+	Count  int
+	Median string
+}
+
+type funnelRow struct {
+	Stage      string
+	Reached    int
+	Conversion string
+	Rejected   int
+	Withdrawn  int
+}
+
+type durationRow struct {
+	Stage             string
+	Count             int
+	Mean, Median, P90 string
+	Current           int
+}
+
+type measureRow struct {
+	Name                             string
+	Count                            int
+	Median, P90, WorkMedian, WorkP90 string
+}
+
+// trendWeeks is how far back the time-to-hire trend goes.
+const trendWeeks = 26
+
+func chartsToView(region string, tth *pb.GetTimeToHireResponse, funnel *pb.GetFunnelResponse, durations *pb.GetStageDurationsResponse) chartsView {
+	name := regionName(region)
+	v := chartsView{FragmentURL: "/regions/" + url.PathEscape(region) + "/charts", TrendWeeks: trendWeeks, StartedEarly: int(tth.GetStartedBeforeVettingCleared())}
+
+	var points []chart.Point
+	for _, m := range tth.GetMeasures() {
+		v.Measures = append(v.Measures, measureRow{
+			Name: measureName(m.GetMeasure()), Count: int(m.GetCalendarDays().GetCount()),
+			Median: days(m.GetCalendarDays().GetMedian()), P90: days(m.GetCalendarDays().GetP90()),
+			WorkMedian: days(m.GetWorkingDays().GetMedian()), WorkP90: days(m.GetWorkingDays().GetP90()),
+		})
+		if m.GetMeasure() != pb.Measure_MEASURE_TIME_TO_HIRE {
+			continue
+		}
+		var next time.Time
+		for _, w := range m.GetWeekly() {
+			d := w.GetWeekStarting()
+			week := time.Date(int(d.GetYear()), time.Month(d.GetMonth()), int(d.GetDay()), 0, 0, 0, 0, time.UTC)
+			// Weeks with no offer have no point: keep their place on the axis.
+			for ; !next.IsZero() && next.Before(week); next = next.AddDate(0, 0, 7) {
+				points = append(points, chart.Point{Label: next.Format("2 Jan"), Missing: true})
+			}
+			next = week.AddDate(0, 0, 7)
+			med := w.GetCalendarDays().GetMedian()
+			points = append(points, chart.Point{Label: week.Format("2 Jan"), Value: med, Text: days(med) + " days"})
+			v.TrendRows = append(v.TrendRows, trendRow{Week: week.Format("2 Jan 2006"),
+				Count: int(w.GetCalendarDays().GetCount()), Median: days(med)})
+		}
+	}
+	v.Trend = chart.LineChart{
+		ID: "trend", YLabel: "days", Points: points,
+		Title: "Median time to hire by week, " + name,
+		Desc:  fmt.Sprintf("Line chart of the median number of calendar days from campaign close to conditional offer, for offers made in each of the last %d weeks. The table below gives the same figures.", trendWeeks),
+	}
+
+	var bars []chart.Bar
+	for _, s := range funnel.GetStages() {
+		bars = append(bars, chart.Bar{Label: stageName(s.GetStage()), Value: float64(s.GetReached()), Text: strconv.Itoa(int(s.GetReached()))})
+		v.FunnelRows = append(v.FunnelRows, funnelRow{Stage: stageName(s.GetStage()), Reached: int(s.GetReached()),
+			Conversion: percent(s.GetConversionFromPrevious()), Rejected: int(s.GetRejected()), Withdrawn: int(s.GetWithdrawn())})
+	}
+	v.Funnel = chart.BarChart{ID: "funnel", Bars: bars,
+		Title: "Applications reaching each stage, " + name,
+		Desc:  "Bar chart of how many applications ever reached each stage of the pipeline. The table below gives the same figures with conversion rates."}
+
+	bars = nil
+	for _, d := range durations.GetStages() {
+		bars = append(bars, chart.Bar{Label: stageName(d.GetStage()), Value: d.GetDays().GetMedian(), Text: days(d.GetDays().GetMedian()) + " days"})
+		v.DurationRows = append(v.DurationRows, durationRow{Stage: stageName(d.GetStage()), Count: int(d.GetDays().GetCount()),
+			Mean: days(d.GetDays().GetMean()), Median: days(d.GetDays().GetMedian()), P90: days(d.GetDays().GetP90()), Current: int(d.GetCurrent())})
+	}
+	v.Durations = chart.BarChart{ID: "durations", Bars: bars,
+		Title: "Median days spent in each stage, " + name,
+		Desc:  "Bar chart of the median number of calendar days applications spent in each stage before leaving it. The table below gives the same figures."}
+	return v
+}

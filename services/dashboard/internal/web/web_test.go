@@ -1,0 +1,238 @@
+package web
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
+	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
+)
+
+// These tests cover the converters and templates with hand-made report
+// messages; pages served over the real reporting API are tested in e2e/.
+
+func summary(stuck int32, sift int32, asOf time.Time) *pb.RegionSummary {
+	return &pb.RegionSummary{
+		Region: "kent-surrey-sussex", StuckCount: stuck, MedianTimeToHireDays: 12.5, AsOf: timestamppb.New(asOf),
+		StageCounts: []*pb.StageCount{
+			{Stage: commonv1.Stage_STAGE_SIFT, Count: sift},
+			{Stage: commonv1.Stage_STAGE_PRE_EMPLOYMENT, Count: 4},
+			{Stage: commonv1.Stage_STAGE_REJECTED, Count: 9},
+		},
+	}
+}
+
+func TestSummaryView(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 11, 23, 14, 3, 5, 0, time.UTC)
+	v := summaryToView(summary(3, 7, at))
+	want := map[string]string{
+		"stuck": "3", "median": "12.5", "stage-sift": "7", "stage-pre-employment": "4", "stage-interview": "0",
+		"stage-rejected": "9", "active": "11", "as-of": "14:03:05",
+	}
+	for k, w := range want {
+		if got := v.Fields[k]; got != w {
+			t.Errorf("field %s = %q, want %q", k, got, w)
+		}
+	}
+	if v.Name != "Kent, Surrey and Sussex" {
+		t.Errorf("name = %q", v.Name)
+	}
+	// The signature follows the figures, not the time they were read.
+	if later := summaryToView(summary(3, 7, at.Add(time.Minute))); later.Sig != v.Sig {
+		t.Error("signature changed with as_of alone")
+	}
+	if changed := summaryToView(summary(2, 7, at)); changed.Sig == v.Sig {
+		t.Error("signature did not change with the stuck count")
+	}
+}
+
+func TestDays(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[float64]string{0: "0", 12: "12", 12.5: "12.5", 12.04: "12", 3.96: "4"} {
+		if got := days(in); got != want {
+			t.Errorf("days(%v) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestFilterCodesRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, s := range stuckStages {
+		got, ok := parseStage(stageCode(s))
+		if !ok || got != s {
+			t.Errorf("parseStage(stageCode(%v)) = %v, %v", s, got, ok)
+		}
+	}
+	if _, ok := parseStage("rejected"); ok {
+		t.Error("the stuck list was filtered by a stage nobody is stuck in")
+	}
+	for _, s := range severities {
+		if got, ok := parseSeverity(severityCode(s)); !ok || got != s {
+			t.Errorf("parseSeverity(severityCode(%v)) = %v, %v", s, got, ok)
+		}
+	}
+	f := stuckFilter{Stage: commonv1.Stage_STAGE_PRE_EMPLOYMENT, Severity: pb.Severity_SEVERITY_BREACH, PageToken: "abc"}
+	if got := f.query(true); got != "?page_token=abc&severity=breach&stage=pre-employment" {
+		t.Errorf("query = %q", got)
+	}
+	if got := (stuckFilter{}).query(true); got != "" {
+		t.Errorf("empty filter query = %q", got)
+	}
+}
+
+func TestToProblem(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		err  error
+		code int
+		log  bool
+	}{
+		{errNotFound, http.StatusNotFound, false},
+		{errBadFilter, http.StatusBadRequest, false},
+		{status.Error(codes.NotFound, "x"), http.StatusNotFound, false},
+		{status.Error(codes.InvalidArgument, "page_token: bad"), http.StatusBadRequest, false},
+		{status.Error(codes.PermissionDenied, "x"), http.StatusForbidden, true},
+		{status.Error(codes.Unauthenticated, "x"), http.StatusServiceUnavailable, true},
+		{status.Error(codes.Unavailable, "connection refused"), http.StatusServiceUnavailable, true},
+		{status.Error(codes.Internal, "internal error"), http.StatusInternalServerError, true},
+		{errors.New("template: boom"), http.StatusInternalServerError, true},
+	}
+	for _, tt := range tests {
+		p, log := toProblem(tt.err)
+		if p.Code != tt.code || log != tt.log {
+			t.Errorf("toProblem(%v) = %d, log %v; want %d, log %v", tt.err, p.Code, log, tt.code, tt.log)
+		}
+		if strings.Contains(p.Message, "connection refused") || strings.Contains(p.Message, "page_token") {
+			t.Errorf("toProblem(%v) shows the reporting service's message: %q", tt.err, p.Message)
+		}
+	}
+}
+
+func TestRegionPageRenders(t *testing.T) {
+	t.Parallel()
+	p, err := loadPages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	since := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	stuck := &pb.ListStuckCandidatesResponse{
+		WarningCount: 0, BreachCount: 1, NextPageToken: "tok",
+		Candidates: []*pb.StuckCandidate{{
+			ApplicationId: "0190c0de-0000-7000-8000-000000000001", CampaignId: "0190c0de-0000-7000-8000-0000000000ca",
+			Region: "kent-surrey-sussex", Role: commonv1.JobRole_JOB_ROLE_ADMINISTRATOR, Stage: commonv1.Stage_STAGE_PRE_EMPLOYMENT,
+			Kind: pb.StuckKind_STUCK_KIND_VETTING_BLOCKED, Since: timestamppb.New(since), Days: 10, DaysOverdue: 5,
+			Severity: pb.Severity_SEVERITY_BREACH, BlockedReason: commonv1.BlockReason_BLOCK_REASON_REFEREE_UNRESPONSIVE,
+			NextActor: pb.NextActor_NEXT_ACTOR_VETTING,
+		}},
+	}
+	tth := &pb.GetTimeToHireResponse{Measures: []*pb.MeasureResult{{
+		Measure: pb.Measure_MEASURE_TIME_TO_HIRE, CalendarDays: &pb.Statistics{Count: 3, Median: 20},
+		Weekly: []*pb.WeeklyPoint{{WeekStarting: &commonv1.Date{Year: 2026, Month: 11, Day: 16}, CalendarDays: &pb.Statistics{Count: 3, Median: 20}}},
+	}}}
+	funnel := &pb.GetFunnelResponse{Stages: []*pb.FunnelStage{{Stage: commonv1.Stage_STAGE_SIFT, Reached: 10, ConversionFromPrevious: 1}}}
+	durations := &pb.GetStageDurationsResponse{Stages: []*pb.StageDuration{{Stage: commonv1.Stage_STAGE_SIFT, Days: &pb.Statistics{Count: 2, Median: 6}, Current: 7}}}
+	f := stuckFilter{Stage: commonv1.Stage_STAGE_PRE_EMPLOYMENT}
+	v := regionView{
+		Title: "Kent, Surrey and Sussex", Region: "kent-surrey-sussex", Summary: summaryToView(summary(1, 7, since)),
+		Columns: stageColumns(allStages), Stuck: stuckToView("kent-surrey-sussex", f, stuck),
+		Charts: chartsToView("kent-surrey-sussex", tth, funnel, durations),
+	}
+	var buf bytes.Buffer
+	if err := p.byName["region"].ExecuteTemplate(&buf, "layout", v); err != nil {
+		t.Fatal(err)
+	}
+	html := buf.String()
+	for _, want := range []string{
+		`<title>Kent, Surrey and Sussex – Recruitment pipeline dashboard</title>`,
+		`data-live-events="/regions/kent-surrey-sussex/events"`,
+		`data-field="stuck">1</p>`,
+		`<code class="id">0190c0de-0000-7000-8000-000000000001</code>`,
+		`Vetting blocked: Referee not responding`,
+		`<time datetime="2026-11-02T09:00:00Z">2 Nov 2026</time>`,
+		`<strong class="tag tag-breach">Breach</strong>`,
+		`<option value="pre-employment" selected>Pre-employment checks</option>`,
+		`href="/regions/kent-surrey-sussex?page_token=tok&amp;stage=pre-employment#stuck" rel="next"`,
+		`href="/regions/kent-surrey-sussex/stuck.csv?stage=pre-employment" download`,
+		`data-fragment="/regions/kent-surrey-sussex/stuck"`,
+		`data-fragment="/regions/kent-surrey-sussex/charts"`,
+		`aria-labelledby="trend-title trend-desc"`,
+		`<th scope="row">16 Nov 2026</th><td class="num">3</td><td class="num">20</td>`,
+		`<script src="/static/live.js?v=`,
+	} {
+		if !strings.Contains(html, want) {
+			t.Errorf("region page lacks %s", want)
+		}
+	}
+	// No inline script or style: the Content-Security-Policy forbids them.
+	for _, bad := range []string{"<script>", " style=", "<style", "http://", "https://"} {
+		if strings.Contains(strings.ReplaceAll(html, `xmlns="http://www.w3.org/2000/svg"`, ""), bad) {
+			t.Errorf("region page contains %q", bad)
+		}
+	}
+}
+
+func TestOverviewAndErrorPagesRender(t *testing.T) {
+	t.Parallel()
+	p, err := loadPages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 23, 14, 3, 5, 0, time.UTC)
+	v := overviewView{Title: "Recruitment by region", Columns: stageColumns(pipelineStages), Events: "/events",
+		Rows: []summaryView{summaryToView(summary(3, 7, at))}}
+	var buf bytes.Buffer
+	if err := p.byName["overview"].ExecuteTemplate(&buf, "layout", v); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`<caption id="regions-caption" class="table-caption">1 regions</caption>`,
+		`<th scope="row"><a href="/regions/kent-surrey-sussex">Kent, Surrey and Sussex</a></th>`,
+		`data-region="kent-surrey-sussex" data-field="stage-sift">7</td>`,
+		`data-field="stuck">3</td>`,
+	} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("overview lacks %s", want)
+		}
+	}
+	buf.Reset()
+	prob, _ := toProblem(errNotFound)
+	if err := p.byName["error"].ExecuteTemplate(&buf, "layout", errorView{Title: prob.Title, problem: prob}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `<h1 class="heading-xl">Page not found</h1>`) {
+		t.Errorf("error page:\n%s", buf.String())
+	}
+}
+
+func TestTrendKeepsEmptyWeeksInPlace(t *testing.T) {
+	t.Parallel()
+	week := func(day int32, median float64) *pb.WeeklyPoint {
+		return &pb.WeeklyPoint{WeekStarting: &commonv1.Date{Year: 2026, Month: 11, Day: day}, CalendarDays: &pb.Statistics{Count: 1, Median: median}}
+	}
+	tth := &pb.GetTimeToHireResponse{Measures: []*pb.MeasureResult{{
+		Measure: pb.Measure_MEASURE_TIME_TO_HIRE, Weekly: []*pb.WeeklyPoint{week(2, 10), week(16, 20), week(23, 25)},
+	}}}
+	v := chartsToView("wales", tth, &pb.GetFunnelResponse{}, &pb.GetStageDurationsResponse{})
+	var got []string
+	for _, p := range v.Trend.Points {
+		got = append(got, fmt.Sprintf("%s:%v", p.Label, p.Missing))
+	}
+	want := []string{"2 Nov:false", "9 Nov:true", "16 Nov:false", "23 Nov:false"}
+	if !slices.Equal(got, want) {
+		t.Errorf("trend points = %v, want %v", got, want)
+	}
+	if len(v.TrendRows) != 3 {
+		t.Errorf("trend table has %d rows, want the 3 weeks with offers", len(v.TrendRows))
+	}
+}
