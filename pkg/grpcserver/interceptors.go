@@ -41,6 +41,7 @@ func (s *Server) interceptors(opts Options) ([]grpc.UnaryServerInterceptor, []gr
 		s.metrics.StreamServerInterceptor(),
 		logging.StreamServerInterceptor(logger, logOpts...),
 		recovery.StreamServerInterceptor(recoverOpt),
+		s.drainStreams,
 	}
 	stream = append(stream, opts.Stream...)
 	return unary, stream
@@ -93,3 +94,25 @@ func defaultDeadline(d time.Duration) grpc.UnaryServerInterceptor {
 		return resp, err
 	}
 }
+
+// drainStreams ends streams when shutdown begins, by cancelling their
+// context: a long-lived watch would otherwise hold the graceful stop for
+// the whole ShutdownTimeout. Unary calls run to completion. A stream ended
+// this way is Unavailable, which tells its client to reconnect elsewhere.
+func (s *Server) drainStreams(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	ctx, cancel := context.WithCancel(ss.Context())
+	defer cancel()
+	defer context.AfterFunc(s.draining, cancel)()
+	err := handler(srv, &drainedStream{ServerStream: ss, ctx: ctx})
+	if s.draining.Err() != nil && ss.Context().Err() == nil && (errors.Is(err, context.Canceled) || status.Code(err) == codes.Canceled) {
+		return status.Error(codes.Unavailable, "the server is shutting down; reconnect")
+	}
+	return err
+}
+
+type drainedStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (d *drainedStream) Context() context.Context { return d.ctx }

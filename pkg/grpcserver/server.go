@@ -86,6 +86,9 @@ type Server struct {
 
 	stopping atomic.Bool
 	ran      atomic.Bool
+	// draining is cancelled when shutdown begins; streams end with it.
+	draining context.Context
+	drain    context.CancelFunc
 }
 
 // New builds the server and opens its listeners, so Addr and AdminAddr are
@@ -110,6 +113,7 @@ func New(cfg Config, log *slog.Logger, opts Options) (*Server, error) {
 		registry: prometheus.NewRegistry(),
 		checks:   make(map[string]func(context.Context) error),
 	}
+	s.draining, s.drain = context.WithCancel(context.Background())
 	if err := s.registry.Register(collectors.NewGoCollector()); err != nil {
 		return nil, fmt.Errorf("new grpc server: register go collector: %w", err)
 	}
@@ -206,8 +210,10 @@ func (s *Server) AddReadinessCheck(name string, check func(context.Context) erro
 
 // Run serves gRPC and the admin listener until ctx is done, then shuts down:
 // health goes NOT_SERVING and /healthz answers 503 first, so the platform
-// stops routing new calls, then in-flight calls get ShutdownTimeout to finish
-// before they are cancelled, then the admin listener closes.
+// stops routing new calls, streams are told to end (their context is
+// cancelled; they end Unavailable), in-flight unary calls get
+// ShutdownTimeout to finish before they are cancelled, then the admin
+// listener closes.
 //
 // Run returns nil after a clean shutdown, the serve error when a listener
 // fails, or an error saying calls were cut off when ShutdownTimeout ran out.
@@ -251,6 +257,7 @@ func (s *Server) shutdown() error {
 	// Shutdown marks every service NOT_SERVING and ignores later updates.
 	s.health.Shutdown()
 	s.log.Info("grpc server shutting down", "timeout", s.cfg.ShutdownTimeout.String())
+	s.drain()
 
 	var errs []error
 	stopped := make(chan struct{})

@@ -647,7 +647,9 @@ func TestShutdownDrainsInFlightCalls(t *testing.T) {
 	}
 }
 
-func TestShutdownTimeoutCancelsCalls(t *testing.T) {
+// TestShutdownEndsStreams: a stream that waits on its context (a watch)
+// ends Unavailable as soon as shutdown begins, not after the timeout.
+func TestShutdownEndsStreams(t *testing.T) {
 	t.Parallel()
 	entered := make(chan struct{})
 	svc := &testService{stream: func(_ *testpb.StreamingOutputCallRequest, ss grpc.ServerStreamingServer[testpb.StreamingOutputCallResponse]) error {
@@ -655,19 +657,47 @@ func TestShutdownTimeoutCancelsCalls(t *testing.T) {
 		<-ss.Context().Done()
 		return ss.Context().Err()
 	}}
-	h := start(t, grpcserver.Config{ShutdownTimeout: 100 * time.Millisecond}, svc, grpcserver.Options{})
-
+	h := start(t, grpcserver.Config{ShutdownTimeout: time.Minute}, svc, grpcserver.Options{})
 	stream, err := h.client().StreamingOutputCall(context.Background(), &testpb.StreamingOutputCallRequest{})
 	if err != nil {
 		t.Fatalf("open stream: %v", err)
 	}
 	<-entered
+	began := time.Now()
+	if err := h.stop(t); err != nil {
+		t.Fatalf("Run = %v, want nil", err)
+	}
+	if took := time.Since(began); took > 30*time.Second {
+		t.Errorf("shutdown took %v with a stream open, want it not to wait for the timeout", took)
+	}
+	if _, err := stream.Recv(); status.Code(err) != codes.Unavailable {
+		t.Errorf("stream after shutdown = %v, want Unavailable", err)
+	}
+}
+
+func TestShutdownTimeoutCancelsCalls(t *testing.T) {
+	t.Parallel()
+	entered := make(chan struct{})
+	// A unary call still running when the timeout runs out is cancelled.
+	svc := &testService{unary: func(ctx context.Context, _ *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+		close(entered)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}}
+	h := start(t, grpcserver.Config{ShutdownTimeout: 100 * time.Millisecond}, svc, grpcserver.Options{})
+
+	callErr := make(chan error, 1)
+	go func() {
+		_, err := h.client().UnaryCall(context.Background(), &testpb.SimpleRequest{})
+		callErr <- err
+	}()
+	<-entered
 	runErr := h.stop(t)
 	if runErr == nil || !strings.Contains(runErr.Error(), "in-flight calls cancelled after 100ms") {
 		t.Fatalf("Run = %v, want the forced-stop error", runErr)
 	}
-	if _, err := stream.Recv(); status.Code(err) == codes.OK {
-		t.Fatalf("stream after forced stop = %v, want an error", err)
+	if err := <-callErr; status.Code(err) == codes.OK {
+		t.Fatalf("call after forced stop = %v, want an error", err)
 	}
 }
 

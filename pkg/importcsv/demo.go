@@ -92,9 +92,41 @@ func Demo(now time.Time, seed uint64) []*applicationsv1.ImportRow {
 				}
 				rows = append(rows, r)
 			}
+			if dc.ref == "PSO" {
+				rows = append(rows, showcase(rows[len(rows)-1], today))
+			}
 		}
 	}
 	return rows
+}
+
+// showcase is a candidate every region has, stuck only because vetting is
+// blocked: an offer accepted twelve days ago, the case blocked for a week
+// on missing documents. Unblocking it takes the region's stuck count down.
+func showcase(like *applicationsv1.ImportRow, today time.Time) *applicationsv1.ImportRow {
+	r := proto.CloneOf(like)
+	r.Reference = like.GetCampaignReference() + "-SHOWCASE"
+	r.Candidate = &applicationsv1.Candidate{Name: "Sam Showcase", Email: "showcase.PSO@example.org"}
+	closes := londonDate(like.GetClosesOn())
+	day := func(d time.Time, hour int) *timestamppb.Timestamp {
+		return timestamppb.New(time.Date(d.Year(), d.Month(), d.Day(), hour, 0, 0, 0, London))
+	}
+	r.SubmittedAt = day(closes.AddDate(0, 0, -3), 11)
+	r.History = &commonv1.ImportedHistory{
+		Sift: &commonv1.ImportedSift{DecidedAt: day(closes.AddDate(0, 0, 5), 10), Passed: true},
+		Interview: &commonv1.ImportedInterview{BookedAt: day(closes.AddDate(0, 0, 6), 10), ScheduledFor: day(closes.AddDate(0, 0, 15), 10),
+			DecidedAt: day(closes.AddDate(0, 0, 16), 15), Passed: true},
+		Offer: &commonv1.ImportedOffer{MadeAt: day(today.AddDate(0, 0, -15), 10), SalaryBandCode: "band_3",
+			Conditions: []commonv1.OfferCondition{commonv1.OfferCondition_OFFER_CONDITION_VETTING}, AcceptedAt: day(today.AddDate(0, 0, -12), 10)},
+		Vetting: &commonv1.ImportedVetting{FormsReceivedAt: day(today.AddDate(0, 0, -10), 10), BlockedAt: day(today.AddDate(0, 0, -7), 10),
+			BlockReason: commonv1.BlockReason_BLOCK_REASON_MISSING_DOCUMENTS},
+	}
+	r.WithdrawnAt, r.WithdrawReasonCode = nil, ""
+	return r
+}
+
+func londonDate(d *commonv1.Date) time.Time {
+	return time.Date(int(d.GetYear()), time.Month(d.GetMonth()), int(d.GetDay()), 0, 0, 0, 0, London)
 }
 
 func civil(t time.Time) *commonv1.Date {
