@@ -12,11 +12,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -35,34 +33,6 @@ import (
 	vettingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/vetting/v1"
 )
 
-var (
-	dashboardOnce sync.Once
-	dashboardBin  string
-	dashboardErr  error
-)
-
-// dashboardBinary builds services/dashboard once per test run, beside the
-// service binaries.
-func dashboardBinary(t *testing.T) string {
-	t.Helper()
-	dir := binaries(t)
-	dashboardOnce.Do(func() {
-		_, file, _, _ := runtime.Caller(0)
-		dashboardBin = filepath.Join(dir, "dashboard")
-		// With the race detector: the browser test is the one that drives
-		// the dashboard's fan-out from many goroutines.
-		cmd := exec.Command("go", "build", "-race", "-o", dashboardBin, "./cmd/dashboard")
-		cmd.Dir = filepath.Join(filepath.Dir(file), "..", "services", "dashboard")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			dashboardErr = fmt.Errorf("build dashboard: %v\n%s", err, out)
-		}
-	})
-	if dashboardErr != nil {
-		t.Fatal(dashboardErr)
-	}
-	return dashboardBin
-}
-
 // dashboard is a running dashboard process.
 type dashboard struct {
 	url  string
@@ -79,7 +49,9 @@ func startDashboard(t *testing.T, reportingAddr string) *dashboard {
 	t.Helper()
 	addr := freeAddr(t)
 	d := &dashboard{url: "http://" + addr, logs: &bytes.Buffer{}, done: make(chan error, 1)}
-	d.cmd = exec.Command(dashboardBinary(t))
+	// With the race detector: the browser test is the one that drives the
+	// dashboard's fan-out from many goroutines.
+	d.cmd = exec.Command(binary(t, "dashboard", filepath.Join("services", "dashboard", "cmd", "dashboard"), "-race"))
 	d.cmd.Env = append(os.Environ(), "HTTP_ADDR="+addr, "REPORTING_ADDR="+reportingAddr,
 		"AUTH_HS256_KEY="+testKey, "DASHBOARD_TOKEN=", "LOG_LEVEL=warn")
 	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs

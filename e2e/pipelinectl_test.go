@@ -9,10 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,35 +25,6 @@ import (
 	siftingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/sifting/v1"
 	vettingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/vetting/v1"
 )
-
-var (
-	ctlOnce sync.Once
-	ctlBin  string
-	ctlErr  error
-)
-
-// pipelinectlBinary builds the CLI once per test run.
-func pipelinectlBinary(t *testing.T) string {
-	t.Helper()
-	ctlOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "e2e-pipelinectl-")
-		if err != nil {
-			ctlErr = err
-			return
-		}
-		_, file, _, _ := runtime.Caller(0)
-		ctlBin = filepath.Join(dir, "pipelinectl")
-		cmd := exec.Command("go", "build", "-o", ctlBin, ".")
-		cmd.Dir = filepath.Join(filepath.Dir(file), "..", "cmd", "pipelinectl")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			ctlErr = fmt.Errorf("build pipelinectl: %v\n%s", err, out)
-		}
-	})
-	if ctlErr != nil {
-		t.Fatal(ctlErr)
-	}
-	return ctlBin
-}
 
 // ctl runs pipelinectl as a process against one stack, the way a user does:
 // addresses and token from the environment.
@@ -77,7 +46,7 @@ func newCtl(t *testing.T, st *stack) *ctl {
 	for name, addr := range st.addrs {
 		env = append(env, "PIPELINE_"+strings.ToUpper(name)+"_ADDR="+addr)
 	}
-	return &ctl{t: t, bin: pipelinectlBinary(t), env: env}
+	return &ctl{t: t, bin: binary(t, "pipelinectl", filepath.Join("cmd", "pipelinectl")), env: env}
 }
 
 type ctlResult struct {

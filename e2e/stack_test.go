@@ -30,35 +30,49 @@ const testKey = "e2e-test-signing-key-of-at-least-32-bytes"
 // services are started in this order; every test gets all of them.
 var services = []string{"applications", "sifting", "offers", "vetting", "reporting"}
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
+// binDir holds the binaries the tests build, once per run (TestMain
+// removes it).
+var binDir string
 
-// binaries builds the service binaries once per test run.
-func binaries(t *testing.T) string {
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type build struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+var builds sync.Map // binary name → *build
+
+// binary builds the main package in dir (from the repository root) as
+// name, once per test run, with extra go build flags.
+func binary(t *testing.T, name, dir string, flags ...string) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "e2e-bin-")
-		if buildErr != nil {
-			return
-		}
+	v, _ := builds.LoadOrStore(name, &build{})
+	b := v.(*build)
+	b.once.Do(func() {
 		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..")
-		for _, s := range services {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, s), "./cmd/"+s)
-			cmd.Dir = filepath.Join(root, "services", s)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("build %s: %v\n%s", s, err, out)
-				return
-			}
+		b.path = filepath.Join(binDir, name)
+		cmd := exec.Command("go", append(append([]string{"build"}, flags...), "-o", b.path, ".")...)
+		cmd.Dir = filepath.Join(filepath.Dir(file), "..", dir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("build %s: %v\n%s", name, err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return binDir
+	return b.path
 }
 
 // stack is the running system of one test.
@@ -82,7 +96,6 @@ func freeAddr(t *testing.T) string {
 // start runs every service as a process and waits until each is ready.
 func start(t *testing.T) *stack {
 	t.Helper()
-	bin := binaries(t)
 	natsURL := testenv.NATS(t)
 	_, js := testenv.Connect(t, natsURL)
 	prefix := testenv.Name("e2e_")
@@ -90,7 +103,7 @@ func start(t *testing.T) *stack {
 	for _, name := range services {
 		grpcAddr, adminAddr := freeAddr(t), freeAddr(t)
 		var logs bytes.Buffer
-		cmd := exec.Command(filepath.Join(bin, name))
+		cmd := exec.Command(binary(t, name, filepath.Join("services", name, "cmd", name)))
 		cmd.Env = append(os.Environ(),
 			"DATABASE_URL="+testenv.DatabaseURL(), "DB_SCHEMA="+prefix+"_"+name, "NATS_URL="+natsURL,
 			"GRPC_ADDR="+grpcAddr, "ADMIN_ADDR="+adminAddr, "AUTH_HS256_KEY="+testKey, "LOG_LEVEL=warn")
