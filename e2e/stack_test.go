@@ -187,7 +187,7 @@ func (s *stack) eventsFor(t *testing.T, applicationID string) []string {
 		t.Fatal(err)
 	}
 	var names []string
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
 		m, err := str.GetMsg(ctx, seq)
 		if err != nil {
 			t.Fatal(err)
@@ -231,7 +231,7 @@ func (s *stack) payloadsFor(t *testing.T, applicationID string) [][]byte {
 		t.Fatal(err)
 	}
 	var out [][]byte
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
 		m, err := str.GetMsg(ctx, seq)
 		if err != nil {
 			t.Fatal(err)
