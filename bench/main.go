@@ -10,6 +10,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -55,12 +56,20 @@ func main() {
 	flag.IntVar(&o.perCampaign, "per-campaign", 300, "average applications per campaign")
 	flag.IntVar(&o.concurrency, "concurrency", 16, "concurrent callers of each report RPC")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "how long each RPC is loaded")
-	flag.IntVar(&o.batch, "batch", 500, "events per projection transaction (PROJECTION_BATCH)")
+	flag.IntVar(&o.batch, "batch", 1000, "events per projection transaction (PROJECTION_BATCH)")
 	flag.StringVar(&o.databaseURL, "database-url", envOr("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "PostgreSQL")
 	flag.StringVar(&o.out, "out", "bench/results/report.md", "where to write the report")
 	flag.BoolVar(&o.keep, "keep", false, "keep the benchmark's schema afterwards")
 	flag.Uint64Var(&o.seed, "seed", 1, "workload seed")
+	natsDir := flag.String("serve-nats", "", "(internal) run only the nats-server, storing in this directory")
 	flag.Parse()
+	if *natsDir != "" {
+		if err := serveNATS(*natsDir); err != nil {
+			fmt.Fprintln(os.Stderr, "bench nats-server:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(context.Background(), o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -92,17 +101,13 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("build reporting: %v\n%s", err, out)
 	}
 
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: filepath.Join(tmp, "nats"), NoLog: true, NoSigs: true})
+	natsURL, stopNATS, err := startNATS(filepath.Join(tmp, "nats"))
 	if err != nil {
 		return err
 	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		return fmt.Errorf("nats-server not ready")
-	}
-	defer ns.Shutdown()
+	defer stopNATS()
 	r.natsVersion = server.VERSION
-	nc, err := nats.Connect(ns.ClientURL())
+	nc, err := nats.Connect(natsURL)
 	if err != nil {
 		return err
 	}
@@ -131,7 +136,7 @@ func run(ctx context.Context, o options) error {
 		defer admin.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+"_rebuild CASCADE") //nolint:errcheck
 	}
 	env := []string{
-		"DATABASE_URL=" + o.databaseURL, "DB_SCHEMA=" + schema, "NATS_URL=" + ns.ClientURL(),
+		"DATABASE_URL=" + o.databaseURL, "DB_SCHEMA=" + schema, "NATS_URL=" + natsURL,
 		"AUTH_HS256_KEY=" + signingKey, "LOG_LEVEL=warn", fmt.Sprintf("PROJECTION_BATCH=%d", o.batch),
 	}
 	grpcAddr, adminAddr := freeAddr(), freeAddr()
@@ -176,7 +181,9 @@ func seed(ctx context.Context, js jetstream.JetStream, o options, r *report) err
 			return
 		}
 		subject, _ := event.SubjectSuffix(ev)
-		if _, err := js.PublishMsgAsync(&nats.Msg{Subject: "recruitment." + subject, Data: b}, jetstream.WithMsgID(ev.GetEventId())); err != nil {
+		if _, err := js.PublishMsgAsync(&nats.Msg{Subject: "recruitment." + subject, Data: b}, jetstream.WithMsgID(ev.GetEventId()),
+			// The default 200 ms stall limit fails publishes when the CPU is busy.
+			jetstream.WithStallWait(time.Minute)); err != nil {
 			failed++
 			return
 		}
@@ -243,6 +250,59 @@ func measureProjection(ctx context.Context, js jetstream.JetStream, r *report) e
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// startNATS runs the nats-server in a child process (this program with
+// -serve-nats), so that the load generator's heap does not hold the
+// stream: at 1M applications the server's millions of messages made the
+// load generator's garbage collections, on the cores the service shares,
+// a large part of what the report latencies measured.
+func startNATS(dir string) (url string, stop func(), err error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(self, "-serve-nats", dir)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	stdin, err := cmd.StdinPipe() // closed when this process ends: the child stops
+	if err != nil {
+		return "", nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop = func() {
+		_ = stdin.Close()
+		_ = cmd.Wait()
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		stop()
+		return "", nil, fmt.Errorf("nats-server did not start: %w", err)
+	}
+	return strings.TrimSpace(line), stop, nil
+}
+
+// serveNATS runs a JetStream nats-server storing in dir on a free loopback
+// port, prints its URL, and runs until standard input closes.
+func serveNATS(dir string) error {
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true})
+	if err != nil {
+		return err
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		return fmt.Errorf("not ready")
+	}
+	fmt.Println(ns.ClientURL())
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	return nil
 }
 
 type service struct{ cmd *exec.Cmd }

@@ -6,7 +6,6 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
@@ -39,10 +38,26 @@ func statsToProto(s stats.Summary) *pb.Statistics {
 	return &pb.Statistics{Count: int32(s.Count), Mean: s.Mean, Median: s.Median, P90: s.P90}
 }
 
+func timeToHireToProto(a *report.TimeToHireAnswer) any {
+	resp := &pb.GetTimeToHireResponse{StartedBeforeVettingCleared: int32(a.StartedEarly)}
+	for _, m := range a.Measures {
+		resp.Measures = append(resp.Measures, measureToProto(m))
+	}
+	return resp
+}
+
 func measureToProto(m report.MeasureResult) *pb.MeasureResult {
 	r := &pb.MeasureResult{Measure: pb.Measure(m.Measure), CalendarDays: statsToProto(m.Calendar), WorkingDays: statsToProto(m.Working)}
-	for _, w := range m.Weekly {
-		r.Weekly = append(r.Weekly, &pb.WeeklyPoint{WeekStarting: event.Date(w.Week), CalendarDays: statsToProto(w.Calendar)})
+	// A year's trend is hundreds of points: three allocations, not three
+	// per point.
+	points, dates, figures := make([]pb.WeeklyPoint, len(m.Weekly)), make([]commonv1.Date, len(m.Weekly)), make([]pb.Statistics, len(m.Weekly))
+	r.Weekly = make([]*pb.WeeklyPoint, len(m.Weekly))
+	for i, w := range m.Weekly {
+		y, mo, d := w.Week.Date()
+		dates[i].Year, dates[i].Month, dates[i].Day = int32(y), int32(mo), int32(d)
+		figures[i].Count, figures[i].Mean, figures[i].Median, figures[i].P90 = int32(w.Calendar.Count), w.Calendar.Mean, w.Calendar.Median, w.Calendar.P90
+		points[i].WeekStarting, points[i].CalendarDays = &dates[i], &figures[i]
+		r.Weekly[i] = &points[i]
 	}
 	return r
 }

@@ -74,7 +74,7 @@ func (s *Server) ListStuckCandidates(ctx context.Context, req *pb.ListStuckCandi
 	if _, err := region(ctx, req.GetRegion(), readers...); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	f := store.StuckFilter{Region: req.GetRegion(), Stage: req.GetStage()}
+	f := report.StuckFilter{Region: req.GetRegion(), Stage: req.GetStage()}
 	if f.Stage != 0 && !projection.StuckStages[f.Stage] {
 		return nil, s.toStatus(ctx, validate.Field("stage", "must be a stage a candidate can be stuck in: SIFT, INTERVIEW, OFFER, PRE_EMPLOYMENT or HIRED"))
 	}
@@ -143,15 +143,12 @@ func (s *Server) GetTimeToHire(ctx context.Context, req *pb.GetTimeToHireRequest
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	measures, early, err := s.reports.TimeToHire(ctx, report.TimeToHireQuery{Regions: regions, CampaignID: req.GetCampaignId(), Role: req.GetRole(), Window: w})
+	ans, err := s.reports.TimeToHire(ctx, report.TimeToHireQuery{Regions: regions, CampaignID: req.GetCampaignId(), Role: req.GetRole(), Window: w})
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	resp := &pb.GetTimeToHireResponse{StartedBeforeVettingCleared: int32(early)}
-	for _, m := range measures {
-		resp.Measures = append(resp.Measures, measureToProto(m))
-	}
-	return resp, nil
+	// Shared by every caller of the same answer; gRPC only reads it.
+	return ans.Rendered(timeToHireToProto).(*pb.GetTimeToHireResponse), nil
 }
 
 // window turns a request's from/to into London dates.
@@ -234,12 +231,12 @@ func (s *Server) ListRegionSummaries(ctx context.Context, req *pb.ListRegionSumm
 		return nil, s.toStatus(ctx, err)
 	}
 	asOf := s.asOf(req.GetAsOf())
+	sums, err := s.reports.Summaries(ctx, regions, asOf)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
 	resp := &pb.ListRegionSummariesResponse{}
-	for _, r := range regions {
-		sum, err := s.reports.Summary(ctx, r, asOf)
-		if err != nil {
-			return nil, s.toStatus(ctx, err)
-		}
+	for _, sum := range sums {
 		resp.Summaries = append(resp.Summaries, summaryToProto(sum))
 	}
 	return resp, nil

@@ -5,30 +5,58 @@ package report
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"sort"
+	"strconv"
+	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/stats"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/store"
 )
 
-// Store is what the reports read.
+// Store is what the reports read: the projection's versions, checked on
+// every report, and a region's aggregates, read when they have moved on
+// (see cache.go).
 type Store interface {
-	Stuck(ctx context.Context, f store.StuckFilter) ([]store.StuckRow, int, int, error)
-	StuckApplications(ctx context.Context, region string, asOf time.Time) (int, error)
-	Durations(ctx context.Context, f store.DurationFilter, byWeek bool) ([]store.Bucket, error)
-	Counts(ctx context.Context, regions []string, campaignID string) ([]store.CountRow, error)
+	Versions(ctx context.Context) (store.Versions, error)
+	LoadRegion(ctx context.Context, region string, after int64) (store.RegionRows, error)
 }
 
 // Service computes reports.
 type Service struct {
-	store Store
+	versions *versionCheck
+	cache    *cache
+	answers  answerMemo
 }
 
 // NewService returns a Service.
-func NewService(s Store) *Service { return &Service{store: s} }
+func NewService(s Store) *Service {
+	return &Service{versions: &versionCheck{read: s.Versions}, cache: &cache{load: s}}
+}
+
+// Warm loads the regions' aggregates into the cache, so that the first
+// reports after a start need not (a region of 80,000 applications takes
+// a few hundred milliseconds to load).
+func (s *Service) Warm(ctx context.Context, regions []string) error {
+	_, err := s.regions(ctx, regions)
+	return err
+}
+
+// regions returns an up-to-date snapshot of each region.
+func (s *Service) regions(ctx context.Context, regions []string) ([]*snapshot, error) {
+	v, err := s.versions.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.cache.snapshots(ctx, v, regions)
+}
 
 // Pipeline stages in order, and the ones a candidate can be stuck in.
 var (
@@ -39,13 +67,63 @@ var (
 	AllStages = append(slices.Clone(PipelineStages), commonv1.Stage_STAGE_REJECTED, commonv1.Stage_STAGE_WITHDRAWN)
 )
 
-// Stuck lists stuck candidates (see store.Stuck).
-func (s *Service) Stuck(ctx context.Context, f store.StuckFilter) ([]store.StuckRow, int, int, error) {
-	return s.store.Stuck(ctx, f)
+// StuckFilter selects stuck clocks that have passed AsOf.
+type StuckFilter struct {
+	Region string
+	// Stage, if set, keeps clocks of applications in that stage.
+	Stage commonv1.Stage
+	// Breach: nil for all, true for breaches only, false for warnings only.
+	Breach    *bool
+	AsOf      time.Time
+	After     pagetoken.Key
+	AfterKind projection.StuckKind
+	Limit     int
+}
+
+// Stuck lists the clocks past their warning at AsOf, the longest past
+// first (by warning time, then application and kind), up to Limit after
+// the position After/AfterKind, with the number of warnings and breaches
+// in all (of the stage, if one is asked for).
+func (s *Service) Stuck(ctx context.Context, f StuckFilter) (rows []store.StuckRow, warnings, breaches int, err error) {
+	snaps, err := s.regions(ctx, []string{f.Region})
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	snap := snaps[0]
+	after, err := uuid.Parse(f.After.ID)
+	if err != nil {
+		return nil, 0, 0, pagetoken.ErrInvalid
+	}
+	// Times as PostgreSQL holds them: whole microseconds.
+	asOf, afterAt := f.AsOf.Truncate(time.Microsecond), f.After.At.Truncate(time.Microsecond)
+	passed := sort.Search(len(snap.stuck), func(i int) bool { return snap.stuck[i].WarningAt.After(asOf) })
+	for i := range snap.stuck[:passed] {
+		c := &snap.stuck[i]
+		if f.Stage != 0 && c.Stage != f.Stage {
+			continue
+		}
+		breach := !c.BreachAt.After(asOf)
+		if breach {
+			breaches++
+		} else {
+			warnings++
+		}
+		if len(rows) < f.Limit && (f.Breach == nil || breach == *f.Breach) && c.after(afterAt, after, f.AfterKind) {
+			rows = append(rows, c.StuckRow)
+		}
+	}
+	return rows, warnings, breaches, nil
 }
 
 // Window is a span of London dates, inclusive; zero ends are open.
 type Window struct{ From, To time.Time }
+
+// days returns the window's ends as day numbers, open ends as far-off
+// days.
+func (w Window) days() (int32, int32) {
+	from, to := w.bounds()
+	return dayNumber(from), dayNumber(to)
+}
 
 func (w Window) bounds() (time.Time, time.Time) {
 	from, to := w.From, w.To
@@ -85,56 +163,85 @@ var HiringMeasures = []projection.Measure{
 	projection.TimeToHire, projection.TimeToFill, projection.ApplicationToStart, projection.OfferToClearance,
 }
 
+// TimeToHireAnswer is GetTimeToHire's answer. Callers asking the same
+// question of the same snapshots share one answer: treat it as read-only.
+type TimeToHireAnswer struct {
+	Measures     []MeasureResult
+	StartedEarly int
+
+	rendered sync.Once
+	view     any
+}
+
+// Rendered returns render(a), computed once per answer (the API's
+// response message, say, so that repeated questions skip building it).
+func (a *TimeToHireAnswer) Rendered(render func(*TimeToHireAnswer) any) any {
+	a.rendered.Do(func() { a.view = render(a) })
+	return a.view
+}
+
 // TimeToHire summarises the hiring measures over the query, with a weekly
-// trend, and counts the starts before vetting cleared.
-func (s *Service) TimeToHire(ctx context.Context, q TimeToHireQuery) ([]MeasureResult, int, error) {
-	from, to := q.Window.bounds()
-	f := store.DurationFilter{Regions: q.Regions, CampaignID: q.CampaignID, Role: q.Role, From: from, To: to,
-		Measures: append(slices.Clone(HiringMeasures), projection.StartedBeforeCleared)}
-	buckets, err := s.store.Durations(ctx, f, true)
+// trend, and counts the starts before vetting cleared. A question asked
+// again before any region it covers has changed gets the same answer.
+func (s *Service) TimeToHire(ctx context.Context, q TimeToHireQuery) (*TimeToHireAnswer, error) {
+	snaps, err := s.regions(ctx, q.Regions)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	type hist struct {
-		cal, work map[int]int
-		weekly    map[time.Time]map[int]int
+	f := filter{campaign: q.CampaignID, role: q.Role}
+	f.from, f.to = q.Window.days()
+	key := fmt.Sprintf("%q %d %d %d", q.CampaignID, q.Role, f.from, f.to)
+	for _, snap := range snaps {
+		key += " " + strconv.FormatUint(snap.id, 10)
 	}
-	hs := map[projection.Measure]*hist{}
-	startedEarly := 0
-	for _, b := range buckets {
-		if b.Measure == projection.StartedBeforeCleared {
-			startedEarly += b.N
-			continue
-		}
-		h := hs[b.Measure]
-		if h == nil {
-			h = &hist{cal: map[int]int{}, work: map[int]int{}, weekly: map[time.Time]map[int]int{}}
-			hs[b.Measure] = h
-		}
-		h.cal[b.Days] += b.N
-		h.work[b.WorkingDays] += b.N
-		if h.weekly[b.Week] == nil {
-			h.weekly[b.Week] = map[int]int{}
-		}
-		h.weekly[b.Week][b.Days] += b.N
-	}
-	out := make([]MeasureResult, 0, len(HiringMeasures))
+	return s.answers.get(key, func() *TimeToHireAnswer { return timeToHire(snaps, f) }), nil
+}
+
+func timeToHire(snaps []*snapshot, f filter) *TimeToHireAnswer {
+	var early tally
+	sum(snaps, projection.StartedBeforeCleared, f, &early)
+	out := &TimeToHireAnswer{Measures: make([]MeasureResult, 0, len(HiringMeasures)), StartedEarly: early.cal.total}
 	for _, m := range HiringMeasures {
-		r := MeasureResult{Measure: m}
-		if h := hs[m]; h != nil {
-			r.Calendar, r.Working = stats.FromHistogram(h.cal), stats.FromHistogram(h.work)
-			weeks := make([]time.Time, 0, len(h.weekly))
-			for w := range h.weekly {
-				weeks = append(weeks, w)
-			}
-			slices.SortFunc(weeks, func(a, b time.Time) int { return a.Compare(b) })
-			for _, w := range weeks {
-				r.Weekly = append(r.Weekly, WeekPoint{Week: w, Calendar: stats.FromHistogram(h.weekly[w])})
-			}
+		t := tally{byWeek: true}
+		sum(snaps, m, f, &t)
+		r := MeasureResult{Measure: m, Calendar: t.cal.summary(), Working: t.work.summary()}
+		weeks := t.weekly()
+		r.Weekly = make([]WeekPoint, len(weeks))
+		for i, w := range weeks {
+			r.Weekly[i] = WeekPoint{Week: dayTime(w.week), Calendar: w.stats()}
 		}
-		out = append(out, r)
+		out.Measures = append(out.Measures, r)
 	}
-	return out, startedEarly, nil
+	return out
+}
+
+// answerMemo keeps recent answers by question and snapshots. A snapshot
+// never changes, so an answer keyed by the snapshots it was computed from
+// is exact for as long as they are current; once a region moves on, its
+// new snapshot has a new id and the old entries are never asked for again.
+type answerMemo struct {
+	mu sync.Mutex
+	m  map[string]*TimeToHireAnswer
+}
+
+// maxAnswers bounds the memo; when full it starts again.
+const maxAnswers = 256
+
+func (a *answerMemo) get(key string, compute func() *TimeToHireAnswer) *TimeToHireAnswer {
+	a.mu.Lock()
+	ans, ok := a.m[key]
+	a.mu.Unlock()
+	if ok {
+		return ans
+	}
+	ans = compute()
+	a.mu.Lock()
+	if a.m == nil || len(a.m) >= maxAnswers {
+		a.m = map[string]*TimeToHireAnswer{}
+	}
+	a.m[key] = ans
+	a.mu.Unlock()
+	return ans
 }
 
 // FunnelStage is one step of the funnel.
@@ -149,21 +256,28 @@ type FunnelStage struct {
 // Funnel counts applications that reached each stage, with conversion
 // from the stage before and the rejections and withdrawals in it.
 func (s *Service) Funnel(ctx context.Context, regions []string, campaignID string) ([]FunnelStage, error) {
-	rows, err := s.store.Counts(ctx, regions, campaignID)
+	snaps, err := s.regions(ctx, regions)
 	if err != nil {
 		return nil, err
 	}
-	byKind := map[projection.CountKind]map[commonv1.Stage]int{}
-	for _, r := range rows {
-		if byKind[r.Kind] == nil {
-			byKind[r.Kind] = map[commonv1.Stage]int{}
+	n := map[counter]int{}
+	if campaignID == "" {
+		for _, snap := range snaps {
+			for k, v := range snap.totals {
+				n[k] += v
+			}
 		}
-		byKind[r.Kind][r.Stage] += r.N
+	} else {
+		eachCampaign(snaps, campaignID, func(a *campaignAgg) {
+			for k, v := range a.counts {
+				n[k] += v
+			}
+		})
 	}
 	out := make([]FunnelStage, len(PipelineStages))
 	for i, st := range PipelineStages {
-		f := FunnelStage{Stage: st, Reached: byKind[projection.Reached][st], Rejected: byKind[projection.Rejected][st],
-			Withdrawn: byKind[projection.Withdrawn][st], Conversion: 1}
+		f := FunnelStage{Stage: st, Reached: n[counter{projection.Reached, st}], Rejected: n[counter{projection.Rejected, st}],
+			Withdrawn: n[counter{projection.Withdrawn, st}], Conversion: 1}
 		if i > 0 {
 			f.Conversion = 0
 			if prev := out[i-1].Reached; prev > 0 {
@@ -186,46 +300,35 @@ type StageDuration struct {
 // StageDurations summarises the time spent in each stage by applications
 // that left it within the window.
 func (s *Service) StageDurations(ctx context.Context, regions []string, w Window) ([]StageDuration, error) {
-	from, to := w.bounds()
+	snaps, err := s.regions(ctx, regions)
+	if err != nil {
+		return nil, err
+	}
+	f := filter{}
+	f.from, f.to = w.days()
 	stages := PipelineStages[:4]
-	measures := make([]projection.Measure, len(stages))
+	hists := make([]tally, len(stages))
 	for i, st := range stages {
-		measures[i] = projection.StageDuration + projection.Measure(st)
+		sum(snaps, projection.StageDuration+projection.Measure(st), f, &hists[i])
 	}
-	buckets, err := s.store.Durations(ctx, store.DurationFilter{Regions: regions, Measures: measures, From: from, To: to}, false)
-	if err != nil {
-		return nil, err
-	}
-	hists := map[projection.Measure]map[int]int{}
-	for _, b := range buckets {
-		if hists[b.Measure] == nil {
-			hists[b.Measure] = map[int]int{}
-		}
-		hists[b.Measure][b.Days] += b.N
-	}
-	current, err := s.current(ctx, regions)
-	if err != nil {
-		return nil, err
-	}
+	current := currentCounts(snaps)
 	out := make([]StageDuration, len(stages))
 	for i, st := range stages {
-		out[i] = StageDuration{Stage: st, Days: stats.FromHistogram(hists[measures[i]]), Current: current[st]}
+		out[i] = StageDuration{Stage: st, Days: hists[i].cal.summary(), Current: current[st]}
 	}
 	return out, nil
 }
 
-func (s *Service) current(ctx context.Context, regions []string) (map[commonv1.Stage]int, error) {
-	rows, err := s.store.Counts(ctx, regions, "")
-	if err != nil {
-		return nil, err
-	}
+func currentCounts(snaps []*snapshot) map[commonv1.Stage]int {
 	out := map[commonv1.Stage]int{}
-	for _, r := range rows {
-		if r.Kind == projection.Current {
-			out[r.Stage] += r.N
+	for _, snap := range snaps {
+		for k, v := range snap.totals {
+			if k.kind == projection.Current {
+				out[k.stage] += v
+			}
 		}
 	}
-	return out, nil
+	return out
 }
 
 // Summary is a region's headline figures.
@@ -244,23 +347,48 @@ const SummaryWindow = 90 * 24 * time.Hour
 // Summary returns a region's counts per stage, how many are stuck, and the
 // median time to hire (calendar days) over offers made in the 90 days to asOf.
 func (s *Service) Summary(ctx context.Context, region string, asOf time.Time) (Summary, error) {
-	current, err := s.current(ctx, []string{region})
+	sums, err := s.Summaries(ctx, []string{region}, asOf)
 	if err != nil {
 		return Summary{}, err
 	}
-	stuck, err := s.store.StuckApplications(ctx, region, asOf)
+	return sums[0], nil
+}
+
+// Summaries returns the Summary of each region, in order.
+func (s *Service) Summaries(ctx context.Context, regions []string, asOf time.Time) ([]Summary, error) {
+	snaps, err := s.regions(ctx, regions)
 	if err != nil {
-		return Summary{}, err
+		return nil, err
 	}
-	today := projection.Day(asOf)
-	buckets, err := s.store.Durations(ctx, store.DurationFilter{Regions: []string{region},
-		Measures: []projection.Measure{projection.TimeToHire}, From: projection.Day(asOf.Add(-SummaryWindow)), To: today}, false)
+	f := filter{from: dayNumber(projection.Day(asOf.Add(-SummaryWindow))), to: dayNumber(projection.Day(asOf))}
+	out := make([]Summary, len(regions))
+	for i, snap := range snaps {
+		var t tally
+		sum(snaps[i:i+1], projection.TimeToHire, f, &t)
+		out[i] = Summary{Region: regions[i], StageCounts: currentCounts(snaps[i : i+1]),
+			Stuck: snap.stuckAsOf(asOf.Truncate(time.Microsecond)), MedianTimeToHireDays: t.cal.summary().Median, AsOf: asOf}
+	}
+	return out, nil
+}
+
+// eachCampaign calls fn with every campaign of the snapshots, or only the
+// one with id campaignID if that is set.
+func eachCampaign(snaps []*snapshot, campaignID string, fn func(*campaignAgg)) {
+	if campaignID == "" {
+		for _, snap := range snaps {
+			for _, a := range snap.campaigns {
+				fn(a)
+			}
+		}
+		return
+	}
+	id, err := uuid.Parse(campaignID)
 	if err != nil {
-		return Summary{}, err
+		return // validated by the API; no campaign has such an id
 	}
-	h := map[int]int{}
-	for _, b := range buckets {
-		h[b.Days] += b.N
+	for _, snap := range snaps {
+		if a := snap.campaigns[store.CampaignKey(id)]; a != nil {
+			fn(a)
+		}
 	}
-	return Summary{Region: region, StageCounts: current, Stuck: stuck, MedianTimeToHireDays: stats.FromHistogram(h).Median, AsOf: asOf}, nil
 }

@@ -59,26 +59,92 @@ func Of(values []float64) Summary {
 // so it costs O(k log k) for k distinct values, whatever the total count.
 func FromHistogram(h map[int]int) Summary {
 	var keys []int
-	n := 0
 	for v, c := range h {
 		if c > 0 {
 			keys = append(keys, v)
+		}
+	}
+	slices.Sort(keys)
+	counts := make([]int, len(keys))
+	for i, v := range keys {
+		counts[i] = h[v]
+	}
+	return fromSorted(keys, counts)
+}
+
+// FromCounts is FromHistogram for a dense histogram: counts[i] values
+// equal to first+i (counts of zero or less ignored). It gives exactly
+// FromHistogram's result for the same data, in O(len(counts)) and without
+// allocating.
+func FromCounts(first int, counts []int) Summary {
+	n := 0
+	var sum float64
+	for i, c := range counts {
+		if c > 0 {
 			n += c
+			sum += float64(first+i) * float64(c)
 		}
 	}
 	if n == 0 {
 		return Summary{}
 	}
-	slices.Sort(keys)
+	// The values at the four 0-based positions of the expanded sorted data
+	// that the median and p90 can need, found in one walk. The positions
+	// are not in order for small n (the median's next can pass the p90's).
+	i50, f50 := rank(0.5, n)
+	i90, f90 := rank(0.9, n)
+	pos := [4]int{i50, min(i50+1, n-1), i90, min(i90+1, n-1)}
+	order := [4]int{0, 1, 2, 3}
+	for a := 1; a < len(order); a++ { // insertion sort: no allocation
+		for b := a; b > 0 && pos[order[b]] < pos[order[b-1]]; b-- {
+			order[b], order[b-1] = order[b-1], order[b]
+		}
+	}
+	var val [4]float64
+	k, cum := 0, 0
+	for i, c := range counts {
+		if c <= 0 {
+			continue
+		}
+		cum += c
+		for k < len(order) && pos[order[k]] < cum {
+			val[order[k]] = float64(first + i)
+			k++
+		}
+		if k == len(order) {
+			break
+		}
+	}
+	pct := func(lo, hi, f float64) float64 {
+		if f == 0 {
+			return lo
+		}
+		return interpolate(lo, hi, f)
+	}
+	return Summary{
+		Count:  n,
+		Mean:   sum / float64(n),
+		Median: pct(val[0], val[1], f50),
+		P90:    pct(val[2], val[3], f90),
+	}
+}
+
+// fromSorted summarises counts[i] values equal to keys[i], keys ascending
+// and counts positive.
+func fromSorted(keys, counts []int) Summary {
 	// cum[i] is the number of values ≤ keys[i], so the value at 0-based
 	// position j of the expanded sorted data is the first key with cum > j.
 	cum := make([]int, len(keys))
 	var sum float64
 	total := 0
 	for i, v := range keys {
-		total += h[v]
+		total += counts[i]
 		cum[i] = total
-		sum += float64(v) * float64(h[v])
+		sum += float64(v) * float64(counts[i])
+	}
+	n := total
+	if n == 0 {
+		return Summary{}
 	}
 	at := func(j int) float64 {
 		return float64(keys[sort.Search(len(cum), func(i int) bool { return cum[i] > j })])

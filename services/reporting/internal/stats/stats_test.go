@@ -126,3 +126,32 @@ func TestFromHistogramMatchesOf(t *testing.T) {
 		}
 	}
 }
+
+// TestFromCountsMatchesFromHistogram checks the dense form against the
+// map form, bit for bit, over random histograms (negative values, gaps and
+// zero counts included).
+func TestFromCountsMatchesFromHistogram(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(3, 11))
+	for i := range 6000 {
+		first, width := rng.IntN(200)-100, rng.IntN(120)
+		if i%2 == 0 {
+			width = rng.IntN(6) // a few values: small counts, where the ranks crowd
+		}
+		counts := make([]int, width)
+		h := map[int]int{}
+		for i := range counts {
+			if rng.IntN(3) == 0 {
+				continue
+			}
+			counts[i] = rng.IntN(30)
+			if width < 6 {
+				counts[i] = rng.IntN(3)
+			}
+			h[first+i] = counts[i]
+		}
+		if got, want := FromCounts(first, counts), FromHistogram(h); got != want {
+			t.Fatalf("counts from %d %v:\nFromCounts    = %+v\nFromHistogram = %+v", first, counts, got, want)
+		}
+	}
+}

@@ -57,18 +57,13 @@ func (s *Store) Apply(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) err
 	}
 	slices.Sort(ids)
 
-	old, err := loadApps(ctx, tx, ids)
-	if err != nil {
-		return err
-	}
+	// The campaigns of the events (an application's campaign is its first
+	// event's); loadState adds those of the stored records.
 	campaignIDs := map[string]bool{}
-	for _, a := range old {
-		campaignIDs[a.CampaignID] = true
-	}
 	for _, evs := range byApp {
 		campaignIDs[evs[0].GetCampaignId()] = true
 	}
-	campaigns, err := loadCampaigns(ctx, tx, keys(campaignIDs))
+	old, campaigns, thresholds, err := s.loadState(ctx, tx, ids, keys(campaignIDs))
 	if err != nil {
 		return err
 	}
@@ -76,10 +71,6 @@ func (s *Store) Apply(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) err
 	oldCampaigns := maps(campaigns)
 	for id, c := range changedCampaigns {
 		oldCampaigns[id] = c.before
-	}
-	thresholds, err := s.Thresholds(ctx, tx)
-	if err != nil {
-		return err
 	}
 
 	d := newDeltas()
@@ -97,17 +88,41 @@ func (s *Store) Apply(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) err
 		d.add(a, campaigns[a.CampaignID], ThresholdsFor(thresholds, a.Region))
 		apps = append(apps, a)
 	}
-	if err := saveApps(ctx, tx, apps); err != nil {
-		return err
-	}
-	if err := d.write(ctx, tx, ids); err != nil {
-		return err
-	}
 	regions := regionsOfCampaigns(changedCampaigns)
 	for _, a := range apps {
 		regions[a.Region] = true
 	}
-	return notify(ctx, tx, regions)
+	return d.write(ctx, tx, apps, ids, regions)
+}
+
+// loadState reads, in one round trip, the stored records of ids, the
+// campaigns of campaignIDs and of those records, and the thresholds.
+func (s *Store) loadState(ctx context.Context, tx pgx.Tx, ids, campaignIDs []string) (
+	map[string]*projection.App, map[string]*projection.Campaign, map[string]projection.Thresholds, error) {
+	var (
+		apps       map[string]*projection.App
+		campaigns  map[string]*projection.Campaign
+		thresholds map[string]projection.Thresholds
+	)
+	b := &pgx.Batch{}
+	b.Queue(loadAppsSQL, ids).Query(func(rows pgx.Rows) (err error) {
+		apps, err = scanApps(rows, len(ids))
+		return err
+	})
+	b.Queue(`SELECT campaign_id::text, region, role, opens_on, closes_on, posts, version FROM campaigns
+		WHERE campaign_id = ANY($1::uuid[] || ARRAY(SELECT campaign_id FROM apps WHERE application_id = ANY($2::uuid[])))`,
+		campaignIDs, ids).Query(func(rows pgx.Rows) (err error) {
+		campaigns, err = scanCampaigns(rows)
+		return err
+	})
+	b.Queue(thresholdsSQL).Query(func(rows pgx.Rows) (err error) {
+		thresholds, err = scanThresholds(rows)
+		return err
+	})
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, nil, nil, err
+	}
+	return apps, campaigns, thresholds, nil
 }
 
 func keys(m map[string]bool) []string {
@@ -129,10 +144,11 @@ func maps(m map[string]*projection.Campaign) map[string]*projection.Campaign {
 }
 
 func notify(ctx context.Context, tx pgx.Tx, regions map[string]bool) error {
-	for r := range regions {
-		if _, err := tx.Exec(ctx, `SELECT notify_region($1)`, r); err != nil {
-			return fmt.Errorf("notify region: %w", err)
-		}
+	if len(regions) == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `SELECT notify_region(r) FROM unnest($1::text[]) r`, keys(regions)); err != nil {
+		return fmt.Errorf("notify regions: %w", err)
 	}
 	return nil
 }
@@ -232,6 +248,10 @@ func loadCampaigns(ctx context.Context, q interface {
 	if err != nil {
 		return nil, fmt.Errorf("read campaigns: %w", err)
 	}
+	return scanCampaigns(rows)
+}
+
+func scanCampaigns(rows pgx.Rows) (map[string]*projection.Campaign, error) {
 	defer rows.Close()
 	out := map[string]*projection.Campaign{}
 	for rows.Next() {
@@ -243,12 +263,20 @@ func loadCampaigns(ctx context.Context, q interface {
 		c.Role = commonv1.JobRole(role)
 		out[c.ID] = c
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read campaigns: %w", err)
+	}
+	return out, nil
 }
 
-// lockProjection serialises writers of the projection for the rest of tx.
+// lockProjection serialises writers of the projection for the rest of tx,
+// and has each of tx's statements planned for its own arguments: a generic
+// plan cached while the tables were small (a sequential scan of apps, say)
+// would otherwise outlive their growth (measured: 4× slower reads of the
+// batch's records at 20,000 applications).
 func lockProjection(ctx context.Context, tx pgx.Tx) error {
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '.projection', 0))`); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '.projection', 0)),
+		set_config('plan_cache_mode', 'force_custom_plan', true)`); err != nil {
 		return fmt.Errorf("take projection lock: %w", err)
 	}
 	return nil

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -16,17 +15,17 @@ const appColumns = `application_id, region, campaign_id, role, submitted_at, sif
 	start_date, subject_to_vetting, vetting_due_by, offers_version, vetting_blocked, blocked_reason, blocked_since,
 	vetting_version, stage, stage_entered_at`
 
-func loadApps(ctx context.Context, tx pgx.Tx, ids []string) (map[string]*projection.App, error) {
-	rows, err := tx.Query(ctx, `SELECT application_id::text, region, coalesce(campaign_id::text, ''), role, submitted_at,
-		sift_passed_at, interview_passed_at, offer_made_at, offer_accepted_at, vetting_cleared_at, started_at, rejected_at,
-		rejected_stage, withdrawn_at, start_date, subject_to_vetting, vetting_due_by, offers_version, vetting_blocked,
-		blocked_reason, blocked_since, vetting_version
-		FROM apps WHERE application_id = ANY($1) ORDER BY application_id FOR UPDATE`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("read applications: %w", err)
-	}
+// loadAppsSQL reads stored records. No row locks: every writer of the
+// projection holds its advisory lock (lockProjection) already.
+const loadAppsSQL = `SELECT application_id::text, region, coalesce(campaign_id::text, ''), role, submitted_at,
+	sift_passed_at, interview_passed_at, offer_made_at, offer_accepted_at, vetting_cleared_at, started_at, rejected_at,
+	rejected_stage, withdrawn_at, start_date, subject_to_vetting, vetting_due_by, offers_version, vetting_blocked,
+	blocked_reason, blocked_since, vetting_version
+	FROM apps WHERE application_id = ANY($1::uuid[])`
+
+func scanApps(rows pgx.Rows, n int) (map[string]*projection.App, error) {
 	defer rows.Close()
-	out := make(map[string]*projection.App, len(ids))
+	out := make(map[string]*projection.App, n)
 	for rows.Next() {
 		a := &projection.App{}
 		var role, rejectedStage, blockedReason int32
@@ -39,11 +38,14 @@ func loadApps(ctx context.Context, tx pgx.Tx, ids []string) (map[string]*project
 		a.Role, a.RejectedStage, a.BlockedReason = commonv1.JobRole(role), commonv1.Stage(rejectedStage), commonv1.BlockReason(blockedReason)
 		out[a.ID] = a
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read applications: %w", err)
+	}
+	return out, nil
 }
 
-// saveApps writes the records in one statement.
-func saveApps(ctx context.Context, tx pgx.Tx, apps []*projection.App) error {
+// queueSaveApps queues the upsert of the records, in one statement.
+func queueSaveApps(b *pgx.Batch, apps []*projection.App) {
 	n := len(apps)
 	var (
 		id, region, campaign                                                         = make([]string, n), make([]string, n), make([]*string, n)
@@ -70,7 +72,7 @@ func saveApps(ctx context.Context, tx pgx.Tx, apps []*projection.App) error {
 			stageEnteredAt[i] = &at
 		}
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO apps (`+appColumns+`)
+	queue(b, "store applications", `INSERT INTO apps (`+appColumns+`)
 		SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::int[], $5::timestamptz[], $6::timestamptz[],
 			$7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[],
 			$13::int[], $14::timestamptz[], $15::date[], $16::bool[], $17::date[], $18::bigint[], $19::bool[], $20::int[],
@@ -88,8 +90,4 @@ func saveApps(ctx context.Context, tx pgx.Tx, apps []*projection.App) error {
 		id, region, campaign, role, submitted, siftPassed, interviewPassed, offerMade, offerAccepted, cleared, started,
 		rejected, rejectedStage, withdrawn, startDate, subject, dueBy, offersVersion, blocked, blockedReason, blockedSince,
 		vettingVersion, stage, stageEnteredAt)
-	if err != nil {
-		return fmt.Errorf("store applications: %w", err)
-	}
-	return nil
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -66,20 +65,30 @@ func (d *deltas) contribute(a *projection.App, c *projection.Campaign, sign int6
 	}
 }
 
-// write applies the deltas and replaces the touched applications' clocks.
-func (d *deltas) write(ctx context.Context, tx pgx.Tx, touched []string) error {
-	if err := d.writeCounts(ctx, tx); err != nil {
-		return err
+// write stores the records and applies the deltas: the counters and
+// histograms, the touched applications' stuck clocks (replaced), and the
+// versions of the regions and campaigns changed, then wakes the regions'
+// watchers. One round trip.
+func (d *deltas) write(ctx context.Context, tx pgx.Tx, apps []*projection.App, touched []string, regions map[string]bool) error {
+	b := &pgx.Batch{}
+	queueSaveApps(b, apps)
+	changed := map[string]string{} // campaign -> region
+	d.queueCounts(b, changed)
+	d.queueDurations(b, changed)
+	queue(b, "clear stuck clocks", `DELETE FROM stuck WHERE application_id = ANY($1)`, touched)
+	d.queueClocks(b)
+	campaigns := make([][2]string, 0, len(changed))
+	for c, r := range changed {
+		campaigns = append(campaigns, [2]string{c, r})
 	}
-	if err := d.writeDurations(ctx, tx); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, `DELETE FROM stuck WHERE application_id = ANY($1)`, touched); err != nil {
-		return fmt.Errorf("clear stuck clocks: %w", err)
-	}
+	queueVersions(b, keys(regions), campaigns)
+	return tx.SendBatch(ctx, b).Close()
+}
+
+func (d *deltas) queueClocks(b *pgx.Batch) {
 	n := len(d.clocks)
 	if n == 0 {
-		return nil
+		return
 	}
 	app, region, campaign := make([]string, n), make([]string, n), make([]*string, n)
 	kind, role, stage, reason, actor := make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n)
@@ -92,17 +101,15 @@ func (d *deltas) write(ctx context.Context, tx pgx.Tx, touched []string) error {
 		kind[i], role[i], stage[i], reason[i], actor[i] = int32(r.Kind), r.role, int32(r.Stage), int32(r.BlockedReason), int32(r.NextActor)
 		since[i], warning[i], breach[i] = r.Since, r.WarningAt, r.BreachAt
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO stuck (application_id, kind, region, campaign_id, role, stage, since, warning_at,
+	queue(b, "store stuck clocks", `INSERT INTO stuck (application_id, kind, region, campaign_id, role, stage, since, warning_at,
 		breach_at, blocked_reason, next_actor)
 		SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::uuid[], $5::int[], $6::int[], $7::timestamptz[],
 			$8::timestamptz[], $9::timestamptz[], $10::int[], $11::int[])`,
-		app, kind, region, campaign, role, stage, since, warning, breach, reason, actor); err != nil {
-		return fmt.Errorf("store stuck clocks: %w", err)
-	}
-	return nil
+		app, kind, region, campaign, role, stage, since, warning, breach, reason, actor)
 }
 
-func (d *deltas) writeCounts(ctx context.Context, tx pgx.Tx) error {
+// queueCounts queues the counter deltas and notes their campaigns in changed.
+func (d *deltas) queueCounts(b *pgx.Batch, changed map[string]string) {
 	var region, campaign, kind []string
 	var stage []int32
 	var n []int64
@@ -111,20 +118,20 @@ func (d *deltas) writeCounts(ctx context.Context, tx pgx.Tx) error {
 			continue
 		}
 		region, campaign, kind, stage, n = append(region, k.region), append(campaign, k.campaign), append(kind, string(k.kind)), append(stage, k.stage), append(n, v)
+		changed[k.campaign] = k.region
 	}
 	if len(n) == 0 {
-		return nil
+		return
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO counts (region, campaign_id, kind, stage, n)
+	queue(b, "update counts", `INSERT INTO counts (region, campaign_id, kind, stage, n)
 		SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::int[], $5::bigint[])
 		ON CONFLICT (region, campaign_id, kind, stage) DO UPDATE SET n = counts.n + excluded.n`,
-		region, campaign, kind, stage, n); err != nil {
-		return fmt.Errorf("update counts: %w", err)
-	}
-	return nil
+		region, campaign, kind, stage, n)
 }
 
-func (d *deltas) writeDurations(ctx context.Context, tx pgx.Tx) error {
+// queueDurations queues the histogram deltas and notes their campaigns in
+// changed.
+func (d *deltas) queueDurations(b *pgx.Batch, changed map[string]string) {
 	var region, campaign []string
 	var measure, role, days, work []int32
 	var end []time.Time
@@ -135,15 +142,38 @@ func (d *deltas) writeDurations(ctx context.Context, tx pgx.Tx) error {
 		}
 		region, measure, end, campaign = append(region, k.region), append(measure, k.measure), append(end, k.end), append(campaign, k.campaign)
 		role, days, work, n = append(role, k.role), append(days, k.days), append(work, k.workDays), append(n, v)
+		changed[k.campaign] = k.region
 	}
 	if len(n) == 0 {
-		return nil
+		return
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO durations (region, measure, end_date, campaign_id, role, days, working_days, n)
+	queue(b, "update durations", `INSERT INTO durations (region, measure, end_date, campaign_id, role, days, working_days, n)
 		SELECT * FROM unnest($1::text[], $2::int[], $3::date[], $4::uuid[], $5::int[], $6::int[], $7::int[], $8::bigint[])
-		ON CONFLICT (region, measure, end_date, campaign_id, role, days, working_days) DO UPDATE SET n = durations.n + excluded.n`,
-		region, measure, end, campaign, role, days, work, n); err != nil {
-		return fmt.Errorf("update durations: %w", err)
+		ON CONFLICT (region, campaign_id, measure, end_date, role, days, working_days) DO UPDATE SET n = durations.n + excluded.n`,
+		region, measure, end, campaign, role, days, work, n)
+}
+
+// queueVersions queues one new version for the regions and campaigns
+// (id, region) a transaction changed, and the regions' notifications.
+// Drawn under the projection lock, versions grow in commit order, which is
+// what lets the report cache ask "what changed after version v?".
+func queueVersions(b *pgx.Batch, regions []string, campaigns [][2]string) {
+	ids, of := make([]string, len(campaigns)), make([]string, len(campaigns))
+	for i, c := range campaigns {
+		ids[i], of[i] = c[0], c[1]
 	}
-	return nil
+	queue(b, "record versions", `WITH v AS (SELECT nextval('projection_version') AS v),
+		r AS (INSERT INTO region_versions (region, version) SELECT r, v FROM v, unnest($1::text[]) AS r
+			ON CONFLICT (region) DO UPDATE SET version = excluded.version),
+		c AS (INSERT INTO campaign_versions (campaign_id, region, version) SELECT c.id, c.region, v FROM v, unnest($2::uuid[], $3::text[]) AS c(id, region)
+			ON CONFLICT (campaign_id) DO UPDATE SET version = excluded.version)
+		SELECT notify_region(r) FROM unnest($1::text[]) AS r`, regions, ids, of)
+}
+
+// queue adds a statement to b whose failure names action.
+func queue(b *pgx.Batch, action, sql string, args ...any) {
+	b.Queue(sql, args...).Fn = func(br pgx.BatchResults) error {
+		_, err := br.Exec()
+		return wrap(action, err)
+	}
 }

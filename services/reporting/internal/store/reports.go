@@ -3,29 +3,100 @@ package store
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
 )
 
-// StuckFilter selects stuck clocks that have passed AsOf.
-type StuckFilter struct {
-	Region string
-	// Stage, if set, keeps clocks of applications in that stage.
-	Stage commonv1.Stage
-	// Breach: nil for all, true for breaches only, false for warnings only.
-	Breach    *bool
-	AsOf      time.Time
-	After     pagetoken.Key
-	AfterKind projection.StuckKind
-	Limit     int
+// The reports read the projection through an in-process cache of each
+// region's aggregates (internal/report). Every read first asks Versions,
+// one small query, and reloads with LoadRegion only what changed since
+// the version it holds, so an answer is never older than the last batch
+// committed before the read began.
+
+// Versions is how far the projection has got, per region.
+type Versions struct {
+	// Epoch names the projection: a rebuilt one has another.
+	Epoch string
+	// Of maps each region with aggregates to the version of the last
+	// transaction that changed it; a region missing has none (version 0).
+	Of map[string]int64
 }
 
-// StuckRow is one passed clock.
+// Versions reads the epoch and the versions of every region.
+func (s *Store) Versions(ctx context.Context) (Versions, error) {
+	rows, err := s.pool.Query(ctx, `SELECT e.epoch::text, v.region, v.version
+		FROM projection_epoch e LEFT JOIN region_versions v ON true`)
+	if err != nil {
+		return Versions{}, fmt.Errorf("read versions: %w", err)
+	}
+	defer rows.Close()
+	out := Versions{Of: map[string]int64{}}
+	for rows.Next() {
+		var region *string
+		var version *int64
+		if err := rows.Scan(&out.Epoch, &region, &version); err != nil {
+			return Versions{}, fmt.Errorf("read versions: %w", err)
+		}
+		if region != nil && version != nil {
+			out.Of[*region] = *version
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return Versions{}, fmt.Errorf("read versions: %w", err)
+	}
+	if out.Epoch == "" {
+		return Versions{}, fmt.Errorf("read versions: the projection has no epoch")
+	}
+	return out, nil
+}
+
+// CampaignKey is a campaign id in binary form (the zero key is "no
+// campaign").
+type CampaignKey [16]byte
+
+// RegionRows is a region's aggregates as of one version: its counters and
+// histogram rows for some of its campaigns (all of them, or those changed
+// after a given version) and all of its stuck clocks.
+type RegionRows struct {
+	Epoch   string
+	Version int64
+	// Full: Campaigns is every campaign of the region with rows. Otherwise
+	// it is the campaigns changed since the version asked for, whose rows
+	// replace what the caller holds (a changed campaign may have none left).
+	Full      bool
+	Campaigns []CampaignKey
+	Durations []DurationRow
+	Counts    []CountRow
+	Stuck     []StuckRow
+}
+
+// DurationRow is one non-zero histogram cell: N applications of a
+// campaign completed Measure on End (days since 1970-01-01) after Days
+// calendar and WorkingDays working days.
+type DurationRow struct {
+	Campaign    CampaignKey
+	Measure     projection.Measure
+	End         int32
+	Role        commonv1.JobRole
+	Days        int32
+	WorkingDays int32
+	N           int32
+}
+
+// CountRow is one non-zero funnel counter of a campaign.
+type CountRow struct {
+	Campaign CampaignKey
+	Kind     projection.CountKind
+	Stage    commonv1.Stage
+	N        int
+}
+
+// StuckRow is one stuck clock.
 type StuckRow struct {
 	ApplicationID string
 	CampaignID    string
@@ -39,137 +110,115 @@ func (r StuckRow) Key() (pagetoken.Key, projection.StuckKind) {
 	return pagetoken.Key{At: r.WarningAt, ID: r.ApplicationID}, r.Kind
 }
 
-// Stuck lists the clocks past their warning at AsOf, the longest past
-// first, with the number of warnings and breaches in all.
-func (s *Store) Stuck(ctx context.Context, f StuckFilter) (rows []StuckRow, warnings, breaches int, err error) {
-	stage := int32(f.Stage)
-	q, err := s.pool.Query(ctx, `SELECT application_id::text, kind, coalesce(campaign_id::text, ''), role, stage, since,
-			warning_at, breach_at, blocked_reason, next_actor
-		FROM stuck
-		WHERE region = $1 AND warning_at <= $2 AND ($3 = 0 OR stage = $3)
-		  AND ($4::bool IS NULL OR (breach_at <= $2) = $4)
-		  AND (warning_at, application_id, kind) > ($5, $6::uuid, $7)
-		ORDER BY warning_at, application_id, kind LIMIT $8`,
-		f.Region, f.AsOf, stage, f.Breach, f.After.At, f.After.ID, int32(f.AfterKind), f.Limit)
+// LoadRegion reads region's aggregates in one snapshot: every campaign's
+// if after is 0, else only those of campaigns changed after version after.
+func (s *Store) LoadRegion(ctx context.Context, region string, after int64) (RegionRows, error) {
+	out := RegionRows{Full: after == 0}
+	// One snapshot for the version and the rows it stands for.
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("list stuck: %w", err)
+		return out, fmt.Errorf("load region: %w", err)
 	}
-	rows, err = pgx.CollectRows(q, func(r pgx.CollectableRow) (StuckRow, error) {
-		var row StuckRow
-		var kind, role, stage, reason, actor int32
-		err := r.Scan(&row.ApplicationID, &kind, &row.CampaignID, &role, &stage, &row.Since, &row.WarningAt, &row.BreachAt, &reason, &actor)
-		row.Kind, row.Role, row.Stage = projection.StuckKind(kind), commonv1.JobRole(role), commonv1.Stage(stage)
-		row.BlockedReason, row.NextActor = commonv1.BlockReason(reason), projection.NextActor(actor)
-		return row, err
+	defer tx.Rollback(ctx) //nolint:errcheck // read only; Commit below on success
+
+	// Campaigns whose rows to read: all, or those changed after the version.
+	which, args := ``, []any{region}
+	if !out.Full {
+		which, args = ` AND campaign_id IN (SELECT campaign_id FROM campaign_versions WHERE region = $1 AND version > $2)`, []any{region, after}
+	}
+	b := &pgx.Batch{}
+	// Plans for these arguments: how many campaigns changed decides between
+	// probing the index per campaign and reading the region.
+	b.Queue(`SELECT set_config('plan_cache_mode', 'force_custom_plan', true)`)
+	b.Queue(`SELECT (SELECT epoch::text FROM projection_epoch), coalesce((SELECT version FROM region_versions WHERE region = $1), 0)`,
+		region).QueryRow(func(r pgx.Row) error {
+		return wrap("read region version", r.Scan(&out.Epoch, &out.Version))
 	})
-	if err != nil {
-		return nil, 0, 0, fmt.Errorf("list stuck: %w", err)
+	if !out.Full {
+		b.Queue(`SELECT campaign_id FROM campaign_versions WHERE region = $1 AND version > $2`, region, after).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var id pgtype.UUID
+				if err := rows.Scan(&id); err != nil {
+					return wrap("read changed campaigns", err)
+				}
+				out.Campaigns = append(out.Campaigns, id.Bytes)
+			}
+			return wrap("read changed campaigns", rows.Err())
+		})
 	}
-	err = s.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE breach_at > $2), count(*) FILTER (WHERE breach_at <= $2)
-		FROM stuck WHERE region = $1 AND warning_at <= $2 AND ($3 = 0 OR stage = $3)`,
-		f.Region, f.AsOf, stage).Scan(&warnings, &breaches)
-	if err != nil {
-		return nil, 0, 0, fmt.Errorf("count stuck: %w", err)
-	}
-	return rows, warnings, breaches, nil
-}
-
-// StuckApplications counts the region's applications with a clock past its
-// warning at asOf.
-func (s *Store) StuckApplications(ctx context.Context, region string, asOf time.Time) (int, error) {
-	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(DISTINCT application_id) FROM stuck WHERE region = $1 AND warning_at <= $2`,
-		region, asOf).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("count stuck: %w", err)
-	}
-	return n, nil
-}
-
-// DurationFilter selects histogram rows.
-type DurationFilter struct {
-	Regions    []string
-	Measures   []projection.Measure
-	CampaignID string
-	Role       commonv1.JobRole
-	// From and To bound the measure's end date, inclusive.
-	From, To time.Time
-}
-
-// Bucket is how many applications completed a measure after Days calendar
-// and WorkingDays working days; Week is the Monday of the week it ended in
-// when asked for by week.
-type Bucket struct {
-	Measure     projection.Measure
-	Week        time.Time
-	Days        int
-	WorkingDays int
-	N           int
-}
-
-// Durations sums the histograms over the filter, by week if byWeek.
-func (s *Store) Durations(ctx context.Context, f DurationFilter, byWeek bool) ([]Bucket, error) {
-	measures := make([]int32, len(f.Measures))
-	for i, m := range f.Measures {
-		measures[i] = int32(m)
-	}
-	week := `'0001-01-01'::date`
-	if byWeek {
-		week = `date_trunc('week', end_date)::date`
-	}
-	var campaign *string
-	if f.CampaignID != "" {
-		campaign = &f.CampaignID
-	}
-	rows, err := s.pool.Query(ctx, `SELECT measure, `+week+` AS week, days, working_days, sum(n)::int
-		FROM durations
-		WHERE region = ANY($1) AND measure = ANY($2) AND end_date BETWEEN $3 AND $4
-		  AND ($5::uuid IS NULL OR campaign_id = $5) AND ($6 = 0 OR role = $6)
-		GROUP BY measure, week, days, working_days HAVING sum(n) > 0`,
-		f.Regions, measures, f.From, f.To, campaign, int32(f.Role))
-	if err != nil {
-		return nil, fmt.Errorf("read durations: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Bucket, error) {
-		var b Bucket
-		var m int32
-		err := r.Scan(&m, &b.Week, &b.Days, &b.WorkingDays, &b.N)
-		b.Measure = projection.Measure(m)
-		return b, err
+	// end_date as a day number: cheaper to decode, and what the cache keeps.
+	b.Queue(`SELECT campaign_id, measure, end_date - DATE '1970-01-01', role, days, working_days, n FROM durations
+		WHERE region = $1 AND n <> 0`+which, args...).Query(func(rows pgx.Rows) error {
+		var id pgtype.UUID
+		var r DurationRow
+		var measure, role int32
+		var n int64
+		for rows.Next() {
+			if err := rows.Scan(&id, &measure, &r.End, &role, &r.Days, &r.WorkingDays, &n); err != nil {
+				return wrap("read durations", err)
+			}
+			r.Campaign, r.Measure, r.Role, r.N = id.Bytes, projection.Measure(measure), commonv1.JobRole(role), int32(n)
+			out.Durations = append(out.Durations, r)
+		}
+		return wrap("read durations", rows.Err())
 	})
-	if err != nil {
-		return nil, fmt.Errorf("read durations: %w", err)
-	}
-	return out, nil
-}
-
-// CountRow is one funnel counter summed over campaigns.
-type CountRow struct {
-	Kind  projection.CountKind
-	Stage commonv1.Stage
-	N     int
-}
-
-// Counts sums the counters of regions (and one campaign, if given).
-func (s *Store) Counts(ctx context.Context, regions []string, campaignID string) ([]CountRow, error) {
-	var campaign *string
-	if campaignID != "" {
-		campaign = &campaignID
-	}
-	rows, err := s.pool.Query(ctx, `SELECT kind, stage, sum(n)::int FROM counts
-		WHERE region = ANY($1) AND ($2::uuid IS NULL OR campaign_id = $2) GROUP BY kind, stage`, regions, campaign)
-	if err != nil {
-		return nil, fmt.Errorf("read counts: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (CountRow, error) {
+	b.Queue(`SELECT campaign_id, kind, stage, n FROM counts WHERE region = $1 AND n <> 0`+which, args...).Query(func(rows pgx.Rows) error {
+		var id pgtype.UUID
 		var c CountRow
+		var kind string
 		var stage int32
-		err := r.Scan(&c.Kind, &stage, &c.N)
-		c.Stage = commonv1.Stage(stage)
-		return c, err
+		for rows.Next() {
+			if err := rows.Scan(&id, &kind, &stage, &c.N); err != nil {
+				return wrap("read counts", err)
+			}
+			c.Campaign, c.Kind, c.Stage = id.Bytes, projection.CountKind(kind), commonv1.Stage(stage)
+			out.Counts = append(out.Counts, c)
+		}
+		return wrap("read counts", rows.Err())
 	})
-	if err != nil {
-		return nil, fmt.Errorf("read counts: %w", err)
+	b.Queue(`SELECT application_id::text, kind, coalesce(campaign_id::text, ''), role, stage, since, warning_at, breach_at,
+			blocked_reason, next_actor
+		FROM stuck WHERE region = $1 ORDER BY warning_at, application_id, kind`, region).Query(func(rows pgx.Rows) error {
+		var err error
+		out.Stuck, err = pgx.CollectRows(rows, scanStuck)
+		return wrap("read stuck clocks", err)
+	})
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return out, fmt.Errorf("load region %s: %w", region, err)
+	}
+	if out.Full {
+		seen := map[CampaignKey]bool{}
+		for _, r := range out.Durations {
+			seen[r.Campaign] = true
+		}
+		for _, c := range out.Counts {
+			seen[c.Campaign] = true
+		}
+		for c := range seen {
+			out.Campaigns = append(out.Campaigns, c)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return out, fmt.Errorf("load region %s: %w", region, err)
 	}
 	return out, nil
+}
+
+func scanStuck(r pgx.CollectableRow) (StuckRow, error) {
+	var row StuckRow
+	var kind, role, stage, reason, actor int32
+	err := r.Scan(&row.ApplicationID, &kind, &row.CampaignID, &role, &stage, &row.Since, &row.WarningAt, &row.BreachAt, &reason, &actor)
+	row.Kind, row.Role, row.Stage = projection.StuckKind(kind), commonv1.JobRole(role), commonv1.Stage(stage)
+	row.BlockedReason, row.NextActor = commonv1.BlockReason(reason), projection.NextActor(actor)
+	// Reported in UTC whatever the session's time zone.
+	row.Since, row.WarningAt, row.BreachAt = row.Since.UTC(), row.WarningAt.UTC(), row.BreachAt.UTC()
+	return row, err
+}
+
+// wrap names the action that failed; nil stays nil.
+func wrap(action string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", action, err)
 }

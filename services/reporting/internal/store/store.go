@@ -50,10 +50,16 @@ func (s *Store) AllThresholds(ctx context.Context) (map[string]projection.Thresh
 
 // Thresholds returns the thresholds set for regions, read through q.
 func (s *Store) Thresholds(ctx context.Context, q pg.Querier) (map[string]projection.Thresholds, error) {
-	rows, err := q.Query(ctx, `SELECT region, limits, version FROM thresholds`)
+	rows, err := q.Query(ctx, thresholdsSQL)
 	if err != nil {
 		return nil, fmt.Errorf("read thresholds: %w", err)
 	}
+	return scanThresholds(rows)
+}
+
+const thresholdsSQL = `SELECT region, limits, version FROM thresholds`
+
+func scanThresholds(rows pgx.Rows) (map[string]projection.Thresholds, error) {
 	defer rows.Close()
 	out := map[string]projection.Thresholds{}
 	for rows.Next() {
@@ -69,7 +75,10 @@ func (s *Store) Thresholds(ctx context.Context, q pg.Querier) (map[string]projec
 		}
 		out[region] = projection.Thresholds{Stages: l.Stages, Blocked: l.Blocked, Version: version}
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read thresholds: %w", err)
+	}
+	return out, nil
 }
 
 // ThresholdsFor returns one region's thresholds.
@@ -130,10 +139,9 @@ func (s *Store) moveClocks(ctx context.Context, tx pgx.Tx, region string, th pro
 	if err := set(projection.StuckVettingBlocked, 0, th.Blocked); err != nil {
 		return fmt.Errorf("move stuck clocks: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `SELECT notify_region($1)`, region); err != nil {
-		return fmt.Errorf("notify: %w", err)
-	}
-	return nil
+	b := &pgx.Batch{}
+	queueVersions(b, []string{region}, nil)
+	return tx.SendBatch(ctx, b).Close()
 }
 
 // StaleError is a thresholds update against a version that has moved on.

@@ -1,0 +1,270 @@
+package report
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"maps"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
+	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
+	"github.com/probation-recruitment/pipeline/services/reporting/internal/store"
+)
+
+// The cache keeps each region's aggregates in memory — its campaigns'
+// histogram rows and counters, and its stuck clocks — as of a version of
+// the projection. Summing tens of thousands of histogram rows per report in
+// PostgreSQL was the cost of the summary reports; in memory it is a loop.
+//
+// It is never stale. Every report first reads the regions' versions
+// (store.Versions, one small query, shared by concurrent reports: see
+// versions.go). A region it covers whose version has moved past the cached
+// one is brought up to date before the report is computed: only the
+// campaigns changed since (store.LoadRegion reads those in one snapshot,
+// with the version they stand for), and the region's stuck clocks. So a
+// report reflects at least every batch committed before it began, on every
+// replica, with no notification to miss. A projection with another epoch
+// (a rebuild swapped in) is loaded afresh.
+
+// regionLoader reads a region's aggregates (store.Store.LoadRegion).
+type regionLoader interface {
+	LoadRegion(ctx context.Context, region string, after int64) (store.RegionRows, error)
+}
+
+// cache holds the regions' snapshots.
+type cache struct {
+	load regionLoader
+
+	mu      sync.Mutex
+	regions map[string]*cachedRegion
+}
+
+// snapshotIDs numbers snapshots.
+var snapshotIDs atomic.Uint64
+
+// cachedRegion is one region's latest snapshot; mu lets one caller at a
+// time refresh it while the others wait for its result.
+type cachedRegion struct {
+	mu   sync.Mutex
+	snap atomic.Pointer[snapshot]
+}
+
+// snapshot is a region's aggregates at one version. It is never modified
+// once published: a refresh builds a new one, sharing unchanged campaigns.
+type snapshot struct {
+	// id is unique to the snapshot in this process.
+	id        uint64
+	epoch     string
+	version   int64
+	campaigns map[store.CampaignKey]*campaignAgg
+	// totals sums the counters of every campaign.
+	totals map[counter]int
+	weeklyCache
+	// stuck are the clocks ordered by warning time, application and kind
+	// (the list's order); firstWarning the earliest warning time of each
+	// application with a clock, ascending.
+	stuck        []stuckClock
+	firstWarning []time.Time
+}
+
+// campaignAgg is one campaign's histogram rows, per measure in end-day
+// order, and its counters.
+type campaignAgg struct {
+	measures [maxMeasure + 1][]cell
+	counts   map[counter]int
+}
+
+// maxMeasure is the largest projection.Measure (the last stage duration).
+const maxMeasure = projection.StageDuration + projection.Measure(commonv1.Stage_STAGE_PRE_EMPLOYMENT)
+
+// cell is one histogram row: n applications of role ended on day end
+// after days calendar and work working days.
+type cell struct {
+	end, days, work, n int32
+	role               commonv1.JobRole
+}
+
+type counter struct {
+	kind  projection.CountKind
+	stage commonv1.Stage
+}
+
+type stuckClock struct {
+	store.StuckRow
+	app uuid.UUID
+}
+
+// snapshots returns an up-to-date snapshot of each region, in order.
+func (c *cache) snapshots(ctx context.Context, v store.Versions, regions []string) ([]*snapshot, error) {
+	out := make([]*snapshot, len(regions))
+	for i, r := range regions {
+		s, err := c.region(r).current(ctx, c.load, r, v.Epoch, v.Of[r])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+func (c *cache) region(r string) *cachedRegion {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.regions == nil {
+		c.regions = map[string]*cachedRegion{}
+	}
+	cr := c.regions[r]
+	if cr == nil {
+		cr = &cachedRegion{}
+		c.regions[r] = cr
+	}
+	return cr
+}
+
+// current returns the region's snapshot if it is at least at version of
+// epoch, and otherwise refreshes it.
+func (cr *cachedRegion) current(ctx context.Context, load regionLoader, region, epoch string, version int64) (*snapshot, error) {
+	fresh := func(s *snapshot) bool { return s != nil && s.epoch == epoch && s.version >= version }
+	if s := cr.snap.Load(); fresh(s) {
+		return s, nil
+	}
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	old := cr.snap.Load()
+	if fresh(old) { // refreshed while this caller waited
+		return old, nil
+	}
+	after := int64(0)
+	if old != nil && old.epoch == epoch {
+		after = old.version
+	}
+	rows, err := load.LoadRegion(ctx, region, after)
+	if err != nil {
+		return nil, err
+	}
+	if !rows.Full && rows.Epoch != epoch {
+		// A rebuild was swapped in between the two reads: start again.
+		if rows, err = load.LoadRegion(ctx, region, 0); err != nil {
+			return nil, err
+		}
+	}
+	s := old.with(rows)
+	cr.snap.Store(s)
+	return s, nil
+}
+
+// with returns the snapshot brought forward by rows: their campaigns
+// replaced (or every campaign, for a full load), the stuck clocks taken
+// whole.
+func (s *snapshot) with(rows store.RegionRows) *snapshot {
+	n := &snapshot{id: snapshotIDs.Add(1), epoch: rows.Epoch, version: rows.Version, totals: map[counter]int{}}
+	if s == nil || rows.Full {
+		n.campaigns = make(map[store.CampaignKey]*campaignAgg, len(rows.Campaigns))
+	} else {
+		n.campaigns = maps.Clone(s.campaigns)
+	}
+	fresh := make(map[store.CampaignKey]*campaignAgg, len(rows.Campaigns))
+	for _, c := range rows.Campaigns {
+		delete(n.campaigns, c)
+		fresh[c] = &campaignAgg{counts: map[counter]int{}}
+	}
+	agg := func(c store.CampaignKey) *campaignAgg {
+		a := fresh[c]
+		if a == nil { // not listed as changed: cannot happen, but never touch a shared campaign
+			a = &campaignAgg{counts: map[counter]int{}}
+			fresh[c] = a
+		}
+		return a
+	}
+	for _, r := range rows.Durations {
+		if r.Measure < 0 || r.Measure > maxMeasure {
+			continue
+		}
+		a := agg(r.Campaign)
+		a.measures[r.Measure] = append(a.measures[r.Measure], cell{end: r.End, days: r.Days, work: r.WorkingDays, n: r.N, role: r.Role})
+	}
+	for _, r := range rows.Counts {
+		agg(r.Campaign).counts[counter{r.Kind, r.Stage}] += r.N
+	}
+	for c, a := range fresh {
+		if a.empty() {
+			continue
+		}
+		for _, cells := range a.measures {
+			if !slices.IsSortedFunc(cells, byEnd) {
+				slices.SortFunc(cells, byEnd)
+			}
+		}
+		n.campaigns[c] = a
+	}
+	for _, a := range n.campaigns {
+		for k, v := range a.counts {
+			n.totals[k] += v
+		}
+	}
+	n.stuck = make([]stuckClock, len(rows.Stuck))
+	earliest := map[uuid.UUID]time.Time{}
+	for i, r := range rows.Stuck {
+		id, _ := uuid.Parse(r.ApplicationID) // read from a uuid column
+		n.stuck[i] = stuckClock{StuckRow: r, app: id}
+		if t, ok := earliest[id]; !ok || r.WarningAt.Before(t) {
+			earliest[id] = r.WarningAt
+		}
+	}
+	n.firstWarning = make([]time.Time, 0, len(earliest))
+	for _, t := range earliest {
+		n.firstWarning = append(n.firstWarning, t)
+	}
+	sort.Slice(n.firstWarning, func(i, j int) bool { return n.firstWarning[i].Before(n.firstWarning[j]) })
+	return n
+}
+
+func byEnd(a, b cell) int { return cmp.Compare(a.end, b.end) }
+
+func (a *campaignAgg) empty() bool {
+	if len(a.counts) > 0 {
+		return false
+	}
+	for _, cells := range a.measures {
+		if len(cells) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// window returns the cells of measure m that ended in [from, to], as a
+// subslice (cells are in end-day order).
+func (a *campaignAgg) window(m projection.Measure, from, to int32) []cell {
+	cells := a.measures[m]
+	i := sort.Search(len(cells), func(i int) bool { return cells[i].end >= from })
+	j := sort.Search(len(cells), func(j int) bool { return cells[j].end > to })
+	if i >= j {
+		return nil
+	}
+	return cells[i:j]
+}
+
+// stuckAsOf counts the applications with a clock past its warning at asOf.
+func (s *snapshot) stuckAsOf(asOf time.Time) int {
+	return sort.Search(len(s.firstWarning), func(i int) bool { return s.firstWarning[i].After(asOf) })
+}
+
+// after reports whether clock k comes after the position (at, app, kind)
+// in the list's order (as PostgreSQL orders timestamptz, uuid and int).
+func (k *stuckClock) after(at time.Time, app uuid.UUID, kind projection.StuckKind) bool {
+	if c := k.WarningAt.Compare(at); c != 0 {
+		return c > 0
+	}
+	if c := bytes.Compare(k.app[:], app[:]); c != 0 {
+		return c > 0
+	}
+	return k.Kind > kind
+}
