@@ -80,8 +80,8 @@ test: services-up chromium ## Run every test of every module (-race) against rea
 	@fail=0; for m in $(MODULES); do echo "=== test $$m"; (cd $$m && go test $(GO_TEST_FLAGS) ./...) || fail=1; done; exit $$fail
 
 .PHONY: bench
-bench: services-up ## Measure the reporting targets (1M applications; about 20 minutes); writes docs/performance.md.
-	go run ./bench -apps $${APPS:-1000000} -out docs/performance.md
+bench: services-up ## Measure the reporting targets (APPS, default 1M applications; about 20 minutes); writes bench/results/report.md.
+	go run ./bench -apps $${APPS:-1000000} -out bench/results/report.md
 
 # --- run ---------------------------------------------------------------------
 

@@ -115,6 +115,21 @@ code is 8 if any line failed. "-" reads standard input.`,
 	return cmd
 }
 
+// readInputFile parses a file, or stdin for "-", with parse; a file that
+// cannot be opened or parsed is a usage error naming --file.
+func readInputFile[T any](name string, parse func(io.Reader) ([]T, error)) ([]T, error) {
+	r, err := openInput(name)
+	if err != nil {
+		return nil, usagef("--file: %v", err)
+	}
+	defer r.Close()
+	items, err := parse(r)
+	if err != nil {
+		return nil, usagef("--file %s: %v", name, err)
+	}
+	return items, nil
+}
+
 func openInput(name string) (io.ReadCloser, error) {
 	if name == "-" {
 		return io.NopCloser(os.Stdin), nil

@@ -50,6 +50,25 @@ type section struct {
 var jsonOutput = protojson.MarshalOptions{Multiline: true, Indent: "  ", UseProtoNames: true, EmitUnpopulated: true}
 
 // emit prints a response in the chosen format.
+// batchResponse is a batch call's answer.
+type batchResponse interface {
+	proto.Message
+	GetFailed() int32
+	GetDryRun() bool
+}
+
+// emitBatch prints a batch call's answer of total items; failed items make
+// it a partialError.
+func (a *app) emitBatch(resp batchResponse, total int, v view) error {
+	if err := a.emit(resp, v); err != nil {
+		return err
+	}
+	if resp.GetFailed() > 0 {
+		return &partialError{failed: resp.GetFailed(), total: int32(total), dryRun: resp.GetDryRun()}
+	}
+	return nil
+}
+
 func (a *app) emit(resp proto.Message, v view) error {
 	switch a.output {
 	case outputJSON:

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -155,13 +154,7 @@ items from the service's log and applies the rest.`,
 			if err != nil {
 				return err
 			}
-			if err := a.emit(resp, siftBatchView(resp)); err != nil {
-				return err
-			}
-			if resp.GetFailed() > 0 {
-				return &partialError{failed: resp.GetFailed(), total: int32(len(resp.GetResults())), dryRun: resp.GetDryRun()}
-			}
-			return nil
+			return a.emitBatch(resp, len(resp.GetResults()), siftBatchView(resp))
 		},
 	}
 	addChange(cmd, &ch, false)
@@ -176,20 +169,7 @@ items from the service's log and applies the rest.`,
 
 // readDecisionsFile reads a batch CSV (with a header) from a file or stdin.
 func readDecisionsFile(name string) ([]*siftingv1.SiftDecision, error) {
-	var r io.Reader = os.Stdin
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil, usagef("--file: %v", err)
-		}
-		defer f.Close()
-		r = f
-	}
-	ds, err := readDecisions(r)
-	if err != nil {
-		return nil, usagef("--file %s: %v", name, err)
-	}
-	return ds, nil
+	return readInputFile(name, readDecisions)
 }
 
 // readDecisions parses a batch CSV whose first row names the columns.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 
@@ -257,13 +256,7 @@ is read first.`,
 				})
 			}
 			v.notes = []string{batchNote(resp.GetSucceeded(), resp.GetFailed(), resp.GetDryRun())}
-			if err := a.emit(resp, v); err != nil {
-				return err
-			}
-			if resp.GetFailed() > 0 {
-				return &partialError{failed: resp.GetFailed(), total: int32(len(resp.GetResults())), dryRun: resp.GetDryRun()}
-			}
-			return nil
+			return a.emitBatch(resp, len(resp.GetResults()), v)
 		},
 	}
 	addChange(cmd, &ch, false)
@@ -276,20 +269,7 @@ is read first.`,
 // optionally, expected_version (or version); other columns are ignored, so
 // the csv output of `vetting blocked` can be piped in.
 func readUnblockFile(name string) ([]*vettingv1.UnblockItem, error) {
-	var r io.Reader = os.Stdin
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil, usagef("--file: %v", err)
-		}
-		defer f.Close()
-		r = f
-	}
-	items, err := readUnblockItems(r)
-	if err != nil {
-		return nil, usagef("--file %s: %v", name, err)
-	}
-	return items, nil
+	return readInputFile(name, readUnblockItems)
 }
 
 func readUnblockItems(r io.Reader) ([]*vettingv1.UnblockItem, error) {
