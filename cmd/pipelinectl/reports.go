@@ -7,10 +7,12 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/probation-recruitment/pipeline/pkg/weekly"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	reportingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
 )
@@ -88,7 +90,7 @@ func newTimeToHireCmd(a *app) *cobra.Command {
 		campaign string
 		role     = newEnum(commonv1.JobRole(0))
 		from, to timeValue
-		weekly   bool
+		byWeek   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "time-to-hire",
@@ -113,7 +115,11 @@ A rolling campaign measures from each application's submission. --from and
 			if err != nil {
 				return err
 			}
-			return a.emit(resp, timeToHireView(resp, weekly))
+			v, err := timeToHireView(resp, byWeek)
+			if err != nil {
+				return err
+			}
+			return a.emit(resp, v)
 		},
 	}
 	f := cmd.Flags()
@@ -122,19 +128,24 @@ A rolling campaign measures from each application's submission. --from and
 	f.Var(role, "role", "only this job role; "+oneOf(commonv1.JobRole(0)))
 	f.Var(&from, "from", "only measures ending at or after this time")
 	f.Var(&to, "to", "only measures ending before this time")
-	f.BoolVar(&weekly, "weekly", false, "show each measure per ISO week (calendar days) instead of the totals")
+	f.BoolVar(&byWeek, "weekly", false, "show each measure per ISO week (calendar days) instead of the totals")
 	return cmd
 }
 
-func timeToHireView(r *reportingv1.GetTimeToHireResponse, weekly bool) view {
-	if weekly {
+func timeToHireView(r *reportingv1.GetTimeToHireResponse, byWeek bool) (view, error) {
+	if byWeek {
 		v := view{columns: []string{"measure", "week_starting", "count", "mean_days", "median_days", "p90_days"}}
 		for _, m := range r.GetMeasures() {
-			for _, w := range m.GetWeekly() {
-				v.rows = append(v.rows, append([]string{friendly(m.GetMeasure()), fmtDate(w.GetWeekStarting())}, statCells(w.GetCalendarDays())...))
+			weeks, err := weekly.Points(m.GetWeeklyTrend())
+			if err != nil {
+				return view{}, err
+			}
+			for _, w := range weeks {
+				v.rows = append(v.rows, []string{friendly(m.GetMeasure()), w.Week.Format(time.DateOnly),
+					strconv.Itoa(w.Count), fmtFloat(w.Mean), fmtFloat(w.Median), fmtFloat(w.P90)})
 			}
 		}
-		return v
+		return v, nil
 	}
 	v := view{columns: []string{"measure", "days", "count", "mean", "median", "p90"}}
 	for _, m := range r.GetMeasures() {
@@ -143,7 +154,7 @@ func timeToHireView(r *reportingv1.GetTimeToHireResponse, weekly bool) view {
 			append([]string{friendly(m.GetMeasure()), "working"}, statCells(m.GetWorkingDays())...))
 	}
 	v.notes = []string{fmt.Sprintf("started before vetting cleared: %d", r.GetStartedBeforeVettingCleared())}
-	return v
+	return v, nil
 }
 
 func statCells(s *reportingv1.Statistics) []string {

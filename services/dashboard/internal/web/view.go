@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/probation-recruitment/pipeline/pkg/weekly"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
 	"github.com/probation-recruitment/pipeline/services/dashboard/internal/chart"
@@ -235,7 +236,7 @@ type measureRow struct {
 // trendWeeks is how far back the time-to-hire trend goes.
 const trendWeeks = 26
 
-func chartsToView(region string, tth *pb.GetTimeToHireResponse, funnel *pb.GetFunnelResponse, durations *pb.GetStageDurationsResponse) chartsView {
+func chartsToView(region string, tth *pb.GetTimeToHireResponse, funnel *pb.GetFunnelResponse, durations *pb.GetStageDurationsResponse) (chartsView, error) {
 	name := regionName(region)
 	v := chartsView{FragmentURL: "/regions/" + url.PathEscape(region) + "/charts", TrendWeeks: trendWeeks, StartedEarly: int(tth.GetStartedBeforeVettingCleared())}
 
@@ -249,19 +250,19 @@ func chartsToView(region string, tth *pb.GetTimeToHireResponse, funnel *pb.GetFu
 		if m.GetMeasure() != pb.Measure_MEASURE_TIME_TO_HIRE {
 			continue
 		}
+		weeks, err := weekly.Points(m.GetWeeklyTrend())
+		if err != nil {
+			return chartsView{}, err
+		}
 		var next time.Time
-		for _, w := range m.GetWeekly() {
-			d := w.GetWeekStarting()
-			week := time.Date(int(d.GetYear()), time.Month(d.GetMonth()), int(d.GetDay()), 0, 0, 0, 0, time.UTC)
+		for _, w := range weeks {
 			// Weeks with no offer have no point: keep their place on the axis.
-			for ; !next.IsZero() && next.Before(week); next = next.AddDate(0, 0, 7) {
+			for ; !next.IsZero() && next.Before(w.Week); next = next.AddDate(0, 0, 7) {
 				points = append(points, chart.Point{Label: next.Format("2 Jan"), Missing: true})
 			}
-			next = week.AddDate(0, 0, 7)
-			med := w.GetCalendarDays().GetMedian()
-			points = append(points, chart.Point{Label: week.Format("2 Jan"), Value: med, Text: days(med) + " days"})
-			v.TrendRows = append(v.TrendRows, trendRow{Week: week.Format("2 Jan 2006"),
-				Count: int(w.GetCalendarDays().GetCount()), Median: days(med)})
+			next = w.Week.AddDate(0, 0, 7)
+			points = append(points, chart.Point{Label: w.Week.Format("2 Jan"), Value: w.Median, Text: days(w.Median) + " days"})
+			v.TrendRows = append(v.TrendRows, trendRow{Week: w.Week.Format("2 Jan 2006"), Count: w.Count, Median: days(w.Median)})
 		}
 	}
 	v.Trend = chart.LineChart{
@@ -289,5 +290,5 @@ func chartsToView(region string, tth *pb.GetTimeToHireResponse, funnel *pb.GetFu
 	v.Durations = chart.BarChart{ID: "durations", Bars: bars,
 		Title: "Median days spent in each stage, " + name,
 		Desc:  "Bar chart of the median number of calendar days applications spent in each stage before leaving it. The table below gives the same figures."}
-	return v
+	return v, nil
 }

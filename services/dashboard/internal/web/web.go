@@ -265,7 +265,7 @@ func (s *Server) charts(ctx context.Context, code string) (chartsView, error) {
 	if err := g.Wait(); err != nil {
 		return chartsView{}, err
 	}
-	return chartsToView(code, tth, funnel, durations), nil
+	return chartsToView(code, tth, funnel, durations)
 }
 
 // regionsQuery is "?region=a&region=b".

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/probation-recruitment/pipeline/pkg/weekly"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
 )
@@ -138,15 +139,19 @@ func TestRegionPageRenders(t *testing.T) {
 	}
 	tth := &pb.GetTimeToHireResponse{Measures: []*pb.MeasureResult{{
 		Measure: pb.Measure_MEASURE_TIME_TO_HIRE, CalendarDays: &pb.Statistics{Count: 3, Median: 20},
-		Weekly: []*pb.WeeklyPoint{{WeekStarting: &commonv1.Date{Year: 2026, Month: 11, Day: 16}, CalendarDays: &pb.Statistics{Count: 3, Median: 20}}},
+		WeeklyTrend: weekly.Trend([]weekly.Point{{Week: time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC), Count: 3, Median: 20}}),
 	}}}
 	funnel := &pb.GetFunnelResponse{Stages: []*pb.FunnelStage{{Stage: commonv1.Stage_STAGE_SIFT, Reached: 10, ConversionFromPrevious: 1}}}
 	durations := &pb.GetStageDurationsResponse{Stages: []*pb.StageDuration{{Stage: commonv1.Stage_STAGE_SIFT, Days: &pb.Statistics{Count: 2, Median: 6}, Current: 7}}}
+	charts, err := chartsToView("kent-surrey-sussex", tth, funnel, durations)
+	if err != nil {
+		t.Fatal(err)
+	}
 	f := stuckFilter{Stage: commonv1.Stage_STAGE_PRE_EMPLOYMENT}
 	v := regionView{
 		Title: "Kent, Surrey and Sussex", Region: "kent-surrey-sussex", Summary: summaryToView(summary(1, 7, since)),
 		Columns: stageColumns(allStages), Stuck: stuckToView("kent-surrey-sussex", f, stuck),
-		Charts: chartsToView("kent-surrey-sussex", tth, funnel, durations),
+		Charts: charts,
 	}
 	var buf bytes.Buffer
 	if err := p.byName["region"].ExecuteTemplate(&buf, "layout", v); err != nil {
@@ -217,13 +222,16 @@ func TestOverviewAndErrorPagesRender(t *testing.T) {
 
 func TestTrendKeepsEmptyWeeksInPlace(t *testing.T) {
 	t.Parallel()
-	week := func(day int32, median float64) *pb.WeeklyPoint {
-		return &pb.WeeklyPoint{WeekStarting: &commonv1.Date{Year: 2026, Month: 11, Day: day}, CalendarDays: &pb.Statistics{Count: 1, Median: median}}
+	week := func(day int, median float64) weekly.Point {
+		return weekly.Point{Week: time.Date(2026, 11, day, 0, 0, 0, 0, time.UTC), Count: 1, Median: median}
 	}
 	tth := &pb.GetTimeToHireResponse{Measures: []*pb.MeasureResult{{
-		Measure: pb.Measure_MEASURE_TIME_TO_HIRE, Weekly: []*pb.WeeklyPoint{week(2, 10), week(16, 20), week(23, 25)},
+		Measure: pb.Measure_MEASURE_TIME_TO_HIRE, WeeklyTrend: weekly.Trend([]weekly.Point{week(2, 10), week(16, 20), week(23, 25)}),
 	}}}
-	v := chartsToView("wales", tth, &pb.GetFunnelResponse{}, &pb.GetStageDurationsResponse{})
+	v, err := chartsToView("wales", tth, &pb.GetFunnelResponse{}, &pb.GetStageDurationsResponse{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var got []string
 	for _, p := range v.Trend.Points {
 		got = append(got, fmt.Sprintf("%s:%v", p.Label, p.Missing))

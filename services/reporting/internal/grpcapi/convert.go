@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/probation-recruitment/pipeline/pkg/validate"
+	"github.com/probation-recruitment/pipeline/pkg/weekly"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
@@ -48,17 +49,11 @@ func timeToHireToProto(a *report.TimeToHireAnswer) any {
 
 func measureToProto(m report.MeasureResult) *pb.MeasureResult {
 	r := &pb.MeasureResult{Measure: pb.Measure(m.Measure), CalendarDays: statsToProto(m.Calendar), WorkingDays: statsToProto(m.Working)}
-	// A year's trend is hundreds of points: three allocations, not three
-	// per point.
-	points, dates, figures := make([]pb.WeeklyPoint, len(m.Weekly)), make([]commonv1.Date, len(m.Weekly)), make([]pb.Statistics, len(m.Weekly))
-	r.Weekly = make([]*pb.WeeklyPoint, len(m.Weekly))
+	points := make([]weekly.Point, len(m.Weekly))
 	for i, w := range m.Weekly {
-		y, mo, d := w.Week.Date()
-		dates[i].Year, dates[i].Month, dates[i].Day = int32(y), int32(mo), int32(d)
-		figures[i].Count, figures[i].Mean, figures[i].Median, figures[i].P90 = int32(w.Calendar.Count), w.Calendar.Mean, w.Calendar.Median, w.Calendar.P90
-		points[i].WeekStarting, points[i].CalendarDays = &dates[i], &figures[i]
-		r.Weekly[i] = &points[i]
+		points[i] = weekly.Point{Week: w.Week, Count: w.Calendar.Count, Mean: w.Calendar.Mean, Median: w.Calendar.Median, P90: w.Calendar.P90}
 	}
+	r.WeeklyTrend = weekly.Trend(points)
 	return r
 }
 

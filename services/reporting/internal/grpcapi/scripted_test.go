@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/weekly"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
 )
@@ -349,13 +350,20 @@ func TestScriptedReports(t *testing.T) {
 				{day(time.April, 20), stats(1, 21, 21, 21)},
 				{day(time.May, 18), stats(1, 30, 30, 30)},
 			}
-			got := resp.GetMeasures()[0].GetWeekly()
-			if len(got) != len(want) {
-				t.Fatalf("%d weeks, want %d: %v", len(got), len(want), got)
+			trend := resp.GetMeasures()[0].GetWeeklyTrend()
+			got, err := weekly.Points(trend)
+			if err != nil {
+				t.Fatal(err)
 			}
+			if len(got) != len(want) {
+				t.Fatalf("%d weeks, want %d: %v", len(got), len(want), trend)
+			}
+			wantProto(t, "first_week", trend.GetFirstWeek(), event.Date(want[0].week))
 			for i, w := range want {
-				wantProto(t, fmt.Sprintf("week %d", i), got[i].GetWeekStarting(), event.Date(w.week))
-				wantStats(t, fmt.Sprintf("week of %s", w.week.Format(time.DateOnly)), got[i].GetCalendarDays(), w.stats)
+				if !got[i].Week.Equal(w.week) {
+					t.Errorf("point %d is the week of %s, want %s", i, got[i].Week.Format(time.DateOnly), w.week.Format(time.DateOnly))
+				}
+				wantStats(t, fmt.Sprintf("week of %s", w.week.Format(time.DateOnly)), stats(int32(got[i].Count), got[i].Mean, got[i].Median, got[i].P90), w.stats)
 			}
 		})
 

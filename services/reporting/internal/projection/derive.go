@@ -74,7 +74,10 @@ func span(m Measure, from, to time.Time) Duration {
 //   - offer to clearance: offer accepted → vetting cleared.
 //
 // A rolling campaign (no closing date) measures from each application's
-// submission. Stage durations run from entering a stage to leaving it.
+// submission. An offer made or a start before the campaign closed (a
+// closing date moved later, or an early hire) counts as 0 days from the
+// close, never as a negative time. Stage durations run from entering a
+// stage to leaving it.
 func (a *App) Durations(c *Campaign) []Duration {
 	var out []Duration
 	var anchor *time.Time
@@ -90,10 +93,11 @@ func (a *App) Durations(c *Campaign) []Duration {
 		start = a.StartDate
 	}
 	if anchor != nil && a.OfferMadeAt != nil {
-		out = append(out, span(TimeToHire, *anchor, Day(*a.OfferMadeAt)))
+		offer := Day(*a.OfferMadeAt)
+		out = append(out, span(TimeToHire, earlier(*anchor, offer), offer))
 	}
 	if anchor != nil && start != nil {
-		out = append(out, span(TimeToFill, *anchor, *start))
+		out = append(out, span(TimeToFill, earlier(*anchor, *start), *start))
 	}
 	if a.SubmittedAt != nil && start != nil {
 		out = append(out, span(ApplicationToStart, Day(*a.SubmittedAt), *start))
@@ -105,6 +109,13 @@ func (a *App) Durations(c *Campaign) []Duration {
 		out = append(out, Duration{Measure: StartedBeforeCleared, End: *start})
 	}
 	return append(out, a.stageDurations()...)
+}
+
+func earlier(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // startedBeforeCleared: the candidate started before vetting cleared.

@@ -217,3 +217,25 @@ func TestVettingLatestVersionWins(t *testing.T) {
 		t.Error("re-applying an older event reported a change")
 	}
 }
+
+// The measures from a campaign's close never go negative: an offer or a
+// start before the close counts as 0 days.
+func TestDurationsFromCloseNeverNegative(t *testing.T) {
+	t.Parallel()
+	day := func(n int) *time.Time { d := t0.AddDate(0, 0, n); return &d }
+	closes := Day(*day(10))
+	a := App{SubmittedAt: day(0), OfferMadeAt: day(6), OfferAcceptedAt: day(7), StartedAt: day(8), StartDate: day(8)}
+	got := map[Measure]int{}
+	for _, d := range a.Durations(&Campaign{ClosesOn: &closes}) {
+		got[d.Measure] = d.Days
+		if d.Days < 0 || d.WorkingDays < 0 {
+			t.Errorf("measure %d: %d days (%d working), want none negative", d.Measure, d.Days, d.WorkingDays)
+		}
+	}
+	want := map[Measure]int{TimeToHire: 0, TimeToFill: 0, ApplicationToStart: 8}
+	for m, days := range want {
+		if g, ok := got[m]; !ok || g != days {
+			t.Errorf("measure %d = %d days (present %v), want %d", m, g, ok, days)
+		}
+	}
+}

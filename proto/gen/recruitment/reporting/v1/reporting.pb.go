@@ -187,9 +187,11 @@ type Measure int32
 const (
 	Measure_MEASURE_UNSPECIFIED Measure = 0
 	// Campaign closing date (or, for a rolling campaign, submission) to
-	// conditional offer made. The Civil Service "time to hire".
+	// conditional offer made. The Civil Service "time to hire". An offer
+	// made before the close counts as 0 days.
 	Measure_MEASURE_TIME_TO_HIRE Measure = 1
-	// Campaign closing date (or submission, for a rolling campaign) to start.
+	// Campaign closing date (or submission, for a rolling campaign) to start;
+	// a start before the close counts as 0 days.
 	Measure_MEASURE_TIME_TO_FILL Measure = 2
 	// Submission to start.
 	Measure_MEASURE_APPLICATION_TO_START Measure = 3
@@ -610,8 +612,8 @@ type MeasureResult struct {
 	CalendarDays *Statistics            `protobuf:"bytes,2,opt,name=calendar_days,json=calendarDays,proto3" json:"calendar_days,omitempty"`
 	// Monday-Friday, excluding England and Wales bank holidays.
 	WorkingDays *Statistics `protobuf:"bytes,3,opt,name=working_days,json=workingDays,proto3" json:"working_days,omitempty"`
-	// Per ISO week of the end event, for a trend line.
-	Weekly        []*WeeklyPoint `protobuf:"bytes,4,rep,name=weekly,proto3" json:"weekly,omitempty"`
+	// Per ISO week of the end event, in calendar days, for a trend line.
+	WeeklyTrend   *WeeklyTrend `protobuf:"bytes,5,opt,name=weekly_trend,json=weeklyTrend,proto3" json:"weekly_trend,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -667,37 +669,47 @@ func (x *MeasureResult) GetWorkingDays() *Statistics {
 	return nil
 }
 
-func (x *MeasureResult) GetWeekly() []*WeeklyPoint {
+func (x *MeasureResult) GetWeeklyTrend() *WeeklyTrend {
 	if x != nil {
-		return x.Weekly
+		return x.WeeklyTrend
 	}
 	return nil
 }
 
-// WeeklyPoint is a measure over the ends that fell in one week.
-type WeeklyPoint struct {
+// WeeklyTrend is a measure per ISO week of its end event, as parallel
+// lists: point i is the week starting on the Monday first_week plus
+// 7 × week_offset[i] days, in which count[i] ends fell, with mean[i],
+// median[i] and p90[i] calendar days. Offsets ascend; a week with no end
+// has no point. (Lists, not a message per week: a trend of years has
+// hundreds of points, and a message each cost more to encode and decode
+// than the report took to compute.)
+type WeeklyTrend struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Monday of the week.
-	WeekStarting  *v1.Date    `protobuf:"bytes,1,opt,name=week_starting,json=weekStarting,proto3" json:"week_starting,omitempty"`
-	CalendarDays  *Statistics `protobuf:"bytes,2,opt,name=calendar_days,json=calendarDays,proto3" json:"calendar_days,omitempty"`
+	// The Monday of the first week with a point; unset when there is none.
+	FirstWeek     *v1.Date  `protobuf:"bytes,1,opt,name=first_week,json=firstWeek,proto3" json:"first_week,omitempty"`
+	WeekOffset    []int32   `protobuf:"varint,2,rep,packed,name=week_offset,json=weekOffset,proto3" json:"week_offset,omitempty"`
+	Count         []int32   `protobuf:"varint,3,rep,packed,name=count,proto3" json:"count,omitempty"`
+	Mean          []float64 `protobuf:"fixed64,4,rep,packed,name=mean,proto3" json:"mean,omitempty"`
+	Median        []float64 `protobuf:"fixed64,5,rep,packed,name=median,proto3" json:"median,omitempty"`
+	P90           []float64 `protobuf:"fixed64,6,rep,packed,name=p90,proto3" json:"p90,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *WeeklyPoint) Reset() {
-	*x = WeeklyPoint{}
+func (x *WeeklyTrend) Reset() {
+	*x = WeeklyTrend{}
 	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *WeeklyPoint) String() string {
+func (x *WeeklyTrend) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*WeeklyPoint) ProtoMessage() {}
+func (*WeeklyTrend) ProtoMessage() {}
 
-func (x *WeeklyPoint) ProtoReflect() protoreflect.Message {
+func (x *WeeklyTrend) ProtoReflect() protoreflect.Message {
 	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -709,21 +721,49 @@ func (x *WeeklyPoint) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use WeeklyPoint.ProtoReflect.Descriptor instead.
-func (*WeeklyPoint) Descriptor() ([]byte, []int) {
+// Deprecated: Use WeeklyTrend.ProtoReflect.Descriptor instead.
+func (*WeeklyTrend) Descriptor() ([]byte, []int) {
 	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{5}
 }
 
-func (x *WeeklyPoint) GetWeekStarting() *v1.Date {
+func (x *WeeklyTrend) GetFirstWeek() *v1.Date {
 	if x != nil {
-		return x.WeekStarting
+		return x.FirstWeek
 	}
 	return nil
 }
 
-func (x *WeeklyPoint) GetCalendarDays() *Statistics {
+func (x *WeeklyTrend) GetWeekOffset() []int32 {
 	if x != nil {
-		return x.CalendarDays
+		return x.WeekOffset
+	}
+	return nil
+}
+
+func (x *WeeklyTrend) GetCount() []int32 {
+	if x != nil {
+		return x.Count
+	}
+	return nil
+}
+
+func (x *WeeklyTrend) GetMean() []float64 {
+	if x != nil {
+		return x.Mean
+	}
+	return nil
+}
+
+func (x *WeeklyTrend) GetMedian() []float64 {
+	if x != nil {
+		return x.Median
+	}
+	return nil
+}
+
+func (x *WeeklyTrend) GetP90() []float64 {
+	if x != nil {
+		return x.P90
 	}
 	return nil
 }
@@ -1979,15 +2019,21 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x05count\x18\x01 \x01(\x05R\x05count\x12\x12\n" +
 	"\x04mean\x18\x02 \x01(\x01R\x04mean\x12\x16\n" +
 	"\x06median\x18\x03 \x01(\x01R\x06median\x12\x10\n" +
-	"\x03p90\x18\x04 \x01(\x01R\x03p90\"\x9f\x02\n" +
+	"\x03p90\x18\x04 \x01(\x01R\x03p90\"\xb8\x02\n" +
 	"\rMeasureResult\x12;\n" +
 	"\ameasure\x18\x01 \x01(\x0e2!.recruitment.reporting.v1.MeasureR\ameasure\x12I\n" +
 	"\rcalendar_days\x18\x02 \x01(\v2$.recruitment.reporting.v1.StatisticsR\fcalendarDays\x12G\n" +
-	"\fworking_days\x18\x03 \x01(\v2$.recruitment.reporting.v1.StatisticsR\vworkingDays\x12=\n" +
-	"\x06weekly\x18\x04 \x03(\v2%.recruitment.reporting.v1.WeeklyPointR\x06weekly\"\x9a\x01\n" +
-	"\vWeeklyPoint\x12@\n" +
-	"\rweek_starting\x18\x01 \x01(\v2\x1b.recruitment.common.v1.DateR\fweekStarting\x12I\n" +
-	"\rcalendar_days\x18\x02 \x01(\v2$.recruitment.reporting.v1.StatisticsR\fcalendarDays\"\xdf\x01\n" +
+	"\fworking_days\x18\x03 \x01(\v2$.recruitment.reporting.v1.StatisticsR\vworkingDays\x12H\n" +
+	"\fweekly_trend\x18\x05 \x01(\v2%.recruitment.reporting.v1.WeeklyTrendR\vweeklyTrendJ\x04\b\x04\x10\x05R\x06weekly\"\xbe\x01\n" +
+	"\vWeeklyTrend\x12:\n" +
+	"\n" +
+	"first_week\x18\x01 \x01(\v2\x1b.recruitment.common.v1.DateR\tfirstWeek\x12\x1f\n" +
+	"\vweek_offset\x18\x02 \x03(\x05R\n" +
+	"weekOffset\x12\x14\n" +
+	"\x05count\x18\x03 \x03(\x05R\x05count\x12\x12\n" +
+	"\x04mean\x18\x04 \x03(\x01R\x04mean\x12\x16\n" +
+	"\x06median\x18\x05 \x03(\x01R\x06median\x12\x10\n" +
+	"\x03p90\x18\x06 \x03(\x01R\x03p90\"\xdf\x01\n" +
 	"\x14GetTimeToHireRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
@@ -2128,7 +2174,7 @@ var file_recruitment_reporting_v1_reporting_proto_goTypes = []any{
 	(*ListStuckCandidatesResponse)(nil), // 6: recruitment.reporting.v1.ListStuckCandidatesResponse
 	(*Statistics)(nil),                  // 7: recruitment.reporting.v1.Statistics
 	(*MeasureResult)(nil),               // 8: recruitment.reporting.v1.MeasureResult
-	(*WeeklyPoint)(nil),                 // 9: recruitment.reporting.v1.WeeklyPoint
+	(*WeeklyTrend)(nil),                 // 9: recruitment.reporting.v1.WeeklyTrend
 	(*GetTimeToHireRequest)(nil),        // 10: recruitment.reporting.v1.GetTimeToHireRequest
 	(*GetTimeToHireResponse)(nil),       // 11: recruitment.reporting.v1.GetTimeToHireResponse
 	(*FunnelStage)(nil),                 // 12: recruitment.reporting.v1.FunnelStage
@@ -2172,56 +2218,55 @@ var file_recruitment_reporting_v1_reporting_proto_depIdxs = []int32{
 	3,  // 11: recruitment.reporting.v1.MeasureResult.measure:type_name -> recruitment.reporting.v1.Measure
 	7,  // 12: recruitment.reporting.v1.MeasureResult.calendar_days:type_name -> recruitment.reporting.v1.Statistics
 	7,  // 13: recruitment.reporting.v1.MeasureResult.working_days:type_name -> recruitment.reporting.v1.Statistics
-	9,  // 14: recruitment.reporting.v1.MeasureResult.weekly:type_name -> recruitment.reporting.v1.WeeklyPoint
-	36, // 15: recruitment.reporting.v1.WeeklyPoint.week_starting:type_name -> recruitment.common.v1.Date
-	7,  // 16: recruitment.reporting.v1.WeeklyPoint.calendar_days:type_name -> recruitment.reporting.v1.Statistics
-	32, // 17: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
-	34, // 18: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
-	34, // 19: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
-	8,  // 20: recruitment.reporting.v1.GetTimeToHireResponse.measures:type_name -> recruitment.reporting.v1.MeasureResult
-	33, // 21: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
-	12, // 22: recruitment.reporting.v1.GetFunnelResponse.stages:type_name -> recruitment.reporting.v1.FunnelStage
-	33, // 23: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
-	7,  // 24: recruitment.reporting.v1.StageDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	34, // 25: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
-	34, // 26: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
-	15, // 27: recruitment.reporting.v1.GetStageDurationsResponse.stages:type_name -> recruitment.reporting.v1.StageDuration
-	33, // 28: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
-	18, // 29: recruitment.reporting.v1.RegionSummary.stage_counts:type_name -> recruitment.reporting.v1.StageCount
-	34, // 30: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
-	34, // 31: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
-	19, // 32: recruitment.reporting.v1.GetRegionSummaryResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	34, // 33: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
-	19, // 34: recruitment.reporting.v1.ListRegionSummariesResponse.summaries:type_name -> recruitment.reporting.v1.RegionSummary
-	19, // 35: recruitment.reporting.v1.WatchRegionResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	33, // 36: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
-	26, // 37: recruitment.reporting.v1.Thresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
-	27, // 38: recruitment.reporting.v1.GetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	27, // 39: recruitment.reporting.v1.SetThresholdsRequest.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	27, // 40: recruitment.reporting.v1.SetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	5,  // 41: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
-	10, // 42: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
-	13, // 43: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
-	16, // 44: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
-	20, // 45: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
-	22, // 46: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
-	24, // 47: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
-	28, // 48: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
-	30, // 49: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
-	6,  // 50: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
-	11, // 51: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
-	14, // 52: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
-	17, // 53: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
-	21, // 54: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
-	23, // 55: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
-	25, // 56: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
-	29, // 57: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
-	31, // 58: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
-	50, // [50:59] is the sub-list for method output_type
-	41, // [41:50] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	9,  // 14: recruitment.reporting.v1.MeasureResult.weekly_trend:type_name -> recruitment.reporting.v1.WeeklyTrend
+	36, // 15: recruitment.reporting.v1.WeeklyTrend.first_week:type_name -> recruitment.common.v1.Date
+	32, // 16: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
+	34, // 17: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
+	34, // 18: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
+	8,  // 19: recruitment.reporting.v1.GetTimeToHireResponse.measures:type_name -> recruitment.reporting.v1.MeasureResult
+	33, // 20: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
+	12, // 21: recruitment.reporting.v1.GetFunnelResponse.stages:type_name -> recruitment.reporting.v1.FunnelStage
+	33, // 22: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
+	7,  // 23: recruitment.reporting.v1.StageDuration.days:type_name -> recruitment.reporting.v1.Statistics
+	34, // 24: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
+	34, // 25: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
+	15, // 26: recruitment.reporting.v1.GetStageDurationsResponse.stages:type_name -> recruitment.reporting.v1.StageDuration
+	33, // 27: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
+	18, // 28: recruitment.reporting.v1.RegionSummary.stage_counts:type_name -> recruitment.reporting.v1.StageCount
+	34, // 29: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
+	34, // 30: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
+	19, // 31: recruitment.reporting.v1.GetRegionSummaryResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
+	34, // 32: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
+	19, // 33: recruitment.reporting.v1.ListRegionSummariesResponse.summaries:type_name -> recruitment.reporting.v1.RegionSummary
+	19, // 34: recruitment.reporting.v1.WatchRegionResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
+	33, // 35: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
+	26, // 36: recruitment.reporting.v1.Thresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
+	27, // 37: recruitment.reporting.v1.GetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	27, // 38: recruitment.reporting.v1.SetThresholdsRequest.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	27, // 39: recruitment.reporting.v1.SetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	5,  // 40: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
+	10, // 41: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
+	13, // 42: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
+	16, // 43: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
+	20, // 44: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
+	22, // 45: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
+	24, // 46: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
+	28, // 47: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
+	30, // 48: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
+	6,  // 49: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
+	11, // 50: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
+	14, // 51: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
+	17, // 52: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
+	21, // 53: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
+	23, // 54: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
+	25, // 55: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
+	29, // 56: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
+	31, // 57: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
+	49, // [49:58] is the sub-list for method output_type
+	40, // [40:49] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_reporting_v1_reporting_proto_init() }
