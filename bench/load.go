@@ -104,8 +104,13 @@ func loadReports(ctx context.Context, addr string, o options, r *report) error {
 	client := pb.NewReportingServiceClient(conn)
 	// The first report of a region loads its aggregates into the service's
 	// cache; ListRegionSummaries does that for every region at once.
+	// It is timed, not held to a target: give it longer than the server's
+	// default deadline.
 	start := time.Now()
-	if _, err := client.ListRegionSummaries(ctx, &pb.ListRegionSummariesRequest{AsOf: asOf}); err != nil {
+	coldCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	_, err = client.ListRegionSummaries(coldCtx, &pb.ListRegionSummariesRequest{AsOf: asOf})
+	cancel()
+	if err != nil {
 		return err
 	}
 	r.coldLoad = time.Since(start)
