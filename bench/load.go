@@ -116,47 +116,14 @@ func loadReports(ctx context.Context, addr string, o options, r *report) error {
 	r.coldLoad = time.Since(start)
 	say("  first ListRegionSummaries (loads every region into the cache): %s", r.coldLoad.Round(time.Millisecond))
 	for _, x := range rpcs {
-		// Warm up: connections, plans, each region once.
+		// Warm up: connections, plans, each region once, then the same
+		// load as measured, unmeasured, so each RPC is timed in a steady
+		// state (not in the wake of the previous one or the cold load).
 		for i := range 2 * len(region.All) {
 			_ = x.call(ctx, client, region.All[i%len(region.All)])
 		}
-		res := result{name: x.name}
-		var mu sync.Mutex
-		var lat []time.Duration
-		deadline := time.Now().Add(o.duration)
-		var wg sync.WaitGroup
-		for w := range o.concurrency {
-			wg.Go(func() {
-				rng := rand.New(rand.NewPCG(uint64(w), 7))
-				var mine []time.Duration
-				var errs int
-				var first error
-				for time.Now().Before(deadline) {
-					start := time.Now()
-					err := x.call(ctx, client, region.All[rng.IntN(len(region.All))])
-					mine = append(mine, time.Since(start))
-					if err != nil {
-						errs++
-						if first == nil {
-							first = err
-						}
-					}
-				}
-				mu.Lock()
-				lat = append(lat, mine...)
-				res.errors += errs
-				if res.firstErr == nil {
-					res.firstErr = first
-				}
-				mu.Unlock()
-			})
-		}
-		wg.Wait()
-		slices.Sort(lat)
-		res.calls = len(lat)
-		res.rate = float64(len(lat)) / o.duration.Seconds()
-		q := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
-		res.p50, res.p90, res.p99, res.pmax = q(0.50), q(0.90), q(0.99), lat[len(lat)-1]
+		loadRPC(ctx, client, x, o.concurrency, o.warmup)
+		res := loadRPC(ctx, client, x, o.concurrency, o.duration)
 		say("  %-40s %7.0f/s  p50 %6s  p99 %6s  errors %d", x.name, res.rate, res.p50.Round(10*time.Microsecond), res.p99.Round(10*time.Microsecond), res.errors)
 		if res.firstErr != nil {
 			say("    first error: %v", res.firstErr)
@@ -164,4 +131,47 @@ func loadReports(ctx context.Context, addr string, o options, r *report) error {
 		r.results = append(r.results, res)
 	}
 	return nil
+}
+
+// loadRPC calls x from concurrency callers for d and summarises the
+// latencies.
+func loadRPC(ctx context.Context, client pb.ReportingServiceClient, x rpc, concurrency int, d time.Duration) result {
+	res := result{name: x.name}
+	var mu sync.Mutex
+	var lat []time.Duration
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for w := range concurrency {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			var mine []time.Duration
+			var errs int
+			var first error
+			for time.Now().Before(deadline) {
+				start := time.Now()
+				err := x.call(ctx, client, region.All[rng.IntN(len(region.All))])
+				mine = append(mine, time.Since(start))
+				if err != nil {
+					errs++
+					if first == nil {
+						first = err
+					}
+				}
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			res.errors += errs
+			if res.firstErr == nil {
+				res.firstErr = first
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	slices.Sort(lat)
+	res.calls = len(lat)
+	res.rate = float64(len(lat)) / d.Seconds()
+	q := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+	res.p50, res.p90, res.p99, res.pmax = q(0.50), q(0.90), q(0.99), lat[len(lat)-1]
+	return res
 }

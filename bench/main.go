@@ -43,6 +43,7 @@ type options struct {
 	perCampaign int
 	concurrency int
 	duration    time.Duration
+	warmup      time.Duration
 	batch       int
 	databaseURL string
 	out         string
@@ -56,6 +57,7 @@ func main() {
 	flag.IntVar(&o.perCampaign, "per-campaign", 300, "average applications per campaign")
 	flag.IntVar(&o.concurrency, "concurrency", 16, "concurrent callers of each report RPC")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "how long each RPC is loaded")
+	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "how long each RPC is loaded, unmeasured, before that")
 	flag.IntVar(&o.batch, "batch", 1000, "events per projection transaction (PROJECTION_BATCH)")
 	flag.StringVar(&o.databaseURL, "database-url", envOr("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "PostgreSQL")
 	flag.StringVar(&o.out, "out", "bench/results/report.md", "where to write the report")

@@ -27,8 +27,8 @@ func (r *report) write() error {
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	p("# Reporting performance")
 	p("")
-	p("Measured %s by `go run ./bench -apps %d -concurrency %d -duration %s -batch %d` (this file is its output).",
-		r.started.Format("2006-01-02 15:04 MST"), r.opts.apps, r.opts.concurrency, r.opts.duration, r.opts.batch)
+	p("Measured %s by `go run ./bench -apps %d -concurrency %d -duration %s -warmup %s -batch %d` (this file is its output).",
+		r.started.Format("2006-01-02 15:04 MST"), r.opts.apps, r.opts.concurrency, r.opts.duration, r.opts.warmup, r.opts.batch)
 	p("")
 	p("- Machine: %s", machine())
 	p("- PostgreSQL %s (the machine's, default settings); nats-server %s in a child process of the load tool, file storage", r.pgVersion, r.natsVersion)
@@ -49,7 +49,8 @@ func (r *report) write() error {
 		r.rebuild.Round(time.Second), float64(r.events)/r.rebuild.Seconds())
 	p("| first report after the projection (`ListRegionSummaries`: loads every region's aggregates into the cache) | %s | reported |", ms(r.coldLoad))
 	p("")
-	p("Report RPCs at concurrency %d, %s each (after a warm-up that asks each RPC twice of every region), as_of 2026-06-01:", r.opts.concurrency, r.opts.duration)
+	p("Report RPCs at concurrency %d, %s each (after a warm-up that asks each RPC twice of every region, then loads it the same way for %s unmeasured), as_of 2026-06-01:",
+		r.opts.concurrency, r.opts.duration, r.opts.warmup)
 	p("")
 	p("| RPC | calls/s | p50 | p90 | p99 | max | errors | p99 ≤ %s |", p99Target)
 	p("|---|---|---|---|---|---|---|---|")
