@@ -303,6 +303,12 @@ func checkRow(t *testing.T, where string, cells map[string]string, sum *reportin
 	if got, want := cells["stuck"], strconv.Itoa(int(sum.GetStuckCount())); got != want {
 		t.Errorf("%s stuck: page shows %q, API says %s", where, got, want)
 	}
+	if sum.GetTimeToHireCount() == 0 {
+		if cells["median"] != "–" {
+			t.Errorf("%s median time to hire: page shows %q for a region with no offers, want –", where, cells["median"])
+		}
+		return
+	}
 	median, err := strconv.ParseFloat(cells["median"], 64)
 	if err != nil || math.Abs(median-sum.GetMedianTimeToHireDays()) > 0.05 {
 		t.Errorf("%s median time to hire: page shows %q, API says %v", where, cells["median"], sum.GetMedianTimeToHireDays())

@@ -237,7 +237,7 @@ func summaryColumns() []string {
 	for _, s := range summaryStages {
 		cols = append(cols, strings.ReplaceAll(friendly(s), "-", "_"))
 	}
-	return append(cols, "stuck", "median_time_to_hire_days")
+	return append(cols, "stuck", "median_time_to_hire_days", "offers_90_days")
 }
 
 func summaryRow(s *reportingv1.RegionSummary) []string {
@@ -249,7 +249,11 @@ func summaryRow(s *reportingv1.RegionSummary) []string {
 	for _, st := range summaryStages {
 		row = append(row, fmtInt(counts[st]))
 	}
-	return append(row, fmtInt(s.GetStuckCount()), fmtFloat(s.GetMedianTimeToHireDays()))
+	median := "-" // no offers in the window: no median
+	if s.GetTimeToHireCount() > 0 {
+		median = fmtFloat(s.GetMedianTimeToHireDays())
+	}
+	return append(row, fmtInt(s.GetStuckCount()), median, fmtInt(s.GetTimeToHireCount()))
 }
 
 func newSummaryCmd(a *app) *cobra.Command {

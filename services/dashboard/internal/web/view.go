@@ -39,6 +39,10 @@ type summaryView struct {
 // stageField is the data-field of a stage's count.
 func stageField(s commonv1.Stage) string { return "stage-" + stageCode(s) }
 
+// noOffers stands for the median time to hire of a region with no offers
+// in the window.
+const noOffers = "–"
+
 func summaryToView(s *pb.RegionSummary) summaryView {
 	counts := map[commonv1.Stage]int32{}
 	for _, c := range s.GetStageCounts() {
@@ -46,7 +50,10 @@ func summaryToView(s *pb.RegionSummary) summaryView {
 	}
 	f := map[string]string{
 		"stuck":  strconv.Itoa(int(s.GetStuckCount())),
-		"median": days(s.GetMedianTimeToHireDays()),
+		"median": noOffers, // no offers made in the window: no median
+	}
+	if s.GetTimeToHireCount() > 0 {
+		f["median"] = days(s.GetMedianTimeToHireDays())
 	}
 	var active int32
 	for _, st := range allStages {

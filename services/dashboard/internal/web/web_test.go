@@ -24,7 +24,7 @@ import (
 
 func summary(stuck int32, sift int32, asOf time.Time) *pb.RegionSummary {
 	return &pb.RegionSummary{
-		Region: "kent-surrey-sussex", StuckCount: stuck, MedianTimeToHireDays: 12.5, AsOf: timestamppb.New(asOf),
+		Region: "kent-surrey-sussex", StuckCount: stuck, MedianTimeToHireDays: 12.5, TimeToHireCount: 8, AsOf: timestamppb.New(asOf),
 		StageCounts: []*pb.StageCount{
 			{Stage: commonv1.Stage_STAGE_SIFT, Count: sift},
 			{Stage: commonv1.Stage_STAGE_PRE_EMPLOYMENT, Count: 4},
@@ -45,6 +45,11 @@ func TestSummaryView(t *testing.T) {
 		if got := v.Fields[k]; got != w {
 			t.Errorf("field %s = %q, want %q", k, got, w)
 		}
+	}
+	none := summary(3, 7, at)
+	none.MedianTimeToHireDays, none.TimeToHireCount = 0, 0
+	if got := summaryToView(none).Fields["median"]; got != noOffers {
+		t.Errorf("median with no offers = %q, want %q", got, noOffers)
 	}
 	if v.Name != "Kent, Surrey and Sussex" {
 		t.Errorf("name = %q", v.Name)

@@ -58,7 +58,8 @@ func measureToProto(m report.MeasureResult) *pb.MeasureResult {
 }
 
 func summaryToProto(s report.Summary) *pb.RegionSummary {
-	p := &pb.RegionSummary{Region: s.Region, StuckCount: int32(s.Stuck), MedianTimeToHireDays: s.MedianTimeToHireDays, AsOf: timestamppb.New(s.AsOf)}
+	p := &pb.RegionSummary{Region: s.Region, StuckCount: int32(s.Stuck), MedianTimeToHireDays: s.MedianTimeToHireDays,
+		TimeToHireCount: int32(s.TimeToHireCount), AsOf: timestamppb.New(s.AsOf)}
 	for _, st := range report.AllStages {
 		p.StageCounts = append(p.StageCounts, &pb.StageCount{Stage: st, Count: int32(s.StageCounts[st])})
 	}

@@ -487,7 +487,8 @@ func TestScriptedReports(t *testing.T) {
 		// l8 l10 = 5 applications (l3 has two clocks). Median time to hire
 		// over offers made 3/3-1/6 (90 days back): all six, 16.
 		// On 10/7 12:00 the window starts 11/4: l3 15, l6 17, l9 21, l10 30
-		// → (17+21)/2 = 19; the same five are stuck.
+		// → (17+21)/2 = 19 over 4 offers; the same five are stuck. On
+		// 31/12 the window starts 2/10, after every offer: no median.
 		counts := func(sift, interview, offer, pre, hired, rejected, withdrawn int32) []*pb.StageCount {
 			return []*pb.StageCount{
 				{Stage: commonv1.Stage_STAGE_SIFT, Count: sift}, {Stage: commonv1.Stage_STAGE_INTERVIEW, Count: interview},
@@ -503,11 +504,11 @@ func TestScriptedReports(t *testing.T) {
 			want *pb.RegionSummary
 		}{
 			{"1 June", &pb.GetRegionSummaryRequest{Region: "london", AsOf: ts(asOf)},
-				&pb.RegionSummary{Region: "london", StageCounts: counts(1, 1, 1, 1, 3, 2, 1), StuckCount: 5, MedianTimeToHireDays: 16, AsOf: ts(asOf)}},
+				&pb.RegionSummary{Region: "london", StageCounts: counts(1, 1, 1, 1, 3, 2, 1), StuckCount: 5, MedianTimeToHireDays: 16, TimeToHireCount: 6, AsOf: ts(asOf)}},
 			{"server clock", &pb.GetRegionSummaryRequest{Region: "london"},
-				&pb.RegionSummary{Region: "london", StageCounts: counts(1, 1, 1, 1, 3, 2, 1), StuckCount: 5, MedianTimeToHireDays: 16, AsOf: ts(serverNow)}},
+				&pb.RegionSummary{Region: "london", StageCounts: counts(1, 1, 1, 1, 3, 2, 1), StuckCount: 5, MedianTimeToHireDays: 16, TimeToHireCount: 6, AsOf: ts(serverNow)}},
 			{"10 July", &pb.GetRegionSummaryRequest{Region: "london", AsOf: ts(later)},
-				&pb.RegionSummary{Region: "london", StageCounts: counts(1, 1, 1, 1, 3, 2, 1), StuckCount: 5, MedianTimeToHireDays: 19, AsOf: ts(later)}},
+				&pb.RegionSummary{Region: "london", StageCounts: counts(1, 1, 1, 1, 3, 2, 1), StuckCount: 5, MedianTimeToHireDays: 19, TimeToHireCount: 4, AsOf: ts(later)}},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -519,6 +520,16 @@ func TestScriptedReports(t *testing.T) {
 				wantProto(t, "summary", resp.GetSummary(), tt.want)
 			})
 		}
+		t.Run("no offers in the window", func(t *testing.T) {
+			t.Parallel()
+			resp, err := dash.GetRegionSummary(t.Context(), &pb.GetRegionSummaryRequest{Region: "london", AsOf: ts(at(time.December, 31, 12))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := resp.GetSummary(); s.GetTimeToHireCount() != 0 || s.GetMedianTimeToHireDays() != 0 {
+				t.Errorf("median %v over %d offers, want 0 over 0", s.GetMedianTimeToHireDays(), s.GetTimeToHireCount())
+			}
+		})
 		t.Run("list", func(t *testing.T) {
 			t.Parallel()
 			resp, err := dash.ListRegionSummaries(t.Context(), &pb.ListRegionSummariesRequest{AsOf: ts(asOf)})

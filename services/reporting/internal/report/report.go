@@ -338,6 +338,8 @@ type Summary struct {
 	StageCounts          map[commonv1.Stage]int
 	Stuck                int
 	MedianTimeToHireDays float64
+	// TimeToHireCount is how many offers the median is over.
+	TimeToHireCount int
 	AsOf                 time.Time
 }
 
@@ -365,8 +367,9 @@ func (s *Service) Summaries(ctx context.Context, regions []string, asOf time.Tim
 	for i, snap := range snaps {
 		var t tally
 		sum(snaps[i:i+1], projection.TimeToHire, f, &t)
+		tth := t.cal.summary()
 		out[i] = Summary{Region: regions[i], StageCounts: currentCounts(snaps[i : i+1]),
-			Stuck: snap.stuckAsOf(asOf.Truncate(time.Microsecond)), MedianTimeToHireDays: t.cal.summary().Median, AsOf: asOf}
+			Stuck: snap.stuckAsOf(asOf.Truncate(time.Microsecond)), MedianTimeToHireDays: tth.Median, TimeToHireCount: tth.Count, AsOf: asOf}
 	}
 	return out, nil
 }

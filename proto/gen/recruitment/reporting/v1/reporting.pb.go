@@ -1303,10 +1303,13 @@ type RegionSummary struct {
 	StageCounts []*StageCount          `protobuf:"bytes,2,rep,name=stage_counts,json=stageCounts,proto3" json:"stage_counts,omitempty"`
 	StuckCount  int32                  `protobuf:"varint,3,opt,name=stuck_count,json=stuckCount,proto3" json:"stuck_count,omitempty"`
 	// Median time to hire (calendar days) over offers made in the last 90 days.
+	// 0 when there were none: read it with time_to_hire_count.
 	MedianTimeToHireDays float64                `protobuf:"fixed64,4,opt,name=median_time_to_hire_days,json=medianTimeToHireDays,proto3" json:"median_time_to_hire_days,omitempty"`
 	AsOf                 *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// How many offers made in the last 90 days the median is over.
+	TimeToHireCount int32 `protobuf:"varint,6,opt,name=time_to_hire_count,json=timeToHireCount,proto3" json:"time_to_hire_count,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *RegionSummary) Reset() {
@@ -1372,6 +1375,13 @@ func (x *RegionSummary) GetAsOf() *timestamppb.Timestamp {
 		return x.AsOf
 	}
 	return nil
+}
+
+func (x *RegionSummary) GetTimeToHireCount() int32 {
+	if x != nil {
+		return x.TimeToHireCount
+	}
+	return 0
 }
 
 type GetRegionSummaryRequest struct {
@@ -2069,14 +2079,15 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\n" +
 	"StageCount\x122\n" +
 	"\x05stage\x18\x01 \x01(\x0e2\x1c.recruitment.common.v1.StageR\x05stage\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x05R\x05count\"\xfa\x01\n" +
+	"\x05count\x18\x02 \x01(\x05R\x05count\"\xa7\x02\n" +
 	"\rRegionSummary\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12G\n" +
 	"\fstage_counts\x18\x02 \x03(\v2$.recruitment.reporting.v1.StageCountR\vstageCounts\x12\x1f\n" +
 	"\vstuck_count\x18\x03 \x01(\x05R\n" +
 	"stuckCount\x126\n" +
 	"\x18median_time_to_hire_days\x18\x04 \x01(\x01R\x14medianTimeToHireDays\x12/\n" +
-	"\x05as_of\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"b\n" +
+	"\x05as_of\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x12+\n" +
+	"\x12time_to_hire_count\x18\x06 \x01(\x05R\x0ftimeToHireCount\"b\n" +
 	"\x17GetRegionSummaryRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12/\n" +
 	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"]\n" +
