@@ -340,7 +340,7 @@ type Summary struct {
 	MedianTimeToHireDays float64
 	// TimeToHireCount is how many offers the median is over.
 	TimeToHireCount int
-	AsOf                 time.Time
+	AsOf            time.Time
 }
 
 // SummaryWindow is how far back the summary's median time to hire looks.
