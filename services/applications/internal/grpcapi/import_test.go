@@ -72,7 +72,10 @@ func TestImportValidation(t *testing.T) {
 		{"submitted_at", func(r *pb.ImportRow) { r.SubmittedAt = at("2026-04-02T09:00:00Z") }}, // after the campaign closed
 		{"submitted_at", func(r *pb.ImportRow) { r.SubmittedAt = timestamppb.New(now.Add(time.Hour)) }},
 		{"history.sift.decided_at", func(r *pb.ImportRow) { r.History.Sift.DecidedAt = at("2026-03-09T09:00:00Z") }},
-		{"history.sift.reason_code", func(r *pb.ImportRow) { r.History.Sift.Passed = false; r.History.Interview, r.History.Offer, r.History.Vetting = nil, nil, nil }},
+		{"history.sift.reason_code", func(r *pb.ImportRow) {
+			r.History.Sift.Passed = false
+			r.History.Interview, r.History.Offer, r.History.Vetting = nil, nil, nil
+		}},
 		{"history.interview", func(r *pb.ImportRow) { r.History.Sift.Passed, r.History.Sift.ReasonCode = false, "weak" }},
 		{"history.interview.scheduled_for", func(r *pb.ImportRow) { r.History.Interview.ScheduledFor = at("2026-04-08T09:00:00Z") }},
 		{"history.interview.decided_at", func(r *pb.ImportRow) { r.History.Interview.DecidedAt = at("2026-04-19T10:00:00Z") }},
