@@ -111,16 +111,23 @@ const loadConcurrency = 3
 // snapshots returns an up-to-date snapshot of each region, in order.
 func (c *cache) snapshots(ctx context.Context, v store.Versions, regions []string) ([]*snapshot, error) {
 	out := make([]*snapshot, len(regions))
+	var stale []int
+	for i, r := range regions {
+		if s := c.region(r).snap.Load(); s.fresh(v.Epoch, v.Of[r]) {
+			out[i] = s
+		} else {
+			stale = append(stale, i)
+		}
+	}
+	if len(stale) == 0 { // the common case: nothing to load
+		return out, nil
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(loadConcurrency)
-	for i, r := range regions {
-		cr := c.region(r)
-		if s := cr.snap.Load(); s.fresh(v.Epoch, v.Of[r]) {
-			out[i] = s // the common case: no goroutine
-			continue
-		}
+	for _, i := range stale {
+		r := regions[i]
 		g.Go(func() (err error) {
-			out[i], err = cr.current(gctx, c.load, r, v.Epoch, v.Of[r])
+			out[i], err = c.region(r).current(gctx, c.load, r, v.Epoch, v.Of[r])
 			return err
 		})
 	}
