@@ -103,7 +103,8 @@ Wales bank holidays excluded):
   application-to-start  submitted → start
   offer-to-clearance    offer accepted → vetting cleared
 
-A rolling campaign measures from each application's submission. --from and
+A rolling campaign measures from each application's submission; an offer or
+start before the campaign closed counts as 0 days. --from and
 --to filter on the measure's end; --weekly shows the trend by ISO week.`,
 		Example: `  pipelinectl reports time-to-hire --region london --role administrator
   pipelinectl reports time-to-hire --from 2026-01-01T00:00:00Z --weekly -o csv`,
