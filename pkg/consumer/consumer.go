@@ -64,6 +64,10 @@ type Config struct {
 	Wants func(*eventsv1.Event) bool
 	// Registerer for the consumer's metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// OnCommit, when set, is called after each transaction that applied
+	// an event commits, before its messages are acknowledged: to tell
+	// readers of what the handler writes that it has changed.
+	OnCommit func()
 }
 
 func (c Config) withDefaults() Config {
@@ -243,6 +247,7 @@ func (c *Consumer) process(ctx context.Context, msg jetstream.Msg) {
 	}
 	if applied {
 		c.metrics.applied.Inc()
+		c.committed()
 	} else {
 		c.metrics.duplicates.Inc()
 	}
@@ -254,6 +259,13 @@ func (c *Consumer) process(ctx context.Context, msg jetstream.Msg) {
 	// A lost ack means a redelivery, which the inbox turns into a no-op.
 	if err := msg.Ack(); err != nil {
 		c.log.Warn("ack", "event_id", ev.GetEventId(), "err", err)
+	}
+}
+
+// committed calls the OnCommit hook, if any.
+func (c *Consumer) committed() {
+	if c.cfg.OnCommit != nil {
+		c.cfg.OnCommit()
 	}
 }
 
@@ -351,6 +363,9 @@ func (c *Consumer) processBatch(ctx context.Context, msgs []jetstream.Msg) {
 	}
 	c.metrics.applied.Add(float64(applied))
 	c.metrics.duplicates.Add(float64(len(evs) - applied))
+	if applied > 0 {
+		c.committed()
+	}
 	if c.afterCommit != nil {
 		if err := c.afterCommit(); err != nil {
 			return

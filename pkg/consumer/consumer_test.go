@@ -3,8 +3,11 @@ package consumer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -339,5 +342,81 @@ func TestBatchConsumer(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(c.metrics.poison); got != 1 {
 		t.Errorf("poison metric = %v, want 1", got)
+	}
+}
+
+// OnCommit is called after a batch that applied events commits, before its
+// acks, and not for a batch of repeats only.
+func TestOnCommit(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	const n = 30
+	evs := make([]*eventsv1.Event, n)
+	for i := range evs {
+		evs[i] = newEvent()
+	}
+	e.publish(t, evs...)
+	var (
+		mu    sync.Mutex
+		calls []string // what each call saw, or what was wrong
+	)
+	onCommit := func() {
+		var effects int
+		err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM effects`).Scan(&effects)
+		cons, cerr := e.js.Consumer(context.Background(), "RECRUITMENT", "effects")
+		var pending int
+		if cerr == nil {
+			ci, ierr := cons.Info(context.Background())
+			cerr = ierr
+			if ci != nil {
+				pending = ci.NumAckPending
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err != nil || cerr != nil:
+			calls = append(calls, fmt.Sprintf("error: %v %v", err, cerr))
+		case effects == 0:
+			calls = append(calls, "called before the batch committed")
+		case pending == 0:
+			calls = append(calls, "called after the batch was acknowledged")
+		default:
+			calls = append(calls, "ok")
+		}
+	}
+	c, err := NewBatch(e.pool, e.js, Config{Durable: "effects", Batch: 10, OnCommit: onCommit}, recordBatch(""), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, c)
+	settled(t, e.js, "effects", n)
+	mu.Lock()
+	first := slices.Clone(calls)
+	mu.Unlock()
+	if len(first) == 0 {
+		t.Fatal("OnCommit was never called")
+	}
+	for i, got := range first {
+		if got != "ok" {
+			t.Errorf("call %d: %s", i, got)
+		}
+	}
+
+	// The same events again, past the duplicate window: nothing applies.
+	for _, ev := range evs {
+		b, _ := event.Marshal(ev)
+		if _, err := e.js.Publish(context.Background(), "recruitment.london.application.submitted", b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settled(t, e.js, "effects", 2*n)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(calls) != len(first) {
+		t.Errorf("OnCommit called %d more times for batches of repeats", len(calls)-len(first))
+	}
+	if got := e.effects(t); got != n {
+		t.Errorf("effects = %d, want %d", got, n)
 	}
 }

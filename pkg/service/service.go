@@ -121,9 +121,13 @@ func (r *Runtime) Consume(filter string, names []string, handle func(ctx context
 }
 
 // ConsumeBatches adds the service's durable consumer of every event,
-// applied in batches (see consumer.NewBatch).
-func (r *Runtime) ConsumeBatches(batch int, handle consumer.BatchHandler) error {
-	c, err := consumer.NewBatch(r.Pool, r.JS, r.consumerConfig(batch), handle, r.Log)
+// applied in batches (see consumer.NewBatch). onCommit, if not nil, is
+// called after each batch that applied an event commits, before the ack
+// (consumer.Config.OnCommit).
+func (r *Runtime) ConsumeBatches(batch int, handle consumer.BatchHandler, onCommit func()) error {
+	cfg := r.consumerConfig(batch)
+	cfg.OnCommit = onCommit
+	c, err := consumer.NewBatch(r.Pool, r.JS, cfg, handle, r.Log)
 	if err != nil {
 		return err
 	}

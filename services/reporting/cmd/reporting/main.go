@@ -78,10 +78,12 @@ func run(ctx context.Context) error {
 		return err
 	}
 	st := store.New(rt.Pool)
-	hub := watch.NewHub(rt.Pool, rt.Log)
 	reports := report.NewService(st)
+	// The hub tells reports of the changes other replicas commit; this
+	// one's consumer tells them of its own before it acks.
+	hub := watch.NewHub(rt.Pool, rt.Log, reports)
 	pb.RegisterReportingServiceServer(rt.Server.GRPC(), grpcapi.New(reports, st, hub, time.Now, rt.Log))
-	if err := rt.ConsumeBatches(cfg.Batch, st.Apply); err != nil {
+	if err := rt.ConsumeBatches(cfg.Batch, st.Apply, reports.Changed); err != nil {
 		return err
 	}
 	rt.Go(hub.Run)

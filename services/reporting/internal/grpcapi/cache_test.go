@@ -22,7 +22,8 @@ import (
 func (e *env) replica(t *testing.T) pb.ReportingServiceClient {
 	t.Helper()
 	st := store.New(e.pool)
-	api := grpcapi.New(report.NewService(st), st, watch.NewHub(e.pool, quiet), func() time.Time { return serverNow }, quiet)
+	reports := report.NewService(st)
+	api := grpcapi.New(reports, st, watch.NewHub(e.pool, quiet, reports), func() time.Time { return serverNow }, quiet)
 	srv := testenv.StartGRPC(t, testKey, quiet, func(s *grpc.Server) { pb.RegisterReportingServiceServer(s, api) })
 	return pb.NewReportingServiceClient(testenv.Dial(t, srv.Addr, testenv.Token(t, srv.Signer, admin)))
 }
@@ -42,10 +43,24 @@ func wantSameAnswers(t *testing.T, got, want []answer) {
 // projection underneath (more applications, a campaign's new closing date,
 // new thresholds, then a projection with another epoch), and asks again
 // of the same server: every answer must equal a fresh replica's, whose
-// cache is empty.
+// cache is empty. It runs twice: with the watch hub down, when every
+// report reads the projection's versions, and with it listening, when
+// reports reuse a read until a change is noticed (report/versions.go).
 func TestReportCacheFollowsTheProjection(t *testing.T) {
 	t.Parallel()
-	e := setup(t)
+	for _, listening := range []bool{false, true} {
+		t.Run(map[bool]string{false: "every report reads versions", true: "hub listening"}[listening], func(t *testing.T) {
+			t.Parallel()
+			e := setup(t)
+			if listening {
+				e.runHub(t)
+			}
+			testReportCacheFollowsTheProjection(t, e)
+		})
+	}
+}
+
+func testReportCacheFollowsTheProjection(t *testing.T, e *env) {
 	s := newScripted()
 	cached := e.as(t, admin)
 	check := func(t *testing.T, what string) {
@@ -70,7 +85,7 @@ func TestReportCacheFollowsTheProjection(t *testing.T) {
 	e.apply(t, s.c1.updated(at(time.April, 5, 9), day(time.March, 1), &closes))
 	check(t, "a new closing date")
 
-	if _, err := e.store.SetThresholds(context.Background(), "london", 0, mustThresholds(t, tighter("london", 0))); err != nil {
+	if _, err := cached.SetThresholds(t.Context(), &pb.SetThresholdsRequest{RequestId: "tighten", Thresholds: tighter("london", 0)}); err != nil {
 		t.Fatal(err)
 	}
 	check(t, "new thresholds")

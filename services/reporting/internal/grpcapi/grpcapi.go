@@ -319,6 +319,7 @@ func (s *Server) SetThresholds(ctx context.Context, req *pb.SetThresholdsRequest
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
+	s.reports.Changed() // the region's clocks moved: the caller's next report shows it
 	return resp, nil
 }
 

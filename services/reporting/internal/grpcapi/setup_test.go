@@ -64,9 +64,12 @@ type env struct {
 	pool   *pgxpool.Pool
 	schema string
 	store  *store.Store
-	hub    *watch.Hub
-	addr   string
-	signer *auth.Signer
+	// reports is the server's report service, told of each change e.apply
+	// commits as the consumer tells it in main.go.
+	reports *report.Service
+	hub     *watch.Hub
+	addr    string
+	signer  *auth.Signer
 	// watchEnded receives what each WatchRegion handler returned.
 	watchEnded chan error
 }
@@ -97,8 +100,9 @@ func setupWith(t *testing.T, o options) *env {
 		}
 		return err
 	}
-	e.hub = watch.NewHub(pool, quiet)
-	api := grpcapi.New(report.NewService(e.store), e.store, e.hub, func() time.Time { return serverNow }, quiet)
+	e.reports = report.NewService(e.store)
+	e.hub = watch.NewHub(pool, quiet, e.reports)
+	api := grpcapi.New(e.reports, e.store, e.hub, func() time.Time { return serverNow }, quiet)
 	if o.watchInterval > 0 {
 		api.WatchInterval = o.watchInterval
 	}
@@ -152,6 +156,7 @@ func (e *env) apply(t *testing.T, evs ...*eventsv1.Event) {
 	if err := pg.InTx(ctx, e.pool, func(tx pgx.Tx) error { return e.store.Apply(ctx, tx, evs) }); err != nil {
 		t.Fatalf("apply %d events: %v", len(evs), err)
 	}
+	e.reports.Changed()
 }
 
 // pipeline is the live path: an in-process JetStream, the stream, and the
@@ -170,7 +175,7 @@ func (e *env) startPipeline(t *testing.T) *pipeline {
 	if _, err := stream.Ensure(t.Context(), js, stream.Config{}); err != nil {
 		t.Fatal(err)
 	}
-	cons, err := consumer.NewBatch(e.pool, js, consumer.Config{Durable: durable}, e.store.Apply, quiet)
+	cons, err := consumer.NewBatch(e.pool, js, consumer.Config{Durable: durable, OnCommit: e.reports.Changed}, e.store.Apply, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,15 +24,16 @@ import (
 // the projection. Summing tens of thousands of histogram rows per report in
 // PostgreSQL was the cost of the summary reports; in memory it is a loop.
 //
-// It is never stale. Every report first reads the regions' versions
-// (store.Versions, one small query, shared by concurrent reports: see
-// versions.go). A region it covers whose version has moved past the cached
-// one is brought up to date before the report is computed: only the
-// campaigns changed since (store.LoadRegion reads those in one snapshot,
-// with the version they stand for), and the region's stuck clocks. So a
-// report reflects at least every batch committed before it began, on every
-// replica, with no notification to miss. A projection with another epoch
-// (a rebuild swapped in) is loaded afresh.
+// Every report starts from the regions' versions (store.Versions, one
+// small query, shared by concurrent reports and skipped while no change
+// has been noticed since the last: see versions.go). A region it covers
+// whose version has moved past the cached one is brought up to date before
+// the report is computed: only the campaigns changed since
+// (store.LoadRegion reads those in one snapshot, with the version they
+// stand for), and the region's stuck clocks. So a report reflects every
+// batch this process committed before it began, and those of other
+// replicas once their notification has arrived. A projection with another
+// epoch (a rebuild swapped in) is loaded afresh.
 
 // regionLoader reads a region's aggregates (store.Store.LoadRegion).
 type regionLoader interface {

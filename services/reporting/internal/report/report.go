@@ -21,9 +21,9 @@ import (
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/store"
 )
 
-// Store is what the reports read: the projection's versions, checked on
-// every report, and a region's aggregates, read when they have moved on
-// (see cache.go).
+// Store is what the reports read: the projection's versions, checked
+// before every report (see versions.go), and a region's aggregates, read
+// when they have moved on (see cache.go).
 type Store interface {
 	Versions(ctx context.Context) (store.Versions, error)
 	LoadRegion(ctx context.Context, region string, after int64) (store.RegionRows, error)
@@ -38,8 +38,19 @@ type Service struct {
 
 // NewService returns a Service.
 func NewService(s Store) *Service {
-	return &Service{versions: &versionCheck{read: s.Versions}, cache: &cache{load: s}}
+	return &Service{versions: newVersionCheck(s.Versions), cache: &cache{load: s}}
 }
+
+// Changed tells the service that the projection has changed: call it
+// after each transaction that changes it commits (and before anything
+// that depends on reports seeing it), and on every region notification.
+// A report that begins after the call reflects the change.
+func (s *Service) Changed() { s.versions.changed() }
+
+// Listening tells the service whether Changed is being called for the
+// changes other processes make (the watch hub's LISTEN connection is up).
+// Until it is, every report reads the projection's versions.
+func (s *Service) Listening(on bool) { s.versions.setListening(on) }
 
 // Warm loads the regions' aggregates into the cache, so that the first
 // reports after a start need not (a region of 80,000 applications takes

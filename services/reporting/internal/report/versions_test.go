@@ -19,12 +19,12 @@ import (
 func TestVersionCheckReadsAfterEachCaller(t *testing.T) {
 	t.Parallel()
 	var tickets, reads atomic.Int64
-	c := &versionCheck{read: func(context.Context) (store.Versions, error) {
+	c := newVersionCheck(func(context.Context) (store.Versions, error) {
 		seen := tickets.Load()
 		reads.Add(1)
 		time.Sleep(time.Millisecond) // a round trip, during which more callers arrive
 		return store.Versions{Epoch: strconv.FormatInt(seen, 10)}, nil
-	}}
+	})
 	var wg sync.WaitGroup
 	const callers, calls = 16, 50
 	for range callers {
@@ -59,13 +59,14 @@ func TestVersionCheckErrorsAndCancellation(t *testing.T) {
 	var failing atomic.Bool
 	failing.Store(true)
 	release := make(chan struct{})
-	c := &versionCheck{read: func(context.Context) (store.Versions, error) {
+	c := newVersionCheck(func(context.Context) (store.Versions, error) {
 		if failing.Load() {
 			return store.Versions{}, fail
 		}
 		<-release
 		return store.Versions{Epoch: "e"}, nil
-	}}
+	})
+	c.setListening(true) // a failed read is never reused, listening or not
 	if _, err := c.get(context.Background()); !errors.Is(err, fail) {
 		t.Fatalf("get = %v, want %v", err, fail)
 	}
@@ -79,4 +80,61 @@ func TestVersionCheckErrorsAndCancellation(t *testing.T) {
 	if v, err := c.get(context.Background()); err != nil || v.Epoch != "e" {
 		t.Fatalf("get after recovery = %v, %v", v, err)
 	}
+}
+
+// TestVersionCheckReusesReadsUntilAChange walks the reuse rule: a read is
+// reused only while changes are noticed (listening), none has been since
+// the read began, and it is younger than maxReuse.
+func TestVersionCheckReusesReadsUntilAChange(t *testing.T) {
+	t.Parallel()
+	var reads atomic.Int64
+	// during, when set, runs inside the next read, as if a change were
+	// noticed while the query was in flight.
+	var during func()
+	c := newVersionCheck(func(context.Context) (store.Versions, error) {
+		n := reads.Add(1)
+		if during != nil {
+			during()
+			during = nil
+		}
+		return store.Versions{Epoch: strconv.FormatInt(n, 10)}, nil
+	})
+	clock := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	c.now = func() time.Time { return clock }
+	step := func(what string, wantReads int64) {
+		t.Helper()
+		v, err := c.get(context.Background())
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if got := reads.Load(); got != wantReads {
+			t.Fatalf("%s: %d reads, want %d", what, got, wantReads)
+		}
+		if v.Epoch != strconv.FormatInt(wantReads, 10) {
+			t.Fatalf("%s: got the versions of read %s, want those of read %d", what, v.Epoch, wantReads)
+		}
+	}
+	step("not listening", 1)
+	step("not listening: every report reads", 2)
+	c.setListening(true)
+	step("first report once listening", 3)
+	step("no change since", 3)
+	clock = clock.Add(maxReuse / 2)
+	step("no change, younger than maxReuse", 3)
+	c.changed()
+	step("after a change", 4)
+	step("no change since", 4)
+	clock = clock.Add(maxReuse)
+	step("read older than maxReuse", 5)
+	during = c.changed
+	c.changed()
+	step("a change noticed while the read ran", 6)
+	step("so that read is not reused", 7)
+	step("the next one is", 7)
+	c.setListening(false)
+	step("listening lost", 8)
+	step("not listening: every report reads", 9)
+	c.setListening(true)
+	step("listening again: changes made meanwhile were missed", 10)
+	step("no change since", 10)
 }

@@ -1,6 +1,7 @@
 // Package watch tells WatchRegion streams when a region's projection has
 // changed: the projection's transactions NOTIFY the region at commit, and
-// one LISTEN connection per process fans that out to the streams.
+// one LISTEN connection per process fans that out to the streams, and
+// tells the report service (its Follower) that the projection changed.
 package watch
 
 import (
@@ -15,17 +16,33 @@ import (
 
 // Hub fans region notifications out to subscribers.
 type Hub struct {
-	pool *pgxpool.Pool
-	log  *slog.Logger
+	pool     *pgxpool.Pool
+	log      *slog.Logger
+	follower Follower
 
 	mu   sync.Mutex
 	subs map[string]map[chan struct{}]struct{}
 }
 
-// NewHub returns a Hub; Run starts it.
-func NewHub(pool *pgxpool.Pool, log *slog.Logger) *Hub {
-	return &Hub{pool: pool, log: log, subs: map[string]map[chan struct{}]struct{}{}}
+// Follower is told of every notification, before the subscribers, and
+// of whether the hub is listening (report.Service).
+type Follower interface {
+	Changed()
+	Listening(on bool)
 }
+
+// NewHub returns a Hub; Run starts it. follower may be nil.
+func NewHub(pool *pgxpool.Pool, log *slog.Logger, follower Follower) *Hub {
+	if follower == nil {
+		follower = noFollower{}
+	}
+	return &Hub{pool: pool, log: log, follower: follower, subs: map[string]map[chan struct{}]struct{}{}}
+}
+
+type noFollower struct{}
+
+func (noFollower) Changed()       {}
+func (noFollower) Listening(bool) {}
 
 // Subscribe returns a channel that receives (coalesced) when region
 // changes, and a function to stop.
@@ -102,11 +119,14 @@ func (h *Hub) listen(ctx context.Context) error {
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{schema + "_regions"}.Sanitize()); err != nil {
 		return err
 	}
+	h.follower.Listening(true)
+	defer h.follower.Listening(false)
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return err
 		}
+		h.follower.Changed()
 		h.Notify(n.Payload)
 	}
 }
