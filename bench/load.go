@@ -2,10 +2,17 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -87,7 +94,7 @@ type result struct {
 
 // loadReports calls each RPC from o.concurrency callers for o.duration
 // and records every latency.
-func loadReports(ctx context.Context, addr string, o options, r *report) error {
+func loadReports(ctx context.Context, addr, adminAddr string, o options, r *report) error {
 	signer, err := auth.KeyConfig{HS256Key: signingKey}.Signer()
 	if err != nil {
 		return err
@@ -123,7 +130,18 @@ func loadReports(ctx context.Context, addr string, o options, r *report) error {
 			_ = x.call(ctx, client, region.All[i%len(region.All)])
 		}
 		loadRPC(ctx, client, x, o.concurrency, o.warmup)
+		profiled := make(chan error, 1)
+		if o.profiles != "" {
+			go func() {
+				profiled <- saveProfile(ctx, adminAddr, o.duration, filepath.Join(o.profiles, slug(x.name)+".pprof"))
+			}()
+		} else {
+			profiled <- nil
+		}
 		res := loadRPC(ctx, client, x, o.concurrency, o.duration)
+		if err := <-profiled; err != nil {
+			return err
+		}
 		say("  %-40s %7.0f/s  p50 %6s  p99 %6s  errors %d", x.name, res.rate, res.p50.Round(10*time.Microsecond), res.p99.Round(10*time.Microsecond), res.errors)
 		if res.firstErr != nil {
 			say("    first error: %v", res.firstErr)
@@ -174,4 +192,40 @@ func loadRPC(ctx context.Context, client pb.ReportingServiceClient, x rpc, concu
 	q := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
 	res.p50, res.p90, res.p99, res.pmax = q(0.50), q(0.90), q(0.99), lat[len(lat)-1]
 	return res
+}
+
+// saveProfile saves a CPU profile of the service over the next d.
+func saveProfile(ctx context.Context, adminAddr string, d time.Duration, file string) error {
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", adminAddr, int(d.Round(time.Second).Seconds()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("CPU profile: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("CPU profile: %s", resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return fmt.Errorf("CPU profile: %w", err)
+	}
+	return f.Close()
+}
+
+// slug turns an RPC's name into a file name.
+func slug(name string) string {
+	return strings.Trim(strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return unicode.ToLower(r)
+		}
+		return '-'
+	}, name), "-")
 }

@@ -49,6 +49,7 @@ type options struct {
 	out         string
 	keep        bool
 	seed        uint64
+	profiles    string
 }
 
 func main() {
@@ -63,6 +64,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "bench/results/report.md", "where to write the report")
 	flag.BoolVar(&o.keep, "keep", false, "keep the benchmark's schema afterwards")
 	flag.Uint64Var(&o.seed, "seed", 1, "workload seed")
+	flag.StringVar(&o.profiles, "profiles", "", "directory to save a CPU profile of the service during each RPC's measured load (go tool pprof FILE)")
 	natsDir := flag.String("serve-nats", "", "(internal) run only the nats-server, storing in this directory")
 	flag.Parse()
 	if *natsDir != "" {
@@ -142,7 +144,14 @@ func run(ctx context.Context, o options) error {
 		"AUTH_HS256_KEY=" + signingKey, "LOG_LEVEL=warn", fmt.Sprintf("PROJECTION_BATCH=%d", o.batch),
 	}
 	grpcAddr, adminAddr := freeAddr(), freeAddr()
-	svc, err := startService(bin, append(env, "GRPC_ADDR="+grpcAddr, "ADMIN_ADDR="+adminAddr), adminAddr)
+	serveEnv := append(env, "GRPC_ADDR="+grpcAddr, "ADMIN_ADDR="+adminAddr)
+	if o.profiles != "" {
+		if err := os.MkdirAll(o.profiles, 0o755); err != nil {
+			return err
+		}
+		serveEnv = append(serveEnv, "PROFILING=true")
+	}
+	svc, err := startService(bin, serveEnv, adminAddr)
 	if err != nil {
 		return err
 	}
@@ -151,7 +160,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	say("loading the report RPCs (%d concurrent callers, %s each)", o.concurrency, o.duration)
-	if err := loadReports(ctx, grpcAddr, o, r); err != nil {
+	if err := loadReports(ctx, grpcAddr, adminAddr, o, r); err != nil {
 		svc.stop()
 		return err
 	}

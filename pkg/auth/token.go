@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -37,11 +39,33 @@ type KeyConfig struct {
 }
 
 // Verifier checks bearer tokens against one key. It is safe for concurrent use.
+//
+// It remembers the tokens it has accepted, so a caller that presents the
+// same token on every call (a dashboard, pipelinectl) has it parsed and
+// its signature checked once: that cost more CPU than most reports. A
+// remembered token is accepted only within its validity (nbf and exp, with
+// the leeway), as a fresh check would; a token that fails is never
+// remembered.
 type Verifier struct {
 	alg    string
 	key    any
 	parser *jwt.Parser
+	now    func() time.Time
+
+	mu       sync.RWMutex
+	accepted map[string]acceptedToken
 }
+
+// acceptedToken is a token's claims and when they may be used (the leeway
+// applied), for as long as the Verifier remembers it.
+type acceptedToken struct {
+	claims             Claims
+	notBefore, expires time.Time
+}
+
+// maxAccepted bounds the tokens a Verifier remembers; past it, the expired
+// ones are dropped, or all if none has expired.
+const maxAccepted = 4096
 
 // Signer mints tokens with one key, for pipelinectl and tests. It is safe for
 // concurrent use.
@@ -153,19 +177,18 @@ func decodeEd25519Seed(s string) (ed25519.PrivateKey, error) {
 }
 
 func newVerifier(m jwt.SigningMethod, key any) *Verifier {
-	return &Verifier{
-		alg: m.Alg(),
-		key: key,
-		parser: jwt.NewParser(
-			// One accepted algorithm per key type is what defeats alg
-			// confusion and "none": the header cannot choose how the
-			// signature is checked.
-			jwt.WithValidMethods([]string{m.Alg()}),
-			jwt.WithIssuer(Issuer),
-			jwt.WithExpirationRequired(),
-			jwt.WithLeeway(leeway),
-		),
-	}
+	v := &Verifier{alg: m.Alg(), key: key, now: time.Now, accepted: map[string]acceptedToken{}}
+	v.parser = jwt.NewParser(
+		// One accepted algorithm per key type is what defeats alg
+		// confusion and "none": the header cannot choose how the
+		// signature is checked.
+		jwt.WithValidMethods([]string{m.Alg()}),
+		jwt.WithIssuer(Issuer),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(leeway),
+		jwt.WithTimeFunc(func() time.Time { return v.now() }),
+	)
+	return v
 }
 
 // tokenClaims is the JWT body: registered claims plus role and regions.
@@ -179,6 +202,15 @@ type tokenClaims struct {
 // claims name a known role, a subject and only known regions. Every error
 // wraps ErrUnauthenticated; the message never contains the token.
 func (v *Verifier) Verify(token string) (Claims, error) {
+	now := v.now()
+	v.mu.RLock()
+	a, ok := v.accepted[token]
+	v.mu.RUnlock()
+	if ok && !now.Before(a.notBefore) && now.Before(a.expires) {
+		c := a.claims
+		c.Regions = slices.Clone(c.Regions)
+		return c, nil
+	}
 	var tc tokenClaims
 	parsed, err := v.parser.ParseWithClaims(token, &tc, func(t *jwt.Token) (any, error) {
 		// WithValidMethods has already checked the alg; this guards against
@@ -200,7 +232,29 @@ func (v *Verifier) Verify(token string) (Claims, error) {
 	if err := checkClaims(c); err != nil {
 		return Claims{}, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
 	}
+	a = acceptedToken{claims: c, expires: tc.ExpiresAt.Add(leeway)}
+	if tc.NotBefore != nil {
+		a.notBefore = tc.NotBefore.Add(-leeway)
+	}
+	a.claims.Regions = slices.Clone(c.Regions)
+	v.remember(token, a, now)
 	return c, nil
+}
+
+func (v *Verifier) remember(token string, a acceptedToken, now time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.accepted) >= maxAccepted {
+		for t, old := range v.accepted {
+			if !now.Before(old.expires) {
+				delete(v.accepted, t)
+			}
+		}
+		if len(v.accepted) >= maxAccepted {
+			clear(v.accepted)
+		}
+	}
+	v.accepted[token] = a
 }
 
 // reason turns a jwt error into a short message that is safe to return to the

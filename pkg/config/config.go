@@ -41,6 +41,8 @@ type Common struct {
 	Reflection      bool          `env:"GRPC_REFLECTION" envDefault:"true"`
 	DefaultDeadline time.Duration `env:"GRPC_DEFAULT_DEADLINE" envDefault:"10s"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
+	// Profiling serves Go's profiles at /debug/pprof/ on the admin address.
+	Profiling bool `env:"PROFILING" envDefault:"false"`
 
 	AuthHS256Key         string `env:"AUTH_HS256_KEY"`
 	AuthEd25519PublicKey string `env:"AUTH_ED25519_PUBLIC_KEY"`
@@ -120,7 +122,7 @@ func (c Common) Keys() auth.KeyConfig {
 func (c Common) Server() grpcserver.Config {
 	return grpcserver.Config{
 		Addr: c.GRPCAddr, AdminAddr: c.AdminAddr, Reflection: c.Reflection,
-		DefaultDeadline: c.DefaultDeadline, ShutdownTimeout: c.ShutdownTimeout,
+		DefaultDeadline: c.DefaultDeadline, ShutdownTimeout: c.ShutdownTimeout, Profiling: c.Profiling,
 	}
 }
 

@@ -803,3 +803,18 @@ func TestAdminDisabled(t *testing.T) {
 		t.Fatalf("UnaryCall: %v", err)
 	}
 }
+
+// Profiles are served on the admin listener only when asked for.
+func TestProfiling(t *testing.T) {
+	t.Parallel()
+	for _, on := range []bool{false, true} {
+		h := start(t, grpcserver.Config{AdminAddr: "127.0.0.1:0", Profiling: on}, nil, grpcserver.Options{})
+		code, body := h.admin(t, "/debug/pprof/goroutine?debug=1")
+		switch {
+		case on && (code != http.StatusOK || !strings.Contains(body, "goroutine profile:")):
+			t.Errorf("with Profiling: /debug/pprof/goroutine = %d %.80q, want the profile", code, body)
+		case !on && code != http.StatusNotFound:
+			t.Errorf("without Profiling: /debug/pprof/goroutine = %d, want 404", code)
+		}
+	}
+}
