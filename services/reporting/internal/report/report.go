@@ -94,7 +94,9 @@ type StuckFilter struct {
 // Stuck lists the clocks past their warning at AsOf, the longest past
 // first (by warning time, then application and kind), up to Limit after
 // the position After/AfterKind, with the number of warnings and breaches
-// in all (of the stage, if one is asked for).
+// in all (of the stage, if one is asked for). The counts come from the
+// snapshot's sorted times; the page is read from the cursor on, skipping
+// only the clocks the filters leave out.
 func (s *Service) Stuck(ctx context.Context, f StuckFilter) (rows []store.StuckRow, warnings, breaches int, err error) {
 	snaps, err := s.regions(ctx, []string{f.Region})
 	if err != nil {
@@ -107,21 +109,20 @@ func (s *Service) Stuck(ctx context.Context, f StuckFilter) (rows []store.StuckR
 	}
 	// Times as PostgreSQL holds them: whole microseconds.
 	asOf, afterAt := f.AsOf.Truncate(time.Microsecond), f.After.At.Truncate(time.Microsecond)
-	passed := sort.Search(len(snap.stuck), func(i int) bool { return snap.stuck[i].WarningAt.After(asOf) })
-	for i := range snap.stuck[:passed] {
-		c := &snap.stuck[i]
+	passed, breaches := snap.severity[f.Stage].count(asOf.UnixMicro())
+	warnings = passed - breaches
+	clocks := snap.stuck[:sort.Search(len(snap.stuck), func(i int) bool { return snap.stuck[i].WarningAt.After(asOf) })]
+	from := sort.Search(len(clocks), func(i int) bool { return clocks[i].after(afterAt, after, f.AfterKind) })
+	rows = make([]store.StuckRow, 0, min(f.Limit, len(clocks)-from))
+	for i := from; i < len(clocks) && len(rows) < f.Limit; i++ {
+		c := &clocks[i]
 		if f.Stage != 0 && c.Stage != f.Stage {
 			continue
 		}
-		breach := !c.BreachAt.After(asOf)
-		if breach {
-			breaches++
-		} else {
-			warnings++
+		if f.Breach != nil && !c.BreachAt.After(asOf) != *f.Breach {
+			continue
 		}
-		if len(rows) < f.Limit && (f.Breach == nil || breach == *f.Breach) && c.after(afterAt, after, f.AfterKind) {
-			rows = append(rows, c.StuckRow)
-		}
+		rows = append(rows, c.StuckRow)
 	}
 	return rows, warnings, breaches, nil
 }

@@ -1,0 +1,164 @@
+package report
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
+	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
+	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
+	"github.com/probation-recruitment/pipeline/services/reporting/internal/store"
+)
+
+// oneRegion is a Store holding one region's stuck clocks.
+type oneRegion struct{ stuck []store.StuckRow }
+
+func (oneRegion) Versions(context.Context) (store.Versions, error) {
+	return store.Versions{Epoch: "e", Of: map[string]int64{"london": 1}}, nil
+}
+
+func (o oneRegion) LoadRegion(context.Context, string, int64) (store.RegionRows, error) {
+	return store.RegionRows{Epoch: "e", Version: 1, Full: true, Stuck: o.stuck}, nil
+}
+
+// scanStuck is the list by definition: every clock past its warning at
+// asOf, in order; a breach once its breach time has passed too.
+func scanStuck(clocks []store.StuckRow, f StuckFilter) (rows []store.StuckRow, warnings, breaches int) {
+	after, _ := uuid.Parse(f.After.ID)
+	for _, c := range clocks {
+		if c.WarningAt.After(f.AsOf) || (f.Stage != 0 && c.Stage != f.Stage) {
+			continue
+		}
+		breach := !c.BreachAt.After(f.AsOf)
+		if breach {
+			breaches++
+		} else {
+			warnings++
+		}
+		id := uuid.MustParse(c.ApplicationID)
+		pos := c.WarningAt.Compare(f.After.At)
+		if pos == 0 {
+			pos = bytes.Compare(id[:], after[:])
+		}
+		if pos == 0 {
+			pos = cmp.Compare(c.Kind, f.AfterKind)
+		}
+		if len(rows) < f.Limit && (f.Breach == nil || breach == *f.Breach) && pos > 0 {
+			rows = append(rows, c)
+		}
+	}
+	return rows, warnings, breaches
+}
+
+// TestStuckMatchesAScan pages through random clocks with every filter and
+// compares each page and its counts with a scan of all the clocks.
+func TestStuckMatchesAScan(t *testing.T) {
+	t.Parallel()
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clocks := randomClocks(2000, base)
+	s := NewService(oneRegion{clocks})
+	yes, no := true, false
+	stages := []commonv1.Stage{commonv1.Stage_STAGE_SIFT, commonv1.Stage_STAGE_INTERVIEW, commonv1.Stage_STAGE_OFFER, commonv1.Stage_STAGE_PRE_EMPLOYMENT}
+	for _, asOf := range []time.Time{base.Add(-time.Hour), base.Add(30 * 24 * time.Hour), base.Add(100*24*time.Hour + time.Microsecond), base.Add(400 * 24 * time.Hour)} {
+		for _, stage := range append([]commonv1.Stage{0}, stages...) {
+			for _, breach := range []*bool{nil, &yes, &no} {
+				first, _ := pagetoken.ParseKey("")
+				f := StuckFilter{Region: "london", Stage: stage, Breach: breach, AsOf: asOf, After: first, Limit: 37}
+				pages, seen := 0, 0
+				for {
+					rows, warnings, breaches, err := s.Stuck(context.Background(), f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					wantRows, wantWarnings, wantBreaches := scanStuck(clocks, f)
+					if warnings != wantWarnings || breaches != wantBreaches {
+						t.Fatalf("as of %s, stage %v, breach %v: %d warnings, %d breaches; want %d, %d",
+							asOf, stage, breach, warnings, breaches, wantWarnings, wantBreaches)
+					}
+					if !slices.EqualFunc(rows, wantRows, func(a, b store.StuckRow) bool { return a == b }) {
+						t.Fatalf("as of %s, stage %v, breach %v, page %d: rows differ from the scan's", asOf, stage, breach, pages)
+					}
+					seen += len(rows)
+					if len(rows) < f.Limit {
+						break
+					}
+					last := rows[len(rows)-1]
+					f.After, f.AfterKind = last.Key()
+					pages++
+				}
+				if breach == nil && seen != func() int {
+					_, w, b := scanStuck(clocks, StuckFilter{Stage: stage, AsOf: asOf, Limit: 0})
+					return w + b
+				}() {
+					t.Fatalf("as of %s, stage %v: paged through %d clocks", asOf, stage, seen)
+				}
+			}
+		}
+	}
+}
+
+// randomClocks returns the clocks of apps random applications, in the
+// list's order.
+func randomClocks(apps int, base time.Time) []store.StuckRow {
+	rng := rand.New(rand.NewPCG(1, 2))
+	stages := []commonv1.Stage{commonv1.Stage_STAGE_SIFT, commonv1.Stage_STAGE_INTERVIEW, commonv1.Stage_STAGE_OFFER, commonv1.Stage_STAGE_PRE_EMPLOYMENT}
+	var clocks []store.StuckRow
+	for range apps {
+		id := uuid.New().String()
+		// A few applications have two clocks; some share a warning time.
+		for k := range 1 + rng.IntN(2) {
+			warning := base.Add(time.Duration(rng.IntN(200)) * 24 * time.Hour)
+			if rng.IntN(10) == 0 {
+				warning = warning.Add(time.Duration(rng.IntN(1000)) * time.Microsecond)
+			}
+			// Breach usually after the warning, sometimes at or before it.
+			breach := warning.Add(time.Duration(rng.IntN(40)-5) * 24 * time.Hour)
+			clocks = append(clocks, store.StuckRow{ApplicationID: id, Clock: projection.Clock{
+				Kind: projection.StuckKind(k + 1), Stage: stages[rng.IntN(len(stages))], WarningAt: warning, BreachAt: breach}})
+		}
+	}
+	slices.SortFunc(clocks, func(a, b store.StuckRow) int {
+		if c := a.WarningAt.Compare(b.WarningAt); c != 0 {
+			return c
+		}
+		ia, ib := uuid.MustParse(a.ApplicationID), uuid.MustParse(b.ApplicationID)
+		if c := bytes.Compare(ia[:], ib[:]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Kind, b.Kind)
+	})
+	return clocks
+}
+
+// BenchmarkStuck asks for the first page of 50 of a region with 40,000
+// stuck applications (about a region's share of 1.4M applications).
+func BenchmarkStuck(b *testing.B) {
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := NewService(oneRegion{randomClocks(40_000, base)})
+	s.Listening(true) // as when the watch hub is up: versions read once
+	first, _ := pagetoken.ParseKey("")
+	yes := true
+	for _, bench := range []struct {
+		name string
+		f    StuckFilter
+	}{
+		{"page of 50", StuckFilter{Region: "london", AsOf: base.Add(150 * 24 * time.Hour), After: first, Limit: 51}},
+		{"breaches in SIFT", StuckFilter{Region: "london", Stage: commonv1.Stage_STAGE_SIFT, Breach: &yes, AsOf: base.Add(150 * 24 * time.Hour), After: first, Limit: 51}},
+	} {
+		b.Run(bench.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, _, err := s.Stuck(context.Background(), bench.f); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
