@@ -50,6 +50,7 @@ type options struct {
 	keep        bool
 	seed        uint64
 	profiles    string
+	rebuild     bool
 }
 
 func main() {
@@ -64,6 +65,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "bench/results/report.md", "where to write the report")
 	flag.BoolVar(&o.keep, "keep", false, "keep the benchmark's schema afterwards")
 	flag.Uint64Var(&o.seed, "seed", 1, "workload seed")
+	flag.BoolVar(&o.rebuild, "rebuild", true, "time `reporting rebuild` at the end (false skips it, e.g. while profiling)")
 	flag.StringVar(&o.profiles, "profiles", "", "directory to save a CPU profile of the service during each RPC's measured load (go tool pprof FILE)")
 	natsDir := flag.String("serve-nats", "", "(internal) run only the nats-server, storing in this directory")
 	flag.Parse()
@@ -165,6 +167,9 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	svc.stop()
+	if !o.rebuild {
+		return r.write()
+	}
 
 	say("rebuilding the projection from the stream")
 	start := time.Now()

@@ -16,6 +16,7 @@ import (
 
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
+	"github.com/probation-recruitment/pipeline/services/reporting/internal/stats"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/store"
 )
 
@@ -78,6 +79,36 @@ type snapshot struct {
 	// under STAGE_UNSPECIFIED, so that a list's counts at any as_of are
 	// binary searches (see Service.Stuck).
 	severity map[commonv1.Stage]*clockTimes
+
+	// tth memoises the time to hire (calendar days) by window, for the
+	// summaries: asked of every region, for the same 90 days, all day.
+	tthMu sync.Mutex
+	tth   map[[2]int32]stats.Summary
+}
+
+// maxMemoWindows bounds a snapshot's memoised windows.
+const maxMemoWindows = 32
+
+// timeToHire summarises the time to hire of offers made in f's window
+// (f names no campaign or role).
+func (s *snapshot) timeToHire(f filter) stats.Summary {
+	key := [2]int32{f.from, f.to}
+	s.tthMu.Lock()
+	v, ok := s.tth[key]
+	s.tthMu.Unlock()
+	if ok {
+		return v
+	}
+	var t tally
+	sum([]*snapshot{s}, projection.TimeToHire, f, &t)
+	v = t.cal.summary()
+	s.tthMu.Lock()
+	if s.tth == nil || len(s.tth) >= maxMemoWindows {
+		s.tth = map[[2]int32]stats.Summary{}
+	}
+	s.tth[key] = v
+	s.tthMu.Unlock()
+	return v
 }
 
 // clockTimes are the times, in Unix microseconds and ascending, at which

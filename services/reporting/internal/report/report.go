@@ -377,9 +377,7 @@ func (s *Service) Summaries(ctx context.Context, regions []string, asOf time.Tim
 	f := filter{from: dayNumber(projection.Day(asOf.Add(-SummaryWindow))), to: dayNumber(projection.Day(asOf))}
 	out := make([]Summary, len(regions))
 	for i, snap := range snaps {
-		var t tally
-		sum(snaps[i:i+1], projection.TimeToHire, f, &t)
-		tth := t.cal.summary()
+		tth := snap.timeToHire(f)
 		out[i] = Summary{Region: regions[i], StageCounts: currentCounts(snaps[i : i+1]),
 			Stuck: snap.stuckAsOf(asOf.Truncate(time.Microsecond)), MedianTimeToHireDays: tth.Median, TimeToHireCount: tth.Count, AsOf: asOf}
 	}
