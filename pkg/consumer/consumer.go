@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -389,29 +390,29 @@ func (c *Consumer) applyBatch(ctx context.Context, evs []*eventsv1.Event) (int, 
 // A rebuild uses it to fill a fresh schema exactly as the live consumer
 // would, inbox included.
 func ApplyBatch(ctx context.Context, pool *pgxpool.Pool, consumer string, evs []*eventsv1.Event, handle BatchHandler) (int, error) {
-	// Canonical ids, as the inbox returns them.
-	ids := make([]string, len(evs))
+	ids := make([]uuid.UUID, len(evs))
 	for i, ev := range evs {
 		id, err := uuid.Parse(ev.GetEventId())
 		if err != nil {
 			return 0, fmt.Errorf("%w: event id %q", ErrPermanent, ev.GetEventId())
 		}
-		ids[i] = id.String()
+		ids[i] = id
 	}
 	var applied int
 	err := pg.InTx(ctx, pool, func(tx pgx.Tx) error {
+		// Binary uuids, not strings: see pg.UUIDs.
 		rows, err := tx.Query(ctx, `INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])
-			ON CONFLICT DO NOTHING RETURNING event_id::text`, consumer, ids)
+			ON CONFLICT DO NOTHING RETURNING event_id`, consumer, ids)
 		if err != nil {
 			return fmt.Errorf("record in inbox: %w", err)
 		}
-		fresh, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		fresh, err := pgx.CollectRows(rows, pgx.RowTo[pgtype.UUID])
 		if err != nil {
 			return fmt.Errorf("record in inbox: %w", err)
 		}
-		isNew := make(map[string]bool, len(fresh))
+		isNew := make(map[uuid.UUID]bool, len(fresh))
 		for _, id := range fresh {
-			isNew[id] = true
+			isNew[id.Bytes] = true
 		}
 		todo := make([]*eventsv1.Event, 0, len(fresh))
 		for i, ev := range evs {

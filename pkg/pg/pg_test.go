@@ -8,6 +8,7 @@ import (
 	"testing/fstest"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/probation-recruitment/pipeline/pkg/pg"
 	"github.com/probation-recruitment/pipeline/pkg/testenv"
@@ -131,5 +132,29 @@ func TestRehearseChangesNothing(t *testing.T) {
 	want := errors.New("would fail")
 	if err := pg.Rehearse(ctx, pool, func(context.Context) error { return want }); !errors.Is(err, want) {
 		t.Errorf("Rehearse returned %v, want the function's error", err)
+	}
+}
+
+// UUIDs round-trip through a uuid[] parameter, "" as NULL, in binary.
+func TestUUIDs(t *testing.T) {
+	t.Parallel()
+	pool, _ := testenv.Schema(t)
+	ids := []string{"6ba7b810-9dad-11d1-80b4-00c04fd430c8", "", "00000000-0000-0000-0000-000000000001"}
+	arg, err := pg.UUIDs(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []*string
+	if err := pool.QueryRow(context.Background(), `SELECT array_agg(u::text ORDER BY n) FROM unnest($1::uuid[]) WITH ORDINALITY AS x(u, n)`, arg).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0] == nil || *got[0] != ids[0] || got[1] != nil || got[2] == nil || *got[2] != ids[2] {
+		t.Fatalf("round trip gave %v", got)
+	}
+	if _, err := pgtype.NewMap().Encode(pgtype.UUIDArrayOID, pgtype.BinaryFormatCode, arg, nil); err != nil {
+		t.Errorf("not encodable in binary: %v", err)
+	}
+	if _, err := pg.UUIDs([]string{"not-a-uuid"}); err == nil || !strings.Contains(err.Error(), `"not-a-uuid" is not a UUID`) {
+		t.Errorf("UUIDs(bad) error = %v", err)
 	}
 }

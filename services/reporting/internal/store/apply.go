@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/probation-recruitment/pipeline/pkg/pg"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
@@ -104,14 +105,22 @@ func (s *Store) loadState(ctx context.Context, tx pgx.Tx, ids, campaignIDs []str
 		campaigns  map[string]*projection.Campaign
 		thresholds map[string]projection.Thresholds
 	)
+	appIDs, err := pg.UUIDs(ids)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("read applications: %w", err)
+	}
+	campaignArg, err := pg.UUIDs(campaignIDs)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("read campaigns: %w", err)
+	}
 	b := &pgx.Batch{}
-	b.Queue(loadAppsSQL, ids).Query(func(rows pgx.Rows) (err error) {
+	b.Queue(loadAppsSQL, appIDs).Query(func(rows pgx.Rows) (err error) {
 		apps, err = scanApps(rows, len(ids))
 		return err
 	})
 	b.Queue(`SELECT campaign_id::text, region, role, opens_on, closes_on, posts, version FROM campaigns
 		WHERE campaign_id = ANY($1::uuid[] || ARRAY(SELECT campaign_id FROM apps WHERE application_id = ANY($2::uuid[])))`,
-		campaignIDs, ids).Query(func(rows pgx.Rows) (err error) {
+		campaignArg, appIDs).Query(func(rows pgx.Rows) (err error) {
 		campaigns, err = scanCampaigns(rows)
 		return err
 	})
@@ -229,7 +238,11 @@ func appsOfCampaigns(ctx context.Context, tx pgx.Tx, changed map[string]campaign
 	for id := range changed {
 		ids = append(ids, id)
 	}
-	rows, err := tx.Query(ctx, `SELECT application_id::text FROM apps WHERE campaign_id = ANY($1)`, ids)
+	arg, err := pg.UUIDs(ids)
+	if err != nil {
+		return nil, fmt.Errorf("read campaign applications: %w", err)
+	}
+	rows, err := tx.Query(ctx, `SELECT application_id::text FROM apps WHERE campaign_id = ANY($1)`, arg)
 	if err != nil {
 		return nil, fmt.Errorf("read campaign applications: %w", err)
 	}
@@ -243,8 +256,12 @@ func appsOfCampaigns(ctx context.Context, tx pgx.Tx, changed map[string]campaign
 func loadCampaigns(ctx context.Context, q interface {
 	Query(context.Context, string, ...any) (pgx.Rows, error)
 }, ids []string) (map[string]*projection.Campaign, error) {
+	arg, err := pg.UUIDs(ids)
+	if err != nil {
+		return nil, fmt.Errorf("read campaigns: %w", err)
+	}
 	rows, err := q.Query(ctx, `SELECT campaign_id::text, region, role, opens_on, closes_on, posts, version
-		FROM campaigns WHERE campaign_id = ANY($1)`, ids)
+		FROM campaigns WHERE campaign_id = ANY($1)`, arg)
 	if err != nil {
 		return nil, fmt.Errorf("read campaigns: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/probation-recruitment/pipeline/pkg/pg"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
 )
@@ -45,10 +46,10 @@ func scanApps(rows pgx.Rows, n int) (map[string]*projection.App, error) {
 }
 
 // queueSaveApps queues the upsert of the records, in one statement.
-func queueSaveApps(b *pgx.Batch, apps []*projection.App) {
+func queueSaveApps(b *pgx.Batch, apps []*projection.App) error {
 	n := len(apps)
 	var (
-		id, region, campaign                                                         = make([]string, n), make([]string, n), make([]*string, n)
+		id, region, campaign                                                         = make([]string, n), make([]string, n), make([]string, n)
 		role, rejectedStage, blockedReason, stage                                    = make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n)
 		submitted, siftPassed, interviewPassed, offerMade, offerAccepted, cleared    = make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n)
 		started, rejected, withdrawn, startDate, dueBy, blockedSince, stageEnteredAt = make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n)
@@ -56,10 +57,7 @@ func queueSaveApps(b *pgx.Batch, apps []*projection.App) {
 		offersVersion, vettingVersion                                                = make([]int64, n), make([]int64, n)
 	)
 	for i, a := range apps {
-		id[i], region[i] = a.ID, a.Region
-		if a.CampaignID != "" {
-			campaign[i] = &a.CampaignID
-		}
+		id[i], region[i], campaign[i] = a.ID, a.Region, a.CampaignID
 		role[i], rejectedStage[i], blockedReason[i] = int32(a.Role), int32(a.RejectedStage), int32(a.BlockedReason)
 		submitted[i], siftPassed[i], interviewPassed[i], offerMade[i], offerAccepted[i], cleared[i] =
 			a.SubmittedAt, a.SiftPassedAt, a.InterviewPassedAt, a.OfferMadeAt, a.OfferAcceptedAt, a.VettingClearedAt
@@ -71,6 +69,14 @@ func queueSaveApps(b *pgx.Batch, apps []*projection.App) {
 		if !at.IsZero() {
 			stageEnteredAt[i] = &at
 		}
+	}
+	ids, err := pg.UUIDs(id)
+	if err != nil {
+		return fmt.Errorf("store applications: %w", err)
+	}
+	campaignIDs, err := pg.UUIDs(campaign)
+	if err != nil {
+		return fmt.Errorf("store applications: %w", err)
 	}
 	queue(b, "store applications", `INSERT INTO apps (`+appColumns+`)
 		SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::int[], $5::timestamptz[], $6::timestamptz[],
@@ -87,7 +93,8 @@ func queueSaveApps(b *pgx.Batch, apps []*projection.App) {
 			offers_version = excluded.offers_version, vetting_blocked = excluded.vetting_blocked,
 			blocked_reason = excluded.blocked_reason, blocked_since = excluded.blocked_since,
 			vetting_version = excluded.vetting_version, stage = excluded.stage, stage_entered_at = excluded.stage_entered_at`,
-		id, region, campaign, role, submitted, siftPassed, interviewPassed, offerMade, offerAccepted, cleared, started,
+		ids, region, campaignIDs, role, submitted, siftPassed, interviewPassed, offerMade, offerAccepted, cleared, started,
 		rejected, rejectedStage, withdrawn, startDate, subject, dueBy, offersVersion, blocked, blockedReason, blockedSince,
 		vettingVersion, stage, stageEnteredAt)
+	return nil
 }

@@ -2,10 +2,12 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/probation-recruitment/pipeline/pkg/pg"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
 )
 
@@ -71,45 +73,65 @@ func (d *deltas) contribute(a *projection.App, c *projection.Campaign, sign int6
 // watchers. One round trip.
 func (d *deltas) write(ctx context.Context, tx pgx.Tx, apps []*projection.App, touched []string, regions map[string]bool) error {
 	b := &pgx.Batch{}
-	queueSaveApps(b, apps)
+	if err := queueSaveApps(b, apps); err != nil {
+		return err
+	}
 	changed := map[string]string{} // campaign -> region
-	d.queueCounts(b, changed)
-	d.queueDurations(b, changed)
-	queue(b, "clear stuck clocks", `DELETE FROM stuck WHERE application_id = ANY($1)`, touched)
-	d.queueClocks(b)
+	if err := d.queueCounts(b, changed); err != nil {
+		return err
+	}
+	if err := d.queueDurations(b, changed); err != nil {
+		return err
+	}
+	touchedIDs, err := pg.UUIDs(touched)
+	if err != nil {
+		return fmt.Errorf("clear stuck clocks: %w", err)
+	}
+	queue(b, "clear stuck clocks", `DELETE FROM stuck WHERE application_id = ANY($1)`, touchedIDs)
+	if err := d.queueClocks(b); err != nil {
+		return err
+	}
 	campaigns := make([][2]string, 0, len(changed))
 	for c, r := range changed {
 		campaigns = append(campaigns, [2]string{c, r})
 	}
-	queueVersions(b, keys(regions), campaigns)
+	if err := queueVersions(b, keys(regions), campaigns); err != nil {
+		return err
+	}
 	return tx.SendBatch(ctx, b).Close()
 }
 
-func (d *deltas) queueClocks(b *pgx.Batch) {
+func (d *deltas) queueClocks(b *pgx.Batch) error {
 	n := len(d.clocks)
 	if n == 0 {
-		return
+		return nil
 	}
-	app, region, campaign := make([]string, n), make([]string, n), make([]*string, n)
+	app, region, campaign := make([]string, n), make([]string, n), make([]string, n)
 	kind, role, stage, reason, actor := make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n)
 	since, warning, breach := make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
 	for i, r := range d.clocks {
-		app[i], region[i] = r.app, r.region
-		if r.campaign != "" {
-			campaign[i] = &d.clocks[i].campaign
-		}
+		app[i], region[i], campaign[i] = r.app, r.region, r.campaign
 		kind[i], role[i], stage[i], reason[i], actor[i] = int32(r.Kind), r.role, int32(r.Stage), int32(r.BlockedReason), int32(r.NextActor)
 		since[i], warning[i], breach[i] = r.Since, r.WarningAt, r.BreachAt
+	}
+	appIDs, err := pg.UUIDs(app)
+	if err != nil {
+		return fmt.Errorf("store stuck clocks: %w", err)
+	}
+	campaignIDs, err := pg.UUIDs(campaign)
+	if err != nil {
+		return fmt.Errorf("store stuck clocks: %w", err)
 	}
 	queue(b, "store stuck clocks", `INSERT INTO stuck (application_id, kind, region, campaign_id, role, stage, since, warning_at,
 		breach_at, blocked_reason, next_actor)
 		SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::uuid[], $5::int[], $6::int[], $7::timestamptz[],
 			$8::timestamptz[], $9::timestamptz[], $10::int[], $11::int[])`,
-		app, kind, region, campaign, role, stage, since, warning, breach, reason, actor)
+		appIDs, kind, region, campaignIDs, role, stage, since, warning, breach, reason, actor)
+	return nil
 }
 
 // queueCounts queues the counter deltas and notes their campaigns in changed.
-func (d *deltas) queueCounts(b *pgx.Batch, changed map[string]string) {
+func (d *deltas) queueCounts(b *pgx.Batch, changed map[string]string) error {
 	var region, campaign, kind []string
 	var stage []int32
 	var n []int64
@@ -121,17 +143,22 @@ func (d *deltas) queueCounts(b *pgx.Batch, changed map[string]string) {
 		changed[k.campaign] = k.region
 	}
 	if len(n) == 0 {
-		return
+		return nil
+	}
+	campaignIDs, err := pg.UUIDs(campaign)
+	if err != nil {
+		return fmt.Errorf("update counts: %w", err)
 	}
 	queue(b, "update counts", `INSERT INTO counts (region, campaign_id, kind, stage, n)
 		SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::int[], $5::bigint[])
 		ON CONFLICT (region, campaign_id, kind, stage) DO UPDATE SET n = counts.n + excluded.n`,
-		region, campaign, kind, stage, n)
+		region, campaignIDs, kind, stage, n)
+	return nil
 }
 
 // queueDurations queues the histogram deltas and notes their campaigns in
 // changed.
-func (d *deltas) queueDurations(b *pgx.Batch, changed map[string]string) {
+func (d *deltas) queueDurations(b *pgx.Batch, changed map[string]string) error {
 	var region, campaign []string
 	var measure, role, days, work []int32
 	var end []time.Time
@@ -145,29 +172,39 @@ func (d *deltas) queueDurations(b *pgx.Batch, changed map[string]string) {
 		changed[k.campaign] = k.region
 	}
 	if len(n) == 0 {
-		return
+		return nil
+	}
+	campaignIDs, err := pg.UUIDs(campaign)
+	if err != nil {
+		return fmt.Errorf("update durations: %w", err)
 	}
 	queue(b, "update durations", `INSERT INTO durations (region, measure, end_date, campaign_id, role, days, working_days, n)
 		SELECT * FROM unnest($1::text[], $2::int[], $3::date[], $4::uuid[], $5::int[], $6::int[], $7::int[], $8::bigint[])
 		ON CONFLICT (region, campaign_id, measure, end_date, role, days, working_days) DO UPDATE SET n = durations.n + excluded.n`,
-		region, measure, end, campaign, role, days, work, n)
+		region, measure, end, campaignIDs, role, days, work, n)
+	return nil
 }
 
 // queueVersions queues one new version for the regions and campaigns
 // (id, region) a transaction changed, and the regions' notifications.
 // Drawn under the projection lock, versions grow in commit order, which is
 // what lets the report cache ask "what changed after version v?".
-func queueVersions(b *pgx.Batch, regions []string, campaigns [][2]string) {
+func queueVersions(b *pgx.Batch, regions []string, campaigns [][2]string) error {
 	ids, of := make([]string, len(campaigns)), make([]string, len(campaigns))
 	for i, c := range campaigns {
 		ids[i], of[i] = c[0], c[1]
+	}
+	campaignIDs, err := pg.UUIDs(ids)
+	if err != nil {
+		return fmt.Errorf("record versions: %w", err)
 	}
 	queue(b, "record versions", `WITH v AS (SELECT nextval('projection_version') AS v),
 		r AS (INSERT INTO region_versions (region, version) SELECT r, v FROM v, unnest($1::text[]) AS r
 			ON CONFLICT (region) DO UPDATE SET version = excluded.version),
 		c AS (INSERT INTO campaign_versions (campaign_id, region, version) SELECT c.id, c.region, v FROM v, unnest($2::uuid[], $3::text[]) AS c(id, region)
 			ON CONFLICT (campaign_id) DO UPDATE SET version = excluded.version)
-		SELECT notify_region(r) FROM unnest($1::text[]) AS r`, regions, ids, of)
+		SELECT notify_region(r) FROM unnest($1::text[]) AS r`, regions, campaignIDs, of)
+	return nil
 }
 
 // queue adds a statement to b whose failure names action.

@@ -140,7 +140,9 @@ func (s *Store) moveClocks(ctx context.Context, tx pgx.Tx, region string, th pro
 		return fmt.Errorf("move stuck clocks: %w", err)
 	}
 	b := &pgx.Batch{}
-	queueVersions(b, []string{region}, nil)
+	if err := queueVersions(b, []string{region}, nil); err != nil {
+		return err
+	}
 	return tx.SendBatch(ctx, b).Close()
 }
 
