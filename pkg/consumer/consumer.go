@@ -390,13 +390,13 @@ func (c *Consumer) applyBatch(ctx context.Context, evs []*eventsv1.Event) (int, 
 // A rebuild uses it to fill a fresh schema exactly as the live consumer
 // would, inbox included.
 func ApplyBatch(ctx context.Context, pool *pgxpool.Pool, consumer string, evs []*eventsv1.Event, handle BatchHandler) (int, error) {
-	ids := make([]uuid.UUID, len(evs))
+	ids := make([]pgtype.UUID, len(evs))
 	for i, ev := range evs {
 		id, err := uuid.Parse(ev.GetEventId())
 		if err != nil {
 			return 0, fmt.Errorf("%w: event id %q", ErrPermanent, ev.GetEventId())
 		}
-		ids[i] = id
+		ids[i] = pgtype.UUID{Bytes: id, Valid: true}
 	}
 	var applied int
 	err := pg.InTx(ctx, pool, func(tx pgx.Tx) error {
@@ -410,15 +410,15 @@ func ApplyBatch(ctx context.Context, pool *pgxpool.Pool, consumer string, evs []
 		if err != nil {
 			return fmt.Errorf("record in inbox: %w", err)
 		}
-		isNew := make(map[uuid.UUID]bool, len(fresh))
+		isNew := make(map[[16]byte]bool, len(fresh))
 		for _, id := range fresh {
 			isNew[id.Bytes] = true
 		}
 		todo := make([]*eventsv1.Event, 0, len(fresh))
 		for i, ev := range evs {
-			if isNew[ids[i]] {
+			if isNew[ids[i].Bytes] {
 				todo = append(todo, ev)
-				delete(isNew, ids[i]) // the same event twice in one fetch
+				delete(isNew, ids[i].Bytes) // the same event twice in one fetch
 			}
 		}
 		applied = len(todo)
