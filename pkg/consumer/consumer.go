@@ -389,6 +389,11 @@ func (c *Consumer) applyBatch(ctx context.Context, evs []*eventsv1.Event) (int, 
 // before to handle, in one transaction; it returns how many it handed on.
 // A rebuild uses it to fill a fresh schema exactly as the live consumer
 // would, inbox included.
+//
+// Almost every batch is new: it is first recorded with a plain insert,
+// which costs PostgreSQL half what ON CONFLICT DO NOTHING does. Only if
+// that finds an event applied before (a redelivery, or a repeat within the
+// batch) is the batch done again, skipping those.
 func ApplyBatch(ctx context.Context, pool *pgxpool.Pool, consumer string, evs []*eventsv1.Event, handle BatchHandler) (int, error) {
 	ids := make([]pgtype.UUID, len(evs))
 	for i, ev := range evs {
@@ -398,9 +403,24 @@ func ApplyBatch(ctx context.Context, pool *pgxpool.Pool, consumer string, evs []
 		}
 		ids[i] = pgtype.UUID{Bytes: id, Valid: true}
 	}
-	var applied int
 	err := pg.InTx(ctx, pool, func(tx pgx.Tx) error {
 		// Binary uuids, not strings: see pg.UUIDs.
+		if _, err := tx.Exec(ctx, `INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])`, consumer, ids); err != nil {
+			if pg.SQLState(err) == pg.UniqueViolation {
+				return errSeenBefore
+			}
+			return fmt.Errorf("record in inbox: %w", err)
+		}
+		return handle(ctx, tx, evs)
+	})
+	if !errors.Is(err, errSeenBefore) {
+		if err != nil {
+			return 0, err
+		}
+		return len(evs), nil
+	}
+	var applied int
+	err = pg.InTx(ctx, pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])
 			ON CONFLICT DO NOTHING RETURNING event_id`, consumer, ids)
 		if err != nil {
@@ -429,3 +449,6 @@ func ApplyBatch(ctx context.Context, pool *pgxpool.Pool, consumer string, evs []
 	})
 	return applied, err
 }
+
+// errSeenBefore is the plain inbox insert finding an event applied before.
+var errSeenBefore = errors.New("an event of the batch was applied before")
