@@ -1,8 +1,10 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -135,10 +137,8 @@ func (d *deltas) queueCounts(b *pgx.Batch, changed map[string]string) error {
 	var region, campaign, kind []string
 	var stage []int32
 	var n []int64
-	for k, v := range d.counts {
-		if v == 0 {
-			continue
-		}
+	for _, k := range inKeyOrder(d.counts, compareCountKeys) {
+		v := d.counts[k]
 		region, campaign, kind, stage, n = append(region, k.region), append(campaign, k.campaign), append(kind, string(k.kind)), append(stage, k.stage), append(n, v)
 		changed[k.campaign] = k.region
 	}
@@ -163,10 +163,8 @@ func (d *deltas) queueDurations(b *pgx.Batch, changed map[string]string) error {
 	var measure, role, days, work []int32
 	var end []time.Time
 	var n []int64
-	for k, v := range d.durations {
-		if v == 0 {
-			continue
-		}
+	for _, k := range inKeyOrder(d.durations, compareDurationKeys) {
+		v := d.durations[k]
 		region, measure, end, campaign = append(region, k.region), append(measure, k.measure), append(end, k.end), append(campaign, k.campaign)
 		role, days, work, n = append(role, k.role), append(days, k.days), append(work, k.workDays), append(n, v)
 		changed[k.campaign] = k.region
@@ -183,6 +181,35 @@ func (d *deltas) queueDurations(b *pgx.Batch, changed map[string]string) error {
 		ON CONFLICT (region, campaign_id, measure, end_date, role, days, working_days) DO UPDATE SET n = durations.n + excluded.n`,
 		region, measure, end, campaignIDs, role, days, work, n)
 	return nil
+}
+
+// inKeyOrder returns the keys of the non-zero deltas, sorted as the
+// table's primary key: PostgreSQL then upserts them walking the index in
+// order, each page once, instead of at random.
+func inKeyOrder[K comparable](deltas map[K]int64, compare func(a, b K) int) []K {
+	keys := make([]K, 0, len(deltas))
+	for k, v := range deltas {
+		if v != 0 {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, compare)
+	return keys
+}
+
+// compareCountKeys orders as counts' primary key (region, campaign_id,
+// kind, stage); uuid strings sort as the uuids do.
+func compareCountKeys(a, b countKey) int {
+	return cmp.Or(cmp.Compare(a.region, b.region), cmp.Compare(a.campaign, b.campaign),
+		cmp.Compare(a.kind, b.kind), cmp.Compare(a.stage, b.stage))
+}
+
+// compareDurationKeys orders as durations' primary key (region,
+// campaign_id, measure, end_date, role, days, working_days).
+func compareDurationKeys(a, b durationKey) int {
+	return cmp.Or(cmp.Compare(a.region, b.region), cmp.Compare(a.campaign, b.campaign),
+		cmp.Compare(a.measure, b.measure), a.end.Compare(b.end), cmp.Compare(a.role, b.role),
+		cmp.Compare(a.days, b.days), cmp.Compare(a.workDays, b.workDays))
 }
 
 // queueVersions queues one new version for the regions and campaigns
