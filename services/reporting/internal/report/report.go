@@ -119,7 +119,7 @@ func (s *Service) Stuck(ctx context.Context, f StuckFilter) (rows []store.StuckR
 		if f.Stage != 0 && c.Stage != f.Stage {
 			continue
 		}
-		if f.Breach != nil && !c.BreachAt.After(asOf) != *f.Breach {
+		if breach := !c.BreachAt.After(asOf); f.Breach != nil && breach != *f.Breach {
 			continue
 		}
 		rows = append(rows, c.StuckRow)
