@@ -64,12 +64,32 @@ func Load(cfg any) error {
 	for _, e := range agg.Errors {
 		var pe env.ParseError
 		if errors.As(e, &pe) {
-			msgs = append(msgs, fmt.Sprintf("%s: %v", envName(reflect.TypeOf(cfg), pe.Name), pe.Err))
+			name := envName(reflect.TypeOf(cfg), pe.Name)
+			msgs = append(msgs, fmt.Sprintf("%s: %s, got %q", name, expected(pe), os.Getenv(name)))
 			continue
 		}
 		msgs = append(msgs, e.Error())
 	}
 	return fmt.Errorf("configuration: %s", strings.Join(msgs, "; "))
+}
+
+// expected says what a variable of pe's type must hold, in an operator's
+// words rather than the parser's.
+func expected(pe env.ParseError) string {
+	switch pe.Type {
+	case reflect.TypeFor[time.Duration]():
+		return "must be a duration such as 500ms, 10s or 2m"
+	case reflect.TypeFor[slog.Level]():
+		return "must be debug, info, warn or error"
+	}
+	switch pe.Type.Kind() {
+	case reflect.Bool:
+		return "must be true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "must be a whole number"
+	}
+	return pe.Err.Error()
 }
 
 // envName finds the variable of the struct field called field.

@@ -33,10 +33,18 @@ func TestLoadDefaultsAndOverrides(t *testing.T) {
 }
 
 func TestLoadNamesBadVariable(t *testing.T) {
-	t.Setenv("GRPC_DEFAULT_DEADLINE", "soon")
-	var c Common
-	err := Load(&c)
-	if err == nil || !strings.Contains(err.Error(), "GRPC_DEFAULT_DEADLINE") {
-		t.Errorf("Load = %v, want an error naming GRPC_DEFAULT_DEADLINE", err)
+	for _, tt := range []struct{ name, value, want string }{
+		{"GRPC_DEFAULT_DEADLINE", "soon", `GRPC_DEFAULT_DEADLINE: must be a duration such as 500ms, 10s or 2m, got "soon"`},
+		{"PROFILING", "maybe", `PROFILING: must be true or false, got "maybe"`},
+		{"NATS_REPLICAS", "three", `NATS_REPLICAS: must be a whole number, got "three"`},
+		{"LOG_LEVEL", "loud", `LOG_LEVEL: must be debug, info, warn or error, got "loud"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(tt.name, tt.value)
+			var c Common
+			if err := Load(&c); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Load = %v, want an error containing %s", err, tt.want)
+			}
+		})
 	}
 }
