@@ -146,14 +146,7 @@ func loadReports(ctx context.Context, addr, adminAddr string, o options, r *repo
 			_ = x.call(ctx, client, region.All[i%len(region.All)])
 		}
 		loadRPC(ctx, client, x, o.concurrency, o.warmup)
-		profiled := make(chan error, 1)
-		if o.profiles != "" {
-			go func() {
-				profiled <- saveProfile(ctx, adminAddr, o.duration, filepath.Join(o.profiles, slug(x.name)+".pprof"))
-			}()
-		} else {
-			profiled <- nil
-		}
+		profiled := profileDuring(ctx, o, adminAddr, o.duration, slug(x.name))
 		res := loadRPC(ctx, client, x, o.concurrency, o.duration)
 		if err := <-profiled; err != nil {
 			return err
@@ -208,6 +201,19 @@ func loadRPC(ctx context.Context, client clients, x rpc, concurrency int, d time
 	q := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
 	res.p50, res.p90, res.p99, res.pmax = q(0.50), q(0.90), q(0.99), lat[len(lat)-1]
 	return res
+}
+
+// profileDuring saves a CPU profile of the service over the next d as
+// <o.profiles>/<name>.pprof, if profiles are asked for; the channel gets
+// the outcome.
+func profileDuring(ctx context.Context, o options, adminAddr string, d time.Duration, name string) <-chan error {
+	done := make(chan error, 1)
+	if o.profiles == "" {
+		done <- nil
+		return done
+	}
+	go func() { done <- saveProfile(ctx, adminAddr, d, filepath.Join(o.profiles, name+".pprof")) }()
+	return done
 }
 
 // saveProfile saves a CPU profile of the service over the next d.

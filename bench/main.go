@@ -157,14 +157,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	profiled := make(chan error, 1)
-	if o.profiles != "" {
-		go func() {
-			profiled <- saveProfile(ctx, adminAddr, 20*time.Second, filepath.Join(o.profiles, "projection.pprof"))
-		}()
-	} else {
-		profiled <- nil
-	}
+	profiled := profileDuring(ctx, o, adminAddr, 20*time.Second, "projection")
 	if err := measureProjection(ctx, js, r); err != nil {
 		svc.stop()
 		return err

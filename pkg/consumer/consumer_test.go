@@ -66,6 +66,22 @@ func (e env) publish(t *testing.T, evs ...*eventsv1.Event) {
 	}
 }
 
+// republish puts evs on the stream again without their message ids, so
+// that the server's duplicate window lets them through: repeats as a relay
+// could produce after its window.
+func (e env) republish(t *testing.T, evs ...*eventsv1.Event) {
+	t.Helper()
+	for _, ev := range evs {
+		b, err := event.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.js.Publish(context.Background(), "recruitment.london.application.submitted", b); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // recordEffect is a handler whose effect is one row per application.
 func recordEffect(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
 	_, err := tx.Exec(ctx, `INSERT INTO effects VALUES ($1)`, ev.GetEventId())
@@ -317,13 +333,7 @@ func TestBatchConsumer(t *testing.T) {
 	}
 	poison := evs[77]
 	e.publish(t, evs...)
-	// Repeats past the duplicate window, as a relay could produce.
-	for _, ev := range evs[:20] {
-		b, _ := event.Marshal(ev)
-		if _, err := e.js.Publish(context.Background(), "recruitment.london.application.submitted", b); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.republish(t, evs[:20]...)
 	c, err := NewBatch(e.pool, e.js, Config{Durable: "effects", Batch: 100, MaxTries: 2, AckWait: time.Second}, recordBatch(poison.GetEventId()), quiet)
 	if err != nil {
 		t.Fatal(err)
@@ -404,12 +414,7 @@ func TestOnCommit(t *testing.T) {
 	}
 
 	// The same events again, past the duplicate window: nothing applies.
-	for _, ev := range evs {
-		b, _ := event.Marshal(ev)
-		if _, err := e.js.Publish(context.Background(), "recruitment.london.application.submitted", b); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.republish(t, evs...)
 	settled(t, e.js, "effects", 2*n)
 	mu.Lock()
 	defer mu.Unlock()

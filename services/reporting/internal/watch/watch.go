@@ -31,18 +31,10 @@ type Follower interface {
 	Listening(on bool)
 }
 
-// NewHub returns a Hub; Run starts it. follower may be nil.
+// NewHub returns a Hub; Run starts it.
 func NewHub(pool *pgxpool.Pool, log *slog.Logger, follower Follower) *Hub {
-	if follower == nil {
-		follower = noFollower{}
-	}
 	return &Hub{pool: pool, log: log, follower: follower, subs: map[string]map[chan struct{}]struct{}{}}
 }
-
-type noFollower struct{}
-
-func (noFollower) Changed()       {}
-func (noFollower) Listening(bool) {}
 
 // Subscribe returns a channel that receives (coalesced) when region
 // changes, and a function to stop.
