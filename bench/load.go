@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
+	"github.com/probation-recruitment/pipeline/pkg/grpcauth"
 	"github.com/probation-recruitment/pipeline/pkg/region"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
 )
@@ -119,7 +120,7 @@ func loadReports(ctx context.Context, addr, adminAddr string, o options, r *repo
 	if err != nil {
 		return err
 	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(auth.BearerToken(tok)))
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(grpcauth.BearerToken(tok)))
 	if err != nil {
 		return err
 	}

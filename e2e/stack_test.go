@@ -21,6 +21,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/grpcauth"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
 	"github.com/probation-recruitment/pipeline/pkg/testenv"
 )
@@ -170,7 +171,7 @@ func token(t *testing.T, subject string, role auth.Role, regions ...string) grpc
 	if err != nil {
 		t.Fatal(err)
 	}
-	return grpc.PerRPCCredentials(auth.BearerToken(tok))
+	return grpc.PerRPCCredentials(grpcauth.BearerToken(tok))
 }
 
 // eventsFor reads the whole stream and returns the names of the events

@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/probation-recruitment/pipeline/pkg/auth"
+	"github.com/probation-recruitment/pipeline/pkg/grpcauth"
 )
 
 // dial creates the client connection of one service. Nothing connects
@@ -26,7 +26,7 @@ func (a *app) dial(service, addr string) (*grpc.ClientConn, error) {
 		grpc.WithChainStreamInterceptor(streamCall(service, addr)),
 	}
 	if a.token != "" {
-		opts = append(opts, grpc.WithPerRPCCredentials(auth.BearerToken(a.token)))
+		opts = append(opts, grpc.WithPerRPCCredentials(grpcauth.BearerToken(a.token)))
 	}
 	return grpc.NewClient(addr, opts...)
 }

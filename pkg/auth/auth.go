@@ -1,10 +1,11 @@
 // Package auth authenticates callers by a signed bearer JWT and decides what
 // they may touch (DESIGN.md §6): a role, and the regions the caller may see.
 //
-// Services verify tokens once, in the gRPC interceptors, and each handler then
-// calls Require with the roles and region the operation needs. The sentinel
-// errors are mapped to gRPC codes by each service's own error mapping, so a
-// handler can return Require's error unchanged.
+// Services verify tokens once, in the gRPC interceptors of pkg/grpcauth (this
+// package knows nothing of gRPC, so domain packages can use it), and each
+// handler then calls Require with the roles and region the operation needs.
+// The sentinel errors are mapped to gRPC codes by each service's own error
+// mapping, so a handler can return Require's error unchanged.
 package auth
 
 import (

@@ -81,30 +81,6 @@ func TestFromContextEmpty(t *testing.T) {
 	}
 }
 
-func TestDefaultSkip(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		method string
-		want   bool
-	}{
-		{"/grpc.health.v1.Health/Check", true},
-		{"/grpc.health.v1.Health/Watch", true},
-		{"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", true},
-		{"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", true},
-		{"/pipeline.applications.v1.Applications/Create", false},
-		{"/grpc.health.v1.HealthX/Check", false},
-		{"/evil.grpc.health.v1.Health/Check", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.method, func(t *testing.T) {
-			t.Parallel()
-			if got := auth.DefaultSkip(tt.method); got != tt.want {
-				t.Errorf("DefaultSkip(%q) = %v, want %v", tt.method, got, tt.want)
-			}
-		})
-	}
-}
-
 func TestVisibleRegions(t *testing.T) {
 	t.Parallel()
 	spoc := auth.Claims{Subject: "s", Role: auth.RoleSPOC, Regions: []string{"london", "wales"}}

@@ -18,10 +18,10 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
-	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/config"
 	"github.com/probation-recruitment/pipeline/pkg/consumer"
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/grpcauth"
 	"github.com/probation-recruitment/pipeline/pkg/grpcserver"
 	"github.com/probation-recruitment/pipeline/pkg/idempotency"
 	"github.com/probation-recruitment/pipeline/pkg/outbox"
@@ -82,8 +82,8 @@ func Start(ctx context.Context, name string, cfg config.Common, migrations ...pg
 		return nil, err
 	}
 	if r.Server, err = grpcserver.New(cfg.Server(), log, grpcserver.Options{
-		Unary:  []grpc.UnaryServerInterceptor{auth.UnaryServerInterceptor(verifier, auth.DefaultSkip)},
-		Stream: []grpc.StreamServerInterceptor{auth.StreamServerInterceptor(verifier, auth.DefaultSkip)},
+		Unary:  []grpc.UnaryServerInterceptor{grpcauth.UnaryServerInterceptor(verifier, grpcauth.DefaultSkip)},
+		Stream: []grpc.StreamServerInterceptor{grpcauth.StreamServerInterceptor(verifier, grpcauth.DefaultSkip)},
 	}); err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
+	"github.com/probation-recruitment/pipeline/pkg/grpcauth"
 	"github.com/probation-recruitment/pipeline/pkg/grpcserver"
 )
 
@@ -36,8 +37,8 @@ func StartGRPC(t testing.TB, key string, log *slog.Logger, register func(*grpc.S
 		t.Fatal(err)
 	}
 	srv, err := grpcserver.New(grpcserver.Config{Addr: "127.0.0.1:0"}, log, grpcserver.Options{
-		Unary:  []grpc.UnaryServerInterceptor{auth.UnaryServerInterceptor(verifier, auth.DefaultSkip)},
-		Stream: append([]grpc.StreamServerInterceptor{auth.StreamServerInterceptor(verifier, auth.DefaultSkip)}, stream...),
+		Unary:  []grpc.UnaryServerInterceptor{grpcauth.UnaryServerInterceptor(verifier, grpcauth.DefaultSkip)},
+		Stream: append([]grpc.StreamServerInterceptor{grpcauth.StreamServerInterceptor(verifier, grpcauth.DefaultSkip)}, stream...),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +62,7 @@ func Dial(t testing.TB, addr, token string) *grpc.ClientConn {
 	t.Helper()
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	if token != "" {
-		opts = append(opts, grpc.WithPerRPCCredentials(auth.BearerToken(token)))
+		opts = append(opts, grpc.WithPerRPCCredentials(grpcauth.BearerToken(token)))
 	}
 	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {

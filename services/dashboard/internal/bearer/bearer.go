@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
+	"github.com/probation-recruitment/pipeline/pkg/grpcauth"
 )
 
 // lifetime is how long a minted token lives; renewAhead is how long before
@@ -24,7 +25,7 @@ const (
 
 // Static returns credentials that send token on every call.
 func Static(token string) credentials.PerRPCCredentials {
-	return auth.BearerToken(token)
+	return grpcauth.BearerToken(token)
 }
 
 // Minter mints dashboard tokens for a fixed set of regions. It is safe for

@@ -1,7 +1,9 @@
-package auth_test
+package grpcauth_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"io"
 	"net"
@@ -9,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -20,7 +21,46 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
+	"github.com/probation-recruitment/pipeline/pkg/grpcauth"
 )
+
+const hsKey = "0123456789abcdef0123456789abcdef-test-only"
+
+// edKeys returns the KeyConfig of a fresh Ed25519 key pair.
+func edKeys(t *testing.T) auth.KeyConfig {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatalf("generate ed25519 key: %v", err)
+	}
+	return auth.KeyConfig{
+		Ed25519PublicKey:  base64.StdEncoding.EncodeToString(pub),
+		Ed25519PrivateKey: base64.StdEncoding.EncodeToString(priv.Seed()),
+	}
+}
+
+func mustVerifier(t *testing.T, k auth.KeyConfig) *auth.Verifier {
+	t.Helper()
+	v, err := k.Verifier()
+	if err != nil {
+		t.Fatalf("build verifier: %v", err)
+	}
+	return v
+}
+
+// mint signs an hour-long token for c with k.
+func mint(t *testing.T, k auth.KeyConfig, c auth.Claims) string {
+	t.Helper()
+	s, err := k.Signer()
+	if err != nil {
+		t.Fatalf("build signer: %v", err)
+	}
+	tok, err := s.Mint(c, time.Hour)
+	if err != nil {
+		t.Fatalf("mint: %v", err)
+	}
+	return tok
+}
 
 // whoAmI echoes the caller's claims so tests can see what the handler saw.
 type whoAmI struct {
@@ -52,8 +92,8 @@ func serve(t *testing.T, v *auth.Verifier, skip func(string) bool) *grpc.ClientC
 		t.Fatalf("listen: %v", err)
 	}
 	srv := grpc.NewServer(
-		grpc.UnaryInterceptor(auth.UnaryServerInterceptor(v, skip)),
-		grpc.StreamInterceptor(auth.StreamServerInterceptor(v, skip)),
+		grpc.UnaryInterceptor(grpcauth.UnaryServerInterceptor(v, skip)),
+		grpc.StreamInterceptor(grpcauth.StreamServerInterceptor(v, skip)),
 	)
 	testpb.RegisterTestServiceServer(srv, whoAmI{})
 	healthpb.RegisterHealthServer(srv, health.NewServer())
@@ -77,22 +117,13 @@ func callCtx(t *testing.T) context.Context {
 
 func TestInterceptors(t *testing.T) {
 	t.Parallel()
-	_, _, ed := edKeys(t)
+	ed := edKeys(t)
 	v := mustVerifier(t, ed)
-	signer := mustSigner(t, ed)
-	conn := serve(t, v, auth.DefaultSkip)
+	good := mint(t, ed, auth.Claims{Subject: "alice", Role: auth.RoleSPOC, Regions: []string{"london"}})
+	hsToken := mint(t, auth.KeyConfig{HS256Key: hsKey}, auth.Claims{Subject: "mallory", Role: auth.RoleAdmin})
+	foreign := mint(t, edKeys(t), auth.Claims{Subject: "alice", Role: auth.RoleSPOC}) // a key the server does not trust
+	conn := serve(t, v, grpcauth.DefaultSkip)
 	client := testpb.NewTestServiceClient(conn)
-
-	good, err := signer.Mint(auth.Claims{Subject: "alice", Role: auth.RoleSPOC, Regions: []string{"london"}}, time.Hour)
-	if err != nil {
-		t.Fatalf("Mint: %v", err)
-	}
-	hsToken, err := mustSigner(t, auth.KeyConfig{HS256Key: hsKey}).Mint(auth.Claims{Subject: "mallory", Role: auth.RoleAdmin}, time.Hour)
-	if err != nil {
-		t.Fatalf("Mint: %v", err)
-	}
-	_, edPriv, _ := edKeys(t) // a key the server does not trust
-	foreign := craft(t, jwt.SigningMethodEdDSA, edPriv, goodClaims())
 
 	tests := []struct {
 		name     string
@@ -102,12 +133,12 @@ func TestInterceptors(t *testing.T) {
 		wantMsg  string
 	}{
 		{name: "no token", wantCode: codes.Unauthenticated, wantMsg: "missing bearer token"},
-		{name: "garbage token", opts: []grpc.CallOption{grpc.PerRPCCredentials(auth.BearerToken("garbage"))}, wantCode: codes.Unauthenticated, wantMsg: "token malformed"},
-		{name: "untrusted key", opts: []grpc.CallOption{grpc.PerRPCCredentials(auth.BearerToken(foreign))}, wantCode: codes.Unauthenticated, wantMsg: "token signature invalid"},
-		{name: "wrong algorithm", opts: []grpc.CallOption{grpc.PerRPCCredentials(auth.BearerToken(hsToken))}, wantCode: codes.Unauthenticated, wantMsg: "not accepted"},
+		{name: "garbage token", opts: []grpc.CallOption{grpc.PerRPCCredentials(grpcauth.BearerToken("garbage"))}, wantCode: codes.Unauthenticated, wantMsg: "token malformed"},
+		{name: "untrusted key", opts: []grpc.CallOption{grpc.PerRPCCredentials(grpcauth.BearerToken(foreign))}, wantCode: codes.Unauthenticated, wantMsg: "token signature invalid"},
+		{name: "wrong algorithm", opts: []grpc.CallOption{grpc.PerRPCCredentials(grpcauth.BearerToken(hsToken))}, wantCode: codes.Unauthenticated, wantMsg: "not accepted"},
 		{name: "not bearer scheme", md: []string{"authorization", "Basic " + good}, wantCode: codes.Unauthenticated, wantMsg: "Bearer <token>"},
 		{name: "two authorization headers", md: []string{"authorization", "Bearer " + good, "authorization", "Bearer " + good}, wantCode: codes.Unauthenticated, wantMsg: "more than one"},
-		{name: "good token", opts: []grpc.CallOption{grpc.PerRPCCredentials(auth.BearerToken(good))}, wantCode: codes.OK},
+		{name: "good token", opts: []grpc.CallOption{grpc.PerRPCCredentials(grpcauth.BearerToken(good))}, wantCode: codes.OK},
 		{name: "lower-case scheme", md: []string{"authorization", "bearer " + good}, wantCode: codes.OK},
 	}
 	for _, tt := range tests {
@@ -165,7 +196,7 @@ func TestInterceptorsSkip(t *testing.T) {
 		skip func(string) bool
 		want codes.Code
 	}{
-		{name: "default skip lets health through", skip: auth.DefaultSkip, want: codes.OK},
+		{name: "default skip lets health through", skip: grpcauth.DefaultSkip, want: codes.OK},
 		{name: "nil skip guards health too", skip: nil, want: codes.Unauthenticated},
 		{name: "custom skip", skip: func(m string) bool { return m == "/grpc.health.v1.Health/Check" }, want: codes.OK},
 		{name: "custom skip of other methods", skip: func(m string) bool { return m == "/grpc.health.v1.Health/Watch" }, want: codes.Unauthenticated},
@@ -187,7 +218,7 @@ func TestInterceptorsSkip(t *testing.T) {
 
 func TestInterceptorsSkipDoesNotExemptOtherMethods(t *testing.T) {
 	t.Parallel()
-	conn := serve(t, mustVerifier(t, auth.KeyConfig{HS256Key: hsKey}), auth.DefaultSkip)
+	conn := serve(t, mustVerifier(t, auth.KeyConfig{HS256Key: hsKey}), grpcauth.DefaultSkip)
 	_, err := testpb.NewTestServiceClient(conn).UnaryCall(callCtx(t), &testpb.SimpleRequest{})
 	if status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("UnaryCall without token: %v, want Unauthenticated", err)
@@ -196,7 +227,7 @@ func TestInterceptorsSkipDoesNotExemptOtherMethods(t *testing.T) {
 
 func TestBearerToken(t *testing.T) {
 	t.Parallel()
-	creds := auth.BearerToken("abc")
+	creds := grpcauth.BearerToken("abc")
 	if creds.RequireTransportSecurity() {
 		t.Error("RequireTransportSecurity = true, want false")
 	}
@@ -206,5 +237,29 @@ func TestBearerToken(t *testing.T) {
 	}
 	if got := md["authorization"]; got != "Bearer abc" {
 		t.Errorf("authorization = %q, want %q", got, "Bearer abc")
+	}
+}
+
+func TestDefaultSkip(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		method string
+		want   bool
+	}{
+		{"/grpc.health.v1.Health/Check", true},
+		{"/grpc.health.v1.Health/Watch", true},
+		{"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", true},
+		{"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", true},
+		{"/pipeline.applications.v1.Applications/Create", false},
+		{"/grpc.health.v1.HealthX/Check", false},
+		{"/evil.grpc.health.v1.Health/Check", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method, func(t *testing.T) {
+			t.Parallel()
+			if got := grpcauth.DefaultSkip(tt.method); got != tt.want {
+				t.Errorf("DefaultSkip(%q) = %v, want %v", tt.method, got, tt.want)
+			}
+		})
 	}
 }

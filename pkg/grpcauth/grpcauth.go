@@ -1,4 +1,7 @@
-package auth
+// Package grpcauth puts pkg/auth in front of gRPC: server interceptors that
+// verify the bearer token of every call and hand its claims to the handler,
+// and the client credentials that send one.
+package grpcauth
 
 import (
 	"context"
@@ -9,6 +12,8 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/probation-recruitment/pipeline/pkg/auth"
 )
 
 // authorizationKey is the metadata key of the bearer token; gRPC lower-cases
@@ -19,7 +24,7 @@ const authorizationKey = "authorization"
 // puts the caller's Claims in the handler's context. A missing or bad token
 // ends the call with codes.Unauthenticated before the handler runs. Calls for
 // which skip returns true pass through untouched; skip may be nil.
-func UnaryServerInterceptor(v *Verifier, skip func(fullMethod string) bool) grpc.UnaryServerInterceptor {
+func UnaryServerInterceptor(v *auth.Verifier, skip func(fullMethod string) bool) grpc.UnaryServerInterceptor {
 	mustHaveVerifier(v)
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		if skip != nil && skip(info.FullMethod) {
@@ -35,7 +40,7 @@ func UnaryServerInterceptor(v *Verifier, skip func(fullMethod string) bool) grpc
 
 // StreamServerInterceptor is UnaryServerInterceptor for streaming calls: the
 // token is checked once, when the stream opens.
-func StreamServerInterceptor(v *Verifier, skip func(fullMethod string) bool) grpc.StreamServerInterceptor {
+func StreamServerInterceptor(v *auth.Verifier, skip func(fullMethod string) bool) grpc.StreamServerInterceptor {
 	mustHaveVerifier(v)
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		if skip != nil && skip(info.FullMethod) {
@@ -59,16 +64,16 @@ func DefaultSkip(fullMethod string) bool {
 
 // mustHaveVerifier panics at start-up on a nil verifier rather than on the
 // first call, where recovery would hide it as Internal.
-func mustHaveVerifier(v *Verifier) {
+func mustHaveVerifier(v *auth.Verifier) {
 	if v == nil {
-		panic("auth: interceptor needs a non-nil *Verifier")
+		panic("auth: interceptor needs a non-nil *auth.Verifier")
 	}
 }
 
 // authenticate returns ctx carrying the verified claims, or a status error.
 // Status messages are short and fixed apart from the verifier's reason, which
 // never contains the token.
-func authenticate(ctx context.Context, v *Verifier) (context.Context, error) {
+func authenticate(ctx context.Context, v *auth.Verifier) (context.Context, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	values := md.Get(authorizationKey)
 	switch len(values) {
@@ -88,7 +93,7 @@ func authenticate(ctx context.Context, v *Verifier) (context.Context, error) {
 	if err != nil {
 		return nil, status.Error(codes.Unauthenticated, err.Error())
 	}
-	return WithClaims(ctx, c), nil
+	return auth.WithClaims(ctx, c), nil
 }
 
 // claimsStream swaps the stream's context for one carrying the claims, the
