@@ -1,7 +1,8 @@
 // Package apistatus turns the errors shared by every service (bad input,
-// access, reused request ids, cancellation) into gRPC statuses. Each
-// service's grpcapi maps its own domain errors first and falls back here,
-// so there is still one mapping function per service.
+// access, reused request ids, cancellation, and pkg/record's taxonomy:
+// refused transitions, stale versions, records not here yet or not found)
+// into gRPC statuses. Each service's grpcapi maps what is its own first and
+// falls back here, so there is still one mapping function per service.
 package apistatus
 
 import (
@@ -18,6 +19,7 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/idempotency"
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
+	"github.com/probation-recruitment/pipeline/pkg/record"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 )
@@ -38,9 +40,18 @@ func InvalidArgument(field, rule string) *status.Status {
 // for any other error.
 func Common(err error) (*status.Status, bool) {
 	var fe *validate.FieldError
+	var te *record.TransitionError
 	switch {
 	case errors.As(err, &fe):
 		return InvalidArgument(fe.Field, fe.Rule), true
+	case errors.As(err, &te):
+		return status.New(codes.FailedPrecondition, te.Error()), true
+	case errors.Is(err, record.ErrNotYet):
+		return status.New(codes.FailedPrecondition, err.Error()), true
+	case errors.Is(err, record.ErrStale):
+		return status.New(codes.Aborted, err.Error()), true
+	case errors.Is(err, record.ErrNotFound):
+		return status.New(codes.NotFound, err.Error()), true
 	case errors.Is(err, idempotency.ErrReused):
 		return InvalidArgument("request_id", idempotency.ErrReused.Error()), true
 	case errors.Is(err, pagetoken.ErrInvalid):
@@ -58,6 +69,19 @@ func Common(err error) (*status.Status, bool) {
 		return st, true
 	}
 	return nil, false
+}
+
+// Error returns the status error of err: its shared status if Common knows
+// it, otherwise Internal. A service whose errors are all shared ones maps
+// with this alone.
+func Error(ctx context.Context, log *slog.Logger, err error) error {
+	if err == nil {
+		return nil
+	}
+	if st, ok := Common(err); ok {
+		return st.Err()
+	}
+	return Internal(ctx, log, err)
 }
 
 // Internal logs err and returns the fixed status callers see for it: the

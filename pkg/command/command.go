@@ -6,6 +6,7 @@ package command
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
@@ -20,30 +21,58 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 )
 
-// Run performs a change to the record applicationID: the caller must hold
-// one of roles (admins always may), and fn runs at most once per caller and
-// request id, with set putting its result into resp. A retry gets the
-// first response back. Errors are returned unmapped.
-func Run[T any](ctx context.Context, pool *pgxpool.Pool, method string, req idempotency.Request, applicationID string,
-	roles []auth.Role, resp proto.Message, fn func(context.Context, auth.Claims) (T, error), set func(T)) error {
-	caller, err := auth.Require(ctx, "", roles...)
+// Call is a mutating call of a service.
+type Call struct {
+	// Method names the call in the request log, keeping different calls
+	// with the same request id apart.
+	Method string
+	// Roles may make the call; admins always may, and with none listed
+	// only admins may.
+	Roles []auth.Role
+	// Invalid is what is wrong with the request, found while decoding it
+	// (nil if nothing): reported once the caller is known to be allowed,
+	// before anything runs.
+	Invalid error
+}
+
+// Run performs a change: the caller must hold one of c.Roles, the request
+// must be valid, and fn runs at most once per caller and request id, with
+// set putting its result into resp. A retry gets the first response back.
+// Errors are returned unmapped.
+func Run[T any](ctx context.Context, pool *pgxpool.Pool, c Call, req idempotency.Request, resp proto.Message,
+	fn func(context.Context, auth.Claims) (T, error), set func(T)) error {
+	caller, err := auth.Require(ctx, "", c.Roles...)
 	if err != nil {
 		return err
 	}
-	if err := validate.UUID("application_id", applicationID); err != nil {
-		return err
+	if c.Invalid != nil {
+		return c.Invalid
 	}
-	return idempotency.Once(ctx, pool, caller.Subject, method, req, resp, func(ctx context.Context) error {
+	return idempotency.Once(ctx, pool, caller.Subject, c.Method, req, resp, func(ctx context.Context) error {
 		v, err := fn(ctx, caller)
 		set(v)
 		return err
 	})
 }
 
-// Batch applies each item on its own, in order, and returns each item's
-// error (nil for success) and response.
+// BatchCall is a call that applies a list of items, each on its own.
+type BatchCall struct {
+	Call
+	// Field names the list in errors, e.g. "items"; Items says what the
+	// items are, e.g. "cases".
+	Field, Items string
+	// Max is the most items one call may carry.
+	Max int
+	// DryRun reports what each item would do and changes nothing.
+	DryRun bool
+}
+
+// Batch applies each item on its own, in order, after checking what the
+// whole call needs (the caller, c.Invalid, the number of items, and a
+// request id unless it is a dry run; a failure there is returned as err).
+// It returns each item's response and error (nil for success).
 //
-// With dryRun the whole batch runs in one transaction that is rolled back,
+// With DryRun the whole batch runs in one transaction that is rolled back,
 // each item in a savepoint of its own: the answers are exactly what the
 // real call would give, later items seeing earlier ones (the same case
 // twice in a batch is caught), and nothing changes.
@@ -54,18 +83,30 @@ func Run[T any](ctx context.Context, pool *pgxpool.Pool, method string, req idem
 // request id and the item's position, so a retried batch (say after a
 // crash part-way) answers finished items from the record and applies the
 // rest. Field errors name the item, e.g. "items[3].reason".
-func Batch[I proto.Message](ctx context.Context, pool *pgxpool.Pool, caller auth.Claims, method string, req idempotency.Request,
-	dryRun bool, field string, items []I, newResp func() proto.Message,
-	apply func(ctx context.Context, item I, resp proto.Message) error) ([]proto.Message, []error) {
-	resps := make([]proto.Message, len(items))
-	errs := make([]error, len(items))
+func Batch[I, R proto.Message](ctx context.Context, pool *pgxpool.Pool, c BatchCall, req idempotency.Request, items []I,
+	newResp func() R, apply func(ctx context.Context, caller auth.Claims, item I, resp R) error) (resps []R, errs []error, err error) {
+	caller, err := auth.Require(ctx, "", c.Roles...)
+	switch {
+	case err != nil:
+	case c.Invalid != nil:
+		err = c.Invalid
+	case len(items) == 0 || len(items) > c.Max:
+		err = validate.Field(c.Field, fmt.Sprintf("must hold 1-%d %s, not %d", c.Max, c.Items, len(items)))
+	case !c.DryRun:
+		err = validate.RequestID(req.GetRequestId())
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	resps = make([]R, len(items))
+	errs = make([]error, len(items))
 	runItem := func(ctx context.Context, i int) error {
-		return apistatus.WithFieldPrefix(apply(ctx, items[i], resps[i]), field+"["+strconv.Itoa(i)+"].")
+		return apistatus.WithFieldPrefix(apply(ctx, caller, items[i], resps[i]), c.Field+"["+strconv.Itoa(i)+"].")
 	}
 	for i := range items {
 		resps[i] = newResp()
 	}
-	if dryRun {
+	if c.DryRun {
 		err := pg.Rehearse(ctx, pool, func(ctx context.Context) error {
 			for i := range items {
 				errs[i] = pg.InTx(ctx, pool, func(tx pgx.Tx) error { return runItem(pg.WithTx(ctx, tx), i) })
@@ -73,12 +114,12 @@ func Batch[I proto.Message](ctx context.Context, pool *pgxpool.Pool, caller auth
 			return nil
 		})
 		fillErr(errs, err)
-		return resps, errs
+		return resps, errs, nil
 	}
-	batch := idempotency.Key{Caller: caller.Subject, RequestID: req.GetRequestId(), Method: method}
+	batch := idempotency.Key{Caller: caller.Subject, RequestID: req.GetRequestId(), Method: c.Method}
 	if err := idempotency.Do(ctx, pool, batch, req, &emptypb.Empty{}, func(context.Context) error { return nil }); err != nil {
 		fillErr(errs, err)
-		return resps, errs
+		return resps, errs, nil
 	}
 	for i, item := range items {
 		if ctx.Err() != nil {
@@ -86,10 +127,10 @@ func Batch[I proto.Message](ctx context.Context, pool *pgxpool.Pool, caller auth
 			continue
 		}
 		// Request ids cannot hold spaces, so no single call's id collides with an item's.
-		k := idempotency.Key{Caller: caller.Subject, RequestID: req.GetRequestId() + " #" + strconv.Itoa(i), Method: method}
+		k := idempotency.Key{Caller: caller.Subject, RequestID: req.GetRequestId() + " #" + strconv.Itoa(i), Method: c.Method}
 		errs[i] = idempotency.Do(ctx, pool, k, item, resps[i], func(ctx context.Context) error { return runItem(ctx, i) })
 	}
-	return resps, errs
+	return resps, errs, nil
 }
 
 // fillErr gives every item without an outcome err.

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
@@ -47,8 +46,8 @@ func rows(t *testing.T, pool *pgxpool.Pool, table string) int {
 var errTwice = errors.New("already changed")
 
 // change is an item's effect.
-func change(pool *pgxpool.Pool) func(ctx context.Context, item *vettingv1.UnblockItem, resp proto.Message) error {
-	return func(ctx context.Context, item *vettingv1.UnblockItem, resp proto.Message) error {
+func change(pool *pgxpool.Pool) func(ctx context.Context, _ auth.Claims, item *vettingv1.UnblockItem, resp *wrapperspb.StringValue) error {
+	return func(ctx context.Context, _ auth.Claims, item *vettingv1.UnblockItem, resp *wrapperspb.StringValue) error {
 		if err := validate.UUID("application_id", item.GetApplicationId()); err != nil {
 			return err
 		}
@@ -59,7 +58,7 @@ func change(pool *pgxpool.Pool) func(ctx context.Context, item *vettingv1.Unbloc
 		if tag.RowsAffected() == 0 {
 			return errTwice
 		}
-		resp.(*wrapperspb.StringValue).Value = item.GetApplicationId()
+		resp.Value = item.GetApplicationId()
 		return nil
 	}
 }
@@ -72,9 +71,14 @@ func batch(ids ...string) *vettingv1.BatchUnblockRequest {
 	return req
 }
 
-func run(pool *pgxpool.Pool, req *vettingv1.BatchUnblockRequest, dryRun bool) ([]proto.Message, []error) {
-	return Batch(context.Background(), pool, caller, "BatchUnblock", req, dryRun, "items", req.GetItems(),
-		func() proto.Message { return &wrapperspb.StringValue{} }, change(pool))
+func run(pool *pgxpool.Pool, req *vettingv1.BatchUnblockRequest, dryRun bool) ([]*wrapperspb.StringValue, []error) {
+	c := BatchCall{Call: Call{Method: "BatchUnblock", Roles: []auth.Role{auth.RoleVetting}}, Field: "items", Items: "cases", Max: 4, DryRun: dryRun}
+	resps, errs, err := Batch(auth.WithClaims(context.Background(), caller), pool, c, req, req.GetItems(),
+		func() *wrapperspb.StringValue { return &wrapperspb.StringValue{} }, change(pool))
+	if err != nil {
+		panic(err) // these batches are all well formed
+	}
+	return resps, errs
 }
 
 func TestBatch(t *testing.T) {
@@ -96,7 +100,7 @@ func TestBatch(t *testing.T) {
 		pool := setup(t)
 		resps, errs := run(pool, req, true)
 		check(t, errs)
-		if resps[0].(*wrapperspb.StringValue).GetValue() != a {
+		if resps[0].GetValue() != a {
 			t.Errorf("dry-run response = %v, want the would-be result", resps[0])
 		}
 		if n := rows(t, pool, "changed") + rows(t, pool, "request_log"); n != 0 {
@@ -125,6 +129,53 @@ func TestBatch(t *testing.T) {
 	})
 }
 
+// TestBatchRefusesWholeCalls: what is wrong with the call itself is its
+// error, before any item runs or any request id is recorded.
+func TestBatchRefusesWholeCalls(t *testing.T) {
+	t.Parallel()
+	pool := setup(t)
+	vet := auth.WithClaims(context.Background(), caller)
+	spoc := auth.WithClaims(context.Background(), auth.Claims{Subject: "s", Role: auth.RoleSPOC, Regions: []string{"london"}})
+	ok := BatchCall{Call: Call{Method: "BatchUnblock", Roles: []auth.Role{auth.RoleVetting}}, Field: "items", Items: "cases", Max: 2}
+	invalid := ok
+	invalid.Invalid = validate.Field("campaign_id", "must be a UUID")
+	noID := batch(event.NewID())
+	noID.RequestId = ""
+	tests := []struct {
+		name  string
+		ctx   context.Context
+		c     BatchCall
+		req   *vettingv1.BatchUnblockRequest
+		field string
+		want  error
+	}{
+		{name: "no caller", ctx: context.Background(), c: ok, req: batch(event.NewID()), want: auth.ErrUnauthenticated},
+		{name: "wrong role", ctx: spoc, c: ok, req: batch(event.NewID()), want: auth.ErrPermissionDenied},
+		{name: "invalid request", ctx: vet, c: invalid, req: batch(event.NewID()), field: "campaign_id"},
+		{name: "no items", ctx: vet, c: ok, req: batch(), field: "items"},
+		{name: "too many items", ctx: vet, c: ok, req: batch(event.NewID(), event.NewID(), event.NewID()), field: "items"},
+		{name: "no request id", ctx: vet, c: ok, req: noID, field: "request_id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resps, errs, err := Batch(tt.ctx, pool, tt.c, tt.req, tt.req.GetItems(),
+				func() *wrapperspb.StringValue { return &wrapperspb.StringValue{} }, change(pool))
+			var fe *validate.FieldError
+			switch {
+			case tt.want != nil && !errors.Is(err, tt.want):
+				t.Errorf("err = %v, want %v", err, tt.want)
+			case tt.field != "" && (!errors.As(err, &fe) || fe.Field != tt.field):
+				t.Errorf("err = %v, want a field error on %s", err, tt.field)
+			case resps != nil || errs != nil:
+				t.Errorf("a refused call answered for its items: %v, %v", resps, errs)
+			}
+		})
+	}
+	if n := rows(t, pool, "changed") + rows(t, pool, "request_log"); n != 0 {
+		t.Errorf("refused calls wrote %d rows", n)
+	}
+}
+
 func TestRun(t *testing.T) {
 	t.Parallel()
 	pool := setup(t)
@@ -132,7 +183,8 @@ func TestRun(t *testing.T) {
 	req := &vettingv1.UnblockCaseRequest{RequestId: "r1", ApplicationId: id, ExpectedVersion: 1}
 	do := func(ctx context.Context, req *vettingv1.UnblockCaseRequest) (string, error) {
 		resp := &wrapperspb.StringValue{}
-		err := Run(ctx, pool, "UnblockCase", req, req.GetApplicationId(), []auth.Role{auth.RoleVetting}, resp,
+		c := Call{Method: "UnblockCase", Roles: []auth.Role{auth.RoleVetting}, Invalid: validate.UUID("application_id", req.GetApplicationId())}
+		err := Run(ctx, pool, c, req, resp,
 			func(ctx context.Context, c auth.Claims) (string, error) {
 				_, err := pg.Q(ctx, pool).Exec(ctx, `INSERT INTO changed VALUES ($1)`, req.GetApplicationId())
 				return c.Subject + ":" + req.GetApplicationId(), err

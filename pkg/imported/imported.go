@@ -12,22 +12,18 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/probation-recruitment/pipeline/pkg/record"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
 )
 
 // Step changes a record by the owner's rules and returns the change's event.
 type Step[R any] func(R) (*eventsv1.Event, error)
 
-// Update is an owner's store update: load the record locked, apply fn,
-// store the record and fn's event in one transaction (joining the
-// consumer's).
-type Update[R any] func(ctx context.Context, applicationID string, fn func(R) (*eventsv1.Event, error)) (R, error)
-
 // Apply runs steps in order. A step the rules refuse — which the import's
 // validation is there to prevent — is logged and ends the history there:
 // the owner keeps the steps before it rather than losing the application.
 // Any other error (the database) is returned, for the event to be retried.
-func Apply[R any](ctx context.Context, applicationID string, update Update[R], steps ...Step[R]) error {
+func Apply[R any](ctx context.Context, applicationID string, update record.Update[R], steps ...Step[R]) error {
 	for i, step := range steps {
 		var refused error
 		_, err := update(ctx, applicationID, func(r R) (*eventsv1.Event, error) {

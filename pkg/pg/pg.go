@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io/fs"
 	"regexp"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -160,10 +159,4 @@ func Rehearse(ctx context.Context, pool *pgxpool.Pool, fn func(ctx context.Conte
 		return err
 	}
 	return nil
-}
-
-// StoredPrecision makes a clock tell time as PostgreSQL stores it (to the
-// microsecond, in UTC), so a response shows the same times a later read does.
-func StoredPrecision(now func() time.Time) func() time.Time {
-	return func() time.Time { return now().UTC().Truncate(time.Microsecond) }
 }

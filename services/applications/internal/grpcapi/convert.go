@@ -5,6 +5,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
@@ -85,11 +86,11 @@ func campaignToProto(c *intake.Campaign) *pb.Campaign {
 	}
 	p := &pb.Campaign{
 		Id: c.ID, Region: c.Region, Role: intake.RoleProto(c.Role), Title: c.Title, Posts: int32(c.Posts),
-		OpensOn: intake.DateProto(c.OpensOn), Version: c.Version,
+		OpensOn: event.Date(c.OpensOn), Version: c.Version,
 		CreatedAt: timestamppb.New(c.CreatedAt), UpdatedAt: timestamppb.New(c.UpdatedAt),
 	}
 	if c.ClosesOn != nil {
-		p.ClosesOn = intake.DateProto(*c.ClosesOn)
+		p.ClosesOn = event.Date(*c.ClosesOn)
 	}
 	return p
 }

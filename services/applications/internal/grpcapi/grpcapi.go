@@ -6,28 +6,19 @@ package grpcapi
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/probation-recruitment/pipeline/pkg/apistatus"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/command"
-	"github.com/probation-recruitment/pipeline/pkg/idempotency"
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
-	"github.com/probation-recruitment/pipeline/pkg/region"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
 	"github.com/probation-recruitment/pipeline/services/applications/internal/intake"
-)
-
-const (
-	defaultPageSize = 50
-	maxPageSize     = 500
 )
 
 // Server implements pb.ApplicationsServiceServer.
@@ -44,47 +35,37 @@ func New(svc *intake.Service, pool *pgxpool.Pool, log *slog.Logger) *Server {
 	return &Server{svc: svc, pool: pool, log: log}
 }
 
-// readers may read campaigns; only SPOCs (and admins) see candidates.
-var readers = []auth.Role{auth.RoleSPOC, auth.RoleVetting, auth.RoleDashboard}
+var (
+	// readers may read campaigns; only SPOCs (and admins) see candidates.
+	readers = []auth.Role{auth.RoleSPOC, auth.RoleVetting, auth.RoleDashboard}
+	// spocs submit and withdraw applications (admins always may).
+	spocs = []auth.Role{auth.RoleSPOC}
+)
 
 // CreateCampaign implements pb.ApplicationsServiceServer.
 func (s *Server) CreateCampaign(ctx context.Context, req *pb.CreateCampaignRequest) (*pb.CreateCampaignResponse, error) {
-	caller, err := auth.Require(ctx, "")
-	if err != nil {
-		return nil, s.toStatus(ctx, err)
-	}
-	nc, err := newCampaignFromProto(req)
-	if err != nil {
-		return nil, s.toStatus(ctx, err)
-	}
+	nc, invalid := newCampaignFromProto(req)
 	resp := &pb.CreateCampaignResponse{}
-	err = s.once(ctx, caller, "CreateCampaign", req, resp, func(ctx context.Context) error {
-		c, err := s.svc.CreateCampaign(ctx, caller, nc)
-		resp.Campaign = campaignToProto(c)
-		return err
-	})
+	err := command.Run(ctx, s.pool, command.Call{Method: "CreateCampaign", Invalid: invalid}, req, resp,
+		func(ctx context.Context, caller auth.Claims) (*intake.Campaign, error) {
+			return s.svc.CreateCampaign(ctx, caller, nc)
+		},
+		func(c *intake.Campaign) { resp.Campaign = campaignToProto(c) })
 	return reply(resp, s.toStatus(ctx, err))
 }
 
 // UpdateCampaign implements pb.ApplicationsServiceServer.
 func (s *Server) UpdateCampaign(ctx context.Context, req *pb.UpdateCampaignRequest) (*pb.UpdateCampaignResponse, error) {
-	caller, err := auth.Require(ctx, "")
-	if err != nil {
-		return nil, s.toStatus(ctx, err)
-	}
-	if err := validate.UUID("campaign_id", req.GetCampaignId()); err != nil {
-		return nil, s.toStatus(ctx, err)
-	}
+	invalid := validate.UUID("campaign_id", req.GetCampaignId())
 	d, err := detailsFromProto(req.GetTitle(), req.GetPosts(), req.GetOpensOn(), req.GetClosesOn())
-	if err != nil {
-		return nil, s.toStatus(ctx, err)
+	if invalid == nil {
+		invalid = err
 	}
 	resp := &pb.UpdateCampaignResponse{}
-	err = s.once(ctx, caller, "UpdateCampaign", req, resp, func(ctx context.Context) error {
-		c, err := s.svc.UpdateCampaign(ctx, caller, req.GetCampaignId(), req.GetExpectedVersion(), d)
-		resp.Campaign = campaignToProto(c)
-		return err
-	})
+	err = command.Run(ctx, s.pool, command.Call{Method: "UpdateCampaign", Invalid: invalid}, req, resp,
+		func(ctx context.Context, caller auth.Claims) (*intake.Campaign, error) {
+			return s.svc.UpdateCampaign(ctx, caller, req.GetCampaignId(), req.GetExpectedVersion(), d)
+		}, func(c *intake.Campaign) { resp.Campaign = campaignToProto(c) })
 	return reply(resp, s.toStatus(ctx, err))
 }
 
@@ -110,7 +91,7 @@ func (s *Server) ListCampaigns(ctx context.Context, req *pb.ListCampaignsRequest
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	regions, err := visibleRegions(caller, req.GetRegion())
+	regions, err := auth.VisibleRegions(caller, req.GetRegion())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -132,19 +113,12 @@ func (s *Server) ListCampaigns(ctx context.Context, req *pb.ListCampaignsRequest
 
 // SubmitApplication implements pb.ApplicationsServiceServer.
 func (s *Server) SubmitApplication(ctx context.Context, req *pb.SubmitApplicationRequest) (*pb.SubmitApplicationResponse, error) {
-	caller, err := auth.Require(ctx, "", auth.RoleSPOC)
-	if err != nil {
-		return nil, s.toStatus(ctx, err)
-	}
-	if err := validate.UUID("campaign_id", req.GetCampaignId()); err != nil {
-		return nil, s.toStatus(ctx, err)
-	}
 	resp := &pb.SubmitApplicationResponse{}
-	err = s.once(ctx, caller, "SubmitApplication", req, resp, func(ctx context.Context) error {
-		a, err := s.svc.Submit(ctx, caller, req.GetCampaignId(), candidateFromProto(req.GetCandidate()))
-		resp.Application = applicationToProto(a)
-		return err
-	})
+	call := command.Call{Method: "SubmitApplication", Roles: spocs, Invalid: validate.UUID("campaign_id", req.GetCampaignId())}
+	err := command.Run(ctx, s.pool, call, req, resp,
+		func(ctx context.Context, caller auth.Claims) (*intake.Application, error) {
+			return s.svc.Submit(ctx, caller, req.GetCampaignId(), candidateFromProto(req.GetCandidate()))
+		}, func(a *intake.Application) { resp.Application = applicationToProto(a) })
 	return reply(resp, s.toStatus(ctx, err))
 }
 
@@ -170,7 +144,7 @@ func (s *Server) ListApplications(ctx context.Context, req *pb.ListApplicationsR
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	regions, err := visibleRegions(caller, req.GetRegion())
+	regions, err := auth.VisibleRegions(caller, req.GetRegion())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -205,19 +179,12 @@ func (s *Server) ListApplications(ctx context.Context, req *pb.ListApplicationsR
 
 // WithdrawApplication implements pb.ApplicationsServiceServer.
 func (s *Server) WithdrawApplication(ctx context.Context, req *pb.WithdrawApplicationRequest) (*pb.WithdrawApplicationResponse, error) {
-	caller, err := auth.Require(ctx, "", auth.RoleSPOC)
-	if err != nil {
-		return nil, s.toStatus(ctx, err)
-	}
-	if err := validate.UUID("application_id", req.GetApplicationId()); err != nil {
-		return nil, s.toStatus(ctx, err)
-	}
 	resp := &pb.WithdrawApplicationResponse{}
-	err = s.once(ctx, caller, "WithdrawApplication", req, resp, func(ctx context.Context) error {
-		a, err := s.svc.Withdraw(ctx, caller, req.GetApplicationId(), req.GetExpectedVersion(), req.GetReasonCode())
-		resp.Application = applicationToProto(a)
-		return err
-	})
+	call := command.Call{Method: "WithdrawApplication", Roles: spocs, Invalid: validate.UUID("application_id", req.GetApplicationId())}
+	err := command.Run(ctx, s.pool, call, req, resp,
+		func(ctx context.Context, caller auth.Claims) (*intake.Application, error) {
+			return s.svc.Withdraw(ctx, caller, req.GetApplicationId(), req.GetExpectedVersion(), req.GetReasonCode())
+		}, func(a *intake.Application) { resp.Application = applicationToProto(a) })
 	return reply(resp, s.toStatus(ctx, err))
 }
 
@@ -227,33 +194,26 @@ const MaxImportRows = 500
 // ImportApplications implements pb.ApplicationsServiceServer; see
 // command.Batch for how rows, retries and dry runs behave.
 func (s *Server) ImportApplications(ctx context.Context, req *pb.ImportApplicationsRequest) (*pb.ImportApplicationsResponse, error) {
-	caller, err := auth.Require(ctx, "")
-	if err == nil && (len(req.GetRows()) == 0 || len(req.GetRows()) > MaxImportRows) {
-		err = validate.Field("rows", fmt.Sprintf("must hold 1-%d rows, not %d", MaxImportRows, len(req.GetRows())))
-	}
-	if err == nil && !req.GetDryRun() {
-		err = validate.RequestID(req.GetRequestId())
-	}
-	if err != nil {
-		return nil, s.toStatus(ctx, err)
-	}
-	resps, errs := command.Batch(ctx, s.pool, caller, "ImportApplications", req, req.GetDryRun(), "rows", req.GetRows(),
-		func() proto.Message { return &pb.ImportResult{} },
-		func(ctx context.Context, r *pb.ImportRow, resp proto.Message) error {
+	c := command.BatchCall{Call: command.Call{Method: "ImportApplications"}, Field: "rows", Items: "rows", Max: MaxImportRows, DryRun: req.GetDryRun()}
+	resps, errs, err := command.Batch(ctx, s.pool, c, req, req.GetRows(), newImportResult,
+		func(ctx context.Context, caller auth.Claims, r *pb.ImportRow, resp *pb.ImportResult) error {
 			row, err := importRowFromProto(r)
 			if err != nil {
 				return err
 			}
 			a, err := s.svc.Import(ctx, caller, row)
 			if a != nil {
-				resp.(*pb.ImportResult).ApplicationId = a.ID
+				resp.ApplicationId = a.ID
 			}
 			return err
 		})
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
 	out := &pb.ImportApplicationsResponse{DryRun: req.GetDryRun()}
 	for i, r := range req.GetRows() {
 		res := &pb.ImportResult{Index: int32(i), Reference: r.GetReference(), Status: apistatus.ItemStatus(s.toStatus(ctx, errs[i])),
-			ApplicationId: resps[i].(*pb.ImportResult).GetApplicationId()}
+			ApplicationId: resps[i].GetApplicationId()}
 		switch {
 		case errs[i] == nil:
 			out.Imported++
@@ -267,19 +227,7 @@ func (s *Server) ImportApplications(ctx context.Context, req *pb.ImportApplicati
 	return out, nil
 }
 
-type idempotent interface {
-	proto.Message
-	GetRequestId() string
-}
-
-// once applies fn at most once per caller and request id.
-func (s *Server) once(ctx context.Context, caller auth.Claims, method string, req idempotent, resp proto.Message, fn func(context.Context) error) error {
-	if err := validate.RequestID(req.GetRequestId()); err != nil {
-		return err
-	}
-	k := idempotency.Key{Caller: caller.Subject, RequestID: req.GetRequestId(), Method: method}
-	return idempotency.Do(ctx, s.pool, k, req, resp, fn)
-}
+func newImportResult() *pb.ImportResult { return &pb.ImportResult{} }
 
 func reply[T any](resp *T, err error) (*T, error) {
 	if err != nil {
@@ -288,41 +236,13 @@ func reply[T any](resp *T, err error) (*T, error) {
 	return resp, nil
 }
 
-// visibleRegions is the requested region, checked, or every region the
-// caller may see.
-func visibleRegions(caller auth.Claims, requested string) ([]string, error) {
-	if requested != "" {
-		if err := validate.Region("region", requested); err != nil {
-			return nil, err
-		}
-		if !caller.CanAccessRegion(requested) {
-			return nil, auth.ErrPermissionDenied
-		}
-		return []string{requested}, nil
-	}
-	if caller.Role == auth.RoleAdmin {
-		return region.All, nil
-	}
-	return caller.Regions, nil
-}
-
+// page reads a list request's paging, for lists keyed by id.
 func page(size int32, token string, filters ...string) (limit int, after string, err error) {
-	if limit, err = pagetokenSize(size); err != nil {
-		return 0, "", err
-	}
-	if after, err = pagetoken.Decode(token, filters...); err != nil {
+	if limit, after, err = pagetoken.Page(size, token, filters...); err != nil {
 		return 0, "", err
 	}
 	after, err = pagetoken.ParseID(after)
 	return limit, after, err
-}
-
-func pagetokenSize(size int32) (int, error) {
-	n, err := pagetoken.Size(size, defaultPageSize, maxPageSize)
-	if err != nil {
-		return 0, validate.Field("page_size", "must not be negative")
-	}
-	return n, nil
 }
 
 // toStatus is the one place this service turns errors into statuses.
@@ -330,19 +250,8 @@ func (s *Server) toStatus(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
-	var se *intake.StageError
-	switch {
-	case errors.As(err, &se):
-		return status.Error(codes.FailedPrecondition, se.Error())
-	case errors.Is(err, intake.ErrNotFound):
-		return status.Error(codes.NotFound, err.Error())
-	case errors.Is(err, intake.ErrStale):
-		return status.Error(codes.Aborted, err.Error())
-	case errors.Is(err, intake.ErrDuplicate), errors.Is(err, intake.ErrAlreadyImported):
+	if errors.Is(err, intake.ErrDuplicate) || errors.Is(err, intake.ErrAlreadyImported) {
 		return status.Error(codes.AlreadyExists, err.Error())
 	}
-	if st, ok := apistatus.Common(err); ok {
-		return st.Err()
-	}
-	return apistatus.Internal(ctx, s.log, err)
+	return apistatus.Error(ctx, s.log, err)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/record"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
@@ -67,7 +68,7 @@ func (s *Service) Import(ctx context.Context, caller auth.Claims, row ImportRow)
 	}
 	if a, err := s.store.ApplicationByReference(ctx, row.Reference); err == nil {
 		return a, fmt.Errorf("%w: reference %s is application %s", ErrAlreadyImported, row.Reference, a.ID)
-	} else if !errors.Is(err, ErrNotFound) {
+	} else if !errors.Is(err, record.ErrNotFound) {
 		return nil, err
 	}
 	c, err := s.importCampaign(ctx, caller, row)
@@ -84,7 +85,7 @@ func (s *Service) Import(ctx context.Context, caller auth.Claims, row ImportRow)
 		Stage: StageSift, StageEnteredAt: at, Version: 1, SubmittedAt: at, SubmittedBy: caller.Subject,
 		ImportReference: row.Reference,
 	}
-	submittedEv := applicationEvent(caller, a, at)
+	submittedEv := applicationEvent(event.Actor(caller), a, at)
 	submittedEv.Payload = &eventsv1.Event_ApplicationSubmitted{ApplicationSubmitted: &eventsv1.ApplicationSubmitted{
 		Imported: proto.CloneOf(row.History),
 	}}
@@ -95,7 +96,7 @@ func (s *Service) Import(ctx context.Context, caller auth.Claims, row ImportRow)
 	if row.WithdrawnAt != nil {
 		w := &Withdrawal{Stage: withdrawAt, At: row.WithdrawnAt.UTC(), Reason: row.WithdrawReason, By: caller.Subject}
 		if w.Stage == StageSift {
-			evs = append(evs, a.withdraw(actor(caller), w))
+			evs = append(evs, a.withdraw(event.Actor(caller), w))
 		} else {
 			a.PendingWithdrawal = w
 		}
@@ -120,7 +121,7 @@ func (s *Service) importCampaign(ctx context.Context, caller auth.Claims, row Im
 		if err == nil {
 			return c, sameCampaign(c, row.Campaign)
 		}
-		if !errors.Is(err, ErrNotFound) {
+		if !errors.Is(err, record.ErrNotFound) {
 			return nil, err
 		}
 		now := s.now().UTC()
@@ -178,10 +179,7 @@ func (a *Application) withdraw(by *commonv1.Actor, w *Withdrawal) *eventsv1.Even
 	a.Stage, a.StageEnteredAt, a.WithdrawnAt, a.WithdrawReason = StageWithdrawn, at, &at, w.Reason
 	a.PendingWithdrawal = nil
 	a.Version++
-	ev := &eventsv1.Event{
-		EventId: event.NewID(), ApplicationId: a.ID, Region: a.Region, CampaignId: a.CampaignID, Role: roleProto[a.Role],
-		OccurredAt: timestamppb.New(at), Actor: by, Producer: Producer, AggregateVersion: a.Version,
-	}
+	ev := applicationEvent(by, a, at)
 	ev.Payload = &eventsv1.Event_ApplicationWithdrawn{
 		ApplicationWithdrawn: &eventsv1.ApplicationWithdrawn{ReasonCode: w.Reason, Stage: stageProto[from]},
 	}

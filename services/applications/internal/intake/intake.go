@@ -1,15 +1,14 @@
 // Package intake holds the rules of the applications service: campaigns,
 // the submission of applications, candidate withdrawal, and the stage each
-// application has reached as its owners report it (DESIGN.md §3).
+// application has reached as its owners report it (docs/design.md §3).
 package intake
 
 import (
 	"errors"
-	"fmt"
 	"time"
 )
 
-// Stage is where an application stands (DESIGN.md §3).
+// Stage is where an application stands (docs/design.md §3).
 type Stage string
 
 // Stages, in pipeline order.
@@ -35,6 +34,9 @@ var rank = map[Stage]int{
 func (s Stage) Terminal() bool {
 	return s == StageHired || s == StageRejected || s == StageWithdrawn
 }
+
+// Describe says the stage in a sentence, for the error that refuses a change.
+func (s Stage) Describe() string { return "application is " + string(s) }
 
 // Role is the kind of post a campaign recruits for.
 type Role string
@@ -98,27 +100,6 @@ type Application struct {
 	PendingWithdrawal *Withdrawal
 }
 
-// Errors the grpcapi layer maps to status codes.
-var (
-	ErrNotFound = errors.New("not found")
-	// ErrStale: the caller's expected version is not the record's version.
-	ErrStale = errors.New("stale version")
-	// ErrDuplicate: the record already exists.
-	ErrDuplicate = errors.New("already exists")
-)
-
-// StageError is a transition the pipeline does not allow from the
-// application's current stage.
-type StageError struct {
-	Stage  Stage
-	Action string
-}
-
-func (e *StageError) Error() string {
-	return fmt.Sprintf("cannot %s: application is %s", e.Action, e.Stage)
-}
-
-// StaleError is ErrStale with the versions, so the caller knows to re-read.
-func StaleError(expected, actual int64) error {
-	return fmt.Errorf("%w: expected version %d, record is at version %d", ErrStale, expected, actual)
-}
+// ErrDuplicate: the record already exists (AlreadyExists); the other
+// errors of this package are pkg/record's.
+var ErrDuplicate = errors.New("already exists")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/record"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
@@ -51,7 +52,7 @@ func (m *memStore) UpdateCampaign(_ context.Context, id string, fn func(*Campaig
 	defer m.mu.Unlock()
 	c, ok := m.campaigns[id]
 	if !ok {
-		return nil, ErrNotFound
+		return nil, record.ErrNotFound
 	}
 	evs, err := fn(&c)
 	if err != nil {
@@ -67,7 +68,7 @@ func (m *memStore) Campaign(_ context.Context, id string) (*Campaign, error) {
 	defer m.mu.Unlock()
 	c, ok := m.campaigns[id]
 	if !ok {
-		return nil, ErrNotFound
+		return nil, record.ErrNotFound
 	}
 	return &c, nil
 }
@@ -92,7 +93,7 @@ func (m *memStore) CampaignByReference(_ context.Context, ref string) (*Campaign
 			return &c, nil
 		}
 	}
-	return nil, ErrNotFound
+	return nil, record.ErrNotFound
 }
 
 func (m *memStore) ApplicationByReference(_ context.Context, ref string) (*Application, error) {
@@ -103,7 +104,7 @@ func (m *memStore) ApplicationByReference(_ context.Context, ref string) (*Appli
 			return &a, nil
 		}
 	}
-	return nil, ErrNotFound
+	return nil, record.ErrNotFound
 }
 
 func (m *memStore) UpdateApplication(_ context.Context, id string, fn func(*Application) ([]*eventsv1.Event, error)) (*Application, error) {
@@ -111,7 +112,7 @@ func (m *memStore) UpdateApplication(_ context.Context, id string, fn func(*Appl
 	defer m.mu.Unlock()
 	a, ok := m.apps[id]
 	if !ok {
-		return nil, ErrNotFound
+		return nil, record.ErrNotFound
 	}
 	evs, err := fn(&a)
 	if err != nil {
@@ -127,7 +128,7 @@ func (m *memStore) Application(_ context.Context, id string) (*Application, erro
 	defer m.mu.Unlock()
 	a, ok := m.apps[id]
 	if !ok {
-		return nil, ErrNotFound
+		return nil, record.ErrNotFound
 	}
 	return &a, nil
 }

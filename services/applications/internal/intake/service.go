@@ -3,14 +3,11 @@ package intake
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
-
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
-	"github.com/probation-recruitment/pipeline/pkg/pg"
+	"github.com/probation-recruitment/pipeline/pkg/record"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
@@ -31,7 +28,7 @@ type Store interface {
 	Campaign(ctx context.Context, id string) (*Campaign, error)
 	Campaigns(ctx context.Context, f CampaignFilter) ([]*Campaign, error)
 
-	// CampaignByReference finds an imported campaign (ErrNotFound).
+	// CampaignByReference finds an imported campaign (record.ErrNotFound).
 	CampaignByReference(ctx context.Context, reference string) (*Campaign, error)
 
 	// InsertApplication returns ErrDuplicate if the candidate's email has
@@ -39,16 +36,15 @@ type Store interface {
 	// reference is taken.
 	InsertApplication(ctx context.Context, a *Application, evs ...*eventsv1.Event) error
 	// UpdateApplication loads the application, locked, and stores it and
-	// the events fn returns. fn may return ErrUnchanged to store nothing.
+	// the events fn returns. fn may return record.ErrUnchanged to store
+	// nothing.
 	UpdateApplication(ctx context.Context, id string, fn func(*Application) ([]*eventsv1.Event, error)) (*Application, error)
 	Application(ctx context.Context, id string) (*Application, error)
-	// ApplicationByReference finds an imported application (ErrNotFound).
+	// ApplicationByReference finds an imported application
+	// (record.ErrNotFound).
 	ApplicationByReference(ctx context.Context, reference string) (*Application, error)
 	Applications(ctx context.Context, f ApplicationFilter) ([]*Application, error)
 }
-
-// ErrUnchanged, returned by an update function, stores nothing.
-var ErrUnchanged = errors.New("unchanged")
 
 // CampaignFilter selects campaigns, newest first, after the id After.
 type CampaignFilter struct {
@@ -76,7 +72,7 @@ type Service struct {
 
 // NewService returns a Service; now is the clock (time.Now outside tests).
 func NewService(store Store, now func() time.Time, local *time.Location) *Service {
-	return &Service{store: store, now: pg.StoredPrecision(now), local: local}
+	return &Service{store: store, now: record.StoredPrecision(now), local: local}
 }
 
 // NewCampaign is what an admin gives to create a campaign.
@@ -120,11 +116,11 @@ func (s *Service) UpdateCampaign(ctx context.Context, caller auth.Claims, id str
 		return nil, err
 	}
 	return s.store.UpdateCampaign(ctx, id, func(c *Campaign) ([]*eventsv1.Event, error) {
-		if !caller.CanAccessRegion(c.Region) {
-			return nil, regionDenied(c.Region)
+		if err := record.CheckRegion(caller, c.Region); err != nil {
+			return nil, err
 		}
 		if c.Version != expectedVersion {
-			return nil, StaleError(expectedVersion, c.Version)
+			return nil, record.StaleError(expectedVersion, c.Version)
 		}
 		now := s.now().UTC()
 		c.Title, c.Posts, c.OpensOn, c.ClosesOn = d.Title, d.Posts, d.OpensOn, d.ClosesOn
@@ -142,8 +138,8 @@ func (s *Service) Campaign(ctx context.Context, caller auth.Claims, id string) (
 	if err != nil {
 		return nil, err
 	}
-	if !caller.CanAccessRegion(c.Region) {
-		return nil, regionDenied(c.Region)
+	if err := record.CheckRegion(caller, c.Region); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -163,8 +159,8 @@ func (s *Service) Submit(ctx context.Context, caller auth.Claims, campaignID str
 	if err != nil {
 		return nil, err
 	}
-	if !caller.CanAccessRegion(c.Region) {
-		return nil, regionDenied(c.Region)
+	if err := record.CheckRegion(caller, c.Region); err != nil {
+		return nil, err
 	}
 	now := s.now()
 	today := civilDate(now.In(s.local))
@@ -178,7 +174,7 @@ func (s *Service) Submit(ctx context.Context, caller auth.Claims, campaignID str
 		ID: event.NewID(), CampaignID: c.ID, Region: c.Region, Role: c.Role, Candidate: cand,
 		Stage: StageSift, StageEnteredAt: now.UTC(), Version: 1, SubmittedAt: now.UTC(), SubmittedBy: caller.Subject,
 	}
-	ev := applicationEvent(caller, a, now)
+	ev := applicationEvent(event.Actor(caller), a, now)
 	ev.Payload = &eventsv1.Event_ApplicationSubmitted{ApplicationSubmitted: &eventsv1.ApplicationSubmitted{}}
 	if err := s.store.InsertApplication(ctx, a, ev); err != nil {
 		return nil, err
@@ -192,8 +188,8 @@ func (s *Service) Application(ctx context.Context, caller auth.Claims, id string
 	if err != nil {
 		return nil, err
 	}
-	if !caller.CanAccessRegion(a.Region) {
-		return nil, regionDenied(a.Region)
+	if err := record.CheckRegion(caller, a.Region); err != nil {
+		return nil, err
 	}
 	return a, nil
 }
@@ -212,24 +208,16 @@ func (s *Service) Withdraw(ctx context.Context, caller auth.Claims, id string, e
 		return nil, err
 	}
 	return s.store.UpdateApplication(ctx, id, func(a *Application) ([]*eventsv1.Event, error) {
-		if !caller.CanAccessRegion(a.Region) {
-			return nil, regionDenied(a.Region)
+		if err := record.CheckRegion(caller, a.Region); err != nil {
+			return nil, err
 		}
 		if a.Version != expectedVersion {
-			return nil, StaleError(expectedVersion, a.Version)
+			return nil, record.StaleError(expectedVersion, a.Version)
 		}
 		if a.Stage.Terminal() {
-			return nil, &StageError{Stage: a.Stage, Action: "withdraw"}
+			return nil, record.Refused(a.Stage, "withdraw")
 		}
-		from := a.Stage
-		now := s.now().UTC()
-		a.Stage, a.StageEnteredAt, a.WithdrawnAt, a.WithdrawReason = StageWithdrawn, now, &now, reason
-		a.Version++
-		ev := applicationEvent(caller, a, now)
-		ev.Payload = &eventsv1.Event_ApplicationWithdrawn{
-			ApplicationWithdrawn: &eventsv1.ApplicationWithdrawn{ReasonCode: reason, Stage: stageProto[from]},
-		}
-		return []*eventsv1.Event{ev}, nil
+		return []*eventsv1.Event{a.withdraw(event.Actor(caller), &Withdrawal{Stage: a.Stage, At: s.now(), Reason: reason})}, nil
 	})
 }
 
@@ -276,7 +264,7 @@ func (s *Service) ApplyStageEvent(ctx context.Context, ev *eventsv1.Event) error
 	}
 	_, err := s.store.UpdateApplication(ctx, ev.GetApplicationId(), func(a *Application) ([]*eventsv1.Event, error) {
 		if rank[stage] <= rank[a.Stage] || (a.Stage == StageHired && stage != StageWithdrawn) {
-			return nil, ErrUnchanged
+			return nil, record.ErrUnchanged
 		}
 		a.Stage, a.StageEnteredAt = stage, ev.GetOccurredAt().AsTime()
 		if w := a.PendingWithdrawal; w != nil && w.Stage == stage {
@@ -285,14 +273,10 @@ func (s *Service) ApplyStageEvent(ctx context.Context, ev *eventsv1.Event) error
 		}
 		return nil, nil
 	})
-	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnchanged) {
+	if errors.Is(err, record.ErrNotFound) || errors.Is(err, record.ErrUnchanged) {
 		return nil
 	}
 	return err
-}
-
-func regionDenied(region string) error {
-	return fmt.Errorf("%w: no access to region %s", auth.ErrPermissionDenied, region)
 }
 
 func civilDate(t time.Time) time.Time {
@@ -315,39 +299,22 @@ var roleProto = map[Role]commonv1.JobRole{
 func StageProto(s Stage) commonv1.Stage { return stageProto[s] }
 func RoleProto(r Role) commonv1.JobRole { return roleProto[r] }
 
-func actor(c auth.Claims) *commonv1.Actor {
-	roles := map[auth.Role]commonv1.CallerRole{
-		auth.RoleSPOC: commonv1.CallerRole_CALLER_ROLE_SPOC, auth.RoleVetting: commonv1.CallerRole_CALLER_ROLE_VETTING,
-		auth.RoleDashboard: commonv1.CallerRole_CALLER_ROLE_DASHBOARD, auth.RoleAdmin: commonv1.CallerRole_CALLER_ROLE_ADMIN,
-	}
-	return &commonv1.Actor{Subject: c.Subject, Role: roles[c.Role]}
-}
-
 func campaignDetails(c *Campaign) *eventsv1.CampaignDetails {
-	d := &eventsv1.CampaignDetails{Title: c.Title, Posts: int32(c.Posts), OpensOn: DateProto(c.OpensOn)}
+	d := &eventsv1.CampaignDetails{Title: c.Title, Posts: int32(c.Posts), OpensOn: event.Date(c.OpensOn)}
 	if c.ClosesOn != nil {
-		d.ClosesOn = DateProto(*c.ClosesOn)
+		d.ClosesOn = event.Date(*c.ClosesOn)
 	}
 	return d
 }
 
-// DateProto converts a date (midnight UTC) to the contract's Date.
-func DateProto(t time.Time) *commonv1.Date {
-	return &commonv1.Date{Year: int32(t.Year()), Month: int32(t.Month()), Day: int32(t.Day())}
-}
-
+// campaignEvent is the envelope of an event about campaign c.
 func campaignEvent(caller auth.Claims, c *Campaign, at time.Time) *eventsv1.Event {
-	ev := &eventsv1.Event{
-		EventId: event.NewID(), Region: c.Region, CampaignId: c.ID, Role: roleProto[c.Role],
-		OccurredAt: timestamppb.New(at), Actor: actor(caller), Producer: Producer, AggregateVersion: c.Version,
-	}
-	return ev
+	return event.New(Producer, event.Actor(caller), at, event.Record{CampaignID: c.ID, Region: c.Region, Role: roleProto[c.Role], Version: c.Version})
 }
 
-func applicationEvent(caller auth.Claims, a *Application, at time.Time) *eventsv1.Event {
-	ev := &eventsv1.Event{
-		EventId: event.NewID(), ApplicationId: a.ID, Region: a.Region, CampaignId: a.CampaignID, Role: roleProto[a.Role],
-		OccurredAt: timestamppb.New(at), Actor: actor(caller), Producer: Producer, AggregateVersion: a.Version,
-	}
-	return ev
+// applicationEvent is the envelope of an event about application a, by actor.
+func applicationEvent(actor *commonv1.Actor, a *Application, at time.Time) *eventsv1.Event {
+	return event.New(Producer, actor, at, event.Record{
+		ApplicationID: a.ID, CampaignID: a.CampaignID, Region: a.Region, Role: roleProto[a.Role], Version: a.Version,
+	})
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/outbox"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
+	"github.com/probation-recruitment/pipeline/pkg/record"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
 	"github.com/probation-recruitment/pipeline/services/applications/internal/intake"
 )
@@ -45,7 +46,7 @@ func scanCampaign(row pgx.Row) (*intake.Campaign, error) {
 	err := row.Scan(&c.ID, &c.Region, &c.Role, &c.Title, &c.Posts, &c.OpensOn, &c.ClosesOn, &c.Version, &c.CreatedAt, &c.UpdatedAt, &c.CreatedBy,
 		&c.ImportReference)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("campaign: %w", intake.ErrNotFound)
+		return nil, fmt.Errorf("campaign: %w", record.ErrNotFound)
 	}
 	return c, err
 }
@@ -72,7 +73,7 @@ func (s *Store) InsertCampaign(ctx context.Context, c *intake.Campaign, ev *even
 // CampaignByReference returns the campaign imported under reference.
 func (s *Store) CampaignByReference(ctx context.Context, reference string) (*intake.Campaign, error) {
 	c, err := scanCampaign(pg.Q(ctx, s.pool).QueryRow(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE import_reference = $1`, reference))
-	if err != nil && !errors.Is(err, intake.ErrNotFound) {
+	if err != nil && !errors.Is(err, record.ErrNotFound) {
 		return nil, fmt.Errorf("read campaign: %w", err)
 	}
 	return c, err
@@ -81,7 +82,7 @@ func (s *Store) CampaignByReference(ctx context.Context, reference string) (*int
 // UpdateCampaign applies fn to the campaign under a row lock.
 func (s *Store) UpdateCampaign(ctx context.Context, id string, fn func(*intake.Campaign) ([]*eventsv1.Event, error)) (*intake.Campaign, error) {
 	if !validUUID(id) {
-		return nil, fmt.Errorf("campaign: %w", intake.ErrNotFound)
+		return nil, fmt.Errorf("campaign: %w", record.ErrNotFound)
 	}
 	var out *intake.Campaign
 	err := pg.InTx(ctx, s.pool, func(tx pgx.Tx) error {
@@ -106,10 +107,10 @@ func (s *Store) UpdateCampaign(ctx context.Context, id string, fn func(*intake.C
 // Campaign returns one campaign.
 func (s *Store) Campaign(ctx context.Context, id string) (*intake.Campaign, error) {
 	if !validUUID(id) {
-		return nil, fmt.Errorf("campaign: %w", intake.ErrNotFound)
+		return nil, fmt.Errorf("campaign: %w", record.ErrNotFound)
 	}
 	c, err := scanCampaign(pg.Q(ctx, s.pool).QueryRow(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE id = $1`, id))
-	if err != nil && !errors.Is(err, intake.ErrNotFound) {
+	if err != nil && !errors.Is(err, record.ErrNotFound) {
 		return nil, fmt.Errorf("read campaign: %w", err)
 	}
 	return c, err
@@ -145,7 +146,7 @@ func scanApplication(row pgx.Row) (*intake.Application, error) {
 		&a.Stage, &a.StageEnteredAt, &a.Version, &a.SubmittedAt, &a.SubmittedBy, &a.WithdrawnAt, &a.WithdrawReason, &a.ImportReference,
 		&pendingStage, &pendingAt, &pendingReason, &pendingBy)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("application: %w", intake.ErrNotFound)
+		return nil, fmt.Errorf("application: %w", record.ErrNotFound)
 	}
 	if pendingStage != nil && pendingAt != nil && pendingReason != nil && pendingBy != nil {
 		a.PendingWithdrawal = &intake.Withdrawal{Stage: intake.Stage(*pendingStage), At: *pendingAt, Reason: *pendingReason, By: *pendingBy}
@@ -189,7 +190,7 @@ func (s *Store) InsertApplication(ctx context.Context, a *intake.Application, ev
 // ApplicationByReference returns the application imported under reference.
 func (s *Store) ApplicationByReference(ctx context.Context, reference string) (*intake.Application, error) {
 	a, err := scanApplication(pg.Q(ctx, s.pool).QueryRow(ctx, `SELECT `+applicationColumns+` FROM applications WHERE import_reference = $1`, reference))
-	if err != nil && !errors.Is(err, intake.ErrNotFound) {
+	if err != nil && !errors.Is(err, record.ErrNotFound) {
 		return nil, fmt.Errorf("read application: %w", err)
 	}
 	return a, err
@@ -198,7 +199,7 @@ func (s *Store) ApplicationByReference(ctx context.Context, reference string) (*
 // UpdateApplication applies fn to the application under a row lock.
 func (s *Store) UpdateApplication(ctx context.Context, id string, fn func(*intake.Application) ([]*eventsv1.Event, error)) (*intake.Application, error) {
 	if !validUUID(id) {
-		return nil, fmt.Errorf("application: %w", intake.ErrNotFound)
+		return nil, fmt.Errorf("application: %w", record.ErrNotFound)
 	}
 	var out *intake.Application
 	err := pg.InTx(ctx, s.pool, func(tx pgx.Tx) error {
@@ -226,10 +227,10 @@ func (s *Store) UpdateApplication(ctx context.Context, id string, fn func(*intak
 // Application returns one application.
 func (s *Store) Application(ctx context.Context, id string) (*intake.Application, error) {
 	if !validUUID(id) {
-		return nil, fmt.Errorf("application: %w", intake.ErrNotFound)
+		return nil, fmt.Errorf("application: %w", record.ErrNotFound)
 	}
 	a, err := scanApplication(pg.Q(ctx, s.pool).QueryRow(ctx, `SELECT `+applicationColumns+` FROM applications WHERE id = $1`, id))
-	if err != nil && !errors.Is(err, intake.ErrNotFound) {
+	if err != nil && !errors.Is(err, record.ErrNotFound) {
 		return nil, fmt.Errorf("read application: %w", err)
 	}
 	return a, err

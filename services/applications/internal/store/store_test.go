@@ -23,6 +23,7 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/idempotency"
 	"github.com/probation-recruitment/pipeline/pkg/outbox"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
+	"github.com/probation-recruitment/pipeline/pkg/record"
 	"github.com/probation-recruitment/pipeline/pkg/stream"
 	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
@@ -185,7 +186,7 @@ func TestUpdateApplicationStoresOnlyOnSuccess(t *testing.T) {
 	events := e.count(t, "outbox")
 	boom := errors.New("rule refused")
 
-	for _, fnErr := range []error{boom, intake.ErrUnchanged} {
+	for _, fnErr := range []error{boom, record.ErrUnchanged} {
 		_, err := e.store.UpdateApplication(ctx, a.ID, func(a *intake.Application) ([]*eventsv1.Event, error) {
 			a.Stage, a.Version = intake.StageOffer, 99
 			return nil, fnErr
@@ -286,16 +287,16 @@ func TestMalformedOrUnknownIDsAreNotFound(t *testing.T) {
 	noopC := func(*intake.Campaign) ([]*eventsv1.Event, error) { return nil, nil }
 	for _, id := range []string{"", "not-a-uuid", "'; DROP TABLE applications; --", event.NewID()} {
 		t.Run(id, func(t *testing.T) {
-			if _, err := e.store.Application(ctx, id); !errors.Is(err, intake.ErrNotFound) {
+			if _, err := e.store.Application(ctx, id); !errors.Is(err, record.ErrNotFound) {
 				t.Errorf("Application(%q) = %v, want ErrNotFound", id, err)
 			}
-			if _, err := e.store.UpdateApplication(ctx, id, noop); !errors.Is(err, intake.ErrNotFound) {
+			if _, err := e.store.UpdateApplication(ctx, id, noop); !errors.Is(err, record.ErrNotFound) {
 				t.Errorf("UpdateApplication(%q) = %v, want ErrNotFound", id, err)
 			}
-			if _, err := e.store.Campaign(ctx, id); !errors.Is(err, intake.ErrNotFound) {
+			if _, err := e.store.Campaign(ctx, id); !errors.Is(err, record.ErrNotFound) {
 				t.Errorf("Campaign(%q) = %v, want ErrNotFound", id, err)
 			}
-			if _, err := e.store.UpdateCampaign(ctx, id, noopC); !errors.Is(err, intake.ErrNotFound) {
+			if _, err := e.store.UpdateCampaign(ctx, id, noopC); !errors.Is(err, record.ErrNotFound) {
 				t.Errorf("UpdateCampaign(%q) = %v, want ErrNotFound", id, err)
 			}
 		})

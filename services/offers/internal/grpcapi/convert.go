@@ -49,9 +49,9 @@ func offerToProto(o *offer.Offer) *pb.Offer {
 	}
 	p := &pb.Offer{
 		ApplicationId: o.ApplicationID, CampaignId: o.CampaignID, Region: o.Region, Role: o.Role,
-		Status: statusToProto[o.Status], SalaryBandCode: o.SalaryBand, Conditions: o.Conditions,
+		Status: statusToProto[o.State], SalaryBandCode: o.SalaryBand, Conditions: o.Conditions,
 		VettingCleared: o.VettingCleared, SubjectToVetting: o.SubjectToVetting, StartApprovedBy: o.ApprovedBy,
-		ReasonCode: o.ReasonCode, StatusEnteredAt: timestamppb.New(o.StatusEnteredAt), Version: o.Version,
+		ReasonCode: o.ReasonCode, StatusEnteredAt: timestamppb.New(o.StateEnteredAt), Version: o.Version,
 		History: history.Proto(o.History),
 	}
 	if o.StartDate != nil {

@@ -52,8 +52,8 @@ func TestInterviewPassed(t *testing.T) {
 	e.makeOffer(t, c, r)
 	e.handle(t, passed)                                  // the same event again
 	e.handle(t, r.interviewPassed(start.Add(time.Hour))) // or a repeat with a new id
-	if o := e.get(t, r.id); o.Status != offer.Made || o.Version != 2 || len(o.History) != 2 {
-		t.Errorf("after redelivery the offer is %s v%d with %d history entries, want MADE v2 with 2", o.Status, o.Version, len(o.History))
+	if o := e.get(t, r.id); o.State != offer.Made || o.Version != 2 || len(o.History) != 2 {
+		t.Errorf("after redelivery the offer is %s v%d with %d history entries, want MADE v2 with 2", o.State, o.Version, len(o.History))
 	}
 }
 
@@ -91,13 +91,13 @@ func TestApplicationWithdrawn(t *testing.T) {
 			e.handle(t, withdrawal) // redelivered
 			after := e.get(t, r.id)
 			if !tt.ends {
-				if after.Status != before.Status || after.Version != before.Version {
-					t.Errorf("withdrawal moved a %s offer to %s v%d", before.Status, after.Status, after.Version)
+				if after.State != before.State || after.Version != before.Version {
+					t.Errorf("withdrawal moved a %s offer to %s v%d", before.State, after.State, after.Version)
 				}
 				return
 			}
-			if after.Status != offer.Withdrawn || after.Version != before.Version+1 || after.ReasonCode != "candidate_request" {
-				t.Errorf("after withdrawal: %s v%d %q; want WITHDRAWN v%d candidate_request", after.Status, after.Version, after.ReasonCode, before.Version+1)
+			if after.State != offer.Withdrawn || after.Version != before.Version+1 || after.ReasonCode != "candidate_request" {
+				t.Errorf("after withdrawal: %s v%d %q; want WITHDRAWN v%d candidate_request", after.State, after.Version, after.ReasonCode, before.Version+1)
 			}
 			if last := after.History[len(after.History)-1]; last.Event != "application.withdrawn" || last.Actor.GetSubject() != "spoc-intake" {
 				t.Errorf("last history entry = %+v, want application.withdrawn by spoc-intake", last)
@@ -149,8 +149,8 @@ func TestVettingCleared(t *testing.T) {
 	e.handle(t, r.vettingCleared(start))
 	e.handle(t, r.vettingCleared(start)) // a repeat changes nothing
 	noted := e.get(t, r.id)
-	if !noted.VettingCleared || noted.Version != acc.GetVersion()+1 || noted.Status != offer.Accepted {
-		t.Fatalf("after vetting.cleared: cleared %v %s v%d; want noted at v%d", noted.VettingCleared, noted.Status, noted.Version, acc.GetVersion()+1)
+	if !noted.VettingCleared || noted.Version != acc.GetVersion()+1 || noted.State != offer.Accepted {
+		t.Fatalf("after vetting.cleared: cleared %v %s v%d; want noted at v%d", noted.VettingCleared, noted.State, noted.Version, acc.GetVersion()+1)
 	}
 	resp, err := c.SetStartDate(t.Context(), &pb.SetStartDateRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: noted.Version, StartDate: today})
 	if err != nil {
@@ -229,13 +229,13 @@ func TestVettingFailed(t *testing.T) {
 			after := e.get(t, r.id)
 			rows := e.outbox(t, r.id)[outboxBefore:]
 			if !tt.withdraws {
-				if after.Status != before.Status || after.Version != before.Version || len(rows) != 0 {
-					t.Errorf("vetting failed on %s: offer %s v%d, new events %v; want no change", before.Status, after.Status, after.Version, names(rows))
+				if after.State != before.State || after.Version != before.Version || len(rows) != 0 {
+					t.Errorf("vetting failed on %s: offer %s v%d, new events %v; want no change", before.State, after.State, after.Version, names(rows))
 				}
 				return
 			}
-			if after.Status != offer.Withdrawn || after.ReasonCode != offer.ReasonVettingFailed || after.Version != before.Version+1 {
-				t.Errorf("after vetting failed: %s v%d %q; want WITHDRAWN v%d vetting_failed", after.Status, after.Version, after.ReasonCode, before.Version+1)
+			if after.State != offer.Withdrawn || after.ReasonCode != offer.ReasonVettingFailed || after.Version != before.Version+1 {
+				t.Errorf("after vetting failed: %s v%d %q; want WITHDRAWN v%d vetting_failed", after.State, after.Version, after.ReasonCode, before.Version+1)
 			}
 			if len(rows) != 1 || rows[0].name != "offer.withdrawn" {
 				t.Fatalf("new events %v, want one offer.withdrawn", names(rows))
@@ -336,15 +336,15 @@ func TestConsumerOnJetStream(t *testing.T) {
 	r := newRecord("london")
 	passed := r.interviewPassed(start)
 	consumed(t, publish(t, passed, true))
-	if o := e.get(t, r.id); o.Status != offer.AwaitingOffer || o.Version != 1 {
-		t.Fatalf("after interview.passed on the stream: %s v%d", o.Status, o.Version)
+	if o := e.get(t, r.id); o.State != offer.AwaitingOffer || o.Version != 1 {
+		t.Fatalf("after interview.passed on the stream: %s v%d", o.State, o.Version)
 	}
 	e.accept(t, c, r)
 	// Republished without a message id (past the duplicate window): the
 	// inbox, not JetStream, must drop it.
 	consumed(t, publish(t, passed, false))
-	if o := e.get(t, r.id); o.Status != offer.Accepted || o.Version != 3 {
-		t.Fatalf("after a republished interview.passed: %s v%d, want ACCEPTED v3", o.Status, o.Version)
+	if o := e.get(t, r.id); o.State != offer.Accepted || o.Version != 3 {
+		t.Fatalf("after a republished interview.passed: %s v%d, want ACCEPTED v3", o.State, o.Version)
 	}
 	var inbox int
 	if err := e.pool.QueryRow(t.Context(), `SELECT count(*) FROM inbox WHERE consumer = 'offers' AND event_id = $1`, passed.GetEventId()).Scan(&inbox); err != nil || inbox != 1 {
@@ -352,8 +352,8 @@ func TestConsumerOnJetStream(t *testing.T) {
 	}
 
 	consumed(t, publish(t, r.vettingFailed(start.Add(time.Hour)), true))
-	if o := e.get(t, r.id); o.Status != offer.Withdrawn || o.ReasonCode != offer.ReasonVettingFailed {
-		t.Fatalf("after vetting.failed on the stream: %s %q", o.Status, o.ReasonCode)
+	if o := e.get(t, r.id); o.State != offer.Withdrawn || o.ReasonCode != offer.ReasonVettingFailed {
+		t.Fatalf("after vetting.failed on the stream: %s %q", o.State, o.ReasonCode)
 	}
 
 	// The relay publishes offers' own events, the withdrawal last; the

@@ -5,12 +5,9 @@ package grpcapi
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/probation-recruitment/pipeline/pkg/apistatus"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
@@ -37,10 +34,15 @@ func New(svc *offer.Service, pool *pgxpool.Pool, log *slog.Logger) *Server {
 // spocs make offer changes (admins always may).
 var spocs = []auth.Role{auth.RoleSPOC}
 
+// change is a SPOC's change to the offer of applicationID.
+func change(method, applicationID string) command.Call {
+	return command.Call{Method: method, Roles: spocs, Invalid: validate.UUID("application_id", applicationID)}
+}
+
 // MakeConditionalOffer implements pb.OffersServiceServer.
 func (s *Server) MakeConditionalOffer(ctx context.Context, req *pb.MakeConditionalOfferRequest) (*pb.MakeConditionalOfferResponse, error) {
 	resp := &pb.MakeConditionalOfferResponse{}
-	err := command.Run(ctx, s.pool, "MakeConditionalOffer", req, req.GetApplicationId(), spocs, resp,
+	err := command.Run(ctx, s.pool, change("MakeConditionalOffer", req.GetApplicationId()), req, resp,
 		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
 			return s.svc.Make(ctx, c, req.GetApplicationId(), req.GetExpectedVersion(), req.GetSalaryBandCode(), req.GetConditions())
 		}, func(o *offer.Offer) { resp.Offer = offerToProto(o) })
@@ -50,7 +52,7 @@ func (s *Server) MakeConditionalOffer(ctx context.Context, req *pb.MakeCondition
 // AcceptOffer implements pb.OffersServiceServer.
 func (s *Server) AcceptOffer(ctx context.Context, req *pb.AcceptOfferRequest) (*pb.AcceptOfferResponse, error) {
 	resp := &pb.AcceptOfferResponse{}
-	err := command.Run(ctx, s.pool, "AcceptOffer", req, req.GetApplicationId(), spocs, resp,
+	err := command.Run(ctx, s.pool, change("AcceptOffer", req.GetApplicationId()), req, resp,
 		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
 			return s.svc.Accept(ctx, c, req.GetApplicationId(), req.GetExpectedVersion())
 		}, func(o *offer.Offer) { resp.Offer = offerToProto(o) })
@@ -60,7 +62,7 @@ func (s *Server) AcceptOffer(ctx context.Context, req *pb.AcceptOfferRequest) (*
 // DeclineOffer implements pb.OffersServiceServer.
 func (s *Server) DeclineOffer(ctx context.Context, req *pb.DeclineOfferRequest) (*pb.DeclineOfferResponse, error) {
 	resp := &pb.DeclineOfferResponse{}
-	err := command.Run(ctx, s.pool, "DeclineOffer", req, req.GetApplicationId(), spocs, resp,
+	err := command.Run(ctx, s.pool, change("DeclineOffer", req.GetApplicationId()), req, resp,
 		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
 			return s.svc.Decline(ctx, c, req.GetApplicationId(), req.GetExpectedVersion(), req.GetReasonCode())
 		}, func(o *offer.Offer) { resp.Offer = offerToProto(o) })
@@ -70,7 +72,7 @@ func (s *Server) DeclineOffer(ctx context.Context, req *pb.DeclineOfferRequest) 
 // WithdrawOffer implements pb.OffersServiceServer.
 func (s *Server) WithdrawOffer(ctx context.Context, req *pb.WithdrawOfferRequest) (*pb.WithdrawOfferResponse, error) {
 	resp := &pb.WithdrawOfferResponse{}
-	err := command.Run(ctx, s.pool, "WithdrawOffer", req, req.GetApplicationId(), spocs, resp,
+	err := command.Run(ctx, s.pool, change("WithdrawOffer", req.GetApplicationId()), req, resp,
 		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
 			return s.svc.Withdraw(ctx, c, req.GetApplicationId(), req.GetExpectedVersion(), req.GetReasonCode())
 		}, func(o *offer.Offer) { resp.Offer = offerToProto(o) })
@@ -80,7 +82,7 @@ func (s *Server) WithdrawOffer(ctx context.Context, req *pb.WithdrawOfferRequest
 // SetStartDate implements pb.OffersServiceServer.
 func (s *Server) SetStartDate(ctx context.Context, req *pb.SetStartDateRequest) (*pb.SetStartDateResponse, error) {
 	resp := &pb.SetStartDateResponse{}
-	err := command.Run(ctx, s.pool, "SetStartDate", req, req.GetApplicationId(), spocs, resp,
+	err := command.Run(ctx, s.pool, change("SetStartDate", req.GetApplicationId()), req, resp,
 		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
 			plan, err := startPlanFromProto(req)
 			if err != nil {
@@ -94,7 +96,7 @@ func (s *Server) SetStartDate(ctx context.Context, req *pb.SetStartDateRequest) 
 // ConfirmStart implements pb.OffersServiceServer.
 func (s *Server) ConfirmStart(ctx context.Context, req *pb.ConfirmStartRequest) (*pb.ConfirmStartResponse, error) {
 	resp := &pb.ConfirmStartResponse{}
-	err := command.Run(ctx, s.pool, "ConfirmStart", req, req.GetApplicationId(), spocs, resp,
+	err := command.Run(ctx, s.pool, change("ConfirmStart", req.GetApplicationId()), req, resp,
 		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
 			return s.svc.ConfirmStart(ctx, c, req.GetApplicationId(), req.GetExpectedVersion())
 		}, func(o *offer.Offer) { resp.Offer = offerToProto(o) })
@@ -134,7 +136,7 @@ func (s *Server) ListOffers(ctx context.Context, req *pb.ListOffersRequest) (*pb
 		return nil, s.toStatus(ctx, err)
 	}
 	offers, next := pagetoken.Next(offers, limit, func(o *offer.Offer) string {
-		return pagetoken.Key{At: o.StatusEnteredAt, ID: o.ApplicationID}.String()
+		return pagetoken.Key{At: o.StateEnteredAt, ID: o.ApplicationID}.String()
 	}, req.GetRegion(), string(f.Status))
 	resp := &pb.ListOffersResponse{NextPageToken: next}
 	for _, o := range offers {
@@ -154,9 +156,6 @@ func (s *Server) GetOffer(ctx context.Context, req *pb.GetOfferRequest) (*pb.Get
 		return nil, s.toStatus(ctx, err)
 	}
 	o, err := s.svc.Offer(ctx, caller, req.GetApplicationId())
-	if errors.Is(err, offer.ErrUnknown) {
-		return nil, status.Errorf(codes.NotFound, "no offer record for application %s", req.GetApplicationId())
-	}
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -170,22 +169,8 @@ func reply[T any](resp *T, err error) (*T, error) {
 	return resp, nil
 }
 
-// toStatus is the one place this service turns errors into statuses.
+// toStatus is the one place this service turns errors into statuses; it
+// has none of its own beyond those every service shares.
 func (s *Server) toStatus(ctx context.Context, err error) error {
-	if err == nil {
-		return nil
-	}
-	var se *offer.StatusError
-	switch {
-	case errors.As(err, &se):
-		return status.Error(codes.FailedPrecondition, se.Error())
-	case errors.Is(err, offer.ErrUnknown):
-		return status.Error(codes.FailedPrecondition, offer.ErrUnknown.Error())
-	case errors.Is(err, offer.ErrStale):
-		return status.Error(codes.Aborted, err.Error())
-	}
-	if st, ok := apistatus.Common(err); ok {
-		return st.Err()
-	}
-	return apistatus.Internal(ctx, s.log, err)
+	return apistatus.Error(ctx, s.log, err)
 }

@@ -1,19 +1,17 @@
 // Package offer holds the rules of the OFFER stage and the start
-// (DESIGN.md §3): a conditional offer made after a passed interview,
+// (docs/design.md §3): a conditional offer made after a passed interview,
 // accepted, declined or withdrawn; a start date, which may come before
 // vetting clears if someone approves it and a vetting due date is set; and
 // the start itself.
 package offer
 
 import (
-	"errors"
-	"fmt"
 	"regexp"
 	"slices"
 	"time"
 
 	"github.com/probation-recruitment/pipeline/pkg/event"
-	"github.com/probation-recruitment/pipeline/pkg/history"
+	"github.com/probation-recruitment/pipeline/pkg/record"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
@@ -35,16 +33,15 @@ const (
 	Started       Status = "STARTED"
 )
 
+// Describe says the status in a sentence, for the error that refuses a change.
+func (s Status) Describe() string { return "offer is " + string(s) }
+
 // ReasonVettingFailed is the reason an offer is withdrawn when vetting fails.
 const ReasonVettingFailed = "vetting_failed"
 
 // Offer is one application's offer and start.
 type Offer struct {
-	ApplicationID    string
-	CampaignID       string
-	Region           string
-	Role             commonv1.JobRole
-	Status           Status
+	record.Header[Status]
 	SalaryBand       string
 	Conditions       []commonv1.OfferCondition
 	StartDate        *time.Time
@@ -53,68 +50,19 @@ type Offer struct {
 	ApprovedBy       string
 	VettingDueBy     *time.Time
 	ReasonCode       string
-	StatusEnteredAt  time.Time
-	Version          int64
-	History          []history.Entry
 }
 
-// Errors the transport maps to status codes.
-var (
-	// ErrUnknown: no offer record yet; interview.passed may be on its way.
-	ErrUnknown = errors.New("no offer record for this application yet: it becomes eligible when interview.passed arrives (moments after the interview is passed); retry shortly")
-	ErrStale   = errors.New("stale version")
-)
-
-// StatusError is a change the rules do not allow from Status.
-type StatusError struct {
-	Status Status
-	Action string
-	Why    string
-}
-
-func (e *StatusError) Error() string {
-	if e.Why != "" {
-		return fmt.Sprintf("cannot %s: offer is %s and %s", e.Action, e.Status, e.Why)
-	}
-	return fmt.Sprintf("cannot %s: offer is %s", e.Action, e.Status)
-}
+// ErrUnknown: no offer record yet; interview.passed may be on its way.
+var ErrUnknown = record.NotYet("no offer record for this application yet: it becomes eligible when interview.passed arrives (moments after the interview is passed); retry shortly")
 
 // Change is who makes a change, when, and the version they last read.
 type Change struct {
-	Actor           *commonv1.Actor
-	At              time.Time
-	ExpectedVersion int64
+	record.Change
 	// Today is the calendar date of At where the service works (Europe/London).
 	Today time.Time
 }
 
 var bandCode = regexp.MustCompile(`^[a-z0-9][a-z0-9_]{0,31}$`)
-
-func (o *Offer) begin(ch Change, action string, allowed ...Status) error {
-	if err := validate.ExpectedVersion(ch.ExpectedVersion); err != nil {
-		return err
-	}
-	if ch.ExpectedVersion != o.Version {
-		return fmt.Errorf("%w: expected version %d, offer is at version %d", ErrStale, ch.ExpectedVersion, o.Version)
-	}
-	if !slices.Contains(allowed, o.Status) {
-		return &StatusError{Status: o.Status, Action: action}
-	}
-	return nil
-}
-
-// record bumps the version, enters status (if it changes), adds history and
-// returns the event envelope; the caller sets its payload.
-func (o *Offer) record(actor *commonv1.Actor, at time.Time, status Status, name, reason string) *eventsv1.Event {
-	if status != o.Status {
-		o.Status, o.StatusEnteredAt = status, at
-	}
-	o.Version++
-	o.History = append(o.History, history.Entry{Event: name, Actor: actor, OccurredAt: at, Version: o.Version, ReasonCode: reason})
-	return event.New(Producer, actor, at, event.Record{
-		ApplicationID: o.ApplicationID, CampaignID: o.CampaignID, Region: o.Region, Role: o.Role, Version: o.Version,
-	})
-}
 
 // Make makes the conditional offer.
 func (o *Offer) Make(ch Change, band string, conditions []commonv1.OfferCondition) (*eventsv1.Event, error) {
@@ -131,21 +79,21 @@ func (o *Offer) Make(ch Change, band string, conditions []commonv1.OfferConditio
 		}
 		seen[c] = true
 	}
-	if err := o.begin(ch, "make an offer", AwaitingOffer); err != nil {
+	if err := o.Begin(ch.Change, "make an offer", AwaitingOffer); err != nil {
 		return nil, err
 	}
 	o.SalaryBand, o.Conditions = band, slices.Clone(conditions)
-	ev := o.record(ch.Actor, ch.At, Made, "offer.made", "")
+	ev := o.Move(Producer, ch.Change, Made, "offer.made", "")
 	ev.Payload = &eventsv1.Event_OfferMade{OfferMade: &eventsv1.OfferMade{SalaryBandCode: band, Conditions: o.Conditions}}
 	return ev, nil
 }
 
 // Accept records the candidate's acceptance.
 func (o *Offer) Accept(ch Change) (*eventsv1.Event, error) {
-	if err := o.begin(ch, "accept", Made); err != nil {
+	if err := o.Begin(ch.Change, "accept", Made); err != nil {
 		return nil, err
 	}
-	ev := o.record(ch.Actor, ch.At, Accepted, "offer.accepted", "")
+	ev := o.Move(Producer, ch.Change, Accepted, "offer.accepted", "")
 	ev.Payload = &eventsv1.Event_OfferAccepted{OfferAccepted: &eventsv1.OfferAccepted{}}
 	return ev, nil
 }
@@ -155,11 +103,11 @@ func (o *Offer) Decline(ch Change, reason string) (*eventsv1.Event, error) {
 	if err := validate.ReasonCode("reason_code", reason); err != nil {
 		return nil, err
 	}
-	if err := o.begin(ch, "decline", Made); err != nil {
+	if err := o.Begin(ch.Change, "decline", Made); err != nil {
 		return nil, err
 	}
 	o.ReasonCode = reason
-	ev := o.record(ch.Actor, ch.At, Declined, "offer.declined", reason)
+	ev := o.Move(Producer, ch.Change, Declined, "offer.declined", reason)
 	ev.Payload = &eventsv1.Event_OfferDeclined{OfferDeclined: &eventsv1.OfferDeclined{ReasonCode: reason}}
 	return ev, nil
 }
@@ -169,16 +117,16 @@ func (o *Offer) Withdraw(ch Change, reason string) (*eventsv1.Event, error) {
 	if err := validate.ReasonCode("reason_code", reason); err != nil {
 		return nil, err
 	}
-	if err := o.begin(ch, "withdraw", Made, Accepted); err != nil {
+	if err := o.Begin(ch.Change, "withdraw", Made, Accepted); err != nil {
 		return nil, err
 	}
-	return o.withdraw(ch.Actor, ch.At, reason), nil
+	return o.withdraw(ch.Change, reason), nil
 }
 
-func (o *Offer) withdraw(actor *commonv1.Actor, at time.Time, reason string) *eventsv1.Event {
-	afterStart := o.Status == Started
+func (o *Offer) withdraw(ch record.Change, reason string) *eventsv1.Event {
+	afterStart := o.State == Started
 	o.ReasonCode = reason
-	ev := o.record(actor, at, Withdrawn, "offer.withdrawn", reason)
+	ev := o.Move(Producer, ch, Withdrawn, "offer.withdrawn", reason)
 	ev.Payload = &eventsv1.Event_OfferWithdrawn{OfferWithdrawn: &eventsv1.OfferWithdrawn{ReasonCode: reason, AfterStart: afterStart}}
 	return ev
 }
@@ -201,7 +149,7 @@ func (o *Offer) SetStartDate(ch Change, sd StartPlan, defaultDue time.Duration) 
 	if sd.Date.Before(ch.Today) {
 		return nil, validate.Field("start_date", "must not be in the past")
 	}
-	if err := o.begin(ch, "set a start date", Accepted); err != nil {
+	if err := o.Begin(ch.Change, "set a start date", Accepted); err != nil {
 		return nil, err
 	}
 	// Check everything before changing anything: a refused call leaves
@@ -225,7 +173,7 @@ func (o *Offer) SetStartDate(ch Change, sd StartPlan, defaultDue time.Duration) 
 	}
 	o.StartDate = &sd.Date
 	o.SubjectToVetting, o.ApprovedBy, o.VettingDueBy = subject, approvedBy, due
-	ev := o.record(ch.Actor, ch.At, Accepted, "offer.start_date_set", "")
+	ev := o.Move(Producer, ch.Change, Accepted, "offer.start_date_set", "")
 	set := &eventsv1.OfferStartDateSet{StartDate: event.Date(sd.Date), SubjectToVetting: o.SubjectToVetting, ApprovedBy: o.ApprovedBy}
 	if o.VettingDueBy != nil {
 		set.VettingDueBy = event.Date(*o.VettingDueBy)
@@ -236,19 +184,19 @@ func (o *Offer) SetStartDate(ch Change, sd StartPlan, defaultDue time.Duration) 
 
 // ConfirmStart records that the candidate started on the start date.
 func (o *Offer) ConfirmStart(ch Change) (*eventsv1.Event, error) {
-	if err := o.begin(ch, "confirm the start", Accepted); err != nil {
+	if err := o.Begin(ch.Change, "confirm the start", Accepted); err != nil {
 		return nil, err
 	}
 	switch {
 	case o.StartDate == nil:
-		return nil, &StatusError{Status: o.Status, Action: "confirm the start", Why: "no start date is set"}
+		return nil, record.Refused(o.State, "confirm the start").Because("no start date is set")
 	case o.StartDate.After(ch.Today):
-		return nil, &StatusError{Status: o.Status, Action: "confirm the start", Why: "the start date " + o.StartDate.Format(time.DateOnly) + " has not come yet"}
+		return nil, record.Refused(o.State, "confirm the start").Because("the start date " + o.StartDate.Format(time.DateOnly) + " has not come yet")
 	case !o.VettingCleared && !o.SubjectToVetting:
-		return nil, &StatusError{Status: o.Status, Action: "confirm the start", Why: "vetting has not cleared and the start was not approved: set the start date again with approved_by"}
+		return nil, record.Refused(o.State, "confirm the start").Because("vetting has not cleared and the start was not approved: set the start date again with approved_by")
 	}
 	o.SubjectToVetting = !o.VettingCleared
-	ev := o.record(ch.Actor, ch.At, Started, "candidate.started", "")
+	ev := o.Move(Producer, ch.Change, Started, "candidate.started", "")
 	started := &eventsv1.CandidateStarted{StartDate: event.Date(*o.StartDate), SubjectToVetting: o.SubjectToVetting}
 	if o.SubjectToVetting {
 		started.ApprovedBy = o.ApprovedBy
@@ -260,23 +208,20 @@ func (o *Offer) ConfirmStart(ch Change) (*eventsv1.Event, error) {
 
 // OpenRecord is the record an interview.passed event opens.
 func OpenRecord(ev *eventsv1.Event) *Offer {
-	at := ev.GetOccurredAt().AsTime()
-	return &Offer{
-		ApplicationID: ev.GetApplicationId(), CampaignID: ev.GetCampaignId(), Region: ev.GetRegion(), Role: ev.GetRole(),
-		Status: AwaitingOffer, StatusEnteredAt: at, Version: 1,
-		History: []history.Entry{{Event: "interview.passed", Actor: ev.GetActor(), OccurredAt: at, Version: 1}},
-	}
+	o := &Offer{Header: record.Opened(ev, AwaitingOffer)}
+	o.Note(record.Change{Actor: ev.GetActor(), At: o.StateEnteredAt}, AwaitingOffer, "interview.passed", "")
+	return o
 }
 
 // ApplicationWithdrawn ends an open offer when the candidate withdraws
 // (applications has published the withdrawal; no event of ours). It
 // reports whether anything changed.
 func (o *Offer) ApplicationWithdrawn(ev *eventsv1.Event) bool {
-	switch o.Status {
+	switch o.State {
 	case AwaitingOffer, Made, Accepted:
 		reason := ev.GetApplicationWithdrawn().GetReasonCode()
 		o.ReasonCode = reason
-		o.record(ev.GetActor(), ev.GetOccurredAt().AsTime(), Withdrawn, "application.withdrawn", reason)
+		o.Note(eventChange(ev), Withdrawn, "application.withdrawn", reason)
 		return true
 	}
 	return false
@@ -289,16 +234,21 @@ func (o *Offer) NoteVettingCleared(ev *eventsv1.Event) bool {
 		return false
 	}
 	o.VettingCleared = true
-	o.record(ev.GetActor(), ev.GetOccurredAt().AsTime(), o.Status, "vetting.cleared", "")
+	o.Note(eventChange(ev), o.State, "vetting.cleared", "")
 	return true
+}
+
+// eventChange is the change another service's event reports.
+func eventChange(ev *eventsv1.Event) record.Change {
+	return record.Change{Actor: ev.GetActor(), At: ev.GetOccurredAt().AsTime()}
 }
 
 // VettingFailed withdraws the offer, or ends a conditional start, with
 // reason vetting_failed, as the offers service's own event.
 func (o *Offer) VettingFailed(actor *commonv1.Actor, at time.Time) *eventsv1.Event {
-	switch o.Status {
+	switch o.State {
 	case Made, Accepted, Started:
-		return o.withdraw(actor, at, ReasonVettingFailed)
+		return o.withdraw(record.Change{Actor: actor, At: at}, ReasonVettingFailed)
 	}
 	return nil
 }

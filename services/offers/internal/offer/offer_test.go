@@ -12,6 +12,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/history"
+	"github.com/probation-recruitment/pipeline/pkg/record"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
@@ -49,7 +50,7 @@ func passedEvent(at time.Time) *eventsv1.Event {
 // clears.
 func offerIn(s Status) *Offer {
 	o := OpenRecord(passedEvent(now.Add(-72 * time.Hour)))
-	o.Status, o.StatusEnteredAt, o.Version = s, now.Add(-time.Hour), 3
+	o.State, o.StateEnteredAt, o.Version = s, now.Add(-time.Hour), 3
 	o.History = append(o.History,
 		history.Entry{Event: "x.two", Actor: spoc, OccurredAt: now.Add(-2 * time.Hour), Version: 2},
 		history.Entry{Event: "x.three", Actor: spoc, OccurredAt: now.Add(-time.Hour), Version: 3})
@@ -79,7 +80,9 @@ func clone(o *Offer) Offer {
 	return cp
 }
 
-func change(v int64) Change { return Change{Actor: spoc, At: now, ExpectedVersion: v, Today: today} }
+func change(v int64) Change {
+	return Change{Change: record.Change{Actor: spoc, At: now, ExpectedVersion: v}, Today: today}
+}
 
 func date(t time.Time) *commonv1.Date { return event.Date(t) }
 
@@ -184,9 +187,9 @@ func TestTransitions(t *testing.T) {
 				ev, err := cmd.run(o, change(o.Version))
 				to, allowed := cmd.from[s]
 				if !allowed {
-					var se *StatusError
-					if !errors.As(err, &se) || se.Status != s || !strings.Contains(err.Error(), string(s)) {
-						t.Fatalf("err = %v (%T), want a StatusError naming %s", err, err, s)
+					var se *record.TransitionError
+					if !errors.As(err, &se) || se.State != string(s) || !strings.Contains(err.Error(), string(s)) {
+						t.Fatalf("err = %v (%T), want a TransitionError naming %s", err, err, s)
 					}
 					if ev != nil || !reflect.DeepEqual(clone(o), before) {
 						t.Errorf("refused %s changed the offer or emitted %v", cmd.name, ev)
@@ -196,15 +199,15 @@ func TestTransitions(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s from %s: %v", cmd.name, s, err)
 				}
-				if o.Status != to || o.Version != before.Version+1 {
-					t.Errorf("offer is %s v%d, want %s v%d", o.Status, o.Version, to, before.Version+1)
+				if o.State != to || o.Version != before.Version+1 {
+					t.Errorf("offer is %s v%d, want %s v%d", o.State, o.Version, to, before.Version+1)
 				}
 				wantEntered := now
 				if to == s {
-					wantEntered = before.StatusEnteredAt
+					wantEntered = before.StateEnteredAt
 				}
-				if !o.StatusEnteredAt.Equal(wantEntered) {
-					t.Errorf("status entered at %v, want %v", o.StatusEnteredAt, wantEntered)
+				if !o.StateEnteredAt.Equal(wantEntered) {
+					t.Errorf("status entered at %v, want %v", o.StateEnteredAt, wantEntered)
 				}
 				if len(o.History) != len(before.History)+1 {
 					t.Fatalf("history has %d entries, want %d", len(o.History), len(before.History)+1)
@@ -240,8 +243,8 @@ func TestStaleVersionComesFirst(t *testing.T) {
 				o := offerIn(s)
 				before := clone(o)
 				ev, err := cmd.run(o, change(v))
-				if !errors.Is(err, ErrStale) {
-					t.Errorf("%s from %s at expected version %d (offer v3): err = %v, want ErrStale", cmd.name, s, v, err)
+				if !errors.Is(err, record.ErrStale) {
+					t.Errorf("%s from %s at expected version %d (offer v3): err = %v, want record.ErrStale", cmd.name, s, v, err)
 				}
 				if ev != nil || !reflect.DeepEqual(clone(o), before) {
 					t.Errorf("%s from %s with a stale version changed the offer or emitted %v", cmd.name, s, ev)
@@ -309,8 +312,8 @@ func TestValidation(t *testing.T) {
 			before := clone(o)
 			ev, err := tt.run(o, change(o.Version))
 			wantField(t, tt.name, err, tt.field)
-			if ev != nil || o.Status != before.Status || o.Version != before.Version || len(o.History) != len(before.History) {
-				t.Errorf("refused change moved the offer to %s v%d (%d history entries) or emitted %v", o.Status, o.Version, len(o.History), ev)
+			if ev != nil || o.State != before.State || o.Version != before.Version || len(o.History) != len(before.History) {
+				t.Errorf("refused change moved the offer to %s v%d (%d history entries) or emitted %v", o.State, o.Version, len(o.History), ev)
 			}
 		})
 	}
@@ -417,9 +420,9 @@ func TestConfirmStart(t *testing.T) {
 			before := clone(o)
 			ev, err := o.ConfirmStart(change(3))
 			if tt.why != "" {
-				var se *StatusError
-				if !errors.As(err, &se) || se.Status != Accepted || !strings.Contains(err.Error(), tt.why) {
-					t.Fatalf("err = %v, want a StatusError saying %q", err, tt.why)
+				var se *record.TransitionError
+				if !errors.As(err, &se) || se.State != string(Accepted) || !strings.Contains(err.Error(), tt.why) {
+					t.Fatalf("err = %v, want a TransitionError saying %q", err, tt.why)
 				}
 				if ev != nil || !reflect.DeepEqual(clone(o), before) {
 					t.Errorf("refused start changed the offer or emitted %v", ev)
@@ -429,8 +432,8 @@ func TestConfirmStart(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !proto.Equal(ev.GetCandidateStarted(), tt.want) || o.Status != Started || o.SubjectToVetting != tt.want.GetSubjectToVetting() {
-				t.Errorf("started %v (offer %s, subject %v), want %v", ev.GetCandidateStarted(), o.Status, o.SubjectToVetting, tt.want)
+			if !proto.Equal(ev.GetCandidateStarted(), tt.want) || o.State != Started || o.SubjectToVetting != tt.want.GetSubjectToVetting() {
+				t.Errorf("started %v (offer %s, subject %v), want %v", ev.GetCandidateStarted(), o.State, o.SubjectToVetting, tt.want)
 			}
 		})
 	}
@@ -463,16 +466,16 @@ func TestEventsFromOtherServices(t *testing.T) {
 			if changed != ends {
 				t.Errorf("application.withdrawn changed=%v, want %v", changed, ends)
 			}
-			if ends && (o.Status != Withdrawn || o.Version != 4 || o.ReasonCode != "candidate_request" || o.History[3].Event != "application.withdrawn") {
-				t.Errorf("after application.withdrawn: %s v%d reason %q; want WITHDRAWN v4 candidate_request", o.Status, o.Version, o.ReasonCode)
+			if ends && (o.State != Withdrawn || o.Version != 4 || o.ReasonCode != "candidate_request" || o.History[3].Event != "application.withdrawn") {
+				t.Errorf("after application.withdrawn: %s v%d reason %q; want WITHDRAWN v4 candidate_request", o.State, o.Version, o.ReasonCode)
 			}
-			if !ends && (o.Status != s || o.Version != 3) {
-				t.Errorf("application.withdrawn moved a %s offer to %s v%d", s, o.Status, o.Version)
+			if !ends && (o.State != s || o.Version != 3) {
+				t.Errorf("application.withdrawn moved a %s offer to %s v%d", s, o.State, o.Version)
 			}
 
 			o = offerIn(s)
-			if !o.NoteVettingCleared(clearedEvent(o, now)) || !o.VettingCleared || o.Status != s || o.Version != 4 {
-				t.Errorf("vetting.cleared: cleared %v, %s v%d; want noted at v4 in %s", o.VettingCleared, o.Status, o.Version, s)
+			if !o.NoteVettingCleared(clearedEvent(o, now)) || !o.VettingCleared || o.State != s || o.Version != 4 {
+				t.Errorf("vetting.cleared: cleared %v, %s v%d; want noted at v4 in %s", o.VettingCleared, o.State, o.Version, s)
 			}
 			if o.NoteVettingCleared(clearedEvent(o, now)) || o.Version != 4 {
 				t.Errorf("a second vetting.cleared changed the offer to v%d", o.Version)
@@ -485,8 +488,8 @@ func TestEventsFromOtherServices(t *testing.T) {
 				t.Fatalf("vetting failed on %s emitted %v; want an event: %v", s, ev, fails)
 			}
 			if !fails {
-				if o.Status != s || o.Version != 3 {
-					t.Errorf("vetting failed moved a %s offer to %s v%d", s, o.Status, o.Version)
+				if o.State != s || o.Version != 3 {
+					t.Errorf("vetting failed moved a %s offer to %s v%d", s, o.State, o.Version)
 				}
 				return
 			}
@@ -494,8 +497,8 @@ func TestEventsFromOtherServices(t *testing.T) {
 			if !proto.Equal(ev.GetOfferWithdrawn(), want) || !proto.Equal(ev.GetActor(), system) || ev.GetAggregateVersion() != 4 {
 				t.Errorf("vetting failed on %s: %v; want %v by system:offers at v4", s, ev, want)
 			}
-			if o.Status != Withdrawn || o.ReasonCode != ReasonVettingFailed {
-				t.Errorf("after vetting failed: %s %q, want WITHDRAWN vetting_failed", o.Status, o.ReasonCode)
+			if o.State != Withdrawn || o.ReasonCode != ReasonVettingFailed {
+				t.Errorf("after vetting failed: %s %q, want WITHDRAWN vetting_failed", o.State, o.ReasonCode)
 			}
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/record"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
@@ -19,8 +20,8 @@ type verdict string
 const (
 	accepted   verdict = "accepted"
 	invalid    verdict = "invalid"     // a FieldError
-	stale      verdict = "stale"       // ErrStale
-	wrongState verdict = "wrong state" // a StatusError
+	stale      verdict = "stale"       // record.ErrStale
+	wrongState verdict = "wrong state" // a TransitionError
 	unchanged  verdict = "unchanged"   // an event that changes nothing
 )
 
@@ -143,13 +144,13 @@ var eventOf = map[string]string{
 
 func verdictOf(t *rapid.T, err error) verdict {
 	var fe *validate.FieldError
-	var se *StatusError
+	var se *record.TransitionError
 	switch {
 	case err == nil:
 		return accepted
 	case errors.As(err, &fe):
 		return invalid
-	case errors.Is(err, ErrStale):
+	case errors.Is(err, record.ErrStale):
 		return stale
 	case errors.As(err, &se):
 		return wrongState
@@ -200,7 +201,7 @@ func TestOfferMatchesModel(t *testing.T) {
 			prev := clone(o)
 			want := m.apply(s)
 			day := time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, time.UTC)
-			ch := Change{Actor: spoc, At: at, ExpectedVersion: s.expected, Today: day}
+			ch := Change{Change: record.Change{Actor: spoc, At: at, ExpectedVersion: s.expected}, Today: day}
 			band, conds, reason := "band_3", []commonv1.OfferCondition{commonv1.OfferCondition_OFFER_CONDITION_VETTING}, "candidate_request"
 			if s.badInput {
 				band, conds, reason = "Band 3", nil, "Not A Code"
@@ -246,16 +247,16 @@ func TestOfferMatchesModel(t *testing.T) {
 			}
 
 			if got != want {
-				rt.Fatalf("step %d: %s (expected version %d, %+v) from %s v%d: %s, model says %s", i, s.cmd, s.expected, s, prev.Status, prev.Version, got, want)
+				rt.Fatalf("step %d: %s (expected version %d, %+v) from %s v%d: %s, model says %s", i, s.cmd, s.expected, s, prev.State, prev.Version, got, want)
 			}
 			if got != accepted {
-				if ev != nil || o.Status != prev.Status || o.Version != prev.Version || len(o.History) != len(prev.History) {
-					rt.Fatalf("step %d: refused %s emitted %v or moved the offer to %s v%d", i, s.cmd, ev, o.Status, o.Version)
+				if ev != nil || o.State != prev.State || o.Version != prev.Version || len(o.History) != len(prev.History) {
+					rt.Fatalf("step %d: refused %s emitted %v or moved the offer to %s v%d", i, s.cmd, ev, o.State, o.Version)
 				}
 				*o = prev // what the store keeps of a refused change
 			}
-			if o.Status != m.status || o.Version != m.version || o.VettingCleared != m.cleared {
-				rt.Fatalf("step %d: offer is %s v%d cleared=%v, model %s v%d cleared=%v", i, o.Status, o.Version, o.VettingCleared, m.status, m.version, m.cleared)
+			if o.State != m.status || o.Version != m.version || o.VettingCleared != m.cleared {
+				rt.Fatalf("step %d: offer is %s v%d cleared=%v, model %s v%d cleared=%v", i, o.State, o.Version, o.VettingCleared, m.status, m.version, m.cleared)
 			}
 			if o.Version < prev.Version {
 				rt.Fatalf("step %d: version went back from %d to %d", i, prev.Version, o.Version)

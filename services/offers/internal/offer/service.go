@@ -12,7 +12,7 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/imported"
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
-	"github.com/probation-recruitment/pipeline/pkg/pg"
+	"github.com/probation-recruitment/pipeline/pkg/record"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
 )
@@ -23,14 +23,13 @@ type Store interface {
 	Open(ctx context.Context, o *Offer) error
 	// Update loads the record, locked, applies fn, and stores the record,
 	// its new history and fn's event in one transaction. A missing record
-	// is ErrUnknown; fn may return ErrUnchanged to store nothing.
+	// is ErrUnknown; fn may return record.ErrUnchanged to store nothing.
 	Update(ctx context.Context, applicationID string, fn func(*Offer) (*eventsv1.Event, error)) (*Offer, error)
+	// Offer returns a record with its history (an error matching
+	// record.ErrNotFound if there is none).
 	Offer(ctx context.Context, applicationID string) (*Offer, error)
 	List(ctx context.Context, f ListFilter) ([]*Offer, error)
 }
-
-// ErrUnchanged, returned by an update function, stores nothing.
-var ErrUnchanged = errors.New("unchanged")
 
 // ListFilter selects offers, oldest in their status first, after a key.
 type ListFilter struct {
@@ -52,22 +51,19 @@ type Service struct {
 
 // NewService returns a Service. local is the zone dates are judged in.
 func NewService(store Store, now func() time.Time, local *time.Location, defaultDue time.Duration) *Service {
-	return &Service{store: store, now: pg.StoredPrecision(now), local: local, defaultDue: defaultDue}
+	return &Service{store: store, now: record.StoredPrecision(now), local: local, defaultDue: defaultDue}
 }
 
 func (s *Service) change(ctx context.Context, caller auth.Claims, id string, expectedVersion int64, fn func(*Offer, Change) (*eventsv1.Event, error)) (*Offer, error) {
 	now := s.now()
-	local := now.In(s.local)
-	ch := Change{
-		Actor: event.Actor(caller), At: now.UTC(), ExpectedVersion: expectedVersion,
-		Today: time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, time.UTC),
-	}
-	return s.store.Update(ctx, id, func(o *Offer) (*eventsv1.Event, error) {
-		if !caller.CanAccessRegion(o.Region) {
-			return nil, fmt.Errorf("%w: no access to region %s", auth.ErrPermissionDenied, o.Region)
-		}
-		return fn(o, ch)
-	})
+	ch := Change{Change: record.By(caller, now, expectedVersion), Today: s.today(now)}
+	return record.Apply(ctx, s.store.Update, caller, id, func(o *Offer) (*eventsv1.Event, error) { return fn(o, ch) })
+}
+
+// today is the calendar date of t where the service works.
+func (s *Service) today(t time.Time) time.Time {
+	local := t.In(s.local)
+	return time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, time.UTC)
 }
 
 // Make makes a conditional offer.
@@ -105,13 +101,7 @@ func (s *Service) ConfirmStart(ctx context.Context, caller auth.Claims, id strin
 // Offer returns an offer in one of the caller's regions.
 func (s *Service) Offer(ctx context.Context, caller auth.Claims, id string) (*Offer, error) {
 	o, err := s.store.Offer(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if !caller.CanAccessRegion(o.Region) {
-		return nil, fmt.Errorf("%w: no access to region %s", auth.ErrPermissionDenied, o.Region)
-	}
-	return o, nil
+	return record.Visible(caller, o, err)
 }
 
 // List lists offers.
@@ -138,7 +128,7 @@ func (s *Service) HandleEvent(ctx context.Context, ev *eventsv1.Event) error {
 	case *eventsv1.Event_ApplicationWithdrawn:
 		err := s.update(ctx, ev, func(o *Offer) (*eventsv1.Event, error) {
 			if !o.ApplicationWithdrawn(ev) {
-				return nil, ErrUnchanged
+				return nil, record.ErrUnchanged
 			}
 			return nil, nil
 		})
@@ -158,7 +148,7 @@ func (s *Service) HandleEvent(ctx context.Context, ev *eventsv1.Event) error {
 	case *eventsv1.Event_VettingCleared:
 		return s.update(ctx, ev, func(o *Offer) (*eventsv1.Event, error) {
 			if !o.NoteVettingCleared(ev) {
-				return nil, ErrUnchanged
+				return nil, record.ErrUnchanged
 			}
 			return nil, nil
 		})
@@ -166,7 +156,7 @@ func (s *Service) HandleEvent(ctx context.Context, ev *eventsv1.Event) error {
 		return s.update(ctx, ev, func(o *Offer) (*eventsv1.Event, error) {
 			withdrawn := o.VettingFailed(event.SystemActor(Producer), ev.GetOccurredAt().AsTime())
 			if withdrawn == nil {
-				return nil, ErrUnchanged
+				return nil, record.ErrUnchanged
 			}
 			return withdrawn, nil
 		})
@@ -176,7 +166,7 @@ func (s *Service) HandleEvent(ctx context.Context, ev *eventsv1.Event) error {
 
 func (s *Service) update(ctx context.Context, ev *eventsv1.Event, fn func(*Offer) (*eventsv1.Event, error)) error {
 	_, err := s.store.Update(ctx, ev.GetApplicationId(), fn)
-	if errors.Is(err, ErrUnchanged) {
+	if errors.Is(err, record.ErrUnchanged) {
 		return nil
 	}
 	if errors.Is(err, ErrUnknown) && ev.GetApplicationWithdrawn() == nil {
@@ -197,9 +187,7 @@ func (s *Service) importHistory(ctx context.Context, ev *eventsv1.Event, h *comm
 	o, vet := h.GetOffer(), h.GetVetting()
 	at := func(ts *timestamppb.Timestamp, r *Offer) Change {
 		t := imported.Time(ts)
-		local := t.In(s.local)
-		return Change{Actor: ev.GetActor(), At: t, ExpectedVersion: r.Version,
-			Today: time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, time.UTC)}
+		return Change{Change: record.Change{Actor: ev.GetActor(), At: t, ExpectedVersion: r.Version}, Today: s.today(t)}
 	}
 	clearedBy := func(ts *timestamppb.Timestamp) bool {
 		return vet.GetClearedAt() != nil && !vet.GetClearedAt().AsTime().After(ts.AsTime())

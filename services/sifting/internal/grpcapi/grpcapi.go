@@ -5,20 +5,14 @@ package grpcapi
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/probation-recruitment/pipeline/pkg/apistatus"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/command"
-	"github.com/probation-recruitment/pipeline/pkg/idempotency"
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/sifting/v1"
@@ -41,58 +35,46 @@ func New(svc *sift.Service, pool *pgxpool.Pool, log *slog.Logger) *Server {
 	return &Server{svc: svc, pool: pool, log: log}
 }
 
+// spocs make sift and interview changes (admins always may).
+var spocs = []auth.Role{auth.RoleSPOC}
+
 // RecordSiftDecision implements pb.SiftingServiceServer.
 func (s *Server) RecordSiftDecision(ctx context.Context, req *pb.RecordSiftDecisionRequest) (*pb.RecordSiftDecisionResponse, error) {
-	caller, err := auth.Require(ctx, "", auth.RoleSPOC)
-	if err == nil {
-		err = validate.UUID("application_id", req.GetApplicationId())
-	}
-	if err != nil {
-		return nil, s.toStatus(ctx, err)
-	}
-	d := decision(req.GetOutcome(), req.Score, req.GetReasonCode())
 	resp := &pb.RecordSiftDecisionResponse{}
-	err = idempotency.Once(ctx, s.pool, caller.Subject, "RecordSiftDecision", req, resp, func(ctx context.Context) error {
-		c, err := s.svc.DecideSift(ctx, caller, req.GetApplicationId(), "", req.GetExpectedVersion(), d)
-		resp.Case = caseToProto(c)
-		return err
-	})
+	err := command.Run(ctx, s.pool, change("RecordSiftDecision", req.GetApplicationId()), req, resp,
+		func(ctx context.Context, caller auth.Claims) (*sift.Case, error) {
+			return s.svc.DecideSift(ctx, caller, req.GetApplicationId(), "", req.GetExpectedVersion(),
+				decision(req.GetOutcome(), req.Score, req.GetReasonCode()))
+		}, func(c *sift.Case) { resp.Case = caseToProto(c) })
 	return reply(resp, s.toStatus(ctx, err))
 }
 
 // BatchRecordSiftDecisions implements pb.SiftingServiceServer; see
 // command.Batch for how items, retries and dry runs behave.
 func (s *Server) BatchRecordSiftDecisions(ctx context.Context, req *pb.BatchRecordSiftDecisionsRequest) (*pb.BatchRecordSiftDecisionsResponse, error) {
-	caller, err := auth.Require(ctx, "", auth.RoleSPOC)
-	if err == nil {
-		err = validate.UUID("campaign_id", req.GetCampaignId())
+	c := command.BatchCall{
+		Call:  command.Call{Method: "BatchRecordSiftDecisions", Roles: spocs, Invalid: validate.UUID("campaign_id", req.GetCampaignId())},
+		Field: "decisions", Items: "decisions", Max: MaxBatch, DryRun: req.GetDryRun(),
 	}
-	if err == nil && (len(req.GetDecisions()) == 0 || len(req.GetDecisions()) > MaxBatch) {
-		err = validate.Field("decisions", fmt.Sprintf("must hold 1-%d decisions, not %d", MaxBatch, len(req.GetDecisions())))
-	}
-	if err == nil && !req.GetDryRun() {
-		err = validate.RequestID(req.GetRequestId())
-	}
-	if err != nil {
-		return nil, s.toStatus(ctx, err)
-	}
-	resps, errs := command.Batch(ctx, s.pool, caller, "BatchRecordSiftDecisions", req, req.GetDryRun(), "decisions", req.GetDecisions(),
-		func() proto.Message { return &pb.RecordSiftDecisionResponse{} },
-		func(ctx context.Context, item *pb.SiftDecision, resp proto.Message) error {
+	resps, errs, err := command.Batch(ctx, s.pool, c, req, req.GetDecisions(), newDecisionResponse,
+		func(ctx context.Context, caller auth.Claims, item *pb.SiftDecision, resp *pb.RecordSiftDecisionResponse) error {
 			if err := validate.UUID("application_id", item.GetApplicationId()); err != nil {
 				return err
 			}
 			c, err := s.svc.DecideSift(ctx, caller, item.GetApplicationId(), req.GetCampaignId(), item.GetExpectedVersion(),
 				decision(item.GetOutcome(), item.Score, item.GetReasonCode()))
-			resp.(*pb.RecordSiftDecisionResponse).Case = caseToProto(c)
+			resp.Case = caseToProto(c)
 			return err
 		})
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
 	out := &pb.BatchRecordSiftDecisionsResponse{DryRun: req.GetDryRun()}
 	for i, item := range req.GetDecisions() {
 		r := &pb.SiftDecisionResult{Index: int32(i), ApplicationId: item.GetApplicationId(), Status: apistatus.ItemStatus(s.toStatus(ctx, errs[i]))}
 		if errs[i] == nil {
 			out.Succeeded++
-			r.Case = resps[i].(*pb.RecordSiftDecisionResponse).GetCase()
+			r.Case = resps[i].GetCase()
 		} else {
 			out.Failed++
 		}
@@ -101,45 +83,36 @@ func (s *Server) BatchRecordSiftDecisions(ctx context.Context, req *pb.BatchReco
 	return out, nil
 }
 
+func newDecisionResponse() *pb.RecordSiftDecisionResponse { return &pb.RecordSiftDecisionResponse{} }
+
 // ScheduleInterview implements pb.SiftingServiceServer.
 func (s *Server) ScheduleInterview(ctx context.Context, req *pb.ScheduleInterviewRequest) (*pb.ScheduleInterviewResponse, error) {
-	caller, err := auth.Require(ctx, "", auth.RoleSPOC)
-	if err == nil {
-		err = validate.UUID("application_id", req.GetApplicationId())
-	}
-	if err != nil {
-		return nil, s.toStatus(ctx, err)
-	}
 	var at time.Time
 	if req.GetScheduledFor() != nil {
 		at = req.GetScheduledFor().AsTime()
 	}
 	resp := &pb.ScheduleInterviewResponse{}
-	err = idempotency.Once(ctx, s.pool, caller.Subject, "ScheduleInterview", req, resp, func(ctx context.Context) error {
-		c, err := s.svc.ScheduleInterview(ctx, caller, req.GetApplicationId(), req.GetExpectedVersion(), at)
-		resp.Case = caseToProto(c)
-		return err
-	})
+	err := command.Run(ctx, s.pool, change("ScheduleInterview", req.GetApplicationId()), req, resp,
+		func(ctx context.Context, caller auth.Claims) (*sift.Case, error) {
+			return s.svc.ScheduleInterview(ctx, caller, req.GetApplicationId(), req.GetExpectedVersion(), at)
+		}, func(c *sift.Case) { resp.Case = caseToProto(c) })
 	return reply(resp, s.toStatus(ctx, err))
 }
 
 // RecordInterviewOutcome implements pb.SiftingServiceServer.
 func (s *Server) RecordInterviewOutcome(ctx context.Context, req *pb.RecordInterviewOutcomeRequest) (*pb.RecordInterviewOutcomeResponse, error) {
-	caller, err := auth.Require(ctx, "", auth.RoleSPOC)
-	if err == nil {
-		err = validate.UUID("application_id", req.GetApplicationId())
-	}
-	if err != nil {
-		return nil, s.toStatus(ctx, err)
-	}
-	d := decision(req.GetOutcome(), nil, req.GetReasonCode())
 	resp := &pb.RecordInterviewOutcomeResponse{}
-	err = idempotency.Once(ctx, s.pool, caller.Subject, "RecordInterviewOutcome", req, resp, func(ctx context.Context) error {
-		c, err := s.svc.RecordInterviewOutcome(ctx, caller, req.GetApplicationId(), req.GetExpectedVersion(), d)
-		resp.Case = caseToProto(c)
-		return err
-	})
+	err := command.Run(ctx, s.pool, change("RecordInterviewOutcome", req.GetApplicationId()), req, resp,
+		func(ctx context.Context, caller auth.Claims) (*sift.Case, error) {
+			return s.svc.RecordInterviewOutcome(ctx, caller, req.GetApplicationId(), req.GetExpectedVersion(),
+				decision(req.GetOutcome(), nil, req.GetReasonCode()))
+		}, func(c *sift.Case) { resp.Case = caseToProto(c) })
 	return reply(resp, s.toStatus(ctx, err))
+}
+
+// change is a SPOC's change to the case of applicationID.
+func change(method, applicationID string) command.Call {
+	return command.Call{Method: method, Roles: spocs, Invalid: validate.UUID("application_id", applicationID)}
 }
 
 // ListSiftQueue implements pb.SiftingServiceServer.
@@ -208,9 +181,6 @@ func (s *Server) GetCase(ctx context.Context, req *pb.GetCaseRequest) (*pb.GetCa
 		return nil, s.toStatus(ctx, err)
 	}
 	c, err := s.svc.Case(ctx, caller, req.GetApplicationId())
-	if errors.Is(err, sift.ErrUnknownCase) {
-		return nil, status.Errorf(codes.NotFound, "no sift case for application %s", req.GetApplicationId())
-	}
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -224,22 +194,8 @@ func reply[T any](resp *T, err error) (*T, error) {
 	return resp, nil
 }
 
-// toStatus is the one place this service turns errors into statuses.
+// toStatus is the one place this service turns errors into statuses; it
+// has none of its own beyond those every service shares.
 func (s *Server) toStatus(ctx context.Context, err error) error {
-	if err == nil {
-		return nil
-	}
-	var se *sift.StateError
-	switch {
-	case errors.As(err, &se):
-		return status.Error(codes.FailedPrecondition, se.Error())
-	case errors.Is(err, sift.ErrUnknownCase):
-		return status.Error(codes.FailedPrecondition, sift.ErrUnknownCase.Error())
-	case errors.Is(err, sift.ErrStale):
-		return status.Error(codes.Aborted, err.Error())
-	}
-	if st, ok := apistatus.Common(err); ok {
-		return st.Err()
-	}
-	return apistatus.Internal(ctx, s.log, err)
+	return apistatus.Error(ctx, s.log, err)
 }

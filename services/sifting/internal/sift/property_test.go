@@ -8,6 +8,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/record"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
 )
@@ -18,8 +19,8 @@ type verdict string
 const (
 	accepted   verdict = "accepted"
 	invalid    verdict = "invalid"     // a FieldError
-	stale      verdict = "stale"       // ErrStale
-	wrongState verdict = "wrong state" // a StateError
+	stale      verdict = "stale"       // record.ErrStale
+	wrongState verdict = "wrong state" // a TransitionError
 	unchanged  verdict = "unchanged"   // a withdrawal of a closed case
 )
 
@@ -83,13 +84,13 @@ var eventOf = map[string]string{
 
 func verdictOf(t *rapid.T, err error) verdict {
 	var fe *validate.FieldError
-	var se *StateError
+	var se *record.TransitionError
 	switch {
 	case err == nil:
 		return accepted
 	case errors.As(err, &fe):
 		return invalid
-	case errors.Is(err, ErrStale):
+	case errors.Is(err, record.ErrStale):
 		return stale
 	case errors.As(err, &se):
 		return wrongState
@@ -128,7 +129,7 @@ func TestCaseMatchesModel(t *testing.T) {
 
 			prevState, prevVersion, wasBooked := c.State, c.Version, c.InterviewAt != nil
 			want := m.apply(cmd, expected, past)
-			ch := Change{Actor: spoc, At: now, ExpectedVersion: expected}
+			ch := record.Change{Actor: spoc, At: now, ExpectedVersion: expected}
 			var ev *eventsv1.Event
 			var got verdict
 			switch cmd {

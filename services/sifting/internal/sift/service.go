@@ -9,10 +9,9 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
-	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/imported"
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
-	"github.com/probation-recruitment/pipeline/pkg/pg"
+	"github.com/probation-recruitment/pipeline/pkg/record"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
@@ -25,16 +24,14 @@ type Store interface {
 	Open(ctx context.Context, c *Case) error
 	// Update loads the case, locked, applies fn, and stores the case, its
 	// new history and fn's event in one transaction. A missing case is
-	// ErrUnknownCase; fn may return ErrUnchanged to store nothing.
+	// ErrUnknownCase; fn may return record.ErrUnchanged to store nothing.
 	Update(ctx context.Context, applicationID string, fn func(*Case) (*eventsv1.Event, error)) (*Case, error)
-	// Case returns a case with its history.
+	// Case returns a case with its history (an error matching
+	// record.ErrNotFound if there is none).
 	Case(ctx context.Context, applicationID string) (*Case, error)
 	// Queue lists cases in a state, oldest in that state first.
 	Queue(ctx context.Context, f QueueFilter) ([]*Case, error)
 }
-
-// ErrUnchanged, returned by an update function, stores nothing.
-var ErrUnchanged = errors.New("unchanged")
 
 // QueueFilter selects open cases for a work queue.
 type QueueFilter struct {
@@ -53,17 +50,15 @@ type Service struct {
 
 // NewService returns a Service; now is the clock.
 func NewService(store Store, now func() time.Time) *Service {
-	return &Service{store: store, now: pg.StoredPrecision(now)}
+	return &Service{store: store, now: record.StoredPrecision(now)}
 }
 
 // change runs fn on the case if caller may change cases in its region and,
 // when campaignID is set, the case belongs to that campaign.
-func (s *Service) change(ctx context.Context, caller auth.Claims, id, campaignID string, fn func(*Case, Change) (*eventsv1.Event, error), expectedVersion int64) (*Case, error) {
-	ch := Change{Actor: event.Actor(caller), At: s.now().UTC(), ExpectedVersion: expectedVersion}
-	return s.store.Update(ctx, id, func(c *Case) (*eventsv1.Event, error) {
-		if !caller.CanAccessRegion(c.Region) {
-			return nil, fmt.Errorf("%w: no access to region %s", auth.ErrPermissionDenied, c.Region)
-		}
+func (s *Service) change(ctx context.Context, caller auth.Claims, id, campaignID string, expectedVersion int64,
+	fn func(*Case, record.Change) (*eventsv1.Event, error)) (*Case, error) {
+	ch := record.By(caller, s.now(), expectedVersion)
+	return record.Apply(ctx, s.store.Update, caller, id, func(c *Case) (*eventsv1.Event, error) {
 		if campaignID != "" && c.CampaignID != campaignID {
 			return nil, validate.Field("application_id", "belongs to campaign "+c.CampaignID+", not the batch's campaign")
 		}
@@ -74,35 +69,29 @@ func (s *Service) change(ctx context.Context, caller auth.Claims, id, campaignID
 // DecideSift records a sift decision. campaignID, when set, must be the
 // case's campaign (batches are per campaign).
 func (s *Service) DecideSift(ctx context.Context, caller auth.Claims, id, campaignID string, expectedVersion int64, d Decision) (*Case, error) {
-	return s.change(ctx, caller, id, campaignID, func(c *Case, ch Change) (*eventsv1.Event, error) {
+	return s.change(ctx, caller, id, campaignID, expectedVersion, func(c *Case, ch record.Change) (*eventsv1.Event, error) {
 		return c.DecideSift(ch, d)
-	}, expectedVersion)
+	})
 }
 
 // ScheduleInterview books or moves an interview.
 func (s *Service) ScheduleInterview(ctx context.Context, caller auth.Claims, id string, expectedVersion int64, at time.Time) (*Case, error) {
-	return s.change(ctx, caller, id, "", func(c *Case, ch Change) (*eventsv1.Event, error) {
+	return s.change(ctx, caller, id, "", expectedVersion, func(c *Case, ch record.Change) (*eventsv1.Event, error) {
 		return c.ScheduleInterview(ch, at)
-	}, expectedVersion)
+	})
 }
 
 // RecordInterviewOutcome records an interview's outcome.
 func (s *Service) RecordInterviewOutcome(ctx context.Context, caller auth.Claims, id string, expectedVersion int64, d Decision) (*Case, error) {
-	return s.change(ctx, caller, id, "", func(c *Case, ch Change) (*eventsv1.Event, error) {
+	return s.change(ctx, caller, id, "", expectedVersion, func(c *Case, ch record.Change) (*eventsv1.Event, error) {
 		return c.RecordInterviewOutcome(ch, d)
-	}, expectedVersion)
+	})
 }
 
 // Case returns a case in one of the caller's regions.
 func (s *Service) Case(ctx context.Context, caller auth.Claims, id string) (*Case, error) {
 	c, err := s.store.Case(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if !caller.CanAccessRegion(c.Region) {
-		return nil, fmt.Errorf("%w: no access to region %s", auth.ErrPermissionDenied, c.Region)
-	}
-	return c, nil
+	return record.Visible(caller, c, err)
 }
 
 // Queue lists a work queue.
@@ -131,7 +120,7 @@ func (s *Service) HandleEvent(ctx context.Context, ev *eventsv1.Event) error {
 		at := ev.GetOccurredAt().AsTime()
 		_, err := s.store.Update(ctx, ev.GetApplicationId(), func(c *Case) (*eventsv1.Event, error) {
 			if !c.Withdraw(ev.GetActor(), at, p.ApplicationWithdrawn.GetReasonCode()) {
-				return nil, ErrUnchanged
+				return nil, record.ErrUnchanged
 			}
 			return nil, nil
 		})
@@ -141,7 +130,7 @@ func (s *Service) HandleEvent(ctx context.Context, ev *eventsv1.Event) error {
 			c.History = nil // it was never seen submitted
 			c.Withdraw(ev.GetActor(), at, p.ApplicationWithdrawn.GetReasonCode())
 			return s.store.Open(ctx, c)
-		case errors.Is(err, ErrUnchanged):
+		case errors.Is(err, record.ErrUnchanged):
 			return nil
 		default:
 			return err
@@ -155,8 +144,8 @@ func (s *Service) HandleEvent(ctx context.Context, ev *eventsv1.Event) error {
 // into the case just opened; interview.passed carries the rest on to the
 // offers service.
 func (s *Service) importHistory(ctx context.Context, ev *eventsv1.Event, h *commonv1.ImportedHistory) error {
-	at := func(ts *timestamppb.Timestamp, c *Case) Change {
-		return Change{Actor: ev.GetActor(), At: imported.Time(ts), ExpectedVersion: c.Version}
+	at := func(ts *timestamppb.Timestamp, c *Case) record.Change {
+		return record.Change{Actor: ev.GetActor(), At: imported.Time(ts), ExpectedVersion: c.Version}
 	}
 	outcome := func(passed bool) Outcome {
 		if passed {

@@ -3,12 +3,14 @@ package sift
 import (
 	"errors"
 	"fmt"
-	"github.com/probation-recruitment/pipeline/pkg/history"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/probation-recruitment/pipeline/pkg/history"
+	"github.com/probation-recruitment/pipeline/pkg/record"
 
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
@@ -92,26 +94,26 @@ func clone(c *Case) Case {
 // command is one thing a caller can ask of a case.
 type command struct {
 	name string
-	run  func(c *Case, ch Change) (*eventsv1.Event, error)
+	run  func(c *Case, ch record.Change) (*eventsv1.Event, error)
 }
 
 // interviewAt is the time every schedule command books: after the change.
 var interviewAt = t0.Add(10 * 24 * time.Hour)
 
 var commands = []command{
-	{"sift pass", func(c *Case, ch Change) (*eventsv1.Event, error) {
+	{"sift pass", func(c *Case, ch record.Change) (*eventsv1.Event, error) {
 		return c.DecideSift(ch, Decision{Outcome: Pass, Score: intp(72)})
 	}},
-	{"sift fail", func(c *Case, ch Change) (*eventsv1.Event, error) {
+	{"sift fail", func(c *Case, ch record.Change) (*eventsv1.Event, error) {
 		return c.DecideSift(ch, Decision{Outcome: Fail, Score: intp(20), ReasonCode: "insufficient_evidence"})
 	}},
-	{"schedule", func(c *Case, ch Change) (*eventsv1.Event, error) {
+	{"schedule", func(c *Case, ch record.Change) (*eventsv1.Event, error) {
 		return c.ScheduleInterview(ch, interviewAt)
 	}},
-	{"interview pass", func(c *Case, ch Change) (*eventsv1.Event, error) {
+	{"interview pass", func(c *Case, ch record.Change) (*eventsv1.Event, error) {
 		return c.RecordInterviewOutcome(ch, Decision{Outcome: Pass})
 	}},
-	{"interview fail", func(c *Case, ch Change) (*eventsv1.Event, error) {
+	{"interview fail", func(c *Case, ch record.Change) (*eventsv1.Event, error) {
 		return c.RecordInterviewOutcome(ch, Decision{Outcome: Fail, ReasonCode: "poor_interview"})
 	}},
 }
@@ -123,7 +125,7 @@ type move struct {
 }
 
 // allowed lists every allowed (start, command) pair; every other pair must
-// be refused with a StateError.
+// be refused with a TransitionError.
 var allowed = map[string]map[string]move{
 	"awaiting sift": {
 		"sift pass": {AwaitingInterview, "sift.passed"},
@@ -148,7 +150,7 @@ func TestStateMachine(t *testing.T) {
 				t.Parallel()
 				c := caseIn(s)
 				before := clone(c)
-				ev, err := cmd.run(c, Change{Actor: spoc, At: at, ExpectedVersion: 3})
+				ev, err := cmd.run(c, record.Change{Actor: spoc, At: at, ExpectedVersion: 3})
 				want, ok := allowed[s.name][cmd.name]
 				if !ok {
 					wantRefused(t, c, before, ev, err)
@@ -197,16 +199,16 @@ func TestStateMachine(t *testing.T) {
 	}
 }
 
-// wantRefused checks a refused change: a StateError naming the current
+// wantRefused checks a refused change: a TransitionError naming the current
 // state, no event, and the case untouched.
 func wantRefused(t *testing.T, c *Case, before Case, ev *eventsv1.Event, err error) {
 	t.Helper()
-	var se *StateError
+	var se *record.TransitionError
 	if !errors.As(err, &se) {
-		t.Fatalf("err = %v (%T), want *StateError", err, err)
+		t.Fatalf("err = %v (%T), want *record.TransitionError", err, err)
 	}
-	if se.State != before.State {
-		t.Errorf("StateError.State = %s, want %s", se.State, before.State)
+	if se.State != string(before.State) {
+		t.Errorf("TransitionError.State = %s, want %s", se.State, before.State)
 	}
 	wantText := "case is " + string(before.State)
 	if before.State == Withdrawn {
@@ -330,11 +332,11 @@ func TestStaleVersion(t *testing.T) {
 					t.Parallel()
 					c := caseIn(s)
 					before := clone(c)
-					ev, err := cmd.run(c, Change{Actor: spoc, At: t0.Add(5 * 24 * time.Hour), ExpectedVersion: v})
-					if !errors.Is(err, ErrStale) {
-						t.Fatalf("expected version %d on a version 3 case: err = %v, want ErrStale", v, err)
+					ev, err := cmd.run(c, record.Change{Actor: spoc, At: t0.Add(5 * 24 * time.Hour), ExpectedVersion: v})
+					if !errors.Is(err, record.ErrStale) {
+						t.Fatalf("expected version %d on a version 3 case: err = %v, want record.ErrStale", v, err)
 					}
-					var se *StateError
+					var se *record.TransitionError
 					if errors.As(err, &se) {
 						t.Errorf("stale version reported as a state error: %v", err)
 					}
@@ -357,70 +359,70 @@ func TestValidation(t *testing.T) {
 		name  string
 		from  start
 		v     int64
-		run   func(c *Case, ch Change) (*eventsv1.Event, error)
+		run   func(c *Case, ch record.Change) (*eventsv1.Event, error)
 		field string // "" means the change is valid
 	}{
-		{"sift outcome unspecified", awaitingSift, 3, func(c *Case, ch Change) (*eventsv1.Event, error) {
+		{"sift outcome unspecified", awaitingSift, 3, func(c *Case, ch record.Change) (*eventsv1.Event, error) {
 			return c.DecideSift(ch, Decision{})
 		}, "outcome"},
-		{"sift outcome unknown", awaitingSift, 3, func(c *Case, ch Change) (*eventsv1.Event, error) {
+		{"sift outcome unknown", awaitingSift, 3, func(c *Case, ch record.Change) (*eventsv1.Event, error) {
 			return c.DecideSift(ch, Decision{Outcome: "MAYBE"})
 		}, "outcome"},
-		{"sift FAIL without reason", awaitingSift, 3, func(c *Case, ch Change) (*eventsv1.Event, error) {
+		{"sift FAIL without reason", awaitingSift, 3, func(c *Case, ch record.Change) (*eventsv1.Event, error) {
 			return c.DecideSift(ch, Decision{Outcome: Fail})
 		}, "reason_code"},
-		{"sift FAIL with free text reason", awaitingSift, 3, func(c *Case, ch Change) (*eventsv1.Event, error) {
+		{"sift FAIL with free text reason", awaitingSift, 3, func(c *Case, ch record.Change) (*eventsv1.Event, error) {
 			return c.DecideSift(ch, Decision{Outcome: Fail, ReasonCode: "Not good enough"})
 		}, "reason_code"},
-		{"sift PASS with malformed reason", awaitingSift, 3, func(c *Case, ch Change) (*eventsv1.Event, error) {
+		{"sift PASS with malformed reason", awaitingSift, 3, func(c *Case, ch record.Change) (*eventsv1.Event, error) {
 			return c.DecideSift(ch, Decision{Outcome: Pass, ReasonCode: "X"})
 		}, "reason_code"},
-		{"sift score -1", awaitingSift, 3, func(c *Case, ch Change) (*eventsv1.Event, error) {
+		{"sift score -1", awaitingSift, 3, func(c *Case, ch record.Change) (*eventsv1.Event, error) {
 			return c.DecideSift(ch, Decision{Outcome: Pass, Score: intp(-1)})
 		}, "score"},
-		{"sift score 101", awaitingSift, 3, func(c *Case, ch Change) (*eventsv1.Event, error) {
+		{"sift score 101", awaitingSift, 3, func(c *Case, ch record.Change) (*eventsv1.Event, error) {
 			return c.DecideSift(ch, Decision{Outcome: Pass, Score: intp(101)})
 		}, "score"},
-		{"sift score 0 is fine", awaitingSift, 3, func(c *Case, ch Change) (*eventsv1.Event, error) {
+		{"sift score 0 is fine", awaitingSift, 3, func(c *Case, ch record.Change) (*eventsv1.Event, error) {
 			return c.DecideSift(ch, Decision{Outcome: Fail, Score: intp(0), ReasonCode: "insufficient_evidence"})
 		}, ""},
-		{"sift score 100 is fine", awaitingSift, 3, func(c *Case, ch Change) (*eventsv1.Event, error) {
+		{"sift score 100 is fine", awaitingSift, 3, func(c *Case, ch record.Change) (*eventsv1.Event, error) {
 			return c.DecideSift(ch, Decision{Outcome: Pass, Score: intp(100)})
 		}, ""},
-		{"sift expected_version 0", awaitingSift, 0, func(c *Case, ch Change) (*eventsv1.Event, error) {
+		{"sift expected_version 0", awaitingSift, 0, func(c *Case, ch record.Change) (*eventsv1.Event, error) {
 			return c.DecideSift(ch, Decision{Outcome: Pass})
 		}, "expected_version"},
-		{"sift expected_version -1", awaitingSift, -1, func(c *Case, ch Change) (*eventsv1.Event, error) {
+		{"sift expected_version -1", awaitingSift, -1, func(c *Case, ch record.Change) (*eventsv1.Event, error) {
 			return c.DecideSift(ch, Decision{Outcome: Pass})
 		}, "expected_version"},
-		{"interview in the past", notBooked, 3, func(c *Case, ch Change) (*eventsv1.Event, error) {
+		{"interview in the past", notBooked, 3, func(c *Case, ch record.Change) (*eventsv1.Event, error) {
 			return c.ScheduleInterview(ch, ch.At.Add(-time.Hour))
 		}, "scheduled_for"},
-		{"interview now", notBooked, 3, func(c *Case, ch Change) (*eventsv1.Event, error) {
+		{"interview now", notBooked, 3, func(c *Case, ch record.Change) (*eventsv1.Event, error) {
 			return c.ScheduleInterview(ch, ch.At)
 		}, "scheduled_for"},
-		{"interview time missing", notBooked, 3, func(c *Case, ch Change) (*eventsv1.Event, error) {
+		{"interview time missing", notBooked, 3, func(c *Case, ch record.Change) (*eventsv1.Event, error) {
 			return c.ScheduleInterview(ch, time.Time{})
 		}, "scheduled_for"},
-		{"reschedule into the past", booked, 3, func(c *Case, ch Change) (*eventsv1.Event, error) {
+		{"reschedule into the past", booked, 3, func(c *Case, ch record.Change) (*eventsv1.Event, error) {
 			return c.ScheduleInterview(ch, ch.At.Add(-time.Nanosecond))
 		}, "scheduled_for"},
-		{"interview a nanosecond ahead is fine", notBooked, 3, func(c *Case, ch Change) (*eventsv1.Event, error) {
+		{"interview a nanosecond ahead is fine", notBooked, 3, func(c *Case, ch record.Change) (*eventsv1.Event, error) {
 			return c.ScheduleInterview(ch, ch.At.Add(time.Nanosecond))
 		}, ""},
-		{"schedule expected_version 0", notBooked, 0, func(c *Case, ch Change) (*eventsv1.Event, error) {
+		{"schedule expected_version 0", notBooked, 0, func(c *Case, ch record.Change) (*eventsv1.Event, error) {
 			return c.ScheduleInterview(ch, ch.At.Add(time.Hour))
 		}, "expected_version"},
-		{"interview outcome unspecified", booked, 3, func(c *Case, ch Change) (*eventsv1.Event, error) {
+		{"interview outcome unspecified", booked, 3, func(c *Case, ch record.Change) (*eventsv1.Event, error) {
 			return c.RecordInterviewOutcome(ch, Decision{})
 		}, "outcome"},
-		{"interview FAIL without reason", booked, 3, func(c *Case, ch Change) (*eventsv1.Event, error) {
+		{"interview FAIL without reason", booked, 3, func(c *Case, ch record.Change) (*eventsv1.Event, error) {
 			return c.RecordInterviewOutcome(ch, Decision{Outcome: Fail})
 		}, "reason_code"},
-		{"interview outcome with a score", booked, 3, func(c *Case, ch Change) (*eventsv1.Event, error) {
+		{"interview outcome with a score", booked, 3, func(c *Case, ch record.Change) (*eventsv1.Event, error) {
 			return c.RecordInterviewOutcome(ch, Decision{Outcome: Pass, Score: intp(50)})
 		}, "score"},
-		{"interview expected_version 0", booked, 0, func(c *Case, ch Change) (*eventsv1.Event, error) {
+		{"interview expected_version 0", booked, 0, func(c *Case, ch record.Change) (*eventsv1.Event, error) {
 			return c.RecordInterviewOutcome(ch, Decision{Outcome: Pass})
 		}, "expected_version"},
 	}
@@ -429,7 +431,7 @@ func TestValidation(t *testing.T) {
 			t.Parallel()
 			c := caseIn(tt.from)
 			before := clone(c)
-			ev, err := tt.run(c, Change{Actor: spoc, At: at, ExpectedVersion: tt.v})
+			ev, err := tt.run(c, record.Change{Actor: spoc, At: at, ExpectedVersion: tt.v})
 			if tt.field == "" {
 				if err != nil || ev == nil {
 					t.Fatalf("valid change refused: %v", err)
@@ -457,10 +459,10 @@ func TestInterviewOutcomeBeforeBooking(t *testing.T) {
 			t.Parallel()
 			c := caseIn(start{"not booked", AwaitingInterview, false})
 			before := clone(c)
-			ev, err := c.RecordInterviewOutcome(Change{Actor: spoc, At: t0.Add(48 * time.Hour), ExpectedVersion: 3}, o)
-			var se *StateError
-			if !errors.As(err, &se) || se.State != AwaitingInterview {
-				t.Fatalf("err = %v, want a StateError in AWAITING_INTERVIEW", err)
+			ev, err := c.RecordInterviewOutcome(record.Change{Actor: spoc, At: t0.Add(48 * time.Hour), ExpectedVersion: 3}, o)
+			var se *record.TransitionError
+			if !errors.As(err, &se) || se.State != string(AwaitingInterview) {
+				t.Fatalf("err = %v, want a TransitionError in AWAITING_INTERVIEW", err)
 			}
 			if !strings.Contains(err.Error(), "before an interview is scheduled") {
 				t.Errorf("error %q does not say no interview is booked", err)
@@ -476,11 +478,11 @@ func TestRescheduleMarksEvent(t *testing.T) {
 	t.Parallel()
 	c := caseIn(start{"not booked", AwaitingInterview, false})
 	first, second := t0.Add(10*24*time.Hour), t0.Add(12*24*time.Hour)
-	ev1, err := c.ScheduleInterview(Change{Actor: spoc, At: t0.Add(24 * time.Hour), ExpectedVersion: 3}, first)
+	ev1, err := c.ScheduleInterview(record.Change{Actor: spoc, At: t0.Add(24 * time.Hour), ExpectedVersion: 3}, first)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev2, err := c.ScheduleInterview(Change{Actor: spoc, At: t0.Add(48 * time.Hour), ExpectedVersion: 4}, second.In(time.FixedZone("CEST", 2*3600)))
+	ev2, err := c.ScheduleInterview(record.Change{Actor: spoc, At: t0.Add(48 * time.Hour), ExpectedVersion: 4}, second.In(time.FixedZone("CEST", 2*3600)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -520,7 +522,7 @@ func TestOpenCase(t *testing.T) {
 
 func TestDaysWaiting(t *testing.T) {
 	t.Parallel()
-	c := &Case{StateEnteredAt: t0}
+	c := &Case{Header: record.Header[State]{StateEnteredAt: t0}}
 	for _, tt := range []struct {
 		now  time.Time
 		want int

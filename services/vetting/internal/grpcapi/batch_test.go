@@ -199,8 +199,8 @@ func TestBatchLimits(t *testing.T) {
 	if !slices.Equal(dryCodes, []string{"OK", "ABORTED", "ABORTED"}) {
 		t.Errorf("dry run of one case three times: %v, want OK, ABORTED, ABORTED", dryCodes)
 	}
-	if got := e.get(t, r.id); got.Version != 2 || got.Status != vetting.Blocked {
-		t.Errorf("dry run moved the case to %s v%d", got.Status, got.Version)
+	if got := e.get(t, r.id); got.Version != 2 || got.State != vetting.Blocked {
+		t.Errorf("dry run moved the case to %s v%d", got.State, got.Version)
 	}
 	// 1000 is allowed: the same case a thousand times unblocks it once.
 	resp, err := c.BatchUnblock(t.Context(), &pb.BatchUnblockRequest{RequestId: reqID(), Items: many[:1000]})

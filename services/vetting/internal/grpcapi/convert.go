@@ -31,7 +31,7 @@ func caseToProto(c *vetting.Case) *pb.VettingCase {
 	}
 	p := &pb.VettingCase{
 		ApplicationId: c.ApplicationID, CampaignId: c.CampaignID, Region: c.Region, Role: c.Role, Level: c.Level,
-		Status: statusToProto[c.Status], OpenedAt: timestamppb.New(c.OpenedAt), StatusEnteredAt: timestamppb.New(c.StatusEnteredAt),
+		Status: statusToProto[c.State], OpenedAt: timestamppb.New(c.OpenedAt), StatusEnteredAt: timestamppb.New(c.StateEnteredAt),
 		BlockReason: c.BlockReason, BlockNote: c.BlockNote, ReasonCode: c.ReasonCode, Version: c.Version,
 		History: history.Proto(c.History),
 	}

@@ -126,14 +126,14 @@ func TestCaseClosed(t *testing.T) {
 				if n := len(e.outbox(t, r.id)); n != outboxBefore {
 					t.Errorf("closing wrote %d events; the owner of the ending has published it", n-outboxBefore)
 				}
-				if !end.closes || !before.Status.InProgress() {
-					if after.Status != before.Status || after.Version != before.Version {
-						t.Errorf("%s moved a %s case to %s v%d", end.name, before.Status, after.Status, after.Version)
+				if !end.closes || !before.State.InProgress() {
+					if after.State != before.State || after.Version != before.Version {
+						t.Errorf("%s moved a %s case to %s v%d", end.name, before.State, after.State, after.Version)
 					}
 					return
 				}
-				if after.Status != vetting.Closed || after.Version != before.Version+1 || after.ReasonCode != end.reason ||
-					after.BlockedSince != nil || after.BlockNote != "" || !after.StatusEnteredAt.Equal(at) {
+				if after.State != vetting.Closed || after.Version != before.Version+1 || after.ReasonCode != end.reason ||
+					after.BlockedSince != nil || after.BlockNote != "" || !after.StateEnteredAt.Equal(at) {
 					t.Errorf("after %s: %+v; want CLOSED v%d %s with no block", end.name, after, before.Version+1, end.reason)
 				}
 				if last := after.History[len(after.History)-1]; last.Event != end.name || last.ReasonCode != end.reason {
@@ -148,8 +148,8 @@ func TestCaseClosed(t *testing.T) {
 		e.handle(t, r.applicationWithdrawn(start.Add(-time.Minute)))
 		e.handle(t, r.offerAccepted(start.Add(-time.Hour)))
 		got := e.get(t, r.id)
-		if got.Status != vetting.Closed || got.ReasonCode != "candidate_request" {
-			t.Errorf("after withdrawal then offer.accepted: %s %q, want CLOSED", got.Status, got.ReasonCode)
+		if got.State != vetting.Closed || got.ReasonCode != "candidate_request" {
+			t.Errorf("after withdrawal then offer.accepted: %s %q, want CLOSED", got.State, got.ReasonCode)
 		}
 		if rows := e.outbox(t, r.id); len(rows) != 0 {
 			t.Errorf("outbox = %v, want nothing: no case was opened", names(rows))
@@ -241,8 +241,8 @@ func TestConsumerOnJetStream(t *testing.T) {
 	r := newRecord("london")
 	accepted := r.offerAccepted(start)
 	consumed(t, publish(t, accepted, true))
-	if got := e.get(t, r.id); got.Status != vetting.Open || got.Level != commonv1.VettingLevel_VETTING_LEVEL_CTC {
-		t.Fatalf("after offer.accepted on the stream: %s %s", got.Status, got.Level)
+	if got := e.get(t, r.id); got.State != vetting.Open || got.Level != commonv1.VettingLevel_VETTING_LEVEL_CTC {
+		t.Fatalf("after offer.accepted on the stream: %s %s", got.State, got.Level)
 	}
 	// Republished without a message id (past the duplicate window): the
 	// inbox must drop it.
@@ -261,8 +261,8 @@ func TestConsumerOnJetStream(t *testing.T) {
 
 	e.block(t, e.as(t, vettingLondon), r, 1, thirdParty)
 	consumed(t, publish(t, r.applicationWithdrawn(start.Add(time.Hour)), true))
-	if got := e.get(t, r.id); got.Status != vetting.Closed || got.BlockedSince != nil {
-		t.Errorf("after application.withdrawn on the stream: %s blocked since %v, want CLOSED", got.Status, got.BlockedSince)
+	if got := e.get(t, r.id); got.State != vetting.Closed || got.BlockedSince != nil {
+		t.Errorf("after application.withdrawn on the stream: %s blocked since %v, want CLOSED", got.State, got.BlockedSince)
 	}
 	e.noNoteInOutbox(t)
 }

@@ -5,14 +5,9 @@ package grpcapi
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/probation-recruitment/pipeline/pkg/apistatus"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
@@ -33,6 +28,11 @@ var (
 	readers = []auth.Role{auth.RoleVetting, auth.RoleSPOC}
 )
 
+// change is a vetting contact point's change to the case of applicationID.
+func change(method, applicationID string) command.Call {
+	return command.Call{Method: method, Roles: changers, Invalid: validate.UUID("application_id", applicationID)}
+}
+
 // Server implements pb.VettingServiceServer.
 type Server struct {
 	pb.UnimplementedVettingServiceServer
@@ -49,7 +49,7 @@ func New(svc *vetting.Service, pool *pgxpool.Pool, log *slog.Logger) *Server {
 // RecordFormsReceived implements pb.VettingServiceServer.
 func (s *Server) RecordFormsReceived(ctx context.Context, req *pb.RecordFormsReceivedRequest) (*pb.RecordFormsReceivedResponse, error) {
 	resp := &pb.RecordFormsReceivedResponse{}
-	err := command.Run(ctx, s.pool, "RecordFormsReceived", req, req.GetApplicationId(), changers, resp,
+	err := command.Run(ctx, s.pool, change("RecordFormsReceived", req.GetApplicationId()), req, resp,
 		func(ctx context.Context, c auth.Claims) (*vetting.Case, error) {
 			return s.svc.RecordFormsReceived(ctx, c, req.GetApplicationId(), req.GetExpectedVersion())
 		}, func(c *vetting.Case) { resp.Case = caseToProto(c) })
@@ -59,7 +59,7 @@ func (s *Server) RecordFormsReceived(ctx context.Context, req *pb.RecordFormsRec
 // BlockCase implements pb.VettingServiceServer.
 func (s *Server) BlockCase(ctx context.Context, req *pb.BlockCaseRequest) (*pb.BlockCaseResponse, error) {
 	resp := &pb.BlockCaseResponse{}
-	err := command.Run(ctx, s.pool, "BlockCase", req, req.GetApplicationId(), changers, resp,
+	err := command.Run(ctx, s.pool, change("BlockCase", req.GetApplicationId()), req, resp,
 		func(ctx context.Context, c auth.Claims) (*vetting.Case, error) {
 			return s.svc.Block(ctx, c, req.GetApplicationId(), req.GetExpectedVersion(), req.GetReason(), req.GetNote())
 		}, func(c *vetting.Case) { resp.Case = caseToProto(c) })
@@ -69,7 +69,7 @@ func (s *Server) BlockCase(ctx context.Context, req *pb.BlockCaseRequest) (*pb.B
 // UnblockCase implements pb.VettingServiceServer.
 func (s *Server) UnblockCase(ctx context.Context, req *pb.UnblockCaseRequest) (*pb.UnblockCaseResponse, error) {
 	resp := &pb.UnblockCaseResponse{}
-	err := command.Run(ctx, s.pool, "UnblockCase", req, req.GetApplicationId(), changers, resp,
+	err := command.Run(ctx, s.pool, change("UnblockCase", req.GetApplicationId()), req, resp,
 		func(ctx context.Context, c auth.Claims) (*vetting.Case, error) {
 			return s.svc.Unblock(ctx, c, req.GetApplicationId(), req.GetExpectedVersion())
 		}, func(c *vetting.Case) { resp.Case = caseToProto(c) })
@@ -79,7 +79,7 @@ func (s *Server) UnblockCase(ctx context.Context, req *pb.UnblockCaseRequest) (*
 // ClearCase implements pb.VettingServiceServer.
 func (s *Server) ClearCase(ctx context.Context, req *pb.ClearCaseRequest) (*pb.ClearCaseResponse, error) {
 	resp := &pb.ClearCaseResponse{}
-	err := command.Run(ctx, s.pool, "ClearCase", req, req.GetApplicationId(), changers, resp,
+	err := command.Run(ctx, s.pool, change("ClearCase", req.GetApplicationId()), req, resp,
 		func(ctx context.Context, c auth.Claims) (*vetting.Case, error) {
 			return s.svc.Clear(ctx, c, req.GetApplicationId(), req.GetExpectedVersion())
 		}, func(c *vetting.Case) { resp.Case = caseToProto(c) })
@@ -89,41 +89,35 @@ func (s *Server) ClearCase(ctx context.Context, req *pb.ClearCaseRequest) (*pb.C
 // FailCase implements pb.VettingServiceServer.
 func (s *Server) FailCase(ctx context.Context, req *pb.FailCaseRequest) (*pb.FailCaseResponse, error) {
 	resp := &pb.FailCaseResponse{}
-	err := command.Run(ctx, s.pool, "FailCase", req, req.GetApplicationId(), changers, resp,
+	err := command.Run(ctx, s.pool, change("FailCase", req.GetApplicationId()), req, resp,
 		func(ctx context.Context, c auth.Claims) (*vetting.Case, error) {
 			return s.svc.Fail(ctx, c, req.GetApplicationId(), req.GetExpectedVersion(), req.GetReasonCode())
 		}, func(c *vetting.Case) { resp.Case = caseToProto(c) })
 	return reply(resp, s.toStatus(ctx, err))
 }
 
-// BatchUnblock implements pb.VettingServiceServer.
+// BatchUnblock implements pb.VettingServiceServer; see command.Batch for
+// how items, retries and dry runs behave.
 func (s *Server) BatchUnblock(ctx context.Context, req *pb.BatchUnblockRequest) (*pb.BatchUnblockResponse, error) {
-	caller, err := auth.Require(ctx, "", changers...)
-	if err == nil && (len(req.GetItems()) == 0 || len(req.GetItems()) > MaxBatch) {
-		err = validate.Field("items", fmt.Sprintf("must hold 1-%d cases, not %d", MaxBatch, len(req.GetItems())))
-	}
-	if err == nil && !req.GetDryRun() {
-		err = validate.RequestID(req.GetRequestId())
-	}
-	if err != nil {
-		return nil, s.toStatus(ctx, err)
-	}
-	resps, errs := command.Batch(ctx, s.pool, caller, "BatchUnblock", req, req.GetDryRun(), "items", req.GetItems(),
-		func() proto.Message { return &pb.UnblockCaseResponse{} },
-		func(ctx context.Context, item *pb.UnblockItem, resp proto.Message) error {
+	c := command.BatchCall{Call: command.Call{Method: "BatchUnblock", Roles: changers}, Field: "items", Items: "cases", Max: MaxBatch, DryRun: req.GetDryRun()}
+	resps, errs, err := command.Batch(ctx, s.pool, c, req, req.GetItems(), newUnblockResponse,
+		func(ctx context.Context, caller auth.Claims, item *pb.UnblockItem, resp *pb.UnblockCaseResponse) error {
 			if err := validate.UUID("application_id", item.GetApplicationId()); err != nil {
 				return err
 			}
 			c, err := s.svc.Unblock(ctx, caller, item.GetApplicationId(), item.GetExpectedVersion())
-			resp.(*pb.UnblockCaseResponse).Case = caseToProto(c)
+			resp.Case = caseToProto(c)
 			return err
 		})
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
 	out := &pb.BatchUnblockResponse{DryRun: req.GetDryRun()}
 	for i, item := range req.GetItems() {
 		r := &pb.UnblockResult{Index: int32(i), ApplicationId: item.GetApplicationId(), Status: apistatus.ItemStatus(s.toStatus(ctx, errs[i]))}
 		if errs[i] == nil {
 			out.Succeeded++
-			r.Case = resps[i].(*pb.UnblockCaseResponse).GetCase()
+			r.Case = resps[i].GetCase()
 		} else {
 			out.Failed++
 		}
@@ -131,6 +125,8 @@ func (s *Server) BatchUnblock(ctx context.Context, req *pb.BatchUnblockRequest) 
 	}
 	return out, nil
 }
+
+func newUnblockResponse() *pb.UnblockCaseResponse { return &pb.UnblockCaseResponse{} }
 
 // ListBlockedCases implements pb.VettingServiceServer.
 func (s *Server) ListBlockedCases(ctx context.Context, req *pb.ListBlockedCasesRequest) (*pb.ListBlockedCasesResponse, error) {
@@ -192,7 +188,7 @@ func (s *Server) list(ctx context.Context, region string, st vetting.Status, siz
 		return nil, "", s.toStatus(ctx, err)
 	}
 	cases, next := pagetoken.Next(cases, limit, func(c *vetting.Case) string {
-		key := pagetoken.Key{At: c.StatusEnteredAt, ID: c.ApplicationID}
+		key := pagetoken.Key{At: c.StateEnteredAt, ID: c.ApplicationID}
 		if st == vetting.Blocked {
 			key.At = *c.BlockedSince
 		}
@@ -211,9 +207,6 @@ func (s *Server) GetCase(ctx context.Context, req *pb.GetCaseRequest) (*pb.GetCa
 		return nil, s.toStatus(ctx, err)
 	}
 	c, err := s.svc.Case(ctx, caller, req.GetApplicationId())
-	if errors.Is(err, vetting.ErrUnknown) {
-		return nil, status.Errorf(codes.NotFound, "no vetting case for application %s", req.GetApplicationId())
-	}
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -227,22 +220,8 @@ func reply[T any](resp *T, err error) (*T, error) {
 	return resp, nil
 }
 
-// toStatus is the one place this service turns errors into statuses.
+// toStatus is the one place this service turns errors into statuses; it
+// has none of its own beyond those every service shares.
 func (s *Server) toStatus(ctx context.Context, err error) error {
-	if err == nil {
-		return nil
-	}
-	var se *vetting.StatusError
-	switch {
-	case errors.As(err, &se):
-		return status.Error(codes.FailedPrecondition, se.Error())
-	case errors.Is(err, vetting.ErrUnknown):
-		return status.Error(codes.FailedPrecondition, vetting.ErrUnknown.Error())
-	case errors.Is(err, vetting.ErrStale):
-		return status.Error(codes.Aborted, err.Error())
-	}
-	if st, ok := apistatus.Common(err); ok {
-		return st.Err()
-	}
-	return apistatus.Internal(ctx, s.log, err)
+	return apistatus.Error(ctx, s.log, err)
 }

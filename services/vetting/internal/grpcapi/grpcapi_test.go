@@ -232,8 +232,8 @@ func TestAccess(t *testing.T) {
 			case status.Code(err) != caller.change:
 				t.Errorf("BatchUnblock: err = %v, want %s", err, caller.change)
 			}
-			if got := e.get(t, r.id); (got.Status == vetting.Blocked) != (caller.change != codes.OK) {
-				t.Errorf("after BatchUnblock by %s the case is %s", caller.name, got.Status)
+			if got := e.get(t, r.id); (got.State == vetting.Blocked) != (caller.change != codes.OK) {
+				t.Errorf("after BatchUnblock by %s the case is %s", caller.name, got.State)
 			}
 
 			r = e.open(t, "london")
@@ -278,8 +278,8 @@ func TestBatchUnblockAccessPerItem(t *testing.T) {
 	if got := []string{resp.GetResults()[0].GetStatus().GetCode(), resp.GetResults()[1].GetStatus().GetCode()}; !slices.Equal(got, []string{"OK", "PERMISSION_DENIED"}) {
 		t.Errorf("codes = %v, want OK, PERMISSION_DENIED", got)
 	}
-	if got := e.get(t, wales.id); got.Status != vetting.Blocked || got.Version != 2 {
-		t.Errorf("wales case %s v%d, want still BLOCKED v2", got.Status, got.Version)
+	if got := e.get(t, wales.id); got.State != vetting.Blocked || got.Version != 2 {
+		t.Errorf("wales case %s v%d, want still BLOCKED v2", got.State, got.Version)
 	}
 }
 
@@ -313,8 +313,8 @@ func TestCaseFlow(t *testing.T) {
 	wantStatus(t, err, codes.FailedPrecondition, "offer is accepted")
 	_, err = c.RecordFormsReceived(ctx, &pb.RecordFormsReceivedRequest{RequestId: reqID(), ApplicationId: "12345", ExpectedVersion: 1})
 	wantField(t, err, "application_id")
-	if got := e.get(t, r.id); got.Version != 1 || got.Status != vetting.Open {
-		t.Fatalf("refused calls moved the case to %s v%d", got.Status, got.Version)
+	if got := e.get(t, r.id); got.Version != 1 || got.State != vetting.Open {
+		t.Fatalf("refused calls moved the case to %s v%d", got.State, got.Version)
 	}
 
 	e.clock.Advance(time.Hour)

@@ -9,6 +9,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/record"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
@@ -20,8 +21,8 @@ type verdict string
 const (
 	accepted   verdict = "accepted"
 	invalid    verdict = "invalid"     // a FieldError
-	stale      verdict = "stale"       // ErrStale
-	wrongState verdict = "wrong state" // a StatusError
+	stale      verdict = "stale"       // record.ErrStale
+	wrongState verdict = "wrong state" // a TransitionError
 	unchanged  verdict = "unchanged"   // a close of a finished case
 )
 
@@ -92,13 +93,13 @@ var eventOf = map[string]string{
 
 func verdictOf(t *rapid.T, err error) verdict {
 	var fe *validate.FieldError
-	var se *StatusError
+	var se *record.TransitionError
 	switch {
 	case err == nil:
 		return accepted
 	case errors.As(err, &fe):
 		return invalid
-	case errors.Is(err, ErrStale):
+	case errors.Is(err, record.ErrStale):
 		return stale
 	case errors.As(err, &se):
 		return wrongState
@@ -115,9 +116,10 @@ func TestCaseMatchesModel(t *testing.T) {
 	t.Parallel()
 	rapid.Check(t, func(rt *rapid.T) {
 		at := now
-		c := &Case{ApplicationID: event.NewID(), CampaignID: event.NewID(), Region: "london", Role: commonv1.JobRole_JOB_ROLE_ADMINISTRATOR,
-			Level: commonv1.VettingLevel_VETTING_LEVEL_BPSS, Status: Open, OpenedAt: at, StatusEnteredAt: at}
-		c.record(event.SystemActor(Producer), at, Open, "vetting.opened", "")
+		c := &Case{Header: record.Header[Status]{ApplicationID: event.NewID(), CampaignID: event.NewID(), Region: "london",
+			Role: commonv1.JobRole_JOB_ROLE_ADMINISTRATOR, State: Open, StateEnteredAt: at},
+			Level: commonv1.VettingLevel_VETTING_LEVEL_BPSS, OpenedAt: at}
+		c.Move(Producer, record.Change{Actor: event.SystemActor(Producer), At: at}, Open, "vetting.opened", "")
 		m := &model{status: Open, version: 1}
 		changes := 0
 		cmds := []string{"forms", "block", "unblock", "clear", "fail", "close"}
@@ -140,7 +142,7 @@ func TestCaseMatchesModel(t *testing.T) {
 
 			prev := clone(c)
 			want := m.apply(cmd, expected, badInput)
-			ch := Change{Actor: vetter, At: at, ExpectedVersion: expected}
+			ch := record.Change{Actor: vetter, At: at, ExpectedVersion: expected}
 			var ev *eventsv1.Event
 			var err error
 			got := verdict("")
@@ -178,19 +180,19 @@ func TestCaseMatchesModel(t *testing.T) {
 			}
 
 			if got != want {
-				rt.Fatalf("step %d: %s (expected version %d, bad input %v) from %s v%d: %s, model says %s", i, cmd, expected, badInput, prev.Status, prev.Version, got, want)
+				rt.Fatalf("step %d: %s (expected version %d, bad input %v) from %s v%d: %s, model says %s", i, cmd, expected, badInput, prev.State, prev.Version, got, want)
 			}
 			if got != accepted {
-				if ev != nil || c.Status != prev.Status || c.Version != prev.Version || len(c.History) != len(prev.History) {
-					rt.Fatalf("step %d: refused %s emitted %v or moved the case to %s v%d", i, cmd, ev, c.Status, c.Version)
+				if ev != nil || c.State != prev.State || c.Version != prev.Version || len(c.History) != len(prev.History) {
+					rt.Fatalf("step %d: refused %s emitted %v or moved the case to %s v%d", i, cmd, ev, c.State, c.Version)
 				}
 				*c = prev
 			}
-			if c.Status != m.status || c.Version != m.version {
-				rt.Fatalf("step %d: case is %s v%d, model %s v%d", i, c.Status, c.Version, m.status, m.version)
+			if c.State != m.status || c.Version != m.version {
+				rt.Fatalf("step %d: case is %s v%d, model %s v%d", i, c.State, c.Version, m.status, m.version)
 			}
-			if (c.BlockedSince != nil) != m.blocked || (c.Status == Blocked) != m.blocked || (c.BlockNote != "") != m.blocked {
-				rt.Fatalf("step %d: case %s blocked since %v note %q, model blocked=%v", i, c.Status, c.BlockedSince, c.BlockNote, m.blocked)
+			if (c.BlockedSince != nil) != m.blocked || (c.State == Blocked) != m.blocked || (c.BlockNote != "") != m.blocked {
+				rt.Fatalf("step %d: case %s blocked since %v note %q, model blocked=%v", i, c.State, c.BlockedSince, c.BlockNote, m.blocked)
 			}
 			if c.Version < prev.Version {
 				rt.Fatalf("step %d: version went back from %d to %d", i, prev.Version, c.Version)

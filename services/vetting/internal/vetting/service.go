@@ -12,28 +12,27 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/imported"
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
-	"github.com/probation-recruitment/pipeline/pkg/pg"
+	"github.com/probation-recruitment/pipeline/pkg/record"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
 )
 
 // Store is the storage the rules need.
 type Store interface {
-	// Open stores a new case and its event unless the application has a
+	// Open stores a new case and its events unless the application has a
 	// case already (a redelivered offer.accepted).
-	Open(ctx context.Context, c *Case, ev *eventsv1.Event) error
+	Open(ctx context.Context, c *Case, evs ...*eventsv1.Event) error
 	// Update loads the case, locked, applies fn, and stores the case, its
 	// new history and fn's event in one transaction. A missing case is
-	// ErrUnknown; fn may return ErrUnchanged to store nothing.
+	// ErrUnknown; fn may return record.ErrUnchanged to store nothing.
 	Update(ctx context.Context, applicationID string, fn func(*Case) (*eventsv1.Event, error)) (*Case, error)
+	// Case returns a case with its history (an error matching
+	// record.ErrNotFound if there is none).
 	Case(ctx context.Context, applicationID string) (*Case, error)
 	// List lists cases oldest in their status first; with Status Blocked,
 	// longest blocked first.
 	List(ctx context.Context, f ListFilter) ([]*Case, error)
 }
-
-// ErrUnchanged, returned by an update function, stores nothing.
-var ErrUnchanged = errors.New("unchanged")
 
 // ListFilter selects cases after a key.
 type ListFilter struct {
@@ -52,54 +51,43 @@ type Service struct {
 
 // NewService returns a Service.
 func NewService(store Store, now func() time.Time, levels Levels) *Service {
-	return &Service{store: store, now: pg.StoredPrecision(now), levels: levels}
+	return &Service{store: store, now: record.StoredPrecision(now), levels: levels}
 }
 
-func (s *Service) change(ctx context.Context, caller auth.Claims, id string, v int64, fn func(*Case, Change) (*eventsv1.Event, error)) (*Case, error) {
-	ch := Change{Actor: event.Actor(caller), At: s.now().UTC(), ExpectedVersion: v}
-	return s.store.Update(ctx, id, func(c *Case) (*eventsv1.Event, error) {
-		if !caller.CanAccessRegion(c.Region) {
-			return nil, fmt.Errorf("%w: no access to region %s", auth.ErrPermissionDenied, c.Region)
-		}
-		return fn(c, ch)
-	})
+func (s *Service) change(ctx context.Context, caller auth.Claims, id string, v int64, fn func(*Case, record.Change) (*eventsv1.Event, error)) (*Case, error) {
+	ch := record.By(caller, s.now(), v)
+	return record.Apply(ctx, s.store.Update, caller, id, func(c *Case) (*eventsv1.Event, error) { return fn(c, ch) })
 }
 
 // RecordFormsReceived notes the forms arrived.
 func (s *Service) RecordFormsReceived(ctx context.Context, caller auth.Claims, id string, v int64) (*Case, error) {
-	return s.change(ctx, caller, id, v, func(c *Case, ch Change) (*eventsv1.Event, error) { return c.RecordFormsReceived(ch) })
+	return s.change(ctx, caller, id, v, func(c *Case, ch record.Change) (*eventsv1.Event, error) { return c.RecordFormsReceived(ch) })
 }
 
 // Block blocks a case.
 func (s *Service) Block(ctx context.Context, caller auth.Claims, id string, v int64, reason commonv1.BlockReason, note string) (*Case, error) {
-	return s.change(ctx, caller, id, v, func(c *Case, ch Change) (*eventsv1.Event, error) { return c.Block(ch, reason, note) })
+	return s.change(ctx, caller, id, v, func(c *Case, ch record.Change) (*eventsv1.Event, error) { return c.Block(ch, reason, note) })
 }
 
 // Unblock clears a block.
 func (s *Service) Unblock(ctx context.Context, caller auth.Claims, id string, v int64) (*Case, error) {
-	return s.change(ctx, caller, id, v, func(c *Case, ch Change) (*eventsv1.Event, error) { return c.Unblock(ch) })
+	return s.change(ctx, caller, id, v, func(c *Case, ch record.Change) (*eventsv1.Event, error) { return c.Unblock(ch) })
 }
 
 // Clear records that vetting passed.
 func (s *Service) Clear(ctx context.Context, caller auth.Claims, id string, v int64) (*Case, error) {
-	return s.change(ctx, caller, id, v, func(c *Case, ch Change) (*eventsv1.Event, error) { return c.Clear(ch) })
+	return s.change(ctx, caller, id, v, func(c *Case, ch record.Change) (*eventsv1.Event, error) { return c.Clear(ch) })
 }
 
 // Fail records that vetting failed.
 func (s *Service) Fail(ctx context.Context, caller auth.Claims, id string, v int64, reason string) (*Case, error) {
-	return s.change(ctx, caller, id, v, func(c *Case, ch Change) (*eventsv1.Event, error) { return c.Fail(ch, reason) })
+	return s.change(ctx, caller, id, v, func(c *Case, ch record.Change) (*eventsv1.Event, error) { return c.Fail(ch, reason) })
 }
 
 // Case returns a case in one of the caller's regions.
 func (s *Service) Case(ctx context.Context, caller auth.Claims, id string) (*Case, error) {
 	c, err := s.store.Case(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if !caller.CanAccessRegion(c.Region) {
-		return nil, fmt.Errorf("%w: no access to region %s", auth.ErrPermissionDenied, c.Region)
-	}
-	return c, nil
+	return record.Visible(caller, c, err)
 }
 
 // List lists cases.
@@ -118,11 +106,8 @@ func (s *Service) HandleEvent(ctx context.Context, ev *eventsv1.Event) error {
 	at := ev.GetOccurredAt().AsTime()
 	switch p := ev.GetPayload().(type) {
 	case *eventsv1.Event_OfferAccepted:
-		c := &Case{
-			ApplicationID: ev.GetApplicationId(), CampaignID: ev.GetCampaignId(), Region: ev.GetRegion(), Role: ev.GetRole(),
-			Level: s.levels.Level(ev.GetRole()), Status: Open, OpenedAt: at, StatusEnteredAt: at,
-		}
-		opened := c.record(event.SystemActor(Producer), at, Open, "vetting.opened", "")
+		c := s.opened(ev)
+		opened := c.Move(Producer, record.Change{Actor: event.SystemActor(Producer), At: at}, Open, "vetting.opened", "")
 		opened.Payload = &eventsv1.Event_VettingOpened{VettingOpened: &eventsv1.VettingOpened{Level: c.Level}}
 		if err := s.store.Open(ctx, c, opened); err != nil {
 			return err
@@ -145,7 +130,7 @@ func (s *Service) HandleEvent(ctx context.Context, ev *eventsv1.Event) error {
 func (s *Service) close(ctx context.Context, ev *eventsv1.Event, name, reason string) error {
 	_, err := s.store.Update(ctx, ev.GetApplicationId(), func(c *Case) (*eventsv1.Event, error) {
 		if !c.Close(ev.GetActor(), ev.GetOccurredAt().AsTime(), name, reason) {
-			return nil, ErrUnchanged
+			return nil, record.ErrUnchanged
 		}
 		return nil, nil
 	})
@@ -155,25 +140,26 @@ func (s *Service) close(ctx context.Context, ev *eventsv1.Event, name, reason st
 		// The withdrawal may have overtaken offer.accepted (they come from
 		// different services; the application was at offer or later): leave
 		// a closed case, which the late acceptance finds.
-		at := ev.GetOccurredAt().AsTime()
-		c := &Case{
-			ApplicationID: ev.GetApplicationId(), CampaignID: ev.GetCampaignId(), Region: ev.GetRegion(), Role: ev.GetRole(),
-			Level: s.levels.Level(ev.GetRole()), Status: Open, OpenedAt: at, StatusEnteredAt: at,
-		}
-		c.Close(ev.GetActor(), at, name, reason)
-		return s.store.Open(ctx, c, nil)
-	case errors.Is(err, ErrUnchanged), errors.Is(err, ErrUnknown):
+		c := s.opened(ev)
+		c.Close(ev.GetActor(), c.OpenedAt, name, reason)
+		return s.store.Open(ctx, c)
+	case errors.Is(err, record.ErrUnchanged), errors.Is(err, ErrUnknown):
 		return nil // nothing in progress to close
 	}
 	return err
+}
+
+// opened is the case ev opens (at version 0: its opener records how).
+func (s *Service) opened(ev *eventsv1.Event) *Case {
+	return &Case{Header: record.Opened(ev, Open), Level: s.levels.Level(ev.GetRole()), OpenedAt: ev.GetOccurredAt().AsTime()}
 }
 
 // importHistory records an imported application's vetting history, at its
 // historical times and as the importer, into the case just opened: forms
 // received before a block or after it is lifted, then the outcome.
 func (s *Service) importHistory(ctx context.Context, ev *eventsv1.Event, v *commonv1.ImportedVetting) error {
-	at := func(ts *timestamppb.Timestamp, c *Case) Change {
-		return Change{Actor: ev.GetActor(), At: imported.Time(ts), ExpectedVersion: c.Version}
+	at := func(ts *timestamppb.Timestamp, c *Case) record.Change {
+		return record.Change{Actor: ev.GetActor(), At: imported.Time(ts), ExpectedVersion: c.Version}
 	}
 	forms := func(c *Case) (*eventsv1.Event, error) { return c.RecordFormsReceived(at(v.GetFormsReceivedAt(), c)) }
 	var steps []imported.Step[*Case]

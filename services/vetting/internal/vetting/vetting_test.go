@@ -13,6 +13,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/history"
+	"github.com/probation-recruitment/pipeline/pkg/record"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
@@ -49,13 +50,16 @@ var starts = []start{
 func caseIn(s start) *Case {
 	opened := now.Add(-10 * 24 * time.Hour)
 	c := &Case{
-		ApplicationID: event.NewID(), CampaignID: event.NewID(), Region: "london", Role: commonv1.JobRole_JOB_ROLE_PROBATION_OFFICER,
-		Level: commonv1.VettingLevel_VETTING_LEVEL_CTC, Status: s.status, OpenedAt: opened, StatusEnteredAt: now.Add(-48 * time.Hour), Version: 3,
-		History: []history.Entry{
-			{Event: "vetting.opened", Actor: system, OccurredAt: opened, Version: 1},
-			{Event: "x.two", Actor: vetter, OccurredAt: opened.Add(time.Hour), Version: 2},
-			{Event: "x.three", Actor: vetter, OccurredAt: now.Add(-48 * time.Hour), Version: 3},
+		Header: record.Header[Status]{
+			ApplicationID: event.NewID(), CampaignID: event.NewID(), Region: "london", Role: commonv1.JobRole_JOB_ROLE_PROBATION_OFFICER,
+			State: s.status, StateEnteredAt: now.Add(-48 * time.Hour), Version: 3,
+			History: []history.Entry{
+				{Event: "vetting.opened", Actor: system, OccurredAt: opened, Version: 1},
+				{Event: "x.two", Actor: vetter, OccurredAt: opened.Add(time.Hour), Version: 2},
+				{Event: "x.three", Actor: vetter, OccurredAt: now.Add(-48 * time.Hour), Version: 3},
+			},
 		},
+		Level: commonv1.VettingLevel_VETTING_LEVEL_CTC, OpenedAt: opened,
 	}
 	if s.status == Blocked {
 		since := now.Add(-48 * time.Hour)
@@ -78,7 +82,9 @@ func clone(c *Case) Case {
 	return cp
 }
 
-func change(v int64) Change { return Change{Actor: vetter, At: now, ExpectedVersion: v} }
+func change(v int64) record.Change {
+	return record.Change{Actor: vetter, At: now, ExpectedVersion: v}
+}
 
 type command struct {
 	name  string
@@ -86,7 +92,7 @@ type command struct {
 	// to is where the command moves the case from each start it is
 	// allowed from, by start name.
 	to    map[string]Status
-	run   func(c *Case, ch Change) (*eventsv1.Event, error)
+	run   func(c *Case, ch record.Change) (*eventsv1.Event, error)
 	check func(t *testing.T, ev *eventsv1.Event, c *Case, from start)
 }
 
@@ -101,7 +107,7 @@ func unblocked(t *testing.T, c *Case) {
 var commands = []command{
 	{
 		name: "record forms received", event: "vetting.forms_received", to: map[string]Status{"OPEN": FormsReceived},
-		run: func(c *Case, ch Change) (*eventsv1.Event, error) { return c.RecordFormsReceived(ch) },
+		run: func(c *Case, ch record.Change) (*eventsv1.Event, error) { return c.RecordFormsReceived(ch) },
 		check: func(t *testing.T, ev *eventsv1.Event, _ *Case, _ start) {
 			if ev.GetVettingFormsReceived() == nil {
 				t.Errorf("payload = %T", ev.GetPayload())
@@ -110,7 +116,7 @@ var commands = []command{
 	},
 	{
 		name: "block", event: "vetting.blocked", to: map[string]Status{"OPEN": Blocked, "FORMS_RECEIVED": Blocked},
-		run: func(c *Case, ch Change) (*eventsv1.Event, error) {
+		run: func(c *Case, ch record.Change) (*eventsv1.Event, error) {
 			return c.Block(ch, commonv1.BlockReason_BLOCK_REASON_IDENTITY_MISMATCH, note)
 		},
 		check: func(t *testing.T, ev *eventsv1.Event, c *Case, from start) {
@@ -135,7 +141,7 @@ var commands = []command{
 	},
 	{
 		name: "unblock", event: "vetting.unblocked", to: map[string]Status{"BLOCKED from OPEN": Open, "BLOCKED from FORMS_RECEIVED": FormsReceived},
-		run: func(c *Case, ch Change) (*eventsv1.Event, error) { return c.Unblock(ch) },
+		run: func(c *Case, ch record.Change) (*eventsv1.Event, error) { return c.Unblock(ch) },
 		check: func(t *testing.T, ev *eventsv1.Event, c *Case, _ start) {
 			if ev.GetVettingUnblocked() == nil {
 				t.Errorf("payload = %T", ev.GetPayload())
@@ -145,7 +151,7 @@ var commands = []command{
 	},
 	{
 		name: "clear", event: "vetting.cleared", to: map[string]Status{"FORMS_RECEIVED": Cleared},
-		run: func(c *Case, ch Change) (*eventsv1.Event, error) { return c.Clear(ch) },
+		run: func(c *Case, ch record.Change) (*eventsv1.Event, error) { return c.Clear(ch) },
 		check: func(t *testing.T, ev *eventsv1.Event, _ *Case, _ start) {
 			if ev.GetVettingCleared() == nil {
 				t.Errorf("payload = %T", ev.GetPayload())
@@ -155,7 +161,7 @@ var commands = []command{
 	{
 		name: "fail", event: "vetting.failed",
 		to:  map[string]Status{"OPEN": Failed, "FORMS_RECEIVED": Failed, "BLOCKED from OPEN": Failed, "BLOCKED from FORMS_RECEIVED": Failed},
-		run: func(c *Case, ch Change) (*eventsv1.Event, error) { return c.Fail(ch, "adverse_information") },
+		run: func(c *Case, ch record.Change) (*eventsv1.Event, error) { return c.Fail(ch, "adverse_information") },
 		check: func(t *testing.T, ev *eventsv1.Event, c *Case, _ start) {
 			want := &eventsv1.VettingFailed{ReasonCode: "adverse_information"}
 			if !proto.Equal(ev.GetVettingFailed(), want) || c.ReasonCode != "adverse_information" {
@@ -178,9 +184,9 @@ func TestTransitions(t *testing.T) {
 				ev, err := cmd.run(c, change(3))
 				to, allowed := cmd.to[s.name]
 				if !allowed {
-					var se *StatusError
-					if !errors.As(err, &se) || se.Status != s.status || !strings.Contains(err.Error(), string(s.status)) {
-						t.Fatalf("err = %v (%T), want a StatusError naming %s", err, err, s.status)
+					var se *record.TransitionError
+					if !errors.As(err, &se) || se.State != string(s.status) || !strings.Contains(err.Error(), string(s.status)) {
+						t.Fatalf("err = %v (%T), want a TransitionError naming %s", err, err, s.status)
 					}
 					if ev != nil || !reflect.DeepEqual(clone(c), before) {
 						t.Errorf("refused %s changed the case or emitted %v", cmd.name, ev)
@@ -190,8 +196,8 @@ func TestTransitions(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if c.Status != to || c.Version != 4 || !c.StatusEnteredAt.Equal(now) {
-					t.Errorf("case is %s v%d entered %v, want %s v4 entered %v", c.Status, c.Version, c.StatusEnteredAt, to, now)
+				if c.State != to || c.Version != 4 || !c.StateEnteredAt.Equal(now) {
+					t.Errorf("case is %s v%d entered %v, want %s v4 entered %v", c.State, c.Version, c.StateEnteredAt, to, now)
 				}
 				if len(c.History) != 4 {
 					t.Fatalf("history has %d entries, want 4", len(c.History))
@@ -224,8 +230,8 @@ func TestStaleVersionComesFirst(t *testing.T) {
 				c := caseIn(s)
 				before := clone(c)
 				ev, err := cmd.run(c, change(v))
-				if !errors.Is(err, ErrStale) {
-					t.Errorf("%s from %s at expected version %d (case v3): err = %v, want ErrStale", cmd.name, s.name, v, err)
+				if !errors.Is(err, record.ErrStale) {
+					t.Errorf("%s from %s at expected version %d (case v3): err = %v, want record.ErrStale", cmd.name, s.name, v, err)
 				}
 				if ev != nil || !reflect.DeepEqual(clone(c), before) {
 					t.Errorf("%s from %s with a stale version changed the case", cmd.name, s.name)
@@ -249,17 +255,17 @@ func wantField(t *testing.T, what string, err error, field string) {
 // allowed, at the right version.
 func TestValidation(t *testing.T) {
 	t.Parallel()
-	block := func(r commonv1.BlockReason, n string) func(*Case, Change) (*eventsv1.Event, error) {
-		return func(c *Case, ch Change) (*eventsv1.Event, error) { return c.Block(ch, r, n) }
+	block := func(r commonv1.BlockReason, n string) func(*Case, record.Change) (*eventsv1.Event, error) {
+		return func(c *Case, ch record.Change) (*eventsv1.Event, error) { return c.Block(ch, r, n) }
 	}
-	fail := func(reason string) func(*Case, Change) (*eventsv1.Event, error) {
-		return func(c *Case, ch Change) (*eventsv1.Event, error) { return c.Fail(ch, reason) }
+	fail := func(reason string) func(*Case, record.Change) (*eventsv1.Event, error) {
+		return func(c *Case, ch record.Change) (*eventsv1.Event, error) { return c.Fail(ch, reason) }
 	}
 	missing := commonv1.BlockReason_BLOCK_REASON_MISSING_DOCUMENTS
 	tests := []struct {
 		name  string
 		from  Status
-		run   func(*Case, Change) (*eventsv1.Event, error)
+		run   func(*Case, record.Change) (*eventsv1.Event, error)
 		field string
 	}{
 		{"block without reason", Open, block(commonv1.BlockReason_BLOCK_REASON_UNSPECIFIED, ""), "reason"},
@@ -320,8 +326,8 @@ func TestClose(t *testing.T) {
 			}
 			continue
 		}
-		if c.Status != Closed || c.Version != 4 || c.ReasonCode != "post_cancelled" || c.History[3].Event != "offer.withdrawn" || c.History[3].ReasonCode != "post_cancelled" {
-			t.Errorf("after close from %s: %s v%d %q %+v", s.name, c.Status, c.Version, c.ReasonCode, c.History[3])
+		if c.State != Closed || c.Version != 4 || c.ReasonCode != "post_cancelled" || c.History[3].Event != "offer.withdrawn" || c.History[3].ReasonCode != "post_cancelled" {
+			t.Errorf("after close from %s: %s v%d %q %+v", s.name, c.State, c.Version, c.ReasonCode, c.History[3])
 		}
 		unblocked(t, c)
 	}

@@ -1,0 +1,190 @@
+// Package recordstore keeps a stage service's records (see pkg/record) in
+// PostgreSQL: one row per application, its history in the history table,
+// and the events of each change in the outbox of the same transaction.
+// Writes join a transaction carried by ctx (pg.WithTx), so a request's
+// idempotency record or a consumer's inbox row commits with them.
+package recordstore
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/probation-recruitment/pipeline/pkg/history"
+	"github.com/probation-recruitment/pipeline/pkg/outbox"
+	"github.com/probation-recruitment/pipeline/pkg/pg"
+	"github.com/probation-recruitment/pipeline/pkg/record"
+	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
+	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations creates the history table in a service's schema; a service
+// lists it before its own.
+var Migrations = pg.Embedded("history", migrations, "migrations")
+
+// Table keeps one kind of stage record, keyed by application id. The
+// service gives the SQL that is its own (its columns); the table does the
+// rest the same way for every service.
+type Table[R record.Headed[S], S record.State] struct {
+	Pool *pgxpool.Pool
+	// Select reads one record: `SELECT <columns> FROM <table> WHERE
+	// application_id = $1`.
+	Select string
+	// Scan reads a row of Select (and of the service's own lists).
+	Scan func(pgx.Row) (R, error)
+	// Insert stores a new record unless the application has one, and
+	// reports whether it did.
+	Insert func(ctx context.Context, tx pgx.Tx, r R) (bool, error)
+	// Save stores what a change may have changed.
+	Save func(ctx context.Context, tx pgx.Tx, r R) error
+	// Unknown is the error of a change to a record not here (yet); it
+	// matches record.ErrNotYet and says which event opens one.
+	Unknown error
+	// Noun names the record in the NotFound of a read, e.g. "sift case".
+	Noun string
+}
+
+// Open stores a new record with its history and events, unless the
+// application has a record already (a redelivered or late event): then it
+// does nothing.
+func (t *Table[R, S]) Open(ctx context.Context, r R, evs ...*eventsv1.Event) error {
+	return pg.InTx(ctx, t.Pool, func(tx pgx.Tx) error {
+		inserted, err := t.Insert(ctx, tx, r)
+		if err != nil {
+			return fmt.Errorf("open %s: %w", t.Noun, err)
+		}
+		if !inserted {
+			return nil
+		}
+		h := r.Head()
+		if err := appendHistory(ctx, tx, h.ApplicationID, h.History...); err != nil {
+			return err
+		}
+		return outbox.Append(ctx, tx, evs...)
+	})
+}
+
+// Update loads the record applicationID under a row lock, applies fn, and
+// stores the record, its new history entries and fn's event in one
+// transaction; it returns the record as stored, with its whole history. A
+// missing record is t.Unknown; fn's error (record.ErrUnchanged among them)
+// stores nothing and is returned.
+func (t *Table[R, S]) Update(ctx context.Context, applicationID string, fn func(R) (*eventsv1.Event, error)) (R, error) {
+	var out R
+	if uuid.Validate(applicationID) != nil {
+		return out, t.Unknown
+	}
+	err := pg.InTx(ctx, t.Pool, func(tx pgx.Tx) error {
+		r, err := t.scan(tx.QueryRow(ctx, t.Select+` FOR UPDATE`, applicationID), t.Unknown)
+		if err != nil {
+			return err
+		}
+		h := r.Head()
+		before := h.Version
+		ev, err := fn(r)
+		if err != nil {
+			return err
+		}
+		if err := t.Save(ctx, tx, r); err != nil {
+			return fmt.Errorf("update %s: %w", t.Noun, err)
+		}
+		if err := appendHistory(ctx, tx, h.ApplicationID, history.Since(h.History, before)...); err != nil {
+			return err
+		}
+		if ev != nil {
+			if err := outbox.Append(ctx, tx, ev); err != nil {
+				return err
+			}
+		}
+		// Read back inside the transaction: the caller sees exactly what
+		// committed, history written by earlier changes included.
+		if h.History, err = loadHistory(ctx, tx, h.ApplicationID); err != nil {
+			return err
+		}
+		out = r
+		return nil
+	})
+	return out, err
+}
+
+// Get returns the record applicationID with its history, or an error
+// matching record.ErrNotFound.
+func (t *Table[R, S]) Get(ctx context.Context, applicationID string) (R, error) {
+	var zero R
+	missing := record.NotFound(fmt.Sprintf("no %s for application %s", t.Noun, applicationID))
+	if uuid.Validate(applicationID) != nil {
+		return zero, missing
+	}
+	q := pg.Q(ctx, t.Pool)
+	r, err := t.scan(q.QueryRow(ctx, t.Select, applicationID), missing)
+	if err != nil {
+		return zero, err
+	}
+	if r.Head().History, err = loadHistory(ctx, q, applicationID); err != nil {
+		return zero, err
+	}
+	return r, nil
+}
+
+// List runs a query of the service's whose rows Scan reads.
+func (t *Table[R, S]) List(ctx context.Context, query string, args ...any) ([]R, error) {
+	rows, err := pg.Q(ctx, t.Pool).Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", t.Noun, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (R, error) { return t.Scan(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", t.Noun, err)
+	}
+	return out, nil
+}
+
+func (t *Table[R, S]) scan(row pgx.Row, missing error) (R, error) {
+	r, err := t.Scan(row)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return r, missing
+	case err != nil:
+		return r, fmt.Errorf("read %s: %w", t.Noun, err)
+	}
+	return r, nil
+}
+
+func appendHistory(ctx context.Context, tx pgx.Tx, recordID string, entries ...history.Entry) error {
+	for _, e := range entries {
+		if _, err := tx.Exec(ctx, `INSERT INTO history (record_id, version, event, actor_subject, actor_role, occurred_at, reason_code)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			recordID, e.Version, e.Event, e.Actor.GetSubject(), int32(e.Actor.GetRole()), e.OccurredAt, e.ReasonCode); err != nil {
+			return fmt.Errorf("record history: %w", err)
+		}
+	}
+	return nil
+}
+
+func loadHistory(ctx context.Context, q pg.Querier, recordID string) ([]history.Entry, error) {
+	rows, err := q.Query(ctx, `SELECT version, event, actor_subject, actor_role, occurred_at, reason_code
+		FROM history WHERE record_id = $1 ORDER BY version`, recordID)
+	if err != nil {
+		return nil, fmt.Errorf("read history: %w", err)
+	}
+	entries, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (history.Entry, error) {
+		var e history.Entry
+		var subject string
+		var role int32
+		err := r.Scan(&e.Version, &e.Event, &subject, &role, &e.OccurredAt, &e.ReasonCode)
+		e.Actor = &commonv1.Actor{Subject: subject, Role: commonv1.CallerRole(role)}
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read history: %w", err)
+	}
+	return entries, nil
+}
