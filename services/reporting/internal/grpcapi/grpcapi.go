@@ -115,7 +115,7 @@ func (s *Server) ListStuckCandidates(ctx context.Context, req *pb.ListStuckCandi
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	rows, next := pagetoken.Next(rows, limit, func(r store.StuckRow) string {
+	rows, next := pagetoken.Next(rows, limit, func(r report.StuckRow) string {
 		key, kind := r.Key()
 		return f.AsOf.Format(time.RFC3339Nano) + "|" + strconv.Itoa(int(kind)) + "|" + key.String()
 	}, filters...)

@@ -18,15 +18,14 @@ import (
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/stats"
-	"github.com/probation-recruitment/pipeline/services/reporting/internal/store"
 )
 
 // Store is what the reports read: the projection's versions, checked
 // before every report (see versions.go), and a region's aggregates, read
 // when they have moved on (see cache.go).
 type Store interface {
-	Versions(ctx context.Context) (store.Versions, error)
-	LoadRegion(ctx context.Context, region string, after int64) (store.RegionRows, error)
+	Versions(ctx context.Context) (Versions, error)
+	LoadRegion(ctx context.Context, region string, after int64) (RegionRows, error)
 }
 
 // Service computes reports.
@@ -97,7 +96,7 @@ type StuckFilter struct {
 // in all (of the stage, if one is asked for). The counts come from the
 // snapshot's sorted times; the page is read from the cursor on, skipping
 // only the clocks the filters leave out.
-func (s *Service) Stuck(ctx context.Context, f StuckFilter) (rows []store.StuckRow, warnings, breaches int, err error) {
+func (s *Service) Stuck(ctx context.Context, f StuckFilter) (rows []StuckRow, warnings, breaches int, err error) {
 	snaps, err := s.regions(ctx, []string{f.Region})
 	if err != nil {
 		return nil, 0, 0, err
@@ -113,7 +112,7 @@ func (s *Service) Stuck(ctx context.Context, f StuckFilter) (rows []store.StuckR
 	warnings = passed - breaches
 	clocks := snap.stuck[:sort.Search(len(snap.stuck), func(i int) bool { return snap.stuck[i].WarningAt.After(asOf) })]
 	from := sort.Search(len(clocks), func(i int) bool { return clocks[i].after(afterAt, after, f.AfterKind) })
-	rows = make([]store.StuckRow, 0, min(f.Limit, len(clocks)-from))
+	rows = make([]StuckRow, 0, min(f.Limit, len(clocks)-from))
 	for i := from; i < len(clocks) && len(rows) < f.Limit; i++ {
 		c := &clocks[i]
 		if f.Stage != 0 && c.Stage != f.Stage {
@@ -400,7 +399,7 @@ func eachCampaign(snaps []*snapshot, campaignID string, fn func(*campaignAgg)) {
 		return // validated by the API; no campaign has such an id
 	}
 	for _, snap := range snaps {
-		if a := snap.campaigns[store.CampaignKey(id)]; a != nil {
+		if a := snap.campaigns[CampaignKey(id)]; a != nil {
 			fn(a)
 		}
 	}
