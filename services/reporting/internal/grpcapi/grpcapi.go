@@ -7,8 +7,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strconv"
-	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -95,30 +93,14 @@ func (s *Server) ListStuckCandidates(ctx context.Context, req *pb.ListStuckCandi
 		return nil, s.toStatus(ctx, err)
 	}
 	f.AsOf, f.Limit = s.asOf(req.GetAsOf()), limit+1
-	if after != "" {
-		// "<as_of>|<kind>|<key>"
-		parts := strings.SplitN(after, "|", 3)
-		if len(parts) != 3 {
-			return nil, s.toStatus(ctx, pagetoken.ErrInvalid)
-		}
-		t, terr := time.Parse(time.RFC3339Nano, parts[0])
-		kind, kerr := strconv.Atoi(parts[1])
-		k, perr := pagetoken.ParseKey(parts[2])
-		if terr != nil || kerr != nil || perr != nil {
-			return nil, s.toStatus(ctx, pagetoken.ErrInvalid)
-		}
-		f.AsOf, f.After, f.AfterKind = t, k, projection.StuckKind(kind)
-	} else {
-		f.After, _ = pagetoken.ParseKey("")
+	if err := f.Resume(after); err != nil {
+		return nil, s.toStatus(ctx, err)
 	}
 	rows, warnings, breaches, err := s.reports.Stuck(ctx, f)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	rows, next := pagetoken.Next(rows, limit, func(r report.StuckRow) string {
-		key, kind := r.Key()
-		return f.AsOf.Format(time.RFC3339Nano) + "|" + strconv.Itoa(int(kind)) + "|" + key.String()
-	}, filters...)
+	rows, next := pagetoken.Next(rows, limit, func(r report.StuckRow) string { return r.Cursor(f.AsOf) }, filters...)
 	resp := &pb.ListStuckCandidatesResponse{NextPageToken: next, WarningCount: int32(warnings), BreachCount: int32(breaches)}
 	for _, r := range rows {
 		resp.Candidates = append(resp.Candidates, stuckToProto(r, req.GetRegion(), f.AsOf))

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -83,11 +84,43 @@ type StuckFilter struct {
 	// Stage, if set, keeps clocks of applications in that stage.
 	Stage commonv1.Stage
 	// Breach: nil for all, true for breaches only, false for warnings only.
-	Breach    *bool
-	AsOf      time.Time
+	Breach *bool
+	AsOf   time.Time
+	// After and AfterKind are the position to list after: Resume sets
+	// them from a page's cursor.
 	After     pagetoken.Key
 	AfterKind projection.StuckKind
 	Limit     int
+}
+
+// Cursor is r's position in the stuck list as of asOf (most overdue
+// first: warning time and application, then kind), for a page token to
+// resume after. It carries asOf so that later pages list the same set.
+func (r StuckRow) Cursor(asOf time.Time) string {
+	key := pagetoken.Key{At: r.WarningAt, ID: r.ApplicationID}
+	return asOf.Format(time.RFC3339Nano) + "|" + strconv.Itoa(int(r.Kind)) + "|" + key.String()
+}
+
+// Resume sets f to list after cursor, as of the cursor's time, or from
+// the start if cursor is "". A cursor that is not one is
+// pagetoken.ErrInvalid: a client can forge a token.
+func (f *StuckFilter) Resume(cursor string) error {
+	if cursor == "" {
+		f.After, _ = pagetoken.ParseKey("")
+		return nil
+	}
+	parts := strings.SplitN(cursor, "|", 3)
+	if len(parts) != 3 {
+		return pagetoken.ErrInvalid
+	}
+	asOf, terr := time.Parse(time.RFC3339Nano, parts[0])
+	kind, kerr := strconv.Atoi(parts[1])
+	key, perr := pagetoken.ParseKey(parts[2])
+	if terr != nil || kerr != nil || perr != nil {
+		return pagetoken.ErrInvalid
+	}
+	f.AsOf, f.After, f.AfterKind = asOf, key, projection.StuckKind(kind)
+	return nil
 }
 
 // Stuck lists the clocks past their warning at AsOf, the longest past

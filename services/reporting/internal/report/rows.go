@@ -1,7 +1,6 @@
 package report
 
 import (
-	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
 )
@@ -65,10 +64,4 @@ type StuckRow struct {
 	CampaignID    string
 	Role          commonv1.JobRole
 	projection.Clock
-}
-
-// Key is the row's position in the list (most overdue first): the time
-// and application, then the kind.
-func (r StuckRow) Key() (pagetoken.Key, projection.StuckKind) {
-	return pagetoken.Key{At: r.WarningAt, ID: r.ApplicationID}, r.Kind
 }

@@ -88,8 +88,9 @@ func TestStuckMatchesAScan(t *testing.T) {
 					if len(rows) < f.Limit {
 						break
 					}
-					last := rows[len(rows)-1]
-					f.After, f.AfterKind = last.Key()
+					if err := f.Resume(rows[len(rows)-1].Cursor(f.AsOf)); err != nil {
+						t.Fatal(err)
+					}
 					pages++
 				}
 				if breach == nil && seen != func() int {
