@@ -23,14 +23,18 @@ import (
 
 // Store is what the reports read: the projection's versions, checked
 // before every report (see versions.go), and a region's aggregates, read
-// when they have moved on (see cache.go).
+// when they have moved on (see cache.go); and the regions' stuck
+// thresholds, read and set (see thresholds.go).
 type Store interface {
 	Versions(ctx context.Context) (Versions, error)
 	LoadRegion(ctx context.Context, region string, after int64) (RegionRows, error)
+	AllThresholds(ctx context.Context) (map[string]projection.Thresholds, error)
+	SetThresholds(ctx context.Context, region string, expectedVersion int64, th projection.Thresholds) (projection.Thresholds, error)
 }
 
 // Service computes reports.
 type Service struct {
+	store    Store
 	versions *versionCheck
 	cache    *cache
 	answers  answerMemo
@@ -38,7 +42,7 @@ type Service struct {
 
 // NewService returns a Service.
 func NewService(s Store) *Service {
-	return &Service{versions: newVersionCheck(s.Versions), cache: &cache{load: s}}
+	return &Service{store: s, versions: newVersionCheck(s.Versions), cache: &cache{load: s}}
 }
 
 // Changed tells the service that the projection has changed: call it

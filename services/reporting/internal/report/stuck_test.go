@@ -16,8 +16,12 @@ import (
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
 )
 
-// oneRegion is a Store holding one region's stuck clocks.
-type oneRegion struct{ stuck []StuckRow }
+// oneRegion is a Store holding one region's stuck clocks (and no
+// thresholds: the stuck list does not read them).
+type oneRegion struct {
+	Store
+	stuck []StuckRow
+}
 
 func (oneRegion) Versions(context.Context) (Versions, error) {
 	return Versions{Epoch: "e", Of: map[string]int64{"london": 1}}, nil
@@ -62,7 +66,7 @@ func TestStuckMatchesAScan(t *testing.T) {
 	t.Parallel()
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clocks := randomClocks(2000, base)
-	s := NewService(oneRegion{clocks})
+	s := NewService(oneRegion{stuck: clocks})
 	yes, no := true, false
 	stages := []commonv1.Stage{commonv1.Stage_STAGE_SIFT, commonv1.Stage_STAGE_INTERVIEW, commonv1.Stage_STAGE_OFFER, commonv1.Stage_STAGE_PRE_EMPLOYMENT}
 	for _, asOf := range []time.Time{base.Add(-time.Hour), base.Add(30 * 24 * time.Hour), base.Add(100*24*time.Hour + time.Microsecond), base.Add(400 * 24 * time.Hour)} {
@@ -141,7 +145,7 @@ func randomClocks(apps int, base time.Time) []StuckRow {
 // stuck applications (about a region's share of 1.4M applications).
 func BenchmarkStuck(b *testing.B) {
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s := NewService(oneRegion{randomClocks(40_000, base)})
+	s := NewService(oneRegion{stuck: randomClocks(40_000, base)})
 	s.Listening(true) // as when the watch hub is up: versions read once
 	first, _ := pagetoken.ParseKey("")
 	yes := true
