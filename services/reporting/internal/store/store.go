@@ -43,12 +43,7 @@ type limitsJSON struct {
 // AllThresholds returns the thresholds set for regions
 // (projection.ThresholdsFor gives the defaults for the others).
 func (s *Store) AllThresholds(ctx context.Context) (map[string]projection.Thresholds, error) {
-	return s.Thresholds(ctx, s.pool)
-}
-
-// Thresholds returns the thresholds set for regions, read through q.
-func (s *Store) Thresholds(ctx context.Context, q pg.Querier) (map[string]projection.Thresholds, error) {
-	rows, err := q.Query(ctx, thresholdsSQL)
+	rows, err := s.pool.Query(ctx, thresholdsSQL)
 	if err != nil {
 		return nil, fmt.Errorf("read thresholds: %w", err)
 	}
