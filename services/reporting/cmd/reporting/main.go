@@ -82,7 +82,7 @@ func run(ctx context.Context) error {
 	// The hub tells reports of the changes other replicas commit; this
 	// one's consumer tells them of its own before it acks.
 	hub := watch.NewHub(rt.Pool, rt.Log, reports)
-	pb.RegisterReportingServiceServer(rt.Server.GRPC(), grpcapi.New(reports, st, hub, time.Now, rt.Log))
+	pb.RegisterReportingServiceServer(rt.Server.GRPC(), grpcapi.New(reports, rt.Pool, hub, time.Now, rt.Log))
 	if err := rt.ConsumeBatches(cfg.Batch, st.Apply, reports.Changed); err != nil {
 		return err
 	}

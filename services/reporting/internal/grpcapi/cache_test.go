@@ -21,9 +21,8 @@ import (
 // view: its own report cache, empty until asked.
 func (e *env) replica(t *testing.T) pb.ReportingServiceClient {
 	t.Helper()
-	st := store.New(e.pool)
-	reports := report.NewService(st)
-	api := grpcapi.New(reports, st, watch.NewHub(e.pool, quiet, reports), func() time.Time { return serverNow }, quiet)
+	reports := report.NewService(store.New(e.pool))
+	api := grpcapi.New(reports, e.pool, watch.NewHub(e.pool, quiet, reports), func() time.Time { return serverNow }, quiet)
 	srv := testenv.StartGRPC(t, testKey, quiet, func(s *grpc.Server) { pb.RegisterReportingServiceServer(s, api) })
 	return pb.NewReportingServiceClient(testenv.Dial(t, srv.Addr, testenv.Token(t, srv.Signer, admin)))
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/report"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/stats"
-	"github.com/probation-recruitment/pipeline/services/reporting/internal/store"
 )
 
 func wholeDays(d time.Duration) int32 {
@@ -23,7 +22,7 @@ func wholeDays(d time.Duration) int32 {
 	return int32(d / (24 * time.Hour))
 }
 
-func stuckToProto(r store.StuckRow, region string, asOf time.Time) *pb.StuckCandidate {
+func stuckToProto(r report.StuckRow, region string, asOf time.Time) *pb.StuckCandidate {
 	sev, passed := pb.Severity_SEVERITY_WARNING, r.WarningAt
 	if !r.BreachAt.After(asOf) {
 		sev, passed = pb.Severity_SEVERITY_BREACH, r.BreachAt

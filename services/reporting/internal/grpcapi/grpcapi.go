@@ -7,10 +7,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strconv"
-	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -24,7 +23,6 @@ import (
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/report"
-	"github.com/probation-recruitment/pipeline/services/reporting/internal/store"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/watch"
 )
 
@@ -35,7 +33,7 @@ var readers = []auth.Role{auth.RoleDashboard, auth.RoleSPOC, auth.RoleVetting}
 type Server struct {
 	pb.UnimplementedReportingServiceServer
 	reports *report.Service
-	store   *store.Store
+	pool    *pgxpool.Pool
 	hub     *watch.Hub
 	now     func() time.Time
 	log     *slog.Logger
@@ -45,9 +43,9 @@ type Server struct {
 	WatchInterval, WatchRefresh time.Duration
 }
 
-// New returns a Server.
-func New(reports *report.Service, st *store.Store, hub *watch.Hub, now func() time.Time, log *slog.Logger) *Server {
-	return &Server{reports: reports, store: st, hub: hub, now: now, log: log,
+// New returns a Server; pool records request ids with the changes.
+func New(reports *report.Service, pool *pgxpool.Pool, hub *watch.Hub, now func() time.Time, log *slog.Logger) *Server {
+	return &Server{reports: reports, pool: pool, hub: hub, now: now, log: log,
 		WatchInterval: 250 * time.Millisecond, WatchRefresh: time.Minute}
 }
 
@@ -95,30 +93,14 @@ func (s *Server) ListStuckCandidates(ctx context.Context, req *pb.ListStuckCandi
 		return nil, s.toStatus(ctx, err)
 	}
 	f.AsOf, f.Limit = s.asOf(req.GetAsOf()), limit+1
-	if after != "" {
-		// "<as_of>|<kind>|<key>"
-		parts := strings.SplitN(after, "|", 3)
-		if len(parts) != 3 {
-			return nil, s.toStatus(ctx, pagetoken.ErrInvalid)
-		}
-		t, terr := time.Parse(time.RFC3339Nano, parts[0])
-		kind, kerr := strconv.Atoi(parts[1])
-		k, perr := pagetoken.ParseKey(parts[2])
-		if terr != nil || kerr != nil || perr != nil {
-			return nil, s.toStatus(ctx, pagetoken.ErrInvalid)
-		}
-		f.AsOf, f.After, f.AfterKind = t, k, projection.StuckKind(kind)
-	} else {
-		f.After, _ = pagetoken.ParseKey("")
+	if err := f.Resume(after); err != nil {
+		return nil, s.toStatus(ctx, err)
 	}
 	rows, warnings, breaches, err := s.reports.Stuck(ctx, f)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	rows, next := pagetoken.Next(rows, limit, func(r store.StuckRow) string {
-		key, kind := r.Key()
-		return f.AsOf.Format(time.RFC3339Nano) + "|" + strconv.Itoa(int(kind)) + "|" + key.String()
-	}, filters...)
+	rows, next := pagetoken.Next(rows, limit, func(r report.StuckRow) string { return r.Cursor(f.AsOf) }, filters...)
 	resp := &pb.ListStuckCandidatesResponse{NextPageToken: next, WarningCount: int32(warnings), BreachCount: int32(breaches)}
 	for _, r := range rows {
 		resp.Candidates = append(resp.Candidates, stuckToProto(r, req.GetRegion(), f.AsOf))
@@ -293,11 +275,11 @@ func (s *Server) GetThresholds(ctx context.Context, req *pb.GetThresholdsRequest
 	if _, err := region(ctx, req.GetRegion(), readers...); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	all, err := s.store.AllThresholds(ctx)
+	th, err := s.reports.Thresholds(ctx, req.GetRegion())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	return &pb.GetThresholdsResponse{Thresholds: thresholdsToProto(req.GetRegion(), store.ThresholdsFor(all, req.GetRegion()))}, nil
+	return &pb.GetThresholdsResponse{Thresholds: thresholdsToProto(req.GetRegion(), th)}, nil
 }
 
 // SetThresholds implements pb.ReportingServiceServer. Admin only.
@@ -311,15 +293,19 @@ func (s *Server) SetThresholds(ctx context.Context, req *pb.SetThresholdsRequest
 		return nil, s.toStatus(ctx, err)
 	}
 	resp := &pb.SetThresholdsResponse{}
-	err = idempotency.Once(ctx, s.store.Pool(), caller.Subject, "SetThresholds", req, resp, func(ctx context.Context) error {
-		saved, err := s.store.SetThresholds(ctx, req.GetThresholds().GetRegion(), req.GetExpectedVersion(), th)
-		resp.Thresholds = thresholdsToProto(req.GetThresholds().GetRegion(), saved)
-		return err
-	})
+	// The request id is recorded in the thresholds' transaction; the report
+	// service marks the change once that commits.
+	err = s.reports.SetThresholds(ctx, req.GetThresholds().GetRegion(), req.GetExpectedVersion(), th,
+		func(ctx context.Context, set func(context.Context) (projection.Thresholds, error)) error {
+			return idempotency.Once(ctx, s.pool, caller.Subject, "SetThresholds", req, resp, func(ctx context.Context) error {
+				saved, err := set(ctx)
+				resp.Thresholds = thresholdsToProto(req.GetThresholds().GetRegion(), saved)
+				return err
+			})
+		})
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	s.reports.Changed() // the region's clocks moved: the caller's next report shows it
 	return resp, nil
 }
 
@@ -328,7 +314,7 @@ func (s *Server) toStatus(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
-	var stale *store.StaleError
+	var stale *report.StaleError
 	if errors.As(err, &stale) {
 		return status.Error(codes.Aborted, err.Error())
 	}

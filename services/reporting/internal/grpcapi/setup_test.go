@@ -102,7 +102,7 @@ func setupWith(t *testing.T, o options) *env {
 	}
 	e.reports = report.NewService(e.store)
 	e.hub = watch.NewHub(pool, quiet, e.reports)
-	api := grpcapi.New(e.reports, e.store, e.hub, func() time.Time { return serverNow }, quiet)
+	api := grpcapi.New(e.reports, e.pool, e.hub, func() time.Time { return serverNow }, quiet)
 	if o.watchInterval > 0 {
 		api.WatchInterval = o.watchInterval
 	}

@@ -52,6 +52,15 @@ func DefaultThresholds() Thresholds {
 	}
 }
 
+// ThresholdsFor returns one region's thresholds: those in all (the ones
+// set), or the defaults.
+func ThresholdsFor(all map[string]Thresholds, region string) Thresholds {
+	if th, ok := all[region]; ok {
+		return th
+	}
+	return DefaultThresholds()
+}
+
 // Clock is a stuck rule's clock for one application: from Since, it is a
 // warning at WarningAt and a breach at BreachAt. Whether it is stuck is a
 // question of "now", asked by the report; the clock itself never changes

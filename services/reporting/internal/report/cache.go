@@ -17,7 +17,6 @@ import (
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/stats"
-	"github.com/probation-recruitment/pipeline/services/reporting/internal/store"
 )
 
 // The cache keeps each region's aggregates in memory — its campaigns'
@@ -25,20 +24,20 @@ import (
 // the projection. Summing tens of thousands of histogram rows per report in
 // PostgreSQL was the cost of the summary reports; in memory it is a loop.
 //
-// Every report starts from the regions' versions (store.Versions, one
+// Every report starts from the regions' versions (Store.Versions, one
 // small query, shared by concurrent reports and skipped while no change
 // has been noticed since the last: see versions.go). A region it covers
 // whose version has moved past the cached one is brought up to date before
 // the report is computed: only the campaigns changed since
-// (store.LoadRegion reads those in one snapshot, with the version they
+// (Store.LoadRegion reads those in one snapshot, with the version they
 // stand for), and the region's stuck clocks. So a report reflects every
 // batch this process committed before it began, and those of other
 // replicas once their notification has arrived. A projection with another
 // epoch (a rebuild swapped in) is loaded afresh.
 
-// regionLoader reads a region's aggregates (store.Store.LoadRegion).
+// regionLoader reads a region's aggregates (Store.LoadRegion).
 type regionLoader interface {
-	LoadRegion(ctx context.Context, region string, after int64) (store.RegionRows, error)
+	LoadRegion(ctx context.Context, region string, after int64) (RegionRows, error)
 }
 
 // cache holds the regions' snapshots.
@@ -66,7 +65,7 @@ type snapshot struct {
 	id        uint64
 	epoch     string
 	version   int64
-	campaigns map[store.CampaignKey]*campaignAgg
+	campaigns map[CampaignKey]*campaignAgg
 	// totals sums the counters of every campaign.
 	totals map[counter]int
 	weeklyCache
@@ -157,7 +156,7 @@ type counter struct {
 }
 
 type stuckClock struct {
-	store.StuckRow
+	StuckRow
 	app uuid.UUID
 }
 
@@ -168,7 +167,7 @@ type stuckClock struct {
 const loadConcurrency = 3
 
 // snapshots returns an up-to-date snapshot of each region, in order.
-func (c *cache) snapshots(ctx context.Context, v store.Versions, regions []string) ([]*snapshot, error) {
+func (c *cache) snapshots(ctx context.Context, v Versions, regions []string) ([]*snapshot, error) {
 	out := make([]*snapshot, len(regions))
 	var stale []int
 	for i, r := range regions {
@@ -250,19 +249,19 @@ func (s *snapshot) fresh(epoch string, version int64) bool {
 // with returns the snapshot brought forward by rows: their campaigns
 // replaced (or every campaign, for a full load), the stuck clocks taken
 // whole.
-func (s *snapshot) with(rows store.RegionRows) *snapshot {
+func (s *snapshot) with(rows RegionRows) *snapshot {
 	n := &snapshot{id: snapshotIDs.Add(1), epoch: rows.Epoch, version: rows.Version, totals: map[counter]int{}}
 	if s == nil || rows.Full {
-		n.campaigns = make(map[store.CampaignKey]*campaignAgg, len(rows.Campaigns))
+		n.campaigns = make(map[CampaignKey]*campaignAgg, len(rows.Campaigns))
 	} else {
 		n.campaigns = maps.Clone(s.campaigns)
 	}
-	fresh := make(map[store.CampaignKey]*campaignAgg, len(rows.Campaigns))
+	fresh := make(map[CampaignKey]*campaignAgg, len(rows.Campaigns))
 	for _, c := range rows.Campaigns {
 		delete(n.campaigns, c)
 		fresh[c] = &campaignAgg{counts: map[counter]int{}}
 	}
-	agg := func(c store.CampaignKey) *campaignAgg {
+	agg := func(c CampaignKey) *campaignAgg {
 		a := fresh[c]
 		if a == nil { // not listed as changed: cannot happen, but never touch a shared campaign
 			a = &campaignAgg{counts: map[counter]int{}}

@@ -10,7 +10,6 @@ import (
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/stats"
-	"github.com/probation-recruitment/pipeline/services/reporting/internal/store"
 )
 
 // counts is a dense histogram of whole days: n[i] applications took
@@ -258,7 +257,7 @@ func (s *snapshot) weekly(m projection.Measure) *weekly {
 	return s.weeklyOf[m]
 }
 
-func buildWeekly(campaigns map[store.CampaignKey]*campaignAgg, m projection.Measure) *weekly {
+func buildWeekly(campaigns map[CampaignKey]*campaignAgg, m projection.Measure) *weekly {
 	var all []cell
 	for _, a := range campaigns {
 		all = append(all, a.measures[m]...)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,19 +19,22 @@ import (
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/stats"
-	"github.com/probation-recruitment/pipeline/services/reporting/internal/store"
 )
 
 // Store is what the reports read: the projection's versions, checked
 // before every report (see versions.go), and a region's aggregates, read
-// when they have moved on (see cache.go).
+// when they have moved on (see cache.go); and the regions' stuck
+// thresholds, read and set (see thresholds.go).
 type Store interface {
-	Versions(ctx context.Context) (store.Versions, error)
-	LoadRegion(ctx context.Context, region string, after int64) (store.RegionRows, error)
+	Versions(ctx context.Context) (Versions, error)
+	LoadRegion(ctx context.Context, region string, after int64) (RegionRows, error)
+	AllThresholds(ctx context.Context) (map[string]projection.Thresholds, error)
+	SetThresholds(ctx context.Context, region string, expectedVersion int64, th projection.Thresholds) (projection.Thresholds, error)
 }
 
 // Service computes reports.
 type Service struct {
+	store    Store
 	versions *versionCheck
 	cache    *cache
 	answers  answerMemo
@@ -38,7 +42,7 @@ type Service struct {
 
 // NewService returns a Service.
 func NewService(s Store) *Service {
-	return &Service{versions: newVersionCheck(s.Versions), cache: &cache{load: s}}
+	return &Service{store: s, versions: newVersionCheck(s.Versions), cache: &cache{load: s}}
 }
 
 // Changed tells the service that the projection has changed: call it
@@ -84,11 +88,43 @@ type StuckFilter struct {
 	// Stage, if set, keeps clocks of applications in that stage.
 	Stage commonv1.Stage
 	// Breach: nil for all, true for breaches only, false for warnings only.
-	Breach    *bool
-	AsOf      time.Time
+	Breach *bool
+	AsOf   time.Time
+	// After and AfterKind are the position to list after: Resume sets
+	// them from a page's cursor.
 	After     pagetoken.Key
 	AfterKind projection.StuckKind
 	Limit     int
+}
+
+// Cursor is r's position in the stuck list as of asOf (most overdue
+// first: warning time and application, then kind), for a page token to
+// resume after. It carries asOf so that later pages list the same set.
+func (r StuckRow) Cursor(asOf time.Time) string {
+	key := pagetoken.Key{At: r.WarningAt, ID: r.ApplicationID}
+	return asOf.Format(time.RFC3339Nano) + "|" + strconv.Itoa(int(r.Kind)) + "|" + key.String()
+}
+
+// Resume sets f to list after cursor, as of the cursor's time, or from
+// the start if cursor is "". A cursor that is not one is
+// pagetoken.ErrInvalid: a client can forge a token.
+func (f *StuckFilter) Resume(cursor string) error {
+	if cursor == "" {
+		f.After, _ = pagetoken.ParseKey("")
+		return nil
+	}
+	parts := strings.SplitN(cursor, "|", 3)
+	if len(parts) != 3 {
+		return pagetoken.ErrInvalid
+	}
+	asOf, terr := time.Parse(time.RFC3339Nano, parts[0])
+	kind, kerr := strconv.Atoi(parts[1])
+	key, perr := pagetoken.ParseKey(parts[2])
+	if terr != nil || kerr != nil || perr != nil {
+		return pagetoken.ErrInvalid
+	}
+	f.AsOf, f.After, f.AfterKind = asOf, key, projection.StuckKind(kind)
+	return nil
 }
 
 // Stuck lists the clocks past their warning at AsOf, the longest past
@@ -97,7 +133,7 @@ type StuckFilter struct {
 // in all (of the stage, if one is asked for). The counts come from the
 // snapshot's sorted times; the page is read from the cursor on, skipping
 // only the clocks the filters leave out.
-func (s *Service) Stuck(ctx context.Context, f StuckFilter) (rows []store.StuckRow, warnings, breaches int, err error) {
+func (s *Service) Stuck(ctx context.Context, f StuckFilter) (rows []StuckRow, warnings, breaches int, err error) {
 	snaps, err := s.regions(ctx, []string{f.Region})
 	if err != nil {
 		return nil, 0, 0, err
@@ -113,7 +149,7 @@ func (s *Service) Stuck(ctx context.Context, f StuckFilter) (rows []store.StuckR
 	warnings = passed - breaches
 	clocks := snap.stuck[:sort.Search(len(snap.stuck), func(i int) bool { return snap.stuck[i].WarningAt.After(asOf) })]
 	from := sort.Search(len(clocks), func(i int) bool { return clocks[i].after(afterAt, after, f.AfterKind) })
-	rows = make([]store.StuckRow, 0, min(f.Limit, len(clocks)-from))
+	rows = make([]StuckRow, 0, min(f.Limit, len(clocks)-from))
 	for i := from; i < len(clocks) && len(rows) < f.Limit; i++ {
 		c := &clocks[i]
 		if f.Stage != 0 && c.Stage != f.Stage {
@@ -400,7 +436,7 @@ func eachCampaign(snaps []*snapshot, campaignID string, fn func(*campaignAgg)) {
 		return // validated by the API; no campaign has such an id
 	}
 	for _, snap := range snaps {
-		if a := snap.campaigns[store.CampaignKey(id)]; a != nil {
+		if a := snap.campaigns[CampaignKey(id)]; a != nil {
 			fn(a)
 		}
 	}

@@ -14,23 +14,26 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
-	"github.com/probation-recruitment/pipeline/services/reporting/internal/store"
 )
 
-// oneRegion is a Store holding one region's stuck clocks.
-type oneRegion struct{ stuck []store.StuckRow }
-
-func (oneRegion) Versions(context.Context) (store.Versions, error) {
-	return store.Versions{Epoch: "e", Of: map[string]int64{"london": 1}}, nil
+// oneRegion is a Store holding one region's stuck clocks (and no
+// thresholds: the stuck list does not read them).
+type oneRegion struct {
+	Store
+	stuck []StuckRow
 }
 
-func (o oneRegion) LoadRegion(context.Context, string, int64) (store.RegionRows, error) {
-	return store.RegionRows{Epoch: "e", Version: 1, Full: true, Stuck: o.stuck}, nil
+func (oneRegion) Versions(context.Context) (Versions, error) {
+	return Versions{Epoch: "e", Of: map[string]int64{"london": 1}}, nil
+}
+
+func (o oneRegion) LoadRegion(context.Context, string, int64) (RegionRows, error) {
+	return RegionRows{Epoch: "e", Version: 1, Full: true, Stuck: o.stuck}, nil
 }
 
 // scanStuck is the list by definition: every clock past its warning at
 // asOf, in order; a breach once its breach time has passed too.
-func scanStuck(clocks []store.StuckRow, f StuckFilter) (rows []store.StuckRow, warnings, breaches int) {
+func scanStuck(clocks []StuckRow, f StuckFilter) (rows []StuckRow, warnings, breaches int) {
 	after, _ := uuid.Parse(f.After.ID)
 	for _, c := range clocks {
 		if c.WarningAt.After(f.AsOf) || (f.Stage != 0 && c.Stage != f.Stage) {
@@ -63,7 +66,7 @@ func TestStuckMatchesAScan(t *testing.T) {
 	t.Parallel()
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clocks := randomClocks(2000, base)
-	s := NewService(oneRegion{clocks})
+	s := NewService(oneRegion{stuck: clocks})
 	yes, no := true, false
 	stages := []commonv1.Stage{commonv1.Stage_STAGE_SIFT, commonv1.Stage_STAGE_INTERVIEW, commonv1.Stage_STAGE_OFFER, commonv1.Stage_STAGE_PRE_EMPLOYMENT}
 	for _, asOf := range []time.Time{base.Add(-time.Hour), base.Add(30 * 24 * time.Hour), base.Add(100*24*time.Hour + time.Microsecond), base.Add(400 * 24 * time.Hour)} {
@@ -82,15 +85,16 @@ func TestStuckMatchesAScan(t *testing.T) {
 						t.Fatalf("as of %s, stage %v, breach %v: %d warnings, %d breaches; want %d, %d",
 							asOf, stage, breach, warnings, breaches, wantWarnings, wantBreaches)
 					}
-					if !slices.EqualFunc(rows, wantRows, func(a, b store.StuckRow) bool { return a == b }) {
+					if !slices.EqualFunc(rows, wantRows, func(a, b StuckRow) bool { return a == b }) {
 						t.Fatalf("as of %s, stage %v, breach %v, page %d: rows differ from the scan's", asOf, stage, breach, pages)
 					}
 					seen += len(rows)
 					if len(rows) < f.Limit {
 						break
 					}
-					last := rows[len(rows)-1]
-					f.After, f.AfterKind = last.Key()
+					if err := f.Resume(rows[len(rows)-1].Cursor(f.AsOf)); err != nil {
+						t.Fatal(err)
+					}
 					pages++
 				}
 				if breach == nil && seen != func() int {
@@ -106,10 +110,10 @@ func TestStuckMatchesAScan(t *testing.T) {
 
 // randomClocks returns the clocks of apps random applications, in the
 // list's order.
-func randomClocks(apps int, base time.Time) []store.StuckRow {
+func randomClocks(apps int, base time.Time) []StuckRow {
 	rng := rand.New(rand.NewPCG(1, 2))
 	stages := []commonv1.Stage{commonv1.Stage_STAGE_SIFT, commonv1.Stage_STAGE_INTERVIEW, commonv1.Stage_STAGE_OFFER, commonv1.Stage_STAGE_PRE_EMPLOYMENT}
-	var clocks []store.StuckRow
+	var clocks []StuckRow
 	for range apps {
 		id := uuid.New().String()
 		// A few applications have two clocks; some share a warning time.
@@ -120,11 +124,11 @@ func randomClocks(apps int, base time.Time) []store.StuckRow {
 			}
 			// Breach usually after the warning, sometimes at or before it.
 			breach := warning.Add(time.Duration(rng.IntN(40)-5) * 24 * time.Hour)
-			clocks = append(clocks, store.StuckRow{ApplicationID: id, Clock: projection.Clock{
+			clocks = append(clocks, StuckRow{ApplicationID: id, Clock: projection.Clock{
 				Kind: projection.StuckKind(k + 1), Stage: stages[rng.IntN(len(stages))], WarningAt: warning, BreachAt: breach}})
 		}
 	}
-	slices.SortFunc(clocks, func(a, b store.StuckRow) int {
+	slices.SortFunc(clocks, func(a, b StuckRow) int {
 		if c := a.WarningAt.Compare(b.WarningAt); c != 0 {
 			return c
 		}
@@ -141,7 +145,7 @@ func randomClocks(apps int, base time.Time) []store.StuckRow {
 // stuck applications (about a region's share of 1.4M applications).
 func BenchmarkStuck(b *testing.B) {
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s := NewService(oneRegion{randomClocks(40_000, base)})
+	s := NewService(oneRegion{stuck: randomClocks(40_000, base)})
 	s.Listening(true) // as when the watch hub is up: versions read once
 	first, _ := pagetoken.ParseKey("")
 	yes := true

@@ -4,12 +4,10 @@ import (
 	"context"
 	"sync"
 	"time"
-
-	"github.com/probation-recruitment/pipeline/services/reporting/internal/store"
 )
 
 // versionCheck answers "how far has the projection got?" for the reports,
-// reading store.Versions as seldom as correctness allows.
+// reading Store.Versions as seldom as correctness allows.
 //
 // A report may use a read only if nothing changed the projection between
 // the read's start and the report's: else a batch committed in between
@@ -26,7 +24,7 @@ import (
 // way: under load one query answers every report that arrived while the
 // previous one ran.
 type versionCheck struct {
-	read func(context.Context) (store.Versions, error)
+	read func(context.Context) (Versions, error)
 	now  func() time.Time
 
 	mu      sync.Mutex
@@ -46,18 +44,18 @@ type versionCheck struct {
 // maxReuse bounds how long one read is reused with no change noticed.
 const maxReuse = time.Second
 
-func newVersionCheck(read func(context.Context) (store.Versions, error)) *versionCheck {
+func newVersionCheck(read func(context.Context) (Versions, error)) *versionCheck {
 	return &versionCheck{read: read, now: time.Now}
 }
 
 type versionRead struct {
 	done chan struct{}
-	v    store.Versions
+	v    Versions
 	err  error
 }
 
 // get returns versions that reflect every change noticed before the call.
-func (c *versionCheck) get(ctx context.Context) (store.Versions, error) {
+func (c *versionCheck) get(ctx context.Context) (Versions, error) {
 	c.mu.Lock()
 	if l := c.last; l != nil && c.listening && c.lastGen == c.gen && c.now().Sub(c.lastAt) < maxReuse {
 		c.mu.Unlock()
@@ -77,7 +75,7 @@ func (c *versionCheck) get(ctx context.Context) (store.Versions, error) {
 	case <-r.done:
 		return r.v, r.err
 	case <-ctx.Done():
-		return store.Versions{}, ctx.Err()
+		return Versions{}, ctx.Err()
 	}
 }
 

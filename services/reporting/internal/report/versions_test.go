@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/probation-recruitment/pipeline/services/reporting/internal/store"
 )
 
 // TestVersionCheckReadsAfterEachCaller checks the rule that makes shared
@@ -19,11 +17,11 @@ import (
 func TestVersionCheckReadsAfterEachCaller(t *testing.T) {
 	t.Parallel()
 	var tickets, reads atomic.Int64
-	c := newVersionCheck(func(context.Context) (store.Versions, error) {
+	c := newVersionCheck(func(context.Context) (Versions, error) {
 		seen := tickets.Load()
 		reads.Add(1)
 		time.Sleep(time.Millisecond) // a round trip, during which more callers arrive
-		return store.Versions{Epoch: strconv.FormatInt(seen, 10)}, nil
+		return Versions{Epoch: strconv.FormatInt(seen, 10)}, nil
 	})
 	var wg sync.WaitGroup
 	const callers, calls = 16, 50
@@ -59,12 +57,12 @@ func TestVersionCheckErrorsAndCancellation(t *testing.T) {
 	var failing atomic.Bool
 	failing.Store(true)
 	release := make(chan struct{})
-	c := newVersionCheck(func(context.Context) (store.Versions, error) {
+	c := newVersionCheck(func(context.Context) (Versions, error) {
 		if failing.Load() {
-			return store.Versions{}, fail
+			return Versions{}, fail
 		}
 		<-release
-		return store.Versions{Epoch: "e"}, nil
+		return Versions{Epoch: "e"}, nil
 	})
 	c.setListening(true) // a failed read is never reused, listening or not
 	if _, err := c.get(context.Background()); !errors.Is(err, fail) {
@@ -91,13 +89,13 @@ func TestVersionCheckReusesReadsUntilAChange(t *testing.T) {
 	// during, when set, runs inside the next read, as if a change were
 	// noticed while the query was in flight.
 	var during func()
-	c := newVersionCheck(func(context.Context) (store.Versions, error) {
+	c := newVersionCheck(func(context.Context) (Versions, error) {
 		n := reads.Add(1)
 		if during != nil {
 			during()
 			during = nil
 		}
-		return store.Versions{Epoch: strconv.FormatInt(n, 10)}, nil
+		return Versions{Epoch: strconv.FormatInt(n, 10)}, nil
 	})
 	clock := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	c.now = func() time.Time { return clock }

@@ -79,14 +79,14 @@ func (s *Store) Apply(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) err
 	for _, id := range ids {
 		a, existed := old[id]
 		if existed {
-			d.remove(a, oldCampaigns[a.CampaignID], ThresholdsFor(thresholds, a.Region))
+			d.remove(a, oldCampaigns[a.CampaignID], projection.ThresholdsFor(thresholds, a.Region))
 		} else {
 			a = &projection.App{}
 		}
 		for _, ev := range byApp[id] {
 			a.Apply(ev)
 		}
-		d.add(a, campaigns[a.CampaignID], ThresholdsFor(thresholds, a.Region))
+		d.add(a, campaigns[a.CampaignID], projection.ThresholdsFor(thresholds, a.Region))
 		apps = append(apps, a)
 	}
 	regions := regionsOfCampaigns(changedCampaigns)

@@ -7,9 +7,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
-	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
+	"github.com/probation-recruitment/pipeline/services/reporting/internal/report"
 )
 
 // The reports read the projection through an in-process cache of each
@@ -18,102 +18,38 @@ import (
 // the version it holds, so an answer is never older than the last batch
 // committed before the read began.
 
-// Versions is how far the projection has got, per region.
-type Versions struct {
-	// Epoch names the projection: a rebuilt one has another.
-	Epoch string
-	// Of maps each region with aggregates to the version of the last
-	// transaction that changed it; a region missing has none (version 0).
-	Of map[string]int64
-}
-
 // Versions reads the epoch and the versions of every region.
-func (s *Store) Versions(ctx context.Context) (Versions, error) {
+func (s *Store) Versions(ctx context.Context) (report.Versions, error) {
 	rows, err := s.pool.Query(ctx, `SELECT e.epoch::text, v.region, v.version
 		FROM projection_epoch e LEFT JOIN region_versions v ON true`)
 	if err != nil {
-		return Versions{}, fmt.Errorf("read versions: %w", err)
+		return report.Versions{}, fmt.Errorf("read versions: %w", err)
 	}
 	defer rows.Close()
-	out := Versions{Of: map[string]int64{}}
+	out := report.Versions{Of: map[string]int64{}}
 	for rows.Next() {
 		var region *string
 		var version *int64
 		if err := rows.Scan(&out.Epoch, &region, &version); err != nil {
-			return Versions{}, fmt.Errorf("read versions: %w", err)
+			return report.Versions{}, fmt.Errorf("read versions: %w", err)
 		}
 		if region != nil && version != nil {
 			out.Of[*region] = *version
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return Versions{}, fmt.Errorf("read versions: %w", err)
+		return report.Versions{}, fmt.Errorf("read versions: %w", err)
 	}
 	if out.Epoch == "" {
-		return Versions{}, fmt.Errorf("read versions: the projection has no epoch")
+		return report.Versions{}, fmt.Errorf("read versions: the projection has no epoch")
 	}
 	return out, nil
 }
 
-// CampaignKey is a campaign id in binary form (the zero key is "no
-// campaign").
-type CampaignKey [16]byte
-
-// RegionRows is a region's aggregates as of one version: its counters and
-// histogram rows for some of its campaigns (all of them, or those changed
-// after a given version) and all of its stuck clocks.
-type RegionRows struct {
-	Epoch   string
-	Version int64
-	// Full: Campaigns is every campaign of the region with rows. Otherwise
-	// it is the campaigns changed since the version asked for, whose rows
-	// replace what the caller holds (a changed campaign may have none left).
-	Full      bool
-	Campaigns []CampaignKey
-	Durations []DurationRow
-	Counts    []CountRow
-	Stuck     []StuckRow
-}
-
-// DurationRow is one non-zero histogram cell: N applications of a
-// campaign completed Measure on End (days since 1970-01-01) after Days
-// calendar and WorkingDays working days.
-type DurationRow struct {
-	Campaign    CampaignKey
-	Measure     projection.Measure
-	End         int32
-	Role        commonv1.JobRole
-	Days        int32
-	WorkingDays int32
-	N           int32
-}
-
-// CountRow is one non-zero funnel counter of a campaign.
-type CountRow struct {
-	Campaign CampaignKey
-	Kind     projection.CountKind
-	Stage    commonv1.Stage
-	N        int
-}
-
-// StuckRow is one stuck clock.
-type StuckRow struct {
-	ApplicationID string
-	CampaignID    string
-	Role          commonv1.JobRole
-	projection.Clock
-}
-
-// Key is the row's position in the list (most overdue first): the time
-// and application, then the kind.
-func (r StuckRow) Key() (pagetoken.Key, projection.StuckKind) {
-	return pagetoken.Key{At: r.WarningAt, ID: r.ApplicationID}, r.Kind
-}
-
 // LoadRegion reads region's aggregates in one snapshot: every campaign's
 // if after is 0, else only those of campaigns changed after version after.
-func (s *Store) LoadRegion(ctx context.Context, region string, after int64) (RegionRows, error) {
-	out := RegionRows{Full: after == 0}
+func (s *Store) LoadRegion(ctx context.Context, region string, after int64) (report.RegionRows, error) {
+	out := report.RegionRows{Full: after == 0}
 	// One snapshot for the version and the rows it stands for.
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
@@ -150,7 +86,7 @@ func (s *Store) LoadRegion(ctx context.Context, region string, after int64) (Reg
 	b.Queue(`SELECT campaign_id, measure, end_date - DATE '1970-01-01', role, days, working_days, n FROM durations
 		WHERE region = $1 AND n <> 0`+which, args...).Query(func(rows pgx.Rows) error {
 		var id pgtype.UUID
-		var r DurationRow
+		var r report.DurationRow
 		var measure, role int32
 		var n int64
 		for rows.Next() {
@@ -164,7 +100,7 @@ func (s *Store) LoadRegion(ctx context.Context, region string, after int64) (Reg
 	})
 	b.Queue(`SELECT campaign_id, kind, stage, n FROM counts WHERE region = $1 AND n <> 0`+which, args...).Query(func(rows pgx.Rows) error {
 		var id pgtype.UUID
-		var c CountRow
+		var c report.CountRow
 		var kind string
 		var stage int32
 		for rows.Next() {
@@ -187,7 +123,7 @@ func (s *Store) LoadRegion(ctx context.Context, region string, after int64) (Reg
 		return out, fmt.Errorf("load region %s: %w", region, err)
 	}
 	if out.Full {
-		seen := map[CampaignKey]bool{}
+		seen := map[report.CampaignKey]bool{}
 		for _, r := range out.Durations {
 			seen[r.Campaign] = true
 		}
@@ -204,8 +140,8 @@ func (s *Store) LoadRegion(ctx context.Context, region string, after int64) (Reg
 	return out, nil
 }
 
-func scanStuck(r pgx.CollectableRow) (StuckRow, error) {
-	var row StuckRow
+func scanStuck(r pgx.CollectableRow) (report.StuckRow, error) {
+	var row report.StuckRow
 	var kind, role, stage, reason, actor int32
 	err := r.Scan(&row.ApplicationID, &kind, &row.CampaignID, &role, &stage, &row.Since, &row.WarningAt, &row.BreachAt, &reason, &actor)
 	row.Kind, row.Role, row.Stage = projection.StuckKind(kind), commonv1.JobRole(role), commonv1.Stage(stage)

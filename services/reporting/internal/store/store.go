@@ -16,6 +16,7 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/pg"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
+	"github.com/probation-recruitment/pipeline/services/reporting/internal/report"
 )
 
 //go:embed migrations/*.sql
@@ -32,9 +33,6 @@ type Store struct {
 // New returns a Store on pool.
 func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
-// Pool is the store's pool (for the consumer's transactions).
-func (s *Store) Pool() *pgxpool.Pool { return s.pool }
-
 // limitsJSON is how thresholds are stored: days per stage number, and the
 // vetting-blocked limit.
 type limitsJSON struct {
@@ -42,15 +40,10 @@ type limitsJSON struct {
 	Blocked projection.Limit                    `json:"blocked"`
 }
 
-// AllThresholds returns the thresholds set for regions (ThresholdsFor
-// gives the defaults for the others).
+// AllThresholds returns the thresholds set for regions
+// (projection.ThresholdsFor gives the defaults for the others).
 func (s *Store) AllThresholds(ctx context.Context) (map[string]projection.Thresholds, error) {
-	return s.Thresholds(ctx, s.pool)
-}
-
-// Thresholds returns the thresholds set for regions, read through q.
-func (s *Store) Thresholds(ctx context.Context, q pg.Querier) (map[string]projection.Thresholds, error) {
-	rows, err := q.Query(ctx, thresholdsSQL)
+	rows, err := s.pool.Query(ctx, thresholdsSQL)
 	if err != nil {
 		return nil, fmt.Errorf("read thresholds: %w", err)
 	}
@@ -81,14 +74,6 @@ func scanThresholds(rows pgx.Rows) (map[string]projection.Thresholds, error) {
 	return out, nil
 }
 
-// ThresholdsFor returns one region's thresholds.
-func ThresholdsFor(all map[string]projection.Thresholds, region string) projection.Thresholds {
-	if th, ok := all[region]; ok {
-		return th
-	}
-	return projection.DefaultThresholds()
-}
-
 // SetThresholds stores a region's thresholds if expectedVersion is its
 // current version (0 for the defaults), and moves every stuck clock of the
 // region to them.
@@ -109,7 +94,7 @@ func (s *Store) SetThresholds(ctx context.Context, region string, expectedVersio
 			return fmt.Errorf("read thresholds: %w", err)
 		}
 		if current != expectedVersion {
-			return &StaleError{Expected: expectedVersion, Actual: current}
+			return &report.StaleError{Expected: expectedVersion, Actual: current}
 		}
 		th.Version = current + 1
 		if _, err := tx.Exec(ctx, `INSERT INTO thresholds (region, limits, version) VALUES ($1, $2, $3)
@@ -144,11 +129,4 @@ func (s *Store) moveClocks(ctx context.Context, tx pgx.Tx, region string, th pro
 		return err
 	}
 	return tx.SendBatch(ctx, b).Close()
-}
-
-// StaleError is a thresholds update against a version that has moved on.
-type StaleError struct{ Expected, Actual int64 }
-
-func (e *StaleError) Error() string {
-	return fmt.Sprintf("stale version: expected version %d, thresholds are at version %d", e.Expected, e.Actual)
 }

@@ -1,0 +1,67 @@
+package report
+
+import (
+	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
+	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
+)
+
+// The rows a Store returns, declared here rather than by the store so that
+// the API, which sends some of them (StuckRow), needs only the reports.
+
+// Versions is how far the projection has got, per region.
+type Versions struct {
+	// Epoch names the projection: a rebuilt one has another.
+	Epoch string
+	// Of maps each region with aggregates to the version of the last
+	// transaction that changed it; a region missing has none (version 0).
+	Of map[string]int64
+}
+
+// CampaignKey is a campaign id in binary form (the zero key is "no
+// campaign").
+type CampaignKey [16]byte
+
+// RegionRows is a region's aggregates as of one version: its counters and
+// histogram rows for some of its campaigns (all of them, or those changed
+// after a given version) and all of its stuck clocks.
+type RegionRows struct {
+	Epoch   string
+	Version int64
+	// Full: Campaigns is every campaign of the region with rows. Otherwise
+	// it is the campaigns changed since the version asked for, whose rows
+	// replace what the caller holds (a changed campaign may have none left).
+	Full      bool
+	Campaigns []CampaignKey
+	Durations []DurationRow
+	Counts    []CountRow
+	Stuck     []StuckRow
+}
+
+// DurationRow is one non-zero histogram cell: N applications of a
+// campaign completed Measure on End (days since 1970-01-01) after Days
+// calendar and WorkingDays working days.
+type DurationRow struct {
+	Campaign    CampaignKey
+	Measure     projection.Measure
+	End         int32
+	Role        commonv1.JobRole
+	Days        int32
+	WorkingDays int32
+	N           int32
+}
+
+// CountRow is one non-zero funnel counter of a campaign.
+type CountRow struct {
+	Campaign CampaignKey
+	Kind     projection.CountKind
+	Stage    commonv1.Stage
+	N        int
+}
+
+// StuckRow is one stuck clock.
+type StuckRow struct {
+	ApplicationID string
+	CampaignID    string
+	Role          commonv1.JobRole
+	projection.Clock
+}

@@ -1,0 +1,44 @@
+package report
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
+)
+
+// Thresholds returns a region's stuck thresholds: those set for it, or
+// the defaults.
+func (s *Service) Thresholds(ctx context.Context, region string) (projection.Thresholds, error) {
+	all, err := s.store.AllThresholds(ctx)
+	if err != nil {
+		return projection.Thresholds{}, err
+	}
+	return projection.ThresholdsFor(all, region), nil
+}
+
+// SetThresholds sets a region's stuck thresholds if expectedVersion is
+// its current version (0 for the defaults; else a *StaleError), and
+// re-times the region's stuck clocks. commit runs set in a transaction of
+// the caller's (the API records the request id in it) and commits it. A
+// report that begins after SetThresholds returns sees the new clocks.
+func (s *Service) SetThresholds(ctx context.Context, region string, expectedVersion int64, th projection.Thresholds,
+	commit func(ctx context.Context, set func(context.Context) (projection.Thresholds, error)) error) error {
+	err := commit(ctx, func(ctx context.Context) (projection.Thresholds, error) {
+		return s.store.SetThresholds(ctx, region, expectedVersion, th)
+	})
+	if err != nil {
+		return err
+	}
+	// Not before the commit: a report in between would read the old
+	// versions, and later ones would reuse that read.
+	s.Changed()
+	return nil
+}
+
+// StaleError is a thresholds update against a version that has moved on.
+type StaleError struct{ Expected, Actual int64 }
+
+func (e *StaleError) Error() string {
+	return fmt.Sprintf("stale version: expected version %d, thresholds are at version %d", e.Expected, e.Actual)
+}
