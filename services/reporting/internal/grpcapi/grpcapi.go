@@ -5,13 +5,10 @@ package grpcapi
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -309,17 +306,8 @@ func (s *Server) SetThresholds(ctx context.Context, req *pb.SetThresholdsRequest
 	return resp, nil
 }
 
-// toStatus is the one place this service turns errors into statuses.
+// toStatus is the one place this service turns errors into statuses; it
+// has none of its own beyond those every service shares.
 func (s *Server) toStatus(ctx context.Context, err error) error {
-	if err == nil {
-		return nil
-	}
-	var stale *report.StaleError
-	if errors.As(err, &stale) {
-		return status.Error(codes.Aborted, err.Error())
-	}
-	if st, ok := apistatus.Common(err); ok {
-		return st.Err()
-	}
-	return apistatus.Internal(ctx, s.log, err)
+	return apistatus.Error(ctx, s.log, err)
 }

@@ -2,7 +2,6 @@ package report
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
 )
@@ -18,7 +17,7 @@ func (s *Service) Thresholds(ctx context.Context, region string) (projection.Thr
 }
 
 // SetThresholds sets a region's stuck thresholds if expectedVersion is
-// its current version (0 for the defaults; else a *StaleError), and
+// its current version (0 for the defaults; else record.ErrStale), and
 // re-times the region's stuck clocks. commit runs set in a transaction of
 // the caller's (the API records the request id in it) and commits it. A
 // report that begins after SetThresholds returns sees the new clocks.
@@ -34,11 +33,4 @@ func (s *Service) SetThresholds(ctx context.Context, region string, expectedVers
 	// versions, and later ones would reuse that read.
 	s.Changed()
 	return nil
-}
-
-// StaleError is a thresholds update against a version that has moved on.
-type StaleError struct{ Expected, Actual int64 }
-
-func (e *StaleError) Error() string {
-	return fmt.Sprintf("stale version: expected version %d, thresholds are at version %d", e.Expected, e.Actual)
 }

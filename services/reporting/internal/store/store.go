@@ -14,9 +14,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/probation-recruitment/pipeline/pkg/pg"
+	"github.com/probation-recruitment/pipeline/pkg/record"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
-	"github.com/probation-recruitment/pipeline/services/reporting/internal/report"
 )
 
 //go:embed migrations/*.sql
@@ -94,7 +94,7 @@ func (s *Store) SetThresholds(ctx context.Context, region string, expectedVersio
 			return fmt.Errorf("read thresholds: %w", err)
 		}
 		if current != expectedVersion {
-			return &report.StaleError{Expected: expectedVersion, Actual: current}
+			return record.StaleError(expectedVersion, current)
 		}
 		th.Version = current + 1
 		if _, err := tx.Exec(ctx, `INSERT INTO thresholds (region, limits, version) VALUES ($1, $2, $3)
