@@ -46,6 +46,19 @@ func Names() []string {
 	return names
 }
 
+// Blank returns an event named name with an empty payload and no envelope,
+// for tests of which events a handler acts on; false for an unknown name.
+func Blank(name string) (*eventsv1.Event, bool) {
+	fd := payloadOneof.Fields().ByName(protoreflect.Name(strings.Replace(name, ".", "_", 1)))
+	if fd == nil {
+		return nil, false
+	}
+	ev := &eventsv1.Event{}
+	m := ev.ProtoReflect()
+	m.Set(fd, m.NewField(fd))
+	return ev, true
+}
+
 // SubjectSuffix returns "<region>.<aggregate>.<event>", the part of the
 // subject after the deployment's prefix.
 func SubjectSuffix(ev *eventsv1.Event) (string, error) {

@@ -109,3 +109,16 @@ func TestEnvelope(t *testing.T) {
 		t.Errorf("Date = %v", d)
 	}
 }
+
+func TestBlank(t *testing.T) {
+	t.Parallel()
+	for _, name := range Names() {
+		ev, ok := Blank(name)
+		if got, err := Name(ev); !ok || err != nil || got != name {
+			t.Errorf("Blank(%q) names %q (%v, %v)", name, got, ok, err)
+		}
+	}
+	if _, ok := Blank("application.teleported"); ok {
+		t.Error("Blank of an unknown name = ok")
+	}
+}

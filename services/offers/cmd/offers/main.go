@@ -57,9 +57,7 @@ func run(ctx context.Context) error {
 	}
 	svc := offer.NewService(store.New(rt.Pool), time.Now, local, cfg.VettingDuePeriod)
 	pb.RegisterOffersServiceServer(rt.Server.GRPC(), grpcapi.New(svc, rt.Pool, rt.Log))
-	// interview.passed, application.withdrawn, vetting.cleared and
-	// vetting.failed; the handler ignores the rest.
-	if err := rt.Consume("", []string{"interview.passed", "application.withdrawn", "vetting.cleared", "vetting.failed"}, svc.HandleEvent); err != nil {
+	if err := rt.Consume("", offer.Consumes, svc.HandleEvent); err != nil {
 		return err
 	}
 	return rt.Run(ctx)

@@ -13,6 +13,7 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/history"
 	"github.com/probation-recruitment/pipeline/pkg/record"
+	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
@@ -527,4 +528,10 @@ func TestRefusedStartDateLeavesOfferAlone(t *testing.T) {
 			t.Errorf("after the refused plan the approved start cannot be confirmed: %v", err)
 		}
 	}
+}
+
+// TestConsumes: Consumes names exactly the events HandleEvent acts on.
+func TestConsumes(t *testing.T) {
+	t.Parallel()
+	testenv.WantConsumes(t, Consumes, NewService(nil, time.Now, time.UTC, time.Hour).HandleEvent)
 }

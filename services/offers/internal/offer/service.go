@@ -109,6 +109,9 @@ func (s *Service) List(ctx context.Context, f ListFilter) ([]*Offer, error) {
 	return s.store.List(ctx, f)
 }
 
+// Consumes names the events HandleEvent acts on: its consumer's filter.
+var Consumes = []string{"interview.passed", "application.withdrawn", "vetting.cleared", "vetting.failed"}
+
 // HandleEvent applies other services' events: interview.passed makes the
 // candidate eligible for an offer; application.withdrawn ends an open
 // offer; vetting.cleared is noted; vetting.failed withdraws the offer (or

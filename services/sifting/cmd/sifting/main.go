@@ -43,7 +43,7 @@ func run(ctx context.Context) error {
 	svc := sift.NewService(store.New(rt.Pool), time.Now)
 	pb.RegisterSiftingServiceServer(rt.Server.GRPC(), grpcapi.New(svc, rt.Pool, rt.Log))
 	// Submissions open cases; withdrawals close them.
-	if err := rt.Consume("*.application.>", nil, svc.HandleEvent); err != nil {
+	if err := rt.Consume("*.application.>", sift.Consumes, svc.HandleEvent); err != nil {
 		return err
 	}
 	return rt.Run(ctx)

@@ -102,6 +102,9 @@ func (s *Service) Queue(ctx context.Context, f QueueFilter) ([]*Case, error) {
 // Now is the service clock, for days waiting.
 func (s *Service) Now() time.Time { return s.now() }
 
+// Consumes names the events HandleEvent acts on: its consumer's filter.
+var Consumes = []string{"application.submitted", "application.withdrawn"}
+
 // HandleEvent applies the applications service's events: a submission
 // opens a case, a withdrawal closes an open one. A withdrawal that arrives
 // before its submission leaves a closed case, which the submission then

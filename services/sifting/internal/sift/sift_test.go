@@ -11,6 +11,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/history"
 	"github.com/probation-recruitment/pipeline/pkg/record"
+	"github.com/probation-recruitment/pipeline/pkg/testenv"
 
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
@@ -537,4 +538,10 @@ func TestDaysWaiting(t *testing.T) {
 			t.Errorf("DaysWaiting(%s) = %d, want %d", tt.now.Sub(t0), got, tt.want)
 		}
 	}
+}
+
+// TestConsumes: Consumes names exactly the events HandleEvent acts on.
+func TestConsumes(t *testing.T) {
+	t.Parallel()
+	testenv.WantConsumes(t, Consumes, NewService(nil, time.Now).HandleEvent)
 }

@@ -53,7 +53,7 @@ func run(ctx context.Context) error {
 	}
 	svc := vetting.NewService(store.New(rt.Pool), time.Now, levels)
 	pb.RegisterVettingServiceServer(rt.Server.GRPC(), grpcapi.New(svc, rt.Pool, rt.Log))
-	if err := rt.Consume("", []string{"offer.accepted", "offer.withdrawn", "application.withdrawn"}, svc.HandleEvent); err != nil {
+	if err := rt.Consume("", vetting.Consumes, svc.HandleEvent); err != nil {
 		return err
 	}
 	return rt.Run(ctx)

@@ -98,6 +98,9 @@ func (s *Service) List(ctx context.Context, f ListFilter) ([]*Case, error) {
 // Now is the service clock.
 func (s *Service) Now() time.Time { return s.now() }
 
+// Consumes names the events HandleEvent acts on: its consumer's filter.
+var Consumes = []string{"offer.accepted", "offer.withdrawn", "application.withdrawn"}
+
 // HandleEvent applies other services' events: offer.accepted opens a case
 // (and publishes vetting.opened); application.withdrawn, or the offer
 // being withdrawn for any reason but failed vetting, closes a case in

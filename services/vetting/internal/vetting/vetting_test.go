@@ -14,6 +14,7 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/history"
 	"github.com/probation-recruitment/pipeline/pkg/record"
+	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
@@ -394,4 +395,10 @@ func TestLevels(t *testing.T) {
 	if got := DefaultLevels().Level(adm); got != bpss {
 		t.Errorf("default administrator level after an override = %s", got)
 	}
+}
+
+// TestConsumes: Consumes names exactly the events HandleEvent acts on.
+func TestConsumes(t *testing.T) {
+	t.Parallel()
+	testenv.WantConsumes(t, Consumes, NewService(nil, time.Now, DefaultLevels()).HandleEvent)
 }
