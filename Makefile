@@ -20,7 +20,8 @@ MODULES := proto pkg $(wildcard services/*) cmd/pipelinectl cmd/devnats e2e benc
 GO_TEST_FLAGS ?= -race -count=1 -timeout=15m
 
 # Domain packages hold the rules; they import no transport, database or
-# broker (STYLE.md habit 11). `make lint` fails if one does, even indirectly.
+# broker, nor do their tests (STYLE.md habit 11). `make lint` fails if one
+# does, even indirectly.
 DOMAIN_PACKAGES := services/applications/internal/intake services/sifting/internal/sift \
 	services/offers/internal/offer services/vetting/internal/vetting services/reporting/internal/projection
 INFRASTRUCTURE  := ^(google\.golang\.org/grpc|github\.com/jackc/pgx|github\.com/nats-io)
@@ -73,9 +74,9 @@ build: ## Build every service binary into ./bin.
 lint: $(BIN)/staticcheck ## gofmt, go vet and staticcheck on every module.
 	@unformatted=$$(gofmt -l $(MODULES)); if [ -n "$$unformatted" ]; then echo "not gofmt-formatted (run gofmt -w):"; echo "$$unformatted"; exit 1; fi
 	@for m in $(MODULES); do echo "lint $$m"; (cd $$m && go vet ./... && staticcheck ./...) || exit 1; done
-	@for p in $(DOMAIN_PACKAGES); do bad=$$(cd $$p && go list -deps . | grep -E '$(INFRASTRUCTURE)'); \
+	@for p in $(DOMAIN_PACKAGES); do bad=$$(cd $$p && go list -deps -test . | grep -E '$(INFRASTRUCTURE)'); \
 		if [ -n "$$bad" ]; then echo "domain package $$p depends on infrastructure:"; echo "$$bad" | head -5; exit 1; fi; done; \
-		echo "domain packages: no grpc, pgx or nats"
+		echo "domain packages and their tests: no grpc, pgx or nats"
 
 .PHONY: services-up
 services-up: ## Make sure PostgreSQL and NATS are reachable (start the local ones if not).

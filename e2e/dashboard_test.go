@@ -27,6 +27,7 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/region"
+	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
 	reportingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
@@ -241,9 +242,10 @@ func (s *stack) backdate(t *testing.T, ev *eventsv1.Event, at time.Time, change 
 func (s *stack) streamEvent(t *testing.T, applicationID, name string) *eventsv1.Event {
 	t.Helper()
 	var found *eventsv1.Event
-	eventually(t, name+" on the stream", func() (err error) {
+	testenv.Eventually(t, name+" on the stream", func() (bool, string) {
+		var err error
 		found, err = s.findEvent(applicationID, name)
-		return err
+		return err == nil, fmt.Sprint(err)
 	})
 	return found
 }
@@ -355,17 +357,17 @@ func TestDashboardFollowsThePipelineLive(t *testing.T) {
 			ev.Payload = &eventsv1.Event_VettingBlocked{VettingBlocked: &eventsv1.VettingBlocked{
 				Reason: commonv1.BlockReason_BLOCK_REASON_MISSING_DOCUMENTS}}
 		})
-		eventually(t, "reporting sees the backdated block", func() error {
+		testenv.Eventually(t, "reporting sees the backdated block", func() (bool, string) {
 			r, err := reports.ListStuckCandidates(ctx, &reportingv1.ListStuckCandidatesRequest{Region: "london"}, reader)
 			if err != nil {
-				return err
+				return false, err.Error()
 			}
 			for _, s := range r.GetCandidates() {
 				if s.GetApplicationId() == c.id && s.GetKind() == reportingv1.StuckKind_STUCK_KIND_VETTING_BLOCKED {
-					return nil
+					return true, ""
 				}
 			}
-			return fmt.Errorf("stuck list is %v", r.GetCandidates())
+			return false, fmt.Sprintf("stuck list is %v", r.GetCandidates())
 		})
 		blocked, err := c.vetting.BlockCase(ctx, &vettingv1.BlockCaseRequest{
 			RequestId: c.req(), ApplicationId: c.id, ExpectedVersion: vc.GetVersion(),
@@ -380,15 +382,12 @@ func TestDashboardFollowsThePipelineLive(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	eventually(t, "reporting counts both stuck", func() error {
+	testenv.Eventually(t, "reporting counts both stuck", func() (bool, string) {
 		r, err := reports.GetRegionSummary(ctx, &reportingv1.GetRegionSummaryRequest{Region: "london"}, reader)
 		if err != nil {
-			return err
+			return false, err.Error()
 		}
-		if r.GetSummary().GetStuckCount() != 2 {
-			return fmt.Errorf("stuck count %d", r.GetSummary().GetStuckCount())
-		}
-		return nil
+		return r.GetSummary().GetStuckCount() == 2, fmt.Sprintf("stuck count %d", r.GetSummary().GetStuckCount())
 	})
 
 	d := startDashboard(t, st.addrs["reporting"])

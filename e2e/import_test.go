@@ -16,6 +16,7 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/importcsv"
+	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	applicationsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	reportingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
@@ -121,8 +122,9 @@ func TestImportApplications(t *testing.T) {
 		3: {"application.submitted", "sift.failed"},
 	}
 	for i, names := range want {
-		eventually(t, "events of row "+rows[i].GetReference(), func() error {
-			return sameNames(st.eventsByTime(t, id(i)), names)
+		testenv.Eventually(t, "events of row "+rows[i].GetReference(), func() (bool, string) {
+			got := st.eventsByTime(t, id(i))
+			return slices.Equal(got, names), fmt.Sprintf("events %v, want %v", got, names)
 		})
 	}
 	for _, ev := range st.events(t, id(1)) {
@@ -134,15 +136,12 @@ func TestImportApplications(t *testing.T) {
 	stages := map[int]commonv1.Stage{0: commonv1.Stage_STAGE_HIRED, 1: commonv1.Stage_STAGE_HIRED,
 		2: commonv1.Stage_STAGE_WITHDRAWN, 3: commonv1.Stage_STAGE_REJECTED}
 	for i, stage := range stages {
-		eventually(t, "stage of row "+rows[i].GetReference(), func() error {
+		testenv.Eventually(t, "stage of row "+rows[i].GetReference(), func() (bool, string) {
 			a, err := apps.GetApplication(ctx, &applicationsv1.GetApplicationRequest{ApplicationId: id(i)}, admin)
 			if err != nil {
-				return err
+				return false, err.Error()
 			}
-			if a.GetApplication().GetStage() != stage {
-				return fmt.Errorf("stage %v, want %v", a.GetApplication().GetStage(), stage)
-			}
-			return nil
+			return a.GetApplication().GetStage() == stage, fmt.Sprintf("stage %v, want %v", a.GetApplication().GetStage(), stage)
 		})
 	}
 
@@ -156,19 +155,16 @@ func TestImportApplications(t *testing.T) {
 	}
 	reports := reportingv1.NewReportingServiceClient(st.conns["reporting"])
 	dashboard := token(t, "dashboard-london", auth.RoleDashboard, "london")
-	eventually(t, "funnel of the imported campaign", func() error {
+	testenv.Eventually(t, "funnel of the imported campaign", func() (bool, string) {
 		f, err := reports.GetFunnel(ctx, &reportingv1.GetFunnelRequest{Region: "london"}, dashboard)
 		if err != nil {
-			return err
+			return false, err.Error()
 		}
 		var reached []int32
 		for _, s := range f.GetStages() {
 			reached = append(reached, s.GetReached())
 		}
-		if !slices.Equal(reached, []int32{4, 3, 3, 2, 2}) {
-			return fmt.Errorf("reached %v, want [4 3 3 2 2]", reached)
-		}
-		return nil
+		return slices.Equal(reached, []int32{4, 3, 3, 2, 2}), fmt.Sprintf("reached %v, want [4 3 3 2 2]", reached)
 	})
 
 	// A second run imports nothing and says which application each row made.
@@ -220,13 +216,6 @@ func (s *stack) eventsByTime(t *testing.T, applicationID string) []string {
 		names[i], _ = event.Name(ev)
 	}
 	return names
-}
-
-func sameNames(got, want []string) error {
-	if !slices.Equal(got, want) {
-		return fmt.Errorf("events %v, want %v", got, want)
-	}
-	return nil
 }
 
 // TestDemoDataIsValid dry-runs the demo data `make run` imports: every row

@@ -13,6 +13,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	applicationsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	offersv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/offers/v1"
@@ -75,10 +76,10 @@ func (c *candidate) must(err error) {
 // siftCase waits until sifting has the case, then returns it.
 func (c *candidate) siftCase() *siftingv1.SiftCase {
 	var got *siftingv1.SiftCase
-	eventually(c.t, "sift case opened", func() error {
+	testenv.Eventually(c.t, "sift case opened", func() (bool, string) {
 		r, err := c.sift.GetCase(context.Background(), &siftingv1.GetCaseRequest{ApplicationId: c.id}, c.spoc)
 		got = r.GetCase()
-		return err
+		return err == nil, fmt.Sprint(err)
 	})
 	return got
 }
@@ -105,16 +106,13 @@ func (c *candidate) passInterview() {
 // offer waits until offers holds the application in status, and returns it.
 func (c *candidate) offer(status offersv1.OfferStatus, cond func(*offersv1.Offer) bool) *offersv1.Offer {
 	var got *offersv1.Offer
-	eventually(c.t, "offer "+status.String(), func() error {
+	testenv.Eventually(c.t, "offer "+status.String(), func() (bool, string) {
 		r, err := c.offers.GetOffer(context.Background(), &offersv1.GetOfferRequest{ApplicationId: c.id}, c.spoc)
 		if err != nil {
-			return err
+			return false, err.Error()
 		}
 		got = r.GetOffer()
-		if got.GetStatus() != status || (cond != nil && !cond(got)) {
-			return fmt.Errorf("offer is %v", got)
-		}
-		return nil
+		return got.GetStatus() == status && (cond == nil || cond(got)), fmt.Sprintf("offer is %v", got)
 	})
 	return got
 }
@@ -133,10 +131,10 @@ func (c *candidate) acceptOffer() *vettingv1.VettingCase {
 	}, c.spoc)
 	c.must(err)
 	var vc *vettingv1.VettingCase
-	eventually(c.t, "vetting case opened", func() error {
+	testenv.Eventually(c.t, "vetting case opened", func() (bool, string) {
 		r, err := c.vetting.GetCase(ctx, &vettingv1.GetCaseRequest{ApplicationId: c.id}, c.vetter)
 		vc = r.GetCase()
-		return err
+		return err == nil, fmt.Sprint(err)
 	})
 	return vc
 }
@@ -148,11 +146,9 @@ func (c *candidate) stage() commonv1.Stage {
 }
 
 func (c *candidate) waitStage(want commonv1.Stage) {
-	eventually(c.t, "applications sees "+want.String(), func() error {
-		if got := c.stage(); got != want {
-			return fmt.Errorf("stage is %v", got)
-		}
-		return nil
+	testenv.Eventually(c.t, "applications sees "+want.String(), func() (bool, string) {
+		got := c.stage()
+		return got == want, fmt.Sprintf("stage is %v", got)
 	})
 }
 

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	applicationsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	offersv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/offers/v1"
@@ -93,19 +94,17 @@ func (c *ctl) json(token string, resp proto.Message, args ...string) ctlResult {
 // output: the services learn of each other's changes moments later.
 func (c *ctl) eventuallyJSON(token string, resp proto.Message, check func() error, args ...string) {
 	c.t.Helper()
-	eventually(c.t, "pipelinectl "+strings.Join(args, " "), func() error {
+	testenv.Eventually(c.t, "pipelinectl "+strings.Join(args, " "), func() (bool, string) {
 		r := c.run(token, append(args, "-o", "json")...)
 		if r.code != 0 {
-			return fmt.Errorf("exit %d: %s", r.code, r.stderr)
+			return false, fmt.Sprintf("exit %d: %s", r.code, r.stderr)
 		}
 		proto.Reset(resp)
-		if err := protojson.Unmarshal([]byte(r.stdout), resp); err != nil {
-			return err
+		err := protojson.Unmarshal([]byte(r.stdout), resp)
+		if err == nil && check != nil {
+			err = check()
 		}
-		if check == nil {
-			return nil
-		}
-		return check()
+		return err == nil, fmt.Sprint(err)
 	})
 }
 

@@ -205,20 +205,6 @@ func (s *stack) eventsFor(t *testing.T, applicationID string) []string {
 	return names
 }
 
-// eventually polls fn until it returns nil, failing with its last error.
-func eventually(t *testing.T, what string, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = fn(); err == nil {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within 20s: %v", what, err)
-}
-
 // payloadsFor returns the raw payloads of the events about one application.
 func (s *stack) payloadsFor(t *testing.T, applicationID string) [][]byte {
 	t.Helper()

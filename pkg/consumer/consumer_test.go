@@ -125,22 +125,20 @@ func run(t *testing.T, c *Consumer) context.CancelFunc {
 
 // settled waits until the durable has no message pending acknowledgement
 // and has acknowledged up to stream sequence seq.
-func settled(t *testing.T, js jetstream.JetStream, durable string, seq uint64) *jetstream.ConsumerInfo {
+func settled(t *testing.T, js jetstream.JetStream, durable string, seq uint64) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testenv.Eventually(t, fmt.Sprintf("consumer %s to settle at sequence %d", durable, seq), func() (bool, string) {
 		c, err := js.Consumer(context.Background(), "RECRUITMENT", durable)
-		if err == nil {
-			ci, err := c.Info(context.Background())
-			if err == nil && ci.AckFloor.Stream >= seq && ci.NumAckPending == 0 && ci.NumPending == 0 {
-				return ci
-			}
+		if err != nil {
+			return false, err.Error()
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("consumer %s did not settle at sequence %d", durable, seq)
+		ci, err := c.Info(context.Background())
+		if err != nil {
+			return false, err.Error()
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return ci.AckFloor.Stream >= seq && ci.NumAckPending == 0 && ci.NumPending == 0,
+			fmt.Sprintf("acknowledged to %d, %d awaiting ack, %d pending", ci.AckFloor.Stream, ci.NumAckPending, ci.NumPending)
+	})
 }
 
 // The consumer dies after its transaction commits and before it acks: the

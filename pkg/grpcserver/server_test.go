@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -24,6 +25,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/probation-recruitment/pipeline/pkg/grpcserver"
+	"github.com/probation-recruitment/pipeline/pkg/testenv"
 )
 
 // testService lets each test decide what the handlers do.
@@ -142,9 +144,9 @@ func start(t *testing.T, cfg grpcserver.Config, svc *testService, opts grpcserve
 	// Run goes SERVING after it has initialised metrics and started serving;
 	// waiting for it keeps tests from racing Run's start-up.
 	hc := healthpb.NewHealthClient(conn)
-	eventually(t, "server to report SERVING", func() bool {
+	testenv.Eventually(t, "server to report SERVING", func() (bool, string) {
 		resp, err := hc.Check(callCtx(t), &healthpb.HealthCheckRequest{})
-		return err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING
+		return err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING, fmt.Sprint(resp.GetStatus(), err)
 	})
 	return h
 }
@@ -189,18 +191,6 @@ func callCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-// eventually polls cond until it holds or the test's patience runs out.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func TestPanicRecovery(t *testing.T) {
@@ -624,9 +614,9 @@ func TestShutdownDrainsInFlightCalls(t *testing.T) {
 	<-entered
 	h.cancel()
 
-	eventually(t, "/healthz to report shutting down", func() bool {
+	testenv.Eventually(t, "/healthz to report shutting down", func() (bool, string) {
 		code, body := h.admin(t, "/healthz")
-		return code == http.StatusServiceUnavailable && body == "shutting down\n"
+		return code == http.StatusServiceUnavailable && body == "shutting down\n", fmt.Sprintf("%d %q", code, body)
 	})
 	select {
 	case <-h.done:

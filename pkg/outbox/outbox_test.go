@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -168,8 +169,9 @@ func TestRelayDoesNotSkipLateCommit(t *testing.T) {
 
 // The relay dies after JetStream acknowledged a batch and before it marked
 // the rows: the restarted relay publishes them again. Within the duplicate
-// window the stream drops the repeat; past it (100ms here, the least JetStream allows) the
-// repeat lands, and the consumer's inbox still applies the event once.
+// window the stream drops the repeat; past it (100ms here, the least
+// JetStream allows) the repeat lands, and the consumer's inbox still
+// applies the event once.
 func TestRelayCrashBeforeMarkIsCountedOnce(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -184,7 +186,8 @@ func TestRelayCrashBeforeMarkIsCountedOnce(t *testing.T) {
 			t.Parallel()
 			e := setup(t, stream.Config{DuplicateWindow: tc.window})
 			ctx := context.Background()
-			appendCommitted(t, e.pool, newEvent("london"))
+			ev := newEvent("london")
+			appendCommitted(t, e.pool, ev)
 
 			crashing := e.relay()
 			crashing.afterPublish = func() error { return errors.New("killed") }
@@ -192,7 +195,7 @@ func TestRelayCrashBeforeMarkIsCountedOnce(t *testing.T) {
 				t.Fatal("crashing relay: want an error")
 			}
 			if tc.window < time.Second {
-				time.Sleep(2 * tc.window) // let the window lapse
+				e.forgotten(t, ev)
 			}
 			if n, err := e.relay().PublishBatch(ctx); err != nil || n != 1 {
 				t.Fatalf("restarted relay: PublishBatch = %d, %v; want 1", n, err)
@@ -228,13 +231,17 @@ func countWithConsumer(t *testing.T, e env, delivered int) int {
 	}
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	waitFor(t, func() bool {
+	testenv.Eventually(t, "the consumer to acknowledge every message", func() (bool, string) {
 		info, err := e.js.Consumer(ctx, e.cfg.Name, "counter")
 		if err != nil {
-			return false
+			return false, err.Error()
 		}
 		ci, err := info.Info(ctx)
-		return err == nil && ci.AckFloor.Stream >= uint64(delivered) && ci.NumAckPending == 0
+		if err != nil {
+			return false, err.Error()
+		}
+		return ci.AckFloor.Stream >= uint64(delivered) && ci.NumAckPending == 0,
+			fmt.Sprintf("acknowledged to %d, %d awaiting ack", ci.AckFloor.Stream, ci.NumAckPending)
 	})
 	cancel()
 	if err := <-done; err != nil {
@@ -247,15 +254,37 @@ func countWithConsumer(t *testing.T, e env, delivered int) int {
 	return n
 }
 
-func waitFor(t *testing.T, cond func() bool) {
+// jsErrWrongLastMsgID is JetStream's error code for a publish whose
+// expected last message id is not the stream's (nats-server's
+// JSStreamWrongLastMsgIDErrF).
+const jsErrWrongLastMsgID jetstream.ErrorCode = 10070
+
+// forgotten waits until the stream has let ev's id out of its duplicate
+// window: the server forgets ids on a timer, so sleeping for the window
+// would only bet on it. The probe publishes with ev's id and expects a
+// last message id the stream cannot have; the server checks for a
+// duplicate first, so it answers "duplicate" while it remembers the id and
+// refuses the expectation once it does not, storing nothing either way.
+func (e env) forgotten(t *testing.T, ev *eventsv1.Event) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 15s")
-		}
-		time.Sleep(20 * time.Millisecond)
+	suffix, err := event.SubjectSuffix(ev)
+	if err != nil {
+		t.Fatal(err)
 	}
+	testenv.Eventually(t, "the stream to forget the event id", func() (bool, string) {
+		ack, err := e.js.Publish(context.Background(), e.cfg.SubjectPrefix+"."+suffix, nil,
+			jetstream.WithMsgID(ev.GetEventId()), jetstream.WithExpectLastMsgID("no-such-id"))
+		var apiErr *jetstream.APIError
+		switch {
+		case errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrWrongLastMsgID:
+			return true, ""
+		case err != nil:
+			return false, err.Error()
+		case !ack.Duplicate:
+			t.Fatalf("the probe was stored at sequence %d", ack.Sequence)
+		}
+		return false, "still a duplicate"
+	})
 }
 
 // Run wakes on NOTIFY and publishes a steady trickle of commits promptly,
@@ -277,7 +306,10 @@ func TestRunWithSeveralRelays(t *testing.T) {
 		ev.AggregateVersion = int64(i + 1)
 		appendCommitted(t, e.pool, ev)
 	}
-	waitFor(t, func() bool { return streamMsgs(t, e.stream) >= total })
+	testenv.Eventually(t, "every message published", func() (bool, string) {
+		n := streamMsgs(t, e.stream)
+		return n >= total, fmt.Sprintf("%d of %d", n, total)
+	})
 	if got := streamMsgs(t, e.stream); got != total {
 		t.Fatalf("stream holds %d messages, want %d (each exactly once)", got, total)
 	}

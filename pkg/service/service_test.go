@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -53,9 +54,9 @@ func TestStartConsumeRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	waitFor(t, func() bool {
+	testenv.Eventually(t, "the server to report SERVING", func() (bool, string) {
 		r, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
-		return err == nil && r.GetStatus() == healthpb.HealthCheckResponse_SERVING
+		return err == nil && r.GetStatus() == healthpb.HealthCheckResponse_SERVING, fmt.Sprint(r.GetStatus(), err)
 	})
 	resp, err := http.Get("http://" + rt.Server.AdminAddr().String() + "/healthz")
 	if err != nil || resp.StatusCode != http.StatusOK {
@@ -77,10 +78,10 @@ func TestStartConsumeRun(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, func() bool {
+	testenv.Eventually(t, "application.submitted to be handled", func() (bool, string) {
 		var n int
-		_ = rt.Pool.QueryRow(ctx, `SELECT count(*) FROM seen WHERE event_id = $1`, submitted.GetEventId()).Scan(&n)
-		return n == 1
+		err := rt.Pool.QueryRow(ctx, `SELECT count(*) FROM seen WHERE event_id = $1`, submitted.GetEventId()).Scan(&n)
+		return n == 1, fmt.Sprintf("seen %d times, %v", n, err)
 	})
 	var total int
 	if err := rt.Pool.QueryRow(ctx, `SELECT count(*) FROM seen`).Scan(&total); err != nil || total != 1 {
@@ -117,15 +118,4 @@ func newEvent(payload any) *eventsv1.Event {
 		ev.Payload = p
 	}
 	return ev
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 15s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

@@ -3,11 +3,16 @@ package testenv
 import (
 	"context"
 	"log/slog"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/grpcauth"
@@ -80,4 +85,39 @@ func Token(t testing.TB, signer *auth.Signer, c auth.Claims) string {
 		t.Fatal(err)
 	}
 	return tok
+}
+
+// WantStatus fails the test unless err is a status with code whose message
+// holds each of texts, and returns the status.
+func WantStatus(t testing.TB, err error, code codes.Code, texts ...string) *status.Status {
+	t.Helper()
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != code {
+		t.Fatalf("err = %v, want %s", err, code)
+	}
+	for _, s := range texts {
+		if !strings.Contains(st.Message(), s) {
+			t.Errorf("message %q does not mention %q", st.Message(), s)
+		}
+	}
+	return st
+}
+
+// WantField fails the test unless err is InvalidArgument naming field in
+// its message and as the only field of its BadRequest detail (see
+// pkg/apistatus).
+func WantField(t testing.TB, err error, field string) {
+	t.Helper()
+	st := WantStatus(t, err, codes.InvalidArgument, field)
+	var fields []string
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				fields = append(fields, v.GetField())
+			}
+		}
+	}
+	if !slices.Equal(fields, []string{field}) {
+		t.Errorf("BadRequest detail of %q names fields %q, want [%s]", st.Message(), fields, field)
+	}
 }

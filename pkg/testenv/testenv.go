@@ -2,6 +2,11 @@
 // PostgreSQL schema, and a JetStream server in-process or a uniquely named
 // stream on the system NATS. Everything is removed when the test ends, so
 // tests run in parallel and in any order.
+//
+// It also holds the few checks that the tests of several packages share:
+// Eventually for an asynchronous effect, WantStatus and WantField for gRPC
+// errors, OutboxEvents for what a service wrote to its outbox, and a Clock
+// the test moves.
 package testenv
 
 import (

@@ -3,6 +3,7 @@ package grpcapi_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -13,10 +14,8 @@ import (
 	_ "time/tzdata" // Europe/London whatever the host's zoneinfo
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -157,86 +156,6 @@ func (e *env) wantCounts(t *testing.T, want map[string]int) {
 	}
 }
 
-type outboxRow struct {
-	subject string
-	payload []byte
-	ev      *eventsv1.Event
-}
-
-// events returns the outbox rows about aggregate id (an application or a
-// campaign), oldest first.
-func (e *env) events(t *testing.T, id string) []outboxRow {
-	t.Helper()
-	rows, err := e.pool.Query(context.Background(), `SELECT subject, payload FROM outbox ORDER BY id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (outboxRow, error) {
-		var o outboxRow
-		err := r.Scan(&o.subject, &o.payload)
-		return o, err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []outboxRow
-	for _, o := range all {
-		ev, err := event.Unmarshal(o.payload)
-		if err != nil {
-			t.Fatalf("outbox row %s: %v", o.subject, err)
-		}
-		if ev.GetApplicationId() == id || (ev.GetApplicationId() == "" && ev.GetCampaignId() == id) {
-			o.ev = ev
-			out = append(out, o)
-		}
-	}
-	return out
-}
-
-// wantStatus fails unless err is a status with code.
-func wantStatus(t *testing.T, err error, code codes.Code) *status.Status {
-	t.Helper()
-	st, ok := status.FromError(err)
-	if !ok || st.Code() != code {
-		t.Fatalf("got %v, want %s", err, code)
-	}
-	return st
-}
-
-// wantField fails unless err is InvalidArgument naming field in its
-// message and in its BadRequest detail.
-func wantField(t *testing.T, err error, field string) {
-	t.Helper()
-	st := wantStatus(t, err, codes.InvalidArgument)
-	if !strings.Contains(st.Message(), field) {
-		t.Errorf("message %q does not name field %s", st.Message(), field)
-	}
-	var fields []string
-	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok {
-			for _, v := range br.GetFieldViolations() {
-				fields = append(fields, v.GetField())
-			}
-		}
-	}
-	if !slices.Equal(fields, []string{field}) {
-		t.Errorf("BadRequest detail names fields %v, want [%s]", fields, field)
-	}
-}
-
-// poll waits for an asynchronous effect: it checks cond until it holds or
-// the deadline passes.
-func poll(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: gave up", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func TestSubmitApplication(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
@@ -268,8 +187,8 @@ func TestSubmitApplication(t *testing.T) {
 		if name != cand.GetName() || email != cand.GetEmail() || phone != cand.GetPhone() || stage != "SIFT" || version != 1 {
 			t.Errorf("row = %q %q %q %s v%d", name, email, phone, stage, version)
 		}
-		evs := e.events(t, a.GetId())
-		if len(evs) != 1 || evs[0].subject != "london.application.submitted" {
+		evs := testenv.OutboxEvents(t, e.pool, a.GetId())
+		if len(evs) != 1 || evs[0].Subject != "london.application.submitted" {
 			t.Fatalf("outbox rows for the application = %v, want one london.application.submitted", evs)
 		}
 		e.wantCounts(t, map[string]int{"applications": before["applications"] + 1, "outbox": before["outbox"] + 1, "request_log": before["request_log"] + 1})
@@ -281,7 +200,7 @@ func TestSubmitApplication(t *testing.T) {
 			dup := proto.Clone(cand).(*pb.Candidate)
 			dup.Email = email
 			_, err := spoc.SubmitApplication(ctx, &pb.SubmitApplicationRequest{RequestId: reqID(), CampaignId: c.GetId(), Candidate: dup})
-			wantStatus(t, err, codes.AlreadyExists)
+			testenv.WantStatus(t, err, codes.AlreadyExists)
 		}
 		e.wantCounts(t, before)
 	})
@@ -302,10 +221,10 @@ func TestSubmitApplication(t *testing.T) {
 				t.Errorf("relay: %v", err)
 			}
 		}()
-		poll(t, "the relay to publish every outbox row", func() bool {
+		testenv.Eventually(t, "the relay to publish every outbox row", func() (bool, string) {
 			var pending int
 			err := e.pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE published_at IS NULL`).Scan(&pending)
-			return err == nil && pending == 0
+			return err == nil && pending == 0, fmt.Sprintf("%d pending, %v", pending, err)
 		})
 
 		const subject = "recruitment.london.application.submitted"
@@ -441,7 +360,7 @@ func TestAccessDenied(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := e.counts(t)
-			wantStatus(t, tt.call(t.Context(), tt.client), tt.want)
+			testenv.WantStatus(t, tt.call(t.Context(), tt.client), tt.want)
 			e.wantCounts(t, before)
 		})
 	}
@@ -651,7 +570,7 @@ func TestValidation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := e.counts(t)
-			wantField(t, tt.call(), tt.field)
+			testenv.WantField(t, tt.call(), tt.field)
 			e.wantCounts(t, before)
 		})
 	}
@@ -690,7 +609,7 @@ func TestForgedPageTokensAreNeverInternal(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.call()
-			wantField(t, err, "page_token")
+			testenv.WantField(t, err, "page_token")
 		})
 	}
 }
@@ -719,7 +638,7 @@ func TestIdempotency(t *testing.T) {
 			}
 		}
 		e.wantCounts(t, map[string]int{"applications": before["applications"] + 1, "outbox": before["outbox"] + 1, "request_log": before["request_log"] + 1})
-		if evs := e.events(t, first.GetApplication().GetId()); len(evs) != 1 {
+		if evs := testenv.OutboxEvents(t, e.pool, first.GetApplication().GetId()); len(evs) != 1 {
 			t.Errorf("%d events for the application, want 1", len(evs))
 		}
 
@@ -728,14 +647,14 @@ func TestIdempotency(t *testing.T) {
 			other := proto.Clone(req).(*pb.SubmitApplicationRequest)
 			other.Candidate.Email = "someone.else@example.org"
 			_, err := spoc.SubmitApplication(ctx, other)
-			wantField(t, err, "request_id")
+			testenv.WantField(t, err, "request_id")
 			e.wantCounts(t, before)
 		})
 		t.Run("same request_id for another method", func(t *testing.T) {
 			before := e.counts(t)
 			_, err := spoc.WithdrawApplication(ctx, &pb.WithdrawApplicationRequest{RequestId: req.GetRequestId(),
 				ApplicationId: first.GetApplication().GetId(), ExpectedVersion: 1, ReasonCode: "candidate_request"})
-			wantField(t, err, "request_id")
+			testenv.WantField(t, err, "request_id")
 			e.wantCounts(t, before)
 		})
 		t.Run("request ids belong to their caller", func(t *testing.T) {
@@ -757,7 +676,7 @@ func TestIdempotency(t *testing.T) {
 		before := e.counts(t)
 		req := &pb.SubmitApplicationRequest{RequestId: reqID(), CampaignId: c.GetId(), Candidate: &pb.Candidate{Name: "Emmy Noether", Email: "emmy@"}}
 		_, err := spoc.SubmitApplication(ctx, req)
-		wantField(t, err, "candidate.email")
+		testenv.WantField(t, err, "candidate.email")
 		e.wantCounts(t, before)
 		// Nothing was recorded, so the id still works for the corrected
 		// request.
@@ -810,7 +729,7 @@ func TestIdempotency(t *testing.T) {
 		if !proto.Equal(again, first) {
 			t.Errorf("retry answered %v, want %v", again, first)
 		}
-		if evs := e.events(t, a.GetId()); len(evs) != 2 {
+		if evs := testenv.OutboxEvents(t, e.pool, a.GetId()); len(evs) != 2 {
 			t.Errorf("%d events for the application, want submitted and one withdrawn", len(evs))
 		}
 	})
@@ -841,11 +760,11 @@ func TestWithdrawApplication(t *testing.T) {
 		if !proto.Equal(got.GetApplication(), w) {
 			t.Errorf("GetApplication = %v, want the withdrawal's response %v", got.GetApplication(), w)
 		}
-		evs := e.events(t, a.GetId())
-		if len(evs) != 2 || evs[1].subject != "london.application.withdrawn" {
+		evs := testenv.OutboxEvents(t, e.pool, a.GetId())
+		if len(evs) != 2 || evs[1].Subject != "london.application.withdrawn" {
 			t.Fatalf("events = %v, want submitted then london.application.withdrawn", evs)
 		}
-		ev := evs[1].ev
+		ev := evs[1].Event
 		p := ev.GetApplicationWithdrawn()
 		if p.GetStage() != commonv1.Stage_STAGE_SIFT || p.GetReasonCode() != "accepted_other_job" || ev.GetAggregateVersion() != 2 ||
 			ev.GetProducer() != "applications" || ev.GetActor().GetSubject() != "spoc-london" || ev.GetCampaignId() != c.GetId() {
@@ -864,8 +783,8 @@ func TestWithdrawApplication(t *testing.T) {
 		if resp.GetApplication().GetVersion() != 2 || evsVersion(t, e, a.GetId()) != 2 {
 			t.Errorf("version %d, want 2, with aggregate_version 2 on the event (no gap)", resp.GetApplication().GetVersion())
 		}
-		evs := e.events(t, a.GetId())
-		if len(evs) != 2 || evs[1].ev.GetApplicationWithdrawn().GetStage() != commonv1.Stage_STAGE_OFFER {
+		evs := testenv.OutboxEvents(t, e.pool, a.GetId())
+		if len(evs) != 2 || evs[1].Event.GetApplicationWithdrawn().GetStage() != commonv1.Stage_STAGE_OFFER {
 			t.Errorf("events = %v, want a withdrawal from STAGE_OFFER", evs)
 		}
 	})
@@ -875,7 +794,7 @@ func TestWithdrawApplication(t *testing.T) {
 		before := e.counts(t)
 		for _, v := range []int64{2, 7} {
 			_, err := spoc.WithdrawApplication(ctx, &pb.WithdrawApplicationRequest{RequestId: reqID(), ApplicationId: a.GetId(), ExpectedVersion: v, ReasonCode: "candidate_request"})
-			wantStatus(t, err, codes.Aborted)
+			testenv.WantStatus(t, err, codes.Aborted)
 		}
 		e.wantCounts(t, before)
 	})
@@ -887,7 +806,7 @@ func TestWithdrawApplication(t *testing.T) {
 		}
 		before := e.counts(t)
 		_, err := spoc.WithdrawApplication(ctx, &pb.WithdrawApplicationRequest{RequestId: reqID(), ApplicationId: a.GetId(), ExpectedVersion: 2, ReasonCode: "candidate_request"})
-		st := wantStatus(t, err, codes.FailedPrecondition)
+		st := testenv.WantStatus(t, err, codes.FailedPrecondition)
 		if !strings.Contains(st.Message(), "WITHDRAWN") {
 			t.Errorf("message %q does not name the current stage", st.Message())
 		}
@@ -905,7 +824,7 @@ func TestWithdrawApplication(t *testing.T) {
 			a := e.submit(t, spoc, c.GetId(), candidate("Terminal "+tc.stage))
 			e.moveTo(t, a, tc.events...)
 			_, err := spoc.WithdrawApplication(ctx, &pb.WithdrawApplicationRequest{RequestId: reqID(), ApplicationId: a.GetId(), ExpectedVersion: 1, ReasonCode: "candidate_request"})
-			st := wantStatus(t, err, codes.FailedPrecondition)
+			st := testenv.WantStatus(t, err, codes.FailedPrecondition)
 			if !strings.Contains(st.Message(), tc.stage) {
 				t.Errorf("message %q does not name %s", st.Message(), tc.stage)
 			}
@@ -915,9 +834,9 @@ func TestWithdrawApplication(t *testing.T) {
 	t.Run("unknown application", func(t *testing.T) {
 		before := e.counts(t)
 		_, err := spoc.WithdrawApplication(ctx, &pb.WithdrawApplicationRequest{RequestId: reqID(), ApplicationId: event.NewID(), ExpectedVersion: 1, ReasonCode: "candidate_request"})
-		wantStatus(t, err, codes.NotFound)
+		testenv.WantStatus(t, err, codes.NotFound)
 		_, err = spoc.GetApplication(ctx, &pb.GetApplicationRequest{ApplicationId: event.NewID()})
-		wantStatus(t, err, codes.NotFound)
+		testenv.WantStatus(t, err, codes.NotFound)
 		e.wantCounts(t, before)
 	})
 }
@@ -979,8 +898,8 @@ func TestConcurrentWithdrawals(t *testing.T) {
 		t.Errorf("outcomes %v, want exactly one OK and %d Aborted", tally, n-1)
 	}
 	var withdrawn int
-	for _, o := range e.events(t, a.GetId()) {
-		if o.ev.GetApplicationWithdrawn() != nil {
+	for _, o := range testenv.OutboxEvents(t, e.pool, a.GetId()) {
+		if o.Event.GetApplicationWithdrawn() != nil {
 			withdrawn++
 		}
 	}
@@ -1107,7 +1026,7 @@ func TestListApplications(t *testing.T) {
 			t.Errorf("London SPOC sees other regions: %v", got)
 		}
 		_, err := two.ListApplications(ctx, &pb.ListApplicationsRequest{Region: "kent-surrey-sussex"})
-		wantStatus(t, err, codes.PermissionDenied)
+		testenv.WantStatus(t, err, codes.PermissionDenied)
 		if got, _ := all(t, e.as(t, admin), &pb.ListApplicationsRequest{}); len(got) != 9 {
 			t.Errorf("admin sees %d applications, want all 9", len(got))
 		}
@@ -1145,13 +1064,13 @@ func TestCampaigns(t *testing.T) {
 			!proto.Equal(rolling.GetOpensOn(), date(2026, 1, 5)) || !rolling.GetCreatedAt().AsTime().Equal(now) {
 			t.Errorf("rolling campaign = %v", rolling)
 		}
-		evs := e.events(t, rolling.GetId())
-		if len(evs) != 1 || evs[0].subject != "london.campaign.created" {
+		evs := testenv.OutboxEvents(t, e.pool, rolling.GetId())
+		if len(evs) != 1 || evs[0].Subject != "london.campaign.created" {
 			t.Fatalf("events = %v, want one london.campaign.created", evs)
 		}
-		d := evs[0].ev.GetCampaignCreated().GetCampaign()
-		if d.GetPosts() != 25 || !proto.Equal(d.GetOpensOn(), date(2026, 1, 5)) || d.GetClosesOn() != nil || evs[0].ev.GetActor().GetSubject() != "admin-1" {
-			t.Errorf("campaign.created = %v", evs[0].ev)
+		d := evs[0].Event.GetCampaignCreated().GetCampaign()
+		if d.GetPosts() != 25 || !proto.Equal(d.GetOpensOn(), date(2026, 1, 5)) || d.GetClosesOn() != nil || evs[0].Event.GetActor().GetSubject() != "admin-1" {
+			t.Errorf("campaign.created = %v", evs[0].Event)
 		}
 	})
 
@@ -1203,11 +1122,11 @@ func TestCampaigns(t *testing.T) {
 		if !proto.Equal(got.GetCampaign(), u) {
 			t.Errorf("GetCampaign = %v, want %v", got.GetCampaign(), u)
 		}
-		evs := e.events(t, id)
-		if len(evs) != 2 || evs[1].subject != "london.campaign.updated" {
+		evs := testenv.OutboxEvents(t, e.pool, id)
+		if len(evs) != 2 || evs[1].Subject != "london.campaign.updated" {
 			t.Fatalf("events = %v, want created then london.campaign.updated", evs)
 		}
-		ev := evs[1].ev
+		ev := evs[1].Event
 		d := ev.GetCampaignUpdated().GetCampaign()
 		if ev.GetAggregateVersion() != 2 || ev.GetCampaignId() != id || d.GetTitle() != req.GetTitle() || d.GetPosts() != 40 ||
 			!proto.Equal(d.GetClosesOn(), date(2027, 1, 31)) || ev.GetRole() != commonv1.JobRole_JOB_ROLE_PROBATION_OFFICER {
@@ -1218,12 +1137,12 @@ func TestCampaigns(t *testing.T) {
 		stale := proto.Clone(req).(*pb.UpdateCampaignRequest)
 		stale.RequestId, stale.Posts = reqID(), 50
 		_, err = adm.UpdateCampaign(ctx, stale)
-		wantStatus(t, err, codes.Aborted)
+		testenv.WantStatus(t, err, codes.Aborted)
 		e.wantCounts(t, before)
 
 		_, err = adm.UpdateCampaign(ctx, &pb.UpdateCampaignRequest{RequestId: reqID(), CampaignId: event.NewID(), ExpectedVersion: 1,
 			Title: "Nobody", Posts: 1, OpensOn: date(2026, 11, 1)})
-		wantStatus(t, err, codes.NotFound)
+		testenv.WantStatus(t, err, codes.NotFound)
 		e.wantCounts(t, before)
 	})
 
@@ -1234,7 +1153,7 @@ func TestCampaigns(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := e.as(t, spocLondon).SubmitApplication(ctx, &pb.SubmitApplicationRequest{RequestId: reqID(), CampaignId: id, Candidate: candidate("Late Applicant")})
-		wantField(t, err, "campaign_id")
+		testenv.WantField(t, err, "campaign_id")
 	})
 
 	t.Run("get", func(t *testing.T) {
@@ -1246,16 +1165,16 @@ func TestCampaigns(t *testing.T) {
 			t.Errorf("GetCampaign = %v, want %v", got.GetCampaign(), rolling)
 		}
 		_, err = adm.GetCampaign(ctx, &pb.GetCampaignRequest{CampaignId: event.NewID()})
-		wantStatus(t, err, codes.NotFound)
+		testenv.WantStatus(t, err, codes.NotFound)
 	})
 }
 
 // evsVersion is the aggregate_version of the application's last event.
 func evsVersion(t *testing.T, e *env, id string) int64 {
 	t.Helper()
-	evs := e.events(t, id)
+	evs := testenv.OutboxEvents(t, e.pool, id)
 	if len(evs) == 0 {
 		t.Fatal("no events")
 	}
-	return evs[len(evs)-1].ev.GetAggregateVersion()
+	return evs[len(evs)-1].Event.GetAggregateVersion()
 }

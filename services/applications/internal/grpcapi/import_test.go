@@ -11,7 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
-	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
@@ -111,12 +111,12 @@ func TestImportValidation(t *testing.T) {
 
 	// A batch of none or too many rows, or no request id, is refused whole.
 	_, err := c.ImportApplications(context.Background(), &pb.ImportApplicationsRequest{RequestId: reqID()})
-	wantField(t, err, "rows")
+	testenv.WantField(t, err, "rows")
 	_, err = c.ImportApplications(context.Background(), &pb.ImportApplicationsRequest{Rows: []*pb.ImportRow{fullRow("x")}})
-	wantField(t, err, "request_id")
+	testenv.WantField(t, err, "request_id")
 	_, err = e.as(t, auth.Claims{Subject: "spoc", Role: auth.RoleSPOC, Regions: []string{"london"}}).ImportApplications(
 		context.Background(), &pb.ImportApplicationsRequest{RequestId: reqID(), Rows: []*pb.ImportRow{fullRow("x")}})
-	wantStatus(t, err, codes.PermissionDenied)
+	testenv.WantStatus(t, err, codes.PermissionDenied)
 }
 
 // TestImport checks what an import writes: the campaign once, the
@@ -141,11 +141,11 @@ func TestImport(t *testing.T) {
 	// One campaign.created and one application.submitted each.
 	e.wantCounts(t, map[string]int{"applications": 2, "campaigns": 1, "outbox": 3})
 	id := resp.GetResults()[0].GetApplicationId()
-	evs := e.events(t, id)
-	if len(evs) != 1 || evs[0].ev.GetApplicationSubmitted() == nil {
+	evs := testenv.OutboxEvents(t, e.pool, id)
+	if len(evs) != 1 || evs[0].Event.GetApplicationSubmitted() == nil {
 		t.Fatalf("events of the import = %v, want one application.submitted", evs)
 	}
-	ev := evs[0].ev
+	ev := evs[0].Event
 	if !ev.GetOccurredAt().AsTime().Equal(at("2026-03-10T09:00:00Z").AsTime()) || ev.GetActor().GetSubject() != "admin-1" {
 		t.Errorf("application.submitted at %v by %v, want the historical time by the importer", ev.GetOccurredAt().AsTime(), ev.GetActor())
 	}
@@ -196,14 +196,7 @@ func TestImportedWithdrawalWaitsForItsStage(t *testing.T) {
 	if err != nil || resp.GetImported() != 2 {
 		t.Fatalf("import = %v, %v", resp, err)
 	}
-	names := func(id string) []string {
-		var out []string
-		for _, o := range e.events(t, id) {
-			n, _ := event.Name(o.ev)
-			out = append(out, n)
-		}
-		return out
-	}
+	names := func(id string) []string { return testenv.EventNames(testenv.OutboxEvents(t, e.pool, id)) }
 	sift, interview := resp.GetResults()[1].GetApplicationId(), resp.GetResults()[0].GetApplicationId()
 	if got := names(sift); fmt.Sprint(got) != "[application.submitted application.withdrawn]" {
 		t.Errorf("withdrawn at the sift: events %v", got)
@@ -216,9 +209,9 @@ func TestImportedWithdrawalWaitsForItsStage(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.moveTo(t, a.GetApplication(), &eventsv1.Event_SiftPassed{SiftPassed: &eventsv1.SiftPassed{}})
-	evs := e.events(t, interview)
-	if len(evs) != 2 || evs[1].ev.GetApplicationWithdrawn().GetStage() != commonv1.Stage_STAGE_INTERVIEW ||
-		!evs[1].ev.GetOccurredAt().AsTime().Equal(at("2026-04-22T10:00:00Z").AsTime()) || evs[1].ev.GetAggregateVersion() != 2 {
+	evs := testenv.OutboxEvents(t, e.pool, interview)
+	if len(evs) != 2 || evs[1].Event.GetApplicationWithdrawn().GetStage() != commonv1.Stage_STAGE_INTERVIEW ||
+		!evs[1].Event.GetOccurredAt().AsTime().Equal(at("2026-04-22T10:00:00Z").AsTime()) || evs[1].Event.GetAggregateVersion() != 2 {
 		t.Fatalf("after sift.passed: events %v, want application.withdrawn at INTERVIEW at the imported time, version 2", evs)
 	}
 	got, err := c.GetApplication(context.Background(), &pb.GetApplicationRequest{ApplicationId: interview})
@@ -227,7 +220,7 @@ func TestImportedWithdrawalWaitsForItsStage(t *testing.T) {
 	}
 	// Sifting's event arriving again changes nothing.
 	e.moveTo(t, got.GetApplication(), &eventsv1.Event_SiftPassed{SiftPassed: &eventsv1.SiftPassed{}})
-	if n := len(e.events(t, interview)); n != 2 {
+	if n := len(testenv.OutboxEvents(t, e.pool, interview)); n != 2 {
 		t.Errorf("%d events after a repeated sift.passed, want 2", n)
 	}
 }

@@ -250,7 +250,7 @@ func TestUpdateApplicationLocksRow(t *testing.T) {
 		}()
 		// Wait until the second update is blocked behind this transaction,
 		// or has (wrongly) read the row without waiting.
-		poll(t, "the second update to block on the row lock", func() (bool, string) {
+		testenv.Eventually(t, "the second update to block on the row lock", func() (bool, string) {
 			if len(seen) > 0 {
 				return true, "second update read the row while the first held it"
 			}
@@ -452,7 +452,7 @@ func TestStageEventsThroughConsumer(t *testing.T) {
 	// settled waits until the consumer has acknowledged everything published.
 	settled := func(t *testing.T) {
 		t.Helper()
-		poll(t, "consumer to acknowledge every message", func() (bool, string) {
+		testenv.Eventually(t, "consumer to acknowledge every message", func() (bool, string) {
 			c, err := s.Consumer(ctx, "applications")
 			if err != nil {
 				return false, err.Error()
@@ -468,7 +468,7 @@ func TestStageEventsThroughConsumer(t *testing.T) {
 	waitStage := func(t *testing.T, want intake.Stage) *intake.Application {
 		t.Helper()
 		var got *intake.Application
-		poll(t, "stage "+string(want), func() (bool, string) {
+		testenv.Eventually(t, "stage "+string(want), func() (bool, string) {
 			got = e.app(t, a.ID)
 			return got.Stage == want, "stage " + string(got.Stage)
 		})
@@ -555,22 +555,5 @@ func TestStageEventsOutOfOrderThroughInbox(t *testing.T) {
 	}
 	if applied, err := c.Apply(ctx, history[3]); err != nil || applied {
 		t.Errorf("re-Apply of a processed event = %v, %v; want false, nil", applied, err)
-	}
-}
-
-// poll waits for an asynchronous effect: it checks cond until it holds or
-// the deadline passes, then fails with cond's last description.
-func poll(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: gave up; last state: %s", what, state)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -45,8 +45,8 @@ func TestInterviewPassed(t *testing.T) {
 		!o.GetStatusEnteredAt().AsTime().Equal(start.Add(-time.Hour)) || len(o.GetHistory()) != 1 || o.GetHistory()[0].GetEvent() != "interview.passed" {
 		t.Errorf("opened offer = %v", o)
 	}
-	if rows := e.outbox(t, r.id); len(rows) != 0 {
-		t.Errorf("opening wrote %v to the outbox; it is not an event of ours", names(rows))
+	if rows := testenv.OutboxEvents(t, e.pool, r.id); len(rows) != 0 {
+		t.Errorf("opening wrote %v to the outbox; it is not an event of ours", testenv.EventNames(rows))
 	}
 
 	e.makeOffer(t, c, r)
@@ -85,7 +85,7 @@ func TestApplicationWithdrawn(t *testing.T) {
 			r := e.open(t, "london")
 			tt.ready(t, r)
 			before := e.get(t, r.id)
-			outboxBefore := len(e.outbox(t, r.id))
+			outboxBefore := len(testenv.OutboxEvents(t, e.pool, r.id))
 			withdrawal := r.applicationWithdrawn(e.clock.Advance(time.Minute))
 			e.handle(t, withdrawal)
 			e.handle(t, withdrawal) // redelivered
@@ -102,7 +102,7 @@ func TestApplicationWithdrawn(t *testing.T) {
 			if last := after.History[len(after.History)-1]; last.Event != "application.withdrawn" || last.Actor.GetSubject() != "spoc-intake" {
 				t.Errorf("last history entry = %+v, want application.withdrawn by spoc-intake", last)
 			}
-			if n := len(e.outbox(t, r.id)); n != outboxBefore {
+			if n := len(testenv.OutboxEvents(t, e.pool, r.id)); n != outboxBefore {
 				t.Errorf("withdrawal wrote %d events of ours; applications has already published it", n-outboxBefore)
 			}
 		})
@@ -114,7 +114,7 @@ func TestApplicationWithdrawn(t *testing.T) {
 		early.GetApplicationWithdrawn().Stage = commonv1.Stage_STAGE_SIFT
 		e.handle(t, early)
 		_, err := c.GetOffer(t.Context(), &pb.GetOfferRequest{ApplicationId: r.id})
-		wantStatus(t, err, codes.NotFound, "no offer record")
+		testenv.WantStatus(t, err, codes.NotFound, "no offer record")
 	})
 
 	t.Run("before interview.passed", func(t *testing.T) {
@@ -130,9 +130,9 @@ func TestApplicationWithdrawn(t *testing.T) {
 		}
 		_, err = c.MakeConditionalOffer(t.Context(), &pb.MakeConditionalOfferRequest{RequestId: reqID(), ApplicationId: r.id,
 			ExpectedVersion: got.GetOffer().GetVersion(), SalaryBandCode: "band_3", Conditions: []commonv1.OfferCondition{commonv1.OfferCondition_OFFER_CONDITION_VETTING}})
-		wantStatus(t, err, codes.FailedPrecondition, "WITHDRAWN")
-		if rows := e.outbox(t, r.id); len(rows) != 0 {
-			t.Errorf("outbox = %v, want nothing", names(rows))
+		testenv.WantStatus(t, err, codes.FailedPrecondition, "WITHDRAWN")
+		if rows := testenv.OutboxEvents(t, e.pool, r.id); len(rows) != 0 {
+			t.Errorf("outbox = %v, want nothing", testenv.EventNames(rows))
 		}
 	})
 }
@@ -159,24 +159,24 @@ func TestVettingCleared(t *testing.T) {
 	if o := resp.GetOffer(); o.GetSubjectToVetting() || o.GetStartApprovedBy() != "" || o.GetVettingDueBy() != nil || !o.GetVettingCleared() {
 		t.Errorf("offer = %v; want a start not subject to vetting", o)
 	}
-	rows := e.outbox(t, r.id)
-	if want := (&eventsv1.OfferStartDateSet{StartDate: today}); !proto.Equal(rows[len(rows)-1].ev.GetOfferStartDateSet(), want) {
-		t.Errorf("last event = %v, want offer.start_date_set %v", rows[len(rows)-1].ev, want)
+	rows := testenv.OutboxEvents(t, e.pool, r.id)
+	if want := (&eventsv1.OfferStartDateSet{StartDate: today}); !proto.Equal(rows[len(rows)-1].Event.GetOfferStartDateSet(), want) {
+		t.Errorf("last event = %v, want offer.start_date_set %v", rows[len(rows)-1].Event, want)
 	}
 	started, err := c.ConfirmStart(t.Context(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: resp.GetOffer().GetVersion()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows = e.outbox(t, r.id)
-	if want := (&eventsv1.CandidateStarted{StartDate: today}); started.GetOffer().GetSubjectToVetting() || !proto.Equal(rows[len(rows)-1].ev.GetCandidateStarted(), want) {
-		t.Errorf("started %v with event %v, want %v", started.GetOffer(), rows[len(rows)-1].ev, want)
+	rows = testenv.OutboxEvents(t, e.pool, r.id)
+	if want := (&eventsv1.CandidateStarted{StartDate: today}); started.GetOffer().GetSubjectToVetting() || !proto.Equal(rows[len(rows)-1].Event.GetCandidateStarted(), want) {
+		t.Errorf("started %v with event %v, want %v", started.GetOffer(), rows[len(rows)-1].Event, want)
 	}
 
 	t.Run("without vetting cleared the approver is required", func(t *testing.T) {
 		r := e.open(t, "london")
 		e.accept(t, c, r)
 		_, err := c.SetStartDate(t.Context(), &pb.SetStartDateRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 3, StartDate: today})
-		wantField(t, err, "approved_by")
+		testenv.WantField(t, err, "approved_by")
 	})
 	t.Run("for an application with no offer record", func(t *testing.T) {
 		r := newRecord("london")
@@ -221,34 +221,34 @@ func TestVettingFailed(t *testing.T) {
 			r := e.open(t, "london")
 			tt.ready(t, r)
 			before := e.get(t, r.id)
-			outboxBefore := len(e.outbox(t, r.id))
+			outboxBefore := len(testenv.OutboxEvents(t, e.pool, r.id))
 			at := e.clock.Advance(time.Minute).Add(-30 * time.Second)
 			failed := r.vettingFailed(at)
 			e.handle(t, failed)
 			e.handle(t, failed) // redelivered
 			after := e.get(t, r.id)
-			rows := e.outbox(t, r.id)[outboxBefore:]
+			rows := testenv.OutboxEvents(t, e.pool, r.id)[outboxBefore:]
 			if !tt.withdraws {
 				if after.State != before.State || after.Version != before.Version || len(rows) != 0 {
-					t.Errorf("vetting failed on %s: offer %s v%d, new events %v; want no change", before.State, after.State, after.Version, names(rows))
+					t.Errorf("vetting failed on %s: offer %s v%d, new events %v; want no change", before.State, after.State, after.Version, testenv.EventNames(rows))
 				}
 				return
 			}
 			if after.State != offer.Withdrawn || after.ReasonCode != offer.ReasonVettingFailed || after.Version != before.Version+1 {
 				t.Errorf("after vetting failed: %s v%d %q; want WITHDRAWN v%d vetting_failed", after.State, after.Version, after.ReasonCode, before.Version+1)
 			}
-			if len(rows) != 1 || rows[0].name != "offer.withdrawn" {
-				t.Fatalf("new events %v, want one offer.withdrawn", names(rows))
+			if len(rows) != 1 || rows[0].Name != "offer.withdrawn" {
+				t.Fatalf("new events %v, want one offer.withdrawn", testenv.EventNames(rows))
 			}
-			ev := rows[0].ev
+			ev := rows[0].Event
 			want := &eventsv1.OfferWithdrawn{ReasonCode: "vetting_failed", AfterStart: tt.afterStart}
 			if !proto.Equal(ev.GetOfferWithdrawn(), want) {
 				t.Errorf("offer.withdrawn = %v, want %v", ev.GetOfferWithdrawn(), want)
 			}
 			wantActor := &commonv1.Actor{Subject: "system:offers", Role: commonv1.CallerRole_CALLER_ROLE_SYSTEM}
 			if !proto.Equal(ev.GetActor(), wantActor) || ev.GetProducer() != "offers" || ev.GetAggregateVersion() != after.Version ||
-				!ev.GetOccurredAt().AsTime().Equal(at) || rows[0].subject != "london.offer.withdrawn" {
-				t.Errorf("envelope = %s %v; want by system:offers at v%d at the failure's time %v", rows[0].subject, ev, after.Version, at)
+				!ev.GetOccurredAt().AsTime().Equal(at) || rows[0].Subject != "london.offer.withdrawn" {
+				t.Errorf("envelope = %s %v; want by system:offers at v%d at the failure's time %v", rows[0].Subject, ev, after.Version, at)
 			}
 			if last := after.History[len(after.History)-1]; last.Event != "offer.withdrawn" || last.ReasonCode != "vetting_failed" || last.Actor.GetSubject() != "system:offers" {
 				t.Errorf("history ends %+v", last)
@@ -258,7 +258,7 @@ func TestVettingFailed(t *testing.T) {
 	t.Run("for an application with no offer record", func(t *testing.T) {
 		r := newRecord("london")
 		e.handle(t, r.vettingFailed(start))
-		if len(e.outbox(t, r.id)) != 0 {
+		if len(testenv.OutboxEvents(t, e.pool, r.id)) != 0 {
 			t.Error("vetting failed for an unknown application wrote an event")
 		}
 	})
@@ -320,7 +320,7 @@ func TestConsumerOnJetStream(t *testing.T) {
 	}
 	consumed := func(t *testing.T, seq uint64) {
 		t.Helper()
-		eventually(t, fmt.Sprintf("consumer acknowledging stream sequence %d", seq), func() (bool, string) {
+		testenv.Eventually(t, fmt.Sprintf("consumer acknowledging stream sequence %d", seq), func() (bool, string) {
 			cs, err := js.Consumer(t.Context(), "RECRUITMENT", "offers")
 			if err != nil {
 				return false, err.Error()
@@ -359,7 +359,7 @@ func TestConsumerOnJetStream(t *testing.T) {
 	// The relay publishes offers' own events, the withdrawal last; the
 	// consumer skips them (not among its event names).
 	var got []string
-	eventually(t, "offer.withdrawn published", func() (bool, string) {
+	testenv.Eventually(t, "offer.withdrawn published", func() (bool, string) {
 		got = nil
 		sub, err := js.OrderedConsumer(t.Context(), "RECRUITMENT", jetstream.OrderedConsumerConfig{FilterSubjects: []string{"recruitment.london.offer.>"}})
 		if err != nil {

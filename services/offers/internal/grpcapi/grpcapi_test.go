@@ -13,6 +13,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/offers/v1"
@@ -71,8 +72,8 @@ func TestConcurrentChanges(t *testing.T) {
 				t.Errorf("winner sees %s v%d, want %s v%d", winner.GetStatus(), winner.GetVersion(), tt.want, v+1)
 			}
 			var n int
-			for _, o := range e.outbox(t, r.id) {
-				if o.name == tt.event {
+			for _, o := range testenv.OutboxEvents(t, e.pool, r.id) {
+				if o.Name == tt.event {
 					n++
 				}
 			}
@@ -111,8 +112,8 @@ func TestIdempotentRetry(t *testing.T) {
 				t.Errorf("retry answered %v, want the first response %v", again, first)
 			}
 		}
-		if rows := e.outbox(t, r.id); len(rows) != 1 || rows[0].name != "offer.made" {
-			t.Errorf("outbox holds %v, want one offer.made", names(rows))
+		if rows := testenv.OutboxEvents(t, e.pool, r.id); len(rows) != 1 || rows[0].Name != "offer.made" {
+			t.Errorf("outbox holds %v, want one offer.made", testenv.EventNames(rows))
 		}
 		if got := e.get(t, r.id); got.Version != 2 {
 			t.Errorf("offer at v%d after retries, want v2", got.Version)
@@ -122,24 +123,24 @@ func TestIdempotentRetry(t *testing.T) {
 		other := proto.Clone(req).(*pb.MakeConditionalOfferRequest)
 		other.SalaryBandCode = "band_4"
 		_, err := c.MakeConditionalOffer(t.Context(), other)
-		wantField(t, err, "request_id")
+		testenv.WantField(t, err, "request_id")
 	})
 	t.Run("same id, different method", func(t *testing.T) {
 		_, err := c.AcceptOffer(t.Context(), &pb.AcceptOfferRequest{RequestId: req.GetRequestId(), ApplicationId: r.id, ExpectedVersion: 2})
-		wantField(t, err, "request_id")
+		testenv.WantField(t, err, "request_id")
 	})
 	t.Run("same id, another caller", func(t *testing.T) {
 		// Request ids belong to their caller: the admin's call runs, and
 		// finds the offer already made.
 		_, err := e.as(t, admin).MakeConditionalOffer(t.Context(), req)
-		wantStatus(t, err, codes.Aborted)
+		testenv.WantStatus(t, err, codes.Aborted)
 	})
 	t.Run("no request id", func(t *testing.T) {
 		_, err := c.AcceptOffer(t.Context(), &pb.AcceptOfferRequest{ApplicationId: r.id, ExpectedVersion: 2})
-		wantField(t, err, "request_id")
+		testenv.WantField(t, err, "request_id")
 	})
-	if rows := e.outbox(t, r.id); len(rows) != 1 {
-		t.Errorf("outbox holds %v after refused reuses, want one offer.made", names(rows))
+	if rows := testenv.OutboxEvents(t, e.pool, r.id); len(rows) != 1 {
+		t.Errorf("outbox holds %v after refused reuses, want one offer.made", testenv.EventNames(rows))
 	}
 }
 
@@ -236,13 +237,13 @@ func TestAccess(t *testing.T) {
 			for _, ch := range changes {
 				r := e.open(t, "london")
 				v := ch.ready(t, e, spoc, r)
-				before := len(e.outbox(t, r.id))
+				before := len(testenv.OutboxEvents(t, e.pool, r.id))
 				o, err := ch.call(t.Context(), caller.client, r.id, v)
 				if status.Code(err) != caller.change {
 					t.Errorf("%s: err = %v, want %s", ch.name, err, caller.change)
 					continue
 				}
-				after := len(e.outbox(t, r.id))
+				after := len(testenv.OutboxEvents(t, e.pool, r.id))
 				if caller.change == codes.OK {
 					if o.GetStatus() != ch.want || o.GetVersion() != v+1 || after != before+1 {
 						t.Errorf("%s: %s v%d with %d new events, want %s v%d with one", ch.name, o.GetStatus(), o.GetVersion(), after-before, ch.want, v+1)
@@ -285,20 +286,20 @@ func TestOfferToStart(t *testing.T) {
 	ctx := t.Context()
 
 	_, err := c.AcceptOffer(ctx, &pb.AcceptOfferRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 1})
-	wantStatus(t, err, codes.FailedPrecondition, "AWAITING_OFFER")
+	testenv.WantStatus(t, err, codes.FailedPrecondition, "AWAITING_OFFER")
 	_, err = c.MakeConditionalOffer(ctx, &pb.MakeConditionalOfferRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 1, SalaryBandCode: "Band 3",
 		Conditions: []commonv1.OfferCondition{commonv1.OfferCondition_OFFER_CONDITION_VETTING}})
-	wantField(t, err, "salary_band_code")
+	testenv.WantField(t, err, "salary_band_code")
 	_, err = c.MakeConditionalOffer(ctx, &pb.MakeConditionalOfferRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 1, SalaryBandCode: "band_3",
 		Conditions: []commonv1.OfferCondition{commonv1.OfferCondition_OFFER_CONDITION_VETTING, commonv1.OfferCondition_OFFER_CONDITION_VETTING}})
-	wantField(t, err, "conditions")
+	testenv.WantField(t, err, "conditions")
 
 	made := e.makeOffer(t, c, r)
 	if made.GetStatus() != pb.OfferStatus_OFFER_STATUS_MADE || made.GetSalaryBandCode() != "band_3" || len(made.GetConditions()) != 2 || made.GetVersion() != 2 {
 		t.Errorf("made = %v", made)
 	}
 	_, err = c.AcceptOffer(ctx, &pb.AcceptOfferRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 1})
-	wantStatus(t, err, codes.Aborted)
+	testenv.WantStatus(t, err, codes.Aborted)
 	acc, err := c.AcceptOffer(ctx, &pb.AcceptOfferRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 2})
 	if err != nil || acc.GetOffer().GetStatus() != pb.OfferStatus_OFFER_STATUS_ACCEPTED {
 		t.Fatalf("accept: %v, %v", acc, err)
@@ -309,17 +310,17 @@ func TestOfferToStart(t *testing.T) {
 		return c.SetStartDate(ctx, req)
 	}
 	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow})
-	wantField(t, err, "approved_by")
+	testenv.WantField(t, err, "approved_by")
 	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: &commonv1.Date{Year: 2026, Month: 11, Day: 22}, ApprovedBy: "dd"})
-	wantField(t, err, "start_date")
+	testenv.WantField(t, err, "start_date")
 	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, ApprovedBy: "dd"})
-	wantField(t, err, "start_date")
+	testenv.WantField(t, err, "start_date")
 	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: &commonv1.Date{Year: 2026, Month: 2, Day: 30}, ApprovedBy: "dd"})
-	wantField(t, err, "start_date")
+	testenv.WantField(t, err, "start_date")
 	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, ApprovedBy: "dd", VettingDueBy: today})
-	wantField(t, err, "vetting_due_by")
+	testenv.WantField(t, err, "vetting_due_by")
 	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, ApprovedBy: "dd", VettingDueBy: &commonv1.Date{Year: 2026, Month: 13, Day: 1}})
-	wantField(t, err, "vetting_due_by")
+	testenv.WantField(t, err, "vetting_due_by")
 	if got := e.get(t, r.id); got.Version != 3 || got.StartDate != nil {
 		t.Fatalf("refused start dates left the offer at v%d start %v, want v3 with none", got.Version, got.StartDate)
 	}
@@ -336,7 +337,7 @@ func TestOfferToStart(t *testing.T) {
 	}
 
 	_, err = c.ConfirmStart(ctx, &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 4})
-	wantStatus(t, err, codes.FailedPrecondition, "2026-11-24", "has not come yet")
+	testenv.WantStatus(t, err, codes.FailedPrecondition, "2026-11-24", "has not come yet")
 	e.clock.Advance(24 * time.Hour)
 	started, err := c.ConfirmStart(ctx, &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 4})
 	if err != nil {
@@ -346,25 +347,25 @@ func TestOfferToStart(t *testing.T) {
 		t.Errorf("started = %v", o)
 	}
 	_, err = c.WithdrawOffer(ctx, &pb.WithdrawOfferRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 5, ReasonCode: "post_cancelled"})
-	wantStatus(t, err, codes.FailedPrecondition, "STARTED")
+	testenv.WantStatus(t, err, codes.FailedPrecondition, "STARTED")
 
-	rows := e.outbox(t, r.id)
+	rows := testenv.OutboxEvents(t, e.pool, r.id)
 	wantNames := []string{"offer.made", "offer.accepted", "offer.start_date_set", "candidate.started"}
-	if !slices.Equal(names(rows), wantNames) {
-		t.Fatalf("outbox = %v, want %v", names(rows), wantNames)
+	if !slices.Equal(testenv.EventNames(rows), wantNames) {
+		t.Fatalf("outbox = %v, want %v", testenv.EventNames(rows), wantNames)
 	}
 	for i, row := range rows {
-		if row.subject != "london."+row.name || row.ev.GetAggregateVersion() != int64(i+2) || row.ev.GetActor().GetSubject() != "spoc-london" ||
-			row.ev.GetProducer() != "offers" || row.ev.GetCampaignId() != r.campaign {
-			t.Errorf("outbox row %d = %s %v", i, row.subject, row.ev)
+		if row.Subject != "london."+row.Name || row.Event.GetAggregateVersion() != int64(i+2) || row.Event.GetActor().GetSubject() != "spoc-london" ||
+			row.Event.GetProducer() != "offers" || row.Event.GetCampaignId() != r.campaign {
+			t.Errorf("outbox row %d = %s %v", i, row.Subject, row.Event)
 		}
 	}
 	wantSet := &eventsv1.OfferStartDateSet{StartDate: tomorrow, SubjectToVetting: true, ApprovedBy: "deputy-director", VettingDueBy: wantDue}
-	if got := rows[2].ev.GetOfferStartDateSet(); !proto.Equal(got, wantSet) {
+	if got := rows[2].Event.GetOfferStartDateSet(); !proto.Equal(got, wantSet) {
 		t.Errorf("offer.start_date_set = %v, want %v", got, wantSet)
 	}
 	wantStarted := &eventsv1.CandidateStarted{StartDate: tomorrow, SubjectToVetting: true, ApprovedBy: "deputy-director", VettingDueBy: wantDue}
-	if got := rows[3].ev.GetCandidateStarted(); !proto.Equal(got, wantStarted) {
+	if got := rows[3].Event.GetCandidateStarted(); !proto.Equal(got, wantStarted) {
 		t.Errorf("candidate.started = %v, want %v", got, wantStarted)
 	}
 
@@ -394,17 +395,17 @@ func TestOfferToStart(t *testing.T) {
 	})
 	t.Run("GetOffer of an unknown or malformed id", func(t *testing.T) {
 		_, err := c.GetOffer(ctx, &pb.GetOfferRequest{ApplicationId: event.NewID()})
-		wantStatus(t, err, codes.NotFound)
+		testenv.WantStatus(t, err, codes.NotFound)
 		_, err = c.GetOffer(ctx, &pb.GetOfferRequest{ApplicationId: "not-a-uuid"})
-		wantField(t, err, "application_id")
+		testenv.WantField(t, err, "application_id")
 	})
 	t.Run("change of an unknown or malformed id", func(t *testing.T) {
 		_, err := c.AcceptOffer(ctx, &pb.AcceptOfferRequest{RequestId: reqID(), ApplicationId: event.NewID(), ExpectedVersion: 1})
-		wantStatus(t, err, codes.FailedPrecondition, "interview.passed")
+		testenv.WantStatus(t, err, codes.FailedPrecondition, "interview.passed")
 		_, err = c.AcceptOffer(ctx, &pb.AcceptOfferRequest{RequestId: reqID(), ApplicationId: "nope", ExpectedVersion: 1})
-		wantField(t, err, "application_id")
+		testenv.WantField(t, err, "application_id")
 		_, err = c.AcceptOffer(ctx, &pb.AcceptOfferRequest{RequestId: reqID(), ApplicationId: r.id})
-		wantField(t, err, "expected_version")
+		testenv.WantField(t, err, "expected_version")
 	})
 }
 
@@ -438,7 +439,7 @@ func TestDeclineAndWithdraw(t *testing.T) {
 			r := e.open(t, "london")
 			v := tt.ready(t, r)
 			_, err := tt.call(t.Context(), r.id, v, "Not a code")
-			wantField(t, err, "reason_code")
+			testenv.WantField(t, err, "reason_code")
 			o, err := tt.call(t.Context(), r.id, v, "candidate_request")
 			if err != nil {
 				t.Fatal(err)
@@ -446,14 +447,14 @@ func TestDeclineAndWithdraw(t *testing.T) {
 			if o.GetStatus() != tt.status || o.GetReasonCode() != "candidate_request" || o.GetVersion() != v+1 {
 				t.Errorf("offer = %v", o)
 			}
-			rows := e.outbox(t, r.id)
+			rows := testenv.OutboxEvents(t, e.pool, r.id)
 			last := rows[len(rows)-1]
-			if last.name != tt.event || last.ev.GetOfferDeclined().GetReasonCode()+last.ev.GetOfferWithdrawn().GetReasonCode() != "candidate_request" ||
-				last.ev.GetOfferWithdrawn().GetAfterStart() {
-				t.Errorf("last event = %s %v", last.name, last.ev)
+			if last.Name != tt.event || last.Event.GetOfferDeclined().GetReasonCode()+last.Event.GetOfferWithdrawn().GetReasonCode() != "candidate_request" ||
+				last.Event.GetOfferWithdrawn().GetAfterStart() {
+				t.Errorf("last event = %s %v", last.Name, last.Event)
 			}
 			_, err = tt.call(t.Context(), r.id, v+1, "candidate_request")
-			wantStatus(t, err, codes.FailedPrecondition, string(tt.status.String()[len("OFFER_STATUS_"):]))
+			testenv.WantStatus(t, err, codes.FailedPrecondition, string(tt.status.String()[len("OFFER_STATUS_"):]))
 		})
 	}
 }
@@ -533,23 +534,23 @@ func TestListOffers(t *testing.T) {
 	})
 	t.Run("bad requests", func(t *testing.T) {
 		_, err := c.ListOffers(t.Context(), &pb.ListOffersRequest{})
-		wantField(t, err, "region")
+		testenv.WantField(t, err, "region")
 		_, err = c.ListOffers(t.Context(), &pb.ListOffersRequest{Region: "wales"})
-		wantStatus(t, err, codes.PermissionDenied)
+		testenv.WantStatus(t, err, codes.PermissionDenied)
 		_, err = c.ListOffers(t.Context(), &pb.ListOffersRequest{Region: "atlantis"})
-		wantField(t, err, "region")
+		testenv.WantField(t, err, "region")
 		_, err = c.ListOffers(t.Context(), &pb.ListOffersRequest{Region: "london", PageSize: -1})
-		wantField(t, err, "page_size")
+		testenv.WantField(t, err, "page_size")
 		_, err = c.ListOffers(t.Context(), &pb.ListOffersRequest{Region: "london", Status: pb.OfferStatus(42)})
-		wantField(t, err, "status")
+		testenv.WantField(t, err, "status")
 		first, err := c.ListOffers(t.Context(), &pb.ListOffersRequest{Region: "london", Status: pb.OfferStatus_OFFER_STATUS_AWAITING_OFFER, PageSize: 2})
 		if err != nil || first.GetNextPageToken() == "" {
 			t.Fatalf("first page: %v, %v", first, err)
 		}
 		_, err = c.ListOffers(t.Context(), &pb.ListOffersRequest{Region: "london", Status: pb.OfferStatus_OFFER_STATUS_MADE, PageSize: 2, PageToken: first.GetNextPageToken()})
-		wantField(t, err, "page_token")
+		testenv.WantField(t, err, "page_token")
 		_, err = c.ListOffers(t.Context(), &pb.ListOffersRequest{Region: "london", PageToken: "garbage"})
-		wantField(t, err, "page_token")
+		testenv.WantField(t, err, "page_token")
 	})
 }
 
@@ -564,7 +565,7 @@ func TestTodayIsLondon(t *testing.T) {
 	e.accept(t, c, r)
 	_, err := c.SetStartDate(t.Context(), &pb.SetStartDateRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 3,
 		StartDate: &commonv1.Date{Year: 2027, Month: 6, Day: 30}, ApprovedBy: "dd"})
-	wantField(t, err, "start_date")
+	testenv.WantField(t, err, "start_date")
 	if _, err := c.SetStartDate(t.Context(), &pb.SetStartDateRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 3,
 		StartDate: &commonv1.Date{Year: 2027, Month: 7, Day: 1}, ApprovedBy: "dd"}); err != nil {
 		t.Fatalf("start on 1 July at 00:30 London time: %v", err)

@@ -4,17 +4,12 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/consumer"
@@ -62,38 +57,13 @@ var (
 	vetter      = &commonv1.Actor{Subject: "vetting-london", Role: commonv1.CallerRole_CALLER_ROLE_VETTING}
 )
 
-// clock is the service's clock, moved by the test.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
-func (c *clock) Advance(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	return c.now
-}
-
 // env is one test's offers service: its own schema, and a real gRPC
 // server on a loopback port with the production authentication
 // interceptor.
 type env struct {
 	pool   *pgxpool.Pool
 	svc    *offer.Service
-	clock  *clock
+	clock  *testenv.Clock
 	addr   string
 	signer *auth.Signer
 }
@@ -109,7 +79,7 @@ func setup(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{now: start}
+	clk := testenv.NewClock(start)
 	svc := offer.NewService(store.New(pool), clk.Now, london, duePeriod)
 	srv := testenv.StartGRPC(t, testKey, quiet, func(s *grpc.Server) {
 		pb.RegisterOffersServiceServer(s, grpcapi.New(svc, pool, quiet))
@@ -242,106 +212,4 @@ func (e *env) get(t *testing.T, id string) *offer.Offer {
 		t.Fatalf("read offer %s: %v", id, err)
 	}
 	return o
-}
-
-// wantStatus fails unless err is a status with code whose message holds
-// each of texts.
-func wantStatus(t *testing.T, err error, code codes.Code, texts ...string) *status.Status {
-	t.Helper()
-	st, ok := status.FromError(err)
-	if !ok || st.Code() != code {
-		t.Fatalf("err = %v, want %s", err, code)
-	}
-	for _, s := range texts {
-		if !strings.Contains(st.Message(), s) {
-			t.Errorf("message %q does not mention %q", st.Message(), s)
-		}
-	}
-	return st
-}
-
-// wantField fails unless err is InvalidArgument naming field.
-func wantField(t *testing.T, err error, field string) {
-	t.Helper()
-	st := wantStatus(t, err, codes.InvalidArgument)
-	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) > 0 {
-			if got := br.GetFieldViolations()[0].GetField(); got != field {
-				t.Errorf("field violation on %q (%s), want %q", got, st.Message(), field)
-			}
-			return
-		}
-	}
-	t.Errorf("InvalidArgument %q has no BadRequest detail naming %q", st.Message(), field)
-}
-
-// outboxEvent is one row of the outbox, decoded.
-type outboxEvent struct {
-	subject string
-	name    string
-	ev      *eventsv1.Event
-}
-
-// outbox returns the outbox rows about application id ("" for all), in order.
-func (e *env) outbox(t *testing.T, id string) []outboxEvent {
-	t.Helper()
-	rows, err := e.pool.Query(context.Background(), `SELECT subject, payload FROM outbox ORDER BY id`)
-	if err != nil {
-		t.Fatalf("read outbox: %v", err)
-	}
-	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (outboxEvent, error) {
-		var o outboxEvent
-		var payload []byte
-		if err := r.Scan(&o.subject, &payload); err != nil {
-			return o, err
-		}
-		ev, err := event.Unmarshal(payload)
-		if err != nil {
-			return o, err
-		}
-		o.ev = ev
-		o.name, err = event.Name(ev)
-		return o, err
-	})
-	if err != nil {
-		t.Fatalf("read outbox: %v", err)
-	}
-	var out []outboxEvent
-	for _, o := range all {
-		if id == "" || o.ev.GetApplicationId() == id {
-			out = append(out, o)
-		}
-	}
-	return out
-}
-
-// names lists the event names of rows.
-func names(rows []outboxEvent) []string {
-	out := make([]string, len(rows))
-	for i, r := range rows {
-		out[i] = r.name
-	}
-	return out
-}
-
-// eventually polls check until it reports true, failing the test with its
-// last word if that takes longer than a generous deadline (an effect that
-// never happens, not a slow one, fails here).
-func eventually(t *testing.T, what string, check func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ok, last := check()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never happened; last: %s", what, last)
-		}
-		select {
-		case <-t.Context().Done():
-			t.Fatalf("%s: %v", what, t.Context().Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }

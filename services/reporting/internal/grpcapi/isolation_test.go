@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
+	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
 )
 
@@ -69,7 +70,7 @@ func TestRegionIsolation(t *testing.T) {
 			for name, call := range regionCalls("wales") {
 				t.Run(string(caller.Role)+" "+name, func(t *testing.T) {
 					t.Parallel()
-					wantCode(t, call(t.Context(), c), codes.PermissionDenied)
+					testenv.WantStatus(t, call(t.Context(), c), codes.PermissionDenied)
 				})
 			}
 			// The same calls for its own region pass, so the denial is about
@@ -102,13 +103,13 @@ func TestRegionIsolation(t *testing.T) {
 			for name, call := range regionCalls("london") {
 				t.Run(who+" "+name, func(t *testing.T) {
 					t.Parallel()
-					wantCode(t, call(t.Context(), c), codes.Unauthenticated)
+					testenv.WantStatus(t, call(t.Context(), c), codes.Unauthenticated)
 				})
 			}
 			_, err := c.ListRegionSummaries(t.Context(), &pb.ListRegionSummariesRequest{})
-			wantCode(t, err, codes.Unauthenticated)
+			testenv.WantStatus(t, err, codes.Unauthenticated)
 			_, err = c.SetThresholds(t.Context(), &pb.SetThresholdsRequest{RequestId: "r1", Thresholds: defaultThresholds("london", 0)})
-			wantCode(t, err, codes.Unauthenticated)
+			testenv.WantStatus(t, err, codes.Unauthenticated)
 		}
 	})
 
@@ -117,7 +118,7 @@ func TestRegionIsolation(t *testing.T) {
 		for _, caller := range []auth.Claims{dashLondon, spocLondon, vettingLondon} {
 			_, err := e.as(t, caller).SetThresholds(t.Context(), &pb.SetThresholdsRequest{
 				RequestId: "r-" + caller.Subject, Thresholds: defaultThresholds("london", 0)})
-			wantCode(t, err, codes.PermissionDenied)
+			testenv.WantStatus(t, err, codes.PermissionDenied)
 		}
 		got, err := adminClient.GetThresholds(t.Context(), &pb.GetThresholdsRequest{Region: "london"})
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	"github.com/probation-recruitment/pipeline/pkg/weekly"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
@@ -209,13 +210,13 @@ func TestScriptedReports(t *testing.T) {
 			}
 			_, err = dash.ListStuckCandidates(t.Context(), &pb.ListStuckCandidatesRequest{Region: "london", AsOf: ts(asOf), PageSize: 2,
 				Stage: commonv1.Stage_STAGE_SIFT, PageToken: first.GetNextPageToken()})
-			wantField(t, err, "page_token")
+			testenv.WantField(t, err, "page_token")
 			_, err = dash.ListStuckCandidates(t.Context(), &pb.ListStuckCandidatesRequest{Region: "london", Stage: commonv1.Stage_STAGE_REJECTED})
-			wantField(t, err, "stage")
+			testenv.WantField(t, err, "stage")
 			_, err = dash.ListStuckCandidates(t.Context(), &pb.ListStuckCandidatesRequest{Region: "london", PageSize: -1})
-			wantField(t, err, "page_size")
+			testenv.WantField(t, err, "page_size")
 			_, err = dash.ListStuckCandidates(t.Context(), &pb.ListStuckCandidatesRequest{})
-			wantField(t, err, "region")
+			testenv.WantField(t, err, "region")
 		})
 	})
 
@@ -370,9 +371,9 @@ func TestScriptedReports(t *testing.T) {
 		t.Run("bad window", func(t *testing.T) {
 			t.Parallel()
 			_, err := dash.GetTimeToHire(t.Context(), &pb.GetTimeToHireRequest{Region: "london", From: ts(asOf), To: ts(asOf.AddDate(0, 0, -2))})
-			wantField(t, err, "to")
+			testenv.WantField(t, err, "to")
 			_, err = dash.GetTimeToHire(t.Context(), &pb.GetTimeToHireRequest{Region: "london", CampaignId: "c1"})
-			wantField(t, err, "campaign_id")
+			testenv.WantField(t, err, "campaign_id")
 		})
 	})
 

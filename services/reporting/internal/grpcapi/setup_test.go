@@ -13,10 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
 
@@ -129,7 +126,7 @@ func (e *env) runHub(t *testing.T) {
 		}
 	})
 	listen := `LISTEN "` + e.schema + `_regions"`
-	eventually(t, "the watch hub listens", func() (bool, string) {
+	testenv.Eventually(t, "the watch hub listens", func() (bool, string) {
 		var n int
 		err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE query = $1`, listen).Scan(&n)
 		return err == nil && n == 1, "listening connections: " + strconv.Itoa(n)
@@ -218,59 +215,11 @@ func (p *pipeline) waitApplied(t *testing.T) {
 	p.mu.Lock()
 	want := len(p.ids)
 	p.mu.Unlock()
-	eventually(t, "the consumer applies every event", func() (bool, string) {
+	testenv.Eventually(t, "the consumer applies every event", func() (bool, string) {
 		var n int
 		err := p.e.pool.QueryRow(context.Background(), `SELECT count(*) FROM inbox WHERE consumer = $1`, durable).Scan(&n)
 		return err == nil && n == want, "applied " + strconv.Itoa(n) + " of " + strconv.Itoa(want)
 	})
-}
-
-// eventually polls check until it reports true, failing the test with its
-// last word after a generous deadline (an effect that never happens fails
-// here, not a slow one).
-func eventually(t *testing.T, what string, check func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ok, last := check()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never happened; last: %s", what, last)
-		}
-		select {
-		case <-t.Context().Done():
-			t.Fatalf("%s: %v", what, t.Context().Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
-// wantCode fails unless err is a status with code.
-func wantCode(t *testing.T, err error, code codes.Code) *status.Status {
-	t.Helper()
-	st, ok := status.FromError(err)
-	if !ok || st.Code() != code {
-		t.Fatalf("err = %v, want %s", err, code)
-	}
-	return st
-}
-
-// wantField fails unless err is InvalidArgument whose BadRequest detail
-// names field.
-func wantField(t *testing.T, err error, field string) {
-	t.Helper()
-	st := wantCode(t, err, codes.InvalidArgument)
-	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) > 0 {
-			if got := br.GetFieldViolations()[0].GetField(); got != field {
-				t.Errorf("field violation on %q (%s), want %q", got, st.Message(), field)
-			}
-			return
-		}
-	}
-	t.Errorf("InvalidArgument %q has no BadRequest detail naming %q", st.Message(), field)
 }
 
 // wantProto fails unless got equals want.

@@ -145,7 +145,7 @@ func TestThresholds(t *testing.T) {
 	t.Run("stale version", func(t *testing.T) {
 		t.Parallel()
 		_, err := adminClient.SetThresholds(ctx, &pb.SetThresholdsRequest{RequestId: "set-stale", ExpectedVersion: 0, Thresholds: defaultThresholds("london", 0)})
-		wantCode(t, err, codes.Aborted)
+		testenv.WantStatus(t, err, codes.Aborted)
 	})
 
 	t.Run("retry returns the first answer", func(t *testing.T) {
@@ -159,7 +159,7 @@ func TestThresholds(t *testing.T) {
 		other := proto.CloneOf(first)
 		other.Thresholds = defaultThresholds("london", 0)
 		_, err = adminClient.SetThresholds(ctx, other)
-		wantField(t, err, "request_id")
+		testenv.WantField(t, err, "request_id")
 	})
 
 	t.Run("bad input", func(t *testing.T) {
@@ -186,11 +186,11 @@ func TestThresholds(t *testing.T) {
 				th := defaultThresholds("london", 0)
 				tt.edit(th)
 				_, err := adminClient.SetThresholds(ctx, &pb.SetThresholdsRequest{RequestId: "bad-" + tt.name, ExpectedVersion: 1, Thresholds: th})
-				wantField(t, err, tt.field)
+				testenv.WantField(t, err, tt.field)
 			})
 		}
 		_, err := adminClient.SetThresholds(ctx, &pb.SetThresholdsRequest{ExpectedVersion: 1, Thresholds: defaultThresholds("london", 0)})
-		wantField(t, err, "request_id")
+		testenv.WantField(t, err, "request_id")
 		if v := get("london").GetVersion(); v != 1 {
 			t.Errorf("after rejected updates london's thresholds are at version %d, want 1", v)
 		}
@@ -228,7 +228,7 @@ func TestSetThresholdsRacingABatch(t *testing.T) {
 	// Let SetThresholds run to its end, or until it waits for the batch.
 	var setErr error
 	finished := false
-	eventually(t, "SetThresholds finishes or waits for the open batch", func() (bool, string) {
+	testenv.Eventually(t, "SetThresholds finishes or waits for the open batch", func() (bool, string) {
 		select {
 		case setErr = <-done:
 			finished = true

@@ -162,7 +162,7 @@ func TestRebuild(t *testing.T) {
 	}
 
 	// While the service consumes: refused, and nothing touched.
-	eventually(t, "the live consumer waits for messages", func() (bool, string) {
+	testenv.Eventually(t, "the live consumer waits for messages", func() (bool, string) {
 		n := consumerInfo(t, js).NumWaiting
 		return n > 0, "waiting pull requests: 0"
 	})
@@ -180,7 +180,7 @@ func TestRebuild(t *testing.T) {
 	for _, r := range replicas {
 		r.stop(t)
 	}
-	eventually(t, "the stopped consumer's pull requests expire", func() (bool, string) {
+	testenv.Eventually(t, "the stopped consumer's pull requests expire", func() (bool, string) {
 		return consumerInfo(t, js).NumWaiting == 0, "still waiting"
 	})
 	last := rebuildOK(t, js, opts)
@@ -196,7 +196,7 @@ func TestRebuild(t *testing.T) {
 	if err := pool.QueryRow(ctx, `SELECT stage FROM apps WHERE application_id = $1`, after.GetApplicationId()).Scan(&stage); err != nil || stage != int(commonv1.Stage_STAGE_SIFT) {
 		t.Errorf("the application submitted after the rebuild: stage %d, %v; want SIFT", stage, err)
 	}
-	eventually(t, "the consumer acknowledges the new event", func() (bool, string) {
+	testenv.Eventually(t, "the consumer acknowledges the new event", func() (bool, string) {
 		info := consumerInfo(t, js)
 		return info.Delivered.Stream == last+1 && info.NumAckPending == 0 && info.NumPending == 0, "not yet"
 	})
@@ -287,7 +287,7 @@ func TestRebuildRefusesWhileABatchIsApplied(t *testing.T) {
 	// Either it answers, or it has gone ahead and built the new schema.
 	var err error
 	answered := false
-	eventually(t, "Rebuild answers or goes ahead", func() (bool, string) {
+	testenv.Eventually(t, "Rebuild answers or goes ahead", func() (bool, string) {
 		select {
 		case err = <-done:
 			answered = true

@@ -122,7 +122,7 @@ func (p *publisher) publish(t *testing.T, ev *eventsv1.Event, dup bool) {
 // waitApplied waits until pool's inbox holds n events.
 func waitApplied(t *testing.T, pool *pgxpool.Pool, n int) {
 	t.Helper()
-	eventually(t, "the consumer applies every event", func() (bool, string) {
+	testenv.Eventually(t, "the consumer applies every event", func() (bool, string) {
 		got, err := inboxCount(pool)
 		return err == nil && got == n, "applied " + strconv.Itoa(got) + " of " + strconv.Itoa(n)
 	})
@@ -132,27 +132,6 @@ func inboxCount(pool *pgxpool.Pool) (int, error) {
 	var n int
 	err := pool.QueryRow(context.Background(), `SELECT count(*) FROM inbox WHERE consumer = $1`, durable).Scan(&n)
 	return n, err
-}
-
-// eventually polls check until it reports true, failing the test with its
-// last word after a generous deadline.
-func eventually(t *testing.T, what string, check func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		ok, last := check()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never happened; last: %s", what, last)
-		}
-		select {
-		case <-t.Context().Done():
-			t.Fatalf("%s: %v", what, t.Context().Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }
 
 // tables is the projection as rows of text per table (counters and

@@ -2,6 +2,7 @@ package watch_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -64,17 +65,10 @@ func TestHubTellsTheFollower(t *testing.T) {
 
 	wait := func(what string, want ...string) {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
+		testenv.Eventually(t, what, func() (bool, string) {
 			got := f.seen()
-			if slices.Equal(got, want) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: follower heard %q, want %q", what, got, want)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+			return slices.Equal(got, want), fmt.Sprintf("follower heard %q, want %q", got, want)
+		})
 	}
 	notify := func() {
 		t.Helper()

@@ -91,7 +91,7 @@ func (p *pipeline) publish(t *testing.T, ev *eventsv1.Event, msgID string) uint6
 // every message up to stream sequence seq.
 func (p *pipeline) consumed(t *testing.T, seq uint64) {
 	t.Helper()
-	eventually(t, fmt.Sprintf("consumer acknowledging stream sequence %d", seq), func() (bool, string) {
+	testenv.Eventually(t, fmt.Sprintf("consumer acknowledging stream sequence %d", seq), func() (bool, string) {
 		c, err := p.js.Consumer(t.Context(), "RECRUITMENT", "sifting")
 		if err != nil {
 			return false, err.Error()
@@ -108,7 +108,7 @@ func (p *pipeline) consumed(t *testing.T, seq uint64) {
 func (p *pipeline) caseIn(t *testing.T, c pb.SiftingServiceClient, id string, want pb.CaseState) *pb.SiftCase {
 	t.Helper()
 	var got *pb.SiftCase
-	eventually(t, fmt.Sprintf("case %s in %s", id, want), func() (bool, string) {
+	testenv.Eventually(t, fmt.Sprintf("case %s in %s", id, want), func() (bool, string) {
 		resp, err := c.GetCase(t.Context(), &pb.GetCaseRequest{ApplicationId: id})
 		if err != nil {
 			return false, err.Error()
@@ -132,7 +132,7 @@ func TestEndToEnd(t *testing.T) {
 		p.publish(t, ev, ev.GetEventId())
 
 		var entry *pb.QueueEntry
-		eventually(t, "case in the sift queue", func() (bool, string) {
+		testenv.Eventually(t, "case in the sift queue", func() (bool, string) {
 			resp, err := c.ListSiftQueue(t.Context(), &pb.ListSiftQueueRequest{Region: "london", CampaignId: campaign})
 			if err != nil {
 				return false, err.Error()
@@ -154,14 +154,14 @@ func TestEndToEnd(t *testing.T) {
 		}); err != nil {
 			t.Fatalf("pass: %v", err)
 		}
-		var row outboxEvent
-		eventually(t, "sift.passed published", func() (bool, string) {
-			rows := p.outbox(t, id)
+		var row testenv.OutboxEvent
+		testenv.Eventually(t, "sift.passed published", func() (bool, string) {
+			rows := testenv.OutboxEvents(t, p.pool, id)
 			if len(rows) != 1 {
 				return false, fmt.Sprintf("%d outbox rows", len(rows))
 			}
 			row = rows[0]
-			return row.published, "unpublished"
+			return row.Published, "unpublished"
 		})
 
 		subject := "recruitment.london.sift.passed"
@@ -180,8 +180,8 @@ func TestEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if h := msg.Header.Get(nats.MsgIdHdr); h != got.GetEventId() || h != row.ev.GetEventId() {
-			t.Errorf("Nats-Msg-Id %q, event id %q, outbox event id %q: want all equal", h, got.GetEventId(), row.ev.GetEventId())
+		if h := msg.Header.Get(nats.MsgIdHdr); h != got.GetEventId() || h != row.Event.GetEventId() {
+			t.Errorf("Nats-Msg-Id %q, event id %q, outbox event id %q: want all equal", h, got.GetEventId(), row.Event.GetEventId())
 		}
 		if got.GetSiftPassed() == nil || got.GetApplicationId() != id || got.GetAggregateVersion() != 2 || got.GetProducer() != "sifting" ||
 			got.GetCampaignId() != campaign || got.GetRegion() != "london" || got.GetActor().GetSubject() != spocLondon.Subject {
@@ -205,8 +205,8 @@ func TestEndToEnd(t *testing.T) {
 		_, err := c.RecordSiftDecision(t.Context(), &pb.RecordSiftDecisionRequest{
 			RequestId: reqID(), ApplicationId: id, ExpectedVersion: 2, Outcome: commonv1.Outcome_OUTCOME_PASS,
 		})
-		wantStatus(t, err, codes.FailedPrecondition, "withdrawn")
-		if rows := p.outbox(t, id); len(rows) != 0 {
+		testenv.WantStatus(t, err, codes.FailedPrecondition, "withdrawn")
+		if rows := testenv.OutboxEvents(t, p.pool, id); len(rows) != 0 {
 			t.Errorf("outbox holds %v for a withdrawn case", rows)
 		}
 	})
@@ -226,7 +226,7 @@ func TestEndToEnd(t *testing.T) {
 		_, err := c.RecordSiftDecision(t.Context(), &pb.RecordSiftDecisionRequest{
 			RequestId: reqID(), ApplicationId: id, ExpectedVersion: got.GetVersion(), Outcome: commonv1.Outcome_OUTCOME_PASS,
 		})
-		wantStatus(t, err, codes.FailedPrecondition, "withdrawn")
+		testenv.WantStatus(t, err, codes.FailedPrecondition, "withdrawn")
 		resp, err := c.ListSiftQueue(t.Context(), &pb.ListSiftQueueRequest{Region: "london", CampaignId: campaign})
 		if err != nil || len(resp.GetEntries()) != 0 {
 			t.Errorf("sift queue = %v, %v; want empty", resp.GetEntries(), err)
@@ -270,7 +270,7 @@ func TestEndToEnd(t *testing.T) {
 		_, err := c.RecordSiftDecision(t.Context(), &pb.RecordSiftDecisionRequest{
 			RequestId: reqID(), ApplicationId: id, ExpectedVersion: 1, Outcome: commonv1.Outcome_OUTCOME_PASS,
 		})
-		wantStatus(t, err, codes.FailedPrecondition, "submitted moments ago")
+		testenv.WantStatus(t, err, codes.FailedPrecondition, "submitted moments ago")
 		_, err = c.GetCase(t.Context(), &pb.GetCaseRequest{ApplicationId: id})
 		if status.Code(err) != codes.NotFound {
 			t.Errorf("GetCase after a refused decision: %v, want NotFound", err)

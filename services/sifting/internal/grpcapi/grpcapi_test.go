@@ -17,6 +17,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
+	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/sifting/v1"
@@ -74,13 +75,13 @@ func TestConcurrentSiftDecisions(t *testing.T) {
 	if winner%2 == 1 {
 		wantSubject = "london.sift.failed"
 	}
-	var sift []outboxEvent
-	for _, o := range e.outbox(t, id) {
-		if strings.HasPrefix(o.subject, "london.sift.") {
+	var sift []testenv.OutboxEvent
+	for _, o := range testenv.OutboxEvents(t, e.pool, id) {
+		if strings.HasPrefix(o.Subject, "london.sift.") {
 			sift = append(sift, o)
 		}
 	}
-	if len(sift) != 1 || sift[0].subject != wantSubject || sift[0].ev.GetAggregateVersion() != 2 {
+	if len(sift) != 1 || sift[0].Subject != wantSubject || sift[0].Event.GetAggregateVersion() != 2 {
 		t.Errorf("sift events in the outbox: %v; want one %s at version 2 (caller %d won)", sift, wantSubject, winner)
 	}
 	resp, err := c.GetCase(t.Context(), &pb.GetCaseRequest{ApplicationId: id})
@@ -113,10 +114,10 @@ func TestRecordSiftDecision(t *testing.T) {
 			got.GetCampaignId() != campaign || got.GetRegion() != "london" || got.GetRole() != commonv1.JobRole_JOB_ROLE_PROBATION_OFFICER {
 			t.Errorf("case after pass = %v", got)
 		}
-		rows := e.outbox(t, id)
-		if len(rows) != 1 || rows[0].subject != "london.sift.passed" || rows[0].ev.GetProducer() != "sifting" ||
-			rows[0].ev.GetAggregateVersion() != 2 || rows[0].ev.GetActor().GetSubject() != spocLondon.Subject ||
-			rows[0].ev.GetCampaignId() != campaign || !rows[0].ev.GetOccurredAt().AsTime().Equal(start) {
+		rows := testenv.OutboxEvents(t, e.pool, id)
+		if len(rows) != 1 || rows[0].Subject != "london.sift.passed" || rows[0].Event.GetProducer() != "sifting" ||
+			rows[0].Event.GetAggregateVersion() != 2 || rows[0].Event.GetActor().GetSubject() != spocLondon.Subject ||
+			rows[0].Event.GetCampaignId() != campaign || !rows[0].Event.GetOccurredAt().AsTime().Equal(start) {
 			t.Errorf("outbox = %v, want one sift.passed v2 by %s", rows, spocLondon.Subject)
 		}
 	})
@@ -132,8 +133,8 @@ func TestRecordSiftDecision(t *testing.T) {
 		if s := resp.GetCase(); s.GetState() != pb.CaseState_CASE_STATE_SIFT_FAILED || s.GetReasonCode() != "insufficient_evidence" {
 			t.Errorf("case after fail = %v", s)
 		}
-		rows := e.outbox(t, id)
-		if len(rows) != 1 || rows[0].subject != "london.sift.failed" || rows[0].ev.GetSiftFailed().GetReasonCode() != "insufficient_evidence" {
+		rows := testenv.OutboxEvents(t, e.pool, id)
+		if len(rows) != 1 || rows[0].Subject != "london.sift.failed" || rows[0].Event.GetSiftFailed().GetReasonCode() != "insufficient_evidence" {
 			t.Errorf("outbox = %v, want one sift.failed with its reason code", rows)
 		}
 	})
@@ -175,9 +176,9 @@ func TestRecordSiftDecision(t *testing.T) {
 				t.Parallel()
 				_, err := c.RecordSiftDecision(t.Context(), tt.req)
 				if tt.code == codes.InvalidArgument {
-					wantField(t, err, tt.field)
+					testenv.WantField(t, err, tt.field)
 				} else {
-					wantStatus(t, err, tt.code, tt.texts...)
+					testenv.WantStatus(t, err, tt.code, tt.texts...)
 				}
 			})
 		}
@@ -187,8 +188,8 @@ func TestRecordSiftDecision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.GetCase().GetVersion() != 1 || len(e.outbox(t, open)) != 0 {
-		t.Errorf("refused decisions changed case %s: version %d, %d events", open, resp.GetCase().GetVersion(), len(e.outbox(t, open)))
+	if resp.GetCase().GetVersion() != 1 || len(testenv.OutboxEvents(t, e.pool, open)) != 0 {
+		t.Errorf("refused decisions changed case %s: version %d, %d events", open, resp.GetCase().GetVersion(), len(testenv.OutboxEvents(t, e.pool, open)))
 	}
 }
 
@@ -275,15 +276,15 @@ func TestBatchRecordSiftDecisions(t *testing.T) {
 			t.Errorf("case %s is %q, want %s", tt.id, got, tt.state)
 		}
 		var subjects []string
-		for _, o := range e.outbox(t, tt.id) {
-			subjects = append(subjects, o.subject)
+		for _, o := range testenv.OutboxEvents(t, e.pool, tt.id) {
+			subjects = append(subjects, o.Subject)
 		}
 		if !slices.Equal(subjects, tt.events) {
 			t.Errorf("outbox for %s holds %v, want %v", tt.id, subjects, tt.events)
 		}
 	}
-	if rows := e.outbox(t, fail); len(rows) == 1 && rows[0].ev.GetSiftFailed().GetReasonCode() != "insufficient_evidence" {
-		t.Errorf("sift.failed carries reason %q", rows[0].ev.GetSiftFailed().GetReasonCode())
+	if rows := testenv.OutboxEvents(t, e.pool, fail); len(rows) == 1 && rows[0].Event.GetSiftFailed().GetReasonCode() != "insufficient_evidence" {
+		t.Errorf("sift.failed carries reason %q", rows[0].Event.GetSiftFailed().GetReasonCode())
 	}
 	if got, want := after.counts["outbox"], before.counts["outbox"]+2; got != want {
 		t.Errorf("outbox holds %d rows after the batch, want %d", got, want)
@@ -353,7 +354,7 @@ func TestBatchLimits(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := c.BatchRecordSiftDecisions(t.Context(), tt.req)
-			wantField(t, err, tt.field)
+			testenv.WantField(t, err, tt.field)
 		})
 	}
 	t.Run("dashboard may not", func(t *testing.T) {
@@ -361,7 +362,7 @@ func TestBatchLimits(t *testing.T) {
 		_, err := e.as(t, dashboard).BatchRecordSiftDecisions(t.Context(), &pb.BatchRecordSiftDecisionsRequest{
 			RequestId: reqID(), CampaignId: campaign, Decisions: some(1),
 		})
-		wantStatus(t, err, codes.PermissionDenied)
+		testenv.WantStatus(t, err, codes.PermissionDenied)
 	})
 }
 
@@ -405,7 +406,7 @@ func TestBatchOfAThousand(t *testing.T) {
 			t.Errorf("item %d: %v", r.GetIndex(), r.GetStatus())
 		}
 	}
-	if n := len(e.outbox(t, "")); n != grpcapi.MaxBatch {
+	if n := len(testenv.OutboxEvents(t, e.pool, "")); n != grpcapi.MaxBatch {
 		t.Errorf("outbox holds %d events, want %d", n, grpcapi.MaxBatch)
 	}
 }
@@ -458,10 +459,10 @@ func TestInterviewFlow(t *testing.T) {
 		t.Errorf("case after interview = %v", s)
 	}
 
-	rows := e.outbox(t, id)
+	rows := testenv.OutboxEvents(t, e.pool, id)
 	var subjects []string
 	for _, o := range rows {
-		subjects = append(subjects, o.subject)
+		subjects = append(subjects, o.Subject)
 	}
 	wantSubjects := []string{"london.sift.passed", "london.interview.scheduled", "london.interview.scheduled", "london.interview.passed"}
 	if !slices.Equal(subjects, wantSubjects) {
@@ -471,16 +472,16 @@ func TestInterviewFlow(t *testing.T) {
 		&eventsv1.InterviewScheduled{ScheduledFor: timestamppb.New(firstSlot), Rescheduled: false},
 		&eventsv1.InterviewScheduled{ScheduledFor: timestamppb.New(secondSlot), Rescheduled: true},
 	} {
-		if got := rows[i+1].ev.GetInterviewScheduled(); !proto.Equal(got, want) {
+		if got := rows[i+1].Event.GetInterviewScheduled(); !proto.Equal(got, want) {
 			t.Errorf("booking %d: payload %v, want %v", i+1, got, want)
 		}
 	}
 	for i, o := range rows {
-		if o.ev.GetAggregateVersion() != int64(i+2) || o.ev.GetProducer() != "sifting" || o.ev.GetApplicationId() != id {
-			t.Errorf("event %d (%s): version %d producer %q application %q", i, o.subject, o.ev.GetAggregateVersion(), o.ev.GetProducer(), o.ev.GetApplicationId())
+		if o.Event.GetAggregateVersion() != int64(i+2) || o.Event.GetProducer() != "sifting" || o.Event.GetApplicationId() != id {
+			t.Errorf("event %d (%s): version %d producer %q application %q", i, o.Subject, o.Event.GetAggregateVersion(), o.Event.GetProducer(), o.Event.GetApplicationId())
 		}
 	}
-	if p := rows[3].ev; p.GetInterviewPassed() == nil || !p.GetOccurredAt().AsTime().Equal(decidedAt) {
+	if p := rows[3].Event; p.GetInterviewPassed() == nil || !p.GetOccurredAt().AsTime().Equal(decidedAt) {
 		t.Errorf("last event = %v, want interview.passed at %s", p, decidedAt)
 	}
 
@@ -515,7 +516,7 @@ func TestInterviewFlow(t *testing.T) {
 		_, err := c.RecordInterviewOutcome(t.Context(), &pb.RecordInterviewOutcomeRequest{
 			RequestId: reqID(), ApplicationId: id, ExpectedVersion: 5, Outcome: commonv1.Outcome_OUTCOME_FAIL, ReasonCode: "poor_interview",
 		})
-		wantStatus(t, err, codes.FailedPrecondition, "INTERVIEW_PASSED")
+		testenv.WantStatus(t, err, codes.FailedPrecondition, "INTERVIEW_PASSED")
 	})
 
 	t.Run("bad bookings", func(t *testing.T) {
@@ -534,13 +535,13 @@ func TestInterviewFlow(t *testing.T) {
 			_, err := c.ScheduleInterview(t.Context(), &pb.ScheduleInterviewRequest{
 				RequestId: reqID(), ApplicationId: other, ExpectedVersion: 2, ScheduledFor: tt.at,
 			})
-			t.Run(tt.name, func(t *testing.T) { wantField(t, err, "scheduled_for") })
+			t.Run(tt.name, func(t *testing.T) { testenv.WantField(t, err, "scheduled_for") })
 		}
 		_, err := c.RecordInterviewOutcome(t.Context(), &pb.RecordInterviewOutcomeRequest{
 			RequestId: reqID(), ApplicationId: other, ExpectedVersion: 2, Outcome: commonv1.Outcome_OUTCOME_PASS,
 		})
-		wantStatus(t, err, codes.FailedPrecondition, "before an interview is scheduled")
-		if rows := e.outbox(t, other); len(rows) != 1 {
+		testenv.WantStatus(t, err, codes.FailedPrecondition, "before an interview is scheduled")
+		if rows := testenv.OutboxEvents(t, e.pool, other); len(rows) != 1 {
 			t.Errorf("refused bookings left %d events for the case, want only its sift.passed", len(rows))
 		}
 	})
@@ -551,11 +552,11 @@ func TestInterviewFlow(t *testing.T) {
 		_, err := c.RecordInterviewOutcome(t.Context(), &pb.RecordInterviewOutcomeRequest{
 			RequestId: reqID(), ApplicationId: fresh, ExpectedVersion: 1, Outcome: commonv1.Outcome_OUTCOME_PASS,
 		})
-		wantStatus(t, err, codes.FailedPrecondition, "AWAITING_SIFT")
+		testenv.WantStatus(t, err, codes.FailedPrecondition, "AWAITING_SIFT")
 		_, err = c.ScheduleInterview(t.Context(), &pb.ScheduleInterviewRequest{
 			RequestId: reqID(), ApplicationId: fresh, ExpectedVersion: 1, ScheduledFor: timestamppb.New(secondSlot),
 		})
-		wantStatus(t, err, codes.FailedPrecondition, "AWAITING_SIFT")
+		testenv.WantStatus(t, err, codes.FailedPrecondition, "AWAITING_SIFT")
 	})
 }
 
@@ -638,7 +639,7 @@ func TestQueues(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = c.ListSiftQueue(t.Context(), &pb.ListSiftQueueRequest{Region: "london", PageSize: 1, PageToken: resp.GetNextPageToken()})
-		wantField(t, err, "page_token")
+		testenv.WantField(t, err, "page_token")
 	})
 	t.Run("wales sees wales", func(t *testing.T) {
 		t.Parallel()
@@ -719,10 +720,10 @@ func TestQueues(t *testing.T) {
 		}, codes.NotFound},
 	} {
 		t.Run("access/"+tt.name, func(t *testing.T) {
-			wantStatus(t, tt.call(t.Context()), tt.code)
+			testenv.WantStatus(t, tt.call(t.Context()), tt.code)
 		})
 	}
-	if rows := e.outbox(t, waiting); len(rows) != 0 {
+	if rows := testenv.OutboxEvents(t, e.pool, waiting); len(rows) != 0 {
 		t.Errorf("refused decision wrote %v", rows)
 	}
 }
@@ -754,7 +755,7 @@ func TestIdempotency(t *testing.T) {
 				t.Errorf("retry answered %v, first answer was %v", again, first)
 			}
 		}
-		if rows := e.outbox(t, id); len(rows) != 1 {
+		if rows := testenv.OutboxEvents(t, e.pool, id); len(rows) != 1 {
 			t.Errorf("outbox holds %d events for the case, want 1", len(rows))
 		}
 	})
@@ -770,12 +771,12 @@ func TestIdempotency(t *testing.T) {
 		_, err := c.RecordSiftDecision(t.Context(), &pb.RecordSiftDecisionRequest{
 			RequestId: rid, ApplicationId: id, ExpectedVersion: 1, Outcome: commonv1.Outcome_OUTCOME_PASS, Score: int32p(65),
 		})
-		wantField(t, err, "request_id")
+		testenv.WantField(t, err, "request_id")
 		_, err = c.ScheduleInterview(t.Context(), &pb.ScheduleInterviewRequest{
 			RequestId: rid, ApplicationId: id, ExpectedVersion: 2, ScheduledFor: timestamppb.New(start.Add(30 * 24 * time.Hour)),
 		})
-		wantField(t, err, "request_id")
-		if rows := e.outbox(t, id); len(rows) != 1 {
+		testenv.WantField(t, err, "request_id")
+		if rows := testenv.OutboxEvents(t, e.pool, id); len(rows) != 1 {
 			t.Errorf("outbox holds %d events for the case, want 1", len(rows))
 		}
 	})
@@ -801,7 +802,7 @@ func TestIdempotency(t *testing.T) {
 		req := &pb.RecordSiftDecisionRequest{RequestId: reqID(), ApplicationId: id, ExpectedVersion: 2, Outcome: commonv1.Outcome_OUTCOME_PASS}
 		for range 2 {
 			_, err := c.RecordSiftDecision(t.Context(), req)
-			wantStatus(t, err, codes.Aborted)
+			testenv.WantStatus(t, err, codes.Aborted)
 		}
 	})
 }
@@ -895,7 +896,7 @@ func TestBatchRequestIDReuse(t *testing.T) {
 	}
 	resp, err := c.BatchRecordSiftDecisions(t.Context(), &pb.BatchRecordSiftDecisionsRequest{RequestId: rid, CampaignId: other, Decisions: decisions})
 	if err != nil {
-		wantField(t, err, "request_id")
+		testenv.WantField(t, err, "request_id")
 		return
 	}
 	for _, r := range resp.GetResults() {

@@ -4,17 +4,11 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/consumer"
@@ -49,37 +43,12 @@ var (
 	applicant = &commonv1.Actor{Subject: "spoc-intake", Role: commonv1.CallerRole_CALLER_ROLE_SPOC}
 )
 
-// clock is the service's clock, moved by the test.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
-func (c *clock) Advance(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	return c.now
-}
-
 // env is one test's service: its own schema, and a real gRPC server on a
 // loopback port with the production authentication interceptor.
 type env struct {
 	pool   *pgxpool.Pool
 	svc    *sift.Service
-	clock  *clock
+	clock  *testenv.Clock
 	addr   string
 	signer *auth.Signer
 }
@@ -90,7 +59,7 @@ func setup(t *testing.T) *env {
 	if err := pg.Migrate(context.Background(), pool, append([]pg.Migrations{outbox.Migrations, consumer.Migrations, idempotency.Migrations}, store.Migrations...)...); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	clk := &clock{now: start}
+	clk := testenv.NewClock(start)
 	svc := sift.NewService(store.New(pool), clk.Now)
 	srv := testenv.StartGRPC(t, testKey, quiet, func(s *grpc.Server) {
 		pb.RegisterSiftingServiceServer(s, grpcapi.New(svc, pool, quiet))
@@ -157,73 +126,6 @@ func (e *env) passSift(t *testing.T, c pb.SiftingServiceClient, id string) *pb.S
 	return resp.GetCase()
 }
 
-// wantStatus fails unless err is a status with code whose message holds
-// each of texts.
-func wantStatus(t *testing.T, err error, code codes.Code, texts ...string) *status.Status {
-	t.Helper()
-	st, ok := status.FromError(err)
-	if !ok || st.Code() != code {
-		t.Fatalf("err = %v, want %s", err, code)
-	}
-	for _, s := range texts {
-		if !strings.Contains(st.Message(), s) {
-			t.Errorf("message %q does not mention %q", st.Message(), s)
-		}
-	}
-	return st
-}
-
-// wantField fails unless err is InvalidArgument naming field.
-func wantField(t *testing.T, err error, field string) {
-	t.Helper()
-	st := wantStatus(t, err, codes.InvalidArgument)
-	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) > 0 {
-			if got := br.GetFieldViolations()[0].GetField(); got != field {
-				t.Errorf("field violation on %q (%s), want %q", got, st.Message(), field)
-			}
-			return
-		}
-	}
-	t.Errorf("InvalidArgument %q has no BadRequest detail naming %q", st.Message(), field)
-}
-
-// outboxEvent is one row of the outbox, decoded.
-type outboxEvent struct {
-	subject   string
-	ev        *eventsv1.Event
-	published bool
-}
-
-// outbox returns the outbox rows about application id ("" for all), in order.
-func (e *env) outbox(t *testing.T, id string) []outboxEvent {
-	t.Helper()
-	rows, err := e.pool.Query(context.Background(), `SELECT subject, payload, published_at IS NOT NULL FROM outbox ORDER BY id`)
-	if err != nil {
-		t.Fatalf("read outbox: %v", err)
-	}
-	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (outboxEvent, error) {
-		var o outboxEvent
-		var payload []byte
-		if err := r.Scan(&o.subject, &payload, &o.published); err != nil {
-			return o, err
-		}
-		ev, err := event.Unmarshal(payload)
-		o.ev = ev
-		return o, err
-	})
-	if err != nil {
-		t.Fatalf("read outbox: %v", err)
-	}
-	var out []outboxEvent
-	for _, o := range all {
-		if id == "" || o.ev.GetApplicationId() == id {
-			out = append(out, o)
-		}
-	}
-	return out
-}
-
 // snapshot is everything a sift call may write.
 type snapshot struct {
 	counts map[string]int
@@ -269,28 +171,6 @@ func (e *env) wantSnapshot(t *testing.T, want snapshot) {
 	for id, v := range want.cases {
 		if got.cases[id] != v {
 			t.Errorf("case %s is %q, want %q", id, got.cases[id], v)
-		}
-	}
-}
-
-// eventually polls check until it reports true, failing the test with its
-// last word if that takes longer than a generous deadline (an async effect
-// that never happens, not a slow one, fails here).
-func eventually(t *testing.T, what string, check func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ok, last := check()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never happened; last: %s", what, last)
-		}
-		select {
-		case <-t.Context().Done():
-			t.Fatalf("%s: %v", what, t.Context().Err())
-		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }

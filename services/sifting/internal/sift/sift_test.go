@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/probation-recruitment/pipeline/pkg/eventtest"
 	"github.com/probation-recruitment/pipeline/pkg/history"
 	"github.com/probation-recruitment/pipeline/pkg/record"
-	"github.com/probation-recruitment/pipeline/pkg/testenv"
 
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
@@ -543,5 +543,5 @@ func TestDaysWaiting(t *testing.T) {
 // TestConsumes: Consumes names exactly the events HandleEvent acts on.
 func TestConsumes(t *testing.T) {
 	t.Parallel()
-	testenv.WantConsumes(t, Consumes, NewService(nil, time.Now).HandleEvent)
+	eventtest.WantConsumes(t, Consumes, NewService(nil, time.Now).HandleEvent)
 }

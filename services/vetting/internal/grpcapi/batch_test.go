@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/vetting/v1"
 	"github.com/probation-recruitment/pipeline/services/vetting/internal/vetting"
 )
@@ -129,8 +130,8 @@ func TestBatchUnblock(t *testing.T) {
 	// The request log holds the batch itself and each item that succeeded.
 	want.outbox, want.requestLog, want.histories = before.outbox+1, before.requestLog+2, before.histories+1
 	wantSnapshot(t, "after the run", after, want)
-	if rows := e.outbox(t, good.id); rows[len(rows)-1].name != "vetting.unblocked" {
-		t.Errorf("good case's last event = %s", rows[len(rows)-1].name)
+	if rows := testenv.OutboxEvents(t, e.pool, good.id); rows[len(rows)-1].Name != "vetting.unblocked" {
+		t.Errorf("good case's last event = %s", rows[len(rows)-1].Name)
 	}
 
 	e.clock.Advance(time.Hour)
@@ -181,7 +182,7 @@ func TestBatchLimits(t *testing.T) {
 		{"request id with a space", &pb.BatchUnblockRequest{RequestId: "a b", Items: many[:1]}, "request_id"},
 	} {
 		_, err := c.BatchUnblock(t.Context(), tt.req)
-		t.Run(tt.name, func(t *testing.T) { wantField(t, err, tt.field) })
+		t.Run(tt.name, func(t *testing.T) { testenv.WantField(t, err, tt.field) })
 	}
 	if got := e.get(t, r.id); got.Version != 2 {
 		t.Errorf("refused batches moved the case to v%d", got.Version)
@@ -210,7 +211,7 @@ func TestBatchLimits(t *testing.T) {
 	if resp.GetSucceeded() != 1 || resp.GetFailed() != 999 || resp.GetResults()[1].GetStatus().GetCode() != "ABORTED" {
 		t.Errorf("a thousand unblocks of one case: %d succeeded, %d failed, second %v", resp.GetSucceeded(), resp.GetFailed(), resp.GetResults()[1].GetStatus())
 	}
-	if n := len(slices.DeleteFunc(e.outbox(t, r.id), func(o outboxEvent) bool { return o.name != "vetting.unblocked" })); n != 1 {
+	if n := len(slices.DeleteFunc(testenv.OutboxEvents(t, e.pool, r.id), func(o testenv.OutboxEvent) bool { return o.Name != "vetting.unblocked" })); n != 1 {
 		t.Errorf("%d vetting.unblocked events, want 1", n)
 	}
 }

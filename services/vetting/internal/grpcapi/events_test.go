@@ -64,15 +64,15 @@ func TestOfferAccepted(t *testing.T) {
 				c.GetCampaignId() != r.campaign || !c.GetOpenedAt().AsTime().Equal(start.Add(-time.Hour)) || len(c.GetHistory()) != 1 {
 				t.Errorf("opened case = %v; want OPEN v1 at %s opened at the acceptance", c, tt.want)
 			}
-			rows := e.outbox(t, r.id)
-			if len(rows) != 1 || rows[0].name != "vetting.opened" {
-				t.Fatalf("outbox = %v, want one vetting.opened", names(rows))
+			rows := testenv.OutboxEvents(t, e.pool, r.id)
+			if len(rows) != 1 || rows[0].Name != "vetting.opened" {
+				t.Fatalf("outbox = %v, want one vetting.opened", testenv.EventNames(rows))
 			}
-			ev := rows[0].ev
+			ev := rows[0].Event
 			wantActor := &commonv1.Actor{Subject: "system:vetting", Role: commonv1.CallerRole_CALLER_ROLE_SYSTEM}
 			if ev.GetVettingOpened().GetLevel() != tt.want || ev.GetAggregateVersion() != 1 || !proto.Equal(ev.GetActor(), wantActor) ||
-				ev.GetProducer() != "vetting" || ev.GetRole() != tt.role || rows[0].subject != "london.vetting.opened" {
-				t.Errorf("vetting.opened = %s %v", rows[0].subject, ev)
+				ev.GetProducer() != "vetting" || ev.GetRole() != tt.role || rows[0].Subject != "london.vetting.opened" {
+				t.Errorf("vetting.opened = %s %v", rows[0].Subject, ev)
 			}
 		})
 	}
@@ -117,13 +117,13 @@ func TestCaseClosed(t *testing.T) {
 				r := e.open(t, "london")
 				ready[from](t, r)
 				before := e.get(t, r.id)
-				outboxBefore := len(e.outbox(t, r.id))
+				outboxBefore := len(testenv.OutboxEvents(t, e.pool, r.id))
 				at := e.clock.Advance(time.Minute)
 				ev := end.ev(r, at)
 				e.handle(t, ev)
 				e.handle(t, ev) // redelivered
 				after := e.get(t, r.id)
-				if n := len(e.outbox(t, r.id)); n != outboxBefore {
+				if n := len(testenv.OutboxEvents(t, e.pool, r.id)); n != outboxBefore {
 					t.Errorf("closing wrote %d events; the owner of the ending has published it", n-outboxBefore)
 				}
 				if !end.closes || !before.State.InProgress() {
@@ -151,11 +151,11 @@ func TestCaseClosed(t *testing.T) {
 		if got.State != vetting.Closed || got.ReasonCode != "candidate_request" {
 			t.Errorf("after withdrawal then offer.accepted: %s %q, want CLOSED", got.State, got.ReasonCode)
 		}
-		if rows := e.outbox(t, r.id); len(rows) != 0 {
-			t.Errorf("outbox = %v, want nothing: no case was opened", names(rows))
+		if rows := testenv.OutboxEvents(t, e.pool, r.id); len(rows) != 0 {
+			t.Errorf("outbox = %v, want nothing: no case was opened", testenv.EventNames(rows))
 		}
 		_, err := c.RecordFormsReceived(t.Context(), &pb.RecordFormsReceivedRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: got.Version})
-		wantStatus(t, err, codes.FailedPrecondition, "CLOSED")
+		testenv.WantStatus(t, err, codes.FailedPrecondition, "CLOSED")
 	})
 	t.Run("withdrawal at interview, never reaching vetting", func(t *testing.T) {
 		r := newRecord("london")
@@ -225,7 +225,7 @@ func TestConsumerOnJetStream(t *testing.T) {
 	}
 	consumed := func(t *testing.T, seq uint64) {
 		t.Helper()
-		eventually(t, fmt.Sprintf("consumer acknowledging stream sequence %d", seq), func() (bool, string) {
+		testenv.Eventually(t, fmt.Sprintf("consumer acknowledging stream sequence %d", seq), func() (bool, string) {
 			cs, err := js.Consumer(t.Context(), "RECRUITMENT", "vetting")
 			if err != nil {
 				return false, err.Error()
@@ -251,8 +251,8 @@ func TestConsumerOnJetStream(t *testing.T) {
 	other := r.event("offers", offerSPOC, start, 2)
 	other.Payload = &eventsv1.Event_OfferMade{OfferMade: &eventsv1.OfferMade{SalaryBandCode: "band_3"}}
 	consumed(t, publish(t, other, true))
-	if rows := e.outbox(t, r.id); !slices.Equal(names(rows), []string{"vetting.opened"}) {
-		t.Errorf("outbox = %v, want one vetting.opened", names(rows))
+	if rows := testenv.OutboxEvents(t, e.pool, r.id); !slices.Equal(testenv.EventNames(rows), []string{"vetting.opened"}) {
+		t.Errorf("outbox = %v, want one vetting.opened", testenv.EventNames(rows))
 	}
 	var inbox int
 	if err := e.pool.QueryRow(t.Context(), `SELECT count(*) FROM inbox WHERE consumer = 'vetting'`).Scan(&inbox); err != nil || inbox != 1 {

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/vetting/v1"
 	"github.com/probation-recruitment/pipeline/services/vetting/internal/vetting"
@@ -76,8 +77,8 @@ func TestConcurrentChanges(t *testing.T) {
 				t.Errorf("winner sees %s v%d, want %s v%d", winner.GetStatus(), winner.GetVersion(), tt.want, v+1)
 			}
 			n := 0
-			for _, row := range e.outbox(t, r.id) {
-				if row.name == tt.event {
+			for _, row := range testenv.OutboxEvents(t, e.pool, r.id) {
+				if row.Name == tt.event {
 					n++
 				}
 			}
@@ -113,8 +114,8 @@ func TestIdempotentRetry(t *testing.T) {
 			t.Errorf("retry answered %v, want the first response %v", again, first)
 		}
 	}
-	if rows := e.outbox(t, r.id); !slices.Equal(names(rows), []string{"vetting.opened", "vetting.blocked"}) {
-		t.Errorf("outbox = %v, want vetting.opened and one vetting.blocked", names(rows))
+	if rows := testenv.OutboxEvents(t, e.pool, r.id); !slices.Equal(testenv.EventNames(rows), []string{"vetting.opened", "vetting.blocked"}) {
+		t.Errorf("outbox = %v, want vetting.opened and one vetting.blocked", testenv.EventNames(rows))
 	}
 	if got := e.get(t, r.id); got.Version != 2 || !got.BlockedSince.Equal(start) {
 		t.Errorf("case at v%d blocked since %v, want v2 since %v", got.Version, got.BlockedSince, start)
@@ -123,12 +124,12 @@ func TestIdempotentRetry(t *testing.T) {
 	other := proto.Clone(req).(*pb.BlockCaseRequest)
 	other.Note = "a different note"
 	_, err = c.BlockCase(t.Context(), other)
-	wantField(t, err, "request_id")
+	testenv.WantField(t, err, "request_id")
 	_, err = c.UnblockCase(t.Context(), &pb.UnblockCaseRequest{RequestId: req.GetRequestId(), ApplicationId: r.id, ExpectedVersion: 2})
-	wantField(t, err, "request_id")
+	testenv.WantField(t, err, "request_id")
 	_, err = c.UnblockCase(t.Context(), &pb.UnblockCaseRequest{ApplicationId: r.id, ExpectedVersion: 2})
-	wantField(t, err, "request_id")
-	if n := len(e.outbox(t, r.id)); n != 2 {
+	testenv.WantField(t, err, "request_id")
+	if n := len(testenv.OutboxEvents(t, e.pool, r.id)); n != 2 {
 		t.Errorf("outbox holds %d rows after refused reuses, want 2", n)
 	}
 }
@@ -197,13 +198,13 @@ func TestAccess(t *testing.T) {
 			for _, ch := range changes {
 				r := e.open(t, "london")
 				v := ch.ready(t, e, vetter, r)
-				before := len(e.outbox(t, r.id))
+				before := len(testenv.OutboxEvents(t, e.pool, r.id))
 				got, err := ch.call(t.Context(), caller.client, r.id, v)
 				if status.Code(err) != caller.change {
 					t.Errorf("%s: err = %v, want %s", ch.name, err, caller.change)
 					continue
 				}
-				after := len(e.outbox(t, r.id))
+				after := len(testenv.OutboxEvents(t, e.pool, r.id))
 				if caller.change == codes.OK {
 					if got.GetStatus() != ch.want || got.GetVersion() != v+1 || after != before+1 {
 						t.Errorf("%s: %s v%d with %d new events, want %s v%d with one", ch.name, got.GetStatus(), got.GetVersion(), after-before, ch.want, v+1)
@@ -294,25 +295,25 @@ func TestCaseFlow(t *testing.T) {
 	r := e.open(t, "london")
 
 	_, err := c.ClearCase(ctx, &pb.ClearCaseRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 1})
-	wantStatus(t, err, codes.FailedPrecondition, "OPEN")
+	testenv.WantStatus(t, err, codes.FailedPrecondition, "OPEN")
 	_, err = c.UnblockCase(ctx, &pb.UnblockCaseRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 1})
-	wantStatus(t, err, codes.FailedPrecondition, "OPEN")
+	testenv.WantStatus(t, err, codes.FailedPrecondition, "OPEN")
 	_, err = c.BlockCase(ctx, &pb.BlockCaseRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 1})
-	wantField(t, err, "reason")
+	testenv.WantField(t, err, "reason")
 	_, err = c.BlockCase(ctx, &pb.BlockCaseRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 1, Reason: commonv1.BlockReason(77)})
-	wantField(t, err, "reason")
+	testenv.WantField(t, err, "reason")
 	_, err = c.BlockCase(ctx, &pb.BlockCaseRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 1, Reason: missingDocs, Note: strings.Repeat("x", 1001)})
-	wantField(t, err, "note")
+	testenv.WantField(t, err, "note")
 	_, err = c.FailCase(ctx, &pb.FailCaseRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 1, ReasonCode: "Bad Reason"})
-	wantField(t, err, "reason_code")
+	testenv.WantField(t, err, "reason_code")
 	_, err = c.RecordFormsReceived(ctx, &pb.RecordFormsReceivedRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 7})
-	wantStatus(t, err, codes.Aborted)
+	testenv.WantStatus(t, err, codes.Aborted)
 	_, err = c.RecordFormsReceived(ctx, &pb.RecordFormsReceivedRequest{RequestId: reqID(), ApplicationId: r.id})
-	wantField(t, err, "expected_version")
+	testenv.WantField(t, err, "expected_version")
 	_, err = c.RecordFormsReceived(ctx, &pb.RecordFormsReceivedRequest{RequestId: reqID(), ApplicationId: event.NewID(), ExpectedVersion: 1})
-	wantStatus(t, err, codes.FailedPrecondition, "offer is accepted")
+	testenv.WantStatus(t, err, codes.FailedPrecondition, "offer is accepted")
 	_, err = c.RecordFormsReceived(ctx, &pb.RecordFormsReceivedRequest{RequestId: reqID(), ApplicationId: "12345", ExpectedVersion: 1})
-	wantField(t, err, "application_id")
+	testenv.WantField(t, err, "application_id")
 	if got := e.get(t, r.id); got.Version != 1 || got.State != vetting.Open {
 		t.Fatalf("refused calls moved the case to %s v%d", got.State, got.Version)
 	}
@@ -326,7 +327,7 @@ func TestCaseFlow(t *testing.T) {
 		t.Errorf("blocked = %v", blocked)
 	}
 	_, err = c.ClearCase(ctx, &pb.ClearCaseRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 3})
-	wantStatus(t, err, codes.FailedPrecondition, "BLOCKED")
+	testenv.WantStatus(t, err, codes.FailedPrecondition, "BLOCKED")
 	e.clock.Advance(time.Hour)
 	unblocked, err := c.UnblockCase(ctx, &pb.UnblockCaseRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 3})
 	if err != nil {
@@ -341,19 +342,19 @@ func TestCaseFlow(t *testing.T) {
 		t.Fatalf("clear: %v, %v", cleared, err)
 	}
 	_, err = c.FailCase(ctx, &pb.FailCaseRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 5, ReasonCode: "adverse_information"})
-	wantStatus(t, err, codes.FailedPrecondition, "CLEARED")
+	testenv.WantStatus(t, err, codes.FailedPrecondition, "CLEARED")
 
-	rows := e.outbox(t, r.id)
+	rows := testenv.OutboxEvents(t, e.pool, r.id)
 	wantNames := []string{"vetting.opened", "vetting.forms_received", "vetting.blocked", "vetting.unblocked", "vetting.cleared"}
-	if !slices.Equal(names(rows), wantNames) {
-		t.Fatalf("outbox = %v, want %v", names(rows), wantNames)
+	if !slices.Equal(testenv.EventNames(rows), wantNames) {
+		t.Fatalf("outbox = %v, want %v", testenv.EventNames(rows), wantNames)
 	}
 	for i, row := range rows[1:] {
-		if row.subject != "london."+row.name || row.ev.GetAggregateVersion() != int64(i+2) || row.ev.GetActor().GetSubject() != "vetting-london" || row.ev.GetProducer() != "vetting" {
-			t.Errorf("outbox row %s = %s %v", row.name, row.subject, row.ev)
+		if row.Subject != "london."+row.Name || row.Event.GetAggregateVersion() != int64(i+2) || row.Event.GetActor().GetSubject() != "vetting-london" || row.Event.GetProducer() != "vetting" {
+			t.Errorf("outbox row %s = %s %v", row.Name, row.Subject, row.Event)
 		}
 	}
-	if got := rows[2].ev.GetVettingBlocked().GetReason(); got != commonv1.BlockReason_BLOCK_REASON_OVERSEAS_CHECKS {
+	if got := rows[2].Event.GetVettingBlocked().GetReason(); got != commonv1.BlockReason_BLOCK_REASON_OVERSEAS_CHECKS {
 		t.Errorf("vetting.blocked reason = %s", got)
 	}
 
@@ -376,9 +377,9 @@ func TestCaseFlow(t *testing.T) {
 			t.Errorf("history actors and reasons: %v", h)
 		}
 		_, err = c.GetCase(ctx, &pb.GetCaseRequest{ApplicationId: event.NewID()})
-		wantStatus(t, err, codes.NotFound)
+		testenv.WantStatus(t, err, codes.NotFound)
 		_, err = c.GetCase(ctx, &pb.GetCaseRequest{ApplicationId: "x"})
-		wantField(t, err, "application_id")
+		testenv.WantField(t, err, "application_id")
 	})
 
 	t.Run("fail a blocked case", func(t *testing.T) {
@@ -391,9 +392,9 @@ func TestCaseFlow(t *testing.T) {
 		if f := failed.GetCase(); f.GetStatus() != pb.CaseStatus_CASE_STATUS_FAILED || f.GetReasonCode() != "identity_not_established" || f.GetBlockNote() != "" || f.GetBlockedSince() != nil {
 			t.Errorf("failed = %v", f)
 		}
-		rows := e.outbox(t, r.id)
-		if last := rows[len(rows)-1]; last.name != "vetting.failed" || last.ev.GetVettingFailed().GetReasonCode() != "identity_not_established" {
-			t.Errorf("last event = %s %v", last.name, last.ev)
+		rows := testenv.OutboxEvents(t, e.pool, r.id)
+		if last := rows[len(rows)-1]; last.Name != "vetting.failed" || last.Event.GetVettingFailed().GetReasonCode() != "identity_not_established" {
+			t.Errorf("last event = %s %v", last.Name, last.Event)
 		}
 	})
 
@@ -520,15 +521,15 @@ func TestListBlockedCases(t *testing.T) {
 
 	t.Run("bad requests", func(t *testing.T) {
 		_, err := c.ListBlockedCases(t.Context(), &pb.ListBlockedCasesRequest{})
-		wantField(t, err, "region")
+		testenv.WantField(t, err, "region")
 		_, err = c.ListBlockedCases(t.Context(), &pb.ListBlockedCasesRequest{Region: "wales"})
-		wantStatus(t, err, codes.PermissionDenied)
+		testenv.WantStatus(t, err, codes.PermissionDenied)
 		_, err = c.ListBlockedCases(t.Context(), &pb.ListBlockedCasesRequest{Region: "mordor"})
-		wantField(t, err, "region")
+		testenv.WantField(t, err, "region")
 		_, err = c.ListBlockedCases(t.Context(), &pb.ListBlockedCasesRequest{Region: "london", PageSize: -3})
-		wantField(t, err, "page_size")
+		testenv.WantField(t, err, "page_size")
 		_, err = c.ListBlockedCases(t.Context(), &pb.ListBlockedCasesRequest{Region: "london", PageToken: "%%%"})
-		wantField(t, err, "page_token")
+		testenv.WantField(t, err, "page_token")
 	})
 }
 
@@ -576,13 +577,13 @@ func TestListCases(t *testing.T) {
 		t.Errorf("london cases = %v, want 6", ids)
 	}
 	_, err := c.ListCases(t.Context(), &pb.ListCasesRequest{Region: "london", Status: pb.CaseStatus(99)})
-	wantField(t, err, "status")
+	testenv.WantField(t, err, "status")
 	_, err = c.ListCases(t.Context(), &pb.ListCasesRequest{Status: pb.CaseStatus_CASE_STATUS_OPEN})
-	wantField(t, err, "region")
+	testenv.WantField(t, err, "region")
 	first, err := c.ListCases(t.Context(), &pb.ListCasesRequest{Region: "london", Status: pb.CaseStatus_CASE_STATUS_OPEN, PageSize: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = c.ListCases(t.Context(), &pb.ListCasesRequest{Region: "london", Status: pb.CaseStatus_CASE_STATUS_CLEARED, PageSize: 2, PageToken: first.GetNextPageToken()})
-	wantField(t, err, "page_token")
+	testenv.WantField(t, err, "page_token")
 }

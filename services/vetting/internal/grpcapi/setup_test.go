@@ -6,16 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/consumer"
@@ -52,32 +48,13 @@ var (
 	offerSPOC = &commonv1.Actor{Subject: "spoc-offers", Role: commonv1.CallerRole_CALLER_ROLE_SPOC}
 )
 
-// clock is the service's clock, moved by the test.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	return c.now
-}
-
 // env is one test's vetting service: its own schema, and a real gRPC
 // server on a loopback port with the production authentication
 // interceptor.
 type env struct {
 	pool   *pgxpool.Pool
 	svc    *vetting.Service
-	clock  *clock
+	clock  *testenv.Clock
 	addr   string
 	signer *auth.Signer
 }
@@ -94,7 +71,7 @@ func setupWith(t *testing.T, levels vetting.Levels) *env {
 	if err := pg.Migrate(ctx, pool, append([]pg.Migrations{outbox.Migrations, consumer.Migrations, idempotency.Migrations}, store.Migrations...)...); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	clk := &clock{now: start}
+	clk := testenv.NewClock(start)
 	svc := vetting.NewService(store.New(pool), clk.Now, levels)
 	srv := testenv.StartGRPC(t, testKey, quiet, func(s *grpc.Server) {
 		pb.RegisterVettingServiceServer(s, grpcapi.New(svc, pool, quiet))
@@ -204,97 +181,17 @@ func (e *env) get(t *testing.T, id string) *vetting.Case {
 	return c
 }
 
-// wantStatus fails unless err is a status with code whose message holds
-// each of texts.
-func wantStatus(t *testing.T, err error, code codes.Code, texts ...string) *status.Status {
-	t.Helper()
-	st, ok := status.FromError(err)
-	if !ok || st.Code() != code {
-		t.Fatalf("err = %v, want %s", err, code)
-	}
-	for _, s := range texts {
-		if !strings.Contains(st.Message(), s) {
-			t.Errorf("message %q does not mention %q", st.Message(), s)
-		}
-	}
-	return st
-}
-
-// wantField fails unless err is InvalidArgument naming field.
-func wantField(t *testing.T, err error, field string) {
-	t.Helper()
-	st := wantStatus(t, err, codes.InvalidArgument)
-	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) > 0 {
-			if got := br.GetFieldViolations()[0].GetField(); got != field {
-				t.Errorf("field violation on %q (%s), want %q", got, st.Message(), field)
-			}
-			return
-		}
-	}
-	t.Errorf("InvalidArgument %q has no BadRequest detail naming %q", st.Message(), field)
-}
-
-// outboxEvent is one row of the outbox, decoded, with its raw bytes.
-type outboxEvent struct {
-	subject string
-	name    string
-	payload []byte
-	ev      *eventsv1.Event
-}
-
-// outbox returns the outbox rows about application id ("" for all), in order.
-func (e *env) outbox(t *testing.T, id string) []outboxEvent {
-	t.Helper()
-	rows, err := e.pool.Query(context.Background(), `SELECT subject, payload FROM outbox ORDER BY id`)
-	if err != nil {
-		t.Fatalf("read outbox: %v", err)
-	}
-	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (outboxEvent, error) {
-		var o outboxEvent
-		if err := r.Scan(&o.subject, &o.payload); err != nil {
-			return o, err
-		}
-		ev, err := event.Unmarshal(o.payload)
-		if err != nil {
-			return o, err
-		}
-		o.ev = ev
-		o.name, err = event.Name(ev)
-		return o, err
-	})
-	if err != nil {
-		t.Fatalf("read outbox: %v", err)
-	}
-	var out []outboxEvent
-	for _, o := range all {
-		if id == "" || o.ev.GetApplicationId() == id {
-			out = append(out, o)
-		}
-	}
-	return out
-}
-
-// names lists the event names of rows.
-func names(rows []outboxEvent) []string {
-	out := make([]string, len(rows))
-	for i, r := range rows {
-		out[i] = r.name
-	}
-	return out
-}
-
 // noNoteInOutbox fails if any outbox row holds any part of the note.
 func (e *env) noNoteInOutbox(t *testing.T) {
 	t.Helper()
-	rows := e.outbox(t, "")
+	rows := testenv.OutboxEvents(t, e.pool, "")
 	if len(rows) == 0 {
 		t.Fatal("the outbox is empty: nothing to check")
 	}
 	for _, row := range rows {
 		for _, part := range []string{note, "passport", "123456789", "Home Office"} {
-			if bytes.Contains(row.payload, []byte(part)) || strings.Contains(row.subject, part) {
-				t.Errorf("outbox %s (%s) holds %q from the block note", row.name, row.subject, part)
+			if bytes.Contains(row.Payload, []byte(part)) || strings.Contains(row.Subject, part) {
+				t.Errorf("outbox %s (%s) holds %q from the block note", row.Name, row.Subject, part)
 			}
 		}
 	}
@@ -308,26 +205,4 @@ func (e *env) count(t *testing.T, table string) int {
 		t.Fatalf("count %s: %v", table, err)
 	}
 	return n
-}
-
-// eventually polls check until it reports true, failing the test with its
-// last word if that takes longer than a generous deadline (an effect that
-// never happens, not a slow one, fails here).
-func eventually(t *testing.T, what string, check func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ok, last := check()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never happened; last: %s", what, last)
-		}
-		select {
-		case <-t.Context().Done():
-			t.Fatalf("%s: %v", what, t.Context().Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }

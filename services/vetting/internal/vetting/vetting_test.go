@@ -12,9 +12,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/eventtest"
 	"github.com/probation-recruitment/pipeline/pkg/history"
 	"github.com/probation-recruitment/pipeline/pkg/record"
-	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
@@ -400,5 +400,5 @@ func TestLevels(t *testing.T) {
 // TestConsumes: Consumes names exactly the events HandleEvent acts on.
 func TestConsumes(t *testing.T) {
 	t.Parallel()
-	testenv.WantConsumes(t, Consumes, NewService(nil, time.Now, DefaultLevels()).HandleEvent)
+	eventtest.WantConsumes(t, Consumes, NewService(nil, time.Now, DefaultLevels()).HandleEvent)
 }

@@ -1,4 +1,7 @@
-package testenv
+// Package eventtest checks event consumers in the domain's own tests: it
+// needs neither a database nor a broker, so domain tests stay free of
+// infrastructure.
+package eventtest
 
 import (
 	"context"
