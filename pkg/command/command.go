@@ -55,6 +55,14 @@ func Run[T any](ctx context.Context, pool *pgxpool.Pool, c Call, req idempotency
 	})
 }
 
+// Reply is a handler's answer: resp, or only the error if there is one.
+func Reply[T any](resp *T, err error) (*T, error) {
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
 // BatchCall is a call that applies a list of items, each on its own.
 type BatchCall struct {
 	Call

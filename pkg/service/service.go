@@ -71,8 +71,7 @@ func Start(ctx context.Context, name string, cfg config.Common, migrations ...pg
 	if r.Pool, err = pg.Connect(ctx, cfg.DatabaseURL, cfg.DBSchema); err != nil {
 		return nil, err
 	}
-	sets := append([]pg.Migrations{outbox.Migrations, consumer.Migrations, idempotency.Migrations}, migrations...)
-	if err := pg.Migrate(ctx, r.Pool, sets...); err != nil {
+	if err := pg.Migrate(ctx, r.Pool, Migrations(migrations...)...); err != nil {
 		return nil, err
 	}
 	if r.NATS, r.JS, err = stream.Connect(cfg.NATSURL, name, log); err != nil {
@@ -95,6 +94,12 @@ func Start(ctx context.Context, name string, cfg config.Common, migrations ...pg
 	}, log)
 	r.runners = append(r.runners, r.Server.Run, relay.Run)
 	return r, nil
+}
+
+// Migrations is what a service's schema needs: the runtime's tables
+// (outbox, inbox, request log), then the service's own sets.
+func Migrations(own ...pg.Migrations) []pg.Migrations {
+	return append([]pg.Migrations{outbox.Migrations, consumer.Migrations, idempotency.Migrations}, own...)
 }
 
 // Consume adds the service's durable consumer of the events whose subject

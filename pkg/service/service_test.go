@@ -1,4 +1,4 @@
-package service
+package service_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/config"
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
+	"github.com/probation-recruitment/pipeline/pkg/service"
 	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
@@ -32,7 +33,7 @@ func TestStartConsumeRun(t *testing.T) {
 		NATSStream: "RECRUITMENT", NATSSubjectPrefix: "recruitment", NATSReplicas: 1,
 		GRPCAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second,
 	}
-	rt, err := Start(ctx, "svc", cfg)
+	rt, err := service.Start(ctx, "svc", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +103,7 @@ func TestStartConsumeRun(t *testing.T) {
 func TestStartFailsClearly(t *testing.T) {
 	t.Parallel()
 	cfg := config.Common{DatabaseURL: "postgres://nobody@127.0.0.1:1/none?connect_timeout=1", DBSchema: "x", GRPCAddr: "127.0.0.1:0"}
-	if _, err := Start(context.Background(), "svc", cfg); err == nil {
+	if _, err := service.Start(context.Background(), "svc", cfg); err == nil {
 		t.Error("Start with an unreachable database: want an error")
 	}
 }

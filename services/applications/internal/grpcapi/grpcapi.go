@@ -51,7 +51,7 @@ func (s *Server) CreateCampaign(ctx context.Context, req *pb.CreateCampaignReque
 			return s.svc.CreateCampaign(ctx, caller, nc)
 		},
 		func(c *intake.Campaign) { resp.Campaign = campaignToProto(c) })
-	return reply(resp, s.toStatus(ctx, err))
+	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
 // UpdateCampaign implements pb.ApplicationsServiceServer.
@@ -66,7 +66,7 @@ func (s *Server) UpdateCampaign(ctx context.Context, req *pb.UpdateCampaignReque
 		func(ctx context.Context, caller auth.Claims) (*intake.Campaign, error) {
 			return s.svc.UpdateCampaign(ctx, caller, req.GetCampaignId(), req.GetExpectedVersion(), d)
 		}, func(c *intake.Campaign) { resp.Campaign = campaignToProto(c) })
-	return reply(resp, s.toStatus(ctx, err))
+	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
 // GetCampaign implements pb.ApplicationsServiceServer.
@@ -119,7 +119,7 @@ func (s *Server) SubmitApplication(ctx context.Context, req *pb.SubmitApplicatio
 		func(ctx context.Context, caller auth.Claims) (*intake.Application, error) {
 			return s.svc.Submit(ctx, caller, req.GetCampaignId(), candidateFromProto(req.GetCandidate()))
 		}, func(a *intake.Application) { resp.Application = applicationToProto(a) })
-	return reply(resp, s.toStatus(ctx, err))
+	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
 // GetApplication implements pb.ApplicationsServiceServer.
@@ -185,7 +185,7 @@ func (s *Server) WithdrawApplication(ctx context.Context, req *pb.WithdrawApplic
 		func(ctx context.Context, caller auth.Claims) (*intake.Application, error) {
 			return s.svc.Withdraw(ctx, caller, req.GetApplicationId(), req.GetExpectedVersion(), req.GetReasonCode())
 		}, func(a *intake.Application) { resp.Application = applicationToProto(a) })
-	return reply(resp, s.toStatus(ctx, err))
+	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
 // MaxImportRows is the most rows one ImportApplications call may carry.
@@ -228,13 +228,6 @@ func (s *Server) ImportApplications(ctx context.Context, req *pb.ImportApplicati
 }
 
 func newImportResult() *pb.ImportResult { return &pb.ImportResult{} }
-
-func reply[T any](resp *T, err error) (*T, error) {
-	if err != nil {
-		return nil, err
-	}
-	return resp, nil
-}
 
 // page reads a list request's paging, for lists keyed by id.
 func page(size int32, token string, filters ...string) (limit int, after string, err error) {

@@ -22,9 +22,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
-	"github.com/probation-recruitment/pipeline/pkg/consumer"
 	"github.com/probation-recruitment/pipeline/pkg/event"
-	"github.com/probation-recruitment/pipeline/pkg/idempotency"
 	"github.com/probation-recruitment/pipeline/pkg/outbox"
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
@@ -37,9 +35,6 @@ import (
 	"github.com/probation-recruitment/pipeline/services/applications/internal/intake"
 	"github.com/probation-recruitment/pipeline/services/applications/internal/store"
 )
-
-// testKey signs and verifies every token in these tests.
-const testKey = "applications-grpcapi-test-key-0123456789"
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
@@ -61,39 +56,32 @@ var (
 // env is one test's service: its own schema, and a real gRPC server on a
 // loopback port with the production interceptors.
 type env struct {
-	pool   *pgxpool.Pool
-	svc    *intake.Service
-	addr   string
-	signer *auth.Signer
+	*testenv.Service
+	svc *intake.Service
 }
 
 func setup(t *testing.T) *env {
 	t.Helper()
-	pool, _ := testenv.Schema(t)
-	if err := pg.Migrate(context.Background(), pool, outbox.Migrations, consumer.Migrations, idempotency.Migrations, store.Migrations); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
 	loc, err := time.LoadLocation("Europe/London")
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := intake.NewService(store.New(pool), func() time.Time { return now }, loc)
-	srv := testenv.StartGRPC(t, testKey, quiet, func(s *grpc.Server) {
-		pb.RegisterApplicationsServiceServer(s, grpcapi.New(svc, pool, quiet))
+	e := &env{}
+	e.Service = testenv.StartService(t, quiet, []pg.Migrations{store.Migrations}, func(s *grpc.Server, pool *pgxpool.Pool) {
+		e.svc = intake.NewService(store.New(pool), func() time.Time { return now }, loc)
+		pb.RegisterApplicationsServiceServer(s, grpcapi.New(e.svc, pool, quiet))
 	})
-	return &env{pool: pool, svc: svc, addr: srv.Addr, signer: srv.Signer}
+	return e
 }
 
 // dial returns a client sending token as its bearer token; "" sends none.
 func (e *env) dial(t *testing.T, token string) pb.ApplicationsServiceClient {
-	t.Helper()
-	return pb.NewApplicationsServiceClient(testenv.Dial(t, e.addr, token))
+	return pb.NewApplicationsServiceClient(testenv.Dial(t, e.Addr, token))
 }
 
 // as returns a client calling as c.
 func (e *env) as(t *testing.T, c auth.Claims) pb.ApplicationsServiceClient {
-	t.Helper()
-	return e.dial(t, testenv.Token(t, e.signer, c))
+	return pb.NewApplicationsServiceClient(e.As(t, c))
 }
 
 func date(y, m, d int32) *commonv1.Date { return &commonv1.Date{Year: y, Month: m, Day: d} }
@@ -138,7 +126,7 @@ func (e *env) counts(t *testing.T) map[string]int {
 	out := map[string]int{}
 	for _, table := range []string{"applications", "campaigns", "outbox", "request_log"} {
 		var n int
-		if err := e.pool.QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+		if err := e.Pool.QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
 			t.Fatalf("count %s: %v", table, err)
 		}
 		out[table] = n
@@ -180,14 +168,14 @@ func TestSubmitApplication(t *testing.T) {
 	t.Run("one transaction: the row and exactly one event", func(t *testing.T) {
 		var name, email, phone, stage string
 		var version int64
-		if err := e.pool.QueryRow(ctx, `SELECT candidate_name, candidate_email, candidate_phone, stage, version
+		if err := e.Pool.QueryRow(ctx, `SELECT candidate_name, candidate_email, candidate_phone, stage, version
 			FROM applications WHERE id = $1`, a.GetId()).Scan(&name, &email, &phone, &stage, &version); err != nil {
 			t.Fatalf("application row: %v", err)
 		}
 		if name != cand.GetName() || email != cand.GetEmail() || phone != cand.GetPhone() || stage != "SIFT" || version != 1 {
 			t.Errorf("row = %q %q %q %s v%d", name, email, phone, stage, version)
 		}
-		evs := testenv.OutboxEvents(t, e.pool, a.GetId())
+		evs := testenv.OutboxEvents(t, e.Pool, a.GetId())
 		if len(evs) != 1 || evs[0].Subject != "london.application.submitted" {
 			t.Fatalf("outbox rows for the application = %v, want one london.application.submitted", evs)
 		}
@@ -211,7 +199,7 @@ func TestSubmitApplication(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		relay := outbox.NewRelay(e.pool, js, outbox.RelayConfig{}, quiet)
+		relay := outbox.NewRelay(e.Pool, js, outbox.RelayConfig{}, quiet)
 		runCtx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- relay.Run(runCtx) }()
@@ -223,7 +211,7 @@ func TestSubmitApplication(t *testing.T) {
 		}()
 		testenv.Eventually(t, "the relay to publish every outbox row", func() (bool, string) {
 			var pending int
-			err := e.pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE published_at IS NULL`).Scan(&pending)
+			err := e.Pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE published_at IS NULL`).Scan(&pending)
 			return err == nil && pending == 0, fmt.Sprintf("%d pending, %v", pending, err)
 		})
 
@@ -272,7 +260,7 @@ func TestAccessDenied(t *testing.T) {
 	expired, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
 		"sub": "spoc-london", "role": "spoc", "regions": []string{"london"}, "iss": auth.Issuer,
 		"iat": time.Now().Add(-time.Hour).Unix(), "exp": time.Now().Add(-2 * time.Minute).Unix(), // beyond the 30s leeway
-	}).SignedString([]byte(testKey))
+	}).SignedString([]byte(testenv.ServiceKey))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -638,7 +626,7 @@ func TestIdempotency(t *testing.T) {
 			}
 		}
 		e.wantCounts(t, map[string]int{"applications": before["applications"] + 1, "outbox": before["outbox"] + 1, "request_log": before["request_log"] + 1})
-		if evs := testenv.OutboxEvents(t, e.pool, first.GetApplication().GetId()); len(evs) != 1 {
+		if evs := testenv.OutboxEvents(t, e.Pool, first.GetApplication().GetId()); len(evs) != 1 {
 			t.Errorf("%d events for the application, want 1", len(evs))
 		}
 
@@ -729,7 +717,7 @@ func TestIdempotency(t *testing.T) {
 		if !proto.Equal(again, first) {
 			t.Errorf("retry answered %v, want %v", again, first)
 		}
-		if evs := testenv.OutboxEvents(t, e.pool, a.GetId()); len(evs) != 2 {
+		if evs := testenv.OutboxEvents(t, e.Pool, a.GetId()); len(evs) != 2 {
 			t.Errorf("%d events for the application, want submitted and one withdrawn", len(evs))
 		}
 	})
@@ -760,7 +748,7 @@ func TestWithdrawApplication(t *testing.T) {
 		if !proto.Equal(got.GetApplication(), w) {
 			t.Errorf("GetApplication = %v, want the withdrawal's response %v", got.GetApplication(), w)
 		}
-		evs := testenv.OutboxEvents(t, e.pool, a.GetId())
+		evs := testenv.OutboxEvents(t, e.Pool, a.GetId())
 		if len(evs) != 2 || evs[1].Subject != "london.application.withdrawn" {
 			t.Fatalf("events = %v, want submitted then london.application.withdrawn", evs)
 		}
@@ -783,7 +771,7 @@ func TestWithdrawApplication(t *testing.T) {
 		if resp.GetApplication().GetVersion() != 2 || evsVersion(t, e, a.GetId()) != 2 {
 			t.Errorf("version %d, want 2, with aggregate_version 2 on the event (no gap)", resp.GetApplication().GetVersion())
 		}
-		evs := testenv.OutboxEvents(t, e.pool, a.GetId())
+		evs := testenv.OutboxEvents(t, e.Pool, a.GetId())
 		if len(evs) != 2 || evs[1].Event.GetApplicationWithdrawn().GetStage() != commonv1.Stage_STAGE_OFFER {
 			t.Errorf("events = %v, want a withdrawal from STAGE_OFFER", evs)
 		}
@@ -898,7 +886,7 @@ func TestConcurrentWithdrawals(t *testing.T) {
 		t.Errorf("outcomes %v, want exactly one OK and %d Aborted", tally, n-1)
 	}
 	var withdrawn int
-	for _, o := range testenv.OutboxEvents(t, e.pool, a.GetId()) {
+	for _, o := range testenv.OutboxEvents(t, e.Pool, a.GetId()) {
 		if o.Event.GetApplicationWithdrawn() != nil {
 			withdrawn++
 		}
@@ -1064,7 +1052,7 @@ func TestCampaigns(t *testing.T) {
 			!proto.Equal(rolling.GetOpensOn(), date(2026, 1, 5)) || !rolling.GetCreatedAt().AsTime().Equal(now) {
 			t.Errorf("rolling campaign = %v", rolling)
 		}
-		evs := testenv.OutboxEvents(t, e.pool, rolling.GetId())
+		evs := testenv.OutboxEvents(t, e.Pool, rolling.GetId())
 		if len(evs) != 1 || evs[0].Subject != "london.campaign.created" {
 			t.Fatalf("events = %v, want one london.campaign.created", evs)
 		}
@@ -1122,7 +1110,7 @@ func TestCampaigns(t *testing.T) {
 		if !proto.Equal(got.GetCampaign(), u) {
 			t.Errorf("GetCampaign = %v, want %v", got.GetCampaign(), u)
 		}
-		evs := testenv.OutboxEvents(t, e.pool, id)
+		evs := testenv.OutboxEvents(t, e.Pool, id)
 		if len(evs) != 2 || evs[1].Subject != "london.campaign.updated" {
 			t.Fatalf("events = %v, want created then london.campaign.updated", evs)
 		}
@@ -1172,7 +1160,7 @@ func TestCampaigns(t *testing.T) {
 // evsVersion is the aggregate_version of the application's last event.
 func evsVersion(t *testing.T, e *env, id string) int64 {
 	t.Helper()
-	evs := testenv.OutboxEvents(t, e.pool, id)
+	evs := testenv.OutboxEvents(t, e.Pool, id)
 	if len(evs) == 0 {
 		t.Fatal("no events")
 	}

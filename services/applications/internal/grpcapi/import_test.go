@@ -141,7 +141,7 @@ func TestImport(t *testing.T) {
 	// One campaign.created and one application.submitted each.
 	e.wantCounts(t, map[string]int{"applications": 2, "campaigns": 1, "outbox": 3})
 	id := resp.GetResults()[0].GetApplicationId()
-	evs := testenv.OutboxEvents(t, e.pool, id)
+	evs := testenv.OutboxEvents(t, e.Pool, id)
 	if len(evs) != 1 || evs[0].Event.GetApplicationSubmitted() == nil {
 		t.Fatalf("events of the import = %v, want one application.submitted", evs)
 	}
@@ -196,7 +196,7 @@ func TestImportedWithdrawalWaitsForItsStage(t *testing.T) {
 	if err != nil || resp.GetImported() != 2 {
 		t.Fatalf("import = %v, %v", resp, err)
 	}
-	names := func(id string) []string { return testenv.EventNames(testenv.OutboxEvents(t, e.pool, id)) }
+	names := func(id string) []string { return testenv.EventNames(testenv.OutboxEvents(t, e.Pool, id)) }
 	sift, interview := resp.GetResults()[1].GetApplicationId(), resp.GetResults()[0].GetApplicationId()
 	if got := names(sift); fmt.Sprint(got) != "[application.submitted application.withdrawn]" {
 		t.Errorf("withdrawn at the sift: events %v", got)
@@ -209,7 +209,7 @@ func TestImportedWithdrawalWaitsForItsStage(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.moveTo(t, a.GetApplication(), &eventsv1.Event_SiftPassed{SiftPassed: &eventsv1.SiftPassed{}})
-	evs := testenv.OutboxEvents(t, e.pool, interview)
+	evs := testenv.OutboxEvents(t, e.Pool, interview)
 	if len(evs) != 2 || evs[1].Event.GetApplicationWithdrawn().GetStage() != commonv1.Stage_STAGE_INTERVIEW ||
 		!evs[1].Event.GetOccurredAt().AsTime().Equal(at("2026-04-22T10:00:00Z").AsTime()) || evs[1].Event.GetAggregateVersion() != 2 {
 		t.Fatalf("after sift.passed: events %v, want application.withdrawn at INTERVIEW at the imported time, version 2", evs)
@@ -220,7 +220,7 @@ func TestImportedWithdrawalWaitsForItsStage(t *testing.T) {
 	}
 	// Sifting's event arriving again changes nothing.
 	e.moveTo(t, got.GetApplication(), &eventsv1.Event_SiftPassed{SiftPassed: &eventsv1.SiftPassed{}})
-	if n := len(testenv.OutboxEvents(t, e.pool, interview)); n != 2 {
+	if n := len(testenv.OutboxEvents(t, e.Pool, interview)); n != 2 {
 		t.Errorf("%d events after a repeated sift.passed, want 2", n)
 	}
 }

@@ -20,10 +20,10 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/consumer"
 	"github.com/probation-recruitment/pipeline/pkg/event"
-	"github.com/probation-recruitment/pipeline/pkg/idempotency"
 	"github.com/probation-recruitment/pipeline/pkg/outbox"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
 	"github.com/probation-recruitment/pipeline/pkg/record"
+	"github.com/probation-recruitment/pipeline/pkg/service"
 	"github.com/probation-recruitment/pipeline/pkg/stream"
 	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
@@ -53,7 +53,7 @@ type env struct {
 func setup(t *testing.T) env {
 	t.Helper()
 	pool, _ := testenv.Schema(t)
-	if err := pg.Migrate(context.Background(), pool, outbox.Migrations, consumer.Migrations, idempotency.Migrations, store.Migrations); err != nil {
+	if err := pg.Migrate(context.Background(), pool, service.Migrations(store.Migrations)...); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
 	loc, err := time.LoadLocation("Europe/London")

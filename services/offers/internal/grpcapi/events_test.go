@@ -45,7 +45,7 @@ func TestInterviewPassed(t *testing.T) {
 		!o.GetStatusEnteredAt().AsTime().Equal(start.Add(-time.Hour)) || len(o.GetHistory()) != 1 || o.GetHistory()[0].GetEvent() != "interview.passed" {
 		t.Errorf("opened offer = %v", o)
 	}
-	if rows := testenv.OutboxEvents(t, e.pool, r.id); len(rows) != 0 {
+	if rows := testenv.OutboxEvents(t, e.Pool, r.id); len(rows) != 0 {
 		t.Errorf("opening wrote %v to the outbox; it is not an event of ours", testenv.EventNames(rows))
 	}
 
@@ -85,7 +85,7 @@ func TestApplicationWithdrawn(t *testing.T) {
 			r := e.open(t, "london")
 			tt.ready(t, r)
 			before := e.get(t, r.id)
-			outboxBefore := len(testenv.OutboxEvents(t, e.pool, r.id))
+			outboxBefore := len(testenv.OutboxEvents(t, e.Pool, r.id))
 			withdrawal := r.applicationWithdrawn(e.clock.Advance(time.Minute))
 			e.handle(t, withdrawal)
 			e.handle(t, withdrawal) // redelivered
@@ -102,7 +102,7 @@ func TestApplicationWithdrawn(t *testing.T) {
 			if last := after.History[len(after.History)-1]; last.Event != "application.withdrawn" || last.Actor.GetSubject() != "spoc-intake" {
 				t.Errorf("last history entry = %+v, want application.withdrawn by spoc-intake", last)
 			}
-			if n := len(testenv.OutboxEvents(t, e.pool, r.id)); n != outboxBefore {
+			if n := len(testenv.OutboxEvents(t, e.Pool, r.id)); n != outboxBefore {
 				t.Errorf("withdrawal wrote %d events of ours; applications has already published it", n-outboxBefore)
 			}
 		})
@@ -131,7 +131,7 @@ func TestApplicationWithdrawn(t *testing.T) {
 		_, err = c.MakeConditionalOffer(t.Context(), &pb.MakeConditionalOfferRequest{RequestId: reqID(), ApplicationId: r.id,
 			ExpectedVersion: got.GetOffer().GetVersion(), SalaryBandCode: "band_3", Conditions: []commonv1.OfferCondition{commonv1.OfferCondition_OFFER_CONDITION_VETTING}})
 		testenv.WantStatus(t, err, codes.FailedPrecondition, "WITHDRAWN")
-		if rows := testenv.OutboxEvents(t, e.pool, r.id); len(rows) != 0 {
+		if rows := testenv.OutboxEvents(t, e.Pool, r.id); len(rows) != 0 {
 			t.Errorf("outbox = %v, want nothing", testenv.EventNames(rows))
 		}
 	})
@@ -159,7 +159,7 @@ func TestVettingCleared(t *testing.T) {
 	if o := resp.GetOffer(); o.GetSubjectToVetting() || o.GetStartApprovedBy() != "" || o.GetVettingDueBy() != nil || !o.GetVettingCleared() {
 		t.Errorf("offer = %v; want a start not subject to vetting", o)
 	}
-	rows := testenv.OutboxEvents(t, e.pool, r.id)
+	rows := testenv.OutboxEvents(t, e.Pool, r.id)
 	if want := (&eventsv1.OfferStartDateSet{StartDate: today}); !proto.Equal(rows[len(rows)-1].Event.GetOfferStartDateSet(), want) {
 		t.Errorf("last event = %v, want offer.start_date_set %v", rows[len(rows)-1].Event, want)
 	}
@@ -167,7 +167,7 @@ func TestVettingCleared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows = testenv.OutboxEvents(t, e.pool, r.id)
+	rows = testenv.OutboxEvents(t, e.Pool, r.id)
 	if want := (&eventsv1.CandidateStarted{StartDate: today}); started.GetOffer().GetSubjectToVetting() || !proto.Equal(rows[len(rows)-1].Event.GetCandidateStarted(), want) {
 		t.Errorf("started %v with event %v, want %v", started.GetOffer(), rows[len(rows)-1].Event, want)
 	}
@@ -221,13 +221,13 @@ func TestVettingFailed(t *testing.T) {
 			r := e.open(t, "london")
 			tt.ready(t, r)
 			before := e.get(t, r.id)
-			outboxBefore := len(testenv.OutboxEvents(t, e.pool, r.id))
+			outboxBefore := len(testenv.OutboxEvents(t, e.Pool, r.id))
 			at := e.clock.Advance(time.Minute).Add(-30 * time.Second)
 			failed := r.vettingFailed(at)
 			e.handle(t, failed)
 			e.handle(t, failed) // redelivered
 			after := e.get(t, r.id)
-			rows := testenv.OutboxEvents(t, e.pool, r.id)[outboxBefore:]
+			rows := testenv.OutboxEvents(t, e.Pool, r.id)[outboxBefore:]
 			if !tt.withdraws {
 				if after.State != before.State || after.Version != before.Version || len(rows) != 0 {
 					t.Errorf("vetting failed on %s: offer %s v%d, new events %v; want no change", before.State, after.State, after.Version, testenv.EventNames(rows))
@@ -258,7 +258,7 @@ func TestVettingFailed(t *testing.T) {
 	t.Run("for an application with no offer record", func(t *testing.T) {
 		r := newRecord("london")
 		e.handle(t, r.vettingFailed(start))
-		if len(testenv.OutboxEvents(t, e.pool, r.id)) != 0 {
+		if len(testenv.OutboxEvents(t, e.Pool, r.id)) != 0 {
 			t.Error("vetting failed for an unknown application wrote an event")
 		}
 	})
@@ -276,7 +276,7 @@ func TestConsumerOnJetStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	wanted := []string{"interview.passed", "application.withdrawn", "vetting.cleared", "vetting.failed"}
-	cons, err := consumer.New(e.pool, js, consumer.Config{Durable: "offers",
+	cons, err := consumer.New(e.Pool, js, consumer.Config{Durable: "offers",
 		Wants: func(ev *eventsv1.Event) bool {
 			name, err := event.Name(ev)
 			return err == nil && slices.Contains(wanted, name)
@@ -287,7 +287,7 @@ func TestConsumerOnJetStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	relay := outbox.NewRelay(e.pool, js, outbox.RelayConfig{PollInterval: 50 * time.Millisecond}, quiet)
+	relay := outbox.NewRelay(e.Pool, js, outbox.RelayConfig{PollInterval: 50 * time.Millisecond}, quiet)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 2)
 	go func() { done <- cons.Run(ctx) }()
@@ -347,7 +347,7 @@ func TestConsumerOnJetStream(t *testing.T) {
 		t.Fatalf("after a republished interview.passed: %s v%d, want ACCEPTED v3", o.State, o.Version)
 	}
 	var inbox int
-	if err := e.pool.QueryRow(t.Context(), `SELECT count(*) FROM inbox WHERE consumer = 'offers' AND event_id = $1`, passed.GetEventId()).Scan(&inbox); err != nil || inbox != 1 {
+	if err := e.Pool.QueryRow(t.Context(), `SELECT count(*) FROM inbox WHERE consumer = 'offers' AND event_id = $1`, passed.GetEventId()).Scan(&inbox); err != nil || inbox != 1 {
 		t.Errorf("inbox rows for interview.passed = %d, %v; want 1", inbox, err)
 	}
 

@@ -46,7 +46,7 @@ func (s *Server) MakeConditionalOffer(ctx context.Context, req *pb.MakeCondition
 		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
 			return s.svc.Make(ctx, c, req.GetApplicationId(), req.GetExpectedVersion(), req.GetSalaryBandCode(), req.GetConditions())
 		}, func(o *offer.Offer) { resp.Offer = offerToProto(o) })
-	return reply(resp, s.toStatus(ctx, err))
+	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
 // AcceptOffer implements pb.OffersServiceServer.
@@ -56,7 +56,7 @@ func (s *Server) AcceptOffer(ctx context.Context, req *pb.AcceptOfferRequest) (*
 		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
 			return s.svc.Accept(ctx, c, req.GetApplicationId(), req.GetExpectedVersion())
 		}, func(o *offer.Offer) { resp.Offer = offerToProto(o) })
-	return reply(resp, s.toStatus(ctx, err))
+	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
 // DeclineOffer implements pb.OffersServiceServer.
@@ -66,7 +66,7 @@ func (s *Server) DeclineOffer(ctx context.Context, req *pb.DeclineOfferRequest) 
 		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
 			return s.svc.Decline(ctx, c, req.GetApplicationId(), req.GetExpectedVersion(), req.GetReasonCode())
 		}, func(o *offer.Offer) { resp.Offer = offerToProto(o) })
-	return reply(resp, s.toStatus(ctx, err))
+	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
 // WithdrawOffer implements pb.OffersServiceServer.
@@ -76,7 +76,7 @@ func (s *Server) WithdrawOffer(ctx context.Context, req *pb.WithdrawOfferRequest
 		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
 			return s.svc.Withdraw(ctx, c, req.GetApplicationId(), req.GetExpectedVersion(), req.GetReasonCode())
 		}, func(o *offer.Offer) { resp.Offer = offerToProto(o) })
-	return reply(resp, s.toStatus(ctx, err))
+	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
 // SetStartDate implements pb.OffersServiceServer.
@@ -90,7 +90,7 @@ func (s *Server) SetStartDate(ctx context.Context, req *pb.SetStartDateRequest) 
 			}
 			return s.svc.SetStartDate(ctx, c, req.GetApplicationId(), req.GetExpectedVersion(), plan)
 		}, func(o *offer.Offer) { resp.Offer = offerToProto(o) })
-	return reply(resp, s.toStatus(ctx, err))
+	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
 // ConfirmStart implements pb.OffersServiceServer.
@@ -100,7 +100,7 @@ func (s *Server) ConfirmStart(ctx context.Context, req *pb.ConfirmStartRequest) 
 		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
 			return s.svc.ConfirmStart(ctx, c, req.GetApplicationId(), req.GetExpectedVersion())
 		}, func(o *offer.Offer) { resp.Offer = offerToProto(o) })
-	return reply(resp, s.toStatus(ctx, err))
+	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
 // ListOffers implements pb.OffersServiceServer.
@@ -160,13 +160,6 @@ func (s *Server) GetOffer(ctx context.Context, req *pb.GetOfferRequest) (*pb.Get
 		return nil, s.toStatus(ctx, err)
 	}
 	return &pb.GetOfferResponse{Offer: offerToProto(o)}, nil
-}
-
-func reply[T any](resp *T, err error) (*T, error) {
-	if err != nil {
-		return nil, err
-	}
-	return resp, nil
 }
 
 // toStatus is the one place this service turns errors into statuses; it

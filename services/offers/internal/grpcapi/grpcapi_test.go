@@ -72,7 +72,7 @@ func TestConcurrentChanges(t *testing.T) {
 				t.Errorf("winner sees %s v%d, want %s v%d", winner.GetStatus(), winner.GetVersion(), tt.want, v+1)
 			}
 			var n int
-			for _, o := range testenv.OutboxEvents(t, e.pool, r.id) {
+			for _, o := range testenv.OutboxEvents(t, e.Pool, r.id) {
 				if o.Name == tt.event {
 					n++
 				}
@@ -112,7 +112,7 @@ func TestIdempotentRetry(t *testing.T) {
 				t.Errorf("retry answered %v, want the first response %v", again, first)
 			}
 		}
-		if rows := testenv.OutboxEvents(t, e.pool, r.id); len(rows) != 1 || rows[0].Name != "offer.made" {
+		if rows := testenv.OutboxEvents(t, e.Pool, r.id); len(rows) != 1 || rows[0].Name != "offer.made" {
 			t.Errorf("outbox holds %v, want one offer.made", testenv.EventNames(rows))
 		}
 		if got := e.get(t, r.id); got.Version != 2 {
@@ -139,7 +139,7 @@ func TestIdempotentRetry(t *testing.T) {
 		_, err := c.AcceptOffer(t.Context(), &pb.AcceptOfferRequest{ApplicationId: r.id, ExpectedVersion: 2})
 		testenv.WantField(t, err, "request_id")
 	})
-	if rows := testenv.OutboxEvents(t, e.pool, r.id); len(rows) != 1 {
+	if rows := testenv.OutboxEvents(t, e.Pool, r.id); len(rows) != 1 {
 		t.Errorf("outbox holds %v after refused reuses, want one offer.made", testenv.EventNames(rows))
 	}
 }
@@ -237,13 +237,13 @@ func TestAccess(t *testing.T) {
 			for _, ch := range changes {
 				r := e.open(t, "london")
 				v := ch.ready(t, e, spoc, r)
-				before := len(testenv.OutboxEvents(t, e.pool, r.id))
+				before := len(testenv.OutboxEvents(t, e.Pool, r.id))
 				o, err := ch.call(t.Context(), caller.client, r.id, v)
 				if status.Code(err) != caller.change {
 					t.Errorf("%s: err = %v, want %s", ch.name, err, caller.change)
 					continue
 				}
-				after := len(testenv.OutboxEvents(t, e.pool, r.id))
+				after := len(testenv.OutboxEvents(t, e.Pool, r.id))
 				if caller.change == codes.OK {
 					if o.GetStatus() != ch.want || o.GetVersion() != v+1 || after != before+1 {
 						t.Errorf("%s: %s v%d with %d new events, want %s v%d with one", ch.name, o.GetStatus(), o.GetVersion(), after-before, ch.want, v+1)
@@ -349,7 +349,7 @@ func TestOfferToStart(t *testing.T) {
 	_, err = c.WithdrawOffer(ctx, &pb.WithdrawOfferRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 5, ReasonCode: "post_cancelled"})
 	testenv.WantStatus(t, err, codes.FailedPrecondition, "STARTED")
 
-	rows := testenv.OutboxEvents(t, e.pool, r.id)
+	rows := testenv.OutboxEvents(t, e.Pool, r.id)
 	wantNames := []string{"offer.made", "offer.accepted", "offer.start_date_set", "candidate.started"}
 	if !slices.Equal(testenv.EventNames(rows), wantNames) {
 		t.Fatalf("outbox = %v, want %v", testenv.EventNames(rows), wantNames)
@@ -447,7 +447,7 @@ func TestDeclineAndWithdraw(t *testing.T) {
 			if o.GetStatus() != tt.status || o.GetReasonCode() != "candidate_request" || o.GetVersion() != v+1 {
 				t.Errorf("offer = %v", o)
 			}
-			rows := testenv.OutboxEvents(t, e.pool, r.id)
+			rows := testenv.OutboxEvents(t, e.Pool, r.id)
 			last := rows[len(rows)-1]
 			if last.Name != tt.event || last.Event.GetOfferDeclined().GetReasonCode()+last.Event.GetOfferWithdrawn().GetReasonCode() != "candidate_request" ||
 				last.Event.GetOfferWithdrawn().GetAfterStart() {

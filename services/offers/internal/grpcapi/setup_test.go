@@ -7,16 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
-	"github.com/probation-recruitment/pipeline/pkg/consumer"
 	"github.com/probation-recruitment/pipeline/pkg/event"
-	"github.com/probation-recruitment/pipeline/pkg/idempotency"
-	"github.com/probation-recruitment/pipeline/pkg/outbox"
-	"github.com/probation-recruitment/pipeline/pkg/pg"
 	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
@@ -25,9 +20,6 @@ import (
 	"github.com/probation-recruitment/pipeline/services/offers/internal/offer"
 	"github.com/probation-recruitment/pipeline/services/offers/internal/store"
 )
-
-// testKey signs and verifies every token in these tests.
-const testKey = "offers-grpcapi-test-key-0123456789abcdef"
 
 // duePeriod is the configured vetting due period of the test service:
 // not the production default, so a test can tell it was used.
@@ -61,42 +53,33 @@ var (
 // server on a loopback port with the production authentication
 // interceptor.
 type env struct {
-	pool   *pgxpool.Pool
-	svc    *offer.Service
-	clock  *testenv.Clock
-	addr   string
-	signer *auth.Signer
+	*testenv.Service
+	svc   *offer.Service
+	clock *testenv.Clock
 }
 
 func setup(t *testing.T) *env {
 	t.Helper()
-	ctx := context.Background()
-	pool, _ := testenv.Schema(t)
-	if err := pg.Migrate(ctx, pool, append([]pg.Migrations{outbox.Migrations, consumer.Migrations, idempotency.Migrations}, store.Migrations...)...); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
 	london, err := time.LoadLocation("Europe/London")
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := testenv.NewClock(start)
-	svc := offer.NewService(store.New(pool), clk.Now, london, duePeriod)
-	srv := testenv.StartGRPC(t, testKey, quiet, func(s *grpc.Server) {
-		pb.RegisterOffersServiceServer(s, grpcapi.New(svc, pool, quiet))
+	e := &env{clock: testenv.NewClock(start)}
+	e.Service = testenv.StartService(t, quiet, store.Migrations, func(s *grpc.Server, pool *pgxpool.Pool) {
+		e.svc = offer.NewService(store.New(pool), e.clock.Now, london, duePeriod)
+		pb.RegisterOffersServiceServer(s, grpcapi.New(e.svc, pool, quiet))
 	})
-	return &env{pool: pool, svc: svc, clock: clk, addr: srv.Addr, signer: srv.Signer}
+	return e
 }
 
 // dial returns a client sending token as its bearer token; "" sends none.
 func (e *env) dial(t *testing.T, token string) pb.OffersServiceClient {
-	t.Helper()
-	return pb.NewOffersServiceClient(testenv.Dial(t, e.addr, token))
+	return pb.NewOffersServiceClient(testenv.Dial(t, e.Addr, token))
 }
 
 // as returns a client calling as c.
 func (e *env) as(t *testing.T, c auth.Claims) pb.OffersServiceClient {
-	t.Helper()
-	return e.dial(t, testenv.Token(t, e.signer, c))
+	return pb.NewOffersServiceClient(e.As(t, c))
 }
 
 func reqID() string { return testenv.Name("req-") }
@@ -141,17 +124,10 @@ func (r record) vettingFailed(at time.Time) *eventsv1.Event {
 	return ev
 }
 
-// handle applies ev as the consumer does: inside a transaction carried by
-// the context.
+// handle applies ev as the consumer does.
 func (e *env) handle(t *testing.T, ev *eventsv1.Event) {
 	t.Helper()
-	ctx := context.Background()
-	if err := pg.InTx(ctx, e.pool, func(tx pgx.Tx) error {
-		return e.svc.HandleEvent(pg.WithTx(ctx, tx), ev)
-	}); err != nil {
-		name, _ := event.Name(ev)
-		t.Fatalf("handle %s: %v", name, err)
-	}
+	e.Handle(t, e.svc.HandleEvent, ev)
 }
 
 // open opens an offer record in region through interview.passed at the

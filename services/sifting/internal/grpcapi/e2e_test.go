@@ -39,14 +39,14 @@ func setupPipeline(t *testing.T) *pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cons, err := consumer.New(e.pool, js, consumer.Config{Durable: "sifting", FilterSubject: "recruitment.*.application.>"},
+	cons, err := consumer.New(e.Pool, js, consumer.Config{Durable: "sifting", FilterSubject: "recruitment.*.application.>"},
 		func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
 			return e.svc.HandleEvent(pg.WithTx(ctx, tx), ev)
 		}, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
-	relay := outbox.NewRelay(e.pool, js, outbox.RelayConfig{}, quiet)
+	relay := outbox.NewRelay(e.Pool, js, outbox.RelayConfig{}, quiet)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 2)
 	go func() { done <- cons.Run(ctx) }()
@@ -156,7 +156,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 		var row testenv.OutboxEvent
 		testenv.Eventually(t, "sift.passed published", func() (bool, string) {
-			rows := testenv.OutboxEvents(t, p.pool, id)
+			rows := testenv.OutboxEvents(t, p.Pool, id)
 			if len(rows) != 1 {
 				return false, fmt.Sprintf("%d outbox rows", len(rows))
 			}
@@ -206,7 +206,7 @@ func TestEndToEnd(t *testing.T) {
 			RequestId: reqID(), ApplicationId: id, ExpectedVersion: 2, Outcome: commonv1.Outcome_OUTCOME_PASS,
 		})
 		testenv.WantStatus(t, err, codes.FailedPrecondition, "withdrawn")
-		if rows := testenv.OutboxEvents(t, p.pool, id); len(rows) != 0 {
+		if rows := testenv.OutboxEvents(t, p.Pool, id); len(rows) != 0 {
 			t.Errorf("outbox holds %v for a withdrawn case", rows)
 		}
 	})
@@ -255,7 +255,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("case after redelivery = %v, want SIFT_FAILED at version 2 with two history entries", got)
 		}
 		var inbox int
-		if err := p.pool.QueryRow(t.Context(), `SELECT count(*) FROM inbox WHERE event_id = ANY($1::uuid[])`,
+		if err := p.Pool.QueryRow(t.Context(), `SELECT count(*) FROM inbox WHERE event_id = ANY($1::uuid[])`,
 			[]string{sub.GetEventId(), again.GetEventId()}).Scan(&inbox); err != nil {
 			t.Fatal(err)
 		}

@@ -46,7 +46,7 @@ func (s *Server) RecordSiftDecision(ctx context.Context, req *pb.RecordSiftDecis
 			return s.svc.DecideSift(ctx, caller, req.GetApplicationId(), "", req.GetExpectedVersion(),
 				decision(req.GetOutcome(), req.Score, req.GetReasonCode()))
 		}, func(c *sift.Case) { resp.Case = caseToProto(c) })
-	return reply(resp, s.toStatus(ctx, err))
+	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
 // BatchRecordSiftDecisions implements pb.SiftingServiceServer; see
@@ -96,7 +96,7 @@ func (s *Server) ScheduleInterview(ctx context.Context, req *pb.ScheduleIntervie
 		func(ctx context.Context, caller auth.Claims) (*sift.Case, error) {
 			return s.svc.ScheduleInterview(ctx, caller, req.GetApplicationId(), req.GetExpectedVersion(), at)
 		}, func(c *sift.Case) { resp.Case = caseToProto(c) })
-	return reply(resp, s.toStatus(ctx, err))
+	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
 // RecordInterviewOutcome implements pb.SiftingServiceServer.
@@ -107,7 +107,7 @@ func (s *Server) RecordInterviewOutcome(ctx context.Context, req *pb.RecordInter
 			return s.svc.RecordInterviewOutcome(ctx, caller, req.GetApplicationId(), req.GetExpectedVersion(),
 				decision(req.GetOutcome(), nil, req.GetReasonCode()))
 		}, func(c *sift.Case) { resp.Case = caseToProto(c) })
-	return reply(resp, s.toStatus(ctx, err))
+	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
 // change is a SPOC's change to the case of applicationID.
@@ -185,13 +185,6 @@ func (s *Server) GetCase(ctx context.Context, req *pb.GetCaseRequest) (*pb.GetCa
 		return nil, s.toStatus(ctx, err)
 	}
 	return &pb.GetCaseResponse{Case: caseToProto(c)}, nil
-}
-
-func reply[T any](resp *T, err error) (*T, error) {
-	if err != nil {
-		return nil, err
-	}
-	return resp, nil
 }
 
 // toStatus is the one place this service turns errors into statuses; it

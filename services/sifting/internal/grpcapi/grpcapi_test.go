@@ -76,7 +76,7 @@ func TestConcurrentSiftDecisions(t *testing.T) {
 		wantSubject = "london.sift.failed"
 	}
 	var sift []testenv.OutboxEvent
-	for _, o := range testenv.OutboxEvents(t, e.pool, id) {
+	for _, o := range testenv.OutboxEvents(t, e.Pool, id) {
 		if strings.HasPrefix(o.Subject, "london.sift.") {
 			sift = append(sift, o)
 		}
@@ -114,7 +114,7 @@ func TestRecordSiftDecision(t *testing.T) {
 			got.GetCampaignId() != campaign || got.GetRegion() != "london" || got.GetRole() != commonv1.JobRole_JOB_ROLE_PROBATION_OFFICER {
 			t.Errorf("case after pass = %v", got)
 		}
-		rows := testenv.OutboxEvents(t, e.pool, id)
+		rows := testenv.OutboxEvents(t, e.Pool, id)
 		if len(rows) != 1 || rows[0].Subject != "london.sift.passed" || rows[0].Event.GetProducer() != "sifting" ||
 			rows[0].Event.GetAggregateVersion() != 2 || rows[0].Event.GetActor().GetSubject() != spocLondon.Subject ||
 			rows[0].Event.GetCampaignId() != campaign || !rows[0].Event.GetOccurredAt().AsTime().Equal(start) {
@@ -133,7 +133,7 @@ func TestRecordSiftDecision(t *testing.T) {
 		if s := resp.GetCase(); s.GetState() != pb.CaseState_CASE_STATE_SIFT_FAILED || s.GetReasonCode() != "insufficient_evidence" {
 			t.Errorf("case after fail = %v", s)
 		}
-		rows := testenv.OutboxEvents(t, e.pool, id)
+		rows := testenv.OutboxEvents(t, e.Pool, id)
 		if len(rows) != 1 || rows[0].Subject != "london.sift.failed" || rows[0].Event.GetSiftFailed().GetReasonCode() != "insufficient_evidence" {
 			t.Errorf("outbox = %v, want one sift.failed with its reason code", rows)
 		}
@@ -188,8 +188,8 @@ func TestRecordSiftDecision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.GetCase().GetVersion() != 1 || len(testenv.OutboxEvents(t, e.pool, open)) != 0 {
-		t.Errorf("refused decisions changed case %s: version %d, %d events", open, resp.GetCase().GetVersion(), len(testenv.OutboxEvents(t, e.pool, open)))
+	if resp.GetCase().GetVersion() != 1 || len(testenv.OutboxEvents(t, e.Pool, open)) != 0 {
+		t.Errorf("refused decisions changed case %s: version %d, %d events", open, resp.GetCase().GetVersion(), len(testenv.OutboxEvents(t, e.Pool, open)))
 	}
 }
 
@@ -276,14 +276,14 @@ func TestBatchRecordSiftDecisions(t *testing.T) {
 			t.Errorf("case %s is %q, want %s", tt.id, got, tt.state)
 		}
 		var subjects []string
-		for _, o := range testenv.OutboxEvents(t, e.pool, tt.id) {
+		for _, o := range testenv.OutboxEvents(t, e.Pool, tt.id) {
 			subjects = append(subjects, o.Subject)
 		}
 		if !slices.Equal(subjects, tt.events) {
 			t.Errorf("outbox for %s holds %v, want %v", tt.id, subjects, tt.events)
 		}
 	}
-	if rows := testenv.OutboxEvents(t, e.pool, fail); len(rows) == 1 && rows[0].Event.GetSiftFailed().GetReasonCode() != "insufficient_evidence" {
+	if rows := testenv.OutboxEvents(t, e.Pool, fail); len(rows) == 1 && rows[0].Event.GetSiftFailed().GetReasonCode() != "insufficient_evidence" {
 		t.Errorf("sift.failed carries reason %q", rows[0].Event.GetSiftFailed().GetReasonCode())
 	}
 	if got, want := after.counts["outbox"], before.counts["outbox"]+2; got != want {
@@ -372,7 +372,7 @@ func TestBatchOfAThousand(t *testing.T) {
 	e := setup(t)
 	campaign := event.NewID()
 	ids := make([]string, grpcapi.MaxBatch)
-	err := pg.InTx(t.Context(), e.pool, func(tx pgx.Tx) error {
+	err := pg.InTx(t.Context(), e.Pool, func(tx pgx.Tx) error {
 		ctx := pg.WithTx(t.Context(), tx)
 		for i := range ids {
 			ids[i] = event.NewID()
@@ -406,7 +406,7 @@ func TestBatchOfAThousand(t *testing.T) {
 			t.Errorf("item %d: %v", r.GetIndex(), r.GetStatus())
 		}
 	}
-	if n := len(testenv.OutboxEvents(t, e.pool, "")); n != grpcapi.MaxBatch {
+	if n := len(testenv.OutboxEvents(t, e.Pool, "")); n != grpcapi.MaxBatch {
 		t.Errorf("outbox holds %d events, want %d", n, grpcapi.MaxBatch)
 	}
 }
@@ -459,7 +459,7 @@ func TestInterviewFlow(t *testing.T) {
 		t.Errorf("case after interview = %v", s)
 	}
 
-	rows := testenv.OutboxEvents(t, e.pool, id)
+	rows := testenv.OutboxEvents(t, e.Pool, id)
 	var subjects []string
 	for _, o := range rows {
 		subjects = append(subjects, o.Subject)
@@ -541,7 +541,7 @@ func TestInterviewFlow(t *testing.T) {
 			RequestId: reqID(), ApplicationId: other, ExpectedVersion: 2, Outcome: commonv1.Outcome_OUTCOME_PASS,
 		})
 		testenv.WantStatus(t, err, codes.FailedPrecondition, "before an interview is scheduled")
-		if rows := testenv.OutboxEvents(t, e.pool, other); len(rows) != 1 {
+		if rows := testenv.OutboxEvents(t, e.Pool, other); len(rows) != 1 {
 			t.Errorf("refused bookings left %d events for the case, want only its sift.passed", len(rows))
 		}
 	})
@@ -723,7 +723,7 @@ func TestQueues(t *testing.T) {
 			testenv.WantStatus(t, tt.call(t.Context()), tt.code)
 		})
 	}
-	if rows := testenv.OutboxEvents(t, e.pool, waiting); len(rows) != 0 {
+	if rows := testenv.OutboxEvents(t, e.Pool, waiting); len(rows) != 0 {
 		t.Errorf("refused decision wrote %v", rows)
 	}
 }
@@ -755,7 +755,7 @@ func TestIdempotency(t *testing.T) {
 				t.Errorf("retry answered %v, first answer was %v", again, first)
 			}
 		}
-		if rows := testenv.OutboxEvents(t, e.pool, id); len(rows) != 1 {
+		if rows := testenv.OutboxEvents(t, e.Pool, id); len(rows) != 1 {
 			t.Errorf("outbox holds %d events for the case, want 1", len(rows))
 		}
 	})
@@ -776,7 +776,7 @@ func TestIdempotency(t *testing.T) {
 			RequestId: rid, ApplicationId: id, ExpectedVersion: 2, ScheduledFor: timestamppb.New(start.Add(30 * 24 * time.Hour)),
 		})
 		testenv.WantField(t, err, "request_id")
-		if rows := testenv.OutboxEvents(t, e.pool, id); len(rows) != 1 {
+		if rows := testenv.OutboxEvents(t, e.Pool, id); len(rows) != 1 {
 			t.Errorf("outbox holds %d events for the case, want 1", len(rows))
 		}
 	})

@@ -11,11 +11,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
-	"github.com/probation-recruitment/pipeline/pkg/consumer"
 	"github.com/probation-recruitment/pipeline/pkg/event"
-	"github.com/probation-recruitment/pipeline/pkg/idempotency"
-	"github.com/probation-recruitment/pipeline/pkg/outbox"
-	"github.com/probation-recruitment/pipeline/pkg/pg"
 	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
@@ -24,9 +20,6 @@ import (
 	"github.com/probation-recruitment/pipeline/services/sifting/internal/sift"
 	"github.com/probation-recruitment/pipeline/services/sifting/internal/store"
 )
-
-// testKey signs and verifies every token in these tests.
-const testKey = "sifting-grpcapi-test-key-0123456789abcdef"
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
@@ -46,37 +39,29 @@ var (
 // env is one test's service: its own schema, and a real gRPC server on a
 // loopback port with the production authentication interceptor.
 type env struct {
-	pool   *pgxpool.Pool
-	svc    *sift.Service
-	clock  *testenv.Clock
-	addr   string
-	signer *auth.Signer
+	*testenv.Service
+	svc   *sift.Service
+	clock *testenv.Clock
 }
 
 func setup(t *testing.T) *env {
 	t.Helper()
-	pool, _ := testenv.Schema(t)
-	if err := pg.Migrate(context.Background(), pool, append([]pg.Migrations{outbox.Migrations, consumer.Migrations, idempotency.Migrations}, store.Migrations...)...); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	clk := testenv.NewClock(start)
-	svc := sift.NewService(store.New(pool), clk.Now)
-	srv := testenv.StartGRPC(t, testKey, quiet, func(s *grpc.Server) {
-		pb.RegisterSiftingServiceServer(s, grpcapi.New(svc, pool, quiet))
+	e := &env{clock: testenv.NewClock(start)}
+	e.Service = testenv.StartService(t, quiet, store.Migrations, func(s *grpc.Server, pool *pgxpool.Pool) {
+		e.svc = sift.NewService(store.New(pool), e.clock.Now)
+		pb.RegisterSiftingServiceServer(s, grpcapi.New(e.svc, pool, quiet))
 	})
-	return &env{pool: pool, svc: svc, clock: clk, addr: srv.Addr, signer: srv.Signer}
+	return e
 }
 
 // dial returns a client sending token as its bearer token; "" sends none.
 func (e *env) dial(t *testing.T, token string) pb.SiftingServiceClient {
-	t.Helper()
-	return pb.NewSiftingServiceClient(testenv.Dial(t, e.addr, token))
+	return pb.NewSiftingServiceClient(testenv.Dial(t, e.Addr, token))
 }
 
 // as returns a client calling as c.
 func (e *env) as(t *testing.T, c auth.Claims) pb.SiftingServiceClient {
-	t.Helper()
-	return e.dial(t, testenv.Token(t, e.signer, c))
+	return pb.NewSiftingServiceClient(e.As(t, c))
 }
 
 func reqID() string { return testenv.Name("req-") }
@@ -138,12 +123,12 @@ func (e *env) snapshot(t *testing.T) snapshot {
 	s := snapshot{counts: map[string]int{}, cases: map[string]string{}}
 	for _, table := range []string{"cases", "history", "outbox", "request_log", "inbox"} {
 		var n int
-		if err := e.pool.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+		if err := e.Pool.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
 			t.Fatalf("count %s: %v", table, err)
 		}
 		s.counts[table] = n
 	}
-	rows, err := e.pool.Query(ctx, `SELECT application_id::text, state || ' v' || version || ' ' || state_entered_at::text FROM cases`)
+	rows, err := e.Pool.Query(ctx, `SELECT application_id::text, state || ' v' || version || ' ' || state_entered_at::text FROM cases`)
 	if err != nil {
 		t.Fatalf("read cases: %v", err)
 	}

@@ -25,7 +25,7 @@ type snapshot struct {
 func (e *env) snapshot(t *testing.T) snapshot {
 	t.Helper()
 	s := snapshot{versions: map[string]string{}, outbox: e.count(t, "outbox"), requestLog: e.count(t, "request_log"), histories: e.count(t, "history")}
-	rows, err := e.pool.Query(context.Background(), `SELECT application_id::text, status || ' v' || version FROM cases`)
+	rows, err := e.Pool.Query(context.Background(), `SELECT application_id::text, status || ' v' || version FROM cases`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestBatchUnblock(t *testing.T) {
 	// The request log holds the batch itself and each item that succeeded.
 	want.outbox, want.requestLog, want.histories = before.outbox+1, before.requestLog+2, before.histories+1
 	wantSnapshot(t, "after the run", after, want)
-	if rows := testenv.OutboxEvents(t, e.pool, good.id); rows[len(rows)-1].Name != "vetting.unblocked" {
+	if rows := testenv.OutboxEvents(t, e.Pool, good.id); rows[len(rows)-1].Name != "vetting.unblocked" {
 		t.Errorf("good case's last event = %s", rows[len(rows)-1].Name)
 	}
 
@@ -211,7 +211,7 @@ func TestBatchLimits(t *testing.T) {
 	if resp.GetSucceeded() != 1 || resp.GetFailed() != 999 || resp.GetResults()[1].GetStatus().GetCode() != "ABORTED" {
 		t.Errorf("a thousand unblocks of one case: %d succeeded, %d failed, second %v", resp.GetSucceeded(), resp.GetFailed(), resp.GetResults()[1].GetStatus())
 	}
-	if n := len(slices.DeleteFunc(testenv.OutboxEvents(t, e.pool, r.id), func(o testenv.OutboxEvent) bool { return o.Name != "vetting.unblocked" })); n != 1 {
+	if n := len(slices.DeleteFunc(testenv.OutboxEvents(t, e.Pool, r.id), func(o testenv.OutboxEvent) bool { return o.Name != "vetting.unblocked" })); n != 1 {
 		t.Errorf("%d vetting.unblocked events, want 1", n)
 	}
 }

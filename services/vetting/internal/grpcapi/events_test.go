@@ -64,7 +64,7 @@ func TestOfferAccepted(t *testing.T) {
 				c.GetCampaignId() != r.campaign || !c.GetOpenedAt().AsTime().Equal(start.Add(-time.Hour)) || len(c.GetHistory()) != 1 {
 				t.Errorf("opened case = %v; want OPEN v1 at %s opened at the acceptance", c, tt.want)
 			}
-			rows := testenv.OutboxEvents(t, e.pool, r.id)
+			rows := testenv.OutboxEvents(t, e.Pool, r.id)
 			if len(rows) != 1 || rows[0].Name != "vetting.opened" {
 				t.Fatalf("outbox = %v, want one vetting.opened", testenv.EventNames(rows))
 			}
@@ -117,13 +117,13 @@ func TestCaseClosed(t *testing.T) {
 				r := e.open(t, "london")
 				ready[from](t, r)
 				before := e.get(t, r.id)
-				outboxBefore := len(testenv.OutboxEvents(t, e.pool, r.id))
+				outboxBefore := len(testenv.OutboxEvents(t, e.Pool, r.id))
 				at := e.clock.Advance(time.Minute)
 				ev := end.ev(r, at)
 				e.handle(t, ev)
 				e.handle(t, ev) // redelivered
 				after := e.get(t, r.id)
-				if n := len(testenv.OutboxEvents(t, e.pool, r.id)); n != outboxBefore {
+				if n := len(testenv.OutboxEvents(t, e.Pool, r.id)); n != outboxBefore {
 					t.Errorf("closing wrote %d events; the owner of the ending has published it", n-outboxBefore)
 				}
 				if !end.closes || !before.State.InProgress() {
@@ -151,7 +151,7 @@ func TestCaseClosed(t *testing.T) {
 		if got.State != vetting.Closed || got.ReasonCode != "candidate_request" {
 			t.Errorf("after withdrawal then offer.accepted: %s %q, want CLOSED", got.State, got.ReasonCode)
 		}
-		if rows := testenv.OutboxEvents(t, e.pool, r.id); len(rows) != 0 {
+		if rows := testenv.OutboxEvents(t, e.Pool, r.id); len(rows) != 0 {
 			t.Errorf("outbox = %v, want nothing: no case was opened", testenv.EventNames(rows))
 		}
 		_, err := c.RecordFormsReceived(t.Context(), &pb.RecordFormsReceivedRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: got.Version})
@@ -186,7 +186,7 @@ func TestConsumerOnJetStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	wanted := []string{"offer.accepted", "offer.withdrawn", "application.withdrawn"}
-	cons, err := consumer.New(e.pool, js, consumer.Config{Durable: "vetting",
+	cons, err := consumer.New(e.Pool, js, consumer.Config{Durable: "vetting",
 		Wants: func(ev *eventsv1.Event) bool {
 			name, err := event.Name(ev)
 			return err == nil && slices.Contains(wanted, name)
@@ -251,11 +251,11 @@ func TestConsumerOnJetStream(t *testing.T) {
 	other := r.event("offers", offerSPOC, start, 2)
 	other.Payload = &eventsv1.Event_OfferMade{OfferMade: &eventsv1.OfferMade{SalaryBandCode: "band_3"}}
 	consumed(t, publish(t, other, true))
-	if rows := testenv.OutboxEvents(t, e.pool, r.id); !slices.Equal(testenv.EventNames(rows), []string{"vetting.opened"}) {
+	if rows := testenv.OutboxEvents(t, e.Pool, r.id); !slices.Equal(testenv.EventNames(rows), []string{"vetting.opened"}) {
 		t.Errorf("outbox = %v, want one vetting.opened", testenv.EventNames(rows))
 	}
 	var inbox int
-	if err := e.pool.QueryRow(t.Context(), `SELECT count(*) FROM inbox WHERE consumer = 'vetting'`).Scan(&inbox); err != nil || inbox != 1 {
+	if err := e.Pool.QueryRow(t.Context(), `SELECT count(*) FROM inbox WHERE consumer = 'vetting'`).Scan(&inbox); err != nil || inbox != 1 {
 		t.Errorf("inbox holds %d events, %v; want only offer.accepted", inbox, err)
 	}
 

@@ -53,7 +53,7 @@ func (s *Server) RecordFormsReceived(ctx context.Context, req *pb.RecordFormsRec
 		func(ctx context.Context, c auth.Claims) (*vetting.Case, error) {
 			return s.svc.RecordFormsReceived(ctx, c, req.GetApplicationId(), req.GetExpectedVersion())
 		}, func(c *vetting.Case) { resp.Case = caseToProto(c) })
-	return reply(resp, s.toStatus(ctx, err))
+	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
 // BlockCase implements pb.VettingServiceServer.
@@ -63,7 +63,7 @@ func (s *Server) BlockCase(ctx context.Context, req *pb.BlockCaseRequest) (*pb.B
 		func(ctx context.Context, c auth.Claims) (*vetting.Case, error) {
 			return s.svc.Block(ctx, c, req.GetApplicationId(), req.GetExpectedVersion(), req.GetReason(), req.GetNote())
 		}, func(c *vetting.Case) { resp.Case = caseToProto(c) })
-	return reply(resp, s.toStatus(ctx, err))
+	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
 // UnblockCase implements pb.VettingServiceServer.
@@ -73,7 +73,7 @@ func (s *Server) UnblockCase(ctx context.Context, req *pb.UnblockCaseRequest) (*
 		func(ctx context.Context, c auth.Claims) (*vetting.Case, error) {
 			return s.svc.Unblock(ctx, c, req.GetApplicationId(), req.GetExpectedVersion())
 		}, func(c *vetting.Case) { resp.Case = caseToProto(c) })
-	return reply(resp, s.toStatus(ctx, err))
+	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
 // ClearCase implements pb.VettingServiceServer.
@@ -83,7 +83,7 @@ func (s *Server) ClearCase(ctx context.Context, req *pb.ClearCaseRequest) (*pb.C
 		func(ctx context.Context, c auth.Claims) (*vetting.Case, error) {
 			return s.svc.Clear(ctx, c, req.GetApplicationId(), req.GetExpectedVersion())
 		}, func(c *vetting.Case) { resp.Case = caseToProto(c) })
-	return reply(resp, s.toStatus(ctx, err))
+	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
 // FailCase implements pb.VettingServiceServer.
@@ -93,7 +93,7 @@ func (s *Server) FailCase(ctx context.Context, req *pb.FailCaseRequest) (*pb.Fai
 		func(ctx context.Context, c auth.Claims) (*vetting.Case, error) {
 			return s.svc.Fail(ctx, c, req.GetApplicationId(), req.GetExpectedVersion(), req.GetReasonCode())
 		}, func(c *vetting.Case) { resp.Case = caseToProto(c) })
-	return reply(resp, s.toStatus(ctx, err))
+	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
 // BatchUnblock implements pb.VettingServiceServer; see command.Batch for
@@ -211,13 +211,6 @@ func (s *Server) GetCase(ctx context.Context, req *pb.GetCaseRequest) (*pb.GetCa
 		return nil, s.toStatus(ctx, err)
 	}
 	return &pb.GetCaseResponse{Case: caseToProto(c)}, nil
-}
-
-func reply[T any](resp *T, err error) (*T, error) {
-	if err != nil {
-		return nil, err
-	}
-	return resp, nil
 }
 
 // toStatus is the one place this service turns errors into statuses; it

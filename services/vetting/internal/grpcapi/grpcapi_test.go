@@ -77,7 +77,7 @@ func TestConcurrentChanges(t *testing.T) {
 				t.Errorf("winner sees %s v%d, want %s v%d", winner.GetStatus(), winner.GetVersion(), tt.want, v+1)
 			}
 			n := 0
-			for _, row := range testenv.OutboxEvents(t, e.pool, r.id) {
+			for _, row := range testenv.OutboxEvents(t, e.Pool, r.id) {
 				if row.Name == tt.event {
 					n++
 				}
@@ -114,7 +114,7 @@ func TestIdempotentRetry(t *testing.T) {
 			t.Errorf("retry answered %v, want the first response %v", again, first)
 		}
 	}
-	if rows := testenv.OutboxEvents(t, e.pool, r.id); !slices.Equal(testenv.EventNames(rows), []string{"vetting.opened", "vetting.blocked"}) {
+	if rows := testenv.OutboxEvents(t, e.Pool, r.id); !slices.Equal(testenv.EventNames(rows), []string{"vetting.opened", "vetting.blocked"}) {
 		t.Errorf("outbox = %v, want vetting.opened and one vetting.blocked", testenv.EventNames(rows))
 	}
 	if got := e.get(t, r.id); got.Version != 2 || !got.BlockedSince.Equal(start) {
@@ -129,7 +129,7 @@ func TestIdempotentRetry(t *testing.T) {
 	testenv.WantField(t, err, "request_id")
 	_, err = c.UnblockCase(t.Context(), &pb.UnblockCaseRequest{ApplicationId: r.id, ExpectedVersion: 2})
 	testenv.WantField(t, err, "request_id")
-	if n := len(testenv.OutboxEvents(t, e.pool, r.id)); n != 2 {
+	if n := len(testenv.OutboxEvents(t, e.Pool, r.id)); n != 2 {
 		t.Errorf("outbox holds %d rows after refused reuses, want 2", n)
 	}
 }
@@ -198,13 +198,13 @@ func TestAccess(t *testing.T) {
 			for _, ch := range changes {
 				r := e.open(t, "london")
 				v := ch.ready(t, e, vetter, r)
-				before := len(testenv.OutboxEvents(t, e.pool, r.id))
+				before := len(testenv.OutboxEvents(t, e.Pool, r.id))
 				got, err := ch.call(t.Context(), caller.client, r.id, v)
 				if status.Code(err) != caller.change {
 					t.Errorf("%s: err = %v, want %s", ch.name, err, caller.change)
 					continue
 				}
-				after := len(testenv.OutboxEvents(t, e.pool, r.id))
+				after := len(testenv.OutboxEvents(t, e.Pool, r.id))
 				if caller.change == codes.OK {
 					if got.GetStatus() != ch.want || got.GetVersion() != v+1 || after != before+1 {
 						t.Errorf("%s: %s v%d with %d new events, want %s v%d with one", ch.name, got.GetStatus(), got.GetVersion(), after-before, ch.want, v+1)
@@ -344,7 +344,7 @@ func TestCaseFlow(t *testing.T) {
 	_, err = c.FailCase(ctx, &pb.FailCaseRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 5, ReasonCode: "adverse_information"})
 	testenv.WantStatus(t, err, codes.FailedPrecondition, "CLEARED")
 
-	rows := testenv.OutboxEvents(t, e.pool, r.id)
+	rows := testenv.OutboxEvents(t, e.Pool, r.id)
 	wantNames := []string{"vetting.opened", "vetting.forms_received", "vetting.blocked", "vetting.unblocked", "vetting.cleared"}
 	if !slices.Equal(testenv.EventNames(rows), wantNames) {
 		t.Fatalf("outbox = %v, want %v", testenv.EventNames(rows), wantNames)
@@ -392,7 +392,7 @@ func TestCaseFlow(t *testing.T) {
 		if f := failed.GetCase(); f.GetStatus() != pb.CaseStatus_CASE_STATUS_FAILED || f.GetReasonCode() != "identity_not_established" || f.GetBlockNote() != "" || f.GetBlockedSince() != nil {
 			t.Errorf("failed = %v", f)
 		}
-		rows := testenv.OutboxEvents(t, e.pool, r.id)
+		rows := testenv.OutboxEvents(t, e.Pool, r.id)
 		if last := rows[len(rows)-1]; last.Name != "vetting.failed" || last.Event.GetVettingFailed().GetReasonCode() != "identity_not_established" {
 			t.Errorf("last event = %s %v", last.Name, last.Event)
 		}

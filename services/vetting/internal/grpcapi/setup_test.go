@@ -9,16 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
-	"github.com/probation-recruitment/pipeline/pkg/consumer"
 	"github.com/probation-recruitment/pipeline/pkg/event"
-	"github.com/probation-recruitment/pipeline/pkg/idempotency"
-	"github.com/probation-recruitment/pipeline/pkg/outbox"
-	"github.com/probation-recruitment/pipeline/pkg/pg"
 	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
@@ -27,9 +22,6 @@ import (
 	"github.com/probation-recruitment/pipeline/services/vetting/internal/store"
 	"github.com/probation-recruitment/pipeline/services/vetting/internal/vetting"
 )
-
-// testKey signs and verifies every token in these tests.
-const testKey = "vetting-grpcapi-test-key-0123456789abcdef"
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
@@ -52,11 +44,9 @@ var (
 // server on a loopback port with the production authentication
 // interceptor.
 type env struct {
-	pool   *pgxpool.Pool
-	svc    *vetting.Service
-	clock  *testenv.Clock
-	addr   string
-	signer *auth.Signer
+	*testenv.Service
+	svc   *vetting.Service
+	clock *testenv.Clock
 }
 
 func setup(t *testing.T) *env {
@@ -66,29 +56,22 @@ func setup(t *testing.T) *env {
 
 func setupWith(t *testing.T, levels vetting.Levels) *env {
 	t.Helper()
-	ctx := context.Background()
-	pool, _ := testenv.Schema(t)
-	if err := pg.Migrate(ctx, pool, append([]pg.Migrations{outbox.Migrations, consumer.Migrations, idempotency.Migrations}, store.Migrations...)...); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	clk := testenv.NewClock(start)
-	svc := vetting.NewService(store.New(pool), clk.Now, levels)
-	srv := testenv.StartGRPC(t, testKey, quiet, func(s *grpc.Server) {
-		pb.RegisterVettingServiceServer(s, grpcapi.New(svc, pool, quiet))
+	e := &env{clock: testenv.NewClock(start)}
+	e.Service = testenv.StartService(t, quiet, store.Migrations, func(s *grpc.Server, pool *pgxpool.Pool) {
+		e.svc = vetting.NewService(store.New(pool), e.clock.Now, levels)
+		pb.RegisterVettingServiceServer(s, grpcapi.New(e.svc, pool, quiet))
 	})
-	return &env{pool: pool, svc: svc, clock: clk, addr: srv.Addr, signer: srv.Signer}
+	return e
 }
 
 // dial returns a client sending token as its bearer token; "" sends none.
 func (e *env) dial(t *testing.T, token string) pb.VettingServiceClient {
-	t.Helper()
-	return pb.NewVettingServiceClient(testenv.Dial(t, e.addr, token))
+	return pb.NewVettingServiceClient(testenv.Dial(t, e.Addr, token))
 }
 
 // as returns a client calling as c.
 func (e *env) as(t *testing.T, c auth.Claims) pb.VettingServiceClient {
-	t.Helper()
-	return e.dial(t, testenv.Token(t, e.signer, c))
+	return pb.NewVettingServiceClient(e.As(t, c))
 }
 
 func reqID() string { return testenv.Name("req-") }
@@ -127,17 +110,10 @@ func (r record) applicationWithdrawn(at time.Time) *eventsv1.Event {
 	return ev
 }
 
-// handle applies ev as the consumer does: inside a transaction carried by
-// the context.
+// handle applies ev as the consumer does.
 func (e *env) handle(t *testing.T, ev *eventsv1.Event) {
 	t.Helper()
-	ctx := context.Background()
-	if err := pg.InTx(ctx, e.pool, func(tx pgx.Tx) error {
-		return e.svc.HandleEvent(pg.WithTx(ctx, tx), ev)
-	}); err != nil {
-		name, _ := event.Name(ev)
-		t.Fatalf("handle %s: %v", name, err)
-	}
+	e.Handle(t, e.svc.HandleEvent, ev)
 }
 
 // open opens a case in region through offer.accepted at the clock's time.
@@ -184,7 +160,7 @@ func (e *env) get(t *testing.T, id string) *vetting.Case {
 // noNoteInOutbox fails if any outbox row holds any part of the note.
 func (e *env) noNoteInOutbox(t *testing.T) {
 	t.Helper()
-	rows := testenv.OutboxEvents(t, e.pool, "")
+	rows := testenv.OutboxEvents(t, e.Pool, "")
 	if len(rows) == 0 {
 		t.Fatal("the outbox is empty: nothing to check")
 	}
@@ -201,7 +177,7 @@ func (e *env) noNoteInOutbox(t *testing.T) {
 func (e *env) count(t *testing.T, table string) int {
 	t.Helper()
 	var n int
-	if err := e.pool.QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+	if err := e.Pool.QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
 		t.Fatalf("count %s: %v", table, err)
 	}
 	return n
