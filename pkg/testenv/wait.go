@@ -4,6 +4,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // patience is how long Eventually waits: generous, so that an effect that
@@ -63,4 +67,50 @@ func (c *Clock) Advance(d time.Duration) time.Time {
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
 	return c.now
+}
+
+// OneWins makes n calls at once (call(i) for i in 0..n-1), all changing
+// the same version of a record, and requires exactly one to succeed and the
+// others to be Aborted (a stale version); it returns the winner's result.
+func OneWins[R any](t testing.TB, n int, call func(i int) (R, error)) R {
+	t.Helper()
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		seen   = map[codes.Code]int{}
+		winner R
+		ready  = make(chan struct{})
+	)
+	for i := range n {
+		wg.Go(func() {
+			<-ready // all at once, to make the race as close as it gets
+			got, err := call(i)
+			mu.Lock()
+			defer mu.Unlock()
+			seen[status.Code(err)]++
+			if err == nil {
+				winner = got
+			} else if status.Code(err) != codes.Aborted {
+				t.Errorf("call %d: %v, want OK or Aborted", i, err)
+			}
+		})
+	}
+	close(ready)
+	wg.Wait()
+	if seen[codes.OK] != 1 || seen[codes.Aborted] != n-1 {
+		t.Fatalf("outcomes %v; want 1 OK and %d Aborted", seen, n-1)
+	}
+	return winner
+}
+
+// CountEvents counts the outbox rows about application id named name.
+func CountEvents(t testing.TB, pool *pgxpool.Pool, id, name string) int {
+	t.Helper()
+	n := 0
+	for _, o := range OutboxEvents(t, pool, id) {
+		if o.Name == name {
+			n++
+		}
+	}
+	return n
 }

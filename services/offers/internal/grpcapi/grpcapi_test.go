@@ -3,7 +3,6 @@ package grpcapi_test
 import (
 	"context"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -46,38 +45,11 @@ func TestConcurrentChanges(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := e.open(t, "london")
 			v := tt.ready(t, r)
-			const callers = 50
-			var wg sync.WaitGroup
-			var mu sync.Mutex
-			codesSeen := map[codes.Code]int{}
-			var winner *pb.Offer
-			for range callers {
-				wg.Go(func() {
-					o, err := tt.call(t.Context(), r.id, v)
-					mu.Lock()
-					defer mu.Unlock()
-					codesSeen[status.Code(err)]++
-					if err == nil {
-						winner = o
-					} else if status.Code(err) != codes.Aborted {
-						t.Errorf("unexpected error: %v", err)
-					}
-				})
-			}
-			wg.Wait()
-			if codesSeen[codes.OK] != 1 || codesSeen[codes.Aborted] != callers-1 {
-				t.Fatalf("outcomes %v; want 1 OK and %d Aborted", codesSeen, callers-1)
-			}
+			winner := testenv.OneWins(t, 50, func(int) (*pb.Offer, error) { return tt.call(t.Context(), r.id, v) })
 			if winner.GetStatus() != tt.want || winner.GetVersion() != v+1 {
 				t.Errorf("winner sees %s v%d, want %s v%d", winner.GetStatus(), winner.GetVersion(), tt.want, v+1)
 			}
-			var n int
-			for _, o := range testenv.OutboxEvents(t, e.Pool, r.id) {
-				if o.Name == tt.event {
-					n++
-				}
-			}
-			if n != 1 {
+			if n := testenv.CountEvents(t, e.Pool, r.id, tt.event); n != 1 {
 				t.Errorf("%d %s events in the outbox, want 1", n, tt.event)
 			}
 			if got := e.get(t, r.id); got.Version != v+1 || len(got.History) != int(v+1) {

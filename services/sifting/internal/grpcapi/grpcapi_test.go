@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,42 +33,16 @@ func TestConcurrentSiftDecisions(t *testing.T) {
 	id := e.open(t, event.NewID(), "london", start.Add(-time.Hour))
 	c := e.as(t, spocLondon)
 
-	const n = 50
-	got := make([]error, n)
-	var wg sync.WaitGroup
-	ready := make(chan struct{})
-	for i := range n {
-		wg.Go(func() {
-			req := &pb.RecordSiftDecisionRequest{
-				RequestId: fmt.Sprintf("race-%d-%s", i, reqID()), ApplicationId: id, ExpectedVersion: 1, Outcome: commonv1.Outcome_OUTCOME_PASS,
-			}
-			if i%2 == 1 {
-				req.Outcome, req.ReasonCode = commonv1.Outcome_OUTCOME_FAIL, "insufficient_evidence"
-			}
-			<-ready
-			_, got[i] = c.RecordSiftDecision(t.Context(), req)
-		})
-	}
-	close(ready)
-	wg.Wait()
-
-	winner, aborted := -1, 0
-	for i, err := range got {
-		switch status.Code(err) {
-		case codes.OK:
-			if winner >= 0 {
-				t.Errorf("callers %d and %d both succeeded", winner, i)
-			}
-			winner = i
-		case codes.Aborted:
-			aborted++
-		default:
-			t.Errorf("caller %d: %v, want OK or Aborted", i, err)
+	winner := testenv.OneWins(t, 50, func(i int) (int, error) {
+		req := &pb.RecordSiftDecisionRequest{
+			RequestId: fmt.Sprintf("race-%d-%s", i, reqID()), ApplicationId: id, ExpectedVersion: 1, Outcome: commonv1.Outcome_OUTCOME_PASS,
 		}
-	}
-	if winner < 0 || aborted != n-1 {
-		t.Fatalf("%d aborted and winner %d; want exactly one OK and %d Aborted", aborted, winner, n-1)
-	}
+		if i%2 == 1 {
+			req.Outcome, req.ReasonCode = commonv1.Outcome_OUTCOME_FAIL, "insufficient_evidence"
+		}
+		_, err := c.RecordSiftDecision(t.Context(), req)
+		return i, err
+	})
 
 	wantSubject := "london.sift.passed"
 	if winner%2 == 1 {
