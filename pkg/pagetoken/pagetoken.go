@@ -80,6 +80,27 @@ func Page(size int32, tok string, filters ...string) (limit int, after string, e
 	return limit, after, err
 }
 
+// PageByKey is Page for lists ordered by a time and an id: the key to
+// resume after is a Key.
+func PageByKey(size int32, tok string, filters ...string) (limit int, after Key, err error) {
+	limit, s, err := Page(size, tok, filters...)
+	if err != nil {
+		return 0, Key{}, err
+	}
+	after, err = ParseKey(s)
+	return limit, after, err
+}
+
+// PageByID is Page for lists ordered by id: the key to resume after is a
+// UUID ("" at the start).
+func PageByID(size int32, tok string, filters ...string) (limit int, after string, err error) {
+	if limit, after, err = Page(size, tok, filters...); err != nil {
+		return 0, "", err
+	}
+	after, err = ParseID(after)
+	return limit, after, err
+}
+
 // Key is a keyset position for lists ordered by a time and then an id:
 // the last row of a page.
 type Key struct {

@@ -94,3 +94,31 @@ func TestParseID(t *testing.T) {
 		t.Errorf("ParseID(forged) err = %v, want ErrInvalid", err)
 	}
 }
+
+func TestPageByKeyAndID(t *testing.T) {
+	t.Parallel()
+	id := "0190a4c2-6f1e-7000-8000-000000000001"
+	at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	limit, key, err := PageByKey(0, Encode(Key{At: at, ID: id}.String(), "london"), "london")
+	if err != nil || limit != DefaultPageSize || key.ID != id || !key.At.Equal(at) {
+		t.Errorf("PageByKey = %d, %+v, %v", limit, key, err)
+	}
+	if _, _, err := PageByKey(10, Encode("not a key", "london"), "london"); err != ErrInvalid {
+		t.Errorf("PageByKey of a forged token = %v, want ErrInvalid", err)
+	}
+	if _, _, err := PageByKey(10, Encode(Key{At: at, ID: id}.String(), "london"), "wales"); err != ErrInvalid {
+		t.Errorf("PageByKey of another filter's token = %v, want ErrInvalid", err)
+	}
+	if limit, after, err := PageByID(900, Encode(id), "london"); err != ErrInvalid || limit != 0 || after != "" {
+		t.Errorf("PageByID of another filter's token = %d, %q, %v", limit, after, err)
+	}
+	if limit, after, err := PageByID(900, Encode(id)); err != nil || limit != MaxPageSize || after != id {
+		t.Errorf("PageByID = %d, %q, %v", limit, after, err)
+	}
+	if _, _, err := PageByID(1, Encode("'; DROP TABLE x")); err != ErrInvalid {
+		t.Errorf("PageByID of a forged id = %v, want ErrInvalid", err)
+	}
+	if _, _, err := PageByID(-1, ""); err == nil {
+		t.Error("PageByID of a negative size = nil")
+	}
+}

@@ -95,7 +95,7 @@ func (s *Server) ListCampaigns(ctx context.Context, req *pb.ListCampaignsRequest
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	limit, after, err := page(req.GetPageSize(), req.GetPageToken(), req.GetRegion())
+	limit, after, err := pagetoken.PageByID(req.GetPageSize(), req.GetPageToken(), req.GetRegion())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -159,7 +159,7 @@ func (s *Server) ListApplications(ctx context.Context, req *pb.ListApplicationsR
 			return nil, s.toStatus(ctx, err)
 		}
 	}
-	f.Limit, f.After, err = page(req.GetPageSize(), req.GetPageToken(), req.GetRegion(), f.CampaignID, string(f.Stage))
+	f.Limit, f.After, err = pagetoken.PageByID(req.GetPageSize(), req.GetPageToken(), req.GetRegion(), f.CampaignID, string(f.Stage))
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -228,15 +228,6 @@ func (s *Server) ImportApplications(ctx context.Context, req *pb.ImportApplicati
 }
 
 func newImportResult() *pb.ImportResult { return &pb.ImportResult{} }
-
-// page reads a list request's paging, for lists keyed by id.
-func page(size int32, token string, filters ...string) (limit int, after string, err error) {
-	if limit, after, err = pagetoken.Page(size, token, filters...); err != nil {
-		return 0, "", err
-	}
-	after, err = pagetoken.ParseID(after)
-	return limit, after, err
-}
 
 // toStatus is the one place this service turns errors into statuses.
 func (s *Server) toStatus(ctx context.Context, err error) error {

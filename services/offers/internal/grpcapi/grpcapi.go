@@ -123,10 +123,8 @@ func (s *Server) ListOffers(ctx context.Context, req *pb.ListOffersRequest) (*pb
 			return nil, s.toStatus(ctx, validate.Field("status", "must be a known offer status"))
 		}
 	}
-	limit, after, err := pagetoken.Page(req.GetPageSize(), req.GetPageToken(), req.GetRegion(), string(f.Status))
-	if err == nil {
-		f.After, err = pagetoken.ParseKey(after)
-	}
+	limit, after, err := pagetoken.PageByKey(req.GetPageSize(), req.GetPageToken(), req.GetRegion(), string(f.Status))
+	f.After = after
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}

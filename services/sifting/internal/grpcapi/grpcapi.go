@@ -148,14 +148,11 @@ func (s *Server) queue(ctx context.Context, state sift.State, region, campaignID
 	if err != nil {
 		return nil, "", s.toStatus(ctx, err)
 	}
-	limit, after, err := pagetoken.Page(size, token, string(state), region, campaignID)
+	limit, after, err := pagetoken.PageByKey(size, token, string(state), region, campaignID)
 	if err != nil {
 		return nil, "", s.toStatus(ctx, err)
 	}
-	f := sift.QueueFilter{State: state, Regions: regions, CampaignID: campaignID, Limit: limit + 1}
-	if f.After, err = pagetoken.ParseKey(after); err != nil {
-		return nil, "", s.toStatus(ctx, err)
-	}
+	f := sift.QueueFilter{State: state, Regions: regions, CampaignID: campaignID, After: after, Limit: limit + 1}
 	cases, err := s.svc.Queue(ctx, f)
 	if err != nil {
 		return nil, "", s.toStatus(ctx, err)

@@ -175,10 +175,8 @@ func (s *Server) list(ctx context.Context, region string, st vetting.Status, siz
 	if err != nil {
 		return nil, "", s.toStatus(ctx, err)
 	}
-	limit, after, err := pagetoken.Page(size, token, region, string(st))
-	if err == nil {
-		f.After, err = pagetoken.ParseKey(after)
-	}
+	limit, after, err := pagetoken.PageByKey(size, token, region, string(st))
+	f.After = after
 	if err != nil {
 		return nil, "", s.toStatus(ctx, err)
 	}
