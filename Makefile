@@ -64,7 +64,8 @@ build: ## Build every service binary into ./bin.
 	@for d in services/*/cmd/* cmd/pipelinectl cmd/devnats; do echo "build $$d"; (cd $$d && go build -o $(BIN)/ .) || exit 1; done
 
 .PHONY: lint
-lint: $(BIN)/staticcheck ## gofmt, go vet and staticcheck on every module.
+lint: $(BIN)/staticcheck ## No tracked binary over 1 MiB; gofmt, go vet and staticcheck on every module.
+	@scripts/check-large-files
 	@unformatted=$$(gofmt -l $(MODULES)); if [ -n "$$unformatted" ]; then echo "not gofmt-formatted (run gofmt -w):"; echo "$$unformatted"; exit 1; fi
 	@for m in $(MODULES); do echo "lint $$m"; (cd $$m && go vet ./... && staticcheck ./...) || exit 1; done
 
