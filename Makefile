@@ -50,9 +50,16 @@ tools: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/buf $(BIN)/staticch
 generate: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/buf ## Regenerate Go code from proto/ (clean output folder).
 	cd proto && buf generate
 
+# verify also runs `buf breaking` (scripts/proto-breaking): events are
+# replayed from the start of the stream, so the contract must not break. On a
+# branch it compares with the merge-base of HEAD and main — the branch's own
+# changes, not main's later ones; on main (a clean clone in CI) the
+# merge-base is HEAD itself, so it compares with the previous commit, which
+# catches a breaking change as it lands. BREAKING_AGAINST=<commit> overrides.
 .PHONY: verify
-verify: generate ## Lint the protos and fail if regenerating changes anything.
+verify: generate ## Lint the protos, check them against main for breaking changes, and fail if regenerating changes anything.
 	cd proto && buf lint
+	@scripts/proto-breaking
 	@git diff --exit-code -- proto/gen || (echo "proto/gen is stale: run 'make generate' and commit the result" >&2; exit 1)
 	@test -z "$$(git status --porcelain -- proto/gen)" || (echo "proto/gen has untracked generated files: run 'make generate' and commit" >&2; git status --porcelain -- proto/gen >&2; exit 1)
 
