@@ -57,9 +57,16 @@ tools: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/buf $(BIN)/staticch
 generate: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/buf ## Regenerate Go code from proto/ (clean output folder).
 	cd proto && buf generate
 
+# verify also runs `buf breaking` (scripts/proto-breaking): events are
+# replayed from the start of the stream, so the contract must not break. On a
+# branch it compares with the merge-base of HEAD and main — the branch's own
+# changes, not main's later ones; on main (a clean clone in CI) the
+# merge-base is HEAD itself, so it compares with the previous commit, which
+# catches a breaking change as it lands. BREAKING_AGAINST=<commit> overrides.
 .PHONY: verify
-verify: generate ## Lint the protos and fail if regenerating changes anything.
+verify: generate ## Lint the protos, check them against main for breaking changes, and fail if regenerating changes anything.
 	cd proto && buf lint
+	@scripts/proto-breaking
 	@git diff --exit-code -- proto/gen || (echo "proto/gen is stale: run 'make generate' and commit the result" >&2; exit 1)
 	@test -z "$$(git status --porcelain -- proto/gen)" || (echo "proto/gen has untracked generated files: run 'make generate' and commit" >&2; git status --porcelain -- proto/gen >&2; exit 1)
 
@@ -71,7 +78,8 @@ build: ## Build every service binary into ./bin.
 	@for d in services/*/cmd/* cmd/pipelinectl cmd/devnats; do echo "build $$d"; (cd $$d && go build -o $(BIN)/ .) || exit 1; done
 
 .PHONY: lint
-lint: $(BIN)/staticcheck ## gofmt, go vet and staticcheck on every module.
+lint: $(BIN)/staticcheck ## No tracked binary over 1 MiB; gofmt, go vet and staticcheck on every module.
+	@scripts/check-large-files
 	@unformatted=$$(gofmt -l $(MODULES)); if [ -n "$$unformatted" ]; then echo "not gofmt-formatted (run gofmt -w):"; echo "$$unformatted"; exit 1; fi
 	@for m in $(MODULES); do echo "lint $$m"; (cd $$m && go vet ./... && staticcheck ./...) || exit 1; done
 	@for p in $(DOMAIN_PACKAGES); do bad=$$(cd $$p && go list -deps -test . | grep -E '$(INFRASTRUCTURE)'); \

@@ -37,7 +37,7 @@ func newCampaignCreateCmd(a *app) *cobra.Command {
 		Use:   "create",
 		Short: "Open a campaign in a region (admin)",
 		Example: `  pipelinectl campaigns create --region london --role administrator --title "Administrative officers" \
-    --posts 300 --opens-on 2026-11-01 --closes-on 2026-12-31`,
+    --posts 300 --opens-on 2026-11-01 --closes-on 2027-06-30`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if closes.d == nil && !rolling {

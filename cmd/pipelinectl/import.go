@@ -46,9 +46,17 @@ and the good ones go in. The stages' owners record each history at its
 historical times, so the reports count it as if it had happened here.
 
 Importing the same file again imports nothing twice: lines imported before are
-counted as "already imported". Progress goes to stderr after each batch; the
-result (one row per line with a problem, then the totals) to stdout. The exit
-code is 8 if any line failed. "-" reads standard input.`,
+counted as "already imported". Each bad line ("line N: column: reason") and
+the progress after each batch go to stderr; the result to stdout: a row for
+each line that did not go in (bad, or already imported), then the totals.
+The exit code is 8 if any line failed. "-" reads standard input.
+
+Lines go in batches of --batch-size. Each batch's request id is a prefix and
+its number (<prefix>-1, <prefix>-2, ...); the prefix is --request-id, or a
+new import-<UUID> on every run, so an interrupted import is simply run again
+(the lines' references keep anything from going in twice). Give
+--request-id only to retry exactly the same command: a batch number used
+before for different lines fails.`,
 		Example: `  pipelinectl import --dry-run candidates.csv
   pipelinectl import candidates.csv
   pipelinectl demo-data | pipelinectl import -`,
@@ -111,7 +119,7 @@ code is 8 if any line failed. "-" reads standard input.`,
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "check every line as the import would, and change nothing")
 	cmd.Flags().IntVar(&batchSize, "batch-size", maxImportBatch, fmt.Sprintf("lines per call, 1-%d", maxImportBatch))
-	cmd.Flags().StringVar(&requestID, "request-id", "", "request id prefix (default: a new one per run)")
+	cmd.Flags().StringVar(&requestID, "request-id", "", "prefix of the batches' request ids, <prefix>-1, <prefix>-2, ... (default: import-<new UUID> on every run)")
 	return cmd
 }
 

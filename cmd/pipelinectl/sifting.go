@@ -315,7 +315,7 @@ func newSiftGetCmd(a *app) *cobra.Command {
 func newInterviewScheduleCmd(a *app) *cobra.Command {
 	var at timeValue
 	cmd := siftChange(a, "schedule", "Book or move the interview of a case that passed the sift (SPOC)",
-		`  pipelinectl interviews schedule 0192f3a4-5b6c-7d8e-9f00-112233445566 --at 2026-12-01T10:00:00Z`,
+		`  pipelinectl interviews schedule 0192f3a4-5b6c-7d8e-9f00-112233445566 --at 2027-01-15T10:00:00Z`,
 		func(ctx context.Context, id string, ch *change) (*siftingv1.ScheduleInterviewResponse, error) {
 			return a.sifting.ScheduleInterview(ctx, &siftingv1.ScheduleInterviewRequest{
 				RequestId: ch.requestID, ApplicationId: id, ExpectedVersion: ch.version, ScheduledFor: at.t,

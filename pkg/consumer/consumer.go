@@ -154,8 +154,8 @@ func NewBatch(pool *pgxpool.Pool, js jetstream.JetStream, cfg Config, handle Bat
 	return c, nil
 }
 
-// Run creates (or updates) the durable consumer and applies messages until
-// ctx is done. It returns nil on cancellation.
+// Run creates the durable consumer (or updates its filter) and applies
+// messages until ctx is done. It returns nil on cancellation.
 func (c *Consumer) Run(ctx context.Context) error {
 	cons, err := c.consumer(ctx)
 	if err != nil {
@@ -186,17 +186,37 @@ func (c *Consumer) Run(ctx context.Context) error {
 }
 
 // consumer returns the durable consumer, creating it (from the first
-// event) if it does not exist. An existing one is used as it is: a rebuild
-// may have set it to start after the events it replayed.
+// event) if it does not exist. An existing one keeps its position and how
+// it was told to start (a rebuild may have set it to start after the events
+// it replayed), but takes the filter subject this code gives it: kept as it
+// was, a service whose filter changed would go on reading what the old one
+// matched, and miss what the new one adds.
+//
+// The new filter applies from the durable's position on: events behind it
+// that only the new filter matches are not delivered. A consumer that needs
+// them must be reset (as a rebuild does).
 func (c *Consumer) consumer(ctx context.Context) (jetstream.Consumer, error) {
 	cons, err := c.js.Consumer(ctx, c.cfg.Stream, c.cfg.Durable)
-	if err == nil {
-		return cons, nil
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return c.js.CreateConsumer(ctx, c.cfg.Stream, c.cfg.ConsumerConfig())
 	}
-	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+	if err != nil {
 		return nil, err
 	}
-	return c.js.CreateConsumer(ctx, c.cfg.Stream, c.cfg.ConsumerConfig())
+	have := cons.CachedInfo().Config
+	if have.FilterSubject == c.cfg.FilterSubject && len(have.FilterSubjects) == 0 {
+		return cons, nil
+	}
+	want := have
+	// FilterSubject alone, never FilterSubjects: nats-server 2.9 knows
+	// only the one.
+	want.FilterSubject, want.FilterSubjects = c.cfg.FilterSubject, nil
+	c.log.Info("updating the durable consumer's filter", "from", have.FilterSubject, "from_subjects", have.FilterSubjects, "to", want.FilterSubject)
+	cons, err = c.js.UpdateConsumer(ctx, c.cfg.Stream, want)
+	if err != nil {
+		return nil, fmt.Errorf("update the filter of durable %s: %w", c.cfg.Durable, err)
+	}
+	return cons, nil
 }
 
 // ConsumerConfig is the durable consumer's JetStream configuration.

@@ -253,7 +253,9 @@ type StuckCandidate struct {
 	Role          v1.JobRole             `protobuf:"varint,4,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
 	Stage         v1.Stage               `protobuf:"varint,5,opt,name=stage,proto3,enum=recruitment.common.v1.Stage" json:"stage,omitempty"`
 	Kind          StuckKind              `protobuf:"varint,6,opt,name=kind,proto3,enum=recruitment.reporting.v1.StuckKind" json:"kind,omitempty"`
-	// When the clock of this rule started: stage entry, block, or vetting due date.
+	// When the clock of this rule started: stage entry, the block, or, for
+	// STUCK_KIND_VETTING_OVERDUE, the start of the day after the vetting due
+	// date (00:00 Europe/London), the first moment vetting is overdue.
 	Since *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=since,proto3" json:"since,omitempty"`
 	// Whole days since then, as of the request's as_of.
 	Days int32 `protobuf:"varint,8,opt,name=days,proto3" json:"days,omitempty"`
