@@ -25,6 +25,7 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/outbox"
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
+	"github.com/probation-recruitment/pipeline/pkg/servicetest"
 	"github.com/probation-recruitment/pipeline/pkg/stream"
 	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
@@ -55,7 +56,7 @@ var (
 // env is one test's service: its own schema, and a real gRPC server on a
 // loopback port with the production interceptors.
 type env struct {
-	*testenv.Service
+	*servicetest.Service
 	svc *intake.Service
 }
 
@@ -66,7 +67,7 @@ func setup(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e := &env{}
-	e.Service = testenv.StartService(t, quiet, []pg.Migrations{store.Migrations}, func(s *grpc.Server, pool *pgxpool.Pool) {
+	e.Service = servicetest.Start(t, quiet, []pg.Migrations{store.Migrations}, func(s *grpc.Server, pool *pgxpool.Pool) {
 		e.svc = intake.NewService(store.New(pool), func() time.Time { return now }, loc)
 		pb.RegisterApplicationsServiceServer(s, grpcapi.New(e.svc, pool, quiet))
 	})
@@ -259,7 +260,7 @@ func TestAccessDenied(t *testing.T) {
 	expired, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
 		"sub": "spoc-london", "role": "spoc", "regions": []string{"london"}, "iss": auth.Issuer,
 		"iat": time.Now().Add(-time.Hour).Unix(), "exp": time.Now().Add(-2 * time.Minute).Unix(), // beyond the 30s leeway
-	}).SignedString([]byte(testenv.ServiceKey))
+	}).SignedString([]byte(servicetest.Key))
 	if err != nil {
 		t.Fatal(err)
 	}

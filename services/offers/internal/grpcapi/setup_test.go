@@ -12,6 +12,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/servicetest"
 	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
@@ -53,7 +54,7 @@ var (
 // server on a loopback port with the production authentication
 // interceptor.
 type env struct {
-	*testenv.Service
+	*servicetest.Service
 	svc   *offer.Service
 	clock *testenv.Clock
 }
@@ -65,7 +66,7 @@ func setup(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e := &env{clock: testenv.NewClock(start)}
-	e.Service = testenv.StartService(t, quiet, store.Migrations, func(s *grpc.Server, pool *pgxpool.Pool) {
+	e.Service = servicetest.Start(t, quiet, store.Migrations, func(s *grpc.Server, pool *pgxpool.Pool) {
 		e.svc = offer.NewService(store.New(pool), e.clock.Now, london, duePeriod)
 		pb.RegisterOffersServiceServer(s, grpcapi.New(e.svc, pool, quiet))
 	})

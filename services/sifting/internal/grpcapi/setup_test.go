@@ -12,6 +12,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/servicetest"
 	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
@@ -39,7 +40,7 @@ var (
 // env is one test's service: its own schema, and a real gRPC server on a
 // loopback port with the production authentication interceptor.
 type env struct {
-	*testenv.Service
+	*servicetest.Service
 	svc   *sift.Service
 	clock *testenv.Clock
 }
@@ -47,7 +48,7 @@ type env struct {
 func setup(t *testing.T) *env {
 	t.Helper()
 	e := &env{clock: testenv.NewClock(start)}
-	e.Service = testenv.StartService(t, quiet, store.Migrations, func(s *grpc.Server, pool *pgxpool.Pool) {
+	e.Service = servicetest.Start(t, quiet, store.Migrations, func(s *grpc.Server, pool *pgxpool.Pool) {
 		e.svc = sift.NewService(store.New(pool), e.clock.Now)
 		pb.RegisterSiftingServiceServer(s, grpcapi.New(e.svc, pool, quiet))
 	})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/servicetest"
 	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
@@ -44,7 +45,7 @@ var (
 // server on a loopback port with the production authentication
 // interceptor.
 type env struct {
-	*testenv.Service
+	*servicetest.Service
 	svc   *vetting.Service
 	clock *testenv.Clock
 }
@@ -57,7 +58,7 @@ func setup(t *testing.T) *env {
 func setupWith(t *testing.T, levels vetting.Levels) *env {
 	t.Helper()
 	e := &env{clock: testenv.NewClock(start)}
-	e.Service = testenv.StartService(t, quiet, store.Migrations, func(s *grpc.Server, pool *pgxpool.Pool) {
+	e.Service = servicetest.Start(t, quiet, store.Migrations, func(s *grpc.Server, pool *pgxpool.Pool) {
 		e.svc = vetting.NewService(store.New(pool), e.clock.Now, levels)
 		pb.RegisterVettingServiceServer(s, grpcapi.New(e.svc, pool, quiet))
 	})
