@@ -1,5 +1,5 @@
 // Package auth authenticates callers by a signed bearer JWT and decides what
-// they may touch (DESIGN.md §6): a role, and the regions the caller may see.
+// they may touch (docs/design.md §6): a role, and the regions the caller may see.
 //
 // Services verify tokens once, in the gRPC interceptors of pkg/grpcauth (this
 // package knows nothing of gRPC, so domain packages can use it), and each
@@ -24,7 +24,7 @@ import (
 // caller may perform.
 type Role string
 
-// The four roles of DESIGN.md §6.
+// The four roles of docs/design.md §6.
 const (
 	RoleSPOC      Role = "spoc"
 	RoleVetting   Role = "vetting"

@@ -1,4 +1,4 @@
-// Package event names events and their NATS subjects (DESIGN.md §4) and
+// Package event names events and their NATS subjects (docs/design.md §4) and
 // encodes the recruitment.events.v1.Event envelope.
 package event
 

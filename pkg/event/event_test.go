@@ -41,7 +41,7 @@ func TestNameAndSubject(t *testing.T) {
 
 func TestNamesCoverDesign(t *testing.T) {
 	t.Parallel()
-	// DESIGN.md §3-4: every stage change is an event.
+	// docs/design.md §3-4: every stage change is an event.
 	want := []string{
 		"campaign.created", "campaign.updated",
 		"application.submitted", "application.withdrawn",

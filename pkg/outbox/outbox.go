@@ -1,4 +1,4 @@
-// Package outbox implements the transactional outbox (DESIGN.md §4): a
+// Package outbox implements the transactional outbox (docs/design.md §4): a
 // service writes each event in the same PostgreSQL transaction as the state
 // change it describes, and a Relay publishes committed events to JetStream.
 //

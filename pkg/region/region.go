@@ -1,5 +1,5 @@
 // Package region holds the probation regions of England and Wales as the
-// stable codes of DESIGN.md §2.
+// stable codes of docs/design.md §2.
 package region
 
 import "slices"

@@ -1,5 +1,5 @@
 // Package stream declares the RECRUITMENT JetStream stream every event is
-// published to (DESIGN.md §4).
+// published to (docs/design.md §4).
 package stream
 
 import (
@@ -21,7 +21,7 @@ type Config struct {
 	// Replicas: 1 on one machine, 3 in a JetStream cluster.
 	Replicas int
 	// DuplicateWindow within which a repeated Nats-Msg-Id is dropped; at
-	// least 2 minutes (DESIGN.md §4), default 10 minutes so an outbox relay
+	// least 2 minutes (docs/design.md §4), default 10 minutes so an outbox relay
 	// that restarts after a crash still finds its first attempt in it.
 	DuplicateWindow time.Duration
 }
@@ -51,7 +51,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) (jetstream.St
 	c = c.WithDefaults()
 	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        c.Name,
-		Description: "Recruitment pipeline events (DESIGN.md §4)",
+		Description: "Recruitment pipeline events (docs/design.md §4)",
 		Subjects:    []string{c.SubjectPrefix + ".>"},
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,

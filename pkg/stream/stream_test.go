@@ -25,7 +25,7 @@ func TestEnsureCreatesThenUpdates(t *testing.T) {
 	c := info.Config
 	if c.Name != "RECRUITMENT" || len(c.Subjects) != 1 || c.Subjects[0] != "recruitment.>" ||
 		c.Storage != jetstream.FileStorage || c.Duplicates < 2*time.Minute || c.MaxAge != 0 {
-		t.Errorf("stream config = %+v; want DESIGN.md §4 (RECRUITMENT, recruitment.>, file, window ≥ 2m, kept for ever)", c)
+		t.Errorf("stream config = %+v; want docs/design.md §4 (RECRUITMENT, recruitment.>, file, window ≥ 2m, kept for ever)", c)
 	}
 	// A second service starting, with a different window, updates in place.
 	s, err = Ensure(ctx, js, Config{DuplicateWindow: 5 * time.Minute})

@@ -57,7 +57,7 @@ func ReasonCode(field, code string) error {
 	return nil
 }
 
-// Region checks a region code (DESIGN.md §2).
+// Region checks a region code (docs/design.md §2).
 func Region(field, code string) error {
 	if !region.Valid(code) {
 		return Field(field, "must be one of "+strings.Join(region.All, ", "))

@@ -8,7 +8,7 @@ import (
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
 )
 
-// regionNames are the regions as people write them; the codes are DESIGN.md §2's.
+// regionNames are the regions as people write them; the codes are docs/design.md §2's.
 var regionNames = map[string]string{
 	"north-east":         "North East",
 	"north-west":         "North West",

@@ -32,7 +32,7 @@ func thresholds(region string, version int64, sift, interview, offer, pre, block
 	}, VettingBlockedWarningDays: blocked[0], VettingBlockedBreachDays: blocked[1]}
 }
 
-// defaultThresholds are DESIGN.md §5's: SIFT 10/14, INTERVIEW 14/21, OFFER
+// defaultThresholds are docs/design.md §5's: SIFT 10/14, INTERVIEW 14/21, OFFER
 // 7/10, PRE_EMPLOYMENT 28/42, vetting blocked 3/5.
 func defaultThresholds(region string, version int64) *pb.Thresholds {
 	return thresholds(region, version, [2]int32{10, 14}, [2]int32{14, 21}, [2]int32{7, 10}, [2]int32{28, 42}, [2]int32{3, 5})

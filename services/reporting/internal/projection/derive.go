@@ -39,7 +39,7 @@ type Campaign struct {
 // Measure identifies a duration the reports summarise.
 type Measure int
 
-// Measures: the DESIGN.md §5 hiring measures (numbered as in the contract),
+// Measures: the docs/design.md §5 hiring measures (numbered as in the contract),
 // a count of starts before vetting cleared, and the time spent in each
 // stage (StageDuration + stage number).
 const (

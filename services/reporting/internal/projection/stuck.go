@@ -38,7 +38,7 @@ type Thresholds struct {
 	Version int64
 }
 
-// DefaultThresholds are DESIGN.md §5's: SIFT 10/14, INTERVIEW 14/21, OFFER
+// DefaultThresholds are docs/design.md §5's: SIFT 10/14, INTERVIEW 14/21, OFFER
 // 7/10, PRE_EMPLOYMENT 28/42, vetting blocked 3/5.
 func DefaultThresholds() Thresholds {
 	return Thresholds{

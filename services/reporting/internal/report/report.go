@@ -1,4 +1,4 @@
-// Package report answers the reporting questions of DESIGN.md §5 from the
+// Package report answers the reporting questions of docs/design.md §5 from the
 // projection's aggregates: stuck candidates, time to hire, the funnel,
 // stage durations and region summaries.
 package report
@@ -206,7 +206,7 @@ type TimeToHireQuery struct {
 	Window     Window
 }
 
-// HiringMeasures are the DESIGN.md §5 measures, in order.
+// HiringMeasures are the docs/design.md §5 measures, in order.
 var HiringMeasures = []projection.Measure{
 	projection.TimeToHire, projection.TimeToFill, projection.ApplicationToStart, projection.OfferToClearance,
 }

@@ -35,7 +35,7 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // ApplicationsService owns campaigns, the submission of applications and
-// candidate withdrawal (DESIGN.md §3). Candidate personal data (name, email,
+// candidate withdrawal (docs/design.md §3). Candidate personal data (name, email,
 // phone) is stored here and nowhere else.
 //
 // Every call needs a bearer token. Campaign changes are admin only;
@@ -171,7 +171,7 @@ func (c *applicationsServiceClient) ImportApplications(ctx context.Context, in *
 // for forward compatibility.
 //
 // ApplicationsService owns campaigns, the submission of applications and
-// candidate withdrawal (DESIGN.md §3). Candidate personal data (name, email,
+// candidate withdrawal (docs/design.md §3). Candidate personal data (name, email,
 // phone) is stored here and nowhere else.
 //
 // Every call needs a bearer token. Campaign changes are admin only;

@@ -22,7 +22,7 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// Stage is where an application stands in the pipeline (DESIGN.md §3).
+// Stage is where an application stands in the pipeline (docs/design.md §3).
 // Each stage is owned by exactly one service, which alone moves an
 // application out of it.
 type Stage int32
@@ -158,7 +158,7 @@ func (JobRole) EnumDescriptor() ([]byte, []int) {
 	return file_recruitment_common_v1_common_proto_rawDescGZIP(), []int{1}
 }
 
-// CallerRole is the role carried by a caller's token (DESIGN.md §6), plus
+// CallerRole is the role carried by a caller's token (docs/design.md §6), plus
 // SYSTEM for changes a service makes in reaction to another service's event.
 type CallerRole int32
 

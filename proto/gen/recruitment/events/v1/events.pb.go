@@ -24,7 +24,7 @@ const (
 )
 
 // Event is the envelope of every state change published on the
-// RECRUITMENT stream (DESIGN.md §4). The subject is
+// RECRUITMENT stream (docs/design.md §4). The subject is
 // <prefix>.<region>.<aggregate>.<event>, e.g.
 // recruitment.london.vetting.blocked, where <aggregate>.<event> is the name
 // given beside each payload field below.
@@ -37,7 +37,7 @@ type Event struct {
 	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
 	// The application the change is about; empty for campaign events.
 	ApplicationId string `protobuf:"bytes,2,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
-	// Region code (DESIGN.md §2).
+	// Region code (docs/design.md §2).
 	Region     string     `protobuf:"bytes,3,opt,name=region,proto3" json:"region,omitempty"`
 	CampaignId string     `protobuf:"bytes,4,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
 	Role       v1.JobRole `protobuf:"varint,5,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`

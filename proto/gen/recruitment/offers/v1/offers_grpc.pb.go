@@ -33,7 +33,7 @@ const (
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// OffersService owns the OFFER stage and the start (DESIGN.md §3). An
+// OffersService owns the OFFER stage and the start (docs/design.md §3). An
 // application becomes eligible for an offer on interview.passed; a
 // vetting.failed event withdraws the offer with reason "vetting_failed".
 // Changes are made by a SPOC of the region, or an admin.
@@ -149,7 +149,7 @@ func (c *offersServiceClient) GetOffer(ctx context.Context, in *GetOfferRequest,
 // All implementations must embed UnimplementedOffersServiceServer
 // for forward compatibility.
 //
-// OffersService owns the OFFER stage and the start (DESIGN.md §3). An
+// OffersService owns the OFFER stage and the start (docs/design.md §3). An
 // application becomes eligible for an offer on interview.passed; a
 // vetting.failed event withdraws the offer with reason "vetting_failed".
 // Changes are made by a SPOC of the region, or an admin.

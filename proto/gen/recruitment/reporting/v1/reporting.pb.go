@@ -181,7 +181,7 @@ func (NextActor) EnumDescriptor() ([]byte, []int) {
 	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{2}
 }
 
-// Measure is one of the DESIGN.md §5 time measures.
+// Measure is one of the docs/design.md §5 time measures.
 type Measure int32
 
 const (

@@ -35,7 +35,7 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // ReportingService answers questions about the pipeline from projections of
-// every event (DESIGN.md §5). It owns no stage. Dashboard, SPOC, vetting and
+// every event (docs/design.md §5). It owns no stage. Dashboard, SPOC, vetting and
 // admin callers may read reports for their own regions; thresholds are set
 // by an admin.
 //
@@ -46,7 +46,7 @@ type ReportingServiceClient interface {
 	// breach threshold, blocked in vetting past the blocked thresholds, or
 	// started subject to vetting past the vetting due date; most overdue first.
 	ListStuckCandidates(ctx context.Context, in *ListStuckCandidatesRequest, opts ...grpc.CallOption) (*ListStuckCandidatesResponse, error)
-	// GetTimeToHire returns the hiring time measures of DESIGN.md §5.
+	// GetTimeToHire returns the hiring time measures of docs/design.md §5.
 	GetTimeToHire(ctx context.Context, in *GetTimeToHireRequest, opts ...grpc.CallOption) (*GetTimeToHireResponse, error)
 	// GetFunnel returns how many applications reached each stage.
 	GetFunnel(ctx context.Context, in *GetFunnelRequest, opts ...grpc.CallOption) (*GetFunnelResponse, error)
@@ -177,7 +177,7 @@ func (c *reportingServiceClient) SetThresholds(ctx context.Context, in *SetThres
 // for forward compatibility.
 //
 // ReportingService answers questions about the pipeline from projections of
-// every event (DESIGN.md §5). It owns no stage. Dashboard, SPOC, vetting and
+// every event (docs/design.md §5). It owns no stage. Dashboard, SPOC, vetting and
 // admin callers may read reports for their own regions; thresholds are set
 // by an admin.
 //
@@ -188,7 +188,7 @@ type ReportingServiceServer interface {
 	// breach threshold, blocked in vetting past the blocked thresholds, or
 	// started subject to vetting past the vetting due date; most overdue first.
 	ListStuckCandidates(context.Context, *ListStuckCandidatesRequest) (*ListStuckCandidatesResponse, error)
-	// GetTimeToHire returns the hiring time measures of DESIGN.md §5.
+	// GetTimeToHire returns the hiring time measures of docs/design.md §5.
 	GetTimeToHire(context.Context, *GetTimeToHireRequest) (*GetTimeToHireResponse, error)
 	// GetFunnel returns how many applications reached each stage.
 	GetFunnel(context.Context, *GetFunnelRequest) (*GetFunnelResponse, error)

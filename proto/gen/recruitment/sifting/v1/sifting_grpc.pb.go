@@ -32,7 +32,7 @@ const (
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// SiftingService owns the SIFT and INTERVIEW stages (DESIGN.md §3). A sift
+// SiftingService owns the SIFT and INTERVIEW stages (docs/design.md §3). A sift
 // case is opened when application.submitted arrives and closed when
 // application.withdrawn does. Changes are made by a SPOC of the case's
 // region, or an admin.
@@ -136,7 +136,7 @@ func (c *siftingServiceClient) GetCase(ctx context.Context, in *GetCaseRequest, 
 // All implementations must embed UnimplementedSiftingServiceServer
 // for forward compatibility.
 //
-// SiftingService owns the SIFT and INTERVIEW stages (DESIGN.md §3). A sift
+// SiftingService owns the SIFT and INTERVIEW stages (docs/design.md §3). A sift
 // case is opened when application.submitted arrives and closed when
 // application.withdrawn does. Changes are made by a SPOC of the case's
 // region, or an admin.

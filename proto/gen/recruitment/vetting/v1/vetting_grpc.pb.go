@@ -35,7 +35,7 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // VettingService owns the vetting case opened when an offer is accepted
-// (DESIGN.md §3). The vetting role of the case's region, or an admin, may
+// (docs/design.md §3). The vetting role of the case's region, or an admin, may
 // change cases; a SPOC of the region may read them.
 type VettingServiceClient interface {
 	// RecordFormsReceived records that the candidate's forms arrived.
@@ -163,7 +163,7 @@ func (c *vettingServiceClient) BatchUnblock(ctx context.Context, in *BatchUnbloc
 // for forward compatibility.
 //
 // VettingService owns the vetting case opened when an offer is accepted
-// (DESIGN.md §3). The vetting role of the case's region, or an admin, may
+// (docs/design.md §3). The vetting role of the case's region, or an admin, may
 // change cases; a SPOC of the region may read them.
 type VettingServiceServer interface {
 	// RecordFormsReceived records that the candidate's forms arrived.
