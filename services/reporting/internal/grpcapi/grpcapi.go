@@ -14,7 +14,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/apistatus"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
-	"github.com/probation-recruitment/pipeline/pkg/idempotency"
+	"github.com/probation-recruitment/pipeline/pkg/command"
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
@@ -281,29 +281,22 @@ func (s *Server) GetThresholds(ctx context.Context, req *pb.GetThresholdsRequest
 
 // SetThresholds implements pb.ReportingServiceServer. Admin only.
 func (s *Server) SetThresholds(ctx context.Context, req *pb.SetThresholdsRequest) (*pb.SetThresholdsResponse, error) {
-	caller, err := region(ctx, req.GetThresholds().GetRegion())
-	if err != nil {
-		return nil, s.toStatus(ctx, err)
-	}
+	r := req.GetThresholds().GetRegion()
+	invalid := validate.Region("region", r)
 	th, err := thresholdsFromProto(req.GetThresholds())
-	if err != nil {
-		return nil, s.toStatus(ctx, err)
+	if invalid == nil {
+		invalid = err
 	}
 	resp := &pb.SetThresholdsResponse{}
 	// The request id is recorded in the thresholds' transaction; the report
 	// service marks the change once that commits.
-	err = s.reports.SetThresholds(ctx, req.GetThresholds().GetRegion(), req.GetExpectedVersion(), th,
+	err = s.reports.SetThresholds(ctx, r, req.GetExpectedVersion(), th,
 		func(ctx context.Context, set func(context.Context) (projection.Thresholds, error)) error {
-			return idempotency.Once(ctx, s.pool, caller.Subject, "SetThresholds", req, resp, func(ctx context.Context) error {
-				saved, err := set(ctx)
-				resp.Thresholds = thresholdsToProto(req.GetThresholds().GetRegion(), saved)
-				return err
-			})
+			return command.Run(ctx, s.pool, command.Call{Method: "SetThresholds", Invalid: invalid}, req, resp,
+				func(ctx context.Context, _ auth.Claims) (projection.Thresholds, error) { return set(ctx) },
+				func(saved projection.Thresholds) { resp.Thresholds = thresholdsToProto(r, saved) })
 		})
-	if err != nil {
-		return nil, s.toStatus(ctx, err)
-	}
-	return resp, nil
+	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
 // toStatus is the one place this service turns errors into statuses; it
