@@ -112,7 +112,7 @@ type result struct {
 // loadReports calls each RPC from o.concurrency callers for o.duration
 // and records every latency.
 func loadReports(ctx context.Context, addr, adminAddr string, o options, r *report) error {
-	signer, err := auth.KeyConfig{HS256Key: signingKey}.Signer()
+	signer, err := auth.KeyConfig{Ed25519PrivateKey: signingSeed}.Signer()
 	if err != nil {
 		return err
 	}

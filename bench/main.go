@@ -30,13 +30,15 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
 	"github.com/probation-recruitment/pipeline/pkg/stream"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
 )
 
-const signingKey = "bench-signing-key-of-at-least-32-bytes!!"
+// signingSeed signs the bench's tokens; the services hold its public half.
+const signingSeed = "YmVuY2gtc2lnbmluZy1rZXktb2YtMzItYnl0ZXMhISE="
 
 type options struct {
 	apps        int
@@ -143,7 +145,7 @@ func run(ctx context.Context, o options) error {
 	}
 	env := []string{
 		"DATABASE_URL=" + o.databaseURL, "DB_SCHEMA=" + schema, "NATS_URL=" + natsURL,
-		"AUTH_HS256_KEY=" + signingKey, "LOG_LEVEL=warn", fmt.Sprintf("PROJECTION_BATCH=%d", o.batch),
+		"AUTH_ED25519_PUBLIC_KEY=" + signingPublicKey(), "LOG_LEVEL=warn", fmt.Sprintf("PROJECTION_BATCH=%d", o.batch),
 	}
 	grpcAddr, adminAddr := freeAddr(), freeAddr()
 	serveEnv := append(env, "GRPC_ADDR="+grpcAddr, "ADMIN_ADDR="+adminAddr)
@@ -353,6 +355,14 @@ func startService(bin string, env []string, adminAddr string) (*service, error) 
 func (s *service) stop() {
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	_ = s.cmd.Wait()
+}
+
+func signingPublicKey() string {
+	k, err := auth.KeyConfig{Ed25519PrivateKey: signingSeed}.Public()
+	if err != nil {
+		panic(err) // a constant seed: any test of the bench catches it
+	}
+	return k.Ed25519PublicKey
 }
 
 func freeAddr() string {

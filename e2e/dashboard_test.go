@@ -54,7 +54,7 @@ func startDashboard(t *testing.T, reportingAddr string) *dashboard {
 	// dashboard's fan-out from many goroutines.
 	d.cmd = exec.Command(binary(t, "dashboard", filepath.Join("services", "dashboard", "cmd", "dashboard"), "-race"))
 	d.cmd.Env = append(os.Environ(), "HTTP_ADDR="+addr, "REPORTING_ADDR="+reportingAddr,
-		"AUTH_HS256_KEY="+testKey, "DASHBOARD_TOKEN=", "LOG_LEVEL=warn")
+		"AUTH_ED25519_PRIVATE_KEY="+testSeed, "DASHBOARD_TOKEN=", "LOG_LEVEL=warn")
 	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)

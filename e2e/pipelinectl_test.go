@@ -37,7 +37,7 @@ type ctl struct {
 
 func newCtl(t *testing.T, st *stack) *ctl {
 	t.Helper()
-	env := []string{"AUTH_HS256_KEY=" + testKey}
+	env := []string{"AUTH_ED25519_PRIVATE_KEY=" + testSeed}
 	for _, e := range os.Environ() {
 		// A developer's own settings must not leak into the test.
 		if !strings.HasPrefix(e, "PIPELINE_") && !strings.HasPrefix(e, "AUTH_") {

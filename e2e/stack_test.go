@@ -26,7 +26,19 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/testenv"
 )
 
-const testKey = "e2e-test-signing-key-of-at-least-32-bytes"
+// testSeed is the private seed of the key the tests sign tokens with; the
+// services hold only its public half, as in production.
+const testSeed = "ZTJlLXRlc3Qtc2lnbmluZy1rZXktMzItYnl0ZXMhISE="
+
+// testPublicKey is testSeed's public key, for the services.
+func testPublicKey(t *testing.T) string {
+	t.Helper()
+	k, err := auth.KeyConfig{Ed25519PrivateKey: testSeed}.Public()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.Ed25519PublicKey
+}
 
 // services are started in this order; every test gets all of them.
 var services = []string{"applications", "sifting", "offers", "vetting", "reporting"}
@@ -107,7 +119,7 @@ func start(t *testing.T) *stack {
 		cmd := exec.Command(binary(t, name, filepath.Join("services", name, "cmd", name)))
 		cmd.Env = append(os.Environ(),
 			"DATABASE_URL="+testenv.DatabaseURL(), "DB_SCHEMA="+prefix+"_"+name, "NATS_URL="+natsURL,
-			"GRPC_ADDR="+grpcAddr, "ADMIN_ADDR="+adminAddr, "AUTH_HS256_KEY="+testKey, "LOG_LEVEL=warn")
+			"GRPC_ADDR="+grpcAddr, "ADMIN_ADDR="+adminAddr, "AUTH_ED25519_PUBLIC_KEY="+testPublicKey(t), "LOG_LEVEL=warn")
 		cmd.Stdout, cmd.Stderr = &logs, &logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -163,7 +175,7 @@ func dropSchema(t *testing.T, schema string) {
 // token mints a bearer token for role in regions.
 func token(t *testing.T, subject string, role auth.Role, regions ...string) grpc.CallOption {
 	t.Helper()
-	signer, err := auth.KeyConfig{HS256Key: testKey}.Signer()
+	signer, err := auth.KeyConfig{Ed25519PrivateKey: testSeed}.Signer()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -106,7 +106,7 @@ Environment (flags win):
   PIPELINE_VETTING_ADDR  PIPELINE_REPORTING_ADDR      service addresses
   PIPELINE_TOKEN                                      bearer token
   PIPELINE_TLS                                        true for TLS (system roots)
-  AUTH_HS256_KEY, AUTH_ED25519_PRIVATE_KEY            signing key for ` + "`token`" + `
+  AUTH_ED25519_PRIVATE_KEY                            signing key for ` + "`token`" + `
 
 ` + exitCodesSection
 

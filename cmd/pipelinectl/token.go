@@ -11,7 +11,32 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/config"
 )
 
-func init() { register(newTokenCmd) }
+func init() {
+	register(newTokenCmd)
+	register(newKeygenCmd)
+}
+
+func newKeygenCmd(*app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "keygen",
+		Short: "Make an Ed25519 key pair for signing tokens",
+		Long: `Make a new Ed25519 key pair and print it as environment variables:
+AUTH_ED25519_PRIVATE_KEY signs tokens (keep it in a secret store, with
+whoever mints tokens); AUTH_ED25519_PUBLIC_KEY is what every service needs
+to verify them, and may be public.`,
+		Example: `  pipelinectl keygen > signing.env        # keep signing.env secret
+  grep PUBLIC signing.env                  # what the services are given`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			k, err := auth.GenerateEd25519()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "AUTH_ED25519_PRIVATE_KEY=%s\nAUTH_ED25519_PUBLIC_KEY=%s\n", k.Ed25519PrivateKey, k.Ed25519PublicKey)
+			return nil
+		},
+	}
+}
 
 func newTokenCmd(*app) *cobra.Command {
 	var (
@@ -22,20 +47,26 @@ func newTokenCmd(*app) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "token",
-		Short: "Mint a bearer token for local use",
+		Short: "Mint a bearer token (development and automation)",
 		Long: `Mint a signed bearer token (JWT) for calling the services.
 
-The key comes from AUTH_HS256_KEY or AUTH_ED25519_PRIVATE_KEY (base64 seed),
-the same keys the services verify with; with neither set it uses the public
-development key that the services accept when they have no key either.`,
+People sign in with 'pipelinectl login' against the organisation's identity
+provider; this command is for a developer's machine and for automation that
+holds the pipeline's signing key.
+
+The key is AUTH_ED25519_PRIVATE_KEY (base64 seed; 'pipelinectl keygen' makes
+a pair), whose public half the services verify with. With it unset, the token
+is signed with the public development key, which services accept only when
+started with AUTH_ALLOW_DEV_KEY=true on loopback addresses (as make run does).
+A token lives at most 12 hours.`,
 		Example: `  pipelinectl token --role spoc --region london --subject spoc-london-1
   pipelinectl token --role admin --subject admin-1 --ttl 1h
   export PIPELINE_TOKEN=$(pipelinectl token --role vetting --region london --subject vetting-london-1)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			keys := auth.KeyConfig{HS256Key: os.Getenv("AUTH_HS256_KEY"), Ed25519PrivateKey: os.Getenv("AUTH_ED25519_PRIVATE_KEY")}
-			if keys.HS256Key == "" && keys.Ed25519PrivateKey == "" {
-				keys.HS256Key = config.DevHS256Key
+			keys := auth.KeyConfig{Ed25519PrivateKey: os.Getenv("AUTH_ED25519_PRIVATE_KEY")}
+			if keys.Ed25519PrivateKey == "" {
+				keys.Ed25519PrivateKey = config.DevEd25519Seed
 			}
 			signer, err := keys.Signer()
 			if err != nil {

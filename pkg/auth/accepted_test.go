@@ -30,7 +30,7 @@ func TestAcceptedTokensKeepTheirValidity(t *testing.T) {
 	}
 	verify := func(what, token, wantErr string) Claims {
 		t.Helper()
-		c, err := v.Verify(token)
+		c, err := v.Verify(t.Context(), token)
 		switch {
 		case wantErr == "" && err != nil:
 			t.Fatalf("%s: %v", what, err)
@@ -40,8 +40,8 @@ func TestAcceptedTokensKeepTheirValidity(t *testing.T) {
 		return c
 	}
 
-	tok := sign(jwt.MapClaims{"sub": "alice", "role": "spoc", "regions": []string{"london"}, "iss": Issuer,
-		"exp": start.Add(time.Minute).Unix()})
+	tok := sign(jwt.MapClaims{"sub": "alice", "role": "spoc", "regions": []string{"london"}, "iss": Issuer, "aud": Audience,
+		"iat": start.Unix(), "exp": start.Add(time.Minute).Unix()})
 	verify("fresh", tok, "")
 	if len(v.accepted) != 1 {
 		t.Fatalf("%d tokens remembered, want 1", len(v.accepted))
@@ -57,7 +57,7 @@ func TestAcceptedTokensKeepTheirValidity(t *testing.T) {
 	verify("past exp and the leeway", tok, "token expired")
 
 	clock = start
-	later := sign(jwt.MapClaims{"sub": "bob", "role": "admin", "iss": Issuer,
+	later := sign(jwt.MapClaims{"sub": "bob", "role": "admin", "iss": Issuer, "aud": Audience, "iat": start.Unix(),
 		"nbf": start.Add(10 * time.Minute).Unix(), "exp": start.Add(time.Hour).Unix()})
 	verify("before nbf", later, "token not valid yet")
 	if _, ok := v.accepted[later]; ok {
@@ -86,7 +86,7 @@ func TestAcceptedTokensAreBounded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := v.Verify(tok); err != nil {
+		if _, err := v.Verify(t.Context(), tok); err != nil {
 			t.Fatal(err)
 		}
 		if len(v.accepted) > maxAccepted {
@@ -117,7 +117,7 @@ func BenchmarkVerify(b *testing.B) {
 				if !remembered {
 					clear(v.accepted)
 				}
-				if _, err := v.Verify(tok); err != nil {
+				if _, err := v.Verify(b.Context(), tok); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -5,21 +5,19 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"slices"
-	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-
-	"github.com/probation-recruitment/pipeline/pkg/region"
 )
 
-// Issuer is the iss claim every token must carry. Checking it stops a token
-// minted for another system with a shared key from being accepted here.
+// Issuer is the iss claim of the tokens signed with the pipeline's own key
+// (pipelinectl token, tests). Checking it stops a token minted for another
+// system with a shared key from being accepted here.
 const Issuer = "recruitment-pipeline"
 
-// leeway absorbs clock skew between the minting host and the verifying one.
-const leeway = 30 * time.Second
+// Audience is the aud claim of the tokens signed with the pipeline's own
+// key, and the audience every service accepts unless configured otherwise.
+const Audience = "recruitment-pipeline"
 
 // minHS256KeyLen is the RFC 7518 §3.2 minimum: a shorter HMAC key is
 // guessable offline from any captured token.
@@ -38,63 +36,11 @@ type KeyConfig struct {
 	Ed25519PrivateKey string
 }
 
-// Verifier checks bearer tokens against one key. It is safe for concurrent use.
-//
-// It remembers the tokens it has accepted, so a caller that presents the
-// same token on every call (a dashboard, pipelinectl) has it parsed and
-// its signature checked once: that cost more CPU than most reports. A
-// remembered token is accepted only within its validity (nbf and exp, with
-// the leeway), as a fresh check would; a token that fails is never
-// remembered.
-type Verifier struct {
-	alg    string
-	key    any
-	parser *jwt.Parser
-	now    func() time.Time
-
-	mu       sync.RWMutex
-	accepted map[string]acceptedToken
-}
-
-// acceptedToken is a token's claims and when they may be used (the leeway
-// applied), for as long as the Verifier remembers it.
-type acceptedToken struct {
-	claims             Claims
-	notBefore, expires time.Time
-}
-
-// maxAccepted bounds the tokens a Verifier remembers; past it, the expired
-// ones are dropped, or all if none has expired.
-const maxAccepted = 4096
-
 // Signer mints tokens with one key, for pipelinectl and tests. It is safe for
 // concurrent use.
 type Signer struct {
 	method jwt.SigningMethod
 	key    any
-}
-
-// Verifier builds the token verifier for the configured key.
-func (k KeyConfig) Verifier() (*Verifier, error) {
-	hs := k.HS256Key != ""
-	ed := k.Ed25519PublicKey != "" || k.Ed25519PrivateKey != ""
-	switch {
-	case hs && ed:
-		return nil, errors.New("build verifier: both HS256Key and an Ed25519 key are set; configure exactly one")
-	case !hs && !ed:
-		return nil, errors.New("build verifier: no key set; configure HS256Key or Ed25519PublicKey")
-	case hs:
-		key, err := k.hs256Key()
-		if err != nil {
-			return nil, fmt.Errorf("build verifier: %w", err)
-		}
-		return newVerifier(jwt.SigningMethodHS256, key), nil
-	}
-	pub, err := k.ed25519PublicKey()
-	if err != nil {
-		return nil, fmt.Errorf("build verifier: %w", err)
-	}
-	return newVerifier(jwt.SigningMethodEdDSA, pub), nil
 }
 
 // Signer builds the token signer for the configured HS256 key or Ed25519
@@ -128,6 +74,33 @@ func (k KeyConfig) Signer() (*Signer, error) {
 		return nil, errors.New("build signer: Ed25519PrivateKey: required to sign, only the public key is set")
 	}
 	return nil, errors.New("build signer: no key set; configure HS256Key or Ed25519PrivateKey")
+}
+
+// GenerateEd25519 returns a new Ed25519 key pair: the private seed signs
+// (pipelinectl token, a token service), the public key is all a service
+// needs to verify.
+func GenerateEd25519() (KeyConfig, error) {
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		return KeyConfig{}, fmt.Errorf("generate Ed25519 key: %w", err)
+	}
+	return KeyConfig{
+		Ed25519PublicKey:  base64.StdEncoding.EncodeToString(pub),
+		Ed25519PrivateKey: base64.StdEncoding.EncodeToString(priv.Seed()),
+	}, nil
+}
+
+// Public returns the configuration with the Ed25519 public key only (derived
+// from the seed when only the seed is set): what a verifying service holds.
+func (k KeyConfig) Public() (KeyConfig, error) {
+	pub, err := k.ed25519PublicKey()
+	if err != nil {
+		return KeyConfig{}, err
+	}
+	if pub == nil {
+		return KeyConfig{}, errors.New("Ed25519PublicKey: no Ed25519 key set")
+	}
+	return KeyConfig{Ed25519PublicKey: base64.StdEncoding.EncodeToString(pub)}, nil
 }
 
 func (k KeyConfig) hs256Key() ([]byte, error) {
@@ -176,131 +149,12 @@ func decodeEd25519Seed(s string) (ed25519.PrivateKey, error) {
 	return ed25519.NewKeyFromSeed(raw), nil
 }
 
-func newVerifier(m jwt.SigningMethod, key any) *Verifier {
-	v := &Verifier{alg: m.Alg(), key: key, now: time.Now, accepted: map[string]acceptedToken{}}
-	v.parser = jwt.NewParser(
-		// One accepted algorithm per key type is what defeats alg
-		// confusion and "none": the header cannot choose how the
-		// signature is checked.
-		jwt.WithValidMethods([]string{m.Alg()}),
-		jwt.WithIssuer(Issuer),
-		jwt.WithExpirationRequired(),
-		jwt.WithLeeway(leeway),
-		jwt.WithTimeFunc(func() time.Time { return v.now() }),
-	)
-	return v
-}
-
-// tokenClaims is the JWT body: registered claims plus role and regions.
-type tokenClaims struct {
-	jwt.RegisteredClaims
-	Role    Role     `json:"role"`
-	Regions []string `json:"regions"`
-}
-
-// Verify checks token's signature, algorithm, issuer and expiry, and that its
-// claims name a known role, a subject and only known regions. Every error
-// wraps ErrUnauthenticated; the message never contains the token.
-func (v *Verifier) Verify(token string) (Claims, error) {
-	now := v.now()
-	v.mu.RLock()
-	a, ok := v.accepted[token]
-	v.mu.RUnlock()
-	if ok && !now.Before(a.notBefore) && now.Before(a.expires) {
-		c := a.claims
-		c.Regions = slices.Clone(c.Regions)
-		return c, nil
-	}
-	var tc tokenClaims
-	parsed, err := v.parser.ParseWithClaims(token, &tc, func(t *jwt.Token) (any, error) {
-		// WithValidMethods has already checked the alg; this guards against
-		// that option being dropped in a refactor.
-		if t.Method.Alg() != v.alg {
-			return nil, fmt.Errorf("unexpected signing method %q", t.Method.Alg())
-		}
-		return v.key, nil
-	})
-	if err != nil {
-		return Claims{}, fmt.Errorf("%w: %s", ErrUnauthenticated, v.reason(parsed, err))
-	}
-	c := Claims{
-		Subject:   tc.Subject,
-		Role:      tc.Role,
-		Regions:   tc.Regions,
-		ExpiresAt: tc.ExpiresAt.Time,
-	}
-	if err := checkClaims(c); err != nil {
-		return Claims{}, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
-	}
-	a = acceptedToken{claims: c, expires: tc.ExpiresAt.Add(leeway)}
-	if tc.NotBefore != nil {
-		a.notBefore = tc.NotBefore.Add(-leeway)
-	}
-	a.claims.Regions = slices.Clone(c.Regions)
-	v.remember(token, a, now)
-	return c, nil
-}
-
-func (v *Verifier) remember(token string, a acceptedToken, now time.Time) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if len(v.accepted) >= maxAccepted {
-		for t, old := range v.accepted {
-			if !now.Before(old.expires) {
-				delete(v.accepted, t)
-			}
-		}
-		if len(v.accepted) >= maxAccepted {
-			clear(v.accepted)
-		}
-	}
-	v.accepted[token] = a
-}
-
-// reason turns a jwt error into a short message that is safe to return to the
-// caller: it names what failed, never the token itself.
-func (v *Verifier) reason(t *jwt.Token, err error) string {
-	switch {
-	case errors.Is(err, jwt.ErrTokenMalformed):
-		return "token malformed"
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		if t != nil && t.Method != nil && t.Method.Alg() != v.alg {
-			return fmt.Sprintf("token algorithm %q not accepted, want %q", t.Method.Alg(), v.alg)
-		}
-		return "token signature invalid"
-	case errors.Is(err, jwt.ErrTokenExpired):
-		return "token expired"
-	case errors.Is(err, jwt.ErrTokenNotValidYet):
-		return "token not valid yet"
-	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
-		return "token has wrong issuer"
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return err.Error()
-	}
-	return "token invalid"
-}
-
-// validate holds the claim rules shared by Mint and Verify, so a signer
-// cannot produce a token the verifiers will refuse.
-func checkClaims(c Claims) error {
-	if c.Subject == "" {
-		return errors.New("token has no subject")
-	}
-	if !c.Role.Valid() {
-		return fmt.Errorf("token names unknown role %q", c.Role)
-	}
-	for _, r := range c.Regions {
-		if !region.Valid(r) {
-			return fmt.Errorf("token names unknown region %q", r)
-		}
-	}
-	return nil
-}
-
 // Mint signs a token for c valid for ttl from now; c.ExpiresAt is ignored.
+// It refuses what every verifier would refuse: a lifetime beyond
+// DefaultMaxLifetime, a reserved or malformed subject.
 func (s *Signer) Mint(c Claims, ttl time.Duration) (string, error) {
-	if ttl <= 0 {
-		return "", fmt.Errorf("mint token: ttl must be positive, got %s", ttl)
+	if ttl <= 0 || ttl > DefaultMaxLifetime {
+		return "", fmt.Errorf("mint token: ttl must be positive and at most %s, got %s", DefaultMaxLifetime, ttl)
 	}
 	if err := checkClaims(c); err != nil {
 		return "", fmt.Errorf("mint token: %w", err)
@@ -311,10 +165,11 @@ func (s *Signer) Mint(c Claims, ttl time.Duration) (string, error) {
 		regions = []string{}
 	}
 	now := time.Now()
-	tok := jwt.NewWithClaims(s.method, tokenClaims{
+	tok := jwt.NewWithClaims(s.method, keyClaims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Subject:   c.Subject,
 			Issuer:    Issuer,
+			Audience:  jwt.ClaimStrings{Audience},
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 		},

@@ -66,6 +66,7 @@ func goodClaims() jwt.MapClaims {
 		"role":    "spoc",
 		"regions": []string{"london", "wales"},
 		"iss":     auth.Issuer,
+		"aud":     auth.Audience,
 		"iat":     now.Unix(),
 		"exp":     now.Add(time.Hour).Unix(),
 	}
@@ -153,7 +154,7 @@ func TestMintVerifyRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Mint: %v", err)
 			}
-			got, err := mustVerifier(t, tt.keys).Verify(tok)
+			got, err := mustVerifier(t, tt.keys).Verify(t.Context(), tok)
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
@@ -205,6 +206,8 @@ func TestMintRefusesInvalidClaims(t *testing.T) {
 		{name: "unknown role", c: auth.Claims{Subject: "a", Role: "root"}, ttl: time.Hour, want: `unknown role "root"`},
 		{name: "unknown region", c: auth.Claims{Subject: "a", Role: auth.RoleSPOC, Regions: []string{"atlantis"}}, ttl: time.Hour, want: `unknown region "atlantis"`},
 		{name: "zero ttl", c: auth.Claims{Subject: "a", Role: auth.RoleSPOC}, ttl: 0, want: "ttl must be positive"},
+		{name: "ttl over the cap", c: auth.Claims{Subject: "a", Role: auth.RoleAdmin}, ttl: 13 * time.Hour, want: "at most 12h"},
+		{name: "a service's subject", c: auth.Claims{Subject: "system:vetting", Role: auth.RoleAdmin}, ttl: time.Hour, want: "reserved for the services"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -249,7 +252,16 @@ func TestVerifyRejects(t *testing.T) {
 		{name: "tampered payload", v: hsVerifier, token: head + "." + adminPayload + "." + sig, want: "token signature invalid"},
 		{name: "missing exp", v: hsVerifier, token: craft(t, jwt.SigningMethodHS256, hs, without(goodClaims(), "exp")), want: "exp claim is required"},
 		{name: "wrong issuer", v: hsVerifier, token: craft(t, jwt.SigningMethodHS256, hs, with(goodClaims(), "iss", "someone-else")), want: "wrong issuer"},
-		{name: "missing issuer", v: hsVerifier, token: craft(t, jwt.SigningMethodHS256, hs, without(goodClaims(), "iss")), want: "iss claim is required"},
+		{name: "missing issuer", v: hsVerifier, token: craft(t, jwt.SigningMethodHS256, hs, without(goodClaims(), "iss")), want: "wrong issuer"},
+		{name: "missing audience", v: hsVerifier, token: craft(t, jwt.SigningMethodHS256, hs, without(goodClaims(), "aud")), want: "audience"},
+		{name: "another service's audience", v: hsVerifier, token: craft(t, jwt.SigningMethodHS256, hs, with(goodClaims(), "aud", []string{"payroll"})), want: "audience"},
+		{name: "missing issue time", v: hsVerifier, token: craft(t, jwt.SigningMethodHS256, hs, without(goodClaims(), "iat")), want: "no issue time"},
+		{name: "issued in the future", v: hsVerifier, token: craft(t, jwt.SigningMethodHS256, hs, with(goodClaims(), "iat", time.Now().Add(2*time.Minute).Unix())), want: "issued in the future"},
+		{name: "lifetime over 12h", v: hsVerifier, token: craft(t, jwt.SigningMethodHS256, hs, with(goodClaims(), "exp", time.Now().Add(13*time.Hour).Unix())), want: "lifetime exceeds 12h"},
+		{name: "a service's subject", v: hsVerifier, token: craft(t, jwt.SigningMethodHS256, hs, with(goodClaims(), "sub", "system:offers")), want: "reserved for the services"},
+		{name: "a service's subject in capitals", v: hsVerifier, token: craft(t, jwt.SigningMethodHS256, hs, with(goodClaims(), "sub", "SYSTEM:vetting")), want: "reserved for the services"},
+		{name: "free text subject", v: hsVerifier, token: craft(t, jwt.SigningMethodHS256, hs, with(goodClaims(), "sub", "Alice Smith <alice@example.org>")), want: "not a well-formed id"},
+		{name: "control characters in subject", v: hsVerifier, token: craft(t, jwt.SigningMethodHS256, hs, with(goodClaims(), "sub", "alice\nadmin")), want: "not a well-formed id"},
 		{name: "missing sub", v: hsVerifier, token: craft(t, jwt.SigningMethodHS256, hs, without(goodClaims(), "sub")), want: "no subject"},
 		{name: "bad role", v: hsVerifier, token: craft(t, jwt.SigningMethodHS256, hs, with(goodClaims(), "role", "superuser")), want: `unknown role "superuser"`},
 		{name: "missing role", v: hsVerifier, token: craft(t, jwt.SigningMethodHS256, hs, without(goodClaims(), "role")), want: `unknown role ""`},
@@ -261,7 +273,7 @@ func TestVerifyRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c, err := tt.v.Verify(tt.token)
+			c, err := tt.v.Verify(t.Context(), tt.token)
 			if err == nil {
 				t.Fatalf("Verify accepted the token: %+v", c)
 			}
@@ -281,7 +293,29 @@ func TestVerifyRejects(t *testing.T) {
 func TestVerifyAllowsClockSkew(t *testing.T) {
 	t.Parallel()
 	tok := craft(t, jwt.SigningMethodHS256, []byte(hsKey), with(goodClaims(), "exp", time.Now().Add(-10*time.Second).Unix()))
-	if _, err := mustVerifier(t, auth.KeyConfig{HS256Key: hsKey}).Verify(tok); err != nil {
+	if _, err := mustVerifier(t, auth.KeyConfig{HS256Key: hsKey}).Verify(t.Context(), tok); err != nil {
 		t.Fatalf("token 10s past exp rejected despite leeway: %v", err)
+	}
+}
+
+func TestGenerateAndPublic(t *testing.T) {
+	t.Parallel()
+	k, err := auth.GenerateEd25519()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := auth.KeyConfig{Ed25519PrivateKey: k.Ed25519PrivateKey}.Public()
+	if err != nil || pub.Ed25519PublicKey != k.Ed25519PublicKey || pub.Ed25519PrivateKey != "" {
+		t.Fatalf("Public() = %+v, %v; want only the public key %s", pub, err, k.Ed25519PublicKey)
+	}
+	tok, err := mustSigner(t, k).Mint(auth.Claims{Subject: "a", Role: auth.RoleAdmin}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mustVerifier(t, pub).Verify(t.Context(), tok); err != nil {
+		t.Errorf("a token signed with the seed fails with the public key alone: %v", err)
+	}
+	if _, err := (auth.KeyConfig{HS256Key: hsKey}).Public(); err == nil {
+		t.Error("Public() of an HS256 key: want an error")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"reflect"
@@ -19,9 +20,12 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/stream"
 )
 
-// DevHS256Key signs and verifies tokens when no key is configured, so that
-// `make run` works out of the box. Services log a warning when they use it.
-const DevHS256Key = "local-development-only-key-do-not-use-in-production"
+// DevEd25519Seed is the private seed of the development key (base64 of
+// "recruitment-pipeline-dev-key-01!"). It is public — it is in this source —
+// so a service accepts what it signs only when told to
+// (AUTH_ALLOW_DEV_KEY=true) and only while every address it listens on is
+// loopback: on a developer's machine, never on a network.
+const DevEd25519Seed = "cmVjcnVpdG1lbnQtcGlwZWxpbmUtZGV2LWtleS0wMSE="
 
 // Common is the configuration every service shares. Each service embeds it
 // and adds its own fields; defaults for addresses come from the service.
@@ -44,8 +48,23 @@ type Common struct {
 	// Profiling serves Go's profiles at /debug/pprof/ on the admin address.
 	Profiling bool `env:"PROFILING" envDefault:"false"`
 
-	AuthHS256Key         string `env:"AUTH_HS256_KEY"`
+	// AuthEd25519PublicKey verifies the tokens signed with the pipeline's
+	// own key: services hold only the public half.
 	AuthEd25519PublicKey string `env:"AUTH_ED25519_PUBLIC_KEY"`
+	// AuthAllowDevKey accepts the public development key as well, if every
+	// listen address is loopback.
+	AuthAllowDevKey bool `env:"AUTH_ALLOW_DEV_KEY" envDefault:"false"`
+	// AuthAudiences are the aud values a token may carry (one is enough).
+	AuthAudiences []string `env:"AUTH_AUDIENCES" envDefault:"recruitment-pipeline"`
+	// AuthMaxTokenLifetime caps a token's exp - iat.
+	AuthMaxTokenLifetime time.Duration `env:"AUTH_MAX_TOKEN_LIFETIME" envDefault:"12h"`
+	// The organisation's OpenID provider, and how its claims map to a role
+	// and regions (see auth.OIDCConfig).
+	AuthOIDCIssuer       string            `env:"AUTH_OIDC_ISSUER"`
+	AuthOIDCRoleClaim    string            `env:"AUTH_OIDC_ROLE_CLAIM" envDefault:"role"`
+	AuthOIDCRoleValues   map[string]string `env:"AUTH_OIDC_ROLE_VALUES"`
+	AuthOIDCRegionsClaim string            `env:"AUTH_OIDC_REGIONS_CLAIM" envDefault:"regions"`
+	AuthOIDCRegionPrefix string            `env:"AUTH_OIDC_REGION_PREFIX"`
 
 	LogLevel  slog.Level `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string     `env:"LOG_FORMAT" envDefault:"text"`
@@ -124,18 +143,61 @@ func (c *Common) Defaults(schema, grpcAddr, adminAddr string) {
 	}
 }
 
-// UsesDevKey reports whether no signing key is configured, so the public
-// development key is in force.
-func (c Common) UsesDevKey() bool {
-	return c.AuthHS256Key == "" && c.AuthEd25519PublicKey == ""
+// Auth is the token verification the configuration asks for, and whether
+// the public development key is among what it accepts. With neither a key
+// nor an OpenID provider it is an error — a service fails closed — and so
+// is the development key anywhere but on loopback.
+func (c Common) Auth() (cfg auth.VerifierConfig, devKey bool, err error) {
+	cfg = auth.VerifierConfig{Audiences: c.AuthAudiences, MaxLifetime: c.AuthMaxTokenLifetime}
+	keys := auth.KeyConfig{Ed25519PublicKey: c.AuthEd25519PublicKey}
+	if c.AuthAllowDevKey {
+		for _, a := range []struct{ name, addr string }{{"GRPC_ADDR", c.GRPCAddr}, {"ADMIN_ADDR", c.AdminAddr}} {
+			if a.addr != "" && !Loopback(a.addr) {
+				return cfg, false, fmt.Errorf("AUTH_ALLOW_DEV_KEY: the public development key is allowed only while every listen address is loopback; %s is %q", a.name, a.addr)
+			}
+		}
+		if keys.Ed25519PublicKey != "" {
+			return cfg, false, errors.New("AUTH_ALLOW_DEV_KEY: set it or AUTH_ED25519_PUBLIC_KEY, not both (the pipeline signs with one key)")
+		}
+		keys = auth.KeyConfig{Ed25519PrivateKey: DevEd25519Seed}
+		devKey = true
+	}
+	if keys != (auth.KeyConfig{}) {
+		cfg.Keys = keys
+	}
+	if c.AuthOIDCIssuer != "" {
+		roles := map[string]auth.Role{}
+		for value, r := range c.AuthOIDCRoleValues {
+			roles[value] = auth.Role(r)
+		}
+		if len(roles) == 0 {
+			roles = nil
+		}
+		cfg.OIDC = &auth.OIDCConfig{
+			Issuer: c.AuthOIDCIssuer, RoleClaim: c.AuthOIDCRoleClaim, RoleValues: roles,
+			RegionsClaim: c.AuthOIDCRegionsClaim, RegionPrefix: c.AuthOIDCRegionPrefix,
+		}
+	}
+	if cfg.Keys == (auth.KeyConfig{}) && cfg.OIDC == nil {
+		return cfg, false, errors.New("no token verification configured: set AUTH_ED25519_PUBLIC_KEY (the pipeline's signing key) or AUTH_OIDC_ISSUER (your identity provider); " +
+			"on a developer's machine, AUTH_ALLOW_DEV_KEY=true with loopback listen addresses")
+	}
+	return cfg, devKey, nil
 }
 
-// Keys returns the token verification keys.
-func (c Common) Keys() auth.KeyConfig {
-	if c.UsesDevKey() {
-		return auth.KeyConfig{HS256Key: DevHS256Key}
+// Loopback reports whether a listen address binds only a loopback
+// interface ("127.0.0.1:50051", "[::1]:9051", "localhost:8080"); an empty
+// host (":50051") binds every interface.
+func Loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
 	}
-	return auth.KeyConfig{HS256Key: c.AuthHS256Key, Ed25519PublicKey: c.AuthEd25519PublicKey}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Server is the gRPC server configuration.
@@ -172,9 +234,11 @@ func (c Common) LogValue() slog.Value {
 		slog.String("grpc_addr", c.GRPCAddr),
 		slog.String("admin_addr", c.AdminAddr),
 		slog.Bool("grpc_reflection", c.Reflection),
-		slog.Bool("auth_dev_key", c.UsesDevKey()),
-		slog.Bool("auth_hs256_key_set", c.AuthHS256Key != ""),
+		slog.Bool("auth_allow_dev_key", c.AuthAllowDevKey),
 		slog.Bool("auth_ed25519_key_set", c.AuthEd25519PublicKey != ""),
+		slog.String("auth_oidc_issuer", c.AuthOIDCIssuer),
+		slog.Any("auth_audiences", c.AuthAudiences),
+		slog.Duration("auth_max_token_lifetime", c.AuthMaxTokenLifetime),
 	)
 }
 

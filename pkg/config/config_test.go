@@ -24,8 +24,8 @@ func TestLoadDefaultsAndOverrides(t *testing.T) {
 	if c.DBSchema != "applications" || c.GRPCAddr != "127.0.0.1:50051" {
 		t.Errorf("service defaults not applied: %+v", c.Common)
 	}
-	if !c.UsesDevKey() || c.Keys().HS256Key != DevHS256Key {
-		t.Error("with no key configured the development key must be used")
+	if _, _, err := c.Auth(); err == nil || !strings.Contains(err.Error(), "no token verification configured") {
+		t.Errorf("with no key configured a service must refuse to start: Auth() = %v", err)
 	}
 	if logged := c.LogValue().String(); strings.Contains(logged, "s3cret") || !strings.Contains(logged, "xxxxx") {
 		t.Errorf("LogValue must mask the password: %s", logged)
@@ -44,6 +44,45 @@ func TestLoadNamesBadVariable(t *testing.T) {
 			var c Common
 			if err := Load(&c); err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Load = %v, want an error containing %s", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestAuthFailsClosed: the public development key is accepted only when
+// asked for and only on loopback; with no key at all a service refuses to
+// start.
+func TestAuthFailsClosed(t *testing.T) {
+	t.Parallel()
+	pub := "MCowBQYDK2VwAyEA" // not a key: the check under test comes first
+	tests := []struct {
+		name    string
+		c       Common
+		devKey  bool
+		wantErr string
+	}{
+		{name: "nothing set", c: Common{GRPCAddr: "127.0.0.1:50051"}, wantErr: "no token verification configured"},
+		{name: "dev key on loopback", c: Common{AuthAllowDevKey: true, GRPCAddr: "127.0.0.1:50051", AdminAddr: "[::1]:9051"}, devKey: true},
+		{name: "dev key on localhost", c: Common{AuthAllowDevKey: true, GRPCAddr: "localhost:50051"}, devKey: true},
+		{name: "dev key on every interface", c: Common{AuthAllowDevKey: true, GRPCAddr: ":50051"}, wantErr: `GRPC_ADDR is ":50051"`},
+		{name: "dev key with a public admin address", c: Common{AuthAllowDevKey: true, GRPCAddr: "127.0.0.1:50051", AdminAddr: "0.0.0.0:9051"}, wantErr: "ADMIN_ADDR"},
+		{name: "dev key on a LAN address", c: Common{AuthAllowDevKey: true, GRPCAddr: "192.168.1.10:50051"}, wantErr: "loopback"},
+		{name: "dev key and a real key", c: Common{AuthAllowDevKey: true, AuthEd25519PublicKey: pub, GRPCAddr: "127.0.0.1:1"}, wantErr: "not both"},
+		{name: "a public key anywhere", c: Common{AuthEd25519PublicKey: pub, GRPCAddr: ":50051"}},
+		{name: "an identity provider anywhere", c: Common{AuthOIDCIssuer: "https://idp.example.org", GRPCAddr: ":50051"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, devKey, err := tt.c.Auth()
+			switch {
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("Auth() = %v, want an error containing %q", err, tt.wantErr)
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("Auth() = %v", err)
+			case devKey != tt.devKey:
+				t.Errorf("devKey = %v, want %v", devKey, tt.devKey)
+			case tt.devKey && cfg.Keys.Ed25519PrivateKey != DevEd25519Seed:
+				t.Errorf("the development key is not the one configured: %+v", cfg.Keys)
 			}
 		})
 	}

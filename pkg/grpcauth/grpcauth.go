@@ -89,7 +89,7 @@ func authenticate(ctx context.Context, v *auth.Verifier) (context.Context, error
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
 		return nil, status.Error(codes.Unauthenticated, "authorization header is not \"Bearer <token>\"")
 	}
-	c, err := v.Verify(strings.TrimSpace(token))
+	c, err := v.Verify(ctx, strings.TrimSpace(token))
 	if err != nil {
 		return nil, status.Error(codes.Unauthenticated, err.Error())
 	}

@@ -87,6 +87,8 @@ type Server struct {
 
 	mu     sync.Mutex
 	checks map[string]func(context.Context) error
+	// warnings are stated by /healthz below its answer.
+	warnings []string
 
 	stopping atomic.Bool
 	ran      atomic.Bool
@@ -200,6 +202,14 @@ func (s *Server) SetServingStatus(service string, serving bool) {
 		st = healthpb.HealthCheckResponse_SERVING
 	}
 	s.health.SetServingStatus(service, st)
+}
+
+// Warn adds a warning that /healthz states below its answer for as long as
+// the server runs, such as that the development key is in use.
+func (s *Server) Warn(warning string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.warnings = append(s.warnings, warning)
 }
 
 // AddReadinessCheck adds a check that /healthz runs on every probe, such as
@@ -329,6 +339,11 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _ = io.WriteString(w, "ok\n")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, warning := range s.warnings {
+		_, _ = io.WriteString(w, "warning: "+warning+"\n")
+	}
 }
 
 // runChecks runs every readiness check concurrently under one timeout and

@@ -15,9 +15,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
+	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/config"
 	"github.com/probation-recruitment/pipeline/pkg/consumer"
 	"github.com/probation-recruitment/pipeline/pkg/event"
@@ -53,10 +55,11 @@ func Start(ctx context.Context, name string, cfg config.Common, migrations ...pg
 	// Packages without a logger of their own log the same way.
 	slog.SetDefault(log)
 	log.Info("starting", "config", cfg)
-	if cfg.UsesDevKey() {
-		log.Warn("no AUTH_HS256_KEY or AUTH_ED25519_PUBLIC_KEY set: accepting tokens signed with the public development key")
+	authCfg, devKey, err := cfg.Auth()
+	if err != nil {
+		return nil, err
 	}
-	verifier, err := cfg.Keys().Verifier()
+	verifier, err := auth.NewVerifier(authCfg)
 	if err != nil {
 		return nil, err
 	}
@@ -85,6 +88,15 @@ func Start(ctx context.Context, name string, cfg config.Common, migrations ...pg
 		Stream: []grpc.StreamServerInterceptor{grpcauth.StreamServerInterceptor(verifier, grpcauth.DefaultSkip)},
 	}); err != nil {
 		return nil, err
+	}
+	devKeyInUse := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "auth_dev_key", Help: "1 while the service accepts tokens signed with the public development key.",
+	})
+	r.Server.Registry().MustRegister(devKeyInUse)
+	if devKey {
+		devKeyInUse.Set(1)
+		log.Warn("AUTH_ALLOW_DEV_KEY=true: accepting tokens signed with the public development key; never use this with real data")
+		r.Server.Warn("the public development key is in use (AUTH_ALLOW_DEV_KEY): not fit for real data")
 	}
 	r.Server.AddReadinessCheck("postgres", r.Pool.Ping)
 	r.Server.AddReadinessCheck("nats", stream.Ready(r.NATS))

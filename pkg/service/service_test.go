@@ -3,7 +3,9 @@ package service_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,7 +33,7 @@ func TestStartConsumeRun(t *testing.T) {
 	cfg := config.Common{
 		DatabaseURL: testenv.DatabaseURL(), DBSchema: schema, NATSURL: testenv.NATS(t),
 		NATSStream: "RECRUITMENT", NATSSubjectPrefix: "recruitment", NATSReplicas: 1,
-		GRPCAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second,
+		GRPCAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, AuthAllowDevKey: true,
 	}
 	rt, err := service.Start(ctx, "svc", cfg)
 	if err != nil {
@@ -59,11 +61,13 @@ func TestStartConsumeRun(t *testing.T) {
 		r, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
 		return err == nil && r.GetStatus() == healthpb.HealthCheckResponse_SERVING, fmt.Sprint(r.GetStatus(), err)
 	})
-	resp, err := http.Get("http://" + rt.Server.AdminAddr().String() + "/healthz")
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("/healthz = %v, %v; want 200", resp, err)
+	// The development key is in use: /healthz and a metric say so.
+	if body := get(t, rt, "/healthz", http.StatusOK); !strings.Contains(body, "warning: the public development key is in use") {
+		t.Errorf("/healthz = %q, want it to warn of the development key", body)
 	}
-	resp.Body.Close()
+	if body := get(t, rt, "/metrics", http.StatusOK); !strings.Contains(body, "\nauth_dev_key 1\n") {
+		t.Error("/metrics has no auth_dev_key 1")
+	}
 
 	nc, err := nats.Connect(cfg.NATSURL)
 	if err != nil {
@@ -100,11 +104,45 @@ func TestStartConsumeRun(t *testing.T) {
 	}
 }
 
+func get(t *testing.T, rt *service.Runtime, path string, want int) string {
+	t.Helper()
+	resp, err := http.Get("http://" + rt.Server.AdminAddr().String() + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("%s = %d %s, want %d", path, resp.StatusCode, b, want)
+	}
+	return string(b)
+}
+
 func TestStartFailsClearly(t *testing.T) {
 	t.Parallel()
-	cfg := config.Common{DatabaseURL: "postgres://nobody@127.0.0.1:1/none?connect_timeout=1", DBSchema: "x", GRPCAddr: "127.0.0.1:0"}
+	cfg := config.Common{DatabaseURL: "postgres://nobody@127.0.0.1:1/none?connect_timeout=1", DBSchema: "x", GRPCAddr: "127.0.0.1:0", AuthAllowDevKey: true}
 	if _, err := service.Start(context.Background(), "svc", cfg); err == nil {
 		t.Error("Start with an unreachable database: want an error")
+	}
+}
+
+// TestStartFailsClosed: a service with no way to verify tokens, or with the
+// development key on a network address, does not start.
+func TestStartFailsClosed(t *testing.T) {
+	t.Parallel()
+	_, schema := testenv.Schema(t)
+	for _, tt := range []struct {
+		name string
+		cfg  config.Common
+		want string
+	}{
+		{"no key", config.Common{GRPCAddr: "127.0.0.1:0"}, "no token verification configured"},
+		{"dev key on every interface", config.Common{GRPCAddr: ":0", AuthAllowDevKey: true}, "loopback"},
+	} {
+		tt.cfg.DatabaseURL, tt.cfg.DBSchema, tt.cfg.NATSURL = testenv.DatabaseURL(), schema, testenv.SystemNATSURL()
+		if _, err := service.Start(context.Background(), "svc", tt.cfg); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: Start = %v, want an error containing %q", tt.name, err, tt.want)
+		}
 	}
 }
 

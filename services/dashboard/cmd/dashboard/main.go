@@ -8,9 +8,9 @@
 //	REPORTING_ADDR     the reporting service's gRPC address (default 127.0.0.1:50055)
 //	DASHBOARD_TOKEN    bearer token (role dashboard) for the reporting calls; when
 //	                   empty, the dashboard mints its own for all twelve regions
-//	                   with AUTH_HS256_KEY or AUTH_ED25519_PRIVATE_KEY, or, with
-//	                   neither set, with the public development key (as the
-//	                   services accept on a developer's machine)
+//	                   with AUTH_ED25519_PRIVATE_KEY, or, with none set, with the
+//	                   public development key (which services accept only with
+//	                   AUTH_ALLOW_DEV_KEY=true on loopback)
 //	SHUTDOWN_TIMEOUT   graceful-stop budget on SIGTERM (default 15s)
 //	LOG_LEVEL, LOG_FORMAT
 package main
@@ -51,8 +51,7 @@ type settings struct {
 	HTTPAddr      string `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
 	ReportingAddr string `env:"REPORTING_ADDR" envDefault:"127.0.0.1:50055"`
 	Token         string `env:"DASHBOARD_TOKEN"`
-	// The signing keys, for minting a token when none is given.
-	AuthHS256Key          string `env:"AUTH_HS256_KEY"`
+	// The signing key, for minting a token when none is given.
 	AuthEd25519PrivateKey string `env:"AUTH_ED25519_PRIVATE_KEY"`
 
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
@@ -73,8 +72,6 @@ func (s settings) tokenSource() string {
 	switch {
 	case s.Token != "":
 		return "DASHBOARD_TOKEN"
-	case s.AuthHS256Key != "":
-		return "minted with AUTH_HS256_KEY"
 	case s.AuthEd25519PrivateKey != "":
 		return "minted with AUTH_ED25519_PRIVATE_KEY"
 	}
@@ -87,9 +84,9 @@ func (s settings) credentials() (credentials.PerRPCCredentials, error) {
 	if s.Token != "" {
 		return bearer.Static(s.Token), nil
 	}
-	keys := auth.KeyConfig{HS256Key: s.AuthHS256Key, Ed25519PrivateKey: s.AuthEd25519PrivateKey}
-	if keys.HS256Key == "" && keys.Ed25519PrivateKey == "" {
-		keys.HS256Key = config.DevHS256Key
+	keys := auth.KeyConfig{Ed25519PrivateKey: s.AuthEd25519PrivateKey}
+	if keys.Ed25519PrivateKey == "" {
+		keys.Ed25519PrivateKey = config.DevEd25519Seed
 	}
 	signer, err := keys.Signer()
 	if err != nil {
@@ -114,7 +111,7 @@ func run(ctx context.Context) error {
 	}
 	log := config.Common{LogLevel: cfg.LogLevel, LogFormat: cfg.LogFormat}.Logger(name)
 	log.Info("starting", "config", cfg)
-	if cfg.Token == "" && cfg.AuthHS256Key == "" && cfg.AuthEd25519PrivateKey == "" {
+	if cfg.Token == "" && cfg.AuthEd25519PrivateKey == "" {
 		log.Warn("no DASHBOARD_TOKEN or signing key set: minting tokens with the public development key, which only a developer's services accept")
 	}
 

@@ -37,7 +37,7 @@ func TestMinterMintsDashboardTokensAndRenewsThem(t *testing.T) {
 	if !ok {
 		t.Fatalf("metadata = %v, want a bearer token", md)
 	}
-	c, err := verifier.Verify(tok)
+	c, err := verifier.Verify(t.Context(), tok)
 	if err != nil {
 		t.Fatal(err)
 	}
