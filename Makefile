@@ -15,7 +15,7 @@ GRPCURL_VERSION            := v1.9.4
 NATSCLI_VERSION            := v0.4.0
 
 # Every Go module of the workspace.
-MODULES := proto pkg $(wildcard services/*) cmd/pipelinectl cmd/devnats e2e bench
+MODULES := proto pkg $(wildcard services/*) cmd/pipelinectl cmd/devnats cmd/devidp e2e bench
 
 GO_TEST_FLAGS ?= -race -count=1 -timeout=15m
 
@@ -75,7 +75,7 @@ verify: generate ## Lint the protos, check them against main for breaking change
 .PHONY: build
 build: ## Build every service binary into ./bin.
 	@mkdir -p $(BIN)
-	@for d in services/*/cmd/* cmd/pipelinectl cmd/devnats; do echo "build $$d"; (cd $$d && go build -o $(BIN)/ .) || exit 1; done
+	@for d in services/*/cmd/* cmd/pipelinectl cmd/devnats cmd/devidp; do echo "build $$d"; (cd $$d && go build -o $(BIN)/ .) || exit 1; done
 
 .PHONY: lint
 lint: $(BIN)/staticcheck ## No tracked binary over 1 MiB; gofmt, go vet and staticcheck on every module.
