@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/probation-recruitment/pipeline/pkg/region"
@@ -98,21 +97,32 @@ func Require(ctx context.Context, region string, roles ...Role) (Claims, error) 
 	if c.Role != RoleAdmin && !slices.Contains(roles, c.Role) {
 		return Claims{}, fmt.Errorf("%w: role %q may not perform this operation", ErrPermissionDenied, c.Role)
 	}
-	if region != "" && !c.CanAccessRegion(region) {
-		return Claims{}, fmt.Errorf("%w: caller may not access region %q", ErrPermissionDenied, region)
+	if region != "" {
+		if err := c.RequireRegion(region); err != nil {
+			return Claims{}, err
+		}
 	}
 	return c, nil
+}
+
+// RequireRegion is ErrPermissionDenied, naming the region, unless the
+// caller may see region: the one region check every service makes.
+func (c Claims) RequireRegion(region string) error {
+	if !c.CanAccessRegion(region) {
+		return fmt.Errorf("%w: caller may not access region %q", ErrPermissionDenied, region)
+	}
+	return nil
 }
 
 // VisibleRegions returns the regions a list call covers: the requested
 // region, if the caller may see it, or else every region the caller may see.
 func VisibleRegions(c Claims, requested string) ([]string, error) {
 	if requested != "" {
-		if !region.Valid(requested) {
-			return nil, &validate.FieldError{Field: "region", Rule: "must be one of " + strings.Join(region.All, ", ")}
+		if err := validate.Region("region", requested); err != nil {
+			return nil, err
 		}
-		if !c.CanAccessRegion(requested) {
-			return nil, fmt.Errorf("%w: caller may not access region %q", ErrPermissionDenied, requested)
+		if err := c.RequireRegion(requested); err != nil {
+			return nil, err
 		}
 		return []string{requested}, nil
 	}

@@ -35,6 +35,12 @@ type Call struct {
 	Invalid error
 }
 
+// OnApplication is a call by one of roles that changes the record of
+// applicationID (which must be a UUID).
+func OnApplication(method string, roles []auth.Role, applicationID string) Call {
+	return Call{Method: method, Roles: roles, Invalid: validate.UUID("application_id", applicationID)}
+}
+
 // Run performs a change: the caller must hold one of c.Roles, the request
 // must be valid, and fn runs at most once per caller and request id, with
 // set putting its result into resp. A retry gets the first response back.
@@ -66,10 +72,10 @@ func Reply[T any](resp *T, err error) (*T, error) {
 // BatchCall is a call that applies a list of items, each on its own.
 type BatchCall struct {
 	Call
-	// Field names the list in errors, e.g. "items"; Items says what the
-	// items are, e.g. "cases".
-	Field, Items string
-	// Max is the most items one call may carry.
+	// Field names the list in errors, e.g. "items"; ItemNoun says what
+	// the items are, e.g. "cases".
+	Field, ItemNoun string
+	// Max is the most items one call may carry (at least 1).
 	Max int
 	// DryRun reports what each item would do and changes nothing.
 	DryRun bool
@@ -93,13 +99,16 @@ type BatchCall struct {
 // rest. Field errors name the item, e.g. "items[3].reason".
 func Batch[I, R proto.Message](ctx context.Context, pool *pgxpool.Pool, c BatchCall, req idempotency.Request, items []I,
 	newResp func() R, apply func(ctx context.Context, caller auth.Claims, item I, resp R) error) (resps []R, errs []error, err error) {
+	if c.Max < 1 {
+		panic("command.Batch: BatchCall.Max must be at least 1") // a programming error any test of the call finds
+	}
 	caller, err := auth.Require(ctx, "", c.Roles...)
 	switch {
 	case err != nil:
 	case c.Invalid != nil:
 		err = c.Invalid
 	case len(items) == 0 || len(items) > c.Max:
-		err = validate.Field(c.Field, fmt.Sprintf("must hold 1-%d %s, not %d", c.Max, c.Items, len(items)))
+		err = validate.Field(c.Field, fmt.Sprintf("must hold 1-%d %s, not %d", c.Max, c.ItemNoun, len(items)))
 	case !c.DryRun:
 		err = validate.RequestID(req.GetRequestId())
 	}

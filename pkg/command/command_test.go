@@ -71,12 +71,13 @@ func batch(ids ...string) *vettingv1.BatchUnblockRequest {
 	return req
 }
 
-func run(pool *pgxpool.Pool, req *vettingv1.BatchUnblockRequest, dryRun bool) ([]*wrapperspb.StringValue, []error) {
-	c := BatchCall{Call: Call{Method: "BatchUnblock", Roles: []auth.Role{auth.RoleVetting}}, Field: "items", Items: "cases", Max: 4, DryRun: dryRun}
+func run(t *testing.T, pool *pgxpool.Pool, req *vettingv1.BatchUnblockRequest, dryRun bool) ([]*wrapperspb.StringValue, []error) {
+	t.Helper()
+	c := BatchCall{Call: Call{Method: "BatchUnblock", Roles: []auth.Role{auth.RoleVetting}}, Field: "items", ItemNoun: "cases", Max: 4, DryRun: dryRun}
 	resps, errs, err := Batch(auth.WithClaims(context.Background(), caller), pool, c, req, req.GetItems(),
 		func() *wrapperspb.StringValue { return &wrapperspb.StringValue{} }, change(pool))
 	if err != nil {
-		panic(err) // these batches are all well formed
+		t.Fatalf("a well-formed batch refused: %v", err)
 	}
 	return resps, errs
 }
@@ -98,7 +99,7 @@ func TestBatch(t *testing.T) {
 	t.Run("dry run sees earlier items and changes nothing", func(t *testing.T) {
 		t.Parallel()
 		pool := setup(t)
-		resps, errs := run(pool, req, true)
+		resps, errs := run(t, pool, req, true)
 		check(t, errs)
 		if resps[0].GetValue() != a {
 			t.Errorf("dry-run response = %v, want the would-be result", resps[0])
@@ -111,18 +112,18 @@ func TestBatch(t *testing.T) {
 	t.Run("real run, retried, and reused id", func(t *testing.T) {
 		t.Parallel()
 		pool := setup(t)
-		_, errs := run(pool, req, false)
+		_, errs := run(t, pool, req, false)
 		check(t, errs)
 		if n := rows(t, pool, "changed"); n != 2 {
 			t.Errorf("changed rows = %d, want 2", n)
 		}
 		// The retry answers from the record: the same outcomes, nothing new.
-		_, again := run(pool, req, false)
+		_, again := run(t, pool, req, false)
 		if fmt.Sprint(again[:2]) != fmt.Sprint(errs[:2]) || rows(t, pool, "changed") != 2 {
 			t.Errorf("retry: errs %v, rows %d; want the first outcomes and no new rows", again, rows(t, pool, "changed"))
 		}
 		// The same request id for another batch is refused, for every item.
-		_, reused := run(pool, batch(event.NewID()), false)
+		_, reused := run(t, pool, batch(event.NewID()), false)
 		if !errors.Is(reused[0], idempotency.ErrReused) || rows(t, pool, "changed") != 2 {
 			t.Errorf("reused request id: err %v, rows %d; want ErrReused and nothing applied", reused[0], rows(t, pool, "changed"))
 		}
@@ -136,7 +137,7 @@ func TestBatchRefusesWholeCalls(t *testing.T) {
 	pool := setup(t)
 	vet := auth.WithClaims(context.Background(), caller)
 	spoc := auth.WithClaims(context.Background(), auth.Claims{Subject: "s", Role: auth.RoleSPOC, Regions: []string{"london"}})
-	ok := BatchCall{Call: Call{Method: "BatchUnblock", Roles: []auth.Role{auth.RoleVetting}}, Field: "items", Items: "cases", Max: 2}
+	ok := BatchCall{Call: Call{Method: "BatchUnblock", Roles: []auth.Role{auth.RoleVetting}}, Field: "items", ItemNoun: "cases", Max: 2}
 	invalid := ok
 	invalid.Invalid = validate.Field("campaign_id", "must be a UUID")
 	noID := batch(event.NewID())

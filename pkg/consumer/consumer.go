@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -59,7 +60,7 @@ type Config struct {
 	AckWait time.Duration
 	// Batch is how many messages are pulled at once; default 100.
 	Batch int
-	// Wants, when set, picks the events the handler needs; the others are
+	// Wants, when set, picks the events the handler needs (see Named); the others are
 	// acknowledged without a transaction. JetStream 2.9 filters on one
 	// subject only, so a consumer of several event kinds reads them all.
 	Wants func(*eventsv1.Event) bool
@@ -211,7 +212,10 @@ func (c *Consumer) consumer(ctx context.Context) (jetstream.Consumer, error) {
 	// FilterSubject alone, never FilterSubjects: nats-server 2.9 knows
 	// only the one.
 	want.FilterSubject, want.FilterSubjects = c.cfg.FilterSubject, nil
-	c.log.Info("updating the durable consumer's filter", "from", have.FilterSubject, "from_subjects", have.FilterSubjects, "to", want.FilterSubject)
+	// A warning: events behind the position that only the new filter
+	// matches will not come (see above); an operator may need a reset.
+	c.log.Warn("updating the durable consumer's filter; events it already passed that only the new filter matches are not delivered",
+		"from", have.FilterSubject, "from_subjects", have.FilterSubjects, "to", want.FilterSubject)
 	cons, err = c.js.UpdateConsumer(ctx, c.cfg.Stream, want)
 	if err != nil {
 		return nil, fmt.Errorf("update the filter of durable %s: %w", c.cfg.Durable, err)
@@ -472,3 +476,15 @@ func ApplyBatch(ctx context.Context, pool *pgxpool.Pool, consumer string, evs []
 
 // errSeenBefore is the plain inbox insert finding an event applied before.
 var errSeenBefore = errors.New("an event of the batch was applied before")
+
+// Named is a Config.Wants that picks the events with one of names; nil
+// (every event) when names is empty.
+func Named(names []string) func(*eventsv1.Event) bool {
+	if len(names) == 0 {
+		return nil
+	}
+	return func(ev *eventsv1.Event) bool {
+		name, err := event.Name(ev)
+		return err == nil && slices.Contains(names, name)
+	}
+}

@@ -6,13 +6,14 @@
 // history entry, an event envelope). It also defines the error taxonomy
 // every service shares.
 //
-// It knows nothing of storage or transport: pkg/recordstore keeps records
-// in PostgreSQL, pkg/apistatus turns the errors into gRPC statuses.
+// It imports no storage or transport: pkg/recordstore keeps records in
+// PostgreSQL, pkg/apistatus turns the errors into gRPC statuses. It also
+// holds the two time rules every stage record follows (DaysSince,
+// StoredPrecision).
 package record
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
@@ -73,8 +74,8 @@ func By(caller auth.Claims, at time.Time, expectedVersion int64) Change {
 }
 
 // Begin checks what every change by a caller needs: the version the caller
-// read (a stale one is reported before anything else), and that the record
-// is in one of the allowed states.
+// read (a stale one is reported before the state), and that the record is
+// in one of the allowed states.
 func (h *Header[S]) Begin(ch Change, action string, allowed ...S) error {
 	if err := validate.ExpectedVersion(ch.ExpectedVersion); err != nil {
 		return err
@@ -120,12 +121,12 @@ type Headed[S State] interface {
 	Head() *Header[S]
 }
 
-// Apply runs fn on the record applicationID under the store's lock, if
-// caller may change records in its region.
-func Apply[R Headed[S], S State](ctx context.Context, update Update[R], caller auth.Claims, applicationID string,
+// UpdateInRegion runs fn on the record applicationID under the store's
+// lock, if caller may change records in its region.
+func UpdateInRegion[R Headed[S], S State](ctx context.Context, update Update[R], caller auth.Claims, applicationID string,
 	fn func(R) (*eventsv1.Event, error)) (R, error) {
 	return update(ctx, applicationID, func(r R) (*eventsv1.Event, error) {
-		if err := CheckRegion(caller, r.Head().Region); err != nil {
+		if err := caller.RequireRegion(r.Head().Region); err != nil {
 			return nil, err
 		}
 		return fn(r)
@@ -135,21 +136,13 @@ func Apply[R Headed[S], S State](ctx context.Context, update Update[R], caller a
 // Visible returns a record read for caller, if caller may see its region.
 func Visible[R Headed[S], S State](caller auth.Claims, r R, err error) (R, error) {
 	if err == nil {
-		err = CheckRegion(caller, r.Head().Region)
+		err = caller.RequireRegion(r.Head().Region)
 	}
 	if err != nil {
 		var zero R
 		return zero, err
 	}
 	return r, nil
-}
-
-// CheckRegion is auth.ErrPermissionDenied unless caller may see region.
-func CheckRegion(caller auth.Claims, region string) error {
-	if !caller.CanAccessRegion(region) {
-		return fmt.Errorf("%w: no access to region %s", auth.ErrPermissionDenied, region)
-	}
-	return nil
 }
 
 // DaysSince is the whole days from since to now (0 if since is later).

@@ -117,7 +117,7 @@ func TestApplyAndVisible(t *testing.T) {
 		denied bool
 	}{{wales, true}, {spoc, false}, {auth.Claims{Subject: "a", Role: auth.RoleAdmin}, false}} {
 		ran = false
-		_, err := record.Apply(t.Context(), update, c.who, r.ApplicationID, func(*stageRecord) (*eventsv1.Event, error) {
+		_, err := record.UpdateInRegion(t.Context(), update, c.who, r.ApplicationID, func(*stageRecord) (*eventsv1.Event, error) {
 			ran = true
 			return nil, nil
 		})

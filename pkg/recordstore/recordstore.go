@@ -32,11 +32,12 @@ var Migrations = pg.Embedded("history", migrations, "migrations")
 
 // Table keeps one kind of stage record, keyed by application id. The
 // service gives the SQL that is its own (its columns); the table does the
-// rest the same way for every service.
+// rest the same way for every service. Build it with NewTable, which checks
+// that every field is set.
 type Table[R record.Headed[S], S record.State] struct {
 	Pool *pgxpool.Pool
 	// Select reads one record: `SELECT <columns> FROM <table> WHERE
-	// application_id = $1`.
+	// application_id = $1`, and nothing after it (Update adds FOR UPDATE).
 	Select string
 	// Scan reads a row of Select (and of the service's own lists).
 	Scan func(pgx.Row) (R, error)
@@ -50,6 +51,19 @@ type Table[R record.Headed[S], S record.State] struct {
 	Unknown error
 	// Noun names the record in the NotFound of a read, e.g. "sift case".
 	Noun string
+}
+
+// NewTable returns t after checking that every field is set: a missing one
+// is a programming error, which panics at start-up rather than on the
+// first change.
+func NewTable[R record.Headed[S], S record.State](t Table[R, S]) *Table[R, S] {
+	switch {
+	case t.Pool == nil, t.Select == "", t.Scan == nil, t.Insert == nil, t.Save == nil, t.Unknown == nil, t.Noun == "":
+		panic(fmt.Sprintf("recordstore.NewTable %q: every field must be set", t.Noun))
+	case !errors.Is(t.Unknown, record.ErrNotYet):
+		panic(fmt.Sprintf("recordstore.NewTable %q: Unknown must match record.ErrNotYet", t.Noun))
+	}
+	return &t
 }
 
 // Open stores a new record with its history and events, unless the
@@ -104,8 +118,9 @@ func (t *Table[R, S]) Update(ctx context.Context, applicationID string, fn func(
 				return err
 			}
 		}
-		// Read back inside the transaction: the caller sees exactly what
-		// committed, history written by earlier changes included.
+		// Read back inside the transaction, so the caller sees the record
+		// as it will commit (with the caller's own transaction, which this
+		// joins), history of earlier changes included.
 		if h.History, err = loadHistory(ctx, tx, h.ApplicationID); err != nil {
 			return err
 		}

@@ -19,11 +19,11 @@ import (
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
 )
 
-// A thing is the smallest stage record: a header and one field of its own.
 type state string
 
 func (s state) Describe() string { return "thing is " + string(s) }
 
+// A thing is the smallest stage record: a header and one field of its own.
 type thing struct {
 	record.Header[state]
 	Memo string
@@ -42,7 +42,7 @@ func setup(t *testing.T) (*recordstore.Table[*thing, state], *pgxpool.Pool) {
 		state_entered_at timestamptz NOT NULL, memo text NOT NULL, version bigint NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
-	return &recordstore.Table[*thing, state]{
+	return recordstore.NewTable(recordstore.Table[*thing, state]{
 		Pool:   pool,
 		Select: `SELECT application_id::text, region, state, state_entered_at, memo, version FROM things WHERE application_id = $1`,
 		Scan: func(row pgx.Row) (*thing, error) {
@@ -61,7 +61,7 @@ func setup(t *testing.T) (*recordstore.Table[*thing, state], *pgxpool.Pool) {
 		},
 		Unknown: errNoThing,
 		Noun:    "thing",
-	}, pool
+	}), pool
 }
 
 var (
@@ -177,4 +177,25 @@ func TestTable(t *testing.T) {
 			t.Errorf("writing version 1 twice: err = %v, want a unique violation", err)
 		}
 	})
+}
+
+func TestNewTableRefusesAMissingField(t *testing.T) {
+	t.Parallel()
+	table, _ := setup(t)
+	for name, spoil := range map[string]func(*recordstore.Table[*thing, state]){
+		"no Save":               func(x *recordstore.Table[*thing, state]) { x.Save = nil },
+		"no Unknown":            func(x *recordstore.Table[*thing, state]) { x.Unknown = nil },
+		"an Unknown not NotYet": func(x *recordstore.Table[*thing, state]) { x.Unknown = errors.New("gone") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			spoilt := *table
+			spoil(&spoilt)
+			defer func() {
+				if recover() == nil {
+					t.Error("NewTable accepted it")
+				}
+			}()
+			recordstore.NewTable(spoilt)
+		})
+	}
 }

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -22,7 +21,6 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/config"
 	"github.com/probation-recruitment/pipeline/pkg/consumer"
-	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/grpcauth"
 	"github.com/probation-recruitment/pipeline/pkg/grpcserver"
 	"github.com/probation-recruitment/pipeline/pkg/idempotency"
@@ -126,7 +124,7 @@ func (r *Runtime) Consume(filter string, names []string, handle func(ctx context
 	}
 	c, err := consumer.New(r.Pool, r.JS, consumer.Config{
 		Stream: r.Config.NATSStream, Durable: r.Name, FilterSubject: subject, Registerer: r.Server.Registry(),
-		Wants: wants(names),
+		Wants: consumer.Named(names),
 	}, func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
 		return handle(pg.WithTx(ctx, tx), ev)
 	}, r.Log)
@@ -190,15 +188,5 @@ func (r *Runtime) close() {
 	}
 	if r.Pool != nil {
 		r.Pool.Close()
-	}
-}
-
-func wants(names []string) func(*eventsv1.Event) bool {
-	if len(names) == 0 {
-		return nil
-	}
-	return func(ev *eventsv1.Event) bool {
-		name, err := event.Name(ev)
-		return err == nil && slices.Contains(names, name)
 	}
 }

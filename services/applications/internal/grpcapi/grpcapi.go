@@ -180,8 +180,7 @@ func (s *Server) ListApplications(ctx context.Context, req *pb.ListApplicationsR
 // WithdrawApplication implements pb.ApplicationsServiceServer.
 func (s *Server) WithdrawApplication(ctx context.Context, req *pb.WithdrawApplicationRequest) (*pb.WithdrawApplicationResponse, error) {
 	resp := &pb.WithdrawApplicationResponse{}
-	call := command.Call{Method: "WithdrawApplication", Roles: spocs, Invalid: validate.UUID("application_id", req.GetApplicationId())}
-	err := command.Run(ctx, s.pool, call, req, resp,
+	err := command.Run(ctx, s.pool, command.OnApplication("WithdrawApplication", spocs, req.GetApplicationId()), req, resp,
 		func(ctx context.Context, caller auth.Claims) (*intake.Application, error) {
 			return s.svc.Withdraw(ctx, caller, req.GetApplicationId(), req.GetExpectedVersion(), req.GetReasonCode())
 		}, func(a *intake.Application) { resp.Application = applicationToProto(a) })
@@ -194,7 +193,7 @@ const MaxImportRows = 500
 // ImportApplications implements pb.ApplicationsServiceServer; see
 // command.Batch for how rows, retries and dry runs behave.
 func (s *Server) ImportApplications(ctx context.Context, req *pb.ImportApplicationsRequest) (*pb.ImportApplicationsResponse, error) {
-	c := command.BatchCall{Call: command.Call{Method: "ImportApplications"}, Field: "rows", Items: "rows", Max: MaxImportRows, DryRun: req.GetDryRun()}
+	c := command.BatchCall{Call: command.Call{Method: "ImportApplications"}, Field: "rows", ItemNoun: "rows", Max: MaxImportRows, DryRun: req.GetDryRun()}
 	resps, errs, err := command.Batch(ctx, s.pool, c, req, req.GetRows(), newImportResult,
 		func(ctx context.Context, caller auth.Claims, r *pb.ImportRow, resp *pb.ImportResult) error {
 			row, err := importRowFromProto(r)

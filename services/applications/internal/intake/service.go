@@ -116,7 +116,7 @@ func (s *Service) UpdateCampaign(ctx context.Context, caller auth.Claims, id str
 		return nil, err
 	}
 	return s.store.UpdateCampaign(ctx, id, func(c *Campaign) ([]*eventsv1.Event, error) {
-		if err := record.CheckRegion(caller, c.Region); err != nil {
+		if err := caller.RequireRegion(c.Region); err != nil {
 			return nil, err
 		}
 		if c.Version != expectedVersion {
@@ -138,7 +138,7 @@ func (s *Service) Campaign(ctx context.Context, caller auth.Claims, id string) (
 	if err != nil {
 		return nil, err
 	}
-	if err := record.CheckRegion(caller, c.Region); err != nil {
+	if err := caller.RequireRegion(c.Region); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -159,7 +159,7 @@ func (s *Service) Submit(ctx context.Context, caller auth.Claims, campaignID str
 	if err != nil {
 		return nil, err
 	}
-	if err := record.CheckRegion(caller, c.Region); err != nil {
+	if err := caller.RequireRegion(c.Region); err != nil {
 		return nil, err
 	}
 	now := s.now()
@@ -188,7 +188,7 @@ func (s *Service) Application(ctx context.Context, caller auth.Claims, id string
 	if err != nil {
 		return nil, err
 	}
-	if err := record.CheckRegion(caller, a.Region); err != nil {
+	if err := caller.RequireRegion(a.Region); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -208,7 +208,7 @@ func (s *Service) Withdraw(ctx context.Context, caller auth.Claims, id string, e
 		return nil, err
 	}
 	return s.store.UpdateApplication(ctx, id, func(a *Application) ([]*eventsv1.Event, error) {
-		if err := record.CheckRegion(caller, a.Region); err != nil {
+		if err := caller.RequireRegion(a.Region); err != nil {
 			return nil, err
 		}
 		if a.Version != expectedVersion {

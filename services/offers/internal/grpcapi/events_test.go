@@ -275,12 +275,8 @@ func TestConsumerOnJetStream(t *testing.T) {
 	if _, err := stream.Ensure(t.Context(), js, stream.Config{}); err != nil {
 		t.Fatal(err)
 	}
-	wanted := []string{"interview.passed", "application.withdrawn", "vetting.cleared", "vetting.failed"}
 	cons, err := consumer.New(e.Pool, js, consumer.Config{Durable: "offers",
-		Wants: func(ev *eventsv1.Event) bool {
-			name, err := event.Name(ev)
-			return err == nil && slices.Contains(wanted, name)
-		}},
+		Wants: consumer.Named(offer.Consumes)},
 		func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
 			return e.svc.HandleEvent(pg.WithTx(ctx, tx), ev)
 		}, quiet)

@@ -34,15 +34,10 @@ func New(svc *offer.Service, pool *pgxpool.Pool, log *slog.Logger) *Server {
 // spocs make offer changes (admins always may).
 var spocs = []auth.Role{auth.RoleSPOC}
 
-// change is a SPOC's change to the offer of applicationID.
-func change(method, applicationID string) command.Call {
-	return command.Call{Method: method, Roles: spocs, Invalid: validate.UUID("application_id", applicationID)}
-}
-
 // MakeConditionalOffer implements pb.OffersServiceServer.
 func (s *Server) MakeConditionalOffer(ctx context.Context, req *pb.MakeConditionalOfferRequest) (*pb.MakeConditionalOfferResponse, error) {
 	resp := &pb.MakeConditionalOfferResponse{}
-	err := command.Run(ctx, s.pool, change("MakeConditionalOffer", req.GetApplicationId()), req, resp,
+	err := command.Run(ctx, s.pool, command.OnApplication("MakeConditionalOffer", spocs, req.GetApplicationId()), req, resp,
 		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
 			return s.svc.Make(ctx, c, req.GetApplicationId(), req.GetExpectedVersion(), req.GetSalaryBandCode(), req.GetConditions())
 		}, func(o *offer.Offer) { resp.Offer = offerToProto(o) })
@@ -52,7 +47,7 @@ func (s *Server) MakeConditionalOffer(ctx context.Context, req *pb.MakeCondition
 // AcceptOffer implements pb.OffersServiceServer.
 func (s *Server) AcceptOffer(ctx context.Context, req *pb.AcceptOfferRequest) (*pb.AcceptOfferResponse, error) {
 	resp := &pb.AcceptOfferResponse{}
-	err := command.Run(ctx, s.pool, change("AcceptOffer", req.GetApplicationId()), req, resp,
+	err := command.Run(ctx, s.pool, command.OnApplication("AcceptOffer", spocs, req.GetApplicationId()), req, resp,
 		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
 			return s.svc.Accept(ctx, c, req.GetApplicationId(), req.GetExpectedVersion())
 		}, func(o *offer.Offer) { resp.Offer = offerToProto(o) })
@@ -62,7 +57,7 @@ func (s *Server) AcceptOffer(ctx context.Context, req *pb.AcceptOfferRequest) (*
 // DeclineOffer implements pb.OffersServiceServer.
 func (s *Server) DeclineOffer(ctx context.Context, req *pb.DeclineOfferRequest) (*pb.DeclineOfferResponse, error) {
 	resp := &pb.DeclineOfferResponse{}
-	err := command.Run(ctx, s.pool, change("DeclineOffer", req.GetApplicationId()), req, resp,
+	err := command.Run(ctx, s.pool, command.OnApplication("DeclineOffer", spocs, req.GetApplicationId()), req, resp,
 		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
 			return s.svc.Decline(ctx, c, req.GetApplicationId(), req.GetExpectedVersion(), req.GetReasonCode())
 		}, func(o *offer.Offer) { resp.Offer = offerToProto(o) })
@@ -72,7 +67,7 @@ func (s *Server) DeclineOffer(ctx context.Context, req *pb.DeclineOfferRequest) 
 // WithdrawOffer implements pb.OffersServiceServer.
 func (s *Server) WithdrawOffer(ctx context.Context, req *pb.WithdrawOfferRequest) (*pb.WithdrawOfferResponse, error) {
 	resp := &pb.WithdrawOfferResponse{}
-	err := command.Run(ctx, s.pool, change("WithdrawOffer", req.GetApplicationId()), req, resp,
+	err := command.Run(ctx, s.pool, command.OnApplication("WithdrawOffer", spocs, req.GetApplicationId()), req, resp,
 		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
 			return s.svc.Withdraw(ctx, c, req.GetApplicationId(), req.GetExpectedVersion(), req.GetReasonCode())
 		}, func(o *offer.Offer) { resp.Offer = offerToProto(o) })
@@ -82,7 +77,7 @@ func (s *Server) WithdrawOffer(ctx context.Context, req *pb.WithdrawOfferRequest
 // SetStartDate implements pb.OffersServiceServer.
 func (s *Server) SetStartDate(ctx context.Context, req *pb.SetStartDateRequest) (*pb.SetStartDateResponse, error) {
 	resp := &pb.SetStartDateResponse{}
-	err := command.Run(ctx, s.pool, change("SetStartDate", req.GetApplicationId()), req, resp,
+	err := command.Run(ctx, s.pool, command.OnApplication("SetStartDate", spocs, req.GetApplicationId()), req, resp,
 		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
 			plan, err := startPlanFromProto(req)
 			if err != nil {
@@ -96,7 +91,7 @@ func (s *Server) SetStartDate(ctx context.Context, req *pb.SetStartDateRequest) 
 // ConfirmStart implements pb.OffersServiceServer.
 func (s *Server) ConfirmStart(ctx context.Context, req *pb.ConfirmStartRequest) (*pb.ConfirmStartResponse, error) {
 	resp := &pb.ConfirmStartResponse{}
-	err := command.Run(ctx, s.pool, change("ConfirmStart", req.GetApplicationId()), req, resp,
+	err := command.Run(ctx, s.pool, command.OnApplication("ConfirmStart", spocs, req.GetApplicationId()), req, resp,
 		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
 			return s.svc.ConfirmStart(ctx, c, req.GetApplicationId(), req.GetExpectedVersion())
 		}, func(o *offer.Offer) { resp.Offer = offerToProto(o) })

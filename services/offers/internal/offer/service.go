@@ -57,7 +57,7 @@ func NewService(store Store, now func() time.Time, local *time.Location, default
 func (s *Service) change(ctx context.Context, caller auth.Claims, id string, expectedVersion int64, fn func(*Offer, Change) (*eventsv1.Event, error)) (*Offer, error) {
 	now := s.now()
 	ch := Change{Change: record.By(caller, now, expectedVersion), Today: s.today(now)}
-	return record.Apply(ctx, s.store.Update, caller, id, func(o *Offer) (*eventsv1.Event, error) { return fn(o, ch) })
+	return record.UpdateInRegion(ctx, s.store.Update, caller, id, func(o *Offer) (*eventsv1.Event, error) { return fn(o, ch) })
 }
 
 // today is the calendar date of t where the service works.

@@ -29,10 +29,10 @@ type Store struct {
 
 // New returns a Store on pool.
 func New(pool *pgxpool.Pool) *Store {
-	return &Store{offers: &recordstore.Table[*offer.Offer, offer.Status]{
+	return &Store{offers: recordstore.NewTable(recordstore.Table[*offer.Offer, offer.Status]{
 		Pool: pool, Select: `SELECT ` + columns + ` FROM offers WHERE application_id = $1`,
 		Scan: scan, Insert: insert, Save: save, Unknown: offer.ErrUnknown, Noun: "offer record",
-	}}
+	})}
 }
 
 var _ offer.Store = (*Store)(nil)

@@ -283,17 +283,21 @@ func (s *Server) GetThresholds(ctx context.Context, req *pb.GetThresholdsRequest
 func (s *Server) SetThresholds(ctx context.Context, req *pb.SetThresholdsRequest) (*pb.SetThresholdsResponse, error) {
 	r := req.GetThresholds().GetRegion()
 	invalid := validate.Region("region", r)
+	if r == "" {
+		invalid = validate.Field("region", "is required")
+	}
 	th, err := thresholdsFromProto(req.GetThresholds())
 	if invalid == nil {
 		invalid = err
 	}
 	resp := &pb.SetThresholdsResponse{}
-	// The request id is recorded in the thresholds' transaction; the report
-	// service marks the change once that commits.
+	// The report service writes the thresholds inside the transaction that
+	// records the request id (command.Run's), and marks the change once
+	// that has committed.
 	err = s.reports.SetThresholds(ctx, r, req.GetExpectedVersion(), th,
-		func(ctx context.Context, set func(context.Context) (projection.Thresholds, error)) error {
+		func(ctx context.Context, write func(context.Context) (projection.Thresholds, error)) error {
 			return command.Run(ctx, s.pool, command.Call{Method: "SetThresholds", Invalid: invalid}, req, resp,
-				func(ctx context.Context, _ auth.Claims) (projection.Thresholds, error) { return set(ctx) },
+				func(ctx context.Context, _ auth.Claims) (projection.Thresholds, error) { return write(ctx) },
 				func(saved projection.Thresholds) { resp.Thresholds = thresholdsToProto(r, saved) })
 		})
 	return command.Reply(resp, s.toStatus(ctx, err))

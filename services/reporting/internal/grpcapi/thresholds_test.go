@@ -191,6 +191,14 @@ func TestThresholds(t *testing.T) {
 		}
 		_, err := adminClient.SetThresholds(ctx, &pb.SetThresholdsRequest{ExpectedVersion: 1, Thresholds: defaultThresholds("london", 0)})
 		testenv.WantField(t, err, "request_id")
+		_, err = adminClient.SetThresholds(ctx, &pb.SetThresholdsRequest{RequestId: "no-region", ExpectedVersion: 1, Thresholds: defaultThresholds("", 0)})
+		testenv.WantStatus(t, err, codes.InvalidArgument, "region: is required")
+		_, err = adminClient.SetThresholds(ctx, &pb.SetThresholdsRequest{RequestId: "atlantis", ExpectedVersion: 1, Thresholds: defaultThresholds("atlantis", 0)})
+		testenv.WantField(t, err, "region")
+		// Only admins set thresholds: anyone else is refused before the
+		// request is looked at.
+		_, err = e.as(t, dashLondon).SetThresholds(ctx, &pb.SetThresholdsRequest{RequestId: "by-dashboard", ExpectedVersion: 1, Thresholds: defaultThresholds("", 0)})
+		testenv.WantStatus(t, err, codes.PermissionDenied)
 		if v := get("london").GetVersion(); v != 1 {
 			t.Errorf("after rejected updates london's thresholds are at version %d, want 1", v)
 		}

@@ -18,12 +18,12 @@ func (s *Service) Thresholds(ctx context.Context, region string) (projection.Thr
 
 // SetThresholds sets a region's stuck thresholds if expectedVersion is
 // its current version (0 for the defaults; else record.ErrStale), and
-// re-times the region's stuck clocks. commit runs set in a transaction of
-// the caller's (the API records the request id in it) and commits it. A
+// re-times the region's stuck clocks. inTx is the caller's transaction (the
+// API records the request id in it): it runs write inside and commits. A
 // report that begins after SetThresholds returns sees the new clocks.
 func (s *Service) SetThresholds(ctx context.Context, region string, expectedVersion int64, th projection.Thresholds,
-	commit func(ctx context.Context, set func(context.Context) (projection.Thresholds, error)) error) error {
-	err := commit(ctx, func(ctx context.Context) (projection.Thresholds, error) {
+	inTx func(ctx context.Context, write func(context.Context) (projection.Thresholds, error)) error) error {
+	err := inTx(ctx, func(ctx context.Context) (projection.Thresholds, error) {
 		return s.store.SetThresholds(ctx, region, expectedVersion, th)
 	})
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/sifting/v1"
+	"github.com/probation-recruitment/pipeline/services/sifting/internal/sift"
 )
 
 // pipeline is env plus JetStream, the sifting consumer wired as main.go
@@ -39,7 +40,7 @@ func setupPipeline(t *testing.T) *pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cons, err := consumer.New(e.Pool, js, consumer.Config{Durable: "sifting", FilterSubject: "recruitment.*.application.>"},
+	cons, err := consumer.New(e.Pool, js, consumer.Config{Durable: "sifting", FilterSubject: "recruitment.*.application.>", Wants: consumer.Named(sift.Consumes)},
 		func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
 			return e.svc.HandleEvent(pg.WithTx(ctx, tx), ev)
 		}, quiet)

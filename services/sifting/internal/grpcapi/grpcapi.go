@@ -41,7 +41,7 @@ var spocs = []auth.Role{auth.RoleSPOC}
 // RecordSiftDecision implements pb.SiftingServiceServer.
 func (s *Server) RecordSiftDecision(ctx context.Context, req *pb.RecordSiftDecisionRequest) (*pb.RecordSiftDecisionResponse, error) {
 	resp := &pb.RecordSiftDecisionResponse{}
-	err := command.Run(ctx, s.pool, change("RecordSiftDecision", req.GetApplicationId()), req, resp,
+	err := command.Run(ctx, s.pool, command.OnApplication("RecordSiftDecision", spocs, req.GetApplicationId()), req, resp,
 		func(ctx context.Context, caller auth.Claims) (*sift.Case, error) {
 			return s.svc.DecideSift(ctx, caller, req.GetApplicationId(), "", req.GetExpectedVersion(),
 				decision(req.GetOutcome(), req.Score, req.GetReasonCode()))
@@ -54,7 +54,7 @@ func (s *Server) RecordSiftDecision(ctx context.Context, req *pb.RecordSiftDecis
 func (s *Server) BatchRecordSiftDecisions(ctx context.Context, req *pb.BatchRecordSiftDecisionsRequest) (*pb.BatchRecordSiftDecisionsResponse, error) {
 	c := command.BatchCall{
 		Call:  command.Call{Method: "BatchRecordSiftDecisions", Roles: spocs, Invalid: validate.UUID("campaign_id", req.GetCampaignId())},
-		Field: "decisions", Items: "decisions", Max: MaxBatch, DryRun: req.GetDryRun(),
+		Field: "decisions", ItemNoun: "decisions", Max: MaxBatch, DryRun: req.GetDryRun(),
 	}
 	resps, errs, err := command.Batch(ctx, s.pool, c, req, req.GetDecisions(), newDecisionResponse,
 		func(ctx context.Context, caller auth.Claims, item *pb.SiftDecision, resp *pb.RecordSiftDecisionResponse) error {
@@ -92,7 +92,7 @@ func (s *Server) ScheduleInterview(ctx context.Context, req *pb.ScheduleIntervie
 		at = req.GetScheduledFor().AsTime()
 	}
 	resp := &pb.ScheduleInterviewResponse{}
-	err := command.Run(ctx, s.pool, change("ScheduleInterview", req.GetApplicationId()), req, resp,
+	err := command.Run(ctx, s.pool, command.OnApplication("ScheduleInterview", spocs, req.GetApplicationId()), req, resp,
 		func(ctx context.Context, caller auth.Claims) (*sift.Case, error) {
 			return s.svc.ScheduleInterview(ctx, caller, req.GetApplicationId(), req.GetExpectedVersion(), at)
 		}, func(c *sift.Case) { resp.Case = caseToProto(c) })
@@ -102,17 +102,12 @@ func (s *Server) ScheduleInterview(ctx context.Context, req *pb.ScheduleIntervie
 // RecordInterviewOutcome implements pb.SiftingServiceServer.
 func (s *Server) RecordInterviewOutcome(ctx context.Context, req *pb.RecordInterviewOutcomeRequest) (*pb.RecordInterviewOutcomeResponse, error) {
 	resp := &pb.RecordInterviewOutcomeResponse{}
-	err := command.Run(ctx, s.pool, change("RecordInterviewOutcome", req.GetApplicationId()), req, resp,
+	err := command.Run(ctx, s.pool, command.OnApplication("RecordInterviewOutcome", spocs, req.GetApplicationId()), req, resp,
 		func(ctx context.Context, caller auth.Claims) (*sift.Case, error) {
 			return s.svc.RecordInterviewOutcome(ctx, caller, req.GetApplicationId(), req.GetExpectedVersion(),
 				decision(req.GetOutcome(), nil, req.GetReasonCode()))
 		}, func(c *sift.Case) { resp.Case = caseToProto(c) })
 	return command.Reply(resp, s.toStatus(ctx, err))
-}
-
-// change is a SPOC's change to the case of applicationID.
-func change(method, applicationID string) command.Call {
-	return command.Call{Method: method, Roles: spocs, Invalid: validate.UUID("application_id", applicationID)}
 }
 
 // ListSiftQueue implements pb.SiftingServiceServer.

@@ -58,7 +58,7 @@ func NewService(store Store, now func() time.Time) *Service {
 func (s *Service) change(ctx context.Context, caller auth.Claims, id, campaignID string, expectedVersion int64,
 	fn func(*Case, record.Change) (*eventsv1.Event, error)) (*Case, error) {
 	ch := record.By(caller, s.now(), expectedVersion)
-	return record.Apply(ctx, s.store.Update, caller, id, func(c *Case) (*eventsv1.Event, error) {
+	return record.UpdateInRegion(ctx, s.store.Update, caller, id, func(c *Case) (*eventsv1.Event, error) {
 		if campaignID != "" && c.CampaignID != campaignID {
 			return nil, validate.Field("application_id", "belongs to campaign "+c.CampaignID+", not the batch's campaign")
 		}

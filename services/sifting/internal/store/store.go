@@ -29,10 +29,10 @@ type Store struct {
 
 // New returns a Store on pool.
 func New(pool *pgxpool.Pool) *Store {
-	return &Store{cases: &recordstore.Table[*sift.Case, sift.State]{
+	return &Store{cases: recordstore.NewTable(recordstore.Table[*sift.Case, sift.State]{
 		Pool: pool, Select: `SELECT ` + columns + ` FROM cases WHERE application_id = $1`,
 		Scan: scan, Insert: insert, Save: save, Unknown: sift.ErrUnknownCase, Noun: "sift case",
-	}}
+	})}
 }
 
 var _ sift.Store = (*Store)(nil)

@@ -185,12 +185,8 @@ func TestConsumerOnJetStream(t *testing.T) {
 	if _, err := stream.Ensure(t.Context(), js, stream.Config{}); err != nil {
 		t.Fatal(err)
 	}
-	wanted := []string{"offer.accepted", "offer.withdrawn", "application.withdrawn"}
 	cons, err := consumer.New(e.Pool, js, consumer.Config{Durable: "vetting",
-		Wants: func(ev *eventsv1.Event) bool {
-			name, err := event.Name(ev)
-			return err == nil && slices.Contains(wanted, name)
-		}},
+		Wants: consumer.Named(vetting.Consumes)},
 		func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
 			return e.svc.HandleEvent(pg.WithTx(ctx, tx), ev)
 		}, quiet)

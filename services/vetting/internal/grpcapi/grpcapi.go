@@ -28,11 +28,6 @@ var (
 	readers = []auth.Role{auth.RoleVetting, auth.RoleSPOC}
 )
 
-// change is a vetting contact point's change to the case of applicationID.
-func change(method, applicationID string) command.Call {
-	return command.Call{Method: method, Roles: changers, Invalid: validate.UUID("application_id", applicationID)}
-}
-
 // Server implements pb.VettingServiceServer.
 type Server struct {
 	pb.UnimplementedVettingServiceServer
@@ -49,7 +44,7 @@ func New(svc *vetting.Service, pool *pgxpool.Pool, log *slog.Logger) *Server {
 // RecordFormsReceived implements pb.VettingServiceServer.
 func (s *Server) RecordFormsReceived(ctx context.Context, req *pb.RecordFormsReceivedRequest) (*pb.RecordFormsReceivedResponse, error) {
 	resp := &pb.RecordFormsReceivedResponse{}
-	err := command.Run(ctx, s.pool, change("RecordFormsReceived", req.GetApplicationId()), req, resp,
+	err := command.Run(ctx, s.pool, command.OnApplication("RecordFormsReceived", changers, req.GetApplicationId()), req, resp,
 		func(ctx context.Context, c auth.Claims) (*vetting.Case, error) {
 			return s.svc.RecordFormsReceived(ctx, c, req.GetApplicationId(), req.GetExpectedVersion())
 		}, func(c *vetting.Case) { resp.Case = caseToProto(c) })
@@ -59,7 +54,7 @@ func (s *Server) RecordFormsReceived(ctx context.Context, req *pb.RecordFormsRec
 // BlockCase implements pb.VettingServiceServer.
 func (s *Server) BlockCase(ctx context.Context, req *pb.BlockCaseRequest) (*pb.BlockCaseResponse, error) {
 	resp := &pb.BlockCaseResponse{}
-	err := command.Run(ctx, s.pool, change("BlockCase", req.GetApplicationId()), req, resp,
+	err := command.Run(ctx, s.pool, command.OnApplication("BlockCase", changers, req.GetApplicationId()), req, resp,
 		func(ctx context.Context, c auth.Claims) (*vetting.Case, error) {
 			return s.svc.Block(ctx, c, req.GetApplicationId(), req.GetExpectedVersion(), req.GetReason(), req.GetNote())
 		}, func(c *vetting.Case) { resp.Case = caseToProto(c) })
@@ -69,7 +64,7 @@ func (s *Server) BlockCase(ctx context.Context, req *pb.BlockCaseRequest) (*pb.B
 // UnblockCase implements pb.VettingServiceServer.
 func (s *Server) UnblockCase(ctx context.Context, req *pb.UnblockCaseRequest) (*pb.UnblockCaseResponse, error) {
 	resp := &pb.UnblockCaseResponse{}
-	err := command.Run(ctx, s.pool, change("UnblockCase", req.GetApplicationId()), req, resp,
+	err := command.Run(ctx, s.pool, command.OnApplication("UnblockCase", changers, req.GetApplicationId()), req, resp,
 		func(ctx context.Context, c auth.Claims) (*vetting.Case, error) {
 			return s.svc.Unblock(ctx, c, req.GetApplicationId(), req.GetExpectedVersion())
 		}, func(c *vetting.Case) { resp.Case = caseToProto(c) })
@@ -79,7 +74,7 @@ func (s *Server) UnblockCase(ctx context.Context, req *pb.UnblockCaseRequest) (*
 // ClearCase implements pb.VettingServiceServer.
 func (s *Server) ClearCase(ctx context.Context, req *pb.ClearCaseRequest) (*pb.ClearCaseResponse, error) {
 	resp := &pb.ClearCaseResponse{}
-	err := command.Run(ctx, s.pool, change("ClearCase", req.GetApplicationId()), req, resp,
+	err := command.Run(ctx, s.pool, command.OnApplication("ClearCase", changers, req.GetApplicationId()), req, resp,
 		func(ctx context.Context, c auth.Claims) (*vetting.Case, error) {
 			return s.svc.Clear(ctx, c, req.GetApplicationId(), req.GetExpectedVersion())
 		}, func(c *vetting.Case) { resp.Case = caseToProto(c) })
@@ -89,7 +84,7 @@ func (s *Server) ClearCase(ctx context.Context, req *pb.ClearCaseRequest) (*pb.C
 // FailCase implements pb.VettingServiceServer.
 func (s *Server) FailCase(ctx context.Context, req *pb.FailCaseRequest) (*pb.FailCaseResponse, error) {
 	resp := &pb.FailCaseResponse{}
-	err := command.Run(ctx, s.pool, change("FailCase", req.GetApplicationId()), req, resp,
+	err := command.Run(ctx, s.pool, command.OnApplication("FailCase", changers, req.GetApplicationId()), req, resp,
 		func(ctx context.Context, c auth.Claims) (*vetting.Case, error) {
 			return s.svc.Fail(ctx, c, req.GetApplicationId(), req.GetExpectedVersion(), req.GetReasonCode())
 		}, func(c *vetting.Case) { resp.Case = caseToProto(c) })
@@ -99,7 +94,7 @@ func (s *Server) FailCase(ctx context.Context, req *pb.FailCaseRequest) (*pb.Fai
 // BatchUnblock implements pb.VettingServiceServer; see command.Batch for
 // how items, retries and dry runs behave.
 func (s *Server) BatchUnblock(ctx context.Context, req *pb.BatchUnblockRequest) (*pb.BatchUnblockResponse, error) {
-	c := command.BatchCall{Call: command.Call{Method: "BatchUnblock", Roles: changers}, Field: "items", Items: "cases", Max: MaxBatch, DryRun: req.GetDryRun()}
+	c := command.BatchCall{Call: command.Call{Method: "BatchUnblock", Roles: changers}, Field: "items", ItemNoun: "cases", Max: MaxBatch, DryRun: req.GetDryRun()}
 	resps, errs, err := command.Batch(ctx, s.pool, c, req, req.GetItems(), newUnblockResponse,
 		func(ctx context.Context, caller auth.Claims, item *pb.UnblockItem, resp *pb.UnblockCaseResponse) error {
 			if err := validate.UUID("application_id", item.GetApplicationId()); err != nil {

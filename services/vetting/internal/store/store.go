@@ -30,10 +30,10 @@ type Store struct {
 
 // New returns a Store on pool.
 func New(pool *pgxpool.Pool) *Store {
-	return &Store{cases: &recordstore.Table[*vetting.Case, vetting.Status]{
+	return &Store{cases: recordstore.NewTable(recordstore.Table[*vetting.Case, vetting.Status]{
 		Pool: pool, Select: `SELECT ` + columns + ` FROM cases WHERE application_id = $1`,
 		Scan: scan, Insert: insert, Save: save, Unknown: vetting.ErrUnknown, Noun: "vetting case",
-	}}
+	})}
 }
 
 var _ vetting.Store = (*Store)(nil)

@@ -56,7 +56,7 @@ func NewService(store Store, now func() time.Time, levels Levels) *Service {
 
 func (s *Service) change(ctx context.Context, caller auth.Claims, id string, v int64, fn func(*Case, record.Change) (*eventsv1.Event, error)) (*Case, error) {
 	ch := record.By(caller, s.now(), v)
-	return record.Apply(ctx, s.store.Update, caller, id, func(c *Case) (*eventsv1.Event, error) { return fn(c, ch) })
+	return record.UpdateInRegion(ctx, s.store.Update, caller, id, func(c *Case) (*eventsv1.Event, error) { return fn(c, ch) })
 }
 
 // RecordFormsReceived notes the forms arrived.
