@@ -30,17 +30,26 @@ type candidate struct {
 	sift                siftingv1.SiftingServiceClient
 	offers              offersv1.OffersServiceClient
 	vetting             vettingv1.VettingServiceClient
-	id                  string
+	id, campaignID      string
 	n                   int
 }
 
+// newCandidate is a London candidate; see newCandidateIn.
 func newCandidate(t *testing.T, st *stack, role commonv1.JobRole) *candidate {
+	t.Helper()
+	return newCandidateIn(t, st, role, "london")
+}
+
+// newCandidateIn opens a campaign in region (as an admin) and submits an
+// application to it (as the region's SPOC); the candidate's SPOC and
+// vetting contact point are the region's.
+func newCandidateIn(t *testing.T, st *stack, role commonv1.JobRole, region string) *candidate {
 	t.Helper()
 	c := &candidate{
 		t: t, st: st,
 		admin:   token(t, "admin-1", auth.RoleAdmin),
-		spoc:    token(t, "spoc-london-1", auth.RoleSPOC, "london"),
-		vetter:  token(t, "vetting-london-1", auth.RoleVetting, "london"),
+		spoc:    token(t, "spoc-"+region+"-1", auth.RoleSPOC, region),
+		vetter:  token(t, "vetting-"+region+"-1", auth.RoleVetting, region),
 		apps:    applicationsv1.NewApplicationsServiceClient(st.conns["applications"]),
 		sift:    siftingv1.NewSiftingServiceClient(st.conns["sifting"]),
 		offers:  offersv1.NewOffersServiceClient(st.conns["offers"]),
@@ -48,12 +57,13 @@ func newCandidate(t *testing.T, st *stack, role commonv1.JobRole) *candidate {
 	}
 	ctx := context.Background()
 	camp, err := c.apps.CreateCampaign(ctx, &applicationsv1.CreateCampaignRequest{
-		RequestId: c.req(), Region: "london", Role: role, Title: "Campaign", Posts: 5,
+		RequestId: c.req(), Region: region, Role: role, Title: "Campaign", Posts: 5,
 		OpensOn: &commonv1.Date{Year: 2026, Month: 1, Day: 1},
 	}, c.admin)
 	c.must(err)
+	c.campaignID = camp.GetCampaign().GetId()
 	app, err := c.apps.SubmitApplication(ctx, &applicationsv1.SubmitApplicationRequest{
-		RequestId: c.req(), CampaignId: camp.GetCampaign().GetId(),
+		RequestId: c.req(), CampaignId: c.campaignID,
 		Candidate: &applicationsv1.Candidate{Name: "Ada Lovelace", Email: "ada@example.org"},
 	}, c.spoc)
 	c.must(err)
