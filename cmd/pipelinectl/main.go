@@ -23,7 +23,11 @@ func main() {
 
 // run executes one command line and returns the process's exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	a := newApp(stdout, stderr)
+	return newApp(stdout, stderr).run(ctx, args)
+}
+
+func (a *app) run(ctx context.Context, args []string) int {
+	stderr := a.stderr
 	defer a.close()
 	root := a.root()
 	root.SetArgs(args)
