@@ -26,15 +26,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return newApp(stdout, stderr).run(ctx, args)
 }
 
+// run executes one command line with a's output and settings (tests set
+// configHome) and returns the exit code.
 func (a *app) run(ctx context.Context, args []string) int {
-	stderr := a.stderr
 	defer a.close()
 	root := a.root()
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		if a.change != nil {
-			fmt.Fprintf(stderr, "request id %s (retry safely with %s)\n", a.change.requestID, a.change.retryFlags())
+			fmt.Fprintf(a.stderr, "request id %s (retry safely with %s)\n", a.change.requestID, a.change.retryFlags())
 		}
 		return exitOK
 	}
@@ -54,7 +55,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 		} else if !strings.HasPrefix(l, " ") {
 			l = "  " + l
 		}
-		fmt.Fprintln(stderr, l)
+		fmt.Fprintln(a.stderr, l)
 	}
 	return code
 }
