@@ -6,6 +6,8 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +20,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/probation-recruitment/pipeline/pkg/auth"
+	"github.com/probation-recruitment/pipeline/pkg/devidp"
 	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	applicationsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
@@ -33,21 +37,27 @@ type ctl struct {
 	t   *testing.T
 	bin string
 	env []string
+	// configHome is the user's configuration directory (XDG_CONFIG_HOME),
+	// where `pipelinectl login` keeps the sign-in.
+	configHome string
 }
 
 func newCtl(t *testing.T, st *stack) *ctl {
 	t.Helper()
-	env := []string{"AUTH_ED25519_PRIVATE_KEY=" + testSeed}
+	home := t.TempDir()
+	configHome := filepath.Join(home, ".config")
+	env := []string{"AUTH_ED25519_PRIVATE_KEY=" + testSeed, "HOME=" + home, "XDG_CONFIG_HOME=" + configHome}
 	for _, e := range os.Environ() {
-		// A developer's own settings must not leak into the test.
-		if !strings.HasPrefix(e, "PIPELINE_") && !strings.HasPrefix(e, "AUTH_") {
+		// A developer's own settings, and sign-in, must not leak into the test.
+		if !strings.HasPrefix(e, "PIPELINE_") && !strings.HasPrefix(e, "AUTH_") &&
+			!strings.HasPrefix(e, "HOME=") && !strings.HasPrefix(e, "XDG_CONFIG_HOME=") {
 			env = append(env, e)
 		}
 	}
 	for name, addr := range st.addrs {
 		env = append(env, "PIPELINE_"+strings.ToUpper(name)+"_ADDR="+addr)
 	}
-	return &ctl{t: t, bin: binary(t, "pipelinectl", filepath.Join("cmd", "pipelinectl")), env: env}
+	return &ctl{t: t, bin: binary(t, "pipelinectl", filepath.Join("cmd", "pipelinectl")), env: env, configHome: configHome}
 }
 
 type ctlResult struct {
@@ -444,4 +454,88 @@ func TestPipelinectlErrors(t *testing.T) {
 			t.Errorf("csv = %q, want the header and one campaign", rows)
 		}
 	})
+}
+
+// A person signs in with `pipelinectl login` at the organisation's identity
+// provider, and every later command sends the ID token it keeps: the
+// services, accepting that provider, let a London SPOC list London's
+// applications and not Wales's.
+func TestPipelinectlLogin(t *testing.T) {
+	t.Parallel()
+	idp := devidp.Start(t, devidp.CLIClient())
+	st := start(t, "AUTH_OIDC_ISSUER="+idp.Issuer(), "AUTH_AUDIENCES="+auth.Audience+","+devidp.CLIClientID)
+	c := newCtl(t, st)
+	admin := c.mint("--role", "admin", "--subject", "admin-1")
+	spoc := c.mint("--role", "spoc", "--subject", "spoc-london-1", "--region", "london")
+	var camp applicationsv1.CreateCampaignResponse
+	c.json(admin, &camp, "campaigns", "create", "--region", "london", "--role", "administrator",
+		"--title", "Admin staff", "--posts", "3", "--opens-on", "2026-01-01", "--rolling")
+	var app applicationsv1.SubmitApplicationResponse
+	c.json(spoc, &app, "applications", "submit", "--campaign", camp.GetCampaign().GetId(),
+		"--name", "Grace Hopper", "--email", "grace@example.org")
+
+	// `pipelinectl login --no-browser` as a process; the test is the browser.
+	login := exec.Command(c.bin, "login", "--no-browser")
+	login.Env = append(slices.Clone(c.env), "PIPELINE_OIDC_ISSUER="+idp.Issuer())
+	stderr, err := login.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := login.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = login.Process.Kill() }) // a no-op once it has exited
+	var printed bytes.Buffer
+	lines := bufio.NewScanner(stderr)
+	authURL := ""
+	for authURL == "" && lines.Scan() {
+		printed.WriteString(lines.Text() + "\n")
+		if u, ok := strings.CutPrefix(lines.Text(), "  "+idp.Issuer()+"/"); ok {
+			authURL = idp.Issuer() + "/" + u
+		}
+	}
+	if authURL == "" {
+		t.Fatalf("login printed no sign-in URL:\n%s", printed.String())
+	}
+	rest := make(chan struct{})
+	go func() {
+		for lines.Scan() {
+			printed.WriteString(lines.Text() + "\n")
+		}
+		close(rest)
+	}()
+	to, err := idp.SignIn(t.Context(), nil, authURL, "spoc-london")
+	if err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	resp, err := http.Get(to.String()) // the browser following the redirect to pipelinectl
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "You may close this tab") {
+		t.Errorf("pipelinectl's page after the sign-in: %s\n%s", resp.Status, page)
+	}
+	<-rest
+	if err := login.Wait(); err != nil {
+		t.Fatalf("login: %v\n%s", err, printed.String())
+	}
+	file := filepath.Join(c.configHome, "pipelinectl", "credentials.json")
+	if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("credentials file: %v, want mode 0600 (%v)", fi, err)
+	}
+
+	// No PIPELINE_TOKEN: the stored sign-in is the token.
+	var list applicationsv1.ListApplicationsResponse
+	c.json("", &list, "applications", "list", "--region", "london")
+	if len(list.GetApplications()) != 1 || list.GetApplications()[0].GetId() != app.GetApplication().GetId() {
+		t.Errorf("applications list --region london as the signed-in SPOC = %v, want the one application", list.GetApplications())
+	}
+	c.run("", "applications", "list", "--region", "wales").wantExit(t, 5, "pipelinectl: permission denied: ")
+	if out := c.ok("", "whoami").stdout; !strings.Contains(out, "spoc-london") || !strings.Contains(out, idp.Issuer()) {
+		t.Errorf("whoami:\n%s", out)
+	}
+	c.ok("", "logout")
+	c.run("", "applications", "list", "--region", "london").wantExit(t, 5, "pipelinectl: unauthenticated: ", "pipelinectl login")
 }

@@ -33,7 +33,8 @@ const exitCodesSection = `Exit codes:
   2    usage: an unknown command, a missing or bad flag or argument (nothing was sent)
   3    invalid argument: the service rejected the input (each field and rule is printed)
   4    not found
-  5    unauthenticated or permission denied (wrong token, role or region)
+  5    unauthenticated or permission denied (wrong token, role or region), or
+       signed out: the sign-in of pipelinectl login could not be used or refreshed
   6    conflict: already exists, a stale --version (someone changed the record since
        you read it), or a move the pipeline does not allow now (the message names the
        current stage)
@@ -58,10 +59,11 @@ func usagef(format string, args ...any) error {
 }
 
 // callError is a failed call, with the service and address it went to so
-// that "connection refused" can say which one.
+// that "connection refused" can say which one, and the identity provider
+// whose sign-in gave its token (none for --token).
 type callError struct {
-	service, addr string
-	err           error
+	service, addr, signedIn string
+	err                     error
 }
 
 func (e *callError) Error() string { return e.service + ": " + e.err.Error() }
@@ -92,6 +94,8 @@ func report(err error, started bool, cmdPath string) (lines []string, code int) 
 		ue *usageError
 		pe *partialError
 		ce *callError
+		ae *authError
+		ie *idpError
 	)
 	switch {
 	case errors.Is(err, errInterrupted) || errors.Is(err, context.Canceled):
@@ -100,8 +104,18 @@ func report(err error, started bool, cmdPath string) (lines []string, code int) 
 		return []string{err.Error(), "see `" + cmdPath + " --help`"}, exitUsage
 	case errors.As(err, &pe):
 		return []string{pe.Error()}, exitPartial
+	case errors.As(err, &ae):
+		return ae.lines, exitDenied
+	case errors.As(err, &ie):
+		return describeIdPError(ie)
 	case errors.As(err, &ce):
-		return describeStatus(ce.service, ce.addr, status.Convert(ce.err))
+		st := status.Convert(ce.err)
+		lines, code := describeStatus(ce.service, ce.addr, st)
+		if st.Code() == codes.Unauthenticated && ce.signedIn != "" {
+			lines = []string{lines[0], "the token of `pipelinectl login` (issuer " + ce.signedIn + ") was refused: the services must accept " +
+				"that issuer (AUTH_OIDC_ISSUER) and client id (AUTH_AUDIENCES); `pipelinectl whoami` shows the token"}
+		}
+		return lines, code
 	}
 	if st, ok := status.FromError(err); ok {
 		return describeStatus("", "", st)
@@ -122,7 +136,7 @@ func describeStatus(service, addr string, st *status.Status) ([]string, int) {
 		return []string{said("permission denied", msg)}, exitDenied
 	case codes.Unauthenticated:
 		return []string{said("unauthenticated", msg),
-			"pass a token with --token or PIPELINE_TOKEN (locally, `pipelinectl token` mints one)"}, exitDenied
+			"sign in with `pipelinectl login`, or pass a token with --token or PIPELINE_TOKEN (locally, `pipelinectl token` mints one)"}, exitDenied
 	case codes.AlreadyExists:
 		return []string{said("already exists", msg)}, exitConflict
 	case codes.Aborted:
@@ -157,6 +171,16 @@ func describeStatus(service, addr string, st *status.Status) ([]string, int) {
 		return []string{said("too many requests", msg)}, exitUnavailable
 	}
 	return []string{strings.ToLower(st.Code().String()) + ": " + msg}, exitOther
+}
+
+// describeIdPError says what went wrong with the identity provider: not
+// there (exit 7), or an answer pipelinectl cannot use (exit 1).
+func describeIdPError(e *idpError) ([]string, int) {
+	if e.unreachable() {
+		return []string{fmt.Sprintf("cannot reach the identity provider at %s to %s: %s", e.issuer, e.action, dialReason(e.err.Error())),
+			"is it running? `make run` serves the development one at " + defaultIssuer + "; `pipelinectl login --issuer` names another"}, exitUnavailable
+	}
+	return []string{e.Error()}, exitOther
 }
 
 // invalidArgument is the message, then each field violation on its own

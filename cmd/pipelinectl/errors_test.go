@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"testing"
 
@@ -65,6 +66,20 @@ func TestReport(t *testing.T) {
 		{"batch", fmt.Errorf("wrapped: %w", &partialError{failed: 2, total: 5}), true, exitPartial,
 			[]string{"2 of 5 items failed"}},
 		{"interrupted", errInterrupted, true, exitInterrupted, []string{"interrupted"}},
+		{"signed out", fmt.Errorf("refresh: %w", signedOut("the identity provider refused the refresh token (invalid_grant)")), true, exitDenied,
+			[]string{"signed out: run pipelinectl login", "the identity provider refused the refresh token (invalid_grant)"}},
+		{"identity provider down", &idpError{issuer: "http://127.0.0.1:5556", action: "refresh the sign-in",
+			err: &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}}, true, exitUnavailable,
+			[]string{"cannot reach the identity provider at http://127.0.0.1:5556 to refresh the sign-in: connection refused",
+				"is it running? `make run` serves the development one at http://127.0.0.1:5556; `pipelinectl login --issuer` names another"}},
+		{"identity provider says nonsense", &idpError{issuer: "https://login.example.org", action: "discover the identity provider",
+			err: errors.New("404 Not Found")}, true, exitOther,
+			[]string{"discover the identity provider at https://login.example.org: 404 Not Found"}},
+		{"signed-in token refused", &callError{service: "sifting", addr: "127.0.0.1:50052", signedIn: "https://login.example.org",
+			err: status.Error(codes.Unauthenticated, "token audience not accepted")}, true, exitDenied,
+			[]string{"unauthenticated: token audience not accepted",
+				"the token of `pipelinectl login` (issuer https://login.example.org) was refused: the services must accept that issuer " +
+					"(AUTH_OIDC_ISSUER) and client id (AUTH_AUDIENCES); `pipelinectl whoami` shows the token"}},
 		{"anything else", errors.New("open decisions.csv: no such file"), true, exitOther,
 			[]string{"open decisions.csv: no such file"}},
 	}

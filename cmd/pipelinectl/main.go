@@ -23,14 +23,19 @@ func main() {
 
 // run executes one command line and returns the process's exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	a := newApp(stdout, stderr)
+	return newApp(stdout, stderr).run(ctx, args)
+}
+
+// run executes one command line with a's output and settings (tests set
+// configHome) and returns the exit code.
+func (a *app) run(ctx context.Context, args []string) int {
 	defer a.close()
 	root := a.root()
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		if a.change != nil {
-			fmt.Fprintf(stderr, "request id %s (retry safely with %s)\n", a.change.requestID, a.change.retryFlags())
+			fmt.Fprintf(a.stderr, "request id %s (retry safely with %s)\n", a.change.requestID, a.change.retryFlags())
 		}
 		return exitOK
 	}
@@ -50,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		} else if !strings.HasPrefix(l, " ") {
 			l = "  " + l
 		}
-		fmt.Fprintln(stderr, l)
+		fmt.Fprintln(a.stderr, l)
 	}
 	return code
 }

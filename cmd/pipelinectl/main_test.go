@@ -11,10 +11,22 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// runCLI runs one command line in-process, with a configuration directory
+// of its own: a developer's sign-in must not leak into (or be refreshed by)
+// the tests.
 func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runIn(t, t.TempDir(), args...)
+}
+
+// runIn runs one command line with home as the user's configuration
+// directory.
+func runIn(t *testing.T, home string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	code = run(context.Background(), args, &out, &errOut)
+	a := newApp(&out, &errOut)
+	a.configHome = home
+	code = a.run(context.Background(), args)
 	return out.String(), errOut.String(), code
 }
 

@@ -51,6 +51,11 @@ type app struct {
 	vetting      vettingv1.VettingServiceClient
 	reporting    reportingv1.ReportingServiceClient
 
+	// configHome replaces os.UserConfigDir() as the place of the stored
+	// sign-in (tests); session is that sign-in once read.
+	configHome string
+	session    session
+
 	// change is the change this run sent, if any, for the retry note.
 	change *change
 	// started is set when a command's own code begins; an error before
@@ -80,8 +85,10 @@ const rootLong = `pipelinectl is the command-line client of the recruitment pipe
 campaigns and applications, the sift and interviews, conditional offers and
 starts, vetting cases (with the blocked-case work list), and the reports.
 
-Every command but token calls a service and needs a bearer token: pass
---token or set PIPELINE_TOKEN. Locally, ` + "`pipelinectl token`" + ` mints one.
+Commands that call a service send a bearer token: --token or PIPELINE_TOKEN
+when given, else the sign-in of ` + "`pipelinectl login`" + ` (refreshed as it nears
+expiry; ` + "`pipelinectl whoami`" + ` shows it, ` + "`pipelinectl logout`" + ` forgets it). For
+development and automation, ` + "`pipelinectl token`" + ` mints one.
 
 Conventions:
   ids          application and campaign ids are UUIDs, given as the argument
@@ -104,8 +111,12 @@ Conventions:
 Environment (flags win):
   PIPELINE_APPLICATIONS_ADDR  PIPELINE_SIFTING_ADDR  PIPELINE_OFFERS_ADDR
   PIPELINE_VETTING_ADDR  PIPELINE_REPORTING_ADDR      service addresses
-  PIPELINE_TOKEN                                      bearer token
+  PIPELINE_TOKEN                                      bearer token (instead of the sign-in)
   PIPELINE_TLS                                        true for TLS (system roots)
+  PIPELINE_OIDC_ISSUER                                identity provider of ` + "`login`" + ` (` + defaultIssuer + `)
+  PIPELINE_OIDC_CLIENT_ID                             client id of ` + "`login`" + ` (` + defaultClientID + `)
+  XDG_CONFIG_HOME                                     where ` + "`login`" + ` keeps the sign-in, in
+                                                      pipelinectl/credentials.json (default ~/.config)
   AUTH_ED25519_PRIVATE_KEY                            signing key for ` + "`token`" + `
 
 ` + exitCodesSection
@@ -132,7 +143,7 @@ func (a *app) root() *cobra.Command {
 		flag := s.name + "-addr"
 		fs.StringVar(addr, flag, s.addr, fmt.Sprintf("%s service gRPC address (env %s)", s.name, envFor(flag)))
 	}
-	fs.StringVar(&a.token, "token", "", "bearer token (env PIPELINE_TOKEN)")
+	fs.StringVar(&a.token, "token", "", "bearer token (env PIPELINE_TOKEN); without it, the sign-in of pipelinectl login")
 	fs.BoolVar(&a.tls, "tls", false, "use TLS with the system's roots instead of plaintext (env PIPELINE_TLS)")
 	fs.StringVarP(&a.output, "output", "o", outputTable, "output format: table, json or csv")
 	fs.DurationVar(&a.timeout, "timeout", 30*time.Second, "how long to wait for each call")

@@ -47,12 +47,12 @@ func newTokenCmd(*app) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "token",
-		Short: "Mint a bearer token (development and automation)",
+		Short: "Mint a bearer token (development and automation only; people use login)",
 		Long: `Mint a signed bearer token (JWT) for calling the services.
 
-People sign in with 'pipelinectl login' against the organisation's identity
-provider; this command is for a developer's machine and for automation that
-holds the pipeline's signing key.
+This command is for development: a developer's machine, tests, and
+automation that holds the pipeline's signing key. People sign in with
+'pipelinectl login' against the organisation's identity provider instead.
 
 The key is AUTH_ED25519_PRIVATE_KEY (base64 seed; 'pipelinectl keygen' makes
 a pair), whose public half the services verify with. With it unset, the token
