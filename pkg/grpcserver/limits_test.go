@@ -197,7 +197,11 @@ func nextFrame(t *testing.T, fr *http2.Framer) http2.Frame {
 // refuse the last case too, so it shows the configuration is in force.
 func TestKeepaliveEnforcement(t *testing.T) {
 	t.Parallel()
-	const pings = 6
+	// gRPC refuses a ping that is the third too early, after answering
+	// it: a GOAWAY for ping i comes after ping i's ack and before the
+	// next one's. Five pings show whether any of the first four was
+	// refused.
+	const pings = 5
 	tests := []struct {
 		name       string
 		minTime    time.Duration
@@ -206,8 +210,8 @@ func TestKeepaliveEnforcement(t *testing.T) {
 		wantGoAway bool
 	}{
 		{name: "pings faster than the minimum", minTime: time.Hour, permit: true, wantGoAway: true},
-		{name: "pings with no call open, not permitted", minTime: time.Millisecond, permit: false, gap: 20 * time.Millisecond, wantGoAway: true},
-		{name: "pings within the policy", minTime: time.Millisecond, permit: true, gap: 20 * time.Millisecond, wantGoAway: false},
+		{name: "pings with no call open, not permitted", minTime: time.Millisecond, permit: false, gap: 50 * time.Millisecond, wantGoAway: true},
+		{name: "pings within the policy", minTime: time.Millisecond, permit: true, gap: 50 * time.Millisecond, wantGoAway: false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -222,10 +226,7 @@ func TestKeepaliveEnforcement(t *testing.T) {
 					time.Sleep(tt.gap)
 				}
 			}
-			// The server answers each ping before deciding on it, so a
-			// GOAWAY for ping i comes after ping i's ack and before the
-			// next one's.
-			for acks := 0; acks < pings; {
+			for acks := 0; tt.wantGoAway || acks < pings; {
 				switch f := nextFrame(t, fr).(type) {
 				case nil:
 					t.Fatalf("connection closed after %d acks without GOAWAY", acks)
@@ -240,9 +241,6 @@ func TestKeepaliveEnforcement(t *testing.T) {
 					}
 					return
 				}
-			}
-			if tt.wantGoAway {
-				t.Fatalf("all %d pings answered, want GOAWAY ENHANCE_YOUR_CALM", pings)
 			}
 		})
 	}
