@@ -48,6 +48,22 @@ type Common struct {
 	// Profiling serves Go's profiles at /debug/pprof/ on the admin address.
 	Profiling bool `env:"PROFILING" envDefault:"false"`
 
+	// The gRPC server's limits (grpcserver.Config, docs/design.md §8).
+	// MaxDeadline caps a unary call's deadline; the grace of a connection's
+	// age is at least as long, so a call in flight when GOAWAY is sent ends
+	// by itself.
+	MaxDeadline          time.Duration `env:"GRPC_MAX_DEADLINE" envDefault:"1m"`
+	MaxConcurrentStreams uint32        `env:"GRPC_MAX_CONCURRENT_STREAMS" envDefault:"100"`
+	// MaxStreamsPerSubject caps the streams one token subject holds open
+	// at once (grpcauth.MaxStreamsPerSubject).
+	MaxStreamsPerSubject         int           `env:"GRPC_MAX_STREAMS_PER_SUBJECT" envDefault:"32"`
+	KeepaliveMinTime             time.Duration `env:"GRPC_KEEPALIVE_MIN_TIME" envDefault:"30s"`
+	KeepalivePermitWithoutStream bool          `env:"GRPC_KEEPALIVE_PERMIT_WITHOUT_STREAM" envDefault:"true"`
+	KeepaliveTime                time.Duration `env:"GRPC_KEEPALIVE_TIME" envDefault:"1m"`
+	KeepaliveTimeout             time.Duration `env:"GRPC_KEEPALIVE_TIMEOUT" envDefault:"20s"`
+	MaxConnectionAge             time.Duration `env:"GRPC_MAX_CONNECTION_AGE" envDefault:"30m"`
+	MaxConnectionAgeGrace        time.Duration `env:"GRPC_MAX_CONNECTION_AGE_GRACE" envDefault:"1m"`
+
 	// AuthEd25519PublicKey verifies the tokens signed with the pipeline's
 	// own key: services hold only the public half.
 	AuthEd25519PublicKey string `env:"AUTH_ED25519_PUBLIC_KEY"`
@@ -205,6 +221,10 @@ func (c Common) Server() grpcserver.Config {
 	return grpcserver.Config{
 		Addr: c.GRPCAddr, AdminAddr: c.AdminAddr, Reflection: c.Reflection,
 		DefaultDeadline: c.DefaultDeadline, ShutdownTimeout: c.ShutdownTimeout, Profiling: c.Profiling,
+		MaxDeadline: c.MaxDeadline, MaxConcurrentStreams: c.MaxConcurrentStreams,
+		KeepaliveMinTime: c.KeepaliveMinTime, KeepalivePermitWithoutStream: c.KeepalivePermitWithoutStream,
+		KeepaliveTime: c.KeepaliveTime, KeepaliveTimeout: c.KeepaliveTimeout,
+		MaxConnectionAge: c.MaxConnectionAge, MaxConnectionAgeGrace: c.MaxConnectionAgeGrace,
 	}
 }
 

@@ -4,6 +4,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/probation-recruitment/pipeline/pkg/grpcserver"
 )
 
 func TestLoadDefaultsAndOverrides(t *testing.T) {
@@ -37,6 +41,8 @@ func TestLoadNamesBadVariable(t *testing.T) {
 		{"GRPC_DEFAULT_DEADLINE", "soon", `GRPC_DEFAULT_DEADLINE: must be a duration such as 500ms, 10s or 2m, got "soon"`},
 		{"PROFILING", "maybe", `PROFILING: must be true or false, got "maybe"`},
 		{"NATS_REPLICAS", "three", `NATS_REPLICAS: must be a whole number, got "three"`},
+		{"GRPC_MAX_CONCURRENT_STREAMS", "-1", `GRPC_MAX_CONCURRENT_STREAMS: must be a whole number, got "-1"`},
+		{"GRPC_MAX_CONNECTION_AGE", "30", `GRPC_MAX_CONNECTION_AGE: must be a duration such as 500ms, 10s or 2m, got "30"`},
 		{"LOG_LEVEL", "loud", `LOG_LEVEL: must be debug, info, warn or error, got "loud"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,5 +91,39 @@ func TestAuthFailsClosed(t *testing.T) {
 				t.Errorf("the development key is not the one configured: %+v", cfg.Keys)
 			}
 		})
+	}
+}
+
+// TestServerLimits: the gRPC server's limits have working defaults, each
+// can be set, and Server hands them all to the server.
+func TestServerLimits(t *testing.T) {
+	t.Setenv("GRPC_MAX_DEADLINE", "2m")
+	t.Setenv("GRPC_MAX_STREAMS_PER_SUBJECT", "4")
+	var c Common
+	if err := Load(&c); err != nil {
+		t.Fatal(err)
+	}
+	want := grpcserver.Config{
+		Reflection: true, DefaultDeadline: 10 * time.Second, ShutdownTimeout: 15 * time.Second,
+		MaxDeadline: 2 * time.Minute, MaxConcurrentStreams: 100,
+		KeepaliveMinTime: 30 * time.Second, KeepalivePermitWithoutStream: true,
+		KeepaliveTime: time.Minute, KeepaliveTimeout: 20 * time.Second,
+		MaxConnectionAge: 30 * time.Minute, MaxConnectionAgeGrace: time.Minute,
+	}
+	if got := c.Server(); got != want {
+		t.Errorf("Server() = %+v\nwant       %+v", got, want)
+	}
+	if c.MaxStreamsPerSubject != 4 {
+		t.Errorf("MaxStreamsPerSubject = %d, want 4", c.MaxStreamsPerSubject)
+	}
+	// The defaults alone: the grace lets every unary call in flight at
+	// GOAWAY run to its cap, and the default deadline is within the cap.
+	var defaults Common
+	if err := env.ParseWithOptions(&defaults, env.Options{Environment: map[string]string{}}); err != nil {
+		t.Fatal(err)
+	}
+	if defaults.MaxConnectionAgeGrace < defaults.MaxDeadline || defaults.DefaultDeadline > defaults.MaxDeadline {
+		t.Errorf("defaults: grace %s, max deadline %s, default deadline %s; want default <= max <= grace",
+			defaults.MaxConnectionAgeGrace, defaults.MaxDeadline, defaults.DefaultDeadline)
 	}
 }

@@ -51,11 +51,17 @@ func mustVerifier(t *testing.T, k auth.KeyConfig) *auth.Verifier {
 // mint signs an hour-long token for c with k.
 func mint(t *testing.T, k auth.KeyConfig, c auth.Claims) string {
 	t.Helper()
+	return mintFor(t, k, c, time.Hour)
+}
+
+// mintFor signs a token for c with k that lives for ttl.
+func mintFor(t *testing.T, k auth.KeyConfig, c auth.Claims, ttl time.Duration) string {
+	t.Helper()
 	s, err := k.Signer()
 	if err != nil {
 		t.Fatalf("build signer: %v", err)
 	}
-	tok, err := s.Mint(c, time.Hour)
+	tok, err := s.Mint(c, ttl)
 	if err != nil {
 		t.Fatalf("mint: %v", err)
 	}
@@ -87,15 +93,22 @@ func (whoAmI) StreamingOutputCall(_ *testpb.StreamingOutputCallRequest, ss grpc.
 // returns a client connection to it.
 func serve(t *testing.T, v *auth.Verifier, skip func(string) bool) *grpc.ClientConn {
 	t.Helper()
+	return serveWith(t, v, skip, whoAmI{})
+}
+
+// serveWith is serve with svc as the test service and opts for the stream
+// interceptor.
+func serveWith(t *testing.T, v *auth.Verifier, skip func(string) bool, svc testpb.TestServiceServer, opts ...grpcauth.StreamOption) *grpc.ClientConn {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
 	srv := grpc.NewServer(
 		grpc.UnaryInterceptor(grpcauth.UnaryServerInterceptor(v, skip)),
-		grpc.StreamInterceptor(grpcauth.StreamServerInterceptor(v, skip)),
+		grpc.StreamInterceptor(grpcauth.StreamServerInterceptor(v, skip, opts...)),
 	)
-	testpb.RegisterTestServiceServer(srv, whoAmI{})
+	testpb.RegisterTestServiceServer(srv, svc)
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)

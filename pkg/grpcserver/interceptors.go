@@ -32,8 +32,8 @@ func (s *Server) interceptors(opts Options) ([]grpc.UnaryServerInterceptor, []gr
 		logging.UnaryServerInterceptor(logger, logOpts...),
 		recovery.UnaryServerInterceptor(recoverOpt),
 	}
-	if s.cfg.DefaultDeadline > 0 {
-		unary = append(unary, defaultDeadline(s.cfg.DefaultDeadline))
+	if s.cfg.DefaultDeadline > 0 || s.cfg.MaxDeadline > 0 {
+		unary = append(unary, deadlines(s.cfg.DefaultDeadline, s.cfg.MaxDeadline))
 	}
 	unary = append(unary, opts.Unary...)
 
@@ -75,10 +75,20 @@ func (s *Server) recoverPanic(ctx context.Context, p any) error {
 	return status.Error(codes.Internal, "internal error")
 }
 
-// defaultDeadline gives calls without a deadline one of d.
-func defaultDeadline(d time.Duration) grpc.UnaryServerInterceptor {
+// deadlines gives calls without a deadline one of def, and cuts a longer
+// deadline than limit (either zero: none) to limit, so neither a client that
+// forgot a deadline nor one that asked for an hour can hold database work
+// open past what the server allows.
+func deadlines(def, limit time.Duration) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if _, ok := ctx.Deadline(); ok {
+		var d time.Duration
+		var what string
+		switch deadline, ok := ctx.Deadline(); {
+		case !ok && def > 0:
+			d, what = def, "server default deadline exceeded"
+		case limit > 0 && (!ok || time.Until(deadline) > limit):
+			d, what = limit, fmt.Sprintf("deadline exceeded: the server allows a call at most %s", limit)
+		default:
 			return handler(ctx, req)
 		}
 		ctx, cancel := context.WithTimeout(ctx, d)
@@ -88,7 +98,7 @@ func defaultDeadline(d time.Duration) grpc.UnaryServerInterceptor {
 		// client as Unknown; say what happened instead.
 		if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
 			if _, isStatus := status.FromError(err); !isStatus {
-				return resp, status.Error(codes.DeadlineExceeded, "server default deadline exceeded")
+				return resp, status.Error(codes.DeadlineExceeded, what)
 			}
 		}
 		return resp, err

@@ -1,8 +1,10 @@
 // Package grpcserver sets up the gRPC server every service runs: one
-// interceptor chain (metrics, logging, panic recovery, default deadline), the
-// standard health service, optional reflection, and an HTTP admin listener
-// for Prometheus and the platform's readiness probe. Keeping it in one place
-// means every service reports, logs and shuts down the same way.
+// interceptor chain (metrics, logging, panic recovery, default and maximum
+// deadline), connection limits (calls per connection, keepalive, connection
+// age), the standard health service, optional reflection, and an HTTP admin
+// listener for Prometheus and the platform's readiness probe. Keeping it in
+// one place means every service reports, logs, limits and shuts down the
+// same way.
 package grpcserver
 
 import (
@@ -28,6 +30,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 )
 
@@ -56,6 +59,40 @@ type Config struct {
 	// so a client that forgot one cannot hold database work open forever.
 	// Zero leaves such calls without a deadline.
 	DefaultDeadline time.Duration
+	// MaxDeadline caps the deadline of unary calls: one arriving with a
+	// longer deadline (or, with DefaultDeadline zero, none) runs under
+	// MaxDeadline instead, and ends DeadlineExceeded when that passes. Zero
+	// leaves client deadlines as they come. Streams are not capped: a watch
+	// is meant to stay open.
+	MaxDeadline time.Duration
+	// MaxConcurrentStreams bounds the calls, unary or streaming, open at
+	// once on one connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); a
+	// gRPC client past it waits for one to end. Zero: no bound.
+	MaxConcurrentStreams uint32
+
+	// KeepaliveMinTime is the shortest interval between a client's pings
+	// the server tolerates: a client pinging more often is sent GOAWAY
+	// (ENHANCE_YOUR_CALM, "too_many_pings") and its connection closed.
+	// Zero: gRPC's 5 minutes.
+	KeepaliveMinTime time.Duration
+	// KeepalivePermitWithoutStream lets clients ping (no more often than
+	// KeepaliveMinTime) while they have no call open; without it such a
+	// ping counts against them.
+	KeepalivePermitWithoutStream bool
+	// KeepaliveTime is how long a connection may be idle before the server
+	// pings it, and KeepaliveTimeout how long it then waits for the answer
+	// before closing the connection: a client that vanished without closing
+	// (its streams, goroutines and subscriptions with it) is found within
+	// their sum. Zero: gRPC's 2 hours and 20 seconds.
+	KeepaliveTime, KeepaliveTimeout time.Duration
+	// MaxConnectionAge is how long a connection may live (±10% jitter)
+	// before the server sends GOAWAY, so clients reconnect and spread over
+	// the replicas behind a load balancer; calls open then get
+	// MaxConnectionAgeGrace to finish before the connection is closed. A
+	// stream still open after the grace (a watch) ends Unavailable and its
+	// client must reopen it; gRPC clients connect again by themselves.
+	// Zero: connections live for ever.
+	MaxConnectionAge, MaxConnectionAgeGrace time.Duration
 	// ShutdownTimeout is how long in-flight calls get to finish once Run's
 	// context is done, before they are cancelled; zero means 10s.
 	ShutdownTimeout time.Duration
@@ -65,7 +102,7 @@ type Config struct {
 }
 
 // Options adds interceptors to the chain. They run innermost, after
-// metrics, logging, recovery and the default deadline, so an auth failure is
+// metrics, logging, recovery and the deadlines, so an auth failure is
 // still counted and logged and a panic in them is still recovered.
 type Options struct {
 	Unary  []grpc.UnaryServerInterceptor
@@ -131,7 +168,7 @@ func New(cfg Config, log *slog.Logger, opts Options) (*Server, error) {
 	}
 
 	unary, stream := s.interceptors(opts)
-	s.grpc = grpc.NewServer(grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))
+	s.grpc = grpc.NewServer(append(cfg.serverOptions(), grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))...)
 	// Not serving until Run starts accepting calls.
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
@@ -164,13 +201,40 @@ func (c Config) validate() error {
 	if c.Addr == "" {
 		return errors.New("Addr: required")
 	}
-	if c.DefaultDeadline < 0 {
-		return fmt.Errorf("DefaultDeadline: must not be negative, got %s", c.DefaultDeadline)
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"DefaultDeadline", c.DefaultDeadline}, {"MaxDeadline", c.MaxDeadline}, {"ShutdownTimeout", c.ShutdownTimeout},
+		{"KeepaliveMinTime", c.KeepaliveMinTime}, {"KeepaliveTime", c.KeepaliveTime}, {"KeepaliveTimeout", c.KeepaliveTimeout},
+		{"MaxConnectionAge", c.MaxConnectionAge}, {"MaxConnectionAgeGrace", c.MaxConnectionAgeGrace},
+	} {
+		if d.d < 0 {
+			return fmt.Errorf("%s: must not be negative, got %s", d.name, d.d)
+		}
 	}
-	if c.ShutdownTimeout < 0 {
-		return fmt.Errorf("ShutdownTimeout: must not be negative, got %s", c.ShutdownTimeout)
+	if c.MaxDeadline > 0 && c.DefaultDeadline > c.MaxDeadline {
+		return fmt.Errorf("DefaultDeadline: must not exceed MaxDeadline (%s), got %s", c.MaxDeadline, c.DefaultDeadline)
 	}
 	return nil
+}
+
+// serverOptions are the connection limits of cfg; a zero field leaves
+// gRPC's default.
+func (c Config) serverOptions() []grpc.ServerOption {
+	opts := []grpc.ServerOption{
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			MinTime: c.KeepaliveMinTime, PermitWithoutStream: c.KeepalivePermitWithoutStream,
+		}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			Time: c.KeepaliveTime, Timeout: c.KeepaliveTimeout,
+			MaxConnectionAge: c.MaxConnectionAge, MaxConnectionAgeGrace: c.MaxConnectionAgeGrace,
+		}),
+	}
+	if c.MaxConcurrentStreams > 0 {
+		opts = append(opts, grpc.MaxConcurrentStreams(c.MaxConcurrentStreams))
+	}
+	return opts
 }
 
 // GRPC returns the underlying server, to register services on before Run.

@@ -766,6 +766,10 @@ func TestNew(t *testing.T) {
 		{name: "no addr", cfg: grpcserver.Config{}, wantErr: "Addr: required"},
 		{name: "negative deadline", cfg: grpcserver.Config{Addr: "127.0.0.1:0", DefaultDeadline: -time.Second}, wantErr: "DefaultDeadline: must not be negative"},
 		{name: "negative shutdown timeout", cfg: grpcserver.Config{Addr: "127.0.0.1:0", ShutdownTimeout: -time.Second}, wantErr: "ShutdownTimeout: must not be negative"},
+		{name: "negative max deadline", cfg: grpcserver.Config{Addr: "127.0.0.1:0", MaxDeadline: -time.Second}, wantErr: "MaxDeadline: must not be negative"},
+		{name: "default deadline past the cap", cfg: grpcserver.Config{Addr: "127.0.0.1:0", DefaultDeadline: time.Minute, MaxDeadline: time.Second}, wantErr: "DefaultDeadline: must not exceed MaxDeadline (1s)"},
+		{name: "negative keepalive", cfg: grpcserver.Config{Addr: "127.0.0.1:0", KeepaliveTime: -time.Second}, wantErr: "KeepaliveTime: must not be negative"},
+		{name: "negative connection age", cfg: grpcserver.Config{Addr: "127.0.0.1:0", MaxConnectionAge: -time.Second}, wantErr: "MaxConnectionAge: must not be negative"},
 		{name: "grpc addr in use", cfg: grpcserver.Config{Addr: taken.Addr().String()}, wantErr: "listen on " + taken.Addr().String()},
 		{name: "admin addr in use", cfg: grpcserver.Config{Addr: "127.0.0.1:0", AdminAddr: taken.Addr().String()}, wantErr: "listen for admin on"},
 	}

@@ -46,8 +46,9 @@ type Runtime struct {
 // Start connects to PostgreSQL (the schema cfg.DBSchema, migrated with the
 // shared outbox, inbox and request-log tables and then migrations) and to
 // NATS (creating or updating the stream), and builds the gRPC server with
-// bearer-token authentication and the outbox relay. Register gRPC services
-// on r.Server.GRPC() and consumers with Consume, then call Run.
+// cfg's limits, bearer-token authentication (streams capped per caller and
+// ended when their token expires) and the outbox relay. Register gRPC
+// services on r.Server.GRPC() and consumers with Consume, then call Run.
 func Start(ctx context.Context, name string, cfg config.Common, migrations ...pg.Migrations) (_ *Runtime, err error) {
 	log := cfg.Logger(name)
 	// Packages without a logger of their own log the same way.
@@ -81,9 +82,10 @@ func Start(ctx context.Context, name string, cfg config.Common, migrations ...pg
 	if _, err := stream.Ensure(ctx, r.JS, cfg.Stream()); err != nil {
 		return nil, err
 	}
+	perCaller := grpcauth.MaxStreamsPerSubject(cfg.MaxStreamsPerSubject)
 	if r.Server, err = grpcserver.New(cfg.Server(), log, grpcserver.Options{
 		Unary:  []grpc.UnaryServerInterceptor{grpcauth.UnaryServerInterceptor(verifier, grpcauth.DefaultSkip)},
-		Stream: []grpc.StreamServerInterceptor{grpcauth.StreamServerInterceptor(verifier, grpcauth.DefaultSkip)},
+		Stream: []grpc.StreamServerInterceptor{grpcauth.StreamServerInterceptor(verifier, grpcauth.DefaultSkip, perCaller)},
 	}); err != nil {
 		return nil, err
 	}

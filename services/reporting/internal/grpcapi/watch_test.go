@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
 )
@@ -112,5 +113,50 @@ func TestWatchRegion(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the london watch handler did not return after the client cancelled")
+	}
+}
+
+// TestWatchRegionEndsWhenTokenExpires: a watch lives no longer than the
+// token that opened it. One opened with a two-second token ends
+// Unauthenticated once the token expires (it used to deliver for as long as
+// the client stayed); the same caller's watch with a valid token goes on.
+func TestWatchRegionEndsWhenTokenExpires(t *testing.T) {
+	t.Parallel()
+	// No periodic refresh: only a notification wakes a stream.
+	e := setupWith(t, options{watchInterval: 10 * time.Millisecond, watchRefresh: time.Hour})
+	london := newCampaign("london", po)
+	closes := day(time.May, 29)
+	e.apply(t, london.created(at(time.May, 1, 9), day(time.May, 1), &closes))
+
+	minted := time.Now()
+	short, err := e.signer.Mint(dashLondon, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Generous: a watch that should end and does not fails the test here.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	expiring, err := e.dial(t, short).WatchRegion(ctx, &pb.WatchRegionRequest{Region: "london"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lasting, err := e.as(t, dashLondon).WatchRegion(ctx, &pb.WatchRegionRequest{Region: "london"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv(t, expiring)
+	recv(t, lasting)
+
+	_, err = expiring.Recv()
+	testenv.WantStatus(t, err, codes.Unauthenticated, "token expired; sign in again")
+	// The token's exp is whole seconds: at least one second after minting.
+	if took := time.Since(minted); took < time.Second {
+		t.Errorf("the watch ended %v after its token was minted, before the token expired", took)
+	}
+
+	e.apply(t, newApp(london).submitted(at(time.May, 20, 10)).evs...)
+	e.hub.Notify("london")
+	if s := recv(t, lasting); stageCount(s, commonv1.Stage_STAGE_SIFT) != 1 {
+		t.Errorf("the watch with a valid token sent %v after a submission, want 1 in SIFT", s)
 	}
 }
