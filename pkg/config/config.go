@@ -259,6 +259,10 @@ func (c Common) LogValue() slog.Value {
 		slog.String("auth_oidc_issuer", c.AuthOIDCIssuer),
 		slog.Any("auth_audiences", c.AuthAudiences),
 		slog.Duration("auth_max_token_lifetime", c.AuthMaxTokenLifetime),
+		slog.Duration("grpc_max_deadline", c.MaxDeadline),
+		slog.Any("grpc_max_concurrent_streams", c.MaxConcurrentStreams),
+		slog.Int("grpc_max_streams_per_subject", c.MaxStreamsPerSubject),
+		slog.Duration("grpc_max_connection_age", c.MaxConnectionAge),
 	)
 }
 
