@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/probation-recruitment/pipeline/pkg/weekly"
@@ -304,6 +307,14 @@ func newSummariesCmd(a *app) *cobra.Command {
 	return cmd
 }
 
+// A watch that ends because its connection was closed (a service restarted,
+// or aged out: see GRPC_MAX_CONNECTION_AGE) is opened again, first after
+// reopenMin, then waiting twice as long each time up to reopenMax.
+const (
+	reopenMin = 500 * time.Millisecond
+	reopenMax = 10 * time.Second
+)
+
 func newWatchCmd(a *app) *cobra.Command {
 	var reg regionValue
 	cmd := &cobra.Command{
@@ -311,36 +322,70 @@ func newWatchCmd(a *app) *cobra.Command {
 		Short: "Follow a region's summary live until Ctrl-C",
 		Long: `Print the region's summary at once, and again whenever it changes, until
 interrupted (Ctrl-C ends it cleanly, exit 0). A table prints one line per
-summary; json prints one JSON object per line; csv prints the header once.`,
+summary; json prints one JSON object per line; csv prints the header once.
+
+When the connection drops (the service restarts, or closes long-lived
+connections) the watch opens again by itself, saying so on stderr. When the
+token expires it opens again once with a fresh one (a 'pipelinectl login'
+sign-in refreshes itself); a --token that has expired ends the watch.`,
 		Example: `  pipelinectl reports watch --region london
   pipelinectl reports watch --region london -o json | jq .summary.stuck_count`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			stream, err := a.reporting.WatchRegion(ctx, &reportingv1.WatchRegionRequest{Region: string(reg)})
-			if err != nil {
-				return err
-			}
 			w := newSummaryStream(a.output, a.stdout)
+			wait := reopenMin
 			for {
-				resp, err := stream.Recv()
+				delivered, err := a.watchOnce(ctx, string(reg), w)
+				if delivered {
+					wait = reopenMin
+				}
 				switch {
-				case ctx.Err() != nil:
-					return nil // interrupted: the way a watch ends
-				case errors.Is(err, io.EOF):
+				case ctx.Err() != nil, err == nil:
+					return nil // interrupted, or the server ended it: the ways a watch ends
+				case status.Code(err) == codes.Unavailable:
+				case status.Code(err) == codes.Unauthenticated && delivered:
+					// The token worked and has expired: a fresh one may
+					// work; a second refusal in a row ends the watch.
+					wait = 0
+				default:
+					return err
+				}
+				fmt.Fprintf(a.stderr, "watch: %s; opening it again\n", status.Convert(err).Message())
+				select {
+				case <-ctx.Done():
 					return nil
-				case err != nil:
-					return err
+				case <-time.After(wait):
 				}
-				if err := w.write(resp); err != nil {
-					return err
-				}
+				wait = min(max(2*wait, reopenMin), reopenMax)
 			}
 		},
 	}
 	cmd.Flags().Var(&reg, "region", regionHelp("the region"))
 	required(cmd, "region")
 	return cmd
+}
+
+// watchOnce prints one watch stream's summaries until it ends, and says
+// whether it delivered any.
+func (a *app) watchOnce(ctx context.Context, region string, w *summaryStream) (delivered bool, err error) {
+	stream, err := a.reporting.WatchRegion(ctx, &reportingv1.WatchRegionRequest{Region: region})
+	if err != nil {
+		return false, err
+	}
+	for {
+		resp, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return delivered, nil
+		}
+		if err != nil {
+			return delivered, err
+		}
+		delivered = true
+		if err := w.write(resp); err != nil {
+			return delivered, err
+		}
+	}
 }
 
 // summaryStream prints summaries as they come, without waiting for the end
