@@ -93,6 +93,14 @@
     setStatus('Live updates are on: figures change on this page as candidates move.');
   });
   source.addEventListener('error', function () {
+    // The browser reconnects by itself after a stream ends (the server ends
+    // each one before the sign-in's token is due for renewal, and the
+    // reconnect renews it), but not after an error status: the sign-in
+    // has ended, or the account may no longer see these figures.
+    if (source.readyState === EventSource.CLOSED) {
+      setStatus('Live updates have stopped. Reload the page to start them again (you may be asked to sign in).', true);
+      return;
+    }
     setStatus('Live updates paused: reconnecting. Figures may be out of date.', true);
   });
   source.addEventListener('summary', function (e) {
