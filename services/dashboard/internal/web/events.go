@@ -136,6 +136,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sess *session.Se
 		case <-s.closing:
 			return
 		case <-deadline.C:
+			endForRenewal(w)
 			return
 		case <-beat.C:
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
@@ -144,6 +145,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sess *session.Se
 		case <-sub.Ready():
 			for _, u := range sub.Take() {
 				if u.Renew {
+					endForRenewal(w)
 					return
 				}
 				b, err := json.Marshal(toLiveUpdate(u))
@@ -160,6 +162,14 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sess *session.Se
 			return
 		}
 	}
+}
+
+// endForRenewal tells the page that the stream ends so that the browser
+// reconnects with a renewed session: a planned pause, not a failure, which
+// the page need not announce.
+func endForRenewal(w http.ResponseWriter) {
+	_, _ = fmt.Fprint(w, "event: renew\ndata: {}\n\n")
+	_ = http.NewResponseController(w).Flush()
 }
 
 func toLiveUpdate(u live.Update) liveUpdate {

@@ -387,6 +387,9 @@ func TestSignIn(t *testing.T) {
 		}
 		opened := time.Now()
 		events.waitEnd(t, 15*time.Second)
+		if !events.renew {
+			t.Error("the stream ended without saying it ends for renewal")
+		}
 		if took := time.Since(opened); took > 10*time.Second {
 			t.Errorf("the stream lasted %s after its first update; it should end when its token is due", took)
 		}
@@ -484,6 +487,9 @@ type events struct {
 	resp    *http.Response
 	updates chan liveUpdate
 	ended   chan error
+	// renew is whether the stream said it ends for renewal; read it after
+	// the end.
+	renew bool
 }
 
 func openEvents(t *testing.T, b *browser, rawURL string) *events {
@@ -519,6 +525,8 @@ func openEvents(t *testing.T, b *browser, rawURL string) *events {
 				if json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &u) == nil {
 					e.updates <- u
 				}
+			case strings.HasPrefix(line, "data: ") && name == "renew":
+				e.renew = true
 			case line == "":
 				name = ""
 			}
