@@ -104,7 +104,9 @@ func (c *Codec) Seal(name string, plaintext []byte) string {
 
 // Open decrypts a value Seal made for the cookie called name.
 func (c *Codec) Open(name, value string) ([]byte, error) {
-	b, err := base64.RawURLEncoding.DecodeString(value)
+	// Strict: one value has one encoding, so no changed character passes
+	// as the same value.
+	b, err := base64.RawURLEncoding.Strict().DecodeString(value)
 	if err != nil {
 		return nil, errBadCookie
 	}

@@ -37,6 +37,21 @@ func TestCodecRefusesWhatItDidNotSeal(t *testing.T) {
 			t.Fatalf("a value with byte %d changed was accepted", i)
 		}
 	}
+	// So is every change to the cookie's text, the last character's unused
+	// bits included (sealed lengths of every remainder mod 3).
+	for _, plain := range []string{"ab", "abc", "abcd"} {
+		sealed := c.Seal(CookieName, []byte(plain))
+		for i := range sealed {
+			for _, r := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" {
+				if rune(sealed[i]) == r {
+					continue
+				}
+				if _, err := c.Open(CookieName, sealed[:i]+string(r)+sealed[i+1:]); err == nil {
+					t.Fatalf("%q sealed, with character %d changed to %q, was accepted", plain, i, r)
+				}
+			}
+		}
+	}
 	other := mustCodec(t, RandomKey())
 	forged := other.Seal(CookieName, []byte(`{"sub":"admin"}`))
 	for name, value := range map[string]string{
