@@ -218,7 +218,7 @@ func TestOverviewAndErrorPagesRender(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		`<caption id="regions-caption" class="table-caption">1 regions</caption>`,
+		`<caption id="regions-caption" class="table-caption">1 region</caption>`,
 		`<th scope="row"><a href="/regions/kent-surrey-sussex">Kent, Surrey and Sussex</a></th>`,
 		`data-region="kent-surrey-sussex" data-field="stage-sift">7</td>`,
 		`data-field="stuck">3</td>`,
