@@ -106,8 +106,10 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// start runs every service as a process and waits until each is ready.
-func start(t *testing.T) *stack {
+// start runs every service as a process and waits until each is ready;
+// env adds to every service's environment (an OpenID provider to accept,
+// say).
+func start(t *testing.T, env ...string) *stack {
 	t.Helper()
 	natsURL := testenv.NATS(t)
 	_, js := testenv.Connect(t, natsURL)
@@ -120,6 +122,7 @@ func start(t *testing.T) *stack {
 		cmd.Env = append(os.Environ(),
 			"DATABASE_URL="+testenv.DatabaseURL(), "DB_SCHEMA="+prefix+"_"+name, "NATS_URL="+natsURL,
 			"GRPC_ADDR="+grpcAddr, "ADMIN_ADDR="+adminAddr, "AUTH_ED25519_PUBLIC_KEY="+testPublicKey(t), "LOG_LEVEL=warn")
+		cmd.Env = append(cmd.Env, env...)
 		cmd.Stdout, cmd.Stderr = &logs, &logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
