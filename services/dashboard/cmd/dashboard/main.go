@@ -222,8 +222,8 @@ func run(ctx context.Context) error {
 	served := make(chan error, 1)
 	go func() { served <- httpSrv.Serve(lis) }()
 	// Printed for people and scripts: the URL to open.
-	fmt.Printf("dashboard: serving on %s/\n", cfg.PublicURL)
-	log.Info("serving", "addr", lis.Addr().String(), "url", cfg.PublicURL+"/")
+	fmt.Printf("dashboard: serving on %s\n", sessions.PostLogoutURL())
+	log.Info("serving", "addr", lis.Addr().String(), "url", sessions.PostLogoutURL())
 
 	select {
 	case err := <-served:

@@ -237,7 +237,8 @@ func New(cfg Config) (*Manager, error) {
 // RedirectURL is the URI the provider must have registered for the client.
 func (m *Manager) RedirectURL() string { return m.redirectURL }
 
-// PostLogoutURL is where the provider sends the browser after sign-out.
+// PostLogoutURL is where the provider sends the browser after sign-out:
+// the dashboard's root URL.
 func (m *Manager) PostLogoutURL() string { return m.cfg.PublicURL + "/" }
 
 // providerContext carries the HTTP client to go-oidc and x/oauth2.
