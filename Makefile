@@ -94,8 +94,12 @@ services-up: ## Make sure PostgreSQL and NATS are reachable (start the local one
 chromium: ## Make sure Chromium is installed for the dashboard's browser test (installs Debian's if missing).
 	@scripts/chromium
 
+.PHONY: axe-core
+axe-core: ## Make sure axe-core is in .cache/ for the dashboard's browser test (npm pack, pinned version).
+	@scripts/axe-core
+
 .PHONY: test
-test: services-up chromium ## Run every test of every module (-race) against real PostgreSQL and NATS.
+test: services-up chromium axe-core ## Run every test of every module (-race) against real PostgreSQL and NATS.
 	@fail=0; for m in $(MODULES); do echo "=== test $$m"; (cd $$m && go test $(GO_TEST_FLAGS) ./...) || fail=1; done; exit $$fail
 
 .PHONY: bench

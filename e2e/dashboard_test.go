@@ -3,15 +3,20 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,12 +24,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
+	"github.com/probation-recruitment/pipeline/pkg/devidp"
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/region"
 	"github.com/probation-recruitment/pipeline/pkg/testenv"
@@ -44,17 +52,34 @@ type dashboard struct {
 	stopped bool
 }
 
-// startDashboard runs the dashboard against reportingAddr; it mints its own
-// token with the test key, as it does with the development key under make run.
-func startDashboard(t *testing.T, reportingAddr string) *dashboard {
+// signInSetup is an OpenID provider (devidp, in-process) with the
+// dashboard registered as its client at addr, and the environment that
+// makes the services accept the provider's ID tokens for the dashboard (and
+// the test's own tokens, signed with testSeed, still).
+func signInSetup(t *testing.T, addr string, idTokenLifetime time.Duration) (*devidp.Provider, []string) {
 	t.Helper()
-	addr := freeAddr(t)
+	idp := devidp.StartConfig(t, devidp.Config{
+		Clients:         []devidp.Client{devidp.DashboardClient("http://" + addr + "/auth/callback")},
+		IDTokenLifetime: idTokenLifetime,
+	})
+	return idp, []string{"AUTH_OIDC_ISSUER=" + idp.Issuer(), "AUTH_AUDIENCES=recruitment-pipeline," + devidp.DashboardClientID}
+}
+
+// startDashboard runs the dashboard at addr against reportingAddr, people
+// signing in with idp. It holds no token or key of its own.
+func startDashboard(t *testing.T, addr, reportingAddr string, idp *devidp.Provider, env ...string) *dashboard {
+	t.Helper()
 	d := &dashboard{url: "http://" + addr, logs: &bytes.Buffer{}, done: make(chan error, 1)}
 	// With the race detector: the browser test is the one that drives the
 	// dashboard's fan-out from many goroutines.
 	d.cmd = exec.Command(binary(t, "dashboard", filepath.Join("services", "dashboard", "cmd", "dashboard"), "-race"))
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
 	d.cmd.Env = append(os.Environ(), "HTTP_ADDR="+addr, "REPORTING_ADDR="+reportingAddr,
-		"AUTH_ED25519_PRIVATE_KEY="+testSeed, "DASHBOARD_TOKEN=", "LOG_LEVEL=warn")
+		"DASHBOARD_OIDC_ISSUER="+idp.Issuer(), "DASHBOARD_OIDC_CLIENT_SECRET="+devidp.DashboardClientSecret,
+		"DASHBOARD_SESSION_KEY="+base64.StdEncoding.EncodeToString(key),
+		"DASHBOARD_TOKEN=", "AUTH_ED25519_PRIVATE_KEY=", "LOG_LEVEL=warn")
+	d.cmd.Env = append(d.cmd.Env, env...)
 	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -101,10 +126,14 @@ func (d *dashboard) stop() (time.Duration, error) {
 	}
 }
 
-// get fetches a dashboard URL and returns the status and body.
-func (d *dashboard) get(t *testing.T, path string) (int, string) {
+// get fetches a dashboard URL with hc (nil: a client with no session that
+// does not follow redirects) and returns the status and body.
+func (d *dashboard) get(t *testing.T, hc *http.Client, path string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(d.url + path)
+	if hc == nil {
+		hc = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	resp, err := hc.Get(d.url + path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,6 +143,36 @@ func (d *dashboard) get(t *testing.T, path string) (int, string) {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, string(b)
+}
+
+// signIn signs in to the dashboard as user from Go, as a browser would,
+// and returns a client holding the session (it does not follow redirects).
+func (d *dashboard) signIn(t *testing.T, idp *devidp.Provider, user string) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := hc.Get(d.url + "/auth/signin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	authURL, err := resp.Location()
+	if err != nil {
+		t.Fatalf("sign-in did not redirect to the provider: %s", resp.Status)
+	}
+	callback, err := idp.SignIn(t.Context(), nil, authURL.String(), user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err = hc.Get(callback.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("callback: %s", resp.Status)
+	}
+	return hc
 }
 
 // chromium finds the browser: $CHROMIUM, or chromium on PATH. The test
@@ -167,6 +226,17 @@ func evaluate[T any](t *testing.T, ctx context.Context, script string) T {
 	return v
 }
 
+// evaluateAsync runs a script that returns a promise and returns what the
+// promise resolves to.
+func evaluateAsync[T any](t *testing.T, ctx context.Context, script string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](script, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", script, err)
+	}
+	return v
+}
+
 // waitFor polls a script in the page until it is true. It rides over
 // navigations (an evaluation can fail while a page loads).
 func waitFor(t *testing.T, ctx context.Context, what, script string, limit time.Duration) time.Duration {
@@ -210,6 +280,114 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", path)
+}
+
+// axeSource is axe-core's script: $AXE_CORE, or the copy scripts/axe-core
+// fetches into .cache/. The test fails, never skips, without one.
+func axeSource(t *testing.T) string {
+	t.Helper()
+	path := os.Getenv("AXE_CORE")
+	if path == "" {
+		_, file, _, _ := runtime.Caller(0)
+		path = filepath.Join(filepath.Dir(file), "..", ".cache", "axe-core-4.14.1", "axe.min.js")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("axe-core not found (%v): run scripts/axe-core (make test does) or set AXE_CORE=/path/to/axe.min.js", err)
+	}
+	return string(b)
+}
+
+// axeViolation is one rule axe-core found broken, and where.
+type axeViolation struct {
+	ID     string `json:"id"`
+	Impact string `json:"impact"`
+	Help   string `json:"help"`
+	Nodes  []struct {
+		Target  []any  `json:"target"`
+		Summary string `json:"summary"`
+	} `json:"nodes"`
+}
+
+// accessible runs axe-core on the open page, with the rules of WCAG 2.2 A
+// and AA and axe's best practices, and fails the test for each violation.
+func accessible(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	violations := axeCheck(t, ctx, page)
+	for _, v := range violations {
+		for _, n := range v.Nodes {
+			t.Errorf("%s is not accessible: %s (%s, %s) at %v: %s", page, v.Help, v.ID, v.Impact, n.Target, n.Summary)
+		}
+	}
+	if len(violations) == 0 {
+		t.Logf("%s: axe-core finds no violation", page)
+	}
+}
+
+// axeCheck runs axe-core on the open page and returns what it finds.
+func axeCheck(t *testing.T, ctx context.Context, page string) []axeViolation {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](axeSource(t))); err != nil {
+		t.Fatalf("%s: load axe-core: %v", page, err)
+	}
+	violations, err := chromedp.Run(ctx, chromedp.Evaluate[[]axeViolation](`axe.run(document, {
+		runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22a', 'wcag22aa', 'best-practice']},
+	}).then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+		nodes: v.nodes.map(n => ({target: n.target, summary: n.failureSummary}))})))`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("%s: run axe-core: %v", page, err)
+	}
+	return violations
+}
+
+// The accessibility check finds what it is there to find: a page without
+// a language, a title, an image's text alternative or a field's label.
+func TestDashboardAccessibilityCheckFindsViolations(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, `<!DOCTYPE html><html><body><main><img src="/chart.png"><input type="text"></main></body></html>`)
+	}))
+	t.Cleanup(srv.Close)
+	page := browser(t)
+	if err := chromedp.Do(page, chromedp.Navigate(srv.URL)); err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]bool{}
+	for _, v := range axeCheck(t, page, "a page built to fail") {
+		found[v.ID] = true
+	}
+	for _, rule := range []string{"html-has-lang", "document-title", "image-alt", "label"} {
+		if !found[rule] {
+			t.Errorf("axe-core did not find %s; found %v", rule, found)
+		}
+	}
+}
+
+// cookies are the browser's cookies for rawURL.
+func cookies(t *testing.T, ctx context.Context, rawURL string) map[string]*network.Cookie {
+	t.Helper()
+	res, err := chromedp.Run(ctx, chromedp.Action[network.GetCookiesResult](func(ctx context.Context, tg *chromedp.Target) (network.GetCookiesResult, error) {
+		return cdp.Call(ctx, tg, network.GetCookies, network.GetCookiesParams{URLs: []string{rawURL}})
+	}))
+	if err != nil {
+		t.Fatalf("cookies: %v", err)
+	}
+	out := map[string]*network.Cookie{}
+	for _, c := range res.Cookies {
+		out[c.Name] = c
+	}
+	return out
+}
+
+// open navigates to rawURL and returns the status of the page it lands on.
+func open(t *testing.T, ctx context.Context, rawURL string) int64 {
+	t.Helper()
+	resp, err := chromedp.RunResponse(ctx, chromedp.Navigate(rawURL))
+	if err != nil {
+		t.Fatalf("open %s: %v", rawURL, err)
+	}
+	return resp.Status
 }
 
 // backdate publishes a copy of ev, under a new event id, as if it had
@@ -317,13 +495,21 @@ func checkRow(t *testing.T, where string, cells map[string]string, sum *reportin
 	}
 }
 
-// The dashboard in a real browser over the real stack: the overview and a
-// region's page agree with the reporting API, the stuck list filters and
-// downloads, and unblocking a vetting case through gRPC changes the open
-// page's stuck count without a reload.
+// The dashboard in a real browser over the real stack, people signing in
+// with an OpenID provider: the London dashboard reader signs in on the
+// provider's page and sees London alone, as the reporting API has it, and
+// a 403 page for Wales; the stuck list filters and downloads (with a
+// session; without one, sign in first); the session renews itself through
+// the live stream's reconnects, and unblocking a vetting case through gRPC
+// then changes the open page's stuck count without a reload; sign-out ends
+// the session here and at the provider. Every page, the provider's
+// included, passes axe-core.
 func TestDashboardFollowsThePipelineLive(t *testing.T) {
 	t.Parallel()
-	st := start(t)
+	addr := freeAddr(t)
+	// ID tokens live 40s, so the session renews every 20s during the test.
+	idp, env := signInSetup(t, addr, 40*time.Second)
+	st := start(t, env...)
 	ctx := context.Background()
 	reports := reportingv1.NewReportingServiceClient(st.conns["reporting"])
 	reader := token(t, "dashboard-e2e", auth.RoleDashboard, region.All...)
@@ -390,13 +576,33 @@ func TestDashboardFollowsThePipelineLive(t *testing.T) {
 		return r.GetSummary().GetStuckCount() == 2, fmt.Sprintf("stuck count %d", r.GetSummary().GetStuckCount())
 	})
 
-	d := startDashboard(t, st.addrs["reporting"])
+	d := startDashboard(t, addr, st.addrs["reporting"], idp)
 	page := browser(t)
 
-	// The national overview: one row per region, each as the API has it.
+	// Without a session the dashboard sends the browser to the provider.
 	if err := chromedp.Do(page, chromedp.Navigate(d.url+"/")); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, page, "the provider's sign-in page", `location.origin === '`+idp.Issuer()+`' && location.pathname === '/signin' && document.readyState === 'complete'`, 10*time.Second)
+	screenshot(t, page, "dashboard-signin.png")
+	accessible(t, page, "the provider's sign-in page")
+	if err := chromedp.Do(page, chromedp.Click(chromedp.CSS(`button[name="user"][value="dashboard-london"]`))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, page, "the overview after sign-in", `location.href === '`+d.url+`/' && document.readyState === 'complete'`, 10*time.Second)
+	sessionCookie := func() *network.Cookie {
+		return cookies(t, page, d.url)["__Host-dashboard_session"]
+	}
+	// Chromium keeps a Secure cookie from http://127.0.0.1: loopback is a
+	// secure context.
+	if c := sessionCookie(); c == nil || !c.Secure || !c.HTTPOnly || c.SameSite != network.CookieSameSiteLax || c.Path != "/" {
+		t.Fatalf("session cookie %+v, want Secure, HttpOnly, SameSite=Lax, Path=/", c)
+	}
+	if who := evaluate[string](t, page, `document.querySelector('.header-user').textContent`); who != "Signed in as Priya Shah" {
+		t.Errorf("header says %q", who)
+	}
+
+	// The national overview: London alone, as the API has it.
 	type row struct {
 		Region string            `json:"region"`
 		Cells  map[string]string `json:"cells"`
@@ -405,38 +611,37 @@ func TestDashboardFollowsThePipelineLive(t *testing.T) {
 		region: tr.dataset.region,
 		cells: Object.fromEntries(Array.from(tr.querySelectorAll('td[data-field]')).map(td => [td.dataset.field, td.textContent.trim()]))
 	}))`)
-	all, err := reports.ListRegionSummaries(ctx, &reportingv1.ListRegionSummariesRequest{}, reader)
+	london, err := reports.GetRegionSummary(ctx, &reportingv1.GetRegionSummaryRequest{Region: "london"}, reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != len(region.All) || len(all.GetSummaries()) != len(region.All) {
-		t.Fatalf("overview has %d rows, the API %d summaries; want %d", len(rows), len(all.GetSummaries()), len(region.All))
+	if len(rows) != 1 || rows[0].Region != "london" {
+		t.Fatalf("the London reader's overview shows %v, want London alone", rows)
 	}
-	for i, sum := range all.GetSummaries() {
-		if rows[i].Region != sum.GetRegion() {
-			t.Errorf("overview row %d is %q, API %q", i, rows[i].Region, sum.GetRegion())
-			continue
-		}
-		checkRow(t, "overview "+sum.GetRegion(), rows[i].Cells, sum)
-	}
-	for _, r := range rows {
-		if r.Region == "london" && r.Cells["stuck"] != "2" {
-			t.Errorf("overview shows %s stuck in London, want 2", r.Cells["stuck"])
-		}
+	checkRow(t, "overview london", rows[0].Cells, london.GetSummary())
+	if rows[0].Cells["stuck"] != "2" {
+		t.Errorf("overview shows %s stuck in London, want 2", rows[0].Cells["stuck"])
 	}
 	screenshot(t, page, "dashboard-overview.png")
+	accessible(t, page, "the overview")
+
+	// Wales is not the London reader's: a 403 page that says so.
+	if code := open(t, page, d.url+"/regions/wales"); code != http.StatusForbidden {
+		t.Errorf("Wales for the London reader: status %d, want 403", code)
+	}
+	if h1 := evaluate[string](t, page, `document.querySelector('h1').textContent`); h1 != "You do not have access to this page" {
+		t.Errorf("Wales for the London reader: %q", h1)
+	}
+	screenshot(t, page, "dashboard-forbidden.png")
+	accessible(t, page, "the 403 page")
 
 	// The region's page: figures and the stuck list as the API has them.
-	if err := chromedp.Do(page, chromedp.Click(chromedp.CSS(`a[href="/regions/london"]`))); err != nil {
+	if err := chromedp.Do(page, chromedp.Navigate(d.url+"/"), chromedp.Click(chromedp.CSS(`a[href="/regions/london"]`))); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, page, "London's page", `location.pathname === '/regions/london' && document.readyState === 'complete'`, 10*time.Second)
 	cells := evaluate[map[string]string](t, page, `Object.fromEntries(Array.from(document.querySelectorAll('[data-region="london"][data-field]')).map(e => [e.dataset.field, e.textContent.trim()]))`)
-	sum, err := reports.GetRegionSummary(ctx, &reportingv1.GetRegionSummaryRequest{Region: "london"}, reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkRow(t, "London's page", cells, sum.GetSummary())
+	checkRow(t, "London's page", cells, london.GetSummary())
 	stuckIDs := `Array.from(document.querySelectorAll('#stuck-table tbody tr')).map(tr => tr.dataset.application)`
 	list, err := reports.ListStuckCandidates(ctx, &reportingv1.ListStuckCandidatesRequest{Region: "london"}, reader)
 	if err != nil {
@@ -449,14 +654,7 @@ func TestDashboardFollowsThePipelineLive(t *testing.T) {
 	if got := evaluate[[]string](t, page, stuckIDs); !slices.Equal(got, want) || len(got) != 2 {
 		t.Errorf("stuck list on the page %v, API %v (want the two stuck candidates)", got, want)
 	}
-	// Every control has a label, every table a caption, every chart a name.
-	if bad := evaluate[[]string](t, page, `[
-		...Array.from(document.querySelectorAll('select')).filter(s => !document.querySelector('label[for="' + s.id + '"]')).map(s => 'select ' + s.name),
-		...Array.from(document.querySelectorAll('table')).filter(tb => !tb.querySelector('caption')).map(tb => 'table ' + tb.id),
-		...Array.from(document.querySelectorAll('svg.chart')).filter(s => s.getAttribute('role') !== 'img' || !s.querySelector('title')).map(() => 'chart')
-	]`); len(bad) > 0 {
-		t.Errorf("not accessible: %v", bad)
-	}
+	accessible(t, page, "London's page")
 
 	// Filtering by stage, with the page's own form.
 	if err := chromedp.Do(page,
@@ -470,25 +668,63 @@ func TestDashboardFollowsThePipelineLive(t *testing.T) {
 		t.Errorf("stuck list filtered by sift = %v, want only %s", got, siftID)
 	}
 
-	// The CSV download holds the same candidates.
-	code, body := d.get(t, "/regions/london/stuck.csv")
-	records, err := csv.NewReader(strings.NewReader(body)).ReadAll()
-	if code != http.StatusOK || err != nil || len(records) != 3 {
-		t.Fatalf("CSV: status %d, err %v, %d records:\n%s", code, err, len(records), body)
+	// The CSV download holds the same candidates, with the session...
+	type download struct {
+		Status int    `json:"status"`
+		Type   string `json:"type"`
+		Body   string `json:"body"`
+	}
+	fetchCSV := func(credentials string) download {
+		return evaluateAsync[download](t, page, `fetch('/regions/london/stuck.csv', {credentials: '`+credentials+`', redirect: 'manual'})
+			.then(r => r.text().then(body => ({status: r.status, type: r.type, body: body})))`)
+	}
+	got := fetchCSV("same-origin")
+	records, err := csv.NewReader(strings.NewReader(got.Body)).ReadAll()
+	if got.Status != http.StatusOK || err != nil || len(records) != 3 {
+		t.Fatalf("CSV: status %d, err %v, %d records:\n%s", got.Status, err, len(records), got.Body)
 	}
 	for i, id := range want {
 		if records[i+1][0] != id {
 			t.Errorf("CSV row %d is %s, want %s", i+1, records[i+1][0], id)
 		}
 	}
+	// ... and none without: the browser is sent to sign in first.
+	if got := fetchCSV("omit"); got.Type != "opaqueredirect" || strings.Contains(got.Body, "application_id") {
+		t.Errorf("CSV without a session in the browser: %+v, want a redirect", got)
+	}
+	if code, body := d.get(t, nil, "/regions/london/stuck.csv"); code != http.StatusSeeOther || strings.Contains(body, "application_id") {
+		t.Errorf("CSV without a session: %d\n%s", code, body)
+	}
 
-	// Back to the whole list; unblock the case through gRPC and watch the
-	// open page follow, with no reload (the marker would be gone).
+	// Back to the whole list. The session renews itself while the page is
+	// open: the live stream ends before the ID token is due, and the
+	// browser's reconnect renews it.
 	if err := chromedp.Do(page, chromedp.Navigate(d.url+"/regions/london")); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, page, "live updates on", `document.querySelector('[data-live-status]').textContent.includes('Live updates are on')`, 10*time.Second)
 	evaluate[bool](t, page, `window.notReloaded = true`)
+	// Twice: by the second renewal the token the page's reporting stream
+	// was first opened with has expired, and reporting ends a stream then,
+	// so what follows runs on a stream reopened with a renewed token.
+	for renewal := 1; renewal <= 2; renewal++ {
+		before := sessionCookie().Value
+		renewDeadline := time.Now().Add(45 * time.Second)
+		for sessionCookie().Value == before {
+			if time.Now().After(renewDeadline) {
+				t.Fatalf("renewal %d: the session was not renewed within 45s while the page was open (ID tokens live 40s)", renewal)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		t.Logf("renewal %d of the session while the page is open", renewal)
+	}
+	if status := evaluate[string](t, page, `document.querySelector('[data-live-status]').textContent`); !strings.Contains(status, "Live updates are on") {
+		t.Errorf("after the renewals the page says %q", status)
+	}
+
+	// Unblock the case through gRPC and watch the open page follow on the
+	// stream opened with the renewed token, with no reload (the marker
+	// would be gone).
 	vetting := vettingv1.NewVettingServiceClient(st.conns["vetting"])
 	if _, err := vetting.UnblockCase(ctx, &vettingv1.UnblockCaseRequest{
 		RequestId: "dashboard-unblock-1", ApplicationId: blockedID, ExpectedVersion: blockedVersion,
@@ -512,18 +748,40 @@ func TestDashboardFollowsThePipelineLive(t *testing.T) {
 	screenshot(t, page, "dashboard-region.png")
 
 	// Errors are plain pages with fitting statuses.
-	if code, body := d.get(t, "/regions/atlantis"); code != http.StatusNotFound || !strings.Contains(body, "Page not found") {
+	hc := d.signIn(t, idp, "dashboard-london")
+	if code, body := d.get(t, hc, "/regions/atlantis"); code != http.StatusNotFound || !strings.Contains(body, "Page not found") {
 		t.Errorf("unknown region: %d\n%s", code, body)
 	}
-	if code, _ := d.get(t, "/regions/london?stage=nonsense"); code != http.StatusBadRequest {
+	if code, _ := d.get(t, hc, "/regions/london?stage=nonsense"); code != http.StatusBadRequest {
 		t.Errorf("bad filter: %d, want 400", code)
 	}
-	if code, _ := d.get(t, "/regions/london?page_token=forged"); code != http.StatusBadRequest {
+	if code, _ := d.get(t, hc, "/regions/london?page_token=forged"); code != http.StatusBadRequest {
 		t.Errorf("forged page token: %d, want 400", code)
 	}
 
-	// A SIGTERM ends the dashboard promptly though the browser still
-	// holds an event stream open.
+	// Sign-out: the header's button ends the session here and at the
+	// provider, which sends the browser back to say so.
+	if err := chromedp.Do(page, chromedp.Click(chromedp.CSS(`.header-button`))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, page, "the signed-out page", `location.href === '`+d.url+`/?state=signed-out' && document.readyState === 'complete'`, 10*time.Second)
+	if h1 := evaluate[string](t, page, `document.querySelector('h1').textContent`); h1 != "You have signed out" {
+		t.Errorf("after sign-out: %q", h1)
+	}
+	if c := sessionCookie(); c != nil {
+		t.Errorf("the session cookie outlived sign-out: %+v", c)
+	}
+	if c := cookies(t, page, idp.Issuer())["devidp_session"]; c != nil {
+		t.Error("the provider's session outlived sign-out")
+	}
+	screenshot(t, page, "dashboard-signed-out.png")
+	accessible(t, page, "the signed-out page")
+	if got := fetchCSV("same-origin"); got.Type != "opaqueredirect" {
+		t.Errorf("CSV after sign-out: %+v, want a redirect to sign in", got)
+	}
+
+	// A SIGTERM ends the dashboard promptly though the browser may still
+	// hold an event stream open.
 	if took, err := d.stop(); err != nil || took > 5*time.Second {
 		t.Errorf("dashboard stopped with %v after %s; want a clean exit within 5s", err, took)
 	}
@@ -532,13 +790,16 @@ func TestDashboardFollowsThePipelineLive(t *testing.T) {
 	}
 }
 
-// With the reporting service unreachable the dashboard answers 503 with a
-// plain message, not an error trace.
+// With the reporting service unreachable the dashboard answers a signed-in
+// user 503 with a plain message, not an error trace.
 func TestDashboardWithoutReporting(t *testing.T) {
 	t.Parallel()
-	d := startDashboard(t, freeAddr(t))
+	addr := freeAddr(t)
+	idp, _ := signInSetup(t, addr, 0)
+	d := startDashboard(t, addr, freeAddr(t), idp)
+	hc := d.signIn(t, idp, "dashboard-london")
 	for _, path := range []string{"/", "/regions/london", "/regions/london/stuck.csv"} {
-		code, body := d.get(t, path)
+		code, body := d.get(t, hc, path)
 		if code != http.StatusServiceUnavailable {
 			t.Errorf("%s: status %d, want 503", path, code)
 		}
@@ -546,7 +807,7 @@ func TestDashboardWithoutReporting(t *testing.T) {
 			t.Errorf("%s shows internals:\n%s", path, body)
 		}
 	}
-	if _, body := d.get(t, "/"); !strings.Contains(body, "Reports are unavailable") {
+	if _, body := d.get(t, hc, "/"); !strings.Contains(body, "Reports are unavailable") {
 		t.Errorf("overview without reporting:\n%s", body)
 	}
 }

@@ -107,7 +107,8 @@ func freeAddr(t *testing.T) string {
 }
 
 // start runs every service as a process and waits until each is ready;
-// env is added to each service's environment.
+// env adds to every service's environment (an OpenID provider to accept,
+// say).
 func start(t *testing.T, env ...string) *stack {
 	t.Helper()
 	natsURL := testenv.NATS(t)

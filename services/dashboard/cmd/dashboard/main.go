@@ -1,17 +1,28 @@
 // Command dashboard serves the regional web dashboard: a national overview
 // and a page per region, built on the reporting service's gRPC API and kept
-// live from its WatchRegion streams.
+// live from its WatchRegion streams. People sign in with the organisation's
+// OpenID provider, and every reporting call carries the signed-in user's
+// own ID token: the dashboard holds no token and no signing key of its own.
 //
 // Configuration (environment):
 //
-//	HTTP_ADDR          listen address (default 127.0.0.1:8080)
-//	REPORTING_ADDR     the reporting service's gRPC address (default 127.0.0.1:50055)
-//	DASHBOARD_TOKEN    bearer token (role dashboard) for the reporting calls; when
-//	                   empty, the dashboard mints its own for all twelve regions
-//	                   with AUTH_ED25519_PRIVATE_KEY, or, with none set, with the
-//	                   public development key (which services accept only with
-//	                   AUTH_ALLOW_DEV_KEY=true on loopback)
-//	SHUTDOWN_TIMEOUT   graceful-stop budget on SIGTERM (default 15s)
+//	HTTP_ADDR                    listen address (default 127.0.0.1:8080)
+//	REPORTING_ADDR               the reporting service's gRPC address (default 127.0.0.1:50055)
+//	DASHBOARD_PUBLIC_URL         the dashboard's origin as browsers reach it; the
+//	                             redirect URI is {it}/auth/callback (default
+//	                             http://HTTP_ADDR when that is loopback; required otherwise)
+//	DASHBOARD_OIDC_ISSUER        the OpenID provider's issuer URL (required)
+//	DASHBOARD_OIDC_CLIENT_ID     the dashboard's client id there (default recruitment-dashboard)
+//	DASHBOARD_OIDC_CLIENT_SECRET its client secret, or DASHBOARD_OIDC_CLIENT_SECRET_FILE
+//	                             naming a file holding it (one is required)
+//	DASHBOARD_SESSION_KEY        base64 AES-256 key(s) sealing the session cookie,
+//	                             comma-separated, the first sealing (or _FILE); the
+//	                             same on every replica. Without one, a random key on
+//	                             a loopback HTTP_ADDR, and no start elsewhere.
+//	DASHBOARD_SESSION_MAX_AGE    how long a sign-in lasts (default 12h)
+//	DASHBOARD_CSV_PER_MINUTE,
+//	DASHBOARD_CSV_BURST          each user's stuck list downloads (default 3 at once, then 6 a minute)
+//	SHUTDOWN_TIMEOUT             graceful-stop budget on SIGTERM (default 15s)
 //	LOG_LEVEL, LOG_FORMAT
 package main
 
@@ -24,35 +35,40 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 	_ "time/tzdata" // Europe/London without relying on the host's zoneinfo
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/config"
-	"github.com/probation-recruitment/pipeline/pkg/region"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
 	"github.com/probation-recruitment/pipeline/services/dashboard/internal/bearer"
 	"github.com/probation-recruitment/pipeline/services/dashboard/internal/live"
+	"github.com/probation-recruitment/pipeline/services/dashboard/internal/session"
 	"github.com/probation-recruitment/pipeline/services/dashboard/internal/web"
 )
 
 const name = "dashboard"
 
-// subject names the dashboard in the tokens it mints, so the reporting
-// service's logs say who called.
-const subject = "dashboard-web"
-
 type settings struct {
 	HTTPAddr      string `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
 	ReportingAddr string `env:"REPORTING_ADDR" envDefault:"127.0.0.1:50055"`
-	Token         string `env:"DASHBOARD_TOKEN"`
-	// The signing key, for minting a token when none is given.
-	AuthEd25519PrivateKey string `env:"AUTH_ED25519_PRIVATE_KEY"`
+	PublicURL     string `env:"DASHBOARD_PUBLIC_URL"`
+
+	OIDCIssuer           string `env:"DASHBOARD_OIDC_ISSUER"`
+	OIDCClientID         string `env:"DASHBOARD_OIDC_CLIENT_ID" envDefault:"recruitment-dashboard"`
+	OIDCClientSecret     string `env:"DASHBOARD_OIDC_CLIENT_SECRET"`
+	OIDCClientSecretFile string `env:"DASHBOARD_OIDC_CLIENT_SECRET_FILE"`
+
+	SessionKey     string        `env:"DASHBOARD_SESSION_KEY"`
+	SessionKeyFile string        `env:"DASHBOARD_SESSION_KEY_FILE"`
+	SessionMaxAge  time.Duration `env:"DASHBOARD_SESSION_MAX_AGE" envDefault:"12h"`
+
+	CSVPerMinute float64 `env:"DASHBOARD_CSV_PER_MINUTE" envDefault:"6"`
+	CSVBurst     int     `env:"DASHBOARD_CSV_BURST" envDefault:"3"`
 
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
 	LogLevel        slog.Level    `env:"LOG_LEVEL" envDefault:"info"`
@@ -64,35 +80,80 @@ func (s settings) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("http_addr", s.HTTPAddr),
 		slog.String("reporting_addr", s.ReportingAddr),
-		slog.String("token", s.tokenSource()),
+		slog.String("public_url", s.PublicURL),
+		slog.String("oidc_issuer", s.OIDCIssuer),
+		slog.String("oidc_client_id", s.OIDCClientID),
+		slog.Bool("oidc_client_secret_set", s.OIDCClientSecret != "" || s.OIDCClientSecretFile != ""),
+		slog.Bool("session_key_set", s.SessionKey != "" || s.SessionKeyFile != ""),
+		slog.Duration("session_max_age", s.SessionMaxAge),
+		slog.Float64("csv_per_minute", s.CSVPerMinute),
+		slog.Int("csv_burst", s.CSVBurst),
 	)
 }
 
-func (s settings) tokenSource() string {
-	switch {
-	case s.Token != "":
-		return "DASHBOARD_TOKEN"
-	case s.AuthEd25519PrivateKey != "":
-		return "minted with AUTH_ED25519_PRIVATE_KEY"
+// secret is the value of a variable, or of the file its _FILE twin names
+// (without the final newline); not both.
+func secret(variable, value, file string) (string, error) {
+	if value != "" && file != "" {
+		return "", fmt.Errorf("%s and %s_FILE are both set; set one", variable, variable)
 	}
-	return "minted with the public development key"
+	if file == "" {
+		return value, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s_FILE: %w", variable, err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
-// credentials are the reporting calls' bearer token: the one given, or one
-// the dashboard mints (and renews) for every region.
-func (s settings) credentials() (credentials.PerRPCCredentials, error) {
-	if s.Token != "" {
-		return bearer.Static(s.Token), nil
+// loopback reports whether a listen address is on a loopback interface.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	return err == nil && session.IsLoopbackHost(host)
+}
+
+// sessionConfig checks the sign-in settings and builds the session
+// manager's configuration. warn says what a developer should know.
+func (s *settings) sessionConfig() (cfg session.Config, warn string, err error) {
+	if s.OIDCIssuer == "" {
+		return cfg, "", errors.New("DASHBOARD_OIDC_ISSUER is required: the OpenID provider people sign in with (make run's is http://127.0.0.1:5556)")
 	}
-	keys := auth.KeyConfig{Ed25519PrivateKey: s.AuthEd25519PrivateKey}
-	if keys.Ed25519PrivateKey == "" {
-		keys.Ed25519PrivateKey = config.DevEd25519Seed
-	}
-	signer, err := keys.Signer()
+	clientSecret, err := secret("DASHBOARD_OIDC_CLIENT_SECRET", s.OIDCClientSecret, s.OIDCClientSecretFile)
 	if err != nil {
-		return nil, fmt.Errorf("token: %w", err)
+		return cfg, "", err
 	}
-	return bearer.NewMinter(signer, subject, region.All, time.Now)
+	if clientSecret == "" {
+		return cfg, "", errors.New("DASHBOARD_OIDC_CLIENT_SECRET (or _FILE) is required: the dashboard's client secret at the provider")
+	}
+	if s.PublicURL == "" {
+		if !loopback(s.HTTPAddr) {
+			return cfg, "", errors.New("DASHBOARD_PUBLIC_URL is required when HTTP_ADDR is not loopback: the https address browsers reach the dashboard at")
+		}
+		s.PublicURL = "http://" + s.HTTPAddr
+	}
+	keys, err := secret("DASHBOARD_SESSION_KEY", s.SessionKey, s.SessionKeyFile)
+	if err != nil {
+		return cfg, "", err
+	}
+	var codec *session.Codec
+	if keys == "" {
+		// Without a key of its own, a replica could not read another's
+		// cookies, and a restart would sign everyone out: fine on a
+		// developer's machine, nowhere else.
+		if !loopback(s.HTTPAddr) {
+			return cfg, "", errors.New("DASHBOARD_SESSION_KEY (or _FILE) is required when HTTP_ADDR is not loopback: make one with `head -c 32 /dev/urandom | base64`, the same on every replica")
+		}
+		codec, err = session.NewCodec(session.RandomKey())
+		warn = "no DASHBOARD_SESSION_KEY: sealing sessions with a random key; a restart signs everyone out"
+	} else {
+		codec, err = session.ParseKeys(keys)
+	}
+	if err != nil {
+		return cfg, "", fmt.Errorf("DASHBOARD_SESSION_KEY: %w", err)
+	}
+	return session.Config{Issuer: s.OIDCIssuer, ClientID: s.OIDCClientID, ClientSecret: clientSecret,
+		PublicURL: s.PublicURL, Codec: codec, MaxAge: s.SessionMaxAge}, warn, nil
 }
 
 func main() {
@@ -110,19 +171,31 @@ func run(ctx context.Context) error {
 		return err
 	}
 	log := config.Common{LogLevel: cfg.LogLevel, LogFormat: cfg.LogFormat}.Logger(name)
-	log.Info("starting", "config", cfg)
-	if cfg.Token == "" && cfg.AuthEd25519PrivateKey == "" {
-		log.Warn("no DASHBOARD_TOKEN or signing key set: minting tokens with the public development key, which only a developer's services accept")
-	}
-
-	creds, err := cfg.credentials()
+	sessCfg, warn, err := cfg.sessionConfig()
 	if err != nil {
 		return err
 	}
+	log.Info("starting", "config", cfg)
+	if warn != "" {
+		log.Warn(warn)
+	}
+	for _, old := range []string{"DASHBOARD_TOKEN", "AUTH_ED25519_PRIVATE_KEY"} {
+		if os.Getenv(old) != "" {
+			log.Warn(old + " is set and ignored: the dashboard calls reporting with each signed-in user's own token")
+		}
+	}
+	sessCfg.Log = log
+	sessions, err := session.New(sessCfg)
+	if err != nil {
+		return err
+	}
+	log.Info("sign-in", "redirect_uri", sessions.RedirectURL(), "post_logout_redirect_uri", sessions.PostLogoutURL())
+
 	// The connection is made lazily and re-made by gRPC after a failure, so
 	// the dashboard starts (and shows "unavailable") without reporting.
+	// Every call sends the token of its context: the signed-in user's.
 	conn, err := grpc.NewClient(cfg.ReportingAddr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(creds))
+		grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(bearer.FromContext()))
 	if err != nil {
 		return fmt.Errorf("reporting client: %w", err)
 	}
@@ -131,7 +204,8 @@ func run(ctx context.Context) error {
 
 	hub := live.NewHub(client, log)
 	defer hub.Close()
-	srv, err := web.New(client, hub, log, time.Now)
+	srv, err := web.New(web.Config{Reports: client, Hub: hub, Sessions: sessions, Log: log, Now: time.Now,
+		CSVPerMinute: cfg.CSVPerMinute, CSVBurst: cfg.CSVBurst})
 	if err != nil {
 		return err
 	}
@@ -148,8 +222,8 @@ func run(ctx context.Context) error {
 	served := make(chan error, 1)
 	go func() { served <- httpSrv.Serve(lis) }()
 	// Printed for people and scripts: the URL to open.
-	fmt.Printf("dashboard: serving on http://%s/\n", lis.Addr())
-	log.Info("serving", "url", "http://"+lis.Addr().String()+"/")
+	fmt.Printf("dashboard: serving on %s\n", sessions.PostLogoutURL())
+	log.Info("serving", "addr", lis.Addr().String(), "url", sessions.PostLogoutURL())
 
 	select {
 	case err := <-served:

@@ -1,11 +1,23 @@
 // Package live follows regions' summaries on the reporting service's
-// WatchRegion stream and fans them out to any number of page viewers: one
-// upstream stream per region, however many browsers watch it.
+// WatchRegion stream and fans them out to the pages that show them.
 //
-// A region's stream starts with its first viewer and stops a while after
-// its last one leaves (so a page reload does not restart it). A broken
-// stream is reopened with backoff; viewers are told when a region goes
-// quiet that way, and get the fresh summary when it comes back.
+// Every stream is opened with a signed-in user's own token, so it carries
+// exactly what that user may see. Pages of viewers with the same Key (the
+// same user with the same grant: their tabs, or two browsers) share one
+// stream per region; nobody else's page ever reads it.
+//
+// A stream starts with its first page and stops a while after its last
+// one leaves (so a reload does not restart it). A stream that breaks is
+// reopened with backoff, and its pages are told the figures may be stale
+// meanwhile. A stream the reporting service ends Unauthenticated (it ends
+// every stream when the token that opened it expires) is reopened at once
+// with a later token, if a page of the same viewer has brought one;
+// otherwise its pages are asked to renew (Update.Renew): each ends its
+// event stream, the browser's EventSource reconnects with the session's
+// cookie, the dashboard renews the session's token on that request, and
+// the page subscribes again with it, which reopens the stream. A stream
+// refused outright (PermissionDenied) asks its pages to renew too; their
+// reconnect is then refused by the web layer's own check.
 package live
 
 import (
@@ -21,6 +33,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
+	"github.com/probation-recruitment/pipeline/services/dashboard/internal/bearer"
 )
 
 // Watcher is the part of the reporting client the hub calls.
@@ -28,39 +41,64 @@ type Watcher interface {
 	WatchRegion(ctx context.Context, in *pb.WatchRegionRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[pb.WatchRegionResponse], error)
 }
 
-// Update is the latest news of one region: its summary, or (Summary nil,
-// Connected false) that its stream is down and figures may be stale.
+// Viewer is who a subscription is for.
+type Viewer struct {
+	// Key names what the viewer may see (the user and their grant):
+	// viewers with the same Key share streams.
+	Key string
+	// Token is the viewer's current bearer token and Expires its expiry.
+	Token   string
+	Expires time.Time
+}
+
+// Update is the latest news of one region: its summary; or (Summary nil,
+// Connected false) that its stream is down and figures may be stale; or
+// (Renew) that the stream needs a newer token than the hub has, so the
+// page's event stream should end and reconnect with a renewed session.
 type Update struct {
 	Region    string
 	Summary   *pb.RegionSummary
 	Connected bool
+	Renew     bool
 }
 
-// Hub shares one WatchRegion stream per region among subscribers.
+// Hub shares one WatchRegion stream per viewer key and region among
+// subscriptions.
 type Hub struct {
 	client Watcher
 	log    *slog.Logger
-	// Linger is how long a region's stream stays open with no subscriber;
+	// Linger is how long a stream stays open with no subscriber;
 	// MinBackoff and MaxBackoff bound the wait before reopening a broken one.
 	Linger, MinBackoff, MaxBackoff time.Duration
+	// Now is the clock tokens expire by.
+	Now func() time.Time
 
 	mu    sync.Mutex
-	feeds map[string]*feed
+	feeds map[feedKey]*feed
 }
 
-// feed is one region's upstream stream and its subscribers. Guarded by
-// Hub.mu.
+type feedKey struct{ viewer, region string }
+
+// feed is one viewer's stream of one region and its subscribers. Guarded
+// by Hub.mu.
 type feed struct {
-	subs   map[*Subscription]struct{}
-	last   *Update
+	key  feedKey
+	subs map[*Subscription]struct{}
+	last *Update
+	// cancel stops follow; nil when it is not running.
 	cancel context.CancelFunc
 	idle   *time.Timer
+	// token is the latest-expiring token a subscriber brought; fresher is
+	// signalled when a later one arrives.
+	token   string
+	expires time.Time
+	fresher chan struct{}
 }
 
 // NewHub returns a hub reading from client.
 func NewHub(client Watcher, log *slog.Logger) *Hub {
 	return &Hub{client: client, log: log, Linger: 30 * time.Second,
-		MinBackoff: 500 * time.Millisecond, MaxBackoff: 5 * time.Second, feeds: map[string]*feed{}}
+		MinBackoff: 500 * time.Millisecond, MaxBackoff: 5 * time.Second, Now: time.Now, feeds: map[feedKey]*feed{}}
 }
 
 // Subscription receives the updates of the regions it was opened for. Only
@@ -68,6 +106,7 @@ func NewHub(client Watcher, log *slog.Logger) *Hub {
 // summaries it had no time for, never the newest one.
 type Subscription struct {
 	hub     *Hub
+	viewer  string
 	regions []string
 	ready   chan struct{}
 	mu      sync.Mutex
@@ -75,26 +114,34 @@ type Subscription struct {
 	order   []string
 }
 
-// Subscribe opens a subscription to regions. Updates already known are
+// Subscribe opens v's subscription to regions. Updates already known are
 // pending at once. Close it when done.
-func (h *Hub) Subscribe(regions ...string) *Subscription {
-	s := &Subscription{hub: h, regions: regions, ready: make(chan struct{}, 1), pending: map[string]Update{}}
+func (h *Hub) Subscribe(v Viewer, regions ...string) *Subscription {
+	s := &Subscription{hub: h, viewer: v.Key, regions: regions, ready: make(chan struct{}, 1), pending: map[string]Update{}}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, r := range regions {
-		f := h.feeds[r]
+		key := feedKey{v.Key, r}
+		f := h.feeds[key]
 		if f == nil {
-			f = &feed{subs: map[*Subscription]struct{}{}}
-			h.feeds[r] = f
+			f = &feed{key: key, subs: map[*Subscription]struct{}{}, fresher: make(chan struct{}, 1)}
+			h.feeds[key] = f
 		}
 		if f.idle != nil {
 			f.idle.Stop()
 			f.idle = nil
 		}
+		if v.Expires.After(f.expires) {
+			f.token, f.expires = v.Token, v.Expires
+			select {
+			case f.fresher <- struct{}{}:
+			default:
+			}
+		}
 		if f.cancel == nil {
 			ctx, cancel := context.WithCancel(context.Background())
 			f.cancel = cancel
-			go h.follow(ctx, r)
+			go h.follow(ctx, f)
 		}
 		f.subs[s] = struct{}{}
 		if f.last != nil {
@@ -132,83 +179,126 @@ func (s *Subscription) offer(u Update) {
 	}
 }
 
-// Close ends the subscription; a region left with no subscriber stops its
-// stream after Linger.
+// Close ends the subscription; a stream left with no subscriber stops
+// after Linger.
 func (s *Subscription) Close() {
 	h := s.hub
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, r := range s.regions {
-		f := h.feeds[r]
+		f := h.feeds[feedKey{s.viewer, r}]
 		if f == nil {
 			continue
 		}
 		delete(f.subs, s)
-		if len(f.subs) == 0 && f.cancel != nil && f.idle == nil {
-			f.idle = time.AfterFunc(h.Linger, func() { h.stopIdle(r, f) })
+		if len(f.subs) == 0 && f.idle == nil {
+			f.idle = time.AfterFunc(h.Linger, func() { h.stopIdle(f) })
 		}
 	}
 }
 
-func (h *Hub) stopIdle(region string, f *feed) {
+func (h *Hub) stopIdle(f *feed) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.feeds[region] != f || len(f.subs) > 0 || f.idle == nil {
+	if h.feeds[f.key] != f || len(f.subs) > 0 || f.idle == nil {
 		return // a subscriber came back in the meantime
 	}
 	f.idle = nil
-	f.cancel()
-	f.cancel = nil
-	// The last summary goes too: nobody would keep it current.
-	f.last = nil
+	if f.cancel != nil {
+		f.cancel()
+		f.cancel = nil
+	}
+	// The feed goes, with its last summary and the viewer's token.
+	delete(h.feeds, f.key)
 }
 
 // Close stops every stream.
 func (h *Hub) Close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, f := range h.feeds {
+	for key, f := range h.feeds {
 		if f.idle != nil {
 			f.idle.Stop()
-			f.idle = nil
 		}
 		if f.cancel != nil {
 			f.cancel()
-			f.cancel = nil
 		}
+		delete(h.feeds, key)
 	}
 }
 
-// publish records u as the region's latest and offers it to subscribers.
-func (h *Hub) publish(ctx context.Context, u Update) {
+// publish offers u to the feed's subscribers, and keeps it as the feed's
+// latest for new ones (a request to renew drops the latest instead).
+func (h *Hub) publish(ctx context.Context, f *feed, u Update) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	f := h.feeds[u.Region]
 	// A stopped stream's last words must not outlive it.
-	if f == nil || ctx.Err() != nil {
+	if h.feeds[f.key] != f || ctx.Err() != nil {
 		return
 	}
 	f.last = &u
+	if u.Renew {
+		// Nobody keeps the last summary current until a page renews.
+		f.last = nil
+	}
 	for s := range f.subs {
 		s.offer(u)
 	}
 }
 
-// follow keeps a WatchRegion stream open for region until ctx ends.
-func (h *Hub) follow(ctx context.Context, region string) {
+// currentToken is the feed's token, if it has one that has not expired.
+func (h *Hub) currentToken(f *feed) (string, time.Time, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return f.token, f.expires, f.token != "" && h.Now().Before(f.expires)
+}
+
+// spend forgets tok if it is still the feed's token: the reporting service
+// refused it.
+func (h *Hub) spend(f *feed, tok string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if f.token == tok {
+		f.token, f.expires = "", time.Time{}
+	}
+}
+
+// follow keeps the feed's WatchRegion stream open until ctx ends.
+func (h *Hub) follow(ctx context.Context, f *feed) {
+	region := f.key.region
 	backoff := h.MinBackoff
 	connected := false
 	for {
-		err := h.watch(ctx, region, func(sum *pb.RegionSummary) {
+		tok, _, ok := h.currentToken(f)
+		if !ok {
+			// No token to open the stream with: the pages renew theirs.
+			h.publish(ctx, f, Update{Region: region, Renew: true})
+			select {
+			case <-ctx.Done():
+				return
+			case <-f.fresher:
+				continue
+			}
+		}
+		err := h.watch(bearer.WithToken(ctx, tok), region, func(sum *pb.RegionSummary) {
 			connected, backoff = true, h.MinBackoff
-			h.publish(ctx, Update{Region: region, Summary: sum, Connected: true})
+			h.publish(ctx, f, Update{Region: region, Summary: sum, Connected: true})
 		})
 		if ctx.Err() != nil {
 			return
 		}
+		switch status.Code(err) {
+		case codes.Unauthenticated, codes.PermissionDenied:
+			// The token expired (reporting ends a stream then) or was
+			// refused: open again with a later one, if there is one.
+			h.log.Info("region stream ended by its token", "region", region, "err", err)
+			h.spend(f, tok)
+			connected = false
+			continue
+		}
 		if connected || backoff == h.MinBackoff {
 			h.log.Warn("region stream broken; reopening", "region", region, "err", err, "retry_in", backoff)
-			h.publish(ctx, Update{Region: region, Connected: false})
+			h.publish(ctx, f, Update{Region: region, Connected: false})
 		}
 		connected = false
 		select {
@@ -222,6 +312,9 @@ func (h *Hub) follow(ctx context.Context, region string) {
 
 // watch reads one stream until it fails; it never returns nil.
 func (h *Hub) watch(ctx context.Context, region string, got func(*pb.RegionSummary)) error {
+	// Ended when watch returns, so the stream's resources go at once.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	stream, err := h.client.WatchRegion(ctx, &pb.WatchRegionRequest{Region: region})
 	if err != nil {
 		return err

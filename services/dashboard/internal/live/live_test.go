@@ -8,7 +8,9 @@ import (
 )
 
 // The upstream streams are tested against the real reporting service in
-// e2e/dashboard_test.go; this tests the fan-out's buffering alone.
+// internal/web and e2e/dashboard_test.go; these test the fan-out's
+// buffering, and how streams follow their tokens against a fake service
+// that ends each stream when its token expires, as reporting does.
 
 func update(region string, stuck int32) Update {
 	return Update{Region: region, Connected: true, Summary: &pb.RegionSummary{Region: region, StuckCount: stuck}}

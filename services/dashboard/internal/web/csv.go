@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
+	"github.com/probation-recruitment/pipeline/services/dashboard/internal/session"
 )
 
 const (
@@ -25,10 +26,17 @@ var csvHeader = []string{
 
 // stuckCSV downloads the whole stuck list of a region under the page's
 // filter (every page, one consistent as_of: the API's page token keeps the
-// first page's).
-func (s *Server) stuckCSV(w http.ResponseWriter, r *http.Request) {
+// first page's). A download can read thousands of rows through the
+// reporting service, so each user may start only so many (Config.CSVBurst
+// at once, then Config.CSVPerMinute).
+func (s *Server) stuckCSV(w http.ResponseWriter, r *http.Request, sess *session.Session) {
 	code, f, ok := s.regionRequest(w, r)
 	if !ok {
+		return
+	}
+	if ok, wait := s.csv.allow(sess.Subject); !ok {
+		s.log.Info("stuck list download refused: too many", "sub", sess.Subject, "retry_after", wait)
+		s.fail(w, r, &tooManyDownloads{retryAfter: wait})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 6*callTimeout)

@@ -11,20 +11,24 @@ package web
 import (
 	"context"
 	"embed"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/probation-recruitment/pipeline/pkg/region"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
+	"github.com/probation-recruitment/pipeline/services/dashboard/internal/bearer"
 	"github.com/probation-recruitment/pipeline/services/dashboard/internal/live"
+	"github.com/probation-recruitment/pipeline/services/dashboard/internal/session"
 )
 
 //go:embed templates static
@@ -52,12 +56,14 @@ const (
 
 // Server is the dashboard's HTTP handler.
 type Server struct {
-	reports Reports
-	hub     *live.Hub
-	log     *slog.Logger
-	now     func() time.Time
-	pages   *pages
-	mux     *http.ServeMux
+	reports  Reports
+	hub      *live.Hub
+	sessions *session.Manager
+	log      *slog.Logger
+	now      func() time.Time
+	pages    *pages
+	mux      *http.ServeMux
+	csv      *limiter
 
 	closeOnce sync.Once
 	// closing ends the event streams, which otherwise never finish, so that
@@ -65,20 +71,56 @@ type Server struct {
 	closing chan struct{}
 }
 
+// Config is what New needs.
+type Config struct {
+	// Reports is the reporting client; its connection sends the bearer
+	// token of each call's context (bearer.FromContext).
+	Reports  Reports
+	Hub      *live.Hub
+	Sessions *session.Manager
+	Log      *slog.Logger
+	Now      func() time.Time
+	// CSVPerMinute and CSVBurst limit each user's stuck list downloads:
+	// CSVBurst at once, then CSVPerMinute a minute.
+	CSVPerMinute float64
+	CSVBurst     int
+}
+
 // New returns the dashboard's handler.
-func New(reports Reports, hub *live.Hub, log *slog.Logger, now func() time.Time) (*Server, error) {
+func New(cfg Config) (*Server, error) {
 	p, err := loadPages()
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{reports: reports, hub: hub, log: log, now: now, pages: p, mux: http.NewServeMux(), closing: make(chan struct{})}
-	s.mux.HandleFunc("GET /{$}", s.overview)
-	s.mux.HandleFunc("GET /events", s.overviewEvents)
-	s.mux.HandleFunc("GET /regions/{region}", s.region)
-	s.mux.HandleFunc("GET /regions/{region}/stuck", s.stuckFragment)
-	s.mux.HandleFunc("GET /regions/{region}/stuck.csv", s.stuckCSV)
-	s.mux.HandleFunc("GET /regions/{region}/charts", s.chartsFragment)
-	s.mux.HandleFunc("GET /regions/{region}/events", s.regionEvents)
+	if cfg.Reports == nil || cfg.Hub == nil || cfg.Sessions == nil {
+		return nil, errors.New("web: reports, hub and sessions are required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.CSVPerMinute <= 0 || cfg.CSVBurst <= 0 {
+		return nil, errors.New("web: CSV downloads need a positive rate and burst")
+	}
+	s := &Server{reports: cfg.Reports, hub: cfg.Hub, sessions: cfg.Sessions, log: cfg.Log, now: cfg.Now, pages: p,
+		mux: http.NewServeMux(), closing: make(chan struct{}),
+		csv: newLimiter(rate.Limit(cfg.CSVPerMinute/60), cfg.CSVBurst, cfg.Now)}
+	// Pages a person opens: without a session, sign in and come back.
+	s.mux.HandleFunc("GET /{$}", s.page(s.overview))
+	s.mux.HandleFunc("GET /regions/{region}", s.page(s.region))
+	s.mux.HandleFunc("GET /regions/{region}/stuck.csv", s.page(s.stuckCSV))
+	// What the live script fetches: without a session, 401.
+	s.mux.HandleFunc("GET /events", s.script(s.overviewEvents))
+	s.mux.HandleFunc("GET /regions/{region}/events", s.script(s.regionEvents))
+	s.mux.HandleFunc("GET /regions/{region}/stuck", s.script(s.stuckFragment))
+	s.mux.HandleFunc("GET /regions/{region}/charts", s.script(s.chartsFragment))
+	// Signing in and out.
+	s.mux.HandleFunc("GET "+session.SignInPath, s.signIn)
+	s.mux.HandleFunc("GET "+session.CallbackPath, s.callback)
+	// Sign-out changes state, so a page elsewhere must not be able to post
+	// it (the session cookie is SameSite=Lax, and this checks the
+	// browser's Sec-Fetch-Site or Origin as well).
+	s.mux.Handle("POST "+session.SignOutPath, http.NewCrossOriginProtection().Handler(http.HandlerFunc(s.signOut)))
+
 	s.mux.Handle("GET /static/", p.static())
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -95,7 +137,10 @@ func New(reports Reports, hub *live.Hub, log *slog.Logger, now func() time.Time)
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	// Everything is served from here: no CDN, no inline script or style.
-	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+	// Forms post here, and the sign-out form's redirect goes on to the
+	// identity provider, which form-action must allow too.
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self' "+
+		strings.Join(s.sessions.FormActionOrigins(), " ")+"; frame-ancestors 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
 	s.mux.ServeHTTP(w, r)
@@ -106,39 +151,116 @@ func (s *Server) Close() {
 	s.closeOnce.Do(func() { close(s.closing) })
 }
 
-// overviewView is the national overview.
-type overviewView struct {
-	Title   string
-	Columns []column
-	Rows    []summaryView
-	// Events is the event stream of every region shown.
-	Events string
+// handler is a handler for a signed-in user; its request's context carries
+// the user's token for the reporting calls.
+type handler func(w http.ResponseWriter, r *http.Request, sess *session.Session)
+
+type sessionKey struct{}
+
+// signedIn is the request's session, if any (for the page's header).
+func signedIn(r *http.Request) *session.Session {
+	sess, _ := r.Context().Value(sessionKey{}).(*session.Session)
+	return sess
 }
 
-func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
+// withSession loads the request's session (renewing its token if due) and
+// calls next with it; without one, it calls none.
+func (s *Server) withSession(w http.ResponseWriter, r *http.Request, none func(), next handler) {
+	sess, err := s.sessions.Load(w, r)
+	if err != nil {
+		if errors.Is(err, session.ErrNoSession) {
+			none()
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	ctx := context.WithValue(bearer.WithToken(r.Context(), sess.IDToken), sessionKey{}, sess)
+	next(w, r.WithContext(ctx), sess)
+}
+
+// page serves a page a person opens; without a session it sends the
+// browser to sign in, and back here afterwards.
+func (s *Server) page(next handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.withSession(w, r, func() {
+			// The provider's redirect back after sign-out lands on the
+			// overview: say so, rather than ask to sign in again at once.
+			if r.URL.Path == "/" && r.URL.Query().Get("state") == session.SignedOutState {
+				s.render(w, r, http.StatusOK, "signed-out", &signedOutView{chrome: chrome{Title: "You have signed out"}})
+				return
+			}
+			w.Header().Set("Cache-Control", "no-store")
+			http.Redirect(w, r, session.SignInPath+"?"+url.Values{"next": {r.URL.RequestURI()}}.Encode(), http.StatusSeeOther)
+		}, next)
+	}
+}
+
+// script serves what the live script fetches; without a session it
+// answers 401, which the script reports (an event stream stops for good).
+func (s *Server) script(next handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.withSession(w, r, func() { s.fail(w, r, errSignedOut) }, next)
+	}
+}
+
+// signIn sends the browser to the identity provider; next is the page to
+// come back to.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
+	to, err := s.sessions.Begin(w, r, r.URL.Query().Get("next"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// callback is where the provider sends the browser back after sign-in.
+func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
+	next, err := s.sessions.Finish(w, r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// signOut ends the session and sends the browser to the provider to end
+// its session there too.
+func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
+	to := s.sessions.SignOut(w, r)
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// overviewView is the national overview.
+type overviewView struct {
+	chrome
+	Columns []column
+	Rows    []summaryView
+}
+
+func (s *Server) overview(w http.ResponseWriter, r *http.Request, _ *session.Session) {
 	ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
 	defer cancel()
+	// Reporting answers the regions the user's token covers, no others.
 	resp, err := s.reports.ListRegionSummaries(ctx, &pb.ListRegionSummariesRequest{})
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	v := overviewView{Title: "Recruitment by region", Columns: stageColumns(pipelineStages), Events: "/events"}
-	var shown []string
+	v := &overviewView{chrome: chrome{Title: "Recruitment by region"}, Columns: stageColumns(pipelineStages)}
 	for _, sum := range resp.GetSummaries() {
 		v.Rows = append(v.Rows, summaryToView(sum))
-		shown = append(shown, sum.GetRegion())
-	}
-	// A token for some regions sees only those: follow exactly them.
-	if len(shown) != len(region.All) {
-		v.Events = "/events" + regionsQuery(shown)
 	}
 	s.render(w, r, http.StatusOK, "overview", v)
 }
 
 // regionView is one region's page.
 type regionView struct {
-	Title   string
+	chrome
 	Region  string
 	Summary summaryView
 	Columns []column
@@ -146,7 +268,7 @@ type regionView struct {
 	Charts  chartsView
 }
 
-func (s *Server) region(w http.ResponseWriter, r *http.Request) {
+func (s *Server) region(w http.ResponseWriter, r *http.Request, _ *session.Session) {
 	code, f, ok := s.regionRequest(w, r)
 	if !ok {
 		return
@@ -175,15 +297,15 @@ func (s *Server) region(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "region", regionView{
-		Title: regionName(code), Region: code, Summary: summaryToView(sum.GetSummary()),
+	s.render(w, r, http.StatusOK, "region", &regionView{
+		chrome: chrome{Title: regionName(code)}, Region: code, Summary: summaryToView(sum.GetSummary()),
 		Columns: stageColumns(allStages), Stuck: stuck, Charts: charts,
 	})
 }
 
 // stuckFragment serves the stuck list section alone, for the live script
 // to swap into an open page.
-func (s *Server) stuckFragment(w http.ResponseWriter, r *http.Request) {
+func (s *Server) stuckFragment(w http.ResponseWriter, r *http.Request, _ *session.Session) {
 	code, f, ok := s.regionRequest(w, r)
 	if !ok {
 		return
@@ -199,7 +321,7 @@ func (s *Server) stuckFragment(w http.ResponseWriter, r *http.Request) {
 }
 
 // chartsFragment serves the charts section alone, for the live script.
-func (s *Server) chartsFragment(w http.ResponseWriter, r *http.Request) {
+func (s *Server) chartsFragment(w http.ResponseWriter, r *http.Request, _ *session.Session) {
 	code, _, ok := s.regionRequest(w, r)
 	if !ok {
 		return
@@ -266,28 +388,4 @@ func (s *Server) charts(ctx context.Context, code string) (chartsView, error) {
 		return chartsView{}, err
 	}
 	return chartsToView(code, tth, funnel, durations)
-}
-
-// regionsQuery is "?region=a&region=b".
-func regionsQuery(regions []string) string {
-	return "?" + url.Values{"region": regions}.Encode()
-}
-
-// eventRegions reads the regions an overview stream asks for: every region
-// when none is named; unknown ones are a bad request.
-func eventRegions(r *http.Request) ([]string, bool) {
-	asked := r.URL.Query()["region"]
-	if len(asked) == 0 {
-		return region.All, true
-	}
-	var out []string
-	for _, a := range asked {
-		if !region.Valid(a) {
-			return nil, false
-		}
-		if !slices.Contains(out, a) {
-			out = append(out, a)
-		}
-	}
-	return out, true
 }

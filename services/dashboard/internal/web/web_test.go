@@ -17,6 +17,7 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/weekly"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
+	"github.com/probation-recruitment/pipeline/services/dashboard/internal/session"
 )
 
 // These tests cover the converters and templates with hand-made report
@@ -108,16 +109,25 @@ func TestToProblem(t *testing.T) {
 		{errBadFilter, http.StatusBadRequest, false},
 		{status.Error(codes.NotFound, "x"), http.StatusNotFound, false},
 		{status.Error(codes.InvalidArgument, "page_token: bad"), http.StatusBadRequest, false},
-		{status.Error(codes.PermissionDenied, "x"), http.StatusForbidden, true},
+		{status.Error(codes.PermissionDenied, "x"), http.StatusForbidden, false},
 		{status.Error(codes.Unauthenticated, "x"), http.StatusServiceUnavailable, true},
 		{status.Error(codes.Unavailable, "connection refused"), http.StatusServiceUnavailable, true},
 		{status.Error(codes.Internal, "internal error"), http.StatusInternalServerError, true},
 		{errors.New("template: boom"), http.StatusInternalServerError, true},
+		{errSignedOut, http.StatusUnauthorized, false},
+		{&tooManyDownloads{retryAfter: 1500 * time.Millisecond}, http.StatusTooManyRequests, false},
+		{session.ErrSignInState, http.StatusBadRequest, false},
+		{fmt.Errorf("%w: nonce", session.ErrSignInFailed), http.StatusBadRequest, true},
+		{&session.ProviderError{Code: "access_denied"}, http.StatusForbidden, true},
+		{session.ErrUnavailable, http.StatusServiceUnavailable, true},
 	}
 	for _, tt := range tests {
 		p, log := toProblem(tt.err)
 		if p.Code != tt.code || log != tt.log {
 			t.Errorf("toProblem(%v) = %d, log %v; want %d, log %v", tt.err, p.Code, log, tt.code, tt.log)
+		}
+		if p.Next.Href == "" || p.Next.Text == "" {
+			t.Errorf("toProblem(%v) offers no way on", tt.err)
 		}
 		if strings.Contains(p.Message, "connection refused") || strings.Contains(p.Message, "page_token") {
 			t.Errorf("toProblem(%v) shows the reporting service's message: %q", tt.err, p.Message)
@@ -154,7 +164,7 @@ func TestRegionPageRenders(t *testing.T) {
 	}
 	f := stuckFilter{Stage: commonv1.Stage_STAGE_PRE_EMPLOYMENT}
 	v := regionView{
-		Title: "Kent, Surrey and Sussex", Region: "kent-surrey-sussex", Summary: summaryToView(summary(1, 7, since)),
+		chrome: chrome{Title: "Kent, Surrey and Sussex", User: "Priya Shah"}, Region: "kent-surrey-sussex", Summary: summaryToView(summary(1, 7, since)),
 		Columns: stageColumns(allStages), Stuck: stuckToView("kent-surrey-sussex", f, stuck),
 		Charts: charts,
 	}
@@ -179,6 +189,8 @@ func TestRegionPageRenders(t *testing.T) {
 		`aria-labelledby="trend-title trend-desc"`,
 		`<th scope="row">16 Nov 2026</th><td class="num">3</td><td class="num">20</td>`,
 		`<script src="/static/live.js?v=`,
+		`<span class="header-user">Signed in as Priya Shah</span>`,
+		`<form class="header-account" method="post" action="/auth/signout">`,
 	} {
 		if !strings.Contains(html, want) {
 			t.Errorf("region page lacks %s", want)
@@ -199,14 +211,14 @@ func TestOverviewAndErrorPagesRender(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := time.Date(2026, 11, 23, 14, 3, 5, 0, time.UTC)
-	v := overviewView{Title: "Recruitment by region", Columns: stageColumns(pipelineStages), Events: "/events",
+	v := overviewView{chrome: chrome{Title: "Recruitment by region"}, Columns: stageColumns(pipelineStages),
 		Rows: []summaryView{summaryToView(summary(3, 7, at))}}
 	var buf bytes.Buffer
 	if err := p.byName["overview"].ExecuteTemplate(&buf, "layout", v); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		`<caption id="regions-caption" class="table-caption">1 regions</caption>`,
+		`<caption id="regions-caption" class="table-caption">1 region</caption>`,
 		`<th scope="row"><a href="/regions/kent-surrey-sussex">Kent, Surrey and Sussex</a></th>`,
 		`data-region="kent-surrey-sussex" data-field="stage-sift">7</td>`,
 		`data-field="stuck">3</td>`,
@@ -217,7 +229,7 @@ func TestOverviewAndErrorPagesRender(t *testing.T) {
 	}
 	buf.Reset()
 	prob, _ := toProblem(errNotFound)
-	if err := p.byName["error"].ExecuteTemplate(&buf, "layout", errorView{Title: prob.Title, problem: prob}); err != nil {
+	if err := p.byName["error"].ExecuteTemplate(&buf, "layout", errorView{chrome: chrome{Title: prob.Title}, Message: prob.Message, Next: prob.Next}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(buf.String(), `<h1 class="heading-xl">Page not found</h1>`) {

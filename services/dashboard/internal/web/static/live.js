@@ -89,10 +89,29 @@
   }
 
   var source = new EventSource(root.getAttribute('data-live-events'));
+  // The server ends each stream before the sign-in's token is due for
+  // renewal, saying so first; the browser reconnects at once, and that
+  // request renews the session.
+  var renewing = false;
+  source.addEventListener('renew', function () {
+    renewing = true;
+  });
   source.addEventListener('open', function () {
+    renewing = false;
     setStatus('Live updates are on: figures change on this page as candidates move.');
   });
   source.addEventListener('error', function () {
+    // The browser reconnects by itself after a stream ends (the server ends
+    // each one before the sign-in's token is due for renewal, and the
+    // reconnect renews it), but not after an error status: the sign-in
+    // has ended, or the account may no longer see these figures.
+    if (source.readyState === EventSource.CLOSED) {
+      setStatus('Live updates have stopped. Reload the page to start them again (you may be asked to sign in).', true);
+      return;
+    }
+    if (renewing) {
+      return; // a planned reconnect: nothing to announce
+    }
     setStatus('Live updates paused: reconnecting. Figures may be out of date.', true);
   });
   source.addEventListener('summary', function (e) {
