@@ -201,6 +201,16 @@ func (c Common) Auth() (cfg auth.VerifierConfig, devKey bool, err error) {
 	return cfg, devKey, nil
 }
 
+// CheckProfiling refuses PROFILING=true unless the admin address is
+// loopback: Go's profiles show the program's memory and goroutines, and
+// taking one costs CPU, so they are for someone on the machine itself.
+func (c Common) CheckProfiling() error {
+	if c.Profiling && !Loopback(c.AdminAddr) {
+		return fmt.Errorf("PROFILING: the profiles are served only on a loopback admin address; ADMIN_ADDR is %q", c.AdminAddr)
+	}
+	return nil
+}
+
 // Loopback reports whether a listen address binds only a loopback
 // interface ("127.0.0.1:50051", "[::1]:9051", "localhost:8080"); an empty
 // host (":50051") binds every interface.

@@ -127,3 +127,21 @@ func TestServerLimits(t *testing.T) {
 			defaults.MaxConnectionAgeGrace, defaults.MaxDeadline, defaults.DefaultDeadline)
 	}
 }
+
+func TestCheckProfiling(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		c  Common
+		ok bool
+	}{
+		{Common{Profiling: false, AdminAddr: "0.0.0.0:9051"}, true},
+		{Common{Profiling: true, AdminAddr: "127.0.0.1:9051"}, true},
+		{Common{Profiling: true, AdminAddr: "0.0.0.0:9051"}, false},
+		{Common{Profiling: true, AdminAddr: ":9051"}, false},
+		{Common{Profiling: true, AdminAddr: ""}, false},
+	} {
+		if err := tt.c.CheckProfiling(); (err == nil) != tt.ok {
+			t.Errorf("PROFILING=%v ADMIN_ADDR=%q: %v, want ok=%v", tt.c.Profiling, tt.c.AdminAddr, err, tt.ok)
+		}
+	}
+}

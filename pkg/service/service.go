@@ -54,6 +54,9 @@ func Start(ctx context.Context, name string, cfg config.Common, migrations ...pg
 	// Packages without a logger of their own log the same way.
 	slog.SetDefault(log)
 	log.Info("starting", "config", cfg)
+	if err := cfg.CheckProfiling(); err != nil {
+		return nil, err
+	}
 	authCfg, devKey, err := cfg.Auth()
 	if err != nil {
 		return nil, err
