@@ -19,6 +19,13 @@ BUF_VERSION                := v1.75.0
 STATICCHECK_VERSION        := v0.8.2
 GRPCURL_VERSION            := v1.9.4
 NATSCLI_VERSION            := v0.4.0
+GOVULNCHECK_VERSION        := v1.9.0
+# The Go vulnerability database, from the golang.org/x/vulndb module at this
+# pseudo-version (vuln.go.dev is not reachable from CI). To refresh it:
+#   go list -m golang.org/x/vulndb@master   # the newest the proxy serves
+# and put that version here; `make vulncheck` builds the database again.
+VULNDB_VERSION             := v0.0.0-20261105234957-e22db6528018
+VULNDB                     := $(CURDIR)/.cache/vulndb/$(VULNDB_VERSION)
 
 # Every Go module of the workspace.
 MODULES := proto pkg $(wildcard services/*) cmd/pipelinectl cmd/devnats cmd/devidp e2e bench
@@ -54,6 +61,22 @@ $(BIN)/nats:
 	cd $$(mktemp -d) && go mod init tmp >/dev/null 2>&1 && go mod download github.com/nats-io/natscli@$(NATSCLI_VERSION)
 	cd $$(go env GOMODCACHE)/github.com/nats-io/natscli@$(NATSCLI_VERSION) && GOFLAGS=-mod=mod go build -o $(BIN)/nats ./nats
 
+$(BIN)/govulncheck:
+	go install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION)
+$(BIN)/indexdb:
+	@echo "installing the vulnerability database indexer (about a minute the first time)"
+	go install golang.org/x/vulndb/cmd/indexdb@$(VULNDB_VERSION)
+# The database: the module's OSV files, indexed as govulncheck reads them.
+$(VULNDB)/index/db.json: | $(BIN)/indexdb
+	cd $$(mktemp -d) && go mod init tmp >/dev/null 2>&1 && go mod download golang.org/x/vulndb@$(VULNDB_VERSION)
+	rm -rf $(VULNDB).tmp && mkdir -p $(dir $(VULNDB))
+	$(BIN)/indexdb -vulns $$(go env GOMODCACHE)/golang.org/x/vulndb@$(VULNDB_VERSION)/data/osv -out $(VULNDB).tmp
+	rm -rf $(VULNDB) && mv $(VULNDB).tmp $(VULNDB)
+
+.PHONY: vulncheck
+vulncheck: $(BIN)/govulncheck $(VULNDB)/index/db.json ## Fail on any known vulnerability the code reaches (govulncheck, pinned database).
+	@for m in $(MODULES); do echo "vulncheck $$m"; (cd $$m && govulncheck -db file://$(VULNDB) ./...) || exit 1; done
+
 .PHONY: tools
 tools: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/buf $(BIN)/staticcheck $(BIN)/grpcurl $(BIN)/nats ## Install the pinned developer tools into ./bin.
 
@@ -84,7 +107,7 @@ build: ## Build every service binary into ./bin.
 	@for d in services/*/cmd/* cmd/pipelinectl cmd/devnats cmd/devidp; do echo "build $$d"; (cd $$d && go build -o $(BIN)/ .) || exit 1; done
 
 .PHONY: lint
-lint: $(BIN)/staticcheck ## No tracked binary over 1 MiB; gofmt, go vet and staticcheck on every module.
+lint: $(BIN)/staticcheck vulncheck ## No tracked binary over 1 MiB; gofmt, go vet, staticcheck and govulncheck on every module.
 	@scripts/check-large-files
 	@unformatted=$$(gofmt -l $(MODULES)); if [ -n "$$unformatted" ]; then echo "not gofmt-formatted (run gofmt -w):"; echo "$$unformatted"; exit 1; fi
 	@for m in $(MODULES); do echo "lint $$m"; (cd $$m && go vet ./... && staticcheck ./...) || exit 1; done
