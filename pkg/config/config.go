@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"time"
 
@@ -276,7 +277,15 @@ func (c Common) LogValue() slog.Value {
 	)
 }
 
+// maskURL hides the password of a connection string in each form pgx
+// reads: in the URL's user part, as a password= query parameter, or as a
+// password= keyword of a key=value string ("host=db password=…").
 func maskURL(raw string) string {
+	if !strings.Contains(raw, "://") {
+		if strings.Contains(raw, "=") {
+			return keywordPassword.ReplaceAllString(raw, "${1}xxxxx")
+		}
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(unparseable)"
@@ -284,5 +293,13 @@ func maskURL(raw string) string {
 	if _, ok := u.User.Password(); ok {
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
 	return u.String()
 }
+
+// keywordPassword is a password keyword and its value, quoted (with
+// backslash escapes) or not.
+var keywordPassword = regexp.MustCompile(`(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)`)

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -135,4 +136,52 @@ func Connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
 		t.Fatalf("jetstream: %v", err)
 	}
 	return nc, js
+}
+
+// ServiceRole provisions r as production does (pg.EnsureServiceRole, with
+// the test's own unique name and schema) and returns a URL that connects
+// as it. The role, its schema and its rights are dropped when the test
+// ends.
+func ServiceRole(t testing.TB, r pg.ServiceRole) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := pg.Connect(ctx, DatabaseURL(), "public")
+	if err != nil {
+		t.Fatalf("PostgreSQL is not reachable at %s (start it with `make services-up`): %v", redact(DatabaseURL()), err)
+	}
+	defer admin.Close()
+	// Registered first, so that it runs after the cleanups of whatever
+	// the test connects as the role.
+	t.Cleanup(func() { DropRole(t, r.Name) })
+	if err := pg.EnsureServiceRole(ctx, admin, r); err != nil {
+		t.Fatal(err)
+	}
+	url, err := pg.WithUser(DatabaseURL(), r.Name, r.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return url
+}
+
+// DropRole drops role with everything it owns in the test database (its
+// schema included) and every right it was granted.
+func DropRole(t testing.TB, role string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := pg.Connect(ctx, DatabaseURL(), "public")
+	if err != nil {
+		t.Logf("drop role %s: %v", role, err)
+		return
+	}
+	defer admin.Close()
+	id := pgx.Identifier{role}.Sanitize()
+	if _, err := admin.Exec(ctx, "DROP OWNED BY "+id+" CASCADE"); err != nil && pg.SQLState(err) != "42704" { // undefined_object: never created
+		t.Logf("drop role %s: %v", role, err)
+		return
+	}
+	if _, err := admin.Exec(ctx, "DROP ROLE IF EXISTS "+id); err != nil {
+		t.Logf("drop role %s: %v", role, err)
+	}
 }
