@@ -60,10 +60,7 @@ func EnsureServiceRole(ctx context.Context, admin Beginner, r ServiceRole) error
 		return fmt.Errorf("service role %s: schema %q must be lower-case letters, digits and _, not public nor starting pg_", r.Name, r.Schema)
 	}
 	err := pgx.BeginFunc(ctx, admin, func(tx pgx.Tx) error {
-		// Grants rewrite the database's and the public schema's rows: two
-		// provisioning runs at once (parallel tests, two operators) would
-		// fail with "tuple concurrently updated" rather than wait.
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('pg.EnsureServiceRole', 0))"); err != nil {
+		if err := lockRoles(ctx, tx); err != nil {
 			return err
 		}
 		role := pgx.Identifier{r.Name}.Sanitize()
@@ -109,6 +106,41 @@ func EnsureServiceRole(ctx context.Context, admin Beginner, r ServiceRole) error
 		return fmt.Errorf("service role %s: %w", r.Name, err)
 	}
 	return nil
+}
+
+// DropServiceRole drops role and everything it owns in admin's database
+// — its schema and the service's data — and every right it holds there,
+// for tests and for taking a service out of service. A role that does
+// not exist is not an error.
+func DropServiceRole(ctx context.Context, admin Beginner, role string) error {
+	err := pgx.BeginFunc(ctx, admin, func(tx pgx.Tx) error {
+		if err := lockRoles(ctx, tx); err != nil {
+			return err
+		}
+		var exists bool
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", role).Scan(&exists); err != nil || !exists {
+			return err
+		}
+		id := pgx.Identifier{role}.Sanitize()
+		if _, err := tx.Exec(ctx, "DROP OWNED BY "+id+" CASCADE"); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "DROP ROLE "+id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("drop role %s: %w", role, err)
+	}
+	return nil
+}
+
+// lockRoles serialises the changes to roles and their rights in tx.
+// Grants and revokes rewrite the database's and the public schema's rows:
+// two at once (parallel tests, two operators) would fail with "tuple
+// concurrently updated" rather than wait.
+func lockRoles(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('pg.EnsureServiceRole', 0))")
+	return err
 }
 
 // ensureLoginRole creates the role, or checks that the existing one is

@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -176,12 +175,7 @@ func DropRole(t testing.TB, role string) {
 		return
 	}
 	defer admin.Close()
-	id := pgx.Identifier{role}.Sanitize()
-	if _, err := admin.Exec(ctx, "DROP OWNED BY "+id+" CASCADE"); err != nil && pg.SQLState(err) != "42704" { // undefined_object: never created
-		t.Logf("drop role %s: %v", role, err)
-		return
-	}
-	if _, err := admin.Exec(ctx, "DROP ROLE IF EXISTS "+id); err != nil {
-		t.Logf("drop role %s: %v", role, err)
+	if err := pg.DropServiceRole(ctx, admin, role); err != nil {
+		t.Errorf("%v", err)
 	}
 }
