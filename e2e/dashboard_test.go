@@ -78,7 +78,7 @@ func startDashboard(t *testing.T, addr, reportingAddr string, idp *devidp.Provid
 	d.cmd.Env = append(os.Environ(), "HTTP_ADDR="+addr, "REPORTING_ADDR="+reportingAddr,
 		"DASHBOARD_OIDC_ISSUER="+idp.Issuer(), "DASHBOARD_OIDC_CLIENT_SECRET="+devidp.DashboardClientSecret,
 		"DASHBOARD_SESSION_KEY="+base64.StdEncoding.EncodeToString(key),
-		"DASHBOARD_TOKEN=", "AUTH_ED25519_PRIVATE_KEY=", "LOG_LEVEL=warn")
+		"DASHBOARD_TOKEN=", "AUTH_ED25519_PRIVATE_KEY=", "LOG_LEVEL=warn", "REPORTING_INSECURE=true")
 	d.cmd.Env = append(d.cmd.Env, env...)
 	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
 	if err := d.cmd.Start(); err != nil {
