@@ -54,6 +54,8 @@ func Common(err error) (*status.Status, bool) {
 		return status.New(codes.NotFound, err.Error()), true
 	case errors.Is(err, idempotency.ErrReused):
 		return InvalidArgument("request_id", idempotency.ErrReused.Error()), true
+	case errors.Is(err, idempotency.ErrNotKept):
+		return status.New(codes.AlreadyExists, "request_id: "+idempotency.ErrNotKept.Error()), true
 	case errors.Is(err, pagetoken.ErrInvalid):
 		return InvalidArgument("page_token", "is not valid for this request; start again without it"), true
 	case errors.Is(err, auth.ErrUnauthenticated):

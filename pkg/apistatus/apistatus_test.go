@@ -23,6 +23,7 @@ func TestCommon(t *testing.T) {
 	}{
 		{validate.Field("candidate.email", "must be an address"), codes.InvalidArgument, true},
 		{fmt.Errorf("wrapped: %w", idempotency.ErrReused), codes.InvalidArgument, true},
+		{fmt.Errorf("wrapped: %w", idempotency.ErrNotKept), codes.AlreadyExists, true},
 		{fmt.Errorf("%w: expired", auth.ErrUnauthenticated), codes.Unauthenticated, true},
 		{fmt.Errorf("%w: other region", auth.ErrPermissionDenied), codes.PermissionDenied, true},
 		{context.DeadlineExceeded, codes.DeadlineExceeded, true},

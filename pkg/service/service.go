@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -47,7 +48,8 @@ type Runtime struct {
 // shared outbox, inbox and request-log tables and then migrations) and to
 // NATS (creating or updating the stream), and builds the gRPC server with
 // cfg's limits, bearer-token authentication (streams capped per caller and
-// ended when their token expires) and the outbox relay. Register gRPC
+// ended when their token expires), the outbox relay, and the hourly prune
+// of request log rows older than cfg.RequestLogRetention. Register gRPC
 // services on r.Server.GRPC() and consumers with Consume, then call Run.
 func Start(ctx context.Context, name string, cfg config.Common, migrations ...pg.Migrations) (_ *Runtime, err error) {
 	log := cfg.Logger(name)
@@ -112,10 +114,14 @@ func Start(ctx context.Context, name string, cfg config.Common, migrations ...pg
 	r.Server.AddReadinessCheck("postgres", r.Pool.Ping)
 	r.Server.AddReadinessCheck("nats", stream.Ready(r.NATS))
 
+	pruner, err := idempotency.NewPruner(r.Pool, cfg.RequestLogRetention, time.Hour, log)
+	if err != nil {
+		return nil, fmt.Errorf("REQUEST_LOG_RETENTION: %w", err)
+	}
 	relay := outbox.NewRelay(r.Pool, r.JS, outbox.RelayConfig{
 		Stream: cfg.NATSStream, SubjectPrefix: cfg.NATSSubjectPrefix, Registerer: r.Server.Registry(),
 	}, log)
-	r.runners = append(r.runners, r.Server.Run, relay.Run)
+	r.runners = append(r.runners, r.Server.Run, relay.Run, pruner.Run)
 	return r, nil
 }
 
