@@ -50,7 +50,7 @@ func TestStartAppliesLimits(t *testing.T) {
 	cfg := config.Common{
 		DatabaseURL: testenv.DatabaseURL(), DBSchema: schema, NATSURL: testenv.NATS(t),
 		NATSStream: "RECRUITMENT", NATSSubjectPrefix: "recruitment", NATSReplicas: 1,
-		GRPCAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, AuthAllowDevKey: true,
+		GRPCAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, AuthAllowDevKey: true, GRPCInsecure: true,
 		DefaultDeadline: time.Second, MaxDeadline: 2 * time.Second, MaxStreamsPerSubject: 1,
 	}
 	rt, err := service.Start(ctx, "svc", cfg)

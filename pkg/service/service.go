@@ -61,6 +61,10 @@ func Start(ctx context.Context, name string, cfg config.Common, migrations ...pg
 	if err != nil {
 		return nil, err
 	}
+	srvCfg := cfg.Server()
+	if srvCfg.TLS, err = cfg.ServerTLS(); err != nil {
+		return nil, err
+	}
 	verifier, err := auth.NewVerifier(authCfg)
 	if err != nil {
 		return nil, err
@@ -86,7 +90,7 @@ func Start(ctx context.Context, name string, cfg config.Common, migrations ...pg
 		return nil, err
 	}
 	perCaller := grpcauth.MaxStreamsPerSubject(cfg.MaxStreamsPerSubject)
-	if r.Server, err = grpcserver.New(cfg.Server(), log, grpcserver.Options{
+	if r.Server, err = grpcserver.New(srvCfg, log, grpcserver.Options{
 		Unary:  []grpc.UnaryServerInterceptor{grpcauth.UnaryServerInterceptor(verifier, grpcauth.DefaultSkip)},
 		Stream: []grpc.StreamServerInterceptor{grpcauth.StreamServerInterceptor(verifier, grpcauth.DefaultSkip, perCaller)},
 	}); err != nil {
@@ -100,6 +104,10 @@ func Start(ctx context.Context, name string, cfg config.Common, migrations ...pg
 		devKeyInUse.Set(1)
 		log.Warn("AUTH_ALLOW_DEV_KEY=true: accepting tokens signed with the public development key; never use this with real data")
 		r.Server.Warn("the public development key is in use (AUTH_ALLOW_DEV_KEY): not fit for real data")
+	}
+	if srvCfg.TLS == nil {
+		log.Warn("GRPC_INSECURE=true: serving gRPC in plain text on loopback; bearer tokens cross it unencrypted")
+		r.Server.Warn("gRPC is served in plain text (GRPC_INSECURE): loopback only, not fit for a network")
 	}
 	r.Server.AddReadinessCheck("postgres", r.Pool.Ping)
 	r.Server.AddReadinessCheck("nats", stream.Ready(r.NATS))

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/config"
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
@@ -33,7 +34,7 @@ func TestStartConsumeRun(t *testing.T) {
 	cfg := config.Common{
 		DatabaseURL: testenv.DatabaseURL(), DBSchema: schema, NATSURL: testenv.NATS(t),
 		NATSStream: "RECRUITMENT", NATSSubjectPrefix: "recruitment", NATSReplicas: 1,
-		GRPCAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, AuthAllowDevKey: true,
+		GRPCAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, AuthAllowDevKey: true, GRPCInsecure: true,
 	}
 	rt, err := service.Start(ctx, "svc", cfg)
 	if err != nil {
@@ -62,8 +63,12 @@ func TestStartConsumeRun(t *testing.T) {
 		return err == nil && r.GetStatus() == healthpb.HealthCheckResponse_SERVING, fmt.Sprint(r.GetStatus(), err)
 	})
 	// The development key is in use: /healthz and a metric say so.
-	if body := get(t, rt, "/healthz", http.StatusOK); !strings.Contains(body, "warning: the public development key is in use") {
+	body := get(t, rt, "/healthz", http.StatusOK)
+	if !strings.Contains(body, "warning: the public development key is in use") {
 		t.Errorf("/healthz = %q, want it to warn of the development key", body)
+	}
+	if !strings.Contains(body, "warning: gRPC is served in plain text") {
+		t.Errorf("/healthz = %q, want it to warn of plain-text gRPC", body)
 	}
 	if body := get(t, rt, "/metrics", http.StatusOK); !strings.Contains(body, "\nauth_dev_key 1\n") {
 		t.Error("/metrics has no auth_dev_key 1")
@@ -120,7 +125,7 @@ func get(t *testing.T, rt *service.Runtime, path string, want int) string {
 
 func TestStartFailsClearly(t *testing.T) {
 	t.Parallel()
-	cfg := config.Common{DatabaseURL: "postgres://nobody@127.0.0.1:1/none?connect_timeout=1", DBSchema: "x", GRPCAddr: "127.0.0.1:0", AuthAllowDevKey: true}
+	cfg := config.Common{DatabaseURL: "postgres://nobody@127.0.0.1:1/none?connect_timeout=1", DBSchema: "x", GRPCAddr: "127.0.0.1:0", AuthAllowDevKey: true, GRPCInsecure: true}
 	if _, err := service.Start(context.Background(), "svc", cfg); err == nil {
 		t.Error("Start with an unreachable database: want an error")
 	}
@@ -138,12 +143,24 @@ func TestStartFailsClosed(t *testing.T) {
 	}{
 		{"no key", config.Common{GRPCAddr: "127.0.0.1:0"}, "no token verification configured"},
 		{"dev key on every interface", config.Common{GRPCAddr: ":0", AuthAllowDevKey: true}, "loopback"},
+		{"no certificate", config.Common{GRPCAddr: "127.0.0.1:0", AuthEd25519PublicKey: devPublicKey(t)}, "TLS_CERT_FILE and TLS_KEY_FILE are required"},
+		{"plain text on every interface", config.Common{GRPCAddr: ":0", GRPCInsecure: true, AuthEd25519PublicKey: devPublicKey(t)},
+			`GRPC_INSECURE: plain-text gRPC is allowed only on a loopback address; GRPC_ADDR is ":0"`},
 	} {
 		tt.cfg.DatabaseURL, tt.cfg.DBSchema, tt.cfg.NATSURL = testenv.DatabaseURL(), schema, testenv.SystemNATSURL()
 		if _, err := service.Start(context.Background(), "svc", tt.cfg); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: Start = %v, want an error containing %q", tt.name, err, tt.want)
 		}
 	}
+}
+
+func devPublicKey(t *testing.T) string {
+	t.Helper()
+	k, err := auth.KeyConfig{Ed25519PrivateKey: config.DevEd25519Seed}.Public()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.Ed25519PublicKey
 }
 
 func newEvent(payload any) *eventsv1.Event {

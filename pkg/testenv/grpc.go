@@ -11,7 +11,6 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
@@ -61,13 +60,14 @@ func StartGRPC(t testing.TB, key string, log *slog.Logger, register func(*grpc.S
 	return &GRPC{Addr: srv.Addr().String(), Signer: signer}
 }
 
-// Dial connects to addr sending token as its bearer token ("" sends
-// none); the connection closes when the test ends.
+// Dial connects to addr, a loopback address, in plain text (as `make run`
+// does) sending token as its bearer token ("" sends none); the connection
+// closes when the test ends.
 func Dial(t testing.TB, addr, token string) *grpc.ClientConn {
 	t.Helper()
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(grpcauth.PlaintextLoopback())}
 	if token != "" {
-		opts = append(opts, grpc.WithPerRPCCredentials(grpcauth.BearerToken(token)))
+		opts = append(opts, grpc.WithPerRPCCredentials(grpcauth.LoopbackBearerToken(token)))
 	}
 	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
