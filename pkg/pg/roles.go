@@ -50,8 +50,9 @@ type Beginner interface {
 //
 // admin must be allowed to create roles and to give them what it owns:
 // the superuser, or a role with CREATEROLE that owns the database. A role
-// that already exists with SUPERUSER, CREATEROLE, REPLICATION or BYPASSRLS
-// is refused rather than changed: it is not a service role.
+// that already exists with SUPERUSER, CREATEROLE, REPLICATION or BYPASSRLS,
+// or as a member of another role, is refused rather than changed: it is
+// not a service role.
 func EnsureServiceRole(ctx context.Context, admin Beginner, r ServiceRole) error {
 	if !schemaName.MatchString(r.Name) || strings.HasPrefix(r.Name, "pg_") {
 		return fmt.Errorf("service role: name %q must be lower-case letters, digits and _, not starting pg_", r.Name)
@@ -170,6 +171,14 @@ func ensureLoginRole(ctx context.Context, tx pgx.Tx, name, role string) error {
 	}
 	if len(powers) > 0 {
 		return fmt.Errorf("the existing role has %s: a service must not connect as such a role; choose another name", strings.Join(powers, ", "))
+	}
+	// A member of another role has that role's rights too.
+	groups, err := names(ctx, tx, `SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = $1::regrole ORDER BY 1`, name)
+	if err != nil {
+		return fmt.Errorf("look up role memberships: %w", err)
+	}
+	if len(groups) > 0 {
+		return fmt.Errorf("the existing role is a member of %s, whose rights it has: a service role must be a member of none; choose another name", strings.Join(groups, ", "))
 	}
 	if _, err := tx.Exec(ctx, "ALTER ROLE "+role+" LOGIN NOCREATEDB"); err != nil {
 		return fmt.Errorf("alter role: %w", err)

@@ -208,6 +208,14 @@ func TestEnsureServiceRoleRefusesPowerfulRoles(t *testing.T) {
 	if err := adm.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, schema).Scan(&created); err != nil || created {
 		t.Errorf("schema created after the refusal: %v, %v", created, err)
 	}
+	member := testenv.Name("r_member_")
+	t.Cleanup(func() { testenv.DropRole(t, member) })
+	if _, err := adm.Exec(ctx, `CREATE ROLE `+member+` LOGIN IN ROLE pg_read_all_data`); err != nil {
+		t.Fatal(err)
+	}
+	if err := pg.EnsureServiceRole(ctx, adm, pg.ServiceRole{Name: member, Schema: schema}); err == nil || !strings.Contains(err.Error(), "member of pg_read_all_data") {
+		t.Errorf("EnsureServiceRole on a member of pg_read_all_data: err = %v; want a refusal naming the group", err)
+	}
 	if err := pg.EnsureServiceRole(ctx, adm, pg.ServiceRole{Name: "postgres", Schema: schema}); err == nil || !strings.Contains(err.Error(), "SUPERUSER") {
 		t.Errorf("EnsureServiceRole on the superuser: err = %v; want a refusal naming SUPERUSER", err)
 	}
