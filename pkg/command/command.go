@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/probation-recruitment/pipeline/pkg/apistatus"
+	"github.com/probation-recruitment/pipeline/pkg/audit"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/idempotency"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
@@ -43,7 +44,8 @@ func OnApplication(method string, roles []auth.Role, applicationID string) Call 
 
 // Run performs a change: the caller must hold one of c.Roles, the request
 // must be valid, and fn runs at most once per caller and request id, with
-// set putting its result into resp. A retry gets the first response back.
+// set putting its result into resp, and the call's audit event (pkg/audit)
+// written in the change's transaction. A retry gets the first response back.
 // Errors are returned unmapped.
 func Run[T any](ctx context.Context, pool *pgxpool.Pool, c Call, req idempotency.Request, resp proto.Message,
 	fn func(context.Context, auth.Claims) (T, error), set func(T)) error {
@@ -57,7 +59,11 @@ func Run[T any](ctx context.Context, pool *pgxpool.Pool, c Call, req idempotency
 	return idempotency.Once(ctx, pool, caller.Subject, c.Method, req, resp, func(ctx context.Context) error {
 		v, err := fn(ctx, caller)
 		set(v)
-		return err
+		if err != nil {
+			return err
+		}
+		// The change commits only with its audit event.
+		return audit.RecordChange(ctx, resp)
 	})
 }
 

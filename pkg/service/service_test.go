@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	testpb "google.golang.org/grpc/interop/grpc_testing"
 
 	"github.com/probation-recruitment/pipeline/pkg/config"
 	"github.com/probation-recruitment/pipeline/pkg/event"
@@ -157,4 +158,27 @@ func newEvent(payload any) *eventsv1.Event {
 		ev.Payload = p
 	}
 	return ev
+}
+
+// TestRunRefusesUndeclaredMethods: a service serving a method that no
+// audit policy declares — read, change or not personal — does not start.
+func TestRunRefusesUndeclaredMethods(t *testing.T) {
+	t.Parallel()
+	_, schema := testenv.Schema(t)
+	cfg := config.Common{
+		DatabaseURL: testenv.DatabaseURL(), DBSchema: schema, NATSURL: testenv.NATS(t),
+		NATSStream: "RECRUITMENT", NATSSubjectPrefix: "recruitment", NATSReplicas: 1,
+		GRPCAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, AuthAllowDevKey: true,
+	}
+	rt, err := service.Start(context.Background(), "svc", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testpb.RegisterTestServiceServer(rt.Server.GRPC(), testpb.UnimplementedTestServiceServer{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = rt.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "grpc.testing.TestService/UnaryCall: not declared") {
+		t.Fatalf("Run = %v, want a refusal naming the undeclared method", err)
+	}
 }
