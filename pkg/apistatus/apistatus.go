@@ -110,6 +110,9 @@ func ItemStatus(err error) *commonv1.ItemStatus {
 
 // CodeName is the canonical name of a code: FailedPrecondition → FAILED_PRECONDITION.
 func CodeName(c codes.Code) string {
+	if c == codes.OK {
+		return "OK" // not O_K
+	}
 	var b strings.Builder
 	for i, r := range c.String() {
 		if i > 0 && unicode.IsUpper(r) {

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -49,16 +50,30 @@ func (s *server) ListAuditEvents(ctx context.Context, req *auditv1.ListAuditEven
 	if err != nil {
 		return nil, apistatus.Error(ctx, s.r.log, err)
 	}
-	limit, after, err := pagetoken.PageByKey(req.GetPageSize(), req.GetPageToken(), filters...)
+	limit, tok, err := pagetoken.Page(req.GetPageSize(), req.GetPageToken(), filters...)
 	if err != nil {
 		return nil, apistatus.Error(ctx, s.r.log, err)
 	}
-	f.After, f.Limit = after, limit+1
+	// A listing shows the trail as it stood at its first page: every call
+	// adds an event (this one too), so without a bound, paging through an
+	// actor's or an application's events would never reach the end.
+	asOf := s.r.now()
+	if tok != "" {
+		if f.After, asOf, err = parsePosition(tok); err != nil {
+			return nil, apistatus.Error(ctx, s.r.log, err)
+		}
+	} else if f.After, err = pagetoken.ParseKey(""); err != nil {
+		return nil, apistatus.Error(ctx, s.r.log, err)
+	}
+	if f.Until.IsZero() || asOf.Before(f.Until) {
+		f.Until = asOf
+	}
+	f.Limit = limit + 1
 	events, err := s.r.list(ctx, f)
 	if err != nil {
 		return nil, apistatus.Error(ctx, s.r.log, err)
 	}
-	events, next := pagetoken.Next(events, limit, func(e entry) string { return pagetoken.Key{At: e.At, ID: e.ID}.String() }, filters...)
+	events, next := pagetoken.Next(events, limit, func(e entry) string { return position(e, asOf) }, filters...)
 	resp := &auditv1.ListAuditEventsResponse{NextPageToken: next}
 	for _, e := range events {
 		resp.Events = append(resp.Events, toProto(e))
@@ -99,6 +114,31 @@ func filterFromProto(ctx context.Context, req *auditv1.ListAuditEventsRequest) (
 	}
 	filters := []string{f.RecordID, f.Subject, stamp(f.Since), stamp(f.Until)}
 	return f, filters, nil
+}
+
+// position is where a page ends: the last event's key, and the time the
+// listing shows the trail as of.
+func position(e entry, asOf time.Time) string {
+	return pagetoken.Key{At: e.At, ID: e.ID}.String() + " " + stamp(asOf)
+}
+
+// parsePosition reads a position from a page token's payload, which a
+// client can forge.
+func parsePosition(s string) (pagetoken.Key, time.Time, error) {
+	key, at, ok := strings.Cut(s, " ")
+	id, asOf, ok2 := strings.Cut(at, " ")
+	if !ok || !ok2 {
+		return pagetoken.Key{}, time.Time{}, pagetoken.ErrInvalid
+	}
+	after, err := pagetoken.ParseKey(key + " " + id)
+	if err != nil {
+		return pagetoken.Key{}, time.Time{}, err
+	}
+	t, err := time.Parse(time.RFC3339Nano, asOf)
+	if err != nil {
+		return pagetoken.Key{}, time.Time{}, pagetoken.ErrInvalid
+	}
+	return after, t, nil
 }
 
 func stamp(t time.Time) string {

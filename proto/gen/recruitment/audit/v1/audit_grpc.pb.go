@@ -36,7 +36,9 @@ const (
 // queries every service and merges the answers by time.
 type AuditServiceClient interface {
 	// ListAuditEvents lists this service's audit events oldest first,
-	// filtered and paged. Admin only. Calls to it are audited too.
+	// filtered and paged, as the trail stood when the first page was read
+	// (later events, this listing's own among them, are on a new listing).
+	// Admin only. Calls to it are audited too.
 	ListAuditEvents(ctx context.Context, in *ListAuditEventsRequest, opts ...grpc.CallOption) (*ListAuditEventsResponse, error)
 }
 
@@ -72,7 +74,9 @@ func (c *auditServiceClient) ListAuditEvents(ctx context.Context, in *ListAuditE
 // queries every service and merges the answers by time.
 type AuditServiceServer interface {
 	// ListAuditEvents lists this service's audit events oldest first,
-	// filtered and paged. Admin only. Calls to it are audited too.
+	// filtered and paged, as the trail stood when the first page was read
+	// (later events, this listing's own among them, are on a new listing).
+	// Admin only. Calls to it are audited too.
 	ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error)
 	mustEmbedUnimplementedAuditServiceServer()
 }
