@@ -61,7 +61,7 @@ func TestCodeName(t *testing.T) {
 	for c, want := range map[codes.Code]string{
 		codes.OK: "OK", codes.PermissionDenied: "PERMISSION_DENIED", codes.FailedPrecondition: "FAILED_PRECONDITION", codes.NotFound: "NOT_FOUND",
 	} {
-		if got := apistatus.CodeName(c); got != want {
+		if got := CodeName(c); got != want {
 			t.Errorf("CodeName(%s) = %q, want %q", c, got, want)
 		}
 	}
