@@ -56,3 +56,14 @@ func TestItemStatus(t *testing.T) {
 		t.Errorf("WithFieldPrefix = %v", err)
 	}
 }
+
+func TestCodeName(t *testing.T) {
+	t.Parallel()
+	for c, want := range map[codes.Code]string{
+		codes.OK: "OK", codes.PermissionDenied: "PERMISSION_DENIED", codes.FailedPrecondition: "FAILED_PRECONDITION", codes.NotFound: "NOT_FOUND",
+	} {
+		if got := CodeName(c); got != want {
+			t.Errorf("CodeName(%s) = %q, want %q", c, got, want)
+		}
+	}
+}

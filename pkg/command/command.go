@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/probation-recruitment/pipeline/pkg/apistatus"
+	"github.com/probation-recruitment/pipeline/pkg/audit"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/idempotency"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
@@ -55,7 +56,8 @@ type Records[T any] struct {
 
 // Run performs a change: the caller must hold one of c.Roles, the request
 // must be valid, and fn runs at most once per caller and request id, with
-// set putting its result into resp as the caller may see it. A retry
+// set putting its result into resp as the caller may see it, and the
+// call's audit event (pkg/audit) written in the change's transaction. A retry
 // reads the changed record again with rec.Read and answers with it as it
 // stands: the first response while the record is unchanged, the record at
 // its later version once other changes have followed (the retry is never
@@ -74,6 +76,10 @@ func Run[T any](ctx context.Context, pool *pgxpool.Pool, c Call, rec Records[T],
 			v, err := fn(ctx, caller)
 			set(caller, v)
 			if err != nil {
+				return idempotency.Ref{}, err
+			}
+			// The change commits only with its audit event.
+			if err := audit.RecordChange(ctx, resp); err != nil {
 				return idempotency.Ref{}, err
 			}
 			return rec.Ref(v), nil

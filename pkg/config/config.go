@@ -98,6 +98,11 @@ type Common struct {
 	AuthOIDCRegionsClaim string            `env:"AUTH_OIDC_REGIONS_CLAIM" envDefault:"regions"`
 	AuthOIDCRegionPrefix string            `env:"AUTH_OIDC_REGION_PREFIX"`
 
+	// AuditRetention is how long the audit trail of personal data is kept
+	// (pkg/audit); older events are deleted hourly. 2 years (730 days) by
+	// default: the controller's to set (docs/security.md).
+	AuditRetention time.Duration `env:"AUDIT_RETENTION" envDefault:"17520h"`
+
 	LogLevel  slog.Level `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string     `env:"LOG_FORMAT" envDefault:"text"`
 }

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	testpb "google.golang.org/grpc/interop/grpc_testing"
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/config"
@@ -188,7 +189,7 @@ func TestRunPrunesRequestLog(t *testing.T) {
 	cfg := config.Common{
 		DatabaseURL: testenv.DatabaseURL(), DBSchema: schema, NATSURL: testenv.NATS(t),
 		NATSStream: "RECRUITMENT", NATSSubjectPrefix: "recruitment", NATSReplicas: 1,
-		GRPCAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, AuthAllowDevKey: true,
+		GRPCAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, AuthAllowDevKey: true, GRPCInsecure: true,
 		RequestLogRetention: 48 * time.Hour,
 	}
 	rt, err := service.Start(ctx, "svc", cfg)
@@ -218,5 +219,28 @@ func TestRunPrunesRequestLog(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run after cancel = %v", err)
+	}
+}
+
+// TestRunRefusesUndeclaredMethods: a service serving a method that no
+// audit policy declares — read, change or not personal — does not start.
+func TestRunRefusesUndeclaredMethods(t *testing.T) {
+	t.Parallel()
+	_, schema := testenv.Schema(t)
+	cfg := config.Common{
+		DatabaseURL: testenv.DatabaseURL(), DBSchema: schema, NATSURL: testenv.NATS(t),
+		NATSStream: "RECRUITMENT", NATSSubjectPrefix: "recruitment", NATSReplicas: 1,
+		GRPCAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, AuthAllowDevKey: true, GRPCInsecure: true,
+	}
+	rt, err := service.Start(context.Background(), "svc", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testpb.RegisterTestServiceServer(rt.Server.GRPC(), testpb.UnimplementedTestServiceServer{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = rt.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "grpc.testing.TestService/UnaryCall: not declared") {
+		t.Fatalf("Run = %v, want a refusal naming the undeclared method", err)
 	}
 }
