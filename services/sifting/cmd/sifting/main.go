@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/probation-recruitment/pipeline/pkg/config"
+	"github.com/probation-recruitment/pipeline/pkg/privacy"
 	"github.com/probation-recruitment/pipeline/pkg/service"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/sifting/v1"
 	"github.com/probation-recruitment/pipeline/services/sifting/internal/grpcapi"
@@ -41,7 +42,9 @@ func run(ctx context.Context) error {
 		return err
 	}
 	svc := sift.NewService(store.New(rt.Pool), time.Now)
-	pb.RegisterSiftingServiceServer(rt.Server.GRPC(), grpcapi.New(svc, rt.Pool, rt.Log))
+	api := grpcapi.New(svc, rt.Pool, rt.Log)
+	pb.RegisterSiftingServiceServer(rt.Server.GRPC(), api)
+	privacy.Register(rt.Server.GRPC(), name, api.Export, rt.Log)
 	// Submissions open cases; withdrawals close them.
 	if err := rt.Consume("*.application.>", sift.Consumes, svc.HandleEvent); err != nil {
 		return err
