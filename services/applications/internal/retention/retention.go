@@ -54,6 +54,9 @@ func New(svc *intake.Service, store Store, policy intake.RetentionPolicy, interv
 	return j
 }
 
+// Erased is the counter of candidates erased, for tests.
+func (j *Job) Erased() prometheus.Counter { return j.erased }
+
 // Run runs a pass at once and then every interval until ctx ends. A failed
 // pass is logged and tried again at the next interval.
 func (j *Job) Run(ctx context.Context) error {

@@ -36,6 +36,9 @@ type Store struct {
 // New returns a Store on pool.
 func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
+// Pool is the store's pool, for tests that look at the rows.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
 var _ intake.Store = (*Store)(nil)
 
 const campaignColumns = `id::text, region, role, title, posts, opens_on, closes_on, version, created_at, updated_at, created_by,
