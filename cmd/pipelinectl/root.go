@@ -13,6 +13,7 @@ import (
 
 	applicationsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
 	offersv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/offers/v1"
+	privacyv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/privacy/v1"
 	reportingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
 	siftingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/sifting/v1"
 	vettingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/vetting/v1"
@@ -50,6 +51,9 @@ type app struct {
 	offers       offersv1.OffersServiceClient
 	vetting      vettingv1.VettingServiceClient
 	reporting    reportingv1.ReportingServiceClient
+	// privacy are the services that hold records about applications, for
+	// export, in the order of services.
+	privacy []privacyClient
 
 	// configHome replaces os.UserConfigDir() as the place of the stored
 	// sign-in (tests); session is that sign-in once read.
@@ -202,6 +206,9 @@ func (a *app) setUp(cmd *cobra.Command) error {
 	a.offers = offersv1.NewOffersServiceClient(conns["offers"])
 	a.vetting = vettingv1.NewVettingServiceClient(conns["vetting"])
 	a.reporting = reportingv1.NewReportingServiceClient(conns["reporting"])
+	for _, name := range privacyServices {
+		a.privacy = append(a.privacy, privacyClient{name, privacyv1.NewPrivacyServiceClient(conns[name])})
+	}
 	return nil
 }
 
