@@ -94,6 +94,8 @@ type stack struct {
 	// addrs are the services' gRPC addresses, for clients run as processes.
 	addrs map[string]string
 	js    jetstream.JetStream
+	// prefix begins the services' schema names: <prefix>_<service>.
+	prefix string
 }
 
 func freeAddr(t *testing.T) string {
@@ -114,7 +116,7 @@ func start(t *testing.T, env ...string) *stack {
 	natsURL := testenv.NATS(t)
 	_, js := testenv.Connect(t, natsURL)
 	prefix := testenv.Name("e2e_")
-	st := &stack{conns: map[string]*grpc.ClientConn{}, addrs: map[string]string{}, js: js}
+	st := &stack{conns: map[string]*grpc.ClientConn{}, addrs: map[string]string{}, js: js, prefix: prefix}
 	for _, name := range services {
 		grpcAddr, adminAddr := freeAddr(t), freeAddr(t)
 		var logs bytes.Buffer
