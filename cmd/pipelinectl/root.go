@@ -14,6 +14,7 @@ import (
 	applicationsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
 	auditv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/audit/v1"
 	offersv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/offers/v1"
+	privacyv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/privacy/v1"
 	reportingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
 	siftingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/sifting/v1"
 	vettingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/vetting/v1"
@@ -58,6 +59,9 @@ type app struct {
 	reporting    reportingv1.ReportingServiceClient
 	// audits are the audit trails, by the name of the service serving one.
 	audits map[string]auditv1.AuditServiceClient
+	// privacy are the services that hold records about applications, for
+	// export, in the order of services.
+	privacy []privacyClient
 
 	// configHome replaces os.UserConfigDir() as the place of the stored
 	// sign-in (tests); session is that sign-in once read.
@@ -227,6 +231,9 @@ func (a *app) setUp(cmd *cobra.Command) error {
 	a.audits = map[string]auditv1.AuditServiceClient{}
 	for _, name := range auditedServices {
 		a.audits[name] = auditv1.NewAuditServiceClient(conns[name])
+	}
+	for _, name := range privacyServices {
+		a.privacy = append(a.privacy, privacyClient{name, privacyv1.NewPrivacyServiceClient(conns[name])})
 	}
 	return nil
 }

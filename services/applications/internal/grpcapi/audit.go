@@ -21,5 +21,6 @@ var Audit = audit.Policy{
 		"ListApplications":    audit.Read(audit.Response("applications.id")),
 		"WithdrawApplication": audit.Change(audit.Request("application_id")),
 		"ImportApplications":  audit.Change(audit.Response("results.application_id")),
+		"EraseCandidate":      audit.Change(audit.Request("application_id")),
 	},
 }

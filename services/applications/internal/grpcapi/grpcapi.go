@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/probation-recruitment/pipeline/pkg/apistatus"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
@@ -186,6 +187,29 @@ func (s *Server) WithdrawApplication(ctx context.Context, req *pb.WithdrawApplic
 			return s.svc.Withdraw(ctx, caller, req.GetApplicationId(), req.GetExpectedVersion(), req.GetReasonCode())
 		}, func(_ auth.Claims, a *intake.Application) { resp.Application = applicationToProto(a) })
 	return command.Reply(resp, s.toStatus(ctx, err))
+}
+
+// EraseCandidate implements pb.ApplicationsServiceServer. Admin only.
+func (s *Server) EraseCandidate(ctx context.Context, req *pb.EraseCandidateRequest) (*pb.EraseCandidateResponse, error) {
+	resp := &pb.EraseCandidateResponse{}
+	// The audit trail records the call (Audit: a change) in its
+	// transaction: who, the application id and the outcome, never the
+	// erased values.
+	err := command.Run(ctx, s.pool, command.OnApplication("EraseCandidate", nil, req.GetApplicationId()), s.applications(), req, resp,
+		func(ctx context.Context, caller auth.Claims) (*intake.Application, error) {
+			return s.svc.Erase(ctx, caller, req.GetApplicationId(), req.GetReasonCode())
+		}, func(_ auth.Claims, a *intake.Application) { resp.Application = applicationToProto(a) })
+	return command.Reply(resp, s.toStatus(ctx, err))
+}
+
+// Export is this service's part of a subject access export
+// (recruitment.privacy.v1): the application as GetApplication returns it.
+func (s *Server) Export(ctx context.Context, caller auth.Claims, applicationID string) ([]proto.Message, error) {
+	a, err := s.svc.Application(ctx, caller, applicationID)
+	if err != nil {
+		return nil, err
+	}
+	return []proto.Message{applicationToProto(a)}, nil
 }
 
 // MaxImportRows is the most rows one ImportApplications call may carry.

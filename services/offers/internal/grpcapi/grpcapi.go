@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/probation-recruitment/pipeline/pkg/apistatus"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
@@ -164,6 +165,17 @@ func (s *Server) GetOffer(ctx context.Context, req *pb.GetOfferRequest) (*pb.Get
 		return nil, s.toStatus(ctx, err)
 	}
 	return &pb.GetOfferResponse{Offer: offerToProto(o, caller)}, nil
+}
+
+// Export is this service's part of a subject access export
+// (recruitment.privacy.v1): the record as its Get call returns it, with its
+// history.
+func (s *Server) Export(ctx context.Context, caller auth.Claims, applicationID string) ([]proto.Message, error) {
+	o, err := s.svc.Offer(ctx, caller, applicationID)
+	if err != nil {
+		return nil, err
+	}
+	return []proto.Message{offerToProto(o, caller)}, nil
 }
 
 // toStatus is the one place this service turns errors into statuses; it

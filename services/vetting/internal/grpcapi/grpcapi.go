@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/probation-recruitment/pipeline/pkg/apistatus"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
@@ -231,6 +232,17 @@ func (s *Server) GetCase(ctx context.Context, req *pb.GetCaseRequest) (*pb.GetCa
 		return nil, s.toStatus(ctx, err)
 	}
 	return &pb.GetCaseResponse{Case: caseToProto(c, caller)}, nil
+}
+
+// Export is this service's part of a subject access export
+// (recruitment.privacy.v1): the record as its Get call returns it, with its
+// history.
+func (s *Server) Export(ctx context.Context, caller auth.Claims, applicationID string) ([]proto.Message, error) {
+	c, err := s.svc.Case(ctx, caller, applicationID)
+	if err != nil {
+		return nil, err
+	}
+	return []proto.Message{caseToProto(c, caller)}, nil
 }
 
 // toStatus is the one place this service turns errors into statuses; it

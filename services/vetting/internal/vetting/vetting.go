@@ -154,6 +154,20 @@ func (c *Case) Close(actor *commonv1.Actor, at time.Time, name, reason string) b
 	return true
 }
 
+// Erase removes the free text the case holds about the candidate (the
+// block note) when the candidate's personal data is erased; the block's
+// reason code, state and clocks stay, as reports need them. It reports
+// whether anything changed (false for a case with no note, or erased
+// before), and records the erasure in the history.
+func (c *Case) Erase(actor *commonv1.Actor, at time.Time) bool {
+	if c.BlockNote == "" {
+		return false
+	}
+	c.BlockNote = ""
+	c.Note(record.Change{Actor: actor, At: at}, c.State, "application.erased", "")
+	return true
+}
+
 // DaysBlocked is the whole days the case has been blocked at now.
 func (c *Case) DaysBlocked(now time.Time) int {
 	if c.BlockedSince == nil {
