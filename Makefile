@@ -28,7 +28,7 @@ VULNDB_VERSION             := v0.0.0-20261105234957-e22db6528018
 VULNDB                     := $(CURDIR)/.cache/vulndb/$(VULNDB_VERSION)
 
 # Every Go module of the workspace.
-MODULES := proto pkg $(wildcard services/*) cmd/pipelinectl cmd/devnats cmd/devidp cmd/devcerts e2e bench
+MODULES := proto pkg $(wildcard services/*) cmd/pipelinectl cmd/dbroles cmd/devnats cmd/devidp cmd/devcerts e2e bench
 
 GO_TEST_FLAGS ?= -race -count=1 -timeout=15m
 
@@ -104,7 +104,7 @@ verify: generate ## Lint the protos, check them against main for breaking change
 .PHONY: build
 build: ## Build every service binary into ./bin.
 	@mkdir -p $(BIN)
-	@for d in services/*/cmd/* cmd/pipelinectl cmd/devnats cmd/devidp cmd/devcerts; do echo "build $$d"; (cd $$d && go build -o $(BIN)/ .) || exit 1; done
+	@for d in services/*/cmd/* cmd/pipelinectl cmd/dbroles cmd/devnats cmd/devidp cmd/devcerts; do echo "build $$d"; (cd $$d && go build -o $(BIN)/ .) || exit 1; done
 
 .PHONY: lint
 lint: $(BIN)/staticcheck vulncheck ## No tracked binary over 1 MiB; gofmt, go vet, staticcheck and govulncheck on every module.

@@ -99,6 +99,10 @@ type stack struct {
 	// addrs are the services' gRPC addresses, for clients run as processes.
 	addrs map[string]string
 	js    jetstream.JetStream
+	// prefix names the test's schemas and roles (prefix_NAME); dbURLs are
+	// the services' database URLs, each connecting as its own role.
+	prefix string
+	dbURLs map[string]string
 }
 
 func freeAddr(t *testing.T) string {
@@ -132,7 +136,8 @@ func startStack(t *testing.T, certs *testenv.Certs, env []string) *stack {
 	natsURL := testenv.NATS(t)
 	_, js := testenv.Connect(t, natsURL)
 	prefix := testenv.Name("e2e_")
-	st := &stack{certs: certs, conns: map[string]*grpc.ClientConn{}, addrs: map[string]string{}, js: js}
+	st := &stack{certs: certs, conns: map[string]*grpc.ClientConn{}, addrs: map[string]string{}, js: js,
+		prefix: prefix, dbURLs: provisionRoles(t, prefix)}
 	transportEnv, creds := []string{"GRPC_INSECURE=true"}, grpcauth.PlaintextLoopback()
 	if certs != nil {
 		transportEnv = []string{"TLS_CERT_FILE=" + certs.Server.Cert, "TLS_KEY_FILE=" + certs.Server.Key, "TLS_CLIENT_CA_FILE=" + certs.CA}
@@ -147,7 +152,7 @@ func startStack(t *testing.T, certs *testenv.Certs, env []string) *stack {
 		var logs bytes.Buffer
 		cmd := exec.Command(binary(t, name, filepath.Join("services", name, "cmd", name)))
 		cmd.Env = append(os.Environ(),
-			"DATABASE_URL="+testenv.DatabaseURL(), "DB_SCHEMA="+prefix+"_"+name, "NATS_URL="+natsURL,
+			"DATABASE_URL="+st.dbURLs[name], "DB_SCHEMA="+prefix+"_"+name, "NATS_URL="+natsURL,
 			"GRPC_ADDR="+grpcAddr, "ADMIN_ADDR="+adminAddr, "AUTH_ED25519_PUBLIC_KEY="+testPublicKey(t), "LOG_LEVEL=warn")
 		cmd.Env = append(append(cmd.Env, transportEnv...), env...)
 		cmd.Stdout, cmd.Stderr = &logs, &logs

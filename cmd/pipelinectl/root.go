@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 
 	applicationsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
+	auditv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/audit/v1"
 	offersv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/offers/v1"
 	reportingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
 	siftingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/sifting/v1"
@@ -55,6 +56,8 @@ type app struct {
 	offers       offersv1.OffersServiceClient
 	vetting      vettingv1.VettingServiceClient
 	reporting    reportingv1.ReportingServiceClient
+	// audits are the audit trails, by the name of the service serving one.
+	audits map[string]auditv1.AuditServiceClient
 
 	// configHome replaces os.UserConfigDir() as the place of the stored
 	// sign-in (tests); session is that sign-in once read.
@@ -89,7 +92,8 @@ var envFlags = []string{"applications-addr", "sifting-addr", "offers-addr", "vet
 
 const rootLong = `pipelinectl is the command-line client of the recruitment pipeline tracker:
 campaigns and applications, the sift and interviews, conditional offers and
-starts, vetting cases (with the blocked-case work list), and the reports.
+starts, vetting cases (with the blocked-case work list), the reports, and
+the audit trail of personal data.
 
 Commands that call a service send a bearer token: --token or PIPELINE_TOKEN
 when given, else the sign-in of ` + "`pipelinectl login`" + ` (refreshed as it nears
@@ -220,6 +224,10 @@ func (a *app) setUp(cmd *cobra.Command) error {
 	a.offers = offersv1.NewOffersServiceClient(conns["offers"])
 	a.vetting = vettingv1.NewVettingServiceClient(conns["vetting"])
 	a.reporting = reportingv1.NewReportingServiceClient(conns["reporting"])
+	a.audits = map[string]auditv1.AuditServiceClient{}
+	for _, name := range auditedServices {
+		a.audits[name] = auditv1.NewAuditServiceClient(conns[name])
+	}
 	return nil
 }
 

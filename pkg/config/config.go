@@ -59,6 +59,11 @@ type Common struct {
 	// Profiling serves Go's profiles at /debug/pprof/ on the admin address.
 	Profiling bool `env:"PROFILING" envDefault:"false"`
 
+	// RequestLogRetention is how long a request id is remembered (and a
+	// retry answered from the record rather than applied again); older
+	// rows are pruned hourly. At least an hour.
+	RequestLogRetention time.Duration `env:"REQUEST_LOG_RETENTION" envDefault:"168h"`
+
 	// The gRPC server's limits (grpcserver.Config, docs/design.md §8).
 	// MaxDeadline caps a unary call's deadline; the grace of a connection's
 	// age is at least as long, so a call in flight when GOAWAY is sent ends
@@ -92,6 +97,11 @@ type Common struct {
 	AuthOIDCRoleValues   map[string]string `env:"AUTH_OIDC_ROLE_VALUES"`
 	AuthOIDCRegionsClaim string            `env:"AUTH_OIDC_REGIONS_CLAIM" envDefault:"regions"`
 	AuthOIDCRegionPrefix string            `env:"AUTH_OIDC_REGION_PREFIX"`
+
+	// AuditRetention is how long the audit trail of personal data is kept
+	// (pkg/audit); older events are deleted hourly. 2 years (730 days) by
+	// default: the controller's to set (docs/security.md).
+	AuditRetention time.Duration `env:"AUDIT_RETENTION" envDefault:"17520h"`
 
 	LogLevel  slog.Level `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string     `env:"LOG_FORMAT" envDefault:"text"`

@@ -38,6 +38,23 @@ func TestLoadDefaultsAndOverrides(t *testing.T) {
 	}
 }
 
+// A DATABASE_URL with a service role's password, in any form pgx reads,
+// reaches the start-up log masked.
+func TestLogValueMasksDatabasePasswords(t *testing.T) {
+	for _, tt := range []struct{ url, want string }{
+		{"postgres://recruitment_offers:s3cret@db:5432/recruitment?sslmode=verify-full", "postgres://recruitment_offers:xxxxx@db:5432/recruitment?sslmode=verify-full"},
+		{"postgres://recruitment_offers@db/recruitment?password=s3cret&sslmode=require", "postgres://recruitment_offers@db/recruitment?password=xxxxx&sslmode=require"},
+		{"host=db user=recruitment_offers password=s3cret dbname=recruitment", "host=db user=recruitment_offers password=xxxxx dbname=recruitment"},
+		{"host=db password='s3cret with \\' quote' dbname=recruitment", "host=db password=xxxxx dbname=recruitment"},
+		{"postgres://recruitment_offers@db/recruitment", "postgres://recruitment_offers@db/recruitment"},
+	} {
+		logged := Common{DatabaseURL: tt.url}.LogValue().String()
+		if strings.Contains(logged, "s3cret") || !strings.Contains(logged, "database_url="+tt.want) {
+			t.Errorf("DATABASE_URL %q logged as %s; want database_url=%s", tt.url, logged, tt.want)
+		}
+	}
+}
+
 func TestLoadNamesBadVariable(t *testing.T) {
 	for _, tt := range []struct{ name, value, want string }{
 		{"GRPC_DEFAULT_DEADLINE", "soon", `GRPC_DEFAULT_DEADLINE: must be a duration such as 500ms, 10s or 2m, got "soon"`},

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	testpb "google.golang.org/grpc/interop/grpc_testing"
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/config"
@@ -146,6 +147,8 @@ func TestStartFailsClosed(t *testing.T) {
 		{"no certificate", config.Common{GRPCAddr: "127.0.0.1:0", AuthEd25519PublicKey: devPublicKey(t)}, "TLS_CERT_FILE and TLS_KEY_FILE are required"},
 		{"plain text on every interface", config.Common{GRPCAddr: ":0", GRPCInsecure: true, AuthEd25519PublicKey: devPublicKey(t)},
 			`GRPC_INSECURE: plain-text gRPC is allowed only on a loopback address; GRPC_ADDR is ":0"`},
+		{"request ids forgotten within minutes", config.Common{GRPCAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", AuthAllowDevKey: true, GRPCInsecure: true,
+			RequestLogRetention: 30 * time.Minute}, "REQUEST_LOG_RETENTION"},
 	} {
 		tt.cfg.DatabaseURL, tt.cfg.DBSchema, tt.cfg.NATSURL = testenv.DatabaseURL(), schema, testenv.SystemNATSURL()
 		if _, err := service.Start(context.Background(), "svc", tt.cfg); err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -174,4 +177,70 @@ func newEvent(payload any) *eventsv1.Event {
 		ev.Payload = p
 	}
 	return ev
+}
+
+// TestRunPrunesRequestLog: the runtime deletes request log rows older than
+// REQUEST_LOG_RETENTION, and only those, as soon as it runs.
+func TestRunPrunesRequestLog(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, schema := testenv.Schema(t)
+	cfg := config.Common{
+		DatabaseURL: testenv.DatabaseURL(), DBSchema: schema, NATSURL: testenv.NATS(t),
+		NATSStream: "RECRUITMENT", NATSSubjectPrefix: "recruitment", NATSReplicas: 1,
+		GRPCAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, AuthAllowDevKey: true, GRPCInsecure: true,
+		RequestLogRetention: 48 * time.Hour,
+	}
+	rt, err := service.Start(ctx, "svc", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.Pool.Exec(ctx, `INSERT INTO request_log (caller, request_id, method, fingerprint, answerable, created_at)
+		VALUES ('c', 'old', 'M', '\x00', true, now() - interval '49 hours'),
+		       ('c', 'kept', 'M', '\x00', true, now() - interval '47 hours')`); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- rt.Run(ctx) }()
+	testenv.Eventually(t, "the request log row older than 48h pruned", func() (bool, string) {
+		var ids []string
+		rows, err := rt.Pool.Query(ctx, `SELECT request_id FROM request_log ORDER BY request_id`)
+		if err == nil {
+			for rows.Next() {
+				var id string
+				_ = rows.Scan(&id)
+				ids = append(ids, id)
+			}
+			err = rows.Err()
+		}
+		return err == nil && fmt.Sprint(ids) == "[kept]", fmt.Sprint(ids, err)
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run after cancel = %v", err)
+	}
+}
+
+// TestRunRefusesUndeclaredMethods: a service serving a method that no
+// audit policy declares — read, change or not personal — does not start.
+func TestRunRefusesUndeclaredMethods(t *testing.T) {
+	t.Parallel()
+	_, schema := testenv.Schema(t)
+	cfg := config.Common{
+		DatabaseURL: testenv.DatabaseURL(), DBSchema: schema, NATSURL: testenv.NATS(t),
+		NATSStream: "RECRUITMENT", NATSSubjectPrefix: "recruitment", NATSReplicas: 1,
+		GRPCAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, AuthAllowDevKey: true, GRPCInsecure: true,
+	}
+	rt, err := service.Start(context.Background(), "svc", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testpb.RegisterTestServiceServer(rt.Server.GRPC(), testpb.UnimplementedTestServiceServer{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = rt.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "grpc.testing.TestService/UnaryCall: not declared") {
+		t.Fatalf("Run = %v, want a refusal naming the undeclared method", err)
+	}
 }

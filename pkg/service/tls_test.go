@@ -42,6 +42,7 @@ func startTLS(t *testing.T, certs *testenv.Certs, clientCA bool) string {
 		t.Fatal(err)
 	}
 	testpb.RegisterTestServiceServer(rt.Server.GRPC(), limited{})
+	rt.Audit.Declare(testServiceNotPersonal)
 	done := make(chan error, 1)
 	go func() { done <- rt.Run(ctx) }()
 	t.Cleanup(func() {

@@ -31,6 +31,13 @@ type GRPC struct {
 // authentication. The server stops when the test ends.
 func StartGRPC(t testing.TB, key string, log *slog.Logger, register func(*grpc.Server), stream ...grpc.StreamServerInterceptor) *GRPC {
 	t.Helper()
+	return StartGRPCWith(t, key, log, register, grpcserver.Options{Stream: stream})
+}
+
+// StartGRPCWith is StartGRPC with extra unary and stream interceptors,
+// which run after authentication.
+func StartGRPCWith(t testing.TB, key string, log *slog.Logger, register func(*grpc.Server), extra grpcserver.Options) *GRPC {
+	t.Helper()
 	keys := auth.KeyConfig{HS256Key: key}
 	verifier, err := keys.Verifier()
 	if err != nil {
@@ -41,8 +48,8 @@ func StartGRPC(t testing.TB, key string, log *slog.Logger, register func(*grpc.S
 		t.Fatal(err)
 	}
 	srv, err := grpcserver.New(grpcserver.Config{Addr: "127.0.0.1:0"}, log, grpcserver.Options{
-		Unary:  []grpc.UnaryServerInterceptor{grpcauth.UnaryServerInterceptor(verifier, grpcauth.DefaultSkip)},
-		Stream: append([]grpc.StreamServerInterceptor{grpcauth.StreamServerInterceptor(verifier, grpcauth.DefaultSkip)}, stream...),
+		Unary:  append([]grpc.UnaryServerInterceptor{grpcauth.UnaryServerInterceptor(verifier, grpcauth.DefaultSkip)}, extra.Unary...),
+		Stream: append([]grpc.StreamServerInterceptor{grpcauth.StreamServerInterceptor(verifier, grpcauth.DefaultSkip)}, extra.Stream...),
 	})
 	if err != nil {
 		t.Fatal(err)
