@@ -78,11 +78,18 @@ func TestTransportTLS(t *testing.T) {
 
 	d := startDashboardTLS(t, addr, st, idp)
 	t.Run("dashboard over HTTPS", func(t *testing.T) {
-		code, _ := d.get(t, nil, "/")
-		if code != http.StatusSeeOther {
-			t.Fatalf("GET / without a session = %d, want 303 to sign in", code)
-		}
 		hc := &http.Client{Transport: d.transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		root, err := hc.Get(d.url + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		root.Body.Close()
+		if root.StatusCode != http.StatusSeeOther {
+			t.Fatalf("GET / without a session = %s, want 303 to sign in", root.Status)
+		}
+		if hsts := root.Header.Get("Strict-Transport-Security"); !strings.HasPrefix(hsts, "max-age=") {
+			t.Errorf("Strict-Transport-Security = %q, want a max-age", hsts)
+		}
 		resp, err := hc.Get(d.url + "/auth/signin")
 		if err != nil {
 			t.Fatal(err)
