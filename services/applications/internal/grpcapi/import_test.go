@@ -87,6 +87,8 @@ func TestImportValidation(t *testing.T) {
 		{"history.vetting.failed_at", func(r *pb.ImportRow) { r.History.Vetting.FailedAt = at("2026-06-16T10:00:00Z") }},
 		{"history.vetting.unblocked_at", func(r *pb.ImportRow) { r.History.Vetting.UnblockedAt = nil }},
 		{"history.offer.approved_by", func(r *pb.ImportRow) { r.History.Offer.ApprovedBy = "" }},
+		{"history.offer.approved_by", func(r *pb.ImportRow) { r.History.Offer.ApprovedBy = "jane.smith@justice.example" }},
+		{"history.offer.approved_by", func(r *pb.ImportRow) { r.History.Offer.ApprovedBy = "Jane Smith" }},
 		{"history.offer.start_date", func(r *pb.ImportRow) { r.History.Offer.StartDate = date(2026, 5, 4) }},
 		{"history.offer.started_at", func(r *pb.ImportRow) { r.History.Offer.StartedAt = at("2026-05-31T08:00:00Z") }},
 		{"withdrawn_at", func(r *pb.ImportRow) { r.WithdrawnAt, r.WithdrawReasonCode = at("2026-07-01T10:00:00Z"), "moved_away" }}, // after a start

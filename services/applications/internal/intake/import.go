@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -494,8 +495,12 @@ func (h *history) checkStart(o *commonv1.ImportedOffer, cleared, failed *time.Ti
 	}
 	clearedBy := func(t time.Time) bool { return cleared != nil && !cleared.After(t) }
 	if !clearedBy(set) {
-		if err := validate.Text("history.offer.approved_by", o.GetApprovedBy(), 100); err != nil {
+		if o.GetApprovedBy() == "" {
 			return false, validate.Field("history.offer.approved_by", "is required for a start date set before vetting cleared: the subject id of who approved it")
+		}
+		// It goes into events, which name people by subject id only.
+		if !auth.WellFormedSubject(o.GetApprovedBy()) || strings.HasPrefix(o.GetApprovedBy(), auth.SystemPrefix) {
+			return false, validate.Field("history.offer.approved_by", "must be the subject id of who approved it (letters, digits and ._+=:/|-), not a name or an email address")
 		}
 		if o.GetVettingDueBy() != nil {
 			due, err := validate.Date("history.offer.vetting_due_by", o.GetVettingDueBy())
