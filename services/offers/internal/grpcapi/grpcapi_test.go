@@ -293,6 +293,15 @@ func TestOfferToStart(t *testing.T) {
 	testenv.WantField(t, err, "vetting_due_by")
 	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, ApprovedBy: "dd", VettingDueBy: &commonv1.Date{Year: 2026, Month: 13, Day: 1}})
 	testenv.WantField(t, err, "vetting_due_by")
+	// Dates outside 2000-2100, and a hidden bidi override in who approved.
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: &commonv1.Date{Year: 1 << 30, Month: 1, Day: 1}, ApprovedBy: "dd"})
+	testenv.WantField(t, err, "start_date")
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: &commonv1.Date{Year: 2101, Month: 1, Day: 1}, ApprovedBy: "dd"})
+	testenv.WantField(t, err, "start_date")
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, ApprovedBy: "dd", VettingDueBy: &commonv1.Date{Year: 1999, Month: 12, Day: 31}})
+	testenv.WantField(t, err, "vetting_due_by")
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, ApprovedBy: "deputy\u202e-director"})
+	testenv.WantField(t, err, "approved_by")
 	if got := e.get(t, r.id); got.Version != 3 || got.StartDate != nil {
 		t.Fatalf("refused start dates left the offer at v%d start %v, want v3 with none", got.Version, got.StartDate)
 	}

@@ -6,7 +6,6 @@ package grpcapi
 import (
 	"context"
 	"log/slog"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -87,12 +86,13 @@ func newDecisionResponse() *pb.RecordSiftDecisionResponse { return &pb.RecordSif
 
 // ScheduleInterview implements pb.SiftingServiceServer.
 func (s *Server) ScheduleInterview(ctx context.Context, req *pb.ScheduleInterviewRequest) (*pb.ScheduleInterviewResponse, error) {
-	var at time.Time
-	if req.GetScheduledFor() != nil {
-		at = req.GetScheduledFor().AsTime()
+	call := command.OnApplication("ScheduleInterview", spocs, req.GetApplicationId())
+	at, err := validate.Time("scheduled_for", req.GetScheduledFor())
+	if call.Invalid == nil {
+		call.Invalid = err
 	}
 	resp := &pb.ScheduleInterviewResponse{}
-	err := command.Run(ctx, s.pool, command.OnApplication("ScheduleInterview", spocs, req.GetApplicationId()), req, resp,
+	err = command.Run(ctx, s.pool, call, req, resp,
 		func(ctx context.Context, caller auth.Claims) (*sift.Case, error) {
 			return s.svc.ScheduleInterview(ctx, caller, req.GetApplicationId(), req.GetExpectedVersion(), at)
 		}, func(c *sift.Case) { resp.Case = caseToProto(c) })

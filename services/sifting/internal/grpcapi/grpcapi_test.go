@@ -504,6 +504,10 @@ func TestInterviewFlow(t *testing.T) {
 			{"in the past", timestamppb.New(now.Add(-time.Hour))},
 			{"now", timestamppb.New(now)},
 			{"missing", nil},
+			// Far outside 2000-2100: once stored as a time in 1970.
+			{"seconds 1<<62", &timestamppb.Timestamp{Seconds: 1 << 62}},
+			{"year 2101", timestamppb.New(time.Date(2101, 1, 1, 0, 0, 0, 0, time.UTC))},
+			{"invalid nanos", &timestamppb.Timestamp{Seconds: now.Add(time.Hour).Unix(), Nanos: -1}},
 		} {
 			_, err := c.ScheduleInterview(t.Context(), &pb.ScheduleInterviewRequest{
 				RequestId: reqID(), ApplicationId: other, ExpectedVersion: 2, ScheduledFor: tt.at,

@@ -276,6 +276,11 @@ func TestCaseFlow(t *testing.T) {
 	testenv.WantField(t, err, "reason")
 	_, err = c.BlockCase(ctx, &pb.BlockCaseRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 1, Reason: missingDocs, Note: strings.Repeat("x", 1001)})
 	testenv.WantField(t, err, "note")
+	for _, hidden := range []string{"\u202e", "\u2066", "\u200b", "\u200d", "\ufeff"} {
+		_, err = c.BlockCase(ctx, &pb.BlockCaseRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 1, Reason: missingDocs,
+			Note: "passport copy " + hidden + "requested"})
+		testenv.WantField(t, err, "note")
+	}
 	_, err = c.FailCase(ctx, &pb.FailCaseRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 1, ReasonCode: "Bad Reason"})
 	testenv.WantField(t, err, "reason_code")
 	_, err = c.RecordFormsReceived(ctx, &pb.RecordFormsReceivedRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 7})
