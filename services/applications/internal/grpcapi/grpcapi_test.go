@@ -337,13 +337,15 @@ func TestAccessDenied(t *testing.T) {
 		{name: "spoc updating a campaign", client: e.as(t, spocLondon), call: updateCampaign, want: codes.PermissionDenied},
 		{name: "dashboard creating a campaign", client: e.as(t, dashboard), call: createCampaign, want: codes.PermissionDenied},
 
-		{name: "other region's spoc submitting", client: e.as(t, spocWales), call: submit, want: codes.PermissionDenied},
-		{name: "other region's spoc getting", client: e.as(t, spocWales), call: getApplication, want: codes.PermissionDenied},
-		{name: "other region's spoc withdrawing", client: e.as(t, spocWales), call: withdraw, want: codes.PermissionDenied},
+		// A record of another region is not found, as if it did not exist
+		// (TestAnotherRegionsRecordIsNotFound compares the answers).
+		{name: "other region's spoc submitting", client: e.as(t, spocWales), call: submit, want: codes.NotFound},
+		{name: "other region's spoc getting", client: e.as(t, spocWales), call: getApplication, want: codes.NotFound},
+		{name: "other region's spoc withdrawing", client: e.as(t, spocWales), call: withdraw, want: codes.NotFound},
 		{name: "other region's spoc listing applications", client: e.as(t, spocWales), call: listLondonApplications, want: codes.PermissionDenied},
-		{name: "other region's spoc getting the campaign", client: e.as(t, spocWales), call: getCampaign, want: codes.PermissionDenied},
+		{name: "other region's spoc getting the campaign", client: e.as(t, spocWales), call: getCampaign, want: codes.NotFound},
 		{name: "other region's spoc listing campaigns", client: e.as(t, spocWales), call: listLondonCampaigns, want: codes.PermissionDenied},
-		{name: "spoc without regions submitting", client: e.as(t, auth.Claims{Subject: "nobody", Role: auth.RoleSPOC}), call: submit, want: codes.PermissionDenied},
+		{name: "spoc without regions submitting", client: e.as(t, auth.Claims{Subject: "nobody", Role: auth.RoleSPOC}), call: submit, want: codes.NotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

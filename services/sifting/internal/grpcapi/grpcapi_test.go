@@ -196,7 +196,8 @@ func TestBatchRecordSiftDecisions(t *testing.T) {
 		{"unknown application", &pb.SiftDecision{ApplicationId: event.NewID(), ExpectedVersion: 1, Outcome: commonv1.Outcome_OUTCOME_PASS}, "FAILED_PRECONDITION", ""},
 		{"other campaign", &pb.SiftDecision{ApplicationId: elsewhere, ExpectedVersion: 1, Outcome: commonv1.Outcome_OUTCOME_PASS}, "INVALID_ARGUMENT", "decisions[6].application_id"},
 		{"malformed id", &pb.SiftDecision{ApplicationId: "not-a-uuid", ExpectedVersion: 1, Outcome: commonv1.Outcome_OUTCOME_PASS}, "INVALID_ARGUMENT", "decisions[7].application_id"},
-		{"other region", &pb.SiftDecision{ApplicationId: wales, ExpectedVersion: 1, Outcome: commonv1.Outcome_OUTCOME_PASS}, "PERMISSION_DENIED", ""},
+		// As an unknown application: the caller cannot tell it exists.
+		{"other region", &pb.SiftDecision{ApplicationId: wales, ExpectedVersion: 1, Outcome: commonv1.Outcome_OUTCOME_PASS}, "FAILED_PRECONDITION", ""},
 		{"score out of range", &pb.SiftDecision{ApplicationId: noReason, ExpectedVersion: 1, Outcome: commonv1.Outcome_OUTCOME_PASS, Score: int32p(101)}, "INVALID_ARGUMENT", "decisions[9].score"},
 	}
 	var decisions []*pb.SiftDecision
@@ -653,16 +654,18 @@ func TestQueues(t *testing.T) {
 			_, err := e.as(t, spocWales).ListSiftQueue(ctx, &pb.ListSiftQueueRequest{Region: "london"})
 			return err
 		}, codes.PermissionDenied},
+		// Another region's case is one that does not exist (see
+		// TestAnotherRegionsRecordIsNotFound).
 		{"wales SPOC reads a london case", func(ctx context.Context) error {
 			_, err := e.as(t, spocWales).GetCase(ctx, &pb.GetCaseRequest{ApplicationId: ids[0]})
 			return err
-		}, codes.PermissionDenied},
+		}, codes.NotFound},
 		{"wales SPOC decides a london case", func(ctx context.Context) error {
 			_, err := e.as(t, spocWales).RecordSiftDecision(ctx, &pb.RecordSiftDecisionRequest{
 				RequestId: reqID(), ApplicationId: waiting, ExpectedVersion: 1, Outcome: commonv1.Outcome_OUTCOME_PASS,
 			})
 			return err
-		}, codes.PermissionDenied},
+		}, codes.FailedPrecondition},
 		{"dashboard lists", func(ctx context.Context) error {
 			_, err := e.as(t, dashboard).ListInterviewQueue(ctx, &pb.ListInterviewQueueRequest{Region: "london"})
 			return err
