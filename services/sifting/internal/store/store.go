@@ -80,7 +80,9 @@ func (s *Store) UpdateIn(ctx context.Context, id string, regions []string, fn fu
 }
 
 // Case returns a case in one of regions (nil: any) with its history.
-func (s *Store) Case(ctx context.Context, id string, regions []string) (*sift.Case, error) { return s.cases.GetIn(ctx, id, regions) }
+func (s *Store) Case(ctx context.Context, id string, regions []string) (*sift.Case, error) {
+	return s.cases.GetIn(ctx, id, regions)
+}
 
 // Queue lists cases in f.State, oldest in the state first.
 func (s *Store) Queue(ctx context.Context, f sift.QueueFilter) ([]*sift.Case, error) {
