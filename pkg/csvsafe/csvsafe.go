@@ -9,8 +9,8 @@
 // sends the neighbouring cells away, and =cmd|' /C calc'!A0 runs a program
 // in old Excel. The OWASP remedy, which this package follows:
 //
-//   - a cell whose first character is one of = + - @ TAB CR LF is prefixed
-//     with a single quote, so it reads as text: ' =1+1 shows as =1+1 typed
+//   - a cell whose first character (after any spaces) is one of = + - @
+//     TAB CR LF is prefixed with a single quote, so it reads as text: ' =1+1 shows as =1+1 typed
 //     as text in Excel and LibreOffice, and a phone number +44 20 7946 0000
 //     stays text instead of becoming the number 442079460000;
 //   - such a cell, and any cell holding a comma, semicolon, tab, quote or
@@ -36,12 +36,14 @@ import (
 var number = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
 
 // Risky reports whether a spreadsheet could read s as a formula: it starts
-// with = + - @ tab, carriage return or line feed, and is not just a number.
+// with = + - @ tab, carriage return or line feed (after any spaces, which
+// some spreadsheets trim on import), and is not just a number.
 func Risky(s string) bool {
-	if s == "" || !strings.ContainsRune("=+-@\t\r\n", rune(s[0])) {
+	t := strings.TrimLeft(s, " ")
+	if t == "" || !strings.ContainsRune("=+-@\t\r\n", rune(t[0])) {
 		return false
 	}
-	return !number.MatchString(s)
+	return !number.MatchString(t)
 }
 
 // Cell returns s as it is safe to write: prefixed with a single quote if

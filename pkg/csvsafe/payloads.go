@@ -19,4 +19,5 @@ var Payloads = []string{
 	`-2+3+cmd|' /C calc'!A0`,
 	`@`,
 	`=`,
+	`  =1+1`,
 }
