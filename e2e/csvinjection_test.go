@@ -82,7 +82,7 @@ func TestPipelinectlCSVInjection(t *testing.T) {
 	} {
 		rows := readCSV(t, c.ok(spoc, args...).stdout)
 		wantNoFormula(t, rows)
-		if rows[1][2+1] != "'"+title { // id, region, role, title
+		if rows[1][3] != "'"+title { // the columns are id, region, role, title, …
 			t.Errorf("%s: title written as %q, want %q", strings.Join(args, " "), rows[1][3], "'"+title)
 		}
 	}
