@@ -93,7 +93,9 @@ type stack struct {
 	conns map[string]*grpc.ClientConn
 	// addrs are the services' gRPC addresses, for clients run as processes.
 	addrs map[string]string
-	js    jetstream.JetStream
+	// admins are the services' admin (metrics) addresses.
+	admins map[string]string
+	js     jetstream.JetStream
 }
 
 func freeAddr(t *testing.T) string {
@@ -108,13 +110,14 @@ func freeAddr(t *testing.T) string {
 
 // start runs every service as a process and waits until each is ready;
 // env adds to every service's environment (an OpenID provider to accept,
-// say).
+// say). The NATS server has the production users and permissions; the
+// test itself reads the stream as the administrator.
 func start(t *testing.T, env ...string) *stack {
 	t.Helper()
 	natsURL := testenv.NATS(t)
 	_, js := testenv.Connect(t, natsURL)
 	prefix := testenv.Name("e2e_")
-	st := &stack{conns: map[string]*grpc.ClientConn{}, addrs: map[string]string{}, js: js}
+	st := &stack{conns: map[string]*grpc.ClientConn{}, addrs: map[string]string{}, admins: map[string]string{}, js: js}
 	for _, name := range services {
 		grpcAddr, adminAddr := freeAddr(t), freeAddr(t)
 		var logs bytes.Buffer
@@ -122,6 +125,9 @@ func start(t *testing.T, env ...string) *stack {
 		cmd.Env = append(os.Environ(),
 			"DATABASE_URL="+testenv.DatabaseURL(), "DB_SCHEMA="+prefix+"_"+name, "NATS_URL="+natsURL,
 			"GRPC_ADDR="+grpcAddr, "ADMIN_ADDR="+adminAddr, "AUTH_ED25519_PUBLIC_KEY="+testPublicKey(t), "LOG_LEVEL=warn")
+		// Each service as its own NATS user, under its permissions
+		// (pkg/natsperm): the pipeline must run end to end with them.
+		cmd.Env = append(cmd.Env, testenv.NATSEnv(t, name)...)
 		cmd.Env = append(cmd.Env, env...)
 		cmd.Stdout, cmd.Stderr = &logs, &logs
 		if err := cmd.Start(); err != nil {
@@ -143,6 +149,7 @@ func start(t *testing.T, env ...string) *stack {
 		t.Cleanup(func() { conn.Close() })
 		st.conns[name] = conn
 		st.addrs[name] = grpcAddr
+		st.admins[name] = adminAddr
 	}
 	return st
 }
