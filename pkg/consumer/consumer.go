@@ -77,7 +77,8 @@ type Config struct {
 	OnCommit func()
 }
 
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
 	if c.Stream == "" {
 		c.Stream = "RECRUITMENT"
 	}
@@ -124,7 +125,7 @@ type metrics struct {
 
 // New returns a consumer; Run starts it.
 func New(pool *pgxpool.Pool, js jetstream.JetStream, cfg Config, handle Handler, log *slog.Logger) (*Consumer, error) {
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	if cfg.Durable == "" {
 		return nil, errors.New("consumer: Durable name is required")
 	}
@@ -241,7 +242,7 @@ func (c *Consumer) consumer(ctx context.Context) (jetstream.Consumer, error) {
 
 // ConsumerConfig is the durable consumer's JetStream configuration.
 func (cfg Config) ConsumerConfig() jetstream.ConsumerConfig {
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	return jetstream.ConsumerConfig{
 		Durable:       cfg.Durable,
 		FilterSubject: cfg.FilterSubject,
