@@ -87,9 +87,10 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) (jetstream.St
 	return s, nil
 }
 
-// same reports whether the stream's configuration have is what want asks.
+// same reports whether the stream's configuration have is what want asks,
+// its description aside (an operator may provision it with any).
 func same(have, want jetstream.StreamConfig) bool {
-	return have.Description == want.Description && slices.Equal(have.Subjects, want.Subjects) &&
+	return slices.Equal(have.Subjects, want.Subjects) &&
 		have.Storage == want.Storage && have.Retention == want.Retention && have.Replicas == want.Replicas &&
 		have.Duplicates == want.Duplicates && have.Discard == want.Discard
 }
