@@ -338,8 +338,12 @@ const (
 // enforces none (the machine's own, a misconfigured one) or a credential
 // that leaked: a forged vetting.cleared must not start a candidate.
 //
-// An event without a payload fails the subject check: it has no name.
+// An event whose payload this code does not know (a type added since, on
+// its way through a rolling upgrade) is not judged: no handler acts on it.
 func Forged(prefix, subject string, ev *eventsv1.Event) string {
+	if _, err := event.Name(ev); err != nil {
+		return ""
+	}
 	if suffix, err := event.SubjectSuffix(ev); err != nil || subject != prefix+"."+suffix {
 		return ReasonSubject
 	}
