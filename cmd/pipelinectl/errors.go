@@ -156,7 +156,7 @@ func describeStatus(service, addr string, st *status.Status) ([]string, int) {
 		}
 		lines := []string{fmt.Sprintf("unavailable: %s: %s", where, msg)}
 		if strings.Contains(msg, "tls:") || strings.Contains(msg, "handshake") {
-			lines = append(lines, "check --tls (PIPELINE_TLS): it must match whether the service serves TLS")
+			lines = append(lines, "check --ca-file (PIPELINE_CA_FILE): the service's certificate must chain to it; --cert-file and --key-file if it requires a client certificate; --insecure only for make run's plain text")
 		}
 		return lines, exitUnavailable
 	case codes.DeadlineExceeded:

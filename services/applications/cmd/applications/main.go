@@ -11,6 +11,7 @@ import (
 	"time"
 	_ "time/tzdata" // Europe/London without relying on the host's zoneinfo
 
+	"github.com/probation-recruitment/pipeline/pkg/audit"
 	"github.com/probation-recruitment/pipeline/pkg/config"
 	"github.com/probation-recruitment/pipeline/pkg/service"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
@@ -53,6 +54,7 @@ func run(ctx context.Context) error {
 	}
 	svc := intake.NewService(store.New(rt.Pool), time.Now, local)
 	pb.RegisterApplicationsServiceServer(rt.Server.GRPC(), grpcapi.New(svc, rt.Pool, rt.Log))
+	audit.Register(rt.Server.GRPC(), rt.Audit, grpcapi.Audit)
 	// The stage owners' events keep each application's stage current here.
 	if err := rt.Consume("", intake.StageEvents, svc.ApplyStageEvent); err != nil {
 		return err

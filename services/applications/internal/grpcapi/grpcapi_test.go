@@ -70,7 +70,7 @@ func setup(t *testing.T) *env {
 	e.Service = servicetest.Start(t, quiet, []pg.Migrations{store.Migrations}, func(s *grpc.Server, pool *pgxpool.Pool) {
 		e.svc = intake.NewService(store.New(pool), func() time.Time { return now }, loc)
 		pb.RegisterApplicationsServiceServer(s, grpcapi.New(e.svc, pool, quiet))
-	})
+	}, grpcapi.Audit)
 	return e
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 	_ "time/tzdata" // Europe/London without relying on the host's zoneinfo
 
+	"github.com/probation-recruitment/pipeline/pkg/audit"
 	"github.com/probation-recruitment/pipeline/pkg/config"
 	"github.com/probation-recruitment/pipeline/pkg/service"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/offers/v1"
@@ -57,6 +58,7 @@ func run(ctx context.Context) error {
 	}
 	svc := offer.NewService(store.New(rt.Pool), time.Now, local, cfg.VettingDuePeriod)
 	pb.RegisterOffersServiceServer(rt.Server.GRPC(), grpcapi.New(svc, rt.Pool, rt.Log))
+	audit.Register(rt.Server.GRPC(), rt.Audit, grpcapi.Audit)
 	if err := rt.Consume("", offer.Consumes, svc.HandleEvent); err != nil {
 		return err
 	}

@@ -69,7 +69,7 @@ func setup(t *testing.T) *env {
 	e.Service = servicetest.Start(t, quiet, store.Migrations, func(s *grpc.Server, pool *pgxpool.Pool) {
 		e.svc = offer.NewService(store.New(pool), e.clock.Now, london, duePeriod)
 		pb.RegisterOffersServiceServer(s, grpcapi.New(e.svc, pool, quiet))
-	})
+	}, grpcapi.Audit)
 	return e
 }
 

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/probation-recruitment/pipeline/pkg/audit"
 	"github.com/probation-recruitment/pipeline/pkg/config"
 	"github.com/probation-recruitment/pipeline/pkg/service"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/sifting/v1"
@@ -42,6 +43,7 @@ func run(ctx context.Context) error {
 	}
 	svc := sift.NewService(store.New(rt.Pool), time.Now)
 	pb.RegisterSiftingServiceServer(rt.Server.GRPC(), grpcapi.New(svc, rt.Pool, rt.Log))
+	audit.Register(rt.Server.GRPC(), rt.Audit, grpcapi.Audit)
 	// Submissions open cases; withdrawals close them.
 	if err := rt.Consume("*.application.>", sift.Consumes, svc.HandleEvent); err != nil {
 		return err

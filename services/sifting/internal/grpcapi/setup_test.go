@@ -51,7 +51,7 @@ func setup(t *testing.T) *env {
 	e.Service = servicetest.Start(t, quiet, store.Migrations, func(s *grpc.Server, pool *pgxpool.Pool) {
 		e.svc = sift.NewService(store.New(pool), e.clock.Now)
 		pb.RegisterSiftingServiceServer(s, grpcapi.New(e.svc, pool, quiet))
-	})
+	}, grpcapi.Audit)
 	return e
 }
 

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/probation-recruitment/pipeline/pkg/audit"
 	"github.com/probation-recruitment/pipeline/pkg/config"
 	"github.com/probation-recruitment/pipeline/pkg/service"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/vetting/v1"
@@ -53,6 +54,7 @@ func run(ctx context.Context) error {
 	}
 	svc := vetting.NewService(store.New(rt.Pool), time.Now, levels)
 	pb.RegisterVettingServiceServer(rt.Server.GRPC(), grpcapi.New(svc, rt.Pool, rt.Log))
+	audit.Register(rt.Server.GRPC(), rt.Audit, grpcapi.Audit)
 	if err := rt.Consume("", vetting.Consumes, svc.HandleEvent); err != nil {
 		return err
 	}

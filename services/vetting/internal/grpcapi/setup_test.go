@@ -61,7 +61,7 @@ func setupWith(t *testing.T, levels vetting.Levels) *env {
 	e.Service = servicetest.Start(t, quiet, store.Migrations, func(s *grpc.Server, pool *pgxpool.Pool) {
 		e.svc = vetting.NewService(store.New(pool), e.clock.Now, levels)
 		pb.RegisterVettingServiceServer(s, grpcapi.New(e.svc, pool, quiet))
-	})
+	}, grpcapi.Audit)
 	return e
 }
 
