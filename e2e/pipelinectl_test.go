@@ -269,7 +269,7 @@ func TestPipelinectlJourney(t *testing.T) {
 	}
 
 	// Unblocking twice with the same request id and version applies once.
-	retry := []string{"vetting", "unblock", id, "--request-id", "unblock-1", "--version", fmt.Sprint(blocked.GetCase().GetVersion()+1)}
+	retry := []string{"vetting", "unblock", id, "--request-id", "unblock-1", "--version", fmt.Sprint(blocked.GetCase().GetVersion() + 1)}
 	var first, second vettingv1.UnblockCaseResponse
 	r = c.json(vetter, &first, retry...)
 	if !strings.Contains(r.stderr, "--request-id unblock-1 --version") {
