@@ -617,4 +617,14 @@ var recordRequests = map[string]func(c *candidate) proto.Message{
 		return &vettingv1.BatchUnblockRequest{RequestId: event.NewID(),
 			Items: []*vettingv1.UnblockItem{{ApplicationId: c.id, ExpectedVersion: staleVersion}}}
 	},
+	"recruitment.vetting.v1.VettingService/AssignCase": func(c *candidate) proto.Message {
+		return &vettingv1.AssignCaseRequest{RequestId: event.NewID(), ApplicationId: c.id, ExpectedVersion: staleVersion, Assignee: "vetting-london-2"}
+	},
+	"recruitment.vetting.v1.VettingService/UnassignCase": func(c *candidate) proto.Message {
+		return &vettingv1.UnassignCaseRequest{RequestId: event.NewID(), ApplicationId: c.id, ExpectedVersion: staleVersion}
+	},
+	"recruitment.vetting.v1.VettingService/BatchAssign": func(c *candidate) proto.Message {
+		return &vettingv1.BatchAssignRequest{RequestId: event.NewID(), Assignee: "vetting-london-2",
+			Items: []*vettingv1.AssignItem{{ApplicationId: c.id, ExpectedVersion: staleVersion}}}
+	},
 }

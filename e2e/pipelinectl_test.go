@@ -224,6 +224,19 @@ func TestPipelinectlJourney(t *testing.T) {
 		t.Errorf("blocked case = %v", blocked.GetCase())
 	}
 
+	t.Run("assign to yourself and see it in your own list", func(t *testing.T) {
+		var assigned vettingv1.AssignCaseResponse
+		// The unblock below expects this one change since the block.
+		c.json(vetter, &assigned, "vetting", "assign", id, "--to", "vetting-london-1")
+		if assigned.GetCase().GetAssignee() != "vetting-london-1" {
+			t.Errorf("assigned case = %v", assigned.GetCase())
+		}
+		rows := readCSV(t, c.ok(vetter, "vetting", "my", "-o", "csv").stdout)
+		if len(rows) != 2 || rows[0][0] != "days_in_status" || rows[1][1] != id || !slices.Contains(rows[1], "vetting-london-1") {
+			t.Errorf("my csv = %q, want the header and the assigned case", rows)
+		}
+	})
+
 	t.Run("blocked work list as csv", func(t *testing.T) {
 		rows := readCSV(t, c.ok(vetter, "vetting", "blocked", "--region", "london", "-o", "csv").stdout)
 		if len(rows) != 2 || rows[0][0] != "days_blocked" || rows[1][1] != id || !slices.Contains(rows[1], "missing-documents") {
@@ -256,7 +269,7 @@ func TestPipelinectlJourney(t *testing.T) {
 	}
 
 	// Unblocking twice with the same request id and version applies once.
-	retry := []string{"vetting", "unblock", id, "--request-id", "unblock-1", "--version", fmt.Sprint(blocked.GetCase().GetVersion())}
+	retry := []string{"vetting", "unblock", id, "--request-id", "unblock-1", "--version", fmt.Sprint(blocked.GetCase().GetVersion() + 1)}
 	var first, second vettingv1.UnblockCaseResponse
 	r = c.json(vetter, &first, retry...)
 	if !strings.Contains(r.stderr, "--request-id unblock-1 --version") {

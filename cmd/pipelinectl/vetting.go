@@ -26,7 +26,9 @@ reason when it cannot progress, unblocks it, and clears or fails it; a failed
 case makes offers withdraw the offer. SPOCs of the region may read cases.
 
 `+"`pipelinectl vetting blocked --region R`"+` is the work list: blocked cases, longest
-blocked first.`,
+blocked first. `+"`pipelinectl vetting my`"+` is your own list: the cases assigned to you
+(`+"`vetting assign`"+`, `+"`vetting unassign`"+`, `+"`vetting batch-assign`"+`), oldest first.`,
+		newVettingAssignCmd(a), newVettingUnassignCmd(a), newVettingMyCmd(a), newVettingBatchAssignCmd(a),
 		newVettingFormsCmd(a), newVettingBlockCmd(a), newVettingUnblockCmd(a), newVettingClearCmd(a),
 		newVettingFailCmd(a), newVettingBlockedCmd(a), newVettingListCmd(a), newVettingGetCmd(a),
 		newVettingBatchUnblockCmd(a))
@@ -102,6 +104,135 @@ func newVettingFailCmd(a *app) *cobra.Command {
 		})
 	cmd.Flags().StringVar(&reason, "reason", "", "lower-case reason code, e.g. identity_not_verified")
 	required(cmd, "reason")
+	return cmd
+}
+
+func newVettingAssignCmd(a *app) *cobra.Command {
+	var to string
+	cmd := vettingChange(a, "assign", "Name a case's owner, a staff subject id (vetting)",
+		`  pipelinectl vetting assign 0192f3a4-5b6c-7d8e-9f00-112233445566 --to vetting-london-2`,
+		func(ctx context.Context, id string, ch *change) (*vettingv1.AssignCaseResponse, error) {
+			return a.vetting.AssignCase(ctx, &vettingv1.AssignCaseRequest{
+				RequestId: ch.requestID, ApplicationId: id, ExpectedVersion: ch.version, Assignee: to,
+			})
+		})
+	cmd.Flags().StringVar(&to, "to", "", "the owner's subject id as their sign-in token carries it (never an email address)")
+	required(cmd, "to")
+	return cmd
+}
+
+func newVettingUnassignCmd(a *app) *cobra.Command {
+	return vettingChange(a, "unassign", "Remove a case's named owner; the region's contact points own it again (vetting)",
+		`  pipelinectl vetting unassign 0192f3a4-5b6c-7d8e-9f00-112233445566`,
+		func(ctx context.Context, id string, ch *change) (*vettingv1.UnassignCaseResponse, error) {
+			return a.vetting.UnassignCase(ctx, &vettingv1.UnassignCaseRequest{
+				RequestId: ch.requestID, ApplicationId: id, ExpectedVersion: ch.version,
+			})
+		})
+}
+
+func newVettingMyCmd(a *app) *cobra.Command {
+	var pg paging
+	cmd := &cobra.Command{
+		Use:     "my",
+		Short:   "Your own work list: the cases in progress assigned to you, oldest in their status first",
+		Example: `  pipelinectl vetting my -o csv`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			resp, err := a.vetting.ListMyCases(cmd.Context(), &vettingv1.ListMyCasesRequest{PageSize: pg.size, PageToken: pg.token})
+			if err != nil {
+				return err
+			}
+			v := view{columns: append([]string{"days_in_status"}, vettingColumns...)}
+			for _, m := range resp.GetCases() {
+				v.rows = append(v.rows, append([]string{fmtInt(m.GetDaysInStatus())}, vettingRow(m.GetCase())...))
+			}
+			v.notes = pageNote(resp.GetNextPageToken())
+			return a.emit(resp, v)
+		},
+	}
+	addPaging(cmd.Flags(), &pg)
+	return cmd
+}
+
+func newVettingBatchAssignCmd(a *app) *cobra.Command {
+	var (
+		ch       change
+		file, to string
+		dryRun   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "batch-assign [APPLICATION_ID[:VERSION]...] --to SUBJECT",
+		Short: "Name one owner for up to 1,000 cases (vetting)",
+		Long: `Assign many cases to one owner at once, e.g. when a contact point takes over
+a colleague's work. Each case succeeds or fails on its own; the output says
+which and why, and the exit code is 8 if any failed. --dry-run reports what
+would happen, changing nothing.
+
+Cases are given as for batch-unblock: arguments (an application id,
+optionally :VERSION) and/or --file, a CSV file ("-" for stdin) with a header
+naming application_id and, optionally, expected_version.`,
+		Example: `  pipelinectl vetting list --region london --status open -o csv | pipelinectl vetting batch-assign --file - --to vetting-london-2 --dry-run`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			var unblock []*vettingv1.UnblockItem
+			if file != "" {
+				read, err := readUnblockFile(file)
+				if err != nil {
+					return err
+				}
+				unblock = append(unblock, read...)
+			}
+			for _, arg := range args {
+				id, ver, hasVer := strings.Cut(arg, ":")
+				it := &vettingv1.UnblockItem{ApplicationId: id}
+				if hasVer {
+					n, err := strconv.ParseInt(ver, 10, 64)
+					if err != nil || n < 1 {
+						return usagef("%q: the version after ':' must be a whole number from 1", arg)
+					}
+					it.ExpectedVersion = n
+				}
+				unblock = append(unblock, it)
+			}
+			if len(unblock) == 0 {
+				return usagef("no cases: give application ids as arguments, or --file")
+			}
+			items := make([]*vettingv1.AssignItem, len(unblock))
+			for i, it := range unblock {
+				items[i] = &vettingv1.AssignItem{ApplicationId: it.GetApplicationId(), ExpectedVersion: it.GetExpectedVersion()}
+				if items[i].ExpectedVersion != 0 {
+					continue
+				}
+				v, err := a.vettingVersion(ctx, it.GetApplicationId())
+				if err != nil {
+					return fmt.Errorf("read the current version of %s: %w", it.GetApplicationId(), err)
+				}
+				items[i].ExpectedVersion = v
+			}
+			if err := ch.prepare(a, cmd, nil); err != nil {
+				return err
+			}
+			resp, err := a.vetting.BatchAssign(ctx, &vettingv1.BatchAssignRequest{RequestId: ch.requestID, Items: items, Assignee: to, DryRun: dryRun})
+			if err != nil {
+				return err
+			}
+			v := view{columns: []string{"index", "application_id", "code", "field", "message", "assignee", "version"}}
+			for _, r := range resp.GetResults() {
+				v.rows = append(v.rows, []string{
+					fmtInt(r.GetIndex()), r.GetApplicationId(), r.GetStatus().GetCode(), r.GetStatus().GetField(),
+					r.GetStatus().GetMessage(), r.GetCase().GetAssignee(), versionIfOK(r.GetCase().GetVersion()),
+				})
+			}
+			v.notes = []string{batchNote(resp.GetSucceeded(), resp.GetFailed(), resp.GetDryRun())}
+			return a.emitBatch(resp, len(resp.GetResults()), v)
+		},
+	}
+	addChange(cmd, &ch, false)
+	cmd.Flags().StringVar(&file, "file", "", `CSV file of cases, with a header ("-" for stdin)`)
+	cmd.Flags().StringVar(&to, "to", "", "the owner's subject id as their sign-in token carries it (never an email address)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "report what would happen, changing nothing")
+	required(cmd, "to")
 	return cmd
 }
 
@@ -325,7 +456,7 @@ func (a *app) vettingVersion(ctx context.Context, id string) (int64, error) {
 
 var vettingColumns = []string{
 	"application_id", "campaign_id", "region", "role", "level", "status", "opened_at", "status_entered_at",
-	"block_reason", "block_note", "blocked_since", "reason_code", "version",
+	"block_reason", "block_note", "blocked_since", "reason_code", "version", "assignee",
 }
 
 func vettingRow(c *vettingv1.VettingCase) []string {
@@ -333,6 +464,7 @@ func vettingRow(c *vettingv1.VettingCase) []string {
 		c.GetApplicationId(), c.GetCampaignId(), c.GetRegion(), friendly(c.GetRole()), friendly(c.GetLevel()),
 		friendly(c.GetStatus()), fmtTime(c.GetOpenedAt()), fmtTime(c.GetStatusEnteredAt()),
 		friendly(c.GetBlockReason()), c.GetBlockNote(), fmtTime(c.GetBlockedSince()), c.GetReasonCode(), fmtInt(c.GetVersion()),
+		c.GetAssignee(),
 	}
 }
 

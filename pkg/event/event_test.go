@@ -48,6 +48,7 @@ func TestNamesCoverDesign(t *testing.T) {
 		"sift.passed", "sift.failed", "interview.scheduled", "interview.passed", "interview.failed",
 		"offer.made", "offer.accepted", "offer.declined", "offer.withdrawn", "offer.start_date_set", "candidate.started",
 		"vetting.opened", "vetting.forms_received", "vetting.blocked", "vetting.unblocked", "vetting.cleared", "vetting.failed",
+		"vetting.assigned", "vetting.unassigned",
 	}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Errorf("Names() = %v\nwant %v", got, want)

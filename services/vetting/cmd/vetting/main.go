@@ -27,6 +27,10 @@ type settings struct {
 	// Levels overrides the vetting level of job roles, e.g.
 	// "administrator=BPSS,probation_officer=SC".
 	Levels string `env:"VETTING_LEVELS"`
+	// DefaultAssignees names, per region, the vetting contact points a new
+	// case is assigned to, spread evenly: "london=a,b;wales=c" (subject
+	// ids). A region left out opens cases unassigned.
+	DefaultAssignees string `env:"VETTING_DEFAULT_ASSIGNEES"`
 }
 
 func main() {
@@ -49,11 +53,15 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defaults, err := vetting.ParseDefaults(cfg.DefaultAssignees)
+	if err != nil {
+		return fmt.Errorf("VETTING_DEFAULT_ASSIGNEES: %w", err)
+	}
 	rt, err := service.Start(ctx, name, cfg.Common, store.Migrations...)
 	if err != nil {
 		return err
 	}
-	svc := vetting.NewService(store.New(rt.Pool), time.Now, levels)
+	svc := vetting.NewService(store.New(rt.Pool), time.Now, levels, defaults)
 	api := grpcapi.New(svc, rt.Pool, rt.Log)
 	pb.RegisterVettingServiceServer(rt.Server.GRPC(), api)
 	privacy.Register(rt.Server.GRPC(), name, api.Export, rt.Log)

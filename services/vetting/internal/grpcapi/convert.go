@@ -40,7 +40,7 @@ func caseToProto(c *vetting.Case, viewer auth.Claims) *pb.VettingCase {
 		ApplicationId: c.ApplicationID, CampaignId: c.CampaignID, Region: c.Region, Role: c.Role, Level: c.Level,
 		Status: statusToProto[c.State], OpenedAt: timestamppb.New(c.OpenedAt), StatusEnteredAt: timestamppb.New(c.StateEnteredAt),
 		BlockReason: c.BlockReason, BlockNote: note, ReasonCode: c.ReasonCode, Version: c.Version,
-		History: history.Proto(c.History, viewer.Role),
+		History: history.Proto(c.History, viewer.Role), Assignee: c.Assignee,
 	}
 	if c.BlockedSince != nil {
 		p.BlockedSince = timestamppb.New(*c.BlockedSince)

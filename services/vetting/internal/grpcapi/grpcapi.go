@@ -123,6 +123,60 @@ func (s *Server) BatchUnblock(ctx context.Context, req *pb.BatchUnblockRequest) 
 	return out, nil
 }
 
+// AssignCase implements pb.VettingServiceServer.
+func (s *Server) AssignCase(ctx context.Context, req *pb.AssignCaseRequest) (*pb.AssignCaseResponse, error) {
+	resp := &pb.AssignCaseResponse{}
+	err := command.Run(ctx, s.pool, command.OnApplication("AssignCase", changers, req.GetApplicationId()), s.cases(), req, resp,
+		func(ctx context.Context, c auth.Claims) (*vetting.Case, error) {
+			return s.svc.Assign(ctx, c, req.GetApplicationId(), req.GetExpectedVersion(), req.GetAssignee())
+		}, func(viewer auth.Claims, c *vetting.Case) { resp.Case = caseToProto(c, viewer) })
+	return command.Reply(resp, s.toStatus(ctx, err))
+}
+
+// UnassignCase implements pb.VettingServiceServer.
+func (s *Server) UnassignCase(ctx context.Context, req *pb.UnassignCaseRequest) (*pb.UnassignCaseResponse, error) {
+	resp := &pb.UnassignCaseResponse{}
+	err := command.Run(ctx, s.pool, command.OnApplication("UnassignCase", changers, req.GetApplicationId()), s.cases(), req, resp,
+		func(ctx context.Context, c auth.Claims) (*vetting.Case, error) {
+			return s.svc.Unassign(ctx, c, req.GetApplicationId(), req.GetExpectedVersion())
+		}, func(viewer auth.Claims, c *vetting.Case) { resp.Case = caseToProto(c, viewer) })
+	return command.Reply(resp, s.toStatus(ctx, err))
+}
+
+// BatchAssign implements pb.VettingServiceServer; see command.Batch for
+// how items, retries and dry runs behave. The assignee is checked once for
+// the whole batch.
+func (s *Server) BatchAssign(ctx context.Context, req *pb.BatchAssignRequest) (*pb.BatchAssignResponse, error) {
+	c := command.BatchCall{Call: command.Call{Method: "BatchAssign", Roles: changers, Invalid: vetting.CheckAssignee("assignee", req.GetAssignee())},
+		Field: "items", ItemNoun: "cases", Max: MaxBatch, DryRun: req.GetDryRun()}
+	resps, errs, err := command.Batch(ctx, s.pool, c, s.assigned(), req, req.GetItems(), newAssignResponse,
+		func(ctx context.Context, caller auth.Claims, item *pb.AssignItem, resp *pb.AssignCaseResponse) error {
+			if err := validate.UUID("application_id", item.GetApplicationId()); err != nil {
+				return err
+			}
+			c, err := s.svc.Assign(ctx, caller, item.GetApplicationId(), item.GetExpectedVersion(), req.GetAssignee())
+			resp.Case = caseToProto(c, caller)
+			return err
+		})
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	out := &pb.BatchAssignResponse{DryRun: req.GetDryRun()}
+	for i, item := range req.GetItems() {
+		r := &pb.AssignResult{Index: int32(i), ApplicationId: item.GetApplicationId(), Status: apistatus.ItemStatus(s.toStatus(ctx, errs[i]))}
+		if errs[i] == nil {
+			out.Succeeded++
+			r.Case = resps[i].GetCase()
+		} else {
+			out.Failed++
+		}
+		out.Results = append(out.Results, r)
+	}
+	return out, nil
+}
+
+func newAssignResponse() *pb.AssignCaseResponse { return &pb.AssignCaseResponse{} }
+
 func newUnblockResponse() *pb.UnblockCaseResponse { return &pb.UnblockCaseResponse{} }
 
 // cases answers a retried change: the request log keeps the case's id and
@@ -148,6 +202,48 @@ func (s *Server) unblocked() command.Records[*pb.UnblockCaseResponse] {
 			return &pb.UnblockCaseResponse{Case: caseToProto(c, caller)}, nil
 		},
 	}
+}
+
+// assigned answers a retried item of BatchAssign, as cases does.
+func (s *Server) assigned() command.Records[*pb.AssignCaseResponse] {
+	return command.Records[*pb.AssignCaseResponse]{
+		Ref: func(r *pb.AssignCaseResponse) idempotency.Ref {
+			return idempotency.Ref{ID: r.GetCase().GetApplicationId(), Version: r.GetCase().GetVersion()}
+		},
+		Read: func(ctx context.Context, caller auth.Claims, id string) (*pb.AssignCaseResponse, error) {
+			c, err := s.svc.Case(ctx, caller, id)
+			if err != nil {
+				return nil, err
+			}
+			return &pb.AssignCaseResponse{Case: caseToProto(c, caller)}, nil
+		},
+	}
+}
+
+// ListMyCases implements pb.VettingServiceServer: the cases assigned to
+// the caller's own subject, in the caller's regions.
+func (s *Server) ListMyCases(ctx context.Context, req *pb.ListMyCasesRequest) (*pb.ListMyCasesResponse, error) {
+	caller, err := auth.Require(ctx, "", changers...)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	limit, after, err := pagetoken.PageByKey(req.GetPageSize(), req.GetPageToken(), "mine", caller.Subject)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	cases, err := s.svc.Mine(ctx, caller, vetting.MineFilter{After: after, Limit: limit + 1})
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	cases, next := pagetoken.Next(cases, limit, func(c *vetting.Case) string {
+		return pagetoken.Key{At: c.StateEnteredAt, ID: c.ApplicationID}.String()
+	}, "mine", caller.Subject)
+	resp := &pb.ListMyCasesResponse{NextPageToken: next}
+	now := s.svc.Now()
+	for _, c := range cases {
+		resp.Cases = append(resp.Cases, &pb.MyCase{Case: caseToProto(c, caller), DaysInStatus: int32(c.DaysInStatus(now))})
+	}
+	return resp, nil
 }
 
 // ListBlockedCases implements pb.VettingServiceServer.

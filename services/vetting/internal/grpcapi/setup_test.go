@@ -58,9 +58,15 @@ func setup(t *testing.T) *env {
 
 func setupWith(t *testing.T, levels vetting.Levels) *env {
 	t.Helper()
+	return setupFull(t, levels, nil)
+}
+
+// setupFull is setup with levels and default assignees (nil: none).
+func setupFull(t *testing.T, levels vetting.Levels, defaults *vetting.Defaults) *env {
+	t.Helper()
 	e := &env{clock: testenv.NewClock(start)}
 	e.Service = servicetest.Start(t, quiet, store.Migrations, func(s *grpc.Server, pool *pgxpool.Pool) {
-		e.svc = vetting.NewService(store.New(pool), e.clock.Now, levels)
+		e.svc = vetting.NewService(store.New(pool), e.clock.Now, levels, defaults)
 		api := grpcapi.New(e.svc, pool, quiet)
 		pb.RegisterVettingServiceServer(s, api)
 		privacy.Register(s, "vetting", api.Export, quiet)

@@ -39,30 +39,30 @@ func New(pool *pgxpool.Pool) *Store {
 var _ vetting.Store = (*Store)(nil)
 
 const columns = `application_id::text, campaign_id::text, region, role, level, status, opened_at, status_entered_at,
-	block_reason, block_note, blocked_since, resume_status, reason_code, version`
+	block_reason, block_note, blocked_since, resume_status, reason_code, version, assignee`
 
 func scan(row pgx.Row) (*vetting.Case, error) {
 	c := &vetting.Case{}
 	var role, level, reason int32
 	err := row.Scan(&c.ApplicationID, &c.CampaignID, &c.Region, &role, &level, &c.State, &c.OpenedAt, &c.StateEnteredAt,
-		&reason, &c.BlockNote, &c.BlockedSince, &c.ResumeStatus, &c.ReasonCode, &c.Version)
+		&reason, &c.BlockNote, &c.BlockedSince, &c.ResumeStatus, &c.ReasonCode, &c.Version, &c.Assignee)
 	c.Role, c.Level, c.BlockReason = commonv1.JobRole(role), commonv1.VettingLevel(level), commonv1.BlockReason(reason)
 	return c, err
 }
 
 func insert(ctx context.Context, tx pgx.Tx, c *vetting.Case) (bool, error) {
 	tag, err := tx.Exec(ctx, `INSERT INTO cases (application_id, campaign_id, region, role, level, status, opened_at,
-		status_entered_at, reason_code, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
+		status_entered_at, reason_code, version, assignee) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`,
 		c.ApplicationID, c.CampaignID, c.Region, int32(c.Role), int32(c.Level), c.State, c.OpenedAt, c.StateEnteredAt,
-		c.ReasonCode, c.Version)
+		c.ReasonCode, c.Version, c.Assignee)
 	return tag.RowsAffected() == 1, err
 }
 
 func save(ctx context.Context, tx pgx.Tx, c *vetting.Case) error {
 	_, err := tx.Exec(ctx, `UPDATE cases SET status = $2, status_entered_at = $3, block_reason = $4, block_note = $5,
-		blocked_since = $6, resume_status = $7, reason_code = $8, version = $9 WHERE application_id = $1`,
+		blocked_since = $6, resume_status = $7, reason_code = $8, version = $9, assignee = $10 WHERE application_id = $1`,
 		c.ApplicationID, c.State, c.StateEnteredAt, int32(c.BlockReason), c.BlockNote, c.BlockedSince, c.ResumeStatus,
-		c.ReasonCode, c.Version)
+		c.ReasonCode, c.Version, c.Assignee)
 	return err
 }
 
@@ -100,4 +100,13 @@ func (s *Store) List(ctx context.Context, f vetting.ListFilter) ([]*vetting.Case
 		AND (blocked_since, application_id) > ($3, $4::uuid) ORDER BY blocked_since, application_id LIMIT $5`
 	}
 	return s.cases.List(ctx, query, f.Regions, status, f.After.At, f.After.ID, f.Limit)
+}
+
+// Mine lists an assignee's cases in progress in f.Regions (nil: any),
+// oldest in their status first.
+func (s *Store) Mine(ctx context.Context, f vetting.MineFilter) ([]*vetting.Case, error) {
+	query := `SELECT ` + columns + ` FROM cases WHERE assignee = $1 AND assignee <> ''
+		AND status IN ('OPEN', 'FORMS_RECEIVED', 'BLOCKED') AND ($2::text[] IS NULL OR region = ANY($2::text[]))
+		AND (status_entered_at, application_id) > ($3, $4::uuid) ORDER BY status_entered_at, application_id LIMIT $5`
+	return s.cases.List(ctx, query, f.Assignee, f.Regions, f.After.At, f.After.ID, f.Limit)
 }

@@ -35,6 +35,9 @@ type Store interface {
 	// List lists cases oldest in their status first; with Status Blocked,
 	// longest blocked first.
 	List(ctx context.Context, f ListFilter) ([]*Case, error)
+	// Mine lists an assignee's cases in progress, oldest in their status
+	// first.
+	Mine(ctx context.Context, f MineFilter) ([]*Case, error)
 }
 
 // ListFilter selects cases after a key.
@@ -45,16 +48,28 @@ type ListFilter struct {
 	Limit   int
 }
 
-// Service applies the vetting rules for callers and events.
-type Service struct {
-	store  Store
-	now    func() time.Time
-	levels Levels
+// MineFilter selects a page of one assignee's cases in progress, oldest
+// in their status first.
+type MineFilter struct {
+	Assignee string
+	// Regions limits the list (nil: every region).
+	Regions []string
+	After   pagetoken.Key
+	Limit   int
 }
 
-// NewService returns a Service.
-func NewService(store Store, now func() time.Time, levels Levels) *Service {
-	return &Service{store: store, now: record.StoredPrecision(now), levels: levels}
+// Service applies the vetting rules for callers and events.
+type Service struct {
+	store    Store
+	now      func() time.Time
+	levels   Levels
+	defaults *Defaults
+}
+
+// NewService returns a Service; defaults (nil: none) names who a new
+// case in each region is assigned to.
+func NewService(store Store, now func() time.Time, levels Levels, defaults *Defaults) *Service {
+	return &Service{store: store, now: record.StoredPrecision(now), levels: levels, defaults: defaults}
 }
 
 func (s *Service) change(ctx context.Context, caller auth.Claims, id string, v int64, fn func(*Case, record.Change) (*eventsv1.Event, error)) (*Case, error) {
@@ -87,6 +102,24 @@ func (s *Service) Fail(ctx context.Context, caller auth.Claims, id string, v int
 	return s.change(ctx, caller, id, v, func(c *Case, ch record.Change) (*eventsv1.Event, error) { return c.Fail(ch, reason) })
 }
 
+// Assign names a case's owner.
+func (s *Service) Assign(ctx context.Context, caller auth.Claims, id string, v int64, assignee string) (*Case, error) {
+	return s.change(ctx, caller, id, v, func(c *Case, ch record.Change) (*eventsv1.Event, error) { return c.Assign(ch, assignee) })
+}
+
+// Unassign removes a case's named owner.
+func (s *Service) Unassign(ctx context.Context, caller auth.Claims, id string, v int64) (*Case, error) {
+	return s.change(ctx, caller, id, v, func(c *Case, ch record.Change) (*eventsv1.Event, error) { return c.Unassign(ch) })
+}
+
+// Mine lists the caller's own cases in progress. Only the caller's
+// current regions count: a case assigned while the caller covered a
+// region they no longer do is not theirs to read.
+func (s *Service) Mine(ctx context.Context, caller auth.Claims, f MineFilter) ([]*Case, error) {
+	f.Assignee, f.Regions = caller.Subject, record.Scope(caller)
+	return s.store.Mine(ctx, f)
+}
+
 // Case returns a case in one of the caller's regions.
 func (s *Service) Case(ctx context.Context, caller auth.Claims, id string) (*Case, error) {
 	return record.ReadInRegion(ctx, s.store.Case, caller, id)
@@ -115,11 +148,22 @@ func (s *Service) HandleEvent(ctx context.Context, ev *eventsv1.Event) error {
 		c := s.opened(ev)
 		opened := c.Move(Producer, record.Change{Actor: event.SystemActor(Producer), At: at}, Open, "vetting.opened", "")
 		opened.Payload = &eventsv1.Event_VettingOpened{VettingOpened: &eventsv1.VettingOpened{Level: c.Level}}
-		if err := s.store.Open(ctx, c, opened); err != nil {
+		evs := []*eventsv1.Event{opened}
+		imported := p.OfferAccepted.GetImported().GetVetting()
+		// An imported case replays its history from version 1 first; it
+		// gets no default owner (it may well be finished already).
+		if who := s.defaults.For(c.Region, c.ApplicationID); who != "" && imported == nil {
+			assigned, err := c.Assign(record.Change{Actor: event.SystemActor(Producer), At: at, ExpectedVersion: c.Version}, who)
+			if err != nil {
+				return fmt.Errorf("assign the region's default owner: %w", err)
+			}
+			evs = append(evs, assigned)
+		}
+		if err := s.store.Open(ctx, c, evs...); err != nil {
 			return err
 		}
-		if v := p.OfferAccepted.GetImported().GetVetting(); v != nil {
-			return s.importHistory(ctx, ev, v)
+		if imported != nil {
+			return s.importHistory(ctx, ev, imported)
 		}
 		return nil
 	case *eventsv1.Event_ApplicationWithdrawn:

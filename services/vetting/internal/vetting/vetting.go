@@ -53,6 +53,9 @@ type Case struct {
 	// ResumeStatus is where an unblocked case returns to.
 	ResumeStatus Status
 	ReasonCode   string
+	// Assignee is the case's named owner, a staff subject id; empty when
+	// the region's vetting contact points own it as a role.
+	Assignee string
 }
 
 // MayReadNote says whether a caller of role may read a block's note: the
@@ -166,6 +169,67 @@ func (c *Case) Erase(actor *commonv1.Actor, at time.Time) bool {
 	c.BlockNote = ""
 	c.Note(record.Change{Actor: actor, At: at}, c.State, "application.erased", "")
 	return true
+}
+
+// CheckAssignee refuses an assignee that is not a staff subject id as
+// tokens carry it: an email address, a name or free text would put
+// personal data in events, and a service's reserved subject owns no work.
+func CheckAssignee(field, assignee string) error {
+	switch {
+	case assignee == "":
+		return validate.Field(field, "is required: a staff subject id as the sign-in token carries it")
+	case strings.Contains(assignee, "@"):
+		return validate.Field(field, "must be a staff subject id, not an email address")
+	case strings.HasPrefix(strings.ToLower(assignee), auth.SystemPrefix):
+		return validate.Field(field, "must be a staff subject id, not a service's")
+	case !auth.WellFormedSubject(assignee):
+		return validate.Field(field, "must be a staff subject id (letters, digits and ._+=:/|- only, at most 255)")
+	}
+	return nil
+}
+
+// Assign names the case's owner; the case must be in progress, and
+// assigning its current owner again is refused (nothing would change).
+func (c *Case) Assign(ch record.Change, assignee string) (*eventsv1.Event, error) {
+	if err := CheckAssignee("assignee", assignee); err != nil {
+		return nil, err
+	}
+	if err := c.Begin(ch, "assign", Open, FormsReceived, Blocked); err != nil {
+		return nil, err
+	}
+	if c.Assignee == assignee {
+		return nil, record.Refused(c.State, "assign").Because("it is already assigned to " + assignee)
+	}
+	previous := c.Assignee
+	c.Assignee = assignee
+	ev := c.Move(Producer, ch, c.State, "vetting.assigned", "")
+	ev.Payload = &eventsv1.Event_VettingAssigned{VettingAssigned: &eventsv1.VettingAssigned{Assignee: assignee, PreviousAssignee: previous}}
+	return ev, nil
+}
+
+// Unassign removes the case's named owner; the case must be in progress
+// and assigned.
+func (c *Case) Unassign(ch record.Change) (*eventsv1.Event, error) {
+	if err := c.Begin(ch, "unassign", Open, FormsReceived, Blocked); err != nil {
+		return nil, err
+	}
+	if c.Assignee == "" {
+		return nil, record.Refused(c.State, "unassign").Because("it has no assignee")
+	}
+	previous := c.Assignee
+	c.Assignee = ""
+	ev := c.Move(Producer, ch, c.State, "vetting.unassigned", "")
+	ev.Payload = &eventsv1.Event_VettingUnassigned{VettingUnassigned: &eventsv1.VettingUnassigned{PreviousAssignee: previous}}
+	return ev, nil
+}
+
+// DaysInStatus is the whole days the case has been in its status at now;
+// a blocked case counts from the block.
+func (c *Case) DaysInStatus(now time.Time) int {
+	if c.BlockedSince != nil {
+		return c.DaysBlocked(now)
+	}
+	return record.DaysSince(c.StateEnteredAt, now)
 }
 
 // DaysBlocked is the whole days the case has been blocked at now.

@@ -400,5 +400,5 @@ func TestLevels(t *testing.T) {
 // TestConsumes: Consumes names exactly the events HandleEvent acts on.
 func TestConsumes(t *testing.T) {
 	t.Parallel()
-	eventtest.WantConsumes(t, Consumes, NewService(nil, time.Now, DefaultLevels()).HandleEvent)
+	eventtest.WantConsumes(t, Consumes, NewService(nil, time.Now, DefaultLevels(), nil).HandleEvent)
 }

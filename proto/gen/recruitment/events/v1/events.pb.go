@@ -73,6 +73,8 @@ type Event struct {
 	//	*Event_VettingUnblocked
 	//	*Event_VettingCleared
 	//	*Event_VettingFailed
+	//	*Event_VettingAssigned
+	//	*Event_VettingUnassigned
 	Payload       isEvent_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -376,6 +378,24 @@ func (x *Event) GetVettingFailed() *VettingFailed {
 	return nil
 }
 
+func (x *Event) GetVettingAssigned() *VettingAssigned {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_VettingAssigned); ok {
+			return x.VettingAssigned
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetVettingUnassigned() *VettingUnassigned {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_VettingUnassigned); ok {
+			return x.VettingUnassigned
+		}
+	}
+	return nil
+}
+
 type isEvent_Payload interface {
 	isEvent_Payload()
 }
@@ -490,6 +510,16 @@ type Event_VettingFailed struct {
 	VettingFailed *VettingFailed `protobuf:"bytes,65,opt,name=vetting_failed,json=vettingFailed,proto3,oneof"`
 }
 
+type Event_VettingAssigned struct {
+	// vetting.assigned
+	VettingAssigned *VettingAssigned `protobuf:"bytes,66,opt,name=vetting_assigned,json=vettingAssigned,proto3,oneof"`
+}
+
+type Event_VettingUnassigned struct {
+	// vetting.unassigned
+	VettingUnassigned *VettingUnassigned `protobuf:"bytes,67,opt,name=vetting_unassigned,json=vettingUnassigned,proto3,oneof"`
+}
+
 func (*Event_CampaignCreated) isEvent_Payload() {}
 
 func (*Event_CampaignUpdated) isEvent_Payload() {}
@@ -533,6 +563,10 @@ func (*Event_VettingUnblocked) isEvent_Payload() {}
 func (*Event_VettingCleared) isEvent_Payload() {}
 
 func (*Event_VettingFailed) isEvent_Payload() {}
+
+func (*Event_VettingAssigned) isEvent_Payload() {}
+
+func (*Event_VettingUnassigned) isEvent_Payload() {}
 
 // CampaignDetails is the reportable state of a campaign.
 type CampaignDetails struct {
@@ -1665,11 +1699,113 @@ func (x *VettingFailed) GetReasonCode() string {
 	return ""
 }
 
+// VettingAssigned: the case has a named owner, a staff subject id (never an
+// email address or a name); set by a vetting contact point or an admin, or
+// by the service when a case opens and its region has default assignees.
+type VettingAssigned struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Assignee string                 `protobuf:"bytes,1,opt,name=assignee,proto3" json:"assignee,omitempty"`
+	// Empty when the case had no owner before.
+	PreviousAssignee string `protobuf:"bytes,2,opt,name=previous_assignee,json=previousAssignee,proto3" json:"previous_assignee,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *VettingAssigned) Reset() {
+	*x = VettingAssigned{}
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VettingAssigned) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VettingAssigned) ProtoMessage() {}
+
+func (x *VettingAssigned) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VettingAssigned.ProtoReflect.Descriptor instead.
+func (*VettingAssigned) Descriptor() ([]byte, []int) {
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *VettingAssigned) GetAssignee() string {
+	if x != nil {
+		return x.Assignee
+	}
+	return ""
+}
+
+func (x *VettingAssigned) GetPreviousAssignee() string {
+	if x != nil {
+		return x.PreviousAssignee
+	}
+	return ""
+}
+
+// VettingUnassigned: the case no longer has a named owner; the region's
+// vetting contact points own it as a role.
+type VettingUnassigned struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	PreviousAssignee string                 `protobuf:"bytes,1,opt,name=previous_assignee,json=previousAssignee,proto3" json:"previous_assignee,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *VettingUnassigned) Reset() {
+	*x = VettingUnassigned{}
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VettingUnassigned) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VettingUnassigned) ProtoMessage() {}
+
+func (x *VettingUnassigned) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VettingUnassigned.ProtoReflect.Descriptor instead.
+func (*VettingUnassigned) Descriptor() ([]byte, []int) {
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *VettingUnassigned) GetPreviousAssignee() string {
+	if x != nil {
+		return x.PreviousAssignee
+	}
+	return ""
+}
+
 var File_recruitment_events_v1_events_proto protoreflect.FileDescriptor
 
 const file_recruitment_events_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\"recruitment/events/v1/events.proto\x12\x15recruitment.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\"\xc3\x11\n" +
+	"\"recruitment/events/v1/events.proto\x12\x15recruitment.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\"\xf3\x12\n" +
 	"\x05Event\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12%\n" +
 	"\x0eapplication_id\x18\x02 \x01(\tR\rapplicationId\x12\x16\n" +
@@ -1706,7 +1842,9 @@ const file_recruitment_events_v1_events_proto_rawDesc = "" +
 	"\x0fvetting_blocked\x18> \x01(\v2%.recruitment.events.v1.VettingBlockedH\x00R\x0evettingBlocked\x12V\n" +
 	"\x11vetting_unblocked\x18? \x01(\v2'.recruitment.events.v1.VettingUnblockedH\x00R\x10vettingUnblocked\x12P\n" +
 	"\x0fvetting_cleared\x18@ \x01(\v2%.recruitment.events.v1.VettingClearedH\x00R\x0evettingCleared\x12M\n" +
-	"\x0evetting_failed\x18A \x01(\v2$.recruitment.events.v1.VettingFailedH\x00R\rvettingFailedB\t\n" +
+	"\x0evetting_failed\x18A \x01(\v2$.recruitment.events.v1.VettingFailedH\x00R\rvettingFailed\x12S\n" +
+	"\x10vetting_assigned\x18B \x01(\v2&.recruitment.events.v1.VettingAssignedH\x00R\x0fvettingAssigned\x12Y\n" +
+	"\x12vetting_unassigned\x18C \x01(\v2(.recruitment.events.v1.VettingUnassignedH\x00R\x11vettingUnassignedB\t\n" +
 	"\apayload\"\xaf\x01\n" +
 	"\x0fCampaignDetails\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x12\x14\n" +
@@ -1778,7 +1916,12 @@ const file_recruitment_events_v1_events_proto_rawDesc = "" +
 	"\x0eVettingCleared\"0\n" +
 	"\rVettingFailed\x12\x1f\n" +
 	"\vreason_code\x18\x01 \x01(\tR\n" +
-	"reasonCodeB\xf2\x01\n" +
+	"reasonCode\"Z\n" +
+	"\x0fVettingAssigned\x12\x1a\n" +
+	"\bassignee\x18\x01 \x01(\tR\bassignee\x12+\n" +
+	"\x11previous_assignee\x18\x02 \x01(\tR\x10previousAssignee\"@\n" +
+	"\x11VettingUnassigned\x12+\n" +
+	"\x11previous_assignee\x18\x01 \x01(\tR\x10previousAssigneeB\xf2\x01\n" +
 	"\x19com.recruitment.events.v1B\vEventsProtoP\x01ZRgithub.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1;eventsv1\xa2\x02\x03REX\xaa\x02\x15Recruitment.Events.V1\xca\x02\x15Recruitment\\Events\\V1\xe2\x02!Recruitment\\Events\\V1\\GPBMetadata\xea\x02\x17Recruitment::Events::V1b\x06proto3"
 
 var (
@@ -1793,7 +1936,7 @@ func file_recruitment_events_v1_events_proto_rawDescGZIP() []byte {
 	return file_recruitment_events_v1_events_proto_rawDescData
 }
 
-var file_recruitment_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_recruitment_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_recruitment_events_v1_events_proto_goTypes = []any{
 	(*Event)(nil),                 // 0: recruitment.events.v1.Event
 	(*CampaignDetails)(nil),       // 1: recruitment.events.v1.CampaignDetails
@@ -1819,20 +1962,22 @@ var file_recruitment_events_v1_events_proto_goTypes = []any{
 	(*VettingUnblocked)(nil),      // 21: recruitment.events.v1.VettingUnblocked
 	(*VettingCleared)(nil),        // 22: recruitment.events.v1.VettingCleared
 	(*VettingFailed)(nil),         // 23: recruitment.events.v1.VettingFailed
-	(v1.JobRole)(0),               // 24: recruitment.common.v1.JobRole
-	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
-	(*v1.Actor)(nil),              // 26: recruitment.common.v1.Actor
-	(*v1.Date)(nil),               // 27: recruitment.common.v1.Date
-	(*v1.ImportedHistory)(nil),    // 28: recruitment.common.v1.ImportedHistory
-	(v1.Stage)(0),                 // 29: recruitment.common.v1.Stage
-	(v1.OfferCondition)(0),        // 30: recruitment.common.v1.OfferCondition
-	(v1.VettingLevel)(0),          // 31: recruitment.common.v1.VettingLevel
-	(v1.BlockReason)(0),           // 32: recruitment.common.v1.BlockReason
+	(*VettingAssigned)(nil),       // 24: recruitment.events.v1.VettingAssigned
+	(*VettingUnassigned)(nil),     // 25: recruitment.events.v1.VettingUnassigned
+	(v1.JobRole)(0),               // 26: recruitment.common.v1.JobRole
+	(*timestamppb.Timestamp)(nil), // 27: google.protobuf.Timestamp
+	(*v1.Actor)(nil),              // 28: recruitment.common.v1.Actor
+	(*v1.Date)(nil),               // 29: recruitment.common.v1.Date
+	(*v1.ImportedHistory)(nil),    // 30: recruitment.common.v1.ImportedHistory
+	(v1.Stage)(0),                 // 31: recruitment.common.v1.Stage
+	(v1.OfferCondition)(0),        // 32: recruitment.common.v1.OfferCondition
+	(v1.VettingLevel)(0),          // 33: recruitment.common.v1.VettingLevel
+	(v1.BlockReason)(0),           // 34: recruitment.common.v1.BlockReason
 }
 var file_recruitment_events_v1_events_proto_depIdxs = []int32{
-	24, // 0: recruitment.events.v1.Event.role:type_name -> recruitment.common.v1.JobRole
-	25, // 1: recruitment.events.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
-	26, // 2: recruitment.events.v1.Event.actor:type_name -> recruitment.common.v1.Actor
+	26, // 0: recruitment.events.v1.Event.role:type_name -> recruitment.common.v1.JobRole
+	27, // 1: recruitment.events.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
+	28, // 2: recruitment.events.v1.Event.actor:type_name -> recruitment.common.v1.Actor
 	2,  // 3: recruitment.events.v1.Event.campaign_created:type_name -> recruitment.events.v1.CampaignCreated
 	3,  // 4: recruitment.events.v1.Event.campaign_updated:type_name -> recruitment.events.v1.CampaignUpdated
 	4,  // 5: recruitment.events.v1.Event.application_submitted:type_name -> recruitment.events.v1.ApplicationSubmitted
@@ -1855,27 +2000,29 @@ var file_recruitment_events_v1_events_proto_depIdxs = []int32{
 	21, // 22: recruitment.events.v1.Event.vetting_unblocked:type_name -> recruitment.events.v1.VettingUnblocked
 	22, // 23: recruitment.events.v1.Event.vetting_cleared:type_name -> recruitment.events.v1.VettingCleared
 	23, // 24: recruitment.events.v1.Event.vetting_failed:type_name -> recruitment.events.v1.VettingFailed
-	27, // 25: recruitment.events.v1.CampaignDetails.opens_on:type_name -> recruitment.common.v1.Date
-	27, // 26: recruitment.events.v1.CampaignDetails.closes_on:type_name -> recruitment.common.v1.Date
-	1,  // 27: recruitment.events.v1.CampaignCreated.campaign:type_name -> recruitment.events.v1.CampaignDetails
-	1,  // 28: recruitment.events.v1.CampaignUpdated.campaign:type_name -> recruitment.events.v1.CampaignDetails
-	28, // 29: recruitment.events.v1.ApplicationSubmitted.imported:type_name -> recruitment.common.v1.ImportedHistory
-	29, // 30: recruitment.events.v1.ApplicationWithdrawn.stage:type_name -> recruitment.common.v1.Stage
-	25, // 31: recruitment.events.v1.InterviewScheduled.scheduled_for:type_name -> google.protobuf.Timestamp
-	28, // 32: recruitment.events.v1.InterviewPassed.imported:type_name -> recruitment.common.v1.ImportedHistory
-	30, // 33: recruitment.events.v1.OfferMade.conditions:type_name -> recruitment.common.v1.OfferCondition
-	28, // 34: recruitment.events.v1.OfferAccepted.imported:type_name -> recruitment.common.v1.ImportedHistory
-	27, // 35: recruitment.events.v1.OfferStartDateSet.start_date:type_name -> recruitment.common.v1.Date
-	27, // 36: recruitment.events.v1.OfferStartDateSet.vetting_due_by:type_name -> recruitment.common.v1.Date
-	27, // 37: recruitment.events.v1.CandidateStarted.start_date:type_name -> recruitment.common.v1.Date
-	27, // 38: recruitment.events.v1.CandidateStarted.vetting_due_by:type_name -> recruitment.common.v1.Date
-	31, // 39: recruitment.events.v1.VettingOpened.level:type_name -> recruitment.common.v1.VettingLevel
-	32, // 40: recruitment.events.v1.VettingBlocked.reason:type_name -> recruitment.common.v1.BlockReason
-	41, // [41:41] is the sub-list for method output_type
-	41, // [41:41] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	24, // 25: recruitment.events.v1.Event.vetting_assigned:type_name -> recruitment.events.v1.VettingAssigned
+	25, // 26: recruitment.events.v1.Event.vetting_unassigned:type_name -> recruitment.events.v1.VettingUnassigned
+	29, // 27: recruitment.events.v1.CampaignDetails.opens_on:type_name -> recruitment.common.v1.Date
+	29, // 28: recruitment.events.v1.CampaignDetails.closes_on:type_name -> recruitment.common.v1.Date
+	1,  // 29: recruitment.events.v1.CampaignCreated.campaign:type_name -> recruitment.events.v1.CampaignDetails
+	1,  // 30: recruitment.events.v1.CampaignUpdated.campaign:type_name -> recruitment.events.v1.CampaignDetails
+	30, // 31: recruitment.events.v1.ApplicationSubmitted.imported:type_name -> recruitment.common.v1.ImportedHistory
+	31, // 32: recruitment.events.v1.ApplicationWithdrawn.stage:type_name -> recruitment.common.v1.Stage
+	27, // 33: recruitment.events.v1.InterviewScheduled.scheduled_for:type_name -> google.protobuf.Timestamp
+	30, // 34: recruitment.events.v1.InterviewPassed.imported:type_name -> recruitment.common.v1.ImportedHistory
+	32, // 35: recruitment.events.v1.OfferMade.conditions:type_name -> recruitment.common.v1.OfferCondition
+	30, // 36: recruitment.events.v1.OfferAccepted.imported:type_name -> recruitment.common.v1.ImportedHistory
+	29, // 37: recruitment.events.v1.OfferStartDateSet.start_date:type_name -> recruitment.common.v1.Date
+	29, // 38: recruitment.events.v1.OfferStartDateSet.vetting_due_by:type_name -> recruitment.common.v1.Date
+	29, // 39: recruitment.events.v1.CandidateStarted.start_date:type_name -> recruitment.common.v1.Date
+	29, // 40: recruitment.events.v1.CandidateStarted.vetting_due_by:type_name -> recruitment.common.v1.Date
+	33, // 41: recruitment.events.v1.VettingOpened.level:type_name -> recruitment.common.v1.VettingLevel
+	34, // 42: recruitment.events.v1.VettingBlocked.reason:type_name -> recruitment.common.v1.BlockReason
+	43, // [43:43] is the sub-list for method output_type
+	43, // [43:43] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_events_v1_events_proto_init() }
@@ -1906,6 +2053,8 @@ func file_recruitment_events_v1_events_proto_init() {
 		(*Event_VettingUnblocked)(nil),
 		(*Event_VettingCleared)(nil),
 		(*Event_VettingFailed)(nil),
+		(*Event_VettingAssigned)(nil),
+		(*Event_VettingUnassigned)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1913,7 +2062,7 @@ func file_recruitment_events_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_events_v1_events_proto_rawDesc), len(file_recruitment_events_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -101,11 +101,13 @@ type VettingCase struct {
 	// Set while blocked.
 	BlockReason v1.BlockReason `protobuf:"varint,9,opt,name=block_reason,json=blockReason,proto3,enum=recruitment.common.v1.BlockReason" json:"block_reason,omitempty"`
 	// Free text kept in this service only; never in an event.
-	BlockNote     string                 `protobuf:"bytes,10,opt,name=block_note,json=blockNote,proto3" json:"block_note,omitempty"`
-	BlockedSince  *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=blocked_since,json=blockedSince,proto3" json:"blocked_since,omitempty"`
-	ReasonCode    string                 `protobuf:"bytes,12,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
-	Version       int64                  `protobuf:"varint,13,opt,name=version,proto3" json:"version,omitempty"`
-	History       []*v1.HistoryEntry     `protobuf:"bytes,14,rep,name=history,proto3" json:"history,omitempty"`
+	BlockNote    string                 `protobuf:"bytes,10,opt,name=block_note,json=blockNote,proto3" json:"block_note,omitempty"`
+	BlockedSince *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=blocked_since,json=blockedSince,proto3" json:"blocked_since,omitempty"`
+	ReasonCode   string                 `protobuf:"bytes,12,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	Version      int64                  `protobuf:"varint,13,opt,name=version,proto3" json:"version,omitempty"`
+	History      []*v1.HistoryEntry     `protobuf:"bytes,14,rep,name=history,proto3" json:"history,omitempty"`
+	// The named owner: a staff subject id; empty when unassigned.
+	Assignee      string `protobuf:"bytes,15,opt,name=assignee,proto3" json:"assignee,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -236,6 +238,13 @@ func (x *VettingCase) GetHistory() []*v1.HistoryEntry {
 		return x.History
 	}
 	return nil
+}
+
+func (x *VettingCase) GetAssignee() string {
+	if x != nil {
+		return x.Assignee
+	}
+	return ""
 }
 
 type RecordFormsReceivedRequest struct {
@@ -1408,11 +1417,646 @@ func (x *BatchUnblockResponse) GetDryRun() bool {
 	return false
 }
 
+type AssignCaseRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	RequestId       string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	ApplicationId   string                 `protobuf:"bytes,2,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	ExpectedVersion int64                  `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	// A staff subject id as tokens carry it; an email address is refused.
+	Assignee      string `protobuf:"bytes,4,opt,name=assignee,proto3" json:"assignee,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssignCaseRequest) Reset() {
+	*x = AssignCaseRequest{}
+	mi := &file_recruitment_vetting_v1_vetting_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssignCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssignCaseRequest) ProtoMessage() {}
+
+func (x *AssignCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_vetting_v1_vetting_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssignCaseRequest.ProtoReflect.Descriptor instead.
+func (*AssignCaseRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_vetting_v1_vetting_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *AssignCaseRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *AssignCaseRequest) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *AssignCaseRequest) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
+}
+
+func (x *AssignCaseRequest) GetAssignee() string {
+	if x != nil {
+		return x.Assignee
+	}
+	return ""
+}
+
+type AssignCaseResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Case          *VettingCase           `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssignCaseResponse) Reset() {
+	*x = AssignCaseResponse{}
+	mi := &file_recruitment_vetting_v1_vetting_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssignCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssignCaseResponse) ProtoMessage() {}
+
+func (x *AssignCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_vetting_v1_vetting_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssignCaseResponse.ProtoReflect.Descriptor instead.
+func (*AssignCaseResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_vetting_v1_vetting_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *AssignCaseResponse) GetCase() *VettingCase {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+type UnassignCaseRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	RequestId       string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	ApplicationId   string                 `protobuf:"bytes,2,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	ExpectedVersion int64                  `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *UnassignCaseRequest) Reset() {
+	*x = UnassignCaseRequest{}
+	mi := &file_recruitment_vetting_v1_vetting_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnassignCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnassignCaseRequest) ProtoMessage() {}
+
+func (x *UnassignCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_vetting_v1_vetting_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnassignCaseRequest.ProtoReflect.Descriptor instead.
+func (*UnassignCaseRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_vetting_v1_vetting_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *UnassignCaseRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *UnassignCaseRequest) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *UnassignCaseRequest) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
+}
+
+type UnassignCaseResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Case          *VettingCase           `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnassignCaseResponse) Reset() {
+	*x = UnassignCaseResponse{}
+	mi := &file_recruitment_vetting_v1_vetting_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnassignCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnassignCaseResponse) ProtoMessage() {}
+
+func (x *UnassignCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_vetting_v1_vetting_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnassignCaseResponse.ProtoReflect.Descriptor instead.
+func (*UnassignCaseResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_vetting_v1_vetting_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *UnassignCaseResponse) GetCase() *VettingCase {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// AssignItem is one case of a batch assign.
+type AssignItem struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	ApplicationId   string                 `protobuf:"bytes,1,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	ExpectedVersion int64                  `protobuf:"varint,2,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *AssignItem) Reset() {
+	*x = AssignItem{}
+	mi := &file_recruitment_vetting_v1_vetting_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssignItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssignItem) ProtoMessage() {}
+
+func (x *AssignItem) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_vetting_v1_vetting_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssignItem.ProtoReflect.Descriptor instead.
+func (*AssignItem) Descriptor() ([]byte, []int) {
+	return file_recruitment_vetting_v1_vetting_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *AssignItem) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *AssignItem) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
+}
+
+type BatchAssignRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RequestId string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// 1-1000 items.
+	Items []*AssignItem `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
+	// Every item's new owner.
+	Assignee      string `protobuf:"bytes,3,opt,name=assignee,proto3" json:"assignee,omitempty"`
+	DryRun        bool   `protobuf:"varint,4,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchAssignRequest) Reset() {
+	*x = BatchAssignRequest{}
+	mi := &file_recruitment_vetting_v1_vetting_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchAssignRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchAssignRequest) ProtoMessage() {}
+
+func (x *BatchAssignRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_vetting_v1_vetting_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchAssignRequest.ProtoReflect.Descriptor instead.
+func (*BatchAssignRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_vetting_v1_vetting_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *BatchAssignRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *BatchAssignRequest) GetItems() []*AssignItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *BatchAssignRequest) GetAssignee() string {
+	if x != nil {
+		return x.Assignee
+	}
+	return ""
+}
+
+func (x *BatchAssignRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+// AssignResult is the outcome of one batch item, in request order.
+type AssignResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Index         int32                  `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	ApplicationId string                 `protobuf:"bytes,2,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	Status        *v1.ItemStatus         `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	Case          *VettingCase           `protobuf:"bytes,4,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssignResult) Reset() {
+	*x = AssignResult{}
+	mi := &file_recruitment_vetting_v1_vetting_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssignResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssignResult) ProtoMessage() {}
+
+func (x *AssignResult) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_vetting_v1_vetting_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssignResult.ProtoReflect.Descriptor instead.
+func (*AssignResult) Descriptor() ([]byte, []int) {
+	return file_recruitment_vetting_v1_vetting_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *AssignResult) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *AssignResult) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *AssignResult) GetStatus() *v1.ItemStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+func (x *AssignResult) GetCase() *VettingCase {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+type BatchAssignResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*AssignResult        `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	Succeeded     int32                  `protobuf:"varint,2,opt,name=succeeded,proto3" json:"succeeded,omitempty"`
+	Failed        int32                  `protobuf:"varint,3,opt,name=failed,proto3" json:"failed,omitempty"`
+	DryRun        bool                   `protobuf:"varint,4,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchAssignResponse) Reset() {
+	*x = BatchAssignResponse{}
+	mi := &file_recruitment_vetting_v1_vetting_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchAssignResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchAssignResponse) ProtoMessage() {}
+
+func (x *BatchAssignResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_vetting_v1_vetting_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchAssignResponse.ProtoReflect.Descriptor instead.
+func (*BatchAssignResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_vetting_v1_vetting_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *BatchAssignResponse) GetResults() []*AssignResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *BatchAssignResponse) GetSucceeded() int32 {
+	if x != nil {
+		return x.Succeeded
+	}
+	return 0
+}
+
+func (x *BatchAssignResponse) GetFailed() int32 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *BatchAssignResponse) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+type ListMyCasesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMyCasesRequest) Reset() {
+	*x = ListMyCasesRequest{}
+	mi := &file_recruitment_vetting_v1_vetting_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMyCasesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMyCasesRequest) ProtoMessage() {}
+
+func (x *ListMyCasesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_vetting_v1_vetting_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMyCasesRequest.ProtoReflect.Descriptor instead.
+func (*ListMyCasesRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_vetting_v1_vetting_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ListMyCasesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListMyCasesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// MyCase is one entry of the caller's work list: the case and what is due.
+type MyCase struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Case  *VettingCase           `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	// Whole days in the current status (blocked: since the block).
+	DaysInStatus  int32 `protobuf:"varint,2,opt,name=days_in_status,json=daysInStatus,proto3" json:"days_in_status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MyCase) Reset() {
+	*x = MyCase{}
+	mi := &file_recruitment_vetting_v1_vetting_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MyCase) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MyCase) ProtoMessage() {}
+
+func (x *MyCase) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_vetting_v1_vetting_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MyCase.ProtoReflect.Descriptor instead.
+func (*MyCase) Descriptor() ([]byte, []int) {
+	return file_recruitment_vetting_v1_vetting_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *MyCase) GetCase() *VettingCase {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+func (x *MyCase) GetDaysInStatus() int32 {
+	if x != nil {
+		return x.DaysInStatus
+	}
+	return 0
+}
+
+type ListMyCasesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cases         []*MyCase              `protobuf:"bytes,1,rep,name=cases,proto3" json:"cases,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMyCasesResponse) Reset() {
+	*x = ListMyCasesResponse{}
+	mi := &file_recruitment_vetting_v1_vetting_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMyCasesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMyCasesResponse) ProtoMessage() {}
+
+func (x *ListMyCasesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_vetting_v1_vetting_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMyCasesResponse.ProtoReflect.Descriptor instead.
+func (*ListMyCasesResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_vetting_v1_vetting_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ListMyCasesResponse) GetCases() []*MyCase {
+	if x != nil {
+		return x.Cases
+	}
+	return nil
+}
+
+func (x *ListMyCasesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_recruitment_vetting_v1_vetting_proto protoreflect.FileDescriptor
 
 const file_recruitment_vetting_v1_vetting_proto_rawDesc = "" +
 	"\n" +
-	"$recruitment/vetting/v1/vetting.proto\x12\x16recruitment.vetting.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\"\xba\x05\n" +
+	"$recruitment/vetting/v1/vetting.proto\x12\x16recruitment.vetting.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\"\xd6\x05\n" +
 	"\vVettingCase\x12%\n" +
 	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
@@ -1431,7 +2075,8 @@ const file_recruitment_vetting_v1_vetting_proto_rawDesc = "" +
 	"\vreason_code\x18\f \x01(\tR\n" +
 	"reasonCode\x12\x18\n" +
 	"\aversion\x18\r \x01(\x03R\aversion\x12=\n" +
-	"\ahistory\x18\x0e \x03(\v2#.recruitment.common.v1.HistoryEntryR\ahistory\"\x8d\x01\n" +
+	"\ahistory\x18\x0e \x03(\v2#.recruitment.common.v1.HistoryEntryR\ahistory\x12\x1a\n" +
+	"\bassignee\x18\x0f \x01(\tR\bassignee\"\x8d\x01\n" +
 	"\x1aRecordFormsReceivedRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12%\n" +
@@ -1512,7 +2157,52 @@ const file_recruitment_vetting_v1_vetting_proto_rawDesc = "" +
 	"\aresults\x18\x01 \x03(\v2%.recruitment.vetting.v1.UnblockResultR\aresults\x12\x1c\n" +
 	"\tsucceeded\x18\x02 \x01(\x05R\tsucceeded\x12\x16\n" +
 	"\x06failed\x18\x03 \x01(\x05R\x06failed\x12\x17\n" +
-	"\adry_run\x18\x04 \x01(\bR\x06dryRun*\xc1\x01\n" +
+	"\adry_run\x18\x04 \x01(\bR\x06dryRun\"\xa0\x01\n" +
+	"\x11AssignCaseRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12%\n" +
+	"\x0eapplication_id\x18\x02 \x01(\tR\rapplicationId\x12)\n" +
+	"\x10expected_version\x18\x03 \x01(\x03R\x0fexpectedVersion\x12\x1a\n" +
+	"\bassignee\x18\x04 \x01(\tR\bassignee\"M\n" +
+	"\x12AssignCaseResponse\x127\n" +
+	"\x04case\x18\x01 \x01(\v2#.recruitment.vetting.v1.VettingCaseR\x04case\"\x86\x01\n" +
+	"\x13UnassignCaseRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12%\n" +
+	"\x0eapplication_id\x18\x02 \x01(\tR\rapplicationId\x12)\n" +
+	"\x10expected_version\x18\x03 \x01(\x03R\x0fexpectedVersion\"O\n" +
+	"\x14UnassignCaseResponse\x127\n" +
+	"\x04case\x18\x01 \x01(\v2#.recruitment.vetting.v1.VettingCaseR\x04case\"^\n" +
+	"\n" +
+	"AssignItem\x12%\n" +
+	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12)\n" +
+	"\x10expected_version\x18\x02 \x01(\x03R\x0fexpectedVersion\"\xa2\x01\n" +
+	"\x12BatchAssignRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x128\n" +
+	"\x05items\x18\x02 \x03(\v2\".recruitment.vetting.v1.AssignItemR\x05items\x12\x1a\n" +
+	"\bassignee\x18\x03 \x01(\tR\bassignee\x12\x17\n" +
+	"\adry_run\x18\x04 \x01(\bR\x06dryRun\"\xbf\x01\n" +
+	"\fAssignResult\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x05R\x05index\x12%\n" +
+	"\x0eapplication_id\x18\x02 \x01(\tR\rapplicationId\x129\n" +
+	"\x06status\x18\x03 \x01(\v2!.recruitment.common.v1.ItemStatusR\x06status\x127\n" +
+	"\x04case\x18\x04 \x01(\v2#.recruitment.vetting.v1.VettingCaseR\x04case\"\xa4\x01\n" +
+	"\x13BatchAssignResponse\x12>\n" +
+	"\aresults\x18\x01 \x03(\v2$.recruitment.vetting.v1.AssignResultR\aresults\x12\x1c\n" +
+	"\tsucceeded\x18\x02 \x01(\x05R\tsucceeded\x12\x16\n" +
+	"\x06failed\x18\x03 \x01(\x05R\x06failed\x12\x17\n" +
+	"\adry_run\x18\x04 \x01(\bR\x06dryRun\"P\n" +
+	"\x12ListMyCasesRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"g\n" +
+	"\x06MyCase\x127\n" +
+	"\x04case\x18\x01 \x01(\v2#.recruitment.vetting.v1.VettingCaseR\x04case\x12$\n" +
+	"\x0edays_in_status\x18\x02 \x01(\x05R\fdaysInStatus\"s\n" +
+	"\x13ListMyCasesResponse\x124\n" +
+	"\x05cases\x18\x01 \x03(\v2\x1e.recruitment.vetting.v1.MyCaseR\x05cases\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xc1\x01\n" +
 	"\n" +
 	"CaseStatus\x12\x1b\n" +
 	"\x17CASE_STATUS_UNSPECIFIED\x10\x00\x12\x14\n" +
@@ -1521,7 +2211,8 @@ const file_recruitment_vetting_v1_vetting_proto_rawDesc = "" +
 	"\x13CASE_STATUS_BLOCKED\x10\x03\x12\x17\n" +
 	"\x13CASE_STATUS_CLEARED\x10\x04\x12\x16\n" +
 	"\x12CASE_STATUS_FAILED\x10\x05\x12\x16\n" +
-	"\x12CASE_STATUS_CLOSED\x10\x062\xbb\a\n" +
+	"\x12CASE_STATUS_CLOSED\x10\x062\xdb\n" +
+	"\n" +
 	"\x0eVettingService\x12~\n" +
 	"\x13RecordFormsReceived\x122.recruitment.vetting.v1.RecordFormsReceivedRequest\x1a3.recruitment.vetting.v1.RecordFormsReceivedResponse\x12`\n" +
 	"\tBlockCase\x12(.recruitment.vetting.v1.BlockCaseRequest\x1a).recruitment.vetting.v1.BlockCaseResponse\x12f\n" +
@@ -1531,7 +2222,12 @@ const file_recruitment_vetting_v1_vetting_proto_rawDesc = "" +
 	"\x10ListBlockedCases\x12/.recruitment.vetting.v1.ListBlockedCasesRequest\x1a0.recruitment.vetting.v1.ListBlockedCasesResponse\x12`\n" +
 	"\tListCases\x12(.recruitment.vetting.v1.ListCasesRequest\x1a).recruitment.vetting.v1.ListCasesResponse\x12Z\n" +
 	"\aGetCase\x12&.recruitment.vetting.v1.GetCaseRequest\x1a'.recruitment.vetting.v1.GetCaseResponse\x12i\n" +
-	"\fBatchUnblock\x12+.recruitment.vetting.v1.BatchUnblockRequest\x1a,.recruitment.vetting.v1.BatchUnblockResponseB\xfa\x01\n" +
+	"\fBatchUnblock\x12+.recruitment.vetting.v1.BatchUnblockRequest\x1a,.recruitment.vetting.v1.BatchUnblockResponse\x12c\n" +
+	"\n" +
+	"AssignCase\x12).recruitment.vetting.v1.AssignCaseRequest\x1a*.recruitment.vetting.v1.AssignCaseResponse\x12i\n" +
+	"\fUnassignCase\x12+.recruitment.vetting.v1.UnassignCaseRequest\x1a,.recruitment.vetting.v1.UnassignCaseResponse\x12f\n" +
+	"\vBatchAssign\x12*.recruitment.vetting.v1.BatchAssignRequest\x1a+.recruitment.vetting.v1.BatchAssignResponse\x12f\n" +
+	"\vListMyCases\x12*.recruitment.vetting.v1.ListMyCasesRequest\x1a+.recruitment.vetting.v1.ListMyCasesResponseB\xfa\x01\n" +
 	"\x1acom.recruitment.vetting.v1B\fVettingProtoP\x01ZTgithub.com/probation-recruitment/pipeline/proto/gen/recruitment/vetting/v1;vettingv1\xa2\x02\x03RVX\xaa\x02\x16Recruitment.Vetting.V1\xca\x02\x16Recruitment\\Vetting\\V1\xe2\x02\"Recruitment\\Vetting\\V1\\GPBMetadata\xea\x02\x18Recruitment::Vetting::V1b\x06proto3"
 
 var (
@@ -1547,7 +2243,7 @@ func file_recruitment_vetting_v1_vetting_proto_rawDescGZIP() []byte {
 }
 
 var file_recruitment_vetting_v1_vetting_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_recruitment_vetting_v1_vetting_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_recruitment_vetting_v1_vetting_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_recruitment_vetting_v1_vetting_proto_goTypes = []any{
 	(CaseStatus)(0),                     // 0: recruitment.vetting.v1.CaseStatus
 	(*VettingCase)(nil),                 // 1: recruitment.vetting.v1.VettingCase
@@ -1572,24 +2268,35 @@ var file_recruitment_vetting_v1_vetting_proto_goTypes = []any{
 	(*BatchUnblockRequest)(nil),         // 20: recruitment.vetting.v1.BatchUnblockRequest
 	(*UnblockResult)(nil),               // 21: recruitment.vetting.v1.UnblockResult
 	(*BatchUnblockResponse)(nil),        // 22: recruitment.vetting.v1.BatchUnblockResponse
-	(v1.JobRole)(0),                     // 23: recruitment.common.v1.JobRole
-	(v1.VettingLevel)(0),                // 24: recruitment.common.v1.VettingLevel
-	(*timestamppb.Timestamp)(nil),       // 25: google.protobuf.Timestamp
-	(v1.BlockReason)(0),                 // 26: recruitment.common.v1.BlockReason
-	(*v1.HistoryEntry)(nil),             // 27: recruitment.common.v1.HistoryEntry
-	(*v1.ItemStatus)(nil),               // 28: recruitment.common.v1.ItemStatus
+	(*AssignCaseRequest)(nil),           // 23: recruitment.vetting.v1.AssignCaseRequest
+	(*AssignCaseResponse)(nil),          // 24: recruitment.vetting.v1.AssignCaseResponse
+	(*UnassignCaseRequest)(nil),         // 25: recruitment.vetting.v1.UnassignCaseRequest
+	(*UnassignCaseResponse)(nil),        // 26: recruitment.vetting.v1.UnassignCaseResponse
+	(*AssignItem)(nil),                  // 27: recruitment.vetting.v1.AssignItem
+	(*BatchAssignRequest)(nil),          // 28: recruitment.vetting.v1.BatchAssignRequest
+	(*AssignResult)(nil),                // 29: recruitment.vetting.v1.AssignResult
+	(*BatchAssignResponse)(nil),         // 30: recruitment.vetting.v1.BatchAssignResponse
+	(*ListMyCasesRequest)(nil),          // 31: recruitment.vetting.v1.ListMyCasesRequest
+	(*MyCase)(nil),                      // 32: recruitment.vetting.v1.MyCase
+	(*ListMyCasesResponse)(nil),         // 33: recruitment.vetting.v1.ListMyCasesResponse
+	(v1.JobRole)(0),                     // 34: recruitment.common.v1.JobRole
+	(v1.VettingLevel)(0),                // 35: recruitment.common.v1.VettingLevel
+	(*timestamppb.Timestamp)(nil),       // 36: google.protobuf.Timestamp
+	(v1.BlockReason)(0),                 // 37: recruitment.common.v1.BlockReason
+	(*v1.HistoryEntry)(nil),             // 38: recruitment.common.v1.HistoryEntry
+	(*v1.ItemStatus)(nil),               // 39: recruitment.common.v1.ItemStatus
 }
 var file_recruitment_vetting_v1_vetting_proto_depIdxs = []int32{
-	23, // 0: recruitment.vetting.v1.VettingCase.role:type_name -> recruitment.common.v1.JobRole
-	24, // 1: recruitment.vetting.v1.VettingCase.level:type_name -> recruitment.common.v1.VettingLevel
+	34, // 0: recruitment.vetting.v1.VettingCase.role:type_name -> recruitment.common.v1.JobRole
+	35, // 1: recruitment.vetting.v1.VettingCase.level:type_name -> recruitment.common.v1.VettingLevel
 	0,  // 2: recruitment.vetting.v1.VettingCase.status:type_name -> recruitment.vetting.v1.CaseStatus
-	25, // 3: recruitment.vetting.v1.VettingCase.opened_at:type_name -> google.protobuf.Timestamp
-	25, // 4: recruitment.vetting.v1.VettingCase.status_entered_at:type_name -> google.protobuf.Timestamp
-	26, // 5: recruitment.vetting.v1.VettingCase.block_reason:type_name -> recruitment.common.v1.BlockReason
-	25, // 6: recruitment.vetting.v1.VettingCase.blocked_since:type_name -> google.protobuf.Timestamp
-	27, // 7: recruitment.vetting.v1.VettingCase.history:type_name -> recruitment.common.v1.HistoryEntry
+	36, // 3: recruitment.vetting.v1.VettingCase.opened_at:type_name -> google.protobuf.Timestamp
+	36, // 4: recruitment.vetting.v1.VettingCase.status_entered_at:type_name -> google.protobuf.Timestamp
+	37, // 5: recruitment.vetting.v1.VettingCase.block_reason:type_name -> recruitment.common.v1.BlockReason
+	36, // 6: recruitment.vetting.v1.VettingCase.blocked_since:type_name -> google.protobuf.Timestamp
+	38, // 7: recruitment.vetting.v1.VettingCase.history:type_name -> recruitment.common.v1.HistoryEntry
 	1,  // 8: recruitment.vetting.v1.RecordFormsReceivedResponse.case:type_name -> recruitment.vetting.v1.VettingCase
-	26, // 9: recruitment.vetting.v1.BlockCaseRequest.reason:type_name -> recruitment.common.v1.BlockReason
+	37, // 9: recruitment.vetting.v1.BlockCaseRequest.reason:type_name -> recruitment.common.v1.BlockReason
 	1,  // 10: recruitment.vetting.v1.BlockCaseResponse.case:type_name -> recruitment.vetting.v1.VettingCase
 	1,  // 11: recruitment.vetting.v1.UnblockCaseResponse.case:type_name -> recruitment.vetting.v1.VettingCase
 	1,  // 12: recruitment.vetting.v1.ClearCaseResponse.case:type_name -> recruitment.vetting.v1.VettingCase
@@ -1600,32 +2307,48 @@ var file_recruitment_vetting_v1_vetting_proto_depIdxs = []int32{
 	1,  // 17: recruitment.vetting.v1.ListCasesResponse.cases:type_name -> recruitment.vetting.v1.VettingCase
 	1,  // 18: recruitment.vetting.v1.GetCaseResponse.case:type_name -> recruitment.vetting.v1.VettingCase
 	19, // 19: recruitment.vetting.v1.BatchUnblockRequest.items:type_name -> recruitment.vetting.v1.UnblockItem
-	28, // 20: recruitment.vetting.v1.UnblockResult.status:type_name -> recruitment.common.v1.ItemStatus
+	39, // 20: recruitment.vetting.v1.UnblockResult.status:type_name -> recruitment.common.v1.ItemStatus
 	1,  // 21: recruitment.vetting.v1.UnblockResult.case:type_name -> recruitment.vetting.v1.VettingCase
 	21, // 22: recruitment.vetting.v1.BatchUnblockResponse.results:type_name -> recruitment.vetting.v1.UnblockResult
-	2,  // 23: recruitment.vetting.v1.VettingService.RecordFormsReceived:input_type -> recruitment.vetting.v1.RecordFormsReceivedRequest
-	4,  // 24: recruitment.vetting.v1.VettingService.BlockCase:input_type -> recruitment.vetting.v1.BlockCaseRequest
-	6,  // 25: recruitment.vetting.v1.VettingService.UnblockCase:input_type -> recruitment.vetting.v1.UnblockCaseRequest
-	8,  // 26: recruitment.vetting.v1.VettingService.ClearCase:input_type -> recruitment.vetting.v1.ClearCaseRequest
-	10, // 27: recruitment.vetting.v1.VettingService.FailCase:input_type -> recruitment.vetting.v1.FailCaseRequest
-	13, // 28: recruitment.vetting.v1.VettingService.ListBlockedCases:input_type -> recruitment.vetting.v1.ListBlockedCasesRequest
-	15, // 29: recruitment.vetting.v1.VettingService.ListCases:input_type -> recruitment.vetting.v1.ListCasesRequest
-	17, // 30: recruitment.vetting.v1.VettingService.GetCase:input_type -> recruitment.vetting.v1.GetCaseRequest
-	20, // 31: recruitment.vetting.v1.VettingService.BatchUnblock:input_type -> recruitment.vetting.v1.BatchUnblockRequest
-	3,  // 32: recruitment.vetting.v1.VettingService.RecordFormsReceived:output_type -> recruitment.vetting.v1.RecordFormsReceivedResponse
-	5,  // 33: recruitment.vetting.v1.VettingService.BlockCase:output_type -> recruitment.vetting.v1.BlockCaseResponse
-	7,  // 34: recruitment.vetting.v1.VettingService.UnblockCase:output_type -> recruitment.vetting.v1.UnblockCaseResponse
-	9,  // 35: recruitment.vetting.v1.VettingService.ClearCase:output_type -> recruitment.vetting.v1.ClearCaseResponse
-	11, // 36: recruitment.vetting.v1.VettingService.FailCase:output_type -> recruitment.vetting.v1.FailCaseResponse
-	14, // 37: recruitment.vetting.v1.VettingService.ListBlockedCases:output_type -> recruitment.vetting.v1.ListBlockedCasesResponse
-	16, // 38: recruitment.vetting.v1.VettingService.ListCases:output_type -> recruitment.vetting.v1.ListCasesResponse
-	18, // 39: recruitment.vetting.v1.VettingService.GetCase:output_type -> recruitment.vetting.v1.GetCaseResponse
-	22, // 40: recruitment.vetting.v1.VettingService.BatchUnblock:output_type -> recruitment.vetting.v1.BatchUnblockResponse
-	32, // [32:41] is the sub-list for method output_type
-	23, // [23:32] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	1,  // 23: recruitment.vetting.v1.AssignCaseResponse.case:type_name -> recruitment.vetting.v1.VettingCase
+	1,  // 24: recruitment.vetting.v1.UnassignCaseResponse.case:type_name -> recruitment.vetting.v1.VettingCase
+	27, // 25: recruitment.vetting.v1.BatchAssignRequest.items:type_name -> recruitment.vetting.v1.AssignItem
+	39, // 26: recruitment.vetting.v1.AssignResult.status:type_name -> recruitment.common.v1.ItemStatus
+	1,  // 27: recruitment.vetting.v1.AssignResult.case:type_name -> recruitment.vetting.v1.VettingCase
+	29, // 28: recruitment.vetting.v1.BatchAssignResponse.results:type_name -> recruitment.vetting.v1.AssignResult
+	1,  // 29: recruitment.vetting.v1.MyCase.case:type_name -> recruitment.vetting.v1.VettingCase
+	32, // 30: recruitment.vetting.v1.ListMyCasesResponse.cases:type_name -> recruitment.vetting.v1.MyCase
+	2,  // 31: recruitment.vetting.v1.VettingService.RecordFormsReceived:input_type -> recruitment.vetting.v1.RecordFormsReceivedRequest
+	4,  // 32: recruitment.vetting.v1.VettingService.BlockCase:input_type -> recruitment.vetting.v1.BlockCaseRequest
+	6,  // 33: recruitment.vetting.v1.VettingService.UnblockCase:input_type -> recruitment.vetting.v1.UnblockCaseRequest
+	8,  // 34: recruitment.vetting.v1.VettingService.ClearCase:input_type -> recruitment.vetting.v1.ClearCaseRequest
+	10, // 35: recruitment.vetting.v1.VettingService.FailCase:input_type -> recruitment.vetting.v1.FailCaseRequest
+	13, // 36: recruitment.vetting.v1.VettingService.ListBlockedCases:input_type -> recruitment.vetting.v1.ListBlockedCasesRequest
+	15, // 37: recruitment.vetting.v1.VettingService.ListCases:input_type -> recruitment.vetting.v1.ListCasesRequest
+	17, // 38: recruitment.vetting.v1.VettingService.GetCase:input_type -> recruitment.vetting.v1.GetCaseRequest
+	20, // 39: recruitment.vetting.v1.VettingService.BatchUnblock:input_type -> recruitment.vetting.v1.BatchUnblockRequest
+	23, // 40: recruitment.vetting.v1.VettingService.AssignCase:input_type -> recruitment.vetting.v1.AssignCaseRequest
+	25, // 41: recruitment.vetting.v1.VettingService.UnassignCase:input_type -> recruitment.vetting.v1.UnassignCaseRequest
+	28, // 42: recruitment.vetting.v1.VettingService.BatchAssign:input_type -> recruitment.vetting.v1.BatchAssignRequest
+	31, // 43: recruitment.vetting.v1.VettingService.ListMyCases:input_type -> recruitment.vetting.v1.ListMyCasesRequest
+	3,  // 44: recruitment.vetting.v1.VettingService.RecordFormsReceived:output_type -> recruitment.vetting.v1.RecordFormsReceivedResponse
+	5,  // 45: recruitment.vetting.v1.VettingService.BlockCase:output_type -> recruitment.vetting.v1.BlockCaseResponse
+	7,  // 46: recruitment.vetting.v1.VettingService.UnblockCase:output_type -> recruitment.vetting.v1.UnblockCaseResponse
+	9,  // 47: recruitment.vetting.v1.VettingService.ClearCase:output_type -> recruitment.vetting.v1.ClearCaseResponse
+	11, // 48: recruitment.vetting.v1.VettingService.FailCase:output_type -> recruitment.vetting.v1.FailCaseResponse
+	14, // 49: recruitment.vetting.v1.VettingService.ListBlockedCases:output_type -> recruitment.vetting.v1.ListBlockedCasesResponse
+	16, // 50: recruitment.vetting.v1.VettingService.ListCases:output_type -> recruitment.vetting.v1.ListCasesResponse
+	18, // 51: recruitment.vetting.v1.VettingService.GetCase:output_type -> recruitment.vetting.v1.GetCaseResponse
+	22, // 52: recruitment.vetting.v1.VettingService.BatchUnblock:output_type -> recruitment.vetting.v1.BatchUnblockResponse
+	24, // 53: recruitment.vetting.v1.VettingService.AssignCase:output_type -> recruitment.vetting.v1.AssignCaseResponse
+	26, // 54: recruitment.vetting.v1.VettingService.UnassignCase:output_type -> recruitment.vetting.v1.UnassignCaseResponse
+	30, // 55: recruitment.vetting.v1.VettingService.BatchAssign:output_type -> recruitment.vetting.v1.BatchAssignResponse
+	33, // 56: recruitment.vetting.v1.VettingService.ListMyCases:output_type -> recruitment.vetting.v1.ListMyCasesResponse
+	44, // [44:57] is the sub-list for method output_type
+	31, // [31:44] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_vetting_v1_vetting_proto_init() }
@@ -1639,7 +2362,7 @@ func file_recruitment_vetting_v1_vetting_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_vetting_v1_vetting_proto_rawDesc), len(file_recruitment_vetting_v1_vetting_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   22,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,6 +28,10 @@ const (
 	VettingService_ListCases_FullMethodName           = "/recruitment.vetting.v1.VettingService/ListCases"
 	VettingService_GetCase_FullMethodName             = "/recruitment.vetting.v1.VettingService/GetCase"
 	VettingService_BatchUnblock_FullMethodName        = "/recruitment.vetting.v1.VettingService/BatchUnblock"
+	VettingService_AssignCase_FullMethodName          = "/recruitment.vetting.v1.VettingService/AssignCase"
+	VettingService_UnassignCase_FullMethodName        = "/recruitment.vetting.v1.VettingService/UnassignCase"
+	VettingService_BatchAssign_FullMethodName         = "/recruitment.vetting.v1.VettingService/BatchAssign"
+	VettingService_ListMyCases_FullMethodName         = "/recruitment.vetting.v1.VettingService/ListMyCases"
 )
 
 // VettingServiceClient is the client API for VettingService service.
@@ -58,6 +62,17 @@ type VettingServiceClient interface {
 	// BatchUnblock clears the block on many cases after a common cause; each
 	// item succeeds or fails on its own.
 	BatchUnblock(ctx context.Context, in *BatchUnblockRequest, opts ...grpc.CallOption) (*BatchUnblockResponse, error)
+	// AssignCase names the case's owner (a staff subject id, never an email
+	// address); assigning the current owner again changes nothing.
+	AssignCase(ctx context.Context, in *AssignCaseRequest, opts ...grpc.CallOption) (*AssignCaseResponse, error)
+	// UnassignCase removes the case's named owner.
+	UnassignCase(ctx context.Context, in *UnassignCaseRequest, opts ...grpc.CallOption) (*UnassignCaseResponse, error)
+	// BatchAssign names the owner of many cases; each item succeeds or fails
+	// on its own; dry_run says what would happen and changes nothing.
+	BatchAssign(ctx context.Context, in *BatchAssignRequest, opts ...grpc.CallOption) (*BatchAssignResponse, error)
+	// ListMyCases is the caller's own work list: the cases in progress
+	// assigned to the caller, oldest in their status first.
+	ListMyCases(ctx context.Context, in *ListMyCasesRequest, opts ...grpc.CallOption) (*ListMyCasesResponse, error)
 }
 
 type vettingServiceClient struct {
@@ -158,6 +173,46 @@ func (c *vettingServiceClient) BatchUnblock(ctx context.Context, in *BatchUnbloc
 	return out, nil
 }
 
+func (c *vettingServiceClient) AssignCase(ctx context.Context, in *AssignCaseRequest, opts ...grpc.CallOption) (*AssignCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AssignCaseResponse)
+	err := c.cc.Invoke(ctx, VettingService_AssignCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *vettingServiceClient) UnassignCase(ctx context.Context, in *UnassignCaseRequest, opts ...grpc.CallOption) (*UnassignCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UnassignCaseResponse)
+	err := c.cc.Invoke(ctx, VettingService_UnassignCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *vettingServiceClient) BatchAssign(ctx context.Context, in *BatchAssignRequest, opts ...grpc.CallOption) (*BatchAssignResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchAssignResponse)
+	err := c.cc.Invoke(ctx, VettingService_BatchAssign_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *vettingServiceClient) ListMyCases(ctx context.Context, in *ListMyCasesRequest, opts ...grpc.CallOption) (*ListMyCasesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMyCasesResponse)
+	err := c.cc.Invoke(ctx, VettingService_ListMyCases_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // VettingServiceServer is the server API for VettingService service.
 // All implementations must embed UnimplementedVettingServiceServer
 // for forward compatibility.
@@ -186,6 +241,17 @@ type VettingServiceServer interface {
 	// BatchUnblock clears the block on many cases after a common cause; each
 	// item succeeds or fails on its own.
 	BatchUnblock(context.Context, *BatchUnblockRequest) (*BatchUnblockResponse, error)
+	// AssignCase names the case's owner (a staff subject id, never an email
+	// address); assigning the current owner again changes nothing.
+	AssignCase(context.Context, *AssignCaseRequest) (*AssignCaseResponse, error)
+	// UnassignCase removes the case's named owner.
+	UnassignCase(context.Context, *UnassignCaseRequest) (*UnassignCaseResponse, error)
+	// BatchAssign names the owner of many cases; each item succeeds or fails
+	// on its own; dry_run says what would happen and changes nothing.
+	BatchAssign(context.Context, *BatchAssignRequest) (*BatchAssignResponse, error)
+	// ListMyCases is the caller's own work list: the cases in progress
+	// assigned to the caller, oldest in their status first.
+	ListMyCases(context.Context, *ListMyCasesRequest) (*ListMyCasesResponse, error)
 	mustEmbedUnimplementedVettingServiceServer()
 }
 
@@ -222,6 +288,18 @@ func (UnimplementedVettingServiceServer) GetCase(context.Context, *GetCaseReques
 }
 func (UnimplementedVettingServiceServer) BatchUnblock(context.Context, *BatchUnblockRequest) (*BatchUnblockResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method BatchUnblock not implemented")
+}
+func (UnimplementedVettingServiceServer) AssignCase(context.Context, *AssignCaseRequest) (*AssignCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AssignCase not implemented")
+}
+func (UnimplementedVettingServiceServer) UnassignCase(context.Context, *UnassignCaseRequest) (*UnassignCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UnassignCase not implemented")
+}
+func (UnimplementedVettingServiceServer) BatchAssign(context.Context, *BatchAssignRequest) (*BatchAssignResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchAssign not implemented")
+}
+func (UnimplementedVettingServiceServer) ListMyCases(context.Context, *ListMyCasesRequest) (*ListMyCasesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMyCases not implemented")
 }
 func (UnimplementedVettingServiceServer) mustEmbedUnimplementedVettingServiceServer() {}
 func (UnimplementedVettingServiceServer) testEmbeddedByValue()                        {}
@@ -406,6 +484,78 @@ func _VettingService_BatchUnblock_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _VettingService_AssignCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AssignCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VettingServiceServer).AssignCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VettingService_AssignCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VettingServiceServer).AssignCase(ctx, req.(*AssignCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _VettingService_UnassignCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnassignCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VettingServiceServer).UnassignCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VettingService_UnassignCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VettingServiceServer).UnassignCase(ctx, req.(*UnassignCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _VettingService_BatchAssign_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchAssignRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VettingServiceServer).BatchAssign(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VettingService_BatchAssign_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VettingServiceServer).BatchAssign(ctx, req.(*BatchAssignRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _VettingService_ListMyCases_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMyCasesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VettingServiceServer).ListMyCases(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VettingService_ListMyCases_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VettingServiceServer).ListMyCases(ctx, req.(*ListMyCasesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // VettingService_ServiceDesc is the grpc.ServiceDesc for VettingService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -448,6 +598,22 @@ var VettingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "BatchUnblock",
 			Handler:    _VettingService_BatchUnblock_Handler,
+		},
+		{
+			MethodName: "AssignCase",
+			Handler:    _VettingService_AssignCase_Handler,
+		},
+		{
+			MethodName: "UnassignCase",
+			Handler:    _VettingService_UnassignCase_Handler,
+		},
+		{
+			MethodName: "BatchAssign",
+			Handler:    _VettingService_BatchAssign_Handler,
+		},
+		{
+			MethodName: "ListMyCases",
+			Handler:    _VettingService_ListMyCases_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
