@@ -20,7 +20,7 @@ func FuzzDecode(f *testing.F) {
 		{"", "", ""},
 		{"!!", "", ""},
 		{"bm90IGpzb24", "", ""},
-		{"eyJhIjoieCIsImYiOiJ4In0", "", ""},            // {"a":"x","f":"x"}
+		{"eyJhIjoieCIsImYiOiJ4In0", "", ""},           // {"a":"x","f":"x"}
 		{"eyJBIjoiayIsImYiOiJRYWJjIn0", "london", ""}, // "A" for "a"
 		{Encode("k", "london") + "A", "london", ""},
 		{Encode(id, "a\x00b"), "a", "b"},

@@ -120,7 +120,9 @@ var importNow = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 // and not in the future, and the stage at withdrawal one a candidate can
 // withdraw from (docs/import.md, Rules).
 func FuzzCheckImport(f *testing.F) {
-	ts := func(h int) *timestamppb.Timestamp { return timestamppb.New(submitted.Add(time.Duration(h) * time.Hour)) }
+	ts := func(h int) *timestamppb.Timestamp {
+		return timestamppb.New(submitted.Add(time.Duration(h) * time.Hour))
+	}
 	for _, h := range []*commonv1.ImportedHistory{
 		nil,
 		{Sift: &commonv1.ImportedSift{DecidedAt: ts(24), Passed: true}},
