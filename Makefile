@@ -28,7 +28,7 @@ VULNDB_VERSION             := v0.0.0-20261105234957-e22db6528018
 VULNDB                     := $(CURDIR)/.cache/vulndb/$(VULNDB_VERSION)
 
 # Every Go module of the workspace.
-MODULES := proto pkg $(wildcard services/*) cmd/pipelinectl cmd/devnats cmd/devidp e2e bench
+MODULES := proto pkg $(wildcard services/*) cmd/pipelinectl cmd/dbroles cmd/devnats cmd/devidp cmd/devcerts e2e bench
 
 GO_TEST_FLAGS ?= -race -count=1 -timeout=15m
 
@@ -104,7 +104,7 @@ verify: generate ## Lint the protos, check them against main for breaking change
 .PHONY: build
 build: ## Build every service binary into ./bin.
 	@mkdir -p $(BIN)
-	@for d in services/*/cmd/* cmd/pipelinectl cmd/devnats cmd/devidp; do echo "build $$d"; (cd $$d && go build -o $(BIN)/ .) || exit 1; done
+	@for d in services/*/cmd/* cmd/pipelinectl cmd/dbroles cmd/devnats cmd/devidp cmd/devcerts; do echo "build $$d"; (cd $$d && go build -o $(BIN)/ .) || exit 1; done
 
 .PHONY: lint
 lint: $(BIN)/staticcheck vulncheck ## No tracked binary over 1 MiB; gofmt, go vet, staticcheck and govulncheck on every module.
@@ -147,6 +147,10 @@ bench: services-up ## Measure the reporting targets (APPS, default 1M applicatio
 
 # --- run ---------------------------------------------------------------------
 
+.PHONY: certs
+certs: ## Make a local CA and certificates for localhost in .data/certs (for TLS=1; development only).
+	cd cmd/devcerts && go run . -out $(CURDIR)/.data/certs
+
 .PHONY: run
-run: build $(BIN)/grpcurl $(BIN)/nats ## Bring up the whole system with demo data (DEMO=0 for none; Ctrl-C stops it).
-	@scripts/run
+run: build $(BIN)/grpcurl $(BIN)/nats ## Bring up the whole system with demo data (DEMO=0 for none; TLS=1 for TLS and mutual TLS; Ctrl-C stops it).
+	@TLS=$(TLS) scripts/run

@@ -15,7 +15,6 @@ import (
 	"unicode"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -120,7 +119,7 @@ func loadReports(ctx context.Context, addr, adminAddr string, o options, r *repo
 	if err != nil {
 		return err
 	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(grpcauth.BearerToken(tok)))
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(grpcauth.PlaintextLoopback()), grpc.WithPerRPCCredentials(grpcauth.LoopbackBearerToken(tok)))
 	if err != nil {
 		return err
 	}

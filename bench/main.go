@@ -148,7 +148,7 @@ func run(ctx context.Context, o options) error {
 		"AUTH_ED25519_PUBLIC_KEY=" + signingPublicKey(), "LOG_LEVEL=warn", fmt.Sprintf("PROJECTION_BATCH=%d", o.batch),
 	}
 	grpcAddr, adminAddr := freeAddr(), freeAddr()
-	serveEnv := append(env, "GRPC_ADDR="+grpcAddr, "ADMIN_ADDR="+adminAddr)
+	serveEnv := append(env, "GRPC_ADDR="+grpcAddr, "ADMIN_ADDR="+adminAddr, "GRPC_INSECURE=true")
 	if o.profiles != "" {
 		if err := os.MkdirAll(o.profiles, 0o755); err != nil {
 			return err

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/csv"
 	"errors"
@@ -44,10 +46,13 @@ import (
 
 // dashboard is a running dashboard process.
 type dashboard struct {
-	url  string
-	cmd  *exec.Cmd
-	logs *bytes.Buffer
-	done chan error
+	url string
+	// transport reaches the dashboard: nil for plain HTTP, one trusting
+	// the test CA for HTTPS (startDashboardTLS).
+	transport http.RoundTripper
+	cmd       *exec.Cmd
+	logs      *bytes.Buffer
+	done      chan error
 	// stopped is set by stop, which the test and its cleanup may both call.
 	stopped bool
 }
@@ -69,7 +74,30 @@ func signInSetup(t *testing.T, addr string, idTokenLifetime time.Duration) (*dev
 // signing in with idp. It holds no token or key of its own.
 func startDashboard(t *testing.T, addr, reportingAddr string, idp *devidp.Provider, env ...string) *dashboard {
 	t.Helper()
-	d := &dashboard{url: "http://" + addr, logs: &bytes.Buffer{}, done: make(chan error, 1)}
+	return launchDashboard(t, &dashboard{url: "http://" + addr}, addr, reportingAddr, idp, env)
+}
+
+// startDashboardTLS runs the dashboard at addr over HTTPS with the
+// stack's server certificate, calling the stack's reporting service over
+// mutual TLS with the test's client certificate.
+func startDashboardTLS(t *testing.T, addr string, st *stack, idp *devidp.Provider) *dashboard {
+	t.Helper()
+	roots := x509.NewCertPool()
+	ca, err := os.ReadFile(st.certs.CA)
+	if err != nil || !roots.AppendCertsFromPEM(ca) {
+		t.Fatalf("read the test CA: %v", err)
+	}
+	d := &dashboard{url: "https://" + addr, transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}}
+	return launchDashboard(t, d, addr, st.addrs["reporting"], idp, []string{
+		"DASHBOARD_TLS_CERT_FILE=" + st.certs.Server.Cert, "DASHBOARD_TLS_KEY_FILE=" + st.certs.Server.Key,
+		"REPORTING_INSECURE=false", "REPORTING_CA_FILE=" + st.certs.CA,
+		"REPORTING_CERT_FILE=" + st.certs.Client.Cert, "REPORTING_KEY_FILE=" + st.certs.Client.Key,
+	})
+}
+
+func launchDashboard(t *testing.T, d *dashboard, addr, reportingAddr string, idp *devidp.Provider, env []string) *dashboard {
+	t.Helper()
+	d.logs, d.done = &bytes.Buffer{}, make(chan error, 1)
 	// With the race detector: the browser test is the one that drives the
 	// dashboard's fan-out from many goroutines.
 	d.cmd = exec.Command(binary(t, "dashboard", filepath.Join("services", "dashboard", "cmd", "dashboard"), "-race"))
@@ -78,7 +106,7 @@ func startDashboard(t *testing.T, addr, reportingAddr string, idp *devidp.Provid
 	d.cmd.Env = append(os.Environ(), "HTTP_ADDR="+addr, "REPORTING_ADDR="+reportingAddr,
 		"DASHBOARD_OIDC_ISSUER="+idp.Issuer(), "DASHBOARD_OIDC_CLIENT_SECRET="+devidp.DashboardClientSecret,
 		"DASHBOARD_SESSION_KEY="+base64.StdEncoding.EncodeToString(key),
-		"DASHBOARD_TOKEN=", "AUTH_ED25519_PRIVATE_KEY=", "LOG_LEVEL=warn")
+		"DASHBOARD_TOKEN=", "AUTH_ED25519_PRIVATE_KEY=", "LOG_LEVEL=warn", "REPORTING_INSECURE=true")
 	d.cmd.Env = append(d.cmd.Env, env...)
 	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
 	if err := d.cmd.Start(); err != nil {
@@ -93,7 +121,7 @@ func startDashboard(t *testing.T, addr, reportingAddr string, idp *devidp.Provid
 	})
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := http.Get(d.url + "/healthz")
+		resp, err := (&http.Client{Transport: d.transport}).Get(d.url + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -131,7 +159,7 @@ func (d *dashboard) stop() (time.Duration, error) {
 func (d *dashboard) get(t *testing.T, hc *http.Client, path string) (int, string) {
 	t.Helper()
 	if hc == nil {
-		hc = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		hc = &http.Client{Transport: d.transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	resp, err := hc.Get(d.url + path)
 	if err != nil {
@@ -150,7 +178,7 @@ func (d *dashboard) get(t *testing.T, hc *http.Client, path string) (int, string
 func (d *dashboard) signIn(t *testing.T, idp *devidp.Provider, user string) *http.Client {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	hc := &http.Client{Jar: jar, Transport: d.transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := hc.Get(d.url + "/auth/signin")
 	if err != nil {
 		t.Fatal(err)

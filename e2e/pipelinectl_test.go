@@ -57,6 +57,11 @@ func newCtl(t *testing.T, st *stack) *ctl {
 	for name, addr := range st.addrs {
 		env = append(env, "PIPELINE_"+strings.ToUpper(name)+"_ADDR="+addr)
 	}
+	if st.certs != nil {
+		env = append(env, "PIPELINE_CA_FILE="+st.certs.CA, "PIPELINE_CERT_FILE="+st.certs.Client.Cert, "PIPELINE_KEY_FILE="+st.certs.Client.Key)
+	} else {
+		env = append(env, "PIPELINE_INSECURE=true")
+	}
 	return &ctl{t: t, bin: binary(t, "pipelinectl", filepath.Join("cmd", "pipelinectl")), env: env, configHome: configHome}
 }
 

@@ -17,13 +17,14 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/grpcauth"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
 	"github.com/probation-recruitment/pipeline/pkg/testenv"
+	"github.com/probation-recruitment/pipeline/pkg/tlsconfig"
 )
 
 // testSeed is the private seed of the key the tests sign tokens with; the
@@ -90,10 +91,18 @@ func binary(t *testing.T, name, dir string, flags ...string) string {
 
 // stack is the running system of one test.
 type stack struct {
+	// certs, if not nil, are the certificates the services serve gRPC
+	// with, requiring client certificates of their CA (startTLS); nil
+	// serves plain text on loopback.
+	certs *testenv.Certs
 	conns map[string]*grpc.ClientConn
 	// addrs are the services' gRPC addresses, for clients run as processes.
 	addrs map[string]string
 	js    jetstream.JetStream
+	// prefix names the test's schemas and roles (prefix_NAME); dbURLs are
+	// the services' database URLs, each connecting as its own role.
+	prefix string
+	dbURLs map[string]string
 }
 
 func freeAddr(t *testing.T) string {
@@ -106,23 +115,46 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// start runs every service as a process and waits until each is ready;
-// env adds to every service's environment (an OpenID provider to accept,
-// say).
+// start runs every service as a process, serving gRPC in plain text on
+// loopback as make run does, and waits until each is ready; env adds to
+// every service's environment (an OpenID provider to accept, say).
 func start(t *testing.T, env ...string) *stack {
+	t.Helper()
+	return startStack(t, nil, env)
+}
+
+// startTLS is start with every service serving gRPC over TLS and
+// requiring a client certificate of the test CA (mutual TLS); the stack's
+// connections present the test's client certificate.
+func startTLS(t *testing.T, env ...string) *stack {
+	t.Helper()
+	return startStack(t, testenv.TLSCerts(t), env)
+}
+
+func startStack(t *testing.T, certs *testenv.Certs, env []string) *stack {
 	t.Helper()
 	natsURL := testenv.NATS(t)
 	_, js := testenv.Connect(t, natsURL)
 	prefix := testenv.Name("e2e_")
-	st := &stack{conns: map[string]*grpc.ClientConn{}, addrs: map[string]string{}, js: js}
+	st := &stack{certs: certs, conns: map[string]*grpc.ClientConn{}, addrs: map[string]string{}, js: js,
+		prefix: prefix, dbURLs: provisionRoles(t, prefix)}
+	transportEnv, creds := []string{"GRPC_INSECURE=true"}, grpcauth.PlaintextLoopback()
+	if certs != nil {
+		transportEnv = []string{"TLS_CERT_FILE=" + certs.Server.Cert, "TLS_KEY_FILE=" + certs.Server.Key, "TLS_CLIENT_CA_FILE=" + certs.CA}
+		cfg, err := tlsconfig.Client{CAFile: certs.CA, CertFile: certs.Client.Cert, KeyFile: certs.Client.Key}.Config()
+		if err != nil {
+			t.Fatal(err)
+		}
+		creds = credentials.NewTLS(cfg)
+	}
 	for _, name := range services {
 		grpcAddr, adminAddr := freeAddr(t), freeAddr(t)
 		var logs bytes.Buffer
 		cmd := exec.Command(binary(t, name, filepath.Join("services", name, "cmd", name)))
 		cmd.Env = append(os.Environ(),
-			"DATABASE_URL="+testenv.DatabaseURL(), "DB_SCHEMA="+prefix+"_"+name, "NATS_URL="+natsURL,
+			"DATABASE_URL="+st.dbURLs[name], "DB_SCHEMA="+prefix+"_"+name, "NATS_URL="+natsURL,
 			"GRPC_ADDR="+grpcAddr, "ADMIN_ADDR="+adminAddr, "AUTH_ED25519_PUBLIC_KEY="+testPublicKey(t), "LOG_LEVEL=warn")
-		cmd.Env = append(cmd.Env, env...)
+		cmd.Env = append(append(cmd.Env, transportEnv...), env...)
 		cmd.Stdout, cmd.Stderr = &logs, &logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -136,7 +168,7 @@ func start(t *testing.T, env ...string) *stack {
 			dropSchema(t, prefix+"_"+name)
 		})
 		waitReady(t, name, adminAddr, &logs)
-		conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(creds))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -175,7 +207,8 @@ func dropSchema(t *testing.T, schema string) {
 	}
 }
 
-// token mints a bearer token for role in regions.
+// token mints a bearer token for role in regions, for the stack's
+// connections: over TLS, or in plain text to loopback.
 func token(t *testing.T, subject string, role auth.Role, regions ...string) grpc.CallOption {
 	t.Helper()
 	signer, err := auth.KeyConfig{Ed25519PrivateKey: testSeed}.Signer()
@@ -186,7 +219,7 @@ func token(t *testing.T, subject string, role auth.Role, regions ...string) grpc
 	if err != nil {
 		t.Fatal(err)
 	}
-	return grpc.PerRPCCredentials(grpcauth.BearerToken(tok))
+	return grpc.PerRPCCredentials(grpcauth.LoopbackBearerToken(tok))
 }
 
 // eventsFor reads the whole stream and returns the names of the events

@@ -183,7 +183,8 @@ func newApplicationsCmd(a *app) *cobra.Command {
 		`An application is one candidate's application to one campaign. SPOCs of the
 region (and admins) submit, read, list and withdraw them; they hold the
 candidate's name, email and phone, which no other service sees.`,
-		newApplicationSubmitCmd(a), newApplicationGetCmd(a), newApplicationListCmd(a), newApplicationWithdrawCmd(a))
+		newApplicationSubmitCmd(a), newApplicationGetCmd(a), newApplicationListCmd(a), newApplicationWithdrawCmd(a),
+		newApplicationEraseCmd(a))
 }
 
 func newApplicationSubmitCmd(a *app) *cobra.Command {
@@ -289,6 +290,46 @@ func newApplicationWithdrawCmd(a *app) *cobra.Command {
 	return cmd
 }
 
+func newApplicationEraseCmd(a *app) *cobra.Command {
+	var (
+		ch     change
+		reason string
+		yes    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "erase APPLICATION_ID",
+		Short: "Erase a candidate's personal data (admin; cannot be undone)",
+		Long: `Erase the candidate's name, email and phone from an application, and the
+free text other services hold about it (the vetting note), for a
+right-to-erasure request. Stages, dates and codes stay, so reports do not
+change. Erasing an erased application changes nothing. It cannot be undone:
+--yes confirms it. Run pipelinectl export first if the candidate asked for
+a copy.`,
+		Example: `  pipelinectl applications erase 0192f3a4-5b6c-7d8e-9f00-112233445566 --reason right_to_erasure --yes`,
+		Args:    oneID("application id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !yes {
+				return usagef("erasure cannot be undone: add --yes to erase application %s", args[0])
+			}
+			if err := ch.prepare(a, cmd, nil); err != nil {
+				return err
+			}
+			resp, err := a.applications.EraseCandidate(cmd.Context(), &applicationsv1.EraseCandidateRequest{
+				RequestId: ch.requestID, ApplicationId: args[0], ReasonCode: reason,
+			})
+			if err != nil {
+				return err
+			}
+			return a.emit(resp, recordOf(applicationView(resp.GetApplication())))
+		},
+	}
+	addChange(cmd, &ch, false)
+	cmd.Flags().StringVar(&reason, "reason", "", "why: right_to_erasure (the candidate asked) or retention (the retention period ran out)")
+	cmd.Flags().BoolVar(&yes, "yes", false, "confirm the erasure")
+	required(cmd, "reason")
+	return cmd
+}
+
 func (a *app) applicationVersion(ctx context.Context, id string) (int64, error) {
 	r, err := a.applications.GetApplication(ctx, &applicationsv1.GetApplicationRequest{ApplicationId: id})
 	return r.GetApplication().GetVersion(), err
@@ -306,17 +347,25 @@ func campaignView(cs ...*applicationsv1.Campaign) view {
 	return v
 }
 
+// erasedName stands for the name of a candidate whose personal data was
+// erased (the application's erased field says so; json output shows it).
+const erasedName = "(erased)"
+
 func applicationView(as ...*applicationsv1.Application) view {
 	v := view{columns: []string{
 		"id", "campaign_id", "region", "role", "stage", "stage_entered_at", "name", "email", "phone",
-		"submitted_at", "submitted_by", "version", "withdrawn_at", "withdrawal_reason_code",
+		"submitted_at", "submitted_by", "version", "withdrawn_at", "withdrawal_reason_code", "erased_at", "erasure_reason_code",
 	}}
 	for _, x := range as {
+		name := x.GetCandidate().GetName()
+		if x.GetErased() {
+			name = erasedName
+		}
 		v.rows = append(v.rows, []string{
 			x.GetId(), x.GetCampaignId(), x.GetRegion(), friendly(x.GetRole()), friendly(x.GetStage()),
-			fmtTime(x.GetStageEnteredAt()), x.GetCandidate().GetName(), x.GetCandidate().GetEmail(), x.GetCandidate().GetPhone(),
+			fmtTime(x.GetStageEnteredAt()), name, x.GetCandidate().GetEmail(), x.GetCandidate().GetPhone(),
 			fmtTime(x.GetSubmittedAt()), x.GetSubmittedBy(), fmtInt(x.GetVersion()),
-			fmtTime(x.GetWithdrawnAt()), x.GetWithdrawalReasonCode(),
+			fmtTime(x.GetWithdrawnAt()), x.GetWithdrawalReasonCode(), fmtTime(x.GetErasedAt()), x.GetErasureReasonCode(),
 		})
 	}
 	return v

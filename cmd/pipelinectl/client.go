@@ -2,21 +2,50 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/probation-recruitment/pipeline/pkg/config"
+	"github.com/probation-recruitment/pipeline/pkg/grpcauth"
+	"github.com/probation-recruitment/pipeline/pkg/tlsconfig"
 )
+
+// transport is the connection's security: TLS with --ca-file (and the
+// client certificate of --cert-file and --key-file), or with --insecure
+// plain text that connects only to loopback addresses.
+func (a *app) transport() (credentials.TransportCredentials, error) {
+	if a.insecure {
+		if a.caFile != "" || a.certFile != "" || a.keyFile != "" {
+			return nil, usagef("--insecure: set it or --ca-file, --cert-file and --key-file, not both")
+		}
+		return grpcauth.PlaintextLoopback(), nil
+	}
+	cfg, err := tlsconfig.Client{CAFile: a.caFile, CertFile: a.certFile, KeyFile: a.keyFile,
+		Vars: [3]string{"--ca-file", "--cert-file", "--key-file"}}.Config()
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	return credentials.NewTLS(cfg), nil
+}
+
+// bearerCredentials send tok over TLS, or with --insecure over plain text
+// to loopback; never in plain text to another machine.
+func (a *app) bearerCredentials(tok string) credentials.PerRPCCredentials {
+	if a.insecure {
+		return grpcauth.LoopbackBearerToken(tok)
+	}
+	return grpcauth.BearerToken(tok)
+}
 
 // dial creates the client connection of one service. Nothing connects
 // until the first call, so a command pays only for the services it uses.
-func (a *app) dial(service, addr string) (*grpc.ClientConn, error) {
-	creds := insecure.NewCredentials()
-	if a.tls {
-		creds = credentials.NewTLS(&tls.Config{MinVersion: tls.VersionTLS12})
+func (a *app) dial(service, addr string, creds credentials.TransportCredentials) (*grpc.ClientConn, error) {
+	if a.insecure && !config.Loopback(addr) {
+		return nil, fmt.Errorf("--insecure sends plain text only to a loopback address (127.0.0.1, [::1], localhost); for another machine drop --insecure and give --ca-file")
 	}
 	return grpc.NewClient(addr,
 		grpc.WithTransportCredentials(creds),

@@ -155,8 +155,10 @@ func describeStatus(service, addr string, st *status.Status) ([]string, int) {
 					orDefault(service, "<service>"), strings.ToUpper(orDefault(service, "<SERVICE>")))}, exitUnavailable
 		}
 		lines := []string{fmt.Sprintf("unavailable: %s: %s", where, msg)}
-		if strings.Contains(msg, "tls:") || strings.Contains(msg, "handshake") {
-			lines = append(lines, "check --tls (PIPELINE_TLS): it must match whether the service serves TLS")
+		// A TLS client of a plain-text server, or the reverse, sees its
+		// handshake fail or the server's preface garbled or cut off.
+		if strings.Contains(msg, "tls:") || strings.Contains(msg, "handshake") || strings.Contains(msg, "server preface") {
+			lines = append(lines, "check --ca-file (PIPELINE_CA_FILE): the service's certificate must chain to it; --cert-file and --key-file if it requires a client certificate; --insecure only for make run's plain text")
 		}
 		return lines, exitUnavailable
 	case codes.DeadlineExceeded:

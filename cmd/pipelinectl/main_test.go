@@ -26,7 +26,8 @@ func runIn(t *testing.T, home string, args ...string) (stdout, stderr string, co
 	var out, errOut bytes.Buffer
 	a := newApp(&out, &errOut)
 	a.configHome = home
-	code = a.run(context.Background(), args)
+	// The test servers listen in plain text on loopback, as make run's do.
+	code = a.run(context.Background(), append(args[:len(args):len(args)], "--insecure"))
 	return out.String(), errOut.String(), code
 }
 
@@ -125,4 +126,25 @@ func mustTime(t *testing.T, s string) time.Time {
 		t.Fatal(err)
 	}
 	return v.t.AsTime()
+}
+
+// TestInsecureOnlyToLoopback: --insecure (plain text) is refused for an
+// address on another machine, before any connection, and with a CA file.
+func TestInsecureOnlyToLoopback(t *testing.T) {
+	t.Parallel()
+	_, stderr, code := runCLI(t, "campaigns", "list", "--applications-addr", "192.0.2.10:50051")
+	if code != exitUsage || !strings.Contains(stderr, `--applications-addr "192.0.2.10:50051": --insecure sends plain text only to a loopback address`) {
+		t.Errorf("exit %d, stderr %q; want a usage error naming --insecure", code, stderr)
+	}
+	_, stderr, code = runCLI(t, "campaigns", "list", "--ca-file", "ca.crt")
+	if code != exitUsage || !strings.Contains(stderr, "--insecure: set it or --ca-file") {
+		t.Errorf("exit %d, stderr %q; want a usage error for --insecure with --ca-file", code, stderr)
+	}
+	var out, errOut bytes.Buffer
+	a := newApp(&out, &errOut)
+	a.configHome = t.TempDir()
+	if code := a.run(context.Background(), []string{"campaigns", "list", "--ca-file", "/nonexistent/ca.crt"}); code != exitUsage ||
+		!strings.Contains(errOut.String(), "--ca-file: open /nonexistent/ca.crt") {
+		t.Errorf("a missing --ca-file: exit %d, stderr %q", code, errOut.String())
+	}
 }

@@ -12,7 +12,9 @@ import (
 	"google.golang.org/grpc"
 
 	applicationsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
+	auditv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/audit/v1"
 	offersv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/offers/v1"
+	privacyv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/privacy/v1"
 	reportingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
 	siftingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/sifting/v1"
 	vettingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/vetting/v1"
@@ -38,11 +40,16 @@ func register(newCmd func(*app) *cobra.Command) { commands = append(commands, ne
 type app struct {
 	stdout, stderr io.Writer
 
-	addrs   map[string]*string
-	token   string
-	tls     bool
-	output  string
-	timeout time.Duration
+	addrs map[string]*string
+	token string
+	// The transport: TLS trusting caFile (empty: the system's roots),
+	// with certFile and keyFile as the client certificate for mutual TLS;
+	// or, with insecure, plain text to loopback addresses only.
+	caFile, certFile, keyFile string
+	insecure                  bool
+	tls                       bool
+	output                    string
+	timeout                   time.Duration
 
 	conns        []*grpc.ClientConn
 	applications applicationsv1.ApplicationsServiceClient
@@ -50,6 +57,11 @@ type app struct {
 	offers       offersv1.OffersServiceClient
 	vetting      vettingv1.VettingServiceClient
 	reporting    reportingv1.ReportingServiceClient
+	// audits are the audit trails, by the name of the service serving one.
+	audits map[string]auditv1.AuditServiceClient
+	// privacy are the services that hold records about applications, for
+	// export, in the order of services.
+	privacy []privacyClient
 
 	// configHome replaces os.UserConfigDir() as the place of the stored
 	// sign-in (tests); session is that sign-in once read.
@@ -79,11 +91,13 @@ func envFor(flag string) string {
 	return "PIPELINE_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
-var envFlags = []string{"applications-addr", "sifting-addr", "offers-addr", "vetting-addr", "reporting-addr", "token", "tls"}
+var envFlags = []string{"applications-addr", "sifting-addr", "offers-addr", "vetting-addr", "reporting-addr", "token",
+	"ca-file", "cert-file", "key-file", "insecure"}
 
 const rootLong = `pipelinectl is the command-line client of the recruitment pipeline tracker:
 campaigns and applications, the sift and interviews, conditional offers and
-starts, vetting cases (with the blocked-case work list), and the reports.
+starts, vetting cases (with the blocked-case work list), the reports, and
+the audit trail of personal data.
 
 Commands that call a service send a bearer token: --token or PIPELINE_TOKEN
 when given, else the sign-in of ` + "`pipelinectl login`" + ` (refreshed as it nears
@@ -112,7 +126,9 @@ Environment (flags win):
   PIPELINE_APPLICATIONS_ADDR  PIPELINE_SIFTING_ADDR  PIPELINE_OFFERS_ADDR
   PIPELINE_VETTING_ADDR  PIPELINE_REPORTING_ADDR      service addresses
   PIPELINE_TOKEN                                      bearer token (instead of the sign-in)
-  PIPELINE_TLS                                        true for TLS (system roots)
+  PIPELINE_CA_FILE                                    CA the services' certificates chain to (default: system roots)
+  PIPELINE_CERT_FILE  PIPELINE_KEY_FILE               client certificate and key, for services requiring them
+  PIPELINE_INSECURE                                   true: plain text, to loopback addresses only (make run)
   PIPELINE_OIDC_ISSUER                                identity provider of ` + "`login`" + ` (` + defaultIssuer + `)
   PIPELINE_OIDC_CLIENT_ID                             client id of ` + "`login`" + ` (` + defaultClientID + `)
   XDG_CONFIG_HOME                                     where ` + "`login`" + ` keeps the sign-in, in
@@ -144,7 +160,13 @@ func (a *app) root() *cobra.Command {
 		fs.StringVar(addr, flag, s.addr, fmt.Sprintf("%s service gRPC address (env %s)", s.name, envFor(flag)))
 	}
 	fs.StringVar(&a.token, "token", "", "bearer token (env PIPELINE_TOKEN); without it, the sign-in of pipelinectl login")
-	fs.BoolVar(&a.tls, "tls", false, "use TLS with the system's roots instead of plaintext (env PIPELINE_TLS)")
+	fs.StringVar(&a.caFile, "ca-file", "", "PEM file of the CA the services' certificates chain to; default the system's roots (env PIPELINE_CA_FILE)")
+	fs.StringVar(&a.certFile, "cert-file", "", "PEM client certificate, for services that require one (env PIPELINE_CERT_FILE)")
+	fs.StringVar(&a.keyFile, "key-file", "", "PEM private key of --cert-file (env PIPELINE_KEY_FILE)")
+	fs.BoolVar(&a.insecure, "insecure", false, "plain text instead of TLS, only to loopback addresses, as make run serves (env PIPELINE_INSECURE)")
+	// --tls chose TLS when plain text was the default; TLS is the default now.
+	fs.BoolVar(&a.tls, "tls", true, "")
+	_ = fs.MarkDeprecated("tls", "TLS is the default; --insecure asks for plain text to loopback")
 	fs.StringVarP(&a.output, "output", "o", outputTable, "output format: table, json or csv")
 	fs.DurationVar(&a.timeout, "timeout", 30*time.Second, "how long to wait for each call")
 
@@ -188,9 +210,13 @@ func (a *app) setUp(cmd *cobra.Command) error {
 	if a.timeout <= 0 {
 		return usagef("--timeout must be positive")
 	}
+	creds, err := a.transport()
+	if err != nil {
+		return err
+	}
 	conns := map[string]*grpc.ClientConn{}
 	for _, s := range services {
-		c, err := a.dial(s.name, *a.addrs[s.name])
+		c, err := a.dial(s.name, *a.addrs[s.name], creds)
 		if err != nil {
 			return usagef("--%s-addr %q: %v", s.name, *a.addrs[s.name], err)
 		}
@@ -202,6 +228,13 @@ func (a *app) setUp(cmd *cobra.Command) error {
 	a.offers = offersv1.NewOffersServiceClient(conns["offers"])
 	a.vetting = vettingv1.NewVettingServiceClient(conns["vetting"])
 	a.reporting = reportingv1.NewReportingServiceClient(conns["reporting"])
+	a.audits = map[string]auditv1.AuditServiceClient{}
+	for _, name := range auditedServices {
+		a.audits[name] = auditv1.NewAuditServiceClient(conns[name])
+	}
+	for _, name := range privacyServices {
+		a.privacy = append(a.privacy, privacyClient{name, privacyv1.NewPrivacyServiceClient(conns[name])})
+	}
 	return nil
 }
 

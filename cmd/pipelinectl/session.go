@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-
-	"github.com/probation-recruitment/pipeline/pkg/grpcauth"
 )
 
 // refreshBefore is how long before its expiry a stored ID token is
@@ -31,7 +29,7 @@ func (a *app) withBearer(ctx context.Context, opts []grpc.CallOption) ([]grpc.Ca
 	if err != nil || tok == "" {
 		return opts, issuer, err
 	}
-	return append(opts[:len(opts):len(opts)], grpc.PerRPCCredentials(grpcauth.BearerToken(tok))), issuer, nil
+	return append(opts[:len(opts):len(opts)], grpc.PerRPCCredentials(a.bearerCredentials(tok))), issuer, nil
 }
 
 // bearer is the token of the next call: --token or PIPELINE_TOKEN when

@@ -87,7 +87,7 @@ A token lives at most 12 hours.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&subject, "subject", "", "who the token identifies, e.g. spoc-london-1 (no names)")
+	cmd.Flags().StringVar(&subject, "subject", "", "who the token identifies, e.g. spoc-london-1 (an id: no names or email addresses)")
 	cmd.Flags().StringVar(&role, "role", "", "spoc, vetting, dashboard or admin")
 	cmd.Flags().StringSliceVar(&regions, "region", nil, "region code(s) the caller may see, e.g. london,wales")
 	cmd.Flags().DurationVar(&ttl, "ttl", 8*time.Hour, "how long the token is valid")

@@ -76,7 +76,7 @@ func watchUntil(t *testing.T, addr string, done func() bool) (stdout, stderr str
 	var out, errOut bytes.Buffer
 	a := newApp(&out, &errOut)
 	a.configHome = t.TempDir()
-	code = a.run(ctx, []string{"reports", "watch", "--region", "london", "-o", "json", "--reporting-addr", addr, "--token", "t"})
+	code = a.run(ctx, []string{"reports", "watch", "--region", "london", "-o", "json", "--reporting-addr", addr, "--token", "t", "--insecure"})
 	return out.String(), errOut.String(), code
 }
 

@@ -54,6 +54,8 @@ func Common(err error) (*status.Status, bool) {
 		return status.New(codes.NotFound, err.Error()), true
 	case errors.Is(err, idempotency.ErrReused):
 		return InvalidArgument("request_id", idempotency.ErrReused.Error()), true
+	case errors.Is(err, idempotency.ErrNotKept):
+		return status.New(codes.AlreadyExists, "request_id: "+idempotency.ErrNotKept.Error()), true
 	case errors.Is(err, pagetoken.ErrInvalid):
 		return InvalidArgument("page_token", "is not valid for this request; start again without it"), true
 	case errors.Is(err, auth.ErrUnauthenticated):
@@ -99,7 +101,7 @@ func ItemStatus(err error) *commonv1.ItemStatus {
 		return &commonv1.ItemStatus{Code: "OK"}
 	}
 	st := status.Convert(err)
-	is := &commonv1.ItemStatus{Code: codeName(st.Code()), Message: st.Message()}
+	is := &commonv1.ItemStatus{Code: CodeName(st.Code()), Message: st.Message()}
 	for _, d := range st.Details() {
 		if br, ok := d.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) > 0 {
 			is.Field = br.GetFieldViolations()[0].GetField()
@@ -108,8 +110,11 @@ func ItemStatus(err error) *commonv1.ItemStatus {
 	return is
 }
 
-// codeName is the canonical name of a code: FailedPrecondition → FAILED_PRECONDITION.
-func codeName(c codes.Code) string {
+// CodeName is the canonical name of a code: FailedPrecondition → FAILED_PRECONDITION.
+func CodeName(c codes.Code) string {
+	if c == codes.OK {
+		return "OK" // not O_K
+	}
 	var b strings.Builder
 	for i, r := range c.String() {
 		if i > 0 && unicode.IsUpper(r) {

@@ -23,6 +23,7 @@ func TestCommon(t *testing.T) {
 	}{
 		{validate.Field("candidate.email", "must be an address"), codes.InvalidArgument, true},
 		{fmt.Errorf("wrapped: %w", idempotency.ErrReused), codes.InvalidArgument, true},
+		{fmt.Errorf("wrapped: %w", idempotency.ErrNotKept), codes.AlreadyExists, true},
 		{fmt.Errorf("%w: expired", auth.ErrUnauthenticated), codes.Unauthenticated, true},
 		{fmt.Errorf("%w: other region", auth.ErrPermissionDenied), codes.PermissionDenied, true},
 		{context.DeadlineExceeded, codes.DeadlineExceeded, true},
@@ -53,5 +54,16 @@ func TestItemStatus(t *testing.T) {
 	var fe *validate.FieldError
 	if !errors.As(err, &fe) || fe.Field != "decisions[2].outcome" {
 		t.Errorf("WithFieldPrefix = %v", err)
+	}
+}
+
+func TestCodeName(t *testing.T) {
+	t.Parallel()
+	for c, want := range map[codes.Code]string{
+		codes.OK: "OK", codes.PermissionDenied: "PERMISSION_DENIED", codes.FailedPrecondition: "FAILED_PRECONDITION", codes.NotFound: "NOT_FOUND",
+	} {
+		if got := CodeName(c); got != want {
+			t.Errorf("CodeName(%s) = %q, want %q", c, got, want)
+		}
 	}
 }

@@ -58,6 +58,7 @@ func TestOIDCTokens(t *testing.T) {
 		Users: append(devidp.DemoUsers(),
 			devidp.User{ID: "no-role", Name: "N", Regions: []string{"london"}},
 			devidp.User{ID: "system:offers", Name: "S", Role: devidp.RoleAdmin},
+			devidp.User{ID: "ada.lovelace@justice.example", Name: "Ada", Role: devidp.RoleSPOC, Regions: []string{"london"}},
 			devidp.User{ID: "atlantis-spoc", Name: "A", Role: devidp.RoleSPOC, Regions: []string{"atlantis"}}),
 	})
 	v := oidcVerifier(t, auth.OIDCConfig{Issuer: p.Issuer()}, dashboardAudience...)
@@ -77,6 +78,7 @@ func TestOIDCTokens(t *testing.T) {
 	wantRefused(t, v, "an expired token", issue(t, p, devidp.DashboardClientID, "spoc-london", -time.Minute), "token expired")
 	wantRefused(t, v, "a user with no role", issue(t, p, devidp.DashboardClientID, "no-role", time.Hour), "names no role")
 	wantRefused(t, v, "a service's subject", issue(t, p, devidp.DashboardClientID, "system:offers", time.Hour), "reserved for the services")
+	wantRefused(t, v, "an email address as subject", issue(t, p, devidp.DashboardClientID, "ada.lovelace@justice.example", time.Hour), "not an email address")
 	wantRefused(t, v, "an unknown region", issue(t, p, devidp.DashboardClientID, "atlantis-spoc", time.Hour), `unknown region "atlantis"`)
 	wantRefused(t, v, "a lifetime over the cap", issue(t, p, devidp.DashboardClientID, "spoc-london", 13*time.Hour), "lifetime exceeds 12h")
 

@@ -208,6 +208,7 @@ func TestMintRefusesInvalidClaims(t *testing.T) {
 		{name: "zero ttl", c: auth.Claims{Subject: "a", Role: auth.RoleSPOC}, ttl: 0, want: "ttl must be positive"},
 		{name: "ttl over the cap", c: auth.Claims{Subject: "a", Role: auth.RoleAdmin}, ttl: 13 * time.Hour, want: "at most 12h"},
 		{name: "a service's subject", c: auth.Claims{Subject: "system:vetting", Role: auth.RoleAdmin}, ttl: time.Hour, want: "reserved for the services"},
+		{name: "an email address", c: auth.Claims{Subject: "spoc.london@justice.example", Role: auth.RoleSPOC}, ttl: time.Hour, want: "not an email address"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -260,7 +261,9 @@ func TestVerifyRejects(t *testing.T) {
 		{name: "lifetime over 12h", v: hsVerifier, token: craft(t, jwt.SigningMethodHS256, hs, with(goodClaims(), "exp", time.Now().Add(13*time.Hour).Unix())), want: "lifetime exceeds 12h"},
 		{name: "a service's subject", v: hsVerifier, token: craft(t, jwt.SigningMethodHS256, hs, with(goodClaims(), "sub", "system:offers")), want: "reserved for the services"},
 		{name: "a service's subject in capitals", v: hsVerifier, token: craft(t, jwt.SigningMethodHS256, hs, with(goodClaims(), "sub", "SYSTEM:vetting")), want: "reserved for the services"},
-		{name: "free text subject", v: hsVerifier, token: craft(t, jwt.SigningMethodHS256, hs, with(goodClaims(), "sub", "Alice Smith <alice@example.org>")), want: "not a well-formed id"},
+		{name: "free text subject", v: hsVerifier, token: craft(t, jwt.SigningMethodHS256, hs, with(goodClaims(), "sub", "Alice Smith")), want: "not a well-formed id"},
+		{name: "an email address as subject", v: hsVerifier, token: craft(t, jwt.SigningMethodHS256, hs, with(goodClaims(), "sub", "alice.smith@example.org")), want: "not an email address"},
+		{name: "an address without a dot as subject", v: edVerifier, token: craft(t, jwt.SigningMethodEdDSA, edPriv, with(goodClaims(), "sub", "alice@localhost")), want: "not an email address"},
 		{name: "control characters in subject", v: hsVerifier, token: craft(t, jwt.SigningMethodHS256, hs, with(goodClaims(), "sub", "alice\nadmin")), want: "not a well-formed id"},
 		{name: "missing sub", v: hsVerifier, token: craft(t, jwt.SigningMethodHS256, hs, without(goodClaims(), "sub")), want: "no subject"},
 		{name: "bad role", v: hsVerifier, token: craft(t, jwt.SigningMethodHS256, hs, with(goodClaims(), "role", "superuser")), want: `unknown role "superuser"`},

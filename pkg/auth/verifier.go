@@ -28,8 +28,10 @@ const DefaultMaxLifetime = 12 * time.Hour
 const SystemPrefix = "system:"
 
 // subjectFormat is what a token's subject may look like: a user or client
-// id of an identity provider, never free text, never empty.
-var subjectFormat = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@+=:/|-]{0,254}$`)
+// id of an identity provider, never free text, never empty, and never an
+// email address (no "@"): the subject is written into every record's
+// history and every event, which must hold no personal data.
+var subjectFormat = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+=:/|-]{0,254}$`)
 
 // VerifierConfig says which tokens a service accepts. At least one of Keys
 // and OIDC must be set.
@@ -216,6 +218,8 @@ func checkClaims(c Claims) error {
 		return errors.New("token has no subject")
 	case strings.HasPrefix(strings.ToLower(c.Subject), SystemPrefix):
 		return errors.New("token subject is reserved for the services")
+	case strings.Contains(c.Subject, "@"):
+		return errors.New("token subject must be an opaque id, not an email address")
 	case !subjectFormat.MatchString(c.Subject):
 		return errors.New("token subject is not a well-formed id")
 	case !c.Role.Valid():

@@ -12,9 +12,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/probation-recruitment/pipeline/pkg/apistatus"
+	"github.com/probation-recruitment/pipeline/pkg/audit"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/idempotency"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
@@ -41,12 +41,29 @@ func OnApplication(method string, roles []auth.Role, applicationID string) Call 
 	return Call{Method: method, Roles: roles, Invalid: validate.UUID("application_id", applicationID)}
 }
 
+// Records says how a call's result is noted in the request log and read
+// again for a retry: the log keeps only which record the first call
+// changed, never the response (see pkg/idempotency).
+type Records[T any] struct {
+	// Ref names the record a result is, with its version.
+	Ref func(T) idempotency.Ref
+	// Read reads the record id as caller may see it now: the read every
+	// other call of the record makes, its region checked, so a caller who
+	// has lost the region since is refused as for any record out of
+	// region.
+	Read func(ctx context.Context, caller auth.Claims, id string) (T, error)
+}
+
 // Run performs a change: the caller must hold one of c.Roles, the request
 // must be valid, and fn runs at most once per caller and request id, with
-// set putting its result into resp. A retry gets the first response back.
-// Errors are returned unmapped.
-func Run[T any](ctx context.Context, pool *pgxpool.Pool, c Call, req idempotency.Request, resp proto.Message,
-	fn func(context.Context, auth.Claims) (T, error), set func(T)) error {
+// set putting its result into resp as the caller may see it, and the
+// call's audit event (pkg/audit) written in the change's transaction. A retry
+// reads the changed record again with rec.Read and answers with it as it
+// stands: the first response while the record is unchanged, the record at
+// its later version once other changes have followed (the retry is never
+// applied again). Errors are returned unmapped.
+func Run[T any](ctx context.Context, pool *pgxpool.Pool, c Call, rec Records[T], req idempotency.Request, resp proto.Message,
+	fn func(context.Context, auth.Claims) (T, error), set func(auth.Claims, T)) error {
 	caller, err := auth.Require(ctx, "", c.Roles...)
 	if err != nil {
 		return err
@@ -54,11 +71,27 @@ func Run[T any](ctx context.Context, pool *pgxpool.Pool, c Call, req idempotency
 	if c.Invalid != nil {
 		return c.Invalid
 	}
-	return idempotency.Once(ctx, pool, caller.Subject, c.Method, req, resp, func(ctx context.Context) error {
-		v, err := fn(ctx, caller)
-		set(v)
-		return err
-	})
+	return idempotency.Once(ctx, pool, caller.Subject, c.Method, req,
+		func(ctx context.Context) (idempotency.Ref, error) {
+			v, err := fn(ctx, caller)
+			set(caller, v)
+			if err != nil {
+				return idempotency.Ref{}, err
+			}
+			// The change commits only with its audit event.
+			if err := audit.RecordChange(ctx, resp); err != nil {
+				return idempotency.Ref{}, err
+			}
+			return rec.Ref(v), nil
+		},
+		func(ctx context.Context, done idempotency.Ref) error {
+			v, err := rec.Read(ctx, caller, done.ID)
+			if err != nil {
+				return err
+			}
+			set(caller, v)
+			return nil
+		})
 }
 
 // Reply is a handler's answer: resp, or only the error if there is one.
@@ -96,8 +129,9 @@ type BatchCall struct {
 // item runs in its own transaction, its response recorded under the
 // request id and the item's position, so a retried batch (say after a
 // crash part-way) answers finished items from the record and applies the
-// rest. Field errors name the item, e.g. "items[3].reason".
-func Batch[I, R proto.Message](ctx context.Context, pool *pgxpool.Pool, c BatchCall, req idempotency.Request, items []I,
+// rest; a finished item's response is read again with rec.Read, as for
+// Run. Field errors name the item, e.g. "items[3].reason".
+func Batch[I, R proto.Message](ctx context.Context, pool *pgxpool.Pool, c BatchCall, rec Records[R], req idempotency.Request, items []I,
 	newResp func() R, apply func(ctx context.Context, caller auth.Claims, item I, resp R) error) (resps []R, errs []error, err error) {
 	if c.Max < 1 {
 		panic("command.Batch: BatchCall.Max must be at least 1") // a programming error any test of the call finds
@@ -134,7 +168,9 @@ func Batch[I, R proto.Message](ctx context.Context, pool *pgxpool.Pool, c BatchC
 		return resps, errs, nil
 	}
 	batch := idempotency.Key{Caller: caller.Subject, RequestID: req.GetRequestId(), Method: c.Method}
-	if err := idempotency.Do(ctx, pool, batch, req, &emptypb.Empty{}, func(context.Context) error { return nil }); err != nil {
+	if err := idempotency.Do(ctx, pool, batch, req,
+		func(context.Context) (idempotency.Ref, error) { return idempotency.Ref{}, nil },
+		func(context.Context, idempotency.Ref) error { return nil }); err != nil {
 		fillErr(errs, err)
 		return resps, errs, nil
 	}
@@ -145,7 +181,21 @@ func Batch[I, R proto.Message](ctx context.Context, pool *pgxpool.Pool, c BatchC
 		}
 		// Request ids cannot hold spaces, so no single call's id collides with an item's.
 		k := idempotency.Key{Caller: caller.Subject, RequestID: req.GetRequestId() + " #" + strconv.Itoa(i), Method: c.Method}
-		errs[i] = idempotency.Do(ctx, pool, k, item, resps[i], func(ctx context.Context) error { return runItem(ctx, i) })
+		errs[i] = idempotency.Do(ctx, pool, k, item,
+			func(ctx context.Context) (idempotency.Ref, error) {
+				if err := runItem(ctx, i); err != nil {
+					return idempotency.Ref{}, err
+				}
+				return rec.Ref(resps[i]), nil
+			},
+			func(ctx context.Context, done idempotency.Ref) error {
+				r, err := rec.Read(ctx, caller, done.ID)
+				if err != nil {
+					return err
+				}
+				resps[i] = r
+				return nil
+			})
 	}
 	return resps, errs, nil
 }

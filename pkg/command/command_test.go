@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
@@ -63,6 +64,14 @@ func change(pool *pgxpool.Pool) func(ctx context.Context, _ auth.Claims, item *v
 	}
 }
 
+// changedRecords reads an item's record again for a retry.
+var changedRecords = Records[*wrapperspb.StringValue]{
+	Ref: func(r *wrapperspb.StringValue) idempotency.Ref { return idempotency.Ref{ID: r.GetValue(), Version: 1} },
+	Read: func(_ context.Context, _ auth.Claims, id string) (*wrapperspb.StringValue, error) {
+		return wrapperspb.String(id), nil
+	},
+}
+
 func batch(ids ...string) *vettingv1.BatchUnblockRequest {
 	req := &vettingv1.BatchUnblockRequest{RequestId: "batch-1"}
 	for _, id := range ids {
@@ -74,7 +83,7 @@ func batch(ids ...string) *vettingv1.BatchUnblockRequest {
 func run(t *testing.T, pool *pgxpool.Pool, req *vettingv1.BatchUnblockRequest, dryRun bool) ([]*wrapperspb.StringValue, []error) {
 	t.Helper()
 	c := BatchCall{Call: Call{Method: "BatchUnblock", Roles: []auth.Role{auth.RoleVetting}}, Field: "items", ItemNoun: "cases", Max: 4, DryRun: dryRun}
-	resps, errs, err := Batch(auth.WithClaims(context.Background(), caller), pool, c, req, req.GetItems(),
+	resps, errs, err := Batch(auth.WithClaims(context.Background(), caller), pool, c, changedRecords, req, req.GetItems(),
 		func() *wrapperspb.StringValue { return &wrapperspb.StringValue{} }, change(pool))
 	if err != nil {
 		t.Fatalf("a well-formed batch refused: %v", err)
@@ -112,15 +121,18 @@ func TestBatch(t *testing.T) {
 	t.Run("real run, retried, and reused id", func(t *testing.T) {
 		t.Parallel()
 		pool := setup(t)
-		_, errs := run(t, pool, req, false)
+		first, errs := run(t, pool, req, false)
 		check(t, errs)
 		if n := rows(t, pool, "changed"); n != 2 {
 			t.Errorf("changed rows = %d, want 2", n)
 		}
 		// The retry answers from the record: the same outcomes, nothing new.
-		_, again := run(t, pool, req, false)
+		resps, again := run(t, pool, req, false)
 		if fmt.Sprint(again[:2]) != fmt.Sprint(errs[:2]) || rows(t, pool, "changed") != 2 {
 			t.Errorf("retry: errs %v, rows %d; want the first outcomes and no new rows", again, rows(t, pool, "changed"))
+		}
+		if resps[0].GetValue() != a || resps[1].GetValue() != b || !proto.Equal(resps[0], first[0]) {
+			t.Errorf("retry: responses %v, want %v", resps[:2], first[:2])
 		}
 		// The same request id for another batch is refused, for every item.
 		_, reused := run(t, pool, batch(event.NewID()), false)
@@ -159,7 +171,7 @@ func TestBatchRefusesWholeCalls(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resps, errs, err := Batch(tt.ctx, pool, tt.c, tt.req, tt.req.GetItems(),
+			resps, errs, err := Batch(tt.ctx, pool, tt.c, changedRecords, tt.req, tt.req.GetItems(),
 				func() *wrapperspb.StringValue { return &wrapperspb.StringValue{} }, change(pool))
 			var fe *validate.FieldError
 			switch {
@@ -180,16 +192,31 @@ func TestBatchRefusesWholeCalls(t *testing.T) {
 func TestRun(t *testing.T) {
 	t.Parallel()
 	pool := setup(t)
+	if _, err := pool.Exec(context.Background(), `ALTER TABLE changed ADD COLUMN region text NOT NULL DEFAULT 'london'`); err != nil {
+		t.Fatal(err)
+	}
 	id := event.NewID()
 	req := &vettingv1.UnblockCaseRequest{RequestId: "r1", ApplicationId: id, ExpectedVersion: 1}
+	// The record is its id and region; a read checks the region as a
+	// service's reads do.
+	records := Records[string]{
+		Ref: func(id string) idempotency.Ref { return idempotency.Ref{ID: id, Version: 1} },
+		Read: func(ctx context.Context, c auth.Claims, id string) (string, error) {
+			var region string
+			if err := pg.Q(ctx, pool).QueryRow(ctx, `SELECT region FROM changed WHERE application_id = $1`, id).Scan(&region); err != nil {
+				return "", err
+			}
+			return id, c.RequireRegion(region)
+		},
+	}
 	do := func(ctx context.Context, req *vettingv1.UnblockCaseRequest) (string, error) {
 		resp := &wrapperspb.StringValue{}
 		c := Call{Method: "UnblockCase", Roles: []auth.Role{auth.RoleVetting}, Invalid: validate.UUID("application_id", req.GetApplicationId())}
-		err := Run(ctx, pool, c, req, resp,
+		err := Run(ctx, pool, c, records, req, resp,
 			func(ctx context.Context, c auth.Claims) (string, error) {
 				_, err := pg.Q(ctx, pool).Exec(ctx, `INSERT INTO changed VALUES ($1)`, req.GetApplicationId())
-				return c.Subject + ":" + req.GetApplicationId(), err
-			}, func(v string) { resp.Value = v })
+				return req.GetApplicationId(), err
+			}, func(c auth.Claims, v string) { resp.Value = c.Subject + ":" + v })
 		return resp.GetValue(), err
 	}
 	ctx := auth.WithClaims(context.Background(), caller)
@@ -201,6 +228,12 @@ func TestRun(t *testing.T) {
 	}
 	if rows(t, pool, "changed") != 1 {
 		t.Errorf("a retried Run applied %d times, want 1", rows(t, pool, "changed"))
+	}
+	// The same caller, whose token no longer names London, retries: the
+	// record is read again and refused as any read out of region is.
+	moved := auth.WithClaims(context.Background(), auth.Claims{Subject: caller.Subject, Role: auth.RoleVetting, Regions: []string{"wales"}})
+	if got, err := do(moved, req); !errors.Is(err, auth.ErrPermissionDenied) || got != "" {
+		t.Errorf("retry after losing the region = %q, %v; want ErrPermissionDenied and no answer", got, err)
 	}
 	spoc := auth.WithClaims(context.Background(), auth.Claims{Subject: "s", Role: auth.RoleSPOC, Regions: []string{"london"}})
 	if _, err := do(spoc, &vettingv1.UnblockCaseRequest{RequestId: "r2", ApplicationId: event.NewID()}); !errors.Is(err, auth.ErrPermissionDenied) {

@@ -3,6 +3,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/grpcserver"
 	"github.com/probation-recruitment/pipeline/pkg/stream"
+	"github.com/probation-recruitment/pipeline/pkg/tlsconfig"
 )
 
 // DevEd25519Seed is the private seed of the development key (base64 of
@@ -45,8 +48,21 @@ type Common struct {
 	Reflection      bool          `env:"GRPC_REFLECTION" envDefault:"true"`
 	DefaultDeadline time.Duration `env:"GRPC_DEFAULT_DEADLINE" envDefault:"10s"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
+	// The gRPC server's certificate (TLS_CERT_FILE, TLS_KEY_FILE) and, for
+	// mutual TLS, the CA its clients' certificates must chain to. Without a
+	// certificate a service starts only with GRPC_INSECURE=true on a
+	// loopback GRPC_ADDR (see ServerTLS).
+	TLSCertFile     string `env:"TLS_CERT_FILE"`
+	TLSKeyFile      string `env:"TLS_KEY_FILE"`
+	TLSClientCAFile string `env:"TLS_CLIENT_CA_FILE"`
+	GRPCInsecure    bool   `env:"GRPC_INSECURE" envDefault:"false"`
 	// Profiling serves Go's profiles at /debug/pprof/ on the admin address.
 	Profiling bool `env:"PROFILING" envDefault:"false"`
+
+	// RequestLogRetention is how long a request id is remembered (and a
+	// retry answered from the record rather than applied again); older
+	// rows are pruned hourly. At least an hour.
+	RequestLogRetention time.Duration `env:"REQUEST_LOG_RETENTION" envDefault:"168h"`
 
 	// The gRPC server's limits (grpcserver.Config, docs/design.md §8).
 	// MaxDeadline caps a unary call's deadline; the grace of a connection's
@@ -81,6 +97,11 @@ type Common struct {
 	AuthOIDCRoleValues   map[string]string `env:"AUTH_OIDC_ROLE_VALUES"`
 	AuthOIDCRegionsClaim string            `env:"AUTH_OIDC_REGIONS_CLAIM" envDefault:"regions"`
 	AuthOIDCRegionPrefix string            `env:"AUTH_OIDC_REGION_PREFIX"`
+
+	// AuditRetention is how long the audit trail of personal data is kept
+	// (pkg/audit); older events are deleted hourly. 2 years (730 days) by
+	// default: the controller's to set (docs/security.md).
+	AuditRetention time.Duration `env:"AUDIT_RETENTION" envDefault:"17520h"`
 
 	LogLevel  slog.Level `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string     `env:"LOG_FORMAT" envDefault:"text"`
@@ -211,6 +232,31 @@ func (c Common) CheckProfiling() error {
 	return nil
 }
 
+// ServerTLS is the gRPC server's TLS configuration: the certificate of
+// TLS_CERT_FILE and TLS_KEY_FILE, with client certificates required and
+// verified against TLS_CLIENT_CA_FILE when it is set. Without a
+// certificate it returns nil (plain text) only when GRPC_INSECURE=true and
+// GRPC_ADDR is loopback: bearer tokens and personal data cross this link,
+// so plain text is for a developer's machine, never a network. Otherwise,
+// and for a file that cannot be read, it returns an error naming the
+// variable.
+func (c Common) ServerTLS() (*tls.Config, error) {
+	files := tlsconfig.Server{CertFile: c.TLSCertFile, KeyFile: c.TLSKeyFile, ClientCAFile: c.TLSClientCAFile,
+		Vars: [3]string{"TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CLIENT_CA_FILE"}}
+	switch {
+	case files.Enabled() && c.GRPCInsecure:
+		return nil, errors.New("GRPC_INSECURE: set it or TLS_CERT_FILE and TLS_KEY_FILE, not both")
+	case files.Enabled() || c.TLSClientCAFile != "":
+		return files.Config()
+	case !c.GRPCInsecure:
+		return nil, errors.New("TLS_CERT_FILE and TLS_KEY_FILE are required: gRPC is served over TLS " +
+			"(on a developer's machine, GRPC_INSECURE=true with a loopback GRPC_ADDR serves plain text)")
+	case !Loopback(c.GRPCAddr):
+		return nil, fmt.Errorf("GRPC_INSECURE: plain-text gRPC is allowed only on a loopback address; GRPC_ADDR is %q (set TLS_CERT_FILE and TLS_KEY_FILE)", c.GRPCAddr)
+	}
+	return nil, nil
+}
+
 // Loopback reports whether a listen address binds only a loopback
 // interface ("127.0.0.1:50051", "[::1]:9051", "localhost:8080"); an empty
 // host (":50051") binds every interface.
@@ -264,6 +310,9 @@ func (c Common) LogValue() slog.Value {
 		slog.String("grpc_addr", c.GRPCAddr),
 		slog.String("admin_addr", c.AdminAddr),
 		slog.Bool("grpc_reflection", c.Reflection),
+		slog.String("tls_cert_file", c.TLSCertFile),
+		slog.String("tls_client_ca_file", c.TLSClientCAFile),
+		slog.Bool("grpc_insecure", c.GRPCInsecure),
 		slog.Bool("auth_allow_dev_key", c.AuthAllowDevKey),
 		slog.Bool("auth_ed25519_key_set", c.AuthEd25519PublicKey != ""),
 		slog.String("auth_oidc_issuer", c.AuthOIDCIssuer),
@@ -276,13 +325,42 @@ func (c Common) LogValue() slog.Value {
 	)
 }
 
+// maskURL hides the secrets a connection string may hold, for the log: a
+// URL's password (postgres://user:secret@db), its password and sslpassword
+// parameters (postgres://db/x?password=secret), a NATS URL's token
+// (nats://token@host) in each URL of a comma-separated list, and the
+// password of a key/value string (host=db password='a secret').
 func maskURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparseable)"
+	if !strings.Contains(raw, "://") {
+		return dsnSecret.ReplaceAllString(raw, "${1}=xxxxx")
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	urls := strings.Split(raw, ",")
+	for i, one := range urls {
+		u, err := url.Parse(strings.TrimSpace(one))
+		if err != nil {
+			return "(unparseable)"
+		}
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		} else if u.User != nil && (u.Scheme == "nats" || u.Scheme == "tls") {
+			u.User = url.User("xxxxx")
+		}
+		q := u.Query()
+		masked := false
+		for k := range q {
+			if strings.Contains(strings.ToLower(k), "password") {
+				q.Set(k, "xxxxx")
+				masked = true
+			}
+		}
+		if masked {
+			u.RawQuery = q.Encode()
+		}
+		urls[i] = u.String()
 	}
-	return u.String()
+	return strings.Join(urls, ",")
 }
+
+// dsnSecret is a password in a key/value connection string: a bare value
+// or a quoted one with escapes (libpq's syntax).
+var dsnSecret = regexp.MustCompile(`(?i)\b(\w*password)\s*=\s*('(?:[^'\\]|\\.)*'|\S*)`)

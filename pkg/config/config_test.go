@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/probation-recruitment/pipeline/pkg/grpcserver"
+	"github.com/probation-recruitment/pipeline/pkg/testenv"
 )
 
 func TestLoadDefaultsAndOverrides(t *testing.T) {
@@ -33,6 +35,23 @@ func TestLoadDefaultsAndOverrides(t *testing.T) {
 	}
 	if logged := c.LogValue().String(); strings.Contains(logged, "s3cret") || !strings.Contains(logged, "xxxxx") {
 		t.Errorf("LogValue must mask the password: %s", logged)
+	}
+}
+
+// A DATABASE_URL with a service role's password, in any form pgx reads,
+// reaches the start-up log masked.
+func TestLogValueMasksDatabasePasswords(t *testing.T) {
+	for _, tt := range []struct{ url, want string }{
+		{"postgres://recruitment_offers:s3cret@db:5432/recruitment?sslmode=verify-full", "postgres://recruitment_offers:xxxxx@db:5432/recruitment?sslmode=verify-full"},
+		{"postgres://recruitment_offers@db/recruitment?password=s3cret&sslmode=require", "postgres://recruitment_offers@db/recruitment?password=xxxxx&sslmode=require"},
+		{"host=db user=recruitment_offers password=s3cret dbname=recruitment", "host=db user=recruitment_offers password=xxxxx dbname=recruitment"},
+		{"host=db password='s3cret with \\' quote' dbname=recruitment", "host=db password=xxxxx dbname=recruitment"},
+		{"postgres://recruitment_offers@db/recruitment", "postgres://recruitment_offers@db/recruitment"},
+	} {
+		logged := Common{DatabaseURL: tt.url}.LogValue().String()
+		if strings.Contains(logged, "s3cret") || !strings.Contains(logged, "database_url="+tt.want) {
+			t.Errorf("DATABASE_URL %q logged as %s; want database_url=%s", tt.url, logged, tt.want)
+		}
 	}
 }
 
@@ -142,6 +161,75 @@ func TestCheckProfiling(t *testing.T) {
 	} {
 		if err := tt.c.CheckProfiling(); (err == nil) != tt.ok {
 			t.Errorf("PROFILING=%v ADMIN_ADDR=%q: %v, want ok=%v", tt.c.Profiling, tt.c.AdminAddr, err, tt.ok)
+		}
+	}
+}
+
+// TestServerTLS: gRPC is TLS unless plain text is asked for on loopback;
+// every refusal names the variable to set.
+func TestServerTLS(t *testing.T) {
+	t.Parallel()
+	certs := testenv.TLSCerts(t)
+	withCert := Common{GRPCAddr: ":50051", TLSCertFile: certs.Server.Cert, TLSKeyFile: certs.Server.Key}
+	for _, tt := range []struct {
+		name    string
+		c       Common
+		tls     bool
+		mtls    bool
+		wantErr string
+	}{
+		{name: "certificate", c: withCert, tls: true},
+		{name: "certificate and client CA", c: func() Common { c := withCert; c.TLSClientCAFile = certs.CA; return c }(), tls: true, mtls: true},
+		{name: "insecure on loopback", c: Common{GRPCAddr: "127.0.0.1:50051", GRPCInsecure: true}},
+		{name: "insecure on localhost", c: Common{GRPCAddr: "localhost:50051", GRPCInsecure: true}},
+		{name: "nothing", c: Common{GRPCAddr: "127.0.0.1:50051"}, wantErr: "TLS_CERT_FILE and TLS_KEY_FILE are required"},
+		{name: "insecure on every interface", c: Common{GRPCAddr: ":50051", GRPCInsecure: true}, wantErr: `GRPC_INSECURE: plain-text gRPC is allowed only on a loopback address; GRPC_ADDR is ":50051"`},
+		{name: "insecure on a LAN address", c: Common{GRPCAddr: "10.1.2.3:50051", GRPCInsecure: true}, wantErr: "GRPC_INSECURE"},
+		{name: "insecure and a certificate", c: func() Common { c := withCert; c.GRPCInsecure = true; return c }(), wantErr: "not both"},
+		{name: "certificate without key", c: Common{GRPCAddr: ":1", TLSCertFile: certs.Server.Cert}, wantErr: "TLS_KEY_FILE: required with TLS_CERT_FILE"},
+		{name: "client CA alone", c: Common{GRPCAddr: "127.0.0.1:1", GRPCInsecure: true, TLSClientCAFile: certs.CA}, wantErr: "TLS_CLIENT_CA_FILE"},
+		{name: "missing certificate file", c: Common{GRPCAddr: ":1", TLSCertFile: certs.CA + ".missing", TLSKeyFile: certs.Server.Key}, wantErr: "TLS_CERT_FILE: open"},
+		{name: "key of another certificate", c: Common{GRPCAddr: ":1", TLSCertFile: certs.Server.Cert, TLSKeyFile: certs.Client.Key}, wantErr: "TLS_CERT_FILE and TLS_KEY_FILE: not a matching"},
+		{name: "client CA not PEM", c: func() Common { c := withCert; c.TLSClientCAFile = certs.Server.Key; return c }(), wantErr: "TLS_CLIENT_CA_FILE"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := tt.c.ServerTLS()
+			switch {
+			case tt.wantErr != "":
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("ServerTLS() = %v, want an error containing %q", err, tt.wantErr)
+				}
+			case err != nil:
+				t.Fatalf("ServerTLS() = %v", err)
+			case (cfg != nil) != tt.tls:
+				t.Fatalf("ServerTLS() = %v, want TLS %v", cfg, tt.tls)
+			case cfg != nil && (cfg.MinVersion < tls.VersionTLS12 || (cfg.ClientAuth == tls.RequireAndVerifyClientCert) != tt.mtls):
+				t.Errorf("MinVersion %x, ClientAuth %v; want at least TLS 1.2, client certificates %v", cfg.MinVersion, cfg.ClientAuth, tt.mtls)
+			}
+		})
+	}
+}
+
+// TestMaskURL: no form of connection string puts its secret in the log.
+func TestMaskURL(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ raw, want string }{
+		{"postgres://svc:s3cret@db:5432/recruitment?sslmode=verify-full&sslrootcert=/etc/ca.crt",
+			"postgres://svc:xxxxx@db:5432/recruitment?sslmode=verify-full&sslrootcert=/etc/ca.crt"},
+		{"postgres://svc@db/recruitment?password=s3cret&sslmode=require", "postgres://svc@db/recruitment?password=xxxxx&sslmode=require"},
+		{"postgres://svc@db/recruitment?sslpassword=s3cret", "postgres://svc@db/recruitment?sslpassword=xxxxx"},
+		{"postgres://postgres@127.0.0.1:5432/recruitment?sslmode=disable", "postgres://postgres@127.0.0.1:5432/recruitment?sslmode=disable"},
+		{"host=db user=svc password=s3cret sslmode=verify-full", "host=db user=svc password=xxxxx sslmode=verify-full"},
+		{`host=db password='s3 \'cret' dbname=x`, "host=db password=xxxxx dbname=x"},
+		{"nats://s3cret@nats:4222", "nats://xxxxx@nats:4222"},
+		{"nats://u:s3cret@a:4222,nats://u:s3cret@b:4222", "nats://u:xxxxx@a:4222,nats://u:xxxxx@b:4222"},
+		{"postgres://svc:s3cret@db:bad port/x", "(unparseable)"},
+	} {
+		if got := maskURL(tt.raw); got != tt.want {
+			t.Errorf("maskURL(%q) = %q, want %q", tt.raw, got, tt.want)
+		}
+		if strings.Contains(maskURL(tt.raw), "s3") {
+			t.Errorf("maskURL(%q) shows the secret", tt.raw)
 		}
 	}
 }

@@ -44,7 +44,7 @@ func TestNamesCoverDesign(t *testing.T) {
 	// docs/design.md §3-4: every stage change is an event.
 	want := []string{
 		"campaign.created", "campaign.updated",
-		"application.submitted", "application.withdrawn",
+		"application.submitted", "application.withdrawn", "application.erased",
 		"sift.passed", "sift.failed", "interview.scheduled", "interview.passed", "interview.failed",
 		"offer.made", "offer.accepted", "offer.declined", "offer.withdrawn", "offer.start_date_set", "candidate.started",
 		"vetting.opened", "vetting.forms_received", "vetting.blocked", "vetting.unblocked", "vetting.cleared", "vetting.failed",

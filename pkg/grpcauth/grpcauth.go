@@ -13,7 +13,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -207,18 +206,3 @@ type claimsStream struct {
 }
 
 func (s *claimsStream) Context() context.Context { return s.ctx }
-
-// BearerToken returns per-call credentials sending token as
-// "authorization: Bearer <token>". They do not require transport security:
-// services listen in plain text behind the platform, which terminates TLS.
-func BearerToken(token string) credentials.PerRPCCredentials {
-	return bearerToken(token)
-}
-
-type bearerToken string
-
-func (t bearerToken) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{authorizationKey: "Bearer " + string(t)}, nil
-}
-
-func (bearerToken) RequireTransportSecurity() bool { return false }

@@ -57,7 +57,7 @@ func watchCtx(t *testing.T) context.Context {
 // message, so the server has counted it.
 func openWatch(t *testing.T, ctx context.Context, conn *grpc.ClientConn, token string) grpc.ServerStreamingClient[testpb.StreamingOutputCallResponse] {
 	t.Helper()
-	s, err := testpb.NewTestServiceClient(conn).StreamingOutputCall(ctx, &testpb.StreamingOutputCallRequest{}, grpc.PerRPCCredentials(grpcauth.BearerToken(token)))
+	s, err := testpb.NewTestServiceClient(conn).StreamingOutputCall(ctx, &testpb.StreamingOutputCallRequest{}, grpc.PerRPCCredentials(grpcauth.LoopbackBearerToken(token)))
 	if err != nil {
 		t.Fatalf("open stream: %v", err)
 	}
@@ -138,7 +138,7 @@ func TestStreamRefusesExpiredToken(t *testing.T) {
 	}
 	time.Sleep(time.Until(claims.ExpiresAt) + 10*time.Millisecond)
 
-	s, err := testpb.NewTestServiceClient(conn).StreamingOutputCall(watchCtx(t), &testpb.StreamingOutputCallRequest{}, grpc.PerRPCCredentials(grpcauth.BearerToken(tok)))
+	s, err := testpb.NewTestServiceClient(conn).StreamingOutputCall(watchCtx(t), &testpb.StreamingOutputCallRequest{}, grpc.PerRPCCredentials(grpcauth.LoopbackBearerToken(tok)))
 	if err == nil {
 		_, err = s.Recv()
 	}
@@ -170,7 +170,7 @@ func TestMaxStreamsPerSubject(t *testing.T) {
 	// Another token of the same subject counts against the same cap.
 	again := mint(t, ed, auth.Claims{Subject: "alice", Role: auth.RoleDashboard})
 	for _, tok := range []string{alice, again} {
-		s, err := testpb.NewTestServiceClient(conn).StreamingOutputCall(watchCtx(t), &testpb.StreamingOutputCallRequest{}, grpc.PerRPCCredentials(grpcauth.BearerToken(tok)))
+		s, err := testpb.NewTestServiceClient(conn).StreamingOutputCall(watchCtx(t), &testpb.StreamingOutputCallRequest{}, grpc.PerRPCCredentials(grpcauth.LoopbackBearerToken(tok)))
 		if err == nil {
 			_, err = s.Recv()
 		}
@@ -187,7 +187,7 @@ func TestMaxStreamsPerSubject(t *testing.T) {
 	// server has seen it close.
 	cancelFirst()
 	testenv.Eventually(t, "a closed stream to free its place", func() (bool, string) {
-		s, err := testpb.NewTestServiceClient(conn).StreamingOutputCall(watchCtx(t), &testpb.StreamingOutputCallRequest{}, grpc.PerRPCCredentials(grpcauth.BearerToken(alice)))
+		s, err := testpb.NewTestServiceClient(conn).StreamingOutputCall(watchCtx(t), &testpb.StreamingOutputCallRequest{}, grpc.PerRPCCredentials(grpcauth.LoopbackBearerToken(alice)))
 		if err == nil {
 			_, err = s.Recv()
 		}

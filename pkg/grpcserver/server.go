@@ -9,6 +9,7 @@ package grpcserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -99,6 +101,11 @@ type Config struct {
 	// Profiling serves Go's runtime profiles (net/http/pprof) under
 	// /debug/pprof/ on the admin listener.
 	Profiling bool
+	// TLS, if not nil, serves gRPC over TLS with this configuration (see
+	// pkg/tlsconfig; with ClientAuth set, mutual TLS); nil serves plain
+	// text, which config.Common.ServerTLS allows only on loopback. The
+	// admin listener stays plain HTTP: it is internal (docs/security.md).
+	TLS *tls.Config
 }
 
 // Options adds interceptors to the chain. They run innermost, after
@@ -234,6 +241,9 @@ func (c Config) serverOptions() []grpc.ServerOption {
 	if c.MaxConcurrentStreams > 0 {
 		opts = append(opts, grpc.MaxConcurrentStreams(c.MaxConcurrentStreams))
 	}
+	if c.TLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(c.TLS)))
+	}
 	return opts
 }
 
@@ -319,7 +329,8 @@ func (s *Server) Run(ctx context.Context) error {
 		}()
 	}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	s.log.InfoContext(ctx, "grpc server started", "addr", s.Addr().String(), "admin_addr", addrString(s.AdminAddr()))
+	s.log.InfoContext(ctx, "grpc server started", "addr", s.Addr().String(), "admin_addr", addrString(s.AdminAddr()),
+		"tls", s.cfg.TLS != nil, "client_certificates", s.cfg.TLS != nil && s.cfg.TLS.ClientAuth == tls.RequireAndVerifyClientCert)
 
 	var serveErr error
 	select {

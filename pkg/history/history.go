@@ -8,6 +8,8 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/probation-recruitment/pipeline/pkg/auth"
+
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 )
 
@@ -32,12 +34,20 @@ func Since(all []Entry, version int64) []Entry {
 	return nil
 }
 
-// Proto converts entries for a response.
-func Proto(entries []Entry) []*commonv1.HistoryEntry {
+// Proto converts entries for a response to viewer. Admins see who made
+// each change (the actor's subject); everyone else sees the actor's role
+// only, so a SPOC or vetting contact point learns that "a vetting contact
+// point blocked the case", not which person did (least disclosure, see
+// docs/security.md).
+func Proto(entries []Entry, viewer auth.Role) []*commonv1.HistoryEntry {
 	out := make([]*commonv1.HistoryEntry, len(entries))
 	for i, e := range entries {
+		actor := e.Actor
+		if viewer != auth.RoleAdmin {
+			actor = &commonv1.Actor{Role: e.Actor.GetRole()}
+		}
 		out[i] = &commonv1.HistoryEntry{
-			Event: e.Event, Actor: e.Actor, OccurredAt: timestamppb.New(e.OccurredAt), Version: e.Version, ReasonCode: e.ReasonCode,
+			Event: e.Event, Actor: actor, OccurredAt: timestamppb.New(e.OccurredAt), Version: e.Version, ReasonCode: e.ReasonCode,
 		}
 	}
 	return out

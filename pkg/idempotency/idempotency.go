@@ -1,6 +1,16 @@
 // Package idempotency makes a mutating call with a client-chosen request id
-// apply once: the first call records its response in the same transaction
-// as its change, and a retry gets that response back.
+// apply once: the first call records, in the same transaction as its
+// change, which record it changed, and a retry is answered by reading that
+// record again.
+//
+// The request log holds no response and so no personal data: a response
+// may carry a candidate's name, email and phone or a vetting note, which
+// would otherwise outlive the record's own changes (a note cleared, a
+// candidate anonymised) for as long as the log is kept. A row holds the
+// caller's subject, the request id, the method, a SHA-256 digest of the
+// request (to refuse the id's reuse for another request), and the id and
+// version of the record the call left behind. Rows are deleted once older
+// than the retention (Prune, run by the service runtime).
 package idempotency
 
 import (
@@ -9,6 +19,8 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -28,6 +40,11 @@ var Migrations = pg.Embedded("request_log", migrations, "migrations")
 // method or request body: a client bug that must not silently succeed.
 var ErrReused = errors.New("request_id was already used for a different request")
 
+// ErrNotKept is returned for a retry of a request recorded before the log
+// stopped keeping responses: it was applied, and there is no record of
+// what it changed to answer with.
+var ErrNotKept = errors.New("request_id was already applied; its answer is no longer kept, so read the record to see the outcome")
+
 // Key identifies one logical request. Ids are scoped to the caller so one
 // caller can neither collide with nor read another's responses.
 type Key struct {
@@ -36,48 +53,71 @@ type Key struct {
 	Method    string
 }
 
+// Ref is what the log keeps of a completed call: the record it changed
+// (an application id, a campaign id, a region's thresholds) and that
+// record's version after the change. The zero Ref is a call that changed
+// no one record (a batch's header).
+type Ref struct {
+	ID      string
+	Version int64
+}
+
 // Claim starts a request inside tx. If the request is new it returns
-// (nil, true): the caller does its work and then calls Complete in the same
-// transaction. If the request was completed before it returns the stored
-// response and false. A concurrent first attempt holds the row lock until
-// it commits or rolls back, so Claim waits for it and then answers.
-func Claim(ctx context.Context, tx pgx.Tx, k Key, req proto.Message) (stored []byte, claimed bool, err error) {
+// claimed: the caller does its work and then calls Complete in the same
+// transaction. If the request was completed before it returns the record
+// the first call left behind. A concurrent first attempt holds the row
+// lock until it commits or rolls back, so Claim waits for it and then
+// answers.
+func Claim(ctx context.Context, tx pgx.Tx, k Key, req proto.Message) (done Ref, claimed bool, err error) {
 	fp, err := fingerprint(req)
 	if err != nil {
-		return nil, false, err
+		return Ref{}, false, err
 	}
 	tag, err := tx.Exec(ctx,
 		`INSERT INTO request_log (caller, request_id, method, fingerprint) VALUES ($1, $2, $3, $4)
 		 ON CONFLICT DO NOTHING`, k.Caller, k.RequestID, k.Method, fp)
 	if err != nil {
-		return nil, false, fmt.Errorf("claim request id: %w", err)
+		return Ref{}, false, fmt.Errorf("claim request id: %w", err)
 	}
 	if tag.RowsAffected() == 1 {
-		return nil, true, nil
+		return Ref{}, true, nil
 	}
 	var method string
 	var storedFP []byte
+	var id *string
+	var version *int64
+	var answerable bool
 	if err := tx.QueryRow(ctx,
-		`SELECT method, fingerprint, response FROM request_log WHERE caller = $1 AND request_id = $2`,
-		k.Caller, k.RequestID).Scan(&method, &storedFP, &stored); err != nil {
-		return nil, false, fmt.Errorf("read request log: %w", err)
+		`SELECT method, fingerprint, record_id, record_version, answerable FROM request_log WHERE caller = $1 AND request_id = $2`,
+		k.Caller, k.RequestID).Scan(&method, &storedFP, &id, &version, &answerable); err != nil {
+		return Ref{}, false, fmt.Errorf("read request log: %w", err)
 	}
-	if method != k.Method || string(storedFP) != string(fp) {
-		return nil, false, ErrReused
+	switch {
+	case method != k.Method || string(storedFP) != string(fp):
+		return Ref{}, false, ErrReused
+	case !answerable:
+		return Ref{}, false, ErrNotKept
 	}
-	return stored, false, nil
+	if id != nil {
+		done.ID = *id
+	}
+	if version != nil {
+		done.Version = *version
+	}
+	return done, false, nil
 }
 
-// Complete stores the response of a claimed request.
-func Complete(ctx context.Context, tx pgx.Tx, k Key, resp proto.Message) error {
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(resp)
-	if err != nil {
-		return fmt.Errorf("store response: %w", err)
+// Complete records what a claimed request changed.
+func Complete(ctx context.Context, tx pgx.Tx, k Key, done Ref) error {
+	var id *string
+	var version *int64
+	if done != (Ref{}) {
+		id, version = &done.ID, &done.Version
 	}
 	if _, err := tx.Exec(ctx,
-		`UPDATE request_log SET response = $3 WHERE caller = $1 AND request_id = $2`,
-		k.Caller, k.RequestID, b); err != nil {
-		return fmt.Errorf("store response: %w", err)
+		`UPDATE request_log SET record_id = $3, record_version = $4, answerable = true WHERE caller = $1 AND request_id = $2`,
+		k.Caller, k.RequestID, id, version); err != nil {
+		return fmt.Errorf("complete request: %w", err)
 	}
 	return nil
 }
@@ -91,25 +131,26 @@ func fingerprint(req proto.Message) ([]byte, error) {
 	return sum[:], nil
 }
 
-// Do runs fn at most once per key: in a transaction that fn's writes join
-// (through ctx, see pg.WithTx), with the response recorded beside them. A
-// retry of a completed request fills resp with the first response instead.
-func Do(ctx context.Context, pool *pgxpool.Pool, k Key, req, resp proto.Message, fn func(ctx context.Context) error) error {
+// Do runs apply at most once per key: in a transaction that apply's writes
+// join (through ctx, see pg.WithTx), with the record it returns noted
+// beside them. A retry of a completed request calls answer with that
+// record instead, which reads it again (as the caller may see it now) to
+// build the response; answer's error is the retry's.
+func Do(ctx context.Context, pool *pgxpool.Pool, k Key, req proto.Message,
+	apply func(ctx context.Context) (Ref, error), answer func(ctx context.Context, done Ref) error) error {
 	return pg.InTx(ctx, pool, func(tx pgx.Tx) error {
-		stored, claimed, err := Claim(ctx, tx, k, req)
+		done, claimed, err := Claim(ctx, tx, k, req)
 		if err != nil {
 			return err
 		}
 		if !claimed {
-			if err := proto.Unmarshal(stored, resp); err != nil {
-				return fmt.Errorf("read stored response: %w", err)
-			}
-			return nil
+			return answer(pg.WithTx(ctx, tx), done)
 		}
-		if err := fn(pg.WithTx(ctx, tx)); err != nil {
+		done, err = apply(pg.WithTx(ctx, tx))
+		if err != nil {
 			return err
 		}
-		return Complete(ctx, tx, k, resp)
+		return Complete(ctx, tx, k, done)
 	})
 }
 
@@ -119,11 +160,81 @@ type Request interface {
 	GetRequestId() string
 }
 
-// Once checks req's request id and runs fn at most once per caller and id
-// (see Do), with the method name keeping different calls apart.
-func Once(ctx context.Context, pool *pgxpool.Pool, caller, method string, req Request, resp proto.Message, fn func(ctx context.Context) error) error {
+// Once checks req's request id and runs apply at most once per caller and
+// id (see Do), with the method name keeping different calls apart.
+func Once(ctx context.Context, pool *pgxpool.Pool, caller, method string, req Request,
+	apply func(ctx context.Context) (Ref, error), answer func(ctx context.Context, done Ref) error) error {
 	if err := validate.RequestID(req.GetRequestId()); err != nil {
 		return err
 	}
-	return Do(ctx, pool, Key{Caller: caller, RequestID: req.GetRequestId(), Method: method}, req, resp, fn)
+	return Do(ctx, pool, Key{Caller: caller, RequestID: req.GetRequestId(), Method: method}, req, apply, answer)
+}
+
+// DefaultRetention is how long a request id is remembered unless the
+// service is configured otherwise (REQUEST_LOG_RETENTION): far longer than
+// any client retries a call.
+const DefaultRetention = 7 * 24 * time.Hour
+
+// MinRetention is the shortest retention allowed: a shorter one would
+// forget a request id while a client may still be retrying it, and the
+// retry would be applied a second time.
+const MinRetention = time.Hour
+
+// Prune deletes the request log's rows older than retention and returns
+// how many it deleted. A retry of a pruned request is applied as a new
+// one.
+func Prune(ctx context.Context, pool *pgxpool.Pool, retention time.Duration) (int64, error) {
+	tag, err := pool.Exec(ctx,
+		`DELETE FROM request_log WHERE created_at < now() - make_interval(secs => $1)`, retention.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("prune request log: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// Pruner deletes old rows of the request log periodically. Every replica
+// of a service may run one: the deletes are the same and do no harm when
+// they overlap.
+type Pruner struct {
+	pool      *pgxpool.Pool
+	retention time.Duration
+	every     time.Duration
+	log       *slog.Logger
+}
+
+// NewPruner returns a Pruner that deletes rows older than retention (at
+// least MinRetention; zero means DefaultRetention) every interval.
+func NewPruner(pool *pgxpool.Pool, retention, every time.Duration, log *slog.Logger) (*Pruner, error) {
+	if retention == 0 {
+		retention = DefaultRetention
+	}
+	if retention < MinRetention {
+		return nil, fmt.Errorf("request log retention %s is shorter than the minimum %s: a client's retry could be applied twice", retention, MinRetention)
+	}
+	if every <= 0 {
+		return nil, fmt.Errorf("request log prune interval must be positive, not %s", every)
+	}
+	return &Pruner{pool: pool, retention: retention, every: every, log: log}, nil
+}
+
+// Run prunes at once and then every interval until ctx is done. A failed
+// prune is logged and tried again at the next interval: the service goes
+// on serving with a longer log.
+func (p *Pruner) Run(ctx context.Context) error {
+	t := time.NewTicker(p.every)
+	defer t.Stop()
+	for {
+		n, err := Prune(ctx, p.pool, p.retention)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			p.log.Warn("prune request log", "err", err)
+		case n > 0:
+			p.log.Info("pruned request log", "rows", n, "older_than", p.retention)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }

@@ -19,8 +19,10 @@ import (
 var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
 // Connect opens a pool on url whose every connection works in schema (its
-// search_path), creating the schema if it does not exist. Each service owns
-// one schema, so the same database can hold them all.
+// search_path), creating the schema if it does not exist and the role may.
+// Each service owns one schema, so the same database can hold them all; in
+// production each connects as its own role (EnsureServiceRole), which owns
+// its schema and cannot reach the others.
 func Connect(ctx context.Context, url, schema string) (*pgxpool.Pool, error) {
 	if !schemaName.MatchString(schema) {
 		return nil, fmt.Errorf("connect: schema %q must be lower-case letters, digits and _", schema)
@@ -35,8 +37,21 @@ func Connect(ctx context.Context, url, schema string) (*pgxpool.Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
+	// A service role may not create schemas (see EnsureServiceRole), and
+	// PostgreSQL checks that right even when the schema exists: look first.
+	var exists bool
+	if err := pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema).Scan(&exists); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	if exists {
+		return pool, nil
+	}
 	if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+schema); err != nil {
 		pool.Close()
+		if SQLState(err) == InsufficientPrivilege {
+			return nil, fmt.Errorf("connect: schema %s does not exist and this role may not create it: provision the service's role and schema first (cmd/dbroles)", schema)
+		}
 		return nil, fmt.Errorf("connect: create schema %s: %w", schema, err)
 	}
 	return pool, nil
@@ -139,6 +154,8 @@ const (
 	UniqueViolation      = "23505"
 	ForeignKeyViolation  = "23503"
 	SerializationFailure = "40001"
+	// InsufficientPrivilege is a right the role does not have.
+	InsufficientPrivilege = "42501"
 )
 
 var errRehearsal = errors.New("rehearsal: rolled back")

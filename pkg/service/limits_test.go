@@ -11,6 +11,7 @@ import (
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/status"
 
+	"github.com/probation-recruitment/pipeline/pkg/audit"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/config"
 	"github.com/probation-recruitment/pipeline/pkg/service"
@@ -50,7 +51,7 @@ func TestStartAppliesLimits(t *testing.T) {
 	cfg := config.Common{
 		DatabaseURL: testenv.DatabaseURL(), DBSchema: schema, NATSURL: testenv.NATS(t),
 		NATSStream: "RECRUITMENT", NATSSubjectPrefix: "recruitment", NATSReplicas: 1,
-		GRPCAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, AuthAllowDevKey: true,
+		GRPCAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, AuthAllowDevKey: true, GRPCInsecure: true,
 		DefaultDeadline: time.Second, MaxDeadline: 2 * time.Second, MaxStreamsPerSubject: 1,
 	}
 	rt, err := service.Start(ctx, "svc", cfg)
@@ -58,6 +59,7 @@ func TestStartAppliesLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	testpb.RegisterTestServiceServer(rt.Server.GRPC(), limited{})
+	rt.Audit.Declare(testServiceNotPersonal)
 	done := make(chan error, 1)
 	go func() { done <- rt.Run(ctx) }()
 	t.Cleanup(func() {
@@ -96,4 +98,15 @@ func TestStartAppliesLimits(t *testing.T) {
 		_, err = second.Recv()
 	}
 	testenv.WantStatus(t, err, codes.ResourceExhausted, "at most 1")
+}
+
+// testServiceNotPersonal declares every method of gRPC's test service: a
+// service serves nothing its audit policy leaves undeclared.
+var testServiceNotPersonal = audit.Policy{Service: "grpc.testing.TestService", Methods: map[string]audit.Rule{}}
+
+func init() {
+	for _, m := range []string{"EmptyCall", "UnaryCall", "CacheableUnaryCall", "StreamingOutputCall", "StreamingInputCall",
+		"FullDuplexCall", "HalfDuplexCall", "UnimplementedCall"} {
+		testServiceNotPersonal.Methods[m] = audit.NotPersonal("a test service")
+	}
 }

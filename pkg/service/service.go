@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
+	"github.com/probation-recruitment/pipeline/pkg/audit"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/config"
 	"github.com/probation-recruitment/pipeline/pkg/consumer"
@@ -39,6 +41,10 @@ type Runtime struct {
 	NATS   *nats.Conn
 	JS     jetstream.JetStream
 	Server *grpcserver.Server
+	// Audit records the calls that read or change personal data; declare
+	// each served service's policy on it (audit.Register for a service
+	// holding personal data, Audit.Declare otherwise) before Run.
+	Audit *audit.Recorder
 
 	runners []func(context.Context) error
 }
@@ -47,7 +53,8 @@ type Runtime struct {
 // shared outbox, inbox and request-log tables and then migrations) and to
 // NATS (creating or updating the stream), and builds the gRPC server with
 // cfg's limits, bearer-token authentication (streams capped per caller and
-// ended when their token expires) and the outbox relay. Register gRPC
+// ended when their token expires), the outbox relay, and the hourly prune
+// of request log rows older than cfg.RequestLogRetention. Register gRPC
 // services on r.Server.GRPC() and consumers with Consume, then call Run.
 func Start(ctx context.Context, name string, cfg config.Common, migrations ...pg.Migrations) (_ *Runtime, err error) {
 	log := cfg.Logger(name)
@@ -59,6 +66,10 @@ func Start(ctx context.Context, name string, cfg config.Common, migrations ...pg
 	}
 	authCfg, devKey, err := cfg.Auth()
 	if err != nil {
+		return nil, err
+	}
+	srvCfg := cfg.Server()
+	if srvCfg.TLS, err = cfg.ServerTLS(); err != nil {
 		return nil, err
 	}
 	verifier, err := auth.NewVerifier(authCfg)
@@ -86,12 +97,17 @@ func Start(ctx context.Context, name string, cfg config.Common, migrations ...pg
 		return nil, err
 	}
 	perCaller := grpcauth.MaxStreamsPerSubject(cfg.MaxStreamsPerSubject)
-	if r.Server, err = grpcserver.New(cfg.Server(), log, grpcserver.Options{
-		Unary:  []grpc.UnaryServerInterceptor{grpcauth.UnaryServerInterceptor(verifier, grpcauth.DefaultSkip)},
-		Stream: []grpc.StreamServerInterceptor{grpcauth.StreamServerInterceptor(verifier, grpcauth.DefaultSkip, perCaller)},
+	r.Audit = audit.New(r.Pool, log)
+	// The audit interceptors run after authentication: they record who.
+	if r.Server, err = grpcserver.New(srvCfg, log, grpcserver.Options{
+		Unary: []grpc.UnaryServerInterceptor{
+			grpcauth.UnaryServerInterceptor(verifier, grpcauth.DefaultSkip), r.Audit.UnaryServerInterceptor()},
+		Stream: []grpc.StreamServerInterceptor{
+			grpcauth.StreamServerInterceptor(verifier, grpcauth.DefaultSkip, perCaller), r.Audit.StreamServerInterceptor()},
 	}); err != nil {
 		return nil, err
 	}
+	r.Server.Registry().MustRegister(r.Audit)
 	devKeyInUse := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "auth_dev_key", Help: "1 while the service accepts tokens signed with the public development key.",
 	})
@@ -101,20 +117,28 @@ func Start(ctx context.Context, name string, cfg config.Common, migrations ...pg
 		log.Warn("AUTH_ALLOW_DEV_KEY=true: accepting tokens signed with the public development key; never use this with real data")
 		r.Server.Warn("the public development key is in use (AUTH_ALLOW_DEV_KEY): not fit for real data")
 	}
+	if srvCfg.TLS == nil {
+		log.Warn("GRPC_INSECURE=true: serving gRPC in plain text on loopback; bearer tokens cross it unencrypted")
+		r.Server.Warn("gRPC is served in plain text (GRPC_INSECURE): loopback only, not fit for a network")
+	}
 	r.Server.AddReadinessCheck("postgres", r.Pool.Ping)
 	r.Server.AddReadinessCheck("nats", stream.Ready(r.NATS))
 
+	pruner, err := idempotency.NewPruner(r.Pool, cfg.RequestLogRetention, time.Hour, log)
+	if err != nil {
+		return nil, fmt.Errorf("REQUEST_LOG_RETENTION: %w", err)
+	}
 	relay := outbox.NewRelay(r.Pool, r.JS, outbox.RelayConfig{
 		Stream: cfg.NATSStream, SubjectPrefix: cfg.NATSSubjectPrefix, Registerer: r.Server.Registry(),
 	}, log)
-	r.runners = append(r.runners, r.Server.Run, relay.Run)
+	r.runners = append(r.runners, r.Server.Run, relay.Run, pruner.Run, r.Audit.Pruner(cfg.AuditRetention, 0))
 	return r, nil
 }
 
 // Migrations is what a service's schema needs: the runtime's tables
-// (outbox, inbox, request log), then the service's own sets.
+// (outbox, inbox, request log, audit trail), then the service's own sets.
 func Migrations(own ...pg.Migrations) []pg.Migrations {
-	return append([]pg.Migrations{outbox.Migrations, consumer.Migrations, idempotency.Migrations}, own...)
+	return append([]pg.Migrations{outbox.Migrations, consumer.Migrations, idempotency.Migrations, audit.Migrations}, own...)
 }
 
 // Consume adds the service's durable consumer of the events whose subject
@@ -168,9 +192,14 @@ func (r *Runtime) Go(run func(context.Context) error) {
 }
 
 // Run serves until ctx is done (SIGTERM), or until a part fails, then stops
-// everything and closes the connections. A clean shutdown returns nil.
+// everything and closes the connections. A clean shutdown returns nil. It
+// refuses to serve a method that no audit policy declares (audit.Check).
 func (r *Runtime) Run(ctx context.Context) error {
 	defer r.close()
+	// A method nobody has said touches personal data or not is not served.
+	if err := r.Audit.Check(r.Server.GRPC().GetServiceInfo()); err != nil {
+		return fmt.Errorf("%s: %w", r.Name, err)
+	}
 	r.Log.Info("serving", "grpc", r.Server.Addr().String(), "admin", r.Config.AdminAddr)
 	g, ctx := errgroup.WithContext(ctx)
 	for _, run := range r.runners {

@@ -13,7 +13,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	testpb "google.golang.org/grpc/interop/grpc_testing"
 
+	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/config"
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
@@ -33,7 +35,7 @@ func TestStartConsumeRun(t *testing.T) {
 	cfg := config.Common{
 		DatabaseURL: testenv.DatabaseURL(), DBSchema: schema, NATSURL: testenv.NATS(t),
 		NATSStream: "RECRUITMENT", NATSSubjectPrefix: "recruitment", NATSReplicas: 1,
-		GRPCAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, AuthAllowDevKey: true,
+		GRPCAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, AuthAllowDevKey: true, GRPCInsecure: true,
 	}
 	rt, err := service.Start(ctx, "svc", cfg)
 	if err != nil {
@@ -62,8 +64,12 @@ func TestStartConsumeRun(t *testing.T) {
 		return err == nil && r.GetStatus() == healthpb.HealthCheckResponse_SERVING, fmt.Sprint(r.GetStatus(), err)
 	})
 	// The development key is in use: /healthz and a metric say so.
-	if body := get(t, rt, "/healthz", http.StatusOK); !strings.Contains(body, "warning: the public development key is in use") {
+	body := get(t, rt, "/healthz", http.StatusOK)
+	if !strings.Contains(body, "warning: the public development key is in use") {
 		t.Errorf("/healthz = %q, want it to warn of the development key", body)
+	}
+	if !strings.Contains(body, "warning: gRPC is served in plain text") {
+		t.Errorf("/healthz = %q, want it to warn of plain-text gRPC", body)
 	}
 	if body := get(t, rt, "/metrics", http.StatusOK); !strings.Contains(body, "\nauth_dev_key 1\n") {
 		t.Error("/metrics has no auth_dev_key 1")
@@ -120,7 +126,7 @@ func get(t *testing.T, rt *service.Runtime, path string, want int) string {
 
 func TestStartFailsClearly(t *testing.T) {
 	t.Parallel()
-	cfg := config.Common{DatabaseURL: "postgres://nobody@127.0.0.1:1/none?connect_timeout=1", DBSchema: "x", GRPCAddr: "127.0.0.1:0", AuthAllowDevKey: true}
+	cfg := config.Common{DatabaseURL: "postgres://nobody@127.0.0.1:1/none?connect_timeout=1", DBSchema: "x", GRPCAddr: "127.0.0.1:0", AuthAllowDevKey: true, GRPCInsecure: true}
 	if _, err := service.Start(context.Background(), "svc", cfg); err == nil {
 		t.Error("Start with an unreachable database: want an error")
 	}
@@ -138,12 +144,26 @@ func TestStartFailsClosed(t *testing.T) {
 	}{
 		{"no key", config.Common{GRPCAddr: "127.0.0.1:0"}, "no token verification configured"},
 		{"dev key on every interface", config.Common{GRPCAddr: ":0", AuthAllowDevKey: true}, "loopback"},
+		{"no certificate", config.Common{GRPCAddr: "127.0.0.1:0", AuthEd25519PublicKey: devPublicKey(t)}, "TLS_CERT_FILE and TLS_KEY_FILE are required"},
+		{"plain text on every interface", config.Common{GRPCAddr: ":0", GRPCInsecure: true, AuthEd25519PublicKey: devPublicKey(t)},
+			`GRPC_INSECURE: plain-text gRPC is allowed only on a loopback address; GRPC_ADDR is ":0"`},
+		{"request ids forgotten within minutes", config.Common{GRPCAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", AuthAllowDevKey: true, GRPCInsecure: true,
+			RequestLogRetention: 30 * time.Minute}, "REQUEST_LOG_RETENTION"},
 	} {
 		tt.cfg.DatabaseURL, tt.cfg.DBSchema, tt.cfg.NATSURL = testenv.DatabaseURL(), schema, testenv.SystemNATSURL()
 		if _, err := service.Start(context.Background(), "svc", tt.cfg); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: Start = %v, want an error containing %q", tt.name, err, tt.want)
 		}
 	}
+}
+
+func devPublicKey(t *testing.T) string {
+	t.Helper()
+	k, err := auth.KeyConfig{Ed25519PrivateKey: config.DevEd25519Seed}.Public()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.Ed25519PublicKey
 }
 
 func newEvent(payload any) *eventsv1.Event {
@@ -157,4 +177,70 @@ func newEvent(payload any) *eventsv1.Event {
 		ev.Payload = p
 	}
 	return ev
+}
+
+// TestRunPrunesRequestLog: the runtime deletes request log rows older than
+// REQUEST_LOG_RETENTION, and only those, as soon as it runs.
+func TestRunPrunesRequestLog(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, schema := testenv.Schema(t)
+	cfg := config.Common{
+		DatabaseURL: testenv.DatabaseURL(), DBSchema: schema, NATSURL: testenv.NATS(t),
+		NATSStream: "RECRUITMENT", NATSSubjectPrefix: "recruitment", NATSReplicas: 1,
+		GRPCAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, AuthAllowDevKey: true, GRPCInsecure: true,
+		RequestLogRetention: 48 * time.Hour,
+	}
+	rt, err := service.Start(ctx, "svc", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.Pool.Exec(ctx, `INSERT INTO request_log (caller, request_id, method, fingerprint, answerable, created_at)
+		VALUES ('c', 'old', 'M', '\x00', true, now() - interval '49 hours'),
+		       ('c', 'kept', 'M', '\x00', true, now() - interval '47 hours')`); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- rt.Run(ctx) }()
+	testenv.Eventually(t, "the request log row older than 48h pruned", func() (bool, string) {
+		var ids []string
+		rows, err := rt.Pool.Query(ctx, `SELECT request_id FROM request_log ORDER BY request_id`)
+		if err == nil {
+			for rows.Next() {
+				var id string
+				_ = rows.Scan(&id)
+				ids = append(ids, id)
+			}
+			err = rows.Err()
+		}
+		return err == nil && fmt.Sprint(ids) == "[kept]", fmt.Sprint(ids, err)
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run after cancel = %v", err)
+	}
+}
+
+// TestRunRefusesUndeclaredMethods: a service serving a method that no
+// audit policy declares — read, change or not personal — does not start.
+func TestRunRefusesUndeclaredMethods(t *testing.T) {
+	t.Parallel()
+	_, schema := testenv.Schema(t)
+	cfg := config.Common{
+		DatabaseURL: testenv.DatabaseURL(), DBSchema: schema, NATSURL: testenv.NATS(t),
+		NATSStream: "RECRUITMENT", NATSSubjectPrefix: "recruitment", NATSReplicas: 1,
+		GRPCAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, AuthAllowDevKey: true, GRPCInsecure: true,
+	}
+	rt, err := service.Start(context.Background(), "svc", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testpb.RegisterTestServiceServer(rt.Server.GRPC(), testpb.UnimplementedTestServiceServer{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = rt.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "grpc.testing.TestService/UnaryCall: not declared") {
+		t.Fatalf("Run = %v, want a refusal naming the undeclared method", err)
+	}
 }

@@ -11,7 +11,6 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
@@ -32,6 +31,13 @@ type GRPC struct {
 // authentication. The server stops when the test ends.
 func StartGRPC(t testing.TB, key string, log *slog.Logger, register func(*grpc.Server), stream ...grpc.StreamServerInterceptor) *GRPC {
 	t.Helper()
+	return StartGRPCWith(t, key, log, register, grpcserver.Options{Stream: stream})
+}
+
+// StartGRPCWith is StartGRPC with extra unary and stream interceptors,
+// which run after authentication.
+func StartGRPCWith(t testing.TB, key string, log *slog.Logger, register func(*grpc.Server), extra grpcserver.Options) *GRPC {
+	t.Helper()
 	keys := auth.KeyConfig{HS256Key: key}
 	verifier, err := keys.Verifier()
 	if err != nil {
@@ -42,8 +48,8 @@ func StartGRPC(t testing.TB, key string, log *slog.Logger, register func(*grpc.S
 		t.Fatal(err)
 	}
 	srv, err := grpcserver.New(grpcserver.Config{Addr: "127.0.0.1:0"}, log, grpcserver.Options{
-		Unary:  []grpc.UnaryServerInterceptor{grpcauth.UnaryServerInterceptor(verifier, grpcauth.DefaultSkip)},
-		Stream: append([]grpc.StreamServerInterceptor{grpcauth.StreamServerInterceptor(verifier, grpcauth.DefaultSkip)}, stream...),
+		Unary:  append([]grpc.UnaryServerInterceptor{grpcauth.UnaryServerInterceptor(verifier, grpcauth.DefaultSkip)}, extra.Unary...),
+		Stream: append([]grpc.StreamServerInterceptor{grpcauth.StreamServerInterceptor(verifier, grpcauth.DefaultSkip)}, extra.Stream...),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -61,13 +67,14 @@ func StartGRPC(t testing.TB, key string, log *slog.Logger, register func(*grpc.S
 	return &GRPC{Addr: srv.Addr().String(), Signer: signer}
 }
 
-// Dial connects to addr sending token as its bearer token ("" sends
-// none); the connection closes when the test ends.
+// Dial connects to addr, a loopback address, in plain text (as `make run`
+// does) sending token as its bearer token ("" sends none); the connection
+// closes when the test ends.
 func Dial(t testing.TB, addr, token string) *grpc.ClientConn {
 	t.Helper()
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(grpcauth.PlaintextLoopback())}
 	if token != "" {
-		opts = append(opts, grpc.WithPerRPCCredentials(grpcauth.BearerToken(token)))
+		opts = append(opts, grpc.WithPerRPCCredentials(grpcauth.LoopbackBearerToken(token)))
 	}
 	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {

@@ -136,3 +136,46 @@ func Connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
 	}
 	return nc, js
 }
+
+// ServiceRole provisions r as production does (pg.EnsureServiceRole, with
+// the test's own unique name and schema) and returns a URL that connects
+// as it. The role, its schema and its rights are dropped when the test
+// ends.
+func ServiceRole(t testing.TB, r pg.ServiceRole) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := pg.Connect(ctx, DatabaseURL(), "public")
+	if err != nil {
+		t.Fatalf("PostgreSQL is not reachable at %s (start it with `make services-up`): %v", redact(DatabaseURL()), err)
+	}
+	defer admin.Close()
+	// Registered first, so that it runs after the cleanups of whatever
+	// the test connects as the role.
+	t.Cleanup(func() { DropRole(t, r.Name) })
+	if err := pg.EnsureServiceRole(ctx, admin, r); err != nil {
+		t.Fatal(err)
+	}
+	url, err := pg.WithUser(DatabaseURL(), r.Name, r.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return url
+}
+
+// DropRole drops role with everything it owns in the test database (its
+// schema included) and every right it was granted.
+func DropRole(t testing.TB, role string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := pg.Connect(ctx, DatabaseURL(), "public")
+	if err != nil {
+		t.Logf("drop role %s: %v", role, err)
+		return
+	}
+	defer admin.Close()
+	if err := pg.DropServiceRole(ctx, admin, role); err != nil {
+		t.Errorf("%v", err)
+	}
+}

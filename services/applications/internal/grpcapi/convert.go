@@ -104,10 +104,13 @@ func applicationToProto(a *intake.Application) *pb.Application {
 		Candidate: &pb.Candidate{Name: a.Candidate.Name, Email: a.Candidate.Email, Phone: a.Candidate.Phone},
 		Stage:     intake.StageProto(a.Stage), StageEnteredAt: timestamppb.New(a.StageEnteredAt),
 		Version: a.Version, SubmittedAt: timestamppb.New(a.SubmittedAt), SubmittedBy: a.SubmittedBy,
-		WithdrawalReasonCode: a.WithdrawReason,
+		WithdrawalReasonCode: a.WithdrawReason, Erased: a.Erased(), ErasureReasonCode: a.ErasureReason,
 	}
 	if a.WithdrawnAt != nil {
 		p.WithdrawnAt = timestamppb.New(*a.WithdrawnAt)
+	}
+	if a.ErasedAt != nil {
+		p.ErasedAt = timestamppb.New(*a.ErasedAt)
 	}
 	return p
 }

@@ -11,10 +11,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/probation-recruitment/pipeline/pkg/apistatus"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/command"
+	"github.com/probation-recruitment/pipeline/pkg/idempotency"
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
@@ -46,11 +48,11 @@ var (
 func (s *Server) CreateCampaign(ctx context.Context, req *pb.CreateCampaignRequest) (*pb.CreateCampaignResponse, error) {
 	nc, invalid := newCampaignFromProto(req)
 	resp := &pb.CreateCampaignResponse{}
-	err := command.Run(ctx, s.pool, command.Call{Method: "CreateCampaign", Invalid: invalid}, req, resp,
+	err := command.Run(ctx, s.pool, command.Call{Method: "CreateCampaign", Invalid: invalid}, s.campaigns(), req, resp,
 		func(ctx context.Context, caller auth.Claims) (*intake.Campaign, error) {
 			return s.svc.CreateCampaign(ctx, caller, nc)
 		},
-		func(c *intake.Campaign) { resp.Campaign = campaignToProto(c) })
+		func(_ auth.Claims, c *intake.Campaign) { resp.Campaign = campaignToProto(c) })
 	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
@@ -62,10 +64,10 @@ func (s *Server) UpdateCampaign(ctx context.Context, req *pb.UpdateCampaignReque
 		invalid = err
 	}
 	resp := &pb.UpdateCampaignResponse{}
-	err = command.Run(ctx, s.pool, command.Call{Method: "UpdateCampaign", Invalid: invalid}, req, resp,
+	err = command.Run(ctx, s.pool, command.Call{Method: "UpdateCampaign", Invalid: invalid}, s.campaigns(), req, resp,
 		func(ctx context.Context, caller auth.Claims) (*intake.Campaign, error) {
 			return s.svc.UpdateCampaign(ctx, caller, req.GetCampaignId(), req.GetExpectedVersion(), d)
-		}, func(c *intake.Campaign) { resp.Campaign = campaignToProto(c) })
+		}, func(_ auth.Claims, c *intake.Campaign) { resp.Campaign = campaignToProto(c) })
 	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
@@ -115,10 +117,10 @@ func (s *Server) ListCampaigns(ctx context.Context, req *pb.ListCampaignsRequest
 func (s *Server) SubmitApplication(ctx context.Context, req *pb.SubmitApplicationRequest) (*pb.SubmitApplicationResponse, error) {
 	resp := &pb.SubmitApplicationResponse{}
 	call := command.Call{Method: "SubmitApplication", Roles: spocs, Invalid: validate.UUID("campaign_id", req.GetCampaignId())}
-	err := command.Run(ctx, s.pool, call, req, resp,
+	err := command.Run(ctx, s.pool, call, s.applications(), req, resp,
 		func(ctx context.Context, caller auth.Claims) (*intake.Application, error) {
 			return s.svc.Submit(ctx, caller, req.GetCampaignId(), candidateFromProto(req.GetCandidate()))
-		}, func(a *intake.Application) { resp.Application = applicationToProto(a) })
+		}, func(_ auth.Claims, a *intake.Application) { resp.Application = applicationToProto(a) })
 	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
@@ -180,11 +182,34 @@ func (s *Server) ListApplications(ctx context.Context, req *pb.ListApplicationsR
 // WithdrawApplication implements pb.ApplicationsServiceServer.
 func (s *Server) WithdrawApplication(ctx context.Context, req *pb.WithdrawApplicationRequest) (*pb.WithdrawApplicationResponse, error) {
 	resp := &pb.WithdrawApplicationResponse{}
-	err := command.Run(ctx, s.pool, command.OnApplication("WithdrawApplication", spocs, req.GetApplicationId()), req, resp,
+	err := command.Run(ctx, s.pool, command.OnApplication("WithdrawApplication", spocs, req.GetApplicationId()), s.applications(), req, resp,
 		func(ctx context.Context, caller auth.Claims) (*intake.Application, error) {
 			return s.svc.Withdraw(ctx, caller, req.GetApplicationId(), req.GetExpectedVersion(), req.GetReasonCode())
-		}, func(a *intake.Application) { resp.Application = applicationToProto(a) })
+		}, func(_ auth.Claims, a *intake.Application) { resp.Application = applicationToProto(a) })
 	return command.Reply(resp, s.toStatus(ctx, err))
+}
+
+// EraseCandidate implements pb.ApplicationsServiceServer. Admin only.
+func (s *Server) EraseCandidate(ctx context.Context, req *pb.EraseCandidateRequest) (*pb.EraseCandidateResponse, error) {
+	resp := &pb.EraseCandidateResponse{}
+	// The audit trail records the call (Audit: a change) in its
+	// transaction: who, the application id and the outcome, never the
+	// erased values.
+	err := command.Run(ctx, s.pool, command.OnApplication("EraseCandidate", nil, req.GetApplicationId()), s.applications(), req, resp,
+		func(ctx context.Context, caller auth.Claims) (*intake.Application, error) {
+			return s.svc.Erase(ctx, caller, req.GetApplicationId(), req.GetReasonCode())
+		}, func(_ auth.Claims, a *intake.Application) { resp.Application = applicationToProto(a) })
+	return command.Reply(resp, s.toStatus(ctx, err))
+}
+
+// Export is this service's part of a subject access export
+// (recruitment.privacy.v1): the application as GetApplication returns it.
+func (s *Server) Export(ctx context.Context, caller auth.Claims, applicationID string) ([]proto.Message, error) {
+	a, err := s.svc.Application(ctx, caller, applicationID)
+	if err != nil {
+		return nil, err
+	}
+	return []proto.Message{applicationToProto(a)}, nil
 }
 
 // MaxImportRows is the most rows one ImportApplications call may carry.
@@ -194,7 +219,7 @@ const MaxImportRows = 500
 // command.Batch for how rows, retries and dry runs behave.
 func (s *Server) ImportApplications(ctx context.Context, req *pb.ImportApplicationsRequest) (*pb.ImportApplicationsResponse, error) {
 	c := command.BatchCall{Call: command.Call{Method: "ImportApplications"}, Field: "rows", ItemNoun: "rows", Max: MaxImportRows, DryRun: req.GetDryRun()}
-	resps, errs, err := command.Batch(ctx, s.pool, c, req, req.GetRows(), newImportResult,
+	resps, errs, err := command.Batch(ctx, s.pool, c, s.imported(), req, req.GetRows(), newImportResult,
 		func(ctx context.Context, caller auth.Claims, r *pb.ImportRow, resp *pb.ImportResult) error {
 			row, err := importRowFromProto(r)
 			if err != nil {
@@ -227,6 +252,42 @@ func (s *Server) ImportApplications(ctx context.Context, req *pb.ImportApplicati
 }
 
 func newImportResult() *pb.ImportResult { return &pb.ImportResult{} }
+
+// campaigns answers a retried change of a campaign: the request log keeps
+// the campaign's id and version, and a retry reads it again as the caller
+// may see it now.
+func (s *Server) campaigns() command.Records[*intake.Campaign] {
+	return command.Records[*intake.Campaign]{
+		Ref:  func(c *intake.Campaign) idempotency.Ref { return idempotency.Ref{ID: c.ID, Version: c.Version} },
+		Read: s.svc.Campaign,
+	}
+}
+
+// applications answers a retried submission or withdrawal: the request
+// log keeps the application's id and version, never the candidate's
+// details, and a retry reads the application again as the caller may see
+// it now (its region checked again).
+func (s *Server) applications() command.Records[*intake.Application] {
+	return command.Records[*intake.Application]{
+		Ref:  func(a *intake.Application) idempotency.Ref { return idempotency.Ref{ID: a.ID, Version: a.Version} },
+		Read: s.svc.Application,
+	}
+}
+
+// imported answers a retried row of ImportApplications: the application
+// it created, read again.
+func (s *Server) imported() command.Records[*pb.ImportResult] {
+	return command.Records[*pb.ImportResult]{
+		Ref: func(r *pb.ImportResult) idempotency.Ref { return idempotency.Ref{ID: r.GetApplicationId()} },
+		Read: func(ctx context.Context, caller auth.Claims, id string) (*pb.ImportResult, error) {
+			a, err := s.svc.Application(ctx, caller, id)
+			if err != nil {
+				return nil, err
+			}
+			return &pb.ImportResult{ApplicationId: a.ID}, nil
+		},
+	}
+}
 
 // toStatus is the one place this service turns errors into statuses.
 func (s *Server) toStatus(ctx context.Context, err error) error {

@@ -25,6 +25,7 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/outbox"
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
+	"github.com/probation-recruitment/pipeline/pkg/privacy"
 	"github.com/probation-recruitment/pipeline/pkg/servicetest"
 	"github.com/probation-recruitment/pipeline/pkg/stream"
 	"github.com/probation-recruitment/pipeline/pkg/testenv"
@@ -69,8 +70,10 @@ func setup(t *testing.T) *env {
 	e := &env{}
 	e.Service = servicetest.Start(t, quiet, []pg.Migrations{store.Migrations}, func(s *grpc.Server, pool *pgxpool.Pool) {
 		e.svc = intake.NewService(store.New(pool), func() time.Time { return now }, loc)
-		pb.RegisterApplicationsServiceServer(s, grpcapi.New(e.svc, pool, quiet))
-	})
+		api := grpcapi.New(e.svc, pool, quiet)
+		pb.RegisterApplicationsServiceServer(s, api)
+		privacy.Register(s, "applications", api.Export, quiet)
+	}, grpcapi.Audit, privacy.Policy)
 	return e
 }
 

@@ -98,6 +98,10 @@ type Application struct {
 	// PendingWithdrawal is an imported withdrawal waiting for the
 	// application to reach the stage it happened in.
 	PendingWithdrawal *Withdrawal
+	// ErasedAt is set once the candidate's personal data is erased
+	// (Candidate is then empty), ErasureReason says why.
+	ErasedAt      *time.Time
+	ErasureReason string
 }
 
 // ErrDuplicate: the record already exists (AlreadyExists); the other

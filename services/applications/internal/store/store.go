@@ -36,6 +36,9 @@ type Store struct {
 // New returns a Store on pool.
 func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
+// Pool is the store's pool, for tests that look at the rows.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
 var _ intake.Store = (*Store)(nil)
 
 const campaignColumns = `id::text, region, role, title, posts, opens_on, closes_on, version, created_at, updated_at, created_by,
@@ -134,9 +137,10 @@ func (s *Store) Campaigns(ctx context.Context, f intake.CampaignFilter) ([]*inta
 	return out, nil
 }
 
-const applicationColumns = `id::text, campaign_id::text, region, role, candidate_name, candidate_email, candidate_phone,
+const applicationColumns = `id::text, campaign_id::text, region, role,
+	coalesce(candidate_name, ''), coalesce(candidate_email, ''), coalesce(candidate_phone, ''),
 	stage, stage_entered_at, version, submitted_at, submitted_by, withdrawn_at, withdrawal_reason, coalesce(import_reference, ''),
-	pending_withdrawal_stage, pending_withdrawal_at, pending_withdrawal_reason, pending_withdrawal_by`
+	pending_withdrawal_stage, pending_withdrawal_at, pending_withdrawal_reason, pending_withdrawal_by, erased_at, erasure_reason`
 
 func scanApplication(row pgx.Row) (*intake.Application, error) {
 	a := &intake.Application{}
@@ -144,7 +148,7 @@ func scanApplication(row pgx.Row) (*intake.Application, error) {
 	var pendingAt *time.Time
 	err := row.Scan(&a.ID, &a.CampaignID, &a.Region, &a.Role, &a.Candidate.Name, &a.Candidate.Email, &a.Candidate.Phone,
 		&a.Stage, &a.StageEnteredAt, &a.Version, &a.SubmittedAt, &a.SubmittedBy, &a.WithdrawnAt, &a.WithdrawReason, &a.ImportReference,
-		&pendingStage, &pendingAt, &pendingReason, &pendingBy)
+		&pendingStage, &pendingAt, &pendingReason, &pendingBy, &a.ErasedAt, &a.ErasureReason)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("application: %w", record.ErrNotFound)
 	}
@@ -212,10 +216,16 @@ func (s *Store) UpdateApplication(ctx context.Context, id string, fn func(*intak
 			return err
 		}
 		pStage, pAt, pReason, pBy := pending(a.PendingWithdrawal)
+		// The candidate's details never change, except to be erased.
 		if _, err := tx.Exec(ctx, `UPDATE applications SET stage = $2, stage_entered_at = $3, version = $4,
 			withdrawn_at = $5, withdrawal_reason = $6, pending_withdrawal_stage = $7, pending_withdrawal_at = $8,
-			pending_withdrawal_reason = $9, pending_withdrawal_by = $10 WHERE id = $1`,
-			a.ID, a.Stage, a.StageEnteredAt, a.Version, a.WithdrawnAt, a.WithdrawReason, pStage, pAt, pReason, pBy); err != nil {
+			pending_withdrawal_reason = $9, pending_withdrawal_by = $10, erased_at = $11, erasure_reason = $12,
+			candidate_name = CASE WHEN $11::timestamptz IS NULL THEN candidate_name END,
+			candidate_email = CASE WHEN $11::timestamptz IS NULL THEN candidate_email END,
+			candidate_phone = CASE WHEN $11::timestamptz IS NULL THEN candidate_phone END
+			WHERE id = $1`,
+			a.ID, a.Stage, a.StageEnteredAt, a.Version, a.WithdrawnAt, a.WithdrawReason, pStage, pAt, pReason, pBy,
+			a.ErasedAt, a.ErasureReason); err != nil {
 			return fmt.Errorf("update application: %w", err)
 		}
 		out = a
@@ -260,4 +270,49 @@ func (s *Store) Applications(ctx context.Context, f intake.ApplicationFilter) ([
 		return nil, fmt.Errorf("list applications: %w", err)
 	}
 	return out, nil
+}
+
+// DueForRetention returns up to limit ids of applications not yet erased
+// whose outcome came at or before the cutoff (intake.RetentionCutoff.Due
+// says the same in Go).
+func (s *Store) DueForRetention(ctx context.Context, c intake.RetentionCutoff, limit int) ([]string, error) {
+	rows, err := pg.Q(ctx, s.pool).Query(ctx, `SELECT id::text FROM applications
+		WHERE erased_at IS NULL AND ((stage IN ('REJECTED', 'WITHDRAWN') AND stage_entered_at <= $1)
+			OR (stage = 'HIRED' AND stage_entered_at <= $2))
+		ORDER BY stage_entered_at LIMIT $3`, c.EndedBy, c.StartedBy, limit)
+	if err != nil {
+		return nil, fmt.Errorf("find applications due for retention: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("find applications due for retention: %w", err)
+	}
+	return ids, nil
+}
+
+// TryLeader runs fn if no other replica holds the lock named name (a
+// session advisory lock in this schema, held on one connection while fn
+// runs, and released when fn returns or the connection drops); it reports
+// whether fn ran.
+func (s *Store) TryLeader(ctx context.Context, name string, fn func(context.Context) error) (bool, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return false, fmt.Errorf("take %s lock: %w", name, err)
+	}
+	defer conn.Release()
+	var locked bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended(current_schema() || '.' || $1, 0))`, name).Scan(&locked); err != nil {
+		return false, fmt.Errorf("take %s lock: %w", name, err)
+	}
+	if !locked {
+		return false, nil
+	}
+	defer func() {
+		// A failed unlock leaves the lock with the connection; closing it
+		// releases the lock rather than returning it to the pool locked.
+		if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtextextended(current_schema() || '.' || $1, 0))`, name); err != nil {
+			_ = conn.Conn().Close(context.WithoutCancel(ctx))
+		}
+	}()
+	return true, fn(ctx)
 }

@@ -7,10 +7,21 @@
 // Configuration (environment):
 //
 //	HTTP_ADDR                    listen address (default 127.0.0.1:8080)
+//	DASHBOARD_TLS_CERT_FILE,
+//	DASHBOARD_TLS_KEY_FILE       serve HTTPS with this certificate and key (PEM); without
+//	                             them, plain HTTP (for loopback, or behind a proxy that
+//	                             terminates TLS at DASHBOARD_PUBLIC_URL)
 //	REPORTING_ADDR               the reporting service's gRPC address (default 127.0.0.1:50055)
+//	REPORTING_CA_FILE            the CA (PEM) reporting's certificate must chain to
+//	                             (default: the system's roots)
+//	REPORTING_CERT_FILE,
+//	REPORTING_KEY_FILE           the dashboard's client certificate and key, for a
+//	                             reporting service that requires them (mutual TLS)
+//	REPORTING_INSECURE           true: plain text to reporting, allowed only when
+//	                             REPORTING_ADDR is loopback (make run)
 //	DASHBOARD_PUBLIC_URL         the dashboard's origin as browsers reach it; the
 //	                             redirect URI is {it}/auth/callback (default
-//	                             http://HTTP_ADDR when that is loopback; required otherwise)
+//	                             http(s)://HTTP_ADDR when that is loopback; required otherwise)
 //	DASHBOARD_OIDC_ISSUER        the OpenID provider's issuer URL (required)
 //	DASHBOARD_OIDC_CLIENT_ID     the dashboard's client id there (default recruitment-dashboard)
 //	DASHBOARD_OIDC_CLIENT_SECRET its client secret, or DASHBOARD_OIDC_CLIENT_SECRET_FILE
@@ -28,6 +39,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,9 +53,11 @@ import (
 	_ "time/tzdata" // Europe/London without relying on the host's zoneinfo
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/probation-recruitment/pipeline/pkg/config"
+	"github.com/probation-recruitment/pipeline/pkg/grpcauth"
+	"github.com/probation-recruitment/pipeline/pkg/tlsconfig"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
 	"github.com/probation-recruitment/pipeline/services/dashboard/internal/bearer"
 	"github.com/probation-recruitment/pipeline/services/dashboard/internal/live"
@@ -57,6 +71,14 @@ type settings struct {
 	HTTPAddr      string `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
 	ReportingAddr string `env:"REPORTING_ADDR" envDefault:"127.0.0.1:50055"`
 	PublicURL     string `env:"DASHBOARD_PUBLIC_URL"`
+
+	TLSCertFile string `env:"DASHBOARD_TLS_CERT_FILE"`
+	TLSKeyFile  string `env:"DASHBOARD_TLS_KEY_FILE"`
+
+	ReportingCAFile   string `env:"REPORTING_CA_FILE"`
+	ReportingCertFile string `env:"REPORTING_CERT_FILE"`
+	ReportingKeyFile  string `env:"REPORTING_KEY_FILE"`
+	ReportingInsecure bool   `env:"REPORTING_INSECURE" envDefault:"false"`
 
 	OIDCIssuer           string `env:"DASHBOARD_OIDC_ISSUER"`
 	OIDCClientID         string `env:"DASHBOARD_OIDC_CLIENT_ID" envDefault:"recruitment-dashboard"`
@@ -79,7 +101,11 @@ type settings struct {
 func (s settings) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("http_addr", s.HTTPAddr),
+		slog.String("tls_cert_file", s.TLSCertFile),
 		slog.String("reporting_addr", s.ReportingAddr),
+		slog.String("reporting_ca_file", s.ReportingCAFile),
+		slog.String("reporting_cert_file", s.ReportingCertFile),
+		slog.Bool("reporting_insecure", s.ReportingInsecure),
 		slog.String("public_url", s.PublicURL),
 		slog.String("oidc_issuer", s.OIDCIssuer),
 		slog.String("oidc_client_id", s.OIDCClientID),
@@ -131,6 +157,9 @@ func (s *settings) sessionConfig() (cfg session.Config, warn string, err error) 
 			return cfg, "", errors.New("DASHBOARD_PUBLIC_URL is required when HTTP_ADDR is not loopback: the https address browsers reach the dashboard at")
 		}
 		s.PublicURL = "http://" + s.HTTPAddr
+		if s.TLSCertFile != "" {
+			s.PublicURL = "https://" + s.HTTPAddr
+		}
 	}
 	keys, err := secret("DASHBOARD_SESSION_KEY", s.SessionKey, s.SessionKeyFile)
 	if err != nil {
@@ -156,6 +185,37 @@ func (s *settings) sessionConfig() (cfg session.Config, warn string, err error) 
 		PublicURL: s.PublicURL, Codec: codec, MaxAge: s.SessionMaxAge}, warn, nil
 }
 
+// serverTLS is the HTTPS configuration, or nil for plain HTTP.
+func (s settings) serverTLS() (*tls.Config, error) {
+	files := tlsconfig.Server{CertFile: s.TLSCertFile, KeyFile: s.TLSKeyFile,
+		Vars: [3]string{"DASHBOARD_TLS_CERT_FILE", "DASHBOARD_TLS_KEY_FILE"}}
+	if !files.Enabled() {
+		return nil, nil
+	}
+	return files.Config()
+}
+
+// reportingCredentials are the transport and per-call credentials of the
+// connection to reporting: TLS (mutual, with a client certificate) unless
+// REPORTING_INSECURE asks for plain text to a loopback address.
+func (s settings) reportingCredentials() (credentials.TransportCredentials, credentials.PerRPCCredentials, error) {
+	if s.ReportingInsecure {
+		if s.ReportingCAFile != "" || s.ReportingCertFile != "" || s.ReportingKeyFile != "" {
+			return nil, nil, errors.New("REPORTING_INSECURE: set it or REPORTING_CA_FILE, REPORTING_CERT_FILE and REPORTING_KEY_FILE, not both")
+		}
+		if !config.Loopback(s.ReportingAddr) {
+			return nil, nil, fmt.Errorf("REPORTING_INSECURE: plain text is allowed only to a loopback address; REPORTING_ADDR is %q", s.ReportingAddr)
+		}
+		return grpcauth.PlaintextLoopback(), bearer.FromContext(true), nil
+	}
+	cfg, err := tlsconfig.Client{CAFile: s.ReportingCAFile, CertFile: s.ReportingCertFile, KeyFile: s.ReportingKeyFile,
+		Vars: [3]string{"REPORTING_CA_FILE", "REPORTING_CERT_FILE", "REPORTING_KEY_FILE"}}.Config()
+	if err != nil {
+		return nil, nil, err
+	}
+	return credentials.NewTLS(cfg), bearer.FromContext(false), nil
+}
+
 func main() {
 	if err := run(context.Background()); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
@@ -172,6 +232,14 @@ func run(ctx context.Context) error {
 	}
 	log := config.Common{LogLevel: cfg.LogLevel, LogFormat: cfg.LogFormat}.Logger(name)
 	sessCfg, warn, err := cfg.sessionConfig()
+	if err != nil {
+		return err
+	}
+	serverTLS, err := cfg.serverTLS()
+	if err != nil {
+		return err
+	}
+	transport, perCall, err := cfg.reportingCredentials()
 	if err != nil {
 		return err
 	}
@@ -194,8 +262,7 @@ func run(ctx context.Context) error {
 	// The connection is made lazily and re-made by gRPC after a failure, so
 	// the dashboard starts (and shows "unavailable") without reporting.
 	// Every call sends the token of its context: the signed-in user's.
-	conn, err := grpc.NewClient(cfg.ReportingAddr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(bearer.FromContext()))
+	conn, err := grpc.NewClient(cfg.ReportingAddr, grpc.WithTransportCredentials(transport), grpc.WithPerRPCCredentials(perCall))
 	if err != nil {
 		return fmt.Errorf("reporting client: %w", err)
 	}
@@ -218,12 +285,20 @@ func run(ctx context.Context) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		TLSConfig:         serverTLS,
 	}
 	served := make(chan error, 1)
-	go func() { served <- httpSrv.Serve(lis) }()
+	go func() {
+		if serverTLS != nil {
+			// The certificate is in TLSConfig already.
+			served <- httpSrv.ServeTLS(lis, "", "")
+			return
+		}
+		served <- httpSrv.Serve(lis)
+	}()
 	// Printed for people and scripts: the URL to open.
 	fmt.Printf("dashboard: serving on %s\n", sessions.PostLogoutURL())
-	log.Info("serving", "addr", lis.Addr().String(), "url", sessions.PostLogoutURL())
+	log.Info("serving", "addr", lis.Addr().String(), "url", sessions.PostLogoutURL(), "https", serverTLS != nil)
 
 	select {
 	case err := <-served:

@@ -11,6 +11,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
+
+	"github.com/probation-recruitment/pipeline/pkg/grpcauth"
 )
 
 type tokenKey struct{}
@@ -28,25 +30,32 @@ func Token(ctx context.Context) (string, bool) {
 }
 
 // FromContext returns credentials that send the token of each call's
-// context, and fail the call when it has none.
-func FromContext() credentials.PerRPCCredentials { return fromContext{} }
+// context, and fail the call when it has none. They send it over TLS only
+// or, with loopbackPlaintext (REPORTING_INSECURE), also over a
+// grpcauth.PlaintextLoopback connection; never in plain text across a
+// network (grpcauth.CheckTransport).
+func FromContext(loopbackPlaintext bool) credentials.PerRPCCredentials {
+	return fromContext{loopback: loopbackPlaintext}
+}
 
-type fromContext struct{}
+type fromContext struct{ loopback bool }
 
 // errNoToken is a programming error: a reporting call outside a signed-in
 // request or a stream opened for one.
 var errNoToken = status.Error(codes.Unauthenticated, "dashboard: no signed-in user's token for this call")
 
 // GetRequestMetadata implements credentials.PerRPCCredentials.
-func (fromContext) GetRequestMetadata(ctx context.Context, _ ...string) (map[string]string, error) {
+func (f fromContext) GetRequestMetadata(ctx context.Context, _ ...string) (map[string]string, error) {
 	tok, ok := Token(ctx)
 	if !ok {
 		return nil, errNoToken
 	}
+	if err := grpcauth.CheckTransport(ctx, f.loopback); err != nil {
+		return nil, err
+	}
 	return map[string]string{"authorization": "Bearer " + tok}, nil
 }
 
-// RequireTransportSecurity implements credentials.PerRPCCredentials; the
-// services listen in plaintext on a private network, as pkg/grpcauth's own
-// bearer credentials assume.
-func (fromContext) RequireTransportSecurity() bool { return false }
+// RequireTransportSecurity implements credentials.PerRPCCredentials: TLS,
+// unless plain text to loopback was asked for.
+func (f fromContext) RequireTransportSecurity() bool { return !f.loopback }

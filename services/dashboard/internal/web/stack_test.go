@@ -22,9 +22,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/probation-recruitment/pipeline/pkg/devidp"
+	"github.com/probation-recruitment/pipeline/pkg/grpcauth"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
 	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
@@ -67,7 +67,7 @@ func startReporting(t *testing.T, issuer string) string {
 	var logs bytes.Buffer
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+testenv.DatabaseURL(), "DB_SCHEMA="+schema, "NATS_URL="+testenv.NATS(t),
-		"GRPC_ADDR="+grpcAddr, "ADMIN_ADDR="+adminAddr, "AUTH_OIDC_ISSUER="+issuer,
+		"GRPC_ADDR="+grpcAddr, "GRPC_INSECURE=true", "ADMIN_ADDR="+adminAddr, "AUTH_OIDC_ISSUER="+issuer,
 		"AUTH_AUDIENCES="+devidp.DashboardClientID, "LOG_LEVEL=warn")
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -133,7 +133,7 @@ func setup(t *testing.T, n int) *fixture {
 	}
 	f.idp = devidp.StartConfig(t, devidp.Config{Clients: []devidp.Client{client}})
 	conn, err := grpc.NewClient(startReporting(t, f.idp.Issuer()),
-		grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(bearer.FromContext()))
+		grpc.WithTransportCredentials(grpcauth.PlaintextLoopback()), grpc.WithPerRPCCredentials(bearer.FromContext(true)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -143,6 +143,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		strings.Join(s.sessions.FormActionOrigins(), " ")+"; frame-ancestors 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
+	if r.TLS != nil {
+		// Served over HTTPS itself (DASHBOARD_TLS_CERT_FILE): browsers
+		// keep to HTTPS for this host from now on. Behind a proxy that
+		// terminates TLS, the proxy says so.
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
 	s.mux.ServeHTTP(w, r)
 }
 

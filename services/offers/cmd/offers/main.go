@@ -12,7 +12,9 @@ import (
 	"time"
 	_ "time/tzdata" // Europe/London without relying on the host's zoneinfo
 
+	"github.com/probation-recruitment/pipeline/pkg/audit"
 	"github.com/probation-recruitment/pipeline/pkg/config"
+	"github.com/probation-recruitment/pipeline/pkg/privacy"
 	"github.com/probation-recruitment/pipeline/pkg/service"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/offers/v1"
 	"github.com/probation-recruitment/pipeline/services/offers/internal/grpcapi"
@@ -56,7 +58,10 @@ func run(ctx context.Context) error {
 		return err
 	}
 	svc := offer.NewService(store.New(rt.Pool), time.Now, local, cfg.VettingDuePeriod)
-	pb.RegisterOffersServiceServer(rt.Server.GRPC(), grpcapi.New(svc, rt.Pool, rt.Log))
+	api := grpcapi.New(svc, rt.Pool, rt.Log)
+	pb.RegisterOffersServiceServer(rt.Server.GRPC(), api)
+	privacy.Register(rt.Server.GRPC(), name, api.Export, rt.Log)
+	audit.Register(rt.Server.GRPC(), rt.Audit, grpcapi.Audit, privacy.Policy)
 	if err := rt.Consume("", offer.Consumes, svc.HandleEvent); err != nil {
 		return err
 	}

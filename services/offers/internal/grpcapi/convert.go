@@ -3,6 +3,7 @@ package grpcapi
 import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/history"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
@@ -43,7 +44,9 @@ func startPlanFromProto(req *pb.SetStartDateRequest) (offer.StartPlan, error) {
 	return plan, nil
 }
 
-func offerToProto(o *offer.Offer) *pb.Offer {
+// offerToProto converts o for viewer, the history's actors as viewer may
+// see them.
+func offerToProto(o *offer.Offer, viewer auth.Claims) *pb.Offer {
 	if o == nil {
 		return nil
 	}
@@ -52,7 +55,7 @@ func offerToProto(o *offer.Offer) *pb.Offer {
 		Status: statusToProto[o.State], SalaryBandCode: o.SalaryBand, Conditions: o.Conditions,
 		VettingCleared: o.VettingCleared, SubjectToVetting: o.SubjectToVetting, StartApprovedBy: o.ApprovedBy,
 		ReasonCode: o.ReasonCode, StatusEnteredAt: timestamppb.New(o.StateEnteredAt), Version: o.Version,
-		History: history.Proto(o.History),
+		History: history.Proto(o.History, viewer.Role),
 	}
 	if o.StartDate != nil {
 		p.StartDate = event.Date(*o.StartDate)

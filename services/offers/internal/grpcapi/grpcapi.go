@@ -8,10 +8,12 @@ import (
 	"log/slog"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/probation-recruitment/pipeline/pkg/apistatus"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/command"
+	"github.com/probation-recruitment/pipeline/pkg/idempotency"
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/offers/v1"
@@ -34,67 +36,77 @@ func New(svc *offer.Service, pool *pgxpool.Pool, log *slog.Logger) *Server {
 // spocs make offer changes (admins always may).
 var spocs = []auth.Role{auth.RoleSPOC}
 
+// offers answers a retried change: the request log keeps the offer's id
+// and version, and a retry reads the offer again as the caller may see it
+// now.
+func (s *Server) offers() command.Records[*offer.Offer] {
+	return command.Records[*offer.Offer]{
+		Ref:  func(o *offer.Offer) idempotency.Ref { return idempotency.Ref{ID: o.ApplicationID, Version: o.Version} },
+		Read: s.svc.Offer,
+	}
+}
+
 // MakeConditionalOffer implements pb.OffersServiceServer.
 func (s *Server) MakeConditionalOffer(ctx context.Context, req *pb.MakeConditionalOfferRequest) (*pb.MakeConditionalOfferResponse, error) {
 	resp := &pb.MakeConditionalOfferResponse{}
-	err := command.Run(ctx, s.pool, command.OnApplication("MakeConditionalOffer", spocs, req.GetApplicationId()), req, resp,
+	err := command.Run(ctx, s.pool, command.OnApplication("MakeConditionalOffer", spocs, req.GetApplicationId()), s.offers(), req, resp,
 		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
 			return s.svc.Make(ctx, c, req.GetApplicationId(), req.GetExpectedVersion(), req.GetSalaryBandCode(), req.GetConditions())
-		}, func(o *offer.Offer) { resp.Offer = offerToProto(o) })
+		}, func(viewer auth.Claims, o *offer.Offer) { resp.Offer = offerToProto(o, viewer) })
 	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
 // AcceptOffer implements pb.OffersServiceServer.
 func (s *Server) AcceptOffer(ctx context.Context, req *pb.AcceptOfferRequest) (*pb.AcceptOfferResponse, error) {
 	resp := &pb.AcceptOfferResponse{}
-	err := command.Run(ctx, s.pool, command.OnApplication("AcceptOffer", spocs, req.GetApplicationId()), req, resp,
+	err := command.Run(ctx, s.pool, command.OnApplication("AcceptOffer", spocs, req.GetApplicationId()), s.offers(), req, resp,
 		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
 			return s.svc.Accept(ctx, c, req.GetApplicationId(), req.GetExpectedVersion())
-		}, func(o *offer.Offer) { resp.Offer = offerToProto(o) })
+		}, func(viewer auth.Claims, o *offer.Offer) { resp.Offer = offerToProto(o, viewer) })
 	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
 // DeclineOffer implements pb.OffersServiceServer.
 func (s *Server) DeclineOffer(ctx context.Context, req *pb.DeclineOfferRequest) (*pb.DeclineOfferResponse, error) {
 	resp := &pb.DeclineOfferResponse{}
-	err := command.Run(ctx, s.pool, command.OnApplication("DeclineOffer", spocs, req.GetApplicationId()), req, resp,
+	err := command.Run(ctx, s.pool, command.OnApplication("DeclineOffer", spocs, req.GetApplicationId()), s.offers(), req, resp,
 		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
 			return s.svc.Decline(ctx, c, req.GetApplicationId(), req.GetExpectedVersion(), req.GetReasonCode())
-		}, func(o *offer.Offer) { resp.Offer = offerToProto(o) })
+		}, func(viewer auth.Claims, o *offer.Offer) { resp.Offer = offerToProto(o, viewer) })
 	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
 // WithdrawOffer implements pb.OffersServiceServer.
 func (s *Server) WithdrawOffer(ctx context.Context, req *pb.WithdrawOfferRequest) (*pb.WithdrawOfferResponse, error) {
 	resp := &pb.WithdrawOfferResponse{}
-	err := command.Run(ctx, s.pool, command.OnApplication("WithdrawOffer", spocs, req.GetApplicationId()), req, resp,
+	err := command.Run(ctx, s.pool, command.OnApplication("WithdrawOffer", spocs, req.GetApplicationId()), s.offers(), req, resp,
 		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
 			return s.svc.Withdraw(ctx, c, req.GetApplicationId(), req.GetExpectedVersion(), req.GetReasonCode())
-		}, func(o *offer.Offer) { resp.Offer = offerToProto(o) })
+		}, func(viewer auth.Claims, o *offer.Offer) { resp.Offer = offerToProto(o, viewer) })
 	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
 // SetStartDate implements pb.OffersServiceServer.
 func (s *Server) SetStartDate(ctx context.Context, req *pb.SetStartDateRequest) (*pb.SetStartDateResponse, error) {
 	resp := &pb.SetStartDateResponse{}
-	err := command.Run(ctx, s.pool, command.OnApplication("SetStartDate", spocs, req.GetApplicationId()), req, resp,
+	err := command.Run(ctx, s.pool, command.OnApplication("SetStartDate", spocs, req.GetApplicationId()), s.offers(), req, resp,
 		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
 			plan, err := startPlanFromProto(req)
 			if err != nil {
 				return nil, err
 			}
 			return s.svc.SetStartDate(ctx, c, req.GetApplicationId(), req.GetExpectedVersion(), plan)
-		}, func(o *offer.Offer) { resp.Offer = offerToProto(o) })
+		}, func(viewer auth.Claims, o *offer.Offer) { resp.Offer = offerToProto(o, viewer) })
 	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
 // ConfirmStart implements pb.OffersServiceServer.
 func (s *Server) ConfirmStart(ctx context.Context, req *pb.ConfirmStartRequest) (*pb.ConfirmStartResponse, error) {
 	resp := &pb.ConfirmStartResponse{}
-	err := command.Run(ctx, s.pool, command.OnApplication("ConfirmStart", spocs, req.GetApplicationId()), req, resp,
+	err := command.Run(ctx, s.pool, command.OnApplication("ConfirmStart", spocs, req.GetApplicationId()), s.offers(), req, resp,
 		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
 			return s.svc.ConfirmStart(ctx, c, req.GetApplicationId(), req.GetExpectedVersion())
-		}, func(o *offer.Offer) { resp.Offer = offerToProto(o) })
+		}, func(viewer auth.Claims, o *offer.Offer) { resp.Offer = offerToProto(o, viewer) })
 	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
@@ -134,7 +146,7 @@ func (s *Server) ListOffers(ctx context.Context, req *pb.ListOffersRequest) (*pb
 	resp := &pb.ListOffersResponse{NextPageToken: next}
 	for _, o := range offers {
 		o.History = nil // lists stay light; GetOffer has the history
-		resp.Offers = append(resp.Offers, offerToProto(o))
+		resp.Offers = append(resp.Offers, offerToProto(o, caller))
 	}
 	return resp, nil
 }
@@ -152,7 +164,18 @@ func (s *Server) GetOffer(ctx context.Context, req *pb.GetOfferRequest) (*pb.Get
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	return &pb.GetOfferResponse{Offer: offerToProto(o)}, nil
+	return &pb.GetOfferResponse{Offer: offerToProto(o, caller)}, nil
+}
+
+// Export is this service's part of a subject access export
+// (recruitment.privacy.v1): the record as its Get call returns it, with its
+// history.
+func (s *Server) Export(ctx context.Context, caller auth.Claims, applicationID string) ([]proto.Message, error) {
+	o, err := s.svc.Offer(ctx, caller, applicationID)
+	if err != nil {
+		return nil, err
+	}
+	return []proto.Message{offerToProto(o, caller)}, nil
 }
 
 // toStatus is the one place this service turns errors into statuses; it

@@ -342,9 +342,22 @@ func TestOfferToStart(t *testing.T) {
 	}
 
 	t.Run("GetOffer has the history in version order", func(t *testing.T) {
-		got, err := e.as(t, vettingLondon).GetOffer(ctx, &pb.GetOfferRequest{ApplicationId: r.id})
+		got, err := e.as(t, admin).GetOffer(ctx, &pb.GetOfferRequest{ApplicationId: r.id})
 		if err != nil {
 			t.Fatal(err)
+		}
+		// Admins see who acted; a SPOC and a vetting contact point see
+		// the actor's role alone.
+		for _, viewer := range []auth.Claims{spocLondon, vettingLondon} {
+			other, err := e.as(t, viewer).GetOffer(ctx, &pb.GetOfferRequest{ApplicationId: r.id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, h := range other.GetOffer().GetHistory() {
+				if h.GetActor().GetSubject() != "" || h.GetActor().GetRole() != commonv1.CallerRole_CALLER_ROLE_SPOC {
+					t.Errorf("%s sees history[%d] actor %v; want the role (SPOC) alone", viewer.Role, i, h.GetActor())
+				}
+			}
 		}
 		want := []struct {
 			event, subject string

@@ -12,6 +12,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/privacy"
 	"github.com/probation-recruitment/pipeline/pkg/servicetest"
 	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
@@ -68,8 +69,10 @@ func setup(t *testing.T) *env {
 	e := &env{clock: testenv.NewClock(start)}
 	e.Service = servicetest.Start(t, quiet, store.Migrations, func(s *grpc.Server, pool *pgxpool.Pool) {
 		e.svc = offer.NewService(store.New(pool), e.clock.Now, london, duePeriod)
-		pb.RegisterOffersServiceServer(s, grpcapi.New(e.svc, pool, quiet))
-	})
+		api := grpcapi.New(e.svc, pool, quiet)
+		pb.RegisterOffersServiceServer(s, api)
+		privacy.Register(s, "offers", api.Export, quiet)
+	}, grpcapi.Audit, privacy.Policy)
 	return e
 }
 

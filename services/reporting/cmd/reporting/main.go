@@ -83,6 +83,7 @@ func run(ctx context.Context) error {
 	// one's consumer tells them of its own before it acks.
 	hub := watch.NewHub(rt.Pool, rt.Log, reports)
 	pb.RegisterReportingServiceServer(rt.Server.GRPC(), grpcapi.New(reports, rt.Pool, hub, time.Now, rt.Log))
+	rt.Audit.Declare(grpcapi.Audit)
 	if err := rt.ConsumeBatches(cfg.Batch, st.Apply, reports.Changed); err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/apistatus"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/command"
+	"github.com/probation-recruitment/pipeline/pkg/idempotency"
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
@@ -296,11 +297,25 @@ func (s *Server) SetThresholds(ctx context.Context, req *pb.SetThresholdsRequest
 	// that has committed.
 	err = s.reports.SetThresholds(ctx, r, req.GetExpectedVersion(), th,
 		func(ctx context.Context, write func(context.Context) (projection.Thresholds, error)) error {
-			return command.Run(ctx, s.pool, command.Call{Method: "SetThresholds", Invalid: invalid}, req, resp,
+			return command.Run(ctx, s.pool, command.Call{Method: "SetThresholds", Invalid: invalid}, s.thresholds(r), req, resp,
 				func(ctx context.Context, _ auth.Claims) (projection.Thresholds, error) { return write(ctx) },
-				func(saved projection.Thresholds) { resp.Thresholds = thresholdsToProto(r, saved) })
+				func(_ auth.Claims, saved projection.Thresholds) { resp.Thresholds = thresholdsToProto(r, saved) })
 		})
 	return command.Reply(resp, s.toStatus(ctx, err))
+}
+
+// thresholds answers a retried SetThresholds: the request log keeps the
+// region and the thresholds' version, and a retry reads the region's
+// thresholds again.
+func (s *Server) thresholds(region string) command.Records[projection.Thresholds] {
+	return command.Records[projection.Thresholds]{
+		Ref: func(th projection.Thresholds) idempotency.Ref {
+			return idempotency.Ref{ID: region, Version: th.Version}
+		},
+		Read: func(ctx context.Context, _ auth.Claims, region string) (projection.Thresholds, error) {
+			return s.reports.Thresholds(ctx, region)
+		},
+	}
 }
 
 // toStatus is the one place this service turns errors into statuses; it

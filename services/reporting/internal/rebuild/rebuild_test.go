@@ -83,11 +83,14 @@ func consumerInfo(t *testing.T, js jetstream.JetStream) *jetstream.ConsumerInfo 
 // liveSchema creates a schema whose name the test chooses, as a deployment
 // configures DB_SCHEMA, and drops it and whatever a rebuild leaves beside
 // it when the test ends.
-func liveSchema(t *testing.T) (*pgxpool.Pool, string) {
+func liveSchema(t *testing.T) (*pgxpool.Pool, string, string) {
 	t.Helper()
 	ctx := context.Background()
 	schema := testenv.Name("t_")
-	pool, err := pg.Connect(ctx, testenv.DatabaseURL(), schema)
+	// As in production, the projection is the reporting role's, which may
+	// create schemas of its own and nothing else.
+	url := testenv.ServiceRole(t, pg.ServiceRole{Name: testenv.Name("r_reporting_"), Schema: schema, CreateSchemas: true})
+	pool, err := pg.Connect(ctx, url, schema)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +111,7 @@ func liveSchema(t *testing.T) (*pgxpool.Pool, string) {
 	if err := pg.Migrate(ctx, pool, rebuild.Migrations...); err != nil {
 		t.Fatal(err)
 	}
-	return pool, schema
+	return pool, schema, url
 }
 
 // schemasLike lists schema and the schemas named after it.
@@ -126,16 +129,16 @@ func schemasLike(t *testing.T, q *pgxpool.Pool, schema string) []string {
 }
 
 // TestRebuild runs `reporting rebuild` end to end on a schema of the
-// test's: it refuses while the service consumes, replays into a fresh
+// test's, as the reporting service's role: it refuses while the service consumes, replays into a fresh
 // schema, swaps it in, and resets the live consumer to continue after the
 // last replayed event.
 func TestRebuild(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	js := jetStream(t)
-	pool, schema := liveSchema(t)
+	pool, schema, url := liveSchema(t)
 	opts := rebuild.Options{
-		DatabaseURL: testenv.DatabaseURL(), Schema: schema, Stream: streamName, Batch: 40,
+		DatabaseURL: url, Schema: schema, Stream: streamName, Batch: 40,
 		Consumer: consumer.Config{Stream: streamName, Durable: durable, FilterSubject: event.DefaultSubjectPrefix + ".>"},
 	}
 	// Thresholds are configuration, not events: the rebuild copies them.
@@ -261,7 +264,7 @@ func TestRebuildRefusesWhileABatchIsApplied(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	js := jetStream(t)
-	pool, schema := liveSchema(t)
+	pool, schema, url := liveSchema(t)
 	st := store.New(pool)
 	entered, release := make(chan struct{}), make(chan struct{})
 	first := true
@@ -280,7 +283,7 @@ func TestRebuildRefusesWhileABatchIsApplied(t *testing.T) {
 
 	done := make(chan error, 1)
 	go func() {
-		_, err := rebuild.Rebuild(ctx, js, rebuild.Options{DatabaseURL: testenv.DatabaseURL(), Schema: schema, Stream: streamName, Batch: 10,
+		_, err := rebuild.Rebuild(ctx, js, rebuild.Options{DatabaseURL: url, Schema: schema, Stream: streamName, Batch: 10,
 			Consumer: consumer.Config{Stream: streamName, Durable: durable}})
 		done <- err
 	}()

@@ -10,7 +10,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/probation-recruitment/pipeline/pkg/audit"
 	"github.com/probation-recruitment/pipeline/pkg/config"
+	"github.com/probation-recruitment/pipeline/pkg/privacy"
 	"github.com/probation-recruitment/pipeline/pkg/service"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/sifting/v1"
 	"github.com/probation-recruitment/pipeline/services/sifting/internal/grpcapi"
@@ -41,7 +43,10 @@ func run(ctx context.Context) error {
 		return err
 	}
 	svc := sift.NewService(store.New(rt.Pool), time.Now)
-	pb.RegisterSiftingServiceServer(rt.Server.GRPC(), grpcapi.New(svc, rt.Pool, rt.Log))
+	api := grpcapi.New(svc, rt.Pool, rt.Log)
+	pb.RegisterSiftingServiceServer(rt.Server.GRPC(), api)
+	privacy.Register(rt.Server.GRPC(), name, api.Export, rt.Log)
+	audit.Register(rt.Server.GRPC(), rt.Audit, grpcapi.Audit, privacy.Policy)
 	// Submissions open cases; withdrawals close them.
 	if err := rt.Consume("*.application.>", sift.Consumes, svc.HandleEvent); err != nil {
 		return err

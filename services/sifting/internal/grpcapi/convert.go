@@ -3,6 +3,7 @@ package grpcapi
 import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/history"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/sifting/v1"
@@ -34,7 +35,9 @@ var states = map[sift.State]pb.CaseState{
 	sift.Withdrawn:         pb.CaseState_CASE_STATE_WITHDRAWN,
 }
 
-func caseToProto(c *sift.Case) *pb.SiftCase {
+// caseToProto converts c for viewer, the history's actors as viewer may
+// see them.
+func caseToProto(c *sift.Case, viewer auth.Claims) *pb.SiftCase {
 	if c == nil {
 		return nil
 	}
@@ -50,6 +53,6 @@ func caseToProto(c *sift.Case) *pb.SiftCase {
 		n := int32(*c.Score)
 		p.SiftScore = &n
 	}
-	p.History = history.Proto(c.History)
+	p.History = history.Proto(c.History, viewer.Role)
 	return p
 }

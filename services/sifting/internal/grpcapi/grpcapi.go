@@ -9,10 +9,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/probation-recruitment/pipeline/pkg/apistatus"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/command"
+	"github.com/probation-recruitment/pipeline/pkg/idempotency"
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/sifting/v1"
@@ -41,11 +43,11 @@ var spocs = []auth.Role{auth.RoleSPOC}
 // RecordSiftDecision implements pb.SiftingServiceServer.
 func (s *Server) RecordSiftDecision(ctx context.Context, req *pb.RecordSiftDecisionRequest) (*pb.RecordSiftDecisionResponse, error) {
 	resp := &pb.RecordSiftDecisionResponse{}
-	err := command.Run(ctx, s.pool, command.OnApplication("RecordSiftDecision", spocs, req.GetApplicationId()), req, resp,
+	err := command.Run(ctx, s.pool, command.OnApplication("RecordSiftDecision", spocs, req.GetApplicationId()), s.cases(), req, resp,
 		func(ctx context.Context, caller auth.Claims) (*sift.Case, error) {
 			return s.svc.DecideSift(ctx, caller, req.GetApplicationId(), "", req.GetExpectedVersion(),
 				decision(req.GetOutcome(), req.Score, req.GetReasonCode()))
-		}, func(c *sift.Case) { resp.Case = caseToProto(c) })
+		}, func(viewer auth.Claims, c *sift.Case) { resp.Case = caseToProto(c, viewer) })
 	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
@@ -56,14 +58,14 @@ func (s *Server) BatchRecordSiftDecisions(ctx context.Context, req *pb.BatchReco
 		Call:  command.Call{Method: "BatchRecordSiftDecisions", Roles: spocs, Invalid: validate.UUID("campaign_id", req.GetCampaignId())},
 		Field: "decisions", ItemNoun: "decisions", Max: MaxBatch, DryRun: req.GetDryRun(),
 	}
-	resps, errs, err := command.Batch(ctx, s.pool, c, req, req.GetDecisions(), newDecisionResponse,
+	resps, errs, err := command.Batch(ctx, s.pool, c, s.decided(), req, req.GetDecisions(), newDecisionResponse,
 		func(ctx context.Context, caller auth.Claims, item *pb.SiftDecision, resp *pb.RecordSiftDecisionResponse) error {
 			if err := validate.UUID("application_id", item.GetApplicationId()); err != nil {
 				return err
 			}
 			c, err := s.svc.DecideSift(ctx, caller, item.GetApplicationId(), req.GetCampaignId(), item.GetExpectedVersion(),
 				decision(item.GetOutcome(), item.Score, item.GetReasonCode()))
-			resp.Case = caseToProto(c)
+			resp.Case = caseToProto(c, caller)
 			return err
 		})
 	if err != nil {
@@ -85,6 +87,31 @@ func (s *Server) BatchRecordSiftDecisions(ctx context.Context, req *pb.BatchReco
 
 func newDecisionResponse() *pb.RecordSiftDecisionResponse { return &pb.RecordSiftDecisionResponse{} }
 
+// cases answers a retried change: the request log keeps the case's id and
+// version, and a retry reads the case again as the caller may see it now.
+func (s *Server) cases() command.Records[*sift.Case] {
+	return command.Records[*sift.Case]{
+		Ref:  func(c *sift.Case) idempotency.Ref { return idempotency.Ref{ID: c.ApplicationID, Version: c.Version} },
+		Read: s.svc.Case,
+	}
+}
+
+// decided answers a retried item of BatchRecordSiftDecisions, as cases does.
+func (s *Server) decided() command.Records[*pb.RecordSiftDecisionResponse] {
+	return command.Records[*pb.RecordSiftDecisionResponse]{
+		Ref: func(r *pb.RecordSiftDecisionResponse) idempotency.Ref {
+			return idempotency.Ref{ID: r.GetCase().GetApplicationId(), Version: r.GetCase().GetVersion()}
+		},
+		Read: func(ctx context.Context, caller auth.Claims, id string) (*pb.RecordSiftDecisionResponse, error) {
+			c, err := s.svc.Case(ctx, caller, id)
+			if err != nil {
+				return nil, err
+			}
+			return &pb.RecordSiftDecisionResponse{Case: caseToProto(c, caller)}, nil
+		},
+	}
+}
+
 // ScheduleInterview implements pb.SiftingServiceServer.
 func (s *Server) ScheduleInterview(ctx context.Context, req *pb.ScheduleInterviewRequest) (*pb.ScheduleInterviewResponse, error) {
 	var at time.Time
@@ -92,21 +119,21 @@ func (s *Server) ScheduleInterview(ctx context.Context, req *pb.ScheduleIntervie
 		at = req.GetScheduledFor().AsTime()
 	}
 	resp := &pb.ScheduleInterviewResponse{}
-	err := command.Run(ctx, s.pool, command.OnApplication("ScheduleInterview", spocs, req.GetApplicationId()), req, resp,
+	err := command.Run(ctx, s.pool, command.OnApplication("ScheduleInterview", spocs, req.GetApplicationId()), s.cases(), req, resp,
 		func(ctx context.Context, caller auth.Claims) (*sift.Case, error) {
 			return s.svc.ScheduleInterview(ctx, caller, req.GetApplicationId(), req.GetExpectedVersion(), at)
-		}, func(c *sift.Case) { resp.Case = caseToProto(c) })
+		}, func(viewer auth.Claims, c *sift.Case) { resp.Case = caseToProto(c, viewer) })
 	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
 // RecordInterviewOutcome implements pb.SiftingServiceServer.
 func (s *Server) RecordInterviewOutcome(ctx context.Context, req *pb.RecordInterviewOutcomeRequest) (*pb.RecordInterviewOutcomeResponse, error) {
 	resp := &pb.RecordInterviewOutcomeResponse{}
-	err := command.Run(ctx, s.pool, command.OnApplication("RecordInterviewOutcome", spocs, req.GetApplicationId()), req, resp,
+	err := command.Run(ctx, s.pool, command.OnApplication("RecordInterviewOutcome", spocs, req.GetApplicationId()), s.cases(), req, resp,
 		func(ctx context.Context, caller auth.Claims) (*sift.Case, error) {
 			return s.svc.RecordInterviewOutcome(ctx, caller, req.GetApplicationId(), req.GetExpectedVersion(),
 				decision(req.GetOutcome(), nil, req.GetReasonCode()))
-		}, func(c *sift.Case) { resp.Case = caseToProto(c) })
+		}, func(viewer auth.Claims, c *sift.Case) { resp.Case = caseToProto(c, viewer) })
 	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
@@ -158,7 +185,7 @@ func (s *Server) queue(ctx context.Context, state sift.State, region, campaignID
 	now := s.svc.Now()
 	entries := make([]*pb.QueueEntry, len(cases))
 	for i, c := range cases {
-		entries[i] = &pb.QueueEntry{Case: caseToProto(c), DaysWaiting: int32(c.DaysWaiting(now))}
+		entries[i] = &pb.QueueEntry{Case: caseToProto(c, caller), DaysWaiting: int32(c.DaysWaiting(now))}
 	}
 	return entries, next, nil
 }
@@ -176,7 +203,18 @@ func (s *Server) GetCase(ctx context.Context, req *pb.GetCaseRequest) (*pb.GetCa
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	return &pb.GetCaseResponse{Case: caseToProto(c)}, nil
+	return &pb.GetCaseResponse{Case: caseToProto(c, caller)}, nil
+}
+
+// Export is this service's part of a subject access export
+// (recruitment.privacy.v1): the record as its Get call returns it, with its
+// history.
+func (s *Server) Export(ctx context.Context, caller auth.Claims, applicationID string) ([]proto.Message, error) {
+	c, err := s.svc.Case(ctx, caller, applicationID)
+	if err != nil {
+		return nil, err
+	}
+	return []proto.Message{caseToProto(c, caller)}, nil
 }
 
 // toStatus is the one place this service turns errors into statuses; it

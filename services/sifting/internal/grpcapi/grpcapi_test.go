@@ -460,9 +460,19 @@ func TestInterviewFlow(t *testing.T) {
 
 	t.Run("GetCase returns the history", func(t *testing.T) {
 		t.Parallel()
-		resp, err := c.GetCase(t.Context(), &pb.GetCaseRequest{ApplicationId: id})
+		// An admin sees who acted; a SPOC sees roles only.
+		resp, err := e.as(t, admin).GetCase(t.Context(), &pb.GetCaseRequest{ApplicationId: id})
 		if err != nil {
 			t.Fatal(err)
+		}
+		asSPOC, err := c.GetCase(t.Context(), &pb.GetCaseRequest{ApplicationId: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, h := range asSPOC.GetCase().GetHistory() {
+			if h.GetActor().GetSubject() != "" || h.GetActor().GetRole() != resp.GetCase().GetHistory()[i].GetActor().GetRole() {
+				t.Errorf("a SPOC sees history[%d] actor %v; want its role alone", i, h.GetActor())
+			}
 		}
 		spoc := &commonv1.Actor{Subject: spocLondon.Subject, Role: commonv1.CallerRole_CALLER_ROLE_SPOC}
 		adm := &commonv1.Actor{Subject: admin.Subject, Role: commonv1.CallerRole_CALLER_ROLE_ADMIN}

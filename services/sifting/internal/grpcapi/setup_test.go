@@ -12,6 +12,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/privacy"
 	"github.com/probation-recruitment/pipeline/pkg/servicetest"
 	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
@@ -50,8 +51,10 @@ func setup(t *testing.T) *env {
 	e := &env{clock: testenv.NewClock(start)}
 	e.Service = servicetest.Start(t, quiet, store.Migrations, func(s *grpc.Server, pool *pgxpool.Pool) {
 		e.svc = sift.NewService(store.New(pool), e.clock.Now)
-		pb.RegisterSiftingServiceServer(s, grpcapi.New(e.svc, pool, quiet))
-	})
+		api := grpcapi.New(e.svc, pool, quiet)
+		pb.RegisterSiftingServiceServer(s, api)
+		privacy.Register(s, "sifting", api.Export, quiet)
+	}, grpcapi.Audit, privacy.Policy)
 	return e
 }
 

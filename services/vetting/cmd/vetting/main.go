@@ -10,7 +10,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/probation-recruitment/pipeline/pkg/audit"
 	"github.com/probation-recruitment/pipeline/pkg/config"
+	"github.com/probation-recruitment/pipeline/pkg/privacy"
 	"github.com/probation-recruitment/pipeline/pkg/service"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/vetting/v1"
 	"github.com/probation-recruitment/pipeline/services/vetting/internal/grpcapi"
@@ -52,7 +54,10 @@ func run(ctx context.Context) error {
 		return err
 	}
 	svc := vetting.NewService(store.New(rt.Pool), time.Now, levels)
-	pb.RegisterVettingServiceServer(rt.Server.GRPC(), grpcapi.New(svc, rt.Pool, rt.Log))
+	api := grpcapi.New(svc, rt.Pool, rt.Log)
+	pb.RegisterVettingServiceServer(rt.Server.GRPC(), api)
+	privacy.Register(rt.Server.GRPC(), name, api.Export, rt.Log)
+	audit.Register(rt.Server.GRPC(), rt.Audit, grpcapi.Audit, privacy.Policy)
 	if err := rt.Consume("", vetting.Consumes, svc.HandleEvent); err != nil {
 		return err
 	}

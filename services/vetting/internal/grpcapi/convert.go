@@ -3,6 +3,7 @@ package grpcapi
 import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/history"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/vetting/v1"
 	"github.com/probation-recruitment/pipeline/services/vetting/internal/vetting"
@@ -25,15 +26,21 @@ var statusFromProto = func() map[pb.CaseStatus]vetting.Status {
 	return m
 }()
 
-func caseToProto(c *vetting.Case) *pb.VettingCase {
+// caseToProto converts c for viewer: the block's note only if viewer may
+// read it, the history's actors as viewer may see them.
+func caseToProto(c *vetting.Case, viewer auth.Claims) *pb.VettingCase {
 	if c == nil {
 		return nil
+	}
+	note := c.BlockNote
+	if !vetting.MayReadNote(viewer.Role) {
+		note = ""
 	}
 	p := &pb.VettingCase{
 		ApplicationId: c.ApplicationID, CampaignId: c.CampaignID, Region: c.Region, Role: c.Role, Level: c.Level,
 		Status: statusToProto[c.State], OpenedAt: timestamppb.New(c.OpenedAt), StatusEnteredAt: timestamppb.New(c.StateEnteredAt),
-		BlockReason: c.BlockReason, BlockNote: c.BlockNote, ReasonCode: c.ReasonCode, Version: c.Version,
-		History: history.Proto(c.History),
+		BlockReason: c.BlockReason, BlockNote: note, ReasonCode: c.ReasonCode, Version: c.Version,
+		History: history.Proto(c.History, viewer.Role),
 	}
 	if c.BlockedSince != nil {
 		p.BlockedSince = timestamppb.New(*c.BlockedSince)

@@ -8,10 +8,12 @@ import (
 	"log/slog"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/probation-recruitment/pipeline/pkg/apistatus"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/command"
+	"github.com/probation-recruitment/pipeline/pkg/idempotency"
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/vetting/v1"
@@ -44,50 +46,50 @@ func New(svc *vetting.Service, pool *pgxpool.Pool, log *slog.Logger) *Server {
 // RecordFormsReceived implements pb.VettingServiceServer.
 func (s *Server) RecordFormsReceived(ctx context.Context, req *pb.RecordFormsReceivedRequest) (*pb.RecordFormsReceivedResponse, error) {
 	resp := &pb.RecordFormsReceivedResponse{}
-	err := command.Run(ctx, s.pool, command.OnApplication("RecordFormsReceived", changers, req.GetApplicationId()), req, resp,
+	err := command.Run(ctx, s.pool, command.OnApplication("RecordFormsReceived", changers, req.GetApplicationId()), s.cases(), req, resp,
 		func(ctx context.Context, c auth.Claims) (*vetting.Case, error) {
 			return s.svc.RecordFormsReceived(ctx, c, req.GetApplicationId(), req.GetExpectedVersion())
-		}, func(c *vetting.Case) { resp.Case = caseToProto(c) })
+		}, func(viewer auth.Claims, c *vetting.Case) { resp.Case = caseToProto(c, viewer) })
 	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
 // BlockCase implements pb.VettingServiceServer.
 func (s *Server) BlockCase(ctx context.Context, req *pb.BlockCaseRequest) (*pb.BlockCaseResponse, error) {
 	resp := &pb.BlockCaseResponse{}
-	err := command.Run(ctx, s.pool, command.OnApplication("BlockCase", changers, req.GetApplicationId()), req, resp,
+	err := command.Run(ctx, s.pool, command.OnApplication("BlockCase", changers, req.GetApplicationId()), s.cases(), req, resp,
 		func(ctx context.Context, c auth.Claims) (*vetting.Case, error) {
 			return s.svc.Block(ctx, c, req.GetApplicationId(), req.GetExpectedVersion(), req.GetReason(), req.GetNote())
-		}, func(c *vetting.Case) { resp.Case = caseToProto(c) })
+		}, func(viewer auth.Claims, c *vetting.Case) { resp.Case = caseToProto(c, viewer) })
 	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
 // UnblockCase implements pb.VettingServiceServer.
 func (s *Server) UnblockCase(ctx context.Context, req *pb.UnblockCaseRequest) (*pb.UnblockCaseResponse, error) {
 	resp := &pb.UnblockCaseResponse{}
-	err := command.Run(ctx, s.pool, command.OnApplication("UnblockCase", changers, req.GetApplicationId()), req, resp,
+	err := command.Run(ctx, s.pool, command.OnApplication("UnblockCase", changers, req.GetApplicationId()), s.cases(), req, resp,
 		func(ctx context.Context, c auth.Claims) (*vetting.Case, error) {
 			return s.svc.Unblock(ctx, c, req.GetApplicationId(), req.GetExpectedVersion())
-		}, func(c *vetting.Case) { resp.Case = caseToProto(c) })
+		}, func(viewer auth.Claims, c *vetting.Case) { resp.Case = caseToProto(c, viewer) })
 	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
 // ClearCase implements pb.VettingServiceServer.
 func (s *Server) ClearCase(ctx context.Context, req *pb.ClearCaseRequest) (*pb.ClearCaseResponse, error) {
 	resp := &pb.ClearCaseResponse{}
-	err := command.Run(ctx, s.pool, command.OnApplication("ClearCase", changers, req.GetApplicationId()), req, resp,
+	err := command.Run(ctx, s.pool, command.OnApplication("ClearCase", changers, req.GetApplicationId()), s.cases(), req, resp,
 		func(ctx context.Context, c auth.Claims) (*vetting.Case, error) {
 			return s.svc.Clear(ctx, c, req.GetApplicationId(), req.GetExpectedVersion())
-		}, func(c *vetting.Case) { resp.Case = caseToProto(c) })
+		}, func(viewer auth.Claims, c *vetting.Case) { resp.Case = caseToProto(c, viewer) })
 	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
 // FailCase implements pb.VettingServiceServer.
 func (s *Server) FailCase(ctx context.Context, req *pb.FailCaseRequest) (*pb.FailCaseResponse, error) {
 	resp := &pb.FailCaseResponse{}
-	err := command.Run(ctx, s.pool, command.OnApplication("FailCase", changers, req.GetApplicationId()), req, resp,
+	err := command.Run(ctx, s.pool, command.OnApplication("FailCase", changers, req.GetApplicationId()), s.cases(), req, resp,
 		func(ctx context.Context, c auth.Claims) (*vetting.Case, error) {
 			return s.svc.Fail(ctx, c, req.GetApplicationId(), req.GetExpectedVersion(), req.GetReasonCode())
-		}, func(c *vetting.Case) { resp.Case = caseToProto(c) })
+		}, func(viewer auth.Claims, c *vetting.Case) { resp.Case = caseToProto(c, viewer) })
 	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
@@ -95,13 +97,13 @@ func (s *Server) FailCase(ctx context.Context, req *pb.FailCaseRequest) (*pb.Fai
 // how items, retries and dry runs behave.
 func (s *Server) BatchUnblock(ctx context.Context, req *pb.BatchUnblockRequest) (*pb.BatchUnblockResponse, error) {
 	c := command.BatchCall{Call: command.Call{Method: "BatchUnblock", Roles: changers}, Field: "items", ItemNoun: "cases", Max: MaxBatch, DryRun: req.GetDryRun()}
-	resps, errs, err := command.Batch(ctx, s.pool, c, req, req.GetItems(), newUnblockResponse,
+	resps, errs, err := command.Batch(ctx, s.pool, c, s.unblocked(), req, req.GetItems(), newUnblockResponse,
 		func(ctx context.Context, caller auth.Claims, item *pb.UnblockItem, resp *pb.UnblockCaseResponse) error {
 			if err := validate.UUID("application_id", item.GetApplicationId()); err != nil {
 				return err
 			}
 			c, err := s.svc.Unblock(ctx, caller, item.GetApplicationId(), item.GetExpectedVersion())
-			resp.Case = caseToProto(c)
+			resp.Case = caseToProto(c, caller)
 			return err
 		})
 	if err != nil {
@@ -123,16 +125,41 @@ func (s *Server) BatchUnblock(ctx context.Context, req *pb.BatchUnblockRequest) 
 
 func newUnblockResponse() *pb.UnblockCaseResponse { return &pb.UnblockCaseResponse{} }
 
+// cases answers a retried change: the request log keeps the case's id and
+// version, and a retry reads the case again as the caller may see it now.
+func (s *Server) cases() command.Records[*vetting.Case] {
+	return command.Records[*vetting.Case]{
+		Ref:  func(c *vetting.Case) idempotency.Ref { return idempotency.Ref{ID: c.ApplicationID, Version: c.Version} },
+		Read: s.svc.Case,
+	}
+}
+
+// unblocked answers a retried item of BatchUnblock, as cases does.
+func (s *Server) unblocked() command.Records[*pb.UnblockCaseResponse] {
+	return command.Records[*pb.UnblockCaseResponse]{
+		Ref: func(r *pb.UnblockCaseResponse) idempotency.Ref {
+			return idempotency.Ref{ID: r.GetCase().GetApplicationId(), Version: r.GetCase().GetVersion()}
+		},
+		Read: func(ctx context.Context, caller auth.Claims, id string) (*pb.UnblockCaseResponse, error) {
+			c, err := s.svc.Case(ctx, caller, id)
+			if err != nil {
+				return nil, err
+			}
+			return &pb.UnblockCaseResponse{Case: caseToProto(c, caller)}, nil
+		},
+	}
+}
+
 // ListBlockedCases implements pb.VettingServiceServer.
 func (s *Server) ListBlockedCases(ctx context.Context, req *pb.ListBlockedCasesRequest) (*pb.ListBlockedCasesResponse, error) {
-	cases, next, err := s.list(ctx, req.GetRegion(), vetting.Blocked, req.GetPageSize(), req.GetPageToken())
+	caller, cases, next, err := s.list(ctx, req.GetRegion(), vetting.Blocked, req.GetPageSize(), req.GetPageToken())
 	if err != nil {
 		return nil, err
 	}
 	resp := &pb.ListBlockedCasesResponse{NextPageToken: next}
 	now := s.svc.Now()
 	for _, c := range cases {
-		resp.Cases = append(resp.Cases, &pb.BlockedCase{Case: caseToProto(c), DaysBlocked: int32(c.DaysBlocked(now))})
+		resp.Cases = append(resp.Cases, &pb.BlockedCase{Case: caseToProto(c, caller), DaysBlocked: int32(c.DaysBlocked(now))})
 	}
 	return resp, nil
 }
@@ -146,39 +173,40 @@ func (s *Server) ListCases(ctx context.Context, req *pb.ListCasesRequest) (*pb.L
 			return nil, s.toStatus(ctx, validate.Field("status", "must be a known case status"))
 		}
 	}
-	cases, next, err := s.list(ctx, req.GetRegion(), st, req.GetPageSize(), req.GetPageToken())
+	caller, cases, next, err := s.list(ctx, req.GetRegion(), st, req.GetPageSize(), req.GetPageToken())
 	if err != nil {
 		return nil, err
 	}
 	resp := &pb.ListCasesResponse{NextPageToken: next}
 	for _, c := range cases {
-		resp.Cases = append(resp.Cases, caseToProto(c))
+		resp.Cases = append(resp.Cases, caseToProto(c, caller))
 	}
 	return resp, nil
 }
 
-func (s *Server) list(ctx context.Context, region string, st vetting.Status, size int32, token string) ([]*vetting.Case, string, error) {
+// list returns a page of cases and the caller they are read for.
+func (s *Server) list(ctx context.Context, region string, st vetting.Status, size int32, token string) (auth.Claims, []*vetting.Case, string, error) {
 	caller, err := auth.Require(ctx, "", readers...)
 	if err == nil && region == "" {
 		err = validate.Field("region", "is required")
 	}
 	if err != nil {
-		return nil, "", s.toStatus(ctx, err)
+		return caller, nil, "", s.toStatus(ctx, err)
 	}
 	f := vetting.ListFilter{Status: st}
 	f.Regions, err = auth.VisibleRegions(caller, region)
 	if err != nil {
-		return nil, "", s.toStatus(ctx, err)
+		return caller, nil, "", s.toStatus(ctx, err)
 	}
 	limit, after, err := pagetoken.PageByKey(size, token, region, string(st))
 	f.After = after
 	if err != nil {
-		return nil, "", s.toStatus(ctx, err)
+		return caller, nil, "", s.toStatus(ctx, err)
 	}
 	f.Limit = limit + 1
 	cases, err := s.svc.List(ctx, f)
 	if err != nil {
-		return nil, "", s.toStatus(ctx, err)
+		return caller, nil, "", s.toStatus(ctx, err)
 	}
 	cases, next := pagetoken.Next(cases, limit, func(c *vetting.Case) string {
 		key := pagetoken.Key{At: c.StateEnteredAt, ID: c.ApplicationID}
@@ -187,7 +215,7 @@ func (s *Server) list(ctx context.Context, region string, st vetting.Status, siz
 		}
 		return key.String()
 	}, region, string(st))
-	return cases, next, nil
+	return caller, cases, next, nil
 }
 
 // GetCase implements pb.VettingServiceServer.
@@ -203,7 +231,18 @@ func (s *Server) GetCase(ctx context.Context, req *pb.GetCaseRequest) (*pb.GetCa
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	return &pb.GetCaseResponse{Case: caseToProto(c)}, nil
+	return &pb.GetCaseResponse{Case: caseToProto(c, caller)}, nil
+}
+
+// Export is this service's part of a subject access export
+// (recruitment.privacy.v1): the record as its Get call returns it, with its
+// history.
+func (s *Server) Export(ctx context.Context, caller auth.Claims, applicationID string) ([]proto.Message, error) {
+	c, err := s.svc.Case(ctx, caller, applicationID)
+	if err != nil {
+		return nil, err
+	}
+	return []proto.Message{caseToProto(c, caller)}, nil
 }
 
 // toStatus is the one place this service turns errors into statuses; it

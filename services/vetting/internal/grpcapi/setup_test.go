@@ -14,6 +14,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/privacy"
 	"github.com/probation-recruitment/pipeline/pkg/servicetest"
 	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
@@ -60,8 +61,10 @@ func setupWith(t *testing.T, levels vetting.Levels) *env {
 	e := &env{clock: testenv.NewClock(start)}
 	e.Service = servicetest.Start(t, quiet, store.Migrations, func(s *grpc.Server, pool *pgxpool.Pool) {
 		e.svc = vetting.NewService(store.New(pool), e.clock.Now, levels)
-		pb.RegisterVettingServiceServer(s, grpcapi.New(e.svc, pool, quiet))
-	})
+		api := grpcapi.New(e.svc, pool, quiet)
+		pb.RegisterVettingServiceServer(s, api)
+		privacy.Register(s, "vetting", api.Export, quiet)
+	}, grpcapi.Audit, privacy.Policy)
 	return e
 }
 
@@ -108,6 +111,12 @@ func (r record) applicationWithdrawn(at time.Time) *eventsv1.Event {
 	ev.Payload = &eventsv1.Event_ApplicationWithdrawn{ApplicationWithdrawn: &eventsv1.ApplicationWithdrawn{
 		ReasonCode: "candidate_request", Stage: commonv1.Stage_STAGE_PRE_EMPLOYMENT,
 	}}
+	return ev
+}
+
+func (r record) applicationErased(at time.Time) *eventsv1.Event {
+	ev := r.event("applications", &commonv1.Actor{Subject: "admin-dpo", Role: commonv1.CallerRole_CALLER_ROLE_ADMIN}, at, 3)
+	ev.Payload = &eventsv1.Event_ApplicationErased{ApplicationErased: &eventsv1.ApplicationErased{ReasonCode: "right_to_erasure"}}
 	return ev
 }
 

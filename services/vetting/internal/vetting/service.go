@@ -99,12 +99,13 @@ func (s *Service) List(ctx context.Context, f ListFilter) ([]*Case, error) {
 func (s *Service) Now() time.Time { return s.now() }
 
 // Consumes names the events HandleEvent acts on: its consumer's filter.
-var Consumes = []string{"offer.accepted", "offer.withdrawn", "application.withdrawn"}
+var Consumes = []string{"offer.accepted", "offer.withdrawn", "application.withdrawn", "application.erased"}
 
 // HandleEvent applies other services' events: offer.accepted opens a case
 // (and publishes vetting.opened); application.withdrawn, or the offer
 // being withdrawn for any reason but failed vetting, closes a case in
-// progress.
+// progress; application.erased removes the case's free text about the
+// candidate.
 func (s *Service) HandleEvent(ctx context.Context, ev *eventsv1.Event) error {
 	at := ev.GetOccurredAt().AsTime()
 	switch p := ev.GetPayload().(type) {
@@ -121,6 +122,8 @@ func (s *Service) HandleEvent(ctx context.Context, ev *eventsv1.Event) error {
 		return nil
 	case *eventsv1.Event_ApplicationWithdrawn:
 		return s.close(ctx, ev, "application.withdrawn", p.ApplicationWithdrawn.GetReasonCode())
+	case *eventsv1.Event_ApplicationErased:
+		return s.erase(ctx, ev)
 	case *eventsv1.Event_OfferWithdrawn:
 		if p.OfferWithdrawn.GetReasonCode() == "vetting_failed" {
 			return nil // our own failure, already recorded
@@ -148,6 +151,22 @@ func (s *Service) close(ctx context.Context, ev *eventsv1.Event, name, reason st
 		return s.store.Open(ctx, c)
 	case errors.Is(err, record.ErrUnchanged), errors.Is(err, ErrUnknown):
 		return nil // nothing in progress to close
+	}
+	return err
+}
+
+// erase removes the free text of the application's case. With no case
+// there is nothing to remove: a case opened later (offer.accepted after
+// the erasure) starts with none.
+func (s *Service) erase(ctx context.Context, ev *eventsv1.Event) error {
+	_, err := s.store.Update(ctx, ev.GetApplicationId(), func(c *Case) (*eventsv1.Event, error) {
+		if !c.Erase(ev.GetActor(), ev.GetOccurredAt().AsTime()) {
+			return nil, record.ErrUnchanged
+		}
+		return nil, nil
+	})
+	if errors.Is(err, record.ErrUnchanged) || errors.Is(err, ErrUnknown) {
+		return nil
 	}
 	return err
 }

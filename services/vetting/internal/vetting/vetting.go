@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/record"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
@@ -45,12 +46,21 @@ type Case struct {
 	Level       commonv1.VettingLevel
 	OpenedAt    time.Time
 	BlockReason commonv1.BlockReason
-	// BlockNote is free text kept in this service only; never in an event.
+	// BlockNote is free text kept in this service only; never in an event,
+	// and read only by those MayReadNote allows.
 	BlockNote    string
 	BlockedSince *time.Time
 	// ResumeStatus is where an unblocked case returns to.
 	ResumeStatus Status
 	ReasonCode   string
+}
+
+// MayReadNote says whether a caller of role may read a block's note: the
+// vetting contact points who write it and admins. A note can describe a
+// candidate's circumstances or offences (criminal-offence data), and a
+// SPOC needs only that the case is blocked and the reason code.
+func MayReadNote(role auth.Role) bool {
+	return role == auth.RoleVetting || role == auth.RoleAdmin
 }
 
 // ErrUnknown: no case; offer.accepted may still be on its way.
@@ -141,6 +151,20 @@ func (c *Case) Close(actor *commonv1.Actor, at time.Time, name, reason string) b
 	c.clearBlock()
 	c.ReasonCode = reason
 	c.Note(record.Change{Actor: actor, At: at}, Closed, name, reason)
+	return true
+}
+
+// Erase removes the free text the case holds about the candidate (the
+// block note) when the candidate's personal data is erased; the block's
+// reason code, state and clocks stay, as reports need them. It reports
+// whether anything changed (false for a case with no note, or erased
+// before), and records the erasure in the history.
+func (c *Case) Erase(actor *commonv1.Actor, at time.Time) bool {
+	if c.BlockNote == "" {
+		return false
+	}
+	c.BlockNote = ""
+	c.Note(record.Change{Actor: actor, At: at}, c.State, "application.erased", "")
 	return true
 }
 

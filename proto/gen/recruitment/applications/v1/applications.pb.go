@@ -223,8 +223,14 @@ type Application struct {
 	// Set once withdrawn.
 	WithdrawnAt          *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=withdrawn_at,json=withdrawnAt,proto3" json:"withdrawn_at,omitempty"`
 	WithdrawalReasonCode string                 `protobuf:"bytes,12,opt,name=withdrawal_reason_code,json=withdrawalReasonCode,proto3" json:"withdrawal_reason_code,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// True once the candidate's personal data has been erased: candidate's
+	// fields are then empty.
+	Erased   bool                   `protobuf:"varint,13,opt,name=erased,proto3" json:"erased,omitempty"`
+	ErasedAt *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=erased_at,json=erasedAt,proto3" json:"erased_at,omitempty"`
+	// "right_to_erasure" or "retention".
+	ErasureReasonCode string `protobuf:"bytes,15,opt,name=erasure_reason_code,json=erasureReasonCode,proto3" json:"erasure_reason_code,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Application) Reset() {
@@ -337,6 +343,27 @@ func (x *Application) GetWithdrawnAt() *timestamppb.Timestamp {
 func (x *Application) GetWithdrawalReasonCode() string {
 	if x != nil {
 		return x.WithdrawalReasonCode
+	}
+	return ""
+}
+
+func (x *Application) GetErased() bool {
+	if x != nil {
+		return x.Erased
+	}
+	return false
+}
+
+func (x *Application) GetErasedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ErasedAt
+	}
+	return nil
+}
+
+func (x *Application) GetErasureReasonCode() string {
+	if x != nil {
+		return x.ErasureReasonCode
 	}
 	return ""
 }
@@ -1622,6 +1649,114 @@ func (x *ImportApplicationsResponse) GetDryRun() bool {
 	return false
 }
 
+type EraseCandidateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required; a retried request answers from the record.
+	RequestId     string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	ApplicationId string `protobuf:"bytes,2,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	// Why: "right_to_erasure" (the candidate asked) or "retention" (the
+	// retention period ran out early, as the controller decided).
+	ReasonCode    string `protobuf:"bytes,3,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EraseCandidateRequest) Reset() {
+	*x = EraseCandidateRequest{}
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseCandidateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseCandidateRequest) ProtoMessage() {}
+
+func (x *EraseCandidateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseCandidateRequest.ProtoReflect.Descriptor instead.
+func (*EraseCandidateRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *EraseCandidateRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *EraseCandidateRequest) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *EraseCandidateRequest) GetReasonCode() string {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return ""
+}
+
+type EraseCandidateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The application as it now reads: erased, with no personal data.
+	Application   *Application `protobuf:"bytes,1,opt,name=application,proto3" json:"application,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EraseCandidateResponse) Reset() {
+	*x = EraseCandidateResponse{}
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseCandidateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseCandidateResponse) ProtoMessage() {}
+
+func (x *EraseCandidateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseCandidateResponse.ProtoReflect.Descriptor instead.
+func (*EraseCandidateResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *EraseCandidateResponse) GetApplication() *Application {
+	if x != nil {
+		return x.Application
+	}
+	return nil
+}
+
 var File_recruitment_applications_v1_applications_proto protoreflect.FileDescriptor
 
 const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
@@ -1644,7 +1779,7 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\tCandidate\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x14\n" +
-	"\x05phone\x18\x03 \x01(\tR\x05phone\"\xbb\x04\n" +
+	"\x05phone\x18\x03 \x01(\tR\x05phone\"\xbc\x05\n" +
 	"\vApplication\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
@@ -1659,7 +1794,10 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\fsubmitted_by\x18\n" +
 	" \x01(\tR\vsubmittedBy\x12=\n" +
 	"\fwithdrawn_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\vwithdrawnAt\x124\n" +
-	"\x16withdrawal_reason_code\x18\f \x01(\tR\x14withdrawalReasonCode\"\xa0\x02\n" +
+	"\x16withdrawal_reason_code\x18\f \x01(\tR\x14withdrawalReasonCode\x12\x16\n" +
+	"\x06erased\x18\r \x01(\bR\x06erased\x127\n" +
+	"\terased_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\berasedAt\x12.\n" +
+	"\x13erasure_reason_code\x18\x0f \x01(\tR\x11erasureReasonCode\"\xa0\x02\n" +
 	"\x15CreateCampaignRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x16\n" +
@@ -1758,7 +1896,16 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\bimported\x18\x02 \x01(\x05R\bimported\x12)\n" +
 	"\x10already_imported\x18\x03 \x01(\x05R\x0falreadyImported\x12\x16\n" +
 	"\x06failed\x18\x04 \x01(\x05R\x06failed\x12\x17\n" +
-	"\adry_run\x18\x05 \x01(\bR\x06dryRun2\x89\t\n" +
+	"\adry_run\x18\x05 \x01(\bR\x06dryRun\"~\n" +
+	"\x15EraseCandidateRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12%\n" +
+	"\x0eapplication_id\x18\x02 \x01(\tR\rapplicationId\x12\x1f\n" +
+	"\vreason_code\x18\x03 \x01(\tR\n" +
+	"reasonCode\"d\n" +
+	"\x16EraseCandidateResponse\x12J\n" +
+	"\vapplication\x18\x01 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication2\x84\n" +
+	"\n" +
 	"\x13ApplicationsService\x12y\n" +
 	"\x0eCreateCampaign\x122.recruitment.applications.v1.CreateCampaignRequest\x1a3.recruitment.applications.v1.CreateCampaignResponse\x12y\n" +
 	"\x0eUpdateCampaign\x122.recruitment.applications.v1.UpdateCampaignRequest\x1a3.recruitment.applications.v1.UpdateCampaignResponse\x12p\n" +
@@ -1768,7 +1915,8 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\x0eGetApplication\x122.recruitment.applications.v1.GetApplicationRequest\x1a3.recruitment.applications.v1.GetApplicationResponse\x12\x7f\n" +
 	"\x10ListApplications\x124.recruitment.applications.v1.ListApplicationsRequest\x1a5.recruitment.applications.v1.ListApplicationsResponse\x12\x88\x01\n" +
 	"\x13WithdrawApplication\x127.recruitment.applications.v1.WithdrawApplicationRequest\x1a8.recruitment.applications.v1.WithdrawApplicationResponse\x12\x85\x01\n" +
-	"\x12ImportApplications\x126.recruitment.applications.v1.ImportApplicationsRequest\x1a7.recruitment.applications.v1.ImportApplicationsResponseB\xa2\x02\n" +
+	"\x12ImportApplications\x126.recruitment.applications.v1.ImportApplicationsRequest\x1a7.recruitment.applications.v1.ImportApplicationsResponse\x12y\n" +
+	"\x0eEraseCandidate\x122.recruitment.applications.v1.EraseCandidateRequest\x1a3.recruitment.applications.v1.EraseCandidateResponseB\xa2\x02\n" +
 	"\x1fcom.recruitment.applications.v1B\x11ApplicationsProtoP\x01Z^github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1;applicationsv1\xa2\x02\x03RAX\xaa\x02\x1bRecruitment.Applications.V1\xca\x02\x1bRecruitment\\Applications\\V1\xe2\x02'Recruitment\\Applications\\V1\\GPBMetadata\xea\x02\x1dRecruitment::Applications::V1b\x06proto3"
 
 var (
@@ -1783,7 +1931,7 @@ func file_recruitment_applications_v1_applications_proto_rawDescGZIP() []byte {
 	return file_recruitment_applications_v1_applications_proto_rawDescData
 }
 
-var file_recruitment_applications_v1_applications_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_recruitment_applications_v1_applications_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_recruitment_applications_v1_applications_proto_goTypes = []any{
 	(*Campaign)(nil),                    // 0: recruitment.applications.v1.Campaign
 	(*Candidate)(nil),                   // 1: recruitment.applications.v1.Candidate
@@ -1808,73 +1956,79 @@ var file_recruitment_applications_v1_applications_proto_goTypes = []any{
 	(*ImportApplicationsRequest)(nil),   // 20: recruitment.applications.v1.ImportApplicationsRequest
 	(*ImportResult)(nil),                // 21: recruitment.applications.v1.ImportResult
 	(*ImportApplicationsResponse)(nil),  // 22: recruitment.applications.v1.ImportApplicationsResponse
-	(v1.JobRole)(0),                     // 23: recruitment.common.v1.JobRole
-	(*v1.Date)(nil),                     // 24: recruitment.common.v1.Date
-	(*timestamppb.Timestamp)(nil),       // 25: google.protobuf.Timestamp
-	(v1.Stage)(0),                       // 26: recruitment.common.v1.Stage
-	(*v1.ImportedHistory)(nil),          // 27: recruitment.common.v1.ImportedHistory
-	(*v1.ItemStatus)(nil),               // 28: recruitment.common.v1.ItemStatus
+	(*EraseCandidateRequest)(nil),       // 23: recruitment.applications.v1.EraseCandidateRequest
+	(*EraseCandidateResponse)(nil),      // 24: recruitment.applications.v1.EraseCandidateResponse
+	(v1.JobRole)(0),                     // 25: recruitment.common.v1.JobRole
+	(*v1.Date)(nil),                     // 26: recruitment.common.v1.Date
+	(*timestamppb.Timestamp)(nil),       // 27: google.protobuf.Timestamp
+	(v1.Stage)(0),                       // 28: recruitment.common.v1.Stage
+	(*v1.ImportedHistory)(nil),          // 29: recruitment.common.v1.ImportedHistory
+	(*v1.ItemStatus)(nil),               // 30: recruitment.common.v1.ItemStatus
 }
 var file_recruitment_applications_v1_applications_proto_depIdxs = []int32{
-	23, // 0: recruitment.applications.v1.Campaign.role:type_name -> recruitment.common.v1.JobRole
-	24, // 1: recruitment.applications.v1.Campaign.opens_on:type_name -> recruitment.common.v1.Date
-	24, // 2: recruitment.applications.v1.Campaign.closes_on:type_name -> recruitment.common.v1.Date
-	25, // 3: recruitment.applications.v1.Campaign.created_at:type_name -> google.protobuf.Timestamp
-	25, // 4: recruitment.applications.v1.Campaign.updated_at:type_name -> google.protobuf.Timestamp
-	23, // 5: recruitment.applications.v1.Application.role:type_name -> recruitment.common.v1.JobRole
+	25, // 0: recruitment.applications.v1.Campaign.role:type_name -> recruitment.common.v1.JobRole
+	26, // 1: recruitment.applications.v1.Campaign.opens_on:type_name -> recruitment.common.v1.Date
+	26, // 2: recruitment.applications.v1.Campaign.closes_on:type_name -> recruitment.common.v1.Date
+	27, // 3: recruitment.applications.v1.Campaign.created_at:type_name -> google.protobuf.Timestamp
+	27, // 4: recruitment.applications.v1.Campaign.updated_at:type_name -> google.protobuf.Timestamp
+	25, // 5: recruitment.applications.v1.Application.role:type_name -> recruitment.common.v1.JobRole
 	1,  // 6: recruitment.applications.v1.Application.candidate:type_name -> recruitment.applications.v1.Candidate
-	26, // 7: recruitment.applications.v1.Application.stage:type_name -> recruitment.common.v1.Stage
-	25, // 8: recruitment.applications.v1.Application.stage_entered_at:type_name -> google.protobuf.Timestamp
-	25, // 9: recruitment.applications.v1.Application.submitted_at:type_name -> google.protobuf.Timestamp
-	25, // 10: recruitment.applications.v1.Application.withdrawn_at:type_name -> google.protobuf.Timestamp
-	23, // 11: recruitment.applications.v1.CreateCampaignRequest.role:type_name -> recruitment.common.v1.JobRole
-	24, // 12: recruitment.applications.v1.CreateCampaignRequest.opens_on:type_name -> recruitment.common.v1.Date
-	24, // 13: recruitment.applications.v1.CreateCampaignRequest.closes_on:type_name -> recruitment.common.v1.Date
-	0,  // 14: recruitment.applications.v1.CreateCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
-	24, // 15: recruitment.applications.v1.UpdateCampaignRequest.opens_on:type_name -> recruitment.common.v1.Date
-	24, // 16: recruitment.applications.v1.UpdateCampaignRequest.closes_on:type_name -> recruitment.common.v1.Date
-	0,  // 17: recruitment.applications.v1.UpdateCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
-	0,  // 18: recruitment.applications.v1.GetCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
-	0,  // 19: recruitment.applications.v1.ListCampaignsResponse.campaigns:type_name -> recruitment.applications.v1.Campaign
-	1,  // 20: recruitment.applications.v1.SubmitApplicationRequest.candidate:type_name -> recruitment.applications.v1.Candidate
-	2,  // 21: recruitment.applications.v1.SubmitApplicationResponse.application:type_name -> recruitment.applications.v1.Application
-	2,  // 22: recruitment.applications.v1.GetApplicationResponse.application:type_name -> recruitment.applications.v1.Application
-	26, // 23: recruitment.applications.v1.ListApplicationsRequest.stage:type_name -> recruitment.common.v1.Stage
-	2,  // 24: recruitment.applications.v1.ListApplicationsResponse.applications:type_name -> recruitment.applications.v1.Application
-	2,  // 25: recruitment.applications.v1.WithdrawApplicationResponse.application:type_name -> recruitment.applications.v1.Application
-	23, // 26: recruitment.applications.v1.ImportRow.role:type_name -> recruitment.common.v1.JobRole
-	24, // 27: recruitment.applications.v1.ImportRow.opens_on:type_name -> recruitment.common.v1.Date
-	24, // 28: recruitment.applications.v1.ImportRow.closes_on:type_name -> recruitment.common.v1.Date
-	1,  // 29: recruitment.applications.v1.ImportRow.candidate:type_name -> recruitment.applications.v1.Candidate
-	25, // 30: recruitment.applications.v1.ImportRow.submitted_at:type_name -> google.protobuf.Timestamp
-	27, // 31: recruitment.applications.v1.ImportRow.history:type_name -> recruitment.common.v1.ImportedHistory
-	25, // 32: recruitment.applications.v1.ImportRow.withdrawn_at:type_name -> google.protobuf.Timestamp
-	19, // 33: recruitment.applications.v1.ImportApplicationsRequest.rows:type_name -> recruitment.applications.v1.ImportRow
-	28, // 34: recruitment.applications.v1.ImportResult.status:type_name -> recruitment.common.v1.ItemStatus
-	21, // 35: recruitment.applications.v1.ImportApplicationsResponse.results:type_name -> recruitment.applications.v1.ImportResult
-	3,  // 36: recruitment.applications.v1.ApplicationsService.CreateCampaign:input_type -> recruitment.applications.v1.CreateCampaignRequest
-	5,  // 37: recruitment.applications.v1.ApplicationsService.UpdateCampaign:input_type -> recruitment.applications.v1.UpdateCampaignRequest
-	7,  // 38: recruitment.applications.v1.ApplicationsService.GetCampaign:input_type -> recruitment.applications.v1.GetCampaignRequest
-	9,  // 39: recruitment.applications.v1.ApplicationsService.ListCampaigns:input_type -> recruitment.applications.v1.ListCampaignsRequest
-	11, // 40: recruitment.applications.v1.ApplicationsService.SubmitApplication:input_type -> recruitment.applications.v1.SubmitApplicationRequest
-	13, // 41: recruitment.applications.v1.ApplicationsService.GetApplication:input_type -> recruitment.applications.v1.GetApplicationRequest
-	15, // 42: recruitment.applications.v1.ApplicationsService.ListApplications:input_type -> recruitment.applications.v1.ListApplicationsRequest
-	17, // 43: recruitment.applications.v1.ApplicationsService.WithdrawApplication:input_type -> recruitment.applications.v1.WithdrawApplicationRequest
-	20, // 44: recruitment.applications.v1.ApplicationsService.ImportApplications:input_type -> recruitment.applications.v1.ImportApplicationsRequest
-	4,  // 45: recruitment.applications.v1.ApplicationsService.CreateCampaign:output_type -> recruitment.applications.v1.CreateCampaignResponse
-	6,  // 46: recruitment.applications.v1.ApplicationsService.UpdateCampaign:output_type -> recruitment.applications.v1.UpdateCampaignResponse
-	8,  // 47: recruitment.applications.v1.ApplicationsService.GetCampaign:output_type -> recruitment.applications.v1.GetCampaignResponse
-	10, // 48: recruitment.applications.v1.ApplicationsService.ListCampaigns:output_type -> recruitment.applications.v1.ListCampaignsResponse
-	12, // 49: recruitment.applications.v1.ApplicationsService.SubmitApplication:output_type -> recruitment.applications.v1.SubmitApplicationResponse
-	14, // 50: recruitment.applications.v1.ApplicationsService.GetApplication:output_type -> recruitment.applications.v1.GetApplicationResponse
-	16, // 51: recruitment.applications.v1.ApplicationsService.ListApplications:output_type -> recruitment.applications.v1.ListApplicationsResponse
-	18, // 52: recruitment.applications.v1.ApplicationsService.WithdrawApplication:output_type -> recruitment.applications.v1.WithdrawApplicationResponse
-	22, // 53: recruitment.applications.v1.ApplicationsService.ImportApplications:output_type -> recruitment.applications.v1.ImportApplicationsResponse
-	45, // [45:54] is the sub-list for method output_type
-	36, // [36:45] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	28, // 7: recruitment.applications.v1.Application.stage:type_name -> recruitment.common.v1.Stage
+	27, // 8: recruitment.applications.v1.Application.stage_entered_at:type_name -> google.protobuf.Timestamp
+	27, // 9: recruitment.applications.v1.Application.submitted_at:type_name -> google.protobuf.Timestamp
+	27, // 10: recruitment.applications.v1.Application.withdrawn_at:type_name -> google.protobuf.Timestamp
+	27, // 11: recruitment.applications.v1.Application.erased_at:type_name -> google.protobuf.Timestamp
+	25, // 12: recruitment.applications.v1.CreateCampaignRequest.role:type_name -> recruitment.common.v1.JobRole
+	26, // 13: recruitment.applications.v1.CreateCampaignRequest.opens_on:type_name -> recruitment.common.v1.Date
+	26, // 14: recruitment.applications.v1.CreateCampaignRequest.closes_on:type_name -> recruitment.common.v1.Date
+	0,  // 15: recruitment.applications.v1.CreateCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
+	26, // 16: recruitment.applications.v1.UpdateCampaignRequest.opens_on:type_name -> recruitment.common.v1.Date
+	26, // 17: recruitment.applications.v1.UpdateCampaignRequest.closes_on:type_name -> recruitment.common.v1.Date
+	0,  // 18: recruitment.applications.v1.UpdateCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
+	0,  // 19: recruitment.applications.v1.GetCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
+	0,  // 20: recruitment.applications.v1.ListCampaignsResponse.campaigns:type_name -> recruitment.applications.v1.Campaign
+	1,  // 21: recruitment.applications.v1.SubmitApplicationRequest.candidate:type_name -> recruitment.applications.v1.Candidate
+	2,  // 22: recruitment.applications.v1.SubmitApplicationResponse.application:type_name -> recruitment.applications.v1.Application
+	2,  // 23: recruitment.applications.v1.GetApplicationResponse.application:type_name -> recruitment.applications.v1.Application
+	28, // 24: recruitment.applications.v1.ListApplicationsRequest.stage:type_name -> recruitment.common.v1.Stage
+	2,  // 25: recruitment.applications.v1.ListApplicationsResponse.applications:type_name -> recruitment.applications.v1.Application
+	2,  // 26: recruitment.applications.v1.WithdrawApplicationResponse.application:type_name -> recruitment.applications.v1.Application
+	25, // 27: recruitment.applications.v1.ImportRow.role:type_name -> recruitment.common.v1.JobRole
+	26, // 28: recruitment.applications.v1.ImportRow.opens_on:type_name -> recruitment.common.v1.Date
+	26, // 29: recruitment.applications.v1.ImportRow.closes_on:type_name -> recruitment.common.v1.Date
+	1,  // 30: recruitment.applications.v1.ImportRow.candidate:type_name -> recruitment.applications.v1.Candidate
+	27, // 31: recruitment.applications.v1.ImportRow.submitted_at:type_name -> google.protobuf.Timestamp
+	29, // 32: recruitment.applications.v1.ImportRow.history:type_name -> recruitment.common.v1.ImportedHistory
+	27, // 33: recruitment.applications.v1.ImportRow.withdrawn_at:type_name -> google.protobuf.Timestamp
+	19, // 34: recruitment.applications.v1.ImportApplicationsRequest.rows:type_name -> recruitment.applications.v1.ImportRow
+	30, // 35: recruitment.applications.v1.ImportResult.status:type_name -> recruitment.common.v1.ItemStatus
+	21, // 36: recruitment.applications.v1.ImportApplicationsResponse.results:type_name -> recruitment.applications.v1.ImportResult
+	2,  // 37: recruitment.applications.v1.EraseCandidateResponse.application:type_name -> recruitment.applications.v1.Application
+	3,  // 38: recruitment.applications.v1.ApplicationsService.CreateCampaign:input_type -> recruitment.applications.v1.CreateCampaignRequest
+	5,  // 39: recruitment.applications.v1.ApplicationsService.UpdateCampaign:input_type -> recruitment.applications.v1.UpdateCampaignRequest
+	7,  // 40: recruitment.applications.v1.ApplicationsService.GetCampaign:input_type -> recruitment.applications.v1.GetCampaignRequest
+	9,  // 41: recruitment.applications.v1.ApplicationsService.ListCampaigns:input_type -> recruitment.applications.v1.ListCampaignsRequest
+	11, // 42: recruitment.applications.v1.ApplicationsService.SubmitApplication:input_type -> recruitment.applications.v1.SubmitApplicationRequest
+	13, // 43: recruitment.applications.v1.ApplicationsService.GetApplication:input_type -> recruitment.applications.v1.GetApplicationRequest
+	15, // 44: recruitment.applications.v1.ApplicationsService.ListApplications:input_type -> recruitment.applications.v1.ListApplicationsRequest
+	17, // 45: recruitment.applications.v1.ApplicationsService.WithdrawApplication:input_type -> recruitment.applications.v1.WithdrawApplicationRequest
+	20, // 46: recruitment.applications.v1.ApplicationsService.ImportApplications:input_type -> recruitment.applications.v1.ImportApplicationsRequest
+	23, // 47: recruitment.applications.v1.ApplicationsService.EraseCandidate:input_type -> recruitment.applications.v1.EraseCandidateRequest
+	4,  // 48: recruitment.applications.v1.ApplicationsService.CreateCampaign:output_type -> recruitment.applications.v1.CreateCampaignResponse
+	6,  // 49: recruitment.applications.v1.ApplicationsService.UpdateCampaign:output_type -> recruitment.applications.v1.UpdateCampaignResponse
+	8,  // 50: recruitment.applications.v1.ApplicationsService.GetCampaign:output_type -> recruitment.applications.v1.GetCampaignResponse
+	10, // 51: recruitment.applications.v1.ApplicationsService.ListCampaigns:output_type -> recruitment.applications.v1.ListCampaignsResponse
+	12, // 52: recruitment.applications.v1.ApplicationsService.SubmitApplication:output_type -> recruitment.applications.v1.SubmitApplicationResponse
+	14, // 53: recruitment.applications.v1.ApplicationsService.GetApplication:output_type -> recruitment.applications.v1.GetApplicationResponse
+	16, // 54: recruitment.applications.v1.ApplicationsService.ListApplications:output_type -> recruitment.applications.v1.ListApplicationsResponse
+	18, // 55: recruitment.applications.v1.ApplicationsService.WithdrawApplication:output_type -> recruitment.applications.v1.WithdrawApplicationResponse
+	22, // 56: recruitment.applications.v1.ApplicationsService.ImportApplications:output_type -> recruitment.applications.v1.ImportApplicationsResponse
+	24, // 57: recruitment.applications.v1.ApplicationsService.EraseCandidate:output_type -> recruitment.applications.v1.EraseCandidateResponse
+	48, // [48:58] is the sub-list for method output_type
+	38, // [38:48] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_applications_v1_applications_proto_init() }
@@ -1888,7 +2042,7 @@ func file_recruitment_applications_v1_applications_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_applications_v1_applications_proto_rawDesc), len(file_recruitment_applications_v1_applications_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,6 +28,7 @@ const (
 	ApplicationsService_ListApplications_FullMethodName    = "/recruitment.applications.v1.ApplicationsService/ListApplications"
 	ApplicationsService_WithdrawApplication_FullMethodName = "/recruitment.applications.v1.ApplicationsService/WithdrawApplication"
 	ApplicationsService_ImportApplications_FullMethodName  = "/recruitment.applications.v1.ApplicationsService/ImportApplications"
+	ApplicationsService_EraseCandidate_FullMethodName      = "/recruitment.applications.v1.ApplicationsService/EraseCandidate"
 )
 
 // ApplicationsServiceClient is the client API for ApplicationsService service.
@@ -66,6 +67,13 @@ type ApplicationsServiceClient interface {
 	// reference was imported before is ALREADY_EXISTS in its result and
 	// changes nothing, so re-running a file imports nothing twice.
 	ImportApplications(ctx context.Context, in *ImportApplicationsRequest, opts ...grpc.CallOption) (*ImportApplicationsResponse, error)
+	// EraseCandidate anonymises the personal data of one application's
+	// candidate (name, email, phone) for a right-to-erasure request, and
+	// publishes application.erased so that the stage services scrub the free
+	// text they hold. Ids, dates, stages and codes stay, so reports do not
+	// change. Admin only. Erasing an erased application changes nothing and
+	// answers the same.
+	EraseCandidate(ctx context.Context, in *EraseCandidateRequest, opts ...grpc.CallOption) (*EraseCandidateResponse, error)
 }
 
 type applicationsServiceClient struct {
@@ -166,6 +174,16 @@ func (c *applicationsServiceClient) ImportApplications(ctx context.Context, in *
 	return out, nil
 }
 
+func (c *applicationsServiceClient) EraseCandidate(ctx context.Context, in *EraseCandidateRequest, opts ...grpc.CallOption) (*EraseCandidateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EraseCandidateResponse)
+	err := c.cc.Invoke(ctx, ApplicationsService_EraseCandidate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ApplicationsServiceServer is the server API for ApplicationsService service.
 // All implementations must embed UnimplementedApplicationsServiceServer
 // for forward compatibility.
@@ -202,6 +220,13 @@ type ApplicationsServiceServer interface {
 	// reference was imported before is ALREADY_EXISTS in its result and
 	// changes nothing, so re-running a file imports nothing twice.
 	ImportApplications(context.Context, *ImportApplicationsRequest) (*ImportApplicationsResponse, error)
+	// EraseCandidate anonymises the personal data of one application's
+	// candidate (name, email, phone) for a right-to-erasure request, and
+	// publishes application.erased so that the stage services scrub the free
+	// text they hold. Ids, dates, stages and codes stay, so reports do not
+	// change. Admin only. Erasing an erased application changes nothing and
+	// answers the same.
+	EraseCandidate(context.Context, *EraseCandidateRequest) (*EraseCandidateResponse, error)
 	mustEmbedUnimplementedApplicationsServiceServer()
 }
 
@@ -238,6 +263,9 @@ func (UnimplementedApplicationsServiceServer) WithdrawApplication(context.Contex
 }
 func (UnimplementedApplicationsServiceServer) ImportApplications(context.Context, *ImportApplicationsRequest) (*ImportApplicationsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ImportApplications not implemented")
+}
+func (UnimplementedApplicationsServiceServer) EraseCandidate(context.Context, *EraseCandidateRequest) (*EraseCandidateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EraseCandidate not implemented")
 }
 func (UnimplementedApplicationsServiceServer) mustEmbedUnimplementedApplicationsServiceServer() {}
 func (UnimplementedApplicationsServiceServer) testEmbeddedByValue()                             {}
@@ -422,6 +450,24 @@ func _ApplicationsService_ImportApplications_Handler(srv interface{}, ctx contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ApplicationsService_EraseCandidate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EraseCandidateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ApplicationsServiceServer).EraseCandidate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ApplicationsService_EraseCandidate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ApplicationsServiceServer).EraseCandidate(ctx, req.(*EraseCandidateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ApplicationsService_ServiceDesc is the grpc.ServiceDesc for ApplicationsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -464,6 +510,10 @@ var ApplicationsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ImportApplications",
 			Handler:    _ApplicationsService_ImportApplications_Handler,
+		},
+		{
+			MethodName: "EraseCandidate",
+			Handler:    _ApplicationsService_EraseCandidate_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

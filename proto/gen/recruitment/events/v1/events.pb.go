@@ -55,6 +55,7 @@ type Event struct {
 	//	*Event_CampaignUpdated
 	//	*Event_ApplicationSubmitted
 	//	*Event_ApplicationWithdrawn
+	//	*Event_ApplicationErased
 	//	*Event_SiftPassed
 	//	*Event_SiftFailed
 	//	*Event_InterviewScheduled
@@ -208,6 +209,15 @@ func (x *Event) GetApplicationWithdrawn() *ApplicationWithdrawn {
 	if x != nil {
 		if x, ok := x.Payload.(*Event_ApplicationWithdrawn); ok {
 			return x.ApplicationWithdrawn
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetApplicationErased() *ApplicationErased {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_ApplicationErased); ok {
+			return x.ApplicationErased
 		}
 	}
 	return nil
@@ -390,6 +400,11 @@ type Event_ApplicationWithdrawn struct {
 	ApplicationWithdrawn *ApplicationWithdrawn `protobuf:"bytes,31,opt,name=application_withdrawn,json=applicationWithdrawn,proto3,oneof"`
 }
 
+type Event_ApplicationErased struct {
+	// application.erased
+	ApplicationErased *ApplicationErased `protobuf:"bytes,32,opt,name=application_erased,json=applicationErased,proto3,oneof"`
+}
+
 type Event_SiftPassed struct {
 	// sift.passed
 	SiftPassed *SiftPassed `protobuf:"bytes,40,opt,name=sift_passed,json=siftPassed,proto3,oneof"`
@@ -482,6 +497,8 @@ func (*Event_CampaignUpdated) isEvent_Payload() {}
 func (*Event_ApplicationSubmitted) isEvent_Payload() {}
 
 func (*Event_ApplicationWithdrawn) isEvent_Payload() {}
+
+func (*Event_ApplicationErased) isEvent_Payload() {}
 
 func (*Event_SiftPassed) isEvent_Payload() {}
 
@@ -780,6 +797,56 @@ func (x *ApplicationWithdrawn) GetStage() v1.Stage {
 	return v1.Stage(0)
 }
 
+// ApplicationErased: the candidate's personal data was anonymised in the
+// applications service (a right-to-erasure request, or the retention
+// period ran out). The stage services scrub any free text they hold about
+// the application; the record's ids, dates and codes stay, so reports keep
+// their numbers.
+type ApplicationErased struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Why: "right_to_erasure" or "retention" (docs/design.md §8, Erasure).
+	ReasonCode    string `protobuf:"bytes,1,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplicationErased) Reset() {
+	*x = ApplicationErased{}
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplicationErased) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplicationErased) ProtoMessage() {}
+
+func (x *ApplicationErased) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplicationErased.ProtoReflect.Descriptor instead.
+func (*ApplicationErased) Descriptor() ([]byte, []int) {
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ApplicationErased) GetReasonCode() string {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return ""
+}
+
 // SiftPassed: the application passed the sift (stage INTERVIEW).
 type SiftPassed struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -789,7 +856,7 @@ type SiftPassed struct {
 
 func (x *SiftPassed) Reset() {
 	*x = SiftPassed{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[6]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -801,7 +868,7 @@ func (x *SiftPassed) String() string {
 func (*SiftPassed) ProtoMessage() {}
 
 func (x *SiftPassed) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[6]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -814,7 +881,7 @@ func (x *SiftPassed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SiftPassed.ProtoReflect.Descriptor instead.
 func (*SiftPassed) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{6}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{7}
 }
 
 // SiftFailed: the application failed the sift (stage REJECTED).
@@ -827,7 +894,7 @@ type SiftFailed struct {
 
 func (x *SiftFailed) Reset() {
 	*x = SiftFailed{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[7]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -839,7 +906,7 @@ func (x *SiftFailed) String() string {
 func (*SiftFailed) ProtoMessage() {}
 
 func (x *SiftFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[7]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -852,7 +919,7 @@ func (x *SiftFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SiftFailed.ProtoReflect.Descriptor instead.
 func (*SiftFailed) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{7}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SiftFailed) GetReasonCode() string {
@@ -873,7 +940,7 @@ type InterviewScheduled struct {
 
 func (x *InterviewScheduled) Reset() {
 	*x = InterviewScheduled{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[8]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -885,7 +952,7 @@ func (x *InterviewScheduled) String() string {
 func (*InterviewScheduled) ProtoMessage() {}
 
 func (x *InterviewScheduled) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[8]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -898,7 +965,7 @@ func (x *InterviewScheduled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterviewScheduled.ProtoReflect.Descriptor instead.
 func (*InterviewScheduled) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{8}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *InterviewScheduled) GetScheduledFor() *timestamppb.Timestamp {
@@ -927,7 +994,7 @@ type InterviewPassed struct {
 
 func (x *InterviewPassed) Reset() {
 	*x = InterviewPassed{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[9]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -939,7 +1006,7 @@ func (x *InterviewPassed) String() string {
 func (*InterviewPassed) ProtoMessage() {}
 
 func (x *InterviewPassed) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[9]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -952,7 +1019,7 @@ func (x *InterviewPassed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterviewPassed.ProtoReflect.Descriptor instead.
 func (*InterviewPassed) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{9}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *InterviewPassed) GetImported() *v1.ImportedHistory {
@@ -972,7 +1039,7 @@ type InterviewFailed struct {
 
 func (x *InterviewFailed) Reset() {
 	*x = InterviewFailed{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[10]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -984,7 +1051,7 @@ func (x *InterviewFailed) String() string {
 func (*InterviewFailed) ProtoMessage() {}
 
 func (x *InterviewFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[10]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -997,7 +1064,7 @@ func (x *InterviewFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterviewFailed.ProtoReflect.Descriptor instead.
 func (*InterviewFailed) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{10}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *InterviewFailed) GetReasonCode() string {
@@ -1018,7 +1085,7 @@ type OfferMade struct {
 
 func (x *OfferMade) Reset() {
 	*x = OfferMade{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[11]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1030,7 +1097,7 @@ func (x *OfferMade) String() string {
 func (*OfferMade) ProtoMessage() {}
 
 func (x *OfferMade) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[11]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1043,7 +1110,7 @@ func (x *OfferMade) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OfferMade.ProtoReflect.Descriptor instead.
 func (*OfferMade) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{11}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *OfferMade) GetSalaryBandCode() string {
@@ -1072,7 +1139,7 @@ type OfferAccepted struct {
 
 func (x *OfferAccepted) Reset() {
 	*x = OfferAccepted{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[12]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1084,7 +1151,7 @@ func (x *OfferAccepted) String() string {
 func (*OfferAccepted) ProtoMessage() {}
 
 func (x *OfferAccepted) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[12]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1097,7 +1164,7 @@ func (x *OfferAccepted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OfferAccepted.ProtoReflect.Descriptor instead.
 func (*OfferAccepted) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{12}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *OfferAccepted) GetImported() *v1.ImportedHistory {
@@ -1117,7 +1184,7 @@ type OfferDeclined struct {
 
 func (x *OfferDeclined) Reset() {
 	*x = OfferDeclined{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[13]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1129,7 +1196,7 @@ func (x *OfferDeclined) String() string {
 func (*OfferDeclined) ProtoMessage() {}
 
 func (x *OfferDeclined) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[13]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1142,7 +1209,7 @@ func (x *OfferDeclined) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OfferDeclined.ProtoReflect.Descriptor instead.
 func (*OfferDeclined) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{13}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *OfferDeclined) GetReasonCode() string {
@@ -1165,7 +1232,7 @@ type OfferWithdrawn struct {
 
 func (x *OfferWithdrawn) Reset() {
 	*x = OfferWithdrawn{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[14]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1177,7 +1244,7 @@ func (x *OfferWithdrawn) String() string {
 func (*OfferWithdrawn) ProtoMessage() {}
 
 func (x *OfferWithdrawn) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[14]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1190,7 +1257,7 @@ func (x *OfferWithdrawn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OfferWithdrawn.ProtoReflect.Descriptor instead.
 func (*OfferWithdrawn) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{14}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *OfferWithdrawn) GetReasonCode() string {
@@ -1223,7 +1290,7 @@ type OfferStartDateSet struct {
 
 func (x *OfferStartDateSet) Reset() {
 	*x = OfferStartDateSet{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[15]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1235,7 +1302,7 @@ func (x *OfferStartDateSet) String() string {
 func (*OfferStartDateSet) ProtoMessage() {}
 
 func (x *OfferStartDateSet) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[15]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1248,7 +1315,7 @@ func (x *OfferStartDateSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OfferStartDateSet.ProtoReflect.Descriptor instead.
 func (*OfferStartDateSet) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{15}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *OfferStartDateSet) GetStartDate() *v1.Date {
@@ -1295,7 +1362,7 @@ type CandidateStarted struct {
 
 func (x *CandidateStarted) Reset() {
 	*x = CandidateStarted{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[16]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1307,7 +1374,7 @@ func (x *CandidateStarted) String() string {
 func (*CandidateStarted) ProtoMessage() {}
 
 func (x *CandidateStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[16]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1320,7 +1387,7 @@ func (x *CandidateStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CandidateStarted.ProtoReflect.Descriptor instead.
 func (*CandidateStarted) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{16}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CandidateStarted) GetStartDate() *v1.Date {
@@ -1361,7 +1428,7 @@ type VettingOpened struct {
 
 func (x *VettingOpened) Reset() {
 	*x = VettingOpened{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[17]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1373,7 +1440,7 @@ func (x *VettingOpened) String() string {
 func (*VettingOpened) ProtoMessage() {}
 
 func (x *VettingOpened) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[17]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1386,7 +1453,7 @@ func (x *VettingOpened) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VettingOpened.ProtoReflect.Descriptor instead.
 func (*VettingOpened) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{17}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *VettingOpened) GetLevel() v1.VettingLevel {
@@ -1405,7 +1472,7 @@ type VettingFormsReceived struct {
 
 func (x *VettingFormsReceived) Reset() {
 	*x = VettingFormsReceived{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[18]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1417,7 +1484,7 @@ func (x *VettingFormsReceived) String() string {
 func (*VettingFormsReceived) ProtoMessage() {}
 
 func (x *VettingFormsReceived) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[18]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1430,7 +1497,7 @@ func (x *VettingFormsReceived) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VettingFormsReceived.ProtoReflect.Descriptor instead.
 func (*VettingFormsReceived) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{18}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{19}
 }
 
 // VettingBlocked: the case cannot progress. Any free-text note stays in the
@@ -1444,7 +1511,7 @@ type VettingBlocked struct {
 
 func (x *VettingBlocked) Reset() {
 	*x = VettingBlocked{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[19]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1456,7 +1523,7 @@ func (x *VettingBlocked) String() string {
 func (*VettingBlocked) ProtoMessage() {}
 
 func (x *VettingBlocked) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[19]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1469,7 +1536,7 @@ func (x *VettingBlocked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VettingBlocked.ProtoReflect.Descriptor instead.
 func (*VettingBlocked) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{19}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *VettingBlocked) GetReason() v1.BlockReason {
@@ -1488,7 +1555,7 @@ type VettingUnblocked struct {
 
 func (x *VettingUnblocked) Reset() {
 	*x = VettingUnblocked{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[20]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1500,7 +1567,7 @@ func (x *VettingUnblocked) String() string {
 func (*VettingUnblocked) ProtoMessage() {}
 
 func (x *VettingUnblocked) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[20]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1513,7 +1580,7 @@ func (x *VettingUnblocked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VettingUnblocked.ProtoReflect.Descriptor instead.
 func (*VettingUnblocked) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{20}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{21}
 }
 
 // VettingCleared: vetting passed.
@@ -1525,7 +1592,7 @@ type VettingCleared struct {
 
 func (x *VettingCleared) Reset() {
 	*x = VettingCleared{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[21]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1537,7 +1604,7 @@ func (x *VettingCleared) String() string {
 func (*VettingCleared) ProtoMessage() {}
 
 func (x *VettingCleared) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[21]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1550,7 +1617,7 @@ func (x *VettingCleared) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VettingCleared.ProtoReflect.Descriptor instead.
 func (*VettingCleared) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{21}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{22}
 }
 
 // VettingFailed: vetting failed; offers withdraws the offer.
@@ -1563,7 +1630,7 @@ type VettingFailed struct {
 
 func (x *VettingFailed) Reset() {
 	*x = VettingFailed{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[22]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1575,7 +1642,7 @@ func (x *VettingFailed) String() string {
 func (*VettingFailed) ProtoMessage() {}
 
 func (x *VettingFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[22]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1588,7 +1655,7 @@ func (x *VettingFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VettingFailed.ProtoReflect.Descriptor instead.
 func (*VettingFailed) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{22}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *VettingFailed) GetReasonCode() string {
@@ -1602,7 +1669,7 @@ var File_recruitment_events_v1_events_proto protoreflect.FileDescriptor
 
 const file_recruitment_events_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\"recruitment/events/v1/events.proto\x12\x15recruitment.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\"\xe8\x10\n" +
+	"\"recruitment/events/v1/events.proto\x12\x15recruitment.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\"\xc3\x11\n" +
 	"\x05Event\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12%\n" +
 	"\x0eapplication_id\x18\x02 \x01(\tR\rapplicationId\x12\x16\n" +
@@ -1618,7 +1685,8 @@ const file_recruitment_events_v1_events_proto_rawDesc = "" +
 	"\x10campaign_created\x18\x14 \x01(\v2&.recruitment.events.v1.CampaignCreatedH\x00R\x0fcampaignCreated\x12S\n" +
 	"\x10campaign_updated\x18\x15 \x01(\v2&.recruitment.events.v1.CampaignUpdatedH\x00R\x0fcampaignUpdated\x12b\n" +
 	"\x15application_submitted\x18\x1e \x01(\v2+.recruitment.events.v1.ApplicationSubmittedH\x00R\x14applicationSubmitted\x12b\n" +
-	"\x15application_withdrawn\x18\x1f \x01(\v2+.recruitment.events.v1.ApplicationWithdrawnH\x00R\x14applicationWithdrawn\x12D\n" +
+	"\x15application_withdrawn\x18\x1f \x01(\v2+.recruitment.events.v1.ApplicationWithdrawnH\x00R\x14applicationWithdrawn\x12Y\n" +
+	"\x12application_erased\x18  \x01(\v2(.recruitment.events.v1.ApplicationErasedH\x00R\x11applicationErased\x12D\n" +
 	"\vsift_passed\x18( \x01(\v2!.recruitment.events.v1.SiftPassedH\x00R\n" +
 	"siftPassed\x12D\n" +
 	"\vsift_failed\x18) \x01(\v2!.recruitment.events.v1.SiftFailedH\x00R\n" +
@@ -1654,7 +1722,10 @@ const file_recruitment_events_v1_events_proto_rawDesc = "" +
 	"\x14ApplicationWithdrawn\x12\x1f\n" +
 	"\vreason_code\x18\x01 \x01(\tR\n" +
 	"reasonCode\x122\n" +
-	"\x05stage\x18\x02 \x01(\x0e2\x1c.recruitment.common.v1.StageR\x05stage\"\f\n" +
+	"\x05stage\x18\x02 \x01(\x0e2\x1c.recruitment.common.v1.StageR\x05stage\"4\n" +
+	"\x11ApplicationErased\x12\x1f\n" +
+	"\vreason_code\x18\x01 \x01(\tR\n" +
+	"reasonCode\"\f\n" +
 	"\n" +
 	"SiftPassed\"-\n" +
 	"\n" +
@@ -1722,7 +1793,7 @@ func file_recruitment_events_v1_events_proto_rawDescGZIP() []byte {
 	return file_recruitment_events_v1_events_proto_rawDescData
 }
 
-var file_recruitment_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_recruitment_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_recruitment_events_v1_events_proto_goTypes = []any{
 	(*Event)(nil),                 // 0: recruitment.events.v1.Event
 	(*CampaignDetails)(nil),       // 1: recruitment.events.v1.CampaignDetails
@@ -1730,79 +1801,81 @@ var file_recruitment_events_v1_events_proto_goTypes = []any{
 	(*CampaignUpdated)(nil),       // 3: recruitment.events.v1.CampaignUpdated
 	(*ApplicationSubmitted)(nil),  // 4: recruitment.events.v1.ApplicationSubmitted
 	(*ApplicationWithdrawn)(nil),  // 5: recruitment.events.v1.ApplicationWithdrawn
-	(*SiftPassed)(nil),            // 6: recruitment.events.v1.SiftPassed
-	(*SiftFailed)(nil),            // 7: recruitment.events.v1.SiftFailed
-	(*InterviewScheduled)(nil),    // 8: recruitment.events.v1.InterviewScheduled
-	(*InterviewPassed)(nil),       // 9: recruitment.events.v1.InterviewPassed
-	(*InterviewFailed)(nil),       // 10: recruitment.events.v1.InterviewFailed
-	(*OfferMade)(nil),             // 11: recruitment.events.v1.OfferMade
-	(*OfferAccepted)(nil),         // 12: recruitment.events.v1.OfferAccepted
-	(*OfferDeclined)(nil),         // 13: recruitment.events.v1.OfferDeclined
-	(*OfferWithdrawn)(nil),        // 14: recruitment.events.v1.OfferWithdrawn
-	(*OfferStartDateSet)(nil),     // 15: recruitment.events.v1.OfferStartDateSet
-	(*CandidateStarted)(nil),      // 16: recruitment.events.v1.CandidateStarted
-	(*VettingOpened)(nil),         // 17: recruitment.events.v1.VettingOpened
-	(*VettingFormsReceived)(nil),  // 18: recruitment.events.v1.VettingFormsReceived
-	(*VettingBlocked)(nil),        // 19: recruitment.events.v1.VettingBlocked
-	(*VettingUnblocked)(nil),      // 20: recruitment.events.v1.VettingUnblocked
-	(*VettingCleared)(nil),        // 21: recruitment.events.v1.VettingCleared
-	(*VettingFailed)(nil),         // 22: recruitment.events.v1.VettingFailed
-	(v1.JobRole)(0),               // 23: recruitment.common.v1.JobRole
-	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
-	(*v1.Actor)(nil),              // 25: recruitment.common.v1.Actor
-	(*v1.Date)(nil),               // 26: recruitment.common.v1.Date
-	(*v1.ImportedHistory)(nil),    // 27: recruitment.common.v1.ImportedHistory
-	(v1.Stage)(0),                 // 28: recruitment.common.v1.Stage
-	(v1.OfferCondition)(0),        // 29: recruitment.common.v1.OfferCondition
-	(v1.VettingLevel)(0),          // 30: recruitment.common.v1.VettingLevel
-	(v1.BlockReason)(0),           // 31: recruitment.common.v1.BlockReason
+	(*ApplicationErased)(nil),     // 6: recruitment.events.v1.ApplicationErased
+	(*SiftPassed)(nil),            // 7: recruitment.events.v1.SiftPassed
+	(*SiftFailed)(nil),            // 8: recruitment.events.v1.SiftFailed
+	(*InterviewScheduled)(nil),    // 9: recruitment.events.v1.InterviewScheduled
+	(*InterviewPassed)(nil),       // 10: recruitment.events.v1.InterviewPassed
+	(*InterviewFailed)(nil),       // 11: recruitment.events.v1.InterviewFailed
+	(*OfferMade)(nil),             // 12: recruitment.events.v1.OfferMade
+	(*OfferAccepted)(nil),         // 13: recruitment.events.v1.OfferAccepted
+	(*OfferDeclined)(nil),         // 14: recruitment.events.v1.OfferDeclined
+	(*OfferWithdrawn)(nil),        // 15: recruitment.events.v1.OfferWithdrawn
+	(*OfferStartDateSet)(nil),     // 16: recruitment.events.v1.OfferStartDateSet
+	(*CandidateStarted)(nil),      // 17: recruitment.events.v1.CandidateStarted
+	(*VettingOpened)(nil),         // 18: recruitment.events.v1.VettingOpened
+	(*VettingFormsReceived)(nil),  // 19: recruitment.events.v1.VettingFormsReceived
+	(*VettingBlocked)(nil),        // 20: recruitment.events.v1.VettingBlocked
+	(*VettingUnblocked)(nil),      // 21: recruitment.events.v1.VettingUnblocked
+	(*VettingCleared)(nil),        // 22: recruitment.events.v1.VettingCleared
+	(*VettingFailed)(nil),         // 23: recruitment.events.v1.VettingFailed
+	(v1.JobRole)(0),               // 24: recruitment.common.v1.JobRole
+	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
+	(*v1.Actor)(nil),              // 26: recruitment.common.v1.Actor
+	(*v1.Date)(nil),               // 27: recruitment.common.v1.Date
+	(*v1.ImportedHistory)(nil),    // 28: recruitment.common.v1.ImportedHistory
+	(v1.Stage)(0),                 // 29: recruitment.common.v1.Stage
+	(v1.OfferCondition)(0),        // 30: recruitment.common.v1.OfferCondition
+	(v1.VettingLevel)(0),          // 31: recruitment.common.v1.VettingLevel
+	(v1.BlockReason)(0),           // 32: recruitment.common.v1.BlockReason
 }
 var file_recruitment_events_v1_events_proto_depIdxs = []int32{
-	23, // 0: recruitment.events.v1.Event.role:type_name -> recruitment.common.v1.JobRole
-	24, // 1: recruitment.events.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
-	25, // 2: recruitment.events.v1.Event.actor:type_name -> recruitment.common.v1.Actor
+	24, // 0: recruitment.events.v1.Event.role:type_name -> recruitment.common.v1.JobRole
+	25, // 1: recruitment.events.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
+	26, // 2: recruitment.events.v1.Event.actor:type_name -> recruitment.common.v1.Actor
 	2,  // 3: recruitment.events.v1.Event.campaign_created:type_name -> recruitment.events.v1.CampaignCreated
 	3,  // 4: recruitment.events.v1.Event.campaign_updated:type_name -> recruitment.events.v1.CampaignUpdated
 	4,  // 5: recruitment.events.v1.Event.application_submitted:type_name -> recruitment.events.v1.ApplicationSubmitted
 	5,  // 6: recruitment.events.v1.Event.application_withdrawn:type_name -> recruitment.events.v1.ApplicationWithdrawn
-	6,  // 7: recruitment.events.v1.Event.sift_passed:type_name -> recruitment.events.v1.SiftPassed
-	7,  // 8: recruitment.events.v1.Event.sift_failed:type_name -> recruitment.events.v1.SiftFailed
-	8,  // 9: recruitment.events.v1.Event.interview_scheduled:type_name -> recruitment.events.v1.InterviewScheduled
-	9,  // 10: recruitment.events.v1.Event.interview_passed:type_name -> recruitment.events.v1.InterviewPassed
-	10, // 11: recruitment.events.v1.Event.interview_failed:type_name -> recruitment.events.v1.InterviewFailed
-	11, // 12: recruitment.events.v1.Event.offer_made:type_name -> recruitment.events.v1.OfferMade
-	12, // 13: recruitment.events.v1.Event.offer_accepted:type_name -> recruitment.events.v1.OfferAccepted
-	13, // 14: recruitment.events.v1.Event.offer_declined:type_name -> recruitment.events.v1.OfferDeclined
-	14, // 15: recruitment.events.v1.Event.offer_withdrawn:type_name -> recruitment.events.v1.OfferWithdrawn
-	15, // 16: recruitment.events.v1.Event.offer_start_date_set:type_name -> recruitment.events.v1.OfferStartDateSet
-	16, // 17: recruitment.events.v1.Event.candidate_started:type_name -> recruitment.events.v1.CandidateStarted
-	17, // 18: recruitment.events.v1.Event.vetting_opened:type_name -> recruitment.events.v1.VettingOpened
-	18, // 19: recruitment.events.v1.Event.vetting_forms_received:type_name -> recruitment.events.v1.VettingFormsReceived
-	19, // 20: recruitment.events.v1.Event.vetting_blocked:type_name -> recruitment.events.v1.VettingBlocked
-	20, // 21: recruitment.events.v1.Event.vetting_unblocked:type_name -> recruitment.events.v1.VettingUnblocked
-	21, // 22: recruitment.events.v1.Event.vetting_cleared:type_name -> recruitment.events.v1.VettingCleared
-	22, // 23: recruitment.events.v1.Event.vetting_failed:type_name -> recruitment.events.v1.VettingFailed
-	26, // 24: recruitment.events.v1.CampaignDetails.opens_on:type_name -> recruitment.common.v1.Date
-	26, // 25: recruitment.events.v1.CampaignDetails.closes_on:type_name -> recruitment.common.v1.Date
-	1,  // 26: recruitment.events.v1.CampaignCreated.campaign:type_name -> recruitment.events.v1.CampaignDetails
-	1,  // 27: recruitment.events.v1.CampaignUpdated.campaign:type_name -> recruitment.events.v1.CampaignDetails
-	27, // 28: recruitment.events.v1.ApplicationSubmitted.imported:type_name -> recruitment.common.v1.ImportedHistory
-	28, // 29: recruitment.events.v1.ApplicationWithdrawn.stage:type_name -> recruitment.common.v1.Stage
-	24, // 30: recruitment.events.v1.InterviewScheduled.scheduled_for:type_name -> google.protobuf.Timestamp
-	27, // 31: recruitment.events.v1.InterviewPassed.imported:type_name -> recruitment.common.v1.ImportedHistory
-	29, // 32: recruitment.events.v1.OfferMade.conditions:type_name -> recruitment.common.v1.OfferCondition
-	27, // 33: recruitment.events.v1.OfferAccepted.imported:type_name -> recruitment.common.v1.ImportedHistory
-	26, // 34: recruitment.events.v1.OfferStartDateSet.start_date:type_name -> recruitment.common.v1.Date
-	26, // 35: recruitment.events.v1.OfferStartDateSet.vetting_due_by:type_name -> recruitment.common.v1.Date
-	26, // 36: recruitment.events.v1.CandidateStarted.start_date:type_name -> recruitment.common.v1.Date
-	26, // 37: recruitment.events.v1.CandidateStarted.vetting_due_by:type_name -> recruitment.common.v1.Date
-	30, // 38: recruitment.events.v1.VettingOpened.level:type_name -> recruitment.common.v1.VettingLevel
-	31, // 39: recruitment.events.v1.VettingBlocked.reason:type_name -> recruitment.common.v1.BlockReason
-	40, // [40:40] is the sub-list for method output_type
-	40, // [40:40] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	6,  // 7: recruitment.events.v1.Event.application_erased:type_name -> recruitment.events.v1.ApplicationErased
+	7,  // 8: recruitment.events.v1.Event.sift_passed:type_name -> recruitment.events.v1.SiftPassed
+	8,  // 9: recruitment.events.v1.Event.sift_failed:type_name -> recruitment.events.v1.SiftFailed
+	9,  // 10: recruitment.events.v1.Event.interview_scheduled:type_name -> recruitment.events.v1.InterviewScheduled
+	10, // 11: recruitment.events.v1.Event.interview_passed:type_name -> recruitment.events.v1.InterviewPassed
+	11, // 12: recruitment.events.v1.Event.interview_failed:type_name -> recruitment.events.v1.InterviewFailed
+	12, // 13: recruitment.events.v1.Event.offer_made:type_name -> recruitment.events.v1.OfferMade
+	13, // 14: recruitment.events.v1.Event.offer_accepted:type_name -> recruitment.events.v1.OfferAccepted
+	14, // 15: recruitment.events.v1.Event.offer_declined:type_name -> recruitment.events.v1.OfferDeclined
+	15, // 16: recruitment.events.v1.Event.offer_withdrawn:type_name -> recruitment.events.v1.OfferWithdrawn
+	16, // 17: recruitment.events.v1.Event.offer_start_date_set:type_name -> recruitment.events.v1.OfferStartDateSet
+	17, // 18: recruitment.events.v1.Event.candidate_started:type_name -> recruitment.events.v1.CandidateStarted
+	18, // 19: recruitment.events.v1.Event.vetting_opened:type_name -> recruitment.events.v1.VettingOpened
+	19, // 20: recruitment.events.v1.Event.vetting_forms_received:type_name -> recruitment.events.v1.VettingFormsReceived
+	20, // 21: recruitment.events.v1.Event.vetting_blocked:type_name -> recruitment.events.v1.VettingBlocked
+	21, // 22: recruitment.events.v1.Event.vetting_unblocked:type_name -> recruitment.events.v1.VettingUnblocked
+	22, // 23: recruitment.events.v1.Event.vetting_cleared:type_name -> recruitment.events.v1.VettingCleared
+	23, // 24: recruitment.events.v1.Event.vetting_failed:type_name -> recruitment.events.v1.VettingFailed
+	27, // 25: recruitment.events.v1.CampaignDetails.opens_on:type_name -> recruitment.common.v1.Date
+	27, // 26: recruitment.events.v1.CampaignDetails.closes_on:type_name -> recruitment.common.v1.Date
+	1,  // 27: recruitment.events.v1.CampaignCreated.campaign:type_name -> recruitment.events.v1.CampaignDetails
+	1,  // 28: recruitment.events.v1.CampaignUpdated.campaign:type_name -> recruitment.events.v1.CampaignDetails
+	28, // 29: recruitment.events.v1.ApplicationSubmitted.imported:type_name -> recruitment.common.v1.ImportedHistory
+	29, // 30: recruitment.events.v1.ApplicationWithdrawn.stage:type_name -> recruitment.common.v1.Stage
+	25, // 31: recruitment.events.v1.InterviewScheduled.scheduled_for:type_name -> google.protobuf.Timestamp
+	28, // 32: recruitment.events.v1.InterviewPassed.imported:type_name -> recruitment.common.v1.ImportedHistory
+	30, // 33: recruitment.events.v1.OfferMade.conditions:type_name -> recruitment.common.v1.OfferCondition
+	28, // 34: recruitment.events.v1.OfferAccepted.imported:type_name -> recruitment.common.v1.ImportedHistory
+	27, // 35: recruitment.events.v1.OfferStartDateSet.start_date:type_name -> recruitment.common.v1.Date
+	27, // 36: recruitment.events.v1.OfferStartDateSet.vetting_due_by:type_name -> recruitment.common.v1.Date
+	27, // 37: recruitment.events.v1.CandidateStarted.start_date:type_name -> recruitment.common.v1.Date
+	27, // 38: recruitment.events.v1.CandidateStarted.vetting_due_by:type_name -> recruitment.common.v1.Date
+	31, // 39: recruitment.events.v1.VettingOpened.level:type_name -> recruitment.common.v1.VettingLevel
+	32, // 40: recruitment.events.v1.VettingBlocked.reason:type_name -> recruitment.common.v1.BlockReason
+	41, // [41:41] is the sub-list for method output_type
+	41, // [41:41] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_events_v1_events_proto_init() }
@@ -1815,6 +1888,7 @@ func file_recruitment_events_v1_events_proto_init() {
 		(*Event_CampaignUpdated)(nil),
 		(*Event_ApplicationSubmitted)(nil),
 		(*Event_ApplicationWithdrawn)(nil),
+		(*Event_ApplicationErased)(nil),
 		(*Event_SiftPassed)(nil),
 		(*Event_SiftFailed)(nil),
 		(*Event_InterviewScheduled)(nil),
@@ -1839,7 +1913,7 @@ func file_recruitment_events_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_events_v1_events_proto_rawDesc), len(file_recruitment_events_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
