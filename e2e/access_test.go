@@ -476,9 +476,14 @@ func TestAccessTable(t *testing.T) {
 				continue
 			}
 			conn := st.serviceConn(t, m)
+			// The same request naming records that exist nowhere.
+			nowhere := &candidate{id: event.NewID(), campaignID: event.NewID()}
 			for _, role := range row.nonAdmins() {
-				if got := call(conn, m, build(c), london[role]); got.code != codes.PermissionDenied || !strings.Contains(got.msg, "region") {
-					t.Errorf("%s as %s of london on a wales record: %v, want PermissionDenied for the region", name, role, got)
+				// Another region's record answers as a missing one, word for
+				// word: a caller cannot tell that the id exists.
+				got, missing := call(conn, m, build(c), london[role]), call(conn, m, build(nowhere), london[role])
+				if got != missing || (got.code != codes.NotFound && got.code != codes.FailedPrecondition) {
+					t.Errorf("%s as %s of london on a wales record: %v; on a missing one: %v; want the same NotFound or FailedPrecondition", name, role, got, missing)
 				}
 				if got := call(conn, m, build(c), wales[role]); !reachedHandler(got) || got.code == codes.PermissionDenied {
 					t.Errorf("%s as %s of wales on a wales record: %v, want the handler's answer", name, role, got)

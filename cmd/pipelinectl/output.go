@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/csv"
 	"fmt"
 	"io"
 	"math"
@@ -14,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/probation-recruitment/pipeline/pkg/csvsafe"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 )
 
@@ -96,8 +96,10 @@ func (a *app) notef(format string, args ...any) {
 	fmt.Fprintf(a.stderr, format+"\n", args...)
 }
 
+// writeCSV writes v with every cell made safe to open in a spreadsheet
+// (pkg/csvsafe: no cell reads as a formula).
 func writeCSV(w io.Writer, v view) error {
-	cw := csv.NewWriter(w)
+	cw := csvsafe.NewWriter(w)
 	if err := cw.Write(v.columns); err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/probation-recruitment/pipeline/pkg/csvsafe"
 	"github.com/probation-recruitment/pipeline/pkg/weekly"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	reportingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
@@ -393,13 +393,13 @@ func (a *app) watchOnce(ctx context.Context, region string, w *summaryStream) (d
 type summaryStream struct {
 	format string
 	out    io.Writer
-	csv    *csv.Writer
+	csv    *csvsafe.Writer
 	widths []int
 	n      int
 }
 
 func newSummaryStream(format string, out io.Writer) *summaryStream {
-	s := &summaryStream{format: format, out: out, csv: csv.NewWriter(out)}
+	s := &summaryStream{format: format, out: out, csv: csvsafe.NewWriter(out)}
 	for _, c := range summaryColumns() {
 		s.widths = append(s.widths, len(c))
 	}
@@ -422,8 +422,7 @@ func (s *summaryStream) write(resp *reportingv1.WatchRegionResponse) error {
 			_ = s.csv.Write(summaryColumns())
 		}
 		_ = s.csv.Write(summaryRow(resp.GetSummary()))
-		s.csv.Flush()
-		return s.csv.Error()
+		return s.csv.Flush()
 	default:
 		if s.n == 0 {
 			header := summaryColumns()

@@ -210,6 +210,13 @@ func (v *Verifier) remember(token string, a acceptedToken, now time.Time) {
 	v.accepted[token] = a
 }
 
+// WellFormedSubject reports whether s may stand for a person in records
+// and events: a subject id as a token carries, never an email address or
+// free text. Imported history names its approvers this way too.
+func WellFormedSubject(s string) bool {
+	return s != "" && !strings.Contains(s, "@") && subjectFormat.MatchString(s)
+}
+
 // checkClaims holds the claim rules shared by Mint and Verify, so a signer
 // cannot produce a token the verifiers will refuse.
 func checkClaims(c Claims) error {

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/probation-recruitment/pipeline/pkg/csvsafe"
 	applicationsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 )
@@ -411,7 +412,9 @@ func (rd *Reader) Read() (*applicationsv1.ImportRow, int, error) {
 	}
 	row := &applicationsv1.ImportRow{}
 	for i, v := range rec {
-		v = strings.TrimSpace(v)
+		// A quote the Writer put before a cell that would read as a
+		// formula is not part of the value.
+		v = csvsafe.Plain(strings.TrimSpace(v))
 		if v == "" {
 			continue
 		}
@@ -425,12 +428,14 @@ func (rd *Reader) Read() (*applicationsv1.ImportRow, int, error) {
 
 // Writer writes rows under the header.
 type Writer struct {
-	w      *csv.Writer
+	w      *csvsafe.Writer
 	header bool
 }
 
 // NewWriter returns a Writer on w.
-func NewWriter(w io.Writer) *Writer { return &Writer{w: csv.NewWriter(w)} }
+// Its cells are made safe to open in a spreadsheet (pkg/csvsafe), which
+// the Reader undoes.
+func NewWriter(w io.Writer) *Writer { return &Writer{w: csvsafe.NewWriter(w)} }
 
 // Write writes one row (the header first).
 func (wr *Writer) Write(r *applicationsv1.ImportRow) error {
@@ -451,8 +456,7 @@ func (wr *Writer) Write(r *applicationsv1.ImportRow) error {
 
 // Flush writes what is buffered.
 func (wr *Writer) Flush() error {
-	wr.w.Flush()
-	return wr.w.Error()
+	return wr.w.Flush()
 }
 
 // present reports whether a row has the column's part at all (an outcome

@@ -2,6 +2,7 @@ package importcsv_test
 
 import (
 	"bytes"
+	"encoding/csv"
 	"errors"
 	"io"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/probation-recruitment/pipeline/pkg/csvsafe"
 	"github.com/probation-recruitment/pipeline/pkg/importcsv"
 	applicationsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
 )
@@ -166,5 +168,49 @@ func TestColumn(t *testing.T) {
 	}
 	if got := importcsv.Describe("must not be before history.interview.scheduled_for"); got != "must not be before interview_at" {
 		t.Errorf("Describe = %q", got)
+	}
+}
+
+// TestWriterNeutralisesFormulas writes rows whose free text is each OWASP
+// payload that a name may hold: the file has no cell a spreadsheet would
+// evaluate, and the Reader gives back exactly what was written.
+func TestWriterNeutralisesFormulas(t *testing.T) {
+	t.Parallel()
+	base := importcsv.Demo(now, 1)[0]
+	var rows []*applicationsv1.ImportRow
+	for _, p := range csvsafe.Payloads {
+		if strings.ContainsAny(p, "\t\r\n") {
+			continue // the Reader trims a cell's surrounding space
+		}
+		r := proto.Clone(base).(*applicationsv1.ImportRow)
+		r.Candidate.Name, r.CampaignTitle, r.Candidate.Phone = p, p, "+44 20 7946 0000"
+		rows = append(rows, r)
+	}
+	var buf bytes.Buffer
+	w := importcsv.NewWriter(&buf)
+	for _, r := range rows {
+		if err := w.Write(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	cells, err := csv.NewReader(bytes.NewReader(buf.Bytes())).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, row := range cells {
+		for j, cell := range row {
+			if csvsafe.Risky(cell) {
+				t.Errorf("line %d, column %s: %q would run as a formula", i+1, cells[0][j], cell)
+			}
+		}
+	}
+	got := readAll(t, &buf)
+	for i := range rows {
+		if !proto.Equal(got[i], rows[i]) {
+			t.Errorf("row %d changed on the way through the file:\nwrote %v\nread  %v", i, rows[i], got[i])
+		}
 	}
 }

@@ -121,28 +121,40 @@ type Headed[S State] interface {
 	Head() *Header[S]
 }
 
-// UpdateInRegion runs fn on the record applicationID under the store's
-// lock, if caller may change records in its region.
-func UpdateInRegion[R Headed[S], S State](ctx context.Context, update Update[R], caller auth.Claims, applicationID string,
-	fn func(R) (*eventsv1.Event, error)) (R, error) {
-	return update(ctx, applicationID, func(r R) (*eventsv1.Event, error) {
-		if err := caller.RequireRegion(r.Head().Region); err != nil {
-			return nil, err
-		}
-		return fn(r)
-	})
+// Scope is the regions a caller's reads and changes of single records
+// reach, for a store to put in its query: nil for an admin (every region),
+// otherwise the caller's regions (never nil, so a caller with none reaches
+// nothing).
+func Scope(caller auth.Claims) []string {
+	if caller.Role == auth.RoleAdmin {
+		return nil
+	}
+	return append([]string{}, caller.Regions...)
 }
 
-// Visible returns a record read for caller, if caller may see its region.
-func Visible[R Headed[S], S State](caller auth.Claims, r R, err error) (R, error) {
-	if err == nil {
-		err = caller.RequireRegion(r.Head().Region)
-	}
-	if err != nil {
-		var zero R
-		return zero, err
-	}
-	return r, nil
+// ScopedUpdate is Update limited to records in regions (nil: every
+// region): a record in another region is missing to it, with the very
+// error of a record that does not exist.
+type ScopedUpdate[R any] func(ctx context.Context, applicationID string, regions []string, fn func(R) (*eventsv1.Event, error)) (R, error)
+
+// ScopedGet reads a record in regions (nil: every region); a record in
+// another region is missing to it, as with ScopedUpdate.
+type ScopedGet[R any] func(ctx context.Context, applicationID string, regions []string) (R, error)
+
+// UpdateInRegion runs fn on the record applicationID under the store's
+// lock, if the record is in a region caller may change. The region is a
+// condition of the store's query, not a check after it: a record in
+// another region answers exactly as one that does not exist, so a caller
+// cannot learn that an id exists elsewhere (docs/security.md).
+func UpdateInRegion[R any](ctx context.Context, update ScopedUpdate[R], caller auth.Claims, applicationID string,
+	fn func(R) (*eventsv1.Event, error)) (R, error) {
+	return update(ctx, applicationID, Scope(caller), fn)
+}
+
+// ReadInRegion reads the record applicationID if it is in a region caller
+// may see; otherwise it is missing, as in UpdateInRegion.
+func ReadInRegion[R any](ctx context.Context, get ScopedGet[R], caller auth.Claims, applicationID string) (R, error) {
+	return get(ctx, applicationID, Scope(caller))
 }
 
 // DaysSince is the whole days from since to now (0 if since is later).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,38 +100,52 @@ func TestMoveAndNote(t *testing.T) {
 	}
 }
 
-// stageRecord is a record type, to use Apply and Visible.
+// stageRecord is a record type, to use UpdateInRegion and ReadInRegion.
 type stageRecord struct{ record.Header[state] }
 
-func TestApplyAndVisible(t *testing.T) {
+// TestScopes checks that a caller's reads and changes hand the store the
+// caller's regions, which the store puts in its query: none of the callers'
+// own choosing, and every region for an admin alone.
+func TestScopes(t *testing.T) {
 	t.Parallel()
 	r := &stageRecord{Header: opened()}
-	ran := false
-	// update stands in for a store's locked update.
-	update := func(_ context.Context, _ string, fn func(*stageRecord) (*eventsv1.Event, error)) (*stageRecord, error) {
-		_, err := fn(r)
-		return r, err
-	}
-	wales := auth.Claims{Subject: "spoc-2", Role: auth.RoleSPOC, Regions: []string{"wales"}}
+	wales := auth.Claims{Subject: "spoc-2", Role: auth.RoleSPOC, Regions: []string{"wales", "north-east"}}
+	admin := auth.Claims{Subject: "a", Role: auth.RoleAdmin, Regions: []string{"wales"}}
+	none := auth.Claims{Subject: "v", Role: auth.RoleVetting}
 	for _, c := range []struct {
-		who    auth.Claims
-		denied bool
-	}{{wales, true}, {spoc, false}, {auth.Claims{Subject: "a", Role: auth.RoleAdmin}, false}} {
-		ran = false
-		_, err := record.UpdateInRegion(t.Context(), update, c.who, r.ApplicationID, func(*stageRecord) (*eventsv1.Event, error) {
+		who  auth.Claims
+		want []string
+	}{{wales, []string{"wales", "north-east"}}, {spoc, []string{"london"}}, {admin, nil}, {none, []string{}}} {
+		var gotUpdate, gotRead []string
+		update := func(_ context.Context, _ string, regions []string, fn func(*stageRecord) (*eventsv1.Event, error)) (*stageRecord, error) {
+			gotUpdate = regions
+			_, err := fn(r)
+			return r, err
+		}
+		get := func(_ context.Context, _ string, regions []string) (*stageRecord, error) {
+			gotRead = regions
+			return r, nil
+		}
+		ran := false
+		if _, err := record.UpdateInRegion(t.Context(), update, c.who, r.ApplicationID, func(*stageRecord) (*eventsv1.Event, error) {
 			ran = true
 			return nil, nil
-		})
-		if denied := errors.Is(err, auth.ErrPermissionDenied); denied != c.denied || ran == c.denied {
-			t.Errorf("%s: err %v, ran %v", c.who.Subject, err, ran)
+		}); err != nil || !ran {
+			t.Errorf("%s: UpdateInRegion = %v, ran %v", c.who.Subject, err, ran)
 		}
-		if _, err := record.Visible(c.who, r, nil); errors.Is(err, auth.ErrPermissionDenied) != c.denied {
-			t.Errorf("Visible to %s: %v", c.who.Subject, err)
+		if _, err := record.ReadInRegion(t.Context(), get, c.who, r.ApplicationID); err != nil {
+			t.Errorf("%s: ReadInRegion = %v", c.who.Subject, err)
+		}
+		for name, got := range map[string][]string{"update": gotUpdate, "read": gotRead} {
+			if (got == nil) != (c.want == nil) || !slices.Equal(got, c.want) {
+				t.Errorf("%s: %s scope = %#v, want %#v", c.who.Subject, name, got, c.want)
+			}
 		}
 	}
-	missing := record.NotFound("no case for application x")
-	if got, err := record.Visible(spoc, (*stageRecord)(nil), missing); got != nil || !errors.Is(err, record.ErrNotFound) {
-		t.Errorf("Visible of a missing record = %v, %v", got, err)
+	// The scope is a copy: a store cannot change the caller's claims.
+	record.Scope(wales)[0] = "london"
+	if wales.Regions[0] != "wales" {
+		t.Error("Scope shares the claims' slice")
 	}
 }
 

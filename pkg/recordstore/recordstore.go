@@ -37,7 +37,8 @@ var Migrations = pg.Embedded("history", migrations, "migrations")
 type Table[R record.Headed[S], S record.State] struct {
 	Pool *pgxpool.Pool
 	// Select reads one record: `SELECT <columns> FROM <table> WHERE
-	// application_id = $1`, and nothing after it (Update adds FOR UPDATE).
+	// application_id = $1`, and nothing after it (GetIn and UpdateIn add a
+	// condition on the table's region column, Update FOR UPDATE).
 	Select string
 	// Scan reads a row of Select (and of the service's own lists).
 	Scan func(pgx.Row) (R, error)
@@ -86,18 +87,29 @@ func (t *Table[R, S]) Open(ctx context.Context, r R, evs ...*eventsv1.Event) err
 	})
 }
 
+// inRegions limits Select to records in $2, or every region when $2 is
+// NULL: a record elsewhere is no row, just like a missing one.
+const inRegions = ` AND ($2::text[] IS NULL OR region = ANY($2::text[]))`
+
 // Update loads the record applicationID under a row lock, applies fn, and
 // stores the record, its new history entries and fn's event in one
 // transaction; it returns the record as stored, with its whole history. A
 // missing record is t.Unknown; fn's error (record.ErrUnchanged among them)
-// stores nothing and is returned.
+// stores nothing and is returned. It reaches every region: it is for the
+// service's own changes (a consumer's); a caller's go through UpdateIn.
 func (t *Table[R, S]) Update(ctx context.Context, applicationID string, fn func(R) (*eventsv1.Event, error)) (R, error) {
+	return t.UpdateIn(ctx, applicationID, nil, fn)
+}
+
+// UpdateIn is Update of a record in one of regions (nil: any): a record in
+// another region is t.Unknown, as if it did not exist (a record.ScopedUpdate).
+func (t *Table[R, S]) UpdateIn(ctx context.Context, applicationID string, regions []string, fn func(R) (*eventsv1.Event, error)) (R, error) {
 	var out R
 	if uuid.Validate(applicationID) != nil {
 		return out, t.Unknown
 	}
 	err := pg.InTx(ctx, t.Pool, func(tx pgx.Tx) error {
-		r, err := t.scan(tx.QueryRow(ctx, t.Select+` FOR UPDATE`, applicationID), t.Unknown)
+		r, err := t.scan(tx.QueryRow(ctx, t.Select+inRegions+` FOR UPDATE`, applicationID, regions), t.Unknown)
 		if err != nil {
 			return err
 		}
@@ -131,15 +143,24 @@ func (t *Table[R, S]) Update(ctx context.Context, applicationID string, fn func(
 }
 
 // Get returns the record applicationID with its history, or an error
-// matching record.ErrNotFound.
+// matching record.ErrNotFound; it reaches every region.
 func (t *Table[R, S]) Get(ctx context.Context, applicationID string) (R, error) {
+	return t.GetIn(ctx, applicationID, nil)
+}
+
+// GetIn is Get of a record in one of regions (nil: any): a record in
+// another region is the NotFound of a missing one, word for word (a
+// record.ScopedGet).
+func (t *Table[R, S]) GetIn(ctx context.Context, applicationID string, regions []string) (R, error) {
 	var zero R
-	missing := record.NotFound(fmt.Sprintf("no %s for application %s", t.Noun, applicationID))
+	// No id in the message: the caller has it, and the message of every
+	// missing record is then the same.
+	missing := record.NotFound(fmt.Sprintf("no %s for this application_id", t.Noun))
 	if uuid.Validate(applicationID) != nil {
 		return zero, missing
 	}
 	q := pg.Q(ctx, t.Pool)
-	r, err := t.scan(q.QueryRow(ctx, t.Select, applicationID), missing)
+	r, err := t.scan(q.QueryRow(ctx, t.Select+inRegions, applicationID, regions), missing)
 	if err != nil {
 		return zero, err
 	}

@@ -163,9 +163,36 @@ func TestTable(t *testing.T) {
 				t.Errorf("Update(%s) = %v, want errNoThing", id, err)
 			}
 			_, err = table.Get(ctx, id)
-			if !errors.Is(err, record.ErrNotFound) || err.Error() != "no thing for application "+id {
-				t.Errorf("Get(%s) = %v, want NotFound naming it", id, err)
+			if !errors.Is(err, record.ErrNotFound) || err.Error() != "no thing for this application_id" {
+				t.Errorf("Get(%s) = %v, want NotFound", id, err)
 			}
+		}
+	})
+
+	t.Run("a record in another region is missing to a scoped read or change, word for word", func(t *testing.T) {
+		id := open(t, table) // in london
+		ran := false
+		change := func(*thing) (*eventsv1.Event, error) { ran = true; return nil, record.ErrUnchanged }
+		for _, regions := range [][]string{{"wales"}, {}, {"wales", "north-east"}} {
+			_, errOther := table.UpdateIn(ctx, id, regions, change)
+			_, errMissing := table.UpdateIn(ctx, event.NewID(), regions, change)
+			if ran || errOther != errNoThing || errMissing != errNoThing {
+				t.Errorf("UpdateIn(%v): ran %v, another region's %v, a missing one's %v; want errNoThing for both, fn never run", regions, ran, errOther, errMissing)
+			}
+			_, errOther = table.GetIn(ctx, id, regions)
+			_, errMissing = table.GetIn(ctx, event.NewID(), regions)
+			if !errors.Is(errOther, record.ErrNotFound) || errOther.Error() != errMissing.Error() {
+				t.Errorf("GetIn(%v): another region's %v, a missing one's %v; want the same NotFound", regions, errOther, errMissing)
+			}
+		}
+		for _, regions := range [][]string{nil, {"london"}, {"wales", "london"}} {
+			if got, err := table.GetIn(ctx, id, regions); err != nil || got.ApplicationID != id {
+				t.Errorf("GetIn(%v) = %v, %v; want the record", regions, got, err)
+			}
+			if _, err := table.UpdateIn(ctx, id, regions, change); !errors.Is(err, record.ErrUnchanged) || !ran {
+				t.Errorf("UpdateIn(%v) = %v, ran %v; want the change run", regions, err, ran)
+			}
+			ran = false
 		}
 	})
 

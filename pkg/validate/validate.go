@@ -3,6 +3,7 @@
 package validate
 
 import (
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/probation-recruitment/pipeline/pkg/region"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
@@ -34,7 +36,8 @@ const MaxRequestIDLen = 100
 var reasonCode = regexp.MustCompile(`^[a-z][a-z0-9_]{1,62}$`)
 
 // Text checks a required, single-line, human-entered string of at most
-// maxLen characters.
+// maxLen characters, with no control characters and no Unicode format
+// characters (NoFormatChars).
 func Text(field, v string, maxLen int) error {
 	switch {
 	case strings.TrimSpace(v) == "":
@@ -46,7 +49,7 @@ func Text(field, v string, maxLen int) error {
 	case strings.IndexFunc(v, unicode.IsControl) >= 0:
 		return Field(field, "must not contain control characters")
 	}
-	return nil
+	return NoFormatChars(field, v)
 }
 
 // ReasonCode checks a lower-case code such as "candidate_request".
@@ -106,8 +109,77 @@ func Date(field string, d *commonv1.Date) (time.Time, error) {
 		return time.Time{}, Field(field, "is required")
 	}
 	t := time.Date(int(d.GetYear()), time.Month(d.GetMonth()), int(d.GetDay()), 0, 0, 0, 0, time.UTC)
-	if d.GetYear() < 2000 || d.GetYear() > 2100 || t.Month() != time.Month(d.GetMonth()) || t.Day() != int(d.GetDay()) {
+	if d.GetYear() < MinYear || d.GetYear() > MaxYear || t.Month() != time.Month(d.GetMonth()) || t.Day() != int(d.GetDay()) {
 		return time.Time{}, Field(field, "must be a real calendar date between 2000 and 2100")
 	}
 	return t, nil
+}
+
+// The window every time and date a request carries must fall in: a time
+// outside it is a typing or encoding mistake (or an attack on the stores,
+// which keep microseconds since 2000 and would wrap a time centuries
+// away), never a recruitment.
+var (
+	// EarliestTime is the first instant a request may name.
+	EarliestTime = time.Date(MinYear, 1, 1, 0, 0, 0, 0, time.UTC)
+	// LatestTime is the first instant after the window.
+	LatestTime = time.Date(MaxYear+1, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// MinYear and MaxYear bound the years of request times and dates.
+const (
+	MinYear = 2000
+	MaxYear = 2100
+)
+
+// Time checks a required instant from a request: a valid timestamp
+// between EarliestTime and LatestTime. It returns it in UTC.
+func Time(field string, ts *timestamppb.Timestamp) (time.Time, error) {
+	if ts == nil {
+		return time.Time{}, Field(field, "is required")
+	}
+	return OptionalTime(field, ts)
+}
+
+// OptionalTime is Time for a field that may be left out: a nil ts is the
+// zero time and no error.
+func OptionalTime(field string, ts *timestamppb.Timestamp) (time.Time, error) {
+	if ts == nil {
+		return time.Time{}, nil
+	}
+	// CheckValid first: AsTime of an out-of-range timestamp is not
+	// meaningful, so its year cannot be compared.
+	if ts.CheckValid() != nil {
+		return time.Time{}, Field(field, timeRule)
+	}
+	t := ts.AsTime().UTC()
+	if t.Before(EarliestTime) || !t.Before(LatestTime) {
+		return time.Time{}, Field(field, timeRule)
+	}
+	return t, nil
+}
+
+const timeRule = "must be a time between 2000-01-01T00:00:00Z and 2100-12-31T23:59:59Z"
+
+// FormatChar returns the first Unicode format character (category Cf) in
+// v, and whether there is one. They are invisible: bidi overrides
+// (U+202A-U+202E, U+2066-U+2069) make "txt.exe" of "exe.txt" on screen, and
+// zero-width characters (U+200B-U+200D, U+2060, U+FEFF) make two names
+// that look the same compare different.
+func FormatChar(v string) (rune, bool) {
+	for _, r := range v {
+		if unicode.Is(unicode.Cf, r) {
+			return r, true
+		}
+	}
+	return 0, false
+}
+
+// NoFormatChars checks free text for Unicode format characters
+// (FormatChar); Text makes this check too.
+func NoFormatChars(field, v string) error {
+	if r, ok := FormatChar(v); ok {
+		return Field(field, fmt.Sprintf("must not contain invisible formatting characters such as bidi overrides or zero-width spaces (found U+%04X)", r))
+	}
+	return nil
 }

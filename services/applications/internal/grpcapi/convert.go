@@ -130,17 +130,15 @@ func importRowFromProto(r *pb.ImportRow) (intake.ImportRow, error) {
 		return row, err
 	}
 	row.Campaign = intake.NewCampaign{Region: r.GetRegion(), Role: role, CampaignDetails: d}
-	if r.GetSubmittedAt() != nil {
-		if r.GetSubmittedAt().CheckValid() != nil {
-			return row, validate.Field("submitted_at", "must be a valid time")
-		}
-		row.SubmittedAt = r.GetSubmittedAt().AsTime()
+	// Absent, submitted_at is the domain's "is required"; withdrawn_at is optional.
+	if row.SubmittedAt, err = validate.OptionalTime("submitted_at", r.GetSubmittedAt()); err != nil {
+		return row, err
 	}
 	if r.GetWithdrawnAt() != nil {
-		if r.GetWithdrawnAt().CheckValid() != nil {
-			return row, validate.Field("withdrawn_at", "must be a valid time")
+		t, err := validate.Time("withdrawn_at", r.GetWithdrawnAt())
+		if err != nil {
+			return row, err
 		}
-		t := r.GetWithdrawnAt().AsTime()
 		row.WithdrawnAt = &t
 	}
 	return row, nil

@@ -340,13 +340,15 @@ func TestAccessDenied(t *testing.T) {
 		{name: "spoc updating a campaign", client: e.as(t, spocLondon), call: updateCampaign, want: codes.PermissionDenied},
 		{name: "dashboard creating a campaign", client: e.as(t, dashboard), call: createCampaign, want: codes.PermissionDenied},
 
-		{name: "other region's spoc submitting", client: e.as(t, spocWales), call: submit, want: codes.PermissionDenied},
-		{name: "other region's spoc getting", client: e.as(t, spocWales), call: getApplication, want: codes.PermissionDenied},
-		{name: "other region's spoc withdrawing", client: e.as(t, spocWales), call: withdraw, want: codes.PermissionDenied},
+		// A record of another region is not found, as if it did not exist
+		// (TestAnotherRegionsRecordIsNotFound compares the answers).
+		{name: "other region's spoc submitting", client: e.as(t, spocWales), call: submit, want: codes.NotFound},
+		{name: "other region's spoc getting", client: e.as(t, spocWales), call: getApplication, want: codes.NotFound},
+		{name: "other region's spoc withdrawing", client: e.as(t, spocWales), call: withdraw, want: codes.NotFound},
 		{name: "other region's spoc listing applications", client: e.as(t, spocWales), call: listLondonApplications, want: codes.PermissionDenied},
-		{name: "other region's spoc getting the campaign", client: e.as(t, spocWales), call: getCampaign, want: codes.PermissionDenied},
+		{name: "other region's spoc getting the campaign", client: e.as(t, spocWales), call: getCampaign, want: codes.NotFound},
 		{name: "other region's spoc listing campaigns", client: e.as(t, spocWales), call: listLondonCampaigns, want: codes.PermissionDenied},
-		{name: "spoc without regions submitting", client: e.as(t, auth.Claims{Subject: "nobody", Role: auth.RoleSPOC}), call: submit, want: codes.PermissionDenied},
+		{name: "spoc without regions submitting", client: e.as(t, auth.Claims{Subject: "nobody", Role: auth.RoleSPOC}), call: submit, want: codes.NotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -467,6 +469,12 @@ func TestValidation(t *testing.T) {
 		{"name with tab", name("Ada\tLovelace"), "candidate.name"},
 		{"name with escape sequence", name("Ada \x1b[2J"), "candidate.name"},
 		{"name with DEL", name("Ada\x7f"), "candidate.name"},
+		{"name with a right-to-left override", name("Ada \u202eecalevoL"), "candidate.name"},
+		{"name with a right-to-left isolate", name("Ada \u2067Lovelace\u2069"), "candidate.name"},
+		{"name with a zero-width space", name("Ada\u200bLovelace"), "candidate.name"},
+		{"name with a zero-width joiner", name("Ada\u200dLovelace"), "candidate.name"},
+		{"name with a byte order mark", name("\ufeffAda Lovelace"), "candidate.name"},
+		{"email with a zero-width space", email("ada\u200b@example.org"), "candidate.email"},
 		{"no candidate", submit(func(r *pb.SubmitApplicationRequest) { r.Candidate = nil }), "candidate.name"},
 		{"empty email", email(""), "candidate.email"},
 		{"email x", email("x"), "candidate.email"},
@@ -498,6 +506,7 @@ func TestValidation(t *testing.T) {
 		{"empty title", create(func(r *pb.CreateCampaignRequest) { r.Title = "" }), "title"},
 		{"whitespace title", create(func(r *pb.CreateCampaignRequest) { r.Title = "   " }), "title"},
 		{"title over 200 characters", create(func(r *pb.CreateCampaignRequest) { r.Title = long("t", 201) }), "title"},
+		{"title with a left-to-right override", create(func(r *pb.CreateCampaignRequest) { r.Title = "UPW \u202dsupervisors" }), "title"},
 		{"posts 0", create(func(r *pb.CreateCampaignRequest) { r.Posts = 0 }), "posts"},
 		{"posts 10001", create(func(r *pb.CreateCampaignRequest) { r.Posts = 10001 }), "posts"},
 		{"negative posts", create(func(r *pb.CreateCampaignRequest) { r.Posts = -3 }), "posts"},

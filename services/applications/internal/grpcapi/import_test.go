@@ -71,6 +71,17 @@ func TestImportValidation(t *testing.T) {
 		{"submitted_at", func(r *pb.ImportRow) { r.SubmittedAt = nil }},
 		{"submitted_at", func(r *pb.ImportRow) { r.SubmittedAt = at("2026-04-02T09:00:00Z") }}, // after the campaign closed
 		{"submitted_at", func(r *pb.ImportRow) { r.SubmittedAt = timestamppb.New(now.Add(time.Hour)) }},
+		{"submitted_at", func(r *pb.ImportRow) { r.SubmittedAt = timestamppb.New(time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)) }}, // a valid timestamp, in year 1
+		{"submitted_at", func(r *pb.ImportRow) { r.SubmittedAt = at("1999-12-31T09:00:00Z") }},
+		{"candidate.name", func(r *pb.ImportRow) { r.Candidate.Name = "Grace \u202eeporraH" }},
+		{"reference", func(r *pb.ImportRow) { r.Reference = "REF\u200b-1" }},
+		{"history.offer.approved_by", func(r *pb.ImportRow) { r.History.Offer.ApprovedBy = "rm\u2066-london" }},
+		{"history.interview.scheduled_for", func(r *pb.ImportRow) { r.History.Interview.ScheduledFor = &timestamppb.Timestamp{Seconds: 1 << 62} }},
+		{"history.vetting.cleared_at", func(r *pb.ImportRow) { r.History.Vetting.ClearedAt = &timestamppb.Timestamp{Seconds: 1 << 62} }},
+		{"withdrawn_at", func(r *pb.ImportRow) {
+			r.History.Offer.StartedAt = nil
+			r.WithdrawnAt, r.WithdrawReasonCode = &timestamppb.Timestamp{Seconds: 1 << 62}, "moved_away"
+		}},
 		{"history.sift.decided_at", func(r *pb.ImportRow) { r.History.Sift.DecidedAt = at("2026-03-09T09:00:00Z") }},
 		{"history.sift.reason_code", func(r *pb.ImportRow) {
 			r.History.Sift.Passed = false
@@ -87,6 +98,8 @@ func TestImportValidation(t *testing.T) {
 		{"history.vetting.failed_at", func(r *pb.ImportRow) { r.History.Vetting.FailedAt = at("2026-06-16T10:00:00Z") }},
 		{"history.vetting.unblocked_at", func(r *pb.ImportRow) { r.History.Vetting.UnblockedAt = nil }},
 		{"history.offer.approved_by", func(r *pb.ImportRow) { r.History.Offer.ApprovedBy = "" }},
+		{"history.offer.approved_by", func(r *pb.ImportRow) { r.History.Offer.ApprovedBy = "jane.smith@justice.example" }},
+		{"history.offer.approved_by", func(r *pb.ImportRow) { r.History.Offer.ApprovedBy = "Jane Smith" }},
 		{"history.offer.start_date", func(r *pb.ImportRow) { r.History.Offer.StartDate = date(2026, 5, 4) }},
 		{"history.offer.started_at", func(r *pb.ImportRow) { r.History.Offer.StartedAt = at("2026-05-31T08:00:00Z") }},
 		{"withdrawn_at", func(r *pb.ImportRow) { r.WithdrawnAt, r.WithdrawReasonCode = at("2026-07-01T10:00:00Z"), "moved_away" }}, // after a start

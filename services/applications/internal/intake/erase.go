@@ -61,7 +61,7 @@ func (s *Service) Erase(ctx context.Context, caller auth.Claims, id, reason stri
 // erase, and they may in every region.
 func (s *Service) erase(ctx context.Context, by *commonv1.Actor, id, reason string, due func(*Application) bool) (*Application, bool, error) {
 	erased := false
-	a, err := s.store.UpdateApplication(ctx, id, func(a *Application) ([]*eventsv1.Event, error) {
+	a, err := s.store.UpdateApplication(ctx, id, nil, func(a *Application) ([]*eventsv1.Event, error) {
 		if a.Erased() || !due(a) {
 			return nil, nil
 		}

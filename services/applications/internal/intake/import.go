@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -259,13 +260,10 @@ type history struct {
 
 // at checks the time of the next step and makes it the last.
 func (h *history) at(field string, ts *timestamppb.Timestamp) error {
-	if ts == nil {
-		return validate.Field(field, "is required")
+	t, err := validate.Time(field, ts)
+	if err != nil {
+		return err
 	}
-	if err := ts.CheckValid(); err != nil {
-		return validate.Field(field, "must be a valid time")
-	}
-	t := ts.AsTime()
 	switch {
 	case t.Before(h.last):
 		return validate.Field(field, "must not be before "+h.lastField)
@@ -324,16 +322,17 @@ func (h *history) check(hist *commonv1.ImportedHistory) (Stage, error) {
 	if err := h.at("history.interview.booked_at", iv.GetBookedAt()); err != nil {
 		return "", err
 	}
-	if iv.GetScheduledFor() == nil || iv.GetScheduledFor().CheckValid() != nil {
-		return "", validate.Field("history.interview.scheduled_for", "is required, a valid time")
+	scheduledFor, err := validate.Time("history.interview.scheduled_for", iv.GetScheduledFor())
+	if err != nil {
+		return "", err
 	}
-	if !iv.GetScheduledFor().AsTime().After(h.last) {
+	if !scheduledFor.After(h.last) {
 		return "", validate.Field("history.interview.scheduled_for", "must be after history.interview.booked_at")
 	}
 	if iv.GetDecidedAt() == nil {
 		return StageInterview, none("history.interview.decided_at", "is required before an offer or vetting", offer, vet)
 	}
-	h.last, h.lastField = iv.GetScheduledFor().AsTime(), "history.interview.scheduled_for"
+	h.last, h.lastField = scheduledFor, "history.interview.scheduled_for"
 	if err := h.at("history.interview.decided_at", iv.GetDecidedAt()); err != nil {
 		return "", err
 	}
@@ -494,8 +493,12 @@ func (h *history) checkStart(o *commonv1.ImportedOffer, cleared, failed *time.Ti
 	}
 	clearedBy := func(t time.Time) bool { return cleared != nil && !cleared.After(t) }
 	if !clearedBy(set) {
-		if err := validate.Text("history.offer.approved_by", o.GetApprovedBy(), 100); err != nil {
+		if o.GetApprovedBy() == "" {
 			return false, validate.Field("history.offer.approved_by", "is required for a start date set before vetting cleared: the subject id of who approved it")
+		}
+		// It goes into events, which name people by subject id only.
+		if !auth.WellFormedSubject(o.GetApprovedBy()) || strings.HasPrefix(o.GetApprovedBy(), auth.SystemPrefix) {
+			return false, validate.Field("history.offer.approved_by", "must be the subject id of who approved it (letters, digits and ._+=:/|-), not a name or an email address")
 		}
 		if o.GetVettingDueBy() != nil {
 			due, err := validate.Date("history.offer.vetting_due_by", o.GetVettingDueBy())

@@ -63,11 +63,16 @@ func (m *memStore) UpdateCampaign(_ context.Context, id string, fn func(*Campaig
 	return &c, nil
 }
 
-func (m *memStore) Campaign(_ context.Context, id string) (*Campaign, error) {
+// inScope is the stores' region condition: nil regions reach every one.
+func inScope(region string, regions []string) bool {
+	return regions == nil || slices.Contains(regions, region)
+}
+
+func (m *memStore) Campaign(_ context.Context, id string, regions []string) (*Campaign, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c, ok := m.campaigns[id]
-	if !ok {
+	if !ok || !inScope(c.Region, regions) {
 		return nil, record.ErrNotFound
 	}
 	return &c, nil
@@ -107,11 +112,11 @@ func (m *memStore) ApplicationByReference(_ context.Context, ref string) (*Appli
 	return nil, record.ErrNotFound
 }
 
-func (m *memStore) UpdateApplication(_ context.Context, id string, fn func(*Application) ([]*eventsv1.Event, error)) (*Application, error) {
+func (m *memStore) UpdateApplication(_ context.Context, id string, regions []string, fn func(*Application) ([]*eventsv1.Event, error)) (*Application, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	a, ok := m.apps[id]
-	if !ok {
+	if !ok || !inScope(a.Region, regions) {
 		return nil, record.ErrNotFound
 	}
 	evs, err := fn(&a)
@@ -123,11 +128,11 @@ func (m *memStore) UpdateApplication(_ context.Context, id string, fn func(*Appl
 	return &a, nil
 }
 
-func (m *memStore) Application(_ context.Context, id string) (*Application, error) {
+func (m *memStore) Application(_ context.Context, id string, regions []string) (*Application, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	a, ok := m.apps[id]
-	if !ok {
+	if !ok || !inScope(a.Region, regions) {
 		return nil, record.ErrNotFound
 	}
 	return &a, nil
@@ -397,7 +402,7 @@ type failingStore struct {
 	err error
 }
 
-func (f failingStore) UpdateApplication(context.Context, string, func(*Application) ([]*eventsv1.Event, error)) (*Application, error) {
+func (f failingStore) UpdateApplication(context.Context, string, []string, func(*Application) ([]*eventsv1.Event, error)) (*Application, error) {
 	return nil, f.err
 }
 

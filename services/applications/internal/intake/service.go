@@ -25,7 +25,9 @@ type Store interface {
 	// UpdateCampaign loads the campaign, locked, and stores it and the
 	// events fn returns; fn's error aborts the update.
 	UpdateCampaign(ctx context.Context, id string, fn func(*Campaign) ([]*eventsv1.Event, error)) (*Campaign, error)
-	Campaign(ctx context.Context, id string) (*Campaign, error)
+	// Campaign reads a campaign in one of regions (nil: any); one in
+	// another region is record.ErrNotFound, as a missing one is.
+	Campaign(ctx context.Context, id string, regions []string) (*Campaign, error)
 	Campaigns(ctx context.Context, f CampaignFilter) ([]*Campaign, error)
 
 	// CampaignByReference finds an imported campaign (record.ErrNotFound).
@@ -35,11 +37,14 @@ type Store interface {
 	// already applied to the campaign, ErrAlreadyImported if its import
 	// reference is taken.
 	InsertApplication(ctx context.Context, a *Application, evs ...*eventsv1.Event) error
-	// UpdateApplication loads the application, locked, and stores it and
-	// the events fn returns. fn may return record.ErrUnchanged to store
-	// nothing.
-	UpdateApplication(ctx context.Context, id string, fn func(*Application) ([]*eventsv1.Event, error)) (*Application, error)
-	Application(ctx context.Context, id string) (*Application, error)
+	// UpdateApplication loads the application, locked, if it is in one of
+	// regions (nil: any), and stores it and the events fn returns. fn may
+	// return record.ErrUnchanged to store nothing. An application in
+	// another region is record.ErrNotFound, as a missing one is.
+	UpdateApplication(ctx context.Context, id string, regions []string, fn func(*Application) ([]*eventsv1.Event, error)) (*Application, error)
+	// Application reads an application in one of regions (nil: any), as
+	// Campaign does.
+	Application(ctx context.Context, id string, regions []string) (*Application, error)
 	// ApplicationByReference finds an imported application
 	// (record.ErrNotFound).
 	ApplicationByReference(ctx context.Context, reference string) (*Application, error)
@@ -132,16 +137,10 @@ func (s *Service) UpdateCampaign(ctx context.Context, caller auth.Claims, id str
 	})
 }
 
-// Campaign returns a campaign in one of the caller's regions.
+// Campaign returns a campaign in one of the caller's regions; one in
+// another region is not found, as if it did not exist.
 func (s *Service) Campaign(ctx context.Context, caller auth.Claims, id string) (*Campaign, error) {
-	c, err := s.store.Campaign(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := caller.RequireRegion(c.Region); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return s.store.Campaign(ctx, id, record.Scope(caller))
 }
 
 // Campaigns lists campaigns in the filter's regions.
@@ -155,11 +154,8 @@ func (s *Service) Submit(ctx context.Context, caller auth.Claims, campaignID str
 	if err := ValidateCandidate(cand); err != nil {
 		return nil, err
 	}
-	c, err := s.store.Campaign(ctx, campaignID)
+	c, err := s.store.Campaign(ctx, campaignID, record.Scope(caller))
 	if err != nil {
-		return nil, err
-	}
-	if err := caller.RequireRegion(c.Region); err != nil {
 		return nil, err
 	}
 	now := s.now()
@@ -182,16 +178,10 @@ func (s *Service) Submit(ctx context.Context, caller auth.Claims, campaignID str
 	return a, nil
 }
 
-// Application returns an application in one of the caller's regions.
+// Application returns an application in one of the caller's regions; one
+// in another region is not found, as if it did not exist.
 func (s *Service) Application(ctx context.Context, caller auth.Claims, id string) (*Application, error) {
-	a, err := s.store.Application(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := caller.RequireRegion(a.Region); err != nil {
-		return nil, err
-	}
-	return a, nil
+	return s.store.Application(ctx, id, record.Scope(caller))
 }
 
 // Applications lists applications in the filter's regions.
@@ -207,10 +197,7 @@ func (s *Service) Withdraw(ctx context.Context, caller auth.Claims, id string, e
 	if err := validate.ReasonCode("reason_code", reason); err != nil {
 		return nil, err
 	}
-	return s.store.UpdateApplication(ctx, id, func(a *Application) ([]*eventsv1.Event, error) {
-		if err := caller.RequireRegion(a.Region); err != nil {
-			return nil, err
-		}
+	return s.store.UpdateApplication(ctx, id, record.Scope(caller), func(a *Application) ([]*eventsv1.Event, error) {
 		if a.Version != expectedVersion {
 			return nil, record.StaleError(expectedVersion, a.Version)
 		}
@@ -262,7 +249,7 @@ func (s *Service) ApplyStageEvent(ctx context.Context, ev *eventsv1.Event) error
 	if !ok || ev.GetProducer() == Producer {
 		return nil
 	}
-	_, err := s.store.UpdateApplication(ctx, ev.GetApplicationId(), func(a *Application) ([]*eventsv1.Event, error) {
+	_, err := s.store.UpdateApplication(ctx, ev.GetApplicationId(), nil, func(a *Application) ([]*eventsv1.Event, error) {
 		if rank[stage] <= rank[a.Stage] || (a.Stage == StageHired && stage != StageWithdrawn) {
 			return nil, record.ErrUnchanged
 		}

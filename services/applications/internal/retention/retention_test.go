@@ -112,7 +112,7 @@ func (e *env) erased(ids map[string]string) map[string]bool {
 	e.Helper()
 	out := map[string]bool{}
 	for name, id := range ids {
-		a, err := e.store.Application(e.Context(), id)
+		a, err := e.store.Application(e.Context(), id, nil)
 		if err != nil {
 			e.Fatal(err)
 		}

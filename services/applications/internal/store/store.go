@@ -107,12 +107,17 @@ func (s *Store) UpdateCampaign(ctx context.Context, id string, fn func(*intake.C
 	return out, err
 }
 
-// Campaign returns one campaign.
-func (s *Store) Campaign(ctx context.Context, id string) (*intake.Campaign, error) {
+// inRegions limits a read of one row to regions ($2), or to every region
+// when $2 is NULL: a row in another region is no row, just like a missing
+// one.
+const inRegions = ` AND ($2::text[] IS NULL OR region = ANY($2::text[]))`
+
+// Campaign returns one campaign, if it is in one of regions (nil: any).
+func (s *Store) Campaign(ctx context.Context, id string, regions []string) (*intake.Campaign, error) {
 	if !validUUID(id) {
 		return nil, fmt.Errorf("campaign: %w", record.ErrNotFound)
 	}
-	c, err := scanCampaign(pg.Q(ctx, s.pool).QueryRow(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE id = $1`, id))
+	c, err := scanCampaign(pg.Q(ctx, s.pool).QueryRow(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE id = $1`+inRegions, id, regions))
 	if err != nil && !errors.Is(err, record.ErrNotFound) {
 		return nil, fmt.Errorf("read campaign: %w", err)
 	}
@@ -200,14 +205,15 @@ func (s *Store) ApplicationByReference(ctx context.Context, reference string) (*
 	return a, err
 }
 
-// UpdateApplication applies fn to the application under a row lock.
-func (s *Store) UpdateApplication(ctx context.Context, id string, fn func(*intake.Application) ([]*eventsv1.Event, error)) (*intake.Application, error) {
+// UpdateApplication applies fn to the application under a row lock, if it
+// is in one of regions (nil: any).
+func (s *Store) UpdateApplication(ctx context.Context, id string, regions []string, fn func(*intake.Application) ([]*eventsv1.Event, error)) (*intake.Application, error) {
 	if !validUUID(id) {
 		return nil, fmt.Errorf("application: %w", record.ErrNotFound)
 	}
 	var out *intake.Application
 	err := pg.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		a, err := scanApplication(tx.QueryRow(ctx, `SELECT `+applicationColumns+` FROM applications WHERE id = $1 FOR UPDATE`, id))
+		a, err := scanApplication(tx.QueryRow(ctx, `SELECT `+applicationColumns+` FROM applications WHERE id = $1`+inRegions+` FOR UPDATE`, id, regions))
 		if err != nil {
 			return err
 		}
@@ -234,12 +240,13 @@ func (s *Store) UpdateApplication(ctx context.Context, id string, fn func(*intak
 	return out, err
 }
 
-// Application returns one application.
-func (s *Store) Application(ctx context.Context, id string) (*intake.Application, error) {
+// Application returns one application, if it is in one of regions (nil:
+// any).
+func (s *Store) Application(ctx context.Context, id string, regions []string) (*intake.Application, error) {
 	if !validUUID(id) {
 		return nil, fmt.Errorf("application: %w", record.ErrNotFound)
 	}
-	a, err := scanApplication(pg.Q(ctx, s.pool).QueryRow(ctx, `SELECT `+applicationColumns+` FROM applications WHERE id = $1`, id))
+	a, err := scanApplication(pg.Q(ctx, s.pool).QueryRow(ctx, `SELECT `+applicationColumns+` FROM applications WHERE id = $1`+inRegions, id, regions))
 	if err != nil && !errors.Is(err, record.ErrNotFound) {
 		return nil, fmt.Errorf("read application: %w", err)
 	}

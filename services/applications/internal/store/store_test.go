@@ -95,7 +95,7 @@ func (e env) count(t *testing.T, table string) int {
 
 func (e env) app(t *testing.T, id string) *intake.Application {
 	t.Helper()
-	a, err := e.store.Application(context.Background(), id)
+	a, err := e.store.Application(context.Background(), id, nil)
 	if err != nil {
 		t.Fatalf("read application %s: %v", id, err)
 	}
@@ -108,7 +108,7 @@ func TestCampaignAndApplicationRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	c := e.campaign(t, "london")
 
-	got, err := e.store.Campaign(ctx, c.ID)
+	got, err := e.store.Campaign(ctx, c.ID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestUpdateApplicationStoresOnlyOnSuccess(t *testing.T) {
 	boom := errors.New("rule refused")
 
 	for _, fnErr := range []error{boom, record.ErrUnchanged} {
-		_, err := e.store.UpdateApplication(ctx, a.ID, func(a *intake.Application) ([]*eventsv1.Event, error) {
+		_, err := e.store.UpdateApplication(ctx, a.ID, nil, func(a *intake.Application) ([]*eventsv1.Event, error) {
 			a.Stage, a.Version = intake.StageOffer, 99
 			return nil, fnErr
 		})
@@ -202,7 +202,7 @@ func TestUpdateApplicationStoresOnlyOnSuccess(t *testing.T) {
 		t.Errorf("outbox: %d rows, want %d", got, events)
 	}
 
-	updated, err := e.store.UpdateApplication(ctx, a.ID, func(a *intake.Application) ([]*eventsv1.Event, error) {
+	updated, err := e.store.UpdateApplication(ctx, a.ID, nil, func(a *intake.Application) ([]*eventsv1.Event, error) {
 		a.Stage, a.Version = intake.StageInterview, 2
 		return nil, nil
 	})
@@ -238,10 +238,10 @@ func TestUpdateApplicationLocksRow(t *testing.T) {
 
 	seen := make(chan int64, 2)
 	secondDone := make(chan error, 1)
-	_, err = e.store.UpdateApplication(pg.WithTx(ctx, first), a.ID, func(a *intake.Application) ([]*eventsv1.Event, error) {
+	_, err = e.store.UpdateApplication(pg.WithTx(ctx, first), a.ID, nil, func(a *intake.Application) ([]*eventsv1.Event, error) {
 		a.Stage, a.Version = intake.StageInterview, 2
 		go func() {
-			_, err := e.store.UpdateApplication(ctx, a.ID, func(b *intake.Application) ([]*eventsv1.Event, error) {
+			_, err := e.store.UpdateApplication(ctx, a.ID, nil, func(b *intake.Application) ([]*eventsv1.Event, error) {
 				seen <- b.Version
 				b.Stage, b.Version = intake.StageOffer, b.Version+1
 				return nil, nil
@@ -287,13 +287,13 @@ func TestMalformedOrUnknownIDsAreNotFound(t *testing.T) {
 	noopC := func(*intake.Campaign) ([]*eventsv1.Event, error) { return nil, nil }
 	for _, id := range []string{"", "not-a-uuid", "'; DROP TABLE applications; --", event.NewID()} {
 		t.Run(id, func(t *testing.T) {
-			if _, err := e.store.Application(ctx, id); !errors.Is(err, record.ErrNotFound) {
+			if _, err := e.store.Application(ctx, id, nil); !errors.Is(err, record.ErrNotFound) {
 				t.Errorf("Application(%q) = %v, want ErrNotFound", id, err)
 			}
-			if _, err := e.store.UpdateApplication(ctx, id, noop); !errors.Is(err, record.ErrNotFound) {
+			if _, err := e.store.UpdateApplication(ctx, id, nil, noop); !errors.Is(err, record.ErrNotFound) {
 				t.Errorf("UpdateApplication(%q) = %v, want ErrNotFound", id, err)
 			}
-			if _, err := e.store.Campaign(ctx, id); !errors.Is(err, record.ErrNotFound) {
+			if _, err := e.store.Campaign(ctx, id, nil); !errors.Is(err, record.ErrNotFound) {
 				t.Errorf("Campaign(%q) = %v, want ErrNotFound", id, err)
 			}
 			if _, err := e.store.UpdateCampaign(ctx, id, noopC); !errors.Is(err, record.ErrNotFound) {

@@ -3,10 +3,10 @@ package web
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"net/http"
 	"strconv"
 
+	"github.com/probation-recruitment/pipeline/pkg/csvsafe"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
 	"github.com/probation-recruitment/pipeline/services/dashboard/internal/session"
 )
@@ -44,7 +44,8 @@ func (s *Server) stuckCSV(w http.ResponseWriter, r *http.Request, sess *session.
 	// Collected first, so a failure on a later page is an error status and
 	// not a file cut short that looks complete.
 	var buf bytes.Buffer
-	cw := csv.NewWriter(&buf)
+	// The cells come from another service: none may read as a formula.
+	cw := csvsafe.NewWriter(&buf)
 	_ = cw.Write(csvHeader) // a bytes.Buffer does not fail
 	token, rows := "", 0
 	for {
@@ -70,7 +71,7 @@ func (s *Server) stuckCSV(w http.ResponseWriter, r *http.Request, sess *session.
 			break
 		}
 	}
-	cw.Flush()
+	_ = cw.Flush()
 	name := "stuck-" + code + "-" + s.now().In(london).Format("2006-01-02") + ".csv"
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)

@@ -186,9 +186,10 @@ func TestAccess(t *testing.T) {
 	}{
 		{"spoc of the region", spoc, codes.OK, codes.OK},
 		{"admin", e.as(t, admin), codes.OK, codes.OK},
-		{"spoc of another region", e.as(t, spocWales), codes.PermissionDenied, codes.PermissionDenied},
+		// Another region's offer is one not there (TestAnotherRegionsRecordIsNotFound).
+		{"spoc of another region", e.as(t, spocWales), codes.FailedPrecondition, codes.NotFound},
 		{"vetting of the region", e.as(t, vettingLondon), codes.PermissionDenied, codes.OK},
-		{"vetting of another region", e.as(t, vettingWales), codes.PermissionDenied, codes.PermissionDenied},
+		{"vetting of another region", e.as(t, vettingWales), codes.PermissionDenied, codes.NotFound},
 		{"dashboard", e.as(t, dashboard), codes.PermissionDenied, codes.PermissionDenied},
 		{"no token", e.dial(t, ""), codes.Unauthenticated, codes.Unauthenticated},
 		{"token signed with another key", func() pb.OffersServiceClient {
@@ -240,6 +241,9 @@ func TestAccess(t *testing.T) {
 		t.Parallel()
 		for _, caller := range callers {
 			want := caller.change // only those who may change offers list them
+			if want == codes.FailedPrecondition {
+				want = codes.PermissionDenied // a region asked for by name is refused: only a record's region is hidden
+			}
 			_, err := caller.client.ListOffers(t.Context(), &pb.ListOffersRequest{Region: "london"})
 			if status.Code(err) != want {
 				t.Errorf("%s: ListOffers err = %v, want %s", caller.name, err, want)
@@ -293,6 +297,15 @@ func TestOfferToStart(t *testing.T) {
 	testenv.WantField(t, err, "vetting_due_by")
 	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, ApprovedBy: "dd", VettingDueBy: &commonv1.Date{Year: 2026, Month: 13, Day: 1}})
 	testenv.WantField(t, err, "vetting_due_by")
+	// Dates outside 2000-2100, and a hidden bidi override in who approved.
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: &commonv1.Date{Year: 1 << 30, Month: 1, Day: 1}, ApprovedBy: "dd"})
+	testenv.WantField(t, err, "start_date")
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: &commonv1.Date{Year: 2101, Month: 1, Day: 1}, ApprovedBy: "dd"})
+	testenv.WantField(t, err, "start_date")
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, ApprovedBy: "dd", VettingDueBy: &commonv1.Date{Year: 1999, Month: 12, Day: 31}})
+	testenv.WantField(t, err, "vetting_due_by")
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, ApprovedBy: "deputy\u202e-director"})
+	testenv.WantField(t, err, "approved_by")
 	if got := e.get(t, r.id); got.Version != 3 || got.StartDate != nil {
 		t.Fatalf("refused start dates left the offer at v%d start %v, want v3 with none", got.Version, got.StartDate)
 	}

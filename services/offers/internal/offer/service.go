@@ -25,9 +25,12 @@ type Store interface {
 	// its new history and fn's event in one transaction. A missing record
 	// is ErrUnknown; fn may return record.ErrUnchanged to store nothing.
 	Update(ctx context.Context, applicationID string, fn func(*Offer) (*eventsv1.Event, error)) (*Offer, error)
+	// UpdateIn is Update of a record in one of regions (nil: any): one in
+	// another region is ErrUnknown, exactly as a missing one.
+	UpdateIn(ctx context.Context, applicationID string, regions []string, fn func(*Offer) (*eventsv1.Event, error)) (*Offer, error)
 	// Offer returns a record with its history (an error matching
-	// record.ErrNotFound if there is none).
-	Offer(ctx context.Context, applicationID string) (*Offer, error)
+	// record.ErrNotFound if there is none in regions; nil: any region).
+	Offer(ctx context.Context, applicationID string, regions []string) (*Offer, error)
 	List(ctx context.Context, f ListFilter) ([]*Offer, error)
 }
 
@@ -57,7 +60,7 @@ func NewService(store Store, now func() time.Time, local *time.Location, default
 func (s *Service) change(ctx context.Context, caller auth.Claims, id string, expectedVersion int64, fn func(*Offer, Change) (*eventsv1.Event, error)) (*Offer, error) {
 	now := s.now()
 	ch := Change{Change: record.By(caller, now, expectedVersion), Today: s.today(now)}
-	return record.UpdateInRegion(ctx, s.store.Update, caller, id, func(o *Offer) (*eventsv1.Event, error) { return fn(o, ch) })
+	return record.UpdateInRegion(ctx, s.store.UpdateIn, caller, id, func(o *Offer) (*eventsv1.Event, error) { return fn(o, ch) })
 }
 
 // today is the calendar date of t where the service works.
@@ -100,8 +103,7 @@ func (s *Service) ConfirmStart(ctx context.Context, caller auth.Claims, id strin
 
 // Offer returns an offer in one of the caller's regions.
 func (s *Service) Offer(ctx context.Context, caller auth.Claims, id string) (*Offer, error) {
-	o, err := s.store.Offer(ctx, id)
-	return record.Visible(caller, o, err)
+	return record.ReadInRegion(ctx, s.store.Offer, caller, id)
 }
 
 // List lists offers.

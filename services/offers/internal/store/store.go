@@ -85,9 +85,15 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*offer.Offer) (*e
 	return s.offers.Update(ctx, id, fn)
 }
 
-// Offer returns a record with its history.
-func (s *Store) Offer(ctx context.Context, id string) (*offer.Offer, error) {
-	return s.offers.Get(ctx, id)
+// UpdateIn applies fn to the record under a row lock if it is in one of
+// regions (nil: any).
+func (s *Store) UpdateIn(ctx context.Context, id string, regions []string, fn func(*offer.Offer) (*eventsv1.Event, error)) (*offer.Offer, error) {
+	return s.offers.UpdateIn(ctx, id, regions, fn)
+}
+
+// Offer returns a record in one of regions (nil: any) with its history.
+func (s *Store) Offer(ctx context.Context, id string, regions []string) (*offer.Offer, error) {
+	return s.offers.GetIn(ctx, id, regions)
 }
 
 // List lists a region's offers, oldest in their status first.

@@ -58,11 +58,13 @@ func region(ctx context.Context, r string, roles ...auth.Role) (auth.Claims, err
 	return auth.Require(ctx, r, roles...)
 }
 
-func (s *Server) asOf(ts *timestamppb.Timestamp) time.Time {
-	if ts == nil {
-		return s.now().UTC()
+// asOf is a request's as_of (in 2000-2100), or now when it has none.
+func (s *Server) asOf(ts *timestamppb.Timestamp) (time.Time, error) {
+	t, err := validate.OptionalTime("as_of", ts)
+	if err == nil && ts == nil {
+		t = s.now().UTC()
 	}
-	return ts.AsTime()
+	return t, err
 }
 
 // ListStuckCandidates implements pb.ReportingServiceServer.
@@ -80,17 +82,21 @@ func (s *Server) ListStuckCandidates(ctx context.Context, req *pb.ListStuckCandi
 	case pb.Severity_SEVERITY_BREACH:
 		f.Breach = proto.Bool(true)
 	}
+	asOf, err := s.asOf(req.GetAsOf())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
 	// A token carries the as_of of its first page, so later pages list the same set.
 	requestedAsOf := ""
 	if req.GetAsOf() != nil {
-		requestedAsOf = req.GetAsOf().AsTime().UTC().Format(time.RFC3339Nano)
+		requestedAsOf = asOf.Format(time.RFC3339Nano)
 	}
 	filters := []string{req.GetRegion(), req.GetStage().String(), req.GetSeverity().String(), requestedAsOf}
 	limit, after, err := pagetoken.Page(req.GetPageSize(), req.GetPageToken(), filters...)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	f.AsOf, f.Limit = s.asOf(req.GetAsOf()), limit+1
+	f.AsOf, f.Limit = asOf, limit+1
 	if err := f.Resume(after); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -131,14 +137,22 @@ func (s *Server) GetTimeToHire(ctx context.Context, req *pb.GetTimeToHireRequest
 	return ans.Rendered(timeToHireToProto).(*pb.GetTimeToHireResponse), nil
 }
 
-// window turns a request's from/to into London dates.
+// window turns a request's from/to (each in 2000-2100) into London dates.
 func window(from, to *timestamppb.Timestamp) (report.Window, error) {
 	var w report.Window
+	fromAt, err := validate.OptionalTime("from", from)
+	if err != nil {
+		return w, err
+	}
+	toAt, err := validate.OptionalTime("to", to)
+	if err != nil {
+		return w, err
+	}
 	if from != nil {
-		w.From = projection.Day(from.AsTime())
+		w.From = projection.Day(fromAt)
 	}
 	if to != nil {
-		w.To = projection.Day(to.AsTime())
+		w.To = projection.Day(toAt)
 	}
 	if from != nil && to != nil && w.To.Before(w.From) {
 		return w, validate.Field("to", "must not be before from")
@@ -193,7 +207,11 @@ func (s *Server) GetRegionSummary(ctx context.Context, req *pb.GetRegionSummaryR
 	if _, err := region(ctx, req.GetRegion(), readers...); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	sum, err := s.reports.Summary(ctx, req.GetRegion(), s.asOf(req.GetAsOf()))
+	asOf, err := s.asOf(req.GetAsOf())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	sum, err := s.reports.Summary(ctx, req.GetRegion(), asOf)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -210,7 +228,10 @@ func (s *Server) ListRegionSummaries(ctx context.Context, req *pb.ListRegionSumm
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	asOf := s.asOf(req.GetAsOf())
+	asOf, err := s.asOf(req.GetAsOf())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
 	sums, err := s.reports.Summaries(ctx, regions, asOf)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)

@@ -6,7 +6,6 @@ package grpcapi
 import (
 	"context"
 	"log/slog"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
@@ -114,12 +113,13 @@ func (s *Server) decided() command.Records[*pb.RecordSiftDecisionResponse] {
 
 // ScheduleInterview implements pb.SiftingServiceServer.
 func (s *Server) ScheduleInterview(ctx context.Context, req *pb.ScheduleInterviewRequest) (*pb.ScheduleInterviewResponse, error) {
-	var at time.Time
-	if req.GetScheduledFor() != nil {
-		at = req.GetScheduledFor().AsTime()
+	call := command.OnApplication("ScheduleInterview", spocs, req.GetApplicationId())
+	at, err := validate.Time("scheduled_for", req.GetScheduledFor())
+	if call.Invalid == nil {
+		call.Invalid = err
 	}
 	resp := &pb.ScheduleInterviewResponse{}
-	err := command.Run(ctx, s.pool, command.OnApplication("ScheduleInterview", spocs, req.GetApplicationId()), s.cases(), req, resp,
+	err = command.Run(ctx, s.pool, call, s.cases(), req, resp,
 		func(ctx context.Context, caller auth.Claims) (*sift.Case, error) {
 			return s.svc.ScheduleInterview(ctx, caller, req.GetApplicationId(), req.GetExpectedVersion(), at)
 		}, func(viewer auth.Claims, c *sift.Case) { resp.Case = caseToProto(c, viewer) })

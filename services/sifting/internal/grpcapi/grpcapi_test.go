@@ -196,7 +196,8 @@ func TestBatchRecordSiftDecisions(t *testing.T) {
 		{"unknown application", &pb.SiftDecision{ApplicationId: event.NewID(), ExpectedVersion: 1, Outcome: commonv1.Outcome_OUTCOME_PASS}, "FAILED_PRECONDITION", ""},
 		{"other campaign", &pb.SiftDecision{ApplicationId: elsewhere, ExpectedVersion: 1, Outcome: commonv1.Outcome_OUTCOME_PASS}, "INVALID_ARGUMENT", "decisions[6].application_id"},
 		{"malformed id", &pb.SiftDecision{ApplicationId: "not-a-uuid", ExpectedVersion: 1, Outcome: commonv1.Outcome_OUTCOME_PASS}, "INVALID_ARGUMENT", "decisions[7].application_id"},
-		{"other region", &pb.SiftDecision{ApplicationId: wales, ExpectedVersion: 1, Outcome: commonv1.Outcome_OUTCOME_PASS}, "PERMISSION_DENIED", ""},
+		// As an unknown application: the caller cannot tell it exists.
+		{"other region", &pb.SiftDecision{ApplicationId: wales, ExpectedVersion: 1, Outcome: commonv1.Outcome_OUTCOME_PASS}, "FAILED_PRECONDITION", ""},
 		{"score out of range", &pb.SiftDecision{ApplicationId: noReason, ExpectedVersion: 1, Outcome: commonv1.Outcome_OUTCOME_PASS, Score: int32p(101)}, "INVALID_ARGUMENT", "decisions[9].score"},
 	}
 	var decisions []*pb.SiftDecision
@@ -514,6 +515,10 @@ func TestInterviewFlow(t *testing.T) {
 			{"in the past", timestamppb.New(now.Add(-time.Hour))},
 			{"now", timestamppb.New(now)},
 			{"missing", nil},
+			// Far outside 2000-2100: once stored as a time in 1970.
+			{"seconds 1<<62", &timestamppb.Timestamp{Seconds: 1 << 62}},
+			{"year 2101", timestamppb.New(time.Date(2101, 1, 1, 0, 0, 0, 0, time.UTC))},
+			{"invalid nanos", &timestamppb.Timestamp{Seconds: now.Add(time.Hour).Unix(), Nanos: -1}},
 		} {
 			_, err := c.ScheduleInterview(t.Context(), &pb.ScheduleInterviewRequest{
 				RequestId: reqID(), ApplicationId: other, ExpectedVersion: 2, ScheduledFor: tt.at,
@@ -659,16 +664,18 @@ func TestQueues(t *testing.T) {
 			_, err := e.as(t, spocWales).ListSiftQueue(ctx, &pb.ListSiftQueueRequest{Region: "london"})
 			return err
 		}, codes.PermissionDenied},
+		// Another region's case is one that does not exist (see
+		// TestAnotherRegionsRecordIsNotFound).
 		{"wales SPOC reads a london case", func(ctx context.Context) error {
 			_, err := e.as(t, spocWales).GetCase(ctx, &pb.GetCaseRequest{ApplicationId: ids[0]})
 			return err
-		}, codes.PermissionDenied},
+		}, codes.NotFound},
 		{"wales SPOC decides a london case", func(ctx context.Context) error {
 			_, err := e.as(t, spocWales).RecordSiftDecision(ctx, &pb.RecordSiftDecisionRequest{
 				RequestId: reqID(), ApplicationId: waiting, ExpectedVersion: 1, Outcome: commonv1.Outcome_OUTCOME_PASS,
 			})
 			return err
-		}, codes.PermissionDenied},
+		}, codes.FailedPrecondition},
 		{"dashboard lists", func(ctx context.Context) error {
 			_, err := e.as(t, dashboard).ListInterviewQueue(ctx, &pb.ListInterviewQueueRequest{Region: "london"})
 			return err

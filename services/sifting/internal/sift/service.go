@@ -26,9 +26,12 @@ type Store interface {
 	// new history and fn's event in one transaction. A missing case is
 	// ErrUnknownCase; fn may return record.ErrUnchanged to store nothing.
 	Update(ctx context.Context, applicationID string, fn func(*Case) (*eventsv1.Event, error)) (*Case, error)
+	// UpdateIn is Update of a case in one of regions (nil: any): one in
+	// another region is ErrUnknownCase, exactly as a missing one.
+	UpdateIn(ctx context.Context, applicationID string, regions []string, fn func(*Case) (*eventsv1.Event, error)) (*Case, error)
 	// Case returns a case with its history (an error matching
-	// record.ErrNotFound if there is none).
-	Case(ctx context.Context, applicationID string) (*Case, error)
+	// record.ErrNotFound if there is none in regions; nil: any region).
+	Case(ctx context.Context, applicationID string, regions []string) (*Case, error)
 	// Queue lists cases in a state, oldest in that state first.
 	Queue(ctx context.Context, f QueueFilter) ([]*Case, error)
 }
@@ -58,7 +61,7 @@ func NewService(store Store, now func() time.Time) *Service {
 func (s *Service) change(ctx context.Context, caller auth.Claims, id, campaignID string, expectedVersion int64,
 	fn func(*Case, record.Change) (*eventsv1.Event, error)) (*Case, error) {
 	ch := record.By(caller, s.now(), expectedVersion)
-	return record.UpdateInRegion(ctx, s.store.Update, caller, id, func(c *Case) (*eventsv1.Event, error) {
+	return record.UpdateInRegion(ctx, s.store.UpdateIn, caller, id, func(c *Case) (*eventsv1.Event, error) {
 		if campaignID != "" && c.CampaignID != campaignID {
 			return nil, validate.Field("application_id", "belongs to campaign "+c.CampaignID+", not the batch's campaign")
 		}
@@ -90,8 +93,7 @@ func (s *Service) RecordInterviewOutcome(ctx context.Context, caller auth.Claims
 
 // Case returns a case in one of the caller's regions.
 func (s *Service) Case(ctx context.Context, caller auth.Claims, id string) (*Case, error) {
-	c, err := s.store.Case(ctx, id)
-	return record.Visible(caller, c, err)
+	return record.ReadInRegion(ctx, s.store.Case, caller, id)
 }
 
 // Queue lists a work queue.

@@ -73,8 +73,16 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*sift.Case) (*eve
 	return s.cases.Update(ctx, id, fn)
 }
 
-// Case returns a case with its history.
-func (s *Store) Case(ctx context.Context, id string) (*sift.Case, error) { return s.cases.Get(ctx, id) }
+// UpdateIn applies fn to the case under a row lock if it is in one of
+// regions (nil: any).
+func (s *Store) UpdateIn(ctx context.Context, id string, regions []string, fn func(*sift.Case) (*eventsv1.Event, error)) (*sift.Case, error) {
+	return s.cases.UpdateIn(ctx, id, regions, fn)
+}
+
+// Case returns a case in one of regions (nil: any) with its history.
+func (s *Store) Case(ctx context.Context, id string, regions []string) (*sift.Case, error) {
+	return s.cases.GetIn(ctx, id, regions)
+}
 
 // Queue lists cases in f.State, oldest in the state first.
 func (s *Store) Queue(ctx context.Context, f sift.QueueFilter) ([]*sift.Case, error) {

@@ -157,9 +157,10 @@ func TestAccess(t *testing.T) {
 	}{
 		{"vetting of the region", vetter, codes.OK, codes.OK},
 		{"admin", e.as(t, admin), codes.OK, codes.OK},
-		{"vetting of another region", e.as(t, vettingWales), codes.PermissionDenied, codes.PermissionDenied},
+		// Another region's case is one not there (TestAnotherRegionsRecordIsNotFound).
+		{"vetting of another region", e.as(t, vettingWales), codes.FailedPrecondition, codes.NotFound},
 		{"spoc of the region", e.as(t, spocLondon), codes.PermissionDenied, codes.OK},
-		{"spoc of another region", e.as(t, spocWales), codes.PermissionDenied, codes.PermissionDenied},
+		{"spoc of another region", e.as(t, spocWales), codes.PermissionDenied, codes.NotFound},
 		{"dashboard", e.as(t, dashboard), codes.PermissionDenied, codes.PermissionDenied},
 		{"no token", e.dial(t, ""), codes.Unauthenticated, codes.Unauthenticated},
 		{"garbage token", e.dial(t, "not.a.jwt"), codes.Unauthenticated, codes.Unauthenticated},
@@ -194,9 +195,9 @@ func TestAccess(t *testing.T) {
 				Items: []*pb.UnblockItem{{ApplicationId: r.id, ExpectedVersion: blocked.GetVersion()}}})
 			switch {
 			case err == nil && caller.name == "vetting of another region":
-				// The role may call; the item is refused on its region.
-				if got := batch.GetResults()[0].GetStatus().GetCode(); got != "PERMISSION_DENIED" || batch.GetFailed() != 1 {
-					t.Errorf("BatchUnblock item = %s (failed %d), want PERMISSION_DENIED", got, batch.GetFailed())
+				// The role may call; the item is refused as a case not there.
+				if got := batch.GetResults()[0].GetStatus().GetCode(); got != "FAILED_PRECONDITION" || batch.GetFailed() != 1 {
+					t.Errorf("BatchUnblock item = %s (failed %d), want FAILED_PRECONDITION", got, batch.GetFailed())
 				}
 			case err == nil:
 				if got := batch.GetResults()[0].GetStatus().GetCode(); caller.change != codes.OK || got != "OK" {
@@ -217,15 +218,20 @@ func TestAccess(t *testing.T) {
 			} else if caller.read == codes.OK && got.GetCase().GetApplicationId() != r.id {
 				t.Errorf("GetCase returned %v", got.GetCase())
 			}
+			// A region asked for by name is refused: only a record's region is hidden.
+			listWant := caller.read
+			if listWant == codes.NotFound {
+				listWant = codes.PermissionDenied
+			}
 			list, err := caller.client.ListCases(t.Context(), &pb.ListCasesRequest{Region: "london"})
-			if status.Code(err) != caller.read {
-				t.Errorf("ListCases: err = %v, want %s", err, caller.read)
+			if status.Code(err) != listWant {
+				t.Errorf("ListCases: err = %v, want %s", err, listWant)
 			} else if caller.read == codes.OK && len(list.GetCases()) == 0 {
 				t.Error("ListCases of london is empty")
 			}
 			blockedList, err := caller.client.ListBlockedCases(t.Context(), &pb.ListBlockedCasesRequest{Region: "london"})
-			if status.Code(err) != caller.read {
-				t.Errorf("ListBlockedCases: err = %v, want %s", err, caller.read)
+			if status.Code(err) != listWant {
+				t.Errorf("ListBlockedCases: err = %v, want %s", err, listWant)
 			} else if caller.read == codes.OK && len(blockedList.GetCases()) == 0 {
 				t.Error("ListBlockedCases of london is empty")
 			}
@@ -234,7 +240,7 @@ func TestAccess(t *testing.T) {
 }
 
 // TestBatchUnblockAccessPerItem: a vetting contact point's batch cannot
-// reach into another region: that item alone is PermissionDenied.
+// reach into another region: that item alone fails, as a case not there.
 func TestBatchUnblockAccessPerItem(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
@@ -248,8 +254,8 @@ func TestBatchUnblockAccessPerItem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := []string{resp.GetResults()[0].GetStatus().GetCode(), resp.GetResults()[1].GetStatus().GetCode()}; !slices.Equal(got, []string{"OK", "PERMISSION_DENIED"}) {
-		t.Errorf("codes = %v, want OK, PERMISSION_DENIED", got)
+	if got := []string{resp.GetResults()[0].GetStatus().GetCode(), resp.GetResults()[1].GetStatus().GetCode()}; !slices.Equal(got, []string{"OK", "FAILED_PRECONDITION"}) {
+		t.Errorf("codes = %v, want OK, FAILED_PRECONDITION", got)
 	}
 	if got := e.get(t, wales.id); got.State != vetting.Blocked || got.Version != 2 {
 		t.Errorf("wales case %s v%d, want still BLOCKED v2", got.State, got.Version)
@@ -276,6 +282,11 @@ func TestCaseFlow(t *testing.T) {
 	testenv.WantField(t, err, "reason")
 	_, err = c.BlockCase(ctx, &pb.BlockCaseRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 1, Reason: missingDocs, Note: strings.Repeat("x", 1001)})
 	testenv.WantField(t, err, "note")
+	for _, hidden := range []string{"\u202e", "\u2066", "\u200b", "\u200d", "\ufeff"} {
+		_, err = c.BlockCase(ctx, &pb.BlockCaseRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 1, Reason: missingDocs,
+			Note: "passport copy " + hidden + "requested"})
+		testenv.WantField(t, err, "note")
+	}
 	_, err = c.FailCase(ctx, &pb.FailCaseRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 1, ReasonCode: "Bad Reason"})
 	testenv.WantField(t, err, "reason_code")
 	_, err = c.RecordFormsReceived(ctx, &pb.RecordFormsReceivedRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 7})

@@ -76,9 +76,15 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*vetting.Case) (*
 	return s.cases.Update(ctx, id, fn)
 }
 
-// Case returns a case with its history.
-func (s *Store) Case(ctx context.Context, id string) (*vetting.Case, error) {
-	return s.cases.Get(ctx, id)
+// UpdateIn applies fn to the case under a row lock if it is in one of
+// regions (nil: any).
+func (s *Store) UpdateIn(ctx context.Context, id string, regions []string, fn func(*vetting.Case) (*eventsv1.Event, error)) (*vetting.Case, error) {
+	return s.cases.UpdateIn(ctx, id, regions, fn)
+}
+
+// Case returns a case in one of regions (nil: any) with its history.
+func (s *Store) Case(ctx context.Context, id string, regions []string) (*vetting.Case, error) {
+	return s.cases.GetIn(ctx, id, regions)
 }
 
 // List lists cases; blocked ones by how long they have been blocked.

@@ -26,9 +26,12 @@ type Store interface {
 	// new history and fn's event in one transaction. A missing case is
 	// ErrUnknown; fn may return record.ErrUnchanged to store nothing.
 	Update(ctx context.Context, applicationID string, fn func(*Case) (*eventsv1.Event, error)) (*Case, error)
+	// UpdateIn is Update of a case in one of regions (nil: any): one in
+	// another region is ErrUnknown, exactly as a missing one.
+	UpdateIn(ctx context.Context, applicationID string, regions []string, fn func(*Case) (*eventsv1.Event, error)) (*Case, error)
 	// Case returns a case with its history (an error matching
-	// record.ErrNotFound if there is none).
-	Case(ctx context.Context, applicationID string) (*Case, error)
+	// record.ErrNotFound if there is none in regions; nil: any region).
+	Case(ctx context.Context, applicationID string, regions []string) (*Case, error)
 	// List lists cases oldest in their status first; with Status Blocked,
 	// longest blocked first.
 	List(ctx context.Context, f ListFilter) ([]*Case, error)
@@ -56,7 +59,7 @@ func NewService(store Store, now func() time.Time, levels Levels) *Service {
 
 func (s *Service) change(ctx context.Context, caller auth.Claims, id string, v int64, fn func(*Case, record.Change) (*eventsv1.Event, error)) (*Case, error) {
 	ch := record.By(caller, s.now(), v)
-	return record.UpdateInRegion(ctx, s.store.Update, caller, id, func(c *Case) (*eventsv1.Event, error) { return fn(c, ch) })
+	return record.UpdateInRegion(ctx, s.store.UpdateIn, caller, id, func(c *Case) (*eventsv1.Event, error) { return fn(c, ch) })
 }
 
 // RecordFormsReceived notes the forms arrived.
@@ -86,8 +89,7 @@ func (s *Service) Fail(ctx context.Context, caller auth.Claims, id string, v int
 
 // Case returns a case in one of the caller's regions.
 func (s *Service) Case(ctx context.Context, caller auth.Claims, id string) (*Case, error) {
-	c, err := s.store.Case(ctx, id)
-	return record.Visible(caller, c, err)
+	return record.ReadInRegion(ctx, s.store.Case, caller, id)
 }
 
 // List lists cases.
