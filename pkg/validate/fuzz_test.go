@@ -9,6 +9,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/probation-recruitment/pipeline/pkg/region"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 )
@@ -50,8 +52,8 @@ func FuzzText(f *testing.F) {
 			t.Fatalf("Text accepted %d characters over a limit of %d", utf8.RuneCountInString(v), maxLen)
 		}
 		for _, r := range v {
-			if unicode.IsControl(r) {
-				t.Fatalf("Text accepted control character %U in %q", r, v)
+			if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+				t.Fatalf("Text accepted control or format character %U in %q", r, v)
 			}
 		}
 	})
@@ -185,6 +187,47 @@ func FuzzDate(f *testing.F) {
 		}
 		if got != time.Date(int(year), time.Month(month), int(day), 0, 0, 0, 0, time.UTC) {
 			t.Fatalf("Date(%v) = %v, want that date at midnight UTC", d, got)
+		}
+	})
+}
+
+func FuzzTime(f *testing.F) {
+	f.Add(true, int64(1767225600), int32(0))
+	f.Add(true, int64(946684800), int32(0)) // 2000-01-01, the first instant
+	f.Add(true, int64(946684799), int32(999999999))
+	f.Add(true, int64(4133980800), int32(0)) // 2101-01-01, the first instant after
+	f.Add(true, int64(4133980799), int32(999999999))
+	f.Add(true, int64(1<<62), int32(0))
+	f.Add(true, int64(1767225600), int32(-1))
+	f.Add(true, int64(1767225600), int32(1e9))
+	f.Add(false, int64(0), int32(0))
+	f.Fuzz(func(t *testing.T, set bool, seconds int64, nanos int32) {
+		var ts *timestamppb.Timestamp
+		if set {
+			ts = &timestamppb.Timestamp{Seconds: seconds, Nanos: nanos}
+		}
+		got, err := OptionalTime("at", ts)
+		// The window, the long way: whole seconds from 2000-01-01 to the
+		// end of 2100, nanoseconds 0 to 999999999.
+		in := set && seconds >= 946684800 && seconds < 4133980800 && nanos >= 0 && nanos < 1e9
+		if set && (err == nil) != in {
+			t.Fatalf("OptionalTime(%d s %d ns) = %v, %v; want accepted %v", seconds, nanos, got, err, in)
+		}
+		if err != nil {
+			wantFieldError(t, err, "at")
+			return
+		}
+		if !set {
+			if !got.IsZero() {
+				t.Fatalf("OptionalTime(nil) = %v", got)
+			}
+			if _, err := Time("at", nil); err == nil {
+				t.Fatal("Time(nil) accepted")
+			}
+			return
+		}
+		if got.Location() != time.UTC || got.Unix() != seconds || got.Nanosecond() != int(nanos) {
+			t.Fatalf("OptionalTime(%d s %d ns) = %v", seconds, nanos, got)
 		}
 	})
 }
