@@ -99,6 +99,8 @@ type stack struct {
 	// addrs are the services' gRPC addresses, for clients run as processes.
 	addrs map[string]string
 	js    jetstream.JetStream
+	// admins are the services' admin (metrics) addresses.
+	admins map[string]string
 	// prefix names the test's schemas and roles (prefix_NAME); dbURLs are
 	// the services' database URLs, each connecting as its own role.
 	prefix string
@@ -117,7 +119,10 @@ func freeAddr(t *testing.T) string {
 
 // start runs every service as a process, serving gRPC in plain text on
 // loopback as make run does, and waits until each is ready; env adds to
-// every service's environment (an OpenID provider to accept, say).
+// every service's environment (an OpenID provider to accept, say). The
+// NATS server has the production users and permissions, each service
+// connecting as its own user; the test itself reads the stream as the
+// administrator.
 func start(t *testing.T, env ...string) *stack {
 	t.Helper()
 	return startStack(t, nil, env)
@@ -136,7 +141,7 @@ func startStack(t *testing.T, certs *testenv.Certs, env []string) *stack {
 	natsURL := testenv.NATS(t)
 	_, js := testenv.Connect(t, natsURL)
 	prefix := testenv.Name("e2e_")
-	st := &stack{certs: certs, conns: map[string]*grpc.ClientConn{}, addrs: map[string]string{}, js: js,
+	st := &stack{certs: certs, conns: map[string]*grpc.ClientConn{}, addrs: map[string]string{}, admins: map[string]string{}, js: js,
 		prefix: prefix, dbURLs: provisionRoles(t, prefix)}
 	transportEnv, creds := []string{"GRPC_INSECURE=true"}, grpcauth.PlaintextLoopback()
 	if certs != nil {
@@ -154,6 +159,9 @@ func startStack(t *testing.T, certs *testenv.Certs, env []string) *stack {
 		cmd.Env = append(os.Environ(),
 			"DATABASE_URL="+st.dbURLs[name], "DB_SCHEMA="+prefix+"_"+name, "NATS_URL="+natsURL,
 			"GRPC_ADDR="+grpcAddr, "ADMIN_ADDR="+adminAddr, "AUTH_ED25519_PUBLIC_KEY="+testPublicKey(t), "LOG_LEVEL=warn")
+		// Each service as its own NATS user, under its permissions
+		// (pkg/natsperm): the pipeline must run end to end with them.
+		cmd.Env = append(cmd.Env, testenv.NATSEnv(t, name)...)
 		cmd.Env = append(append(cmd.Env, transportEnv...), env...)
 		cmd.Stdout, cmd.Stderr = &logs, &logs
 		if err := cmd.Start(); err != nil {
@@ -175,6 +183,7 @@ func startStack(t *testing.T, certs *testenv.Certs, env []string) *stack {
 		t.Cleanup(func() { conn.Close() })
 		st.conns[name] = conn
 		st.addrs[name] = grpcAddr
+		st.admins[name] = adminAddr
 	}
 	return st
 }

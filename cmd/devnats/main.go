@@ -1,32 +1,60 @@
 // Command devnats runs a current nats-server, in-process, with JetStream on,
 // for `make run` on a machine whose own NATS is old or absent. Production
 // runs a real NATS cluster (deploy/).
+//
+// It runs with the pipeline's NATS users and permissions (pkg/natsperm):
+// each service may publish only the events it owns. Each user's password is
+// a file under -users (created with a random password if missing, readable
+// only by its owner), which make run hands to the service as
+// NATS_PASSWORD_FILE. As the administrator it then provisions the stream,
+// which the services may only read.
 package main
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/probation-recruitment/pipeline/pkg/natsperm"
+	"github.com/probation-recruitment/pipeline/pkg/stream"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:4250", "host:port to listen on")
 	storeDir := flag.String("store", ".data/nats", "JetStream storage folder")
+	usersDir := flag.String("users", ".data/nats-users", "folder of the users' password files, one per user (admin and each service), created if missing")
+	streamName := flag.String("stream", "RECRUITMENT", "the stream to provision (NATS_STREAM)")
+	prefix := flag.String("prefix", "recruitment", "its subject prefix (NATS_SUBJECT_PREFIX)")
+	permissions := flag.Bool("permissions", false, "print each service user's permissions, as a production server's configuration needs them (JSON), and exit")
 	flag.Parse()
-	if err := run(*addr, *storeDir); err != nil {
+	if *permissions {
+		if err := printPermissions(stream.Config{Name: *streamName, SubjectPrefix: *prefix}); err != nil {
+			fmt.Fprintln(os.Stderr, "devnats:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(*addr, *storeDir, *usersDir, stream.Config{Name: *streamName, SubjectPrefix: *prefix}); err != nil {
 		fmt.Fprintln(os.Stderr, "devnats:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr, storeDir string) error {
+func run(addr, storeDir, usersDir string, sc stream.Config) error {
 	host, portText, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("-addr %q: %w", addr, err)
@@ -35,12 +63,22 @@ func run(addr, storeDir string) error {
 	if err != nil {
 		return fmt.Errorf("-addr %q: port must be a number", addr)
 	}
+	sc = sc.WithDefaults()
+	passwords, err := passwordFiles(usersDir)
+	if err != nil {
+		return err
+	}
+	users, err := natsperm.Users(sc.Name, sc.SubjectPrefix, passwords)
+	if err != nil {
+		return err
+	}
 	ns, err := server.NewServer(&server.Options{
 		ServerName: "devnats",
 		Host:       host,
 		Port:       port,
 		JetStream:  true,
 		StoreDir:   storeDir,
+		Users:      users,
 	})
 	if err != nil {
 		return err
@@ -50,11 +88,69 @@ func run(addr, storeDir string) error {
 	if !ns.ReadyForConnections(10 * time.Second) {
 		return fmt.Errorf("not ready after 10s (is %s already in use?)", addr)
 	}
-	fmt.Printf("nats-server %s listening on nats://%s, JetStream in %s\n", server.VERSION, addr, storeDir)
+	if err := provision(ns.ClientURL(), passwords[natsperm.Admin], sc); err != nil {
+		ns.Shutdown()
+		return err
+	}
+	fmt.Printf("nats-server %s listening on nats://%s, JetStream in %s; users and passwords in %s; stream %s (%s.>) provisioned\n",
+		server.VERSION, addr, storeDir, usersDir, sc.Name, sc.SubjectPrefix)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig
 	ns.Shutdown()
 	ns.WaitForShutdown()
 	return nil
+}
+
+// printPermissions writes the services' permissions as JSON, by user name.
+func printPermissions(sc stream.Config) error {
+	sc = sc.WithDefaults()
+	all := map[string]*server.Permissions{}
+	for _, service := range natsperm.Services {
+		all[service] = natsperm.Permissions(service, sc.Name, sc.SubjectPrefix)
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // ">" as NATS writes it
+	return enc.Encode(all)
+}
+
+// provision creates the stream, or updates it to sc, as the administrator.
+func provision(url, password string, sc stream.Config) error {
+	nc, js, err := stream.Connect(url, "devnats", stream.Credentials{User: natsperm.Admin, Password: password}, nil)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = stream.Ensure(ctx, js, sc)
+	return err
+}
+
+// passwordFiles reads each user's password from dir/<user>, writing a
+// random one first where there is none.
+func passwordFiles(dir string) (map[string]string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("-users: %w", err)
+	}
+	passwords := map[string]string{}
+	for _, user := range natsperm.Names() {
+		file := filepath.Join(dir, user)
+		b, err := os.ReadFile(file)
+		if errors.Is(err, fs.ErrNotExist) {
+			random := make([]byte, 24)
+			_, _ = rand.Read(random)
+			b = []byte(base64.RawURLEncoding.EncodeToString(random))
+			err = os.WriteFile(file, b, 0o600)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("-users: %w", err)
+		}
+		if len(b) == 0 {
+			return nil, fmt.Errorf("-users: %s is empty", file)
+		}
+		passwords[user] = string(b)
+	}
+	return passwords, nil
 }

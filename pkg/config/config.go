@@ -42,6 +42,19 @@ type Common struct {
 	NATSSubjectPrefix string        `env:"NATS_SUBJECT_PREFIX" envDefault:"recruitment"`
 	NATSReplicas      int           `env:"NATS_REPLICAS" envDefault:"1"`
 	DuplicateWindow   time.Duration `env:"NATS_DUPLICATE_WINDOW" envDefault:"10m"`
+	// The service's NATS user (docs/security.md, "NATS permissions"): a
+	// user and password, its password preferably from a file; or a creds
+	// file (JWT and seed); or an NKEY seed file. None: anonymous.
+	NATSUser         string `env:"NATS_USER"`
+	NATSPassword     string `env:"NATS_PASSWORD"`
+	NATSPasswordFile string `env:"NATS_PASSWORD_FILE"`
+	NATSCredsFile    string `env:"NATS_CREDS_FILE"`
+	NATSNKeySeedFile string `env:"NATS_NKEY_SEED_FILE"`
+	// TLS to NATS: the CA that signed the server's certificate (TLS is
+	// then required), and a client certificate if the server asks for one.
+	NATSCAFile   string `env:"NATS_CA_FILE"`
+	NATSCertFile string `env:"NATS_CERT_FILE"`
+	NATSKeyFile  string `env:"NATS_KEY_FILE"`
 
 	GRPCAddr        string        `env:"GRPC_ADDR"`
 	AdminAddr       string        `env:"ADMIN_ADDR"`
@@ -284,6 +297,30 @@ func (c Common) Server() grpcserver.Config {
 	}
 }
 
+// NATSCredentials are service's credentials for NATS, with its own inbox
+// prefix (stream.InboxPrefix). A password file's content, less a final
+// newline, is the password.
+func (c Common) NATSCredentials(service string) (stream.Credentials, error) {
+	creds := stream.Credentials{
+		User: c.NATSUser, Password: c.NATSPassword, CredsFile: c.NATSCredsFile, NKeySeedFile: c.NATSNKeySeedFile,
+		CAFile: c.NATSCAFile, CertFile: c.NATSCertFile, KeyFile: c.NATSKeyFile, InboxPrefix: stream.InboxPrefix(service),
+	}
+	if c.NATSPasswordFile != "" {
+		if c.NATSPassword != "" {
+			return creds, errors.New("NATS_PASSWORD_FILE: set it or NATS_PASSWORD, not both")
+		}
+		b, err := os.ReadFile(c.NATSPasswordFile)
+		if err != nil {
+			return creds, fmt.Errorf("NATS_PASSWORD_FILE: %w", err)
+		}
+		creds.Password = strings.TrimRight(string(b), "\r\n")
+		if creds.Password == "" {
+			return creds, fmt.Errorf("NATS_PASSWORD_FILE: %s is empty", c.NATSPasswordFile)
+		}
+	}
+	return creds, nil
+}
+
 // Stream is the JetStream stream configuration.
 func (c Common) Stream() stream.Config {
 	return stream.Config{Name: c.NATSStream, SubjectPrefix: c.NATSSubjectPrefix, Replicas: c.NATSReplicas, DuplicateWindow: c.DuplicateWindow}
@@ -307,6 +344,12 @@ func (c Common) LogValue() slog.Value {
 		slog.String("nats_url", maskURL(c.NATSURL)),
 		slog.String("nats_stream", c.NATSStream),
 		slog.String("nats_subject_prefix", c.NATSSubjectPrefix),
+		slog.String("nats_user", c.NATSUser),
+		slog.Bool("nats_password_set", c.NATSPassword != "" || c.NATSPasswordFile != ""),
+		slog.String("nats_creds_file", c.NATSCredsFile),
+		slog.String("nats_nkey_seed_file", c.NATSNKeySeedFile),
+		slog.String("nats_ca_file", c.NATSCAFile),
+		slog.String("nats_cert_file", c.NATSCertFile),
 		slog.String("grpc_addr", c.GRPCAddr),
 		slog.String("admin_addr", c.AdminAddr),
 		slog.Bool("grpc_reflection", c.Reflection),

@@ -2,6 +2,8 @@ package config
 
 import (
 	"crypto/tls"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -161,6 +163,42 @@ func TestCheckProfiling(t *testing.T) {
 	} {
 		if err := tt.c.CheckProfiling(); (err == nil) != tt.ok {
 			t.Errorf("PROFILING=%v ADMIN_ADDR=%q: %v, want ok=%v", tt.c.Profiling, tt.c.AdminAddr, err, tt.ok)
+		}
+	}
+}
+
+// TestNATSCredentials: the password comes from its file (less the final
+// newline) and never reaches the start-up log; conflicting settings are
+// refused naming the variable.
+func TestNATSCredentials(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "password")
+	if err := os.WriteFile(file, []byte("n4ts-s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := Common{NATSUser: "vetting", NATSPasswordFile: file, NATSCAFile: "/ca.pem"}
+	creds, err := c.NATSCredentials("vetting")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if creds.User != "vetting" || creds.Password != "n4ts-s3cret" || creds.CAFile != "/ca.pem" || creds.InboxPrefix != "_INBOX_vetting" {
+		t.Errorf("NATSCredentials = %+v", creds)
+	}
+	c.NATSPassword = "n4ts-s3cret"
+	for _, logged := range []string{c.LogValue().String(), Common{NATSPassword: "n4ts-s3cret"}.LogValue().String()} {
+		if strings.Contains(logged, "n4ts-s3cret") || !strings.Contains(logged, "nats_password_set=true") {
+			t.Errorf("LogValue must say a password is set, never what it is: %s", logged)
+		}
+	}
+	for _, tt := range []struct {
+		c    Common
+		want string
+	}{
+		{Common{NATSUser: "vetting", NATSPassword: "a", NATSPasswordFile: file}, "NATS_PASSWORD_FILE: set it or NATS_PASSWORD"},
+		{Common{NATSUser: "vetting", NATSPasswordFile: filepath.Join(t.TempDir(), "missing")}, "NATS_PASSWORD_FILE"},
+	} {
+		if _, err := tt.c.NATSCredentials("vetting"); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("NATSCredentials(%+v) = %v, want an error containing %q", tt.c, err, tt.want)
 		}
 	}
 }

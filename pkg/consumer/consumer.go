@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -54,6 +55,10 @@ type Config struct {
 	Durable string
 	// FilterSubject, e.g. "recruitment.*.application.>"; default "recruitment.>".
 	FilterSubject string
+	// SubjectPrefix, the first token of every event subject: a message
+	// whose subject is not "<prefix>.<region>.<event name>" of its envelope
+	// is refused (see Forged). Default: FilterSubject's first token.
+	SubjectPrefix string
 	// MaxTries before a failing message is terminated as poison; default 5.
 	MaxTries int
 	// AckWait before the server redelivers an unacknowledged message; default 30s.
@@ -72,12 +77,16 @@ type Config struct {
 	OnCommit func()
 }
 
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
 	if c.Stream == "" {
 		c.Stream = "RECRUITMENT"
 	}
 	if c.FilterSubject == "" {
 		c.FilterSubject = "recruitment.>"
+	}
+	if c.SubjectPrefix == "" {
+		c.SubjectPrefix, _, _ = strings.Cut(c.FilterSubject, ".")
 	}
 	if c.MaxTries <= 0 {
 		c.MaxTries = 5
@@ -111,11 +120,12 @@ type metrics struct {
 	duplicates prometheus.Counter
 	retried    prometheus.Counter
 	poison     prometheus.Counter
+	forged     *prometheus.CounterVec
 }
 
 // New returns a consumer; Run starts it.
 func New(pool *pgxpool.Pool, js jetstream.JetStream, cfg Config, handle Handler, log *slog.Logger) (*Consumer, error) {
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	if cfg.Durable == "" {
 		return nil, errors.New("consumer: Durable name is required")
 	}
@@ -133,9 +143,16 @@ func New(pool *pgxpool.Pool, js jetstream.JetStream, cfg Config, handle Handler,
 		poison: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "consumer_events_poison_total", Help: "Events terminated after failing every try.", ConstLabels: labels,
 		}),
+		forged: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "consumer_events_forged_total", ConstLabels: labels,
+			Help: "Events terminated unapplied because their producer does not own their type (reason producer) or their subject is not their envelope's (reason subject).",
+		}, []string{"reason"}),
+	}
+	for _, reason := range []string{ReasonProducer, ReasonSubject} {
+		m.forged.WithLabelValues(reason) // shown as 0 before the first
 	}
 	if cfg.Registerer != nil {
-		cfg.Registerer.MustRegister(m.applied, m.duplicates, m.retried, m.poison)
+		cfg.Registerer.MustRegister(m.applied, m.duplicates, m.retried, m.poison, m.forged)
 	}
 	return &Consumer{pool: pool, js: js, cfg: cfg, handle: handle, log: log.With("component", "consumer", "durable", cfg.Durable), metrics: m}, nil
 }
@@ -225,7 +242,7 @@ func (c *Consumer) consumer(ctx context.Context) (jetstream.Consumer, error) {
 
 // ConsumerConfig is the durable consumer's JetStream configuration.
 func (cfg Config) ConsumerConfig() jetstream.ConsumerConfig {
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	return jetstream.ConsumerConfig{
 		Durable:       cfg.Durable,
 		FilterSubject: cfg.FilterSubject,
@@ -248,6 +265,9 @@ func (c *Consumer) process(ctx context.Context, msg jetstream.Msg) {
 	ev, err := event.Unmarshal(msg.Data())
 	if err != nil {
 		c.poison(msg, meta, err)
+		return
+	}
+	if c.refuse(msg, meta, ev) {
 		return
 	}
 	if c.cfg.Wants != nil && !c.cfg.Wants(ev) {
@@ -299,6 +319,60 @@ func (c *Consumer) poison(msg jetstream.Msg, meta *jetstream.MsgMetadata, err er
 	c.log.Error("poison message terminated", "subject", msg.Subject(), "stream_seq", meta.Sequence.Stream,
 		"tries", meta.NumDelivered, "err", err)
 	_ = msg.Term()
+}
+
+// The reasons Forged gives, the reason label of consumer_events_forged_total.
+const (
+	// ReasonProducer: the envelope's producer does not own the event's
+	// type (event.Owners).
+	ReasonProducer = "producer"
+	// ReasonSubject: the message's subject is not the one its envelope
+	// gives ("<prefix>.<region>.<event name>").
+	ReasonSubject = "subject"
+)
+
+// Forged says why an event that arrived on subject cannot be what its owner
+// published: ReasonProducer or ReasonSubject, "" when it can be. NATS
+// permissions let each service publish only its own events' subjects
+// (pkg/natsperm); this is the defence behind them, for a server that
+// enforces none (the machine's own, a misconfigured one) or a credential
+// that leaked: a forged vetting.cleared must not start a candidate.
+//
+// An event whose payload this code does not know (a type added since, on
+// its way through a rolling upgrade) is not judged: no handler acts on it.
+func Forged(prefix, subject string, ev *eventsv1.Event) string {
+	if _, err := event.Name(ev); err != nil {
+		return ""
+	}
+	if suffix, err := event.SubjectSuffix(ev); err != nil || subject != prefix+"."+suffix {
+		return ReasonSubject
+	}
+	if event.CheckOwner(ev) != nil {
+		return ReasonProducer
+	}
+	return ""
+}
+
+// refuse terminates msg, unapplied, if its event is forged (see Forged),
+// and says whether it did. The log names the message, never what the event
+// says about a person.
+func (c *Consumer) refuse(msg jetstream.Msg, meta *jetstream.MsgMetadata, ev *eventsv1.Event) bool {
+	reason := Forged(c.cfg.SubjectPrefix, msg.Subject(), ev)
+	if reason == "" {
+		return false
+	}
+	c.metrics.forged.WithLabelValues(reason).Inc()
+	name, _ := event.Name(ev)
+	// The producer is whatever the forger wrote: logged only if it is a
+	// service's name.
+	producer := "(not a service)"
+	if slices.Contains(event.Producers(), ev.GetProducer()) {
+		producer = ev.GetProducer()
+	}
+	c.log.Error("forged event terminated unapplied", "reason", reason, "subject", msg.Subject(), "stream_seq", meta.Sequence.Stream,
+		"event_id", ev.GetEventId(), "event", name, "producer", producer)
+	_ = msg.Term()
+	return true
 }
 
 // Apply runs the handler for ev in a transaction with its inbox row. It
@@ -358,12 +432,17 @@ func (c *Consumer) processBatch(ctx context.Context, msgs []jetstream.Msg) {
 	keep := make([]jetstream.Msg, 0, len(msgs))
 	for _, m := range msgs {
 		ev, err := event.Unmarshal(m.Data())
+		meta, merr := m.Metadata()
+		if merr != nil {
+			c.log.Error("message without JetStream metadata; terminating", "subject", m.Subject(), "err", merr)
+			_ = m.Term()
+			continue
+		}
 		if err != nil {
-			if meta, merr := m.Metadata(); merr == nil {
-				c.poison(m, meta, err)
-			} else {
-				_ = m.Term()
-			}
+			c.poison(m, meta, err)
+			continue
+		}
+		if c.refuse(m, meta, ev) {
 			continue
 		}
 		if c.cfg.Wants != nil && !c.cfg.Wants(ev) {

@@ -103,7 +103,7 @@ func newEvent() *eventsv1.Event {
 		ApplicationId: event.NewID(),
 		Region:        "london",
 		OccurredAt:    timestamppb.Now(),
-		Producer:      "test",
+		Producer:      "applications",
 		Actor:         &commonv1.Actor{Subject: "tester", Role: commonv1.CallerRole_CALLER_ROLE_SPOC},
 		Payload:       &eventsv1.Event_ApplicationSubmitted{ApplicationSubmitted: &eventsv1.ApplicationSubmitted{}},
 	}
@@ -283,7 +283,7 @@ func TestWantsSkipsOtherEvents(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	wanted, other := newEvent(), newEvent()
-	other.Payload = &eventsv1.Event_SiftPassed{SiftPassed: &eventsv1.SiftPassed{}}
+	other.Payload, other.Producer = &eventsv1.Event_SiftPassed{SiftPassed: &eventsv1.SiftPassed{}}, "sifting"
 	c, err := New(e.pool, e.js, Config{Durable: "effects", Wants: func(ev *eventsv1.Event) bool {
 		return ev.GetApplicationSubmitted() != nil
 	}}, recordEffect, quiet)

@@ -33,7 +33,7 @@ func TestChangedFilterKeepsARebuildsStart(t *testing.T) {
 		ctx := context.Background()
 		cfg := Config{Stream: sc.Name, Durable: "effects", FilterSubject: sc.SubjectPrefix + ".*.application.>"}
 		replayed := newEvent()
-		replayed.Payload = &eventsv1.Event_VettingBlocked{VettingBlocked: &eventsv1.VettingBlocked{}}
+		replayed.Payload, replayed.Producer = &eventsv1.Event_VettingBlocked{VettingBlocked: &eventsv1.VettingBlocked{}}, "vetting"
 		ack, err := publishTo(ctx, js, sc, replayed)
 		if err != nil {
 			t.Fatal(err)
@@ -44,7 +44,7 @@ func TestChangedFilterKeepsARebuildsStart(t *testing.T) {
 			t.Fatal(err)
 		}
 		after := newEvent()
-		after.Payload = replayed.Payload
+		after.Payload, after.Producer = replayed.Payload, replayed.Producer
 		if _, err := publishTo(ctx, js, sc, after); err != nil {
 			t.Fatal(err)
 		}
@@ -114,7 +114,7 @@ func testFilterChange(t *testing.T, pool *pgxpool.Pool, js jetstream.JetStream, 
 	}
 	blocked := func() *eventsv1.Event {
 		ev := newEvent()
-		ev.Payload = &eventsv1.Event_VettingBlocked{VettingBlocked: &eventsv1.VettingBlocked{}}
+		ev.Payload, ev.Producer = &eventsv1.Event_VettingBlocked{VettingBlocked: &eventsv1.VettingBlocked{}}, "vetting"
 		return ev
 	}
 

@@ -125,7 +125,7 @@ func TestRequestLogKeepsNoRequestOrResponseText(t *testing.T) {
 	if _, err := c.do(ctx, Key{Caller: "spoc-1", RequestID: "r1", Method: "Submit"}, wrapperspb.String(secret)); err != nil {
 		t.Fatal(err)
 	}
-	testenv.NoTextInRequestLog(t, pool, "Ada", "ada@example.org", "447700900123", "DBS")
+	testenv.NoTextInRequestLog(t, pool, "Ada Lovelace", "Lovelace", "ada@example.org", "447700900123", "DBS")
 }
 
 func TestReusedIDWithDifferentRequestIsRefused(t *testing.T) {
@@ -266,7 +266,7 @@ func TestMigrationDropsStoredResponses(t *testing.T) {
 		WHERE table_schema = $1 AND table_name = 'request_log' AND column_name = 'response'`, schema).Scan(&columns); err != nil || columns != 0 {
 		t.Errorf("response column still there (%d, %v)", columns, err)
 	}
-	testenv.NoTextInRequestLog(t, pool, "Ada", "ada@example.org", "447700900123")
+	testenv.NoTextInRequestLog(t, pool, "Ada Lovelace", "Lovelace", "ada@example.org", "447700900123")
 
 	if _, err := pool.Exec(ctx, `CREATE TABLE records (id text PRIMARY KEY, version int, name text)`); err != nil {
 		t.Fatal(err)

@@ -60,7 +60,7 @@ func newEvent(region string) *eventsv1.Event {
 		ApplicationId:    event.NewID(),
 		Region:           region,
 		OccurredAt:       timestamppb.Now(),
-		Producer:         "test",
+		Producer:         "applications",
 		Actor:            &commonv1.Actor{Subject: "tester", Role: commonv1.CallerRole_CALLER_ROLE_SPOC},
 		AggregateVersion: 1,
 		Payload:          &eventsv1.Event_ApplicationSubmitted{ApplicationSubmitted: &eventsv1.ApplicationSubmitted{}},

@@ -48,13 +48,15 @@ func TestStartAppliesLimits(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	_, schema := testenv.Schema(t)
+	creds := testenv.NATSCredentials("sifting")
 	cfg := config.Common{
 		DatabaseURL: testenv.DatabaseURL(), DBSchema: schema, NATSURL: testenv.NATS(t),
 		NATSStream: "RECRUITMENT", NATSSubjectPrefix: "recruitment", NATSReplicas: 1,
+		NATSUser: creds.User, NATSPassword: creds.Password,
 		GRPCAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, AuthAllowDevKey: true, GRPCInsecure: true,
 		DefaultDeadline: time.Second, MaxDeadline: 2 * time.Second, MaxStreamsPerSubject: 1,
 	}
-	rt, err := service.Start(ctx, "svc", cfg)
+	rt, err := service.Start(ctx, "sifting", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

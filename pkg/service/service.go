@@ -90,7 +90,11 @@ func Start(ctx context.Context, name string, cfg config.Common, migrations ...pg
 	if err := pg.Migrate(ctx, r.Pool, Migrations(migrations...)...); err != nil {
 		return nil, err
 	}
-	if r.NATS, r.JS, err = stream.Connect(cfg.NATSURL, name, log); err != nil {
+	natsCreds, err := cfg.NATSCredentials(name)
+	if err != nil {
+		return nil, err
+	}
+	if r.NATS, r.JS, err = stream.Connect(cfg.NATSURL, name, natsCreds, log); err != nil {
 		return nil, err
 	}
 	if _, err := stream.Ensure(ctx, r.JS, cfg.Stream()); err != nil {
@@ -152,8 +156,8 @@ func (r *Runtime) Consume(filter string, names []string, handle func(ctx context
 		subject = r.Config.NATSSubjectPrefix + "." + filter
 	}
 	c, err := consumer.New(r.Pool, r.JS, consumer.Config{
-		Stream: r.Config.NATSStream, Durable: r.Name, FilterSubject: subject, Registerer: r.Server.Registry(),
-		Wants: consumer.Named(names),
+		Stream: r.Config.NATSStream, Durable: r.Name, FilterSubject: subject, SubjectPrefix: r.Config.NATSSubjectPrefix,
+		Registerer: r.Server.Registry(), Wants: consumer.Named(names),
 	}, func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
 		return handle(pg.WithTx(ctx, tx), ev)
 	}, r.Log)
@@ -183,7 +187,7 @@ func (r *Runtime) ConsumeBatches(batch int, handle consumer.BatchHandler, onComm
 // every event.
 func (r *Runtime) consumerConfig(batch int) consumer.Config {
 	return consumer.Config{Stream: r.Config.NATSStream, Durable: r.Name, FilterSubject: r.Config.NATSSubjectPrefix + ".>",
-		Batch: batch, Registerer: r.Server.Registry()}
+		SubjectPrefix: r.Config.NATSSubjectPrefix, Batch: batch, Registerer: r.Server.Registry()}
 }
 
 // Go adds a part that runs with the service and stops with it.

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -32,12 +31,15 @@ func TestStartConsumeRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	_, schema := testenv.Schema(t)
+	// As sifting, under its NATS permissions.
+	creds := testenv.NATSCredentials("sifting")
 	cfg := config.Common{
 		DatabaseURL: testenv.DatabaseURL(), DBSchema: schema, NATSURL: testenv.NATS(t),
 		NATSStream: "RECRUITMENT", NATSSubjectPrefix: "recruitment", NATSReplicas: 1,
+		NATSUser: creds.User, NATSPassword: creds.Password,
 		GRPCAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, AuthAllowDevKey: true, GRPCInsecure: true,
 	}
-	rt, err := service.Start(ctx, "svc", cfg)
+	rt, err := service.Start(ctx, "sifting", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,11 +77,7 @@ func TestStartConsumeRun(t *testing.T) {
 		t.Error("/metrics has no auth_dev_key 1")
 	}
 
-	nc, err := nats.Connect(cfg.NATSURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc, _ := testenv.Connect(t, cfg.NATSURL)
 	submitted := newEvent(&eventsv1.Event_ApplicationSubmitted{ApplicationSubmitted: &eventsv1.ApplicationSubmitted{}})
 	withdrawn := newEvent(&eventsv1.Event_ApplicationWithdrawn{ApplicationWithdrawn: &eventsv1.ApplicationWithdrawn{ReasonCode: "x"}})
 	for _, ev := range []*eventsv1.Event{withdrawn, submitted} {
@@ -167,7 +165,7 @@ func devPublicKey(t *testing.T) string {
 }
 
 func newEvent(payload any) *eventsv1.Event {
-	ev := event.New("test", &commonv1.Actor{Subject: "t"}, time.Now(), event.Record{
+	ev := event.New("applications", &commonv1.Actor{Subject: "t"}, time.Now(), event.Record{
 		ApplicationID: event.NewID(), CampaignID: event.NewID(), Region: "london",
 	})
 	switch p := payload.(type) {
@@ -186,13 +184,16 @@ func TestRunPrunesRequestLog(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	_, schema := testenv.Schema(t)
+	// As sifting, under its NATS permissions.
+	creds := testenv.NATSCredentials("sifting")
 	cfg := config.Common{
 		DatabaseURL: testenv.DatabaseURL(), DBSchema: schema, NATSURL: testenv.NATS(t),
 		NATSStream: "RECRUITMENT", NATSSubjectPrefix: "recruitment", NATSReplicas: 1,
+		NATSUser: creds.User, NATSPassword: creds.Password,
 		GRPCAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, AuthAllowDevKey: true, GRPCInsecure: true,
 		RequestLogRetention: 48 * time.Hour,
 	}
-	rt, err := service.Start(ctx, "svc", cfg)
+	rt, err := service.Start(ctx, "sifting", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,12 +228,14 @@ func TestRunPrunesRequestLog(t *testing.T) {
 func TestRunRefusesUndeclaredMethods(t *testing.T) {
 	t.Parallel()
 	_, schema := testenv.Schema(t)
+	creds := testenv.NATSCredentials("sifting")
 	cfg := config.Common{
 		DatabaseURL: testenv.DatabaseURL(), DBSchema: schema, NATSURL: testenv.NATS(t),
 		NATSStream: "RECRUITMENT", NATSSubjectPrefix: "recruitment", NATSReplicas: 1,
+		NATSUser: creds.User, NATSPassword: creds.Password,
 		GRPCAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, AuthAllowDevKey: true, GRPCInsecure: true,
 	}
-	rt, err := service.Start(context.Background(), "svc", cfg)
+	rt, err := service.Start(context.Background(), "sifting", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,5 +245,25 @@ func TestRunRefusesUndeclaredMethods(t *testing.T) {
 	err = rt.Run(ctx)
 	if err == nil || !strings.Contains(err.Error(), "grpc.testing.TestService/UnaryCall: not declared") {
 		t.Fatalf("Run = %v, want a refusal naming the undeclared method", err)
+	}
+}
+
+// TestStartNeedsItsNATSUser: on a server with users, a service without
+// credentials, or with a wrong password, does not start.
+func TestStartNeedsItsNATSUser(t *testing.T) {
+	t.Parallel()
+	_, schema := testenv.Schema(t)
+	url := testenv.NATS(t)
+	for _, tt := range []struct{ name, user, password string }{
+		{"no credentials", "", ""},
+		{"wrong password", "sifting", "guess"},
+	} {
+		cfg := config.Common{
+			DatabaseURL: testenv.DatabaseURL(), DBSchema: schema, NATSURL: url, NATSUser: tt.user, NATSPassword: tt.password,
+			GRPCAddr: "127.0.0.1:0", AuthAllowDevKey: true, GRPCInsecure: true,
+		}
+		if _, err := service.Start(context.Background(), "sifting", cfg); err == nil || !strings.Contains(strings.ToLower(err.Error()), "authorization violation") {
+			t.Errorf("%s: Start = %v, want an authorization violation", tt.name, err)
+		}
 	}
 }

@@ -27,16 +27,18 @@ func startTLS(t *testing.T, certs *testenv.Certs, clientCA bool) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	_, schema := testenv.Schema(t)
+	nats := testenv.NATSCredentials("sifting")
 	cfg := config.Common{
 		DatabaseURL: testenv.DatabaseURL(), DBSchema: schema, NATSURL: testenv.NATS(t),
 		NATSStream: "RECRUITMENT", NATSSubjectPrefix: "recruitment", NATSReplicas: 1,
+		NATSUser: nats.User, NATSPassword: nats.Password,
 		GRPCAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, AuthAllowDevKey: true,
 		TLSCertFile: certs.Server.Cert, TLSKeyFile: certs.Server.Key,
 	}
 	if clientCA {
 		cfg.TLSClientCAFile = certs.CA
 	}
-	rt, err := service.Start(ctx, "svc", cfg)
+	rt, err := service.Start(ctx, "sifting", cfg)
 	if err != nil {
 		cancel()
 		t.Fatal(err)

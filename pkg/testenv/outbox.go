@@ -24,7 +24,9 @@ type OutboxEvent struct {
 
 // OutboxEvents returns the outbox rows in pool's schema about id, oldest
 // first: the events of application id, or the campaign events (those with
-// no application) of campaign id; "" returns every row.
+// no application) of campaign id; "" returns every row. It fails the test
+// if any row is an event its producer does not own (event.Owners) or a
+// subject its envelope does not give: what the consumers would refuse.
 func OutboxEvents(t testing.TB, pool *pgxpool.Pool, id string) []OutboxEvent {
 	t.Helper()
 	rows, err := pool.Query(context.Background(), `SELECT subject, payload, published_at IS NOT NULL FROM outbox ORDER BY id`)
@@ -44,6 +46,16 @@ func OutboxEvents(t testing.TB, pool *pgxpool.Pool, id string) []OutboxEvent {
 	})
 	if err != nil {
 		t.Fatalf("read outbox: %v", err)
+	}
+	// Every event a service writes must be one it owns: the consumers
+	// refuse any other (pkg/consumer), and NATS would not take it.
+	for _, o := range all {
+		if err := event.CheckOwner(o.Event); err != nil {
+			t.Errorf("outbox event %s: %v", o.Event.GetEventId(), err)
+		}
+		if want, _ := event.SubjectSuffix(o.Event); o.Subject != want {
+			t.Errorf("outbox event %s: subject %q, but its envelope says %q", o.Event.GetEventId(), o.Subject, want)
+		}
 	}
 	var out []OutboxEvent
 	for _, o := range all {

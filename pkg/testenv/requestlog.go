@@ -12,7 +12,9 @@ import (
 // NoTextInRequestLog fails t if any column of any request_log row in
 // pool's schema holds one of texts (case-insensitive; bytea columns are
 // read as text and as hex), and if the log is empty: there would be
-// nothing to check.
+// nothing to check. Ids and digests are hex, so a text short or made of
+// hex digits alone ("Ada", "0958") can turn up by chance: search for ones
+// that cannot.
 func NoTextInRequestLog(t testing.TB, pool *pgxpool.Pool, texts ...string) {
 	t.Helper()
 	rows, err := pool.Query(context.Background(),

@@ -14,7 +14,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,7 +25,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/probation-recruitment/pipeline/pkg/natsperm"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
+	"github.com/probation-recruitment/pipeline/pkg/stream"
 )
 
 // DefaultDatabaseURL is the local PostgreSQL that tests use unless
@@ -88,8 +92,23 @@ func redact(url string) string {
 // NATS starts a current nats-server in-process with JetStream on a random
 // loopback port, storing under a temporary folder, and returns its URL.
 // The server shuts down when the test ends.
+//
+// It runs with the pipeline's NATS users and permissions (pkg/natsperm),
+// for the default stream RECRUITMENT and prefix recruitment, which it
+// creates as the administrator would: a service connected with
+// ConnectAs, NATSCredentials or NATSEnv works only if it keeps to its
+// permissions. Connect connects as the administrator.
 func NATS(t testing.TB) string {
 	t.Helper()
+	sc := stream.Config{}.WithDefaults()
+	passwords := map[string]string{}
+	for _, name := range natsperm.Names() {
+		passwords[name] = natsPassword(name)
+	}
+	users, err := natsperm.Users(sc.Name, sc.SubjectPrefix, passwords)
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := &server.Options{
 		Host:      "127.0.0.1",
 		Port:      server.RANDOM_PORT,
@@ -97,6 +116,7 @@ func NATS(t testing.TB) string {
 		StoreDir:  t.TempDir(),
 		NoLog:     true,
 		NoSigs:    true,
+		Users:     users,
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
@@ -110,7 +130,50 @@ func NATS(t testing.TB) string {
 		ns.Shutdown()
 		ns.WaitForShutdown()
 	})
-	return ns.ClientURL()
+	url := ns.ClientURL()
+	inProcess.Store(url, true)
+	_, js := Connect(t, url)
+	if _, err := stream.Ensure(context.Background(), js, sc); err != nil {
+		t.Fatalf("provision the stream: %v", err)
+	}
+	return url
+}
+
+// inProcess holds the URLs of the servers NATS started, which need a user.
+var inProcess sync.Map
+
+// natsPassword is user's password on the tests' servers: fixed, for
+// servers that listen on loopback and live as long as a test.
+func natsPassword(user string) string {
+	return "test-password-" + user
+}
+
+// NATSCredentials are user's credentials (natsperm.Admin, or a service)
+// on a server NATS started, with the service's inbox prefix.
+func NATSCredentials(user string) stream.Credentials {
+	c := stream.Credentials{User: user, Password: natsPassword(user)}
+	if user != natsperm.Admin {
+		c.InboxPrefix = stream.InboxPrefix(user)
+	}
+	return c
+}
+
+// NATSEnv is the environment that makes a service process (config.Common)
+// connect to a server NATS started as user, its password in a file.
+func NATSEnv(t testing.TB, user string) []string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "nats-password")
+	if err := os.WriteFile(file, []byte(natsPassword(user)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"NATS_USER=" + user, "NATS_PASSWORD_FILE=" + file}
+}
+
+// ConnectAs opens a JetStream connection to a server NATS started, as
+// service, closed when the test ends: what the service itself may do.
+func ConnectAs(t testing.TB, url, service string) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	return connect(t, url, NATSCredentials(service))
 }
 
 // SystemNATSURL is the URL of the machine's NATS server: TEST_NATS_URL, or
@@ -122,10 +185,27 @@ func SystemNATSURL() string {
 	return DefaultNATSURL
 }
 
-// Connect opens a JetStream connection to url, closed when the test ends.
+// Connect opens a JetStream connection to url, closed when the test ends:
+// as the administrator to a server NATS started, anonymously to another.
 func Connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := nats.Connect(url, nats.Name(t.Name()))
+	var creds stream.Credentials
+	if _, ok := inProcess.Load(url); ok {
+		creds = NATSCredentials(natsperm.Admin)
+	}
+	return connect(t, url, creds)
+}
+
+func connect(t testing.TB, url string, creds stream.Credentials) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	opts := []nats.Option{nats.Name(t.Name())}
+	if creds.User != "" {
+		opts = append(opts, nats.UserInfo(creds.User, creds.Password))
+	}
+	if creds.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(creds.InboxPrefix))
+	}
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		t.Fatalf("NATS is not reachable at %s (start it with `make services-up`): %v", url, err)
 	}

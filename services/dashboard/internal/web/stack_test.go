@@ -69,6 +69,7 @@ func startReporting(t *testing.T, issuer string) string {
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+testenv.DatabaseURL(), "DB_SCHEMA="+schema, "NATS_URL="+testenv.NATS(t),
 		"GRPC_ADDR="+grpcAddr, "GRPC_INSECURE=true", "ADMIN_ADDR="+adminAddr, "AUTH_OIDC_ISSUER="+issuer,
 		"AUTH_AUDIENCES="+devidp.DashboardClientID, "LOG_LEVEL=warn")
+	cmd.Env = append(cmd.Env, testenv.NATSEnv(t, "reporting")...)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -271,11 +271,15 @@ func TestConsumerOnJetStream(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	c := e.as(t, spocLondon)
-	_, js := testenv.Connect(t, testenv.NATS(t))
-	if _, err := stream.Ensure(t.Context(), js, stream.Config{}); err != nil {
+	// The test publishes as the administrator; the consumer and relay run
+	// as offers, under its NATS permissions.
+	url := testenv.NATS(t)
+	_, js := testenv.Connect(t, url)
+	_, asOffers := testenv.ConnectAs(t, url, "offers")
+	if _, err := stream.Ensure(t.Context(), asOffers, stream.Config{}); err != nil {
 		t.Fatal(err)
 	}
-	cons, err := consumer.New(e.Pool, js, consumer.Config{Durable: "offers",
+	cons, err := consumer.New(e.Pool, asOffers, consumer.Config{Durable: "offers",
 		Wants: consumer.Named(offer.Consumes)},
 		func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
 			return e.svc.HandleEvent(pg.WithTx(ctx, tx), ev)
@@ -283,7 +287,7 @@ func TestConsumerOnJetStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	relay := outbox.NewRelay(e.Pool, js, outbox.RelayConfig{PollInterval: 50 * time.Millisecond}, quiet)
+	relay := outbox.NewRelay(e.Pool, asOffers, outbox.RelayConfig{PollInterval: 50 * time.Millisecond}, quiet)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 2)
 	go func() { done <- cons.Run(ctx) }()

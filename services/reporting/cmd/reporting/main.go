@@ -106,7 +106,11 @@ func runRebuild(ctx context.Context) error {
 		return err
 	}
 	log := cfg.Logger(name)
-	nc, js, err := stream.Connect(cfg.NATSURL, name+"-rebuild", log)
+	creds, err := cfg.NATSCredentials(name)
+	if err != nil {
+		return err
+	}
+	nc, js, err := stream.Connect(cfg.NATSURL, name+"-rebuild", creds, log)
 	if err != nil {
 		return err
 	}
@@ -114,7 +118,7 @@ func runRebuild(ctx context.Context) error {
 	lastReport := time.Time{}
 	last, err := rebuild.Rebuild(ctx, js, rebuild.Options{
 		DatabaseURL: cfg.DatabaseURL, Schema: cfg.DBSchema, Stream: cfg.NATSStream, Batch: cfg.RebuildBatch,
-		Consumer: consumer.Config{Stream: cfg.NATSStream, Durable: name, FilterSubject: cfg.NATSSubjectPrefix + ".>"},
+		Consumer: consumer.Config{Stream: cfg.NATSStream, Durable: name, FilterSubject: cfg.NATSSubjectPrefix + ".>", SubjectPrefix: cfg.NATSSubjectPrefix},
 		Progress: func(done, total uint64, elapsed time.Duration) {
 			if time.Since(lastReport) < 2*time.Second && done < total {
 				return

@@ -168,11 +168,15 @@ type pipeline struct {
 
 func (e *env) startPipeline(t *testing.T) *pipeline {
 	t.Helper()
-	_, js := testenv.Connect(t, testenv.NATS(t))
-	if _, err := stream.Ensure(t.Context(), js, stream.Config{}); err != nil {
+	// The test publishes as the administrator; the consumer runs as
+	// reporting, under its NATS permissions.
+	url := testenv.NATS(t)
+	_, js := testenv.Connect(t, url)
+	_, asReporting := testenv.ConnectAs(t, url, "reporting")
+	if _, err := stream.Ensure(t.Context(), asReporting, stream.Config{}); err != nil {
 		t.Fatal(err)
 	}
-	cons, err := consumer.NewBatch(e.pool, js, consumer.Config{Durable: durable, OnCommit: e.reports.Changed}, e.store.Apply, quiet)
+	cons, err := consumer.NewBatch(e.pool, asReporting, consumer.Config{Durable: durable, OnCommit: e.reports.Changed}, e.store.Apply, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}

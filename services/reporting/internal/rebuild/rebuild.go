@@ -30,8 +30,10 @@ var Migrations = []pg.Migrations{consumer.Migrations, idempotency.Migrations, st
 
 // Replay applies every event of stream, from the first up to the last at
 // the time of the call, to the projection in pool, in batches recorded in
-// the inbox of consumerName. It returns the stream sequence it stopped at.
-func Replay(ctx context.Context, js jetstream.JetStream, streamName string, pool *pgxpool.Pool, consumerName string, batch int, progress Progress) (uint64, error) {
+// the inbox of consumerName. It skips what the live consumer refuses: an
+// undecodable message, and a forged event (consumer.Forged; the stream's
+// subjects start with prefix). It returns the stream sequence it stopped at.
+func Replay(ctx context.Context, js jetstream.JetStream, streamName, prefix string, pool *pgxpool.Pool, consumerName string, batch int, progress Progress) (uint64, error) {
 	str, err := js.Stream(ctx, streamName)
 	if err != nil {
 		return 0, fmt.Errorf("replay: %w", err)
@@ -64,7 +66,7 @@ func Replay(ctx context.Context, js jetstream.JetStream, streamName string, pool
 			}
 			seq = meta.Sequence.Stream
 			ev, err := event.Unmarshal(m.Data())
-			if err != nil {
+			if err != nil || consumer.Forged(prefix, m.Subject(), ev) != "" {
 				continue // the live consumer terminates these too
 			}
 			if seq <= last {
@@ -137,7 +139,7 @@ func Rebuild(ctx context.Context, js jetstream.JetStream, o Options) (uint64, er
 	if _, err := admin.Exec(ctx, `INSERT INTO `+target+`.thresholds SELECT * FROM `+o.Schema+`.thresholds`); err != nil && pg.SQLState(err) != "42P01" {
 		return 0, fmt.Errorf("rebuild: copy thresholds: %w", err)
 	}
-	last, err := Replay(ctx, js, o.Stream, pool, o.Consumer.Durable, o.Batch, o.Progress)
+	last, err := Replay(ctx, js, o.Stream, o.Consumer.WithDefaults().SubjectPrefix, pool, o.Consumer.Durable, o.Batch, o.Progress)
 	if err != nil {
 		return 0, err
 	}

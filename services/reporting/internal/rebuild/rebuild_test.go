@@ -28,17 +28,30 @@ func TestReplayEqualsLive(t *testing.T) {
 	t.Parallel()
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
-	js := jetStream(t)
+	admin, js := jetStream(t)
 	livePool := migrated(t)
 	startLive(t, livePool, js, consumer.Config{Batch: 64}, nil)
+	// A forged event first (a submission its owner did not publish): the
+	// live consumer terminates it, and the replay must skip it too.
+	forged := event.New("sifting", event.SystemActor("sifting"), time.Now(), event.Record{
+		ApplicationID: event.NewID(), CampaignID: event.NewID(), Region: "london",
+	})
+	forged.Payload = &eventsv1.Event_ApplicationSubmitted{ApplicationSubmitted: &eventsv1.ApplicationSubmitted{}}
+	b, err := event.Marshal(forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Publish(t.Context(), "recruitment.london.application.submitted", b); err != nil {
+		t.Fatal(err)
+	}
 	w := newWorkload(seed, 300)
-	p := &publisher{js: js, ids: map[string]bool{}}
+	p := &publisher{js: admin, ids: map[string]bool{}}
 	w.publishAll(t, p)
 	waitApplied(t, livePool, len(p.ids))
 
 	replayPool := migrated(t)
 	var progressed, total uint64
-	last, err := rebuild.Replay(t.Context(), js, streamName, replayPool, durable, 50, func(done, all uint64, _ time.Duration) {
+	last, err := rebuild.Replay(t.Context(), js, streamName, event.DefaultSubjectPrefix, replayPool, durable, 50, func(done, all uint64, _ time.Duration) {
 		progressed, total = done, all
 	})
 	if err != nil {
@@ -135,7 +148,7 @@ func schemasLike(t *testing.T, q *pgxpool.Pool, schema string) []string {
 func TestRebuild(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	js := jetStream(t)
+	admin, js := jetStream(t)
 	pool, schema, url := liveSchema(t)
 	opts := rebuild.Options{
 		DatabaseURL: url, Schema: schema, Stream: streamName, Batch: 40,
@@ -155,7 +168,7 @@ func TestRebuild(t *testing.T) {
 	// Two replicas of the service consume, so one of them always has a
 	// pull request waiting, whatever the moment of the check.
 	w := newWorkload(uint64(time.Now().UnixNano()), 60)
-	p := &publisher{js: js, ids: map[string]bool{}}
+	p := &publisher{js: admin, ids: map[string]bool{}}
 	replicas := []*live{startLive(t, pool, js, consumer.Config{}, nil), startLive(t, pool, js, consumer.Config{}, nil)}
 	w.publishAll(t, p)
 	waitApplied(t, pool, len(p.ids))
@@ -263,7 +276,7 @@ func newAppEvent(c *campaign) *eventsv1.Event {
 func TestRebuildRefusesWhileABatchIsApplied(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	js := jetStream(t)
+	admin, js := jetStream(t)
 	pool, schema, url := liveSchema(t)
 	st := store.New(pool)
 	entered, release := make(chan struct{}), make(chan struct{})
@@ -276,7 +289,7 @@ func TestRebuildRefusesWhileABatchIsApplied(t *testing.T) {
 		}
 		return st.Apply(ctx, tx, evs)
 	})
-	p := &publisher{js: js, ids: map[string]bool{}}
+	p := &publisher{js: admin, ids: map[string]bool{}}
 	w := newWorkload(1, 1)
 	p.publish(t, w.created()[0], false)
 	<-entered

@@ -45,14 +45,19 @@ func migrated(t *testing.T) *pgxpool.Pool {
 	return pool
 }
 
-// jetStream starts an in-process JetStream with the events stream.
-func jetStream(t *testing.T) jetstream.JetStream {
+// jetStream starts an in-process JetStream with the events stream, and
+// returns connections to it as the administrator (to publish what the
+// owners would) and as reporting: the live consumer and the rebuild run
+// under reporting's NATS permissions.
+func jetStream(t *testing.T) (admin, asReporting jetstream.JetStream) {
 	t.Helper()
-	_, js := testenv.Connect(t, testenv.NATS(t))
-	if _, err := stream.Ensure(t.Context(), js, stream.Config{}); err != nil {
+	url := testenv.NATS(t)
+	_, admin = testenv.Connect(t, url)
+	if _, err := stream.Ensure(t.Context(), admin, stream.Config{}); err != nil {
 		t.Fatal(err)
 	}
-	return js
+	_, asReporting = testenv.ConnectAs(t, url, "reporting")
+	return admin, asReporting
 }
 
 // live runs the reporting batch consumer, as main.go wires it, into pool

@@ -35,19 +35,27 @@ type pipeline struct {
 func setupPipeline(t *testing.T) *pipeline {
 	t.Helper()
 	e := setup(t)
-	_, js := testenv.Connect(t, testenv.NATS(t))
-	s, err := stream.Ensure(t.Context(), js, stream.Config{})
+	// The test publishes as the administrator; the consumer and relay run
+	// as sifting, under its NATS permissions.
+	url := testenv.NATS(t)
+	_, js := testenv.Connect(t, url)
+	_, asSifting := testenv.ConnectAs(t, url, "sifting")
+	if _, err := stream.Ensure(t.Context(), asSifting, stream.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	// The test reads the stream as the administrator.
+	s, err := js.Stream(t.Context(), "RECRUITMENT")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cons, err := consumer.New(e.Pool, js, consumer.Config{Durable: "sifting", FilterSubject: "recruitment.*.application.>", Wants: consumer.Named(sift.Consumes)},
+	cons, err := consumer.New(e.Pool, asSifting, consumer.Config{Durable: "sifting", FilterSubject: "recruitment.*.application.>", Wants: consumer.Named(sift.Consumes)},
 		func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
 			return e.svc.HandleEvent(pg.WithTx(ctx, tx), ev)
 		}, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
-	relay := outbox.NewRelay(e.Pool, js, outbox.RelayConfig{}, quiet)
+	relay := outbox.NewRelay(e.Pool, asSifting, outbox.RelayConfig{}, quiet)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 2)
 	go func() { done <- cons.Run(ctx) }()

@@ -181,11 +181,15 @@ func TestCaseClosed(t *testing.T) {
 func TestConsumerOnJetStream(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	_, js := testenv.Connect(t, testenv.NATS(t))
-	if _, err := stream.Ensure(t.Context(), js, stream.Config{}); err != nil {
+	// The test publishes as the administrator; the consumer runs as
+	// vetting, under its NATS permissions.
+	url := testenv.NATS(t)
+	_, js := testenv.Connect(t, url)
+	_, asVetting := testenv.ConnectAs(t, url, "vetting")
+	if _, err := stream.Ensure(t.Context(), asVetting, stream.Config{}); err != nil {
 		t.Fatal(err)
 	}
-	cons, err := consumer.New(e.Pool, js, consumer.Config{Durable: "vetting",
+	cons, err := consumer.New(e.Pool, asVetting, consumer.Config{Durable: "vetting",
 		Wants: consumer.Named(vetting.Consumes)},
 		func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
 			return e.svc.HandleEvent(pg.WithTx(ctx, tx), ev)
