@@ -12,14 +12,15 @@ import (
 )
 
 // seedEvents are one complete event of every name in the contract, as
-// a producer would marshal them.
+// its owner would marshal it.
 func seedEvents(tb testing.TB) [][]byte {
 	tb.Helper()
 	var out [][]byte
 	at := time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)
 	for i, name := range Names() {
 		ev, _ := Blank(name)
-		full := New("applications", SystemActor("test"), at, Record{
+		owner, _ := OwnerOf(name)
+		full := New(owner, SystemActor("test"), at, Record{
 			ApplicationID: "0190d6a0-0000-7000-8000-000000000001", CampaignID: "0190d6a0-0000-7000-8000-000000000002",
 			Region: "london", Role: commonv1.JobRole_JOB_ROLE_ADMINISTRATOR, Version: int64(i + 1),
 		})
@@ -59,6 +60,14 @@ func FuzzUnmarshal(f *testing.F) {
 			t.Fatalf("Name = %q, not a name in the contract", name)
 		} else if err != nil && ev.GetPayload() != nil {
 			t.Fatalf("Name of an event with payload %T: %v", ev.GetPayload(), err)
+		}
+		// A consumer then checks who may publish it: only the owner of
+		// its event type.
+		if err := CheckOwner(ev); err == nil {
+			name, _ := Name(ev)
+			if owner, _ := OwnerOf(name); owner != ev.GetProducer() || owner == "" {
+				t.Fatalf("CheckOwner accepted %s from %q", name, ev.GetProducer())
+			}
 		}
 		again, err := proto.MarshalOptions{Deterministic: true}.Marshal(ev)
 		if err != nil {
