@@ -131,6 +131,16 @@ axe-core: ## Make sure axe-core is in .cache/ for the dashboard's browser test (
 test: services-up chromium axe-core ## Run every test of every module (-race) against real PostgreSQL and NATS.
 	@fail=0; for m in $(MODULES); do echo "=== test $$m"; (cd $$m && go test $(GO_TEST_FLAGS) ./...) || fail=1; done; exit $$fail
 
+# Every FuzzXxx target (found by scripts/fuzz, so none is forgotten) for
+# FUZZTIME each; plain `go test` already runs their seeds. CI runs this
+# after `make test`. A longer session: `make fuzz FUZZTIME=10m FUZZ=FuzzDecode`.
+FUZZTIME ?= 3s
+FUZZ     ?= .
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (default 3s; FUZZ=<regexp> picks targets).
+	@FUZZTIME=$(FUZZTIME) FUZZ='$(FUZZ)' scripts/fuzz
+
 .PHONY: bench
 bench: services-up ## Measure the reporting targets (APPS, default 1M applications; about 20 minutes); writes bench/results/report.md.
 	go run ./bench -apps $${APPS:-1000000} -out bench/results/report.md

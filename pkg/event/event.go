@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/probation-recruitment/pipeline/pkg/validate"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
 )
 
@@ -79,7 +80,7 @@ func NewID() string {
 
 // Marshal encodes ev for the stream, checking the envelope is complete.
 func Marshal(ev *eventsv1.Event) ([]byte, error) {
-	if _, err := uuid.Parse(ev.GetEventId()); err != nil {
+	if validate.UUID("event_id", ev.GetEventId()) != nil {
 		return nil, fmt.Errorf("marshal event: event_id %q is not a UUID", ev.GetEventId())
 	}
 	if ev.GetOccurredAt() == nil || ev.GetProducer() == "" || ev.GetActor() == nil {
@@ -95,13 +96,16 @@ func Marshal(ev *eventsv1.Event) ([]byte, error) {
 	return b, nil
 }
 
-// Unmarshal decodes an event read from the stream.
+// Unmarshal decodes an event read from the stream. The event id must be a
+// UUID in its canonical form: uuid.Parse also takes {…} and urn:uuid:…,
+// which the inboxes' uuid columns refuse, so such an event would be retried
+// as a database error instead of being refused here as poison.
 func Unmarshal(b []byte) (*eventsv1.Event, error) {
 	ev := &eventsv1.Event{}
 	if err := proto.Unmarshal(b, ev); err != nil {
 		return nil, fmt.Errorf("unmarshal event: %w", err)
 	}
-	if _, err := uuid.Parse(ev.GetEventId()); err != nil {
+	if validate.UUID("event_id", ev.GetEventId()) != nil {
 		return nil, fmt.Errorf("unmarshal event: event_id %q is not a UUID", ev.GetEventId())
 	}
 	return ev, nil

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/probation-recruitment/pipeline/pkg/csvsafe"
@@ -53,7 +54,7 @@ func stamp(name, field string, ptr func(*applicationsv1.ImportRow) **timestamppb
 	return column{name: name, field: field,
 		get: func(r *applicationsv1.ImportRow) string {
 			if ts := *ptr(r); ts != nil {
-				return ts.AsTime().In(London).Format(LocalTime)
+				return formatTime(ts.AsTime())
 			}
 			return ""
 		},
@@ -105,8 +106,13 @@ func outcome(name, field string, ptr func(*applicationsv1.ImportRow) *bool) colu
 }
 
 // enum reads a lower-case name of an enum value ("missing_documents" for
-// BLOCK_REASON_MISSING_DOCUMENTS); names lists the values by number.
+// BLOCK_REASON_MISSING_DOCUMENTS); names lists the values by number. The
+// zero value (unset) is an empty cell, as the reader reads it: the reader
+// refuses "unspecified".
 func enumName(prefix string, names map[int32]string, n int32) string {
+	if n == 0 {
+		return ""
+	}
 	return strings.ToLower(strings.TrimPrefix(names[n], prefix))
 }
 
@@ -123,6 +129,18 @@ func enumValue(prefix string, values map[string]int32, v string) (int32, error) 
 		return 0, fmt.Errorf("must be one of %s", strings.Join(allowed, ", "))
 	}
 	return n, nil
+}
+
+// formatTime writes t as London local time to the minute when that reads
+// back as t, and otherwise (seconds, or the hour that happens twice when
+// the clocks go back) as RFC 3339 in UTC, so no time changes on its way
+// through a file.
+func formatTime(t time.Time) string {
+	local := t.In(London).Format(LocalTime)
+	if back, err := ParseTime(local); err == nil && back.Equal(t) {
+		return local
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 // ParseTime reads a time with an offset (RFC 3339) or without one
@@ -445,15 +463,24 @@ func (wr *Writer) Flush() error {
 // or enum of a part that did not happen is left empty).
 func present(r *applicationsv1.ImportRow, c column) bool {
 	h := r.GetHistory()
+	// An outcome is written once decided, or when it is all a part holds
+	// (a "fail" read alone makes an empty part, which the service refuses,
+	// and the file must still say so after a round trip).
 	switch {
+	case c.name == "sift_outcome":
+		s := h.GetSift()
+		return s != nil && (s.GetDecidedAt() != nil || s.GetPassed() || proto.Size(s) == 0)
 	case strings.HasPrefix(c.field, "history.sift."):
-		return h.GetSift() != nil && (c.name != "sift_outcome" || h.GetSift().GetDecidedAt() != nil)
+		return h.GetSift() != nil
+	case c.name == "interview_outcome":
+		iv := h.GetInterview()
+		return iv != nil && (iv.GetDecidedAt() != nil || iv.GetPassed() || proto.Size(iv) == 0)
 	case strings.HasPrefix(c.field, "history.interview."):
-		return h.GetInterview() != nil && (c.name != "interview_outcome" || h.GetInterview().GetDecidedAt() != nil)
+		return h.GetInterview() != nil
 	case strings.HasPrefix(c.field, "history.offer."):
 		return h.GetOffer() != nil
 	case c.name == "vetting_block_reason":
-		return h.GetVetting().GetBlockedAt() != nil
+		return h.GetVetting().GetBlockedAt() != nil || h.GetVetting().GetBlockReason() != 0
 	case strings.HasPrefix(c.field, "history.vetting."):
 		return h.GetVetting() != nil
 	}

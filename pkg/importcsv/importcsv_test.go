@@ -134,6 +134,11 @@ func TestReaderErrors(t *testing.T) {
 
 // line is a valid row with some cells replaced.
 func line(cells map[string]string) string {
+	return strings.Join(lineCells(cells), ",") + "\n"
+}
+
+// lineCells is line's cells, unquoted.
+func lineCells(cells map[string]string) []string {
 	valid := map[string]string{
 		"reference": "R-1", "campaign_reference": "C-1", "region": "london", "role": "probation_officer",
 		"campaign_title": "PO", "posts": "3", "opens_on": "2026-01-05", "candidate_name": "Ada", "candidate_email": "ada@example.org",
@@ -147,7 +152,7 @@ func line(cells map[string]string) string {
 		}
 		out = append(out, v)
 	}
-	return strings.Join(out, ",") + "\n"
+	return out
 }
 
 func TestColumn(t *testing.T) {

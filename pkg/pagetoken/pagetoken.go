@@ -33,7 +33,11 @@ func Encode(after string, filters ...string) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// Decode returns the key a token resumes after; "" for an empty token.
+// Decode returns the key a token resumes after; "" for an empty token. Only
+// a token Encode makes for these filters decodes: JSON and base64 each
+// accept other spellings of the same token (a key "A" for "a", invalid
+// UTF-8 read as U+FFFD, stray bits after the last base64 character), and
+// each of those is refused, so what comes back is exactly what was issued.
 func Decode(tok string, filters ...string) (string, error) {
 	if tok == "" {
 		return "", nil
@@ -43,7 +47,7 @@ func Decode(tok string, filters ...string) (string, error) {
 		return "", ErrInvalid
 	}
 	var t token
-	if err := json.Unmarshal(b, &t); err != nil || t.After == "" || t.Filter != digest(filters) {
+	if err := json.Unmarshal(b, &t); err != nil || t.After == "" || t.Filter != digest(filters) || Encode(t.After, filters...) != tok {
 		return "", ErrInvalid
 	}
 	return t.After, nil

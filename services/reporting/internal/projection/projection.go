@@ -15,6 +15,8 @@
 //   - The stage is derived from the milestones, never stored as a
 //     transition: the earliest terminal milestone (rejected or withdrawn)
 //     wins; otherwise the furthest stage reached.
+//   - Times are kept to the microsecond, as stored, so a record read back
+//     derives exactly what it derived when folded.
 //
 // So the same set of events gives the same record in any order, which is
 // what makes replay equal the live projection.
@@ -63,7 +65,11 @@ type App struct {
 // the order of calls does not matter). It reports whether the record
 // changed.
 func (a *App) Apply(ev *eventsv1.Event) bool {
-	at := ev.GetOccurredAt().AsTime().UTC()
+	// To the microsecond, as the store keeps it: the next batch reads the
+	// record back and takes away what it counts for then, which must be
+	// what it counted for when folded (two times in one microsecond that
+	// compared unequal here would compare equal there).
+	at := ev.GetOccurredAt().AsTime().UTC().Truncate(time.Microsecond)
 	changed := a.envelope(ev)
 	switch p := ev.GetPayload().(type) {
 	case *eventsv1.Event_ApplicationSubmitted:
@@ -109,17 +115,26 @@ func (a *App) Apply(ev *eventsv1.Event) bool {
 }
 
 // envelope fills the record's identity from any event about it, so an
-// event that overtakes application.submitted still places the record.
+// event that overtakes application.submitted still places the record. An
+// event without a region gives only the id (the events of one record share
+// it): taking the rest from it would leave the region open for the next
+// event to overwrite, so the order of events would matter.
 func (a *App) envelope(ev *eventsv1.Event) bool {
-	if a.Region != "" {
-		return false
+	changed := false
+	if a.ID == "" && ev.GetApplicationId() != "" {
+		a.ID, changed = ev.GetApplicationId(), true
+	}
+	if a.Region != "" || ev.GetRegion() == "" {
+		return changed
 	}
 	a.ID, a.Region, a.CampaignID, a.Role = ev.GetApplicationId(), ev.GetRegion(), ev.GetCampaignId(), ev.GetRole()
 	return true
 }
 
+// reject keeps the earliest rejection; of two at the same time, the later
+// stage's, so that the order they arrive in does not matter.
 func (a *App) reject(at time.Time, stage commonv1.Stage) bool {
-	if a.RejectedAt != nil && !at.Before(*a.RejectedAt) {
+	if a.RejectedAt != nil && (at.After(*a.RejectedAt) || at.Equal(*a.RejectedAt) && stage <= a.RejectedStage) {
 		return false
 	}
 	a.RejectedAt, a.RejectedStage = &at, stage
