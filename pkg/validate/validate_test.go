@@ -2,9 +2,10 @@ package validate
 
 import (
 	"errors"
-	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	"strings"
 	"testing"
+
+	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 )
 
 func TestChecks(t *testing.T) {

@@ -24,7 +24,6 @@ func (e *env) schema(t *testing.T) string {
 // personal is what the tests search the schema for after an erasure.
 func personal(c *pb.Candidate) []string { return []string{c.GetName(), c.GetEmail(), c.GetPhone()} }
 
-
 func TestEraseCandidate(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
