@@ -75,6 +75,9 @@ func TestEraseCandidate(t *testing.T) {
 	if found := testenv.Holding(t, e.Pool, e.schema(t), nil, "Grace Hopper", "grace.hopper@example.org"); len(found) != 2 {
 		t.Errorf("the other candidate's data: found %v, want it in applications", found)
 	}
+	// The audit trail records the erasure (the search above covered its
+	// table: it holds none of the erased values).
+	wantAudited(t, e.auditRows(t, "/recruitment.applications.v1.ApplicationsService/EraseCandidate"), admin, "change", app.GetId(), "OK")
 
 	// One event, naming the reason and no one.
 	evs := testenv.OutboxEvents(t, e.Pool, app.GetId())
@@ -181,4 +184,29 @@ func TestExportCandidate(t *testing.T) {
 	}
 	_, err = export(admin, "nope")
 	testenv.WantField(t, err, "application_id")
+	// Each export is a read in the audit trail; the refusals are recorded too.
+	rows := e.auditRows(t, "/recruitment.privacy.v1.PrivacyService/ExportCandidate")
+	wantAudited(t, rows[:1], admin, "read", app.GetId(), "OK")
+	refused := 0
+	for _, r := range rows {
+		if r.outcome == "PERMISSION_DENIED" {
+			refused++
+		}
+	}
+	if refused != 3 {
+		t.Errorf("%d refused exports recorded, want 3: %+v", refused, rows)
+	}
+}
+
+// wantAudited checks rows is exactly one audit event of caller's, of kind,
+// naming application id, with outcome.
+func wantAudited(t *testing.T, rows []auditRow, caller auth.Claims, kind, id, outcome string) {
+	t.Helper()
+	if len(rows) != 1 {
+		t.Fatalf("audit rows = %+v, want one", rows)
+	}
+	r := rows[0]
+	if r.subject != caller.Subject || r.kind != kind || r.outcome != outcome || len(r.recordIDs) != 1 || r.recordIDs[0] != id {
+		t.Errorf("audit row = %+v, want %s's %s of %s with outcome %s", r, caller.Subject, kind, id, outcome)
+	}
 }
