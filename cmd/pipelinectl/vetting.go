@@ -175,28 +175,9 @@ naming application_id and, optionally, expected_version.`,
 		Example: `  pipelinectl vetting list --region london --status open -o csv | pipelinectl vetting batch-assign --file - --to vetting-london-2 --dry-run`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			var unblock []*vettingv1.UnblockItem
-			if file != "" {
-				read, err := readUnblockFile(file)
-				if err != nil {
-					return err
-				}
-				unblock = append(unblock, read...)
-			}
-			for _, arg := range args {
-				id, ver, hasVer := strings.Cut(arg, ":")
-				it := &vettingv1.UnblockItem{ApplicationId: id}
-				if hasVer {
-					n, err := strconv.ParseInt(ver, 10, 64)
-					if err != nil || n < 1 {
-						return usagef("%q: the version after ':' must be a whole number from 1", arg)
-					}
-					it.ExpectedVersion = n
-				}
-				unblock = append(unblock, it)
-			}
-			if len(unblock) == 0 {
-				return usagef("no cases: give application ids as arguments, or --file")
+			unblock, err := caseItems(file, args)
+			if err != nil {
+				return err
 			}
 			items := make([]*vettingv1.AssignItem, len(unblock))
 			for i, it := range unblock {
@@ -339,28 +320,9 @@ is read first.`,
   pipelinectl vetting blocked --region london -o csv | pipelinectl vetting batch-unblock --file - --dry-run`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			var items []*vettingv1.UnblockItem
-			if file != "" {
-				read, err := readUnblockFile(file)
-				if err != nil {
-					return err
-				}
-				items = append(items, read...)
-			}
-			for _, arg := range args {
-				id, ver, hasVer := strings.Cut(arg, ":")
-				it := &vettingv1.UnblockItem{ApplicationId: id}
-				if hasVer {
-					n, err := strconv.ParseInt(ver, 10, 64)
-					if err != nil || n < 1 {
-						return usagef("%q: the version after ':' must be a whole number from 1", arg)
-					}
-					it.ExpectedVersion = n
-				}
-				items = append(items, it)
-			}
-			if len(items) == 0 {
-				return usagef("no cases: give application ids as arguments, or --file")
+			items, err := caseItems(file, args)
+			if err != nil {
+				return err
 			}
 			for _, it := range items {
 				if it.GetExpectedVersion() != 0 {
@@ -470,4 +432,34 @@ func vettingRow(c *vettingv1.VettingCase) []string {
 
 func vettingRecord(c *vettingv1.VettingCase) view {
 	return withHistory(view{columns: vettingColumns, rows: [][]string{vettingRow(c)}}, c.GetHistory())
+}
+
+// caseItems reads the cases a batch command is given: those of file (a CSV
+// file, "-" for stdin; none if "") and then args, each an application id,
+// optionally ":VERSION".
+func caseItems(file string, args []string) ([]*vettingv1.UnblockItem, error) {
+	var items []*vettingv1.UnblockItem
+	if file != "" {
+		read, err := readUnblockFile(file)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, read...)
+	}
+	for _, arg := range args {
+		id, ver, hasVer := strings.Cut(arg, ":")
+		it := &vettingv1.UnblockItem{ApplicationId: id}
+		if hasVer {
+			n, err := strconv.ParseInt(ver, 10, 64)
+			if err != nil || n < 1 {
+				return nil, usagef("%q: the version after ':' must be a whole number from 1", arg)
+			}
+			it.ExpectedVersion = n
+		}
+		items = append(items, it)
+	}
+	if len(items) == 0 {
+		return nil, usagef("no cases: give application ids as arguments, or --file")
+	}
+	return items, nil
 }
