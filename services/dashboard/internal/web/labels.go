@@ -83,6 +83,13 @@ func parseStage(code string) (commonv1.Stage, bool) {
 
 var severities = []pb.Severity{pb.Severity_SEVERITY_WARNING, pb.Severity_SEVERITY_BREACH}
 
+// severityOnly labels the severity filter's choices (a plural is not the
+// name and an "s": "Breaches", not "Breachs").
+var severityOnly = map[pb.Severity]string{
+	pb.Severity_SEVERITY_WARNING: "Warnings only",
+	pb.Severity_SEVERITY_BREACH:  "Breaches only",
+}
+
 func severityName(s pb.Severity) string {
 	switch s {
 	case pb.Severity_SEVERITY_WARNING:

@@ -185,7 +185,7 @@ func stuckToView(region string, f stuckFilter, resp *pb.ListStuckCandidatesRespo
 		v.StageOptions = append(v.StageOptions, option{Value: stageCode(s), Label: stageName(s), Selected: s == f.Stage})
 	}
 	for _, s := range severities {
-		v.SeverityOptions = append(v.SeverityOptions, option{Value: severityCode(s), Label: severityName(s) + "s only", Selected: s == f.Severity})
+		v.SeverityOptions = append(v.SeverityOptions, option{Value: severityCode(s), Label: severityOnly[s], Selected: s == f.Severity})
 	}
 	for _, c := range resp.GetCandidates() {
 		v.Rows = append(v.Rows, stuckToRow(c))

@@ -182,6 +182,8 @@ func TestRegionPageRenders(t *testing.T) {
 		`<time datetime="2026-11-02T09:00:00Z">2 Nov 2026</time>`,
 		`<strong class="tag tag-breach">Breach</strong>`,
 		`<option value="pre-employment" selected>Pre-employment checks</option>`,
+		`<option value="breach">Breaches only</option>`,
+		`<option value="warning">Warnings only</option>`,
 		`href="/regions/kent-surrey-sussex?page_token=tok&amp;stage=pre-employment#stuck" rel="next"`,
 		`href="/regions/kent-surrey-sussex/stuck.csv?stage=pre-employment" download`,
 		`data-fragment="/regions/kent-surrey-sussex/stuck"`,
