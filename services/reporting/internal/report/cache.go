@@ -130,6 +130,9 @@ type counter struct {
 type stuckClock struct {
 	StuckRow
 	app uuid.UUID
+	// warning and breach are WarningAt and BreachAt in Unix microseconds,
+	// for the list's scan.
+	warning, breach int64
 }
 
 // loadConcurrency is how many regions one report refreshes at once: a
@@ -271,7 +274,7 @@ func (s *snapshot) with(rows RegionRows) *snapshot {
 	earliest := map[uuid.UUID]time.Time{}
 	for i, r := range rows.Stuck {
 		id, _ := uuid.Parse(r.ApplicationID) // read from a uuid column
-		n.stuck[i] = stuckClock{StuckRow: r, app: id}
+		n.stuck[i] = stuckClock{StuckRow: r, app: id, warning: r.WarningAt.UnixMicro(), breach: r.BreachAt.UnixMicro()}
 		if t, ok := earliest[id]; !ok || r.WarningAt.Before(t) {
 			earliest[id] = r.WarningAt
 		}

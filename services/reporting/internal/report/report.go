@@ -6,6 +6,7 @@ package report
 import (
 	"bytes"
 	"cmp"
+	"container/heap"
 	"context"
 	"fmt"
 	"slices"
@@ -218,37 +219,92 @@ func (s *Service) Stuck(ctx context.Context, f StuckFilter) (rows []StuckRow, wa
 	// Times as PostgreSQL holds them: whole microseconds.
 	asOf := f.AsOf.Truncate(time.Microsecond)
 	clocks := snap.stuck[:sort.Search(len(snap.stuck), func(i int) bool { return snap.stuck[i].WarningAt.After(asOf) })]
-	type placed struct {
-		pos StuckPosition
-		row *StuckRow
-	}
-	var page []placed
+	page := firstK{k: f.Limit}
+	now := asOf.UnixMicro()
 	for i := range clocks {
 		c := &clocks[i]
 		if !f.matches(c) {
 			continue
 		}
-		breach, days := c.Overdue(asOf)
+		// As Overdue, in microseconds: every clock here is past its warning.
+		breach, passed := c.breach <= now, c.warning
 		if breach {
 			breaches++
+			passed = c.breach
 		} else {
 			warnings++
 		}
 		if f.Breach != nil && breach != *f.Breach {
 			continue
 		}
+		days := int((now - passed) / dayMicros)
+		if page.after(breach, days) {
+			continue
+		}
 		pos := StuckPosition{Breach: breach, DaysOverdue: days, Since: c.Since, App: c.app, Kind: c.Kind}
 		if f.After != nil && pos.compare(*f.After) <= 0 {
 			continue
 		}
-		page = append(page, placed{pos, &c.StuckRow})
+		page.offer(placed{pos, &c.StuckRow})
 	}
-	slices.SortFunc(page, func(a, b placed) int { return a.pos.compare(b.pos) })
-	rows = make([]StuckRow, 0, min(f.Limit, len(page)))
-	for _, p := range page[:min(f.Limit, len(page))] {
-		rows = append(rows, *p.row)
+	slices.SortFunc(page.items, func(a, b placed) int { return a.pos.compare(b.pos) })
+	rows = make([]StuckRow, len(page.items))
+	for i, p := range page.items {
+		rows[i] = *p.row
 	}
 	return rows, warnings, breaches, nil
+}
+
+// placed is a clock and its position in the list.
+type placed struct {
+	pos StuckPosition
+	row *StuckRow
+}
+
+// firstK keeps the k positions first in the list's order of those offered,
+// in a heap with the last of them on top: a page costs one comparison per
+// clock past it, not a sort of every clock (a region may have tens of
+// thousands).
+type firstK struct {
+	k     int
+	items []placed
+}
+
+func (h *firstK) Len() int           { return len(h.items) }
+func (h *firstK) Less(i, j int) bool { return h.items[i].pos.compare(h.items[j].pos) > 0 }
+func (h *firstK) Swap(i, j int)      { h.items[i], h.items[j] = h.items[j], h.items[i] }
+func (h *firstK) Push(x any)         { h.items = append(h.items, x.(placed)) }
+func (h *firstK) Pop() any {
+	last := h.items[len(h.items)-1]
+	h.items = h.items[:len(h.items)-1]
+	return last
+}
+
+const dayMicros = int64(24 * time.Hour / time.Microsecond)
+
+// after reports, cheaply, whether a clock with this severity and days
+// overdue comes after every position kept, when k are kept already (ties
+// need the whole position).
+func (h *firstK) after(breach bool, days int) bool {
+	if len(h.items) < h.k || h.k == 0 {
+		return h.k == 0
+	}
+	last := h.items[0].pos
+	if breach != last.Breach {
+		return !breach
+	}
+	return days < last.DaysOverdue
+}
+
+func (h *firstK) offer(p placed) {
+	switch {
+	case h.k <= 0:
+	case len(h.items) < h.k:
+		heap.Push(h, p)
+	case p.pos.compare(h.items[0].pos) < 0:
+		h.items[0] = p
+		heap.Fix(h, 0)
+	}
 }
 
 // Window is a span of London dates, inclusive; zero ends are open.
