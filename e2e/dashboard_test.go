@@ -691,9 +691,26 @@ func TestDashboardFollowsThePipelineLive(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, page, "the filtered list", `location.search === '?stage=sift&severity=' && document.readyState === 'complete'`, 10*time.Second)
+	waitFor(t, page, "the filtered list", `location.search === '?stage=sift&severity=&role=&rule=&blocked_reason=&campaign=' && document.readyState === 'complete'`, 10*time.Second)
 	if got := evaluate[[]string](t, page, stuckIDs); !slices.Equal(got, []string{siftID}) {
 		t.Errorf("stuck list filtered by sift = %v, want only %s", got, siftID)
+	}
+	accessible(t, page, "London's page, filtered")
+
+	// Filtering by the rule, with the stage filter kept: nobody in the sift
+	// is stuck for a vetting block.
+	if err := chromedp.Do(page,
+		chromedp.SetValue(chromedp.CSS(`#rule`), "vetting-blocked"),
+		chromedp.Click(chromedp.CSS(`form.filter button[type=submit]`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, page, "the list filtered by rule", `location.search.includes('rule=vetting-blocked') && document.readyState === 'complete'`, 10*time.Second)
+	if got := evaluate[[]string](t, page, stuckIDs); len(got) != 0 {
+		t.Errorf("stuck list filtered by sift and vetting blocked = %v, want none", got)
+	}
+	if empty := evaluate[string](t, page, `document.querySelector('#stuck-empty')?.textContent ?? ''`); !strings.Contains(empty, "match the filter") {
+		t.Errorf("empty filtered list says %q", empty)
 	}
 
 	// The CSV download holds the same candidates, with the session...

@@ -268,6 +268,20 @@ func TestPipelinectlJourney(t *testing.T) {
 		t.Errorf("breach_count = %d, want at least 1", stuck.GetBreachCount())
 	}
 
+	t.Run("stuck filtered by rule and blocked reason", func(t *testing.T) {
+		var only reportingv1.ListStuckCandidatesResponse
+		c.json(dashboard, &only, "reports", "stuck", "--region", "london", "--as-of", later,
+			"--rule", "vetting-blocked", "--blocked-reason", "missing-documents")
+		if len(only.GetCandidates()) != 1 || only.GetCandidates()[0].GetApplicationId() != id || only.GetBreachCount() != 1 {
+			t.Errorf("blocked for missing documents: %v (breaches %d), want this case alone", only.GetCandidates(), only.GetBreachCount())
+		}
+		var none reportingv1.ListStuckCandidatesResponse
+		c.json(dashboard, &none, "reports", "stuck", "--region", "london", "--as-of", later, "--blocked-reason", "identity-mismatch")
+		if len(none.GetCandidates()) != 0 || none.GetWarningCount()+none.GetBreachCount() != 0 {
+			t.Errorf("blocked for identity mismatch: %v, want none", none.GetCandidates())
+		}
+	})
+
 	// Unblocking twice with the same request id and version applies once.
 	retry := []string{"vetting", "unblock", id, "--request-id", "unblock-1", "--version", fmt.Sprint(blocked.GetCase().GetVersion() + 1)}
 	var first, second vettingv1.UnblockCaseResponse

@@ -41,6 +41,10 @@ func newStuckCmd(a *app) *cobra.Command {
 		reg      regionValue
 		stage    = newEnum(commonv1.Stage(0))
 		severity = newEnum(reportingv1.Severity(0))
+		role     = newEnum(commonv1.JobRole(0))
+		rule     = newEnum(reportingv1.StuckKind(0))
+		reason   = newEnum(commonv1.BlockReason(0))
+		campaign string
 		asOf     timeValue
 		pg       paging
 	)
@@ -49,14 +53,19 @@ func newStuckCmd(a *app) *cobra.Command {
 		Short: "List a region's stuck candidates, most overdue first",
 		Long: `List the applications past their stage's warning or breach threshold, blocked
 in vetting past the blocked thresholds, or started subject to vetting past
-the vetting due date; most overdue first, with who must act next.`,
+the vetting due date, with who must act next. Most overdue first: breaches
+before warnings, then by days overdue (most first), then the longest running.
+The filters combine; the warning and breach counts are of what they keep.`,
 		Example: `  pipelinectl reports stuck --region london
-  pipelinectl reports stuck --region london --severity breach -o csv`,
+  pipelinectl reports stuck --region london --severity breach -o csv
+  pipelinectl reports stuck --region london --rule vetting-blocked --blocked-reason missing-documents
+  pipelinectl reports stuck --region wales --role probation-officer --campaign 0190d6a0-5b1e-7c3a-9f00-2d4e6b8a1c33`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			resp, err := a.reporting.ListStuckCandidates(cmd.Context(), &reportingv1.ListStuckCandidatesRequest{
 				Region: string(reg), Stage: commonv1.Stage(stage.number()), Severity: reportingv1.Severity(severity.number()),
-				AsOf: asOf.t, PageSize: pg.size, PageToken: pg.token,
+				Role: commonv1.JobRole(role.number()), CampaignId: campaign, Kind: reportingv1.StuckKind(rule.number()),
+				BlockedReason: commonv1.BlockReason(reason.number()), AsOf: asOf.t, PageSize: pg.size, PageToken: pg.token,
 			})
 			if err != nil {
 				return err
@@ -81,6 +90,10 @@ the vetting due date; most overdue first, with who must act next.`,
 	f.Var(&reg, "region", regionHelp("the region"))
 	f.Var(stage, "stage", "only this stage; "+oneOf(commonv1.Stage(0)))
 	f.Var(severity, "severity", "only warnings or only breaches; "+oneOf(reportingv1.Severity(0)))
+	f.Var(role, "role", "only this job role; "+oneOf(commonv1.JobRole(0)))
+	f.StringVar(&campaign, "campaign", "", "only this campaign (id)")
+	f.Var(rule, "rule", "only this stuck rule; "+oneOf(reportingv1.StuckKind(0)))
+	f.Var(reason, "blocked-reason", "only vetting cases blocked for this reason; "+oneOf(commonv1.BlockReason(0)))
 	f.Var(&asOf, "as-of", "report as of this time (default now)")
 	addPaging(f, &pg)
 	required(cmd, "region")

@@ -7,7 +7,6 @@ import (
 	"strconv"
 
 	"github.com/probation-recruitment/pipeline/pkg/csvsafe"
-	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
 	"github.com/probation-recruitment/pipeline/services/dashboard/internal/session"
 )
 
@@ -49,9 +48,7 @@ func (s *Server) stuckCSV(w http.ResponseWriter, r *http.Request, sess *session.
 	_ = cw.Write(csvHeader) // a bytes.Buffer does not fail
 	token, rows := "", 0
 	for {
-		resp, err := s.reports.ListStuckCandidates(ctx, &pb.ListStuckCandidatesRequest{
-			Region: code, Stage: f.Stage, Severity: f.Severity, PageSize: csvPageSize, PageToken: token,
-		})
+		resp, err := s.reports.ListStuckCandidates(ctx, f.request(code, csvPageSize, token))
 		if err != nil {
 			s.fail(w, r, err)
 			return

@@ -83,6 +83,13 @@ func parseStage(code string) (commonv1.Stage, bool) {
 
 var severities = []pb.Severity{pb.Severity_SEVERITY_WARNING, pb.Severity_SEVERITY_BREACH}
 
+// severityOnly labels the severity filter's choices (a plural is not the
+// name and an "s": "Breaches", not "Breachs").
+var severityOnly = map[pb.Severity]string{
+	pb.Severity_SEVERITY_WARNING: "Warnings only",
+	pb.Severity_SEVERITY_BREACH:  "Breaches only",
+}
+
 func severityName(s pb.Severity) string {
 	switch s {
 	case pb.Severity_SEVERITY_WARNING:
@@ -116,6 +123,44 @@ var roleNames = map[commonv1.JobRole]string{
 	commonv1.JobRole_JOB_ROLE_UPW_SUPERVISOR:             "Unpaid work supervisor",
 	commonv1.JobRole_JOB_ROLE_VICTIM_LIAISON_OFFICER:     "Victim liaison officer",
 	commonv1.JobRole_JOB_ROLE_OTHER:                      "Other",
+}
+
+// The stuck list's other filters, in the order the page offers them.
+var (
+	filterRoles = []commonv1.JobRole{
+		commonv1.JobRole_JOB_ROLE_PROBATION_OFFICER, commonv1.JobRole_JOB_ROLE_PROBATION_SERVICES_OFFICER,
+		commonv1.JobRole_JOB_ROLE_ADMINISTRATOR, commonv1.JobRole_JOB_ROLE_UPW_SUPERVISOR,
+		commonv1.JobRole_JOB_ROLE_VICTIM_LIAISON_OFFICER, commonv1.JobRole_JOB_ROLE_OTHER,
+	}
+	filterKinds = []pb.StuckKind{
+		pb.StuckKind_STUCK_KIND_STAGE, pb.StuckKind_STUCK_KIND_VETTING_BLOCKED, pb.StuckKind_STUCK_KIND_VETTING_OVERDUE,
+	}
+	filterReasons = []commonv1.BlockReason{
+		commonv1.BlockReason_BLOCK_REASON_MISSING_DOCUMENTS, commonv1.BlockReason_BLOCK_REASON_IDENTITY_MISMATCH,
+		commonv1.BlockReason_BLOCK_REASON_REFEREE_UNRESPONSIVE, commonv1.BlockReason_BLOCK_REASON_AWAITING_THIRD_PARTY,
+		commonv1.BlockReason_BLOCK_REASON_OVERSEAS_CHECKS, commonv1.BlockReason_BLOCK_REASON_OTHER,
+	}
+)
+
+// enumCode is an enum value as it appears in links: its name without the
+// enum's prefix, lower case, with hyphens ("missing-documents").
+func enumCode[E interface{ String() string }](e E, prefix string) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(e.String(), prefix)), "_", "-")
+}
+
+// parseCode finds the value of values whose code is code; "" is the zero
+// value (no filter), anything else not found is not ok.
+func parseCode[E interface{ String() string }](code, prefix string, values []E) (E, bool) {
+	var zero E
+	if code == "" {
+		return zero, true
+	}
+	for _, v := range values {
+		if enumCode(v, prefix) == code {
+			return v, true
+		}
+	}
+	return zero, false
 }
 
 func roleName(r commonv1.JobRole) string {

@@ -188,7 +188,7 @@ func toProblem(err error) (problem, bool) {
 	case errors.Is(err, errNotFound):
 		return problem{http.StatusNotFound, "Page not found", "If you typed the web address, check it is correct. Your regions are listed on the overview.", toOverview}, false
 	case errors.Is(err, errBadFilter):
-		return problem{http.StatusBadRequest, "There is a problem with the filter", "Choose a stage and a severity from the lists on the region's page.", toOverview}, false
+		return problem{http.StatusBadRequest, "There is a problem with the filter", "Choose the filters from the lists on the region's page; a campaign id looks like 0190d6a0-5b1e-7c3a-9f00-2d4e6b8a1c33.", toOverview}, false
 	case errors.Is(err, errSignedOut):
 		return problem{http.StatusUnauthorized, "You are not signed in", "Sign in again to see the figures.", signInAgain}, false
 	case errors.As(err, &limited):

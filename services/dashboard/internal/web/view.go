@@ -104,10 +104,16 @@ type option struct {
 // stuckView is the stuck list of a region, as filtered and paged.
 type stuckView struct {
 	Region, RegionName string
-	// Stage and Severity are the filter's codes ("" for all).
+	// Stage and Severity are the filter's codes ("" for all); Campaign its
+	// campaign id; Filtered whether any filter is set.
 	Stage, Severity string
+	Campaign        string
+	Filtered        bool
 	StageOptions    []option
 	SeverityOptions []option
+	RoleOptions     []option
+	KindOptions     []option
+	ReasonOptions   []option
 	Rows            []stuckRow
 	Warnings        int
 	Breaches        int
@@ -143,9 +149,27 @@ func stuckToRow(c *pb.StuckCandidate) stuckRow {
 
 // stuckFilter is the stuck list's query as it travels in links.
 type stuckFilter struct {
-	Stage     commonv1.Stage
-	Severity  pb.Severity
-	PageToken string
+	Stage         commonv1.Stage
+	Severity      pb.Severity
+	Role          commonv1.JobRole
+	CampaignID    string
+	Kind          pb.StuckKind
+	BlockedReason commonv1.BlockReason
+	PageToken     string
+}
+
+// request is the API request for one page of the filtered list.
+func (f stuckFilter) request(region string, pageSize int32, token string) *pb.ListStuckCandidatesRequest {
+	return &pb.ListStuckCandidatesRequest{
+		Region: region, Stage: f.Stage, Severity: f.Severity, Role: f.Role, CampaignId: f.CampaignID,
+		Kind: f.Kind, BlockedReason: f.BlockedReason, PageSize: pageSize, PageToken: token,
+	}
+}
+
+// filtered reports whether any filter is set.
+func (f stuckFilter) filtered() bool {
+	f.PageToken = ""
+	return f != stuckFilter{}
 }
 
 // query encodes the filter; with page false it leaves the page token out.
@@ -156,6 +180,18 @@ func (f stuckFilter) query(page bool) string {
 	}
 	if f.Severity != pb.Severity_SEVERITY_UNSPECIFIED {
 		q.Set("severity", severityCode(f.Severity))
+	}
+	if f.Role != 0 {
+		q.Set("role", enumCode(f.Role, "JOB_ROLE_"))
+	}
+	if f.CampaignID != "" {
+		q.Set("campaign", f.CampaignID)
+	}
+	if f.Kind != 0 {
+		q.Set("rule", enumCode(f.Kind, "STUCK_KIND_"))
+	}
+	if f.BlockedReason != 0 {
+		q.Set("blocked_reason", enumCode(f.BlockedReason, "BLOCK_REASON_"))
 	}
 	if page && f.PageToken != "" {
 		q.Set("page_token", f.PageToken)
@@ -174,6 +210,19 @@ func stuckToView(region string, f stuckFilter, resp *pb.ListStuckCandidatesRespo
 		CSVURL: base + "/stuck.csv" + f.query(false), FragmentURL: base + "/stuck",
 		StageOptions:    []option{{Value: "", Label: "All stages", Selected: f.Stage == 0}},
 		SeverityOptions: []option{{Value: "", Label: "Warnings and breaches", Selected: f.Severity == 0}},
+		RoleOptions:     []option{{Value: "", Label: "All roles", Selected: f.Role == 0}},
+		KindOptions:     []option{{Value: "", Label: "Any reason", Selected: f.Kind == 0}},
+		ReasonOptions:   []option{{Value: "", Label: "Any block reason", Selected: f.BlockedReason == 0}},
+		Campaign:        f.CampaignID, Filtered: f.filtered(),
+	}
+	for _, r := range filterRoles {
+		v.RoleOptions = append(v.RoleOptions, option{Value: enumCode(r, "JOB_ROLE_"), Label: roleName(r), Selected: r == f.Role})
+	}
+	for _, k := range filterKinds {
+		v.KindOptions = append(v.KindOptions, option{Value: enumCode(k, "STUCK_KIND_"), Label: kindName(k), Selected: k == f.Kind})
+	}
+	for _, r := range filterReasons {
+		v.ReasonOptions = append(v.ReasonOptions, option{Value: enumCode(r, "BLOCK_REASON_"), Label: blockReasonName(r), Selected: r == f.BlockedReason})
 	}
 	if f.Stage != 0 {
 		v.Stage = stageCode(f.Stage)
@@ -185,13 +234,15 @@ func stuckToView(region string, f stuckFilter, resp *pb.ListStuckCandidatesRespo
 		v.StageOptions = append(v.StageOptions, option{Value: stageCode(s), Label: stageName(s), Selected: s == f.Stage})
 	}
 	for _, s := range severities {
-		v.SeverityOptions = append(v.SeverityOptions, option{Value: severityCode(s), Label: severityName(s) + "s only", Selected: s == f.Severity})
+		v.SeverityOptions = append(v.SeverityOptions, option{Value: severityCode(s), Label: severityOnly[s], Selected: s == f.Severity})
 	}
 	for _, c := range resp.GetCandidates() {
 		v.Rows = append(v.Rows, stuckToRow(c))
 	}
 	if next := resp.GetNextPageToken(); next != "" {
-		v.NextURL = base + stuckFilter{Stage: f.Stage, Severity: f.Severity, PageToken: next}.query(true)
+		nextPage := f
+		nextPage.PageToken = next
+		v.NextURL = base + nextPage.query(true)
 	}
 	if f.PageToken != "" {
 		v.FirstURL = base + f.query(false)

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/probation-recruitment/pipeline/pkg/region"
+	"github.com/probation-recruitment/pipeline/pkg/validate"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
 	"github.com/probation-recruitment/pipeline/services/dashboard/internal/bearer"
 	"github.com/probation-recruitment/pipeline/services/dashboard/internal/live"
@@ -353,17 +354,21 @@ func (s *Server) regionRequest(w http.ResponseWriter, r *http.Request) (string, 
 	q := r.URL.Query()
 	stage, okStage := parseStage(q.Get("stage"))
 	severity, okSeverity := parseSeverity(q.Get("severity"))
-	if !okStage || !okSeverity {
+	role, okRole := parseCode(q.Get("role"), "JOB_ROLE_", filterRoles)
+	kind, okKind := parseCode(q.Get("rule"), "STUCK_KIND_", filterKinds)
+	reason, okReason := parseCode(q.Get("blocked_reason"), "BLOCK_REASON_", filterReasons)
+	campaign := strings.ToLower(strings.TrimSpace(q.Get("campaign")))
+	okCampaign := campaign == "" || validate.UUID("campaign", campaign) == nil
+	if !okStage || !okSeverity || !okRole || !okKind || !okReason || !okCampaign {
 		s.fail(w, r, errBadFilter)
 		return "", stuckFilter{}, false
 	}
-	return code, stuckFilter{Stage: stage, Severity: severity, PageToken: q.Get("page_token")}, true
+	return code, stuckFilter{Stage: stage, Severity: severity, Role: role, CampaignID: campaign, Kind: kind, BlockedReason: reason,
+		PageToken: q.Get("page_token")}, true
 }
 
 func (s *Server) stuck(ctx context.Context, code string, f stuckFilter) (stuckView, error) {
-	resp, err := s.reports.ListStuckCandidates(ctx, &pb.ListStuckCandidatesRequest{
-		Region: code, Stage: f.Stage, Severity: f.Severity, PageSize: stuckPageSize, PageToken: f.PageToken,
-	})
+	resp, err := s.reports.ListStuckCandidates(ctx, f.request(code, stuckPageSize, f.PageToken))
 	if err != nil {
 		return stuckView{}, err
 	}

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -98,6 +101,48 @@ func TestFilterCodesRoundTrip(t *testing.T) {
 	}
 }
 
+// TestStuckFilterRoundTrip: every filter the page offers survives a link
+// (query, then regionRequest) and reaches the API request; a value the
+// page does not offer is a bad filter, sent nowhere.
+func TestStuckFilterRoundTrip(t *testing.T) {
+	t.Parallel()
+	p, err := loadPages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{log: slog.New(slog.NewTextHandler(io.Discard, nil)), now: time.Now, pages: p}
+	read := func(query string) (stuckFilter, int) {
+		req := httptest.NewRequest(http.MethodGet, "/regions/london"+query, nil)
+		req.SetPathValue("region", "london")
+		rec := httptest.NewRecorder()
+		_, f, _ := s.regionRequest(rec, req)
+		return f, rec.Code
+	}
+	want := stuckFilter{Stage: commonv1.Stage_STAGE_PRE_EMPLOYMENT, Severity: pb.Severity_SEVERITY_BREACH,
+		Role: commonv1.JobRole_JOB_ROLE_VICTIM_LIAISON_OFFICER, CampaignID: "0190d6a0-5b1e-7c3a-9f00-2d4e6b8a1c33",
+		Kind: pb.StuckKind_STUCK_KIND_VETTING_BLOCKED, BlockedReason: commonv1.BlockReason_BLOCK_REASON_OVERSEAS_CHECKS, PageToken: "tok"}
+	q := want.query(true)
+	if q != "?blocked_reason=overseas-checks&campaign=0190d6a0-5b1e-7c3a-9f00-2d4e6b8a1c33&page_token=tok&role=victim-liaison-officer&rule=vetting-blocked&severity=breach&stage=pre-employment" {
+		t.Errorf("query = %q", q)
+	}
+	if got, code := read(q); got != want || code != http.StatusOK {
+		t.Errorf("read back %+v (%d), want %+v", got, code, want)
+	}
+	if got, _ := read("?campaign=0190D6A0-5B1E-7C3A-9F00-2D4E6B8A1C33"); got.CampaignID != want.CampaignID {
+		t.Errorf("campaign in capitals read as %q", got.CampaignID)
+	}
+	r := want.request("london", 50, "tok")
+	if r.GetRole() != want.Role || r.GetCampaignId() != want.CampaignID || r.GetKind() != want.Kind || r.GetBlockedReason() != want.BlockedReason ||
+		r.GetStage() != want.Stage || r.GetSeverity() != want.Severity || r.GetPageToken() != "tok" || r.GetPageSize() != 50 {
+		t.Errorf("API request %v does not carry the filter %+v", r, want)
+	}
+	for _, bad := range []string{"?role=judge", "?rule=bored", "?blocked_reason=none", "?campaign=c1", "?campaign=%27%3B--"} {
+		if _, code := read(bad); code != http.StatusBadRequest {
+			t.Errorf("%s: status %d, want 400", bad, code)
+		}
+	}
+}
+
 func TestToProblem(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -182,6 +227,15 @@ func TestRegionPageRenders(t *testing.T) {
 		`<time datetime="2026-11-02T09:00:00Z">2 Nov 2026</time>`,
 		`<strong class="tag tag-breach">Breach</strong>`,
 		`<option value="pre-employment" selected>Pre-employment checks</option>`,
+		`<option value="breach">Breaches only</option>`,
+		`<option value="warning">Warnings only</option>`,
+		`<label class="label" for="role">Job role</label>`,
+		`<option value="probation-officer">Probation officer</option>`,
+		`<label class="label" for="rule">Why stuck</label>`,
+		`<option value="vetting-blocked">Vetting blocked</option>`,
+		`<label class="label" for="blocked_reason">Vetting block reason</label>`,
+		`<option value="missing-documents">Missing documents</option>`,
+		`<label class="label" for="campaign">Campaign id</label>`,
 		`href="/regions/kent-surrey-sussex?page_token=tok&amp;stage=pre-employment#stuck" rel="next"`,
 		`href="/regions/kent-surrey-sussex/stuck.csv?stage=pre-employment" download`,
 		`data-fragment="/regions/kent-surrey-sussex/stuck"`,

@@ -78,6 +78,13 @@ func run(ctx context.Context) error {
 		return err
 	}
 	st := store.New(rt.Pool)
+	// Serve anyway: the records lacking new facts keep the old rules, which
+	// is what this version replaced, not wrong data.
+	if reasons, err := st.RebuildNeeded(ctx); err != nil {
+		return err
+	} else if len(reasons) > 0 {
+		rt.Log.Warn("the projection needs a rebuild: stop the service and run `reporting rebuild`", "reasons", reasons)
+	}
 	reports := report.NewService(st)
 	// The hub tells reports of the changes other replicas commit; this
 	// one's consumer tells them of its own before it acks.

@@ -23,14 +23,16 @@ func wholeDays(d time.Duration) int32 {
 }
 
 func stuckToProto(r report.StuckRow, region string, asOf time.Time) *pb.StuckCandidate {
-	sev, passed := pb.Severity_SEVERITY_WARNING, r.WarningAt
-	if !r.BreachAt.After(asOf) {
-		sev, passed = pb.Severity_SEVERITY_BREACH, r.BreachAt
+	// As the list orders it: a breach only once past its warning too.
+	breach, overdue := r.Overdue(asOf.Truncate(time.Microsecond))
+	sev := pb.Severity_SEVERITY_WARNING
+	if breach {
+		sev = pb.Severity_SEVERITY_BREACH
 	}
 	return &pb.StuckCandidate{
 		ApplicationId: r.ApplicationID, CampaignId: r.CampaignID, Region: region, Role: r.Role, Stage: r.Stage,
 		Kind: pb.StuckKind(r.Kind), Since: timestamppb.New(r.Since), Days: wholeDays(asOf.Sub(r.Since)),
-		DaysOverdue: wholeDays(asOf.Sub(passed)), Severity: sev, BlockedReason: r.BlockedReason, NextActor: pb.NextActor(r.NextActor),
+		DaysOverdue: int32(overdue), Severity: sev, BlockedReason: r.BlockedReason, NextActor: pb.NextActor(r.NextActor),
 	}
 }
 

@@ -6,6 +6,7 @@ package grpcapi
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,6 +19,7 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/idempotency"
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
+	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/report"
@@ -72,15 +74,9 @@ func (s *Server) ListStuckCandidates(ctx context.Context, req *pb.ListStuckCandi
 	if _, err := region(ctx, req.GetRegion(), readers...); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	f := report.StuckFilter{Region: req.GetRegion(), Stage: req.GetStage()}
-	if f.Stage != 0 && !projection.StuckStages[f.Stage] {
-		return nil, s.toStatus(ctx, validate.Field("stage", "must be a stage a candidate can be stuck in: SIFT, INTERVIEW, OFFER, PRE_EMPLOYMENT or HIRED"))
-	}
-	switch req.GetSeverity() {
-	case pb.Severity_SEVERITY_WARNING:
-		f.Breach = new(bool)
-	case pb.Severity_SEVERITY_BREACH:
-		f.Breach = proto.Bool(true)
+	f, err := stuckFilter(req)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
 	}
 	asOf, err := s.asOf(req.GetAsOf())
 	if err != nil {
@@ -91,7 +87,8 @@ func (s *Server) ListStuckCandidates(ctx context.Context, req *pb.ListStuckCandi
 	if req.GetAsOf() != nil {
 		requestedAsOf = asOf.Format(time.RFC3339Nano)
 	}
-	filters := []string{req.GetRegion(), req.GetStage().String(), req.GetSeverity().String(), requestedAsOf}
+	filters := []string{req.GetRegion(), req.GetStage().String(), req.GetSeverity().String(), requestedAsOf,
+		req.GetRole().String(), req.GetCampaignId(), req.GetKind().String(), req.GetBlockedReason().String()}
 	limit, after, err := pagetoken.Page(req.GetPageSize(), req.GetPageToken(), filters...)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
@@ -110,6 +107,38 @@ func (s *Server) ListStuckCandidates(ctx context.Context, req *pb.ListStuckCandi
 		resp.Candidates = append(resp.Candidates, stuckToProto(r, req.GetRegion(), f.AsOf))
 	}
 	return resp, nil
+}
+
+// stuckFilter checks a stuck list request's filters (all but paging and
+// as_of) and returns them as a report filter.
+func stuckFilter(req *pb.ListStuckCandidatesRequest) (report.StuckFilter, error) {
+	// Stored ids are lower case; validate.UUID accepts either.
+	f := report.StuckFilter{Region: req.GetRegion(), Stage: req.GetStage(), Role: req.GetRole(), CampaignID: strings.ToLower(req.GetCampaignId()),
+		Kind: projection.StuckKind(req.GetKind()), BlockedReason: req.GetBlockedReason()}
+	if f.Stage != 0 && !projection.StuckStages[f.Stage] {
+		return f, validate.Field("stage", "must be a stage a candidate can be stuck in: SIFT, INTERVIEW, OFFER, PRE_EMPLOYMENT or HIRED")
+	}
+	if _, known := commonv1.JobRole_name[int32(f.Role)]; !known {
+		return f, validate.Field("role", "must be a job role")
+	}
+	if f.CampaignID != "" {
+		if err := validate.UUID("campaign_id", f.CampaignID); err != nil {
+			return f, err
+		}
+	}
+	if _, known := pb.StuckKind_name[int32(req.GetKind())]; !known {
+		return f, validate.Field("kind", "must be a stuck rule: STAGE, VETTING_BLOCKED or VETTING_OVERDUE")
+	}
+	if _, known := commonv1.BlockReason_name[int32(f.BlockedReason)]; !known {
+		return f, validate.Field("blocked_reason", "must be a block reason")
+	}
+	switch req.GetSeverity() {
+	case pb.Severity_SEVERITY_WARNING:
+		f.Breach = new(bool)
+	case pb.Severity_SEVERITY_BREACH:
+		f.Breach = proto.Bool(true)
+	}
+	return f, nil
 }
 
 // GetTimeToHire implements pb.ReportingServiceServer.

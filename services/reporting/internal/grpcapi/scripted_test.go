@@ -92,8 +92,8 @@ func TestScriptedReports(t *testing.T) {
 		//   l3  vetting blocked since 25/5 10:00: warning +3d = 28/5 10:00, breach +5d = 30/5 10:00
 		//
 		// No other London clock runs: l1 and l9 are hired and cleared, l4-l6 ended.
-		// The list is ordered by warning time, earliest first (longest past
-		// its first threshold), which is the order above.
+		// The list is most overdue first: breaches before warnings, then
+		// days overdue (descending), ties by the longest running clock.
 		//
 		// At 1/6 12:00:
 		//   l3 stage     breach (1/6 10:00 passed); days 42d2h → 42; overdue past breach 2h → 0
@@ -102,7 +102,10 @@ func TestScriptedReports(t *testing.T) {
 		//   l10 offer    breach; days 13d3h → 13; overdue since 29/5 09:00: 3d3h → 3
 		//   l8 interview warning (breach 2/6 not yet); days 20d2h → 20; overdue since 26/5 10:00: 6d2h → 6
 		//   l3 blocked   breach; days 7d2h → 7; overdue since 30/5 10:00: 2d2h → 2
-		// → 1 warning, 5 breaches.
+		// → 1 warning, 5 breaches; in order l2 (11 over), l7 (4), l10 (3),
+		// l3 blocked (2), l3 stage (0), then the warning l8 — not by warning
+		// time, which put l3's stage breach, 0 days over, first and the l8
+		// warning between breaches.
 		// l3's stage clock names the vetting contact point: its case is blocked.
 		l3Stage := candidate(s.l3, pb.StuckKind_STUCK_KIND_STAGE, commonv1.Stage_STAGE_PRE_EMPLOYMENT, at(time.April, 20, 10), 42, 0, pb.Severity_SEVERITY_BREACH, 0, pb.NextActor_NEXT_ACTOR_VETTING)
 		l2Overdue := candidate(s.l2, pb.StuckKind_STUCK_KIND_VETTING_OVERDUE, commonv1.Stage_STAGE_HIRED, at(time.May, 20, 23), 11, 11, pb.Severity_SEVERITY_BREACH, 0, pb.NextActor_NEXT_ACTOR_VETTING)
@@ -117,7 +120,9 @@ func TestScriptedReports(t *testing.T) {
 		//   l7 sift    warning; days 13d2h → 13; overdue since 24/5 10:00: 3d2h → 3
 		//   l10 offer  warning; days 8d3h → 8; overdue since 26/5 09:00: 1d3h → 1
 		//   l8         warning; days 15d2h → 15; overdue since 26/5 10:00: 1d2h → 1
-		// → 4 warnings, 1 breach.
+		// → 4 warnings, 1 breach; in order l2 (the breach), l3 (9 over),
+		// l7 (3), then l8 and l10 both 1 over: l8, in its stage since 12/5,
+		// before l10, since 19/5.
 		earlier := at(time.May, 27, 12)
 		tests := []struct {
 			name               string
@@ -126,27 +131,27 @@ func TestScriptedReports(t *testing.T) {
 			warnings, breaches int32
 		}{
 			{"all", &pb.ListStuckCandidatesRequest{Region: "london", AsOf: ts(asOf)},
-				[]*pb.StuckCandidate{l3Stage, l2Overdue, l7Sift, l10Offer, l8Interview, l3Blocked}, 1, 5},
+				[]*pb.StuckCandidate{l2Overdue, l7Sift, l10Offer, l3Blocked, l3Stage, l8Interview}, 1, 5},
 			{"as of the server clock", &pb.ListStuckCandidatesRequest{Region: "london"},
-				[]*pb.StuckCandidate{l3Stage, l2Overdue, l7Sift, l10Offer, l8Interview, l3Blocked}, 1, 5},
+				[]*pb.StuckCandidate{l2Overdue, l7Sift, l10Offer, l3Blocked, l3Stage, l8Interview}, 1, 5},
 			{"pre-employment only", &pb.ListStuckCandidatesRequest{Region: "london", AsOf: ts(asOf), Stage: commonv1.Stage_STAGE_PRE_EMPLOYMENT},
-				[]*pb.StuckCandidate{l3Stage, l3Blocked}, 0, 2},
+				[]*pb.StuckCandidate{l3Blocked, l3Stage}, 0, 2},
 			{"hired subject to vetting", &pb.ListStuckCandidatesRequest{Region: "london", AsOf: ts(asOf), Stage: commonv1.Stage_STAGE_HIRED},
 				[]*pb.StuckCandidate{l2Overdue}, 0, 1},
 			// The severity filter picks rows; the counts stay per severity.
 			{"warnings only", &pb.ListStuckCandidatesRequest{Region: "london", AsOf: ts(asOf), Severity: pb.Severity_SEVERITY_WARNING},
 				[]*pb.StuckCandidate{l8Interview}, 1, 5},
 			{"breaches only", &pb.ListStuckCandidatesRequest{Region: "london", AsOf: ts(asOf), Severity: pb.Severity_SEVERITY_BREACH},
-				[]*pb.StuckCandidate{l3Stage, l2Overdue, l7Sift, l10Offer, l3Blocked}, 1, 5},
+				[]*pb.StuckCandidate{l2Overdue, l7Sift, l10Offer, l3Blocked, l3Stage}, 1, 5},
 			{"interview breaches: none", &pb.ListStuckCandidatesRequest{Region: "london", AsOf: ts(asOf), Stage: commonv1.Stage_STAGE_INTERVIEW, Severity: pb.Severity_SEVERITY_BREACH},
 				nil, 1, 0},
 			{"five days earlier", &pb.ListStuckCandidatesRequest{Region: "london", AsOf: ts(earlier)},
 				[]*pb.StuckCandidate{
-					candidate(s.l3, pb.StuckKind_STUCK_KIND_STAGE, commonv1.Stage_STAGE_PRE_EMPLOYMENT, at(time.April, 20, 10), 37, 9, pb.Severity_SEVERITY_WARNING, 0, pb.NextActor_NEXT_ACTOR_VETTING),
 					candidate(s.l2, pb.StuckKind_STUCK_KIND_VETTING_OVERDUE, commonv1.Stage_STAGE_HIRED, at(time.May, 20, 23), 6, 6, pb.Severity_SEVERITY_BREACH, 0, pb.NextActor_NEXT_ACTOR_VETTING),
+					candidate(s.l3, pb.StuckKind_STUCK_KIND_STAGE, commonv1.Stage_STAGE_PRE_EMPLOYMENT, at(time.April, 20, 10), 37, 9, pb.Severity_SEVERITY_WARNING, 0, pb.NextActor_NEXT_ACTOR_VETTING),
 					candidate(s.l7, pb.StuckKind_STUCK_KIND_STAGE, commonv1.Stage_STAGE_SIFT, at(time.May, 14, 10), 13, 3, pb.Severity_SEVERITY_WARNING, 0, pb.NextActor_NEXT_ACTOR_SPOC),
-					candidate(s.l10, pb.StuckKind_STUCK_KIND_STAGE, commonv1.Stage_STAGE_OFFER, at(time.May, 19, 9), 8, 1, pb.Severity_SEVERITY_WARNING, 0, pb.NextActor_NEXT_ACTOR_SPOC),
 					candidate(s.l8, pb.StuckKind_STUCK_KIND_STAGE, commonv1.Stage_STAGE_INTERVIEW, at(time.May, 12, 10), 15, 1, pb.Severity_SEVERITY_WARNING, 0, pb.NextActor_NEXT_ACTOR_SPOC),
+					candidate(s.l10, pb.StuckKind_STUCK_KIND_STAGE, commonv1.Stage_STAGE_OFFER, at(time.May, 19, 9), 8, 1, pb.Severity_SEVERITY_WARNING, 0, pb.NextActor_NEXT_ACTOR_SPOC),
 				}, 4, 1},
 		}
 		for _, tt := range tests {
@@ -170,7 +175,7 @@ func TestScriptedReports(t *testing.T) {
 			t.Parallel()
 			// Six rows in pages of two: three pages, each row once, in order;
 			// the last page has no token.
-			want := [][]*pb.StuckCandidate{{l3Stage, l2Overdue}, {l7Sift, l10Offer}, {l8Interview, l3Blocked}}
+			want := [][]*pb.StuckCandidate{{l2Overdue, l7Sift}, {l10Offer, l3Blocked}, {l3Stage, l8Interview}}
 			token := ""
 			for i, page := range want {
 				resp, err := dash.ListStuckCandidates(t.Context(), &pb.ListStuckCandidatesRequest{Region: "london", AsOf: ts(asOf), PageSize: 2, PageToken: token})
@@ -199,7 +204,7 @@ func TestScriptedReports(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantCandidates(t, append(first.GetCandidates(), second.GetCandidates()...),
-				[]*pb.StuckCandidate{l3Stage, l2Overdue, l7Sift, l10Offer, l8Interview, l3Blocked})
+				[]*pb.StuckCandidate{l2Overdue, l7Sift, l10Offer, l3Blocked, l3Stage, l8Interview})
 		})
 
 		t.Run("bad requests", func(t *testing.T) {

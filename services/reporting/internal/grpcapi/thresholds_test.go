@@ -109,7 +109,7 @@ func TestThresholds(t *testing.T) {
 	bBlocked := candidate(b, pb.StuckKind_STUCK_KIND_VETTING_BLOCKED, commonv1.Stage_STAGE_PRE_EMPLOYMENT, at(time.June, 4, 10), 2, 0,
 		pb.Severity_SEVERITY_BREACH, commonv1.BlockReason_BLOCK_REASON_AWAITING_THIRD_PARTY, pb.NextActor_NEXT_ACTOR_VETTING)
 	got := stuck("london")
-	wantCandidates(t, got.GetCandidates(), []*pb.StuckCandidate{aSift, bBlocked})
+	wantCandidates(t, got.GetCandidates(), []*pb.StuckCandidate{bBlocked, aSift}) // the breach first
 	if got.GetWarningCount() != 1 || got.GetBreachCount() != 1 {
 		t.Errorf("counts %d/%d, want 1 warning and 1 breach", got.GetWarningCount(), got.GetBreachCount())
 	}
@@ -129,7 +129,7 @@ func TestThresholds(t *testing.T) {
 	// overdue 14h → 0.
 	c := newApp(london).submitted(at(time.June, 1, 22))
 	e.apply(t, c.evs...)
-	wantCandidates(t, stuck("london").GetCandidates(), []*pb.StuckCandidate{aSift, bBlocked,
+	wantCandidates(t, stuck("london").GetCandidates(), []*pb.StuckCandidate{bBlocked, aSift,
 		candidate(c, pb.StuckKind_STUCK_KIND_STAGE, commonv1.Stage_STAGE_SIFT, at(time.June, 1, 22), 4, 0, pb.Severity_SEVERITY_WARNING, 0, pb.NextActor_NEXT_ACTOR_SPOC)})
 
 	t.Run("moved clocks equal recomputed ones", func(t *testing.T) {

@@ -54,6 +54,15 @@ type App struct {
 	VettingDueBy     *time.Time
 	OffersVersion    int64
 
+	// From sifting: the interview booked, latest by InterviewVersion
+	// (interview.scheduled events only, so a rebooking replaces it).
+	InterviewAt      *time.Time
+	InterviewVersion int64
+
+	// VettingFormsReceivedAt is when the candidate's vetting forms first
+	// arrived.
+	VettingFormsReceivedAt *time.Time
+
 	// From vetting, latest by VettingVersion.
 	VettingBlocked bool
 	BlockedReason  commonv1.BlockReason
@@ -108,7 +117,16 @@ func (a *App) Apply(ev *eventsv1.Event) bool {
 		changed = a.vetting(ev, false, 0, at) || changed
 	case *eventsv1.Event_VettingBlocked:
 		changed = a.vetting(ev, true, p.VettingBlocked.GetReason(), at) || changed
-	case *eventsv1.Event_VettingOpened, *eventsv1.Event_VettingFormsReceived, *eventsv1.Event_VettingUnblocked, *eventsv1.Event_VettingFailed:
+	case *eventsv1.Event_InterviewScheduled:
+		if when := p.InterviewScheduled.GetScheduledFor(); when != nil && ev.GetAggregateVersion() > a.InterviewVersion {
+			t := when.AsTime().UTC()
+			a.InterviewAt, a.InterviewVersion = &t, ev.GetAggregateVersion()
+			changed = true
+		}
+	case *eventsv1.Event_VettingFormsReceived:
+		changed = earliest(&a.VettingFormsReceivedAt, at) || changed
+		changed = a.vetting(ev, false, 0, at) || changed
+	case *eventsv1.Event_VettingOpened, *eventsv1.Event_VettingUnblocked, *eventsv1.Event_VettingFailed:
 		changed = a.vetting(ev, false, 0, at) || changed
 	}
 	return changed

@@ -70,6 +70,10 @@ func (h *history) add(producer string, days float64, payload any) {
 		ev.Payload = p
 	case *eventsv1.Event_VettingFailed:
 		ev.Payload = p
+	case *eventsv1.Event_InterviewScheduled:
+		ev.Payload = p
+	case *eventsv1.Event_VettingFormsReceived:
+		ev.Payload = p
 	}
 	h.events = append(h.events, ev)
 }
@@ -96,6 +100,11 @@ func draw(t *rapid.T) *history {
 	}
 	h.add("sifting", gap(), &eventsv1.Event_SiftPassed{SiftPassed: &eventsv1.SiftPassed{}})
 	next()
+	// Interviews booked and rebooked, each some days ahead.
+	for range rapid.IntRange(0, 2).Draw(t, "bookings") {
+		when := h.at.Add(time.Duration(rapid.Float64Range(0, 15).Draw(t, "ahead") * float64(24*time.Hour)))
+		h.add("sifting", gap(), &eventsv1.Event_InterviewScheduled{InterviewScheduled: &eventsv1.InterviewScheduled{ScheduledFor: timestamppb.New(when)}})
+	}
 	if rapid.IntRange(0, 3).Draw(t, "interview") == 0 {
 		h.add("sifting", gap(), &eventsv1.Event_InterviewFailed{InterviewFailed: &eventsv1.InterviewFailed{ReasonCode: "r"}})
 		return h
@@ -106,6 +115,9 @@ func draw(t *rapid.T) *history {
 	next()
 	h.add("offers", gap(), &eventsv1.Event_OfferAccepted{OfferAccepted: &eventsv1.OfferAccepted{}})
 	h.add("vetting", 0.01, &eventsv1.Event_VettingOpened{VettingOpened: &eventsv1.VettingOpened{}})
+	if rapid.Bool().Draw(t, "forms") {
+		h.add("vetting", gap(), &eventsv1.Event_VettingFormsReceived{VettingFormsReceived: &eventsv1.VettingFormsReceived{}})
+	}
 	for range rapid.IntRange(0, 3).Draw(t, "blocks") {
 		next()
 		h.add("vetting", gap(), &eventsv1.Event_VettingBlocked{VettingBlocked: &eventsv1.VettingBlocked{

@@ -78,7 +78,11 @@ type Clock struct {
 func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
 
 // Clocks lists the stuck clocks running for the application:
-//   - its time in a SIFT, INTERVIEW, OFFER or PRE_EMPLOYMENT stage;
+//   - its time in a SIFT, INTERVIEW, OFFER or PRE_EMPLOYMENT stage; in
+//     INTERVIEW with an interview booked, from the interview (an outcome
+//     not recorded in time is what is stuck, not waiting for the day), and
+//     in PRE_EMPLOYMENT the vetting contact point's to act on while the
+//     case is blocked or its forms are in and it has not cleared;
 //   - its vetting case blocked, while in PRE_EMPLOYMENT or started subject
 //     to vetting;
 //   - a start subject to vetting whose vetting has not cleared: stuck, as
@@ -88,8 +92,12 @@ func (a *App) Clocks(th Thresholds) []Clock {
 	stage, since := a.Stage()
 	if lim, ok := th.Stages[stage]; ok {
 		next := ActorSPOC
-		if stage == commonv1.Stage_STAGE_PRE_EMPLOYMENT && a.VettingBlocked {
+		withVetting := a.VettingBlocked || (a.VettingFormsReceivedAt != nil && a.VettingClearedAt == nil)
+		if stage == commonv1.Stage_STAGE_PRE_EMPLOYMENT && withVetting {
 			next = ActorVetting
+		}
+		if stage == commonv1.Stage_STAGE_INTERVIEW && a.InterviewAt != nil && a.InterviewAt.After(since) {
+			since = *a.InterviewAt
 		}
 		out = append(out, Clock{Kind: StuckStage, Stage: stage, Since: since,
 			WarningAt: since.Add(days(lim.WarningDays)), BreachAt: since.Add(days(lim.BreachDays)), NextActor: next})

@@ -154,6 +154,11 @@ func TestRebuild(t *testing.T) {
 		DatabaseURL: url, Schema: schema, Stream: streamName, Batch: 40,
 		Consumer: consumer.Config{Stream: streamName, Durable: durable, FilterSubject: event.DefaultSubjectPrefix + ".>"},
 	}
+	// A projection that a migration marked as needing a rebuild: the
+	// rebuilt one is not marked (wantRebuilt).
+	if _, err := pool.Exec(ctx, `INSERT INTO rebuild_needed (reason) VALUES ('a migration added facts')`); err != nil {
+		t.Fatal(err)
+	}
 	// Thresholds are configuration, not events: the rebuild copies them.
 	if _, err := store.New(pool).SetThresholds(ctx, "london", 0, projection.Thresholds{
 		Stages: map[commonv1.Stage]projection.Limit{
@@ -246,6 +251,9 @@ func wantRebuilt(t *testing.T, js jetstream.JetStream, pool *pgxpool.Pool, schem
 	}
 	// The pool's connections name the schema, so they now read the rebuilt one.
 	wantSameTables(t, tables(t, pool), before)
+	if reasons, err := store.New(pool).RebuildNeeded(context.Background()); err != nil || len(reasons) != 0 {
+		t.Errorf("the rebuilt projection still needs a rebuild: %v, %v", reasons, err)
+	}
 	if got := schemasLike(t, pool, schema); len(got) != 1 || got[0] != schema {
 		t.Errorf("after the rebuild the schemas are %v, want %s alone", got, schema)
 	}

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"maps"
@@ -74,10 +73,6 @@ type snapshot struct {
 	// application with a clock, ascending.
 	stuck        []stuckClock
 	firstWarning []time.Time
-	// severity holds the stuck clocks' times by stage, and for all stages
-	// under STAGE_UNSPECIFIED, so that a list's counts at any as_of are
-	// binary searches (see Service.Stuck).
-	severity map[commonv1.Stage]*clockTimes
 
 	// tth memoises the time to hire (calendar days) by window, for the
 	// summaries: asked of every region, for the same 90 days, all day.
@@ -110,29 +105,6 @@ func (s *snapshot) timeToHire(f filter) stats.Summary {
 	return v
 }
 
-// clockTimes are the times, in Unix microseconds and ascending, at which
-// clocks pass their warning and at which they become breaches (the later
-// of their warning and breach times: a clock is a breach only once it has
-// passed its warning).
-type clockTimes struct {
-	warning, breach []int64
-}
-
-// count returns how many of the clocks had passed their warning, and how
-// many of those had become breaches, at asOf.
-func (t *clockTimes) count(asOf int64) (passed, breaches int) {
-	if t == nil {
-		return 0, 0
-	}
-	return countAtOrBefore(t.warning, asOf), countAtOrBefore(t.breach, asOf)
-}
-
-// countAtOrBefore counts the times in ascending ts at or before t.
-func countAtOrBefore(ts []int64, t int64) int {
-	n, _ := slices.BinarySearch(ts, t+1)
-	return n
-}
-
 // campaignAgg is one campaign's histogram rows, per measure in end-day
 // order, and its counters.
 type campaignAgg struct {
@@ -158,6 +130,9 @@ type counter struct {
 type stuckClock struct {
 	StuckRow
 	app uuid.UUID
+	// warning and breach are WarningAt and BreachAt in Unix microseconds,
+	// for the list's scan.
+	warning, breach int64
 }
 
 // loadConcurrency is how many regions one report refreshes at once: a
@@ -299,43 +274,17 @@ func (s *snapshot) with(rows RegionRows) *snapshot {
 	earliest := map[uuid.UUID]time.Time{}
 	for i, r := range rows.Stuck {
 		id, _ := uuid.Parse(r.ApplicationID) // read from a uuid column
-		n.stuck[i] = stuckClock{StuckRow: r, app: id}
+		n.stuck[i] = stuckClock{StuckRow: r, app: id, warning: r.WarningAt.UnixMicro(), breach: r.BreachAt.UnixMicro()}
 		if t, ok := earliest[id]; !ok || r.WarningAt.Before(t) {
 			earliest[id] = r.WarningAt
 		}
 	}
-	n.severity = severityTimes(n.stuck)
 	n.firstWarning = make([]time.Time, 0, len(earliest))
 	for _, t := range earliest {
 		n.firstWarning = append(n.firstWarning, t)
 	}
 	sort.Slice(n.firstWarning, func(i, j int) bool { return n.firstWarning[i].Before(n.firstWarning[j]) })
 	return n
-}
-
-// severityTimes builds the clocks' times per stage and for all stages.
-func severityTimes(clocks []stuckClock) map[commonv1.Stage]*clockTimes {
-	out := map[commonv1.Stage]*clockTimes{}
-	add := func(stage commonv1.Stage, warning, breach int64) {
-		t := out[stage]
-		if t == nil {
-			t = &clockTimes{}
-			out[stage] = t
-		}
-		t.warning = append(t.warning, warning)
-		t.breach = append(t.breach, breach)
-	}
-	for i := range clocks {
-		c := &clocks[i]
-		warning := c.WarningAt.UnixMicro()
-		breach := max(warning, c.BreachAt.UnixMicro())
-		add(commonv1.Stage_STAGE_UNSPECIFIED, warning, breach)
-		add(c.Stage, warning, breach)
-	}
-	for _, t := range out { // warning times are in the list's order already
-		slices.Sort(t.breach)
-	}
-	return out
 }
 
 func byEnd(a, b cell) int { return cmp.Compare(a.end, b.end) }
@@ -367,16 +316,4 @@ func (a *campaignAgg) window(m projection.Measure, from, to int32) []cell {
 // stuckAsOf counts the applications with a clock past its warning at asOf.
 func (s *snapshot) stuckAsOf(asOf time.Time) int {
 	return sort.Search(len(s.firstWarning), func(i int) bool { return s.firstWarning[i].After(asOf) })
-}
-
-// after reports whether clock k comes after the position (at, app, kind)
-// in the list's order (as PostgreSQL orders timestamptz, uuid and int).
-func (k *stuckClock) after(at time.Time, app uuid.UUID, kind projection.StuckKind) bool {
-	if c := k.WarningAt.Compare(at); c != 0 {
-		return c > 0
-	}
-	if c := bytes.Compare(k.app[:], app[:]); c != 0 {
-		return c > 0
-	}
-	return k.Kind > kind
 }

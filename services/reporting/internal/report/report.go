@@ -4,6 +4,9 @@
 package report
 
 import (
+	"bytes"
+	"cmp"
+	"container/heap"
 	"context"
 	"fmt"
 	"slices"
@@ -85,82 +88,223 @@ var (
 // StuckFilter selects stuck clocks that have passed AsOf.
 type StuckFilter struct {
 	Region string
-	// Stage, if set, keeps clocks of applications in that stage.
-	Stage commonv1.Stage
+	// Stage, Role, CampaignID, Kind and BlockedReason, each if set, keep
+	// the clocks that match it.
+	Stage         commonv1.Stage
+	Role          commonv1.JobRole
+	CampaignID    string
+	Kind          projection.StuckKind
+	BlockedReason commonv1.BlockReason
 	// Breach: nil for all, true for breaches only, false for warnings only.
 	Breach *bool
 	AsOf   time.Time
-	// After and AfterKind are the position to list after: Resume sets
-	// them from a page's cursor.
-	After     pagetoken.Key
-	AfterKind projection.StuckKind
-	Limit     int
+	// After is the position to list after (nil: from the start); Resume
+	// sets it from a page's cursor.
+	After *StuckPosition
+	Limit int
 }
 
-// Cursor is r's position in the stuck list as of asOf (most overdue
-// first: warning time and application, then kind), for a page token to
-// resume after. It carries asOf so that later pages list the same set.
+// StuckPosition is a clock's place in the stuck list as of a time: most
+// overdue first, as people read it — breaches before warnings, then by
+// whole days past the threshold that applies (descending), then the
+// longest running clock (earliest Since), then application and kind so
+// that the order is total.
+type StuckPosition struct {
+	Breach      bool
+	DaysOverdue int
+	Since       time.Time
+	App         uuid.UUID
+	Kind        projection.StuckKind
+}
+
+// compare orders positions as the list does.
+func (p StuckPosition) compare(q StuckPosition) int {
+	if p.Breach != q.Breach {
+		if p.Breach {
+			return -1
+		}
+		return 1
+	}
+	if c := cmp.Compare(q.DaysOverdue, p.DaysOverdue); c != 0 {
+		return c
+	}
+	if c := p.Since.Compare(q.Since); c != 0 {
+		return c
+	}
+	if c := bytes.Compare(p.App[:], q.App[:]); c != 0 {
+		return c
+	}
+	return cmp.Compare(p.Kind, q.Kind)
+}
+
+// Overdue says whether r is a breach at asOf, and how many whole days it
+// is past the threshold that applies (the breach threshold for a breach,
+// else the warning threshold). A clock is a breach only once it has passed
+// its warning too.
+func (r StuckRow) Overdue(asOf time.Time) (breach bool, days int) {
+	passed := r.WarningAt
+	if !r.BreachAt.After(asOf) && !r.WarningAt.After(asOf) {
+		breach, passed = true, r.BreachAt
+	}
+	if d := asOf.Sub(passed); d > 0 {
+		days = int(d / (24 * time.Hour))
+	}
+	return breach, days
+}
+
+// Position is r's place in the stuck list as of asOf.
+func (r StuckRow) Position(asOf time.Time) StuckPosition {
+	breach, days := r.Overdue(asOf)
+	app, _ := uuid.Parse(r.ApplicationID)
+	return StuckPosition{Breach: breach, DaysOverdue: days, Since: r.Since, App: app, Kind: r.Kind}
+}
+
+// Cursor is r's position in the stuck list as of asOf, for a page token
+// to resume after. It carries asOf so that later pages list the same set
+// in the same order (days overdue depend on it).
 func (r StuckRow) Cursor(asOf time.Time) string {
-	key := pagetoken.Key{At: r.WarningAt, ID: r.ApplicationID}
-	return asOf.Format(time.RFC3339Nano) + "|" + strconv.Itoa(int(r.Kind)) + "|" + key.String()
+	p := r.Position(asOf.Truncate(time.Microsecond))
+	breach := "0"
+	if p.Breach {
+		breach = "1"
+	}
+	return strings.Join([]string{asOf.Format(time.RFC3339Nano), breach, strconv.Itoa(p.DaysOverdue),
+		p.Since.Format(time.RFC3339Nano), p.App.String(), strconv.Itoa(int(p.Kind))}, "|")
 }
 
 // Resume sets f to list after cursor, as of the cursor's time, or from
 // the start if cursor is "". A cursor that is not one is
 // pagetoken.ErrInvalid: a client can forge a token.
 func (f *StuckFilter) Resume(cursor string) error {
+	f.After = nil
 	if cursor == "" {
-		f.After, _ = pagetoken.ParseKey("")
 		return nil
 	}
-	parts := strings.SplitN(cursor, "|", 3)
-	if len(parts) != 3 {
+	parts := strings.Split(cursor, "|")
+	if len(parts) != 6 || (parts[1] != "0" && parts[1] != "1") {
 		return pagetoken.ErrInvalid
 	}
 	asOf, terr := time.Parse(time.RFC3339Nano, parts[0])
-	kind, kerr := strconv.Atoi(parts[1])
-	key, perr := pagetoken.ParseKey(parts[2])
-	if terr != nil || kerr != nil || perr != nil {
+	days, derr := strconv.Atoi(parts[2])
+	since, serr := time.Parse(time.RFC3339Nano, parts[3])
+	app, aerr := uuid.Parse(parts[4])
+	kind, kerr := strconv.Atoi(parts[5])
+	if terr != nil || derr != nil || serr != nil || aerr != nil || kerr != nil {
 		return pagetoken.ErrInvalid
 	}
-	f.AsOf, f.After, f.AfterKind = asOf, key, projection.StuckKind(kind)
+	f.AsOf = asOf
+	f.After = &StuckPosition{Breach: parts[1] == "1", DaysOverdue: days, Since: since, App: app, Kind: projection.StuckKind(kind)}
 	return nil
 }
 
-// Stuck lists the clocks past their warning at AsOf, the longest past
-// first (by warning time, then application and kind), up to Limit after
-// the position After/AfterKind, with the number of warnings and breaches
-// in all (of the stage, if one is asked for). The counts come from the
-// snapshot's sorted times; the page is read from the cursor on, skipping
-// only the clocks the filters leave out.
+// matches reports whether clock c passes f's filters other than severity.
+func (f *StuckFilter) matches(c *stuckClock) bool {
+	return (f.Stage == 0 || c.Stage == f.Stage) && (f.Role == 0 || c.Role == f.Role) &&
+		(f.CampaignID == "" || c.CampaignID == f.CampaignID) && (f.Kind == 0 || c.Kind == f.Kind) &&
+		(f.BlockedReason == 0 || c.BlockedReason == f.BlockedReason)
+}
+
+// Stuck lists the clocks past their warning at AsOf that pass the
+// filters, most overdue first (see StuckPosition), up to Limit after the
+// position After, with the number of warnings and breaches among the
+// clocks the filters other than severity keep. The clocks past their
+// warning are a prefix of the snapshot's (held by warning time); their
+// order depends on AsOf, so each page sorts the ones after its cursor.
 func (s *Service) Stuck(ctx context.Context, f StuckFilter) (rows []StuckRow, warnings, breaches int, err error) {
 	snaps, err := s.regions(ctx, []string{f.Region})
 	if err != nil {
 		return nil, 0, 0, err
 	}
 	snap := snaps[0]
-	after, err := uuid.Parse(f.After.ID)
-	if err != nil {
-		return nil, 0, 0, pagetoken.ErrInvalid
-	}
 	// Times as PostgreSQL holds them: whole microseconds.
-	asOf, afterAt := f.AsOf.Truncate(time.Microsecond), f.After.At.Truncate(time.Microsecond)
-	passed, breaches := snap.severity[f.Stage].count(asOf.UnixMicro())
-	warnings = passed - breaches
+	asOf := f.AsOf.Truncate(time.Microsecond)
 	clocks := snap.stuck[:sort.Search(len(snap.stuck), func(i int) bool { return snap.stuck[i].WarningAt.After(asOf) })]
-	from := sort.Search(len(clocks), func(i int) bool { return clocks[i].after(afterAt, after, f.AfterKind) })
-	rows = make([]StuckRow, 0, min(f.Limit, len(clocks)-from))
-	for i := from; i < len(clocks) && len(rows) < f.Limit; i++ {
+	page := firstK{k: f.Limit}
+	now := asOf.UnixMicro()
+	for i := range clocks {
 		c := &clocks[i]
-		if f.Stage != 0 && c.Stage != f.Stage {
+		if !f.matches(c) {
 			continue
 		}
-		if breach := !c.BreachAt.After(asOf); f.Breach != nil && breach != *f.Breach {
+		// As Overdue, in microseconds: every clock here is past its warning.
+		breach, passed := c.breach <= now, c.warning
+		if breach {
+			breaches++
+			passed = c.breach
+		} else {
+			warnings++
+		}
+		if f.Breach != nil && breach != *f.Breach {
 			continue
 		}
-		rows = append(rows, c.StuckRow)
+		days := int((now - passed) / dayMicros)
+		if page.after(breach, days) {
+			continue
+		}
+		pos := StuckPosition{Breach: breach, DaysOverdue: days, Since: c.Since, App: c.app, Kind: c.Kind}
+		if f.After != nil && pos.compare(*f.After) <= 0 {
+			continue
+		}
+		page.offer(placed{pos, &c.StuckRow})
+	}
+	slices.SortFunc(page.items, func(a, b placed) int { return a.pos.compare(b.pos) })
+	rows = make([]StuckRow, len(page.items))
+	for i, p := range page.items {
+		rows[i] = *p.row
 	}
 	return rows, warnings, breaches, nil
+}
+
+// placed is a clock and its position in the list.
+type placed struct {
+	pos StuckPosition
+	row *StuckRow
+}
+
+// firstK keeps the k positions first in the list's order of those offered,
+// in a heap with the last of them on top: a page costs one comparison per
+// clock past it, not a sort of every clock (a region may have tens of
+// thousands).
+type firstK struct {
+	k     int
+	items []placed
+}
+
+func (h *firstK) Len() int           { return len(h.items) }
+func (h *firstK) Less(i, j int) bool { return h.items[i].pos.compare(h.items[j].pos) > 0 }
+func (h *firstK) Swap(i, j int)      { h.items[i], h.items[j] = h.items[j], h.items[i] }
+func (h *firstK) Push(x any)         { h.items = append(h.items, x.(placed)) }
+func (h *firstK) Pop() any {
+	last := h.items[len(h.items)-1]
+	h.items = h.items[:len(h.items)-1]
+	return last
+}
+
+const dayMicros = int64(24 * time.Hour / time.Microsecond)
+
+// after reports, cheaply, whether a clock with this severity and days
+// overdue comes after every position kept, when k are kept already (ties
+// need the whole position).
+func (h *firstK) after(breach bool, days int) bool {
+	if len(h.items) < h.k || h.k == 0 {
+		return h.k == 0
+	}
+	last := h.items[0].pos
+	if breach != last.Breach {
+		return !breach
+	}
+	return days < last.DaysOverdue
+}
+
+func (h *firstK) offer(p placed) {
+	switch {
+	case h.k <= 0:
+	case len(h.items) < h.k:
+		heap.Push(h, p)
+	case p.pos.compare(h.items[0].pos) < 0:
+		h.items[0] = p
+		heap.Fix(h, 0)
+	}
 }
 
 // Window is a span of London dates, inclusive; zero ends are open.

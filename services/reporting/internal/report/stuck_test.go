@@ -11,7 +11,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
 )
@@ -32,11 +31,15 @@ func (o oneRegion) LoadRegion(context.Context, string, int64) (RegionRows, error
 }
 
 // scanStuck is the list by definition: every clock past its warning at
-// asOf, in order; a breach once its breach time has passed too.
+// asOf that the filters keep, a breach once its breach time has passed
+// too, sorted breaches first, then days overdue (descending), then since,
+// application and kind; the page is what follows the cursor.
 func scanStuck(clocks []StuckRow, f StuckFilter) (rows []StuckRow, warnings, breaches int) {
-	after, _ := uuid.Parse(f.After.ID)
+	var all []StuckRow
 	for _, c := range clocks {
-		if c.WarningAt.After(f.AsOf) || (f.Stage != 0 && c.Stage != f.Stage) {
+		if c.WarningAt.After(f.AsOf) || (f.Stage != 0 && c.Stage != f.Stage) || (f.Role != 0 && c.Role != f.Role) ||
+			(f.CampaignID != "" && c.CampaignID != f.CampaignID) || (f.Kind != 0 && c.Kind != f.Kind) ||
+			(f.BlockedReason != 0 && c.BlockedReason != f.BlockedReason) {
 			continue
 		}
 		breach := !c.BreachAt.After(f.AsOf)
@@ -45,19 +48,45 @@ func scanStuck(clocks []StuckRow, f StuckFilter) (rows []StuckRow, warnings, bre
 		} else {
 			warnings++
 		}
-		id := uuid.MustParse(c.ApplicationID)
-		pos := c.WarningAt.Compare(f.After.At)
-		if pos == 0 {
-			pos = bytes.Compare(id[:], after[:])
-		}
-		if pos == 0 {
-			pos = cmp.Compare(c.Kind, f.AfterKind)
-		}
-		if len(rows) < f.Limit && (f.Breach == nil || breach == *f.Breach) && pos > 0 {
-			rows = append(rows, c)
+		if f.Breach == nil || breach == *f.Breach {
+			all = append(all, c)
 		}
 	}
-	return rows, warnings, breaches
+	overdue := func(c StuckRow) (int, time.Duration) {
+		if !c.BreachAt.After(f.AsOf) {
+			return 0, f.AsOf.Sub(c.BreachAt)
+		}
+		return 1, f.AsOf.Sub(c.WarningAt)
+	}
+	slices.SortFunc(all, func(a, b StuckRow) int {
+		sa, da := overdue(a)
+		sb, db := overdue(b)
+		if c := cmp.Compare(sa, sb); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(db/(24*time.Hour), da/(24*time.Hour)); c != 0 {
+			return c
+		}
+		if c := a.Since.Compare(b.Since); c != 0 {
+			return c
+		}
+		ia, ib := uuid.MustParse(a.ApplicationID), uuid.MustParse(b.ApplicationID)
+		if c := bytes.Compare(ia[:], ib[:]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Kind, b.Kind)
+	})
+	from := 0
+	if f.After != nil {
+		from = len(all)
+		for i, c := range all {
+			if c.Position(f.AsOf).compare(*f.After) > 0 {
+				from = i
+				break
+			}
+		}
+	}
+	return all[from:min(len(all), from+f.Limit)], warnings, breaches
 }
 
 // TestStuckMatchesAScan pages through random clocks with every filter and
@@ -72,8 +101,7 @@ func TestStuckMatchesAScan(t *testing.T) {
 	for _, asOf := range []time.Time{base.Add(-time.Hour), base.Add(30 * 24 * time.Hour), base.Add(100*24*time.Hour + time.Microsecond), base.Add(400 * 24 * time.Hour)} {
 		for _, stage := range append([]commonv1.Stage{0}, stages...) {
 			for _, breach := range []*bool{nil, &yes, &no} {
-				first, _ := pagetoken.ParseKey("")
-				f := StuckFilter{Region: "london", Stage: stage, Breach: breach, AsOf: asOf, After: first, Limit: 37}
+				f := StuckFilter{Region: "london", Stage: stage, Breach: breach, AsOf: asOf, Limit: 37}
 				pages, seen := 0, 0
 				for {
 					rows, warnings, breaches, err := s.Stuck(context.Background(), f)
@@ -124,8 +152,10 @@ func randomClocks(apps int, base time.Time) []StuckRow {
 			}
 			// Breach usually after the warning, sometimes at or before it.
 			breach := warning.Add(time.Duration(rng.IntN(40)-5) * 24 * time.Hour)
+			// Since before the warning, often on the same day as another's.
+			since := warning.Add(-time.Duration(rng.IntN(15)) * 24 * time.Hour).Add(-time.Duration(rng.IntN(3)) * time.Hour)
 			clocks = append(clocks, StuckRow{ApplicationID: id, Clock: projection.Clock{
-				Kind: projection.StuckKind(k + 1), Stage: stages[rng.IntN(len(stages))], WarningAt: warning, BreachAt: breach}})
+				Kind: projection.StuckKind(k + 1), Stage: stages[rng.IntN(len(stages))], Since: since, WarningAt: warning, BreachAt: breach}})
 		}
 	}
 	slices.SortFunc(clocks, func(a, b StuckRow) int {
@@ -147,14 +177,13 @@ func BenchmarkStuck(b *testing.B) {
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	s := NewService(oneRegion{stuck: randomClocks(40_000, base)})
 	s.Listening(true) // as when the watch hub is up: versions read once
-	first, _ := pagetoken.ParseKey("")
 	yes := true
 	for _, bench := range []struct {
 		name string
 		f    StuckFilter
 	}{
-		{"page of 50", StuckFilter{Region: "london", AsOf: base.Add(150 * 24 * time.Hour), After: first, Limit: 51}},
-		{"breaches in SIFT", StuckFilter{Region: "london", Stage: commonv1.Stage_STAGE_SIFT, Breach: &yes, AsOf: base.Add(150 * 24 * time.Hour), After: first, Limit: 51}},
+		{"page of 50", StuckFilter{Region: "london", AsOf: base.Add(150 * 24 * time.Hour), Limit: 51}},
+		{"breaches in SIFT", StuckFilter{Region: "london", Stage: commonv1.Stage_STAGE_SIFT, Breach: &yes, AsOf: base.Add(150 * 24 * time.Hour), Limit: 51}},
 	} {
 		b.Run(bench.name, func(b *testing.B) {
 			b.ReportAllocs()

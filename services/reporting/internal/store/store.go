@@ -130,3 +130,18 @@ func (s *Store) moveClocks(ctx context.Context, tx pgx.Tx, region string, th pro
 	}
 	return tx.SendBatch(ctx, b).Close()
 }
+
+// RebuildNeeded returns why the projection must be rebuilt before every
+// report follows the current rules (a migration that added facts the
+// stored records lack says so); none when it need not be.
+func (s *Store) RebuildNeeded(ctx context.Context) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT reason FROM rebuild_needed ORDER BY reason`)
+	if err != nil {
+		return nil, fmt.Errorf("read rebuild needed: %w", err)
+	}
+	reasons, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("read rebuild needed: %w", err)
+	}
+	return reasons, nil
+}

@@ -389,10 +389,18 @@ type ListStuckCandidatesRequest struct {
 	// Optional.
 	Stage v1.Stage `protobuf:"varint,2,opt,name=stage,proto3,enum=recruitment.common.v1.Stage" json:"stage,omitempty"`
 	// Optional; WARNING returns warnings only, BREACH breaches only.
-	Severity      Severity               `protobuf:"varint,3,opt,name=severity,proto3,enum=recruitment.reporting.v1.Severity" json:"severity,omitempty"`
-	AsOf          *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
-	PageSize      int32                  `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string                 `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	Severity  Severity               `protobuf:"varint,3,opt,name=severity,proto3,enum=recruitment.reporting.v1.Severity" json:"severity,omitempty"`
+	AsOf      *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	PageSize  int32                  `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string                 `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Optional filters; each set one keeps the candidates that match it, and
+	// the warning and breach counts are of what they keep.
+	Role       v1.JobRole `protobuf:"varint,7,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
+	CampaignId string     `protobuf:"bytes,8,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	// The rule: time in stage, vetting blocked or vetting overdue.
+	Kind StuckKind `protobuf:"varint,9,opt,name=kind,proto3,enum=recruitment.reporting.v1.StuckKind" json:"kind,omitempty"`
+	// Keeps vetting-blocked clocks blocked for this reason.
+	BlockedReason v1.BlockReason `protobuf:"varint,10,opt,name=blocked_reason,json=blockedReason,proto3,enum=recruitment.common.v1.BlockReason" json:"blocked_reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -467,6 +475,34 @@ func (x *ListStuckCandidatesRequest) GetPageToken() string {
 		return x.PageToken
 	}
 	return ""
+}
+
+func (x *ListStuckCandidatesRequest) GetRole() v1.JobRole {
+	if x != nil {
+		return x.Role
+	}
+	return v1.JobRole(0)
+}
+
+func (x *ListStuckCandidatesRequest) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *ListStuckCandidatesRequest) GetKind() StuckKind {
+	if x != nil {
+		return x.Kind
+	}
+	return StuckKind_STUCK_KIND_UNSPECIFIED
+}
+
+func (x *ListStuckCandidatesRequest) GetBlockedReason() v1.BlockReason {
+	if x != nil {
+		return x.BlockedReason
+	}
+	return v1.BlockReason(0)
 }
 
 type ListStuckCandidatesResponse struct {
@@ -2010,7 +2046,7 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	" \x01(\x0e2\".recruitment.reporting.v1.SeverityR\bseverity\x12I\n" +
 	"\x0eblocked_reason\x18\v \x01(\x0e2\".recruitment.common.v1.BlockReasonR\rblockedReason\x12B\n" +
 	"\n" +
-	"next_actor\x18\f \x01(\x0e2#.recruitment.reporting.v1.NextActorR\tnextActor\"\x95\x02\n" +
+	"next_actor\x18\f \x01(\x0e2#.recruitment.reporting.v1.NextActorR\tnextActor\"\xee\x03\n" +
 	"\x1aListStuckCandidatesRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x122\n" +
 	"\x05stage\x18\x02 \x01(\x0e2\x1c.recruitment.common.v1.StageR\x05stage\x12>\n" +
@@ -2018,7 +2054,13 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x05as_of\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x12\x1b\n" +
 	"\tpage_size\x18\x05 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x06 \x01(\tR\tpageToken\"\xd7\x01\n" +
+	"page_token\x18\x06 \x01(\tR\tpageToken\x122\n" +
+	"\x04role\x18\a \x01(\x0e2\x1e.recruitment.common.v1.JobRoleR\x04role\x12\x1f\n" +
+	"\vcampaign_id\x18\b \x01(\tR\n" +
+	"campaignId\x127\n" +
+	"\x04kind\x18\t \x01(\x0e2#.recruitment.reporting.v1.StuckKindR\x04kind\x12I\n" +
+	"\x0eblocked_reason\x18\n" +
+	" \x01(\x0e2\".recruitment.common.v1.BlockReasonR\rblockedReason\"\xd7\x01\n" +
 	"\x1bListStuckCandidatesResponse\x12H\n" +
 	"\n" +
 	"candidates\x18\x01 \x03(\v2(.recruitment.reporting.v1.StuckCandidateR\n" +
@@ -2227,59 +2269,62 @@ var file_recruitment_reporting_v1_reporting_proto_depIdxs = []int32{
 	33, // 7: recruitment.reporting.v1.ListStuckCandidatesRequest.stage:type_name -> recruitment.common.v1.Stage
 	0,  // 8: recruitment.reporting.v1.ListStuckCandidatesRequest.severity:type_name -> recruitment.reporting.v1.Severity
 	34, // 9: recruitment.reporting.v1.ListStuckCandidatesRequest.as_of:type_name -> google.protobuf.Timestamp
-	4,  // 10: recruitment.reporting.v1.ListStuckCandidatesResponse.candidates:type_name -> recruitment.reporting.v1.StuckCandidate
-	3,  // 11: recruitment.reporting.v1.MeasureResult.measure:type_name -> recruitment.reporting.v1.Measure
-	7,  // 12: recruitment.reporting.v1.MeasureResult.calendar_days:type_name -> recruitment.reporting.v1.Statistics
-	7,  // 13: recruitment.reporting.v1.MeasureResult.working_days:type_name -> recruitment.reporting.v1.Statistics
-	9,  // 14: recruitment.reporting.v1.MeasureResult.weekly_trend:type_name -> recruitment.reporting.v1.WeeklyTrend
-	36, // 15: recruitment.reporting.v1.WeeklyTrend.first_week:type_name -> recruitment.common.v1.Date
-	32, // 16: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
-	34, // 17: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
-	34, // 18: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
-	8,  // 19: recruitment.reporting.v1.GetTimeToHireResponse.measures:type_name -> recruitment.reporting.v1.MeasureResult
-	33, // 20: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
-	12, // 21: recruitment.reporting.v1.GetFunnelResponse.stages:type_name -> recruitment.reporting.v1.FunnelStage
-	33, // 22: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
-	7,  // 23: recruitment.reporting.v1.StageDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	34, // 24: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
-	34, // 25: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
-	15, // 26: recruitment.reporting.v1.GetStageDurationsResponse.stages:type_name -> recruitment.reporting.v1.StageDuration
-	33, // 27: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
-	18, // 28: recruitment.reporting.v1.RegionSummary.stage_counts:type_name -> recruitment.reporting.v1.StageCount
-	34, // 29: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
-	34, // 30: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
-	19, // 31: recruitment.reporting.v1.GetRegionSummaryResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	34, // 32: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
-	19, // 33: recruitment.reporting.v1.ListRegionSummariesResponse.summaries:type_name -> recruitment.reporting.v1.RegionSummary
-	19, // 34: recruitment.reporting.v1.WatchRegionResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	33, // 35: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
-	26, // 36: recruitment.reporting.v1.Thresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
-	27, // 37: recruitment.reporting.v1.GetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	27, // 38: recruitment.reporting.v1.SetThresholdsRequest.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	27, // 39: recruitment.reporting.v1.SetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	5,  // 40: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
-	10, // 41: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
-	13, // 42: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
-	16, // 43: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
-	20, // 44: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
-	22, // 45: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
-	24, // 46: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
-	28, // 47: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
-	30, // 48: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
-	6,  // 49: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
-	11, // 50: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
-	14, // 51: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
-	17, // 52: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
-	21, // 53: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
-	23, // 54: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
-	25, // 55: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
-	29, // 56: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
-	31, // 57: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
-	49, // [49:58] is the sub-list for method output_type
-	40, // [40:49] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	32, // 10: recruitment.reporting.v1.ListStuckCandidatesRequest.role:type_name -> recruitment.common.v1.JobRole
+	1,  // 11: recruitment.reporting.v1.ListStuckCandidatesRequest.kind:type_name -> recruitment.reporting.v1.StuckKind
+	35, // 12: recruitment.reporting.v1.ListStuckCandidatesRequest.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	4,  // 13: recruitment.reporting.v1.ListStuckCandidatesResponse.candidates:type_name -> recruitment.reporting.v1.StuckCandidate
+	3,  // 14: recruitment.reporting.v1.MeasureResult.measure:type_name -> recruitment.reporting.v1.Measure
+	7,  // 15: recruitment.reporting.v1.MeasureResult.calendar_days:type_name -> recruitment.reporting.v1.Statistics
+	7,  // 16: recruitment.reporting.v1.MeasureResult.working_days:type_name -> recruitment.reporting.v1.Statistics
+	9,  // 17: recruitment.reporting.v1.MeasureResult.weekly_trend:type_name -> recruitment.reporting.v1.WeeklyTrend
+	36, // 18: recruitment.reporting.v1.WeeklyTrend.first_week:type_name -> recruitment.common.v1.Date
+	32, // 19: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
+	34, // 20: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
+	34, // 21: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
+	8,  // 22: recruitment.reporting.v1.GetTimeToHireResponse.measures:type_name -> recruitment.reporting.v1.MeasureResult
+	33, // 23: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
+	12, // 24: recruitment.reporting.v1.GetFunnelResponse.stages:type_name -> recruitment.reporting.v1.FunnelStage
+	33, // 25: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
+	7,  // 26: recruitment.reporting.v1.StageDuration.days:type_name -> recruitment.reporting.v1.Statistics
+	34, // 27: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
+	34, // 28: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
+	15, // 29: recruitment.reporting.v1.GetStageDurationsResponse.stages:type_name -> recruitment.reporting.v1.StageDuration
+	33, // 30: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
+	18, // 31: recruitment.reporting.v1.RegionSummary.stage_counts:type_name -> recruitment.reporting.v1.StageCount
+	34, // 32: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
+	34, // 33: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
+	19, // 34: recruitment.reporting.v1.GetRegionSummaryResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
+	34, // 35: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
+	19, // 36: recruitment.reporting.v1.ListRegionSummariesResponse.summaries:type_name -> recruitment.reporting.v1.RegionSummary
+	19, // 37: recruitment.reporting.v1.WatchRegionResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
+	33, // 38: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
+	26, // 39: recruitment.reporting.v1.Thresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
+	27, // 40: recruitment.reporting.v1.GetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	27, // 41: recruitment.reporting.v1.SetThresholdsRequest.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	27, // 42: recruitment.reporting.v1.SetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	5,  // 43: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
+	10, // 44: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
+	13, // 45: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
+	16, // 46: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
+	20, // 47: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
+	22, // 48: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
+	24, // 49: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
+	28, // 50: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
+	30, // 51: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
+	6,  // 52: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
+	11, // 53: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
+	14, // 54: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
+	17, // 55: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
+	21, // 56: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
+	23, // 57: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
+	25, // 58: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
+	29, // 59: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
+	31, // 60: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
+	52, // [52:61] is the sub-list for method output_type
+	43, // [43:52] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_reporting_v1_reporting_proto_init() }

@@ -1,0 +1,115 @@
+package projection
+
+import (
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
+	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
+)
+
+// stageClock returns the application's StuckStage clock.
+func stageClock(t *testing.T, a App) Clock {
+	t.Helper()
+	for _, c := range a.Clocks(DefaultThresholds()) {
+		if c.Kind == StuckStage {
+			return c
+		}
+	}
+	t.Fatal("no stage clock")
+	return Clock{}
+}
+
+func booked(at time.Time) *eventsv1.Event_InterviewScheduled {
+	return &eventsv1.Event_InterviewScheduled{InterviewScheduled: &eventsv1.InterviewScheduled{ScheduledFor: timestamppb.New(at)}}
+}
+
+// TestInterviewClockRunsFromTheInterview: in INTERVIEW with an interview
+// booked, the clock (14/21 days) runs from the interview, the latest
+// booking winning; with none booked, from entering the stage.
+func TestInterviewClockRunsFromTheInterview(t *testing.T) {
+	t.Parallel()
+	day := func(n float64) time.Time { return t0.Add(time.Duration(n * float64(24*time.Hour))) }
+	tests := []struct {
+		name      string
+		bookings  []time.Time // in the order sifting made them
+		wantSince time.Time
+	}{
+		// Sift passed on day 1 (below): no interview booked yet.
+		{"none booked: from the sift", nil, day(1)},
+		{"booked for day 30: from day 30", []time.Time{day(30)}, day(30)},
+		{"rebooked from day 30 to day 40", []time.Time{day(30), day(40)}, day(40)},
+		{"rebooked earlier, to day 20", []time.Time{day(30), day(20)}, day(20)},
+		// A date before the stage began cannot start the clock earlier.
+		{"booked before the stage began", []time.Time{day(0.5)}, day(1)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHistory()
+			h.add("applications", 0, &eventsv1.Event_ApplicationSubmitted{ApplicationSubmitted: &eventsv1.ApplicationSubmitted{}})
+			h.add("sifting", 1, &eventsv1.Event_SiftPassed{SiftPassed: &eventsv1.SiftPassed{}})
+			for _, b := range tt.bookings {
+				h.add("sifting", 0.1, booked(b))
+			}
+			// Delivered newest first: the latest booking still wins.
+			evs := append([]*eventsv1.Event(nil), h.events...)
+			for i, j := 0, len(evs)-1; i < j; i, j = i+1, j-1 {
+				evs[i], evs[j] = evs[j], evs[i]
+			}
+			c := stageClock(t, fold(evs))
+			if c.Stage != commonv1.Stage_STAGE_INTERVIEW || !c.Since.Equal(tt.wantSince) {
+				t.Fatalf("clock %v since %v, want INTERVIEW since %v", c.Stage, c.Since, tt.wantSince)
+			}
+			if want := tt.wantSince.Add(14 * 24 * time.Hour); !c.WarningAt.Equal(want) {
+				t.Fatalf("warning at %v, want %v", c.WarningAt, want)
+			}
+			if want := tt.wantSince.Add(21 * 24 * time.Hour); !c.BreachAt.Equal(want) {
+				t.Fatalf("breach at %v, want %v", c.BreachAt, want)
+			}
+		})
+	}
+}
+
+// TestPreEmploymentNextActor: a PRE_EMPLOYMENT case is the vetting contact
+// point's while its vetting is blocked, or its forms are in and it has not
+// cleared; otherwise the SPOC's.
+func TestPreEmploymentNextActor(t *testing.T) {
+	t.Parallel()
+	forms := &eventsv1.Event_VettingFormsReceived{VettingFormsReceived: &eventsv1.VettingFormsReceived{}}
+	blocked := &eventsv1.Event_VettingBlocked{VettingBlocked: &eventsv1.VettingBlocked{Reason: commonv1.BlockReason_BLOCK_REASON_AWAITING_THIRD_PARTY}}
+	unblocked := &eventsv1.Event_VettingUnblocked{VettingUnblocked: &eventsv1.VettingUnblocked{}}
+	cleared := &eventsv1.Event_VettingCleared{VettingCleared: &eventsv1.VettingCleared{}}
+	tests := []struct {
+		name    string
+		vetting []any
+		want    NextActor
+	}{
+		{"opened, no forms", nil, ActorSPOC},
+		{"forms received", []any{forms}, ActorVetting},
+		{"forms received, blocked, unblocked", []any{forms, blocked, unblocked}, ActorVetting},
+		{"blocked without forms", []any{blocked}, ActorVetting},
+		{"forms received and cleared: the SPOC sets the start", []any{forms, cleared}, ActorSPOC},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHistory()
+			h.add("applications", 0, &eventsv1.Event_ApplicationSubmitted{ApplicationSubmitted: &eventsv1.ApplicationSubmitted{}})
+			h.add("sifting", 1, &eventsv1.Event_SiftPassed{SiftPassed: &eventsv1.SiftPassed{}})
+			h.add("sifting", 1, &eventsv1.Event_InterviewPassed{InterviewPassed: &eventsv1.InterviewPassed{}})
+			h.add("offers", 1, &eventsv1.Event_OfferMade{OfferMade: &eventsv1.OfferMade{}})
+			h.add("offers", 1, &eventsv1.Event_OfferAccepted{OfferAccepted: &eventsv1.OfferAccepted{}})
+			h.add("vetting", 0.01, &eventsv1.Event_VettingOpened{VettingOpened: &eventsv1.VettingOpened{}})
+			for _, p := range tt.vetting {
+				h.add("vetting", 1, p)
+			}
+			c := stageClock(t, fold(h.events))
+			if c.Stage != commonv1.Stage_STAGE_PRE_EMPLOYMENT || c.NextActor != tt.want {
+				t.Fatalf("%v clock names actor %v, want %v", c.Stage, c.NextActor, tt.want)
+			}
+		})
+	}
+}
