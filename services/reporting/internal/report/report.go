@@ -163,7 +163,11 @@ func (r StuckRow) Position(asOf time.Time) StuckPosition {
 // to resume after. It carries asOf so that later pages list the same set
 // in the same order (days overdue depend on it).
 func (r StuckRow) Cursor(asOf time.Time) string {
-	p := r.Position(asOf.Truncate(time.Microsecond))
+	return r.Position(asOf.Truncate(time.Microsecond)).cursor(asOf)
+}
+
+// cursor is p, as of asOf, as Resume reads it.
+func (p StuckPosition) cursor(asOf time.Time) string {
 	breach := "0"
 	if p.Breach {
 		breach = "1"
