@@ -134,6 +134,12 @@ func (t *tally) week(w int32) *weekTally {
 		if i, ok := t.index[w]; ok {
 			return &t.weeks[i]
 		}
+		return nil
+	}
+	// Without an index the weeks are ascending: an earlier week may
+	// still be among them (campaigns are summed one after another).
+	if i, ok := slices.BinarySearchFunc(t.weeks, w, func(x weekTally, w int32) int { return cmp.Compare(x.week, w) }); ok {
+		return &t.weeks[i]
 	}
 	return nil
 }
