@@ -825,10 +825,11 @@ func TestDashboardFollowsThePipelineLive(t *testing.T) {
 		t.Errorf("CSV after sign-out: %+v, want a redirect to sign in", got)
 	}
 
-	// A SIGTERM ends the dashboard promptly though the browser may still
-	// hold an event stream open.
-	if took, err := d.stop(); err != nil || took > 5*time.Second {
-		t.Errorf("dashboard stopped with %v after %s; want a clean exit within 5s", err, took)
+	// A SIGTERM ends the dashboard though the browser may still hold an
+	// event stream open, and without waiting out its shutdown timeout for
+	// the stream (it would say so).
+	if took, err := d.stop(); err != nil || strings.Contains(d.logs.String(), "still open at the shutdown timeout") {
+		t.Errorf("dashboard stopped with %v after %s, logs:\n%s\nwant a clean exit that cut nothing off", err, took, d.logs.String())
 	}
 	if strings.Contains(d.logs.String(), "DATA RACE") {
 		t.Error("the race detector found a data race in the dashboard")

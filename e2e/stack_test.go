@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -105,6 +107,8 @@ type stack struct {
 	// the services' database URLs, each connecting as its own role.
 	prefix string
 	dbURLs map[string]string
+	// natsURL is the test's NATS server.
+	natsURL string
 }
 
 func freeAddr(t *testing.T) string {
@@ -142,7 +146,7 @@ func startStack(t *testing.T, certs *testenv.Certs, env []string) *stack {
 	_, js := testenv.Connect(t, natsURL)
 	prefix := testenv.Name("e2e_")
 	st := &stack{certs: certs, conns: map[string]*grpc.ClientConn{}, addrs: map[string]string{}, admins: map[string]string{}, js: js,
-		prefix: prefix, dbURLs: provisionRoles(t, prefix)}
+		prefix: prefix, dbURLs: provisionRoles(t, prefix), natsURL: natsURL}
 	transportEnv, creds := []string{"GRPC_INSECURE=true"}, grpcauth.PlaintextLoopback()
 	if certs != nil {
 		transportEnv = []string{"TLS_CERT_FILE=" + certs.Server.Cert, "TLS_KEY_FILE=" + certs.Server.Key, "TLS_CLIENT_CA_FILE=" + certs.CA}
@@ -153,29 +157,55 @@ func startStack(t *testing.T, certs *testenv.Certs, env []string) *stack {
 		creds = credentials.NewTLS(cfg)
 	}
 	for _, name := range services {
+		st.startService(t, name, append(transportEnv, env...), creds)
+	}
+	return st
+}
+
+// startService runs one service and waits until it is ready. Its ports are
+// found free and closed before the service binds them, so a process of
+// another test may take one in between: a service that exits because its
+// address is in use is started again on other ports.
+func (st *stack) startService(t *testing.T, name string, env []string, creds credentials.TransportCredentials) {
+	t.Helper()
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
 		grpcAddr, adminAddr := freeAddr(t), freeAddr(t)
-		var logs bytes.Buffer
+		logs := &syncBuffer{}
 		cmd := exec.Command(binary(t, name, filepath.Join("services", name, "cmd", name)))
 		cmd.Env = append(os.Environ(),
-			"DATABASE_URL="+st.dbURLs[name], "DB_SCHEMA="+prefix+"_"+name, "NATS_URL="+natsURL,
+			"DATABASE_URL="+st.dbURLs[name], "DB_SCHEMA="+st.prefix+"_"+name, "NATS_URL="+st.natsURL,
 			"GRPC_ADDR="+grpcAddr, "ADMIN_ADDR="+adminAddr, "AUTH_ED25519_PUBLIC_KEY="+testPublicKey(t), "LOG_LEVEL=warn")
 		// Each service as its own NATS user, under its permissions
 		// (pkg/natsperm): the pipeline must run end to end with them.
 		cmd.Env = append(cmd.Env, testenv.NATSEnv(t, name)...)
-		cmd.Env = append(append(cmd.Env, transportEnv...), env...)
-		cmd.Stdout, cmd.Stderr = &logs, &logs
+		cmd.Env = append(cmd.Env, env...)
+		cmd.Stdout, cmd.Stderr = logs, logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		exited := make(chan struct{})
+		go func() {
+			_ = cmd.Wait()
+			close(exited)
+		}()
+		if err := waitReady(adminAddr, exited); err != nil {
+			_ = cmd.Process.Kill()
+			<-exited
+			if errors.Is(err, errExited) && strings.Contains(logs.String(), "address already in use") && attempt < attempts {
+				t.Logf("%s: a port was taken before the service bound it; starting it again on others", name)
+				continue
+			}
+			t.Fatalf("%s: %v; logs:\n%s", name, err, logs.String())
+		}
 		t.Cleanup(func() {
 			_ = cmd.Process.Signal(syscall.SIGTERM)
-			_ = cmd.Wait()
+			<-exited
 			if t.Failed() {
 				t.Logf("%s logs:\n%s", name, logs.String())
 			}
-			dropSchema(t, prefix+"_"+name)
+			dropSchema(t, st.prefix+"_"+name)
 		})
-		waitReady(t, name, adminAddr, &logs)
 		conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(creds))
 		if err != nil {
 			t.Fatal(err)
@@ -184,24 +214,51 @@ func startStack(t *testing.T, certs *testenv.Certs, env []string) *stack {
 		st.conns[name] = conn
 		st.addrs[name] = grpcAddr
 		st.admins[name] = adminAddr
+		return
 	}
-	return st
 }
 
-func waitReady(t *testing.T, name, adminAddr string, logs *bytes.Buffer) {
-	t.Helper()
+// errExited is waitReady's answer when the service exits before it is ready.
+var errExited = errors.New("exited before it was ready")
+
+// waitReady waits until the service at adminAddr says it is healthy, for
+// 30s, or until it exits.
+func waitReady(adminAddr string, exited <-chan struct{}) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return errExited
+		default:
+		}
 		resp, err := http.Get("http://" + adminAddr + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return nil
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("%s not ready after 30s; logs:\n%s", name, logs.String())
+	return errors.New("not ready after 30s")
+}
+
+// syncBuffer is a bytes.Buffer a process writes while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func dropSchema(t *testing.T, schema string) {

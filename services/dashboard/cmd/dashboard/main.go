@@ -310,8 +310,15 @@ func run(ctx context.Context) error {
 	srv.Close()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := httpSrv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("shutdown: %w", err)
+	if err := httpSrv.Shutdown(shutdownCtx); err != nil {
+		if !errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("shutdown: %w", err)
+		}
+		log.Warn(shutdownCutShort, "shutdown_timeout", cfg.ShutdownTimeout.String())
 	}
 	return nil
 }
+
+// shutdownCutShort is logged when requests were still open when the
+// shutdown timeout ran out, and were cut off.
+const shutdownCutShort = "requests still open at the shutdown timeout; cut off"
