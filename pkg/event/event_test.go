@@ -46,9 +46,12 @@ func TestNamesCoverDesign(t *testing.T) {
 		"campaign.created", "campaign.updated",
 		"application.submitted", "application.withdrawn", "application.erased",
 		"sift.passed", "sift.failed", "interview.scheduled", "interview.passed", "interview.failed",
+		"sift.assigned", "sift.unassigned",
 		"offer.made", "offer.accepted", "offer.declined", "offer.withdrawn", "offer.start_date_set", "candidate.started",
+		"offer.assigned", "offer.unassigned",
 		"vetting.opened", "vetting.forms_received", "vetting.blocked", "vetting.unblocked", "vetting.cleared", "vetting.failed",
 		"vetting.assigned", "vetting.unassigned",
+		"stuck.warning", "stuck.breach", "stuck.resolved",
 	}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Errorf("Names() = %v\nwant %v", got, want)

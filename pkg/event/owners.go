@@ -25,6 +25,7 @@ var Owners = map[string]string{
 	"offer":       "offers",
 	"candidate":   "offers",
 	"vetting":     "vetting",
+	"stuck":       "reporting",
 }
 
 // Aggregate returns the first part of an event name: "vetting" of
@@ -42,7 +43,7 @@ func OwnerOf(name string) (string, bool) {
 }
 
 // OwnedBy lists the aggregates whose events producer publishes, sorted;
-// none for a service that publishes nothing (reporting).
+// none for a service that publishes nothing.
 func OwnedBy(producer string) []string {
 	var out []string
 	for aggregate, owner := range Owners {

@@ -31,20 +31,21 @@ func TestOwnersMatchDesign(t *testing.T) {
 		"sift.passed": "sifting", "interview.scheduled": "sifting", "interview.passed": "sifting",
 		"offer.accepted": "offers", "offer.start_date_set": "offers", "candidate.started": "offers",
 		"vetting.opened": "vetting", "vetting.cleared": "vetting", "vetting.failed": "vetting",
+		"sift.assigned": "sifting", "offer.assigned": "offers", "stuck.breach": "reporting",
 	}
 	for name, owner := range want {
 		if got, _ := OwnerOf(name); got != owner {
 			t.Errorf("OwnerOf(%s) = %q, want %q", name, got, owner)
 		}
 	}
-	if got := Producers(); !slices.Equal(got, []string{"applications", "offers", "sifting", "vetting"}) {
+	if got := Producers(); !slices.Equal(got, []string{"applications", "offers", "reporting", "sifting", "vetting"}) {
 		t.Errorf("Producers() = %v", got)
 	}
 	if got := OwnedBy("sifting"); !slices.Equal(got, []string{"interview", "sift"}) {
 		t.Errorf("OwnedBy(sifting) = %v", got)
 	}
-	if got := OwnedBy("reporting"); len(got) != 0 {
-		t.Errorf("OwnedBy(reporting) = %v, want none", got)
+	if got := OwnedBy("reporting"); !slices.Equal(got, []string{"stuck"}) {
+		t.Errorf("OwnedBy(reporting) = %v, want stuck alone", got)
 	}
 }
 

@@ -23,6 +23,63 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// StuckRule says which rule's clock an event is about; the numbers are
+// those of reporting's StuckKind.
+type StuckRule int32
+
+const (
+	StuckRule_STUCK_RULE_UNSPECIFIED StuckRule = 0
+	// Time in the current stage.
+	StuckRule_STUCK_RULE_STAGE StuckRule = 1
+	// A vetting case blocked.
+	StuckRule_STUCK_RULE_VETTING_BLOCKED StuckRule = 2
+	// Started subject to vetting, and the vetting due date passed.
+	StuckRule_STUCK_RULE_VETTING_OVERDUE StuckRule = 3
+)
+
+// Enum value maps for StuckRule.
+var (
+	StuckRule_name = map[int32]string{
+		0: "STUCK_RULE_UNSPECIFIED",
+		1: "STUCK_RULE_STAGE",
+		2: "STUCK_RULE_VETTING_BLOCKED",
+		3: "STUCK_RULE_VETTING_OVERDUE",
+	}
+	StuckRule_value = map[string]int32{
+		"STUCK_RULE_UNSPECIFIED":     0,
+		"STUCK_RULE_STAGE":           1,
+		"STUCK_RULE_VETTING_BLOCKED": 2,
+		"STUCK_RULE_VETTING_OVERDUE": 3,
+	}
+)
+
+func (x StuckRule) Enum() *StuckRule {
+	p := new(StuckRule)
+	*p = x
+	return p
+}
+
+func (x StuckRule) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StuckRule) Descriptor() protoreflect.EnumDescriptor {
+	return file_recruitment_events_v1_events_proto_enumTypes[0].Descriptor()
+}
+
+func (StuckRule) Type() protoreflect.EnumType {
+	return &file_recruitment_events_v1_events_proto_enumTypes[0]
+}
+
+func (x StuckRule) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StuckRule.Descriptor instead.
+func (StuckRule) EnumDescriptor() ([]byte, []int) {
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{0}
+}
+
 // Event is the envelope of every state change published on the
 // RECRUITMENT stream (docs/design.md §4). The subject is
 // <prefix>.<region>.<aggregate>.<event>, e.g.
@@ -61,12 +118,16 @@ type Event struct {
 	//	*Event_InterviewScheduled
 	//	*Event_InterviewPassed
 	//	*Event_InterviewFailed
+	//	*Event_SiftAssigned
+	//	*Event_SiftUnassigned
 	//	*Event_OfferMade
 	//	*Event_OfferAccepted
 	//	*Event_OfferDeclined
 	//	*Event_OfferWithdrawn
 	//	*Event_OfferStartDateSet
 	//	*Event_CandidateStarted
+	//	*Event_OfferAssigned
+	//	*Event_OfferUnassigned
 	//	*Event_VettingOpened
 	//	*Event_VettingFormsReceived
 	//	*Event_VettingBlocked
@@ -75,6 +136,9 @@ type Event struct {
 	//	*Event_VettingFailed
 	//	*Event_VettingAssigned
 	//	*Event_VettingUnassigned
+	//	*Event_StuckWarning
+	//	*Event_StuckBreach
+	//	*Event_StuckResolved
 	Payload       isEvent_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -270,6 +334,24 @@ func (x *Event) GetInterviewFailed() *InterviewFailed {
 	return nil
 }
 
+func (x *Event) GetSiftAssigned() *CaseAssigned {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_SiftAssigned); ok {
+			return x.SiftAssigned
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetSiftUnassigned() *CaseUnassigned {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_SiftUnassigned); ok {
+			return x.SiftUnassigned
+		}
+	}
+	return nil
+}
+
 func (x *Event) GetOfferMade() *OfferMade {
 	if x != nil {
 		if x, ok := x.Payload.(*Event_OfferMade); ok {
@@ -319,6 +401,24 @@ func (x *Event) GetCandidateStarted() *CandidateStarted {
 	if x != nil {
 		if x, ok := x.Payload.(*Event_CandidateStarted); ok {
 			return x.CandidateStarted
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetOfferAssigned() *CaseAssigned {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_OfferAssigned); ok {
+			return x.OfferAssigned
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetOfferUnassigned() *CaseUnassigned {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_OfferUnassigned); ok {
+			return x.OfferUnassigned
 		}
 	}
 	return nil
@@ -396,6 +496,33 @@ func (x *Event) GetVettingUnassigned() *VettingUnassigned {
 	return nil
 }
 
+func (x *Event) GetStuckWarning() *StuckChanged {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_StuckWarning); ok {
+			return x.StuckWarning
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetStuckBreach() *StuckChanged {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_StuckBreach); ok {
+			return x.StuckBreach
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetStuckResolved() *StuckChanged {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_StuckResolved); ok {
+			return x.StuckResolved
+		}
+	}
+	return nil
+}
+
 type isEvent_Payload interface {
 	isEvent_Payload()
 }
@@ -450,6 +577,16 @@ type Event_InterviewFailed struct {
 	InterviewFailed *InterviewFailed `protobuf:"bytes,44,opt,name=interview_failed,json=interviewFailed,proto3,oneof"`
 }
 
+type Event_SiftAssigned struct {
+	// sift.assigned
+	SiftAssigned *CaseAssigned `protobuf:"bytes,45,opt,name=sift_assigned,json=siftAssigned,proto3,oneof"`
+}
+
+type Event_SiftUnassigned struct {
+	// sift.unassigned
+	SiftUnassigned *CaseUnassigned `protobuf:"bytes,46,opt,name=sift_unassigned,json=siftUnassigned,proto3,oneof"`
+}
+
 type Event_OfferMade struct {
 	// offer.made
 	OfferMade *OfferMade `protobuf:"bytes,50,opt,name=offer_made,json=offerMade,proto3,oneof"`
@@ -478,6 +615,16 @@ type Event_OfferStartDateSet struct {
 type Event_CandidateStarted struct {
 	// candidate.started
 	CandidateStarted *CandidateStarted `protobuf:"bytes,55,opt,name=candidate_started,json=candidateStarted,proto3,oneof"`
+}
+
+type Event_OfferAssigned struct {
+	// offer.assigned
+	OfferAssigned *CaseAssigned `protobuf:"bytes,56,opt,name=offer_assigned,json=offerAssigned,proto3,oneof"`
+}
+
+type Event_OfferUnassigned struct {
+	// offer.unassigned
+	OfferUnassigned *CaseUnassigned `protobuf:"bytes,57,opt,name=offer_unassigned,json=offerUnassigned,proto3,oneof"`
 }
 
 type Event_VettingOpened struct {
@@ -520,6 +667,21 @@ type Event_VettingUnassigned struct {
 	VettingUnassigned *VettingUnassigned `protobuf:"bytes,67,opt,name=vetting_unassigned,json=vettingUnassigned,proto3,oneof"`
 }
 
+type Event_StuckWarning struct {
+	// stuck.warning
+	StuckWarning *StuckChanged `protobuf:"bytes,70,opt,name=stuck_warning,json=stuckWarning,proto3,oneof"`
+}
+
+type Event_StuckBreach struct {
+	// stuck.breach
+	StuckBreach *StuckChanged `protobuf:"bytes,71,opt,name=stuck_breach,json=stuckBreach,proto3,oneof"`
+}
+
+type Event_StuckResolved struct {
+	// stuck.resolved
+	StuckResolved *StuckChanged `protobuf:"bytes,72,opt,name=stuck_resolved,json=stuckResolved,proto3,oneof"`
+}
+
 func (*Event_CampaignCreated) isEvent_Payload() {}
 
 func (*Event_CampaignUpdated) isEvent_Payload() {}
@@ -540,6 +702,10 @@ func (*Event_InterviewPassed) isEvent_Payload() {}
 
 func (*Event_InterviewFailed) isEvent_Payload() {}
 
+func (*Event_SiftAssigned) isEvent_Payload() {}
+
+func (*Event_SiftUnassigned) isEvent_Payload() {}
+
 func (*Event_OfferMade) isEvent_Payload() {}
 
 func (*Event_OfferAccepted) isEvent_Payload() {}
@@ -551,6 +717,10 @@ func (*Event_OfferWithdrawn) isEvent_Payload() {}
 func (*Event_OfferStartDateSet) isEvent_Payload() {}
 
 func (*Event_CandidateStarted) isEvent_Payload() {}
+
+func (*Event_OfferAssigned) isEvent_Payload() {}
+
+func (*Event_OfferUnassigned) isEvent_Payload() {}
 
 func (*Event_VettingOpened) isEvent_Payload() {}
 
@@ -567,6 +737,12 @@ func (*Event_VettingFailed) isEvent_Payload() {}
 func (*Event_VettingAssigned) isEvent_Payload() {}
 
 func (*Event_VettingUnassigned) isEvent_Payload() {}
+
+func (*Event_StuckWarning) isEvent_Payload() {}
+
+func (*Event_StuckBreach) isEvent_Payload() {}
+
+func (*Event_StuckResolved) isEvent_Payload() {}
 
 // CampaignDetails is the reportable state of a campaign.
 type CampaignDetails struct {
@@ -1801,11 +1977,223 @@ func (x *VettingUnassigned) GetPreviousAssignee() string {
 	return ""
 }
 
+// CaseAssigned: a stage's record of the application (the sift case for
+// sift.assigned, the offer for offer.assigned) has a named owner, a staff
+// subject id (never an email address or a name); set by the stage's role
+// or an admin, or by the service from the region's default assignees.
+type CaseAssigned struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Assignee string                 `protobuf:"bytes,1,opt,name=assignee,proto3" json:"assignee,omitempty"`
+	// Empty when the record had no owner before.
+	PreviousAssignee string `protobuf:"bytes,2,opt,name=previous_assignee,json=previousAssignee,proto3" json:"previous_assignee,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *CaseAssigned) Reset() {
+	*x = CaseAssigned{}
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CaseAssigned) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CaseAssigned) ProtoMessage() {}
+
+func (x *CaseAssigned) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CaseAssigned.ProtoReflect.Descriptor instead.
+func (*CaseAssigned) Descriptor() ([]byte, []int) {
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *CaseAssigned) GetAssignee() string {
+	if x != nil {
+		return x.Assignee
+	}
+	return ""
+}
+
+func (x *CaseAssigned) GetPreviousAssignee() string {
+	if x != nil {
+		return x.PreviousAssignee
+	}
+	return ""
+}
+
+// CaseUnassigned: the stage's record no longer has a named owner; the
+// region's role for the stage owns it.
+type CaseUnassigned struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	PreviousAssignee string                 `protobuf:"bytes,1,opt,name=previous_assignee,json=previousAssignee,proto3" json:"previous_assignee,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *CaseUnassigned) Reset() {
+	*x = CaseUnassigned{}
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CaseUnassigned) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CaseUnassigned) ProtoMessage() {}
+
+func (x *CaseUnassigned) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CaseUnassigned.ProtoReflect.Descriptor instead.
+func (*CaseUnassigned) Descriptor() ([]byte, []int) {
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *CaseUnassigned) GetPreviousAssignee() string {
+	if x != nil {
+		return x.PreviousAssignee
+	}
+	return ""
+}
+
+// StuckChanged is published by reporting when a stuck clock crosses its
+// warning threshold (stuck.warning) or its breach threshold (stuck.breach),
+// whether by an event or with time alone, or stops while past its warning
+// (stuck.resolved: the stage moved on, the block was lifted, vetting
+// cleared). The envelope names the application, region, campaign and role;
+// occurred_at is when the crossing happened (the threshold's moment for a
+// crossing with time alone), not when reporting noticed it; the actor is
+// the system. No personal data: the assignee is a subject id.
+type StuckChanged struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Rule  StuckRule              `protobuf:"varint,1,opt,name=rule,proto3,enum=recruitment.events.v1.StuckRule" json:"rule,omitempty"`
+	// The application's stage while the clock ran.
+	Stage v1.Stage `protobuf:"varint,2,opt,name=stage,proto3,enum=recruitment.common.v1.Stage" json:"stage,omitempty"`
+	// When the clock started: stage entry, the interview date, the block, or
+	// the vetting due date.
+	Since *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=since,proto3" json:"since,omitempty"`
+	// The threshold crossed, in days from since (for stuck.resolved, the
+	// highest one it had crossed).
+	ThresholdDays int32 `protobuf:"varint,4,opt,name=threshold_days,json=thresholdDays,proto3" json:"threshold_days,omitempty"`
+	// The role that must act: SPOC or VETTING.
+	NextActor v1.CallerRole `protobuf:"varint,5,opt,name=next_actor,json=nextActor,proto3,enum=recruitment.common.v1.CallerRole" json:"next_actor,omitempty"`
+	// The named owner of the stage's record when the event was written;
+	// empty when unassigned (the region's role mailbox then).
+	Assignee string `protobuf:"bytes,6,opt,name=assignee,proto3" json:"assignee,omitempty"`
+	// For a vetting-blocked clock, why the case is blocked.
+	BlockedReason v1.BlockReason `protobuf:"varint,7,opt,name=blocked_reason,json=blockedReason,proto3,enum=recruitment.common.v1.BlockReason" json:"blocked_reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StuckChanged) Reset() {
+	*x = StuckChanged{}
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StuckChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StuckChanged) ProtoMessage() {}
+
+func (x *StuckChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StuckChanged.ProtoReflect.Descriptor instead.
+func (*StuckChanged) Descriptor() ([]byte, []int) {
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *StuckChanged) GetRule() StuckRule {
+	if x != nil {
+		return x.Rule
+	}
+	return StuckRule_STUCK_RULE_UNSPECIFIED
+}
+
+func (x *StuckChanged) GetStage() v1.Stage {
+	if x != nil {
+		return x.Stage
+	}
+	return v1.Stage(0)
+}
+
+func (x *StuckChanged) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *StuckChanged) GetThresholdDays() int32 {
+	if x != nil {
+		return x.ThresholdDays
+	}
+	return 0
+}
+
+func (x *StuckChanged) GetNextActor() v1.CallerRole {
+	if x != nil {
+		return x.NextActor
+	}
+	return v1.CallerRole(0)
+}
+
+func (x *StuckChanged) GetAssignee() string {
+	if x != nil {
+		return x.Assignee
+	}
+	return ""
+}
+
+func (x *StuckChanged) GetBlockedReason() v1.BlockReason {
+	if x != nil {
+		return x.BlockedReason
+	}
+	return v1.BlockReason(0)
+}
+
 var File_recruitment_events_v1_events_proto protoreflect.FileDescriptor
 
 const file_recruitment_events_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\"recruitment/events/v1/events.proto\x12\x15recruitment.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\"\xf3\x12\n" +
+	"\"recruitment/events/v1/events.proto\x12\x15recruitment.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\"\x97\x17\n" +
 	"\x05Event\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12%\n" +
 	"\x0eapplication_id\x18\x02 \x01(\tR\rapplicationId\x12\x16\n" +
@@ -1829,14 +2217,18 @@ const file_recruitment_events_v1_events_proto_rawDesc = "" +
 	"siftFailed\x12\\\n" +
 	"\x13interview_scheduled\x18* \x01(\v2).recruitment.events.v1.InterviewScheduledH\x00R\x12interviewScheduled\x12S\n" +
 	"\x10interview_passed\x18+ \x01(\v2&.recruitment.events.v1.InterviewPassedH\x00R\x0finterviewPassed\x12S\n" +
-	"\x10interview_failed\x18, \x01(\v2&.recruitment.events.v1.InterviewFailedH\x00R\x0finterviewFailed\x12A\n" +
+	"\x10interview_failed\x18, \x01(\v2&.recruitment.events.v1.InterviewFailedH\x00R\x0finterviewFailed\x12J\n" +
+	"\rsift_assigned\x18- \x01(\v2#.recruitment.events.v1.CaseAssignedH\x00R\fsiftAssigned\x12P\n" +
+	"\x0fsift_unassigned\x18. \x01(\v2%.recruitment.events.v1.CaseUnassignedH\x00R\x0esiftUnassigned\x12A\n" +
 	"\n" +
 	"offer_made\x182 \x01(\v2 .recruitment.events.v1.OfferMadeH\x00R\tofferMade\x12M\n" +
 	"\x0eoffer_accepted\x183 \x01(\v2$.recruitment.events.v1.OfferAcceptedH\x00R\rofferAccepted\x12M\n" +
 	"\x0eoffer_declined\x184 \x01(\v2$.recruitment.events.v1.OfferDeclinedH\x00R\rofferDeclined\x12P\n" +
 	"\x0foffer_withdrawn\x185 \x01(\v2%.recruitment.events.v1.OfferWithdrawnH\x00R\x0eofferWithdrawn\x12[\n" +
 	"\x14offer_start_date_set\x186 \x01(\v2(.recruitment.events.v1.OfferStartDateSetH\x00R\x11offerStartDateSet\x12V\n" +
-	"\x11candidate_started\x187 \x01(\v2'.recruitment.events.v1.CandidateStartedH\x00R\x10candidateStarted\x12M\n" +
+	"\x11candidate_started\x187 \x01(\v2'.recruitment.events.v1.CandidateStartedH\x00R\x10candidateStarted\x12L\n" +
+	"\x0eoffer_assigned\x188 \x01(\v2#.recruitment.events.v1.CaseAssignedH\x00R\rofferAssigned\x12R\n" +
+	"\x10offer_unassigned\x189 \x01(\v2%.recruitment.events.v1.CaseUnassignedH\x00R\x0fofferUnassigned\x12M\n" +
 	"\x0evetting_opened\x18< \x01(\v2$.recruitment.events.v1.VettingOpenedH\x00R\rvettingOpened\x12c\n" +
 	"\x16vetting_forms_received\x18= \x01(\v2+.recruitment.events.v1.VettingFormsReceivedH\x00R\x14vettingFormsReceived\x12P\n" +
 	"\x0fvetting_blocked\x18> \x01(\v2%.recruitment.events.v1.VettingBlockedH\x00R\x0evettingBlocked\x12V\n" +
@@ -1844,7 +2236,10 @@ const file_recruitment_events_v1_events_proto_rawDesc = "" +
 	"\x0fvetting_cleared\x18@ \x01(\v2%.recruitment.events.v1.VettingClearedH\x00R\x0evettingCleared\x12M\n" +
 	"\x0evetting_failed\x18A \x01(\v2$.recruitment.events.v1.VettingFailedH\x00R\rvettingFailed\x12S\n" +
 	"\x10vetting_assigned\x18B \x01(\v2&.recruitment.events.v1.VettingAssignedH\x00R\x0fvettingAssigned\x12Y\n" +
-	"\x12vetting_unassigned\x18C \x01(\v2(.recruitment.events.v1.VettingUnassignedH\x00R\x11vettingUnassignedB\t\n" +
+	"\x12vetting_unassigned\x18C \x01(\v2(.recruitment.events.v1.VettingUnassignedH\x00R\x11vettingUnassigned\x12J\n" +
+	"\rstuck_warning\x18F \x01(\v2#.recruitment.events.v1.StuckChangedH\x00R\fstuckWarning\x12H\n" +
+	"\fstuck_breach\x18G \x01(\v2#.recruitment.events.v1.StuckChangedH\x00R\vstuckBreach\x12L\n" +
+	"\x0estuck_resolved\x18H \x01(\v2#.recruitment.events.v1.StuckChangedH\x00R\rstuckResolvedB\t\n" +
 	"\apayload\"\xaf\x01\n" +
 	"\x0fCampaignDetails\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x12\x14\n" +
@@ -1921,7 +2316,26 @@ const file_recruitment_events_v1_events_proto_rawDesc = "" +
 	"\bassignee\x18\x01 \x01(\tR\bassignee\x12+\n" +
 	"\x11previous_assignee\x18\x02 \x01(\tR\x10previousAssignee\"@\n" +
 	"\x11VettingUnassigned\x12+\n" +
-	"\x11previous_assignee\x18\x01 \x01(\tR\x10previousAssigneeB\xf2\x01\n" +
+	"\x11previous_assignee\x18\x01 \x01(\tR\x10previousAssignee\"W\n" +
+	"\fCaseAssigned\x12\x1a\n" +
+	"\bassignee\x18\x01 \x01(\tR\bassignee\x12+\n" +
+	"\x11previous_assignee\x18\x02 \x01(\tR\x10previousAssignee\"=\n" +
+	"\x0eCaseUnassigned\x12+\n" +
+	"\x11previous_assignee\x18\x01 \x01(\tR\x10previousAssignee\"\xfa\x02\n" +
+	"\fStuckChanged\x124\n" +
+	"\x04rule\x18\x01 \x01(\x0e2 .recruitment.events.v1.StuckRuleR\x04rule\x122\n" +
+	"\x05stage\x18\x02 \x01(\x0e2\x1c.recruitment.common.v1.StageR\x05stage\x120\n" +
+	"\x05since\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12%\n" +
+	"\x0ethreshold_days\x18\x04 \x01(\x05R\rthresholdDays\x12@\n" +
+	"\n" +
+	"next_actor\x18\x05 \x01(\x0e2!.recruitment.common.v1.CallerRoleR\tnextActor\x12\x1a\n" +
+	"\bassignee\x18\x06 \x01(\tR\bassignee\x12I\n" +
+	"\x0eblocked_reason\x18\a \x01(\x0e2\".recruitment.common.v1.BlockReasonR\rblockedReason*}\n" +
+	"\tStuckRule\x12\x1a\n" +
+	"\x16STUCK_RULE_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10STUCK_RULE_STAGE\x10\x01\x12\x1e\n" +
+	"\x1aSTUCK_RULE_VETTING_BLOCKED\x10\x02\x12\x1e\n" +
+	"\x1aSTUCK_RULE_VETTING_OVERDUE\x10\x03B\xf2\x01\n" +
 	"\x19com.recruitment.events.v1B\vEventsProtoP\x01ZRgithub.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1;eventsv1\xa2\x02\x03REX\xaa\x02\x15Recruitment.Events.V1\xca\x02\x15Recruitment\\Events\\V1\xe2\x02!Recruitment\\Events\\V1\\GPBMetadata\xea\x02\x17Recruitment::Events::V1b\x06proto3"
 
 var (
@@ -1936,93 +2350,111 @@ func file_recruitment_events_v1_events_proto_rawDescGZIP() []byte {
 	return file_recruitment_events_v1_events_proto_rawDescData
 }
 
-var file_recruitment_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_recruitment_events_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_recruitment_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_recruitment_events_v1_events_proto_goTypes = []any{
-	(*Event)(nil),                 // 0: recruitment.events.v1.Event
-	(*CampaignDetails)(nil),       // 1: recruitment.events.v1.CampaignDetails
-	(*CampaignCreated)(nil),       // 2: recruitment.events.v1.CampaignCreated
-	(*CampaignUpdated)(nil),       // 3: recruitment.events.v1.CampaignUpdated
-	(*ApplicationSubmitted)(nil),  // 4: recruitment.events.v1.ApplicationSubmitted
-	(*ApplicationWithdrawn)(nil),  // 5: recruitment.events.v1.ApplicationWithdrawn
-	(*ApplicationErased)(nil),     // 6: recruitment.events.v1.ApplicationErased
-	(*SiftPassed)(nil),            // 7: recruitment.events.v1.SiftPassed
-	(*SiftFailed)(nil),            // 8: recruitment.events.v1.SiftFailed
-	(*InterviewScheduled)(nil),    // 9: recruitment.events.v1.InterviewScheduled
-	(*InterviewPassed)(nil),       // 10: recruitment.events.v1.InterviewPassed
-	(*InterviewFailed)(nil),       // 11: recruitment.events.v1.InterviewFailed
-	(*OfferMade)(nil),             // 12: recruitment.events.v1.OfferMade
-	(*OfferAccepted)(nil),         // 13: recruitment.events.v1.OfferAccepted
-	(*OfferDeclined)(nil),         // 14: recruitment.events.v1.OfferDeclined
-	(*OfferWithdrawn)(nil),        // 15: recruitment.events.v1.OfferWithdrawn
-	(*OfferStartDateSet)(nil),     // 16: recruitment.events.v1.OfferStartDateSet
-	(*CandidateStarted)(nil),      // 17: recruitment.events.v1.CandidateStarted
-	(*VettingOpened)(nil),         // 18: recruitment.events.v1.VettingOpened
-	(*VettingFormsReceived)(nil),  // 19: recruitment.events.v1.VettingFormsReceived
-	(*VettingBlocked)(nil),        // 20: recruitment.events.v1.VettingBlocked
-	(*VettingUnblocked)(nil),      // 21: recruitment.events.v1.VettingUnblocked
-	(*VettingCleared)(nil),        // 22: recruitment.events.v1.VettingCleared
-	(*VettingFailed)(nil),         // 23: recruitment.events.v1.VettingFailed
-	(*VettingAssigned)(nil),       // 24: recruitment.events.v1.VettingAssigned
-	(*VettingUnassigned)(nil),     // 25: recruitment.events.v1.VettingUnassigned
-	(v1.JobRole)(0),               // 26: recruitment.common.v1.JobRole
-	(*timestamppb.Timestamp)(nil), // 27: google.protobuf.Timestamp
-	(*v1.Actor)(nil),              // 28: recruitment.common.v1.Actor
-	(*v1.Date)(nil),               // 29: recruitment.common.v1.Date
-	(*v1.ImportedHistory)(nil),    // 30: recruitment.common.v1.ImportedHistory
-	(v1.Stage)(0),                 // 31: recruitment.common.v1.Stage
-	(v1.OfferCondition)(0),        // 32: recruitment.common.v1.OfferCondition
-	(v1.VettingLevel)(0),          // 33: recruitment.common.v1.VettingLevel
-	(v1.BlockReason)(0),           // 34: recruitment.common.v1.BlockReason
+	(StuckRule)(0),                // 0: recruitment.events.v1.StuckRule
+	(*Event)(nil),                 // 1: recruitment.events.v1.Event
+	(*CampaignDetails)(nil),       // 2: recruitment.events.v1.CampaignDetails
+	(*CampaignCreated)(nil),       // 3: recruitment.events.v1.CampaignCreated
+	(*CampaignUpdated)(nil),       // 4: recruitment.events.v1.CampaignUpdated
+	(*ApplicationSubmitted)(nil),  // 5: recruitment.events.v1.ApplicationSubmitted
+	(*ApplicationWithdrawn)(nil),  // 6: recruitment.events.v1.ApplicationWithdrawn
+	(*ApplicationErased)(nil),     // 7: recruitment.events.v1.ApplicationErased
+	(*SiftPassed)(nil),            // 8: recruitment.events.v1.SiftPassed
+	(*SiftFailed)(nil),            // 9: recruitment.events.v1.SiftFailed
+	(*InterviewScheduled)(nil),    // 10: recruitment.events.v1.InterviewScheduled
+	(*InterviewPassed)(nil),       // 11: recruitment.events.v1.InterviewPassed
+	(*InterviewFailed)(nil),       // 12: recruitment.events.v1.InterviewFailed
+	(*OfferMade)(nil),             // 13: recruitment.events.v1.OfferMade
+	(*OfferAccepted)(nil),         // 14: recruitment.events.v1.OfferAccepted
+	(*OfferDeclined)(nil),         // 15: recruitment.events.v1.OfferDeclined
+	(*OfferWithdrawn)(nil),        // 16: recruitment.events.v1.OfferWithdrawn
+	(*OfferStartDateSet)(nil),     // 17: recruitment.events.v1.OfferStartDateSet
+	(*CandidateStarted)(nil),      // 18: recruitment.events.v1.CandidateStarted
+	(*VettingOpened)(nil),         // 19: recruitment.events.v1.VettingOpened
+	(*VettingFormsReceived)(nil),  // 20: recruitment.events.v1.VettingFormsReceived
+	(*VettingBlocked)(nil),        // 21: recruitment.events.v1.VettingBlocked
+	(*VettingUnblocked)(nil),      // 22: recruitment.events.v1.VettingUnblocked
+	(*VettingCleared)(nil),        // 23: recruitment.events.v1.VettingCleared
+	(*VettingFailed)(nil),         // 24: recruitment.events.v1.VettingFailed
+	(*VettingAssigned)(nil),       // 25: recruitment.events.v1.VettingAssigned
+	(*VettingUnassigned)(nil),     // 26: recruitment.events.v1.VettingUnassigned
+	(*CaseAssigned)(nil),          // 27: recruitment.events.v1.CaseAssigned
+	(*CaseUnassigned)(nil),        // 28: recruitment.events.v1.CaseUnassigned
+	(*StuckChanged)(nil),          // 29: recruitment.events.v1.StuckChanged
+	(v1.JobRole)(0),               // 30: recruitment.common.v1.JobRole
+	(*timestamppb.Timestamp)(nil), // 31: google.protobuf.Timestamp
+	(*v1.Actor)(nil),              // 32: recruitment.common.v1.Actor
+	(*v1.Date)(nil),               // 33: recruitment.common.v1.Date
+	(*v1.ImportedHistory)(nil),    // 34: recruitment.common.v1.ImportedHistory
+	(v1.Stage)(0),                 // 35: recruitment.common.v1.Stage
+	(v1.OfferCondition)(0),        // 36: recruitment.common.v1.OfferCondition
+	(v1.VettingLevel)(0),          // 37: recruitment.common.v1.VettingLevel
+	(v1.BlockReason)(0),           // 38: recruitment.common.v1.BlockReason
+	(v1.CallerRole)(0),            // 39: recruitment.common.v1.CallerRole
 }
 var file_recruitment_events_v1_events_proto_depIdxs = []int32{
-	26, // 0: recruitment.events.v1.Event.role:type_name -> recruitment.common.v1.JobRole
-	27, // 1: recruitment.events.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
-	28, // 2: recruitment.events.v1.Event.actor:type_name -> recruitment.common.v1.Actor
-	2,  // 3: recruitment.events.v1.Event.campaign_created:type_name -> recruitment.events.v1.CampaignCreated
-	3,  // 4: recruitment.events.v1.Event.campaign_updated:type_name -> recruitment.events.v1.CampaignUpdated
-	4,  // 5: recruitment.events.v1.Event.application_submitted:type_name -> recruitment.events.v1.ApplicationSubmitted
-	5,  // 6: recruitment.events.v1.Event.application_withdrawn:type_name -> recruitment.events.v1.ApplicationWithdrawn
-	6,  // 7: recruitment.events.v1.Event.application_erased:type_name -> recruitment.events.v1.ApplicationErased
-	7,  // 8: recruitment.events.v1.Event.sift_passed:type_name -> recruitment.events.v1.SiftPassed
-	8,  // 9: recruitment.events.v1.Event.sift_failed:type_name -> recruitment.events.v1.SiftFailed
-	9,  // 10: recruitment.events.v1.Event.interview_scheduled:type_name -> recruitment.events.v1.InterviewScheduled
-	10, // 11: recruitment.events.v1.Event.interview_passed:type_name -> recruitment.events.v1.InterviewPassed
-	11, // 12: recruitment.events.v1.Event.interview_failed:type_name -> recruitment.events.v1.InterviewFailed
-	12, // 13: recruitment.events.v1.Event.offer_made:type_name -> recruitment.events.v1.OfferMade
-	13, // 14: recruitment.events.v1.Event.offer_accepted:type_name -> recruitment.events.v1.OfferAccepted
-	14, // 15: recruitment.events.v1.Event.offer_declined:type_name -> recruitment.events.v1.OfferDeclined
-	15, // 16: recruitment.events.v1.Event.offer_withdrawn:type_name -> recruitment.events.v1.OfferWithdrawn
-	16, // 17: recruitment.events.v1.Event.offer_start_date_set:type_name -> recruitment.events.v1.OfferStartDateSet
-	17, // 18: recruitment.events.v1.Event.candidate_started:type_name -> recruitment.events.v1.CandidateStarted
-	18, // 19: recruitment.events.v1.Event.vetting_opened:type_name -> recruitment.events.v1.VettingOpened
-	19, // 20: recruitment.events.v1.Event.vetting_forms_received:type_name -> recruitment.events.v1.VettingFormsReceived
-	20, // 21: recruitment.events.v1.Event.vetting_blocked:type_name -> recruitment.events.v1.VettingBlocked
-	21, // 22: recruitment.events.v1.Event.vetting_unblocked:type_name -> recruitment.events.v1.VettingUnblocked
-	22, // 23: recruitment.events.v1.Event.vetting_cleared:type_name -> recruitment.events.v1.VettingCleared
-	23, // 24: recruitment.events.v1.Event.vetting_failed:type_name -> recruitment.events.v1.VettingFailed
-	24, // 25: recruitment.events.v1.Event.vetting_assigned:type_name -> recruitment.events.v1.VettingAssigned
-	25, // 26: recruitment.events.v1.Event.vetting_unassigned:type_name -> recruitment.events.v1.VettingUnassigned
-	29, // 27: recruitment.events.v1.CampaignDetails.opens_on:type_name -> recruitment.common.v1.Date
-	29, // 28: recruitment.events.v1.CampaignDetails.closes_on:type_name -> recruitment.common.v1.Date
-	1,  // 29: recruitment.events.v1.CampaignCreated.campaign:type_name -> recruitment.events.v1.CampaignDetails
-	1,  // 30: recruitment.events.v1.CampaignUpdated.campaign:type_name -> recruitment.events.v1.CampaignDetails
-	30, // 31: recruitment.events.v1.ApplicationSubmitted.imported:type_name -> recruitment.common.v1.ImportedHistory
-	31, // 32: recruitment.events.v1.ApplicationWithdrawn.stage:type_name -> recruitment.common.v1.Stage
-	27, // 33: recruitment.events.v1.InterviewScheduled.scheduled_for:type_name -> google.protobuf.Timestamp
-	30, // 34: recruitment.events.v1.InterviewPassed.imported:type_name -> recruitment.common.v1.ImportedHistory
-	32, // 35: recruitment.events.v1.OfferMade.conditions:type_name -> recruitment.common.v1.OfferCondition
-	30, // 36: recruitment.events.v1.OfferAccepted.imported:type_name -> recruitment.common.v1.ImportedHistory
-	29, // 37: recruitment.events.v1.OfferStartDateSet.start_date:type_name -> recruitment.common.v1.Date
-	29, // 38: recruitment.events.v1.OfferStartDateSet.vetting_due_by:type_name -> recruitment.common.v1.Date
-	29, // 39: recruitment.events.v1.CandidateStarted.start_date:type_name -> recruitment.common.v1.Date
-	29, // 40: recruitment.events.v1.CandidateStarted.vetting_due_by:type_name -> recruitment.common.v1.Date
-	33, // 41: recruitment.events.v1.VettingOpened.level:type_name -> recruitment.common.v1.VettingLevel
-	34, // 42: recruitment.events.v1.VettingBlocked.reason:type_name -> recruitment.common.v1.BlockReason
-	43, // [43:43] is the sub-list for method output_type
-	43, // [43:43] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	30, // 0: recruitment.events.v1.Event.role:type_name -> recruitment.common.v1.JobRole
+	31, // 1: recruitment.events.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
+	32, // 2: recruitment.events.v1.Event.actor:type_name -> recruitment.common.v1.Actor
+	3,  // 3: recruitment.events.v1.Event.campaign_created:type_name -> recruitment.events.v1.CampaignCreated
+	4,  // 4: recruitment.events.v1.Event.campaign_updated:type_name -> recruitment.events.v1.CampaignUpdated
+	5,  // 5: recruitment.events.v1.Event.application_submitted:type_name -> recruitment.events.v1.ApplicationSubmitted
+	6,  // 6: recruitment.events.v1.Event.application_withdrawn:type_name -> recruitment.events.v1.ApplicationWithdrawn
+	7,  // 7: recruitment.events.v1.Event.application_erased:type_name -> recruitment.events.v1.ApplicationErased
+	8,  // 8: recruitment.events.v1.Event.sift_passed:type_name -> recruitment.events.v1.SiftPassed
+	9,  // 9: recruitment.events.v1.Event.sift_failed:type_name -> recruitment.events.v1.SiftFailed
+	10, // 10: recruitment.events.v1.Event.interview_scheduled:type_name -> recruitment.events.v1.InterviewScheduled
+	11, // 11: recruitment.events.v1.Event.interview_passed:type_name -> recruitment.events.v1.InterviewPassed
+	12, // 12: recruitment.events.v1.Event.interview_failed:type_name -> recruitment.events.v1.InterviewFailed
+	27, // 13: recruitment.events.v1.Event.sift_assigned:type_name -> recruitment.events.v1.CaseAssigned
+	28, // 14: recruitment.events.v1.Event.sift_unassigned:type_name -> recruitment.events.v1.CaseUnassigned
+	13, // 15: recruitment.events.v1.Event.offer_made:type_name -> recruitment.events.v1.OfferMade
+	14, // 16: recruitment.events.v1.Event.offer_accepted:type_name -> recruitment.events.v1.OfferAccepted
+	15, // 17: recruitment.events.v1.Event.offer_declined:type_name -> recruitment.events.v1.OfferDeclined
+	16, // 18: recruitment.events.v1.Event.offer_withdrawn:type_name -> recruitment.events.v1.OfferWithdrawn
+	17, // 19: recruitment.events.v1.Event.offer_start_date_set:type_name -> recruitment.events.v1.OfferStartDateSet
+	18, // 20: recruitment.events.v1.Event.candidate_started:type_name -> recruitment.events.v1.CandidateStarted
+	27, // 21: recruitment.events.v1.Event.offer_assigned:type_name -> recruitment.events.v1.CaseAssigned
+	28, // 22: recruitment.events.v1.Event.offer_unassigned:type_name -> recruitment.events.v1.CaseUnassigned
+	19, // 23: recruitment.events.v1.Event.vetting_opened:type_name -> recruitment.events.v1.VettingOpened
+	20, // 24: recruitment.events.v1.Event.vetting_forms_received:type_name -> recruitment.events.v1.VettingFormsReceived
+	21, // 25: recruitment.events.v1.Event.vetting_blocked:type_name -> recruitment.events.v1.VettingBlocked
+	22, // 26: recruitment.events.v1.Event.vetting_unblocked:type_name -> recruitment.events.v1.VettingUnblocked
+	23, // 27: recruitment.events.v1.Event.vetting_cleared:type_name -> recruitment.events.v1.VettingCleared
+	24, // 28: recruitment.events.v1.Event.vetting_failed:type_name -> recruitment.events.v1.VettingFailed
+	25, // 29: recruitment.events.v1.Event.vetting_assigned:type_name -> recruitment.events.v1.VettingAssigned
+	26, // 30: recruitment.events.v1.Event.vetting_unassigned:type_name -> recruitment.events.v1.VettingUnassigned
+	29, // 31: recruitment.events.v1.Event.stuck_warning:type_name -> recruitment.events.v1.StuckChanged
+	29, // 32: recruitment.events.v1.Event.stuck_breach:type_name -> recruitment.events.v1.StuckChanged
+	29, // 33: recruitment.events.v1.Event.stuck_resolved:type_name -> recruitment.events.v1.StuckChanged
+	33, // 34: recruitment.events.v1.CampaignDetails.opens_on:type_name -> recruitment.common.v1.Date
+	33, // 35: recruitment.events.v1.CampaignDetails.closes_on:type_name -> recruitment.common.v1.Date
+	2,  // 36: recruitment.events.v1.CampaignCreated.campaign:type_name -> recruitment.events.v1.CampaignDetails
+	2,  // 37: recruitment.events.v1.CampaignUpdated.campaign:type_name -> recruitment.events.v1.CampaignDetails
+	34, // 38: recruitment.events.v1.ApplicationSubmitted.imported:type_name -> recruitment.common.v1.ImportedHistory
+	35, // 39: recruitment.events.v1.ApplicationWithdrawn.stage:type_name -> recruitment.common.v1.Stage
+	31, // 40: recruitment.events.v1.InterviewScheduled.scheduled_for:type_name -> google.protobuf.Timestamp
+	34, // 41: recruitment.events.v1.InterviewPassed.imported:type_name -> recruitment.common.v1.ImportedHistory
+	36, // 42: recruitment.events.v1.OfferMade.conditions:type_name -> recruitment.common.v1.OfferCondition
+	34, // 43: recruitment.events.v1.OfferAccepted.imported:type_name -> recruitment.common.v1.ImportedHistory
+	33, // 44: recruitment.events.v1.OfferStartDateSet.start_date:type_name -> recruitment.common.v1.Date
+	33, // 45: recruitment.events.v1.OfferStartDateSet.vetting_due_by:type_name -> recruitment.common.v1.Date
+	33, // 46: recruitment.events.v1.CandidateStarted.start_date:type_name -> recruitment.common.v1.Date
+	33, // 47: recruitment.events.v1.CandidateStarted.vetting_due_by:type_name -> recruitment.common.v1.Date
+	37, // 48: recruitment.events.v1.VettingOpened.level:type_name -> recruitment.common.v1.VettingLevel
+	38, // 49: recruitment.events.v1.VettingBlocked.reason:type_name -> recruitment.common.v1.BlockReason
+	0,  // 50: recruitment.events.v1.StuckChanged.rule:type_name -> recruitment.events.v1.StuckRule
+	35, // 51: recruitment.events.v1.StuckChanged.stage:type_name -> recruitment.common.v1.Stage
+	31, // 52: recruitment.events.v1.StuckChanged.since:type_name -> google.protobuf.Timestamp
+	39, // 53: recruitment.events.v1.StuckChanged.next_actor:type_name -> recruitment.common.v1.CallerRole
+	38, // 54: recruitment.events.v1.StuckChanged.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	55, // [55:55] is the sub-list for method output_type
+	55, // [55:55] is the sub-list for method input_type
+	55, // [55:55] is the sub-list for extension type_name
+	55, // [55:55] is the sub-list for extension extendee
+	0,  // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_events_v1_events_proto_init() }
@@ -2041,12 +2473,16 @@ func file_recruitment_events_v1_events_proto_init() {
 		(*Event_InterviewScheduled)(nil),
 		(*Event_InterviewPassed)(nil),
 		(*Event_InterviewFailed)(nil),
+		(*Event_SiftAssigned)(nil),
+		(*Event_SiftUnassigned)(nil),
 		(*Event_OfferMade)(nil),
 		(*Event_OfferAccepted)(nil),
 		(*Event_OfferDeclined)(nil),
 		(*Event_OfferWithdrawn)(nil),
 		(*Event_OfferStartDateSet)(nil),
 		(*Event_CandidateStarted)(nil),
+		(*Event_OfferAssigned)(nil),
+		(*Event_OfferUnassigned)(nil),
 		(*Event_VettingOpened)(nil),
 		(*Event_VettingFormsReceived)(nil),
 		(*Event_VettingBlocked)(nil),
@@ -2055,19 +2491,23 @@ func file_recruitment_events_v1_events_proto_init() {
 		(*Event_VettingFailed)(nil),
 		(*Event_VettingAssigned)(nil),
 		(*Event_VettingUnassigned)(nil),
+		(*Event_StuckWarning)(nil),
+		(*Event_StuckBreach)(nil),
+		(*Event_StuckResolved)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_events_v1_events_proto_rawDesc), len(file_recruitment_events_v1_events_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   26,
+			NumEnums:      1,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_recruitment_events_v1_events_proto_goTypes,
 		DependencyIndexes: file_recruitment_events_v1_events_proto_depIdxs,
+		EnumInfos:         file_recruitment_events_v1_events_proto_enumTypes,
 		MessageInfos:      file_recruitment_events_v1_events_proto_msgTypes,
 	}.Build()
 	File_recruitment_events_v1_events_proto = out.File
