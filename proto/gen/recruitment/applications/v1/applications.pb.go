@@ -1041,6 +1041,135 @@ func (x *GetApplicationResponse) GetApplication() *Application {
 	return nil
 }
 
+type GetCandidateContactRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ApplicationId string                 `protobuf:"bytes,1,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCandidateContactRequest) Reset() {
+	*x = GetCandidateContactRequest{}
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCandidateContactRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCandidateContactRequest) ProtoMessage() {}
+
+func (x *GetCandidateContactRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCandidateContactRequest.ProtoReflect.Descriptor instead.
+func (*GetCandidateContactRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *GetCandidateContactRequest) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+type GetCandidateContactResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ApplicationId string                 `protobuf:"bytes,1,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	Region        string                 `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
+	CampaignId    string                 `protobuf:"bytes,3,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	Role          v1.JobRole             `protobuf:"varint,4,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
+	// Empty once erased.
+	Candidate     *Candidate `protobuf:"bytes,5,opt,name=candidate,proto3" json:"candidate,omitempty"`
+	Erased        bool       `protobuf:"varint,6,opt,name=erased,proto3" json:"erased,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCandidateContactResponse) Reset() {
+	*x = GetCandidateContactResponse{}
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCandidateContactResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCandidateContactResponse) ProtoMessage() {}
+
+func (x *GetCandidateContactResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCandidateContactResponse.ProtoReflect.Descriptor instead.
+func (*GetCandidateContactResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *GetCandidateContactResponse) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *GetCandidateContactResponse) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *GetCandidateContactResponse) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *GetCandidateContactResponse) GetRole() v1.JobRole {
+	if x != nil {
+		return x.Role
+	}
+	return v1.JobRole(0)
+}
+
+func (x *GetCandidateContactResponse) GetCandidate() *Candidate {
+	if x != nil {
+		return x.Candidate
+	}
+	return nil
+}
+
+func (x *GetCandidateContactResponse) GetErased() bool {
+	if x != nil {
+		return x.Erased
+	}
+	return false
+}
+
 type ListApplicationsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Optional; defaults to every region the caller may see.
@@ -1059,7 +1188,7 @@ type ListApplicationsRequest struct {
 
 func (x *ListApplicationsRequest) Reset() {
 	*x = ListApplicationsRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[15]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1071,7 +1200,7 @@ func (x *ListApplicationsRequest) String() string {
 func (*ListApplicationsRequest) ProtoMessage() {}
 
 func (x *ListApplicationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[15]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1084,7 +1213,7 @@ func (x *ListApplicationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApplicationsRequest.ProtoReflect.Descriptor instead.
 func (*ListApplicationsRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{15}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListApplicationsRequest) GetRegion() string {
@@ -1132,7 +1261,7 @@ type ListApplicationsResponse struct {
 
 func (x *ListApplicationsResponse) Reset() {
 	*x = ListApplicationsResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[16]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1144,7 +1273,7 @@ func (x *ListApplicationsResponse) String() string {
 func (*ListApplicationsResponse) ProtoMessage() {}
 
 func (x *ListApplicationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[16]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1157,7 +1286,7 @@ func (x *ListApplicationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApplicationsResponse.ProtoReflect.Descriptor instead.
 func (*ListApplicationsResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{16}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListApplicationsResponse) GetApplications() []*Application {
@@ -1187,7 +1316,7 @@ type WithdrawApplicationRequest struct {
 
 func (x *WithdrawApplicationRequest) Reset() {
 	*x = WithdrawApplicationRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[17]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1199,7 +1328,7 @@ func (x *WithdrawApplicationRequest) String() string {
 func (*WithdrawApplicationRequest) ProtoMessage() {}
 
 func (x *WithdrawApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[17]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1212,7 +1341,7 @@ func (x *WithdrawApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawApplicationRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{17}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *WithdrawApplicationRequest) GetRequestId() string {
@@ -1252,7 +1381,7 @@ type WithdrawApplicationResponse struct {
 
 func (x *WithdrawApplicationResponse) Reset() {
 	*x = WithdrawApplicationResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[18]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1264,7 +1393,7 @@ func (x *WithdrawApplicationResponse) String() string {
 func (*WithdrawApplicationResponse) ProtoMessage() {}
 
 func (x *WithdrawApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[18]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1277,7 +1406,7 @@ func (x *WithdrawApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawApplicationResponse.ProtoReflect.Descriptor instead.
 func (*WithdrawApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{18}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *WithdrawApplicationResponse) GetApplication() *Application {
@@ -1320,7 +1449,7 @@ type ImportRow struct {
 
 func (x *ImportRow) Reset() {
 	*x = ImportRow{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[19]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1332,7 +1461,7 @@ func (x *ImportRow) String() string {
 func (*ImportRow) ProtoMessage() {}
 
 func (x *ImportRow) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[19]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1345,7 +1474,7 @@ func (x *ImportRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportRow.ProtoReflect.Descriptor instead.
 func (*ImportRow) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{19}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ImportRow) GetReference() string {
@@ -1453,7 +1582,7 @@ type ImportApplicationsRequest struct {
 
 func (x *ImportApplicationsRequest) Reset() {
 	*x = ImportApplicationsRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[20]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1465,7 +1594,7 @@ func (x *ImportApplicationsRequest) String() string {
 func (*ImportApplicationsRequest) ProtoMessage() {}
 
 func (x *ImportApplicationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[20]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1478,7 +1607,7 @@ func (x *ImportApplicationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportApplicationsRequest.ProtoReflect.Descriptor instead.
 func (*ImportApplicationsRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{20}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ImportApplicationsRequest) GetRequestId() string {
@@ -1517,7 +1646,7 @@ type ImportResult struct {
 
 func (x *ImportResult) Reset() {
 	*x = ImportResult{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[21]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1529,7 +1658,7 @@ func (x *ImportResult) String() string {
 func (*ImportResult) ProtoMessage() {}
 
 func (x *ImportResult) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[21]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1542,7 +1671,7 @@ func (x *ImportResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportResult.ProtoReflect.Descriptor instead.
 func (*ImportResult) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{21}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ImportResult) GetIndex() int32 {
@@ -1586,7 +1715,7 @@ type ImportApplicationsResponse struct {
 
 func (x *ImportApplicationsResponse) Reset() {
 	*x = ImportApplicationsResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[22]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1598,7 +1727,7 @@ func (x *ImportApplicationsResponse) String() string {
 func (*ImportApplicationsResponse) ProtoMessage() {}
 
 func (x *ImportApplicationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[22]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1611,7 +1740,7 @@ func (x *ImportApplicationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportApplicationsResponse.ProtoReflect.Descriptor instead.
 func (*ImportApplicationsResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{22}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ImportApplicationsResponse) GetResults() []*ImportResult {
@@ -1663,7 +1792,7 @@ type EraseCandidateRequest struct {
 
 func (x *EraseCandidateRequest) Reset() {
 	*x = EraseCandidateRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[23]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1675,7 +1804,7 @@ func (x *EraseCandidateRequest) String() string {
 func (*EraseCandidateRequest) ProtoMessage() {}
 
 func (x *EraseCandidateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[23]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1688,7 +1817,7 @@ func (x *EraseCandidateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseCandidateRequest.ProtoReflect.Descriptor instead.
 func (*EraseCandidateRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{23}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *EraseCandidateRequest) GetRequestId() string {
@@ -1722,7 +1851,7 @@ type EraseCandidateResponse struct {
 
 func (x *EraseCandidateResponse) Reset() {
 	*x = EraseCandidateResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[24]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1734,7 +1863,7 @@ func (x *EraseCandidateResponse) String() string {
 func (*EraseCandidateResponse) ProtoMessage() {}
 
 func (x *EraseCandidateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[24]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1747,7 +1876,7 @@ func (x *EraseCandidateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseCandidateResponse.ProtoReflect.Descriptor instead.
 func (*EraseCandidateResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{24}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *EraseCandidateResponse) GetApplication() *Application {
@@ -1845,7 +1974,17 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\x15GetApplicationRequest\x12%\n" +
 	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\"d\n" +
 	"\x16GetApplicationResponse\x12J\n" +
-	"\vapplication\x18\x01 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication\"\xc2\x01\n" +
+	"\vapplication\x18\x01 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication\"C\n" +
+	"\x1aGetCandidateContactRequest\x12%\n" +
+	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\"\x8f\x02\n" +
+	"\x1bGetCandidateContactResponse\x12%\n" +
+	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12\x16\n" +
+	"\x06region\x18\x02 \x01(\tR\x06region\x12\x1f\n" +
+	"\vcampaign_id\x18\x03 \x01(\tR\n" +
+	"campaignId\x122\n" +
+	"\x04role\x18\x04 \x01(\x0e2\x1e.recruitment.common.v1.JobRoleR\x04role\x12D\n" +
+	"\tcandidate\x18\x05 \x01(\v2&.recruitment.applications.v1.CandidateR\tcandidate\x12\x16\n" +
+	"\x06erased\x18\x06 \x01(\bR\x06erased\"\xc2\x01\n" +
 	"\x17ListApplicationsRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
@@ -1904,15 +2043,15 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\vreason_code\x18\x03 \x01(\tR\n" +
 	"reasonCode\"d\n" +
 	"\x16EraseCandidateResponse\x12J\n" +
-	"\vapplication\x18\x01 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication2\x84\n" +
-	"\n" +
+	"\vapplication\x18\x01 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication2\x8f\v\n" +
 	"\x13ApplicationsService\x12y\n" +
 	"\x0eCreateCampaign\x122.recruitment.applications.v1.CreateCampaignRequest\x1a3.recruitment.applications.v1.CreateCampaignResponse\x12y\n" +
 	"\x0eUpdateCampaign\x122.recruitment.applications.v1.UpdateCampaignRequest\x1a3.recruitment.applications.v1.UpdateCampaignResponse\x12p\n" +
 	"\vGetCampaign\x12/.recruitment.applications.v1.GetCampaignRequest\x1a0.recruitment.applications.v1.GetCampaignResponse\x12v\n" +
 	"\rListCampaigns\x121.recruitment.applications.v1.ListCampaignsRequest\x1a2.recruitment.applications.v1.ListCampaignsResponse\x12\x82\x01\n" +
 	"\x11SubmitApplication\x125.recruitment.applications.v1.SubmitApplicationRequest\x1a6.recruitment.applications.v1.SubmitApplicationResponse\x12y\n" +
-	"\x0eGetApplication\x122.recruitment.applications.v1.GetApplicationRequest\x1a3.recruitment.applications.v1.GetApplicationResponse\x12\x7f\n" +
+	"\x0eGetApplication\x122.recruitment.applications.v1.GetApplicationRequest\x1a3.recruitment.applications.v1.GetApplicationResponse\x12\x88\x01\n" +
+	"\x13GetCandidateContact\x127.recruitment.applications.v1.GetCandidateContactRequest\x1a8.recruitment.applications.v1.GetCandidateContactResponse\x12\x7f\n" +
 	"\x10ListApplications\x124.recruitment.applications.v1.ListApplicationsRequest\x1a5.recruitment.applications.v1.ListApplicationsResponse\x12\x88\x01\n" +
 	"\x13WithdrawApplication\x127.recruitment.applications.v1.WithdrawApplicationRequest\x1a8.recruitment.applications.v1.WithdrawApplicationResponse\x12\x85\x01\n" +
 	"\x12ImportApplications\x126.recruitment.applications.v1.ImportApplicationsRequest\x1a7.recruitment.applications.v1.ImportApplicationsResponse\x12y\n" +
@@ -1931,7 +2070,7 @@ func file_recruitment_applications_v1_applications_proto_rawDescGZIP() []byte {
 	return file_recruitment_applications_v1_applications_proto_rawDescData
 }
 
-var file_recruitment_applications_v1_applications_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_recruitment_applications_v1_applications_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_recruitment_applications_v1_applications_proto_goTypes = []any{
 	(*Campaign)(nil),                    // 0: recruitment.applications.v1.Campaign
 	(*Candidate)(nil),                   // 1: recruitment.applications.v1.Candidate
@@ -1948,87 +2087,93 @@ var file_recruitment_applications_v1_applications_proto_goTypes = []any{
 	(*SubmitApplicationResponse)(nil),   // 12: recruitment.applications.v1.SubmitApplicationResponse
 	(*GetApplicationRequest)(nil),       // 13: recruitment.applications.v1.GetApplicationRequest
 	(*GetApplicationResponse)(nil),      // 14: recruitment.applications.v1.GetApplicationResponse
-	(*ListApplicationsRequest)(nil),     // 15: recruitment.applications.v1.ListApplicationsRequest
-	(*ListApplicationsResponse)(nil),    // 16: recruitment.applications.v1.ListApplicationsResponse
-	(*WithdrawApplicationRequest)(nil),  // 17: recruitment.applications.v1.WithdrawApplicationRequest
-	(*WithdrawApplicationResponse)(nil), // 18: recruitment.applications.v1.WithdrawApplicationResponse
-	(*ImportRow)(nil),                   // 19: recruitment.applications.v1.ImportRow
-	(*ImportApplicationsRequest)(nil),   // 20: recruitment.applications.v1.ImportApplicationsRequest
-	(*ImportResult)(nil),                // 21: recruitment.applications.v1.ImportResult
-	(*ImportApplicationsResponse)(nil),  // 22: recruitment.applications.v1.ImportApplicationsResponse
-	(*EraseCandidateRequest)(nil),       // 23: recruitment.applications.v1.EraseCandidateRequest
-	(*EraseCandidateResponse)(nil),      // 24: recruitment.applications.v1.EraseCandidateResponse
-	(v1.JobRole)(0),                     // 25: recruitment.common.v1.JobRole
-	(*v1.Date)(nil),                     // 26: recruitment.common.v1.Date
-	(*timestamppb.Timestamp)(nil),       // 27: google.protobuf.Timestamp
-	(v1.Stage)(0),                       // 28: recruitment.common.v1.Stage
-	(*v1.ImportedHistory)(nil),          // 29: recruitment.common.v1.ImportedHistory
-	(*v1.ItemStatus)(nil),               // 30: recruitment.common.v1.ItemStatus
+	(*GetCandidateContactRequest)(nil),  // 15: recruitment.applications.v1.GetCandidateContactRequest
+	(*GetCandidateContactResponse)(nil), // 16: recruitment.applications.v1.GetCandidateContactResponse
+	(*ListApplicationsRequest)(nil),     // 17: recruitment.applications.v1.ListApplicationsRequest
+	(*ListApplicationsResponse)(nil),    // 18: recruitment.applications.v1.ListApplicationsResponse
+	(*WithdrawApplicationRequest)(nil),  // 19: recruitment.applications.v1.WithdrawApplicationRequest
+	(*WithdrawApplicationResponse)(nil), // 20: recruitment.applications.v1.WithdrawApplicationResponse
+	(*ImportRow)(nil),                   // 21: recruitment.applications.v1.ImportRow
+	(*ImportApplicationsRequest)(nil),   // 22: recruitment.applications.v1.ImportApplicationsRequest
+	(*ImportResult)(nil),                // 23: recruitment.applications.v1.ImportResult
+	(*ImportApplicationsResponse)(nil),  // 24: recruitment.applications.v1.ImportApplicationsResponse
+	(*EraseCandidateRequest)(nil),       // 25: recruitment.applications.v1.EraseCandidateRequest
+	(*EraseCandidateResponse)(nil),      // 26: recruitment.applications.v1.EraseCandidateResponse
+	(v1.JobRole)(0),                     // 27: recruitment.common.v1.JobRole
+	(*v1.Date)(nil),                     // 28: recruitment.common.v1.Date
+	(*timestamppb.Timestamp)(nil),       // 29: google.protobuf.Timestamp
+	(v1.Stage)(0),                       // 30: recruitment.common.v1.Stage
+	(*v1.ImportedHistory)(nil),          // 31: recruitment.common.v1.ImportedHistory
+	(*v1.ItemStatus)(nil),               // 32: recruitment.common.v1.ItemStatus
 }
 var file_recruitment_applications_v1_applications_proto_depIdxs = []int32{
-	25, // 0: recruitment.applications.v1.Campaign.role:type_name -> recruitment.common.v1.JobRole
-	26, // 1: recruitment.applications.v1.Campaign.opens_on:type_name -> recruitment.common.v1.Date
-	26, // 2: recruitment.applications.v1.Campaign.closes_on:type_name -> recruitment.common.v1.Date
-	27, // 3: recruitment.applications.v1.Campaign.created_at:type_name -> google.protobuf.Timestamp
-	27, // 4: recruitment.applications.v1.Campaign.updated_at:type_name -> google.protobuf.Timestamp
-	25, // 5: recruitment.applications.v1.Application.role:type_name -> recruitment.common.v1.JobRole
+	27, // 0: recruitment.applications.v1.Campaign.role:type_name -> recruitment.common.v1.JobRole
+	28, // 1: recruitment.applications.v1.Campaign.opens_on:type_name -> recruitment.common.v1.Date
+	28, // 2: recruitment.applications.v1.Campaign.closes_on:type_name -> recruitment.common.v1.Date
+	29, // 3: recruitment.applications.v1.Campaign.created_at:type_name -> google.protobuf.Timestamp
+	29, // 4: recruitment.applications.v1.Campaign.updated_at:type_name -> google.protobuf.Timestamp
+	27, // 5: recruitment.applications.v1.Application.role:type_name -> recruitment.common.v1.JobRole
 	1,  // 6: recruitment.applications.v1.Application.candidate:type_name -> recruitment.applications.v1.Candidate
-	28, // 7: recruitment.applications.v1.Application.stage:type_name -> recruitment.common.v1.Stage
-	27, // 8: recruitment.applications.v1.Application.stage_entered_at:type_name -> google.protobuf.Timestamp
-	27, // 9: recruitment.applications.v1.Application.submitted_at:type_name -> google.protobuf.Timestamp
-	27, // 10: recruitment.applications.v1.Application.withdrawn_at:type_name -> google.protobuf.Timestamp
-	27, // 11: recruitment.applications.v1.Application.erased_at:type_name -> google.protobuf.Timestamp
-	25, // 12: recruitment.applications.v1.CreateCampaignRequest.role:type_name -> recruitment.common.v1.JobRole
-	26, // 13: recruitment.applications.v1.CreateCampaignRequest.opens_on:type_name -> recruitment.common.v1.Date
-	26, // 14: recruitment.applications.v1.CreateCampaignRequest.closes_on:type_name -> recruitment.common.v1.Date
+	30, // 7: recruitment.applications.v1.Application.stage:type_name -> recruitment.common.v1.Stage
+	29, // 8: recruitment.applications.v1.Application.stage_entered_at:type_name -> google.protobuf.Timestamp
+	29, // 9: recruitment.applications.v1.Application.submitted_at:type_name -> google.protobuf.Timestamp
+	29, // 10: recruitment.applications.v1.Application.withdrawn_at:type_name -> google.protobuf.Timestamp
+	29, // 11: recruitment.applications.v1.Application.erased_at:type_name -> google.protobuf.Timestamp
+	27, // 12: recruitment.applications.v1.CreateCampaignRequest.role:type_name -> recruitment.common.v1.JobRole
+	28, // 13: recruitment.applications.v1.CreateCampaignRequest.opens_on:type_name -> recruitment.common.v1.Date
+	28, // 14: recruitment.applications.v1.CreateCampaignRequest.closes_on:type_name -> recruitment.common.v1.Date
 	0,  // 15: recruitment.applications.v1.CreateCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
-	26, // 16: recruitment.applications.v1.UpdateCampaignRequest.opens_on:type_name -> recruitment.common.v1.Date
-	26, // 17: recruitment.applications.v1.UpdateCampaignRequest.closes_on:type_name -> recruitment.common.v1.Date
+	28, // 16: recruitment.applications.v1.UpdateCampaignRequest.opens_on:type_name -> recruitment.common.v1.Date
+	28, // 17: recruitment.applications.v1.UpdateCampaignRequest.closes_on:type_name -> recruitment.common.v1.Date
 	0,  // 18: recruitment.applications.v1.UpdateCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
 	0,  // 19: recruitment.applications.v1.GetCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
 	0,  // 20: recruitment.applications.v1.ListCampaignsResponse.campaigns:type_name -> recruitment.applications.v1.Campaign
 	1,  // 21: recruitment.applications.v1.SubmitApplicationRequest.candidate:type_name -> recruitment.applications.v1.Candidate
 	2,  // 22: recruitment.applications.v1.SubmitApplicationResponse.application:type_name -> recruitment.applications.v1.Application
 	2,  // 23: recruitment.applications.v1.GetApplicationResponse.application:type_name -> recruitment.applications.v1.Application
-	28, // 24: recruitment.applications.v1.ListApplicationsRequest.stage:type_name -> recruitment.common.v1.Stage
-	2,  // 25: recruitment.applications.v1.ListApplicationsResponse.applications:type_name -> recruitment.applications.v1.Application
-	2,  // 26: recruitment.applications.v1.WithdrawApplicationResponse.application:type_name -> recruitment.applications.v1.Application
-	25, // 27: recruitment.applications.v1.ImportRow.role:type_name -> recruitment.common.v1.JobRole
-	26, // 28: recruitment.applications.v1.ImportRow.opens_on:type_name -> recruitment.common.v1.Date
-	26, // 29: recruitment.applications.v1.ImportRow.closes_on:type_name -> recruitment.common.v1.Date
-	1,  // 30: recruitment.applications.v1.ImportRow.candidate:type_name -> recruitment.applications.v1.Candidate
-	27, // 31: recruitment.applications.v1.ImportRow.submitted_at:type_name -> google.protobuf.Timestamp
-	29, // 32: recruitment.applications.v1.ImportRow.history:type_name -> recruitment.common.v1.ImportedHistory
-	27, // 33: recruitment.applications.v1.ImportRow.withdrawn_at:type_name -> google.protobuf.Timestamp
-	19, // 34: recruitment.applications.v1.ImportApplicationsRequest.rows:type_name -> recruitment.applications.v1.ImportRow
-	30, // 35: recruitment.applications.v1.ImportResult.status:type_name -> recruitment.common.v1.ItemStatus
-	21, // 36: recruitment.applications.v1.ImportApplicationsResponse.results:type_name -> recruitment.applications.v1.ImportResult
-	2,  // 37: recruitment.applications.v1.EraseCandidateResponse.application:type_name -> recruitment.applications.v1.Application
-	3,  // 38: recruitment.applications.v1.ApplicationsService.CreateCampaign:input_type -> recruitment.applications.v1.CreateCampaignRequest
-	5,  // 39: recruitment.applications.v1.ApplicationsService.UpdateCampaign:input_type -> recruitment.applications.v1.UpdateCampaignRequest
-	7,  // 40: recruitment.applications.v1.ApplicationsService.GetCampaign:input_type -> recruitment.applications.v1.GetCampaignRequest
-	9,  // 41: recruitment.applications.v1.ApplicationsService.ListCampaigns:input_type -> recruitment.applications.v1.ListCampaignsRequest
-	11, // 42: recruitment.applications.v1.ApplicationsService.SubmitApplication:input_type -> recruitment.applications.v1.SubmitApplicationRequest
-	13, // 43: recruitment.applications.v1.ApplicationsService.GetApplication:input_type -> recruitment.applications.v1.GetApplicationRequest
-	15, // 44: recruitment.applications.v1.ApplicationsService.ListApplications:input_type -> recruitment.applications.v1.ListApplicationsRequest
-	17, // 45: recruitment.applications.v1.ApplicationsService.WithdrawApplication:input_type -> recruitment.applications.v1.WithdrawApplicationRequest
-	20, // 46: recruitment.applications.v1.ApplicationsService.ImportApplications:input_type -> recruitment.applications.v1.ImportApplicationsRequest
-	23, // 47: recruitment.applications.v1.ApplicationsService.EraseCandidate:input_type -> recruitment.applications.v1.EraseCandidateRequest
-	4,  // 48: recruitment.applications.v1.ApplicationsService.CreateCampaign:output_type -> recruitment.applications.v1.CreateCampaignResponse
-	6,  // 49: recruitment.applications.v1.ApplicationsService.UpdateCampaign:output_type -> recruitment.applications.v1.UpdateCampaignResponse
-	8,  // 50: recruitment.applications.v1.ApplicationsService.GetCampaign:output_type -> recruitment.applications.v1.GetCampaignResponse
-	10, // 51: recruitment.applications.v1.ApplicationsService.ListCampaigns:output_type -> recruitment.applications.v1.ListCampaignsResponse
-	12, // 52: recruitment.applications.v1.ApplicationsService.SubmitApplication:output_type -> recruitment.applications.v1.SubmitApplicationResponse
-	14, // 53: recruitment.applications.v1.ApplicationsService.GetApplication:output_type -> recruitment.applications.v1.GetApplicationResponse
-	16, // 54: recruitment.applications.v1.ApplicationsService.ListApplications:output_type -> recruitment.applications.v1.ListApplicationsResponse
-	18, // 55: recruitment.applications.v1.ApplicationsService.WithdrawApplication:output_type -> recruitment.applications.v1.WithdrawApplicationResponse
-	22, // 56: recruitment.applications.v1.ApplicationsService.ImportApplications:output_type -> recruitment.applications.v1.ImportApplicationsResponse
-	24, // 57: recruitment.applications.v1.ApplicationsService.EraseCandidate:output_type -> recruitment.applications.v1.EraseCandidateResponse
-	48, // [48:58] is the sub-list for method output_type
-	38, // [38:48] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	27, // 24: recruitment.applications.v1.GetCandidateContactResponse.role:type_name -> recruitment.common.v1.JobRole
+	1,  // 25: recruitment.applications.v1.GetCandidateContactResponse.candidate:type_name -> recruitment.applications.v1.Candidate
+	30, // 26: recruitment.applications.v1.ListApplicationsRequest.stage:type_name -> recruitment.common.v1.Stage
+	2,  // 27: recruitment.applications.v1.ListApplicationsResponse.applications:type_name -> recruitment.applications.v1.Application
+	2,  // 28: recruitment.applications.v1.WithdrawApplicationResponse.application:type_name -> recruitment.applications.v1.Application
+	27, // 29: recruitment.applications.v1.ImportRow.role:type_name -> recruitment.common.v1.JobRole
+	28, // 30: recruitment.applications.v1.ImportRow.opens_on:type_name -> recruitment.common.v1.Date
+	28, // 31: recruitment.applications.v1.ImportRow.closes_on:type_name -> recruitment.common.v1.Date
+	1,  // 32: recruitment.applications.v1.ImportRow.candidate:type_name -> recruitment.applications.v1.Candidate
+	29, // 33: recruitment.applications.v1.ImportRow.submitted_at:type_name -> google.protobuf.Timestamp
+	31, // 34: recruitment.applications.v1.ImportRow.history:type_name -> recruitment.common.v1.ImportedHistory
+	29, // 35: recruitment.applications.v1.ImportRow.withdrawn_at:type_name -> google.protobuf.Timestamp
+	21, // 36: recruitment.applications.v1.ImportApplicationsRequest.rows:type_name -> recruitment.applications.v1.ImportRow
+	32, // 37: recruitment.applications.v1.ImportResult.status:type_name -> recruitment.common.v1.ItemStatus
+	23, // 38: recruitment.applications.v1.ImportApplicationsResponse.results:type_name -> recruitment.applications.v1.ImportResult
+	2,  // 39: recruitment.applications.v1.EraseCandidateResponse.application:type_name -> recruitment.applications.v1.Application
+	3,  // 40: recruitment.applications.v1.ApplicationsService.CreateCampaign:input_type -> recruitment.applications.v1.CreateCampaignRequest
+	5,  // 41: recruitment.applications.v1.ApplicationsService.UpdateCampaign:input_type -> recruitment.applications.v1.UpdateCampaignRequest
+	7,  // 42: recruitment.applications.v1.ApplicationsService.GetCampaign:input_type -> recruitment.applications.v1.GetCampaignRequest
+	9,  // 43: recruitment.applications.v1.ApplicationsService.ListCampaigns:input_type -> recruitment.applications.v1.ListCampaignsRequest
+	11, // 44: recruitment.applications.v1.ApplicationsService.SubmitApplication:input_type -> recruitment.applications.v1.SubmitApplicationRequest
+	13, // 45: recruitment.applications.v1.ApplicationsService.GetApplication:input_type -> recruitment.applications.v1.GetApplicationRequest
+	15, // 46: recruitment.applications.v1.ApplicationsService.GetCandidateContact:input_type -> recruitment.applications.v1.GetCandidateContactRequest
+	17, // 47: recruitment.applications.v1.ApplicationsService.ListApplications:input_type -> recruitment.applications.v1.ListApplicationsRequest
+	19, // 48: recruitment.applications.v1.ApplicationsService.WithdrawApplication:input_type -> recruitment.applications.v1.WithdrawApplicationRequest
+	22, // 49: recruitment.applications.v1.ApplicationsService.ImportApplications:input_type -> recruitment.applications.v1.ImportApplicationsRequest
+	25, // 50: recruitment.applications.v1.ApplicationsService.EraseCandidate:input_type -> recruitment.applications.v1.EraseCandidateRequest
+	4,  // 51: recruitment.applications.v1.ApplicationsService.CreateCampaign:output_type -> recruitment.applications.v1.CreateCampaignResponse
+	6,  // 52: recruitment.applications.v1.ApplicationsService.UpdateCampaign:output_type -> recruitment.applications.v1.UpdateCampaignResponse
+	8,  // 53: recruitment.applications.v1.ApplicationsService.GetCampaign:output_type -> recruitment.applications.v1.GetCampaignResponse
+	10, // 54: recruitment.applications.v1.ApplicationsService.ListCampaigns:output_type -> recruitment.applications.v1.ListCampaignsResponse
+	12, // 55: recruitment.applications.v1.ApplicationsService.SubmitApplication:output_type -> recruitment.applications.v1.SubmitApplicationResponse
+	14, // 56: recruitment.applications.v1.ApplicationsService.GetApplication:output_type -> recruitment.applications.v1.GetApplicationResponse
+	16, // 57: recruitment.applications.v1.ApplicationsService.GetCandidateContact:output_type -> recruitment.applications.v1.GetCandidateContactResponse
+	18, // 58: recruitment.applications.v1.ApplicationsService.ListApplications:output_type -> recruitment.applications.v1.ListApplicationsResponse
+	20, // 59: recruitment.applications.v1.ApplicationsService.WithdrawApplication:output_type -> recruitment.applications.v1.WithdrawApplicationResponse
+	24, // 60: recruitment.applications.v1.ApplicationsService.ImportApplications:output_type -> recruitment.applications.v1.ImportApplicationsResponse
+	26, // 61: recruitment.applications.v1.ApplicationsService.EraseCandidate:output_type -> recruitment.applications.v1.EraseCandidateResponse
+	51, // [51:62] is the sub-list for method output_type
+	40, // [40:51] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_applications_v1_applications_proto_init() }
@@ -2042,7 +2187,7 @@ func file_recruitment_applications_v1_applications_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_applications_v1_applications_proto_rawDesc), len(file_recruitment_applications_v1_applications_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,6 +25,7 @@ const (
 	ApplicationsService_ListCampaigns_FullMethodName       = "/recruitment.applications.v1.ApplicationsService/ListCampaigns"
 	ApplicationsService_SubmitApplication_FullMethodName   = "/recruitment.applications.v1.ApplicationsService/SubmitApplication"
 	ApplicationsService_GetApplication_FullMethodName      = "/recruitment.applications.v1.ApplicationsService/GetApplication"
+	ApplicationsService_GetCandidateContact_FullMethodName = "/recruitment.applications.v1.ApplicationsService/GetCandidateContact"
 	ApplicationsService_ListApplications_FullMethodName    = "/recruitment.applications.v1.ApplicationsService/ListApplications"
 	ApplicationsService_WithdrawApplication_FullMethodName = "/recruitment.applications.v1.ApplicationsService/WithdrawApplication"
 	ApplicationsService_ImportApplications_FullMethodName  = "/recruitment.applications.v1.ApplicationsService/ImportApplications"
@@ -55,6 +56,13 @@ type ApplicationsServiceClient interface {
 	SubmitApplication(ctx context.Context, in *SubmitApplicationRequest, opts ...grpc.CallOption) (*SubmitApplicationResponse, error)
 	// GetApplication returns one application with the candidate's details.
 	GetApplication(ctx context.Context, in *GetApplicationRequest, opts ...grpc.CallOption) (*GetApplicationResponse, error)
+	// GetCandidateContact returns who the candidate is and how to reach them,
+	// with the application's region, campaign and role, and nothing else of
+	// the application: to the region's SPOC; to the region's vetting contact
+	// points while the application has an open vetting case; to the notifier
+	// service, which addresses messages only to people who may read it. Every
+	// answer is audited. An erased candidate reads as erased, with no contact.
+	GetCandidateContact(ctx context.Context, in *GetCandidateContactRequest, opts ...grpc.CallOption) (*GetCandidateContactResponse, error)
 	// ListApplications lists applications oldest first, filtered and paged.
 	ListApplications(ctx context.Context, in *ListApplicationsRequest, opts ...grpc.CallOption) (*ListApplicationsResponse, error)
 	// WithdrawApplication withdraws an application from any non-terminal stage.
@@ -144,6 +152,16 @@ func (c *applicationsServiceClient) GetApplication(ctx context.Context, in *GetA
 	return out, nil
 }
 
+func (c *applicationsServiceClient) GetCandidateContact(ctx context.Context, in *GetCandidateContactRequest, opts ...grpc.CallOption) (*GetCandidateContactResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCandidateContactResponse)
+	err := c.cc.Invoke(ctx, ApplicationsService_GetCandidateContact_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *applicationsServiceClient) ListApplications(ctx context.Context, in *ListApplicationsRequest, opts ...grpc.CallOption) (*ListApplicationsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListApplicationsResponse)
@@ -208,6 +226,13 @@ type ApplicationsServiceServer interface {
 	SubmitApplication(context.Context, *SubmitApplicationRequest) (*SubmitApplicationResponse, error)
 	// GetApplication returns one application with the candidate's details.
 	GetApplication(context.Context, *GetApplicationRequest) (*GetApplicationResponse, error)
+	// GetCandidateContact returns who the candidate is and how to reach them,
+	// with the application's region, campaign and role, and nothing else of
+	// the application: to the region's SPOC; to the region's vetting contact
+	// points while the application has an open vetting case; to the notifier
+	// service, which addresses messages only to people who may read it. Every
+	// answer is audited. An erased candidate reads as erased, with no contact.
+	GetCandidateContact(context.Context, *GetCandidateContactRequest) (*GetCandidateContactResponse, error)
 	// ListApplications lists applications oldest first, filtered and paged.
 	ListApplications(context.Context, *ListApplicationsRequest) (*ListApplicationsResponse, error)
 	// WithdrawApplication withdraws an application from any non-terminal stage.
@@ -254,6 +279,9 @@ func (UnimplementedApplicationsServiceServer) SubmitApplication(context.Context,
 }
 func (UnimplementedApplicationsServiceServer) GetApplication(context.Context, *GetApplicationRequest) (*GetApplicationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetApplication not implemented")
+}
+func (UnimplementedApplicationsServiceServer) GetCandidateContact(context.Context, *GetCandidateContactRequest) (*GetCandidateContactResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCandidateContact not implemented")
 }
 func (UnimplementedApplicationsServiceServer) ListApplications(context.Context, *ListApplicationsRequest) (*ListApplicationsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListApplications not implemented")
@@ -396,6 +424,24 @@ func _ApplicationsService_GetApplication_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ApplicationsService_GetCandidateContact_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCandidateContactRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ApplicationsServiceServer).GetCandidateContact(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ApplicationsService_GetCandidateContact_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ApplicationsServiceServer).GetCandidateContact(ctx, req.(*GetCandidateContactRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ApplicationsService_ListApplications_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListApplicationsRequest)
 	if err := dec(in); err != nil {
@@ -498,6 +544,10 @@ var ApplicationsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetApplication",
 			Handler:    _ApplicationsService_GetApplication_Handler,
+		},
+		{
+			MethodName: "GetCandidateContact",
+			Handler:    _ApplicationsService_GetCandidateContact_Handler,
 		},
 		{
 			MethodName: "ListApplications",
