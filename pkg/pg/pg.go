@@ -33,6 +33,7 @@ func Connect(ctx context.Context, url, schema string) (*pgxpool.Pool, error) {
 		return nil, errors.New("connect: DATABASE_URL is not a valid PostgreSQL URL")
 	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	guardDeadConns(cfg)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
