@@ -68,6 +68,19 @@ type App struct {
 	BlockedReason  commonv1.BlockReason
 	BlockedSince   *time.Time
 	VettingVersion int64
+
+	// The named owner (a staff subject id; "" when unassigned) of each
+	// stage record: the sift case (SIFT, INTERVIEW), the offer (OFFER,
+	// PRE_EMPLOYMENT) and the vetting case, each latest by its producer's
+	// version of the record. Kept apart from the versions above: an
+	// assignment is not a change of stage or block, and a block that
+	// arrives after a later assignment must still count.
+	SiftAssignee           string
+	SiftAssigneeVersion    int64
+	OfferAssignee          string
+	OfferAssigneeVersion   int64
+	VettingAssignee        string
+	VettingAssigneeVersion int64
 }
 
 // Apply folds one event into the record (see the package comment for why
@@ -128,6 +141,18 @@ func (a *App) Apply(ev *eventsv1.Event) bool {
 		changed = a.vetting(ev, false, 0, at) || changed
 	case *eventsv1.Event_VettingOpened, *eventsv1.Event_VettingUnblocked, *eventsv1.Event_VettingFailed:
 		changed = a.vetting(ev, false, 0, at) || changed
+	case *eventsv1.Event_SiftAssigned:
+		changed = assign(&a.SiftAssignee, &a.SiftAssigneeVersion, ev, p.SiftAssigned.GetAssignee()) || changed
+	case *eventsv1.Event_SiftUnassigned:
+		changed = assign(&a.SiftAssignee, &a.SiftAssigneeVersion, ev, "") || changed
+	case *eventsv1.Event_OfferAssigned:
+		changed = assign(&a.OfferAssignee, &a.OfferAssigneeVersion, ev, p.OfferAssigned.GetAssignee()) || changed
+	case *eventsv1.Event_OfferUnassigned:
+		changed = assign(&a.OfferAssignee, &a.OfferAssigneeVersion, ev, "") || changed
+	case *eventsv1.Event_VettingAssigned:
+		changed = assign(&a.VettingAssignee, &a.VettingAssigneeVersion, ev, p.VettingAssigned.GetAssignee()) || changed
+	case *eventsv1.Event_VettingUnassigned:
+		changed = assign(&a.VettingAssignee, &a.VettingAssigneeVersion, ev, "") || changed
 	}
 	return changed
 }
@@ -172,6 +197,16 @@ func (a *App) vetting(ev *eventsv1.Event, blocked bool, reason commonv1.BlockRea
 	if blocked {
 		a.BlockedSince = &at
 	}
+	return true
+}
+
+// assign takes the assignee of an assignment event newer than the one
+// held (by the producer's version of the record).
+func assign(assignee *string, version *int64, ev *eventsv1.Event, to string) bool {
+	if ev.GetAggregateVersion() <= *version {
+		return false
+	}
+	*assignee, *version = to, ev.GetAggregateVersion()
 	return true
 }
 

@@ -74,6 +74,18 @@ func (h *history) add(producer string, days float64, payload any) {
 		ev.Payload = p
 	case *eventsv1.Event_VettingFormsReceived:
 		ev.Payload = p
+	case *eventsv1.Event_SiftAssigned:
+		ev.Payload = p
+	case *eventsv1.Event_SiftUnassigned:
+		ev.Payload = p
+	case *eventsv1.Event_OfferAssigned:
+		ev.Payload = p
+	case *eventsv1.Event_OfferUnassigned:
+		ev.Payload = p
+	case *eventsv1.Event_VettingAssigned:
+		ev.Payload = p
+	case *eventsv1.Event_VettingUnassigned:
+		ev.Payload = p
 	}
 	h.events = append(h.events, ev)
 }
@@ -98,6 +110,7 @@ func draw(t *rapid.T) *history {
 		h.add("sifting", gap(), &eventsv1.Event_SiftFailed{SiftFailed: &eventsv1.SiftFailed{ReasonCode: "r"}})
 		return h
 	}
+	assignments(t, h, "sifting")
 	h.add("sifting", gap(), &eventsv1.Event_SiftPassed{SiftPassed: &eventsv1.SiftPassed{}})
 	next()
 	// Interviews booked and rebooked, each some days ahead.
@@ -112,9 +125,11 @@ func draw(t *rapid.T) *history {
 	h.add("sifting", gap(), &eventsv1.Event_InterviewPassed{InterviewPassed: &eventsv1.InterviewPassed{}})
 	next()
 	h.add("offers", gap(), &eventsv1.Event_OfferMade{OfferMade: &eventsv1.OfferMade{SalaryBandCode: "b"}})
+	assignments(t, h, "offers")
 	next()
 	h.add("offers", gap(), &eventsv1.Event_OfferAccepted{OfferAccepted: &eventsv1.OfferAccepted{}})
 	h.add("vetting", 0.01, &eventsv1.Event_VettingOpened{VettingOpened: &eventsv1.VettingOpened{}})
+	assignments(t, h, "vetting")
 	if rapid.Bool().Draw(t, "forms") {
 		h.add("vetting", gap(), &eventsv1.Event_VettingFormsReceived{VettingFormsReceived: &eventsv1.VettingFormsReceived{}})
 	}
@@ -143,6 +158,27 @@ func draw(t *rapid.T) *history {
 		h.add("offers", 0.01, &eventsv1.Event_OfferWithdrawn{OfferWithdrawn: &eventsv1.OfferWithdrawn{ReasonCode: "vetting_failed", AfterStart: true}})
 	}
 	return h
+}
+
+// assignments adds up to three assignment changes of producer's record.
+func assignments(t *rapid.T, h *history, producer string) {
+	for range rapid.IntRange(0, 3).Draw(t, producer+"Assignments") {
+		to := rapid.SampledFrom([]string{"", "staff-1", "staff-2"}).Draw(t, "assignee")
+		switch {
+		case producer == "sifting" && to == "":
+			h.add(producer, 0.1, &eventsv1.Event_SiftUnassigned{SiftUnassigned: &eventsv1.CaseUnassigned{}})
+		case producer == "sifting":
+			h.add(producer, 0.1, &eventsv1.Event_SiftAssigned{SiftAssigned: &eventsv1.CaseAssigned{Assignee: to}})
+		case producer == "offers" && to == "":
+			h.add(producer, 0.1, &eventsv1.Event_OfferUnassigned{OfferUnassigned: &eventsv1.CaseUnassigned{}})
+		case producer == "offers":
+			h.add(producer, 0.1, &eventsv1.Event_OfferAssigned{OfferAssigned: &eventsv1.CaseAssigned{Assignee: to}})
+		case to == "":
+			h.add(producer, 0.1, &eventsv1.Event_VettingUnassigned{VettingUnassigned: &eventsv1.VettingUnassigned{}})
+		default:
+			h.add(producer, 0.1, &eventsv1.Event_VettingAssigned{VettingAssigned: &eventsv1.VettingAssigned{Assignee: to}})
+		}
+	}
 }
 
 func fold(evs []*eventsv1.Event) App {

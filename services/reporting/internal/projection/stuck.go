@@ -73,6 +73,9 @@ type Clock struct {
 	BreachAt      time.Time
 	BlockedReason commonv1.BlockReason
 	NextActor     NextActor
+	// Assignee is the named owner of the record whose owner must act next
+	// (see Clocks); "" when it has none.
+	Assignee string
 }
 
 func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
@@ -87,31 +90,41 @@ func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
 //     to vetting;
 //   - a start subject to vetting whose vetting has not cleared: stuck, as
 //     a breach, from the day after the vetting due date.
+//
+// Each clock names the assignee of the record its next actor works on:
+// the sift case's in SIFT and INTERVIEW, the offer's in OFFER and
+// PRE_EMPLOYMENT, and the vetting case's for the vetting clocks and for a
+// PRE_EMPLOYMENT clock that the vetting contact point must act on (so the
+// assignee is always someone of the role named as next actor).
 func (a *App) Clocks(th Thresholds) []Clock {
 	var out []Clock
 	stage, since := a.Stage()
 	if lim, ok := th.Stages[stage]; ok {
 		next := ActorSPOC
 		withVetting := a.VettingBlocked || (a.VettingFormsReceivedAt != nil && a.VettingClearedAt == nil)
+		assignee := a.OfferAssignee
+		if stage == commonv1.Stage_STAGE_SIFT || stage == commonv1.Stage_STAGE_INTERVIEW {
+			assignee = a.SiftAssignee
+		}
 		if stage == commonv1.Stage_STAGE_PRE_EMPLOYMENT && withVetting {
-			next = ActorVetting
+			next, assignee = ActorVetting, a.VettingAssignee
 		}
 		if stage == commonv1.Stage_STAGE_INTERVIEW && a.InterviewAt != nil && a.InterviewAt.After(since) {
 			since = *a.InterviewAt
 		}
 		out = append(out, Clock{Kind: StuckStage, Stage: stage, Since: since,
-			WarningAt: since.Add(days(lim.WarningDays)), BreachAt: since.Add(days(lim.BreachDays)), NextActor: next})
+			WarningAt: since.Add(days(lim.WarningDays)), BreachAt: since.Add(days(lim.BreachDays)), NextActor: next, Assignee: assignee})
 	}
 	awaitingVetting := stage == commonv1.Stage_STAGE_PRE_EMPLOYMENT ||
 		(stage == commonv1.Stage_STAGE_HIRED && a.SubjectToVetting && a.VettingClearedAt == nil)
 	if awaitingVetting && a.VettingBlocked && a.BlockedSince != nil {
 		out = append(out, Clock{Kind: StuckVettingBlocked, Stage: stage, Since: *a.BlockedSince,
 			WarningAt: a.BlockedSince.Add(days(th.Blocked.WarningDays)), BreachAt: a.BlockedSince.Add(days(th.Blocked.BreachDays)),
-			BlockedReason: a.BlockedReason, NextActor: ActorVetting})
+			BlockedReason: a.BlockedReason, NextActor: ActorVetting, Assignee: a.VettingAssignee})
 	}
 	if stage == commonv1.Stage_STAGE_HIRED && a.SubjectToVetting && a.VettingClearedAt == nil && a.VettingDueBy != nil {
 		due := time.Date(a.VettingDueBy.Year(), a.VettingDueBy.Month(), a.VettingDueBy.Day()+1, 0, 0, 0, 0, London)
-		out = append(out, Clock{Kind: StuckVettingOverdue, Stage: stage, Since: due, WarningAt: due, BreachAt: due, NextActor: ActorVetting})
+		out = append(out, Clock{Kind: StuckVettingOverdue, Stage: stage, Since: due, WarningAt: due, BreachAt: due, NextActor: ActorVetting, Assignee: a.VettingAssignee})
 	}
 	return out
 }

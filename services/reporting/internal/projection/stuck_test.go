@@ -113,3 +113,96 @@ func TestPreEmploymentNextActor(t *testing.T) {
 		})
 	}
 }
+
+// TestClockAssignee: each clock names the assignee of the record its next
+// actor works on, latest by the producer's version whatever the order of
+// arrival, and "" once unassigned.
+func TestClockAssignee(t *testing.T) {
+	t.Parallel()
+	assigned := func(producer, to string) any {
+		switch producer {
+		case "sifting":
+			if to == "" {
+				return &eventsv1.Event_SiftUnassigned{SiftUnassigned: &eventsv1.CaseUnassigned{}}
+			}
+			return &eventsv1.Event_SiftAssigned{SiftAssigned: &eventsv1.CaseAssigned{Assignee: to}}
+		case "offers":
+			if to == "" {
+				return &eventsv1.Event_OfferUnassigned{OfferUnassigned: &eventsv1.CaseUnassigned{}}
+			}
+			return &eventsv1.Event_OfferAssigned{OfferAssigned: &eventsv1.CaseAssigned{Assignee: to}}
+		}
+		if to == "" {
+			return &eventsv1.Event_VettingUnassigned{VettingUnassigned: &eventsv1.VettingUnassigned{}}
+		}
+		return &eventsv1.Event_VettingAssigned{VettingAssigned: &eventsv1.VettingAssigned{Assignee: to}}
+	}
+	// Every record assigned twice (the second wins), vetting then unassigned.
+	base := func(upTo string, vettingUnassigned, blocked, forms bool) *history {
+		h := newHistory()
+		h.add("applications", 0, &eventsv1.Event_ApplicationSubmitted{ApplicationSubmitted: &eventsv1.ApplicationSubmitted{}})
+		h.add("sifting", 0.1, assigned("sifting", "sift-1"))
+		h.add("sifting", 0.1, assigned("sifting", "sift-2"))
+		if upTo == "sift" {
+			return h
+		}
+		h.add("sifting", 1, &eventsv1.Event_SiftPassed{SiftPassed: &eventsv1.SiftPassed{}})
+		h.add("sifting", 1, &eventsv1.Event_InterviewPassed{InterviewPassed: &eventsv1.InterviewPassed{}})
+		h.add("offers", 1, &eventsv1.Event_OfferMade{OfferMade: &eventsv1.OfferMade{SalaryBandCode: "b"}})
+		h.add("offers", 0.1, assigned("offers", "offer-1"))
+		h.add("offers", 0.1, assigned("offers", "offer-2"))
+		if upTo == "offer" {
+			return h
+		}
+		h.add("offers", 1, &eventsv1.Event_OfferAccepted{OfferAccepted: &eventsv1.OfferAccepted{}})
+		h.add("vetting", 0.1, &eventsv1.Event_VettingOpened{VettingOpened: &eventsv1.VettingOpened{}})
+		h.add("vetting", 0.1, assigned("vetting", "vet-1"))
+		h.add("vetting", 0.1, assigned("vetting", "vet-2"))
+		if forms {
+			h.add("vetting", 0.1, &eventsv1.Event_VettingFormsReceived{VettingFormsReceived: &eventsv1.VettingFormsReceived{}})
+		}
+		if blocked {
+			h.add("vetting", 0.1, &eventsv1.Event_VettingBlocked{VettingBlocked: &eventsv1.VettingBlocked{Reason: commonv1.BlockReason_BLOCK_REASON_MISSING_DOCUMENTS}})
+		}
+		if vettingUnassigned {
+			h.add("vetting", 0.1, assigned("vetting", ""))
+		}
+		return h
+	}
+	tests := []struct {
+		name string
+		h    *history
+		want map[StuckKind]string
+	}{
+		{"in SIFT: the sift case's", base("sift", false, false, false), map[StuckKind]string{StuckStage: "sift-2"}},
+		{"in OFFER: the offer's", base("offer", false, false, false), map[StuckKind]string{StuckStage: "offer-2"}},
+		{"in PRE_EMPLOYMENT, no forms: the offer's", base("pre", false, false, false), map[StuckKind]string{StuckStage: "offer-2"}},
+		{"in PRE_EMPLOYMENT, forms in: the vetting case's", base("pre", false, false, true), map[StuckKind]string{StuckStage: "vet-2"}},
+		{"blocked: the vetting case's for both clocks", base("pre", false, true, false),
+			map[StuckKind]string{StuckStage: "vet-2", StuckVettingBlocked: "vet-2"}},
+		{"blocked, vetting unassigned: nobody", base("pre", true, true, false),
+			map[StuckKind]string{StuckStage: "", StuckVettingBlocked: ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			// Newest first: the highest version still wins.
+			var a App
+			for i := len(tt.h.events) - 1; i >= 0; i-- {
+				a.Apply(tt.h.events[i])
+			}
+			got := map[StuckKind]string{}
+			for _, c := range a.Clocks(DefaultThresholds()) {
+				got[c.Kind] = c.Assignee
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("clocks %v, want %v", got, tt.want)
+			}
+			for k, w := range tt.want {
+				if got[k] != w {
+					t.Errorf("clock %d assignee %q, want %q", k, got[k], w)
+				}
+			}
+		})
+	}
+}

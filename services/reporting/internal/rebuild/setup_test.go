@@ -276,6 +276,25 @@ func (w *workload) updated() []*eventsv1.Event {
 
 // path is one application's events, in causal order but for a withdrawal
 // racing a decision, which comes before or after it at random.
+// assign makes ev producer's event naming to as its record's owner (""
+// to unassign).
+func assign(ev *eventsv1.Event, producer, to string) {
+	switch {
+	case producer == "sifting" && to == "":
+		ev.Payload = &eventsv1.Event_SiftUnassigned{SiftUnassigned: &eventsv1.CaseUnassigned{}}
+	case producer == "sifting":
+		ev.Payload = &eventsv1.Event_SiftAssigned{SiftAssigned: &eventsv1.CaseAssigned{Assignee: to}}
+	case producer == "offers" && to == "":
+		ev.Payload = &eventsv1.Event_OfferUnassigned{OfferUnassigned: &eventsv1.CaseUnassigned{}}
+	case producer == "offers":
+		ev.Payload = &eventsv1.Event_OfferAssigned{OfferAssigned: &eventsv1.CaseAssigned{Assignee: to}}
+	case to == "":
+		ev.Payload = &eventsv1.Event_VettingUnassigned{VettingUnassigned: &eventsv1.VettingUnassigned{}}
+	default:
+		ev.Payload = &eventsv1.Event_VettingAssigned{VettingAssigned: &eventsv1.VettingAssigned{Assignee: to}}
+	}
+}
+
 func (w *workload) path(c *campaign) []*eventsv1.Event {
 	rng := w.rng
 	id := event.NewID()
@@ -314,6 +333,13 @@ func (w *workload) path(c *campaign) []*eventsv1.Event {
 	add("applications", at, func(ev *eventsv1.Event) {
 		ev.Payload = &eventsv1.Event_ApplicationSubmitted{ApplicationSubmitted: &eventsv1.ApplicationSubmitted{}}
 	})
+	// Owners named, changed and removed: the rebuild keeps the latest of each.
+	for _, producer := range []string{"sifting", "offers", "vetting"} {
+		for range rng.IntN(3) {
+			to := []string{"", "staff-1", "staff-2"}[rng.IntN(3)]
+			add(producer, at.Add(time.Minute), func(ev *eventsv1.Event) { assign(ev, producer, to) })
+		}
+	}
 	if stop() {
 		return evs
 	}

@@ -28,6 +28,7 @@ func (s *Store) Apply(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) err
 	if err := lockProjection(ctx, tx); err != nil {
 		return err
 	}
+	evs = withoutOwn(evs)
 	changedCampaigns, err := applyCampaigns(ctx, tx, evs)
 	if err != nil {
 		return err
@@ -94,6 +95,22 @@ func (s *Store) Apply(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) err
 		regions[a.Region] = true
 	}
 	return d.write(ctx, tx, apps, ids, regions)
+}
+
+// withoutOwn drops reporting's own stuck.* events: the consumer reads every
+// subject, and they describe the projection, they do not change it
+// (folded, they would only rewrite their records). The inbox still records
+// them, so they are acknowledged, never retried as poison.
+func withoutOwn(evs []*eventsv1.Event) []*eventsv1.Event {
+	out := evs[:0:0]
+	for _, ev := range evs {
+		switch ev.GetPayload().(type) {
+		case *eventsv1.Event_StuckWarning, *eventsv1.Event_StuckBreach, *eventsv1.Event_StuckResolved:
+			continue
+		}
+		out = append(out, ev)
+	}
+	return out
 }
 
 // loadState reads, in one round trip, the stored records of ids, the

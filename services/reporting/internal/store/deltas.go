@@ -111,7 +111,9 @@ func (d *deltas) queueClocks(b *pgx.Batch) error {
 	app, region, campaign := make([]string, n), make([]string, n), make([]string, n)
 	kind, role, stage, reason, actor := make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n)
 	since, warning, breach := make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
+	assignee := make([]string, n)
 	for i, r := range d.clocks {
+		assignee[i] = r.Assignee
 		app[i], region[i], campaign[i] = r.app, r.region, r.campaign
 		kind[i], role[i], stage[i], reason[i], actor[i] = int32(r.Kind), r.role, int32(r.Stage), int32(r.BlockedReason), int32(r.NextActor)
 		since[i], warning[i], breach[i] = r.Since, r.WarningAt, r.BreachAt
@@ -125,10 +127,10 @@ func (d *deltas) queueClocks(b *pgx.Batch) error {
 		return fmt.Errorf("store stuck clocks: %w", err)
 	}
 	queue(b, "store stuck clocks", `INSERT INTO stuck (application_id, kind, region, campaign_id, role, stage, since, warning_at,
-		breach_at, blocked_reason, next_actor)
+		breach_at, blocked_reason, next_actor, assignee)
 		SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::uuid[], $5::int[], $6::int[], $7::timestamptz[],
-			$8::timestamptz[], $9::timestamptz[], $10::int[], $11::int[])`,
-		appIDs, kind, region, campaignIDs, role, stage, since, warning, breach, reason, actor)
+			$8::timestamptz[], $9::timestamptz[], $10::int[], $11::int[], $12::text[])`,
+		appIDs, kind, region, campaignIDs, role, stage, since, warning, breach, reason, actor, assignee)
 	return nil
 }
 
