@@ -144,9 +144,10 @@ func (s *Service) HandleEvent(ctx context.Context, ev *eventsv1.Event) error {
 		c := OpenCase(ev)
 		var evs []*eventsv1.Event
 		h := p.ApplicationSubmitted.GetImported()
-		// An imported case replays its history from version 1 first; it
-		// gets no default owner (it may well be decided already).
-		if who := s.defaults.For(c.Region, c.ApplicationID); who != "" && h == nil {
+		// An imported case with a sift in its history replays it from
+		// version 1 first; it gets no default owner (it may well be decided
+		// already).
+		if who := s.defaults.For(c.Region, c.ApplicationID); who != "" && h.GetSift() == nil {
 			ch := record.Change{Actor: event.SystemActor(Producer), At: c.SubmittedAt, ExpectedVersion: c.Version}
 			assigned, err := c.Assign(ch, who)
 			if err != nil {
