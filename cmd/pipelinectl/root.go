@@ -96,8 +96,10 @@ var envFlags = []string{"applications-addr", "sifting-addr", "offers-addr", "vet
 
 const rootLong = `pipelinectl is the command-line client of the recruitment pipeline tracker:
 campaigns and applications, the sift and interviews, conditional offers and
-starts, vetting cases (with the blocked-case work list), the reports, and
-the audit trail of personal data.
+starts, vetting cases (with the blocked-case work list), the named owners of
+each stage's records and your own work list (assign, unassign, batch-assign,
+my, each with --stage sift|offer|vetting), the reports, and the audit trail
+of personal data.
 
 Commands that call a service send a bearer token: --token or PIPELINE_TOKEN
 when given, else the sign-in of ` + "`pipelinectl login`" + ` (refreshed as it nears
