@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
+	"mime/quotedprintable"
 	"net"
 	"net/mail"
-	"mime/quotedprintable"
 	"strings"
 	"sync"
 	"testing"
@@ -262,6 +263,38 @@ func (e *env) publish(t *testing.T, evs ...*eventsv1.Event) {
 	for _, ev := range evs {
 		e.waitInbox(t, ev.GetEventId())
 	}
+}
+
+// republish delivers evs again as JetStream redelivers them: new
+// messages (no de-duplication id) holding the same events, and waits until
+// the notifier's consumer has read past them.
+func (e *env) republish(t *testing.T, evs ...*eventsv1.Event) {
+	t.Helper()
+	_, admin := testenv.Connect(t, e.natsURL)
+	var last uint64
+	for _, ev := range evs {
+		b, err := event.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		suffix, _ := event.SubjectSuffix(ev)
+		ack, err := admin.Publish(t.Context(), event.DefaultSubjectPrefix+"."+suffix, b)
+		if err != nil {
+			t.Fatalf("publish again: %v", err)
+		}
+		last = ack.Sequence
+	}
+	testenv.Eventually(t, "the redelivered events consumed", func() (bool, string) {
+		c, err := admin.Consumer(t.Context(), "RECRUITMENT", "notifier")
+		if err != nil {
+			return false, err.Error()
+		}
+		info, err := c.Info(t.Context())
+		if err != nil {
+			return false, err.Error()
+		}
+		return info.AckFloor.Stream >= last, fmt.Sprintf("ack floor %d, last %d", info.AckFloor.Stream, last)
+	})
 }
 
 // waitInbox waits until the notifier's consumer has applied the event.
