@@ -21,7 +21,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -309,10 +308,24 @@ func (e *env) waitInbox(t *testing.T, id string) {
 	})
 }
 
-// counter reads a metric of the current notifier.
-func (e *env) counter(t *testing.T, c prometheus.Collector) float64 {
+// metric reads a counter of the current notifier.
+func (e *env) metric(t *testing.T, name string) float64 {
 	t.Helper()
-	return testutil.ToFloat64(c)
+	families, err := e.metrics.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == name {
+			sum := 0.0
+			for _, m := range f.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+			return sum
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }
 
 // email is one message the SMTP server received.
