@@ -32,7 +32,7 @@ func TestQuietUntil(t *testing.T) {
 		{"after midnight", overnight, "2026-12-08T03:00:00Z", "2026-12-08T07:30:00Z"},
 		{"at the end", overnight, "2026-12-08T07:30:00Z", ""},
 		{"summer time", overnight, "2026-07-01T21:30:00Z", "2026-07-02T06:30:00Z"}, // 22:30 BST
-		{"another zone", daytime, "2026-12-07T17:30:00Z", "2026-12-07T19:00:00Z"}, // 12:30 EST
+		{"another zone", daytime, "2026-12-07T17:30:00Z", "2026-12-07T19:00:00Z"},  // 12:30 EST
 		{"another zone, outside", daytime, "2026-12-07T12:30:00Z", ""},
 	} {
 		got, quiet := tc.p.QuietUntil(at(tc.now))
