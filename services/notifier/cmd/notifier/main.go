@@ -64,7 +64,6 @@ type settings struct {
 // LogValue shows the settings for the start-up log, secrets left out.
 func (s settings) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.Any("common", s.Common),
 		slog.String("smtp_addr", s.SMTPAddr),
 		slog.String("smtp_security", s.SMTPSecurity),
 		slog.String("smtp_username", s.SMTPUsername),
@@ -111,6 +110,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	rt.Log.Info("notifier settings", "settings", cfg)
 	var nameSource notify.Contacts
 	if names != nil {
 		defer func() { _ = names.Close() }()
