@@ -1,13 +1,18 @@
 package grpcapi_test
 
 import (
+	"context"
 	"errors"
+	"sync"
 
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
+	"github.com/probation-recruitment/pipeline/services/notifier/internal/notify"
 
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/notifier/v1"
@@ -198,5 +203,40 @@ func TestCrashBetweenSendAndMark(t *testing.T) {
 	got := e.smtp.take()
 	if len(got) != 2 || got[0].MessageID != got[1].MessageID {
 		t.Fatalf("got %d emails %v, want the same message twice (the one sent before the crash, and its resend)", len(got), got)
+	}
+}
+
+// TestTwoReplicasSendEachMessageOnce: two notifier processes sending at
+// the same moment from the same schema send every message once between
+// them (each claims a message with FOR UPDATE SKIP LOCKED).
+func TestTwoReplicasSendEachMessageOnce(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.prefs(t, spocLondon, &pb.SetPreferencesRequest{Email: "spoc1@probation.example"})
+	var evs []*eventsv1.Event
+	for range 12 {
+		evs = append(evs, newApp("london").stuck("stuck.breach", commonv1.Stage_STAGE_SIFT, start.Add(-14*day), 14, spocLondon.Subject, start))
+	}
+	e.publish(t, evs...)
+	replicas := []*notify.Service{e.service(), e.sender(t, prometheus.NewRegistry())}
+	sent := make([]int, len(replicas))
+	var wg sync.WaitGroup
+	for i, r := range replicas {
+		wg.Go(func() {
+			n, err := r.RunOnce(context.Background())
+			if err != nil {
+				t.Errorf("replica %d: %v", i, err)
+			}
+			sent[i] = n
+		})
+	}
+	wg.Wait()
+	got := e.smtp.take()
+	ids := map[string]bool{}
+	for _, m := range got {
+		ids[m.MessageID] = true
+	}
+	if len(got) != 12 || len(ids) != 12 || sent[0]+sent[1] != 12 {
+		t.Errorf("%d emails, %d distinct, replicas sent %v; want each of 12 once", len(got), len(ids), sent)
 	}
 }

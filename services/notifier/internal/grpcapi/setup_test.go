@@ -102,14 +102,8 @@ func setupWith(t *testing.T, o options) *env {
 func (e *env) restart(t *testing.T) {
 	t.Helper()
 	e.halt()
-	mailer, err := channel.NewMailer(channel.SMTPConfig{Addr: e.smtp.addr, Security: channel.SecurityNone,
-		From: "Recruitment pipeline <notifier@probation.example>", Now: e.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
 	e.metrics = prometheus.NewRegistry()
-	svc := notify.NewService(store.New(e.Pool), e.clock.Now, e.cfg, mailer, channel.NewPoster(5*time.Second, e.clock.Now),
-		e.contacts, quiet, e.metrics)
+	svc := e.sender(t, e.metrics)
 	_, js := testenv.ConnectAs(t, e.natsURL, "notifier")
 	c, err := consumer.New(e.Pool, js, consumer.Config{
 		Durable: "notifier", FilterSubject: event.DefaultSubjectPrefix + ".>", Wants: consumer.Named(notify.Consumes),
@@ -130,6 +124,19 @@ func (e *env) restart(t *testing.T) {
 	e.mu.Lock()
 	e.svc, e.stop, e.stopped = svc, cancel, stopped
 	e.mu.Unlock()
+}
+
+// sender is a notifier on the env's schema, SMTP server and clock, its
+// metrics on reg: another process, or the same one restarted.
+func (e *env) sender(t *testing.T, reg prometheus.Registerer) *notify.Service {
+	t.Helper()
+	mailer, err := channel.NewMailer(channel.SMTPConfig{Addr: e.smtp.addr, Security: channel.SecurityNone,
+		From: "Recruitment pipeline <notifier@probation.example>", Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return notify.NewService(store.New(e.Pool), e.clock.Now, e.cfg, mailer, channel.NewPoster(5*time.Second, e.clock.Now),
+		e.contacts, quiet, reg)
 }
 
 func (e *env) halt() {
