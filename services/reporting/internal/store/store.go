@@ -9,6 +9,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -28,10 +29,32 @@ var Migrations = pg.Embedded("projection", migrations, "migrations")
 // Store reads and writes the projection.
 type Store struct {
 	pool *pgxpool.Pool
+	// now judges which stuck thresholds a clock has crossed.
+	now func() time.Time
+	// quiet records crossings as announced without writing their events.
+	quiet bool
 }
 
 // New returns a Store on pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, now: time.Now} }
+
+// WithClock returns a Store that judges crossings by now (a scripted clock
+// in tests).
+func (s *Store) WithClock(now func() time.Time) *Store {
+	c := *s
+	c.now = now
+	return &c
+}
+
+// Quiet returns a Store that records the crossings its batches cause as
+// announced without publishing them: a rebuild's replay, whose crossings
+// happened long ago and were announced by the projection it replaces
+// (docs/design.md, "Stuck events").
+func (s *Store) Quiet() *Store {
+	c := *s
+	c.quiet = true
+	return &c
+}
 
 // limitsJSON is how thresholds are stored: days per stage number, and the
 // vetting-blocked limit.
@@ -123,6 +146,17 @@ func (s *Store) moveClocks(ctx context.Context, tx pgx.Tx, region string, th pro
 	}
 	if err := set(projection.StuckVettingBlocked, 0, th.Blocked); err != nil {
 		return fmt.Errorf("move stuck clocks: %w", err)
+	}
+	// The pending crossings move with their clocks (waiting for any the
+	// scheduler has claimed, then judging by what it announced); one
+	// already past is due at once, and the scheduler is woken to publish it.
+	if _, err := tx.Exec(ctx, `UPDATE stuck_alerts a SET due_at = CASE a.level WHEN 0 THEN s.warning_at ELSE s.breach_at END
+		FROM stuck s WHERE s.application_id = a.application_id AND s.kind = a.kind AND s.region = $1
+			AND a.since IS NOT NULL AND a.level < 2`, region); err != nil {
+		return fmt.Errorf("move stuck crossings: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_notify(current_schema() || '`+DueChannel+`', '')`); err != nil {
+		return fmt.Errorf("wake the stuck scheduler: %w", err)
 	}
 	b := &pgx.Batch{}
 	if err := queueVersions(b, []string{region}, nil); err != nil {
