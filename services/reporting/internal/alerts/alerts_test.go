@@ -349,3 +349,32 @@ func TestReplicasPublishEachCrossingOnce(t *testing.T) {
 	}
 	e.published(t, want...)
 }
+
+// TestOnlyReportingMayPublishStuckEvents: reporting's NATS user (its
+// permissions built from event.Owners by pkg/natsperm) may publish
+// stuck.*; another service's may not, so nobody can forge an alert.
+func TestOnlyReportingMayPublishStuckEvents(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := testenv.NATS(t)
+	_, admin := testenv.Connect(t, url)
+	if _, err := stream.Ensure(ctx, admin, stream.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{warning, resolved} {
+		subject := "recruitment.london." + name
+		for service, allowed := range map[string]bool{"reporting": true, "sifting": false, "vetting": false} {
+			_, js := testenv.ConnectAs(t, url, service)
+			// A refusal arrives as no acknowledgement, as in pkg/natsperm's tests.
+			pubCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			_, err := js.Publish(pubCtx, subject, []byte("x"), jetstream.WithMsgID(event.NewID()))
+			cancel()
+			if allowed && err != nil {
+				t.Errorf("%s publishing %s: %v", service, subject, err)
+			}
+			if !allowed && err == nil {
+				t.Errorf("%s published %s: want the server to refuse it", service, subject)
+			}
+		}
+	}
+}
