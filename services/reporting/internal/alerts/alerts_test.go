@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/outbox"
@@ -377,4 +378,63 @@ func TestOnlyReportingMayPublishStuckEvents(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestRunWakesForAnEarlierCrossing: a running scheduler, asleep until a
+// crossing days away (its scripted sleep never ends by itself), is woken by
+// the threshold change that moves the crossing into the past, and
+// publishes it.
+func TestRunWakesForAnEarlierCrossing(t *testing.T) {
+	t.Parallel()
+	e := setup(t, at(time.April, 26, 10))
+	st := e.store()
+	a := newApp()
+	e.apply(t, st, a.submitted(at(time.April, 20, 9))) // warns 30/4 by default
+	reg := prometheus.NewRegistry()
+	sched := alerts.New(e.pool, st, e.clock, alerts.Config{Registerer: reg}, quiet)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sched.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("scheduler: %v", err)
+		}
+	})
+	// Its first look is done (the gauge is set after it) and found one
+	// crossing to come: from here only a wake-up can make it look again.
+	testenv.Eventually(t, "the scheduler's first look", func() (bool, string) {
+		v, err := gauge(reg, "stuck_crossings_pending")
+		return err == nil && v == 1, fmt.Sprint(v, err)
+	})
+	testenv.Eventually(t, "the scheduler listens", func() (bool, string) {
+		var n int
+		err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN %' || current_schema() || '_stuck_due%'`).Scan(&n)
+		return err == nil && n == 1, fmt.Sprint(n, err)
+	})
+	th := projection.DefaultThresholds()
+	th.Stages[sift] = projection.Limit{WarningDays: 5, BreachDays: 7}
+	if _, err := st.SetThresholds(context.Background(), "london", 0, th); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "the warning is written", func() (bool, string) {
+		var n int
+		err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox`).Scan(&n)
+		return err == nil && n == 1, fmt.Sprint(n, err)
+	})
+	e.published(t, seen{warning, a.id, stage, sift, 5, at(time.April, 25, 9), "", spoc})
+}
+
+// gauge reads a gauge's value from reg.
+func gauge(reg *prometheus.Registry, name string) (float64, error) {
+	families, err := reg.Gather()
+	if err != nil {
+		return 0, err
+	}
+	for _, f := range families {
+		if f.GetName() == name && len(f.GetMetric()) == 1 {
+			return f.GetMetric()[0].GetGauge().GetValue(), nil
+		}
+	}
+	return 0, fmt.Errorf("no gauge %s", name)
 }

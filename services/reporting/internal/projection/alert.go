@@ -97,6 +97,7 @@ func Advance(prev Alert, prevClock, clk *Clock, now, stoppedAt time.Time) (next 
 	if !next.Running {
 		next = Alert{Generation: next.Generation + 1, Running: true, Stage: clk.Stage, Since: clk.Since}
 	}
+	next.Stage = clk.Stage // a blocked case's clock runs on into HIRED
 	if reached := clk.LevelAt(now); reached > next.Level {
 		at := clk.WarningAt
 		if reached == LevelBreach {

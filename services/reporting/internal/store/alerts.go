@@ -38,6 +38,7 @@ type alertKey struct {
 type alertState struct {
 	epoch  string
 	alerts map[alertKey]projection.Alert
+	due    map[alertKey]*time.Time
 	clocks map[alertKey]clockRow
 }
 
@@ -48,7 +49,7 @@ type alertRow struct {
 	due *time.Time
 }
 
-const alertColumns = `application_id::text, kind, generation, stage, since, level`
+const alertColumns = `application_id::text, kind, generation, stage, since, level, due_at`
 
 const clockColumns = `application_id::text, kind, region, coalesce(campaign_id::text, ''), role, stage, since, warning_at, breach_at,
 	blocked_reason, next_actor, assignee`
@@ -58,9 +59,9 @@ const clockColumns = `application_id::text, kind, region, coalesce(campaign_id::
 // for a claim the scheduler holds, then reads what it wrote) and stored
 // clocks of apps, and the epoch.
 func queueLoadAlerts(b *pgx.Batch, apps any, st *alertState) {
-	st.alerts, st.clocks = map[alertKey]projection.Alert{}, map[alertKey]clockRow{}
+	st.alerts, st.due, st.clocks = map[alertKey]projection.Alert{}, map[alertKey]*time.Time{}, map[alertKey]clockRow{}
 	b.Queue(`SELECT `+alertColumns+` FROM stuck_alerts WHERE application_id = ANY($1::uuid[]) FOR UPDATE`, apps).
-		Query(func(rows pgx.Rows) error { return scanAlerts(rows, st.alerts) })
+		Query(func(rows pgx.Rows) error { return scanAlerts(rows, st.alerts, st.due) })
 	b.Queue(`SELECT `+clockColumns+` FROM stuck WHERE application_id = ANY($1::uuid[])`, apps).
 		Query(func(rows pgx.Rows) error { return scanClocks(rows, st.clocks) })
 	b.Queue(`SELECT epoch::text FROM projection_epoch`).QueryRow(func(row pgx.Row) error {
@@ -68,14 +69,14 @@ func queueLoadAlerts(b *pgx.Batch, apps any, st *alertState) {
 	})
 }
 
-func scanAlerts(rows pgx.Rows, into map[alertKey]projection.Alert) error {
+func scanAlerts(rows pgx.Rows, into map[alertKey]projection.Alert, due map[alertKey]*time.Time) error {
 	defer rows.Close()
 	for rows.Next() {
 		var k alertKey
 		var a projection.Alert
 		var kind, stage, level int32
-		var since *time.Time
-		if err := rows.Scan(&k.app, &kind, &a.Generation, &stage, &since, &level); err != nil {
+		var since, dueAt *time.Time
+		if err := rows.Scan(&k.app, &kind, &a.Generation, &stage, &since, &level, &dueAt); err != nil {
 			return wrap("read stuck alerts", err)
 		}
 		k.kind, a.Stage, a.Level = projection.StuckKind(kind), commonv1.Stage(stage), projection.Level(level)
@@ -83,6 +84,7 @@ func scanAlerts(rows pgx.Rows, into map[alertKey]projection.Alert) error {
 			a.Running, a.Since = true, since.UTC()
 		}
 		into[k] = a
+		due[k] = dueAt
 	}
 	return wrap("read stuck alerts", rows.Err())
 }
@@ -134,10 +136,21 @@ func (n *announcer) advance(a *projection.App, clocks []projection.Clock, stoppe
 			prevClock = &old.Clock
 		}
 		next, anns, due := projection.Advance(prev, prevClock, clk, n.now, stoppedAt)
-		n.rows = append(n.rows, alertRow{alertKey: k, Alert: next, due: due})
+		if !had || !sameAlert(prev, next) || !sameTime(n.st.due[k], due) {
+			n.rows = append(n.rows, alertRow{alertKey: k, Alert: next, due: due})
+		}
 		env := clockRow{app: a.ID, region: a.Region, campaign: a.CampaignID, role: int32(a.Role)}
 		n.announce(env, kind, anns)
 	}
+}
+
+// sameAlert compares alerts by instant, whatever the times' locations.
+func sameAlert(a, b projection.Alert) bool {
+	return a.Generation == b.Generation && a.Running == b.Running && a.Stage == b.Stage && a.Since.Equal(b.Since) && a.Level == b.Level
+}
+
+func sameTime(a, b *time.Time) bool {
+	return a == nil && b == nil || a != nil && b != nil && a.Equal(*b)
 }
 
 // announce turns announcements into events, unless quiet.
@@ -253,7 +266,7 @@ func (s *Store) PublishDue(ctx context.Context, now time.Time, limit int) (int, 
 		}
 		st := &alertState{}
 		due := map[alertKey]projection.Alert{}
-		if err := scanAlerts(rows, due); err != nil {
+		if err := scanAlerts(rows, due, map[alertKey]*time.Time{}); err != nil {
 			return err
 		}
 		claimed = len(due)
