@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/probation-recruitment/pipeline/pkg/consumer"
-	"github.com/probation-recruitment/pipeline/pkg/outbox"
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/outbox"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
 	"github.com/probation-recruitment/pipeline/pkg/region"
 	"github.com/probation-recruitment/pipeline/pkg/testenv"
