@@ -81,7 +81,7 @@ func (s *Store) Apply(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) err
 	for _, id := range ids {
 		a, existed := old[id]
 		if existed {
-			d.remove(a, oldCampaigns[a.CampaignID], projection.ThresholdsFor(thresholds, a.Region))
+			d.remove(a, oldCampaigns[a.CampaignID], projection.ThresholdsFor(thresholds, a.Region).For(a.Role))
 		} else {
 			a = &projection.App{}
 		}
@@ -95,7 +95,7 @@ func (s *Store) Apply(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) err
 		if stoppedAt.IsZero() {
 			stoppedAt = n.now // re-measured for its campaign; no event of its own
 		}
-		clocks := d.add(a, campaigns[a.CampaignID], projection.ThresholdsFor(thresholds, a.Region))
+		clocks := d.add(a, campaigns[a.CampaignID], projection.ThresholdsFor(thresholds, a.Region).For(a.Role))
 		n.advance(a, clocks, stoppedAt.UTC().Truncate(time.Microsecond))
 		apps = append(apps, a)
 	}

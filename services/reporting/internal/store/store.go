@@ -61,6 +61,13 @@ func (s *Store) Quiet() *Store {
 type limitsJSON struct {
 	Stages  map[commonv1.Stage]projection.Limit `json:"stages"`
 	Blocked projection.Limit                    `json:"blocked"`
+	Roles   map[commonv1.JobRole]roleJSON       `json:"roles,omitempty"`
+}
+
+// roleJSON is a job role's overrides.
+type roleJSON struct {
+	Stages  map[commonv1.Stage]projection.Limit `json:"stages,omitempty"`
+	Blocked *projection.Limit                   `json:"blocked,omitempty"`
 }
 
 // AllThresholds returns the thresholds set for regions
@@ -89,7 +96,14 @@ func scanThresholds(rows pgx.Rows) (map[string]projection.Thresholds, error) {
 		if err := json.Unmarshal(raw, &l); err != nil {
 			return nil, fmt.Errorf("read thresholds of %s: %w", region, err)
 		}
-		out[region] = projection.Thresholds{Stages: l.Stages, Blocked: l.Blocked, Version: version}
+		th := projection.Thresholds{Stages: l.Stages, Blocked: l.Blocked, Version: version}
+		for role, o := range l.Roles {
+			if th.Roles == nil {
+				th.Roles = map[commonv1.JobRole]projection.Overrides{}
+			}
+			th.Roles[role] = projection.Overrides{Stages: o.Stages, Blocked: o.Blocked}
+		}
+		out[region] = th
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read thresholds: %w", err)
@@ -101,7 +115,14 @@ func scanThresholds(rows pgx.Rows) (map[string]projection.Thresholds, error) {
 // current version (0 for the defaults), and moves every stuck clock of the
 // region to them.
 func (s *Store) SetThresholds(ctx context.Context, region string, expectedVersion int64, th projection.Thresholds) (projection.Thresholds, error) {
-	raw, err := json.Marshal(limitsJSON{Stages: th.Stages, Blocked: th.Blocked})
+	stored := limitsJSON{Stages: th.Stages, Blocked: th.Blocked}
+	for role, o := range th.Roles {
+		if stored.Roles == nil {
+			stored.Roles = map[commonv1.JobRole]roleJSON{}
+		}
+		stored.Roles[role] = roleJSON{Stages: o.Stages, Blocked: o.Blocked}
+	}
+	raw, err := json.Marshal(stored)
 	if err != nil {
 		return th, fmt.Errorf("encode thresholds: %w", err)
 	}
@@ -129,23 +150,53 @@ func (s *Store) SetThresholds(ctx context.Context, region string, expectedVersio
 	return th, err
 }
 
-// moveClocks re-times the region's stuck clocks to new thresholds; the
-// overdue-vetting clock has none.
+// moveClocks re-times the region's stuck clocks to new thresholds, each
+// job role's by its own where it overrides them; the overdue-vetting clock
+// has none.
 func (s *Store) moveClocks(ctx context.Context, tx pgx.Tx, region string, th projection.Thresholds) error {
-	set := func(kind projection.StuckKind, stage commonv1.Stage, l projection.Limit) error {
+	// set re-times the clocks of kind (and stage) whose role is in roles
+	// (in is true) or is not (in is false).
+	set := func(kind projection.StuckKind, stage commonv1.Stage, l projection.Limit, roles []int32, in bool) error {
 		// Hours, not days: a day interval is a calendar day in the
 		// session's time zone, while clocks are set n × 24 hours on.
 		_, err := tx.Exec(ctx, `UPDATE stuck SET warning_at = since + make_interval(hours => 24 * $4), breach_at = since + make_interval(hours => 24 * $5)
-			WHERE region = $1 AND kind = $2 AND ($3 = 0 OR stage = $3)`, region, int(kind), int(stage), l.WarningDays, l.BreachDays)
-		return err
-	}
-	for stage, l := range th.Stages {
-		if err := set(projection.StuckStage, stage, l); err != nil {
+			WHERE region = $1 AND kind = $2 AND ($3 = 0 OR stage = $3) AND (role = ANY($6::int[])) = $7`,
+			region, int(kind), int(stage), l.WarningDays, l.BreachDays, roles, in)
+		if err != nil {
 			return fmt.Errorf("move stuck clocks: %w", err)
 		}
+		return nil
 	}
-	if err := set(projection.StuckVettingBlocked, 0, th.Blocked); err != nil {
-		return fmt.Errorf("move stuck clocks: %w", err)
+	// limit sets one limit: the roles overriding it first, then the rest.
+	limit := func(kind projection.StuckKind, stage commonv1.Stage, l projection.Limit, override func(projection.Overrides) (projection.Limit, bool)) error {
+		overridden := []int32{}
+		for role, o := range th.Roles {
+			if ol, ok := override(o); ok {
+				overridden = append(overridden, int32(role))
+				if err := set(kind, stage, ol, []int32{int32(role)}, true); err != nil {
+					return err
+				}
+			}
+		}
+		return set(kind, stage, l, overridden, false)
+	}
+	for stage, l := range th.Stages {
+		err := limit(projection.StuckStage, stage, l, func(o projection.Overrides) (projection.Limit, bool) {
+			ol, ok := o.Stages[stage]
+			return ol, ok
+		})
+		if err != nil {
+			return err
+		}
+	}
+	err := limit(projection.StuckVettingBlocked, 0, th.Blocked, func(o projection.Overrides) (projection.Limit, bool) {
+		if o.Blocked == nil {
+			return projection.Limit{}, false
+		}
+		return *o.Blocked, true
+	})
+	if err != nil {
+		return err
 	}
 	// The pending crossings move with their clocks (waiting for any the
 	// scheduler has claimed, then judging by what it announced); one
