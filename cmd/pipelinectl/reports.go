@@ -576,8 +576,8 @@ func (v *thresholdValue) Type() string { return "WARN/BREACH" }
 
 func newThresholdsSetCmd(a *app) *cobra.Command {
 	var (
-		ch      change
-		reg     regionValue
+		ch        change
+		reg       regionValue
 		stages    = make([]thresholdValue, len(thresholdRules))
 		blocked   thresholdValue
 		role      = newEnum(commonv1.JobRole(0))
@@ -595,7 +595,7 @@ and the stuck events still to come, are re-timed at once.`,
 		Example: `  pipelinectl reports thresholds set --region london --sift 7/10 --vetting-blocked 2/4
   pipelinectl reports thresholds set --region london --role probation-officer --vetting-blocked 5/8
   pipelinectl reports thresholds set --region london --role probation-officer --clear-role`,
-		Args:    cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if clearRole && role.number() == 0 {
 				return usagef("--clear-role needs --role, the job role whose overrides to remove")
