@@ -132,7 +132,10 @@ func newVettingUnassignCmd(a *app) *cobra.Command {
 }
 
 func newVettingMyCmd(a *app) *cobra.Command {
-	var pg paging
+	var (
+		pg paging
+		pp people
+	)
 	cmd := &cobra.Command{
 		Use:     "my",
 		Short:   "Your own work list: the cases in progress assigned to you, oldest in their status first",
@@ -144,14 +147,20 @@ func newVettingMyCmd(a *app) *cobra.Command {
 				return err
 			}
 			v := view{columns: append([]string{"days_in_status"}, vettingColumns...)}
+			var cases []*vettingv1.VettingCase
 			for _, m := range resp.GetCases() {
 				v.rows = append(v.rows, append([]string{fmtInt(m.GetDaysInStatus())}, vettingRow(m.GetCase())...))
+				cases = append(cases, m.GetCase())
+			}
+			if err := pp.caseNames(cmd.Context(), a, &v, cases); err != nil {
+				return err
 			}
 			v.notes = pageNote(resp.GetNextPageToken())
 			return a.emit(resp, v)
 		},
 	}
 	addPaging(cmd.Flags(), &pg)
+	pp.addFlags(cmd.Flags())
 	return cmd
 }
 
@@ -221,6 +230,7 @@ func newVettingBlockedCmd(a *app) *cobra.Command {
 	var (
 		reg regionValue
 		pg  paging
+		pp  people
 	)
 	cmd := &cobra.Command{
 		Use:     "blocked",
@@ -235,8 +245,13 @@ func newVettingBlockedCmd(a *app) *cobra.Command {
 				return err
 			}
 			v := view{columns: append([]string{"days_blocked"}, vettingColumns...)}
+			var cases []*vettingv1.VettingCase
 			for _, b := range resp.GetCases() {
 				v.rows = append(v.rows, append([]string{fmtInt(b.GetDaysBlocked())}, vettingRow(b.GetCase())...))
+				cases = append(cases, b.GetCase())
+			}
+			if err := pp.caseNames(cmd.Context(), a, &v, cases); err != nil {
+				return err
 			}
 			v.notes = pageNote(resp.GetNextPageToken())
 			return a.emit(resp, v)
@@ -244,6 +259,7 @@ func newVettingBlockedCmd(a *app) *cobra.Command {
 	}
 	cmd.Flags().Var(&reg, "region", regionHelp("the region's work list"))
 	addPaging(cmd.Flags(), &pg)
+	pp.addFlags(cmd.Flags())
 	required(cmd, "region")
 	return cmd
 }
