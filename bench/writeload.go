@@ -183,7 +183,11 @@ func (l *load) close() {
 // requestID is unique in the run (and across runs: the prefix is the start).
 var runStamp = time.Now().UnixNano()
 
-func (l *load) requestID() string { return fmt.Sprintf("bench-%x-%d", runStamp, l.seq.Add(1)) }
+// requestSeq numbers the run's request ids: the services' request logs
+// outlive a load (the counting phase's, then the measured one's).
+var requestSeq atomic.Int64
+
+func (l *load) requestID() string { return fmt.Sprintf("bench-%x-%d", runStamp, requestSeq.Add(1)) }
 
 // take returns the candidate whose next step is due soonest if it is due,
 // or a new candidate (its next step a submission).
