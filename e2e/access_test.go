@@ -31,6 +31,7 @@ import (
 	_ "github.com/probation-recruitment/pipeline/proto/gen/recruitment/audit/v1"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	_ "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
+	_ "github.com/probation-recruitment/pipeline/proto/gen/recruitment/notifier/v1"
 	offersv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/offers/v1"
 	_ "github.com/probation-recruitment/pipeline/proto/gen/recruitment/privacy/v1"
 	_ "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"

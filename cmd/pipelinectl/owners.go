@@ -209,7 +209,10 @@ without a version is read first.`,
 }
 
 func newMyCmd(a *app, fixed string) *cobra.Command {
-	var pg paging
+	var (
+		pg paging
+		pp people
+	)
 	cmd := &cobra.Command{
 		Use: "my",
 		Short: ownerUse(fixed, "Your own work list at a stage: the open records assigned to you, oldest in their stage first",
@@ -229,9 +232,13 @@ reporting.`, ""),
 		if err != nil {
 			return err
 		}
+		if err := pp.addNames(cmd.Context(), a, &v); err != nil {
+			return err
+		}
 		return a.emit(resp, v)
 	}
 	addPaging(cmd.Flags(), &pg)
+	pp.addFlags(cmd.Flags())
 	return cmd
 }
 

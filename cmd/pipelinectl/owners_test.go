@@ -150,7 +150,7 @@ func TestOwnerCommandsReachTheStage(t *testing.T) {
 					{ApplicationId: appID, ExpectedVersion: 5}, {ApplicationId: "0192f3a4-aaaa-7d8e-9f00-112233445566", ExpectedVersion: 3},
 				}},
 			}, "dry run: nothing was changed"},
-		{"my sift cases", []string{"my", "--stage", "sift", "--page-size", "10", "-o", "csv"},
+		{"my sift cases", []string{"my", "--stage", "sift", "--page-size", "10", "--no-names", "-o", "csv"},
 			[]proto.Message{&siftingv1.ListMyCasesRequest{PageSize: 10}}, "days_in_stage,stage,stage_entered_at,application_id"},
 	}
 	for _, tt := range tests {

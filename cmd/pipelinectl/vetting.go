@@ -128,12 +128,10 @@ func newVettingBlockedCmd(a *app) *cobra.Command {
 				return err
 			}
 			v := view{columns: append([]string{"days_blocked"}, vettingColumns...)}
-			var cases []*vettingv1.VettingCase
 			for _, b := range resp.GetCases() {
 				v.rows = append(v.rows, append([]string{fmtInt(b.GetDaysBlocked())}, vettingRow(b.GetCase())...))
-				cases = append(cases, b.GetCase())
 			}
-			if err := pp.caseNames(cmd.Context(), a, &v, cases); err != nil {
+			if err := pp.addNames(cmd.Context(), a, &v); err != nil {
 				return err
 			}
 			v.notes = pageNote(resp.GetNextPageToken())

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"slices"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -9,7 +11,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	applicationsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
-	vettingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/vetting/v1"
 )
 
 func newApplicationContactCmd(a *app) *cobra.Command {
@@ -109,12 +110,16 @@ func campaignTitles(ctx context.Context, a *app, ids []string) (map[string]strin
 	return out, nil
 }
 
-// caseNames adds the campaign_title and candidate columns to a work list
-// of vetting cases: v's rows are cases, in order.
-func (p *people) caseNames(ctx context.Context, a *app, v *view, cases []*vettingv1.VettingCase) error {
-	ids, campaigns := make([]string, len(cases)), make([]string, len(cases))
-	for i, c := range cases {
-		ids[i], campaigns[i] = c.GetApplicationId(), c.GetCampaignId()
+// addNames adds the campaign_title and candidate columns to a work list
+// whose rows have application_id and campaign_id columns.
+func (p *people) addNames(ctx context.Context, a *app, v *view) error {
+	appCol, campaignCol := slices.Index(v.columns, "application_id"), slices.Index(v.columns, "campaign_id")
+	if appCol < 0 || campaignCol < 0 {
+		return fmt.Errorf("a work list without application_id and campaign_id columns: %v", v.columns)
+	}
+	ids, campaigns := make([]string, len(v.rows)), make([]string, len(v.rows))
+	for i, row := range v.rows {
+		ids[i], campaigns[i] = row[appCol], row[campaignCol]
 	}
 	titles, err := campaignTitles(ctx, a, campaigns)
 	if err != nil {
