@@ -213,25 +213,22 @@ func (a *app) siftAssigned(when time.Time, to string) *eventsv1.Event {
 // blocked is an application that reached PRE_EMPLOYMENT at when, its
 // vetting case blocked an hour later.
 func (a *app) blocked(when time.Time) []*eventsv1.Event {
-	set := func(producer string, at time.Time, payload func(*eventsv1.Event)) *eventsv1.Event {
-		return a.ev(producer, at, payload)
-	}
 	return []*eventsv1.Event{
 		a.submitted(when.Add(-30 * 24 * time.Hour)),
 		a.siftPassed(when.Add(-20 * 24 * time.Hour)),
-		set("sifting", when.Add(-10*24*time.Hour), func(ev *eventsv1.Event) {
+		a.ev("sifting", when.Add(-10*24*time.Hour), func(ev *eventsv1.Event) {
 			ev.Payload = &eventsv1.Event_InterviewPassed{InterviewPassed: &eventsv1.InterviewPassed{}}
 		}),
-		set("offers", when.Add(-5*24*time.Hour), func(ev *eventsv1.Event) {
+		a.ev("offers", when.Add(-5*24*time.Hour), func(ev *eventsv1.Event) {
 			ev.Payload = &eventsv1.Event_OfferMade{OfferMade: &eventsv1.OfferMade{SalaryBandCode: "b"}}
 		}),
-		set("offers", when, func(ev *eventsv1.Event) {
+		a.ev("offers", when, func(ev *eventsv1.Event) {
 			ev.Payload = &eventsv1.Event_OfferAccepted{OfferAccepted: &eventsv1.OfferAccepted{}}
 		}),
-		set("vetting", when, func(ev *eventsv1.Event) {
+		a.ev("vetting", when, func(ev *eventsv1.Event) {
 			ev.Payload = &eventsv1.Event_VettingOpened{VettingOpened: &eventsv1.VettingOpened{}}
 		}),
-		set("vetting", when.Add(time.Hour), func(ev *eventsv1.Event) {
+		a.ev("vetting", when.Add(time.Hour), func(ev *eventsv1.Event) {
 			ev.Payload = &eventsv1.Event_VettingBlocked{VettingBlocked: &eventsv1.VettingBlocked{Reason: commonv1.BlockReason_BLOCK_REASON_MISSING_DOCUMENTS}}
 		}),
 	}
