@@ -11,6 +11,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/config"
 	"github.com/probation-recruitment/pipeline/pkg/grpcauth"
+	"github.com/probation-recruitment/pipeline/pkg/grpcclient"
 	"github.com/probation-recruitment/pipeline/pkg/tlsconfig"
 )
 
@@ -49,6 +50,7 @@ func (a *app) dial(service, addr string, creds credentials.TransportCredentials)
 	}
 	return grpc.NewClient(addr,
 		grpc.WithTransportCredentials(creds),
+		grpcclient.RetryUnavailable(),
 		grpc.WithChainUnaryInterceptor(a.unaryCall(service, addr)),
 		grpc.WithChainStreamInterceptor(a.streamCall(service, addr)),
 	)

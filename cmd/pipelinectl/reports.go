@@ -48,6 +48,7 @@ func newStuckCmd(a *app) *cobra.Command {
 		campaign string
 		asOf     timeValue
 		pg       paging
+		pp       people
 	)
 	cmd := &cobra.Command{
 		Use:   "stuck",
@@ -71,15 +72,23 @@ The filters combine; the warning and breach counts are of what they keep.`,
 			if err != nil {
 				return err
 			}
+			ids := make([]string, len(resp.GetCandidates()))
+			for i, c := range resp.GetCandidates() {
+				ids[i] = c.GetApplicationId()
+			}
+			names, err := pp.names(cmd.Context(), a, ids)
+			if err != nil {
+				return err
+			}
 			v := view{columns: []string{
 				"application_id", "campaign_id", "role", "stage", "kind", "since", "days", "days_overdue",
-				"severity", "blocked_reason", "next_actor",
+				"severity", "blocked_reason", "next_actor", "campaign_title", "candidate",
 			}}
 			for _, c := range resp.GetCandidates() {
 				v.rows = append(v.rows, []string{
 					c.GetApplicationId(), c.GetCampaignId(), friendly(c.GetRole()), friendly(c.GetStage()), friendly(c.GetKind()),
 					fmtTime(c.GetSince()), fmtInt(c.GetDays()), fmtInt(c.GetDaysOverdue()), friendly(c.GetSeverity()),
-					friendly(c.GetBlockedReason()), friendly(c.GetNextActor()),
+					friendly(c.GetBlockedReason()), friendly(c.GetNextActor()), c.GetCampaignTitle(), names[c.GetApplicationId()],
 				})
 			}
 			v.notes = append([]string{fmt.Sprintf("warnings: %d, breaches: %d", resp.GetWarningCount(), resp.GetBreachCount())},
@@ -97,6 +106,7 @@ The filters combine; the warning and breach counts are of what they keep.`,
 	f.Var(reason, "blocked-reason", "only vetting cases blocked for this reason; "+oneOf(commonv1.BlockReason(0)))
 	f.Var(&asOf, "as-of", "report as of this time (default now)")
 	addPaging(f, &pg)
+	pp.addFlags(f)
 	required(cmd, "region")
 	return cmd
 }

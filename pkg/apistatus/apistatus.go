@@ -19,6 +19,7 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/idempotency"
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
+	"github.com/probation-recruitment/pipeline/pkg/pg"
 	"github.com/probation-recruitment/pipeline/pkg/record"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
@@ -66,6 +67,9 @@ func Common(err error) (*status.Status, bool) {
 		return status.New(codes.DeadlineExceeded, "deadline exceeded"), true
 	case errors.Is(err, context.Canceled):
 		return status.New(codes.Canceled, "request cancelled"), true
+	}
+	if pg.Unavailable(err) {
+		return status.New(codes.Unavailable, "the database is unavailable; try again"), true
 	}
 	if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
 		return st, true

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/idempotency"
@@ -65,5 +68,16 @@ func TestCodeName(t *testing.T) {
 		if got := CodeName(c); got != want {
 			t.Errorf("CodeName(%s) = %q, want %q", c, got, want)
 		}
+	}
+}
+
+// A dropped database connection reaches the caller as Unavailable, which
+// clients retry, not as an internal error.
+func TestDroppedDatabaseIsUnavailable(t *testing.T) {
+	t.Parallel()
+	err := fmt.Errorf("submit: %w", &pgconn.PgError{Code: "57P01", Message: "terminating connection due to administrator command"})
+	st, ok := Common(err)
+	if !ok || st.Code() != codes.Unavailable || strings.Contains(st.Message(), "administrator") {
+		t.Errorf("Common(%v) = %v, %v; want Unavailable without the database's message", err, st, ok)
 	}
 }

@@ -397,34 +397,51 @@ func (c *Consumer) Apply(ctx context.Context, ev *eventsv1.Event) (applied bool,
 	return applied, nil
 }
 
-// runBatches fetches up to Batch messages at a time and applies each fetch
-// in one transaction.
+// runBatches applies what has arrived in batches of up to Batch messages.
+// It waits for the first message alone (a fetch of one returns as soon as
+// there is one), then takes whatever else is already waiting without
+// waiting for more: a quiet system applies an event the moment it comes,
+// a busy one still applies many per transaction.
 func (c *Consumer) runBatches(ctx context.Context, cons jetstream.Consumer) error {
 	for ctx.Err() == nil {
-		fetched, err := cons.Fetch(c.cfg.Batch, jetstream.FetchMaxWait(time.Second))
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
+		msgs := c.pull(ctx, func() (jetstream.MessageBatch, error) {
+			return cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
+		})
+		if len(msgs) == 0 {
+			continue
+		}
+		if c.cfg.Batch > 1 {
+			msgs = append(msgs, c.pull(ctx, func() (jetstream.MessageBatch, error) {
+				return cons.FetchNoWait(c.cfg.Batch - 1)
+			})...)
+		}
+		c.processBatch(ctx, msgs)
+	}
+	return nil
+}
+
+// pull runs one fetch and collects its messages. After a failed fetch it
+// logs and pauses a second, so a lost server is not spun on.
+func (c *Consumer) pull(ctx context.Context, fetch func() (jetstream.MessageBatch, error)) []jetstream.Msg {
+	fetched, err := fetch()
+	if err != nil {
+		if ctx.Err() == nil {
 			c.log.Warn("fetch", "err", err)
 			select {
 			case <-ctx.Done():
 			case <-time.After(time.Second):
 			}
-			continue
 		}
-		var msgs []jetstream.Msg
-		for m := range fetched.Messages() {
-			msgs = append(msgs, m)
-		}
-		if err := fetched.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
-			c.log.Warn("fetch", "err", err)
-		}
-		if len(msgs) > 0 {
-			c.processBatch(ctx, msgs)
-		}
+		return nil
 	}
-	return nil
+	var msgs []jetstream.Msg
+	for m := range fetched.Messages() {
+		msgs = append(msgs, m)
+	}
+	if err := fetched.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
+		c.log.Warn("fetch", "err", err)
+	}
+	return msgs
 }
 
 func (c *Consumer) processBatch(ctx context.Context, msgs []jetstream.Msg) {

@@ -31,10 +31,11 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 type env struct {
 	pool *pgxpool.Pool
+	nc   *nats.Conn
 	js   jetstream.JetStream
 }
 
-func setup(t *testing.T) env {
+func setup(t testing.TB) env {
 	t.Helper()
 	ctx := context.Background()
 	pool, _ := testenv.Schema(t)
@@ -44,11 +45,11 @@ func setup(t *testing.T) env {
 	if _, err := pool.Exec(ctx, `CREATE TABLE effects (event_id uuid NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
-	_, js := testenv.Connect(t, testenv.NATS(t))
+	nc, js := testenv.Connect(t, testenv.NATS(t))
 	if _, err := stream.Ensure(ctx, js, stream.Config{}); err != nil {
 		t.Fatal(err)
 	}
-	return env{pool: pool, js: js}
+	return env{pool: pool, nc: nc, js: js}
 }
 
 // publish puts events on the stream directly, as a relay would.
@@ -422,4 +423,87 @@ func TestOnCommit(t *testing.T) {
 	if got := e.effects(t); got != n {
 		t.Errorf("effects = %d, want %d", got, n)
 	}
+}
+
+// A batch consumer that finds many events waiting applies them in full
+// batches, not one per transaction, though it waits for only one.
+func TestBatchConsumerBatchesWhatIsWaiting(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	const n, batch = 250, 100
+	evs := make([]*eventsv1.Event, n)
+	for i := range evs {
+		evs[i] = newEvent()
+	}
+	e.publish(t, evs...)
+	var commits atomic.Int32
+	c, err := NewBatch(e.pool, e.js, Config{Durable: "effects", Batch: batch, OnCommit: func() { commits.Add(1) }}, recordBatch(""), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, c)
+	settled(t, e.js, "effects", n)
+	if got := e.effects(t); got != n {
+		t.Fatalf("effects = %d, want %d", got, n)
+	}
+	if got := commits.Load(); got != (n+batch-1)/batch {
+		t.Errorf("%d transactions for %d waiting events in batches of %d; want %d", got, n, batch, (n+batch-1)/batch)
+	}
+}
+
+// BenchmarkBatchLag is the time from publishing one event to a batch
+// consumer (batch 100) having applied it, on a quiet system, beside the
+// least it could be: the same publish seen by a plain NATS subscriber.
+// It reports lag_ms and the ratio of lag to the ideal.
+func BenchmarkBatchLag(b *testing.B) {
+	e := setup(b)
+	applied := make(chan struct{}, 1)
+	onCommit := func() { applied <- struct{}{} }
+	c, err := NewBatch(e.pool, e.js, Config{Durable: "effects", Batch: 100, OnCommit: onCommit}, recordBatch(""), quiet)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	publish := func(ev *eventsv1.Event) {
+		data, err := event.Marshal(ev)
+		if err != nil {
+			b.Fatal(err)
+		}
+		subject, _ := event.SubjectSuffix(ev)
+		if _, err := e.js.PublishMsg(ctx, &nats.Msg{Subject: "recruitment." + subject, Data: data}, jetstream.WithMsgID(ev.GetEventId())); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// The ideal: publish to the stream, seen by a core subscriber.
+	seen := make(chan struct{}, 1)
+	sub, err := e.nc.Subscribe("recruitment.>", func(*nats.Msg) {
+		select {
+		case seen <- struct{}{}:
+		default:
+		}
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ideal, lag time.Duration
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		publish(newEvent())
+		<-seen
+		ideal += time.Since(start)
+		<-applied
+		lag += time.Since(start)
+	}
+	b.StopTimer()
+	_ = sub.Unsubscribe()
+	b.ReportMetric(float64(lag.Microseconds())/1000/float64(b.N), "lag_ms")
+	b.ReportMetric(float64(ideal.Microseconds())/1000/float64(b.N), "ideal_ms")
+	b.ReportMetric(float64(lag)/float64(ideal), "lag/ideal")
 }

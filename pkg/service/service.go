@@ -47,6 +47,9 @@ type Runtime struct {
 	Audit *audit.Recorder
 
 	runners []func(context.Context) error
+	// streamUp is closed once the stream is ensured: the relay and the
+	// consumers wait for it.
+	streamUp chan struct{}
 }
 
 // Start connects to PostgreSQL (the schema cfg.DBSchema, migrated with the
@@ -94,11 +97,19 @@ func Start(ctx context.Context, name string, cfg config.Common, migrations ...pg
 	if err != nil {
 		return nil, err
 	}
-	if r.NATS, r.JS, err = stream.Connect(cfg.NATSURL, name, natsCreds, log); err != nil {
+	// Without NATS the service still serves from PostgreSQL (its events
+	// wait in the outbox); its relay and consumers start once NATS is up.
+	if r.NATS, r.JS, err = stream.ConnectOrRetry(cfg.NATSURL, name, natsCreds, log); err != nil {
 		return nil, err
 	}
-	if _, err := stream.Ensure(ctx, r.JS, cfg.Stream()); err != nil {
-		return nil, err
+	r.streamUp = make(chan struct{})
+	ensure := r.ensureStream(cfg.Stream())
+	if r.NATS.IsConnected() {
+		// Connected: a stream that cannot be had is a misconfiguration,
+		// and fails the start.
+		if err := ensure(ctx); err != nil {
+			return nil, err
+		}
 	}
 	perCaller := grpcauth.MaxStreamsPerSubject(cfg.MaxStreamsPerSubject)
 	r.Audit = audit.New(r.Pool, log)
@@ -127,6 +138,7 @@ func Start(ctx context.Context, name string, cfg config.Common, migrations ...pg
 	}
 	r.Server.AddReadinessCheck("postgres", r.Pool.Ping)
 	r.Server.AddReadinessCheck("nats", stream.Ready(r.NATS))
+	r.Server.AddReadinessCheck("stream", r.streamReady)
 
 	pruner, err := idempotency.NewPruner(r.Pool, cfg.RequestLogRetention, time.Hour, log)
 	if err != nil {
@@ -135,8 +147,68 @@ func Start(ctx context.Context, name string, cfg config.Common, migrations ...pg
 	relay := outbox.NewRelay(r.Pool, r.JS, outbox.RelayConfig{
 		Stream: cfg.NATSStream, SubjectPrefix: cfg.NATSSubjectPrefix, Registerer: r.Server.Registry(),
 	}, log)
-	r.runners = append(r.runners, r.Server.Run, relay.Run, pruner.Run, r.Audit.Pruner(cfg.AuditRetention, 0))
+	r.runners = append(r.runners, r.Server.Run, r.afterStream(relay.Run), pruner.Run, r.Audit.Pruner(cfg.AuditRetention, 0))
+	if !r.NATS.IsConnected() {
+		r.runners = append(r.runners, r.awaitStream(ensure))
+	}
 	return r, nil
+}
+
+// ensureStream returns what makes sure the stream exists as configured,
+// once; it marks the stream up.
+func (r *Runtime) ensureStream(c stream.Config) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if _, err := stream.Ensure(ctx, r.JS, c); err != nil {
+			return err
+		}
+		close(r.streamUp)
+		r.Log.Info("stream ready", "stream", c.Name)
+		return nil
+	}
+}
+
+// awaitStream runs ensure once NATS is connected, trying again while the
+// connection is not up; a refusal from a connected server stops the
+// service, as it would have at the start.
+func (r *Runtime) awaitStream(ensure func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		for {
+			if r.NATS.IsConnected() {
+				err := ensure(ctx)
+				if err == nil || (r.NATS.IsConnected() && ctx.Err() == nil) {
+					return err
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// afterStream runs run once the stream is up.
+func (r *Runtime) afterStream(run func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.streamUp:
+		}
+		return run(ctx)
+	}
+}
+
+// streamReady is the readiness check of the stream: not ready until the
+// relay and consumers can start.
+func (r *Runtime) streamReady(context.Context) error {
+	select {
+	case <-r.streamUp:
+		return nil
+	default:
+		return errors.New("waiting for NATS to ensure the stream; the relay and consumers have not started")
+	}
 }
 
 // Migrations is what a service's schema needs: the runtime's tables
@@ -164,7 +236,7 @@ func (r *Runtime) Consume(filter string, names []string, handle func(ctx context
 	if err != nil {
 		return err
 	}
-	r.runners = append(r.runners, c.Run)
+	r.runners = append(r.runners, r.afterStream(c.Run))
 	return nil
 }
 
@@ -179,7 +251,7 @@ func (r *Runtime) ConsumeBatches(batch int, handle consumer.BatchHandler, onComm
 	if err != nil {
 		return err
 	}
-	r.runners = append(r.runners, c.Run)
+	r.runners = append(r.runners, r.afterStream(c.Run))
 	return nil
 }
 

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -265,5 +267,112 @@ func TestStartNeedsItsNATSUser(t *testing.T) {
 		if _, err := service.Start(context.Background(), "sifting", cfg); err == nil || !strings.Contains(strings.ToLower(err.Error()), "authorization violation") {
 			t.Errorf("%s: Start = %v, want an authorization violation", tt.name, err)
 		}
+	}
+}
+
+// frozenNATS listens where NATS should be and accepts connections but
+// never speaks, as a stopped (SIGSTOP) server does; close it to free the
+// port.
+func frozenNATS(t *testing.T) (port int, closeIt func()) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var held []net.Conn
+	go func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	return lis.Addr().(*net.TCPAddr).Port, func() {
+		lis.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	}
+}
+
+// A service starts and serves while NATS is unresponsive, says on /healthz
+// that it is not ready for want of NATS, and once NATS is back connects,
+// starts its consumer and handles what is published.
+func TestStartsWithoutNATSAndConnectsWhenItComes(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, schema := testenv.Schema(t)
+	port, unfreeze := frozenNATS(t)
+	creds := testenv.NATSCredentials("sifting")
+	cfg := config.Common{
+		DatabaseURL: testenv.DatabaseURL(), DBSchema: schema, NATSURL: fmt.Sprintf("nats://127.0.0.1:%d", port),
+		NATSStream: "RECRUITMENT", NATSSubjectPrefix: "recruitment", NATSReplicas: 1,
+		NATSUser: creds.User, NATSPassword: creds.Password,
+		GRPCAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, AuthAllowDevKey: true, GRPCInsecure: true,
+	}
+	rt, err := service.Start(ctx, "sifting", cfg)
+	if err != nil {
+		t.Fatalf("Start with NATS frozen: %v; want it to start and serve", err)
+	}
+	if _, err := rt.Pool.Exec(ctx, `CREATE TABLE seen (event_id uuid)`); err != nil {
+		t.Fatal(err)
+	}
+	err = rt.Consume("*.application.>", []string{"application.submitted"}, func(ctx context.Context, ev *eventsv1.Event) error {
+		_, err := pg.Q(ctx, rt.Pool).Exec(ctx, `INSERT INTO seen VALUES ($1)`, ev.GetEventId())
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- rt.Run(ctx) }()
+
+	conn, err := grpc.NewClient(rt.Server.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	testenv.Eventually(t, "gRPC to answer while NATS is frozen", func() (bool, string) {
+		_, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+		return err == nil, fmt.Sprint(err)
+	})
+	if body := get(t, rt, "/healthz", http.StatusServiceUnavailable); !strings.Contains(body, "nats") || !strings.Contains(body, "stream") {
+		t.Errorf("/healthz while NATS is frozen = %q; want it to name nats and the stream", body)
+	}
+
+	unfreeze()
+	url := testenv.NATSOn(t, port)
+	testenv.Eventually(t, "/healthz to be ready once NATS is back", func() (bool, string) {
+		resp, err := http.Get("http://" + rt.Server.AdminAddr().String() + "/healthz")
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode == http.StatusOK, string(b)
+	})
+	nc, _ := testenv.Connect(t, url)
+	submitted := newEvent(&eventsv1.Event_ApplicationSubmitted{ApplicationSubmitted: &eventsv1.ApplicationSubmitted{}})
+	b, _ := event.Marshal(submitted)
+	subject, _ := event.SubjectSuffix(submitted)
+	if err := nc.Publish("recruitment."+subject, b); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "the consumer, started once NATS came, to handle the event", func() (bool, string) {
+		var n int
+		err := rt.Pool.QueryRow(ctx, `SELECT count(*) FROM seen WHERE event_id = $1`, submitted.GetEventId()).Scan(&n)
+		return n == 1, fmt.Sprintf("seen %d times, %v", n, err)
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run after cancel = %v, want nil", err)
 	}
 }

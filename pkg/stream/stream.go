@@ -6,7 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"slices"
 	"time"
 
@@ -165,6 +167,36 @@ func (c Credentials) options() ([]nats.Option, error) {
 // service. A permission the server refuses is logged (a misconfigured
 // user, or a bug publishing what the service does not own).
 func Connect(url, name string, creds Credentials, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	return connect(url, name, creds, log)
+}
+
+// ConnectOrRetry is Connect for a service that serves from PostgreSQL
+// alone while NATS is away: when the server cannot be reached now (down,
+// or frozen so that the handshake times out) it returns a connection that
+// keeps trying in the background, and its status says when it is up.
+// Credentials or a certificate the server refuses still fail here: that is
+// a misconfiguration, not an outage.
+func ConnectOrRetry(url, name string, creds Credentials, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	nc, js, err := connect(url, name, creds, log)
+	if err == nil || !unreachable(err) {
+		return nc, js, err
+	}
+	log.Warn("NATS unreachable; serving without it and connecting in the background", "err", err)
+	return connect(url, name, creds, log, nats.RetryOnFailedConnect(true))
+}
+
+// unreachable reports whether a failed connect found no server to talk to,
+// rather than one that refused the connection.
+func unreachable(err error) bool {
+	var netErr net.Error
+	return errors.Is(err, nats.ErrNoServers) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, io.EOF) ||
+		errors.As(err, &netErr)
+}
+
+func connect(url, name string, creds Credentials, log *slog.Logger, extra ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -172,6 +204,7 @@ func Connect(url, name string, creds Credentials, log *slog.Logger) (*nats.Conn,
 	if err != nil {
 		return nil, nil, err
 	}
+	opts = append(opts, extra...)
 	nc, err := nats.Connect(url, append(opts,
 		nats.Name(name),
 		nats.MaxReconnects(-1),

@@ -100,6 +100,18 @@ func redact(url string) string {
 // permissions. Connect connects as the administrator.
 func NATS(t testing.TB) string {
 	t.Helper()
+	return natsOn(t, server.RANDOM_PORT)
+}
+
+// NATSOn is NATS listening on port of 127.0.0.1, for a test that needs the
+// server to come up where a client already looks for it.
+func NATSOn(t testing.TB, port int) string {
+	t.Helper()
+	return natsOn(t, port)
+}
+
+func natsOn(t testing.TB, port int) string {
+	t.Helper()
 	sc := stream.Config{}.WithDefaults()
 	passwords := map[string]string{}
 	for _, name := range natsperm.Names() {
@@ -111,7 +123,7 @@ func NATS(t testing.TB) string {
 	}
 	opts := &server.Options{
 		Host:      "127.0.0.1",
-		Port:      server.RANDOM_PORT,
+		Port:      port,
 		JetStream: true,
 		StoreDir:  t.TempDir(),
 		NoLog:     true,

@@ -57,6 +57,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/config"
 	"github.com/probation-recruitment/pipeline/pkg/grpcauth"
+	"github.com/probation-recruitment/pipeline/pkg/grpcclient"
 	"github.com/probation-recruitment/pipeline/pkg/tlsconfig"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
 	"github.com/probation-recruitment/pipeline/services/dashboard/internal/bearer"
@@ -262,7 +263,8 @@ func run(ctx context.Context) error {
 	// The connection is made lazily and re-made by gRPC after a failure, so
 	// the dashboard starts (and shows "unavailable") without reporting.
 	// Every call sends the token of its context: the signed-in user's.
-	conn, err := grpc.NewClient(cfg.ReportingAddr, grpc.WithTransportCredentials(transport), grpc.WithPerRPCCredentials(perCall))
+	conn, err := grpc.NewClient(cfg.ReportingAddr, grpc.WithTransportCredentials(transport), grpc.WithPerRPCCredentials(perCall),
+		grpcclient.RetryUnavailable())
 	if err != nil {
 		return fmt.Errorf("reporting client: %w", err)
 	}

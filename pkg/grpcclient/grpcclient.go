@@ -1,0 +1,26 @@
+// Package grpcclient holds the options every client of the services dials
+// with.
+package grpcclient
+
+import "google.golang.org/grpc"
+
+// retryServiceConfig retries a call the server answered Unavailable (a
+// database connection dropped under it, a service restarting) up to three
+// more times with backoff. Retrying is safe: every call that changes
+// something carries a request_id, so a retry of one that did land applies
+// nothing twice, and reads change nothing.
+const retryServiceConfig = `{"methodConfig": [{
+  "name": [{}],
+  "retryPolicy": {
+    "maxAttempts": 4,
+    "initialBackoff": "0.1s",
+    "maxBackoff": "1s",
+    "backoffMultiplier": 2,
+    "retryableStatusCodes": ["UNAVAILABLE"]
+  }
+}]}`
+
+// RetryUnavailable is the dial option that retries Unavailable calls.
+func RetryUnavailable() grpc.DialOption {
+	return grpc.WithDefaultServiceConfig(retryServiceConfig)
+}
