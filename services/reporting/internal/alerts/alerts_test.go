@@ -210,6 +210,30 @@ func (a *app) siftAssigned(when time.Time, to string) *eventsv1.Event {
 	})
 }
 
+// blocked is an application that reached PRE_EMPLOYMENT at when, its
+// vetting case blocked an hour later.
+func (a *app) blocked(when time.Time) []*eventsv1.Event {
+	return []*eventsv1.Event{
+		a.submitted(when.Add(-30 * 24 * time.Hour)),
+		a.siftPassed(when.Add(-20 * 24 * time.Hour)),
+		a.ev("sifting", when.Add(-10*24*time.Hour), func(ev *eventsv1.Event) {
+			ev.Payload = &eventsv1.Event_InterviewPassed{InterviewPassed: &eventsv1.InterviewPassed{}}
+		}),
+		a.ev("offers", when.Add(-5*24*time.Hour), func(ev *eventsv1.Event) {
+			ev.Payload = &eventsv1.Event_OfferMade{OfferMade: &eventsv1.OfferMade{SalaryBandCode: "b"}}
+		}),
+		a.ev("offers", when, func(ev *eventsv1.Event) {
+			ev.Payload = &eventsv1.Event_OfferAccepted{OfferAccepted: &eventsv1.OfferAccepted{}}
+		}),
+		a.ev("vetting", when, func(ev *eventsv1.Event) {
+			ev.Payload = &eventsv1.Event_VettingOpened{VettingOpened: &eventsv1.VettingOpened{}}
+		}),
+		a.ev("vetting", when.Add(time.Hour), func(ev *eventsv1.Event) {
+			ev.Payload = &eventsv1.Event_VettingBlocked{VettingBlocked: &eventsv1.VettingBlocked{Reason: commonv1.BlockReason_BLOCK_REASON_MISSING_DOCUMENTS}}
+		}),
+	}
+}
+
 const (
 	warning  = "stuck.warning"
 	breach   = "stuck.breach"
@@ -332,7 +356,21 @@ func TestReplicasPublishEachCrossingOnce(t *testing.T) {
 		want = append(want, seen{warning, a.id, stage, sift, 10, when, "", spoc})
 		want = append(want, seen{breach, a.id, stage, sift, 14, when.Add(4 * 24 * time.Hour), "", spoc})
 	}
-	for _, now := range []time.Time{at(time.April, 11, 9).Add(20 * time.Minute), at(time.April, 12, 0), at(time.April, 16, 0)} {
+	// And applications with two clocks each (time in PRE_EMPLOYMENT, 28/42
+	// days, and blocked, 3/5), both past their breach at the last step:
+	// the replicas claim a row each of one application.
+	var twoClocks []*eventsv1.Event
+	for i := range 10 {
+		a := newApp()
+		when := at(time.April, 15, 9).Add(time.Duration(i) * time.Minute)
+		twoClocks = append(twoClocks, a.blocked(when)...)
+		vet := commonv1.CallerRole_CALLER_ROLE_VETTING
+		pre := commonv1.Stage_STAGE_PRE_EMPLOYMENT
+		want = append(want, seen{breach, a.id, stage, pre, 42, when.Add(42 * 24 * time.Hour), "", vet})
+		want = append(want, seen{breach, a.id, eventsv1.StuckRule_STUCK_RULE_VETTING_BLOCKED, pre, 5, when.Add(time.Hour + 5*24*time.Hour), "", vet})
+	}
+	e.apply(t, one, twoClocks...)
+	for _, now := range []time.Time{at(time.April, 11, 9).Add(20 * time.Minute), at(time.April, 12, 0), at(time.April, 16, 0), at(time.June, 30, 0)} {
 		e.clock.Set(now)
 		var wg sync.WaitGroup
 		for _, s := range scheds {

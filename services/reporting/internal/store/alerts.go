@@ -59,9 +59,16 @@ const clockColumns = `application_id::text, kind, region, coalesce(campaign_id::
 // for a claim the scheduler holds, then reads what it wrote) and stored
 // clocks of apps, and the epoch.
 func queueLoadAlerts(b *pgx.Batch, apps any, st *alertState) {
-	st.alerts, st.due, st.clocks = map[alertKey]projection.Alert{}, map[alertKey]*time.Time{}, map[alertKey]clockRow{}
+	st.alerts, st.due = map[alertKey]projection.Alert{}, map[alertKey]*time.Time{}
 	b.Queue(`SELECT `+alertColumns+` FROM stuck_alerts WHERE application_id = ANY($1::uuid[]) FOR UPDATE`, apps).
 		Query(func(rows pgx.Rows) error { return scanAlerts(rows, st.alerts, st.due) })
+	queueLoadClocks(b, apps, st)
+}
+
+// queueLoadClocks queues the reads of the stored clocks of apps and of the
+// epoch.
+func queueLoadClocks(b *pgx.Batch, apps any, st *alertState) {
+	st.clocks = map[alertKey]clockRow{}
 	b.Queue(`SELECT `+clockColumns+` FROM stuck WHERE application_id = ANY($1::uuid[])`, apps).
 		Query(func(rows pgx.Rows) error { return scanClocks(rows, st.clocks) })
 	b.Queue(`SELECT epoch::text FROM projection_epoch`).QueryRow(func(row pgx.Row) error {
@@ -282,9 +289,11 @@ func (s *Store) PublishDue(ctx context.Context, now time.Time, limit int) (int, 
 			return fmt.Errorf("claim due stuck alerts: %w", err)
 		}
 		// Read after the claim, in a new snapshot: a batch that changed
-		// these clocks committed before the claim could lock them.
+		// these clocks committed before the claim could lock them. Only the
+		// claimed alerts are locked: locking the applications' other
+		// alerts too could deadlock with a replica that claimed those.
 		b := &pgx.Batch{}
-		queueLoadAlerts(b, ids, st)
+		queueLoadClocks(b, ids, st)
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
