@@ -20,7 +20,7 @@ const (
 
 var csvHeader = []string{
 	"application_id", "campaign_id", "region", "role", "stage", "reason", "since",
-	"days", "days_overdue", "severity", "blocked_reason", "next_actor",
+	"days", "days_overdue", "severity", "blocked_reason", "next_actor", "assignee",
 }
 
 // stuckCSV downloads the whole stuck list of a region under the page's
@@ -56,7 +56,7 @@ func (s *Server) stuckCSV(w http.ResponseWriter, r *http.Request, sess *session.
 		for _, c := range resp.GetCandidates() {
 			row := stuckToRow(c)
 			_ = cw.Write([]string{row.ApplicationID, row.CampaignID, code, row.Role, row.Stage, row.Kind, row.SinceISO,
-				strconv.Itoa(row.Days), strconv.Itoa(row.DaysOverdue), row.Severity, row.BlockedReason, row.NextActor})
+				strconv.Itoa(row.Days), strconv.Itoa(row.DaysOverdue), row.Severity, row.BlockedReason, row.NextActor, row.Assignee})
 		}
 		rows += len(resp.GetCandidates())
 		token = resp.GetNextPageToken()
