@@ -273,9 +273,9 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, _ *session.Ses
 // regionView is one region's page.
 type regionView struct {
 	chrome
-	Region  string
-	Summary summaryView
-	Columns []column
+	Region   string
+	Summary  summaryView
+	Columns  []column
 	Stuck    stuckView
 	Workload workloadView
 	Charts   chartsView
