@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/probation-recruitment/pipeline/pkg/assign"
 	"github.com/probation-recruitment/pipeline/pkg/history"
 	"github.com/probation-recruitment/pipeline/pkg/outbox"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
@@ -168,6 +169,18 @@ func (t *Table[R, S]) GetIn(ctx context.Context, applicationID string, regions [
 		return zero, err
 	}
 	return r, nil
+}
+
+// Assigned lists a page of f's work list: the records assigned to
+// f.Assignee in f.Regions (nil: any) for which the condition open holds
+// (a constant SQL condition naming the open states, so that a partial
+// index on them serves the query), oldest first by the column since, then
+// by application id. from is the table's `SELECT <columns> FROM <table>`.
+func (t *Table[R, S]) Assigned(ctx context.Context, from, open, since string, f assign.Filter) ([]R, error) {
+	return t.List(ctx, from+` WHERE assignee = $1 AND assignee <> '' AND (`+open+`)
+		AND ($2::text[] IS NULL OR region = ANY($2::text[]))
+		AND (`+since+`, application_id) > ($3, $4::uuid) ORDER BY `+since+`, application_id LIMIT $5`,
+		f.Assignee, f.Regions, f.After.At, f.After.ID, f.Limit)
 }
 
 // List runs a query of the service's whose rows Scan reads.

@@ -151,6 +151,13 @@ func tables(t *testing.T, pool *pgxpool.Pool) map[string][]string {
 		"stuck":      `SELECT t::text FROM stuck t ORDER BY 1`,
 		"thresholds": `SELECT t::text FROM thresholds t ORDER BY 1`,
 		"inbox":      `SELECT consumer || ' ' || event_id FROM inbox ORDER BY 1`,
+		// The stuck events written and not yet published (no relay runs
+		// here): a rebuild carries them over and, replaying quietly,
+		// adds none of its own.
+		"outbox": `SELECT event_id::text || ' ' || subject FROM outbox WHERE published_at IS NULL ORDER BY 1`,
+		// What each running clock has announced, and its next crossing.
+		"alerts": `SELECT application_id || ' ' || kind || ' ' || stage || ' ' || since || ' ' || level || ' ' || coalesce(due_at::text, '-')
+			FROM stuck_alerts WHERE since IS NOT NULL ORDER BY 1`,
 	}
 	out := map[string][]string{}
 	for name, q := range queries {

@@ -1845,8 +1845,13 @@ type Thresholds struct {
 	VettingBlockedWarningDays int32             `protobuf:"varint,3,opt,name=vetting_blocked_warning_days,json=vettingBlockedWarningDays,proto3" json:"vetting_blocked_warning_days,omitempty"`
 	VettingBlockedBreachDays  int32             `protobuf:"varint,4,opt,name=vetting_blocked_breach_days,json=vettingBlockedBreachDays,proto3" json:"vetting_blocked_breach_days,omitempty"`
 	Version                   int64             `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
-	unknownFields             protoimpl.UnknownFields
-	sizeCache                 protoimpl.SizeCache
+	// Overrides for job roles whose applications take longer (or shorter)
+	// somewhere, e.g. a role needing SC clearance in vetting; at most one per
+	// role. The stuck list and the stuck events use a role's limit where it
+	// gives one, and the region's above otherwise.
+	Roles         []*RoleThresholds `protobuf:"bytes,6,rep,name=roles,proto3" json:"roles,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Thresholds) Reset() {
@@ -1914,6 +1919,86 @@ func (x *Thresholds) GetVersion() int64 {
 	return 0
 }
 
+func (x *Thresholds) GetRoles() []*RoleThresholds {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+// RoleThresholds override some of a region's thresholds for one job role.
+type RoleThresholds struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Role  v1.JobRole             `protobuf:"varint,1,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
+	// The stages it overrides, each at most once; the others keep the
+	// region's.
+	Stages []*StageThreshold `protobuf:"bytes,2,rep,name=stages,proto3" json:"stages,omitempty"`
+	// Both set to override the vetting-blocked limit; both 0 to keep the
+	// region's.
+	VettingBlockedWarningDays int32 `protobuf:"varint,3,opt,name=vetting_blocked_warning_days,json=vettingBlockedWarningDays,proto3" json:"vetting_blocked_warning_days,omitempty"`
+	VettingBlockedBreachDays  int32 `protobuf:"varint,4,opt,name=vetting_blocked_breach_days,json=vettingBlockedBreachDays,proto3" json:"vetting_blocked_breach_days,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
+}
+
+func (x *RoleThresholds) Reset() {
+	*x = RoleThresholds{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoleThresholds) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoleThresholds) ProtoMessage() {}
+
+func (x *RoleThresholds) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoleThresholds.ProtoReflect.Descriptor instead.
+func (*RoleThresholds) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *RoleThresholds) GetRole() v1.JobRole {
+	if x != nil {
+		return x.Role
+	}
+	return v1.JobRole(0)
+}
+
+func (x *RoleThresholds) GetStages() []*StageThreshold {
+	if x != nil {
+		return x.Stages
+	}
+	return nil
+}
+
+func (x *RoleThresholds) GetVettingBlockedWarningDays() int32 {
+	if x != nil {
+		return x.VettingBlockedWarningDays
+	}
+	return 0
+}
+
+func (x *RoleThresholds) GetVettingBlockedBreachDays() int32 {
+	if x != nil {
+		return x.VettingBlockedBreachDays
+	}
+	return 0
+}
+
 type GetThresholdsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Region        string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
@@ -1923,7 +2008,7 @@ type GetThresholdsRequest struct {
 
 func (x *GetThresholdsRequest) Reset() {
 	*x = GetThresholdsRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[24]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1935,7 +2020,7 @@ func (x *GetThresholdsRequest) String() string {
 func (*GetThresholdsRequest) ProtoMessage() {}
 
 func (x *GetThresholdsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[24]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1948,7 +2033,7 @@ func (x *GetThresholdsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetThresholdsRequest.ProtoReflect.Descriptor instead.
 func (*GetThresholdsRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{24}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetThresholdsRequest) GetRegion() string {
@@ -1967,7 +2052,7 @@ type GetThresholdsResponse struct {
 
 func (x *GetThresholdsResponse) Reset() {
 	*x = GetThresholdsResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[25]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1979,7 +2064,7 @@ func (x *GetThresholdsResponse) String() string {
 func (*GetThresholdsResponse) ProtoMessage() {}
 
 func (x *GetThresholdsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[25]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1992,7 +2077,7 @@ func (x *GetThresholdsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetThresholdsResponse.ProtoReflect.Descriptor instead.
 func (*GetThresholdsResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{25}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetThresholdsResponse) GetThresholds() *Thresholds {
@@ -2006,7 +2091,8 @@ type SetThresholdsRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	RequestId       string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	ExpectedVersion int64                  `protobuf:"varint,2,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
-	// Replaces the region's thresholds; warning < breach, both 1-365.
+	// Replaces the region's thresholds, role overrides included; warning <
+	// breach, both 1-365.
 	Thresholds    *Thresholds `protobuf:"bytes,3,opt,name=thresholds,proto3" json:"thresholds,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2014,7 +2100,7 @@ type SetThresholdsRequest struct {
 
 func (x *SetThresholdsRequest) Reset() {
 	*x = SetThresholdsRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[26]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2026,7 +2112,7 @@ func (x *SetThresholdsRequest) String() string {
 func (*SetThresholdsRequest) ProtoMessage() {}
 
 func (x *SetThresholdsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[26]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2039,7 +2125,7 @@ func (x *SetThresholdsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetThresholdsRequest.ProtoReflect.Descriptor instead.
 func (*SetThresholdsRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{26}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SetThresholdsRequest) GetRequestId() string {
@@ -2072,7 +2158,7 @@ type SetThresholdsResponse struct {
 
 func (x *SetThresholdsResponse) Reset() {
 	*x = SetThresholdsResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[27]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2084,7 +2170,7 @@ func (x *SetThresholdsResponse) String() string {
 func (*SetThresholdsResponse) ProtoMessage() {}
 
 func (x *SetThresholdsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[27]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2097,7 +2183,7 @@ func (x *SetThresholdsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetThresholdsResponse.ProtoReflect.Descriptor instead.
 func (*SetThresholdsResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{27}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SetThresholdsResponse) GetThresholds() *Thresholds {
@@ -2143,7 +2229,7 @@ type MyCase struct {
 
 func (x *MyCase) Reset() {
 	*x = MyCase{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[28]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2155,7 +2241,7 @@ func (x *MyCase) String() string {
 func (*MyCase) ProtoMessage() {}
 
 func (x *MyCase) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[28]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2168,7 +2254,7 @@ func (x *MyCase) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MyCase.ProtoReflect.Descriptor instead.
 func (*MyCase) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{28}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *MyCase) GetApplicationId() string {
@@ -2278,7 +2364,7 @@ type ListMyCasesRequest struct {
 
 func (x *ListMyCasesRequest) Reset() {
 	*x = ListMyCasesRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[29]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2290,7 +2376,7 @@ func (x *ListMyCasesRequest) String() string {
 func (*ListMyCasesRequest) ProtoMessage() {}
 
 func (x *ListMyCasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[29]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2303,7 +2389,7 @@ func (x *ListMyCasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMyCasesRequest.ProtoReflect.Descriptor instead.
 func (*ListMyCasesRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{29}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListMyCasesRequest) GetAssignee() string {
@@ -2353,7 +2439,7 @@ type ListMyCasesResponse struct {
 
 func (x *ListMyCasesResponse) Reset() {
 	*x = ListMyCasesResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[30]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2365,7 +2451,7 @@ func (x *ListMyCasesResponse) String() string {
 func (*ListMyCasesResponse) ProtoMessage() {}
 
 func (x *ListMyCasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[30]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2378,7 +2464,7 @@ func (x *ListMyCasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMyCasesResponse.ProtoReflect.Descriptor instead.
 func (*ListMyCasesResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{30}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListMyCasesResponse) GetCases() []*MyCase {
@@ -2423,7 +2509,7 @@ type Workload struct {
 
 func (x *Workload) Reset() {
 	*x = Workload{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[31]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2435,7 +2521,7 @@ func (x *Workload) String() string {
 func (*Workload) ProtoMessage() {}
 
 func (x *Workload) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[31]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2448,7 +2534,7 @@ func (x *Workload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Workload.ProtoReflect.Descriptor instead.
 func (*Workload) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{31}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Workload) GetAssignee() string {
@@ -2503,7 +2589,7 @@ type GetWorkloadRequest struct {
 
 func (x *GetWorkloadRequest) Reset() {
 	*x = GetWorkloadRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[32]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2515,7 +2601,7 @@ func (x *GetWorkloadRequest) String() string {
 func (*GetWorkloadRequest) ProtoMessage() {}
 
 func (x *GetWorkloadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[32]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2528,7 +2614,7 @@ func (x *GetWorkloadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkloadRequest.ProtoReflect.Descriptor instead.
 func (*GetWorkloadRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{32}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetWorkloadRequest) GetRegion() string {
@@ -2557,7 +2643,7 @@ type GetWorkloadResponse struct {
 
 func (x *GetWorkloadResponse) Reset() {
 	*x = GetWorkloadResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[33]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2569,7 +2655,7 @@ func (x *GetWorkloadResponse) String() string {
 func (*GetWorkloadResponse) ProtoMessage() {}
 
 func (x *GetWorkloadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[33]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2582,7 +2668,7 @@ func (x *GetWorkloadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkloadResponse.ProtoReflect.Descriptor instead.
 func (*GetWorkloadResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{33}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetWorkloadResponse) GetRows() []*Workload {
@@ -2724,14 +2810,20 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x05stage\x18\x01 \x01(\x0e2\x1c.recruitment.common.v1.StageR\x05stage\x12!\n" +
 	"\fwarning_days\x18\x02 \x01(\x05R\vwarningDays\x12\x1f\n" +
 	"\vbreach_days\x18\x03 \x01(\x05R\n" +
-	"breachDays\"\x80\x02\n" +
+	"breachDays\"\xc0\x02\n" +
 	"\n" +
 	"Thresholds\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12@\n" +
 	"\x06stages\x18\x02 \x03(\v2(.recruitment.reporting.v1.StageThresholdR\x06stages\x12?\n" +
 	"\x1cvetting_blocked_warning_days\x18\x03 \x01(\x05R\x19vettingBlockedWarningDays\x12=\n" +
 	"\x1bvetting_blocked_breach_days\x18\x04 \x01(\x05R\x18vettingBlockedBreachDays\x12\x18\n" +
-	"\aversion\x18\x05 \x01(\x03R\aversion\".\n" +
+	"\aversion\x18\x05 \x01(\x03R\aversion\x12>\n" +
+	"\x05roles\x18\x06 \x03(\v2(.recruitment.reporting.v1.RoleThresholdsR\x05roles\"\x86\x02\n" +
+	"\x0eRoleThresholds\x122\n" +
+	"\x04role\x18\x01 \x01(\x0e2\x1e.recruitment.common.v1.JobRoleR\x04role\x12@\n" +
+	"\x06stages\x18\x02 \x03(\v2(.recruitment.reporting.v1.StageThresholdR\x06stages\x12?\n" +
+	"\x1cvetting_blocked_warning_days\x18\x03 \x01(\x05R\x19vettingBlockedWarningDays\x12=\n" +
+	"\x1bvetting_blocked_breach_days\x18\x04 \x01(\x05R\x18vettingBlockedBreachDays\".\n" +
 	"\x14GetThresholdsRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\"]\n" +
 	"\x15GetThresholdsResponse\x12D\n" +
@@ -2842,7 +2934,7 @@ func file_recruitment_reporting_v1_reporting_proto_rawDescGZIP() []byte {
 }
 
 var file_recruitment_reporting_v1_reporting_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_recruitment_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_recruitment_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_recruitment_reporting_v1_reporting_proto_goTypes = []any{
 	(Severity)(0),                       // 0: recruitment.reporting.v1.Severity
 	(StuckKind)(0),                      // 1: recruitment.reporting.v1.StuckKind
@@ -2873,109 +2965,113 @@ var file_recruitment_reporting_v1_reporting_proto_goTypes = []any{
 	(*WatchRegionResponse)(nil),         // 26: recruitment.reporting.v1.WatchRegionResponse
 	(*StageThreshold)(nil),              // 27: recruitment.reporting.v1.StageThreshold
 	(*Thresholds)(nil),                  // 28: recruitment.reporting.v1.Thresholds
-	(*GetThresholdsRequest)(nil),        // 29: recruitment.reporting.v1.GetThresholdsRequest
-	(*GetThresholdsResponse)(nil),       // 30: recruitment.reporting.v1.GetThresholdsResponse
-	(*SetThresholdsRequest)(nil),        // 31: recruitment.reporting.v1.SetThresholdsRequest
-	(*SetThresholdsResponse)(nil),       // 32: recruitment.reporting.v1.SetThresholdsResponse
-	(*MyCase)(nil),                      // 33: recruitment.reporting.v1.MyCase
-	(*ListMyCasesRequest)(nil),          // 34: recruitment.reporting.v1.ListMyCasesRequest
-	(*ListMyCasesResponse)(nil),         // 35: recruitment.reporting.v1.ListMyCasesResponse
-	(*Workload)(nil),                    // 36: recruitment.reporting.v1.Workload
-	(*GetWorkloadRequest)(nil),          // 37: recruitment.reporting.v1.GetWorkloadRequest
-	(*GetWorkloadResponse)(nil),         // 38: recruitment.reporting.v1.GetWorkloadResponse
-	(v1.JobRole)(0),                     // 39: recruitment.common.v1.JobRole
-	(v1.Stage)(0),                       // 40: recruitment.common.v1.Stage
-	(*timestamppb.Timestamp)(nil),       // 41: google.protobuf.Timestamp
-	(v1.BlockReason)(0),                 // 42: recruitment.common.v1.BlockReason
-	(*v1.Date)(nil),                     // 43: recruitment.common.v1.Date
+	(*RoleThresholds)(nil),              // 29: recruitment.reporting.v1.RoleThresholds
+	(*GetThresholdsRequest)(nil),        // 30: recruitment.reporting.v1.GetThresholdsRequest
+	(*GetThresholdsResponse)(nil),       // 31: recruitment.reporting.v1.GetThresholdsResponse
+	(*SetThresholdsRequest)(nil),        // 32: recruitment.reporting.v1.SetThresholdsRequest
+	(*SetThresholdsResponse)(nil),       // 33: recruitment.reporting.v1.SetThresholdsResponse
+	(*MyCase)(nil),                      // 34: recruitment.reporting.v1.MyCase
+	(*ListMyCasesRequest)(nil),          // 35: recruitment.reporting.v1.ListMyCasesRequest
+	(*ListMyCasesResponse)(nil),         // 36: recruitment.reporting.v1.ListMyCasesResponse
+	(*Workload)(nil),                    // 37: recruitment.reporting.v1.Workload
+	(*GetWorkloadRequest)(nil),          // 38: recruitment.reporting.v1.GetWorkloadRequest
+	(*GetWorkloadResponse)(nil),         // 39: recruitment.reporting.v1.GetWorkloadResponse
+	(v1.JobRole)(0),                     // 40: recruitment.common.v1.JobRole
+	(v1.Stage)(0),                       // 41: recruitment.common.v1.Stage
+	(*timestamppb.Timestamp)(nil),       // 42: google.protobuf.Timestamp
+	(v1.BlockReason)(0),                 // 43: recruitment.common.v1.BlockReason
+	(*v1.Date)(nil),                     // 44: recruitment.common.v1.Date
 }
 var file_recruitment_reporting_v1_reporting_proto_depIdxs = []int32{
-	39, // 0: recruitment.reporting.v1.StuckCandidate.role:type_name -> recruitment.common.v1.JobRole
-	40, // 1: recruitment.reporting.v1.StuckCandidate.stage:type_name -> recruitment.common.v1.Stage
+	40, // 0: recruitment.reporting.v1.StuckCandidate.role:type_name -> recruitment.common.v1.JobRole
+	41, // 1: recruitment.reporting.v1.StuckCandidate.stage:type_name -> recruitment.common.v1.Stage
 	1,  // 2: recruitment.reporting.v1.StuckCandidate.kind:type_name -> recruitment.reporting.v1.StuckKind
-	41, // 3: recruitment.reporting.v1.StuckCandidate.since:type_name -> google.protobuf.Timestamp
+	42, // 3: recruitment.reporting.v1.StuckCandidate.since:type_name -> google.protobuf.Timestamp
 	0,  // 4: recruitment.reporting.v1.StuckCandidate.severity:type_name -> recruitment.reporting.v1.Severity
-	42, // 5: recruitment.reporting.v1.StuckCandidate.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	43, // 5: recruitment.reporting.v1.StuckCandidate.blocked_reason:type_name -> recruitment.common.v1.BlockReason
 	2,  // 6: recruitment.reporting.v1.StuckCandidate.next_actor:type_name -> recruitment.reporting.v1.NextActor
-	40, // 7: recruitment.reporting.v1.ListStuckCandidatesRequest.stage:type_name -> recruitment.common.v1.Stage
+	41, // 7: recruitment.reporting.v1.ListStuckCandidatesRequest.stage:type_name -> recruitment.common.v1.Stage
 	0,  // 8: recruitment.reporting.v1.ListStuckCandidatesRequest.severity:type_name -> recruitment.reporting.v1.Severity
-	41, // 9: recruitment.reporting.v1.ListStuckCandidatesRequest.as_of:type_name -> google.protobuf.Timestamp
-	39, // 10: recruitment.reporting.v1.ListStuckCandidatesRequest.role:type_name -> recruitment.common.v1.JobRole
+	42, // 9: recruitment.reporting.v1.ListStuckCandidatesRequest.as_of:type_name -> google.protobuf.Timestamp
+	40, // 10: recruitment.reporting.v1.ListStuckCandidatesRequest.role:type_name -> recruitment.common.v1.JobRole
 	1,  // 11: recruitment.reporting.v1.ListStuckCandidatesRequest.kind:type_name -> recruitment.reporting.v1.StuckKind
-	42, // 12: recruitment.reporting.v1.ListStuckCandidatesRequest.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	43, // 12: recruitment.reporting.v1.ListStuckCandidatesRequest.blocked_reason:type_name -> recruitment.common.v1.BlockReason
 	5,  // 13: recruitment.reporting.v1.ListStuckCandidatesResponse.candidates:type_name -> recruitment.reporting.v1.StuckCandidate
 	3,  // 14: recruitment.reporting.v1.MeasureResult.measure:type_name -> recruitment.reporting.v1.Measure
 	8,  // 15: recruitment.reporting.v1.MeasureResult.calendar_days:type_name -> recruitment.reporting.v1.Statistics
 	8,  // 16: recruitment.reporting.v1.MeasureResult.working_days:type_name -> recruitment.reporting.v1.Statistics
 	10, // 17: recruitment.reporting.v1.MeasureResult.weekly_trend:type_name -> recruitment.reporting.v1.WeeklyTrend
-	43, // 18: recruitment.reporting.v1.WeeklyTrend.first_week:type_name -> recruitment.common.v1.Date
-	39, // 19: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
-	41, // 20: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
-	41, // 21: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
+	44, // 18: recruitment.reporting.v1.WeeklyTrend.first_week:type_name -> recruitment.common.v1.Date
+	40, // 19: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
+	42, // 20: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
+	42, // 21: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
 	9,  // 22: recruitment.reporting.v1.GetTimeToHireResponse.measures:type_name -> recruitment.reporting.v1.MeasureResult
-	40, // 23: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
+	41, // 23: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
 	13, // 24: recruitment.reporting.v1.GetFunnelResponse.stages:type_name -> recruitment.reporting.v1.FunnelStage
-	40, // 25: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
+	41, // 25: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
 	8,  // 26: recruitment.reporting.v1.StageDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	41, // 27: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
-	41, // 28: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
+	42, // 27: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
+	42, // 28: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
 	16, // 29: recruitment.reporting.v1.GetStageDurationsResponse.stages:type_name -> recruitment.reporting.v1.StageDuration
-	40, // 30: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
+	41, // 30: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
 	19, // 31: recruitment.reporting.v1.RegionSummary.stage_counts:type_name -> recruitment.reporting.v1.StageCount
-	41, // 32: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
-	41, // 33: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
+	42, // 32: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
+	42, // 33: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
 	20, // 34: recruitment.reporting.v1.GetRegionSummaryResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	41, // 35: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
+	42, // 35: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
 	20, // 36: recruitment.reporting.v1.ListRegionSummariesResponse.summaries:type_name -> recruitment.reporting.v1.RegionSummary
 	20, // 37: recruitment.reporting.v1.WatchRegionResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	40, // 38: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
+	41, // 38: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
 	27, // 39: recruitment.reporting.v1.Thresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
-	28, // 40: recruitment.reporting.v1.GetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	28, // 41: recruitment.reporting.v1.SetThresholdsRequest.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	28, // 42: recruitment.reporting.v1.SetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	39, // 43: recruitment.reporting.v1.MyCase.role:type_name -> recruitment.common.v1.JobRole
-	40, // 44: recruitment.reporting.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
-	4,  // 45: recruitment.reporting.v1.MyCase.record:type_name -> recruitment.reporting.v1.CaseRecord
-	41, // 46: recruitment.reporting.v1.MyCase.since:type_name -> google.protobuf.Timestamp
-	0,  // 47: recruitment.reporting.v1.MyCase.severity:type_name -> recruitment.reporting.v1.Severity
-	0,  // 48: recruitment.reporting.v1.MyCase.next_threshold:type_name -> recruitment.reporting.v1.Severity
-	41, // 49: recruitment.reporting.v1.MyCase.next_threshold_at:type_name -> google.protobuf.Timestamp
-	1,  // 50: recruitment.reporting.v1.MyCase.kind:type_name -> recruitment.reporting.v1.StuckKind
-	42, // 51: recruitment.reporting.v1.MyCase.blocked_reason:type_name -> recruitment.common.v1.BlockReason
-	41, // 52: recruitment.reporting.v1.ListMyCasesRequest.as_of:type_name -> google.protobuf.Timestamp
-	33, // 53: recruitment.reporting.v1.ListMyCasesResponse.cases:type_name -> recruitment.reporting.v1.MyCase
-	2,  // 54: recruitment.reporting.v1.Workload.actor:type_name -> recruitment.reporting.v1.NextActor
-	41, // 55: recruitment.reporting.v1.Workload.oldest_since:type_name -> google.protobuf.Timestamp
-	41, // 56: recruitment.reporting.v1.GetWorkloadRequest.as_of:type_name -> google.protobuf.Timestamp
-	36, // 57: recruitment.reporting.v1.GetWorkloadResponse.rows:type_name -> recruitment.reporting.v1.Workload
-	41, // 58: recruitment.reporting.v1.GetWorkloadResponse.as_of:type_name -> google.protobuf.Timestamp
-	6,  // 59: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
-	11, // 60: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
-	14, // 61: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
-	17, // 62: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
-	21, // 63: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
-	23, // 64: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
-	25, // 65: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
-	29, // 66: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
-	31, // 67: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
-	34, // 68: recruitment.reporting.v1.ReportingService.ListMyCases:input_type -> recruitment.reporting.v1.ListMyCasesRequest
-	37, // 69: recruitment.reporting.v1.ReportingService.GetWorkload:input_type -> recruitment.reporting.v1.GetWorkloadRequest
-	7,  // 70: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
-	12, // 71: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
-	15, // 72: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
-	18, // 73: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
-	22, // 74: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
-	24, // 75: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
-	26, // 76: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
-	30, // 77: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
-	32, // 78: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
-	35, // 79: recruitment.reporting.v1.ReportingService.ListMyCases:output_type -> recruitment.reporting.v1.ListMyCasesResponse
-	38, // 80: recruitment.reporting.v1.ReportingService.GetWorkload:output_type -> recruitment.reporting.v1.GetWorkloadResponse
-	70, // [70:81] is the sub-list for method output_type
-	59, // [59:70] is the sub-list for method input_type
-	59, // [59:59] is the sub-list for extension type_name
-	59, // [59:59] is the sub-list for extension extendee
-	0,  // [0:59] is the sub-list for field type_name
+	29, // 40: recruitment.reporting.v1.Thresholds.roles:type_name -> recruitment.reporting.v1.RoleThresholds
+	40, // 41: recruitment.reporting.v1.RoleThresholds.role:type_name -> recruitment.common.v1.JobRole
+	27, // 42: recruitment.reporting.v1.RoleThresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
+	28, // 43: recruitment.reporting.v1.GetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	28, // 44: recruitment.reporting.v1.SetThresholdsRequest.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	28, // 45: recruitment.reporting.v1.SetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	40, // 46: recruitment.reporting.v1.MyCase.role:type_name -> recruitment.common.v1.JobRole
+	41, // 47: recruitment.reporting.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
+	4,  // 48: recruitment.reporting.v1.MyCase.record:type_name -> recruitment.reporting.v1.CaseRecord
+	42, // 49: recruitment.reporting.v1.MyCase.since:type_name -> google.protobuf.Timestamp
+	0,  // 50: recruitment.reporting.v1.MyCase.severity:type_name -> recruitment.reporting.v1.Severity
+	0,  // 51: recruitment.reporting.v1.MyCase.next_threshold:type_name -> recruitment.reporting.v1.Severity
+	42, // 52: recruitment.reporting.v1.MyCase.next_threshold_at:type_name -> google.protobuf.Timestamp
+	1,  // 53: recruitment.reporting.v1.MyCase.kind:type_name -> recruitment.reporting.v1.StuckKind
+	43, // 54: recruitment.reporting.v1.MyCase.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	42, // 55: recruitment.reporting.v1.ListMyCasesRequest.as_of:type_name -> google.protobuf.Timestamp
+	34, // 56: recruitment.reporting.v1.ListMyCasesResponse.cases:type_name -> recruitment.reporting.v1.MyCase
+	2,  // 57: recruitment.reporting.v1.Workload.actor:type_name -> recruitment.reporting.v1.NextActor
+	42, // 58: recruitment.reporting.v1.Workload.oldest_since:type_name -> google.protobuf.Timestamp
+	42, // 59: recruitment.reporting.v1.GetWorkloadRequest.as_of:type_name -> google.protobuf.Timestamp
+	37, // 60: recruitment.reporting.v1.GetWorkloadResponse.rows:type_name -> recruitment.reporting.v1.Workload
+	42, // 61: recruitment.reporting.v1.GetWorkloadResponse.as_of:type_name -> google.protobuf.Timestamp
+	6,  // 62: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
+	11, // 63: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
+	14, // 64: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
+	17, // 65: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
+	21, // 66: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
+	23, // 67: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
+	25, // 68: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
+	30, // 69: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
+	32, // 70: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
+	35, // 71: recruitment.reporting.v1.ReportingService.ListMyCases:input_type -> recruitment.reporting.v1.ListMyCasesRequest
+	38, // 72: recruitment.reporting.v1.ReportingService.GetWorkload:input_type -> recruitment.reporting.v1.GetWorkloadRequest
+	7,  // 73: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
+	12, // 74: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
+	15, // 75: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
+	18, // 76: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
+	22, // 77: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
+	24, // 78: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
+	26, // 79: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
+	31, // 80: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
+	33, // 81: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
+	36, // 82: recruitment.reporting.v1.ReportingService.ListMyCases:output_type -> recruitment.reporting.v1.ListMyCasesResponse
+	39, // 83: recruitment.reporting.v1.ReportingService.GetWorkload:output_type -> recruitment.reporting.v1.GetWorkloadResponse
+	73, // [73:84] is the sub-list for method output_type
+	62, // [62:73] is the sub-list for method input_type
+	62, // [62:62] is the sub-list for extension type_name
+	62, // [62:62] is the sub-list for extension extendee
+	0,  // [0:62] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_reporting_v1_reporting_proto_init() }
@@ -2989,7 +3085,7 @@ func file_recruitment_reporting_v1_reporting_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_reporting_v1_reporting_proto_rawDesc), len(file_recruitment_reporting_v1_reporting_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   34,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
