@@ -153,6 +153,10 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 3s; FUZZ=<regexp> pick
 bench: services-up ## Measure the reporting targets (APPS, default 1M applications; about 20 minutes); writes bench/results/report.md.
 	go run ./bench -apps $${APPS:-1000000} -out bench/results/report.md
 
+.PHONY: bench-write
+bench-write: services-up ## Measure the write path: every service under stage updates beside the ideal pgx transaction, event-to-report lag, CPU and memory (about 4 minutes); writes bench/results/write.md.
+	go run ./bench write -out bench/results/write.md $(BENCH_WRITE_FLAGS)
+
 # --- run ---------------------------------------------------------------------
 
 .PHONY: certs

@@ -193,7 +193,7 @@ func TestOwnerCommandsReachTheStage(t *testing.T) {
 				AsOf: timestamppb.New(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))}}, "2026-06-03T10:00:00Z"},
 		{"a region's workload", []string{"reports", "workload", "--region", "london", "-o", "csv"},
 			[]proto.Message{&reportingv1.GetWorkloadRequest{Region: "london"}}, "(unassigned),spoc,3,0,1,2026-05-10T10:00:00Z"},
-		{"the stuck list of nobody's", []string{"reports", "stuck", "--region", "london", "--assignee", "-", "-o", "csv"},
+		{"the stuck list of nobody's", []string{"reports", "stuck", "--region", "london", "--assignee", "-", "--no-names", "-o", "csv"},
 			[]proto.Message{&reportingv1.ListStuckCandidatesRequest{Region: "london", Assignee: "-"}}, ",spoc-london-2"},
 	}
 	for _, tt := range tests {

@@ -49,6 +49,7 @@ func newStuckCmd(a *app) *cobra.Command {
 		assignee string
 		asOf     timeValue
 		pg       paging
+		pp       people
 	)
 	cmd := &cobra.Command{
 		Use:   "stuck",
@@ -73,15 +74,23 @@ The filters combine; the warning and breach counts are of what they keep.`,
 			if err != nil {
 				return err
 			}
+			ids := make([]string, len(resp.GetCandidates()))
+			for i, c := range resp.GetCandidates() {
+				ids[i] = c.GetApplicationId()
+			}
+			names, err := pp.names(cmd.Context(), a, ids)
+			if err != nil {
+				return err
+			}
 			v := view{columns: []string{
 				"application_id", "campaign_id", "role", "stage", "kind", "since", "days", "days_overdue",
-				"severity", "blocked_reason", "next_actor", "assignee",
+				"severity", "blocked_reason", "next_actor", "campaign_title", "candidate", "assignee",
 			}}
 			for _, c := range resp.GetCandidates() {
 				v.rows = append(v.rows, []string{
 					c.GetApplicationId(), c.GetCampaignId(), friendly(c.GetRole()), friendly(c.GetStage()), friendly(c.GetKind()),
 					fmtTime(c.GetSince()), fmtInt(c.GetDays()), fmtInt(c.GetDaysOverdue()), friendly(c.GetSeverity()),
-					friendly(c.GetBlockedReason()), friendly(c.GetNextActor()), c.GetAssignee(),
+					friendly(c.GetBlockedReason()), friendly(c.GetNextActor()), c.GetCampaignTitle(), names[c.GetApplicationId()], c.GetAssignee(),
 				})
 			}
 			v.notes = append([]string{fmt.Sprintf("warnings: %d, breaches: %d", resp.GetWarningCount(), resp.GetBreachCount())},
@@ -100,6 +109,7 @@ The filters combine; the warning and breach counts are of what they keep.`,
 	f.StringVar(&assignee, "assignee", "", `only this assignee's (a subject id), or "-" for those nobody is assigned`)
 	f.Var(&asOf, "as-of", "report as of this time (default now)")
 	addPaging(f, &pg)
+	pp.addFlags(f)
 	required(cmd, "region")
 	return cmd
 }

@@ -113,6 +113,7 @@ func newVettingBlockedCmd(a *app) *cobra.Command {
 	var (
 		reg regionValue
 		pg  paging
+		pp  people
 	)
 	cmd := &cobra.Command{
 		Use:     "blocked",
@@ -127,8 +128,13 @@ func newVettingBlockedCmd(a *app) *cobra.Command {
 				return err
 			}
 			v := view{columns: append([]string{"days_blocked"}, vettingColumns...)}
+			var cases []*vettingv1.VettingCase
 			for _, b := range resp.GetCases() {
 				v.rows = append(v.rows, append([]string{fmtInt(b.GetDaysBlocked())}, vettingRow(b.GetCase())...))
+				cases = append(cases, b.GetCase())
+			}
+			if err := pp.caseNames(cmd.Context(), a, &v, cases); err != nil {
+				return err
 			}
 			v.notes = pageNote(resp.GetNextPageToken())
 			return a.emit(resp, v)
@@ -136,6 +142,7 @@ func newVettingBlockedCmd(a *app) *cobra.Command {
 	}
 	cmd.Flags().Var(&reg, "region", regionHelp("the region's work list"))
 	addPaging(cmd.Flags(), &pg)
+	pp.addFlags(cmd.Flags())
 	required(cmd, "region")
 	return cmd
 }

@@ -46,7 +46,9 @@ type Table[R record.Headed[S], S record.State] struct {
 	// Insert stores a new record unless the application has one, and
 	// reports whether it did.
 	Insert func(ctx context.Context, tx pgx.Tx, r R) (bool, error)
-	// Save stores what a change may have changed.
+	// Save stores what a change may have changed. Its tx defers every
+	// Exec (pg.Deferring): the statement goes with the change's other
+	// writes in one round trip, and its command tag is empty.
 	Save func(ctx context.Context, tx pgx.Tx, r R) error
 	// Unknown is the error of a change to a record not here (yet); it
 	// matches record.ErrNotYet and says which event opens one.
@@ -72,7 +74,7 @@ func NewTable[R record.Headed[S], S record.State](t Table[R, S]) *Table[R, S] {
 // application has a record already (a redelivered or late event): then it
 // does nothing.
 func (t *Table[R, S]) Open(ctx context.Context, r R, evs ...*eventsv1.Event) error {
-	return pg.InTx(ctx, t.Pool, func(tx pgx.Tx) error {
+	return pg.Join(ctx, t.Pool, func(tx pgx.Tx) error {
 		inserted, err := t.Insert(ctx, tx, r)
 		if err != nil {
 			return fmt.Errorf("open %s: %w", t.Noun, err)
@@ -109,7 +111,10 @@ func (t *Table[R, S]) UpdateIn(ctx context.Context, applicationID string, region
 	if uuid.Validate(applicationID) != nil {
 		return out, t.Unknown
 	}
-	err := pg.InTx(ctx, t.Pool, func(tx pgx.Tx) error {
+	// The record's writes are deferred (pg.Defer, pg.Deferring): they go
+	// with the read of its history, one round trip after the locked read.
+	// A failure fails the whole change: no savepoint (pg.Join).
+	err := pg.Join(ctx, t.Pool, func(tx pgx.Tx) error {
 		r, err := t.scan(tx.QueryRow(ctx, t.Select+inRegions+` FOR UPDATE`, applicationID, regions), t.Unknown)
 		if err != nil {
 			return err
@@ -120,7 +125,7 @@ func (t *Table[R, S]) UpdateIn(ctx context.Context, applicationID string, region
 		if err != nil {
 			return err
 		}
-		if err := t.Save(ctx, tx, r); err != nil {
+		if err := t.Save(ctx, pg.Deferring(tx), r); err != nil {
 			return fmt.Errorf("update %s: %w", t.Noun, err)
 		}
 		if err := appendHistory(ctx, tx, h.ApplicationID, history.Since(h.History, before)...); err != nil {
@@ -209,7 +214,7 @@ func (t *Table[R, S]) scan(row pgx.Row, missing error) (R, error) {
 
 func appendHistory(ctx context.Context, tx pgx.Tx, recordID string, entries ...history.Entry) error {
 	for _, e := range entries {
-		if _, err := tx.Exec(ctx, `INSERT INTO history (record_id, version, event, actor_subject, actor_role, occurred_at, reason_code)
+		if err := pg.Defer(ctx, tx, `INSERT INTO history (record_id, version, event, actor_subject, actor_role, occurred_at, reason_code)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 			recordID, e.Version, e.Event, e.Actor.GetSubject(), int32(e.Actor.GetRole()), e.OccurredAt, e.ReasonCode); err != nil {
 			return fmt.Errorf("record history: %w", err)

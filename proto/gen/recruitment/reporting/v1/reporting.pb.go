@@ -323,6 +323,10 @@ type StuckCandidate struct {
 	// Set for STUCK_KIND_VETTING_BLOCKED.
 	BlockedReason v1.BlockReason `protobuf:"varint,11,opt,name=blocked_reason,json=blockedReason,proto3,enum=recruitment.common.v1.BlockReason" json:"blocked_reason,omitempty"`
 	NextActor     NextActor      `protobuf:"varint,12,opt,name=next_actor,json=nextActor,proto3,enum=recruitment.reporting.v1.NextActor" json:"next_actor,omitempty"`
+	// The campaign's title as its latest campaign.created/campaign.updated
+	// gave it (titles are not personal data); empty until reporting has seen
+	// one.
+	CampaignTitle string `protobuf:"bytes,13,opt,name=campaign_title,json=campaignTitle,proto3" json:"campaign_title,omitempty"`
 	// The named owner (a staff subject id) of the record the next actor
 	// works on: the sift case in SIFT and INTERVIEW, the offer in OFFER and
 	// PRE_EMPLOYMENT, the vetting case when the vetting contact point must
@@ -444,6 +448,13 @@ func (x *StuckCandidate) GetNextActor() NextActor {
 		return x.NextActor
 	}
 	return NextActor_NEXT_ACTOR_UNSPECIFIED
+}
+
+func (x *StuckCandidate) GetCampaignTitle() string {
+	if x != nil {
+		return x.CampaignTitle
+	}
+	return ""
 }
 
 func (x *StuckCandidate) GetAssignee() string {
@@ -2689,7 +2700,7 @@ var File_recruitment_reporting_v1_reporting_proto protoreflect.FileDescriptor
 
 const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\n" +
-	"(recruitment/reporting/v1/reporting.proto\x12\x18recruitment.reporting.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\"\xe5\x04\n" +
+	"(recruitment/reporting/v1/reporting.proto\x12\x18recruitment.reporting.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\"\x8c\x05\n" +
 	"\x0eStuckCandidate\x12%\n" +
 	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
@@ -2705,7 +2716,8 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	" \x01(\x0e2\".recruitment.reporting.v1.SeverityR\bseverity\x12I\n" +
 	"\x0eblocked_reason\x18\v \x01(\x0e2\".recruitment.common.v1.BlockReasonR\rblockedReason\x12B\n" +
 	"\n" +
-	"next_actor\x18\f \x01(\x0e2#.recruitment.reporting.v1.NextActorR\tnextActor\x12\x1a\n" +
+	"next_actor\x18\f \x01(\x0e2#.recruitment.reporting.v1.NextActorR\tnextActor\x12%\n" +
+	"\x0ecampaign_title\x18\r \x01(\tR\rcampaignTitle\x12\x1a\n" +
 	"\bassignee\x18\x14 \x01(\tR\bassignee\"\x8a\x04\n" +
 	"\x1aListStuckCandidatesRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x122\n" +
