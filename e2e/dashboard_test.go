@@ -697,7 +697,7 @@ func TestDashboardFollowsThePipelineLive(t *testing.T) {
 		t.Errorf("stuck list on the page %v, API %v (want the two stuck candidates)", got, want)
 	}
 	// Each stuck row names its assignee as the API does.
-	assignees := evaluate[[]string](t, page, `Array.from(document.querySelectorAll('#stuck-table tbody tr')).map(tr => tr.cells[8].textContent.trim())`)
+	assignees := evaluate[[]string](t, page, `Array.from(document.querySelectorAll('#stuck-table tbody tr')).map(tr => tr.querySelector('[data-cell="assignee"]').textContent.trim())`)
 	for i, c := range list.GetCandidates() {
 		wantAssignee := c.GetAssignee()
 		if wantAssignee == "" {

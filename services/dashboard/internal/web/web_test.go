@@ -262,7 +262,7 @@ func TestRegionPageRenders(t *testing.T) {
 		`<a href="/my" class="header-link">My cases</a>`,
 		`<th scope="col">Assignee</th>`,
 		`<td>Vetting contact point</td>
-        <td><code class="id">vetting-kss-2</code></td>`,
+        <td data-cell="assignee"><code class="id">vetting-kss-2</code></td>`,
 		`<caption id="workload-caption" class="table-caption">Open cases in Kent, Surrey and Sussex by assignee</caption>`,
 		`<tr data-assignee="" data-actor="spoc">
         <th scope="row">Unassigned</th>
