@@ -592,6 +592,20 @@ func TestDashboardFollowsThePipelineLive(t *testing.T) {
 			t.Fatalf("blocked case has version %d, the backdated block %d", blocked.GetCase().GetVersion(), vc.GetVersion()+1)
 		}
 		blockedVersion = blocked.GetCase().GetVersion()
+		// London's vetting contact point owns the case: the stuck list
+		// names them, the workload counts it, and it is on their "My cases".
+		assigned, err := c.vetting.AssignCase(ctx, &vettingv1.AssignCaseRequest{
+			RequestId: c.req(), ApplicationId: c.id, ExpectedVersion: blockedVersion, Assignee: "vetting-london",
+		}, c.vetter)
+		c.must(err)
+		blockedVersion = assigned.GetCase().GetVersion()
+		testenv.Eventually(t, "reporting sees the assignee", func() (bool, string) {
+			r, err := reports.ListStuckCandidates(ctx, &reportingv1.ListStuckCandidatesRequest{Region: "london", Assignee: "vetting-london"}, reader)
+			if err != nil {
+				return false, err.Error()
+			}
+			return len(r.GetCandidates()) == 1 && r.GetCandidates()[0].GetApplicationId() == c.id, fmt.Sprintf("vetting-london's stuck %v", r.GetCandidates())
+		})
 	})
 	if t.Failed() {
 		return
@@ -681,6 +695,35 @@ func TestDashboardFollowsThePipelineLive(t *testing.T) {
 	}
 	if got := evaluate[[]string](t, page, stuckIDs); !slices.Equal(got, want) || len(got) != 2 {
 		t.Errorf("stuck list on the page %v, API %v (want the two stuck candidates)", got, want)
+	}
+	// Each stuck row names its assignee as the API does.
+	assignees := evaluate[[]string](t, page, `Array.from(document.querySelectorAll('#stuck-table tbody tr')).map(tr => tr.querySelector('[data-cell="assignee"]').textContent.trim())`)
+	for i, c := range list.GetCandidates() {
+		wantAssignee := c.GetAssignee()
+		if wantAssignee == "" {
+			wantAssignee = "Unassigned"
+		}
+		if i >= len(assignees) || assignees[i] != wantAssignee {
+			t.Errorf("stuck row %d shows assignee %v, API %q", i, assignees, wantAssignee)
+		}
+		if c.GetApplicationId() == blockedID && c.GetAssignee() != "vetting-london" {
+			t.Errorf("the blocked case's assignee is %q in the API, want vetting-london", c.GetAssignee())
+		}
+	}
+	// The workload table, as the API has it.
+	workload, err := reports.GetWorkload(ctx, &reportingv1.GetWorkloadRequest{Region: "london"}, reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantWorkload []string
+	for _, w := range workload.GetRows() {
+		wantWorkload = append(wantWorkload, fmt.Sprintf("%s %s %d %d %d", w.GetAssignee(), strings.ToLower(strings.TrimPrefix(w.GetActor().String(), "NEXT_ACTOR_")),
+			w.GetOpen(), w.GetWarning(), w.GetBreach()))
+	}
+	gotWorkload := evaluate[[]string](t, page, `Array.from(document.querySelectorAll('#workload-table tbody tr')).map(tr =>
+		[tr.dataset.assignee, tr.dataset.actor, tr.cells[2].textContent.trim(), tr.cells[3].textContent.trim(), tr.cells[4].textContent.trim()].join(' '))`)
+	if !slices.Equal(gotWorkload, wantWorkload) || !slices.Contains(gotWorkload, "vetting-london vetting 1 0 1") {
+		t.Errorf("workload on the page %q, API %q (want vetting-london's one case, in breach)", gotWorkload, wantWorkload)
 	}
 	accessible(t, page, "London's page")
 
@@ -824,6 +867,31 @@ func TestDashboardFollowsThePipelineLive(t *testing.T) {
 	if got := fetchCSV("same-origin"); got.Type != "opaqueredirect" {
 		t.Errorf("CSV after sign-out: %+v, want a redirect to sign in", got)
 	}
+
+	// "My cases" for London's vetting contact point, signed in with their
+	// own identity: the cases the API lists for their token.
+	if err := chromedp.Do(page, chromedp.Navigate(d.url+"/my")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, page, "the provider's sign-in page for My cases", `location.origin === '`+idp.Issuer()+`' && document.readyState === 'complete'`, 10*time.Second)
+	if err := chromedp.Do(page, chromedp.Click(chromedp.CSS(`button[name="user"][value="vetting-london"]`))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, page, "My cases after sign-in", `location.href === '`+d.url+`/my' && document.readyState === 'complete'`, 10*time.Second)
+	mine, err := reports.ListMyCases(ctx, &reportingv1.ListMyCasesRequest{}, token(t, "vetting-london", auth.RoleVetting, "london"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantMine []string
+	for _, c := range mine.GetCases() {
+		wantMine = append(wantMine, c.GetApplicationId()+" "+strings.ToLower(strings.TrimPrefix(c.GetRecord().String(), "CASE_RECORD_")))
+	}
+	gotMine := evaluate[[]string](t, page, `Array.from(document.querySelectorAll('#my-cases tbody tr')).map(tr => tr.dataset.application + ' ' + tr.dataset.record)`)
+	if !slices.Equal(gotMine, wantMine) || !slices.Equal(gotMine, []string{blockedID + " vetting"}) {
+		t.Errorf("My cases on the page %v, API %v (want the vetting case of %s)", gotMine, wantMine, blockedID)
+	}
+	screenshot(t, page, "dashboard-my-cases.png")
+	accessible(t, page, "My cases")
 
 	// A SIGTERM ends the dashboard though the browser may still hold an
 	// event stream open, and without waiting out its shutdown timeout for

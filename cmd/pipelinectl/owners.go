@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	offersv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/offers/v1"
+	reportingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
 	siftingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/sifting/v1"
 	vettingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/vetting/v1"
 )
@@ -210,25 +211,58 @@ without a version is read first.`,
 
 func newMyCmd(a *app, fixed string) *cobra.Command {
 	var (
-		pg paging
-		pp people
+		pg       paging
+		pp       people
+		reg      regionValue
+		assignee string
+		asOf     timeValue
 	)
 	cmd := &cobra.Command{
 		Use: "my",
-		Short: ownerUse(fixed, "Your own work list at a stage: the open records assigned to you, oldest in their stage first",
+		Short: ownerUse(fixed, "Your own work list: your open cases across every stage (reporting), or at one stage",
 			"Your own work list: the cases in progress assigned to you, oldest in their status first"),
-		Long: ownerUse(fixed, `Your own work list at one stage: the open records assigned to you (by
-assign, batch-assign or the region's default owners) in your current regions,
-oldest in their stage first, with the stage, when the record entered it and
-the whole days since. A list across every stage at once is to come from
-reporting.`, ""),
-		Example: ownerUse(fixed, `  pipelinectl my --stage sift
+		Long: ownerUse(fixed, `Your own work list. Without --stage, from the reporting service: every open
+case assigned to you across the stages — a sift case in SIFT or INTERVIEW, an
+offer in OFFER or PRE_EMPLOYMENT, a vetting case while vetting is open — in
+your regions (or --region), oldest in their stage first, with what is due:
+the next threshold (warning or breach) and when, or how many days overdue.
+An admin may list someone else's with --assignee. Reporting trails a change
+by moments.
+
+With --stage, from that stage's own service: the open records assigned to
+you there (by assign, batch-assign or the region's default owners), with
+the stage, when the record entered it and the whole days since.`, ""),
+		Example: ownerUse(fixed, `  pipelinectl my
+  pipelinectl my --region london -o csv
+  pipelinectl my --assignee spoc-london-2      # an admin
+  pipelinectl my --stage sift
   pipelinectl my --stage offer -o csv`, `  pipelinectl vetting my -o csv`),
 		Args: cobra.NoArgs,
 	}
-	stage := stageFlag(cmd, fixed)
+	stage := func() string { return fixed }
+	if fixed == "" {
+		var st stageValue
+		cmd.Flags().Var(&st, "stage", stageHelp+"; without it, every stage (reporting)")
+		cmd.Flags().Var(&reg, "region", regionHelp("only this region, without --stage"))
+		cmd.Flags().StringVar(&assignee, "assignee", "", "whose cases, without --stage (an admin only; default you)")
+		cmd.Flags().Var(&asOf, "as-of", "what is due as of this time, without --stage (default now)")
+		stage = func() string { return string(st) }
+	}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		resp, v, err := a.ownerStage(stage()).my(cmd.Context(), pg)
+		var (
+			resp proto.Message
+			v    view
+			err  error
+		)
+		switch {
+		case stage() == "":
+			resp, v, err = a.myCases(cmd.Context(), &reportingv1.ListMyCasesRequest{
+				Assignee: assignee, Region: string(reg), AsOf: asOf.t, PageSize: pg.size, PageToken: pg.token})
+		case reg != "" || assignee != "" || asOf.t != nil:
+			return usagef("--region, --assignee and --as-of are for the list across stages: leave out --stage")
+		default:
+			resp, v, err = a.ownerStage(stage()).my(cmd.Context(), pg)
+		}
 		if err != nil {
 			return err
 		}
@@ -240,6 +274,27 @@ reporting.`, ""),
 	addPaging(cmd.Flags(), &pg)
 	pp.addFlags(cmd.Flags())
 	return cmd
+}
+
+// myCases lists a person's open cases across stages (reporting).
+func (a *app) myCases(ctx context.Context, req *reportingv1.ListMyCasesRequest) (proto.Message, view, error) {
+	resp, err := a.reporting.ListMyCases(ctx, req)
+	if err != nil {
+		return nil, view{}, err
+	}
+	v := view{columns: []string{"application_id", "region", "role", "stage", "record", "since", "severity", "days_overdue",
+		"next_threshold", "next_threshold_at", "rule", "blocked_reason", "campaign_id"},
+		notes: append([]string{"assignee: " + resp.GetAssignee()}, pageNote(resp.GetNextPageToken())...)}
+	for _, c := range resp.GetCases() {
+		next := ""
+		if c.GetNextThresholdAt() != nil {
+			next = fmtTime(c.GetNextThresholdAt())
+		}
+		v.rows = append(v.rows, []string{c.GetApplicationId(), c.GetRegion(), friendly(c.GetRole()), friendly(c.GetStage()),
+			friendly(c.GetRecord()), fmtTime(c.GetSince()), friendly(c.GetSeverity()), fmtInt(c.GetDaysOverdue()),
+			friendly(c.GetNextThreshold()), next, friendly(c.GetKind()), friendly(c.GetBlockedReason()), c.GetCampaignId()})
+	}
+	return resp, v, nil
 }
 
 // assignResultColumns are a batch-assign's columns.

@@ -8,12 +8,15 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	offersv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/offers/v1"
+	reportingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
 	siftingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/sifting/v1"
 	vettingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/vetting/v1"
 )
@@ -99,8 +102,37 @@ func (o vettingServer) AssignCase(_ context.Context, r *vettingv1.AssignCaseRequ
 	return &vettingv1.AssignCaseResponse{Case: &vettingv1.VettingCase{ApplicationId: r.GetApplicationId(), Assignee: r.GetAssignee(), Version: 4}}, nil
 }
 
-// serveOwners serves o as the three services on one loopback port and
-// returns the flags that point pipelinectl at it.
+type reportingServer struct {
+	reportingv1.UnimplementedReportingServiceServer
+	*owners
+}
+
+func (o reportingServer) ListMyCases(_ context.Context, r *reportingv1.ListMyCasesRequest) (*reportingv1.ListMyCasesResponse, error) {
+	o.keep(r)
+	return &reportingv1.ListMyCasesResponse{Assignee: "spoc-london-2", Cases: []*reportingv1.MyCase{{
+		ApplicationId: appID, Region: "london", Stage: commonv1.Stage_STAGE_OFFER, Record: reportingv1.CaseRecord_CASE_RECORD_OFFER,
+		Since: timestamppb.New(time.Date(2026, 5, 24, 10, 0, 0, 0, time.UTC)), Kind: reportingv1.StuckKind_STUCK_KIND_STAGE,
+		Severity: reportingv1.Severity_SEVERITY_WARNING, DaysOverdue: 1, NextThreshold: reportingv1.Severity_SEVERITY_BREACH,
+		NextThresholdAt: timestamppb.New(time.Date(2026, 6, 3, 10, 0, 0, 0, time.UTC)),
+	}}}, nil
+}
+
+func (o reportingServer) GetWorkload(_ context.Context, r *reportingv1.GetWorkloadRequest) (*reportingv1.GetWorkloadResponse, error) {
+	o.keep(r)
+	return &reportingv1.GetWorkloadResponse{Rows: []*reportingv1.Workload{
+		{Actor: reportingv1.NextActor_NEXT_ACTOR_SPOC, Open: 3, Breach: 1, OldestSince: timestamppb.New(time.Date(2026, 5, 10, 10, 0, 0, 0, time.UTC))},
+		{Assignee: "vetting-london-2", Actor: reportingv1.NextActor_NEXT_ACTOR_VETTING, Open: 2, Warning: 2,
+			OldestSince: timestamppb.New(time.Date(2026, 5, 15, 10, 0, 0, 0, time.UTC))},
+	}}, nil
+}
+
+func (o reportingServer) ListStuckCandidates(_ context.Context, r *reportingv1.ListStuckCandidatesRequest) (*reportingv1.ListStuckCandidatesResponse, error) {
+	o.keep(r)
+	return &reportingv1.ListStuckCandidatesResponse{Candidates: []*reportingv1.StuckCandidate{{ApplicationId: appID, Assignee: "spoc-london-2"}}}, nil
+}
+
+// serveOwners serves o as the three stage services and reporting on one
+// loopback port and returns the flags that point pipelinectl at it.
 func serveOwners(t *testing.T, o *owners) []string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -111,10 +143,11 @@ func serveOwners(t *testing.T, o *owners) []string {
 	siftingv1.RegisterSiftingServiceServer(srv, siftServer{owners: o})
 	offersv1.RegisterOffersServiceServer(srv, offerServer{owners: o})
 	vettingv1.RegisterVettingServiceServer(srv, vettingServer{owners: o})
+	reportingv1.RegisterReportingServiceServer(srv, reportingServer{owners: o})
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(srv.Stop)
 	addr := l.Addr().String()
-	return []string{"--sifting-addr", addr, "--offers-addr", addr, "--vetting-addr", addr, "--token", "t"}
+	return []string{"--sifting-addr", addr, "--offers-addr", addr, "--vetting-addr", addr, "--reporting-addr", addr, "--token", "t"}
 }
 
 const appID = "0192f3a4-5b6c-7d8e-9f00-112233445566"
@@ -152,6 +185,16 @@ func TestOwnerCommandsReachTheStage(t *testing.T) {
 			}, "dry run: nothing was changed"},
 		{"my sift cases", []string{"my", "--stage", "sift", "--page-size", "10", "--no-names", "-o", "csv"},
 			[]proto.Message{&siftingv1.ListMyCasesRequest{PageSize: 10}}, "days_in_stage,stage,stage_entered_at,application_id"},
+		{"my across stages is reporting's", []string{"my", "--no-names", "-o", "csv"},
+			[]proto.Message{&reportingv1.ListMyCasesRequest{}},
+			"application_id,region,role,stage,record,since,severity,days_overdue,next_threshold,next_threshold_at,rule"},
+		{"an admin's look at someone's cases in a region", []string{"my", "--no-names", "--assignee", "spoc-london-2", "--region", "london", "--as-of", "2026-06-01T12:00:00Z"},
+			[]proto.Message{&reportingv1.ListMyCasesRequest{Assignee: "spoc-london-2", Region: "london",
+				AsOf: timestamppb.New(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))}}, "2026-06-03T10:00:00Z"},
+		{"a region's workload", []string{"reports", "workload", "--region", "london", "-o", "csv"},
+			[]proto.Message{&reportingv1.GetWorkloadRequest{Region: "london"}}, "(unassigned),spoc,3,0,1,2026-05-10T10:00:00Z"},
+		{"the stuck list of nobody's", []string{"reports", "stuck", "--region", "london", "--assignee", "-", "--no-names", "-o", "csv"},
+			[]proto.Message{&reportingv1.ListStuckCandidatesRequest{Region: "london", Assignee: "-"}}, ",spoc-london-2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -186,7 +229,7 @@ func TestOwnerCommandsNeedAStage(t *testing.T) {
 		want string
 	}{
 		{[]string{"assign", appID, "--to", "spoc-1"}, `required flag(s) "stage" not set`},
-		{[]string{"my"}, `required flag(s) "stage" not set`},
+		{[]string{"my", "--stage", "sift", "--region", "london"}, "leave out --stage"},
 		{[]string{"unassign", appID, "--stage", "hiring"}, `unknown stage "hiring"; use one of: sift, offer, vetting`},
 		{[]string{"batch-assign", "--stage", "sift", "--to", "spoc-1"}, "no cases"},
 		{[]string{"vetting", "my", "--stage", "sift"}, "unknown flag: --stage"},

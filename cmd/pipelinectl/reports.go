@@ -34,7 +34,7 @@ they trail a change by moments. Dashboards, SPOCs, vetting contact points and
 admins read the reports of their regions; --as-of (where offered) makes a
 report reproducible.`,
 		newStuckCmd(a), newTimeToHireCmd(a), newFunnelCmd(a), newDurationsCmd(a),
-		newSummaryCmd(a), newSummariesCmd(a), newWatchCmd(a), thresholds)
+		newSummaryCmd(a), newSummariesCmd(a), newWatchCmd(a), newWorkloadCmd(a), thresholds)
 }
 
 func newStuckCmd(a *app) *cobra.Command {
@@ -46,6 +46,7 @@ func newStuckCmd(a *app) *cobra.Command {
 		rule     = newEnum(reportingv1.StuckKind(0))
 		reason   = newEnum(commonv1.BlockReason(0))
 		campaign string
+		assignee string
 		asOf     timeValue
 		pg       paging
 		pp       people
@@ -61,13 +62,14 @@ The filters combine; the warning and breach counts are of what they keep.`,
 		Example: `  pipelinectl reports stuck --region london
   pipelinectl reports stuck --region london --severity breach -o csv
   pipelinectl reports stuck --region london --rule vetting-blocked --blocked-reason missing-documents
+  pipelinectl reports stuck --region london --assignee -     # nobody's
   pipelinectl reports stuck --region wales --role probation-officer --campaign 0190d6a0-5b1e-7c3a-9f00-2d4e6b8a1c33`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			resp, err := a.reporting.ListStuckCandidates(cmd.Context(), &reportingv1.ListStuckCandidatesRequest{
 				Region: string(reg), Stage: commonv1.Stage(stage.number()), Severity: reportingv1.Severity(severity.number()),
 				Role: commonv1.JobRole(role.number()), CampaignId: campaign, Kind: reportingv1.StuckKind(rule.number()),
-				BlockedReason: commonv1.BlockReason(reason.number()), AsOf: asOf.t, PageSize: pg.size, PageToken: pg.token,
+				BlockedReason: commonv1.BlockReason(reason.number()), Assignee: assignee, AsOf: asOf.t, PageSize: pg.size, PageToken: pg.token,
 			})
 			if err != nil {
 				return err
@@ -82,13 +84,13 @@ The filters combine; the warning and breach counts are of what they keep.`,
 			}
 			v := view{columns: []string{
 				"application_id", "campaign_id", "role", "stage", "kind", "since", "days", "days_overdue",
-				"severity", "blocked_reason", "next_actor", "campaign_title", "candidate",
+				"severity", "blocked_reason", "next_actor", "campaign_title", "candidate", "assignee",
 			}}
 			for _, c := range resp.GetCandidates() {
 				v.rows = append(v.rows, []string{
 					c.GetApplicationId(), c.GetCampaignId(), friendly(c.GetRole()), friendly(c.GetStage()), friendly(c.GetKind()),
 					fmtTime(c.GetSince()), fmtInt(c.GetDays()), fmtInt(c.GetDaysOverdue()), friendly(c.GetSeverity()),
-					friendly(c.GetBlockedReason()), friendly(c.GetNextActor()), c.GetCampaignTitle(), names[c.GetApplicationId()],
+					friendly(c.GetBlockedReason()), friendly(c.GetNextActor()), c.GetCampaignTitle(), names[c.GetApplicationId()], c.GetAssignee(),
 				})
 			}
 			v.notes = append([]string{fmt.Sprintf("warnings: %d, breaches: %d", resp.GetWarningCount(), resp.GetBreachCount())},
@@ -104,9 +106,48 @@ The filters combine; the warning and breach counts are of what they keep.`,
 	f.StringVar(&campaign, "campaign", "", "only this campaign (id)")
 	f.Var(rule, "rule", "only this stuck rule; "+oneOf(reportingv1.StuckKind(0)))
 	f.Var(reason, "blocked-reason", "only vetting cases blocked for this reason; "+oneOf(commonv1.BlockReason(0)))
+	f.StringVar(&assignee, "assignee", "", `only this assignee's (a subject id), or "-" for those nobody is assigned`)
 	f.Var(&asOf, "as-of", "report as of this time (default now)")
 	addPaging(f, &pg)
 	pp.addFlags(f)
+	required(cmd, "region")
+	return cmd
+}
+
+func newWorkloadCmd(a *app) *cobra.Command {
+	var (
+		reg  regionValue
+		asOf timeValue
+	)
+	cmd := &cobra.Command{
+		Use:   "workload",
+		Short: "A region's open cases per person: open, in warning, in breach, the oldest",
+		Long: `A region's open cases per assignee, by whose work they are — the SPOCs' sift
+cases and offers, the vetting contact points' vetting cases — with a row
+for the cases nobody is assigned: how many, how many are in warning and in
+breach (by the stuck rules), and since when the oldest has been in its stage.`,
+		Example: `  pipelinectl reports workload --region london
+  pipelinectl reports workload --region wales -o csv`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			resp, err := a.reporting.GetWorkload(cmd.Context(), &reportingv1.GetWorkloadRequest{Region: string(reg), AsOf: asOf.t})
+			if err != nil {
+				return err
+			}
+			v := view{columns: []string{"assignee", "work", "open", "warning", "breach", "oldest_since"}}
+			for _, w := range resp.GetRows() {
+				who := w.GetAssignee()
+				if who == "" {
+					who = "(unassigned)"
+				}
+				v.rows = append(v.rows, []string{who, friendly(w.GetActor()), fmtInt(w.GetOpen()), fmtInt(w.GetWarning()),
+					fmtInt(w.GetBreach()), fmtTime(w.GetOldestSince())})
+			}
+			return a.emit(resp, v)
+		},
+	}
+	cmd.Flags().Var(&reg, "region", regionHelp("the region"))
+	cmd.Flags().Var(&asOf, "as-of", "count warnings and breaches as of this time (default now)")
 	required(cmd, "region")
 	return cmd
 }

@@ -133,6 +133,9 @@ func DemoUsers() []User {
 		{ID: "spoc-london", Name: "Sam Okafor", Role: RoleSPOC, Regions: []string{"london"}},
 		{ID: "spoc-wales", Name: "Rhian Evans", Role: RoleSPOC, Regions: []string{"wales"}},
 		{ID: "vetting-wales", Name: "Gareth Price", Role: RoleVetting, Regions: []string{"wales"}},
+		// London's vetting contact point, so that "My cases" can be tried
+		// in the region `make run` and the tests fill.
+		{ID: "vetting-london", Name: "Amira Haddad", Role: RoleVetting, Regions: []string{"london"}},
 		{ID: "dashboard-london", Name: "Priya Shah", Role: RoleDashboard, Regions: []string{"london"}},
 		{ID: "admin", Name: "Alex Morgan", Role: RoleAdmin, Regions: []string{}},
 	}

@@ -248,6 +248,7 @@ func TestDemoUsers(t *testing.T) {
 	want := map[string]devidp.User{
 		"spoc-london":      {Role: devidp.RoleSPOC, Regions: []string{"london"}},
 		"vetting-wales":    {Role: devidp.RoleVetting, Regions: []string{"wales"}},
+		"vetting-london":   {Role: devidp.RoleVetting, Regions: []string{"london"}},
 		"admin":            {Role: devidp.RoleAdmin, Regions: []string{}},
 		"dashboard-london": {Role: devidp.RoleDashboard, Regions: []string{"london"}},
 	}

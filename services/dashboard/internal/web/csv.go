@@ -23,7 +23,7 @@ const (
 // id last, for the page's campaign filter and for machines.
 var csvHeader = []string{
 	"application_id", "campaign", "region", "role", "stage", "reason", "since",
-	"days", "days_overdue", "severity", "blocked_reason", "next_actor", "campaign_id",
+	"days", "days_overdue", "severity", "blocked_reason", "next_actor", "campaign_id", "assignee",
 }
 
 // stuckCSV downloads the whole stuck list of a region under the page's
@@ -59,7 +59,7 @@ func (s *Server) stuckCSV(w http.ResponseWriter, r *http.Request, sess *session.
 		for _, c := range resp.GetCandidates() {
 			row := stuckToRow(c)
 			_ = cw.Write([]string{row.ApplicationID, row.campaign(), code, row.Role, row.Stage, row.Kind, row.SinceISO,
-				strconv.Itoa(row.Days), strconv.Itoa(row.DaysOverdue), row.Severity, row.BlockedReason, row.NextActor, row.CampaignID})
+				strconv.Itoa(row.Days), strconv.Itoa(row.DaysOverdue), row.Severity, row.BlockedReason, row.NextActor, row.CampaignID, row.Assignee})
 		}
 		rows += len(resp.GetCandidates())
 		token = resp.GetNextPageToken()

@@ -135,6 +135,8 @@ type stuckRow struct {
 	Days, DaysOverdue      int
 	Severity, SeverityCode string
 	NextActor              string
+	// Assignee is the named owner's subject id, "" when nobody is.
+	Assignee string
 }
 
 // campaign names the row's campaign for people: its title, or its id
@@ -150,7 +152,7 @@ func stuckToRow(c *pb.StuckCandidate) stuckRow {
 		Since:         since.Format("2 Jan 2006"), SinceISO: since.Format(time.RFC3339),
 		Days: int(c.GetDays()), DaysOverdue: int(c.GetDaysOverdue()),
 		Severity: severityName(c.GetSeverity()), SeverityCode: severityCode(c.GetSeverity()),
-		NextActor: nextActorName(c.GetNextActor()),
+		NextActor: nextActorName(c.GetNextActor()), Assignee: c.GetAssignee(),
 	}
 }
 

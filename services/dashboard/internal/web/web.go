@@ -43,6 +43,8 @@ type Reports interface {
 	GetTimeToHire(ctx context.Context, in *pb.GetTimeToHireRequest, opts ...grpc.CallOption) (*pb.GetTimeToHireResponse, error)
 	GetFunnel(ctx context.Context, in *pb.GetFunnelRequest, opts ...grpc.CallOption) (*pb.GetFunnelResponse, error)
 	GetStageDurations(ctx context.Context, in *pb.GetStageDurationsRequest, opts ...grpc.CallOption) (*pb.GetStageDurationsResponse, error)
+	GetWorkload(ctx context.Context, in *pb.GetWorkloadRequest, opts ...grpc.CallOption) (*pb.GetWorkloadResponse, error)
+	ListMyCases(ctx context.Context, in *pb.ListMyCasesRequest, opts ...grpc.CallOption) (*pb.ListMyCasesResponse, error)
 }
 
 const (
@@ -50,6 +52,8 @@ const (
 	callTimeout = 10 * time.Second
 	// stuckPageSize is the length of a page of the stuck list.
 	stuckPageSize = 50
+	// myCasesPageSize is the length of a page of a person's cases.
+	myCasesPageSize = 50
 	// heartbeat keeps an idle event stream open through proxies that close
 	// quiet connections.
 	heartbeat = 20 * time.Second
@@ -108,6 +112,7 @@ func New(cfg Config) (*Server, error) {
 	// Pages a person opens: without a session, sign in and come back.
 	s.mux.HandleFunc("GET /{$}", s.page(s.overview))
 	s.mux.HandleFunc("GET /regions/{region}", s.page(s.region))
+	s.mux.HandleFunc("GET /my", s.page(s.myCases))
 	s.mux.HandleFunc("GET /regions/{region}/stuck.csv", s.page(s.stuckCSV))
 	// What the live script fetches: without a session, 401.
 	s.mux.HandleFunc("GET /events", s.script(s.overviewEvents))
@@ -268,11 +273,12 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, _ *session.Ses
 // regionView is one region's page.
 type regionView struct {
 	chrome
-	Region  string
-	Summary summaryView
-	Columns []column
-	Stuck   stuckView
-	Charts  chartsView
+	Region   string
+	Summary  summaryView
+	Columns  []column
+	Stuck    stuckView
+	Workload workloadView
+	Charts   chartsView
 }
 
 func (s *Server) region(w http.ResponseWriter, r *http.Request, _ *session.Session) {
@@ -283,9 +289,10 @@ func (s *Server) region(w http.ResponseWriter, r *http.Request, _ *session.Sessi
 	ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
 	defer cancel()
 	var (
-		sum    *pb.GetRegionSummaryResponse
-		stuck  stuckView
-		charts chartsView
+		sum      *pb.GetRegionSummaryResponse
+		stuck    stuckView
+		workload *pb.GetWorkloadResponse
+		charts   chartsView
 	)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
@@ -294,6 +301,10 @@ func (s *Server) region(w http.ResponseWriter, r *http.Request, _ *session.Sessi
 	})
 	g.Go(func() (err error) {
 		stuck, err = s.stuck(gctx, code, f)
+		return err
+	})
+	g.Go(func() (err error) {
+		workload, err = s.reports.GetWorkload(gctx, &pb.GetWorkloadRequest{Region: code})
 		return err
 	})
 	g.Go(func() (err error) {
@@ -306,8 +317,24 @@ func (s *Server) region(w http.ResponseWriter, r *http.Request, _ *session.Sessi
 	}
 	s.render(w, r, http.StatusOK, "region", &regionView{
 		chrome: chrome{Title: regionName(code)}, Region: code, Summary: summaryToView(sum.GetSummary()),
-		Columns: stageColumns(allStages), Stuck: stuck, Charts: charts,
+		Columns: stageColumns(allStages), Stuck: stuck, Workload: workloadToView(code, workload), Charts: charts,
 	})
+}
+
+// myCases is the signed-in person's own open cases across stages, read
+// with their own token: the reporting service lists the cases whose
+// assignee is the token's subject (a SPOC's, a vetting contact point's or
+// an admin's; a dashboard reader owns none and gets the 403 page).
+func (s *Server) myCases(w http.ResponseWriter, r *http.Request, _ *session.Session) {
+	token := r.URL.Query().Get("page_token")
+	ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
+	defer cancel()
+	resp, err := s.reports.ListMyCases(ctx, &pb.ListMyCasesRequest{PageSize: myCasesPageSize, PageToken: token})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "my-cases", myCasesToView(resp, token != ""))
 }
 
 // stuckFragment serves the stuck list section alone, for the live script

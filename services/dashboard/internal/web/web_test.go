@@ -194,7 +194,7 @@ func TestRegionPageRenders(t *testing.T) {
 			Region: "kent-surrey-sussex", Role: commonv1.JobRole_JOB_ROLE_ADMINISTRATOR, Stage: commonv1.Stage_STAGE_PRE_EMPLOYMENT,
 			Kind: pb.StuckKind_STUCK_KIND_VETTING_BLOCKED, Since: timestamppb.New(since), Days: 10, DaysOverdue: 5,
 			Severity: pb.Severity_SEVERITY_BREACH, BlockedReason: commonv1.BlockReason_BLOCK_REASON_REFEREE_UNRESPONSIVE,
-			NextActor: pb.NextActor_NEXT_ACTOR_VETTING,
+			NextActor: pb.NextActor_NEXT_ACTOR_VETTING, Assignee: "vetting-kss-2",
 		}, {
 			ApplicationId: "0190c0de-0000-7000-8000-000000000002", CampaignId: "0190c0de-0000-7000-8000-0000000000cb",
 			CampaignTitle: "Admin <spring> & summer", Region: "kent-surrey-sussex", Role: commonv1.JobRole_JOB_ROLE_ADMINISTRATOR,
@@ -202,6 +202,10 @@ func TestRegionPageRenders(t *testing.T) {
 			Severity: pb.Severity_SEVERITY_BREACH, NextActor: pb.NextActor_NEXT_ACTOR_SPOC,
 		}},
 	}
+	workload := &pb.GetWorkloadResponse{Rows: []*pb.Workload{
+		{Actor: pb.NextActor_NEXT_ACTOR_SPOC, Open: 2, Breach: 1, OldestSince: timestamppb.New(since)},
+		{Assignee: "vetting-kss-2", Actor: pb.NextActor_NEXT_ACTOR_VETTING, Open: 4, Warning: 3, OldestSince: timestamppb.New(since)},
+	}}
 	tth := &pb.GetTimeToHireResponse{Measures: []*pb.MeasureResult{{
 		Measure: pb.Measure_MEASURE_TIME_TO_HIRE, CalendarDays: &pb.Statistics{Count: 3, Median: 20},
 		WeeklyTrend: weekly.Trend([]weekly.Point{{Week: time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC), Count: 3, Median: 20}}),
@@ -216,7 +220,7 @@ func TestRegionPageRenders(t *testing.T) {
 	v := regionView{
 		chrome: chrome{Title: "Kent, Surrey and Sussex", User: "Priya Shah"}, Region: "kent-surrey-sussex", Summary: summaryToView(summary(1, 7, since)),
 		Columns: stageColumns(allStages), Stuck: stuckToView("kent-surrey-sussex", f, stuck),
-		Charts: charts,
+		Workload: workloadToView("kent-surrey-sussex", workload), Charts: charts,
 	}
 	var buf bytes.Buffer
 	if err := p.byName["region"].ExecuteTemplate(&buf, "layout", v); err != nil {
@@ -255,6 +259,23 @@ func TestRegionPageRenders(t *testing.T) {
 		`<script src="/static/live.js?v=`,
 		`<span class="header-user">Signed in as Priya Shah</span>`,
 		`<form class="header-account" method="post" action="/auth/signout">`,
+		`<a href="/my" class="header-link">My cases</a>`,
+		`<th scope="col">Assignee</th>`,
+		`<td>Vetting contact point</td>
+        <td data-cell="assignee"><code class="id">vetting-kss-2</code></td>`,
+		`<caption id="workload-caption" class="table-caption">Open cases in Kent, Surrey and Sussex by assignee</caption>`,
+		`<tr data-assignee="" data-actor="spoc">
+        <th scope="row">Unassigned</th>
+        <td>Resourcing SPOC</td>
+        <td class="num">2</td>
+        <td class="num">0</td>
+        <td class="num">1</td>`,
+		`<tr data-assignee="vetting-kss-2" data-actor="vetting">
+        <th scope="row"><code class="id">vetting-kss-2</code></th>
+        <td>Vetting contact point</td>
+        <td class="num">4</td>
+        <td class="num">3</td>
+        <td class="num">0</td>`,
 	} {
 		if !strings.Contains(html, want) {
 			t.Errorf("region page lacks %s", want)
@@ -264,6 +285,48 @@ func TestRegionPageRenders(t *testing.T) {
 	for _, bad := range []string{"<script>", " style=", "<style", "http://", "https://"} {
 		if strings.Contains(strings.ReplaceAll(html, `xmlns="http://www.w3.org/2000/svg"`, ""), bad) {
 			t.Errorf("region page contains %q", bad)
+		}
+	}
+}
+
+func TestMyCasesPageRenders(t *testing.T) {
+	t.Parallel()
+	p, err := loadPages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	since := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	resp := &pb.ListMyCasesResponse{Assignee: "spoc-london", NextPageToken: "tok", Cases: []*pb.MyCase{
+		{ApplicationId: "0190c0de-0000-7000-8000-000000000001", Region: "london", Role: commonv1.JobRole_JOB_ROLE_PROBATION_OFFICER,
+			Stage: commonv1.Stage_STAGE_SIFT, Record: pb.CaseRecord_CASE_RECORD_SIFT, Since: timestamppb.New(since),
+			Kind: pb.StuckKind_STUCK_KIND_STAGE, Severity: pb.Severity_SEVERITY_BREACH, DaysOverdue: 3},
+		{ApplicationId: "0190c0de-0000-7000-8000-000000000002", Region: "london", Role: commonv1.JobRole_JOB_ROLE_PROBATION_OFFICER,
+			Stage: commonv1.Stage_STAGE_OFFER, Record: pb.CaseRecord_CASE_RECORD_OFFER, Since: timestamppb.New(since),
+			Kind: pb.StuckKind_STUCK_KIND_STAGE, Severity: pb.Severity_SEVERITY_WARNING, DaysOverdue: 1,
+			NextThreshold: pb.Severity_SEVERITY_BREACH, NextThresholdAt: timestamppb.New(since.AddDate(0, 0, 2))},
+		{ApplicationId: "0190c0de-0000-7000-8000-000000000003", Region: "london", Role: commonv1.JobRole_JOB_ROLE_PROBATION_OFFICER,
+			Stage: commonv1.Stage_STAGE_SIFT, Record: pb.CaseRecord_CASE_RECORD_SIFT, Since: timestamppb.New(since),
+			Kind: pb.StuckKind_STUCK_KIND_STAGE, NextThreshold: pb.Severity_SEVERITY_WARNING, NextThresholdAt: timestamppb.New(since.AddDate(0, 0, 10))},
+		{ApplicationId: "0190c0de-0000-7000-8000-000000000004", Region: "london", Role: commonv1.JobRole_JOB_ROLE_PROBATION_OFFICER,
+			Stage: commonv1.Stage_STAGE_PRE_EMPLOYMENT, Record: pb.CaseRecord_CASE_RECORD_OFFER, Since: timestamppb.New(since)},
+	}}
+	var buf bytes.Buffer
+	if err := p.byName["my-cases"].ExecuteTemplate(&buf, "layout", myCasesToView(resp, false)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`<title>My cases – Recruitment pipeline dashboard</title>`,
+		`<code class="id">spoc-london</code>`,
+		`<tr data-application="0190c0de-0000-7000-8000-000000000001" data-record="sift">`,
+		`<strong class="tag tag-breach">Breach</strong>`,
+		`Too long in stage: breach, overdue by 3 days`,
+		`Too long in stage: warning, 1 day past; breach on 4 Nov 2026 09:00`,
+		`Too long in stage: warning on 12 Nov 2026 09:00`,
+		`Nothing due (another role must act)`,
+		`<a href="/my?page_token=tok" rel="next">Next page</a>`,
+	} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("my cases page lacks %s", want)
 		}
 	}
 }

@@ -34,6 +34,7 @@ func stuckToProto(r report.StuckRow, region string, asOf time.Time) *pb.StuckCan
 		ApplicationId: r.ApplicationID, CampaignId: r.CampaignID, Region: region, Role: r.Role, Stage: r.Stage,
 		Kind: pb.StuckKind(r.Kind), Since: timestamppb.New(r.Since), Days: wholeDays(asOf.Sub(r.Since)),
 		DaysOverdue: int32(overdue), Severity: sev, BlockedReason: r.BlockedReason, NextActor: pb.NextActor(r.NextActor),
+		Assignee: r.Assignee,
 	}
 }
 

@@ -26,6 +26,10 @@ import (
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/watch"
 )
 
+// Unassigned, as the stuck list's assignee filter, keeps the candidates
+// nobody is assigned (no subject id is "-").
+const Unassigned = "-"
+
 // readers may read reports, each for its own regions (admins for all).
 var readers = []auth.Role{auth.RoleDashboard, auth.RoleSPOC, auth.RoleVetting}
 
@@ -88,7 +92,7 @@ func (s *Server) ListStuckCandidates(ctx context.Context, req *pb.ListStuckCandi
 		requestedAsOf = asOf.Format(time.RFC3339Nano)
 	}
 	filters := []string{req.GetRegion(), req.GetStage().String(), req.GetSeverity().String(), requestedAsOf,
-		req.GetRole().String(), req.GetCampaignId(), req.GetKind().String(), req.GetBlockedReason().String()}
+		req.GetRole().String(), req.GetCampaignId(), req.GetKind().String(), req.GetBlockedReason().String(), req.GetAssignee()}
 	limit, after, err := pagetoken.Page(req.GetPageSize(), req.GetPageToken(), filters...)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
@@ -137,6 +141,14 @@ func stuckFilter(req *pb.ListStuckCandidatesRequest) (report.StuckFilter, error)
 	}
 	if _, known := commonv1.BlockReason_name[int32(f.BlockedReason)]; !known {
 		return f, validate.Field("blocked_reason", "must be a block reason")
+	}
+	switch a := req.GetAssignee(); {
+	case a == Unassigned:
+		f.Unassigned = true
+	case a != "" && !auth.WellFormedSubject(a):
+		return f, validate.Field("assignee", `must be a staff subject id, or "-" for the candidates nobody is assigned`)
+	default:
+		f.Assignee = a
 	}
 	switch req.GetSeverity() {
 	case pb.Severity_SEVERITY_WARNING:

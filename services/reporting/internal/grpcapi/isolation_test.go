@@ -39,6 +39,10 @@ func regionCalls(region string) map[string]func(ctx context.Context, c pb.Report
 			_, err := c.GetThresholds(ctx, &pb.GetThresholdsRequest{Region: region})
 			return err
 		},
+		"GetWorkload": func(ctx context.Context, c pb.ReportingServiceClient) error {
+			_, err := c.GetWorkload(ctx, &pb.GetWorkloadRequest{Region: region})
+			return err
+		},
 		"WatchRegion": func(ctx context.Context, c pb.ReportingServiceClient) error {
 			ctx, cancel := context.WithCancel(ctx)
 			defer cancel()

@@ -27,13 +27,15 @@ import (
 // Store is what the reports read: the projection's versions, checked
 // before every report (see versions.go), and a region's aggregates, read
 // when they have moved on (see cache.go); and the regions' stuck
-// thresholds, read and set (see thresholds.go).
+// thresholds, read and set (see thresholds.go); and the open cases of
+// people's lists and workloads (see cases.go).
 type Store interface {
 	Versions(ctx context.Context) (Versions, error)
 	LoadRegion(ctx context.Context, region string, after int64) (RegionRows, error)
 	AllThresholds(ctx context.Context) (map[string]projection.Thresholds, error)
 	SetThresholds(ctx context.Context, region string, expectedVersion int64, th projection.Thresholds) (projection.Thresholds, error)
 	CampaignTitles(ctx context.Context, ids []string) (map[string]string, error)
+	OpenCases(ctx context.Context, q CaseQuery) ([]CaseRow, error)
 }
 
 // Service computes reports.
@@ -96,6 +98,10 @@ type StuckFilter struct {
 	CampaignID    string
 	Kind          projection.StuckKind
 	BlockedReason commonv1.BlockReason
+	// Assignee, if set, keeps the clocks of that assignee; Unassigned the
+	// clocks of nobody's.
+	Assignee   string
+	Unassigned bool
 	// Breach: nil for all, true for breaches only, false for warnings only.
 	Breach *bool
 	AsOf   time.Time
@@ -206,7 +212,8 @@ func (f *StuckFilter) Resume(cursor string) error {
 func (f *StuckFilter) matches(c *stuckClock) bool {
 	return (f.Stage == 0 || c.Stage == f.Stage) && (f.Role == 0 || c.Role == f.Role) &&
 		(f.CampaignID == "" || c.CampaignID == f.CampaignID) && (f.Kind == 0 || c.Kind == f.Kind) &&
-		(f.BlockedReason == 0 || c.BlockedReason == f.BlockedReason)
+		(f.BlockedReason == 0 || c.BlockedReason == f.BlockedReason) &&
+		(f.Assignee == "" || c.Assignee == f.Assignee) && (!f.Unassigned || c.Assignee == "")
 }
 
 // Stuck lists the clocks past their warning at AsOf that pass the

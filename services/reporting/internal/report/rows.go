@@ -1,6 +1,8 @@
 package report
 
 import (
+	"time"
+
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
 )
@@ -64,4 +66,40 @@ type StuckRow struct {
 	CampaignID    string
 	Role          commonv1.JobRole
 	projection.Clock
+}
+
+// CaseRow is an open case: a stage record in progress (see CaseQuery), its
+// assignee ("" when nobody is), and the stuck clocks of its application
+// that are the record's (projection.Clock.Record).
+type CaseRow struct {
+	ApplicationID string
+	CampaignID    string
+	Region        string
+	Role          commonv1.JobRole
+	Stage         commonv1.Stage
+	// Since is when the application entered its stage.
+	Since    time.Time
+	Record   projection.Record
+	Assignee string
+	Clocks   []projection.Clock
+}
+
+// CaseKey is a case's place in a list of cases: oldest in its stage
+// first, then by application and record.
+type CaseKey struct {
+	Since  time.Time
+	App    string
+	Record projection.Record
+}
+
+// CaseQuery selects open cases: sift cases in SIFT and INTERVIEW, offers in
+// OFFER and PRE_EMPLOYMENT, vetting cases from the offer's acceptance until
+// vetting clears (in PRE_EMPLOYMENT, or started subject to vetting).
+type CaseQuery struct {
+	Regions []string
+	// Assignee, if set, keeps that person's cases only.
+	Assignee string
+	// After, if set, lists after that case; Limit, if above 0, stops there.
+	After *CaseKey
+	Limit int
 }

@@ -113,7 +113,7 @@ func (s *Store) LoadRegion(ctx context.Context, region string, after int64) (rep
 		return wrap("read counts", rows.Err())
 	})
 	b.Queue(`SELECT application_id::text, kind, coalesce(campaign_id::text, ''), role, stage, since, warning_at, breach_at,
-			blocked_reason, next_actor
+			blocked_reason, next_actor, assignee
 		FROM stuck WHERE region = $1 ORDER BY warning_at, application_id, kind`, region).Query(func(rows pgx.Rows) error {
 		var err error
 		out.Stuck, err = pgx.CollectRows(rows, scanStuck)
@@ -143,7 +143,7 @@ func (s *Store) LoadRegion(ctx context.Context, region string, after int64) (rep
 func scanStuck(r pgx.CollectableRow) (report.StuckRow, error) {
 	var row report.StuckRow
 	var kind, role, stage, reason, actor int32
-	err := r.Scan(&row.ApplicationID, &kind, &row.CampaignID, &role, &stage, &row.Since, &row.WarningAt, &row.BreachAt, &reason, &actor)
+	err := r.Scan(&row.ApplicationID, &kind, &row.CampaignID, &role, &stage, &row.Since, &row.WarningAt, &row.BreachAt, &reason, &actor, &row.Assignee)
 	row.Kind, row.Role, row.Stage = projection.StuckKind(kind), commonv1.JobRole(role), commonv1.Stage(stage)
 	row.BlockedReason, row.NextActor = commonv1.BlockReason(reason), projection.NextActor(actor)
 	// Reported in UTC whatever the session's time zone.

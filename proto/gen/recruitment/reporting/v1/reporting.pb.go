@@ -244,6 +244,64 @@ func (Measure) EnumDescriptor() ([]byte, []int) {
 	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{3}
 }
 
+// CaseRecord is the stage record a case is: each has its own owner.
+type CaseRecord int32
+
+const (
+	CaseRecord_CASE_RECORD_UNSPECIFIED CaseRecord = 0
+	// The sift case (sifting's), in SIFT and INTERVIEW: the SPOC's.
+	CaseRecord_CASE_RECORD_SIFT CaseRecord = 1
+	// The offer (offers'), in OFFER and PRE_EMPLOYMENT: the SPOC's.
+	CaseRecord_CASE_RECORD_OFFER CaseRecord = 2
+	// The vetting case (vetting's), from the offer's acceptance until vetting
+	// clears, in PRE_EMPLOYMENT or started subject to vetting: the vetting
+	// contact point's.
+	CaseRecord_CASE_RECORD_VETTING CaseRecord = 3
+)
+
+// Enum value maps for CaseRecord.
+var (
+	CaseRecord_name = map[int32]string{
+		0: "CASE_RECORD_UNSPECIFIED",
+		1: "CASE_RECORD_SIFT",
+		2: "CASE_RECORD_OFFER",
+		3: "CASE_RECORD_VETTING",
+	}
+	CaseRecord_value = map[string]int32{
+		"CASE_RECORD_UNSPECIFIED": 0,
+		"CASE_RECORD_SIFT":        1,
+		"CASE_RECORD_OFFER":       2,
+		"CASE_RECORD_VETTING":     3,
+	}
+)
+
+func (x CaseRecord) Enum() *CaseRecord {
+	p := new(CaseRecord)
+	*p = x
+	return p
+}
+
+func (x CaseRecord) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CaseRecord) Descriptor() protoreflect.EnumDescriptor {
+	return file_recruitment_reporting_v1_reporting_proto_enumTypes[4].Descriptor()
+}
+
+func (CaseRecord) Type() protoreflect.EnumType {
+	return &file_recruitment_reporting_v1_reporting_proto_enumTypes[4]
+}
+
+func (x CaseRecord) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CaseRecord.Descriptor instead.
+func (CaseRecord) EnumDescriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{4}
+}
+
 // StuckCandidate is one entry of the stuck list.
 type StuckCandidate struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -269,6 +327,11 @@ type StuckCandidate struct {
 	// gave it (titles are not personal data); empty until reporting has seen
 	// one.
 	CampaignTitle string `protobuf:"bytes,13,opt,name=campaign_title,json=campaignTitle,proto3" json:"campaign_title,omitempty"`
+	// The named owner (a staff subject id) of the record the next actor
+	// works on: the sift case in SIFT and INTERVIEW, the offer in OFFER and
+	// PRE_EMPLOYMENT, the vetting case when the vetting contact point must
+	// act. Empty when nobody is assigned.
+	Assignee      string `protobuf:"bytes,20,opt,name=assignee,proto3" json:"assignee,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -394,6 +457,13 @@ func (x *StuckCandidate) GetCampaignTitle() string {
 	return ""
 }
 
+func (x *StuckCandidate) GetAssignee() string {
+	if x != nil {
+		return x.Assignee
+	}
+	return ""
+}
+
 type ListStuckCandidatesRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Region string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
@@ -412,6 +482,10 @@ type ListStuckCandidatesRequest struct {
 	Kind StuckKind `protobuf:"varint,9,opt,name=kind,proto3,enum=recruitment.reporting.v1.StuckKind" json:"kind,omitempty"`
 	// Keeps vetting-blocked clocks blocked for this reason.
 	BlockedReason v1.BlockReason `protobuf:"varint,10,opt,name=blocked_reason,json=blockedReason,proto3,enum=recruitment.common.v1.BlockReason" json:"blocked_reason,omitempty"`
+	// Keeps the candidates whose assignee (StuckCandidate.assignee) is this
+	// subject id; "-" keeps those nobody is assigned (no subject id is "-":
+	// one starts with a letter or a digit).
+	Assignee      string `protobuf:"bytes,20,opt,name=assignee,proto3" json:"assignee,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -514,6 +588,13 @@ func (x *ListStuckCandidatesRequest) GetBlockedReason() v1.BlockReason {
 		return x.BlockedReason
 	}
 	return v1.BlockReason(0)
+}
+
+func (x *ListStuckCandidatesRequest) GetAssignee() string {
+	if x != nil {
+		return x.Assignee
+	}
+	return ""
 }
 
 type ListStuckCandidatesResponse struct {
@@ -2123,11 +2204,503 @@ func (x *SetThresholdsResponse) GetThresholds() *Thresholds {
 	return nil
 }
 
+// MyCase is one open case of a person's list.
+type MyCase struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ApplicationId string                 `protobuf:"bytes,1,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	CampaignId    string                 `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	Region        string                 `protobuf:"bytes,3,opt,name=region,proto3" json:"region,omitempty"`
+	Role          v1.JobRole             `protobuf:"varint,4,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
+	Stage         v1.Stage               `protobuf:"varint,5,opt,name=stage,proto3,enum=recruitment.common.v1.Stage" json:"stage,omitempty"`
+	Record        CaseRecord             `protobuf:"varint,6,opt,name=record,proto3,enum=recruitment.reporting.v1.CaseRecord" json:"record,omitempty"`
+	// When the application entered its stage; the list is oldest first.
+	Since *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=since,proto3" json:"since,omitempty"`
+	// What is due, from the stuck clocks of this record (the rules of the
+	// stuck list; a record routed to another actor has none): the most
+	// pressing one — a breach before a warning, then the most days overdue,
+	// else the clock whose next threshold comes first.
+	//
+	// Where that clock stands as of the request's as_of: UNSPECIFIED before
+	// its warning, WARNING or BREACH.
+	Severity Severity `protobuf:"varint,8,opt,name=severity,proto3,enum=recruitment.reporting.v1.Severity" json:"severity,omitempty"`
+	// The next threshold it crosses, WARNING or BREACH, and when; unset when
+	// it is in breach already or no clock runs.
+	NextThreshold   Severity               `protobuf:"varint,9,opt,name=next_threshold,json=nextThreshold,proto3,enum=recruitment.reporting.v1.Severity" json:"next_threshold,omitempty"`
+	NextThresholdAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=next_threshold_at,json=nextThresholdAt,proto3" json:"next_threshold_at,omitempty"`
+	// Whole days past the threshold passed (the breach threshold for a
+	// breach, else the warning threshold); 0 before the warning.
+	DaysOverdue int32 `protobuf:"varint,11,opt,name=days_overdue,json=daysOverdue,proto3" json:"days_overdue,omitempty"`
+	// The rule of that clock; UNSPECIFIED when no clock runs.
+	Kind StuckKind `protobuf:"varint,12,opt,name=kind,proto3,enum=recruitment.reporting.v1.StuckKind" json:"kind,omitempty"`
+	// Set for STUCK_KIND_VETTING_BLOCKED.
+	BlockedReason v1.BlockReason `protobuf:"varint,13,opt,name=blocked_reason,json=blockedReason,proto3,enum=recruitment.common.v1.BlockReason" json:"blocked_reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MyCase) Reset() {
+	*x = MyCase{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MyCase) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MyCase) ProtoMessage() {}
+
+func (x *MyCase) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MyCase.ProtoReflect.Descriptor instead.
+func (*MyCase) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *MyCase) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *MyCase) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *MyCase) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *MyCase) GetRole() v1.JobRole {
+	if x != nil {
+		return x.Role
+	}
+	return v1.JobRole(0)
+}
+
+func (x *MyCase) GetStage() v1.Stage {
+	if x != nil {
+		return x.Stage
+	}
+	return v1.Stage(0)
+}
+
+func (x *MyCase) GetRecord() CaseRecord {
+	if x != nil {
+		return x.Record
+	}
+	return CaseRecord_CASE_RECORD_UNSPECIFIED
+}
+
+func (x *MyCase) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *MyCase) GetSeverity() Severity {
+	if x != nil {
+		return x.Severity
+	}
+	return Severity_SEVERITY_UNSPECIFIED
+}
+
+func (x *MyCase) GetNextThreshold() Severity {
+	if x != nil {
+		return x.NextThreshold
+	}
+	return Severity_SEVERITY_UNSPECIFIED
+}
+
+func (x *MyCase) GetNextThresholdAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextThresholdAt
+	}
+	return nil
+}
+
+func (x *MyCase) GetDaysOverdue() int32 {
+	if x != nil {
+		return x.DaysOverdue
+	}
+	return 0
+}
+
+func (x *MyCase) GetKind() StuckKind {
+	if x != nil {
+		return x.Kind
+	}
+	return StuckKind_STUCK_KIND_UNSPECIFIED
+}
+
+func (x *MyCase) GetBlockedReason() v1.BlockReason {
+	if x != nil {
+		return x.BlockedReason
+	}
+	return v1.BlockReason(0)
+}
+
+type ListMyCasesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whose cases: empty for the caller. Only an admin may name another
+	// subject id.
+	Assignee string `protobuf:"bytes,1,opt,name=assignee,proto3" json:"assignee,omitempty"`
+	// Optional: one region; empty for every region the caller may see.
+	Region        string                 `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	PageSize      int32                  `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string                 `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMyCasesRequest) Reset() {
+	*x = ListMyCasesRequest{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMyCasesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMyCasesRequest) ProtoMessage() {}
+
+func (x *ListMyCasesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMyCasesRequest.ProtoReflect.Descriptor instead.
+func (*ListMyCasesRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ListMyCasesRequest) GetAssignee() string {
+	if x != nil {
+		return x.Assignee
+	}
+	return ""
+}
+
+func (x *ListMyCasesRequest) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *ListMyCasesRequest) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+func (x *ListMyCasesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListMyCasesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListMyCasesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cases         []*MyCase              `protobuf:"bytes,1,rep,name=cases,proto3" json:"cases,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// The subject id listed.
+	Assignee      string `protobuf:"bytes,3,opt,name=assignee,proto3" json:"assignee,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMyCasesResponse) Reset() {
+	*x = ListMyCasesResponse{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMyCasesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMyCasesResponse) ProtoMessage() {}
+
+func (x *ListMyCasesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMyCasesResponse.ProtoReflect.Descriptor instead.
+func (*ListMyCasesResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListMyCasesResponse) GetCases() []*MyCase {
+	if x != nil {
+		return x.Cases
+	}
+	return nil
+}
+
+func (x *ListMyCasesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListMyCasesResponse) GetAssignee() string {
+	if x != nil {
+		return x.Assignee
+	}
+	return ""
+}
+
+// Workload is one person's open cases in a region (or, with no assignee,
+// the cases nobody is assigned) of one role's work.
+type Workload struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A staff subject id; empty for the cases nobody is assigned.
+	Assignee string `protobuf:"bytes,1,opt,name=assignee,proto3" json:"assignee,omitempty"`
+	// Whose work the cases are: the SPOC's (sift cases and offers) or the
+	// vetting contact point's (vetting cases).
+	Actor NextActor `protobuf:"varint,2,opt,name=actor,proto3,enum=recruitment.reporting.v1.NextActor" json:"actor,omitempty"`
+	Open  int32     `protobuf:"varint,3,opt,name=open,proto3" json:"open,omitempty"`
+	// Of those, in warning and in breach (as in MyCase.severity).
+	Warning int32 `protobuf:"varint,4,opt,name=warning,proto3" json:"warning,omitempty"`
+	Breach  int32 `protobuf:"varint,5,opt,name=breach,proto3" json:"breach,omitempty"`
+	// When the case longest in its stage entered it.
+	OldestSince   *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=oldest_since,json=oldestSince,proto3" json:"oldest_since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Workload) Reset() {
+	*x = Workload{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Workload) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Workload) ProtoMessage() {}
+
+func (x *Workload) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Workload.ProtoReflect.Descriptor instead.
+func (*Workload) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *Workload) GetAssignee() string {
+	if x != nil {
+		return x.Assignee
+	}
+	return ""
+}
+
+func (x *Workload) GetActor() NextActor {
+	if x != nil {
+		return x.Actor
+	}
+	return NextActor_NEXT_ACTOR_UNSPECIFIED
+}
+
+func (x *Workload) GetOpen() int32 {
+	if x != nil {
+		return x.Open
+	}
+	return 0
+}
+
+func (x *Workload) GetWarning() int32 {
+	if x != nil {
+		return x.Warning
+	}
+	return 0
+}
+
+func (x *Workload) GetBreach() int32 {
+	if x != nil {
+		return x.Breach
+	}
+	return 0
+}
+
+func (x *Workload) GetOldestSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OldestSince
+	}
+	return nil
+}
+
+type GetWorkloadRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Region        string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWorkloadRequest) Reset() {
+	*x = GetWorkloadRequest{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWorkloadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWorkloadRequest) ProtoMessage() {}
+
+func (x *GetWorkloadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWorkloadRequest.ProtoReflect.Descriptor instead.
+func (*GetWorkloadRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *GetWorkloadRequest) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *GetWorkloadRequest) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+type GetWorkloadResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// SPOC work first, then vetting; in each, the unassigned row (present
+	// only when there are such cases) and then assignees by subject id.
+	Rows          []*Workload            `protobuf:"bytes,1,rep,name=rows,proto3" json:"rows,omitempty"`
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWorkloadResponse) Reset() {
+	*x = GetWorkloadResponse{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWorkloadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWorkloadResponse) ProtoMessage() {}
+
+func (x *GetWorkloadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWorkloadResponse.ProtoReflect.Descriptor instead.
+func (*GetWorkloadResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *GetWorkloadResponse) GetRows() []*Workload {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+func (x *GetWorkloadResponse) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
 var File_recruitment_reporting_v1_reporting_proto protoreflect.FileDescriptor
 
 const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\n" +
-	"(recruitment/reporting/v1/reporting.proto\x12\x18recruitment.reporting.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\"\xf0\x04\n" +
+	"(recruitment/reporting/v1/reporting.proto\x12\x18recruitment.reporting.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\"\x8c\x05\n" +
 	"\x0eStuckCandidate\x12%\n" +
 	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
@@ -2144,7 +2717,8 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x0eblocked_reason\x18\v \x01(\x0e2\".recruitment.common.v1.BlockReasonR\rblockedReason\x12B\n" +
 	"\n" +
 	"next_actor\x18\f \x01(\x0e2#.recruitment.reporting.v1.NextActorR\tnextActor\x12%\n" +
-	"\x0ecampaign_title\x18\r \x01(\tR\rcampaignTitle\"\xee\x03\n" +
+	"\x0ecampaign_title\x18\r \x01(\tR\rcampaignTitle\x12\x1a\n" +
+	"\bassignee\x18\x14 \x01(\tR\bassignee\"\x8a\x04\n" +
 	"\x1aListStuckCandidatesRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x122\n" +
 	"\x05stage\x18\x02 \x01(\x0e2\x1c.recruitment.common.v1.StageR\x05stage\x12>\n" +
@@ -2158,7 +2732,8 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"campaignId\x127\n" +
 	"\x04kind\x18\t \x01(\x0e2#.recruitment.reporting.v1.StuckKindR\x04kind\x12I\n" +
 	"\x0eblocked_reason\x18\n" +
-	" \x01(\x0e2\".recruitment.common.v1.BlockReasonR\rblockedReason\"\xd7\x01\n" +
+	" \x01(\x0e2\".recruitment.common.v1.BlockReasonR\rblockedReason\x12\x1a\n" +
+	"\bassignee\x18\x14 \x01(\tR\bassignee\"\xd7\x01\n" +
 	"\x1bListStuckCandidatesResponse\x12H\n" +
 	"\n" +
 	"candidates\x18\x01 \x03(\v2(.recruitment.reporting.v1.StuckCandidateR\n" +
@@ -2277,7 +2852,47 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x15SetThresholdsResponse\x12D\n" +
 	"\n" +
 	"thresholds\x18\x01 \x01(\v2$.recruitment.reporting.v1.ThresholdsR\n" +
-	"thresholds*O\n" +
+	"thresholds\"\xba\x05\n" +
+	"\x06MyCase\x12%\n" +
+	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12\x1f\n" +
+	"\vcampaign_id\x18\x02 \x01(\tR\n" +
+	"campaignId\x12\x16\n" +
+	"\x06region\x18\x03 \x01(\tR\x06region\x122\n" +
+	"\x04role\x18\x04 \x01(\x0e2\x1e.recruitment.common.v1.JobRoleR\x04role\x122\n" +
+	"\x05stage\x18\x05 \x01(\x0e2\x1c.recruitment.common.v1.StageR\x05stage\x12<\n" +
+	"\x06record\x18\x06 \x01(\x0e2$.recruitment.reporting.v1.CaseRecordR\x06record\x120\n" +
+	"\x05since\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12>\n" +
+	"\bseverity\x18\b \x01(\x0e2\".recruitment.reporting.v1.SeverityR\bseverity\x12I\n" +
+	"\x0enext_threshold\x18\t \x01(\x0e2\".recruitment.reporting.v1.SeverityR\rnextThreshold\x12F\n" +
+	"\x11next_threshold_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\x0fnextThresholdAt\x12!\n" +
+	"\fdays_overdue\x18\v \x01(\x05R\vdaysOverdue\x127\n" +
+	"\x04kind\x18\f \x01(\x0e2#.recruitment.reporting.v1.StuckKindR\x04kind\x12I\n" +
+	"\x0eblocked_reason\x18\r \x01(\x0e2\".recruitment.common.v1.BlockReasonR\rblockedReason\"\xb5\x01\n" +
+	"\x12ListMyCasesRequest\x12\x1a\n" +
+	"\bassignee\x18\x01 \x01(\tR\bassignee\x12\x16\n" +
+	"\x06region\x18\x02 \x01(\tR\x06region\x12/\n" +
+	"\x05as_of\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\"\x91\x01\n" +
+	"\x13ListMyCasesResponse\x126\n" +
+	"\x05cases\x18\x01 \x03(\v2 .recruitment.reporting.v1.MyCaseR\x05cases\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1a\n" +
+	"\bassignee\x18\x03 \x01(\tR\bassignee\"\xe6\x01\n" +
+	"\bWorkload\x12\x1a\n" +
+	"\bassignee\x18\x01 \x01(\tR\bassignee\x129\n" +
+	"\x05actor\x18\x02 \x01(\x0e2#.recruitment.reporting.v1.NextActorR\x05actor\x12\x12\n" +
+	"\x04open\x18\x03 \x01(\x05R\x04open\x12\x18\n" +
+	"\awarning\x18\x04 \x01(\x05R\awarning\x12\x16\n" +
+	"\x06breach\x18\x05 \x01(\x05R\x06breach\x12=\n" +
+	"\foldest_since\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\voldestSince\"]\n" +
+	"\x12GetWorkloadRequest\x12\x16\n" +
+	"\x06region\x18\x01 \x01(\tR\x06region\x12/\n" +
+	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"~\n" +
+	"\x13GetWorkloadResponse\x126\n" +
+	"\x04rows\x18\x01 \x03(\v2\".recruitment.reporting.v1.WorkloadR\x04rows\x12/\n" +
+	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf*O\n" +
 	"\bSeverity\x12\x18\n" +
 	"\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10SEVERITY_WARNING\x10\x01\x12\x13\n" +
@@ -2296,7 +2911,14 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x14MEASURE_TIME_TO_HIRE\x10\x01\x12\x18\n" +
 	"\x14MEASURE_TIME_TO_FILL\x10\x02\x12 \n" +
 	"\x1cMEASURE_APPLICATION_TO_START\x10\x03\x12\x1e\n" +
-	"\x1aMEASURE_OFFER_TO_CLEARANCE\x10\x042\xbf\b\n" +
+	"\x1aMEASURE_OFFER_TO_CLEARANCE\x10\x04*o\n" +
+	"\n" +
+	"CaseRecord\x12\x1b\n" +
+	"\x17CASE_RECORD_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10CASE_RECORD_SIFT\x10\x01\x12\x15\n" +
+	"\x11CASE_RECORD_OFFER\x10\x02\x12\x17\n" +
+	"\x13CASE_RECORD_VETTING\x10\x032\x97\n" +
+	"\n" +
 	"\x10ReportingService\x12\x82\x01\n" +
 	"\x13ListStuckCandidates\x124.recruitment.reporting.v1.ListStuckCandidatesRequest\x1a5.recruitment.reporting.v1.ListStuckCandidatesResponse\x12p\n" +
 	"\rGetTimeToHire\x12..recruitment.reporting.v1.GetTimeToHireRequest\x1a/.recruitment.reporting.v1.GetTimeToHireResponse\x12d\n" +
@@ -2306,7 +2928,9 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x13ListRegionSummaries\x124.recruitment.reporting.v1.ListRegionSummariesRequest\x1a5.recruitment.reporting.v1.ListRegionSummariesResponse\x12l\n" +
 	"\vWatchRegion\x12,.recruitment.reporting.v1.WatchRegionRequest\x1a-.recruitment.reporting.v1.WatchRegionResponse0\x01\x12p\n" +
 	"\rGetThresholds\x12..recruitment.reporting.v1.GetThresholdsRequest\x1a/.recruitment.reporting.v1.GetThresholdsResponse\x12p\n" +
-	"\rSetThresholds\x12..recruitment.reporting.v1.SetThresholdsRequest\x1a/.recruitment.reporting.v1.SetThresholdsResponseB\x8a\x02\n" +
+	"\rSetThresholds\x12..recruitment.reporting.v1.SetThresholdsRequest\x1a/.recruitment.reporting.v1.SetThresholdsResponse\x12j\n" +
+	"\vListMyCases\x12,.recruitment.reporting.v1.ListMyCasesRequest\x1a-.recruitment.reporting.v1.ListMyCasesResponse\x12j\n" +
+	"\vGetWorkload\x12,.recruitment.reporting.v1.GetWorkloadRequest\x1a-.recruitment.reporting.v1.GetWorkloadResponseB\x8a\x02\n" +
 	"\x1ccom.recruitment.reporting.v1B\x0eReportingProtoP\x01ZXgithub.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1;reportingv1\xa2\x02\x03RRX\xaa\x02\x18Recruitment.Reporting.V1\xca\x02\x18Recruitment\\Reporting\\V1\xe2\x02$Recruitment\\Reporting\\V1\\GPBMetadata\xea\x02\x1aRecruitment::Reporting::V1b\x06proto3"
 
 var (
@@ -2321,118 +2945,145 @@ func file_recruitment_reporting_v1_reporting_proto_rawDescGZIP() []byte {
 	return file_recruitment_reporting_v1_reporting_proto_rawDescData
 }
 
-var file_recruitment_reporting_v1_reporting_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_recruitment_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_recruitment_reporting_v1_reporting_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_recruitment_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_recruitment_reporting_v1_reporting_proto_goTypes = []any{
 	(Severity)(0),                       // 0: recruitment.reporting.v1.Severity
 	(StuckKind)(0),                      // 1: recruitment.reporting.v1.StuckKind
 	(NextActor)(0),                      // 2: recruitment.reporting.v1.NextActor
 	(Measure)(0),                        // 3: recruitment.reporting.v1.Measure
-	(*StuckCandidate)(nil),              // 4: recruitment.reporting.v1.StuckCandidate
-	(*ListStuckCandidatesRequest)(nil),  // 5: recruitment.reporting.v1.ListStuckCandidatesRequest
-	(*ListStuckCandidatesResponse)(nil), // 6: recruitment.reporting.v1.ListStuckCandidatesResponse
-	(*Statistics)(nil),                  // 7: recruitment.reporting.v1.Statistics
-	(*MeasureResult)(nil),               // 8: recruitment.reporting.v1.MeasureResult
-	(*WeeklyTrend)(nil),                 // 9: recruitment.reporting.v1.WeeklyTrend
-	(*GetTimeToHireRequest)(nil),        // 10: recruitment.reporting.v1.GetTimeToHireRequest
-	(*GetTimeToHireResponse)(nil),       // 11: recruitment.reporting.v1.GetTimeToHireResponse
-	(*FunnelStage)(nil),                 // 12: recruitment.reporting.v1.FunnelStage
-	(*GetFunnelRequest)(nil),            // 13: recruitment.reporting.v1.GetFunnelRequest
-	(*GetFunnelResponse)(nil),           // 14: recruitment.reporting.v1.GetFunnelResponse
-	(*StageDuration)(nil),               // 15: recruitment.reporting.v1.StageDuration
-	(*GetStageDurationsRequest)(nil),    // 16: recruitment.reporting.v1.GetStageDurationsRequest
-	(*GetStageDurationsResponse)(nil),   // 17: recruitment.reporting.v1.GetStageDurationsResponse
-	(*StageCount)(nil),                  // 18: recruitment.reporting.v1.StageCount
-	(*RegionSummary)(nil),               // 19: recruitment.reporting.v1.RegionSummary
-	(*GetRegionSummaryRequest)(nil),     // 20: recruitment.reporting.v1.GetRegionSummaryRequest
-	(*GetRegionSummaryResponse)(nil),    // 21: recruitment.reporting.v1.GetRegionSummaryResponse
-	(*ListRegionSummariesRequest)(nil),  // 22: recruitment.reporting.v1.ListRegionSummariesRequest
-	(*ListRegionSummariesResponse)(nil), // 23: recruitment.reporting.v1.ListRegionSummariesResponse
-	(*WatchRegionRequest)(nil),          // 24: recruitment.reporting.v1.WatchRegionRequest
-	(*WatchRegionResponse)(nil),         // 25: recruitment.reporting.v1.WatchRegionResponse
-	(*StageThreshold)(nil),              // 26: recruitment.reporting.v1.StageThreshold
-	(*Thresholds)(nil),                  // 27: recruitment.reporting.v1.Thresholds
-	(*RoleThresholds)(nil),              // 28: recruitment.reporting.v1.RoleThresholds
-	(*GetThresholdsRequest)(nil),        // 29: recruitment.reporting.v1.GetThresholdsRequest
-	(*GetThresholdsResponse)(nil),       // 30: recruitment.reporting.v1.GetThresholdsResponse
-	(*SetThresholdsRequest)(nil),        // 31: recruitment.reporting.v1.SetThresholdsRequest
-	(*SetThresholdsResponse)(nil),       // 32: recruitment.reporting.v1.SetThresholdsResponse
-	(v1.JobRole)(0),                     // 33: recruitment.common.v1.JobRole
-	(v1.Stage)(0),                       // 34: recruitment.common.v1.Stage
-	(*timestamppb.Timestamp)(nil),       // 35: google.protobuf.Timestamp
-	(v1.BlockReason)(0),                 // 36: recruitment.common.v1.BlockReason
-	(*v1.Date)(nil),                     // 37: recruitment.common.v1.Date
+	(CaseRecord)(0),                     // 4: recruitment.reporting.v1.CaseRecord
+	(*StuckCandidate)(nil),              // 5: recruitment.reporting.v1.StuckCandidate
+	(*ListStuckCandidatesRequest)(nil),  // 6: recruitment.reporting.v1.ListStuckCandidatesRequest
+	(*ListStuckCandidatesResponse)(nil), // 7: recruitment.reporting.v1.ListStuckCandidatesResponse
+	(*Statistics)(nil),                  // 8: recruitment.reporting.v1.Statistics
+	(*MeasureResult)(nil),               // 9: recruitment.reporting.v1.MeasureResult
+	(*WeeklyTrend)(nil),                 // 10: recruitment.reporting.v1.WeeklyTrend
+	(*GetTimeToHireRequest)(nil),        // 11: recruitment.reporting.v1.GetTimeToHireRequest
+	(*GetTimeToHireResponse)(nil),       // 12: recruitment.reporting.v1.GetTimeToHireResponse
+	(*FunnelStage)(nil),                 // 13: recruitment.reporting.v1.FunnelStage
+	(*GetFunnelRequest)(nil),            // 14: recruitment.reporting.v1.GetFunnelRequest
+	(*GetFunnelResponse)(nil),           // 15: recruitment.reporting.v1.GetFunnelResponse
+	(*StageDuration)(nil),               // 16: recruitment.reporting.v1.StageDuration
+	(*GetStageDurationsRequest)(nil),    // 17: recruitment.reporting.v1.GetStageDurationsRequest
+	(*GetStageDurationsResponse)(nil),   // 18: recruitment.reporting.v1.GetStageDurationsResponse
+	(*StageCount)(nil),                  // 19: recruitment.reporting.v1.StageCount
+	(*RegionSummary)(nil),               // 20: recruitment.reporting.v1.RegionSummary
+	(*GetRegionSummaryRequest)(nil),     // 21: recruitment.reporting.v1.GetRegionSummaryRequest
+	(*GetRegionSummaryResponse)(nil),    // 22: recruitment.reporting.v1.GetRegionSummaryResponse
+	(*ListRegionSummariesRequest)(nil),  // 23: recruitment.reporting.v1.ListRegionSummariesRequest
+	(*ListRegionSummariesResponse)(nil), // 24: recruitment.reporting.v1.ListRegionSummariesResponse
+	(*WatchRegionRequest)(nil),          // 25: recruitment.reporting.v1.WatchRegionRequest
+	(*WatchRegionResponse)(nil),         // 26: recruitment.reporting.v1.WatchRegionResponse
+	(*StageThreshold)(nil),              // 27: recruitment.reporting.v1.StageThreshold
+	(*Thresholds)(nil),                  // 28: recruitment.reporting.v1.Thresholds
+	(*RoleThresholds)(nil),              // 29: recruitment.reporting.v1.RoleThresholds
+	(*GetThresholdsRequest)(nil),        // 30: recruitment.reporting.v1.GetThresholdsRequest
+	(*GetThresholdsResponse)(nil),       // 31: recruitment.reporting.v1.GetThresholdsResponse
+	(*SetThresholdsRequest)(nil),        // 32: recruitment.reporting.v1.SetThresholdsRequest
+	(*SetThresholdsResponse)(nil),       // 33: recruitment.reporting.v1.SetThresholdsResponse
+	(*MyCase)(nil),                      // 34: recruitment.reporting.v1.MyCase
+	(*ListMyCasesRequest)(nil),          // 35: recruitment.reporting.v1.ListMyCasesRequest
+	(*ListMyCasesResponse)(nil),         // 36: recruitment.reporting.v1.ListMyCasesResponse
+	(*Workload)(nil),                    // 37: recruitment.reporting.v1.Workload
+	(*GetWorkloadRequest)(nil),          // 38: recruitment.reporting.v1.GetWorkloadRequest
+	(*GetWorkloadResponse)(nil),         // 39: recruitment.reporting.v1.GetWorkloadResponse
+	(v1.JobRole)(0),                     // 40: recruitment.common.v1.JobRole
+	(v1.Stage)(0),                       // 41: recruitment.common.v1.Stage
+	(*timestamppb.Timestamp)(nil),       // 42: google.protobuf.Timestamp
+	(v1.BlockReason)(0),                 // 43: recruitment.common.v1.BlockReason
+	(*v1.Date)(nil),                     // 44: recruitment.common.v1.Date
 }
 var file_recruitment_reporting_v1_reporting_proto_depIdxs = []int32{
-	33, // 0: recruitment.reporting.v1.StuckCandidate.role:type_name -> recruitment.common.v1.JobRole
-	34, // 1: recruitment.reporting.v1.StuckCandidate.stage:type_name -> recruitment.common.v1.Stage
+	40, // 0: recruitment.reporting.v1.StuckCandidate.role:type_name -> recruitment.common.v1.JobRole
+	41, // 1: recruitment.reporting.v1.StuckCandidate.stage:type_name -> recruitment.common.v1.Stage
 	1,  // 2: recruitment.reporting.v1.StuckCandidate.kind:type_name -> recruitment.reporting.v1.StuckKind
-	35, // 3: recruitment.reporting.v1.StuckCandidate.since:type_name -> google.protobuf.Timestamp
+	42, // 3: recruitment.reporting.v1.StuckCandidate.since:type_name -> google.protobuf.Timestamp
 	0,  // 4: recruitment.reporting.v1.StuckCandidate.severity:type_name -> recruitment.reporting.v1.Severity
-	36, // 5: recruitment.reporting.v1.StuckCandidate.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	43, // 5: recruitment.reporting.v1.StuckCandidate.blocked_reason:type_name -> recruitment.common.v1.BlockReason
 	2,  // 6: recruitment.reporting.v1.StuckCandidate.next_actor:type_name -> recruitment.reporting.v1.NextActor
-	34, // 7: recruitment.reporting.v1.ListStuckCandidatesRequest.stage:type_name -> recruitment.common.v1.Stage
+	41, // 7: recruitment.reporting.v1.ListStuckCandidatesRequest.stage:type_name -> recruitment.common.v1.Stage
 	0,  // 8: recruitment.reporting.v1.ListStuckCandidatesRequest.severity:type_name -> recruitment.reporting.v1.Severity
-	35, // 9: recruitment.reporting.v1.ListStuckCandidatesRequest.as_of:type_name -> google.protobuf.Timestamp
-	33, // 10: recruitment.reporting.v1.ListStuckCandidatesRequest.role:type_name -> recruitment.common.v1.JobRole
+	42, // 9: recruitment.reporting.v1.ListStuckCandidatesRequest.as_of:type_name -> google.protobuf.Timestamp
+	40, // 10: recruitment.reporting.v1.ListStuckCandidatesRequest.role:type_name -> recruitment.common.v1.JobRole
 	1,  // 11: recruitment.reporting.v1.ListStuckCandidatesRequest.kind:type_name -> recruitment.reporting.v1.StuckKind
-	36, // 12: recruitment.reporting.v1.ListStuckCandidatesRequest.blocked_reason:type_name -> recruitment.common.v1.BlockReason
-	4,  // 13: recruitment.reporting.v1.ListStuckCandidatesResponse.candidates:type_name -> recruitment.reporting.v1.StuckCandidate
+	43, // 12: recruitment.reporting.v1.ListStuckCandidatesRequest.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	5,  // 13: recruitment.reporting.v1.ListStuckCandidatesResponse.candidates:type_name -> recruitment.reporting.v1.StuckCandidate
 	3,  // 14: recruitment.reporting.v1.MeasureResult.measure:type_name -> recruitment.reporting.v1.Measure
-	7,  // 15: recruitment.reporting.v1.MeasureResult.calendar_days:type_name -> recruitment.reporting.v1.Statistics
-	7,  // 16: recruitment.reporting.v1.MeasureResult.working_days:type_name -> recruitment.reporting.v1.Statistics
-	9,  // 17: recruitment.reporting.v1.MeasureResult.weekly_trend:type_name -> recruitment.reporting.v1.WeeklyTrend
-	37, // 18: recruitment.reporting.v1.WeeklyTrend.first_week:type_name -> recruitment.common.v1.Date
-	33, // 19: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
-	35, // 20: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
-	35, // 21: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
-	8,  // 22: recruitment.reporting.v1.GetTimeToHireResponse.measures:type_name -> recruitment.reporting.v1.MeasureResult
-	34, // 23: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
-	12, // 24: recruitment.reporting.v1.GetFunnelResponse.stages:type_name -> recruitment.reporting.v1.FunnelStage
-	34, // 25: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
-	7,  // 26: recruitment.reporting.v1.StageDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	35, // 27: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
-	35, // 28: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
-	15, // 29: recruitment.reporting.v1.GetStageDurationsResponse.stages:type_name -> recruitment.reporting.v1.StageDuration
-	34, // 30: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
-	18, // 31: recruitment.reporting.v1.RegionSummary.stage_counts:type_name -> recruitment.reporting.v1.StageCount
-	35, // 32: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
-	35, // 33: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
-	19, // 34: recruitment.reporting.v1.GetRegionSummaryResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	35, // 35: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
-	19, // 36: recruitment.reporting.v1.ListRegionSummariesResponse.summaries:type_name -> recruitment.reporting.v1.RegionSummary
-	19, // 37: recruitment.reporting.v1.WatchRegionResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	34, // 38: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
-	26, // 39: recruitment.reporting.v1.Thresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
-	28, // 40: recruitment.reporting.v1.Thresholds.roles:type_name -> recruitment.reporting.v1.RoleThresholds
-	33, // 41: recruitment.reporting.v1.RoleThresholds.role:type_name -> recruitment.common.v1.JobRole
-	26, // 42: recruitment.reporting.v1.RoleThresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
-	27, // 43: recruitment.reporting.v1.GetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	27, // 44: recruitment.reporting.v1.SetThresholdsRequest.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	27, // 45: recruitment.reporting.v1.SetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	5,  // 46: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
-	10, // 47: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
-	13, // 48: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
-	16, // 49: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
-	20, // 50: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
-	22, // 51: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
-	24, // 52: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
-	29, // 53: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
-	31, // 54: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
-	6,  // 55: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
-	11, // 56: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
-	14, // 57: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
-	17, // 58: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
-	21, // 59: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
-	23, // 60: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
-	25, // 61: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
-	30, // 62: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
-	32, // 63: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
-	55, // [55:64] is the sub-list for method output_type
-	46, // [46:55] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	8,  // 15: recruitment.reporting.v1.MeasureResult.calendar_days:type_name -> recruitment.reporting.v1.Statistics
+	8,  // 16: recruitment.reporting.v1.MeasureResult.working_days:type_name -> recruitment.reporting.v1.Statistics
+	10, // 17: recruitment.reporting.v1.MeasureResult.weekly_trend:type_name -> recruitment.reporting.v1.WeeklyTrend
+	44, // 18: recruitment.reporting.v1.WeeklyTrend.first_week:type_name -> recruitment.common.v1.Date
+	40, // 19: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
+	42, // 20: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
+	42, // 21: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
+	9,  // 22: recruitment.reporting.v1.GetTimeToHireResponse.measures:type_name -> recruitment.reporting.v1.MeasureResult
+	41, // 23: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
+	13, // 24: recruitment.reporting.v1.GetFunnelResponse.stages:type_name -> recruitment.reporting.v1.FunnelStage
+	41, // 25: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
+	8,  // 26: recruitment.reporting.v1.StageDuration.days:type_name -> recruitment.reporting.v1.Statistics
+	42, // 27: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
+	42, // 28: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
+	16, // 29: recruitment.reporting.v1.GetStageDurationsResponse.stages:type_name -> recruitment.reporting.v1.StageDuration
+	41, // 30: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
+	19, // 31: recruitment.reporting.v1.RegionSummary.stage_counts:type_name -> recruitment.reporting.v1.StageCount
+	42, // 32: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
+	42, // 33: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
+	20, // 34: recruitment.reporting.v1.GetRegionSummaryResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
+	42, // 35: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
+	20, // 36: recruitment.reporting.v1.ListRegionSummariesResponse.summaries:type_name -> recruitment.reporting.v1.RegionSummary
+	20, // 37: recruitment.reporting.v1.WatchRegionResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
+	41, // 38: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
+	27, // 39: recruitment.reporting.v1.Thresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
+	29, // 40: recruitment.reporting.v1.Thresholds.roles:type_name -> recruitment.reporting.v1.RoleThresholds
+	40, // 41: recruitment.reporting.v1.RoleThresholds.role:type_name -> recruitment.common.v1.JobRole
+	27, // 42: recruitment.reporting.v1.RoleThresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
+	28, // 43: recruitment.reporting.v1.GetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	28, // 44: recruitment.reporting.v1.SetThresholdsRequest.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	28, // 45: recruitment.reporting.v1.SetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	40, // 46: recruitment.reporting.v1.MyCase.role:type_name -> recruitment.common.v1.JobRole
+	41, // 47: recruitment.reporting.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
+	4,  // 48: recruitment.reporting.v1.MyCase.record:type_name -> recruitment.reporting.v1.CaseRecord
+	42, // 49: recruitment.reporting.v1.MyCase.since:type_name -> google.protobuf.Timestamp
+	0,  // 50: recruitment.reporting.v1.MyCase.severity:type_name -> recruitment.reporting.v1.Severity
+	0,  // 51: recruitment.reporting.v1.MyCase.next_threshold:type_name -> recruitment.reporting.v1.Severity
+	42, // 52: recruitment.reporting.v1.MyCase.next_threshold_at:type_name -> google.protobuf.Timestamp
+	1,  // 53: recruitment.reporting.v1.MyCase.kind:type_name -> recruitment.reporting.v1.StuckKind
+	43, // 54: recruitment.reporting.v1.MyCase.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	42, // 55: recruitment.reporting.v1.ListMyCasesRequest.as_of:type_name -> google.protobuf.Timestamp
+	34, // 56: recruitment.reporting.v1.ListMyCasesResponse.cases:type_name -> recruitment.reporting.v1.MyCase
+	2,  // 57: recruitment.reporting.v1.Workload.actor:type_name -> recruitment.reporting.v1.NextActor
+	42, // 58: recruitment.reporting.v1.Workload.oldest_since:type_name -> google.protobuf.Timestamp
+	42, // 59: recruitment.reporting.v1.GetWorkloadRequest.as_of:type_name -> google.protobuf.Timestamp
+	37, // 60: recruitment.reporting.v1.GetWorkloadResponse.rows:type_name -> recruitment.reporting.v1.Workload
+	42, // 61: recruitment.reporting.v1.GetWorkloadResponse.as_of:type_name -> google.protobuf.Timestamp
+	6,  // 62: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
+	11, // 63: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
+	14, // 64: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
+	17, // 65: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
+	21, // 66: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
+	23, // 67: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
+	25, // 68: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
+	30, // 69: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
+	32, // 70: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
+	35, // 71: recruitment.reporting.v1.ReportingService.ListMyCases:input_type -> recruitment.reporting.v1.ListMyCasesRequest
+	38, // 72: recruitment.reporting.v1.ReportingService.GetWorkload:input_type -> recruitment.reporting.v1.GetWorkloadRequest
+	7,  // 73: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
+	12, // 74: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
+	15, // 75: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
+	18, // 76: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
+	22, // 77: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
+	24, // 78: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
+	26, // 79: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
+	31, // 80: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
+	33, // 81: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
+	36, // 82: recruitment.reporting.v1.ReportingService.ListMyCases:output_type -> recruitment.reporting.v1.ListMyCasesResponse
+	39, // 83: recruitment.reporting.v1.ReportingService.GetWorkload:output_type -> recruitment.reporting.v1.GetWorkloadResponse
+	73, // [73:84] is the sub-list for method output_type
+	62, // [62:73] is the sub-list for method input_type
+	62, // [62:62] is the sub-list for extension type_name
+	62, // [62:62] is the sub-list for extension extendee
+	0,  // [0:62] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_reporting_v1_reporting_proto_init() }
@@ -2445,8 +3096,8 @@ func file_recruitment_reporting_v1_reporting_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_reporting_v1_reporting_proto_rawDesc), len(file_recruitment_reporting_v1_reporting_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   29,
+			NumEnums:      5,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,6 +28,8 @@ const (
 	ReportingService_WatchRegion_FullMethodName         = "/recruitment.reporting.v1.ReportingService/WatchRegion"
 	ReportingService_GetThresholds_FullMethodName       = "/recruitment.reporting.v1.ReportingService/GetThresholds"
 	ReportingService_SetThresholds_FullMethodName       = "/recruitment.reporting.v1.ReportingService/SetThresholds"
+	ReportingService_ListMyCases_FullMethodName         = "/recruitment.reporting.v1.ReportingService/ListMyCases"
+	ReportingService_GetWorkload_FullMethodName         = "/recruitment.reporting.v1.ReportingService/GetWorkload"
 )
 
 // ReportingServiceClient is the client API for ReportingService service.
@@ -63,6 +65,17 @@ type ReportingServiceClient interface {
 	GetThresholds(ctx context.Context, in *GetThresholdsRequest, opts ...grpc.CallOption) (*GetThresholdsResponse, error)
 	// SetThresholds changes a region's stuck thresholds. Admin only.
 	SetThresholds(ctx context.Context, in *SetThresholdsRequest, opts ...grpc.CallOption) (*SetThresholdsResponse, error)
+	// ListMyCases lists the caller's open cases across stages: each stage
+	// record in progress whose assignee is the caller's subject id — a sift
+	// case in SIFT or INTERVIEW, an offer in OFFER or PRE_EMPLOYMENT, a
+	// vetting case while vetting is open — in the caller's regions, oldest
+	// in their stage first, each with what is due. SPOC, vetting and admin;
+	// only an admin may name another assignee.
+	ListMyCases(ctx context.Context, in *ListMyCasesRequest, opts ...grpc.CallOption) (*ListMyCasesResponse, error)
+	// GetWorkload returns a region's open cases per assignee, and per role
+	// for the cases nobody is assigned: how many, how many in warning and in
+	// breach, and the oldest. Readers of the region.
+	GetWorkload(ctx context.Context, in *GetWorkloadRequest, opts ...grpc.CallOption) (*GetWorkloadResponse, error)
 }
 
 type reportingServiceClient struct {
@@ -172,6 +185,26 @@ func (c *reportingServiceClient) SetThresholds(ctx context.Context, in *SetThres
 	return out, nil
 }
 
+func (c *reportingServiceClient) ListMyCases(ctx context.Context, in *ListMyCasesRequest, opts ...grpc.CallOption) (*ListMyCasesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMyCasesResponse)
+	err := c.cc.Invoke(ctx, ReportingService_ListMyCases_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *reportingServiceClient) GetWorkload(ctx context.Context, in *GetWorkloadRequest, opts ...grpc.CallOption) (*GetWorkloadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetWorkloadResponse)
+	err := c.cc.Invoke(ctx, ReportingService_GetWorkload_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ReportingServiceServer is the server API for ReportingService service.
 // All implementations must embed UnimplementedReportingServiceServer
 // for forward compatibility.
@@ -205,6 +238,17 @@ type ReportingServiceServer interface {
 	GetThresholds(context.Context, *GetThresholdsRequest) (*GetThresholdsResponse, error)
 	// SetThresholds changes a region's stuck thresholds. Admin only.
 	SetThresholds(context.Context, *SetThresholdsRequest) (*SetThresholdsResponse, error)
+	// ListMyCases lists the caller's open cases across stages: each stage
+	// record in progress whose assignee is the caller's subject id — a sift
+	// case in SIFT or INTERVIEW, an offer in OFFER or PRE_EMPLOYMENT, a
+	// vetting case while vetting is open — in the caller's regions, oldest
+	// in their stage first, each with what is due. SPOC, vetting and admin;
+	// only an admin may name another assignee.
+	ListMyCases(context.Context, *ListMyCasesRequest) (*ListMyCasesResponse, error)
+	// GetWorkload returns a region's open cases per assignee, and per role
+	// for the cases nobody is assigned: how many, how many in warning and in
+	// breach, and the oldest. Readers of the region.
+	GetWorkload(context.Context, *GetWorkloadRequest) (*GetWorkloadResponse, error)
 	mustEmbedUnimplementedReportingServiceServer()
 }
 
@@ -241,6 +285,12 @@ func (UnimplementedReportingServiceServer) GetThresholds(context.Context, *GetTh
 }
 func (UnimplementedReportingServiceServer) SetThresholds(context.Context, *SetThresholdsRequest) (*SetThresholdsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetThresholds not implemented")
+}
+func (UnimplementedReportingServiceServer) ListMyCases(context.Context, *ListMyCasesRequest) (*ListMyCasesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMyCases not implemented")
+}
+func (UnimplementedReportingServiceServer) GetWorkload(context.Context, *GetWorkloadRequest) (*GetWorkloadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetWorkload not implemented")
 }
 func (UnimplementedReportingServiceServer) mustEmbedUnimplementedReportingServiceServer() {}
 func (UnimplementedReportingServiceServer) testEmbeddedByValue()                          {}
@@ -418,6 +468,42 @@ func _ReportingService_SetThresholds_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ReportingService_ListMyCases_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMyCasesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportingServiceServer).ListMyCases(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportingService_ListMyCases_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportingServiceServer).ListMyCases(ctx, req.(*ListMyCasesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ReportingService_GetWorkload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetWorkloadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportingServiceServer).GetWorkload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportingService_GetWorkload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportingServiceServer).GetWorkload(ctx, req.(*GetWorkloadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ReportingService_ServiceDesc is the grpc.ServiceDesc for ReportingService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -456,6 +542,14 @@ var ReportingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SetThresholds",
 			Handler:    _ReportingService_SetThresholds_Handler,
+		},
+		{
+			MethodName: "ListMyCases",
+			Handler:    _ReportingService_ListMyCases_Handler,
+		},
+		{
+			MethodName: "GetWorkload",
+			Handler:    _ReportingService_GetWorkload_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
