@@ -53,6 +53,7 @@ const (
 	regionRequest = "request" // the request's region field
 	regionRecord  = "record"  // the region of the record the call names
 	regionCaller  = "caller"  // no region asked; the caller's regions
+	regionOwn     = "own"     // not regional: the caller's own record (an admin's: anyone's)
 	regionNone    = "n/a"     // admin only
 )
 
@@ -134,7 +135,7 @@ func readAccessTable(t *testing.T) map[string]accessRow {
 				t.Errorf("%s: %s column %q begins with neither yes nor no", where, role, strings.TrimSpace(cells[1+i]))
 			}
 		}
-		if !slices.Contains([]string{regionRequest, regionRecord, regionCaller, regionNone}, row.region) {
+		if !slices.Contains([]string{regionRequest, regionRecord, regionCaller, regionOwn, regionNone}, row.region) {
 			t.Errorf("%s: region %q begins with none of request, record, caller, n/a", where, strings.TrimSpace(regionCell))
 		}
 		if row.region == regionRequest && !row.optional && !strings.Contains(regionCell, "required") {
@@ -215,7 +216,7 @@ func (r accessRow) contradicts(m protoreflect.MethodDescriptor) string {
 	case !nonAdmins && r.region != regionNone:
 		return "only admins may call it, so its region is n/a (an admin sees every region)"
 	case nonAdmins && r.region == regionNone:
-		return "non-admins may call it, so its region is checked somehow: request, record or caller"
+		return "non-admins may call it, so its region is checked somehow: request, record, caller or own"
 	case r.region == regionRequest && !hasRegion:
 		return "region says request, but " + string(m.Input().FullName()) + " has no region field"
 	case hasRegion && nonAdmins && r.region != regionRequest:
@@ -656,5 +657,25 @@ var recordRequests = map[string]func(c *candidate) proto.Message{
 	"recruitment.vetting.v1.VettingService/BatchAssign": func(c *candidate) proto.Message {
 		return &vettingv1.BatchAssignRequest{RequestId: event.NewID(), Assignee: "vetting-london-2",
 			Items: []*vettingv1.AssignItem{{ApplicationId: c.id, ExpectedVersion: staleVersion}}}
+	},
+	"recruitment.sifting.v1.SiftingService/AssignCase": func(c *candidate) proto.Message {
+		return &siftingv1.AssignCaseRequest{RequestId: event.NewID(), ApplicationId: c.id, ExpectedVersion: staleVersion, Assignee: "spoc-london-2"}
+	},
+	"recruitment.sifting.v1.SiftingService/UnassignCase": func(c *candidate) proto.Message {
+		return &siftingv1.UnassignCaseRequest{RequestId: event.NewID(), ApplicationId: c.id, ExpectedVersion: staleVersion}
+	},
+	"recruitment.sifting.v1.SiftingService/BatchAssign": func(c *candidate) proto.Message {
+		return &siftingv1.BatchAssignRequest{RequestId: event.NewID(), Assignee: "spoc-london-2",
+			Items: []*siftingv1.AssignItem{{ApplicationId: c.id, ExpectedVersion: staleVersion}}}
+	},
+	"recruitment.offers.v1.OffersService/AssignCase": func(c *candidate) proto.Message {
+		return &offersv1.AssignCaseRequest{RequestId: event.NewID(), ApplicationId: c.id, ExpectedVersion: staleVersion, Assignee: "spoc-london-2"}
+	},
+	"recruitment.offers.v1.OffersService/UnassignCase": func(c *candidate) proto.Message {
+		return &offersv1.UnassignCaseRequest{RequestId: event.NewID(), ApplicationId: c.id, ExpectedVersion: staleVersion}
+	},
+	"recruitment.offers.v1.OffersService/BatchAssign": func(c *candidate) proto.Message {
+		return &offersv1.BatchAssignRequest{RequestId: event.NewID(), Assignee: "spoc-london-2",
+			Items: []*offersv1.AssignItem{{ApplicationId: c.id, ExpectedVersion: staleVersion}}}
 	},
 }

@@ -84,4 +84,3 @@ func (c *countingRefusal) Check(context.Context, *healthpb.HealthCheckRequest) (
 	c.calls.Add(1)
 	return nil, status.Error(codes.FailedPrecondition, "no")
 }
-
