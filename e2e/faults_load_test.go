@@ -96,7 +96,9 @@ type load struct {
 }
 
 // startLoad opens a campaign in each region and starts workers candidates
-// at a time; stopLoad ends it.
+// at a time, and one SPOC who only submits (whose calls need nothing but
+// the applications service and its database, so they go on while NATS is
+// away); stopLoad ends it.
 func startLoad(t *testing.T, st *stack, workers int) *load {
 	t.Helper()
 	l := &load{
@@ -137,6 +139,17 @@ func startLoad(t *testing.T, st *stack, workers int) *load {
 			}
 		})
 	}
+	l.wg.Go(func() {
+		for i := 0; !l.stopped(); i++ {
+			if _, err := l.submit(loadRegions[i%len(loadRegions)]); err != nil {
+				return
+			}
+			select {
+			case <-l.stop:
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	})
 	return l
 }
 
@@ -226,17 +239,8 @@ func change[R any](l *load, read func() (R, error), send func(R) error) error {
 // candidate takes one application in region from submission to its first
 // day, or as far as it gets before the load stops or a call fails.
 func (l *load) candidate(region string) {
-	n := l.seq.Add(1)
-	var id string
-	req := &applicationsv1.SubmitApplicationRequest{
-		RequestId: l.requestID(), CampaignId: l.campaigns[region],
-		Candidate: &applicationsv1.Candidate{Name: fmt.Sprintf("Candidate %d", n), Email: fmt.Sprintf("candidate-%d@example.org", n)},
-	}
-	if err := l.call("SubmitApplication", func(ctx context.Context) (okCall, error) {
-		r, err := l.apps.SubmitApplication(ctx, req, l.spoc)
-		id = r.GetApplication().GetId()
-		return okCall{event: "application.submitted", application: id}, err
-	}); err != nil {
+	id, err := l.submit(region)
+	if err != nil {
 		return
 	}
 	for _, step := range []func(string) error{l.siftPass, l.interviewPass, l.offerAccepted, l.vettingCleared, l.started} {
@@ -244,6 +248,22 @@ func (l *load) candidate(region string) {
 			return
 		}
 	}
+}
+
+// submit submits an application in region and returns its id.
+func (l *load) submit(region string) (string, error) {
+	n := l.seq.Add(1)
+	var id string
+	req := &applicationsv1.SubmitApplicationRequest{
+		RequestId: l.requestID(), CampaignId: l.campaigns[region],
+		Candidate: &applicationsv1.Candidate{Name: fmt.Sprintf("Candidate %d", n), Email: fmt.Sprintf("candidate-%d@example.org", n)},
+	}
+	err := l.call("SubmitApplication", func(ctx context.Context) (okCall, error) {
+		r, err := l.apps.SubmitApplication(ctx, req, l.spoc)
+		id = r.GetApplication().GetId()
+		return okCall{event: "application.submitted", application: id}, err
+	})
+	return id, err
 }
 
 func (l *load) siftCase(id string, state siftingv1.CaseState) func() (*siftingv1.SiftCase, error) {
@@ -384,8 +404,9 @@ func (l *load) started(id string) error {
 }
 
 // probe submits one application and waits until reported says reporting
-// has it: every hop from a call to the report works again. It returns how
-// long that took from since, or fails the test after a minute.
+// has it and sifting has opened its case: every hop from a call to the
+// report and to a consuming stage works again. It returns how long that
+// took from since, or fails the test after a minute.
 func (l *load) probe(since time.Time, reported func(id string) (bool, error)) time.Duration {
 	l.t.Helper()
 	req := &applicationsv1.SubmitApplicationRequest{
@@ -401,9 +422,15 @@ func (l *load) probe(since time.Time, reported func(id string) (bool, error)) ti
 		id = r.GetApplication().GetId()
 		return err == nil, fmt.Sprint(err)
 	})
-	testenv.Eventually(l.t, "the submission after the fault in the report", func() (bool, string) {
+	testenv.Eventually(l.t, "the submission after the fault in the report and in sifting", func() (bool, string) {
 		ok, err := reported(id)
-		return ok, fmt.Sprint(err)
+		if err != nil || !ok {
+			return false, fmt.Sprintf("not in the report (%v)", err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err = l.sift.GetCase(ctx, &siftingv1.GetCaseRequest{ApplicationId: id}, l.spoc)
+		return err == nil, fmt.Sprintf("sifting: %v", err)
 	})
 	return time.Since(since)
 }

@@ -53,7 +53,7 @@ type natsOptions struct {
 func startNATSProcess(t *testing.T, opts natsOptions) *natsProcess {
 	t.Helper()
 	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr := stableAddr(t)
 	n := &natsProcess{url: "nats://" + addr, addr: addr, store: filepath.Join(dir, "jetstream"), users: filepath.Join(dir, "users"),
 		logs: &syncBuffer{}}
 	n.args = []string{"-addr", addr, "-store", n.store, "-users", n.users}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -116,6 +117,28 @@ type stack struct {
 	// procs are the service processes by name (a second replica of
 	// reporting is "reporting-2").
 	procs map[string]*proc
+}
+
+// stableAddr returns a free loopback address for a process the test may
+// start again on it: a port below the kernel's range of ephemeral ports
+// (/proc/sys/net/ipv4/ip_local_port_range, 32768-60999 by default), which
+// no outgoing connection is given while the process is down, least of all
+// a client dialling the port itself (on loopback a connection to a port
+// with no listener can be given that very port as its own, connecting to
+// itself and holding the port).
+func stableAddr(t *testing.T) string {
+	t.Helper()
+	for range 100 {
+		port := 20000 + mrand.IntN(12000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		defer l.Close()
+		return l.Addr().String()
+	}
+	t.Fatal("no free port below the ephemeral range after 100 tries")
+	return ""
 }
 
 func freeAddr(t *testing.T) string {
@@ -320,7 +343,7 @@ func (st *stack) startService(t *testing.T, name, service string, env []string, 
 	const attempts = 3
 	for attempt := 1; ; attempt++ {
 		p := &proc{name: name, bin: binary(t, service, filepath.Join("services", service, "cmd", service)),
-			grpcAddr: freeAddr(t), adminAddr: freeAddr(t), logs: &syncBuffer{}}
+			grpcAddr: stableAddr(t), adminAddr: stableAddr(t), logs: &syncBuffer{}}
 		p.env = append(os.Environ(),
 			"DATABASE_URL="+st.dbURLs[service], "DB_SCHEMA="+st.prefix+"_"+service, "NATS_URL="+st.natsURL,
 			"GRPC_ADDR="+p.grpcAddr, "ADMIN_ADDR="+p.adminAddr, "AUTH_ED25519_PUBLIC_KEY="+testPublicKey(t), "LOG_LEVEL=warn")
