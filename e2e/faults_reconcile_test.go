@@ -108,6 +108,9 @@ func busyConsumers(ctx context.Context, js jetstream.JetStream) ([]string, error
 	var busy []string
 	list := str.ListConsumers(ctx)
 	for info := range list.Info() {
+		if info.Config.Durable == "" {
+			continue // the suite's own readers of the stream
+		}
 		if info.NumPending > 0 || info.NumAckPending > 0 {
 			busy = append(busy, fmt.Sprintf("%s (%d pending, %d unacknowledged)", info.Name, info.NumPending, info.NumAckPending))
 		}

@@ -3,8 +3,11 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -60,7 +63,7 @@ var faultCases = []faultCase{
 	{name: "reporting-kill", inject: serviceKill("reporting")},
 	{name: "nats-freeze", inject: natsFreeze},
 	{name: "reporting-replica-kill", replicas: map[string]int{"reporting": 2}, inject: replicaKill},
-	{name: "consumer-slower-than-ackwait", replicas: map[string]int{"reporting": 2}, inject: slowConsumer},
+	{name: "consumer-slower-than-ackwait", replicas: map[string]int{"reporting": 2}, inject: slowConsumer, check: redelivered},
 	{name: "duplicate-window-passes", nats: natsOptions{duplicateWindow: 3 * time.Second}, inject: duplicateWindowPasses, duplicates: true},
 	{name: "nats-loses-last-seconds", inject: natsLosesLastSeconds, check: lostThenRecovered},
 }
@@ -266,6 +269,48 @@ func slowConsumer(f *faultRun) time.Time {
 	return time.Now()
 }
 
+// redelivered: the frozen replica held messages past AckWait, so some
+// event was delivered twice and skipped by an inbox (or the case tested
+// nothing).
+func redelivered(f *faultRun, _ *tally) {
+	total := 0.0
+	for _, name := range []string{"reporting", "reporting-2"} {
+		total += metric(f.t, f.st.procs[name].adminAddr, "consumer_events_duplicate_total")
+	}
+	if total == 0 {
+		f.t.Error("no reporting replica skipped a redelivered event: the frozen one held nothing past AckWait")
+	}
+	f.t.Logf("redelivered events skipped by the replicas' inbox: %v", total)
+}
+
+// metric sums the samples of a Prometheus counter on a service's admin
+// port.
+func metric(t *testing.T, adminAddr, name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + adminAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0.0
+	for line := range strings.Lines(string(b)) {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		fields := strings.Fields(line)
+		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+		if err != nil {
+			t.Fatalf("%s: %q", name, line)
+		}
+		total += v
+	}
+	return total
+}
+
 // duplicateWindowPasses: applications' relay publishes a batch that
 // JetStream stores, and cannot mark it published (a trigger refuses the
 // update, as a crash between the two would leave it); the service is then
@@ -278,7 +323,8 @@ func duplicateWindowPasses(f *faultRun) time.Time {
 	schema := pgx.Identifier{f.st.prefix + "_applications"}.Sanitize()
 	for _, sql := range []string{
 		`CREATE SEQUENCE ` + schema + `.faults_refused_marks`,
-		`CREATE FUNCTION ` + schema + `.faults_refuse_mark() RETURNS trigger LANGUAGE plpgsql AS $$
+		// SECURITY DEFINER: the relay's role may not use the test's sequence.
+		`CREATE FUNCTION ` + schema + `.faults_refuse_mark() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
 		 BEGIN
 		     PERFORM nextval('` + schema + `.faults_refused_marks');
 		     RAISE EXCEPTION 'faults: marking published refused';
