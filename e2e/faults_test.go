@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -88,20 +87,14 @@ func TestFaults(t *testing.T) {
 	default:
 		pick = strings.Split(v, ",")
 	}
-	var (
-		mu   sync.Mutex
-		rows []string
-	)
+	var rows []string
 	for _, name := range pick {
 		i := slices.IndexFunc(faultCases, func(c faultCase) bool { return c.name == name })
 		if i < 0 {
 			t.Fatalf("FAULTS: no case %q", name)
 		}
 		t.Run(name, func(t *testing.T) {
-			tl := runFault(t, faultCases[i])
-			mu.Lock()
-			rows = append(rows, tl.format(name))
-			mu.Unlock()
+			rows = append(rows, runFault(t, faultCases[i]).format(name))
 		})
 	}
 	t.Logf("faults:\n%s\n%s", tallyHeader, strings.Join(rows, "\n"))
