@@ -139,6 +139,16 @@ axe-core: ## Make sure axe-core is in .cache/ for the dashboard's browser test (
 test: services-up chromium axe-core ## Run every test of every module (-race) against real PostgreSQL and NATS.
 	@fail=0; for m in $(MODULES); do echo "=== test $$m"; (cd $$m && go test $(GO_TEST_FLAGS) ./...) || fail=1; done; exit $$fail
 
+# The fault suite (e2e TestFaults, docs/operations.md): load through every
+# stage, one fault per case, every OK call reconciled. `make test` runs its
+# bounded set (two cases); this runs all of them (about 10 minutes), or
+# FAULTS=<name>,<name> only those.
+FAULTS ?= all
+
+.PHONY: test-faults
+test-faults: services-up ## Run every fault case under load and print the table (FAULTS=<names> for some; about 10 minutes).
+	set -o pipefail; cd e2e && FAULTS=$(FAULTS) go test -count=1 -timeout=40m -run '^TestFaults$$' -v . | grep -v '^=== \(RUN\|PAUSE\|CONT\)'
+
 # Every FuzzXxx target (found by scripts/fuzz, so none is forgotten) for
 # FUZZTIME each; plain `go test` already runs their seeds. CI runs this
 # after `make test`. A longer session: `make fuzz FUZZTIME=10m FUZZ=FuzzDecode`.

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -24,6 +26,7 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/grpcauth"
+	"github.com/probation-recruitment/pipeline/pkg/grpcclient"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
 	"github.com/probation-recruitment/pipeline/pkg/testenv"
 	"github.com/probation-recruitment/pipeline/pkg/tlsconfig"
@@ -107,8 +110,35 @@ type stack struct {
 	// the services' database URLs, each connecting as its own role.
 	prefix string
 	dbURLs map[string]string
-	// natsURL is the test's NATS server.
+	// natsURL is the test's NATS server; natsEnv(service) is the
+	// environment that connects service to it as its own user.
 	natsURL string
+	natsEnv func(service string) []string
+	// procs are the service processes by name (a second replica of
+	// reporting is "reporting-2").
+	procs map[string]*proc
+}
+
+// stableAddr returns a free loopback address for a process the test may
+// start again on it: a port below the kernel's range of ephemeral ports
+// (/proc/sys/net/ipv4/ip_local_port_range, 32768-60999 by default), which
+// no outgoing connection is given while the process is down, least of all
+// a client dialling the port itself (on loopback a connection to a port
+// with no listener can be given that very port as its own, connecting to
+// itself and holding the port).
+func stableAddr(t *testing.T) string {
+	t.Helper()
+	for range 100 {
+		port := 20000 + mrand.IntN(12000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		defer l.Close()
+		return l.Addr().String()
+	}
+	t.Fatal("no free port below the ephemeral range after 100 tries")
+	return ""
 }
 
 func freeAddr(t *testing.T) string {
@@ -142,26 +172,57 @@ func startTLS(t *testing.T, env ...string) *stack {
 
 func startStack(t *testing.T, certs *testenv.Certs, env []string) *stack {
 	t.Helper()
-	natsURL := testenv.NATS(t)
-	_, js := testenv.Connect(t, natsURL)
+	return startStackWith(t, stackConfig{certs: certs, env: env})
+}
+
+// stackConfig says how startStackWith starts a stack.
+type stackConfig struct {
+	// certs, if not nil, make the services serve mutual TLS (startTLS).
+	certs *testenv.Certs
+	// env adds to every service's environment.
+	env []string
+	// nats, if not nil, is a NATS server run as a process of the test's
+	// (startNATSProcess), which it may kill, freeze and restart; nil runs
+	// one in-process (testenv.NATS), which lives as long as the test.
+	nats *natsProcess
+	// replicas starts that many processes of a service (default one):
+	// "reporting": 2 runs reporting and reporting-2, sharing its schema
+	// and durable consumer as replicas do in production.
+	replicas map[string]int
+}
+
+func startStackWith(t *testing.T, cfg stackConfig) *stack {
+	t.Helper()
+	natsURL, natsEnv := "", func(service string) []string { return testenv.NATSEnv(t, service) }
+	var js jetstream.JetStream
+	if cfg.nats != nil {
+		natsURL, natsEnv, js = cfg.nats.url, cfg.nats.env, cfg.nats.admin(t)
+	} else {
+		natsURL = testenv.NATS(t)
+		_, js = testenv.Connect(t, natsURL)
+	}
 	prefix := testenv.Name("e2e_")
-	st := &stack{certs: certs, conns: map[string]*grpc.ClientConn{}, addrs: map[string]string{}, admins: map[string]string{}, js: js,
-		prefix: prefix, dbURLs: provisionRoles(t, prefix), natsURL: natsURL}
+	st := &stack{certs: cfg.certs, conns: map[string]*grpc.ClientConn{}, addrs: map[string]string{}, admins: map[string]string{}, js: js,
+		prefix: prefix, dbURLs: provisionRoles(t, prefix), natsURL: natsURL, natsEnv: natsEnv, procs: map[string]*proc{}}
 	transportEnv, creds := []string{"GRPC_INSECURE=true"}, grpcauth.PlaintextLoopback()
-	if certs != nil {
+	if cfg.certs != nil {
+		certs := cfg.certs
 		transportEnv = []string{"TLS_CERT_FILE=" + certs.Server.Cert, "TLS_KEY_FILE=" + certs.Server.Key, "TLS_CLIENT_CA_FILE=" + certs.CA}
-		cfg, err := tlsconfig.Client{CAFile: certs.CA, CertFile: certs.Client.Cert, KeyFile: certs.Client.Key}.Config()
+		tc, err := tlsconfig.Client{CAFile: certs.CA, CertFile: certs.Client.Cert, KeyFile: certs.Client.Key}.Config()
 		if err != nil {
 			t.Fatal(err)
 		}
-		creds = credentials.NewTLS(cfg)
+		creds = credentials.NewTLS(tc)
 	}
 	for _, name := range services {
-		serviceEnv := append(transportEnv, env...)
+		serviceEnv := append(transportEnv, cfg.env...)
 		if name == "notifier" {
 			serviceEnv = append(serviceEnv, st.notifierEnv(t)...)
 		}
-		st.startService(t, name, serviceEnv, creds)
+		st.startService(t, name, name, serviceEnv, creds)
+		for i := 2; i <= cfg.replicas[name]; i++ {
+			st.startService(t, fmt.Sprintf("%s-%d", name, i), name, serviceEnv, creds)
+		}
 	}
 	return st
 }
@@ -183,58 +244,157 @@ func (st *stack) notifierEnv(t *testing.T) []string {
 		"APPLICATIONS_KEY_FILE="+st.certs.Client.Key)
 }
 
-// startService runs one service and waits until it is ready. Its ports are
-// found free and closed before the service binds them, so a process of
-// another test may take one in between: a service that exits because its
-// address is in use is started again on other ports.
-func (st *stack) startService(t *testing.T, name string, env []string, creds credentials.TransportCredentials) {
+// proc is one service process of a stack. The test may kill it, freeze
+// it and start it again on the same ports, where the stack's connection
+// to it finds it again.
+type proc struct {
+	name                string
+	bin                 string
+	env                 []string
+	grpcAddr, adminAddr string
+	logs                *syncBuffer
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// launch starts the process and waits until it is ready.
+func (p *proc) launch() error {
+	return p.launchUntil(waitReady)
+}
+
+// launchUntil starts the process and waits with wait.
+func (p *proc) launchUntil(wait func(adminAddr string, exited <-chan struct{}) error) error {
+	cmd := exec.Command(p.bin)
+	cmd.Env = p.env
+	cmd.Stdout, cmd.Stderr = p.logs, p.logs
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	p.mu.Lock()
+	p.cmd, p.exited = cmd, exited
+	p.mu.Unlock()
+	if err := wait(p.adminAddr, exited); err != nil {
+		_ = cmd.Process.Kill()
+		<-exited
+		return err
+	}
+	return nil
+}
+
+// signal sends sig to the running process.
+func (p *proc) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("%s: signal %v: %v", p.name, sig, err)
+	}
+}
+
+// kill ends the process at once (SIGKILL), as a crash would.
+func (p *proc) kill(t *testing.T) {
+	t.Helper()
+	p.signal(t, syscall.SIGKILL)
+	p.mu.Lock()
+	exited := p.exited
+	p.mu.Unlock()
+	<-exited
+}
+
+// restart starts the process again on its ports and waits until it is
+// ready.
+func (p *proc) restart(t *testing.T) {
+	t.Helper()
+	if err := p.launch(); err != nil {
+		t.Fatalf("%s: restart: %v; logs:\n%s", p.name, err, p.logs.String())
+	}
+}
+
+// restartServing starts the process again on its ports and waits until it
+// serves its admin port, ready or not; it returns what /healthz answers.
+func (p *proc) restartServing(t *testing.T) (code int, body string) {
+	t.Helper()
+	err := p.launchUntil(func(adminAddr string, exited <-chan struct{}) error {
+		var err error
+		code, body, err = waitServing(adminAddr, exited)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("%s: restart: %v; logs:\n%s", p.name, err, p.logs.String())
+	}
+	return code, body
+}
+
+// waitReady waits until the process is ready again, for 30s.
+func (p *proc) waitReady(t *testing.T) {
+	t.Helper()
+	p.mu.Lock()
+	exited := p.exited
+	p.mu.Unlock()
+	if err := waitReady(p.adminAddr, exited); err != nil {
+		t.Fatalf("%s: %v; logs:\n%s", p.name, err, p.logs.String())
+	}
+}
+
+// stop ends the process as an orchestrator would (SIGTERM, continuing it
+// first should the test have left it frozen) and waits for it.
+func (p *proc) stop() {
+	p.mu.Lock()
+	cmd, exited := p.cmd, p.exited
+	p.mu.Unlock()
+	_ = cmd.Process.Signal(syscall.SIGCONT)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	<-exited
+}
+
+// startService runs one process of service as name and waits until it is
+// ready. Its ports are found free and closed before the service binds
+// them, so a process of another test may take one in between: a service
+// that exits because its address is in use is started again on other
+// ports.
+func (st *stack) startService(t *testing.T, name, service string, env []string, creds credentials.TransportCredentials) {
 	t.Helper()
 	const attempts = 3
 	for attempt := 1; ; attempt++ {
-		grpcAddr, adminAddr := freeAddr(t), freeAddr(t)
-		logs := &syncBuffer{}
-		cmd := exec.Command(binary(t, name, filepath.Join("services", name, "cmd", name)))
-		cmd.Env = append(os.Environ(),
-			"DATABASE_URL="+st.dbURLs[name], "DB_SCHEMA="+st.prefix+"_"+name, "NATS_URL="+st.natsURL,
-			"GRPC_ADDR="+grpcAddr, "ADMIN_ADDR="+adminAddr, "AUTH_ED25519_PUBLIC_KEY="+testPublicKey(t), "LOG_LEVEL=warn")
+		p := &proc{name: name, bin: binary(t, service, filepath.Join("services", service, "cmd", service)),
+			grpcAddr: stableAddr(t), adminAddr: stableAddr(t), logs: &syncBuffer{}}
+		p.env = append(os.Environ(),
+			"DATABASE_URL="+st.dbURLs[service], "DB_SCHEMA="+st.prefix+"_"+service, "NATS_URL="+st.natsURL,
+			"GRPC_ADDR="+p.grpcAddr, "ADMIN_ADDR="+p.adminAddr, "AUTH_ED25519_PUBLIC_KEY="+testPublicKey(t), "LOG_LEVEL=warn")
 		// Each service as its own NATS user, under its permissions
 		// (pkg/natsperm): the pipeline must run end to end with them.
-		cmd.Env = append(cmd.Env, testenv.NATSEnv(t, name)...)
-		cmd.Env = append(cmd.Env, env...)
-		cmd.Stdout, cmd.Stderr = logs, logs
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan struct{})
-		go func() {
-			_ = cmd.Wait()
-			close(exited)
-		}()
-		if err := waitReady(adminAddr, exited); err != nil {
-			_ = cmd.Process.Kill()
-			<-exited
-			if errors.Is(err, errExited) && strings.Contains(logs.String(), "address already in use") && attempt < attempts {
+		p.env = append(p.env, st.natsEnv(service)...)
+		p.env = append(p.env, env...)
+		if err := p.launch(); err != nil {
+			if errors.Is(err, errExited) && strings.Contains(p.logs.String(), "address already in use") && attempt < attempts {
 				t.Logf("%s: a port was taken before the service bound it; starting it again on others", name)
 				continue
 			}
-			t.Fatalf("%s: %v; logs:\n%s", name, err, logs.String())
+			t.Fatalf("%s: %v; logs:\n%s", name, err, p.logs.String())
 		}
 		t.Cleanup(func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			<-exited
+			p.stop()
 			if t.Failed() {
-				t.Logf("%s logs:\n%s", name, logs.String())
+				t.Logf("%s logs:\n%s", name, p.logs.String())
 			}
-			dropSchema(t, st.prefix+"_"+name)
+			dropSchema(t, st.prefix+"_"+service)
 		})
-		conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(creds))
+		conn, err := grpc.NewClient(p.grpcAddr, grpc.WithTransportCredentials(creds), grpcclient.RetryUnavailable())
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { conn.Close() })
 		st.conns[name] = conn
-		st.addrs[name] = grpcAddr
-		st.admins[name] = adminAddr
+		st.addrs[name] = p.grpcAddr
+		st.admins[name] = p.adminAddr
+		st.procs[name] = p
 		return
 	}
 }
@@ -262,6 +422,27 @@ func waitReady(adminAddr string, exited <-chan struct{}) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return errors.New("not ready after 30s")
+}
+
+// waitServing waits until the service at adminAddr answers /healthz at
+// all, ready or not, for 30s, or until it exits; it returns the answer.
+func waitServing(adminAddr string, exited <-chan struct{}) (code int, body string, err error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return 0, "", errExited
+		default:
+		}
+		resp, err := http.Get("http://" + adminAddr + "/healthz")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return resp.StatusCode, string(b), nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return 0, "", errors.New("not serving after 30s")
 }
 
 // syncBuffer is a bytes.Buffer a process writes while the test reads it.

@@ -40,6 +40,8 @@ func main() {
 	streamName := flag.String("stream", "RECRUITMENT", "the stream to provision (NATS_STREAM)")
 	prefix := flag.String("prefix", "recruitment", "its subject prefix (NATS_SUBJECT_PREFIX)")
 	permissions := flag.Bool("permissions", false, "print each service user's permissions, as a production server's configuration needs them (JSON), and exit")
+	duplicates := flag.Duration("duplicate-window", 0, "the stream's duplicate window (NATS_DUPLICATE_WINDOW; 0: the default, 10m)")
+	sync := flag.String("sync", "", `how often the store is fsynced: "always" or a duration; "" is the server's default (2m). See docs/operations.md`)
 	flag.Parse()
 	if *permissions {
 		if err := printPermissions(stream.Config{Name: *streamName, SubjectPrefix: *prefix}); err != nil {
@@ -48,13 +50,43 @@ func main() {
 		}
 		return
 	}
-	if err := run(*addr, *storeDir, *usersDir, stream.Config{Name: *streamName, SubjectPrefix: *prefix}); err != nil {
+	syncInterval, syncAlways, err := parseSync(*sync)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "devnats:", err)
+		os.Exit(2)
+	}
+	st := storage{dir: *storeDir, syncInterval: syncInterval, syncAlways: syncAlways}
+	if err := run(*addr, st, *usersDir, stream.Config{Name: *streamName, SubjectPrefix: *prefix, DuplicateWindow: *duplicates}); err != nil {
 		fmt.Fprintln(os.Stderr, "devnats:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr, storeDir, usersDir string, sc stream.Config) error {
+// storage is where JetStream keeps its files and how often it fsyncs them.
+type storage struct {
+	dir string
+	// syncInterval between fsyncs (0: the server's default); syncAlways
+	// fsyncs every write.
+	syncInterval time.Duration
+	syncAlways   bool
+}
+
+// parseSync reads -sync as nats-server's sync_interval setting reads it.
+func parseSync(v string) (interval time.Duration, always bool, err error) {
+	switch v {
+	case "":
+		return 0, false, nil
+	case "always":
+		return 0, true, nil
+	}
+	interval, err = time.ParseDuration(v)
+	if err != nil || interval <= 0 {
+		return 0, false, fmt.Errorf(`-sync %q: want "always" or a positive duration`, v)
+	}
+	return interval, false, nil
+}
+
+func run(addr string, st storage, usersDir string, sc stream.Config) error {
 	host, portText, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("-addr %q: %w", addr, err)
@@ -73,12 +105,14 @@ func run(addr, storeDir, usersDir string, sc stream.Config) error {
 		return err
 	}
 	ns, err := server.NewServer(&server.Options{
-		ServerName: "devnats",
-		Host:       host,
-		Port:       port,
-		JetStream:  true,
-		StoreDir:   storeDir,
-		Users:      users,
+		ServerName:   "devnats",
+		Host:         host,
+		Port:         port,
+		JetStream:    true,
+		StoreDir:     st.dir,
+		SyncInterval: st.syncInterval,
+		SyncAlways:   st.syncAlways,
+		Users:        users,
 	})
 	if err != nil {
 		return err
@@ -93,7 +127,7 @@ func run(addr, storeDir, usersDir string, sc stream.Config) error {
 		return err
 	}
 	fmt.Printf("nats-server %s listening on nats://%s, JetStream in %s; users and passwords in %s; stream %s (%s.>) provisioned\n",
-		server.VERSION, addr, storeDir, usersDir, sc.Name, sc.SubjectPrefix)
+		server.VERSION, addr, st.dir, usersDir, sc.Name, sc.SubjectPrefix)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig

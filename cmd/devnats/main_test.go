@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/probation-recruitment/pipeline/pkg/natsperm"
 )
@@ -46,5 +47,30 @@ func TestPasswordFiles(t *testing.T) {
 	}
 	if _, err := passwordFiles(dir); err == nil {
 		t.Error("an empty password file: want an error")
+	}
+}
+
+// TestParseSync: -sync reads as nats-server's sync_interval does, and
+// anything else is refused before the server starts.
+func TestParseSync(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		in       string
+		interval time.Duration
+		always   bool
+		bad      bool
+	}{
+		{in: ""},
+		{in: "always", always: true},
+		{in: "1s", interval: time.Second},
+		{in: "2m", interval: 2 * time.Minute},
+		{in: "never", bad: true},
+		{in: "0s", bad: true},
+		{in: "-1s", bad: true},
+	} {
+		interval, always, err := parseSync(c.in)
+		if (err != nil) != c.bad || interval != c.interval || always != c.always {
+			t.Errorf("parseSync(%q) = %v, %v, %v; want %v, %v, error %v", c.in, interval, always, err, c.interval, c.always, c.bad)
+		}
 	}
 }
