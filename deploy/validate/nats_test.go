@@ -2,6 +2,7 @@ package validate
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"sigs.k8s.io/yaml"
 
 	"github.com/probation-recruitment/pipeline/pkg/natsperm"
 )
@@ -116,4 +118,131 @@ func TestNATSUsersConf(t *testing.T) {
 			t.Errorf("compose.yaml: the nats service lacks NATS_PASSWORD_%s, which users.conf reads", strings.ToUpper(name))
 		}
 	}
+}
+
+// natsValues mirrors the fields of the official NATS Helm chart's values
+// (chart 1.x) that deploy/kubernetes/nats/values.yaml sets; the strict
+// decode refuses any other, so a misspelt key is not silently ignored by
+// the chart.
+type natsValues struct {
+	Config struct {
+		Cluster struct {
+			Enabled  bool     `json:"enabled"`
+			Replicas int      `json:"replicas"`
+			TLS      *natsTLS `json:"tls,omitempty"`
+		} `json:"cluster"`
+		JetStream struct {
+			Enabled   bool `json:"enabled"`
+			FileStore struct {
+				Enabled bool   `json:"enabled"`
+				Dir     string `json:"dir"`
+				PVC     struct {
+					Enabled bool   `json:"enabled"`
+					Size    string `json:"size"`
+				} `json:"pvc"`
+			} `json:"fileStore"`
+			Merge struct {
+				SyncInterval string `json:"sync_interval"`
+			} `json:"merge"`
+		} `json:"jetstream"`
+		NATS struct {
+			TLS *natsTLS `json:"tls,omitempty"`
+		} `json:"nats"`
+		Monitor struct {
+			Enabled bool `json:"enabled"`
+		} `json:"monitor"`
+		Merge struct {
+			MaxPayload    string `json:"max_payload"`
+			Authorization struct {
+				Users []struct {
+					User        string              `json:"user"`
+					Password    string              `json:"password"`
+					Permissions *natsYAMLPermission `json:"permissions,omitempty"`
+				} `json:"users"`
+			} `json:"authorization"`
+		} `json:"merge"`
+	} `json:"config"`
+	Container struct {
+		Env map[string]struct {
+			ValueFrom struct {
+				SecretKeyRef struct {
+					Name string `json:"name"`
+					Key  string `json:"key"`
+				} `json:"secretKeyRef"`
+			} `json:"valueFrom"`
+		} `json:"env"`
+		Merge map[string]any `json:"merge"`
+	} `json:"container"`
+	PodTemplate struct {
+		TopologySpreadConstraints map[string]map[string]any `json:"topologySpreadConstraints"`
+	} `json:"podTemplate"`
+	PodDisruptionBudget struct {
+		Enabled bool `json:"enabled"`
+	} `json:"podDisruptionBudget"`
+	NATSBox struct {
+		Enabled bool `json:"enabled"`
+	} `json:"natsBox"`
+}
+
+type natsTLS struct {
+	Enabled    bool   `json:"enabled"`
+	SecretName string `json:"secretName"`
+}
+
+type natsYAMLPermission struct {
+	Publish struct {
+		Allow []string `json:"allow"`
+		Deny  []string `json:"deny,omitempty"`
+	} `json:"publish"`
+	Subscribe struct {
+		Allow []string `json:"allow"`
+	} `json:"subscribe"`
+}
+
+// TestNATSHelmValues: the cluster is 3 JetStream nodes on file storage,
+// over TLS, fsyncing every write (docs/operations.md says why), with the
+// pipeline's users, each password from the nats-users Secret.
+func TestNATSHelmValues(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join(repo, "deploy/kubernetes/nats/values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v natsValues
+	if err := yaml.UnmarshalStrict(b, &v); err != nil {
+		t.Fatalf("deploy/kubernetes/nats/values.yaml: %v", err)
+	}
+	c := v.Config
+	if !c.Cluster.Enabled || c.Cluster.Replicas != 3 {
+		t.Errorf("cluster: enabled %v, %d replicas; want a 3-node cluster", c.Cluster.Enabled, c.Cluster.Replicas)
+	}
+	if !c.JetStream.Enabled || !c.JetStream.FileStore.Enabled || !c.JetStream.FileStore.PVC.Enabled {
+		t.Error("want JetStream on file storage on a persistent volume")
+	}
+	if c.JetStream.Merge.SyncInterval != "always" {
+		t.Errorf("jetstream sync_interval = %q, want always (docs/operations.md)", c.JetStream.Merge.SyncInterval)
+	}
+	if c.NATS.TLS == nil || !c.NATS.TLS.Enabled || c.Cluster.TLS == nil || !c.Cluster.TLS.Enabled {
+		t.Error("want TLS for clients and between the nodes")
+	}
+	got := natsUsers{}
+	for _, u := range c.Merge.Authorization.Users {
+		var p *server.Permissions
+		if u.Permissions != nil {
+			p = &server.Permissions{
+				Publish:   &server.SubjectPermission{Allow: u.Permissions.Publish.Allow, Deny: u.Permissions.Publish.Deny},
+				Subscribe: &server.SubjectPermission{Allow: u.Permissions.Subscribe.Allow},
+			}
+		}
+		got[u.User] = p
+		variable := "NATS_PASSWORD_" + strings.ToUpper(u.User)
+		if u.Password != "<< $"+variable+" >>" {
+			t.Errorf("values.yaml: %s's password is %q, want << $%s >> (from the environment)", u.User, u.Password, variable)
+		}
+		env, ok := v.Container.Env[variable]
+		if !ok || env.ValueFrom.SecretKeyRef.Name != "nats-users" || env.ValueFrom.SecretKeyRef.Key != u.User {
+			t.Errorf("values.yaml: container.env %s is not the nats-users Secret's key %s", variable, u.User)
+		}
+	}
+	checkNATSUsers(t, "deploy/kubernetes/nats/values.yaml", got)
 }
