@@ -64,9 +64,13 @@ type cnpgCluster struct {
 				Number int    `json:"number"`
 			} `json:"synchronous,omitempty"`
 		} `json:"postgresql,omitempty"`
-		Storage    *struct{ Size string `json:"size"` } `json:"storage,omitempty"`
-		WALStorage *struct{ Size string `json:"size"` } `json:"walStorage,omitempty"`
-		Resources  *struct {
+		Storage *struct {
+			Size string `json:"size"`
+		} `json:"storage,omitempty"`
+		WALStorage *struct {
+			Size string `json:"size"`
+		} `json:"walStorage,omitempty"`
+		Resources *struct {
 			Requests map[string]string `json:"requests,omitempty"`
 			Limits   map[string]string `json:"limits,omitempty"`
 		} `json:"resources,omitempty"`
@@ -75,7 +79,8 @@ type cnpgCluster struct {
 			TopologyKey           string `json:"topologyKey,omitempty"`
 		} `json:"affinity,omitempty"`
 		Monitoring *struct {
-			EnablePodMonitor bool `json:"enablePodMonitor,omitempty"`
+			EnablePodMonitor       bool               `json:"enablePodMonitor,omitempty"`
+			CustomQueriesConfigMap []cnpgSecretKeyRef `json:"customQueriesConfigMap,omitempty"`
 		} `json:"monitoring,omitempty"`
 		Backup *struct {
 			RetentionPolicy   string `json:"retentionPolicy,omitempty"`

@@ -176,6 +176,12 @@ type natsValues struct {
 	PodTemplate struct {
 		TopologySpreadConstraints map[string]map[string]any `json:"topologySpreadConstraints"`
 	} `json:"podTemplate"`
+	PromExporter struct {
+		Enabled    bool `json:"enabled"`
+		PodMonitor struct {
+			Enabled bool `json:"enabled"`
+		} `json:"podMonitor"`
+	} `json:"promExporter"`
 	PodDisruptionBudget struct {
 		Enabled bool `json:"enabled"`
 	} `json:"podDisruptionBudget"`
