@@ -3,10 +3,10 @@ package main
 import (
 	"encoding/pem"
 	"io"
-	"os"
-	"path/filepath"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )

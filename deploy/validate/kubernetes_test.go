@@ -389,6 +389,14 @@ func TestKubernetesNetworkPolicies(t *testing.T) {
 				}
 			}
 		}
+		for name, j := range m.jobs {
+			if deny != nil && !selects(deny.Spec.PodSelector.MatchLabels, j.Spec.Template.Labels) {
+				t.Errorf("%s: default-deny does not select Job %s's pods", overlay, name)
+			}
+			if _, ok := m.policies[j.Spec.Template.Labels["app.kubernetes.io/name"]]; !ok {
+				t.Errorf("%s: no NetworkPolicy for Job %s's pods", overlay, name)
+			}
+		}
 		if p, ok := m.policies["identity-provider"]; !ok || len(p.Spec.Egress) != 1 || len(p.Spec.Egress[0].To) != 1 || p.Spec.Egress[0].To[0].IPBlock == nil {
 			t.Errorf("%s: no identity-provider policy allowing one address", overlay)
 		}
