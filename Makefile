@@ -20,6 +20,9 @@ STATICCHECK_VERSION        := v0.8.2
 GRPCURL_VERSION            := v1.9.4
 NATSCLI_VERSION            := v0.4.0
 GOVULNCHECK_VERSION        := v1.9.0
+# The local mail catcher of make run: the notifier sends to it, its web page
+# shows what was sent.
+MAILPIT_VERSION            := v1.33.1
 # The Go vulnerability database, from the golang.org/x/vulndb module at this
 # pseudo-version (vuln.go.dev is not reachable from CI). To refresh it:
 #   go list -m golang.org/x/vulndb@master   # the newest the proxy serves
@@ -36,7 +39,8 @@ GO_TEST_FLAGS ?= -race -count=1 -timeout=15m
 # broker, nor do their tests (STYLE.md habit 11). `make lint` fails if one
 # does, even indirectly.
 DOMAIN_PACKAGES := services/applications/internal/intake services/sifting/internal/sift \
-	services/offers/internal/offer services/vetting/internal/vetting services/reporting/internal/projection
+	services/offers/internal/offer services/vetting/internal/vetting services/reporting/internal/projection \
+	services/notifier/internal/notify
 INFRASTRUCTURE  := ^(google\.golang\.org/grpc|github\.com/jackc/pgx|github\.com/nats-io)
 
 .PHONY: help
@@ -61,6 +65,10 @@ $(BIN)/nats:
 	cd $$(mktemp -d) && go mod init tmp >/dev/null 2>&1 && go mod download github.com/nats-io/natscli@$(NATSCLI_VERSION)
 	cd $$(go env GOMODCACHE)/github.com/nats-io/natscli@$(NATSCLI_VERSION) && GOFLAGS=-mod=mod go build -o $(BIN)/nats ./nats
 
+$(BIN)/mailpit:
+	@echo "installing mailpit $(MAILPIT_VERSION) (about a minute the first time)"
+	go install github.com/axllent/mailpit@$(MAILPIT_VERSION)
+
 $(BIN)/govulncheck:
 	go install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION)
 $(BIN)/indexdb:
@@ -78,7 +86,7 @@ vulncheck: $(BIN)/govulncheck $(VULNDB)/index/db.json ## Fail on any known vulne
 	@for m in $(MODULES); do echo "vulncheck $$m"; (cd $$m && govulncheck -db file://$(VULNDB) ./...) || exit 1; done
 
 .PHONY: tools
-tools: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/buf $(BIN)/staticcheck $(BIN)/grpcurl $(BIN)/nats ## Install the pinned developer tools into ./bin.
+tools: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/buf $(BIN)/staticcheck $(BIN)/grpcurl $(BIN)/nats $(BIN)/mailpit ## Install the pinned developer tools into ./bin.
 
 # --- code generation -----------------------------------------------------------
 
@@ -153,6 +161,10 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 3s; FUZZ=<regexp> pick
 bench: services-up ## Measure the reporting targets (APPS, default 1M applications; about 20 minutes); writes bench/results/report.md.
 	go run ./bench -apps $${APPS:-1000000} -out bench/results/report.md
 
+.PHONY: bench-write
+bench-write: services-up ## Measure the write path: every service under stage updates beside the ideal pgx transaction, event-to-report lag, CPU and memory (about 4 minutes); writes bench/results/write.md.
+	go run ./bench write -out bench/results/write.md $(BENCH_WRITE_FLAGS)
+
 # --- run ---------------------------------------------------------------------
 
 .PHONY: certs
@@ -160,5 +172,5 @@ certs: ## Make a local CA and certificates for localhost in .data/certs (for TLS
 	cd cmd/devcerts && go run . -out $(CURDIR)/.data/certs
 
 .PHONY: run
-run: build $(BIN)/grpcurl $(BIN)/nats ## Bring up the whole system with demo data (DEMO=0 for none; TLS=1 for TLS and mutual TLS; Ctrl-C stops it).
+run: build $(BIN)/grpcurl $(BIN)/nats $(BIN)/mailpit ## Bring up the whole system with demo data (DEMO=0 for none; TLS=1 for TLS and mutual TLS; Ctrl-C stops it).
 	@TLS=$(TLS) scripts/run

@@ -7,6 +7,10 @@
 // writes a Markdown report.
 //
 //	go run ./bench -apps 1000000 -out docs/performance.md
+//
+// `go run ./bench write` measures the write path instead (issue 18): every
+// service binary against PostgreSQL and the nats-server, stage updates
+// beside the least a change must do, and event-to-report lag (write.go).
 package main
 
 import (
@@ -32,6 +36,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	"github.com/probation-recruitment/pipeline/pkg/natsperm"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
 	"github.com/probation-recruitment/pipeline/pkg/stream"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
@@ -70,9 +75,17 @@ func main() {
 	flag.BoolVar(&o.rebuild, "rebuild", true, "time `reporting rebuild` at the end (false skips it, e.g. while profiling)")
 	flag.StringVar(&o.profiles, "profiles", "", "directory to save a CPU profile of the service during each RPC's measured load (go tool pprof FILE)")
 	natsDir := flag.String("serve-nats", "", "(internal) run only the nats-server, storing in this directory")
+	natsUsers := flag.String("nats-users", "", "(internal) with -serve-nats: run with the services' users (pkg/natsperm), their passwords in this directory")
+	if len(os.Args) > 1 && os.Args[1] == "write" {
+		if err := runWrite(context.Background(), os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "bench write:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	flag.Parse()
 	if *natsDir != "" {
-		if err := serveNATS(*natsDir); err != nil {
+		if err := serveNATS(*natsDir, *natsUsers); err != nil {
 			fmt.Fprintln(os.Stderr, "bench nats-server:", err)
 			os.Exit(1)
 		}
@@ -109,7 +122,7 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("build reporting: %v\n%s", err, out)
 	}
 
-	natsURL, stopNATS, err := startNATS(filepath.Join(tmp, "nats"))
+	natsURL, _, stopNATS, err := startNATS(filepath.Join(tmp, "nats"), "")
 	if err != nil {
 		return err
 	}
@@ -280,23 +293,26 @@ func measureProjection(ctx context.Context, js jetstream.JetStream, r *report) e
 // stream: at 1M applications the server's millions of messages made the
 // load generator's garbage collections, on the cores the service shares,
 // a large part of what the report latencies measured.
-func startNATS(dir string) (url string, stop func(), err error) {
+//
+// With users (a directory of password files, one per natsperm.Names), the
+// server runs with the services' users and permissions, as make run's does.
+func startNATS(dir, users string) (url string, pid int, stop func(), err error) {
 	self, err := os.Executable()
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
-	cmd := exec.Command(self, "-serve-nats", dir)
+	cmd := exec.Command(self, "-serve-nats", dir, "-nats-users", users)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	stdin, err := cmd.StdinPipe() // closed when this process ends: the child stops
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	stop = func() {
 		_ = stdin.Close()
@@ -305,15 +321,27 @@ func startNATS(dir string) (url string, stop func(), err error) {
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
 		stop()
-		return "", nil, fmt.Errorf("nats-server did not start: %w", err)
+		return "", 0, nil, fmt.Errorf("nats-server did not start: %w", err)
 	}
-	return strings.TrimSpace(line), stop, nil
+	return strings.TrimSpace(line), cmd.Process.Pid, stop, nil
 }
 
 // serveNATS runs a JetStream nats-server storing in dir on a free loopback
-// port, prints its URL, and runs until standard input closes.
-func serveNATS(dir string) error {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true})
+// port, prints its URL, and runs until standard input closes; with users,
+// as the services' users (passwords read from that directory).
+func serveNATS(dir, users string) error {
+	opts := &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true}
+	if users != "" {
+		passwords, err := readPasswords(users)
+		if err != nil {
+			return err
+		}
+		sc := stream.Config{}.WithDefaults()
+		if opts.Users, err = natsperm.Users(sc.Name, sc.SubjectPrefix, passwords); err != nil {
+			return err
+		}
+	}
+	ns, err := server.NewServer(opts)
 	if err != nil {
 		return err
 	}
@@ -331,25 +359,48 @@ func serveNATS(dir string) error {
 type service struct{ cmd *exec.Cmd }
 
 func startService(bin string, env []string, adminAddr string) (*service, error) {
+	s, err := launch(bin, env)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.ready(adminAddr, 60*time.Second); err != nil {
+		_ = s.cmd.Process.Kill()
+		_ = s.cmd.Wait()
+		return nil, fmt.Errorf("%s: %w", filepath.Base(bin), err)
+	}
+	return s, nil
+}
+
+// launch starts bin with env added to this process's environment.
+func launch(bin string, env []string) (*service, error) {
+	return launchLogging(bin, env, os.Stdout)
+}
+
+// launchLogging is launch with the service's output going to out.
+func launchLogging(bin string, env []string, out io.Writer) (*service, error) {
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	deadline := time.Now().Add(60 * time.Second)
+	return &service{cmd: cmd}, nil
+}
+
+// ready waits until the service's /healthz answers 200.
+func (s *service) ready(adminAddr string, within time.Duration) error {
+	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
 		if resp, err := http.Get("http://" + adminAddr + "/healthz"); err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return &service{cmd: cmd}, nil
+				return nil
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	_ = cmd.Process.Kill()
-	return nil, fmt.Errorf("reporting did not become ready")
+	return fmt.Errorf("not ready after %s", within)
 }
 
 func (s *service) stop() {

@@ -44,7 +44,7 @@ func testPublicKey(t *testing.T) string {
 }
 
 // services are started in this order; every test gets all of them.
-var services = []string{"applications", "sifting", "offers", "vetting", "reporting"}
+var services = []string{"applications", "sifting", "offers", "vetting", "reporting", "notifier"}
 
 // binDir holds the binaries the tests build, once per run (TestMain
 // removes it).
@@ -157,9 +157,30 @@ func startStack(t *testing.T, certs *testenv.Certs, env []string) *stack {
 		creds = credentials.NewTLS(cfg)
 	}
 	for _, name := range services {
-		st.startService(t, name, append(transportEnv, env...), creds)
+		serviceEnv := append(transportEnv, env...)
+		if name == "notifier" {
+			serviceEnv = append(serviceEnv, st.notifierEnv(t)...)
+		}
+		st.startService(t, name, serviceEnv, creds)
 	}
 	return st
+}
+
+// notifierEnv points the notifier at the stack's applications service
+// (started before it) with a notifier token, to read the names it may put
+// in a message.
+func (st *stack) notifierEnv(t *testing.T) []string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "notifier-token")
+	if err := os.WriteFile(file, []byte(mintToken(t, "notifier-e2e", auth.RoleNotifier)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"APPLICATIONS_ADDR=" + st.addrs["applications"], "APPLICATIONS_TOKEN_FILE=" + file}
+	if st.certs == nil {
+		return append(env, "APPLICATIONS_INSECURE=true")
+	}
+	return append(env, "APPLICATIONS_CA_FILE="+st.certs.CA, "APPLICATIONS_CERT_FILE="+st.certs.Client.Cert,
+		"APPLICATIONS_KEY_FILE="+st.certs.Client.Key)
 }
 
 // startService runs one service and waits until it is ready. Its ports are
@@ -277,6 +298,12 @@ func dropSchema(t *testing.T, schema string) {
 // connections: over TLS, or in plain text to loopback.
 func token(t *testing.T, subject string, role auth.Role, regions ...string) grpc.CallOption {
 	t.Helper()
+	return grpc.PerRPCCredentials(grpcauth.LoopbackBearerToken(mintToken(t, subject, role, regions...)))
+}
+
+// mintToken is a bearer token the stack's services accept, valid an hour.
+func mintToken(t *testing.T, subject string, role auth.Role, regions ...string) string {
+	t.Helper()
 	signer, err := auth.KeyConfig{Ed25519PrivateKey: testSeed}.Signer()
 	if err != nil {
 		t.Fatal(err)
@@ -285,7 +312,7 @@ func token(t *testing.T, subject string, role auth.Role, regions ...string) grpc
 	if err != nil {
 		t.Fatal(err)
 	}
-	return grpc.PerRPCCredentials(grpcauth.LoopbackBearerToken(tok))
+	return tok
 }
 
 // eventsFor reads the whole stream and returns the names of the events

@@ -1,8 +1,8 @@
 // Command devcerts makes the certificates for trying the pipeline with TLS
 // on one machine (`make certs`, used by `make run TLS=1`): a local CA, a
 // server certificate for localhost, 127.0.0.1 and ::1 that every service
-// and the dashboard serve, and client certificates for the dashboard and
-// pipelinectl, for the services' mutual TLS. It keeps an existing CA (so
+// and the dashboard serve, and client certificates for the dashboard,
+// pipelinectl and the notifier, for the services' mutual TLS. It keeps an existing CA (so
 // what trusts it still does) and issues the others afresh.
 //
 // The files are for a developer's machine: the CA's key sits beside them,
@@ -63,6 +63,7 @@ func run(dir string, hosts []string) error {
 		{devca.Server, "server"},
 		{devca.Client, "dashboard"},
 		{devca.Client, "pipelinectl"},
+		{devca.Client, "notifier"},
 	} {
 		f, err := ca.WriteIssued(dir, c.usage, c.name, hosts, leafValidity)
 		if err != nil {

@@ -50,7 +50,7 @@ func TestRun(t *testing.T) {
 	if _, err := server.Verify(x509.VerifyOptions{Roots: roots, DNSName: "example.org"}); err == nil {
 		t.Error("server certificate verifies for example.org")
 	}
-	for _, name := range []string{"dashboard", "pipelinectl"} {
+	for _, name := range []string{"dashboard", "pipelinectl", "notifier"} {
 		c := readCert(t, filepath.Join(dir, name+".crt"))
 		if _, err := c.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 			t.Errorf("%s client certificate: %v", name, err)

@@ -182,9 +182,11 @@ func newApplicationsCmd(a *app) *cobra.Command {
 	return group("applications", "Submit, read and withdraw applications (applications service)",
 		`An application is one candidate's application to one campaign. SPOCs of the
 region (and admins) submit, read, list and withdraw them; they hold the
-candidate's name, email and phone, which no other service sees.`,
-		newApplicationSubmitCmd(a), newApplicationGetCmd(a), newApplicationListCmd(a), newApplicationWithdrawCmd(a),
-		newApplicationEraseCmd(a))
+candidate's name, email and phone, which no other service sees. 'contact'
+shows who the candidate is to the people who act: the region's SPOCs, and
+its vetting contact points while the vetting case is open.`,
+		newApplicationSubmitCmd(a), newApplicationGetCmd(a), newApplicationContactCmd(a), newApplicationListCmd(a),
+		newApplicationWithdrawCmd(a), newApplicationEraseCmd(a))
 }
 
 func newApplicationSubmitCmd(a *app) *cobra.Command {

@@ -82,6 +82,9 @@ func TestUsageErrorsSendNothing(t *testing.T) {
 		{[]string{"sift", "batch", "--campaign", "c"}, "no decisions"},
 		{[]string{"-o", "yaml", "campaigns", "list"}, `--output must be one of table, json, csv, not "yaml"`},
 		{[]string{"token", "--role", "spoc", "--subject", "s"}, "--region is required"},
+		{[]string{"reports", "thresholds", "set", "--region", "london", "--clear-role"}, "--clear-role needs --role"},
+		{[]string{"reports", "thresholds", "set", "--region", "london", "--role", "clerk"}, `unknown job-role "clerk"`},
+		{[]string{"token", "--role", "notifier", "--subject", "n", "--region", "london"}, "the notifier role is not regional"},
 	}
 	for _, tt := range tests {
 		_, stderr, code := runCLI(t, append(tt.args, "--applications-addr", "127.0.0.1:1", "--vetting-addr", "127.0.0.1:1")...)

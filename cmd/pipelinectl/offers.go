@@ -182,7 +182,7 @@ func offerView(list ...*offersv1.Offer) view {
 	v := view{columns: []string{
 		"application_id", "campaign_id", "region", "role", "status", "salary_band_code", "conditions",
 		"start_date", "vetting_cleared", "subject_to_vetting", "start_approved_by", "vetting_due_by",
-		"reason_code", "status_entered_at", "version",
+		"reason_code", "status_entered_at", "version", "assignee", "stage_entered_at",
 	}}
 	for _, o := range list {
 		conds := make([]string, len(o.GetConditions()))
@@ -193,7 +193,7 @@ func offerView(list ...*offersv1.Offer) view {
 			o.GetApplicationId(), o.GetCampaignId(), o.GetRegion(), friendly(o.GetRole()), friendly(o.GetStatus()),
 			o.GetSalaryBandCode(), strings.Join(conds, " "), fmtDate(o.GetStartDate()), fmtBool(o.GetVettingCleared()),
 			fmtBool(o.GetSubjectToVetting()), o.GetStartApprovedBy(), fmtDate(o.GetVettingDueBy()),
-			o.GetReasonCode(), fmtTime(o.GetStatusEnteredAt()), fmtInt(o.GetVersion()),
+			o.GetReasonCode(), fmtTime(o.GetStatusEnteredAt()), fmtInt(o.GetVersion()), o.GetAssignee(), fmtTime(o.GetStageEnteredAt()),
 		})
 	}
 	return v

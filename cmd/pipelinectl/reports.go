@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +48,7 @@ func newStuckCmd(a *app) *cobra.Command {
 		campaign string
 		asOf     timeValue
 		pg       paging
+		pp       people
 	)
 	cmd := &cobra.Command{
 		Use:   "stuck",
@@ -70,15 +72,23 @@ The filters combine; the warning and breach counts are of what they keep.`,
 			if err != nil {
 				return err
 			}
+			ids := make([]string, len(resp.GetCandidates()))
+			for i, c := range resp.GetCandidates() {
+				ids[i] = c.GetApplicationId()
+			}
+			names, err := pp.names(cmd.Context(), a, ids)
+			if err != nil {
+				return err
+			}
 			v := view{columns: []string{
 				"application_id", "campaign_id", "role", "stage", "kind", "since", "days", "days_overdue",
-				"severity", "blocked_reason", "next_actor",
+				"severity", "blocked_reason", "next_actor", "campaign_title", "candidate",
 			}}
 			for _, c := range resp.GetCandidates() {
 				v.rows = append(v.rows, []string{
 					c.GetApplicationId(), c.GetCampaignId(), friendly(c.GetRole()), friendly(c.GetStage()), friendly(c.GetKind()),
 					fmtTime(c.GetSince()), fmtInt(c.GetDays()), fmtInt(c.GetDaysOverdue()), friendly(c.GetSeverity()),
-					friendly(c.GetBlockedReason()), friendly(c.GetNextActor()),
+					friendly(c.GetBlockedReason()), friendly(c.GetNextActor()), c.GetCampaignTitle(), names[c.GetApplicationId()],
 				})
 			}
 			v.notes = append([]string{fmt.Sprintf("warnings: %d, breaches: %d", resp.GetWarningCount(), resp.GetBreachCount())},
@@ -96,6 +106,7 @@ The filters combine; the warning and breach counts are of what they keep.`,
 	f.Var(reason, "blocked-reason", "only vetting cases blocked for this reason; "+oneOf(commonv1.BlockReason(0)))
 	f.Var(&asOf, "as-of", "report as of this time (default now)")
 	addPaging(f, &pg)
+	pp.addFlags(f)
 	required(cmd, "region")
 	return cmd
 }
@@ -473,14 +484,58 @@ var thresholdRules = []struct {
 	{"pre-employment", commonv1.Stage_STAGE_PRE_EMPLOYMENT},
 }
 
+// thresholdsView lists the region's thresholds, then each job role's
+// overrides (the role column is empty for the region's own).
 func thresholdsView(t *reportingv1.Thresholds) view {
-	v := view{columns: []string{"region", "rule", "warning_days", "breach_days", "version"}}
-	for _, s := range t.GetStages() {
-		v.rows = append(v.rows, []string{t.GetRegion(), friendly(s.GetStage()), fmtInt(s.GetWarningDays()), fmtInt(s.GetBreachDays()), fmtInt(t.GetVersion())})
+	v := view{columns: []string{"region", "rule", "warning_days", "breach_days", "version", "role"}}
+	row := func(rule string, warning, breach int32, role string) {
+		v.rows = append(v.rows, []string{t.GetRegion(), rule, fmtInt(warning), fmtInt(breach), fmtInt(t.GetVersion()), role})
 	}
-	v.rows = append(v.rows, []string{t.GetRegion(), "vetting-blocked", fmtInt(t.GetVettingBlockedWarningDays()),
-		fmtInt(t.GetVettingBlockedBreachDays()), fmtInt(t.GetVersion())})
+	for _, s := range t.GetStages() {
+		row(friendly(s.GetStage()), s.GetWarningDays(), s.GetBreachDays(), "")
+	}
+	row("vetting-blocked", t.GetVettingBlockedWarningDays(), t.GetVettingBlockedBreachDays(), "")
+	for _, r := range t.GetRoles() {
+		for _, s := range r.GetStages() {
+			row(friendly(s.GetStage()), s.GetWarningDays(), s.GetBreachDays(), friendly(r.GetRole()))
+		}
+		if r.GetVettingBlockedWarningDays() != 0 {
+			row("vetting-blocked", r.GetVettingBlockedWarningDays(), r.GetVettingBlockedBreachDays(), friendly(r.GetRole()))
+		}
+	}
 	return v
+}
+
+// setStages replaces or adds the stage thresholds given by flags.
+func setStages(stages []*reportingv1.StageThreshold, given []thresholdValue) []*reportingv1.StageThreshold {
+	for i, r := range thresholdRules {
+		if !given[i].set {
+			continue
+		}
+		st := &reportingv1.StageThreshold{Stage: r.stage, WarningDays: given[i].warning, BreachDays: given[i].breach}
+		replaced := false
+		for j, cur := range stages {
+			if cur.GetStage() == r.stage {
+				stages[j], replaced = st, true
+			}
+		}
+		if !replaced {
+			stages = append(stages, st)
+		}
+	}
+	return stages
+}
+
+// roleThresholds returns th's overrides for role, added if absent.
+func roleThresholds(th *reportingv1.Thresholds, role commonv1.JobRole) *reportingv1.RoleThresholds {
+	for _, r := range th.GetRoles() {
+		if r.GetRole() == role {
+			return r
+		}
+	}
+	r := &reportingv1.RoleThresholds{Role: role}
+	th.Roles = append(th.Roles, r)
+	return r
 }
 
 func newThresholdsGetCmd(a *app) *cobra.Command {
@@ -531,20 +586,30 @@ func (v *thresholdValue) Type() string { return "WARN/BREACH" }
 
 func newThresholdsSetCmd(a *app) *cobra.Command {
 	var (
-		ch      change
-		reg     regionValue
-		stages  = make([]thresholdValue, len(thresholdRules))
-		blocked thresholdValue
+		ch        change
+		reg       regionValue
+		stages    = make([]thresholdValue, len(thresholdRules))
+		blocked   thresholdValue
+		role      = newEnum(commonv1.JobRole(0))
+		clearRole bool
 	)
 	cmd := &cobra.Command{
 		Use:   "set",
 		Short: "Change a region's stuck thresholds (admin)",
 		Long: `Change some or all of a region's thresholds, each given as WARNING/BREACH
 days (warning < breach, both 1-365); those not given keep their current
-values (pipelinectl reads them first). Stuck clocks are re-timed at once.`,
-		Example: `  pipelinectl reports thresholds set --region london --sift 7/10 --vetting-blocked 2/4`,
-		Args:    cobra.NoArgs,
+values (pipelinectl reads them first). With --role, the thresholds given
+override the region's for that job role's applications only (the others
+keep the region's); --clear-role removes a role's overrides. Stuck clocks,
+and the stuck events still to come, are re-timed at once.`,
+		Example: `  pipelinectl reports thresholds set --region london --sift 7/10 --vetting-blocked 2/4
+  pipelinectl reports thresholds set --region london --role probation-officer --vetting-blocked 5/8
+  pipelinectl reports thresholds set --region london --role probation-officer --clear-role`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if clearRole && role.number() == 0 {
+				return usagef("--clear-role needs --role, the job role whose overrides to remove")
+			}
 			ctx := cmd.Context()
 			got, err := a.reporting.GetThresholds(ctx, &reportingv1.GetThresholdsRequest{Region: string(reg)})
 			if err != nil {
@@ -554,23 +619,22 @@ values (pipelinectl reads them first). Stuck clocks are re-timed at once.`,
 			if err := ch.prepare(a, cmd, func() (int64, error) { return th.GetVersion(), nil }); err != nil {
 				return err
 			}
-			for i, r := range thresholdRules {
-				if !stages[i].set {
-					continue
+			switch {
+			case clearRole:
+				th.Roles = slices.DeleteFunc(th.Roles, func(r *reportingv1.RoleThresholds) bool {
+					return r.GetRole() == commonv1.JobRole(role.number())
+				})
+			case role.number() != 0:
+				r := roleThresholds(th, commonv1.JobRole(role.number()))
+				r.Stages = setStages(r.Stages, stages)
+				if blocked.set {
+					r.VettingBlockedWarningDays, r.VettingBlockedBreachDays = blocked.warning, blocked.breach
 				}
-				st := &reportingv1.StageThreshold{Stage: r.stage, WarningDays: stages[i].warning, BreachDays: stages[i].breach}
-				replaced := false
-				for j, cur := range th.GetStages() {
-					if cur.GetStage() == r.stage {
-						th.Stages[j], replaced = st, true
-					}
+			default:
+				th.Stages = setStages(th.Stages, stages)
+				if blocked.set {
+					th.VettingBlockedWarningDays, th.VettingBlockedBreachDays = blocked.warning, blocked.breach
 				}
-				if !replaced {
-					th.Stages = append(th.Stages, st)
-				}
-			}
-			if blocked.set {
-				th.VettingBlockedWarningDays, th.VettingBlockedBreachDays = blocked.warning, blocked.breach
 			}
 			th.Region = string(reg)
 			resp, err := a.reporting.SetThresholds(ctx, &reportingv1.SetThresholdsRequest{
@@ -589,6 +653,8 @@ values (pipelinectl reads them first). Stuck clocks are re-timed at once.`,
 		f.Var(&stages[i], r.flag, "days in "+friendly(r.stage)+" to a warning/breach")
 	}
 	f.Var(&blocked, "vetting-blocked", "days a vetting case is blocked to a warning/breach")
+	f.Var(role, "role", "set these thresholds for this job role only; "+oneOf(commonv1.JobRole(0)))
+	f.BoolVar(&clearRole, "clear-role", false, "remove the --role's overrides (it keeps the region's thresholds)")
 	required(cmd, "region")
 	return cmd
 }

@@ -13,6 +13,7 @@ import (
 
 	applicationsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
 	auditv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/audit/v1"
+	notifierv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/notifier/v1"
 	offersv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/offers/v1"
 	privacyv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/privacy/v1"
 	reportingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
@@ -20,13 +21,14 @@ import (
 	vettingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/vetting/v1"
 )
 
-// services are the five gRPC services with the addresses `make run` gives them.
+// services are the six gRPC services with the addresses `make run` gives them.
 var services = []struct{ name, addr string }{
 	{"applications", "127.0.0.1:50051"},
 	{"sifting", "127.0.0.1:50052"},
 	{"offers", "127.0.0.1:50053"},
 	{"vetting", "127.0.0.1:50054"},
 	{"reporting", "127.0.0.1:50055"},
+	{"notifier", "127.0.0.1:50056"},
 }
 
 // commands build the top-level commands. Each area's file registers its own
@@ -57,6 +59,7 @@ type app struct {
 	offers       offersv1.OffersServiceClient
 	vetting      vettingv1.VettingServiceClient
 	reporting    reportingv1.ReportingServiceClient
+	notifier     notifierv1.NotifierServiceClient
 	// audits are the audit trails, by the name of the service serving one.
 	audits map[string]auditv1.AuditServiceClient
 	// privacy are the services that hold records about applications, for
@@ -91,13 +94,15 @@ func envFor(flag string) string {
 	return "PIPELINE_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
-var envFlags = []string{"applications-addr", "sifting-addr", "offers-addr", "vetting-addr", "reporting-addr", "token",
+var envFlags = []string{"applications-addr", "sifting-addr", "offers-addr", "vetting-addr", "reporting-addr", "notifier-addr", "token",
 	"ca-file", "cert-file", "key-file", "insecure"}
 
 const rootLong = `pipelinectl is the command-line client of the recruitment pipeline tracker:
 campaigns and applications, the sift and interviews, conditional offers and
-starts, vetting cases (with the blocked-case work list), the reports, and
-the audit trail of personal data.
+starts, vetting cases (with the blocked-case work list), the named owners of
+each stage's records and your own work list (assign, unassign, batch-assign,
+my, each with --stage sift|offer|vetting), the reports, how you are
+notified, and the audit trail of personal data.
 
 Commands that call a service send a bearer token: --token or PIPELINE_TOKEN
 when given, else the sign-in of ` + "`pipelinectl login`" + ` (refreshed as it nears
@@ -124,7 +129,8 @@ Conventions:
 
 Environment (flags win):
   PIPELINE_APPLICATIONS_ADDR  PIPELINE_SIFTING_ADDR  PIPELINE_OFFERS_ADDR
-  PIPELINE_VETTING_ADDR  PIPELINE_REPORTING_ADDR      service addresses
+  PIPELINE_VETTING_ADDR  PIPELINE_REPORTING_ADDR
+  PIPELINE_NOTIFIER_ADDR                              service addresses
   PIPELINE_TOKEN                                      bearer token (instead of the sign-in)
   PIPELINE_CA_FILE                                    CA the services' certificates chain to (default: system roots)
   PIPELINE_CERT_FILE  PIPELINE_KEY_FILE               client certificate and key, for services requiring them
@@ -228,6 +234,7 @@ func (a *app) setUp(cmd *cobra.Command) error {
 	a.offers = offersv1.NewOffersServiceClient(conns["offers"])
 	a.vetting = vettingv1.NewVettingServiceClient(conns["vetting"])
 	a.reporting = reportingv1.NewReportingServiceClient(conns["reporting"])
+	a.notifier = notifierv1.NewNotifierServiceClient(conns["notifier"])
 	a.audits = map[string]auditv1.AuditServiceClient{}
 	for _, name := range auditedServices {
 		a.audits[name] = auditv1.NewAuditServiceClient(conns[name])

@@ -385,7 +385,7 @@ func (a *app) siftVersion(ctx context.Context, id string) (int64, error) {
 
 var siftCaseColumns = []string{
 	"application_id", "campaign_id", "region", "role", "state", "submitted_at", "state_entered_at",
-	"interview_at", "sift_score", "reason_code", "version",
+	"interview_at", "sift_score", "reason_code", "version", "assignee",
 }
 
 func siftCaseRow(c *siftingv1.SiftCase) []string {
@@ -396,7 +396,7 @@ func siftCaseRow(c *siftingv1.SiftCase) []string {
 	return []string{
 		c.GetApplicationId(), c.GetCampaignId(), c.GetRegion(), friendly(c.GetRole()), friendly(c.GetState()),
 		fmtTime(c.GetSubmittedAt()), fmtTime(c.GetStateEnteredAt()), fmtTime(c.GetInterviewAt()), score,
-		c.GetReasonCode(), fmtInt(c.GetVersion()),
+		c.GetReasonCode(), fmtInt(c.GetVersion()), c.GetAssignee(),
 	}
 }
 

@@ -27,8 +27,10 @@ case makes offers withdraw the offer. SPOCs of the region may read cases.
 
 `+"`pipelinectl vetting blocked --region R`"+` is the work list: blocked cases, longest
 blocked first. `+"`pipelinectl vetting my`"+` is your own list: the cases assigned to you
-(`+"`vetting assign`"+`, `+"`vetting unassign`"+`, `+"`vetting batch-assign`"+`), oldest first.`,
-		newVettingAssignCmd(a), newVettingUnassignCmd(a), newVettingMyCmd(a), newVettingBatchAssignCmd(a),
+(`+"`vetting assign`"+`, `+"`vetting unassign`"+`, `+"`vetting batch-assign`"+`), oldest first;
+they are `+"`pipelinectl assign|unassign|batch-assign|my --stage vetting`"+`.`,
+		// The generic owner commands (owners.go) for this stage.
+		newAssignCmd(a, "vetting"), newUnassignCmd(a, "vetting"), newMyCmd(a, "vetting"), newBatchAssignCmd(a, "vetting"),
 		newVettingFormsCmd(a), newVettingBlockCmd(a), newVettingUnblockCmd(a), newVettingClearCmd(a),
 		newVettingFailCmd(a), newVettingBlockedCmd(a), newVettingListCmd(a), newVettingGetCmd(a),
 		newVettingBatchUnblockCmd(a))
@@ -107,120 +109,11 @@ func newVettingFailCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-func newVettingAssignCmd(a *app) *cobra.Command {
-	var to string
-	cmd := vettingChange(a, "assign", "Name a case's owner, a staff subject id (vetting)",
-		`  pipelinectl vetting assign 0192f3a4-5b6c-7d8e-9f00-112233445566 --to vetting-london-2`,
-		func(ctx context.Context, id string, ch *change) (*vettingv1.AssignCaseResponse, error) {
-			return a.vetting.AssignCase(ctx, &vettingv1.AssignCaseRequest{
-				RequestId: ch.requestID, ApplicationId: id, ExpectedVersion: ch.version, Assignee: to,
-			})
-		})
-	cmd.Flags().StringVar(&to, "to", "", "the owner's subject id as their sign-in token carries it (never an email address)")
-	required(cmd, "to")
-	return cmd
-}
-
-func newVettingUnassignCmd(a *app) *cobra.Command {
-	return vettingChange(a, "unassign", "Remove a case's named owner; the region's contact points own it again (vetting)",
-		`  pipelinectl vetting unassign 0192f3a4-5b6c-7d8e-9f00-112233445566`,
-		func(ctx context.Context, id string, ch *change) (*vettingv1.UnassignCaseResponse, error) {
-			return a.vetting.UnassignCase(ctx, &vettingv1.UnassignCaseRequest{
-				RequestId: ch.requestID, ApplicationId: id, ExpectedVersion: ch.version,
-			})
-		})
-}
-
-func newVettingMyCmd(a *app) *cobra.Command {
-	var pg paging
-	cmd := &cobra.Command{
-		Use:     "my",
-		Short:   "Your own work list: the cases in progress assigned to you, oldest in their status first",
-		Example: `  pipelinectl vetting my -o csv`,
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			resp, err := a.vetting.ListMyCases(cmd.Context(), &vettingv1.ListMyCasesRequest{PageSize: pg.size, PageToken: pg.token})
-			if err != nil {
-				return err
-			}
-			v := view{columns: append([]string{"days_in_status"}, vettingColumns...)}
-			for _, m := range resp.GetCases() {
-				v.rows = append(v.rows, append([]string{fmtInt(m.GetDaysInStatus())}, vettingRow(m.GetCase())...))
-			}
-			v.notes = pageNote(resp.GetNextPageToken())
-			return a.emit(resp, v)
-		},
-	}
-	addPaging(cmd.Flags(), &pg)
-	return cmd
-}
-
-func newVettingBatchAssignCmd(a *app) *cobra.Command {
-	var (
-		ch       change
-		file, to string
-		dryRun   bool
-	)
-	cmd := &cobra.Command{
-		Use:   "batch-assign [APPLICATION_ID[:VERSION]...] --to SUBJECT",
-		Short: "Name one owner for up to 1,000 cases (vetting)",
-		Long: `Assign many cases to one owner at once, e.g. when a contact point takes over
-a colleague's work. Each case succeeds or fails on its own; the output says
-which and why, and the exit code is 8 if any failed. --dry-run reports what
-would happen, changing nothing.
-
-Cases are given as for batch-unblock: arguments (an application id,
-optionally :VERSION) and/or --file, a CSV file ("-" for stdin) with a header
-naming application_id and, optionally, expected_version.`,
-		Example: `  pipelinectl vetting list --region london --status open -o csv | pipelinectl vetting batch-assign --file - --to vetting-london-2 --dry-run`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			unblock, err := caseItems(file, args)
-			if err != nil {
-				return err
-			}
-			items := make([]*vettingv1.AssignItem, len(unblock))
-			for i, it := range unblock {
-				items[i] = &vettingv1.AssignItem{ApplicationId: it.GetApplicationId(), ExpectedVersion: it.GetExpectedVersion()}
-				if items[i].ExpectedVersion != 0 {
-					continue
-				}
-				v, err := a.vettingVersion(ctx, it.GetApplicationId())
-				if err != nil {
-					return fmt.Errorf("read the current version of %s: %w", it.GetApplicationId(), err)
-				}
-				items[i].ExpectedVersion = v
-			}
-			if err := ch.prepare(a, cmd, nil); err != nil {
-				return err
-			}
-			resp, err := a.vetting.BatchAssign(ctx, &vettingv1.BatchAssignRequest{RequestId: ch.requestID, Items: items, Assignee: to, DryRun: dryRun})
-			if err != nil {
-				return err
-			}
-			v := view{columns: []string{"index", "application_id", "code", "field", "message", "assignee", "version"}}
-			for _, r := range resp.GetResults() {
-				v.rows = append(v.rows, []string{
-					fmtInt(r.GetIndex()), r.GetApplicationId(), r.GetStatus().GetCode(), r.GetStatus().GetField(),
-					r.GetStatus().GetMessage(), r.GetCase().GetAssignee(), versionIfOK(r.GetCase().GetVersion()),
-				})
-			}
-			v.notes = []string{batchNote(resp.GetSucceeded(), resp.GetFailed(), resp.GetDryRun())}
-			return a.emitBatch(resp, len(resp.GetResults()), v)
-		},
-	}
-	addChange(cmd, &ch, false)
-	cmd.Flags().StringVar(&file, "file", "", `CSV file of cases, with a header ("-" for stdin)`)
-	cmd.Flags().StringVar(&to, "to", "", "the owner's subject id as their sign-in token carries it (never an email address)")
-	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "report what would happen, changing nothing")
-	required(cmd, "to")
-	return cmd
-}
-
 func newVettingBlockedCmd(a *app) *cobra.Command {
 	var (
 		reg regionValue
 		pg  paging
+		pp  people
 	)
 	cmd := &cobra.Command{
 		Use:     "blocked",
@@ -238,12 +131,16 @@ func newVettingBlockedCmd(a *app) *cobra.Command {
 			for _, b := range resp.GetCases() {
 				v.rows = append(v.rows, append([]string{fmtInt(b.GetDaysBlocked())}, vettingRow(b.GetCase())...))
 			}
+			if err := pp.addNames(cmd.Context(), a, &v); err != nil {
+				return err
+			}
 			v.notes = pageNote(resp.GetNextPageToken())
 			return a.emit(resp, v)
 		},
 	}
 	cmd.Flags().Var(&reg, "region", regionHelp("the region's work list"))
 	addPaging(cmd.Flags(), &pg)
+	pp.addFlags(cmd.Flags())
 	required(cmd, "region")
 	return cmd
 }

@@ -323,8 +323,8 @@ func checkProbes(t *testing.T, where string, c corev1.Container, grpcService boo
 
 // TestKubernetesNetworkPolicies: everything is denied but what a policy
 // allows; each gRPC service reaches only PostgreSQL and NATS (the notifier
-// also applications and its SMTP relay), the dashboard only reporting and
-// applications; the identity provider and DNS are reachable by name.
+// also applications and its SMTP relay), the dashboard only reporting; the
+// identity provider and DNS are reachable by all.
 func TestKubernetesNetworkPolicies(t *testing.T) {
 	t.Parallel()
 	postgres := map[string]string{"cnpg.io/cluster": "recruitment-db"}
@@ -355,7 +355,7 @@ func TestKubernetesNetworkPolicies(t *testing.T) {
 			ipBlocks := 0
 			switch name {
 			case "dashboard":
-				allowed = []map[string]string{app("reporting"), app("applications")}
+				allowed = []map[string]string{app("reporting")}
 			case "notifier":
 				allowed = append(allowed, app("applications"))
 				ipBlocks = 1 // the SMTP relay
@@ -384,7 +384,7 @@ func TestKubernetesNetworkPolicies(t *testing.T) {
 				t.Errorf("%s: %s reaches more addresses (ipBlock) than it needs", overlay, name)
 			}
 			for _, a := range allowed {
-				if !seen[labelsKey(a)] && !(name == "dashboard" && a["app.kubernetes.io/name"] == "applications") {
+				if !seen[labelsKey(a)] {
 					t.Errorf("%s: %s cannot reach %v, which it needs", overlay, name, a)
 				}
 			}

@@ -400,7 +400,7 @@ func RecordChange(ctx context.Context, resp proto.Message) error {
 	if !ok || p.rule.Kind != ChangeKind {
 		return nil
 	}
-	if err := p.r.insert(ctx, pg.Q(ctx, p.r.pool), p.entry(resp, codes.OK)); err != nil {
+	if err := p.r.insertInTx(ctx, p.entry(resp, codes.OK)); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	p.written = true

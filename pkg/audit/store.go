@@ -27,15 +27,30 @@ type entry struct {
 }
 
 func (r *Recorder) insert(ctx context.Context, q pg.Querier, e entry) error {
-	if _, err := q.Exec(ctx,
-		`INSERT INTO audit_event (id, occurred_at, subject, role, regions, method, kind, record_ids, outcome)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		e.ID, e.At, e.Subject, e.Role, e.Regions, e.Method, e.Kind, e.RecordIDs, e.Outcome); err != nil {
+	if _, err := q.Exec(ctx, insertEvent, e.ID, e.At, e.Subject, e.Role, e.Regions, e.Method, e.Kind, e.RecordIDs, e.Outcome); err != nil {
 		return fmt.Errorf("insert audit event: %w", err)
 	}
 	r.written.WithLabelValues(e.Kind, e.Outcome).Inc()
 	return nil
 }
+
+// insertInTx writes e in the change's transaction that ctx carries,
+// deferred (pg.Defer: it goes with the commit), or on its own if there is
+// none.
+func (r *Recorder) insertInTx(ctx context.Context, e entry) error {
+	tx, ok := pg.TxFrom(ctx)
+	if !ok {
+		return r.insert(ctx, r.pool, e)
+	}
+	if err := pg.Defer(ctx, tx, insertEvent, e.ID, e.At, e.Subject, e.Role, e.Regions, e.Method, e.Kind, e.RecordIDs, e.Outcome); err != nil {
+		return fmt.Errorf("insert audit event: %w", err)
+	}
+	r.written.WithLabelValues(e.Kind, e.Outcome).Inc()
+	return nil
+}
+
+const insertEvent = `INSERT INTO audit_event (id, occurred_at, subject, role, regions, method, kind, record_ids, outcome)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 
 // filter selects events for ListAuditEvents.
 type filter struct {

@@ -23,24 +23,34 @@ import (
 // caller may perform.
 type Role string
 
-// The four roles of docs/design.md §6.
+// The roles of docs/design.md §6, and the notifier service's.
 const (
 	RoleSPOC      Role = "spoc"
 	RoleVetting   Role = "vetting"
 	RoleDashboard Role = "dashboard"
 	RoleAdmin     Role = "admin"
+	// RoleNotifier is the notifier service's identity, not a person's: it
+	// may call only applications' GetCandidateContact, to address a message
+	// by the candidate's name, and it is not regional (a token of this role
+	// names no regions; docs/security.md).
+	RoleNotifier Role = "notifier"
 )
 
-// Valid reports whether r is one of the four roles; a token with any other
+// Valid reports whether r is one of the roles; a token with any other
 // role is rejected rather than treated as having no rights, so a typo in an
 // issuer shows up at once.
 func (r Role) Valid() bool {
 	switch r {
-	case RoleSPOC, RoleVetting, RoleDashboard, RoleAdmin:
+	case RoleSPOC, RoleVetting, RoleDashboard, RoleAdmin, RoleNotifier:
 		return true
 	}
 	return false
 }
+
+// Regional reports whether a caller of role r sees only the regions its
+// token lists: every role but admin (which sees all) and the notifier
+// (which names none and is granted one call whatever the region).
+func (r Role) Regional() bool { return r != RoleAdmin && r != RoleNotifier }
 
 // Claims is the verified identity of a caller.
 type Claims struct {

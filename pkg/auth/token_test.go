@@ -141,6 +141,7 @@ func TestMintVerifyRoundTrip(t *testing.T) {
 		{name: "ed25519 vetting", keys: ed, in: auth.Claims{Subject: "bob", Role: auth.RoleVetting, Regions: []string{"north-east"}}},
 		{name: "ed25519 verifier from public key only", keys: auth.KeyConfig{Ed25519PublicKey: ed.Ed25519PublicKey}, in: auth.Claims{Subject: "carol", Role: auth.RoleDashboard, Regions: []string{"south-west"}}},
 		{name: "admin without regions", keys: auth.KeyConfig{HS256Key: hsKey}, in: auth.Claims{Subject: "root", Role: auth.RoleAdmin}},
+		{name: "notifier without regions", keys: ed, in: auth.Claims{Subject: "notifier-1", Role: auth.RoleNotifier}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -209,6 +210,7 @@ func TestMintRefusesInvalidClaims(t *testing.T) {
 		{name: "ttl over the cap", c: auth.Claims{Subject: "a", Role: auth.RoleAdmin}, ttl: 13 * time.Hour, want: "at most 12h"},
 		{name: "a service's subject", c: auth.Claims{Subject: "system:vetting", Role: auth.RoleAdmin}, ttl: time.Hour, want: "reserved for the services"},
 		{name: "an email address", c: auth.Claims{Subject: "spoc.london@justice.example", Role: auth.RoleSPOC}, ttl: time.Hour, want: "not an email address"},
+		{name: "a regional notifier", c: auth.Claims{Subject: "notifier-1", Role: auth.RoleNotifier, Regions: []string{"london"}}, ttl: time.Hour, want: "notifier role names regions"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -269,6 +271,7 @@ func TestVerifyRejects(t *testing.T) {
 		{name: "bad role", v: hsVerifier, token: craft(t, jwt.SigningMethodHS256, hs, with(goodClaims(), "role", "superuser")), want: `unknown role "superuser"`},
 		{name: "missing role", v: hsVerifier, token: craft(t, jwt.SigningMethodHS256, hs, without(goodClaims(), "role")), want: `unknown role ""`},
 		{name: "unknown region", v: edVerifier, token: craft(t, jwt.SigningMethodEdDSA, edPriv, with(goodClaims(), "regions", []string{"london", "atlantis"})), want: `token names unknown region "atlantis"`},
+		{name: "a notifier with regions", v: hsVerifier, token: craft(t, jwt.SigningMethodHS256, hs, with(goodClaims(), "role", "notifier")), want: "notifier role names regions"},
 		{name: "regions not an array", v: hsVerifier, token: craft(t, jwt.SigningMethodHS256, hs, with(goodClaims(), "regions", "london")), want: "token malformed"},
 		{name: "garbage", v: hsVerifier, token: "not-a-jwt", want: "token malformed"},
 		{name: "empty", v: edVerifier, token: "", want: "token malformed"},

@@ -231,6 +231,10 @@ func checkClaims(c Claims) error {
 		return errors.New("token subject is not a well-formed id")
 	case !c.Role.Valid():
 		return fmt.Errorf("token names unknown role %q", c.Role)
+	case c.Role == RoleNotifier && len(c.Regions) > 0:
+		// The notifier is not regional: regions on its token would read as
+		// a limit that nothing enforces.
+		return errors.New("token of the notifier role names regions; it must name none")
 	}
 	for _, r := range c.Regions {
 		if !region.Valid(r) {

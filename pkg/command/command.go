@@ -19,6 +19,7 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/idempotency"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
+	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 )
 
 // Call is a mutating call of a service.
@@ -198,6 +199,22 @@ func Batch[I, R proto.Message](ctx context.Context, pool *pgxpool.Pool, c BatchC
 			})
 	}
 	return resps, errs, nil
+}
+
+// Tally reports a batch's outcomes in item order: add gets each item's
+// index, its status as the caller sees it (toStatus maps errs[i], nil
+// being OK), and whether it succeeded. It returns how many did and did not.
+func Tally(ctx context.Context, errs []error, toStatus func(context.Context, error) error,
+	add func(i int, st *commonv1.ItemStatus, ok bool)) (succeeded, failed int32) {
+	for i, err := range errs {
+		add(i, apistatus.ItemStatus(toStatus(ctx, err)), err == nil)
+		if err == nil {
+			succeeded++
+		} else {
+			failed++
+		}
+	}
+	return succeeded, failed
 }
 
 // fillErr gives every item without an outcome err.

@@ -114,7 +114,9 @@ func Complete(ctx context.Context, tx pgx.Tx, k Key, done Ref) error {
 	if done != (Ref{}) {
 		id, version = &done.ID, &done.Version
 	}
-	if _, err := tx.Exec(ctx,
+	// Deferred (pg.Defer): it goes with the commit, one round trip for it
+	// and the change's last writes.
+	if err := pg.Defer(ctx, tx,
 		`UPDATE request_log SET record_id = $3, record_version = $4, answerable = true WHERE caller = $1 AND request_id = $2`,
 		k.Caller, k.RequestID, id, version); err != nil {
 		return fmt.Errorf("complete request: %w", err)

@@ -64,12 +64,18 @@ func TestOnlyTheOwnerMayPublishAnEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, forger := range []string{"applications", "sifting", "offers", "reporting"} {
+	for _, forger := range []string{"applications", "sifting", "offers", "reporting", "notifier"} {
 		_, js := testenv.ConnectAs(t, url, forger)
 		err := publish(ctx, js, "recruitment.london.vetting.cleared", vettingCleared("vetting"))
 		if err == nil {
 			t.Errorf("%s published vetting.cleared: want the server to refuse it", forger)
 		}
+	}
+	// The notifier owns no event: it may publish none, not even a stuck
+	// breach that would have it (and everyone else) alert on a lie.
+	_, notifier := testenv.ConnectAs(t, url, "notifier")
+	if err := publish(ctx, notifier, "recruitment.london.stuck.breach", vettingCleared("reporting")); err == nil {
+		t.Error("notifier published stuck.breach: want the server to refuse it")
 	}
 	// Nor under a subject of its own, or outside the stream's.
 	_, apps := testenv.ConnectAs(t, url, "applications")

@@ -29,7 +29,9 @@ var migrations embed.FS
 var Migrations = pg.Embedded("outbox", migrations, "migrations")
 
 // Append writes events to the outbox inside the caller's transaction. They
-// are published only if, and after, the transaction commits.
+// are published only if, and after, the transaction commits. The inserts
+// are deferred (pg.Defer): they go with the transaction's next statement
+// or its commit.
 func Append(ctx context.Context, tx pgx.Tx, events ...*eventsv1.Event) error {
 	for _, ev := range events {
 		payload, err := event.Marshal(ev)
@@ -37,7 +39,7 @@ func Append(ctx context.Context, tx pgx.Tx, events ...*eventsv1.Event) error {
 			return fmt.Errorf("append to outbox: %w", err)
 		}
 		subject, _ := event.SubjectSuffix(ev) // checked by Marshal
-		if _, err := tx.Exec(ctx,
+		if err := pg.Defer(ctx, tx,
 			`INSERT INTO outbox (event_id, subject, payload) VALUES ($1, $2, $3)`,
 			ev.GetEventId(), subject, payload); err != nil {
 			return fmt.Errorf("append to outbox: %w", err)

@@ -171,17 +171,13 @@ func (r *Relay) PublishBatch(ctx context.Context) (int, error) {
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit this is a no-op
 
-	var locked bool
-	if err := tx.QueryRow(ctx,
-		`SELECT pg_try_advisory_xact_lock(hashtextextended(current_schema() || '.outbox', 0))`).Scan(&locked); err != nil {
-		return 0, fmt.Errorf("take relay lock: %w", err)
-	}
-	if !locked {
-		return 0, nil
-	}
+	// The lock and the read in one statement (one round trip): the rows
+	// are read only once the lock is held, and none come back without it.
 	rows, err := tx.Query(ctx,
-		`SELECT id, event_id::text, subject, payload FROM outbox
-		 WHERE published_at IS NULL ORDER BY id LIMIT $1`, r.cfg.BatchSize)
+		`SELECT o.id, o.event_id::text, o.subject, o.payload
+		 FROM (SELECT pg_try_advisory_xact_lock(hashtextextended(current_schema() || '.outbox', 0)) AS locked) l
+		 JOIN LATERAL (SELECT id, event_id, subject, payload FROM outbox
+		               WHERE l.locked AND published_at IS NULL ORDER BY id LIMIT $1) o ON true`, r.cfg.BatchSize)
 	if err != nil {
 		return 0, fmt.Errorf("read outbox: %w", err)
 	}

@@ -110,11 +110,41 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, sets ...Migrations) error 
 // back otherwise. If ctx already carries a transaction (see WithTx), fn
 // joins it through a savepoint, so a write can take part in its caller's
 // transaction — the outbox's whole point.
+//
+// fn's transaction holds back the writes made with Defer and sends them
+// with its next statement or before the commit (see deferringTx): a
+// change's writes cost one round trip, not one each.
 func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
-	if tx, ok := ctx.Value(txKey{}).(pgx.Tx); ok {
-		return pgx.BeginFunc(ctx, tx, fn)
+	run := func(tx pgx.Tx) error {
+		d := &deferringTx{Tx: tx}
+		if err := fn(d); err != nil {
+			return err
+		}
+		return d.flush(ctx)
 	}
-	return pgx.BeginFunc(ctx, pool, fn)
+	if tx, ok := TxFrom(ctx); ok {
+		return pgx.BeginFunc(ctx, tx, run)
+	}
+	return pgx.BeginFunc(ctx, pool, run)
+}
+
+// Join runs fn in the transaction ctx carries, without a savepoint, or
+// else in a transaction of its own (InTx). Without the savepoint (two
+// round trips) a failed statement of fn aborts the caller's transaction
+// too: for writes whose failure fails the whole change, which the caller
+// then rolls back (a record's update inside a call or a consumer's
+// transaction), not for a step the caller may recover from.
+func Join(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
+	if tx, ok := TxFrom(ctx); ok {
+		return fn(tx)
+	}
+	return InTx(ctx, pool, fn)
+}
+
+// TxFrom returns the transaction ctx carries (see WithTx), if any.
+func TxFrom(ctx context.Context) (pgx.Tx, bool) {
+	tx, ok := ctx.Value(txKey{}).(pgx.Tx)
+	return tx, ok
 }
 
 type txKey struct{}

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/probation-recruitment/pipeline/pkg/assign"
 	"github.com/probation-recruitment/pipeline/pkg/history"
 	"github.com/probation-recruitment/pipeline/pkg/outbox"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
@@ -45,7 +46,9 @@ type Table[R record.Headed[S], S record.State] struct {
 	// Insert stores a new record unless the application has one, and
 	// reports whether it did.
 	Insert func(ctx context.Context, tx pgx.Tx, r R) (bool, error)
-	// Save stores what a change may have changed.
+	// Save stores what a change may have changed. Its tx defers every
+	// Exec (pg.Deferring): the statement goes with the change's other
+	// writes in one round trip, and its command tag is empty.
 	Save func(ctx context.Context, tx pgx.Tx, r R) error
 	// Unknown is the error of a change to a record not here (yet); it
 	// matches record.ErrNotYet and says which event opens one.
@@ -71,7 +74,7 @@ func NewTable[R record.Headed[S], S record.State](t Table[R, S]) *Table[R, S] {
 // application has a record already (a redelivered or late event): then it
 // does nothing.
 func (t *Table[R, S]) Open(ctx context.Context, r R, evs ...*eventsv1.Event) error {
-	return pg.InTx(ctx, t.Pool, func(tx pgx.Tx) error {
+	return pg.Join(ctx, t.Pool, func(tx pgx.Tx) error {
 		inserted, err := t.Insert(ctx, tx, r)
 		if err != nil {
 			return fmt.Errorf("open %s: %w", t.Noun, err)
@@ -108,7 +111,10 @@ func (t *Table[R, S]) UpdateIn(ctx context.Context, applicationID string, region
 	if uuid.Validate(applicationID) != nil {
 		return out, t.Unknown
 	}
-	err := pg.InTx(ctx, t.Pool, func(tx pgx.Tx) error {
+	// The record's writes are deferred (pg.Defer, pg.Deferring): they go
+	// with the read of its history, one round trip after the locked read.
+	// A failure fails the whole change: no savepoint (pg.Join).
+	err := pg.Join(ctx, t.Pool, func(tx pgx.Tx) error {
 		r, err := t.scan(tx.QueryRow(ctx, t.Select+inRegions+` FOR UPDATE`, applicationID, regions), t.Unknown)
 		if err != nil {
 			return err
@@ -119,7 +125,7 @@ func (t *Table[R, S]) UpdateIn(ctx context.Context, applicationID string, region
 		if err != nil {
 			return err
 		}
-		if err := t.Save(ctx, tx, r); err != nil {
+		if err := t.Save(ctx, pg.Deferring(tx), r); err != nil {
 			return fmt.Errorf("update %s: %w", t.Noun, err)
 		}
 		if err := appendHistory(ctx, tx, h.ApplicationID, history.Since(h.History, before)...); err != nil {
@@ -170,6 +176,18 @@ func (t *Table[R, S]) GetIn(ctx context.Context, applicationID string, regions [
 	return r, nil
 }
 
+// Assigned lists a page of f's work list: the records assigned to
+// f.Assignee in f.Regions (nil: any) for which the condition open holds
+// (a constant SQL condition naming the open states, so that a partial
+// index on them serves the query), oldest first by the column since, then
+// by application id. from is the table's `SELECT <columns> FROM <table>`.
+func (t *Table[R, S]) Assigned(ctx context.Context, from, open, since string, f assign.Filter) ([]R, error) {
+	return t.List(ctx, from+` WHERE assignee = $1 AND assignee <> '' AND (`+open+`)
+		AND ($2::text[] IS NULL OR region = ANY($2::text[]))
+		AND (`+since+`, application_id) > ($3, $4::uuid) ORDER BY `+since+`, application_id LIMIT $5`,
+		f.Assignee, f.Regions, f.After.At, f.After.ID, f.Limit)
+}
+
 // List runs a query of the service's whose rows Scan reads.
 func (t *Table[R, S]) List(ctx context.Context, query string, args ...any) ([]R, error) {
 	rows, err := pg.Q(ctx, t.Pool).Query(ctx, query, args...)
@@ -196,7 +214,7 @@ func (t *Table[R, S]) scan(row pgx.Row, missing error) (R, error) {
 
 func appendHistory(ctx context.Context, tx pgx.Tx, recordID string, entries ...history.Entry) error {
 	for _, e := range entries {
-		if _, err := tx.Exec(ctx, `INSERT INTO history (record_id, version, event, actor_subject, actor_role, occurred_at, reason_code)
+		if err := pg.Defer(ctx, tx, `INSERT INTO history (record_id, version, event, actor_subject, actor_role, occurred_at, reason_code)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 			recordID, e.Version, e.Event, e.Actor.GetSubject(), int32(e.Actor.GetRole()), e.OccurredAt, e.ReasonCode); err != nil {
 			return fmt.Errorf("record history: %w", err)

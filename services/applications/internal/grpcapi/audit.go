@@ -18,6 +18,7 @@ var Audit = audit.Policy{
 
 		"SubmitApplication":   audit.Change(audit.Response("application.id")),
 		"GetApplication":      audit.Read(audit.Request("application_id")),
+		"GetCandidateContact": audit.Read(audit.Request("application_id")),
 		"ListApplications":    audit.Read(audit.Response("applications.id")),
 		"WithdrawApplication": audit.Change(audit.Request("application_id")),
 		"ImportApplications":  audit.Change(audit.Response("results.application_id")),

@@ -115,6 +115,19 @@ func applicationToProto(a *intake.Application) *pb.Application {
 	return p
 }
 
+// contactToProto is the candidate's contact with the application's ids,
+// region and role, and nothing else of the application; an erased
+// candidate has no contact.
+func contactToProto(a *intake.Application) *pb.GetCandidateContactResponse {
+	p := &pb.GetCandidateContactResponse{
+		ApplicationId: a.ID, Region: a.Region, CampaignId: a.CampaignID, Role: intake.RoleProto(a.Role), Erased: a.Erased(),
+	}
+	if !a.Erased() {
+		p.Candidate = &pb.Candidate{Name: a.Candidate.Name, Email: a.Candidate.Email, Phone: a.Candidate.Phone}
+	}
+	return p
+}
+
 // importRowFromProto converts an import row; fields are named as in the row.
 func importRowFromProto(r *pb.ImportRow) (intake.ImportRow, error) {
 	row := intake.ImportRow{

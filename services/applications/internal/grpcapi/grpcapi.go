@@ -38,10 +38,14 @@ func New(svc *intake.Service, pool *pgxpool.Pool, log *slog.Logger) *Server {
 }
 
 var (
-	// readers may read campaigns; only SPOCs (and admins) see candidates.
+	// readers may read campaigns; only SPOCs (and admins) see applications,
+	// and GetCandidateContact has readers of its own (contactReaders).
 	readers = []auth.Role{auth.RoleSPOC, auth.RoleVetting, auth.RoleDashboard}
 	// spocs submit and withdraw applications (admins always may).
 	spocs = []auth.Role{auth.RoleSPOC}
+	// contactReaders may ask for a candidate's contact; intake's
+	// CandidateContact decides which applications each may read.
+	contactReaders = []auth.Role{auth.RoleSPOC, auth.RoleVetting, auth.RoleNotifier}
 )
 
 // CreateCampaign implements pb.ApplicationsServiceServer.
@@ -138,6 +142,25 @@ func (s *Server) GetApplication(ctx context.Context, req *pb.GetApplicationReque
 		return nil, s.toStatus(ctx, err)
 	}
 	return &pb.GetApplicationResponse{Application: applicationToProto(a)}, nil
+}
+
+// GetCandidateContact implements pb.ApplicationsServiceServer: who the
+// candidate is and how to reach them, for the people who act (see
+// intake.Service.CandidateContact). Audited as a read of personal data,
+// allowed or refused (Audit).
+func (s *Server) GetCandidateContact(ctx context.Context, req *pb.GetCandidateContactRequest) (*pb.GetCandidateContactResponse, error) {
+	caller, err := auth.Require(ctx, "", contactReaders...)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	if err := validate.UUID("application_id", req.GetApplicationId()); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	a, err := s.svc.CandidateContact(ctx, caller, req.GetApplicationId())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return contactToProto(a), nil
 }
 
 // ListApplications implements pb.ApplicationsServiceServer.

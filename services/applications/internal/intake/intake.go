@@ -102,6 +102,26 @@ type Application struct {
 	// (Candidate is then empty), ErasureReason says why.
 	ErasedAt      *time.Time
 	ErasureReason string
+	// Vetting is the state of the application's vetting case as the
+	// vetting service reports it.
+	Vetting VettingState
+}
+
+// VettingState is what this service knows of an application's vetting
+// case: whether vetting.opened has been seen and neither vetting.cleared
+// nor vetting.failed since, and the case's aggregate_version of the last
+// of those applied (so an event arriving late is ignored).
+type VettingState struct {
+	Open    bool
+	Version int64
+}
+
+// VettingCaseOpen reports whether the application has a vetting case in
+// progress: opened, not cleared or failed, and the application not
+// withdrawn or rejected since (the vetting service closes a withdrawn
+// application's case without an event of its own).
+func (a *Application) VettingCaseOpen() bool {
+	return a.Vetting.Open && a.Stage != StageWithdrawn && a.Stage != StageRejected
 }
 
 // ErrDuplicate: the record already exists (AlreadyExists); the other

@@ -212,6 +212,12 @@ func stageEvent(id, producer string, at time.Duration, payload any) *eventsv1.Ev
 		ev.Payload = &eventsv1.Event_CandidateStarted{CandidateStarted: p}
 	case *eventsv1.VettingBlocked:
 		ev.Payload = &eventsv1.Event_VettingBlocked{VettingBlocked: p}
+	case *eventsv1.VettingOpened:
+		ev.Payload = &eventsv1.Event_VettingOpened{VettingOpened: p}
+	case *eventsv1.VettingCleared:
+		ev.Payload = &eventsv1.Event_VettingCleared{VettingCleared: p}
+	case *eventsv1.VettingFailed:
+		ev.Payload = &eventsv1.Event_VettingFailed{VettingFailed: p}
 	case *eventsv1.ApplicationWithdrawn:
 		ev.Payload = &eventsv1.Event_ApplicationWithdrawn{ApplicationWithdrawn: p}
 	default:

@@ -208,10 +208,12 @@ func (s *Service) Withdraw(ctx context.Context, caller auth.Claims, id string, e
 	})
 }
 
-// StageEvents are the names of the events ApplyStageEvent acts on.
+// StageEvents are the names of the events ApplyStageEvent acts on: the
+// stage owners' moves, and the vetting case opening and closing.
 var StageEvents = []string{
 	"sift.passed", "sift.failed", "interview.passed", "interview.failed",
 	"offer.accepted", "offer.declined", "offer.withdrawn", "candidate.started",
+	"vetting.opened", "vetting.cleared", "vetting.failed",
 }
 
 // stageAfter maps the events of the stages' owners to the stage the
@@ -234,6 +236,18 @@ func stageAfter(ev *eventsv1.Event) (Stage, bool) {
 	return "", false
 }
 
+// vettingAfter maps the vetting service's events to whether the case is
+// open after them.
+func vettingAfter(ev *eventsv1.Event) (open, ok bool) {
+	switch ev.GetPayload().(type) {
+	case *eventsv1.Event_VettingOpened:
+		return true, true
+	case *eventsv1.Event_VettingCleared, *eventsv1.Event_VettingFailed:
+		return false, true
+	}
+	return false, false
+}
+
 // ApplyStageEvent moves an application to the stage another service's
 // event reports; an imported application whose withdrawal waits for that
 // stage is then withdrawn (application.withdrawn at the historical time). Stages only move forward (see rank), and a hired
@@ -241,15 +255,28 @@ func stageAfter(ev *eventsv1.Event) (Stage, bool) {
 // leave the same result; an event for an application this service does
 // not hold is ignored.
 //
+// vetting.opened, vetting.cleared and vetting.failed keep whether the
+// application's vetting case is open (Application.VettingCaseOpen), in the
+// case's own order: an event older than the last one applied (by the
+// case's aggregate_version) changes nothing.
+//
 // The record's version is not bumped: it numbers this service's own
 // changes (the aggregate_version of its events, where a gap means a lost
 // event), and a stage reported by its owner is not one.
 func (s *Service) ApplyStageEvent(ctx context.Context, ev *eventsv1.Event) error {
-	stage, ok := stageAfter(ev)
-	if !ok || ev.GetProducer() == Producer {
+	stage, moves := stageAfter(ev)
+	open, vetting := vettingAfter(ev)
+	if (!moves && !vetting) || ev.GetProducer() == Producer {
 		return nil
 	}
 	_, err := s.store.UpdateApplication(ctx, ev.GetApplicationId(), nil, func(a *Application) ([]*eventsv1.Event, error) {
+		if vetting {
+			if ev.GetAggregateVersion() <= a.Vetting.Version {
+				return nil, record.ErrUnchanged
+			}
+			a.Vetting = VettingState{Open: open, Version: ev.GetAggregateVersion()}
+			return nil, nil
+		}
 		if rank[stage] <= rank[a.Stage] || (a.Stage == StageHired && stage != StageWithdrawn) {
 			return nil, record.ErrUnchanged
 		}

@@ -145,7 +145,8 @@ func (s *Store) Campaigns(ctx context.Context, f intake.CampaignFilter) ([]*inta
 const applicationColumns = `id::text, campaign_id::text, region, role,
 	coalesce(candidate_name, ''), coalesce(candidate_email, ''), coalesce(candidate_phone, ''),
 	stage, stage_entered_at, version, submitted_at, submitted_by, withdrawn_at, withdrawal_reason, coalesce(import_reference, ''),
-	pending_withdrawal_stage, pending_withdrawal_at, pending_withdrawal_reason, pending_withdrawal_by, erased_at, erasure_reason`
+	pending_withdrawal_stage, pending_withdrawal_at, pending_withdrawal_reason, pending_withdrawal_by, erased_at, erasure_reason,
+	vetting_open, vetting_version`
 
 func scanApplication(row pgx.Row) (*intake.Application, error) {
 	a := &intake.Application{}
@@ -153,7 +154,7 @@ func scanApplication(row pgx.Row) (*intake.Application, error) {
 	var pendingAt *time.Time
 	err := row.Scan(&a.ID, &a.CampaignID, &a.Region, &a.Role, &a.Candidate.Name, &a.Candidate.Email, &a.Candidate.Phone,
 		&a.Stage, &a.StageEnteredAt, &a.Version, &a.SubmittedAt, &a.SubmittedBy, &a.WithdrawnAt, &a.WithdrawReason, &a.ImportReference,
-		&pendingStage, &pendingAt, &pendingReason, &pendingBy, &a.ErasedAt, &a.ErasureReason)
+		&pendingStage, &pendingAt, &pendingReason, &pendingBy, &a.ErasedAt, &a.ErasureReason, &a.Vetting.Open, &a.Vetting.Version)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("application: %w", record.ErrNotFound)
 	}
@@ -226,12 +227,13 @@ func (s *Store) UpdateApplication(ctx context.Context, id string, regions []stri
 		if _, err := tx.Exec(ctx, `UPDATE applications SET stage = $2, stage_entered_at = $3, version = $4,
 			withdrawn_at = $5, withdrawal_reason = $6, pending_withdrawal_stage = $7, pending_withdrawal_at = $8,
 			pending_withdrawal_reason = $9, pending_withdrawal_by = $10, erased_at = $11, erasure_reason = $12,
+			vetting_open = $13, vetting_version = $14,
 			candidate_name = CASE WHEN $11::timestamptz IS NULL THEN candidate_name END,
 			candidate_email = CASE WHEN $11::timestamptz IS NULL THEN candidate_email END,
 			candidate_phone = CASE WHEN $11::timestamptz IS NULL THEN candidate_phone END
 			WHERE id = $1`,
 			a.ID, a.Stage, a.StageEnteredAt, a.Version, a.WithdrawnAt, a.WithdrawReason, pStage, pAt, pReason, pBy,
-			a.ErasedAt, a.ErasureReason); err != nil {
+			a.ErasedAt, a.ErasureReason, a.Vetting.Open, a.Vetting.Version); err != nil {
 			return fmt.Errorf("update application: %w", err)
 		}
 		out = a

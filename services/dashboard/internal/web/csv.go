@@ -18,9 +18,12 @@ const (
 	csvMaxRows = 50_000
 )
 
+// csvHeader names the columns: the campaign by its title (its id while
+// reporting has none) and the role by its name, for people; the campaign's
+// id last, for the page's campaign filter and for machines.
 var csvHeader = []string{
-	"application_id", "campaign_id", "region", "role", "stage", "reason", "since",
-	"days", "days_overdue", "severity", "blocked_reason", "next_actor",
+	"application_id", "campaign", "region", "role", "stage", "reason", "since",
+	"days", "days_overdue", "severity", "blocked_reason", "next_actor", "campaign_id",
 }
 
 // stuckCSV downloads the whole stuck list of a region under the page's
@@ -55,8 +58,8 @@ func (s *Server) stuckCSV(w http.ResponseWriter, r *http.Request, sess *session.
 		}
 		for _, c := range resp.GetCandidates() {
 			row := stuckToRow(c)
-			_ = cw.Write([]string{row.ApplicationID, row.CampaignID, code, row.Role, row.Stage, row.Kind, row.SinceISO,
-				strconv.Itoa(row.Days), strconv.Itoa(row.DaysOverdue), row.Severity, row.BlockedReason, row.NextActor})
+			_ = cw.Write([]string{row.ApplicationID, row.campaign(), code, row.Role, row.Stage, row.Kind, row.SinceISO,
+				strconv.Itoa(row.Days), strconv.Itoa(row.DaysOverdue), row.Severity, row.BlockedReason, row.NextActor, row.CampaignID})
 		}
 		rows += len(resp.GetCandidates())
 		token = resp.GetNextPageToken()

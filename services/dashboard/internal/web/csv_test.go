@@ -37,7 +37,7 @@ func (payloadReports) ListStuckCandidates(_ context.Context, in *pb.ListStuckCan
 	resp := &pb.ListStuckCandidatesResponse{NextPageToken: next}
 	for _, p := range page {
 		resp.Candidates = append(resp.Candidates, &pb.StuckCandidate{
-			ApplicationId: p, CampaignId: p, Stage: commonv1.Stage_STAGE_SIFT, Days: 12, DaysOverdue: 2,
+			ApplicationId: p, CampaignId: p, CampaignTitle: p, Stage: commonv1.Stage_STAGE_SIFT, Days: 12, DaysOverdue: 2,
 			Since: timestamppb.New(time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)), Severity: pb.Severity_SEVERITY_WARNING,
 		})
 	}
@@ -68,8 +68,8 @@ func TestStuckCSVNeutralisesFormulas(t *testing.T) {
 	}
 	for i, p := range csvsafe.Payloads {
 		row := rows[i+1]
-		if row[0] != "'"+p || row[1] != "'"+p {
-			t.Errorf("payload %q written as %q and %q, want %q", p, row[0], row[1], "'"+p)
+		if row[0] != "'"+p || row[1] != "'"+p || row[12] != "'"+p {
+			t.Errorf("payload %q written as %q, %q and %q, want %q", p, row[0], row[1], row[12], "'"+p)
 		}
 		if row[7] != "12" || row[8] != "2" {
 			t.Errorf("days written as %q and %q, want 12 and 2", row[7], row[8])

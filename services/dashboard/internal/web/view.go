@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"fmt"
 	"hash/fnv"
 	"maps"
@@ -126,18 +127,24 @@ type stuckView struct {
 // stuckRow is one stuck candidate.
 type stuckRow struct {
 	ApplicationID, CampaignID string
-	Role, Stage, Kind         string
-	BlockedReason             string
-	Since, SinceISO           string
-	Days, DaysOverdue         int
-	Severity, SeverityCode    string
-	NextActor                 string
+	// CampaignTitle is empty while reporting has no title for the campaign.
+	CampaignTitle          string
+	Role, Stage, Kind      string
+	BlockedReason          string
+	Since, SinceISO        string
+	Days, DaysOverdue      int
+	Severity, SeverityCode string
+	NextActor              string
 }
+
+// campaign names the row's campaign for people: its title, or its id
+// while reporting has no title for it.
+func (r stuckRow) campaign() string { return cmp.Or(r.CampaignTitle, r.CampaignID) }
 
 func stuckToRow(c *pb.StuckCandidate) stuckRow {
 	since := c.GetSince().AsTime().In(london)
 	return stuckRow{
-		ApplicationID: c.GetApplicationId(), CampaignID: c.GetCampaignId(),
+		ApplicationID: c.GetApplicationId(), CampaignID: c.GetCampaignId(), CampaignTitle: c.GetCampaignTitle(),
 		Role: roleName(c.GetRole()), Stage: stageName(c.GetStage()), Kind: kindName(c.GetKind()),
 		BlockedReason: blockReasonName(c.GetBlockedReason()),
 		Since:         since.Format("2 Jan 2006"), SinceISO: since.Format(time.RFC3339),

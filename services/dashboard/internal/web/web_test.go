@@ -195,6 +195,11 @@ func TestRegionPageRenders(t *testing.T) {
 			Kind: pb.StuckKind_STUCK_KIND_VETTING_BLOCKED, Since: timestamppb.New(since), Days: 10, DaysOverdue: 5,
 			Severity: pb.Severity_SEVERITY_BREACH, BlockedReason: commonv1.BlockReason_BLOCK_REASON_REFEREE_UNRESPONSIVE,
 			NextActor: pb.NextActor_NEXT_ACTOR_VETTING,
+		}, {
+			ApplicationId: "0190c0de-0000-7000-8000-000000000002", CampaignId: "0190c0de-0000-7000-8000-0000000000cb",
+			CampaignTitle: "Admin <spring> & summer", Region: "kent-surrey-sussex", Role: commonv1.JobRole_JOB_ROLE_ADMINISTRATOR,
+			Stage: commonv1.Stage_STAGE_SIFT, Kind: pb.StuckKind_STUCK_KIND_STAGE, Since: timestamppb.New(since), Days: 15, DaysOverdue: 1,
+			Severity: pb.Severity_SEVERITY_BREACH, NextActor: pb.NextActor_NEXT_ACTOR_SPOC,
 		}},
 	}
 	tth := &pb.GetTimeToHireResponse{Measures: []*pb.MeasureResult{{
@@ -223,6 +228,11 @@ func TestRegionPageRenders(t *testing.T) {
 		`data-live-events="/regions/kent-surrey-sussex/events"`,
 		`data-field="stuck">1</p>`,
 		`<code class="id">0190c0de-0000-7000-8000-000000000001</code>`,
+		// The campaign by its title (escaped), or by its id while reporting
+		// has none.
+		`<td><code class="id">0190c0de-0000-7000-8000-0000000000ca</code></td>`,
+		`<td>Admin &lt;spring&gt; &amp; summer</td>`,
+		`<th scope="col">Campaign</th>`,
 		`Vetting blocked: Referee not responding`,
 		`<time datetime="2026-11-02T09:00:00Z">2 Nov 2026</time>`,
 		`<strong class="tag tag-breach">Breach</strong>`,

@@ -12,6 +12,7 @@ import (
 	"time"
 	_ "time/tzdata" // Europe/London without relying on the host's zoneinfo
 
+	"github.com/probation-recruitment/pipeline/pkg/assign"
 	"github.com/probation-recruitment/pipeline/pkg/audit"
 	"github.com/probation-recruitment/pipeline/pkg/config"
 	"github.com/probation-recruitment/pipeline/pkg/privacy"
@@ -31,6 +32,10 @@ type settings struct {
 	// VettingDuePeriod after a start before vetting clears by which vetting
 	// must clear, when the approver names no date.
 	VettingDuePeriod time.Duration `env:"VETTING_DUE_PERIOD" envDefault:"1344h"` // 8 weeks
+	// DefaultAssignees names, per region, the SPOCs a new offer record is
+	// assigned to, spread evenly: "london=a,b;wales=c" (subject ids). A
+	// region left out opens records unassigned.
+	DefaultAssignees string `env:"OFFERS_DEFAULT_ASSIGNEES"`
 }
 
 func main() {
@@ -53,11 +58,15 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("TIME_ZONE: %w", err)
 	}
+	defaults, err := assign.ParseDefaults(cfg.DefaultAssignees)
+	if err != nil {
+		return fmt.Errorf("OFFERS_DEFAULT_ASSIGNEES: %w", err)
+	}
 	rt, err := service.Start(ctx, name, cfg.Common, store.Migrations...)
 	if err != nil {
 		return err
 	}
-	svc := offer.NewService(store.New(rt.Pool), time.Now, local, cfg.VettingDuePeriod)
+	svc := offer.NewService(store.New(rt.Pool), time.Now, local, cfg.VettingDuePeriod, defaults)
 	api := grpcapi.New(svc, rt.Pool, rt.Log)
 	pb.RegisterOffersServiceServer(rt.Server.GRPC(), api)
 	privacy.Register(rt.Server.GRPC(), name, api.Export, rt.Log)

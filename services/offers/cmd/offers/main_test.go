@@ -58,3 +58,22 @@ func TestBadTimeZone(t *testing.T) {
 		t.Errorf("run with TIME_ZONE=Europe/Atlantis = %v, want an error naming TIME_ZONE", err)
 	}
 }
+
+// TestBadDefaultAssignees: run refuses an OFFERS_DEFAULT_ASSIGNEES it
+// cannot read (an email address would put personal data in events) before
+// connecting to anything.
+func TestBadDefaultAssignees(t *testing.T) {
+	unsetenv(t, "VETTING_DUE_PERIOD")
+	unsetenv(t, "TIME_ZONE")
+	for bad, want := range map[string]string{
+		"london=jo@justice.example": "not an email address",
+		"atlantis=spoc-1":           "unknown region",
+		"london=spoc-1;london=x":    "region given twice",
+	} {
+		t.Setenv("OFFERS_DEFAULT_ASSIGNEES", bad)
+		err := run(cancelled())
+		if err == nil || !strings.Contains(err.Error(), "OFFERS_DEFAULT_ASSIGNEES") || !strings.Contains(err.Error(), want) {
+			t.Errorf("run with OFFERS_DEFAULT_ASSIGNEES=%q = %v, want an error naming the variable saying %q", bad, err, want)
+		}
+	}
+}

@@ -20,5 +20,9 @@ var Audit = audit.Policy{
 		"ConfirmStart":         audit.Change(audit.Request("application_id")),
 		"ListOffers":           audit.Read(audit.Response("offers.application_id")),
 		"GetOffer":             audit.Read(audit.Request("application_id")),
+		"AssignCase":           audit.Change(audit.Request("application_id")),
+		"UnassignCase":         audit.Change(audit.Request("application_id")),
+		"BatchAssign":          audit.Change(audit.Request("items.application_id")),
+		"ListMyCases":          audit.Read(audit.Response("cases.offer.application_id")),
 	},
 }

@@ -55,7 +55,7 @@ func offerToProto(o *offer.Offer, viewer auth.Claims) *pb.Offer {
 		Status: statusToProto[o.State], SalaryBandCode: o.SalaryBand, Conditions: o.Conditions,
 		VettingCleared: o.VettingCleared, SubjectToVetting: o.SubjectToVetting, StartApprovedBy: o.ApprovedBy,
 		ReasonCode: o.ReasonCode, StatusEnteredAt: timestamppb.New(o.StateEnteredAt), Version: o.Version,
-		History: history.Proto(o.History, viewer.Role),
+		History: history.Proto(o.History, viewer.Role), Assignee: o.Assignee, StageEnteredAt: timestamppb.New(o.StageEnteredAt),
 	}
 	if o.StartDate != nil {
 		p.StartDate = event.Date(*o.StartDate)

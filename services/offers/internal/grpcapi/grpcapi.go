@@ -9,13 +9,17 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/probation-recruitment/pipeline/pkg/apistatus"
+	"github.com/probation-recruitment/pipeline/pkg/assign"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/command"
 	"github.com/probation-recruitment/pipeline/pkg/idempotency"
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
+	"github.com/probation-recruitment/pipeline/pkg/record"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
+	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/offers/v1"
 	"github.com/probation-recruitment/pipeline/services/offers/internal/offer"
 )
@@ -44,6 +48,101 @@ func (s *Server) offers() command.Records[*offer.Offer] {
 		Ref:  func(o *offer.Offer) idempotency.Ref { return idempotency.Ref{ID: o.ApplicationID, Version: o.Version} },
 		Read: s.svc.Offer,
 	}
+}
+
+// AssignCase implements pb.OffersServiceServer.
+func (s *Server) AssignCase(ctx context.Context, req *pb.AssignCaseRequest) (*pb.AssignCaseResponse, error) {
+	resp := &pb.AssignCaseResponse{}
+	err := command.Run(ctx, s.pool, command.OnApplication("AssignCase", spocs, req.GetApplicationId()), s.offers(), req, resp,
+		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
+			return s.svc.Assign(ctx, c, req.GetApplicationId(), req.GetExpectedVersion(), req.GetAssignee())
+		}, func(viewer auth.Claims, o *offer.Offer) { resp.Offer = offerToProto(o, viewer) })
+	return command.Reply(resp, s.toStatus(ctx, err))
+}
+
+// UnassignCase implements pb.OffersServiceServer.
+func (s *Server) UnassignCase(ctx context.Context, req *pb.UnassignCaseRequest) (*pb.UnassignCaseResponse, error) {
+	resp := &pb.UnassignCaseResponse{}
+	err := command.Run(ctx, s.pool, command.OnApplication("UnassignCase", spocs, req.GetApplicationId()), s.offers(), req, resp,
+		func(ctx context.Context, c auth.Claims) (*offer.Offer, error) {
+			return s.svc.Unassign(ctx, c, req.GetApplicationId(), req.GetExpectedVersion())
+		}, func(viewer auth.Claims, o *offer.Offer) { resp.Offer = offerToProto(o, viewer) })
+	return command.Reply(resp, s.toStatus(ctx, err))
+}
+
+// MaxBatch is the most records one BatchAssign may carry.
+const MaxBatch = 1000
+
+// BatchAssign implements pb.OffersServiceServer; see command.Batch for
+// how items, retries and dry runs behave. The assignee is checked once for
+// the whole batch.
+func (s *Server) BatchAssign(ctx context.Context, req *pb.BatchAssignRequest) (*pb.BatchAssignResponse, error) {
+	c := command.BatchCall{Call: command.Call{Method: "BatchAssign", Roles: spocs, Invalid: assign.Check("assignee", req.GetAssignee())},
+		Field: "items", ItemNoun: "offer records", Max: MaxBatch, DryRun: req.GetDryRun()}
+	resps, errs, err := command.Batch(ctx, s.pool, c, s.assigned(), req, req.GetItems(), newAssignResponse,
+		func(ctx context.Context, caller auth.Claims, item *pb.AssignItem, resp *pb.AssignCaseResponse) error {
+			if err := validate.UUID("application_id", item.GetApplicationId()); err != nil {
+				return err
+			}
+			o, err := s.svc.Assign(ctx, caller, item.GetApplicationId(), item.GetExpectedVersion(), req.GetAssignee())
+			resp.Offer = offerToProto(o, caller)
+			return err
+		})
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	out := &pb.BatchAssignResponse{DryRun: req.GetDryRun()}
+	out.Succeeded, out.Failed = command.Tally(ctx, errs, s.toStatus, func(i int, st *commonv1.ItemStatus, ok bool) {
+		r := &pb.AssignResult{Index: int32(i), ApplicationId: req.GetItems()[i].GetApplicationId(), Status: st}
+		if ok {
+			r.Offer = resps[i].GetOffer()
+		}
+		out.Results = append(out.Results, r)
+	})
+	return out, nil
+}
+
+func newAssignResponse() *pb.AssignCaseResponse { return &pb.AssignCaseResponse{} }
+
+// assigned answers a retried item of BatchAssign, as offers does.
+func (s *Server) assigned() command.Records[*pb.AssignCaseResponse] {
+	return command.Records[*pb.AssignCaseResponse]{
+		Ref: func(r *pb.AssignCaseResponse) idempotency.Ref {
+			return idempotency.Ref{ID: r.GetOffer().GetApplicationId(), Version: r.GetOffer().GetVersion()}
+		},
+		Read: func(ctx context.Context, caller auth.Claims, id string) (*pb.AssignCaseResponse, error) {
+			o, err := s.svc.Offer(ctx, caller, id)
+			if err != nil {
+				return nil, err
+			}
+			return &pb.AssignCaseResponse{Offer: offerToProto(o, caller)}, nil
+		},
+	}
+}
+
+// ListMyCases implements pb.OffersServiceServer: the open records assigned
+// to the caller's own subject, in the caller's regions, oldest in their
+// stage first.
+func (s *Server) ListMyCases(ctx context.Context, req *pb.ListMyCasesRequest) (*pb.ListMyCasesResponse, error) {
+	caller, err := auth.Require(ctx, "", spocs...)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	offers, next, err := assign.Page(ctx, caller, req.GetPageSize(), req.GetPageToken(), s.svc.Mine, func(o *offer.Offer) pagetoken.Key {
+		return pagetoken.Key{At: o.StageEnteredAt, ID: o.ApplicationID}
+	})
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	resp := &pb.ListMyCasesResponse{NextPageToken: next}
+	now := s.svc.Now()
+	for _, o := range offers {
+		resp.Cases = append(resp.Cases, &pb.MyCase{
+			Offer: offerToProto(o, caller), Stage: o.Stage(), StageEnteredAt: timestamppb.New(o.StageEnteredAt),
+			DaysInStage: int32(record.DaysSince(o.StageEnteredAt, now)),
+		})
+	}
+	return resp, nil
 }
 
 // MakeConditionalOffer implements pb.OffersServiceServer.

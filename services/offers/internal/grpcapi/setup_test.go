@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
 
+	"github.com/probation-recruitment/pipeline/pkg/assign"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/privacy"
@@ -62,13 +63,19 @@ type env struct {
 
 func setup(t *testing.T) *env {
 	t.Helper()
+	return setupWith(t, nil)
+}
+
+// setupWith is setup with default assignees (nil: none).
+func setupWith(t *testing.T, defaults *assign.Defaults) *env {
+	t.Helper()
 	london, err := time.LoadLocation("Europe/London")
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := &env{clock: testenv.NewClock(start)}
 	e.Service = servicetest.Start(t, quiet, store.Migrations, func(s *grpc.Server, pool *pgxpool.Pool) {
-		e.svc = offer.NewService(store.New(pool), e.clock.Now, london, duePeriod)
+		e.svc = offer.NewService(store.New(pool), e.clock.Now, london, duePeriod, defaults)
 		api := grpcapi.New(e.svc, pool, quiet)
 		pb.RegisterOffersServiceServer(s, api)
 		privacy.Register(s, "offers", api.Export, quiet)

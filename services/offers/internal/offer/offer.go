@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/probation-recruitment/pipeline/pkg/assign"
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/record"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
@@ -50,6 +51,12 @@ type Offer struct {
 	ApprovedBy       string
 	VettingDueBy     *time.Time
 	ReasonCode       string
+	// Assignee is the record's named owner, a staff subject id; empty when
+	// the region's SPOCs own it as a role.
+	Assignee string
+	// StageEnteredAt is when the record entered its stage (see Stage):
+	// making the offer moves the status but not the stage.
+	StageEnteredAt time.Time
 }
 
 // ErrUnknown: no offer record yet; interview.passed may be on its way.
@@ -94,6 +101,7 @@ func (o *Offer) Accept(ch Change) (*eventsv1.Event, error) {
 		return nil, err
 	}
 	ev := o.Move(Producer, ch.Change, Accepted, "offer.accepted", "")
+	o.StageEnteredAt = ch.At
 	ev.Payload = &eventsv1.Event_OfferAccepted{OfferAccepted: &eventsv1.OfferAccepted{}}
 	return ev, nil
 }
@@ -206,9 +214,49 @@ func (o *Offer) ConfirmStart(ch Change) (*eventsv1.Event, error) {
 	return ev, nil
 }
 
+// openStatuses are the statuses whose record takes an owner; a declined,
+// withdrawn or started record is closed.
+var openStatuses = []Status{AwaitingOffer, Made, Accepted}
+
+// Assign names the record's owner (see assign.Assign): the record must be
+// open, and assigning its current owner again is refused (nothing would
+// change).
+func (o *Offer) Assign(ch Change, assignee string) (*eventsv1.Event, error) {
+	ev, previous, err := assign.Assign(&o.Header, &o.Assignee, Producer, ch.Change, assignee, "offer.assigned", openStatuses...)
+	if err != nil {
+		return nil, err
+	}
+	ev.Payload = &eventsv1.Event_OfferAssigned{OfferAssigned: &eventsv1.CaseAssigned{Assignee: assignee, PreviousAssignee: previous}}
+	return ev, nil
+}
+
+// Unassign removes the record's named owner; the record must be open and
+// assigned.
+func (o *Offer) Unassign(ch Change) (*eventsv1.Event, error) {
+	ev, previous, err := assign.Unassign(&o.Header, &o.Assignee, Producer, ch.Change, "offer.unassigned", openStatuses...)
+	if err != nil {
+		return nil, err
+	}
+	ev.Payload = &eventsv1.Event_OfferUnassigned{OfferUnassigned: &eventsv1.CaseUnassigned{PreviousAssignee: previous}}
+	return ev, nil
+}
+
+// Stage is the pipeline stage an open record is at: OFFER until the offer
+// is accepted, PRE_EMPLOYMENT after; unspecified once it is closed.
+func (o *Offer) Stage() commonv1.Stage {
+	switch o.State {
+	case AwaitingOffer, Made:
+		return commonv1.Stage_STAGE_OFFER
+	case Accepted:
+		return commonv1.Stage_STAGE_PRE_EMPLOYMENT
+	}
+	return commonv1.Stage_STAGE_UNSPECIFIED
+}
+
 // OpenRecord is the record an interview.passed event opens.
 func OpenRecord(ev *eventsv1.Event) *Offer {
 	o := &Offer{Header: record.Opened(ev, AwaitingOffer)}
+	o.StageEnteredAt = o.StateEnteredAt
 	o.Note(record.Change{Actor: ev.GetActor(), At: o.StateEnteredAt}, AwaitingOffer, "interview.passed", "")
 	return o
 }

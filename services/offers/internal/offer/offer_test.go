@@ -533,5 +533,5 @@ func TestRefusedStartDateLeavesOfferAlone(t *testing.T) {
 // TestConsumes: Consumes names exactly the events HandleEvent acts on.
 func TestConsumes(t *testing.T) {
 	t.Parallel()
-	eventtest.WantConsumes(t, Consumes, NewService(nil, time.Now, time.UTC, time.Hour).HandleEvent)
+	eventtest.WantConsumes(t, Consumes, NewService(nil, time.Now, time.UTC, time.Hour, nil).HandleEvent)
 }

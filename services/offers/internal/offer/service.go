@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/probation-recruitment/pipeline/pkg/assign"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/imported"
@@ -19,8 +20,9 @@ import (
 
 // Store is the storage the rules need.
 type Store interface {
-	// Open stores a new record unless the application has one.
-	Open(ctx context.Context, o *Offer) error
+	// Open stores a new record and its events unless the application has
+	// one.
+	Open(ctx context.Context, o *Offer, evs ...*eventsv1.Event) error
 	// Update loads the record, locked, applies fn, and stores the record,
 	// its new history and fn's event in one transaction. A missing record
 	// is ErrUnknown; fn may return record.ErrUnchanged to store nothing.
@@ -32,6 +34,8 @@ type Store interface {
 	// record.ErrNotFound if there is none in regions; nil: any region).
 	Offer(ctx context.Context, applicationID string, regions []string) (*Offer, error)
 	List(ctx context.Context, f ListFilter) ([]*Offer, error)
+	// Mine lists an assignee's open records, oldest in their stage first.
+	Mine(ctx context.Context, f assign.Filter) ([]*Offer, error)
 }
 
 // ListFilter selects offers, oldest in their status first, after a key.
@@ -50,11 +54,14 @@ type Service struct {
 	// defaultDue is how long after a start before vetting clears vetting
 	// must clear by, unless the approver gives a date.
 	defaultDue time.Duration
+	defaults   *assign.Defaults
 }
 
-// NewService returns a Service. local is the zone dates are judged in.
-func NewService(store Store, now func() time.Time, local *time.Location, defaultDue time.Duration) *Service {
-	return &Service{store: store, now: record.StoredPrecision(now), local: local, defaultDue: defaultDue}
+// NewService returns a Service. local is the zone dates are judged in;
+// defaults (nil: none) names who a new record in each region is assigned
+// to (OFFERS_DEFAULT_ASSIGNEES).
+func NewService(store Store, now func() time.Time, local *time.Location, defaultDue time.Duration, defaults *assign.Defaults) *Service {
+	return &Service{store: store, now: record.StoredPrecision(now), local: local, defaultDue: defaultDue, defaults: defaults}
 }
 
 func (s *Service) change(ctx context.Context, caller auth.Claims, id string, expectedVersion int64, fn func(*Offer, Change) (*eventsv1.Event, error)) (*Offer, error) {
@@ -101,6 +108,22 @@ func (s *Service) ConfirmStart(ctx context.Context, caller auth.Claims, id strin
 	return s.change(ctx, caller, id, v, func(o *Offer, ch Change) (*eventsv1.Event, error) { return o.ConfirmStart(ch) })
 }
 
+// Assign names a record's owner.
+func (s *Service) Assign(ctx context.Context, caller auth.Claims, id string, v int64, assignee string) (*Offer, error) {
+	return s.change(ctx, caller, id, v, func(o *Offer, ch Change) (*eventsv1.Event, error) { return o.Assign(ch, assignee) })
+}
+
+// Unassign removes a record's named owner.
+func (s *Service) Unassign(ctx context.Context, caller auth.Claims, id string, v int64) (*Offer, error) {
+	return s.change(ctx, caller, id, v, func(o *Offer, ch Change) (*eventsv1.Event, error) { return o.Unassign(ch) })
+}
+
+// Mine lists a page of one assignee's open records (assign.Page makes f
+// a caller's own).
+func (s *Service) Mine(ctx context.Context, f assign.Filter) ([]*Offer, error) {
+	return s.store.Mine(ctx, f)
+}
+
 // Offer returns an offer in one of the caller's regions.
 func (s *Service) Offer(ctx context.Context, caller auth.Claims, id string) (*Offer, error) {
 	return record.ReadInRegion(ctx, s.store.Offer, caller, id)
@@ -123,10 +146,25 @@ var Consumes = []string{"interview.passed", "application.withdrawn", "vetting.cl
 func (s *Service) HandleEvent(ctx context.Context, ev *eventsv1.Event) error {
 	switch ev.GetPayload().(type) {
 	case *eventsv1.Event_InterviewPassed:
-		if err := s.store.Open(ctx, OpenRecord(ev)); err != nil {
+		o := OpenRecord(ev)
+		var evs []*eventsv1.Event
+		h := ev.GetInterviewPassed().GetImported()
+		// An imported record with an offer in its history replays it from
+		// version 1 first; it gets no default owner (it may well be
+		// finished already).
+		if who := s.defaults.For(o.Region, o.ApplicationID); who != "" && h.GetOffer() == nil {
+			at := ev.GetOccurredAt().AsTime()
+			ch := Change{Change: record.Change{Actor: event.SystemActor(Producer), At: at, ExpectedVersion: o.Version}, Today: s.today(at)}
+			assigned, err := o.Assign(ch, who)
+			if err != nil {
+				return fmt.Errorf("assign the region's default owner: %w", err)
+			}
+			evs = append(evs, assigned)
+		}
+		if err := s.store.Open(ctx, o, evs...); err != nil {
 			return err
 		}
-		if h := ev.GetInterviewPassed().GetImported(); h.GetOffer() != nil {
+		if h.GetOffer() != nil {
 			return s.importHistory(ctx, ev, h)
 		}
 		return nil

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/probation-recruitment/pipeline/pkg/assign"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
 	"github.com/probation-recruitment/pipeline/pkg/recordstore"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
@@ -38,14 +39,16 @@ func New(pool *pgxpool.Pool) *Store {
 var _ offer.Store = (*Store)(nil)
 
 const columns = `application_id::text, campaign_id::text, region, role, status, salary_band, conditions, start_date,
-	vetting_cleared, subject_to_vetting, approved_by, vetting_due_by, reason_code, status_entered_at, version`
+	vetting_cleared, subject_to_vetting, approved_by, vetting_due_by, reason_code, status_entered_at, version,
+	assignee, stage_entered_at`
 
 func scan(row pgx.Row) (*offer.Offer, error) {
 	o := &offer.Offer{}
 	var role int32
 	var conditions []int32
 	err := row.Scan(&o.ApplicationID, &o.CampaignID, &o.Region, &role, &o.State, &o.SalaryBand, &conditions, &o.StartDate,
-		&o.VettingCleared, &o.SubjectToVetting, &o.ApprovedBy, &o.VettingDueBy, &o.ReasonCode, &o.StateEnteredAt, &o.Version)
+		&o.VettingCleared, &o.SubjectToVetting, &o.ApprovedBy, &o.VettingDueBy, &o.ReasonCode, &o.StateEnteredAt, &o.Version,
+		&o.Assignee, &o.StageEnteredAt)
 	o.Role = commonv1.JobRole(role)
 	for _, c := range conditions {
 		o.Conditions = append(o.Conditions, commonv1.OfferCondition(c))
@@ -62,23 +65,32 @@ func conditionInts(cs []commonv1.OfferCondition) []int32 {
 }
 
 func insert(ctx context.Context, tx pgx.Tx, o *offer.Offer) (bool, error) {
-	tag, err := tx.Exec(ctx, `INSERT INTO offers (application_id, campaign_id, region, role, status, reason_code, status_entered_at, version)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
-		o.ApplicationID, o.CampaignID, o.Region, int32(o.Role), o.State, o.ReasonCode, o.StateEnteredAt, o.Version)
+	tag, err := tx.Exec(ctx, `INSERT INTO offers (application_id, campaign_id, region, role, status, reason_code, status_entered_at, version,
+		assignee, stage_entered_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
+		o.ApplicationID, o.CampaignID, o.Region, int32(o.Role), o.State, o.ReasonCode, o.StateEnteredAt, o.Version,
+		o.Assignee, o.StageEnteredAt)
 	return tag.RowsAffected() == 1, err
 }
 
 func save(ctx context.Context, tx pgx.Tx, o *offer.Offer) error {
 	_, err := tx.Exec(ctx, `UPDATE offers SET status = $2, salary_band = $3, conditions = $4, start_date = $5,
 		vetting_cleared = $6, subject_to_vetting = $7, approved_by = $8, vetting_due_by = $9, reason_code = $10,
-		status_entered_at = $11, version = $12 WHERE application_id = $1`,
+		status_entered_at = $11, version = $12, assignee = $13, stage_entered_at = $14 WHERE application_id = $1`,
 		o.ApplicationID, o.State, o.SalaryBand, conditionInts(o.Conditions), o.StartDate, o.VettingCleared,
-		o.SubjectToVetting, o.ApprovedBy, o.VettingDueBy, o.ReasonCode, o.StateEnteredAt, o.Version)
+		o.SubjectToVetting, o.ApprovedBy, o.VettingDueBy, o.ReasonCode, o.StateEnteredAt, o.Version, o.Assignee, o.StageEnteredAt)
 	return err
 }
 
-// Open inserts a record unless the application has one.
-func (s *Store) Open(ctx context.Context, o *offer.Offer) error { return s.offers.Open(ctx, o) }
+// Open inserts a record and its events unless the application has one.
+func (s *Store) Open(ctx context.Context, o *offer.Offer, evs ...*eventsv1.Event) error {
+	return s.offers.Open(ctx, o, evs...)
+}
+
+// Mine lists an assignee's open records in f.Regions (nil: any), oldest in
+// their stage first.
+func (s *Store) Mine(ctx context.Context, f assign.Filter) ([]*offer.Offer, error) {
+	return s.offers.Assigned(ctx, `SELECT `+columns+` FROM offers`, `status IN ('AWAITING_OFFER', 'MADE', 'ACCEPTED')`, "stage_entered_at", f)
+}
 
 // Update applies fn to the record under a row lock.
 func (s *Store) Update(ctx context.Context, id string, fn func(*offer.Offer) (*eventsv1.Event, error)) (*offer.Offer, error) {

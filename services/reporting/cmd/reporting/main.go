@@ -21,6 +21,7 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/service"
 	"github.com/probation-recruitment/pipeline/pkg/stream"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
+	"github.com/probation-recruitment/pipeline/services/reporting/internal/alerts"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/grpcapi"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/rebuild"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/report"
@@ -95,6 +96,8 @@ func run(ctx context.Context) error {
 		return err
 	}
 	rt.Go(hub.Run)
+	// Crossings with time alone; those an event causes, its batch writes.
+	rt.Go(alerts.New(rt.Pool, st, alerts.RealClock, alerts.Config{Registerer: rt.Server.Registry()}, rt.Log).Run)
 	rt.Go(func(ctx context.Context) error {
 		// Only a head start: a report loads what it needs anyway.
 		if err := reports.Warm(ctx, region.All); err != nil && ctx.Err() == nil {

@@ -2,6 +2,7 @@ package grpcapi
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -79,6 +80,24 @@ func thresholdsToProto(region string, th projection.Thresholds) *pb.Thresholds {
 		l := th.Stages[st]
 		p.Stages = append(p.Stages, &pb.StageThreshold{Stage: st, WarningDays: int32(l.WarningDays), BreachDays: int32(l.BreachDays)})
 	}
+	roles := make([]commonv1.JobRole, 0, len(th.Roles))
+	for r := range th.Roles {
+		roles = append(roles, r)
+	}
+	slices.Sort(roles)
+	for _, r := range roles {
+		o := th.Roles[r]
+		rp := &pb.RoleThresholds{Role: r}
+		for _, st := range thresholdStages {
+			if l, ok := o.Stages[st]; ok {
+				rp.Stages = append(rp.Stages, &pb.StageThreshold{Stage: st, WarningDays: int32(l.WarningDays), BreachDays: int32(l.BreachDays)})
+			}
+		}
+		if o.Blocked != nil {
+			rp.VettingBlockedWarningDays, rp.VettingBlockedBreachDays = int32(o.Blocked.WarningDays), int32(o.Blocked.BreachDays)
+		}
+		p.Roles = append(p.Roles, rp)
+	}
 	return p
 }
 
@@ -92,26 +111,65 @@ func checkLimit(field string, warning, breach int32) (projection.Limit, error) {
 }
 
 // thresholdsFromProto checks a full set: each of the four stages once,
-// and the vetting-blocked limit.
+// the vetting-blocked limit, and each role's overrides.
 func thresholdsFromProto(p *pb.Thresholds) (projection.Thresholds, error) {
-	th := projection.Thresholds{Stages: map[commonv1.Stage]projection.Limit{}}
-	for i, st := range p.GetStages() {
-		field := fmt.Sprintf("thresholds.stages[%d]", i)
-		if _, dup := th.Stages[st.GetStage()]; dup || !isThresholdStage(st.GetStage()) {
-			return th, validate.Field(field+".stage", "must be SIFT, INTERVIEW, OFFER or PRE_EMPLOYMENT, each once")
-		}
-		l, err := checkLimit(field, st.GetWarningDays(), st.GetBreachDays())
-		if err != nil {
-			return th, err
-		}
-		th.Stages[st.GetStage()] = l
+	th := projection.Thresholds{}
+	var err error
+	if th.Stages, err = stageLimits("thresholds.stages", p.GetStages()); err != nil {
+		return th, err
 	}
 	if len(th.Stages) != len(thresholdStages) {
 		return th, validate.Field("thresholds.stages", "must give all four stages: SIFT, INTERVIEW, OFFER and PRE_EMPLOYMENT")
 	}
-	var err error
 	th.Blocked, err = checkLimit("thresholds.vetting_blocked", p.GetVettingBlockedWarningDays(), p.GetVettingBlockedBreachDays())
-	return th, err
+	if err != nil {
+		return th, err
+	}
+	for i, r := range p.GetRoles() {
+		field := fmt.Sprintf("thresholds.roles[%d]", i)
+		if _, known := commonv1.JobRole_name[int32(r.GetRole())]; !known || r.GetRole() == commonv1.JobRole_JOB_ROLE_UNSPECIFIED {
+			return th, validate.Field(field+".role", "must be a job role")
+		}
+		if _, dup := th.Roles[r.GetRole()]; dup {
+			return th, validate.Field(field+".role", "must appear once: give all of a role's overrides together")
+		}
+		var o projection.Overrides
+		if o.Stages, err = stageLimits(field+".stages", r.GetStages()); err != nil {
+			return th, err
+		}
+		if w, b := r.GetVettingBlockedWarningDays(), r.GetVettingBlockedBreachDays(); w != 0 || b != 0 {
+			l, err := checkLimit(field+".vetting_blocked", w, b)
+			if err != nil {
+				return th, err
+			}
+			o.Blocked = &l
+		}
+		if len(o.Stages) == 0 && o.Blocked == nil {
+			return th, validate.Field(field, "must override a stage or the vetting-blocked limit")
+		}
+		if th.Roles == nil {
+			th.Roles = map[commonv1.JobRole]projection.Overrides{}
+		}
+		th.Roles[r.GetRole()] = o
+	}
+	return th, nil
+}
+
+// stageLimits checks stage limits: stages with thresholds, each once.
+func stageLimits(field string, stages []*pb.StageThreshold) (map[commonv1.Stage]projection.Limit, error) {
+	out := map[commonv1.Stage]projection.Limit{}
+	for i, st := range stages {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		if _, dup := out[st.GetStage()]; dup || !isThresholdStage(st.GetStage()) {
+			return nil, validate.Field(f+".stage", "must be SIFT, INTERVIEW, OFFER or PRE_EMPLOYMENT, each once")
+		}
+		l, err := checkLimit(f, st.GetWarningDays(), st.GetBreachDays())
+		if err != nil {
+			return nil, err
+		}
+		out[st.GetStage()] = l
+	}
+	return out, nil
 }
 
 func isThresholdStage(s commonv1.Stage) bool {

@@ -102,9 +102,15 @@ func (s *Server) ListStuckCandidates(ctx context.Context, req *pb.ListStuckCandi
 		return nil, s.toStatus(ctx, err)
 	}
 	rows, next := pagetoken.Next(rows, limit, func(r report.StuckRow) string { return r.Cursor(f.AsOf) }, filters...)
+	titles, err := s.reports.CampaignTitles(ctx, rows)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
 	resp := &pb.ListStuckCandidatesResponse{NextPageToken: next, WarningCount: int32(warnings), BreachCount: int32(breaches)}
 	for _, r := range rows {
-		resp.Candidates = append(resp.Candidates, stuckToProto(r, req.GetRegion(), f.AsOf))
+		c := stuckToProto(r, req.GetRegion(), f.AsOf)
+		c.CampaignTitle = titles[r.CampaignID]
+		resp.Candidates = append(resp.Candidates, c)
 	}
 	return resp, nil
 }

@@ -550,7 +550,7 @@ func TestScriptedReports(t *testing.T) {
 // candidate is the stuck entry of a scripted London application.
 func candidate(a *app, kind pb.StuckKind, stage commonv1.Stage, since time.Time, days, overdue int32, sev pb.Severity, reason commonv1.BlockReason, next pb.NextActor) *pb.StuckCandidate {
 	return &pb.StuckCandidate{
-		ApplicationId: a.id, CampaignId: a.c.id, Region: a.c.region, Role: a.c.role, Stage: stage, Kind: kind,
+		ApplicationId: a.id, CampaignId: a.c.id, CampaignTitle: campaignTitle, Region: a.c.region, Role: a.c.role, Stage: stage, Kind: kind,
 		Since: ts(since), Days: days, DaysOverdue: overdue, Severity: sev, BlockedReason: reason, NextActor: next,
 	}
 }

@@ -87,7 +87,8 @@ func setupWith(t *testing.T, o options) *env {
 	if err := pg.Migrate(context.Background(), pool, rebuild.Migrations...); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	e := &env{pool: pool, schema: schema, store: store.New(pool), watchEnded: make(chan error, 16)}
+	// The store judges stuck crossings by the server's clock.
+	e := &env{pool: pool, schema: schema, store: store.New(pool).WithClock(func() time.Time { return serverNow }), watchEnded: make(chan error, 16)}
 	// observe records how each watch stream's handler ended, after the auth
 	// interceptor has let it in.
 	observe := func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {

@@ -179,6 +179,27 @@ func TestThresholds(t *testing.T) {
 			{"blocked warning equals breach", func(th *pb.Thresholds) { th.VettingBlockedWarningDays = 5 }, "thresholds.vetting_blocked"},
 			{"blocked zero", func(th *pb.Thresholds) { th.VettingBlockedWarningDays, th.VettingBlockedBreachDays = 0, 0 }, "thresholds.vetting_blocked"},
 			{"blocked over a year", func(th *pb.Thresholds) { th.VettingBlockedBreachDays = 400 }, "thresholds.vetting_blocked"},
+			{"role unspecified", func(th *pb.Thresholds) {
+				th.Roles = []*pb.RoleThresholds{{VettingBlockedWarningDays: 5, VettingBlockedBreachDays: 8}}
+			}, "thresholds.roles[0].role"},
+			{"role unknown", func(th *pb.Thresholds) {
+				th.Roles = []*pb.RoleThresholds{{Role: 99, VettingBlockedWarningDays: 5, VettingBlockedBreachDays: 8}}
+			}, "thresholds.roles[0].role"},
+			{"role twice", func(th *pb.Thresholds) {
+				th.Roles = []*pb.RoleThresholds{{Role: po, VettingBlockedWarningDays: 5, VettingBlockedBreachDays: 8},
+					{Role: po, VettingBlockedWarningDays: 6, VettingBlockedBreachDays: 8}}
+			}, "thresholds.roles[1].role"},
+			{"role overriding nothing", func(th *pb.Thresholds) { th.Roles = []*pb.RoleThresholds{{Role: po}} }, "thresholds.roles[0]"},
+			{"role stage twice", func(th *pb.Thresholds) {
+				th.Roles = []*pb.RoleThresholds{{Role: po, Stages: []*pb.StageThreshold{
+					{Stage: commonv1.Stage_STAGE_SIFT, WarningDays: 4, BreachDays: 6}, {Stage: commonv1.Stage_STAGE_SIFT, WarningDays: 5, BreachDays: 6}}}}
+			}, "thresholds.roles[0].stages[1].stage"},
+			{"role stage warning after breach", func(th *pb.Thresholds) {
+				th.Roles = []*pb.RoleThresholds{{Role: po, Stages: []*pb.StageThreshold{{Stage: commonv1.Stage_STAGE_OFFER, WarningDays: 9, BreachDays: 6}}}}
+			}, "thresholds.roles[0].stages[0]"},
+			{"role blocked half set", func(th *pb.Thresholds) {
+				th.Roles = []*pb.RoleThresholds{{Role: po, VettingBlockedWarningDays: 5}}
+			}, "thresholds.roles[0].vetting_blocked"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -324,5 +345,96 @@ func mustThresholds(t *testing.T, p *pb.Thresholds) projection.Thresholds {
 	for _, s := range p.GetStages() {
 		th.Stages[s.GetStage()] = projection.Limit{WarningDays: int(s.GetWarningDays()), BreachDays: int(s.GetBreachDays())}
 	}
+	for _, r := range p.GetRoles() {
+		o := projection.Overrides{Stages: map[commonv1.Stage]projection.Limit{}}
+		for _, s := range r.GetStages() {
+			o.Stages[s.GetStage()] = projection.Limit{WarningDays: int(s.GetWarningDays()), BreachDays: int(s.GetBreachDays())}
+		}
+		if r.GetVettingBlockedWarningDays() != 0 {
+			o.Blocked = &projection.Limit{WarningDays: int(r.GetVettingBlockedWarningDays()), BreachDays: int(r.GetVettingBlockedBreachDays())}
+		}
+		if th.Roles == nil {
+			th.Roles = map[commonv1.JobRole]projection.Overrides{}
+		}
+		th.Roles[r.GetRole()] = o
+	}
 	return th
+}
+
+// TestRoleThresholds: a job role's overrides time its applications' clocks
+// (the stuck list and the pending stuck crossings), the region's time the
+// other roles', and moving clocks to them gives what recomputing does.
+func TestRoleThresholds(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	adminClient := e.as(t, admin)
+	ctx := t.Context()
+	officers, clerks := newCampaign("london", po), newCampaign("london", commonv1.JobRole_JOB_ROLE_ADMINISTRATOR)
+	closes := day(time.May, 31)
+	blocked := func(c *campaign) *app {
+		return newApp(c).submitted(at(time.April, 1, 10)).siftPassed(at(time.April, 10, 10)).interviewPassed(at(time.April, 20, 10)).
+			offerMade(at(time.April, 21, 10)).offerAccepted(at(time.May, 20, 10)).vettingOpened(at(time.May, 20, 11)).
+			vettingBlocked(at(time.June, 1, 10), commonv1.BlockReason_BLOCK_REASON_AWAITING_THIRD_PARTY)
+	}
+	// Officers: SIFT 4/6 and vetting blocked 6/9 (SC clearance takes
+	// longer); everyone else the region's 10/14 and 3/5.
+	poSift, clerkSift := newApp(officers).submitted(at(time.June, 1, 9)), newApp(clerks).submitted(at(time.June, 1, 9))
+	poBlocked, clerkBlocked := blocked(officers), blocked(clerks)
+	evs := []*eventsv1.Event{officers.created(at(time.May, 1, 9), day(time.May, 1), &closes), clerks.created(at(time.May, 1, 9), day(time.May, 1), &closes)}
+	for _, a := range []*app{poSift, clerkSift, poBlocked, clerkBlocked} {
+		evs = append(evs, a.evs...)
+	}
+	e.apply(t, evs...)
+
+	th := defaultThresholds("london", 0)
+	th.Roles = []*pb.RoleThresholds{{Role: po, Stages: []*pb.StageThreshold{{Stage: commonv1.Stage_STAGE_SIFT, WarningDays: 4, BreachDays: 6}},
+		VettingBlockedWarningDays: 6, VettingBlockedBreachDays: 9}}
+	set, err := adminClient.SetThresholds(ctx, &pb.SetThresholdsRequest{RequestId: "roles", Thresholds: th})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := proto.CloneOf(th)
+	want.Version = 1
+	wantProto(t, "SetThresholds' answer", set.GetThresholds(), want)
+	got, err := e.as(t, dashLondon).GetThresholds(ctx, &pb.GetThresholdsRequest{Region: "london"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantProto(t, "london's thresholds", got.GetThresholds(), want)
+
+	// At 6/6 12:00: the officer in SIFT 5d3h is a warning (4 days), the
+	// clerk is not stuck (10); the clerk blocked 5d2h is a breach (5 days),
+	// the officer blocked is not stuck yet (6).
+	list, err := adminClient.ListStuckCandidates(ctx, &pb.ListStuckCandidatesRequest{Region: "london", AsOf: ts(at(time.June, 6, 12))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCandidates(t, list.GetCandidates(), []*pb.StuckCandidate{
+		candidate(clerkBlocked, pb.StuckKind_STUCK_KIND_VETTING_BLOCKED, commonv1.Stage_STAGE_PRE_EMPLOYMENT, at(time.June, 1, 10), 5, 0,
+			pb.Severity_SEVERITY_BREACH, commonv1.BlockReason_BLOCK_REASON_AWAITING_THIRD_PARTY, pb.NextActor_NEXT_ACTOR_VETTING),
+		candidate(poSift, pb.StuckKind_STUCK_KIND_STAGE, commonv1.Stage_STAGE_SIFT, at(time.June, 1, 9), 5, 1, pb.Severity_SEVERITY_WARNING, 0, pb.NextActor_NEXT_ACTOR_SPOC),
+	})
+
+	// The pending crossings (judged at the server's 1/6 12:00) moved with
+	// the clocks: each role's next warning by its own thresholds.
+	dues := map[string]time.Time{
+		poSift.id + " 1": at(time.June, 5, 9), clerkSift.id + " 1": at(time.June, 11, 9),
+		poBlocked.id + " 2": at(time.June, 7, 10), clerkBlocked.id + " 2": at(time.June, 4, 10),
+	}
+	for key, w := range dues {
+		var due time.Time
+		if err := e.pool.QueryRow(ctx, `SELECT due_at FROM stuck_alerts WHERE application_id::text || ' ' || kind = $1`, key).Scan(&due); err != nil || !due.Equal(w) {
+			t.Errorf("clock %s: next crossing %v (%v), want %v", key, due.UTC(), err, w)
+		}
+	}
+
+	t.Run("moved clocks equal recomputed ones", func(t *testing.T) {
+		t.Parallel()
+		fresh := setup(t)
+		if _, err := fresh.store.SetThresholds(context.Background(), "london", 0, mustThresholds(t, th)); err != nil {
+			t.Fatal(err)
+		}
+		fresh.apply(t, evs...)
+		wantSameTables(t, tables(t, fresh.pool), tables(t, e.pool))
+	})
 }

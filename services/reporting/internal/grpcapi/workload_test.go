@@ -19,6 +19,10 @@ func day(m time.Month, d int) time.Time { return time.Date(2026, m, d, 0, 0, 0, 
 // system is the actor of the events in these tests.
 var system = event.SystemActor("test")
 
+// campaignTitle is the title of every campaign these tests create
+// (titles_test.go sets others).
+const campaignTitle = "Probation officers"
+
 // campaign builds a campaign's events, numbered as the applications service
 // numbers its campaigns.
 type campaign struct {
@@ -34,7 +38,7 @@ func newCampaign(region string, role commonv1.JobRole) *campaign {
 func (c *campaign) event(at time.Time, opens time.Time, closes *time.Time) (*eventsv1.Event, *eventsv1.CampaignDetails) {
 	c.version++
 	ev := event.New("applications", system, at, event.Record{CampaignID: c.id, Region: c.region, Role: c.role, Version: c.version})
-	d := &eventsv1.CampaignDetails{Title: "Probation officers", Posts: 4, OpensOn: event.Date(opens)}
+	d := &eventsv1.CampaignDetails{Title: campaignTitle, Posts: 4, OpensOn: event.Date(opens)}
 	if closes != nil {
 		d.ClosesOn = event.Date(*closes)
 	}

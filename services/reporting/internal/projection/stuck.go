@@ -31,11 +31,41 @@ type Limit struct {
 	BreachDays  int
 }
 
-// Thresholds are a region's stuck thresholds.
+// Thresholds are a region's stuck thresholds, with overrides for job roles.
 type Thresholds struct {
 	Stages  map[commonv1.Stage]Limit
 	Blocked Limit
+	// Roles override some limits for one job role's applications (an
+	// SC-cleared role's vetting takes longer); absent for most.
+	Roles   map[commonv1.JobRole]Overrides
 	Version int64
+}
+
+// Overrides are one job role's limits where they differ from the region's:
+// the stages given, and the vetting-blocked limit if set.
+type Overrides struct {
+	Stages  map[commonv1.Stage]Limit
+	Blocked *Limit
+}
+
+// For returns the thresholds that apply to role's applications: the
+// region's, with role's overrides in place of theirs.
+func (th Thresholds) For(role commonv1.JobRole) Thresholds {
+	o, ok := th.Roles[role]
+	if !ok {
+		return th
+	}
+	out := Thresholds{Stages: make(map[commonv1.Stage]Limit, len(th.Stages)), Blocked: th.Blocked, Version: th.Version}
+	for st, l := range th.Stages {
+		out.Stages[st] = l
+	}
+	for st, l := range o.Stages {
+		out.Stages[st] = l
+	}
+	if o.Blocked != nil {
+		out.Blocked = *o.Blocked
+	}
+	return out
 }
 
 // DefaultThresholds are docs/design.md §5's: SIFT 10/14, INTERVIEW 14/21, OFFER

@@ -206,3 +206,31 @@ func TestClockAssignee(t *testing.T) {
 		})
 	}
 }
+
+// TestThresholdsForRole: a role's overrides replace the region's limits
+// they name and leave the others; a role without overrides gets the
+// region's, and the region's are never changed.
+func TestThresholdsForRole(t *testing.T) {
+	t.Parallel()
+	region := DefaultThresholds()
+	longer := Limit{6, 9}
+	region.Roles = map[commonv1.JobRole]Overrides{
+		commonv1.JobRole_JOB_ROLE_PROBATION_OFFICER: {Stages: map[commonv1.Stage]Limit{commonv1.Stage_STAGE_SIFT: {4, 6}}, Blocked: &longer},
+		commonv1.JobRole_JOB_ROLE_ADMINISTRATOR:     {Stages: map[commonv1.Stage]Limit{commonv1.Stage_STAGE_OFFER: {2, 3}}},
+	}
+	po := region.For(commonv1.JobRole_JOB_ROLE_PROBATION_OFFICER)
+	if po.Stages[commonv1.Stage_STAGE_SIFT] != (Limit{4, 6}) || po.Blocked != longer || po.Stages[commonv1.Stage_STAGE_OFFER] != (Limit{7, 10}) {
+		t.Errorf("probation officers: %+v", po)
+	}
+	clerk := region.For(commonv1.JobRole_JOB_ROLE_ADMINISTRATOR)
+	if clerk.Stages[commonv1.Stage_STAGE_OFFER] != (Limit{2, 3}) || clerk.Blocked != (Limit{3, 5}) || clerk.Stages[commonv1.Stage_STAGE_SIFT] != (Limit{10, 14}) {
+		t.Errorf("administrators: %+v", clerk)
+	}
+	other := region.For(commonv1.JobRole_JOB_ROLE_OTHER)
+	if other.Stages[commonv1.Stage_STAGE_SIFT] != (Limit{10, 14}) || other.Blocked != (Limit{3, 5}) {
+		t.Errorf("a role without overrides: %+v", other)
+	}
+	if region.Stages[commonv1.Stage_STAGE_SIFT] != (Limit{10, 14}) || region.Blocked != (Limit{3, 5}) {
+		t.Errorf("the region's own changed: %+v", region)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/consumer"
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/idempotency"
+	"github.com/probation-recruitment/pipeline/pkg/outbox"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/store"
@@ -25,8 +26,9 @@ import (
 // Progress is told how far a replay has got.
 type Progress func(done, total uint64, elapsed time.Duration)
 
-// Migrations are the tables of a reporting schema.
-var Migrations = []pg.Migrations{consumer.Migrations, idempotency.Migrations, store.Migrations}
+// Migrations are the tables of a reporting schema (the outbox: a batch
+// writes the stuck events it causes there).
+var Migrations = []pg.Migrations{outbox.Migrations, consumer.Migrations, idempotency.Migrations, store.Migrations}
 
 // Replay applies every event of stream, from the first up to the last at
 // the time of the call, to the projection in pool, in batches recorded in
@@ -50,7 +52,9 @@ func Replay(ctx context.Context, js jetstream.JetStream, streamName, prefix stri
 	if err != nil {
 		return 0, fmt.Errorf("replay: %w", err)
 	}
-	st := store.New(pool)
+	// Quiet: the crossings of a replay happened when the events did, and
+	// the projection being replaced announced them (docs/design.md).
+	st := store.New(pool).Quiet()
 	started := time.Now()
 	var seq uint64
 	for seq < last {
@@ -138,6 +142,12 @@ func Rebuild(ctx context.Context, js jetstream.JetStream, o Options) (uint64, er
 	}
 	if _, err := admin.Exec(ctx, `INSERT INTO `+target+`.thresholds SELECT * FROM `+o.Schema+`.thresholds`); err != nil && pg.SQLState(err) != "42P01" {
 		return 0, fmt.Errorf("rebuild: copy thresholds: %w", err)
+	}
+	// Stuck events the old projection wrote and its relay had not yet
+	// published (the service was stopped before it could) go with it.
+	if _, err := admin.Exec(ctx, `INSERT INTO `+target+`.outbox (event_id, subject, payload, created_at)
+		SELECT event_id, subject, payload, created_at FROM `+o.Schema+`.outbox WHERE published_at IS NULL ORDER BY id`); err != nil && pg.SQLState(err) != "42P01" {
+		return 0, fmt.Errorf("rebuild: copy unpublished events: %w", err)
 	}
 	last, err := Replay(ctx, js, o.Stream, o.Consumer.WithDefaults().SubjectPrefix, pool, o.Consumer.Durable, o.Batch, o.Progress)
 	if err != nil {

@@ -144,13 +144,23 @@ func inboxCount(pool *pgxpool.Pool) (int, error) {
 func tables(t *testing.T, pool *pgxpool.Pool) map[string][]string {
 	t.Helper()
 	queries := map[string]string{
-		"apps":       `SELECT t::text FROM apps t ORDER BY 1`,
-		"campaigns":  `SELECT t::text FROM campaigns t ORDER BY 1`,
-		"counts":     `SELECT t::text FROM counts t WHERE n <> 0 ORDER BY 1`,
-		"durations":  `SELECT t::text FROM durations t WHERE n <> 0 ORDER BY 1`,
-		"stuck":      `SELECT t::text FROM stuck t ORDER BY 1`,
-		"thresholds": `SELECT t::text FROM thresholds t ORDER BY 1`,
-		"inbox":      `SELECT consumer || ' ' || event_id FROM inbox ORDER BY 1`,
+		"apps":      `SELECT t::text FROM apps t ORDER BY 1`,
+		"campaigns": `SELECT t::text FROM campaigns t ORDER BY 1`,
+		// Each version of a campaign has its own title (campaign.event), so
+		// equal rows mean the latest title of each.
+		"campaign_titles": `SELECT t::text FROM campaign_titles t ORDER BY 1`,
+		"counts":          `SELECT t::text FROM counts t WHERE n <> 0 ORDER BY 1`,
+		"durations":       `SELECT t::text FROM durations t WHERE n <> 0 ORDER BY 1`,
+		"stuck":           `SELECT t::text FROM stuck t ORDER BY 1`,
+		"thresholds":      `SELECT t::text FROM thresholds t ORDER BY 1`,
+		"inbox":           `SELECT consumer || ' ' || event_id FROM inbox ORDER BY 1`,
+		// The stuck events written and not yet published (no relay runs
+		// here): a rebuild carries them over and, replaying quietly,
+		// adds none of its own.
+		"outbox": `SELECT event_id::text || ' ' || subject FROM outbox WHERE published_at IS NULL ORDER BY 1`,
+		// What each running clock has announced, and its next crossing.
+		"alerts": `SELECT application_id || ' ' || kind || ' ' || stage || ' ' || since || ' ' || level || ' ' || coalesce(due_at::text, '-')
+			FROM stuck_alerts WHERE since IS NOT NULL ORDER BY 1`,
 	}
 	out := map[string][]string{}
 	for name, q := range queries {
@@ -216,7 +226,7 @@ type campaign struct {
 func (c *campaign) event(at time.Time, closes *time.Time, update bool) *eventsv1.Event {
 	c.version++
 	ev := event.New("applications", system, at, event.Record{CampaignID: c.id, Region: c.region, Role: c.role, Version: c.version})
-	d := &eventsv1.CampaignDetails{Title: "Campaign", Posts: 5, OpensOn: event.Date(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))}
+	d := &eventsv1.CampaignDetails{Title: "Campaign " + c.id[:8] + " v" + strconv.FormatInt(c.version, 10), Posts: 5, OpensOn: event.Date(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))}
 	if closes != nil {
 		d.ClosesOn = event.Date(*closes)
 	}

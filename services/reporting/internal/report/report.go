@@ -33,6 +33,7 @@ type Store interface {
 	LoadRegion(ctx context.Context, region string, after int64) (RegionRows, error)
 	AllThresholds(ctx context.Context) (map[string]projection.Thresholds, error)
 	SetThresholds(ctx context.Context, region string, expectedVersion int64, th projection.Thresholds) (projection.Thresholds, error)
+	CampaignTitles(ctx context.Context, ids []string) (map[string]string, error)
 }
 
 // Service computes reports.

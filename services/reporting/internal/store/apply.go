@@ -33,6 +33,9 @@ func (s *Store) Apply(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) err
 	if err != nil {
 		return err
 	}
+	if err := applyTitles(ctx, tx, evs); err != nil {
+		return err
+	}
 	byApp := map[string][]*eventsv1.Event{}
 	for _, ev := range evs {
 		if ev.GetApplicationId() != "" {
@@ -65,10 +68,11 @@ func (s *Store) Apply(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) err
 	for _, evs := range byApp {
 		campaignIDs[evs[0].GetCampaignId()] = true
 	}
-	old, campaigns, thresholds, err := s.loadState(ctx, tx, ids, keys(campaignIDs))
+	old, campaigns, thresholds, alerts, err := s.loadState(ctx, tx, ids, keys(campaignIDs))
 	if err != nil {
 		return err
 	}
+	n := &announcer{st: alerts, now: s.now(), quiet: s.quiet}
 	// Before this batch, a changed campaign measured with its old dates.
 	oldCampaigns := maps(campaigns)
 	for id, c := range changedCampaigns {
@@ -80,21 +84,29 @@ func (s *Store) Apply(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) err
 	for _, id := range ids {
 		a, existed := old[id]
 		if existed {
-			d.remove(a, oldCampaigns[a.CampaignID], projection.ThresholdsFor(thresholds, a.Region))
+			d.remove(a, oldCampaigns[a.CampaignID], projection.ThresholdsFor(thresholds, a.Region).For(a.Role))
 		} else {
 			a = &projection.App{}
 		}
+		var stoppedAt time.Time
 		for _, ev := range byApp[id] {
 			a.Apply(ev)
+			if at := ev.GetOccurredAt().AsTime(); at.After(stoppedAt) {
+				stoppedAt = at
+			}
 		}
-		d.add(a, campaigns[a.CampaignID], projection.ThresholdsFor(thresholds, a.Region))
+		if stoppedAt.IsZero() {
+			stoppedAt = n.now // re-measured for its campaign; no event of its own
+		}
+		clocks := d.add(a, campaigns[a.CampaignID], projection.ThresholdsFor(thresholds, a.Region).For(a.Role))
+		n.advance(a, clocks, stoppedAt.UTC().Truncate(time.Microsecond))
 		apps = append(apps, a)
 	}
 	regions := regionsOfCampaigns(changedCampaigns)
 	for _, a := range apps {
 		regions[a.Region] = true
 	}
-	return d.write(ctx, tx, apps, ids, regions)
+	return d.write(ctx, tx, apps, ids, regions, n)
 }
 
 // withoutOwn drops reporting's own stuck.* events: the consumer reads every
@@ -114,21 +126,23 @@ func withoutOwn(evs []*eventsv1.Event) []*eventsv1.Event {
 }
 
 // loadState reads, in one round trip, the stored records of ids, the
-// campaigns of campaignIDs and of those records, and the thresholds.
+// campaigns of campaignIDs and of those records, the thresholds, and the
+// records' stuck alerts (locked) and clocks.
 func (s *Store) loadState(ctx context.Context, tx pgx.Tx, ids, campaignIDs []string) (
-	map[string]*projection.App, map[string]*projection.Campaign, map[string]projection.Thresholds, error) {
+	map[string]*projection.App, map[string]*projection.Campaign, map[string]projection.Thresholds, *alertState, error) {
 	var (
 		apps       map[string]*projection.App
 		campaigns  map[string]*projection.Campaign
 		thresholds map[string]projection.Thresholds
+		alerts     = &alertState{}
 	)
 	appIDs, err := pg.UUIDs(ids)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("read applications: %w", err)
+		return nil, nil, nil, nil, fmt.Errorf("read applications: %w", err)
 	}
 	campaignArg, err := pg.UUIDs(campaignIDs)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("read campaigns: %w", err)
+		return nil, nil, nil, nil, fmt.Errorf("read campaigns: %w", err)
 	}
 	b := &pgx.Batch{}
 	b.Queue(loadAppsSQL, appIDs).Query(func(rows pgx.Rows) (err error) {
@@ -145,10 +159,11 @@ func (s *Store) loadState(ctx context.Context, tx pgx.Tx, ids, campaignIDs []str
 		thresholds, err = scanThresholds(rows)
 		return err
 	})
+	queueLoadAlerts(b, appIDs, alerts)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	return apps, campaigns, thresholds, nil
+	return apps, campaigns, thresholds, alerts, nil
 }
 
 func keys(m map[string]bool) []string {

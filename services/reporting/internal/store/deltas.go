@@ -50,11 +50,14 @@ func (d *deltas) remove(a *projection.App, c *projection.Campaign, _ projection.
 	d.contribute(a, c, -1)
 }
 
-func (d *deltas) add(a *projection.App, c *projection.Campaign, th projection.Thresholds) {
+// add adds what a contributes, and returns its clocks.
+func (d *deltas) add(a *projection.App, c *projection.Campaign, th projection.Thresholds) []projection.Clock {
 	d.contribute(a, c, 1)
-	for _, clk := range a.Clocks(th) {
+	clocks := a.Clocks(th)
+	for _, clk := range clocks {
 		d.clocks = append(d.clocks, clockRow{app: a.ID, region: a.Region, campaign: a.CampaignID, role: int32(a.Role), Clock: clk})
 	}
+	return clocks
 }
 
 func (d *deltas) contribute(a *projection.App, c *projection.Campaign, sign int64) {
@@ -70,10 +73,11 @@ func (d *deltas) contribute(a *projection.App, c *projection.Campaign, sign int6
 }
 
 // write stores the records and applies the deltas: the counters and
-// histograms, the touched applications' stuck clocks (replaced), and the
-// versions of the regions and campaigns changed, then wakes the regions'
-// watchers. One round trip.
-func (d *deltas) write(ctx context.Context, tx pgx.Tx, apps []*projection.App, touched []string, regions map[string]bool) error {
+// histograms, the touched applications' stuck clocks (replaced) and alerts,
+// and the versions of the regions and campaigns changed, then wakes the
+// regions' watchers. One round trip, and one more per stuck event the
+// batch announces (the outbox).
+func (d *deltas) write(ctx context.Context, tx pgx.Tx, apps []*projection.App, touched []string, regions map[string]bool, n *announcer) error {
 	b := &pgx.Batch{}
 	if err := queueSaveApps(b, apps); err != nil {
 		return err
@@ -100,7 +104,13 @@ func (d *deltas) write(ctx context.Context, tx pgx.Tx, apps []*projection.App, t
 	if err := queueVersions(b, keys(regions), campaigns); err != nil {
 		return err
 	}
-	return tx.SendBatch(ctx, b).Close()
+	if err := n.queueWrite(b); err != nil {
+		return err
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	return n.appendEvents(ctx, tx)
 }
 
 func (d *deltas) queueClocks(b *pgx.Batch) error {

@@ -9,6 +9,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -28,16 +29,45 @@ var Migrations = pg.Embedded("projection", migrations, "migrations")
 // Store reads and writes the projection.
 type Store struct {
 	pool *pgxpool.Pool
+	// now judges which stuck thresholds a clock has crossed.
+	now func() time.Time
+	// quiet records crossings as announced without writing their events.
+	quiet bool
 }
 
 // New returns a Store on pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, now: time.Now} }
+
+// WithClock returns a Store that judges crossings by now (a scripted clock
+// in tests).
+func (s *Store) WithClock(now func() time.Time) *Store {
+	c := *s
+	c.now = now
+	return &c
+}
+
+// Quiet returns a Store that records the crossings its batches cause as
+// announced without publishing them: a rebuild's replay, whose crossings
+// happened long ago and were announced by the projection it replaces
+// (docs/design.md, "Stuck events").
+func (s *Store) Quiet() *Store {
+	c := *s
+	c.quiet = true
+	return &c
+}
 
 // limitsJSON is how thresholds are stored: days per stage number, and the
 // vetting-blocked limit.
 type limitsJSON struct {
 	Stages  map[commonv1.Stage]projection.Limit `json:"stages"`
 	Blocked projection.Limit                    `json:"blocked"`
+	Roles   map[commonv1.JobRole]roleJSON       `json:"roles,omitempty"`
+}
+
+// roleJSON is a job role's overrides.
+type roleJSON struct {
+	Stages  map[commonv1.Stage]projection.Limit `json:"stages,omitempty"`
+	Blocked *projection.Limit                   `json:"blocked,omitempty"`
 }
 
 // AllThresholds returns the thresholds set for regions
@@ -66,7 +96,14 @@ func scanThresholds(rows pgx.Rows) (map[string]projection.Thresholds, error) {
 		if err := json.Unmarshal(raw, &l); err != nil {
 			return nil, fmt.Errorf("read thresholds of %s: %w", region, err)
 		}
-		out[region] = projection.Thresholds{Stages: l.Stages, Blocked: l.Blocked, Version: version}
+		th := projection.Thresholds{Stages: l.Stages, Blocked: l.Blocked, Version: version}
+		for role, o := range l.Roles {
+			if th.Roles == nil {
+				th.Roles = map[commonv1.JobRole]projection.Overrides{}
+			}
+			th.Roles[role] = projection.Overrides{Stages: o.Stages, Blocked: o.Blocked}
+		}
+		out[region] = th
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read thresholds: %w", err)
@@ -78,7 +115,14 @@ func scanThresholds(rows pgx.Rows) (map[string]projection.Thresholds, error) {
 // current version (0 for the defaults), and moves every stuck clock of the
 // region to them.
 func (s *Store) SetThresholds(ctx context.Context, region string, expectedVersion int64, th projection.Thresholds) (projection.Thresholds, error) {
-	raw, err := json.Marshal(limitsJSON{Stages: th.Stages, Blocked: th.Blocked})
+	stored := limitsJSON{Stages: th.Stages, Blocked: th.Blocked}
+	for role, o := range th.Roles {
+		if stored.Roles == nil {
+			stored.Roles = map[commonv1.JobRole]roleJSON{}
+		}
+		stored.Roles[role] = roleJSON{Stages: o.Stages, Blocked: o.Blocked}
+	}
+	raw, err := json.Marshal(stored)
 	if err != nil {
 		return th, fmt.Errorf("encode thresholds: %w", err)
 	}
@@ -106,23 +150,64 @@ func (s *Store) SetThresholds(ctx context.Context, region string, expectedVersio
 	return th, err
 }
 
-// moveClocks re-times the region's stuck clocks to new thresholds; the
-// overdue-vetting clock has none.
+// moveClocks re-times the region's stuck clocks to new thresholds, each
+// job role's by its own where it overrides them; the overdue-vetting clock
+// has none.
 func (s *Store) moveClocks(ctx context.Context, tx pgx.Tx, region string, th projection.Thresholds) error {
-	set := func(kind projection.StuckKind, stage commonv1.Stage, l projection.Limit) error {
+	// set re-times the clocks of kind (and stage) whose role is in roles
+	// (in is true) or is not (in is false).
+	set := func(kind projection.StuckKind, stage commonv1.Stage, l projection.Limit, roles []int32, in bool) error {
 		// Hours, not days: a day interval is a calendar day in the
 		// session's time zone, while clocks are set n × 24 hours on.
 		_, err := tx.Exec(ctx, `UPDATE stuck SET warning_at = since + make_interval(hours => 24 * $4), breach_at = since + make_interval(hours => 24 * $5)
-			WHERE region = $1 AND kind = $2 AND ($3 = 0 OR stage = $3)`, region, int(kind), int(stage), l.WarningDays, l.BreachDays)
-		return err
-	}
-	for stage, l := range th.Stages {
-		if err := set(projection.StuckStage, stage, l); err != nil {
+			WHERE region = $1 AND kind = $2 AND ($3 = 0 OR stage = $3) AND (role = ANY($6::int[])) = $7`,
+			region, int(kind), int(stage), l.WarningDays, l.BreachDays, roles, in)
+		if err != nil {
 			return fmt.Errorf("move stuck clocks: %w", err)
 		}
+		return nil
 	}
-	if err := set(projection.StuckVettingBlocked, 0, th.Blocked); err != nil {
-		return fmt.Errorf("move stuck clocks: %w", err)
+	// limit sets one limit: the roles overriding it first, then the rest.
+	limit := func(kind projection.StuckKind, stage commonv1.Stage, l projection.Limit, override func(projection.Overrides) (projection.Limit, bool)) error {
+		overridden := []int32{}
+		for role, o := range th.Roles {
+			if ol, ok := override(o); ok {
+				overridden = append(overridden, int32(role))
+				if err := set(kind, stage, ol, []int32{int32(role)}, true); err != nil {
+					return err
+				}
+			}
+		}
+		return set(kind, stage, l, overridden, false)
+	}
+	for stage, l := range th.Stages {
+		err := limit(projection.StuckStage, stage, l, func(o projection.Overrides) (projection.Limit, bool) {
+			ol, ok := o.Stages[stage]
+			return ol, ok
+		})
+		if err != nil {
+			return err
+		}
+	}
+	err := limit(projection.StuckVettingBlocked, 0, th.Blocked, func(o projection.Overrides) (projection.Limit, bool) {
+		if o.Blocked == nil {
+			return projection.Limit{}, false
+		}
+		return *o.Blocked, true
+	})
+	if err != nil {
+		return err
+	}
+	// The pending crossings move with their clocks (waiting for any the
+	// scheduler has claimed, then judging by what it announced); one
+	// already past is due at once, and the scheduler is woken to publish it.
+	if _, err := tx.Exec(ctx, `UPDATE stuck_alerts a SET due_at = CASE a.level WHEN 0 THEN s.warning_at ELSE s.breach_at END
+		FROM stuck s WHERE s.application_id = a.application_id AND s.kind = a.kind AND s.region = $1
+			AND a.since IS NOT NULL AND a.level < 2`, region); err != nil {
+		return fmt.Errorf("move stuck crossings: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_notify(current_schema() || '`+DueChannel+`', '')`); err != nil {
+		return fmt.Errorf("wake the stuck scheduler: %w", err)
 	}
 	b := &pgx.Batch{}
 	if err := queueVersions(b, []string{region}, nil); err != nil {

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/probation-recruitment/pipeline/pkg/assign"
 	"github.com/probation-recruitment/pipeline/pkg/audit"
 	"github.com/probation-recruitment/pipeline/pkg/config"
 	"github.com/probation-recruitment/pipeline/pkg/privacy"
@@ -22,6 +23,14 @@ import (
 
 const name = "sifting"
 
+type settings struct {
+	config.Common
+	// DefaultAssignees names, per region, the SPOCs a new case is assigned
+	// to, spread evenly: "london=a,b;wales=c" (subject ids). A region left
+	// out opens cases unassigned.
+	DefaultAssignees string `env:"SIFTING_DEFAULT_ASSIGNEES"`
+}
+
 func main() {
 	if err := run(context.Background()); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
@@ -33,16 +42,20 @@ func run(ctx context.Context) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	var cfg config.Common
+	var cfg settings
 	if err := config.Load(&cfg); err != nil {
 		return err
 	}
 	cfg.Defaults(name, "127.0.0.1:50052", "127.0.0.1:9052")
-	rt, err := service.Start(ctx, name, cfg, store.Migrations...)
+	defaults, err := assign.ParseDefaults(cfg.DefaultAssignees)
+	if err != nil {
+		return fmt.Errorf("SIFTING_DEFAULT_ASSIGNEES: %w", err)
+	}
+	rt, err := service.Start(ctx, name, cfg.Common, store.Migrations...)
 	if err != nil {
 		return err
 	}
-	svc := sift.NewService(store.New(rt.Pool), time.Now)
+	svc := sift.NewService(store.New(rt.Pool), time.Now, defaults)
 	api := grpcapi.New(svc, rt.Pool, rt.Log)
 	pb.RegisterSiftingServiceServer(rt.Server.GRPC(), api)
 	privacy.Register(rt.Server.GRPC(), name, api.Export, rt.Log)

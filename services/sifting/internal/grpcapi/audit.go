@@ -19,5 +19,9 @@ var Audit = audit.Policy{
 		"ListSiftQueue":            audit.Read(audit.Response("entries.case.application_id")),
 		"ListInterviewQueue":       audit.Read(audit.Response("entries.case.application_id")),
 		"GetCase":                  audit.Read(audit.Request("application_id")),
+		"AssignCase":               audit.Change(audit.Request("application_id")),
+		"UnassignCase":             audit.Change(audit.Request("application_id")),
+		"BatchAssign":              audit.Change(audit.Request("items.application_id")),
+		"ListMyCases":              audit.Read(audit.Response("cases.case.application_id")),
 	},
 }

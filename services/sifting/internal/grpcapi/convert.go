@@ -44,7 +44,7 @@ func caseToProto(c *sift.Case, viewer auth.Claims) *pb.SiftCase {
 	p := &pb.SiftCase{
 		ApplicationId: c.ApplicationID, CampaignId: c.CampaignID, Region: c.Region, Role: c.Role,
 		State: states[c.State], SubmittedAt: timestamppb.New(c.SubmittedAt), StateEnteredAt: timestamppb.New(c.StateEnteredAt),
-		ReasonCode: c.ReasonCode, Version: c.Version,
+		ReasonCode: c.ReasonCode, Version: c.Version, Assignee: c.Assignee,
 	}
 	if c.InterviewAt != nil {
 		p.InterviewAt = timestamppb.New(*c.InterviewAt)

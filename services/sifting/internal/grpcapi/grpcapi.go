@@ -9,13 +9,17 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/probation-recruitment/pipeline/pkg/apistatus"
+	"github.com/probation-recruitment/pipeline/pkg/assign"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/command"
 	"github.com/probation-recruitment/pipeline/pkg/idempotency"
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
+	"github.com/probation-recruitment/pipeline/pkg/record"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
+	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/sifting/v1"
 	"github.com/probation-recruitment/pipeline/services/sifting/internal/sift"
 )
@@ -188,6 +192,98 @@ func (s *Server) queue(ctx context.Context, state sift.State, region, campaignID
 		entries[i] = &pb.QueueEntry{Case: caseToProto(c, caller), DaysWaiting: int32(c.DaysWaiting(now))}
 	}
 	return entries, next, nil
+}
+
+// AssignCase implements pb.SiftingServiceServer.
+func (s *Server) AssignCase(ctx context.Context, req *pb.AssignCaseRequest) (*pb.AssignCaseResponse, error) {
+	resp := &pb.AssignCaseResponse{}
+	err := command.Run(ctx, s.pool, command.OnApplication("AssignCase", spocs, req.GetApplicationId()), s.cases(), req, resp,
+		func(ctx context.Context, caller auth.Claims) (*sift.Case, error) {
+			return s.svc.Assign(ctx, caller, req.GetApplicationId(), req.GetExpectedVersion(), req.GetAssignee())
+		}, func(viewer auth.Claims, c *sift.Case) { resp.Case = caseToProto(c, viewer) })
+	return command.Reply(resp, s.toStatus(ctx, err))
+}
+
+// UnassignCase implements pb.SiftingServiceServer.
+func (s *Server) UnassignCase(ctx context.Context, req *pb.UnassignCaseRequest) (*pb.UnassignCaseResponse, error) {
+	resp := &pb.UnassignCaseResponse{}
+	err := command.Run(ctx, s.pool, command.OnApplication("UnassignCase", spocs, req.GetApplicationId()), s.cases(), req, resp,
+		func(ctx context.Context, caller auth.Claims) (*sift.Case, error) {
+			return s.svc.Unassign(ctx, caller, req.GetApplicationId(), req.GetExpectedVersion())
+		}, func(viewer auth.Claims, c *sift.Case) { resp.Case = caseToProto(c, viewer) })
+	return command.Reply(resp, s.toStatus(ctx, err))
+}
+
+// BatchAssign implements pb.SiftingServiceServer; see command.Batch for
+// how items, retries and dry runs behave. The assignee is checked once for
+// the whole batch.
+func (s *Server) BatchAssign(ctx context.Context, req *pb.BatchAssignRequest) (*pb.BatchAssignResponse, error) {
+	c := command.BatchCall{Call: command.Call{Method: "BatchAssign", Roles: spocs, Invalid: assign.Check("assignee", req.GetAssignee())},
+		Field: "items", ItemNoun: "cases", Max: MaxBatch, DryRun: req.GetDryRun()}
+	resps, errs, err := command.Batch(ctx, s.pool, c, s.assigned(), req, req.GetItems(), newAssignResponse,
+		func(ctx context.Context, caller auth.Claims, item *pb.AssignItem, resp *pb.AssignCaseResponse) error {
+			if err := validate.UUID("application_id", item.GetApplicationId()); err != nil {
+				return err
+			}
+			c, err := s.svc.Assign(ctx, caller, item.GetApplicationId(), item.GetExpectedVersion(), req.GetAssignee())
+			resp.Case = caseToProto(c, caller)
+			return err
+		})
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	out := &pb.BatchAssignResponse{DryRun: req.GetDryRun()}
+	out.Succeeded, out.Failed = command.Tally(ctx, errs, s.toStatus, func(i int, st *commonv1.ItemStatus, ok bool) {
+		r := &pb.AssignResult{Index: int32(i), ApplicationId: req.GetItems()[i].GetApplicationId(), Status: st}
+		if ok {
+			r.Case = resps[i].GetCase()
+		}
+		out.Results = append(out.Results, r)
+	})
+	return out, nil
+}
+
+func newAssignResponse() *pb.AssignCaseResponse { return &pb.AssignCaseResponse{} }
+
+// assigned answers a retried item of BatchAssign, as cases does.
+func (s *Server) assigned() command.Records[*pb.AssignCaseResponse] {
+	return command.Records[*pb.AssignCaseResponse]{
+		Ref: func(r *pb.AssignCaseResponse) idempotency.Ref {
+			return idempotency.Ref{ID: r.GetCase().GetApplicationId(), Version: r.GetCase().GetVersion()}
+		},
+		Read: func(ctx context.Context, caller auth.Claims, id string) (*pb.AssignCaseResponse, error) {
+			c, err := s.svc.Case(ctx, caller, id)
+			if err != nil {
+				return nil, err
+			}
+			return &pb.AssignCaseResponse{Case: caseToProto(c, caller)}, nil
+		},
+	}
+}
+
+// ListMyCases implements pb.SiftingServiceServer: the open cases assigned
+// to the caller's own subject, in the caller's regions, oldest in their
+// stage first.
+func (s *Server) ListMyCases(ctx context.Context, req *pb.ListMyCasesRequest) (*pb.ListMyCasesResponse, error) {
+	caller, err := auth.Require(ctx, "", spocs...)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	cases, next, err := assign.Page(ctx, caller, req.GetPageSize(), req.GetPageToken(), s.svc.Mine, func(c *sift.Case) pagetoken.Key {
+		return pagetoken.Key{At: c.StageEnteredAt(), ID: c.ApplicationID}
+	})
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	resp := &pb.ListMyCasesResponse{NextPageToken: next}
+	now := s.svc.Now()
+	for _, c := range cases {
+		resp.Cases = append(resp.Cases, &pb.MyCase{
+			Case: caseToProto(c, caller), Stage: c.Stage(), StageEnteredAt: timestamppb.New(c.StageEnteredAt()),
+			DaysInStage: int32(record.DaysSince(c.StageEnteredAt(), now)),
+		})
+	}
+	return resp, nil
 }
 
 // GetCase implements pb.SiftingServiceServer.

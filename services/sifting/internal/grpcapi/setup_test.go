@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
 
+	"github.com/probation-recruitment/pipeline/pkg/assign"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/privacy"
@@ -42,15 +43,22 @@ var (
 // loopback port with the production authentication interceptor.
 type env struct {
 	*servicetest.Service
-	svc   *sift.Service
-	clock *testenv.Clock
+	svc      *sift.Service
+	clock    *testenv.Clock
+	defaults *assign.Defaults
 }
 
 func setup(t *testing.T) *env {
 	t.Helper()
-	e := &env{clock: testenv.NewClock(start)}
+	return setupWith(t, nil)
+}
+
+// setupWith is setup with default assignees (nil: none).
+func setupWith(t *testing.T, defaults *assign.Defaults) *env {
+	t.Helper()
+	e := &env{clock: testenv.NewClock(start), defaults: defaults}
 	e.Service = servicetest.Start(t, quiet, store.Migrations, func(s *grpc.Server, pool *pgxpool.Pool) {
-		e.svc = sift.NewService(store.New(pool), e.clock.Now)
+		e.svc = sift.NewService(store.New(pool), e.clock.Now, e.defaults)
 		api := grpcapi.New(e.svc, pool, quiet)
 		pb.RegisterSiftingServiceServer(s, api)
 		privacy.Register(s, "sifting", api.Export, quiet)

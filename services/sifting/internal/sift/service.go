@@ -8,7 +8,9 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/probation-recruitment/pipeline/pkg/assign"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
+	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/imported"
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
 	"github.com/probation-recruitment/pipeline/pkg/record"
@@ -19,9 +21,9 @@ import (
 
 // Store is the storage the rules need.
 type Store interface {
-	// Open stores a new case; if the application already has one it does
-	// nothing (a redelivered or late application.submitted).
-	Open(ctx context.Context, c *Case) error
+	// Open stores a new case and its events; if the application already
+	// has one it does nothing (a redelivered or late application.submitted).
+	Open(ctx context.Context, c *Case, evs ...*eventsv1.Event) error
 	// Update loads the case, locked, applies fn, and stores the case, its
 	// new history and fn's event in one transaction. A missing case is
 	// ErrUnknownCase; fn may return record.ErrUnchanged to store nothing.
@@ -34,6 +36,8 @@ type Store interface {
 	Case(ctx context.Context, applicationID string, regions []string) (*Case, error)
 	// Queue lists cases in a state, oldest in that state first.
 	Queue(ctx context.Context, f QueueFilter) ([]*Case, error)
+	// Mine lists an assignee's open cases, oldest in their stage first.
+	Mine(ctx context.Context, f assign.Filter) ([]*Case, error)
 }
 
 // QueueFilter selects open cases for a work queue.
@@ -47,13 +51,16 @@ type QueueFilter struct {
 
 // Service applies the sift rules for callers.
 type Service struct {
-	store Store
-	now   func() time.Time
+	store    Store
+	now      func() time.Time
+	defaults *assign.Defaults
 }
 
-// NewService returns a Service; now is the clock.
-func NewService(store Store, now func() time.Time) *Service {
-	return &Service{store: store, now: record.StoredPrecision(now)}
+// NewService returns a Service; now is the clock, defaults (nil: none)
+// names who a new case in each region is assigned to
+// (SIFTING_DEFAULT_ASSIGNEES).
+func NewService(store Store, now func() time.Time, defaults *assign.Defaults) *Service {
+	return &Service{store: store, now: record.StoredPrecision(now), defaults: defaults}
 }
 
 // change runs fn on the case if caller may change cases in its region and,
@@ -91,6 +98,26 @@ func (s *Service) RecordInterviewOutcome(ctx context.Context, caller auth.Claims
 	})
 }
 
+// Assign names a case's owner.
+func (s *Service) Assign(ctx context.Context, caller auth.Claims, id string, expectedVersion int64, assignee string) (*Case, error) {
+	return s.change(ctx, caller, id, "", expectedVersion, func(c *Case, ch record.Change) (*eventsv1.Event, error) {
+		return c.Assign(ch, assignee)
+	})
+}
+
+// Unassign removes a case's named owner.
+func (s *Service) Unassign(ctx context.Context, caller auth.Claims, id string, expectedVersion int64) (*Case, error) {
+	return s.change(ctx, caller, id, "", expectedVersion, func(c *Case, ch record.Change) (*eventsv1.Event, error) {
+		return c.Unassign(ch)
+	})
+}
+
+// Mine lists a page of one assignee's open cases (assign.Page makes f a
+// caller's own).
+func (s *Service) Mine(ctx context.Context, f assign.Filter) ([]*Case, error) {
+	return s.store.Mine(ctx, f)
+}
+
 // Case returns a case in one of the caller's regions.
 func (s *Service) Case(ctx context.Context, caller auth.Claims, id string) (*Case, error) {
 	return record.ReadInRegion(ctx, s.store.Case, caller, id)
@@ -114,10 +141,24 @@ var Consumes = []string{"application.submitted", "application.withdrawn"}
 func (s *Service) HandleEvent(ctx context.Context, ev *eventsv1.Event) error {
 	switch p := ev.GetPayload().(type) {
 	case *eventsv1.Event_ApplicationSubmitted:
-		if err := s.store.Open(ctx, OpenCase(ev)); err != nil {
+		c := OpenCase(ev)
+		var evs []*eventsv1.Event
+		h := p.ApplicationSubmitted.GetImported()
+		// An imported case with a sift in its history replays it from
+		// version 1 first; it gets no default owner (it may well be decided
+		// already).
+		if who := s.defaults.For(c.Region, c.ApplicationID); who != "" && h.GetSift() == nil {
+			ch := record.Change{Actor: event.SystemActor(Producer), At: c.SubmittedAt, ExpectedVersion: c.Version}
+			assigned, err := c.Assign(ch, who)
+			if err != nil {
+				return fmt.Errorf("assign the region's default owner: %w", err)
+			}
+			evs = append(evs, assigned)
+		}
+		if err := s.store.Open(ctx, c, evs...); err != nil {
 			return err
 		}
-		if h := p.ApplicationSubmitted.GetImported(); h != nil {
+		if h != nil {
 			return s.importHistory(ctx, ev, h)
 		}
 		return nil

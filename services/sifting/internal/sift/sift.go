@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/probation-recruitment/pipeline/pkg/assign"
 	"github.com/probation-recruitment/pipeline/pkg/record"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
@@ -62,6 +63,9 @@ type Case struct {
 	InterviewAt *time.Time
 	Score       *int
 	ReasonCode  string
+	// Assignee is the case's named owner, a staff subject id; empty when
+	// the region's SPOCs own it as a role.
+	Assignee string
 }
 
 // ErrUnknownCase: no case for the application. The application.submitted
@@ -178,6 +182,49 @@ func (c *Case) Withdraw(actor *commonv1.Actor, at time.Time, reason string) bool
 	c.Note(record.Change{Actor: actor, At: at}, Withdrawn, "application.withdrawn", reason)
 	return true
 }
+
+// openStates are the states whose case takes an owner.
+var openStates = []State{AwaitingSift, AwaitingInterview}
+
+// Assign names the case's owner (see assign.Assign): the case must be
+// open, and assigning its current owner again is refused (nothing would
+// change).
+func (c *Case) Assign(ch record.Change, assignee string) (*eventsv1.Event, error) {
+	ev, previous, err := assign.Assign(&c.Header, &c.Assignee, Producer, ch, assignee, "sift.assigned", openStates...)
+	if err != nil {
+		return nil, err
+	}
+	ev.Payload = &eventsv1.Event_SiftAssigned{SiftAssigned: &eventsv1.CaseAssigned{Assignee: assignee, PreviousAssignee: previous}}
+	return ev, nil
+}
+
+// Unassign removes the case's named owner; the case must be open and
+// assigned.
+func (c *Case) Unassign(ch record.Change) (*eventsv1.Event, error) {
+	ev, previous, err := assign.Unassign(&c.Header, &c.Assignee, Producer, ch, "sift.unassigned", openStates...)
+	if err != nil {
+		return nil, err
+	}
+	ev.Payload = &eventsv1.Event_SiftUnassigned{SiftUnassigned: &eventsv1.CaseUnassigned{PreviousAssignee: previous}}
+	return ev, nil
+}
+
+// Stage is the pipeline stage an open case is at: SIFT while awaiting the
+// sift, INTERVIEW after passing it; unspecified once the case is closed.
+func (c *Case) Stage() commonv1.Stage {
+	switch c.State {
+	case AwaitingSift:
+		return commonv1.Stage_STAGE_SIFT
+	case AwaitingInterview:
+		return commonv1.Stage_STAGE_INTERVIEW
+	}
+	return commonv1.Stage_STAGE_UNSPECIFIED
+}
+
+// StageEnteredAt is when an open case entered its stage: each of its open
+// states is a stage of its own, and a change that keeps the state (booking
+// an interview, naming an owner) keeps its clock.
+func (c *Case) StageEnteredAt() time.Time { return c.StateEnteredAt }
 
 // OpenCase is the case an application.submitted event opens.
 func OpenCase(ev *eventsv1.Event) *Case {

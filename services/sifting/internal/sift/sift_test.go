@@ -543,5 +543,5 @@ func TestDaysWaiting(t *testing.T) {
 // TestConsumes: Consumes names exactly the events HandleEvent acts on.
 func TestConsumes(t *testing.T) {
 	t.Parallel()
-	eventtest.WantConsumes(t, Consumes, NewService(nil, time.Now).HandleEvent)
+	eventtest.WantConsumes(t, Consumes, NewService(nil, time.Now, nil).HandleEvent)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/probation-recruitment/pipeline/pkg/assign"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
 	"github.com/probation-recruitment/pipeline/pkg/recordstore"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
@@ -38,35 +39,43 @@ func New(pool *pgxpool.Pool) *Store {
 var _ sift.Store = (*Store)(nil)
 
 const columns = `application_id::text, campaign_id::text, region, role, state, submitted_at, state_entered_at,
-	interview_at, score, reason_code, version`
+	interview_at, score, reason_code, version, assignee`
 
 func scan(row pgx.Row) (*sift.Case, error) {
 	c := &sift.Case{}
 	var role int32
 	err := row.Scan(&c.ApplicationID, &c.CampaignID, &c.Region, &role, &c.State, &c.SubmittedAt, &c.StateEnteredAt,
-		&c.InterviewAt, &c.Score, &c.ReasonCode, &c.Version)
+		&c.InterviewAt, &c.Score, &c.ReasonCode, &c.Version, &c.Assignee)
 	c.Role = commonv1.JobRole(role)
 	return c, err
 }
 
 func insert(ctx context.Context, tx pgx.Tx, c *sift.Case) (bool, error) {
 	tag, err := tx.Exec(ctx, `INSERT INTO cases (application_id, campaign_id, region, role, state, submitted_at,
-		state_entered_at, interview_at, score, reason_code, version)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`,
+		state_entered_at, interview_at, score, reason_code, version, assignee)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
 		c.ApplicationID, c.CampaignID, c.Region, int32(c.Role), c.State, c.SubmittedAt, c.StateEnteredAt,
-		c.InterviewAt, c.Score, c.ReasonCode, c.Version)
+		c.InterviewAt, c.Score, c.ReasonCode, c.Version, c.Assignee)
 	return tag.RowsAffected() == 1, err
 }
 
 func save(ctx context.Context, tx pgx.Tx, c *sift.Case) error {
 	_, err := tx.Exec(ctx, `UPDATE cases SET state = $2, state_entered_at = $3, interview_at = $4, score = $5,
-		reason_code = $6, version = $7 WHERE application_id = $1`,
-		c.ApplicationID, c.State, c.StateEnteredAt, c.InterviewAt, c.Score, c.ReasonCode, c.Version)
+		reason_code = $6, version = $7, assignee = $8 WHERE application_id = $1`,
+		c.ApplicationID, c.State, c.StateEnteredAt, c.InterviewAt, c.Score, c.ReasonCode, c.Version, c.Assignee)
 	return err
 }
 
-// Open inserts a case unless the application has one.
-func (s *Store) Open(ctx context.Context, c *sift.Case) error { return s.cases.Open(ctx, c) }
+// Open inserts a case and its events unless the application has one.
+func (s *Store) Open(ctx context.Context, c *sift.Case, evs ...*eventsv1.Event) error {
+	return s.cases.Open(ctx, c, evs...)
+}
+
+// Mine lists an assignee's open cases in f.Regions (nil: any), oldest in
+// their stage first.
+func (s *Store) Mine(ctx context.Context, f assign.Filter) ([]*sift.Case, error) {
+	return s.cases.Assigned(ctx, `SELECT `+columns+` FROM cases`, `state IN ('AWAITING_SIFT', 'AWAITING_INTERVIEW')`, "state_entered_at", f)
+}
 
 // Update applies fn to the case under a row lock.
 func (s *Store) Update(ctx context.Context, id string, fn func(*sift.Case) (*eventsv1.Event, error)) (*sift.Case, error) {

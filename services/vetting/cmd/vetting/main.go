@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/probation-recruitment/pipeline/pkg/assign"
 	"github.com/probation-recruitment/pipeline/pkg/audit"
 	"github.com/probation-recruitment/pipeline/pkg/config"
 	"github.com/probation-recruitment/pipeline/pkg/privacy"
@@ -53,7 +54,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defaults, err := vetting.ParseDefaults(cfg.DefaultAssignees)
+	defaults, err := assign.ParseDefaults(cfg.DefaultAssignees)
 	if err != nil {
 		return fmt.Errorf("VETTING_DEFAULT_ASSIGNEES: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/probation-recruitment/pipeline/pkg/assign"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/testenv"
@@ -291,7 +292,7 @@ func TestListMyCases(t *testing.T) {
 
 func TestDefaultAssignees(t *testing.T) {
 	t.Parallel()
-	defaults, err := vetting.ParseDefaults("london=vetting-london, vetting-london-2; wales=vetting-wales")
+	defaults, err := assign.ParseDefaults("london=vetting-london, vetting-london-2; wales=vetting-wales")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,11 +11,13 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/probation-recruitment/pipeline/pkg/apistatus"
+	"github.com/probation-recruitment/pipeline/pkg/assign"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/command"
 	"github.com/probation-recruitment/pipeline/pkg/idempotency"
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
+	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/vetting/v1"
 	"github.com/probation-recruitment/pipeline/services/vetting/internal/vetting"
 )
@@ -110,16 +112,13 @@ func (s *Server) BatchUnblock(ctx context.Context, req *pb.BatchUnblockRequest) 
 		return nil, s.toStatus(ctx, err)
 	}
 	out := &pb.BatchUnblockResponse{DryRun: req.GetDryRun()}
-	for i, item := range req.GetItems() {
-		r := &pb.UnblockResult{Index: int32(i), ApplicationId: item.GetApplicationId(), Status: apistatus.ItemStatus(s.toStatus(ctx, errs[i]))}
-		if errs[i] == nil {
-			out.Succeeded++
+	out.Succeeded, out.Failed = command.Tally(ctx, errs, s.toStatus, func(i int, st *commonv1.ItemStatus, ok bool) {
+		r := &pb.UnblockResult{Index: int32(i), ApplicationId: req.GetItems()[i].GetApplicationId(), Status: st}
+		if ok {
 			r.Case = resps[i].GetCase()
-		} else {
-			out.Failed++
 		}
 		out.Results = append(out.Results, r)
-	}
+	})
 	return out, nil
 }
 
@@ -147,7 +146,7 @@ func (s *Server) UnassignCase(ctx context.Context, req *pb.UnassignCaseRequest) 
 // how items, retries and dry runs behave. The assignee is checked once for
 // the whole batch.
 func (s *Server) BatchAssign(ctx context.Context, req *pb.BatchAssignRequest) (*pb.BatchAssignResponse, error) {
-	c := command.BatchCall{Call: command.Call{Method: "BatchAssign", Roles: changers, Invalid: vetting.CheckAssignee("assignee", req.GetAssignee())},
+	c := command.BatchCall{Call: command.Call{Method: "BatchAssign", Roles: changers, Invalid: assign.Check("assignee", req.GetAssignee())},
 		Field: "items", ItemNoun: "cases", Max: MaxBatch, DryRun: req.GetDryRun()}
 	resps, errs, err := command.Batch(ctx, s.pool, c, s.assigned(), req, req.GetItems(), newAssignResponse,
 		func(ctx context.Context, caller auth.Claims, item *pb.AssignItem, resp *pb.AssignCaseResponse) error {
@@ -162,16 +161,13 @@ func (s *Server) BatchAssign(ctx context.Context, req *pb.BatchAssignRequest) (*
 		return nil, s.toStatus(ctx, err)
 	}
 	out := &pb.BatchAssignResponse{DryRun: req.GetDryRun()}
-	for i, item := range req.GetItems() {
-		r := &pb.AssignResult{Index: int32(i), ApplicationId: item.GetApplicationId(), Status: apistatus.ItemStatus(s.toStatus(ctx, errs[i]))}
-		if errs[i] == nil {
-			out.Succeeded++
+	out.Succeeded, out.Failed = command.Tally(ctx, errs, s.toStatus, func(i int, st *commonv1.ItemStatus, ok bool) {
+		r := &pb.AssignResult{Index: int32(i), ApplicationId: req.GetItems()[i].GetApplicationId(), Status: st}
+		if ok {
 			r.Case = resps[i].GetCase()
-		} else {
-			out.Failed++
 		}
 		out.Results = append(out.Results, r)
-	}
+	})
 	return out, nil
 }
 
@@ -227,17 +223,12 @@ func (s *Server) ListMyCases(ctx context.Context, req *pb.ListMyCasesRequest) (*
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	limit, after, err := pagetoken.PageByKey(req.GetPageSize(), req.GetPageToken(), "mine", caller.Subject)
+	cases, next, err := assign.Page(ctx, caller, req.GetPageSize(), req.GetPageToken(), s.svc.Mine, func(c *vetting.Case) pagetoken.Key {
+		return pagetoken.Key{At: c.StateEnteredAt, ID: c.ApplicationID}
+	})
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	cases, err := s.svc.Mine(ctx, caller, vetting.MineFilter{After: after, Limit: limit + 1})
-	if err != nil {
-		return nil, s.toStatus(ctx, err)
-	}
-	cases, next := pagetoken.Next(cases, limit, func(c *vetting.Case) string {
-		return pagetoken.Key{At: c.StateEnteredAt, ID: c.ApplicationID}.String()
-	}, "mine", caller.Subject)
 	resp := &pb.ListMyCasesResponse{NextPageToken: next}
 	now := s.svc.Now()
 	for _, c := range cases {

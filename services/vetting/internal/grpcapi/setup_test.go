@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
 
+	"github.com/probation-recruitment/pipeline/pkg/assign"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/privacy"
@@ -62,7 +63,7 @@ func setupWith(t *testing.T, levels vetting.Levels) *env {
 }
 
 // setupFull is setup with levels and default assignees (nil: none).
-func setupFull(t *testing.T, levels vetting.Levels, defaults *vetting.Defaults) *env {
+func setupFull(t *testing.T, levels vetting.Levels, defaults *assign.Defaults) *env {
 	t.Helper()
 	e := &env{clock: testenv.NewClock(start)}
 	e.Service = servicetest.Start(t, quiet, store.Migrations, func(s *grpc.Server, pool *pgxpool.Pool) {

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/probation-recruitment/pipeline/pkg/assign"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
 	"github.com/probation-recruitment/pipeline/pkg/recordstore"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
@@ -104,9 +105,6 @@ func (s *Store) List(ctx context.Context, f vetting.ListFilter) ([]*vetting.Case
 
 // Mine lists an assignee's cases in progress in f.Regions (nil: any),
 // oldest in their status first.
-func (s *Store) Mine(ctx context.Context, f vetting.MineFilter) ([]*vetting.Case, error) {
-	query := `SELECT ` + columns + ` FROM cases WHERE assignee = $1 AND assignee <> ''
-		AND status IN ('OPEN', 'FORMS_RECEIVED', 'BLOCKED') AND ($2::text[] IS NULL OR region = ANY($2::text[]))
-		AND (status_entered_at, application_id) > ($3, $4::uuid) ORDER BY status_entered_at, application_id LIMIT $5`
-	return s.cases.List(ctx, query, f.Assignee, f.Regions, f.After.At, f.After.ID, f.Limit)
+func (s *Store) Mine(ctx context.Context, f assign.Filter) ([]*vetting.Case, error) {
+	return s.cases.Assigned(ctx, `SELECT `+columns+` FROM cases`, `status IN ('OPEN', 'FORMS_RECEIVED', 'BLOCKED')`, "status_entered_at", f)
 }

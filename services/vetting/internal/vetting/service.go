@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/probation-recruitment/pipeline/pkg/assign"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/imported"
@@ -37,7 +38,7 @@ type Store interface {
 	List(ctx context.Context, f ListFilter) ([]*Case, error)
 	// Mine lists an assignee's cases in progress, oldest in their status
 	// first.
-	Mine(ctx context.Context, f MineFilter) ([]*Case, error)
+	Mine(ctx context.Context, f assign.Filter) ([]*Case, error)
 }
 
 // ListFilter selects cases after a key.
@@ -48,27 +49,17 @@ type ListFilter struct {
 	Limit   int
 }
 
-// MineFilter selects a page of one assignee's cases in progress, oldest
-// in their status first.
-type MineFilter struct {
-	Assignee string
-	// Regions limits the list (nil: every region).
-	Regions []string
-	After   pagetoken.Key
-	Limit   int
-}
-
 // Service applies the vetting rules for callers and events.
 type Service struct {
 	store    Store
 	now      func() time.Time
 	levels   Levels
-	defaults *Defaults
+	defaults *assign.Defaults
 }
 
 // NewService returns a Service; defaults (nil: none) names who a new
 // case in each region is assigned to.
-func NewService(store Store, now func() time.Time, levels Levels, defaults *Defaults) *Service {
+func NewService(store Store, now func() time.Time, levels Levels, defaults *assign.Defaults) *Service {
 	return &Service{store: store, now: record.StoredPrecision(now), levels: levels, defaults: defaults}
 }
 
@@ -112,11 +103,9 @@ func (s *Service) Unassign(ctx context.Context, caller auth.Claims, id string, v
 	return s.change(ctx, caller, id, v, func(c *Case, ch record.Change) (*eventsv1.Event, error) { return c.Unassign(ch) })
 }
 
-// Mine lists the caller's own cases in progress. Only the caller's
-// current regions count: a case assigned while the caller covered a
-// region they no longer do is not theirs to read.
-func (s *Service) Mine(ctx context.Context, caller auth.Claims, f MineFilter) ([]*Case, error) {
-	f.Assignee, f.Regions = caller.Subject, record.Scope(caller)
+// Mine lists a page of one assignee's cases in progress (assign.Page
+// makes f a caller's own).
+func (s *Service) Mine(ctx context.Context, f assign.Filter) ([]*Case, error) {
 	return s.store.Mine(ctx, f)
 }
 

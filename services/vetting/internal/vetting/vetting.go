@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/probation-recruitment/pipeline/pkg/assign"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/record"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
@@ -171,38 +172,17 @@ func (c *Case) Erase(actor *commonv1.Actor, at time.Time) bool {
 	return true
 }
 
-// CheckAssignee refuses an assignee that is not a staff subject id as
-// tokens carry it: an email address, a name or free text would put
-// personal data in events, and a service's reserved subject owns no work.
-func CheckAssignee(field, assignee string) error {
-	switch {
-	case assignee == "":
-		return validate.Field(field, "is required: a staff subject id as the sign-in token carries it")
-	case strings.Contains(assignee, "@"):
-		return validate.Field(field, "must be a staff subject id, not an email address")
-	case strings.HasPrefix(strings.ToLower(assignee), auth.SystemPrefix):
-		return validate.Field(field, "must be a staff subject id, not a service's")
-	case !auth.WellFormedSubject(assignee):
-		return validate.Field(field, "must be a staff subject id (letters, digits and ._+=:/|- only, at most 255)")
-	}
-	return nil
-}
+// inProgress are the statuses whose case takes an owner.
+var inProgress = []Status{Open, FormsReceived, Blocked}
 
-// Assign names the case's owner; the case must be in progress, and
-// assigning its current owner again is refused (nothing would change).
+// Assign names the case's owner (see assign.Assign); the case must be in
+// progress, and assigning its current owner again is refused (nothing
+// would change).
 func (c *Case) Assign(ch record.Change, assignee string) (*eventsv1.Event, error) {
-	if err := CheckAssignee("assignee", assignee); err != nil {
+	ev, previous, err := assign.Assign(&c.Header, &c.Assignee, Producer, ch, assignee, "vetting.assigned", inProgress...)
+	if err != nil {
 		return nil, err
 	}
-	if err := c.Begin(ch, "assign", Open, FormsReceived, Blocked); err != nil {
-		return nil, err
-	}
-	if c.Assignee == assignee {
-		return nil, record.Refused(c.State, "assign").Because("it is already assigned to " + assignee)
-	}
-	previous := c.Assignee
-	c.Assignee = assignee
-	ev := c.Move(Producer, ch, c.State, "vetting.assigned", "")
 	ev.Payload = &eventsv1.Event_VettingAssigned{VettingAssigned: &eventsv1.VettingAssigned{Assignee: assignee, PreviousAssignee: previous}}
 	return ev, nil
 }
@@ -210,15 +190,10 @@ func (c *Case) Assign(ch record.Change, assignee string) (*eventsv1.Event, error
 // Unassign removes the case's named owner; the case must be in progress
 // and assigned.
 func (c *Case) Unassign(ch record.Change) (*eventsv1.Event, error) {
-	if err := c.Begin(ch, "unassign", Open, FormsReceived, Blocked); err != nil {
+	ev, previous, err := assign.Unassign(&c.Header, &c.Assignee, Producer, ch, "vetting.unassigned", inProgress...)
+	if err != nil {
 		return nil, err
 	}
-	if c.Assignee == "" {
-		return nil, record.Refused(c.State, "unassign").Because("it has no assignee")
-	}
-	previous := c.Assignee
-	c.Assignee = ""
-	ev := c.Move(Producer, ch, c.State, "vetting.unassigned", "")
 	ev.Payload = &eventsv1.Event_VettingUnassigned{VettingUnassigned: &eventsv1.VettingUnassigned{PreviousAssignee: previous}}
 	return ev, nil
 }

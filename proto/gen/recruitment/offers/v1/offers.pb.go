@@ -107,8 +107,14 @@ type Offer struct {
 	StatusEnteredAt  *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=status_entered_at,json=statusEnteredAt,proto3" json:"status_entered_at,omitempty"`
 	Version          int64                  `protobuf:"varint,15,opt,name=version,proto3" json:"version,omitempty"`
 	History          []*v1.HistoryEntry     `protobuf:"bytes,16,rep,name=history,proto3" json:"history,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The named owner: a staff subject id; empty when unassigned (the
+	// region's SPOCs own it as a role).
+	Assignee string `protobuf:"bytes,17,opt,name=assignee,proto3" json:"assignee,omitempty"`
+	// When the record entered its stage: OFFER (awaiting or made) from the
+	// passed interview, PRE_EMPLOYMENT from the acceptance.
+	StageEnteredAt *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=stage_entered_at,json=stageEnteredAt,proto3" json:"stage_entered_at,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Offer) Reset() {
@@ -249,6 +255,20 @@ func (x *Offer) GetVersion() int64 {
 func (x *Offer) GetHistory() []*v1.HistoryEntry {
 	if x != nil {
 		return x.History
+	}
+	return nil
+}
+
+func (x *Offer) GetAssignee() string {
+	if x != nil {
+		return x.Assignee
+	}
+	return ""
+}
+
+func (x *Offer) GetStageEnteredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StageEnteredAt
 	}
 	return nil
 }
@@ -1148,11 +1168,667 @@ func (x *GetOfferResponse) GetOffer() *Offer {
 	return nil
 }
 
+type AssignCaseRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	RequestId       string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	ApplicationId   string                 `protobuf:"bytes,2,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	ExpectedVersion int64                  `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	// A staff subject id as tokens carry it; an email address is refused.
+	Assignee      string `protobuf:"bytes,4,opt,name=assignee,proto3" json:"assignee,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssignCaseRequest) Reset() {
+	*x = AssignCaseRequest{}
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssignCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssignCaseRequest) ProtoMessage() {}
+
+func (x *AssignCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssignCaseRequest.ProtoReflect.Descriptor instead.
+func (*AssignCaseRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *AssignCaseRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *AssignCaseRequest) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *AssignCaseRequest) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
+}
+
+func (x *AssignCaseRequest) GetAssignee() string {
+	if x != nil {
+		return x.Assignee
+	}
+	return ""
+}
+
+type AssignCaseResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Offer         *Offer                 `protobuf:"bytes,1,opt,name=offer,proto3" json:"offer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssignCaseResponse) Reset() {
+	*x = AssignCaseResponse{}
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssignCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssignCaseResponse) ProtoMessage() {}
+
+func (x *AssignCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssignCaseResponse.ProtoReflect.Descriptor instead.
+func (*AssignCaseResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *AssignCaseResponse) GetOffer() *Offer {
+	if x != nil {
+		return x.Offer
+	}
+	return nil
+}
+
+type UnassignCaseRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	RequestId       string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	ApplicationId   string                 `protobuf:"bytes,2,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	ExpectedVersion int64                  `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *UnassignCaseRequest) Reset() {
+	*x = UnassignCaseRequest{}
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnassignCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnassignCaseRequest) ProtoMessage() {}
+
+func (x *UnassignCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnassignCaseRequest.ProtoReflect.Descriptor instead.
+func (*UnassignCaseRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *UnassignCaseRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *UnassignCaseRequest) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *UnassignCaseRequest) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
+}
+
+type UnassignCaseResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Offer         *Offer                 `protobuf:"bytes,1,opt,name=offer,proto3" json:"offer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnassignCaseResponse) Reset() {
+	*x = UnassignCaseResponse{}
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnassignCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnassignCaseResponse) ProtoMessage() {}
+
+func (x *UnassignCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnassignCaseResponse.ProtoReflect.Descriptor instead.
+func (*UnassignCaseResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *UnassignCaseResponse) GetOffer() *Offer {
+	if x != nil {
+		return x.Offer
+	}
+	return nil
+}
+
+// AssignItem is one record of a batch assign.
+type AssignItem struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	ApplicationId   string                 `protobuf:"bytes,1,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	ExpectedVersion int64                  `protobuf:"varint,2,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *AssignItem) Reset() {
+	*x = AssignItem{}
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssignItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssignItem) ProtoMessage() {}
+
+func (x *AssignItem) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssignItem.ProtoReflect.Descriptor instead.
+func (*AssignItem) Descriptor() ([]byte, []int) {
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *AssignItem) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *AssignItem) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
+}
+
+type BatchAssignRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Idempotency for the whole batch; not needed for a dry run.
+	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// 1-1000 items.
+	Items []*AssignItem `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
+	// Every item's new owner.
+	Assignee      string `protobuf:"bytes,3,opt,name=assignee,proto3" json:"assignee,omitempty"`
+	DryRun        bool   `protobuf:"varint,4,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchAssignRequest) Reset() {
+	*x = BatchAssignRequest{}
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchAssignRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchAssignRequest) ProtoMessage() {}
+
+func (x *BatchAssignRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchAssignRequest.ProtoReflect.Descriptor instead.
+func (*BatchAssignRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *BatchAssignRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *BatchAssignRequest) GetItems() []*AssignItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *BatchAssignRequest) GetAssignee() string {
+	if x != nil {
+		return x.Assignee
+	}
+	return ""
+}
+
+func (x *BatchAssignRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+// AssignResult is the outcome of one batch item, in request order.
+type AssignResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Index         int32                  `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	ApplicationId string                 `protobuf:"bytes,2,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	Status        *v1.ItemStatus         `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	// The record after the change (or as it would be, on a dry run) when OK.
+	Offer         *Offer `protobuf:"bytes,4,opt,name=offer,proto3" json:"offer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssignResult) Reset() {
+	*x = AssignResult{}
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssignResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssignResult) ProtoMessage() {}
+
+func (x *AssignResult) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssignResult.ProtoReflect.Descriptor instead.
+func (*AssignResult) Descriptor() ([]byte, []int) {
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *AssignResult) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *AssignResult) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *AssignResult) GetStatus() *v1.ItemStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+func (x *AssignResult) GetOffer() *Offer {
+	if x != nil {
+		return x.Offer
+	}
+	return nil
+}
+
+type BatchAssignResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*AssignResult        `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	Succeeded     int32                  `protobuf:"varint,2,opt,name=succeeded,proto3" json:"succeeded,omitempty"`
+	Failed        int32                  `protobuf:"varint,3,opt,name=failed,proto3" json:"failed,omitempty"`
+	DryRun        bool                   `protobuf:"varint,4,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchAssignResponse) Reset() {
+	*x = BatchAssignResponse{}
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchAssignResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchAssignResponse) ProtoMessage() {}
+
+func (x *BatchAssignResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchAssignResponse.ProtoReflect.Descriptor instead.
+func (*BatchAssignResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *BatchAssignResponse) GetResults() []*AssignResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *BatchAssignResponse) GetSucceeded() int32 {
+	if x != nil {
+		return x.Succeeded
+	}
+	return 0
+}
+
+func (x *BatchAssignResponse) GetFailed() int32 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *BatchAssignResponse) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+type ListMyCasesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMyCasesRequest) Reset() {
+	*x = ListMyCasesRequest{}
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMyCasesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMyCasesRequest) ProtoMessage() {}
+
+func (x *ListMyCasesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMyCasesRequest.ProtoReflect.Descriptor instead.
+func (*ListMyCasesRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ListMyCasesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListMyCasesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// MyCase is one entry of the caller's work list: the record, its stage and
+// how long it has been there.
+type MyCase struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Offer *Offer                 `protobuf:"bytes,1,opt,name=offer,proto3" json:"offer,omitempty"`
+	// STAGE_OFFER or STAGE_PRE_EMPLOYMENT.
+	Stage v1.Stage `protobuf:"varint,2,opt,name=stage,proto3,enum=recruitment.common.v1.Stage" json:"stage,omitempty"`
+	// When the record entered its stage.
+	StageEnteredAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=stage_entered_at,json=stageEnteredAt,proto3" json:"stage_entered_at,omitempty"`
+	// Whole days in the stage.
+	DaysInStage   int32 `protobuf:"varint,4,opt,name=days_in_stage,json=daysInStage,proto3" json:"days_in_stage,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MyCase) Reset() {
+	*x = MyCase{}
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MyCase) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MyCase) ProtoMessage() {}
+
+func (x *MyCase) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MyCase.ProtoReflect.Descriptor instead.
+func (*MyCase) Descriptor() ([]byte, []int) {
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *MyCase) GetOffer() *Offer {
+	if x != nil {
+		return x.Offer
+	}
+	return nil
+}
+
+func (x *MyCase) GetStage() v1.Stage {
+	if x != nil {
+		return x.Stage
+	}
+	return v1.Stage(0)
+}
+
+func (x *MyCase) GetStageEnteredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StageEnteredAt
+	}
+	return nil
+}
+
+func (x *MyCase) GetDaysInStage() int32 {
+	if x != nil {
+		return x.DaysInStage
+	}
+	return 0
+}
+
+type ListMyCasesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cases         []*MyCase              `protobuf:"bytes,1,rep,name=cases,proto3" json:"cases,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMyCasesResponse) Reset() {
+	*x = ListMyCasesResponse{}
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMyCasesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMyCasesResponse) ProtoMessage() {}
+
+func (x *ListMyCasesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMyCasesResponse.ProtoReflect.Descriptor instead.
+func (*ListMyCasesResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ListMyCasesResponse) GetCases() []*MyCase {
+	if x != nil {
+		return x.Cases
+	}
+	return nil
+}
+
+func (x *ListMyCasesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_recruitment_offers_v1_offers_proto protoreflect.FileDescriptor
 
 const file_recruitment_offers_v1_offers_proto_rawDesc = "" +
 	"\n" +
-	"\"recruitment/offers/v1/offers.proto\x12\x15recruitment.offers.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\"\x8c\x06\n" +
+	"\"recruitment/offers/v1/offers.proto\x12\x15recruitment.offers.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\"\xee\x06\n" +
 	"\x05Offer\x12%\n" +
 	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
@@ -1175,7 +1851,9 @@ const file_recruitment_offers_v1_offers_proto_rawDesc = "" +
 	"reasonCode\x12F\n" +
 	"\x11status_entered_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\x0fstatusEnteredAt\x12\x18\n" +
 	"\aversion\x18\x0f \x01(\x03R\aversion\x12=\n" +
-	"\ahistory\x18\x10 \x03(\v2#.recruitment.common.v1.HistoryEntryR\ahistory\"\xff\x01\n" +
+	"\ahistory\x18\x10 \x03(\v2#.recruitment.common.v1.HistoryEntryR\ahistory\x12\x1a\n" +
+	"\bassignee\x18\x11 \x01(\tR\bassignee\x12D\n" +
+	"\x10stage_entered_at\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\x0estageEnteredAt\"\xff\x01\n" +
 	"\x1bMakeConditionalOfferRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12%\n" +
@@ -1243,7 +1921,54 @@ const file_recruitment_offers_v1_offers_proto_rawDesc = "" +
 	"\x0fGetOfferRequest\x12%\n" +
 	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\"F\n" +
 	"\x10GetOfferResponse\x122\n" +
-	"\x05offer\x18\x01 \x01(\v2\x1c.recruitment.offers.v1.OfferR\x05offer*\xcf\x01\n" +
+	"\x05offer\x18\x01 \x01(\v2\x1c.recruitment.offers.v1.OfferR\x05offer\"\xa0\x01\n" +
+	"\x11AssignCaseRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12%\n" +
+	"\x0eapplication_id\x18\x02 \x01(\tR\rapplicationId\x12)\n" +
+	"\x10expected_version\x18\x03 \x01(\x03R\x0fexpectedVersion\x12\x1a\n" +
+	"\bassignee\x18\x04 \x01(\tR\bassignee\"H\n" +
+	"\x12AssignCaseResponse\x122\n" +
+	"\x05offer\x18\x01 \x01(\v2\x1c.recruitment.offers.v1.OfferR\x05offer\"\x86\x01\n" +
+	"\x13UnassignCaseRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12%\n" +
+	"\x0eapplication_id\x18\x02 \x01(\tR\rapplicationId\x12)\n" +
+	"\x10expected_version\x18\x03 \x01(\x03R\x0fexpectedVersion\"J\n" +
+	"\x14UnassignCaseResponse\x122\n" +
+	"\x05offer\x18\x01 \x01(\v2\x1c.recruitment.offers.v1.OfferR\x05offer\"^\n" +
+	"\n" +
+	"AssignItem\x12%\n" +
+	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12)\n" +
+	"\x10expected_version\x18\x02 \x01(\x03R\x0fexpectedVersion\"\xa1\x01\n" +
+	"\x12BatchAssignRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x127\n" +
+	"\x05items\x18\x02 \x03(\v2!.recruitment.offers.v1.AssignItemR\x05items\x12\x1a\n" +
+	"\bassignee\x18\x03 \x01(\tR\bassignee\x12\x17\n" +
+	"\adry_run\x18\x04 \x01(\bR\x06dryRun\"\xba\x01\n" +
+	"\fAssignResult\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x05R\x05index\x12%\n" +
+	"\x0eapplication_id\x18\x02 \x01(\tR\rapplicationId\x129\n" +
+	"\x06status\x18\x03 \x01(\v2!.recruitment.common.v1.ItemStatusR\x06status\x122\n" +
+	"\x05offer\x18\x04 \x01(\v2\x1c.recruitment.offers.v1.OfferR\x05offer\"\xa3\x01\n" +
+	"\x13BatchAssignResponse\x12=\n" +
+	"\aresults\x18\x01 \x03(\v2#.recruitment.offers.v1.AssignResultR\aresults\x12\x1c\n" +
+	"\tsucceeded\x18\x02 \x01(\x05R\tsucceeded\x12\x16\n" +
+	"\x06failed\x18\x03 \x01(\x05R\x06failed\x12\x17\n" +
+	"\adry_run\x18\x04 \x01(\bR\x06dryRun\"P\n" +
+	"\x12ListMyCasesRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\xda\x01\n" +
+	"\x06MyCase\x122\n" +
+	"\x05offer\x18\x01 \x01(\v2\x1c.recruitment.offers.v1.OfferR\x05offer\x122\n" +
+	"\x05stage\x18\x02 \x01(\x0e2\x1c.recruitment.common.v1.StageR\x05stage\x12D\n" +
+	"\x10stage_entered_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0estageEnteredAt\x12\"\n" +
+	"\rdays_in_stage\x18\x04 \x01(\x05R\vdaysInStage\"r\n" +
+	"\x13ListMyCasesResponse\x123\n" +
+	"\x05cases\x18\x01 \x03(\v2\x1d.recruitment.offers.v1.MyCaseR\x05cases\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xcf\x01\n" +
 	"\vOfferStatus\x12\x1c\n" +
 	"\x18OFFER_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bOFFER_STATUS_AWAITING_OFFER\x10\x01\x12\x15\n" +
@@ -1251,7 +1976,7 @@ const file_recruitment_offers_v1_offers_proto_rawDesc = "" +
 	"\x15OFFER_STATUS_ACCEPTED\x10\x03\x12\x19\n" +
 	"\x15OFFER_STATUS_DECLINED\x10\x04\x12\x1a\n" +
 	"\x16OFFER_STATUS_WITHDRAWN\x10\x05\x12\x18\n" +
-	"\x14OFFER_STATUS_STARTED\x10\x062\xdd\x06\n" +
+	"\x14OFFER_STATUS_STARTED\x10\x062\xf5\t\n" +
 	"\rOffersService\x12\x7f\n" +
 	"\x14MakeConditionalOffer\x122.recruitment.offers.v1.MakeConditionalOfferRequest\x1a3.recruitment.offers.v1.MakeConditionalOfferResponse\x12d\n" +
 	"\vAcceptOffer\x12).recruitment.offers.v1.AcceptOfferRequest\x1a*.recruitment.offers.v1.AcceptOfferResponse\x12g\n" +
@@ -1261,7 +1986,12 @@ const file_recruitment_offers_v1_offers_proto_rawDesc = "" +
 	"\fConfirmStart\x12*.recruitment.offers.v1.ConfirmStartRequest\x1a+.recruitment.offers.v1.ConfirmStartResponse\x12a\n" +
 	"\n" +
 	"ListOffers\x12(.recruitment.offers.v1.ListOffersRequest\x1a).recruitment.offers.v1.ListOffersResponse\x12[\n" +
-	"\bGetOffer\x12&.recruitment.offers.v1.GetOfferRequest\x1a'.recruitment.offers.v1.GetOfferResponseB\xf2\x01\n" +
+	"\bGetOffer\x12&.recruitment.offers.v1.GetOfferRequest\x1a'.recruitment.offers.v1.GetOfferResponse\x12a\n" +
+	"\n" +
+	"AssignCase\x12(.recruitment.offers.v1.AssignCaseRequest\x1a).recruitment.offers.v1.AssignCaseResponse\x12g\n" +
+	"\fUnassignCase\x12*.recruitment.offers.v1.UnassignCaseRequest\x1a+.recruitment.offers.v1.UnassignCaseResponse\x12d\n" +
+	"\vBatchAssign\x12).recruitment.offers.v1.BatchAssignRequest\x1a*.recruitment.offers.v1.BatchAssignResponse\x12d\n" +
+	"\vListMyCases\x12).recruitment.offers.v1.ListMyCasesRequest\x1a*.recruitment.offers.v1.ListMyCasesResponseB\xf2\x01\n" +
 	"\x19com.recruitment.offers.v1B\vOffersProtoP\x01ZRgithub.com/probation-recruitment/pipeline/proto/gen/recruitment/offers/v1;offersv1\xa2\x02\x03ROX\xaa\x02\x15Recruitment.Offers.V1\xca\x02\x15Recruitment\\Offers\\V1\xe2\x02!Recruitment\\Offers\\V1\\GPBMetadata\xea\x02\x17Recruitment::Offers::V1b\x06proto3"
 
 var (
@@ -1277,7 +2007,7 @@ func file_recruitment_offers_v1_offers_proto_rawDescGZIP() []byte {
 }
 
 var file_recruitment_offers_v1_offers_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_recruitment_offers_v1_offers_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_recruitment_offers_v1_offers_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_recruitment_offers_v1_offers_proto_goTypes = []any{
 	(OfferStatus)(0),                     // 0: recruitment.offers.v1.OfferStatus
 	(*Offer)(nil),                        // 1: recruitment.offers.v1.Offer
@@ -1297,53 +2027,85 @@ var file_recruitment_offers_v1_offers_proto_goTypes = []any{
 	(*ListOffersResponse)(nil),           // 15: recruitment.offers.v1.ListOffersResponse
 	(*GetOfferRequest)(nil),              // 16: recruitment.offers.v1.GetOfferRequest
 	(*GetOfferResponse)(nil),             // 17: recruitment.offers.v1.GetOfferResponse
-	(v1.JobRole)(0),                      // 18: recruitment.common.v1.JobRole
-	(v1.OfferCondition)(0),               // 19: recruitment.common.v1.OfferCondition
-	(*v1.Date)(nil),                      // 20: recruitment.common.v1.Date
-	(*timestamppb.Timestamp)(nil),        // 21: google.protobuf.Timestamp
-	(*v1.HistoryEntry)(nil),              // 22: recruitment.common.v1.HistoryEntry
+	(*AssignCaseRequest)(nil),            // 18: recruitment.offers.v1.AssignCaseRequest
+	(*AssignCaseResponse)(nil),           // 19: recruitment.offers.v1.AssignCaseResponse
+	(*UnassignCaseRequest)(nil),          // 20: recruitment.offers.v1.UnassignCaseRequest
+	(*UnassignCaseResponse)(nil),         // 21: recruitment.offers.v1.UnassignCaseResponse
+	(*AssignItem)(nil),                   // 22: recruitment.offers.v1.AssignItem
+	(*BatchAssignRequest)(nil),           // 23: recruitment.offers.v1.BatchAssignRequest
+	(*AssignResult)(nil),                 // 24: recruitment.offers.v1.AssignResult
+	(*BatchAssignResponse)(nil),          // 25: recruitment.offers.v1.BatchAssignResponse
+	(*ListMyCasesRequest)(nil),           // 26: recruitment.offers.v1.ListMyCasesRequest
+	(*MyCase)(nil),                       // 27: recruitment.offers.v1.MyCase
+	(*ListMyCasesResponse)(nil),          // 28: recruitment.offers.v1.ListMyCasesResponse
+	(v1.JobRole)(0),                      // 29: recruitment.common.v1.JobRole
+	(v1.OfferCondition)(0),               // 30: recruitment.common.v1.OfferCondition
+	(*v1.Date)(nil),                      // 31: recruitment.common.v1.Date
+	(*timestamppb.Timestamp)(nil),        // 32: google.protobuf.Timestamp
+	(*v1.HistoryEntry)(nil),              // 33: recruitment.common.v1.HistoryEntry
+	(*v1.ItemStatus)(nil),                // 34: recruitment.common.v1.ItemStatus
+	(v1.Stage)(0),                        // 35: recruitment.common.v1.Stage
 }
 var file_recruitment_offers_v1_offers_proto_depIdxs = []int32{
-	18, // 0: recruitment.offers.v1.Offer.role:type_name -> recruitment.common.v1.JobRole
+	29, // 0: recruitment.offers.v1.Offer.role:type_name -> recruitment.common.v1.JobRole
 	0,  // 1: recruitment.offers.v1.Offer.status:type_name -> recruitment.offers.v1.OfferStatus
-	19, // 2: recruitment.offers.v1.Offer.conditions:type_name -> recruitment.common.v1.OfferCondition
-	20, // 3: recruitment.offers.v1.Offer.start_date:type_name -> recruitment.common.v1.Date
-	20, // 4: recruitment.offers.v1.Offer.vetting_due_by:type_name -> recruitment.common.v1.Date
-	21, // 5: recruitment.offers.v1.Offer.status_entered_at:type_name -> google.protobuf.Timestamp
-	22, // 6: recruitment.offers.v1.Offer.history:type_name -> recruitment.common.v1.HistoryEntry
-	19, // 7: recruitment.offers.v1.MakeConditionalOfferRequest.conditions:type_name -> recruitment.common.v1.OfferCondition
-	1,  // 8: recruitment.offers.v1.MakeConditionalOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
-	1,  // 9: recruitment.offers.v1.AcceptOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
-	1,  // 10: recruitment.offers.v1.DeclineOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
-	1,  // 11: recruitment.offers.v1.WithdrawOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
-	20, // 12: recruitment.offers.v1.SetStartDateRequest.start_date:type_name -> recruitment.common.v1.Date
-	20, // 13: recruitment.offers.v1.SetStartDateRequest.vetting_due_by:type_name -> recruitment.common.v1.Date
-	1,  // 14: recruitment.offers.v1.SetStartDateResponse.offer:type_name -> recruitment.offers.v1.Offer
-	1,  // 15: recruitment.offers.v1.ConfirmStartResponse.offer:type_name -> recruitment.offers.v1.Offer
-	0,  // 16: recruitment.offers.v1.ListOffersRequest.status:type_name -> recruitment.offers.v1.OfferStatus
-	1,  // 17: recruitment.offers.v1.ListOffersResponse.offers:type_name -> recruitment.offers.v1.Offer
-	1,  // 18: recruitment.offers.v1.GetOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
-	2,  // 19: recruitment.offers.v1.OffersService.MakeConditionalOffer:input_type -> recruitment.offers.v1.MakeConditionalOfferRequest
-	4,  // 20: recruitment.offers.v1.OffersService.AcceptOffer:input_type -> recruitment.offers.v1.AcceptOfferRequest
-	6,  // 21: recruitment.offers.v1.OffersService.DeclineOffer:input_type -> recruitment.offers.v1.DeclineOfferRequest
-	8,  // 22: recruitment.offers.v1.OffersService.WithdrawOffer:input_type -> recruitment.offers.v1.WithdrawOfferRequest
-	10, // 23: recruitment.offers.v1.OffersService.SetStartDate:input_type -> recruitment.offers.v1.SetStartDateRequest
-	12, // 24: recruitment.offers.v1.OffersService.ConfirmStart:input_type -> recruitment.offers.v1.ConfirmStartRequest
-	14, // 25: recruitment.offers.v1.OffersService.ListOffers:input_type -> recruitment.offers.v1.ListOffersRequest
-	16, // 26: recruitment.offers.v1.OffersService.GetOffer:input_type -> recruitment.offers.v1.GetOfferRequest
-	3,  // 27: recruitment.offers.v1.OffersService.MakeConditionalOffer:output_type -> recruitment.offers.v1.MakeConditionalOfferResponse
-	5,  // 28: recruitment.offers.v1.OffersService.AcceptOffer:output_type -> recruitment.offers.v1.AcceptOfferResponse
-	7,  // 29: recruitment.offers.v1.OffersService.DeclineOffer:output_type -> recruitment.offers.v1.DeclineOfferResponse
-	9,  // 30: recruitment.offers.v1.OffersService.WithdrawOffer:output_type -> recruitment.offers.v1.WithdrawOfferResponse
-	11, // 31: recruitment.offers.v1.OffersService.SetStartDate:output_type -> recruitment.offers.v1.SetStartDateResponse
-	13, // 32: recruitment.offers.v1.OffersService.ConfirmStart:output_type -> recruitment.offers.v1.ConfirmStartResponse
-	15, // 33: recruitment.offers.v1.OffersService.ListOffers:output_type -> recruitment.offers.v1.ListOffersResponse
-	17, // 34: recruitment.offers.v1.OffersService.GetOffer:output_type -> recruitment.offers.v1.GetOfferResponse
-	27, // [27:35] is the sub-list for method output_type
-	19, // [19:27] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	30, // 2: recruitment.offers.v1.Offer.conditions:type_name -> recruitment.common.v1.OfferCondition
+	31, // 3: recruitment.offers.v1.Offer.start_date:type_name -> recruitment.common.v1.Date
+	31, // 4: recruitment.offers.v1.Offer.vetting_due_by:type_name -> recruitment.common.v1.Date
+	32, // 5: recruitment.offers.v1.Offer.status_entered_at:type_name -> google.protobuf.Timestamp
+	33, // 6: recruitment.offers.v1.Offer.history:type_name -> recruitment.common.v1.HistoryEntry
+	32, // 7: recruitment.offers.v1.Offer.stage_entered_at:type_name -> google.protobuf.Timestamp
+	30, // 8: recruitment.offers.v1.MakeConditionalOfferRequest.conditions:type_name -> recruitment.common.v1.OfferCondition
+	1,  // 9: recruitment.offers.v1.MakeConditionalOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
+	1,  // 10: recruitment.offers.v1.AcceptOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
+	1,  // 11: recruitment.offers.v1.DeclineOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
+	1,  // 12: recruitment.offers.v1.WithdrawOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
+	31, // 13: recruitment.offers.v1.SetStartDateRequest.start_date:type_name -> recruitment.common.v1.Date
+	31, // 14: recruitment.offers.v1.SetStartDateRequest.vetting_due_by:type_name -> recruitment.common.v1.Date
+	1,  // 15: recruitment.offers.v1.SetStartDateResponse.offer:type_name -> recruitment.offers.v1.Offer
+	1,  // 16: recruitment.offers.v1.ConfirmStartResponse.offer:type_name -> recruitment.offers.v1.Offer
+	0,  // 17: recruitment.offers.v1.ListOffersRequest.status:type_name -> recruitment.offers.v1.OfferStatus
+	1,  // 18: recruitment.offers.v1.ListOffersResponse.offers:type_name -> recruitment.offers.v1.Offer
+	1,  // 19: recruitment.offers.v1.GetOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
+	1,  // 20: recruitment.offers.v1.AssignCaseResponse.offer:type_name -> recruitment.offers.v1.Offer
+	1,  // 21: recruitment.offers.v1.UnassignCaseResponse.offer:type_name -> recruitment.offers.v1.Offer
+	22, // 22: recruitment.offers.v1.BatchAssignRequest.items:type_name -> recruitment.offers.v1.AssignItem
+	34, // 23: recruitment.offers.v1.AssignResult.status:type_name -> recruitment.common.v1.ItemStatus
+	1,  // 24: recruitment.offers.v1.AssignResult.offer:type_name -> recruitment.offers.v1.Offer
+	24, // 25: recruitment.offers.v1.BatchAssignResponse.results:type_name -> recruitment.offers.v1.AssignResult
+	1,  // 26: recruitment.offers.v1.MyCase.offer:type_name -> recruitment.offers.v1.Offer
+	35, // 27: recruitment.offers.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
+	32, // 28: recruitment.offers.v1.MyCase.stage_entered_at:type_name -> google.protobuf.Timestamp
+	27, // 29: recruitment.offers.v1.ListMyCasesResponse.cases:type_name -> recruitment.offers.v1.MyCase
+	2,  // 30: recruitment.offers.v1.OffersService.MakeConditionalOffer:input_type -> recruitment.offers.v1.MakeConditionalOfferRequest
+	4,  // 31: recruitment.offers.v1.OffersService.AcceptOffer:input_type -> recruitment.offers.v1.AcceptOfferRequest
+	6,  // 32: recruitment.offers.v1.OffersService.DeclineOffer:input_type -> recruitment.offers.v1.DeclineOfferRequest
+	8,  // 33: recruitment.offers.v1.OffersService.WithdrawOffer:input_type -> recruitment.offers.v1.WithdrawOfferRequest
+	10, // 34: recruitment.offers.v1.OffersService.SetStartDate:input_type -> recruitment.offers.v1.SetStartDateRequest
+	12, // 35: recruitment.offers.v1.OffersService.ConfirmStart:input_type -> recruitment.offers.v1.ConfirmStartRequest
+	14, // 36: recruitment.offers.v1.OffersService.ListOffers:input_type -> recruitment.offers.v1.ListOffersRequest
+	16, // 37: recruitment.offers.v1.OffersService.GetOffer:input_type -> recruitment.offers.v1.GetOfferRequest
+	18, // 38: recruitment.offers.v1.OffersService.AssignCase:input_type -> recruitment.offers.v1.AssignCaseRequest
+	20, // 39: recruitment.offers.v1.OffersService.UnassignCase:input_type -> recruitment.offers.v1.UnassignCaseRequest
+	23, // 40: recruitment.offers.v1.OffersService.BatchAssign:input_type -> recruitment.offers.v1.BatchAssignRequest
+	26, // 41: recruitment.offers.v1.OffersService.ListMyCases:input_type -> recruitment.offers.v1.ListMyCasesRequest
+	3,  // 42: recruitment.offers.v1.OffersService.MakeConditionalOffer:output_type -> recruitment.offers.v1.MakeConditionalOfferResponse
+	5,  // 43: recruitment.offers.v1.OffersService.AcceptOffer:output_type -> recruitment.offers.v1.AcceptOfferResponse
+	7,  // 44: recruitment.offers.v1.OffersService.DeclineOffer:output_type -> recruitment.offers.v1.DeclineOfferResponse
+	9,  // 45: recruitment.offers.v1.OffersService.WithdrawOffer:output_type -> recruitment.offers.v1.WithdrawOfferResponse
+	11, // 46: recruitment.offers.v1.OffersService.SetStartDate:output_type -> recruitment.offers.v1.SetStartDateResponse
+	13, // 47: recruitment.offers.v1.OffersService.ConfirmStart:output_type -> recruitment.offers.v1.ConfirmStartResponse
+	15, // 48: recruitment.offers.v1.OffersService.ListOffers:output_type -> recruitment.offers.v1.ListOffersResponse
+	17, // 49: recruitment.offers.v1.OffersService.GetOffer:output_type -> recruitment.offers.v1.GetOfferResponse
+	19, // 50: recruitment.offers.v1.OffersService.AssignCase:output_type -> recruitment.offers.v1.AssignCaseResponse
+	21, // 51: recruitment.offers.v1.OffersService.UnassignCase:output_type -> recruitment.offers.v1.UnassignCaseResponse
+	25, // 52: recruitment.offers.v1.OffersService.BatchAssign:output_type -> recruitment.offers.v1.BatchAssignResponse
+	28, // 53: recruitment.offers.v1.OffersService.ListMyCases:output_type -> recruitment.offers.v1.ListMyCasesResponse
+	42, // [42:54] is the sub-list for method output_type
+	30, // [30:42] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_offers_v1_offers_proto_init() }
@@ -1357,7 +2119,7 @@ func file_recruitment_offers_v1_offers_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_offers_v1_offers_proto_rawDesc), len(file_recruitment_offers_v1_offers_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   17,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,10 @@ const (
 	OffersService_ConfirmStart_FullMethodName         = "/recruitment.offers.v1.OffersService/ConfirmStart"
 	OffersService_ListOffers_FullMethodName           = "/recruitment.offers.v1.OffersService/ListOffers"
 	OffersService_GetOffer_FullMethodName             = "/recruitment.offers.v1.OffersService/GetOffer"
+	OffersService_AssignCase_FullMethodName           = "/recruitment.offers.v1.OffersService/AssignCase"
+	OffersService_UnassignCase_FullMethodName         = "/recruitment.offers.v1.OffersService/UnassignCase"
+	OffersService_BatchAssign_FullMethodName          = "/recruitment.offers.v1.OffersService/BatchAssign"
+	OffersService_ListMyCases_FullMethodName          = "/recruitment.offers.v1.OffersService/ListMyCases"
 )
 
 // OffersServiceClient is the client API for OffersService service.
@@ -55,6 +59,19 @@ type OffersServiceClient interface {
 	ListOffers(ctx context.Context, in *ListOffersRequest, opts ...grpc.CallOption) (*ListOffersResponse, error)
 	// GetOffer returns an offer with its history.
 	GetOffer(ctx context.Context, in *GetOfferRequest, opts ...grpc.CallOption) (*GetOfferResponse, error)
+	// AssignCase names an open offer record's owner (a staff subject id,
+	// never an email address); assigning its current owner again is refused
+	// and changes nothing. A declined, withdrawn or started record is closed.
+	AssignCase(ctx context.Context, in *AssignCaseRequest, opts ...grpc.CallOption) (*AssignCaseResponse, error)
+	// UnassignCase removes an open record's named owner; the region's SPOCs
+	// own it again as a role.
+	UnassignCase(ctx context.Context, in *UnassignCaseRequest, opts ...grpc.CallOption) (*UnassignCaseResponse, error)
+	// BatchAssign names the owner of many records; each item succeeds or
+	// fails on its own; dry_run says what would happen and changes nothing.
+	BatchAssign(ctx context.Context, in *BatchAssignRequest, opts ...grpc.CallOption) (*BatchAssignResponse, error)
+	// ListMyCases is the caller's own work list: the open records assigned
+	// to the caller, oldest in their stage first.
+	ListMyCases(ctx context.Context, in *ListMyCasesRequest, opts ...grpc.CallOption) (*ListMyCasesResponse, error)
 }
 
 type offersServiceClient struct {
@@ -145,6 +162,46 @@ func (c *offersServiceClient) GetOffer(ctx context.Context, in *GetOfferRequest,
 	return out, nil
 }
 
+func (c *offersServiceClient) AssignCase(ctx context.Context, in *AssignCaseRequest, opts ...grpc.CallOption) (*AssignCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AssignCaseResponse)
+	err := c.cc.Invoke(ctx, OffersService_AssignCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *offersServiceClient) UnassignCase(ctx context.Context, in *UnassignCaseRequest, opts ...grpc.CallOption) (*UnassignCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UnassignCaseResponse)
+	err := c.cc.Invoke(ctx, OffersService_UnassignCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *offersServiceClient) BatchAssign(ctx context.Context, in *BatchAssignRequest, opts ...grpc.CallOption) (*BatchAssignResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchAssignResponse)
+	err := c.cc.Invoke(ctx, OffersService_BatchAssign_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *offersServiceClient) ListMyCases(ctx context.Context, in *ListMyCasesRequest, opts ...grpc.CallOption) (*ListMyCasesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMyCasesResponse)
+	err := c.cc.Invoke(ctx, OffersService_ListMyCases_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OffersServiceServer is the server API for OffersService service.
 // All implementations must embed UnimplementedOffersServiceServer
 // for forward compatibility.
@@ -171,6 +228,19 @@ type OffersServiceServer interface {
 	ListOffers(context.Context, *ListOffersRequest) (*ListOffersResponse, error)
 	// GetOffer returns an offer with its history.
 	GetOffer(context.Context, *GetOfferRequest) (*GetOfferResponse, error)
+	// AssignCase names an open offer record's owner (a staff subject id,
+	// never an email address); assigning its current owner again is refused
+	// and changes nothing. A declined, withdrawn or started record is closed.
+	AssignCase(context.Context, *AssignCaseRequest) (*AssignCaseResponse, error)
+	// UnassignCase removes an open record's named owner; the region's SPOCs
+	// own it again as a role.
+	UnassignCase(context.Context, *UnassignCaseRequest) (*UnassignCaseResponse, error)
+	// BatchAssign names the owner of many records; each item succeeds or
+	// fails on its own; dry_run says what would happen and changes nothing.
+	BatchAssign(context.Context, *BatchAssignRequest) (*BatchAssignResponse, error)
+	// ListMyCases is the caller's own work list: the open records assigned
+	// to the caller, oldest in their stage first.
+	ListMyCases(context.Context, *ListMyCasesRequest) (*ListMyCasesResponse, error)
 	mustEmbedUnimplementedOffersServiceServer()
 }
 
@@ -204,6 +274,18 @@ func (UnimplementedOffersServiceServer) ListOffers(context.Context, *ListOffersR
 }
 func (UnimplementedOffersServiceServer) GetOffer(context.Context, *GetOfferRequest) (*GetOfferResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetOffer not implemented")
+}
+func (UnimplementedOffersServiceServer) AssignCase(context.Context, *AssignCaseRequest) (*AssignCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AssignCase not implemented")
+}
+func (UnimplementedOffersServiceServer) UnassignCase(context.Context, *UnassignCaseRequest) (*UnassignCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UnassignCase not implemented")
+}
+func (UnimplementedOffersServiceServer) BatchAssign(context.Context, *BatchAssignRequest) (*BatchAssignResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchAssign not implemented")
+}
+func (UnimplementedOffersServiceServer) ListMyCases(context.Context, *ListMyCasesRequest) (*ListMyCasesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMyCases not implemented")
 }
 func (UnimplementedOffersServiceServer) mustEmbedUnimplementedOffersServiceServer() {}
 func (UnimplementedOffersServiceServer) testEmbeddedByValue()                       {}
@@ -370,6 +452,78 @@ func _OffersService_GetOffer_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OffersService_AssignCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AssignCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OffersServiceServer).AssignCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OffersService_AssignCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OffersServiceServer).AssignCase(ctx, req.(*AssignCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OffersService_UnassignCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnassignCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OffersServiceServer).UnassignCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OffersService_UnassignCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OffersServiceServer).UnassignCase(ctx, req.(*UnassignCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OffersService_BatchAssign_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchAssignRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OffersServiceServer).BatchAssign(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OffersService_BatchAssign_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OffersServiceServer).BatchAssign(ctx, req.(*BatchAssignRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OffersService_ListMyCases_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMyCasesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OffersServiceServer).ListMyCases(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OffersService_ListMyCases_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OffersServiceServer).ListMyCases(ctx, req.(*ListMyCasesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OffersService_ServiceDesc is the grpc.ServiceDesc for OffersService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -408,6 +562,22 @@ var OffersService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetOffer",
 			Handler:    _OffersService_GetOffer_Handler,
+		},
+		{
+			MethodName: "AssignCase",
+			Handler:    _OffersService_AssignCase_Handler,
+		},
+		{
+			MethodName: "UnassignCase",
+			Handler:    _OffersService_UnassignCase_Handler,
+		},
+		{
+			MethodName: "BatchAssign",
+			Handler:    _OffersService_BatchAssign_Handler,
+		},
+		{
+			MethodName: "ListMyCases",
+			Handler:    _OffersService_ListMyCases_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

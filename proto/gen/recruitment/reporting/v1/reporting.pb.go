@@ -265,6 +265,10 @@ type StuckCandidate struct {
 	// Set for STUCK_KIND_VETTING_BLOCKED.
 	BlockedReason v1.BlockReason `protobuf:"varint,11,opt,name=blocked_reason,json=blockedReason,proto3,enum=recruitment.common.v1.BlockReason" json:"blocked_reason,omitempty"`
 	NextActor     NextActor      `protobuf:"varint,12,opt,name=next_actor,json=nextActor,proto3,enum=recruitment.reporting.v1.NextActor" json:"next_actor,omitempty"`
+	// The campaign's title as its latest campaign.created/campaign.updated
+	// gave it (titles are not personal data); empty until reporting has seen
+	// one.
+	CampaignTitle string `protobuf:"bytes,13,opt,name=campaign_title,json=campaignTitle,proto3" json:"campaign_title,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -381,6 +385,13 @@ func (x *StuckCandidate) GetNextActor() NextActor {
 		return x.NextActor
 	}
 	return NextActor_NEXT_ACTOR_UNSPECIFIED
+}
+
+func (x *StuckCandidate) GetCampaignTitle() string {
+	if x != nil {
+		return x.CampaignTitle
+	}
+	return ""
 }
 
 type ListStuckCandidatesRequest struct {
@@ -1764,8 +1775,13 @@ type Thresholds struct {
 	VettingBlockedWarningDays int32             `protobuf:"varint,3,opt,name=vetting_blocked_warning_days,json=vettingBlockedWarningDays,proto3" json:"vetting_blocked_warning_days,omitempty"`
 	VettingBlockedBreachDays  int32             `protobuf:"varint,4,opt,name=vetting_blocked_breach_days,json=vettingBlockedBreachDays,proto3" json:"vetting_blocked_breach_days,omitempty"`
 	Version                   int64             `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
-	unknownFields             protoimpl.UnknownFields
-	sizeCache                 protoimpl.SizeCache
+	// Overrides for job roles whose applications take longer (or shorter)
+	// somewhere, e.g. a role needing SC clearance in vetting; at most one per
+	// role. The stuck list and the stuck events use a role's limit where it
+	// gives one, and the region's above otherwise.
+	Roles         []*RoleThresholds `protobuf:"bytes,6,rep,name=roles,proto3" json:"roles,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Thresholds) Reset() {
@@ -1833,6 +1849,86 @@ func (x *Thresholds) GetVersion() int64 {
 	return 0
 }
 
+func (x *Thresholds) GetRoles() []*RoleThresholds {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+// RoleThresholds override some of a region's thresholds for one job role.
+type RoleThresholds struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Role  v1.JobRole             `protobuf:"varint,1,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
+	// The stages it overrides, each at most once; the others keep the
+	// region's.
+	Stages []*StageThreshold `protobuf:"bytes,2,rep,name=stages,proto3" json:"stages,omitempty"`
+	// Both set to override the vetting-blocked limit; both 0 to keep the
+	// region's.
+	VettingBlockedWarningDays int32 `protobuf:"varint,3,opt,name=vetting_blocked_warning_days,json=vettingBlockedWarningDays,proto3" json:"vetting_blocked_warning_days,omitempty"`
+	VettingBlockedBreachDays  int32 `protobuf:"varint,4,opt,name=vetting_blocked_breach_days,json=vettingBlockedBreachDays,proto3" json:"vetting_blocked_breach_days,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
+}
+
+func (x *RoleThresholds) Reset() {
+	*x = RoleThresholds{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoleThresholds) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoleThresholds) ProtoMessage() {}
+
+func (x *RoleThresholds) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoleThresholds.ProtoReflect.Descriptor instead.
+func (*RoleThresholds) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *RoleThresholds) GetRole() v1.JobRole {
+	if x != nil {
+		return x.Role
+	}
+	return v1.JobRole(0)
+}
+
+func (x *RoleThresholds) GetStages() []*StageThreshold {
+	if x != nil {
+		return x.Stages
+	}
+	return nil
+}
+
+func (x *RoleThresholds) GetVettingBlockedWarningDays() int32 {
+	if x != nil {
+		return x.VettingBlockedWarningDays
+	}
+	return 0
+}
+
+func (x *RoleThresholds) GetVettingBlockedBreachDays() int32 {
+	if x != nil {
+		return x.VettingBlockedBreachDays
+	}
+	return 0
+}
+
 type GetThresholdsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Region        string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
@@ -1842,7 +1938,7 @@ type GetThresholdsRequest struct {
 
 func (x *GetThresholdsRequest) Reset() {
 	*x = GetThresholdsRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[24]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1854,7 +1950,7 @@ func (x *GetThresholdsRequest) String() string {
 func (*GetThresholdsRequest) ProtoMessage() {}
 
 func (x *GetThresholdsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[24]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1867,7 +1963,7 @@ func (x *GetThresholdsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetThresholdsRequest.ProtoReflect.Descriptor instead.
 func (*GetThresholdsRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{24}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetThresholdsRequest) GetRegion() string {
@@ -1886,7 +1982,7 @@ type GetThresholdsResponse struct {
 
 func (x *GetThresholdsResponse) Reset() {
 	*x = GetThresholdsResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[25]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1898,7 +1994,7 @@ func (x *GetThresholdsResponse) String() string {
 func (*GetThresholdsResponse) ProtoMessage() {}
 
 func (x *GetThresholdsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[25]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1911,7 +2007,7 @@ func (x *GetThresholdsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetThresholdsResponse.ProtoReflect.Descriptor instead.
 func (*GetThresholdsResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{25}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetThresholdsResponse) GetThresholds() *Thresholds {
@@ -1925,7 +2021,8 @@ type SetThresholdsRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	RequestId       string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	ExpectedVersion int64                  `protobuf:"varint,2,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
-	// Replaces the region's thresholds; warning < breach, both 1-365.
+	// Replaces the region's thresholds, role overrides included; warning <
+	// breach, both 1-365.
 	Thresholds    *Thresholds `protobuf:"bytes,3,opt,name=thresholds,proto3" json:"thresholds,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1933,7 +2030,7 @@ type SetThresholdsRequest struct {
 
 func (x *SetThresholdsRequest) Reset() {
 	*x = SetThresholdsRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[26]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1945,7 +2042,7 @@ func (x *SetThresholdsRequest) String() string {
 func (*SetThresholdsRequest) ProtoMessage() {}
 
 func (x *SetThresholdsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[26]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1958,7 +2055,7 @@ func (x *SetThresholdsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetThresholdsRequest.ProtoReflect.Descriptor instead.
 func (*SetThresholdsRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{26}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SetThresholdsRequest) GetRequestId() string {
@@ -1991,7 +2088,7 @@ type SetThresholdsResponse struct {
 
 func (x *SetThresholdsResponse) Reset() {
 	*x = SetThresholdsResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[27]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2003,7 +2100,7 @@ func (x *SetThresholdsResponse) String() string {
 func (*SetThresholdsResponse) ProtoMessage() {}
 
 func (x *SetThresholdsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[27]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2016,7 +2113,7 @@ func (x *SetThresholdsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetThresholdsResponse.ProtoReflect.Descriptor instead.
 func (*SetThresholdsResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{27}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SetThresholdsResponse) GetThresholds() *Thresholds {
@@ -2030,7 +2127,7 @@ var File_recruitment_reporting_v1_reporting_proto protoreflect.FileDescriptor
 
 const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\n" +
-	"(recruitment/reporting/v1/reporting.proto\x12\x18recruitment.reporting.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\"\xc9\x04\n" +
+	"(recruitment/reporting/v1/reporting.proto\x12\x18recruitment.reporting.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\"\xf0\x04\n" +
 	"\x0eStuckCandidate\x12%\n" +
 	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
@@ -2046,7 +2143,8 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	" \x01(\x0e2\".recruitment.reporting.v1.SeverityR\bseverity\x12I\n" +
 	"\x0eblocked_reason\x18\v \x01(\x0e2\".recruitment.common.v1.BlockReasonR\rblockedReason\x12B\n" +
 	"\n" +
-	"next_actor\x18\f \x01(\x0e2#.recruitment.reporting.v1.NextActorR\tnextActor\"\xee\x03\n" +
+	"next_actor\x18\f \x01(\x0e2#.recruitment.reporting.v1.NextActorR\tnextActor\x12%\n" +
+	"\x0ecampaign_title\x18\r \x01(\tR\rcampaignTitle\"\xee\x03\n" +
 	"\x1aListStuckCandidatesRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x122\n" +
 	"\x05stage\x18\x02 \x01(\x0e2\x1c.recruitment.common.v1.StageR\x05stage\x12>\n" +
@@ -2149,14 +2247,20 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x05stage\x18\x01 \x01(\x0e2\x1c.recruitment.common.v1.StageR\x05stage\x12!\n" +
 	"\fwarning_days\x18\x02 \x01(\x05R\vwarningDays\x12\x1f\n" +
 	"\vbreach_days\x18\x03 \x01(\x05R\n" +
-	"breachDays\"\x80\x02\n" +
+	"breachDays\"\xc0\x02\n" +
 	"\n" +
 	"Thresholds\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12@\n" +
 	"\x06stages\x18\x02 \x03(\v2(.recruitment.reporting.v1.StageThresholdR\x06stages\x12?\n" +
 	"\x1cvetting_blocked_warning_days\x18\x03 \x01(\x05R\x19vettingBlockedWarningDays\x12=\n" +
 	"\x1bvetting_blocked_breach_days\x18\x04 \x01(\x05R\x18vettingBlockedBreachDays\x12\x18\n" +
-	"\aversion\x18\x05 \x01(\x03R\aversion\".\n" +
+	"\aversion\x18\x05 \x01(\x03R\aversion\x12>\n" +
+	"\x05roles\x18\x06 \x03(\v2(.recruitment.reporting.v1.RoleThresholdsR\x05roles\"\x86\x02\n" +
+	"\x0eRoleThresholds\x122\n" +
+	"\x04role\x18\x01 \x01(\x0e2\x1e.recruitment.common.v1.JobRoleR\x04role\x12@\n" +
+	"\x06stages\x18\x02 \x03(\v2(.recruitment.reporting.v1.StageThresholdR\x06stages\x12?\n" +
+	"\x1cvetting_blocked_warning_days\x18\x03 \x01(\x05R\x19vettingBlockedWarningDays\x12=\n" +
+	"\x1bvetting_blocked_breach_days\x18\x04 \x01(\x05R\x18vettingBlockedBreachDays\".\n" +
 	"\x14GetThresholdsRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\"]\n" +
 	"\x15GetThresholdsResponse\x12D\n" +
@@ -2218,7 +2322,7 @@ func file_recruitment_reporting_v1_reporting_proto_rawDescGZIP() []byte {
 }
 
 var file_recruitment_reporting_v1_reporting_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_recruitment_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_recruitment_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_recruitment_reporting_v1_reporting_proto_goTypes = []any{
 	(Severity)(0),                       // 0: recruitment.reporting.v1.Severity
 	(StuckKind)(0),                      // 1: recruitment.reporting.v1.StuckKind
@@ -2248,83 +2352,87 @@ var file_recruitment_reporting_v1_reporting_proto_goTypes = []any{
 	(*WatchRegionResponse)(nil),         // 25: recruitment.reporting.v1.WatchRegionResponse
 	(*StageThreshold)(nil),              // 26: recruitment.reporting.v1.StageThreshold
 	(*Thresholds)(nil),                  // 27: recruitment.reporting.v1.Thresholds
-	(*GetThresholdsRequest)(nil),        // 28: recruitment.reporting.v1.GetThresholdsRequest
-	(*GetThresholdsResponse)(nil),       // 29: recruitment.reporting.v1.GetThresholdsResponse
-	(*SetThresholdsRequest)(nil),        // 30: recruitment.reporting.v1.SetThresholdsRequest
-	(*SetThresholdsResponse)(nil),       // 31: recruitment.reporting.v1.SetThresholdsResponse
-	(v1.JobRole)(0),                     // 32: recruitment.common.v1.JobRole
-	(v1.Stage)(0),                       // 33: recruitment.common.v1.Stage
-	(*timestamppb.Timestamp)(nil),       // 34: google.protobuf.Timestamp
-	(v1.BlockReason)(0),                 // 35: recruitment.common.v1.BlockReason
-	(*v1.Date)(nil),                     // 36: recruitment.common.v1.Date
+	(*RoleThresholds)(nil),              // 28: recruitment.reporting.v1.RoleThresholds
+	(*GetThresholdsRequest)(nil),        // 29: recruitment.reporting.v1.GetThresholdsRequest
+	(*GetThresholdsResponse)(nil),       // 30: recruitment.reporting.v1.GetThresholdsResponse
+	(*SetThresholdsRequest)(nil),        // 31: recruitment.reporting.v1.SetThresholdsRequest
+	(*SetThresholdsResponse)(nil),       // 32: recruitment.reporting.v1.SetThresholdsResponse
+	(v1.JobRole)(0),                     // 33: recruitment.common.v1.JobRole
+	(v1.Stage)(0),                       // 34: recruitment.common.v1.Stage
+	(*timestamppb.Timestamp)(nil),       // 35: google.protobuf.Timestamp
+	(v1.BlockReason)(0),                 // 36: recruitment.common.v1.BlockReason
+	(*v1.Date)(nil),                     // 37: recruitment.common.v1.Date
 }
 var file_recruitment_reporting_v1_reporting_proto_depIdxs = []int32{
-	32, // 0: recruitment.reporting.v1.StuckCandidate.role:type_name -> recruitment.common.v1.JobRole
-	33, // 1: recruitment.reporting.v1.StuckCandidate.stage:type_name -> recruitment.common.v1.Stage
+	33, // 0: recruitment.reporting.v1.StuckCandidate.role:type_name -> recruitment.common.v1.JobRole
+	34, // 1: recruitment.reporting.v1.StuckCandidate.stage:type_name -> recruitment.common.v1.Stage
 	1,  // 2: recruitment.reporting.v1.StuckCandidate.kind:type_name -> recruitment.reporting.v1.StuckKind
-	34, // 3: recruitment.reporting.v1.StuckCandidate.since:type_name -> google.protobuf.Timestamp
+	35, // 3: recruitment.reporting.v1.StuckCandidate.since:type_name -> google.protobuf.Timestamp
 	0,  // 4: recruitment.reporting.v1.StuckCandidate.severity:type_name -> recruitment.reporting.v1.Severity
-	35, // 5: recruitment.reporting.v1.StuckCandidate.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	36, // 5: recruitment.reporting.v1.StuckCandidate.blocked_reason:type_name -> recruitment.common.v1.BlockReason
 	2,  // 6: recruitment.reporting.v1.StuckCandidate.next_actor:type_name -> recruitment.reporting.v1.NextActor
-	33, // 7: recruitment.reporting.v1.ListStuckCandidatesRequest.stage:type_name -> recruitment.common.v1.Stage
+	34, // 7: recruitment.reporting.v1.ListStuckCandidatesRequest.stage:type_name -> recruitment.common.v1.Stage
 	0,  // 8: recruitment.reporting.v1.ListStuckCandidatesRequest.severity:type_name -> recruitment.reporting.v1.Severity
-	34, // 9: recruitment.reporting.v1.ListStuckCandidatesRequest.as_of:type_name -> google.protobuf.Timestamp
-	32, // 10: recruitment.reporting.v1.ListStuckCandidatesRequest.role:type_name -> recruitment.common.v1.JobRole
+	35, // 9: recruitment.reporting.v1.ListStuckCandidatesRequest.as_of:type_name -> google.protobuf.Timestamp
+	33, // 10: recruitment.reporting.v1.ListStuckCandidatesRequest.role:type_name -> recruitment.common.v1.JobRole
 	1,  // 11: recruitment.reporting.v1.ListStuckCandidatesRequest.kind:type_name -> recruitment.reporting.v1.StuckKind
-	35, // 12: recruitment.reporting.v1.ListStuckCandidatesRequest.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	36, // 12: recruitment.reporting.v1.ListStuckCandidatesRequest.blocked_reason:type_name -> recruitment.common.v1.BlockReason
 	4,  // 13: recruitment.reporting.v1.ListStuckCandidatesResponse.candidates:type_name -> recruitment.reporting.v1.StuckCandidate
 	3,  // 14: recruitment.reporting.v1.MeasureResult.measure:type_name -> recruitment.reporting.v1.Measure
 	7,  // 15: recruitment.reporting.v1.MeasureResult.calendar_days:type_name -> recruitment.reporting.v1.Statistics
 	7,  // 16: recruitment.reporting.v1.MeasureResult.working_days:type_name -> recruitment.reporting.v1.Statistics
 	9,  // 17: recruitment.reporting.v1.MeasureResult.weekly_trend:type_name -> recruitment.reporting.v1.WeeklyTrend
-	36, // 18: recruitment.reporting.v1.WeeklyTrend.first_week:type_name -> recruitment.common.v1.Date
-	32, // 19: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
-	34, // 20: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
-	34, // 21: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
+	37, // 18: recruitment.reporting.v1.WeeklyTrend.first_week:type_name -> recruitment.common.v1.Date
+	33, // 19: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
+	35, // 20: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
+	35, // 21: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
 	8,  // 22: recruitment.reporting.v1.GetTimeToHireResponse.measures:type_name -> recruitment.reporting.v1.MeasureResult
-	33, // 23: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
+	34, // 23: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
 	12, // 24: recruitment.reporting.v1.GetFunnelResponse.stages:type_name -> recruitment.reporting.v1.FunnelStage
-	33, // 25: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
+	34, // 25: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
 	7,  // 26: recruitment.reporting.v1.StageDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	34, // 27: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
-	34, // 28: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
+	35, // 27: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
+	35, // 28: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
 	15, // 29: recruitment.reporting.v1.GetStageDurationsResponse.stages:type_name -> recruitment.reporting.v1.StageDuration
-	33, // 30: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
+	34, // 30: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
 	18, // 31: recruitment.reporting.v1.RegionSummary.stage_counts:type_name -> recruitment.reporting.v1.StageCount
-	34, // 32: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
-	34, // 33: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
+	35, // 32: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
+	35, // 33: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
 	19, // 34: recruitment.reporting.v1.GetRegionSummaryResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	34, // 35: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
+	35, // 35: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
 	19, // 36: recruitment.reporting.v1.ListRegionSummariesResponse.summaries:type_name -> recruitment.reporting.v1.RegionSummary
 	19, // 37: recruitment.reporting.v1.WatchRegionResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	33, // 38: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
+	34, // 38: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
 	26, // 39: recruitment.reporting.v1.Thresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
-	27, // 40: recruitment.reporting.v1.GetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	27, // 41: recruitment.reporting.v1.SetThresholdsRequest.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	27, // 42: recruitment.reporting.v1.SetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	5,  // 43: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
-	10, // 44: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
-	13, // 45: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
-	16, // 46: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
-	20, // 47: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
-	22, // 48: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
-	24, // 49: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
-	28, // 50: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
-	30, // 51: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
-	6,  // 52: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
-	11, // 53: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
-	14, // 54: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
-	17, // 55: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
-	21, // 56: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
-	23, // 57: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
-	25, // 58: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
-	29, // 59: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
-	31, // 60: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
-	52, // [52:61] is the sub-list for method output_type
-	43, // [43:52] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	28, // 40: recruitment.reporting.v1.Thresholds.roles:type_name -> recruitment.reporting.v1.RoleThresholds
+	33, // 41: recruitment.reporting.v1.RoleThresholds.role:type_name -> recruitment.common.v1.JobRole
+	26, // 42: recruitment.reporting.v1.RoleThresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
+	27, // 43: recruitment.reporting.v1.GetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	27, // 44: recruitment.reporting.v1.SetThresholdsRequest.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	27, // 45: recruitment.reporting.v1.SetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	5,  // 46: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
+	10, // 47: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
+	13, // 48: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
+	16, // 49: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
+	20, // 50: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
+	22, // 51: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
+	24, // 52: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
+	29, // 53: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
+	31, // 54: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
+	6,  // 55: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
+	11, // 56: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
+	14, // 57: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
+	17, // 58: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
+	21, // 59: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
+	23, // 60: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
+	25, // 61: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
+	30, // 62: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
+	32, // 63: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
+	55, // [55:64] is the sub-list for method output_type
+	46, // [46:55] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_reporting_v1_reporting_proto_init() }
@@ -2338,7 +2446,7 @@ func file_recruitment_reporting_v1_reporting_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_reporting_v1_reporting_proto_rawDesc), len(file_recruitment_reporting_v1_reporting_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   28,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

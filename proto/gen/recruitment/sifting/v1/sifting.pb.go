@@ -99,10 +99,13 @@ type SiftCase struct {
 	// Present once an interview is booked.
 	InterviewAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=interview_at,json=interviewAt,proto3" json:"interview_at,omitempty"`
 	// 0-100, when the sift recorded one.
-	SiftScore     *int32             `protobuf:"varint,9,opt,name=sift_score,json=siftScore,proto3,oneof" json:"sift_score,omitempty"`
-	ReasonCode    string             `protobuf:"bytes,10,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
-	Version       int64              `protobuf:"varint,11,opt,name=version,proto3" json:"version,omitempty"`
-	History       []*v1.HistoryEntry `protobuf:"bytes,12,rep,name=history,proto3" json:"history,omitempty"`
+	SiftScore  *int32             `protobuf:"varint,9,opt,name=sift_score,json=siftScore,proto3,oneof" json:"sift_score,omitempty"`
+	ReasonCode string             `protobuf:"bytes,10,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	Version    int64              `protobuf:"varint,11,opt,name=version,proto3" json:"version,omitempty"`
+	History    []*v1.HistoryEntry `protobuf:"bytes,12,rep,name=history,proto3" json:"history,omitempty"`
+	// The named owner: a staff subject id; empty when unassigned (the
+	// region's SPOCs own it as a role).
+	Assignee      string `protobuf:"bytes,13,opt,name=assignee,proto3" json:"assignee,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -219,6 +222,13 @@ func (x *SiftCase) GetHistory() []*v1.HistoryEntry {
 		return x.History
 	}
 	return nil
+}
+
+func (x *SiftCase) GetAssignee() string {
+	if x != nil {
+		return x.Assignee
+	}
+	return ""
 }
 
 type RecordSiftDecisionRequest struct {
@@ -1255,11 +1265,667 @@ func (x *GetCaseResponse) GetCase() *SiftCase {
 	return nil
 }
 
+type AssignCaseRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	RequestId       string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	ApplicationId   string                 `protobuf:"bytes,2,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	ExpectedVersion int64                  `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	// A staff subject id as tokens carry it; an email address is refused.
+	Assignee      string `protobuf:"bytes,4,opt,name=assignee,proto3" json:"assignee,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssignCaseRequest) Reset() {
+	*x = AssignCaseRequest{}
+	mi := &file_recruitment_sifting_v1_sifting_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssignCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssignCaseRequest) ProtoMessage() {}
+
+func (x *AssignCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_sifting_v1_sifting_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssignCaseRequest.ProtoReflect.Descriptor instead.
+func (*AssignCaseRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_sifting_v1_sifting_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *AssignCaseRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *AssignCaseRequest) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *AssignCaseRequest) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
+}
+
+func (x *AssignCaseRequest) GetAssignee() string {
+	if x != nil {
+		return x.Assignee
+	}
+	return ""
+}
+
+type AssignCaseResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Case          *SiftCase              `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssignCaseResponse) Reset() {
+	*x = AssignCaseResponse{}
+	mi := &file_recruitment_sifting_v1_sifting_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssignCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssignCaseResponse) ProtoMessage() {}
+
+func (x *AssignCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_sifting_v1_sifting_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssignCaseResponse.ProtoReflect.Descriptor instead.
+func (*AssignCaseResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_sifting_v1_sifting_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *AssignCaseResponse) GetCase() *SiftCase {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+type UnassignCaseRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	RequestId       string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	ApplicationId   string                 `protobuf:"bytes,2,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	ExpectedVersion int64                  `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *UnassignCaseRequest) Reset() {
+	*x = UnassignCaseRequest{}
+	mi := &file_recruitment_sifting_v1_sifting_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnassignCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnassignCaseRequest) ProtoMessage() {}
+
+func (x *UnassignCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_sifting_v1_sifting_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnassignCaseRequest.ProtoReflect.Descriptor instead.
+func (*UnassignCaseRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_sifting_v1_sifting_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *UnassignCaseRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *UnassignCaseRequest) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *UnassignCaseRequest) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
+}
+
+type UnassignCaseResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Case          *SiftCase              `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnassignCaseResponse) Reset() {
+	*x = UnassignCaseResponse{}
+	mi := &file_recruitment_sifting_v1_sifting_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnassignCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnassignCaseResponse) ProtoMessage() {}
+
+func (x *UnassignCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_sifting_v1_sifting_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnassignCaseResponse.ProtoReflect.Descriptor instead.
+func (*UnassignCaseResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_sifting_v1_sifting_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *UnassignCaseResponse) GetCase() *SiftCase {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// AssignItem is one case of a batch assign.
+type AssignItem struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	ApplicationId   string                 `protobuf:"bytes,1,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	ExpectedVersion int64                  `protobuf:"varint,2,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *AssignItem) Reset() {
+	*x = AssignItem{}
+	mi := &file_recruitment_sifting_v1_sifting_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssignItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssignItem) ProtoMessage() {}
+
+func (x *AssignItem) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_sifting_v1_sifting_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssignItem.ProtoReflect.Descriptor instead.
+func (*AssignItem) Descriptor() ([]byte, []int) {
+	return file_recruitment_sifting_v1_sifting_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *AssignItem) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *AssignItem) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
+}
+
+type BatchAssignRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Idempotency for the whole batch; not needed for a dry run.
+	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// 1-1000 items.
+	Items []*AssignItem `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
+	// Every item's new owner.
+	Assignee      string `protobuf:"bytes,3,opt,name=assignee,proto3" json:"assignee,omitempty"`
+	DryRun        bool   `protobuf:"varint,4,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchAssignRequest) Reset() {
+	*x = BatchAssignRequest{}
+	mi := &file_recruitment_sifting_v1_sifting_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchAssignRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchAssignRequest) ProtoMessage() {}
+
+func (x *BatchAssignRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_sifting_v1_sifting_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchAssignRequest.ProtoReflect.Descriptor instead.
+func (*BatchAssignRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_sifting_v1_sifting_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *BatchAssignRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *BatchAssignRequest) GetItems() []*AssignItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *BatchAssignRequest) GetAssignee() string {
+	if x != nil {
+		return x.Assignee
+	}
+	return ""
+}
+
+func (x *BatchAssignRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+// AssignResult is the outcome of one batch item, in request order.
+type AssignResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Index         int32                  `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	ApplicationId string                 `protobuf:"bytes,2,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	Status        *v1.ItemStatus         `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	// The case after the change (or as it would be, on a dry run) when OK.
+	Case          *SiftCase `protobuf:"bytes,4,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssignResult) Reset() {
+	*x = AssignResult{}
+	mi := &file_recruitment_sifting_v1_sifting_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssignResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssignResult) ProtoMessage() {}
+
+func (x *AssignResult) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_sifting_v1_sifting_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssignResult.ProtoReflect.Descriptor instead.
+func (*AssignResult) Descriptor() ([]byte, []int) {
+	return file_recruitment_sifting_v1_sifting_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *AssignResult) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *AssignResult) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *AssignResult) GetStatus() *v1.ItemStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+func (x *AssignResult) GetCase() *SiftCase {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+type BatchAssignResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*AssignResult        `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	Succeeded     int32                  `protobuf:"varint,2,opt,name=succeeded,proto3" json:"succeeded,omitempty"`
+	Failed        int32                  `protobuf:"varint,3,opt,name=failed,proto3" json:"failed,omitempty"`
+	DryRun        bool                   `protobuf:"varint,4,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchAssignResponse) Reset() {
+	*x = BatchAssignResponse{}
+	mi := &file_recruitment_sifting_v1_sifting_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchAssignResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchAssignResponse) ProtoMessage() {}
+
+func (x *BatchAssignResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_sifting_v1_sifting_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchAssignResponse.ProtoReflect.Descriptor instead.
+func (*BatchAssignResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_sifting_v1_sifting_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *BatchAssignResponse) GetResults() []*AssignResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *BatchAssignResponse) GetSucceeded() int32 {
+	if x != nil {
+		return x.Succeeded
+	}
+	return 0
+}
+
+func (x *BatchAssignResponse) GetFailed() int32 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *BatchAssignResponse) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+type ListMyCasesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMyCasesRequest) Reset() {
+	*x = ListMyCasesRequest{}
+	mi := &file_recruitment_sifting_v1_sifting_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMyCasesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMyCasesRequest) ProtoMessage() {}
+
+func (x *ListMyCasesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_sifting_v1_sifting_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMyCasesRequest.ProtoReflect.Descriptor instead.
+func (*ListMyCasesRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_sifting_v1_sifting_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ListMyCasesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListMyCasesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// MyCase is one entry of the caller's work list: the case, its stage and
+// how long it has been there.
+type MyCase struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Case  *SiftCase              `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	// STAGE_SIFT or STAGE_INTERVIEW.
+	Stage v1.Stage `protobuf:"varint,2,opt,name=stage,proto3,enum=recruitment.common.v1.Stage" json:"stage,omitempty"`
+	// When the case entered its stage.
+	StageEnteredAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=stage_entered_at,json=stageEnteredAt,proto3" json:"stage_entered_at,omitempty"`
+	// Whole days in the stage.
+	DaysInStage   int32 `protobuf:"varint,4,opt,name=days_in_stage,json=daysInStage,proto3" json:"days_in_stage,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MyCase) Reset() {
+	*x = MyCase{}
+	mi := &file_recruitment_sifting_v1_sifting_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MyCase) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MyCase) ProtoMessage() {}
+
+func (x *MyCase) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_sifting_v1_sifting_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MyCase.ProtoReflect.Descriptor instead.
+func (*MyCase) Descriptor() ([]byte, []int) {
+	return file_recruitment_sifting_v1_sifting_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *MyCase) GetCase() *SiftCase {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+func (x *MyCase) GetStage() v1.Stage {
+	if x != nil {
+		return x.Stage
+	}
+	return v1.Stage(0)
+}
+
+func (x *MyCase) GetStageEnteredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StageEnteredAt
+	}
+	return nil
+}
+
+func (x *MyCase) GetDaysInStage() int32 {
+	if x != nil {
+		return x.DaysInStage
+	}
+	return 0
+}
+
+type ListMyCasesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cases         []*MyCase              `protobuf:"bytes,1,rep,name=cases,proto3" json:"cases,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMyCasesResponse) Reset() {
+	*x = ListMyCasesResponse{}
+	mi := &file_recruitment_sifting_v1_sifting_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMyCasesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMyCasesResponse) ProtoMessage() {}
+
+func (x *ListMyCasesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_sifting_v1_sifting_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMyCasesResponse.ProtoReflect.Descriptor instead.
+func (*ListMyCasesResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_sifting_v1_sifting_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ListMyCasesResponse) GetCases() []*MyCase {
+	if x != nil {
+		return x.Cases
+	}
+	return nil
+}
+
+func (x *ListMyCasesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_recruitment_sifting_v1_sifting_proto protoreflect.FileDescriptor
 
 const file_recruitment_sifting_v1_sifting_proto_rawDesc = "" +
 	"\n" +
-	"$recruitment/sifting/v1/sifting.proto\x12\x16recruitment.sifting.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\"\xc8\x04\n" +
+	"$recruitment/sifting/v1/sifting.proto\x12\x16recruitment.sifting.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\"\xe4\x04\n" +
 	"\bSiftCase\x12%\n" +
 	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
@@ -1276,7 +1942,8 @@ const file_recruitment_sifting_v1_sifting_proto_rawDesc = "" +
 	" \x01(\tR\n" +
 	"reasonCode\x12\x18\n" +
 	"\aversion\x18\v \x01(\x03R\aversion\x12=\n" +
-	"\ahistory\x18\f \x03(\v2#.recruitment.common.v1.HistoryEntryR\ahistoryB\r\n" +
+	"\ahistory\x18\f \x03(\v2#.recruitment.common.v1.HistoryEntryR\ahistory\x12\x1a\n" +
+	"\bassignee\x18\r \x01(\tR\bassigneeB\r\n" +
 	"\v_sift_score\"\x8c\x02\n" +
 	"\x19RecordSiftDecisionRequest\x12\x1d\n" +
 	"\n" +
@@ -1360,7 +2027,54 @@ const file_recruitment_sifting_v1_sifting_proto_rawDesc = "" +
 	"\x0eGetCaseRequest\x12%\n" +
 	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\"G\n" +
 	"\x0fGetCaseResponse\x124\n" +
-	"\x04case\x18\x01 \x01(\v2 .recruitment.sifting.v1.SiftCaseR\x04case*\xe0\x01\n" +
+	"\x04case\x18\x01 \x01(\v2 .recruitment.sifting.v1.SiftCaseR\x04case\"\xa0\x01\n" +
+	"\x11AssignCaseRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12%\n" +
+	"\x0eapplication_id\x18\x02 \x01(\tR\rapplicationId\x12)\n" +
+	"\x10expected_version\x18\x03 \x01(\x03R\x0fexpectedVersion\x12\x1a\n" +
+	"\bassignee\x18\x04 \x01(\tR\bassignee\"J\n" +
+	"\x12AssignCaseResponse\x124\n" +
+	"\x04case\x18\x01 \x01(\v2 .recruitment.sifting.v1.SiftCaseR\x04case\"\x86\x01\n" +
+	"\x13UnassignCaseRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12%\n" +
+	"\x0eapplication_id\x18\x02 \x01(\tR\rapplicationId\x12)\n" +
+	"\x10expected_version\x18\x03 \x01(\x03R\x0fexpectedVersion\"L\n" +
+	"\x14UnassignCaseResponse\x124\n" +
+	"\x04case\x18\x01 \x01(\v2 .recruitment.sifting.v1.SiftCaseR\x04case\"^\n" +
+	"\n" +
+	"AssignItem\x12%\n" +
+	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12)\n" +
+	"\x10expected_version\x18\x02 \x01(\x03R\x0fexpectedVersion\"\xa2\x01\n" +
+	"\x12BatchAssignRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x128\n" +
+	"\x05items\x18\x02 \x03(\v2\".recruitment.sifting.v1.AssignItemR\x05items\x12\x1a\n" +
+	"\bassignee\x18\x03 \x01(\tR\bassignee\x12\x17\n" +
+	"\adry_run\x18\x04 \x01(\bR\x06dryRun\"\xbc\x01\n" +
+	"\fAssignResult\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x05R\x05index\x12%\n" +
+	"\x0eapplication_id\x18\x02 \x01(\tR\rapplicationId\x129\n" +
+	"\x06status\x18\x03 \x01(\v2!.recruitment.common.v1.ItemStatusR\x06status\x124\n" +
+	"\x04case\x18\x04 \x01(\v2 .recruitment.sifting.v1.SiftCaseR\x04case\"\xa4\x01\n" +
+	"\x13BatchAssignResponse\x12>\n" +
+	"\aresults\x18\x01 \x03(\v2$.recruitment.sifting.v1.AssignResultR\aresults\x12\x1c\n" +
+	"\tsucceeded\x18\x02 \x01(\x05R\tsucceeded\x12\x16\n" +
+	"\x06failed\x18\x03 \x01(\x05R\x06failed\x12\x17\n" +
+	"\adry_run\x18\x04 \x01(\bR\x06dryRun\"P\n" +
+	"\x12ListMyCasesRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\xdc\x01\n" +
+	"\x06MyCase\x124\n" +
+	"\x04case\x18\x01 \x01(\v2 .recruitment.sifting.v1.SiftCaseR\x04case\x122\n" +
+	"\x05stage\x18\x02 \x01(\x0e2\x1c.recruitment.common.v1.StageR\x05stage\x12D\n" +
+	"\x10stage_entered_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0estageEnteredAt\x12\"\n" +
+	"\rdays_in_stage\x18\x04 \x01(\x05R\vdaysInStage\"s\n" +
+	"\x13ListMyCasesResponse\x124\n" +
+	"\x05cases\x18\x01 \x03(\v2\x1e.recruitment.sifting.v1.MyCaseR\x05cases\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xe0\x01\n" +
 	"\tCaseState\x12\x1a\n" +
 	"\x16CASE_STATE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18CASE_STATE_AWAITING_SIFT\x10\x01\x12\x1a\n" +
@@ -1368,7 +2082,8 @@ const file_recruitment_sifting_v1_sifting_proto_rawDesc = "" +
 	"\x1dCASE_STATE_AWAITING_INTERVIEW\x10\x03\x12\x1f\n" +
 	"\x1bCASE_STATE_INTERVIEW_PASSED\x10\x04\x12\x1f\n" +
 	"\x1bCASE_STATE_INTERVIEW_FAILED\x10\x05\x12\x18\n" +
-	"\x14CASE_STATE_WITHDRAWN\x10\x062\xe8\x06\n" +
+	"\x14CASE_STATE_WITHDRAWN\x10\x062\x88\n" +
+	"\n" +
 	"\x0eSiftingService\x12{\n" +
 	"\x12RecordSiftDecision\x121.recruitment.sifting.v1.RecordSiftDecisionRequest\x1a2.recruitment.sifting.v1.RecordSiftDecisionResponse\x12\x8d\x01\n" +
 	"\x18BatchRecordSiftDecisions\x127.recruitment.sifting.v1.BatchRecordSiftDecisionsRequest\x1a8.recruitment.sifting.v1.BatchRecordSiftDecisionsResponse\x12x\n" +
@@ -1376,7 +2091,12 @@ const file_recruitment_sifting_v1_sifting_proto_rawDesc = "" +
 	"\x16RecordInterviewOutcome\x125.recruitment.sifting.v1.RecordInterviewOutcomeRequest\x1a6.recruitment.sifting.v1.RecordInterviewOutcomeResponse\x12l\n" +
 	"\rListSiftQueue\x12,.recruitment.sifting.v1.ListSiftQueueRequest\x1a-.recruitment.sifting.v1.ListSiftQueueResponse\x12{\n" +
 	"\x12ListInterviewQueue\x121.recruitment.sifting.v1.ListInterviewQueueRequest\x1a2.recruitment.sifting.v1.ListInterviewQueueResponse\x12Z\n" +
-	"\aGetCase\x12&.recruitment.sifting.v1.GetCaseRequest\x1a'.recruitment.sifting.v1.GetCaseResponseB\xfa\x01\n" +
+	"\aGetCase\x12&.recruitment.sifting.v1.GetCaseRequest\x1a'.recruitment.sifting.v1.GetCaseResponse\x12c\n" +
+	"\n" +
+	"AssignCase\x12).recruitment.sifting.v1.AssignCaseRequest\x1a*.recruitment.sifting.v1.AssignCaseResponse\x12i\n" +
+	"\fUnassignCase\x12+.recruitment.sifting.v1.UnassignCaseRequest\x1a,.recruitment.sifting.v1.UnassignCaseResponse\x12f\n" +
+	"\vBatchAssign\x12*.recruitment.sifting.v1.BatchAssignRequest\x1a+.recruitment.sifting.v1.BatchAssignResponse\x12f\n" +
+	"\vListMyCases\x12*.recruitment.sifting.v1.ListMyCasesRequest\x1a+.recruitment.sifting.v1.ListMyCasesResponseB\xfa\x01\n" +
 	"\x1acom.recruitment.sifting.v1B\fSiftingProtoP\x01ZTgithub.com/probation-recruitment/pipeline/proto/gen/recruitment/sifting/v1;siftingv1\xa2\x02\x03RSX\xaa\x02\x16Recruitment.Sifting.V1\xca\x02\x16Recruitment\\Sifting\\V1\xe2\x02\"Recruitment\\Sifting\\V1\\GPBMetadata\xea\x02\x18Recruitment::Sifting::V1b\x06proto3"
 
 var (
@@ -1392,7 +2112,7 @@ func file_recruitment_sifting_v1_sifting_proto_rawDescGZIP() []byte {
 }
 
 var file_recruitment_sifting_v1_sifting_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_recruitment_sifting_v1_sifting_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_recruitment_sifting_v1_sifting_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_recruitment_sifting_v1_sifting_proto_goTypes = []any{
 	(CaseState)(0),                           // 0: recruitment.sifting.v1.CaseState
 	(*SiftCase)(nil),                         // 1: recruitment.sifting.v1.SiftCase
@@ -1413,53 +2133,83 @@ var file_recruitment_sifting_v1_sifting_proto_goTypes = []any{
 	(*ListInterviewQueueResponse)(nil),       // 16: recruitment.sifting.v1.ListInterviewQueueResponse
 	(*GetCaseRequest)(nil),                   // 17: recruitment.sifting.v1.GetCaseRequest
 	(*GetCaseResponse)(nil),                  // 18: recruitment.sifting.v1.GetCaseResponse
-	(v1.JobRole)(0),                          // 19: recruitment.common.v1.JobRole
-	(*timestamppb.Timestamp)(nil),            // 20: google.protobuf.Timestamp
-	(*v1.HistoryEntry)(nil),                  // 21: recruitment.common.v1.HistoryEntry
-	(v1.Outcome)(0),                          // 22: recruitment.common.v1.Outcome
-	(*v1.ItemStatus)(nil),                    // 23: recruitment.common.v1.ItemStatus
+	(*AssignCaseRequest)(nil),                // 19: recruitment.sifting.v1.AssignCaseRequest
+	(*AssignCaseResponse)(nil),               // 20: recruitment.sifting.v1.AssignCaseResponse
+	(*UnassignCaseRequest)(nil),              // 21: recruitment.sifting.v1.UnassignCaseRequest
+	(*UnassignCaseResponse)(nil),             // 22: recruitment.sifting.v1.UnassignCaseResponse
+	(*AssignItem)(nil),                       // 23: recruitment.sifting.v1.AssignItem
+	(*BatchAssignRequest)(nil),               // 24: recruitment.sifting.v1.BatchAssignRequest
+	(*AssignResult)(nil),                     // 25: recruitment.sifting.v1.AssignResult
+	(*BatchAssignResponse)(nil),              // 26: recruitment.sifting.v1.BatchAssignResponse
+	(*ListMyCasesRequest)(nil),               // 27: recruitment.sifting.v1.ListMyCasesRequest
+	(*MyCase)(nil),                           // 28: recruitment.sifting.v1.MyCase
+	(*ListMyCasesResponse)(nil),              // 29: recruitment.sifting.v1.ListMyCasesResponse
+	(v1.JobRole)(0),                          // 30: recruitment.common.v1.JobRole
+	(*timestamppb.Timestamp)(nil),            // 31: google.protobuf.Timestamp
+	(*v1.HistoryEntry)(nil),                  // 32: recruitment.common.v1.HistoryEntry
+	(v1.Outcome)(0),                          // 33: recruitment.common.v1.Outcome
+	(*v1.ItemStatus)(nil),                    // 34: recruitment.common.v1.ItemStatus
+	(v1.Stage)(0),                            // 35: recruitment.common.v1.Stage
 }
 var file_recruitment_sifting_v1_sifting_proto_depIdxs = []int32{
-	19, // 0: recruitment.sifting.v1.SiftCase.role:type_name -> recruitment.common.v1.JobRole
+	30, // 0: recruitment.sifting.v1.SiftCase.role:type_name -> recruitment.common.v1.JobRole
 	0,  // 1: recruitment.sifting.v1.SiftCase.state:type_name -> recruitment.sifting.v1.CaseState
-	20, // 2: recruitment.sifting.v1.SiftCase.submitted_at:type_name -> google.protobuf.Timestamp
-	20, // 3: recruitment.sifting.v1.SiftCase.state_entered_at:type_name -> google.protobuf.Timestamp
-	20, // 4: recruitment.sifting.v1.SiftCase.interview_at:type_name -> google.protobuf.Timestamp
-	21, // 5: recruitment.sifting.v1.SiftCase.history:type_name -> recruitment.common.v1.HistoryEntry
-	22, // 6: recruitment.sifting.v1.RecordSiftDecisionRequest.outcome:type_name -> recruitment.common.v1.Outcome
+	31, // 2: recruitment.sifting.v1.SiftCase.submitted_at:type_name -> google.protobuf.Timestamp
+	31, // 3: recruitment.sifting.v1.SiftCase.state_entered_at:type_name -> google.protobuf.Timestamp
+	31, // 4: recruitment.sifting.v1.SiftCase.interview_at:type_name -> google.protobuf.Timestamp
+	32, // 5: recruitment.sifting.v1.SiftCase.history:type_name -> recruitment.common.v1.HistoryEntry
+	33, // 6: recruitment.sifting.v1.RecordSiftDecisionRequest.outcome:type_name -> recruitment.common.v1.Outcome
 	1,  // 7: recruitment.sifting.v1.RecordSiftDecisionResponse.case:type_name -> recruitment.sifting.v1.SiftCase
-	22, // 8: recruitment.sifting.v1.SiftDecision.outcome:type_name -> recruitment.common.v1.Outcome
+	33, // 8: recruitment.sifting.v1.SiftDecision.outcome:type_name -> recruitment.common.v1.Outcome
 	4,  // 9: recruitment.sifting.v1.BatchRecordSiftDecisionsRequest.decisions:type_name -> recruitment.sifting.v1.SiftDecision
-	23, // 10: recruitment.sifting.v1.SiftDecisionResult.status:type_name -> recruitment.common.v1.ItemStatus
+	34, // 10: recruitment.sifting.v1.SiftDecisionResult.status:type_name -> recruitment.common.v1.ItemStatus
 	1,  // 11: recruitment.sifting.v1.SiftDecisionResult.case:type_name -> recruitment.sifting.v1.SiftCase
 	6,  // 12: recruitment.sifting.v1.BatchRecordSiftDecisionsResponse.results:type_name -> recruitment.sifting.v1.SiftDecisionResult
-	20, // 13: recruitment.sifting.v1.ScheduleInterviewRequest.scheduled_for:type_name -> google.protobuf.Timestamp
+	31, // 13: recruitment.sifting.v1.ScheduleInterviewRequest.scheduled_for:type_name -> google.protobuf.Timestamp
 	1,  // 14: recruitment.sifting.v1.ScheduleInterviewResponse.case:type_name -> recruitment.sifting.v1.SiftCase
-	22, // 15: recruitment.sifting.v1.RecordInterviewOutcomeRequest.outcome:type_name -> recruitment.common.v1.Outcome
+	33, // 15: recruitment.sifting.v1.RecordInterviewOutcomeRequest.outcome:type_name -> recruitment.common.v1.Outcome
 	1,  // 16: recruitment.sifting.v1.RecordInterviewOutcomeResponse.case:type_name -> recruitment.sifting.v1.SiftCase
 	1,  // 17: recruitment.sifting.v1.QueueEntry.case:type_name -> recruitment.sifting.v1.SiftCase
 	12, // 18: recruitment.sifting.v1.ListSiftQueueResponse.entries:type_name -> recruitment.sifting.v1.QueueEntry
 	12, // 19: recruitment.sifting.v1.ListInterviewQueueResponse.entries:type_name -> recruitment.sifting.v1.QueueEntry
 	1,  // 20: recruitment.sifting.v1.GetCaseResponse.case:type_name -> recruitment.sifting.v1.SiftCase
-	2,  // 21: recruitment.sifting.v1.SiftingService.RecordSiftDecision:input_type -> recruitment.sifting.v1.RecordSiftDecisionRequest
-	5,  // 22: recruitment.sifting.v1.SiftingService.BatchRecordSiftDecisions:input_type -> recruitment.sifting.v1.BatchRecordSiftDecisionsRequest
-	8,  // 23: recruitment.sifting.v1.SiftingService.ScheduleInterview:input_type -> recruitment.sifting.v1.ScheduleInterviewRequest
-	10, // 24: recruitment.sifting.v1.SiftingService.RecordInterviewOutcome:input_type -> recruitment.sifting.v1.RecordInterviewOutcomeRequest
-	13, // 25: recruitment.sifting.v1.SiftingService.ListSiftQueue:input_type -> recruitment.sifting.v1.ListSiftQueueRequest
-	15, // 26: recruitment.sifting.v1.SiftingService.ListInterviewQueue:input_type -> recruitment.sifting.v1.ListInterviewQueueRequest
-	17, // 27: recruitment.sifting.v1.SiftingService.GetCase:input_type -> recruitment.sifting.v1.GetCaseRequest
-	3,  // 28: recruitment.sifting.v1.SiftingService.RecordSiftDecision:output_type -> recruitment.sifting.v1.RecordSiftDecisionResponse
-	7,  // 29: recruitment.sifting.v1.SiftingService.BatchRecordSiftDecisions:output_type -> recruitment.sifting.v1.BatchRecordSiftDecisionsResponse
-	9,  // 30: recruitment.sifting.v1.SiftingService.ScheduleInterview:output_type -> recruitment.sifting.v1.ScheduleInterviewResponse
-	11, // 31: recruitment.sifting.v1.SiftingService.RecordInterviewOutcome:output_type -> recruitment.sifting.v1.RecordInterviewOutcomeResponse
-	14, // 32: recruitment.sifting.v1.SiftingService.ListSiftQueue:output_type -> recruitment.sifting.v1.ListSiftQueueResponse
-	16, // 33: recruitment.sifting.v1.SiftingService.ListInterviewQueue:output_type -> recruitment.sifting.v1.ListInterviewQueueResponse
-	18, // 34: recruitment.sifting.v1.SiftingService.GetCase:output_type -> recruitment.sifting.v1.GetCaseResponse
-	28, // [28:35] is the sub-list for method output_type
-	21, // [21:28] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	1,  // 21: recruitment.sifting.v1.AssignCaseResponse.case:type_name -> recruitment.sifting.v1.SiftCase
+	1,  // 22: recruitment.sifting.v1.UnassignCaseResponse.case:type_name -> recruitment.sifting.v1.SiftCase
+	23, // 23: recruitment.sifting.v1.BatchAssignRequest.items:type_name -> recruitment.sifting.v1.AssignItem
+	34, // 24: recruitment.sifting.v1.AssignResult.status:type_name -> recruitment.common.v1.ItemStatus
+	1,  // 25: recruitment.sifting.v1.AssignResult.case:type_name -> recruitment.sifting.v1.SiftCase
+	25, // 26: recruitment.sifting.v1.BatchAssignResponse.results:type_name -> recruitment.sifting.v1.AssignResult
+	1,  // 27: recruitment.sifting.v1.MyCase.case:type_name -> recruitment.sifting.v1.SiftCase
+	35, // 28: recruitment.sifting.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
+	31, // 29: recruitment.sifting.v1.MyCase.stage_entered_at:type_name -> google.protobuf.Timestamp
+	28, // 30: recruitment.sifting.v1.ListMyCasesResponse.cases:type_name -> recruitment.sifting.v1.MyCase
+	2,  // 31: recruitment.sifting.v1.SiftingService.RecordSiftDecision:input_type -> recruitment.sifting.v1.RecordSiftDecisionRequest
+	5,  // 32: recruitment.sifting.v1.SiftingService.BatchRecordSiftDecisions:input_type -> recruitment.sifting.v1.BatchRecordSiftDecisionsRequest
+	8,  // 33: recruitment.sifting.v1.SiftingService.ScheduleInterview:input_type -> recruitment.sifting.v1.ScheduleInterviewRequest
+	10, // 34: recruitment.sifting.v1.SiftingService.RecordInterviewOutcome:input_type -> recruitment.sifting.v1.RecordInterviewOutcomeRequest
+	13, // 35: recruitment.sifting.v1.SiftingService.ListSiftQueue:input_type -> recruitment.sifting.v1.ListSiftQueueRequest
+	15, // 36: recruitment.sifting.v1.SiftingService.ListInterviewQueue:input_type -> recruitment.sifting.v1.ListInterviewQueueRequest
+	17, // 37: recruitment.sifting.v1.SiftingService.GetCase:input_type -> recruitment.sifting.v1.GetCaseRequest
+	19, // 38: recruitment.sifting.v1.SiftingService.AssignCase:input_type -> recruitment.sifting.v1.AssignCaseRequest
+	21, // 39: recruitment.sifting.v1.SiftingService.UnassignCase:input_type -> recruitment.sifting.v1.UnassignCaseRequest
+	24, // 40: recruitment.sifting.v1.SiftingService.BatchAssign:input_type -> recruitment.sifting.v1.BatchAssignRequest
+	27, // 41: recruitment.sifting.v1.SiftingService.ListMyCases:input_type -> recruitment.sifting.v1.ListMyCasesRequest
+	3,  // 42: recruitment.sifting.v1.SiftingService.RecordSiftDecision:output_type -> recruitment.sifting.v1.RecordSiftDecisionResponse
+	7,  // 43: recruitment.sifting.v1.SiftingService.BatchRecordSiftDecisions:output_type -> recruitment.sifting.v1.BatchRecordSiftDecisionsResponse
+	9,  // 44: recruitment.sifting.v1.SiftingService.ScheduleInterview:output_type -> recruitment.sifting.v1.ScheduleInterviewResponse
+	11, // 45: recruitment.sifting.v1.SiftingService.RecordInterviewOutcome:output_type -> recruitment.sifting.v1.RecordInterviewOutcomeResponse
+	14, // 46: recruitment.sifting.v1.SiftingService.ListSiftQueue:output_type -> recruitment.sifting.v1.ListSiftQueueResponse
+	16, // 47: recruitment.sifting.v1.SiftingService.ListInterviewQueue:output_type -> recruitment.sifting.v1.ListInterviewQueueResponse
+	18, // 48: recruitment.sifting.v1.SiftingService.GetCase:output_type -> recruitment.sifting.v1.GetCaseResponse
+	20, // 49: recruitment.sifting.v1.SiftingService.AssignCase:output_type -> recruitment.sifting.v1.AssignCaseResponse
+	22, // 50: recruitment.sifting.v1.SiftingService.UnassignCase:output_type -> recruitment.sifting.v1.UnassignCaseResponse
+	26, // 51: recruitment.sifting.v1.SiftingService.BatchAssign:output_type -> recruitment.sifting.v1.BatchAssignResponse
+	29, // 52: recruitment.sifting.v1.SiftingService.ListMyCases:output_type -> recruitment.sifting.v1.ListMyCasesResponse
+	42, // [42:53] is the sub-list for method output_type
+	31, // [31:42] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_sifting_v1_sifting_proto_init() }
@@ -1476,7 +2226,7 @@ func file_recruitment_sifting_v1_sifting_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_sifting_v1_sifting_proto_rawDesc), len(file_recruitment_sifting_v1_sifting_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   18,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,6 +26,10 @@ const (
 	SiftingService_ListSiftQueue_FullMethodName            = "/recruitment.sifting.v1.SiftingService/ListSiftQueue"
 	SiftingService_ListInterviewQueue_FullMethodName       = "/recruitment.sifting.v1.SiftingService/ListInterviewQueue"
 	SiftingService_GetCase_FullMethodName                  = "/recruitment.sifting.v1.SiftingService/GetCase"
+	SiftingService_AssignCase_FullMethodName               = "/recruitment.sifting.v1.SiftingService/AssignCase"
+	SiftingService_UnassignCase_FullMethodName             = "/recruitment.sifting.v1.SiftingService/UnassignCase"
+	SiftingService_BatchAssign_FullMethodName              = "/recruitment.sifting.v1.SiftingService/BatchAssign"
+	SiftingService_ListMyCases_FullMethodName              = "/recruitment.sifting.v1.SiftingService/ListMyCases"
 )
 
 // SiftingServiceClient is the client API for SiftingService service.
@@ -52,6 +56,19 @@ type SiftingServiceClient interface {
 	ListInterviewQueue(ctx context.Context, in *ListInterviewQueueRequest, opts ...grpc.CallOption) (*ListInterviewQueueResponse, error)
 	// GetCase returns a case with its full history.
 	GetCase(ctx context.Context, in *GetCaseRequest, opts ...grpc.CallOption) (*GetCaseResponse, error)
+	// AssignCase names an open case's owner (a staff subject id, never an
+	// email address); assigning its current owner again is refused and
+	// changes nothing.
+	AssignCase(ctx context.Context, in *AssignCaseRequest, opts ...grpc.CallOption) (*AssignCaseResponse, error)
+	// UnassignCase removes an open case's named owner; the region's SPOCs
+	// own it again as a role.
+	UnassignCase(ctx context.Context, in *UnassignCaseRequest, opts ...grpc.CallOption) (*UnassignCaseResponse, error)
+	// BatchAssign names the owner of many cases; each item succeeds or fails
+	// on its own; dry_run says what would happen and changes nothing.
+	BatchAssign(ctx context.Context, in *BatchAssignRequest, opts ...grpc.CallOption) (*BatchAssignResponse, error)
+	// ListMyCases is the caller's own work list: the open cases assigned to
+	// the caller, oldest in their stage first.
+	ListMyCases(ctx context.Context, in *ListMyCasesRequest, opts ...grpc.CallOption) (*ListMyCasesResponse, error)
 }
 
 type siftingServiceClient struct {
@@ -132,6 +149,46 @@ func (c *siftingServiceClient) GetCase(ctx context.Context, in *GetCaseRequest, 
 	return out, nil
 }
 
+func (c *siftingServiceClient) AssignCase(ctx context.Context, in *AssignCaseRequest, opts ...grpc.CallOption) (*AssignCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AssignCaseResponse)
+	err := c.cc.Invoke(ctx, SiftingService_AssignCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *siftingServiceClient) UnassignCase(ctx context.Context, in *UnassignCaseRequest, opts ...grpc.CallOption) (*UnassignCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UnassignCaseResponse)
+	err := c.cc.Invoke(ctx, SiftingService_UnassignCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *siftingServiceClient) BatchAssign(ctx context.Context, in *BatchAssignRequest, opts ...grpc.CallOption) (*BatchAssignResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchAssignResponse)
+	err := c.cc.Invoke(ctx, SiftingService_BatchAssign_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *siftingServiceClient) ListMyCases(ctx context.Context, in *ListMyCasesRequest, opts ...grpc.CallOption) (*ListMyCasesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMyCasesResponse)
+	err := c.cc.Invoke(ctx, SiftingService_ListMyCases_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SiftingServiceServer is the server API for SiftingService service.
 // All implementations must embed UnimplementedSiftingServiceServer
 // for forward compatibility.
@@ -156,6 +213,19 @@ type SiftingServiceServer interface {
 	ListInterviewQueue(context.Context, *ListInterviewQueueRequest) (*ListInterviewQueueResponse, error)
 	// GetCase returns a case with its full history.
 	GetCase(context.Context, *GetCaseRequest) (*GetCaseResponse, error)
+	// AssignCase names an open case's owner (a staff subject id, never an
+	// email address); assigning its current owner again is refused and
+	// changes nothing.
+	AssignCase(context.Context, *AssignCaseRequest) (*AssignCaseResponse, error)
+	// UnassignCase removes an open case's named owner; the region's SPOCs
+	// own it again as a role.
+	UnassignCase(context.Context, *UnassignCaseRequest) (*UnassignCaseResponse, error)
+	// BatchAssign names the owner of many cases; each item succeeds or fails
+	// on its own; dry_run says what would happen and changes nothing.
+	BatchAssign(context.Context, *BatchAssignRequest) (*BatchAssignResponse, error)
+	// ListMyCases is the caller's own work list: the open cases assigned to
+	// the caller, oldest in their stage first.
+	ListMyCases(context.Context, *ListMyCasesRequest) (*ListMyCasesResponse, error)
 	mustEmbedUnimplementedSiftingServiceServer()
 }
 
@@ -186,6 +256,18 @@ func (UnimplementedSiftingServiceServer) ListInterviewQueue(context.Context, *Li
 }
 func (UnimplementedSiftingServiceServer) GetCase(context.Context, *GetCaseRequest) (*GetCaseResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCase not implemented")
+}
+func (UnimplementedSiftingServiceServer) AssignCase(context.Context, *AssignCaseRequest) (*AssignCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AssignCase not implemented")
+}
+func (UnimplementedSiftingServiceServer) UnassignCase(context.Context, *UnassignCaseRequest) (*UnassignCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UnassignCase not implemented")
+}
+func (UnimplementedSiftingServiceServer) BatchAssign(context.Context, *BatchAssignRequest) (*BatchAssignResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchAssign not implemented")
+}
+func (UnimplementedSiftingServiceServer) ListMyCases(context.Context, *ListMyCasesRequest) (*ListMyCasesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMyCases not implemented")
 }
 func (UnimplementedSiftingServiceServer) mustEmbedUnimplementedSiftingServiceServer() {}
 func (UnimplementedSiftingServiceServer) testEmbeddedByValue()                        {}
@@ -334,6 +416,78 @@ func _SiftingService_GetCase_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SiftingService_AssignCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AssignCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SiftingServiceServer).AssignCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SiftingService_AssignCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SiftingServiceServer).AssignCase(ctx, req.(*AssignCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SiftingService_UnassignCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnassignCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SiftingServiceServer).UnassignCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SiftingService_UnassignCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SiftingServiceServer).UnassignCase(ctx, req.(*UnassignCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SiftingService_BatchAssign_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchAssignRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SiftingServiceServer).BatchAssign(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SiftingService_BatchAssign_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SiftingServiceServer).BatchAssign(ctx, req.(*BatchAssignRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SiftingService_ListMyCases_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMyCasesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SiftingServiceServer).ListMyCases(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SiftingService_ListMyCases_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SiftingServiceServer).ListMyCases(ctx, req.(*ListMyCasesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SiftingService_ServiceDesc is the grpc.ServiceDesc for SiftingService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -368,6 +522,22 @@ var SiftingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetCase",
 			Handler:    _SiftingService_GetCase_Handler,
+		},
+		{
+			MethodName: "AssignCase",
+			Handler:    _SiftingService_AssignCase_Handler,
+		},
+		{
+			MethodName: "UnassignCase",
+			Handler:    _SiftingService_UnassignCase_Handler,
+		},
+		{
+			MethodName: "BatchAssign",
+			Handler:    _SiftingService_BatchAssign_Handler,
+		},
+		{
+			MethodName: "ListMyCases",
+			Handler:    _SiftingService_ListMyCases_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
