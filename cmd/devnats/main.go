@@ -24,6 +24,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -39,12 +40,24 @@ func main() {
 	usersDir := flag.String("users", ".data/nats-users", "folder of the users' password files, one per user (admin and each service), created if missing")
 	streamName := flag.String("stream", "RECRUITMENT", "the stream to provision (NATS_STREAM)")
 	prefix := flag.String("prefix", "recruitment", "its subject prefix (NATS_SUBJECT_PREFIX)")
+	provisionURL := flag.String("provision", "", "provision the stream on the NATS server at this URL as the administrator, and exit (no server is started)")
+	adminPasswordFile := flag.String("admin-password-file", "", "with -provision: the file holding the administrator's password")
+	caFile := flag.String("ca-file", "", "with -provision: the CA (PEM) the server's certificate must chain to (TLS is then required)")
+	replicas := flag.Int("replicas", 1, "with -provision: copies of each event (NATS_REPLICAS; 3 in a JetStream cluster)")
 	permissions := flag.Bool("permissions", false, "print each service user's permissions, as a production server's configuration needs them (JSON), and exit")
-	duplicates := flag.Duration("duplicate-window", 0, "the stream's duplicate window (NATS_DUPLICATE_WINDOW; 0: the default, 10m)")
+	duplicates := flag.Duration("duplicate-window", 0, "the stream's duplicate window, served or with -provision (NATS_DUPLICATE_WINDOW; 0: the default, 10m)")
 	sync := flag.String("sync", "", `how often the store is fsynced: "always" or a duration; "" is the server's default (2m). See docs/operations.md`)
 	flag.Parse()
 	if *permissions {
 		if err := printPermissions(stream.Config{Name: *streamName, SubjectPrefix: *prefix}); err != nil {
+			fmt.Fprintln(os.Stderr, "devnats:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *provisionURL != "" {
+		sc := stream.Config{Name: *streamName, SubjectPrefix: *prefix, Replicas: *replicas, DuplicateWindow: *duplicates}
+		if err := provisionRemote(*provisionURL, *adminPasswordFile, *caFile, sc); err != nil {
 			fmt.Fprintln(os.Stderr, "devnats:", err)
 			os.Exit(1)
 		}
@@ -122,7 +135,7 @@ func run(addr string, st storage, usersDir string, sc stream.Config) error {
 	if !ns.ReadyForConnections(10 * time.Second) {
 		return fmt.Errorf("not ready after 10s (is %s already in use?)", addr)
 	}
-	if err := provision(ns.ClientURL(), passwords[natsperm.Admin], sc); err != nil {
+	if err := provision(ns.ClientURL(), stream.Credentials{User: natsperm.Admin, Password: passwords[natsperm.Admin]}, sc); err != nil {
 		ns.Shutdown()
 		return err
 	}
@@ -149,9 +162,34 @@ func printPermissions(sc stream.Config) error {
 	return enc.Encode(all)
 }
 
+// provisionRemote provisions the stream on the server at url as the
+// administrator, whose password is in passwordFile.
+func provisionRemote(url, passwordFile, caFile string, sc stream.Config) error {
+	if passwordFile == "" {
+		return errors.New("-provision: -admin-password-file is required (the password of NATS user " + natsperm.Admin + ")")
+	}
+	b, err := os.ReadFile(passwordFile)
+	if err != nil {
+		return fmt.Errorf("-admin-password-file: %w", err)
+	}
+	password := strings.TrimRight(string(b), "\r\n")
+	if password == "" {
+		return fmt.Errorf("-admin-password-file: %s is empty", passwordFile)
+	}
+	if sc.Replicas < 1 {
+		return fmt.Errorf("-replicas: must be at least 1, got %d", sc.Replicas)
+	}
+	sc = sc.WithDefaults()
+	if err := provision(url, stream.Credentials{User: natsperm.Admin, Password: password, CAFile: caFile}, sc); err != nil {
+		return err
+	}
+	fmt.Printf("stream %s (%s.>, %d replicas) provisioned on %s\n", sc.Name, sc.SubjectPrefix, sc.Replicas, url)
+	return nil
+}
+
 // provision creates the stream, or updates it to sc, as the administrator.
-func provision(url, password string, sc stream.Config) error {
-	nc, js, err := stream.Connect(url, "devnats", stream.Credentials{User: natsperm.Admin, Password: password}, nil)
+func provision(url string, admin stream.Credentials, sc stream.Config) error {
+	nc, js, err := stream.Connect(url, "devnats", admin, nil)
 	if err != nil {
 		return err
 	}

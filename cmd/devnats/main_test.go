@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+
 	"github.com/probation-recruitment/pipeline/pkg/natsperm"
+	"github.com/probation-recruitment/pipeline/pkg/stream"
 )
 
 // TestPasswordFiles: a password per user, random, readable only by its
@@ -72,5 +77,56 @@ func TestParseSync(t *testing.T) {
 		if (err != nil) != c.bad || interval != c.interval || always != c.always {
 			t.Errorf("parseSync(%q) = %v, %v, %v; want %v, %v, error %v", c.in, interval, always, err, c.interval, c.always, c.bad)
 		}
+	}
+}
+
+// TestProvisionRemote: -provision creates the stream on a running server
+// as the administrator, and is refused with a wrong password.
+func TestProvisionRemote(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	passwords, err := passwordFiles(filepath.Join(dir, "users"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, err := natsperm.Users("RECRUITMENT", "recruitment", passwords)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: filepath.Join(dir, "js"), Users: users, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	t.Cleanup(ns.Shutdown)
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	sc := stream.Config{Name: "RECRUITMENT", SubjectPrefix: "recruitment", Replicas: 1}
+
+	wrong := filepath.Join(dir, "wrong")
+	if err := os.WriteFile(wrong, []byte("not-the-password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := provisionRemote(ns.ClientURL(), wrong, "", sc); err == nil {
+		t.Error("a wrong administrator password: want an error")
+	}
+	if err := provisionRemote(ns.ClientURL(), "", "", sc); err == nil || !strings.Contains(err.Error(), "-admin-password-file") {
+		t.Errorf("no password file: err = %v, want one naming -admin-password-file", err)
+	}
+
+	if err := provisionRemote(ns.ClientURL(), filepath.Join(dir, "users", natsperm.Admin), "", sc); err != nil {
+		t.Fatal(err)
+	}
+	// A service may now find the stream it may only read.
+	nc, js, err := stream.Connect(ns.ClientURL(), "vetting", stream.Credentials{User: "vetting", Password: passwords["vetting"], InboxPrefix: stream.InboxPrefix("vetting")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := stream.Ensure(ctx, js, sc); err != nil {
+		t.Errorf("the service's view of the provisioned stream: %v", err)
 	}
 }

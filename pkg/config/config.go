@@ -56,8 +56,11 @@ type Common struct {
 	NATSCertFile string `env:"NATS_CERT_FILE"`
 	NATSKeyFile  string `env:"NATS_KEY_FILE"`
 
-	GRPCAddr        string        `env:"GRPC_ADDR"`
-	AdminAddr       string        `env:"ADMIN_ADDR"`
+	GRPCAddr  string `env:"GRPC_ADDR"`
+	AdminAddr string `env:"ADMIN_ADDR"`
+	// HealthAddr serves grpc.health.v1 alone, in plain text, for the
+	// kubelet's gRPC probes (grpcserver.Config.HealthAddr); empty: none.
+	HealthAddr      string        `env:"GRPC_HEALTH_ADDR"`
 	Reflection      bool          `env:"GRPC_REFLECTION" envDefault:"true"`
 	DefaultDeadline time.Duration `env:"GRPC_DEFAULT_DEADLINE" envDefault:"10s"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
@@ -201,7 +204,7 @@ func (c Common) Auth() (cfg auth.VerifierConfig, devKey bool, err error) {
 	cfg = auth.VerifierConfig{Audiences: c.AuthAudiences, MaxLifetime: c.AuthMaxTokenLifetime}
 	keys := auth.KeyConfig{Ed25519PublicKey: c.AuthEd25519PublicKey}
 	if c.AuthAllowDevKey {
-		for _, a := range []struct{ name, addr string }{{"GRPC_ADDR", c.GRPCAddr}, {"ADMIN_ADDR", c.AdminAddr}} {
+		for _, a := range []struct{ name, addr string }{{"GRPC_ADDR", c.GRPCAddr}, {"ADMIN_ADDR", c.AdminAddr}, {"GRPC_HEALTH_ADDR", c.HealthAddr}} {
 			if a.addr != "" && !Loopback(a.addr) {
 				return cfg, false, fmt.Errorf("AUTH_ALLOW_DEV_KEY: the public development key is allowed only while every listen address is loopback; %s is %q", a.name, a.addr)
 			}
@@ -288,7 +291,7 @@ func Loopback(addr string) bool {
 // Server is the gRPC server configuration.
 func (c Common) Server() grpcserver.Config {
 	return grpcserver.Config{
-		Addr: c.GRPCAddr, AdminAddr: c.AdminAddr, Reflection: c.Reflection,
+		Addr: c.GRPCAddr, AdminAddr: c.AdminAddr, HealthAddr: c.HealthAddr, Reflection: c.Reflection,
 		DefaultDeadline: c.DefaultDeadline, ShutdownTimeout: c.ShutdownTimeout, Profiling: c.Profiling,
 		MaxDeadline: c.MaxDeadline, MaxConcurrentStreams: c.MaxConcurrentStreams,
 		KeepaliveMinTime: c.KeepaliveMinTime, KeepalivePermitWithoutStream: c.KeepalivePermitWithoutStream,
@@ -352,6 +355,7 @@ func (c Common) LogValue() slog.Value {
 		slog.String("nats_cert_file", c.NATSCertFile),
 		slog.String("grpc_addr", c.GRPCAddr),
 		slog.String("admin_addr", c.AdminAddr),
+		slog.String("grpc_health_addr", c.HealthAddr),
 		slog.Bool("grpc_reflection", c.Reflection),
 		slog.String("tls_cert_file", c.TLSCertFile),
 		slog.String("tls_client_ca_file", c.TLSClientCAFile),

@@ -93,6 +93,7 @@ func TestAuthFailsClosed(t *testing.T) {
 		{name: "dev key on localhost", c: Common{AuthAllowDevKey: true, GRPCAddr: "localhost:50051"}, devKey: true},
 		{name: "dev key on every interface", c: Common{AuthAllowDevKey: true, GRPCAddr: ":50051"}, wantErr: `GRPC_ADDR is ":50051"`},
 		{name: "dev key with a public admin address", c: Common{AuthAllowDevKey: true, GRPCAddr: "127.0.0.1:50051", AdminAddr: "0.0.0.0:9051"}, wantErr: "ADMIN_ADDR"},
+		{name: "dev key with a public health probe address", c: Common{AuthAllowDevKey: true, GRPCAddr: "127.0.0.1:50051", HealthAddr: "0.0.0.0:8086"}, wantErr: "GRPC_HEALTH_ADDR"},
 		{name: "dev key on a LAN address", c: Common{AuthAllowDevKey: true, GRPCAddr: "192.168.1.10:50051"}, wantErr: "loopback"},
 		{name: "dev key and a real key", c: Common{AuthAllowDevKey: true, AuthEd25519PublicKey: pub, GRPCAddr: "127.0.0.1:1"}, wantErr: "not both"},
 		{name: "a public key anywhere", c: Common{AuthEd25519PublicKey: pub, GRPCAddr: ":50051"}},

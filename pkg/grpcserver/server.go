@@ -54,6 +54,14 @@ type Config struct {
 	// AdminAddr is the HTTP listen address for /metrics and /healthz; empty
 	// disables the admin listener.
 	AdminAddr string
+	// HealthAddr is a second gRPC listen address, plain text, serving only
+	// grpc.health.v1 for the platform's probes: the kubelet's gRPC probe
+	// speaks no TLS and has no client certificate, so it cannot reach a
+	// mutual-TLS Addr. Service "" is SERVING while the server runs
+	// (liveness); service "readiness" runs the readiness checks of
+	// /healthz (ReadinessService). It tells a caller nothing but those
+	// statuses. Empty: no such listener.
+	HealthAddr string
 	// Reflection registers the gRPC reflection service, so grpcurl can list
 	// and call methods without the .proto files.
 	Reflection bool
@@ -128,6 +136,9 @@ type Server struct {
 	lis      net.Listener
 	adminLis net.Listener
 	admin    *http.Server
+	// probe serves only grpc.health.v1, in plain text, on probeLis.
+	probe    *grpc.Server
+	probeLis net.Listener
 
 	mu     sync.Mutex
 	checks map[string]func(context.Context) error
@@ -201,7 +212,50 @@ func New(cfg Config, log *slog.Logger, opts Options) (*Server, error) {
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		}
 	}
+	if cfg.HealthAddr != "" {
+		probeLis, err := net.Listen("tcp", cfg.HealthAddr)
+		if err != nil {
+			_ = lis.Close()
+			if s.adminLis != nil {
+				_ = s.adminLis.Close()
+			}
+			return nil, fmt.Errorf("new grpc server: listen for health probes on %s: %w", cfg.HealthAddr, err)
+		}
+		s.probeLis = probeLis
+		s.probe = grpc.NewServer(grpc.MaxConcurrentStreams(8))
+		healthpb.RegisterHealthServer(s.probe, probeHealth{s: s})
+	}
 	return s, nil
+}
+
+// ReadinessService is the grpc.health.v1 service name that, on HealthAddr,
+// answers SERVING only when every readiness check passes (as /healthz).
+const ReadinessService = "readiness"
+
+// probeHealth is the health service of the probe listener: the server's
+// own statuses, and ReadinessService computed from the readiness checks on
+// each call, so a readiness probe sees PostgreSQL or NATS go away.
+type probeHealth struct {
+	healthpb.UnimplementedHealthServer
+	s *Server
+}
+
+func (p probeHealth) Check(ctx context.Context, req *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
+	if req.GetService() != ReadinessService {
+		return p.s.health.Check(ctx, req)
+	}
+	if p.s.stopping.Load() || len(p.s.runChecks(ctx)) > 0 {
+		return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_NOT_SERVING}, nil
+	}
+	return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}, nil
+}
+
+// HealthAddr returns the probe listener's address, or nil when it is disabled.
+func (s *Server) HealthAddr() net.Addr {
+	if s.probeLis == nil {
+		return nil
+	}
+	return s.probeLis.Addr()
 }
 
 func (c Config) validate() error {
@@ -314,7 +368,7 @@ func (s *Server) Run(ctx context.Context) error {
 	// alerts work before a method's first call.
 	s.metrics.InitializeMetrics(s.grpc)
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() {
 		// Serve returns nil only after GracefulStop or Stop.
 		if err := s.grpc.Serve(s.lis); err != nil {
@@ -328,8 +382,16 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	if s.probe != nil {
+		go func() {
+			if err := s.probe.Serve(s.probeLis); err != nil {
+				errc <- fmt.Errorf("serve health probes: %w", err)
+			}
+		}()
+	}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.log.InfoContext(ctx, "grpc server started", "addr", s.Addr().String(), "admin_addr", addrString(s.AdminAddr()),
+		"health_addr", addrString(s.HealthAddr()),
 		"tls", s.cfg.TLS != nil, "client_certificates", s.cfg.TLS != nil && s.cfg.TLS.ClientAuth == tls.RequireAndVerifyClientCert)
 
 	var serveErr error
@@ -366,6 +428,10 @@ func (s *Server) shutdown() error {
 		errs = append(errs, fmt.Errorf("stop grpc: in-flight calls cancelled after %s", s.cfg.ShutdownTimeout))
 	}
 
+	if s.probe != nil {
+		// Probes are short; the platform has seen NOT_SERVING by now.
+		s.probe.Stop()
+	}
 	if s.admin != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), adminShutdownTimeout)
 		defer cancel()

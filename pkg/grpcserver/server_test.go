@@ -812,3 +812,65 @@ func TestProfiling(t *testing.T) {
 		}
 	}
 }
+
+// TestHealthProbeListener: HealthAddr serves grpc.health.v1 alone in plain
+// text, for the kubelet's gRPC probes: liveness while the server runs,
+// readiness from the readiness checks, and nothing else — a call of the
+// service's own API there is refused.
+func TestHealthProbeListener(t *testing.T) {
+	t.Parallel()
+	h := start(t, grpcserver.Config{HealthAddr: "127.0.0.1:0", Reflection: true}, nil, grpcserver.Options{})
+	var mu sync.Mutex
+	var natsErr error
+	h.srv.AddReadinessCheck("nats", func(context.Context) error {
+		mu.Lock()
+		defer mu.Unlock()
+		return natsErr
+	})
+	conn, err := grpc.NewClient(h.srv.HealthAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	probe := healthpb.NewHealthClient(conn)
+	check := func(service string) healthpb.HealthCheckResponse_ServingStatus {
+		t.Helper()
+		resp, err := probe.Check(callCtx(t), &healthpb.HealthCheckRequest{Service: service})
+		if err != nil {
+			t.Fatalf("Check(%q) on the probe listener: %v", service, err)
+		}
+		return resp.GetStatus()
+	}
+
+	if got := check(""); got != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("liveness = %v, want SERVING", got)
+	}
+	if got := check(grpcserver.ReadinessService); got != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("readiness with every check passing = %v, want SERVING", got)
+	}
+	mu.Lock()
+	natsErr = errors.New("nats: no servers available")
+	mu.Unlock()
+	if got := check(grpcserver.ReadinessService); got != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Errorf("readiness with NATS down = %v, want NOT_SERVING", got)
+	}
+	if got := check(""); got != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("liveness with NATS down = %v, want SERVING (a restart would not bring NATS back)", got)
+	}
+
+	// The probe port is plain text: nothing but health answers there.
+	_, err = testpb.NewTestServiceClient(conn).UnaryCall(callCtx(t), &testpb.SimpleRequest{})
+	if status.Code(err) != codes.Unimplemented {
+		t.Errorf("the service's own method on the probe listener: %v, want Unimplemented", err)
+	}
+	if _, err := h.client().UnaryCall(callCtx(t), &testpb.SimpleRequest{}); err != nil {
+		t.Errorf("the same method on the gRPC listener: %v", err)
+	}
+
+	if err := h.stop(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if _, err := probe.Check(callCtx(t), &healthpb.HealthCheckRequest{}); err == nil {
+		t.Error("the probe listener still answers after shutdown")
+	}
+}

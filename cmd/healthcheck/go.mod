@@ -1,0 +1,3 @@
+module github.com/probation-recruitment/pipeline/cmd/healthcheck
+
+go 1.27.3
