@@ -3,6 +3,12 @@
 // together with an inbox row keyed by the event id. Delivery is at least
 // once; the inbox makes a redelivery a no-op, and the message is
 // acknowledged only after the transaction commits.
+//
+// Tracing: each message is applied under a span ("process <subject>") that
+// is a child of the span whose traceparent the message carries (the
+// relay's publish span), so the trace of a change goes on through every
+// consumer's transaction, and through the events its handler appends to
+// its own outbox. A batch is applied under a span linked to its messages'.
 package consumer
 
 import (
@@ -22,9 +28,14 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
+	"github.com/probation-recruitment/pipeline/pkg/tracing"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
 )
 
@@ -75,6 +86,9 @@ type Config struct {
 	// an event commits, before its messages are acknowledged: to tell
 	// readers of what the handler writes that it has changed.
 	OnCommit func()
+	// TracerProvider makes the consumer's spans; nil: the global one
+	// (pkg/tracing.Setup).
+	TracerProvider trace.TracerProvider
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -97,6 +111,9 @@ func (c Config) WithDefaults() Config {
 	if c.Batch <= 0 {
 		c.Batch = 100
 	}
+	if c.TracerProvider == nil {
+		c.TracerProvider = otel.GetTracerProvider()
+	}
 	return c
 }
 
@@ -109,6 +126,7 @@ type Consumer struct {
 	batch   BatchHandler
 	log     *slog.Logger
 	metrics *metrics
+	tracer  trace.Tracer
 
 	// afterCommit, when set by a test, runs after the transaction commits
 	// and before the ack; an error skips the ack, as a crash there would.
@@ -154,7 +172,8 @@ func New(pool *pgxpool.Pool, js jetstream.JetStream, cfg Config, handle Handler,
 	if cfg.Registerer != nil {
 		cfg.Registerer.MustRegister(m.applied, m.duplicates, m.retried, m.poison, m.forged)
 	}
-	return &Consumer{pool: pool, js: js, cfg: cfg, handle: handle, log: log.With("component", "consumer", "durable", cfg.Durable), metrics: m}, nil
+	return &Consumer{pool: pool, js: js, cfg: cfg, handle: handle, log: log.With("component", "consumer", "durable", cfg.Durable), metrics: m,
+		tracer: cfg.TracerProvider.Tracer("github.com/probation-recruitment/pipeline/pkg/consumer")}, nil
 }
 
 // NewBatch returns a consumer that applies up to cfg.Batch events per
@@ -256,18 +275,24 @@ func (cfg Config) ConsumerConfig() jetstream.ConsumerConfig {
 }
 
 func (c *Consumer) process(ctx context.Context, msg jetstream.Msg) {
+	ctx, span := c.processSpan(ctx, msg)
+	defer span.End()
 	meta, err := msg.Metadata()
 	if err != nil {
 		c.log.Error("message without JetStream metadata; terminating", "subject", msg.Subject(), "err", err)
+		span.SetStatus(codes.Error, "no JetStream metadata; terminated")
 		_ = msg.Term()
 		return
 	}
 	ev, err := event.Unmarshal(msg.Data())
 	if err != nil {
+		span.SetStatus(codes.Error, "undecodable; terminated as poison")
 		c.poison(msg, meta, err)
 		return
 	}
+	span.SetAttributes(attribute.String("messaging.message.id", ev.GetEventId()))
 	if c.refuse(msg, meta, ev) {
+		span.SetStatus(codes.Error, "forged; terminated")
 		return
 	}
 	if c.cfg.Wants != nil && !c.cfg.Wants(ev) {
@@ -279,6 +304,7 @@ func (c *Consumer) process(ctx context.Context, msg jetstream.Msg) {
 		if ctx.Err() != nil {
 			return // shutting down; redelivered to whoever runs next
 		}
+		span.SetStatus(codes.Error, err.Error())
 		if errors.Is(err, ErrPermanent) || int(meta.NumDelivered) >= c.cfg.MaxTries {
 			c.poison(msg, meta, err)
 			return
@@ -305,6 +331,19 @@ func (c *Consumer) process(ctx context.Context, msg jetstream.Msg) {
 	if err := msg.Ack(); err != nil {
 		c.log.Warn("ack", "event_id", ev.GetEventId(), "err", err)
 	}
+}
+
+// processSpan starts the span of applying msg: a child of the span whose
+// traceparent msg carries, if it carries one.
+func (c *Consumer) processSpan(ctx context.Context, msg jetstream.Msg, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	parent := tracing.WithTraceParent(ctx, msg.Headers().Get(tracing.HeaderTraceParent))
+	return c.tracer.Start(parent, "process "+msg.Subject(), append(opts,
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(
+			attribute.String("messaging.system", "nats"),
+			attribute.String("messaging.operation.type", "process"),
+			attribute.String("messaging.destination.name", msg.Subject()),
+			attribute.String("messaging.consumer.group.name", c.cfg.Durable)))...)
 }
 
 // committed calls the OnCommit hook, if any.
@@ -471,8 +510,13 @@ func (c *Consumer) processBatch(ctx context.Context, msgs []jetstream.Msg) {
 	if len(evs) == 0 {
 		return
 	}
-	applied, err := c.applyBatch(ctx, evs)
+	batchCtx, spans := c.batchSpans(ctx, keep)
+	applied, err := c.applyBatch(batchCtx, evs)
 	if err != nil {
+		for _, s := range spans {
+			s.SetStatus(codes.Error, "batch failed; applied one by one")
+			s.End()
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -481,6 +525,9 @@ func (c *Consumer) processBatch(ctx context.Context, msgs []jetstream.Msg) {
 			c.process(ctx, m)
 		}
 		return
+	}
+	for _, s := range spans {
+		s.End()
 	}
 	c.metrics.applied.Add(float64(applied))
 	c.metrics.duplicates.Add(float64(len(evs) - applied))
@@ -497,6 +544,38 @@ func (c *Consumer) processBatch(ctx context.Context, msgs []jetstream.Msg) {
 			c.log.Warn("ack", "subject", m.Subject(), "err", err)
 		}
 	}
+}
+
+// batchSpans starts the spans of applying msgs in one transaction: the
+// batch's own, linked to each message's span, in the context returned for
+// the transaction (the events its handler appends are its children); and
+// one per message, a child of the span whose traceparent the message
+// carries and linked to the batch's, so the trace of each change shows
+// this consumer's apply. The batch's span comes first.
+func (c *Consumer) batchSpans(ctx context.Context, msgs []jetstream.Msg) (context.Context, []trace.Span) {
+	links := make([]trace.Link, 0, len(msgs))
+	for _, m := range msgs {
+		sc := trace.SpanContextFromContext(tracing.WithTraceParent(ctx, m.Headers().Get(tracing.HeaderTraceParent)))
+		if sc.IsValid() {
+			links = append(links, trace.Link{SpanContext: sc})
+		}
+	}
+	batchCtx, batch := c.tracer.Start(ctx, "process batch", trace.WithSpanKind(trace.SpanKindConsumer), trace.WithLinks(links...),
+		trace.WithAttributes(
+			attribute.String("messaging.system", "nats"),
+			attribute.String("messaging.operation.type", "process"),
+			attribute.String("messaging.consumer.group.name", c.cfg.Durable),
+			attribute.Int("messaging.batch.message_count", len(msgs))))
+	spans := make([]trace.Span, 0, len(msgs)+1)
+	spans = append(spans, batch)
+	if !batch.SpanContext().IsValid() {
+		return batchCtx, spans // not tracing, and no trace to go on with
+	}
+	for _, m := range msgs {
+		_, s := c.processSpan(ctx, m, trace.WithLinks(trace.Link{SpanContext: batch.SpanContext()}))
+		spans = append(spans, s)
+	}
+	return batchCtx, spans
 }
 
 // applyBatch records the batch's event ids in the inbox and hands the

@@ -19,6 +19,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
+	"github.com/probation-recruitment/pipeline/pkg/tracing"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
 )
 
@@ -31,8 +32,13 @@ var Migrations = pg.Embedded("outbox", migrations, "migrations")
 // Append writes events to the outbox inside the caller's transaction. They
 // are published only if, and after, the transaction commits. The inserts
 // are deferred (pg.Defer): they go with the transaction's next statement
-// or its commit.
+// or its commit. Each row keeps the W3C traceparent of ctx's span, if it
+// has one, which the relay publishes the event under (see Relay).
 func Append(ctx context.Context, tx pgx.Tx, events ...*eventsv1.Event) error {
+	var traceparent *string
+	if tp := tracing.TraceParent(ctx); tp != "" {
+		traceparent = &tp
+	}
 	for _, ev := range events {
 		payload, err := event.Marshal(ev)
 		if err != nil {
@@ -40,8 +46,8 @@ func Append(ctx context.Context, tx pgx.Tx, events ...*eventsv1.Event) error {
 		}
 		subject, _ := event.SubjectSuffix(ev) // checked by Marshal
 		if err := pg.Defer(ctx, tx,
-			`INSERT INTO outbox (event_id, subject, payload) VALUES ($1, $2, $3)`,
-			ev.GetEventId(), subject, payload); err != nil {
+			`INSERT INTO outbox (event_id, subject, payload, traceparent) VALUES ($1, $2, $3, $4)`,
+			ev.GetEventId(), subject, payload, traceparent); err != nil {
 			return fmt.Errorf("append to outbox: %w", err)
 		}
 	}

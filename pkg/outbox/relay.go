@@ -12,6 +12,12 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/probation-recruitment/pipeline/pkg/tracing"
 )
 
 // Relay publishes committed outbox rows to JetStream, oldest first, and
@@ -37,12 +43,19 @@ import (
 //     replica as soon as its holder dies or its connection drops.
 //   - NATS down: the batch rolls back; rows wait in PostgreSQL and the relay
 //     retries with backoff.
+//
+// Tracing: each row is published under a span of its own ("publish
+// <subject>", a child of the span that appended it, whose traceparent the
+// row keeps), and the message carries that span's traceparent in its
+// headers for the consumers to continue the trace. A row without one
+// (written untraced) is published without, unless this process traces.
 type Relay struct {
 	pool    *pgxpool.Pool
 	js      jetstream.JetStream
 	cfg     RelayConfig
 	log     *slog.Logger
 	metrics *relayMetrics
+	tracer  trace.Tracer
 
 	// afterPublish, when set by a test, runs after a batch is acknowledged
 	// by JetStream and before it is marked; an error abandons the batch, as
@@ -68,6 +81,9 @@ type RelayConfig struct {
 	Retention time.Duration
 	// Registerer for the relay's metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// TracerProvider makes the publish spans; nil: the global one
+	// (pkg/tracing.Setup).
+	TracerProvider trace.TracerProvider
 }
 
 func (c RelayConfig) withDefaults() RelayConfig {
@@ -88,6 +104,9 @@ func (c RelayConfig) withDefaults() RelayConfig {
 	}
 	if c.Retention <= 0 {
 		c.Retention = 7 * 24 * time.Hour
+	}
+	if c.TracerProvider == nil {
+		c.TracerProvider = otel.GetTracerProvider()
 	}
 	return c
 }
@@ -115,7 +134,8 @@ func NewRelay(pool *pgxpool.Pool, js jetstream.JetStream, cfg RelayConfig, log *
 	if cfg.Registerer != nil {
 		cfg.Registerer.MustRegister(m.published, m.failures, m.pending)
 	}
-	return &Relay{pool: pool, js: js, cfg: cfg, log: log.With("component", "outbox-relay"), metrics: m}
+	return &Relay{pool: pool, js: js, cfg: cfg, log: log.With("component", "outbox-relay"), metrics: m,
+		tracer: cfg.TracerProvider.Tracer("github.com/probation-recruitment/pipeline/pkg/outbox")}
 }
 
 // Run publishes until ctx is done, then returns nil. Errors are logged and
@@ -174,22 +194,23 @@ func (r *Relay) PublishBatch(ctx context.Context) (int, error) {
 	// The lock and the read in one statement (one round trip): the rows
 	// are read only once the lock is held, and none come back without it.
 	rows, err := tx.Query(ctx,
-		`SELECT o.id, o.event_id::text, o.subject, o.payload
+		`SELECT o.id, o.event_id::text, o.subject, o.payload, coalesce(o.traceparent, '')
 		 FROM (SELECT pg_try_advisory_xact_lock(hashtextextended(current_schema() || '.outbox', 0)) AS locked) l
-		 JOIN LATERAL (SELECT id, event_id, subject, payload FROM outbox
+		 JOIN LATERAL (SELECT id, event_id, subject, payload, traceparent FROM outbox
 		               WHERE l.locked AND published_at IS NULL ORDER BY id LIMIT $1) o ON true`, r.cfg.BatchSize)
 	if err != nil {
 		return 0, fmt.Errorf("read outbox: %w", err)
 	}
 	type row struct {
-		id      int64
-		eventID string
-		subject string
-		payload []byte
+		id          int64
+		eventID     string
+		subject     string
+		payload     []byte
+		traceparent string
 	}
 	batch, err := pgx.CollectRows(rows, func(rs pgx.CollectableRow) (row, error) {
 		var r row
-		err := rs.Scan(&r.id, &r.eventID, &r.subject, &r.payload)
+		err := rs.Scan(&r.id, &r.eventID, &r.subject, &r.payload, &r.traceparent)
 		return r, err
 	})
 	if err != nil {
@@ -201,12 +222,26 @@ func (r *Relay) PublishBatch(ctx context.Context) (int, error) {
 	}
 
 	futures := make([]jetstream.PubAckFuture, 0, len(batch))
+	spans := make([]trace.Span, 0, len(batch))
+	// Every span ends, whatever became of its message; ended spans
+	// ignore the second End.
+	defer func() {
+		for _, s := range spans {
+			s.End()
+		}
+	}()
 	var publishErr error
 	for _, b := range batch {
 		msg := &nats.Msg{Subject: r.cfg.SubjectPrefix + "." + b.subject, Data: b.payload}
+		span := r.publishSpan(ctx, msg.Subject, b.eventID, b.traceparent)
+		spans = append(spans, span)
+		if tp := tracing.TraceParent(trace.ContextWithSpan(ctx, span)); tp != "" {
+			msg.Header = nats.Header{tracing.HeaderTraceParent: []string{tp}}
+		}
 		f, err := r.js.PublishMsgAsync(msg, jetstream.WithMsgID(b.eventID), jetstream.WithExpectStream(r.cfg.Stream))
 		if err != nil {
 			publishErr = fmt.Errorf("publish %s: %w", b.eventID, err)
+			span.SetStatus(codes.Error, publishErr.Error())
 			break
 		}
 		futures = append(futures, f)
@@ -222,12 +257,14 @@ func (r *Relay) PublishBatch(ctx context.Context) (int, error) {
 		select {
 		case <-f.Ok():
 			acked = append(acked, batch[i].id)
+			spans[i].End()
 			continue
 		case err := <-f.Err():
 			publishErr = errors.Join(publishErr, fmt.Errorf("publish %s: %w", batch[i].eventID, err))
 		case <-waitCtx.Done():
 			publishErr = errors.Join(publishErr, fmt.Errorf("publish %s: no acknowledgement: %w", batch[i].eventID, waitCtx.Err()))
 		}
+		spans[i].SetStatus(codes.Error, "not acknowledged by JetStream; published again by a later batch")
 		break
 	}
 	if len(acked) == 0 {
@@ -246,6 +283,19 @@ func (r *Relay) PublishBatch(ctx context.Context) (int, error) {
 	}
 	r.metrics.published.Add(float64(len(acked)))
 	return len(acked), publishErr
+}
+
+// publishSpan starts the span of publishing one outbox row to subject: a
+// child of the span that appended it (traceparent, if any).
+func (r *Relay) publishSpan(ctx context.Context, subject, eventID, traceparent string) trace.Span {
+	_, span := r.tracer.Start(tracing.WithTraceParent(ctx, traceparent), "publish "+subject,
+		trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(
+			attribute.String("messaging.system", "nats"),
+			attribute.String("messaging.operation.type", "send"),
+			attribute.String("messaging.destination.name", subject),
+			attribute.String("messaging.message.id", eventID)))
+	return span
 }
 
 // listen turns NOTIFYs on channel into wake-ups, reconnecting on failure.
