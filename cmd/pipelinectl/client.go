@@ -51,6 +51,7 @@ func (a *app) dial(service, addr string, creds credentials.TransportCredentials)
 	return grpc.NewClient(addr,
 		grpc.WithTransportCredentials(creds),
 		grpcclient.RetryUnavailable(),
+		grpcclient.Tracing(),
 		grpc.WithChainUnaryInterceptor(a.unaryCall(service, addr)),
 		grpc.WithChainStreamInterceptor(a.streamCall(service, addr)),
 	)

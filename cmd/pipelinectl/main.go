@@ -8,16 +8,30 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
+
+	"github.com/probation-recruitment/pipeline/pkg/tracing"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// Off unless OTEL_EXPORTER_OTLP_ENDPOINT is set (pkg/tracing); then a
+	// command's calls start the traces of the changes they make.
+	stopTracing, err := tracing.Setup(ctx, "pipelinectl", slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pipelinectl:", err)
+		os.Exit(exitUsage)
+	}
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
+	flush, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	_ = stopTracing(flush) // a collector that is down loses the spans, not the command
+	cancel()
 	os.Exit(code)
 }
 

@@ -2,7 +2,11 @@
 // with.
 package grpcclient
 
-import "google.golang.org/grpc"
+import (
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/propagation"
+	"google.golang.org/grpc"
+)
 
 // retryServiceConfig retries a call the server answered Unavailable (a
 // database connection dropped under it, a service restarting) up to three
@@ -23,4 +27,12 @@ const retryServiceConfig = `{"methodConfig": [{
 // RetryUnavailable is the dial option that retries Unavailable calls.
 func RetryUnavailable() grpc.DialOption {
 	return grpc.WithDefaultServiceConfig(retryServiceConfig)
+}
+
+// Tracing is the dial option that starts a client span for each call and
+// sends its W3C traceparent in the call's metadata, with the global tracer
+// provider (pkg/tracing.Setup): the service's spans join the client's
+// trace. Without tracing set up it sends nothing.
+func Tracing() grpc.DialOption {
+	return grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithPropagators(propagation.TraceContext{})))
 }

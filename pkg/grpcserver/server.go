@@ -28,12 +28,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/propagation"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/stats"
 )
 
 const (
@@ -186,7 +189,8 @@ func New(cfg Config, log *slog.Logger, opts Options) (*Server, error) {
 	}
 
 	unary, stream := s.interceptors(opts)
-	s.grpc = grpc.NewServer(append(cfg.serverOptions(), grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))...)
+	s.grpc = grpc.NewServer(append(cfg.serverOptions(), grpc.StatsHandler(traceHandler()),
+		grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))...)
 	// Not serving until Run starts accepting calls.
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
@@ -299,6 +303,19 @@ func (c Config) serverOptions() []grpc.ServerOption {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(c.TLS)))
 	}
 	return opts
+}
+
+// traceHandler starts a server span for each call, the child of the span
+// whose W3C traceparent the call's metadata carries, with the global
+// tracer provider (pkg/tracing.Setup; a no-op one unless spans are
+// exported). Health checks are left out: a probe every few seconds is
+// noise in every trace store.
+func traceHandler() stats.Handler {
+	return otelgrpc.NewServerHandler(
+		otelgrpc.WithPropagators(propagation.TraceContext{}),
+		otelgrpc.WithFilter(func(info *stats.RPCTagInfo) bool {
+			return !strings.HasPrefix(info.FullMethodName, "/"+healthpb.Health_ServiceDesc.ServiceName+"/")
+		}))
 }
 
 // GRPC returns the underlying server, to register services on before Run.

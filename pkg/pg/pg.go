@@ -14,6 +14,10 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/tern/v2/migrate"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
@@ -114,7 +118,11 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, sets ...Migrations) error 
 // fn's transaction holds back the writes made with Defer and sends them
 // with its next statement or before the commit (see deferringTx): a
 // change's writes cost one round trip, not one each.
-func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
+//
+// A transaction of its own runs under a span ("pg.transaction") of the
+// global tracer provider, a child of ctx's span: in a trace, the call's or
+// the consumer's time in PostgreSQL.
+func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) (err error) {
 	run := func(tx pgx.Tx) error {
 		d := &deferringTx{Tx: tx}
 		if err := fn(d); err != nil {
@@ -125,8 +133,23 @@ func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error 
 	if tx, ok := TxFrom(ctx); ok {
 		return pgx.BeginFunc(ctx, tx, run)
 	}
+	ctx, span := tracer.Start(ctx, "pg.transaction", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("db.system.name", "postgresql")))
+	defer func() {
+		if err != nil {
+			// The SQLSTATE only: a database message may quote a row.
+			span.SetStatus(codes.Error, "transaction failed")
+			if state := SQLState(err); state != "" {
+				span.SetAttributes(attribute.String("db.response.status_code", state))
+			}
+		}
+		span.End()
+	}()
 	return pgx.BeginFunc(ctx, pool, run)
 }
+
+// tracer makes the transactions' spans.
+var tracer = otel.Tracer("github.com/probation-recruitment/pipeline/pkg/pg")
 
 // Join runs fn in the transaction ctx carries, without a savepoint, or
 // else in a transaction of its own (InTx). Without the savepoint (two

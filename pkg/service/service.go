@@ -29,6 +29,7 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/outbox"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
 	"github.com/probation-recruitment/pipeline/pkg/stream"
+	"github.com/probation-recruitment/pipeline/pkg/tracing"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
 )
 
@@ -47,14 +48,18 @@ type Runtime struct {
 	Audit *audit.Recorder
 
 	runners []func(context.Context) error
+	// stopTracing flushes the spans not yet exported.
+	stopTracing func(context.Context) error
 	// streamUp is closed once the stream is ensured: the relay and the
 	// consumers wait for it.
 	streamUp chan struct{}
 }
 
-// Start connects to PostgreSQL (the schema cfg.DBSchema, migrated with the
-// shared outbox, inbox and request-log tables and then migrations) and to
-// NATS (creating or updating the stream), and builds the gRPC server with
+// Start sets up tracing (pkg/tracing: exported over OTLP when the OTEL_*
+// variables name an endpoint), connects to PostgreSQL (the schema
+// cfg.DBSchema, migrated with the shared outbox, inbox and request-log
+// tables and then migrations) and to NATS (creating or updating the
+// stream), and builds the gRPC server with
 // cfg's limits, bearer-token authentication (streams capped per caller and
 // ended when their token expires), the outbox relay, and the hourly prune
 // of request log rows older than cfg.RequestLogRetention. Register gRPC
@@ -86,6 +91,11 @@ func Start(ctx context.Context, name string, cfg config.Common, migrations ...pg
 			r.close()
 		}
 	}()
+	// Before the server and the relay: they take the global tracer
+	// provider (tracing.Setup).
+	if r.stopTracing, err = tracing.Setup(ctx, name, log); err != nil {
+		return nil, err
+	}
 
 	if r.Pool, err = pg.Connect(ctx, cfg.DatabaseURL, cfg.DBSchema); err != nil {
 		return nil, err
@@ -299,4 +309,15 @@ func (r *Runtime) close() {
 	if r.Pool != nil {
 		r.Pool.Close()
 	}
+	if r.stopTracing != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), tracingFlushTimeout)
+		defer cancel()
+		if err := r.stopTracing(ctx); err != nil {
+			r.Log.Warn("tracing: flushing spans at shutdown", "err", err)
+		}
+	}
 }
+
+// tracingFlushTimeout bounds the export of the last spans at shutdown: a
+// collector that is down must not hold the process.
+const tracingFlushTimeout = 5 * time.Second

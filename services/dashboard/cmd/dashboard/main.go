@@ -59,6 +59,7 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/grpcauth"
 	"github.com/probation-recruitment/pipeline/pkg/grpcclient"
 	"github.com/probation-recruitment/pipeline/pkg/tlsconfig"
+	"github.com/probation-recruitment/pipeline/pkg/tracing"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
 	"github.com/probation-recruitment/pipeline/services/dashboard/internal/bearer"
 	"github.com/probation-recruitment/pipeline/services/dashboard/internal/live"
@@ -263,8 +264,20 @@ func run(ctx context.Context) error {
 	// The connection is made lazily and re-made by gRPC after a failure, so
 	// the dashboard starts (and shows "unavailable") without reporting.
 	// Every call sends the token of its context: the signed-in user's.
+	// Off unless OTEL_EXPORTER_OTLP_ENDPOINT is set (pkg/tracing).
+	stopTracing, err := tracing.Setup(ctx, name, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		flush, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(flush); err != nil {
+			log.Warn("tracing: flushing spans at shutdown", "err", err)
+		}
+	}()
 	conn, err := grpc.NewClient(cfg.ReportingAddr, grpc.WithTransportCredentials(transport), grpc.WithPerRPCCredentials(perCall),
-		grpcclient.RetryUnavailable())
+		grpcclient.RetryUnavailable(), grpcclient.Tracing())
 	if err != nil {
 		return fmt.Errorf("reporting client: %w", err)
 	}
