@@ -86,6 +86,9 @@ type Config struct {
 	// an event commits, before its messages are acknowledged: to tell
 	// readers of what the handler writes that it has changed.
 	OnCommit func()
+	// LagInterval between reads of the durable consumer's state (messages
+	// pending and awaiting acknowledgement) for the lag gauges; default 15s.
+	LagInterval time.Duration
 	// TracerProvider makes the consumer's spans; nil: the global one
 	// (pkg/tracing.Setup).
 	TracerProvider trace.TracerProvider
@@ -110,6 +113,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Batch <= 0 {
 		c.Batch = 100
+	}
+	if c.LagInterval <= 0 {
+		c.LagInterval = 15 * time.Second
 	}
 	if c.TracerProvider == nil {
 		c.TracerProvider = otel.GetTracerProvider()
@@ -139,6 +145,8 @@ type metrics struct {
 	retried    prometheus.Counter
 	poison     prometheus.Counter
 	forged     *prometheus.CounterVec
+	pending    prometheus.Gauge
+	ackPending prometheus.Gauge
 }
 
 // New returns a consumer; Run starts it.
@@ -166,11 +174,19 @@ func New(pool *pgxpool.Pool, js jetstream.JetStream, cfg Config, handle Handler,
 			Help: "Events terminated unapplied because their producer does not own their type (reason producer) or their subject is not their envelope's (reason subject).",
 		}, []string{"reason"}),
 	}
+	m.pending = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "consumer_pending_messages", ConstLabels: labels,
+		Help: "Messages of the stream matching the durable consumer's filter not yet delivered to it (its lag), read every LagInterval.",
+	})
+	m.ackPending = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "consumer_ack_pending_messages", ConstLabels: labels,
+		Help: "Messages delivered to the durable consumer and not yet acknowledged, read every LagInterval.",
+	})
 	for _, reason := range []string{ReasonProducer, ReasonSubject} {
 		m.forged.WithLabelValues(reason) // shown as 0 before the first
 	}
 	if cfg.Registerer != nil {
-		cfg.Registerer.MustRegister(m.applied, m.duplicates, m.retried, m.poison, m.forged)
+		cfg.Registerer.MustRegister(m.applied, m.duplicates, m.retried, m.poison, m.forged, m.pending, m.ackPending)
 	}
 	return &Consumer{pool: pool, js: js, cfg: cfg, handle: handle, log: log.With("component", "consumer", "durable", cfg.Durable), metrics: m,
 		tracer: cfg.TracerProvider.Tracer("github.com/probation-recruitment/pipeline/pkg/consumer")}, nil
@@ -198,6 +214,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", c.cfg.Durable, err)
 	}
+	go c.watchLag(ctx, cons)
 	if c.batch != nil {
 		return c.runBatches(ctx, cons)
 	}
@@ -220,6 +237,36 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 		c.process(ctx, msg)
 	}
+}
+
+// watchLag reads the durable's state every LagInterval until ctx is done.
+// Every replica reads the same durable, so each reports the same lag.
+func (c *Consumer) watchLag(ctx context.Context, cons jetstream.Consumer) {
+	t := time.NewTicker(c.cfg.LagInterval)
+	defer t.Stop()
+	for {
+		if err := c.MeasureLag(ctx, cons); err != nil && ctx.Err() == nil {
+			c.log.Warn("read the durable consumer's state", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// MeasureLag sets the lag gauges (consumer_pending_messages,
+// consumer_ack_pending_messages) from the server's view of cons: one
+// request to JetStream.
+func (c *Consumer) MeasureLag(ctx context.Context, cons jetstream.Consumer) error {
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("consumer info: %w", err)
+	}
+	c.metrics.pending.Set(float64(info.NumPending))
+	c.metrics.ackPending.Set(float64(info.NumAckPending))
+	return nil
 }
 
 // consumer returns the durable consumer, creating it (from the first

@@ -507,3 +507,49 @@ func BenchmarkBatchLag(b *testing.B) {
 	b.ReportMetric(float64(ideal.Microseconds())/1000/float64(b.N), "ideal_ms")
 	b.ReportMetric(float64(lag)/float64(ideal), "lag/ideal")
 }
+
+// The lag gauges say what the server says of the durable: messages not yet
+// delivered, then delivered and awaiting their ack, then none.
+func TestMeasureLag(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	evs := []*eventsv1.Event{newEvent(), newEvent(), newEvent()}
+	e.publish(t, evs...)
+	c, err := New(e.pool, e.js, Config{Durable: "lagging"}, recordEffect, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	cons, err := c.consumer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gauges := func() (float64, float64) {
+		if err := c.MeasureLag(ctx, cons); err != nil {
+			t.Fatal(err)
+		}
+		return testutil.ToFloat64(c.metrics.pending), testutil.ToFloat64(c.metrics.ackPending)
+	}
+	if p, a := gauges(); p != 3 || a != 0 {
+		t.Errorf("nothing fetched: pending %v, ack pending %v; want 3, 0", p, a)
+	}
+	batch, err := cons.FetchNoWait(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fetched []jetstream.Msg
+	for m := range batch.Messages() {
+		fetched = append(fetched, m)
+	}
+	if p, a := gauges(); p != 1 || a != float64(len(fetched)) || len(fetched) != 2 {
+		t.Errorf("2 fetched (got %d), unacknowledged: pending %v, ack pending %v; want 1, 2", len(fetched), p, a)
+	}
+	for _, m := range fetched {
+		if err := m.DoubleAck(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p, a := gauges(); p != 1 || a != 0 {
+		t.Errorf("2 acknowledged: pending %v, ack pending %v; want 1, 0", p, a)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/probation-recruitment/pipeline/pkg/consumer"
@@ -350,5 +351,43 @@ func TestRelayAgainstSystemNATS(t *testing.T) {
 	}
 	if got := countWithConsumer(t, e, 2); got != 2 {
 		t.Errorf("consumer applied %d events, want 2", got)
+	}
+}
+
+// The backlog gauges count the unpublished rows and age the oldest; both
+// fall to 0 once the relay has published them.
+func TestMeasureBacklog(t *testing.T) {
+	t.Parallel()
+	e := setup(t, stream.Config{})
+	ctx := context.Background()
+	r := e.relay()
+	var schema string
+	if err := e.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	gauges := func() (float64, float64) {
+		t.Helper()
+		if err := r.MeasureBacklog(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return testutil.ToFloat64(r.metrics.unpublished.WithLabelValues(schema)), testutil.ToFloat64(r.metrics.oldestAge.WithLabelValues(schema))
+	}
+	if n, age := gauges(); n != 0 || age != 0 {
+		t.Errorf("empty outbox: %v unpublished, oldest %vs; want 0, 0", n, age)
+	}
+	appendCommitted(t, e.pool, newEvent("london"), newEvent("wales"))
+	appendCommitted(t, e.pool, newEvent("london"))
+	// The first transaction's rows were written an hour ago.
+	if _, err := e.pool.Exec(ctx, `UPDATE outbox SET created_at = now() - interval '1 hour' WHERE id = (SELECT min(id) FROM outbox)`); err != nil {
+		t.Fatal(err)
+	}
+	if n, age := gauges(); n != 3 || age < 3600 || age > 3600+60 {
+		t.Errorf("3 waiting, the oldest an hour: gauges say %v unpublished, oldest %vs", n, age)
+	}
+	if n, err := r.PublishBatch(ctx); err != nil || n != 3 {
+		t.Fatalf("PublishBatch = %d, %v; want 3, nil", n, err)
+	}
+	if n, age := gauges(); n != 0 || age != 0 {
+		t.Errorf("all published: %v unpublished, oldest %vs; want 0, 0", n, age)
 	}
 }

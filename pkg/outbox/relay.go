@@ -79,6 +79,9 @@ type RelayConfig struct {
 	PublishTimeout time.Duration
 	// Retention of published rows before they are deleted; default 7 days.
 	Retention time.Duration
+	// BacklogInterval between measures of the backlog (the unpublished
+	// rows and the age of the oldest); default 15s.
+	BacklogInterval time.Duration
 	// Registerer for the relay's metrics; nil registers none.
 	Registerer prometheus.Registerer
 	// TracerProvider makes the publish spans; nil: the global one
@@ -105,6 +108,9 @@ func (c RelayConfig) withDefaults() RelayConfig {
 	if c.Retention <= 0 {
 		c.Retention = 7 * 24 * time.Hour
 	}
+	if c.BacklogInterval <= 0 {
+		c.BacklogInterval = 15 * time.Second
+	}
 	if c.TracerProvider == nil {
 		c.TracerProvider = otel.GetTracerProvider()
 	}
@@ -112,9 +118,11 @@ func (c RelayConfig) withDefaults() RelayConfig {
 }
 
 type relayMetrics struct {
-	published prometheus.Counter
-	failures  prometheus.Counter
-	pending   prometheus.Gauge
+	published   prometheus.Counter
+	failures    prometheus.Counter
+	pending     prometheus.Gauge
+	unpublished *prometheus.GaugeVec
+	oldestAge   *prometheus.GaugeVec
 }
 
 // NewRelay returns a relay for the outbox in pool's schema.
@@ -130,9 +138,15 @@ func NewRelay(pool *pgxpool.Pool, js jetstream.JetStream, cfg RelayConfig, log *
 		pending: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "outbox_last_batch_size", Help: "Rows in the relay's most recent batch.",
 		}),
+		unpublished: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "outbox_unpublished_events", Help: "Outbox rows of the service's schema not yet published to JetStream (measured every BacklogInterval).",
+		}, []string{"schema"}),
+		oldestAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "outbox_oldest_unpublished_age_seconds", Help: "Age of the oldest outbox row of the service's schema not yet published; 0 when none waits.",
+		}, []string{"schema"}),
 	}
 	if cfg.Registerer != nil {
-		cfg.Registerer.MustRegister(m.published, m.failures, m.pending)
+		cfg.Registerer.MustRegister(m.published, m.failures, m.pending, m.unpublished, m.oldestAge)
 	}
 	return &Relay{pool: pool, js: js, cfg: cfg, log: log.With("component", "outbox-relay"), metrics: m,
 		tracer: cfg.TracerProvider.Tracer("github.com/probation-recruitment/pipeline/pkg/outbox")}
@@ -148,6 +162,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	wake := make(chan struct{}, 1)
 	go r.listen(ctx, schema+"_outbox", wake)
 	go r.prune(ctx)
+	go r.watchBacklog(ctx)
 
 	poll := time.NewTicker(r.cfg.PollInterval)
 	defer poll.Stop()
@@ -334,6 +349,44 @@ func (r *Relay) listenOnce(ctx context.Context, channel string, wake chan<- stru
 		default: // a wake-up is already pending
 		}
 	}
+}
+
+// watchBacklog measures the backlog every BacklogInterval. Every replica
+// measures, not only the one holding the lock: the gauges say the same in
+// each, and a replica whose relay is stuck still reports.
+func (r *Relay) watchBacklog(ctx context.Context) {
+	t := time.NewTicker(r.cfg.BacklogInterval)
+	defer t.Stop()
+	for {
+		if err := r.MeasureBacklog(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("measure outbox backlog", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// MeasureBacklog sets the backlog gauges (outbox_unpublished_events and
+// outbox_oldest_unpublished_age_seconds, labelled with the schema, as the
+// database's own view is) from the outbox as it stands. It
+// reads only the unpublished rows, through their partial index: next to
+// nothing while the relay keeps up.
+func (r *Relay) MeasureBacklog(ctx context.Context) error {
+	var schema string
+	var n int64
+	var age float64
+	err := r.pool.QueryRow(ctx,
+		`SELECT current_schema(), count(*), coalesce(extract(epoch FROM now() - min(created_at))::float8, 0)
+		 FROM outbox WHERE published_at IS NULL`).Scan(&schema, &n, &age)
+	if err != nil {
+		return fmt.Errorf("measure backlog: %w", err)
+	}
+	r.metrics.unpublished.WithLabelValues(schema).Set(float64(n))
+	r.metrics.oldestAge.WithLabelValues(schema).Set(max(age, 0))
+	return nil
 }
 
 // prune deletes published rows past the retention period, hourly.

@@ -98,6 +98,8 @@ func run(ctx context.Context) error {
 	rt.Go(hub.Run)
 	// Crossings with time alone; those an event causes, its batch writes.
 	rt.Go(alerts.New(rt.Pool, st, alerts.RealClock, alerts.Config{Registerer: rt.Server.Registry()}, rt.Log).Run)
+	// The operator's view of the stuck lists (reporting_stuck_clocks).
+	rt.Go(report.NewStuckGauge(reports, region.All, 0, time.Now, rt.Server.Registry(), rt.Log).Run)
 	rt.Go(func(ctx context.Context) error {
 		// Only a head start: a report loads what it needs anyway.
 		if err := reports.Warm(ctx, region.All); err != nil && ctx.Err() == nil {
