@@ -109,6 +109,19 @@ type stack struct {
 	dbURLs map[string]string
 	// natsURL is the test's NATS server.
 	natsURL string
+	// procs are the running service processes, by service (restart
+	// replaces one).
+	procs map[string]*process
+}
+
+// process is one service's running process, and what starts it again.
+type process struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+	// logs collect the output of every process the service has run.
+	logs  *syncBuffer
+	env   []string
+	creds credentials.TransportCredentials
 }
 
 func freeAddr(t *testing.T) string {
@@ -146,7 +159,7 @@ func startStack(t *testing.T, certs *testenv.Certs, env []string) *stack {
 	_, js := testenv.Connect(t, natsURL)
 	prefix := testenv.Name("e2e_")
 	st := &stack{certs: certs, conns: map[string]*grpc.ClientConn{}, addrs: map[string]string{}, admins: map[string]string{}, js: js,
-		prefix: prefix, dbURLs: provisionRoles(t, prefix), natsURL: natsURL}
+		prefix: prefix, dbURLs: provisionRoles(t, prefix), natsURL: natsURL, procs: map[string]*process{}}
 	transportEnv, creds := []string{"GRPC_INSECURE=true"}, grpcauth.PlaintextLoopback()
 	if certs != nil {
 		transportEnv = []string{"TLS_CERT_FILE=" + certs.Server.Cert, "TLS_KEY_FILE=" + certs.Server.Key, "TLS_CLIENT_CA_FILE=" + certs.CA}
@@ -183,16 +196,41 @@ func (st *stack) notifierEnv(t *testing.T) []string {
 		"APPLICATIONS_KEY_FILE="+st.certs.Client.Key)
 }
 
-// startService runs one service and waits until it is ready. Its ports are
+// startService runs one service and waits until it is ready; the test's
+// cleanup stops it and drops its schema.
+func (st *stack) startService(t *testing.T, name string, env []string, creds credentials.TransportCredentials) {
+	t.Helper()
+	st.launch(t, name, &process{logs: &syncBuffer{}, env: env, creds: creds})
+	t.Cleanup(func() {
+		p := st.procs[name]
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		<-p.exited
+		if t.Failed() {
+			t.Logf("%s logs:\n%s", name, p.logs.String())
+		}
+		dropSchema(t, st.prefix+"_"+name)
+	})
+}
+
+// restart kills the service's process without warning, as a crash would,
+// and starts it again on the same database and stream (on new ports).
+func (st *stack) restart(t *testing.T, name string) {
+	t.Helper()
+	p := st.procs[name]
+	_ = p.cmd.Process.Kill()
+	<-p.exited
+	st.launch(t, name, &process{logs: p.logs, env: p.env, creds: p.creds})
+}
+
+// launch starts p's process and waits until it is ready. Its ports are
 // found free and closed before the service binds them, so a process of
 // another test may take one in between: a service that exits because its
 // address is in use is started again on other ports.
-func (st *stack) startService(t *testing.T, name string, env []string, creds credentials.TransportCredentials) {
+func (st *stack) launch(t *testing.T, name string, p *process) {
 	t.Helper()
 	const attempts = 3
 	for attempt := 1; ; attempt++ {
 		grpcAddr, adminAddr := freeAddr(t), freeAddr(t)
-		logs := &syncBuffer{}
 		cmd := exec.Command(binary(t, name, filepath.Join("services", name, "cmd", name)))
 		cmd.Env = append(os.Environ(),
 			"DATABASE_URL="+st.dbURLs[name], "DB_SCHEMA="+st.prefix+"_"+name, "NATS_URL="+st.natsURL,
@@ -200,8 +238,8 @@ func (st *stack) startService(t *testing.T, name string, env []string, creds cre
 		// Each service as its own NATS user, under its permissions
 		// (pkg/natsperm): the pipeline must run end to end with them.
 		cmd.Env = append(cmd.Env, testenv.NATSEnv(t, name)...)
-		cmd.Env = append(cmd.Env, env...)
-		cmd.Stdout, cmd.Stderr = logs, logs
+		cmd.Env = append(cmd.Env, p.env...)
+		cmd.Stdout, cmd.Stderr = p.logs, p.logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -213,21 +251,15 @@ func (st *stack) startService(t *testing.T, name string, env []string, creds cre
 		if err := waitReady(adminAddr, exited); err != nil {
 			_ = cmd.Process.Kill()
 			<-exited
-			if errors.Is(err, errExited) && strings.Contains(logs.String(), "address already in use") && attempt < attempts {
+			if errors.Is(err, errExited) && strings.Contains(p.logs.String(), "address already in use") && attempt < attempts {
 				t.Logf("%s: a port was taken before the service bound it; starting it again on others", name)
 				continue
 			}
-			t.Fatalf("%s: %v; logs:\n%s", name, err, logs.String())
+			t.Fatalf("%s: %v; logs:\n%s", name, err, p.logs.String())
 		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			<-exited
-			if t.Failed() {
-				t.Logf("%s logs:\n%s", name, logs.String())
-			}
-			dropSchema(t, st.prefix+"_"+name)
-		})
-		conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(creds))
+		p.cmd, p.exited = cmd, exited
+		st.procs[name] = p
+		conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(p.creds))
 		if err != nil {
 			t.Fatal(err)
 		}
