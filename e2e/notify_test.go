@@ -183,15 +183,13 @@ func TestStuckAndAssignedCasesReachTheirOwners(t *testing.T) {
 	)
 	admin := token(t, "admin-1", auth.RoleAdmin)
 	vetter := token(t, contactPoint, auth.RoleVetting, "london")
-	notifier := func() notifierv1.NotifierServiceClient {
-		return notifierv1.NewNotifierServiceClient(st.conns["notifier"])
-	}
+	notifier := notifierv1.NewNotifierServiceClient(st.conns["notifier"])
 
-	if _, err := notifier().SetRoleMailbox(ctx, &notifierv1.SetRoleMailboxRequest{
+	if _, err := notifier.SetRoleMailbox(ctx, &notifierv1.SetRoleMailboxRequest{
 		Region: "london", Role: notifierv1.MailboxRole_MAILBOX_ROLE_SPOC, Email: londonMailbox}, admin); err != nil {
 		t.Fatal(err)
 	}
-	prefs, err := notifier().SetPreferences(ctx, &notifierv1.SetPreferencesRequest{
+	prefs, err := notifier.SetPreferences(ctx, &notifierv1.SetPreferencesRequest{
 		Email: contactEmail, Mode: notifierv1.DeliveryMode_DELIVERY_MODE_IMMEDIATE}, vetter)
 	if err != nil {
 		t.Fatal(err)

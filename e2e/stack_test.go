@@ -231,6 +231,8 @@ func (st *stack) launch(t *testing.T, name string, p *process) {
 	const attempts = 3
 	for attempt := 1; ; attempt++ {
 		grpcAddr, adminAddr := freeAddr(t), freeAddr(t)
+		// Only this process's output says whether its address was taken.
+		logged := len(p.logs.String())
 		cmd := exec.Command(binary(t, name, filepath.Join("services", name, "cmd", name)))
 		cmd.Env = append(os.Environ(),
 			"DATABASE_URL="+st.dbURLs[name], "DB_SCHEMA="+st.prefix+"_"+name, "NATS_URL="+st.natsURL,
@@ -251,7 +253,7 @@ func (st *stack) launch(t *testing.T, name string, p *process) {
 		if err := waitReady(adminAddr, exited); err != nil {
 			_ = cmd.Process.Kill()
 			<-exited
-			if errors.Is(err, errExited) && strings.Contains(p.logs.String(), "address already in use") && attempt < attempts {
+			if errors.Is(err, errExited) && strings.Contains(p.logs.String()[logged:], "address already in use") && attempt < attempts {
 				t.Logf("%s: a port was taken before the service bound it; starting it again on others", name)
 				continue
 			}
