@@ -173,8 +173,15 @@ func wantContains(t *testing.T, what, text string, wants ...string) {
 func TestStuckAndAssignedCasesReachTheirOwners(t *testing.T) {
 	t.Parallel()
 	ms := startMailServer(t)
+	// The daily digest (of warnings) is due twelve hours from now, never
+	// during the test: the counts below are of the messages sent at once.
+	london, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Fatal(err)
+	}
+	digestHour := (time.Now().In(london).Hour() + 12) % 24
 	st := start(t, "SMTP_ADDR="+ms.addr, "SMTP_SECURITY=none", "SMTP_FROM=Recruitment pipeline <notifier@probation.example>",
-		"NOTIFIER_POLL_INTERVAL=100ms")
+		"NOTIFIER_POLL_INTERVAL=100ms", fmt.Sprintf("NOTIFIER_DIGEST_HOUR=%d", digestHour))
 	ctx := context.Background()
 	const (
 		contactPoint  = "vetting-london-7"
