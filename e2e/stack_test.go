@@ -551,3 +551,12 @@ func (s *stack) payloadsFor(t *testing.T, applicationID string) [][]byte {
 	}
 	return out
 }
+
+// restart kills a service's process, as a crash would, and starts it again
+// on its ports, where the stack's connection to it finds it again.
+func (st *stack) restart(t *testing.T, name string) {
+	t.Helper()
+	p := st.procs[name]
+	p.kill(t)
+	p.restart(t)
+}
