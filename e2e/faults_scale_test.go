@@ -57,10 +57,13 @@ func logMarks(f *faultRun) {
 // second replica of every service is SIGKILLed at once, as the loss of a
 // machine would, and stays down.
 func killOneReplicaOfEach(f *faultRun) time.Time {
-	f.appliedBeforeKill = map[string]float64{}
+	f.appliedBeforeKill, f.servedBeforeKill = map[string]float64{}, map[string]int{}
 	for _, service := range services {
 		replica := service + "-2"
 		f.appliedBeforeKill[replica] = metric(f.t, f.st.procs[replica].adminAddr, "consumer_events_applied_total")
+		for _, name := range []string{service, replica} {
+			f.servedBeforeKill[name] = f.st.served.of(f.st.procs[name].grpcAddr)
+		}
 	}
 	for _, service := range services {
 		f.st.procs[service+"-2"].kill(f.t)
@@ -69,15 +72,15 @@ func killOneReplicaOfEach(f *faultRun) time.Time {
 }
 
 // replicasShared: each service's work was shared by its two replicas —
-// calls answered (the stage services the load calls), events applied from
-// the shared durable consumer, outbox rows published — and no outbox row
-// was marked published twice: one relay at a time.
+// calls answered before the kill (by the stage services the load calls),
+// events applied from the shared durable consumer, outbox rows published —
+// and no outbox row was marked published twice: one relay at a time.
 func replicasShared(f *faultRun, _ *tally) {
 	ctx := context.Background()
 	var notes []string
 	for _, service := range services {
 		replica := service + "-2"
-		served := []int{f.st.served.of(f.st.procs[service].grpcAddr), f.st.served.of(f.st.procs[replica].grpcAddr)}
+		served := []int{f.servedBeforeKill[service], f.servedBeforeKill[replica]}
 		applied := []float64{metric(f.t, f.st.procs[service].adminAddr, "consumer_events_applied_total"), f.appliedBeforeKill[replica]}
 		marks, twice, err := marksBy(ctx, f, service)
 		if err != nil {
@@ -96,7 +99,7 @@ func replicasShared(f *faultRun, _ *tally) {
 			what string
 			by   []float64
 		}{
-			{"calls answered", []float64{float64(served[0]), float64(served[1])}},
+			{"calls answered before the kill", []float64{float64(served[0]), float64(served[1])}},
 			{"events applied", applied},
 			{"outbox rows published", []float64{float64(published[0]), float64(published[1])}},
 		} {
@@ -104,7 +107,7 @@ func replicasShared(f *faultRun, _ *tally) {
 				f.t.Errorf("%s: %s by the replicas %v: one replica did all of it", service, work.what, work.by)
 			}
 		}
-		notes = append(notes, fmt.Sprintf("%s %d/%d calls, %v/%v applied, %d/%d published", service, served[0], served[1],
+		notes = append(notes, fmt.Sprintf("%s %d/%d calls before the kill, %v/%v applied, %d/%d published", service, served[0], served[1],
 			applied[0], applied[1], published[0], published[1]))
 	}
 	f.notes = append(f.notes, "by replica (1/2; 2 killed): "+strings.Join(notes, ", "))

@@ -56,8 +56,10 @@ type faultRun struct {
 	// notes: what else the case measured, for its row of the table.
 	notes []string
 	// appliedBeforeKill: consumer_events_applied_total of each replica the
-	// scale-out case killed, read just before.
+	// scale-out case killed, read just before; servedBeforeKill: the calls
+	// each replica had answered then.
 	appliedBeforeKill map[string]float64
+	servedBeforeKill  map[string]int
 }
 
 // boundedFaults run when FAULTS is unset (make test, CI): the two defects
