@@ -107,10 +107,10 @@ func replicasShared(f *faultRun, _ *tally) {
 				f.t.Errorf("%s: %s by the replicas %v: one replica did all of it", service, work.what, work.by)
 			}
 		}
-		notes = append(notes, fmt.Sprintf("%s %d/%d calls before the kill, %v/%v applied, %d/%d published", service, served[0], served[1],
+		notes = append(notes, fmt.Sprintf("%s %d/%d · %v/%v · %d/%d", service, served[0], served[1],
 			applied[0], applied[1], published[0], published[1]))
 	}
-	f.notes = append(f.notes, "by replica (1/2; 2 killed): "+strings.Join(notes, ", "))
+	f.notes = append(f.notes, "replica 1/2 (2 killed): calls before the kill · events applied · rows published: "+strings.Join(notes, ", "))
 }
 
 // marksBy counts, by process, the rows of service's outbox marked
