@@ -9,7 +9,7 @@ import "google.golang.org/grpc"
 // more times with backoff. Retrying is safe: every call that changes
 // something carries a request_id, so a retry of one that did land applies
 // nothing twice, and reads change nothing.
-const retryServiceConfig = `{"methodConfig": [{
+const retryMethodConfig = `"methodConfig": [{
   "name": [{}],
   "retryPolicy": {
     "maxAttempts": 4,
@@ -18,9 +18,18 @@ const retryServiceConfig = `{"methodConfig": [{
     "backoffMultiplier": 2,
     "retryableStatusCodes": ["UNAVAILABLE"]
   }
-}]}`
+}]`
 
 // RetryUnavailable is the dial option that retries Unavailable calls.
 func RetryUnavailable() grpc.DialOption {
-	return grpc.WithDefaultServiceConfig(retryServiceConfig)
+	return grpc.WithDefaultServiceConfig(`{` + retryMethodConfig + `}`)
+}
+
+// Balanced is RetryUnavailable for a target that resolves to several
+// replicas of a service (a headless Kubernetes Service's DNS name, say):
+// calls are spread round robin over every replica that is up, not all sent
+// to the first address, and a replica that dies is skipped until it is
+// back.
+func Balanced() grpc.DialOption {
+	return grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"round_robin": {}}], ` + retryMethodConfig + `}`)
 }
