@@ -43,7 +43,9 @@ type Store struct {
 const DefaultImportSettle = 10 * time.Minute
 
 // New returns a Store on pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, now: time.Now, settle: DefaultImportSettle} }
+func New(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool, now: time.Now, settle: DefaultImportSettle}
+}
 
 // WithImportSettle returns a Store that holds the stuck crossings its
 // batches find for an imported application for d, until the rest of the
