@@ -14,6 +14,7 @@ import (
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/alerts"
+	"github.com/probation-recruitment/pipeline/services/reporting/internal/projection"
 	"github.com/probation-recruitment/pipeline/services/reporting/internal/store"
 )
 
@@ -333,4 +334,33 @@ func (e *env) counted(t *testing.T, want []string) {
 	if !slices.Equal(got, want) || rows != len(want) {
 		t.Fatalf("stuck events: %d (%d outbox rows), want %d\n got %s\nwant %s", len(got), rows, len(want), strings.Join(got, "\n     "), strings.Join(want, "\n     "))
 	}
+}
+
+// TestThresholdChangeKeepsAnImportSettling: lowering the thresholds while
+// an imported crossing settles moves the crossing with its clock but not
+// before the end of the settle period; it is announced then, once, at the
+// new threshold.
+func TestThresholdChangeKeepsAnImportSettling(t *testing.T) {
+	t.Parallel()
+	now := at(time.September, 1, 10)
+	e := setup(t, now)
+	st := e.store()
+	sched := alerts.New(e.pool, st, e.clock, alerts.Config{}, quiet)
+	a := newApp()
+	last := e.importInPieces(t, st, sched, a.history(now, past{submitted: 11}, true)) // in SIFT 11 days: warned (10)
+	th := projection.DefaultThresholds()
+	th.Stages[sift] = projection.Limit{WarningDays: 5, BreachDays: 7}
+	if _, err := st.SetThresholds(context.Background(), "london", 0, th); err != nil {
+		t.Fatal(err)
+	}
+	settled := last.Add(store.DefaultImportSettle)
+	next, _, _, err := st.NextDue(context.Background(), e.clock.Now())
+	if err != nil || next == nil || !next.Equal(settled) {
+		t.Fatalf("next crossing %v (%v), want the end of the settle period %v", next, err, settled)
+	}
+	step(t, sched)
+	e.published(t)
+	e.clock.Set(settled)
+	step(t, sched)
+	e.published(t, seen{breach, a.id, stage, sift, 7, now.Add(-4 * 24 * time.Hour), "", spoc})
 }
