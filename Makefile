@@ -149,12 +149,12 @@ test: services-up chromium axe-core ## Run every test of every module (-race) ag
 
 # The fault suite (e2e TestFaults, docs/operations.md): load through every
 # stage, one fault per case, every OK call reconciled. `make test` runs its
-# bounded set (two cases); this runs all of them (about 10 minutes), or
+# bounded set (two cases); this runs all of them (about 12 minutes), or
 # FAULTS=<name>,<name> only those.
 FAULTS ?= all
 
 .PHONY: test-faults
-test-faults: services-up ## Run every fault case under load and print the table (FAULTS=<names> for some; about 10 minutes).
+test-faults: services-up ## Run every fault case under load and print the table (FAULTS=<names> for some; about 12 minutes).
 	set -o pipefail; cd e2e && FAULTS=$(FAULTS) go test -count=1 -timeout=40m -run '^TestFaults$$' -v . | grep -v '^=== \(RUN\|PAUSE\|CONT\)'
 
 # Every FuzzXxx target (found by scripts/fuzz, so none is forgotten) for

@@ -884,10 +884,14 @@ func TestDashboardFollowsThePipelineLive(t *testing.T) {
 	}
 	var wantMine []string
 	for _, c := range mine.GetCases() {
-		wantMine = append(wantMine, c.GetApplicationId()+" "+strings.ToLower(strings.TrimPrefix(c.GetRecord().String(), "CASE_RECORD_")))
+		wantMine = append(wantMine, c.GetApplicationId()+" "+strings.ToLower(strings.TrimPrefix(c.GetRecord().String(), "CASE_RECORD_"))+" "+c.GetCampaignTitle())
 	}
-	gotMine := evaluate[[]string](t, page, `Array.from(document.querySelectorAll('#my-cases tbody tr')).map(tr => tr.dataset.application + ' ' + tr.dataset.record)`)
-	if !slices.Equal(gotMine, wantMine) || !slices.Equal(gotMine, []string{blockedID + " vetting"}) {
+	gotMine := evaluate[[]string](t, page, `Array.from(document.querySelectorAll('#my-cases tbody tr')).map(tr =>
+		tr.dataset.application + ' ' + tr.dataset.record + ' ' + tr.querySelector('[data-cell="campaign"]').textContent.trim())`)
+	if len(mine.GetCases()) > 0 && mine.GetCases()[0].GetCampaignTitle() == "" {
+		t.Errorf("ListMyCases names no campaign title: %v", mine.GetCases()[0])
+	}
+	if !slices.Equal(gotMine, wantMine) || len(gotMine) != 1 || !strings.HasPrefix(gotMine[0], blockedID+" vetting ") {
 		t.Errorf("My cases on the page %v, API %v (want the vetting case of %s)", gotMine, wantMine, blockedID)
 	}
 	screenshot(t, page, "dashboard-my-cases.png")

@@ -37,6 +37,8 @@ type tally struct {
 	// rows of the lost window were published again (the data-loss case).
 	lostThenRepublished int
 	recovery            time.Duration
+	// notes: what else the case measured (faultRun.notes).
+	notes string
 	// problems names each discrepancy, for the failure message.
 	problems []string
 }
@@ -380,10 +382,10 @@ func (t *tally) format(name string) string {
 	if t.lostThenRepublished > 0 {
 		lost += fmt.Sprintf(" (%d before the recovery)", t.lostThenRepublished)
 	}
-	return fmt.Sprintf("| %s | %d | %d | %s | %s | %d | %d | %s |", name, t.sent, t.ok, t.errs, lost, t.doubled, t.streamDups,
-		t.recovery.Round(10*time.Millisecond))
+	return fmt.Sprintf("| %s | %d | %d | %s | %s | %d | %d | %s | %s |", name, t.sent, t.ok, t.errs, lost, t.doubled, t.streamDups,
+		t.recovery.Round(10*time.Millisecond), t.notes)
 }
 
-const tallyHeader = "| case | sent | OK | errors by code | lost | double counted | stream duplicates | recovery |\n|---|---|---|---|---|---|---|---|"
+const tallyHeader = "| case | sent | OK | errors by code | lost | double counted | stream duplicates | recovery | notes |\n|---|---|---|---|---|---|---|---|---|"
 
 func (t *tally) String() string { return strings.Join(t.problems, "\n") }

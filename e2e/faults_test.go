@@ -24,9 +24,13 @@ import (
 // faultCase is one fault injected under load.
 type faultCase struct {
 	name string
-	// nats configures the NATS server process; replicas, the services'.
+	// nats configures the NATS server process; cluster, if above one, runs
+	// that many as a JetStream cluster; replicas, the services'.
 	nats     natsOptions
+	cluster  int
 	replicas map[string]int
+	// before, if set, runs once the stack is up and before the load.
+	before func(f *faultRun)
 	// inject runs the fault while the load runs and returns when the
 	// fault has ended: the moment recovery is measured from.
 	inject func(f *faultRun) time.Time
@@ -39,14 +43,23 @@ type faultCase struct {
 
 // faultRun is one case's running system.
 type faultRun struct {
-	t    *testing.T
-	nats *natsProcess
-	st   *stack
-	db   *pgxpool.Pool
-	load *load
+	t *testing.T
+	// nats is the NATS server, or cluster the cluster of them.
+	nats    *natsProcess
+	cluster *natsCluster
+	st      *stack
+	db      *pgxpool.Pool
+	load    *load
 	// lostBeforeRepublish: events the data-loss case found missing from
 	// the stream before its recovery.
 	lostBeforeRepublish int
+	// notes: what else the case measured, for its row of the table.
+	notes []string
+	// appliedBeforeKill: consumer_events_applied_total of each replica the
+	// scale-out case killed, read just before; servedBeforeKill: the calls
+	// each replica had answered then.
+	appliedBeforeKill map[string]float64
+	servedBeforeKill  map[string]int
 }
 
 // boundedFaults run when FAULTS is unset (make test, CI): the two defects
@@ -65,6 +78,8 @@ var faultCases = []faultCase{
 	{name: "consumer-slower-than-ackwait", replicas: map[string]int{"reporting": 2}, inject: slowConsumer, check: redelivered},
 	{name: "duplicate-window-passes", nats: natsOptions{duplicateWindow: 3 * time.Second}, inject: duplicateWindowPasses, duplicates: true},
 	{name: "nats-loses-last-seconds", inject: natsLosesLastSeconds, check: lostThenRecovered},
+	{name: "scale-out", replicas: everyServiceTwice(), before: logMarks, inject: killOneReplicaOfEach, check: replicasShared},
+	{name: "nats-cluster", cluster: 3, inject: streamLeaderKill},
 }
 
 // TestFaults runs load through every stage, injects one fault per case,
@@ -105,15 +120,26 @@ func TestFaults(t *testing.T) {
 func runFault(t *testing.T, c faultCase) *tally {
 	began := time.Now()
 	phase := func(what string) { t.Logf("%6.1fs %s", time.Since(began).Seconds(), what) }
-	nats := startNATSProcess(t, c.nats)
-	st := startStackWith(t, stackConfig{nats: nats, replicas: c.replicas})
+	f := &faultRun{t: t}
+	var servers natsServers
+	if c.cluster > 1 {
+		f.cluster = startNATSCluster(t, c.nats, c.cluster)
+		servers = f.cluster
+	} else {
+		f.nats = startNATSProcess(t, c.nats)
+		servers = f.nats
+	}
+	st := startStackWith(t, stackConfig{nats: servers, replicas: c.replicas})
 	phase("stack ready")
 	db, err := pg.Connect(context.Background(), testenv.DatabaseURL(), "public")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
-	f := &faultRun{t: t, nats: nats, st: st, db: db}
+	f.st, f.db = st, db
+	if c.before != nil {
+		c.before(f)
+	}
 	f.load = startLoad(t, st, 4)
 	stopped := false
 	defer func() {
@@ -138,6 +164,7 @@ func runFault(t *testing.T, c faultCase) *tally {
 	if c.check != nil {
 		c.check(f, tl)
 	}
+	tl.notes = strings.Join(f.notes, "; ")
 	t.Logf("\n%s\n%s", tallyHeader, tl.format(c.name))
 	f.load.rec.mu.Lock()
 	internal := f.load.rec.errs[codes.Internal] + f.load.rec.errs[codes.Unknown]

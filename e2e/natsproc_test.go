@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/natsperm"
 	"github.com/probation-recruitment/pipeline/pkg/stream"
+	"github.com/probation-recruitment/pipeline/pkg/testenv"
 )
 
 // natsProcess is a NATS server run as a process of the test: cmd/devnats,
@@ -53,10 +56,19 @@ type natsOptions struct {
 func startNATSProcess(t *testing.T, opts natsOptions) *natsProcess {
 	t.Helper()
 	dir := t.TempDir()
+	n := newNATSNode(t, opts, filepath.Join(dir, "jetstream"), filepath.Join(dir, "users"))
+	n.start(t)
+	return n
+}
+
+// newNATSNode is a devnats process to be started on a free loopback port,
+// keeping its streams in store and its users' passwords in users; it is
+// killed when the test ends.
+func newNATSNode(t *testing.T, opts natsOptions, store, users string, args ...string) *natsProcess {
+	t.Helper()
 	addr := stableAddr(t)
-	n := &natsProcess{url: "nats://" + addr, addr: addr, store: filepath.Join(dir, "jetstream"), users: filepath.Join(dir, "users"),
-		logs: &syncBuffer{}}
-	n.args = []string{"-addr", addr, "-store", n.store, "-users", n.users}
+	n := &natsProcess{url: "nats://" + addr, addr: addr, store: store, users: users, logs: &syncBuffer{}}
+	n.args = append([]string{"-addr", addr, "-store", n.store, "-users", n.users}, args...)
 	if opts.duplicateWindow != 0 {
 		n.duplicates = opts.duplicateWindow.String()
 		n.args = append(n.args, "-duplicate-window", n.duplicates)
@@ -64,15 +76,17 @@ func startNATSProcess(t *testing.T, opts natsOptions) *natsProcess {
 	if opts.sync != "" {
 		n.args = append(n.args, "-sync", opts.sync)
 	}
-	n.start(t)
 	t.Cleanup(func() {
 		n.mu.Lock()
 		cmd, exited := n.cmd, n.exited
 		n.mu.Unlock()
+		if cmd == nil {
+			return
+		}
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		<-exited
 		if t.Failed() {
-			t.Logf("nats logs:\n%s", n.logs.String())
+			t.Logf("nats %s logs:\n%s", n.addr, n.logs.String())
 		}
 	})
 	return n
@@ -80,6 +94,13 @@ func startNATSProcess(t *testing.T, opts natsOptions) *natsProcess {
 
 // start runs the server and waits until it says the stream is provisioned.
 func (n *natsProcess) start(t *testing.T) {
+	t.Helper()
+	n.awaitProvisioned(t, n.launch(t))
+}
+
+// launch runs the server and returns how many times it had said the
+// stream was provisioned before, for awaitProvisioned.
+func (n *natsProcess) launch(t *testing.T) int {
 	t.Helper()
 	cmd := exec.Command(binary(t, "devnats", "cmd/devnats"), n.args...)
 	cmd.Stdout, cmd.Stderr = n.logs, n.logs
@@ -95,15 +116,26 @@ func (n *natsProcess) start(t *testing.T) {
 	n.mu.Lock()
 	n.cmd, n.exited = cmd, exited
 	n.mu.Unlock()
-	deadline := time.Now().Add(30 * time.Second)
+	return before
+}
+
+// awaitProvisioned waits until the launched server says the stream is
+// provisioned, once more than before, for a minute (a cluster's server
+// waits for the others).
+func (n *natsProcess) awaitProvisioned(t *testing.T, before int) {
+	t.Helper()
+	n.mu.Lock()
+	exited := n.exited
+	n.mu.Unlock()
+	deadline := time.Now().Add(time.Minute)
 	for strings.Count(n.logs.String(), "provisioned") == before {
 		select {
 		case <-exited:
-			t.Fatalf("nats exited before it was ready; logs:\n%s", n.logs.String())
+			t.Fatalf("nats %s exited before it was ready; logs:\n%s", n.addr, n.logs.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("nats not ready after 30s; logs:\n%s", n.logs.String())
+			t.Fatalf("nats %s not ready after a minute; logs:\n%s", n.addr, n.logs.String())
 		}
 	}
 }
@@ -173,19 +205,113 @@ func (n *natsProcess) env(service string) []string {
 	return env
 }
 
+// clientURL is the server's URL for the services.
+func (n *natsProcess) clientURL() string { return n.url }
+
 // admin connects to the server as the administrator, reconnecting for as
 // long as the test runs, across the server's restarts.
 func (n *natsProcess) admin(t *testing.T) jetstream.JetStream {
 	t.Helper()
-	password, err := os.ReadFile(filepath.Join(n.users, natsperm.Admin))
+	return natsAdmin(t, n.url, n.users, n.logs)
+}
+
+// natsAdmin connects to url as the administrator, whose password is in the
+// users folder, until the test ends.
+func natsAdmin(t *testing.T, url, users string, logs *syncBuffer) jetstream.JetStream {
+	t.Helper()
+	password, err := os.ReadFile(filepath.Join(users, natsperm.Admin))
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc, js, err := stream.Connect(n.url, t.Name(), stream.Credentials{User: natsperm.Admin, Password: string(password)},
+	nc, js, err := stream.Connect(url, t.Name(), stream.Credentials{User: natsperm.Admin, Password: string(password)},
 		slog.New(slog.DiscardHandler))
 	if err != nil {
-		t.Fatal(fmt.Errorf("nats admin: %w", errors.Join(err, errors.New(n.logs.String()))))
+		t.Fatal(fmt.Errorf("nats admin: %w", errors.Join(err, errors.New(logs.String()))))
 	}
 	t.Cleanup(nc.Close)
 	return js
+}
+
+// natsServers are the NATS server, or cluster, a stack connects to.
+type natsServers interface {
+	// clientURL is what the services are given as NATS_URL.
+	clientURL() string
+	// env connects service to the servers as its own user.
+	env(service string) []string
+	// admin is a JetStream context as the administrator.
+	admin(t *testing.T) jetstream.JetStream
+}
+
+// natsCluster is a JetStream cluster of devnats processes on loopback,
+// the stream provisioned with a replica on each.
+type natsCluster struct {
+	nodes []*natsProcess
+	// names are the nodes' server names, as JetStream names the stream's
+	// leader and replicas.
+	names []string
+	users string
+}
+
+// startNATSCluster runs size devnats processes as one JetStream cluster,
+// the stream with size replicas, and waits until each has provisioned it.
+// The users' passwords are written first, so that every server has the
+// same.
+func startNATSCluster(t *testing.T, opts natsOptions, size int) *natsCluster {
+	t.Helper()
+	dir := t.TempDir()
+	c := &natsCluster{users: filepath.Join(dir, "users")}
+	if err := os.Mkdir(c.users, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, user := range natsperm.Names() {
+		if err := os.WriteFile(filepath.Join(c.users, user), []byte(testenv.Name("pw")), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	routes := make([]string, size)
+	for i := range size {
+		routes[i] = "nats://" + stableAddr(t)
+	}
+	for i := range size {
+		others := slices.Concat(routes[:i], routes[i+1:])
+		name := fmt.Sprintf("nats-%d", i+1)
+		c.names = append(c.names, name)
+		c.nodes = append(c.nodes, newNATSNode(t, opts, filepath.Join(dir, name), c.users, "-name", name,
+			"-cluster", strings.TrimPrefix(routes[i], "nats://"), "-routes", strings.Join(others, ","), "-replicas", strconv.Itoa(size)))
+	}
+	before := make([]int, size)
+	for i, n := range c.nodes {
+		before[i] = n.launch(t)
+	}
+	for i, n := range c.nodes {
+		n.awaitProvisioned(t, before[i])
+	}
+	return c
+}
+
+func (c *natsCluster) clientURL() string {
+	urls := make([]string, len(c.nodes))
+	for i, n := range c.nodes {
+		urls[i] = n.url
+	}
+	return strings.Join(urls, ",")
+}
+
+func (c *natsCluster) env(service string) []string {
+	return append(c.nodes[0].env(service), "NATS_REPLICAS="+strconv.Itoa(len(c.nodes)))
+}
+
+func (c *natsCluster) admin(t *testing.T) jetstream.JetStream {
+	t.Helper()
+	return natsAdmin(t, c.clientURL(), c.users, c.nodes[0].logs)
+}
+
+// node is the process of the server named name.
+func (c *natsCluster) node(t *testing.T, name string) *natsProcess {
+	t.Helper()
+	i := slices.Index(c.names, name)
+	if i < 0 {
+		t.Fatalf("no server %q in the cluster %v", name, c.names)
+	}
+	return c.nodes[i]
 }

@@ -22,6 +22,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/resolver/manual"
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
@@ -117,6 +120,9 @@ type stack struct {
 	// procs are the service processes by name (a second replica of
 	// reporting is "reporting-2").
 	procs map[string]*proc
+	// served counts the calls each replica answered through a connection
+	// spread over replicas.
+	served *servedCalls
 }
 
 // stableAddr returns a free loopback address for a process the test may
@@ -182,12 +188,15 @@ type stackConfig struct {
 	// env adds to every service's environment.
 	env []string
 	// nats, if not nil, is a NATS server run as a process of the test's
-	// (startNATSProcess), which it may kill, freeze and restart; nil runs
-	// one in-process (testenv.NATS), which lives as long as the test.
-	nats *natsProcess
+	// (startNATSProcess), or a cluster of them (startNATSCluster), which
+	// it may kill, freeze and restart; nil runs one in-process
+	// (testenv.NATS), which lives as long as the test.
+	nats natsServers
 	// replicas starts that many processes of a service (default one):
 	// "reporting": 2 runs reporting and reporting-2, sharing its schema
-	// and durable consumer as replicas do in production.
+	// and durable consumer as replicas do in production. The stack's
+	// connection to such a service spreads calls over its replicas
+	// (grpcclient.Balanced), as a client of a Kubernetes Service would.
 	replicas map[string]int
 }
 
@@ -196,14 +205,15 @@ func startStackWith(t *testing.T, cfg stackConfig) *stack {
 	natsURL, natsEnv := "", func(service string) []string { return testenv.NATSEnv(t, service) }
 	var js jetstream.JetStream
 	if cfg.nats != nil {
-		natsURL, natsEnv, js = cfg.nats.url, cfg.nats.env, cfg.nats.admin(t)
+		natsURL, natsEnv, js = cfg.nats.clientURL(), cfg.nats.env, cfg.nats.admin(t)
 	} else {
 		natsURL = testenv.NATS(t)
 		_, js = testenv.Connect(t, natsURL)
 	}
 	prefix := testenv.Name("e2e_")
 	st := &stack{certs: cfg.certs, conns: map[string]*grpc.ClientConn{}, addrs: map[string]string{}, admins: map[string]string{}, js: js,
-		prefix: prefix, dbURLs: provisionRoles(t, prefix), natsURL: natsURL, natsEnv: natsEnv, procs: map[string]*proc{}}
+		prefix: prefix, dbURLs: provisionRoles(t, prefix), natsURL: natsURL, natsEnv: natsEnv, procs: map[string]*proc{},
+		served: &servedCalls{by: map[string]int{}}}
 	transportEnv, creds := []string{"GRPC_INSECURE=true"}, grpcauth.PlaintextLoopback()
 	if cfg.certs != nil {
 		certs := cfg.certs
@@ -220,11 +230,56 @@ func startStackWith(t *testing.T, cfg stackConfig) *stack {
 			serviceEnv = append(serviceEnv, st.notifierEnv(t)...)
 		}
 		st.startService(t, name, name, serviceEnv, creds)
+		addrs := []resolver.Address{{Addr: st.addrs[name]}}
 		for i := 2; i <= cfg.replicas[name]; i++ {
-			st.startService(t, fmt.Sprintf("%s-%d", name, i), name, serviceEnv, creds)
+			replica := fmt.Sprintf("%s-%d", name, i)
+			st.startService(t, replica, name, serviceEnv, creds)
+			addrs = append(addrs, resolver.Address{Addr: st.addrs[replica]})
+		}
+		if len(addrs) > 1 {
+			st.conns[name] = st.balanced(t, addrs, creds)
 		}
 	}
 	return st
+}
+
+// balanced is a connection that spreads calls over a service's replicas
+// and counts, in st.served, the calls each answered OK.
+func (st *stack) balanced(t *testing.T, addrs []resolver.Address, creds credentials.TransportCredentials) *grpc.ClientConn {
+	t.Helper()
+	r := manual.NewBuilderWithScheme("replicas")
+	r.InitialState(resolver.State{Addresses: addrs})
+	conn, err := grpc.NewClient(r.Scheme()+":///service", grpc.WithResolvers(r), grpc.WithTransportCredentials(creds),
+		grpcclient.Balanced(), grpc.WithChainUnaryInterceptor(st.served.count))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// servedCalls counts the unary calls answered OK by each gRPC address.
+type servedCalls struct {
+	mu sync.Mutex
+	by map[string]int
+}
+
+func (s *servedCalls) count(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	var p peer.Peer
+	err := invoker(ctx, method, req, reply, cc, append(opts, grpc.Peer(&p))...)
+	if err == nil && p.Addr != nil {
+		s.mu.Lock()
+		s.by[p.Addr.String()]++
+		s.mu.Unlock()
+	}
+	return err
+}
+
+// of is how many calls the process at grpcAddr answered OK.
+func (s *servedCalls) of(grpcAddr string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.by[grpcAddr]
 }
 
 // notifierEnv points the notifier at the stack's applications service
@@ -367,7 +422,10 @@ func (st *stack) startService(t *testing.T, name, service string, env []string, 
 			grpcAddr: stableAddr(t), adminAddr: stableAddr(t), logs: &syncBuffer{}}
 		p.env = append(os.Environ(),
 			"DATABASE_URL="+st.dbURLs[service], "DB_SCHEMA="+st.prefix+"_"+service, "NATS_URL="+st.natsURL,
-			"GRPC_ADDR="+p.grpcAddr, "ADMIN_ADDR="+p.adminAddr, "AUTH_ED25519_PUBLIC_KEY="+testPublicKey(t), "LOG_LEVEL=warn")
+			"GRPC_ADDR="+p.grpcAddr, "ADMIN_ADDR="+p.adminAddr, "AUTH_ED25519_PUBLIC_KEY="+testPublicKey(t), "LOG_LEVEL=warn",
+			// Its database sessions named for the process (pgx reads
+			// PGAPPNAME), so the test can tell replicas apart in PostgreSQL.
+			"PGAPPNAME="+name)
 		// Each service as its own NATS user, under its permissions
 		// (pkg/natsperm): the pipeline must run end to end with them.
 		p.env = append(p.env, st.natsEnv(service)...)
@@ -550,4 +608,13 @@ func (s *stack) payloadsFor(t *testing.T, applicationID string) [][]byte {
 		}
 	}
 	return out
+}
+
+// restart kills a service's process, as a crash would, and starts it again
+// on its ports, where the stack's connection to it finds it again.
+func (st *stack) restart(t *testing.T, name string) {
+	t.Helper()
+	p := st.procs[name]
+	p.kill(t)
+	p.restart(t)
 }

@@ -8,6 +8,10 @@
 // only by its owner), which make run hands to the service as
 // NATS_PASSWORD_FILE. As the administrator it then provisions the stream,
 // which the services may only read.
+//
+// With -cluster and -routes, several devnats form a JetStream cluster (the
+// fault suite runs three on loopback, with -replicas 3); each provisions
+// the stream once the cluster can hold it.
 package main
 
 import (
@@ -20,6 +24,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -43,7 +48,11 @@ func main() {
 	provisionURL := flag.String("provision", "", "provision the stream on the NATS server at this URL as the administrator, and exit (no server is started)")
 	adminPasswordFile := flag.String("admin-password-file", "", "with -provision: the file holding the administrator's password")
 	caFile := flag.String("ca-file", "", "with -provision: the CA (PEM) the server's certificate must chain to (TLS is then required)")
-	replicas := flag.Int("replicas", 1, "with -provision: copies of each event (NATS_REPLICAS; 3 in a JetStream cluster)")
+	replicas := flag.Int("replicas", 1, "copies of each event, served or with -provision (NATS_REPLICAS; 3 in a JetStream cluster)")
+	name := flag.String("name", "devnats", "the server's name, unique in a cluster")
+	clusterAddr := flag.String("cluster", "", "host:port to listen on for the other servers of a JetStream cluster (\"\": no cluster)")
+	clusterName := flag.String("cluster-name", "recruitment", "with -cluster: the cluster's name, the same on every server")
+	routes := flag.String("routes", "", "with -cluster: the other servers' cluster addresses, nats://host:port separated by commas")
 	permissions := flag.Bool("permissions", false, "print each service user's permissions, as a production server's configuration needs them (JSON), and exit")
 	duplicates := flag.Duration("duplicate-window", 0, "the stream's duplicate window, served or with -provision (NATS_DUPLICATE_WINDOW; 0: the default, 10m)")
 	sync := flag.String("sync", "", `how often the store is fsynced: "always" or a duration; "" is the server's default (2m). See docs/operations.md`)
@@ -69,7 +78,17 @@ func main() {
 		os.Exit(2)
 	}
 	st := storage{dir: *storeDir, syncInterval: syncInterval, syncAlways: syncAlways}
-	if err := run(*addr, st, *usersDir, stream.Config{Name: *streamName, SubjectPrefix: *prefix, DuplicateWindow: *duplicates}); err != nil {
+	cl, err := parseCluster(*name, *clusterAddr, *clusterName, *routes)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "devnats:", err)
+		os.Exit(2)
+	}
+	if *replicas < 1 || *replicas > 1 && cl.addr == "" {
+		fmt.Fprintf(os.Stderr, "devnats: -replicas %d: want 1, or more with -cluster\n", *replicas)
+		os.Exit(2)
+	}
+	sc := stream.Config{Name: *streamName, SubjectPrefix: *prefix, Replicas: *replicas, DuplicateWindow: *duplicates}
+	if err := run(*addr, st, cl, *usersDir, sc); err != nil {
 		fmt.Fprintln(os.Stderr, "devnats:", err)
 		os.Exit(1)
 	}
@@ -99,14 +118,60 @@ func parseSync(v string) (interval time.Duration, always bool, err error) {
 	return interval, false, nil
 }
 
-func run(addr string, st storage, usersDir string, sc stream.Config) error {
+// cluster is the server's place in a JetStream cluster; addr "" is none.
+type cluster struct {
+	name, addr, clusterName string
+	routes                  []*url.URL
+}
+
+// parseCluster reads -name, -cluster, -cluster-name and -routes.
+func parseCluster(name, addr, clusterName, routes string) (cluster, error) {
+	c := cluster{name: name, addr: addr, clusterName: clusterName}
+	if name == "" {
+		return c, errors.New("-name: must not be empty")
+	}
+	if addr == "" {
+		if routes != "" {
+			return c, errors.New("-routes: only with -cluster")
+		}
+		return c, nil
+	}
+	if _, _, err := hostPort(addr); err != nil {
+		return c, fmt.Errorf("-cluster: %w", err)
+	}
+	if clusterName == "" {
+		return c, errors.New("-cluster-name: must not be empty")
+	}
+	for r := range strings.SplitSeq(routes, ",") {
+		if r == "" {
+			continue
+		}
+		u, err := url.Parse(r)
+		if err != nil || u.Scheme != "nats" || u.Host == "" {
+			return c, fmt.Errorf("-routes: %q is not nats://host:port", r)
+		}
+		c.routes = append(c.routes, u)
+	}
+	return c, nil
+}
+
+// hostPort splits host:port, the port a number.
+func hostPort(addr string) (string, int, error) {
 	host, portText, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("-addr %q: %w", addr, err)
+		return "", 0, fmt.Errorf("%q: %w", addr, err)
 	}
 	port, err := strconv.Atoi(portText)
 	if err != nil {
-		return fmt.Errorf("-addr %q: port must be a number", addr)
+		return "", 0, fmt.Errorf("%q: port must be a number", addr)
+	}
+	return host, port, nil
+}
+
+func run(addr string, st storage, cl cluster, usersDir string, sc stream.Config) error {
+	host, port, err := hostPort(addr)
+	if err != nil {
+		return fmt.Errorf("-addr: %w", err)
 	}
 	sc = sc.WithDefaults()
 	passwords, err := passwordFiles(usersDir)
@@ -117,8 +182,8 @@ func run(addr string, st storage, usersDir string, sc stream.Config) error {
 	if err != nil {
 		return err
 	}
-	ns, err := server.NewServer(&server.Options{
-		ServerName:   "devnats",
+	opts := &server.Options{
+		ServerName:   cl.name,
 		Host:         host,
 		Port:         port,
 		JetStream:    true,
@@ -126,7 +191,15 @@ func run(addr string, st storage, usersDir string, sc stream.Config) error {
 		SyncInterval: st.syncInterval,
 		SyncAlways:   st.syncAlways,
 		Users:        users,
-	})
+	}
+	if cl.addr != "" {
+		// Routes on loopback or a private network, without credentials:
+		// a development cluster (deploy/ has the production one).
+		opts.Cluster.Name = cl.clusterName
+		opts.Cluster.Host, opts.Cluster.Port, _ = hostPort(cl.addr)
+		opts.Routes = cl.routes
+	}
+	ns, err := server.NewServer(opts)
 	if err != nil {
 		return err
 	}
@@ -135,12 +208,20 @@ func run(addr string, st storage, usersDir string, sc stream.Config) error {
 	if !ns.ReadyForConnections(10 * time.Second) {
 		return fmt.Errorf("not ready after 10s (is %s already in use?)", addr)
 	}
-	if err := provision(ns.ClientURL(), stream.Credentials{User: natsperm.Admin, Password: passwords[natsperm.Admin]}, sc); err != nil {
-		ns.Shutdown()
-		return err
+	admin := stream.Credentials{User: natsperm.Admin, Password: passwords[natsperm.Admin]}
+	provisioned := provision(ns.ClientURL(), admin, sc)
+	// A cluster's servers start one by one: until enough of them have met
+	// and chosen a leader, JetStream cannot create a replicated stream.
+	for deadline := time.Now().Add(time.Minute); provisioned != nil && cl.addr != "" && time.Now().Before(deadline); {
+		time.Sleep(500 * time.Millisecond)
+		provisioned = provision(ns.ClientURL(), admin, sc)
 	}
-	fmt.Printf("nats-server %s listening on nats://%s, JetStream in %s; users and passwords in %s; stream %s (%s.>) provisioned\n",
-		server.VERSION, addr, st.dir, usersDir, sc.Name, sc.SubjectPrefix)
+	if provisioned != nil {
+		ns.Shutdown()
+		return provisioned
+	}
+	fmt.Printf("nats-server %s %s listening on nats://%s, JetStream in %s; users and passwords in %s; stream %s (%s.>, %d replicas) provisioned\n",
+		server.VERSION, cl.name, addr, st.dir, usersDir, sc.Name, sc.SubjectPrefix, sc.Replicas)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig

@@ -130,3 +130,33 @@ func TestProvisionRemote(t *testing.T) {
 		t.Errorf("the service's view of the provisioned stream: %v", err)
 	}
 }
+
+// TestParseCluster: -cluster, -cluster-name and -routes are checked before
+// the server starts; -routes alone is refused (it would be ignored).
+func TestParseCluster(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name, addr, clusterName, routes string
+		wantRoutes                      int
+		bad                             string
+	}{
+		{name: "devnats"},
+		{name: "n1", addr: "127.0.0.1:6222", clusterName: "c", routes: "nats://127.0.0.1:6223,nats://127.0.0.1:6224", wantRoutes: 2},
+		{name: "n1", addr: "127.0.0.1:6222", clusterName: "c"},
+		{name: "", bad: "-name"},
+		{name: "n1", routes: "nats://127.0.0.1:6223", bad: "-routes"},
+		{name: "n1", addr: "6222", clusterName: "c", bad: "-cluster"},
+		{name: "n1", addr: "127.0.0.1:6222", bad: "-cluster-name"},
+		{name: "n1", addr: "127.0.0.1:6222", clusterName: "c", routes: "127.0.0.1:6223", bad: "-routes"},
+	} {
+		cl, err := parseCluster(c.name, c.addr, c.clusterName, c.routes)
+		switch {
+		case c.bad != "" && (err == nil || !strings.Contains(err.Error(), c.bad)):
+			t.Errorf("parseCluster(%q, %q, %q, %q) = %v; want an error naming %s", c.name, c.addr, c.clusterName, c.routes, err, c.bad)
+		case c.bad == "" && err != nil:
+			t.Errorf("parseCluster(%q, %q, %q, %q): %v", c.name, c.addr, c.clusterName, c.routes, err)
+		case c.bad == "" && len(cl.routes) != c.wantRoutes:
+			t.Errorf("parseCluster(..., %q): %d routes; want %d", c.routes, len(cl.routes), c.wantRoutes)
+		}
+	}
+}

@@ -315,11 +315,17 @@ func (a *app) siftOwners() ownerStage {
 		version: a.siftVersion,
 		assign: func(ctx context.Context, id string, ch *change, to string) (proto.Message, view, error) {
 			r, err := a.sifting.AssignCase(ctx, &siftingv1.AssignCaseRequest{RequestId: ch.requestID, ApplicationId: id, ExpectedVersion: ch.version, Assignee: to})
-			return r, siftCaseRecord(r.GetCase()), err
+			if err != nil {
+				return nil, view{}, err
+			}
+			return r, siftCaseRecord(r.GetCase()), nil
 		},
 		unassign: func(ctx context.Context, id string, ch *change) (proto.Message, view, error) {
 			r, err := a.sifting.UnassignCase(ctx, &siftingv1.UnassignCaseRequest{RequestId: ch.requestID, ApplicationId: id, ExpectedVersion: ch.version})
-			return r, siftCaseRecord(r.GetCase()), err
+			if err != nil {
+				return nil, view{}, err
+			}
+			return r, siftCaseRecord(r.GetCase()), nil
 		},
 		batch: func(ctx context.Context, requestID string, items []*vettingv1.UnblockItem, to string, dryRun bool) (batchResponse, view, error) {
 			req := &siftingv1.BatchAssignRequest{RequestId: requestID, Assignee: to, DryRun: dryRun}
@@ -351,11 +357,17 @@ func (a *app) offerOwners() ownerStage {
 		version: a.offerVersion,
 		assign: func(ctx context.Context, id string, ch *change, to string) (proto.Message, view, error) {
 			r, err := a.offers.AssignCase(ctx, &offersv1.AssignCaseRequest{RequestId: ch.requestID, ApplicationId: id, ExpectedVersion: ch.version, Assignee: to})
-			return r, offerRecord(r.GetOffer()), err
+			if err != nil {
+				return nil, view{}, err
+			}
+			return r, offerRecord(r.GetOffer()), nil
 		},
 		unassign: func(ctx context.Context, id string, ch *change) (proto.Message, view, error) {
 			r, err := a.offers.UnassignCase(ctx, &offersv1.UnassignCaseRequest{RequestId: ch.requestID, ApplicationId: id, ExpectedVersion: ch.version})
-			return r, offerRecord(r.GetOffer()), err
+			if err != nil {
+				return nil, view{}, err
+			}
+			return r, offerRecord(r.GetOffer()), nil
 		},
 		batch: func(ctx context.Context, requestID string, items []*vettingv1.UnblockItem, to string, dryRun bool) (batchResponse, view, error) {
 			req := &offersv1.BatchAssignRequest{RequestId: requestID, Assignee: to, DryRun: dryRun}
@@ -391,11 +403,17 @@ func (a *app) vettingOwners() ownerStage {
 		version: a.vettingVersion,
 		assign: func(ctx context.Context, id string, ch *change, to string) (proto.Message, view, error) {
 			r, err := a.vetting.AssignCase(ctx, &vettingv1.AssignCaseRequest{RequestId: ch.requestID, ApplicationId: id, ExpectedVersion: ch.version, Assignee: to})
-			return r, vettingRecord(r.GetCase()), err
+			if err != nil {
+				return nil, view{}, err
+			}
+			return r, vettingRecord(r.GetCase()), nil
 		},
 		unassign: func(ctx context.Context, id string, ch *change) (proto.Message, view, error) {
 			r, err := a.vetting.UnassignCase(ctx, &vettingv1.UnassignCaseRequest{RequestId: ch.requestID, ApplicationId: id, ExpectedVersion: ch.version})
-			return r, vettingRecord(r.GetCase()), err
+			if err != nil {
+				return nil, view{}, err
+			}
+			return r, vettingRecord(r.GetCase()), nil
 		},
 		batch: func(ctx context.Context, requestID string, items []*vettingv1.UnblockItem, to string, dryRun bool) (batchResponse, view, error) {
 			req := &vettingv1.BatchAssignRequest{RequestId: requestID, Assignee: to, DryRun: dryRun}

@@ -243,3 +243,31 @@ func TestOwnerCommandsNeedAStage(t *testing.T) {
 		t.Errorf("usage errors sent %v", calls)
 	}
 }
+
+// TestOwnerChangeRefused: a change the service refuses prints the refusal
+// and exits with its code, at every stage (a refused sift assign with
+// --version once crashed pipelinectl rendering the absent case).
+func TestOwnerChangeRefused(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	siftingv1.RegisterSiftingServiceServer(srv, siftingv1.UnimplementedSiftingServiceServer{})
+	offersv1.RegisterOffersServiceServer(srv, offersv1.UnimplementedOffersServiceServer{})
+	vettingv1.RegisterVettingServiceServer(srv, vettingv1.UnimplementedVettingServiceServer{})
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(srv.Stop)
+	addr := l.Addr().String()
+	flags := []string{"--sifting-addr", addr, "--offers-addr", addr, "--vetting-addr", addr, "--token", "t", "--version", "3"}
+	for _, stage := range []string{"sift", "offer", "vetting"} {
+		for _, args := range [][]string{{"assign", appID, "--stage", stage, "--to", "spoc-1"}, {"unassign", appID, "--stage", stage}} {
+			stdout, stderr, code := runCLI(t, append(args, flags...)...)
+			method := map[string]string{"assign": "AssignCase", "unassign": "UnassignCase"}[args[0]]
+			if code == exitOK || !strings.Contains(stderr, "method "+method+" not implemented") || stdout != "" {
+				t.Errorf("%v against a refusing service: exit %d, stdout %q, stderr %q; want the refusal", args, code, stdout, stderr)
+			}
+		}
+	}
+}

@@ -13,7 +13,7 @@ import (
 // more times with backoff. Retrying is safe: every call that changes
 // something carries a request_id, so a retry of one that did land applies
 // nothing twice, and reads change nothing.
-const retryServiceConfig = `{"methodConfig": [{
+const retryMethodConfig = `"methodConfig": [{
   "name": [{}],
   "retryPolicy": {
     "maxAttempts": 4,
@@ -22,11 +22,20 @@ const retryServiceConfig = `{"methodConfig": [{
     "backoffMultiplier": 2,
     "retryableStatusCodes": ["UNAVAILABLE"]
   }
-}]}`
+}]`
 
 // RetryUnavailable is the dial option that retries Unavailable calls.
 func RetryUnavailable() grpc.DialOption {
-	return grpc.WithDefaultServiceConfig(retryServiceConfig)
+	return grpc.WithDefaultServiceConfig(`{` + retryMethodConfig + `}`)
+}
+
+// Balanced is RetryUnavailable for a target that resolves to several
+// replicas of a service (a headless Kubernetes Service's DNS name, say):
+// calls are spread round robin over every replica that is up, not all sent
+// to the first address, and a replica that dies is skipped until it is
+// back.
+func Balanced() grpc.DialOption {
+	return grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"round_robin": {}}], ` + retryMethodConfig + `}`)
 }
 
 // Tracing is the dial option that starts a client span for each call and

@@ -10,6 +10,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/resolver/manual"
 	"google.golang.org/grpc/status"
 
 	"github.com/probation-recruitment/pipeline/pkg/grpcclient"
@@ -83,4 +85,35 @@ type countingRefusal struct {
 func (c *countingRefusal) Check(context.Context, *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
 	c.calls.Add(1)
 	return nil, status.Error(codes.FailedPrecondition, "no")
+}
+
+// TestBalanced: calls to a target of several replicas reach every replica
+// that is up, none fails for the one that is down, and Unavailable is
+// still retried.
+func TestBalanced(t *testing.T) {
+	t.Parallel()
+	up, unavailableOnce := &flaky{}, &flaky{fail: 1}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := lis.Addr().String()
+	lis.Close()
+	r := manual.NewBuilderWithScheme("replicas")
+	r.InitialState(resolver.State{Addresses: []resolver.Address{{Addr: serve(t, up)}, {Addr: down}, {Addr: serve(t, unavailableOnce)}}})
+	conn, err := grpc.NewClient(r.Scheme()+":///health", grpc.WithResolvers(r), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpcclient.Balanced())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for i := range 20 {
+		if _, err := healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if up.calls.Load() == 0 || unavailableOnce.calls.Load() <= unavailableOnce.fail {
+		t.Errorf("replicas served %d and %d calls (the second failing its first %d); want both to serve some",
+			up.calls.Load(), unavailableOnce.calls.Load(), unavailableOnce.fail)
+	}
 }

@@ -391,3 +391,82 @@ func TestMeasureBacklog(t *testing.T) {
 		t.Errorf("all published: %v unpublished, oldest %vs; want 0, 0", n, age)
 	}
 }
+
+// A relay whose batch statement began while another relay held the lock,
+// and that takes the lock only once the other has marked its rows and
+// committed, must not publish and mark those rows again: its statement's
+// snapshot, older than the lock, still shows them unpublished (READ
+// COMMITTED takes the snapshot when the statement starts, before the lock
+// in it is taken). Found by the fault suite's scale-out case, where two
+// replicas' relays marked the same row.
+//
+// The test holds the second relay inside that window: its sessions find
+// the lock's key function first in the test's schema (search_path puts it
+// before pg_catalog), and that version waits on an advisory lock the test
+// holds until the first relay has committed.
+func TestRelayLockTakenAfterAnotherCommitsPublishesNothingAgain(t *testing.T) {
+	t.Parallel()
+	e := setup(t, stream.Config{})
+	ctx := context.Background()
+	var schema string
+	if err := e.pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	gate := time.Now().UnixNano()
+	if _, err := e.pool.Exec(ctx, fmt.Sprintf(`CREATE FUNCTION hashtextextended(text, bigint) RETURNS bigint LANGUAGE plpgsql AS $$
+		BEGIN
+		    PERFORM pg_advisory_lock_shared(%d);
+		    PERFORM pg_advisory_unlock_shared(%d);
+		    RETURN pg_catalog.hashtextextended($1, $2);
+		END $$`, gate, gate)); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pgxpool.ParseConfig(testenv.DatabaseURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = schema + ", pg_catalog"
+	held, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(held.Close)
+	gateConn, err := e.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gateConn.Release()
+	if _, err := gateConn.Exec(ctx, "SELECT pg_advisory_lock($1)", gate); err != nil {
+		t.Fatal(err)
+	}
+
+	appendCommitted(t, e.pool, newEvent("london"))
+	first, second := e.relay(), NewRelay(held, e.js, RelayConfig{Stream: e.cfg.Name, SubjectPrefix: e.cfg.SubjectPrefix}, quiet)
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	first.afterPublish = func() error {
+		go func() {
+			n, err := second.PublishBatch(ctx)
+			done <- result{n, err}
+		}()
+		testenv.Eventually(t, "the second relay's statement waiting inside its window", func() (bool, string) {
+			var waiting bool
+			err := e.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+				AND ((classid::bigint << 32) | objid::bigint) = $1)`, gate).Scan(&waiting)
+			return waiting, fmt.Sprint(err)
+		})
+		return nil
+	}
+	if n, err := first.PublishBatch(ctx); n != 1 || err != nil {
+		t.Fatalf("first relay: %d published, %v; want 1", n, err)
+	}
+	if _, err := gateConn.Exec(ctx, "SELECT pg_advisory_unlock($1)", gate); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-done; r.n != 0 || r.err != nil {
+		t.Errorf("second relay, its lock taken after the first committed: %d published again, %v; want none", r.n, r.err)
+	}
+}

@@ -40,7 +40,10 @@ import (
 //     aggregate_version, never across records.
 //   - Several replicas: each batch runs under a transaction-scoped advisory
 //     lock, so one relay publishes at a time, and the lock passes to another
-//     replica as soon as its holder dies or its connection drops.
+//     replica as soon as its holder dies or its connection drops. The batch
+//     locks its rows too (FOR UPDATE), so that a relay taking the lock just
+//     after another committed does not read, in a snapshot older than that
+//     commit, the rows just published as still to publish.
 //   - NATS down: the batch rolls back; rows wait in PostgreSQL and the relay
 //     retries with backoff.
 //
@@ -208,11 +211,18 @@ func (r *Relay) PublishBatch(ctx context.Context) (int, error) {
 
 	// The lock and the read in one statement (one round trip): the rows
 	// are read only once the lock is held, and none come back without it.
+	// FOR UPDATE because the statement's snapshot is older than the lock:
+	// taken when the statement started, it can predate the commit of the
+	// relay that held the lock until a moment ago, and show the rows that
+	// relay has just published and marked as unpublished still. Locking a
+	// row re-reads its latest version and drops it if it no longer
+	// matches; without that, the rows would be published and marked a
+	// second time (the fault suite's scale-out case found it).
 	rows, err := tx.Query(ctx,
 		`SELECT o.id, o.event_id::text, o.subject, o.payload, coalesce(o.traceparent, '')
 		 FROM (SELECT pg_try_advisory_xact_lock(hashtextextended(current_schema() || '.outbox', 0)) AS locked) l
 		 JOIN LATERAL (SELECT id, event_id, subject, payload, traceparent FROM outbox
-		               WHERE l.locked AND published_at IS NULL ORDER BY id LIMIT $1) o ON true`, r.cfg.BatchSize)
+		               WHERE l.locked AND published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE) o ON true`, r.cfg.BatchSize)
 	if err != nil {
 		return 0, fmt.Errorf("read outbox: %w", err)
 	}

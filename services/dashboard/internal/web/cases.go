@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
 	"time"
@@ -21,9 +22,12 @@ type myCasesView struct {
 // myCaseRow is one open case.
 type myCaseRow struct {
 	ApplicationID, Region, Role, Stage string
-	Record, RecordCode                 string
-	Since, SinceISO                    string
-	Severity, SeverityCode             string
+	// Campaign is the campaign's title, or its id while reporting has no
+	// title for it.
+	Campaign               string
+	Record, RecordCode     string
+	Since, SinceISO        string
+	Severity, SeverityCode string
 	// Due says what is due: the next threshold and when, or how many days
 	// past the threshold passed.
 	Due string
@@ -36,7 +40,8 @@ func myCasesToView(resp *pb.ListMyCasesResponse, later bool) *myCasesView {
 	}
 	for _, c := range resp.GetCases() {
 		since := c.GetSince().AsTime().In(london)
-		row := myCaseRow{ApplicationID: c.GetApplicationId(), Region: regionName(c.GetRegion()), Role: roleName(c.GetRole()),
+		row := myCaseRow{ApplicationID: c.GetApplicationId(), Campaign: cmp.Or(c.GetCampaignTitle(), c.GetCampaignId()),
+			Region: regionName(c.GetRegion()), Role: roleName(c.GetRole()),
 			Stage: stageName(c.GetStage()), Record: recordName(c.GetRecord()), RecordCode: enumCode(c.GetRecord(), "CASE_RECORD_"),
 			Since: since.Format("2 Jan 2006"), SinceISO: since.Format(time.RFC3339), Due: dueText(c)}
 		if c.GetSeverity() != pb.Severity_SEVERITY_UNSPECIFIED {

@@ -2,9 +2,11 @@ package grpcapi_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/probation-recruitment/pipeline/pkg/testenv"
@@ -98,6 +100,25 @@ func TestPreferencesValidation(t *testing.T) {
 	} {
 		_, err := c.SetPreferences(t.Context(), tc.req)
 		testenv.WantField(t, err, tc.field)
+	}
+	// An admin names another person by the subject their cases are
+	// assigned to: any subject an assignee may be (pkg/assign), which the
+	// refusal describes; never an email address or a service's subject.
+	for _, tc := range []struct{ subject, want string }{
+		{"ada@probation.example", "not an email address"},
+		{"system:reporting", "not a service's"},
+		{"two words", "letters, digits and ._+=:/|- only"},
+	} {
+		_, err := e.client(t, admin).SetPreferences(t.Context(), &pb.SetPreferencesRequest{Subject: tc.subject, Email: "a@b.example",
+			Role: commonv1.CallerRole_CALLER_ROLE_VETTING, Regions: []string{"london"}})
+		testenv.WantField(t, err, "subject")
+		if !strings.Contains(status.Convert(err).Message(), tc.want) {
+			t.Errorf("preferences for %q: %v, want a reason saying %q", tc.subject, err, tc.want)
+		}
+	}
+	if _, err := e.client(t, admin).SetPreferences(t.Context(), &pb.SetPreferencesRequest{Subject: "oidc|vetting/7", Email: "a@b.example",
+		Role: commonv1.CallerRole_CALLER_ROLE_VETTING, Regions: []string{"london"}}); err != nil {
+		t.Errorf("preferences for a subject with | and /, which a case can be assigned to: %v", err)
 	}
 	_, err := e.client(t, admin).SetRoleMailbox(t.Context(), &pb.SetRoleMailboxRequest{Region: "atlantis", Role: pb.MailboxRole_MAILBOX_ROLE_SPOC, Email: "a@b.example"})
 	testenv.WantField(t, err, "region")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/probation-recruitment/pipeline/pkg/assign"
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 )
@@ -40,8 +41,10 @@ func whose(caller auth.Claims, subject string) (string, error) {
 	if caller.Role != auth.RoleAdmin {
 		return "", fmt.Errorf("%w: only an admin may read or set another person's preferences", auth.ErrPermissionDenied)
 	}
-	if !auth.WellFormedSubject(subject) {
-		return "", validate.Field("subject", "must be a staff subject id (letters, digits, '-', '_', '.', ':'; not an email address)")
+	// The check assignees pass: preferences are found by the assignee on
+	// an event, so every subject a case can be assigned to may have them.
+	if err := assign.Check("subject", subject); err != nil {
+		return "", err
 	}
 	return subject, nil
 }

@@ -39,6 +39,10 @@ type settings struct {
 	// a replay has no unacknowledged-message limit, and fewer, larger
 	// transactions replay faster.
 	RebuildBatch int `env:"REBUILD_BATCH" envDefault:"5000"`
+	// ImportSettle is how long a stuck crossing found in an imported
+	// application's history waits for the rest of it before it is
+	// announced (docs/design.md, "Stuck events").
+	ImportSettle time.Duration `env:"STUCK_IMPORT_SETTLE" envDefault:"10m"`
 }
 
 func main() {
@@ -78,7 +82,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	st := store.New(rt.Pool)
+	st := store.New(rt.Pool).WithImportSettle(cfg.ImportSettle)
 	// Serve anyway: the records lacking new facts keep the old rules, which
 	// is what this version replaced, not wrong data.
 	if reasons, err := st.RebuildNeeded(ctx); err != nil {

@@ -151,15 +151,7 @@ func (e *env) onStream(t *testing.T) []seen {
 // batches interleave), each once.
 func (e *env) published(t *testing.T, want ...seen) {
 	t.Helper()
-	testenv.Eventually(t, "the relay publishes the outbox", func() (bool, string) {
-		var left int
-		err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE published_at IS NULL`).Scan(&left)
-		return err == nil && left == 0, fmt.Sprint(left, " unpublished ", err)
-	})
-	var rows int
-	if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox`).Scan(&rows); err != nil {
-		t.Fatal(err)
-	}
+	rows := e.drained(t)
 	got := e.onStream(t)
 	key := func(s seen) string { return s.String() }
 	gs, ws := make([]string, len(got)), make([]string, len(want))
@@ -174,6 +166,22 @@ func (e *env) published(t *testing.T, want ...seen) {
 	if strings.Join(gs, "\n") != strings.Join(ws, "\n") || rows != len(want) {
 		t.Fatalf("stuck events (%d outbox rows):\n got %s\nwant %s", rows, strings.Join(gs, "\n     "), strings.Join(ws, "\n     "))
 	}
+}
+
+// drained waits until every outbox row is published and returns how many
+// rows the outbox holds (each one event written).
+func (e *env) drained(t *testing.T) int {
+	t.Helper()
+	testenv.Eventually(t, "the relay publishes the outbox", func() (bool, string) {
+		var left int
+		err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE published_at IS NULL`).Scan(&left)
+		return err == nil && left == 0, fmt.Sprint(left, " unpublished ", err)
+	})
+	var rows int
+	if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	return rows
 }
 
 // app builds one application's events.

@@ -68,9 +68,19 @@ func (s *Server) ListMyCases(ctx context.Context, req *pb.ListMyCasesRequest) (*
 		return nil, s.toStatus(ctx, err)
 	}
 	rows, next := pagetoken.Next(rows, limit, report.CaseRow.Cursor, filters...)
+	campaigns := make([]string, len(rows))
+	for i, r := range rows {
+		campaigns[i] = r.CampaignID
+	}
+	titles, err := s.reports.CampaignTitles(ctx, campaigns)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
 	resp := &pb.ListMyCasesResponse{NextPageToken: next, Assignee: assignee}
 	for _, r := range rows {
-		resp.Cases = append(resp.Cases, caseToProto(r, asOf.Truncate(time.Microsecond)))
+		c := caseToProto(r, asOf.Truncate(time.Microsecond))
+		c.CampaignTitle = titles[r.CampaignID]
+		resp.Cases = append(resp.Cases, c)
 	}
 	return resp, nil
 }

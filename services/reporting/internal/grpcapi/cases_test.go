@@ -74,7 +74,7 @@ func newOwned(e *env, t *testing.T) *owned {
 // myCase is the case the list should show.
 func myCase(a *app, stage commonv1.Stage, record pb.CaseRecord, since time.Time) *pb.MyCase {
 	return &pb.MyCase{ApplicationId: a.id, CampaignId: a.c.id, Region: a.c.region, Role: a.c.role, Stage: stage, Record: record,
-		Since: timestamppb.New(since)}
+		Since: timestamppb.New(since), CampaignTitle: campaignTitle}
 }
 
 // due sets what is due on c.

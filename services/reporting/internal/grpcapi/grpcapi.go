@@ -106,7 +106,11 @@ func (s *Server) ListStuckCandidates(ctx context.Context, req *pb.ListStuckCandi
 		return nil, s.toStatus(ctx, err)
 	}
 	rows, next := pagetoken.Next(rows, limit, func(r report.StuckRow) string { return r.Cursor(f.AsOf) }, filters...)
-	titles, err := s.reports.CampaignTitles(ctx, rows)
+	campaigns := make([]string, len(rows))
+	for i, r := range rows {
+		campaigns[i] = r.CampaignID
+	}
+	titles, err := s.reports.CampaignTitles(ctx, campaigns)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}

@@ -27,6 +27,10 @@ type Alert struct {
 	Stage   commonv1.Stage
 	Since   time.Time
 	Level   Level
+	// SettlesAt is set while a crossing reached is held back (an
+	// imported history still arriving): until then the crossing is not
+	// announced, and Level stays what was announced.
+	SettlesAt *time.Time
 }
 
 // Announcement is a stuck event to publish: a clock crossed a level, or
@@ -78,7 +82,14 @@ func (prev Alert) same(clk Clock) bool {
 // levels at once (a warning already overtaken by a breach tells nobody
 // anything). Levels announced stay announced: a raised threshold retracts
 // nothing. Due is the next crossing's moment, nil when none is pending.
-func Advance(prev Alert, prevClock, clk *Clock, now, stoppedAt time.Time) (next Alert, out []Announcement, due *time.Time) {
+//
+// A crossing reached when settle is after now, or while the alert already
+// settles, is held instead of announced: the alert keeps its level, and is
+// due when the hold ends (the later of the two), when the clock is judged
+// again — announced if it is still past the threshold, forgotten if it
+// stopped meanwhile (a stopped clock resolves only what was announced).
+// The zero settle holds nothing new.
+func Advance(prev Alert, prevClock, clk *Clock, now, stoppedAt, settle time.Time) (next Alert, out []Announcement, due *time.Time) {
 	next = prev
 	if prev.Running && (clk == nil || !prev.same(*clk)) {
 		if prev.Level > LevelNone {
@@ -99,6 +110,14 @@ func Advance(prev Alert, prevClock, clk *Clock, now, stoppedAt time.Time) (next 
 	}
 	next.Stage = clk.Stage // a blocked case's clock runs on into HIRED
 	if reached := clk.LevelAt(now); reached > next.Level {
+		hold := next.SettlesAt
+		if settle.After(now) && (hold == nil || settle.After(*hold)) {
+			hold = &settle
+		}
+		if hold != nil && now.Before(*hold) {
+			next.SettlesAt = hold
+			return next, out, hold
+		}
 		at := clk.WarningAt
 		if reached == LevelBreach {
 			at = clk.BreachAt
@@ -106,6 +125,7 @@ func Advance(prev Alert, prevClock, clk *Clock, now, stoppedAt time.Time) (next 
 		out = append(out, Announcement{Level: reached, At: at, Clock: *clk, Generation: next.Generation})
 		next.Level = reached
 	}
+	next.SettlesAt = nil
 	switch next.Level {
 	case LevelNone:
 		due = &clk.WarningAt

@@ -55,7 +55,7 @@ func TestAdvance(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			next, anns, due := Advance(tt.prev, tt.prevClock, tt.clk, day(tt.now), day(11))
+			next, anns, due := Advance(tt.prev, tt.prevClock, tt.clk, day(tt.now), day(11), time.Time{})
 			var got []ann
 			for _, a := range anns {
 				got = append(got, ann{a.Level, a.Resolved, a.At})
@@ -77,3 +77,71 @@ func TestAdvance(t *testing.T) {
 		})
 	}
 }
+
+// TestAdvanceSettles: a crossing found while an imported history arrives
+// is held until the history has settled, then announced if the clock is
+// still past its threshold; a clock stopped meanwhile announces nothing,
+// not even its resolution.
+func TestAdvanceSettles(t *testing.T) {
+	t.Parallel()
+	day := func(n float64) time.Time { return t0.Add(time.Duration(n * float64(24*time.Hour))) }
+	sift := &Clock{Kind: StuckStage, Stage: commonv1.Stage_STAGE_SIFT, Since: day(0), WarningAt: day(10), BreachAt: day(14)}
+	interview := &Clock{Kind: StuckStage, Stage: commonv1.Stage_STAGE_INTERVIEW, Since: day(30), WarningAt: day(44), BreachAt: day(51)}
+	settled, later := day(60), day(61)
+	held := func(at time.Time) Alert {
+		return Alert{Generation: 1, Running: true, Stage: commonv1.Stage_STAGE_SIFT, Since: day(0), SettlesAt: &at}
+	}
+	tests := []struct {
+		name      string
+		prev      Alert
+		clk       *Clock
+		now       time.Time
+		settle    time.Time
+		wantLevel []Level
+		wantNext  Alert
+		wantDue   *time.Time
+	}{
+		{"a past breach learned from an import: held until it settles", Alert{}, sift, day(59), settled,
+			nil, held(settled), &settled},
+		{"learned again before it settles: held for longer", held(settled), sift, day(59.5), later,
+			nil, held(later), &later},
+		{"judged again before it settles, with no hold of its own: still held", held(settled), sift, day(59.5), time.Time{},
+			nil, held(settled), &settled},
+		{"settled and still stuck: the breach, once", held(settled), sift, settled, time.Time{},
+			[]Level{LevelBreach}, Alert{Generation: 1, Running: true, Stage: commonv1.Stage_STAGE_SIFT, Since: day(0), Level: LevelBreach}, nil},
+		{"stopped before it settled: nothing, not even resolved", held(settled), nil, day(59.5), later,
+			nil, Alert{Generation: 1}, nil},
+		{"replaced before it settled: the next clock's crossing held in turn", held(settled), interview, day(59.5), later,
+			nil, Alert{Generation: 2, Running: true, Stage: commonv1.Stage_STAGE_INTERVIEW, Since: day(30), SettlesAt: &later}, &later},
+		{"nothing crossed: no hold", Alert{}, &Clock{Kind: StuckStage, Stage: commonv1.Stage_STAGE_SIFT, Since: day(55), WarningAt: day(65), BreachAt: day(69)}, day(59), settled,
+			nil, Alert{Generation: 1, Running: true, Stage: commonv1.Stage_STAGE_SIFT, Since: day(55)}, ptr(day(65))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			next, anns, due := Advance(tt.prev, sift, tt.clk, tt.now, tt.now, tt.settle)
+			var got []Level
+			for _, a := range anns {
+				if a.Resolved {
+					t.Errorf("resolved %v: nothing was announced", a.Level)
+				}
+				got = append(got, a.Level)
+			}
+			if len(got) != len(tt.wantLevel) || len(got) == 1 && got[0] != tt.wantLevel[0] {
+				t.Errorf("announced %v, want %v", got, tt.wantLevel)
+			}
+			if (next.SettlesAt == nil) != (tt.wantNext.SettlesAt == nil) || next.SettlesAt != nil && !next.SettlesAt.Equal(*tt.wantNext.SettlesAt) {
+				t.Errorf("settles at %v, want %v", next.SettlesAt, tt.wantNext.SettlesAt)
+			}
+			next.SettlesAt, tt.wantNext.SettlesAt = nil, nil
+			if next != tt.wantNext {
+				t.Errorf("next %+v, want %+v", next, tt.wantNext)
+			}
+			if (due == nil) != (tt.wantDue == nil) || due != nil && !due.Equal(*tt.wantDue) {
+				t.Errorf("due %v, want %v", due, tt.wantDue)
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -81,6 +81,13 @@ type App struct {
 	OfferAssigneeVersion   int64
 	VettingAssignee        string
 	VettingAssigneeVersion int64
+
+	// Imported is set when the application came in through an import
+	// with its history (application.submitted, interview.passed or
+	// offer.accepted carrying ImportedHistory): reporting learns that
+	// history in pieces, and holds the stuck crossings it finds in it
+	// until it has settled (docs/design.md, "Stuck events").
+	Imported bool
 }
 
 // Apply folds one event into the record (see the package comment for why
@@ -96,6 +103,7 @@ func (a *App) Apply(ev *eventsv1.Event) bool {
 	switch p := ev.GetPayload().(type) {
 	case *eventsv1.Event_ApplicationSubmitted:
 		changed = earliest(&a.SubmittedAt, at) || changed
+		changed = a.imported(p.ApplicationSubmitted.GetImported()) || changed
 	case *eventsv1.Event_ApplicationWithdrawn:
 		changed = earliest(&a.WithdrawnAt, at) || changed
 	case *eventsv1.Event_SiftPassed:
@@ -104,12 +112,14 @@ func (a *App) Apply(ev *eventsv1.Event) bool {
 		changed = a.reject(at, commonv1.Stage_STAGE_SIFT) || changed
 	case *eventsv1.Event_InterviewPassed:
 		changed = earliest(&a.InterviewPassedAt, at) || changed
+		changed = a.imported(p.InterviewPassed.GetImported()) || changed
 	case *eventsv1.Event_InterviewFailed:
 		changed = a.reject(at, commonv1.Stage_STAGE_INTERVIEW) || changed
 	case *eventsv1.Event_OfferMade:
 		changed = earliest(&a.OfferMadeAt, at) || changed
 	case *eventsv1.Event_OfferAccepted:
 		changed = earliest(&a.OfferAcceptedAt, at) || changed
+		changed = a.imported(p.OfferAccepted.GetImported()) || changed
 	case *eventsv1.Event_OfferDeclined, *eventsv1.Event_OfferWithdrawn:
 		changed = earliest(&a.WithdrawnAt, at) || changed
 	case *eventsv1.Event_OfferStartDateSet:
@@ -171,6 +181,16 @@ func (a *App) envelope(ev *eventsv1.Event) bool {
 		return changed
 	}
 	a.ID, a.Region, a.CampaignID, a.Role = ev.GetApplicationId(), ev.GetRegion(), ev.GetCampaignId(), ev.GetRole()
+	return true
+}
+
+// imported marks the record imported when an event carries its history;
+// once set it stays, so the order of events does not matter.
+func (a *App) imported(h *commonv1.ImportedHistory) bool {
+	if h == nil || a.Imported {
+		return false
+	}
+	a.Imported = true
 	return true
 }
 

@@ -5,16 +5,11 @@ import (
 	"slices"
 )
 
-// CampaignTitles returns the titles of the campaigns of rows, by campaign
-// id (one read for a page of the stuck list); a campaign whose title the
-// projection has not seen is missing, and so is a row with no campaign.
-func (s *Service) CampaignTitles(ctx context.Context, rows []StuckRow) (map[string]string, error) {
-	ids := make([]string, 0, len(rows))
-	for _, r := range rows {
-		if r.CampaignID != "" {
-			ids = append(ids, r.CampaignID)
-		}
-	}
+// CampaignTitles returns the titles of the campaigns ids, by id (one read
+// for a page of a list); a campaign whose title the projection has not
+// seen is missing, and an empty id is skipped.
+func (s *Service) CampaignTitles(ctx context.Context, ids []string) (map[string]string, error) {
+	ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return id == "" })
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	if len(ids) == 0 {

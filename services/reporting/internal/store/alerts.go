@@ -49,7 +49,7 @@ type alertRow struct {
 	due *time.Time
 }
 
-const alertColumns = `application_id::text, kind, generation, stage, since, level, due_at`
+const alertColumns = `application_id::text, kind, generation, stage, since, level, due_at, settles_at`
 
 const clockColumns = `application_id::text, kind, region, coalesce(campaign_id::text, ''), role, stage, since, warning_at, breach_at,
 	blocked_reason, next_actor, assignee`
@@ -83,12 +83,15 @@ func scanAlerts(rows pgx.Rows, into map[alertKey]projection.Alert, due map[alert
 		var a projection.Alert
 		var kind, stage, level int32
 		var since, dueAt *time.Time
-		if err := rows.Scan(&k.app, &kind, &a.Generation, &stage, &since, &level, &dueAt); err != nil {
+		if err := rows.Scan(&k.app, &kind, &a.Generation, &stage, &since, &level, &dueAt, &a.SettlesAt); err != nil {
 			return wrap("read stuck alerts", err)
 		}
 		k.kind, a.Stage, a.Level = projection.StuckKind(kind), commonv1.Stage(stage), projection.Level(level)
 		if since != nil {
 			a.Running, a.Since = true, since.UTC()
+		}
+		if a.SettlesAt != nil {
+			*a.SettlesAt = a.SettlesAt.UTC()
 		}
 		into[k] = a
 		due[k] = dueAt
@@ -114,9 +117,12 @@ func scanClocks(rows pgx.Rows, into map[alertKey]clockRow) error {
 
 // announcer gathers a transaction's alerts and the stuck events to write.
 type announcer struct {
-	st     *alertState
-	now    time.Time
-	quiet  bool
+	st    *alertState
+	now   time.Time
+	quiet bool
+	// settle is how long the crossings an imported application's batch
+	// finds are held (zero: none are).
+	settle time.Duration
 	rows   []alertRow
 	events []*eventsv1.Event
 }
@@ -126,6 +132,14 @@ type announcer struct {
 func (n *announcer) advance(a *projection.App, clocks []projection.Clock, stoppedAt time.Time) {
 	if a.Region == "" {
 		return // not placed yet: no clock can be announced (or was)
+	}
+	// An imported application's history arrives in pieces (each stage's
+	// owner replays its part), so a crossing found in it may be stopped by
+	// the next piece: it waits until the history has settled. A quiet
+	// store publishes nothing anyway.
+	var settle time.Time
+	if a.Imported && !n.quiet {
+		settle = n.now.Add(n.settle)
 	}
 	now := map[projection.StuckKind]*projection.Clock{}
 	for i := range clocks {
@@ -142,7 +156,7 @@ func (n *announcer) advance(a *projection.App, clocks []projection.Clock, stoppe
 		if old, ok := n.st.clocks[k]; ok {
 			prevClock = &old.Clock
 		}
-		next, anns, due := projection.Advance(prev, prevClock, clk, n.now, stoppedAt)
+		next, anns, due := projection.Advance(prev, prevClock, clk, n.now, stoppedAt, settle)
 		if !had || !sameAlert(prev, next) || !sameTime(n.st.due[k], due) {
 			n.rows = append(n.rows, alertRow{alertKey: k, Alert: next, due: due})
 		}
@@ -153,7 +167,8 @@ func (n *announcer) advance(a *projection.App, clocks []projection.Clock, stoppe
 
 // sameAlert compares alerts by instant, whatever the times' locations.
 func sameAlert(a, b projection.Alert) bool {
-	return a.Generation == b.Generation && a.Running == b.Running && a.Stage == b.Stage && a.Since.Equal(b.Since) && a.Level == b.Level
+	return a.Generation == b.Generation && a.Running == b.Running && a.Stage == b.Stage && a.Since.Equal(b.Since) && a.Level == b.Level &&
+		sameTime(a.SettlesAt, b.SettlesAt)
 }
 
 func sameTime(a, b *time.Time) bool {
@@ -181,25 +196,26 @@ func (n *announcer) queueWrite(b *pgx.Batch) error {
 	app := make([]string, m)
 	kind, stage, level := make([]int32, m), make([]int32, m), make([]int32, m)
 	gen := make([]int64, m)
-	since, due := make([]*time.Time, m), make([]*time.Time, m)
+	since, due, settles := make([]*time.Time, m), make([]*time.Time, m), make([]*time.Time, m)
 	pending := false
 	for i, r := range n.rows {
 		app[i], kind[i], stage[i], level[i], gen[i] = r.app, int32(r.kind), int32(r.Stage), int32(r.Level), r.Generation
 		if r.Running {
 			since[i] = &r.Since
 		}
-		due[i] = r.due
+		due[i], settles[i] = r.due, r.SettlesAt
 		pending = pending || r.due != nil
 	}
 	ids, err := pg.UUIDs(app)
 	if err != nil {
 		return fmt.Errorf("store stuck alerts: %w", err)
 	}
-	queue(b, "store stuck alerts", `INSERT INTO stuck_alerts (application_id, kind, generation, stage, since, level, due_at)
-		SELECT * FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::int[], $5::timestamptz[], $6::int[], $7::timestamptz[])
+	queue(b, "store stuck alerts", `INSERT INTO stuck_alerts (application_id, kind, generation, stage, since, level, due_at, settles_at)
+		SELECT * FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::int[], $5::timestamptz[], $6::int[], $7::timestamptz[],
+			$8::timestamptz[])
 		ON CONFLICT (application_id, kind) DO UPDATE SET generation = excluded.generation, stage = excluded.stage,
-			since = excluded.since, level = excluded.level, due_at = excluded.due_at`,
-		ids, kind, gen, stage, since, level, due)
+			since = excluded.since, level = excluded.level, due_at = excluded.due_at, settles_at = excluded.settles_at`,
+		ids, kind, gen, stage, since, level, due, settles)
 	if pending {
 		queue(b, "wake the stuck scheduler", `SELECT pg_notify(current_schema() || '`+DueChannel+`', '')`)
 	}
@@ -304,7 +320,7 @@ func (s *Store) PublishDue(ctx context.Context, now time.Time, limit int) (int, 
 			if ok {
 				clk = &env.Clock
 			}
-			next, anns, at := projection.Advance(prev, clk, clk, now, now)
+			next, anns, at := projection.Advance(prev, clk, clk, now, now, time.Time{})
 			n.rows = append(n.rows, alertRow{alertKey: k, Alert: next, due: at})
 			if ok {
 				n.announce(env, k.kind, anns)

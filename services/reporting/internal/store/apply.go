@@ -72,7 +72,7 @@ func (s *Store) Apply(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) err
 	if err != nil {
 		return err
 	}
-	n := &announcer{st: alerts, now: s.now(), quiet: s.quiet}
+	n := &announcer{st: alerts, now: s.now(), quiet: s.quiet, settle: s.settle}
 	// Before this batch, a changed campaign measured with its old dates.
 	oldCampaigns := maps(campaigns)
 	for id, c := range changedCampaigns {

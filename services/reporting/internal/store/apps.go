@@ -15,7 +15,8 @@ const appColumns = `application_id, region, campaign_id, role, submitted_at, sif
 	offer_made_at, offer_accepted_at, vetting_cleared_at, started_at, rejected_at, rejected_stage, withdrawn_at,
 	start_date, subject_to_vetting, vetting_due_by, offers_version, vetting_blocked, blocked_reason, blocked_since,
 	vetting_version, stage, stage_entered_at, interview_at, interview_version, vetting_forms_received_at,
-	sift_assignee, sift_assignee_version, offer_assignee, offer_assignee_version, vetting_assignee, vetting_assignee_version`
+	sift_assignee, sift_assignee_version, offer_assignee, offer_assignee_version, vetting_assignee, vetting_assignee_version,
+	imported`
 
 // loadAppsSQL reads stored records. No row locks: every writer of the
 // projection holds its advisory lock (lockProjection) already.
@@ -23,8 +24,8 @@ const loadAppsSQL = `SELECT application_id::text, region, coalesce(campaign_id::
 	sift_passed_at, interview_passed_at, offer_made_at, offer_accepted_at, vetting_cleared_at, started_at, rejected_at,
 	rejected_stage, withdrawn_at, start_date, subject_to_vetting, vetting_due_by, offers_version, vetting_blocked,
 	blocked_reason, blocked_since, vetting_version, interview_at, interview_version, vetting_forms_received_at,
-	sift_assignee, sift_assignee_version, offer_assignee, offer_assignee_version, vetting_assignee, vetting_assignee_version
-	FROM apps WHERE application_id = ANY($1::uuid[])`
+	sift_assignee, sift_assignee_version, offer_assignee, offer_assignee_version, vetting_assignee, vetting_assignee_version,
+	imported FROM apps WHERE application_id = ANY($1::uuid[])`
 
 func scanApps(rows pgx.Rows, n int) (map[string]*projection.App, error) {
 	defer rows.Close()
@@ -36,7 +37,8 @@ func scanApps(rows pgx.Rows, n int) (map[string]*projection.App, error) {
 			&a.OfferMadeAt, &a.OfferAcceptedAt, &a.VettingClearedAt, &a.StartedAt, &a.RejectedAt, &rejectedStage,
 			&a.WithdrawnAt, &a.StartDate, &a.SubjectToVetting, &a.VettingDueBy, &a.OffersVersion, &a.VettingBlocked,
 			&blockedReason, &a.BlockedSince, &a.VettingVersion, &a.InterviewAt, &a.InterviewVersion, &a.VettingFormsReceivedAt,
-			&a.SiftAssignee, &a.SiftAssigneeVersion, &a.OfferAssignee, &a.OfferAssigneeVersion, &a.VettingAssignee, &a.VettingAssigneeVersion); err != nil {
+			&a.SiftAssignee, &a.SiftAssigneeVersion, &a.OfferAssignee, &a.OfferAssigneeVersion, &a.VettingAssignee, &a.VettingAssigneeVersion,
+			&a.Imported); err != nil {
 			return nil, fmt.Errorf("read applications: %w", err)
 		}
 		a.Role, a.RejectedStage, a.BlockedReason = commonv1.JobRole(role), commonv1.Stage(rejectedStage), commonv1.BlockReason(blockedReason)
@@ -56,7 +58,7 @@ func queueSaveApps(b *pgx.Batch, apps []*projection.App) error {
 		role, rejectedStage, blockedReason, stage                                    = make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n)
 		submitted, siftPassed, interviewPassed, offerMade, offerAccepted, cleared    = make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n)
 		started, rejected, withdrawn, startDate, dueBy, blockedSince, stageEnteredAt = make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n)
-		subject, blocked                                                             = make([]bool, n), make([]bool, n)
+		subject, blocked, imported                                                   = make([]bool, n), make([]bool, n), make([]bool, n)
 		offersVersion, vettingVersion                                                = make([]int64, n), make([]int64, n)
 		interviewAt, formsReceived                                                   = make([]*time.Time, n), make([]*time.Time, n)
 		interviewVersion                                                             = make([]int64, n)
@@ -74,6 +76,7 @@ func queueSaveApps(b *pgx.Batch, apps []*projection.App) error {
 		interviewAt[i], interviewVersion[i], formsReceived[i] = a.InterviewAt, a.InterviewVersion, a.VettingFormsReceivedAt
 		siftAssignee[i], offerAssignee[i], vettingAssignee[i] = a.SiftAssignee, a.OfferAssignee, a.VettingAssignee
 		siftAssigneeV[i], offerAssigneeV[i], vettingAssigneeV[i] = a.SiftAssigneeVersion, a.OfferAssigneeVersion, a.VettingAssigneeVersion
+		imported[i] = a.Imported
 		s, at := a.Stage()
 		stage[i] = int32(s)
 		if !at.IsZero() {
@@ -93,7 +96,7 @@ func queueSaveApps(b *pgx.Batch, apps []*projection.App) error {
 			$7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[],
 			$13::int[], $14::timestamptz[], $15::date[], $16::bool[], $17::date[], $18::bigint[], $19::bool[], $20::int[],
 			$21::timestamptz[], $22::bigint[], $23::int[], $24::timestamptz[], $25::timestamptz[], $26::bigint[], $27::timestamptz[],
-			$28::text[], $29::bigint[], $30::text[], $31::bigint[], $32::text[], $33::bigint[])
+			$28::text[], $29::bigint[], $30::text[], $31::bigint[], $32::text[], $33::bigint[], $34::bool[])
 		ON CONFLICT (application_id) DO UPDATE SET region = excluded.region, campaign_id = excluded.campaign_id,
 			role = excluded.role, submitted_at = excluded.submitted_at, sift_passed_at = excluded.sift_passed_at,
 			interview_passed_at = excluded.interview_passed_at, offer_made_at = excluded.offer_made_at,
@@ -108,10 +111,11 @@ func queueSaveApps(b *pgx.Batch, apps []*projection.App) error {
 			vetting_forms_received_at = excluded.vetting_forms_received_at,
 			sift_assignee = excluded.sift_assignee, sift_assignee_version = excluded.sift_assignee_version,
 			offer_assignee = excluded.offer_assignee, offer_assignee_version = excluded.offer_assignee_version,
-			vetting_assignee = excluded.vetting_assignee, vetting_assignee_version = excluded.vetting_assignee_version`,
+			vetting_assignee = excluded.vetting_assignee, vetting_assignee_version = excluded.vetting_assignee_version,
+			imported = excluded.imported`,
 		ids, region, campaignIDs, role, submitted, siftPassed, interviewPassed, offerMade, offerAccepted, cleared, started,
 		rejected, rejectedStage, withdrawn, startDate, subject, dueBy, offersVersion, blocked, blockedReason, blockedSince,
 		vettingVersion, stage, stageEnteredAt, interviewAt, interviewVersion, formsReceived,
-		siftAssignee, siftAssigneeV, offerAssignee, offerAssigneeV, vettingAssignee, vettingAssigneeV)
+		siftAssignee, siftAssigneeV, offerAssignee, offerAssigneeV, vettingAssignee, vettingAssigneeV, imported)
 	return nil
 }

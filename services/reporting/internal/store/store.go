@@ -33,10 +33,29 @@ type Store struct {
 	now func() time.Time
 	// quiet records crossings as announced without writing their events.
 	quiet bool
+	// settle is how long a crossing found in an imported history waits.
+	settle time.Duration
 }
 
+// DefaultImportSettle is how long, by default, a stuck crossing found in
+// an imported application's history waits before it is announced: longer
+// than an import batch's history takes to arrive (STUCK_IMPORT_SETTLE).
+const DefaultImportSettle = 10 * time.Minute
+
 // New returns a Store on pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, now: time.Now} }
+func New(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool, now: time.Now, settle: DefaultImportSettle}
+}
+
+// WithImportSettle returns a Store that holds the stuck crossings its
+// batches find for an imported application for d, until the rest of the
+// history has arrived; the scheduler announces them then if the clock is
+// still past its threshold (docs/design.md, "Stuck events").
+func (s *Store) WithImportSettle(d time.Duration) *Store {
+	c := *s
+	c.settle = d
+	return &c
+}
 
 // WithClock returns a Store that judges crossings by now (a scripted clock
 // in tests).
@@ -201,7 +220,8 @@ func (s *Store) moveClocks(ctx context.Context, tx pgx.Tx, region string, th pro
 	// The pending crossings move with their clocks (waiting for any the
 	// scheduler has claimed, then judging by what it announced); one
 	// already past is due at once, and the scheduler is woken to publish it.
-	if _, err := tx.Exec(ctx, `UPDATE stuck_alerts a SET due_at = CASE a.level WHEN 0 THEN s.warning_at ELSE s.breach_at END
+	// A crossing held while an imported history settles stays held.
+	if _, err := tx.Exec(ctx, `UPDATE stuck_alerts a SET due_at = GREATEST(CASE a.level WHEN 0 THEN s.warning_at ELSE s.breach_at END, a.settles_at)
 		FROM stuck s WHERE s.application_id = a.application_id AND s.kind = a.kind AND s.region = $1
 			AND a.since IS NOT NULL AND a.level < 2`, region); err != nil {
 		return fmt.Errorf("move stuck crossings: %w", err)

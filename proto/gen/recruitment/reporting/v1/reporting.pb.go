@@ -2234,6 +2234,8 @@ type MyCase struct {
 	Kind StuckKind `protobuf:"varint,12,opt,name=kind,proto3,enum=recruitment.reporting.v1.StuckKind" json:"kind,omitempty"`
 	// Set for STUCK_KIND_VETTING_BLOCKED.
 	BlockedReason v1.BlockReason `protobuf:"varint,13,opt,name=blocked_reason,json=blockedReason,proto3,enum=recruitment.common.v1.BlockReason" json:"blocked_reason,omitempty"`
+	// The campaign's title as reporting last heard it; empty until it has.
+	CampaignTitle string `protobuf:"bytes,14,opt,name=campaign_title,json=campaignTitle,proto3" json:"campaign_title,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2357,6 +2359,13 @@ func (x *MyCase) GetBlockedReason() v1.BlockReason {
 		return x.BlockedReason
 	}
 	return v1.BlockReason(0)
+}
+
+func (x *MyCase) GetCampaignTitle() string {
+	if x != nil {
+		return x.CampaignTitle
+	}
+	return ""
 }
 
 type ListMyCasesRequest struct {
@@ -2852,7 +2861,7 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x15SetThresholdsResponse\x12D\n" +
 	"\n" +
 	"thresholds\x18\x01 \x01(\v2$.recruitment.reporting.v1.ThresholdsR\n" +
-	"thresholds\"\xba\x05\n" +
+	"thresholds\"\xe1\x05\n" +
 	"\x06MyCase\x12%\n" +
 	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
@@ -2868,7 +2877,8 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\x0fnextThresholdAt\x12!\n" +
 	"\fdays_overdue\x18\v \x01(\x05R\vdaysOverdue\x127\n" +
 	"\x04kind\x18\f \x01(\x0e2#.recruitment.reporting.v1.StuckKindR\x04kind\x12I\n" +
-	"\x0eblocked_reason\x18\r \x01(\x0e2\".recruitment.common.v1.BlockReasonR\rblockedReason\"\xb5\x01\n" +
+	"\x0eblocked_reason\x18\r \x01(\x0e2\".recruitment.common.v1.BlockReasonR\rblockedReason\x12%\n" +
+	"\x0ecampaign_title\x18\x0e \x01(\tR\rcampaignTitle\"\xb5\x01\n" +
 	"\x12ListMyCasesRequest\x12\x1a\n" +
 	"\bassignee\x18\x01 \x01(\tR\bassignee\x12\x16\n" +
 	"\x06region\x18\x02 \x01(\tR\x06region\x12/\n" +
