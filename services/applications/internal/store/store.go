@@ -384,7 +384,11 @@ func (s *Store) UpdateApplication(ctx context.Context, id string, regions []stri
 		return nil, fmt.Errorf("application: %w", record.ErrNotFound)
 	}
 	var out *intake.Application
-	err := pg.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	// Joins the caller's transaction without a savepoint (a failure fails
+	// the whole change), and its writes are deferred (pg.Defer): with the
+	// next statement, a stage event applied in a consumer's batch costs the
+	// locked read alone.
+	err := pg.Join(ctx, s.pool, func(tx pgx.Tx) error {
 		a, err := scanApplication(tx.QueryRow(ctx, `SELECT `+applicationColumns+` FROM applications WHERE id = $1`+inRegions+` FOR UPDATE`, id, regions))
 		if err != nil {
 			return err
@@ -395,7 +399,7 @@ func (s *Store) UpdateApplication(ctx context.Context, id string, regions []stri
 		}
 		pStage, pAt, pReason, pBy := pending(a.PendingWithdrawal)
 		// The candidate's details never change, except to be erased.
-		if _, err := tx.Exec(ctx, `UPDATE applications SET stage = $2, stage_entered_at = $3, version = $4,
+		if err := pg.Defer(ctx, tx, `UPDATE applications SET stage = $2, stage_entered_at = $3, version = $4,
 			withdrawn_at = $5, withdrawal_reason = $6, pending_withdrawal_stage = $7, pending_withdrawal_at = $8,
 			pending_withdrawal_reason = $9, pending_withdrawal_by = $10, erased_at = $11, erasure_reason = $12,
 			vetting_open = $13, vetting_version = $14,
