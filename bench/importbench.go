@@ -71,6 +71,7 @@ type importPhase struct {
 	calls                  time.Duration // until every call returned
 	endToEnd               time.Duration // until reporting counts every row at its final stage
 	caughtUp               bool
+	poison                 int // events the services terminated as poison during the phase
 	firstErr               string
 	ideal                  float64 // rows/s of the ideal path, measured just before
 	cpu                    cpuUse
@@ -173,10 +174,13 @@ func runImport(ctx context.Context, args []string) error {
 			// first part, long enough to show where the time goes.
 			profiled = st.profileImport(ctx, o.profiles, 20*time.Second)
 		}
-		before := mon.sample()
+		before, poisonBefore := mon.sample(), poisonCount(st.logDir)
 		p, err := imp.run(ctx, rows, o)
 		if err != nil {
 			return err
+		}
+		if p.poison = poisonCount(st.logDir) - poisonBefore; p.poison > 0 {
+			say("  %d events terminated as poison: see %s", p.poison, st.logDir)
 		}
 		p.cpu = mon.sample().cpuSince(before, 0)
 		p.ideal = idealRate
@@ -185,7 +189,7 @@ func runImport(ctx context.Context, args []string) error {
 				say("  profiles: %v", err)
 			}
 		}
-		say("  calls %.0f rows/s (%s); end to end %.0f rows/s (%s)%s; imported %d, failed %d; ratio to the ideal %.2f",
+		say("  calls %.0f rows/s (%s); end to end %.0f rows/s (%s)%s; imported %d, failed %d; ratio to the ideal %.3f",
 			float64(n)/p.calls.Seconds(), p.calls.Round(time.Millisecond), float64(n)/p.endToEnd.Seconds(),
 			p.endToEnd.Round(time.Millisecond), map[bool]string{true: "", false: " (NOT caught up)"}[p.caughtUp],
 			p.imported, p.failed, float64(n)/p.endToEnd.Seconds()/idealRate)
@@ -412,6 +416,20 @@ func (imp *importer) run(ctx context.Context, rows []*applicationsv1.ImportRow, 
 	return p, nil
 }
 
+// poisonCount is how many events the services' logs say were terminated
+// as poison: a row whose history a service could not record.
+func poisonCount(logDir string) int {
+	n := 0
+	files, _ := filepath.Glob(filepath.Join(logDir, "*.log"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err == nil {
+			n += strings.Count(string(b), "poison message terminated")
+		}
+	}
+	return n
+}
+
 // settle marks as imported the rows not answered OK that a dry run finds
 // already imported, and returns how long it took.
 func (imp *importer) settle(ctx context.Context, rows []*applicationsv1.ImportRow, ok []bool, o importOptions) (time.Duration, error) {
@@ -499,12 +517,12 @@ func writeImportReport(o importOptions, started time.Time, pgVersion string, pha
 		"reporting's region summaries count every row at the stage its history leaves it in. The ideal path, "+
 		"measured just before each phase in the same run: one pgx transaction per %d rows inserting the rows "+
 		"and as many outbox rows (two multi-row INSERTs).\n\n", o.batch, o.inFlight, o.batch)
-	b.WriteString("| rows | ideal rows/s | calls rows/s | end-to-end rows/s | ratio (end to end / ideal) | imported | failed | caught up |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| rows | ideal rows/s | calls rows/s | end-to-end rows/s | ratio (end to end / ideal) | imported | failed | caught up | poison events |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 	for _, p := range phases {
 		e2e := float64(p.rows) / p.endToEnd.Seconds()
-		fmt.Fprintf(&b, "| %d | %.0f | %.0f | %.0f | %.3f | %d | %d | %s |\n", p.rows, p.ideal, float64(p.rows)/p.calls.Seconds(),
-			e2e, e2e/p.ideal, p.imported, p.failed, yesNo(p.caughtUp))
+		fmt.Fprintf(&b, "| %d | %.0f | %.0f | %.0f | %.3f | %d | %d | %s | %d |\n", p.rows, p.ideal, float64(p.rows)/p.calls.Seconds(),
+			e2e, e2e/p.ideal, p.imported, p.failed, yesNo(p.caughtUp), p.poison)
 	}
 	for _, p := range phases {
 		if p.firstErr != "" {
