@@ -171,6 +171,10 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 3s; FUZZ=<regexp> pick
 bench: services-up ## Measure the reporting targets (APPS, default 1M applications; about 20 minutes); writes bench/results/report.md.
 	go run ./bench -apps $${APPS:-1000000} -out bench/results/report.md
 
+.PHONY: bench-import
+bench-import: services-up ## Measure the CSV import end to end: every service running, 5,000 and 20,000 generated rows through ImportApplications until reporting counts them, beside the ideal batch transaction (a few minutes); writes bench/results/import.md.
+	go run ./bench import -out bench/results/import.md $(BENCH_IMPORT_FLAGS)
+
 .PHONY: bench-write
 bench-write: services-up ## Measure the write path: every service under stage updates beside the ideal pgx transaction, event-to-report lag, CPU and memory (about 4 minutes); writes bench/results/write.md.
 	go run ./bench write -out bench/results/write.md $(BENCH_WRITE_FLAGS)

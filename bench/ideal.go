@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -127,4 +128,54 @@ func londonToday() *commonv1.Date {
 		loc = time.UTC
 	}
 	return event.Date(time.Now().In(loc))
+}
+
+// runBatches is the least an import of n rows must do, batch rows per
+// transaction: the rows and as many outbox rows, each set in one
+// multi-row INSERT (BEGIN, INSERT, INSERT, COMMIT), inFlight transactions
+// at once. It returns rows/s.
+func (i *ideal) runBatches(ctx context.Context, n, batch, inFlight int) (float64, error) {
+	if err := i.batchTx(ctx, batch); err != nil { // warm a connection up
+		return 0, err
+	}
+	start := time.Now()
+	sem := make(chan struct{}, inFlight)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for from := 0; from < n; from += batch {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := i.batchTx(ctx, min(batch, n-from)); err != nil {
+				mu.Lock()
+				first = cmp.Or(first, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return float64(n) / time.Since(start).Seconds(), first
+}
+
+func (i *ideal) batchTx(ctx context.Context, n int) error {
+	ids, events, subjects, payloads := make([]uuid.UUID, n), make([]uuid.UUID, n), make([]string, n), make([][]byte, n)
+	for k := range n {
+		ids[k], events[k] = uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
+		subjects[k], payloads[k] = "london.application.submitted", i.payload
+	}
+	tx, err := i.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit a no-op
+	if _, err := tx.Exec(ctx, `INSERT INTO record (application_id, region, state, state_entered_at, version)
+		SELECT id, 'london', 1, now(), 1 FROM unnest($1::uuid[]) AS id`, ids); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO outbox (event_id, subject, payload)
+		SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[])`, events, subjects, payloads); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
 }

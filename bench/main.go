@@ -11,6 +11,8 @@
 // `go run ./bench write` measures the write path instead (issue 18): every
 // service binary against PostgreSQL and the nats-server, stage updates
 // beside the least a change must do, and event-to-report lag (write.go).
+// `go run ./bench import` measures the CSV import end to end, beside the
+// least an import must do (importbench.go).
 package main
 
 import (
@@ -76,6 +78,13 @@ func main() {
 	flag.StringVar(&o.profiles, "profiles", "", "directory to save a CPU profile of the service during each RPC's measured load (go tool pprof FILE)")
 	natsDir := flag.String("serve-nats", "", "(internal) run only the nats-server, storing in this directory")
 	natsUsers := flag.String("nats-users", "", "(internal) with -serve-nats: run with the services' users (pkg/natsperm), their passwords in this directory")
+	if len(os.Args) > 1 && os.Args[1] == "import" {
+		if err := runImport(context.Background(), os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "bench import:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "write" {
 		if err := runWrite(context.Background(), os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "bench write:", err)

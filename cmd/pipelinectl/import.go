@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,59 @@ func init() {
 // maxImportBatch is the most rows ImportApplications takes in one call.
 const maxImportBatch = 500
 
+// defaultInFlight is how many import calls are sent at once: while the
+// service commits one batch the next is on its way and being checked.
+// maxInFlight bounds it, the service's connections being shared.
+const (
+	defaultInFlight = 2
+	maxInFlight     = 4
+)
+
+// inOrder makes calls 0..n-1 with up to inFlight of them at once, and
+// hands each result to handle in call order; a call starts only while
+// fewer than inFlight results are waiting to be handled. The first error
+// handle returns stops it: no further call starts, and that error is
+// returned.
+func inOrder[R any](ctx context.Context, n, inFlight int, call func(ctx context.Context, k int) (R, error),
+	handle func(k int, resp R, err error) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		resp R
+		err  error
+	}
+	results := make([]chan result, n)
+	for k := range results {
+		results[k] = make(chan result, 1)
+	}
+	slots := make(chan struct{}, inFlight)
+	go func() {
+		for k := range n {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				results[k] <- result{err: ctx.Err()}
+				continue
+			}
+			go func() {
+				resp, err := call(ctx, k)
+				results[k] <- result{resp, err}
+			}()
+		}
+	}()
+	for k := range n {
+		r := <-results[k]
+		if err := handle(k, r.resp, r.err); err != nil {
+			return err
+		}
+		select {
+		case <-slots: // call k's (none if it never started: cancelled)
+		default:
+		}
+	}
+	return nil
+}
+
 // importLine is a row of the file and the line it came from.
 type importLine struct {
 	line int
@@ -34,6 +88,7 @@ func newImportCmd(a *app) *cobra.Command {
 	var (
 		dryRun    bool
 		batchSize int
+		inFlight  int
 		requestID string
 	)
 	cmd := &cobra.Command{
@@ -51,7 +106,8 @@ the progress after each batch go to stderr; the result to stdout: a row for
 each line that did not go in (bad, or already imported), then the totals.
 The exit code is 8 if any line failed. "-" reads standard input.
 
-Lines go in batches of --batch-size. Each batch's request id is a prefix and
+Lines go in batches of --batch-size, --in-flight calls at a time (the
+progress and results are reported in the file's order). Each batch's request id is a prefix and
 its number (<prefix>-1, <prefix>-2, ...); the prefix is --request-id, or a
 new import-<UUID> on every run, so an interrupted import is simply run again
 (the lines' references keep anything from going in twice). Give
@@ -64,6 +120,9 @@ before for different lines fails.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if batchSize < 1 || batchSize > maxImportBatch {
 				return usagef("--batch-size must be 1-%d", maxImportBatch)
+			}
+			if inFlight < 1 || inFlight > maxInFlight {
+				return usagef("--in-flight must be 1-%d", maxInFlight)
 			}
 			in, err := openInput(args[0])
 			if err != nil {
@@ -84,17 +143,24 @@ before for different lines fails.`,
 				total.Results = append(total.Results, &applicationsv1.ImportResult{
 					Index: int32(e.Line), Status: lineStatus(e.Column, e.Reason)})
 			}
+			var batches []*applicationsv1.ImportApplicationsRequest
 			for from := 0; from < len(lines); from += batchSize {
-				batch := lines[from:min(from+batchSize, len(lines))]
 				req := &applicationsv1.ImportApplicationsRequest{RequestId: fmt.Sprintf("%s-%d", requestID, from/batchSize+1), DryRun: dryRun}
-				for _, l := range batch {
+				for _, l := range lines[from:min(from+batchSize, len(lines))] {
 					req.Rows = append(req.Rows, l.row)
 				}
-				resp, err := a.applications.ImportApplications(cmd.Context(), req)
+				batches = append(batches, req)
+			}
+			call := func(ctx context.Context, k int) (*applicationsv1.ImportApplicationsResponse, error) {
+				return a.applications.ImportApplications(ctx, batches[k])
+			}
+			err = inOrder(cmd.Context(), len(batches), inFlight, call, func(k int, resp *applicationsv1.ImportApplicationsResponse, err error) error {
+				from := k * batchSize
 				if err != nil {
 					a.notef("stopped after %d of %d lines; run the same command again to go on (lines already imported are skipped)", from, len(lines))
 					return err
 				}
+				batch := lines[from:min(from+batchSize, len(lines))]
 				for _, r := range resp.GetResults() {
 					r.Index = int32(batch[r.GetIndex()].line)
 					if r.GetStatus().GetCode() != "OK" && r.GetStatus().GetCode() != "ALREADY_EXISTS" {
@@ -107,6 +173,10 @@ before for different lines fails.`,
 				total.Failed += resp.GetFailed()
 				a.notef("%d/%d lines: %d imported, %d already imported, %d failed%s", from+len(batch), len(lines),
 					total.GetImported(), total.GetAlreadyImported(), total.GetFailed(), dryRunNote(dryRun))
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 			if err := a.emit(total, importView(total)); err != nil {
 				return err
@@ -119,6 +189,7 @@ before for different lines fails.`,
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "check every line as the import would, and change nothing")
 	cmd.Flags().IntVar(&batchSize, "batch-size", maxImportBatch, fmt.Sprintf("lines per call, 1-%d", maxImportBatch))
+	cmd.Flags().IntVar(&inFlight, "in-flight", defaultInFlight, fmt.Sprintf("calls sent at once, 1-%d (their results are reported in order)", maxInFlight))
 	cmd.Flags().StringVar(&requestID, "request-id", "", "prefix of the batches' request ids, <prefix>-1, <prefix>-2, ... (default: import-<new UUID> on every run)")
 	return cmd
 }

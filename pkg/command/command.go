@@ -134,6 +134,139 @@ type BatchCall struct {
 // Run. Field errors name the item, e.g. "items[3].reason".
 func Batch[I, R proto.Message](ctx context.Context, pool *pgxpool.Pool, c BatchCall, rec Records[R], req idempotency.Request, items []I,
 	newResp func() R, apply func(ctx context.Context, caller auth.Claims, item I, resp R) error) (resps []R, errs []error, err error) {
+	b, err := startBatch(ctx, pool, c, rec, req, items, newResp)
+	if err != nil {
+		return nil, nil, err
+	}
+	b.apply = func(ctx context.Context, is []int) ([]error, error) {
+		return []error{apply(ctx, b.caller, items[is[0]], b.resps[is[0]])}, nil
+	}
+	if c.DryRun {
+		err := pg.Rehearse(ctx, pool, func(ctx context.Context) error {
+			for i := range items {
+				b.errs[i] = pg.InTx(ctx, pool, func(tx pgx.Tx) error { return b.runItems(pg.WithTx(ctx, tx), []int{i})[0] })
+			}
+			return nil
+		})
+		fillErr(b.errs, err)
+		return b.resps, b.errs, nil
+	}
+	if b.recordBatch() {
+		b.oneByOne(all(len(items)))
+	}
+	return b.resps, b.errs, nil
+}
+
+// BatchAll is Batch for items that are applied best together: with
+// set-based statements (one read of every item's record, one multi-row
+// insert) in one transaction, rather than a transaction each. apply is
+// given the items still to do, by index, and returns each one's error
+// (nil for success) — an item's error leaves nothing of that item behind,
+// so apply writes only the items that succeed — or an error of the whole
+// set. The items' request ids are claimed and completed together in the
+// same transaction (idempotency.ClaimAll), so what a retry, a dry run,
+// field errors and the answers are is exactly as for Batch.
+//
+// A whole set that fails (an error of apply, or of the transaction) is
+// rolled back and applied again one item at a time, each in its own
+// transaction as Batch does, so that one item the set-based statements
+// could not take (a constraint nobody checked first) fails alone.
+func BatchAll[I, R proto.Message](ctx context.Context, pool *pgxpool.Pool, c BatchCall, rec Records[R], req idempotency.Request, items []I,
+	newResp func() R, apply func(ctx context.Context, caller auth.Claims, items []I, resps []R) ([]error, error)) (resps []R, errs []error, err error) {
+	b, err := startBatch(ctx, pool, c, rec, req, items, newResp)
+	if err != nil {
+		return nil, nil, err
+	}
+	b.apply = func(ctx context.Context, is []int) ([]error, error) {
+		some, out := make([]I, len(is)), make([]R, len(is))
+		for k, i := range is {
+			some[k], out[k] = items[i], b.resps[i]
+		}
+		return apply(ctx, b.caller, some, out)
+	}
+	if c.DryRun {
+		err := pg.Rehearse(ctx, pool, func(ctx context.Context) error {
+			errs, err := b.applySet(ctx, all(len(items)))
+			if err != nil {
+				return err
+			}
+			copy(b.errs, errs)
+			return nil
+		})
+		fillErr(b.errs, err)
+		return b.resps, b.errs, nil
+	}
+	if !b.recordBatch() {
+		return b.resps, b.errs, nil
+	}
+	err = pg.InTx(ctx, pool, func(tx pgx.Tx) error {
+		txCtx := pg.WithTx(ctx, tx)
+		claims, err := idempotency.ClaimAll(ctx, tx, b.caller.Subject, b.keys(), b.messages())
+		if err != nil {
+			return err
+		}
+		var todo []int
+		for i, cl := range claims {
+			switch {
+			case cl.Err != nil:
+				b.errs[i] = cl.Err
+			case !cl.Claimed:
+				b.errs[i] = b.answer(txCtx, i, cl.Done)
+			default:
+				todo = append(todo, i)
+			}
+		}
+		if len(todo) == 0 {
+			return nil
+		}
+		errs, err := b.applySet(txCtx, todo)
+		if err != nil {
+			return err
+		}
+		var done, failed []idempotency.Key
+		var refs []idempotency.Ref
+		for k, i := range todo {
+			b.errs[i] = errs[k]
+			if errs[k] != nil {
+				failed = append(failed, b.key(i))
+				continue
+			}
+			done, refs = append(done, b.key(i)), append(refs, rec.Ref(b.resps[i]))
+		}
+		if err := idempotency.ReleaseAll(ctx, tx, b.caller.Subject, failed); err != nil {
+			return err
+		}
+		return idempotency.CompleteAll(ctx, tx, b.caller.Subject, done, refs)
+	})
+	if err != nil {
+		// Rolled back: every item is to do again, on its own.
+		for i := range items {
+			b.resps[i], b.errs[i] = newResp(), nil
+		}
+		b.oneByOne(all(len(items)))
+	}
+	return b.resps, b.errs, nil
+}
+
+// batchRun is one call of Batch or BatchAll.
+type batchRun[I, R proto.Message] struct {
+	ctx    context.Context
+	pool   *pgxpool.Pool
+	c      BatchCall
+	rec    Records[R]
+	req    idempotency.Request
+	caller auth.Claims
+	items  []I
+	resps  []R
+	errs   []error
+	// apply applies the items at indexes is (for Batch, one).
+	apply func(ctx context.Context, is []int) ([]error, error)
+}
+
+// startBatch checks what the whole call needs: the caller, c.Invalid,
+// the number of items, and a request id unless it is a dry run.
+func startBatch[I, R proto.Message](ctx context.Context, pool *pgxpool.Pool, c BatchCall, rec Records[R], req idempotency.Request, items []I,
+	newResp func() R) (*batchRun[I, R], error) {
 	if c.Max < 1 {
 		panic("command.Batch: BatchCall.Max must be at least 1") // a programming error any test of the call finds
 	}
@@ -148,57 +281,114 @@ func Batch[I, R proto.Message](ctx context.Context, pool *pgxpool.Pool, c BatchC
 		err = validate.RequestID(req.GetRequestId())
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	resps = make([]R, len(items))
-	errs = make([]error, len(items))
-	runItem := func(ctx context.Context, i int) error {
-		return apistatus.WithFieldPrefix(apply(ctx, caller, items[i], resps[i]), c.Field+"["+strconv.Itoa(i)+"].")
-	}
+	b := &batchRun[I, R]{ctx: ctx, pool: pool, c: c, rec: rec, req: req, caller: caller, items: items, resps: make([]R, len(items)), errs: make([]error, len(items))}
 	for i := range items {
-		resps[i] = newResp()
+		b.resps[i] = newResp()
 	}
-	if c.DryRun {
-		err := pg.Rehearse(ctx, pool, func(ctx context.Context) error {
-			for i := range items {
-				errs[i] = pg.InTx(ctx, pool, func(tx pgx.Tx) error { return runItem(pg.WithTx(ctx, tx), i) })
-			}
-			return nil
-		})
-		fillErr(errs, err)
-		return resps, errs, nil
-	}
-	batch := idempotency.Key{Caller: caller.Subject, RequestID: req.GetRequestId(), Method: c.Method}
-	if err := idempotency.Do(ctx, pool, batch, req,
+	return b, nil
+}
+
+// recordBatch records the batch's request id against the whole request,
+// so reusing it for a different batch is ErrReused for every item; it
+// reports whether the items are to be applied.
+func (b *batchRun[I, R]) recordBatch() bool {
+	k := idempotency.Key{Caller: b.caller.Subject, RequestID: b.req.GetRequestId(), Method: b.c.Method}
+	err := idempotency.Do(b.ctx, b.pool, k, b.req,
 		func(context.Context) (idempotency.Ref, error) { return idempotency.Ref{}, nil },
-		func(context.Context, idempotency.Ref) error { return nil }); err != nil {
-		fillErr(errs, err)
-		return resps, errs, nil
+		func(context.Context, idempotency.Ref) error { return nil })
+	fillErr(b.errs, err)
+	return err == nil
+}
+
+// key is item i's request id: the batch's and the item's position.
+// Request ids cannot hold spaces, so no single call's id collides with an item's.
+func (b *batchRun[I, R]) key(i int) idempotency.Key {
+	return idempotency.Key{Caller: b.caller.Subject, RequestID: b.req.GetRequestId() + " #" + strconv.Itoa(i), Method: b.c.Method}
+}
+
+// messages are the items, whose fingerprints their request ids keep.
+func (b *batchRun[I, R]) messages() []proto.Message {
+	ms := make([]proto.Message, len(b.items))
+	for i, item := range b.items {
+		ms[i] = item
 	}
-	for i, item := range items {
-		if ctx.Err() != nil {
-			errs[i] = ctx.Err()
+	return ms
+}
+
+func (b *batchRun[I, R]) keys() []idempotency.Key {
+	ks := make([]idempotency.Key, len(b.resps))
+	for i := range ks {
+		ks[i] = b.key(i)
+	}
+	return ks
+}
+
+// runItems applies the items at indexes is, their field errors naming
+// each item, e.g. "items[3].reason"; an error of the whole set is every
+// item's.
+func (b *batchRun[I, R]) runItems(ctx context.Context, is []int) []error {
+	errs, err := b.applySet(ctx, is)
+	if err != nil {
+		errs = make([]error, len(is))
+		fillErr(errs, err)
+	}
+	return errs
+}
+
+// applySet applies the items at indexes is, their field errors named.
+func (b *batchRun[I, R]) applySet(ctx context.Context, is []int) ([]error, error) {
+	errs, err := b.apply(ctx, is)
+	if err != nil {
+		return nil, err
+	}
+	if len(errs) != len(is) {
+		return nil, fmt.Errorf("command: %d errors for %d items", len(errs), len(is))
+	}
+	for k, i := range is {
+		errs[k] = apistatus.WithFieldPrefix(errs[k], b.c.Field+"["+strconv.Itoa(i)+"].")
+	}
+	return errs, nil
+}
+
+// answer answers item i, applied before, by reading its record again.
+func (b *batchRun[I, R]) answer(ctx context.Context, i int, done idempotency.Ref) error {
+	r, err := b.rec.Read(ctx, b.caller, done.ID)
+	if err != nil {
+		return err
+	}
+	b.resps[i] = r
+	return nil
+}
+
+// oneByOne applies the items at indexes is each in its own transaction,
+// its response recorded under its own request id (key), so a retried
+// batch (say after a crash part-way) answers finished items from the
+// record and applies the rest.
+func (b *batchRun[I, R]) oneByOne(is []int) {
+	for _, i := range is {
+		if b.ctx.Err() != nil {
+			b.errs[i] = b.ctx.Err()
 			continue
 		}
-		// Request ids cannot hold spaces, so no single call's id collides with an item's.
-		k := idempotency.Key{Caller: caller.Subject, RequestID: req.GetRequestId() + " #" + strconv.Itoa(i), Method: c.Method}
-		errs[i] = idempotency.Do(ctx, pool, k, item,
+		b.errs[i] = idempotency.Do(b.ctx, b.pool, b.key(i), b.items[i],
 			func(ctx context.Context) (idempotency.Ref, error) {
-				if err := runItem(ctx, i); err != nil {
+				if err := b.runItems(ctx, []int{i})[0]; err != nil {
 					return idempotency.Ref{}, err
 				}
-				return rec.Ref(resps[i]), nil
+				return b.rec.Ref(b.resps[i]), nil
 			},
-			func(ctx context.Context, done idempotency.Ref) error {
-				r, err := rec.Read(ctx, caller, done.ID)
-				if err != nil {
-					return err
-				}
-				resps[i] = r
-				return nil
-			})
+			func(ctx context.Context, done idempotency.Ref) error { return b.answer(ctx, i, done) })
 	}
-	return resps, errs, nil
+}
+
+func all(n int) []int {
+	is := make([]int, n)
+	for i := range is {
+		is[i] = i
+	}
+	return is
 }
 
 // Tally reports a batch's outcomes in item order: add gets each item's

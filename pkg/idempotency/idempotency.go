@@ -240,3 +240,143 @@ func (p *Pruner) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// Claimed is what ClaimAll found for one key: claimed for this call, or
+// done before (Done the record the first call left behind), or Err
+// (ErrReused, ErrNotKept) for a key that cannot be answered.
+type Claimed struct {
+	Claimed bool
+	Done    Ref
+	Err     error
+}
+
+// ClaimAll claims many requests inside tx, as Claim does each, in two
+// statements whatever their number: the keys must share one caller. Keys
+// claimed here must be completed (CompleteAll) or released (ReleaseAll)
+// in the same transaction.
+func ClaimAll(ctx context.Context, tx pgx.Tx, caller string, ks []Key, reqs []proto.Message) ([]Claimed, error) {
+	ids, methods, fps := make([]string, len(ks)), make([]string, len(ks)), make([][]byte, len(ks))
+	for i, k := range ks {
+		if k.Caller != caller {
+			return nil, fmt.Errorf("claim request ids: key %d is %s's, not %s's", i, k.Caller, caller)
+		}
+		fp, err := fingerprint(reqs[i])
+		if err != nil {
+			return nil, err
+		}
+		ids[i], methods[i], fps[i] = k.RequestID, k.Method, fp
+	}
+	rows, err := tx.Query(ctx,
+		`INSERT INTO request_log (caller, request_id, method, fingerprint)
+		 SELECT $1, id, method, fp FROM unnest($2::text[], $3::text[], $4::bytea[]) AS k (id, method, fp)
+		 ON CONFLICT DO NOTHING RETURNING request_id`, caller, ids, methods, fps)
+	if err != nil {
+		return nil, fmt.Errorf("claim request ids: %w", err)
+	}
+	fresh, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("claim request ids: %w", err)
+	}
+	out := make([]Claimed, len(ks))
+	claimed := make(map[string]bool, len(fresh))
+	for _, id := range fresh {
+		claimed[id] = true
+	}
+	var seen []string
+	for i, id := range ids {
+		if claimed[id] {
+			out[i].Claimed = true
+			delete(claimed, id) // a key given twice: the second is logged, not claimed
+		} else {
+			seen = append(seen, id)
+		}
+	}
+	if len(seen) == 0 {
+		return out, nil
+	}
+	type logged struct {
+		method     string
+		fp         []byte
+		id         *string
+		version    *int64
+		answerable bool
+	}
+	before := map[string]logged{}
+	rows, err = tx.Query(ctx, `SELECT request_id, method, fingerprint, record_id, record_version, answerable
+		FROM request_log WHERE caller = $1 AND request_id = ANY($2)`, caller, seen)
+	if err != nil {
+		return nil, fmt.Errorf("read request log: %w", err)
+	}
+	for rows.Next() {
+		var id string
+		var l logged
+		if err := rows.Scan(&id, &l.method, &l.fp, &l.id, &l.version, &l.answerable); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read request log: %w", err)
+		}
+		before[id] = l
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read request log: %w", err)
+	}
+	for i, id := range ids {
+		if out[i].Claimed {
+			continue
+		}
+		l, ok := before[id]
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("read request log: request id %s neither claimed nor logged", id)
+		case l.method != methods[i] || string(l.fp) != string(fps[i]):
+			out[i].Err = ErrReused
+		case !l.answerable:
+			out[i].Err = ErrNotKept
+		default:
+			if l.id != nil {
+				out[i].Done.ID = *l.id
+			}
+			if l.version != nil {
+				out[i].Done.Version = *l.version
+			}
+		}
+	}
+	return out, nil
+}
+
+// CompleteAll records what each claimed request changed, as Complete does
+// each, in one deferred statement (pg.Defer).
+func CompleteAll(ctx context.Context, tx pgx.Tx, caller string, ks []Key, done []Ref) error {
+	if len(ks) == 0 {
+		return nil
+	}
+	ids, recIDs, versions := make([]string, len(ks)), make([]*string, len(ks)), make([]*int64, len(ks))
+	for i, k := range ks {
+		ids[i] = k.RequestID
+		if done[i] != (Ref{}) {
+			recIDs[i], versions[i] = &done[i].ID, &done[i].Version
+		}
+	}
+	if err := pg.Defer(ctx, tx,
+		`UPDATE request_log AS l SET record_id = d.record_id, record_version = d.record_version, answerable = true
+		 FROM unnest($2::text[], $3::text[], $4::bigint[]) AS d (request_id, record_id, record_version)
+		 WHERE l.caller = $1 AND l.request_id = d.request_id`, caller, ids, recIDs, versions); err != nil {
+		return fmt.Errorf("complete requests: %w", err)
+	}
+	return nil
+}
+
+// ReleaseAll forgets claimed requests that failed, so that a retry of
+// each applies it afresh (as a rolled-back Do leaves no trace).
+func ReleaseAll(ctx context.Context, tx pgx.Tx, caller string, ks []Key) error {
+	if len(ks) == 0 {
+		return nil
+	}
+	ids := make([]string, len(ks))
+	for i, k := range ks {
+		ids[i] = k.RequestID
+	}
+	if err := pg.Defer(ctx, tx, `DELETE FROM request_log WHERE caller = $1 AND request_id = ANY($2)`, caller, ids); err != nil {
+		return fmt.Errorf("release requests: %w", err)
+	}
+	return nil
+}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/tern/v2/migrate"
 	"google.golang.org/protobuf/proto"
@@ -361,5 +362,63 @@ func TestPrunerRunsAtOnceAndRefusesShortRetention(t *testing.T) {
 	var id string
 	if err := pool.QueryRow(context.Background(), `SELECT request_id FROM request_log`).Scan(&id); err != nil || id != "new" {
 		t.Errorf("left %q (%v), want new", id, err)
+	}
+}
+
+// TestClaimAll: many requests claimed at once answer as Claim does each —
+// new ones claimed, completed ones with their record, a reused id refused
+// — and a released claim is claimed afresh.
+func TestClaimAll(t *testing.T) {
+	t.Parallel()
+	pool := setup(t)
+	ctx := context.Background()
+	c := &call{pool: pool}
+	done := Key{Caller: "c", RequestID: "r #0", Method: "Import"}
+	if _, err := c.do(ctx, done, wrapperspb.String("a")); err != nil {
+		t.Fatal(err)
+	}
+	ks := []Key{done, {Caller: "c", RequestID: "r #1", Method: "Import"}, {Caller: "c", RequestID: "r #2", Method: "Import"}}
+	claimAll := func(reqs ...proto.Message) []Claimed {
+		t.Helper()
+		var out []Claimed
+		if err := pg.InTx(ctx, pool, func(tx pgx.Tx) error {
+			var err error
+			if out, err = ClaimAll(ctx, tx, "c", ks, reqs); err != nil {
+				return err
+			}
+			if err := CompleteAll(ctx, tx, "c", ks[1:2], []Ref{{ID: "rec-9", Version: 2}}); err != nil {
+				return err
+			}
+			return ReleaseAll(ctx, tx, "c", ks[2:])
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	got := claimAll(wrapperspb.String("a"), wrapperspb.String("b"), wrapperspb.String("c"))
+	if got[0].Claimed || got[0].Err != nil || got[0].Done != (Ref{ID: "rec-1", Version: 1}) || !got[1].Claimed || !got[2].Claimed {
+		t.Fatalf("ClaimAll = %+v; want the first answered from its record, the others claimed", got)
+	}
+	// Again: the completed one answers, the released one is claimed
+	// afresh, and one with another request is refused.
+	got = claimAll(wrapperspb.String("a"), wrapperspb.String("b"), wrapperspb.String("c"))
+	if got[1].Claimed || got[1].Done != (Ref{ID: "rec-9", Version: 2}) || !got[2].Claimed {
+		t.Errorf("ClaimAll again = %+v; want items 1 answered (rec-9 v2) and 2 claimed", got)
+	}
+	if err := pg.InTx(ctx, pool, func(tx pgx.Tx) error {
+		got, err := ClaimAll(ctx, tx, "c", ks[:1], []proto.Message{wrapperspb.String("changed")})
+		if err == nil && !errors.Is(got[0].Err, ErrReused) {
+			t.Errorf("a reused id: %+v, want ErrReused", got[0])
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ClaimAll(ctx, nil, "c", []Key{{Caller: "other", RequestID: "x"}}, []proto.Message{wrapperspb.String("a")}); err == nil {
+		t.Error("ClaimAll took another caller's key")
+	}
+	// The first, the completed one; the released one is gone.
+	if n := count(t, pool, "request_log"); n != 2 {
+		t.Errorf("request log rows = %d, want 2", n)
 	}
 }

@@ -50,3 +50,35 @@ func Time(ts *timestamppb.Timestamp) time.Time {
 	}
 	return ts.AsTime()
 }
+
+// Open opens a record together with its imported history: opening gives
+// the record as it opens and its opening events, the steps are applied to
+// it in memory, and open stores it once with every step's events — one
+// write for the whole history rather than a locked read and a write per
+// step. A step the rules refuse leaves the record half-changed: it is
+// then opened afresh from opening and the steps applied a change at a
+// time (Apply), which keeps those before the refusal and logs it. A
+// record opened before (a redelivered event) is left alone by open.
+func Open[R any](ctx context.Context, applicationID string, opening func() (R, []*eventsv1.Event, error),
+	open func(context.Context, R, ...*eventsv1.Event) error, update record.Update[R], steps ...Step[R]) error {
+	r, evs, err := opening()
+	if err != nil {
+		return err
+	}
+	for _, step := range steps {
+		ev, err := step(r)
+		if err != nil {
+			if r, evs, err = opening(); err != nil {
+				return err
+			}
+			if err := open(ctx, r, evs...); err != nil {
+				return err
+			}
+			return Apply(ctx, applicationID, update, steps...)
+		}
+		if ev != nil {
+			evs = append(evs, ev)
+		}
+	}
+	return open(ctx, r, evs...)
+}

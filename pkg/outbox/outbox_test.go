@@ -470,3 +470,28 @@ func TestRelayLockTakenAfterAnotherCommitsPublishesNothingAgain(t *testing.T) {
 		t.Errorf("second relay, its lock taken after the first committed: %d published again, %v; want none", r.n, r.err)
 	}
 }
+
+// TestAppendKeepsTheOrderOfManyEvents: events appended together are
+// published in the order given (a withdrawal after its submission).
+func TestAppendKeepsTheOrderOfManyEvents(t *testing.T) {
+	t.Parallel()
+	e := setup(t, stream.Config{})
+	ctx := context.Background()
+	var evs []*eventsv1.Event
+	for range 50 {
+		evs = append(evs, newEvent("london"))
+	}
+	appendCommitted(t, e.pool, evs...)
+	if n, err := e.relay().PublishBatch(ctx); err != nil || n != len(evs) {
+		t.Fatalf("PublishBatch = %d, %v; want %d", n, err, len(evs))
+	}
+	for i, ev := range evs {
+		msg, err := e.stream.GetMsg(ctx, uint64(i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id := msg.Header.Get("Nats-Msg-Id"); id != ev.GetEventId() {
+			t.Fatalf("message %d is event %s, want %s (the order appended)", i+1, id, ev.GetEventId())
+		}
+	}
+}

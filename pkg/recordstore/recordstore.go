@@ -70,9 +70,9 @@ func NewTable[R record.Headed[S], S record.State](t Table[R, S]) *Table[R, S] {
 	return &t
 }
 
-// Open stores a new record with its history and events, unless the
-// application has a record already (a redelivered or late event): then it
-// does nothing.
+// Open stores a new record, every field as r holds it, with its history
+// and events, unless the application has a record already (a redelivered
+// or late event): then it does nothing.
 func (t *Table[R, S]) Open(ctx context.Context, r R, evs ...*eventsv1.Event) error {
 	return pg.Join(ctx, t.Pool, func(tx pgx.Tx) error {
 		inserted, err := t.Insert(ctx, tx, r)
@@ -81,6 +81,12 @@ func (t *Table[R, S]) Open(ctx context.Context, r R, evs ...*eventsv1.Event) err
 		}
 		if !inserted {
 			return nil
+		}
+		// A record may open with changes already made to it (an imported
+		// history, pkg/imported.Open): Save stores every field that
+		// changes, whatever Insert covers (deferred: no round trip).
+		if err := t.Save(ctx, pg.Deferring(tx), r); err != nil {
+			return fmt.Errorf("open %s: %w", t.Noun, err)
 		}
 		h := r.Head()
 		if err := appendHistory(ctx, tx, h.ApplicationID, h.History...); err != nil {

@@ -226,3 +226,32 @@ func TestNewTableRefusesAMissingField(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenStoresEveryField: a record that opens with changes already made
+// to it (an imported history) is stored as it is, even by an Insert that
+// writes only the fields a record opens with.
+func TestOpenStoresEveryField(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	table, _ := setup(t)
+	opening := *table
+	opening.Insert = func(ctx context.Context, tx pgx.Tx, x *thing) (bool, error) {
+		tag, err := tx.Exec(ctx, `INSERT INTO things VALUES ($1, $2, $3, $4, '', $5) ON CONFLICT DO NOTHING`,
+			x.ApplicationID, x.Region, x.State, x.StateEnteredAt, x.Version)
+		return tag.RowsAffected() == 1, err
+	}
+	x := &thing{Header: record.Header[state]{ApplicationID: event.NewID(), Region: "london", State: "open", StateEnteredAt: at}}
+	x.Note(record.Change{Actor: spoc, At: at}, "open", "thing.opened", "")
+	x.Memo = "imported"
+	x.Move("things", record.Change{Actor: spoc, At: at.Add(time.Hour)}, "blocked", "thing.blocked", "why")
+	if err := opening.Open(ctx, x); err != nil {
+		t.Fatal(err)
+	}
+	got, err := opening.Get(ctx, x.ApplicationID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Memo != "imported" || got.State != "blocked" || got.Version != x.Version || len(got.History) != 2 {
+		t.Errorf("opened = %+v; want memo imported, blocked at version %d with two history entries", got, x.Version)
+	}
+}

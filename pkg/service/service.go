@@ -232,16 +232,30 @@ func Migrations(own ...pg.Migrations) []pg.Migrations {
 // and, if names are given, whose event name is one of them. handle runs
 // inside the consumer's transaction, which ctx carries (pg.WithTx), so the
 // handler's writes and outbox events commit with the inbox row.
+//
+// Events that have arrived together are applied together, in order, in
+// one transaction (consumer.NewBatch): an import's burst of events costs a
+// commit per batch, not per event, and a quiet system still applies each
+// event as it comes. A batch that fails — one event's handler, or a
+// deadlock with another replica's batch locking the same records in
+// another order — is rolled back and applied again one event per
+// transaction, so each event's outcome is what it would be alone.
 func (r *Runtime) Consume(filter string, names []string, handle func(ctx context.Context, ev *eventsv1.Event) error) error {
 	subject := r.Config.NATSSubjectPrefix + ".>"
 	if filter != "" {
 		subject = r.Config.NATSSubjectPrefix + "." + filter
 	}
-	c, err := consumer.New(r.Pool, r.JS, consumer.Config{
+	c, err := consumer.NewBatch(r.Pool, r.JS, consumer.Config{
 		Stream: r.Config.NATSStream, Durable: r.Name, FilterSubject: subject, SubjectPrefix: r.Config.NATSSubjectPrefix,
 		Registerer: r.Server.Registry(), Wants: consumer.Named(names),
-	}, func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
-		return handle(pg.WithTx(ctx, tx), ev)
+	}, func(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) error {
+		ctx = pg.WithTx(ctx, tx)
+		for _, ev := range evs {
+			if err := handle(ctx, ev); err != nil {
+				return err
+			}
+		}
+		return nil
 	}, r.Log)
 	if err != nil {
 		return err

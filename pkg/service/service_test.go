@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/config"
+	"github.com/probation-recruitment/pipeline/pkg/consumer"
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
 	"github.com/probation-recruitment/pipeline/pkg/service"
@@ -371,6 +373,110 @@ func TestStartsWithoutNATSAndConnectsWhenItComes(t *testing.T) {
 		err := rt.Pool.QueryRow(ctx, `SELECT count(*) FROM seen WHERE event_id = $1`, submitted.GetEventId()).Scan(&n)
 		return n == 1, fmt.Sprintf("seen %d times, %v", n, err)
 	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run after cancel = %v, want nil", err)
+	}
+}
+
+// TestConsumeAppliesWaitingEventsTogether: events that are waiting when
+// the consumer comes for them are applied in one transaction, and one
+// event its handler refuses fails only itself (its batch is applied again
+// one event at a time).
+func TestConsumeAppliesWaitingEventsTogether(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, schema := testenv.Schema(t)
+	creds := testenv.NATSCredentials("sifting")
+	cfg := config.Common{
+		DatabaseURL: testenv.DatabaseURL(), DBSchema: schema, NATSURL: testenv.NATS(t),
+		NATSStream: "RECRUITMENT", NATSSubjectPrefix: "recruitment", NATSReplicas: 1,
+		NATSUser: creds.User, NATSPassword: creds.Password,
+		GRPCAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, AuthAllowDevKey: true, GRPCInsecure: true,
+	}
+	rt, err := service.Start(ctx, "sifting", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.Pool.Exec(ctx, `CREATE TABLE seen (event_id uuid, tx bigint)`); err != nil {
+		t.Fatal(err)
+	}
+	submitted := func(n int) []*eventsv1.Event {
+		var evs []*eventsv1.Event
+		for range n {
+			evs = append(evs, newEvent(&eventsv1.Event_ApplicationSubmitted{ApplicationSubmitted: &eventsv1.ApplicationSubmitted{}}))
+		}
+		return evs
+	}
+	burst, more := submitted(12), submitted(5)
+	// The first event's handler waits until the burst is published, so
+	// the rest of it is waiting together when the consumer next comes.
+	published := make(chan struct{})
+	refused := more[2].GetEventId()
+	err = rt.Consume("*.application.>", []string{"application.submitted"}, func(ctx context.Context, ev *eventsv1.Event) error {
+		if ev.GetEventId() == burst[0].GetEventId() {
+			<-published
+		}
+		if ev.GetEventId() == refused {
+			return fmt.Errorf("%w: refused by the test", consumer.ErrPermanent)
+		}
+		_, err := pg.Q(ctx, rt.Pool).Exec(ctx, `INSERT INTO seen VALUES ($1, txid_current())`, ev.GetEventId())
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- rt.Run(ctx) }()
+	testenv.Eventually(t, "/healthz to be ready", func() (bool, string) {
+		resp, err := http.Get("http://" + rt.Server.AdminAddr().String() + "/healthz")
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, resp.Status
+	})
+	nc, _ := testenv.Connect(t, cfg.NATSURL)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish := func(evs []*eventsv1.Event) {
+		for _, ev := range evs {
+			b, _ := event.Marshal(ev)
+			subject, _ := event.SubjectSuffix(ev)
+			if _, err := js.Publish(ctx, "recruitment."+subject, b); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	applied := func(want int) {
+		t.Helper()
+		testenv.Eventually(t, fmt.Sprintf("%d events applied", want), func() (bool, string) {
+			var n int
+			err := rt.Pool.QueryRow(ctx, `SELECT count(*) FROM seen`).Scan(&n)
+			return n == want, fmt.Sprintf("%d applied, %v", n, err)
+		})
+	}
+	publish(burst)
+	close(published)
+	applied(len(burst))
+	var txs int
+	if err := rt.Pool.QueryRow(ctx, `SELECT count(DISTINCT tx) FROM seen`).Scan(&txs); err != nil || txs > 2 {
+		t.Errorf("%d events applied in %d transactions, %v; want the first alone and the rest together (2)", len(burst), txs, err)
+	}
+	publish(more)
+	applied(len(burst) + len(more) - 1)
+	var events int
+	var refusedSeen bool
+	if err := rt.Pool.QueryRow(ctx, `SELECT count(DISTINCT event_id), coalesce(bool_or(event_id = $1), false) FROM seen`, refused).
+		Scan(&events, &refusedSeen); err != nil {
+		t.Fatal(err)
+	}
+	if events != len(burst)+len(more)-1 || refusedSeen {
+		t.Errorf("%d distinct events applied (the refused one: %v); want every other event once", events, refusedSeen)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run after cancel = %v, want nil", err)

@@ -239,20 +239,32 @@ func (s *Server) Export(ctx context.Context, caller auth.Claims, applicationID s
 const MaxImportRows = 500
 
 // ImportApplications implements pb.ApplicationsServiceServer; see
-// command.Batch for how rows, retries and dry runs behave.
+// command.BatchAll for how rows, retries and dry runs behave: the rows of
+// a call go in together (intake.Service.ImportAll), in one transaction.
 func (s *Server) ImportApplications(ctx context.Context, req *pb.ImportApplicationsRequest) (*pb.ImportApplicationsResponse, error) {
 	c := command.BatchCall{Call: command.Call{Method: "ImportApplications"}, Field: "rows", ItemNoun: "rows", Max: MaxImportRows, DryRun: req.GetDryRun()}
-	resps, errs, err := command.Batch(ctx, s.pool, c, s.imported(), req, req.GetRows(), newImportResult,
-		func(ctx context.Context, caller auth.Claims, r *pb.ImportRow, resp *pb.ImportResult) error {
-			row, err := importRowFromProto(r)
+	resps, errs, err := command.BatchAll(ctx, s.pool, c, s.imported(), req, req.GetRows(), newImportResult,
+		func(ctx context.Context, caller auth.Claims, rs []*pb.ImportRow, out []*pb.ImportResult) ([]error, error) {
+			errs := make([]error, len(rs))
+			var rows []intake.ImportRow
+			var at []int
+			for k, r := range rs {
+				row, err := importRowFromProto(r)
+				if errs[k] = err; err == nil {
+					rows, at = append(rows, row), append(at, k)
+				}
+			}
+			apps, rowErrs, err := s.svc.ImportAll(ctx, caller, rows)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			a, err := s.svc.Import(ctx, caller, row)
-			if a != nil {
-				resp.ApplicationId = a.ID
+			for j, k := range at {
+				if apps[j] != nil {
+					out[k].ApplicationId = apps[j].ID
+				}
+				errs[k] = rowErrs[j]
 			}
-			return err
+			return errs, nil
 		})
 	if err != nil {
 		return nil, s.toStatus(ctx, err)

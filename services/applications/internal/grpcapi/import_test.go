@@ -3,6 +3,7 @@ package grpcapi_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -236,4 +237,102 @@ func TestImportedWithdrawalWaitsForItsStage(t *testing.T) {
 	if n := len(testenv.OutboxEvents(t, e.Pool, interview)); n != 2 {
 		t.Errorf("%d events after a repeated sift.passed, want 2", n)
 	}
+}
+
+// TestImportRowsSeeEarlierRows: the rows of one call go in together, yet
+// each row sees what the rows before it did, as one call after another
+// would: a campaign is created by the first row that goes in (not by one
+// that fails), later rows must agree with it, a reference or an email
+// repeated in the call is caught, and a failed row leaves no request id
+// behind.
+func TestImportRowsSeeEarlierRows(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	c := e.as(t, importer)
+	row := func(ref string, posts int32) *pb.ImportRow {
+		r := fullRow(ref)
+		r.CampaignReference, r.Posts = "NEW-1", posts
+		return r
+	}
+	outside := row("B-1", 7)
+	outside.SubmittedAt = at("2026-02-20T09:00:00Z") // before the campaign opened
+	sameEmail := row("B-4", 5)
+	sameEmail.Candidate.Email = "B-2@EXAMPLE.org"
+	rows := []*pb.ImportRow{outside, row("B-2", 5), row("B-3", 6), row("B-2", 5), sameEmail, row("B-5", 5)}
+	req := &pb.ImportApplicationsRequest{RequestId: reqID(), Rows: rows}
+	resp, err := c.ImportApplications(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := resp.GetResults()
+	want := []struct{ code, field string }{
+		{"INVALID_ARGUMENT", "rows[0].submitted_at"}, {"OK", ""}, {"INVALID_ARGUMENT", "rows[2].posts"},
+		{"ALREADY_EXISTS", ""}, {"ALREADY_EXISTS", ""}, {"OK", ""},
+	}
+	for i, w := range want {
+		if st := res[i].GetStatus(); st.GetCode() != w.code || st.GetField() != w.field {
+			t.Errorf("row %d: %v, want %s %s", i, st, w.code, w.field)
+		}
+	}
+	if res[3].GetApplicationId() != res[1].GetApplicationId() || res[4].GetApplicationId() != "" {
+		t.Errorf("the repeated reference names %q (want row 1's %q); the repeated email names %q (want none)",
+			res[3].GetApplicationId(), res[1].GetApplicationId(), res[4].GetApplicationId())
+	}
+	if resp.GetImported() != 2 || resp.GetAlreadyImported() != 1 || resp.GetFailed() != 3 {
+		t.Errorf("totals %d imported, %d already imported, %d failed; want 2, 1, 3", resp.GetImported(), resp.GetAlreadyImported(), resp.GetFailed())
+	}
+	// The campaign as row 1 gave it (row 0 failed), one campaign.created,
+	// two application.submitted; the call's id and the two rows that went
+	// in are in the request log.
+	e.wantCounts(t, map[string]int{"applications": 2, "campaigns": 1, "outbox": 3, "request_log": 3})
+	var posts int
+	if err := e.Pool.QueryRow(context.Background(), `SELECT posts FROM campaigns WHERE import_reference = 'NEW-1'`).Scan(&posts); err != nil || posts != 5 {
+		t.Errorf("campaign posts = %d, %v; want 5 (row 1's)", posts, err)
+	}
+	// Retried, the rows that went in answer from the record; the others
+	// are tried again and fail again.
+	again, err := c.ImportApplications(context.Background(), req)
+	if err != nil || again.GetImported() != 2 || !proto.Equal(again.GetResults()[1], res[1]) || !proto.Equal(again.GetResults()[5], res[5]) {
+		t.Errorf("retried call = %v, %v; want rows 1 and 5 answered as before", again, err)
+	}
+	e.wantCounts(t, map[string]int{"applications": 2, "campaigns": 1, "outbox": 3, "request_log": 3})
+}
+
+// TestConcurrentImportsOfTheSameRows: two runs of the same file at once
+// (different request ids) import each row once; each row is imported by
+// one and already imported for the other, even when both create the same
+// campaigns (the set that loses that race goes in row by row).
+func TestConcurrentImportsOfTheSameRows(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	c := e.as(t, importer)
+	var rows []*pb.ImportRow
+	for i := range 40 {
+		r := fullRow(fmt.Sprintf("C-%d", i))
+		r.CampaignReference = fmt.Sprintf("CC-%d", i%4)
+		rows = append(rows, r)
+	}
+	resps := make([]*pb.ImportApplicationsResponse, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for k := range resps {
+		wg.Go(func() {
+			resps[k], errs[k] = c.ImportApplications(context.Background(), &pb.ImportApplicationsRequest{RequestId: reqID(), Rows: rows})
+		})
+	}
+	wg.Wait()
+	for k := range resps {
+		if errs[k] != nil {
+			t.Fatal(errs[k])
+		}
+	}
+	for i := range rows {
+		a, b := resps[0].GetResults()[i], resps[1].GetResults()[i]
+		codes := a.GetStatus().GetCode() + " " + b.GetStatus().GetCode()
+		if (codes != "OK ALREADY_EXISTS" && codes != "ALREADY_EXISTS OK") || a.GetApplicationId() != b.GetApplicationId() {
+			t.Errorf("row %d: %s (%s, %s); want imported once, the other naming the same application", i, codes,
+				a.GetApplicationId(), b.GetApplicationId())
+		}
+	}
+	e.wantCounts(t, map[string]int{"applications": 40, "campaigns": 4, "outbox": 44})
 }

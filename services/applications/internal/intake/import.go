@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,7 +14,6 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
-	"github.com/probation-recruitment/pipeline/pkg/record"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
@@ -63,22 +63,152 @@ const MaxReferenceLen = 100
 // happened at the sift, otherwise once the owners have reported the
 // application at the stage it happened in. The caller must be an admin.
 func (s *Service) Import(ctx context.Context, caller auth.Claims, row ImportRow) (*Application, error) {
-	withdrawAt, err := s.checkImport(row)
+	apps, errs, err := s.ImportAll(ctx, caller, []ImportRow{row})
 	if err != nil {
 		return nil, err
 	}
-	if a, err := s.store.ApplicationByReference(ctx, row.Reference); err == nil {
-		return a, fmt.Errorf("%w: reference %s is application %s", ErrAlreadyImported, row.Reference, a.ID)
-	} else if !errors.Is(err, record.ErrNotFound) {
-		return nil, err
+	return apps[0], errs[0]
+}
+
+// ImportAll imports rows as Import does each, in order — a later row sees
+// what an earlier one did (the campaign it created, the reference it
+// imported) — with one read of the references, one of the campaigns and
+// one write of everything (Store.InsertImports), whatever the number of
+// rows. It returns each row's application (the one made, or for
+// ErrAlreadyImported the one made before) and error; err is an error of
+// the whole set, which then changed nothing.
+func (s *Service) ImportAll(ctx context.Context, caller auth.Claims, rows []ImportRow) (apps []*Application, errs []error, err error) {
+	apps, errs, err = s.importAll(ctx, caller, rows)
+	if errors.Is(err, ErrDuplicate) {
+		// A campaign reference was imported meanwhile by an import running
+		// beside this one (pipelinectl sends several batches at once):
+		// read the campaigns again, finding it, and go on.
+		apps, errs, err = s.importAll(ctx, caller, rows)
 	}
-	c, err := s.importCampaign(ctx, caller, row)
+	return apps, errs, err
+}
+
+func (s *Service) importAll(ctx context.Context, caller auth.Claims, rows []ImportRow) (apps []*Application, errs []error, err error) {
+	apps, errs = make([]*Application, len(rows)), make([]error, len(rows))
+	withdrawAt := make([]Stage, len(rows))
+	var refs, campaignRefs []string
+	for i, row := range rows {
+		if withdrawAt[i], errs[i] = s.checkImport(row); errs[i] == nil {
+			refs, campaignRefs = append(refs, row.Reference), append(campaignRefs, row.CampaignReference)
+		}
+	}
+	if len(refs) == 0 {
+		return apps, errs, nil
+	}
+	before, err := s.store.ApplicationsByReference(ctx, refs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	campaigns, err := s.store.CampaignsByReference(ctx, campaignRefs)
+	if err != nil {
+		return nil, nil, err
+	}
+	var w ImportWrites
+	// What the rows before have made: the later rows see it, as they
+	// would one call after another.
+	made := map[string]*Application{}
+	applied := map[string]bool{} // campaign id + lower-case email
+	for i, row := range rows {
+		if errs[i] != nil {
+			continue
+		}
+		if a := cmp.Or(made[row.Reference], before[row.Reference]); a != nil {
+			apps[i], errs[i] = a, alreadyImported(row.Reference, a)
+			continue
+		}
+		c, created := campaigns[row.CampaignReference], false
+		if c == nil {
+			c, created = s.newImportedCampaign(caller, row), true
+		} else if errs[i] = sameCampaign(c, row.Campaign); errs[i] != nil {
+			continue
+		}
+		a, evs, err := s.importedApplication(caller, row, c, withdrawAt[i])
+		if err == nil && applied[c.ID+" "+strings.ToLower(row.Candidate.Email)] {
+			err = fmt.Errorf("%w: this email has already applied to the campaign", ErrDuplicate)
+		}
+		if errs[i] = err; err != nil {
+			continue // a campaign this row would have created is not
+		}
+		if created {
+			campaigns[row.CampaignReference] = c
+			w.Campaigns = append(w.Campaigns, c)
+			w.CampaignEvents = append(w.CampaignEvents, c.createdEvent(caller))
+		}
+		made[row.Reference], applied[c.ID+" "+strings.ToLower(row.Candidate.Email)] = a, true
+		w.Applications, w.ApplicationEvents, w.rows = append(w.Applications, a), append(w.ApplicationEvents, evs), append(w.rows, i)
+	}
+	if len(w.Applications) == 0 {
+		return apps, errs, nil
+	}
+	failed, err := s.store.InsertImports(ctx, w)
+	if err != nil {
+		return nil, nil, err
+	}
+	for k, i := range w.rows {
+		apps[i], errs[i] = w.Applications[k], failed[k]
+		if errors.Is(failed[k], ErrAlreadyImported) {
+			// A concurrent import of the same reference committed first.
+			apps[i] = nil
+			prev, err := s.store.ApplicationsByReference(ctx, []string{rows[i].Reference})
+			if err != nil {
+				return nil, nil, err
+			}
+			if a := prev[rows[i].Reference]; a != nil {
+				apps[i], errs[i] = a, alreadyImported(rows[i].Reference, a)
+			}
+		} else if failed[k] != nil {
+			apps[i] = nil
+		}
+	}
+	return apps, errs, nil
+}
+
+// ImportWrites is what ImportAll stores in one go: the campaigns its rows
+// create with their campaign.created events, and the applications with
+// each one's events.
+type ImportWrites struct {
+	Campaigns         []*Campaign
+	CampaignEvents    []*eventsv1.Event
+	Applications      []*Application
+	ApplicationEvents [][]*eventsv1.Event
+	rows              []int // the row of each application
+}
+
+func alreadyImported(reference string, a *Application) error {
+	return fmt.Errorf("%w: reference %s is application %s", ErrAlreadyImported, reference, a.ID)
+}
+
+// newImportedCampaign is the campaign a row creates, the first time its
+// reference is seen.
+func (s *Service) newImportedCampaign(caller auth.Claims, row ImportRow) *Campaign {
+	now := s.now().UTC()
+	nc := row.Campaign
+	return &Campaign{
+		ID: event.NewID(), Region: nc.Region, Role: nc.Role, Title: nc.Title, Posts: nc.Posts,
+		OpensOn: nc.OpensOn, ClosesOn: nc.ClosesOn, Version: 1, CreatedAt: now, UpdatedAt: now, CreatedBy: caller.Subject,
+		ImportReference: row.CampaignReference,
+	}
+}
+
+// createdEvent is campaign.created for a new campaign.
+func (c *Campaign) createdEvent(caller auth.Claims) *eventsv1.Event {
+	ev := campaignEvent(caller, c, c.CreatedAt)
+	ev.Payload = &eventsv1.Event_CampaignCreated{CampaignCreated: &eventsv1.CampaignCreated{Campaign: campaignDetails(c)}}
+	return ev
+}
+
+// importedApplication is the application a checked row makes in campaign
+// c, with its events: application.submitted carrying the history, and
+// application.withdrawn if the candidate withdrew at the sift.
+func (s *Service) importedApplication(caller auth.Claims, row ImportRow, c *Campaign, withdrawAt Stage) (*Application, []*eventsv1.Event, error) {
 	submitted := civilDate(row.SubmittedAt.In(s.local))
 	if submitted.Before(c.OpensOn) || (c.ClosesOn != nil && submitted.After(*c.ClosesOn)) {
-		return nil, validate.Field("submitted_at", "must fall within the campaign's dates ("+campaignDates(c)+")")
+		return nil, nil, validate.Field("submitted_at", "must fall within the campaign's dates ("+campaignDates(c)+")")
 	}
 	at := row.SubmittedAt.UTC()
 	a := &Application{
@@ -102,45 +232,7 @@ func (s *Service) Import(ctx context.Context, caller auth.Claims, row ImportRow)
 			a.PendingWithdrawal = w
 		}
 	}
-	err = s.store.InsertApplication(ctx, a, evs...)
-	if errors.Is(err, ErrAlreadyImported) {
-		// A concurrent import of the same reference committed first.
-		if prev, perr := s.store.ApplicationByReference(ctx, row.Reference); perr == nil {
-			return prev, fmt.Errorf("%w: reference %s is application %s", ErrAlreadyImported, row.Reference, prev.ID)
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	return a, nil
-}
-
-// importCampaign finds the row's campaign by its reference, or creates it.
-func (s *Service) importCampaign(ctx context.Context, caller auth.Claims, row ImportRow) (*Campaign, error) {
-	for range 2 {
-		c, err := s.store.CampaignByReference(ctx, row.CampaignReference)
-		if err == nil {
-			return c, sameCampaign(c, row.Campaign)
-		}
-		if !errors.Is(err, record.ErrNotFound) {
-			return nil, err
-		}
-		now := s.now().UTC()
-		nc := row.Campaign
-		c = &Campaign{
-			ID: event.NewID(), Region: nc.Region, Role: nc.Role, Title: nc.Title, Posts: nc.Posts,
-			OpensOn: nc.OpensOn, ClosesOn: nc.ClosesOn, Version: 1, CreatedAt: now, UpdatedAt: now, CreatedBy: caller.Subject,
-			ImportReference: row.CampaignReference,
-		}
-		ev := campaignEvent(caller, c, now)
-		ev.Payload = &eventsv1.Event_CampaignCreated{CampaignCreated: &eventsv1.CampaignCreated{Campaign: campaignDetails(c)}}
-		err = s.store.InsertCampaign(ctx, c, ev)
-		if !errors.Is(err, ErrDuplicate) {
-			return c, err
-		}
-		// Created meanwhile by a concurrent import: read it again.
-	}
-	return nil, fmt.Errorf("campaign %s: created and not found", row.CampaignReference)
+	return a, evs, nil
 }
 
 // sameCampaign checks a row's campaign fields against the campaign its

@@ -90,26 +90,42 @@ func (m *memStore) InsertApplication(_ context.Context, a *Application, evs ...*
 	return nil
 }
 
-func (m *memStore) CampaignByReference(_ context.Context, ref string) (*Campaign, error) {
+func (m *memStore) CampaignsByReference(_ context.Context, refs []string) (map[string]*Campaign, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	out := map[string]*Campaign{}
 	for _, c := range m.campaigns {
-		if c.ImportReference == ref {
-			return &c, nil
+		if slices.Contains(refs, c.ImportReference) {
+			out[c.ImportReference] = &c
 		}
 	}
-	return nil, record.ErrNotFound
+	return out, nil
 }
 
-func (m *memStore) ApplicationByReference(_ context.Context, ref string) (*Application, error) {
+func (m *memStore) ApplicationsByReference(_ context.Context, refs []string) (map[string]*Application, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	out := map[string]*Application{}
 	for _, a := range m.apps {
-		if a.ImportReference == ref {
-			return &a, nil
+		if slices.Contains(refs, a.ImportReference) {
+			out[a.ImportReference] = &a
 		}
 	}
-	return nil, record.ErrNotFound
+	return out, nil
+}
+
+func (m *memStore) InsertImports(_ context.Context, w ImportWrites) ([]error, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, c := range w.Campaigns {
+		m.campaigns[c.ID] = *c
+		m.events = append(m.events, w.CampaignEvents[i])
+	}
+	for i, a := range w.Applications {
+		m.apps[a.ID] = *a
+		m.events = append(m.events, w.ApplicationEvents[i]...)
+	}
+	return make([]error, len(w.Applications)), nil
 }
 
 func (m *memStore) UpdateApplication(_ context.Context, id string, regions []string, fn func(*Application) ([]*eventsv1.Event, error)) (*Application, error) {

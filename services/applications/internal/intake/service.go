@@ -19,8 +19,7 @@ const Producer = "applications"
 // Store is the storage the rules need. Every write takes the events that
 // describe it and stores both in one transaction.
 type Store interface {
-	// InsertCampaign returns ErrDuplicate if the campaign's import
-	// reference is taken.
+	// InsertCampaign stores a new campaign and its event.
 	InsertCampaign(ctx context.Context, c *Campaign, ev *eventsv1.Event) error
 	// UpdateCampaign loads the campaign, locked, and stores it and the
 	// events fn returns; fn's error aborts the update.
@@ -30,8 +29,9 @@ type Store interface {
 	Campaign(ctx context.Context, id string, regions []string) (*Campaign, error)
 	Campaigns(ctx context.Context, f CampaignFilter) ([]*Campaign, error)
 
-	// CampaignByReference finds an imported campaign (record.ErrNotFound).
-	CampaignByReference(ctx context.Context, reference string) (*Campaign, error)
+	// CampaignsByReference finds the imported campaigns of references, by
+	// reference (one not found is not in the map).
+	CampaignsByReference(ctx context.Context, references []string) (map[string]*Campaign, error)
 
 	// InsertApplication returns ErrDuplicate if the candidate's email has
 	// already applied to the campaign, ErrAlreadyImported if its import
@@ -45,9 +45,17 @@ type Store interface {
 	// Application reads an application in one of regions (nil: any), as
 	// Campaign does.
 	Application(ctx context.Context, id string, regions []string) (*Application, error)
-	// ApplicationByReference finds an imported application
-	// (record.ErrNotFound).
-	ApplicationByReference(ctx context.Context, reference string) (*Application, error)
+	// ApplicationsByReference finds the imported applications of
+	// references, by reference (one not found is not in the map).
+	ApplicationsByReference(ctx context.Context, references []string) (map[string]*Application, error)
+	// InsertImports stores w's campaigns and applications with their
+	// events, in one transaction (the caller's, if ctx carries one). It
+	// returns each application's error, ErrAlreadyImported if its import
+	// reference is taken or ErrDuplicate if its candidate's email has
+	// already applied to the campaign (such an application, and its
+	// events, are not stored); a campaign whose import reference is taken
+	// is ErrDuplicate for the whole set, which then stores nothing.
+	InsertImports(ctx context.Context, w ImportWrites) ([]error, error)
 	Applications(ctx context.Context, f ApplicationFilter) ([]*Application, error)
 }
 

@@ -8,6 +8,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -57,29 +58,28 @@ func scanCampaign(row pgx.Row) (*intake.Campaign, error) {
 // InsertCampaign stores a new campaign and its event.
 func (s *Store) InsertCampaign(ctx context.Context, c *intake.Campaign, ev *eventsv1.Event) error {
 	return pg.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO campaigns (id, region, role, title, posts, opens_on, closes_on, version,
-			created_at, updated_at, created_by, import_reference)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, nullif($12, ''))
-			ON CONFLICT (import_reference) DO NOTHING`,
-			c.ID, c.Region, c.Role, c.Title, c.Posts, c.OpensOn, c.ClosesOn, c.Version, c.CreatedAt, c.UpdatedAt, c.CreatedBy,
-			c.ImportReference)
-		if err != nil {
-			return fmt.Errorf("insert campaign: %w", err)
-		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("%w: campaign reference %s", intake.ErrDuplicate, c.ImportReference)
+		if _, err := insertCampaigns(ctx, tx, []*intake.Campaign{c}); err != nil {
+			return err
 		}
 		return outbox.Append(ctx, tx, ev)
 	})
 }
 
-// CampaignByReference returns the campaign imported under reference.
-func (s *Store) CampaignByReference(ctx context.Context, reference string) (*intake.Campaign, error) {
-	c, err := scanCampaign(pg.Q(ctx, s.pool).QueryRow(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE import_reference = $1`, reference))
-	if err != nil && !errors.Is(err, record.ErrNotFound) {
-		return nil, fmt.Errorf("read campaign: %w", err)
+// CampaignsByReference returns the campaigns imported under references.
+func (s *Store) CampaignsByReference(ctx context.Context, references []string) (map[string]*intake.Campaign, error) {
+	rows, err := pg.Q(ctx, s.pool).Query(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE import_reference = ANY($1)`, references)
+	if err != nil {
+		return nil, fmt.Errorf("read campaigns: %w", err)
 	}
-	return c, err
+	cs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*intake.Campaign, error) { return scanCampaign(r) })
+	if err != nil {
+		return nil, fmt.Errorf("read campaigns: %w", err)
+	}
+	out := make(map[string]*intake.Campaign, len(cs))
+	for _, c := range cs {
+		out[c.ImportReference] = c
+	}
+	return out, nil
 }
 
 // UpdateCampaign applies fn to the campaign under a row lock.
@@ -197,13 +197,184 @@ func (s *Store) InsertApplication(ctx context.Context, a *intake.Application, ev
 	})
 }
 
-// ApplicationByReference returns the application imported under reference.
-func (s *Store) ApplicationByReference(ctx context.Context, reference string) (*intake.Application, error) {
-	a, err := scanApplication(pg.Q(ctx, s.pool).QueryRow(ctx, `SELECT `+applicationColumns+` FROM applications WHERE import_reference = $1`, reference))
-	if err != nil && !errors.Is(err, record.ErrNotFound) {
-		return nil, fmt.Errorf("read application: %w", err)
+// ApplicationsByReference returns the applications imported under
+// references.
+func (s *Store) ApplicationsByReference(ctx context.Context, references []string) (map[string]*intake.Application, error) {
+	rows, err := pg.Q(ctx, s.pool).Query(ctx, `SELECT `+applicationColumns+` FROM applications WHERE import_reference = ANY($1)`, references)
+	if err != nil {
+		return nil, fmt.Errorf("read applications: %w", err)
 	}
-	return a, err
+	as, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*intake.Application, error) { return scanApplication(r) })
+	if err != nil {
+		return nil, fmt.Errorf("read applications: %w", err)
+	}
+	out := make(map[string]*intake.Application, len(as))
+	for _, a := range as {
+		out[a.ImportReference] = a
+	}
+	return out, nil
+}
+
+// InsertImports stores an import's campaigns and applications with their
+// events: each set in one multi-row INSERT, in the caller's transaction
+// without a savepoint (pg.Join: a failure fails the whole import, which
+// its caller then retries row by row).
+func (s *Store) InsertImports(ctx context.Context, w intake.ImportWrites) ([]error, error) {
+	failed := make([]error, len(w.Applications))
+	err := pg.Join(ctx, s.pool, func(tx pgx.Tx) error {
+		made, err := insertCampaigns(ctx, tx, w.Campaigns)
+		if err != nil {
+			return err
+		}
+		var evs []*eventsv1.Event
+		for i, c := range w.Campaigns {
+			if made[c.ID] {
+				evs = append(evs, w.CampaignEvents[i])
+			}
+		}
+		if len(made) < len(w.Campaigns) {
+			// The campaigns made are kept, with their events, for the
+			// caller to find when it reads the campaigns again.
+			if err := outbox.Append(ctx, tx, evs...); err != nil {
+				return err
+			}
+			return fmt.Errorf("%w: a campaign reference was imported meanwhile", intake.ErrDuplicate)
+		}
+		inserted, err := insertApplications(ctx, tx, w.Applications)
+		if err != nil {
+			return err
+		}
+		var taken []string
+		for i, a := range w.Applications {
+			if inserted[a.ID] {
+				evs = append(evs, w.ApplicationEvents[i]...)
+			} else {
+				taken = append(taken, a.ImportReference)
+			}
+		}
+		if len(taken) > 0 {
+			// Not inserted: its reference taken (by an import beside this
+			// one), or else its candidate's email in the campaign.
+			rows, err := tx.Query(ctx, `SELECT import_reference FROM applications WHERE import_reference = ANY($1)`, taken)
+			if err != nil {
+				return fmt.Errorf("read applications: %w", err)
+			}
+			refs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				return fmt.Errorf("read applications: %w", err)
+			}
+			for i, a := range w.Applications {
+				switch {
+				case inserted[a.ID]:
+				case slices.Contains(refs, a.ImportReference):
+					failed[i] = fmt.Errorf("%w: reference %s", intake.ErrAlreadyImported, a.ImportReference)
+				default:
+					failed[i] = fmt.Errorf("%w: this email has already applied to the campaign", intake.ErrDuplicate)
+				}
+			}
+		}
+		return outbox.Append(ctx, tx, evs...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return failed, nil
+}
+
+// insertCampaigns inserts cs, skipping those whose import reference is
+// taken, and returns the ids of those it inserted.
+func insertCampaigns(ctx context.Context, tx pgx.Tx, cs []*intake.Campaign) (map[string]bool, error) {
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	var ids, regions, roles, titles, createdBy, refs []string
+	var posts []int64
+	var opens []time.Time
+	var closes []*time.Time
+	var versions []int64
+	var created, updated []time.Time
+	for _, c := range cs {
+		ids, regions, roles, titles = append(ids, c.ID), append(regions, c.Region), append(roles, string(c.Role)), append(titles, c.Title)
+		posts, opens, closes, versions = append(posts, int64(c.Posts)), append(opens, c.OpensOn), append(closes, c.ClosesOn), append(versions, c.Version)
+		created, updated, createdBy, refs = append(created, c.CreatedAt), append(updated, c.UpdatedAt), append(createdBy, c.CreatedBy), append(refs, c.ImportReference)
+	}
+	uuids, err := pg.UUIDs(ids)
+	if err != nil {
+		return nil, fmt.Errorf("insert campaigns: %w", err)
+	}
+	rows, err := tx.Query(ctx, `INSERT INTO campaigns (id, region, role, title, posts, opens_on, closes_on, version,
+		created_at, updated_at, created_by, import_reference)
+		SELECT id, region, role, title, posts, opens_on, closes_on, version, created_at, updated_at, created_by, nullif(ref, '')
+		FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::date[], $7::date[], $8::bigint[],
+			$9::timestamptz[], $10::timestamptz[], $11::text[], $12::text[])
+			AS c (id, region, role, title, posts, opens_on, closes_on, version, created_at, updated_at, created_by, ref)
+		ON CONFLICT (import_reference) DO NOTHING
+		RETURNING id::text`,
+		uuids, regions, roles, titles, posts, opens, closes, versions, created, updated, createdBy, refs)
+	if err != nil {
+		return nil, fmt.Errorf("insert campaigns: %w", err)
+	}
+	return collectIDs(rows, "insert campaigns")
+}
+
+// collectIDs reads the ids an INSERT ... RETURNING id::text returned.
+func collectIDs(rows pgx.Rows, what string) (map[string]bool, error) {
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	out := make(map[string]bool, len(got))
+	for _, id := range got {
+		out[id] = true
+	}
+	return out, nil
+}
+
+// insertApplications inserts as, skipping those whose import reference or
+// candidate's email in the campaign is taken, and returns the ids of
+// those it inserted.
+func insertApplications(ctx context.Context, tx pgx.Tx, as []*intake.Application) (map[string]bool, error) {
+	n := len(as)
+	ids, campaigns, regions, roles := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	names, emails, phones, stages := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	entered, submitted := make([]time.Time, n), make([]time.Time, n)
+	versions := make([]int64, n)
+	submittedBy, reasons, refs := make([]string, n), make([]string, n), make([]string, n)
+	withdrawn, pAt := make([]*time.Time, n), make([]*time.Time, n)
+	pStage, pReason, pBy := make([]*string, n), make([]*string, n), make([]*string, n)
+	for i, a := range as {
+		ids[i], campaigns[i], regions[i], roles[i] = a.ID, a.CampaignID, a.Region, string(a.Role)
+		names[i], emails[i], phones[i], stages[i] = a.Candidate.Name, a.Candidate.Email, a.Candidate.Phone, string(a.Stage)
+		entered[i], submitted[i], versions[i] = a.StageEnteredAt, a.SubmittedAt, a.Version
+		submittedBy[i], reasons[i], refs[i], withdrawn[i] = a.SubmittedBy, a.WithdrawReason, a.ImportReference, a.WithdrawnAt
+		pStage[i], pAt[i], pReason[i], pBy[i] = pending(a.PendingWithdrawal)
+	}
+	appIDs, err := pg.UUIDs(ids)
+	if err != nil {
+		return nil, fmt.Errorf("insert applications: %w", err)
+	}
+	campaignIDs, err := pg.UUIDs(campaigns)
+	if err != nil {
+		return nil, fmt.Errorf("insert applications: %w", err)
+	}
+	rows, err := tx.Query(ctx, `INSERT INTO applications (id, campaign_id, region, role, candidate_name, candidate_email,
+		candidate_phone, stage, stage_entered_at, version, submitted_at, submitted_by, withdrawn_at, withdrawal_reason,
+		import_reference, pending_withdrawal_stage, pending_withdrawal_at, pending_withdrawal_reason, pending_withdrawal_by)
+		SELECT id, campaign_id, region, role, name, email, phone, stage, entered, version, submitted, submitted_by, withdrawn,
+			reason, nullif(ref, ''), p_stage, p_at, p_reason, p_by
+		FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+			$9::timestamptz[], $10::bigint[], $11::timestamptz[], $12::text[], $13::timestamptz[], $14::text[], $15::text[],
+			$16::text[], $17::timestamptz[], $18::text[], $19::text[])
+			AS a (id, campaign_id, region, role, name, email, phone, stage, entered, version, submitted, submitted_by, withdrawn,
+			reason, ref, p_stage, p_at, p_reason, p_by)
+		ON CONFLICT DO NOTHING
+		RETURNING id::text`,
+		appIDs, campaignIDs, regions, roles, names, emails, phones, stages, entered, versions, submitted, submittedBy, withdrawn,
+		reasons, refs, pStage, pAt, pReason, pBy)
+	if err != nil {
+		return nil, fmt.Errorf("insert applications: %w", err)
+	}
+	return collectIDs(rows, "insert applications")
 }
 
 // UpdateApplication applies fn to the application under a row lock, if it
@@ -213,7 +384,11 @@ func (s *Store) UpdateApplication(ctx context.Context, id string, regions []stri
 		return nil, fmt.Errorf("application: %w", record.ErrNotFound)
 	}
 	var out *intake.Application
-	err := pg.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	// Joins the caller's transaction without a savepoint (a failure fails
+	// the whole change), and its writes are deferred (pg.Defer): with the
+	// next statement, a stage event applied in a consumer's batch costs the
+	// locked read alone.
+	err := pg.Join(ctx, s.pool, func(tx pgx.Tx) error {
 		a, err := scanApplication(tx.QueryRow(ctx, `SELECT `+applicationColumns+` FROM applications WHERE id = $1`+inRegions+` FOR UPDATE`, id, regions))
 		if err != nil {
 			return err
@@ -224,7 +399,7 @@ func (s *Store) UpdateApplication(ctx context.Context, id string, regions []stri
 		}
 		pStage, pAt, pReason, pBy := pending(a.PendingWithdrawal)
 		// The candidate's details never change, except to be erased.
-		if _, err := tx.Exec(ctx, `UPDATE applications SET stage = $2, stage_entered_at = $3, version = $4,
+		if err := pg.Defer(ctx, tx, `UPDATE applications SET stage = $2, stage_entered_at = $3, version = $4,
 			withdrawn_at = $5, withdrawal_reason = $6, pending_withdrawal_stage = $7, pending_withdrawal_at = $8,
 			pending_withdrawal_reason = $9, pending_withdrawal_by = $10, erased_at = $11, erasure_reason = $12,
 			vetting_open = $13, vetting_version = $14,

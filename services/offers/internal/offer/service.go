@@ -146,28 +146,29 @@ var Consumes = []string{"interview.passed", "application.withdrawn", "vetting.cl
 func (s *Service) HandleEvent(ctx context.Context, ev *eventsv1.Event) error {
 	switch ev.GetPayload().(type) {
 	case *eventsv1.Event_InterviewPassed:
-		o := OpenRecord(ev)
-		var evs []*eventsv1.Event
 		h := ev.GetInterviewPassed().GetImported()
-		// An imported record with an offer in its history replays it from
-		// version 1 first; it gets no default owner (it may well be
-		// finished already).
-		if who := s.defaults.For(o.Region, o.ApplicationID); who != "" && h.GetOffer() == nil {
+		opening := func() (*Offer, []*eventsv1.Event, error) {
+			o := OpenRecord(ev)
+			// An imported record with an offer in its history replays it
+			// from version 1 first; it gets no default owner (it may well be
+			// finished already).
+			who := s.defaults.For(o.Region, o.ApplicationID)
+			if who == "" || h.GetOffer() != nil {
+				return o, nil, nil
+			}
 			at := ev.GetOccurredAt().AsTime()
 			ch := Change{Change: record.Change{Actor: event.SystemActor(Producer), At: at, ExpectedVersion: o.Version}, Today: s.today(at)}
 			assigned, err := o.Assign(ch, who)
 			if err != nil {
-				return fmt.Errorf("assign the region's default owner: %w", err)
+				return nil, nil, fmt.Errorf("assign the region's default owner: %w", err)
 			}
-			evs = append(evs, assigned)
+			return o, []*eventsv1.Event{assigned}, nil
 		}
-		if err := s.store.Open(ctx, o, evs...); err != nil {
-			return err
-		}
+		var steps []imported.Step[*Offer]
 		if h.GetOffer() != nil {
-			return s.importHistory(ctx, ev, h)
+			steps = s.importSteps(ev, h)
 		}
-		return nil
+		return imported.Open(ctx, ev.GetApplicationId(), opening, s.store.Open, s.store.Update, steps...)
 	case *eventsv1.Event_ApplicationWithdrawn:
 		err := s.update(ctx, ev, func(o *Offer) (*eventsv1.Event, error) {
 			if !o.ApplicationWithdrawn(ev) {
@@ -221,12 +222,12 @@ func (s *Service) update(ctx context.Context, ev *eventsv1.Event, fn func(*Offer
 // Now is the service clock.
 func (s *Service) Now() time.Time { return s.now() }
 
-// importHistory records the offer part of an imported application's
-// history, at its historical times and as the importer, into the record
-// just opened; offer.accepted carries the vetting part on. What vetting
+// importSteps are the offer part of an imported application's history,
+// recorded at its historical times and as the importer into the record as
+// it opens; offer.accepted carries the vetting part on. What vetting
 // the history says had cleared by a start counts as cleared, since the
 // vetting service records it only after the acceptance.
-func (s *Service) importHistory(ctx context.Context, ev *eventsv1.Event, h *commonv1.ImportedHistory) error {
+func (s *Service) importSteps(ev *eventsv1.Event, h *commonv1.ImportedHistory) []imported.Step[*Offer] {
 	o, vet := h.GetOffer(), h.GetVetting()
 	at := func(ts *timestamppb.Timestamp, r *Offer) Change {
 		t := imported.Time(ts)
@@ -272,5 +273,5 @@ func (s *Service) importHistory(ctx context.Context, ev *eventsv1.Event, h *comm
 			return r.ConfirmStart(at(o.GetStartedAt(), r))
 		})
 	}
-	return imported.Apply(ctx, ev.GetApplicationId(), s.store.Update, steps...)
+	return steps
 }

@@ -141,27 +141,28 @@ var Consumes = []string{"application.submitted", "application.withdrawn"}
 func (s *Service) HandleEvent(ctx context.Context, ev *eventsv1.Event) error {
 	switch p := ev.GetPayload().(type) {
 	case *eventsv1.Event_ApplicationSubmitted:
-		c := OpenCase(ev)
-		var evs []*eventsv1.Event
 		h := p.ApplicationSubmitted.GetImported()
-		// An imported case with a sift in its history replays it from
-		// version 1 first; it gets no default owner (it may well be decided
-		// already).
-		if who := s.defaults.For(c.Region, c.ApplicationID); who != "" && h.GetSift() == nil {
+		opening := func() (*Case, []*eventsv1.Event, error) {
+			c := OpenCase(ev)
+			// An imported case with a sift in its history replays it from
+			// version 1 first; it gets no default owner (it may well be
+			// decided already).
+			who := s.defaults.For(c.Region, c.ApplicationID)
+			if who == "" || h.GetSift() != nil {
+				return c, nil, nil
+			}
 			ch := record.Change{Actor: event.SystemActor(Producer), At: c.SubmittedAt, ExpectedVersion: c.Version}
 			assigned, err := c.Assign(ch, who)
 			if err != nil {
-				return fmt.Errorf("assign the region's default owner: %w", err)
+				return nil, nil, fmt.Errorf("assign the region's default owner: %w", err)
 			}
-			evs = append(evs, assigned)
+			return c, []*eventsv1.Event{assigned}, nil
 		}
-		if err := s.store.Open(ctx, c, evs...); err != nil {
-			return err
-		}
+		var steps []imported.Step[*Case]
 		if h != nil {
-			return s.importHistory(ctx, ev, h)
+			steps = s.importSteps(ev, h)
 		}
-		return nil
+		return imported.Open(ctx, ev.GetApplicationId(), opening, s.store.Open, s.store.Update, steps...)
 	case *eventsv1.Event_ApplicationWithdrawn:
 		at := ev.GetOccurredAt().AsTime()
 		_, err := s.store.Update(ctx, ev.GetApplicationId(), func(c *Case) (*eventsv1.Event, error) {
@@ -185,11 +186,11 @@ func (s *Service) HandleEvent(ctx context.Context, ev *eventsv1.Event) error {
 	return nil
 }
 
-// importHistory records the sift and interview parts of an imported
-// application's history, at their historical times and as the importer,
-// into the case just opened; interview.passed carries the rest on to the
-// offers service.
-func (s *Service) importHistory(ctx context.Context, ev *eventsv1.Event, h *commonv1.ImportedHistory) error {
+// importSteps are the sift and interview parts of an imported
+// application's history, recorded at their historical times and as the
+// importer into the case as it opens; interview.passed carries the rest on
+// to the offers service.
+func (s *Service) importSteps(ev *eventsv1.Event, h *commonv1.ImportedHistory) []imported.Step[*Case] {
 	at := func(ts *timestamppb.Timestamp, c *Case) record.Change {
 		return record.Change{Actor: ev.GetActor(), At: imported.Time(ts), ExpectedVersion: c.Version}
 	}
@@ -223,5 +224,5 @@ func (s *Service) importHistory(ctx context.Context, ev *eventsv1.Event, h *comm
 			})
 		}
 	}
-	return imported.Apply(ctx, ev.GetApplicationId(), s.store.Update, steps...)
+	return steps
 }

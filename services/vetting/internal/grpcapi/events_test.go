@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/probation-recruitment/pipeline/pkg/consumer"
 	"github.com/probation-recruitment/pipeline/pkg/event"
@@ -265,4 +266,38 @@ func TestConsumerOnJetStream(t *testing.T) {
 		t.Errorf("after application.withdrawn on the stream: %s blocked since %v, want CLOSED", got.State, got.BlockedSince)
 	}
 	e.noNoteInOutbox(t)
+}
+
+// TestImportedHistoryOpensTheCaseAsItStands: offer.accepted carrying an
+// imported vetting history opens the case with the history applied —
+// blocked, with its reason and since when — in one write, and publishes
+// the steps' events after vetting.opened, at their historical times.
+func TestImportedHistoryOpensTheCaseAsItStands(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	r := newRecord("london")
+	accepted := r.offerAccepted(start.Add(-48 * time.Hour))
+	formsAt, blockedAt := start.Add(-40*time.Hour), start.Add(-30*time.Hour)
+	accepted.GetOfferAccepted().Imported = &commonv1.ImportedHistory{Vetting: &commonv1.ImportedVetting{
+		FormsReceivedAt: timestamppb.New(formsAt), BlockedAt: timestamppb.New(blockedAt),
+		BlockReason: commonv1.BlockReason_BLOCK_REASON_MISSING_DOCUMENTS,
+	}}
+	e.handle(t, accepted)
+	e.handle(t, accepted) // redelivered: nothing more
+	got, err := e.as(t, spocLondon).GetCase(t.Context(), &pb.GetCaseRequest{ApplicationId: r.id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := got.GetCase()
+	if c.GetStatus() != pb.CaseStatus_CASE_STATUS_BLOCKED || c.GetBlockReason() != commonv1.BlockReason_BLOCK_REASON_MISSING_DOCUMENTS ||
+		!c.GetBlockedSince().AsTime().Equal(blockedAt) || c.GetVersion() != 3 || len(c.GetHistory()) != 3 {
+		t.Errorf("case = %v; want BLOCKED (missing documents) since %v at version 3 with three history entries", c, blockedAt)
+	}
+	evs := testenv.OutboxEvents(t, e.Pool, r.id)
+	if names := testenv.EventNames(evs); fmt.Sprint(names) != "[vetting.opened vetting.forms_received vetting.blocked]" {
+		t.Errorf("events %v", names)
+	}
+	if at := evs[len(evs)-1].Event.GetOccurredAt().AsTime(); !at.Equal(blockedAt) {
+		t.Errorf("vetting.blocked at %v, want the historical %v", at, blockedAt)
+	}
 }

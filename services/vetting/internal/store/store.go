@@ -52,10 +52,14 @@ func scan(row pgx.Row) (*vetting.Case, error) {
 }
 
 func insert(ctx context.Context, tx pgx.Tx, c *vetting.Case) (bool, error) {
+	// Every column: a case may open blocked (an imported history, whose
+	// steps are applied before it is stored), and the block's columns must
+	// go in with the status (cases_check).
 	tag, err := tx.Exec(ctx, `INSERT INTO cases (application_id, campaign_id, region, role, level, status, opened_at,
-		status_entered_at, reason_code, version, assignee) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`,
+		status_entered_at, block_reason, block_note, blocked_since, resume_status, reason_code, version, assignee)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT DO NOTHING`,
 		c.ApplicationID, c.CampaignID, c.Region, int32(c.Role), int32(c.Level), c.State, c.OpenedAt, c.StateEnteredAt,
-		c.ReasonCode, c.Version, c.Assignee)
+		int32(c.BlockReason), c.BlockNote, c.BlockedSince, c.ResumeStatus, c.ReasonCode, c.Version, c.Assignee)
 	return tag.RowsAffected() == 1, err
 }
 

@@ -134,27 +134,28 @@ func (s *Service) HandleEvent(ctx context.Context, ev *eventsv1.Event) error {
 	at := ev.GetOccurredAt().AsTime()
 	switch p := ev.GetPayload().(type) {
 	case *eventsv1.Event_OfferAccepted:
-		c := s.opened(ev)
-		opened := c.Move(Producer, record.Change{Actor: event.SystemActor(Producer), At: at}, Open, "vetting.opened", "")
-		opened.Payload = &eventsv1.Event_VettingOpened{VettingOpened: &eventsv1.VettingOpened{Level: c.Level}}
-		evs := []*eventsv1.Event{opened}
-		imported := p.OfferAccepted.GetImported().GetVetting()
-		// An imported case replays its history from version 1 first; it
-		// gets no default owner (it may well be finished already).
-		if who := s.defaults.For(c.Region, c.ApplicationID); who != "" && imported == nil {
-			assigned, err := c.Assign(record.Change{Actor: event.SystemActor(Producer), At: at, ExpectedVersion: c.Version}, who)
-			if err != nil {
-				return fmt.Errorf("assign the region's default owner: %w", err)
+		vet := p.OfferAccepted.GetImported().GetVetting()
+		opening := func() (*Case, []*eventsv1.Event, error) {
+			c := s.opened(ev)
+			opened := c.Move(Producer, record.Change{Actor: event.SystemActor(Producer), At: at}, Open, "vetting.opened", "")
+			opened.Payload = &eventsv1.Event_VettingOpened{VettingOpened: &eventsv1.VettingOpened{Level: c.Level}}
+			evs := []*eventsv1.Event{opened}
+			// An imported case replays its history from version 1 first; it
+			// gets no default owner (it may well be finished already).
+			if who := s.defaults.For(c.Region, c.ApplicationID); who != "" && vet == nil {
+				assigned, err := c.Assign(record.Change{Actor: event.SystemActor(Producer), At: at, ExpectedVersion: c.Version}, who)
+				if err != nil {
+					return nil, nil, fmt.Errorf("assign the region's default owner: %w", err)
+				}
+				evs = append(evs, assigned)
 			}
-			evs = append(evs, assigned)
+			return c, evs, nil
 		}
-		if err := s.store.Open(ctx, c, evs...); err != nil {
-			return err
+		var steps []imported.Step[*Case]
+		if vet != nil {
+			steps = s.importSteps(ev, vet)
 		}
-		if imported != nil {
-			return s.importHistory(ctx, ev, imported)
-		}
-		return nil
+		return imported.Open(ctx, ev.GetApplicationId(), opening, s.store.Open, s.store.Update, steps...)
 	case *eventsv1.Event_ApplicationWithdrawn:
 		return s.close(ctx, ev, "application.withdrawn", p.ApplicationWithdrawn.GetReasonCode())
 	case *eventsv1.Event_ApplicationErased:
@@ -211,10 +212,10 @@ func (s *Service) opened(ev *eventsv1.Event) *Case {
 	return &Case{Header: record.Opened(ev, Open), Level: s.levels.Level(ev.GetRole()), OpenedAt: ev.GetOccurredAt().AsTime()}
 }
 
-// importHistory records an imported application's vetting history, at its
-// historical times and as the importer, into the case just opened: forms
-// received before a block or after it is lifted, then the outcome.
-func (s *Service) importHistory(ctx context.Context, ev *eventsv1.Event, v *commonv1.ImportedVetting) error {
+// importSteps are an imported application's vetting history, recorded at
+// its historical times and as the importer into the case as it opens:
+// forms received before a block or after it is lifted, then the outcome.
+func (s *Service) importSteps(ev *eventsv1.Event, v *commonv1.ImportedVetting) []imported.Step[*Case] {
 	at := func(ts *timestamppb.Timestamp, c *Case) record.Change {
 		return record.Change{Actor: ev.GetActor(), At: imported.Time(ts), ExpectedVersion: c.Version}
 	}
@@ -257,5 +258,5 @@ func (s *Service) importHistory(ctx context.Context, ev *eventsv1.Event, v *comm
 		}
 		return first(c)
 	}
-	return imported.Apply(ctx, ev.GetApplicationId(), s.store.Update, steps...)
+	return steps
 }
