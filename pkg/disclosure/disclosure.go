@@ -87,20 +87,19 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Table is one characteristic's raw counts: rows are its categories, which
+// Table is one characteristic's funnel: rows are its categories, which
 // must be exhaustive (including "prefer not to say" and "not answered"), so
 // that each column sums to the all-candidates count of that column; columns
-// are pipeline stages.
+// are successive pipeline stages (applied, reached sift, ...), each
+// counting a subset of the previous one's people, so a row never grows
+// along the columns and the table's people are its first column.
 type Table struct {
 	Rows, Cols []string
 	// Cells[r][c] is the raw count of row r in column c.
 	Cells [][]int
-	// Nested: each column counts a subset of the previous one's people (a
-	// funnel: reached sift, reached interview, ...). Then a row cannot
-	// grow along the columns (the attacker knows that too), a row has no
-	// total (it would count a person once per stage reached) and the
-	// table's people are its first column. Otherwise the columns are
-	// disjoint and each row has a total.
+	// Nested must be true: only funnels are supported. A table of disjoint
+	// columns (each row with a total) is refused, because its protection
+	// is not proven against the attack (docs/design.md).
 	Nested bool
 	// NotDeclared lists the rows that are not a declaration ("prefer not
 	// to say", "not answered"): they count against the declaration rate
@@ -121,20 +120,16 @@ type Cell struct {
 // from the sum of the published cells).
 type Published struct {
 	Rows, Cols []string
-	Nested     bool
 	Cells      [][]Cell
-	// RowTotals is nil for a Nested table (its people are column 0).
-	RowTotals []Cell
 	// ColTotals are the all-candidates counts of each column, rounded.
 	ColTotals []Cell
-	// Total is the table's people: ColTotals[0] for a Nested table, the
-	// sum of all cells otherwise.
+	// Total is the table's people: ColTotals[0].
 	Total Cell
 	// Declared is how many of the table's people declared a category,
 	// protected like any count.
 	Declared Cell
 	// Withheld: the declaration rate is below Config.MinDeclarationRate,
-	// so every row cell and row total is suppressed (ReasonDeclaration);
+	// so every row's cells are suppressed (ReasonDeclaration);
 	// the column totals, Total and Declared remain.
 	Withheld bool
 

@@ -22,7 +22,7 @@ type chain struct{ hi, lo int } // val[lo] <= val[hi]
 
 type nodeIDs struct {
 	cells    [][]int
-	rowTot   []int // nil when nested
+	exits    [][]int // nested: exits[r][c] = cells[r][c] - cells[r][c+1], never published
 	colTot   []int
 	total    int
 	declared int
@@ -31,6 +31,9 @@ type nodeIDs struct {
 type model struct {
 	val   []int
 	known []bool // the attacker knows it exactly whatever is published
+	// aux marks variables that are never published but that the attacker
+	// can reason with (a funnel's drop-outs between two stages).
+	aux []bool
 	sums  []sum
 	chain []chain
 	nodes []nodeIDs // preorder
@@ -44,7 +47,14 @@ type model struct {
 func (m *model) newVar(v int, known bool) int {
 	m.val = append(m.val, v)
 	m.known = append(m.known, known)
+	m.aux = append(m.aux, false)
 	return len(m.val) - 1
+}
+
+func (m *model) newAux(v int) int {
+	i := m.newVar(v, false)
+	m.aux[i] = true
+	return i
 }
 
 func build(root Node) (*model, error) {
@@ -89,13 +99,16 @@ func build(root Node) (*model, error) {
 // add adds n's table and its children's, returning n's variables.
 func (m *model) add(n Node, shape Table, notDeclared []bool, path string) (nodeIDs, error) {
 	t := n.Table
-	if !slices.Equal(t.Rows, shape.Rows) || !slices.Equal(t.Cols, shape.Cols) || t.Nested != shape.Nested {
-		return nodeIDs{}, fmt.Errorf("table %s: rows, columns and nesting must be the root's", path)
+	if !t.Nested {
+		return nodeIDs{}, fmt.Errorf("table %s: only funnels are supported (Nested: each column a subset of the previous)", path)
+	}
+	if !slices.Equal(t.Rows, shape.Rows) || !slices.Equal(t.Cols, shape.Cols) || !slices.Equal(t.NotDeclared, shape.NotDeclared) {
+		return nodeIDs{}, fmt.Errorf("table %s: rows, columns and undeclared rows must be the root's", path)
 	}
 	if len(t.Cells) != len(t.Rows) {
 		return nodeIDs{}, fmt.Errorf("table %s: %d rows of cells for %d rows", path, len(t.Cells), len(t.Rows))
 	}
-	ids := nodeIDs{cells: make([][]int, len(t.Rows)), colTot: make([]int, len(t.Cols))}
+	ids := nodeIDs{cells: make([][]int, len(t.Rows)), exits: make([][]int, len(t.Rows)), colTot: make([]int, len(t.Cols))}
 	m.nodes = append(m.nodes, ids)
 	at := len(m.nodes) - 1
 	colSum := make([]int, len(t.Cols))
@@ -108,8 +121,8 @@ func (m *model) add(n Node, shape Table, notDeclared []bool, path string) (nodeI
 			if v < 0 {
 				return nodeIDs{}, fmt.Errorf("table %s: negative count in row %q column %q", path, t.Rows[r], t.Cols[c])
 			}
-			if t.Nested && c > 0 && v > row[c-1] {
-				return nodeIDs{}, fmt.Errorf("table %s: nested table, row %q grows from column %q to %q", path, t.Rows[r], t.Cols[c-1], t.Cols[c])
+			if c > 0 && v > row[c-1] {
+				return nodeIDs{}, fmt.Errorf("table %s: row %q grows from column %q to %q", path, t.Rows[r], t.Cols[c-1], t.Cols[c])
 			}
 			ids.cells[r][c] = m.newVar(v, false)
 			colSum[c] += v
@@ -123,38 +136,37 @@ func (m *model) add(n Node, shape Table, notDeclared []bool, path string) (nodeI
 		}
 		m.sums = append(m.sums, sum{ids.colTot[c], parts})
 	}
-	// base[r] is row r's people: its first column in a funnel, else its total.
-	base := make([]int, len(t.Rows))
-	if t.Nested {
-		for r := range t.Rows {
-			m.chainRow(ids.cells[r])
-			base[r] = ids.cells[r][0]
+	// A funnel row is its drop-outs at each stage plus those still in the
+	// last; the drop-outs of a stage over all rows are known (the
+	// difference of two all-candidates counts). Through these variables
+	// interval propagation finds what the attacker gets by adding the
+	// chains of several rows (Σ later stage ≤ Σ earlier stage).
+	for r, row := range t.Cells {
+		m.chainRow(ids.cells[r])
+		ids.exits[r] = make([]int, len(row)-1)
+		for c := range len(row) - 1 {
+			ids.exits[r][c] = m.newAux(row[c] - row[c+1])
+			m.sums = append(m.sums, sum{ids.cells[r][c], []int{ids.cells[r][c+1], ids.exits[r][c]}})
 		}
-		ids.total = ids.colTot[0]
-	} else {
-		ids.rowTot = make([]int, len(t.Rows))
-		all := 0
-		for r, row := range t.Cells {
-			rs := 0
-			for _, v := range row {
-				rs += v
-			}
-			all += rs
-			ids.rowTot[r] = m.newVar(rs, false)
-			m.sums = append(m.sums, sum{ids.rowTot[r], slices.Clone(ids.cells[r])})
-			base[r] = ids.rowTot[r]
-		}
-		ids.total = m.newVar(all, true)
-		m.sums = append(m.sums, sum{ids.total, slices.Clone(ids.rowTot)}, sum{ids.total, slices.Clone(ids.colTot)})
 	}
+	for c := range len(t.Cols) - 1 {
+		parts := make([]int, len(t.Rows))
+		for r := range t.Rows {
+			parts[r] = ids.exits[r][c]
+		}
+		m.sums = append(m.sums, sum{m.newVar(colSum[c]-colSum[c+1], true), parts})
+	}
+	// The table's people are its first column; the declared count and the
+	// undeclared rows make them up.
+	ids.total = ids.colTot[0]
 	var decl, undecl []int
 	dv := 0
 	for r := range t.Rows {
 		if notDeclared[r] {
-			undecl = append(undecl, base[r])
+			undecl = append(undecl, ids.cells[r][0])
 		} else {
-			decl = append(decl, base[r])
-			dv += m.val[base[r]]
+			decl = append(decl, ids.cells[r][0])
+			dv += t.Cells[r][0]
 		}
 	}
 	ids.declared = m.newVar(dv, false)
@@ -181,17 +193,14 @@ func (m *model) add(n Node, shape Table, notDeclared []bool, path string) (nodeI
 			for c := range t.Cols {
 				link(ids.cells[r][c], func(k nodeIDs) int { return k.cells[r][c] })
 			}
-			if ids.rowTot != nil {
-				link(ids.rowTot[r], func(k nodeIDs) int { return k.rowTot[r] })
+			for c := range ids.exits[r] {
+				link(ids.exits[r][c], func(k nodeIDs) int { return k.exits[r][c] })
 			}
 		}
 		for c := range t.Cols {
 			link(ids.colTot[c], func(k nodeIDs) int { return k.colTot[c] })
 		}
 		link(ids.declared, func(k nodeIDs) int { return k.declared })
-		if !t.Nested {
-			link(ids.total, func(k nodeIDs) int { return k.total })
-		}
 	}
 	return ids, nil
 }
@@ -210,7 +219,7 @@ func (m *model) protect(cfg Config) {
 	m.sup = make([]bool, n)
 	m.reason = make([]string, n)
 	for i, v := range m.val {
-		if v < cfg.Threshold {
+		if v < cfg.Threshold && !m.aux[i] {
 			m.sup[i], m.reason[i] = true, ReasonPrimary
 		}
 	}
@@ -227,7 +236,7 @@ func (m *model) protect(cfg Config) {
 		lo, hi := m.bounds(cfg, m.sup)
 		var failing []int
 		for i := range m.val {
-			if m.sup[i] && !m.known[i] && hi[i]-lo[i] < need[i] {
+			if m.sup[i] && !m.known[i] && !m.aux[i] && hi[i]-lo[i] < need[i] {
 				failing = append(failing, i)
 			}
 		}
@@ -257,7 +266,7 @@ func (m *model) protect(cfg Config) {
 	// Nothing left to suppress near a failing cell: hide every count the
 	// attacker does not already know. That is the baseline, so it passes.
 	for i := range m.val {
-		if !m.known[i] && !m.sup[i] {
+		if !m.known[i] && !m.aux[i] && !m.sup[i] {
 			m.sup[i], m.reason[i] = true, ReasonSecondary
 		}
 	}
@@ -289,7 +298,7 @@ func (m *model) candidate(i int) int {
 			}
 		}
 		for _, v := range mem {
-			if m.sup[v] || m.known[v] {
+			if m.sup[v] || m.known[v] || m.aux[v] {
 				continue
 			}
 			o := option{hidden, m.val[v], v}
@@ -323,6 +332,8 @@ func (m *model) bounds(cfg Config, hidden []bool) (lo, hi []int) {
 		switch {
 		case m.known[i]:
 			lo[i], hi[i] = v, v
+		case m.aux[i]:
+			lo[i], hi[i] = 0, ceiling
 		case hidden[i] && v < cfg.Threshold:
 			lo[i], hi[i] = 0, cfg.Threshold-1
 		case hidden[i]:
@@ -394,7 +405,7 @@ func (m *model) publishFrom(cfg Config, n Node, at *int) PublishedNode {
 	*at++
 	t := n.Table
 	p := Published{
-		Rows: slices.Clone(t.Rows), Cols: slices.Clone(t.Cols), Nested: t.Nested,
+		Rows: slices.Clone(t.Rows), Cols: slices.Clone(t.Cols),
 		Cells:       make([][]Cell, len(t.Rows)),
 		ColTotals:   make([]Cell, len(t.Cols)),
 		Total:       m.cell(cfg, ids.total),
@@ -413,15 +424,6 @@ func (m *model) publishFrom(cfg Config, n Node, at *int) PublishedNode {
 			p.Cells[r][c] = m.cell(cfg, ids.cells[r][c])
 			if p.Withheld {
 				p.Cells[r][c] = withheld
-			}
-		}
-	}
-	if ids.rowTot != nil {
-		p.RowTotals = make([]Cell, len(t.Rows))
-		for r := range t.Rows {
-			p.RowTotals[r] = m.cell(cfg, ids.rowTot[r])
-			if p.Withheld {
-				p.RowTotals[r] = withheld
 			}
 		}
 	}
