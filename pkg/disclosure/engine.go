@@ -33,7 +33,7 @@ type model struct {
 	known []bool // the attacker knows it exactly whatever is published
 	// aux marks variables that are never published but that the attacker
 	// can reason with (a funnel's drop-outs between two stages).
-	aux []bool
+	aux   []bool
 	sums  []sum
 	chain []chain
 	nodes []nodeIDs // preorder
