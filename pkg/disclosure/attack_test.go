@@ -81,7 +81,7 @@ func attackView(t testingT, cfg Config, raw Node, pub PublishedNode) (*attacker,
 			a.dom = append(a.dom, avar{0, ceiling})
 		}
 		protected := c.Suppressed && (c.Reason == ReasonPrimary || c.Reason == ReasonSecondary)
-		if protected || raw < cfg.Threshold {
+		if protected || (raw < cfg.Threshold && c.Reason != reasonUnpublished) {
 			targets = append(targets, target{i, raw, name})
 		}
 		return i
@@ -126,21 +126,27 @@ func attackView(t testingT, cfg Config, raw Node, pub PublishedNode) (*attacker,
 			}
 		}
 		total := colTot[0]
+		total0 := colTotal0(tb)
 		notDecl := map[int]bool{}
 		for _, r := range tb.NotDeclared {
 			notDecl[r] = true
 		}
 		var decl, undecl []int
-		dv := 0
 		for r := range tb.Rows {
 			if notDecl[r] {
 				undecl = append(undecl, out.cells[r][0])
 				continue
 			}
 			decl = append(decl, out.cells[r][0])
-			dv += tb.Cells[r][0]
 		}
-		out.declared = newVar(pb.Declared, dv, path+"[declared]")
+		// Not published, but the gate's side is: shown or withheld.
+		need := MinDeclared(cfg, total0)
+		if pb.Withheld {
+			a.dom = append(a.dom, avar{0, need - 1})
+		} else {
+			a.dom = append(a.dom, avar{need, total0})
+		}
+		out.declared = len(a.dom) - 1
 		a.cons = append(a.cons, acons{total: out.declared, parts: decl}, acons{total: total, parts: append([]int{out.declared}, undecl...)})
 		kids := make([]ids, len(n.Children))
 		for i, ch := range n.Children {
@@ -298,6 +304,24 @@ func (a *attacker) intervals(t testingT, vars []int) (lo, hi []int, undecided in
 	return lo, hi, undecided
 }
 
+// reasonUnpublished marks the counts of a table nobody publishes (the union
+// of two windows): the attacker relates the published tables through it
+// but it is not itself a target.
+const reasonUnpublished = "unpublished"
+
+// unpublished is the publication of a table that is not published: every
+// count hidden, only its all-candidates totals known.
+func unpublished(tb Table) Published {
+	p := Published{Rows: tb.Rows, Cols: tb.Cols, Cells: make([][]Cell, len(tb.Rows))}
+	hidden := Cell{Suppressed: true, Reason: reasonUnpublished}
+	for r := range tb.Rows {
+		for range tb.Cols {
+			p.Cells[r] = append(p.Cells[r], hidden)
+		}
+	}
+	return p
+}
+
 // hideAll is the publication that hides every count but the all-candidates
 // totals, each with the reason its size gives: what the attacker knows with
 // no equality table published at all.
@@ -325,7 +349,7 @@ func hideAll(cfg Config, raw Node) PublishedNode {
 			dv += row[0]
 		}
 	}
-	p.Declared = hide(dv)
+	p.Withheld = dv < MinDeclared(cfg, colTotal0(tb))
 	out := PublishedNode{Published: p}
 	for _, ch := range raw.Children {
 		out.Children = append(out.Children, hideAll(cfg, ch))
@@ -371,4 +395,12 @@ func leaks(t testingT, cfg Config, raw Node, pub PublishedNode) []string {
 			tg.name, tg.raw, lo[k], hi[k], hi[k]-lo[k]+1, blo[k], bhi[k]))
 	}
 	return out
+}
+
+func colTotal0(tb Table) int {
+	n := 0
+	for _, row := range tb.Cells {
+		n += row[0]
+	}
+	return n
 }

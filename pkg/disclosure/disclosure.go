@@ -21,6 +21,7 @@ package disclosure
 
 import (
 	"fmt"
+	"math"
 )
 
 // Defaults of Config: a zero field takes its default.
@@ -125,12 +126,9 @@ type Published struct {
 	ColTotals []Cell
 	// Total is the table's people: ColTotals[0].
 	Total Cell
-	// Declared is how many of the table's people declared a category,
-	// protected like any count.
-	Declared Cell
-	// Withheld: the declaration rate is below Config.MinDeclarationRate,
-	// so every row's cells are suppressed (ReasonDeclaration);
-	// the column totals, Total and Declared remain.
+	// Withheld: fewer than MinDeclared of the table's people declared a
+	// category, so every row's cells are suppressed (ReasonDeclaration);
+	// the column totals and Total remain.
 	Withheld bool
 
 	notDeclared []bool
@@ -221,13 +219,46 @@ func GroupShown(cfg Config, n int) bool {
 	return n >= cfg.WithDefaults().Threshold
 }
 
-// DeclarationRate is Declared over Total, from the published (rounded)
-// counts; false when either is suppressed or the total is zero.
+// DeclarationRate is the share of the table's people in declared rows,
+// from the published counts: Total less the undeclared rows' first column,
+// over Total. False when one of those is suppressed, the total is zero or
+// the table is withheld. (No declared count of its own is published: it
+// would be one more sum over the first column for the attacker, costing a
+// second suppression in it.)
 func (p Published) DeclarationRate() (float64, bool) {
-	if p.Declared.Suppressed || p.Total.Suppressed || p.Total.Value == 0 {
+	if p.Withheld || p.Total.Suppressed || p.Total.Value == 0 {
 		return 0, false
 	}
-	return float64(p.Declared.Value) / float64(p.Total.Value), true
+	undeclared := 0
+	for r := range p.Rows {
+		if !p.isNotDeclared(r) {
+			continue
+		}
+		c := p.Cells[r][0]
+		if c.Suppressed {
+			return 0, false
+		}
+		undeclared += c.Value
+	}
+	return float64(p.Total.Value-undeclared) / float64(p.Total.Value), true
+}
+
+// MinDeclared is the fewest declared people of total for a table to be shown
+// (Config.MinDeclarationRate of total, rounded up); a table of no one is
+// never shown.
+func MinDeclared(cfg Config, total int) int {
+	if total <= 0 {
+		return 1
+	}
+	x := cfg.WithDefaults().MinDeclarationRate * float64(total)
+	d := int(math.Ceil(x))
+	for d > 0 && float64(d-1) >= x {
+		d--
+	}
+	for float64(d) < x {
+		d++
+	}
+	return d
 }
 
 // Impact is a row's conversion relative to the most successful declared

@@ -34,6 +34,9 @@ type model struct {
 	// aux marks variables that are never published but that the attacker
 	// can reason with (a funnel's drop-outs between two stages).
 	aux   []bool
+	// auxLo, auxHi bound aux variables where the publication says more than
+	// [0, ceiling] (the declared count: the gate's side); auxHi < 0 unset.
+	auxLo, auxHi []int
 	sums  []sum
 	chain []chain
 	nodes []nodeIDs // preorder
@@ -55,6 +58,24 @@ func (m *model) newAux(v int) int {
 	i := m.newVar(v, false)
 	m.aux[i] = true
 	return i
+}
+
+// gate bounds every node's declared count by the side of the
+// declaration-rate gate its publication shows.
+func (m *model) gate(cfg Config) {
+	m.auxLo, m.auxHi = make([]int, len(m.val)), make([]int, len(m.val))
+	for i := range m.auxHi {
+		m.auxHi[i] = -1
+	}
+	for _, ids := range m.nodes {
+		total := m.val[ids.total]
+		d := ids.declared
+		if need := MinDeclared(cfg, total); m.val[d] >= need {
+			m.auxLo[d], m.auxHi[d] = need, total
+		} else {
+			m.auxLo[d], m.auxHi[d] = 0, need-1
+		}
+	}
 }
 
 func build(root Node) (*model, error) {
@@ -169,7 +190,9 @@ func (m *model) add(n Node, shape Table, notDeclared []bool, path string) (nodeI
 			dv += t.Cells[r][0]
 		}
 	}
-	ids.declared = m.newVar(dv, false)
+	// The declared count is not published, but whether the table is
+	// withheld tells on which side of the gate it lies (protect bounds it).
+	ids.declared = m.newAux(dv)
 	m.sums = append(m.sums, sum{ids.declared, decl}, sum{ids.total, append([]int{ids.declared}, undecl...)})
 	m.nodes[at] = ids
 
@@ -215,6 +238,7 @@ func (m *model) chainRow(row []int) {
 // then more (secondary) until the attack leaves every suppressed count at
 // least Threshold possible values — or as many as the known totals leave.
 func (m *model) protect(cfg Config) {
+	m.gate(cfg)
 	n := len(m.val)
 	m.sup = make([]bool, n)
 	m.reason = make([]string, n)
@@ -332,6 +356,8 @@ func (m *model) bounds(cfg Config, hidden []bool) (lo, hi []int) {
 		switch {
 		case m.known[i]:
 			lo[i], hi[i] = v, v
+		case m.aux[i] && m.auxHi[i] >= 0:
+			lo[i], hi[i] = m.auxLo[i], m.auxHi[i]
 		case m.aux[i]:
 			lo[i], hi[i] = 0, ceiling
 		case hidden[i] && v < cfg.Threshold:
@@ -409,14 +435,12 @@ func (m *model) publishFrom(cfg Config, n Node, at *int) PublishedNode {
 		Cells:       make([][]Cell, len(t.Rows)),
 		ColTotals:   make([]Cell, len(t.Cols)),
 		Total:       m.cell(cfg, ids.total),
-		Declared:    m.cell(cfg, ids.declared),
 		notDeclared: make([]bool, len(t.Rows)),
 	}
 	for _, r := range t.NotDeclared {
 		p.notDeclared[r] = true
 	}
-	total, declared := m.val[ids.total], m.val[ids.declared]
-	p.Withheld = total == 0 || float64(declared) < cfg.MinDeclarationRate*float64(total)
+	p.Withheld = m.val[ids.declared] < MinDeclared(cfg, m.val[ids.total])
 	withheld := Cell{Suppressed: true, Reason: ReasonDeclaration}
 	for r := range t.Rows {
 		p.Cells[r] = make([]Cell, len(t.Cols))

@@ -131,7 +131,7 @@ func primaryOnly(cfg Config, raw Node) PublishedNode {
 			dv += row[0]
 		}
 	}
-	p.Declared = cell(dv)
+	p.Withheld = dv < MinDeclared(cfg, colTotal0(tb))
 	out := PublishedNode{Published: p}
 	for _, ch := range raw.Children {
 		out.Children = append(out.Children, primaryOnly(cfg, ch))
