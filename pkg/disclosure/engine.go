@@ -33,13 +33,13 @@ type model struct {
 	known []bool // the attacker knows it exactly whatever is published
 	// aux marks variables that are never published but that the attacker
 	// can reason with (a funnel's drop-outs between two stages).
-	aux   []bool
+	aux []bool
 	// auxLo, auxHi bound aux variables where the publication says more than
 	// [0, ceiling] (the declared count: the gate's side); auxHi < 0 unset.
 	auxLo, auxHi []int
-	sums  []sum
-	chain []chain
-	nodes []nodeIDs // preorder
+	sums         []sum
+	chain        []chain
+	nodes        []nodeIDs // preorder
 
 	sup    []bool
 	reason []string
