@@ -251,13 +251,17 @@ func (m *model) protect(cfg Config) {
 	for i := range all {
 		all[i] = !m.known[i] || m.sup[i]
 	}
-	blo, bhi := m.bounds(cfg, all)
+	// Unconverged baseline intervals are only wider: the need is higher.
+	blo, bhi, _ := m.bounds(cfg, all)
 	need := make([]int, n)
 	for i := range need {
 		need[i] = min(cfg.Threshold-1, bhi[i]-blo[i])
 	}
 	for range n + 1 {
-		lo, hi := m.bounds(cfg, m.sup)
+		lo, hi, converged := m.bounds(cfg, m.sup)
+		if !converged {
+			break // wider than the attacker's: cannot vouch for any
+		}
 		var failing []int
 		for i := range m.val {
 			if m.sup[i] && !m.known[i] && !m.aux[i] && hi[i]-lo[i] < need[i] {
@@ -308,42 +312,56 @@ func (m *model) members(k int) []int {
 
 // candidate picks the published count to hide next for failing variable i:
 // from the constraint of i with the fewest hidden members (where hiding one
-// more widens i the most), the smallest count (the least information lost);
-// -1 when every neighbour is hidden or known.
+// more widens i the most), the smallest count (the least information lost).
+// When every member of i's constraints is hidden or known, it looks one and
+// then two constraints further out; -1 when there is nothing there either.
 func (m *model) candidate(i int) int {
 	type option struct{ hidden, val, id int }
-	var best *option
-	for _, k := range m.cons[i] {
-		mem := m.members(k)
-		hidden := 0
-		for _, v := range mem {
-			if m.sup[v] && !m.known[v] {
-				hidden++
+	seen := map[int]bool{i: true}
+	frontier := []int{i}
+	for range 3 {
+		var best *option
+		var next []int
+		for _, v := range frontier {
+			for _, k := range m.cons[v] {
+				mem := m.members(k)
+				hidden := 0
+				for _, u := range mem {
+					if m.sup[u] && !m.known[u] {
+						hidden++
+					}
+				}
+				for _, u := range mem {
+					if !seen[u] {
+						seen[u] = true
+						next = append(next, u)
+					}
+					if m.sup[u] || m.known[u] || m.aux[u] {
+						continue
+					}
+					o := option{hidden, m.val[u], u}
+					if best == nil || cmp.Or(cmp.Compare(o.hidden, best.hidden), cmp.Compare(o.val, best.val), cmp.Compare(o.id, best.id)) < 0 {
+						best = &o
+					}
+				}
 			}
 		}
-		for _, v := range mem {
-			if m.sup[v] || m.known[v] || m.aux[v] {
-				continue
-			}
-			o := option{hidden, m.val[v], v}
-			if best == nil || cmp.Or(cmp.Compare(o.hidden, best.hidden), cmp.Compare(o.val, best.val), cmp.Compare(o.id, best.id)) < 0 {
-				best = &o
-			}
+		if best != nil {
+			return best.id
 		}
+		frontier = next
 	}
-	if best == nil {
-		return -1
-	}
-	return best.id
+	return -1
 }
 
 // bounds is the attacker: the interval of every variable given what is
 // published when hidden marks the suppressed ones — a published count lies
 // in its rounding interval and is at least the threshold; a primary hidden
 // count is below it, a secondary one at or above; known totals are exact —
-// narrowed by interval propagation over the sums and chains to a fixpoint
-// (or a work limit, which leaves the intervals wider, never wrong).
-func (m *model) bounds(cfg Config, hidden []bool) (lo, hi []int) {
+// narrowed by interval propagation over the sums and chains to a fixpoint.
+// converged is false when a work limit stopped it first: the intervals
+// still hold the true values but may be wider than the attacker's.
+func (m *model) bounds(cfg Config, hidden []bool) (lo, hi []int, converged bool) {
 	n := len(m.val)
 	lo, hi = make([]int, n), make([]int, n)
 	ceiling := 0
@@ -388,7 +406,10 @@ func (m *model) bounds(cfg Config, hidden []bool) (lo, hi []int) {
 			}
 		}
 	}
-	for budget := 200 * (nc + 1); len(queue) > 0 && budget > 0; budget-- {
+	for budget := 1000 * (nc + 1); len(queue) > 0; budget-- {
+		if budget == 0 {
+			return lo, hi, false
+		}
 		k := queue[0]
 		queue = queue[1:]
 		queued[k] = false
@@ -410,7 +431,7 @@ func (m *model) bounds(cfg Config, hidden []bool) (lo, hi []int) {
 			set(p, tl-(sh-hi[p]), th-(sl-lo[p]))
 		}
 	}
-	return lo, hi
+	return lo, hi, true
 }
 
 func (m *model) cell(cfg Config, v int) Cell {
