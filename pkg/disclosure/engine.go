@@ -149,6 +149,9 @@ func (m *model) add(n Node, shape Table, notDeclared []bool, path string) (nodeI
 			colSum[c] += v
 		}
 	}
+	if t.StageTotals != nil && !slices.Equal(t.StageTotals, colSum) {
+		return nodeIDs{}, fmt.Errorf("table %s: columns sum to %v, not the stage totals %v: the rows must count every candidate", path, colSum, t.StageTotals)
+	}
 	for c := range t.Cols {
 		ids.colTot[c] = m.newVar(colSum[c], true)
 		parts := make([]int, len(t.Rows))
