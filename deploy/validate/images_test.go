@@ -79,7 +79,7 @@ func (df dockerfile) stage(name string) (instructions.Stage, bool) {
 type imageBuild struct {
 	t       *testing.T
 	df      dockerfile
-	args    map[string]string // the compose file's build args
+	args    map[string]string     // the compose file's build args
 	sandbox string                // the image file systems' root, one folder per stage
 	built   map[string]stageState // by stage name
 }
