@@ -80,7 +80,7 @@ type imageBuild struct {
 	t       *testing.T
 	df      dockerfile
 	args    map[string]string     // the compose file's build args
-	sandbox string                // the image file systems' root, one folder per stage
+	sandbox string                // the stages' file systems, one folder each
 	built   map[string]stageState // by stage name
 }
 
@@ -102,7 +102,14 @@ func (b *imageBuild) run(name string) string {
 	if !ok {
 		b.t.Fatalf("no stage %q in deploy/Dockerfile", name)
 	}
+	// A stage's folder is the same in every run and for every image, so
+	// the go command's build cache (whose keys hold the source folder)
+	// serves what an earlier image or run compiled, as BuildKit's layer
+	// cache would; images are built one after another.
 	root := filepath.Join(b.sandbox, name)
+	if err := os.RemoveAll(root); err != nil {
+		b.t.Fatal(err)
+	}
 	env := map[string]string{}
 	workdir := "/"
 	base := os.Expand(st.BaseName, func(k string) string { return b.df.metaArgs[k] })
@@ -313,6 +320,8 @@ func TestImagesBuild(t *testing.T) {
 	}
 	project := loadCompose(t, exampleEnv(t))
 	df := parseDockerfile(t)
+	sandbox := filepath.Join(os.TempDir(), "recruitment-image-stages")
+	t.Cleanup(func() { os.RemoveAll(sandbox) })
 	type image struct{ target, args string }
 	seen := map[image]bool{}
 	var names []string
@@ -340,7 +349,7 @@ func TestImagesBuild(t *testing.T) {
 		}
 		seen[img] = true
 		t.Run(name, func(t *testing.T) {
-			b := &imageBuild{t: t, df: df, args: args, sandbox: t.TempDir(), built: map[string]stageState{}}
+			b := &imageBuild{t: t, df: df, args: args, sandbox: sandbox, built: map[string]stageState{}}
 			root := b.run(s.Build.Target)
 			checkStatic(t, root)
 		})
