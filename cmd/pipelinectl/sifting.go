@@ -36,7 +36,7 @@ func newInterviewsCmd(a *app) *cobra.Command {
 		`After a sift pass the case waits for an interview: book it (a time in the
 future), then record pass or fail. A pass makes the candidate eligible for a
 conditional offer (see `+"`pipelinectl offers`"+`). `+"`pipelinectl sift get`"+` shows the case.`,
-		newInterviewScheduleCmd(a), newInterviewOutcomeCmd(a), newInterviewQueueCmd(a))
+		newInterviewScheduleCmd(a), newInterviewOutcomeCmd(a), newInterviewBatchOutcomesCmd(a), newInterviewQueueCmd(a))
 }
 
 // siftChange builds a sifting command that takes the application id and
