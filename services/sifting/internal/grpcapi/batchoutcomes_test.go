@@ -95,8 +95,8 @@ func TestBatchRecordInterviewOutcomes(t *testing.T) {
 		}
 	}
 	for _, id := range []string{w, c} {
-		if n := len(testenv.OutboxEvents(t, e.Pool, id)); n != 3 {
-			t.Errorf("%s has %d events, want its 3 before the batch", id, n)
+		if n := len(testenv.OutboxEvents(t, e.Pool, id)); n != 2 {
+			t.Errorf("%s has %d events, want its 2 before the batch (sift passed, interview booked)", id, n)
 		}
 	}
 	after := e.snapshot(t)
