@@ -12,7 +12,7 @@ import (
 func TestVettingToRows(t *testing.T) {
 	t.Parallel()
 	rows := vettingToRows(&pb.GetVettingDurationsResponse{
-		Steps: []*pb.VettingStepDuration{{Step: pb.VettingStep_VETTING_STEP_OPENED_TO_CLEARED, Days: &pb.Statistics{Count: 4, Median: 21, Mean: 18.5, P90: 21}}},
+		Steps:   []*pb.VettingStepDuration{{Step: pb.VettingStep_VETTING_STEP_OPENED_TO_CLEARED, Days: &pb.Statistics{Count: 4, Median: 21, Mean: 18.5, P90: 21}}},
 		Blocked: []*pb.BlockedDuration{{Reason: commonv1.BlockReason_BLOCK_REASON_OVERSEAS_CHECKS, Days: &pb.Statistics{Count: 1, Median: 6, Mean: 6, P90: 6}}},
 	})
 	want := []vettingRow{

@@ -117,10 +117,6 @@ func TestVettingDurations(t *testing.T) {
 		vettingCleared(at(time.May, 12, 10))
 	e.apply(t, append(s.events, lv.evs...)...)
 
-	type want struct {
-		openedToForms, formsToCleared, openedToCleared []float64 // the medians' inputs: count and median
-		missingDocs, overseas                          [2]float64
-	}
 	get := func(c pb.ReportingServiceClient, req *pb.GetVettingDurationsRequest) (map[pb.VettingStep]*pb.Statistics, map[commonv1.BlockReason]*pb.Statistics) {
 		t.Helper()
 		r, err := c.GetVettingDurations(t.Context(), req)
