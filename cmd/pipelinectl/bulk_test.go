@@ -98,6 +98,11 @@ func TestBulkCommands(t *testing.T) {
 					{ApplicationId: other, ExpectedVersion: 3, Outcome: commonv1.Outcome_OUTCOME_FAIL, ReasonCode: "poor_fit"},
 				}},
 			}, "2 succeeded, 0 failed", 0},
+		{"sifting batch-outcomes is the same command", []string{"sifting", "batch-outcomes", "--request-id", "r-5",
+			"--file", file("application_id,outcome,expected_version\n" + appID + ",pass,4\n")},
+			[]proto.Message{&siftingv1.BatchRecordInterviewOutcomesRequest{RequestId: "r-5", Outcomes: []*siftingv1.InterviewOutcome{
+				{ApplicationId: appID, ExpectedVersion: 4, Outcome: commonv1.Outcome_OUTCOME_PASS},
+			}}}, "1 succeeded", 0},
 		{"offers with conditions, one failing", []string{"offers", "batch-make", "--request-id", "r-2", "--dry-run",
 			"--file", file("application_id,salary_band_code,conditions,expected_version\n" + appID + ",band_3,vetting;references,2\n")},
 			[]proto.Message{&offersv1.BatchMakeConditionalOffersRequest{RequestId: "r-2", DryRun: true, Items: []*offersv1.OfferItem{
