@@ -57,6 +57,9 @@ type Offer struct {
 	// StageEnteredAt is when the record entered its stage (see Stage):
 	// making the offer moves the status but not the stage.
 	StageEnteredAt time.Time
+	// Checks are the pre-employment checks recorded so far (checks.go);
+	// one never recorded is outstanding.
+	Checks []Check
 }
 
 // ErrUnknown: no offer record yet; interview.passed may be on its way.

@@ -84,6 +84,10 @@ const (
 	StuckKind_STUCK_KIND_VETTING_BLOCKED StuckKind = 2
 	// Started subject to vetting, and the vetting due date has passed.
 	StuckKind_STUCK_KIND_VETTING_OVERDUE StuckKind = 3
+	// A pre-employment check of the offer (references, medical, right to
+	// work) still outstanding past the check thresholds, counted from the
+	// offer being made.
+	StuckKind_STUCK_KIND_CHECK_OUTSTANDING StuckKind = 4
 )
 
 // Enum value maps for StuckKind.
@@ -93,12 +97,14 @@ var (
 		1: "STUCK_KIND_STAGE",
 		2: "STUCK_KIND_VETTING_BLOCKED",
 		3: "STUCK_KIND_VETTING_OVERDUE",
+		4: "STUCK_KIND_CHECK_OUTSTANDING",
 	}
 	StuckKind_value = map[string]int32{
-		"STUCK_KIND_UNSPECIFIED":     0,
-		"STUCK_KIND_STAGE":           1,
-		"STUCK_KIND_VETTING_BLOCKED": 2,
-		"STUCK_KIND_VETTING_OVERDUE": 3,
+		"STUCK_KIND_UNSPECIFIED":       0,
+		"STUCK_KIND_STAGE":             1,
+		"STUCK_KIND_VETTING_BLOCKED":   2,
+		"STUCK_KIND_VETTING_OVERDUE":   3,
+		"STUCK_KIND_CHECK_OUTSTANDING": 4,
 	}
 )
 
@@ -1330,8 +1336,12 @@ func (x *GetStageDurationsRequest) GetTo() *timestamppb.Timestamp {
 }
 
 type GetStageDurationsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Stages        []*StageDuration       `protobuf:"bytes,1,rep,name=stages,proto3" json:"stages,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Stages []*StageDuration       `protobuf:"bytes,1,rep,name=stages,proto3" json:"stages,omitempty"`
+	// Time per pre-employment check: offer made -> check met, over checks
+	// met within the window; one entry per check (REFERENCES, MEDICAL,
+	// RIGHT_TO_WORK).
+	Checks        []*CheckDuration `protobuf:"bytes,100,rep,name=checks,proto3" json:"checks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1373,6 +1383,67 @@ func (x *GetStageDurationsResponse) GetStages() []*StageDuration {
 	return nil
 }
 
+func (x *GetStageDurationsResponse) GetChecks() []*CheckDuration {
+	if x != nil {
+		return x.Checks
+	}
+	return nil
+}
+
+// CheckDuration is how long one pre-employment check took to be met.
+type CheckDuration struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Check v1.OfferCondition      `protobuf:"varint,1,opt,name=check,proto3,enum=recruitment.common.v1.OfferCondition" json:"check,omitempty"`
+	// Calendar days from the offer being made to the check being met.
+	Days          *Statistics `protobuf:"bytes,2,opt,name=days,proto3" json:"days,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckDuration) Reset() {
+	*x = CheckDuration{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckDuration) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckDuration) ProtoMessage() {}
+
+func (x *CheckDuration) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckDuration.ProtoReflect.Descriptor instead.
+func (*CheckDuration) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *CheckDuration) GetCheck() v1.OfferCondition {
+	if x != nil {
+		return x.Check
+	}
+	return v1.OfferCondition(0)
+}
+
+func (x *CheckDuration) GetDays() *Statistics {
+	if x != nil {
+		return x.Days
+	}
+	return nil
+}
+
 // StageCount is how many applications are in one stage.
 type StageCount struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1384,7 +1455,7 @@ type StageCount struct {
 
 func (x *StageCount) Reset() {
 	*x = StageCount{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[14]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1396,7 +1467,7 @@ func (x *StageCount) String() string {
 func (*StageCount) ProtoMessage() {}
 
 func (x *StageCount) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[14]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1409,7 +1480,7 @@ func (x *StageCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageCount.ProtoReflect.Descriptor instead.
 func (*StageCount) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{14}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StageCount) GetStage() v1.Stage {
@@ -1444,7 +1515,7 @@ type RegionSummary struct {
 
 func (x *RegionSummary) Reset() {
 	*x = RegionSummary{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[15]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1456,7 +1527,7 @@ func (x *RegionSummary) String() string {
 func (*RegionSummary) ProtoMessage() {}
 
 func (x *RegionSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[15]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1469,7 +1540,7 @@ func (x *RegionSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegionSummary.ProtoReflect.Descriptor instead.
 func (*RegionSummary) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{15}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RegionSummary) GetRegion() string {
@@ -1524,7 +1595,7 @@ type GetRegionSummaryRequest struct {
 
 func (x *GetRegionSummaryRequest) Reset() {
 	*x = GetRegionSummaryRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[16]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1536,7 +1607,7 @@ func (x *GetRegionSummaryRequest) String() string {
 func (*GetRegionSummaryRequest) ProtoMessage() {}
 
 func (x *GetRegionSummaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[16]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1549,7 +1620,7 @@ func (x *GetRegionSummaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegionSummaryRequest.ProtoReflect.Descriptor instead.
 func (*GetRegionSummaryRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{16}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetRegionSummaryRequest) GetRegion() string {
@@ -1575,7 +1646,7 @@ type GetRegionSummaryResponse struct {
 
 func (x *GetRegionSummaryResponse) Reset() {
 	*x = GetRegionSummaryResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[17]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1587,7 +1658,7 @@ func (x *GetRegionSummaryResponse) String() string {
 func (*GetRegionSummaryResponse) ProtoMessage() {}
 
 func (x *GetRegionSummaryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[17]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1600,7 +1671,7 @@ func (x *GetRegionSummaryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegionSummaryResponse.ProtoReflect.Descriptor instead.
 func (*GetRegionSummaryResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{17}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetRegionSummaryResponse) GetSummary() *RegionSummary {
@@ -1619,7 +1690,7 @@ type ListRegionSummariesRequest struct {
 
 func (x *ListRegionSummariesRequest) Reset() {
 	*x = ListRegionSummariesRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[18]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1631,7 +1702,7 @@ func (x *ListRegionSummariesRequest) String() string {
 func (*ListRegionSummariesRequest) ProtoMessage() {}
 
 func (x *ListRegionSummariesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[18]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1644,7 +1715,7 @@ func (x *ListRegionSummariesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRegionSummariesRequest.ProtoReflect.Descriptor instead.
 func (*ListRegionSummariesRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{18}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListRegionSummariesRequest) GetAsOf() *timestamppb.Timestamp {
@@ -1663,7 +1734,7 @@ type ListRegionSummariesResponse struct {
 
 func (x *ListRegionSummariesResponse) Reset() {
 	*x = ListRegionSummariesResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[19]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1675,7 +1746,7 @@ func (x *ListRegionSummariesResponse) String() string {
 func (*ListRegionSummariesResponse) ProtoMessage() {}
 
 func (x *ListRegionSummariesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[19]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1688,7 +1759,7 @@ func (x *ListRegionSummariesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRegionSummariesResponse.ProtoReflect.Descriptor instead.
 func (*ListRegionSummariesResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{19}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListRegionSummariesResponse) GetSummaries() []*RegionSummary {
@@ -1707,7 +1778,7 @@ type WatchRegionRequest struct {
 
 func (x *WatchRegionRequest) Reset() {
 	*x = WatchRegionRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[20]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1719,7 +1790,7 @@ func (x *WatchRegionRequest) String() string {
 func (*WatchRegionRequest) ProtoMessage() {}
 
 func (x *WatchRegionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[20]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1732,7 +1803,7 @@ func (x *WatchRegionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRegionRequest.ProtoReflect.Descriptor instead.
 func (*WatchRegionRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{20}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *WatchRegionRequest) GetRegion() string {
@@ -1751,7 +1822,7 @@ type WatchRegionResponse struct {
 
 func (x *WatchRegionResponse) Reset() {
 	*x = WatchRegionResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[21]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1763,7 +1834,7 @@ func (x *WatchRegionResponse) String() string {
 func (*WatchRegionResponse) ProtoMessage() {}
 
 func (x *WatchRegionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[21]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1776,7 +1847,7 @@ func (x *WatchRegionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRegionResponse.ProtoReflect.Descriptor instead.
 func (*WatchRegionResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{21}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WatchRegionResponse) GetSummary() *RegionSummary {
@@ -1798,7 +1869,7 @@ type StageThreshold struct {
 
 func (x *StageThreshold) Reset() {
 	*x = StageThreshold{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[22]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1810,7 +1881,7 @@ func (x *StageThreshold) String() string {
 func (*StageThreshold) ProtoMessage() {}
 
 func (x *StageThreshold) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[22]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1823,7 +1894,7 @@ func (x *StageThreshold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageThreshold.ProtoReflect.Descriptor instead.
 func (*StageThreshold) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{22}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StageThreshold) GetStage() v1.Stage {
@@ -1860,14 +1931,18 @@ type Thresholds struct {
 	// somewhere, e.g. a role needing SC clearance in vetting; at most one per
 	// role. The stuck list and the stuck events use a role's limit where it
 	// gives one, and the region's above otherwise.
-	Roles         []*RoleThresholds `protobuf:"bytes,6,rep,name=roles,proto3" json:"roles,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Roles []*RoleThresholds `protobuf:"bytes,6,rep,name=roles,proto3" json:"roles,omitempty"`
+	// A pre-employment check outstanding (from the offer being made); the
+	// defaults are 14/28. Both 0 in SetThresholds keeps the defaults.
+	CheckOutstandingWarningDays int32 `protobuf:"varint,100,opt,name=check_outstanding_warning_days,json=checkOutstandingWarningDays,proto3" json:"check_outstanding_warning_days,omitempty"`
+	CheckOutstandingBreachDays  int32 `protobuf:"varint,101,opt,name=check_outstanding_breach_days,json=checkOutstandingBreachDays,proto3" json:"check_outstanding_breach_days,omitempty"`
+	unknownFields               protoimpl.UnknownFields
+	sizeCache                   protoimpl.SizeCache
 }
 
 func (x *Thresholds) Reset() {
 	*x = Thresholds{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[23]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1879,7 +1954,7 @@ func (x *Thresholds) String() string {
 func (*Thresholds) ProtoMessage() {}
 
 func (x *Thresholds) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[23]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1892,7 +1967,7 @@ func (x *Thresholds) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Thresholds.ProtoReflect.Descriptor instead.
 func (*Thresholds) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{23}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Thresholds) GetRegion() string {
@@ -1937,6 +2012,20 @@ func (x *Thresholds) GetRoles() []*RoleThresholds {
 	return nil
 }
 
+func (x *Thresholds) GetCheckOutstandingWarningDays() int32 {
+	if x != nil {
+		return x.CheckOutstandingWarningDays
+	}
+	return 0
+}
+
+func (x *Thresholds) GetCheckOutstandingBreachDays() int32 {
+	if x != nil {
+		return x.CheckOutstandingBreachDays
+	}
+	return 0
+}
+
 // RoleThresholds override some of a region's thresholds for one job role.
 type RoleThresholds struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1948,13 +2037,17 @@ type RoleThresholds struct {
 	// region's.
 	VettingBlockedWarningDays int32 `protobuf:"varint,3,opt,name=vetting_blocked_warning_days,json=vettingBlockedWarningDays,proto3" json:"vetting_blocked_warning_days,omitempty"`
 	VettingBlockedBreachDays  int32 `protobuf:"varint,4,opt,name=vetting_blocked_breach_days,json=vettingBlockedBreachDays,proto3" json:"vetting_blocked_breach_days,omitempty"`
-	unknownFields             protoimpl.UnknownFields
-	sizeCache                 protoimpl.SizeCache
+	// Both set to override the check-outstanding limit; both 0 to keep the
+	// region's.
+	CheckOutstandingWarningDays int32 `protobuf:"varint,100,opt,name=check_outstanding_warning_days,json=checkOutstandingWarningDays,proto3" json:"check_outstanding_warning_days,omitempty"`
+	CheckOutstandingBreachDays  int32 `protobuf:"varint,101,opt,name=check_outstanding_breach_days,json=checkOutstandingBreachDays,proto3" json:"check_outstanding_breach_days,omitempty"`
+	unknownFields               protoimpl.UnknownFields
+	sizeCache                   protoimpl.SizeCache
 }
 
 func (x *RoleThresholds) Reset() {
 	*x = RoleThresholds{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[24]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1966,7 +2059,7 @@ func (x *RoleThresholds) String() string {
 func (*RoleThresholds) ProtoMessage() {}
 
 func (x *RoleThresholds) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[24]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1979,7 +2072,7 @@ func (x *RoleThresholds) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleThresholds.ProtoReflect.Descriptor instead.
 func (*RoleThresholds) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{24}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RoleThresholds) GetRole() v1.JobRole {
@@ -2010,6 +2103,20 @@ func (x *RoleThresholds) GetVettingBlockedBreachDays() int32 {
 	return 0
 }
 
+func (x *RoleThresholds) GetCheckOutstandingWarningDays() int32 {
+	if x != nil {
+		return x.CheckOutstandingWarningDays
+	}
+	return 0
+}
+
+func (x *RoleThresholds) GetCheckOutstandingBreachDays() int32 {
+	if x != nil {
+		return x.CheckOutstandingBreachDays
+	}
+	return 0
+}
+
 type GetThresholdsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Region        string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
@@ -2019,7 +2126,7 @@ type GetThresholdsRequest struct {
 
 func (x *GetThresholdsRequest) Reset() {
 	*x = GetThresholdsRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[25]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2031,7 +2138,7 @@ func (x *GetThresholdsRequest) String() string {
 func (*GetThresholdsRequest) ProtoMessage() {}
 
 func (x *GetThresholdsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[25]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2044,7 +2151,7 @@ func (x *GetThresholdsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetThresholdsRequest.ProtoReflect.Descriptor instead.
 func (*GetThresholdsRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{25}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetThresholdsRequest) GetRegion() string {
@@ -2063,7 +2170,7 @@ type GetThresholdsResponse struct {
 
 func (x *GetThresholdsResponse) Reset() {
 	*x = GetThresholdsResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[26]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2075,7 +2182,7 @@ func (x *GetThresholdsResponse) String() string {
 func (*GetThresholdsResponse) ProtoMessage() {}
 
 func (x *GetThresholdsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[26]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2088,7 +2195,7 @@ func (x *GetThresholdsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetThresholdsResponse.ProtoReflect.Descriptor instead.
 func (*GetThresholdsResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{26}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetThresholdsResponse) GetThresholds() *Thresholds {
@@ -2111,7 +2218,7 @@ type SetThresholdsRequest struct {
 
 func (x *SetThresholdsRequest) Reset() {
 	*x = SetThresholdsRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[27]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2123,7 +2230,7 @@ func (x *SetThresholdsRequest) String() string {
 func (*SetThresholdsRequest) ProtoMessage() {}
 
 func (x *SetThresholdsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[27]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2136,7 +2243,7 @@ func (x *SetThresholdsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetThresholdsRequest.ProtoReflect.Descriptor instead.
 func (*SetThresholdsRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{27}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SetThresholdsRequest) GetRequestId() string {
@@ -2169,7 +2276,7 @@ type SetThresholdsResponse struct {
 
 func (x *SetThresholdsResponse) Reset() {
 	*x = SetThresholdsResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[28]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2181,7 +2288,7 @@ func (x *SetThresholdsResponse) String() string {
 func (*SetThresholdsResponse) ProtoMessage() {}
 
 func (x *SetThresholdsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[28]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2194,7 +2301,7 @@ func (x *SetThresholdsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetThresholdsResponse.ProtoReflect.Descriptor instead.
 func (*SetThresholdsResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{28}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SetThresholdsResponse) GetThresholds() *Thresholds {
@@ -2242,7 +2349,7 @@ type MyCase struct {
 
 func (x *MyCase) Reset() {
 	*x = MyCase{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[29]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2254,7 +2361,7 @@ func (x *MyCase) String() string {
 func (*MyCase) ProtoMessage() {}
 
 func (x *MyCase) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[29]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2267,7 +2374,7 @@ func (x *MyCase) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MyCase.ProtoReflect.Descriptor instead.
 func (*MyCase) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{29}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *MyCase) GetApplicationId() string {
@@ -2384,7 +2491,7 @@ type ListMyCasesRequest struct {
 
 func (x *ListMyCasesRequest) Reset() {
 	*x = ListMyCasesRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[30]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2396,7 +2503,7 @@ func (x *ListMyCasesRequest) String() string {
 func (*ListMyCasesRequest) ProtoMessage() {}
 
 func (x *ListMyCasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[30]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2409,7 +2516,7 @@ func (x *ListMyCasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMyCasesRequest.ProtoReflect.Descriptor instead.
 func (*ListMyCasesRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{30}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListMyCasesRequest) GetAssignee() string {
@@ -2459,7 +2566,7 @@ type ListMyCasesResponse struct {
 
 func (x *ListMyCasesResponse) Reset() {
 	*x = ListMyCasesResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[31]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2471,7 +2578,7 @@ func (x *ListMyCasesResponse) String() string {
 func (*ListMyCasesResponse) ProtoMessage() {}
 
 func (x *ListMyCasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[31]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2484,7 +2591,7 @@ func (x *ListMyCasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMyCasesResponse.ProtoReflect.Descriptor instead.
 func (*ListMyCasesResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{31}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListMyCasesResponse) GetCases() []*MyCase {
@@ -2529,7 +2636,7 @@ type Workload struct {
 
 func (x *Workload) Reset() {
 	*x = Workload{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[32]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2541,7 +2648,7 @@ func (x *Workload) String() string {
 func (*Workload) ProtoMessage() {}
 
 func (x *Workload) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[32]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2554,7 +2661,7 @@ func (x *Workload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Workload.ProtoReflect.Descriptor instead.
 func (*Workload) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{32}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Workload) GetAssignee() string {
@@ -2609,7 +2716,7 @@ type GetWorkloadRequest struct {
 
 func (x *GetWorkloadRequest) Reset() {
 	*x = GetWorkloadRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[33]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2621,7 +2728,7 @@ func (x *GetWorkloadRequest) String() string {
 func (*GetWorkloadRequest) ProtoMessage() {}
 
 func (x *GetWorkloadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[33]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2634,7 +2741,7 @@ func (x *GetWorkloadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkloadRequest.ProtoReflect.Descriptor instead.
 func (*GetWorkloadRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{33}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetWorkloadRequest) GetRegion() string {
@@ -2663,7 +2770,7 @@ type GetWorkloadResponse struct {
 
 func (x *GetWorkloadResponse) Reset() {
 	*x = GetWorkloadResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[34]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2675,7 +2782,7 @@ func (x *GetWorkloadResponse) String() string {
 func (*GetWorkloadResponse) ProtoMessage() {}
 
 func (x *GetWorkloadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[34]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2688,7 +2795,7 @@ func (x *GetWorkloadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkloadResponse.ProtoReflect.Descriptor instead.
 func (*GetWorkloadResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{34}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetWorkloadResponse) GetRows() []*Workload {
@@ -2709,7 +2816,7 @@ var File_recruitment_reporting_v1_reporting_proto protoreflect.FileDescriptor
 
 const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\n" +
-	"(recruitment/reporting/v1/reporting.proto\x12\x18recruitment.reporting.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\"\x8c\x05\n" +
+	"(recruitment/reporting/v1/reporting.proto\x12\x18recruitment.reporting.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\x1a%recruitment/reporting/v1/checks.proto\"\x8c\x05\n" +
 	"\x0eStuckCandidate\x12%\n" +
 	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
@@ -2799,9 +2906,13 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x18GetStageDurationsRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12.\n" +
 	"\x04from\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
-	"\x02to\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\"\\\n" +
+	"\x02to\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\"\x9d\x01\n" +
 	"\x19GetStageDurationsResponse\x12?\n" +
-	"\x06stages\x18\x01 \x03(\v2'.recruitment.reporting.v1.StageDurationR\x06stages\"V\n" +
+	"\x06stages\x18\x01 \x03(\v2'.recruitment.reporting.v1.StageDurationR\x06stages\x12?\n" +
+	"\x06checks\x18d \x03(\v2'.recruitment.reporting.v1.CheckDurationR\x06checks\"\x86\x01\n" +
+	"\rCheckDuration\x12;\n" +
+	"\x05check\x18\x01 \x01(\x0e2%.recruitment.common.v1.OfferConditionR\x05check\x128\n" +
+	"\x04days\x18\x02 \x01(\v2$.recruitment.reporting.v1.StatisticsR\x04days\"V\n" +
 	"\n" +
 	"StageCount\x122\n" +
 	"\x05stage\x18\x01 \x01(\x0e2\x1c.recruitment.common.v1.StageR\x05stage\x12\x14\n" +
@@ -2831,7 +2942,7 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x05stage\x18\x01 \x01(\x0e2\x1c.recruitment.common.v1.StageR\x05stage\x12!\n" +
 	"\fwarning_days\x18\x02 \x01(\x05R\vwarningDays\x12\x1f\n" +
 	"\vbreach_days\x18\x03 \x01(\x05R\n" +
-	"breachDays\"\xc0\x02\n" +
+	"breachDays\"\xc8\x03\n" +
 	"\n" +
 	"Thresholds\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12@\n" +
@@ -2839,12 +2950,16 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x1cvetting_blocked_warning_days\x18\x03 \x01(\x05R\x19vettingBlockedWarningDays\x12=\n" +
 	"\x1bvetting_blocked_breach_days\x18\x04 \x01(\x05R\x18vettingBlockedBreachDays\x12\x18\n" +
 	"\aversion\x18\x05 \x01(\x03R\aversion\x12>\n" +
-	"\x05roles\x18\x06 \x03(\v2(.recruitment.reporting.v1.RoleThresholdsR\x05roles\"\x86\x02\n" +
+	"\x05roles\x18\x06 \x03(\v2(.recruitment.reporting.v1.RoleThresholdsR\x05roles\x12C\n" +
+	"\x1echeck_outstanding_warning_days\x18d \x01(\x05R\x1bcheckOutstandingWarningDays\x12A\n" +
+	"\x1dcheck_outstanding_breach_days\x18e \x01(\x05R\x1acheckOutstandingBreachDays\"\x8e\x03\n" +
 	"\x0eRoleThresholds\x122\n" +
 	"\x04role\x18\x01 \x01(\x0e2\x1e.recruitment.common.v1.JobRoleR\x04role\x12@\n" +
 	"\x06stages\x18\x02 \x03(\v2(.recruitment.reporting.v1.StageThresholdR\x06stages\x12?\n" +
 	"\x1cvetting_blocked_warning_days\x18\x03 \x01(\x05R\x19vettingBlockedWarningDays\x12=\n" +
-	"\x1bvetting_blocked_breach_days\x18\x04 \x01(\x05R\x18vettingBlockedBreachDays\".\n" +
+	"\x1bvetting_blocked_breach_days\x18\x04 \x01(\x05R\x18vettingBlockedBreachDays\x12C\n" +
+	"\x1echeck_outstanding_warning_days\x18d \x01(\x05R\x1bcheckOutstandingWarningDays\x12A\n" +
+	"\x1dcheck_outstanding_breach_days\x18e \x01(\x05R\x1acheckOutstandingBreachDays\".\n" +
 	"\x14GetThresholdsRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\"]\n" +
 	"\x15GetThresholdsResponse\x12D\n" +
@@ -2906,12 +3021,13 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\bSeverity\x12\x18\n" +
 	"\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10SEVERITY_WARNING\x10\x01\x12\x13\n" +
-	"\x0fSEVERITY_BREACH\x10\x02*}\n" +
+	"\x0fSEVERITY_BREACH\x10\x02*\x9f\x01\n" +
 	"\tStuckKind\x12\x1a\n" +
 	"\x16STUCK_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10STUCK_KIND_STAGE\x10\x01\x12\x1e\n" +
 	"\x1aSTUCK_KIND_VETTING_BLOCKED\x10\x02\x12\x1e\n" +
-	"\x1aSTUCK_KIND_VETTING_OVERDUE\x10\x03*T\n" +
+	"\x1aSTUCK_KIND_VETTING_OVERDUE\x10\x03\x12 \n" +
+	"\x1cSTUCK_KIND_CHECK_OUTSTANDING\x10\x04*T\n" +
 	"\tNextActor\x12\x1a\n" +
 	"\x16NEXT_ACTOR_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fNEXT_ACTOR_SPOC\x10\x01\x12\x16\n" +
@@ -2927,8 +3043,7 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x17CASE_RECORD_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CASE_RECORD_SIFT\x10\x01\x12\x15\n" +
 	"\x11CASE_RECORD_OFFER\x10\x02\x12\x17\n" +
-	"\x13CASE_RECORD_VETTING\x10\x032\x97\n" +
-	"\n" +
+	"\x13CASE_RECORD_VETTING\x10\x032\xa2\v\n" +
 	"\x10ReportingService\x12\x82\x01\n" +
 	"\x13ListStuckCandidates\x124.recruitment.reporting.v1.ListStuckCandidatesRequest\x1a5.recruitment.reporting.v1.ListStuckCandidatesResponse\x12p\n" +
 	"\rGetTimeToHire\x12..recruitment.reporting.v1.GetTimeToHireRequest\x1a/.recruitment.reporting.v1.GetTimeToHireResponse\x12d\n" +
@@ -2940,7 +3055,8 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\rGetThresholds\x12..recruitment.reporting.v1.GetThresholdsRequest\x1a/.recruitment.reporting.v1.GetThresholdsResponse\x12p\n" +
 	"\rSetThresholds\x12..recruitment.reporting.v1.SetThresholdsRequest\x1a/.recruitment.reporting.v1.SetThresholdsResponse\x12j\n" +
 	"\vListMyCases\x12,.recruitment.reporting.v1.ListMyCasesRequest\x1a-.recruitment.reporting.v1.ListMyCasesResponse\x12j\n" +
-	"\vGetWorkload\x12,.recruitment.reporting.v1.GetWorkloadRequest\x1a-.recruitment.reporting.v1.GetWorkloadResponseB\x8a\x02\n" +
+	"\vGetWorkload\x12,.recruitment.reporting.v1.GetWorkloadRequest\x1a-.recruitment.reporting.v1.GetWorkloadResponse\x12\x88\x01\n" +
+	"\x15ListOutstandingChecks\x126.recruitment.reporting.v1.ListOutstandingChecksRequest\x1a7.recruitment.reporting.v1.ListOutstandingChecksResponseB\x8a\x02\n" +
 	"\x1ccom.recruitment.reporting.v1B\x0eReportingProtoP\x01ZXgithub.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1;reportingv1\xa2\x02\x03RRX\xaa\x02\x18Recruitment.Reporting.V1\xca\x02\x18Recruitment\\Reporting\\V1\xe2\x02$Recruitment\\Reporting\\V1\\GPBMetadata\xea\x02\x1aRecruitment::Reporting::V1b\x06proto3"
 
 var (
@@ -2956,144 +3072,153 @@ func file_recruitment_reporting_v1_reporting_proto_rawDescGZIP() []byte {
 }
 
 var file_recruitment_reporting_v1_reporting_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_recruitment_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_recruitment_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_recruitment_reporting_v1_reporting_proto_goTypes = []any{
-	(Severity)(0),                       // 0: recruitment.reporting.v1.Severity
-	(StuckKind)(0),                      // 1: recruitment.reporting.v1.StuckKind
-	(NextActor)(0),                      // 2: recruitment.reporting.v1.NextActor
-	(Measure)(0),                        // 3: recruitment.reporting.v1.Measure
-	(CaseRecord)(0),                     // 4: recruitment.reporting.v1.CaseRecord
-	(*StuckCandidate)(nil),              // 5: recruitment.reporting.v1.StuckCandidate
-	(*ListStuckCandidatesRequest)(nil),  // 6: recruitment.reporting.v1.ListStuckCandidatesRequest
-	(*ListStuckCandidatesResponse)(nil), // 7: recruitment.reporting.v1.ListStuckCandidatesResponse
-	(*Statistics)(nil),                  // 8: recruitment.reporting.v1.Statistics
-	(*MeasureResult)(nil),               // 9: recruitment.reporting.v1.MeasureResult
-	(*WeeklyTrend)(nil),                 // 10: recruitment.reporting.v1.WeeklyTrend
-	(*GetTimeToHireRequest)(nil),        // 11: recruitment.reporting.v1.GetTimeToHireRequest
-	(*GetTimeToHireResponse)(nil),       // 12: recruitment.reporting.v1.GetTimeToHireResponse
-	(*FunnelStage)(nil),                 // 13: recruitment.reporting.v1.FunnelStage
-	(*GetFunnelRequest)(nil),            // 14: recruitment.reporting.v1.GetFunnelRequest
-	(*GetFunnelResponse)(nil),           // 15: recruitment.reporting.v1.GetFunnelResponse
-	(*StageDuration)(nil),               // 16: recruitment.reporting.v1.StageDuration
-	(*GetStageDurationsRequest)(nil),    // 17: recruitment.reporting.v1.GetStageDurationsRequest
-	(*GetStageDurationsResponse)(nil),   // 18: recruitment.reporting.v1.GetStageDurationsResponse
-	(*StageCount)(nil),                  // 19: recruitment.reporting.v1.StageCount
-	(*RegionSummary)(nil),               // 20: recruitment.reporting.v1.RegionSummary
-	(*GetRegionSummaryRequest)(nil),     // 21: recruitment.reporting.v1.GetRegionSummaryRequest
-	(*GetRegionSummaryResponse)(nil),    // 22: recruitment.reporting.v1.GetRegionSummaryResponse
-	(*ListRegionSummariesRequest)(nil),  // 23: recruitment.reporting.v1.ListRegionSummariesRequest
-	(*ListRegionSummariesResponse)(nil), // 24: recruitment.reporting.v1.ListRegionSummariesResponse
-	(*WatchRegionRequest)(nil),          // 25: recruitment.reporting.v1.WatchRegionRequest
-	(*WatchRegionResponse)(nil),         // 26: recruitment.reporting.v1.WatchRegionResponse
-	(*StageThreshold)(nil),              // 27: recruitment.reporting.v1.StageThreshold
-	(*Thresholds)(nil),                  // 28: recruitment.reporting.v1.Thresholds
-	(*RoleThresholds)(nil),              // 29: recruitment.reporting.v1.RoleThresholds
-	(*GetThresholdsRequest)(nil),        // 30: recruitment.reporting.v1.GetThresholdsRequest
-	(*GetThresholdsResponse)(nil),       // 31: recruitment.reporting.v1.GetThresholdsResponse
-	(*SetThresholdsRequest)(nil),        // 32: recruitment.reporting.v1.SetThresholdsRequest
-	(*SetThresholdsResponse)(nil),       // 33: recruitment.reporting.v1.SetThresholdsResponse
-	(*MyCase)(nil),                      // 34: recruitment.reporting.v1.MyCase
-	(*ListMyCasesRequest)(nil),          // 35: recruitment.reporting.v1.ListMyCasesRequest
-	(*ListMyCasesResponse)(nil),         // 36: recruitment.reporting.v1.ListMyCasesResponse
-	(*Workload)(nil),                    // 37: recruitment.reporting.v1.Workload
-	(*GetWorkloadRequest)(nil),          // 38: recruitment.reporting.v1.GetWorkloadRequest
-	(*GetWorkloadResponse)(nil),         // 39: recruitment.reporting.v1.GetWorkloadResponse
-	(v1.JobRole)(0),                     // 40: recruitment.common.v1.JobRole
-	(v1.Stage)(0),                       // 41: recruitment.common.v1.Stage
-	(*timestamppb.Timestamp)(nil),       // 42: google.protobuf.Timestamp
-	(v1.BlockReason)(0),                 // 43: recruitment.common.v1.BlockReason
-	(*v1.Date)(nil),                     // 44: recruitment.common.v1.Date
+	(Severity)(0),                         // 0: recruitment.reporting.v1.Severity
+	(StuckKind)(0),                        // 1: recruitment.reporting.v1.StuckKind
+	(NextActor)(0),                        // 2: recruitment.reporting.v1.NextActor
+	(Measure)(0),                          // 3: recruitment.reporting.v1.Measure
+	(CaseRecord)(0),                       // 4: recruitment.reporting.v1.CaseRecord
+	(*StuckCandidate)(nil),                // 5: recruitment.reporting.v1.StuckCandidate
+	(*ListStuckCandidatesRequest)(nil),    // 6: recruitment.reporting.v1.ListStuckCandidatesRequest
+	(*ListStuckCandidatesResponse)(nil),   // 7: recruitment.reporting.v1.ListStuckCandidatesResponse
+	(*Statistics)(nil),                    // 8: recruitment.reporting.v1.Statistics
+	(*MeasureResult)(nil),                 // 9: recruitment.reporting.v1.MeasureResult
+	(*WeeklyTrend)(nil),                   // 10: recruitment.reporting.v1.WeeklyTrend
+	(*GetTimeToHireRequest)(nil),          // 11: recruitment.reporting.v1.GetTimeToHireRequest
+	(*GetTimeToHireResponse)(nil),         // 12: recruitment.reporting.v1.GetTimeToHireResponse
+	(*FunnelStage)(nil),                   // 13: recruitment.reporting.v1.FunnelStage
+	(*GetFunnelRequest)(nil),              // 14: recruitment.reporting.v1.GetFunnelRequest
+	(*GetFunnelResponse)(nil),             // 15: recruitment.reporting.v1.GetFunnelResponse
+	(*StageDuration)(nil),                 // 16: recruitment.reporting.v1.StageDuration
+	(*GetStageDurationsRequest)(nil),      // 17: recruitment.reporting.v1.GetStageDurationsRequest
+	(*GetStageDurationsResponse)(nil),     // 18: recruitment.reporting.v1.GetStageDurationsResponse
+	(*CheckDuration)(nil),                 // 19: recruitment.reporting.v1.CheckDuration
+	(*StageCount)(nil),                    // 20: recruitment.reporting.v1.StageCount
+	(*RegionSummary)(nil),                 // 21: recruitment.reporting.v1.RegionSummary
+	(*GetRegionSummaryRequest)(nil),       // 22: recruitment.reporting.v1.GetRegionSummaryRequest
+	(*GetRegionSummaryResponse)(nil),      // 23: recruitment.reporting.v1.GetRegionSummaryResponse
+	(*ListRegionSummariesRequest)(nil),    // 24: recruitment.reporting.v1.ListRegionSummariesRequest
+	(*ListRegionSummariesResponse)(nil),   // 25: recruitment.reporting.v1.ListRegionSummariesResponse
+	(*WatchRegionRequest)(nil),            // 26: recruitment.reporting.v1.WatchRegionRequest
+	(*WatchRegionResponse)(nil),           // 27: recruitment.reporting.v1.WatchRegionResponse
+	(*StageThreshold)(nil),                // 28: recruitment.reporting.v1.StageThreshold
+	(*Thresholds)(nil),                    // 29: recruitment.reporting.v1.Thresholds
+	(*RoleThresholds)(nil),                // 30: recruitment.reporting.v1.RoleThresholds
+	(*GetThresholdsRequest)(nil),          // 31: recruitment.reporting.v1.GetThresholdsRequest
+	(*GetThresholdsResponse)(nil),         // 32: recruitment.reporting.v1.GetThresholdsResponse
+	(*SetThresholdsRequest)(nil),          // 33: recruitment.reporting.v1.SetThresholdsRequest
+	(*SetThresholdsResponse)(nil),         // 34: recruitment.reporting.v1.SetThresholdsResponse
+	(*MyCase)(nil),                        // 35: recruitment.reporting.v1.MyCase
+	(*ListMyCasesRequest)(nil),            // 36: recruitment.reporting.v1.ListMyCasesRequest
+	(*ListMyCasesResponse)(nil),           // 37: recruitment.reporting.v1.ListMyCasesResponse
+	(*Workload)(nil),                      // 38: recruitment.reporting.v1.Workload
+	(*GetWorkloadRequest)(nil),            // 39: recruitment.reporting.v1.GetWorkloadRequest
+	(*GetWorkloadResponse)(nil),           // 40: recruitment.reporting.v1.GetWorkloadResponse
+	(v1.JobRole)(0),                       // 41: recruitment.common.v1.JobRole
+	(v1.Stage)(0),                         // 42: recruitment.common.v1.Stage
+	(*timestamppb.Timestamp)(nil),         // 43: google.protobuf.Timestamp
+	(v1.BlockReason)(0),                   // 44: recruitment.common.v1.BlockReason
+	(*v1.Date)(nil),                       // 45: recruitment.common.v1.Date
+	(v1.OfferCondition)(0),                // 46: recruitment.common.v1.OfferCondition
+	(*ListOutstandingChecksRequest)(nil),  // 47: recruitment.reporting.v1.ListOutstandingChecksRequest
+	(*ListOutstandingChecksResponse)(nil), // 48: recruitment.reporting.v1.ListOutstandingChecksResponse
 }
 var file_recruitment_reporting_v1_reporting_proto_depIdxs = []int32{
-	40, // 0: recruitment.reporting.v1.StuckCandidate.role:type_name -> recruitment.common.v1.JobRole
-	41, // 1: recruitment.reporting.v1.StuckCandidate.stage:type_name -> recruitment.common.v1.Stage
+	41, // 0: recruitment.reporting.v1.StuckCandidate.role:type_name -> recruitment.common.v1.JobRole
+	42, // 1: recruitment.reporting.v1.StuckCandidate.stage:type_name -> recruitment.common.v1.Stage
 	1,  // 2: recruitment.reporting.v1.StuckCandidate.kind:type_name -> recruitment.reporting.v1.StuckKind
-	42, // 3: recruitment.reporting.v1.StuckCandidate.since:type_name -> google.protobuf.Timestamp
+	43, // 3: recruitment.reporting.v1.StuckCandidate.since:type_name -> google.protobuf.Timestamp
 	0,  // 4: recruitment.reporting.v1.StuckCandidate.severity:type_name -> recruitment.reporting.v1.Severity
-	43, // 5: recruitment.reporting.v1.StuckCandidate.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	44, // 5: recruitment.reporting.v1.StuckCandidate.blocked_reason:type_name -> recruitment.common.v1.BlockReason
 	2,  // 6: recruitment.reporting.v1.StuckCandidate.next_actor:type_name -> recruitment.reporting.v1.NextActor
-	41, // 7: recruitment.reporting.v1.ListStuckCandidatesRequest.stage:type_name -> recruitment.common.v1.Stage
+	42, // 7: recruitment.reporting.v1.ListStuckCandidatesRequest.stage:type_name -> recruitment.common.v1.Stage
 	0,  // 8: recruitment.reporting.v1.ListStuckCandidatesRequest.severity:type_name -> recruitment.reporting.v1.Severity
-	42, // 9: recruitment.reporting.v1.ListStuckCandidatesRequest.as_of:type_name -> google.protobuf.Timestamp
-	40, // 10: recruitment.reporting.v1.ListStuckCandidatesRequest.role:type_name -> recruitment.common.v1.JobRole
+	43, // 9: recruitment.reporting.v1.ListStuckCandidatesRequest.as_of:type_name -> google.protobuf.Timestamp
+	41, // 10: recruitment.reporting.v1.ListStuckCandidatesRequest.role:type_name -> recruitment.common.v1.JobRole
 	1,  // 11: recruitment.reporting.v1.ListStuckCandidatesRequest.kind:type_name -> recruitment.reporting.v1.StuckKind
-	43, // 12: recruitment.reporting.v1.ListStuckCandidatesRequest.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	44, // 12: recruitment.reporting.v1.ListStuckCandidatesRequest.blocked_reason:type_name -> recruitment.common.v1.BlockReason
 	5,  // 13: recruitment.reporting.v1.ListStuckCandidatesResponse.candidates:type_name -> recruitment.reporting.v1.StuckCandidate
 	3,  // 14: recruitment.reporting.v1.MeasureResult.measure:type_name -> recruitment.reporting.v1.Measure
 	8,  // 15: recruitment.reporting.v1.MeasureResult.calendar_days:type_name -> recruitment.reporting.v1.Statistics
 	8,  // 16: recruitment.reporting.v1.MeasureResult.working_days:type_name -> recruitment.reporting.v1.Statistics
 	10, // 17: recruitment.reporting.v1.MeasureResult.weekly_trend:type_name -> recruitment.reporting.v1.WeeklyTrend
-	44, // 18: recruitment.reporting.v1.WeeklyTrend.first_week:type_name -> recruitment.common.v1.Date
-	40, // 19: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
-	42, // 20: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
-	42, // 21: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
+	45, // 18: recruitment.reporting.v1.WeeklyTrend.first_week:type_name -> recruitment.common.v1.Date
+	41, // 19: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
+	43, // 20: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
+	43, // 21: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
 	9,  // 22: recruitment.reporting.v1.GetTimeToHireResponse.measures:type_name -> recruitment.reporting.v1.MeasureResult
-	41, // 23: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
+	42, // 23: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
 	13, // 24: recruitment.reporting.v1.GetFunnelResponse.stages:type_name -> recruitment.reporting.v1.FunnelStage
-	41, // 25: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
+	42, // 25: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
 	8,  // 26: recruitment.reporting.v1.StageDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	42, // 27: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
-	42, // 28: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
+	43, // 27: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
+	43, // 28: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
 	16, // 29: recruitment.reporting.v1.GetStageDurationsResponse.stages:type_name -> recruitment.reporting.v1.StageDuration
-	41, // 30: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
-	19, // 31: recruitment.reporting.v1.RegionSummary.stage_counts:type_name -> recruitment.reporting.v1.StageCount
-	42, // 32: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
-	42, // 33: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
-	20, // 34: recruitment.reporting.v1.GetRegionSummaryResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	42, // 35: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
-	20, // 36: recruitment.reporting.v1.ListRegionSummariesResponse.summaries:type_name -> recruitment.reporting.v1.RegionSummary
-	20, // 37: recruitment.reporting.v1.WatchRegionResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	41, // 38: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
-	27, // 39: recruitment.reporting.v1.Thresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
-	29, // 40: recruitment.reporting.v1.Thresholds.roles:type_name -> recruitment.reporting.v1.RoleThresholds
-	40, // 41: recruitment.reporting.v1.RoleThresholds.role:type_name -> recruitment.common.v1.JobRole
-	27, // 42: recruitment.reporting.v1.RoleThresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
-	28, // 43: recruitment.reporting.v1.GetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	28, // 44: recruitment.reporting.v1.SetThresholdsRequest.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	28, // 45: recruitment.reporting.v1.SetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	40, // 46: recruitment.reporting.v1.MyCase.role:type_name -> recruitment.common.v1.JobRole
-	41, // 47: recruitment.reporting.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
-	4,  // 48: recruitment.reporting.v1.MyCase.record:type_name -> recruitment.reporting.v1.CaseRecord
-	42, // 49: recruitment.reporting.v1.MyCase.since:type_name -> google.protobuf.Timestamp
-	0,  // 50: recruitment.reporting.v1.MyCase.severity:type_name -> recruitment.reporting.v1.Severity
-	0,  // 51: recruitment.reporting.v1.MyCase.next_threshold:type_name -> recruitment.reporting.v1.Severity
-	42, // 52: recruitment.reporting.v1.MyCase.next_threshold_at:type_name -> google.protobuf.Timestamp
-	1,  // 53: recruitment.reporting.v1.MyCase.kind:type_name -> recruitment.reporting.v1.StuckKind
-	43, // 54: recruitment.reporting.v1.MyCase.blocked_reason:type_name -> recruitment.common.v1.BlockReason
-	42, // 55: recruitment.reporting.v1.ListMyCasesRequest.as_of:type_name -> google.protobuf.Timestamp
-	34, // 56: recruitment.reporting.v1.ListMyCasesResponse.cases:type_name -> recruitment.reporting.v1.MyCase
-	2,  // 57: recruitment.reporting.v1.Workload.actor:type_name -> recruitment.reporting.v1.NextActor
-	42, // 58: recruitment.reporting.v1.Workload.oldest_since:type_name -> google.protobuf.Timestamp
-	42, // 59: recruitment.reporting.v1.GetWorkloadRequest.as_of:type_name -> google.protobuf.Timestamp
-	37, // 60: recruitment.reporting.v1.GetWorkloadResponse.rows:type_name -> recruitment.reporting.v1.Workload
-	42, // 61: recruitment.reporting.v1.GetWorkloadResponse.as_of:type_name -> google.protobuf.Timestamp
-	6,  // 62: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
-	11, // 63: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
-	14, // 64: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
-	17, // 65: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
-	21, // 66: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
-	23, // 67: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
-	25, // 68: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
-	30, // 69: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
-	32, // 70: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
-	35, // 71: recruitment.reporting.v1.ReportingService.ListMyCases:input_type -> recruitment.reporting.v1.ListMyCasesRequest
-	38, // 72: recruitment.reporting.v1.ReportingService.GetWorkload:input_type -> recruitment.reporting.v1.GetWorkloadRequest
-	7,  // 73: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
-	12, // 74: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
-	15, // 75: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
-	18, // 76: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
-	22, // 77: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
-	24, // 78: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
-	26, // 79: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
-	31, // 80: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
-	33, // 81: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
-	36, // 82: recruitment.reporting.v1.ReportingService.ListMyCases:output_type -> recruitment.reporting.v1.ListMyCasesResponse
-	39, // 83: recruitment.reporting.v1.ReportingService.GetWorkload:output_type -> recruitment.reporting.v1.GetWorkloadResponse
-	73, // [73:84] is the sub-list for method output_type
-	62, // [62:73] is the sub-list for method input_type
-	62, // [62:62] is the sub-list for extension type_name
-	62, // [62:62] is the sub-list for extension extendee
-	0,  // [0:62] is the sub-list for field type_name
+	19, // 30: recruitment.reporting.v1.GetStageDurationsResponse.checks:type_name -> recruitment.reporting.v1.CheckDuration
+	46, // 31: recruitment.reporting.v1.CheckDuration.check:type_name -> recruitment.common.v1.OfferCondition
+	8,  // 32: recruitment.reporting.v1.CheckDuration.days:type_name -> recruitment.reporting.v1.Statistics
+	42, // 33: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
+	20, // 34: recruitment.reporting.v1.RegionSummary.stage_counts:type_name -> recruitment.reporting.v1.StageCount
+	43, // 35: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
+	43, // 36: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
+	21, // 37: recruitment.reporting.v1.GetRegionSummaryResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
+	43, // 38: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
+	21, // 39: recruitment.reporting.v1.ListRegionSummariesResponse.summaries:type_name -> recruitment.reporting.v1.RegionSummary
+	21, // 40: recruitment.reporting.v1.WatchRegionResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
+	42, // 41: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
+	28, // 42: recruitment.reporting.v1.Thresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
+	30, // 43: recruitment.reporting.v1.Thresholds.roles:type_name -> recruitment.reporting.v1.RoleThresholds
+	41, // 44: recruitment.reporting.v1.RoleThresholds.role:type_name -> recruitment.common.v1.JobRole
+	28, // 45: recruitment.reporting.v1.RoleThresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
+	29, // 46: recruitment.reporting.v1.GetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	29, // 47: recruitment.reporting.v1.SetThresholdsRequest.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	29, // 48: recruitment.reporting.v1.SetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	41, // 49: recruitment.reporting.v1.MyCase.role:type_name -> recruitment.common.v1.JobRole
+	42, // 50: recruitment.reporting.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
+	4,  // 51: recruitment.reporting.v1.MyCase.record:type_name -> recruitment.reporting.v1.CaseRecord
+	43, // 52: recruitment.reporting.v1.MyCase.since:type_name -> google.protobuf.Timestamp
+	0,  // 53: recruitment.reporting.v1.MyCase.severity:type_name -> recruitment.reporting.v1.Severity
+	0,  // 54: recruitment.reporting.v1.MyCase.next_threshold:type_name -> recruitment.reporting.v1.Severity
+	43, // 55: recruitment.reporting.v1.MyCase.next_threshold_at:type_name -> google.protobuf.Timestamp
+	1,  // 56: recruitment.reporting.v1.MyCase.kind:type_name -> recruitment.reporting.v1.StuckKind
+	44, // 57: recruitment.reporting.v1.MyCase.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	43, // 58: recruitment.reporting.v1.ListMyCasesRequest.as_of:type_name -> google.protobuf.Timestamp
+	35, // 59: recruitment.reporting.v1.ListMyCasesResponse.cases:type_name -> recruitment.reporting.v1.MyCase
+	2,  // 60: recruitment.reporting.v1.Workload.actor:type_name -> recruitment.reporting.v1.NextActor
+	43, // 61: recruitment.reporting.v1.Workload.oldest_since:type_name -> google.protobuf.Timestamp
+	43, // 62: recruitment.reporting.v1.GetWorkloadRequest.as_of:type_name -> google.protobuf.Timestamp
+	38, // 63: recruitment.reporting.v1.GetWorkloadResponse.rows:type_name -> recruitment.reporting.v1.Workload
+	43, // 64: recruitment.reporting.v1.GetWorkloadResponse.as_of:type_name -> google.protobuf.Timestamp
+	6,  // 65: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
+	11, // 66: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
+	14, // 67: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
+	17, // 68: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
+	22, // 69: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
+	24, // 70: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
+	26, // 71: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
+	31, // 72: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
+	33, // 73: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
+	36, // 74: recruitment.reporting.v1.ReportingService.ListMyCases:input_type -> recruitment.reporting.v1.ListMyCasesRequest
+	39, // 75: recruitment.reporting.v1.ReportingService.GetWorkload:input_type -> recruitment.reporting.v1.GetWorkloadRequest
+	47, // 76: recruitment.reporting.v1.ReportingService.ListOutstandingChecks:input_type -> recruitment.reporting.v1.ListOutstandingChecksRequest
+	7,  // 77: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
+	12, // 78: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
+	15, // 79: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
+	18, // 80: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
+	23, // 81: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
+	25, // 82: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
+	27, // 83: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
+	32, // 84: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
+	34, // 85: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
+	37, // 86: recruitment.reporting.v1.ReportingService.ListMyCases:output_type -> recruitment.reporting.v1.ListMyCasesResponse
+	40, // 87: recruitment.reporting.v1.ReportingService.GetWorkload:output_type -> recruitment.reporting.v1.GetWorkloadResponse
+	48, // 88: recruitment.reporting.v1.ReportingService.ListOutstandingChecks:output_type -> recruitment.reporting.v1.ListOutstandingChecksResponse
+	77, // [77:89] is the sub-list for method output_type
+	65, // [65:77] is the sub-list for method input_type
+	65, // [65:65] is the sub-list for extension type_name
+	65, // [65:65] is the sub-list for extension extendee
+	0,  // [0:65] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_reporting_v1_reporting_proto_init() }
@@ -3101,13 +3226,14 @@ func file_recruitment_reporting_v1_reporting_proto_init() {
 	if File_recruitment_reporting_v1_reporting_proto != nil {
 		return
 	}
+	file_recruitment_reporting_v1_checks_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_reporting_v1_reporting_proto_rawDesc), len(file_recruitment_reporting_v1_reporting_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   35,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
