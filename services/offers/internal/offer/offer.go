@@ -94,7 +94,7 @@ func (o *Offer) Make(ch Change, band string, conditions []commonv1.OfferConditio
 	}
 	o.SalaryBand, o.Conditions = band, slices.Clone(conditions)
 	ev := o.Move(Producer, ch.Change, Made, "offer.made", "")
-	ev.Payload = &eventsv1.Event_OfferMade{OfferMade: &eventsv1.OfferMade{SalaryBandCode: band, Conditions: o.Conditions}}
+	ev.Payload = &eventsv1.Event_OfferMade{OfferMade: &eventsv1.OfferMade{SalaryBandCode: band, Conditions: o.Conditions, Checks: CheckConditions(o.Conditions)}}
 	return ev, nil
 }
 

@@ -108,6 +108,7 @@ func (a *App) Durations(c *Campaign) []Duration {
 	if start != nil && a.startedBeforeCleared() {
 		out = append(out, Duration{Measure: StartedBeforeCleared, End: *start})
 	}
+	out = append(out, a.checkDurations()...)
 	return append(out, a.stageDurations()...)
 }
 

@@ -1310,8 +1310,12 @@ type OfferMade struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	SalaryBandCode string                 `protobuf:"bytes,1,opt,name=salary_band_code,json=salaryBandCode,proto3" json:"salary_band_code,omitempty"`
 	Conditions     []v1.OfferCondition    `protobuf:"varint,2,rep,packed,name=conditions,proto3,enum=recruitment.common.v1.OfferCondition" json:"conditions,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The offer's pre-employment checks, each outstanding until
+	// offer.check_recorded says otherwise: its conditions but vetting, and
+	// right to work always. Absent from offers made before checks existed.
+	Checks        []v1.OfferCondition `protobuf:"varint,100,rep,packed,name=checks,proto3,enum=recruitment.common.v1.OfferCondition" json:"checks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *OfferMade) Reset() {
@@ -1354,6 +1358,13 @@ func (x *OfferMade) GetSalaryBandCode() string {
 func (x *OfferMade) GetConditions() []v1.OfferCondition {
 	if x != nil {
 		return x.Conditions
+	}
+	return nil
+}
+
+func (x *OfferMade) GetChecks() []v1.OfferCondition {
+	if x != nil {
+		return x.Checks
 	}
 	return nil
 }
@@ -2368,12 +2379,13 @@ const file_recruitment_events_v1_events_proto_rawDesc = "" +
 	"\bimported\x18\x01 \x01(\v2&.recruitment.common.v1.ImportedHistoryR\bimported\"2\n" +
 	"\x0fInterviewFailed\x12\x1f\n" +
 	"\vreason_code\x18\x01 \x01(\tR\n" +
-	"reasonCode\"|\n" +
+	"reasonCode\"\xbb\x01\n" +
 	"\tOfferMade\x12(\n" +
 	"\x10salary_band_code\x18\x01 \x01(\tR\x0esalaryBandCode\x12E\n" +
 	"\n" +
 	"conditions\x18\x02 \x03(\x0e2%.recruitment.common.v1.OfferConditionR\n" +
-	"conditions\"S\n" +
+	"conditions\x12=\n" +
+	"\x06checks\x18d \x03(\x0e2%.recruitment.common.v1.OfferConditionR\x06checks\"S\n" +
 	"\rOfferAccepted\x12B\n" +
 	"\bimported\x18\x01 \x01(\v2&.recruitment.common.v1.ImportedHistoryR\bimported\"0\n" +
 	"\rOfferDeclined\x12\x1f\n" +
@@ -2544,27 +2556,28 @@ var file_recruitment_events_v1_events_proto_depIdxs = []int32{
 	32, // 41: recruitment.events.v1.InterviewScheduled.scheduled_for:type_name -> google.protobuf.Timestamp
 	35, // 42: recruitment.events.v1.InterviewPassed.imported:type_name -> recruitment.common.v1.ImportedHistory
 	37, // 43: recruitment.events.v1.OfferMade.conditions:type_name -> recruitment.common.v1.OfferCondition
-	35, // 44: recruitment.events.v1.OfferAccepted.imported:type_name -> recruitment.common.v1.ImportedHistory
-	34, // 45: recruitment.events.v1.OfferStartDateSet.start_date:type_name -> recruitment.common.v1.Date
-	34, // 46: recruitment.events.v1.OfferStartDateSet.vetting_due_by:type_name -> recruitment.common.v1.Date
-	34, // 47: recruitment.events.v1.CandidateStarted.start_date:type_name -> recruitment.common.v1.Date
-	34, // 48: recruitment.events.v1.CandidateStarted.vetting_due_by:type_name -> recruitment.common.v1.Date
-	37, // 49: recruitment.events.v1.OfferCheckRecorded.check:type_name -> recruitment.common.v1.OfferCondition
-	38, // 50: recruitment.events.v1.OfferCheckRecorded.status:type_name -> recruitment.common.v1.CheckStatus
-	39, // 51: recruitment.events.v1.OfferCheckRecorded.waive_reason:type_name -> recruitment.common.v1.CheckWaiveReason
-	38, // 52: recruitment.events.v1.OfferCheckRecorded.previous_status:type_name -> recruitment.common.v1.CheckStatus
-	40, // 53: recruitment.events.v1.VettingOpened.level:type_name -> recruitment.common.v1.VettingLevel
-	41, // 54: recruitment.events.v1.VettingBlocked.reason:type_name -> recruitment.common.v1.BlockReason
-	0,  // 55: recruitment.events.v1.StuckChanged.rule:type_name -> recruitment.events.v1.StuckRule
-	36, // 56: recruitment.events.v1.StuckChanged.stage:type_name -> recruitment.common.v1.Stage
-	32, // 57: recruitment.events.v1.StuckChanged.since:type_name -> google.protobuf.Timestamp
-	42, // 58: recruitment.events.v1.StuckChanged.next_actor:type_name -> recruitment.common.v1.CallerRole
-	41, // 59: recruitment.events.v1.StuckChanged.blocked_reason:type_name -> recruitment.common.v1.BlockReason
-	60, // [60:60] is the sub-list for method output_type
-	60, // [60:60] is the sub-list for method input_type
-	60, // [60:60] is the sub-list for extension type_name
-	60, // [60:60] is the sub-list for extension extendee
-	0,  // [0:60] is the sub-list for field type_name
+	37, // 44: recruitment.events.v1.OfferMade.checks:type_name -> recruitment.common.v1.OfferCondition
+	35, // 45: recruitment.events.v1.OfferAccepted.imported:type_name -> recruitment.common.v1.ImportedHistory
+	34, // 46: recruitment.events.v1.OfferStartDateSet.start_date:type_name -> recruitment.common.v1.Date
+	34, // 47: recruitment.events.v1.OfferStartDateSet.vetting_due_by:type_name -> recruitment.common.v1.Date
+	34, // 48: recruitment.events.v1.CandidateStarted.start_date:type_name -> recruitment.common.v1.Date
+	34, // 49: recruitment.events.v1.CandidateStarted.vetting_due_by:type_name -> recruitment.common.v1.Date
+	37, // 50: recruitment.events.v1.OfferCheckRecorded.check:type_name -> recruitment.common.v1.OfferCondition
+	38, // 51: recruitment.events.v1.OfferCheckRecorded.status:type_name -> recruitment.common.v1.CheckStatus
+	39, // 52: recruitment.events.v1.OfferCheckRecorded.waive_reason:type_name -> recruitment.common.v1.CheckWaiveReason
+	38, // 53: recruitment.events.v1.OfferCheckRecorded.previous_status:type_name -> recruitment.common.v1.CheckStatus
+	40, // 54: recruitment.events.v1.VettingOpened.level:type_name -> recruitment.common.v1.VettingLevel
+	41, // 55: recruitment.events.v1.VettingBlocked.reason:type_name -> recruitment.common.v1.BlockReason
+	0,  // 56: recruitment.events.v1.StuckChanged.rule:type_name -> recruitment.events.v1.StuckRule
+	36, // 57: recruitment.events.v1.StuckChanged.stage:type_name -> recruitment.common.v1.Stage
+	32, // 58: recruitment.events.v1.StuckChanged.since:type_name -> google.protobuf.Timestamp
+	42, // 59: recruitment.events.v1.StuckChanged.next_actor:type_name -> recruitment.common.v1.CallerRole
+	41, // 60: recruitment.events.v1.StuckChanged.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	61, // [61:61] is the sub-list for method output_type
+	61, // [61:61] is the sub-list for method input_type
+	61, // [61:61] is the sub-list for extension type_name
+	61, // [61:61] is the sub-list for extension extendee
+	0,  // [0:61] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_events_v1_events_proto_init() }
