@@ -62,6 +62,9 @@ const (
 // Server is the dashboard's HTTP handler.
 type Server struct {
 	reports  Reports
+	// equalityReports is the equality service's client; nil: no equality
+	// page.
+	equalityReports Equality
 	hub      *live.Hub
 	sessions *session.Manager
 	log      *slog.Logger
@@ -80,7 +83,10 @@ type Server struct {
 type Config struct {
 	// Reports is the reporting client; its connection sends the bearer
 	// token of each call's context (bearer.FromContext).
-	Reports  Reports
+	Reports Reports
+	// Equality is the equality service's client, sending the bearer
+	// token as Reports does; nil serves no equality page.
+	Equality Equality
 	Hub      *live.Hub
 	Sessions *session.Manager
 	Log      *slog.Logger
@@ -106,13 +112,14 @@ func New(cfg Config) (*Server, error) {
 	if cfg.CSVPerMinute <= 0 || cfg.CSVBurst <= 0 {
 		return nil, errors.New("web: CSV downloads need a positive rate and burst")
 	}
-	s := &Server{reports: cfg.Reports, hub: cfg.Hub, sessions: cfg.Sessions, log: cfg.Log, now: cfg.Now, pages: p,
+	s := &Server{reports: cfg.Reports, equalityReports: cfg.Equality, hub: cfg.Hub, sessions: cfg.Sessions, log: cfg.Log, now: cfg.Now, pages: p,
 		mux: http.NewServeMux(), closing: make(chan struct{}),
 		csv: newLimiter(rate.Limit(cfg.CSVPerMinute/60), cfg.CSVBurst, cfg.Now)}
 	// Pages a person opens: without a session, sign in and come back.
 	s.mux.HandleFunc("GET /{$}", s.page(s.overview))
 	s.mux.HandleFunc("GET /regions/{region}", s.page(s.region))
 	s.mux.HandleFunc("GET /my", s.page(s.myCases))
+	s.mux.HandleFunc("GET /regions/{region}/equality", s.page(s.equality))
 	s.mux.HandleFunc("GET /regions/{region}/stuck.csv", s.page(s.stuckCSV))
 	// What the live script fetches: without a session, 401.
 	s.mux.HandleFunc("GET /events", s.script(s.overviewEvents))
