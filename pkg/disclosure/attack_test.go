@@ -2,7 +2,6 @@ package disclosure
 
 import (
 	"fmt"
-	"testing"
 )
 
 // The attacker of these tests reads only what is published — every table of
@@ -17,6 +16,15 @@ import (
 // value each hidden count can take. Unlike Protect's own check (interval
 // propagation), the search is exact: it finds every narrowing the linear
 // facts allow, over the integers.
+
+// testingT is what the attack helpers need of *testing.T and *rapid.T.
+type testingT interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Errorf(format string, args ...any)
+	Error(args ...any)
+	Logf(format string, args ...any)
+}
 
 type avar struct{ lo, hi int }
 
@@ -46,21 +54,14 @@ type target struct {
 // attackView builds the attacker's system for the published tree pub of the
 // raw tree raw (raw is read only for the all-candidates column totals and to
 // name which counts were small).
-func attackView(t *testing.T, cfg Config, raw Node, pub PublishedNode) (*attacker, []target) {
+func attackView(t testingT, cfg Config, raw Node, pub PublishedNode) (*attacker, []target) {
 	t.Helper()
 	cfg = cfg.WithDefaults()
 	a := &attacker{budget: 20000}
 	var targets []target
 	ceiling := 0
 	for _, row := range raw.Table.Cells {
-		if len(row) > 0 {
-			ceiling += row[0]
-			if !raw.Table.Nested {
-				for _, v := range row[1:] {
-					ceiling += v
-				}
-			}
-		}
+		ceiling += row[0]
 	}
 	newVar := func(c Cell, raw int, name string) int {
 		i := len(a.dom)
@@ -80,7 +81,7 @@ func attackView(t *testing.T, cfg Config, raw Node, pub PublishedNode) (*attacke
 			a.dom = append(a.dom, avar{0, ceiling})
 		}
 		protected := c.Suppressed && (c.Reason == ReasonPrimary || c.Reason == ReasonSecondary)
-		if protected || raw < cfg.Threshold {
+		if protected || (raw < cfg.Threshold && c.Reason != reasonUnpublished) {
 			targets = append(targets, target{i, raw, name})
 		}
 		return i
@@ -91,7 +92,6 @@ func attackView(t *testing.T, cfg Config, raw Node, pub PublishedNode) (*attacke
 	}
 	type ids struct {
 		cells    [][]int
-		rowTot   []int
 		declared int
 	}
 	var walk func(n Node, p PublishedNode, path string) ids
@@ -120,53 +120,33 @@ func attackView(t *testing.T, cfg Config, raw Node, pub PublishedNode) (*attacke
 			}
 			a.cons = append(a.cons, acons{total: colTot[c], parts: parts})
 		}
-		base := make([]int, len(tb.Rows))
-		var total int
-		if tb.Nested {
-			for r := range tb.Rows {
-				for c := 1; c < len(tb.Cols); c++ {
-					a.cons = append(a.cons, acons{total: out.cells[r][c-1], parts: []int{out.cells[r][c]}, chain: true})
-				}
-				base[r] = out.cells[r][0]
+		for r := range tb.Rows {
+			for c := 1; c < len(tb.Cols); c++ {
+				a.cons = append(a.cons, acons{total: out.cells[r][c-1], parts: []int{out.cells[r][c]}, chain: true})
 			}
-			total = colTot[0]
-		} else {
-			out.rowTot = make([]int, len(tb.Rows))
-			all := 0
-			for r := range tb.Rows {
-				rs := 0
-				for _, v := range tb.Cells[r] {
-					rs += v
-				}
-				all += rs
-				out.rowTot[r] = newVar(pb.RowTotals[r], rs, fmt.Sprintf("%s[%s,total]", path, tb.Rows[r]))
-				a.cons = append(a.cons, acons{total: out.rowTot[r], parts: out.cells[r]})
-				base[r] = out.rowTot[r]
-			}
-			total = knownVar(all)
-			a.cons = append(a.cons, acons{total: total, parts: out.rowTot}, acons{total: total, parts: colTot})
 		}
+		total := colTot[0]
+		total0 := colTotal0(tb)
 		notDecl := map[int]bool{}
 		for _, r := range tb.NotDeclared {
 			notDecl[r] = true
 		}
 		var decl, undecl []int
-		dv := 0
 		for r := range tb.Rows {
 			if notDecl[r] {
-				undecl = append(undecl, base[r])
+				undecl = append(undecl, out.cells[r][0])
 				continue
 			}
-			decl = append(decl, base[r])
-			if tb.Nested {
-				dv += tb.Cells[r][0]
-			} else {
-				for _, v := range tb.Cells[r] {
-					dv += v
-				}
-			}
+			decl = append(decl, out.cells[r][0])
 		}
-		out.declared = newVar(pb.Declared, dv, path+"[declared]")
+		// Not published, but the gate's side is: shown or withheld.
+		need := MinDeclared(cfg, total0)
+		if pb.Withheld {
+			a.dom = append(a.dom, avar{0, need - 1})
+		} else {
+			a.dom = append(a.dom, avar{need, total0})
+		}
+		out.declared = len(a.dom) - 1
 		a.cons = append(a.cons, acons{total: out.declared, parts: decl}, acons{total: total, parts: append([]int{out.declared}, undecl...)})
 		kids := make([]ids, len(n.Children))
 		for i, ch := range n.Children {
@@ -183,9 +163,6 @@ func attackView(t *testing.T, cfg Config, raw Node, pub PublishedNode) (*attacke
 			for r := range tb.Rows {
 				for c := range tb.Cols {
 					link(out.cells[r][c], func(k ids) int { return k.cells[r][c] })
-				}
-				if out.rowTot != nil {
-					link(out.rowTot[r], func(k ids) int { return k.rowTot[r] })
 				}
 			}
 			link(out.declared, func(k ids) int { return k.declared })
@@ -286,7 +263,7 @@ func (a *attacker) feasible(d []avar, nodes *int) (found, ok bool) {
 // each end moved inwards while an integer search proves it infeasible. An
 // undecided search keeps the LP end (counted in undecided): the attack is
 // then at least as strong as an LP audit.
-func (a *attacker) intervals(t *testing.T, vars []int) (lo, hi []int, undecided int) {
+func (a *attacker) intervals(t testingT, vars []int) (lo, hi []int, undecided int) {
 	t.Helper()
 	d := append([]avar(nil), a.dom...)
 	if !a.propagate(d) {
@@ -327,6 +304,24 @@ func (a *attacker) intervals(t *testing.T, vars []int) (lo, hi []int, undecided 
 	return lo, hi, undecided
 }
 
+// reasonUnpublished marks the counts of a table nobody publishes (the union
+// of two windows): the attacker relates the published tables through it
+// but it is not itself a target.
+const reasonUnpublished = "unpublished"
+
+// unpublished is the publication of a table that is not published: every
+// count hidden, only its all-candidates totals known.
+func unpublished(tb Table) Published {
+	p := Published{Rows: tb.Rows, Cols: tb.Cols, Cells: make([][]Cell, len(tb.Rows))}
+	hidden := Cell{Suppressed: true, Reason: reasonUnpublished}
+	for r := range tb.Rows {
+		for range tb.Cols {
+			p.Cells[r] = append(p.Cells[r], hidden)
+		}
+	}
+	return p
+}
+
 // hideAll is the publication that hides every count but the all-candidates
 // totals, each with the reason its size gives: what the attacker knows with
 // no equality table published at all.
@@ -339,7 +334,7 @@ func hideAll(cfg Config, raw Node) PublishedNode {
 		return Cell{Suppressed: true, Reason: ReasonSecondary}
 	}
 	tb := raw.Table
-	p := Published{Rows: tb.Rows, Cols: tb.Cols, Nested: tb.Nested, Cells: make([][]Cell, len(tb.Rows))}
+	p := Published{Rows: tb.Rows, Cols: tb.Cols, Cells: make([][]Cell, len(tb.Rows))}
 	dv := 0
 	notDecl := map[int]bool{}
 	for _, r := range tb.NotDeclared {
@@ -347,23 +342,14 @@ func hideAll(cfg Config, raw Node) PublishedNode {
 	}
 	for r, row := range tb.Cells {
 		p.Cells[r] = make([]Cell, len(row))
-		rs := 0
 		for c, v := range row {
 			p.Cells[r][c] = hide(v)
-			rs += v
-		}
-		if !tb.Nested {
-			p.RowTotals = append(p.RowTotals, hide(rs))
 		}
 		if !notDecl[r] {
-			if tb.Nested {
-				dv += row[0]
-			} else {
-				dv += rs
-			}
+			dv += row[0]
 		}
 	}
-	p.Declared = hide(dv)
+	p.Withheld = dv < MinDeclared(cfg, colTotal0(tb))
 	out := PublishedNode{Published: p}
 	for _, ch := range raw.Children {
 		out.Children = append(out.Children, hideAll(cfg, ch))
@@ -372,7 +358,7 @@ func hideAll(cfg Config, raw Node) PublishedNode {
 }
 
 // assertUnrecoverable fails for every leak the attack finds in pub.
-func assertUnrecoverable(t *testing.T, cfg Config, raw Node, pub PublishedNode) {
+func assertUnrecoverable(t testingT, cfg Config, raw Node, pub PublishedNode) {
 	t.Helper()
 	for _, l := range leaks(t, cfg, raw, pub) {
 		t.Error(l)
@@ -383,7 +369,7 @@ func assertUnrecoverable(t *testing.T, cfg Config, raw Node, pub PublishedNode) 
 // the threshold, however hidden) the attacker narrows to fewer than
 // Threshold values, unless hiding everything would leave him that narrow
 // interval anyway.
-func leaks(t *testing.T, cfg Config, raw Node, pub PublishedNode) []string {
+func leaks(t testingT, cfg Config, raw Node, pub PublishedNode) []string {
 	t.Helper()
 	cfg = cfg.WithDefaults()
 	a, targets := attackView(t, cfg, raw, pub)
@@ -409,4 +395,12 @@ func leaks(t *testing.T, cfg Config, raw Node, pub PublishedNode) []string {
 			tg.name, tg.raw, lo[k], hi[k], hi[k]-lo[k]+1, blo[k], bhi[k]))
 	}
 	return out
+}
+
+func colTotal0(tb Table) int {
+	n := 0
+	for _, row := range tb.Cells {
+		n += row[0]
+	}
+	return n
 }

@@ -21,6 +21,7 @@ package disclosure
 
 import (
 	"fmt"
+	"math"
 )
 
 // Defaults of Config: a zero field takes its default.
@@ -87,20 +88,19 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Table is one characteristic's raw counts: rows are its categories, which
+// Table is one characteristic's funnel: rows are its categories, which
 // must be exhaustive (including "prefer not to say" and "not answered"), so
 // that each column sums to the all-candidates count of that column; columns
-// are pipeline stages.
+// are successive pipeline stages (applied, reached sift, ...), each
+// counting a subset of the previous one's people, so a row never grows
+// along the columns and the table's people are its first column.
 type Table struct {
 	Rows, Cols []string
 	// Cells[r][c] is the raw count of row r in column c.
 	Cells [][]int
-	// Nested: each column counts a subset of the previous one's people (a
-	// funnel: reached sift, reached interview, ...). Then a row cannot
-	// grow along the columns (the attacker knows that too), a row has no
-	// total (it would count a person once per stage reached) and the
-	// table's people are its first column. Otherwise the columns are
-	// disjoint and each row has a total.
+	// Nested must be true: only funnels are supported. A table of disjoint
+	// columns (each row with a total) is refused, because its protection
+	// is not proven against the attack (docs/design.md).
 	Nested bool
 	// NotDeclared lists the rows that are not a declaration ("prefer not
 	// to say", "not answered"): they count against the declaration rate
@@ -121,21 +121,14 @@ type Cell struct {
 // from the sum of the published cells).
 type Published struct {
 	Rows, Cols []string
-	Nested     bool
 	Cells      [][]Cell
-	// RowTotals is nil for a Nested table (its people are column 0).
-	RowTotals []Cell
 	// ColTotals are the all-candidates counts of each column, rounded.
 	ColTotals []Cell
-	// Total is the table's people: ColTotals[0] for a Nested table, the
-	// sum of all cells otherwise.
+	// Total is the table's people: ColTotals[0].
 	Total Cell
-	// Declared is how many of the table's people declared a category,
-	// protected like any count.
-	Declared Cell
-	// Withheld: the declaration rate is below Config.MinDeclarationRate,
-	// so every row cell and row total is suppressed (ReasonDeclaration);
-	// the column totals, Total and Declared remain.
+	// Withheld: fewer than MinDeclared of the table's people declared a
+	// category, so every row's cells are suppressed (ReasonDeclaration);
+	// the column totals and Total remain.
 	Withheld bool
 
 	notDeclared []bool
@@ -226,13 +219,46 @@ func GroupShown(cfg Config, n int) bool {
 	return n >= cfg.WithDefaults().Threshold
 }
 
-// DeclarationRate is Declared over Total, from the published (rounded)
-// counts; false when either is suppressed or the total is zero.
+// DeclarationRate is the share of the table's people in declared rows,
+// from the published counts: Total less the undeclared rows' first column,
+// over Total. False when one of those is suppressed, the total is zero or
+// the table is withheld. (No declared count of its own is published: it
+// would be one more sum over the first column for the attacker, costing a
+// second suppression in it.)
 func (p Published) DeclarationRate() (float64, bool) {
-	if p.Declared.Suppressed || p.Total.Suppressed || p.Total.Value == 0 {
+	if p.Withheld || p.Total.Suppressed || p.Total.Value == 0 {
 		return 0, false
 	}
-	return float64(p.Declared.Value) / float64(p.Total.Value), true
+	undeclared := 0
+	for r := range p.Rows {
+		if !p.isNotDeclared(r) {
+			continue
+		}
+		c := p.Cells[r][0]
+		if c.Suppressed {
+			return 0, false
+		}
+		undeclared += c.Value
+	}
+	return float64(p.Total.Value-undeclared) / float64(p.Total.Value), true
+}
+
+// MinDeclared is the fewest declared people of total for a table to be shown
+// (Config.MinDeclarationRate of total, rounded up); a table of no one is
+// never shown.
+func MinDeclared(cfg Config, total int) int {
+	if total <= 0 {
+		return 1
+	}
+	x := cfg.WithDefaults().MinDeclarationRate * float64(total)
+	d := int(math.Ceil(x))
+	for d > 0 && float64(d-1) >= x {
+		d--
+	}
+	for float64(d) < x {
+		d++
+	}
+	return d
 }
 
 // Impact is a row's conversion relative to the most successful declared

@@ -22,7 +22,7 @@ type chain struct{ hi, lo int } // val[lo] <= val[hi]
 
 type nodeIDs struct {
 	cells    [][]int
-	rowTot   []int // nil when nested
+	exits    [][]int // nested: exits[r][c] = cells[r][c] - cells[r][c+1], never published
 	colTot   []int
 	total    int
 	declared int
@@ -31,9 +31,15 @@ type nodeIDs struct {
 type model struct {
 	val   []int
 	known []bool // the attacker knows it exactly whatever is published
-	sums  []sum
-	chain []chain
-	nodes []nodeIDs // preorder
+	// aux marks variables that are never published but that the attacker
+	// can reason with (a funnel's drop-outs between two stages).
+	aux []bool
+	// auxLo, auxHi bound aux variables where the publication says more than
+	// [0, ceiling] (the declared count: the gate's side); auxHi < 0 unset.
+	auxLo, auxHi []int
+	sums         []sum
+	chain        []chain
+	nodes        []nodeIDs // preorder
 
 	sup    []bool
 	reason []string
@@ -44,7 +50,32 @@ type model struct {
 func (m *model) newVar(v int, known bool) int {
 	m.val = append(m.val, v)
 	m.known = append(m.known, known)
+	m.aux = append(m.aux, false)
 	return len(m.val) - 1
+}
+
+func (m *model) newAux(v int) int {
+	i := m.newVar(v, false)
+	m.aux[i] = true
+	return i
+}
+
+// gate bounds every node's declared count by the side of the
+// declaration-rate gate its publication shows.
+func (m *model) gate(cfg Config) {
+	m.auxLo, m.auxHi = make([]int, len(m.val)), make([]int, len(m.val))
+	for i := range m.auxHi {
+		m.auxHi[i] = -1
+	}
+	for _, ids := range m.nodes {
+		total := m.val[ids.total]
+		d := ids.declared
+		if need := MinDeclared(cfg, total); m.val[d] >= need {
+			m.auxLo[d], m.auxHi[d] = need, total
+		} else {
+			m.auxLo[d], m.auxHi[d] = 0, need-1
+		}
+	}
 }
 
 func build(root Node) (*model, error) {
@@ -89,13 +120,16 @@ func build(root Node) (*model, error) {
 // add adds n's table and its children's, returning n's variables.
 func (m *model) add(n Node, shape Table, notDeclared []bool, path string) (nodeIDs, error) {
 	t := n.Table
-	if !slices.Equal(t.Rows, shape.Rows) || !slices.Equal(t.Cols, shape.Cols) || t.Nested != shape.Nested {
-		return nodeIDs{}, fmt.Errorf("table %s: rows, columns and nesting must be the root's", path)
+	if !t.Nested {
+		return nodeIDs{}, fmt.Errorf("table %s: only funnels are supported (Nested: each column a subset of the previous)", path)
+	}
+	if !slices.Equal(t.Rows, shape.Rows) || !slices.Equal(t.Cols, shape.Cols) || !slices.Equal(t.NotDeclared, shape.NotDeclared) {
+		return nodeIDs{}, fmt.Errorf("table %s: rows, columns and undeclared rows must be the root's", path)
 	}
 	if len(t.Cells) != len(t.Rows) {
 		return nodeIDs{}, fmt.Errorf("table %s: %d rows of cells for %d rows", path, len(t.Cells), len(t.Rows))
 	}
-	ids := nodeIDs{cells: make([][]int, len(t.Rows)), colTot: make([]int, len(t.Cols))}
+	ids := nodeIDs{cells: make([][]int, len(t.Rows)), exits: make([][]int, len(t.Rows)), colTot: make([]int, len(t.Cols))}
 	m.nodes = append(m.nodes, ids)
 	at := len(m.nodes) - 1
 	colSum := make([]int, len(t.Cols))
@@ -108,8 +142,8 @@ func (m *model) add(n Node, shape Table, notDeclared []bool, path string) (nodeI
 			if v < 0 {
 				return nodeIDs{}, fmt.Errorf("table %s: negative count in row %q column %q", path, t.Rows[r], t.Cols[c])
 			}
-			if t.Nested && c > 0 && v > row[c-1] {
-				return nodeIDs{}, fmt.Errorf("table %s: nested table, row %q grows from column %q to %q", path, t.Rows[r], t.Cols[c-1], t.Cols[c])
+			if c > 0 && v > row[c-1] {
+				return nodeIDs{}, fmt.Errorf("table %s: row %q grows from column %q to %q", path, t.Rows[r], t.Cols[c-1], t.Cols[c])
 			}
 			ids.cells[r][c] = m.newVar(v, false)
 			colSum[c] += v
@@ -123,41 +157,42 @@ func (m *model) add(n Node, shape Table, notDeclared []bool, path string) (nodeI
 		}
 		m.sums = append(m.sums, sum{ids.colTot[c], parts})
 	}
-	// base[r] is row r's people: its first column in a funnel, else its total.
-	base := make([]int, len(t.Rows))
-	if t.Nested {
-		for r := range t.Rows {
-			m.chainRow(ids.cells[r])
-			base[r] = ids.cells[r][0]
+	// A funnel row is its drop-outs at each stage plus those still in the
+	// last; the drop-outs of a stage over all rows are known (the
+	// difference of two all-candidates counts). Through these variables
+	// interval propagation finds what the attacker gets by adding the
+	// chains of several rows (Σ later stage ≤ Σ earlier stage).
+	for r, row := range t.Cells {
+		m.chainRow(ids.cells[r])
+		ids.exits[r] = make([]int, len(row)-1)
+		for c := range len(row) - 1 {
+			ids.exits[r][c] = m.newAux(row[c] - row[c+1])
+			m.sums = append(m.sums, sum{ids.cells[r][c], []int{ids.cells[r][c+1], ids.exits[r][c]}})
 		}
-		ids.total = ids.colTot[0]
-	} else {
-		ids.rowTot = make([]int, len(t.Rows))
-		all := 0
-		for r, row := range t.Cells {
-			rs := 0
-			for _, v := range row {
-				rs += v
-			}
-			all += rs
-			ids.rowTot[r] = m.newVar(rs, false)
-			m.sums = append(m.sums, sum{ids.rowTot[r], slices.Clone(ids.cells[r])})
-			base[r] = ids.rowTot[r]
-		}
-		ids.total = m.newVar(all, true)
-		m.sums = append(m.sums, sum{ids.total, slices.Clone(ids.rowTot)}, sum{ids.total, slices.Clone(ids.colTot)})
 	}
+	for c := range len(t.Cols) - 1 {
+		parts := make([]int, len(t.Rows))
+		for r := range t.Rows {
+			parts[r] = ids.exits[r][c]
+		}
+		m.sums = append(m.sums, sum{m.newVar(colSum[c]-colSum[c+1], true), parts})
+	}
+	// The table's people are its first column; the declared count and the
+	// undeclared rows make them up.
+	ids.total = ids.colTot[0]
 	var decl, undecl []int
 	dv := 0
 	for r := range t.Rows {
 		if notDeclared[r] {
-			undecl = append(undecl, base[r])
+			undecl = append(undecl, ids.cells[r][0])
 		} else {
-			decl = append(decl, base[r])
-			dv += m.val[base[r]]
+			decl = append(decl, ids.cells[r][0])
+			dv += t.Cells[r][0]
 		}
 	}
-	ids.declared = m.newVar(dv, false)
+	// The declared count is not published, but whether the table is
+	// withheld tells on which side of the gate it lies (protect bounds it).
+	ids.declared = m.newAux(dv)
 	m.sums = append(m.sums, sum{ids.declared, decl}, sum{ids.total, append([]int{ids.declared}, undecl...)})
 	m.nodes[at] = ids
 
@@ -181,17 +216,14 @@ func (m *model) add(n Node, shape Table, notDeclared []bool, path string) (nodeI
 			for c := range t.Cols {
 				link(ids.cells[r][c], func(k nodeIDs) int { return k.cells[r][c] })
 			}
-			if ids.rowTot != nil {
-				link(ids.rowTot[r], func(k nodeIDs) int { return k.rowTot[r] })
+			for c := range ids.exits[r] {
+				link(ids.exits[r][c], func(k nodeIDs) int { return k.exits[r][c] })
 			}
 		}
 		for c := range t.Cols {
 			link(ids.colTot[c], func(k nodeIDs) int { return k.colTot[c] })
 		}
 		link(ids.declared, func(k nodeIDs) int { return k.declared })
-		if !t.Nested {
-			link(ids.total, func(k nodeIDs) int { return k.total })
-		}
 	}
 	return ids, nil
 }
@@ -206,11 +238,12 @@ func (m *model) chainRow(row []int) {
 // then more (secondary) until the attack leaves every suppressed count at
 // least Threshold possible values — or as many as the known totals leave.
 func (m *model) protect(cfg Config) {
+	m.gate(cfg)
 	n := len(m.val)
 	m.sup = make([]bool, n)
 	m.reason = make([]string, n)
 	for i, v := range m.val {
-		if v < cfg.Threshold {
+		if v < cfg.Threshold && !m.aux[i] {
 			m.sup[i], m.reason[i] = true, ReasonPrimary
 		}
 	}
@@ -218,16 +251,20 @@ func (m *model) protect(cfg Config) {
 	for i := range all {
 		all[i] = !m.known[i] || m.sup[i]
 	}
-	blo, bhi := m.bounds(cfg, all)
+	// Unconverged baseline intervals are only wider: the need is higher.
+	blo, bhi, _ := m.bounds(cfg, all)
 	need := make([]int, n)
 	for i := range need {
 		need[i] = min(cfg.Threshold-1, bhi[i]-blo[i])
 	}
 	for range n + 1 {
-		lo, hi := m.bounds(cfg, m.sup)
+		lo, hi, converged := m.bounds(cfg, m.sup)
+		if !converged {
+			break // wider than the attacker's: cannot vouch for any
+		}
 		var failing []int
 		for i := range m.val {
-			if m.sup[i] && !m.known[i] && hi[i]-lo[i] < need[i] {
+			if m.sup[i] && !m.known[i] && !m.aux[i] && hi[i]-lo[i] < need[i] {
 				failing = append(failing, i)
 			}
 		}
@@ -257,7 +294,7 @@ func (m *model) protect(cfg Config) {
 	// Nothing left to suppress near a failing cell: hide every count the
 	// attacker does not already know. That is the baseline, so it passes.
 	for i := range m.val {
-		if !m.known[i] && !m.sup[i] {
+		if !m.known[i] && !m.aux[i] && !m.sup[i] {
 			m.sup[i], m.reason[i] = true, ReasonSecondary
 		}
 	}
@@ -275,42 +312,56 @@ func (m *model) members(k int) []int {
 
 // candidate picks the published count to hide next for failing variable i:
 // from the constraint of i with the fewest hidden members (where hiding one
-// more widens i the most), the smallest count (the least information lost);
-// -1 when every neighbour is hidden or known.
+// more widens i the most), the smallest count (the least information lost).
+// When every member of i's constraints is hidden or known, it looks one and
+// then two constraints further out; -1 when there is nothing there either.
 func (m *model) candidate(i int) int {
 	type option struct{ hidden, val, id int }
-	var best *option
-	for _, k := range m.cons[i] {
-		mem := m.members(k)
-		hidden := 0
-		for _, v := range mem {
-			if m.sup[v] && !m.known[v] {
-				hidden++
+	seen := map[int]bool{i: true}
+	frontier := []int{i}
+	for range 3 {
+		var best *option
+		var next []int
+		for _, v := range frontier {
+			for _, k := range m.cons[v] {
+				mem := m.members(k)
+				hidden := 0
+				for _, u := range mem {
+					if m.sup[u] && !m.known[u] {
+						hidden++
+					}
+				}
+				for _, u := range mem {
+					if !seen[u] {
+						seen[u] = true
+						next = append(next, u)
+					}
+					if m.sup[u] || m.known[u] || m.aux[u] {
+						continue
+					}
+					o := option{hidden, m.val[u], u}
+					if best == nil || cmp.Or(cmp.Compare(o.hidden, best.hidden), cmp.Compare(o.val, best.val), cmp.Compare(o.id, best.id)) < 0 {
+						best = &o
+					}
+				}
 			}
 		}
-		for _, v := range mem {
-			if m.sup[v] || m.known[v] {
-				continue
-			}
-			o := option{hidden, m.val[v], v}
-			if best == nil || cmp.Or(cmp.Compare(o.hidden, best.hidden), cmp.Compare(o.val, best.val), cmp.Compare(o.id, best.id)) < 0 {
-				best = &o
-			}
+		if best != nil {
+			return best.id
 		}
+		frontier = next
 	}
-	if best == nil {
-		return -1
-	}
-	return best.id
+	return -1
 }
 
 // bounds is the attacker: the interval of every variable given what is
 // published when hidden marks the suppressed ones — a published count lies
 // in its rounding interval and is at least the threshold; a primary hidden
 // count is below it, a secondary one at or above; known totals are exact —
-// narrowed by interval propagation over the sums and chains to a fixpoint
-// (or a work limit, which leaves the intervals wider, never wrong).
-func (m *model) bounds(cfg Config, hidden []bool) (lo, hi []int) {
+// narrowed by interval propagation over the sums and chains to a fixpoint.
+// converged is false when a work limit stopped it first: the intervals
+// still hold the true values but may be wider than the attacker's.
+func (m *model) bounds(cfg Config, hidden []bool) (lo, hi []int, converged bool) {
 	n := len(m.val)
 	lo, hi = make([]int, n), make([]int, n)
 	ceiling := 0
@@ -323,6 +374,10 @@ func (m *model) bounds(cfg Config, hidden []bool) (lo, hi []int) {
 		switch {
 		case m.known[i]:
 			lo[i], hi[i] = v, v
+		case m.aux[i] && m.auxHi[i] >= 0:
+			lo[i], hi[i] = m.auxLo[i], m.auxHi[i]
+		case m.aux[i]:
+			lo[i], hi[i] = 0, ceiling
 		case hidden[i] && v < cfg.Threshold:
 			lo[i], hi[i] = 0, cfg.Threshold-1
 		case hidden[i]:
@@ -351,7 +406,10 @@ func (m *model) bounds(cfg Config, hidden []bool) (lo, hi []int) {
 			}
 		}
 	}
-	for budget := 200 * (nc + 1); len(queue) > 0 && budget > 0; budget-- {
+	for budget := 1000 * (nc + 1); len(queue) > 0; budget-- {
+		if budget == 0 {
+			return lo, hi, false
+		}
 		k := queue[0]
 		queue = queue[1:]
 		queued[k] = false
@@ -373,7 +431,7 @@ func (m *model) bounds(cfg Config, hidden []bool) (lo, hi []int) {
 			set(p, tl-(sh-hi[p]), th-(sl-lo[p]))
 		}
 	}
-	return lo, hi
+	return lo, hi, true
 }
 
 func (m *model) cell(cfg Config, v int) Cell {
@@ -394,18 +452,16 @@ func (m *model) publishFrom(cfg Config, n Node, at *int) PublishedNode {
 	*at++
 	t := n.Table
 	p := Published{
-		Rows: slices.Clone(t.Rows), Cols: slices.Clone(t.Cols), Nested: t.Nested,
+		Rows: slices.Clone(t.Rows), Cols: slices.Clone(t.Cols),
 		Cells:       make([][]Cell, len(t.Rows)),
 		ColTotals:   make([]Cell, len(t.Cols)),
 		Total:       m.cell(cfg, ids.total),
-		Declared:    m.cell(cfg, ids.declared),
 		notDeclared: make([]bool, len(t.Rows)),
 	}
 	for _, r := range t.NotDeclared {
 		p.notDeclared[r] = true
 	}
-	total, declared := m.val[ids.total], m.val[ids.declared]
-	p.Withheld = total == 0 || float64(declared) < cfg.MinDeclarationRate*float64(total)
+	p.Withheld = m.val[ids.declared] < MinDeclared(cfg, m.val[ids.total])
 	withheld := Cell{Suppressed: true, Reason: ReasonDeclaration}
 	for r := range t.Rows {
 		p.Cells[r] = make([]Cell, len(t.Cols))
@@ -413,15 +469,6 @@ func (m *model) publishFrom(cfg Config, n Node, at *int) PublishedNode {
 			p.Cells[r][c] = m.cell(cfg, ids.cells[r][c])
 			if p.Withheld {
 				p.Cells[r][c] = withheld
-			}
-		}
-	}
-	if ids.rowTot != nil {
-		p.RowTotals = make([]Cell, len(t.Rows))
-		for r := range t.Rows {
-			p.RowTotals[r] = m.cell(cfg, ids.rowTot[r])
-			if p.Withheld {
-				p.RowTotals[r] = withheld
 			}
 		}
 	}
