@@ -15,8 +15,9 @@ import (
 	equalityv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/equality/v1"
 )
 
-// Suppressed is how a suppressed cell reads.
-const Suppressed = "suppressed"
+// Suppressed is how a suppressed figure reads ("confidential", as the
+// Office for National Statistics marks it).
+const Suppressed = "[c]"
 
 // All is the category of the rows giving every application's counts (the
 // stage totals).
@@ -87,7 +88,8 @@ func Rows(r *equalityv1.GetEqualityFunnelResponse) [][]string {
 func Notes(r *equalityv1.GetEqualityFunnelResponse) []string {
 	p := r.GetPolicy()
 	notes := []string{
-		"declaration rate " + Measure(r.GetDeclarationRate()) + " (" + Count(r.GetDeclared()) + " of " + Count(r.GetTotal()) + " declared)",
+		"declaration rate " + Measure(r.GetDeclarationRate()) + " of " + Count(r.GetTotal()) + " applications",
+		Suppressed + ": suppressed by disclosure control",
 		"counts below " + strconv.Itoa(int(p.GetThreshold())) + " suppressed, with others so none can be recovered; counts rounded to the nearest " +
 			strconv.Itoa(int(p.GetRoundBase())) + "; a characteristic is shown where at least " +
 			strconv.FormatFloat(p.GetMinDeclarationRate()*100, 'f', 0, 64) + "% declared",

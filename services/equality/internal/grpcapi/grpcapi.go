@@ -85,7 +85,9 @@ func queryFromProto(req *pb.GetEqualityFunnelRequest) (funnel.Query, error) {
 }
 
 func count(c disclosure.Cell) *pb.Count {
-	return &pb.Count{Value: int64(c.Value), Suppressed: c.Suppressed, Reason: c.Reason}
+	// The reason stays out: knowing a cell was hidden to protect another
+	// helps to guess both.
+	return &pb.Count{Value: int64(c.Value), Suppressed: c.Suppressed}
 }
 
 func measure(m funnel.Measure) *pb.Measure {
@@ -102,7 +104,7 @@ func FunnelToProto(f funnel.Funnel) *pb.GetEqualityFunnelResponse {
 		Region: f.Query.Region, CampaignId: f.Query.CampaignID, From: event.Date(f.Query.From), To: event.Date(f.Query.To),
 		Characteristic: handoff.CharacteristicToProto(f.Query.Characteristic), Stages: funnel.Stages,
 		DeclarationRate: measure(f.DeclarationRate), Shown: !p.Withheld,
-		Total: count(p.Total), Declared: count(p.Declared),
+		Total: count(p.Total),
 		Policy: &pb.DisclosurePolicy{Threshold: int32(f.Policy.Threshold), RoundBase: int32(f.Policy.RoundBase),
 			MinDeclarationRate: f.Policy.MinDeclarationRate},
 	}

@@ -301,15 +301,15 @@ func (x *GetEqualityFunnelRequest) GetCharacteristic() Characteristic {
 	return Characteristic_CHARACTERISTIC_UNSPECIFIED
 }
 
-// Count is a published count: rounded, or suppressed.
+// Count is a published count: rounded, or suppressed. Why a count is
+// suppressed (below the threshold, or to protect another) is not said: it
+// would help to guess it.
 type Count struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Rounded to the policy's base; 0 when suppressed.
-	Value      int64 `protobuf:"varint,1,opt,name=value,proto3" json:"value,omitempty"`
-	Suppressed bool  `protobuf:"varint,2,opt,name=suppressed,proto3" json:"suppressed,omitempty"`
-	// Why it is suppressed: "primary" (below the threshold) or "secondary"
-	// (so a primary one cannot be recovered from totals).
-	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Rounded to the policy's base; 0 when suppressed (shown as "[c]",
+	// never as 0).
+	Value         int64 `protobuf:"varint,1,opt,name=value,proto3" json:"value,omitempty"`
+	Suppressed    bool  `protobuf:"varint,2,opt,name=suppressed,proto3" json:"suppressed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -356,13 +356,6 @@ func (x *Count) GetSuppressed() bool {
 		return x.Suppressed
 	}
 	return false
-}
-
-func (x *Count) GetReason() string {
-	if x != nil {
-		return x.Reason
-	}
-	return ""
 }
 
 // Measure is a published rate, ratio or median; absent when it would be
@@ -656,7 +649,7 @@ type GetEqualityFunnelResponse struct {
 	Stages []v1.Stage `protobuf:"varint,6,rep,packed,name=stages,proto3,enum=recruitment.common.v1.Stage" json:"stages,omitempty"`
 	// Share of the window's applications that answered the question with a
 	// category (not "prefer_not_to_say", not unanswered), from the published
-	// counts declared / total.
+	// counts (pkg/disclosure's DeclarationRate).
 	DeclarationRate *Measure `protobuf:"bytes,7,opt,name=declaration_rate,json=declarationRate,proto3" json:"declaration_rate,omitempty"`
 	// False when the declaration rate is below the policy's minimum or there
 	// are no applications: then every row's counts are suppressed
@@ -667,9 +660,7 @@ type GetEqualityFunnelResponse struct {
 	// Per stage, over every category (every application).
 	StageTotals []*Count `protobuf:"bytes,11,rep,name=stage_totals,json=stageTotals,proto3" json:"stage_totals,omitempty"`
 	// The applications of the window (stage_totals' first).
-	Total *Count `protobuf:"bytes,12,opt,name=total,proto3" json:"total,omitempty"`
-	// How many of them declared a category.
-	Declared      *Count            `protobuf:"bytes,14,opt,name=declared,proto3" json:"declared,omitempty"`
+	Total         *Count            `protobuf:"bytes,12,opt,name=total,proto3" json:"total,omitempty"`
 	Policy        *DisclosurePolicy `protobuf:"bytes,13,opt,name=policy,proto3" json:"policy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -789,13 +780,6 @@ func (x *GetEqualityFunnelResponse) GetTotal() *Count {
 	return nil
 }
 
-func (x *GetEqualityFunnelResponse) GetDeclared() *Count {
-	if x != nil {
-		return x.Declared
-	}
-	return nil
-}
-
 func (x *GetEqualityFunnelResponse) GetPolicy() *DisclosurePolicy {
 	if x != nil {
 		return x.Policy
@@ -826,13 +810,12 @@ const file_recruitment_equality_v1_equality_proto_rawDesc = "" +
 	"campaignId\x12/\n" +
 	"\x04from\x18\x03 \x01(\v2\x1b.recruitment.common.v1.DateR\x04from\x12+\n" +
 	"\x02to\x18\x04 \x01(\v2\x1b.recruitment.common.v1.DateR\x02to\x12O\n" +
-	"\x0echaracteristic\x18\x05 \x01(\x0e2'.recruitment.equality.v1.CharacteristicR\x0echaracteristic\"U\n" +
+	"\x0echaracteristic\x18\x05 \x01(\x0e2'.recruitment.equality.v1.CharacteristicR\x0echaracteristic\"=\n" +
 	"\x05Count\x12\x14\n" +
 	"\x05value\x18\x01 \x01(\x03R\x05value\x12\x1e\n" +
 	"\n" +
 	"suppressed\x18\x02 \x01(\bR\n" +
-	"suppressed\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"?\n" +
+	"suppressed\"?\n" +
 	"\aMeasure\x12\x14\n" +
 	"\x05value\x18\x01 \x01(\x01R\x05value\x12\x1e\n" +
 	"\n" +
@@ -858,7 +841,7 @@ const file_recruitment_equality_v1_equality_proto_rawDesc = "" +
 	"\tthreshold\x18\x01 \x01(\x05R\tthreshold\x12\x1d\n" +
 	"\n" +
 	"round_base\x18\x02 \x01(\x05R\troundBase\x120\n" +
-	"\x14min_declaration_rate\x18\x03 \x01(\x01R\x12minDeclarationRate\"\xf3\x05\n" +
+	"\x14min_declaration_rate\x18\x03 \x01(\x01R\x12minDeclarationRate\"\xb7\x05\n" +
 	"\x19GetEqualityFunnelResponse\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
@@ -873,8 +856,7 @@ const file_recruitment_equality_v1_equality_proto_rawDesc = "" +
 	"\x04rows\x18\n" +
 	" \x03(\v2$.recruitment.equality.v1.CategoryRowR\x04rows\x12A\n" +
 	"\fstage_totals\x18\v \x03(\v2\x1e.recruitment.equality.v1.CountR\vstageTotals\x124\n" +
-	"\x05total\x18\f \x01(\v2\x1e.recruitment.equality.v1.CountR\x05total\x12:\n" +
-	"\bdeclared\x18\x0e \x01(\v2\x1e.recruitment.equality.v1.CountR\bdeclared\x12A\n" +
+	"\x05total\x18\f \x01(\v2\x1e.recruitment.equality.v1.CountR\x05total\x12A\n" +
 	"\x06policy\x18\r \x01(\v2).recruitment.equality.v1.DisclosurePolicyR\x06policy*\xea\x02\n" +
 	"\x0eCharacteristic\x12\x1e\n" +
 	"\x1aCHARACTERISTIC_UNSPECIFIED\x10\x00\x12\x1b\n" +
@@ -938,15 +920,14 @@ var file_recruitment_equality_v1_equality_proto_depIdxs = []int32{
 	6,  // 16: recruitment.equality.v1.GetEqualityFunnelResponse.rows:type_name -> recruitment.equality.v1.CategoryRow
 	3,  // 17: recruitment.equality.v1.GetEqualityFunnelResponse.stage_totals:type_name -> recruitment.equality.v1.Count
 	3,  // 18: recruitment.equality.v1.GetEqualityFunnelResponse.total:type_name -> recruitment.equality.v1.Count
-	3,  // 19: recruitment.equality.v1.GetEqualityFunnelResponse.declared:type_name -> recruitment.equality.v1.Count
-	7,  // 20: recruitment.equality.v1.GetEqualityFunnelResponse.policy:type_name -> recruitment.equality.v1.DisclosurePolicy
-	2,  // 21: recruitment.equality.v1.EqualityService.GetEqualityFunnel:input_type -> recruitment.equality.v1.GetEqualityFunnelRequest
-	8,  // 22: recruitment.equality.v1.EqualityService.GetEqualityFunnel:output_type -> recruitment.equality.v1.GetEqualityFunnelResponse
-	22, // [22:23] is the sub-list for method output_type
-	21, // [21:22] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	7,  // 19: recruitment.equality.v1.GetEqualityFunnelResponse.policy:type_name -> recruitment.equality.v1.DisclosurePolicy
+	2,  // 20: recruitment.equality.v1.EqualityService.GetEqualityFunnel:input_type -> recruitment.equality.v1.GetEqualityFunnelRequest
+	8,  // 21: recruitment.equality.v1.EqualityService.GetEqualityFunnel:output_type -> recruitment.equality.v1.GetEqualityFunnelResponse
+	21, // [21:22] is the sub-list for method output_type
+	20, // [20:21] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_equality_v1_equality_proto_init() }
