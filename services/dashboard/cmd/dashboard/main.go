@@ -77,7 +77,7 @@ type settings struct {
 	// EqualityAddr is the equality service, called with the same transport
 	// as reporting (the equality page); empty: no equality page.
 	EqualityAddr string `env:"EQUALITY_ADDR" envDefault:"127.0.0.1:50057"`
-	PublicURL     string `env:"DASHBOARD_PUBLIC_URL"`
+	PublicURL    string `env:"DASHBOARD_PUBLIC_URL"`
 
 	TLSCertFile string `env:"DASHBOARD_TLS_CERT_FILE"`
 	TLSKeyFile  string `env:"DASHBOARD_TLS_KEY_FILE"`

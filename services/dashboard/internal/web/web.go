@@ -61,17 +61,17 @@ const (
 
 // Server is the dashboard's HTTP handler.
 type Server struct {
-	reports  Reports
+	reports Reports
 	// equalityReports is the equality service's client; nil: no equality
 	// page.
 	equalityReports Equality
-	hub      *live.Hub
-	sessions *session.Manager
-	log      *slog.Logger
-	now      func() time.Time
-	pages    *pages
-	mux      *http.ServeMux
-	csv      *limiter
+	hub             *live.Hub
+	sessions        *session.Manager
+	log             *slog.Logger
+	now             func() time.Time
+	pages           *pages
+	mux             *http.ServeMux
+	csv             *limiter
 
 	closeOnce sync.Once
 	// closing ends the event streams, which otherwise never finish, so that
