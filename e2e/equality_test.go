@@ -20,6 +20,7 @@ import (
 	applicationsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	equalityv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/equality/v1"
+	privacyv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/privacy/v1"
 )
 
 // equalityGroup is one ethnic group of the imported London quarter: how
@@ -187,4 +188,23 @@ func TestEqualitySurfacesAgree(t *testing.T) {
 		}
 	}
 	t.Logf("published: %s", strconv.Quote(fmt.Sprint(api)))
+
+	// Erased and exported with the candidate: the equality service's part
+	// of the subject access export holds the answers until
+	// EraseCandidate, then nothing.
+	id := imp.GetResults()[0].GetApplicationId()
+	privacy := privacyv1.NewPrivacyServiceClient(st.conns["equality"])
+	exported, err := privacy.ExportCandidate(ctx, &privacyv1.ExportCandidateRequest{ApplicationId: id}, admin)
+	var answers equalityv1.MonitoringAnswers
+	if err != nil || len(exported.GetRecords()) != 1 || exported.GetRecords()[0].UnmarshalTo(&answers) != nil || answers.GetEthnicGroup() != "white" {
+		t.Fatalf("export before erasure: %v, %v; want the answers", exported, err)
+	}
+	if _, err := applicationsv1.NewApplicationsServiceClient(st.conns["applications"]).EraseCandidate(ctx,
+		&applicationsv1.EraseCandidateRequest{RequestId: "eq-erase-1", ApplicationId: id, ReasonCode: "right_to_erasure"}, admin); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "the equality service erases the answers", func() (bool, string) {
+		r, err := privacy.ExportCandidate(ctx, &privacyv1.ExportCandidateRequest{ApplicationId: id}, admin)
+		return err == nil && len(r.GetRecords()) == 0, fmt.Sprint(r, err)
+	})
 }
