@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
@@ -147,6 +148,23 @@ func TestEqualitySurfacesAgree(t *testing.T) {
 	if got := htmlTable(t, page, "equality"); !slices.EqualFunc(got, api, slices.Equal) {
 		t.Errorf("the dashboard differs from the API:\npage %v\napi  %v", got, api)
 	}
+	// In a browser: signed in as London's equality analyst, the page is
+	// accessible (axe-core, WCAG 2.2 AA) and shows the flagged sift.
+	browserPage := browser(t)
+	if err := chromedp.Do(browserPage, chromedp.Navigate(d.url+"/regions/london/equality?quarter=2026-Q3&characteristic=ethnic-group")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, browserPage, "the provider's sign-in page", `location.origin === '`+idp.Issuer()+`' && document.readyState === 'complete'`, 10*time.Second)
+	if err := chromedp.Do(browserPage, chromedp.Click(chromedp.CSS(`button[name="user"][value="equality-london"]`))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, browserPage, "the equality page after sign-in", `location.pathname === '/regions/london/equality' && document.readyState === 'complete'`, 10*time.Second)
+	if n := evaluate[int](t, browserPage, `document.querySelectorAll('#equality tr.flagged').length`); n < 1 {
+		t.Errorf("the page marks %d flagged rows, want the black candidates' sift", n)
+	}
+	screenshot(t, browserPage, "dashboard-equality.png")
+	accessible(t, browserPage, "the equality page")
+
 	for _, user := range []string{"dashboard-london", "spoc-london", "vetting-london"} {
 		if code, _ := d.get(t, d.signIn(t, idp, user), "/regions/london/equality?quarter=2026-Q3"); code != http.StatusForbidden {
 			t.Errorf("%s opens the equality page: %d, want 403", user, code)
