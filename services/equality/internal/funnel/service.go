@@ -62,22 +62,30 @@ func (s *Service) HandleEvent(ctx context.Context, ev *eventsv1.Event) error {
 	return s.store.UpdateMilestones(ctx, ev.GetApplicationId(), func(m *Milestones) bool { return m.Apply(ev) })
 }
 
+// Authorize checks that caller may read the equality reports of
+// regionCode, or of the nation when it is empty (every region needed):
+// before anything else of a request is looked at, so a caller learns
+// nothing of a region it may not see.
+func Authorize(caller auth.Claims, regionCode string) error {
+	if regionCode != "" {
+		if err := validate.Region("region", regionCode); err != nil {
+			return err
+		}
+		return caller.RequireRegion(regionCode)
+	}
+	for _, r := range region.All {
+		if !caller.CanAccessRegion(r) {
+			return fmt.Errorf("%w: a national report needs every region; caller may not access region %q", auth.ErrPermissionDenied, r)
+		}
+	}
+	return nil
+}
+
 // Funnel answers q for caller: admins and the equality role, for a region
 // they may see; the nation only for a caller who may see every region.
 func (s *Service) Funnel(ctx context.Context, caller auth.Claims, q Query) (Funnel, error) {
-	if q.Region != "" {
-		if err := validate.Region("region", q.Region); err != nil {
-			return Funnel{}, err
-		}
-		if err := caller.RequireRegion(q.Region); err != nil {
-			return Funnel{}, err
-		}
-	} else {
-		for _, r := range region.All {
-			if !caller.CanAccessRegion(r) {
-				return Funnel{}, fmt.Errorf("%w: a national report needs every region; caller may not access region %q", auth.ErrPermissionDenied, r)
-			}
-		}
+	if err := Authorize(caller, q.Region); err != nil {
+		return Funnel{}, err
 	}
 	if q.CampaignID != "" {
 		if err := validate.UUID("campaign_id", q.CampaignID); err != nil {

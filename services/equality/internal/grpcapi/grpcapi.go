@@ -47,6 +47,9 @@ func (s *Server) GetEqualityFunnel(ctx context.Context, req *pb.GetEqualityFunne
 	if err != nil {
 		return nil, apistatus.Error(ctx, s.log, err)
 	}
+	if err := funnel.Authorize(caller, req.GetRegion()); err != nil {
+		return nil, apistatus.Error(ctx, s.log, err)
+	}
 	q, err := queryFromProto(req)
 	if err != nil {
 		return nil, apistatus.Error(ctx, s.log, err)

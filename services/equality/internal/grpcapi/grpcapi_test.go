@@ -176,6 +176,9 @@ func TestEqualityFunnel(t *testing.T) {
 	}{
 		{"national for a regional equality role", equalityLondon, funnelRequest(""), codes.PermissionDenied},
 		{"another region", equalityWales, funnelRequest("london"), codes.PermissionDenied},
+		// The region is checked before anything else is read.
+		{"another region, nothing else asked", equalityWales, &pb.GetEqualityFunnelRequest{Region: "london"}, codes.PermissionDenied},
+		{"the nation, nothing else asked", equalityLondon, &pb.GetEqualityFunnelRequest{}, codes.PermissionDenied},
 		{"national for the national role", equalityNational, funnelRequest(""), codes.OK},
 		{"national for an admin", admin, funnelRequest(""), codes.OK},
 		{"a month is not a window", equalityLondon, func() *pb.GetEqualityFunnelRequest {
