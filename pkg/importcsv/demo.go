@@ -95,7 +95,7 @@ func Demo(now time.Time, seed uint64) []*applicationsv1.ImportRow {
 				r.SubmittedAt = timestamppb.New(submitted)
 				r.Monitoring = demoAnswers(answers, reg)
 				rc := dc
-				if reg == DisparityRegion && r.GetMonitoring().GetEthnicGroup() == DisparityGroup {
+				if reg == DisparityRegion && r.GetMonitoring().GetSex() == DisparityGroup {
 					rc.siftPass /= 2
 				}
 				if h := g.history(submitted, closes, rc, reg); proto.Size(h) > 0 {
@@ -114,12 +114,13 @@ func Demo(now time.Time, seed uint64) []*applicationsv1.ImportRow {
 	return rows
 }
 
-// The demo's built-in disparity: in DisparityRegion, candidates of
-// DisparityGroup (ethnic group) pass the sift half as often as others, so
-// its equality report flags the sift.
+// The demo's built-in disparity: in DisparityRegion, candidates whose sex
+// is DisparityGroup pass the sift half as often as others, so its equality
+// report by sex flags the sift. (A large group: a small one's counts
+// further down the funnel would be suppressed, and the flag with them.)
 const (
 	DisparityRegion = "london"
-	DisparityGroup  = "black"
+	DisparityGroup  = "male"
 )
 
 // demoQuestion is one monitoring question's demo answers: the share who
