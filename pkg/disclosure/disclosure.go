@@ -106,6 +106,12 @@ type Table struct {
 	// to say", "not answered"): they count against the declaration rate
 	// and never as a group in an adverse-impact comparison.
 	NotDeclared []int
+	// StageTotals, when set, are the all-candidates counts of each column
+	// as the ordinary funnel reports them for the same scope and window;
+	// Protect refuses a table whose columns do not sum to them (rows not
+	// exhaustive: someone is missing, and the protection assumes the
+	// attacker knows those totals).
+	StageTotals []int
 }
 
 // Cell is one published count. A suppressed cell has Value 0 and a Reason;

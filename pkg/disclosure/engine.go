@@ -7,11 +7,12 @@ import (
 )
 
 // The model is every count of a window's tables as one variable, with what
-// binds them: sums (a total is the sum of its parts — a column's cells, a
-// row's cells, a parent's count and its children's) and, in a funnel, chains
-// (a later stage never exceeds an earlier one). Protection runs the same
-// attack the tests run, in a cheaper form (interval propagation), and
-// suppresses more until it fails.
+// binds them: sums (a total is the sum of its parts — a column's cells and
+// its all-candidates count, a row's count at a stage and at the next plus
+// the drop-outs, the first column and the declared plus undeclared rows, a
+// parent's count and its children's) and chains (a later stage never
+// exceeds an earlier one). Protection runs the attack the tests run in a
+// cheaper form (interval propagation) and suppresses more until it fails.
 
 type sum struct {
 	total int
@@ -22,7 +23,7 @@ type chain struct{ hi, lo int } // val[lo] <= val[hi]
 
 type nodeIDs struct {
 	cells    [][]int
-	exits    [][]int // nested: exits[r][c] = cells[r][c] - cells[r][c+1], never published
+	exits    [][]int // exits[r][c] = cells[r][c] - cells[r][c+1], never published
 	colTot   []int
 	total    int
 	declared int
@@ -148,6 +149,9 @@ func (m *model) add(n Node, shape Table, notDeclared []bool, path string) (nodeI
 			ids.cells[r][c] = m.newVar(v, false)
 			colSum[c] += v
 		}
+	}
+	if t.StageTotals != nil && !slices.Equal(t.StageTotals, colSum) {
+		return nodeIDs{}, fmt.Errorf("table %s: columns sum to %v, not the stage totals %v: the rows must count every candidate", path, colSum, t.StageTotals)
 	}
 	for c := range t.Cols {
 		ids.colTot[c] = m.newVar(colSum[c], true)

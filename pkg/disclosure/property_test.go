@@ -74,7 +74,7 @@ func TestPropertyProtectedTablesResistTheAttack(t *testing.T) {
 	t.Parallel()
 	rapid.Check(t, func(t *rapid.T) {
 		cfg := genConfig(t)
-		tb := genTable(t, rapid.IntRange(2, 5).Draw(t, "rows"), rapid.IntRange(1, 4).Draw(t, "cols"))
+		tb := genTable(t, rapid.IntRange(2, 7).Draw(t, "rows"), rapid.IntRange(1, 5).Draw(t, "cols"))
 		root := Node{Table: tb}
 		pub, err := ProtectTree(cfg, root)
 		if err != nil {
@@ -161,5 +161,39 @@ func TestPropertyRatesOnlyFromPublishedCounts(t *testing.T) {
 				t.Fatalf("median of row %d shown=%v for cell %+v", r, ok, p.Cells[r][0])
 			}
 		}
+	})
+}
+
+// Three levels, as a window's national, regional and campaign tables.
+func TestPropertyProtectedThreeLevelTreesResistTheAttack(t *testing.T) {
+	t.Parallel()
+	rapid.Check(t, func(t *rapid.T) {
+		cfg := genConfig(t)
+		nRows := rapid.IntRange(2, 3).Draw(t, "rows")
+		nCols := rapid.IntRange(1, 2).Draw(t, "cols")
+		var notDeclared []int
+		leaf := func() Node {
+			tb := genTable(t, nRows, nCols)
+			if notDeclared == nil {
+				notDeclared = tb.NotDeclared
+			}
+			tb.NotDeclared = notDeclared
+			return Node{Table: tb}
+		}
+		var regions []Node
+		for range rapid.IntRange(1, 2).Draw(t, "regions") {
+			var camps []Node
+			for range rapid.IntRange(1, 2).Draw(t, "campaigns") {
+				camps = append(camps, leaf())
+			}
+			regions = append(regions, sumNode(camps...))
+		}
+		root := sumNode(regions...)
+		pub, err := ProtectTree(cfg, root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertRules(t, cfg, root, pub)
+		assertUnrecoverable(t, cfg, root, pub)
 	})
 }

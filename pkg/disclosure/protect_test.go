@@ -163,13 +163,14 @@ func TestProtectRefusesBadTables(t *testing.T) {
 	t.Parallel()
 	good := realistic()
 	cases := map[string]func(*Table){
-		"not a funnel":       func(tb *Table) { tb.Nested = false },
-		"row grows":          func(tb *Table) { tb.Cells[1][2] = tb.Cells[1][1] + 1 },
-		"negative count":     func(tb *Table) { tb.Cells[6][4] = -1 },
-		"ragged row":         func(tb *Table) { tb.Cells[2] = tb.Cells[2][:3] },
-		"missing row":        func(tb *Table) { tb.Cells = tb.Cells[:6] },
-		"undeclared row out": func(tb *Table) { tb.NotDeclared = []int{7} },
-		"no rows":            func(tb *Table) { tb.Rows, tb.Cells = nil, nil },
+		"not a funnel":        func(tb *Table) { tb.Nested = false },
+		"row grows":           func(tb *Table) { tb.Cells[1][2] = tb.Cells[1][1] + 1 },
+		"negative count":      func(tb *Table) { tb.Cells[6][4] = -1 },
+		"ragged row":          func(tb *Table) { tb.Cells[2] = tb.Cells[2][:3] },
+		"missing row":         func(tb *Table) { tb.Cells = tb.Cells[:6] },
+		"undeclared row out":  func(tb *Table) { tb.NotDeclared = []int{7} },
+		"no rows":             func(tb *Table) { tb.Rows, tb.Cells = nil, nil },
+		"a candidate missing": func(tb *Table) { tb.StageTotals = []int{901, 447, 223, 148, 116} },
 	}
 	for name, spoil := range cases {
 		tb := good
@@ -181,6 +182,10 @@ func TestProtectRefusesBadTables(t *testing.T) {
 		if _, err := Protect(Config{}, tb); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+	good.StageTotals = []int{900, 447, 223, 148, 116}
+	if _, err := Protect(Config{}, good); err != nil {
+		t.Errorf("stage totals that match refused: %v", err)
 	}
 	if _, err := Protect(Config{Threshold: 4}, good); err == nil {
 		t.Error("a threshold of 4 was accepted")
