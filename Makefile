@@ -40,7 +40,7 @@ GO_TEST_FLAGS ?= -race -count=1 -timeout=15m
 # does, even indirectly.
 DOMAIN_PACKAGES := services/applications/internal/intake services/sifting/internal/sift \
 	services/offers/internal/offer services/vetting/internal/vetting services/reporting/internal/projection \
-	services/notifier/internal/notify
+	services/notifier/internal/notify services/equality/internal/funnel
 INFRASTRUCTURE  := ^(google\.golang\.org/grpc|github\.com/jackc/pgx|github\.com/nats-io)
 
 .PHONY: help

@@ -30,6 +30,7 @@ import (
 	applicationsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
 	_ "github.com/probation-recruitment/pipeline/proto/gen/recruitment/audit/v1"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
+	_ "github.com/probation-recruitment/pipeline/proto/gen/recruitment/equality/v1"
 	_ "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
 	_ "github.com/probation-recruitment/pipeline/proto/gen/recruitment/notifier/v1"
 	offersv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/offers/v1"
@@ -43,10 +44,10 @@ import (
 const securityDoc = "../docs/security.md"
 
 // roles are the access table's role columns, in order.
-var roles = []auth.Role{auth.RoleSPOC, auth.RoleVetting, auth.RoleDashboard, auth.RoleAdmin, auth.RoleNotifier}
+var roles = []auth.Role{auth.RoleSPOC, auth.RoleVetting, auth.RoleDashboard, auth.RoleAdmin, auth.RoleNotifier, auth.RoleEquality}
 
 // accessHeader is the header every table of RPCs in securityDoc has.
-const accessHeader = "| RPC | spoc | vetting | dashboard | admin | notifier | region |"
+const accessHeader = "| RPC | spoc | vetting | dashboard | admin | notifier | equality | region |"
 
 // The region column's first word: how an RPC checks the region.
 const (
@@ -64,6 +65,9 @@ type accessRow struct {
 	region  string
 	// optional: a request region may be left out ("request, optional").
 	optional bool
+	// national: left out, the request asks for every region, which a
+	// regional caller may not see ("request, optional: empty is national").
+	national bool
 }
 
 // nonAdmins reports the roles other than admin that may call the RPC.
@@ -125,7 +129,8 @@ func readAccessTable(t *testing.T) map[string]accessRow {
 			continue
 		}
 		regionCell := cells[len(roles)+1]
-		row := accessRow{line: n, allowed: map[auth.Role]bool{}, region: firstWord(regionCell), optional: strings.Contains(regionCell, "optional")}
+		row := accessRow{line: n, allowed: map[auth.Role]bool{}, region: firstWord(regionCell), optional: strings.Contains(regionCell, "optional"),
+			national: strings.Contains(regionCell, "national")}
 		for i, role := range roles {
 			switch firstWord(cells[1+i]) {
 			case "yes":
@@ -368,7 +373,7 @@ func (s *stack) serviceConn(t *testing.T, m protoreflect.MethodDescriptor) *grpc
 
 // sharedContracts are the contracts that several services serve, each for
 // what it holds, by their package's name.
-var sharedContracts = map[string][]string{"privacy": {"applications", "sifting", "offers", "vetting"}}
+var sharedContracts = map[string][]string{"privacy": {"applications", "sifting", "offers", "vetting", "equality"}}
 
 // serviceConns are the connections to every service that serves m, by
 // service name.
@@ -479,6 +484,10 @@ func TestAccessTable(t *testing.T) {
 					got, regions := callForRegions(st.serviceConn(t, m), m, london[role])
 					required := row.region == regionRequest && !row.optional
 					switch {
+					case row.national && role.Regional():
+						if got.code != codes.PermissionDenied {
+							t.Errorf("%s as %s of london with no region (line %d: national): %v, want PermissionDenied", name, role, row.line, got)
+						}
 					case !required && got.code != codes.OK:
 						t.Errorf("%s as %s with no region (line %d: none needed): %v, want OK", name, role, row.line, got)
 					case required && (got.code != codes.InvalidArgument || !strings.HasPrefix(got.msg, "region")):

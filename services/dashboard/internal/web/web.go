@@ -63,14 +63,17 @@ const (
 
 // Server is the dashboard's HTTP handler.
 type Server struct {
-	reports  Reports
-	hub      *live.Hub
-	sessions *session.Manager
-	log      *slog.Logger
-	now      func() time.Time
-	pages    *pages
-	mux      *http.ServeMux
-	csv      *limiter
+	reports Reports
+	// equalityReports is the equality service's client; nil: no equality
+	// page.
+	equalityReports Equality
+	hub             *live.Hub
+	sessions        *session.Manager
+	log             *slog.Logger
+	now             func() time.Time
+	pages           *pages
+	mux             *http.ServeMux
+	csv             *limiter
 
 	closeOnce sync.Once
 	// closing ends the event streams, which otherwise never finish, so that
@@ -82,7 +85,10 @@ type Server struct {
 type Config struct {
 	// Reports is the reporting client; its connection sends the bearer
 	// token of each call's context (bearer.FromContext).
-	Reports  Reports
+	Reports Reports
+	// Equality is the equality service's client, sending the bearer
+	// token as Reports does; nil serves no equality page.
+	Equality Equality
 	Hub      *live.Hub
 	Sessions *session.Manager
 	Log      *slog.Logger
@@ -108,7 +114,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.CSVPerMinute <= 0 || cfg.CSVBurst <= 0 {
 		return nil, errors.New("web: CSV downloads need a positive rate and burst")
 	}
-	s := &Server{reports: cfg.Reports, hub: cfg.Hub, sessions: cfg.Sessions, log: cfg.Log, now: cfg.Now, pages: p,
+	s := &Server{reports: cfg.Reports, equalityReports: cfg.Equality, hub: cfg.Hub, sessions: cfg.Sessions, log: cfg.Log, now: cfg.Now, pages: p,
 		mux: http.NewServeMux(), closing: make(chan struct{}),
 		csv: newLimiter(rate.Limit(cfg.CSVPerMinute/60), cfg.CSVBurst, cfg.Now)}
 	// Pages a person opens: without a session, sign in and come back.
@@ -116,6 +122,7 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("GET /regions/{region}", s.page(s.region))
 	s.mux.HandleFunc("GET /my", s.page(s.myCases))
 	s.mux.HandleFunc("GET /regions/{region}/checks", s.page(s.checks))
+	s.mux.HandleFunc("GET /regions/{region}/equality", s.page(s.equality))
 	s.mux.HandleFunc("GET /regions/{region}/stuck.csv", s.page(s.stuckCSV))
 	// What the live script fetches: without a session, 401.
 	s.mux.HandleFunc("GET /events", s.script(s.overviewEvents))

@@ -8,6 +8,7 @@ package applicationsv1
 
 import (
 	v1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
+	v11 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/equality/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -850,10 +851,13 @@ func (x *ListCampaignsResponse) GetNextPageToken() string {
 }
 
 type SubmitApplicationRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RequestId     string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	CampaignId    string                 `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
-	Candidate     *Candidate             `protobuf:"bytes,3,opt,name=candidate,proto3" json:"candidate,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	RequestId  string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	CampaignId string                 `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	Candidate  *Candidate             `protobuf:"bytes,3,opt,name=candidate,proto3" json:"candidate,omitempty"`
+	// Voluntary equality monitoring answers, handed to the equality service's
+	// store in the submission's transaction and never readable here.
+	Monitoring    *v11.MonitoringAnswers `protobuf:"bytes,220,opt,name=monitoring,proto3" json:"monitoring,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -905,6 +909,13 @@ func (x *SubmitApplicationRequest) GetCampaignId() string {
 func (x *SubmitApplicationRequest) GetCandidate() *Candidate {
 	if x != nil {
 		return x.Candidate
+	}
+	return nil
+}
+
+func (x *SubmitApplicationRequest) GetMonitoring() *v11.MonitoringAnswers {
+	if x != nil {
+		return x.Monitoring
 	}
 	return nil
 }
@@ -1443,8 +1454,10 @@ type ImportRow struct {
 	// candidate may withdraw from.
 	WithdrawnAt        *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=withdrawn_at,json=withdrawnAt,proto3" json:"withdrawn_at,omitempty"`
 	WithdrawReasonCode string                 `protobuf:"bytes,13,opt,name=withdraw_reason_code,json=withdrawReasonCode,proto3" json:"withdraw_reason_code,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Voluntary equality monitoring answers, as on SubmitApplication.
+	Monitoring    *v11.MonitoringAnswers `protobuf:"bytes,220,opt,name=monitoring,proto3" json:"monitoring,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ImportRow) Reset() {
@@ -1566,6 +1579,13 @@ func (x *ImportRow) GetWithdrawReasonCode() string {
 		return x.WithdrawReasonCode
 	}
 	return ""
+}
+
+func (x *ImportRow) GetMonitoring() *v11.MonitoringAnswers {
+	if x != nil {
+		return x.Monitoring
+	}
+	return nil
 }
 
 type ImportApplicationsRequest struct {
@@ -2150,7 +2170,7 @@ var File_recruitment_applications_v1_applications_proto protoreflect.FileDescrip
 
 const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\n" +
-	".recruitment/applications/v1/applications.proto\x12\x1brecruitment.applications.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\"\x94\x03\n" +
+	".recruitment/applications/v1/applications.proto\x12\x1brecruitment.applications.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\x1a&recruitment/equality/v1/equality.proto\"\x94\x03\n" +
 	"\bCampaign\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06region\x18\x02 \x01(\tR\x06region\x122\n" +
@@ -2222,13 +2242,16 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"\x84\x01\n" +
 	"\x15ListCampaignsResponse\x12C\n" +
 	"\tcampaigns\x18\x01 \x03(\v2%.recruitment.applications.v1.CampaignR\tcampaigns\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa0\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xed\x01\n" +
 	"\x18SubmitApplicationRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
 	"campaignId\x12D\n" +
-	"\tcandidate\x18\x03 \x01(\v2&.recruitment.applications.v1.CandidateR\tcandidate\"g\n" +
+	"\tcandidate\x18\x03 \x01(\v2&.recruitment.applications.v1.CandidateR\tcandidate\x12K\n" +
+	"\n" +
+	"monitoring\x18\xdc\x01 \x01(\v2*.recruitment.equality.v1.MonitoringAnswersR\n" +
+	"monitoring\"g\n" +
 	"\x19SubmitApplicationResponse\x12J\n" +
 	"\vapplication\x18\x01 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication\">\n" +
 	"\x15GetApplicationRequest\x12%\n" +
@@ -2264,7 +2287,7 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\vreason_code\x18\x04 \x01(\tR\n" +
 	"reasonCode\"i\n" +
 	"\x1bWithdrawApplicationResponse\x12J\n" +
-	"\vapplication\x18\x01 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication\"\x8b\x05\n" +
+	"\vapplication\x18\x01 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication\"\xd8\x05\n" +
 	"\tImportRow\x12\x1c\n" +
 	"\treference\x18\x01 \x01(\tR\treference\x12-\n" +
 	"\x12campaign_reference\x18\x02 \x01(\tR\x11campaignReference\x12\x16\n" +
@@ -2279,7 +2302,10 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\vsubmittedAt\x12@\n" +
 	"\ahistory\x18\v \x01(\v2&.recruitment.common.v1.ImportedHistoryR\ahistory\x12=\n" +
 	"\fwithdrawn_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\vwithdrawnAt\x120\n" +
-	"\x14withdraw_reason_code\x18\r \x01(\tR\x12withdrawReasonCode\"\x8f\x01\n" +
+	"\x14withdraw_reason_code\x18\r \x01(\tR\x12withdrawReasonCode\x12K\n" +
+	"\n" +
+	"monitoring\x18\xdc\x01 \x01(\v2*.recruitment.equality.v1.MonitoringAnswersR\n" +
+	"monitoring\"\x8f\x01\n" +
 	"\x19ImportApplicationsRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12:\n" +
@@ -2388,8 +2414,9 @@ var file_recruitment_applications_v1_applications_proto_goTypes = []any{
 	(*v1.Date)(nil),                           // 32: recruitment.common.v1.Date
 	(*timestamppb.Timestamp)(nil),             // 33: google.protobuf.Timestamp
 	(v1.Stage)(0),                             // 34: recruitment.common.v1.Stage
-	(*v1.ImportedHistory)(nil),                // 35: recruitment.common.v1.ImportedHistory
-	(*v1.ItemStatus)(nil),                     // 36: recruitment.common.v1.ItemStatus
+	(*v11.MonitoringAnswers)(nil),             // 35: recruitment.equality.v1.MonitoringAnswers
+	(*v1.ImportedHistory)(nil),                // 36: recruitment.common.v1.ImportedHistory
+	(*v1.ItemStatus)(nil),                     // 37: recruitment.common.v1.ItemStatus
 }
 var file_recruitment_applications_v1_applications_proto_depIdxs = []int32{
 	31, // 0: recruitment.applications.v1.Campaign.role:type_name -> recruitment.common.v1.JobRole
@@ -2414,57 +2441,59 @@ var file_recruitment_applications_v1_applications_proto_depIdxs = []int32{
 	0,  // 19: recruitment.applications.v1.GetCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
 	0,  // 20: recruitment.applications.v1.ListCampaignsResponse.campaigns:type_name -> recruitment.applications.v1.Campaign
 	1,  // 21: recruitment.applications.v1.SubmitApplicationRequest.candidate:type_name -> recruitment.applications.v1.Candidate
-	2,  // 22: recruitment.applications.v1.SubmitApplicationResponse.application:type_name -> recruitment.applications.v1.Application
-	2,  // 23: recruitment.applications.v1.GetApplicationResponse.application:type_name -> recruitment.applications.v1.Application
-	31, // 24: recruitment.applications.v1.GetCandidateContactResponse.role:type_name -> recruitment.common.v1.JobRole
-	1,  // 25: recruitment.applications.v1.GetCandidateContactResponse.candidate:type_name -> recruitment.applications.v1.Candidate
-	34, // 26: recruitment.applications.v1.ListApplicationsRequest.stage:type_name -> recruitment.common.v1.Stage
-	2,  // 27: recruitment.applications.v1.ListApplicationsResponse.applications:type_name -> recruitment.applications.v1.Application
-	2,  // 28: recruitment.applications.v1.WithdrawApplicationResponse.application:type_name -> recruitment.applications.v1.Application
-	31, // 29: recruitment.applications.v1.ImportRow.role:type_name -> recruitment.common.v1.JobRole
-	32, // 30: recruitment.applications.v1.ImportRow.opens_on:type_name -> recruitment.common.v1.Date
-	32, // 31: recruitment.applications.v1.ImportRow.closes_on:type_name -> recruitment.common.v1.Date
-	1,  // 32: recruitment.applications.v1.ImportRow.candidate:type_name -> recruitment.applications.v1.Candidate
-	33, // 33: recruitment.applications.v1.ImportRow.submitted_at:type_name -> google.protobuf.Timestamp
-	35, // 34: recruitment.applications.v1.ImportRow.history:type_name -> recruitment.common.v1.ImportedHistory
-	33, // 35: recruitment.applications.v1.ImportRow.withdrawn_at:type_name -> google.protobuf.Timestamp
-	21, // 36: recruitment.applications.v1.ImportApplicationsRequest.rows:type_name -> recruitment.applications.v1.ImportRow
-	36, // 37: recruitment.applications.v1.ImportResult.status:type_name -> recruitment.common.v1.ItemStatus
-	23, // 38: recruitment.applications.v1.ImportApplicationsResponse.results:type_name -> recruitment.applications.v1.ImportResult
-	2,  // 39: recruitment.applications.v1.EraseCandidateResponse.application:type_name -> recruitment.applications.v1.Application
-	27, // 40: recruitment.applications.v1.BatchWithdrawApplicationsRequest.items:type_name -> recruitment.applications.v1.WithdrawItem
-	36, // 41: recruitment.applications.v1.WithdrawResult.status:type_name -> recruitment.common.v1.ItemStatus
-	2,  // 42: recruitment.applications.v1.WithdrawResult.application:type_name -> recruitment.applications.v1.Application
-	29, // 43: recruitment.applications.v1.BatchWithdrawApplicationsResponse.results:type_name -> recruitment.applications.v1.WithdrawResult
-	3,  // 44: recruitment.applications.v1.ApplicationsService.CreateCampaign:input_type -> recruitment.applications.v1.CreateCampaignRequest
-	5,  // 45: recruitment.applications.v1.ApplicationsService.UpdateCampaign:input_type -> recruitment.applications.v1.UpdateCampaignRequest
-	7,  // 46: recruitment.applications.v1.ApplicationsService.GetCampaign:input_type -> recruitment.applications.v1.GetCampaignRequest
-	9,  // 47: recruitment.applications.v1.ApplicationsService.ListCampaigns:input_type -> recruitment.applications.v1.ListCampaignsRequest
-	11, // 48: recruitment.applications.v1.ApplicationsService.SubmitApplication:input_type -> recruitment.applications.v1.SubmitApplicationRequest
-	13, // 49: recruitment.applications.v1.ApplicationsService.GetApplication:input_type -> recruitment.applications.v1.GetApplicationRequest
-	15, // 50: recruitment.applications.v1.ApplicationsService.GetCandidateContact:input_type -> recruitment.applications.v1.GetCandidateContactRequest
-	17, // 51: recruitment.applications.v1.ApplicationsService.ListApplications:input_type -> recruitment.applications.v1.ListApplicationsRequest
-	19, // 52: recruitment.applications.v1.ApplicationsService.WithdrawApplication:input_type -> recruitment.applications.v1.WithdrawApplicationRequest
-	28, // 53: recruitment.applications.v1.ApplicationsService.BatchWithdrawApplications:input_type -> recruitment.applications.v1.BatchWithdrawApplicationsRequest
-	22, // 54: recruitment.applications.v1.ApplicationsService.ImportApplications:input_type -> recruitment.applications.v1.ImportApplicationsRequest
-	25, // 55: recruitment.applications.v1.ApplicationsService.EraseCandidate:input_type -> recruitment.applications.v1.EraseCandidateRequest
-	4,  // 56: recruitment.applications.v1.ApplicationsService.CreateCampaign:output_type -> recruitment.applications.v1.CreateCampaignResponse
-	6,  // 57: recruitment.applications.v1.ApplicationsService.UpdateCampaign:output_type -> recruitment.applications.v1.UpdateCampaignResponse
-	8,  // 58: recruitment.applications.v1.ApplicationsService.GetCampaign:output_type -> recruitment.applications.v1.GetCampaignResponse
-	10, // 59: recruitment.applications.v1.ApplicationsService.ListCampaigns:output_type -> recruitment.applications.v1.ListCampaignsResponse
-	12, // 60: recruitment.applications.v1.ApplicationsService.SubmitApplication:output_type -> recruitment.applications.v1.SubmitApplicationResponse
-	14, // 61: recruitment.applications.v1.ApplicationsService.GetApplication:output_type -> recruitment.applications.v1.GetApplicationResponse
-	16, // 62: recruitment.applications.v1.ApplicationsService.GetCandidateContact:output_type -> recruitment.applications.v1.GetCandidateContactResponse
-	18, // 63: recruitment.applications.v1.ApplicationsService.ListApplications:output_type -> recruitment.applications.v1.ListApplicationsResponse
-	20, // 64: recruitment.applications.v1.ApplicationsService.WithdrawApplication:output_type -> recruitment.applications.v1.WithdrawApplicationResponse
-	30, // 65: recruitment.applications.v1.ApplicationsService.BatchWithdrawApplications:output_type -> recruitment.applications.v1.BatchWithdrawApplicationsResponse
-	24, // 66: recruitment.applications.v1.ApplicationsService.ImportApplications:output_type -> recruitment.applications.v1.ImportApplicationsResponse
-	26, // 67: recruitment.applications.v1.ApplicationsService.EraseCandidate:output_type -> recruitment.applications.v1.EraseCandidateResponse
-	56, // [56:68] is the sub-list for method output_type
-	44, // [44:56] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	35, // 22: recruitment.applications.v1.SubmitApplicationRequest.monitoring:type_name -> recruitment.equality.v1.MonitoringAnswers
+	2,  // 23: recruitment.applications.v1.SubmitApplicationResponse.application:type_name -> recruitment.applications.v1.Application
+	2,  // 24: recruitment.applications.v1.GetApplicationResponse.application:type_name -> recruitment.applications.v1.Application
+	31, // 25: recruitment.applications.v1.GetCandidateContactResponse.role:type_name -> recruitment.common.v1.JobRole
+	1,  // 26: recruitment.applications.v1.GetCandidateContactResponse.candidate:type_name -> recruitment.applications.v1.Candidate
+	34, // 27: recruitment.applications.v1.ListApplicationsRequest.stage:type_name -> recruitment.common.v1.Stage
+	2,  // 28: recruitment.applications.v1.ListApplicationsResponse.applications:type_name -> recruitment.applications.v1.Application
+	2,  // 29: recruitment.applications.v1.WithdrawApplicationResponse.application:type_name -> recruitment.applications.v1.Application
+	31, // 30: recruitment.applications.v1.ImportRow.role:type_name -> recruitment.common.v1.JobRole
+	32, // 31: recruitment.applications.v1.ImportRow.opens_on:type_name -> recruitment.common.v1.Date
+	32, // 32: recruitment.applications.v1.ImportRow.closes_on:type_name -> recruitment.common.v1.Date
+	1,  // 33: recruitment.applications.v1.ImportRow.candidate:type_name -> recruitment.applications.v1.Candidate
+	33, // 34: recruitment.applications.v1.ImportRow.submitted_at:type_name -> google.protobuf.Timestamp
+	36, // 35: recruitment.applications.v1.ImportRow.history:type_name -> recruitment.common.v1.ImportedHistory
+	33, // 36: recruitment.applications.v1.ImportRow.withdrawn_at:type_name -> google.protobuf.Timestamp
+	35, // 37: recruitment.applications.v1.ImportRow.monitoring:type_name -> recruitment.equality.v1.MonitoringAnswers
+	21, // 38: recruitment.applications.v1.ImportApplicationsRequest.rows:type_name -> recruitment.applications.v1.ImportRow
+	37, // 39: recruitment.applications.v1.ImportResult.status:type_name -> recruitment.common.v1.ItemStatus
+	23, // 40: recruitment.applications.v1.ImportApplicationsResponse.results:type_name -> recruitment.applications.v1.ImportResult
+	2,  // 41: recruitment.applications.v1.EraseCandidateResponse.application:type_name -> recruitment.applications.v1.Application
+	27, // 42: recruitment.applications.v1.BatchWithdrawApplicationsRequest.items:type_name -> recruitment.applications.v1.WithdrawItem
+	37, // 43: recruitment.applications.v1.WithdrawResult.status:type_name -> recruitment.common.v1.ItemStatus
+	2,  // 44: recruitment.applications.v1.WithdrawResult.application:type_name -> recruitment.applications.v1.Application
+	29, // 45: recruitment.applications.v1.BatchWithdrawApplicationsResponse.results:type_name -> recruitment.applications.v1.WithdrawResult
+	3,  // 46: recruitment.applications.v1.ApplicationsService.CreateCampaign:input_type -> recruitment.applications.v1.CreateCampaignRequest
+	5,  // 47: recruitment.applications.v1.ApplicationsService.UpdateCampaign:input_type -> recruitment.applications.v1.UpdateCampaignRequest
+	7,  // 48: recruitment.applications.v1.ApplicationsService.GetCampaign:input_type -> recruitment.applications.v1.GetCampaignRequest
+	9,  // 49: recruitment.applications.v1.ApplicationsService.ListCampaigns:input_type -> recruitment.applications.v1.ListCampaignsRequest
+	11, // 50: recruitment.applications.v1.ApplicationsService.SubmitApplication:input_type -> recruitment.applications.v1.SubmitApplicationRequest
+	13, // 51: recruitment.applications.v1.ApplicationsService.GetApplication:input_type -> recruitment.applications.v1.GetApplicationRequest
+	15, // 52: recruitment.applications.v1.ApplicationsService.GetCandidateContact:input_type -> recruitment.applications.v1.GetCandidateContactRequest
+	17, // 53: recruitment.applications.v1.ApplicationsService.ListApplications:input_type -> recruitment.applications.v1.ListApplicationsRequest
+	19, // 54: recruitment.applications.v1.ApplicationsService.WithdrawApplication:input_type -> recruitment.applications.v1.WithdrawApplicationRequest
+	28, // 55: recruitment.applications.v1.ApplicationsService.BatchWithdrawApplications:input_type -> recruitment.applications.v1.BatchWithdrawApplicationsRequest
+	22, // 56: recruitment.applications.v1.ApplicationsService.ImportApplications:input_type -> recruitment.applications.v1.ImportApplicationsRequest
+	25, // 57: recruitment.applications.v1.ApplicationsService.EraseCandidate:input_type -> recruitment.applications.v1.EraseCandidateRequest
+	4,  // 58: recruitment.applications.v1.ApplicationsService.CreateCampaign:output_type -> recruitment.applications.v1.CreateCampaignResponse
+	6,  // 59: recruitment.applications.v1.ApplicationsService.UpdateCampaign:output_type -> recruitment.applications.v1.UpdateCampaignResponse
+	8,  // 60: recruitment.applications.v1.ApplicationsService.GetCampaign:output_type -> recruitment.applications.v1.GetCampaignResponse
+	10, // 61: recruitment.applications.v1.ApplicationsService.ListCampaigns:output_type -> recruitment.applications.v1.ListCampaignsResponse
+	12, // 62: recruitment.applications.v1.ApplicationsService.SubmitApplication:output_type -> recruitment.applications.v1.SubmitApplicationResponse
+	14, // 63: recruitment.applications.v1.ApplicationsService.GetApplication:output_type -> recruitment.applications.v1.GetApplicationResponse
+	16, // 64: recruitment.applications.v1.ApplicationsService.GetCandidateContact:output_type -> recruitment.applications.v1.GetCandidateContactResponse
+	18, // 65: recruitment.applications.v1.ApplicationsService.ListApplications:output_type -> recruitment.applications.v1.ListApplicationsResponse
+	20, // 66: recruitment.applications.v1.ApplicationsService.WithdrawApplication:output_type -> recruitment.applications.v1.WithdrawApplicationResponse
+	30, // 67: recruitment.applications.v1.ApplicationsService.BatchWithdrawApplications:output_type -> recruitment.applications.v1.BatchWithdrawApplicationsResponse
+	24, // 68: recruitment.applications.v1.ApplicationsService.ImportApplications:output_type -> recruitment.applications.v1.ImportApplicationsResponse
+	26, // 69: recruitment.applications.v1.ApplicationsService.EraseCandidate:output_type -> recruitment.applications.v1.EraseCandidateResponse
+	58, // [58:70] is the sub-list for method output_type
+	46, // [46:58] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_applications_v1_applications_proto_init() }
