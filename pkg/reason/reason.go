@@ -46,17 +46,17 @@ var (
 	// Withdrawal: why a candidate withdrew their application
 	// (WithdrawApplication, import withdraw_reason).
 	Withdrawal = newList("withdrawal reason",
-		"accepted_other_job",    // took another job
-		"candidate_request",     // asked to withdraw, no reason given
+		"accepted_other_job",     // took another job
+		"candidate_request",      // asked to withdraw, no reason given
 		"personal_circumstances", // health, family, caring
-		"relocation",            // moving away from the region
-		"salary",                // pay too low
-		"working_pattern",       // hours, shifts, part time
-		"location",              // the office or travel
-		"role_not_suitable",     // the job is not what they want
-		"process_too_long",      // gave up waiting
-		"no_response",           // stopped answering
-		"duplicate_application", // applied twice
+		"relocation",             // moving away from the region
+		"salary",                 // pay too low
+		"working_pattern",        // hours, shifts, part time
+		"location",               // the office or travel
+		"role_not_suitable",      // the job is not what they want
+		"process_too_long",       // gave up waiting
+		"no_response",            // stopped answering
+		"duplicate_application",  // applied twice
 	)
 	// Decline: why a candidate declined a conditional offer (DeclineOffer,
 	// import decline_reason).
@@ -136,6 +136,9 @@ func (l *List) Check(field, code string) error {
 	return nil
 }
 
+// Accepted lists the accepted codes, for an error message.
+func (l *List) Accepted() string { return l.accepted() }
+
 func (l *List) accepted() string {
 	return strings.Join(l.codes[:len(l.codes)-1], ", ") + ", or other:<code> (a lower-case code of 2-63 letters, digits and _, e.g. other:moved_abroad)"
 }
@@ -149,13 +152,4 @@ func (l *List) Normalize(code string) string {
 		return code
 	}
 	return Other + ":" + code
-}
-
-// Group is the list entry a normalized code counts under in a report's
-// totals: the code itself, or "other" for every "other:<code>".
-func Group(code string) string {
-	if strings.HasPrefix(code, Other+":") {
-		return Other
-	}
-	return code
 }
