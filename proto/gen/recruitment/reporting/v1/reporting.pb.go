@@ -302,6 +302,71 @@ func (CaseRecord) EnumDescriptor() ([]byte, []int) {
 	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{4}
 }
 
+// ExitKind is how an application left the pipeline before a start.
+type ExitKind int32
+
+const (
+	ExitKind_EXIT_KIND_UNSPECIFIED ExitKind = 0
+	// sift.failed: a sift fail reason.
+	ExitKind_EXIT_KIND_SIFT_FAILED ExitKind = 1
+	// interview.failed: an interview fail reason.
+	ExitKind_EXIT_KIND_INTERVIEW_FAILED ExitKind = 2
+	// application.withdrawn: the candidate withdrew; a withdrawal reason.
+	ExitKind_EXIT_KIND_WITHDRAWN ExitKind = 3
+	// offer.declined: the candidate declined the offer; a decline reason.
+	ExitKind_EXIT_KIND_OFFER_DECLINED ExitKind = 4
+	// offer.withdrawn: the offer was withdrawn (e.g. vetting_failed); its
+	// codes are the offers service's own, not a fixed list.
+	ExitKind_EXIT_KIND_OFFER_WITHDRAWN ExitKind = 5
+)
+
+// Enum value maps for ExitKind.
+var (
+	ExitKind_name = map[int32]string{
+		0: "EXIT_KIND_UNSPECIFIED",
+		1: "EXIT_KIND_SIFT_FAILED",
+		2: "EXIT_KIND_INTERVIEW_FAILED",
+		3: "EXIT_KIND_WITHDRAWN",
+		4: "EXIT_KIND_OFFER_DECLINED",
+		5: "EXIT_KIND_OFFER_WITHDRAWN",
+	}
+	ExitKind_value = map[string]int32{
+		"EXIT_KIND_UNSPECIFIED":      0,
+		"EXIT_KIND_SIFT_FAILED":      1,
+		"EXIT_KIND_INTERVIEW_FAILED": 2,
+		"EXIT_KIND_WITHDRAWN":        3,
+		"EXIT_KIND_OFFER_DECLINED":   4,
+		"EXIT_KIND_OFFER_WITHDRAWN":  5,
+	}
+)
+
+func (x ExitKind) Enum() *ExitKind {
+	p := new(ExitKind)
+	*p = x
+	return p
+}
+
+func (x ExitKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ExitKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_recruitment_reporting_v1_reporting_proto_enumTypes[5].Descriptor()
+}
+
+func (ExitKind) Type() protoreflect.EnumType {
+	return &file_recruitment_reporting_v1_reporting_proto_enumTypes[5]
+}
+
+func (x ExitKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ExitKind.Descriptor instead.
+func (ExitKind) EnumDescriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{5}
+}
+
 // StuckCandidate is one entry of the stuck list.
 type StuckCandidate struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -905,8 +970,12 @@ type GetTimeToHireRequest struct {
 	CampaignId string     `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
 	Role       v1.JobRole `protobuf:"varint,3,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
 	// Window on the measure's end event; both optional.
-	From          *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=from,proto3" json:"from,omitempty"`
-	To            *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=to,proto3" json:"to,omitempty"`
+	From *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=from,proto3" json:"from,omitempty"`
+	To   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=to,proto3" json:"to,omitempty"`
+	// Optional: only applications from this source (a code of the source
+	// list, other:<code>, or "unknown" for those with none recorded). The
+	// answer then has no weekly trend.
+	Source        string `protobuf:"bytes,160,opt,name=source,proto3" json:"source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -974,6 +1043,13 @@ func (x *GetTimeToHireRequest) GetTo() *timestamppb.Timestamp {
 		return x.To
 	}
 	return nil
+}
+
+func (x *GetTimeToHireRequest) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
 }
 
 type GetTimeToHireResponse struct {
@@ -1111,9 +1187,12 @@ func (x *FunnelStage) GetWithdrawn() int32 {
 }
 
 type GetFunnelRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Region        string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
-	CampaignId    string                 `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Region     string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	CampaignId string                 `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	// Optional: only applications from this source, as
+	// GetTimeToHireRequest.source.
+	Source        string `protobuf:"bytes,160,opt,name=source,proto3" json:"source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1158,6 +1237,13 @@ func (x *GetFunnelRequest) GetRegion() string {
 func (x *GetFunnelRequest) GetCampaignId() string {
 	if x != nil {
 		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *GetFunnelRequest) GetSource() string {
+	if x != nil {
+		return x.Source
 	}
 	return ""
 }
@@ -2705,6 +2791,315 @@ func (x *GetWorkloadResponse) GetAsOf() *timestamppb.Timestamp {
 	return nil
 }
 
+type GetReasonBreakdownRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty means every region the caller may see.
+	Region     string     `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	CampaignId string     `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	Role       v1.JobRole `protobuf:"varint,3,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
+	// Optional: only applications from this source, as
+	// GetTimeToHireRequest.source.
+	Source string `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
+	// Window on submission (London dates, inclusive); both optional.
+	From          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=from,proto3" json:"from,omitempty"`
+	To            *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetReasonBreakdownRequest) Reset() {
+	*x = GetReasonBreakdownRequest{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetReasonBreakdownRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetReasonBreakdownRequest) ProtoMessage() {}
+
+func (x *GetReasonBreakdownRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetReasonBreakdownRequest.ProtoReflect.Descriptor instead.
+func (*GetReasonBreakdownRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *GetReasonBreakdownRequest) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *GetReasonBreakdownRequest) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *GetReasonBreakdownRequest) GetRole() v1.JobRole {
+	if x != nil {
+		return x.Role
+	}
+	return v1.JobRole(0)
+}
+
+func (x *GetReasonBreakdownRequest) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *GetReasonBreakdownRequest) GetFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *GetReasonBreakdownRequest) GetTo() *timestamppb.Timestamp {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+// SourceBreakdown is the pipeline of the applications from one source.
+type SourceBreakdown struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A code of the source list, other:<code>, or "unknown".
+	Source string `protobuf:"bytes,1,opt,name=source,proto3" json:"source,omitempty"`
+	// The funnel of these applications, as GetFunnel's.
+	Stages []*FunnelStage `protobuf:"bytes,2,rep,name=stages,proto3" json:"stages,omitempty"`
+	// Campaign closing date (or submission, for a rolling campaign) to
+	// conditional offer, as GetTimeToHire's MEASURE_TIME_TO_HIRE (no
+	// weekly trend).
+	TimeToHire *MeasureResult `protobuf:"bytes,3,opt,name=time_to_hire,json=timeToHire,proto3" json:"time_to_hire,omitempty"`
+	// Submitted to started, in calendar days (MEASURE_APPLICATION_TO_START).
+	ApplicationToStart *MeasureResult `protobuf:"bytes,4,opt,name=application_to_start,json=applicationToStart,proto3" json:"application_to_start,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *SourceBreakdown) Reset() {
+	*x = SourceBreakdown{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SourceBreakdown) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SourceBreakdown) ProtoMessage() {}
+
+func (x *SourceBreakdown) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SourceBreakdown.ProtoReflect.Descriptor instead.
+func (*SourceBreakdown) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *SourceBreakdown) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *SourceBreakdown) GetStages() []*FunnelStage {
+	if x != nil {
+		return x.Stages
+	}
+	return nil
+}
+
+func (x *SourceBreakdown) GetTimeToHire() *MeasureResult {
+	if x != nil {
+		return x.TimeToHire
+	}
+	return nil
+}
+
+func (x *SourceBreakdown) GetApplicationToStart() *MeasureResult {
+	if x != nil {
+		return x.ApplicationToStart
+	}
+	return nil
+}
+
+// ReasonCount is how many applications left the pipeline one way, for one
+// reason, from one stage.
+type ReasonCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  ExitKind               `protobuf:"varint,1,opt,name=kind,proto3,enum=recruitment.reporting.v1.ExitKind" json:"kind,omitempty"`
+	// A code of the kind's list, or other:<code> (a code the list lacks,
+	// including any recorded before the lists existed); empty when none was
+	// recorded.
+	ReasonCode string `protobuf:"bytes,2,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	// The stage the application left from.
+	Stage v1.Stage `protobuf:"varint,3,opt,name=stage,proto3,enum=recruitment.common.v1.Stage" json:"stage,omitempty"`
+	Count int32    `protobuf:"varint,4,opt,name=count,proto3" json:"count,omitempty"`
+	// Calendar days from submission to leaving.
+	DaysToExit    *Statistics `protobuf:"bytes,5,opt,name=days_to_exit,json=daysToExit,proto3" json:"days_to_exit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReasonCount) Reset() {
+	*x = ReasonCount{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReasonCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReasonCount) ProtoMessage() {}
+
+func (x *ReasonCount) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReasonCount.ProtoReflect.Descriptor instead.
+func (*ReasonCount) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ReasonCount) GetKind() ExitKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ExitKind_EXIT_KIND_UNSPECIFIED
+}
+
+func (x *ReasonCount) GetReasonCode() string {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return ""
+}
+
+func (x *ReasonCount) GetStage() v1.Stage {
+	if x != nil {
+		return x.Stage
+	}
+	return v1.Stage(0)
+}
+
+func (x *ReasonCount) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *ReasonCount) GetDaysToExit() *Statistics {
+	if x != nil {
+		return x.DaysToExit
+	}
+	return nil
+}
+
+type GetReasonBreakdownResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Applications submitted in the window (and matching the filters).
+	Applications int32 `protobuf:"varint,1,opt,name=applications,proto3" json:"applications,omitempty"`
+	// One per source with applications, "unknown" last, the others by code.
+	Sources []*SourceBreakdown `protobuf:"bytes,2,rep,name=sources,proto3" json:"sources,omitempty"`
+	// Ordered by kind, then most frequent first, then by code and stage.
+	Reasons       []*ReasonCount `protobuf:"bytes,3,rep,name=reasons,proto3" json:"reasons,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetReasonBreakdownResponse) Reset() {
+	*x = GetReasonBreakdownResponse{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetReasonBreakdownResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetReasonBreakdownResponse) ProtoMessage() {}
+
+func (x *GetReasonBreakdownResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetReasonBreakdownResponse.ProtoReflect.Descriptor instead.
+func (*GetReasonBreakdownResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *GetReasonBreakdownResponse) GetApplications() int32 {
+	if x != nil {
+		return x.Applications
+	}
+	return 0
+}
+
+func (x *GetReasonBreakdownResponse) GetSources() []*SourceBreakdown {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+func (x *GetReasonBreakdownResponse) GetReasons() []*ReasonCount {
+	if x != nil {
+		return x.Reasons
+	}
+	return nil
+}
+
 var File_recruitment_reporting_v1_reporting_proto protoreflect.FileDescriptor
 
 const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
@@ -2769,14 +3164,15 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x05count\x18\x03 \x03(\x05R\x05count\x12\x12\n" +
 	"\x04mean\x18\x04 \x03(\x01R\x04mean\x12\x16\n" +
 	"\x06median\x18\x05 \x03(\x01R\x06median\x12\x10\n" +
-	"\x03p90\x18\x06 \x03(\x01R\x03p90\"\xdf\x01\n" +
+	"\x03p90\x18\x06 \x03(\x01R\x03p90\"\xf8\x01\n" +
 	"\x14GetTimeToHireRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
 	"campaignId\x122\n" +
 	"\x04role\x18\x03 \x01(\x0e2\x1e.recruitment.common.v1.JobRoleR\x04role\x12.\n" +
 	"\x04from\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
-	"\x02to\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\"\xa1\x01\n" +
+	"\x02to\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\x12\x17\n" +
+	"\x06source\x18\xa0\x01 \x01(\tR\x06source\"\xa1\x01\n" +
 	"\x15GetTimeToHireResponse\x12C\n" +
 	"\bmeasures\x18\x01 \x03(\v2'.recruitment.reporting.v1.MeasureResultR\bmeasures\x12C\n" +
 	"\x1estarted_before_vetting_cleared\x18\x02 \x01(\x05R\x1bstartedBeforeVettingCleared\"\xcf\x01\n" +
@@ -2785,11 +3181,12 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\areached\x18\x02 \x01(\x05R\areached\x128\n" +
 	"\x18conversion_from_previous\x18\x03 \x01(\x01R\x16conversionFromPrevious\x12\x1a\n" +
 	"\brejected\x18\x04 \x01(\x05R\brejected\x12\x1c\n" +
-	"\twithdrawn\x18\x05 \x01(\x05R\twithdrawn\"K\n" +
+	"\twithdrawn\x18\x05 \x01(\x05R\twithdrawn\"d\n" +
 	"\x10GetFunnelRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
-	"campaignId\"R\n" +
+	"campaignId\x12\x17\n" +
+	"\x06source\x18\xa0\x01 \x01(\tR\x06source\"R\n" +
 	"\x11GetFunnelResponse\x12=\n" +
 	"\x06stages\x18\x01 \x03(\v2%.recruitment.reporting.v1.FunnelStageR\x06stages\"\x97\x01\n" +
 	"\rStageDuration\x122\n" +
@@ -2902,7 +3299,33 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"~\n" +
 	"\x13GetWorkloadResponse\x126\n" +
 	"\x04rows\x18\x01 \x03(\v2\".recruitment.reporting.v1.WorkloadR\x04rows\x12/\n" +
-	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf*O\n" +
+	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\xfc\x01\n" +
+	"\x19GetReasonBreakdownRequest\x12\x16\n" +
+	"\x06region\x18\x01 \x01(\tR\x06region\x12\x1f\n" +
+	"\vcampaign_id\x18\x02 \x01(\tR\n" +
+	"campaignId\x122\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x1e.recruitment.common.v1.JobRoleR\x04role\x12\x16\n" +
+	"\x06source\x18\x04 \x01(\tR\x06source\x12.\n" +
+	"\x04from\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
+	"\x02to\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\"\x8e\x02\n" +
+	"\x0fSourceBreakdown\x12\x16\n" +
+	"\x06source\x18\x01 \x01(\tR\x06source\x12=\n" +
+	"\x06stages\x18\x02 \x03(\v2%.recruitment.reporting.v1.FunnelStageR\x06stages\x12I\n" +
+	"\ftime_to_hire\x18\x03 \x01(\v2'.recruitment.reporting.v1.MeasureResultR\n" +
+	"timeToHire\x12Y\n" +
+	"\x14application_to_start\x18\x04 \x01(\v2'.recruitment.reporting.v1.MeasureResultR\x12applicationToStart\"\xf8\x01\n" +
+	"\vReasonCount\x126\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\".recruitment.reporting.v1.ExitKindR\x04kind\x12\x1f\n" +
+	"\vreason_code\x18\x02 \x01(\tR\n" +
+	"reasonCode\x122\n" +
+	"\x05stage\x18\x03 \x01(\x0e2\x1c.recruitment.common.v1.StageR\x05stage\x12\x14\n" +
+	"\x05count\x18\x04 \x01(\x05R\x05count\x12F\n" +
+	"\fdays_to_exit\x18\x05 \x01(\v2$.recruitment.reporting.v1.StatisticsR\n" +
+	"daysToExit\"\xc6\x01\n" +
+	"\x1aGetReasonBreakdownResponse\x12\"\n" +
+	"\fapplications\x18\x01 \x01(\x05R\fapplications\x12C\n" +
+	"\asources\x18\x02 \x03(\v2).recruitment.reporting.v1.SourceBreakdownR\asources\x12?\n" +
+	"\areasons\x18\x03 \x03(\v2%.recruitment.reporting.v1.ReasonCountR\areasons*O\n" +
 	"\bSeverity\x12\x18\n" +
 	"\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10SEVERITY_WARNING\x10\x01\x12\x13\n" +
@@ -2927,8 +3350,14 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x17CASE_RECORD_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CASE_RECORD_SIFT\x10\x01\x12\x15\n" +
 	"\x11CASE_RECORD_OFFER\x10\x02\x12\x17\n" +
-	"\x13CASE_RECORD_VETTING\x10\x032\x97\n" +
-	"\n" +
+	"\x13CASE_RECORD_VETTING\x10\x03*\xb6\x01\n" +
+	"\bExitKind\x12\x19\n" +
+	"\x15EXIT_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15EXIT_KIND_SIFT_FAILED\x10\x01\x12\x1e\n" +
+	"\x1aEXIT_KIND_INTERVIEW_FAILED\x10\x02\x12\x17\n" +
+	"\x13EXIT_KIND_WITHDRAWN\x10\x03\x12\x1c\n" +
+	"\x18EXIT_KIND_OFFER_DECLINED\x10\x04\x12\x1d\n" +
+	"\x19EXIT_KIND_OFFER_WITHDRAWN\x10\x052\x98\v\n" +
 	"\x10ReportingService\x12\x82\x01\n" +
 	"\x13ListStuckCandidates\x124.recruitment.reporting.v1.ListStuckCandidatesRequest\x1a5.recruitment.reporting.v1.ListStuckCandidatesResponse\x12p\n" +
 	"\rGetTimeToHire\x12..recruitment.reporting.v1.GetTimeToHireRequest\x1a/.recruitment.reporting.v1.GetTimeToHireResponse\x12d\n" +
@@ -2940,7 +3369,8 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\rGetThresholds\x12..recruitment.reporting.v1.GetThresholdsRequest\x1a/.recruitment.reporting.v1.GetThresholdsResponse\x12p\n" +
 	"\rSetThresholds\x12..recruitment.reporting.v1.SetThresholdsRequest\x1a/.recruitment.reporting.v1.SetThresholdsResponse\x12j\n" +
 	"\vListMyCases\x12,.recruitment.reporting.v1.ListMyCasesRequest\x1a-.recruitment.reporting.v1.ListMyCasesResponse\x12j\n" +
-	"\vGetWorkload\x12,.recruitment.reporting.v1.GetWorkloadRequest\x1a-.recruitment.reporting.v1.GetWorkloadResponseB\x8a\x02\n" +
+	"\vGetWorkload\x12,.recruitment.reporting.v1.GetWorkloadRequest\x1a-.recruitment.reporting.v1.GetWorkloadResponse\x12\x7f\n" +
+	"\x12GetReasonBreakdown\x123.recruitment.reporting.v1.GetReasonBreakdownRequest\x1a4.recruitment.reporting.v1.GetReasonBreakdownResponseB\x8a\x02\n" +
 	"\x1ccom.recruitment.reporting.v1B\x0eReportingProtoP\x01ZXgithub.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1;reportingv1\xa2\x02\x03RRX\xaa\x02\x18Recruitment.Reporting.V1\xca\x02\x18Recruitment\\Reporting\\V1\xe2\x02$Recruitment\\Reporting\\V1\\GPBMetadata\xea\x02\x1aRecruitment::Reporting::V1b\x06proto3"
 
 var (
@@ -2955,145 +3385,163 @@ func file_recruitment_reporting_v1_reporting_proto_rawDescGZIP() []byte {
 	return file_recruitment_reporting_v1_reporting_proto_rawDescData
 }
 
-var file_recruitment_reporting_v1_reporting_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_recruitment_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_recruitment_reporting_v1_reporting_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_recruitment_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_recruitment_reporting_v1_reporting_proto_goTypes = []any{
 	(Severity)(0),                       // 0: recruitment.reporting.v1.Severity
 	(StuckKind)(0),                      // 1: recruitment.reporting.v1.StuckKind
 	(NextActor)(0),                      // 2: recruitment.reporting.v1.NextActor
 	(Measure)(0),                        // 3: recruitment.reporting.v1.Measure
 	(CaseRecord)(0),                     // 4: recruitment.reporting.v1.CaseRecord
-	(*StuckCandidate)(nil),              // 5: recruitment.reporting.v1.StuckCandidate
-	(*ListStuckCandidatesRequest)(nil),  // 6: recruitment.reporting.v1.ListStuckCandidatesRequest
-	(*ListStuckCandidatesResponse)(nil), // 7: recruitment.reporting.v1.ListStuckCandidatesResponse
-	(*Statistics)(nil),                  // 8: recruitment.reporting.v1.Statistics
-	(*MeasureResult)(nil),               // 9: recruitment.reporting.v1.MeasureResult
-	(*WeeklyTrend)(nil),                 // 10: recruitment.reporting.v1.WeeklyTrend
-	(*GetTimeToHireRequest)(nil),        // 11: recruitment.reporting.v1.GetTimeToHireRequest
-	(*GetTimeToHireResponse)(nil),       // 12: recruitment.reporting.v1.GetTimeToHireResponse
-	(*FunnelStage)(nil),                 // 13: recruitment.reporting.v1.FunnelStage
-	(*GetFunnelRequest)(nil),            // 14: recruitment.reporting.v1.GetFunnelRequest
-	(*GetFunnelResponse)(nil),           // 15: recruitment.reporting.v1.GetFunnelResponse
-	(*StageDuration)(nil),               // 16: recruitment.reporting.v1.StageDuration
-	(*GetStageDurationsRequest)(nil),    // 17: recruitment.reporting.v1.GetStageDurationsRequest
-	(*GetStageDurationsResponse)(nil),   // 18: recruitment.reporting.v1.GetStageDurationsResponse
-	(*StageCount)(nil),                  // 19: recruitment.reporting.v1.StageCount
-	(*RegionSummary)(nil),               // 20: recruitment.reporting.v1.RegionSummary
-	(*GetRegionSummaryRequest)(nil),     // 21: recruitment.reporting.v1.GetRegionSummaryRequest
-	(*GetRegionSummaryResponse)(nil),    // 22: recruitment.reporting.v1.GetRegionSummaryResponse
-	(*ListRegionSummariesRequest)(nil),  // 23: recruitment.reporting.v1.ListRegionSummariesRequest
-	(*ListRegionSummariesResponse)(nil), // 24: recruitment.reporting.v1.ListRegionSummariesResponse
-	(*WatchRegionRequest)(nil),          // 25: recruitment.reporting.v1.WatchRegionRequest
-	(*WatchRegionResponse)(nil),         // 26: recruitment.reporting.v1.WatchRegionResponse
-	(*StageThreshold)(nil),              // 27: recruitment.reporting.v1.StageThreshold
-	(*Thresholds)(nil),                  // 28: recruitment.reporting.v1.Thresholds
-	(*RoleThresholds)(nil),              // 29: recruitment.reporting.v1.RoleThresholds
-	(*GetThresholdsRequest)(nil),        // 30: recruitment.reporting.v1.GetThresholdsRequest
-	(*GetThresholdsResponse)(nil),       // 31: recruitment.reporting.v1.GetThresholdsResponse
-	(*SetThresholdsRequest)(nil),        // 32: recruitment.reporting.v1.SetThresholdsRequest
-	(*SetThresholdsResponse)(nil),       // 33: recruitment.reporting.v1.SetThresholdsResponse
-	(*MyCase)(nil),                      // 34: recruitment.reporting.v1.MyCase
-	(*ListMyCasesRequest)(nil),          // 35: recruitment.reporting.v1.ListMyCasesRequest
-	(*ListMyCasesResponse)(nil),         // 36: recruitment.reporting.v1.ListMyCasesResponse
-	(*Workload)(nil),                    // 37: recruitment.reporting.v1.Workload
-	(*GetWorkloadRequest)(nil),          // 38: recruitment.reporting.v1.GetWorkloadRequest
-	(*GetWorkloadResponse)(nil),         // 39: recruitment.reporting.v1.GetWorkloadResponse
-	(v1.JobRole)(0),                     // 40: recruitment.common.v1.JobRole
-	(v1.Stage)(0),                       // 41: recruitment.common.v1.Stage
-	(*timestamppb.Timestamp)(nil),       // 42: google.protobuf.Timestamp
-	(v1.BlockReason)(0),                 // 43: recruitment.common.v1.BlockReason
-	(*v1.Date)(nil),                     // 44: recruitment.common.v1.Date
+	(ExitKind)(0),                       // 5: recruitment.reporting.v1.ExitKind
+	(*StuckCandidate)(nil),              // 6: recruitment.reporting.v1.StuckCandidate
+	(*ListStuckCandidatesRequest)(nil),  // 7: recruitment.reporting.v1.ListStuckCandidatesRequest
+	(*ListStuckCandidatesResponse)(nil), // 8: recruitment.reporting.v1.ListStuckCandidatesResponse
+	(*Statistics)(nil),                  // 9: recruitment.reporting.v1.Statistics
+	(*MeasureResult)(nil),               // 10: recruitment.reporting.v1.MeasureResult
+	(*WeeklyTrend)(nil),                 // 11: recruitment.reporting.v1.WeeklyTrend
+	(*GetTimeToHireRequest)(nil),        // 12: recruitment.reporting.v1.GetTimeToHireRequest
+	(*GetTimeToHireResponse)(nil),       // 13: recruitment.reporting.v1.GetTimeToHireResponse
+	(*FunnelStage)(nil),                 // 14: recruitment.reporting.v1.FunnelStage
+	(*GetFunnelRequest)(nil),            // 15: recruitment.reporting.v1.GetFunnelRequest
+	(*GetFunnelResponse)(nil),           // 16: recruitment.reporting.v1.GetFunnelResponse
+	(*StageDuration)(nil),               // 17: recruitment.reporting.v1.StageDuration
+	(*GetStageDurationsRequest)(nil),    // 18: recruitment.reporting.v1.GetStageDurationsRequest
+	(*GetStageDurationsResponse)(nil),   // 19: recruitment.reporting.v1.GetStageDurationsResponse
+	(*StageCount)(nil),                  // 20: recruitment.reporting.v1.StageCount
+	(*RegionSummary)(nil),               // 21: recruitment.reporting.v1.RegionSummary
+	(*GetRegionSummaryRequest)(nil),     // 22: recruitment.reporting.v1.GetRegionSummaryRequest
+	(*GetRegionSummaryResponse)(nil),    // 23: recruitment.reporting.v1.GetRegionSummaryResponse
+	(*ListRegionSummariesRequest)(nil),  // 24: recruitment.reporting.v1.ListRegionSummariesRequest
+	(*ListRegionSummariesResponse)(nil), // 25: recruitment.reporting.v1.ListRegionSummariesResponse
+	(*WatchRegionRequest)(nil),          // 26: recruitment.reporting.v1.WatchRegionRequest
+	(*WatchRegionResponse)(nil),         // 27: recruitment.reporting.v1.WatchRegionResponse
+	(*StageThreshold)(nil),              // 28: recruitment.reporting.v1.StageThreshold
+	(*Thresholds)(nil),                  // 29: recruitment.reporting.v1.Thresholds
+	(*RoleThresholds)(nil),              // 30: recruitment.reporting.v1.RoleThresholds
+	(*GetThresholdsRequest)(nil),        // 31: recruitment.reporting.v1.GetThresholdsRequest
+	(*GetThresholdsResponse)(nil),       // 32: recruitment.reporting.v1.GetThresholdsResponse
+	(*SetThresholdsRequest)(nil),        // 33: recruitment.reporting.v1.SetThresholdsRequest
+	(*SetThresholdsResponse)(nil),       // 34: recruitment.reporting.v1.SetThresholdsResponse
+	(*MyCase)(nil),                      // 35: recruitment.reporting.v1.MyCase
+	(*ListMyCasesRequest)(nil),          // 36: recruitment.reporting.v1.ListMyCasesRequest
+	(*ListMyCasesResponse)(nil),         // 37: recruitment.reporting.v1.ListMyCasesResponse
+	(*Workload)(nil),                    // 38: recruitment.reporting.v1.Workload
+	(*GetWorkloadRequest)(nil),          // 39: recruitment.reporting.v1.GetWorkloadRequest
+	(*GetWorkloadResponse)(nil),         // 40: recruitment.reporting.v1.GetWorkloadResponse
+	(*GetReasonBreakdownRequest)(nil),   // 41: recruitment.reporting.v1.GetReasonBreakdownRequest
+	(*SourceBreakdown)(nil),             // 42: recruitment.reporting.v1.SourceBreakdown
+	(*ReasonCount)(nil),                 // 43: recruitment.reporting.v1.ReasonCount
+	(*GetReasonBreakdownResponse)(nil),  // 44: recruitment.reporting.v1.GetReasonBreakdownResponse
+	(v1.JobRole)(0),                     // 45: recruitment.common.v1.JobRole
+	(v1.Stage)(0),                       // 46: recruitment.common.v1.Stage
+	(*timestamppb.Timestamp)(nil),       // 47: google.protobuf.Timestamp
+	(v1.BlockReason)(0),                 // 48: recruitment.common.v1.BlockReason
+	(*v1.Date)(nil),                     // 49: recruitment.common.v1.Date
 }
 var file_recruitment_reporting_v1_reporting_proto_depIdxs = []int32{
-	40, // 0: recruitment.reporting.v1.StuckCandidate.role:type_name -> recruitment.common.v1.JobRole
-	41, // 1: recruitment.reporting.v1.StuckCandidate.stage:type_name -> recruitment.common.v1.Stage
+	45, // 0: recruitment.reporting.v1.StuckCandidate.role:type_name -> recruitment.common.v1.JobRole
+	46, // 1: recruitment.reporting.v1.StuckCandidate.stage:type_name -> recruitment.common.v1.Stage
 	1,  // 2: recruitment.reporting.v1.StuckCandidate.kind:type_name -> recruitment.reporting.v1.StuckKind
-	42, // 3: recruitment.reporting.v1.StuckCandidate.since:type_name -> google.protobuf.Timestamp
+	47, // 3: recruitment.reporting.v1.StuckCandidate.since:type_name -> google.protobuf.Timestamp
 	0,  // 4: recruitment.reporting.v1.StuckCandidate.severity:type_name -> recruitment.reporting.v1.Severity
-	43, // 5: recruitment.reporting.v1.StuckCandidate.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	48, // 5: recruitment.reporting.v1.StuckCandidate.blocked_reason:type_name -> recruitment.common.v1.BlockReason
 	2,  // 6: recruitment.reporting.v1.StuckCandidate.next_actor:type_name -> recruitment.reporting.v1.NextActor
-	41, // 7: recruitment.reporting.v1.ListStuckCandidatesRequest.stage:type_name -> recruitment.common.v1.Stage
+	46, // 7: recruitment.reporting.v1.ListStuckCandidatesRequest.stage:type_name -> recruitment.common.v1.Stage
 	0,  // 8: recruitment.reporting.v1.ListStuckCandidatesRequest.severity:type_name -> recruitment.reporting.v1.Severity
-	42, // 9: recruitment.reporting.v1.ListStuckCandidatesRequest.as_of:type_name -> google.protobuf.Timestamp
-	40, // 10: recruitment.reporting.v1.ListStuckCandidatesRequest.role:type_name -> recruitment.common.v1.JobRole
+	47, // 9: recruitment.reporting.v1.ListStuckCandidatesRequest.as_of:type_name -> google.protobuf.Timestamp
+	45, // 10: recruitment.reporting.v1.ListStuckCandidatesRequest.role:type_name -> recruitment.common.v1.JobRole
 	1,  // 11: recruitment.reporting.v1.ListStuckCandidatesRequest.kind:type_name -> recruitment.reporting.v1.StuckKind
-	43, // 12: recruitment.reporting.v1.ListStuckCandidatesRequest.blocked_reason:type_name -> recruitment.common.v1.BlockReason
-	5,  // 13: recruitment.reporting.v1.ListStuckCandidatesResponse.candidates:type_name -> recruitment.reporting.v1.StuckCandidate
+	48, // 12: recruitment.reporting.v1.ListStuckCandidatesRequest.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	6,  // 13: recruitment.reporting.v1.ListStuckCandidatesResponse.candidates:type_name -> recruitment.reporting.v1.StuckCandidate
 	3,  // 14: recruitment.reporting.v1.MeasureResult.measure:type_name -> recruitment.reporting.v1.Measure
-	8,  // 15: recruitment.reporting.v1.MeasureResult.calendar_days:type_name -> recruitment.reporting.v1.Statistics
-	8,  // 16: recruitment.reporting.v1.MeasureResult.working_days:type_name -> recruitment.reporting.v1.Statistics
-	10, // 17: recruitment.reporting.v1.MeasureResult.weekly_trend:type_name -> recruitment.reporting.v1.WeeklyTrend
-	44, // 18: recruitment.reporting.v1.WeeklyTrend.first_week:type_name -> recruitment.common.v1.Date
-	40, // 19: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
-	42, // 20: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
-	42, // 21: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
-	9,  // 22: recruitment.reporting.v1.GetTimeToHireResponse.measures:type_name -> recruitment.reporting.v1.MeasureResult
-	41, // 23: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
-	13, // 24: recruitment.reporting.v1.GetFunnelResponse.stages:type_name -> recruitment.reporting.v1.FunnelStage
-	41, // 25: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
-	8,  // 26: recruitment.reporting.v1.StageDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	42, // 27: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
-	42, // 28: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
-	16, // 29: recruitment.reporting.v1.GetStageDurationsResponse.stages:type_name -> recruitment.reporting.v1.StageDuration
-	41, // 30: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
-	19, // 31: recruitment.reporting.v1.RegionSummary.stage_counts:type_name -> recruitment.reporting.v1.StageCount
-	42, // 32: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
-	42, // 33: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
-	20, // 34: recruitment.reporting.v1.GetRegionSummaryResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	42, // 35: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
-	20, // 36: recruitment.reporting.v1.ListRegionSummariesResponse.summaries:type_name -> recruitment.reporting.v1.RegionSummary
-	20, // 37: recruitment.reporting.v1.WatchRegionResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	41, // 38: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
-	27, // 39: recruitment.reporting.v1.Thresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
-	29, // 40: recruitment.reporting.v1.Thresholds.roles:type_name -> recruitment.reporting.v1.RoleThresholds
-	40, // 41: recruitment.reporting.v1.RoleThresholds.role:type_name -> recruitment.common.v1.JobRole
-	27, // 42: recruitment.reporting.v1.RoleThresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
-	28, // 43: recruitment.reporting.v1.GetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	28, // 44: recruitment.reporting.v1.SetThresholdsRequest.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	28, // 45: recruitment.reporting.v1.SetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	40, // 46: recruitment.reporting.v1.MyCase.role:type_name -> recruitment.common.v1.JobRole
-	41, // 47: recruitment.reporting.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
+	9,  // 15: recruitment.reporting.v1.MeasureResult.calendar_days:type_name -> recruitment.reporting.v1.Statistics
+	9,  // 16: recruitment.reporting.v1.MeasureResult.working_days:type_name -> recruitment.reporting.v1.Statistics
+	11, // 17: recruitment.reporting.v1.MeasureResult.weekly_trend:type_name -> recruitment.reporting.v1.WeeklyTrend
+	49, // 18: recruitment.reporting.v1.WeeklyTrend.first_week:type_name -> recruitment.common.v1.Date
+	45, // 19: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
+	47, // 20: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
+	47, // 21: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
+	10, // 22: recruitment.reporting.v1.GetTimeToHireResponse.measures:type_name -> recruitment.reporting.v1.MeasureResult
+	46, // 23: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
+	14, // 24: recruitment.reporting.v1.GetFunnelResponse.stages:type_name -> recruitment.reporting.v1.FunnelStage
+	46, // 25: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
+	9,  // 26: recruitment.reporting.v1.StageDuration.days:type_name -> recruitment.reporting.v1.Statistics
+	47, // 27: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
+	47, // 28: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
+	17, // 29: recruitment.reporting.v1.GetStageDurationsResponse.stages:type_name -> recruitment.reporting.v1.StageDuration
+	46, // 30: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
+	20, // 31: recruitment.reporting.v1.RegionSummary.stage_counts:type_name -> recruitment.reporting.v1.StageCount
+	47, // 32: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
+	47, // 33: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
+	21, // 34: recruitment.reporting.v1.GetRegionSummaryResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
+	47, // 35: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
+	21, // 36: recruitment.reporting.v1.ListRegionSummariesResponse.summaries:type_name -> recruitment.reporting.v1.RegionSummary
+	21, // 37: recruitment.reporting.v1.WatchRegionResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
+	46, // 38: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
+	28, // 39: recruitment.reporting.v1.Thresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
+	30, // 40: recruitment.reporting.v1.Thresholds.roles:type_name -> recruitment.reporting.v1.RoleThresholds
+	45, // 41: recruitment.reporting.v1.RoleThresholds.role:type_name -> recruitment.common.v1.JobRole
+	28, // 42: recruitment.reporting.v1.RoleThresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
+	29, // 43: recruitment.reporting.v1.GetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	29, // 44: recruitment.reporting.v1.SetThresholdsRequest.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	29, // 45: recruitment.reporting.v1.SetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	45, // 46: recruitment.reporting.v1.MyCase.role:type_name -> recruitment.common.v1.JobRole
+	46, // 47: recruitment.reporting.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
 	4,  // 48: recruitment.reporting.v1.MyCase.record:type_name -> recruitment.reporting.v1.CaseRecord
-	42, // 49: recruitment.reporting.v1.MyCase.since:type_name -> google.protobuf.Timestamp
+	47, // 49: recruitment.reporting.v1.MyCase.since:type_name -> google.protobuf.Timestamp
 	0,  // 50: recruitment.reporting.v1.MyCase.severity:type_name -> recruitment.reporting.v1.Severity
 	0,  // 51: recruitment.reporting.v1.MyCase.next_threshold:type_name -> recruitment.reporting.v1.Severity
-	42, // 52: recruitment.reporting.v1.MyCase.next_threshold_at:type_name -> google.protobuf.Timestamp
+	47, // 52: recruitment.reporting.v1.MyCase.next_threshold_at:type_name -> google.protobuf.Timestamp
 	1,  // 53: recruitment.reporting.v1.MyCase.kind:type_name -> recruitment.reporting.v1.StuckKind
-	43, // 54: recruitment.reporting.v1.MyCase.blocked_reason:type_name -> recruitment.common.v1.BlockReason
-	42, // 55: recruitment.reporting.v1.ListMyCasesRequest.as_of:type_name -> google.protobuf.Timestamp
-	34, // 56: recruitment.reporting.v1.ListMyCasesResponse.cases:type_name -> recruitment.reporting.v1.MyCase
+	48, // 54: recruitment.reporting.v1.MyCase.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	47, // 55: recruitment.reporting.v1.ListMyCasesRequest.as_of:type_name -> google.protobuf.Timestamp
+	35, // 56: recruitment.reporting.v1.ListMyCasesResponse.cases:type_name -> recruitment.reporting.v1.MyCase
 	2,  // 57: recruitment.reporting.v1.Workload.actor:type_name -> recruitment.reporting.v1.NextActor
-	42, // 58: recruitment.reporting.v1.Workload.oldest_since:type_name -> google.protobuf.Timestamp
-	42, // 59: recruitment.reporting.v1.GetWorkloadRequest.as_of:type_name -> google.protobuf.Timestamp
-	37, // 60: recruitment.reporting.v1.GetWorkloadResponse.rows:type_name -> recruitment.reporting.v1.Workload
-	42, // 61: recruitment.reporting.v1.GetWorkloadResponse.as_of:type_name -> google.protobuf.Timestamp
-	6,  // 62: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
-	11, // 63: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
-	14, // 64: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
-	17, // 65: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
-	21, // 66: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
-	23, // 67: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
-	25, // 68: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
-	30, // 69: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
-	32, // 70: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
-	35, // 71: recruitment.reporting.v1.ReportingService.ListMyCases:input_type -> recruitment.reporting.v1.ListMyCasesRequest
-	38, // 72: recruitment.reporting.v1.ReportingService.GetWorkload:input_type -> recruitment.reporting.v1.GetWorkloadRequest
-	7,  // 73: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
-	12, // 74: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
-	15, // 75: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
-	18, // 76: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
-	22, // 77: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
-	24, // 78: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
-	26, // 79: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
-	31, // 80: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
-	33, // 81: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
-	36, // 82: recruitment.reporting.v1.ReportingService.ListMyCases:output_type -> recruitment.reporting.v1.ListMyCasesResponse
-	39, // 83: recruitment.reporting.v1.ReportingService.GetWorkload:output_type -> recruitment.reporting.v1.GetWorkloadResponse
-	73, // [73:84] is the sub-list for method output_type
-	62, // [62:73] is the sub-list for method input_type
-	62, // [62:62] is the sub-list for extension type_name
-	62, // [62:62] is the sub-list for extension extendee
-	0,  // [0:62] is the sub-list for field type_name
+	47, // 58: recruitment.reporting.v1.Workload.oldest_since:type_name -> google.protobuf.Timestamp
+	47, // 59: recruitment.reporting.v1.GetWorkloadRequest.as_of:type_name -> google.protobuf.Timestamp
+	38, // 60: recruitment.reporting.v1.GetWorkloadResponse.rows:type_name -> recruitment.reporting.v1.Workload
+	47, // 61: recruitment.reporting.v1.GetWorkloadResponse.as_of:type_name -> google.protobuf.Timestamp
+	45, // 62: recruitment.reporting.v1.GetReasonBreakdownRequest.role:type_name -> recruitment.common.v1.JobRole
+	47, // 63: recruitment.reporting.v1.GetReasonBreakdownRequest.from:type_name -> google.protobuf.Timestamp
+	47, // 64: recruitment.reporting.v1.GetReasonBreakdownRequest.to:type_name -> google.protobuf.Timestamp
+	14, // 65: recruitment.reporting.v1.SourceBreakdown.stages:type_name -> recruitment.reporting.v1.FunnelStage
+	10, // 66: recruitment.reporting.v1.SourceBreakdown.time_to_hire:type_name -> recruitment.reporting.v1.MeasureResult
+	10, // 67: recruitment.reporting.v1.SourceBreakdown.application_to_start:type_name -> recruitment.reporting.v1.MeasureResult
+	5,  // 68: recruitment.reporting.v1.ReasonCount.kind:type_name -> recruitment.reporting.v1.ExitKind
+	46, // 69: recruitment.reporting.v1.ReasonCount.stage:type_name -> recruitment.common.v1.Stage
+	9,  // 70: recruitment.reporting.v1.ReasonCount.days_to_exit:type_name -> recruitment.reporting.v1.Statistics
+	42, // 71: recruitment.reporting.v1.GetReasonBreakdownResponse.sources:type_name -> recruitment.reporting.v1.SourceBreakdown
+	43, // 72: recruitment.reporting.v1.GetReasonBreakdownResponse.reasons:type_name -> recruitment.reporting.v1.ReasonCount
+	7,  // 73: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
+	12, // 74: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
+	15, // 75: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
+	18, // 76: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
+	22, // 77: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
+	24, // 78: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
+	26, // 79: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
+	31, // 80: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
+	33, // 81: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
+	36, // 82: recruitment.reporting.v1.ReportingService.ListMyCases:input_type -> recruitment.reporting.v1.ListMyCasesRequest
+	39, // 83: recruitment.reporting.v1.ReportingService.GetWorkload:input_type -> recruitment.reporting.v1.GetWorkloadRequest
+	41, // 84: recruitment.reporting.v1.ReportingService.GetReasonBreakdown:input_type -> recruitment.reporting.v1.GetReasonBreakdownRequest
+	8,  // 85: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
+	13, // 86: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
+	16, // 87: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
+	19, // 88: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
+	23, // 89: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
+	25, // 90: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
+	27, // 91: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
+	32, // 92: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
+	34, // 93: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
+	37, // 94: recruitment.reporting.v1.ReportingService.ListMyCases:output_type -> recruitment.reporting.v1.ListMyCasesResponse
+	40, // 95: recruitment.reporting.v1.ReportingService.GetWorkload:output_type -> recruitment.reporting.v1.GetWorkloadResponse
+	44, // 96: recruitment.reporting.v1.ReportingService.GetReasonBreakdown:output_type -> recruitment.reporting.v1.GetReasonBreakdownResponse
+	85, // [85:97] is the sub-list for method output_type
+	73, // [73:85] is the sub-list for method input_type
+	73, // [73:73] is the sub-list for extension type_name
+	73, // [73:73] is the sub-list for extension extendee
+	0,  // [0:73] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_reporting_v1_reporting_proto_init() }
@@ -3106,8 +3554,8 @@ func file_recruitment_reporting_v1_reporting_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_reporting_v1_reporting_proto_rawDesc), len(file_recruitment_reporting_v1_reporting_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   35,
+			NumEnums:      6,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -30,6 +30,7 @@ const (
 	ReportingService_SetThresholds_FullMethodName       = "/recruitment.reporting.v1.ReportingService/SetThresholds"
 	ReportingService_ListMyCases_FullMethodName         = "/recruitment.reporting.v1.ReportingService/ListMyCases"
 	ReportingService_GetWorkload_FullMethodName         = "/recruitment.reporting.v1.ReportingService/GetWorkload"
+	ReportingService_GetReasonBreakdown_FullMethodName  = "/recruitment.reporting.v1.ReportingService/GetReasonBreakdown"
 )
 
 // ReportingServiceClient is the client API for ReportingService service.
@@ -76,6 +77,15 @@ type ReportingServiceClient interface {
 	// for the cases nobody is assigned: how many, how many in warning and in
 	// breach, and the oldest. Readers of the region.
 	GetWorkload(ctx context.Context, in *GetWorkloadRequest, opts ...grpc.CallOption) (*GetWorkloadResponse, error)
+	// GetReasonBreakdown breaks the pipeline down by where applications came
+	// from (their source) and by why they left it (the reason of each sift
+	// or interview fail, candidate withdrawal, offer declined or withdrawn),
+	// over the applications submitted in a window: per source, the funnel
+	// with conversion and the time to hire; per reason, how many left, from
+	// which stage, and after how long. Reasons recorded before the fixed
+	// lists read as other:<code> (docs/design.md, "Reasons and sources").
+	// Readers of the regions.
+	GetReasonBreakdown(ctx context.Context, in *GetReasonBreakdownRequest, opts ...grpc.CallOption) (*GetReasonBreakdownResponse, error)
 }
 
 type reportingServiceClient struct {
@@ -205,6 +215,16 @@ func (c *reportingServiceClient) GetWorkload(ctx context.Context, in *GetWorkloa
 	return out, nil
 }
 
+func (c *reportingServiceClient) GetReasonBreakdown(ctx context.Context, in *GetReasonBreakdownRequest, opts ...grpc.CallOption) (*GetReasonBreakdownResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetReasonBreakdownResponse)
+	err := c.cc.Invoke(ctx, ReportingService_GetReasonBreakdown_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ReportingServiceServer is the server API for ReportingService service.
 // All implementations must embed UnimplementedReportingServiceServer
 // for forward compatibility.
@@ -249,6 +269,15 @@ type ReportingServiceServer interface {
 	// for the cases nobody is assigned: how many, how many in warning and in
 	// breach, and the oldest. Readers of the region.
 	GetWorkload(context.Context, *GetWorkloadRequest) (*GetWorkloadResponse, error)
+	// GetReasonBreakdown breaks the pipeline down by where applications came
+	// from (their source) and by why they left it (the reason of each sift
+	// or interview fail, candidate withdrawal, offer declined or withdrawn),
+	// over the applications submitted in a window: per source, the funnel
+	// with conversion and the time to hire; per reason, how many left, from
+	// which stage, and after how long. Reasons recorded before the fixed
+	// lists read as other:<code> (docs/design.md, "Reasons and sources").
+	// Readers of the regions.
+	GetReasonBreakdown(context.Context, *GetReasonBreakdownRequest) (*GetReasonBreakdownResponse, error)
 	mustEmbedUnimplementedReportingServiceServer()
 }
 
@@ -291,6 +320,9 @@ func (UnimplementedReportingServiceServer) ListMyCases(context.Context, *ListMyC
 }
 func (UnimplementedReportingServiceServer) GetWorkload(context.Context, *GetWorkloadRequest) (*GetWorkloadResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetWorkload not implemented")
+}
+func (UnimplementedReportingServiceServer) GetReasonBreakdown(context.Context, *GetReasonBreakdownRequest) (*GetReasonBreakdownResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetReasonBreakdown not implemented")
 }
 func (UnimplementedReportingServiceServer) mustEmbedUnimplementedReportingServiceServer() {}
 func (UnimplementedReportingServiceServer) testEmbeddedByValue()                          {}
@@ -504,6 +536,24 @@ func _ReportingService_GetWorkload_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ReportingService_GetReasonBreakdown_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetReasonBreakdownRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportingServiceServer).GetReasonBreakdown(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportingService_GetReasonBreakdown_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportingServiceServer).GetReasonBreakdown(ctx, req.(*GetReasonBreakdownRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ReportingService_ServiceDesc is the grpc.ServiceDesc for ReportingService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -550,6 +600,10 @@ var ReportingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetWorkload",
 			Handler:    _ReportingService_GetWorkload_Handler,
+		},
+		{
+			MethodName: "GetReasonBreakdown",
+			Handler:    _ReportingService_GetReasonBreakdown_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
