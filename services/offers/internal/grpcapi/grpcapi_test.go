@@ -142,7 +142,7 @@ var changes = []struct {
 		return e.makeOffer(t, c, r).GetVersion()
 	},
 		func(ctx context.Context, c pb.OffersServiceClient, id string, v int64) (*pb.Offer, error) {
-			resp, err := c.DeclineOffer(ctx, &pb.DeclineOfferRequest{RequestId: reqID(), ApplicationId: id, ExpectedVersion: v, ReasonCode: "salary_too_low"})
+			resp, err := c.DeclineOffer(ctx, &pb.DeclineOfferRequest{RequestId: reqID(), ApplicationId: id, ExpectedVersion: v, ReasonCode: "salary"})
 			return resp.GetOffer(), err
 		}, pb.OfferStatus_OFFER_STATUS_DECLINED},
 	{"WithdrawOffer", func(t *testing.T, e *env, c pb.OffersServiceClient, r record) int64 {
