@@ -44,6 +44,7 @@ type Reports interface {
 	GetFunnel(ctx context.Context, in *pb.GetFunnelRequest, opts ...grpc.CallOption) (*pb.GetFunnelResponse, error)
 	GetStageDurations(ctx context.Context, in *pb.GetStageDurationsRequest, opts ...grpc.CallOption) (*pb.GetStageDurationsResponse, error)
 	GetWorkload(ctx context.Context, in *pb.GetWorkloadRequest, opts ...grpc.CallOption) (*pb.GetWorkloadResponse, error)
+	GetReasonBreakdown(ctx context.Context, in *pb.GetReasonBreakdownRequest, opts ...grpc.CallOption) (*pb.GetReasonBreakdownResponse, error)
 	ListMyCases(ctx context.Context, in *pb.ListMyCasesRequest, opts ...grpc.CallOption) (*pb.ListMyCasesResponse, error)
 }
 
@@ -407,6 +408,7 @@ func (s *Server) charts(ctx context.Context, code string) (chartsView, error) {
 		tth       *pb.GetTimeToHireResponse
 		funnel    *pb.GetFunnelResponse
 		durations *pb.GetStageDurationsResponse
+		breakdown *pb.GetReasonBreakdownResponse
 	)
 	from := s.now().AddDate(0, 0, -7*trendWeeks)
 	g, gctx := errgroup.WithContext(ctx)
@@ -422,8 +424,14 @@ func (s *Server) charts(ctx context.Context, code string) (chartsView, error) {
 		durations, err = s.reports.GetStageDurations(gctx, &pb.GetStageDurationsRequest{Region: code})
 		return err
 	})
+	g.Go(func() (err error) {
+		breakdown, err = s.reports.GetReasonBreakdown(gctx, &pb.GetReasonBreakdownRequest{Region: code})
+		return err
+	})
 	if err := g.Wait(); err != nil {
 		return chartsView{}, err
 	}
-	return chartsToView(code, tth, funnel, durations)
+	v, err := chartsToView(code, tth, funnel, durations)
+	v.Breakdown = breakdownToView(breakdown)
+	return v, err
 }
