@@ -554,7 +554,7 @@ func TestInterviewFlow(t *testing.T) {
 		})
 		testenv.WantStatus(t, err, codes.FailedPrecondition, "AWAITING_SIFT")
 		_, err = c.ScheduleInterview(t.Context(), &pb.ScheduleInterviewRequest{
-			RequestId: reqID(), ApplicationId: fresh, ExpectedVersion: 1, ScheduledFor: timestamppb.New(secondSlot),
+			RequestId: reqID(), ApplicationId: fresh, ExpectedVersion: 1, ScheduledFor: timestamppb.New(e.clock.Now().Add(48 * time.Hour)),
 		})
 		testenv.WantStatus(t, err, codes.FailedPrecondition, "AWAITING_SIFT")
 	})

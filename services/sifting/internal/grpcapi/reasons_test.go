@@ -38,7 +38,7 @@ func TestFailReasons(t *testing.T) {
 			}
 		}
 	}
-	batch, err := c.BatchRecordSiftDecisions(t.Context(), &pb.BatchRecordSiftDecisionsRequest{RequestId: reqID(), Decisions: []*pb.SiftDecision{
+	batch, err := c.BatchRecordSiftDecisions(t.Context(), &pb.BatchRecordSiftDecisionsRequest{RequestId: reqID(), CampaignId: campaign, Decisions: []*pb.SiftDecision{
 		{ApplicationId: id, ExpectedVersion: 1, Outcome: commonv1.Outcome_OUTCOME_FAIL, ReasonCode: "weak"},
 	}})
 	if err != nil {
