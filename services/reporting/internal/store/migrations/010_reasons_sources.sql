@@ -13,12 +13,12 @@ ALTER TABLE apps ADD COLUMN rejected_reason text NOT NULL DEFAULT '',
 CREATE INDEX apps_region_source ON apps (region, source);
 
 INSERT INTO rebuild_needed (reason)
-SELECT 'migration 010: records folded before it lack their reasons and sources'
+SELECT 'migration reasons_sources: records folded before it lack their reasons and sources'
 WHERE EXISTS (SELECT 1 FROM apps);
 
 ---- create above / drop below ----
 
-DELETE FROM rebuild_needed WHERE reason LIKE 'migration 010:%';
+DELETE FROM rebuild_needed WHERE reason LIKE 'migration reasons_sources:%';
 DROP INDEX apps_region_source;
 ALTER TABLE apps DROP COLUMN source, DROP COLUMN withdrawn_reason, DROP COLUMN withdrawn_by,
     DROP COLUMN rejected_reason;
