@@ -43,6 +43,7 @@ type Reports interface {
 	GetTimeToHire(ctx context.Context, in *pb.GetTimeToHireRequest, opts ...grpc.CallOption) (*pb.GetTimeToHireResponse, error)
 	GetFunnel(ctx context.Context, in *pb.GetFunnelRequest, opts ...grpc.CallOption) (*pb.GetFunnelResponse, error)
 	GetStageDurations(ctx context.Context, in *pb.GetStageDurationsRequest, opts ...grpc.CallOption) (*pb.GetStageDurationsResponse, error)
+	GetVettingDurations(ctx context.Context, in *pb.GetVettingDurationsRequest, opts ...grpc.CallOption) (*pb.GetVettingDurationsResponse, error)
 	GetWorkload(ctx context.Context, in *pb.GetWorkloadRequest, opts ...grpc.CallOption) (*pb.GetWorkloadResponse, error)
 	GetReasonBreakdown(ctx context.Context, in *pb.GetReasonBreakdownRequest, opts ...grpc.CallOption) (*pb.GetReasonBreakdownResponse, error)
 	ListMyCases(ctx context.Context, in *pb.ListMyCasesRequest, opts ...grpc.CallOption) (*pb.ListMyCasesResponse, error)
@@ -408,6 +409,7 @@ func (s *Server) charts(ctx context.Context, code string) (chartsView, error) {
 		tth       *pb.GetTimeToHireResponse
 		funnel    *pb.GetFunnelResponse
 		durations *pb.GetStageDurationsResponse
+		vetting   *pb.GetVettingDurationsResponse
 		breakdown *pb.GetReasonBreakdownResponse
 	)
 	from := s.now().AddDate(0, 0, -7*trendWeeks)
@@ -425,6 +427,7 @@ func (s *Server) charts(ctx context.Context, code string) (chartsView, error) {
 		return err
 	})
 	g.Go(func() (err error) {
+		vetting, err = s.reports.GetVettingDurations(gctx, &pb.GetVettingDurationsRequest{Region: code})
 		breakdown, err = s.reports.GetReasonBreakdown(gctx, &pb.GetReasonBreakdownRequest{Region: code})
 		return err
 	})
@@ -432,6 +435,7 @@ func (s *Server) charts(ctx context.Context, code string) (chartsView, error) {
 		return chartsView{}, err
 	}
 	v, err := chartsToView(code, tth, funnel, durations)
+	v.VettingRows = vettingToRows(vetting)
 	v.Breakdown = breakdownToView(breakdown)
 	return v, err
 }
