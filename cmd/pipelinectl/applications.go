@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/probation-recruitment/pipeline/pkg/reason"
 	applicationsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 )
@@ -194,12 +195,13 @@ func newApplicationSubmitCmd(a *app) *cobra.Command {
 		ch                 change
 		campaign           string
 		name, email, phone string
+		source             string
 	)
 	cmd := &cobra.Command{
 		Use:   "submit",
 		Short: "Record a candidate's application to an open campaign (SPOC)",
 		Example: `  pipelinectl applications submit --campaign 0192f3a4-5b6c-7d8e-9f00-112233445566 \
-    --name "Ada Lovelace" --email ada@example.org --phone "+44 20 7946 0000"`,
+    --name "Ada Lovelace" --email ada@example.org --phone "+44 20 7946 0000" --source job_centre`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := ch.prepare(a, cmd, nil); err != nil {
@@ -207,7 +209,7 @@ func newApplicationSubmitCmd(a *app) *cobra.Command {
 			}
 			resp, err := a.applications.SubmitApplication(cmd.Context(), &applicationsv1.SubmitApplicationRequest{
 				RequestId: ch.requestID, CampaignId: campaign,
-				Candidate: &applicationsv1.Candidate{Name: name, Email: email, Phone: phone},
+				Candidate: &applicationsv1.Candidate{Name: name, Email: email, Phone: phone}, Source: source,
 			})
 			if err != nil {
 				return err
@@ -221,6 +223,7 @@ func newApplicationSubmitCmd(a *app) *cobra.Command {
 	f.StringVar(&name, "name", "", "candidate's name, 1-200 characters")
 	f.StringVar(&email, "email", "", "candidate's email address")
 	f.StringVar(&phone, "phone", "", "candidate's phone number (optional)")
+	f.StringVar(&source, "source", "", "where the application came from (optional): "+reason.Source.Accepted())
 	required(cmd, "campaign", "name", "email")
 	return cmd
 }
@@ -275,19 +278,19 @@ func newApplicationListCmd(a *app) *cobra.Command {
 }
 
 func newApplicationWithdrawCmd(a *app) *cobra.Command {
-	var reason string
+	var why string
 	cmd := changeCmd(a, "withdraw", "Withdraw an application from any stage before hired (SPOC)",
 		`  pipelinectl applications withdraw 0192f3a4-5b6c-7d8e-9f00-112233445566 --reason candidate_request`,
 		a.applicationVersion,
 		func(ctx context.Context, id string, ch *change) (*applicationsv1.WithdrawApplicationResponse, error) {
 			return a.applications.WithdrawApplication(ctx, &applicationsv1.WithdrawApplicationRequest{
-				RequestId: ch.requestID, ApplicationId: id, ExpectedVersion: ch.version, ReasonCode: reason,
+				RequestId: ch.requestID, ApplicationId: id, ExpectedVersion: ch.version, ReasonCode: why,
 			})
 		},
 		func(r *applicationsv1.WithdrawApplicationResponse) view {
 			return recordOf(applicationView(r.GetApplication()))
 		})
-	cmd.Flags().StringVar(&reason, "reason", "", "lower-case reason code, e.g. candidate_request, accepted_other_job")
+	cmd.Flags().StringVar(&why, "reason", "", "why the candidate withdrew: "+reason.Withdrawal.Accepted())
 	required(cmd, "reason")
 	return cmd
 }

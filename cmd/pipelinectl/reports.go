@@ -33,7 +33,7 @@ candidate is a warning, and then a breach, in the stuck list.`,
 they trail a change by moments. Dashboards, SPOCs, vetting contact points and
 admins read the reports of their regions; --as-of (where offered) makes a
 report reproducible.`,
-		newStuckCmd(a), newTimeToHireCmd(a), newFunnelCmd(a), newDurationsCmd(a), newVettingDurationsCmd(a),
+		newStuckCmd(a), newTimeToHireCmd(a), newFunnelCmd(a), newDurationsCmd(a), newVettingDurationsCmd(a), newBreakdownCmd(a),
 		newSummaryCmd(a), newSummariesCmd(a), newWatchCmd(a), newWorkloadCmd(a), thresholds, newChecksReportCmd(a))
 }
 
@@ -159,6 +159,7 @@ func newTimeToHireCmd(a *app) *cobra.Command {
 		role     = newEnum(commonv1.JobRole(0))
 		from, to timeValue
 		byWeek   bool
+		source   string
 	)
 	cmd := &cobra.Command{
 		Use:   "time-to-hire",
@@ -180,6 +181,7 @@ start before the campaign closed counts as 0 days. --from and
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			resp, err := a.reporting.GetTimeToHire(cmd.Context(), &reportingv1.GetTimeToHireRequest{
 				Region: string(reg), CampaignId: campaign, Role: commonv1.JobRole(role.number()), From: from.t, To: to.t,
+				Source: source,
 			})
 			if err != nil {
 				return err
@@ -198,6 +200,7 @@ start before the campaign closed counts as 0 days. --from and
 	f.Var(&from, "from", "only measures ending at or after this time")
 	f.Var(&to, "to", "only measures ending before this time")
 	f.BoolVar(&byWeek, "weekly", false, "show each measure per ISO week (calendar days) instead of the totals")
+	f.StringVar(&source, "source", "", sourceHelp)
 	return cmd
 }
 
@@ -234,15 +237,17 @@ func newFunnelCmd(a *app) *cobra.Command {
 	var (
 		reg      regionValue
 		campaign string
+		source   string
 	)
 	cmd := &cobra.Command{
 		Use:   "funnel",
 		Short: "How many applications reached each stage, and the conversion between stages",
 		Example: `  pipelinectl reports funnel --region london --campaign 0192f3a4-5b6c-7d8e-9f00-112233445566
-  pipelinectl reports funnel    # every region of the token (an admin's: national)`,
+  pipelinectl reports funnel    # every region of the token (an admin's: national)
+  pipelinectl reports funnel --region london --source job_centre`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			resp, err := a.reporting.GetFunnel(cmd.Context(), &reportingv1.GetFunnelRequest{Region: string(reg), CampaignId: campaign})
+			resp, err := a.reporting.GetFunnel(cmd.Context(), &reportingv1.GetFunnelRequest{Region: string(reg), CampaignId: campaign, Source: source})
 			if err != nil {
 				return err
 			}
@@ -259,6 +264,7 @@ func newFunnelCmd(a *app) *cobra.Command {
 	f := cmd.Flags()
 	f.Var(&reg, "region", regionHelp("only this region (default: every region of the token)"))
 	f.StringVar(&campaign, "campaign", "", "only this campaign")
+	f.StringVar(&source, "source", "", sourceHelp)
 	return cmd
 }
 

@@ -59,6 +59,10 @@ var (
 // now: several campaigns per region at different points, candidates stuck
 // in the sift, waiting for offers and blocked in vetting, and conditional
 // starts before vetting cleared. The same seed and day give the same rows.
+// demoSources are the application sources the demo spreads its
+// applications over (pkg/reason Source).
+var demoSources = []string{"jobs_site", "jobs_site", "social_media", "job_centre", "referral", "university", "agency", "internal", "jobs_site"}
+
 func Demo(now time.Time, seed uint64) []*applicationsv1.ImportRow {
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
 	// The monitoring answers draw from their own source, so they leave the
@@ -103,6 +107,12 @@ func Demo(now time.Time, seed uint64) []*applicationsv1.ImportRow {
 				}
 				if g.withdrawn != nil {
 					r.WithdrawnAt, r.WithdrawReasonCode = timestamppb.New(*g.withdrawn), "candidate_request"
+				}
+				// A source for every fourth-but-one application in turn, from
+				// its position rather than the generator, so the rest of the
+				// demo stays as it was; the others have none ("unknown").
+				if i%4 != 3 {
+					r.Source = demoSources[(i/4+i)%len(demoSources)]
 				}
 				rows = append(rows, r)
 			}

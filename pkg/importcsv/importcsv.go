@@ -284,6 +284,7 @@ var columns = []column{
 	text("vetting_fail_reason", "history.vetting.fail_reason_code", false, func(r *applicationsv1.ImportRow) *string { return &vetting(r).FailReasonCode }),
 	stamp("withdrawn_at", "withdrawn_at", func(r *applicationsv1.ImportRow) **timestamppb.Timestamp { return &r.WithdrawnAt }),
 	text("withdraw_reason", "withdraw_reason_code", false, func(r *applicationsv1.ImportRow) *string { return &r.WithdrawReasonCode }),
+	text("source", "source", false, func(r *applicationsv1.ImportRow) *string { return &r.Source }),
 	// The voluntary equality monitoring answers (special category data:
 	// the applications service hands them to the equality service's store
 	// and keeps none); empty cells are not answered.

@@ -116,7 +116,7 @@ func TestReaderErrors(t *testing.T) {
 		{"bad role", header + "\n" + line(map[string]string{"role": "wizard"}),
 			"line 2: role: must be one of administrator, other, probation_officer, probation_services_officer, upw_supervisor, victim_liaison_officer"},
 		{"bad outcome", header + "\n" + line(map[string]string{"sift_outcome": "maybe"}), "line 2: sift_outcome: must be pass or fail"},
-		{"short line", header + "\nR-1,C-1\n", "line 2: has 2 fields, the header 49"},
+		{"short line", header + "\nR-1,C-1\n", "line 2: has 2 fields, the header 50"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -104,7 +104,7 @@ func applicationToProto(a *intake.Application) *pb.Application {
 		Candidate: &pb.Candidate{Name: a.Candidate.Name, Email: a.Candidate.Email, Phone: a.Candidate.Phone},
 		Stage:     intake.StageProto(a.Stage), StageEnteredAt: timestamppb.New(a.StageEnteredAt),
 		Version: a.Version, SubmittedAt: timestamppb.New(a.SubmittedAt), SubmittedBy: a.SubmittedBy,
-		WithdrawalReasonCode: a.WithdrawReason, Erased: a.Erased(), ErasureReasonCode: a.ErasureReason,
+		WithdrawalReasonCode: a.WithdrawReason, Erased: a.Erased(), ErasureReasonCode: a.ErasureReason, Source: a.Source,
 	}
 	if a.WithdrawnAt != nil {
 		p.WithdrawnAt = timestamppb.New(*a.WithdrawnAt)
@@ -132,7 +132,7 @@ func contactToProto(a *intake.Application) *pb.GetCandidateContactResponse {
 func importRowFromProto(r *pb.ImportRow) (intake.ImportRow, error) {
 	row := intake.ImportRow{
 		Reference: r.GetReference(), CampaignReference: r.GetCampaignReference(),
-		Candidate: candidateFromProto(r.GetCandidate()), History: r.GetHistory(), WithdrawReason: r.GetWithdrawReasonCode(),
+		Candidate: candidateFromProto(r.GetCandidate()), History: r.GetHistory(), WithdrawReason: r.GetWithdrawReasonCode(), Source: r.GetSource(),
 	}
 	role, ok := roles[r.GetRole()]
 	if !ok {

@@ -173,7 +173,7 @@ func (s *Server) SubmitApplication(ctx context.Context, req *pb.SubmitApplicatio
 	call := command.Call{Method: "SubmitApplication", Roles: spocs, Invalid: invalid}
 	err := command.Run(ctx, s.pool, call, s.applications(), req, resp,
 		func(ctx context.Context, caller auth.Claims) (*intake.Application, error) {
-			a, err := s.svc.Submit(ctx, caller, req.GetCampaignId(), candidateFromProto(req.GetCandidate()))
+			a, err := s.svc.Submit(ctx, caller, req.GetCampaignId(), candidateFromProto(req.GetCandidate()), req.GetSource())
 			if err != nil {
 				return nil, err
 			}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	reasonpkg "github.com/probation-recruitment/pipeline/pkg/reason"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
@@ -33,6 +34,8 @@ type ImportRow struct {
 	History           *commonv1.ImportedHistory
 	WithdrawnAt       *time.Time
 	WithdrawReason    string
+	// Source is where the application came from (reason.Source), or empty.
+	Source string
 }
 
 // Withdrawal is a candidate withdrawal from imported history, waiting for
@@ -214,11 +217,11 @@ func (s *Service) importedApplication(caller auth.Claims, row ImportRow, c *Camp
 	a := &Application{
 		ID: event.NewID(), CampaignID: c.ID, Region: c.Region, Role: c.Role, Candidate: row.Candidate,
 		Stage: StageSift, StageEnteredAt: at, Version: 1, SubmittedAt: at, SubmittedBy: caller.Subject,
-		ImportReference: row.Reference,
+		ImportReference: row.Reference, Source: row.Source,
 	}
 	submittedEv := applicationEvent(event.Actor(caller), a, at)
 	submittedEv.Payload = &eventsv1.Event_ApplicationSubmitted{ApplicationSubmitted: &eventsv1.ApplicationSubmitted{
-		Imported: proto.CloneOf(row.History),
+		Imported: proto.CloneOf(row.History), Source: row.Source,
 	}}
 	if submittedEv.GetApplicationSubmitted().GetImported() == nil {
 		submittedEv.GetApplicationSubmitted().Imported = &commonv1.ImportedHistory{}
@@ -301,6 +304,9 @@ func (s *Service) checkImport(row ImportRow) (Stage, error) {
 	if err := ValidateCandidate(row.Candidate); err != nil {
 		return "", err
 	}
+	if err := checkSource("source", row.Source); err != nil {
+		return "", err
+	}
 	h := history{now: s.now(), local: s.local, last: row.SubmittedAt, lastField: "submitted_at"}
 	if row.SubmittedAt.IsZero() {
 		return "", validate.Field("submitted_at", "is required")
@@ -321,7 +327,7 @@ func (s *Service) checkImport(row ImportRow) (Stage, error) {
 	if err := h.at("withdrawn_at", timestamppb.New(*row.WithdrawnAt)); err != nil {
 		return "", err
 	}
-	if err := validate.ReasonCode("withdraw_reason_code", row.WithdrawReason); err != nil {
+	if err := reasonpkg.Withdrawal.Check("withdraw_reason_code", row.WithdrawReason); err != nil {
 		return "", err
 	}
 	return stage, nil
@@ -380,17 +386,16 @@ func none(field, why string, parts ...proto.Message) error {
 
 func isNil(m proto.Message) bool { return !m.ProtoReflect().IsValid() }
 
-func reason(field string, passed bool, code string) error {
+// reason checks a decision's reason: a fail's from the fixed list fails
+// (pkg/reason), a pass's (optional) as any lower-case code.
+func reason(field string, passed bool, code string, fails *reasonpkg.List) error {
 	if passed {
 		if code != "" {
 			return validate.ReasonCode(field, code)
 		}
 		return nil
 	}
-	if err := validate.ReasonCode(field, code); err != nil {
-		return validate.Field(field, "is required for a fail, as a lower-case code (e.g. insufficient_evidence)")
-	}
-	return nil
+	return fails.Check(field, code)
 }
 
 // check walks the history and returns the stage it leaves the application in.
@@ -402,7 +407,7 @@ func (h *history) check(hist *commonv1.ImportedHistory) (Stage, error) {
 	if err := h.at("history.sift.decided_at", sift.GetDecidedAt()); err != nil {
 		return "", err
 	}
-	if err := reason("history.sift.reason_code", sift.GetPassed(), sift.GetReasonCode()); err != nil {
+	if err := reason("history.sift.reason_code", sift.GetPassed(), sift.GetReasonCode(), reasonpkg.SiftFail); err != nil {
 		return "", err
 	}
 	if !sift.GetPassed() {
@@ -428,7 +433,7 @@ func (h *history) check(hist *commonv1.ImportedHistory) (Stage, error) {
 	if err := h.at("history.interview.decided_at", iv.GetDecidedAt()); err != nil {
 		return "", err
 	}
-	if err := reason("history.interview.reason_code", iv.GetPassed(), iv.GetReasonCode()); err != nil {
+	if err := reason("history.interview.reason_code", iv.GetPassed(), iv.GetReasonCode(), reasonpkg.InterviewFail); err != nil {
 		return "", err
 	}
 	if !iv.GetPassed() {
@@ -464,7 +469,7 @@ func (h *history) checkOffer(o *commonv1.ImportedOffer, vet *commonv1.ImportedVe
 		if err := h.at("history.offer.declined_at", o.GetDeclinedAt()); err != nil {
 			return "", err
 		}
-		if err := validate.ReasonCode("history.offer.decline_reason_code", o.GetDeclineReasonCode()); err != nil {
+		if err := reasonpkg.Decline.Check("history.offer.decline_reason_code", o.GetDeclineReasonCode()); err != nil {
 			return "", err
 		}
 		return StageWithdrawn, none("history.vetting", "cannot follow a declined offer", vet, o.GetStartDateSetAt(), o.GetStartedAt())

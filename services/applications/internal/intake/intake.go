@@ -105,6 +105,9 @@ type Application struct {
 	// Vetting is the state of the application's vetting case as the
 	// vetting service reports it.
 	Vetting VettingState
+	// Source is where the application came from, a code of reason.Source;
+	// empty when not recorded (reports say "unknown").
+	Source string
 }
 
 // VettingState is what this service knows of an application's vetting

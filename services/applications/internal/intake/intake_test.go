@@ -530,7 +530,7 @@ func TestSubmitCampaignWindow(t *testing.T) {
 				t.Fatal(err)
 			}
 			spoc := auth.Claims{Subject: "spoc-1", Role: auth.RoleSPOC, Regions: []string{"london"}}
-			a, err := svc.Submit(context.Background(), spoc, c.ID, Candidate{Name: "Ada", Email: "ada@example.org"})
+			a, err := svc.Submit(context.Background(), spoc, c.ID, Candidate{Name: "Ada", Email: "ada@example.org"}, "")
 			if tt.wantOpen {
 				if err != nil {
 					t.Fatalf("Submit = %v, want the campaign open", err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	reasonpkg "github.com/probation-recruitment/pipeline/pkg/reason"
 	"github.com/probation-recruitment/pipeline/pkg/record"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
@@ -157,9 +158,13 @@ func (s *Service) Campaigns(ctx context.Context, f CampaignFilter) ([]*Campaign,
 }
 
 // Submit records an application to an open campaign in one of the
-// caller's regions.
-func (s *Service) Submit(ctx context.Context, caller auth.Claims, campaignID string, cand Candidate) (*Application, error) {
+// caller's regions. source is where it came from (reason.Source), or
+// empty when not known.
+func (s *Service) Submit(ctx context.Context, caller auth.Claims, campaignID string, cand Candidate, source string) (*Application, error) {
 	if err := ValidateCandidate(cand); err != nil {
+		return nil, err
+	}
+	if err := checkSource("source", source); err != nil {
 		return nil, err
 	}
 	c, err := s.store.Campaign(ctx, campaignID, record.Scope(caller))
@@ -177,9 +182,10 @@ func (s *Service) Submit(ctx context.Context, caller auth.Claims, campaignID str
 	a := &Application{
 		ID: event.NewID(), CampaignID: c.ID, Region: c.Region, Role: c.Role, Candidate: cand,
 		Stage: StageSift, StageEnteredAt: now.UTC(), Version: 1, SubmittedAt: now.UTC(), SubmittedBy: caller.Subject,
+		Source: source,
 	}
 	ev := applicationEvent(event.Actor(caller), a, now)
-	ev.Payload = &eventsv1.Event_ApplicationSubmitted{ApplicationSubmitted: &eventsv1.ApplicationSubmitted{}}
+	ev.Payload = &eventsv1.Event_ApplicationSubmitted{ApplicationSubmitted: &eventsv1.ApplicationSubmitted{Source: source}}
 	if err := s.store.InsertApplication(ctx, a, ev); err != nil {
 		return nil, err
 	}
@@ -202,7 +208,7 @@ func (s *Service) Withdraw(ctx context.Context, caller auth.Claims, id string, e
 	if err := validate.ExpectedVersion(expectedVersion); err != nil {
 		return nil, err
 	}
-	if err := validate.ReasonCode("reason_code", reason); err != nil {
+	if err := reasonpkg.Withdrawal.Check("reason_code", reason); err != nil {
 		return nil, err
 	}
 	return s.store.UpdateApplication(ctx, id, record.Scope(caller), func(a *Application) ([]*eventsv1.Event, error) {
@@ -335,6 +341,14 @@ func campaignEvent(caller auth.Claims, c *Campaign, at time.Time) *eventsv1.Even
 }
 
 // applicationEvent is the envelope of an event about application a, by actor.
+// checkSource checks an optional application source (reason.Source).
+func checkSource(field, source string) error {
+	if source == "" {
+		return nil
+	}
+	return reasonpkg.Source.Check(field, source)
+}
+
 func applicationEvent(actor *commonv1.Actor, a *Application, at time.Time) *eventsv1.Event {
 	return event.New(Producer, actor, at, event.Record{
 		ApplicationID: a.ID, CampaignID: a.CampaignID, Region: a.Region, Role: roleProto[a.Role], Version: a.Version,

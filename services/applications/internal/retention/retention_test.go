@@ -68,7 +68,7 @@ func (e *env) submit() string {
 	e.n++
 	e.clock.Set(t0)
 	a, err := e.svc.Submit(e.Context(), auth.Claims{Subject: "spoc-1", Role: auth.RoleSPOC, Regions: []string{"london"}}, e.campaign,
-		intake.Candidate{Name: "Candidate", Email: fmt.Sprintf("c%d@example.org", e.n)})
+		intake.Candidate{Name: "Candidate", Email: fmt.Sprintf("c%d@example.org", e.n)}, "")
 	if err != nil {
 		e.Fatal(err)
 	}

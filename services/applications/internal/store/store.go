@@ -146,7 +146,7 @@ const applicationColumns = `id::text, campaign_id::text, region, role,
 	coalesce(candidate_name, ''), coalesce(candidate_email, ''), coalesce(candidate_phone, ''),
 	stage, stage_entered_at, version, submitted_at, submitted_by, withdrawn_at, withdrawal_reason, coalesce(import_reference, ''),
 	pending_withdrawal_stage, pending_withdrawal_at, pending_withdrawal_reason, pending_withdrawal_by, erased_at, erasure_reason,
-	vetting_open, vetting_version`
+	vetting_open, vetting_version, source`
 
 func scanApplication(row pgx.Row) (*intake.Application, error) {
 	a := &intake.Application{}
@@ -154,7 +154,7 @@ func scanApplication(row pgx.Row) (*intake.Application, error) {
 	var pendingAt *time.Time
 	err := row.Scan(&a.ID, &a.CampaignID, &a.Region, &a.Role, &a.Candidate.Name, &a.Candidate.Email, &a.Candidate.Phone,
 		&a.Stage, &a.StageEnteredAt, &a.Version, &a.SubmittedAt, &a.SubmittedBy, &a.WithdrawnAt, &a.WithdrawReason, &a.ImportReference,
-		&pendingStage, &pendingAt, &pendingReason, &pendingBy, &a.ErasedAt, &a.ErasureReason, &a.Vetting.Open, &a.Vetting.Version)
+		&pendingStage, &pendingAt, &pendingReason, &pendingBy, &a.ErasedAt, &a.ErasureReason, &a.Vetting.Open, &a.Vetting.Version, &a.Source)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("application: %w", record.ErrNotFound)
 	}
@@ -179,11 +179,11 @@ func (s *Store) InsertApplication(ctx context.Context, a *intake.Application, ev
 		pStage, pAt, pReason, pBy := pending(a.PendingWithdrawal)
 		_, err := tx.Exec(ctx, `INSERT INTO applications (id, campaign_id, region, role, candidate_name, candidate_email,
 			candidate_phone, stage, stage_entered_at, version, submitted_at, submitted_by, withdrawn_at, withdrawal_reason,
-			import_reference, pending_withdrawal_stage, pending_withdrawal_at, pending_withdrawal_reason, pending_withdrawal_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, nullif($15, ''), $16, $17, $18, $19)`,
+			import_reference, pending_withdrawal_stage, pending_withdrawal_at, pending_withdrawal_reason, pending_withdrawal_by, source)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, nullif($15, ''), $16, $17, $18, $19, $20)`,
 			a.ID, a.CampaignID, a.Region, a.Role, a.Candidate.Name, a.Candidate.Email, a.Candidate.Phone,
 			a.Stage, a.StageEnteredAt, a.Version, a.SubmittedAt, a.SubmittedBy, a.WithdrawnAt, a.WithdrawReason,
-			a.ImportReference, pStage, pAt, pReason, pBy)
+			a.ImportReference, pStage, pAt, pReason, pBy, a.Source)
 		var pgErr *pgconn.PgError
 		switch {
 		case errors.As(err, &pgErr) && pgErr.Code == pg.UniqueViolation && pgErr.ConstraintName == "applications_import_reference_key":
@@ -339,7 +339,7 @@ func insertApplications(ctx context.Context, tx pgx.Tx, as []*intake.Application
 	names, emails, phones, stages := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	entered, submitted := make([]time.Time, n), make([]time.Time, n)
 	versions := make([]int64, n)
-	submittedBy, reasons, refs := make([]string, n), make([]string, n), make([]string, n)
+	submittedBy, reasons, refs, sources := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	withdrawn, pAt := make([]*time.Time, n), make([]*time.Time, n)
 	pStage, pReason, pBy := make([]*string, n), make([]*string, n), make([]*string, n)
 	for i, a := range as {
@@ -348,6 +348,7 @@ func insertApplications(ctx context.Context, tx pgx.Tx, as []*intake.Application
 		entered[i], submitted[i], versions[i] = a.StageEnteredAt, a.SubmittedAt, a.Version
 		submittedBy[i], reasons[i], refs[i], withdrawn[i] = a.SubmittedBy, a.WithdrawReason, a.ImportReference, a.WithdrawnAt
 		pStage[i], pAt[i], pReason[i], pBy[i] = pending(a.PendingWithdrawal)
+		sources[i] = a.Source
 	}
 	appIDs, err := pg.UUIDs(ids)
 	if err != nil {
@@ -359,18 +360,18 @@ func insertApplications(ctx context.Context, tx pgx.Tx, as []*intake.Application
 	}
 	rows, err := tx.Query(ctx, `INSERT INTO applications (id, campaign_id, region, role, candidate_name, candidate_email,
 		candidate_phone, stage, stage_entered_at, version, submitted_at, submitted_by, withdrawn_at, withdrawal_reason,
-		import_reference, pending_withdrawal_stage, pending_withdrawal_at, pending_withdrawal_reason, pending_withdrawal_by)
+		import_reference, pending_withdrawal_stage, pending_withdrawal_at, pending_withdrawal_reason, pending_withdrawal_by, source)
 		SELECT id, campaign_id, region, role, name, email, phone, stage, entered, version, submitted, submitted_by, withdrawn,
-			reason, nullif(ref, ''), p_stage, p_at, p_reason, p_by
+			reason, nullif(ref, ''), p_stage, p_at, p_reason, p_by, source
 		FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
 			$9::timestamptz[], $10::bigint[], $11::timestamptz[], $12::text[], $13::timestamptz[], $14::text[], $15::text[],
-			$16::text[], $17::timestamptz[], $18::text[], $19::text[])
+			$16::text[], $17::timestamptz[], $18::text[], $19::text[], $20::text[])
 			AS a (id, campaign_id, region, role, name, email, phone, stage, entered, version, submitted, submitted_by, withdrawn,
-			reason, ref, p_stage, p_at, p_reason, p_by)
+			reason, ref, p_stage, p_at, p_reason, p_by, source)
 		ON CONFLICT DO NOTHING
 		RETURNING id::text`,
 		appIDs, campaignIDs, regions, roles, names, emails, phones, stages, entered, versions, submitted, submittedBy, withdrawn,
-		reasons, refs, pStage, pAt, pReason, pBy)
+		reasons, refs, pStage, pAt, pReason, pBy, sources)
 	if err != nil {
 		return nil, fmt.Errorf("insert applications: %w", err)
 	}

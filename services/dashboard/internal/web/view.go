@@ -273,6 +273,60 @@ type chartsView struct {
 	VettingRows  []vettingRow
 	Measures     []measureRow
 	StartedEarly int
+	Breakdown    breakdownView
+}
+
+// breakdownView is a region's pipeline by application source and the
+// reasons applications left it (GetReasonBreakdown).
+type breakdownView struct {
+	Sources []sourceRow
+	Reasons []reasonRow
+}
+
+type sourceRow struct {
+	Source                                string
+	Submitted, PassedSift, Offered, Hired int
+	Conversion, TimeToHireMedian          string
+	TimeToHireCount, Rejected, Withdrawn  int
+}
+
+type reasonRow struct {
+	Exit, Reason, Stage string
+	Count               int
+	Median              string
+}
+
+func breakdownToView(b *pb.GetReasonBreakdownResponse) breakdownView {
+	var v breakdownView
+	for _, s := range b.GetSources() {
+		r := sourceRow{Source: sourceName(s.GetSource())}
+		for _, st := range s.GetStages() {
+			switch st.GetStage() {
+			case commonv1.Stage_STAGE_SIFT:
+				r.Submitted = int(st.GetReached())
+			case commonv1.Stage_STAGE_INTERVIEW:
+				r.PassedSift = int(st.GetReached())
+			case commonv1.Stage_STAGE_OFFER:
+				r.Offered = int(st.GetReached())
+			case commonv1.Stage_STAGE_HIRED:
+				r.Hired = int(st.GetReached())
+			}
+			r.Rejected += int(st.GetRejected())
+			r.Withdrawn += int(st.GetWithdrawn())
+		}
+		r.Conversion = "–"
+		if r.Submitted > 0 {
+			r.Conversion = percent(float64(r.Hired) / float64(r.Submitted))
+		}
+		tth := s.GetTimeToHire().GetCalendarDays()
+		r.TimeToHireCount, r.TimeToHireMedian = int(tth.GetCount()), days(tth.GetMedian())
+		v.Sources = append(v.Sources, r)
+	}
+	for _, c := range b.GetReasons() {
+		v.Reasons = append(v.Reasons, reasonRow{Exit: exitName(c.GetKind()), Reason: reasonName(c.GetReasonCode()),
+			Stage: stageName(c.GetStage()), Count: int(c.GetCount()), Median: days(c.GetDaysToExit().GetMedian())})
+	}
+	return v
 }
 
 type trendRow struct {

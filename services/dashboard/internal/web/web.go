@@ -45,6 +45,7 @@ type Reports interface {
 	GetStageDurations(ctx context.Context, in *pb.GetStageDurationsRequest, opts ...grpc.CallOption) (*pb.GetStageDurationsResponse, error)
 	GetVettingDurations(ctx context.Context, in *pb.GetVettingDurationsRequest, opts ...grpc.CallOption) (*pb.GetVettingDurationsResponse, error)
 	GetWorkload(ctx context.Context, in *pb.GetWorkloadRequest, opts ...grpc.CallOption) (*pb.GetWorkloadResponse, error)
+	GetReasonBreakdown(ctx context.Context, in *pb.GetReasonBreakdownRequest, opts ...grpc.CallOption) (*pb.GetReasonBreakdownResponse, error)
 	ListMyCases(ctx context.Context, in *pb.ListMyCasesRequest, opts ...grpc.CallOption) (*pb.ListMyCasesResponse, error)
 	ListOutstandingChecks(ctx context.Context, in *pb.ListOutstandingChecksRequest, opts ...grpc.CallOption) (*pb.ListOutstandingChecksResponse, error)
 }
@@ -418,6 +419,7 @@ func (s *Server) charts(ctx context.Context, code string) (chartsView, error) {
 		funnel    *pb.GetFunnelResponse
 		durations *pb.GetStageDurationsResponse
 		vetting   *pb.GetVettingDurationsResponse
+		breakdown *pb.GetReasonBreakdownResponse
 	)
 	from := s.now().AddDate(0, 0, -7*trendWeeks)
 	g, gctx := errgroup.WithContext(ctx)
@@ -435,6 +437,7 @@ func (s *Server) charts(ctx context.Context, code string) (chartsView, error) {
 	})
 	g.Go(func() (err error) {
 		vetting, err = s.reports.GetVettingDurations(gctx, &pb.GetVettingDurationsRequest{Region: code})
+		breakdown, err = s.reports.GetReasonBreakdown(gctx, &pb.GetReasonBreakdownRequest{Region: code})
 		return err
 	})
 	if err := g.Wait(); err != nil {
@@ -442,5 +445,6 @@ func (s *Server) charts(ctx context.Context, code string) (chartsView, error) {
 	}
 	v, err := chartsToView(code, tth, funnel, durations)
 	v.VettingRows = vettingToRows(vetting)
+	v.Breakdown = breakdownToView(breakdown)
 	return v, err
 }

@@ -173,12 +173,25 @@ func (s *Server) GetTimeToHire(ctx context.Context, req *pb.GetTimeToHireRequest
 	if err == nil && req.GetCampaignId() != "" {
 		err = validate.UUID("campaign_id", req.GetCampaignId())
 	}
+	if err == nil {
+		err = checkSource(req.GetSource())
+	}
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	w, err := window(req.GetFrom(), req.GetTo())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
+	}
+	if req.GetSource() != "" {
+		// One source's measures, from its applications' records
+		// (report/breakdown.go).
+		ans, err := s.reports.TimeToHireOf(ctx, report.AppQuery{Regions: regions, CampaignID: req.GetCampaignId(), Role: req.GetRole(),
+			Source: req.GetSource()}, w)
+		if err != nil {
+			return nil, s.toStatus(ctx, err)
+		}
+		return timeToHireToProto(ans).(*pb.GetTimeToHireResponse), nil
 	}
 	ans, err := s.reports.TimeToHire(ctx, report.TimeToHireQuery{Regions: regions, CampaignID: req.GetCampaignId(), Role: req.GetRole(), Window: w})
 	if err != nil {
@@ -218,16 +231,22 @@ func (s *Server) GetFunnel(ctx context.Context, req *pb.GetFunnelRequest) (*pb.G
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	stages, err := s.reports.Funnel(ctx, regions, req.GetCampaignId())
+	if err := checkSource(req.GetSource()); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	var stages []report.FunnelStage
+	if req.GetSource() != "" {
+		// One source's funnel, from its applications' records
+		// (report/breakdown.go).
+		stages, err = s.reports.FunnelOf(ctx, report.AppQuery{Regions: regions, CampaignID: req.GetCampaignId(),
+			Source: req.GetSource()})
+	} else {
+		stages, err = s.reports.Funnel(ctx, regions, req.GetCampaignId())
+	}
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	resp := &pb.GetFunnelResponse{}
-	for _, f := range stages {
-		resp.Stages = append(resp.Stages, &pb.FunnelStage{Stage: f.Stage, Reached: int32(f.Reached),
-			ConversionFromPrevious: f.Conversion, Rejected: int32(f.Rejected), Withdrawn: int32(f.Withdrawn)})
-	}
-	return resp, nil
+	return &pb.GetFunnelResponse{Stages: funnelToProto(stages)}, nil
 }
 
 // regionsOf checks a report's caller, region and campaign: the regions

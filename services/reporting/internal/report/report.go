@@ -37,6 +37,9 @@ type Store interface {
 	CampaignTitles(ctx context.Context, ids []string) (map[string]string, error)
 	OpenCases(ctx context.Context, q CaseQuery) ([]CaseRow, error)
 	OutstandingChecks(ctx context.Context, q ChecksQuery) ([]OutstandingChecks, error)
+	// Apps reads the records q selects, with their campaigns (see
+	// breakdown.go).
+	Apps(ctx context.Context, q AppQuery) ([]*projection.App, map[string]*projection.Campaign, error)
 }
 
 // Service computes reports.
@@ -330,6 +333,9 @@ func (w Window) days() (int32, int32) {
 	return dayNumber(from), dayNumber(to)
 }
 
+// Bounds are the window's ends, open ends as far-off dates.
+func (w Window) Bounds() (time.Time, time.Time) { return w.bounds() }
+
 func (w Window) bounds() (time.Time, time.Time) {
 	from, to := w.From, w.To
 	if from.IsZero() {
@@ -479,6 +485,11 @@ func (s *Service) Funnel(ctx context.Context, regions []string, campaignID strin
 			}
 		})
 	}
+	return funnel(n), nil
+}
+
+// funnel is the funnel of counters n.
+func funnel(n map[counter]int) []FunnelStage {
 	out := make([]FunnelStage, len(PipelineStages))
 	for i, st := range PipelineStages {
 		f := FunnelStage{Stage: st, Reached: n[counter{projection.Reached, st}], Rejected: n[counter{projection.Rejected, st}],
@@ -491,7 +502,7 @@ func (s *Service) Funnel(ctx context.Context, regions []string, campaignID strin
 		}
 		out[i] = f
 	}
-	return out, nil
+	return out
 }
 
 // StageDuration is how long applications spent in a stage, and how many

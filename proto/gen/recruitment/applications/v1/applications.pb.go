@@ -230,8 +230,11 @@ type Application struct {
 	ErasedAt *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=erased_at,json=erasedAt,proto3" json:"erased_at,omitempty"`
 	// "right_to_erasure" or "retention".
 	ErasureReasonCode string `protobuf:"bytes,15,opt,name=erasure_reason_code,json=erasureReasonCode,proto3" json:"erasure_reason_code,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Where the application came from (SubmitApplicationRequest.source);
+	// empty when not recorded.
+	Source        string `protobuf:"bytes,160,opt,name=source,proto3" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Application) Reset() {
@@ -365,6 +368,13 @@ func (x *Application) GetErasedAt() *timestamppb.Timestamp {
 func (x *Application) GetErasureReasonCode() string {
 	if x != nil {
 		return x.ErasureReasonCode
+	}
+	return ""
+}
+
+func (x *Application) GetSource() string {
+	if x != nil {
+		return x.Source
 	}
 	return ""
 }
@@ -857,7 +867,11 @@ type SubmitApplicationRequest struct {
 	Candidate  *Candidate             `protobuf:"bytes,3,opt,name=candidate,proto3" json:"candidate,omitempty"`
 	// Voluntary equality monitoring answers, handed to the equality service's
 	// store in the submission's transaction and never readable here.
-	Monitoring    *v11.MonitoringAnswers `protobuf:"bytes,220,opt,name=monitoring,proto3" json:"monitoring,omitempty"`
+	Monitoring *v11.MonitoringAnswers `protobuf:"bytes,220,opt,name=monitoring,proto3" json:"monitoring,omitempty"`
+	// Optional: where the application came from, one of jobs_site,
+	// social_media, referral, job_centre, university, agency, internal,
+	// other, or other:<code> (docs/design.md, "Reasons and sources").
+	Source        string `protobuf:"bytes,160,opt,name=source,proto3" json:"source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -918,6 +932,13 @@ func (x *SubmitApplicationRequest) GetMonitoring() *v11.MonitoringAnswers {
 		return x.Monitoring
 	}
 	return nil
+}
+
+func (x *SubmitApplicationRequest) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
 }
 
 type SubmitApplicationResponse struct {
@@ -1319,7 +1340,11 @@ type WithdrawApplicationRequest struct {
 	RequestId       string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	ApplicationId   string                 `protobuf:"bytes,2,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
 	ExpectedVersion int64                  `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
-	// Lower-case code, e.g. "candidate_request", "accepted_other_job".
+	// One of the withdrawal reasons (docs/design.md, "Reasons and sources"):
+	// accepted_other_job, candidate_request, personal_circumstances,
+	// relocation, salary, working_pattern, location, role_not_suitable,
+	// process_too_long, no_response, duplicate_application, other, or
+	// other:<code>.
 	ReasonCode    string `protobuf:"bytes,4,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1452,10 +1477,14 @@ type ImportRow struct {
 	History *v1.ImportedHistory `protobuf:"bytes,11,opt,name=history,proto3" json:"history,omitempty"`
 	// A candidate withdrawal, after everything in history, from a stage a
 	// candidate may withdraw from.
-	WithdrawnAt        *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=withdrawn_at,json=withdrawnAt,proto3" json:"withdrawn_at,omitempty"`
-	WithdrawReasonCode string                 `protobuf:"bytes,13,opt,name=withdraw_reason_code,json=withdrawReasonCode,proto3" json:"withdraw_reason_code,omitempty"`
+	WithdrawnAt *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=withdrawn_at,json=withdrawnAt,proto3" json:"withdrawn_at,omitempty"`
+	// A withdrawal reason, as WithdrawApplicationRequest.reason_code.
+	WithdrawReasonCode string `protobuf:"bytes,13,opt,name=withdraw_reason_code,json=withdrawReasonCode,proto3" json:"withdraw_reason_code,omitempty"`
 	// Voluntary equality monitoring answers, as on SubmitApplication.
-	Monitoring    *v11.MonitoringAnswers `protobuf:"bytes,220,opt,name=monitoring,proto3" json:"monitoring,omitempty"`
+	Monitoring *v11.MonitoringAnswers `protobuf:"bytes,220,opt,name=monitoring,proto3" json:"monitoring,omitempty"`
+	// Optional: where the application came from, as
+	// SubmitApplicationRequest.source.
+	Source        string `protobuf:"bytes,160,opt,name=source,proto3" json:"source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1586,6 +1615,13 @@ func (x *ImportRow) GetMonitoring() *v11.MonitoringAnswers {
 		return x.Monitoring
 	}
 	return nil
+}
+
+func (x *ImportRow) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
 }
 
 type ImportApplicationsRequest struct {
@@ -2188,7 +2224,7 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\tCandidate\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x14\n" +
-	"\x05phone\x18\x03 \x01(\tR\x05phone\"\xbc\x05\n" +
+	"\x05phone\x18\x03 \x01(\tR\x05phone\"\xd5\x05\n" +
 	"\vApplication\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
@@ -2206,7 +2242,8 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\x16withdrawal_reason_code\x18\f \x01(\tR\x14withdrawalReasonCode\x12\x16\n" +
 	"\x06erased\x18\r \x01(\bR\x06erased\x127\n" +
 	"\terased_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\berasedAt\x12.\n" +
-	"\x13erasure_reason_code\x18\x0f \x01(\tR\x11erasureReasonCode\"\xa0\x02\n" +
+	"\x13erasure_reason_code\x18\x0f \x01(\tR\x11erasureReasonCode\x12\x17\n" +
+	"\x06source\x18\xa0\x01 \x01(\tR\x06source\"\xa0\x02\n" +
 	"\x15CreateCampaignRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x16\n" +
@@ -2242,7 +2279,7 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"\x84\x01\n" +
 	"\x15ListCampaignsResponse\x12C\n" +
 	"\tcampaigns\x18\x01 \x03(\v2%.recruitment.applications.v1.CampaignR\tcampaigns\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xed\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x86\x02\n" +
 	"\x18SubmitApplicationRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1f\n" +
@@ -2251,7 +2288,8 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\tcandidate\x18\x03 \x01(\v2&.recruitment.applications.v1.CandidateR\tcandidate\x12K\n" +
 	"\n" +
 	"monitoring\x18\xdc\x01 \x01(\v2*.recruitment.equality.v1.MonitoringAnswersR\n" +
-	"monitoring\"g\n" +
+	"monitoring\x12\x17\n" +
+	"\x06source\x18\xa0\x01 \x01(\tR\x06source\"g\n" +
 	"\x19SubmitApplicationResponse\x12J\n" +
 	"\vapplication\x18\x01 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication\">\n" +
 	"\x15GetApplicationRequest\x12%\n" +
@@ -2287,7 +2325,7 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\vreason_code\x18\x04 \x01(\tR\n" +
 	"reasonCode\"i\n" +
 	"\x1bWithdrawApplicationResponse\x12J\n" +
-	"\vapplication\x18\x01 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication\"\xd8\x05\n" +
+	"\vapplication\x18\x01 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication\"\xf1\x05\n" +
 	"\tImportRow\x12\x1c\n" +
 	"\treference\x18\x01 \x01(\tR\treference\x12-\n" +
 	"\x12campaign_reference\x18\x02 \x01(\tR\x11campaignReference\x12\x16\n" +
@@ -2305,7 +2343,8 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\x14withdraw_reason_code\x18\r \x01(\tR\x12withdrawReasonCode\x12K\n" +
 	"\n" +
 	"monitoring\x18\xdc\x01 \x01(\v2*.recruitment.equality.v1.MonitoringAnswersR\n" +
-	"monitoring\"\x8f\x01\n" +
+	"monitoring\x12\x17\n" +
+	"\x06source\x18\xa0\x01 \x01(\tR\x06source\"\x8f\x01\n" +
 	"\x19ImportApplicationsRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12:\n" +

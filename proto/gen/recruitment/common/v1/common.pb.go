@@ -789,7 +789,8 @@ type ImportedSift struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	DecidedAt *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=decided_at,json=decidedAt,proto3" json:"decided_at,omitempty"`
 	Passed    bool                   `protobuf:"varint,2,opt,name=passed,proto3" json:"passed,omitempty"`
-	// Required when not passed; a lower-case code.
+	// Required when not passed: a sift fail reason (docs/design.md,
+	// "Reasons and sources"), or other:<code>.
 	ReasonCode    string `protobuf:"bytes,3,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -854,7 +855,8 @@ type ImportedInterview struct {
 	// Unset while the outcome is awaited.
 	DecidedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=decided_at,json=decidedAt,proto3" json:"decided_at,omitempty"`
 	Passed    bool                   `protobuf:"varint,4,opt,name=passed,proto3" json:"passed,omitempty"`
-	// Required when decided and not passed.
+	// Required when decided and not passed: an interview fail reason
+	// (docs/design.md, "Reasons and sources"), or other:<code>.
 	ReasonCode    string `protobuf:"bytes,5,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -932,9 +934,11 @@ type ImportedOffer struct {
 	SalaryBandCode string                 `protobuf:"bytes,2,opt,name=salary_band_code,json=salaryBandCode,proto3" json:"salary_band_code,omitempty"`
 	Conditions     []OfferCondition       `protobuf:"varint,3,rep,packed,name=conditions,proto3,enum=recruitment.common.v1.OfferCondition" json:"conditions,omitempty"`
 	// At most one of accepted_at and declined_at.
-	AcceptedAt        *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=accepted_at,json=acceptedAt,proto3" json:"accepted_at,omitempty"`
-	DeclinedAt        *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=declined_at,json=declinedAt,proto3" json:"declined_at,omitempty"`
-	DeclineReasonCode string                 `protobuf:"bytes,6,opt,name=decline_reason_code,json=declineReasonCode,proto3" json:"decline_reason_code,omitempty"`
+	AcceptedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=accepted_at,json=acceptedAt,proto3" json:"accepted_at,omitempty"`
+	DeclinedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=declined_at,json=declinedAt,proto3" json:"declined_at,omitempty"`
+	// Required with declined_at: a decline reason (docs/design.md,
+	// "Reasons and sources"), or other:<code>.
+	DeclineReasonCode string `protobuf:"bytes,6,opt,name=decline_reason_code,json=declineReasonCode,proto3" json:"decline_reason_code,omitempty"`
 	// When the start date was set, and to what.
 	StartDateSetAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=start_date_set_at,json=startDateSetAt,proto3" json:"start_date_set_at,omitempty"`
 	StartDate      *Date                  `protobuf:"bytes,8,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`

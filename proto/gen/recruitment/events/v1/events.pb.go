@@ -932,7 +932,12 @@ type ApplicationSubmitted struct {
 	// Set when the application was imported with its history: the sifting
 	// service records the sift and interview parts and passes the rest on
 	// in interview.passed.
-	Imported      *v1.ImportedHistory `protobuf:"bytes,1,opt,name=imported,proto3" json:"imported,omitempty"`
+	Imported *v1.ImportedHistory `protobuf:"bytes,1,opt,name=imported,proto3" json:"imported,omitempty"`
+	// Where the application came from: a code of the source list
+	// (docs/design.md, "Reasons and sources": jobs_site, social_media,
+	// referral, job_centre, university, agency, internal, other or
+	// other:<code>); empty when not recorded.
+	Source        string `protobuf:"bytes,160,opt,name=source,proto3" json:"source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -974,10 +979,20 @@ func (x *ApplicationSubmitted) GetImported() *v1.ImportedHistory {
 	return nil
 }
 
+func (x *ApplicationSubmitted) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
 // ApplicationWithdrawn: the candidate withdrew from any non-terminal stage.
 type ApplicationWithdrawn struct {
-	state      protoimpl.MessageState `protogen:"open.v1"`
-	ReasonCode string                 `protobuf:"bytes,1,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A code of the withdrawal reason list (docs/design.md, "Reasons and
+	// sources"), or other:<code>; events written before the list may carry
+	// any lower-case code, which reports read as other:<code>.
+	ReasonCode string `protobuf:"bytes,1,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
 	// The stage the application was in when withdrawn, as the producer knew it.
 	Stage         v1.Stage `protobuf:"varint,2,opt,name=stage,proto3,enum=recruitment.common.v1.Stage" json:"stage,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1117,8 +1132,10 @@ func (*SiftPassed) Descriptor() ([]byte, []int) {
 
 // SiftFailed: the application failed the sift (stage REJECTED).
 type SiftFailed struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ReasonCode    string                 `protobuf:"bytes,1,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A code of the sift fail reason list, or other:<code> (see
+	// ApplicationWithdrawn.reason_code for older events).
+	ReasonCode    string `protobuf:"bytes,1,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1262,8 +1279,10 @@ func (x *InterviewPassed) GetImported() *v1.ImportedHistory {
 
 // InterviewFailed: the candidate failed the interview (stage REJECTED).
 type InterviewFailed struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ReasonCode    string                 `protobuf:"bytes,1,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A code of the interview fail reason list, or other:<code> (see
+	// ApplicationWithdrawn.reason_code for older events).
+	ReasonCode    string `protobuf:"bytes,1,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1418,8 +1437,10 @@ func (x *OfferAccepted) GetImported() *v1.ImportedHistory {
 
 // OfferDeclined: the candidate declined (stage WITHDRAWN).
 type OfferDeclined struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ReasonCode    string                 `protobuf:"bytes,1,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A code of the decline reason list, or other:<code> (see
+	// ApplicationWithdrawn.reason_code for older events).
+	ReasonCode    string `protobuf:"bytes,1,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2356,9 +2377,10 @@ const file_recruitment_events_v1_events_proto_rawDesc = "" +
 	"\x0fCampaignCreated\x12B\n" +
 	"\bcampaign\x18\x01 \x01(\v2&.recruitment.events.v1.CampaignDetailsR\bcampaign\"U\n" +
 	"\x0fCampaignUpdated\x12B\n" +
-	"\bcampaign\x18\x01 \x01(\v2&.recruitment.events.v1.CampaignDetailsR\bcampaign\"Z\n" +
+	"\bcampaign\x18\x01 \x01(\v2&.recruitment.events.v1.CampaignDetailsR\bcampaign\"s\n" +
 	"\x14ApplicationSubmitted\x12B\n" +
-	"\bimported\x18\x01 \x01(\v2&.recruitment.common.v1.ImportedHistoryR\bimported\"k\n" +
+	"\bimported\x18\x01 \x01(\v2&.recruitment.common.v1.ImportedHistoryR\bimported\x12\x17\n" +
+	"\x06source\x18\xa0\x01 \x01(\tR\x06source\"k\n" +
 	"\x14ApplicationWithdrawn\x12\x1f\n" +
 	"\vreason_code\x18\x01 \x01(\tR\n" +
 	"reasonCode\x122\n" +

@@ -32,6 +32,7 @@ const (
 	ReportingService_ListMyCases_FullMethodName           = "/recruitment.reporting.v1.ReportingService/ListMyCases"
 	ReportingService_GetWorkload_FullMethodName           = "/recruitment.reporting.v1.ReportingService/GetWorkload"
 	ReportingService_ListOutstandingChecks_FullMethodName = "/recruitment.reporting.v1.ReportingService/ListOutstandingChecks"
+	ReportingService_GetReasonBreakdown_FullMethodName    = "/recruitment.reporting.v1.ReportingService/GetReasonBreakdown"
 )
 
 // ReportingServiceClient is the client API for ReportingService service.
@@ -88,6 +89,15 @@ type ReportingServiceClient interface {
 	// started) with pre-employment checks outstanding, oldest offer first.
 	// Readers of the region.
 	ListOutstandingChecks(ctx context.Context, in *ListOutstandingChecksRequest, opts ...grpc.CallOption) (*ListOutstandingChecksResponse, error)
+	// GetReasonBreakdown breaks the pipeline down by where applications came
+	// from (their source) and by why they left it (the reason of each sift
+	// or interview fail, candidate withdrawal, offer declined or withdrawn),
+	// over the applications submitted in a window: per source, the funnel
+	// with conversion and the time to hire; per reason, how many left, from
+	// which stage, and after how long. Reasons recorded before the fixed
+	// lists read as other:<code> (docs/design.md, "Reasons and sources").
+	// Readers of the regions.
+	GetReasonBreakdown(ctx context.Context, in *GetReasonBreakdownRequest, opts ...grpc.CallOption) (*GetReasonBreakdownResponse, error)
 }
 
 type reportingServiceClient struct {
@@ -237,6 +247,16 @@ func (c *reportingServiceClient) ListOutstandingChecks(ctx context.Context, in *
 	return out, nil
 }
 
+func (c *reportingServiceClient) GetReasonBreakdown(ctx context.Context, in *GetReasonBreakdownRequest, opts ...grpc.CallOption) (*GetReasonBreakdownResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetReasonBreakdownResponse)
+	err := c.cc.Invoke(ctx, ReportingService_GetReasonBreakdown_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ReportingServiceServer is the server API for ReportingService service.
 // All implementations must embed UnimplementedReportingServiceServer
 // for forward compatibility.
@@ -291,6 +311,15 @@ type ReportingServiceServer interface {
 	// started) with pre-employment checks outstanding, oldest offer first.
 	// Readers of the region.
 	ListOutstandingChecks(context.Context, *ListOutstandingChecksRequest) (*ListOutstandingChecksResponse, error)
+	// GetReasonBreakdown breaks the pipeline down by where applications came
+	// from (their source) and by why they left it (the reason of each sift
+	// or interview fail, candidate withdrawal, offer declined or withdrawn),
+	// over the applications submitted in a window: per source, the funnel
+	// with conversion and the time to hire; per reason, how many left, from
+	// which stage, and after how long. Reasons recorded before the fixed
+	// lists read as other:<code> (docs/design.md, "Reasons and sources").
+	// Readers of the regions.
+	GetReasonBreakdown(context.Context, *GetReasonBreakdownRequest) (*GetReasonBreakdownResponse, error)
 	mustEmbedUnimplementedReportingServiceServer()
 }
 
@@ -339,6 +368,9 @@ func (UnimplementedReportingServiceServer) GetWorkload(context.Context, *GetWork
 }
 func (UnimplementedReportingServiceServer) ListOutstandingChecks(context.Context, *ListOutstandingChecksRequest) (*ListOutstandingChecksResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListOutstandingChecks not implemented")
+}
+func (UnimplementedReportingServiceServer) GetReasonBreakdown(context.Context, *GetReasonBreakdownRequest) (*GetReasonBreakdownResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetReasonBreakdown not implemented")
 }
 func (UnimplementedReportingServiceServer) mustEmbedUnimplementedReportingServiceServer() {}
 func (UnimplementedReportingServiceServer) testEmbeddedByValue()                          {}
@@ -588,6 +620,24 @@ func _ReportingService_ListOutstandingChecks_Handler(srv interface{}, ctx contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ReportingService_GetReasonBreakdown_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetReasonBreakdownRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportingServiceServer).GetReasonBreakdown(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportingService_GetReasonBreakdown_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportingServiceServer).GetReasonBreakdown(ctx, req.(*GetReasonBreakdownRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ReportingService_ServiceDesc is the grpc.ServiceDesc for ReportingService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -642,6 +692,10 @@ var ReportingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListOutstandingChecks",
 			Handler:    _ReportingService_ListOutstandingChecks_Handler,
+		},
+		{
+			MethodName: "GetReasonBreakdown",
+			Handler:    _ReportingService_GetReasonBreakdown_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
