@@ -45,6 +45,8 @@ type Reports interface {
 	GetStageDurations(ctx context.Context, in *pb.GetStageDurationsRequest, opts ...grpc.CallOption) (*pb.GetStageDurationsResponse, error)
 	GetWorkload(ctx context.Context, in *pb.GetWorkloadRequest, opts ...grpc.CallOption) (*pb.GetWorkloadResponse, error)
 	ListMyCases(ctx context.Context, in *pb.ListMyCasesRequest, opts ...grpc.CallOption) (*pb.ListMyCasesResponse, error)
+	ListCampaignProgress(ctx context.Context, in *pb.ListCampaignProgressRequest, opts ...grpc.CallOption) (*pb.ListCampaignProgressResponse, error)
+	GetCampaignProgress(ctx context.Context, in *pb.GetCampaignProgressRequest, opts ...grpc.CallOption) (*pb.GetCampaignProgressResponse, error)
 }
 
 const (
@@ -113,6 +115,8 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("GET /{$}", s.page(s.overview))
 	s.mux.HandleFunc("GET /regions/{region}", s.page(s.region))
 	s.mux.HandleFunc("GET /my", s.page(s.myCases))
+	s.mux.HandleFunc("GET /regions/{region}/campaigns", s.page(s.regionCampaigns))
+	s.mux.HandleFunc("GET /campaigns/{campaign}", s.page(s.campaign))
 	s.mux.HandleFunc("GET /regions/{region}/stuck.csv", s.page(s.stuckCSV))
 	// What the live script fetches: without a session, 401.
 	s.mux.HandleFunc("GET /events", s.script(s.overviewEvents))

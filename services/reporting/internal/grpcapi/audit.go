@@ -26,7 +26,9 @@ var Audit = audit.Policy{
 		"GetThresholds":       audit.NotPersonal(notPersonal),
 		"SetThresholds":       audit.NotPersonal(notPersonal),
 		// Staff subject ids are opaque, as every event's actor is.
-		"ListMyCases": audit.NotPersonal(notPersonal + "; assignees as opaque staff subject ids"),
-		"GetWorkload": audit.NotPersonal(notPersonal + "; assignees as opaque staff subject ids"),
+		"ListMyCases":          audit.NotPersonal(notPersonal + "; assignees as opaque staff subject ids"),
+		"GetWorkload":          audit.NotPersonal(notPersonal + "; assignees as opaque staff subject ids"),
+		"GetCampaignProgress":  audit.NotPersonal(notPersonal),
+		"ListCampaignProgress": audit.NotPersonal(notPersonal),
 	},
 }

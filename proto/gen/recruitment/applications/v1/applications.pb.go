@@ -23,22 +23,31 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// Campaign is a recruitment campaign for one role in one region.
+// Campaign is a recruitment campaign for one role in one region or
+// several.
 type Campaign struct {
-	state   protoimpl.MessageState `protogen:"open.v1"`
-	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Region  string                 `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
-	Role    v1.JobRole             `protobuf:"varint,3,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
-	Title   string                 `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
-	Posts   int32                  `protobuf:"varint,5,opt,name=posts,proto3" json:"posts,omitempty"`
-	OpensOn *v1.Date               `protobuf:"bytes,6,opt,name=opens_on,json=opensOn,proto3" json:"opens_on,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The campaign's lead region: the first of regions. Its events are
+	// published on this region's subject.
+	Region string     `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
+	Role   v1.JobRole `protobuf:"varint,3,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
+	Title  string     `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
+	// The posts of every region together.
+	Posts   int32    `protobuf:"varint,5,opt,name=posts,proto3" json:"posts,omitempty"`
+	OpensOn *v1.Date `protobuf:"bytes,6,opt,name=opens_on,json=opensOn,proto3" json:"opens_on,omitempty"`
 	// Absent for a rolling campaign with no closing date.
-	ClosesOn      *v1.Date               `protobuf:"bytes,7,opt,name=closes_on,json=closesOn,proto3" json:"closes_on,omitempty"`
-	Version       int64                  `protobuf:"varint,8,opt,name=version,proto3" json:"version,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ClosesOn  *v1.Date               `protobuf:"bytes,7,opt,name=closes_on,json=closesOn,proto3" json:"closes_on,omitempty"`
+	Version   int64                  `protobuf:"varint,8,opt,name=version,proto3" json:"version,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// Every region of the campaign with its posts, the lead region first.
+	Regions []*v1.CampaignRegion `protobuf:"bytes,140,rep,name=regions,proto3" json:"regions,omitempty"`
+	Status  v1.CampaignStatus    `protobuf:"varint,141,opt,name=status,proto3,enum=recruitment.common.v1.CampaignStatus" json:"status,omitempty"`
+	// Why it was last closed, cancelled or opened again; lower-case code.
+	StatusReasonCode string `protobuf:"bytes,142,opt,name=status_reason_code,json=statusReasonCode,proto3" json:"status_reason_code,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Campaign) Reset() {
@@ -139,6 +148,27 @@ func (x *Campaign) GetUpdatedAt() *timestamppb.Timestamp {
 		return x.UpdatedAt
 	}
 	return nil
+}
+
+func (x *Campaign) GetRegions() []*v1.CampaignRegion {
+	if x != nil {
+		return x.Regions
+	}
+	return nil
+}
+
+func (x *Campaign) GetStatus() v1.CampaignStatus {
+	if x != nil {
+		return x.Status
+	}
+	return v1.CampaignStatus(0)
+}
+
+func (x *Campaign) GetStatusReasonCode() string {
+	if x != nil {
+		return x.StatusReasonCode
+	}
+	return ""
 }
 
 // Candidate is the person applying. Never leaves this service.
@@ -371,16 +401,21 @@ func (x *Application) GetErasureReasonCode() string {
 type CreateCampaignRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Client-chosen id making a retry apply once; 1-100 characters.
-	RequestId string     `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	Region    string     `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
-	Role      v1.JobRole `protobuf:"varint,3,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
+	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// A campaign in one region: region and posts. For several, leave both
+	// unset and give regions.
+	Region string     `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
+	Role   v1.JobRole `protobuf:"varint,3,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
 	// 1-200 characters.
 	Title string `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
 	// 1-10000.
 	Posts   int32    `protobuf:"varint,5,opt,name=posts,proto3" json:"posts,omitempty"`
 	OpensOn *v1.Date `protobuf:"bytes,6,opt,name=opens_on,json=opensOn,proto3" json:"opens_on,omitempty"`
 	// Omit for a rolling campaign; otherwise on or after opens_on.
-	ClosesOn      *v1.Date `protobuf:"bytes,7,opt,name=closes_on,json=closesOn,proto3" json:"closes_on,omitempty"`
+	ClosesOn *v1.Date `protobuf:"bytes,7,opt,name=closes_on,json=closesOn,proto3" json:"closes_on,omitempty"`
+	// 1-12 regions, each once, with its posts; the first is the lead
+	// region. Exclusive with region and posts.
+	Regions       []*v1.CampaignRegion `protobuf:"bytes,140,rep,name=regions,proto3" json:"regions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -464,6 +499,13 @@ func (x *CreateCampaignRequest) GetClosesOn() *v1.Date {
 	return nil
 }
 
+func (x *CreateCampaignRequest) GetRegions() []*v1.CampaignRegion {
+	if x != nil {
+		return x.Regions
+	}
+	return nil
+}
+
 type CreateCampaignResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Campaign      *Campaign              `protobuf:"bytes,1,opt,name=campaign,proto3" json:"campaign,omitempty"`
@@ -515,10 +557,14 @@ type UpdateCampaignRequest struct {
 	// The version the caller last read; a stale version is ABORTED.
 	ExpectedVersion int64 `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
 	// The new details; region and role cannot change.
-	Title         string   `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
-	Posts         int32    `protobuf:"varint,5,opt,name=posts,proto3" json:"posts,omitempty"`
-	OpensOn       *v1.Date `protobuf:"bytes,6,opt,name=opens_on,json=opensOn,proto3" json:"opens_on,omitempty"`
-	ClosesOn      *v1.Date `protobuf:"bytes,7,opt,name=closes_on,json=closesOn,proto3" json:"closes_on,omitempty"`
+	Title    string   `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
+	Posts    int32    `protobuf:"varint,5,opt,name=posts,proto3" json:"posts,omitempty"`
+	OpensOn  *v1.Date `protobuf:"bytes,6,opt,name=opens_on,json=opensOn,proto3" json:"opens_on,omitempty"`
+	ClosesOn *v1.Date `protobuf:"bytes,7,opt,name=closes_on,json=closesOn,proto3" json:"closes_on,omitempty"`
+	// The posts per region. Every region the campaign has must be listed
+	// (a region is never removed); a new one adds it. Exclusive with posts,
+	// which is only for a campaign in one region.
+	Regions       []*v1.CampaignRegion `protobuf:"bytes,140,rep,name=regions,proto3" json:"regions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -602,6 +648,13 @@ func (x *UpdateCampaignRequest) GetClosesOn() *v1.Date {
 	return nil
 }
 
+func (x *UpdateCampaignRequest) GetRegions() []*v1.CampaignRegion {
+	if x != nil {
+		return x.Regions
+	}
+	return nil
+}
+
 type UpdateCampaignResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Campaign      *Campaign              `protobuf:"bytes,1,opt,name=campaign,proto3" json:"campaign,omitempty"`
@@ -646,6 +699,129 @@ func (x *UpdateCampaignResponse) GetCampaign() *Campaign {
 	return nil
 }
 
+type SetCampaignStatusRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	RequestId       string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	CampaignId      string                 `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	ExpectedVersion int64                  `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	// OPEN, CLOSED or CANCELLED.
+	Status v1.CampaignStatus `protobuf:"varint,4,opt,name=status,proto3,enum=recruitment.common.v1.CampaignStatus" json:"status,omitempty"`
+	// Lower-case code, e.g. "filled", "budget_withdrawn"; required to
+	// cancel.
+	ReasonCode    string `protobuf:"bytes,5,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetCampaignStatusRequest) Reset() {
+	*x = SetCampaignStatusRequest{}
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetCampaignStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetCampaignStatusRequest) ProtoMessage() {}
+
+func (x *SetCampaignStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetCampaignStatusRequest.ProtoReflect.Descriptor instead.
+func (*SetCampaignStatusRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SetCampaignStatusRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *SetCampaignStatusRequest) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *SetCampaignStatusRequest) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
+}
+
+func (x *SetCampaignStatusRequest) GetStatus() v1.CampaignStatus {
+	if x != nil {
+		return x.Status
+	}
+	return v1.CampaignStatus(0)
+}
+
+func (x *SetCampaignStatusRequest) GetReasonCode() string {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return ""
+}
+
+type SetCampaignStatusResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Campaign      *Campaign              `protobuf:"bytes,1,opt,name=campaign,proto3" json:"campaign,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetCampaignStatusResponse) Reset() {
+	*x = SetCampaignStatusResponse{}
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetCampaignStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetCampaignStatusResponse) ProtoMessage() {}
+
+func (x *SetCampaignStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetCampaignStatusResponse.ProtoReflect.Descriptor instead.
+func (*SetCampaignStatusResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SetCampaignStatusResponse) GetCampaign() *Campaign {
+	if x != nil {
+		return x.Campaign
+	}
+	return nil
+}
+
 type GetCampaignRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	CampaignId    string                 `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
@@ -655,7 +831,7 @@ type GetCampaignRequest struct {
 
 func (x *GetCampaignRequest) Reset() {
 	*x = GetCampaignRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[7]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -667,7 +843,7 @@ func (x *GetCampaignRequest) String() string {
 func (*GetCampaignRequest) ProtoMessage() {}
 
 func (x *GetCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[7]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -680,7 +856,7 @@ func (x *GetCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCampaignRequest.ProtoReflect.Descriptor instead.
 func (*GetCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{7}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetCampaignRequest) GetCampaignId() string {
@@ -699,7 +875,7 @@ type GetCampaignResponse struct {
 
 func (x *GetCampaignResponse) Reset() {
 	*x = GetCampaignResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[8]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -711,7 +887,7 @@ func (x *GetCampaignResponse) String() string {
 func (*GetCampaignResponse) ProtoMessage() {}
 
 func (x *GetCampaignResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[8]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -724,7 +900,7 @@ func (x *GetCampaignResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCampaignResponse.ProtoReflect.Descriptor instead.
 func (*GetCampaignResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{8}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetCampaignResponse) GetCampaign() *Campaign {
@@ -747,7 +923,7 @@ type ListCampaignsRequest struct {
 
 func (x *ListCampaignsRequest) Reset() {
 	*x = ListCampaignsRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[9]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -759,7 +935,7 @@ func (x *ListCampaignsRequest) String() string {
 func (*ListCampaignsRequest) ProtoMessage() {}
 
 func (x *ListCampaignsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[9]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -772,7 +948,7 @@ func (x *ListCampaignsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCampaignsRequest.ProtoReflect.Descriptor instead.
 func (*ListCampaignsRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{9}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListCampaignsRequest) GetRegion() string {
@@ -807,7 +983,7 @@ type ListCampaignsResponse struct {
 
 func (x *ListCampaignsResponse) Reset() {
 	*x = ListCampaignsResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[10]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -819,7 +995,7 @@ func (x *ListCampaignsResponse) String() string {
 func (*ListCampaignsResponse) ProtoMessage() {}
 
 func (x *ListCampaignsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[10]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -832,7 +1008,7 @@ func (x *ListCampaignsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCampaignsResponse.ProtoReflect.Descriptor instead.
 func (*ListCampaignsResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{10}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListCampaignsResponse) GetCampaigns() []*Campaign {
@@ -850,17 +1026,20 @@ func (x *ListCampaignsResponse) GetNextPageToken() string {
 }
 
 type SubmitApplicationRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RequestId     string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	CampaignId    string                 `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
-	Candidate     *Candidate             `protobuf:"bytes,3,opt,name=candidate,proto3" json:"candidate,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	RequestId  string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	CampaignId string                 `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	Candidate  *Candidate             `protobuf:"bytes,3,opt,name=candidate,proto3" json:"candidate,omitempty"`
+	// The region the application is for: one of the campaign's and of the
+	// caller's. Optional for a campaign in one region.
+	Region        string `protobuf:"bytes,140,opt,name=region,proto3" json:"region,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubmitApplicationRequest) Reset() {
 	*x = SubmitApplicationRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[11]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -872,7 +1051,7 @@ func (x *SubmitApplicationRequest) String() string {
 func (*SubmitApplicationRequest) ProtoMessage() {}
 
 func (x *SubmitApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[11]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -885,7 +1064,7 @@ func (x *SubmitApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitApplicationRequest.ProtoReflect.Descriptor instead.
 func (*SubmitApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{11}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SubmitApplicationRequest) GetRequestId() string {
@@ -909,6 +1088,13 @@ func (x *SubmitApplicationRequest) GetCandidate() *Candidate {
 	return nil
 }
 
+func (x *SubmitApplicationRequest) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
 type SubmitApplicationResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Application   *Application           `protobuf:"bytes,1,opt,name=application,proto3" json:"application,omitempty"`
@@ -918,7 +1104,7 @@ type SubmitApplicationResponse struct {
 
 func (x *SubmitApplicationResponse) Reset() {
 	*x = SubmitApplicationResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[12]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -930,7 +1116,7 @@ func (x *SubmitApplicationResponse) String() string {
 func (*SubmitApplicationResponse) ProtoMessage() {}
 
 func (x *SubmitApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[12]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -943,7 +1129,7 @@ func (x *SubmitApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitApplicationResponse.ProtoReflect.Descriptor instead.
 func (*SubmitApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{12}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SubmitApplicationResponse) GetApplication() *Application {
@@ -962,7 +1148,7 @@ type GetApplicationRequest struct {
 
 func (x *GetApplicationRequest) Reset() {
 	*x = GetApplicationRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[13]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -974,7 +1160,7 @@ func (x *GetApplicationRequest) String() string {
 func (*GetApplicationRequest) ProtoMessage() {}
 
 func (x *GetApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[13]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -987,7 +1173,7 @@ func (x *GetApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApplicationRequest.ProtoReflect.Descriptor instead.
 func (*GetApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{13}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetApplicationRequest) GetApplicationId() string {
@@ -1006,7 +1192,7 @@ type GetApplicationResponse struct {
 
 func (x *GetApplicationResponse) Reset() {
 	*x = GetApplicationResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[14]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1018,7 +1204,7 @@ func (x *GetApplicationResponse) String() string {
 func (*GetApplicationResponse) ProtoMessage() {}
 
 func (x *GetApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[14]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1031,7 +1217,7 @@ func (x *GetApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApplicationResponse.ProtoReflect.Descriptor instead.
 func (*GetApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{14}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetApplicationResponse) GetApplication() *Application {
@@ -1050,7 +1236,7 @@ type GetCandidateContactRequest struct {
 
 func (x *GetCandidateContactRequest) Reset() {
 	*x = GetCandidateContactRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[15]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1062,7 +1248,7 @@ func (x *GetCandidateContactRequest) String() string {
 func (*GetCandidateContactRequest) ProtoMessage() {}
 
 func (x *GetCandidateContactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[15]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1075,7 +1261,7 @@ func (x *GetCandidateContactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCandidateContactRequest.ProtoReflect.Descriptor instead.
 func (*GetCandidateContactRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{15}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetCandidateContactRequest) GetApplicationId() string {
@@ -1100,7 +1286,7 @@ type GetCandidateContactResponse struct {
 
 func (x *GetCandidateContactResponse) Reset() {
 	*x = GetCandidateContactResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[16]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1112,7 +1298,7 @@ func (x *GetCandidateContactResponse) String() string {
 func (*GetCandidateContactResponse) ProtoMessage() {}
 
 func (x *GetCandidateContactResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[16]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1125,7 +1311,7 @@ func (x *GetCandidateContactResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCandidateContactResponse.ProtoReflect.Descriptor instead.
 func (*GetCandidateContactResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{16}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetCandidateContactResponse) GetApplicationId() string {
@@ -1188,7 +1374,7 @@ type ListApplicationsRequest struct {
 
 func (x *ListApplicationsRequest) Reset() {
 	*x = ListApplicationsRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[17]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1200,7 +1386,7 @@ func (x *ListApplicationsRequest) String() string {
 func (*ListApplicationsRequest) ProtoMessage() {}
 
 func (x *ListApplicationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[17]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1213,7 +1399,7 @@ func (x *ListApplicationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApplicationsRequest.ProtoReflect.Descriptor instead.
 func (*ListApplicationsRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{17}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListApplicationsRequest) GetRegion() string {
@@ -1261,7 +1447,7 @@ type ListApplicationsResponse struct {
 
 func (x *ListApplicationsResponse) Reset() {
 	*x = ListApplicationsResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[18]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1273,7 +1459,7 @@ func (x *ListApplicationsResponse) String() string {
 func (*ListApplicationsResponse) ProtoMessage() {}
 
 func (x *ListApplicationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[18]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1286,7 +1472,7 @@ func (x *ListApplicationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApplicationsResponse.ProtoReflect.Descriptor instead.
 func (*ListApplicationsResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{18}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListApplicationsResponse) GetApplications() []*Application {
@@ -1316,7 +1502,7 @@ type WithdrawApplicationRequest struct {
 
 func (x *WithdrawApplicationRequest) Reset() {
 	*x = WithdrawApplicationRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[19]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1328,7 +1514,7 @@ func (x *WithdrawApplicationRequest) String() string {
 func (*WithdrawApplicationRequest) ProtoMessage() {}
 
 func (x *WithdrawApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[19]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1341,7 +1527,7 @@ func (x *WithdrawApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawApplicationRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{19}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *WithdrawApplicationRequest) GetRequestId() string {
@@ -1381,7 +1567,7 @@ type WithdrawApplicationResponse struct {
 
 func (x *WithdrawApplicationResponse) Reset() {
 	*x = WithdrawApplicationResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[20]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1393,7 +1579,7 @@ func (x *WithdrawApplicationResponse) String() string {
 func (*WithdrawApplicationResponse) ProtoMessage() {}
 
 func (x *WithdrawApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[20]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1406,7 +1592,7 @@ func (x *WithdrawApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawApplicationResponse.ProtoReflect.Descriptor instead.
 func (*WithdrawApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{20}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WithdrawApplicationResponse) GetApplication() *Application {
@@ -1443,13 +1629,18 @@ type ImportRow struct {
 	// candidate may withdraw from.
 	WithdrawnAt        *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=withdrawn_at,json=withdrawnAt,proto3" json:"withdrawn_at,omitempty"`
 	WithdrawReasonCode string                 `protobuf:"bytes,13,opt,name=withdraw_reason_code,json=withdrawReasonCode,proto3" json:"withdraw_reason_code,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// For a campaign in several regions: every region with its posts (the
+	// same on every row of the campaign), region then being the
+	// application's, one of them. Unset: the campaign is in region alone,
+	// with posts.
+	CampaignRegions []*v1.CampaignRegion `protobuf:"bytes,140,rep,name=campaign_regions,json=campaignRegions,proto3" json:"campaign_regions,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ImportRow) Reset() {
 	*x = ImportRow{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[21]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1461,7 +1652,7 @@ func (x *ImportRow) String() string {
 func (*ImportRow) ProtoMessage() {}
 
 func (x *ImportRow) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[21]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1474,7 +1665,7 @@ func (x *ImportRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportRow.ProtoReflect.Descriptor instead.
 func (*ImportRow) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{21}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ImportRow) GetReference() string {
@@ -1568,6 +1759,13 @@ func (x *ImportRow) GetWithdrawReasonCode() string {
 	return ""
 }
 
+func (x *ImportRow) GetCampaignRegions() []*v1.CampaignRegion {
+	if x != nil {
+		return x.CampaignRegions
+	}
+	return nil
+}
+
 type ImportApplicationsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Required unless dry_run; a retried request answers from the record.
@@ -1582,7 +1780,7 @@ type ImportApplicationsRequest struct {
 
 func (x *ImportApplicationsRequest) Reset() {
 	*x = ImportApplicationsRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[22]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1594,7 +1792,7 @@ func (x *ImportApplicationsRequest) String() string {
 func (*ImportApplicationsRequest) ProtoMessage() {}
 
 func (x *ImportApplicationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[22]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1607,7 +1805,7 @@ func (x *ImportApplicationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportApplicationsRequest.ProtoReflect.Descriptor instead.
 func (*ImportApplicationsRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{22}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ImportApplicationsRequest) GetRequestId() string {
@@ -1646,7 +1844,7 @@ type ImportResult struct {
 
 func (x *ImportResult) Reset() {
 	*x = ImportResult{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[23]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1658,7 +1856,7 @@ func (x *ImportResult) String() string {
 func (*ImportResult) ProtoMessage() {}
 
 func (x *ImportResult) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[23]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1671,7 +1869,7 @@ func (x *ImportResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportResult.ProtoReflect.Descriptor instead.
 func (*ImportResult) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{23}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ImportResult) GetIndex() int32 {
@@ -1715,7 +1913,7 @@ type ImportApplicationsResponse struct {
 
 func (x *ImportApplicationsResponse) Reset() {
 	*x = ImportApplicationsResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[24]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1727,7 +1925,7 @@ func (x *ImportApplicationsResponse) String() string {
 func (*ImportApplicationsResponse) ProtoMessage() {}
 
 func (x *ImportApplicationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[24]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1740,7 +1938,7 @@ func (x *ImportApplicationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportApplicationsResponse.ProtoReflect.Descriptor instead.
 func (*ImportApplicationsResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{24}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ImportApplicationsResponse) GetResults() []*ImportResult {
@@ -1792,7 +1990,7 @@ type EraseCandidateRequest struct {
 
 func (x *EraseCandidateRequest) Reset() {
 	*x = EraseCandidateRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[25]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1804,7 +2002,7 @@ func (x *EraseCandidateRequest) String() string {
 func (*EraseCandidateRequest) ProtoMessage() {}
 
 func (x *EraseCandidateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[25]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1817,7 +2015,7 @@ func (x *EraseCandidateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseCandidateRequest.ProtoReflect.Descriptor instead.
 func (*EraseCandidateRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{25}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *EraseCandidateRequest) GetRequestId() string {
@@ -1851,7 +2049,7 @@ type EraseCandidateResponse struct {
 
 func (x *EraseCandidateResponse) Reset() {
 	*x = EraseCandidateResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[26]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1863,7 +2061,7 @@ func (x *EraseCandidateResponse) String() string {
 func (*EraseCandidateResponse) ProtoMessage() {}
 
 func (x *EraseCandidateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[26]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1876,7 +2074,7 @@ func (x *EraseCandidateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseCandidateResponse.ProtoReflect.Descriptor instead.
 func (*EraseCandidateResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{26}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *EraseCandidateResponse) GetApplication() *Application {
@@ -1890,7 +2088,7 @@ var File_recruitment_applications_v1_applications_proto protoreflect.FileDescrip
 
 const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\n" +
-	".recruitment/applications/v1/applications.proto\x12\x1brecruitment.applications.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\"\x94\x03\n" +
+	".recruitment/applications/v1/applications.proto\x12\x1brecruitment.applications.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\"\xc5\x04\n" +
 	"\bCampaign\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06region\x18\x02 \x01(\tR\x06region\x122\n" +
@@ -1904,7 +2102,10 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
 	"updated_at\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"K\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12@\n" +
+	"\aregions\x18\x8c\x01 \x03(\v2%.recruitment.common.v1.CampaignRegionR\aregions\x12>\n" +
+	"\x06status\x18\x8d\x01 \x01(\x0e2%.recruitment.common.v1.CampaignStatusR\x06status\x12-\n" +
+	"\x12status_reason_code\x18\x8e\x01 \x01(\tR\x10statusReasonCode\"K\n" +
 	"\tCandidate\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x14\n" +
@@ -1926,7 +2127,7 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\x16withdrawal_reason_code\x18\f \x01(\tR\x14withdrawalReasonCode\x12\x16\n" +
 	"\x06erased\x18\r \x01(\bR\x06erased\x127\n" +
 	"\terased_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\berasedAt\x12.\n" +
-	"\x13erasure_reason_code\x18\x0f \x01(\tR\x11erasureReasonCode\"\xa0\x02\n" +
+	"\x13erasure_reason_code\x18\x0f \x01(\tR\x11erasureReasonCode\"\xe2\x02\n" +
 	"\x15CreateCampaignRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x16\n" +
@@ -1935,9 +2136,10 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\x05title\x18\x04 \x01(\tR\x05title\x12\x14\n" +
 	"\x05posts\x18\x05 \x01(\x05R\x05posts\x126\n" +
 	"\bopens_on\x18\x06 \x01(\v2\x1b.recruitment.common.v1.DateR\aopensOn\x128\n" +
-	"\tcloses_on\x18\a \x01(\v2\x1b.recruitment.common.v1.DateR\bclosesOn\"[\n" +
+	"\tcloses_on\x18\a \x01(\v2\x1b.recruitment.common.v1.DateR\bclosesOn\x12@\n" +
+	"\aregions\x18\x8c\x01 \x03(\v2%.recruitment.common.v1.CampaignRegionR\aregions\"[\n" +
 	"\x16CreateCampaignResponse\x12A\n" +
-	"\bcampaign\x18\x01 \x01(\v2%.recruitment.applications.v1.CampaignR\bcampaign\"\xa0\x02\n" +
+	"\bcampaign\x18\x01 \x01(\v2%.recruitment.applications.v1.CampaignR\bcampaign\"\xe2\x02\n" +
 	"\x15UpdateCampaignRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1f\n" +
@@ -1947,8 +2149,20 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\x05title\x18\x04 \x01(\tR\x05title\x12\x14\n" +
 	"\x05posts\x18\x05 \x01(\x05R\x05posts\x126\n" +
 	"\bopens_on\x18\x06 \x01(\v2\x1b.recruitment.common.v1.DateR\aopensOn\x128\n" +
-	"\tcloses_on\x18\a \x01(\v2\x1b.recruitment.common.v1.DateR\bclosesOn\"[\n" +
+	"\tcloses_on\x18\a \x01(\v2\x1b.recruitment.common.v1.DateR\bclosesOn\x12@\n" +
+	"\aregions\x18\x8c\x01 \x03(\v2%.recruitment.common.v1.CampaignRegionR\aregions\"[\n" +
 	"\x16UpdateCampaignResponse\x12A\n" +
+	"\bcampaign\x18\x01 \x01(\v2%.recruitment.applications.v1.CampaignR\bcampaign\"\xe5\x01\n" +
+	"\x18SetCampaignStatusRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1f\n" +
+	"\vcampaign_id\x18\x02 \x01(\tR\n" +
+	"campaignId\x12)\n" +
+	"\x10expected_version\x18\x03 \x01(\x03R\x0fexpectedVersion\x12=\n" +
+	"\x06status\x18\x04 \x01(\x0e2%.recruitment.common.v1.CampaignStatusR\x06status\x12\x1f\n" +
+	"\vreason_code\x18\x05 \x01(\tR\n" +
+	"reasonCode\"^\n" +
+	"\x19SetCampaignStatusResponse\x12A\n" +
 	"\bcampaign\x18\x01 \x01(\v2%.recruitment.applications.v1.CampaignR\bcampaign\"5\n" +
 	"\x12GetCampaignRequest\x12\x1f\n" +
 	"\vcampaign_id\x18\x01 \x01(\tR\n" +
@@ -1962,13 +2176,14 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"\x84\x01\n" +
 	"\x15ListCampaignsResponse\x12C\n" +
 	"\tcampaigns\x18\x01 \x03(\v2%.recruitment.applications.v1.CampaignR\tcampaigns\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa0\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb9\x01\n" +
 	"\x18SubmitApplicationRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
 	"campaignId\x12D\n" +
-	"\tcandidate\x18\x03 \x01(\v2&.recruitment.applications.v1.CandidateR\tcandidate\"g\n" +
+	"\tcandidate\x18\x03 \x01(\v2&.recruitment.applications.v1.CandidateR\tcandidate\x12\x17\n" +
+	"\x06region\x18\x8c\x01 \x01(\tR\x06region\"g\n" +
 	"\x19SubmitApplicationResponse\x12J\n" +
 	"\vapplication\x18\x01 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication\">\n" +
 	"\x15GetApplicationRequest\x12%\n" +
@@ -2004,7 +2219,7 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\vreason_code\x18\x04 \x01(\tR\n" +
 	"reasonCode\"i\n" +
 	"\x1bWithdrawApplicationResponse\x12J\n" +
-	"\vapplication\x18\x01 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication\"\x8b\x05\n" +
+	"\vapplication\x18\x01 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication\"\xde\x05\n" +
 	"\tImportRow\x12\x1c\n" +
 	"\treference\x18\x01 \x01(\tR\treference\x12-\n" +
 	"\x12campaign_reference\x18\x02 \x01(\tR\x11campaignReference\x12\x16\n" +
@@ -2019,7 +2234,8 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\vsubmittedAt\x12@\n" +
 	"\ahistory\x18\v \x01(\v2&.recruitment.common.v1.ImportedHistoryR\ahistory\x12=\n" +
 	"\fwithdrawn_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\vwithdrawnAt\x120\n" +
-	"\x14withdraw_reason_code\x18\r \x01(\tR\x12withdrawReasonCode\"\x8f\x01\n" +
+	"\x14withdraw_reason_code\x18\r \x01(\tR\x12withdrawReasonCode\x12Q\n" +
+	"\x10campaign_regions\x18\x8c\x01 \x03(\v2%.recruitment.common.v1.CampaignRegionR\x0fcampaignRegions\"\x8f\x01\n" +
 	"\x19ImportApplicationsRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12:\n" +
@@ -2043,10 +2259,11 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\vreason_code\x18\x03 \x01(\tR\n" +
 	"reasonCode\"d\n" +
 	"\x16EraseCandidateResponse\x12J\n" +
-	"\vapplication\x18\x01 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication2\x8f\v\n" +
+	"\vapplication\x18\x01 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication2\x94\f\n" +
 	"\x13ApplicationsService\x12y\n" +
 	"\x0eCreateCampaign\x122.recruitment.applications.v1.CreateCampaignRequest\x1a3.recruitment.applications.v1.CreateCampaignResponse\x12y\n" +
-	"\x0eUpdateCampaign\x122.recruitment.applications.v1.UpdateCampaignRequest\x1a3.recruitment.applications.v1.UpdateCampaignResponse\x12p\n" +
+	"\x0eUpdateCampaign\x122.recruitment.applications.v1.UpdateCampaignRequest\x1a3.recruitment.applications.v1.UpdateCampaignResponse\x12\x82\x01\n" +
+	"\x11SetCampaignStatus\x125.recruitment.applications.v1.SetCampaignStatusRequest\x1a6.recruitment.applications.v1.SetCampaignStatusResponse\x12p\n" +
 	"\vGetCampaign\x12/.recruitment.applications.v1.GetCampaignRequest\x1a0.recruitment.applications.v1.GetCampaignResponse\x12v\n" +
 	"\rListCampaigns\x121.recruitment.applications.v1.ListCampaignsRequest\x1a2.recruitment.applications.v1.ListCampaignsResponse\x12\x82\x01\n" +
 	"\x11SubmitApplication\x125.recruitment.applications.v1.SubmitApplicationRequest\x1a6.recruitment.applications.v1.SubmitApplicationResponse\x12y\n" +
@@ -2070,7 +2287,7 @@ func file_recruitment_applications_v1_applications_proto_rawDescGZIP() []byte {
 	return file_recruitment_applications_v1_applications_proto_rawDescData
 }
 
-var file_recruitment_applications_v1_applications_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_recruitment_applications_v1_applications_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_recruitment_applications_v1_applications_proto_goTypes = []any{
 	(*Campaign)(nil),                    // 0: recruitment.applications.v1.Campaign
 	(*Candidate)(nil),                   // 1: recruitment.applications.v1.Candidate
@@ -2079,101 +2296,114 @@ var file_recruitment_applications_v1_applications_proto_goTypes = []any{
 	(*CreateCampaignResponse)(nil),      // 4: recruitment.applications.v1.CreateCampaignResponse
 	(*UpdateCampaignRequest)(nil),       // 5: recruitment.applications.v1.UpdateCampaignRequest
 	(*UpdateCampaignResponse)(nil),      // 6: recruitment.applications.v1.UpdateCampaignResponse
-	(*GetCampaignRequest)(nil),          // 7: recruitment.applications.v1.GetCampaignRequest
-	(*GetCampaignResponse)(nil),         // 8: recruitment.applications.v1.GetCampaignResponse
-	(*ListCampaignsRequest)(nil),        // 9: recruitment.applications.v1.ListCampaignsRequest
-	(*ListCampaignsResponse)(nil),       // 10: recruitment.applications.v1.ListCampaignsResponse
-	(*SubmitApplicationRequest)(nil),    // 11: recruitment.applications.v1.SubmitApplicationRequest
-	(*SubmitApplicationResponse)(nil),   // 12: recruitment.applications.v1.SubmitApplicationResponse
-	(*GetApplicationRequest)(nil),       // 13: recruitment.applications.v1.GetApplicationRequest
-	(*GetApplicationResponse)(nil),      // 14: recruitment.applications.v1.GetApplicationResponse
-	(*GetCandidateContactRequest)(nil),  // 15: recruitment.applications.v1.GetCandidateContactRequest
-	(*GetCandidateContactResponse)(nil), // 16: recruitment.applications.v1.GetCandidateContactResponse
-	(*ListApplicationsRequest)(nil),     // 17: recruitment.applications.v1.ListApplicationsRequest
-	(*ListApplicationsResponse)(nil),    // 18: recruitment.applications.v1.ListApplicationsResponse
-	(*WithdrawApplicationRequest)(nil),  // 19: recruitment.applications.v1.WithdrawApplicationRequest
-	(*WithdrawApplicationResponse)(nil), // 20: recruitment.applications.v1.WithdrawApplicationResponse
-	(*ImportRow)(nil),                   // 21: recruitment.applications.v1.ImportRow
-	(*ImportApplicationsRequest)(nil),   // 22: recruitment.applications.v1.ImportApplicationsRequest
-	(*ImportResult)(nil),                // 23: recruitment.applications.v1.ImportResult
-	(*ImportApplicationsResponse)(nil),  // 24: recruitment.applications.v1.ImportApplicationsResponse
-	(*EraseCandidateRequest)(nil),       // 25: recruitment.applications.v1.EraseCandidateRequest
-	(*EraseCandidateResponse)(nil),      // 26: recruitment.applications.v1.EraseCandidateResponse
-	(v1.JobRole)(0),                     // 27: recruitment.common.v1.JobRole
-	(*v1.Date)(nil),                     // 28: recruitment.common.v1.Date
-	(*timestamppb.Timestamp)(nil),       // 29: google.protobuf.Timestamp
-	(v1.Stage)(0),                       // 30: recruitment.common.v1.Stage
-	(*v1.ImportedHistory)(nil),          // 31: recruitment.common.v1.ImportedHistory
-	(*v1.ItemStatus)(nil),               // 32: recruitment.common.v1.ItemStatus
+	(*SetCampaignStatusRequest)(nil),    // 7: recruitment.applications.v1.SetCampaignStatusRequest
+	(*SetCampaignStatusResponse)(nil),   // 8: recruitment.applications.v1.SetCampaignStatusResponse
+	(*GetCampaignRequest)(nil),          // 9: recruitment.applications.v1.GetCampaignRequest
+	(*GetCampaignResponse)(nil),         // 10: recruitment.applications.v1.GetCampaignResponse
+	(*ListCampaignsRequest)(nil),        // 11: recruitment.applications.v1.ListCampaignsRequest
+	(*ListCampaignsResponse)(nil),       // 12: recruitment.applications.v1.ListCampaignsResponse
+	(*SubmitApplicationRequest)(nil),    // 13: recruitment.applications.v1.SubmitApplicationRequest
+	(*SubmitApplicationResponse)(nil),   // 14: recruitment.applications.v1.SubmitApplicationResponse
+	(*GetApplicationRequest)(nil),       // 15: recruitment.applications.v1.GetApplicationRequest
+	(*GetApplicationResponse)(nil),      // 16: recruitment.applications.v1.GetApplicationResponse
+	(*GetCandidateContactRequest)(nil),  // 17: recruitment.applications.v1.GetCandidateContactRequest
+	(*GetCandidateContactResponse)(nil), // 18: recruitment.applications.v1.GetCandidateContactResponse
+	(*ListApplicationsRequest)(nil),     // 19: recruitment.applications.v1.ListApplicationsRequest
+	(*ListApplicationsResponse)(nil),    // 20: recruitment.applications.v1.ListApplicationsResponse
+	(*WithdrawApplicationRequest)(nil),  // 21: recruitment.applications.v1.WithdrawApplicationRequest
+	(*WithdrawApplicationResponse)(nil), // 22: recruitment.applications.v1.WithdrawApplicationResponse
+	(*ImportRow)(nil),                   // 23: recruitment.applications.v1.ImportRow
+	(*ImportApplicationsRequest)(nil),   // 24: recruitment.applications.v1.ImportApplicationsRequest
+	(*ImportResult)(nil),                // 25: recruitment.applications.v1.ImportResult
+	(*ImportApplicationsResponse)(nil),  // 26: recruitment.applications.v1.ImportApplicationsResponse
+	(*EraseCandidateRequest)(nil),       // 27: recruitment.applications.v1.EraseCandidateRequest
+	(*EraseCandidateResponse)(nil),      // 28: recruitment.applications.v1.EraseCandidateResponse
+	(v1.JobRole)(0),                     // 29: recruitment.common.v1.JobRole
+	(*v1.Date)(nil),                     // 30: recruitment.common.v1.Date
+	(*timestamppb.Timestamp)(nil),       // 31: google.protobuf.Timestamp
+	(*v1.CampaignRegion)(nil),           // 32: recruitment.common.v1.CampaignRegion
+	(v1.CampaignStatus)(0),              // 33: recruitment.common.v1.CampaignStatus
+	(v1.Stage)(0),                       // 34: recruitment.common.v1.Stage
+	(*v1.ImportedHistory)(nil),          // 35: recruitment.common.v1.ImportedHistory
+	(*v1.ItemStatus)(nil),               // 36: recruitment.common.v1.ItemStatus
 }
 var file_recruitment_applications_v1_applications_proto_depIdxs = []int32{
-	27, // 0: recruitment.applications.v1.Campaign.role:type_name -> recruitment.common.v1.JobRole
-	28, // 1: recruitment.applications.v1.Campaign.opens_on:type_name -> recruitment.common.v1.Date
-	28, // 2: recruitment.applications.v1.Campaign.closes_on:type_name -> recruitment.common.v1.Date
-	29, // 3: recruitment.applications.v1.Campaign.created_at:type_name -> google.protobuf.Timestamp
-	29, // 4: recruitment.applications.v1.Campaign.updated_at:type_name -> google.protobuf.Timestamp
-	27, // 5: recruitment.applications.v1.Application.role:type_name -> recruitment.common.v1.JobRole
-	1,  // 6: recruitment.applications.v1.Application.candidate:type_name -> recruitment.applications.v1.Candidate
-	30, // 7: recruitment.applications.v1.Application.stage:type_name -> recruitment.common.v1.Stage
-	29, // 8: recruitment.applications.v1.Application.stage_entered_at:type_name -> google.protobuf.Timestamp
-	29, // 9: recruitment.applications.v1.Application.submitted_at:type_name -> google.protobuf.Timestamp
-	29, // 10: recruitment.applications.v1.Application.withdrawn_at:type_name -> google.protobuf.Timestamp
-	29, // 11: recruitment.applications.v1.Application.erased_at:type_name -> google.protobuf.Timestamp
-	27, // 12: recruitment.applications.v1.CreateCampaignRequest.role:type_name -> recruitment.common.v1.JobRole
-	28, // 13: recruitment.applications.v1.CreateCampaignRequest.opens_on:type_name -> recruitment.common.v1.Date
-	28, // 14: recruitment.applications.v1.CreateCampaignRequest.closes_on:type_name -> recruitment.common.v1.Date
-	0,  // 15: recruitment.applications.v1.CreateCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
-	28, // 16: recruitment.applications.v1.UpdateCampaignRequest.opens_on:type_name -> recruitment.common.v1.Date
-	28, // 17: recruitment.applications.v1.UpdateCampaignRequest.closes_on:type_name -> recruitment.common.v1.Date
-	0,  // 18: recruitment.applications.v1.UpdateCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
-	0,  // 19: recruitment.applications.v1.GetCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
-	0,  // 20: recruitment.applications.v1.ListCampaignsResponse.campaigns:type_name -> recruitment.applications.v1.Campaign
-	1,  // 21: recruitment.applications.v1.SubmitApplicationRequest.candidate:type_name -> recruitment.applications.v1.Candidate
-	2,  // 22: recruitment.applications.v1.SubmitApplicationResponse.application:type_name -> recruitment.applications.v1.Application
-	2,  // 23: recruitment.applications.v1.GetApplicationResponse.application:type_name -> recruitment.applications.v1.Application
-	27, // 24: recruitment.applications.v1.GetCandidateContactResponse.role:type_name -> recruitment.common.v1.JobRole
-	1,  // 25: recruitment.applications.v1.GetCandidateContactResponse.candidate:type_name -> recruitment.applications.v1.Candidate
-	30, // 26: recruitment.applications.v1.ListApplicationsRequest.stage:type_name -> recruitment.common.v1.Stage
-	2,  // 27: recruitment.applications.v1.ListApplicationsResponse.applications:type_name -> recruitment.applications.v1.Application
-	2,  // 28: recruitment.applications.v1.WithdrawApplicationResponse.application:type_name -> recruitment.applications.v1.Application
-	27, // 29: recruitment.applications.v1.ImportRow.role:type_name -> recruitment.common.v1.JobRole
-	28, // 30: recruitment.applications.v1.ImportRow.opens_on:type_name -> recruitment.common.v1.Date
-	28, // 31: recruitment.applications.v1.ImportRow.closes_on:type_name -> recruitment.common.v1.Date
-	1,  // 32: recruitment.applications.v1.ImportRow.candidate:type_name -> recruitment.applications.v1.Candidate
-	29, // 33: recruitment.applications.v1.ImportRow.submitted_at:type_name -> google.protobuf.Timestamp
-	31, // 34: recruitment.applications.v1.ImportRow.history:type_name -> recruitment.common.v1.ImportedHistory
-	29, // 35: recruitment.applications.v1.ImportRow.withdrawn_at:type_name -> google.protobuf.Timestamp
-	21, // 36: recruitment.applications.v1.ImportApplicationsRequest.rows:type_name -> recruitment.applications.v1.ImportRow
-	32, // 37: recruitment.applications.v1.ImportResult.status:type_name -> recruitment.common.v1.ItemStatus
-	23, // 38: recruitment.applications.v1.ImportApplicationsResponse.results:type_name -> recruitment.applications.v1.ImportResult
-	2,  // 39: recruitment.applications.v1.EraseCandidateResponse.application:type_name -> recruitment.applications.v1.Application
-	3,  // 40: recruitment.applications.v1.ApplicationsService.CreateCampaign:input_type -> recruitment.applications.v1.CreateCampaignRequest
-	5,  // 41: recruitment.applications.v1.ApplicationsService.UpdateCampaign:input_type -> recruitment.applications.v1.UpdateCampaignRequest
-	7,  // 42: recruitment.applications.v1.ApplicationsService.GetCampaign:input_type -> recruitment.applications.v1.GetCampaignRequest
-	9,  // 43: recruitment.applications.v1.ApplicationsService.ListCampaigns:input_type -> recruitment.applications.v1.ListCampaignsRequest
-	11, // 44: recruitment.applications.v1.ApplicationsService.SubmitApplication:input_type -> recruitment.applications.v1.SubmitApplicationRequest
-	13, // 45: recruitment.applications.v1.ApplicationsService.GetApplication:input_type -> recruitment.applications.v1.GetApplicationRequest
-	15, // 46: recruitment.applications.v1.ApplicationsService.GetCandidateContact:input_type -> recruitment.applications.v1.GetCandidateContactRequest
-	17, // 47: recruitment.applications.v1.ApplicationsService.ListApplications:input_type -> recruitment.applications.v1.ListApplicationsRequest
-	19, // 48: recruitment.applications.v1.ApplicationsService.WithdrawApplication:input_type -> recruitment.applications.v1.WithdrawApplicationRequest
-	22, // 49: recruitment.applications.v1.ApplicationsService.ImportApplications:input_type -> recruitment.applications.v1.ImportApplicationsRequest
-	25, // 50: recruitment.applications.v1.ApplicationsService.EraseCandidate:input_type -> recruitment.applications.v1.EraseCandidateRequest
-	4,  // 51: recruitment.applications.v1.ApplicationsService.CreateCampaign:output_type -> recruitment.applications.v1.CreateCampaignResponse
-	6,  // 52: recruitment.applications.v1.ApplicationsService.UpdateCampaign:output_type -> recruitment.applications.v1.UpdateCampaignResponse
-	8,  // 53: recruitment.applications.v1.ApplicationsService.GetCampaign:output_type -> recruitment.applications.v1.GetCampaignResponse
-	10, // 54: recruitment.applications.v1.ApplicationsService.ListCampaigns:output_type -> recruitment.applications.v1.ListCampaignsResponse
-	12, // 55: recruitment.applications.v1.ApplicationsService.SubmitApplication:output_type -> recruitment.applications.v1.SubmitApplicationResponse
-	14, // 56: recruitment.applications.v1.ApplicationsService.GetApplication:output_type -> recruitment.applications.v1.GetApplicationResponse
-	16, // 57: recruitment.applications.v1.ApplicationsService.GetCandidateContact:output_type -> recruitment.applications.v1.GetCandidateContactResponse
-	18, // 58: recruitment.applications.v1.ApplicationsService.ListApplications:output_type -> recruitment.applications.v1.ListApplicationsResponse
-	20, // 59: recruitment.applications.v1.ApplicationsService.WithdrawApplication:output_type -> recruitment.applications.v1.WithdrawApplicationResponse
-	24, // 60: recruitment.applications.v1.ApplicationsService.ImportApplications:output_type -> recruitment.applications.v1.ImportApplicationsResponse
-	26, // 61: recruitment.applications.v1.ApplicationsService.EraseCandidate:output_type -> recruitment.applications.v1.EraseCandidateResponse
-	51, // [51:62] is the sub-list for method output_type
-	40, // [40:51] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	29, // 0: recruitment.applications.v1.Campaign.role:type_name -> recruitment.common.v1.JobRole
+	30, // 1: recruitment.applications.v1.Campaign.opens_on:type_name -> recruitment.common.v1.Date
+	30, // 2: recruitment.applications.v1.Campaign.closes_on:type_name -> recruitment.common.v1.Date
+	31, // 3: recruitment.applications.v1.Campaign.created_at:type_name -> google.protobuf.Timestamp
+	31, // 4: recruitment.applications.v1.Campaign.updated_at:type_name -> google.protobuf.Timestamp
+	32, // 5: recruitment.applications.v1.Campaign.regions:type_name -> recruitment.common.v1.CampaignRegion
+	33, // 6: recruitment.applications.v1.Campaign.status:type_name -> recruitment.common.v1.CampaignStatus
+	29, // 7: recruitment.applications.v1.Application.role:type_name -> recruitment.common.v1.JobRole
+	1,  // 8: recruitment.applications.v1.Application.candidate:type_name -> recruitment.applications.v1.Candidate
+	34, // 9: recruitment.applications.v1.Application.stage:type_name -> recruitment.common.v1.Stage
+	31, // 10: recruitment.applications.v1.Application.stage_entered_at:type_name -> google.protobuf.Timestamp
+	31, // 11: recruitment.applications.v1.Application.submitted_at:type_name -> google.protobuf.Timestamp
+	31, // 12: recruitment.applications.v1.Application.withdrawn_at:type_name -> google.protobuf.Timestamp
+	31, // 13: recruitment.applications.v1.Application.erased_at:type_name -> google.protobuf.Timestamp
+	29, // 14: recruitment.applications.v1.CreateCampaignRequest.role:type_name -> recruitment.common.v1.JobRole
+	30, // 15: recruitment.applications.v1.CreateCampaignRequest.opens_on:type_name -> recruitment.common.v1.Date
+	30, // 16: recruitment.applications.v1.CreateCampaignRequest.closes_on:type_name -> recruitment.common.v1.Date
+	32, // 17: recruitment.applications.v1.CreateCampaignRequest.regions:type_name -> recruitment.common.v1.CampaignRegion
+	0,  // 18: recruitment.applications.v1.CreateCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
+	30, // 19: recruitment.applications.v1.UpdateCampaignRequest.opens_on:type_name -> recruitment.common.v1.Date
+	30, // 20: recruitment.applications.v1.UpdateCampaignRequest.closes_on:type_name -> recruitment.common.v1.Date
+	32, // 21: recruitment.applications.v1.UpdateCampaignRequest.regions:type_name -> recruitment.common.v1.CampaignRegion
+	0,  // 22: recruitment.applications.v1.UpdateCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
+	33, // 23: recruitment.applications.v1.SetCampaignStatusRequest.status:type_name -> recruitment.common.v1.CampaignStatus
+	0,  // 24: recruitment.applications.v1.SetCampaignStatusResponse.campaign:type_name -> recruitment.applications.v1.Campaign
+	0,  // 25: recruitment.applications.v1.GetCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
+	0,  // 26: recruitment.applications.v1.ListCampaignsResponse.campaigns:type_name -> recruitment.applications.v1.Campaign
+	1,  // 27: recruitment.applications.v1.SubmitApplicationRequest.candidate:type_name -> recruitment.applications.v1.Candidate
+	2,  // 28: recruitment.applications.v1.SubmitApplicationResponse.application:type_name -> recruitment.applications.v1.Application
+	2,  // 29: recruitment.applications.v1.GetApplicationResponse.application:type_name -> recruitment.applications.v1.Application
+	29, // 30: recruitment.applications.v1.GetCandidateContactResponse.role:type_name -> recruitment.common.v1.JobRole
+	1,  // 31: recruitment.applications.v1.GetCandidateContactResponse.candidate:type_name -> recruitment.applications.v1.Candidate
+	34, // 32: recruitment.applications.v1.ListApplicationsRequest.stage:type_name -> recruitment.common.v1.Stage
+	2,  // 33: recruitment.applications.v1.ListApplicationsResponse.applications:type_name -> recruitment.applications.v1.Application
+	2,  // 34: recruitment.applications.v1.WithdrawApplicationResponse.application:type_name -> recruitment.applications.v1.Application
+	29, // 35: recruitment.applications.v1.ImportRow.role:type_name -> recruitment.common.v1.JobRole
+	30, // 36: recruitment.applications.v1.ImportRow.opens_on:type_name -> recruitment.common.v1.Date
+	30, // 37: recruitment.applications.v1.ImportRow.closes_on:type_name -> recruitment.common.v1.Date
+	1,  // 38: recruitment.applications.v1.ImportRow.candidate:type_name -> recruitment.applications.v1.Candidate
+	31, // 39: recruitment.applications.v1.ImportRow.submitted_at:type_name -> google.protobuf.Timestamp
+	35, // 40: recruitment.applications.v1.ImportRow.history:type_name -> recruitment.common.v1.ImportedHistory
+	31, // 41: recruitment.applications.v1.ImportRow.withdrawn_at:type_name -> google.protobuf.Timestamp
+	32, // 42: recruitment.applications.v1.ImportRow.campaign_regions:type_name -> recruitment.common.v1.CampaignRegion
+	23, // 43: recruitment.applications.v1.ImportApplicationsRequest.rows:type_name -> recruitment.applications.v1.ImportRow
+	36, // 44: recruitment.applications.v1.ImportResult.status:type_name -> recruitment.common.v1.ItemStatus
+	25, // 45: recruitment.applications.v1.ImportApplicationsResponse.results:type_name -> recruitment.applications.v1.ImportResult
+	2,  // 46: recruitment.applications.v1.EraseCandidateResponse.application:type_name -> recruitment.applications.v1.Application
+	3,  // 47: recruitment.applications.v1.ApplicationsService.CreateCampaign:input_type -> recruitment.applications.v1.CreateCampaignRequest
+	5,  // 48: recruitment.applications.v1.ApplicationsService.UpdateCampaign:input_type -> recruitment.applications.v1.UpdateCampaignRequest
+	7,  // 49: recruitment.applications.v1.ApplicationsService.SetCampaignStatus:input_type -> recruitment.applications.v1.SetCampaignStatusRequest
+	9,  // 50: recruitment.applications.v1.ApplicationsService.GetCampaign:input_type -> recruitment.applications.v1.GetCampaignRequest
+	11, // 51: recruitment.applications.v1.ApplicationsService.ListCampaigns:input_type -> recruitment.applications.v1.ListCampaignsRequest
+	13, // 52: recruitment.applications.v1.ApplicationsService.SubmitApplication:input_type -> recruitment.applications.v1.SubmitApplicationRequest
+	15, // 53: recruitment.applications.v1.ApplicationsService.GetApplication:input_type -> recruitment.applications.v1.GetApplicationRequest
+	17, // 54: recruitment.applications.v1.ApplicationsService.GetCandidateContact:input_type -> recruitment.applications.v1.GetCandidateContactRequest
+	19, // 55: recruitment.applications.v1.ApplicationsService.ListApplications:input_type -> recruitment.applications.v1.ListApplicationsRequest
+	21, // 56: recruitment.applications.v1.ApplicationsService.WithdrawApplication:input_type -> recruitment.applications.v1.WithdrawApplicationRequest
+	24, // 57: recruitment.applications.v1.ApplicationsService.ImportApplications:input_type -> recruitment.applications.v1.ImportApplicationsRequest
+	27, // 58: recruitment.applications.v1.ApplicationsService.EraseCandidate:input_type -> recruitment.applications.v1.EraseCandidateRequest
+	4,  // 59: recruitment.applications.v1.ApplicationsService.CreateCampaign:output_type -> recruitment.applications.v1.CreateCampaignResponse
+	6,  // 60: recruitment.applications.v1.ApplicationsService.UpdateCampaign:output_type -> recruitment.applications.v1.UpdateCampaignResponse
+	8,  // 61: recruitment.applications.v1.ApplicationsService.SetCampaignStatus:output_type -> recruitment.applications.v1.SetCampaignStatusResponse
+	10, // 62: recruitment.applications.v1.ApplicationsService.GetCampaign:output_type -> recruitment.applications.v1.GetCampaignResponse
+	12, // 63: recruitment.applications.v1.ApplicationsService.ListCampaigns:output_type -> recruitment.applications.v1.ListCampaignsResponse
+	14, // 64: recruitment.applications.v1.ApplicationsService.SubmitApplication:output_type -> recruitment.applications.v1.SubmitApplicationResponse
+	16, // 65: recruitment.applications.v1.ApplicationsService.GetApplication:output_type -> recruitment.applications.v1.GetApplicationResponse
+	18, // 66: recruitment.applications.v1.ApplicationsService.GetCandidateContact:output_type -> recruitment.applications.v1.GetCandidateContactResponse
+	20, // 67: recruitment.applications.v1.ApplicationsService.ListApplications:output_type -> recruitment.applications.v1.ListApplicationsResponse
+	22, // 68: recruitment.applications.v1.ApplicationsService.WithdrawApplication:output_type -> recruitment.applications.v1.WithdrawApplicationResponse
+	26, // 69: recruitment.applications.v1.ApplicationsService.ImportApplications:output_type -> recruitment.applications.v1.ImportApplicationsResponse
+	28, // 70: recruitment.applications.v1.ApplicationsService.EraseCandidate:output_type -> recruitment.applications.v1.EraseCandidateResponse
+	59, // [59:71] is the sub-list for method output_type
+	47, // [47:59] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_applications_v1_applications_proto_init() }
@@ -2187,7 +2417,7 @@ func file_recruitment_applications_v1_applications_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_applications_v1_applications_proto_rawDesc), len(file_recruitment_applications_v1_applications_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   27,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -2705,6 +2705,502 @@ func (x *GetWorkloadResponse) GetAsOf() *timestamppb.Timestamp {
 	return nil
 }
 
+// CampaignProgress is how far a campaign's recruitment has come in one
+// region, or in all of them.
+type CampaignProgress struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty for the total.
+	Region string `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	Posts  int32  `protobuf:"varint,2,opt,name=posts,proto3" json:"posts,omitempty"`
+	// Applications submitted.
+	Applications int32 `protobuf:"varint,3,opt,name=applications,proto3" json:"applications,omitempty"`
+	// Applications that passed the sift.
+	PassedSift int32 `protobuf:"varint,4,opt,name=passed_sift,json=passedSift,proto3" json:"passed_sift,omitempty"`
+	// Conditional offers made.
+	Offers   int32 `protobuf:"varint,5,opt,name=offers,proto3" json:"offers,omitempty"`
+	Accepted int32 `protobuf:"varint,6,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	// Candidates who started (subject to vetting or not).
+	Started int32 `protobuf:"varint,7,opt,name=started,proto3" json:"started,omitempty"`
+	// Started and not withdrawn since (a start whose vetting failed frees
+	// its post again).
+	Filled int32 `protobuf:"varint,8,opt,name=filled,proto3" json:"filled,omitempty"`
+	// posts - filled, never below 0.
+	Remaining     int32 `protobuf:"varint,9,opt,name=remaining,proto3" json:"remaining,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CampaignProgress) Reset() {
+	*x = CampaignProgress{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CampaignProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CampaignProgress) ProtoMessage() {}
+
+func (x *CampaignProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CampaignProgress.ProtoReflect.Descriptor instead.
+func (*CampaignProgress) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *CampaignProgress) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *CampaignProgress) GetPosts() int32 {
+	if x != nil {
+		return x.Posts
+	}
+	return 0
+}
+
+func (x *CampaignProgress) GetApplications() int32 {
+	if x != nil {
+		return x.Applications
+	}
+	return 0
+}
+
+func (x *CampaignProgress) GetPassedSift() int32 {
+	if x != nil {
+		return x.PassedSift
+	}
+	return 0
+}
+
+func (x *CampaignProgress) GetOffers() int32 {
+	if x != nil {
+		return x.Offers
+	}
+	return 0
+}
+
+func (x *CampaignProgress) GetAccepted() int32 {
+	if x != nil {
+		return x.Accepted
+	}
+	return 0
+}
+
+func (x *CampaignProgress) GetStarted() int32 {
+	if x != nil {
+		return x.Started
+	}
+	return 0
+}
+
+func (x *CampaignProgress) GetFilled() int32 {
+	if x != nil {
+		return x.Filled
+	}
+	return 0
+}
+
+func (x *CampaignProgress) GetRemaining() int32 {
+	if x != nil {
+		return x.Remaining
+	}
+	return 0
+}
+
+// CampaignSummary is a campaign as reporting knows it.
+type CampaignSummary struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	CampaignId string                 `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	Title      string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	Role       v1.JobRole             `protobuf:"varint,3,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
+	Status     v1.CampaignStatus      `protobuf:"varint,4,opt,name=status,proto3,enum=recruitment.common.v1.CampaignStatus" json:"status,omitempty"`
+	OpensOn    *v1.Date               `protobuf:"bytes,5,opt,name=opens_on,json=opensOn,proto3" json:"opens_on,omitempty"`
+	// Absent for a rolling campaign.
+	ClosesOn *v1.Date `protobuf:"bytes,6,opt,name=closes_on,json=closesOn,proto3" json:"closes_on,omitempty"`
+	// Every region of the campaign, the caller's or not (region codes and
+	// posts are no secret).
+	Regions       []string `protobuf:"bytes,7,rep,name=regions,proto3" json:"regions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CampaignSummary) Reset() {
+	*x = CampaignSummary{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CampaignSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CampaignSummary) ProtoMessage() {}
+
+func (x *CampaignSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CampaignSummary.ProtoReflect.Descriptor instead.
+func (*CampaignSummary) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *CampaignSummary) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *CampaignSummary) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *CampaignSummary) GetRole() v1.JobRole {
+	if x != nil {
+		return x.Role
+	}
+	return v1.JobRole(0)
+}
+
+func (x *CampaignSummary) GetStatus() v1.CampaignStatus {
+	if x != nil {
+		return x.Status
+	}
+	return v1.CampaignStatus(0)
+}
+
+func (x *CampaignSummary) GetOpensOn() *v1.Date {
+	if x != nil {
+		return x.OpensOn
+	}
+	return nil
+}
+
+func (x *CampaignSummary) GetClosesOn() *v1.Date {
+	if x != nil {
+		return x.ClosesOn
+	}
+	return nil
+}
+
+func (x *CampaignSummary) GetRegions() []string {
+	if x != nil {
+		return x.Regions
+	}
+	return nil
+}
+
+type GetCampaignProgressRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	CampaignId string                 `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	// Optional, default now: counts what had happened by then. Posts and
+	// status are the campaign's current ones.
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCampaignProgressRequest) Reset() {
+	*x = GetCampaignProgressRequest{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCampaignProgressRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCampaignProgressRequest) ProtoMessage() {}
+
+func (x *GetCampaignProgressRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCampaignProgressRequest.ProtoReflect.Descriptor instead.
+func (*GetCampaignProgressRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *GetCampaignProgressRequest) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *GetCampaignProgressRequest) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+type GetCampaignProgressResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Campaign *CampaignSummary       `protobuf:"bytes,1,opt,name=campaign,proto3" json:"campaign,omitempty"`
+	// The caller's regions of the campaign, in the campaign's order.
+	Regions []*CampaignProgress `protobuf:"bytes,2,rep,name=regions,proto3" json:"regions,omitempty"`
+	// Absent unless the caller holds every region of the campaign or is an
+	// admin.
+	Total         *CampaignProgress      `protobuf:"bytes,3,opt,name=total,proto3" json:"total,omitempty"`
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCampaignProgressResponse) Reset() {
+	*x = GetCampaignProgressResponse{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCampaignProgressResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCampaignProgressResponse) ProtoMessage() {}
+
+func (x *GetCampaignProgressResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCampaignProgressResponse.ProtoReflect.Descriptor instead.
+func (*GetCampaignProgressResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *GetCampaignProgressResponse) GetCampaign() *CampaignSummary {
+	if x != nil {
+		return x.Campaign
+	}
+	return nil
+}
+
+func (x *GetCampaignProgressResponse) GetRegions() []*CampaignProgress {
+	if x != nil {
+		return x.Regions
+	}
+	return nil
+}
+
+func (x *GetCampaignProgressResponse) GetTotal() *CampaignProgress {
+	if x != nil {
+		return x.Total
+	}
+	return nil
+}
+
+func (x *GetCampaignProgressResponse) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+type ListCampaignProgressRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Region        string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCampaignProgressRequest) Reset() {
+	*x = ListCampaignProgressRequest{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCampaignProgressRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCampaignProgressRequest) ProtoMessage() {}
+
+func (x *ListCampaignProgressRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCampaignProgressRequest.ProtoReflect.Descriptor instead.
+func (*ListCampaignProgressRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ListCampaignProgressRequest) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *ListCampaignProgressRequest) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+// RegionCampaign is one campaign's progress in the region asked about.
+type RegionCampaign struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Campaign      *CampaignSummary       `protobuf:"bytes,1,opt,name=campaign,proto3" json:"campaign,omitempty"`
+	Progress      *CampaignProgress      `protobuf:"bytes,2,opt,name=progress,proto3" json:"progress,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegionCampaign) Reset() {
+	*x = RegionCampaign{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegionCampaign) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegionCampaign) ProtoMessage() {}
+
+func (x *RegionCampaign) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegionCampaign.ProtoReflect.Descriptor instead.
+func (*RegionCampaign) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *RegionCampaign) GetCampaign() *CampaignSummary {
+	if x != nil {
+		return x.Campaign
+	}
+	return nil
+}
+
+func (x *RegionCampaign) GetProgress() *CampaignProgress {
+	if x != nil {
+		return x.Progress
+	}
+	return nil
+}
+
+type ListCampaignProgressResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Campaigns     []*RegionCampaign      `protobuf:"bytes,1,rep,name=campaigns,proto3" json:"campaigns,omitempty"`
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCampaignProgressResponse) Reset() {
+	*x = ListCampaignProgressResponse{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCampaignProgressResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCampaignProgressResponse) ProtoMessage() {}
+
+func (x *ListCampaignProgressResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCampaignProgressResponse.ProtoReflect.Descriptor instead.
+func (*ListCampaignProgressResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ListCampaignProgressResponse) GetCampaigns() []*RegionCampaign {
+	if x != nil {
+		return x.Campaigns
+	}
+	return nil
+}
+
+func (x *ListCampaignProgressResponse) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
 var File_recruitment_reporting_v1_reporting_proto protoreflect.FileDescriptor
 
 const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
@@ -2902,6 +3398,44 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"~\n" +
 	"\x13GetWorkloadResponse\x126\n" +
 	"\x04rows\x18\x01 \x03(\v2\".recruitment.reporting.v1.WorkloadR\x04rows\x12/\n" +
+	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\x89\x02\n" +
+	"\x10CampaignProgress\x12\x16\n" +
+	"\x06region\x18\x01 \x01(\tR\x06region\x12\x14\n" +
+	"\x05posts\x18\x02 \x01(\x05R\x05posts\x12\"\n" +
+	"\fapplications\x18\x03 \x01(\x05R\fapplications\x12\x1f\n" +
+	"\vpassed_sift\x18\x04 \x01(\x05R\n" +
+	"passedSift\x12\x16\n" +
+	"\x06offers\x18\x05 \x01(\x05R\x06offers\x12\x1a\n" +
+	"\baccepted\x18\x06 \x01(\x05R\baccepted\x12\x18\n" +
+	"\astarted\x18\a \x01(\x05R\astarted\x12\x16\n" +
+	"\x06filled\x18\b \x01(\x05R\x06filled\x12\x1c\n" +
+	"\tremaining\x18\t \x01(\x05R\tremaining\"\xc7\x02\n" +
+	"\x0fCampaignSummary\x12\x1f\n" +
+	"\vcampaign_id\x18\x01 \x01(\tR\n" +
+	"campaignId\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x122\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x1e.recruitment.common.v1.JobRoleR\x04role\x12=\n" +
+	"\x06status\x18\x04 \x01(\x0e2%.recruitment.common.v1.CampaignStatusR\x06status\x126\n" +
+	"\bopens_on\x18\x05 \x01(\v2\x1b.recruitment.common.v1.DateR\aopensOn\x128\n" +
+	"\tcloses_on\x18\x06 \x01(\v2\x1b.recruitment.common.v1.DateR\bclosesOn\x12\x18\n" +
+	"\aregions\x18\a \x03(\tR\aregions\"n\n" +
+	"\x1aGetCampaignProgressRequest\x12\x1f\n" +
+	"\vcampaign_id\x18\x01 \x01(\tR\n" +
+	"campaignId\x12/\n" +
+	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\x9d\x02\n" +
+	"\x1bGetCampaignProgressResponse\x12E\n" +
+	"\bcampaign\x18\x01 \x01(\v2).recruitment.reporting.v1.CampaignSummaryR\bcampaign\x12D\n" +
+	"\aregions\x18\x02 \x03(\v2*.recruitment.reporting.v1.CampaignProgressR\aregions\x12@\n" +
+	"\x05total\x18\x03 \x01(\v2*.recruitment.reporting.v1.CampaignProgressR\x05total\x12/\n" +
+	"\x05as_of\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"f\n" +
+	"\x1bListCampaignProgressRequest\x12\x16\n" +
+	"\x06region\x18\x01 \x01(\tR\x06region\x12/\n" +
+	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\x9f\x01\n" +
+	"\x0eRegionCampaign\x12E\n" +
+	"\bcampaign\x18\x01 \x01(\v2).recruitment.reporting.v1.CampaignSummaryR\bcampaign\x12F\n" +
+	"\bprogress\x18\x02 \x01(\v2*.recruitment.reporting.v1.CampaignProgressR\bprogress\"\x97\x01\n" +
+	"\x1cListCampaignProgressResponse\x12F\n" +
+	"\tcampaigns\x18\x01 \x03(\v2(.recruitment.reporting.v1.RegionCampaignR\tcampaigns\x12/\n" +
 	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf*O\n" +
 	"\bSeverity\x12\x18\n" +
 	"\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x14\n" +
@@ -2927,8 +3461,7 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x17CASE_RECORD_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CASE_RECORD_SIFT\x10\x01\x12\x15\n" +
 	"\x11CASE_RECORD_OFFER\x10\x02\x12\x17\n" +
-	"\x13CASE_RECORD_VETTING\x10\x032\x97\n" +
-	"\n" +
+	"\x13CASE_RECORD_VETTING\x10\x032\xa4\f\n" +
 	"\x10ReportingService\x12\x82\x01\n" +
 	"\x13ListStuckCandidates\x124.recruitment.reporting.v1.ListStuckCandidatesRequest\x1a5.recruitment.reporting.v1.ListStuckCandidatesResponse\x12p\n" +
 	"\rGetTimeToHire\x12..recruitment.reporting.v1.GetTimeToHireRequest\x1a/.recruitment.reporting.v1.GetTimeToHireResponse\x12d\n" +
@@ -2940,7 +3473,9 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\rGetThresholds\x12..recruitment.reporting.v1.GetThresholdsRequest\x1a/.recruitment.reporting.v1.GetThresholdsResponse\x12p\n" +
 	"\rSetThresholds\x12..recruitment.reporting.v1.SetThresholdsRequest\x1a/.recruitment.reporting.v1.SetThresholdsResponse\x12j\n" +
 	"\vListMyCases\x12,.recruitment.reporting.v1.ListMyCasesRequest\x1a-.recruitment.reporting.v1.ListMyCasesResponse\x12j\n" +
-	"\vGetWorkload\x12,.recruitment.reporting.v1.GetWorkloadRequest\x1a-.recruitment.reporting.v1.GetWorkloadResponseB\x8a\x02\n" +
+	"\vGetWorkload\x12,.recruitment.reporting.v1.GetWorkloadRequest\x1a-.recruitment.reporting.v1.GetWorkloadResponse\x12\x82\x01\n" +
+	"\x13GetCampaignProgress\x124.recruitment.reporting.v1.GetCampaignProgressRequest\x1a5.recruitment.reporting.v1.GetCampaignProgressResponse\x12\x85\x01\n" +
+	"\x14ListCampaignProgress\x125.recruitment.reporting.v1.ListCampaignProgressRequest\x1a6.recruitment.reporting.v1.ListCampaignProgressResponseB\x8a\x02\n" +
 	"\x1ccom.recruitment.reporting.v1B\x0eReportingProtoP\x01ZXgithub.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1;reportingv1\xa2\x02\x03RRX\xaa\x02\x18Recruitment.Reporting.V1\xca\x02\x18Recruitment\\Reporting\\V1\xe2\x02$Recruitment\\Reporting\\V1\\GPBMetadata\xea\x02\x1aRecruitment::Reporting::V1b\x06proto3"
 
 var (
@@ -2956,144 +3491,170 @@ func file_recruitment_reporting_v1_reporting_proto_rawDescGZIP() []byte {
 }
 
 var file_recruitment_reporting_v1_reporting_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_recruitment_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_recruitment_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_recruitment_reporting_v1_reporting_proto_goTypes = []any{
-	(Severity)(0),                       // 0: recruitment.reporting.v1.Severity
-	(StuckKind)(0),                      // 1: recruitment.reporting.v1.StuckKind
-	(NextActor)(0),                      // 2: recruitment.reporting.v1.NextActor
-	(Measure)(0),                        // 3: recruitment.reporting.v1.Measure
-	(CaseRecord)(0),                     // 4: recruitment.reporting.v1.CaseRecord
-	(*StuckCandidate)(nil),              // 5: recruitment.reporting.v1.StuckCandidate
-	(*ListStuckCandidatesRequest)(nil),  // 6: recruitment.reporting.v1.ListStuckCandidatesRequest
-	(*ListStuckCandidatesResponse)(nil), // 7: recruitment.reporting.v1.ListStuckCandidatesResponse
-	(*Statistics)(nil),                  // 8: recruitment.reporting.v1.Statistics
-	(*MeasureResult)(nil),               // 9: recruitment.reporting.v1.MeasureResult
-	(*WeeklyTrend)(nil),                 // 10: recruitment.reporting.v1.WeeklyTrend
-	(*GetTimeToHireRequest)(nil),        // 11: recruitment.reporting.v1.GetTimeToHireRequest
-	(*GetTimeToHireResponse)(nil),       // 12: recruitment.reporting.v1.GetTimeToHireResponse
-	(*FunnelStage)(nil),                 // 13: recruitment.reporting.v1.FunnelStage
-	(*GetFunnelRequest)(nil),            // 14: recruitment.reporting.v1.GetFunnelRequest
-	(*GetFunnelResponse)(nil),           // 15: recruitment.reporting.v1.GetFunnelResponse
-	(*StageDuration)(nil),               // 16: recruitment.reporting.v1.StageDuration
-	(*GetStageDurationsRequest)(nil),    // 17: recruitment.reporting.v1.GetStageDurationsRequest
-	(*GetStageDurationsResponse)(nil),   // 18: recruitment.reporting.v1.GetStageDurationsResponse
-	(*StageCount)(nil),                  // 19: recruitment.reporting.v1.StageCount
-	(*RegionSummary)(nil),               // 20: recruitment.reporting.v1.RegionSummary
-	(*GetRegionSummaryRequest)(nil),     // 21: recruitment.reporting.v1.GetRegionSummaryRequest
-	(*GetRegionSummaryResponse)(nil),    // 22: recruitment.reporting.v1.GetRegionSummaryResponse
-	(*ListRegionSummariesRequest)(nil),  // 23: recruitment.reporting.v1.ListRegionSummariesRequest
-	(*ListRegionSummariesResponse)(nil), // 24: recruitment.reporting.v1.ListRegionSummariesResponse
-	(*WatchRegionRequest)(nil),          // 25: recruitment.reporting.v1.WatchRegionRequest
-	(*WatchRegionResponse)(nil),         // 26: recruitment.reporting.v1.WatchRegionResponse
-	(*StageThreshold)(nil),              // 27: recruitment.reporting.v1.StageThreshold
-	(*Thresholds)(nil),                  // 28: recruitment.reporting.v1.Thresholds
-	(*RoleThresholds)(nil),              // 29: recruitment.reporting.v1.RoleThresholds
-	(*GetThresholdsRequest)(nil),        // 30: recruitment.reporting.v1.GetThresholdsRequest
-	(*GetThresholdsResponse)(nil),       // 31: recruitment.reporting.v1.GetThresholdsResponse
-	(*SetThresholdsRequest)(nil),        // 32: recruitment.reporting.v1.SetThresholdsRequest
-	(*SetThresholdsResponse)(nil),       // 33: recruitment.reporting.v1.SetThresholdsResponse
-	(*MyCase)(nil),                      // 34: recruitment.reporting.v1.MyCase
-	(*ListMyCasesRequest)(nil),          // 35: recruitment.reporting.v1.ListMyCasesRequest
-	(*ListMyCasesResponse)(nil),         // 36: recruitment.reporting.v1.ListMyCasesResponse
-	(*Workload)(nil),                    // 37: recruitment.reporting.v1.Workload
-	(*GetWorkloadRequest)(nil),          // 38: recruitment.reporting.v1.GetWorkloadRequest
-	(*GetWorkloadResponse)(nil),         // 39: recruitment.reporting.v1.GetWorkloadResponse
-	(v1.JobRole)(0),                     // 40: recruitment.common.v1.JobRole
-	(v1.Stage)(0),                       // 41: recruitment.common.v1.Stage
-	(*timestamppb.Timestamp)(nil),       // 42: google.protobuf.Timestamp
-	(v1.BlockReason)(0),                 // 43: recruitment.common.v1.BlockReason
-	(*v1.Date)(nil),                     // 44: recruitment.common.v1.Date
+	(Severity)(0),                        // 0: recruitment.reporting.v1.Severity
+	(StuckKind)(0),                       // 1: recruitment.reporting.v1.StuckKind
+	(NextActor)(0),                       // 2: recruitment.reporting.v1.NextActor
+	(Measure)(0),                         // 3: recruitment.reporting.v1.Measure
+	(CaseRecord)(0),                      // 4: recruitment.reporting.v1.CaseRecord
+	(*StuckCandidate)(nil),               // 5: recruitment.reporting.v1.StuckCandidate
+	(*ListStuckCandidatesRequest)(nil),   // 6: recruitment.reporting.v1.ListStuckCandidatesRequest
+	(*ListStuckCandidatesResponse)(nil),  // 7: recruitment.reporting.v1.ListStuckCandidatesResponse
+	(*Statistics)(nil),                   // 8: recruitment.reporting.v1.Statistics
+	(*MeasureResult)(nil),                // 9: recruitment.reporting.v1.MeasureResult
+	(*WeeklyTrend)(nil),                  // 10: recruitment.reporting.v1.WeeklyTrend
+	(*GetTimeToHireRequest)(nil),         // 11: recruitment.reporting.v1.GetTimeToHireRequest
+	(*GetTimeToHireResponse)(nil),        // 12: recruitment.reporting.v1.GetTimeToHireResponse
+	(*FunnelStage)(nil),                  // 13: recruitment.reporting.v1.FunnelStage
+	(*GetFunnelRequest)(nil),             // 14: recruitment.reporting.v1.GetFunnelRequest
+	(*GetFunnelResponse)(nil),            // 15: recruitment.reporting.v1.GetFunnelResponse
+	(*StageDuration)(nil),                // 16: recruitment.reporting.v1.StageDuration
+	(*GetStageDurationsRequest)(nil),     // 17: recruitment.reporting.v1.GetStageDurationsRequest
+	(*GetStageDurationsResponse)(nil),    // 18: recruitment.reporting.v1.GetStageDurationsResponse
+	(*StageCount)(nil),                   // 19: recruitment.reporting.v1.StageCount
+	(*RegionSummary)(nil),                // 20: recruitment.reporting.v1.RegionSummary
+	(*GetRegionSummaryRequest)(nil),      // 21: recruitment.reporting.v1.GetRegionSummaryRequest
+	(*GetRegionSummaryResponse)(nil),     // 22: recruitment.reporting.v1.GetRegionSummaryResponse
+	(*ListRegionSummariesRequest)(nil),   // 23: recruitment.reporting.v1.ListRegionSummariesRequest
+	(*ListRegionSummariesResponse)(nil),  // 24: recruitment.reporting.v1.ListRegionSummariesResponse
+	(*WatchRegionRequest)(nil),           // 25: recruitment.reporting.v1.WatchRegionRequest
+	(*WatchRegionResponse)(nil),          // 26: recruitment.reporting.v1.WatchRegionResponse
+	(*StageThreshold)(nil),               // 27: recruitment.reporting.v1.StageThreshold
+	(*Thresholds)(nil),                   // 28: recruitment.reporting.v1.Thresholds
+	(*RoleThresholds)(nil),               // 29: recruitment.reporting.v1.RoleThresholds
+	(*GetThresholdsRequest)(nil),         // 30: recruitment.reporting.v1.GetThresholdsRequest
+	(*GetThresholdsResponse)(nil),        // 31: recruitment.reporting.v1.GetThresholdsResponse
+	(*SetThresholdsRequest)(nil),         // 32: recruitment.reporting.v1.SetThresholdsRequest
+	(*SetThresholdsResponse)(nil),        // 33: recruitment.reporting.v1.SetThresholdsResponse
+	(*MyCase)(nil),                       // 34: recruitment.reporting.v1.MyCase
+	(*ListMyCasesRequest)(nil),           // 35: recruitment.reporting.v1.ListMyCasesRequest
+	(*ListMyCasesResponse)(nil),          // 36: recruitment.reporting.v1.ListMyCasesResponse
+	(*Workload)(nil),                     // 37: recruitment.reporting.v1.Workload
+	(*GetWorkloadRequest)(nil),           // 38: recruitment.reporting.v1.GetWorkloadRequest
+	(*GetWorkloadResponse)(nil),          // 39: recruitment.reporting.v1.GetWorkloadResponse
+	(*CampaignProgress)(nil),             // 40: recruitment.reporting.v1.CampaignProgress
+	(*CampaignSummary)(nil),              // 41: recruitment.reporting.v1.CampaignSummary
+	(*GetCampaignProgressRequest)(nil),   // 42: recruitment.reporting.v1.GetCampaignProgressRequest
+	(*GetCampaignProgressResponse)(nil),  // 43: recruitment.reporting.v1.GetCampaignProgressResponse
+	(*ListCampaignProgressRequest)(nil),  // 44: recruitment.reporting.v1.ListCampaignProgressRequest
+	(*RegionCampaign)(nil),               // 45: recruitment.reporting.v1.RegionCampaign
+	(*ListCampaignProgressResponse)(nil), // 46: recruitment.reporting.v1.ListCampaignProgressResponse
+	(v1.JobRole)(0),                      // 47: recruitment.common.v1.JobRole
+	(v1.Stage)(0),                        // 48: recruitment.common.v1.Stage
+	(*timestamppb.Timestamp)(nil),        // 49: google.protobuf.Timestamp
+	(v1.BlockReason)(0),                  // 50: recruitment.common.v1.BlockReason
+	(*v1.Date)(nil),                      // 51: recruitment.common.v1.Date
+	(v1.CampaignStatus)(0),               // 52: recruitment.common.v1.CampaignStatus
 }
 var file_recruitment_reporting_v1_reporting_proto_depIdxs = []int32{
-	40, // 0: recruitment.reporting.v1.StuckCandidate.role:type_name -> recruitment.common.v1.JobRole
-	41, // 1: recruitment.reporting.v1.StuckCandidate.stage:type_name -> recruitment.common.v1.Stage
+	47, // 0: recruitment.reporting.v1.StuckCandidate.role:type_name -> recruitment.common.v1.JobRole
+	48, // 1: recruitment.reporting.v1.StuckCandidate.stage:type_name -> recruitment.common.v1.Stage
 	1,  // 2: recruitment.reporting.v1.StuckCandidate.kind:type_name -> recruitment.reporting.v1.StuckKind
-	42, // 3: recruitment.reporting.v1.StuckCandidate.since:type_name -> google.protobuf.Timestamp
+	49, // 3: recruitment.reporting.v1.StuckCandidate.since:type_name -> google.protobuf.Timestamp
 	0,  // 4: recruitment.reporting.v1.StuckCandidate.severity:type_name -> recruitment.reporting.v1.Severity
-	43, // 5: recruitment.reporting.v1.StuckCandidate.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	50, // 5: recruitment.reporting.v1.StuckCandidate.blocked_reason:type_name -> recruitment.common.v1.BlockReason
 	2,  // 6: recruitment.reporting.v1.StuckCandidate.next_actor:type_name -> recruitment.reporting.v1.NextActor
-	41, // 7: recruitment.reporting.v1.ListStuckCandidatesRequest.stage:type_name -> recruitment.common.v1.Stage
+	48, // 7: recruitment.reporting.v1.ListStuckCandidatesRequest.stage:type_name -> recruitment.common.v1.Stage
 	0,  // 8: recruitment.reporting.v1.ListStuckCandidatesRequest.severity:type_name -> recruitment.reporting.v1.Severity
-	42, // 9: recruitment.reporting.v1.ListStuckCandidatesRequest.as_of:type_name -> google.protobuf.Timestamp
-	40, // 10: recruitment.reporting.v1.ListStuckCandidatesRequest.role:type_name -> recruitment.common.v1.JobRole
+	49, // 9: recruitment.reporting.v1.ListStuckCandidatesRequest.as_of:type_name -> google.protobuf.Timestamp
+	47, // 10: recruitment.reporting.v1.ListStuckCandidatesRequest.role:type_name -> recruitment.common.v1.JobRole
 	1,  // 11: recruitment.reporting.v1.ListStuckCandidatesRequest.kind:type_name -> recruitment.reporting.v1.StuckKind
-	43, // 12: recruitment.reporting.v1.ListStuckCandidatesRequest.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	50, // 12: recruitment.reporting.v1.ListStuckCandidatesRequest.blocked_reason:type_name -> recruitment.common.v1.BlockReason
 	5,  // 13: recruitment.reporting.v1.ListStuckCandidatesResponse.candidates:type_name -> recruitment.reporting.v1.StuckCandidate
 	3,  // 14: recruitment.reporting.v1.MeasureResult.measure:type_name -> recruitment.reporting.v1.Measure
 	8,  // 15: recruitment.reporting.v1.MeasureResult.calendar_days:type_name -> recruitment.reporting.v1.Statistics
 	8,  // 16: recruitment.reporting.v1.MeasureResult.working_days:type_name -> recruitment.reporting.v1.Statistics
 	10, // 17: recruitment.reporting.v1.MeasureResult.weekly_trend:type_name -> recruitment.reporting.v1.WeeklyTrend
-	44, // 18: recruitment.reporting.v1.WeeklyTrend.first_week:type_name -> recruitment.common.v1.Date
-	40, // 19: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
-	42, // 20: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
-	42, // 21: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
+	51, // 18: recruitment.reporting.v1.WeeklyTrend.first_week:type_name -> recruitment.common.v1.Date
+	47, // 19: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
+	49, // 20: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
+	49, // 21: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
 	9,  // 22: recruitment.reporting.v1.GetTimeToHireResponse.measures:type_name -> recruitment.reporting.v1.MeasureResult
-	41, // 23: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
+	48, // 23: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
 	13, // 24: recruitment.reporting.v1.GetFunnelResponse.stages:type_name -> recruitment.reporting.v1.FunnelStage
-	41, // 25: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
+	48, // 25: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
 	8,  // 26: recruitment.reporting.v1.StageDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	42, // 27: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
-	42, // 28: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
+	49, // 27: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
+	49, // 28: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
 	16, // 29: recruitment.reporting.v1.GetStageDurationsResponse.stages:type_name -> recruitment.reporting.v1.StageDuration
-	41, // 30: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
+	48, // 30: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
 	19, // 31: recruitment.reporting.v1.RegionSummary.stage_counts:type_name -> recruitment.reporting.v1.StageCount
-	42, // 32: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
-	42, // 33: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
+	49, // 32: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
+	49, // 33: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
 	20, // 34: recruitment.reporting.v1.GetRegionSummaryResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	42, // 35: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
+	49, // 35: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
 	20, // 36: recruitment.reporting.v1.ListRegionSummariesResponse.summaries:type_name -> recruitment.reporting.v1.RegionSummary
 	20, // 37: recruitment.reporting.v1.WatchRegionResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	41, // 38: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
+	48, // 38: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
 	27, // 39: recruitment.reporting.v1.Thresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
 	29, // 40: recruitment.reporting.v1.Thresholds.roles:type_name -> recruitment.reporting.v1.RoleThresholds
-	40, // 41: recruitment.reporting.v1.RoleThresholds.role:type_name -> recruitment.common.v1.JobRole
+	47, // 41: recruitment.reporting.v1.RoleThresholds.role:type_name -> recruitment.common.v1.JobRole
 	27, // 42: recruitment.reporting.v1.RoleThresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
 	28, // 43: recruitment.reporting.v1.GetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
 	28, // 44: recruitment.reporting.v1.SetThresholdsRequest.thresholds:type_name -> recruitment.reporting.v1.Thresholds
 	28, // 45: recruitment.reporting.v1.SetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	40, // 46: recruitment.reporting.v1.MyCase.role:type_name -> recruitment.common.v1.JobRole
-	41, // 47: recruitment.reporting.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
+	47, // 46: recruitment.reporting.v1.MyCase.role:type_name -> recruitment.common.v1.JobRole
+	48, // 47: recruitment.reporting.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
 	4,  // 48: recruitment.reporting.v1.MyCase.record:type_name -> recruitment.reporting.v1.CaseRecord
-	42, // 49: recruitment.reporting.v1.MyCase.since:type_name -> google.protobuf.Timestamp
+	49, // 49: recruitment.reporting.v1.MyCase.since:type_name -> google.protobuf.Timestamp
 	0,  // 50: recruitment.reporting.v1.MyCase.severity:type_name -> recruitment.reporting.v1.Severity
 	0,  // 51: recruitment.reporting.v1.MyCase.next_threshold:type_name -> recruitment.reporting.v1.Severity
-	42, // 52: recruitment.reporting.v1.MyCase.next_threshold_at:type_name -> google.protobuf.Timestamp
+	49, // 52: recruitment.reporting.v1.MyCase.next_threshold_at:type_name -> google.protobuf.Timestamp
 	1,  // 53: recruitment.reporting.v1.MyCase.kind:type_name -> recruitment.reporting.v1.StuckKind
-	43, // 54: recruitment.reporting.v1.MyCase.blocked_reason:type_name -> recruitment.common.v1.BlockReason
-	42, // 55: recruitment.reporting.v1.ListMyCasesRequest.as_of:type_name -> google.protobuf.Timestamp
+	50, // 54: recruitment.reporting.v1.MyCase.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	49, // 55: recruitment.reporting.v1.ListMyCasesRequest.as_of:type_name -> google.protobuf.Timestamp
 	34, // 56: recruitment.reporting.v1.ListMyCasesResponse.cases:type_name -> recruitment.reporting.v1.MyCase
 	2,  // 57: recruitment.reporting.v1.Workload.actor:type_name -> recruitment.reporting.v1.NextActor
-	42, // 58: recruitment.reporting.v1.Workload.oldest_since:type_name -> google.protobuf.Timestamp
-	42, // 59: recruitment.reporting.v1.GetWorkloadRequest.as_of:type_name -> google.protobuf.Timestamp
+	49, // 58: recruitment.reporting.v1.Workload.oldest_since:type_name -> google.protobuf.Timestamp
+	49, // 59: recruitment.reporting.v1.GetWorkloadRequest.as_of:type_name -> google.protobuf.Timestamp
 	37, // 60: recruitment.reporting.v1.GetWorkloadResponse.rows:type_name -> recruitment.reporting.v1.Workload
-	42, // 61: recruitment.reporting.v1.GetWorkloadResponse.as_of:type_name -> google.protobuf.Timestamp
-	6,  // 62: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
-	11, // 63: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
-	14, // 64: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
-	17, // 65: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
-	21, // 66: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
-	23, // 67: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
-	25, // 68: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
-	30, // 69: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
-	32, // 70: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
-	35, // 71: recruitment.reporting.v1.ReportingService.ListMyCases:input_type -> recruitment.reporting.v1.ListMyCasesRequest
-	38, // 72: recruitment.reporting.v1.ReportingService.GetWorkload:input_type -> recruitment.reporting.v1.GetWorkloadRequest
-	7,  // 73: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
-	12, // 74: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
-	15, // 75: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
-	18, // 76: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
-	22, // 77: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
-	24, // 78: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
-	26, // 79: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
-	31, // 80: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
-	33, // 81: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
-	36, // 82: recruitment.reporting.v1.ReportingService.ListMyCases:output_type -> recruitment.reporting.v1.ListMyCasesResponse
-	39, // 83: recruitment.reporting.v1.ReportingService.GetWorkload:output_type -> recruitment.reporting.v1.GetWorkloadResponse
-	73, // [73:84] is the sub-list for method output_type
-	62, // [62:73] is the sub-list for method input_type
-	62, // [62:62] is the sub-list for extension type_name
-	62, // [62:62] is the sub-list for extension extendee
-	0,  // [0:62] is the sub-list for field type_name
+	49, // 61: recruitment.reporting.v1.GetWorkloadResponse.as_of:type_name -> google.protobuf.Timestamp
+	47, // 62: recruitment.reporting.v1.CampaignSummary.role:type_name -> recruitment.common.v1.JobRole
+	52, // 63: recruitment.reporting.v1.CampaignSummary.status:type_name -> recruitment.common.v1.CampaignStatus
+	51, // 64: recruitment.reporting.v1.CampaignSummary.opens_on:type_name -> recruitment.common.v1.Date
+	51, // 65: recruitment.reporting.v1.CampaignSummary.closes_on:type_name -> recruitment.common.v1.Date
+	49, // 66: recruitment.reporting.v1.GetCampaignProgressRequest.as_of:type_name -> google.protobuf.Timestamp
+	41, // 67: recruitment.reporting.v1.GetCampaignProgressResponse.campaign:type_name -> recruitment.reporting.v1.CampaignSummary
+	40, // 68: recruitment.reporting.v1.GetCampaignProgressResponse.regions:type_name -> recruitment.reporting.v1.CampaignProgress
+	40, // 69: recruitment.reporting.v1.GetCampaignProgressResponse.total:type_name -> recruitment.reporting.v1.CampaignProgress
+	49, // 70: recruitment.reporting.v1.GetCampaignProgressResponse.as_of:type_name -> google.protobuf.Timestamp
+	49, // 71: recruitment.reporting.v1.ListCampaignProgressRequest.as_of:type_name -> google.protobuf.Timestamp
+	41, // 72: recruitment.reporting.v1.RegionCampaign.campaign:type_name -> recruitment.reporting.v1.CampaignSummary
+	40, // 73: recruitment.reporting.v1.RegionCampaign.progress:type_name -> recruitment.reporting.v1.CampaignProgress
+	45, // 74: recruitment.reporting.v1.ListCampaignProgressResponse.campaigns:type_name -> recruitment.reporting.v1.RegionCampaign
+	49, // 75: recruitment.reporting.v1.ListCampaignProgressResponse.as_of:type_name -> google.protobuf.Timestamp
+	6,  // 76: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
+	11, // 77: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
+	14, // 78: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
+	17, // 79: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
+	21, // 80: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
+	23, // 81: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
+	25, // 82: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
+	30, // 83: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
+	32, // 84: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
+	35, // 85: recruitment.reporting.v1.ReportingService.ListMyCases:input_type -> recruitment.reporting.v1.ListMyCasesRequest
+	38, // 86: recruitment.reporting.v1.ReportingService.GetWorkload:input_type -> recruitment.reporting.v1.GetWorkloadRequest
+	42, // 87: recruitment.reporting.v1.ReportingService.GetCampaignProgress:input_type -> recruitment.reporting.v1.GetCampaignProgressRequest
+	44, // 88: recruitment.reporting.v1.ReportingService.ListCampaignProgress:input_type -> recruitment.reporting.v1.ListCampaignProgressRequest
+	7,  // 89: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
+	12, // 90: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
+	15, // 91: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
+	18, // 92: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
+	22, // 93: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
+	24, // 94: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
+	26, // 95: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
+	31, // 96: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
+	33, // 97: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
+	36, // 98: recruitment.reporting.v1.ReportingService.ListMyCases:output_type -> recruitment.reporting.v1.ListMyCasesResponse
+	39, // 99: recruitment.reporting.v1.ReportingService.GetWorkload:output_type -> recruitment.reporting.v1.GetWorkloadResponse
+	43, // 100: recruitment.reporting.v1.ReportingService.GetCampaignProgress:output_type -> recruitment.reporting.v1.GetCampaignProgressResponse
+	46, // 101: recruitment.reporting.v1.ReportingService.ListCampaignProgress:output_type -> recruitment.reporting.v1.ListCampaignProgressResponse
+	89, // [89:102] is the sub-list for method output_type
+	76, // [76:89] is the sub-list for method input_type
+	76, // [76:76] is the sub-list for extension type_name
+	76, // [76:76] is the sub-list for extension extendee
+	0,  // [0:76] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_reporting_v1_reporting_proto_init() }
@@ -3107,7 +3668,7 @@ func file_recruitment_reporting_v1_reporting_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_reporting_v1_reporting_proto_rawDesc), len(file_recruitment_reporting_v1_reporting_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   35,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

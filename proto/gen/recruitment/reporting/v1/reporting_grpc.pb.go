@@ -19,17 +19,19 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ReportingService_ListStuckCandidates_FullMethodName = "/recruitment.reporting.v1.ReportingService/ListStuckCandidates"
-	ReportingService_GetTimeToHire_FullMethodName       = "/recruitment.reporting.v1.ReportingService/GetTimeToHire"
-	ReportingService_GetFunnel_FullMethodName           = "/recruitment.reporting.v1.ReportingService/GetFunnel"
-	ReportingService_GetStageDurations_FullMethodName   = "/recruitment.reporting.v1.ReportingService/GetStageDurations"
-	ReportingService_GetRegionSummary_FullMethodName    = "/recruitment.reporting.v1.ReportingService/GetRegionSummary"
-	ReportingService_ListRegionSummaries_FullMethodName = "/recruitment.reporting.v1.ReportingService/ListRegionSummaries"
-	ReportingService_WatchRegion_FullMethodName         = "/recruitment.reporting.v1.ReportingService/WatchRegion"
-	ReportingService_GetThresholds_FullMethodName       = "/recruitment.reporting.v1.ReportingService/GetThresholds"
-	ReportingService_SetThresholds_FullMethodName       = "/recruitment.reporting.v1.ReportingService/SetThresholds"
-	ReportingService_ListMyCases_FullMethodName         = "/recruitment.reporting.v1.ReportingService/ListMyCases"
-	ReportingService_GetWorkload_FullMethodName         = "/recruitment.reporting.v1.ReportingService/GetWorkload"
+	ReportingService_ListStuckCandidates_FullMethodName  = "/recruitment.reporting.v1.ReportingService/ListStuckCandidates"
+	ReportingService_GetTimeToHire_FullMethodName        = "/recruitment.reporting.v1.ReportingService/GetTimeToHire"
+	ReportingService_GetFunnel_FullMethodName            = "/recruitment.reporting.v1.ReportingService/GetFunnel"
+	ReportingService_GetStageDurations_FullMethodName    = "/recruitment.reporting.v1.ReportingService/GetStageDurations"
+	ReportingService_GetRegionSummary_FullMethodName     = "/recruitment.reporting.v1.ReportingService/GetRegionSummary"
+	ReportingService_ListRegionSummaries_FullMethodName  = "/recruitment.reporting.v1.ReportingService/ListRegionSummaries"
+	ReportingService_WatchRegion_FullMethodName          = "/recruitment.reporting.v1.ReportingService/WatchRegion"
+	ReportingService_GetThresholds_FullMethodName        = "/recruitment.reporting.v1.ReportingService/GetThresholds"
+	ReportingService_SetThresholds_FullMethodName        = "/recruitment.reporting.v1.ReportingService/SetThresholds"
+	ReportingService_ListMyCases_FullMethodName          = "/recruitment.reporting.v1.ReportingService/ListMyCases"
+	ReportingService_GetWorkload_FullMethodName          = "/recruitment.reporting.v1.ReportingService/GetWorkload"
+	ReportingService_GetCampaignProgress_FullMethodName  = "/recruitment.reporting.v1.ReportingService/GetCampaignProgress"
+	ReportingService_ListCampaignProgress_FullMethodName = "/recruitment.reporting.v1.ReportingService/ListCampaignProgress"
 )
 
 // ReportingServiceClient is the client API for ReportingService service.
@@ -76,6 +78,14 @@ type ReportingServiceClient interface {
 	// for the cases nobody is assigned: how many, how many in warning and in
 	// breach, and the oldest. Readers of the region.
 	GetWorkload(ctx context.Context, in *GetWorkloadRequest, opts ...grpc.CallOption) (*GetWorkloadResponse, error)
+	// GetCampaignProgress returns a campaign's applications, sift passes,
+	// offers, acceptances, starts and posts filled and remaining, per region
+	// the caller holds, and in total only to a caller holding every region
+	// of the campaign (or an admin). Readers of a region of the campaign.
+	GetCampaignProgress(ctx context.Context, in *GetCampaignProgressRequest, opts ...grpc.CallOption) (*GetCampaignProgressResponse, error)
+	// ListCampaignProgress returns the progress in one region of every
+	// campaign that recruits there, newest first. Readers of the region.
+	ListCampaignProgress(ctx context.Context, in *ListCampaignProgressRequest, opts ...grpc.CallOption) (*ListCampaignProgressResponse, error)
 }
 
 type reportingServiceClient struct {
@@ -205,6 +215,26 @@ func (c *reportingServiceClient) GetWorkload(ctx context.Context, in *GetWorkloa
 	return out, nil
 }
 
+func (c *reportingServiceClient) GetCampaignProgress(ctx context.Context, in *GetCampaignProgressRequest, opts ...grpc.CallOption) (*GetCampaignProgressResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCampaignProgressResponse)
+	err := c.cc.Invoke(ctx, ReportingService_GetCampaignProgress_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *reportingServiceClient) ListCampaignProgress(ctx context.Context, in *ListCampaignProgressRequest, opts ...grpc.CallOption) (*ListCampaignProgressResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCampaignProgressResponse)
+	err := c.cc.Invoke(ctx, ReportingService_ListCampaignProgress_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ReportingServiceServer is the server API for ReportingService service.
 // All implementations must embed UnimplementedReportingServiceServer
 // for forward compatibility.
@@ -249,6 +279,14 @@ type ReportingServiceServer interface {
 	// for the cases nobody is assigned: how many, how many in warning and in
 	// breach, and the oldest. Readers of the region.
 	GetWorkload(context.Context, *GetWorkloadRequest) (*GetWorkloadResponse, error)
+	// GetCampaignProgress returns a campaign's applications, sift passes,
+	// offers, acceptances, starts and posts filled and remaining, per region
+	// the caller holds, and in total only to a caller holding every region
+	// of the campaign (or an admin). Readers of a region of the campaign.
+	GetCampaignProgress(context.Context, *GetCampaignProgressRequest) (*GetCampaignProgressResponse, error)
+	// ListCampaignProgress returns the progress in one region of every
+	// campaign that recruits there, newest first. Readers of the region.
+	ListCampaignProgress(context.Context, *ListCampaignProgressRequest) (*ListCampaignProgressResponse, error)
 	mustEmbedUnimplementedReportingServiceServer()
 }
 
@@ -291,6 +329,12 @@ func (UnimplementedReportingServiceServer) ListMyCases(context.Context, *ListMyC
 }
 func (UnimplementedReportingServiceServer) GetWorkload(context.Context, *GetWorkloadRequest) (*GetWorkloadResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetWorkload not implemented")
+}
+func (UnimplementedReportingServiceServer) GetCampaignProgress(context.Context, *GetCampaignProgressRequest) (*GetCampaignProgressResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCampaignProgress not implemented")
+}
+func (UnimplementedReportingServiceServer) ListCampaignProgress(context.Context, *ListCampaignProgressRequest) (*ListCampaignProgressResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCampaignProgress not implemented")
 }
 func (UnimplementedReportingServiceServer) mustEmbedUnimplementedReportingServiceServer() {}
 func (UnimplementedReportingServiceServer) testEmbeddedByValue()                          {}
@@ -504,6 +548,42 @@ func _ReportingService_GetWorkload_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ReportingService_GetCampaignProgress_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCampaignProgressRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportingServiceServer).GetCampaignProgress(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportingService_GetCampaignProgress_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportingServiceServer).GetCampaignProgress(ctx, req.(*GetCampaignProgressRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ReportingService_ListCampaignProgress_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCampaignProgressRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportingServiceServer).ListCampaignProgress(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportingService_ListCampaignProgress_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportingServiceServer).ListCampaignProgress(ctx, req.(*ListCampaignProgressRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ReportingService_ServiceDesc is the grpc.ServiceDesc for ReportingService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -550,6 +630,14 @@ var ReportingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetWorkload",
 			Handler:    _ReportingService_GetWorkload_Handler,
+		},
+		{
+			MethodName: "GetCampaignProgress",
+			Handler:    _ReportingService_GetCampaignProgress_Handler,
+		},
+		{
+			MethodName: "ListCampaignProgress",
+			Handler:    _ReportingService_ListCampaignProgress_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
