@@ -285,3 +285,71 @@ func TestCampaignStatus(t *testing.T) {
 		t.Errorf("status events:\n%v\nwant\n%v", got, want)
 	}
 }
+
+// TestImportMultiRegionCampaign: rows naming a campaign in several regions
+// (campaign_regions) make one campaign, across calls, each application in
+// its row's region; a row that disagrees is refused naming the column.
+func TestImportMultiRegionCampaign(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := t.Context()
+	c := e.as(t, importer)
+	row := func(ref, region string, regions []*commonv1.CampaignRegion) *pb.ImportRow {
+		r := fullRow(ref)
+		r.CampaignReference, r.Region, r.Posts, r.CampaignRegions, r.CampaignTitle = "NATIONAL", region, 0, regions, "Admin (national)"
+		r.History = nil
+		return r
+	}
+	regions := regionPosts("london", 2, "wales", 1)
+	first, err := c.ImportApplications(ctx, &pb.ImportApplicationsRequest{RequestId: reqID(), Rows: []*pb.ImportRow{row("N-1", "london", regions)}})
+	if err != nil || first.GetImported() != 1 {
+		t.Fatalf("first call: %v %v", first, err)
+	}
+	// A later call (pipelinectl sends a file in batches) adds a wales row
+	// to the same campaign; two rows fail.
+	resp, err := c.ImportApplications(ctx, &pb.ImportApplicationsRequest{RequestId: reqID(), Rows: []*pb.ImportRow{
+		row("N-2", "wales", regions),
+		row("N-3", "kent-surrey-sussex", regions),
+		row("N-4", "wales", regionPosts("london", 2, "wales", 5)),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetImported() != 1 || resp.GetFailed() != 2 {
+		t.Fatalf("second call = %v", resp)
+	}
+	wantItemField(t, resp.GetResults()[1].GetStatus(), "rows[1].region")
+	wantItemField(t, resp.GetResults()[2].GetStatus(), "rows[2].campaign_regions")
+
+	london, err := e.as(t, admin).GetApplication(ctx, &pb.GetApplicationRequest{ApplicationId: first.GetResults()[0].GetApplicationId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wales, err := e.as(t, admin).GetApplication(ctx, &pb.GetApplicationRequest{ApplicationId: resp.GetResults()[0].GetApplicationId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if london.GetApplication().GetCampaignId() != wales.GetApplication().GetCampaignId() ||
+		london.GetApplication().GetRegion() != "london" || wales.GetApplication().GetRegion() != "wales" {
+		t.Fatalf("applications %v and %v", london.GetApplication(), wales.GetApplication())
+	}
+	camp, err := e.as(t, spocWales).GetCampaign(ctx, &pb.GetCampaignRequest{CampaignId: wales.GetApplication().GetCampaignId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if camp.GetCampaign().GetPosts() != 3 || len(camp.GetCampaign().GetRegions()) != 2 {
+		t.Errorf("campaign = %v", camp.GetCampaign())
+	}
+	evs := testenv.OutboxEvents(t, e.Pool, wales.GetApplication().GetId())
+	if len(evs) == 0 || evs[0].Subject != "wales.application.submitted" {
+		t.Errorf("wales application's events = %v", evs)
+	}
+}
+
+// wantItemField fails unless a row's status is INVALID_ARGUMENT naming field.
+func wantItemField(t *testing.T, st *commonv1.ItemStatus, field string) {
+	t.Helper()
+	if st.GetCode() != "INVALID_ARGUMENT" || st.GetField() != field {
+		t.Errorf("row status %s %q on %q, want INVALID_ARGUMENT on %s", st.GetCode(), st.GetMessage(), st.GetField(), field)
+	}
+}
