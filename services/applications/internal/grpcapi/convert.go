@@ -69,16 +69,30 @@ func detailsFromProto(title string, posts int32, opens, closes *commonv1.Date) (
 }
 
 func newCampaignFromProto(req *pb.CreateCampaignRequest) (intake.NewCampaign, error) {
+	// Where first: the region is what a request is judged by.
+	regions, err := regionsFromProto(req.GetRegion(), req.GetPosts(), req.GetRegions())
+	if err != nil {
+		return intake.NewCampaign{}, err
+	}
 	role, ok := roles[req.GetRole()]
 	if !ok {
 		return intake.NewCampaign{}, validate.Field("role", "must be a known job role")
 	}
 	d, err := detailsFromProto(req.GetTitle(), req.GetPosts(), req.GetOpensOn(), req.GetClosesOn())
-	if err != nil {
-		return intake.NewCampaign{}, err
-	}
-	d.Regions, err = regionsFromProto(req.GetRegion(), req.GetPosts(), req.GetRegions())
+	d.Regions = regions
 	return intake.NewCampaign{Role: role, CampaignDetails: d}, err
+}
+
+// campaignRegionCodes are the regions a CreateCampaignRequest names.
+func campaignRegionCodes(req *pb.CreateCampaignRequest) []string {
+	var out []string
+	if req.GetRegion() != "" {
+		out = append(out, req.GetRegion())
+	}
+	for _, r := range req.GetRegions() {
+		out = append(out, r.GetRegion())
+	}
+	return out
 }
 
 // regionsFromProto is a campaign's regions from a request that gives

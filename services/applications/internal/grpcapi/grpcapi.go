@@ -50,10 +50,22 @@ var (
 
 // CreateCampaign implements pb.ApplicationsServiceServer.
 func (s *Server) CreateCampaign(ctx context.Context, req *pb.CreateCampaignRequest) (*pb.CreateCampaignResponse, error) {
+	// The regions the request names are checked before it is validated
+	// (docs/security.md, "request"): a SPOC naming a region not theirs is
+	// refused whatever else the request holds.
+	caller, err := auth.Require(ctx, "", spocs...)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	for _, r := range campaignRegionCodes(req) {
+		if err := caller.RequireRegion(r); err != nil {
+			return nil, s.toStatus(ctx, err)
+		}
+	}
 	nc, invalid := newCampaignFromProto(req)
 	resp := &pb.CreateCampaignResponse{}
 	// A SPOC may create a campaign in regions it holds (intake checks each).
-	err := command.Run(ctx, s.pool, command.Call{Method: "CreateCampaign", Roles: spocs, Invalid: invalid}, s.campaigns(), req, resp,
+	err = command.Run(ctx, s.pool, command.Call{Method: "CreateCampaign", Roles: spocs, Invalid: invalid}, s.campaigns(), req, resp,
 		func(ctx context.Context, caller auth.Claims) (*intake.Campaign, error) {
 			return s.svc.CreateCampaign(ctx, caller, nc)
 		},
