@@ -850,7 +850,7 @@ func TestDashboardFollowsThePipelineLive(t *testing.T) {
 	}
 	campID := camp.GetCampaign().GetId()
 	if _, err := apps.SubmitApplication(ctx, &applicationsv1.SubmitApplicationRequest{
-		RequestId: "dash-national-app-" + event.NewID(), CampaignId: campID, Region: "london",
+		RequestId: "dash-national-app-" + event.NewID(), CampaignId: campID, ApplicationRegion: "london",
 		Candidate: &applicationsv1.Candidate{Name: "Ada Lovelace", Email: "ada.national@example.org"},
 	}, token(t, "spoc-london-1", auth.RoleSPOC, "london")); err != nil {
 		t.Fatal(err)

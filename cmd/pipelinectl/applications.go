@@ -279,7 +279,7 @@ func newApplicationSubmitCmd(a *app) *cobra.Command {
 				return err
 			}
 			resp, err := a.applications.SubmitApplication(cmd.Context(), &applicationsv1.SubmitApplicationRequest{
-				RequestId: ch.requestID, CampaignId: campaign, Region: string(reg),
+				RequestId: ch.requestID, CampaignId: campaign, ApplicationRegion: string(reg),
 				Candidate: &applicationsv1.Candidate{Name: name, Email: email, Phone: phone},
 			})
 			if err != nil {

@@ -175,12 +175,12 @@ func TestMultiRegionCampaigns(t *testing.T) {
 		}
 		// The region is needed when the campaign has several.
 		_, err := e.as(t, spocLondon).SubmitApplication(ctx, &pb.SubmitApplicationRequest{RequestId: reqID(), CampaignId: national.GetId(), Candidate: candidate("No Region")})
-		testenv.WantField(t, err, "region")
-		_, err = e.as(t, admin).SubmitApplication(ctx, &pb.SubmitApplicationRequest{RequestId: reqID(), CampaignId: national.GetId(), Region: "kent-surrey-sussex", Candidate: candidate("Not Here")})
-		testenv.WantField(t, err, "region")
+		testenv.WantField(t, err, "application_region")
+		_, err = e.as(t, admin).SubmitApplication(ctx, &pb.SubmitApplicationRequest{RequestId: reqID(), CampaignId: national.GetId(), ApplicationRegion: "kent-surrey-sussex", Candidate: candidate("Not Here")})
+		testenv.WantField(t, err, "application_region")
 		// A SPOC of london may not submit for wales.
 		before := e.counts(t)
-		_, err = e.as(t, spocLondon).SubmitApplication(ctx, &pb.SubmitApplicationRequest{RequestId: reqID(), CampaignId: national.GetId(), Region: "wales", Candidate: candidate("Not Mine")})
+		_, err = e.as(t, spocLondon).SubmitApplication(ctx, &pb.SubmitApplicationRequest{RequestId: reqID(), CampaignId: national.GetId(), ApplicationRegion: "wales", Candidate: candidate("Not Mine")})
 		testenv.WantStatus(t, err, codes.PermissionDenied, "wales")
 		e.wantCounts(t, before)
 		// Each region's SPOC sees the campaign and lists it; wales's
@@ -206,7 +206,7 @@ func TestMultiRegionCampaigns(t *testing.T) {
 
 func (e *env) submitTo(t *testing.T, as auth.Claims, campaignID, region string, cand *pb.Candidate) *pb.Application {
 	t.Helper()
-	resp, err := e.as(t, as).SubmitApplication(t.Context(), &pb.SubmitApplicationRequest{RequestId: reqID(), CampaignId: campaignID, Region: region, Candidate: cand})
+	resp, err := e.as(t, as).SubmitApplication(t.Context(), &pb.SubmitApplicationRequest{RequestId: reqID(), CampaignId: campaignID, ApplicationRegion: region, Candidate: cand})
 	if err != nil {
 		t.Fatalf("submit %s: %v", cand.GetEmail(), err)
 	}

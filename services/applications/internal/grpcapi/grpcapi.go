@@ -158,7 +158,7 @@ func (s *Server) SubmitApplication(ctx context.Context, req *pb.SubmitApplicatio
 	call := command.Call{Method: "SubmitApplication", Roles: spocs, Invalid: validate.UUID("campaign_id", req.GetCampaignId())}
 	err := command.Run(ctx, s.pool, call, s.applications(), req, resp,
 		func(ctx context.Context, caller auth.Claims) (*intake.Application, error) {
-			return s.svc.Submit(ctx, caller, req.GetCampaignId(), req.GetRegion(), candidateFromProto(req.GetCandidate()))
+			return s.svc.Submit(ctx, caller, req.GetCampaignId(), req.GetApplicationRegion(), candidateFromProto(req.GetCandidate()))
 		}, func(_ auth.Claims, a *intake.Application) { resp.Application = applicationToProto(a) })
 	return command.Reply(resp, s.toStatus(ctx, err))
 }

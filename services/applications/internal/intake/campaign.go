@@ -132,16 +132,17 @@ func requireAllRegions(caller auth.Claims, had, regions []string) error {
 }
 
 // applicationRegion is the region an application to c is for: region if
-// given (one of the campaign's), else the campaign's only one.
-func applicationRegion(c *Campaign, region string) (string, error) {
+// given (one of the campaign's), else the campaign's only one. field names
+// region in the request.
+func applicationRegion(c *Campaign, region, field string) (string, error) {
 	if region == "" {
 		if len(c.Regions) == 1 {
 			return c.Regions[0].Region, nil
 		}
-		return "", validate.Field("region", "is required: the campaign recruits in "+strings.Join(c.RegionCodes(), ", "))
+		return "", validate.Field(field, "is required: the campaign recruits in "+strings.Join(c.RegionCodes(), ", "))
 	}
 	if !c.HasRegion(region) {
-		return "", validate.Field("region", region+" is not a region of the campaign ("+strings.Join(c.RegionCodes(), ", ")+")")
+		return "", validate.Field(field, region+" is not a region of the campaign ("+strings.Join(c.RegionCodes(), ", ")+")")
 	}
 	return region, nil
 }

@@ -41,7 +41,7 @@ func TestApplicationRegion(t *testing.T) {
 		{two, "wales", "wales", ""},
 		{two, "north-east", "", "region"},
 	} {
-		got, err := applicationRegion(tt.c, tt.given)
+		got, err := applicationRegion(tt.c, tt.given, "region")
 		var fe *validate.FieldError
 		switch {
 		case tt.invalidField != "" && (!errors.As(err, &fe) || fe.Field != tt.invalidField):

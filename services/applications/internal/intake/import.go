@@ -212,7 +212,7 @@ func (c *Campaign) createdEvent(caller auth.Claims) *eventsv1.Event {
 // c, with its events: application.submitted carrying the history, and
 // application.withdrawn if the candidate withdrew at the sift.
 func (s *Service) importedApplication(caller auth.Claims, row ImportRow, c *Campaign, withdrawAt Stage) (*Application, []*eventsv1.Event, error) {
-	if _, err := applicationRegion(c, row.Region); err != nil {
+	if _, err := applicationRegion(c, row.Region, "region"); err != nil {
 		return nil, nil, err
 	}
 	submitted := civilDate(row.SubmittedAt.In(s.local))

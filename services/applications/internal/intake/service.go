@@ -244,7 +244,7 @@ func (s *Service) Submit(ctx context.Context, caller auth.Claims, campaignID, re
 	if err != nil {
 		return nil, err
 	}
-	if region, err = applicationRegion(c, region); err != nil {
+	if region, err = applicationRegion(c, region, "application_region"); err != nil {
 		return nil, err
 	}
 	if err := caller.RequireRegion(region); err != nil {

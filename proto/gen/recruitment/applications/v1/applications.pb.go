@@ -1031,10 +1031,12 @@ type SubmitApplicationRequest struct {
 	CampaignId string                 `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
 	Candidate  *Candidate             `protobuf:"bytes,3,opt,name=candidate,proto3" json:"candidate,omitempty"`
 	// The region the application is for: one of the campaign's and of the
-	// caller's. Optional for a campaign in one region.
-	Region        string `protobuf:"bytes,140,opt,name=region,proto3" json:"region,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// caller's. Optional for a campaign in one region. (Not "region": it
+	// says where the new application belongs, not which region the call
+	// reads; the campaign's regions are checked as a record's.)
+	ApplicationRegion string `protobuf:"bytes,140,opt,name=application_region,json=applicationRegion,proto3" json:"application_region,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *SubmitApplicationRequest) Reset() {
@@ -1088,9 +1090,9 @@ func (x *SubmitApplicationRequest) GetCandidate() *Candidate {
 	return nil
 }
 
-func (x *SubmitApplicationRequest) GetRegion() string {
+func (x *SubmitApplicationRequest) GetApplicationRegion() string {
 	if x != nil {
-		return x.Region
+		return x.ApplicationRegion
 	}
 	return ""
 }
@@ -2176,14 +2178,14 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"\x84\x01\n" +
 	"\x15ListCampaignsResponse\x12C\n" +
 	"\tcampaigns\x18\x01 \x03(\v2%.recruitment.applications.v1.CampaignR\tcampaigns\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb9\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd0\x01\n" +
 	"\x18SubmitApplicationRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
 	"campaignId\x12D\n" +
-	"\tcandidate\x18\x03 \x01(\v2&.recruitment.applications.v1.CandidateR\tcandidate\x12\x17\n" +
-	"\x06region\x18\x8c\x01 \x01(\tR\x06region\"g\n" +
+	"\tcandidate\x18\x03 \x01(\v2&.recruitment.applications.v1.CandidateR\tcandidate\x12.\n" +
+	"\x12application_region\x18\x8c\x01 \x01(\tR\x11applicationRegion\"g\n" +
 	"\x19SubmitApplicationResponse\x12J\n" +
 	"\vapplication\x18\x01 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication\">\n" +
 	"\x15GetApplicationRequest\x12%\n" +
