@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,11 +31,13 @@ type ImportRow struct {
 	// first row of a campaign creates it from Campaign.
 	CampaignReference string
 	Campaign          NewCampaign
-	Candidate         Candidate
-	SubmittedAt       time.Time
-	History           *commonv1.ImportedHistory
-	WithdrawnAt       *time.Time
-	WithdrawReason    string
+	// Region is the application's: one of Campaign.Regions.
+	Region         string
+	Candidate      Candidate
+	SubmittedAt    time.Time
+	History        *commonv1.ImportedHistory
+	WithdrawnAt    *time.Time
+	WithdrawReason string
 	// Source is where the application came from (reason.Source), or empty.
 	Source string
 }
@@ -191,11 +195,13 @@ func alreadyImported(reference string, a *Application) error {
 func (s *Service) newImportedCampaign(caller auth.Claims, row ImportRow) *Campaign {
 	now := s.now().UTC()
 	nc := row.Campaign
-	return &Campaign{
-		ID: event.NewID(), Region: nc.Region, Role: nc.Role, Title: nc.Title, Posts: nc.Posts,
+	c := &Campaign{
+		ID: event.NewID(), Role: nc.Role, Title: nc.Title, Status: CampaignOpen,
 		OpensOn: nc.OpensOn, ClosesOn: nc.ClosesOn, Version: 1, CreatedAt: now, UpdatedAt: now, CreatedBy: caller.Subject,
 		ImportReference: row.CampaignReference,
 	}
+	c.setRegions(nc.Regions)
+	return c
 }
 
 // createdEvent is campaign.created for a new campaign.
@@ -209,13 +215,16 @@ func (c *Campaign) createdEvent(caller auth.Claims) *eventsv1.Event {
 // c, with its events: application.submitted carrying the history, and
 // application.withdrawn if the candidate withdrew at the sift.
 func (s *Service) importedApplication(caller auth.Claims, row ImportRow, c *Campaign, withdrawAt Stage) (*Application, []*eventsv1.Event, error) {
+	if _, err := applicationRegion(c, row.Region, "region"); err != nil {
+		return nil, nil, err
+	}
 	submitted := civilDate(row.SubmittedAt.In(s.local))
 	if submitted.Before(c.OpensOn) || (c.ClosesOn != nil && submitted.After(*c.ClosesOn)) {
 		return nil, nil, validate.Field("submitted_at", "must fall within the campaign's dates ("+campaignDates(c)+")")
 	}
 	at := row.SubmittedAt.UTC()
 	a := &Application{
-		ID: event.NewID(), CampaignID: c.ID, Region: c.Region, Role: c.Role, Candidate: row.Candidate,
+		ID: event.NewID(), CampaignID: c.ID, Region: row.Region, Role: c.Role, Candidate: row.Candidate,
 		Stage: StageSift, StageEnteredAt: at, Version: 1, SubmittedAt: at, SubmittedBy: caller.Subject,
 		ImportReference: row.Reference, Source: row.Source,
 	}
@@ -245,20 +254,32 @@ func sameCampaign(c *Campaign, nc NewCampaign) error {
 		return validate.Field(field, "differs from the campaign this reference was imported as ("+was+")")
 	}
 	switch {
-	case c.Region != nc.Region:
+	case len(c.Regions) == 1 && len(nc.Regions) == 1 && c.Region != nc.Regions[0].Region:
 		return differs("region", c.Region)
+	case len(c.Regions) == 1 && len(nc.Regions) == 1 && c.Posts != nc.Regions[0].Posts:
+		return differs("posts", fmt.Sprint(c.Posts))
+	case !slices.Equal(c.Regions, nc.Regions):
+		return differs("campaign_regions", regionsText(c.Regions))
 	case c.Role != nc.Role:
 		return differs("role", string(c.Role))
 	case c.Title != nc.Title:
 		return differs("campaign_title", c.Title)
-	case c.Posts != nc.Posts:
-		return differs("posts", fmt.Sprint(c.Posts))
 	case !c.OpensOn.Equal(nc.OpensOn):
 		return differs("opens_on", c.OpensOn.Format(time.DateOnly))
 	case (c.ClosesOn == nil) != (nc.ClosesOn == nil) || (c.ClosesOn != nil && !c.ClosesOn.Equal(*nc.ClosesOn)):
 		return differs("closes_on", campaignDates(c))
 	}
 	return nil
+}
+
+// regionsText is regions as the import format writes them:
+// "london=120;wales=30".
+func regionsText(rs []RegionPosts) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = r.Region + "=" + strconv.Itoa(r.Posts)
+	}
+	return strings.Join(parts, ";")
 }
 
 func campaignDates(c *Campaign) string {
@@ -292,7 +313,7 @@ func (s *Service) checkImport(row ImportRow) (Stage, error) {
 	if err := validate.Text("campaign_reference", row.CampaignReference, MaxReferenceLen); err != nil {
 		return "", err
 	}
-	if err := validate.Region("region", row.Campaign.Region); err != nil {
+	if err := validate.Region("region", row.Region); err != nil {
 		return "", err
 	}
 	if row.Campaign.Role == "" {
@@ -338,6 +359,9 @@ func renameCampaignField(err error) error {
 	var fe *validate.FieldError
 	if errors.As(err, &fe) && fe.Field == "title" {
 		return validate.Field("campaign_title", fe.Rule)
+	}
+	if errors.As(err, &fe) && strings.HasPrefix(fe.Field, "regions") {
+		return validate.Field("campaign_"+fe.Field, fe.Rule)
 	}
 	return err
 }

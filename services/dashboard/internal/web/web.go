@@ -48,6 +48,8 @@ type Reports interface {
 	GetReasonBreakdown(ctx context.Context, in *pb.GetReasonBreakdownRequest, opts ...grpc.CallOption) (*pb.GetReasonBreakdownResponse, error)
 	ListMyCases(ctx context.Context, in *pb.ListMyCasesRequest, opts ...grpc.CallOption) (*pb.ListMyCasesResponse, error)
 	ListOutstandingChecks(ctx context.Context, in *pb.ListOutstandingChecksRequest, opts ...grpc.CallOption) (*pb.ListOutstandingChecksResponse, error)
+	ListCampaignProgress(ctx context.Context, in *pb.ListCampaignProgressRequest, opts ...grpc.CallOption) (*pb.ListCampaignProgressResponse, error)
+	GetCampaignProgress(ctx context.Context, in *pb.GetCampaignProgressRequest, opts ...grpc.CallOption) (*pb.GetCampaignProgressResponse, error)
 }
 
 const (
@@ -124,6 +126,8 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("GET /my", s.page(s.myCases))
 	s.mux.HandleFunc("GET /regions/{region}/checks", s.page(s.checks))
 	s.mux.HandleFunc("GET /regions/{region}/equality", s.page(s.equality))
+	s.mux.HandleFunc("GET /regions/{region}/campaigns", s.page(s.regionCampaigns))
+	s.mux.HandleFunc("GET /campaigns/{campaign}", s.page(s.campaign))
 	s.mux.HandleFunc("GET /regions/{region}/stuck.csv", s.page(s.stuckCSV))
 	// What the live script fetches: without a session, 401.
 	s.mux.HandleFunc("GET /events", s.script(s.overviewEvents))

@@ -40,6 +40,7 @@ type Store interface {
 	// Apps reads the records q selects, with their campaigns (see
 	// breakdown.go).
 	Apps(ctx context.Context, q AppQuery) ([]*projection.App, map[string]*projection.Campaign, error)
+	ProgressStore
 }
 
 // Service computes reports.

@@ -2975,6 +2975,502 @@ func (x *GetWorkloadResponse) GetAsOf() *timestamppb.Timestamp {
 	return nil
 }
 
+// CampaignProgress is how far a campaign's recruitment has come in one
+// region, or in all of them.
+type CampaignProgress struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty for the total.
+	Region string `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	Posts  int32  `protobuf:"varint,2,opt,name=posts,proto3" json:"posts,omitempty"`
+	// Applications submitted.
+	Applications int32 `protobuf:"varint,3,opt,name=applications,proto3" json:"applications,omitempty"`
+	// Applications that passed the sift.
+	PassedSift int32 `protobuf:"varint,4,opt,name=passed_sift,json=passedSift,proto3" json:"passed_sift,omitempty"`
+	// Conditional offers made.
+	Offers   int32 `protobuf:"varint,5,opt,name=offers,proto3" json:"offers,omitempty"`
+	Accepted int32 `protobuf:"varint,6,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	// Candidates who started (subject to vetting or not).
+	Started int32 `protobuf:"varint,7,opt,name=started,proto3" json:"started,omitempty"`
+	// Started and not withdrawn since (a start whose vetting failed frees
+	// its post again).
+	Filled int32 `protobuf:"varint,8,opt,name=filled,proto3" json:"filled,omitempty"`
+	// posts - filled, never below 0.
+	Remaining     int32 `protobuf:"varint,9,opt,name=remaining,proto3" json:"remaining,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CampaignProgress) Reset() {
+	*x = CampaignProgress{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CampaignProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CampaignProgress) ProtoMessage() {}
+
+func (x *CampaignProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CampaignProgress.ProtoReflect.Descriptor instead.
+func (*CampaignProgress) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *CampaignProgress) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *CampaignProgress) GetPosts() int32 {
+	if x != nil {
+		return x.Posts
+	}
+	return 0
+}
+
+func (x *CampaignProgress) GetApplications() int32 {
+	if x != nil {
+		return x.Applications
+	}
+	return 0
+}
+
+func (x *CampaignProgress) GetPassedSift() int32 {
+	if x != nil {
+		return x.PassedSift
+	}
+	return 0
+}
+
+func (x *CampaignProgress) GetOffers() int32 {
+	if x != nil {
+		return x.Offers
+	}
+	return 0
+}
+
+func (x *CampaignProgress) GetAccepted() int32 {
+	if x != nil {
+		return x.Accepted
+	}
+	return 0
+}
+
+func (x *CampaignProgress) GetStarted() int32 {
+	if x != nil {
+		return x.Started
+	}
+	return 0
+}
+
+func (x *CampaignProgress) GetFilled() int32 {
+	if x != nil {
+		return x.Filled
+	}
+	return 0
+}
+
+func (x *CampaignProgress) GetRemaining() int32 {
+	if x != nil {
+		return x.Remaining
+	}
+	return 0
+}
+
+// CampaignSummary is a campaign as reporting knows it.
+type CampaignSummary struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	CampaignId string                 `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	Title      string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	Role       v1.JobRole             `protobuf:"varint,3,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
+	Status     v1.CampaignStatus      `protobuf:"varint,4,opt,name=status,proto3,enum=recruitment.common.v1.CampaignStatus" json:"status,omitempty"`
+	OpensOn    *v1.Date               `protobuf:"bytes,5,opt,name=opens_on,json=opensOn,proto3" json:"opens_on,omitempty"`
+	// Absent for a rolling campaign.
+	ClosesOn *v1.Date `protobuf:"bytes,6,opt,name=closes_on,json=closesOn,proto3" json:"closes_on,omitempty"`
+	// Every region of the campaign, the caller's or not (region codes and
+	// posts are no secret).
+	Regions       []string `protobuf:"bytes,7,rep,name=regions,proto3" json:"regions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CampaignSummary) Reset() {
+	*x = CampaignSummary{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CampaignSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CampaignSummary) ProtoMessage() {}
+
+func (x *CampaignSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CampaignSummary.ProtoReflect.Descriptor instead.
+func (*CampaignSummary) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *CampaignSummary) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *CampaignSummary) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *CampaignSummary) GetRole() v1.JobRole {
+	if x != nil {
+		return x.Role
+	}
+	return v1.JobRole(0)
+}
+
+func (x *CampaignSummary) GetStatus() v1.CampaignStatus {
+	if x != nil {
+		return x.Status
+	}
+	return v1.CampaignStatus(0)
+}
+
+func (x *CampaignSummary) GetOpensOn() *v1.Date {
+	if x != nil {
+		return x.OpensOn
+	}
+	return nil
+}
+
+func (x *CampaignSummary) GetClosesOn() *v1.Date {
+	if x != nil {
+		return x.ClosesOn
+	}
+	return nil
+}
+
+func (x *CampaignSummary) GetRegions() []string {
+	if x != nil {
+		return x.Regions
+	}
+	return nil
+}
+
+type GetCampaignProgressRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	CampaignId string                 `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	// Optional, default now: counts what had happened by then. Posts and
+	// status are the campaign's current ones.
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCampaignProgressRequest) Reset() {
+	*x = GetCampaignProgressRequest{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCampaignProgressRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCampaignProgressRequest) ProtoMessage() {}
+
+func (x *GetCampaignProgressRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCampaignProgressRequest.ProtoReflect.Descriptor instead.
+func (*GetCampaignProgressRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *GetCampaignProgressRequest) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *GetCampaignProgressRequest) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+type GetCampaignProgressResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Campaign *CampaignSummary       `protobuf:"bytes,1,opt,name=campaign,proto3" json:"campaign,omitempty"`
+	// The caller's regions of the campaign, in the campaign's order.
+	Regions []*CampaignProgress `protobuf:"bytes,2,rep,name=regions,proto3" json:"regions,omitempty"`
+	// Absent unless the caller holds every region of the campaign or is an
+	// admin.
+	Total         *CampaignProgress      `protobuf:"bytes,3,opt,name=total,proto3" json:"total,omitempty"`
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCampaignProgressResponse) Reset() {
+	*x = GetCampaignProgressResponse{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCampaignProgressResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCampaignProgressResponse) ProtoMessage() {}
+
+func (x *GetCampaignProgressResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCampaignProgressResponse.ProtoReflect.Descriptor instead.
+func (*GetCampaignProgressResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *GetCampaignProgressResponse) GetCampaign() *CampaignSummary {
+	if x != nil {
+		return x.Campaign
+	}
+	return nil
+}
+
+func (x *GetCampaignProgressResponse) GetRegions() []*CampaignProgress {
+	if x != nil {
+		return x.Regions
+	}
+	return nil
+}
+
+func (x *GetCampaignProgressResponse) GetTotal() *CampaignProgress {
+	if x != nil {
+		return x.Total
+	}
+	return nil
+}
+
+func (x *GetCampaignProgressResponse) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+type ListCampaignProgressRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Region        string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCampaignProgressRequest) Reset() {
+	*x = ListCampaignProgressRequest{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCampaignProgressRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCampaignProgressRequest) ProtoMessage() {}
+
+func (x *ListCampaignProgressRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCampaignProgressRequest.ProtoReflect.Descriptor instead.
+func (*ListCampaignProgressRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ListCampaignProgressRequest) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *ListCampaignProgressRequest) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+// RegionCampaign is one campaign's progress in the region asked about.
+type RegionCampaign struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Campaign      *CampaignSummary       `protobuf:"bytes,1,opt,name=campaign,proto3" json:"campaign,omitempty"`
+	Progress      *CampaignProgress      `protobuf:"bytes,2,opt,name=progress,proto3" json:"progress,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegionCampaign) Reset() {
+	*x = RegionCampaign{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegionCampaign) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegionCampaign) ProtoMessage() {}
+
+func (x *RegionCampaign) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegionCampaign.ProtoReflect.Descriptor instead.
+func (*RegionCampaign) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *RegionCampaign) GetCampaign() *CampaignSummary {
+	if x != nil {
+		return x.Campaign
+	}
+	return nil
+}
+
+func (x *RegionCampaign) GetProgress() *CampaignProgress {
+	if x != nil {
+		return x.Progress
+	}
+	return nil
+}
+
+type ListCampaignProgressResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Campaigns     []*RegionCampaign      `protobuf:"bytes,1,rep,name=campaigns,proto3" json:"campaigns,omitempty"`
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCampaignProgressResponse) Reset() {
+	*x = ListCampaignProgressResponse{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCampaignProgressResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCampaignProgressResponse) ProtoMessage() {}
+
+func (x *ListCampaignProgressResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCampaignProgressResponse.ProtoReflect.Descriptor instead.
+func (*ListCampaignProgressResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *ListCampaignProgressResponse) GetCampaigns() []*RegionCampaign {
+	if x != nil {
+		return x.Campaigns
+	}
+	return nil
+}
+
+func (x *ListCampaignProgressResponse) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
 // VettingStepDuration is how long cases took over one step.
 type VettingStepDuration struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2987,7 +3483,7 @@ type VettingStepDuration struct {
 
 func (x *VettingStepDuration) Reset() {
 	*x = VettingStepDuration{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[36]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2999,7 +3495,7 @@ func (x *VettingStepDuration) String() string {
 func (*VettingStepDuration) ProtoMessage() {}
 
 func (x *VettingStepDuration) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[36]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3012,7 +3508,7 @@ func (x *VettingStepDuration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VettingStepDuration.ProtoReflect.Descriptor instead.
 func (*VettingStepDuration) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{36}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *VettingStepDuration) GetStep() VettingStep {
@@ -3042,7 +3538,7 @@ type BlockedDuration struct {
 
 func (x *BlockedDuration) Reset() {
 	*x = BlockedDuration{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[37]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3054,7 +3550,7 @@ func (x *BlockedDuration) String() string {
 func (*BlockedDuration) ProtoMessage() {}
 
 func (x *BlockedDuration) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[37]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3067,7 +3563,7 @@ func (x *BlockedDuration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockedDuration.ProtoReflect.Descriptor instead.
 func (*BlockedDuration) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{37}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *BlockedDuration) GetReason() v1.BlockReason {
@@ -3099,7 +3595,7 @@ type GetVettingDurationsRequest struct {
 
 func (x *GetVettingDurationsRequest) Reset() {
 	*x = GetVettingDurationsRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[38]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3111,7 +3607,7 @@ func (x *GetVettingDurationsRequest) String() string {
 func (*GetVettingDurationsRequest) ProtoMessage() {}
 
 func (x *GetVettingDurationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[38]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3124,7 +3620,7 @@ func (x *GetVettingDurationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVettingDurationsRequest.ProtoReflect.Descriptor instead.
 func (*GetVettingDurationsRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{38}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GetVettingDurationsRequest) GetRegion() string {
@@ -3173,7 +3669,7 @@ type GetVettingDurationsResponse struct {
 
 func (x *GetVettingDurationsResponse) Reset() {
 	*x = GetVettingDurationsResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[39]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3185,7 +3681,7 @@ func (x *GetVettingDurationsResponse) String() string {
 func (*GetVettingDurationsResponse) ProtoMessage() {}
 
 func (x *GetVettingDurationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[39]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3198,7 +3694,7 @@ func (x *GetVettingDurationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVettingDurationsResponse.ProtoReflect.Descriptor instead.
 func (*GetVettingDurationsResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{39}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GetVettingDurationsResponse) GetSteps() []*VettingStepDuration {
@@ -3233,7 +3729,7 @@ type GetReasonBreakdownRequest struct {
 
 func (x *GetReasonBreakdownRequest) Reset() {
 	*x = GetReasonBreakdownRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[40]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3245,7 +3741,7 @@ func (x *GetReasonBreakdownRequest) String() string {
 func (*GetReasonBreakdownRequest) ProtoMessage() {}
 
 func (x *GetReasonBreakdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[40]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3258,7 +3754,7 @@ func (x *GetReasonBreakdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReasonBreakdownRequest.ProtoReflect.Descriptor instead.
 func (*GetReasonBreakdownRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{40}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetReasonBreakdownRequest) GetRegion() string {
@@ -3322,7 +3818,7 @@ type SourceBreakdown struct {
 
 func (x *SourceBreakdown) Reset() {
 	*x = SourceBreakdown{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[41]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3334,7 +3830,7 @@ func (x *SourceBreakdown) String() string {
 func (*SourceBreakdown) ProtoMessage() {}
 
 func (x *SourceBreakdown) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[41]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3347,7 +3843,7 @@ func (x *SourceBreakdown) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SourceBreakdown.ProtoReflect.Descriptor instead.
 func (*SourceBreakdown) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{41}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *SourceBreakdown) GetSource() string {
@@ -3398,7 +3894,7 @@ type ReasonCount struct {
 
 func (x *ReasonCount) Reset() {
 	*x = ReasonCount{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[42]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3410,7 +3906,7 @@ func (x *ReasonCount) String() string {
 func (*ReasonCount) ProtoMessage() {}
 
 func (x *ReasonCount) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[42]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3423,7 +3919,7 @@ func (x *ReasonCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReasonCount.ProtoReflect.Descriptor instead.
 func (*ReasonCount) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{42}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ReasonCount) GetKind() ExitKind {
@@ -3475,7 +3971,7 @@ type GetReasonBreakdownResponse struct {
 
 func (x *GetReasonBreakdownResponse) Reset() {
 	*x = GetReasonBreakdownResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[43]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3487,7 +3983,7 @@ func (x *GetReasonBreakdownResponse) String() string {
 func (*GetReasonBreakdownResponse) ProtoMessage() {}
 
 func (x *GetReasonBreakdownResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[43]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3500,7 +3996,7 @@ func (x *GetReasonBreakdownResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReasonBreakdownResponse.ProtoReflect.Descriptor instead.
 func (*GetReasonBreakdownResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{43}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GetReasonBreakdownResponse) GetApplications() int32 {
@@ -3734,6 +4230,44 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"~\n" +
 	"\x13GetWorkloadResponse\x126\n" +
 	"\x04rows\x18\x01 \x03(\v2\".recruitment.reporting.v1.WorkloadR\x04rows\x12/\n" +
+	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\x89\x02\n" +
+	"\x10CampaignProgress\x12\x16\n" +
+	"\x06region\x18\x01 \x01(\tR\x06region\x12\x14\n" +
+	"\x05posts\x18\x02 \x01(\x05R\x05posts\x12\"\n" +
+	"\fapplications\x18\x03 \x01(\x05R\fapplications\x12\x1f\n" +
+	"\vpassed_sift\x18\x04 \x01(\x05R\n" +
+	"passedSift\x12\x16\n" +
+	"\x06offers\x18\x05 \x01(\x05R\x06offers\x12\x1a\n" +
+	"\baccepted\x18\x06 \x01(\x05R\baccepted\x12\x18\n" +
+	"\astarted\x18\a \x01(\x05R\astarted\x12\x16\n" +
+	"\x06filled\x18\b \x01(\x05R\x06filled\x12\x1c\n" +
+	"\tremaining\x18\t \x01(\x05R\tremaining\"\xc7\x02\n" +
+	"\x0fCampaignSummary\x12\x1f\n" +
+	"\vcampaign_id\x18\x01 \x01(\tR\n" +
+	"campaignId\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x122\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x1e.recruitment.common.v1.JobRoleR\x04role\x12=\n" +
+	"\x06status\x18\x04 \x01(\x0e2%.recruitment.common.v1.CampaignStatusR\x06status\x126\n" +
+	"\bopens_on\x18\x05 \x01(\v2\x1b.recruitment.common.v1.DateR\aopensOn\x128\n" +
+	"\tcloses_on\x18\x06 \x01(\v2\x1b.recruitment.common.v1.DateR\bclosesOn\x12\x18\n" +
+	"\aregions\x18\a \x03(\tR\aregions\"n\n" +
+	"\x1aGetCampaignProgressRequest\x12\x1f\n" +
+	"\vcampaign_id\x18\x01 \x01(\tR\n" +
+	"campaignId\x12/\n" +
+	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\x9d\x02\n" +
+	"\x1bGetCampaignProgressResponse\x12E\n" +
+	"\bcampaign\x18\x01 \x01(\v2).recruitment.reporting.v1.CampaignSummaryR\bcampaign\x12D\n" +
+	"\aregions\x18\x02 \x03(\v2*.recruitment.reporting.v1.CampaignProgressR\aregions\x12@\n" +
+	"\x05total\x18\x03 \x01(\v2*.recruitment.reporting.v1.CampaignProgressR\x05total\x12/\n" +
+	"\x05as_of\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"f\n" +
+	"\x1bListCampaignProgressRequest\x12\x16\n" +
+	"\x06region\x18\x01 \x01(\tR\x06region\x12/\n" +
+	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\x9f\x01\n" +
+	"\x0eRegionCampaign\x12E\n" +
+	"\bcampaign\x18\x01 \x01(\v2).recruitment.reporting.v1.CampaignSummaryR\bcampaign\x12F\n" +
+	"\bprogress\x18\x02 \x01(\v2*.recruitment.reporting.v1.CampaignProgressR\bprogress\"\x97\x01\n" +
+	"\x1cListCampaignProgressResponse\x12F\n" +
+	"\tcampaigns\x18\x01 \x03(\v2(.recruitment.reporting.v1.RegionCampaignR\tcampaigns\x12/\n" +
 	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\x8a\x01\n" +
 	"\x13VettingStepDuration\x129\n" +
 	"\x04step\x18\x01 \x01(\x0e2%.recruitment.reporting.v1.VettingStepR\x04step\x128\n" +
@@ -3814,7 +4348,7 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x1aEXIT_KIND_INTERVIEW_FAILED\x10\x02\x12\x17\n" +
 	"\x13EXIT_KIND_WITHDRAWN\x10\x03\x12\x1c\n" +
 	"\x18EXIT_KIND_OFFER_DECLINED\x10\x04\x12\x1d\n" +
-	"\x19EXIT_KIND_OFFER_WITHDRAWN\x10\x052\xa8\r\n" +
+	"\x19EXIT_KIND_OFFER_WITHDRAWN\x10\x052\xb5\x0f\n" +
 	"\x10ReportingService\x12\x82\x01\n" +
 	"\x13ListStuckCandidates\x124.recruitment.reporting.v1.ListStuckCandidatesRequest\x1a5.recruitment.reporting.v1.ListStuckCandidatesResponse\x12p\n" +
 	"\rGetTimeToHire\x12..recruitment.reporting.v1.GetTimeToHireRequest\x1a/.recruitment.reporting.v1.GetTimeToHireResponse\x12d\n" +
@@ -3829,7 +4363,9 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\vListMyCases\x12,.recruitment.reporting.v1.ListMyCasesRequest\x1a-.recruitment.reporting.v1.ListMyCasesResponse\x12j\n" +
 	"\vGetWorkload\x12,.recruitment.reporting.v1.GetWorkloadRequest\x1a-.recruitment.reporting.v1.GetWorkloadResponse\x12\x88\x01\n" +
 	"\x15ListOutstandingChecks\x126.recruitment.reporting.v1.ListOutstandingChecksRequest\x1a7.recruitment.reporting.v1.ListOutstandingChecksResponse\x12\x7f\n" +
-	"\x12GetReasonBreakdown\x123.recruitment.reporting.v1.GetReasonBreakdownRequest\x1a4.recruitment.reporting.v1.GetReasonBreakdownResponseB\x8a\x02\n" +
+	"\x12GetReasonBreakdown\x123.recruitment.reporting.v1.GetReasonBreakdownRequest\x1a4.recruitment.reporting.v1.GetReasonBreakdownResponse\x12\x82\x01\n" +
+	"\x13GetCampaignProgress\x124.recruitment.reporting.v1.GetCampaignProgressRequest\x1a5.recruitment.reporting.v1.GetCampaignProgressResponse\x12\x85\x01\n" +
+	"\x14ListCampaignProgress\x125.recruitment.reporting.v1.ListCampaignProgressRequest\x1a6.recruitment.reporting.v1.ListCampaignProgressResponseB\x8a\x02\n" +
 	"\x1ccom.recruitment.reporting.v1B\x0eReportingProtoP\x01ZXgithub.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1;reportingv1\xa2\x02\x03RRX\xaa\x02\x18Recruitment.Reporting.V1\xca\x02\x18Recruitment\\Reporting\\V1\xe2\x02$Recruitment\\Reporting\\V1\\GPBMetadata\xea\x02\x1aRecruitment::Reporting::V1b\x06proto3"
 
 var (
@@ -3845,7 +4381,7 @@ func file_recruitment_reporting_v1_reporting_proto_rawDescGZIP() []byte {
 }
 
 var file_recruitment_reporting_v1_reporting_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_recruitment_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_recruitment_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
 var file_recruitment_reporting_v1_reporting_proto_goTypes = []any{
 	(Severity)(0),                         // 0: recruitment.reporting.v1.Severity
 	(StuckKind)(0),                        // 1: recruitment.reporting.v1.StuckKind
@@ -3890,143 +4426,169 @@ var file_recruitment_reporting_v1_reporting_proto_goTypes = []any{
 	(*Workload)(nil),                      // 40: recruitment.reporting.v1.Workload
 	(*GetWorkloadRequest)(nil),            // 41: recruitment.reporting.v1.GetWorkloadRequest
 	(*GetWorkloadResponse)(nil),           // 42: recruitment.reporting.v1.GetWorkloadResponse
-	(*VettingStepDuration)(nil),           // 43: recruitment.reporting.v1.VettingStepDuration
-	(*BlockedDuration)(nil),               // 44: recruitment.reporting.v1.BlockedDuration
-	(*GetVettingDurationsRequest)(nil),    // 45: recruitment.reporting.v1.GetVettingDurationsRequest
-	(*GetVettingDurationsResponse)(nil),   // 46: recruitment.reporting.v1.GetVettingDurationsResponse
-	(*GetReasonBreakdownRequest)(nil),     // 47: recruitment.reporting.v1.GetReasonBreakdownRequest
-	(*SourceBreakdown)(nil),               // 48: recruitment.reporting.v1.SourceBreakdown
-	(*ReasonCount)(nil),                   // 49: recruitment.reporting.v1.ReasonCount
-	(*GetReasonBreakdownResponse)(nil),    // 50: recruitment.reporting.v1.GetReasonBreakdownResponse
-	(v1.JobRole)(0),                       // 51: recruitment.common.v1.JobRole
-	(v1.Stage)(0),                         // 52: recruitment.common.v1.Stage
-	(*timestamppb.Timestamp)(nil),         // 53: google.protobuf.Timestamp
-	(v1.BlockReason)(0),                   // 54: recruitment.common.v1.BlockReason
-	(*v1.Date)(nil),                       // 55: recruitment.common.v1.Date
-	(v1.OfferCondition)(0),                // 56: recruitment.common.v1.OfferCondition
-	(*ListOutstandingChecksRequest)(nil),  // 57: recruitment.reporting.v1.ListOutstandingChecksRequest
-	(*ListOutstandingChecksResponse)(nil), // 58: recruitment.reporting.v1.ListOutstandingChecksResponse
+	(*CampaignProgress)(nil),              // 43: recruitment.reporting.v1.CampaignProgress
+	(*CampaignSummary)(nil),               // 44: recruitment.reporting.v1.CampaignSummary
+	(*GetCampaignProgressRequest)(nil),    // 45: recruitment.reporting.v1.GetCampaignProgressRequest
+	(*GetCampaignProgressResponse)(nil),   // 46: recruitment.reporting.v1.GetCampaignProgressResponse
+	(*ListCampaignProgressRequest)(nil),   // 47: recruitment.reporting.v1.ListCampaignProgressRequest
+	(*RegionCampaign)(nil),                // 48: recruitment.reporting.v1.RegionCampaign
+	(*ListCampaignProgressResponse)(nil),  // 49: recruitment.reporting.v1.ListCampaignProgressResponse
+	(*VettingStepDuration)(nil),           // 50: recruitment.reporting.v1.VettingStepDuration
+	(*BlockedDuration)(nil),               // 51: recruitment.reporting.v1.BlockedDuration
+	(*GetVettingDurationsRequest)(nil),    // 52: recruitment.reporting.v1.GetVettingDurationsRequest
+	(*GetVettingDurationsResponse)(nil),   // 53: recruitment.reporting.v1.GetVettingDurationsResponse
+	(*GetReasonBreakdownRequest)(nil),     // 54: recruitment.reporting.v1.GetReasonBreakdownRequest
+	(*SourceBreakdown)(nil),               // 55: recruitment.reporting.v1.SourceBreakdown
+	(*ReasonCount)(nil),                   // 56: recruitment.reporting.v1.ReasonCount
+	(*GetReasonBreakdownResponse)(nil),    // 57: recruitment.reporting.v1.GetReasonBreakdownResponse
+	(v1.JobRole)(0),                       // 58: recruitment.common.v1.JobRole
+	(v1.Stage)(0),                         // 59: recruitment.common.v1.Stage
+	(*timestamppb.Timestamp)(nil),         // 60: google.protobuf.Timestamp
+	(v1.BlockReason)(0),                   // 61: recruitment.common.v1.BlockReason
+	(*v1.Date)(nil),                       // 62: recruitment.common.v1.Date
+	(v1.OfferCondition)(0),                // 63: recruitment.common.v1.OfferCondition
+	(v1.CampaignStatus)(0),                // 64: recruitment.common.v1.CampaignStatus
+	(*ListOutstandingChecksRequest)(nil),  // 65: recruitment.reporting.v1.ListOutstandingChecksRequest
+	(*ListOutstandingChecksResponse)(nil), // 66: recruitment.reporting.v1.ListOutstandingChecksResponse
 }
 var file_recruitment_reporting_v1_reporting_proto_depIdxs = []int32{
-	51,  // 0: recruitment.reporting.v1.StuckCandidate.role:type_name -> recruitment.common.v1.JobRole
-	52,  // 1: recruitment.reporting.v1.StuckCandidate.stage:type_name -> recruitment.common.v1.Stage
+	58,  // 0: recruitment.reporting.v1.StuckCandidate.role:type_name -> recruitment.common.v1.JobRole
+	59,  // 1: recruitment.reporting.v1.StuckCandidate.stage:type_name -> recruitment.common.v1.Stage
 	1,   // 2: recruitment.reporting.v1.StuckCandidate.kind:type_name -> recruitment.reporting.v1.StuckKind
-	53,  // 3: recruitment.reporting.v1.StuckCandidate.since:type_name -> google.protobuf.Timestamp
+	60,  // 3: recruitment.reporting.v1.StuckCandidate.since:type_name -> google.protobuf.Timestamp
 	0,   // 4: recruitment.reporting.v1.StuckCandidate.severity:type_name -> recruitment.reporting.v1.Severity
-	54,  // 5: recruitment.reporting.v1.StuckCandidate.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	61,  // 5: recruitment.reporting.v1.StuckCandidate.blocked_reason:type_name -> recruitment.common.v1.BlockReason
 	2,   // 6: recruitment.reporting.v1.StuckCandidate.next_actor:type_name -> recruitment.reporting.v1.NextActor
-	52,  // 7: recruitment.reporting.v1.ListStuckCandidatesRequest.stage:type_name -> recruitment.common.v1.Stage
+	59,  // 7: recruitment.reporting.v1.ListStuckCandidatesRequest.stage:type_name -> recruitment.common.v1.Stage
 	0,   // 8: recruitment.reporting.v1.ListStuckCandidatesRequest.severity:type_name -> recruitment.reporting.v1.Severity
-	53,  // 9: recruitment.reporting.v1.ListStuckCandidatesRequest.as_of:type_name -> google.protobuf.Timestamp
-	51,  // 10: recruitment.reporting.v1.ListStuckCandidatesRequest.role:type_name -> recruitment.common.v1.JobRole
+	60,  // 9: recruitment.reporting.v1.ListStuckCandidatesRequest.as_of:type_name -> google.protobuf.Timestamp
+	58,  // 10: recruitment.reporting.v1.ListStuckCandidatesRequest.role:type_name -> recruitment.common.v1.JobRole
 	1,   // 11: recruitment.reporting.v1.ListStuckCandidatesRequest.kind:type_name -> recruitment.reporting.v1.StuckKind
-	54,  // 12: recruitment.reporting.v1.ListStuckCandidatesRequest.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	61,  // 12: recruitment.reporting.v1.ListStuckCandidatesRequest.blocked_reason:type_name -> recruitment.common.v1.BlockReason
 	7,   // 13: recruitment.reporting.v1.ListStuckCandidatesResponse.candidates:type_name -> recruitment.reporting.v1.StuckCandidate
 	3,   // 14: recruitment.reporting.v1.MeasureResult.measure:type_name -> recruitment.reporting.v1.Measure
 	10,  // 15: recruitment.reporting.v1.MeasureResult.calendar_days:type_name -> recruitment.reporting.v1.Statistics
 	10,  // 16: recruitment.reporting.v1.MeasureResult.working_days:type_name -> recruitment.reporting.v1.Statistics
 	12,  // 17: recruitment.reporting.v1.MeasureResult.weekly_trend:type_name -> recruitment.reporting.v1.WeeklyTrend
-	55,  // 18: recruitment.reporting.v1.WeeklyTrend.first_week:type_name -> recruitment.common.v1.Date
-	51,  // 19: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
-	53,  // 20: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
-	53,  // 21: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
+	62,  // 18: recruitment.reporting.v1.WeeklyTrend.first_week:type_name -> recruitment.common.v1.Date
+	58,  // 19: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
+	60,  // 20: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
+	60,  // 21: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
 	11,  // 22: recruitment.reporting.v1.GetTimeToHireResponse.measures:type_name -> recruitment.reporting.v1.MeasureResult
-	52,  // 23: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
+	59,  // 23: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
 	15,  // 24: recruitment.reporting.v1.GetFunnelResponse.stages:type_name -> recruitment.reporting.v1.FunnelStage
-	52,  // 25: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
+	59,  // 25: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
 	10,  // 26: recruitment.reporting.v1.StageDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	53,  // 27: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
-	53,  // 28: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
-	51,  // 29: recruitment.reporting.v1.GetStageDurationsRequest.role:type_name -> recruitment.common.v1.JobRole
+	60,  // 27: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
+	60,  // 28: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
+	58,  // 29: recruitment.reporting.v1.GetStageDurationsRequest.role:type_name -> recruitment.common.v1.JobRole
 	18,  // 30: recruitment.reporting.v1.GetStageDurationsResponse.stages:type_name -> recruitment.reporting.v1.StageDuration
 	21,  // 31: recruitment.reporting.v1.GetStageDurationsResponse.checks:type_name -> recruitment.reporting.v1.CheckDuration
-	56,  // 32: recruitment.reporting.v1.CheckDuration.check:type_name -> recruitment.common.v1.OfferCondition
+	63,  // 32: recruitment.reporting.v1.CheckDuration.check:type_name -> recruitment.common.v1.OfferCondition
 	10,  // 33: recruitment.reporting.v1.CheckDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	52,  // 34: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
+	59,  // 34: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
 	22,  // 35: recruitment.reporting.v1.RegionSummary.stage_counts:type_name -> recruitment.reporting.v1.StageCount
-	53,  // 36: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
-	53,  // 37: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
+	60,  // 36: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
+	60,  // 37: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
 	23,  // 38: recruitment.reporting.v1.GetRegionSummaryResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	53,  // 39: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
+	60,  // 39: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
 	23,  // 40: recruitment.reporting.v1.ListRegionSummariesResponse.summaries:type_name -> recruitment.reporting.v1.RegionSummary
 	23,  // 41: recruitment.reporting.v1.WatchRegionResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	52,  // 42: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
+	59,  // 42: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
 	30,  // 43: recruitment.reporting.v1.Thresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
 	32,  // 44: recruitment.reporting.v1.Thresholds.roles:type_name -> recruitment.reporting.v1.RoleThresholds
-	51,  // 45: recruitment.reporting.v1.RoleThresholds.role:type_name -> recruitment.common.v1.JobRole
+	58,  // 45: recruitment.reporting.v1.RoleThresholds.role:type_name -> recruitment.common.v1.JobRole
 	30,  // 46: recruitment.reporting.v1.RoleThresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
 	31,  // 47: recruitment.reporting.v1.GetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
 	31,  // 48: recruitment.reporting.v1.SetThresholdsRequest.thresholds:type_name -> recruitment.reporting.v1.Thresholds
 	31,  // 49: recruitment.reporting.v1.SetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	51,  // 50: recruitment.reporting.v1.MyCase.role:type_name -> recruitment.common.v1.JobRole
-	52,  // 51: recruitment.reporting.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
+	58,  // 50: recruitment.reporting.v1.MyCase.role:type_name -> recruitment.common.v1.JobRole
+	59,  // 51: recruitment.reporting.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
 	4,   // 52: recruitment.reporting.v1.MyCase.record:type_name -> recruitment.reporting.v1.CaseRecord
-	53,  // 53: recruitment.reporting.v1.MyCase.since:type_name -> google.protobuf.Timestamp
+	60,  // 53: recruitment.reporting.v1.MyCase.since:type_name -> google.protobuf.Timestamp
 	0,   // 54: recruitment.reporting.v1.MyCase.severity:type_name -> recruitment.reporting.v1.Severity
 	0,   // 55: recruitment.reporting.v1.MyCase.next_threshold:type_name -> recruitment.reporting.v1.Severity
-	53,  // 56: recruitment.reporting.v1.MyCase.next_threshold_at:type_name -> google.protobuf.Timestamp
+	60,  // 56: recruitment.reporting.v1.MyCase.next_threshold_at:type_name -> google.protobuf.Timestamp
 	1,   // 57: recruitment.reporting.v1.MyCase.kind:type_name -> recruitment.reporting.v1.StuckKind
-	54,  // 58: recruitment.reporting.v1.MyCase.blocked_reason:type_name -> recruitment.common.v1.BlockReason
-	53,  // 59: recruitment.reporting.v1.ListMyCasesRequest.as_of:type_name -> google.protobuf.Timestamp
+	61,  // 58: recruitment.reporting.v1.MyCase.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	60,  // 59: recruitment.reporting.v1.ListMyCasesRequest.as_of:type_name -> google.protobuf.Timestamp
 	37,  // 60: recruitment.reporting.v1.ListMyCasesResponse.cases:type_name -> recruitment.reporting.v1.MyCase
 	2,   // 61: recruitment.reporting.v1.Workload.actor:type_name -> recruitment.reporting.v1.NextActor
-	53,  // 62: recruitment.reporting.v1.Workload.oldest_since:type_name -> google.protobuf.Timestamp
-	53,  // 63: recruitment.reporting.v1.GetWorkloadRequest.as_of:type_name -> google.protobuf.Timestamp
+	60,  // 62: recruitment.reporting.v1.Workload.oldest_since:type_name -> google.protobuf.Timestamp
+	60,  // 63: recruitment.reporting.v1.GetWorkloadRequest.as_of:type_name -> google.protobuf.Timestamp
 	40,  // 64: recruitment.reporting.v1.GetWorkloadResponse.rows:type_name -> recruitment.reporting.v1.Workload
-	53,  // 65: recruitment.reporting.v1.GetWorkloadResponse.as_of:type_name -> google.protobuf.Timestamp
-	5,   // 66: recruitment.reporting.v1.VettingStepDuration.step:type_name -> recruitment.reporting.v1.VettingStep
-	10,  // 67: recruitment.reporting.v1.VettingStepDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	54,  // 68: recruitment.reporting.v1.BlockedDuration.reason:type_name -> recruitment.common.v1.BlockReason
-	10,  // 69: recruitment.reporting.v1.BlockedDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	51,  // 70: recruitment.reporting.v1.GetVettingDurationsRequest.role:type_name -> recruitment.common.v1.JobRole
-	53,  // 71: recruitment.reporting.v1.GetVettingDurationsRequest.from:type_name -> google.protobuf.Timestamp
-	53,  // 72: recruitment.reporting.v1.GetVettingDurationsRequest.to:type_name -> google.protobuf.Timestamp
-	43,  // 73: recruitment.reporting.v1.GetVettingDurationsResponse.steps:type_name -> recruitment.reporting.v1.VettingStepDuration
-	44,  // 74: recruitment.reporting.v1.GetVettingDurationsResponse.blocked:type_name -> recruitment.reporting.v1.BlockedDuration
-	51,  // 75: recruitment.reporting.v1.GetReasonBreakdownRequest.role:type_name -> recruitment.common.v1.JobRole
-	53,  // 76: recruitment.reporting.v1.GetReasonBreakdownRequest.from:type_name -> google.protobuf.Timestamp
-	53,  // 77: recruitment.reporting.v1.GetReasonBreakdownRequest.to:type_name -> google.protobuf.Timestamp
-	15,  // 78: recruitment.reporting.v1.SourceBreakdown.stages:type_name -> recruitment.reporting.v1.FunnelStage
-	11,  // 79: recruitment.reporting.v1.SourceBreakdown.time_to_hire:type_name -> recruitment.reporting.v1.MeasureResult
-	11,  // 80: recruitment.reporting.v1.SourceBreakdown.application_to_start:type_name -> recruitment.reporting.v1.MeasureResult
-	6,   // 81: recruitment.reporting.v1.ReasonCount.kind:type_name -> recruitment.reporting.v1.ExitKind
-	52,  // 82: recruitment.reporting.v1.ReasonCount.stage:type_name -> recruitment.common.v1.Stage
-	10,  // 83: recruitment.reporting.v1.ReasonCount.days_to_exit:type_name -> recruitment.reporting.v1.Statistics
-	48,  // 84: recruitment.reporting.v1.GetReasonBreakdownResponse.sources:type_name -> recruitment.reporting.v1.SourceBreakdown
-	49,  // 85: recruitment.reporting.v1.GetReasonBreakdownResponse.reasons:type_name -> recruitment.reporting.v1.ReasonCount
-	8,   // 86: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
-	13,  // 87: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
-	16,  // 88: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
-	19,  // 89: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
-	45,  // 90: recruitment.reporting.v1.ReportingService.GetVettingDurations:input_type -> recruitment.reporting.v1.GetVettingDurationsRequest
-	24,  // 91: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
-	26,  // 92: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
-	28,  // 93: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
-	33,  // 94: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
-	35,  // 95: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
-	38,  // 96: recruitment.reporting.v1.ReportingService.ListMyCases:input_type -> recruitment.reporting.v1.ListMyCasesRequest
-	41,  // 97: recruitment.reporting.v1.ReportingService.GetWorkload:input_type -> recruitment.reporting.v1.GetWorkloadRequest
-	57,  // 98: recruitment.reporting.v1.ReportingService.ListOutstandingChecks:input_type -> recruitment.reporting.v1.ListOutstandingChecksRequest
-	47,  // 99: recruitment.reporting.v1.ReportingService.GetReasonBreakdown:input_type -> recruitment.reporting.v1.GetReasonBreakdownRequest
-	9,   // 100: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
-	14,  // 101: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
-	17,  // 102: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
-	20,  // 103: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
-	46,  // 104: recruitment.reporting.v1.ReportingService.GetVettingDurations:output_type -> recruitment.reporting.v1.GetVettingDurationsResponse
-	25,  // 105: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
-	27,  // 106: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
-	29,  // 107: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
-	34,  // 108: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
-	36,  // 109: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
-	39,  // 110: recruitment.reporting.v1.ReportingService.ListMyCases:output_type -> recruitment.reporting.v1.ListMyCasesResponse
-	42,  // 111: recruitment.reporting.v1.ReportingService.GetWorkload:output_type -> recruitment.reporting.v1.GetWorkloadResponse
-	58,  // 112: recruitment.reporting.v1.ReportingService.ListOutstandingChecks:output_type -> recruitment.reporting.v1.ListOutstandingChecksResponse
-	50,  // 113: recruitment.reporting.v1.ReportingService.GetReasonBreakdown:output_type -> recruitment.reporting.v1.GetReasonBreakdownResponse
-	100, // [100:114] is the sub-list for method output_type
-	86,  // [86:100] is the sub-list for method input_type
-	86,  // [86:86] is the sub-list for extension type_name
-	86,  // [86:86] is the sub-list for extension extendee
-	0,   // [0:86] is the sub-list for field type_name
+	60,  // 65: recruitment.reporting.v1.GetWorkloadResponse.as_of:type_name -> google.protobuf.Timestamp
+	58,  // 66: recruitment.reporting.v1.CampaignSummary.role:type_name -> recruitment.common.v1.JobRole
+	64,  // 67: recruitment.reporting.v1.CampaignSummary.status:type_name -> recruitment.common.v1.CampaignStatus
+	62,  // 68: recruitment.reporting.v1.CampaignSummary.opens_on:type_name -> recruitment.common.v1.Date
+	62,  // 69: recruitment.reporting.v1.CampaignSummary.closes_on:type_name -> recruitment.common.v1.Date
+	60,  // 70: recruitment.reporting.v1.GetCampaignProgressRequest.as_of:type_name -> google.protobuf.Timestamp
+	44,  // 71: recruitment.reporting.v1.GetCampaignProgressResponse.campaign:type_name -> recruitment.reporting.v1.CampaignSummary
+	43,  // 72: recruitment.reporting.v1.GetCampaignProgressResponse.regions:type_name -> recruitment.reporting.v1.CampaignProgress
+	43,  // 73: recruitment.reporting.v1.GetCampaignProgressResponse.total:type_name -> recruitment.reporting.v1.CampaignProgress
+	60,  // 74: recruitment.reporting.v1.GetCampaignProgressResponse.as_of:type_name -> google.protobuf.Timestamp
+	60,  // 75: recruitment.reporting.v1.ListCampaignProgressRequest.as_of:type_name -> google.protobuf.Timestamp
+	44,  // 76: recruitment.reporting.v1.RegionCampaign.campaign:type_name -> recruitment.reporting.v1.CampaignSummary
+	43,  // 77: recruitment.reporting.v1.RegionCampaign.progress:type_name -> recruitment.reporting.v1.CampaignProgress
+	48,  // 78: recruitment.reporting.v1.ListCampaignProgressResponse.campaigns:type_name -> recruitment.reporting.v1.RegionCampaign
+	60,  // 79: recruitment.reporting.v1.ListCampaignProgressResponse.as_of:type_name -> google.protobuf.Timestamp
+	5,   // 80: recruitment.reporting.v1.VettingStepDuration.step:type_name -> recruitment.reporting.v1.VettingStep
+	10,  // 81: recruitment.reporting.v1.VettingStepDuration.days:type_name -> recruitment.reporting.v1.Statistics
+	61,  // 82: recruitment.reporting.v1.BlockedDuration.reason:type_name -> recruitment.common.v1.BlockReason
+	10,  // 83: recruitment.reporting.v1.BlockedDuration.days:type_name -> recruitment.reporting.v1.Statistics
+	58,  // 84: recruitment.reporting.v1.GetVettingDurationsRequest.role:type_name -> recruitment.common.v1.JobRole
+	60,  // 85: recruitment.reporting.v1.GetVettingDurationsRequest.from:type_name -> google.protobuf.Timestamp
+	60,  // 86: recruitment.reporting.v1.GetVettingDurationsRequest.to:type_name -> google.protobuf.Timestamp
+	50,  // 87: recruitment.reporting.v1.GetVettingDurationsResponse.steps:type_name -> recruitment.reporting.v1.VettingStepDuration
+	51,  // 88: recruitment.reporting.v1.GetVettingDurationsResponse.blocked:type_name -> recruitment.reporting.v1.BlockedDuration
+	58,  // 89: recruitment.reporting.v1.GetReasonBreakdownRequest.role:type_name -> recruitment.common.v1.JobRole
+	60,  // 90: recruitment.reporting.v1.GetReasonBreakdownRequest.from:type_name -> google.protobuf.Timestamp
+	60,  // 91: recruitment.reporting.v1.GetReasonBreakdownRequest.to:type_name -> google.protobuf.Timestamp
+	15,  // 92: recruitment.reporting.v1.SourceBreakdown.stages:type_name -> recruitment.reporting.v1.FunnelStage
+	11,  // 93: recruitment.reporting.v1.SourceBreakdown.time_to_hire:type_name -> recruitment.reporting.v1.MeasureResult
+	11,  // 94: recruitment.reporting.v1.SourceBreakdown.application_to_start:type_name -> recruitment.reporting.v1.MeasureResult
+	6,   // 95: recruitment.reporting.v1.ReasonCount.kind:type_name -> recruitment.reporting.v1.ExitKind
+	59,  // 96: recruitment.reporting.v1.ReasonCount.stage:type_name -> recruitment.common.v1.Stage
+	10,  // 97: recruitment.reporting.v1.ReasonCount.days_to_exit:type_name -> recruitment.reporting.v1.Statistics
+	55,  // 98: recruitment.reporting.v1.GetReasonBreakdownResponse.sources:type_name -> recruitment.reporting.v1.SourceBreakdown
+	56,  // 99: recruitment.reporting.v1.GetReasonBreakdownResponse.reasons:type_name -> recruitment.reporting.v1.ReasonCount
+	8,   // 100: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
+	13,  // 101: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
+	16,  // 102: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
+	19,  // 103: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
+	52,  // 104: recruitment.reporting.v1.ReportingService.GetVettingDurations:input_type -> recruitment.reporting.v1.GetVettingDurationsRequest
+	24,  // 105: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
+	26,  // 106: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
+	28,  // 107: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
+	33,  // 108: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
+	35,  // 109: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
+	38,  // 110: recruitment.reporting.v1.ReportingService.ListMyCases:input_type -> recruitment.reporting.v1.ListMyCasesRequest
+	41,  // 111: recruitment.reporting.v1.ReportingService.GetWorkload:input_type -> recruitment.reporting.v1.GetWorkloadRequest
+	65,  // 112: recruitment.reporting.v1.ReportingService.ListOutstandingChecks:input_type -> recruitment.reporting.v1.ListOutstandingChecksRequest
+	54,  // 113: recruitment.reporting.v1.ReportingService.GetReasonBreakdown:input_type -> recruitment.reporting.v1.GetReasonBreakdownRequest
+	45,  // 114: recruitment.reporting.v1.ReportingService.GetCampaignProgress:input_type -> recruitment.reporting.v1.GetCampaignProgressRequest
+	47,  // 115: recruitment.reporting.v1.ReportingService.ListCampaignProgress:input_type -> recruitment.reporting.v1.ListCampaignProgressRequest
+	9,   // 116: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
+	14,  // 117: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
+	17,  // 118: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
+	20,  // 119: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
+	53,  // 120: recruitment.reporting.v1.ReportingService.GetVettingDurations:output_type -> recruitment.reporting.v1.GetVettingDurationsResponse
+	25,  // 121: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
+	27,  // 122: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
+	29,  // 123: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
+	34,  // 124: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
+	36,  // 125: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
+	39,  // 126: recruitment.reporting.v1.ReportingService.ListMyCases:output_type -> recruitment.reporting.v1.ListMyCasesResponse
+	42,  // 127: recruitment.reporting.v1.ReportingService.GetWorkload:output_type -> recruitment.reporting.v1.GetWorkloadResponse
+	66,  // 128: recruitment.reporting.v1.ReportingService.ListOutstandingChecks:output_type -> recruitment.reporting.v1.ListOutstandingChecksResponse
+	57,  // 129: recruitment.reporting.v1.ReportingService.GetReasonBreakdown:output_type -> recruitment.reporting.v1.GetReasonBreakdownResponse
+	46,  // 130: recruitment.reporting.v1.ReportingService.GetCampaignProgress:output_type -> recruitment.reporting.v1.GetCampaignProgressResponse
+	49,  // 131: recruitment.reporting.v1.ReportingService.ListCampaignProgress:output_type -> recruitment.reporting.v1.ListCampaignProgressResponse
+	116, // [116:132] is the sub-list for method output_type
+	100, // [100:116] is the sub-list for method input_type
+	100, // [100:100] is the sub-list for extension type_name
+	100, // [100:100] is the sub-list for extension extendee
+	0,   // [0:100] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_reporting_v1_reporting_proto_init() }
@@ -4041,7 +4603,7 @@ func file_recruitment_reporting_v1_reporting_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_reporting_v1_reporting_proto_rawDesc), len(file_recruitment_reporting_v1_reporting_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   44,
+			NumMessages:   51,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -33,6 +33,8 @@ const (
 	ReportingService_GetWorkload_FullMethodName           = "/recruitment.reporting.v1.ReportingService/GetWorkload"
 	ReportingService_ListOutstandingChecks_FullMethodName = "/recruitment.reporting.v1.ReportingService/ListOutstandingChecks"
 	ReportingService_GetReasonBreakdown_FullMethodName    = "/recruitment.reporting.v1.ReportingService/GetReasonBreakdown"
+	ReportingService_GetCampaignProgress_FullMethodName   = "/recruitment.reporting.v1.ReportingService/GetCampaignProgress"
+	ReportingService_ListCampaignProgress_FullMethodName  = "/recruitment.reporting.v1.ReportingService/ListCampaignProgress"
 )
 
 // ReportingServiceClient is the client API for ReportingService service.
@@ -98,6 +100,14 @@ type ReportingServiceClient interface {
 	// lists read as other:<code> (docs/design.md, "Reasons and sources").
 	// Readers of the regions.
 	GetReasonBreakdown(ctx context.Context, in *GetReasonBreakdownRequest, opts ...grpc.CallOption) (*GetReasonBreakdownResponse, error)
+	// GetCampaignProgress returns a campaign's applications, sift passes,
+	// offers, acceptances, starts and posts filled and remaining, per region
+	// the caller holds, and in total only to a caller holding every region
+	// of the campaign (or an admin). Readers of a region of the campaign.
+	GetCampaignProgress(ctx context.Context, in *GetCampaignProgressRequest, opts ...grpc.CallOption) (*GetCampaignProgressResponse, error)
+	// ListCampaignProgress returns the progress in one region of every
+	// campaign that recruits there, newest first. Readers of the region.
+	ListCampaignProgress(ctx context.Context, in *ListCampaignProgressRequest, opts ...grpc.CallOption) (*ListCampaignProgressResponse, error)
 }
 
 type reportingServiceClient struct {
@@ -257,6 +267,26 @@ func (c *reportingServiceClient) GetReasonBreakdown(ctx context.Context, in *Get
 	return out, nil
 }
 
+func (c *reportingServiceClient) GetCampaignProgress(ctx context.Context, in *GetCampaignProgressRequest, opts ...grpc.CallOption) (*GetCampaignProgressResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCampaignProgressResponse)
+	err := c.cc.Invoke(ctx, ReportingService_GetCampaignProgress_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *reportingServiceClient) ListCampaignProgress(ctx context.Context, in *ListCampaignProgressRequest, opts ...grpc.CallOption) (*ListCampaignProgressResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCampaignProgressResponse)
+	err := c.cc.Invoke(ctx, ReportingService_ListCampaignProgress_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ReportingServiceServer is the server API for ReportingService service.
 // All implementations must embed UnimplementedReportingServiceServer
 // for forward compatibility.
@@ -320,6 +350,14 @@ type ReportingServiceServer interface {
 	// lists read as other:<code> (docs/design.md, "Reasons and sources").
 	// Readers of the regions.
 	GetReasonBreakdown(context.Context, *GetReasonBreakdownRequest) (*GetReasonBreakdownResponse, error)
+	// GetCampaignProgress returns a campaign's applications, sift passes,
+	// offers, acceptances, starts and posts filled and remaining, per region
+	// the caller holds, and in total only to a caller holding every region
+	// of the campaign (or an admin). Readers of a region of the campaign.
+	GetCampaignProgress(context.Context, *GetCampaignProgressRequest) (*GetCampaignProgressResponse, error)
+	// ListCampaignProgress returns the progress in one region of every
+	// campaign that recruits there, newest first. Readers of the region.
+	ListCampaignProgress(context.Context, *ListCampaignProgressRequest) (*ListCampaignProgressResponse, error)
 	mustEmbedUnimplementedReportingServiceServer()
 }
 
@@ -371,6 +409,12 @@ func (UnimplementedReportingServiceServer) ListOutstandingChecks(context.Context
 }
 func (UnimplementedReportingServiceServer) GetReasonBreakdown(context.Context, *GetReasonBreakdownRequest) (*GetReasonBreakdownResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetReasonBreakdown not implemented")
+}
+func (UnimplementedReportingServiceServer) GetCampaignProgress(context.Context, *GetCampaignProgressRequest) (*GetCampaignProgressResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCampaignProgress not implemented")
+}
+func (UnimplementedReportingServiceServer) ListCampaignProgress(context.Context, *ListCampaignProgressRequest) (*ListCampaignProgressResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCampaignProgress not implemented")
 }
 func (UnimplementedReportingServiceServer) mustEmbedUnimplementedReportingServiceServer() {}
 func (UnimplementedReportingServiceServer) testEmbeddedByValue()                          {}
@@ -638,6 +682,42 @@ func _ReportingService_GetReasonBreakdown_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ReportingService_GetCampaignProgress_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCampaignProgressRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportingServiceServer).GetCampaignProgress(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportingService_GetCampaignProgress_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportingServiceServer).GetCampaignProgress(ctx, req.(*GetCampaignProgressRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ReportingService_ListCampaignProgress_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCampaignProgressRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportingServiceServer).ListCampaignProgress(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportingService_ListCampaignProgress_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportingServiceServer).ListCampaignProgress(ctx, req.(*ListCampaignProgressRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ReportingService_ServiceDesc is the grpc.ServiceDesc for ReportingService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -696,6 +776,14 @@ var ReportingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetReasonBreakdown",
 			Handler:    _ReportingService_GetReasonBreakdown_Handler,
+		},
+		{
+			MethodName: "GetCampaignProgress",
+			Handler:    _ReportingService_GetCampaignProgress_Handler,
+		},
+		{
+			MethodName: "ListCampaignProgress",
+			Handler:    _ReportingService_ListCampaignProgress_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
