@@ -122,47 +122,15 @@ func (a *App) Apply(ev *eventsv1.Event) bool {
 		changed = a.imported(p.OfferAccepted.GetImported()) || changed
 	case *eventsv1.Event_OfferDeclined, *eventsv1.Event_OfferWithdrawn:
 		changed = earliest(&a.WithdrawnAt, at) || changed
-	case *eventsv1.Event_OfferStartDateSet:
-		if ev.GetAggregateVersion() > a.OffersVersion {
-			a.OffersVersion = ev.GetAggregateVersion()
-			a.setStart(p.OfferStartDateSet.GetStartDate(), p.OfferStartDateSet.GetSubjectToVetting(), p.OfferStartDateSet.GetVettingDueBy())
-			changed = true
-		}
 	case *eventsv1.Event_CandidateStarted:
 		changed = earliest(&a.StartedAt, at) || changed
-		if ev.GetAggregateVersion() > a.OffersVersion {
-			a.OffersVersion = ev.GetAggregateVersion()
-			a.setStart(p.CandidateStarted.GetStartDate(), p.CandidateStarted.GetSubjectToVetting(), p.CandidateStarted.GetVettingDueBy())
-			changed = true
-		}
 	case *eventsv1.Event_VettingCleared:
 		changed = earliest(&a.VettingClearedAt, at) || changed
-		changed = a.vetting(ev, false, 0, at) || changed
-	case *eventsv1.Event_VettingBlocked:
-		changed = a.vetting(ev, true, p.VettingBlocked.GetReason(), at) || changed
-	case *eventsv1.Event_InterviewScheduled:
-		if when := p.InterviewScheduled.GetScheduledFor(); when != nil && ev.GetAggregateVersion() > a.InterviewVersion {
-			t := when.AsTime().UTC()
-			a.InterviewAt, a.InterviewVersion = &t, ev.GetAggregateVersion()
-			changed = true
-		}
 	case *eventsv1.Event_VettingFormsReceived:
 		changed = earliest(&a.VettingFormsReceivedAt, at) || changed
-		changed = a.vetting(ev, false, 0, at) || changed
-	case *eventsv1.Event_VettingOpened, *eventsv1.Event_VettingUnblocked, *eventsv1.Event_VettingFailed:
-		changed = a.vetting(ev, false, 0, at) || changed
-	case *eventsv1.Event_SiftAssigned:
-		changed = assign(&a.SiftAssignee, &a.SiftAssigneeVersion, ev, p.SiftAssigned.GetAssignee()) || changed
-	case *eventsv1.Event_SiftUnassigned:
-		changed = assign(&a.SiftAssignee, &a.SiftAssigneeVersion, ev, "") || changed
-	case *eventsv1.Event_OfferAssigned:
-		changed = assign(&a.OfferAssignee, &a.OfferAssigneeVersion, ev, p.OfferAssigned.GetAssignee()) || changed
-	case *eventsv1.Event_OfferUnassigned:
-		changed = assign(&a.OfferAssignee, &a.OfferAssigneeVersion, ev, "") || changed
-	case *eventsv1.Event_VettingAssigned:
-		changed = assign(&a.VettingAssignee, &a.VettingAssigneeVersion, ev, p.VettingAssigned.GetAssignee()) || changed
-	case *eventsv1.Event_VettingUnassigned:
-		changed = assign(&a.VettingAssignee, &a.VettingAssigneeVersion, ev, "") || changed
+	}
+	if c, ok := ChangeOf(ev); ok {
+		changed = a.change(c) || changed
 	}
 	return changed
 }
@@ -201,32 +169,6 @@ func (a *App) reject(at time.Time, stage commonv1.Stage) bool {
 		return false
 	}
 	a.RejectedAt, a.RejectedStage = &at, stage
-	return true
-}
-
-func (a *App) setStart(start *commonv1.Date, subject bool, due *commonv1.Date) {
-	a.StartDate, a.SubjectToVetting, a.VettingDueBy = date(start), subject, date(due)
-}
-
-func (a *App) vetting(ev *eventsv1.Event, blocked bool, reason commonv1.BlockReason, at time.Time) bool {
-	if ev.GetAggregateVersion() <= a.VettingVersion {
-		return false
-	}
-	a.VettingVersion = ev.GetAggregateVersion()
-	a.VettingBlocked, a.BlockedReason, a.BlockedSince = blocked, reason, nil
-	if blocked {
-		a.BlockedSince = &at
-	}
-	return true
-}
-
-// assign takes the assignee of an assignment event newer than the one
-// held (by the producer's version of the record).
-func assign(assignee *string, version *int64, ev *eventsv1.Event, to string) bool {
-	if ev.GetAggregateVersion() <= *version {
-		return false
-	}
-	*assignee, *version = to, ev.GetAggregateVersion()
 	return true
 }
 
