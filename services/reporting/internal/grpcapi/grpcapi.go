@@ -73,6 +73,13 @@ func (s *Server) asOf(ts *timestamppb.Timestamp) (time.Time, error) {
 	return t, err
 }
 
+// pointInTime is a request's as_of as the reports take it: chosen when
+// the request has one, else now.
+func (s *Server) pointInTime(ts *timestamppb.Timestamp) (report.AsOf, error) {
+	t, err := s.asOf(ts)
+	return report.AsOf{At: t, Chosen: ts != nil}, err
+}
+
 // ListStuckCandidates implements pb.ReportingServiceServer.
 func (s *Server) ListStuckCandidates(ctx context.Context, req *pb.ListStuckCandidatesRequest) (*pb.ListStuckCandidatesResponse, error) {
 	if _, err := region(ctx, req.GetRegion(), readers...); err != nil {
@@ -97,7 +104,7 @@ func (s *Server) ListStuckCandidates(ctx context.Context, req *pb.ListStuckCandi
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	f.AsOf, f.Limit = asOf, limit+1
+	f.AsOf, f.Chosen, f.Limit = asOf, req.GetAsOf() != nil, limit+1
 	if err := f.Resume(after); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -180,7 +187,11 @@ func (s *Server) GetTimeToHire(ctx context.Context, req *pb.GetTimeToHireRequest
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	ans, err := s.reports.TimeToHire(ctx, report.TimeToHireQuery{Regions: regions, CampaignID: req.GetCampaignId(), Role: req.GetRole(), Window: w})
+	at, err := s.pointInTime(req.GetAsOf())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	ans, err := s.reports.TimeToHire(ctx, report.TimeToHireQuery{Regions: regions, CampaignID: req.GetCampaignId(), Role: req.GetRole(), Window: w, AsOf: at})
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -221,7 +232,11 @@ func (s *Server) GetFunnel(ctx context.Context, req *pb.GetFunnelRequest) (*pb.G
 			return nil, s.toStatus(ctx, err)
 		}
 	}
-	stages, err := s.reports.Funnel(ctx, []string{req.GetRegion()}, req.GetCampaignId())
+	at, err := s.pointInTime(req.GetAsOf())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	stages, err := s.reports.Funnel(ctx, []string{req.GetRegion()}, req.GetCampaignId(), at)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -242,7 +257,11 @@ func (s *Server) GetStageDurations(ctx context.Context, req *pb.GetStageDuration
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	stages, err := s.reports.StageDurations(ctx, []string{req.GetRegion()}, w)
+	at, err := s.pointInTime(req.GetAsOf())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	stages, err := s.reports.StageDurations(ctx, []string{req.GetRegion()}, w, at)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -258,11 +277,11 @@ func (s *Server) GetRegionSummary(ctx context.Context, req *pb.GetRegionSummaryR
 	if _, err := region(ctx, req.GetRegion(), readers...); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	asOf, err := s.asOf(req.GetAsOf())
+	at, err := s.pointInTime(req.GetAsOf())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	sum, err := s.reports.Summary(ctx, req.GetRegion(), asOf)
+	sum, err := s.reports.Summary(ctx, req.GetRegion(), at)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -279,11 +298,11 @@ func (s *Server) ListRegionSummaries(ctx context.Context, req *pb.ListRegionSumm
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	asOf, err := s.asOf(req.GetAsOf())
+	at, err := s.pointInTime(req.GetAsOf())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	sums, err := s.reports.Summaries(ctx, regions, asOf)
+	sums, err := s.reports.Summaries(ctx, regions, at)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -307,7 +326,7 @@ func (s *Server) WatchRegion(req *pb.WatchRegionRequest, stream pb.ReportingServ
 	defer refresh.Stop()
 	var last *pb.RegionSummary
 	for {
-		sum, err := s.reports.Summary(ctx, req.GetRegion(), s.now().UTC())
+		sum, err := s.reports.Summary(ctx, req.GetRegion(), report.Live(s.now().UTC()))
 		if err != nil {
 			return s.toStatus(ctx, err)
 		}

@@ -905,8 +905,11 @@ type GetTimeToHireRequest struct {
 	CampaignId string     `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
 	Role       v1.JobRole `protobuf:"varint,3,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
 	// Window on the measure's end event; both optional.
-	From          *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=from,proto3" json:"from,omitempty"`
-	To            *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=to,proto3" json:"to,omitempty"`
+	From *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=from,proto3" json:"from,omitempty"`
+	To   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=to,proto3" json:"to,omitempty"`
+	// The measures as they stood then: those completed by as_of. Absent:
+	// now. A past as_of derives each application as it stood then.
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,180,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -972,6 +975,13 @@ func (x *GetTimeToHireRequest) GetFrom() *timestamppb.Timestamp {
 func (x *GetTimeToHireRequest) GetTo() *timestamppb.Timestamp {
 	if x != nil {
 		return x.To
+	}
+	return nil
+}
+
+func (x *GetTimeToHireRequest) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
 	}
 	return nil
 }
@@ -1111,9 +1121,11 @@ func (x *FunnelStage) GetWithdrawn() int32 {
 }
 
 type GetFunnelRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Region        string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
-	CampaignId    string                 `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Region     string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	CampaignId string                 `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	// The funnel as it stood then. Absent: now.
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,180,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1160,6 +1172,13 @@ func (x *GetFunnelRequest) GetCampaignId() string {
 		return x.CampaignId
 	}
 	return ""
+}
+
+func (x *GetFunnelRequest) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
 }
 
 type GetFunnelResponse struct {
@@ -1270,10 +1289,12 @@ func (x *StageDuration) GetCurrent() int32 {
 }
 
 type GetStageDurationsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Region        string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
-	From          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
-	To            *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Region string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	From   *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	To     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	// The durations and current counts as they stood then. Absent: now.
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,180,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1325,6 +1346,13 @@ func (x *GetStageDurationsRequest) GetFrom() *timestamppb.Timestamp {
 func (x *GetStageDurationsRequest) GetTo() *timestamppb.Timestamp {
 	if x != nil {
 		return x.To
+	}
+	return nil
+}
+
+func (x *GetStageDurationsRequest) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
 	}
 	return nil
 }
@@ -2769,14 +2797,15 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x05count\x18\x03 \x03(\x05R\x05count\x12\x12\n" +
 	"\x04mean\x18\x04 \x03(\x01R\x04mean\x12\x16\n" +
 	"\x06median\x18\x05 \x03(\x01R\x06median\x12\x10\n" +
-	"\x03p90\x18\x06 \x03(\x01R\x03p90\"\xdf\x01\n" +
+	"\x03p90\x18\x06 \x03(\x01R\x03p90\"\x91\x02\n" +
 	"\x14GetTimeToHireRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
 	"campaignId\x122\n" +
 	"\x04role\x18\x03 \x01(\x0e2\x1e.recruitment.common.v1.JobRoleR\x04role\x12.\n" +
 	"\x04from\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
-	"\x02to\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\"\xa1\x01\n" +
+	"\x02to\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\x120\n" +
+	"\x05as_of\x18\xb4\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\xa1\x01\n" +
 	"\x15GetTimeToHireResponse\x12C\n" +
 	"\bmeasures\x18\x01 \x03(\v2'.recruitment.reporting.v1.MeasureResultR\bmeasures\x12C\n" +
 	"\x1estarted_before_vetting_cleared\x18\x02 \x01(\x05R\x1bstartedBeforeVettingCleared\"\xcf\x01\n" +
@@ -2785,21 +2814,23 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\areached\x18\x02 \x01(\x05R\areached\x128\n" +
 	"\x18conversion_from_previous\x18\x03 \x01(\x01R\x16conversionFromPrevious\x12\x1a\n" +
 	"\brejected\x18\x04 \x01(\x05R\brejected\x12\x1c\n" +
-	"\twithdrawn\x18\x05 \x01(\x05R\twithdrawn\"K\n" +
+	"\twithdrawn\x18\x05 \x01(\x05R\twithdrawn\"}\n" +
 	"\x10GetFunnelRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
-	"campaignId\"R\n" +
+	"campaignId\x120\n" +
+	"\x05as_of\x18\xb4\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"R\n" +
 	"\x11GetFunnelResponse\x12=\n" +
 	"\x06stages\x18\x01 \x03(\v2%.recruitment.reporting.v1.FunnelStageR\x06stages\"\x97\x01\n" +
 	"\rStageDuration\x122\n" +
 	"\x05stage\x18\x01 \x01(\x0e2\x1c.recruitment.common.v1.StageR\x05stage\x128\n" +
 	"\x04days\x18\x02 \x01(\v2$.recruitment.reporting.v1.StatisticsR\x04days\x12\x18\n" +
-	"\acurrent\x18\x03 \x01(\x05R\acurrent\"\x8e\x01\n" +
+	"\acurrent\x18\x03 \x01(\x05R\acurrent\"\xc0\x01\n" +
 	"\x18GetStageDurationsRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12.\n" +
 	"\x04from\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
-	"\x02to\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\"\\\n" +
+	"\x02to\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\x120\n" +
+	"\x05as_of\x18\xb4\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\\\n" +
 	"\x19GetStageDurationsResponse\x12?\n" +
 	"\x06stages\x18\x01 \x03(\v2'.recruitment.reporting.v1.StageDurationR\x06stages\"V\n" +
 	"\n" +
@@ -3027,73 +3058,76 @@ var file_recruitment_reporting_v1_reporting_proto_depIdxs = []int32{
 	40, // 19: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
 	42, // 20: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
 	42, // 21: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
-	9,  // 22: recruitment.reporting.v1.GetTimeToHireResponse.measures:type_name -> recruitment.reporting.v1.MeasureResult
-	41, // 23: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
-	13, // 24: recruitment.reporting.v1.GetFunnelResponse.stages:type_name -> recruitment.reporting.v1.FunnelStage
-	41, // 25: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
-	8,  // 26: recruitment.reporting.v1.StageDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	42, // 27: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
-	42, // 28: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
-	16, // 29: recruitment.reporting.v1.GetStageDurationsResponse.stages:type_name -> recruitment.reporting.v1.StageDuration
-	41, // 30: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
-	19, // 31: recruitment.reporting.v1.RegionSummary.stage_counts:type_name -> recruitment.reporting.v1.StageCount
-	42, // 32: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
-	42, // 33: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
-	20, // 34: recruitment.reporting.v1.GetRegionSummaryResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	42, // 35: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
-	20, // 36: recruitment.reporting.v1.ListRegionSummariesResponse.summaries:type_name -> recruitment.reporting.v1.RegionSummary
-	20, // 37: recruitment.reporting.v1.WatchRegionResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	41, // 38: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
-	27, // 39: recruitment.reporting.v1.Thresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
-	29, // 40: recruitment.reporting.v1.Thresholds.roles:type_name -> recruitment.reporting.v1.RoleThresholds
-	40, // 41: recruitment.reporting.v1.RoleThresholds.role:type_name -> recruitment.common.v1.JobRole
-	27, // 42: recruitment.reporting.v1.RoleThresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
-	28, // 43: recruitment.reporting.v1.GetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	28, // 44: recruitment.reporting.v1.SetThresholdsRequest.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	28, // 45: recruitment.reporting.v1.SetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	40, // 46: recruitment.reporting.v1.MyCase.role:type_name -> recruitment.common.v1.JobRole
-	41, // 47: recruitment.reporting.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
-	4,  // 48: recruitment.reporting.v1.MyCase.record:type_name -> recruitment.reporting.v1.CaseRecord
-	42, // 49: recruitment.reporting.v1.MyCase.since:type_name -> google.protobuf.Timestamp
-	0,  // 50: recruitment.reporting.v1.MyCase.severity:type_name -> recruitment.reporting.v1.Severity
-	0,  // 51: recruitment.reporting.v1.MyCase.next_threshold:type_name -> recruitment.reporting.v1.Severity
-	42, // 52: recruitment.reporting.v1.MyCase.next_threshold_at:type_name -> google.protobuf.Timestamp
-	1,  // 53: recruitment.reporting.v1.MyCase.kind:type_name -> recruitment.reporting.v1.StuckKind
-	43, // 54: recruitment.reporting.v1.MyCase.blocked_reason:type_name -> recruitment.common.v1.BlockReason
-	42, // 55: recruitment.reporting.v1.ListMyCasesRequest.as_of:type_name -> google.protobuf.Timestamp
-	34, // 56: recruitment.reporting.v1.ListMyCasesResponse.cases:type_name -> recruitment.reporting.v1.MyCase
-	2,  // 57: recruitment.reporting.v1.Workload.actor:type_name -> recruitment.reporting.v1.NextActor
-	42, // 58: recruitment.reporting.v1.Workload.oldest_since:type_name -> google.protobuf.Timestamp
-	42, // 59: recruitment.reporting.v1.GetWorkloadRequest.as_of:type_name -> google.protobuf.Timestamp
-	37, // 60: recruitment.reporting.v1.GetWorkloadResponse.rows:type_name -> recruitment.reporting.v1.Workload
-	42, // 61: recruitment.reporting.v1.GetWorkloadResponse.as_of:type_name -> google.protobuf.Timestamp
-	6,  // 62: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
-	11, // 63: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
-	14, // 64: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
-	17, // 65: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
-	21, // 66: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
-	23, // 67: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
-	25, // 68: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
-	30, // 69: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
-	32, // 70: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
-	35, // 71: recruitment.reporting.v1.ReportingService.ListMyCases:input_type -> recruitment.reporting.v1.ListMyCasesRequest
-	38, // 72: recruitment.reporting.v1.ReportingService.GetWorkload:input_type -> recruitment.reporting.v1.GetWorkloadRequest
-	7,  // 73: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
-	12, // 74: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
-	15, // 75: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
-	18, // 76: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
-	22, // 77: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
-	24, // 78: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
-	26, // 79: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
-	31, // 80: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
-	33, // 81: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
-	36, // 82: recruitment.reporting.v1.ReportingService.ListMyCases:output_type -> recruitment.reporting.v1.ListMyCasesResponse
-	39, // 83: recruitment.reporting.v1.ReportingService.GetWorkload:output_type -> recruitment.reporting.v1.GetWorkloadResponse
-	73, // [73:84] is the sub-list for method output_type
-	62, // [62:73] is the sub-list for method input_type
-	62, // [62:62] is the sub-list for extension type_name
-	62, // [62:62] is the sub-list for extension extendee
-	0,  // [0:62] is the sub-list for field type_name
+	42, // 22: recruitment.reporting.v1.GetTimeToHireRequest.as_of:type_name -> google.protobuf.Timestamp
+	9,  // 23: recruitment.reporting.v1.GetTimeToHireResponse.measures:type_name -> recruitment.reporting.v1.MeasureResult
+	41, // 24: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
+	42, // 25: recruitment.reporting.v1.GetFunnelRequest.as_of:type_name -> google.protobuf.Timestamp
+	13, // 26: recruitment.reporting.v1.GetFunnelResponse.stages:type_name -> recruitment.reporting.v1.FunnelStage
+	41, // 27: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
+	8,  // 28: recruitment.reporting.v1.StageDuration.days:type_name -> recruitment.reporting.v1.Statistics
+	42, // 29: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
+	42, // 30: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
+	42, // 31: recruitment.reporting.v1.GetStageDurationsRequest.as_of:type_name -> google.protobuf.Timestamp
+	16, // 32: recruitment.reporting.v1.GetStageDurationsResponse.stages:type_name -> recruitment.reporting.v1.StageDuration
+	41, // 33: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
+	19, // 34: recruitment.reporting.v1.RegionSummary.stage_counts:type_name -> recruitment.reporting.v1.StageCount
+	42, // 35: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
+	42, // 36: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
+	20, // 37: recruitment.reporting.v1.GetRegionSummaryResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
+	42, // 38: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
+	20, // 39: recruitment.reporting.v1.ListRegionSummariesResponse.summaries:type_name -> recruitment.reporting.v1.RegionSummary
+	20, // 40: recruitment.reporting.v1.WatchRegionResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
+	41, // 41: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
+	27, // 42: recruitment.reporting.v1.Thresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
+	29, // 43: recruitment.reporting.v1.Thresholds.roles:type_name -> recruitment.reporting.v1.RoleThresholds
+	40, // 44: recruitment.reporting.v1.RoleThresholds.role:type_name -> recruitment.common.v1.JobRole
+	27, // 45: recruitment.reporting.v1.RoleThresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
+	28, // 46: recruitment.reporting.v1.GetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	28, // 47: recruitment.reporting.v1.SetThresholdsRequest.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	28, // 48: recruitment.reporting.v1.SetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	40, // 49: recruitment.reporting.v1.MyCase.role:type_name -> recruitment.common.v1.JobRole
+	41, // 50: recruitment.reporting.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
+	4,  // 51: recruitment.reporting.v1.MyCase.record:type_name -> recruitment.reporting.v1.CaseRecord
+	42, // 52: recruitment.reporting.v1.MyCase.since:type_name -> google.protobuf.Timestamp
+	0,  // 53: recruitment.reporting.v1.MyCase.severity:type_name -> recruitment.reporting.v1.Severity
+	0,  // 54: recruitment.reporting.v1.MyCase.next_threshold:type_name -> recruitment.reporting.v1.Severity
+	42, // 55: recruitment.reporting.v1.MyCase.next_threshold_at:type_name -> google.protobuf.Timestamp
+	1,  // 56: recruitment.reporting.v1.MyCase.kind:type_name -> recruitment.reporting.v1.StuckKind
+	43, // 57: recruitment.reporting.v1.MyCase.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	42, // 58: recruitment.reporting.v1.ListMyCasesRequest.as_of:type_name -> google.protobuf.Timestamp
+	34, // 59: recruitment.reporting.v1.ListMyCasesResponse.cases:type_name -> recruitment.reporting.v1.MyCase
+	2,  // 60: recruitment.reporting.v1.Workload.actor:type_name -> recruitment.reporting.v1.NextActor
+	42, // 61: recruitment.reporting.v1.Workload.oldest_since:type_name -> google.protobuf.Timestamp
+	42, // 62: recruitment.reporting.v1.GetWorkloadRequest.as_of:type_name -> google.protobuf.Timestamp
+	37, // 63: recruitment.reporting.v1.GetWorkloadResponse.rows:type_name -> recruitment.reporting.v1.Workload
+	42, // 64: recruitment.reporting.v1.GetWorkloadResponse.as_of:type_name -> google.protobuf.Timestamp
+	6,  // 65: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
+	11, // 66: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
+	14, // 67: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
+	17, // 68: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
+	21, // 69: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
+	23, // 70: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
+	25, // 71: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
+	30, // 72: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
+	32, // 73: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
+	35, // 74: recruitment.reporting.v1.ReportingService.ListMyCases:input_type -> recruitment.reporting.v1.ListMyCasesRequest
+	38, // 75: recruitment.reporting.v1.ReportingService.GetWorkload:input_type -> recruitment.reporting.v1.GetWorkloadRequest
+	7,  // 76: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
+	12, // 77: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
+	15, // 78: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
+	18, // 79: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
+	22, // 80: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
+	24, // 81: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
+	26, // 82: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
+	31, // 83: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
+	33, // 84: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
+	36, // 85: recruitment.reporting.v1.ReportingService.ListMyCases:output_type -> recruitment.reporting.v1.ListMyCasesResponse
+	39, // 86: recruitment.reporting.v1.ReportingService.GetWorkload:output_type -> recruitment.reporting.v1.GetWorkloadResponse
+	76, // [76:87] is the sub-list for method output_type
+	65, // [65:76] is the sub-list for method input_type
+	65, // [65:65] is the sub-list for extension type_name
+	65, // [65:65] is the sub-list for extension extendee
+	0,  // [0:65] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_reporting_v1_reporting_proto_init() }
