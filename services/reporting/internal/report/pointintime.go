@@ -145,7 +145,9 @@ func (p *pastMemo) get(ctx context.Context, load PastLoader, region string, v Ve
 // histograms, and every record's stuck clocks are listed (ordered by
 // warning time, application and kind, as stored).
 func RowsAsOf(pr PastRegion, asOf time.Time) RegionRows {
-	out := RegionRows{Epoch: pr.Epoch, Version: pr.Version, Full: true}
+	// Most records run a clock or two: one allocation, not a doubling
+	// series copying tens of thousands of rows.
+	out := RegionRows{Epoch: pr.Epoch, Version: pr.Version, Full: true, Stuck: make([]StuckRow, 0, len(pr.Apps)+len(pr.Apps)/4)}
 	type durKey struct {
 		campaign        CampaignKey
 		measure         projection.Measure
