@@ -725,6 +725,23 @@ func TestDashboardFollowsThePipelineLive(t *testing.T) {
 	if !slices.Equal(gotWorkload, wantWorkload) || !slices.Contains(gotWorkload, "vetting-london vetting 1 0 1") {
 		t.Errorf("workload on the page %q, API %q (want vetting-london's one case, in breach)", gotWorkload, wantWorkload)
 	}
+	// Where vetting waits, as the API has it: its three steps, then a row
+	// per block reason.
+	vd, err := reports.GetVettingDurations(ctx, &reportingv1.GetVettingDurationsRequest{Region: "london"}, reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantVetting []string
+	for _, s := range vd.GetSteps() {
+		wantVetting = append(wantVetting, fmt.Sprint(s.GetDays().GetCount()))
+	}
+	for _, b := range vd.GetBlocked() {
+		wantVetting = append(wantVetting, fmt.Sprint(b.GetDays().GetCount()))
+	}
+	gotVetting := evaluate[[]string](t, page, `Array.from(document.querySelectorAll('#vetting-durations-table tbody tr')).map(tr => tr.cells[1].textContent.trim())`)
+	if !slices.Equal(gotVetting, wantVetting) || len(gotVetting) != 9 {
+		t.Errorf("vetting durations on the page %q, API %q (want 3 steps and 6 block reasons)", gotVetting, wantVetting)
+	}
 	accessible(t, page, "London's page")
 
 	// Filtering by stage, with the page's own form.

@@ -19,7 +19,7 @@ func newOffersCmd(a *app) *cobra.Command {
 passes interview. A SPOC of the region (or an admin) makes the offer, records
 the candidate's answer, sets the start date and confirms the start. A start
 before vetting has cleared needs --approved-by and has a vetting due date.`,
-		newOfferMakeCmd(a), newOfferAcceptCmd(a), newOfferDeclineCmd(a), newOfferWithdrawCmd(a),
+		newOfferMakeCmd(a), newOfferBatchMakeCmd(a), newOfferAcceptCmd(a), newOfferDeclineCmd(a), newOfferWithdrawCmd(a),
 		newOfferStartDateCmd(a), newOfferConfirmStartCmd(a), newOfferListCmd(a), newOfferGetCmd(a))
 }
 

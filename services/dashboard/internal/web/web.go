@@ -43,6 +43,7 @@ type Reports interface {
 	GetTimeToHire(ctx context.Context, in *pb.GetTimeToHireRequest, opts ...grpc.CallOption) (*pb.GetTimeToHireResponse, error)
 	GetFunnel(ctx context.Context, in *pb.GetFunnelRequest, opts ...grpc.CallOption) (*pb.GetFunnelResponse, error)
 	GetStageDurations(ctx context.Context, in *pb.GetStageDurationsRequest, opts ...grpc.CallOption) (*pb.GetStageDurationsResponse, error)
+	GetVettingDurations(ctx context.Context, in *pb.GetVettingDurationsRequest, opts ...grpc.CallOption) (*pb.GetVettingDurationsResponse, error)
 	GetWorkload(ctx context.Context, in *pb.GetWorkloadRequest, opts ...grpc.CallOption) (*pb.GetWorkloadResponse, error)
 	ListMyCases(ctx context.Context, in *pb.ListMyCasesRequest, opts ...grpc.CallOption) (*pb.ListMyCasesResponse, error)
 }
@@ -425,6 +426,7 @@ func (s *Server) charts(ctx context.Context, code, asOf string) (chartsView, err
 		tth       *pb.GetTimeToHireResponse
 		funnel    *pb.GetFunnelResponse
 		durations *pb.GetStageDurationsResponse
+		vetting   *pb.GetVettingDurationsResponse
 	)
 	at := asOfTimestamp(asOf)
 	end := s.now()
@@ -445,8 +447,14 @@ func (s *Server) charts(ctx context.Context, code, asOf string) (chartsView, err
 		durations, err = s.reports.GetStageDurations(gctx, &pb.GetStageDurationsRequest{Region: code, AsOf: at})
 		return err
 	})
+	g.Go(func() (err error) {
+		vetting, err = s.reports.GetVettingDurations(gctx, &pb.GetVettingDurationsRequest{Region: code})
+		return err
+	})
 	if err := g.Wait(); err != nil {
 		return chartsView{}, err
 	}
-	return chartsToView(code, tth, funnel, durations)
+	v, err := chartsToView(code, tth, funnel, durations)
+	v.VettingRows = vettingToRows(vetting)
+	return v, err
 }

@@ -176,11 +176,20 @@ func (a *App) AsOf(t time.Time, changes []Change) *App {
 	t = t.UTC().Truncate(time.Microsecond)
 	out := *a
 	for _, m := range []**time.Time{&out.SubmittedAt, &out.SiftPassedAt, &out.InterviewPassedAt, &out.OfferMadeAt,
-		&out.OfferAcceptedAt, &out.VettingClearedAt, &out.StartedAt, &out.WithdrawnAt, &out.VettingFormsReceivedAt} {
+		&out.OfferAcceptedAt, &out.VettingClearedAt, &out.StartedAt, &out.WithdrawnAt, &out.VettingFormsReceivedAt, &out.VettingOpenedAt} {
 		if *m != nil && (*m).After(t) {
 			*m = nil
 		}
 	}
+	// The vetting case's steps by then (a fresh slice: the record's is
+	// shared; nil when none, as a fold of no step leaves it).
+	var steps []VettingStep
+	for _, st := range a.VettingSteps {
+		if !st.At.After(t) {
+			steps = append(steps, st)
+		}
+	}
+	out.VettingSteps = steps
 	if out.RejectedAt != nil && out.RejectedAt.After(t) {
 		out.RejectedAt, out.RejectedStage = nil, 0
 	}

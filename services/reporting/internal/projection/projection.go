@@ -62,6 +62,12 @@ type App struct {
 	// VettingFormsReceivedAt is when the candidate's vetting forms first
 	// arrived.
 	VettingFormsReceivedAt *time.Time
+	// VettingOpenedAt is when the vetting case first opened.
+	VettingOpenedAt *time.Time
+	// VettingSteps are the vetting case's changes of status, one per
+	// version of the case (a set: an event seen again adds nothing), in
+	// version order; the time each block lasted is read from them.
+	VettingSteps []VettingStep
 
 	// From vetting, latest by VettingVersion.
 	VettingBlocked bool
@@ -126,8 +132,17 @@ func (a *App) Apply(ev *eventsv1.Event) bool {
 		changed = earliest(&a.StartedAt, at) || changed
 	case *eventsv1.Event_VettingCleared:
 		changed = earliest(&a.VettingClearedAt, at) || changed
+		changed = a.step(ev, false, 0, at) || changed
+	case *eventsv1.Event_VettingBlocked:
+		changed = a.step(ev, true, p.VettingBlocked.GetReason(), at) || changed
 	case *eventsv1.Event_VettingFormsReceived:
 		changed = earliest(&a.VettingFormsReceivedAt, at) || changed
+		changed = a.step(ev, false, 0, at) || changed
+	case *eventsv1.Event_VettingOpened:
+		changed = earliest(&a.VettingOpenedAt, at) || changed
+		changed = a.step(ev, false, 0, at) || changed
+	case *eventsv1.Event_VettingUnblocked, *eventsv1.Event_VettingFailed:
+		changed = a.step(ev, false, 0, at) || changed
 	}
 	if c, ok := ChangeOf(ev); ok {
 		changed = a.change(c) || changed
@@ -169,6 +184,33 @@ func (a *App) reject(at time.Time, stage commonv1.Stage) bool {
 		return false
 	}
 	a.RejectedAt, a.RejectedStage = &at, stage
+	return true
+}
+
+// VettingStep is one change of a vetting case's status: blocked (with
+// its reason) or not, from At, at the case's Version.
+type VettingStep struct {
+	Version int64                `json:"v"`
+	At      time.Time            `json:"at"`
+	Blocked bool                 `json:"blocked,omitempty"`
+	Reason  commonv1.BlockReason `json:"reason,omitempty"`
+}
+
+// step adds the vetting event to the case's steps unless its version is
+// there already; kept in version order, so the steps are the same set in
+// any order of arrival.
+func (a *App) step(ev *eventsv1.Event, blocked bool, reason commonv1.BlockReason, at time.Time) bool {
+	v := ev.GetAggregateVersion()
+	i := 0
+	for i < len(a.VettingSteps) && a.VettingSteps[i].Version < v {
+		i++
+	}
+	if i < len(a.VettingSteps) && a.VettingSteps[i].Version == v {
+		return false
+	}
+	a.VettingSteps = append(a.VettingSteps, VettingStep{})
+	copy(a.VettingSteps[i+1:], a.VettingSteps[i:])
+	a.VettingSteps[i] = VettingStep{Version: v, At: at, Blocked: blocked, Reason: reason}
 	return true
 }
 

@@ -275,7 +275,7 @@ func reportsAt(t *rapid.T, svc *report.Service, campaign string, at report.AsOf)
 		t.Fatal(err)
 	}
 	out.Measures, out.Early = tth.Measures, tth.StartedEarly
-	if out.Durations, err = svc.StageDurations(ctx, []string{"london"}, report.Window{}, at); err != nil {
+	if out.Durations, err = svc.StageDurations(ctx, report.DurationsQuery{Regions: []string{"london"}, AsOf: at}); err != nil {
 		t.Fatal(err)
 	}
 	out.Summary.AsOf = time.Time{}
