@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,6 +19,10 @@ import (
 const regionAppsAtSQL = `SELECT application_id FROM apps WHERE region = $1
 	AND least(submitted_at, sift_passed_at, interview_passed_at, offer_made_at, offer_accepted_at,
 		vetting_cleared_at, started_at, rejected_at, withdrawn_at) <= $2`
+
+// pastAppsSQL reads the records regionAppsAtSQL selects, as scanApps
+// reads them.
+var pastAppsSQL = strings.Replace(loadAppsSQL, "WHERE application_id = ANY($1::uuid[])", "WHERE application_id IN ("+regionAppsAtSQL+")", 1)
 
 // LoadRegionAt reads, in one snapshot, what a report as of a past time asOf
 // derives region from (report.PastRegion): the records that had begun by
@@ -37,12 +42,7 @@ func (s *Store) LoadRegionAt(ctx context.Context, region string, asOf time.Time)
 		region).QueryRow(func(r pgx.Row) error {
 		return wrap("read region version", r.Scan(&out.Epoch, &out.Version))
 	})
-	b.Queue(`SELECT application_id::text, region, coalesce(campaign_id::text, ''), role, submitted_at,
-		sift_passed_at, interview_passed_at, offer_made_at, offer_accepted_at, vetting_cleared_at, started_at, rejected_at,
-		rejected_stage, withdrawn_at, start_date, subject_to_vetting, vetting_due_by, offers_version, vetting_blocked,
-		blocked_reason, blocked_since, vetting_version, interview_at, interview_version, vetting_forms_received_at,
-		sift_assignee, sift_assignee_version, offer_assignee, offer_assignee_version, vetting_assignee, vetting_assignee_version,
-		imported FROM apps WHERE application_id IN (`+regionAppsAtSQL+`)`, region, asOf).Query(func(rows pgx.Rows) error {
+	b.Queue(pastAppsSQL, region, asOf).Query(func(rows pgx.Rows) error {
 		apps, err := scanApps(rows, 0)
 		for _, a := range apps {
 			out.Apps = append(out.Apps, a)
