@@ -343,7 +343,15 @@ func (l *load) call(ctx context.Context, c *candidate) (int64, error) {
 			StartDate: londonToday()}, spoc)
 		return r.GetOffer().GetVersion(), err
 	case opConfirm:
-		r, err := l.offers.ConfirmStart(ctx, &offersv1.ConfirmStartRequest{RequestId: rid, ApplicationId: c.id, ExpectedVersion: c.version}, spoc)
+		// A start needs the right to work check met: recorded first, under
+		// a request id of its own derived from the step's (so a retried
+		// step retries both).
+		m, err := l.offers.RecordCheck(ctx, &offersv1.RecordCheckRequest{RequestId: rid + "-rtw", ApplicationId: c.id, ExpectedVersion: c.version,
+			Check: commonv1.OfferCondition_OFFER_CONDITION_RIGHT_TO_WORK, Status: commonv1.CheckStatus_CHECK_STATUS_MET}, spoc)
+		if err != nil {
+			return 0, err
+		}
+		r, err := l.offers.ConfirmStart(ctx, &offersv1.ConfirmStartRequest{RequestId: rid, ApplicationId: c.id, ExpectedVersion: m.GetOffer().GetVersion()}, spoc)
 		return r.GetOffer().GetVersion(), err
 	}
 	return 0, fmt.Errorf("no step %d", c.next)

@@ -624,6 +624,10 @@ var recordRequests = map[string]func(c *candidate) proto.Message{
 	"recruitment.offers.v1.OffersService/GetOffer": func(c *candidate) proto.Message {
 		return &offersv1.GetOfferRequest{ApplicationId: c.id}
 	},
+	"recruitment.offers.v1.OffersService/RecordCheck": func(c *candidate) proto.Message {
+		return &offersv1.RecordCheckRequest{RequestId: event.NewID(), ApplicationId: c.id, ExpectedVersion: staleVersion,
+			Check: commonv1.OfferCondition_OFFER_CONDITION_RIGHT_TO_WORK, Status: commonv1.CheckStatus_CHECK_STATUS_MET}
+	},
 	"recruitment.vetting.v1.VettingService/RecordFormsReceived": func(c *candidate) proto.Message {
 		return &vettingv1.RecordFormsReceivedRequest{RequestId: event.NewID(), ApplicationId: c.id, ExpectedVersion: staleVersion}
 	},

@@ -947,6 +947,26 @@ func TestDashboardFollowsThePipelineLive(t *testing.T) {
 	screenshot(t, page, "dashboard-my-cases.png")
 	accessible(t, page, "My cases")
 
+	// The region's outstanding pre-employment checks, as the API lists them.
+	if err := chromedp.Do(page, chromedp.Navigate(d.url+"/regions/london/checks")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, page, "the outstanding checks page", `location.href === '`+d.url+`/regions/london/checks' && document.readyState === 'complete'`, 10*time.Second)
+	outstanding, err := reports.ListOutstandingChecks(ctx, &reportingv1.ListOutstandingChecksRequest{Region: "london", PageSize: 50},
+		token(t, "vetting-london", auth.RoleVetting, "london"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantChecks []string
+	for _, a := range outstanding.GetApplications() {
+		wantChecks = append(wantChecks, a.GetApplicationId())
+	}
+	gotChecks := evaluate[[]string](t, page, `Array.from(document.querySelectorAll('#outstanding-checks tbody tr')).map(tr => tr.dataset.application)`)
+	if !slices.Equal(gotChecks, wantChecks) {
+		t.Errorf("outstanding checks on the page %v, API %v", gotChecks, wantChecks)
+	}
+	accessible(t, page, "Outstanding checks")
+
 	// A SIGTERM ends the dashboard though the browser may still hold an
 	// event stream open, and without waiting out its shutdown timeout for
 	// the stream (it would say so).

@@ -394,7 +394,27 @@ func (l *load) started(id string) error {
 		return err
 	}
 	dated := l.offer(id, func(o *offersv1.Offer) bool { return o.GetStartDate() != nil })
-	return change(l, dated, func(o *offersv1.Offer) error {
+	// A start needs the right to work check met.
+	err = change(l, dated, func(o *offersv1.Offer) error {
+		req := &offersv1.RecordCheckRequest{RequestId: l.requestID(), ApplicationId: id, ExpectedVersion: o.GetVersion(),
+			Check: commonv1.OfferCondition_OFFER_CONDITION_RIGHT_TO_WORK, Status: commonv1.CheckStatus_CHECK_STATUS_MET}
+		return l.call("RecordCheck", func(ctx context.Context) (okCall, error) {
+			_, err := l.offers.RecordCheck(ctx, req, l.spoc)
+			return okCall{event: "offer.check_recorded", application: id}, err
+		})
+	})
+	if err != nil {
+		return err
+	}
+	checked := l.offer(id, func(o *offersv1.Offer) bool {
+		for _, c := range o.GetChecks() {
+			if c.GetCheck() == commonv1.OfferCondition_OFFER_CONDITION_RIGHT_TO_WORK && c.GetStatus() == commonv1.CheckStatus_CHECK_STATUS_MET {
+				return true
+			}
+		}
+		return false
+	})
+	return change(l, checked, func(o *offersv1.Offer) error {
 		req := &offersv1.ConfirmStartRequest{RequestId: l.requestID(), ApplicationId: id, ExpectedVersion: o.GetVersion()}
 		return l.call("ConfirmStart", func(ctx context.Context) (okCall, error) {
 			_, err := l.offers.ConfirmStart(ctx, req, l.spoc)

@@ -5,11 +5,14 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
@@ -208,8 +211,20 @@ func TestCandidateFromSubmissionToStart(t *testing.T) {
 	if set.GetOffer().GetSubjectToVetting() {
 		t.Error("start after vetting cleared is marked subject to vetting")
 	}
+	// Right to work must be met before a start (it may not be waived).
 	_, err = c.offers.ConfirmStart(ctx, &offersv1.ConfirmStartRequest{
 		RequestId: c.req(), ApplicationId: c.id, ExpectedVersion: set.GetOffer().GetVersion(),
+	}, c.spoc)
+	if st, _ := status.FromError(err); st.Code() != codes.FailedPrecondition || !strings.Contains(st.Message(), "right_to_work") {
+		t.Fatalf("start without right to work: %v, want FailedPrecondition naming right_to_work", err)
+	}
+	rtw, err := c.offers.RecordCheck(ctx, &offersv1.RecordCheckRequest{
+		RequestId: c.req(), ApplicationId: c.id, ExpectedVersion: set.GetOffer().GetVersion(),
+		Check: commonv1.OfferCondition_OFFER_CONDITION_RIGHT_TO_WORK, Status: commonv1.CheckStatus_CHECK_STATUS_MET,
+	}, c.spoc)
+	c.must(err)
+	_, err = c.offers.ConfirmStart(ctx, &offersv1.ConfirmStartRequest{
+		RequestId: c.req(), ApplicationId: c.id, ExpectedVersion: rtw.GetOffer().GetVersion(),
 	}, c.spoc)
 	c.must(err)
 	c.waitStage(commonv1.Stage_STAGE_HIRED)
@@ -217,7 +232,7 @@ func TestCandidateFromSubmissionToStart(t *testing.T) {
 	want := []string{
 		"application.submitted", "sift.passed", "interview.scheduled", "interview.passed",
 		"offer.made", "offer.accepted", "vetting.opened", "vetting.forms_received", "vetting.cleared",
-		"offer.start_date_set", "candidate.started",
+		"offer.start_date_set", "offer.check_recorded", "candidate.started",
 	}
 	if got := st.eventsFor(t, c.id); !slices.Equal(got, want) {
 		t.Errorf("events on the stream:\n got %v\nwant %v", got, want)

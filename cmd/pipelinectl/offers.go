@@ -20,7 +20,7 @@ passes interview. A SPOC of the region (or an admin) makes the offer, records
 the candidate's answer, sets the start date and confirms the start. A start
 before vetting has cleared needs --approved-by and has a vetting due date.`,
 		newOfferMakeCmd(a), newOfferBatchMakeCmd(a), newOfferAcceptCmd(a), newOfferDeclineCmd(a), newOfferWithdrawCmd(a),
-		newOfferStartDateCmd(a), newOfferConfirmStartCmd(a), newOfferListCmd(a), newOfferGetCmd(a))
+		newOfferStartDateCmd(a), newOfferConfirmStartCmd(a), newOfferListCmd(a), newOfferGetCmd(a), newOfferCheckCmd(a))
 }
 
 func newOfferMakeCmd(a *app) *cobra.Command {
@@ -199,4 +199,6 @@ func offerView(list ...*offersv1.Offer) view {
 	return v
 }
 
-func offerRecord(o *offersv1.Offer) view { return withHistory(offerView(o), o.GetHistory()) }
+func offerRecord(o *offersv1.Offer) view {
+	return withChecks(withHistory(offerView(o), o.GetHistory()), o.GetChecks())
+}

@@ -134,6 +134,7 @@ var (
 	}
 	filterKinds = []pb.StuckKind{
 		pb.StuckKind_STUCK_KIND_STAGE, pb.StuckKind_STUCK_KIND_VETTING_BLOCKED, pb.StuckKind_STUCK_KIND_VETTING_OVERDUE,
+		pb.StuckKind_STUCK_KIND_CHECK_OUTSTANDING,
 	}
 	filterReasons = []commonv1.BlockReason{
 		commonv1.BlockReason_BLOCK_REASON_MISSING_DOCUMENTS, commonv1.BlockReason_BLOCK_REASON_IDENTITY_MISMATCH,
@@ -191,6 +192,8 @@ func kindName(k pb.StuckKind) string {
 		return "Vetting blocked"
 	case pb.StuckKind_STUCK_KIND_VETTING_OVERDUE:
 		return "Vetting overdue after start"
+	case pb.StuckKind_STUCK_KIND_CHECK_OUTSTANDING:
+		return "Pre-employment check outstanding"
 	}
 	return "Unknown"
 }

@@ -46,6 +46,7 @@ type Reports interface {
 	GetVettingDurations(ctx context.Context, in *pb.GetVettingDurationsRequest, opts ...grpc.CallOption) (*pb.GetVettingDurationsResponse, error)
 	GetWorkload(ctx context.Context, in *pb.GetWorkloadRequest, opts ...grpc.CallOption) (*pb.GetWorkloadResponse, error)
 	ListMyCases(ctx context.Context, in *pb.ListMyCasesRequest, opts ...grpc.CallOption) (*pb.ListMyCasesResponse, error)
+	ListOutstandingChecks(ctx context.Context, in *pb.ListOutstandingChecksRequest, opts ...grpc.CallOption) (*pb.ListOutstandingChecksResponse, error)
 }
 
 const (
@@ -114,6 +115,7 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("GET /{$}", s.page(s.overview))
 	s.mux.HandleFunc("GET /regions/{region}", s.page(s.region))
 	s.mux.HandleFunc("GET /my", s.page(s.myCases))
+	s.mux.HandleFunc("GET /regions/{region}/checks", s.page(s.checks))
 	s.mux.HandleFunc("GET /regions/{region}/stuck.csv", s.page(s.stuckCSV))
 	// What the live script fetches: without a session, 401.
 	s.mux.HandleFunc("GET /events", s.script(s.overviewEvents))

@@ -25,5 +25,6 @@ var Audit = audit.Policy{
 		"UnassignCase":               audit.Change(audit.Request("application_id")),
 		"BatchAssign":                audit.Change(audit.Request("items.application_id")),
 		"ListMyCases":                audit.Read(audit.Response("cases.offer.application_id")),
+		"RecordCheck":                audit.Change(audit.Request("application_id")),
 	},
 }

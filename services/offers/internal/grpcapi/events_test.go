@@ -163,7 +163,7 @@ func TestVettingCleared(t *testing.T) {
 	if want := (&eventsv1.OfferStartDateSet{StartDate: today}); !proto.Equal(rows[len(rows)-1].Event.GetOfferStartDateSet(), want) {
 		t.Errorf("last event = %v, want offer.start_date_set %v", rows[len(rows)-1].Event, want)
 	}
-	started, err := c.ConfirmStart(t.Context(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: resp.GetOffer().GetVersion()})
+	started, err := c.ConfirmStart(t.Context(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: e.rightToWorkMet(t, c, r, resp.GetOffer().GetVersion())})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,6 +57,9 @@ type Offer struct {
 	// StageEnteredAt is when the record entered its stage (see Stage):
 	// making the offer moves the status but not the stage.
 	StageEnteredAt time.Time
+	// Checks are the pre-employment checks recorded so far (checks.go);
+	// one never recorded is outstanding.
+	Checks []Check
 }
 
 // ErrUnknown: no offer record yet; interview.passed may be on its way.
@@ -91,7 +94,7 @@ func (o *Offer) Make(ch Change, band string, conditions []commonv1.OfferConditio
 	}
 	o.SalaryBand, o.Conditions = band, slices.Clone(conditions)
 	ev := o.Move(Producer, ch.Change, Made, "offer.made", "")
-	ev.Payload = &eventsv1.Event_OfferMade{OfferMade: &eventsv1.OfferMade{SalaryBandCode: band, Conditions: o.Conditions}}
+	ev.Payload = &eventsv1.Event_OfferMade{OfferMade: &eventsv1.OfferMade{SalaryBandCode: band, Conditions: o.Conditions, Checks: CheckConditions(o.Conditions)}}
 	return ev, nil
 }
 

@@ -112,6 +112,8 @@ var commands = []command{
 			want := &eventsv1.OfferMade{SalaryBandCode: "band_4", Conditions: []commonv1.OfferCondition{
 				commonv1.OfferCondition_OFFER_CONDITION_VETTING, commonv1.OfferCondition_OFFER_CONDITION_REFERENCES,
 				commonv1.OfferCondition_OFFER_CONDITION_RIGHT_TO_WORK,
+			}, Checks: []commonv1.OfferCondition{ // all but vetting
+				commonv1.OfferCondition_OFFER_CONDITION_REFERENCES, commonv1.OfferCondition_OFFER_CONDITION_RIGHT_TO_WORK,
 			}}
 			if !proto.Equal(ev.GetOfferMade(), want) {
 				t.Errorf("offer.made payload = %v, want %v", ev.GetOfferMade(), want)

@@ -36,6 +36,9 @@ type Store interface {
 	List(ctx context.Context, f ListFilter) ([]*Offer, error)
 	// Mine lists an assignee's open records, oldest in their stage first.
 	Mine(ctx context.Context, f assign.Filter) ([]*Offer, error)
+	// Atomically runs fn in one transaction (the caller's, if ctx carries
+	// one), which the store's writes inside fn join.
+	Atomically(ctx context.Context, fn func(context.Context) error) error
 }
 
 // ListFilter selects offers, oldest in their status first, after a key.
@@ -103,9 +106,9 @@ func (s *Service) SetStartDate(ctx context.Context, caller auth.Claims, id strin
 	})
 }
 
-// ConfirmStart records the start.
+// ConfirmStart records the start; the right to work check must be met.
 func (s *Service) ConfirmStart(ctx context.Context, caller auth.Claims, id string, v int64) (*Offer, error) {
-	return s.change(ctx, caller, id, v, func(o *Offer, ch Change) (*eventsv1.Event, error) { return o.ConfirmStart(ch) })
+	return s.change(ctx, caller, id, v, func(o *Offer, ch Change) (*eventsv1.Event, error) { return o.ConfirmStartChecked(ch) })
 }
 
 // Assign names a record's owner.

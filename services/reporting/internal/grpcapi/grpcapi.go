@@ -293,6 +293,11 @@ func (s *Server) GetStageDurations(ctx context.Context, req *pb.GetStageDuration
 	for _, d := range stages {
 		resp.Stages = append(resp.Stages, &pb.StageDuration{Stage: d.Stage, Days: statsToProto(d.Days), Current: int32(d.Current)})
 	}
+	checks, err := s.reports.CheckDurations(ctx, q)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	resp.Checks = checkDurationsToProto(checks)
 	return resp, nil
 }
 

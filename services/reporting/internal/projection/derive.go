@@ -57,8 +57,9 @@ const (
 	VettingBlocked        Measure = 20
 )
 
-// MaxMeasure is the largest Measure: the blocks of the last block reason.
-const MaxMeasure = VettingBlocked + Measure(commonv1.BlockReason_BLOCK_REASON_OTHER)
+// MaxMeasure is the largest Measure: the last check's time to be met
+// (CheckMet, checks.go, above the blocks of the last block reason).
+const MaxMeasure = CheckMet + Measure(commonv1.OfferCondition_OFFER_CONDITION_RIGHT_TO_WORK)
 
 // Duration is one application's contribution to a measure: ended on End
 // (a London date) after Days calendar and WorkingDays working days.
@@ -117,6 +118,7 @@ func (a *App) Durations(c *Campaign) []Duration {
 	if start != nil && a.startedBeforeCleared() {
 		out = append(out, Duration{Measure: StartedBeforeCleared, End: *start})
 	}
+	out = append(out, a.checkDurations()...)
 	out = append(out, a.stageDurations()...)
 	return append(out, a.vettingDurations()...)
 }

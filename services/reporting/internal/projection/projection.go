@@ -94,6 +94,10 @@ type App struct {
 	// history in pieces, and holds the stuck crossings it finds in it
 	// until it has settled (docs/design.md, "Stuck events").
 	Imported bool
+
+	// Checks are the offer's pre-employment checks (checks.go), in
+	// condition order.
+	Checks []CheckState
 }
 
 // Apply folds one event into the record (see the package comment for why
@@ -123,6 +127,9 @@ func (a *App) Apply(ev *eventsv1.Event) bool {
 		changed = a.reject(at, commonv1.Stage_STAGE_INTERVIEW) || changed
 	case *eventsv1.Event_OfferMade:
 		changed = earliest(&a.OfferMadeAt, at) || changed
+		changed = a.applyChecks(ev, at) || changed
+	case *eventsv1.Event_OfferCheckRecorded:
+		changed = a.applyChecks(ev, at) || changed
 	case *eventsv1.Event_OfferAccepted:
 		changed = earliest(&a.OfferAcceptedAt, at) || changed
 		changed = a.imported(p.OfferAccepted.GetImported()) || changed

@@ -17,7 +17,7 @@ const appColumns = `application_id, region, campaign_id, role, submitted_at, sif
 	start_date, subject_to_vetting, vetting_due_by, offers_version, vetting_blocked, blocked_reason, blocked_since,
 	vetting_version, stage, stage_entered_at, interview_at, interview_version, vetting_forms_received_at,
 	sift_assignee, sift_assignee_version, offer_assignee, offer_assignee_version, vetting_assignee, vetting_assignee_version,
-	imported, vetting_opened_at, vetting_steps`
+	imported, vetting_opened_at, vetting_steps, checks`
 
 // loadAppsSQL reads stored records. No row locks: every writer of the
 // projection holds its advisory lock (lockProjection) already.
@@ -26,7 +26,7 @@ const loadAppsSQL = `SELECT application_id::text, region, coalesce(campaign_id::
 	rejected_stage, withdrawn_at, start_date, subject_to_vetting, vetting_due_by, offers_version, vetting_blocked,
 	blocked_reason, blocked_since, vetting_version, interview_at, interview_version, vetting_forms_received_at,
 	sift_assignee, sift_assignee_version, offer_assignee, offer_assignee_version, vetting_assignee, vetting_assignee_version,
-	imported, vetting_opened_at, vetting_steps FROM apps WHERE application_id = ANY($1::uuid[])`
+	imported, vetting_opened_at, vetting_steps, checks FROM apps WHERE application_id = ANY($1::uuid[])`
 
 func scanApps(rows pgx.Rows, n int) (map[string]*projection.App, error) {
 	defer rows.Close()
@@ -34,13 +34,13 @@ func scanApps(rows pgx.Rows, n int) (map[string]*projection.App, error) {
 	for rows.Next() {
 		a := &projection.App{}
 		var role, rejectedStage, blockedReason int32
-		var steps []byte
+		var steps, checks []byte
 		if err := rows.Scan(&a.ID, &a.Region, &a.CampaignID, &role, &a.SubmittedAt, &a.SiftPassedAt, &a.InterviewPassedAt,
 			&a.OfferMadeAt, &a.OfferAcceptedAt, &a.VettingClearedAt, &a.StartedAt, &a.RejectedAt, &rejectedStage,
 			&a.WithdrawnAt, &a.StartDate, &a.SubjectToVetting, &a.VettingDueBy, &a.OffersVersion, &a.VettingBlocked,
 			&blockedReason, &a.BlockedSince, &a.VettingVersion, &a.InterviewAt, &a.InterviewVersion, &a.VettingFormsReceivedAt,
 			&a.SiftAssignee, &a.SiftAssigneeVersion, &a.OfferAssignee, &a.OfferAssigneeVersion, &a.VettingAssignee, &a.VettingAssigneeVersion,
-			&a.Imported, &a.VettingOpenedAt, &steps); err != nil {
+			&a.Imported, &a.VettingOpenedAt, &steps, &checks); err != nil {
 			return nil, fmt.Errorf("read applications: %w", err)
 		}
 		a.Role, a.RejectedStage, a.BlockedReason = commonv1.JobRole(role), commonv1.Stage(rejectedStage), commonv1.BlockReason(blockedReason)
@@ -49,6 +49,10 @@ func scanApps(rows pgx.Rows, n int) (map[string]*projection.App, error) {
 		}
 		if len(a.VettingSteps) == 0 {
 			a.VettingSteps = nil
+		}
+		var err error
+		if a.Checks, err = checksFromJSON(checks); err != nil {
+			return nil, err
 		}
 		out[a.ID] = a
 	}
@@ -74,6 +78,7 @@ func queueSaveApps(b *pgx.Batch, apps []*projection.App) error {
 		siftAssigneeV, offerAssigneeV, vettingAssigneeV                              = make([]int64, n), make([]int64, n), make([]int64, n)
 		vettingOpened                                                                = make([]*time.Time, n)
 		vettingSteps                                                                 = make([]string, n)
+		checks                                                                       = make([][]byte, n)
 	)
 	for i, a := range apps {
 		id[i], region[i], campaign[i] = a.ID, a.Region, a.CampaignID
@@ -97,6 +102,9 @@ func queueSaveApps(b *pgx.Batch, apps []*projection.App) error {
 			return fmt.Errorf("store applications: vetting steps: %w", err)
 		}
 		vettingSteps[i] = string(js)
+		if checks[i], err = checksToJSON(a.Checks); err != nil {
+			return err
+		}
 		s, at := a.Stage()
 		stage[i] = int32(s)
 		if !at.IsZero() {
@@ -117,7 +125,7 @@ func queueSaveApps(b *pgx.Batch, apps []*projection.App) error {
 			$13::int[], $14::timestamptz[], $15::date[], $16::bool[], $17::date[], $18::bigint[], $19::bool[], $20::int[],
 			$21::timestamptz[], $22::bigint[], $23::int[], $24::timestamptz[], $25::timestamptz[], $26::bigint[], $27::timestamptz[],
 			$28::text[], $29::bigint[], $30::text[], $31::bigint[], $32::text[], $33::bigint[], $34::bool[],
-			$35::timestamptz[], $36::jsonb[])
+			$35::timestamptz[], $36::jsonb[], $37::jsonb[])
 		ON CONFLICT (application_id) DO UPDATE SET region = excluded.region, campaign_id = excluded.campaign_id,
 			role = excluded.role, submitted_at = excluded.submitted_at, sift_passed_at = excluded.sift_passed_at,
 			interview_passed_at = excluded.interview_passed_at, offer_made_at = excluded.offer_made_at,
@@ -134,11 +142,11 @@ func queueSaveApps(b *pgx.Batch, apps []*projection.App) error {
 			offer_assignee = excluded.offer_assignee, offer_assignee_version = excluded.offer_assignee_version,
 			vetting_assignee = excluded.vetting_assignee, vetting_assignee_version = excluded.vetting_assignee_version,
 			imported = excluded.imported, vetting_opened_at = excluded.vetting_opened_at,
-			vetting_steps = excluded.vetting_steps`,
+			vetting_steps = excluded.vetting_steps, checks = excluded.checks`,
 		ids, region, campaignIDs, role, submitted, siftPassed, interviewPassed, offerMade, offerAccepted, cleared, started,
 		rejected, rejectedStage, withdrawn, startDate, subject, dueBy, offersVersion, blocked, blockedReason, blockedSince,
 		vettingVersion, stage, stageEnteredAt, interviewAt, interviewVersion, formsReceived,
 		siftAssignee, siftAssigneeV, offerAssignee, offerAssigneeV, vettingAssignee, vettingAssigneeV, imported,
-		vettingOpened, vettingSteps)
+		vettingOpened, vettingSteps, checks)
 	return nil
 }

@@ -35,6 +35,8 @@ const (
 	StuckRule_STUCK_RULE_VETTING_BLOCKED StuckRule = 2
 	// Started subject to vetting, and the vetting due date passed.
 	StuckRule_STUCK_RULE_VETTING_OVERDUE StuckRule = 3
+	// A pre-employment check outstanding since the offer was made.
+	StuckRule_STUCK_RULE_CHECK_OUTSTANDING StuckRule = 4
 )
 
 // Enum value maps for StuckRule.
@@ -44,12 +46,14 @@ var (
 		1: "STUCK_RULE_STAGE",
 		2: "STUCK_RULE_VETTING_BLOCKED",
 		3: "STUCK_RULE_VETTING_OVERDUE",
+		4: "STUCK_RULE_CHECK_OUTSTANDING",
 	}
 	StuckRule_value = map[string]int32{
-		"STUCK_RULE_UNSPECIFIED":     0,
-		"STUCK_RULE_STAGE":           1,
-		"STUCK_RULE_VETTING_BLOCKED": 2,
-		"STUCK_RULE_VETTING_OVERDUE": 3,
+		"STUCK_RULE_UNSPECIFIED":       0,
+		"STUCK_RULE_STAGE":             1,
+		"STUCK_RULE_VETTING_BLOCKED":   2,
+		"STUCK_RULE_VETTING_OVERDUE":   3,
+		"STUCK_RULE_CHECK_OUTSTANDING": 4,
 	}
 )
 
@@ -128,6 +132,7 @@ type Event struct {
 	//	*Event_CandidateStarted
 	//	*Event_OfferAssigned
 	//	*Event_OfferUnassigned
+	//	*Event_OfferCheckRecorded
 	//	*Event_VettingOpened
 	//	*Event_VettingFormsReceived
 	//	*Event_VettingBlocked
@@ -424,6 +429,15 @@ func (x *Event) GetOfferUnassigned() *CaseUnassigned {
 	return nil
 }
 
+func (x *Event) GetOfferCheckRecorded() *OfferCheckRecorded {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_OfferCheckRecorded); ok {
+			return x.OfferCheckRecorded
+		}
+	}
+	return nil
+}
+
 func (x *Event) GetVettingOpened() *VettingOpened {
 	if x != nil {
 		if x, ok := x.Payload.(*Event_VettingOpened); ok {
@@ -627,6 +641,11 @@ type Event_OfferUnassigned struct {
 	OfferUnassigned *CaseUnassigned `protobuf:"bytes,57,opt,name=offer_unassigned,json=offerUnassigned,proto3,oneof"`
 }
 
+type Event_OfferCheckRecorded struct {
+	// offer.check_recorded
+	OfferCheckRecorded *OfferCheckRecorded `protobuf:"bytes,100,opt,name=offer_check_recorded,json=offerCheckRecorded,proto3,oneof"`
+}
+
 type Event_VettingOpened struct {
 	// vetting.opened
 	VettingOpened *VettingOpened `protobuf:"bytes,60,opt,name=vetting_opened,json=vettingOpened,proto3,oneof"`
@@ -721,6 +740,8 @@ func (*Event_CandidateStarted) isEvent_Payload() {}
 func (*Event_OfferAssigned) isEvent_Payload() {}
 
 func (*Event_OfferUnassigned) isEvent_Payload() {}
+
+func (*Event_OfferCheckRecorded) isEvent_Payload() {}
 
 func (*Event_VettingOpened) isEvent_Payload() {}
 
@@ -1289,8 +1310,12 @@ type OfferMade struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	SalaryBandCode string                 `protobuf:"bytes,1,opt,name=salary_band_code,json=salaryBandCode,proto3" json:"salary_band_code,omitempty"`
 	Conditions     []v1.OfferCondition    `protobuf:"varint,2,rep,packed,name=conditions,proto3,enum=recruitment.common.v1.OfferCondition" json:"conditions,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The offer's pre-employment checks, each outstanding until
+	// offer.check_recorded says otherwise: its conditions but vetting, and
+	// right to work always. Absent from offers made before checks existed.
+	Checks        []v1.OfferCondition `protobuf:"varint,100,rep,packed,name=checks,proto3,enum=recruitment.common.v1.OfferCondition" json:"checks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *OfferMade) Reset() {
@@ -1333,6 +1358,13 @@ func (x *OfferMade) GetSalaryBandCode() string {
 func (x *OfferMade) GetConditions() []v1.OfferCondition {
 	if x != nil {
 		return x.Conditions
+	}
+	return nil
+}
+
+func (x *OfferMade) GetChecks() []v1.OfferCondition {
+	if x != nil {
+		return x.Checks
 	}
 	return nil
 }
@@ -1628,6 +1660,80 @@ func (x *CandidateStarted) GetVettingDueBy() *v1.Date {
 	return nil
 }
 
+// OfferCheckRecorded: a pre-employment check of the offer was recorded;
+// the envelope's actor is who recorded it. Codes only, no free text. A
+// FAILED check is followed, in the same transaction, by offer.withdrawn
+// with reason check_failed:<check>.
+type OfferCheckRecorded struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// REFERENCES, MEDICAL or RIGHT_TO_WORK.
+	Check  v1.OfferCondition `protobuf:"varint,1,opt,name=check,proto3,enum=recruitment.common.v1.OfferCondition" json:"check,omitempty"`
+	Status v1.CheckStatus    `protobuf:"varint,2,opt,name=status,proto3,enum=recruitment.common.v1.CheckStatus" json:"status,omitempty"`
+	// Set when status is WAIVED.
+	WaiveReason    v1.CheckWaiveReason `protobuf:"varint,3,opt,name=waive_reason,json=waiveReason,proto3,enum=recruitment.common.v1.CheckWaiveReason" json:"waive_reason,omitempty"`
+	PreviousStatus v1.CheckStatus      `protobuf:"varint,4,opt,name=previous_status,json=previousStatus,proto3,enum=recruitment.common.v1.CheckStatus" json:"previous_status,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *OfferCheckRecorded) Reset() {
+	*x = OfferCheckRecorded{}
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OfferCheckRecorded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OfferCheckRecorded) ProtoMessage() {}
+
+func (x *OfferCheckRecorded) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OfferCheckRecorded.ProtoReflect.Descriptor instead.
+func (*OfferCheckRecorded) Descriptor() ([]byte, []int) {
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *OfferCheckRecorded) GetCheck() v1.OfferCondition {
+	if x != nil {
+		return x.Check
+	}
+	return v1.OfferCondition(0)
+}
+
+func (x *OfferCheckRecorded) GetStatus() v1.CheckStatus {
+	if x != nil {
+		return x.Status
+	}
+	return v1.CheckStatus(0)
+}
+
+func (x *OfferCheckRecorded) GetWaiveReason() v1.CheckWaiveReason {
+	if x != nil {
+		return x.WaiveReason
+	}
+	return v1.CheckWaiveReason(0)
+}
+
+func (x *OfferCheckRecorded) GetPreviousStatus() v1.CheckStatus {
+	if x != nil {
+		return x.PreviousStatus
+	}
+	return v1.CheckStatus(0)
+}
+
 // VettingOpened: a vetting case was opened after an offer was accepted.
 type VettingOpened struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1638,7 +1744,7 @@ type VettingOpened struct {
 
 func (x *VettingOpened) Reset() {
 	*x = VettingOpened{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[18]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1650,7 +1756,7 @@ func (x *VettingOpened) String() string {
 func (*VettingOpened) ProtoMessage() {}
 
 func (x *VettingOpened) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[18]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1663,7 +1769,7 @@ func (x *VettingOpened) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VettingOpened.ProtoReflect.Descriptor instead.
 func (*VettingOpened) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{18}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *VettingOpened) GetLevel() v1.VettingLevel {
@@ -1682,7 +1788,7 @@ type VettingFormsReceived struct {
 
 func (x *VettingFormsReceived) Reset() {
 	*x = VettingFormsReceived{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[19]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1694,7 +1800,7 @@ func (x *VettingFormsReceived) String() string {
 func (*VettingFormsReceived) ProtoMessage() {}
 
 func (x *VettingFormsReceived) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[19]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1707,7 +1813,7 @@ func (x *VettingFormsReceived) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VettingFormsReceived.ProtoReflect.Descriptor instead.
 func (*VettingFormsReceived) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{19}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{20}
 }
 
 // VettingBlocked: the case cannot progress. Any free-text note stays in the
@@ -1721,7 +1827,7 @@ type VettingBlocked struct {
 
 func (x *VettingBlocked) Reset() {
 	*x = VettingBlocked{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[20]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1733,7 +1839,7 @@ func (x *VettingBlocked) String() string {
 func (*VettingBlocked) ProtoMessage() {}
 
 func (x *VettingBlocked) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[20]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1746,7 +1852,7 @@ func (x *VettingBlocked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VettingBlocked.ProtoReflect.Descriptor instead.
 func (*VettingBlocked) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{20}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *VettingBlocked) GetReason() v1.BlockReason {
@@ -1765,7 +1871,7 @@ type VettingUnblocked struct {
 
 func (x *VettingUnblocked) Reset() {
 	*x = VettingUnblocked{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[21]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1777,7 +1883,7 @@ func (x *VettingUnblocked) String() string {
 func (*VettingUnblocked) ProtoMessage() {}
 
 func (x *VettingUnblocked) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[21]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1790,7 +1896,7 @@ func (x *VettingUnblocked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VettingUnblocked.ProtoReflect.Descriptor instead.
 func (*VettingUnblocked) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{21}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{22}
 }
 
 // VettingCleared: vetting passed.
@@ -1802,7 +1908,7 @@ type VettingCleared struct {
 
 func (x *VettingCleared) Reset() {
 	*x = VettingCleared{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[22]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1814,7 +1920,7 @@ func (x *VettingCleared) String() string {
 func (*VettingCleared) ProtoMessage() {}
 
 func (x *VettingCleared) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[22]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1827,7 +1933,7 @@ func (x *VettingCleared) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VettingCleared.ProtoReflect.Descriptor instead.
 func (*VettingCleared) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{22}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{23}
 }
 
 // VettingFailed: vetting failed; offers withdraws the offer.
@@ -1840,7 +1946,7 @@ type VettingFailed struct {
 
 func (x *VettingFailed) Reset() {
 	*x = VettingFailed{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[23]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1852,7 +1958,7 @@ func (x *VettingFailed) String() string {
 func (*VettingFailed) ProtoMessage() {}
 
 func (x *VettingFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[23]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1865,7 +1971,7 @@ func (x *VettingFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VettingFailed.ProtoReflect.Descriptor instead.
 func (*VettingFailed) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{23}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *VettingFailed) GetReasonCode() string {
@@ -1889,7 +1995,7 @@ type VettingAssigned struct {
 
 func (x *VettingAssigned) Reset() {
 	*x = VettingAssigned{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[24]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1901,7 +2007,7 @@ func (x *VettingAssigned) String() string {
 func (*VettingAssigned) ProtoMessage() {}
 
 func (x *VettingAssigned) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[24]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1914,7 +2020,7 @@ func (x *VettingAssigned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VettingAssigned.ProtoReflect.Descriptor instead.
 func (*VettingAssigned) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{24}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *VettingAssigned) GetAssignee() string {
@@ -1942,7 +2048,7 @@ type VettingUnassigned struct {
 
 func (x *VettingUnassigned) Reset() {
 	*x = VettingUnassigned{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[25]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1954,7 +2060,7 @@ func (x *VettingUnassigned) String() string {
 func (*VettingUnassigned) ProtoMessage() {}
 
 func (x *VettingUnassigned) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[25]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1967,7 +2073,7 @@ func (x *VettingUnassigned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VettingUnassigned.ProtoReflect.Descriptor instead.
 func (*VettingUnassigned) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{25}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *VettingUnassigned) GetPreviousAssignee() string {
@@ -1992,7 +2098,7 @@ type CaseAssigned struct {
 
 func (x *CaseAssigned) Reset() {
 	*x = CaseAssigned{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[26]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2004,7 +2110,7 @@ func (x *CaseAssigned) String() string {
 func (*CaseAssigned) ProtoMessage() {}
 
 func (x *CaseAssigned) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[26]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2017,7 +2123,7 @@ func (x *CaseAssigned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseAssigned.ProtoReflect.Descriptor instead.
 func (*CaseAssigned) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{26}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CaseAssigned) GetAssignee() string {
@@ -2045,7 +2151,7 @@ type CaseUnassigned struct {
 
 func (x *CaseUnassigned) Reset() {
 	*x = CaseUnassigned{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[27]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2057,7 +2163,7 @@ func (x *CaseUnassigned) String() string {
 func (*CaseUnassigned) ProtoMessage() {}
 
 func (x *CaseUnassigned) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[27]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2070,7 +2176,7 @@ func (x *CaseUnassigned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseUnassigned.ProtoReflect.Descriptor instead.
 func (*CaseUnassigned) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{27}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CaseUnassigned) GetPreviousAssignee() string {
@@ -2112,7 +2218,7 @@ type StuckChanged struct {
 
 func (x *StuckChanged) Reset() {
 	*x = StuckChanged{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[28]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2124,7 +2230,7 @@ func (x *StuckChanged) String() string {
 func (*StuckChanged) ProtoMessage() {}
 
 func (x *StuckChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[28]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2137,7 +2243,7 @@ func (x *StuckChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StuckChanged.ProtoReflect.Descriptor instead.
 func (*StuckChanged) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{28}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *StuckChanged) GetRule() StuckRule {
@@ -2193,7 +2299,7 @@ var File_recruitment_events_v1_events_proto protoreflect.FileDescriptor
 
 const file_recruitment_events_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\"recruitment/events/v1/events.proto\x12\x15recruitment.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\"\x97\x17\n" +
+	"\"recruitment/events/v1/events.proto\x12\x15recruitment.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/checks.proto\x1a\"recruitment/common/v1/common.proto\"\xf6\x17\n" +
 	"\x05Event\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12%\n" +
 	"\x0eapplication_id\x18\x02 \x01(\tR\rapplicationId\x12\x16\n" +
@@ -2228,7 +2334,8 @@ const file_recruitment_events_v1_events_proto_rawDesc = "" +
 	"\x14offer_start_date_set\x186 \x01(\v2(.recruitment.events.v1.OfferStartDateSetH\x00R\x11offerStartDateSet\x12V\n" +
 	"\x11candidate_started\x187 \x01(\v2'.recruitment.events.v1.CandidateStartedH\x00R\x10candidateStarted\x12L\n" +
 	"\x0eoffer_assigned\x188 \x01(\v2#.recruitment.events.v1.CaseAssignedH\x00R\rofferAssigned\x12R\n" +
-	"\x10offer_unassigned\x189 \x01(\v2%.recruitment.events.v1.CaseUnassignedH\x00R\x0fofferUnassigned\x12M\n" +
+	"\x10offer_unassigned\x189 \x01(\v2%.recruitment.events.v1.CaseUnassignedH\x00R\x0fofferUnassigned\x12]\n" +
+	"\x14offer_check_recorded\x18d \x01(\v2).recruitment.events.v1.OfferCheckRecordedH\x00R\x12offerCheckRecorded\x12M\n" +
 	"\x0evetting_opened\x18< \x01(\v2$.recruitment.events.v1.VettingOpenedH\x00R\rvettingOpened\x12c\n" +
 	"\x16vetting_forms_received\x18= \x01(\v2+.recruitment.events.v1.VettingFormsReceivedH\x00R\x14vettingFormsReceived\x12P\n" +
 	"\x0fvetting_blocked\x18> \x01(\v2%.recruitment.events.v1.VettingBlockedH\x00R\x0evettingBlocked\x12V\n" +
@@ -2272,12 +2379,13 @@ const file_recruitment_events_v1_events_proto_rawDesc = "" +
 	"\bimported\x18\x01 \x01(\v2&.recruitment.common.v1.ImportedHistoryR\bimported\"2\n" +
 	"\x0fInterviewFailed\x12\x1f\n" +
 	"\vreason_code\x18\x01 \x01(\tR\n" +
-	"reasonCode\"|\n" +
+	"reasonCode\"\xbb\x01\n" +
 	"\tOfferMade\x12(\n" +
 	"\x10salary_band_code\x18\x01 \x01(\tR\x0esalaryBandCode\x12E\n" +
 	"\n" +
 	"conditions\x18\x02 \x03(\x0e2%.recruitment.common.v1.OfferConditionR\n" +
-	"conditions\"S\n" +
+	"conditions\x12=\n" +
+	"\x06checks\x18d \x03(\x0e2%.recruitment.common.v1.OfferConditionR\x06checks\"S\n" +
 	"\rOfferAccepted\x12B\n" +
 	"\bimported\x18\x01 \x01(\v2&.recruitment.common.v1.ImportedHistoryR\bimported\"0\n" +
 	"\rOfferDeclined\x12\x1f\n" +
@@ -2301,7 +2409,12 @@ const file_recruitment_events_v1_events_proto_rawDesc = "" +
 	"\x12subject_to_vetting\x18\x02 \x01(\bR\x10subjectToVetting\x12\x1f\n" +
 	"\vapproved_by\x18\x03 \x01(\tR\n" +
 	"approvedBy\x12A\n" +
-	"\x0evetting_due_by\x18\x04 \x01(\v2\x1b.recruitment.common.v1.DateR\fvettingDueBy\"J\n" +
+	"\x0evetting_due_by\x18\x04 \x01(\v2\x1b.recruitment.common.v1.DateR\fvettingDueBy\"\xa6\x02\n" +
+	"\x12OfferCheckRecorded\x12;\n" +
+	"\x05check\x18\x01 \x01(\x0e2%.recruitment.common.v1.OfferConditionR\x05check\x12:\n" +
+	"\x06status\x18\x02 \x01(\x0e2\".recruitment.common.v1.CheckStatusR\x06status\x12J\n" +
+	"\fwaive_reason\x18\x03 \x01(\x0e2'.recruitment.common.v1.CheckWaiveReasonR\vwaiveReason\x12K\n" +
+	"\x0fprevious_status\x18\x04 \x01(\x0e2\".recruitment.common.v1.CheckStatusR\x0epreviousStatus\"J\n" +
 	"\rVettingOpened\x129\n" +
 	"\x05level\x18\x01 \x01(\x0e2#.recruitment.common.v1.VettingLevelR\x05level\"\x16\n" +
 	"\x14VettingFormsReceived\"L\n" +
@@ -2330,12 +2443,13 @@ const file_recruitment_events_v1_events_proto_rawDesc = "" +
 	"\n" +
 	"next_actor\x18\x05 \x01(\x0e2!.recruitment.common.v1.CallerRoleR\tnextActor\x12\x1a\n" +
 	"\bassignee\x18\x06 \x01(\tR\bassignee\x12I\n" +
-	"\x0eblocked_reason\x18\a \x01(\x0e2\".recruitment.common.v1.BlockReasonR\rblockedReason*}\n" +
+	"\x0eblocked_reason\x18\a \x01(\x0e2\".recruitment.common.v1.BlockReasonR\rblockedReason*\x9f\x01\n" +
 	"\tStuckRule\x12\x1a\n" +
 	"\x16STUCK_RULE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10STUCK_RULE_STAGE\x10\x01\x12\x1e\n" +
 	"\x1aSTUCK_RULE_VETTING_BLOCKED\x10\x02\x12\x1e\n" +
-	"\x1aSTUCK_RULE_VETTING_OVERDUE\x10\x03B\xf2\x01\n" +
+	"\x1aSTUCK_RULE_VETTING_OVERDUE\x10\x03\x12 \n" +
+	"\x1cSTUCK_RULE_CHECK_OUTSTANDING\x10\x04B\xf2\x01\n" +
 	"\x19com.recruitment.events.v1B\vEventsProtoP\x01ZRgithub.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1;eventsv1\xa2\x02\x03REX\xaa\x02\x15Recruitment.Events.V1\xca\x02\x15Recruitment\\Events\\V1\xe2\x02!Recruitment\\Events\\V1\\GPBMetadata\xea\x02\x17Recruitment::Events::V1b\x06proto3"
 
 var (
@@ -2351,7 +2465,7 @@ func file_recruitment_events_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_recruitment_events_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_recruitment_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_recruitment_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_recruitment_events_v1_events_proto_goTypes = []any{
 	(StuckRule)(0),                // 0: recruitment.events.v1.StuckRule
 	(*Event)(nil),                 // 1: recruitment.events.v1.Event
@@ -2372,32 +2486,35 @@ var file_recruitment_events_v1_events_proto_goTypes = []any{
 	(*OfferWithdrawn)(nil),        // 16: recruitment.events.v1.OfferWithdrawn
 	(*OfferStartDateSet)(nil),     // 17: recruitment.events.v1.OfferStartDateSet
 	(*CandidateStarted)(nil),      // 18: recruitment.events.v1.CandidateStarted
-	(*VettingOpened)(nil),         // 19: recruitment.events.v1.VettingOpened
-	(*VettingFormsReceived)(nil),  // 20: recruitment.events.v1.VettingFormsReceived
-	(*VettingBlocked)(nil),        // 21: recruitment.events.v1.VettingBlocked
-	(*VettingUnblocked)(nil),      // 22: recruitment.events.v1.VettingUnblocked
-	(*VettingCleared)(nil),        // 23: recruitment.events.v1.VettingCleared
-	(*VettingFailed)(nil),         // 24: recruitment.events.v1.VettingFailed
-	(*VettingAssigned)(nil),       // 25: recruitment.events.v1.VettingAssigned
-	(*VettingUnassigned)(nil),     // 26: recruitment.events.v1.VettingUnassigned
-	(*CaseAssigned)(nil),          // 27: recruitment.events.v1.CaseAssigned
-	(*CaseUnassigned)(nil),        // 28: recruitment.events.v1.CaseUnassigned
-	(*StuckChanged)(nil),          // 29: recruitment.events.v1.StuckChanged
-	(v1.JobRole)(0),               // 30: recruitment.common.v1.JobRole
-	(*timestamppb.Timestamp)(nil), // 31: google.protobuf.Timestamp
-	(*v1.Actor)(nil),              // 32: recruitment.common.v1.Actor
-	(*v1.Date)(nil),               // 33: recruitment.common.v1.Date
-	(*v1.ImportedHistory)(nil),    // 34: recruitment.common.v1.ImportedHistory
-	(v1.Stage)(0),                 // 35: recruitment.common.v1.Stage
-	(v1.OfferCondition)(0),        // 36: recruitment.common.v1.OfferCondition
-	(v1.VettingLevel)(0),          // 37: recruitment.common.v1.VettingLevel
-	(v1.BlockReason)(0),           // 38: recruitment.common.v1.BlockReason
-	(v1.CallerRole)(0),            // 39: recruitment.common.v1.CallerRole
+	(*OfferCheckRecorded)(nil),    // 19: recruitment.events.v1.OfferCheckRecorded
+	(*VettingOpened)(nil),         // 20: recruitment.events.v1.VettingOpened
+	(*VettingFormsReceived)(nil),  // 21: recruitment.events.v1.VettingFormsReceived
+	(*VettingBlocked)(nil),        // 22: recruitment.events.v1.VettingBlocked
+	(*VettingUnblocked)(nil),      // 23: recruitment.events.v1.VettingUnblocked
+	(*VettingCleared)(nil),        // 24: recruitment.events.v1.VettingCleared
+	(*VettingFailed)(nil),         // 25: recruitment.events.v1.VettingFailed
+	(*VettingAssigned)(nil),       // 26: recruitment.events.v1.VettingAssigned
+	(*VettingUnassigned)(nil),     // 27: recruitment.events.v1.VettingUnassigned
+	(*CaseAssigned)(nil),          // 28: recruitment.events.v1.CaseAssigned
+	(*CaseUnassigned)(nil),        // 29: recruitment.events.v1.CaseUnassigned
+	(*StuckChanged)(nil),          // 30: recruitment.events.v1.StuckChanged
+	(v1.JobRole)(0),               // 31: recruitment.common.v1.JobRole
+	(*timestamppb.Timestamp)(nil), // 32: google.protobuf.Timestamp
+	(*v1.Actor)(nil),              // 33: recruitment.common.v1.Actor
+	(*v1.Date)(nil),               // 34: recruitment.common.v1.Date
+	(*v1.ImportedHistory)(nil),    // 35: recruitment.common.v1.ImportedHistory
+	(v1.Stage)(0),                 // 36: recruitment.common.v1.Stage
+	(v1.OfferCondition)(0),        // 37: recruitment.common.v1.OfferCondition
+	(v1.CheckStatus)(0),           // 38: recruitment.common.v1.CheckStatus
+	(v1.CheckWaiveReason)(0),      // 39: recruitment.common.v1.CheckWaiveReason
+	(v1.VettingLevel)(0),          // 40: recruitment.common.v1.VettingLevel
+	(v1.BlockReason)(0),           // 41: recruitment.common.v1.BlockReason
+	(v1.CallerRole)(0),            // 42: recruitment.common.v1.CallerRole
 }
 var file_recruitment_events_v1_events_proto_depIdxs = []int32{
-	30, // 0: recruitment.events.v1.Event.role:type_name -> recruitment.common.v1.JobRole
-	31, // 1: recruitment.events.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
-	32, // 2: recruitment.events.v1.Event.actor:type_name -> recruitment.common.v1.Actor
+	31, // 0: recruitment.events.v1.Event.role:type_name -> recruitment.common.v1.JobRole
+	32, // 1: recruitment.events.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
+	33, // 2: recruitment.events.v1.Event.actor:type_name -> recruitment.common.v1.Actor
 	3,  // 3: recruitment.events.v1.Event.campaign_created:type_name -> recruitment.events.v1.CampaignCreated
 	4,  // 4: recruitment.events.v1.Event.campaign_updated:type_name -> recruitment.events.v1.CampaignUpdated
 	5,  // 5: recruitment.events.v1.Event.application_submitted:type_name -> recruitment.events.v1.ApplicationSubmitted
@@ -2408,53 +2525,59 @@ var file_recruitment_events_v1_events_proto_depIdxs = []int32{
 	10, // 10: recruitment.events.v1.Event.interview_scheduled:type_name -> recruitment.events.v1.InterviewScheduled
 	11, // 11: recruitment.events.v1.Event.interview_passed:type_name -> recruitment.events.v1.InterviewPassed
 	12, // 12: recruitment.events.v1.Event.interview_failed:type_name -> recruitment.events.v1.InterviewFailed
-	27, // 13: recruitment.events.v1.Event.sift_assigned:type_name -> recruitment.events.v1.CaseAssigned
-	28, // 14: recruitment.events.v1.Event.sift_unassigned:type_name -> recruitment.events.v1.CaseUnassigned
+	28, // 13: recruitment.events.v1.Event.sift_assigned:type_name -> recruitment.events.v1.CaseAssigned
+	29, // 14: recruitment.events.v1.Event.sift_unassigned:type_name -> recruitment.events.v1.CaseUnassigned
 	13, // 15: recruitment.events.v1.Event.offer_made:type_name -> recruitment.events.v1.OfferMade
 	14, // 16: recruitment.events.v1.Event.offer_accepted:type_name -> recruitment.events.v1.OfferAccepted
 	15, // 17: recruitment.events.v1.Event.offer_declined:type_name -> recruitment.events.v1.OfferDeclined
 	16, // 18: recruitment.events.v1.Event.offer_withdrawn:type_name -> recruitment.events.v1.OfferWithdrawn
 	17, // 19: recruitment.events.v1.Event.offer_start_date_set:type_name -> recruitment.events.v1.OfferStartDateSet
 	18, // 20: recruitment.events.v1.Event.candidate_started:type_name -> recruitment.events.v1.CandidateStarted
-	27, // 21: recruitment.events.v1.Event.offer_assigned:type_name -> recruitment.events.v1.CaseAssigned
-	28, // 22: recruitment.events.v1.Event.offer_unassigned:type_name -> recruitment.events.v1.CaseUnassigned
-	19, // 23: recruitment.events.v1.Event.vetting_opened:type_name -> recruitment.events.v1.VettingOpened
-	20, // 24: recruitment.events.v1.Event.vetting_forms_received:type_name -> recruitment.events.v1.VettingFormsReceived
-	21, // 25: recruitment.events.v1.Event.vetting_blocked:type_name -> recruitment.events.v1.VettingBlocked
-	22, // 26: recruitment.events.v1.Event.vetting_unblocked:type_name -> recruitment.events.v1.VettingUnblocked
-	23, // 27: recruitment.events.v1.Event.vetting_cleared:type_name -> recruitment.events.v1.VettingCleared
-	24, // 28: recruitment.events.v1.Event.vetting_failed:type_name -> recruitment.events.v1.VettingFailed
-	25, // 29: recruitment.events.v1.Event.vetting_assigned:type_name -> recruitment.events.v1.VettingAssigned
-	26, // 30: recruitment.events.v1.Event.vetting_unassigned:type_name -> recruitment.events.v1.VettingUnassigned
-	29, // 31: recruitment.events.v1.Event.stuck_warning:type_name -> recruitment.events.v1.StuckChanged
-	29, // 32: recruitment.events.v1.Event.stuck_breach:type_name -> recruitment.events.v1.StuckChanged
-	29, // 33: recruitment.events.v1.Event.stuck_resolved:type_name -> recruitment.events.v1.StuckChanged
-	33, // 34: recruitment.events.v1.CampaignDetails.opens_on:type_name -> recruitment.common.v1.Date
-	33, // 35: recruitment.events.v1.CampaignDetails.closes_on:type_name -> recruitment.common.v1.Date
-	2,  // 36: recruitment.events.v1.CampaignCreated.campaign:type_name -> recruitment.events.v1.CampaignDetails
-	2,  // 37: recruitment.events.v1.CampaignUpdated.campaign:type_name -> recruitment.events.v1.CampaignDetails
-	34, // 38: recruitment.events.v1.ApplicationSubmitted.imported:type_name -> recruitment.common.v1.ImportedHistory
-	35, // 39: recruitment.events.v1.ApplicationWithdrawn.stage:type_name -> recruitment.common.v1.Stage
-	31, // 40: recruitment.events.v1.InterviewScheduled.scheduled_for:type_name -> google.protobuf.Timestamp
-	34, // 41: recruitment.events.v1.InterviewPassed.imported:type_name -> recruitment.common.v1.ImportedHistory
-	36, // 42: recruitment.events.v1.OfferMade.conditions:type_name -> recruitment.common.v1.OfferCondition
-	34, // 43: recruitment.events.v1.OfferAccepted.imported:type_name -> recruitment.common.v1.ImportedHistory
-	33, // 44: recruitment.events.v1.OfferStartDateSet.start_date:type_name -> recruitment.common.v1.Date
-	33, // 45: recruitment.events.v1.OfferStartDateSet.vetting_due_by:type_name -> recruitment.common.v1.Date
-	33, // 46: recruitment.events.v1.CandidateStarted.start_date:type_name -> recruitment.common.v1.Date
-	33, // 47: recruitment.events.v1.CandidateStarted.vetting_due_by:type_name -> recruitment.common.v1.Date
-	37, // 48: recruitment.events.v1.VettingOpened.level:type_name -> recruitment.common.v1.VettingLevel
-	38, // 49: recruitment.events.v1.VettingBlocked.reason:type_name -> recruitment.common.v1.BlockReason
-	0,  // 50: recruitment.events.v1.StuckChanged.rule:type_name -> recruitment.events.v1.StuckRule
-	35, // 51: recruitment.events.v1.StuckChanged.stage:type_name -> recruitment.common.v1.Stage
-	31, // 52: recruitment.events.v1.StuckChanged.since:type_name -> google.protobuf.Timestamp
-	39, // 53: recruitment.events.v1.StuckChanged.next_actor:type_name -> recruitment.common.v1.CallerRole
-	38, // 54: recruitment.events.v1.StuckChanged.blocked_reason:type_name -> recruitment.common.v1.BlockReason
-	55, // [55:55] is the sub-list for method output_type
-	55, // [55:55] is the sub-list for method input_type
-	55, // [55:55] is the sub-list for extension type_name
-	55, // [55:55] is the sub-list for extension extendee
-	0,  // [0:55] is the sub-list for field type_name
+	28, // 21: recruitment.events.v1.Event.offer_assigned:type_name -> recruitment.events.v1.CaseAssigned
+	29, // 22: recruitment.events.v1.Event.offer_unassigned:type_name -> recruitment.events.v1.CaseUnassigned
+	19, // 23: recruitment.events.v1.Event.offer_check_recorded:type_name -> recruitment.events.v1.OfferCheckRecorded
+	20, // 24: recruitment.events.v1.Event.vetting_opened:type_name -> recruitment.events.v1.VettingOpened
+	21, // 25: recruitment.events.v1.Event.vetting_forms_received:type_name -> recruitment.events.v1.VettingFormsReceived
+	22, // 26: recruitment.events.v1.Event.vetting_blocked:type_name -> recruitment.events.v1.VettingBlocked
+	23, // 27: recruitment.events.v1.Event.vetting_unblocked:type_name -> recruitment.events.v1.VettingUnblocked
+	24, // 28: recruitment.events.v1.Event.vetting_cleared:type_name -> recruitment.events.v1.VettingCleared
+	25, // 29: recruitment.events.v1.Event.vetting_failed:type_name -> recruitment.events.v1.VettingFailed
+	26, // 30: recruitment.events.v1.Event.vetting_assigned:type_name -> recruitment.events.v1.VettingAssigned
+	27, // 31: recruitment.events.v1.Event.vetting_unassigned:type_name -> recruitment.events.v1.VettingUnassigned
+	30, // 32: recruitment.events.v1.Event.stuck_warning:type_name -> recruitment.events.v1.StuckChanged
+	30, // 33: recruitment.events.v1.Event.stuck_breach:type_name -> recruitment.events.v1.StuckChanged
+	30, // 34: recruitment.events.v1.Event.stuck_resolved:type_name -> recruitment.events.v1.StuckChanged
+	34, // 35: recruitment.events.v1.CampaignDetails.opens_on:type_name -> recruitment.common.v1.Date
+	34, // 36: recruitment.events.v1.CampaignDetails.closes_on:type_name -> recruitment.common.v1.Date
+	2,  // 37: recruitment.events.v1.CampaignCreated.campaign:type_name -> recruitment.events.v1.CampaignDetails
+	2,  // 38: recruitment.events.v1.CampaignUpdated.campaign:type_name -> recruitment.events.v1.CampaignDetails
+	35, // 39: recruitment.events.v1.ApplicationSubmitted.imported:type_name -> recruitment.common.v1.ImportedHistory
+	36, // 40: recruitment.events.v1.ApplicationWithdrawn.stage:type_name -> recruitment.common.v1.Stage
+	32, // 41: recruitment.events.v1.InterviewScheduled.scheduled_for:type_name -> google.protobuf.Timestamp
+	35, // 42: recruitment.events.v1.InterviewPassed.imported:type_name -> recruitment.common.v1.ImportedHistory
+	37, // 43: recruitment.events.v1.OfferMade.conditions:type_name -> recruitment.common.v1.OfferCondition
+	37, // 44: recruitment.events.v1.OfferMade.checks:type_name -> recruitment.common.v1.OfferCondition
+	35, // 45: recruitment.events.v1.OfferAccepted.imported:type_name -> recruitment.common.v1.ImportedHistory
+	34, // 46: recruitment.events.v1.OfferStartDateSet.start_date:type_name -> recruitment.common.v1.Date
+	34, // 47: recruitment.events.v1.OfferStartDateSet.vetting_due_by:type_name -> recruitment.common.v1.Date
+	34, // 48: recruitment.events.v1.CandidateStarted.start_date:type_name -> recruitment.common.v1.Date
+	34, // 49: recruitment.events.v1.CandidateStarted.vetting_due_by:type_name -> recruitment.common.v1.Date
+	37, // 50: recruitment.events.v1.OfferCheckRecorded.check:type_name -> recruitment.common.v1.OfferCondition
+	38, // 51: recruitment.events.v1.OfferCheckRecorded.status:type_name -> recruitment.common.v1.CheckStatus
+	39, // 52: recruitment.events.v1.OfferCheckRecorded.waive_reason:type_name -> recruitment.common.v1.CheckWaiveReason
+	38, // 53: recruitment.events.v1.OfferCheckRecorded.previous_status:type_name -> recruitment.common.v1.CheckStatus
+	40, // 54: recruitment.events.v1.VettingOpened.level:type_name -> recruitment.common.v1.VettingLevel
+	41, // 55: recruitment.events.v1.VettingBlocked.reason:type_name -> recruitment.common.v1.BlockReason
+	0,  // 56: recruitment.events.v1.StuckChanged.rule:type_name -> recruitment.events.v1.StuckRule
+	36, // 57: recruitment.events.v1.StuckChanged.stage:type_name -> recruitment.common.v1.Stage
+	32, // 58: recruitment.events.v1.StuckChanged.since:type_name -> google.protobuf.Timestamp
+	42, // 59: recruitment.events.v1.StuckChanged.next_actor:type_name -> recruitment.common.v1.CallerRole
+	41, // 60: recruitment.events.v1.StuckChanged.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	61, // [61:61] is the sub-list for method output_type
+	61, // [61:61] is the sub-list for method input_type
+	61, // [61:61] is the sub-list for extension type_name
+	61, // [61:61] is the sub-list for extension extendee
+	0,  // [0:61] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_events_v1_events_proto_init() }
@@ -2483,6 +2606,7 @@ func file_recruitment_events_v1_events_proto_init() {
 		(*Event_CandidateStarted)(nil),
 		(*Event_OfferAssigned)(nil),
 		(*Event_OfferUnassigned)(nil),
+		(*Event_OfferCheckRecorded)(nil),
 		(*Event_VettingOpened)(nil),
 		(*Event_VettingFormsReceived)(nil),
 		(*Event_VettingBlocked)(nil),
@@ -2501,7 +2625,7 @@ func file_recruitment_events_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_events_v1_events_proto_rawDesc), len(file_recruitment_events_v1_events_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   29,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -32,6 +32,7 @@ const (
 	OffersService_UnassignCase_FullMethodName               = "/recruitment.offers.v1.OffersService/UnassignCase"
 	OffersService_BatchAssign_FullMethodName                = "/recruitment.offers.v1.OffersService/BatchAssign"
 	OffersService_ListMyCases_FullMethodName                = "/recruitment.offers.v1.OffersService/ListMyCases"
+	OffersService_RecordCheck_FullMethodName                = "/recruitment.offers.v1.OffersService/RecordCheck"
 )
 
 // OffersServiceClient is the client API for OffersService service.
@@ -77,6 +78,11 @@ type OffersServiceClient interface {
 	// ListMyCases is the caller's own work list: the open records assigned
 	// to the caller, oldest in their stage first.
 	ListMyCases(ctx context.Context, in *ListMyCasesRequest, opts ...grpc.CallOption) (*ListMyCasesResponse, error)
+	// RecordCheck records the status of one pre-employment check of a made
+	// or accepted offer (who: the caller's subject). A FAILED check withdraws
+	// the offer in the same transaction (reason check_failed:<check>); right
+	// to work may not be waived, and ConfirmStart refuses until it is met.
+	RecordCheck(ctx context.Context, in *RecordCheckRequest, opts ...grpc.CallOption) (*RecordCheckResponse, error)
 }
 
 type offersServiceClient struct {
@@ -217,6 +223,16 @@ func (c *offersServiceClient) ListMyCases(ctx context.Context, in *ListMyCasesRe
 	return out, nil
 }
 
+func (c *offersServiceClient) RecordCheck(ctx context.Context, in *RecordCheckRequest, opts ...grpc.CallOption) (*RecordCheckResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecordCheckResponse)
+	err := c.cc.Invoke(ctx, OffersService_RecordCheck_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OffersServiceServer is the server API for OffersService service.
 // All implementations must embed UnimplementedOffersServiceServer
 // for forward compatibility.
@@ -260,6 +276,11 @@ type OffersServiceServer interface {
 	// ListMyCases is the caller's own work list: the open records assigned
 	// to the caller, oldest in their stage first.
 	ListMyCases(context.Context, *ListMyCasesRequest) (*ListMyCasesResponse, error)
+	// RecordCheck records the status of one pre-employment check of a made
+	// or accepted offer (who: the caller's subject). A FAILED check withdraws
+	// the offer in the same transaction (reason check_failed:<check>); right
+	// to work may not be waived, and ConfirmStart refuses until it is met.
+	RecordCheck(context.Context, *RecordCheckRequest) (*RecordCheckResponse, error)
 	mustEmbedUnimplementedOffersServiceServer()
 }
 
@@ -308,6 +329,9 @@ func (UnimplementedOffersServiceServer) BatchAssign(context.Context, *BatchAssig
 }
 func (UnimplementedOffersServiceServer) ListMyCases(context.Context, *ListMyCasesRequest) (*ListMyCasesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListMyCases not implemented")
+}
+func (UnimplementedOffersServiceServer) RecordCheck(context.Context, *RecordCheckRequest) (*RecordCheckResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordCheck not implemented")
 }
 func (UnimplementedOffersServiceServer) mustEmbedUnimplementedOffersServiceServer() {}
 func (UnimplementedOffersServiceServer) testEmbeddedByValue()                       {}
@@ -564,6 +588,24 @@ func _OffersService_ListMyCases_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OffersService_RecordCheck_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordCheckRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OffersServiceServer).RecordCheck(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OffersService_RecordCheck_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OffersServiceServer).RecordCheck(ctx, req.(*RecordCheckRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OffersService_ServiceDesc is the grpc.ServiceDesc for OffersService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -622,6 +664,10 @@ var OffersService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListMyCases",
 			Handler:    _OffersService_ListMyCases_Handler,
+		},
+		{
+			MethodName: "RecordCheck",
+			Handler:    _OffersService_RecordCheck_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

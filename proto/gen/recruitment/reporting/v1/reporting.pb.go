@@ -84,6 +84,10 @@ const (
 	StuckKind_STUCK_KIND_VETTING_BLOCKED StuckKind = 2
 	// Started subject to vetting, and the vetting due date has passed.
 	StuckKind_STUCK_KIND_VETTING_OVERDUE StuckKind = 3
+	// A pre-employment check of the offer (references, medical, right to
+	// work) still outstanding past the check thresholds, counted from the
+	// offer being made.
+	StuckKind_STUCK_KIND_CHECK_OUTSTANDING StuckKind = 4
 )
 
 // Enum value maps for StuckKind.
@@ -93,12 +97,14 @@ var (
 		1: "STUCK_KIND_STAGE",
 		2: "STUCK_KIND_VETTING_BLOCKED",
 		3: "STUCK_KIND_VETTING_OVERDUE",
+		4: "STUCK_KIND_CHECK_OUTSTANDING",
 	}
 	StuckKind_value = map[string]int32{
-		"STUCK_KIND_UNSPECIFIED":     0,
-		"STUCK_KIND_STAGE":           1,
-		"STUCK_KIND_VETTING_BLOCKED": 2,
-		"STUCK_KIND_VETTING_OVERDUE": 3,
+		"STUCK_KIND_UNSPECIFIED":       0,
+		"STUCK_KIND_STAGE":             1,
+		"STUCK_KIND_VETTING_BLOCKED":   2,
+		"STUCK_KIND_VETTING_OVERDUE":   3,
+		"STUCK_KIND_CHECK_OUTSTANDING": 4,
 	}
 )
 
@@ -1435,8 +1441,12 @@ func (x *GetStageDurationsRequest) GetRole() v1.JobRole {
 }
 
 type GetStageDurationsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Stages        []*StageDuration       `protobuf:"bytes,1,rep,name=stages,proto3" json:"stages,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Stages []*StageDuration       `protobuf:"bytes,1,rep,name=stages,proto3" json:"stages,omitempty"`
+	// Time per pre-employment check: offer made -> check met, over checks
+	// met within the window; one entry per check (REFERENCES, MEDICAL,
+	// RIGHT_TO_WORK).
+	Checks        []*CheckDuration `protobuf:"bytes,100,rep,name=checks,proto3" json:"checks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1478,6 +1488,67 @@ func (x *GetStageDurationsResponse) GetStages() []*StageDuration {
 	return nil
 }
 
+func (x *GetStageDurationsResponse) GetChecks() []*CheckDuration {
+	if x != nil {
+		return x.Checks
+	}
+	return nil
+}
+
+// CheckDuration is how long one pre-employment check took to be met.
+type CheckDuration struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Check v1.OfferCondition      `protobuf:"varint,1,opt,name=check,proto3,enum=recruitment.common.v1.OfferCondition" json:"check,omitempty"`
+	// Calendar days from the offer being made to the check being met.
+	Days          *Statistics `protobuf:"bytes,2,opt,name=days,proto3" json:"days,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckDuration) Reset() {
+	*x = CheckDuration{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckDuration) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckDuration) ProtoMessage() {}
+
+func (x *CheckDuration) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckDuration.ProtoReflect.Descriptor instead.
+func (*CheckDuration) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *CheckDuration) GetCheck() v1.OfferCondition {
+	if x != nil {
+		return x.Check
+	}
+	return v1.OfferCondition(0)
+}
+
+func (x *CheckDuration) GetDays() *Statistics {
+	if x != nil {
+		return x.Days
+	}
+	return nil
+}
+
 // StageCount is how many applications are in one stage.
 type StageCount struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1489,7 +1560,7 @@ type StageCount struct {
 
 func (x *StageCount) Reset() {
 	*x = StageCount{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[14]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1501,7 +1572,7 @@ func (x *StageCount) String() string {
 func (*StageCount) ProtoMessage() {}
 
 func (x *StageCount) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[14]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1514,7 +1585,7 @@ func (x *StageCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageCount.ProtoReflect.Descriptor instead.
 func (*StageCount) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{14}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StageCount) GetStage() v1.Stage {
@@ -1549,7 +1620,7 @@ type RegionSummary struct {
 
 func (x *RegionSummary) Reset() {
 	*x = RegionSummary{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[15]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1561,7 +1632,7 @@ func (x *RegionSummary) String() string {
 func (*RegionSummary) ProtoMessage() {}
 
 func (x *RegionSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[15]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1574,7 +1645,7 @@ func (x *RegionSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegionSummary.ProtoReflect.Descriptor instead.
 func (*RegionSummary) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{15}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RegionSummary) GetRegion() string {
@@ -1629,7 +1700,7 @@ type GetRegionSummaryRequest struct {
 
 func (x *GetRegionSummaryRequest) Reset() {
 	*x = GetRegionSummaryRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[16]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1641,7 +1712,7 @@ func (x *GetRegionSummaryRequest) String() string {
 func (*GetRegionSummaryRequest) ProtoMessage() {}
 
 func (x *GetRegionSummaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[16]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1654,7 +1725,7 @@ func (x *GetRegionSummaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegionSummaryRequest.ProtoReflect.Descriptor instead.
 func (*GetRegionSummaryRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{16}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetRegionSummaryRequest) GetRegion() string {
@@ -1680,7 +1751,7 @@ type GetRegionSummaryResponse struct {
 
 func (x *GetRegionSummaryResponse) Reset() {
 	*x = GetRegionSummaryResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[17]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1692,7 +1763,7 @@ func (x *GetRegionSummaryResponse) String() string {
 func (*GetRegionSummaryResponse) ProtoMessage() {}
 
 func (x *GetRegionSummaryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[17]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1705,7 +1776,7 @@ func (x *GetRegionSummaryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegionSummaryResponse.ProtoReflect.Descriptor instead.
 func (*GetRegionSummaryResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{17}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetRegionSummaryResponse) GetSummary() *RegionSummary {
@@ -1724,7 +1795,7 @@ type ListRegionSummariesRequest struct {
 
 func (x *ListRegionSummariesRequest) Reset() {
 	*x = ListRegionSummariesRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[18]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1736,7 +1807,7 @@ func (x *ListRegionSummariesRequest) String() string {
 func (*ListRegionSummariesRequest) ProtoMessage() {}
 
 func (x *ListRegionSummariesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[18]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1749,7 +1820,7 @@ func (x *ListRegionSummariesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRegionSummariesRequest.ProtoReflect.Descriptor instead.
 func (*ListRegionSummariesRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{18}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListRegionSummariesRequest) GetAsOf() *timestamppb.Timestamp {
@@ -1768,7 +1839,7 @@ type ListRegionSummariesResponse struct {
 
 func (x *ListRegionSummariesResponse) Reset() {
 	*x = ListRegionSummariesResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[19]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1780,7 +1851,7 @@ func (x *ListRegionSummariesResponse) String() string {
 func (*ListRegionSummariesResponse) ProtoMessage() {}
 
 func (x *ListRegionSummariesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[19]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1793,7 +1864,7 @@ func (x *ListRegionSummariesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRegionSummariesResponse.ProtoReflect.Descriptor instead.
 func (*ListRegionSummariesResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{19}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListRegionSummariesResponse) GetSummaries() []*RegionSummary {
@@ -1812,7 +1883,7 @@ type WatchRegionRequest struct {
 
 func (x *WatchRegionRequest) Reset() {
 	*x = WatchRegionRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[20]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1824,7 +1895,7 @@ func (x *WatchRegionRequest) String() string {
 func (*WatchRegionRequest) ProtoMessage() {}
 
 func (x *WatchRegionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[20]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1837,7 +1908,7 @@ func (x *WatchRegionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRegionRequest.ProtoReflect.Descriptor instead.
 func (*WatchRegionRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{20}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *WatchRegionRequest) GetRegion() string {
@@ -1856,7 +1927,7 @@ type WatchRegionResponse struct {
 
 func (x *WatchRegionResponse) Reset() {
 	*x = WatchRegionResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[21]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1868,7 +1939,7 @@ func (x *WatchRegionResponse) String() string {
 func (*WatchRegionResponse) ProtoMessage() {}
 
 func (x *WatchRegionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[21]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1881,7 +1952,7 @@ func (x *WatchRegionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRegionResponse.ProtoReflect.Descriptor instead.
 func (*WatchRegionResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{21}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WatchRegionResponse) GetSummary() *RegionSummary {
@@ -1903,7 +1974,7 @@ type StageThreshold struct {
 
 func (x *StageThreshold) Reset() {
 	*x = StageThreshold{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[22]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1915,7 +1986,7 @@ func (x *StageThreshold) String() string {
 func (*StageThreshold) ProtoMessage() {}
 
 func (x *StageThreshold) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[22]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1928,7 +1999,7 @@ func (x *StageThreshold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageThreshold.ProtoReflect.Descriptor instead.
 func (*StageThreshold) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{22}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StageThreshold) GetStage() v1.Stage {
@@ -1965,14 +2036,18 @@ type Thresholds struct {
 	// somewhere, e.g. a role needing SC clearance in vetting; at most one per
 	// role. The stuck list and the stuck events use a role's limit where it
 	// gives one, and the region's above otherwise.
-	Roles         []*RoleThresholds `protobuf:"bytes,6,rep,name=roles,proto3" json:"roles,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Roles []*RoleThresholds `protobuf:"bytes,6,rep,name=roles,proto3" json:"roles,omitempty"`
+	// A pre-employment check outstanding (from the offer being made); the
+	// defaults are 14/28. Both 0 in SetThresholds keeps the defaults.
+	CheckOutstandingWarningDays int32 `protobuf:"varint,100,opt,name=check_outstanding_warning_days,json=checkOutstandingWarningDays,proto3" json:"check_outstanding_warning_days,omitempty"`
+	CheckOutstandingBreachDays  int32 `protobuf:"varint,101,opt,name=check_outstanding_breach_days,json=checkOutstandingBreachDays,proto3" json:"check_outstanding_breach_days,omitempty"`
+	unknownFields               protoimpl.UnknownFields
+	sizeCache                   protoimpl.SizeCache
 }
 
 func (x *Thresholds) Reset() {
 	*x = Thresholds{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[23]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1984,7 +2059,7 @@ func (x *Thresholds) String() string {
 func (*Thresholds) ProtoMessage() {}
 
 func (x *Thresholds) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[23]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1997,7 +2072,7 @@ func (x *Thresholds) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Thresholds.ProtoReflect.Descriptor instead.
 func (*Thresholds) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{23}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Thresholds) GetRegion() string {
@@ -2042,6 +2117,20 @@ func (x *Thresholds) GetRoles() []*RoleThresholds {
 	return nil
 }
 
+func (x *Thresholds) GetCheckOutstandingWarningDays() int32 {
+	if x != nil {
+		return x.CheckOutstandingWarningDays
+	}
+	return 0
+}
+
+func (x *Thresholds) GetCheckOutstandingBreachDays() int32 {
+	if x != nil {
+		return x.CheckOutstandingBreachDays
+	}
+	return 0
+}
+
 // RoleThresholds override some of a region's thresholds for one job role.
 type RoleThresholds struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2053,13 +2142,17 @@ type RoleThresholds struct {
 	// region's.
 	VettingBlockedWarningDays int32 `protobuf:"varint,3,opt,name=vetting_blocked_warning_days,json=vettingBlockedWarningDays,proto3" json:"vetting_blocked_warning_days,omitempty"`
 	VettingBlockedBreachDays  int32 `protobuf:"varint,4,opt,name=vetting_blocked_breach_days,json=vettingBlockedBreachDays,proto3" json:"vetting_blocked_breach_days,omitempty"`
-	unknownFields             protoimpl.UnknownFields
-	sizeCache                 protoimpl.SizeCache
+	// Both set to override the check-outstanding limit; both 0 to keep the
+	// region's.
+	CheckOutstandingWarningDays int32 `protobuf:"varint,100,opt,name=check_outstanding_warning_days,json=checkOutstandingWarningDays,proto3" json:"check_outstanding_warning_days,omitempty"`
+	CheckOutstandingBreachDays  int32 `protobuf:"varint,101,opt,name=check_outstanding_breach_days,json=checkOutstandingBreachDays,proto3" json:"check_outstanding_breach_days,omitempty"`
+	unknownFields               protoimpl.UnknownFields
+	sizeCache                   protoimpl.SizeCache
 }
 
 func (x *RoleThresholds) Reset() {
 	*x = RoleThresholds{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[24]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2071,7 +2164,7 @@ func (x *RoleThresholds) String() string {
 func (*RoleThresholds) ProtoMessage() {}
 
 func (x *RoleThresholds) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[24]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2084,7 +2177,7 @@ func (x *RoleThresholds) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleThresholds.ProtoReflect.Descriptor instead.
 func (*RoleThresholds) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{24}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RoleThresholds) GetRole() v1.JobRole {
@@ -2115,6 +2208,20 @@ func (x *RoleThresholds) GetVettingBlockedBreachDays() int32 {
 	return 0
 }
 
+func (x *RoleThresholds) GetCheckOutstandingWarningDays() int32 {
+	if x != nil {
+		return x.CheckOutstandingWarningDays
+	}
+	return 0
+}
+
+func (x *RoleThresholds) GetCheckOutstandingBreachDays() int32 {
+	if x != nil {
+		return x.CheckOutstandingBreachDays
+	}
+	return 0
+}
+
 type GetThresholdsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Region        string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
@@ -2124,7 +2231,7 @@ type GetThresholdsRequest struct {
 
 func (x *GetThresholdsRequest) Reset() {
 	*x = GetThresholdsRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[25]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2136,7 +2243,7 @@ func (x *GetThresholdsRequest) String() string {
 func (*GetThresholdsRequest) ProtoMessage() {}
 
 func (x *GetThresholdsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[25]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2149,7 +2256,7 @@ func (x *GetThresholdsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetThresholdsRequest.ProtoReflect.Descriptor instead.
 func (*GetThresholdsRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{25}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetThresholdsRequest) GetRegion() string {
@@ -2168,7 +2275,7 @@ type GetThresholdsResponse struct {
 
 func (x *GetThresholdsResponse) Reset() {
 	*x = GetThresholdsResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[26]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2180,7 +2287,7 @@ func (x *GetThresholdsResponse) String() string {
 func (*GetThresholdsResponse) ProtoMessage() {}
 
 func (x *GetThresholdsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[26]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2193,7 +2300,7 @@ func (x *GetThresholdsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetThresholdsResponse.ProtoReflect.Descriptor instead.
 func (*GetThresholdsResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{26}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetThresholdsResponse) GetThresholds() *Thresholds {
@@ -2216,7 +2323,7 @@ type SetThresholdsRequest struct {
 
 func (x *SetThresholdsRequest) Reset() {
 	*x = SetThresholdsRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[27]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2228,7 +2335,7 @@ func (x *SetThresholdsRequest) String() string {
 func (*SetThresholdsRequest) ProtoMessage() {}
 
 func (x *SetThresholdsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[27]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2241,7 +2348,7 @@ func (x *SetThresholdsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetThresholdsRequest.ProtoReflect.Descriptor instead.
 func (*SetThresholdsRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{27}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SetThresholdsRequest) GetRequestId() string {
@@ -2274,7 +2381,7 @@ type SetThresholdsResponse struct {
 
 func (x *SetThresholdsResponse) Reset() {
 	*x = SetThresholdsResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[28]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2286,7 +2393,7 @@ func (x *SetThresholdsResponse) String() string {
 func (*SetThresholdsResponse) ProtoMessage() {}
 
 func (x *SetThresholdsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[28]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2299,7 +2406,7 @@ func (x *SetThresholdsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetThresholdsResponse.ProtoReflect.Descriptor instead.
 func (*SetThresholdsResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{28}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SetThresholdsResponse) GetThresholds() *Thresholds {
@@ -2347,7 +2454,7 @@ type MyCase struct {
 
 func (x *MyCase) Reset() {
 	*x = MyCase{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[29]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2359,7 +2466,7 @@ func (x *MyCase) String() string {
 func (*MyCase) ProtoMessage() {}
 
 func (x *MyCase) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[29]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2372,7 +2479,7 @@ func (x *MyCase) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MyCase.ProtoReflect.Descriptor instead.
 func (*MyCase) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{29}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *MyCase) GetApplicationId() string {
@@ -2489,7 +2596,7 @@ type ListMyCasesRequest struct {
 
 func (x *ListMyCasesRequest) Reset() {
 	*x = ListMyCasesRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[30]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2501,7 +2608,7 @@ func (x *ListMyCasesRequest) String() string {
 func (*ListMyCasesRequest) ProtoMessage() {}
 
 func (x *ListMyCasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[30]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2514,7 +2621,7 @@ func (x *ListMyCasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMyCasesRequest.ProtoReflect.Descriptor instead.
 func (*ListMyCasesRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{30}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListMyCasesRequest) GetAssignee() string {
@@ -2564,7 +2671,7 @@ type ListMyCasesResponse struct {
 
 func (x *ListMyCasesResponse) Reset() {
 	*x = ListMyCasesResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[31]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2576,7 +2683,7 @@ func (x *ListMyCasesResponse) String() string {
 func (*ListMyCasesResponse) ProtoMessage() {}
 
 func (x *ListMyCasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[31]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2589,7 +2696,7 @@ func (x *ListMyCasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMyCasesResponse.ProtoReflect.Descriptor instead.
 func (*ListMyCasesResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{31}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListMyCasesResponse) GetCases() []*MyCase {
@@ -2634,7 +2741,7 @@ type Workload struct {
 
 func (x *Workload) Reset() {
 	*x = Workload{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[32]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2646,7 +2753,7 @@ func (x *Workload) String() string {
 func (*Workload) ProtoMessage() {}
 
 func (x *Workload) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[32]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2659,7 +2766,7 @@ func (x *Workload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Workload.ProtoReflect.Descriptor instead.
 func (*Workload) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{32}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Workload) GetAssignee() string {
@@ -2714,7 +2821,7 @@ type GetWorkloadRequest struct {
 
 func (x *GetWorkloadRequest) Reset() {
 	*x = GetWorkloadRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[33]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2726,7 +2833,7 @@ func (x *GetWorkloadRequest) String() string {
 func (*GetWorkloadRequest) ProtoMessage() {}
 
 func (x *GetWorkloadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[33]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2739,7 +2846,7 @@ func (x *GetWorkloadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkloadRequest.ProtoReflect.Descriptor instead.
 func (*GetWorkloadRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{33}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetWorkloadRequest) GetRegion() string {
@@ -2768,7 +2875,7 @@ type GetWorkloadResponse struct {
 
 func (x *GetWorkloadResponse) Reset() {
 	*x = GetWorkloadResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[34]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2780,7 +2887,7 @@ func (x *GetWorkloadResponse) String() string {
 func (*GetWorkloadResponse) ProtoMessage() {}
 
 func (x *GetWorkloadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[34]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2793,7 +2900,7 @@ func (x *GetWorkloadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkloadResponse.ProtoReflect.Descriptor instead.
 func (*GetWorkloadResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{34}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetWorkloadResponse) GetRows() []*Workload {
@@ -2822,7 +2929,7 @@ type VettingStepDuration struct {
 
 func (x *VettingStepDuration) Reset() {
 	*x = VettingStepDuration{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[35]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2834,7 +2941,7 @@ func (x *VettingStepDuration) String() string {
 func (*VettingStepDuration) ProtoMessage() {}
 
 func (x *VettingStepDuration) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[35]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2847,7 +2954,7 @@ func (x *VettingStepDuration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VettingStepDuration.ProtoReflect.Descriptor instead.
 func (*VettingStepDuration) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{35}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *VettingStepDuration) GetStep() VettingStep {
@@ -2877,7 +2984,7 @@ type BlockedDuration struct {
 
 func (x *BlockedDuration) Reset() {
 	*x = BlockedDuration{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[36]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2889,7 +2996,7 @@ func (x *BlockedDuration) String() string {
 func (*BlockedDuration) ProtoMessage() {}
 
 func (x *BlockedDuration) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[36]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2902,7 +3009,7 @@ func (x *BlockedDuration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockedDuration.ProtoReflect.Descriptor instead.
 func (*BlockedDuration) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{36}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *BlockedDuration) GetReason() v1.BlockReason {
@@ -2934,7 +3041,7 @@ type GetVettingDurationsRequest struct {
 
 func (x *GetVettingDurationsRequest) Reset() {
 	*x = GetVettingDurationsRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[37]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2946,7 +3053,7 @@ func (x *GetVettingDurationsRequest) String() string {
 func (*GetVettingDurationsRequest) ProtoMessage() {}
 
 func (x *GetVettingDurationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[37]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2959,7 +3066,7 @@ func (x *GetVettingDurationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVettingDurationsRequest.ProtoReflect.Descriptor instead.
 func (*GetVettingDurationsRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{37}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetVettingDurationsRequest) GetRegion() string {
@@ -3008,7 +3115,7 @@ type GetVettingDurationsResponse struct {
 
 func (x *GetVettingDurationsResponse) Reset() {
 	*x = GetVettingDurationsResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[38]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3020,7 +3127,7 @@ func (x *GetVettingDurationsResponse) String() string {
 func (*GetVettingDurationsResponse) ProtoMessage() {}
 
 func (x *GetVettingDurationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[38]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3033,7 +3140,7 @@ func (x *GetVettingDurationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVettingDurationsResponse.ProtoReflect.Descriptor instead.
 func (*GetVettingDurationsResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{38}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetVettingDurationsResponse) GetSteps() []*VettingStepDuration {
@@ -3054,7 +3161,7 @@ var File_recruitment_reporting_v1_reporting_proto protoreflect.FileDescriptor
 
 const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\n" +
-	"(recruitment/reporting/v1/reporting.proto\x12\x18recruitment.reporting.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\"\x8c\x05\n" +
+	"(recruitment/reporting/v1/reporting.proto\x12\x18recruitment.reporting.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\x1a%recruitment/reporting/v1/checks.proto\"\x8c\x05\n" +
 	"\x0eStuckCandidate\x12%\n" +
 	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
@@ -3150,9 +3257,13 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x05as_of\x18\xb4\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x12 \n" +
 	"\vcampaign_id\x18\xc8\x01 \x01(\tR\n" +
 	"campaignId\x123\n" +
-	"\x04role\x18\xc9\x01 \x01(\x0e2\x1e.recruitment.common.v1.JobRoleR\x04role\"\\\n" +
+	"\x04role\x18\xc9\x01 \x01(\x0e2\x1e.recruitment.common.v1.JobRoleR\x04role\"\x9d\x01\n" +
 	"\x19GetStageDurationsResponse\x12?\n" +
-	"\x06stages\x18\x01 \x03(\v2'.recruitment.reporting.v1.StageDurationR\x06stages\"V\n" +
+	"\x06stages\x18\x01 \x03(\v2'.recruitment.reporting.v1.StageDurationR\x06stages\x12?\n" +
+	"\x06checks\x18d \x03(\v2'.recruitment.reporting.v1.CheckDurationR\x06checks\"\x86\x01\n" +
+	"\rCheckDuration\x12;\n" +
+	"\x05check\x18\x01 \x01(\x0e2%.recruitment.common.v1.OfferConditionR\x05check\x128\n" +
+	"\x04days\x18\x02 \x01(\v2$.recruitment.reporting.v1.StatisticsR\x04days\"V\n" +
 	"\n" +
 	"StageCount\x122\n" +
 	"\x05stage\x18\x01 \x01(\x0e2\x1c.recruitment.common.v1.StageR\x05stage\x12\x14\n" +
@@ -3182,7 +3293,7 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x05stage\x18\x01 \x01(\x0e2\x1c.recruitment.common.v1.StageR\x05stage\x12!\n" +
 	"\fwarning_days\x18\x02 \x01(\x05R\vwarningDays\x12\x1f\n" +
 	"\vbreach_days\x18\x03 \x01(\x05R\n" +
-	"breachDays\"\xc0\x02\n" +
+	"breachDays\"\xc8\x03\n" +
 	"\n" +
 	"Thresholds\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12@\n" +
@@ -3190,12 +3301,16 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x1cvetting_blocked_warning_days\x18\x03 \x01(\x05R\x19vettingBlockedWarningDays\x12=\n" +
 	"\x1bvetting_blocked_breach_days\x18\x04 \x01(\x05R\x18vettingBlockedBreachDays\x12\x18\n" +
 	"\aversion\x18\x05 \x01(\x03R\aversion\x12>\n" +
-	"\x05roles\x18\x06 \x03(\v2(.recruitment.reporting.v1.RoleThresholdsR\x05roles\"\x86\x02\n" +
+	"\x05roles\x18\x06 \x03(\v2(.recruitment.reporting.v1.RoleThresholdsR\x05roles\x12C\n" +
+	"\x1echeck_outstanding_warning_days\x18d \x01(\x05R\x1bcheckOutstandingWarningDays\x12A\n" +
+	"\x1dcheck_outstanding_breach_days\x18e \x01(\x05R\x1acheckOutstandingBreachDays\"\x8e\x03\n" +
 	"\x0eRoleThresholds\x122\n" +
 	"\x04role\x18\x01 \x01(\x0e2\x1e.recruitment.common.v1.JobRoleR\x04role\x12@\n" +
 	"\x06stages\x18\x02 \x03(\v2(.recruitment.reporting.v1.StageThresholdR\x06stages\x12?\n" +
 	"\x1cvetting_blocked_warning_days\x18\x03 \x01(\x05R\x19vettingBlockedWarningDays\x12=\n" +
-	"\x1bvetting_blocked_breach_days\x18\x04 \x01(\x05R\x18vettingBlockedBreachDays\".\n" +
+	"\x1bvetting_blocked_breach_days\x18\x04 \x01(\x05R\x18vettingBlockedBreachDays\x12C\n" +
+	"\x1echeck_outstanding_warning_days\x18d \x01(\x05R\x1bcheckOutstandingWarningDays\x12A\n" +
+	"\x1dcheck_outstanding_breach_days\x18e \x01(\x05R\x1acheckOutstandingBreachDays\".\n" +
 	"\x14GetThresholdsRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\"]\n" +
 	"\x15GetThresholdsResponse\x12D\n" +
@@ -3273,12 +3388,13 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\bSeverity\x12\x18\n" +
 	"\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10SEVERITY_WARNING\x10\x01\x12\x13\n" +
-	"\x0fSEVERITY_BREACH\x10\x02*}\n" +
+	"\x0fSEVERITY_BREACH\x10\x02*\x9f\x01\n" +
 	"\tStuckKind\x12\x1a\n" +
 	"\x16STUCK_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10STUCK_KIND_STAGE\x10\x01\x12\x1e\n" +
 	"\x1aSTUCK_KIND_VETTING_BLOCKED\x10\x02\x12\x1e\n" +
-	"\x1aSTUCK_KIND_VETTING_OVERDUE\x10\x03*T\n" +
+	"\x1aSTUCK_KIND_VETTING_OVERDUE\x10\x03\x12 \n" +
+	"\x1cSTUCK_KIND_CHECK_OUTSTANDING\x10\x04*T\n" +
 	"\tNextActor\x12\x1a\n" +
 	"\x16NEXT_ACTOR_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fNEXT_ACTOR_SPOC\x10\x01\x12\x16\n" +
@@ -3299,7 +3415,7 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x18VETTING_STEP_UNSPECIFIED\x10\x00\x12)\n" +
 	"%VETTING_STEP_OPENED_TO_FORMS_RECEIVED\x10\x01\x12*\n" +
 	"&VETTING_STEP_FORMS_RECEIVED_TO_CLEARED\x10\x02\x12\"\n" +
-	"\x1eVETTING_STEP_OPENED_TO_CLEARED\x10\x032\x9c\v\n" +
+	"\x1eVETTING_STEP_OPENED_TO_CLEARED\x10\x032\xa7\f\n" +
 	"\x10ReportingService\x12\x82\x01\n" +
 	"\x13ListStuckCandidates\x124.recruitment.reporting.v1.ListStuckCandidatesRequest\x1a5.recruitment.reporting.v1.ListStuckCandidatesResponse\x12p\n" +
 	"\rGetTimeToHire\x12..recruitment.reporting.v1.GetTimeToHireRequest\x1a/.recruitment.reporting.v1.GetTimeToHireResponse\x12d\n" +
@@ -3312,7 +3428,8 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\rGetThresholds\x12..recruitment.reporting.v1.GetThresholdsRequest\x1a/.recruitment.reporting.v1.GetThresholdsResponse\x12p\n" +
 	"\rSetThresholds\x12..recruitment.reporting.v1.SetThresholdsRequest\x1a/.recruitment.reporting.v1.SetThresholdsResponse\x12j\n" +
 	"\vListMyCases\x12,.recruitment.reporting.v1.ListMyCasesRequest\x1a-.recruitment.reporting.v1.ListMyCasesResponse\x12j\n" +
-	"\vGetWorkload\x12,.recruitment.reporting.v1.GetWorkloadRequest\x1a-.recruitment.reporting.v1.GetWorkloadResponseB\x8a\x02\n" +
+	"\vGetWorkload\x12,.recruitment.reporting.v1.GetWorkloadRequest\x1a-.recruitment.reporting.v1.GetWorkloadResponse\x12\x88\x01\n" +
+	"\x15ListOutstandingChecks\x126.recruitment.reporting.v1.ListOutstandingChecksRequest\x1a7.recruitment.reporting.v1.ListOutstandingChecksResponseB\x8a\x02\n" +
 	"\x1ccom.recruitment.reporting.v1B\x0eReportingProtoP\x01ZXgithub.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1;reportingv1\xa2\x02\x03RRX\xaa\x02\x18Recruitment.Reporting.V1\xca\x02\x18Recruitment\\Reporting\\V1\xe2\x02$Recruitment\\Reporting\\V1\\GPBMetadata\xea\x02\x1aRecruitment::Reporting::V1b\x06proto3"
 
 var (
@@ -3328,164 +3445,173 @@ func file_recruitment_reporting_v1_reporting_proto_rawDescGZIP() []byte {
 }
 
 var file_recruitment_reporting_v1_reporting_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_recruitment_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_recruitment_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_recruitment_reporting_v1_reporting_proto_goTypes = []any{
-	(Severity)(0),                       // 0: recruitment.reporting.v1.Severity
-	(StuckKind)(0),                      // 1: recruitment.reporting.v1.StuckKind
-	(NextActor)(0),                      // 2: recruitment.reporting.v1.NextActor
-	(Measure)(0),                        // 3: recruitment.reporting.v1.Measure
-	(CaseRecord)(0),                     // 4: recruitment.reporting.v1.CaseRecord
-	(VettingStep)(0),                    // 5: recruitment.reporting.v1.VettingStep
-	(*StuckCandidate)(nil),              // 6: recruitment.reporting.v1.StuckCandidate
-	(*ListStuckCandidatesRequest)(nil),  // 7: recruitment.reporting.v1.ListStuckCandidatesRequest
-	(*ListStuckCandidatesResponse)(nil), // 8: recruitment.reporting.v1.ListStuckCandidatesResponse
-	(*Statistics)(nil),                  // 9: recruitment.reporting.v1.Statistics
-	(*MeasureResult)(nil),               // 10: recruitment.reporting.v1.MeasureResult
-	(*WeeklyTrend)(nil),                 // 11: recruitment.reporting.v1.WeeklyTrend
-	(*GetTimeToHireRequest)(nil),        // 12: recruitment.reporting.v1.GetTimeToHireRequest
-	(*GetTimeToHireResponse)(nil),       // 13: recruitment.reporting.v1.GetTimeToHireResponse
-	(*FunnelStage)(nil),                 // 14: recruitment.reporting.v1.FunnelStage
-	(*GetFunnelRequest)(nil),            // 15: recruitment.reporting.v1.GetFunnelRequest
-	(*GetFunnelResponse)(nil),           // 16: recruitment.reporting.v1.GetFunnelResponse
-	(*StageDuration)(nil),               // 17: recruitment.reporting.v1.StageDuration
-	(*GetStageDurationsRequest)(nil),    // 18: recruitment.reporting.v1.GetStageDurationsRequest
-	(*GetStageDurationsResponse)(nil),   // 19: recruitment.reporting.v1.GetStageDurationsResponse
-	(*StageCount)(nil),                  // 20: recruitment.reporting.v1.StageCount
-	(*RegionSummary)(nil),               // 21: recruitment.reporting.v1.RegionSummary
-	(*GetRegionSummaryRequest)(nil),     // 22: recruitment.reporting.v1.GetRegionSummaryRequest
-	(*GetRegionSummaryResponse)(nil),    // 23: recruitment.reporting.v1.GetRegionSummaryResponse
-	(*ListRegionSummariesRequest)(nil),  // 24: recruitment.reporting.v1.ListRegionSummariesRequest
-	(*ListRegionSummariesResponse)(nil), // 25: recruitment.reporting.v1.ListRegionSummariesResponse
-	(*WatchRegionRequest)(nil),          // 26: recruitment.reporting.v1.WatchRegionRequest
-	(*WatchRegionResponse)(nil),         // 27: recruitment.reporting.v1.WatchRegionResponse
-	(*StageThreshold)(nil),              // 28: recruitment.reporting.v1.StageThreshold
-	(*Thresholds)(nil),                  // 29: recruitment.reporting.v1.Thresholds
-	(*RoleThresholds)(nil),              // 30: recruitment.reporting.v1.RoleThresholds
-	(*GetThresholdsRequest)(nil),        // 31: recruitment.reporting.v1.GetThresholdsRequest
-	(*GetThresholdsResponse)(nil),       // 32: recruitment.reporting.v1.GetThresholdsResponse
-	(*SetThresholdsRequest)(nil),        // 33: recruitment.reporting.v1.SetThresholdsRequest
-	(*SetThresholdsResponse)(nil),       // 34: recruitment.reporting.v1.SetThresholdsResponse
-	(*MyCase)(nil),                      // 35: recruitment.reporting.v1.MyCase
-	(*ListMyCasesRequest)(nil),          // 36: recruitment.reporting.v1.ListMyCasesRequest
-	(*ListMyCasesResponse)(nil),         // 37: recruitment.reporting.v1.ListMyCasesResponse
-	(*Workload)(nil),                    // 38: recruitment.reporting.v1.Workload
-	(*GetWorkloadRequest)(nil),          // 39: recruitment.reporting.v1.GetWorkloadRequest
-	(*GetWorkloadResponse)(nil),         // 40: recruitment.reporting.v1.GetWorkloadResponse
-	(*VettingStepDuration)(nil),         // 41: recruitment.reporting.v1.VettingStepDuration
-	(*BlockedDuration)(nil),             // 42: recruitment.reporting.v1.BlockedDuration
-	(*GetVettingDurationsRequest)(nil),  // 43: recruitment.reporting.v1.GetVettingDurationsRequest
-	(*GetVettingDurationsResponse)(nil), // 44: recruitment.reporting.v1.GetVettingDurationsResponse
-	(v1.JobRole)(0),                     // 45: recruitment.common.v1.JobRole
-	(v1.Stage)(0),                       // 46: recruitment.common.v1.Stage
-	(*timestamppb.Timestamp)(nil),       // 47: google.protobuf.Timestamp
-	(v1.BlockReason)(0),                 // 48: recruitment.common.v1.BlockReason
-	(*v1.Date)(nil),                     // 49: recruitment.common.v1.Date
+	(Severity)(0),                         // 0: recruitment.reporting.v1.Severity
+	(StuckKind)(0),                        // 1: recruitment.reporting.v1.StuckKind
+	(NextActor)(0),                        // 2: recruitment.reporting.v1.NextActor
+	(Measure)(0),                          // 3: recruitment.reporting.v1.Measure
+	(CaseRecord)(0),                       // 4: recruitment.reporting.v1.CaseRecord
+	(VettingStep)(0),                      // 5: recruitment.reporting.v1.VettingStep
+	(*StuckCandidate)(nil),                // 6: recruitment.reporting.v1.StuckCandidate
+	(*ListStuckCandidatesRequest)(nil),    // 7: recruitment.reporting.v1.ListStuckCandidatesRequest
+	(*ListStuckCandidatesResponse)(nil),   // 8: recruitment.reporting.v1.ListStuckCandidatesResponse
+	(*Statistics)(nil),                    // 9: recruitment.reporting.v1.Statistics
+	(*MeasureResult)(nil),                 // 10: recruitment.reporting.v1.MeasureResult
+	(*WeeklyTrend)(nil),                   // 11: recruitment.reporting.v1.WeeklyTrend
+	(*GetTimeToHireRequest)(nil),          // 12: recruitment.reporting.v1.GetTimeToHireRequest
+	(*GetTimeToHireResponse)(nil),         // 13: recruitment.reporting.v1.GetTimeToHireResponse
+	(*FunnelStage)(nil),                   // 14: recruitment.reporting.v1.FunnelStage
+	(*GetFunnelRequest)(nil),              // 15: recruitment.reporting.v1.GetFunnelRequest
+	(*GetFunnelResponse)(nil),             // 16: recruitment.reporting.v1.GetFunnelResponse
+	(*StageDuration)(nil),                 // 17: recruitment.reporting.v1.StageDuration
+	(*GetStageDurationsRequest)(nil),      // 18: recruitment.reporting.v1.GetStageDurationsRequest
+	(*GetStageDurationsResponse)(nil),     // 19: recruitment.reporting.v1.GetStageDurationsResponse
+	(*CheckDuration)(nil),                 // 20: recruitment.reporting.v1.CheckDuration
+	(*StageCount)(nil),                    // 21: recruitment.reporting.v1.StageCount
+	(*RegionSummary)(nil),                 // 22: recruitment.reporting.v1.RegionSummary
+	(*GetRegionSummaryRequest)(nil),       // 23: recruitment.reporting.v1.GetRegionSummaryRequest
+	(*GetRegionSummaryResponse)(nil),      // 24: recruitment.reporting.v1.GetRegionSummaryResponse
+	(*ListRegionSummariesRequest)(nil),    // 25: recruitment.reporting.v1.ListRegionSummariesRequest
+	(*ListRegionSummariesResponse)(nil),   // 26: recruitment.reporting.v1.ListRegionSummariesResponse
+	(*WatchRegionRequest)(nil),            // 27: recruitment.reporting.v1.WatchRegionRequest
+	(*WatchRegionResponse)(nil),           // 28: recruitment.reporting.v1.WatchRegionResponse
+	(*StageThreshold)(nil),                // 29: recruitment.reporting.v1.StageThreshold
+	(*Thresholds)(nil),                    // 30: recruitment.reporting.v1.Thresholds
+	(*RoleThresholds)(nil),                // 31: recruitment.reporting.v1.RoleThresholds
+	(*GetThresholdsRequest)(nil),          // 32: recruitment.reporting.v1.GetThresholdsRequest
+	(*GetThresholdsResponse)(nil),         // 33: recruitment.reporting.v1.GetThresholdsResponse
+	(*SetThresholdsRequest)(nil),          // 34: recruitment.reporting.v1.SetThresholdsRequest
+	(*SetThresholdsResponse)(nil),         // 35: recruitment.reporting.v1.SetThresholdsResponse
+	(*MyCase)(nil),                        // 36: recruitment.reporting.v1.MyCase
+	(*ListMyCasesRequest)(nil),            // 37: recruitment.reporting.v1.ListMyCasesRequest
+	(*ListMyCasesResponse)(nil),           // 38: recruitment.reporting.v1.ListMyCasesResponse
+	(*Workload)(nil),                      // 39: recruitment.reporting.v1.Workload
+	(*GetWorkloadRequest)(nil),            // 40: recruitment.reporting.v1.GetWorkloadRequest
+	(*GetWorkloadResponse)(nil),           // 41: recruitment.reporting.v1.GetWorkloadResponse
+	(*VettingStepDuration)(nil),           // 42: recruitment.reporting.v1.VettingStepDuration
+	(*BlockedDuration)(nil),               // 43: recruitment.reporting.v1.BlockedDuration
+	(*GetVettingDurationsRequest)(nil),    // 44: recruitment.reporting.v1.GetVettingDurationsRequest
+	(*GetVettingDurationsResponse)(nil),   // 45: recruitment.reporting.v1.GetVettingDurationsResponse
+	(v1.JobRole)(0),                       // 46: recruitment.common.v1.JobRole
+	(v1.Stage)(0),                         // 47: recruitment.common.v1.Stage
+	(*timestamppb.Timestamp)(nil),         // 48: google.protobuf.Timestamp
+	(v1.BlockReason)(0),                   // 49: recruitment.common.v1.BlockReason
+	(*v1.Date)(nil),                       // 50: recruitment.common.v1.Date
+	(v1.OfferCondition)(0),                // 51: recruitment.common.v1.OfferCondition
+	(*ListOutstandingChecksRequest)(nil),  // 52: recruitment.reporting.v1.ListOutstandingChecksRequest
+	(*ListOutstandingChecksResponse)(nil), // 53: recruitment.reporting.v1.ListOutstandingChecksResponse
 }
 var file_recruitment_reporting_v1_reporting_proto_depIdxs = []int32{
-	45, // 0: recruitment.reporting.v1.StuckCandidate.role:type_name -> recruitment.common.v1.JobRole
-	46, // 1: recruitment.reporting.v1.StuckCandidate.stage:type_name -> recruitment.common.v1.Stage
+	46, // 0: recruitment.reporting.v1.StuckCandidate.role:type_name -> recruitment.common.v1.JobRole
+	47, // 1: recruitment.reporting.v1.StuckCandidate.stage:type_name -> recruitment.common.v1.Stage
 	1,  // 2: recruitment.reporting.v1.StuckCandidate.kind:type_name -> recruitment.reporting.v1.StuckKind
-	47, // 3: recruitment.reporting.v1.StuckCandidate.since:type_name -> google.protobuf.Timestamp
+	48, // 3: recruitment.reporting.v1.StuckCandidate.since:type_name -> google.protobuf.Timestamp
 	0,  // 4: recruitment.reporting.v1.StuckCandidate.severity:type_name -> recruitment.reporting.v1.Severity
-	48, // 5: recruitment.reporting.v1.StuckCandidate.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	49, // 5: recruitment.reporting.v1.StuckCandidate.blocked_reason:type_name -> recruitment.common.v1.BlockReason
 	2,  // 6: recruitment.reporting.v1.StuckCandidate.next_actor:type_name -> recruitment.reporting.v1.NextActor
-	46, // 7: recruitment.reporting.v1.ListStuckCandidatesRequest.stage:type_name -> recruitment.common.v1.Stage
+	47, // 7: recruitment.reporting.v1.ListStuckCandidatesRequest.stage:type_name -> recruitment.common.v1.Stage
 	0,  // 8: recruitment.reporting.v1.ListStuckCandidatesRequest.severity:type_name -> recruitment.reporting.v1.Severity
-	47, // 9: recruitment.reporting.v1.ListStuckCandidatesRequest.as_of:type_name -> google.protobuf.Timestamp
-	45, // 10: recruitment.reporting.v1.ListStuckCandidatesRequest.role:type_name -> recruitment.common.v1.JobRole
+	48, // 9: recruitment.reporting.v1.ListStuckCandidatesRequest.as_of:type_name -> google.protobuf.Timestamp
+	46, // 10: recruitment.reporting.v1.ListStuckCandidatesRequest.role:type_name -> recruitment.common.v1.JobRole
 	1,  // 11: recruitment.reporting.v1.ListStuckCandidatesRequest.kind:type_name -> recruitment.reporting.v1.StuckKind
-	48, // 12: recruitment.reporting.v1.ListStuckCandidatesRequest.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	49, // 12: recruitment.reporting.v1.ListStuckCandidatesRequest.blocked_reason:type_name -> recruitment.common.v1.BlockReason
 	6,  // 13: recruitment.reporting.v1.ListStuckCandidatesResponse.candidates:type_name -> recruitment.reporting.v1.StuckCandidate
 	3,  // 14: recruitment.reporting.v1.MeasureResult.measure:type_name -> recruitment.reporting.v1.Measure
 	9,  // 15: recruitment.reporting.v1.MeasureResult.calendar_days:type_name -> recruitment.reporting.v1.Statistics
 	9,  // 16: recruitment.reporting.v1.MeasureResult.working_days:type_name -> recruitment.reporting.v1.Statistics
 	11, // 17: recruitment.reporting.v1.MeasureResult.weekly_trend:type_name -> recruitment.reporting.v1.WeeklyTrend
-	49, // 18: recruitment.reporting.v1.WeeklyTrend.first_week:type_name -> recruitment.common.v1.Date
-	45, // 19: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
-	47, // 20: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
-	47, // 21: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
-	47, // 22: recruitment.reporting.v1.GetTimeToHireRequest.as_of:type_name -> google.protobuf.Timestamp
+	50, // 18: recruitment.reporting.v1.WeeklyTrend.first_week:type_name -> recruitment.common.v1.Date
+	46, // 19: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
+	48, // 20: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
+	48, // 21: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
+	48, // 22: recruitment.reporting.v1.GetTimeToHireRequest.as_of:type_name -> google.protobuf.Timestamp
 	10, // 23: recruitment.reporting.v1.GetTimeToHireResponse.measures:type_name -> recruitment.reporting.v1.MeasureResult
-	46, // 24: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
-	47, // 25: recruitment.reporting.v1.GetFunnelRequest.as_of:type_name -> google.protobuf.Timestamp
+	47, // 24: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
+	48, // 25: recruitment.reporting.v1.GetFunnelRequest.as_of:type_name -> google.protobuf.Timestamp
 	14, // 26: recruitment.reporting.v1.GetFunnelResponse.stages:type_name -> recruitment.reporting.v1.FunnelStage
-	46, // 27: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
+	47, // 27: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
 	9,  // 28: recruitment.reporting.v1.StageDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	47, // 29: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
-	47, // 30: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
-	47, // 31: recruitment.reporting.v1.GetStageDurationsRequest.as_of:type_name -> google.protobuf.Timestamp
-	45, // 32: recruitment.reporting.v1.GetStageDurationsRequest.role:type_name -> recruitment.common.v1.JobRole
+	48, // 29: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
+	48, // 30: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
+	48, // 31: recruitment.reporting.v1.GetStageDurationsRequest.as_of:type_name -> google.protobuf.Timestamp
+	46, // 32: recruitment.reporting.v1.GetStageDurationsRequest.role:type_name -> recruitment.common.v1.JobRole
 	17, // 33: recruitment.reporting.v1.GetStageDurationsResponse.stages:type_name -> recruitment.reporting.v1.StageDuration
-	46, // 34: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
-	20, // 35: recruitment.reporting.v1.RegionSummary.stage_counts:type_name -> recruitment.reporting.v1.StageCount
-	47, // 36: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
-	47, // 37: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
-	21, // 38: recruitment.reporting.v1.GetRegionSummaryResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	47, // 39: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
-	21, // 40: recruitment.reporting.v1.ListRegionSummariesResponse.summaries:type_name -> recruitment.reporting.v1.RegionSummary
-	21, // 41: recruitment.reporting.v1.WatchRegionResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	46, // 42: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
-	28, // 43: recruitment.reporting.v1.Thresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
-	30, // 44: recruitment.reporting.v1.Thresholds.roles:type_name -> recruitment.reporting.v1.RoleThresholds
-	45, // 45: recruitment.reporting.v1.RoleThresholds.role:type_name -> recruitment.common.v1.JobRole
-	28, // 46: recruitment.reporting.v1.RoleThresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
-	29, // 47: recruitment.reporting.v1.GetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	29, // 48: recruitment.reporting.v1.SetThresholdsRequest.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	29, // 49: recruitment.reporting.v1.SetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	45, // 50: recruitment.reporting.v1.MyCase.role:type_name -> recruitment.common.v1.JobRole
-	46, // 51: recruitment.reporting.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
-	4,  // 52: recruitment.reporting.v1.MyCase.record:type_name -> recruitment.reporting.v1.CaseRecord
-	47, // 53: recruitment.reporting.v1.MyCase.since:type_name -> google.protobuf.Timestamp
-	0,  // 54: recruitment.reporting.v1.MyCase.severity:type_name -> recruitment.reporting.v1.Severity
-	0,  // 55: recruitment.reporting.v1.MyCase.next_threshold:type_name -> recruitment.reporting.v1.Severity
-	47, // 56: recruitment.reporting.v1.MyCase.next_threshold_at:type_name -> google.protobuf.Timestamp
-	1,  // 57: recruitment.reporting.v1.MyCase.kind:type_name -> recruitment.reporting.v1.StuckKind
-	48, // 58: recruitment.reporting.v1.MyCase.blocked_reason:type_name -> recruitment.common.v1.BlockReason
-	47, // 59: recruitment.reporting.v1.ListMyCasesRequest.as_of:type_name -> google.protobuf.Timestamp
-	35, // 60: recruitment.reporting.v1.ListMyCasesResponse.cases:type_name -> recruitment.reporting.v1.MyCase
-	2,  // 61: recruitment.reporting.v1.Workload.actor:type_name -> recruitment.reporting.v1.NextActor
-	47, // 62: recruitment.reporting.v1.Workload.oldest_since:type_name -> google.protobuf.Timestamp
-	47, // 63: recruitment.reporting.v1.GetWorkloadRequest.as_of:type_name -> google.protobuf.Timestamp
-	38, // 64: recruitment.reporting.v1.GetWorkloadResponse.rows:type_name -> recruitment.reporting.v1.Workload
-	47, // 65: recruitment.reporting.v1.GetWorkloadResponse.as_of:type_name -> google.protobuf.Timestamp
-	5,  // 66: recruitment.reporting.v1.VettingStepDuration.step:type_name -> recruitment.reporting.v1.VettingStep
-	9,  // 67: recruitment.reporting.v1.VettingStepDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	48, // 68: recruitment.reporting.v1.BlockedDuration.reason:type_name -> recruitment.common.v1.BlockReason
-	9,  // 69: recruitment.reporting.v1.BlockedDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	45, // 70: recruitment.reporting.v1.GetVettingDurationsRequest.role:type_name -> recruitment.common.v1.JobRole
-	47, // 71: recruitment.reporting.v1.GetVettingDurationsRequest.from:type_name -> google.protobuf.Timestamp
-	47, // 72: recruitment.reporting.v1.GetVettingDurationsRequest.to:type_name -> google.protobuf.Timestamp
-	41, // 73: recruitment.reporting.v1.GetVettingDurationsResponse.steps:type_name -> recruitment.reporting.v1.VettingStepDuration
-	42, // 74: recruitment.reporting.v1.GetVettingDurationsResponse.blocked:type_name -> recruitment.reporting.v1.BlockedDuration
-	7,  // 75: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
-	12, // 76: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
-	15, // 77: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
-	18, // 78: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
-	43, // 79: recruitment.reporting.v1.ReportingService.GetVettingDurations:input_type -> recruitment.reporting.v1.GetVettingDurationsRequest
-	22, // 80: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
-	24, // 81: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
-	26, // 82: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
-	31, // 83: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
-	33, // 84: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
-	36, // 85: recruitment.reporting.v1.ReportingService.ListMyCases:input_type -> recruitment.reporting.v1.ListMyCasesRequest
-	39, // 86: recruitment.reporting.v1.ReportingService.GetWorkload:input_type -> recruitment.reporting.v1.GetWorkloadRequest
-	8,  // 87: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
-	13, // 88: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
-	16, // 89: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
-	19, // 90: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
-	44, // 91: recruitment.reporting.v1.ReportingService.GetVettingDurations:output_type -> recruitment.reporting.v1.GetVettingDurationsResponse
-	23, // 92: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
-	25, // 93: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
-	27, // 94: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
-	32, // 95: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
-	34, // 96: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
-	37, // 97: recruitment.reporting.v1.ReportingService.ListMyCases:output_type -> recruitment.reporting.v1.ListMyCasesResponse
-	40, // 98: recruitment.reporting.v1.ReportingService.GetWorkload:output_type -> recruitment.reporting.v1.GetWorkloadResponse
-	87, // [87:99] is the sub-list for method output_type
-	75, // [75:87] is the sub-list for method input_type
-	75, // [75:75] is the sub-list for extension type_name
-	75, // [75:75] is the sub-list for extension extendee
-	0,  // [0:75] is the sub-list for field type_name
+	20, // 34: recruitment.reporting.v1.GetStageDurationsResponse.checks:type_name -> recruitment.reporting.v1.CheckDuration
+	51, // 35: recruitment.reporting.v1.CheckDuration.check:type_name -> recruitment.common.v1.OfferCondition
+	9,  // 36: recruitment.reporting.v1.CheckDuration.days:type_name -> recruitment.reporting.v1.Statistics
+	47, // 37: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
+	21, // 38: recruitment.reporting.v1.RegionSummary.stage_counts:type_name -> recruitment.reporting.v1.StageCount
+	48, // 39: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
+	48, // 40: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
+	22, // 41: recruitment.reporting.v1.GetRegionSummaryResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
+	48, // 42: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
+	22, // 43: recruitment.reporting.v1.ListRegionSummariesResponse.summaries:type_name -> recruitment.reporting.v1.RegionSummary
+	22, // 44: recruitment.reporting.v1.WatchRegionResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
+	47, // 45: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
+	29, // 46: recruitment.reporting.v1.Thresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
+	31, // 47: recruitment.reporting.v1.Thresholds.roles:type_name -> recruitment.reporting.v1.RoleThresholds
+	46, // 48: recruitment.reporting.v1.RoleThresholds.role:type_name -> recruitment.common.v1.JobRole
+	29, // 49: recruitment.reporting.v1.RoleThresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
+	30, // 50: recruitment.reporting.v1.GetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	30, // 51: recruitment.reporting.v1.SetThresholdsRequest.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	30, // 52: recruitment.reporting.v1.SetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	46, // 53: recruitment.reporting.v1.MyCase.role:type_name -> recruitment.common.v1.JobRole
+	47, // 54: recruitment.reporting.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
+	4,  // 55: recruitment.reporting.v1.MyCase.record:type_name -> recruitment.reporting.v1.CaseRecord
+	48, // 56: recruitment.reporting.v1.MyCase.since:type_name -> google.protobuf.Timestamp
+	0,  // 57: recruitment.reporting.v1.MyCase.severity:type_name -> recruitment.reporting.v1.Severity
+	0,  // 58: recruitment.reporting.v1.MyCase.next_threshold:type_name -> recruitment.reporting.v1.Severity
+	48, // 59: recruitment.reporting.v1.MyCase.next_threshold_at:type_name -> google.protobuf.Timestamp
+	1,  // 60: recruitment.reporting.v1.MyCase.kind:type_name -> recruitment.reporting.v1.StuckKind
+	49, // 61: recruitment.reporting.v1.MyCase.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	48, // 62: recruitment.reporting.v1.ListMyCasesRequest.as_of:type_name -> google.protobuf.Timestamp
+	36, // 63: recruitment.reporting.v1.ListMyCasesResponse.cases:type_name -> recruitment.reporting.v1.MyCase
+	2,  // 64: recruitment.reporting.v1.Workload.actor:type_name -> recruitment.reporting.v1.NextActor
+	48, // 65: recruitment.reporting.v1.Workload.oldest_since:type_name -> google.protobuf.Timestamp
+	48, // 66: recruitment.reporting.v1.GetWorkloadRequest.as_of:type_name -> google.protobuf.Timestamp
+	39, // 67: recruitment.reporting.v1.GetWorkloadResponse.rows:type_name -> recruitment.reporting.v1.Workload
+	48, // 68: recruitment.reporting.v1.GetWorkloadResponse.as_of:type_name -> google.protobuf.Timestamp
+	5,  // 69: recruitment.reporting.v1.VettingStepDuration.step:type_name -> recruitment.reporting.v1.VettingStep
+	9,  // 70: recruitment.reporting.v1.VettingStepDuration.days:type_name -> recruitment.reporting.v1.Statistics
+	49, // 71: recruitment.reporting.v1.BlockedDuration.reason:type_name -> recruitment.common.v1.BlockReason
+	9,  // 72: recruitment.reporting.v1.BlockedDuration.days:type_name -> recruitment.reporting.v1.Statistics
+	46, // 73: recruitment.reporting.v1.GetVettingDurationsRequest.role:type_name -> recruitment.common.v1.JobRole
+	48, // 74: recruitment.reporting.v1.GetVettingDurationsRequest.from:type_name -> google.protobuf.Timestamp
+	48, // 75: recruitment.reporting.v1.GetVettingDurationsRequest.to:type_name -> google.protobuf.Timestamp
+	42, // 76: recruitment.reporting.v1.GetVettingDurationsResponse.steps:type_name -> recruitment.reporting.v1.VettingStepDuration
+	43, // 77: recruitment.reporting.v1.GetVettingDurationsResponse.blocked:type_name -> recruitment.reporting.v1.BlockedDuration
+	7,  // 78: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
+	12, // 79: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
+	15, // 80: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
+	18, // 81: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
+	44, // 82: recruitment.reporting.v1.ReportingService.GetVettingDurations:input_type -> recruitment.reporting.v1.GetVettingDurationsRequest
+	23, // 83: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
+	25, // 84: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
+	27, // 85: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
+	32, // 86: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
+	34, // 87: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
+	37, // 88: recruitment.reporting.v1.ReportingService.ListMyCases:input_type -> recruitment.reporting.v1.ListMyCasesRequest
+	40, // 89: recruitment.reporting.v1.ReportingService.GetWorkload:input_type -> recruitment.reporting.v1.GetWorkloadRequest
+	52, // 90: recruitment.reporting.v1.ReportingService.ListOutstandingChecks:input_type -> recruitment.reporting.v1.ListOutstandingChecksRequest
+	8,  // 91: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
+	13, // 92: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
+	16, // 93: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
+	19, // 94: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
+	45, // 95: recruitment.reporting.v1.ReportingService.GetVettingDurations:output_type -> recruitment.reporting.v1.GetVettingDurationsResponse
+	24, // 96: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
+	26, // 97: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
+	28, // 98: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
+	33, // 99: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
+	35, // 100: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
+	38, // 101: recruitment.reporting.v1.ReportingService.ListMyCases:output_type -> recruitment.reporting.v1.ListMyCasesResponse
+	41, // 102: recruitment.reporting.v1.ReportingService.GetWorkload:output_type -> recruitment.reporting.v1.GetWorkloadResponse
+	53, // 103: recruitment.reporting.v1.ReportingService.ListOutstandingChecks:output_type -> recruitment.reporting.v1.ListOutstandingChecksResponse
+	91, // [91:104] is the sub-list for method output_type
+	78, // [78:91] is the sub-list for method input_type
+	78, // [78:78] is the sub-list for extension type_name
+	78, // [78:78] is the sub-list for extension extendee
+	0,  // [0:78] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_reporting_v1_reporting_proto_init() }
@@ -3493,13 +3619,14 @@ func file_recruitment_reporting_v1_reporting_proto_init() {
 	if File_recruitment_reporting_v1_reporting_proto != nil {
 		return
 	}
+	file_recruitment_reporting_v1_checks_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_reporting_v1_reporting_proto_rawDesc), len(file_recruitment_reporting_v1_reporting_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   39,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

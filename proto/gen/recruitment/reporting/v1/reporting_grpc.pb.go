@@ -19,18 +19,19 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ReportingService_ListStuckCandidates_FullMethodName = "/recruitment.reporting.v1.ReportingService/ListStuckCandidates"
-	ReportingService_GetTimeToHire_FullMethodName       = "/recruitment.reporting.v1.ReportingService/GetTimeToHire"
-	ReportingService_GetFunnel_FullMethodName           = "/recruitment.reporting.v1.ReportingService/GetFunnel"
-	ReportingService_GetStageDurations_FullMethodName   = "/recruitment.reporting.v1.ReportingService/GetStageDurations"
-	ReportingService_GetVettingDurations_FullMethodName = "/recruitment.reporting.v1.ReportingService/GetVettingDurations"
-	ReportingService_GetRegionSummary_FullMethodName    = "/recruitment.reporting.v1.ReportingService/GetRegionSummary"
-	ReportingService_ListRegionSummaries_FullMethodName = "/recruitment.reporting.v1.ReportingService/ListRegionSummaries"
-	ReportingService_WatchRegion_FullMethodName         = "/recruitment.reporting.v1.ReportingService/WatchRegion"
-	ReportingService_GetThresholds_FullMethodName       = "/recruitment.reporting.v1.ReportingService/GetThresholds"
-	ReportingService_SetThresholds_FullMethodName       = "/recruitment.reporting.v1.ReportingService/SetThresholds"
-	ReportingService_ListMyCases_FullMethodName         = "/recruitment.reporting.v1.ReportingService/ListMyCases"
-	ReportingService_GetWorkload_FullMethodName         = "/recruitment.reporting.v1.ReportingService/GetWorkload"
+	ReportingService_ListStuckCandidates_FullMethodName   = "/recruitment.reporting.v1.ReportingService/ListStuckCandidates"
+	ReportingService_GetTimeToHire_FullMethodName         = "/recruitment.reporting.v1.ReportingService/GetTimeToHire"
+	ReportingService_GetFunnel_FullMethodName             = "/recruitment.reporting.v1.ReportingService/GetFunnel"
+	ReportingService_GetStageDurations_FullMethodName     = "/recruitment.reporting.v1.ReportingService/GetStageDurations"
+	ReportingService_GetVettingDurations_FullMethodName   = "/recruitment.reporting.v1.ReportingService/GetVettingDurations"
+	ReportingService_GetRegionSummary_FullMethodName      = "/recruitment.reporting.v1.ReportingService/GetRegionSummary"
+	ReportingService_ListRegionSummaries_FullMethodName   = "/recruitment.reporting.v1.ReportingService/ListRegionSummaries"
+	ReportingService_WatchRegion_FullMethodName           = "/recruitment.reporting.v1.ReportingService/WatchRegion"
+	ReportingService_GetThresholds_FullMethodName         = "/recruitment.reporting.v1.ReportingService/GetThresholds"
+	ReportingService_SetThresholds_FullMethodName         = "/recruitment.reporting.v1.ReportingService/SetThresholds"
+	ReportingService_ListMyCases_FullMethodName           = "/recruitment.reporting.v1.ReportingService/ListMyCases"
+	ReportingService_GetWorkload_FullMethodName           = "/recruitment.reporting.v1.ReportingService/GetWorkload"
+	ReportingService_ListOutstandingChecks_FullMethodName = "/recruitment.reporting.v1.ReportingService/ListOutstandingChecks"
 )
 
 // ReportingServiceClient is the client API for ReportingService service.
@@ -86,6 +87,10 @@ type ReportingServiceClient interface {
 	// for the cases nobody is assigned: how many, how many in warning and in
 	// breach, and the oldest. Readers of the region.
 	GetWorkload(ctx context.Context, in *GetWorkloadRequest, opts ...grpc.CallOption) (*GetWorkloadResponse, error)
+	// ListOutstandingChecks lists a region's offers (made or accepted, not
+	// started) with pre-employment checks outstanding, oldest offer first.
+	// Readers of the region.
+	ListOutstandingChecks(ctx context.Context, in *ListOutstandingChecksRequest, opts ...grpc.CallOption) (*ListOutstandingChecksResponse, error)
 }
 
 type reportingServiceClient struct {
@@ -225,6 +230,16 @@ func (c *reportingServiceClient) GetWorkload(ctx context.Context, in *GetWorkloa
 	return out, nil
 }
 
+func (c *reportingServiceClient) ListOutstandingChecks(ctx context.Context, in *ListOutstandingChecksRequest, opts ...grpc.CallOption) (*ListOutstandingChecksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListOutstandingChecksResponse)
+	err := c.cc.Invoke(ctx, ReportingService_ListOutstandingChecks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ReportingServiceServer is the server API for ReportingService service.
 // All implementations must embed UnimplementedReportingServiceServer
 // for forward compatibility.
@@ -278,6 +293,10 @@ type ReportingServiceServer interface {
 	// for the cases nobody is assigned: how many, how many in warning and in
 	// breach, and the oldest. Readers of the region.
 	GetWorkload(context.Context, *GetWorkloadRequest) (*GetWorkloadResponse, error)
+	// ListOutstandingChecks lists a region's offers (made or accepted, not
+	// started) with pre-employment checks outstanding, oldest offer first.
+	// Readers of the region.
+	ListOutstandingChecks(context.Context, *ListOutstandingChecksRequest) (*ListOutstandingChecksResponse, error)
 	mustEmbedUnimplementedReportingServiceServer()
 }
 
@@ -323,6 +342,9 @@ func (UnimplementedReportingServiceServer) ListMyCases(context.Context, *ListMyC
 }
 func (UnimplementedReportingServiceServer) GetWorkload(context.Context, *GetWorkloadRequest) (*GetWorkloadResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetWorkload not implemented")
+}
+func (UnimplementedReportingServiceServer) ListOutstandingChecks(context.Context, *ListOutstandingChecksRequest) (*ListOutstandingChecksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListOutstandingChecks not implemented")
 }
 func (UnimplementedReportingServiceServer) mustEmbedUnimplementedReportingServiceServer() {}
 func (UnimplementedReportingServiceServer) testEmbeddedByValue()                          {}
@@ -554,6 +576,24 @@ func _ReportingService_GetWorkload_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ReportingService_ListOutstandingChecks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListOutstandingChecksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportingServiceServer).ListOutstandingChecks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportingService_ListOutstandingChecks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportingServiceServer).ListOutstandingChecks(ctx, req.(*ListOutstandingChecksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ReportingService_ServiceDesc is the grpc.ServiceDesc for ReportingService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -604,6 +644,10 @@ var ReportingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetWorkload",
 			Handler:    _ReportingService_GetWorkload_Handler,
+		},
+		{
+			MethodName: "ListOutstandingChecks",
+			Handler:    _ReportingService_ListOutstandingChecks_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
