@@ -34,7 +34,7 @@ they trail a change by moments. Dashboards, SPOCs, vetting contact points and
 admins read the reports of their regions; --as-of (where offered) makes a
 report reproducible.`,
 		newStuckCmd(a), newTimeToHireCmd(a), newFunnelCmd(a), newDurationsCmd(a),
-		newSummaryCmd(a), newSummariesCmd(a), newWatchCmd(a), newWorkloadCmd(a), thresholds)
+		newSummaryCmd(a), newSummariesCmd(a), newWatchCmd(a), newWorkloadCmd(a), newEarlyStartsCmd(a), thresholds)
 }
 
 func newStuckCmd(a *app) *cobra.Command {

@@ -34,6 +34,10 @@ const (
 	// by the candidate's name, and it is not regional (a token of this role
 	// names no regions; docs/security.md).
 	RoleNotifier Role = "notifier"
+	// RoleApprover approves a start before vetting clears
+	// (ApproveEarlyStart in offers) in its regions; a SPOC, who asks for
+	// the start, cannot approve it.
+	RoleApprover Role = "approver"
 )
 
 // Valid reports whether r is one of the roles; a token with any other
@@ -41,7 +45,7 @@ const (
 // issuer shows up at once.
 func (r Role) Valid() bool {
 	switch r {
-	case RoleSPOC, RoleVetting, RoleDashboard, RoleAdmin, RoleNotifier:
+	case RoleSPOC, RoleVetting, RoleDashboard, RoleAdmin, RoleNotifier, RoleApprover:
 		return true
 	}
 	return false

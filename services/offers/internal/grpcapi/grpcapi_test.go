@@ -156,16 +156,16 @@ var changes = []struct {
 		return e.accept(t, c, r).GetVersion()
 	},
 		func(ctx context.Context, c pb.OffersServiceClient, id string, v int64) (*pb.Offer, error) {
-			resp, err := c.SetStartDate(ctx, &pb.SetStartDateRequest{RequestId: reqID(), ApplicationId: id, ExpectedVersion: v, StartDate: today, ApprovedBy: "deputy-director"})
+			resp, err := c.SetStartDate(ctx, &pb.SetStartDateRequest{RequestId: reqID(), ApplicationId: id, ExpectedVersion: v, StartDate: today})
 			return resp.GetOffer(), err
 		}, pb.OfferStatus_OFFER_STATUS_ACCEPTED},
 	{"ConfirmStart", func(t *testing.T, e *env, c pb.OffersServiceClient, r record) int64 {
 		e.accept(t, c, r)
-		resp, err := c.SetStartDate(t.Context(), &pb.SetStartDateRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 3, StartDate: today, ApprovedBy: "dd"})
-		if err != nil {
+		if _, err := c.SetStartDate(t.Context(), &pb.SetStartDateRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 3, StartDate: today}); err != nil {
 			t.Fatal(err)
 		}
-		return resp.GetOffer().GetVersion()
+		e.allowEarlyStarts(t, r.region, 1000)
+		return e.approve(t, r, 4).GetVersion()
 	}, func(ctx context.Context, c pb.OffersServiceClient, id string, v int64) (*pb.Offer, error) {
 		resp, err := c.ConfirmStart(ctx, &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: id, ExpectedVersion: v})
 		return resp.GetOffer(), err
@@ -285,72 +285,91 @@ func TestOfferToStart(t *testing.T) {
 		req.RequestId, req.ApplicationId = reqID(), r.id
 		return c.SetStartDate(ctx, req)
 	}
-	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow})
-	testenv.WantField(t, err, "approved_by")
-	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: &commonv1.Date{Year: 2026, Month: 11, Day: 22}, ApprovedBy: "dd"})
+	// A SPOC can no longer name who approved: an approver approves.
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, ApprovedBy: "deputy-director"}) //nolint:staticcheck // the deprecated field, refused
+	testenv.WantStatus(t, err, codes.InvalidArgument, "approved_by", "ApproveEarlyStart")
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: &commonv1.Date{Year: 2026, Month: 11, Day: 22}})
 	testenv.WantField(t, err, "start_date")
-	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, ApprovedBy: "dd"})
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3})
 	testenv.WantField(t, err, "start_date")
-	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: &commonv1.Date{Year: 2026, Month: 2, Day: 30}, ApprovedBy: "dd"})
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: &commonv1.Date{Year: 2026, Month: 2, Day: 30}})
 	testenv.WantField(t, err, "start_date")
-	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, ApprovedBy: "dd", VettingDueBy: today})
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, VettingDueBy: today})
 	testenv.WantField(t, err, "vetting_due_by")
-	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, ApprovedBy: "dd", VettingDueBy: &commonv1.Date{Year: 2026, Month: 13, Day: 1}})
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, VettingDueBy: &commonv1.Date{Year: 2026, Month: 13, Day: 1}})
 	testenv.WantField(t, err, "vetting_due_by")
-	// Dates outside 2000-2100, and a hidden bidi override in who approved.
-	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: &commonv1.Date{Year: 1 << 30, Month: 1, Day: 1}, ApprovedBy: "dd"})
+	// Dates outside 2000-2100.
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: &commonv1.Date{Year: 1 << 30, Month: 1, Day: 1}})
 	testenv.WantField(t, err, "start_date")
-	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: &commonv1.Date{Year: 2101, Month: 1, Day: 1}, ApprovedBy: "dd"})
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: &commonv1.Date{Year: 2101, Month: 1, Day: 1}})
 	testenv.WantField(t, err, "start_date")
-	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, ApprovedBy: "dd", VettingDueBy: &commonv1.Date{Year: 1999, Month: 12, Day: 31}})
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, VettingDueBy: &commonv1.Date{Year: 1999, Month: 12, Day: 31}})
 	testenv.WantField(t, err, "vetting_due_by")
-	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, ApprovedBy: "deputy\u202e-director"})
-	testenv.WantField(t, err, "approved_by")
+	// A due date that would never come (the attack of issue 16), or a day
+	// past the configured period.
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, VettingDueBy: &commonv1.Date{Year: 2100, Month: 1, Day: 1}})
+	testenv.WantStatus(t, err, codes.InvalidArgument, "vetting_due_by", "no later than 2026-12-24")
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, VettingDueBy: &commonv1.Date{Year: 2026, Month: 12, Day: 25}})
+	testenv.WantField(t, err, "vetting_due_by")
 	if got := e.get(t, r.id); got.Version != 3 || got.StartDate != nil {
 		t.Fatalf("refused start dates left the offer at v%d start %v, want v3 with none", got.Version, got.StartDate)
 	}
 
-	setResp, err := set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, ApprovedBy: "deputy-director"})
+	setResp, err := set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The due date defaults to the configured period after the start.
 	wantDue := event.Date(time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC).Add(duePeriod))
-	if o := setResp.GetOffer(); !proto.Equal(o.GetStartDate(), tomorrow) || !o.GetSubjectToVetting() || o.GetStartApprovedBy() != "deputy-director" ||
+	if o := setResp.GetOffer(); !proto.Equal(o.GetStartDate(), tomorrow) || !o.GetSubjectToVetting() || o.GetStartApprovedBy() != "" ||
 		!proto.Equal(o.GetVettingDueBy(), wantDue) || o.GetVersion() != 4 {
-		t.Errorf("after SetStartDate: %v; want start %v, subject to vetting, approved by deputy-director, due %v, v4", o, tomorrow, wantDue)
+		t.Errorf("after SetStartDate: %v; want start %v, subject to vetting, not approved yet, due %v, v4", o, tomorrow, wantDue)
 	}
-
+	e.clock.Advance(24 * time.Hour)
 	_, err = c.ConfirmStart(ctx, &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 4})
+	testenv.WantStatus(t, err, codes.FailedPrecondition, "no approver has approved")
+	e.clock.Advance(-24 * time.Hour)
+	e.allowEarlyStarts(t, "london", 10)
+	e.approve(t, r, 4)
+
+	_, err = c.ConfirmStart(ctx, &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 5})
 	testenv.WantStatus(t, err, codes.FailedPrecondition, "2026-11-24", "has not come yet")
 	e.clock.Advance(24 * time.Hour)
-	started, err := c.ConfirmStart(ctx, &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 4})
+	started, err := c.ConfirmStart(ctx, &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o := started.GetOffer(); o.GetStatus() != pb.OfferStatus_OFFER_STATUS_STARTED || !o.GetSubjectToVetting() || o.GetVersion() != 5 {
+	if o := started.GetOffer(); o.GetStatus() != pb.OfferStatus_OFFER_STATUS_STARTED || !o.GetSubjectToVetting() || o.GetVersion() != 6 {
 		t.Errorf("started = %v", o)
 	}
-	_, err = c.WithdrawOffer(ctx, &pb.WithdrawOfferRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 5, ReasonCode: "post_cancelled"})
+	_, err = c.WithdrawOffer(ctx, &pb.WithdrawOfferRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 6, ReasonCode: "post_cancelled"})
 	testenv.WantStatus(t, err, codes.FailedPrecondition, "STARTED")
 
 	rows := testenv.OutboxEvents(t, e.Pool, r.id)
-	wantNames := []string{"offer.made", "offer.accepted", "offer.start_date_set", "candidate.started"}
+	wantNames := []string{"offer.made", "offer.accepted", "offer.start_date_set", "offer.early_start_approved", "candidate.started"}
 	if !slices.Equal(testenv.EventNames(rows), wantNames) {
 		t.Fatalf("outbox = %v, want %v", testenv.EventNames(rows), wantNames)
 	}
 	for i, row := range rows {
-		if row.Subject != "london."+row.Name || row.Event.GetAggregateVersion() != int64(i+2) || row.Event.GetActor().GetSubject() != "spoc-london" ||
+		actor := "spoc-london"
+		if row.Name == "offer.early_start_approved" {
+			actor = "approver-london"
+		}
+		if row.Subject != "london."+row.Name || row.Event.GetAggregateVersion() != int64(i+2) || row.Event.GetActor().GetSubject() != actor ||
 			row.Event.GetProducer() != "offers" || row.Event.GetCampaignId() != r.campaign {
 			t.Errorf("outbox row %d = %s %v", i, row.Subject, row.Event)
 		}
 	}
-	wantSet := &eventsv1.OfferStartDateSet{StartDate: tomorrow, SubjectToVetting: true, ApprovedBy: "deputy-director", VettingDueBy: wantDue}
+	wantSet := &eventsv1.OfferStartDateSet{StartDate: tomorrow, SubjectToVetting: true, VettingDueBy: wantDue}
 	if got := rows[2].Event.GetOfferStartDateSet(); !proto.Equal(got, wantSet) {
 		t.Errorf("offer.start_date_set = %v, want %v", got, wantSet)
 	}
-	wantStarted := &eventsv1.CandidateStarted{StartDate: tomorrow, SubjectToVetting: true, ApprovedBy: "deputy-director", VettingDueBy: wantDue}
-	if got := rows[3].Event.GetCandidateStarted(); !proto.Equal(got, wantStarted) {
+	wantApproved := &eventsv1.OfferEarlyStartApproved{StartDate: tomorrow, VettingDueBy: wantDue}
+	if got := rows[3].Event.GetOfferEarlyStartApproved(); !proto.Equal(got, wantApproved) {
+		t.Errorf("offer.early_start_approved = %v, want %v", got, wantApproved)
+	}
+	wantStarted := &eventsv1.CandidateStarted{StartDate: tomorrow, SubjectToVetting: true, ApprovedBy: "approver-london", VettingDueBy: wantDue}
+	if got := rows[4].Event.GetCandidateStarted(); !proto.Equal(got, wantStarted) {
 		t.Errorf("candidate.started = %v, want %v", got, wantStarted)
 	}
 
@@ -367,8 +386,12 @@ func TestOfferToStart(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i, h := range other.GetOffer().GetHistory() {
-				if h.GetActor().GetSubject() != "" || h.GetActor().GetRole() != commonv1.CallerRole_CALLER_ROLE_SPOC {
-					t.Errorf("%s sees history[%d] actor %v; want the role (SPOC) alone", viewer.Role, i, h.GetActor())
+				role := commonv1.CallerRole_CALLER_ROLE_SPOC
+				if h.GetEvent() == "offer.early_start_approved" {
+					role = commonv1.CallerRole_CALLER_ROLE_APPROVER
+				}
+				if h.GetActor().GetSubject() != "" || h.GetActor().GetRole() != role {
+					t.Errorf("%s sees history[%d] actor %v; want the role (%s) alone", viewer.Role, i, h.GetActor(), role)
 				}
 			}
 		}
@@ -376,7 +399,7 @@ func TestOfferToStart(t *testing.T) {
 			event, subject string
 		}{
 			{"interview.passed", "spoc-interview"}, {"offer.made", "spoc-london"}, {"offer.accepted", "spoc-london"},
-			{"offer.start_date_set", "spoc-london"}, {"candidate.started", "spoc-london"},
+			{"offer.start_date_set", "spoc-london"}, {"offer.early_start_approved", "approver-london"}, {"candidate.started", "spoc-london"},
 		}
 		h := got.GetOffer().GetHistory()
 		if len(h) != len(want) {
@@ -387,8 +410,8 @@ func TestOfferToStart(t *testing.T) {
 				t.Errorf("history[%d] = %v, want %s v%d by %s", i, h[i], w.event, i+1, w.subject)
 			}
 		}
-		if !h[4].GetOccurredAt().AsTime().Equal(start.Add(24 * time.Hour)) {
-			t.Errorf("start recorded at %v, want the clock's %v", h[4].GetOccurredAt().AsTime(), start.Add(24*time.Hour))
+		if !h[5].GetOccurredAt().AsTime().Equal(start.Add(24 * time.Hour)) {
+			t.Errorf("start recorded at %v, want the clock's %v", h[5].GetOccurredAt().AsTime(), start.Add(24*time.Hour))
 		}
 	})
 	t.Run("GetOffer of an unknown or malformed id", func(t *testing.T) {
@@ -562,13 +585,15 @@ func TestTodayIsLondon(t *testing.T) {
 	r := e.open(t, "london")
 	e.accept(t, c, r)
 	_, err := c.SetStartDate(t.Context(), &pb.SetStartDateRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 3,
-		StartDate: &commonv1.Date{Year: 2027, Month: 6, Day: 30}, ApprovedBy: "dd"})
+		StartDate: &commonv1.Date{Year: 2027, Month: 6, Day: 30}})
 	testenv.WantField(t, err, "start_date")
 	if _, err := c.SetStartDate(t.Context(), &pb.SetStartDateRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 3,
-		StartDate: &commonv1.Date{Year: 2027, Month: 7, Day: 1}, ApprovedBy: "dd"}); err != nil {
+		StartDate: &commonv1.Date{Year: 2027, Month: 7, Day: 1}}); err != nil {
 		t.Fatalf("start on 1 July at 00:30 London time: %v", err)
 	}
-	if _, err := c.ConfirmStart(t.Context(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 4}); err != nil {
+	e.allowEarlyStarts(t, "london", 1)
+	e.approve(t, r, 4)
+	if _, err := c.ConfirmStart(t.Context(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 5}); err != nil {
 		t.Errorf("confirm the 1 July start at 00:30 London time: %v", err)
 	}
 }

@@ -28,5 +28,6 @@ var Audit = audit.Policy{
 		// Staff subject ids are opaque, as every event's actor is.
 		"ListMyCases": audit.NotPersonal(notPersonal + "; assignees as opaque staff subject ids"),
 		"GetWorkload": audit.NotPersonal(notPersonal + "; assignees as opaque staff subject ids"),
+		"GetEarlyStarts": audit.NotPersonal(notPersonal),
 	},
 }

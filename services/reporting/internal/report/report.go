@@ -36,6 +36,7 @@ type Store interface {
 	SetThresholds(ctx context.Context, region string, expectedVersion int64, th projection.Thresholds) (projection.Thresholds, error)
 	CampaignTitles(ctx context.Context, ids []string) (map[string]string, error)
 	OpenCases(ctx context.Context, q CaseQuery) ([]CaseRow, error)
+	EarlyStarts(ctx context.Context, region string, today time.Time) (EarlyStarts, error)
 }
 
 // Service computes reports.

@@ -2705,6 +2705,139 @@ func (x *GetWorkloadResponse) GetAsOf() *timestamppb.Timestamp {
 	return nil
 }
 
+type GetEarlyStartsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Region        string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEarlyStartsRequest) Reset() {
+	*x = GetEarlyStartsRequest{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEarlyStartsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEarlyStartsRequest) ProtoMessage() {}
+
+func (x *GetEarlyStartsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEarlyStartsRequest.ProtoReflect.Descriptor instead.
+func (*GetEarlyStartsRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *GetEarlyStartsRequest) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+type GetEarlyStartsResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Region string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	// The region's policy as last heard (offer.early_start_policy_set):
+	// early starts are off, cap 0, until an admin sets it.
+	Enabled bool  `protobuf:"varint,2,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	Cap     int32 `protobuf:"varint,3,opt,name=cap,proto3" json:"cap,omitempty"`
+	// Started before vetting cleared, vetting neither cleared nor failed.
+	StartedSubjectToVetting int32 `protobuf:"varint,4,opt,name=started_subject_to_vetting,json=startedSubjectToVetting,proto3" json:"started_subject_to_vetting,omitempty"`
+	// Of those, how many are past their vetting due date (each also in the
+	// stuck list, rule VETTING_OVERDUE).
+	Overdue       int32                  `protobuf:"varint,5,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEarlyStartsResponse) Reset() {
+	*x = GetEarlyStartsResponse{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEarlyStartsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEarlyStartsResponse) ProtoMessage() {}
+
+func (x *GetEarlyStartsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEarlyStartsResponse.ProtoReflect.Descriptor instead.
+func (*GetEarlyStartsResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *GetEarlyStartsResponse) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *GetEarlyStartsResponse) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *GetEarlyStartsResponse) GetCap() int32 {
+	if x != nil {
+		return x.Cap
+	}
+	return 0
+}
+
+func (x *GetEarlyStartsResponse) GetStartedSubjectToVetting() int32 {
+	if x != nil {
+		return x.StartedSubjectToVetting
+	}
+	return 0
+}
+
+func (x *GetEarlyStartsResponse) GetOverdue() int32 {
+	if x != nil {
+		return x.Overdue
+	}
+	return 0
+}
+
+func (x *GetEarlyStartsResponse) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
 var File_recruitment_reporting_v1_reporting_proto protoreflect.FileDescriptor
 
 const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
@@ -2902,7 +3035,16 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"~\n" +
 	"\x13GetWorkloadResponse\x126\n" +
 	"\x04rows\x18\x01 \x03(\v2\".recruitment.reporting.v1.WorkloadR\x04rows\x12/\n" +
-	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf*O\n" +
+	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"/\n" +
+	"\x15GetEarlyStartsRequest\x12\x16\n" +
+	"\x06region\x18\x01 \x01(\tR\x06region\"\xe4\x01\n" +
+	"\x16GetEarlyStartsResponse\x12\x16\n" +
+	"\x06region\x18\x01 \x01(\tR\x06region\x12\x18\n" +
+	"\aenabled\x18\x02 \x01(\bR\aenabled\x12\x10\n" +
+	"\x03cap\x18\x03 \x01(\x05R\x03cap\x12;\n" +
+	"\x1astarted_subject_to_vetting\x18\x04 \x01(\x05R\x17startedSubjectToVetting\x12\x18\n" +
+	"\aoverdue\x18\x05 \x01(\x05R\aoverdue\x12/\n" +
+	"\x05as_of\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf*O\n" +
 	"\bSeverity\x12\x18\n" +
 	"\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10SEVERITY_WARNING\x10\x01\x12\x13\n" +
@@ -2927,8 +3069,7 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x17CASE_RECORD_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CASE_RECORD_SIFT\x10\x01\x12\x15\n" +
 	"\x11CASE_RECORD_OFFER\x10\x02\x12\x17\n" +
-	"\x13CASE_RECORD_VETTING\x10\x032\x97\n" +
-	"\n" +
+	"\x13CASE_RECORD_VETTING\x10\x032\x8c\v\n" +
 	"\x10ReportingService\x12\x82\x01\n" +
 	"\x13ListStuckCandidates\x124.recruitment.reporting.v1.ListStuckCandidatesRequest\x1a5.recruitment.reporting.v1.ListStuckCandidatesResponse\x12p\n" +
 	"\rGetTimeToHire\x12..recruitment.reporting.v1.GetTimeToHireRequest\x1a/.recruitment.reporting.v1.GetTimeToHireResponse\x12d\n" +
@@ -2940,7 +3081,8 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\rGetThresholds\x12..recruitment.reporting.v1.GetThresholdsRequest\x1a/.recruitment.reporting.v1.GetThresholdsResponse\x12p\n" +
 	"\rSetThresholds\x12..recruitment.reporting.v1.SetThresholdsRequest\x1a/.recruitment.reporting.v1.SetThresholdsResponse\x12j\n" +
 	"\vListMyCases\x12,.recruitment.reporting.v1.ListMyCasesRequest\x1a-.recruitment.reporting.v1.ListMyCasesResponse\x12j\n" +
-	"\vGetWorkload\x12,.recruitment.reporting.v1.GetWorkloadRequest\x1a-.recruitment.reporting.v1.GetWorkloadResponseB\x8a\x02\n" +
+	"\vGetWorkload\x12,.recruitment.reporting.v1.GetWorkloadRequest\x1a-.recruitment.reporting.v1.GetWorkloadResponse\x12s\n" +
+	"\x0eGetEarlyStarts\x12/.recruitment.reporting.v1.GetEarlyStartsRequest\x1a0.recruitment.reporting.v1.GetEarlyStartsResponseB\x8a\x02\n" +
 	"\x1ccom.recruitment.reporting.v1B\x0eReportingProtoP\x01ZXgithub.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1;reportingv1\xa2\x02\x03RRX\xaa\x02\x18Recruitment.Reporting.V1\xca\x02\x18Recruitment\\Reporting\\V1\xe2\x02$Recruitment\\Reporting\\V1\\GPBMetadata\xea\x02\x1aRecruitment::Reporting::V1b\x06proto3"
 
 var (
@@ -2956,7 +3098,7 @@ func file_recruitment_reporting_v1_reporting_proto_rawDescGZIP() []byte {
 }
 
 var file_recruitment_reporting_v1_reporting_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_recruitment_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_recruitment_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_recruitment_reporting_v1_reporting_proto_goTypes = []any{
 	(Severity)(0),                       // 0: recruitment.reporting.v1.Severity
 	(StuckKind)(0),                      // 1: recruitment.reporting.v1.StuckKind
@@ -2998,102 +3140,107 @@ var file_recruitment_reporting_v1_reporting_proto_goTypes = []any{
 	(*Workload)(nil),                    // 37: recruitment.reporting.v1.Workload
 	(*GetWorkloadRequest)(nil),          // 38: recruitment.reporting.v1.GetWorkloadRequest
 	(*GetWorkloadResponse)(nil),         // 39: recruitment.reporting.v1.GetWorkloadResponse
-	(v1.JobRole)(0),                     // 40: recruitment.common.v1.JobRole
-	(v1.Stage)(0),                       // 41: recruitment.common.v1.Stage
-	(*timestamppb.Timestamp)(nil),       // 42: google.protobuf.Timestamp
-	(v1.BlockReason)(0),                 // 43: recruitment.common.v1.BlockReason
-	(*v1.Date)(nil),                     // 44: recruitment.common.v1.Date
+	(*GetEarlyStartsRequest)(nil),       // 40: recruitment.reporting.v1.GetEarlyStartsRequest
+	(*GetEarlyStartsResponse)(nil),      // 41: recruitment.reporting.v1.GetEarlyStartsResponse
+	(v1.JobRole)(0),                     // 42: recruitment.common.v1.JobRole
+	(v1.Stage)(0),                       // 43: recruitment.common.v1.Stage
+	(*timestamppb.Timestamp)(nil),       // 44: google.protobuf.Timestamp
+	(v1.BlockReason)(0),                 // 45: recruitment.common.v1.BlockReason
+	(*v1.Date)(nil),                     // 46: recruitment.common.v1.Date
 }
 var file_recruitment_reporting_v1_reporting_proto_depIdxs = []int32{
-	40, // 0: recruitment.reporting.v1.StuckCandidate.role:type_name -> recruitment.common.v1.JobRole
-	41, // 1: recruitment.reporting.v1.StuckCandidate.stage:type_name -> recruitment.common.v1.Stage
+	42, // 0: recruitment.reporting.v1.StuckCandidate.role:type_name -> recruitment.common.v1.JobRole
+	43, // 1: recruitment.reporting.v1.StuckCandidate.stage:type_name -> recruitment.common.v1.Stage
 	1,  // 2: recruitment.reporting.v1.StuckCandidate.kind:type_name -> recruitment.reporting.v1.StuckKind
-	42, // 3: recruitment.reporting.v1.StuckCandidate.since:type_name -> google.protobuf.Timestamp
+	44, // 3: recruitment.reporting.v1.StuckCandidate.since:type_name -> google.protobuf.Timestamp
 	0,  // 4: recruitment.reporting.v1.StuckCandidate.severity:type_name -> recruitment.reporting.v1.Severity
-	43, // 5: recruitment.reporting.v1.StuckCandidate.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	45, // 5: recruitment.reporting.v1.StuckCandidate.blocked_reason:type_name -> recruitment.common.v1.BlockReason
 	2,  // 6: recruitment.reporting.v1.StuckCandidate.next_actor:type_name -> recruitment.reporting.v1.NextActor
-	41, // 7: recruitment.reporting.v1.ListStuckCandidatesRequest.stage:type_name -> recruitment.common.v1.Stage
+	43, // 7: recruitment.reporting.v1.ListStuckCandidatesRequest.stage:type_name -> recruitment.common.v1.Stage
 	0,  // 8: recruitment.reporting.v1.ListStuckCandidatesRequest.severity:type_name -> recruitment.reporting.v1.Severity
-	42, // 9: recruitment.reporting.v1.ListStuckCandidatesRequest.as_of:type_name -> google.protobuf.Timestamp
-	40, // 10: recruitment.reporting.v1.ListStuckCandidatesRequest.role:type_name -> recruitment.common.v1.JobRole
+	44, // 9: recruitment.reporting.v1.ListStuckCandidatesRequest.as_of:type_name -> google.protobuf.Timestamp
+	42, // 10: recruitment.reporting.v1.ListStuckCandidatesRequest.role:type_name -> recruitment.common.v1.JobRole
 	1,  // 11: recruitment.reporting.v1.ListStuckCandidatesRequest.kind:type_name -> recruitment.reporting.v1.StuckKind
-	43, // 12: recruitment.reporting.v1.ListStuckCandidatesRequest.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	45, // 12: recruitment.reporting.v1.ListStuckCandidatesRequest.blocked_reason:type_name -> recruitment.common.v1.BlockReason
 	5,  // 13: recruitment.reporting.v1.ListStuckCandidatesResponse.candidates:type_name -> recruitment.reporting.v1.StuckCandidate
 	3,  // 14: recruitment.reporting.v1.MeasureResult.measure:type_name -> recruitment.reporting.v1.Measure
 	8,  // 15: recruitment.reporting.v1.MeasureResult.calendar_days:type_name -> recruitment.reporting.v1.Statistics
 	8,  // 16: recruitment.reporting.v1.MeasureResult.working_days:type_name -> recruitment.reporting.v1.Statistics
 	10, // 17: recruitment.reporting.v1.MeasureResult.weekly_trend:type_name -> recruitment.reporting.v1.WeeklyTrend
-	44, // 18: recruitment.reporting.v1.WeeklyTrend.first_week:type_name -> recruitment.common.v1.Date
-	40, // 19: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
-	42, // 20: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
-	42, // 21: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
+	46, // 18: recruitment.reporting.v1.WeeklyTrend.first_week:type_name -> recruitment.common.v1.Date
+	42, // 19: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
+	44, // 20: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
+	44, // 21: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
 	9,  // 22: recruitment.reporting.v1.GetTimeToHireResponse.measures:type_name -> recruitment.reporting.v1.MeasureResult
-	41, // 23: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
+	43, // 23: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
 	13, // 24: recruitment.reporting.v1.GetFunnelResponse.stages:type_name -> recruitment.reporting.v1.FunnelStage
-	41, // 25: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
+	43, // 25: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
 	8,  // 26: recruitment.reporting.v1.StageDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	42, // 27: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
-	42, // 28: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
+	44, // 27: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
+	44, // 28: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
 	16, // 29: recruitment.reporting.v1.GetStageDurationsResponse.stages:type_name -> recruitment.reporting.v1.StageDuration
-	41, // 30: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
+	43, // 30: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
 	19, // 31: recruitment.reporting.v1.RegionSummary.stage_counts:type_name -> recruitment.reporting.v1.StageCount
-	42, // 32: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
-	42, // 33: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
+	44, // 32: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
+	44, // 33: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
 	20, // 34: recruitment.reporting.v1.GetRegionSummaryResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	42, // 35: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
+	44, // 35: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
 	20, // 36: recruitment.reporting.v1.ListRegionSummariesResponse.summaries:type_name -> recruitment.reporting.v1.RegionSummary
 	20, // 37: recruitment.reporting.v1.WatchRegionResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	41, // 38: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
+	43, // 38: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
 	27, // 39: recruitment.reporting.v1.Thresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
 	29, // 40: recruitment.reporting.v1.Thresholds.roles:type_name -> recruitment.reporting.v1.RoleThresholds
-	40, // 41: recruitment.reporting.v1.RoleThresholds.role:type_name -> recruitment.common.v1.JobRole
+	42, // 41: recruitment.reporting.v1.RoleThresholds.role:type_name -> recruitment.common.v1.JobRole
 	27, // 42: recruitment.reporting.v1.RoleThresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
 	28, // 43: recruitment.reporting.v1.GetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
 	28, // 44: recruitment.reporting.v1.SetThresholdsRequest.thresholds:type_name -> recruitment.reporting.v1.Thresholds
 	28, // 45: recruitment.reporting.v1.SetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	40, // 46: recruitment.reporting.v1.MyCase.role:type_name -> recruitment.common.v1.JobRole
-	41, // 47: recruitment.reporting.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
+	42, // 46: recruitment.reporting.v1.MyCase.role:type_name -> recruitment.common.v1.JobRole
+	43, // 47: recruitment.reporting.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
 	4,  // 48: recruitment.reporting.v1.MyCase.record:type_name -> recruitment.reporting.v1.CaseRecord
-	42, // 49: recruitment.reporting.v1.MyCase.since:type_name -> google.protobuf.Timestamp
+	44, // 49: recruitment.reporting.v1.MyCase.since:type_name -> google.protobuf.Timestamp
 	0,  // 50: recruitment.reporting.v1.MyCase.severity:type_name -> recruitment.reporting.v1.Severity
 	0,  // 51: recruitment.reporting.v1.MyCase.next_threshold:type_name -> recruitment.reporting.v1.Severity
-	42, // 52: recruitment.reporting.v1.MyCase.next_threshold_at:type_name -> google.protobuf.Timestamp
+	44, // 52: recruitment.reporting.v1.MyCase.next_threshold_at:type_name -> google.protobuf.Timestamp
 	1,  // 53: recruitment.reporting.v1.MyCase.kind:type_name -> recruitment.reporting.v1.StuckKind
-	43, // 54: recruitment.reporting.v1.MyCase.blocked_reason:type_name -> recruitment.common.v1.BlockReason
-	42, // 55: recruitment.reporting.v1.ListMyCasesRequest.as_of:type_name -> google.protobuf.Timestamp
+	45, // 54: recruitment.reporting.v1.MyCase.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	44, // 55: recruitment.reporting.v1.ListMyCasesRequest.as_of:type_name -> google.protobuf.Timestamp
 	34, // 56: recruitment.reporting.v1.ListMyCasesResponse.cases:type_name -> recruitment.reporting.v1.MyCase
 	2,  // 57: recruitment.reporting.v1.Workload.actor:type_name -> recruitment.reporting.v1.NextActor
-	42, // 58: recruitment.reporting.v1.Workload.oldest_since:type_name -> google.protobuf.Timestamp
-	42, // 59: recruitment.reporting.v1.GetWorkloadRequest.as_of:type_name -> google.protobuf.Timestamp
+	44, // 58: recruitment.reporting.v1.Workload.oldest_since:type_name -> google.protobuf.Timestamp
+	44, // 59: recruitment.reporting.v1.GetWorkloadRequest.as_of:type_name -> google.protobuf.Timestamp
 	37, // 60: recruitment.reporting.v1.GetWorkloadResponse.rows:type_name -> recruitment.reporting.v1.Workload
-	42, // 61: recruitment.reporting.v1.GetWorkloadResponse.as_of:type_name -> google.protobuf.Timestamp
-	6,  // 62: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
-	11, // 63: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
-	14, // 64: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
-	17, // 65: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
-	21, // 66: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
-	23, // 67: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
-	25, // 68: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
-	30, // 69: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
-	32, // 70: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
-	35, // 71: recruitment.reporting.v1.ReportingService.ListMyCases:input_type -> recruitment.reporting.v1.ListMyCasesRequest
-	38, // 72: recruitment.reporting.v1.ReportingService.GetWorkload:input_type -> recruitment.reporting.v1.GetWorkloadRequest
-	7,  // 73: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
-	12, // 74: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
-	15, // 75: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
-	18, // 76: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
-	22, // 77: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
-	24, // 78: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
-	26, // 79: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
-	31, // 80: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
-	33, // 81: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
-	36, // 82: recruitment.reporting.v1.ReportingService.ListMyCases:output_type -> recruitment.reporting.v1.ListMyCasesResponse
-	39, // 83: recruitment.reporting.v1.ReportingService.GetWorkload:output_type -> recruitment.reporting.v1.GetWorkloadResponse
-	73, // [73:84] is the sub-list for method output_type
-	62, // [62:73] is the sub-list for method input_type
-	62, // [62:62] is the sub-list for extension type_name
-	62, // [62:62] is the sub-list for extension extendee
-	0,  // [0:62] is the sub-list for field type_name
+	44, // 61: recruitment.reporting.v1.GetWorkloadResponse.as_of:type_name -> google.protobuf.Timestamp
+	44, // 62: recruitment.reporting.v1.GetEarlyStartsResponse.as_of:type_name -> google.protobuf.Timestamp
+	6,  // 63: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
+	11, // 64: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
+	14, // 65: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
+	17, // 66: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
+	21, // 67: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
+	23, // 68: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
+	25, // 69: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
+	30, // 70: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
+	32, // 71: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
+	35, // 72: recruitment.reporting.v1.ReportingService.ListMyCases:input_type -> recruitment.reporting.v1.ListMyCasesRequest
+	38, // 73: recruitment.reporting.v1.ReportingService.GetWorkload:input_type -> recruitment.reporting.v1.GetWorkloadRequest
+	40, // 74: recruitment.reporting.v1.ReportingService.GetEarlyStarts:input_type -> recruitment.reporting.v1.GetEarlyStartsRequest
+	7,  // 75: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
+	12, // 76: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
+	15, // 77: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
+	18, // 78: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
+	22, // 79: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
+	24, // 80: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
+	26, // 81: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
+	31, // 82: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
+	33, // 83: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
+	36, // 84: recruitment.reporting.v1.ReportingService.ListMyCases:output_type -> recruitment.reporting.v1.ListMyCasesResponse
+	39, // 85: recruitment.reporting.v1.ReportingService.GetWorkload:output_type -> recruitment.reporting.v1.GetWorkloadResponse
+	41, // 86: recruitment.reporting.v1.ReportingService.GetEarlyStarts:output_type -> recruitment.reporting.v1.GetEarlyStartsResponse
+	75, // [75:87] is the sub-list for method output_type
+	63, // [63:75] is the sub-list for method input_type
+	63, // [63:63] is the sub-list for extension type_name
+	63, // [63:63] is the sub-list for extension extendee
+	0,  // [0:63] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_reporting_v1_reporting_proto_init() }
@@ -3107,7 +3254,7 @@ func file_recruitment_reporting_v1_reporting_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_reporting_v1_reporting_proto_rawDesc), len(file_recruitment_reporting_v1_reporting_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   35,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -30,6 +30,7 @@ const (
 	ReportingService_SetThresholds_FullMethodName       = "/recruitment.reporting.v1.ReportingService/SetThresholds"
 	ReportingService_ListMyCases_FullMethodName         = "/recruitment.reporting.v1.ReportingService/ListMyCases"
 	ReportingService_GetWorkload_FullMethodName         = "/recruitment.reporting.v1.ReportingService/GetWorkload"
+	ReportingService_GetEarlyStarts_FullMethodName      = "/recruitment.reporting.v1.ReportingService/GetEarlyStarts"
 )
 
 // ReportingServiceClient is the client API for ReportingService service.
@@ -76,6 +77,10 @@ type ReportingServiceClient interface {
 	// for the cases nobody is assigned: how many, how many in warning and in
 	// breach, and the oldest. Readers of the region.
 	GetWorkload(ctx context.Context, in *GetWorkloadRequest, opts ...grpc.CallOption) (*GetWorkloadResponse, error)
+	// GetEarlyStarts is a region's candidates started subject to vetting
+	// against its early start policy's cap, and how many of them are past
+	// their vetting due date.
+	GetEarlyStarts(ctx context.Context, in *GetEarlyStartsRequest, opts ...grpc.CallOption) (*GetEarlyStartsResponse, error)
 }
 
 type reportingServiceClient struct {
@@ -205,6 +210,16 @@ func (c *reportingServiceClient) GetWorkload(ctx context.Context, in *GetWorkloa
 	return out, nil
 }
 
+func (c *reportingServiceClient) GetEarlyStarts(ctx context.Context, in *GetEarlyStartsRequest, opts ...grpc.CallOption) (*GetEarlyStartsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetEarlyStartsResponse)
+	err := c.cc.Invoke(ctx, ReportingService_GetEarlyStarts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ReportingServiceServer is the server API for ReportingService service.
 // All implementations must embed UnimplementedReportingServiceServer
 // for forward compatibility.
@@ -249,6 +264,10 @@ type ReportingServiceServer interface {
 	// for the cases nobody is assigned: how many, how many in warning and in
 	// breach, and the oldest. Readers of the region.
 	GetWorkload(context.Context, *GetWorkloadRequest) (*GetWorkloadResponse, error)
+	// GetEarlyStarts is a region's candidates started subject to vetting
+	// against its early start policy's cap, and how many of them are past
+	// their vetting due date.
+	GetEarlyStarts(context.Context, *GetEarlyStartsRequest) (*GetEarlyStartsResponse, error)
 	mustEmbedUnimplementedReportingServiceServer()
 }
 
@@ -291,6 +310,9 @@ func (UnimplementedReportingServiceServer) ListMyCases(context.Context, *ListMyC
 }
 func (UnimplementedReportingServiceServer) GetWorkload(context.Context, *GetWorkloadRequest) (*GetWorkloadResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetWorkload not implemented")
+}
+func (UnimplementedReportingServiceServer) GetEarlyStarts(context.Context, *GetEarlyStartsRequest) (*GetEarlyStartsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetEarlyStarts not implemented")
 }
 func (UnimplementedReportingServiceServer) mustEmbedUnimplementedReportingServiceServer() {}
 func (UnimplementedReportingServiceServer) testEmbeddedByValue()                          {}
@@ -504,6 +526,24 @@ func _ReportingService_GetWorkload_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ReportingService_GetEarlyStarts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetEarlyStartsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportingServiceServer).GetEarlyStarts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportingService_GetEarlyStarts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportingServiceServer).GetEarlyStarts(ctx, req.(*GetEarlyStartsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ReportingService_ServiceDesc is the grpc.ServiceDesc for ReportingService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -550,6 +590,10 @@ var ReportingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetWorkload",
 			Handler:    _ReportingService_GetWorkload_Handler,
+		},
+		{
+			MethodName: "GetEarlyStarts",
+			Handler:    _ReportingService_GetEarlyStarts_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
