@@ -51,9 +51,9 @@ func latestDue(start time.Time, period time.Duration) time.Time {
 }
 
 // vettingDue is the due date of a start on start before vetting clears:
-// asked (nil: the latest allowed), not before the start and not after
-// start + period.
-func vettingDue(start time.Time, asked *time.Time, period time.Duration) (time.Time, error) {
+// asked (nil: the latest allowed), not before the start and, unless it is
+// a recorded date of the past (an import), not after start + period.
+func vettingDue(start time.Time, asked *time.Time, period time.Duration, recorded bool) (time.Time, error) {
 	latest := latestDue(start, period)
 	if asked == nil {
 		return latest, nil
@@ -61,7 +61,7 @@ func vettingDue(start time.Time, asked *time.Time, period time.Duration) (time.T
 	switch {
 	case asked.Before(start):
 		return time.Time{}, validate.Field("vetting_due_by", "must not be before the start date")
-	case asked.After(latest):
+	case asked.After(latest) && !recorded:
 		return time.Time{}, validate.Field("vetting_due_by", fmt.Sprintf(
 			"must be no later than %s: the start date plus VETTING_DUE_PERIOD (%d days)",
 			latest.Format(time.DateOnly), int(period.Hours()/24)))

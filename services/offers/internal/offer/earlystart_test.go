@@ -187,7 +187,7 @@ func TestVettingDueBound(t *testing.T) {
 		{period, datep(time.Date(2100, 12, 31, 0, 0, 0, 0, time.UTC)), time.Time{}, "vetting_due_by"},
 		{period, datep(day(2)), time.Time{}, "vetting_due_by"},
 	} {
-		got, err := vettingDue(start, tt.asked, tt.period)
+		got, err := vettingDue(start, tt.asked, tt.period, false)
 		if tt.field != "" {
 			wantField(t, "due", err, tt.field)
 			continue
@@ -196,8 +196,15 @@ func TestVettingDueBound(t *testing.T) {
 			t.Errorf("period %v asked %v: %v, %v; want %v", tt.period, tt.asked, got, err, tt.want)
 		}
 	}
-	_, err := vettingDue(start, datep(day(3+57)), period)
+	_, err := vettingDue(start, datep(day(3+57)), period, false)
 	if err == nil || !strings.Contains(err.Error(), "no later than "+day(3+56).Format(time.DateOnly)) {
 		t.Errorf("err = %v, want it to name the latest date", err)
+	}
+	// An imported history keeps the date it recorded.
+	if got, err := vettingDue(start, datep(day(3+200)), period, true); err != nil || !got.Equal(day(3+200)) {
+		t.Errorf("recorded due date: %v, %v; want it kept", got, err)
+	}
+	if _, err := vettingDue(start, datep(day(2)), period, true); err == nil {
+		t.Error("a recorded due date before the start accepted")
 	}
 }

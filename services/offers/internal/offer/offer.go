@@ -148,6 +148,9 @@ type StartPlan struct {
 	// VettingDueBy is when vetting must clear by, for a start before it
 	// has (nil: the latest allowed).
 	VettingDueBy *time.Time
+	// recorded: the plan is an imported history's, whose due date is kept
+	// as it was set then, however far after the start.
+	recorded bool
 }
 
 // SetStartDate sets or moves the start date of an accepted offer. Before
@@ -169,7 +172,7 @@ func (o *Offer) SetStartDate(ch Change, sd StartPlan, duePeriod time.Duration) (
 	// the offer as it was.
 	subject, due := false, (*time.Time)(nil)
 	if !o.VettingCleared {
-		d, err := vettingDue(sd.Date, sd.VettingDueBy, duePeriod)
+		d, err := vettingDue(sd.Date, sd.VettingDueBy, duePeriod, sd.recorded)
 		if err != nil {
 			return nil, err
 		}

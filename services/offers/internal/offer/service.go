@@ -270,7 +270,7 @@ func (s *Service) importSteps(ev *eventsv1.Event, h *commonv1.ImportedHistory) [
 	if o.GetStartDateSetAt() != nil {
 		steps = append(steps, func(r *Offer) (*eventsv1.Event, error) {
 			r.VettingCleared = clearedBy(o.GetStartDateSetAt())
-			plan := StartPlan{Date: event.DateTime(o.GetStartDate())}
+			plan := StartPlan{Date: event.DateTime(o.GetStartDate()), recorded: true}
 			if o.GetVettingDueBy() != nil {
 				due := event.DateTime(o.GetVettingDueBy())
 				plan.VettingDueBy = &due

@@ -26,8 +26,8 @@ var Audit = audit.Policy{
 		"GetThresholds":       audit.NotPersonal(notPersonal),
 		"SetThresholds":       audit.NotPersonal(notPersonal),
 		// Staff subject ids are opaque, as every event's actor is.
-		"ListMyCases": audit.NotPersonal(notPersonal + "; assignees as opaque staff subject ids"),
-		"GetWorkload": audit.NotPersonal(notPersonal + "; assignees as opaque staff subject ids"),
+		"ListMyCases":    audit.NotPersonal(notPersonal + "; assignees as opaque staff subject ids"),
+		"GetWorkload":    audit.NotPersonal(notPersonal + "; assignees as opaque staff subject ids"),
 		"GetEarlyStarts": audit.NotPersonal(notPersonal),
 	},
 }
