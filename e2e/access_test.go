@@ -43,10 +43,10 @@ import (
 const securityDoc = "../docs/security.md"
 
 // roles are the access table's role columns, in order.
-var roles = []auth.Role{auth.RoleSPOC, auth.RoleVetting, auth.RoleDashboard, auth.RoleAdmin, auth.RoleNotifier}
+var roles = []auth.Role{auth.RoleSPOC, auth.RoleVetting, auth.RoleDashboard, auth.RoleApprover, auth.RoleAdmin, auth.RoleNotifier}
 
 // accessHeader is the header every table of RPCs in securityDoc has.
-const accessHeader = "| RPC | spoc | vetting | dashboard | admin | notifier | region |"
+const accessHeader = "| RPC | spoc | vetting | dashboard | approver | admin | notifier | region |"
 
 // The region column's first word: how an RPC checks the region.
 const (
@@ -623,6 +623,9 @@ var recordRequests = map[string]func(c *candidate) proto.Message{
 	},
 	"recruitment.offers.v1.OffersService/GetOffer": func(c *candidate) proto.Message {
 		return &offersv1.GetOfferRequest{ApplicationId: c.id}
+	},
+	"recruitment.offers.v1.OffersService/ApproveEarlyStart": func(c *candidate) proto.Message {
+		return &offersv1.ApproveEarlyStartRequest{RequestId: event.NewID(), ApplicationId: c.id, ExpectedVersion: staleVersion}
 	},
 	"recruitment.vetting.v1.VettingService/RecordFormsReceived": func(c *candidate) proto.Message {
 		return &vettingv1.RecordFormsReceivedRequest{RequestId: event.NewID(), ApplicationId: c.id, ExpectedVersion: staleVersion}
