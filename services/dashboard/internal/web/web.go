@@ -45,6 +45,7 @@ type Reports interface {
 	GetStageDurations(ctx context.Context, in *pb.GetStageDurationsRequest, opts ...grpc.CallOption) (*pb.GetStageDurationsResponse, error)
 	GetWorkload(ctx context.Context, in *pb.GetWorkloadRequest, opts ...grpc.CallOption) (*pb.GetWorkloadResponse, error)
 	ListMyCases(ctx context.Context, in *pb.ListMyCasesRequest, opts ...grpc.CallOption) (*pb.ListMyCasesResponse, error)
+	GetEarlyStarts(ctx context.Context, in *pb.GetEarlyStartsRequest, opts ...grpc.CallOption) (*pb.GetEarlyStartsResponse, error)
 }
 
 const (
@@ -279,6 +280,9 @@ type regionView struct {
 	Stuck    stuckView
 	Workload workloadView
 	Charts   chartsView
+	// EarlyStarts is the region's starts before vetting cleared against
+	// its early start policy's cap.
+	EarlyStarts earlyStartsView
 }
 
 func (s *Server) region(w http.ResponseWriter, r *http.Request, _ *session.Session) {
@@ -293,6 +297,7 @@ func (s *Server) region(w http.ResponseWriter, r *http.Request, _ *session.Sessi
 		stuck    stuckView
 		workload *pb.GetWorkloadResponse
 		charts   chartsView
+		early    *pb.GetEarlyStartsResponse
 	)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
@@ -311,6 +316,10 @@ func (s *Server) region(w http.ResponseWriter, r *http.Request, _ *session.Sessi
 		charts, err = s.charts(gctx, code)
 		return err
 	})
+	g.Go(func() (err error) {
+		early, err = s.reports.GetEarlyStarts(gctx, &pb.GetEarlyStartsRequest{Region: code})
+		return err
+	})
 	if err := g.Wait(); err != nil {
 		s.fail(w, r, err)
 		return
@@ -318,6 +327,7 @@ func (s *Server) region(w http.ResponseWriter, r *http.Request, _ *session.Sessi
 	s.render(w, r, http.StatusOK, "region", &regionView{
 		chrome: chrome{Title: regionName(code)}, Region: code, Summary: summaryToView(sum.GetSummary()),
 		Columns: stageColumns(allStages), Stuck: stuck, Workload: workloadToView(code, workload), Charts: charts,
+		EarlyStarts: earlyStartsToView(early),
 	})
 }
 
