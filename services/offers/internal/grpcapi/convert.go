@@ -33,7 +33,8 @@ func startPlanFromProto(req *pb.SetStartDateRequest) (offer.StartPlan, error) {
 	if err != nil {
 		return offer.StartPlan{}, err
 	}
-	if req.GetApprovedBy() != "" { //nolint:staticcheck // read only to refuse it
+	//lint:ignore SA1019 the deprecated field is read only to refuse it
+	if req.GetApprovedBy() != "" {
 		return offer.StartPlan{}, validate.Field("approved_by", "is no longer accepted: an approver approves a start before vetting clears with ApproveEarlyStart")
 	}
 	plan := offer.StartPlan{Date: date}

@@ -286,7 +286,8 @@ func TestOfferToStart(t *testing.T) {
 		return c.SetStartDate(ctx, req)
 	}
 	// A SPOC can no longer name who approved: an approver approves.
-	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, ApprovedBy: "deputy-director"}) //nolint:staticcheck // the deprecated field, refused
+	//lint:ignore SA1019 the deprecated field, sent to see it refused
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, ApprovedBy: "deputy-director"})
 	testenv.WantStatus(t, err, codes.InvalidArgument, "approved_by", "ApproveEarlyStart")
 	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: &commonv1.Date{Year: 2026, Month: 11, Day: 22}})
 	testenv.WantField(t, err, "start_date")
