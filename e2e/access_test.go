@@ -651,6 +651,22 @@ var recordRequests = map[string]func(c *candidate) proto.Message{
 		return &vettingv1.BatchUnblockRequest{RequestId: event.NewID(),
 			Items: []*vettingv1.UnblockItem{{ApplicationId: c.id, ExpectedVersion: staleVersion}}}
 	},
+	"recruitment.vetting.v1.VettingService/BatchClear": func(c *candidate) proto.Message {
+		return &vettingv1.BatchClearRequest{RequestId: event.NewID(),
+			Items: []*vettingv1.ClearItem{{ApplicationId: c.id, ExpectedVersion: staleVersion}}}
+	},
+	"recruitment.sifting.v1.SiftingService/BatchRecordInterviewOutcomes": func(c *candidate) proto.Message {
+		return &siftingv1.BatchRecordInterviewOutcomesRequest{RequestId: event.NewID(),
+			Outcomes: []*siftingv1.InterviewOutcome{{ApplicationId: c.id, ExpectedVersion: staleVersion, Outcome: commonv1.Outcome_OUTCOME_PASS}}}
+	},
+	"recruitment.offers.v1.OffersService/BatchMakeConditionalOffers": func(c *candidate) proto.Message {
+		return &offersv1.BatchMakeConditionalOffersRequest{RequestId: event.NewID(), Items: []*offersv1.OfferItem{{ApplicationId: c.id,
+			ExpectedVersion: staleVersion, SalaryBandCode: "band_4", Conditions: []commonv1.OfferCondition{commonv1.OfferCondition_OFFER_CONDITION_VETTING}}}}
+	},
+	"recruitment.applications.v1.ApplicationsService/BatchWithdrawApplications": func(c *candidate) proto.Message {
+		return &applicationsv1.BatchWithdrawApplicationsRequest{RequestId: event.NewID(),
+			Items: []*applicationsv1.WithdrawItem{{ApplicationId: c.id, ExpectedVersion: staleVersion, ReasonCode: "candidate_request"}}}
+	},
 	"recruitment.vetting.v1.VettingService/AssignCase": func(c *candidate) proto.Message {
 		return &vettingv1.AssignCaseRequest{RequestId: event.NewID(), ApplicationId: c.id, ExpectedVersion: staleVersion, Assignee: "vetting-london-2"}
 	},

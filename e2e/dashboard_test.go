@@ -750,6 +750,23 @@ func TestDashboardFollowsThePipelineLive(t *testing.T) {
 	if got := evaluate[[]string](t, page, `Array.from(document.querySelectorAll('#early-starts td.num')).map(td => td.textContent.trim())`); !slices.Equal(got, wantEarly) || early.GetCap() != 7 {
 		t.Errorf("early starts on the page %v, API %v (cap 7)", got, wantEarly)
 	}
+	// Where vetting waits, as the API has it: its three steps, then a row
+	// per block reason.
+	vd, err := reports.GetVettingDurations(ctx, &reportingv1.GetVettingDurationsRequest{Region: "london"}, reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantVetting []string
+	for _, s := range vd.GetSteps() {
+		wantVetting = append(wantVetting, fmt.Sprint(s.GetDays().GetCount()))
+	}
+	for _, b := range vd.GetBlocked() {
+		wantVetting = append(wantVetting, fmt.Sprint(b.GetDays().GetCount()))
+	}
+	gotVetting := evaluate[[]string](t, page, `Array.from(document.querySelectorAll('#vetting-durations-table tbody tr')).map(tr => tr.cells[1].textContent.trim())`)
+	if !slices.Equal(gotVetting, wantVetting) || len(gotVetting) != 9 {
+		t.Errorf("vetting durations on the page %q, API %q (want 3 steps and 6 block reasons)", gotVetting, wantVetting)
+	}
 	accessible(t, page, "London's page")
 
 	// Filtering by stage, with the page's own form.

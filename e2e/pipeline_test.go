@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +32,7 @@ type candidate struct {
 	offers              offersv1.OffersServiceClient
 	vetting             vettingv1.VettingServiceClient
 	id, campaignID      string
+	seq                 int64
 	n                   int
 }
 
@@ -46,7 +48,7 @@ func newCandidate(t *testing.T, st *stack, role commonv1.JobRole) *candidate {
 func newCandidateIn(t *testing.T, st *stack, role commonv1.JobRole, region string) *candidate {
 	t.Helper()
 	c := &candidate{
-		t: t, st: st,
+		t: t, st: st, seq: candidates.Add(1),
 		admin:   token(t, "admin-1", auth.RoleAdmin),
 		spoc:    token(t, "spoc-"+region+"-1", auth.RoleSPOC, region),
 		vetter:  token(t, "vetting-"+region+"-1", auth.RoleVetting, region),
@@ -73,8 +75,12 @@ func newCandidateIn(t *testing.T, st *stack, role commonv1.JobRole, region strin
 
 func (c *candidate) req() string {
 	c.n++
-	return fmt.Sprintf("%s-%d", c.t.Name(), c.n)
+	return fmt.Sprintf("%s-%d-%d", c.t.Name(), c.seq, c.n)
 }
+
+// candidates numbers the candidates of the run, so that several in one
+// test (say a batch over them) never share a request id.
+var candidates atomic.Int64
 
 func (c *candidate) must(err error) {
 	c.t.Helper()

@@ -186,7 +186,7 @@ candidate's name, email and phone, which no other service sees. 'contact'
 shows who the candidate is to the people who act: the region's SPOCs, and
 its vetting contact points while the vetting case is open.`,
 		newApplicationSubmitCmd(a), newApplicationGetCmd(a), newApplicationContactCmd(a), newApplicationListCmd(a),
-		newApplicationWithdrawCmd(a), newApplicationEraseCmd(a))
+		newApplicationWithdrawCmd(a), newApplicationBatchWithdrawCmd(a), newApplicationEraseCmd(a))
 }
 
 func newApplicationSubmitCmd(a *app) *cobra.Command {

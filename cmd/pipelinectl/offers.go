@@ -20,7 +20,7 @@ passes interview. A SPOC of the region (or an admin) makes the offer, records
 the candidate's answer, sets the start date and confirms the start. A start
 before vetting has cleared has a vetting due date and needs an approver's
 approval (approve-early-start) under the region's early start policy.`,
-		newOfferMakeCmd(a), newOfferAcceptCmd(a), newOfferDeclineCmd(a), newOfferWithdrawCmd(a),
+		newOfferMakeCmd(a), newOfferBatchMakeCmd(a), newOfferAcceptCmd(a), newOfferDeclineCmd(a), newOfferWithdrawCmd(a),
 		newOfferStartDateCmd(a), newOfferConfirmStartCmd(a), newOfferListCmd(a), newOfferGetCmd(a),
 		newOfferApproveEarlyStartCmd(a), newEarlyStartPolicyCmd(a))
 }

@@ -33,7 +33,7 @@ candidate is a warning, and then a breach, in the stuck list.`,
 they trail a change by moments. Dashboards, SPOCs, vetting contact points and
 admins read the reports of their regions; --as-of (where offered) makes a
 report reproducible.`,
-		newStuckCmd(a), newTimeToHireCmd(a), newFunnelCmd(a), newDurationsCmd(a),
+		newStuckCmd(a), newTimeToHireCmd(a), newFunnelCmd(a), newDurationsCmd(a), newVettingDurationsCmd(a),
 		newSummaryCmd(a), newSummariesCmd(a), newWatchCmd(a), newWorkloadCmd(a), newEarlyStartsCmd(a), thresholds)
 }
 
@@ -236,10 +236,11 @@ func newFunnelCmd(a *app) *cobra.Command {
 		campaign string
 	)
 	cmd := &cobra.Command{
-		Use:     "funnel",
-		Short:   "How many applications reached each stage, and the conversion between stages",
-		Example: `  pipelinectl reports funnel --region london --campaign 0192f3a4-5b6c-7d8e-9f00-112233445566`,
-		Args:    cobra.NoArgs,
+		Use:   "funnel",
+		Short: "How many applications reached each stage, and the conversion between stages",
+		Example: `  pipelinectl reports funnel --region london --campaign 0192f3a4-5b6c-7d8e-9f00-112233445566
+  pipelinectl reports funnel    # every region of the token (an admin's: national)`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			resp, err := a.reporting.GetFunnel(cmd.Context(), &reportingv1.GetFunnelRequest{Region: string(reg), CampaignId: campaign})
 			if err != nil {
@@ -256,25 +257,27 @@ func newFunnelCmd(a *app) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.Var(&reg, "region", regionHelp("the region"))
+	f.Var(&reg, "region", regionHelp("only this region (default: every region of the token)"))
 	f.StringVar(&campaign, "campaign", "", "only this campaign")
-	required(cmd, "region")
 	return cmd
 }
 
 func newDurationsCmd(a *app) *cobra.Command {
 	var (
 		reg      regionValue
+		campaign string
+		role     = newEnum(commonv1.JobRole(0))
 		from, to timeValue
 	)
 	cmd := &cobra.Command{
-		Use:     "durations",
-		Short:   "Days spent in each stage (median, p90) and how many are in it now",
-		Example: `  pipelinectl reports durations --region london --from 2026-10-01T00:00:00Z`,
-		Args:    cobra.NoArgs,
+		Use:   "durations",
+		Short: "Days spent in each stage (median, p90) and how many are in it now",
+		Example: `  pipelinectl reports durations --region london --from 2026-10-01T00:00:00Z
+  pipelinectl reports durations --role administrator    # every region of the token`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			resp, err := a.reporting.GetStageDurations(cmd.Context(), &reportingv1.GetStageDurationsRequest{
-				Region: string(reg), From: from.t, To: to.t,
+				Region: string(reg), From: from.t, To: to.t, CampaignId: campaign, Role: commonv1.JobRole(role.number()),
 			})
 			if err != nil {
 				return err
@@ -287,10 +290,53 @@ func newDurationsCmd(a *app) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.Var(&reg, "region", regionHelp("the region"))
+	f.Var(&reg, "region", regionHelp("only this region (default: every region of the token)"))
+	f.StringVar(&campaign, "campaign", "", "only this campaign")
+	f.Var(role, "role", "only this job role; "+oneOf(commonv1.JobRole(0)))
 	f.Var(&from, "from", "only applications that left a stage at or after this time")
 	f.Var(&to, "to", "only applications that left a stage before this time")
-	required(cmd, "region")
+	return cmd
+}
+
+func newVettingDurationsCmd(a *app) *cobra.Command {
+	var (
+		reg      regionValue
+		campaign string
+		role     = newEnum(commonv1.JobRole(0))
+		from, to timeValue
+	)
+	cmd := &cobra.Command{
+		Use:   "vetting-durations",
+		Short: "Where vetting waits: days from opened to forms received to cleared, and days blocked by reason",
+		Long: `Days (count, mean, median, p90) over the vetting cases that finished each
+step in the window: opened → forms received, forms received → cleared,
+opened → cleared; and over the blocks that ended in the window, by block
+reason. Without --region, every region of the token (an admin's: national).`,
+		Example: `  pipelinectl reports vetting-durations --region london --from 2026-10-01T00:00:00Z`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			resp, err := a.reporting.GetVettingDurations(cmd.Context(), &reportingv1.GetVettingDurationsRequest{
+				Region: string(reg), From: from.t, To: to.t, CampaignId: campaign, Role: commonv1.JobRole(role.number()),
+			})
+			if err != nil {
+				return err
+			}
+			v := view{columns: []string{"span", "count", "mean", "median", "p90"}}
+			for _, s := range resp.GetSteps() {
+				v.rows = append(v.rows, append([]string{friendly(s.GetStep())}, statCells(s.GetDays())...))
+			}
+			for _, b := range resp.GetBlocked() {
+				v.rows = append(v.rows, append([]string{"blocked: " + friendly(b.GetReason())}, statCells(b.GetDays())...))
+			}
+			return a.emit(resp, v)
+		},
+	}
+	f := cmd.Flags()
+	f.Var(&reg, "region", regionHelp("only this region (default: every region of the token)"))
+	f.StringVar(&campaign, "campaign", "", "only this campaign")
+	f.Var(role, "role", "only this job role; "+oneOf(commonv1.JobRole(0)))
+	f.Var(&from, "from", "only steps and blocks that ended at or after this time")
+	f.Var(&to, "to", "only steps and blocks that ended before this time")
 	return cmd
 }
 

@@ -23,12 +23,15 @@ func init() {
 }
 
 func newSiftCmd(a *app) *cobra.Command {
-	return group("sift", "Record sift decisions and work the sift queue (sifting service)",
+	cmd := group("sift", "Record sift decisions and work the sift queue (sifting service)",
 		`A sift case opens when an application is submitted (moments after; until
 then a decision is "not allowed now: ... retry shortly"). A SPOC of the region
 (or an admin) passes or fails it; a pass moves it on to interview (see
 `+"`pipelinectl interviews`"+`).`,
-		newSiftDecideCmd(a), newSiftBatchCmd(a), newSiftQueueCmd(a), newSiftGetCmd(a))
+		newSiftDecideCmd(a), newSiftBatchCmd(a), newInterviewBatchOutcomesCmd(a), newSiftQueueCmd(a), newSiftGetCmd(a))
+	// `pipelinectl sifting batch-outcomes` names the service, as issue 16 does.
+	cmd.Aliases = []string{"sifting"}
+	return cmd
 }
 
 func newInterviewsCmd(a *app) *cobra.Command {
@@ -36,7 +39,7 @@ func newInterviewsCmd(a *app) *cobra.Command {
 		`After a sift pass the case waits for an interview: book it (a time in the
 future), then record pass or fail. A pass makes the candidate eligible for a
 conditional offer (see `+"`pipelinectl offers`"+`). `+"`pipelinectl sift get`"+` shows the case.`,
-		newInterviewScheduleCmd(a), newInterviewOutcomeCmd(a), newInterviewQueueCmd(a))
+		newInterviewScheduleCmd(a), newInterviewOutcomeCmd(a), newInterviewBatchOutcomesCmd(a), newInterviewQueueCmd(a))
 }
 
 // siftChange builds a sifting command that takes the application id and

@@ -269,6 +269,8 @@ type chartsView struct {
 	FunnelRows   []funnelRow
 	Durations    chart.BarChart
 	DurationRows []durationRow
+	// VettingRows are where vetting waits: its steps, then blocks by reason.
+	VettingRows  []vettingRow
 	Measures     []measureRow
 	StartedEarly int
 }
@@ -292,6 +294,34 @@ type durationRow struct {
 	Count             int
 	Mean, Median, P90 string
 	Current           int
+}
+
+type vettingRow struct {
+	Span              string
+	Count             int
+	Mean, Median, P90 string
+}
+
+// vettingSpanNames name the steps of GetVettingDurations.
+var vettingSpanNames = map[pb.VettingStep]string{
+	pb.VettingStep_VETTING_STEP_OPENED_TO_FORMS_RECEIVED:  "Opened to forms received",
+	pb.VettingStep_VETTING_STEP_FORMS_RECEIVED_TO_CLEARED: "Forms received to cleared",
+	pb.VettingStep_VETTING_STEP_OPENED_TO_CLEARED:         "Opened to cleared",
+}
+
+// vettingToRows lists the steps of vetting, then the blocks by reason.
+func vettingToRows(r *pb.GetVettingDurationsResponse) []vettingRow {
+	var rows []vettingRow
+	add := func(name string, s *pb.Statistics) {
+		rows = append(rows, vettingRow{Span: name, Count: int(s.GetCount()), Mean: days(s.GetMean()), Median: days(s.GetMedian()), P90: days(s.GetP90())})
+	}
+	for _, s := range r.GetSteps() {
+		add(vettingSpanNames[s.GetStep()], s.GetDays())
+	}
+	for _, b := range r.GetBlocked() {
+		add("Blocked: "+blockReasonName(b.GetReason()), b.GetDays())
+	}
+	return rows
 }
 
 type measureRow struct {

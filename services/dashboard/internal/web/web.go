@@ -43,6 +43,7 @@ type Reports interface {
 	GetTimeToHire(ctx context.Context, in *pb.GetTimeToHireRequest, opts ...grpc.CallOption) (*pb.GetTimeToHireResponse, error)
 	GetFunnel(ctx context.Context, in *pb.GetFunnelRequest, opts ...grpc.CallOption) (*pb.GetFunnelResponse, error)
 	GetStageDurations(ctx context.Context, in *pb.GetStageDurationsRequest, opts ...grpc.CallOption) (*pb.GetStageDurationsResponse, error)
+	GetVettingDurations(ctx context.Context, in *pb.GetVettingDurationsRequest, opts ...grpc.CallOption) (*pb.GetVettingDurationsResponse, error)
 	GetWorkload(ctx context.Context, in *pb.GetWorkloadRequest, opts ...grpc.CallOption) (*pb.GetWorkloadResponse, error)
 	ListMyCases(ctx context.Context, in *pb.ListMyCasesRequest, opts ...grpc.CallOption) (*pb.ListMyCasesResponse, error)
 	GetEarlyStarts(ctx context.Context, in *pb.GetEarlyStartsRequest, opts ...grpc.CallOption) (*pb.GetEarlyStartsResponse, error)
@@ -417,6 +418,7 @@ func (s *Server) charts(ctx context.Context, code string) (chartsView, error) {
 		tth       *pb.GetTimeToHireResponse
 		funnel    *pb.GetFunnelResponse
 		durations *pb.GetStageDurationsResponse
+		vetting   *pb.GetVettingDurationsResponse
 	)
 	from := s.now().AddDate(0, 0, -7*trendWeeks)
 	g, gctx := errgroup.WithContext(ctx)
@@ -432,8 +434,14 @@ func (s *Server) charts(ctx context.Context, code string) (chartsView, error) {
 		durations, err = s.reports.GetStageDurations(gctx, &pb.GetStageDurationsRequest{Region: code})
 		return err
 	})
+	g.Go(func() (err error) {
+		vetting, err = s.reports.GetVettingDurations(gctx, &pb.GetVettingDurationsRequest{Region: code})
+		return err
+	})
 	if err := g.Wait(); err != nil {
 		return chartsView{}, err
 	}
-	return chartsToView(code, tth, funnel, durations)
+	v, err := chartsToView(code, tth, funnel, durations)
+	v.VettingRows = vettingToRows(vetting)
+	return v, err
 }

@@ -20,6 +20,7 @@ var Audit = audit.Policy{
 		"GetTimeToHire":       audit.NotPersonal(notPersonal),
 		"GetFunnel":           audit.NotPersonal(notPersonal),
 		"GetStageDurations":   audit.NotPersonal(notPersonal),
+		"GetVettingDurations": audit.NotPersonal(notPersonal),
 		"GetRegionSummary":    audit.NotPersonal(notPersonal),
 		"ListRegionSummaries": audit.NotPersonal(notPersonal),
 		"WatchRegion":         audit.NotPersonal(notPersonal),

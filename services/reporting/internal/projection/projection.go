@@ -62,6 +62,12 @@ type App struct {
 	// VettingFormsReceivedAt is when the candidate's vetting forms first
 	// arrived.
 	VettingFormsReceivedAt *time.Time
+	// VettingOpenedAt is when the vetting case first opened.
+	VettingOpenedAt *time.Time
+	// VettingSteps are the vetting case's changes of status, one per
+	// version of the case (a set: an event seen again adds nothing), in
+	// version order; the time each block lasted is read from them.
+	VettingSteps []VettingStep
 
 	// From vetting, latest by VettingVersion.
 	VettingBlocked bool
@@ -138,8 +144,10 @@ func (a *App) Apply(ev *eventsv1.Event) bool {
 	case *eventsv1.Event_VettingCleared:
 		changed = earliest(&a.VettingClearedAt, at) || changed
 		changed = a.vetting(ev, false, 0, at) || changed
+		changed = a.step(ev, false, 0, at) || changed
 	case *eventsv1.Event_VettingBlocked:
 		changed = a.vetting(ev, true, p.VettingBlocked.GetReason(), at) || changed
+		changed = a.step(ev, true, p.VettingBlocked.GetReason(), at) || changed
 	case *eventsv1.Event_InterviewScheduled:
 		if when := p.InterviewScheduled.GetScheduledFor(); when != nil && ev.GetAggregateVersion() > a.InterviewVersion {
 			t := when.AsTime().UTC()
@@ -149,8 +157,14 @@ func (a *App) Apply(ev *eventsv1.Event) bool {
 	case *eventsv1.Event_VettingFormsReceived:
 		changed = earliest(&a.VettingFormsReceivedAt, at) || changed
 		changed = a.vetting(ev, false, 0, at) || changed
-	case *eventsv1.Event_VettingOpened, *eventsv1.Event_VettingUnblocked, *eventsv1.Event_VettingFailed:
+		changed = a.step(ev, false, 0, at) || changed
+	case *eventsv1.Event_VettingOpened:
+		changed = earliest(&a.VettingOpenedAt, at) || changed
 		changed = a.vetting(ev, false, 0, at) || changed
+		changed = a.step(ev, false, 0, at) || changed
+	case *eventsv1.Event_VettingUnblocked, *eventsv1.Event_VettingFailed:
+		changed = a.vetting(ev, false, 0, at) || changed
+		changed = a.step(ev, false, 0, at) || changed
 	case *eventsv1.Event_SiftAssigned:
 		changed = assign(&a.SiftAssignee, &a.SiftAssigneeVersion, ev, p.SiftAssigned.GetAssignee()) || changed
 	case *eventsv1.Event_SiftUnassigned:
@@ -217,6 +231,33 @@ func (a *App) vetting(ev *eventsv1.Event, blocked bool, reason commonv1.BlockRea
 	if blocked {
 		a.BlockedSince = &at
 	}
+	return true
+}
+
+// VettingStep is one change of a vetting case's status: blocked (with
+// its reason) or not, from At, at the case's Version.
+type VettingStep struct {
+	Version int64                `json:"v"`
+	At      time.Time            `json:"at"`
+	Blocked bool                 `json:"blocked,omitempty"`
+	Reason  commonv1.BlockReason `json:"reason,omitempty"`
+}
+
+// step adds the vetting event to the case's steps unless its version is
+// there already; kept in version order, so the steps are the same set in
+// any order of arrival.
+func (a *App) step(ev *eventsv1.Event, blocked bool, reason commonv1.BlockReason, at time.Time) bool {
+	v := ev.GetAggregateVersion()
+	i := 0
+	for i < len(a.VettingSteps) && a.VettingSteps[i].Version < v {
+		i++
+	}
+	if i < len(a.VettingSteps) && a.VettingSteps[i].Version == v {
+		return false
+	}
+	a.VettingSteps = append(a.VettingSteps, VettingStep{})
+	copy(a.VettingSteps[i+1:], a.VettingSteps[i:])
+	a.VettingSteps[i] = VettingStep{Version: v, At: at, Blocked: blocked, Reason: reason}
 	return true
 }
 

@@ -1886,6 +1886,266 @@ func (x *EraseCandidateResponse) GetApplication() *Application {
 	return nil
 }
 
+// WithdrawItem is one application of a batch withdrawal.
+type WithdrawItem struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	ApplicationId   string                 `protobuf:"bytes,1,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	ExpectedVersion int64                  `protobuf:"varint,2,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	// As WithdrawApplicationRequest.reason_code.
+	ReasonCode    string `protobuf:"bytes,3,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WithdrawItem) Reset() {
+	*x = WithdrawItem{}
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WithdrawItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WithdrawItem) ProtoMessage() {}
+
+func (x *WithdrawItem) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WithdrawItem.ProtoReflect.Descriptor instead.
+func (*WithdrawItem) Descriptor() ([]byte, []int) {
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *WithdrawItem) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *WithdrawItem) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
+}
+
+func (x *WithdrawItem) GetReasonCode() string {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return ""
+}
+
+type BatchWithdrawApplicationsRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RequestId string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// 1-1000 items.
+	Items         []*WithdrawItem `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
+	DryRun        bool            `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchWithdrawApplicationsRequest) Reset() {
+	*x = BatchWithdrawApplicationsRequest{}
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchWithdrawApplicationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchWithdrawApplicationsRequest) ProtoMessage() {}
+
+func (x *BatchWithdrawApplicationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchWithdrawApplicationsRequest.ProtoReflect.Descriptor instead.
+func (*BatchWithdrawApplicationsRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *BatchWithdrawApplicationsRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *BatchWithdrawApplicationsRequest) GetItems() []*WithdrawItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *BatchWithdrawApplicationsRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+// WithdrawResult is the outcome of one batch item, in request order.
+type WithdrawResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Index         int32                  `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	ApplicationId string                 `protobuf:"bytes,2,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	Status        *v1.ItemStatus         `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	Application   *Application           `protobuf:"bytes,4,opt,name=application,proto3" json:"application,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WithdrawResult) Reset() {
+	*x = WithdrawResult{}
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WithdrawResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WithdrawResult) ProtoMessage() {}
+
+func (x *WithdrawResult) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WithdrawResult.ProtoReflect.Descriptor instead.
+func (*WithdrawResult) Descriptor() ([]byte, []int) {
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *WithdrawResult) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *WithdrawResult) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *WithdrawResult) GetStatus() *v1.ItemStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+func (x *WithdrawResult) GetApplication() *Application {
+	if x != nil {
+		return x.Application
+	}
+	return nil
+}
+
+type BatchWithdrawApplicationsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*WithdrawResult      `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	Succeeded     int32                  `protobuf:"varint,2,opt,name=succeeded,proto3" json:"succeeded,omitempty"`
+	Failed        int32                  `protobuf:"varint,3,opt,name=failed,proto3" json:"failed,omitempty"`
+	DryRun        bool                   `protobuf:"varint,4,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchWithdrawApplicationsResponse) Reset() {
+	*x = BatchWithdrawApplicationsResponse{}
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchWithdrawApplicationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchWithdrawApplicationsResponse) ProtoMessage() {}
+
+func (x *BatchWithdrawApplicationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchWithdrawApplicationsResponse.ProtoReflect.Descriptor instead.
+func (*BatchWithdrawApplicationsResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *BatchWithdrawApplicationsResponse) GetResults() []*WithdrawResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *BatchWithdrawApplicationsResponse) GetSucceeded() int32 {
+	if x != nil {
+		return x.Succeeded
+	}
+	return 0
+}
+
+func (x *BatchWithdrawApplicationsResponse) GetFailed() int32 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *BatchWithdrawApplicationsResponse) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
 var File_recruitment_applications_v1_applications_proto protoreflect.FileDescriptor
 
 const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
@@ -2043,7 +2303,27 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\vreason_code\x18\x03 \x01(\tR\n" +
 	"reasonCode\"d\n" +
 	"\x16EraseCandidateResponse\x12J\n" +
-	"\vapplication\x18\x01 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication2\x8f\v\n" +
+	"\vapplication\x18\x01 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication\"\x81\x01\n" +
+	"\fWithdrawItem\x12%\n" +
+	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12)\n" +
+	"\x10expected_version\x18\x02 \x01(\x03R\x0fexpectedVersion\x12\x1f\n" +
+	"\vreason_code\x18\x03 \x01(\tR\n" +
+	"reasonCode\"\x9b\x01\n" +
+	" BatchWithdrawApplicationsRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12?\n" +
+	"\x05items\x18\x02 \x03(\v2).recruitment.applications.v1.WithdrawItemR\x05items\x12\x17\n" +
+	"\adry_run\x18\x03 \x01(\bR\x06dryRun\"\xd4\x01\n" +
+	"\x0eWithdrawResult\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x05R\x05index\x12%\n" +
+	"\x0eapplication_id\x18\x02 \x01(\tR\rapplicationId\x129\n" +
+	"\x06status\x18\x03 \x01(\v2!.recruitment.common.v1.ItemStatusR\x06status\x12J\n" +
+	"\vapplication\x18\x04 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication\"\xb9\x01\n" +
+	"!BatchWithdrawApplicationsResponse\x12E\n" +
+	"\aresults\x18\x01 \x03(\v2+.recruitment.applications.v1.WithdrawResultR\aresults\x12\x1c\n" +
+	"\tsucceeded\x18\x02 \x01(\x05R\tsucceeded\x12\x16\n" +
+	"\x06failed\x18\x03 \x01(\x05R\x06failed\x12\x17\n" +
+	"\adry_run\x18\x04 \x01(\bR\x06dryRun2\xac\f\n" +
 	"\x13ApplicationsService\x12y\n" +
 	"\x0eCreateCampaign\x122.recruitment.applications.v1.CreateCampaignRequest\x1a3.recruitment.applications.v1.CreateCampaignResponse\x12y\n" +
 	"\x0eUpdateCampaign\x122.recruitment.applications.v1.UpdateCampaignRequest\x1a3.recruitment.applications.v1.UpdateCampaignResponse\x12p\n" +
@@ -2053,7 +2333,8 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\x0eGetApplication\x122.recruitment.applications.v1.GetApplicationRequest\x1a3.recruitment.applications.v1.GetApplicationResponse\x12\x88\x01\n" +
 	"\x13GetCandidateContact\x127.recruitment.applications.v1.GetCandidateContactRequest\x1a8.recruitment.applications.v1.GetCandidateContactResponse\x12\x7f\n" +
 	"\x10ListApplications\x124.recruitment.applications.v1.ListApplicationsRequest\x1a5.recruitment.applications.v1.ListApplicationsResponse\x12\x88\x01\n" +
-	"\x13WithdrawApplication\x127.recruitment.applications.v1.WithdrawApplicationRequest\x1a8.recruitment.applications.v1.WithdrawApplicationResponse\x12\x85\x01\n" +
+	"\x13WithdrawApplication\x127.recruitment.applications.v1.WithdrawApplicationRequest\x1a8.recruitment.applications.v1.WithdrawApplicationResponse\x12\x9a\x01\n" +
+	"\x19BatchWithdrawApplications\x12=.recruitment.applications.v1.BatchWithdrawApplicationsRequest\x1a>.recruitment.applications.v1.BatchWithdrawApplicationsResponse\x12\x85\x01\n" +
 	"\x12ImportApplications\x126.recruitment.applications.v1.ImportApplicationsRequest\x1a7.recruitment.applications.v1.ImportApplicationsResponse\x12y\n" +
 	"\x0eEraseCandidate\x122.recruitment.applications.v1.EraseCandidateRequest\x1a3.recruitment.applications.v1.EraseCandidateResponseB\xa2\x02\n" +
 	"\x1fcom.recruitment.applications.v1B\x11ApplicationsProtoP\x01Z^github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1;applicationsv1\xa2\x02\x03RAX\xaa\x02\x1bRecruitment.Applications.V1\xca\x02\x1bRecruitment\\Applications\\V1\xe2\x02'Recruitment\\Applications\\V1\\GPBMetadata\xea\x02\x1dRecruitment::Applications::V1b\x06proto3"
@@ -2070,110 +2351,120 @@ func file_recruitment_applications_v1_applications_proto_rawDescGZIP() []byte {
 	return file_recruitment_applications_v1_applications_proto_rawDescData
 }
 
-var file_recruitment_applications_v1_applications_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_recruitment_applications_v1_applications_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_recruitment_applications_v1_applications_proto_goTypes = []any{
-	(*Campaign)(nil),                    // 0: recruitment.applications.v1.Campaign
-	(*Candidate)(nil),                   // 1: recruitment.applications.v1.Candidate
-	(*Application)(nil),                 // 2: recruitment.applications.v1.Application
-	(*CreateCampaignRequest)(nil),       // 3: recruitment.applications.v1.CreateCampaignRequest
-	(*CreateCampaignResponse)(nil),      // 4: recruitment.applications.v1.CreateCampaignResponse
-	(*UpdateCampaignRequest)(nil),       // 5: recruitment.applications.v1.UpdateCampaignRequest
-	(*UpdateCampaignResponse)(nil),      // 6: recruitment.applications.v1.UpdateCampaignResponse
-	(*GetCampaignRequest)(nil),          // 7: recruitment.applications.v1.GetCampaignRequest
-	(*GetCampaignResponse)(nil),         // 8: recruitment.applications.v1.GetCampaignResponse
-	(*ListCampaignsRequest)(nil),        // 9: recruitment.applications.v1.ListCampaignsRequest
-	(*ListCampaignsResponse)(nil),       // 10: recruitment.applications.v1.ListCampaignsResponse
-	(*SubmitApplicationRequest)(nil),    // 11: recruitment.applications.v1.SubmitApplicationRequest
-	(*SubmitApplicationResponse)(nil),   // 12: recruitment.applications.v1.SubmitApplicationResponse
-	(*GetApplicationRequest)(nil),       // 13: recruitment.applications.v1.GetApplicationRequest
-	(*GetApplicationResponse)(nil),      // 14: recruitment.applications.v1.GetApplicationResponse
-	(*GetCandidateContactRequest)(nil),  // 15: recruitment.applications.v1.GetCandidateContactRequest
-	(*GetCandidateContactResponse)(nil), // 16: recruitment.applications.v1.GetCandidateContactResponse
-	(*ListApplicationsRequest)(nil),     // 17: recruitment.applications.v1.ListApplicationsRequest
-	(*ListApplicationsResponse)(nil),    // 18: recruitment.applications.v1.ListApplicationsResponse
-	(*WithdrawApplicationRequest)(nil),  // 19: recruitment.applications.v1.WithdrawApplicationRequest
-	(*WithdrawApplicationResponse)(nil), // 20: recruitment.applications.v1.WithdrawApplicationResponse
-	(*ImportRow)(nil),                   // 21: recruitment.applications.v1.ImportRow
-	(*ImportApplicationsRequest)(nil),   // 22: recruitment.applications.v1.ImportApplicationsRequest
-	(*ImportResult)(nil),                // 23: recruitment.applications.v1.ImportResult
-	(*ImportApplicationsResponse)(nil),  // 24: recruitment.applications.v1.ImportApplicationsResponse
-	(*EraseCandidateRequest)(nil),       // 25: recruitment.applications.v1.EraseCandidateRequest
-	(*EraseCandidateResponse)(nil),      // 26: recruitment.applications.v1.EraseCandidateResponse
-	(v1.JobRole)(0),                     // 27: recruitment.common.v1.JobRole
-	(*v1.Date)(nil),                     // 28: recruitment.common.v1.Date
-	(*timestamppb.Timestamp)(nil),       // 29: google.protobuf.Timestamp
-	(v1.Stage)(0),                       // 30: recruitment.common.v1.Stage
-	(*v1.ImportedHistory)(nil),          // 31: recruitment.common.v1.ImportedHistory
-	(*v1.ItemStatus)(nil),               // 32: recruitment.common.v1.ItemStatus
+	(*Campaign)(nil),                          // 0: recruitment.applications.v1.Campaign
+	(*Candidate)(nil),                         // 1: recruitment.applications.v1.Candidate
+	(*Application)(nil),                       // 2: recruitment.applications.v1.Application
+	(*CreateCampaignRequest)(nil),             // 3: recruitment.applications.v1.CreateCampaignRequest
+	(*CreateCampaignResponse)(nil),            // 4: recruitment.applications.v1.CreateCampaignResponse
+	(*UpdateCampaignRequest)(nil),             // 5: recruitment.applications.v1.UpdateCampaignRequest
+	(*UpdateCampaignResponse)(nil),            // 6: recruitment.applications.v1.UpdateCampaignResponse
+	(*GetCampaignRequest)(nil),                // 7: recruitment.applications.v1.GetCampaignRequest
+	(*GetCampaignResponse)(nil),               // 8: recruitment.applications.v1.GetCampaignResponse
+	(*ListCampaignsRequest)(nil),              // 9: recruitment.applications.v1.ListCampaignsRequest
+	(*ListCampaignsResponse)(nil),             // 10: recruitment.applications.v1.ListCampaignsResponse
+	(*SubmitApplicationRequest)(nil),          // 11: recruitment.applications.v1.SubmitApplicationRequest
+	(*SubmitApplicationResponse)(nil),         // 12: recruitment.applications.v1.SubmitApplicationResponse
+	(*GetApplicationRequest)(nil),             // 13: recruitment.applications.v1.GetApplicationRequest
+	(*GetApplicationResponse)(nil),            // 14: recruitment.applications.v1.GetApplicationResponse
+	(*GetCandidateContactRequest)(nil),        // 15: recruitment.applications.v1.GetCandidateContactRequest
+	(*GetCandidateContactResponse)(nil),       // 16: recruitment.applications.v1.GetCandidateContactResponse
+	(*ListApplicationsRequest)(nil),           // 17: recruitment.applications.v1.ListApplicationsRequest
+	(*ListApplicationsResponse)(nil),          // 18: recruitment.applications.v1.ListApplicationsResponse
+	(*WithdrawApplicationRequest)(nil),        // 19: recruitment.applications.v1.WithdrawApplicationRequest
+	(*WithdrawApplicationResponse)(nil),       // 20: recruitment.applications.v1.WithdrawApplicationResponse
+	(*ImportRow)(nil),                         // 21: recruitment.applications.v1.ImportRow
+	(*ImportApplicationsRequest)(nil),         // 22: recruitment.applications.v1.ImportApplicationsRequest
+	(*ImportResult)(nil),                      // 23: recruitment.applications.v1.ImportResult
+	(*ImportApplicationsResponse)(nil),        // 24: recruitment.applications.v1.ImportApplicationsResponse
+	(*EraseCandidateRequest)(nil),             // 25: recruitment.applications.v1.EraseCandidateRequest
+	(*EraseCandidateResponse)(nil),            // 26: recruitment.applications.v1.EraseCandidateResponse
+	(*WithdrawItem)(nil),                      // 27: recruitment.applications.v1.WithdrawItem
+	(*BatchWithdrawApplicationsRequest)(nil),  // 28: recruitment.applications.v1.BatchWithdrawApplicationsRequest
+	(*WithdrawResult)(nil),                    // 29: recruitment.applications.v1.WithdrawResult
+	(*BatchWithdrawApplicationsResponse)(nil), // 30: recruitment.applications.v1.BatchWithdrawApplicationsResponse
+	(v1.JobRole)(0),                           // 31: recruitment.common.v1.JobRole
+	(*v1.Date)(nil),                           // 32: recruitment.common.v1.Date
+	(*timestamppb.Timestamp)(nil),             // 33: google.protobuf.Timestamp
+	(v1.Stage)(0),                             // 34: recruitment.common.v1.Stage
+	(*v1.ImportedHistory)(nil),                // 35: recruitment.common.v1.ImportedHistory
+	(*v1.ItemStatus)(nil),                     // 36: recruitment.common.v1.ItemStatus
 }
 var file_recruitment_applications_v1_applications_proto_depIdxs = []int32{
-	27, // 0: recruitment.applications.v1.Campaign.role:type_name -> recruitment.common.v1.JobRole
-	28, // 1: recruitment.applications.v1.Campaign.opens_on:type_name -> recruitment.common.v1.Date
-	28, // 2: recruitment.applications.v1.Campaign.closes_on:type_name -> recruitment.common.v1.Date
-	29, // 3: recruitment.applications.v1.Campaign.created_at:type_name -> google.protobuf.Timestamp
-	29, // 4: recruitment.applications.v1.Campaign.updated_at:type_name -> google.protobuf.Timestamp
-	27, // 5: recruitment.applications.v1.Application.role:type_name -> recruitment.common.v1.JobRole
+	31, // 0: recruitment.applications.v1.Campaign.role:type_name -> recruitment.common.v1.JobRole
+	32, // 1: recruitment.applications.v1.Campaign.opens_on:type_name -> recruitment.common.v1.Date
+	32, // 2: recruitment.applications.v1.Campaign.closes_on:type_name -> recruitment.common.v1.Date
+	33, // 3: recruitment.applications.v1.Campaign.created_at:type_name -> google.protobuf.Timestamp
+	33, // 4: recruitment.applications.v1.Campaign.updated_at:type_name -> google.protobuf.Timestamp
+	31, // 5: recruitment.applications.v1.Application.role:type_name -> recruitment.common.v1.JobRole
 	1,  // 6: recruitment.applications.v1.Application.candidate:type_name -> recruitment.applications.v1.Candidate
-	30, // 7: recruitment.applications.v1.Application.stage:type_name -> recruitment.common.v1.Stage
-	29, // 8: recruitment.applications.v1.Application.stage_entered_at:type_name -> google.protobuf.Timestamp
-	29, // 9: recruitment.applications.v1.Application.submitted_at:type_name -> google.protobuf.Timestamp
-	29, // 10: recruitment.applications.v1.Application.withdrawn_at:type_name -> google.protobuf.Timestamp
-	29, // 11: recruitment.applications.v1.Application.erased_at:type_name -> google.protobuf.Timestamp
-	27, // 12: recruitment.applications.v1.CreateCampaignRequest.role:type_name -> recruitment.common.v1.JobRole
-	28, // 13: recruitment.applications.v1.CreateCampaignRequest.opens_on:type_name -> recruitment.common.v1.Date
-	28, // 14: recruitment.applications.v1.CreateCampaignRequest.closes_on:type_name -> recruitment.common.v1.Date
+	34, // 7: recruitment.applications.v1.Application.stage:type_name -> recruitment.common.v1.Stage
+	33, // 8: recruitment.applications.v1.Application.stage_entered_at:type_name -> google.protobuf.Timestamp
+	33, // 9: recruitment.applications.v1.Application.submitted_at:type_name -> google.protobuf.Timestamp
+	33, // 10: recruitment.applications.v1.Application.withdrawn_at:type_name -> google.protobuf.Timestamp
+	33, // 11: recruitment.applications.v1.Application.erased_at:type_name -> google.protobuf.Timestamp
+	31, // 12: recruitment.applications.v1.CreateCampaignRequest.role:type_name -> recruitment.common.v1.JobRole
+	32, // 13: recruitment.applications.v1.CreateCampaignRequest.opens_on:type_name -> recruitment.common.v1.Date
+	32, // 14: recruitment.applications.v1.CreateCampaignRequest.closes_on:type_name -> recruitment.common.v1.Date
 	0,  // 15: recruitment.applications.v1.CreateCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
-	28, // 16: recruitment.applications.v1.UpdateCampaignRequest.opens_on:type_name -> recruitment.common.v1.Date
-	28, // 17: recruitment.applications.v1.UpdateCampaignRequest.closes_on:type_name -> recruitment.common.v1.Date
+	32, // 16: recruitment.applications.v1.UpdateCampaignRequest.opens_on:type_name -> recruitment.common.v1.Date
+	32, // 17: recruitment.applications.v1.UpdateCampaignRequest.closes_on:type_name -> recruitment.common.v1.Date
 	0,  // 18: recruitment.applications.v1.UpdateCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
 	0,  // 19: recruitment.applications.v1.GetCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
 	0,  // 20: recruitment.applications.v1.ListCampaignsResponse.campaigns:type_name -> recruitment.applications.v1.Campaign
 	1,  // 21: recruitment.applications.v1.SubmitApplicationRequest.candidate:type_name -> recruitment.applications.v1.Candidate
 	2,  // 22: recruitment.applications.v1.SubmitApplicationResponse.application:type_name -> recruitment.applications.v1.Application
 	2,  // 23: recruitment.applications.v1.GetApplicationResponse.application:type_name -> recruitment.applications.v1.Application
-	27, // 24: recruitment.applications.v1.GetCandidateContactResponse.role:type_name -> recruitment.common.v1.JobRole
+	31, // 24: recruitment.applications.v1.GetCandidateContactResponse.role:type_name -> recruitment.common.v1.JobRole
 	1,  // 25: recruitment.applications.v1.GetCandidateContactResponse.candidate:type_name -> recruitment.applications.v1.Candidate
-	30, // 26: recruitment.applications.v1.ListApplicationsRequest.stage:type_name -> recruitment.common.v1.Stage
+	34, // 26: recruitment.applications.v1.ListApplicationsRequest.stage:type_name -> recruitment.common.v1.Stage
 	2,  // 27: recruitment.applications.v1.ListApplicationsResponse.applications:type_name -> recruitment.applications.v1.Application
 	2,  // 28: recruitment.applications.v1.WithdrawApplicationResponse.application:type_name -> recruitment.applications.v1.Application
-	27, // 29: recruitment.applications.v1.ImportRow.role:type_name -> recruitment.common.v1.JobRole
-	28, // 30: recruitment.applications.v1.ImportRow.opens_on:type_name -> recruitment.common.v1.Date
-	28, // 31: recruitment.applications.v1.ImportRow.closes_on:type_name -> recruitment.common.v1.Date
+	31, // 29: recruitment.applications.v1.ImportRow.role:type_name -> recruitment.common.v1.JobRole
+	32, // 30: recruitment.applications.v1.ImportRow.opens_on:type_name -> recruitment.common.v1.Date
+	32, // 31: recruitment.applications.v1.ImportRow.closes_on:type_name -> recruitment.common.v1.Date
 	1,  // 32: recruitment.applications.v1.ImportRow.candidate:type_name -> recruitment.applications.v1.Candidate
-	29, // 33: recruitment.applications.v1.ImportRow.submitted_at:type_name -> google.protobuf.Timestamp
-	31, // 34: recruitment.applications.v1.ImportRow.history:type_name -> recruitment.common.v1.ImportedHistory
-	29, // 35: recruitment.applications.v1.ImportRow.withdrawn_at:type_name -> google.protobuf.Timestamp
+	33, // 33: recruitment.applications.v1.ImportRow.submitted_at:type_name -> google.protobuf.Timestamp
+	35, // 34: recruitment.applications.v1.ImportRow.history:type_name -> recruitment.common.v1.ImportedHistory
+	33, // 35: recruitment.applications.v1.ImportRow.withdrawn_at:type_name -> google.protobuf.Timestamp
 	21, // 36: recruitment.applications.v1.ImportApplicationsRequest.rows:type_name -> recruitment.applications.v1.ImportRow
-	32, // 37: recruitment.applications.v1.ImportResult.status:type_name -> recruitment.common.v1.ItemStatus
+	36, // 37: recruitment.applications.v1.ImportResult.status:type_name -> recruitment.common.v1.ItemStatus
 	23, // 38: recruitment.applications.v1.ImportApplicationsResponse.results:type_name -> recruitment.applications.v1.ImportResult
 	2,  // 39: recruitment.applications.v1.EraseCandidateResponse.application:type_name -> recruitment.applications.v1.Application
-	3,  // 40: recruitment.applications.v1.ApplicationsService.CreateCampaign:input_type -> recruitment.applications.v1.CreateCampaignRequest
-	5,  // 41: recruitment.applications.v1.ApplicationsService.UpdateCampaign:input_type -> recruitment.applications.v1.UpdateCampaignRequest
-	7,  // 42: recruitment.applications.v1.ApplicationsService.GetCampaign:input_type -> recruitment.applications.v1.GetCampaignRequest
-	9,  // 43: recruitment.applications.v1.ApplicationsService.ListCampaigns:input_type -> recruitment.applications.v1.ListCampaignsRequest
-	11, // 44: recruitment.applications.v1.ApplicationsService.SubmitApplication:input_type -> recruitment.applications.v1.SubmitApplicationRequest
-	13, // 45: recruitment.applications.v1.ApplicationsService.GetApplication:input_type -> recruitment.applications.v1.GetApplicationRequest
-	15, // 46: recruitment.applications.v1.ApplicationsService.GetCandidateContact:input_type -> recruitment.applications.v1.GetCandidateContactRequest
-	17, // 47: recruitment.applications.v1.ApplicationsService.ListApplications:input_type -> recruitment.applications.v1.ListApplicationsRequest
-	19, // 48: recruitment.applications.v1.ApplicationsService.WithdrawApplication:input_type -> recruitment.applications.v1.WithdrawApplicationRequest
-	22, // 49: recruitment.applications.v1.ApplicationsService.ImportApplications:input_type -> recruitment.applications.v1.ImportApplicationsRequest
-	25, // 50: recruitment.applications.v1.ApplicationsService.EraseCandidate:input_type -> recruitment.applications.v1.EraseCandidateRequest
-	4,  // 51: recruitment.applications.v1.ApplicationsService.CreateCampaign:output_type -> recruitment.applications.v1.CreateCampaignResponse
-	6,  // 52: recruitment.applications.v1.ApplicationsService.UpdateCampaign:output_type -> recruitment.applications.v1.UpdateCampaignResponse
-	8,  // 53: recruitment.applications.v1.ApplicationsService.GetCampaign:output_type -> recruitment.applications.v1.GetCampaignResponse
-	10, // 54: recruitment.applications.v1.ApplicationsService.ListCampaigns:output_type -> recruitment.applications.v1.ListCampaignsResponse
-	12, // 55: recruitment.applications.v1.ApplicationsService.SubmitApplication:output_type -> recruitment.applications.v1.SubmitApplicationResponse
-	14, // 56: recruitment.applications.v1.ApplicationsService.GetApplication:output_type -> recruitment.applications.v1.GetApplicationResponse
-	16, // 57: recruitment.applications.v1.ApplicationsService.GetCandidateContact:output_type -> recruitment.applications.v1.GetCandidateContactResponse
-	18, // 58: recruitment.applications.v1.ApplicationsService.ListApplications:output_type -> recruitment.applications.v1.ListApplicationsResponse
-	20, // 59: recruitment.applications.v1.ApplicationsService.WithdrawApplication:output_type -> recruitment.applications.v1.WithdrawApplicationResponse
-	24, // 60: recruitment.applications.v1.ApplicationsService.ImportApplications:output_type -> recruitment.applications.v1.ImportApplicationsResponse
-	26, // 61: recruitment.applications.v1.ApplicationsService.EraseCandidate:output_type -> recruitment.applications.v1.EraseCandidateResponse
-	51, // [51:62] is the sub-list for method output_type
-	40, // [40:51] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	27, // 40: recruitment.applications.v1.BatchWithdrawApplicationsRequest.items:type_name -> recruitment.applications.v1.WithdrawItem
+	36, // 41: recruitment.applications.v1.WithdrawResult.status:type_name -> recruitment.common.v1.ItemStatus
+	2,  // 42: recruitment.applications.v1.WithdrawResult.application:type_name -> recruitment.applications.v1.Application
+	29, // 43: recruitment.applications.v1.BatchWithdrawApplicationsResponse.results:type_name -> recruitment.applications.v1.WithdrawResult
+	3,  // 44: recruitment.applications.v1.ApplicationsService.CreateCampaign:input_type -> recruitment.applications.v1.CreateCampaignRequest
+	5,  // 45: recruitment.applications.v1.ApplicationsService.UpdateCampaign:input_type -> recruitment.applications.v1.UpdateCampaignRequest
+	7,  // 46: recruitment.applications.v1.ApplicationsService.GetCampaign:input_type -> recruitment.applications.v1.GetCampaignRequest
+	9,  // 47: recruitment.applications.v1.ApplicationsService.ListCampaigns:input_type -> recruitment.applications.v1.ListCampaignsRequest
+	11, // 48: recruitment.applications.v1.ApplicationsService.SubmitApplication:input_type -> recruitment.applications.v1.SubmitApplicationRequest
+	13, // 49: recruitment.applications.v1.ApplicationsService.GetApplication:input_type -> recruitment.applications.v1.GetApplicationRequest
+	15, // 50: recruitment.applications.v1.ApplicationsService.GetCandidateContact:input_type -> recruitment.applications.v1.GetCandidateContactRequest
+	17, // 51: recruitment.applications.v1.ApplicationsService.ListApplications:input_type -> recruitment.applications.v1.ListApplicationsRequest
+	19, // 52: recruitment.applications.v1.ApplicationsService.WithdrawApplication:input_type -> recruitment.applications.v1.WithdrawApplicationRequest
+	28, // 53: recruitment.applications.v1.ApplicationsService.BatchWithdrawApplications:input_type -> recruitment.applications.v1.BatchWithdrawApplicationsRequest
+	22, // 54: recruitment.applications.v1.ApplicationsService.ImportApplications:input_type -> recruitment.applications.v1.ImportApplicationsRequest
+	25, // 55: recruitment.applications.v1.ApplicationsService.EraseCandidate:input_type -> recruitment.applications.v1.EraseCandidateRequest
+	4,  // 56: recruitment.applications.v1.ApplicationsService.CreateCampaign:output_type -> recruitment.applications.v1.CreateCampaignResponse
+	6,  // 57: recruitment.applications.v1.ApplicationsService.UpdateCampaign:output_type -> recruitment.applications.v1.UpdateCampaignResponse
+	8,  // 58: recruitment.applications.v1.ApplicationsService.GetCampaign:output_type -> recruitment.applications.v1.GetCampaignResponse
+	10, // 59: recruitment.applications.v1.ApplicationsService.ListCampaigns:output_type -> recruitment.applications.v1.ListCampaignsResponse
+	12, // 60: recruitment.applications.v1.ApplicationsService.SubmitApplication:output_type -> recruitment.applications.v1.SubmitApplicationResponse
+	14, // 61: recruitment.applications.v1.ApplicationsService.GetApplication:output_type -> recruitment.applications.v1.GetApplicationResponse
+	16, // 62: recruitment.applications.v1.ApplicationsService.GetCandidateContact:output_type -> recruitment.applications.v1.GetCandidateContactResponse
+	18, // 63: recruitment.applications.v1.ApplicationsService.ListApplications:output_type -> recruitment.applications.v1.ListApplicationsResponse
+	20, // 64: recruitment.applications.v1.ApplicationsService.WithdrawApplication:output_type -> recruitment.applications.v1.WithdrawApplicationResponse
+	30, // 65: recruitment.applications.v1.ApplicationsService.BatchWithdrawApplications:output_type -> recruitment.applications.v1.BatchWithdrawApplicationsResponse
+	24, // 66: recruitment.applications.v1.ApplicationsService.ImportApplications:output_type -> recruitment.applications.v1.ImportApplicationsResponse
+	26, // 67: recruitment.applications.v1.ApplicationsService.EraseCandidate:output_type -> recruitment.applications.v1.EraseCandidateResponse
+	56, // [56:68] is the sub-list for method output_type
+	44, // [44:56] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_applications_v1_applications_proto_init() }
@@ -2187,7 +2478,7 @@ func file_recruitment_applications_v1_applications_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_applications_v1_applications_proto_rawDesc), len(file_recruitment_applications_v1_applications_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   27,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

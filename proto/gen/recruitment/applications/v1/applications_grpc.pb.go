@@ -19,17 +19,18 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ApplicationsService_CreateCampaign_FullMethodName      = "/recruitment.applications.v1.ApplicationsService/CreateCampaign"
-	ApplicationsService_UpdateCampaign_FullMethodName      = "/recruitment.applications.v1.ApplicationsService/UpdateCampaign"
-	ApplicationsService_GetCampaign_FullMethodName         = "/recruitment.applications.v1.ApplicationsService/GetCampaign"
-	ApplicationsService_ListCampaigns_FullMethodName       = "/recruitment.applications.v1.ApplicationsService/ListCampaigns"
-	ApplicationsService_SubmitApplication_FullMethodName   = "/recruitment.applications.v1.ApplicationsService/SubmitApplication"
-	ApplicationsService_GetApplication_FullMethodName      = "/recruitment.applications.v1.ApplicationsService/GetApplication"
-	ApplicationsService_GetCandidateContact_FullMethodName = "/recruitment.applications.v1.ApplicationsService/GetCandidateContact"
-	ApplicationsService_ListApplications_FullMethodName    = "/recruitment.applications.v1.ApplicationsService/ListApplications"
-	ApplicationsService_WithdrawApplication_FullMethodName = "/recruitment.applications.v1.ApplicationsService/WithdrawApplication"
-	ApplicationsService_ImportApplications_FullMethodName  = "/recruitment.applications.v1.ApplicationsService/ImportApplications"
-	ApplicationsService_EraseCandidate_FullMethodName      = "/recruitment.applications.v1.ApplicationsService/EraseCandidate"
+	ApplicationsService_CreateCampaign_FullMethodName            = "/recruitment.applications.v1.ApplicationsService/CreateCampaign"
+	ApplicationsService_UpdateCampaign_FullMethodName            = "/recruitment.applications.v1.ApplicationsService/UpdateCampaign"
+	ApplicationsService_GetCampaign_FullMethodName               = "/recruitment.applications.v1.ApplicationsService/GetCampaign"
+	ApplicationsService_ListCampaigns_FullMethodName             = "/recruitment.applications.v1.ApplicationsService/ListCampaigns"
+	ApplicationsService_SubmitApplication_FullMethodName         = "/recruitment.applications.v1.ApplicationsService/SubmitApplication"
+	ApplicationsService_GetApplication_FullMethodName            = "/recruitment.applications.v1.ApplicationsService/GetApplication"
+	ApplicationsService_GetCandidateContact_FullMethodName       = "/recruitment.applications.v1.ApplicationsService/GetCandidateContact"
+	ApplicationsService_ListApplications_FullMethodName          = "/recruitment.applications.v1.ApplicationsService/ListApplications"
+	ApplicationsService_WithdrawApplication_FullMethodName       = "/recruitment.applications.v1.ApplicationsService/WithdrawApplication"
+	ApplicationsService_BatchWithdrawApplications_FullMethodName = "/recruitment.applications.v1.ApplicationsService/BatchWithdrawApplications"
+	ApplicationsService_ImportApplications_FullMethodName        = "/recruitment.applications.v1.ApplicationsService/ImportApplications"
+	ApplicationsService_EraseCandidate_FullMethodName            = "/recruitment.applications.v1.ApplicationsService/EraseCandidate"
 )
 
 // ApplicationsServiceClient is the client API for ApplicationsService service.
@@ -67,6 +68,10 @@ type ApplicationsServiceClient interface {
 	ListApplications(ctx context.Context, in *ListApplicationsRequest, opts ...grpc.CallOption) (*ListApplicationsResponse, error)
 	// WithdrawApplication withdraws an application from any non-terminal stage.
 	WithdrawApplication(ctx context.Context, in *WithdrawApplicationRequest, opts ...grpc.CallOption) (*WithdrawApplicationResponse, error)
+	// BatchWithdrawApplications withdraws up to 1,000 applications (say when
+	// a campaign is pulled); each item succeeds or fails on its own, dry_run
+	// says what would happen and changes nothing.
+	BatchWithdrawApplications(ctx context.Context, in *BatchWithdrawApplicationsRequest, opts ...grpc.CallOption) (*BatchWithdrawApplicationsResponse, error)
 	// ImportApplications brings in applications already in flight elsewhere
 	// (a spreadsheet, a legacy system) with their history, so that the
 	// stages' owners publish the events a live pipeline would have, at the
@@ -182,6 +187,16 @@ func (c *applicationsServiceClient) WithdrawApplication(ctx context.Context, in 
 	return out, nil
 }
 
+func (c *applicationsServiceClient) BatchWithdrawApplications(ctx context.Context, in *BatchWithdrawApplicationsRequest, opts ...grpc.CallOption) (*BatchWithdrawApplicationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchWithdrawApplicationsResponse)
+	err := c.cc.Invoke(ctx, ApplicationsService_BatchWithdrawApplications_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *applicationsServiceClient) ImportApplications(ctx context.Context, in *ImportApplicationsRequest, opts ...grpc.CallOption) (*ImportApplicationsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ImportApplicationsResponse)
@@ -237,6 +252,10 @@ type ApplicationsServiceServer interface {
 	ListApplications(context.Context, *ListApplicationsRequest) (*ListApplicationsResponse, error)
 	// WithdrawApplication withdraws an application from any non-terminal stage.
 	WithdrawApplication(context.Context, *WithdrawApplicationRequest) (*WithdrawApplicationResponse, error)
+	// BatchWithdrawApplications withdraws up to 1,000 applications (say when
+	// a campaign is pulled); each item succeeds or fails on its own, dry_run
+	// says what would happen and changes nothing.
+	BatchWithdrawApplications(context.Context, *BatchWithdrawApplicationsRequest) (*BatchWithdrawApplicationsResponse, error)
 	// ImportApplications brings in applications already in flight elsewhere
 	// (a spreadsheet, a legacy system) with their history, so that the
 	// stages' owners publish the events a live pipeline would have, at the
@@ -288,6 +307,9 @@ func (UnimplementedApplicationsServiceServer) ListApplications(context.Context, 
 }
 func (UnimplementedApplicationsServiceServer) WithdrawApplication(context.Context, *WithdrawApplicationRequest) (*WithdrawApplicationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method WithdrawApplication not implemented")
+}
+func (UnimplementedApplicationsServiceServer) BatchWithdrawApplications(context.Context, *BatchWithdrawApplicationsRequest) (*BatchWithdrawApplicationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchWithdrawApplications not implemented")
 }
 func (UnimplementedApplicationsServiceServer) ImportApplications(context.Context, *ImportApplicationsRequest) (*ImportApplicationsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ImportApplications not implemented")
@@ -478,6 +500,24 @@ func _ApplicationsService_WithdrawApplication_Handler(srv interface{}, ctx conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ApplicationsService_BatchWithdrawApplications_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchWithdrawApplicationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ApplicationsServiceServer).BatchWithdrawApplications(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ApplicationsService_BatchWithdrawApplications_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ApplicationsServiceServer).BatchWithdrawApplications(ctx, req.(*BatchWithdrawApplicationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ApplicationsService_ImportApplications_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ImportApplicationsRequest)
 	if err := dec(in); err != nil {
@@ -556,6 +596,10 @@ var ApplicationsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "WithdrawApplication",
 			Handler:    _ApplicationsService_WithdrawApplication_Handler,
+		},
+		{
+			MethodName: "BatchWithdrawApplications",
+			Handler:    _ApplicationsService_BatchWithdrawApplications_Handler,
 		},
 		{
 			MethodName: "ImportApplications",

@@ -2248,6 +2248,274 @@ func (x *GetEarlyStartPolicyResponse) GetStartedSubjectToVetting() int32 {
 	return 0
 }
 
+// OfferItem is one offer of a batch.
+type OfferItem struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	ApplicationId   string                 `protobuf:"bytes,1,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	ExpectedVersion int64                  `protobuf:"varint,2,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	SalaryBandCode  string                 `protobuf:"bytes,3,opt,name=salary_band_code,json=salaryBandCode,proto3" json:"salary_band_code,omitempty"`
+	// At least one condition.
+	Conditions    []v1.OfferCondition `protobuf:"varint,4,rep,packed,name=conditions,proto3,enum=recruitment.common.v1.OfferCondition" json:"conditions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OfferItem) Reset() {
+	*x = OfferItem{}
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OfferItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OfferItem) ProtoMessage() {}
+
+func (x *OfferItem) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OfferItem.ProtoReflect.Descriptor instead.
+func (*OfferItem) Descriptor() ([]byte, []int) {
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *OfferItem) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *OfferItem) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
+}
+
+func (x *OfferItem) GetSalaryBandCode() string {
+	if x != nil {
+		return x.SalaryBandCode
+	}
+	return ""
+}
+
+func (x *OfferItem) GetConditions() []v1.OfferCondition {
+	if x != nil {
+		return x.Conditions
+	}
+	return nil
+}
+
+type BatchMakeConditionalOffersRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RequestId string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// 1-1000 items.
+	Items         []*OfferItem `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
+	DryRun        bool         `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchMakeConditionalOffersRequest) Reset() {
+	*x = BatchMakeConditionalOffersRequest{}
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchMakeConditionalOffersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchMakeConditionalOffersRequest) ProtoMessage() {}
+
+func (x *BatchMakeConditionalOffersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchMakeConditionalOffersRequest.ProtoReflect.Descriptor instead.
+func (*BatchMakeConditionalOffersRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *BatchMakeConditionalOffersRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *BatchMakeConditionalOffersRequest) GetItems() []*OfferItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *BatchMakeConditionalOffersRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+// OfferResult is the outcome of one batch item, in request order.
+type OfferResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Index         int32                  `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	ApplicationId string                 `protobuf:"bytes,2,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	Status        *v1.ItemStatus         `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	Offer         *Offer                 `protobuf:"bytes,4,opt,name=offer,proto3" json:"offer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OfferResult) Reset() {
+	*x = OfferResult{}
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OfferResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OfferResult) ProtoMessage() {}
+
+func (x *OfferResult) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OfferResult.ProtoReflect.Descriptor instead.
+func (*OfferResult) Descriptor() ([]byte, []int) {
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *OfferResult) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *OfferResult) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *OfferResult) GetStatus() *v1.ItemStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+func (x *OfferResult) GetOffer() *Offer {
+	if x != nil {
+		return x.Offer
+	}
+	return nil
+}
+
+type BatchMakeConditionalOffersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*OfferResult         `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	Succeeded     int32                  `protobuf:"varint,2,opt,name=succeeded,proto3" json:"succeeded,omitempty"`
+	Failed        int32                  `protobuf:"varint,3,opt,name=failed,proto3" json:"failed,omitempty"`
+	DryRun        bool                   `protobuf:"varint,4,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchMakeConditionalOffersResponse) Reset() {
+	*x = BatchMakeConditionalOffersResponse{}
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchMakeConditionalOffersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchMakeConditionalOffersResponse) ProtoMessage() {}
+
+func (x *BatchMakeConditionalOffersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchMakeConditionalOffersResponse.ProtoReflect.Descriptor instead.
+func (*BatchMakeConditionalOffersResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *BatchMakeConditionalOffersResponse) GetResults() []*OfferResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *BatchMakeConditionalOffersResponse) GetSucceeded() int32 {
+	if x != nil {
+		return x.Succeeded
+	}
+	return 0
+}
+
+func (x *BatchMakeConditionalOffersResponse) GetFailed() int32 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *BatchMakeConditionalOffersResponse) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
 var File_recruitment_offers_v1_offers_proto protoreflect.FileDescriptor
 
 const file_recruitment_offers_v1_offers_proto_rawDesc = "" +
@@ -2421,7 +2689,29 @@ const file_recruitment_offers_v1_offers_proto_rawDesc = "" +
 	"\x06region\x18\x01 \x01(\tR\x06region\"\x9b\x01\n" +
 	"\x1bGetEarlyStartPolicyResponse\x12?\n" +
 	"\x06policy\x18\x01 \x01(\v2'.recruitment.offers.v1.EarlyStartPolicyR\x06policy\x12;\n" +
-	"\x1astarted_subject_to_vetting\x18\x02 \x01(\x05R\x17startedSubjectToVetting*\xcf\x01\n" +
+	"\x1astarted_subject_to_vetting\x18\x02 \x01(\x05R\x17startedSubjectToVetting\"\xce\x01\n" +
+	"\tOfferItem\x12%\n" +
+	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12)\n" +
+	"\x10expected_version\x18\x02 \x01(\x03R\x0fexpectedVersion\x12(\n" +
+	"\x10salary_band_code\x18\x03 \x01(\tR\x0esalaryBandCode\x12E\n" +
+	"\n" +
+	"conditions\x18\x04 \x03(\x0e2%.recruitment.common.v1.OfferConditionR\n" +
+	"conditions\"\x93\x01\n" +
+	"!BatchMakeConditionalOffersRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x126\n" +
+	"\x05items\x18\x02 \x03(\v2 .recruitment.offers.v1.OfferItemR\x05items\x12\x17\n" +
+	"\adry_run\x18\x03 \x01(\bR\x06dryRun\"\xb9\x01\n" +
+	"\vOfferResult\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x05R\x05index\x12%\n" +
+	"\x0eapplication_id\x18\x02 \x01(\tR\rapplicationId\x129\n" +
+	"\x06status\x18\x03 \x01(\v2!.recruitment.common.v1.ItemStatusR\x06status\x122\n" +
+	"\x05offer\x18\x04 \x01(\v2\x1c.recruitment.offers.v1.OfferR\x05offer\"\xb1\x01\n" +
+	"\"BatchMakeConditionalOffersResponse\x12<\n" +
+	"\aresults\x18\x01 \x03(\v2\".recruitment.offers.v1.OfferResultR\aresults\x12\x1c\n" +
+	"\tsucceeded\x18\x02 \x01(\x05R\tsucceeded\x12\x16\n" +
+	"\x06failed\x18\x03 \x01(\x05R\x06failed\x12\x17\n" +
+	"\adry_run\x18\x04 \x01(\bR\x06dryRun*\xcf\x01\n" +
 	"\vOfferStatus\x12\x1c\n" +
 	"\x18OFFER_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bOFFER_STATUS_AWAITING_OFFER\x10\x01\x12\x15\n" +
@@ -2429,9 +2719,10 @@ const file_recruitment_offers_v1_offers_proto_rawDesc = "" +
 	"\x15OFFER_STATUS_ACCEPTED\x10\x03\x12\x19\n" +
 	"\x15OFFER_STATUS_DECLINED\x10\x04\x12\x1a\n" +
 	"\x16OFFER_STATUS_WITHDRAWN\x10\x05\x12\x18\n" +
-	"\x14OFFER_STATUS_STARTED\x10\x062\xe9\f\n" +
+	"\x14OFFER_STATUS_STARTED\x10\x062\xfd\r\n" +
 	"\rOffersService\x12\x7f\n" +
-	"\x14MakeConditionalOffer\x122.recruitment.offers.v1.MakeConditionalOfferRequest\x1a3.recruitment.offers.v1.MakeConditionalOfferResponse\x12d\n" +
+	"\x14MakeConditionalOffer\x122.recruitment.offers.v1.MakeConditionalOfferRequest\x1a3.recruitment.offers.v1.MakeConditionalOfferResponse\x12\x91\x01\n" +
+	"\x1aBatchMakeConditionalOffers\x128.recruitment.offers.v1.BatchMakeConditionalOffersRequest\x1a9.recruitment.offers.v1.BatchMakeConditionalOffersResponse\x12d\n" +
 	"\vAcceptOffer\x12).recruitment.offers.v1.AcceptOfferRequest\x1a*.recruitment.offers.v1.AcceptOfferResponse\x12g\n" +
 	"\fDeclineOffer\x12*.recruitment.offers.v1.DeclineOfferRequest\x1a+.recruitment.offers.v1.DeclineOfferResponse\x12j\n" +
 	"\rWithdrawOffer\x12+.recruitment.offers.v1.WithdrawOfferRequest\x1a,.recruitment.offers.v1.WithdrawOfferResponse\x12g\n" +
@@ -2463,69 +2754,73 @@ func file_recruitment_offers_v1_offers_proto_rawDescGZIP() []byte {
 }
 
 var file_recruitment_offers_v1_offers_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_recruitment_offers_v1_offers_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_recruitment_offers_v1_offers_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_recruitment_offers_v1_offers_proto_goTypes = []any{
-	(OfferStatus)(0),                     // 0: recruitment.offers.v1.OfferStatus
-	(*Offer)(nil),                        // 1: recruitment.offers.v1.Offer
-	(*MakeConditionalOfferRequest)(nil),  // 2: recruitment.offers.v1.MakeConditionalOfferRequest
-	(*MakeConditionalOfferResponse)(nil), // 3: recruitment.offers.v1.MakeConditionalOfferResponse
-	(*AcceptOfferRequest)(nil),           // 4: recruitment.offers.v1.AcceptOfferRequest
-	(*AcceptOfferResponse)(nil),          // 5: recruitment.offers.v1.AcceptOfferResponse
-	(*DeclineOfferRequest)(nil),          // 6: recruitment.offers.v1.DeclineOfferRequest
-	(*DeclineOfferResponse)(nil),         // 7: recruitment.offers.v1.DeclineOfferResponse
-	(*WithdrawOfferRequest)(nil),         // 8: recruitment.offers.v1.WithdrawOfferRequest
-	(*WithdrawOfferResponse)(nil),        // 9: recruitment.offers.v1.WithdrawOfferResponse
-	(*SetStartDateRequest)(nil),          // 10: recruitment.offers.v1.SetStartDateRequest
-	(*SetStartDateResponse)(nil),         // 11: recruitment.offers.v1.SetStartDateResponse
-	(*ConfirmStartRequest)(nil),          // 12: recruitment.offers.v1.ConfirmStartRequest
-	(*ConfirmStartResponse)(nil),         // 13: recruitment.offers.v1.ConfirmStartResponse
-	(*ListOffersRequest)(nil),            // 14: recruitment.offers.v1.ListOffersRequest
-	(*ListOffersResponse)(nil),           // 15: recruitment.offers.v1.ListOffersResponse
-	(*GetOfferRequest)(nil),              // 16: recruitment.offers.v1.GetOfferRequest
-	(*GetOfferResponse)(nil),             // 17: recruitment.offers.v1.GetOfferResponse
-	(*AssignCaseRequest)(nil),            // 18: recruitment.offers.v1.AssignCaseRequest
-	(*AssignCaseResponse)(nil),           // 19: recruitment.offers.v1.AssignCaseResponse
-	(*UnassignCaseRequest)(nil),          // 20: recruitment.offers.v1.UnassignCaseRequest
-	(*UnassignCaseResponse)(nil),         // 21: recruitment.offers.v1.UnassignCaseResponse
-	(*AssignItem)(nil),                   // 22: recruitment.offers.v1.AssignItem
-	(*BatchAssignRequest)(nil),           // 23: recruitment.offers.v1.BatchAssignRequest
-	(*AssignResult)(nil),                 // 24: recruitment.offers.v1.AssignResult
-	(*BatchAssignResponse)(nil),          // 25: recruitment.offers.v1.BatchAssignResponse
-	(*ListMyCasesRequest)(nil),           // 26: recruitment.offers.v1.ListMyCasesRequest
-	(*MyCase)(nil),                       // 27: recruitment.offers.v1.MyCase
-	(*ListMyCasesResponse)(nil),          // 28: recruitment.offers.v1.ListMyCasesResponse
-	(*ApproveEarlyStartRequest)(nil),     // 29: recruitment.offers.v1.ApproveEarlyStartRequest
-	(*ApproveEarlyStartResponse)(nil),    // 30: recruitment.offers.v1.ApproveEarlyStartResponse
-	(*EarlyStartPolicy)(nil),             // 31: recruitment.offers.v1.EarlyStartPolicy
-	(*SetEarlyStartPolicyRequest)(nil),   // 32: recruitment.offers.v1.SetEarlyStartPolicyRequest
-	(*SetEarlyStartPolicyResponse)(nil),  // 33: recruitment.offers.v1.SetEarlyStartPolicyResponse
-	(*GetEarlyStartPolicyRequest)(nil),   // 34: recruitment.offers.v1.GetEarlyStartPolicyRequest
-	(*GetEarlyStartPolicyResponse)(nil),  // 35: recruitment.offers.v1.GetEarlyStartPolicyResponse
-	(v1.JobRole)(0),                      // 36: recruitment.common.v1.JobRole
-	(v1.OfferCondition)(0),               // 37: recruitment.common.v1.OfferCondition
-	(*v1.Date)(nil),                      // 38: recruitment.common.v1.Date
-	(*timestamppb.Timestamp)(nil),        // 39: google.protobuf.Timestamp
-	(*v1.HistoryEntry)(nil),              // 40: recruitment.common.v1.HistoryEntry
-	(*v1.ItemStatus)(nil),                // 41: recruitment.common.v1.ItemStatus
-	(v1.Stage)(0),                        // 42: recruitment.common.v1.Stage
+	(OfferStatus)(0),                           // 0: recruitment.offers.v1.OfferStatus
+	(*Offer)(nil),                              // 1: recruitment.offers.v1.Offer
+	(*MakeConditionalOfferRequest)(nil),        // 2: recruitment.offers.v1.MakeConditionalOfferRequest
+	(*MakeConditionalOfferResponse)(nil),       // 3: recruitment.offers.v1.MakeConditionalOfferResponse
+	(*AcceptOfferRequest)(nil),                 // 4: recruitment.offers.v1.AcceptOfferRequest
+	(*AcceptOfferResponse)(nil),                // 5: recruitment.offers.v1.AcceptOfferResponse
+	(*DeclineOfferRequest)(nil),                // 6: recruitment.offers.v1.DeclineOfferRequest
+	(*DeclineOfferResponse)(nil),               // 7: recruitment.offers.v1.DeclineOfferResponse
+	(*WithdrawOfferRequest)(nil),               // 8: recruitment.offers.v1.WithdrawOfferRequest
+	(*WithdrawOfferResponse)(nil),              // 9: recruitment.offers.v1.WithdrawOfferResponse
+	(*SetStartDateRequest)(nil),                // 10: recruitment.offers.v1.SetStartDateRequest
+	(*SetStartDateResponse)(nil),               // 11: recruitment.offers.v1.SetStartDateResponse
+	(*ConfirmStartRequest)(nil),                // 12: recruitment.offers.v1.ConfirmStartRequest
+	(*ConfirmStartResponse)(nil),               // 13: recruitment.offers.v1.ConfirmStartResponse
+	(*ListOffersRequest)(nil),                  // 14: recruitment.offers.v1.ListOffersRequest
+	(*ListOffersResponse)(nil),                 // 15: recruitment.offers.v1.ListOffersResponse
+	(*GetOfferRequest)(nil),                    // 16: recruitment.offers.v1.GetOfferRequest
+	(*GetOfferResponse)(nil),                   // 17: recruitment.offers.v1.GetOfferResponse
+	(*AssignCaseRequest)(nil),                  // 18: recruitment.offers.v1.AssignCaseRequest
+	(*AssignCaseResponse)(nil),                 // 19: recruitment.offers.v1.AssignCaseResponse
+	(*UnassignCaseRequest)(nil),                // 20: recruitment.offers.v1.UnassignCaseRequest
+	(*UnassignCaseResponse)(nil),               // 21: recruitment.offers.v1.UnassignCaseResponse
+	(*AssignItem)(nil),                         // 22: recruitment.offers.v1.AssignItem
+	(*BatchAssignRequest)(nil),                 // 23: recruitment.offers.v1.BatchAssignRequest
+	(*AssignResult)(nil),                       // 24: recruitment.offers.v1.AssignResult
+	(*BatchAssignResponse)(nil),                // 25: recruitment.offers.v1.BatchAssignResponse
+	(*ListMyCasesRequest)(nil),                 // 26: recruitment.offers.v1.ListMyCasesRequest
+	(*MyCase)(nil),                             // 27: recruitment.offers.v1.MyCase
+	(*ListMyCasesResponse)(nil),                // 28: recruitment.offers.v1.ListMyCasesResponse
+	(*ApproveEarlyStartRequest)(nil),           // 29: recruitment.offers.v1.ApproveEarlyStartRequest
+	(*ApproveEarlyStartResponse)(nil),          // 30: recruitment.offers.v1.ApproveEarlyStartResponse
+	(*EarlyStartPolicy)(nil),                   // 31: recruitment.offers.v1.EarlyStartPolicy
+	(*SetEarlyStartPolicyRequest)(nil),         // 32: recruitment.offers.v1.SetEarlyStartPolicyRequest
+	(*SetEarlyStartPolicyResponse)(nil),        // 33: recruitment.offers.v1.SetEarlyStartPolicyResponse
+	(*GetEarlyStartPolicyRequest)(nil),         // 34: recruitment.offers.v1.GetEarlyStartPolicyRequest
+	(*GetEarlyStartPolicyResponse)(nil),        // 35: recruitment.offers.v1.GetEarlyStartPolicyResponse
+	(*OfferItem)(nil),                          // 36: recruitment.offers.v1.OfferItem
+	(*BatchMakeConditionalOffersRequest)(nil),  // 37: recruitment.offers.v1.BatchMakeConditionalOffersRequest
+	(*OfferResult)(nil),                        // 38: recruitment.offers.v1.OfferResult
+	(*BatchMakeConditionalOffersResponse)(nil), // 39: recruitment.offers.v1.BatchMakeConditionalOffersResponse
+	(v1.JobRole)(0),                            // 40: recruitment.common.v1.JobRole
+	(v1.OfferCondition)(0),                     // 41: recruitment.common.v1.OfferCondition
+	(*v1.Date)(nil),                            // 42: recruitment.common.v1.Date
+	(*timestamppb.Timestamp)(nil),              // 43: google.protobuf.Timestamp
+	(*v1.HistoryEntry)(nil),                    // 44: recruitment.common.v1.HistoryEntry
+	(*v1.ItemStatus)(nil),                      // 45: recruitment.common.v1.ItemStatus
+	(v1.Stage)(0),                              // 46: recruitment.common.v1.Stage
 }
 var file_recruitment_offers_v1_offers_proto_depIdxs = []int32{
-	36, // 0: recruitment.offers.v1.Offer.role:type_name -> recruitment.common.v1.JobRole
+	40, // 0: recruitment.offers.v1.Offer.role:type_name -> recruitment.common.v1.JobRole
 	0,  // 1: recruitment.offers.v1.Offer.status:type_name -> recruitment.offers.v1.OfferStatus
-	37, // 2: recruitment.offers.v1.Offer.conditions:type_name -> recruitment.common.v1.OfferCondition
-	38, // 3: recruitment.offers.v1.Offer.start_date:type_name -> recruitment.common.v1.Date
-	38, // 4: recruitment.offers.v1.Offer.vetting_due_by:type_name -> recruitment.common.v1.Date
-	39, // 5: recruitment.offers.v1.Offer.status_entered_at:type_name -> google.protobuf.Timestamp
-	40, // 6: recruitment.offers.v1.Offer.history:type_name -> recruitment.common.v1.HistoryEntry
-	39, // 7: recruitment.offers.v1.Offer.stage_entered_at:type_name -> google.protobuf.Timestamp
-	39, // 8: recruitment.offers.v1.Offer.start_approved_at:type_name -> google.protobuf.Timestamp
-	37, // 9: recruitment.offers.v1.MakeConditionalOfferRequest.conditions:type_name -> recruitment.common.v1.OfferCondition
+	41, // 2: recruitment.offers.v1.Offer.conditions:type_name -> recruitment.common.v1.OfferCondition
+	42, // 3: recruitment.offers.v1.Offer.start_date:type_name -> recruitment.common.v1.Date
+	42, // 4: recruitment.offers.v1.Offer.vetting_due_by:type_name -> recruitment.common.v1.Date
+	43, // 5: recruitment.offers.v1.Offer.status_entered_at:type_name -> google.protobuf.Timestamp
+	44, // 6: recruitment.offers.v1.Offer.history:type_name -> recruitment.common.v1.HistoryEntry
+	43, // 7: recruitment.offers.v1.Offer.stage_entered_at:type_name -> google.protobuf.Timestamp
+	43, // 8: recruitment.offers.v1.Offer.start_approved_at:type_name -> google.protobuf.Timestamp
+	41, // 9: recruitment.offers.v1.MakeConditionalOfferRequest.conditions:type_name -> recruitment.common.v1.OfferCondition
 	1,  // 10: recruitment.offers.v1.MakeConditionalOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
 	1,  // 11: recruitment.offers.v1.AcceptOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
 	1,  // 12: recruitment.offers.v1.DeclineOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
 	1,  // 13: recruitment.offers.v1.WithdrawOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
-	38, // 14: recruitment.offers.v1.SetStartDateRequest.start_date:type_name -> recruitment.common.v1.Date
-	38, // 15: recruitment.offers.v1.SetStartDateRequest.vetting_due_by:type_name -> recruitment.common.v1.Date
+	42, // 14: recruitment.offers.v1.SetStartDateRequest.start_date:type_name -> recruitment.common.v1.Date
+	42, // 15: recruitment.offers.v1.SetStartDateRequest.vetting_due_by:type_name -> recruitment.common.v1.Date
 	1,  // 16: recruitment.offers.v1.SetStartDateResponse.offer:type_name -> recruitment.offers.v1.Offer
 	1,  // 17: recruitment.offers.v1.ConfirmStartResponse.offer:type_name -> recruitment.offers.v1.Offer
 	0,  // 18: recruitment.offers.v1.ListOffersRequest.status:type_name -> recruitment.offers.v1.OfferStatus
@@ -2534,52 +2829,59 @@ var file_recruitment_offers_v1_offers_proto_depIdxs = []int32{
 	1,  // 21: recruitment.offers.v1.AssignCaseResponse.offer:type_name -> recruitment.offers.v1.Offer
 	1,  // 22: recruitment.offers.v1.UnassignCaseResponse.offer:type_name -> recruitment.offers.v1.Offer
 	22, // 23: recruitment.offers.v1.BatchAssignRequest.items:type_name -> recruitment.offers.v1.AssignItem
-	41, // 24: recruitment.offers.v1.AssignResult.status:type_name -> recruitment.common.v1.ItemStatus
+	45, // 24: recruitment.offers.v1.AssignResult.status:type_name -> recruitment.common.v1.ItemStatus
 	1,  // 25: recruitment.offers.v1.AssignResult.offer:type_name -> recruitment.offers.v1.Offer
 	24, // 26: recruitment.offers.v1.BatchAssignResponse.results:type_name -> recruitment.offers.v1.AssignResult
 	1,  // 27: recruitment.offers.v1.MyCase.offer:type_name -> recruitment.offers.v1.Offer
-	42, // 28: recruitment.offers.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
-	39, // 29: recruitment.offers.v1.MyCase.stage_entered_at:type_name -> google.protobuf.Timestamp
+	46, // 28: recruitment.offers.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
+	43, // 29: recruitment.offers.v1.MyCase.stage_entered_at:type_name -> google.protobuf.Timestamp
 	27, // 30: recruitment.offers.v1.ListMyCasesResponse.cases:type_name -> recruitment.offers.v1.MyCase
 	1,  // 31: recruitment.offers.v1.ApproveEarlyStartResponse.offer:type_name -> recruitment.offers.v1.Offer
-	39, // 32: recruitment.offers.v1.EarlyStartPolicy.updated_at:type_name -> google.protobuf.Timestamp
+	43, // 32: recruitment.offers.v1.EarlyStartPolicy.updated_at:type_name -> google.protobuf.Timestamp
 	31, // 33: recruitment.offers.v1.SetEarlyStartPolicyResponse.policy:type_name -> recruitment.offers.v1.EarlyStartPolicy
 	31, // 34: recruitment.offers.v1.GetEarlyStartPolicyResponse.policy:type_name -> recruitment.offers.v1.EarlyStartPolicy
-	2,  // 35: recruitment.offers.v1.OffersService.MakeConditionalOffer:input_type -> recruitment.offers.v1.MakeConditionalOfferRequest
-	4,  // 36: recruitment.offers.v1.OffersService.AcceptOffer:input_type -> recruitment.offers.v1.AcceptOfferRequest
-	6,  // 37: recruitment.offers.v1.OffersService.DeclineOffer:input_type -> recruitment.offers.v1.DeclineOfferRequest
-	8,  // 38: recruitment.offers.v1.OffersService.WithdrawOffer:input_type -> recruitment.offers.v1.WithdrawOfferRequest
-	10, // 39: recruitment.offers.v1.OffersService.SetStartDate:input_type -> recruitment.offers.v1.SetStartDateRequest
-	12, // 40: recruitment.offers.v1.OffersService.ConfirmStart:input_type -> recruitment.offers.v1.ConfirmStartRequest
-	29, // 41: recruitment.offers.v1.OffersService.ApproveEarlyStart:input_type -> recruitment.offers.v1.ApproveEarlyStartRequest
-	32, // 42: recruitment.offers.v1.OffersService.SetEarlyStartPolicy:input_type -> recruitment.offers.v1.SetEarlyStartPolicyRequest
-	34, // 43: recruitment.offers.v1.OffersService.GetEarlyStartPolicy:input_type -> recruitment.offers.v1.GetEarlyStartPolicyRequest
-	14, // 44: recruitment.offers.v1.OffersService.ListOffers:input_type -> recruitment.offers.v1.ListOffersRequest
-	16, // 45: recruitment.offers.v1.OffersService.GetOffer:input_type -> recruitment.offers.v1.GetOfferRequest
-	18, // 46: recruitment.offers.v1.OffersService.AssignCase:input_type -> recruitment.offers.v1.AssignCaseRequest
-	20, // 47: recruitment.offers.v1.OffersService.UnassignCase:input_type -> recruitment.offers.v1.UnassignCaseRequest
-	23, // 48: recruitment.offers.v1.OffersService.BatchAssign:input_type -> recruitment.offers.v1.BatchAssignRequest
-	26, // 49: recruitment.offers.v1.OffersService.ListMyCases:input_type -> recruitment.offers.v1.ListMyCasesRequest
-	3,  // 50: recruitment.offers.v1.OffersService.MakeConditionalOffer:output_type -> recruitment.offers.v1.MakeConditionalOfferResponse
-	5,  // 51: recruitment.offers.v1.OffersService.AcceptOffer:output_type -> recruitment.offers.v1.AcceptOfferResponse
-	7,  // 52: recruitment.offers.v1.OffersService.DeclineOffer:output_type -> recruitment.offers.v1.DeclineOfferResponse
-	9,  // 53: recruitment.offers.v1.OffersService.WithdrawOffer:output_type -> recruitment.offers.v1.WithdrawOfferResponse
-	11, // 54: recruitment.offers.v1.OffersService.SetStartDate:output_type -> recruitment.offers.v1.SetStartDateResponse
-	13, // 55: recruitment.offers.v1.OffersService.ConfirmStart:output_type -> recruitment.offers.v1.ConfirmStartResponse
-	30, // 56: recruitment.offers.v1.OffersService.ApproveEarlyStart:output_type -> recruitment.offers.v1.ApproveEarlyStartResponse
-	33, // 57: recruitment.offers.v1.OffersService.SetEarlyStartPolicy:output_type -> recruitment.offers.v1.SetEarlyStartPolicyResponse
-	35, // 58: recruitment.offers.v1.OffersService.GetEarlyStartPolicy:output_type -> recruitment.offers.v1.GetEarlyStartPolicyResponse
-	15, // 59: recruitment.offers.v1.OffersService.ListOffers:output_type -> recruitment.offers.v1.ListOffersResponse
-	17, // 60: recruitment.offers.v1.OffersService.GetOffer:output_type -> recruitment.offers.v1.GetOfferResponse
-	19, // 61: recruitment.offers.v1.OffersService.AssignCase:output_type -> recruitment.offers.v1.AssignCaseResponse
-	21, // 62: recruitment.offers.v1.OffersService.UnassignCase:output_type -> recruitment.offers.v1.UnassignCaseResponse
-	25, // 63: recruitment.offers.v1.OffersService.BatchAssign:output_type -> recruitment.offers.v1.BatchAssignResponse
-	28, // 64: recruitment.offers.v1.OffersService.ListMyCases:output_type -> recruitment.offers.v1.ListMyCasesResponse
-	50, // [50:65] is the sub-list for method output_type
-	35, // [35:50] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	41, // 35: recruitment.offers.v1.OfferItem.conditions:type_name -> recruitment.common.v1.OfferCondition
+	36, // 36: recruitment.offers.v1.BatchMakeConditionalOffersRequest.items:type_name -> recruitment.offers.v1.OfferItem
+	45, // 37: recruitment.offers.v1.OfferResult.status:type_name -> recruitment.common.v1.ItemStatus
+	1,  // 38: recruitment.offers.v1.OfferResult.offer:type_name -> recruitment.offers.v1.Offer
+	38, // 39: recruitment.offers.v1.BatchMakeConditionalOffersResponse.results:type_name -> recruitment.offers.v1.OfferResult
+	2,  // 40: recruitment.offers.v1.OffersService.MakeConditionalOffer:input_type -> recruitment.offers.v1.MakeConditionalOfferRequest
+	37, // 41: recruitment.offers.v1.OffersService.BatchMakeConditionalOffers:input_type -> recruitment.offers.v1.BatchMakeConditionalOffersRequest
+	4,  // 42: recruitment.offers.v1.OffersService.AcceptOffer:input_type -> recruitment.offers.v1.AcceptOfferRequest
+	6,  // 43: recruitment.offers.v1.OffersService.DeclineOffer:input_type -> recruitment.offers.v1.DeclineOfferRequest
+	8,  // 44: recruitment.offers.v1.OffersService.WithdrawOffer:input_type -> recruitment.offers.v1.WithdrawOfferRequest
+	10, // 45: recruitment.offers.v1.OffersService.SetStartDate:input_type -> recruitment.offers.v1.SetStartDateRequest
+	12, // 46: recruitment.offers.v1.OffersService.ConfirmStart:input_type -> recruitment.offers.v1.ConfirmStartRequest
+	29, // 47: recruitment.offers.v1.OffersService.ApproveEarlyStart:input_type -> recruitment.offers.v1.ApproveEarlyStartRequest
+	32, // 48: recruitment.offers.v1.OffersService.SetEarlyStartPolicy:input_type -> recruitment.offers.v1.SetEarlyStartPolicyRequest
+	34, // 49: recruitment.offers.v1.OffersService.GetEarlyStartPolicy:input_type -> recruitment.offers.v1.GetEarlyStartPolicyRequest
+	14, // 50: recruitment.offers.v1.OffersService.ListOffers:input_type -> recruitment.offers.v1.ListOffersRequest
+	16, // 51: recruitment.offers.v1.OffersService.GetOffer:input_type -> recruitment.offers.v1.GetOfferRequest
+	18, // 52: recruitment.offers.v1.OffersService.AssignCase:input_type -> recruitment.offers.v1.AssignCaseRequest
+	20, // 53: recruitment.offers.v1.OffersService.UnassignCase:input_type -> recruitment.offers.v1.UnassignCaseRequest
+	23, // 54: recruitment.offers.v1.OffersService.BatchAssign:input_type -> recruitment.offers.v1.BatchAssignRequest
+	26, // 55: recruitment.offers.v1.OffersService.ListMyCases:input_type -> recruitment.offers.v1.ListMyCasesRequest
+	3,  // 56: recruitment.offers.v1.OffersService.MakeConditionalOffer:output_type -> recruitment.offers.v1.MakeConditionalOfferResponse
+	39, // 57: recruitment.offers.v1.OffersService.BatchMakeConditionalOffers:output_type -> recruitment.offers.v1.BatchMakeConditionalOffersResponse
+	5,  // 58: recruitment.offers.v1.OffersService.AcceptOffer:output_type -> recruitment.offers.v1.AcceptOfferResponse
+	7,  // 59: recruitment.offers.v1.OffersService.DeclineOffer:output_type -> recruitment.offers.v1.DeclineOfferResponse
+	9,  // 60: recruitment.offers.v1.OffersService.WithdrawOffer:output_type -> recruitment.offers.v1.WithdrawOfferResponse
+	11, // 61: recruitment.offers.v1.OffersService.SetStartDate:output_type -> recruitment.offers.v1.SetStartDateResponse
+	13, // 62: recruitment.offers.v1.OffersService.ConfirmStart:output_type -> recruitment.offers.v1.ConfirmStartResponse
+	30, // 63: recruitment.offers.v1.OffersService.ApproveEarlyStart:output_type -> recruitment.offers.v1.ApproveEarlyStartResponse
+	33, // 64: recruitment.offers.v1.OffersService.SetEarlyStartPolicy:output_type -> recruitment.offers.v1.SetEarlyStartPolicyResponse
+	35, // 65: recruitment.offers.v1.OffersService.GetEarlyStartPolicy:output_type -> recruitment.offers.v1.GetEarlyStartPolicyResponse
+	15, // 66: recruitment.offers.v1.OffersService.ListOffers:output_type -> recruitment.offers.v1.ListOffersResponse
+	17, // 67: recruitment.offers.v1.OffersService.GetOffer:output_type -> recruitment.offers.v1.GetOfferResponse
+	19, // 68: recruitment.offers.v1.OffersService.AssignCase:output_type -> recruitment.offers.v1.AssignCaseResponse
+	21, // 69: recruitment.offers.v1.OffersService.UnassignCase:output_type -> recruitment.offers.v1.UnassignCaseResponse
+	25, // 70: recruitment.offers.v1.OffersService.BatchAssign:output_type -> recruitment.offers.v1.BatchAssignResponse
+	28, // 71: recruitment.offers.v1.OffersService.ListMyCases:output_type -> recruitment.offers.v1.ListMyCasesResponse
+	56, // [56:72] is the sub-list for method output_type
+	40, // [40:56] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_offers_v1_offers_proto_init() }
@@ -2593,7 +2895,7 @@ func file_recruitment_offers_v1_offers_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_offers_v1_offers_proto_rawDesc), len(file_recruitment_offers_v1_offers_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   35,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,21 +19,22 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	OffersService_MakeConditionalOffer_FullMethodName = "/recruitment.offers.v1.OffersService/MakeConditionalOffer"
-	OffersService_AcceptOffer_FullMethodName          = "/recruitment.offers.v1.OffersService/AcceptOffer"
-	OffersService_DeclineOffer_FullMethodName         = "/recruitment.offers.v1.OffersService/DeclineOffer"
-	OffersService_WithdrawOffer_FullMethodName        = "/recruitment.offers.v1.OffersService/WithdrawOffer"
-	OffersService_SetStartDate_FullMethodName         = "/recruitment.offers.v1.OffersService/SetStartDate"
-	OffersService_ConfirmStart_FullMethodName         = "/recruitment.offers.v1.OffersService/ConfirmStart"
-	OffersService_ApproveEarlyStart_FullMethodName    = "/recruitment.offers.v1.OffersService/ApproveEarlyStart"
-	OffersService_SetEarlyStartPolicy_FullMethodName  = "/recruitment.offers.v1.OffersService/SetEarlyStartPolicy"
-	OffersService_GetEarlyStartPolicy_FullMethodName  = "/recruitment.offers.v1.OffersService/GetEarlyStartPolicy"
-	OffersService_ListOffers_FullMethodName           = "/recruitment.offers.v1.OffersService/ListOffers"
-	OffersService_GetOffer_FullMethodName             = "/recruitment.offers.v1.OffersService/GetOffer"
-	OffersService_AssignCase_FullMethodName           = "/recruitment.offers.v1.OffersService/AssignCase"
-	OffersService_UnassignCase_FullMethodName         = "/recruitment.offers.v1.OffersService/UnassignCase"
-	OffersService_BatchAssign_FullMethodName          = "/recruitment.offers.v1.OffersService/BatchAssign"
-	OffersService_ListMyCases_FullMethodName          = "/recruitment.offers.v1.OffersService/ListMyCases"
+	OffersService_MakeConditionalOffer_FullMethodName       = "/recruitment.offers.v1.OffersService/MakeConditionalOffer"
+	OffersService_BatchMakeConditionalOffers_FullMethodName = "/recruitment.offers.v1.OffersService/BatchMakeConditionalOffers"
+	OffersService_AcceptOffer_FullMethodName                = "/recruitment.offers.v1.OffersService/AcceptOffer"
+	OffersService_DeclineOffer_FullMethodName               = "/recruitment.offers.v1.OffersService/DeclineOffer"
+	OffersService_WithdrawOffer_FullMethodName              = "/recruitment.offers.v1.OffersService/WithdrawOffer"
+	OffersService_SetStartDate_FullMethodName               = "/recruitment.offers.v1.OffersService/SetStartDate"
+	OffersService_ConfirmStart_FullMethodName               = "/recruitment.offers.v1.OffersService/ConfirmStart"
+	OffersService_ApproveEarlyStart_FullMethodName          = "/recruitment.offers.v1.OffersService/ApproveEarlyStart"
+	OffersService_SetEarlyStartPolicy_FullMethodName        = "/recruitment.offers.v1.OffersService/SetEarlyStartPolicy"
+	OffersService_GetEarlyStartPolicy_FullMethodName        = "/recruitment.offers.v1.OffersService/GetEarlyStartPolicy"
+	OffersService_ListOffers_FullMethodName                 = "/recruitment.offers.v1.OffersService/ListOffers"
+	OffersService_GetOffer_FullMethodName                   = "/recruitment.offers.v1.OffersService/GetOffer"
+	OffersService_AssignCase_FullMethodName                 = "/recruitment.offers.v1.OffersService/AssignCase"
+	OffersService_UnassignCase_FullMethodName               = "/recruitment.offers.v1.OffersService/UnassignCase"
+	OffersService_BatchAssign_FullMethodName                = "/recruitment.offers.v1.OffersService/BatchAssign"
+	OffersService_ListMyCases_FullMethodName                = "/recruitment.offers.v1.OffersService/ListMyCases"
 )
 
 // OffersServiceClient is the client API for OffersService service.
@@ -47,6 +48,10 @@ const (
 type OffersServiceClient interface {
 	// MakeConditionalOffer makes a conditional offer to an eligible candidate.
 	MakeConditionalOffer(ctx context.Context, in *MakeConditionalOfferRequest, opts ...grpc.CallOption) (*MakeConditionalOfferResponse, error)
+	// BatchMakeConditionalOffers makes up to 1,000 conditional offers; each
+	// item succeeds or fails on its own, dry_run says what would happen and
+	// changes nothing.
+	BatchMakeConditionalOffers(ctx context.Context, in *BatchMakeConditionalOffersRequest, opts ...grpc.CallOption) (*BatchMakeConditionalOffersResponse, error)
 	// AcceptOffer records the candidate's acceptance; vetting opens a case.
 	AcceptOffer(ctx context.Context, in *AcceptOfferRequest, opts ...grpc.CallOption) (*AcceptOfferResponse, error)
 	// DeclineOffer records the candidate's refusal.
@@ -103,6 +108,16 @@ func (c *offersServiceClient) MakeConditionalOffer(ctx context.Context, in *Make
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(MakeConditionalOfferResponse)
 	err := c.cc.Invoke(ctx, OffersService_MakeConditionalOffer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *offersServiceClient) BatchMakeConditionalOffers(ctx context.Context, in *BatchMakeConditionalOffersRequest, opts ...grpc.CallOption) (*BatchMakeConditionalOffersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchMakeConditionalOffersResponse)
+	err := c.cc.Invoke(ctx, OffersService_BatchMakeConditionalOffers_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -260,6 +275,10 @@ func (c *offersServiceClient) ListMyCases(ctx context.Context, in *ListMyCasesRe
 type OffersServiceServer interface {
 	// MakeConditionalOffer makes a conditional offer to an eligible candidate.
 	MakeConditionalOffer(context.Context, *MakeConditionalOfferRequest) (*MakeConditionalOfferResponse, error)
+	// BatchMakeConditionalOffers makes up to 1,000 conditional offers; each
+	// item succeeds or fails on its own, dry_run says what would happen and
+	// changes nothing.
+	BatchMakeConditionalOffers(context.Context, *BatchMakeConditionalOffersRequest) (*BatchMakeConditionalOffersResponse, error)
 	// AcceptOffer records the candidate's acceptance; vetting opens a case.
 	AcceptOffer(context.Context, *AcceptOfferRequest) (*AcceptOfferResponse, error)
 	// DeclineOffer records the candidate's refusal.
@@ -314,6 +333,9 @@ type UnimplementedOffersServiceServer struct{}
 
 func (UnimplementedOffersServiceServer) MakeConditionalOffer(context.Context, *MakeConditionalOfferRequest) (*MakeConditionalOfferResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method MakeConditionalOffer not implemented")
+}
+func (UnimplementedOffersServiceServer) BatchMakeConditionalOffers(context.Context, *BatchMakeConditionalOffersRequest) (*BatchMakeConditionalOffersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchMakeConditionalOffers not implemented")
 }
 func (UnimplementedOffersServiceServer) AcceptOffer(context.Context, *AcceptOfferRequest) (*AcceptOfferResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AcceptOffer not implemented")
@@ -392,6 +414,24 @@ func _OffersService_MakeConditionalOffer_Handler(srv interface{}, ctx context.Co
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(OffersServiceServer).MakeConditionalOffer(ctx, req.(*MakeConditionalOfferRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OffersService_BatchMakeConditionalOffers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchMakeConditionalOffersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OffersServiceServer).BatchMakeConditionalOffers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OffersService_BatchMakeConditionalOffers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OffersServiceServer).BatchMakeConditionalOffers(ctx, req.(*BatchMakeConditionalOffersRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -658,6 +698,10 @@ var OffersService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "MakeConditionalOffer",
 			Handler:    _OffersService_MakeConditionalOffer_Handler,
+		},
+		{
+			MethodName: "BatchMakeConditionalOffers",
+			Handler:    _OffersService_BatchMakeConditionalOffers_Handler,
 		},
 		{
 			MethodName: "AcceptOffer",

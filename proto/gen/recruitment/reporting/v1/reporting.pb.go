@@ -302,6 +302,62 @@ func (CaseRecord) EnumDescriptor() ([]byte, []int) {
 	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{4}
 }
 
+// VettingStep is a span of a vetting case's life.
+type VettingStep int32
+
+const (
+	VettingStep_VETTING_STEP_UNSPECIFIED VettingStep = 0
+	// Case opened (offer accepted) to the forms first received.
+	VettingStep_VETTING_STEP_OPENED_TO_FORMS_RECEIVED VettingStep = 1
+	// Forms first received to cleared.
+	VettingStep_VETTING_STEP_FORMS_RECEIVED_TO_CLEARED VettingStep = 2
+	// Case opened to cleared: the whole of vetting.
+	VettingStep_VETTING_STEP_OPENED_TO_CLEARED VettingStep = 3
+)
+
+// Enum value maps for VettingStep.
+var (
+	VettingStep_name = map[int32]string{
+		0: "VETTING_STEP_UNSPECIFIED",
+		1: "VETTING_STEP_OPENED_TO_FORMS_RECEIVED",
+		2: "VETTING_STEP_FORMS_RECEIVED_TO_CLEARED",
+		3: "VETTING_STEP_OPENED_TO_CLEARED",
+	}
+	VettingStep_value = map[string]int32{
+		"VETTING_STEP_UNSPECIFIED":               0,
+		"VETTING_STEP_OPENED_TO_FORMS_RECEIVED":  1,
+		"VETTING_STEP_FORMS_RECEIVED_TO_CLEARED": 2,
+		"VETTING_STEP_OPENED_TO_CLEARED":         3,
+	}
+)
+
+func (x VettingStep) Enum() *VettingStep {
+	p := new(VettingStep)
+	*p = x
+	return p
+}
+
+func (x VettingStep) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (VettingStep) Descriptor() protoreflect.EnumDescriptor {
+	return file_recruitment_reporting_v1_reporting_proto_enumTypes[5].Descriptor()
+}
+
+func (VettingStep) Type() protoreflect.EnumType {
+	return &file_recruitment_reporting_v1_reporting_proto_enumTypes[5]
+}
+
+func (x VettingStep) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use VettingStep.Descriptor instead.
+func (VettingStep) EnumDescriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{5}
+}
+
 // StuckCandidate is one entry of the stuck list.
 type StuckCandidate struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1111,9 +1167,10 @@ func (x *FunnelStage) GetWithdrawn() int32 {
 }
 
 type GetFunnelRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Region        string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
-	CampaignId    string                 `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty means every region the caller may see.
+	Region        string `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	CampaignId    string `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1270,10 +1327,16 @@ func (x *StageDuration) GetCurrent() int32 {
 }
 
 type GetStageDurationsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Region        string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
-	From          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
-	To            *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty means every region the caller may see.
+	Region string `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	// Window on the day each stage was left; both optional.
+	From *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	To   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	// Optional filters of the durations. current follows campaign_id but
+	// not role (the projection counts stages per campaign, not per role).
+	CampaignId    string     `protobuf:"bytes,200,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	Role          v1.JobRole `protobuf:"varint,201,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1327,6 +1390,20 @@ func (x *GetStageDurationsRequest) GetTo() *timestamppb.Timestamp {
 		return x.To
 	}
 	return nil
+}
+
+func (x *GetStageDurationsRequest) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *GetStageDurationsRequest) GetRole() v1.JobRole {
+	if x != nil {
+		return x.Role
+	}
+	return v1.JobRole(0)
 }
 
 type GetStageDurationsResponse struct {
@@ -2838,6 +2915,246 @@ func (x *GetEarlyStartsResponse) GetAsOf() *timestamppb.Timestamp {
 	return nil
 }
 
+// VettingStepDuration is how long cases took over one step.
+type VettingStepDuration struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Step  VettingStep            `protobuf:"varint,1,opt,name=step,proto3,enum=recruitment.reporting.v1.VettingStep" json:"step,omitempty"`
+	// Calendar days, over the cases that finished the step within the window.
+	Days          *Statistics `protobuf:"bytes,2,opt,name=days,proto3" json:"days,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VettingStepDuration) Reset() {
+	*x = VettingStepDuration{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VettingStepDuration) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VettingStepDuration) ProtoMessage() {}
+
+func (x *VettingStepDuration) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VettingStepDuration.ProtoReflect.Descriptor instead.
+func (*VettingStepDuration) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *VettingStepDuration) GetStep() VettingStep {
+	if x != nil {
+		return x.Step
+	}
+	return VettingStep_VETTING_STEP_UNSPECIFIED
+}
+
+func (x *VettingStepDuration) GetDays() *Statistics {
+	if x != nil {
+		return x.Days
+	}
+	return nil
+}
+
+// BlockedDuration is how long vetting blocks with one reason lasted.
+type BlockedDuration struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Reason v1.BlockReason         `protobuf:"varint,1,opt,name=reason,proto3,enum=recruitment.common.v1.BlockReason" json:"reason,omitempty"`
+	// Calendar days of each block that ended (unblocked, or the case moved
+	// on) within the window.
+	Days          *Statistics `protobuf:"bytes,2,opt,name=days,proto3" json:"days,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlockedDuration) Reset() {
+	*x = BlockedDuration{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlockedDuration) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlockedDuration) ProtoMessage() {}
+
+func (x *BlockedDuration) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlockedDuration.ProtoReflect.Descriptor instead.
+func (*BlockedDuration) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *BlockedDuration) GetReason() v1.BlockReason {
+	if x != nil {
+		return x.Reason
+	}
+	return v1.BlockReason(0)
+}
+
+func (x *BlockedDuration) GetDays() *Statistics {
+	if x != nil {
+		return x.Days
+	}
+	return nil
+}
+
+type GetVettingDurationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty means every region the caller may see.
+	Region     string     `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	CampaignId string     `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	Role       v1.JobRole `protobuf:"varint,3,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
+	// Window on the day a step or block ended; both optional.
+	From          *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=from,proto3" json:"from,omitempty"`
+	To            *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetVettingDurationsRequest) Reset() {
+	*x = GetVettingDurationsRequest{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetVettingDurationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetVettingDurationsRequest) ProtoMessage() {}
+
+func (x *GetVettingDurationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetVettingDurationsRequest.ProtoReflect.Descriptor instead.
+func (*GetVettingDurationsRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *GetVettingDurationsRequest) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *GetVettingDurationsRequest) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *GetVettingDurationsRequest) GetRole() v1.JobRole {
+	if x != nil {
+		return x.Role
+	}
+	return v1.JobRole(0)
+}
+
+func (x *GetVettingDurationsRequest) GetFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *GetVettingDurationsRequest) GetTo() *timestamppb.Timestamp {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+type GetVettingDurationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Steps []*VettingStepDuration `protobuf:"bytes,1,rep,name=steps,proto3" json:"steps,omitempty"`
+	// One entry per block reason, in reason order.
+	Blocked       []*BlockedDuration `protobuf:"bytes,2,rep,name=blocked,proto3" json:"blocked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetVettingDurationsResponse) Reset() {
+	*x = GetVettingDurationsResponse{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetVettingDurationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetVettingDurationsResponse) ProtoMessage() {}
+
+func (x *GetVettingDurationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetVettingDurationsResponse.ProtoReflect.Descriptor instead.
+func (*GetVettingDurationsResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *GetVettingDurationsResponse) GetSteps() []*VettingStepDuration {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
+}
+
+func (x *GetVettingDurationsResponse) GetBlocked() []*BlockedDuration {
+	if x != nil {
+		return x.Blocked
+	}
+	return nil
+}
+
 var File_recruitment_reporting_v1_reporting_proto protoreflect.FileDescriptor
 
 const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
@@ -2928,11 +3245,14 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\rStageDuration\x122\n" +
 	"\x05stage\x18\x01 \x01(\x0e2\x1c.recruitment.common.v1.StageR\x05stage\x128\n" +
 	"\x04days\x18\x02 \x01(\v2$.recruitment.reporting.v1.StatisticsR\x04days\x12\x18\n" +
-	"\acurrent\x18\x03 \x01(\x05R\acurrent\"\x8e\x01\n" +
+	"\acurrent\x18\x03 \x01(\x05R\acurrent\"\xe5\x01\n" +
 	"\x18GetStageDurationsRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12.\n" +
 	"\x04from\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
-	"\x02to\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\"\\\n" +
+	"\x02to\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\x12 \n" +
+	"\vcampaign_id\x18\xc8\x01 \x01(\tR\n" +
+	"campaignId\x123\n" +
+	"\x04role\x18\xc9\x01 \x01(\x0e2\x1e.recruitment.common.v1.JobRoleR\x04role\"\\\n" +
 	"\x19GetStageDurationsResponse\x12?\n" +
 	"\x06stages\x18\x01 \x03(\v2'.recruitment.reporting.v1.StageDurationR\x06stages\"V\n" +
 	"\n" +
@@ -3044,7 +3364,23 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x03cap\x18\x03 \x01(\x05R\x03cap\x12;\n" +
 	"\x1astarted_subject_to_vetting\x18\x04 \x01(\x05R\x17startedSubjectToVetting\x12\x18\n" +
 	"\aoverdue\x18\x05 \x01(\x05R\aoverdue\x12/\n" +
-	"\x05as_of\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf*O\n" +
+	"\x05as_of\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\x8a\x01\n" +
+	"\x13VettingStepDuration\x129\n" +
+	"\x04step\x18\x01 \x01(\x0e2%.recruitment.reporting.v1.VettingStepR\x04step\x128\n" +
+	"\x04days\x18\x02 \x01(\v2$.recruitment.reporting.v1.StatisticsR\x04days\"\x87\x01\n" +
+	"\x0fBlockedDuration\x12:\n" +
+	"\x06reason\x18\x01 \x01(\x0e2\".recruitment.common.v1.BlockReasonR\x06reason\x128\n" +
+	"\x04days\x18\x02 \x01(\v2$.recruitment.reporting.v1.StatisticsR\x04days\"\xe5\x01\n" +
+	"\x1aGetVettingDurationsRequest\x12\x16\n" +
+	"\x06region\x18\x01 \x01(\tR\x06region\x12\x1f\n" +
+	"\vcampaign_id\x18\x02 \x01(\tR\n" +
+	"campaignId\x122\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x1e.recruitment.common.v1.JobRoleR\x04role\x12.\n" +
+	"\x04from\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
+	"\x02to\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\"\xa7\x01\n" +
+	"\x1bGetVettingDurationsResponse\x12C\n" +
+	"\x05steps\x18\x01 \x03(\v2-.recruitment.reporting.v1.VettingStepDurationR\x05steps\x12C\n" +
+	"\ablocked\x18\x02 \x03(\v2).recruitment.reporting.v1.BlockedDurationR\ablocked*O\n" +
 	"\bSeverity\x12\x18\n" +
 	"\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10SEVERITY_WARNING\x10\x01\x12\x13\n" +
@@ -3069,12 +3405,18 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x17CASE_RECORD_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CASE_RECORD_SIFT\x10\x01\x12\x15\n" +
 	"\x11CASE_RECORD_OFFER\x10\x02\x12\x17\n" +
-	"\x13CASE_RECORD_VETTING\x10\x032\x8c\v\n" +
+	"\x13CASE_RECORD_VETTING\x10\x03*\xa6\x01\n" +
+	"\vVettingStep\x12\x1c\n" +
+	"\x18VETTING_STEP_UNSPECIFIED\x10\x00\x12)\n" +
+	"%VETTING_STEP_OPENED_TO_FORMS_RECEIVED\x10\x01\x12*\n" +
+	"&VETTING_STEP_FORMS_RECEIVED_TO_CLEARED\x10\x02\x12\"\n" +
+	"\x1eVETTING_STEP_OPENED_TO_CLEARED\x10\x032\x91\f\n" +
 	"\x10ReportingService\x12\x82\x01\n" +
 	"\x13ListStuckCandidates\x124.recruitment.reporting.v1.ListStuckCandidatesRequest\x1a5.recruitment.reporting.v1.ListStuckCandidatesResponse\x12p\n" +
 	"\rGetTimeToHire\x12..recruitment.reporting.v1.GetTimeToHireRequest\x1a/.recruitment.reporting.v1.GetTimeToHireResponse\x12d\n" +
 	"\tGetFunnel\x12*.recruitment.reporting.v1.GetFunnelRequest\x1a+.recruitment.reporting.v1.GetFunnelResponse\x12|\n" +
-	"\x11GetStageDurations\x122.recruitment.reporting.v1.GetStageDurationsRequest\x1a3.recruitment.reporting.v1.GetStageDurationsResponse\x12y\n" +
+	"\x11GetStageDurations\x122.recruitment.reporting.v1.GetStageDurationsRequest\x1a3.recruitment.reporting.v1.GetStageDurationsResponse\x12\x82\x01\n" +
+	"\x13GetVettingDurations\x124.recruitment.reporting.v1.GetVettingDurationsRequest\x1a5.recruitment.reporting.v1.GetVettingDurationsResponse\x12y\n" +
 	"\x10GetRegionSummary\x121.recruitment.reporting.v1.GetRegionSummaryRequest\x1a2.recruitment.reporting.v1.GetRegionSummaryResponse\x12\x82\x01\n" +
 	"\x13ListRegionSummaries\x124.recruitment.reporting.v1.ListRegionSummariesRequest\x1a5.recruitment.reporting.v1.ListRegionSummariesResponse\x12l\n" +
 	"\vWatchRegion\x12,.recruitment.reporting.v1.WatchRegionRequest\x1a-.recruitment.reporting.v1.WatchRegionResponse0\x01\x12p\n" +
@@ -3097,150 +3439,167 @@ func file_recruitment_reporting_v1_reporting_proto_rawDescGZIP() []byte {
 	return file_recruitment_reporting_v1_reporting_proto_rawDescData
 }
 
-var file_recruitment_reporting_v1_reporting_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_recruitment_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_recruitment_reporting_v1_reporting_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_recruitment_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_recruitment_reporting_v1_reporting_proto_goTypes = []any{
 	(Severity)(0),                       // 0: recruitment.reporting.v1.Severity
 	(StuckKind)(0),                      // 1: recruitment.reporting.v1.StuckKind
 	(NextActor)(0),                      // 2: recruitment.reporting.v1.NextActor
 	(Measure)(0),                        // 3: recruitment.reporting.v1.Measure
 	(CaseRecord)(0),                     // 4: recruitment.reporting.v1.CaseRecord
-	(*StuckCandidate)(nil),              // 5: recruitment.reporting.v1.StuckCandidate
-	(*ListStuckCandidatesRequest)(nil),  // 6: recruitment.reporting.v1.ListStuckCandidatesRequest
-	(*ListStuckCandidatesResponse)(nil), // 7: recruitment.reporting.v1.ListStuckCandidatesResponse
-	(*Statistics)(nil),                  // 8: recruitment.reporting.v1.Statistics
-	(*MeasureResult)(nil),               // 9: recruitment.reporting.v1.MeasureResult
-	(*WeeklyTrend)(nil),                 // 10: recruitment.reporting.v1.WeeklyTrend
-	(*GetTimeToHireRequest)(nil),        // 11: recruitment.reporting.v1.GetTimeToHireRequest
-	(*GetTimeToHireResponse)(nil),       // 12: recruitment.reporting.v1.GetTimeToHireResponse
-	(*FunnelStage)(nil),                 // 13: recruitment.reporting.v1.FunnelStage
-	(*GetFunnelRequest)(nil),            // 14: recruitment.reporting.v1.GetFunnelRequest
-	(*GetFunnelResponse)(nil),           // 15: recruitment.reporting.v1.GetFunnelResponse
-	(*StageDuration)(nil),               // 16: recruitment.reporting.v1.StageDuration
-	(*GetStageDurationsRequest)(nil),    // 17: recruitment.reporting.v1.GetStageDurationsRequest
-	(*GetStageDurationsResponse)(nil),   // 18: recruitment.reporting.v1.GetStageDurationsResponse
-	(*StageCount)(nil),                  // 19: recruitment.reporting.v1.StageCount
-	(*RegionSummary)(nil),               // 20: recruitment.reporting.v1.RegionSummary
-	(*GetRegionSummaryRequest)(nil),     // 21: recruitment.reporting.v1.GetRegionSummaryRequest
-	(*GetRegionSummaryResponse)(nil),    // 22: recruitment.reporting.v1.GetRegionSummaryResponse
-	(*ListRegionSummariesRequest)(nil),  // 23: recruitment.reporting.v1.ListRegionSummariesRequest
-	(*ListRegionSummariesResponse)(nil), // 24: recruitment.reporting.v1.ListRegionSummariesResponse
-	(*WatchRegionRequest)(nil),          // 25: recruitment.reporting.v1.WatchRegionRequest
-	(*WatchRegionResponse)(nil),         // 26: recruitment.reporting.v1.WatchRegionResponse
-	(*StageThreshold)(nil),              // 27: recruitment.reporting.v1.StageThreshold
-	(*Thresholds)(nil),                  // 28: recruitment.reporting.v1.Thresholds
-	(*RoleThresholds)(nil),              // 29: recruitment.reporting.v1.RoleThresholds
-	(*GetThresholdsRequest)(nil),        // 30: recruitment.reporting.v1.GetThresholdsRequest
-	(*GetThresholdsResponse)(nil),       // 31: recruitment.reporting.v1.GetThresholdsResponse
-	(*SetThresholdsRequest)(nil),        // 32: recruitment.reporting.v1.SetThresholdsRequest
-	(*SetThresholdsResponse)(nil),       // 33: recruitment.reporting.v1.SetThresholdsResponse
-	(*MyCase)(nil),                      // 34: recruitment.reporting.v1.MyCase
-	(*ListMyCasesRequest)(nil),          // 35: recruitment.reporting.v1.ListMyCasesRequest
-	(*ListMyCasesResponse)(nil),         // 36: recruitment.reporting.v1.ListMyCasesResponse
-	(*Workload)(nil),                    // 37: recruitment.reporting.v1.Workload
-	(*GetWorkloadRequest)(nil),          // 38: recruitment.reporting.v1.GetWorkloadRequest
-	(*GetWorkloadResponse)(nil),         // 39: recruitment.reporting.v1.GetWorkloadResponse
-	(*GetEarlyStartsRequest)(nil),       // 40: recruitment.reporting.v1.GetEarlyStartsRequest
-	(*GetEarlyStartsResponse)(nil),      // 41: recruitment.reporting.v1.GetEarlyStartsResponse
-	(v1.JobRole)(0),                     // 42: recruitment.common.v1.JobRole
-	(v1.Stage)(0),                       // 43: recruitment.common.v1.Stage
-	(*timestamppb.Timestamp)(nil),       // 44: google.protobuf.Timestamp
-	(v1.BlockReason)(0),                 // 45: recruitment.common.v1.BlockReason
-	(*v1.Date)(nil),                     // 46: recruitment.common.v1.Date
+	(VettingStep)(0),                    // 5: recruitment.reporting.v1.VettingStep
+	(*StuckCandidate)(nil),              // 6: recruitment.reporting.v1.StuckCandidate
+	(*ListStuckCandidatesRequest)(nil),  // 7: recruitment.reporting.v1.ListStuckCandidatesRequest
+	(*ListStuckCandidatesResponse)(nil), // 8: recruitment.reporting.v1.ListStuckCandidatesResponse
+	(*Statistics)(nil),                  // 9: recruitment.reporting.v1.Statistics
+	(*MeasureResult)(nil),               // 10: recruitment.reporting.v1.MeasureResult
+	(*WeeklyTrend)(nil),                 // 11: recruitment.reporting.v1.WeeklyTrend
+	(*GetTimeToHireRequest)(nil),        // 12: recruitment.reporting.v1.GetTimeToHireRequest
+	(*GetTimeToHireResponse)(nil),       // 13: recruitment.reporting.v1.GetTimeToHireResponse
+	(*FunnelStage)(nil),                 // 14: recruitment.reporting.v1.FunnelStage
+	(*GetFunnelRequest)(nil),            // 15: recruitment.reporting.v1.GetFunnelRequest
+	(*GetFunnelResponse)(nil),           // 16: recruitment.reporting.v1.GetFunnelResponse
+	(*StageDuration)(nil),               // 17: recruitment.reporting.v1.StageDuration
+	(*GetStageDurationsRequest)(nil),    // 18: recruitment.reporting.v1.GetStageDurationsRequest
+	(*GetStageDurationsResponse)(nil),   // 19: recruitment.reporting.v1.GetStageDurationsResponse
+	(*StageCount)(nil),                  // 20: recruitment.reporting.v1.StageCount
+	(*RegionSummary)(nil),               // 21: recruitment.reporting.v1.RegionSummary
+	(*GetRegionSummaryRequest)(nil),     // 22: recruitment.reporting.v1.GetRegionSummaryRequest
+	(*GetRegionSummaryResponse)(nil),    // 23: recruitment.reporting.v1.GetRegionSummaryResponse
+	(*ListRegionSummariesRequest)(nil),  // 24: recruitment.reporting.v1.ListRegionSummariesRequest
+	(*ListRegionSummariesResponse)(nil), // 25: recruitment.reporting.v1.ListRegionSummariesResponse
+	(*WatchRegionRequest)(nil),          // 26: recruitment.reporting.v1.WatchRegionRequest
+	(*WatchRegionResponse)(nil),         // 27: recruitment.reporting.v1.WatchRegionResponse
+	(*StageThreshold)(nil),              // 28: recruitment.reporting.v1.StageThreshold
+	(*Thresholds)(nil),                  // 29: recruitment.reporting.v1.Thresholds
+	(*RoleThresholds)(nil),              // 30: recruitment.reporting.v1.RoleThresholds
+	(*GetThresholdsRequest)(nil),        // 31: recruitment.reporting.v1.GetThresholdsRequest
+	(*GetThresholdsResponse)(nil),       // 32: recruitment.reporting.v1.GetThresholdsResponse
+	(*SetThresholdsRequest)(nil),        // 33: recruitment.reporting.v1.SetThresholdsRequest
+	(*SetThresholdsResponse)(nil),       // 34: recruitment.reporting.v1.SetThresholdsResponse
+	(*MyCase)(nil),                      // 35: recruitment.reporting.v1.MyCase
+	(*ListMyCasesRequest)(nil),          // 36: recruitment.reporting.v1.ListMyCasesRequest
+	(*ListMyCasesResponse)(nil),         // 37: recruitment.reporting.v1.ListMyCasesResponse
+	(*Workload)(nil),                    // 38: recruitment.reporting.v1.Workload
+	(*GetWorkloadRequest)(nil),          // 39: recruitment.reporting.v1.GetWorkloadRequest
+	(*GetWorkloadResponse)(nil),         // 40: recruitment.reporting.v1.GetWorkloadResponse
+	(*GetEarlyStartsRequest)(nil),       // 41: recruitment.reporting.v1.GetEarlyStartsRequest
+	(*GetEarlyStartsResponse)(nil),      // 42: recruitment.reporting.v1.GetEarlyStartsResponse
+	(*VettingStepDuration)(nil),         // 43: recruitment.reporting.v1.VettingStepDuration
+	(*BlockedDuration)(nil),             // 44: recruitment.reporting.v1.BlockedDuration
+	(*GetVettingDurationsRequest)(nil),  // 45: recruitment.reporting.v1.GetVettingDurationsRequest
+	(*GetVettingDurationsResponse)(nil), // 46: recruitment.reporting.v1.GetVettingDurationsResponse
+	(v1.JobRole)(0),                     // 47: recruitment.common.v1.JobRole
+	(v1.Stage)(0),                       // 48: recruitment.common.v1.Stage
+	(*timestamppb.Timestamp)(nil),       // 49: google.protobuf.Timestamp
+	(v1.BlockReason)(0),                 // 50: recruitment.common.v1.BlockReason
+	(*v1.Date)(nil),                     // 51: recruitment.common.v1.Date
 }
 var file_recruitment_reporting_v1_reporting_proto_depIdxs = []int32{
-	42, // 0: recruitment.reporting.v1.StuckCandidate.role:type_name -> recruitment.common.v1.JobRole
-	43, // 1: recruitment.reporting.v1.StuckCandidate.stage:type_name -> recruitment.common.v1.Stage
+	47, // 0: recruitment.reporting.v1.StuckCandidate.role:type_name -> recruitment.common.v1.JobRole
+	48, // 1: recruitment.reporting.v1.StuckCandidate.stage:type_name -> recruitment.common.v1.Stage
 	1,  // 2: recruitment.reporting.v1.StuckCandidate.kind:type_name -> recruitment.reporting.v1.StuckKind
-	44, // 3: recruitment.reporting.v1.StuckCandidate.since:type_name -> google.protobuf.Timestamp
+	49, // 3: recruitment.reporting.v1.StuckCandidate.since:type_name -> google.protobuf.Timestamp
 	0,  // 4: recruitment.reporting.v1.StuckCandidate.severity:type_name -> recruitment.reporting.v1.Severity
-	45, // 5: recruitment.reporting.v1.StuckCandidate.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	50, // 5: recruitment.reporting.v1.StuckCandidate.blocked_reason:type_name -> recruitment.common.v1.BlockReason
 	2,  // 6: recruitment.reporting.v1.StuckCandidate.next_actor:type_name -> recruitment.reporting.v1.NextActor
-	43, // 7: recruitment.reporting.v1.ListStuckCandidatesRequest.stage:type_name -> recruitment.common.v1.Stage
+	48, // 7: recruitment.reporting.v1.ListStuckCandidatesRequest.stage:type_name -> recruitment.common.v1.Stage
 	0,  // 8: recruitment.reporting.v1.ListStuckCandidatesRequest.severity:type_name -> recruitment.reporting.v1.Severity
-	44, // 9: recruitment.reporting.v1.ListStuckCandidatesRequest.as_of:type_name -> google.protobuf.Timestamp
-	42, // 10: recruitment.reporting.v1.ListStuckCandidatesRequest.role:type_name -> recruitment.common.v1.JobRole
+	49, // 9: recruitment.reporting.v1.ListStuckCandidatesRequest.as_of:type_name -> google.protobuf.Timestamp
+	47, // 10: recruitment.reporting.v1.ListStuckCandidatesRequest.role:type_name -> recruitment.common.v1.JobRole
 	1,  // 11: recruitment.reporting.v1.ListStuckCandidatesRequest.kind:type_name -> recruitment.reporting.v1.StuckKind
-	45, // 12: recruitment.reporting.v1.ListStuckCandidatesRequest.blocked_reason:type_name -> recruitment.common.v1.BlockReason
-	5,  // 13: recruitment.reporting.v1.ListStuckCandidatesResponse.candidates:type_name -> recruitment.reporting.v1.StuckCandidate
+	50, // 12: recruitment.reporting.v1.ListStuckCandidatesRequest.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	6,  // 13: recruitment.reporting.v1.ListStuckCandidatesResponse.candidates:type_name -> recruitment.reporting.v1.StuckCandidate
 	3,  // 14: recruitment.reporting.v1.MeasureResult.measure:type_name -> recruitment.reporting.v1.Measure
-	8,  // 15: recruitment.reporting.v1.MeasureResult.calendar_days:type_name -> recruitment.reporting.v1.Statistics
-	8,  // 16: recruitment.reporting.v1.MeasureResult.working_days:type_name -> recruitment.reporting.v1.Statistics
-	10, // 17: recruitment.reporting.v1.MeasureResult.weekly_trend:type_name -> recruitment.reporting.v1.WeeklyTrend
-	46, // 18: recruitment.reporting.v1.WeeklyTrend.first_week:type_name -> recruitment.common.v1.Date
-	42, // 19: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
-	44, // 20: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
-	44, // 21: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
-	9,  // 22: recruitment.reporting.v1.GetTimeToHireResponse.measures:type_name -> recruitment.reporting.v1.MeasureResult
-	43, // 23: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
-	13, // 24: recruitment.reporting.v1.GetFunnelResponse.stages:type_name -> recruitment.reporting.v1.FunnelStage
-	43, // 25: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
-	8,  // 26: recruitment.reporting.v1.StageDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	44, // 27: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
-	44, // 28: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
-	16, // 29: recruitment.reporting.v1.GetStageDurationsResponse.stages:type_name -> recruitment.reporting.v1.StageDuration
-	43, // 30: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
-	19, // 31: recruitment.reporting.v1.RegionSummary.stage_counts:type_name -> recruitment.reporting.v1.StageCount
-	44, // 32: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
-	44, // 33: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
-	20, // 34: recruitment.reporting.v1.GetRegionSummaryResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	44, // 35: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
-	20, // 36: recruitment.reporting.v1.ListRegionSummariesResponse.summaries:type_name -> recruitment.reporting.v1.RegionSummary
-	20, // 37: recruitment.reporting.v1.WatchRegionResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	43, // 38: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
-	27, // 39: recruitment.reporting.v1.Thresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
-	29, // 40: recruitment.reporting.v1.Thresholds.roles:type_name -> recruitment.reporting.v1.RoleThresholds
-	42, // 41: recruitment.reporting.v1.RoleThresholds.role:type_name -> recruitment.common.v1.JobRole
-	27, // 42: recruitment.reporting.v1.RoleThresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
-	28, // 43: recruitment.reporting.v1.GetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	28, // 44: recruitment.reporting.v1.SetThresholdsRequest.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	28, // 45: recruitment.reporting.v1.SetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	42, // 46: recruitment.reporting.v1.MyCase.role:type_name -> recruitment.common.v1.JobRole
-	43, // 47: recruitment.reporting.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
-	4,  // 48: recruitment.reporting.v1.MyCase.record:type_name -> recruitment.reporting.v1.CaseRecord
-	44, // 49: recruitment.reporting.v1.MyCase.since:type_name -> google.protobuf.Timestamp
-	0,  // 50: recruitment.reporting.v1.MyCase.severity:type_name -> recruitment.reporting.v1.Severity
-	0,  // 51: recruitment.reporting.v1.MyCase.next_threshold:type_name -> recruitment.reporting.v1.Severity
-	44, // 52: recruitment.reporting.v1.MyCase.next_threshold_at:type_name -> google.protobuf.Timestamp
-	1,  // 53: recruitment.reporting.v1.MyCase.kind:type_name -> recruitment.reporting.v1.StuckKind
-	45, // 54: recruitment.reporting.v1.MyCase.blocked_reason:type_name -> recruitment.common.v1.BlockReason
-	44, // 55: recruitment.reporting.v1.ListMyCasesRequest.as_of:type_name -> google.protobuf.Timestamp
-	34, // 56: recruitment.reporting.v1.ListMyCasesResponse.cases:type_name -> recruitment.reporting.v1.MyCase
-	2,  // 57: recruitment.reporting.v1.Workload.actor:type_name -> recruitment.reporting.v1.NextActor
-	44, // 58: recruitment.reporting.v1.Workload.oldest_since:type_name -> google.protobuf.Timestamp
-	44, // 59: recruitment.reporting.v1.GetWorkloadRequest.as_of:type_name -> google.protobuf.Timestamp
-	37, // 60: recruitment.reporting.v1.GetWorkloadResponse.rows:type_name -> recruitment.reporting.v1.Workload
-	44, // 61: recruitment.reporting.v1.GetWorkloadResponse.as_of:type_name -> google.protobuf.Timestamp
-	44, // 62: recruitment.reporting.v1.GetEarlyStartsResponse.as_of:type_name -> google.protobuf.Timestamp
-	6,  // 63: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
-	11, // 64: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
-	14, // 65: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
-	17, // 66: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
-	21, // 67: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
-	23, // 68: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
-	25, // 69: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
-	30, // 70: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
-	32, // 71: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
-	35, // 72: recruitment.reporting.v1.ReportingService.ListMyCases:input_type -> recruitment.reporting.v1.ListMyCasesRequest
-	38, // 73: recruitment.reporting.v1.ReportingService.GetWorkload:input_type -> recruitment.reporting.v1.GetWorkloadRequest
-	40, // 74: recruitment.reporting.v1.ReportingService.GetEarlyStarts:input_type -> recruitment.reporting.v1.GetEarlyStartsRequest
-	7,  // 75: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
-	12, // 76: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
-	15, // 77: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
-	18, // 78: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
-	22, // 79: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
-	24, // 80: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
-	26, // 81: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
-	31, // 82: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
-	33, // 83: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
-	36, // 84: recruitment.reporting.v1.ReportingService.ListMyCases:output_type -> recruitment.reporting.v1.ListMyCasesResponse
-	39, // 85: recruitment.reporting.v1.ReportingService.GetWorkload:output_type -> recruitment.reporting.v1.GetWorkloadResponse
-	41, // 86: recruitment.reporting.v1.ReportingService.GetEarlyStarts:output_type -> recruitment.reporting.v1.GetEarlyStartsResponse
-	75, // [75:87] is the sub-list for method output_type
-	63, // [63:75] is the sub-list for method input_type
-	63, // [63:63] is the sub-list for extension type_name
-	63, // [63:63] is the sub-list for extension extendee
-	0,  // [0:63] is the sub-list for field type_name
+	9,  // 15: recruitment.reporting.v1.MeasureResult.calendar_days:type_name -> recruitment.reporting.v1.Statistics
+	9,  // 16: recruitment.reporting.v1.MeasureResult.working_days:type_name -> recruitment.reporting.v1.Statistics
+	11, // 17: recruitment.reporting.v1.MeasureResult.weekly_trend:type_name -> recruitment.reporting.v1.WeeklyTrend
+	51, // 18: recruitment.reporting.v1.WeeklyTrend.first_week:type_name -> recruitment.common.v1.Date
+	47, // 19: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
+	49, // 20: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
+	49, // 21: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
+	10, // 22: recruitment.reporting.v1.GetTimeToHireResponse.measures:type_name -> recruitment.reporting.v1.MeasureResult
+	48, // 23: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
+	14, // 24: recruitment.reporting.v1.GetFunnelResponse.stages:type_name -> recruitment.reporting.v1.FunnelStage
+	48, // 25: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
+	9,  // 26: recruitment.reporting.v1.StageDuration.days:type_name -> recruitment.reporting.v1.Statistics
+	49, // 27: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
+	49, // 28: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
+	47, // 29: recruitment.reporting.v1.GetStageDurationsRequest.role:type_name -> recruitment.common.v1.JobRole
+	17, // 30: recruitment.reporting.v1.GetStageDurationsResponse.stages:type_name -> recruitment.reporting.v1.StageDuration
+	48, // 31: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
+	20, // 32: recruitment.reporting.v1.RegionSummary.stage_counts:type_name -> recruitment.reporting.v1.StageCount
+	49, // 33: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
+	49, // 34: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
+	21, // 35: recruitment.reporting.v1.GetRegionSummaryResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
+	49, // 36: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
+	21, // 37: recruitment.reporting.v1.ListRegionSummariesResponse.summaries:type_name -> recruitment.reporting.v1.RegionSummary
+	21, // 38: recruitment.reporting.v1.WatchRegionResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
+	48, // 39: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
+	28, // 40: recruitment.reporting.v1.Thresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
+	30, // 41: recruitment.reporting.v1.Thresholds.roles:type_name -> recruitment.reporting.v1.RoleThresholds
+	47, // 42: recruitment.reporting.v1.RoleThresholds.role:type_name -> recruitment.common.v1.JobRole
+	28, // 43: recruitment.reporting.v1.RoleThresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
+	29, // 44: recruitment.reporting.v1.GetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	29, // 45: recruitment.reporting.v1.SetThresholdsRequest.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	29, // 46: recruitment.reporting.v1.SetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	47, // 47: recruitment.reporting.v1.MyCase.role:type_name -> recruitment.common.v1.JobRole
+	48, // 48: recruitment.reporting.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
+	4,  // 49: recruitment.reporting.v1.MyCase.record:type_name -> recruitment.reporting.v1.CaseRecord
+	49, // 50: recruitment.reporting.v1.MyCase.since:type_name -> google.protobuf.Timestamp
+	0,  // 51: recruitment.reporting.v1.MyCase.severity:type_name -> recruitment.reporting.v1.Severity
+	0,  // 52: recruitment.reporting.v1.MyCase.next_threshold:type_name -> recruitment.reporting.v1.Severity
+	49, // 53: recruitment.reporting.v1.MyCase.next_threshold_at:type_name -> google.protobuf.Timestamp
+	1,  // 54: recruitment.reporting.v1.MyCase.kind:type_name -> recruitment.reporting.v1.StuckKind
+	50, // 55: recruitment.reporting.v1.MyCase.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	49, // 56: recruitment.reporting.v1.ListMyCasesRequest.as_of:type_name -> google.protobuf.Timestamp
+	35, // 57: recruitment.reporting.v1.ListMyCasesResponse.cases:type_name -> recruitment.reporting.v1.MyCase
+	2,  // 58: recruitment.reporting.v1.Workload.actor:type_name -> recruitment.reporting.v1.NextActor
+	49, // 59: recruitment.reporting.v1.Workload.oldest_since:type_name -> google.protobuf.Timestamp
+	49, // 60: recruitment.reporting.v1.GetWorkloadRequest.as_of:type_name -> google.protobuf.Timestamp
+	38, // 61: recruitment.reporting.v1.GetWorkloadResponse.rows:type_name -> recruitment.reporting.v1.Workload
+	49, // 62: recruitment.reporting.v1.GetWorkloadResponse.as_of:type_name -> google.protobuf.Timestamp
+	49, // 63: recruitment.reporting.v1.GetEarlyStartsResponse.as_of:type_name -> google.protobuf.Timestamp
+	5,  // 64: recruitment.reporting.v1.VettingStepDuration.step:type_name -> recruitment.reporting.v1.VettingStep
+	9,  // 65: recruitment.reporting.v1.VettingStepDuration.days:type_name -> recruitment.reporting.v1.Statistics
+	50, // 66: recruitment.reporting.v1.BlockedDuration.reason:type_name -> recruitment.common.v1.BlockReason
+	9,  // 67: recruitment.reporting.v1.BlockedDuration.days:type_name -> recruitment.reporting.v1.Statistics
+	47, // 68: recruitment.reporting.v1.GetVettingDurationsRequest.role:type_name -> recruitment.common.v1.JobRole
+	49, // 69: recruitment.reporting.v1.GetVettingDurationsRequest.from:type_name -> google.protobuf.Timestamp
+	49, // 70: recruitment.reporting.v1.GetVettingDurationsRequest.to:type_name -> google.protobuf.Timestamp
+	43, // 71: recruitment.reporting.v1.GetVettingDurationsResponse.steps:type_name -> recruitment.reporting.v1.VettingStepDuration
+	44, // 72: recruitment.reporting.v1.GetVettingDurationsResponse.blocked:type_name -> recruitment.reporting.v1.BlockedDuration
+	7,  // 73: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
+	12, // 74: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
+	15, // 75: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
+	18, // 76: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
+	45, // 77: recruitment.reporting.v1.ReportingService.GetVettingDurations:input_type -> recruitment.reporting.v1.GetVettingDurationsRequest
+	22, // 78: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
+	24, // 79: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
+	26, // 80: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
+	31, // 81: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
+	33, // 82: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
+	36, // 83: recruitment.reporting.v1.ReportingService.ListMyCases:input_type -> recruitment.reporting.v1.ListMyCasesRequest
+	39, // 84: recruitment.reporting.v1.ReportingService.GetWorkload:input_type -> recruitment.reporting.v1.GetWorkloadRequest
+	41, // 85: recruitment.reporting.v1.ReportingService.GetEarlyStarts:input_type -> recruitment.reporting.v1.GetEarlyStartsRequest
+	8,  // 86: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
+	13, // 87: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
+	16, // 88: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
+	19, // 89: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
+	46, // 90: recruitment.reporting.v1.ReportingService.GetVettingDurations:output_type -> recruitment.reporting.v1.GetVettingDurationsResponse
+	23, // 91: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
+	25, // 92: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
+	27, // 93: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
+	32, // 94: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
+	34, // 95: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
+	37, // 96: recruitment.reporting.v1.ReportingService.ListMyCases:output_type -> recruitment.reporting.v1.ListMyCasesResponse
+	40, // 97: recruitment.reporting.v1.ReportingService.GetWorkload:output_type -> recruitment.reporting.v1.GetWorkloadResponse
+	42, // 98: recruitment.reporting.v1.ReportingService.GetEarlyStarts:output_type -> recruitment.reporting.v1.GetEarlyStartsResponse
+	86, // [86:99] is the sub-list for method output_type
+	73, // [73:86] is the sub-list for method input_type
+	73, // [73:73] is the sub-list for extension type_name
+	73, // [73:73] is the sub-list for extension extendee
+	0,  // [0:73] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_reporting_v1_reporting_proto_init() }
@@ -3253,8 +3612,8 @@ func file_recruitment_reporting_v1_reporting_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_reporting_v1_reporting_proto_rawDesc), len(file_recruitment_reporting_v1_reporting_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   37,
+			NumEnums:      6,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,6 +23,7 @@ const (
 	ReportingService_GetTimeToHire_FullMethodName       = "/recruitment.reporting.v1.ReportingService/GetTimeToHire"
 	ReportingService_GetFunnel_FullMethodName           = "/recruitment.reporting.v1.ReportingService/GetFunnel"
 	ReportingService_GetStageDurations_FullMethodName   = "/recruitment.reporting.v1.ReportingService/GetStageDurations"
+	ReportingService_GetVettingDurations_FullMethodName = "/recruitment.reporting.v1.ReportingService/GetVettingDurations"
 	ReportingService_GetRegionSummary_FullMethodName    = "/recruitment.reporting.v1.ReportingService/GetRegionSummary"
 	ReportingService_ListRegionSummaries_FullMethodName = "/recruitment.reporting.v1.ReportingService/ListRegionSummaries"
 	ReportingService_WatchRegion_FullMethodName         = "/recruitment.reporting.v1.ReportingService/WatchRegion"
@@ -51,10 +52,16 @@ type ReportingServiceClient interface {
 	ListStuckCandidates(ctx context.Context, in *ListStuckCandidatesRequest, opts ...grpc.CallOption) (*ListStuckCandidatesResponse, error)
 	// GetTimeToHire returns the hiring time measures of docs/design.md §5.
 	GetTimeToHire(ctx context.Context, in *GetTimeToHireRequest, opts ...grpc.CallOption) (*GetTimeToHireResponse, error)
-	// GetFunnel returns how many applications reached each stage.
+	// GetFunnel returns how many applications reached each stage; without a
+	// region, over every region the caller may see (an admin: national).
 	GetFunnel(ctx context.Context, in *GetFunnelRequest, opts ...grpc.CallOption) (*GetFunnelResponse, error)
-	// GetStageDurations returns how long applications spend in each stage.
+	// GetStageDurations returns how long applications spend in each stage;
+	// without a region, over every region the caller may see.
 	GetStageDurations(ctx context.Context, in *GetStageDurationsRequest, opts ...grpc.CallOption) (*GetStageDurationsResponse, error)
+	// GetVettingDurations returns where vetting waits: how long cases take
+	// from opened to forms received to cleared, and how long blocks last by
+	// block reason; without a region, over every region the caller may see.
+	GetVettingDurations(ctx context.Context, in *GetVettingDurationsRequest, opts ...grpc.CallOption) (*GetVettingDurationsResponse, error)
 	// GetRegionSummary returns one region's headline figures.
 	GetRegionSummary(ctx context.Context, in *GetRegionSummaryRequest, opts ...grpc.CallOption) (*GetRegionSummaryResponse, error)
 	// ListRegionSummaries returns the summary of every region the caller may see.
@@ -125,6 +132,16 @@ func (c *reportingServiceClient) GetStageDurations(ctx context.Context, in *GetS
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetStageDurationsResponse)
 	err := c.cc.Invoke(ctx, ReportingService_GetStageDurations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *reportingServiceClient) GetVettingDurations(ctx context.Context, in *GetVettingDurationsRequest, opts ...grpc.CallOption) (*GetVettingDurationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetVettingDurationsResponse)
+	err := c.cc.Invoke(ctx, ReportingService_GetVettingDurations_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -238,10 +255,16 @@ type ReportingServiceServer interface {
 	ListStuckCandidates(context.Context, *ListStuckCandidatesRequest) (*ListStuckCandidatesResponse, error)
 	// GetTimeToHire returns the hiring time measures of docs/design.md §5.
 	GetTimeToHire(context.Context, *GetTimeToHireRequest) (*GetTimeToHireResponse, error)
-	// GetFunnel returns how many applications reached each stage.
+	// GetFunnel returns how many applications reached each stage; without a
+	// region, over every region the caller may see (an admin: national).
 	GetFunnel(context.Context, *GetFunnelRequest) (*GetFunnelResponse, error)
-	// GetStageDurations returns how long applications spend in each stage.
+	// GetStageDurations returns how long applications spend in each stage;
+	// without a region, over every region the caller may see.
 	GetStageDurations(context.Context, *GetStageDurationsRequest) (*GetStageDurationsResponse, error)
+	// GetVettingDurations returns where vetting waits: how long cases take
+	// from opened to forms received to cleared, and how long blocks last by
+	// block reason; without a region, over every region the caller may see.
+	GetVettingDurations(context.Context, *GetVettingDurationsRequest) (*GetVettingDurationsResponse, error)
 	// GetRegionSummary returns one region's headline figures.
 	GetRegionSummary(context.Context, *GetRegionSummaryRequest) (*GetRegionSummaryResponse, error)
 	// ListRegionSummaries returns the summary of every region the caller may see.
@@ -289,6 +312,9 @@ func (UnimplementedReportingServiceServer) GetFunnel(context.Context, *GetFunnel
 }
 func (UnimplementedReportingServiceServer) GetStageDurations(context.Context, *GetStageDurationsRequest) (*GetStageDurationsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetStageDurations not implemented")
+}
+func (UnimplementedReportingServiceServer) GetVettingDurations(context.Context, *GetVettingDurationsRequest) (*GetVettingDurationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetVettingDurations not implemented")
 }
 func (UnimplementedReportingServiceServer) GetRegionSummary(context.Context, *GetRegionSummaryRequest) (*GetRegionSummaryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRegionSummary not implemented")
@@ -403,6 +429,24 @@ func _ReportingService_GetStageDurations_Handler(srv interface{}, ctx context.Co
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ReportingServiceServer).GetStageDurations(ctx, req.(*GetStageDurationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ReportingService_GetVettingDurations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetVettingDurationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportingServiceServer).GetVettingDurations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportingService_GetVettingDurations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportingServiceServer).GetVettingDurations(ctx, req.(*GetVettingDurationsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -566,6 +610,10 @@ var ReportingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetStageDurations",
 			Handler:    _ReportingService_GetStageDurations_Handler,
+		},
+		{
+			MethodName: "GetVettingDurations",
+			Handler:    _ReportingService_GetVettingDurations_Handler,
 		},
 		{
 			MethodName: "GetRegionSummary",
