@@ -42,6 +42,7 @@ type Store interface {
 	Apps(ctx context.Context, q AppQuery) ([]*projection.App, map[string]*projection.Campaign, error)
 	ProgressStore
 	PastLoader
+	EarlyStarts(ctx context.Context, region string, today time.Time) (EarlyStarts, error)
 }
 
 // Service computes reports.
