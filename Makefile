@@ -40,7 +40,7 @@ GO_TEST_FLAGS ?= -race -count=1 -timeout=15m
 # does, even indirectly.
 DOMAIN_PACKAGES := services/applications/internal/intake services/sifting/internal/sift \
 	services/offers/internal/offer services/vetting/internal/vetting services/reporting/internal/projection \
-	services/notifier/internal/notify
+	services/notifier/internal/notify services/equality/internal/funnel
 INFRASTRUCTURE  := ^(google\.golang\.org/grpc|github\.com/jackc/pgx|github\.com/nats-io)
 
 .PHONY: help
@@ -105,13 +105,14 @@ generate: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/buf ## Regenerat
 # strict-decoded into the Kubernetes API types, both Kustomize overlays
 # built, the manifests' security and availability promises, the NATS users
 # against pkg/natsperm, and the Prometheus rules parsed against the metrics
-# the code registers. The first run compiles the Kubernetes and Kustomize
+# the code registers, and every image's stages run on a sandbox (its
+# binaries built as the Dockerfile builds them). The first run compiles the Kubernetes and Kustomize
 # libraries (a few minutes on 2 cores); later runs take seconds.
 .PHONY: verify
 verify: generate ## Lint the protos, check them against main for breaking changes, check deploy/ offline, and fail if regenerating changes anything.
 	cd proto && buf lint
 	@scripts/proto-breaking
-	cd deploy/validate && go test -count=1 ./...
+	cd deploy/validate && go test -count=1 -timeout=30m ./...
 	@git diff --exit-code -- proto/gen || (echo "proto/gen is stale: run 'make generate' and commit the result" >&2; exit 1)
 	@test -z "$$(git status --porcelain -- proto/gen)" || (echo "proto/gen has untracked generated files: run 'make generate' and commit" >&2; git status --porcelain -- proto/gen >&2; exit 1)
 

@@ -30,11 +30,12 @@ import (
 	applicationsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
 	_ "github.com/probation-recruitment/pipeline/proto/gen/recruitment/audit/v1"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
+	_ "github.com/probation-recruitment/pipeline/proto/gen/recruitment/equality/v1"
 	_ "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
 	_ "github.com/probation-recruitment/pipeline/proto/gen/recruitment/notifier/v1"
 	offersv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/offers/v1"
 	_ "github.com/probation-recruitment/pipeline/proto/gen/recruitment/privacy/v1"
-	_ "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
+	reportingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
 	siftingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/sifting/v1"
 	vettingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/vetting/v1"
 )
@@ -43,10 +44,10 @@ import (
 const securityDoc = "../docs/security.md"
 
 // roles are the access table's role columns, in order.
-var roles = []auth.Role{auth.RoleSPOC, auth.RoleVetting, auth.RoleDashboard, auth.RoleAdmin, auth.RoleNotifier}
+var roles = []auth.Role{auth.RoleSPOC, auth.RoleVetting, auth.RoleDashboard, auth.RoleAdmin, auth.RoleNotifier, auth.RoleEquality}
 
 // accessHeader is the header every table of RPCs in securityDoc has.
-const accessHeader = "| RPC | spoc | vetting | dashboard | admin | notifier | region |"
+const accessHeader = "| RPC | spoc | vetting | dashboard | admin | notifier | equality | region |"
 
 // The region column's first word: how an RPC checks the region.
 const (
@@ -64,6 +65,9 @@ type accessRow struct {
 	region  string
 	// optional: a request region may be left out ("request, optional").
 	optional bool
+	// national: left out, the request asks for every region, which a
+	// regional caller may not see ("request, optional: empty is national").
+	national bool
 }
 
 // nonAdmins reports the roles other than admin that may call the RPC.
@@ -125,7 +129,8 @@ func readAccessTable(t *testing.T) map[string]accessRow {
 			continue
 		}
 		regionCell := cells[len(roles)+1]
-		row := accessRow{line: n, allowed: map[auth.Role]bool{}, region: firstWord(regionCell), optional: strings.Contains(regionCell, "optional")}
+		row := accessRow{line: n, allowed: map[auth.Role]bool{}, region: firstWord(regionCell), optional: strings.Contains(regionCell, "optional"),
+			national: strings.Contains(regionCell, "national")}
 		for i, role := range roles {
 			switch firstWord(cells[1+i]) {
 			case "yes":
@@ -368,7 +373,7 @@ func (s *stack) serviceConn(t *testing.T, m protoreflect.MethodDescriptor) *grpc
 
 // sharedContracts are the contracts that several services serve, each for
 // what it holds, by their package's name.
-var sharedContracts = map[string][]string{"privacy": {"applications", "sifting", "offers", "vetting"}}
+var sharedContracts = map[string][]string{"privacy": {"applications", "sifting", "offers", "vetting", "equality"}}
 
 // serviceConns are the connections to every service that serves m, by
 // service name.
@@ -479,6 +484,10 @@ func TestAccessTable(t *testing.T) {
 					got, regions := callForRegions(st.serviceConn(t, m), m, london[role])
 					required := row.region == regionRequest && !row.optional
 					switch {
+					case row.national && role.Regional():
+						if got.code != codes.PermissionDenied {
+							t.Errorf("%s as %s of london with no region (line %d: national): %v, want PermissionDenied", name, role, row.line, got)
+						}
 					case !required && got.code != codes.OK:
 						t.Errorf("%s as %s with no region (line %d: none needed): %v, want OK", name, role, row.line, got)
 					case required && (got.code != codes.InvalidArgument || !strings.HasPrefix(got.msg, "region")):
@@ -564,6 +573,18 @@ var recordRequests = map[string]func(c *candidate) proto.Message{
 	"recruitment.applications.v1.ApplicationsService/GetCampaign": func(c *candidate) proto.Message {
 		return &applicationsv1.GetCampaignRequest{CampaignId: c.campaignID}
 	},
+	// Changes of a campaign by a SPOC holding its regions (issue 16).
+	"recruitment.applications.v1.ApplicationsService/UpdateCampaign": func(c *candidate) proto.Message {
+		return &applicationsv1.UpdateCampaignRequest{RequestId: event.NewID(), CampaignId: c.campaignID, ExpectedVersion: staleVersion,
+			Title: "Campaign", Posts: 5, OpensOn: &commonv1.Date{Year: 2026, Month: 1, Day: 1}}
+	},
+	"recruitment.applications.v1.ApplicationsService/SetCampaignStatus": func(c *candidate) proto.Message {
+		return &applicationsv1.SetCampaignStatusRequest{RequestId: event.NewID(), CampaignId: c.campaignID, ExpectedVersion: staleVersion,
+			Status: commonv1.CampaignStatus_CAMPAIGN_STATUS_CLOSED}
+	},
+	"recruitment.reporting.v1.ReportingService/GetCampaignProgress": func(c *candidate) proto.Message {
+		return &reportingv1.GetCampaignProgressRequest{CampaignId: c.campaignID}
+	},
 	// The candidate newCandidateIn submitted: a Welsh SPOC gets
 	// AlreadyExists, and nothing is added.
 	"recruitment.applications.v1.ApplicationsService/SubmitApplication": func(c *candidate) proto.Message {
@@ -624,6 +645,10 @@ var recordRequests = map[string]func(c *candidate) proto.Message{
 	"recruitment.offers.v1.OffersService/GetOffer": func(c *candidate) proto.Message {
 		return &offersv1.GetOfferRequest{ApplicationId: c.id}
 	},
+	"recruitment.offers.v1.OffersService/RecordCheck": func(c *candidate) proto.Message {
+		return &offersv1.RecordCheckRequest{RequestId: event.NewID(), ApplicationId: c.id, ExpectedVersion: staleVersion,
+			Check: commonv1.OfferCondition_OFFER_CONDITION_RIGHT_TO_WORK, Status: commonv1.CheckStatus_CHECK_STATUS_MET}
+	},
 	"recruitment.vetting.v1.VettingService/RecordFormsReceived": func(c *candidate) proto.Message {
 		return &vettingv1.RecordFormsReceivedRequest{RequestId: event.NewID(), ApplicationId: c.id, ExpectedVersion: staleVersion}
 	},
@@ -647,6 +672,22 @@ var recordRequests = map[string]func(c *candidate) proto.Message{
 	"recruitment.vetting.v1.VettingService/BatchUnblock": func(c *candidate) proto.Message {
 		return &vettingv1.BatchUnblockRequest{RequestId: event.NewID(),
 			Items: []*vettingv1.UnblockItem{{ApplicationId: c.id, ExpectedVersion: staleVersion}}}
+	},
+	"recruitment.vetting.v1.VettingService/BatchClear": func(c *candidate) proto.Message {
+		return &vettingv1.BatchClearRequest{RequestId: event.NewID(),
+			Items: []*vettingv1.ClearItem{{ApplicationId: c.id, ExpectedVersion: staleVersion}}}
+	},
+	"recruitment.sifting.v1.SiftingService/BatchRecordInterviewOutcomes": func(c *candidate) proto.Message {
+		return &siftingv1.BatchRecordInterviewOutcomesRequest{RequestId: event.NewID(),
+			Outcomes: []*siftingv1.InterviewOutcome{{ApplicationId: c.id, ExpectedVersion: staleVersion, Outcome: commonv1.Outcome_OUTCOME_PASS}}}
+	},
+	"recruitment.offers.v1.OffersService/BatchMakeConditionalOffers": func(c *candidate) proto.Message {
+		return &offersv1.BatchMakeConditionalOffersRequest{RequestId: event.NewID(), Items: []*offersv1.OfferItem{{ApplicationId: c.id,
+			ExpectedVersion: staleVersion, SalaryBandCode: "band_4", Conditions: []commonv1.OfferCondition{commonv1.OfferCondition_OFFER_CONDITION_VETTING}}}}
+	},
+	"recruitment.applications.v1.ApplicationsService/BatchWithdrawApplications": func(c *candidate) proto.Message {
+		return &applicationsv1.BatchWithdrawApplicationsRequest{RequestId: event.NewID(),
+			Items: []*applicationsv1.WithdrawItem{{ApplicationId: c.id, ExpectedVersion: staleVersion, ReasonCode: "candidate_request"}}}
 	},
 	"recruitment.vetting.v1.VettingService/AssignCase": func(c *candidate) proto.Message {
 		return &vettingv1.AssignCaseRequest{RequestId: event.NewID(), ApplicationId: c.id, ExpectedVersion: staleVersion, Assignee: "vetting-london-2"}

@@ -38,6 +38,7 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/region"
 	"github.com/probation-recruitment/pipeline/pkg/testenv"
+	applicationsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
 	reportingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
@@ -725,6 +726,23 @@ func TestDashboardFollowsThePipelineLive(t *testing.T) {
 	if !slices.Equal(gotWorkload, wantWorkload) || !slices.Contains(gotWorkload, "vetting-london vetting 1 0 1") {
 		t.Errorf("workload on the page %q, API %q (want vetting-london's one case, in breach)", gotWorkload, wantWorkload)
 	}
+	// Where vetting waits, as the API has it: its three steps, then a row
+	// per block reason.
+	vd, err := reports.GetVettingDurations(ctx, &reportingv1.GetVettingDurationsRequest{Region: "london"}, reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantVetting []string
+	for _, s := range vd.GetSteps() {
+		wantVetting = append(wantVetting, fmt.Sprint(s.GetDays().GetCount()))
+	}
+	for _, b := range vd.GetBlocked() {
+		wantVetting = append(wantVetting, fmt.Sprint(b.GetDays().GetCount()))
+	}
+	gotVetting := evaluate[[]string](t, page, `Array.from(document.querySelectorAll('#vetting-durations-table tbody tr')).map(tr => tr.cells[1].textContent.trim())`)
+	if !slices.Equal(gotVetting, wantVetting) || len(gotVetting) != 9 {
+		t.Errorf("vetting durations on the page %q, API %q (want 3 steps and 6 block reasons)", gotVetting, wantVetting)
+	}
 	accessible(t, page, "London's page")
 
 	// Filtering by stage, with the page's own form.
@@ -835,6 +853,50 @@ func TestDashboardFollowsThePipelineLive(t *testing.T) {
 	}
 	screenshot(t, page, "dashboard-region.png")
 
+	// The campaign pages (issue 16): a campaign in London and Wales with
+	// one London application. London's reader sees London's campaigns, and
+	// on the campaign's page London's row alone, with no national total.
+	apps := applicationsv1.NewApplicationsServiceClient(st.conns["applications"])
+	camp, err := apps.CreateCampaign(ctx, &applicationsv1.CreateCampaignRequest{
+		RequestId: "dash-national-" + event.NewID(), Role: commonv1.JobRole_JOB_ROLE_ADMINISTRATOR, Title: "National admin campaign",
+		OpensOn: &commonv1.Date{Year: 2026, Month: 1, Day: 1},
+		Regions: []*commonv1.CampaignRegion{{Region: "london", Posts: 3}, {Region: "wales", Posts: 2}},
+	}, token(t, "admin-1", auth.RoleAdmin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	campID := camp.GetCampaign().GetId()
+	if _, err := apps.SubmitApplication(ctx, &applicationsv1.SubmitApplicationRequest{
+		RequestId: "dash-national-app-" + event.NewID(), CampaignId: campID, ApplicationRegion: "london",
+		Candidate: &applicationsv1.Candidate{Name: "Ada Lovelace", Email: "ada.national@example.org"},
+	}, token(t, "spoc-london-1", auth.RoleSPOC, "london")); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "reporting counts the national campaign's application", func() (bool, string) {
+		p, err := reports.GetCampaignProgress(ctx, &reportingv1.GetCampaignProgressRequest{CampaignId: campID}, reader)
+		return err == nil && p.GetTotal().GetApplications() == 1, fmt.Sprint(p, err)
+	})
+	if err := chromedp.Do(page, chromedp.Navigate(d.url+"/regions/london"), chromedp.Click(chromedp.CSS(`#campaigns-link`))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, page, "London's campaigns", `location.pathname === '/regions/london/campaigns' && document.readyState === 'complete'`, 10*time.Second)
+	campaignCells := evaluate[map[string]string](t, page, `Object.fromEntries(Array.from(document.querySelectorAll('tr[data-campaign="`+campID+`"] td[data-field]')).map(td => [td.dataset.field, td.textContent.trim()]))`)
+	if campaignCells["filled"] != "0" || campaignCells["remaining"] != "3" {
+		t.Errorf("London's campaigns page shows %v for the national campaign, want 0 filled, 3 remaining (London's posts)", campaignCells)
+	}
+	screenshot(t, page, "dashboard-campaigns.png")
+	accessible(t, page, "London's campaigns")
+	if err := chromedp.Do(page, chromedp.Click(chromedp.CSS(`tr[data-campaign="`+campID+`"] a`))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, page, "the campaign's page", `location.pathname === '/campaigns/`+campID+`' && document.readyState === 'complete'`, 10*time.Second)
+	regionRows := evaluate[[]string](t, page, `Array.from(document.querySelectorAll('#campaign-progress tr[data-region-row]')).map(tr => tr.dataset.regionRow)`)
+	if !slices.Equal(regionRows, []string{"London"}) || !evaluate[bool](t, page, `document.querySelector('#no-total') !== null`) {
+		t.Errorf("the London reader's campaign page shows rows %v; want London's alone and no total", regionRows)
+	}
+	screenshot(t, page, "dashboard-campaign.png")
+	accessible(t, page, "the campaign's page")
+
 	// Errors are plain pages with fitting statuses.
 	hc := d.signIn(t, idp, "dashboard-london")
 	if code, body := d.get(t, hc, "/regions/atlantis"); code != http.StatusNotFound || !strings.Contains(body, "Page not found") {
@@ -896,6 +958,26 @@ func TestDashboardFollowsThePipelineLive(t *testing.T) {
 	}
 	screenshot(t, page, "dashboard-my-cases.png")
 	accessible(t, page, "My cases")
+
+	// The region's outstanding pre-employment checks, as the API lists them.
+	if err := chromedp.Do(page, chromedp.Navigate(d.url+"/regions/london/checks")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, page, "the outstanding checks page", `location.href === '`+d.url+`/regions/london/checks' && document.readyState === 'complete'`, 10*time.Second)
+	outstanding, err := reports.ListOutstandingChecks(ctx, &reportingv1.ListOutstandingChecksRequest{Region: "london", PageSize: 50},
+		token(t, "vetting-london", auth.RoleVetting, "london"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantChecks []string
+	for _, a := range outstanding.GetApplications() {
+		wantChecks = append(wantChecks, a.GetApplicationId())
+	}
+	gotChecks := evaluate[[]string](t, page, `Array.from(document.querySelectorAll('#outstanding-checks tbody tr')).map(tr => tr.dataset.application)`)
+	if !slices.Equal(gotChecks, wantChecks) {
+		t.Errorf("outstanding checks on the page %v, API %v", gotChecks, wantChecks)
+	}
+	accessible(t, page, "Outstanding checks")
 
 	// A SIGTERM ends the dashboard though the browser may still hold an
 	// event stream open, and without waiting out its shutdown timeout for

@@ -5,10 +5,14 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
@@ -31,6 +35,7 @@ type candidate struct {
 	offers              offersv1.OffersServiceClient
 	vetting             vettingv1.VettingServiceClient
 	id, campaignID      string
+	seq                 int64
 	n                   int
 }
 
@@ -46,7 +51,7 @@ func newCandidate(t *testing.T, st *stack, role commonv1.JobRole) *candidate {
 func newCandidateIn(t *testing.T, st *stack, role commonv1.JobRole, region string) *candidate {
 	t.Helper()
 	c := &candidate{
-		t: t, st: st,
+		t: t, st: st, seq: candidates.Add(1),
 		admin:   token(t, "admin-1", auth.RoleAdmin),
 		spoc:    token(t, "spoc-"+region+"-1", auth.RoleSPOC, region),
 		vetter:  token(t, "vetting-"+region+"-1", auth.RoleVetting, region),
@@ -73,8 +78,12 @@ func newCandidateIn(t *testing.T, st *stack, role commonv1.JobRole, region strin
 
 func (c *candidate) req() string {
 	c.n++
-	return fmt.Sprintf("%s-%d", c.t.Name(), c.n)
+	return fmt.Sprintf("%s-%d-%d", c.t.Name(), c.seq, c.n)
 }
+
+// candidates numbers the candidates of the run, so that several in one
+// test (say a batch over them) never share a request id.
+var candidates atomic.Int64
 
 func (c *candidate) must(err error) {
 	c.t.Helper()
@@ -102,11 +111,15 @@ func (c *candidate) passInterview() {
 		RequestId: c.req(), ApplicationId: c.id, ExpectedVersion: sc.GetVersion(), Outcome: commonv1.Outcome_OUTCOME_PASS,
 	}, c.spoc)
 	c.must(err)
+	// Soon: an outcome is refused before the interview's time, so the
+	// outcome waits for it.
+	slot := time.Now().Add(time.Second)
 	s, err := c.sift.ScheduleInterview(ctx, &siftingv1.ScheduleInterviewRequest{
 		RequestId: c.req(), ApplicationId: c.id, ExpectedVersion: r.GetCase().GetVersion(),
-		ScheduledFor: timestamppb.New(time.Now().Add(48 * time.Hour)),
+		ScheduledFor: timestamppb.New(slot),
 	}, c.spoc)
 	c.must(err)
+	time.Sleep(time.Until(slot))
 	_, err = c.sift.RecordInterviewOutcome(ctx, &siftingv1.RecordInterviewOutcomeRequest{
 		RequestId: c.req(), ApplicationId: c.id, ExpectedVersion: s.GetCase().GetVersion(), Outcome: commonv1.Outcome_OUTCOME_PASS,
 	}, c.spoc)
@@ -202,8 +215,20 @@ func TestCandidateFromSubmissionToStart(t *testing.T) {
 	if set.GetOffer().GetSubjectToVetting() {
 		t.Error("start after vetting cleared is marked subject to vetting")
 	}
+	// Right to work must be met before a start (it may not be waived).
 	_, err = c.offers.ConfirmStart(ctx, &offersv1.ConfirmStartRequest{
 		RequestId: c.req(), ApplicationId: c.id, ExpectedVersion: set.GetOffer().GetVersion(),
+	}, c.spoc)
+	if st, _ := status.FromError(err); st.Code() != codes.FailedPrecondition || !strings.Contains(st.Message(), "right_to_work") {
+		t.Fatalf("start without right to work: %v, want FailedPrecondition naming right_to_work", err)
+	}
+	rtw, err := c.offers.RecordCheck(ctx, &offersv1.RecordCheckRequest{
+		RequestId: c.req(), ApplicationId: c.id, ExpectedVersion: set.GetOffer().GetVersion(),
+		Check: commonv1.OfferCondition_OFFER_CONDITION_RIGHT_TO_WORK, Status: commonv1.CheckStatus_CHECK_STATUS_MET,
+	}, c.spoc)
+	c.must(err)
+	_, err = c.offers.ConfirmStart(ctx, &offersv1.ConfirmStartRequest{
+		RequestId: c.req(), ApplicationId: c.id, ExpectedVersion: rtw.GetOffer().GetVersion(),
 	}, c.spoc)
 	c.must(err)
 	c.waitStage(commonv1.Stage_STAGE_HIRED)
@@ -211,7 +236,7 @@ func TestCandidateFromSubmissionToStart(t *testing.T) {
 	want := []string{
 		"application.submitted", "sift.passed", "interview.scheduled", "interview.passed",
 		"offer.made", "offer.accepted", "vetting.opened", "vetting.forms_received", "vetting.cleared",
-		"offer.start_date_set", "candidate.started",
+		"offer.start_date_set", "offer.check_recorded", "candidate.started",
 	}
 	if got := st.eventsFor(t, c.id); !slices.Equal(got, want) {
 		t.Errorf("events on the stream:\n got %v\nwant %v", got, want)

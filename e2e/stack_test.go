@@ -50,7 +50,7 @@ func testPublicKey(t *testing.T) string {
 }
 
 // services are started in this order; every test gets all of them.
-var services = []string{"applications", "sifting", "offers", "vetting", "reporting", "notifier"}
+var services = []string{"applications", "sifting", "offers", "vetting", "reporting", "notifier", "equality"}
 
 // binDir holds the binaries the tests build, once per run (TestMain
 // removes it).
@@ -226,8 +226,15 @@ func startStackWith(t *testing.T, cfg stackConfig) *stack {
 	}
 	for _, name := range services {
 		serviceEnv := append(transportEnv, cfg.env...)
-		if name == "notifier" {
+		switch name {
+		case "notifier":
 			serviceEnv = append(serviceEnv, st.notifierEnv(t)...)
+		case "applications":
+			// Monitoring answers go to the equality service's schema,
+			// which its role may INSERT into and nothing else.
+			serviceEnv = append(serviceEnv, "EQUALITY_SCHEMA="+prefix+"_equality")
+		case "equality":
+			serviceEnv = append(serviceEnv, "EQUALITY_DEPOSITOR_ROLE="+prefix+"_applications")
 		}
 		st.startService(t, name, name, serviceEnv, creds)
 		addrs := []resolver.Address{{Addr: st.addrs[name]}}

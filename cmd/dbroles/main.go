@@ -6,8 +6,8 @@
 //
 //	ADMIN_DATABASE_URL=postgres://admin@db/recruitment dbroles [flags] [SERVICE[=SCHEMA]]...
 //
-// With no SERVICE it provisions all six (applications, sifting, offers,
-// vetting, reporting, notifier), each in the schema named after it. Each role is
+// With no SERVICE it provisions all seven (applications, sifting, offers,
+// vetting, reporting, notifier, equality), each in the schema named after it. Each role is
 // named -role-prefix followed by the service (recruitment_applications…).
 package main
 
@@ -28,7 +28,7 @@ import (
 )
 
 // services are the services with a schema, in the order they start.
-var services = []string{"applications", "sifting", "offers", "vetting", "reporting", "notifier"}
+var services = []string{"applications", "sifting", "offers", "vetting", "reporting", "notifier", "equality"}
 
 // createsSchemas are the services whose role may create schemas of its
 // own: reporting's rebuild replays into a new schema and swaps it in.

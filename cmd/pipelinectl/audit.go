@@ -15,7 +15,7 @@ func init() { register(newAuditCmd) }
 
 // auditedServices are the services holding personal data, each serving
 // the audit trail of its own (recruitment.audit.v1.AuditService).
-var auditedServices = []string{"applications", "sifting", "offers", "vetting"}
+var auditedServices = []string{"applications", "sifting", "offers", "vetting", "equality"}
 
 // auditPageSize is the page size pipelinectl asks each service for.
 const auditPageSize = 500

@@ -15,8 +15,9 @@ import (
 func init() { register(newExportCmd) }
 
 // privacyServices hold records about applications and serve
-// recruitment.privacy.v1 (reporting holds none: only pseudonymous counts).
-var privacyServices = []string{"applications", "sifting", "offers", "vetting"}
+// recruitment.privacy.v1 (reporting holds none: only pseudonymous counts;
+// equality holds the monitoring answers).
+var privacyServices = []string{"applications", "sifting", "offers", "vetting", "equality"}
 
 type privacyClient struct {
 	service string

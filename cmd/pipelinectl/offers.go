@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/probation-recruitment/pipeline/pkg/reason"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	offersv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/offers/v1"
 )
@@ -19,8 +20,8 @@ func newOffersCmd(a *app) *cobra.Command {
 passes interview. A SPOC of the region (or an admin) makes the offer, records
 the candidate's answer, sets the start date and confirms the start. A start
 before vetting has cleared needs --approved-by and has a vetting due date.`,
-		newOfferMakeCmd(a), newOfferAcceptCmd(a), newOfferDeclineCmd(a), newOfferWithdrawCmd(a),
-		newOfferStartDateCmd(a), newOfferConfirmStartCmd(a), newOfferListCmd(a), newOfferGetCmd(a))
+		newOfferMakeCmd(a), newOfferBatchMakeCmd(a), newOfferAcceptCmd(a), newOfferDeclineCmd(a), newOfferWithdrawCmd(a),
+		newOfferStartDateCmd(a), newOfferConfirmStartCmd(a), newOfferListCmd(a), newOfferGetCmd(a), newOfferCheckCmd(a))
 }
 
 func newOfferMakeCmd(a *app) *cobra.Command {
@@ -73,15 +74,15 @@ func newOfferConfirmStartCmd(a *app) *cobra.Command {
 }
 
 func newOfferDeclineCmd(a *app) *cobra.Command {
-	var reason string
+	var why string
 	cmd := offerChange(a, "decline", "Record that the candidate declined the offer (SPOC)",
-		`  pipelinectl offers decline 0192f3a4-5b6c-7d8e-9f00-112233445566 --reason accepted_other_job`,
+		`  pipelinectl offers decline 0192f3a4-5b6c-7d8e-9f00-112233445566 --reason accepted_other_offer`,
 		func(ctx context.Context, id string, ch *change) (*offersv1.DeclineOfferResponse, error) {
 			return a.offers.DeclineOffer(ctx, &offersv1.DeclineOfferRequest{
-				RequestId: ch.requestID, ApplicationId: id, ExpectedVersion: ch.version, ReasonCode: reason,
+				RequestId: ch.requestID, ApplicationId: id, ExpectedVersion: ch.version, ReasonCode: why,
 			})
 		})
-	cmd.Flags().StringVar(&reason, "reason", "", "lower-case reason code, e.g. accepted_other_job")
+	cmd.Flags().StringVar(&why, "reason", "", "why the candidate declined: "+reason.Decline.Accepted())
 	required(cmd, "reason")
 	return cmd
 }
@@ -199,4 +200,6 @@ func offerView(list ...*offersv1.Offer) view {
 	return v
 }
 
-func offerRecord(o *offersv1.Offer) view { return withHistory(offerView(o), o.GetHistory()) }
+func offerRecord(o *offersv1.Offer) view {
+	return withChecks(withHistory(offerView(o), o.GetHistory()), o.GetChecks())
+}

@@ -33,8 +33,8 @@ candidate is a warning, and then a breach, in the stuck list.`,
 they trail a change by moments. Dashboards, SPOCs, vetting contact points and
 admins read the reports of their regions; --as-of (where offered) makes a
 report reproducible.`,
-		newStuckCmd(a), newTimeToHireCmd(a), newFunnelCmd(a), newDurationsCmd(a),
-		newSummaryCmd(a), newSummariesCmd(a), newWatchCmd(a), newWorkloadCmd(a), thresholds)
+		newStuckCmd(a), newTimeToHireCmd(a), newFunnelCmd(a), newDurationsCmd(a), newVettingDurationsCmd(a), newBreakdownCmd(a),
+		newSummaryCmd(a), newSummariesCmd(a), newWatchCmd(a), newWorkloadCmd(a), thresholds, newChecksReportCmd(a))
 }
 
 func newStuckCmd(a *app) *cobra.Command {
@@ -159,6 +159,7 @@ func newTimeToHireCmd(a *app) *cobra.Command {
 		role     = newEnum(commonv1.JobRole(0))
 		from, to timeValue
 		byWeek   bool
+		source   string
 	)
 	cmd := &cobra.Command{
 		Use:   "time-to-hire",
@@ -180,6 +181,7 @@ start before the campaign closed counts as 0 days. --from and
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			resp, err := a.reporting.GetTimeToHire(cmd.Context(), &reportingv1.GetTimeToHireRequest{
 				Region: string(reg), CampaignId: campaign, Role: commonv1.JobRole(role.number()), From: from.t, To: to.t,
+				Source: source,
 			})
 			if err != nil {
 				return err
@@ -198,6 +200,7 @@ start before the campaign closed counts as 0 days. --from and
 	f.Var(&from, "from", "only measures ending at or after this time")
 	f.Var(&to, "to", "only measures ending before this time")
 	f.BoolVar(&byWeek, "weekly", false, "show each measure per ISO week (calendar days) instead of the totals")
+	f.StringVar(&source, "source", "", sourceHelp)
 	return cmd
 }
 
@@ -234,14 +237,17 @@ func newFunnelCmd(a *app) *cobra.Command {
 	var (
 		reg      regionValue
 		campaign string
+		source   string
 	)
 	cmd := &cobra.Command{
-		Use:     "funnel",
-		Short:   "How many applications reached each stage, and the conversion between stages",
-		Example: `  pipelinectl reports funnel --region london --campaign 0192f3a4-5b6c-7d8e-9f00-112233445566`,
-		Args:    cobra.NoArgs,
+		Use:   "funnel",
+		Short: "How many applications reached each stage, and the conversion between stages",
+		Example: `  pipelinectl reports funnel --region london --campaign 0192f3a4-5b6c-7d8e-9f00-112233445566
+  pipelinectl reports funnel    # every region of the token (an admin's: national)
+  pipelinectl reports funnel --region london --source job_centre`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			resp, err := a.reporting.GetFunnel(cmd.Context(), &reportingv1.GetFunnelRequest{Region: string(reg), CampaignId: campaign})
+			resp, err := a.reporting.GetFunnel(cmd.Context(), &reportingv1.GetFunnelRequest{Region: string(reg), CampaignId: campaign, Source: source})
 			if err != nil {
 				return err
 			}
@@ -256,25 +262,28 @@ func newFunnelCmd(a *app) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.Var(&reg, "region", regionHelp("the region"))
+	f.Var(&reg, "region", regionHelp("only this region (default: every region of the token)"))
 	f.StringVar(&campaign, "campaign", "", "only this campaign")
-	required(cmd, "region")
+	f.StringVar(&source, "source", "", sourceHelp)
 	return cmd
 }
 
 func newDurationsCmd(a *app) *cobra.Command {
 	var (
 		reg      regionValue
+		campaign string
+		role     = newEnum(commonv1.JobRole(0))
 		from, to timeValue
 	)
 	cmd := &cobra.Command{
-		Use:     "durations",
-		Short:   "Days spent in each stage (median, p90) and how many are in it now",
-		Example: `  pipelinectl reports durations --region london --from 2026-10-01T00:00:00Z`,
-		Args:    cobra.NoArgs,
+		Use:   "durations",
+		Short: "Days spent in each stage (median, p90) and how many are in it now",
+		Example: `  pipelinectl reports durations --region london --from 2026-10-01T00:00:00Z
+  pipelinectl reports durations --role administrator    # every region of the token`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			resp, err := a.reporting.GetStageDurations(cmd.Context(), &reportingv1.GetStageDurationsRequest{
-				Region: string(reg), From: from.t, To: to.t,
+				Region: string(reg), From: from.t, To: to.t, CampaignId: campaign, Role: commonv1.JobRole(role.number()),
 			})
 			if err != nil {
 				return err
@@ -287,10 +296,53 @@ func newDurationsCmd(a *app) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.Var(&reg, "region", regionHelp("the region"))
+	f.Var(&reg, "region", regionHelp("only this region (default: every region of the token)"))
+	f.StringVar(&campaign, "campaign", "", "only this campaign")
+	f.Var(role, "role", "only this job role; "+oneOf(commonv1.JobRole(0)))
 	f.Var(&from, "from", "only applications that left a stage at or after this time")
 	f.Var(&to, "to", "only applications that left a stage before this time")
-	required(cmd, "region")
+	return cmd
+}
+
+func newVettingDurationsCmd(a *app) *cobra.Command {
+	var (
+		reg      regionValue
+		campaign string
+		role     = newEnum(commonv1.JobRole(0))
+		from, to timeValue
+	)
+	cmd := &cobra.Command{
+		Use:   "vetting-durations",
+		Short: "Where vetting waits: days from opened to forms received to cleared, and days blocked by reason",
+		Long: `Days (count, mean, median, p90) over the vetting cases that finished each
+step in the window: opened → forms received, forms received → cleared,
+opened → cleared; and over the blocks that ended in the window, by block
+reason. Without --region, every region of the token (an admin's: national).`,
+		Example: `  pipelinectl reports vetting-durations --region london --from 2026-10-01T00:00:00Z`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			resp, err := a.reporting.GetVettingDurations(cmd.Context(), &reportingv1.GetVettingDurationsRequest{
+				Region: string(reg), From: from.t, To: to.t, CampaignId: campaign, Role: commonv1.JobRole(role.number()),
+			})
+			if err != nil {
+				return err
+			}
+			v := view{columns: []string{"span", "count", "mean", "median", "p90"}}
+			for _, s := range resp.GetSteps() {
+				v.rows = append(v.rows, append([]string{friendly(s.GetStep())}, statCells(s.GetDays())...))
+			}
+			for _, b := range resp.GetBlocked() {
+				v.rows = append(v.rows, append([]string{"blocked: " + friendly(b.GetReason())}, statCells(b.GetDays())...))
+			}
+			return a.emit(resp, v)
+		},
+	}
+	f := cmd.Flags()
+	f.Var(&reg, "region", regionHelp("only this region (default: every region of the token)"))
+	f.StringVar(&campaign, "campaign", "", "only this campaign")
+	f.Var(role, "role", "only this job role; "+oneOf(commonv1.JobRole(0)))
+	f.Var(&from, "from", "only steps and blocks that ended at or after this time")
+	f.Var(&to, "to", "only steps and blocks that ended before this time")
 	return cmd
 }
 

@@ -13,6 +13,7 @@ import (
 
 	applicationsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
 	auditv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/audit/v1"
+	equalityv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/equality/v1"
 	notifierv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/notifier/v1"
 	offersv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/offers/v1"
 	privacyv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/privacy/v1"
@@ -21,7 +22,7 @@ import (
 	vettingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/vetting/v1"
 )
 
-// services are the six gRPC services with the addresses `make run` gives them.
+// services are the seven gRPC services with the addresses `make run` gives them.
 var services = []struct{ name, addr string }{
 	{"applications", "127.0.0.1:50051"},
 	{"sifting", "127.0.0.1:50052"},
@@ -29,6 +30,7 @@ var services = []struct{ name, addr string }{
 	{"vetting", "127.0.0.1:50054"},
 	{"reporting", "127.0.0.1:50055"},
 	{"notifier", "127.0.0.1:50056"},
+	{"equality", "127.0.0.1:50057"},
 }
 
 // commands build the top-level commands. Each area's file registers its own
@@ -60,6 +62,7 @@ type app struct {
 	vetting      vettingv1.VettingServiceClient
 	reporting    reportingv1.ReportingServiceClient
 	notifier     notifierv1.NotifierServiceClient
+	equality     equalityv1.EqualityServiceClient
 	// audits are the audit trails, by the name of the service serving one.
 	audits map[string]auditv1.AuditServiceClient
 	// privacy are the services that hold records about applications, for
@@ -94,7 +97,7 @@ func envFor(flag string) string {
 	return "PIPELINE_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
-var envFlags = []string{"applications-addr", "sifting-addr", "offers-addr", "vetting-addr", "reporting-addr", "notifier-addr", "token",
+var envFlags = []string{"applications-addr", "sifting-addr", "offers-addr", "vetting-addr", "reporting-addr", "notifier-addr", "equality-addr", "token",
 	"ca-file", "cert-file", "key-file", "insecure"}
 
 const rootLong = `pipelinectl is the command-line client of the recruitment pipeline tracker:
@@ -130,7 +133,7 @@ Conventions:
 Environment (flags win):
   PIPELINE_APPLICATIONS_ADDR  PIPELINE_SIFTING_ADDR  PIPELINE_OFFERS_ADDR
   PIPELINE_VETTING_ADDR  PIPELINE_REPORTING_ADDR
-  PIPELINE_NOTIFIER_ADDR                              service addresses
+  PIPELINE_NOTIFIER_ADDR  PIPELINE_EQUALITY_ADDR      service addresses
   PIPELINE_TOKEN                                      bearer token (instead of the sign-in)
   PIPELINE_CA_FILE                                    CA the services' certificates chain to (default: system roots)
   PIPELINE_CERT_FILE  PIPELINE_KEY_FILE               client certificate and key, for services requiring them
@@ -235,6 +238,7 @@ func (a *app) setUp(cmd *cobra.Command) error {
 	a.vetting = vettingv1.NewVettingServiceClient(conns["vetting"])
 	a.reporting = reportingv1.NewReportingServiceClient(conns["reporting"])
 	a.notifier = notifierv1.NewNotifierServiceClient(conns["notifier"])
+	a.equality = equalityv1.NewEqualityServiceClient(conns["equality"])
 	a.audits = map[string]auditv1.AuditServiceClient{}
 	for _, name := range auditedServices {
 		a.audits[name] = auditv1.NewAuditServiceClient(conns[name])

@@ -33,7 +33,7 @@ they are `+"`pipelinectl assign|unassign|batch-assign|my --stage vetting`"+`.`,
 		newAssignCmd(a, "vetting"), newUnassignCmd(a, "vetting"), newMyCmd(a, "vetting"), newBatchAssignCmd(a, "vetting"),
 		newVettingFormsCmd(a), newVettingBlockCmd(a), newVettingUnblockCmd(a), newVettingClearCmd(a),
 		newVettingFailCmd(a), newVettingBlockedCmd(a), newVettingListCmd(a), newVettingGetCmd(a),
-		newVettingBatchUnblockCmd(a))
+		newVettingBatchUnblockCmd(a), newVettingBatchClearCmd(a))
 }
 
 // vettingChange builds a vetting command that takes the application id and

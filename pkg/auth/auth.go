@@ -34,6 +34,10 @@ const (
 	// by the candidate's name, and it is not regional (a token of this role
 	// names no regions; docs/security.md).
 	RoleNotifier Role = "notifier"
+	// RoleEquality reads the equality monitoring reports (issue 17) of the
+	// regions its token lists — all twelve for a national report — and
+	// nothing else: no candidate, no other report.
+	RoleEquality Role = "equality"
 )
 
 // Valid reports whether r is one of the roles; a token with any other
@@ -41,7 +45,7 @@ const (
 // issuer shows up at once.
 func (r Role) Valid() bool {
 	switch r {
-	case RoleSPOC, RoleVetting, RoleDashboard, RoleAdmin, RoleNotifier:
+	case RoleSPOC, RoleVetting, RoleDashboard, RoleAdmin, RoleNotifier, RoleEquality:
 		return true
 	}
 	return false

@@ -138,6 +138,12 @@ func DemoUsers() []User {
 		{ID: "vetting-london", Name: "Amira Haddad", Role: RoleVetting, Regions: []string{"london"}},
 		{ID: "dashboard-london", Name: "Priya Shah", Role: RoleDashboard, Regions: []string{"london"}},
 		{ID: "admin", Name: "Alex Morgan", Role: RoleAdmin, Regions: []string{}},
+		// Equality analysts: one for London's equality page, one national
+		// (every region, which a national equality report needs).
+		{ID: "equality-london", Name: "Jordan Ellis", Role: RoleEquality, Regions: []string{"london"}},
+		{ID: "equality-national", Name: "Morgan Blake", Role: RoleEquality, Regions: []string{"north-east", "north-west",
+			"yorkshire-humber", "greater-manchester", "east-midlands", "west-midlands", "east-of-england", "london",
+			"kent-surrey-sussex", "south-central", "south-west", "wales"}},
 	}
 }
 

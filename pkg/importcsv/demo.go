@@ -11,6 +11,7 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/region"
 	applicationsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
+	equalityv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/equality/v1"
 )
 
 // demoCampaign is a kind of campaign every region runs in the demo.
@@ -23,15 +24,18 @@ type demoCampaign struct {
 	// closedDaysAgo is when it closed, opensDays how long it was open.
 	closedDaysAgo, opensDays int
 	siftPass                 float64
+	// national: one campaign over every region, posts in each (the
+	// 300-post admin campaign), rather than one campaign per region.
+	national bool
 }
 
-// The demo's campaigns: a national admin campaign of 300 posts (25 per
-// region) drawing about 900 applications of which about half pass the
+// The demo's campaigns: a national admin campaign of 300 posts (one
+// campaign, 25 posts in each region) drawing about 900 applications of which about half pass the
 // sift, probation officer and PSO campaigns further along, and recent
 // campaigns still in their sift.
 var demoCampaigns = []demoCampaign{
 	{ref: "ADMIN-NATIONAL", title: "Administrative officers (national campaign)", role: commonv1.JobRole_JOB_ROLE_ADMINISTRATOR,
-		posts: 25, apps: 75, closedDaysAgo: 120, opensDays: 28, siftPass: 0.5},
+		posts: 25, apps: 75, closedDaysAgo: 120, opensDays: 28, siftPass: 0.5, national: true},
 	{ref: "PO", title: "Probation officers", role: commonv1.JobRole_JOB_ROLE_PROBATION_OFFICER,
 		posts: 12, apps: 60, closedDaysAgo: 180, opensDays: 35, siftPass: 0.45},
 	{ref: "PSO", title: "Probation services officers", role: commonv1.JobRole_JOB_ROLE_PROBATION_SERVICES_OFFICER,
@@ -40,6 +44,15 @@ var demoCampaigns = []demoCampaign{
 		posts: 6, apps: 25, closedDaysAgo: 30, opensDays: 21, siftPass: 0.55},
 	{ref: "VLO", title: "Victim liaison officers", role: commonv1.JobRole_JOB_ROLE_VICTIM_LIAISON_OFFICER,
 		posts: 3, apps: 20, closedDaysAgo: 12, opensDays: 21, siftPass: 0.5},
+}
+
+// email is a demo candidate's address: unique in the campaign, which for
+// the national one spans the regions.
+func email(i int, dc demoCampaign, reg string) string {
+	if dc.national {
+		return fmt.Sprintf("candidate%04d.%s.%s@example.org", i, dc.ref, reg)
+	}
+	return fmt.Sprintf("candidate%04d.%s@example.org", i, dc.ref)
 }
 
 var (
@@ -58,8 +71,15 @@ var (
 // now: several campaigns per region at different points, candidates stuck
 // in the sift, waiting for offers and blocked in vetting, and conditional
 // starts before vetting cleared. The same seed and day give the same rows.
+// demoSources are the application sources the demo spreads its
+// applications over (pkg/reason Source).
+var demoSources = []string{"jobs_site", "jobs_site", "social_media", "job_centre", "referral", "university", "agency", "internal", "jobs_site"}
+
 func Demo(now time.Time, seed uint64) []*applicationsv1.ImportRow {
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	// The monitoring answers draw from their own source, so they leave the
+	// pipeline's history as it would be without them.
+	answers := rand.New(rand.NewPCG(seed, 0xe9a1))
 	today := time.Date(now.In(London).Year(), now.In(London).Month(), now.In(London).Day(), 0, 0, 0, 0, London)
 	var rows []*applicationsv1.ImportRow
 	for _, reg := range region.All {
@@ -67,16 +87,28 @@ func Demo(now time.Time, seed uint64) []*applicationsv1.ImportRow {
 			closes := today.AddDate(0, 0, -dc.closedDaysAgo)
 			opens := closes.AddDate(0, 0, -dc.opensDays)
 			n := dc.apps + rng.IntN(dc.apps*2/5+1) - dc.apps/5
+			if reg == DisparityRegion {
+				// London draws three times the applications of a region, so
+				// its equality report has groups above the threshold.
+				n *= 3
+			}
 			campaignRef := fmt.Sprintf("DEMO-%s-%s", reg, dc.ref)
+			title, posts, regions, campaignReference := dc.title+" — "+reg, dc.posts, []*commonv1.CampaignRegion(nil), campaignRef
+			if dc.national {
+				title, posts, campaignReference = dc.title, 0, "DEMO-"+dc.ref
+				for _, r := range region.All {
+					regions = append(regions, &commonv1.CampaignRegion{Region: r, Posts: dc.posts})
+				}
+			}
 			for i := range n {
 				g := demoCandidate{rng: rng, now: now}
 				r := &applicationsv1.ImportRow{
-					Reference: fmt.Sprintf("%s-%04d", campaignRef, i+1), CampaignReference: campaignRef,
-					Region: reg, Role: dc.role, CampaignTitle: dc.title + " — " + reg, Posts: dc.posts,
+					Reference: fmt.Sprintf("%s-%04d", campaignRef, i+1), CampaignReference: campaignReference,
+					Region: reg, Role: dc.role, CampaignTitle: title, Posts: posts, CampaignRegions: regions,
 					OpensOn: civil(opens), ClosesOn: civil(closes),
 					Candidate: &applicationsv1.Candidate{
 						Name:  firstNames[rng.IntN(len(firstNames))] + " " + lastNames[rng.IntN(len(lastNames))],
-						Email: fmt.Sprintf("candidate%04d.%s@example.org", i+1, dc.ref),
+						Email: email(i+1, dc, reg),
 					},
 				}
 				submitted := g.workTime(opens.Add(time.Duration(rng.Int64N(int64(closes.Sub(opens))))))
@@ -84,11 +116,22 @@ func Demo(now time.Time, seed uint64) []*applicationsv1.ImportRow {
 					submitted = closes.Add(10 * time.Hour) // a weekend moved it past the closing day
 				}
 				r.SubmittedAt = timestamppb.New(submitted)
-				if h := g.history(submitted, closes, dc, reg); proto.Size(h) > 0 {
+				r.Monitoring = demoAnswers(answers, reg)
+				rc := dc
+				if reg == DisparityRegion && r.GetMonitoring().GetSex() == DisparityGroup {
+					rc.siftPass /= 2
+				}
+				if h := g.history(submitted, closes, rc, reg); proto.Size(h) > 0 {
 					r.History = h
 				}
 				if g.withdrawn != nil {
 					r.WithdrawnAt, r.WithdrawReasonCode = timestamppb.New(*g.withdrawn), "candidate_request"
+				}
+				// A source for every fourth-but-one application in turn, from
+				// its position rather than the generator, so the rest of the
+				// demo stays as it was; the others have none ("unknown").
+				if i%4 != 3 {
+					r.Source = demoSources[(i/4+i)%len(demoSources)]
 				}
 				rows = append(rows, r)
 			}
@@ -98,6 +141,88 @@ func Demo(now time.Time, seed uint64) []*applicationsv1.ImportRow {
 		}
 	}
 	return rows
+}
+
+// The demo's built-in disparity: in DisparityRegion, candidates whose sex
+// is DisparityGroup pass the sift half as often as others, so its equality
+// report by sex flags the sift. (A large group: a small one's counts
+// further down the funnel would be suppressed, and the flag with them.)
+const (
+	DisparityRegion = "london"
+	DisparityGroup  = "male"
+)
+
+// demoQuestion is one monitoring question's demo answers: the share who
+// declare a category, who prefer not to say (the rest leave it blank), and
+// the categories' weights.
+type demoQuestion struct {
+	declared, preferNot float64
+	categories          []string
+	weights             []float64
+}
+
+// demoQuestions have declaration rates as recruitment monitoring sees
+// them: high for age and sex, lower for sexual orientation, and below the
+// reports' 60% for lived experience of the justice system, whose report
+// is therefore withheld.
+var demoQuestions = []struct {
+	set func(*equalityv1.MonitoringAnswers, string)
+	q   demoQuestion
+}{
+	{func(m *equalityv1.MonitoringAnswers, v string) { m.AgeBand = v }, demoQuestion{0.92, 0.03,
+		[]string{"16_24", "25_34", "35_44", "45_54", "55_64", "65_plus"}, []float64{12, 32, 26, 18, 10, 2}}},
+	{func(m *equalityv1.MonitoringAnswers, v string) { m.Sex = v }, demoQuestion{0.9, 0.04, []string{"female", "male"}, []float64{65, 35}}},
+	{func(m *equalityv1.MonitoringAnswers, v string) { m.GenderIdentity = v }, demoQuestion{0.85, 0.06, []string{"yes", "no"}, []float64{97, 3}}},
+	{func(m *equalityv1.MonitoringAnswers, v string) { m.EthnicGroup = v }, demoQuestion{0.88, 0.05,
+		[]string{"white", "asian", "black", "mixed", "other"}, []float64{72, 11, 9, 5, 3}}},
+	{func(m *equalityv1.MonitoringAnswers, v string) { m.Disability = v }, demoQuestion{0.82, 0.08, []string{"yes", "no"}, []float64{14, 86}}},
+	{func(m *equalityv1.MonitoringAnswers, v string) { m.ReligionOrBelief = v }, demoQuestion{0.78, 0.08,
+		[]string{"no_religion", "christian", "muslim", "hindu", "sikh", "jewish", "buddhist", "other"}, []float64{45, 38, 8, 3, 2, 1, 1, 2}}},
+	{func(m *equalityv1.MonitoringAnswers, v string) { m.SexualOrientation = v }, demoQuestion{0.72, 0.12,
+		[]string{"straight", "gay_lesbian", "bisexual", "other"}, []float64{88, 5, 5, 2}}},
+	{func(m *equalityv1.MonitoringAnswers, v string) { m.CaringResponsibilities = v }, demoQuestion{0.8, 0.05, []string{"yes", "no"}, []float64{22, 78}}},
+	{func(m *equalityv1.MonitoringAnswers, v string) { m.JusticeExperience = v }, demoQuestion{0.55, 0.15, []string{"yes", "no"}, []float64{12, 88}}},
+}
+
+// londonEthnicity is London's mix of ethnic groups, more diverse than the
+// country's.
+var londonEthnicity = []float64{45, 20, 22, 8, 5}
+
+// demoAnswers draws one candidate's answers (nil when they answered
+// nothing).
+func demoAnswers(rng *rand.Rand, reg string) *equalityv1.MonitoringAnswers {
+	m := &equalityv1.MonitoringAnswers{}
+	for i, dq := range demoQuestions {
+		q := dq.q
+		if i == 3 && reg == DisparityRegion {
+			q.weights = londonEthnicity
+		}
+		switch p := rng.Float64(); {
+		case p < q.declared:
+			dq.set(m, q.categories[pick(rng, q.weights)])
+		case p < q.declared+q.preferNot:
+			dq.set(m, "prefer_not_to_say")
+		}
+	}
+	if proto.Size(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+func pick(rng *rand.Rand, weights []float64) int {
+	total := 0.0
+	for _, w := range weights {
+		total += w
+	}
+	x := rng.Float64() * total
+	for i, w := range weights {
+		if x < w {
+			return i
+		}
+		x -= w
+	}
+	return len(weights) - 1
 }
 
 // showcase is a candidate every region has, stuck only because vetting is

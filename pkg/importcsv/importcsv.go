@@ -19,6 +19,7 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/csvsafe"
 	applicationsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
+	equalityv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/equality/v1"
 )
 
 // London is where times without an offset are read, and where they are written.
@@ -213,7 +214,9 @@ var columns = []column{
 			return err
 		}},
 	text("campaign_title", "campaign_title", true, func(r *applicationsv1.ImportRow) *string { return &r.CampaignTitle }),
-	{name: "posts", field: "posts", required: true,
+	// posts is the campaign's for one region; a campaign in several gives
+	// campaign_regions instead.
+	{name: "posts", field: "posts",
 		get: func(r *applicationsv1.ImportRow) string { return strconv.Itoa(int(r.GetPosts())) },
 		set: func(r *applicationsv1.ImportRow, v string) error {
 			n, err := strconv.ParseInt(v, 10, 32)
@@ -283,6 +286,64 @@ var columns = []column{
 	text("vetting_fail_reason", "history.vetting.fail_reason_code", false, func(r *applicationsv1.ImportRow) *string { return &vetting(r).FailReasonCode }),
 	stamp("withdrawn_at", "withdrawn_at", func(r *applicationsv1.ImportRow) **timestamppb.Timestamp { return &r.WithdrawnAt }),
 	text("withdraw_reason", "withdraw_reason_code", false, func(r *applicationsv1.ImportRow) *string { return &r.WithdrawReasonCode }),
+	text("source", "source", false, func(r *applicationsv1.ImportRow) *string { return &r.Source }),
+	// The voluntary equality monitoring answers (special category data:
+	// the applications service hands them to the equality service's store
+	// and keeps none); empty cells are not answered.
+	answer("age_band", func(m *equalityv1.MonitoringAnswers) *string { return &m.AgeBand }),
+	answer("sex", func(m *equalityv1.MonitoringAnswers) *string { return &m.Sex }),
+	answer("gender_identity", func(m *equalityv1.MonitoringAnswers) *string { return &m.GenderIdentity }),
+	answer("ethnic_group", func(m *equalityv1.MonitoringAnswers) *string { return &m.EthnicGroup }),
+	answer("disability", func(m *equalityv1.MonitoringAnswers) *string { return &m.Disability }),
+	answer("religion_or_belief", func(m *equalityv1.MonitoringAnswers) *string { return &m.ReligionOrBelief }),
+	answer("sexual_orientation", func(m *equalityv1.MonitoringAnswers) *string { return &m.SexualOrientation }),
+	answer("caring_responsibilities", func(m *equalityv1.MonitoringAnswers) *string { return &m.CaringResponsibilities }),
+	answer("justice_experience", func(m *equalityv1.MonitoringAnswers) *string { return &m.JusticeExperience }),
+	// A campaign in several regions: every region with its posts,
+	// "london=120;wales=30", the same on each of its rows (region is then
+	// the application's, one of them). Last, so that files written before
+	// it read the same.
+	{name: "campaign_regions", field: "campaign_regions",
+		get: func(r *applicationsv1.ImportRow) string {
+			parts := make([]string, len(r.GetCampaignRegions()))
+			for i, c := range r.GetCampaignRegions() {
+				parts[i] = c.GetRegion() + "=" + strconv.Itoa(int(c.GetPosts()))
+			}
+			return strings.Join(parts, ";")
+		},
+		set: func(r *applicationsv1.ImportRow, v string) error {
+			for part := range strings.SplitSeq(v, ";") {
+				name, posts, ok := strings.Cut(strings.TrimSpace(part), "=")
+				n, err := strconv.ParseInt(strings.TrimSpace(posts), 10, 32)
+				if !ok || err != nil {
+					return errors.New("must be regions with their posts separated by ;, like london=120;wales=30")
+				}
+				r.CampaignRegions = append(r.CampaignRegions, &commonv1.CampaignRegion{Region: strings.TrimSpace(name), Posts: int32(n)})
+			}
+			return nil
+		}},
+}
+
+// answer is the column monitoring_<question>: reading a filled cell makes
+// the row's answers; writing reads without making them.
+func answer(question string, ptr func(*equalityv1.MonitoringAnswers) *string) column {
+	return column{name: "monitoring_" + question, field: "monitoring." + question,
+		get: func(r *applicationsv1.ImportRow) string {
+			if r.GetMonitoring() == nil {
+				return ""
+			}
+			return *ptr(r.GetMonitoring())
+		},
+		set: func(r *applicationsv1.ImportRow, v string) error {
+			if v == "" {
+				return nil
+			}
+			if r.Monitoring == nil {
+				r.Monitoring = &equalityv1.MonitoringAnswers{}
+			}
+			*ptr(r.Monitoring) = v
+			return nil
+		}}
 }
 
 func candidate(r *applicationsv1.ImportRow) *applicationsv1.Candidate {

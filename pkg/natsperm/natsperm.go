@@ -23,7 +23,7 @@ const Admin = "admin"
 
 // Services are the users of the services that connect to NATS; each one's
 // durable consumer bears its name.
-var Services = []string{"applications", "sifting", "offers", "vetting", "reporting", "notifier"}
+var Services = []string{"applications", "sifting", "offers", "vetting", "reporting", "notifier", "equality"}
 
 // rebuilder is the service whose projection rebuild replays the stream
 // through consumers it names at random (jetstream ordered consumers).

@@ -37,6 +37,10 @@ type settings struct {
 	// Days after a hired candidate's start.
 	RetentionAfterStart int           `env:"RETENTION_AFTER_START" envDefault:"730"`
 	RetentionInterval   time.Duration `env:"RETENTION_INTERVAL" envDefault:"1h"`
+	// EqualitySchema is the equality service's schema, into whose answers
+	// table this service deposits monitoring answers (INSERT only; empty:
+	// monitoring answers are refused).
+	EqualitySchema string `env:"EQUALITY_SCHEMA" envDefault:"equality"`
 }
 
 // retention checks the retention settings and returns the policy.
@@ -83,7 +87,7 @@ func run(ctx context.Context) error {
 	}
 	st := store.New(rt.Pool)
 	svc := intake.NewService(st, time.Now, local)
-	api := grpcapi.New(svc, rt.Pool, rt.Log)
+	api := grpcapi.New(svc, rt.Pool, rt.Log).WithEquality(cfg.EqualitySchema)
 	pb.RegisterApplicationsServiceServer(rt.Server.GRPC(), api)
 	privacy.Register(rt.Server.GRPC(), name, api.Export, rt.Log)
 	audit.Register(rt.Server.GRPC(), rt.Audit, grpcapi.Audit, privacy.Policy)

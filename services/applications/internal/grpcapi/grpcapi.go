@@ -6,6 +6,7 @@ package grpcapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -17,9 +18,13 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/command"
 	"github.com/probation-recruitment/pipeline/pkg/idempotency"
+	"github.com/probation-recruitment/pipeline/pkg/monitoring"
+	"github.com/probation-recruitment/pipeline/pkg/monitoring/handoff"
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
+	"github.com/probation-recruitment/pipeline/pkg/pg"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
+	equalityv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/equality/v1"
 	"github.com/probation-recruitment/pipeline/services/applications/internal/intake"
 )
 
@@ -29,12 +34,53 @@ type Server struct {
 	svc  *intake.Service
 	pool *pgxpool.Pool
 	log  *slog.Logger
+	// equalitySchema is where monitoring answers are deposited ("": they
+	// are refused).
+	equalitySchema string
 }
 
 // New returns a Server. pool is where request ids are recorded, in the
 // same transaction as the change.
 func New(svc *intake.Service, pool *pgxpool.Pool, log *slog.Logger) *Server {
 	return &Server{svc: svc, pool: pool, log: log}
+}
+
+// WithEquality makes the server deposit equality monitoring answers into
+// the answers table of schema, the equality service's, on which this
+// service's role may INSERT and nothing else (pkg/monitoring). Without it
+// answers are refused.
+func (s *Server) WithEquality(schema string) *Server {
+	s.equalitySchema = schema
+	return s
+}
+
+// monitoringAnswers reads and checks a request's monitoring answers.
+func (s *Server) monitoringAnswers(m *equalityv1.MonitoringAnswers) (monitoring.Answers, error) {
+	a := handoff.AnswersFromProto(m)
+	if a == nil {
+		return nil, nil
+	}
+	if s.equalitySchema == "" {
+		return nil, validate.Field("monitoring", "equality monitoring is not collected by this deployment")
+	}
+	return a, a.Validate("monitoring")
+}
+
+// deposit hands an application's answers to the equality service's store
+// in the transaction that stores the application: both commit or neither.
+// They are never kept, logged or returned here.
+func (s *Server) deposit(ctx context.Context, applicationID string, a monitoring.Answers) error {
+	if len(a) == 0 {
+		return nil
+	}
+	tx, ok := pg.TxFrom(ctx)
+	if !ok {
+		return errors.New("deposit monitoring answers: no transaction")
+	}
+	if err := handoff.Deposit(ctx, tx, s.equalitySchema, applicationID, a); err != nil {
+		return fmt.Errorf("deposit monitoring answers: %w", err)
+	}
+	return nil
 }
 
 var (
@@ -50,9 +96,22 @@ var (
 
 // CreateCampaign implements pb.ApplicationsServiceServer.
 func (s *Server) CreateCampaign(ctx context.Context, req *pb.CreateCampaignRequest) (*pb.CreateCampaignResponse, error) {
+	// The regions the request names are checked before it is validated
+	// (docs/security.md, "request"): a SPOC naming a region not theirs is
+	// refused whatever else the request holds.
+	caller, err := auth.Require(ctx, "", spocs...)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	for _, r := range campaignRegionCodes(req) {
+		if err := caller.RequireRegion(r); err != nil {
+			return nil, s.toStatus(ctx, err)
+		}
+	}
 	nc, invalid := newCampaignFromProto(req)
 	resp := &pb.CreateCampaignResponse{}
-	err := command.Run(ctx, s.pool, command.Call{Method: "CreateCampaign", Invalid: invalid}, s.campaigns(), req, resp,
+	// A SPOC may create a campaign in regions it holds (intake checks each).
+	err = command.Run(ctx, s.pool, command.Call{Method: "CreateCampaign", Roles: spocs, Invalid: invalid}, s.campaigns(), req, resp,
 		func(ctx context.Context, caller auth.Claims) (*intake.Campaign, error) {
 			return s.svc.CreateCampaign(ctx, caller, nc)
 		},
@@ -67,10 +126,32 @@ func (s *Server) UpdateCampaign(ctx context.Context, req *pb.UpdateCampaignReque
 	if invalid == nil {
 		invalid = err
 	}
+	if len(req.GetRegions()) > 0 {
+		d.Regions = regionPostsFromProto(req.GetRegions())
+		if invalid == nil && req.GetPosts() != 0 {
+			invalid = validate.Field("regions", "give either posts (a campaign in one region) or regions, not both")
+		}
+	}
 	resp := &pb.UpdateCampaignResponse{}
-	err = command.Run(ctx, s.pool, command.Call{Method: "UpdateCampaign", Invalid: invalid}, s.campaigns(), req, resp,
+	// A SPOC holding every region of the campaign may change it (intake).
+	err = command.Run(ctx, s.pool, command.Call{Method: "UpdateCampaign", Roles: spocs, Invalid: invalid}, s.campaigns(), req, resp,
 		func(ctx context.Context, caller auth.Claims) (*intake.Campaign, error) {
 			return s.svc.UpdateCampaign(ctx, caller, req.GetCampaignId(), req.GetExpectedVersion(), d)
+		}, func(_ auth.Claims, c *intake.Campaign) { resp.Campaign = campaignToProto(c) })
+	return command.Reply(resp, s.toStatus(ctx, err))
+}
+
+// SetCampaignStatus implements pb.ApplicationsServiceServer.
+func (s *Server) SetCampaignStatus(ctx context.Context, req *pb.SetCampaignStatusRequest) (*pb.SetCampaignStatusResponse, error) {
+	invalid := validate.UUID("campaign_id", req.GetCampaignId())
+	to, ok := intake.CampaignStatusFromProto(req.GetStatus())
+	if invalid == nil && !ok {
+		invalid = validate.Field("status", "must be OPEN, CLOSED or CANCELLED")
+	}
+	resp := &pb.SetCampaignStatusResponse{}
+	err := command.Run(ctx, s.pool, command.Call{Method: "SetCampaignStatus", Roles: spocs, Invalid: invalid}, s.campaigns(), req, resp,
+		func(ctx context.Context, caller auth.Claims) (*intake.Campaign, error) {
+			return s.svc.SetCampaignStatus(ctx, caller, req.GetCampaignId(), req.GetExpectedVersion(), to, req.GetReasonCode())
 		}, func(_ auth.Claims, c *intake.Campaign) { resp.Campaign = campaignToProto(c) })
 	return command.Reply(resp, s.toStatus(ctx, err))
 }
@@ -120,10 +201,18 @@ func (s *Server) ListCampaigns(ctx context.Context, req *pb.ListCampaignsRequest
 // SubmitApplication implements pb.ApplicationsServiceServer.
 func (s *Server) SubmitApplication(ctx context.Context, req *pb.SubmitApplicationRequest) (*pb.SubmitApplicationResponse, error) {
 	resp := &pb.SubmitApplicationResponse{}
-	call := command.Call{Method: "SubmitApplication", Roles: spocs, Invalid: validate.UUID("campaign_id", req.GetCampaignId())}
+	answers, invalid := s.monitoringAnswers(req.GetMonitoring())
+	if invalid == nil {
+		invalid = validate.UUID("campaign_id", req.GetCampaignId())
+	}
+	call := command.Call{Method: "SubmitApplication", Roles: spocs, Invalid: invalid}
 	err := command.Run(ctx, s.pool, call, s.applications(), req, resp,
 		func(ctx context.Context, caller auth.Claims) (*intake.Application, error) {
-			return s.svc.Submit(ctx, caller, req.GetCampaignId(), candidateFromProto(req.GetCandidate()))
+			a, err := s.svc.Submit(ctx, caller, req.GetCampaignId(), req.GetApplicationRegion(), candidateFromProto(req.GetCandidate()), req.GetSource())
+			if err != nil {
+				return nil, err
+			}
+			return a, s.deposit(ctx, a.ID, answers)
 		}, func(_ auth.Claims, a *intake.Application) { resp.Application = applicationToProto(a) })
 	return command.Reply(resp, s.toStatus(ctx, err))
 }
@@ -248,8 +337,12 @@ func (s *Server) ImportApplications(ctx context.Context, req *pb.ImportApplicati
 			errs := make([]error, len(rs))
 			var rows []intake.ImportRow
 			var at []int
+			answers := make([]monitoring.Answers, len(rs))
 			for k, r := range rs {
 				row, err := importRowFromProto(r)
+				if err == nil {
+					answers[k], err = s.monitoringAnswers(r.GetMonitoring())
+				}
 				if errs[k] = err; err == nil {
 					rows, at = append(rows, row), append(at, k)
 				}
@@ -262,7 +355,11 @@ func (s *Server) ImportApplications(ctx context.Context, req *pb.ImportApplicati
 				if apps[j] != nil {
 					out[k].ApplicationId = apps[j].ID
 				}
-				errs[k] = rowErrs[j]
+				if errs[k] = rowErrs[j]; errs[k] == nil && apps[j] != nil {
+					if err := s.deposit(ctx, apps[j].ID, answers[k]); err != nil {
+						return nil, err
+					}
+				}
 			}
 			return errs, nil
 		})

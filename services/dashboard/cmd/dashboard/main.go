@@ -12,6 +12,7 @@
 //	                             them, plain HTTP (for loopback, or behind a proxy that
 //	                             terminates TLS at DASHBOARD_PUBLIC_URL)
 //	REPORTING_ADDR               the reporting service's gRPC address (default 127.0.0.1:50055)
+//	EQUALITY_ADDR                the equality service's (default 127.0.0.1:50057), same transport settings
 //	REPORTING_CA_FILE            the CA (PEM) reporting's certificate must chain to
 //	                             (default: the system's roots)
 //	REPORTING_CERT_FILE,
@@ -60,6 +61,7 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/grpcclient"
 	"github.com/probation-recruitment/pipeline/pkg/tlsconfig"
 	"github.com/probation-recruitment/pipeline/pkg/tracing"
+	equalityv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/equality/v1"
 	pb "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
 	"github.com/probation-recruitment/pipeline/services/dashboard/internal/bearer"
 	"github.com/probation-recruitment/pipeline/services/dashboard/internal/live"
@@ -72,7 +74,10 @@ const name = "dashboard"
 type settings struct {
 	HTTPAddr      string `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
 	ReportingAddr string `env:"REPORTING_ADDR" envDefault:"127.0.0.1:50055"`
-	PublicURL     string `env:"DASHBOARD_PUBLIC_URL"`
+	// EqualityAddr is the equality service, called with the same transport
+	// as reporting (the equality page); empty: no equality page.
+	EqualityAddr string `env:"EQUALITY_ADDR" envDefault:"127.0.0.1:50057"`
+	PublicURL    string `env:"DASHBOARD_PUBLIC_URL"`
 
 	TLSCertFile string `env:"DASHBOARD_TLS_CERT_FILE"`
 	TLSKeyFile  string `env:"DASHBOARD_TLS_KEY_FILE"`
@@ -105,6 +110,7 @@ func (s settings) LogValue() slog.Value {
 		slog.String("http_addr", s.HTTPAddr),
 		slog.String("tls_cert_file", s.TLSCertFile),
 		slog.String("reporting_addr", s.ReportingAddr),
+		slog.String("equality_addr", s.EqualityAddr),
 		slog.String("reporting_ca_file", s.ReportingCAFile),
 		slog.String("reporting_cert_file", s.ReportingCertFile),
 		slog.Bool("reporting_insecure", s.ReportingInsecure),
@@ -283,10 +289,23 @@ func run(ctx context.Context) error {
 	}
 	defer conn.Close()
 	client := pb.NewReportingServiceClient(conn)
+	var equality web.Equality
+	if cfg.EqualityAddr != "" {
+		if cfg.ReportingInsecure && !config.Loopback(cfg.EqualityAddr) {
+			return fmt.Errorf("EQUALITY_ADDR: plain text (REPORTING_INSECURE) is allowed only to a loopback address; it is %q", cfg.EqualityAddr)
+		}
+		econn, err := grpc.NewClient(cfg.EqualityAddr, grpc.WithTransportCredentials(transport), grpc.WithPerRPCCredentials(perCall),
+			grpcclient.RetryUnavailable(), grpcclient.Tracing())
+		if err != nil {
+			return fmt.Errorf("equality client: %w", err)
+		}
+		defer econn.Close()
+		equality = equalityv1.NewEqualityServiceClient(econn)
+	}
 
 	hub := live.NewHub(client, log)
 	defer hub.Close()
-	srv, err := web.New(web.Config{Reports: client, Hub: hub, Sessions: sessions, Log: log, Now: time.Now,
+	srv, err := web.New(web.Config{Reports: client, Equality: equality, Hub: hub, Sessions: sessions, Log: log, Now: time.Now,
 		CSVPerMinute: cfg.CSVPerMinute, CSVBurst: cfg.CSVBurst})
 	if err != nil {
 		return err

@@ -269,8 +269,64 @@ type chartsView struct {
 	FunnelRows   []funnelRow
 	Durations    chart.BarChart
 	DurationRows []durationRow
+	// VettingRows are where vetting waits: its steps, then blocks by reason.
+	VettingRows  []vettingRow
 	Measures     []measureRow
 	StartedEarly int
+	Breakdown    breakdownView
+}
+
+// breakdownView is a region's pipeline by application source and the
+// reasons applications left it (GetReasonBreakdown).
+type breakdownView struct {
+	Sources []sourceRow
+	Reasons []reasonRow
+}
+
+type sourceRow struct {
+	Source                                string
+	Submitted, PassedSift, Offered, Hired int
+	Conversion, TimeToHireMedian          string
+	TimeToHireCount, Rejected, Withdrawn  int
+}
+
+type reasonRow struct {
+	Exit, Reason, Stage string
+	Count               int
+	Median              string
+}
+
+func breakdownToView(b *pb.GetReasonBreakdownResponse) breakdownView {
+	var v breakdownView
+	for _, s := range b.GetSources() {
+		r := sourceRow{Source: sourceName(s.GetSource())}
+		for _, st := range s.GetStages() {
+			switch st.GetStage() {
+			case commonv1.Stage_STAGE_SIFT:
+				r.Submitted = int(st.GetReached())
+			case commonv1.Stage_STAGE_INTERVIEW:
+				r.PassedSift = int(st.GetReached())
+			case commonv1.Stage_STAGE_OFFER:
+				r.Offered = int(st.GetReached())
+			case commonv1.Stage_STAGE_HIRED:
+				r.Hired = int(st.GetReached())
+			}
+			r.Rejected += int(st.GetRejected())
+			r.Withdrawn += int(st.GetWithdrawn())
+		}
+		r.Conversion = "–"
+		if r.Submitted > 0 {
+			r.Conversion = percent(float64(r.Hired) / float64(r.Submitted))
+		}
+		tth := s.GetTimeToHire().GetCalendarDays()
+		r.TimeToHireCount, r.TimeToHireMedian = int(tth.GetCount()), days(tth.GetMedian())
+		v.Sources = append(v.Sources, r)
+	}
+	for _, c := range b.GetReasons() {
+		v.Reasons = append(v.Reasons, reasonRow{Exit: exitName(c.GetKind()), Reason: reasonName(c.GetReasonCode()),
+			Stage: stageName(c.GetStage()), Count: int(c.GetCount()), Median: days(c.GetDaysToExit().GetMedian())})
+	}
+	return v
 }
 
 type trendRow struct {
@@ -292,6 +348,34 @@ type durationRow struct {
 	Count             int
 	Mean, Median, P90 string
 	Current           int
+}
+
+type vettingRow struct {
+	Span              string
+	Count             int
+	Mean, Median, P90 string
+}
+
+// vettingSpanNames name the steps of GetVettingDurations.
+var vettingSpanNames = map[pb.VettingStep]string{
+	pb.VettingStep_VETTING_STEP_OPENED_TO_FORMS_RECEIVED:  "Opened to forms received",
+	pb.VettingStep_VETTING_STEP_FORMS_RECEIVED_TO_CLEARED: "Forms received to cleared",
+	pb.VettingStep_VETTING_STEP_OPENED_TO_CLEARED:         "Opened to cleared",
+}
+
+// vettingToRows lists the steps of vetting, then the blocks by reason.
+func vettingToRows(r *pb.GetVettingDurationsResponse) []vettingRow {
+	var rows []vettingRow
+	add := func(name string, s *pb.Statistics) {
+		rows = append(rows, vettingRow{Span: name, Count: int(s.GetCount()), Mean: days(s.GetMean()), Median: days(s.GetMedian()), P90: days(s.GetP90())})
+	}
+	for _, s := range r.GetSteps() {
+		add(vettingSpanNames[s.GetStep()], s.GetDays())
+	}
+	for _, b := range r.GetBlocked() {
+		add("Blocked: "+blockReasonName(b.GetReason()), b.GetDays())
+	}
+	return rows
 }
 
 type measureRow struct {

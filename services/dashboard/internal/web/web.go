@@ -43,8 +43,13 @@ type Reports interface {
 	GetTimeToHire(ctx context.Context, in *pb.GetTimeToHireRequest, opts ...grpc.CallOption) (*pb.GetTimeToHireResponse, error)
 	GetFunnel(ctx context.Context, in *pb.GetFunnelRequest, opts ...grpc.CallOption) (*pb.GetFunnelResponse, error)
 	GetStageDurations(ctx context.Context, in *pb.GetStageDurationsRequest, opts ...grpc.CallOption) (*pb.GetStageDurationsResponse, error)
+	GetVettingDurations(ctx context.Context, in *pb.GetVettingDurationsRequest, opts ...grpc.CallOption) (*pb.GetVettingDurationsResponse, error)
 	GetWorkload(ctx context.Context, in *pb.GetWorkloadRequest, opts ...grpc.CallOption) (*pb.GetWorkloadResponse, error)
+	GetReasonBreakdown(ctx context.Context, in *pb.GetReasonBreakdownRequest, opts ...grpc.CallOption) (*pb.GetReasonBreakdownResponse, error)
 	ListMyCases(ctx context.Context, in *pb.ListMyCasesRequest, opts ...grpc.CallOption) (*pb.ListMyCasesResponse, error)
+	ListOutstandingChecks(ctx context.Context, in *pb.ListOutstandingChecksRequest, opts ...grpc.CallOption) (*pb.ListOutstandingChecksResponse, error)
+	ListCampaignProgress(ctx context.Context, in *pb.ListCampaignProgressRequest, opts ...grpc.CallOption) (*pb.ListCampaignProgressResponse, error)
+	GetCampaignProgress(ctx context.Context, in *pb.GetCampaignProgressRequest, opts ...grpc.CallOption) (*pb.GetCampaignProgressResponse, error)
 }
 
 const (
@@ -61,14 +66,17 @@ const (
 
 // Server is the dashboard's HTTP handler.
 type Server struct {
-	reports  Reports
-	hub      *live.Hub
-	sessions *session.Manager
-	log      *slog.Logger
-	now      func() time.Time
-	pages    *pages
-	mux      *http.ServeMux
-	csv      *limiter
+	reports Reports
+	// equalityReports is the equality service's client; nil: no equality
+	// page.
+	equalityReports Equality
+	hub             *live.Hub
+	sessions        *session.Manager
+	log             *slog.Logger
+	now             func() time.Time
+	pages           *pages
+	mux             *http.ServeMux
+	csv             *limiter
 
 	closeOnce sync.Once
 	// closing ends the event streams, which otherwise never finish, so that
@@ -80,7 +88,10 @@ type Server struct {
 type Config struct {
 	// Reports is the reporting client; its connection sends the bearer
 	// token of each call's context (bearer.FromContext).
-	Reports  Reports
+	Reports Reports
+	// Equality is the equality service's client, sending the bearer
+	// token as Reports does; nil serves no equality page.
+	Equality Equality
 	Hub      *live.Hub
 	Sessions *session.Manager
 	Log      *slog.Logger
@@ -106,13 +117,17 @@ func New(cfg Config) (*Server, error) {
 	if cfg.CSVPerMinute <= 0 || cfg.CSVBurst <= 0 {
 		return nil, errors.New("web: CSV downloads need a positive rate and burst")
 	}
-	s := &Server{reports: cfg.Reports, hub: cfg.Hub, sessions: cfg.Sessions, log: cfg.Log, now: cfg.Now, pages: p,
+	s := &Server{reports: cfg.Reports, equalityReports: cfg.Equality, hub: cfg.Hub, sessions: cfg.Sessions, log: cfg.Log, now: cfg.Now, pages: p,
 		mux: http.NewServeMux(), closing: make(chan struct{}),
 		csv: newLimiter(rate.Limit(cfg.CSVPerMinute/60), cfg.CSVBurst, cfg.Now)}
 	// Pages a person opens: without a session, sign in and come back.
 	s.mux.HandleFunc("GET /{$}", s.page(s.overview))
 	s.mux.HandleFunc("GET /regions/{region}", s.page(s.region))
 	s.mux.HandleFunc("GET /my", s.page(s.myCases))
+	s.mux.HandleFunc("GET /regions/{region}/checks", s.page(s.checks))
+	s.mux.HandleFunc("GET /regions/{region}/equality", s.page(s.equality))
+	s.mux.HandleFunc("GET /regions/{region}/campaigns", s.page(s.regionCampaigns))
+	s.mux.HandleFunc("GET /campaigns/{campaign}", s.page(s.campaign))
 	s.mux.HandleFunc("GET /regions/{region}/stuck.csv", s.page(s.stuckCSV))
 	// What the live script fetches: without a session, 401.
 	s.mux.HandleFunc("GET /events", s.script(s.overviewEvents))
@@ -407,6 +422,8 @@ func (s *Server) charts(ctx context.Context, code string) (chartsView, error) {
 		tth       *pb.GetTimeToHireResponse
 		funnel    *pb.GetFunnelResponse
 		durations *pb.GetStageDurationsResponse
+		vetting   *pb.GetVettingDurationsResponse
+		breakdown *pb.GetReasonBreakdownResponse
 	)
 	from := s.now().AddDate(0, 0, -7*trendWeeks)
 	g, gctx := errgroup.WithContext(ctx)
@@ -422,8 +439,16 @@ func (s *Server) charts(ctx context.Context, code string) (chartsView, error) {
 		durations, err = s.reports.GetStageDurations(gctx, &pb.GetStageDurationsRequest{Region: code})
 		return err
 	})
+	g.Go(func() (err error) {
+		vetting, err = s.reports.GetVettingDurations(gctx, &pb.GetVettingDurationsRequest{Region: code})
+		breakdown, err = s.reports.GetReasonBreakdown(gctx, &pb.GetReasonBreakdownRequest{Region: code})
+		return err
+	})
 	if err := g.Wait(); err != nil {
 		return chartsView{}, err
 	}
-	return chartsToView(code, tth, funnel, durations)
+	v, err := chartsToView(code, tth, funnel, durations)
+	v.VettingRows = vettingToRows(vetting)
+	v.Breakdown = breakdownToView(breakdown)
+	return v, err
 }

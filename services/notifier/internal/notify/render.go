@@ -163,6 +163,8 @@ func ruleName(r eventsv1.StuckRule, reason commonv1.BlockReason) string {
 		return "vetting blocked (" + strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(reason.String(), "BLOCK_REASON_")), "_", " ") + ")"
 	case eventsv1.StuckRule_STUCK_RULE_VETTING_OVERDUE:
 		return "started subject to vetting; vetting overdue"
+	case eventsv1.StuckRule_STUCK_RULE_CHECK_OUTSTANDING:
+		return "pre-employment check outstanding"
 	}
 	return "unspecified"
 }

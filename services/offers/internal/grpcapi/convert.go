@@ -56,6 +56,7 @@ func offerToProto(o *offer.Offer, viewer auth.Claims) *pb.Offer {
 		VettingCleared: o.VettingCleared, SubjectToVetting: o.SubjectToVetting, StartApprovedBy: o.ApprovedBy,
 		ReasonCode: o.ReasonCode, StatusEnteredAt: timestamppb.New(o.StateEnteredAt), Version: o.Version,
 		History: history.Proto(o.History, viewer.Role), Assignee: o.Assignee, StageEnteredAt: timestamppb.New(o.StageEnteredAt),
+		Checks: checksToProto(o, viewer),
 	}
 	if o.StartDate != nil {
 		p.StartDate = event.Date(*o.StartDate)

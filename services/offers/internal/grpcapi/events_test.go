@@ -75,7 +75,7 @@ func TestApplicationWithdrawn(t *testing.T) {
 		{"started", func(t *testing.T, r record) { e.startToday(t, c, r) }, false},
 		{"declined", func(t *testing.T, r record) {
 			e.makeOffer(t, c, r)
-			if _, err := c.DeclineOffer(t.Context(), &pb.DeclineOfferRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 2, ReasonCode: "salary_too_low"}); err != nil {
+			if _, err := c.DeclineOffer(t.Context(), &pb.DeclineOfferRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 2, ReasonCode: "salary"}); err != nil {
 				t.Fatal(err)
 			}
 		}, false},
@@ -163,7 +163,7 @@ func TestVettingCleared(t *testing.T) {
 	if want := (&eventsv1.OfferStartDateSet{StartDate: today}); !proto.Equal(rows[len(rows)-1].Event.GetOfferStartDateSet(), want) {
 		t.Errorf("last event = %v, want offer.start_date_set %v", rows[len(rows)-1].Event, want)
 	}
-	started, err := c.ConfirmStart(t.Context(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: resp.GetOffer().GetVersion()})
+	started, err := c.ConfirmStart(t.Context(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: e.rightToWorkMet(t, c, r, resp.GetOffer().GetVersion())})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func TestVettingFailed(t *testing.T) {
 		{"awaiting offer", func(*testing.T, record) {}, false, false},
 		{"declined", func(t *testing.T, r record) {
 			e.makeOffer(t, c, r)
-			if _, err := c.DeclineOffer(t.Context(), &pb.DeclineOfferRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 2, ReasonCode: "salary_too_low"}); err != nil {
+			if _, err := c.DeclineOffer(t.Context(), &pb.DeclineOfferRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 2, ReasonCode: "salary"}); err != nil {
 				t.Fatal(err)
 			}
 		}, false, false},

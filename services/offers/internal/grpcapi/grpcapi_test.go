@@ -142,7 +142,7 @@ var changes = []struct {
 		return e.makeOffer(t, c, r).GetVersion()
 	},
 		func(ctx context.Context, c pb.OffersServiceClient, id string, v int64) (*pb.Offer, error) {
-			resp, err := c.DeclineOffer(ctx, &pb.DeclineOfferRequest{RequestId: reqID(), ApplicationId: id, ExpectedVersion: v, ReasonCode: "salary_too_low"})
+			resp, err := c.DeclineOffer(ctx, &pb.DeclineOfferRequest{RequestId: reqID(), ApplicationId: id, ExpectedVersion: v, ReasonCode: "salary"})
 			return resp.GetOffer(), err
 		}, pb.OfferStatus_OFFER_STATUS_DECLINED},
 	{"WithdrawOffer", func(t *testing.T, e *env, c pb.OffersServiceClient, r record) int64 {
@@ -165,7 +165,7 @@ var changes = []struct {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return resp.GetOffer().GetVersion()
+		return e.rightToWorkMet(t, c, r, resp.GetOffer().GetVersion())
 	}, func(ctx context.Context, c pb.OffersServiceClient, id string, v int64) (*pb.Offer, error) {
 		resp, err := c.ConfirmStart(ctx, &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: id, ExpectedVersion: v})
 		return resp.GetOffer(), err
@@ -321,21 +321,22 @@ func TestOfferToStart(t *testing.T) {
 		t.Errorf("after SetStartDate: %v; want start %v, subject to vetting, approved by deputy-director, due %v, v4", o, tomorrow, wantDue)
 	}
 
-	_, err = c.ConfirmStart(ctx, &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 4})
+	e.rightToWorkMet(t, c, r, 4)
+	_, err = c.ConfirmStart(ctx, &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 5})
 	testenv.WantStatus(t, err, codes.FailedPrecondition, "2026-11-24", "has not come yet")
 	e.clock.Advance(24 * time.Hour)
-	started, err := c.ConfirmStart(ctx, &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 4})
+	started, err := c.ConfirmStart(ctx, &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o := started.GetOffer(); o.GetStatus() != pb.OfferStatus_OFFER_STATUS_STARTED || !o.GetSubjectToVetting() || o.GetVersion() != 5 {
+	if o := started.GetOffer(); o.GetStatus() != pb.OfferStatus_OFFER_STATUS_STARTED || !o.GetSubjectToVetting() || o.GetVersion() != 6 {
 		t.Errorf("started = %v", o)
 	}
-	_, err = c.WithdrawOffer(ctx, &pb.WithdrawOfferRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 5, ReasonCode: "post_cancelled"})
+	_, err = c.WithdrawOffer(ctx, &pb.WithdrawOfferRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 6, ReasonCode: "post_cancelled"})
 	testenv.WantStatus(t, err, codes.FailedPrecondition, "STARTED")
 
 	rows := testenv.OutboxEvents(t, e.Pool, r.id)
-	wantNames := []string{"offer.made", "offer.accepted", "offer.start_date_set", "candidate.started"}
+	wantNames := []string{"offer.made", "offer.accepted", "offer.start_date_set", "offer.check_recorded", "candidate.started"}
 	if !slices.Equal(testenv.EventNames(rows), wantNames) {
 		t.Fatalf("outbox = %v, want %v", testenv.EventNames(rows), wantNames)
 	}
@@ -350,7 +351,7 @@ func TestOfferToStart(t *testing.T) {
 		t.Errorf("offer.start_date_set = %v, want %v", got, wantSet)
 	}
 	wantStarted := &eventsv1.CandidateStarted{StartDate: tomorrow, SubjectToVetting: true, ApprovedBy: "deputy-director", VettingDueBy: wantDue}
-	if got := rows[3].Event.GetCandidateStarted(); !proto.Equal(got, wantStarted) {
+	if got := rows[4].Event.GetCandidateStarted(); !proto.Equal(got, wantStarted) {
 		t.Errorf("candidate.started = %v, want %v", got, wantStarted)
 	}
 
@@ -376,7 +377,7 @@ func TestOfferToStart(t *testing.T) {
 			event, subject string
 		}{
 			{"interview.passed", "spoc-interview"}, {"offer.made", "spoc-london"}, {"offer.accepted", "spoc-london"},
-			{"offer.start_date_set", "spoc-london"}, {"candidate.started", "spoc-london"},
+			{"offer.start_date_set", "spoc-london"}, {"offer.check_recorded", "spoc-london"}, {"candidate.started", "spoc-london"},
 		}
 		h := got.GetOffer().GetHistory()
 		if len(h) != len(want) {
@@ -387,8 +388,8 @@ func TestOfferToStart(t *testing.T) {
 				t.Errorf("history[%d] = %v, want %s v%d by %s", i, h[i], w.event, i+1, w.subject)
 			}
 		}
-		if !h[4].GetOccurredAt().AsTime().Equal(start.Add(24 * time.Hour)) {
-			t.Errorf("start recorded at %v, want the clock's %v", h[4].GetOccurredAt().AsTime(), start.Add(24*time.Hour))
+		if !h[5].GetOccurredAt().AsTime().Equal(start.Add(24 * time.Hour)) {
+			t.Errorf("start recorded at %v, want the clock's %v", h[5].GetOccurredAt().AsTime(), start.Add(24*time.Hour))
 		}
 	})
 	t.Run("GetOffer of an unknown or malformed id", func(t *testing.T) {
@@ -438,20 +439,29 @@ func TestDeclineAndWithdraw(t *testing.T) {
 			v := tt.ready(t, r)
 			_, err := tt.call(t.Context(), r.id, v, "Not a code")
 			testenv.WantField(t, err, "reason_code")
-			o, err := tt.call(t.Context(), r.id, v, "candidate_request")
+			why := "candidate_request"
+			if tt.event == "offer.declined" {
+				// A decline's reason is from the decline list, which names
+				// every accepted code when it refuses one.
+				_, err := tt.call(t.Context(), r.id, v, why)
+				testenv.WantField(t, err, "reason_code")
+				testenv.WantStatus(t, err, codes.InvalidArgument, "accepted_other_offer", "no_reason_given", "other:<code>")
+				why = "process_too_long"
+			}
+			o, err := tt.call(t.Context(), r.id, v, why)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if o.GetStatus() != tt.status || o.GetReasonCode() != "candidate_request" || o.GetVersion() != v+1 {
+			if o.GetStatus() != tt.status || o.GetReasonCode() != why || o.GetVersion() != v+1 {
 				t.Errorf("offer = %v", o)
 			}
 			rows := testenv.OutboxEvents(t, e.Pool, r.id)
 			last := rows[len(rows)-1]
-			if last.Name != tt.event || last.Event.GetOfferDeclined().GetReasonCode()+last.Event.GetOfferWithdrawn().GetReasonCode() != "candidate_request" ||
+			if last.Name != tt.event || last.Event.GetOfferDeclined().GetReasonCode()+last.Event.GetOfferWithdrawn().GetReasonCode() != why ||
 				last.Event.GetOfferWithdrawn().GetAfterStart() {
 				t.Errorf("last event = %s %v", last.Name, last.Event)
 			}
-			_, err = tt.call(t.Context(), r.id, v+1, "candidate_request")
+			_, err = tt.call(t.Context(), r.id, v+1, why)
 			testenv.WantStatus(t, err, codes.FailedPrecondition, string(tt.status.String()[len("OFFER_STATUS_"):]))
 		})
 	}
@@ -568,7 +578,7 @@ func TestTodayIsLondon(t *testing.T) {
 		StartDate: &commonv1.Date{Year: 2027, Month: 7, Day: 1}, ApprovedBy: "dd"}); err != nil {
 		t.Fatalf("start on 1 July at 00:30 London time: %v", err)
 	}
-	if _, err := c.ConfirmStart(t.Context(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 4}); err != nil {
+	if _, err := c.ConfirmStart(t.Context(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: e.rightToWorkMet(t, c, r, 4)}); err != nil {
 		t.Errorf("confirm the 1 July start at 00:30 London time: %v", err)
 	}
 }

@@ -184,7 +184,8 @@ func (e *env) startToday(t *testing.T, c pb.OffersServiceClient, r record) *pb.O
 	}); err != nil {
 		t.Fatalf("set start date of %s: %v", r.id, err)
 	}
-	resp, err := c.ConfirmStart(t.Context(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 4})
+	v := e.rightToWorkMet(t, c, r, 4)
+	resp, err := c.ConfirmStart(t.Context(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: v})
 	if err != nil {
 		t.Fatalf("confirm start of %s: %v", r.id, err)
 	}
@@ -199,4 +200,16 @@ func (e *env) get(t *testing.T, id string) *offer.Offer {
 		t.Fatalf("read offer %s: %v", id, err)
 	}
 	return o
+}
+
+// rightToWorkMet records the right to work check met on the offer at
+// version v, which a start needs, and returns the version after.
+func (e *env) rightToWorkMet(t *testing.T, c pb.OffersServiceClient, r record, v int64) int64 {
+	t.Helper()
+	resp, err := c.RecordCheck(t.Context(), &pb.RecordCheckRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: v,
+		Check: commonv1.OfferCondition_OFFER_CONDITION_RIGHT_TO_WORK, Status: commonv1.CheckStatus_CHECK_STATUS_MET})
+	if err != nil {
+		t.Fatalf("right to work met on %s: %v", r.id, err)
+	}
+	return resp.GetOffer().GetVersion()
 }

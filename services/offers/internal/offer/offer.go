@@ -12,6 +12,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/assign"
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	reasonpkg "github.com/probation-recruitment/pipeline/pkg/reason"
 	"github.com/probation-recruitment/pipeline/pkg/record"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
@@ -57,6 +58,9 @@ type Offer struct {
 	// StageEnteredAt is when the record entered its stage (see Stage):
 	// making the offer moves the status but not the stage.
 	StageEnteredAt time.Time
+	// Checks are the pre-employment checks recorded so far (checks.go);
+	// one never recorded is outstanding.
+	Checks []Check
 }
 
 // ErrUnknown: no offer record yet; interview.passed may be on its way.
@@ -91,7 +95,7 @@ func (o *Offer) Make(ch Change, band string, conditions []commonv1.OfferConditio
 	}
 	o.SalaryBand, o.Conditions = band, slices.Clone(conditions)
 	ev := o.Move(Producer, ch.Change, Made, "offer.made", "")
-	ev.Payload = &eventsv1.Event_OfferMade{OfferMade: &eventsv1.OfferMade{SalaryBandCode: band, Conditions: o.Conditions}}
+	ev.Payload = &eventsv1.Event_OfferMade{OfferMade: &eventsv1.OfferMade{SalaryBandCode: band, Conditions: o.Conditions, Checks: CheckConditions(o.Conditions)}}
 	return ev, nil
 }
 
@@ -106,9 +110,10 @@ func (o *Offer) Accept(ch Change) (*eventsv1.Event, error) {
 	return ev, nil
 }
 
-// Decline records the candidate's refusal.
+// Decline records the candidate's refusal, for a reason of the decline
+// list (pkg/reason).
 func (o *Offer) Decline(ch Change, reason string) (*eventsv1.Event, error) {
-	if err := validate.ReasonCode("reason_code", reason); err != nil {
+	if err := reasonpkg.Decline.Check("reason_code", reason); err != nil {
 		return nil, err
 	}
 	if err := o.Begin(ch.Change, "decline", Made); err != nil {

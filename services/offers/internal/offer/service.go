@@ -13,6 +13,7 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/imported"
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
+	"github.com/probation-recruitment/pipeline/pkg/reason"
 	"github.com/probation-recruitment/pipeline/pkg/record"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
@@ -36,6 +37,9 @@ type Store interface {
 	List(ctx context.Context, f ListFilter) ([]*Offer, error)
 	// Mine lists an assignee's open records, oldest in their stage first.
 	Mine(ctx context.Context, f assign.Filter) ([]*Offer, error)
+	// Atomically runs fn in one transaction (the caller's, if ctx carries
+	// one), which the store's writes inside fn join.
+	Atomically(ctx context.Context, fn func(context.Context) error) error
 }
 
 // ListFilter selects offers, oldest in their status first, after a key.
@@ -103,9 +107,9 @@ func (s *Service) SetStartDate(ctx context.Context, caller auth.Claims, id strin
 	})
 }
 
-// ConfirmStart records the start.
+// ConfirmStart records the start; the right to work check must be met.
 func (s *Service) ConfirmStart(ctx context.Context, caller auth.Claims, id string, v int64) (*Offer, error) {
-	return s.change(ctx, caller, id, v, func(o *Offer, ch Change) (*eventsv1.Event, error) { return o.ConfirmStart(ch) })
+	return s.change(ctx, caller, id, v, func(o *Offer, ch Change) (*eventsv1.Event, error) { return o.ConfirmStartChecked(ch) })
 }
 
 // Assign names a record's owner.
@@ -245,7 +249,9 @@ func (s *Service) importSteps(ev *eventsv1.Event, h *commonv1.ImportedHistory) [
 	switch {
 	case o.GetDeclinedAt() != nil:
 		steps = append(steps, func(r *Offer) (*eventsv1.Event, error) {
-			return r.Decline(at(o.GetDeclinedAt(), r), o.GetDeclineReasonCode())
+			// As the list reads it: an import written before the fixed
+			// lists may carry any code, which becomes other:<code>.
+			return r.Decline(at(o.GetDeclinedAt(), r), reason.Decline.Normalize(o.GetDeclineReasonCode()))
 		})
 	case o.GetAcceptedAt() != nil:
 		steps = append(steps, func(r *Offer) (*eventsv1.Event, error) {

@@ -40,15 +40,19 @@ var _ offer.Store = (*Store)(nil)
 
 const columns = `application_id::text, campaign_id::text, region, role, status, salary_band, conditions, start_date,
 	vetting_cleared, subject_to_vetting, approved_by, vetting_due_by, reason_code, status_entered_at, version,
-	assignee, stage_entered_at`
+	assignee, stage_entered_at, checks`
 
 func scan(row pgx.Row) (*offer.Offer, error) {
 	o := &offer.Offer{}
 	var role int32
 	var conditions []int32
+	var checks []byte
 	err := row.Scan(&o.ApplicationID, &o.CampaignID, &o.Region, &role, &o.State, &o.SalaryBand, &conditions, &o.StartDate,
 		&o.VettingCleared, &o.SubjectToVetting, &o.ApprovedBy, &o.VettingDueBy, &o.ReasonCode, &o.StateEnteredAt, &o.Version,
-		&o.Assignee, &o.StageEnteredAt)
+		&o.Assignee, &o.StageEnteredAt, &checks)
+	if err == nil {
+		o.Checks, err = checksToDomain(checks)
+	}
 	o.Role = commonv1.JobRole(role)
 	for _, c := range conditions {
 		o.Conditions = append(o.Conditions, commonv1.OfferCondition(c))
@@ -73,17 +77,27 @@ func insert(ctx context.Context, tx pgx.Tx, o *offer.Offer) (bool, error) {
 }
 
 func save(ctx context.Context, tx pgx.Tx, o *offer.Offer) error {
-	_, err := tx.Exec(ctx, `UPDATE offers SET status = $2, salary_band = $3, conditions = $4, start_date = $5,
+	checks, err := checksToRow(o.Checks)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `UPDATE offers SET status = $2, salary_band = $3, conditions = $4, start_date = $5,
 		vetting_cleared = $6, subject_to_vetting = $7, approved_by = $8, vetting_due_by = $9, reason_code = $10,
-		status_entered_at = $11, version = $12, assignee = $13, stage_entered_at = $14 WHERE application_id = $1`,
+		status_entered_at = $11, version = $12, assignee = $13, stage_entered_at = $14, checks = $15 WHERE application_id = $1`,
 		o.ApplicationID, o.State, o.SalaryBand, conditionInts(o.Conditions), o.StartDate, o.VettingCleared,
-		o.SubjectToVetting, o.ApprovedBy, o.VettingDueBy, o.ReasonCode, o.StateEnteredAt, o.Version, o.Assignee, o.StageEnteredAt)
+		o.SubjectToVetting, o.ApprovedBy, o.VettingDueBy, o.ReasonCode, o.StateEnteredAt, o.Version, o.Assignee, o.StageEnteredAt,
+		checks)
 	return err
 }
 
 // Open inserts a record and its events unless the application has one.
 func (s *Store) Open(ctx context.Context, o *offer.Offer, evs ...*eventsv1.Event) error {
 	return s.offers.Open(ctx, o, evs...)
+}
+
+// Atomically runs fn in the transaction ctx carries, or in one of its own.
+func (s *Store) Atomically(ctx context.Context, fn func(context.Context) error) error {
+	return pg.Join(ctx, s.offers.Pool, func(tx pgx.Tx) error { return fn(pg.WithTx(ctx, tx)) })
 }
 
 // Mine lists an assignee's open records in f.Regions (nil: any), oldest in

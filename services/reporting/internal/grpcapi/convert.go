@@ -76,7 +76,8 @@ var thresholdStages = []commonv1.Stage{
 
 func thresholdsToProto(region string, th projection.Thresholds) *pb.Thresholds {
 	p := &pb.Thresholds{Region: region, VettingBlockedWarningDays: int32(th.Blocked.WarningDays),
-		VettingBlockedBreachDays: int32(th.Blocked.BreachDays), Version: th.Version}
+		VettingBlockedBreachDays: int32(th.Blocked.BreachDays), Version: th.Version,
+		CheckOutstandingWarningDays: int32(th.Checks.WarningDays), CheckOutstandingBreachDays: int32(th.Checks.BreachDays)}
 	for _, st := range thresholdStages {
 		l := th.Stages[st]
 		p.Stages = append(p.Stages, &pb.StageThreshold{Stage: st, WarningDays: int32(l.WarningDays), BreachDays: int32(l.BreachDays)})
@@ -96,6 +97,9 @@ func thresholdsToProto(region string, th projection.Thresholds) *pb.Thresholds {
 		}
 		if o.Blocked != nil {
 			rp.VettingBlockedWarningDays, rp.VettingBlockedBreachDays = int32(o.Blocked.WarningDays), int32(o.Blocked.BreachDays)
+		}
+		if o.Checks != nil {
+			rp.CheckOutstandingWarningDays, rp.CheckOutstandingBreachDays = int32(o.Checks.WarningDays), int32(o.Checks.BreachDays)
 		}
 		p.Roles = append(p.Roles, rp)
 	}
@@ -126,6 +130,14 @@ func thresholdsFromProto(p *pb.Thresholds) (projection.Thresholds, error) {
 	if err != nil {
 		return th, err
 	}
+	// Both 0 keeps the default check-outstanding limit (a client written
+	// before the rule sends none).
+	th.Checks = projection.DefaultChecks
+	if w, b := p.GetCheckOutstandingWarningDays(), p.GetCheckOutstandingBreachDays(); w != 0 || b != 0 {
+		if th.Checks, err = checkLimit("thresholds.check_outstanding", w, b); err != nil {
+			return th, err
+		}
+	}
 	for i, r := range p.GetRoles() {
 		field := fmt.Sprintf("thresholds.roles[%d]", i)
 		if _, known := commonv1.JobRole_name[int32(r.GetRole())]; !known || r.GetRole() == commonv1.JobRole_JOB_ROLE_UNSPECIFIED {
@@ -145,8 +157,15 @@ func thresholdsFromProto(p *pb.Thresholds) (projection.Thresholds, error) {
 			}
 			o.Blocked = &l
 		}
-		if len(o.Stages) == 0 && o.Blocked == nil {
-			return th, validate.Field(field, "must override a stage or the vetting-blocked limit")
+		if w, b := r.GetCheckOutstandingWarningDays(), r.GetCheckOutstandingBreachDays(); w != 0 || b != 0 {
+			l, err := checkLimit(field+".check_outstanding", w, b)
+			if err != nil {
+				return th, err
+			}
+			o.Checks = &l
+		}
+		if len(o.Stages) == 0 && o.Blocked == nil && o.Checks == nil {
+			return th, validate.Field(field, "must override a stage, the vetting-blocked or the check-outstanding limit")
 		}
 		if th.Roles == nil {
 			th.Roles = map[commonv1.JobRole]projection.Overrides{}

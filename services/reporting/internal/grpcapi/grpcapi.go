@@ -173,12 +173,25 @@ func (s *Server) GetTimeToHire(ctx context.Context, req *pb.GetTimeToHireRequest
 	if err == nil && req.GetCampaignId() != "" {
 		err = validate.UUID("campaign_id", req.GetCampaignId())
 	}
+	if err == nil {
+		err = checkSource(req.GetSource())
+	}
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	w, err := window(req.GetFrom(), req.GetTo())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
+	}
+	if req.GetSource() != "" {
+		// One source's measures, from its applications' records
+		// (report/breakdown.go).
+		ans, err := s.reports.TimeToHireOf(ctx, report.AppQuery{Regions: regions, CampaignID: req.GetCampaignId(), Role: req.GetRole(),
+			Source: req.GetSource()}, w)
+		if err != nil {
+			return nil, s.toStatus(ctx, err)
+		}
+		return timeToHireToProto(ans).(*pb.GetTimeToHireResponse), nil
 	}
 	ans, err := s.reports.TimeToHire(ctx, report.TimeToHireQuery{Regions: regions, CampaignID: req.GetCampaignId(), Role: req.GetRole(), Window: w})
 	if err != nil {
@@ -211,44 +224,105 @@ func window(from, to *timestamppb.Timestamp) (report.Window, error) {
 	return w, nil
 }
 
-// GetFunnel implements pb.ReportingServiceServer.
+// GetFunnel implements pb.ReportingServiceServer: without a region, over
+// every region the caller may see.
 func (s *Server) GetFunnel(ctx context.Context, req *pb.GetFunnelRequest) (*pb.GetFunnelResponse, error) {
-	if _, err := region(ctx, req.GetRegion(), readers...); err != nil {
-		return nil, s.toStatus(ctx, err)
-	}
-	if req.GetCampaignId() != "" {
-		if err := validate.UUID("campaign_id", req.GetCampaignId()); err != nil {
-			return nil, s.toStatus(ctx, err)
-		}
-	}
-	stages, err := s.reports.Funnel(ctx, []string{req.GetRegion()}, req.GetCampaignId())
+	regions, err := s.regionsOf(ctx, req.GetRegion(), req.GetCampaignId())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	resp := &pb.GetFunnelResponse{}
-	for _, f := range stages {
-		resp.Stages = append(resp.Stages, &pb.FunnelStage{Stage: f.Stage, Reached: int32(f.Reached),
-			ConversionFromPrevious: f.Conversion, Rejected: int32(f.Rejected), Withdrawn: int32(f.Withdrawn)})
+	if err := checkSource(req.GetSource()); err != nil {
+		return nil, s.toStatus(ctx, err)
 	}
-	return resp, nil
+	var stages []report.FunnelStage
+	if req.GetSource() != "" {
+		// One source's funnel, from its applications' records
+		// (report/breakdown.go).
+		stages, err = s.reports.FunnelOf(ctx, report.AppQuery{Regions: regions, CampaignID: req.GetCampaignId(),
+			Source: req.GetSource()})
+	} else {
+		stages, err = s.reports.Funnel(ctx, regions, req.GetCampaignId())
+	}
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &pb.GetFunnelResponse{Stages: funnelToProto(stages)}, nil
 }
 
-// GetStageDurations implements pb.ReportingServiceServer.
-func (s *Server) GetStageDurations(ctx context.Context, req *pb.GetStageDurationsRequest) (*pb.GetStageDurationsResponse, error) {
-	if _, err := region(ctx, req.GetRegion(), readers...); err != nil {
-		return nil, s.toStatus(ctx, err)
+// regionsOf checks a report's caller, region and campaign: the regions
+// the report covers are the one asked for, or without one every region
+// the caller may see (an admin's: all of them).
+func (s *Server) regionsOf(ctx context.Context, region, campaignID string) ([]string, error) {
+	caller, err := auth.Require(ctx, "", readers...)
+	if err != nil {
+		return nil, err
 	}
-	w, err := window(req.GetFrom(), req.GetTo())
+	regions, err := auth.VisibleRegions(caller, region)
+	if err == nil && campaignID != "" {
+		err = validate.UUID("campaign_id", campaignID)
+	}
+	return regions, err
+}
+
+// durationsQuery reads the filters GetStageDurations and
+// GetVettingDurations share.
+func (s *Server) durationsQuery(ctx context.Context, region, campaignID string, role commonv1.JobRole, from, to *timestamppb.Timestamp) (report.DurationsQuery, error) {
+	q := report.DurationsQuery{CampaignID: campaignID, Role: role}
+	var err error
+	if q.Regions, err = s.regionsOf(ctx, region, campaignID); err != nil {
+		return q, err
+	}
+	if _, ok := commonv1.JobRole_name[int32(role)]; !ok {
+		return q, validate.Field("role", "must be a known job role")
+	}
+	q.Window, err = window(from, to)
+	return q, err
+}
+
+// GetStageDurations implements pb.ReportingServiceServer: without a
+// region, over every region the caller may see.
+func (s *Server) GetStageDurations(ctx context.Context, req *pb.GetStageDurationsRequest) (*pb.GetStageDurationsResponse, error) {
+	q, err := s.durationsQuery(ctx, req.GetRegion(), req.GetCampaignId(), req.GetRole(), req.GetFrom(), req.GetTo())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	stages, err := s.reports.StageDurations(ctx, []string{req.GetRegion()}, w)
+	stages, err := s.reports.StageDurations(ctx, q)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	resp := &pb.GetStageDurationsResponse{}
 	for _, d := range stages {
 		resp.Stages = append(resp.Stages, &pb.StageDuration{Stage: d.Stage, Days: statsToProto(d.Days), Current: int32(d.Current)})
+	}
+	checks, err := s.reports.CheckDurations(ctx, q)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	resp.Checks = checkDurationsToProto(checks)
+	return resp, nil
+}
+
+// vettingSteps names report.VettingSteps in the contract, in order.
+var vettingSteps = []pb.VettingStep{pb.VettingStep_VETTING_STEP_OPENED_TO_FORMS_RECEIVED,
+	pb.VettingStep_VETTING_STEP_FORMS_RECEIVED_TO_CLEARED, pb.VettingStep_VETTING_STEP_OPENED_TO_CLEARED}
+
+// GetVettingDurations implements pb.ReportingServiceServer: without a
+// region, over every region the caller may see.
+func (s *Server) GetVettingDurations(ctx context.Context, req *pb.GetVettingDurationsRequest) (*pb.GetVettingDurationsResponse, error) {
+	q, err := s.durationsQuery(ctx, req.GetRegion(), req.GetCampaignId(), req.GetRole(), req.GetFrom(), req.GetTo())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	steps, blocked, err := s.reports.VettingDurations(ctx, q)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	resp := &pb.GetVettingDurationsResponse{}
+	for i, st := range steps {
+		resp.Steps = append(resp.Steps, &pb.VettingStepDuration{Step: vettingSteps[i], Days: statsToProto(st)})
+	}
+	for i, b := range blocked {
+		resp.Blocked = append(resp.Blocked, &pb.BlockedDuration{Reason: commonv1.BlockReason(i + 1), Days: statsToProto(b)})
 	}
 	return resp, nil
 }

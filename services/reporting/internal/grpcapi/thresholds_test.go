@@ -21,7 +21,7 @@ import (
 )
 
 // thresholds is a full set for region: the stages in contract order, then
-// the vetting-blocked limit.
+// the vetting-blocked limit, and the default check-outstanding limit.
 func thresholds(region string, version int64, sift, interview, offer, pre, blocked [2]int32) *pb.Thresholds {
 	stage := func(s commonv1.Stage, l [2]int32) *pb.StageThreshold {
 		return &pb.StageThreshold{Stage: s, WarningDays: l[0], BreachDays: l[1]}
@@ -29,7 +29,8 @@ func thresholds(region string, version int64, sift, interview, offer, pre, block
 	return &pb.Thresholds{Region: region, Version: version, Stages: []*pb.StageThreshold{
 		stage(commonv1.Stage_STAGE_SIFT, sift), stage(commonv1.Stage_STAGE_INTERVIEW, interview),
 		stage(commonv1.Stage_STAGE_OFFER, offer), stage(commonv1.Stage_STAGE_PRE_EMPLOYMENT, pre),
-	}, VettingBlockedWarningDays: blocked[0], VettingBlockedBreachDays: blocked[1]}
+	}, VettingBlockedWarningDays: blocked[0], VettingBlockedBreachDays: blocked[1],
+		CheckOutstandingWarningDays: 14, CheckOutstandingBreachDays: 28}
 }
 
 // defaultThresholds are docs/design.md §5's: SIFT 10/14, INTERVIEW 14/21, OFFER

@@ -49,7 +49,17 @@ const (
 	OfferToClearance     Measure = 4
 	StartedBeforeCleared Measure = 5
 	StageDuration        Measure = 10
+	// Inside vetting: opened → forms received → cleared, and the time each
+	// block lasted (VettingBlocked + block reason).
+	VettingOpenedToForms  Measure = 15
+	VettingFormsToCleared Measure = 16
+	VettingOpenedToClear  Measure = 17
+	VettingBlocked        Measure = 20
 )
+
+// MaxMeasure is the largest Measure: the last check's time to be met
+// (CheckMet, checks.go, above the blocks of the last block reason).
+const MaxMeasure = CheckMet + Measure(commonv1.OfferCondition_OFFER_CONDITION_RIGHT_TO_WORK)
 
 // Duration is one application's contribution to a measure: ended on End
 // (a London date) after Days calendar and WorkingDays working days.
@@ -108,7 +118,37 @@ func (a *App) Durations(c *Campaign) []Duration {
 	if start != nil && a.startedBeforeCleared() {
 		out = append(out, Duration{Measure: StartedBeforeCleared, End: *start})
 	}
-	return append(out, a.stageDurations()...)
+	out = append(out, a.checkDurations()...)
+	out = append(out, a.stageDurations()...)
+	return append(out, a.vettingDurations()...)
+}
+
+// vettingDurations: the steps of vetting (opened → forms received →
+// cleared, each once both ends are known) and each block that has ended,
+// by its reason. A block ends with the case's next change of status (by
+// version), or with the application's withdrawal if nothing followed it.
+func (a *App) vettingDurations() []Duration {
+	var out []Duration
+	pair := func(m Measure, from, to *time.Time) {
+		if from != nil && to != nil && !to.Before(*from) {
+			out = append(out, span(m, Day(*from), Day(*to)))
+		}
+	}
+	pair(VettingOpenedToForms, a.VettingOpenedAt, a.VettingFormsReceivedAt)
+	pair(VettingFormsToCleared, a.VettingFormsReceivedAt, a.VettingClearedAt)
+	pair(VettingOpenedToClear, a.VettingOpenedAt, a.VettingClearedAt)
+	for i, st := range a.VettingSteps {
+		if !st.Blocked || st.Reason <= 0 || st.Reason > commonv1.BlockReason_BLOCK_REASON_OTHER {
+			continue
+		}
+		end := a.WithdrawnAt
+		if i+1 < len(a.VettingSteps) {
+			end = &a.VettingSteps[i+1].At
+		}
+		at := st.At
+		pair(VettingBlocked+Measure(st.Reason), &at, end)
+	}
+	return out
 }
 
 func earlier(a, b time.Time) time.Time {

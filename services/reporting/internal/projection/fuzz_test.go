@@ -26,17 +26,19 @@ var payloads = []struct {
 	producer string
 	set      func(ev *eventsv1.Event, x byte)
 }{
-	{"applications", func(ev *eventsv1.Event, _ byte) {
-		ev.Payload = &eventsv1.Event_ApplicationSubmitted{ApplicationSubmitted: &eventsv1.ApplicationSubmitted{}}
+	// Reasons and sources vary with x, so that two of one kind at one
+	// moment must fold to the same record in either order.
+	{"applications", func(ev *eventsv1.Event, x byte) {
+		ev.Payload = &eventsv1.Event_ApplicationSubmitted{ApplicationSubmitted: &eventsv1.ApplicationSubmitted{Source: []string{"", "jobs_site", "referral"}[x%3]}}
 	}},
-	{"applications", func(ev *eventsv1.Event, _ byte) {
-		ev.Payload = &eventsv1.Event_ApplicationWithdrawn{ApplicationWithdrawn: &eventsv1.ApplicationWithdrawn{ReasonCode: "x"}}
+	{"applications", func(ev *eventsv1.Event, x byte) {
+		ev.Payload = &eventsv1.Event_ApplicationWithdrawn{ApplicationWithdrawn: &eventsv1.ApplicationWithdrawn{ReasonCode: "x" + string(rune('a'+x%3))}}
 	}},
 	{"sifting", func(ev *eventsv1.Event, _ byte) {
 		ev.Payload = &eventsv1.Event_SiftPassed{SiftPassed: &eventsv1.SiftPassed{}}
 	}},
-	{"sifting", func(ev *eventsv1.Event, _ byte) {
-		ev.Payload = &eventsv1.Event_SiftFailed{SiftFailed: &eventsv1.SiftFailed{ReasonCode: "r"}}
+	{"sifting", func(ev *eventsv1.Event, x byte) {
+		ev.Payload = &eventsv1.Event_SiftFailed{SiftFailed: &eventsv1.SiftFailed{ReasonCode: "r" + string(rune('a'+x%3))}}
 	}},
 	{"sifting", func(ev *eventsv1.Event, _ byte) {
 		ev.Payload = &eventsv1.Event_InterviewScheduled{InterviewScheduled: &eventsv1.InterviewScheduled{}}
@@ -47,14 +49,18 @@ var payloads = []struct {
 	{"sifting", func(ev *eventsv1.Event, _ byte) {
 		ev.Payload = &eventsv1.Event_InterviewFailed{InterviewFailed: &eventsv1.InterviewFailed{ReasonCode: "r"}}
 	}},
-	{"offers", func(ev *eventsv1.Event, _ byte) {
-		ev.Payload = &eventsv1.Event_OfferMade{OfferMade: &eventsv1.OfferMade{SalaryBandCode: "b"}}
+	{"offers", func(ev *eventsv1.Event, x byte) {
+		ev.Payload = &eventsv1.Event_OfferMade{OfferMade: &eventsv1.OfferMade{SalaryBandCode: "b", Checks: fuzzChecks(x)}}
+	}},
+	{"offers", func(ev *eventsv1.Event, x byte) {
+		ev.Payload = &eventsv1.Event_OfferCheckRecorded{OfferCheckRecorded: &eventsv1.OfferCheckRecorded{
+			Check: commonv1.OfferCondition(2 + x%3), Status: commonv1.CheckStatus(1 + x/3%4)}}
 	}},
 	{"offers", func(ev *eventsv1.Event, _ byte) {
 		ev.Payload = &eventsv1.Event_OfferAccepted{OfferAccepted: &eventsv1.OfferAccepted{}}
 	}},
-	{"offers", func(ev *eventsv1.Event, _ byte) {
-		ev.Payload = &eventsv1.Event_OfferDeclined{OfferDeclined: &eventsv1.OfferDeclined{ReasonCode: "d"}}
+	{"offers", func(ev *eventsv1.Event, x byte) {
+		ev.Payload = &eventsv1.Event_OfferDeclined{OfferDeclined: &eventsv1.OfferDeclined{ReasonCode: "d" + string(rune('a'+x%3))}}
 	}},
 	{"offers", func(ev *eventsv1.Event, x byte) {
 		ev.Payload = &eventsv1.Event_OfferWithdrawn{OfferWithdrawn: &eventsv1.OfferWithdrawn{ReasonCode: "w", AfterStart: x&1 == 1}}
@@ -87,6 +93,22 @@ var payloads = []struct {
 	{"vetting", func(ev *eventsv1.Event, _ byte) {
 		ev.Payload = &eventsv1.Event_VettingFailed{VettingFailed: &eventsv1.VettingFailed{ReasonCode: "f"}}
 	}},
+}
+
+// fuzzChecks are the checks of an offer chosen by x: right to work, and
+// references and medical by its bits (none for an offer made before checks).
+func fuzzChecks(x byte) []commonv1.OfferCondition {
+	if x&8 != 0 {
+		return nil
+	}
+	var out []commonv1.OfferCondition
+	if x&1 != 0 {
+		out = append(out, commonv1.OfferCondition_OFFER_CONDITION_REFERENCES)
+	}
+	if x&2 != 0 {
+		out = append(out, commonv1.OfferCondition_OFFER_CONDITION_MEDICAL)
+	}
+	return append(out, commonv1.OfferCondition_OFFER_CONDITION_RIGHT_TO_WORK)
 }
 
 // dates are a start date and a vetting due date chosen by x (x 0: none).

@@ -46,7 +46,19 @@ type App struct {
 	RejectedAt        *time.Time
 	// RejectedStage is where it was rejected: SIFT or INTERVIEW.
 	RejectedStage commonv1.Stage
-	WithdrawnAt   *time.Time
+	// RejectedReason is the reason code of the rejection, as recorded.
+	RejectedReason string
+	WithdrawnAt    *time.Time
+	// WithdrawnBy is the event that ended the application by withdrawal
+	// (application.withdrawn, offer.declined or offer.withdrawn), and
+	// WithdrawnReason its reason code as recorded: both from the earliest
+	// such event, as WithdrawnAt is.
+	WithdrawnBy     WithdrawalKind
+	WithdrawnReason string
+
+	// Source is where the application came from, from
+	// application.submitted ("" when not recorded).
+	Source string
 
 	// From offers, latest by OffersVersion.
 	StartDate        *time.Time
@@ -62,6 +74,12 @@ type App struct {
 	// VettingFormsReceivedAt is when the candidate's vetting forms first
 	// arrived.
 	VettingFormsReceivedAt *time.Time
+	// VettingOpenedAt is when the vetting case first opened.
+	VettingOpenedAt *time.Time
+	// VettingSteps are the vetting case's changes of status, one per
+	// version of the case (a set: an event seen again adds nothing), in
+	// version order; the time each block lasted is read from them.
+	VettingSteps []VettingStep
 
 	// From vetting, latest by VettingVersion.
 	VettingBlocked bool
@@ -88,6 +106,10 @@ type App struct {
 	// history in pieces, and holds the stuck crossings it finds in it
 	// until it has settled (docs/design.md, "Stuck events").
 	Imported bool
+
+	// Checks are the offer's pre-employment checks (checks.go), in
+	// condition order.
+	Checks []CheckState
 }
 
 // Apply folds one event into the record (see the package comment for why
@@ -104,24 +126,34 @@ func (a *App) Apply(ev *eventsv1.Event) bool {
 	case *eventsv1.Event_ApplicationSubmitted:
 		changed = earliest(&a.SubmittedAt, at) || changed
 		changed = a.imported(p.ApplicationSubmitted.GetImported()) || changed
+		// One submission per application; of two (never seen), the lesser
+		// source, so the order does not matter.
+		if src := p.ApplicationSubmitted.GetSource(); src != "" && (a.Source == "" || src < a.Source) {
+			a.Source, changed = src, true
+		}
 	case *eventsv1.Event_ApplicationWithdrawn:
-		changed = earliest(&a.WithdrawnAt, at) || changed
+		changed = a.withdraw(at, WithdrawnByCandidate, p.ApplicationWithdrawn.GetReasonCode()) || changed
 	case *eventsv1.Event_SiftPassed:
 		changed = earliest(&a.SiftPassedAt, at) || changed
 	case *eventsv1.Event_SiftFailed:
-		changed = a.reject(at, commonv1.Stage_STAGE_SIFT) || changed
+		changed = a.reject(at, commonv1.Stage_STAGE_SIFT, p.SiftFailed.GetReasonCode()) || changed
 	case *eventsv1.Event_InterviewPassed:
 		changed = earliest(&a.InterviewPassedAt, at) || changed
 		changed = a.imported(p.InterviewPassed.GetImported()) || changed
 	case *eventsv1.Event_InterviewFailed:
-		changed = a.reject(at, commonv1.Stage_STAGE_INTERVIEW) || changed
+		changed = a.reject(at, commonv1.Stage_STAGE_INTERVIEW, p.InterviewFailed.GetReasonCode()) || changed
 	case *eventsv1.Event_OfferMade:
 		changed = earliest(&a.OfferMadeAt, at) || changed
+		changed = a.applyChecks(ev, at) || changed
+	case *eventsv1.Event_OfferCheckRecorded:
+		changed = a.applyChecks(ev, at) || changed
 	case *eventsv1.Event_OfferAccepted:
 		changed = earliest(&a.OfferAcceptedAt, at) || changed
 		changed = a.imported(p.OfferAccepted.GetImported()) || changed
-	case *eventsv1.Event_OfferDeclined, *eventsv1.Event_OfferWithdrawn:
-		changed = earliest(&a.WithdrawnAt, at) || changed
+	case *eventsv1.Event_OfferDeclined:
+		changed = a.withdraw(at, WithdrawnByDecline, p.OfferDeclined.GetReasonCode()) || changed
+	case *eventsv1.Event_OfferWithdrawn:
+		changed = a.withdraw(at, WithdrawnByOffer, p.OfferWithdrawn.GetReasonCode()) || changed
 	case *eventsv1.Event_OfferStartDateSet:
 		if ev.GetAggregateVersion() > a.OffersVersion {
 			a.OffersVersion = ev.GetAggregateVersion()
@@ -138,8 +170,10 @@ func (a *App) Apply(ev *eventsv1.Event) bool {
 	case *eventsv1.Event_VettingCleared:
 		changed = earliest(&a.VettingClearedAt, at) || changed
 		changed = a.vetting(ev, false, 0, at) || changed
+		changed = a.step(ev, false, 0, at) || changed
 	case *eventsv1.Event_VettingBlocked:
 		changed = a.vetting(ev, true, p.VettingBlocked.GetReason(), at) || changed
+		changed = a.step(ev, true, p.VettingBlocked.GetReason(), at) || changed
 	case *eventsv1.Event_InterviewScheduled:
 		if when := p.InterviewScheduled.GetScheduledFor(); when != nil && ev.GetAggregateVersion() > a.InterviewVersion {
 			t := when.AsTime().UTC()
@@ -149,8 +183,14 @@ func (a *App) Apply(ev *eventsv1.Event) bool {
 	case *eventsv1.Event_VettingFormsReceived:
 		changed = earliest(&a.VettingFormsReceivedAt, at) || changed
 		changed = a.vetting(ev, false, 0, at) || changed
-	case *eventsv1.Event_VettingOpened, *eventsv1.Event_VettingUnblocked, *eventsv1.Event_VettingFailed:
+		changed = a.step(ev, false, 0, at) || changed
+	case *eventsv1.Event_VettingOpened:
+		changed = earliest(&a.VettingOpenedAt, at) || changed
 		changed = a.vetting(ev, false, 0, at) || changed
+		changed = a.step(ev, false, 0, at) || changed
+	case *eventsv1.Event_VettingUnblocked, *eventsv1.Event_VettingFailed:
+		changed = a.vetting(ev, false, 0, at) || changed
+		changed = a.step(ev, false, 0, at) || changed
 	case *eventsv1.Event_SiftAssigned:
 		changed = assign(&a.SiftAssignee, &a.SiftAssigneeVersion, ev, p.SiftAssigned.GetAssignee()) || changed
 	case *eventsv1.Event_SiftUnassigned:
@@ -195,12 +235,38 @@ func (a *App) imported(h *commonv1.ImportedHistory) bool {
 }
 
 // reject keeps the earliest rejection; of two at the same time, the later
-// stage's, so that the order they arrive in does not matter.
-func (a *App) reject(at time.Time, stage commonv1.Stage) bool {
-	if a.RejectedAt != nil && (at.After(*a.RejectedAt) || at.Equal(*a.RejectedAt) && stage <= a.RejectedStage) {
+// stage's (and of two at one stage, the lesser reason code), so that the
+// order they arrive in does not matter.
+func (a *App) reject(at time.Time, stage commonv1.Stage, reason string) bool {
+	if a.RejectedAt != nil && (at.After(*a.RejectedAt) || at.Equal(*a.RejectedAt) &&
+		(stage < a.RejectedStage || stage == a.RejectedStage && reason >= a.RejectedReason)) {
 		return false
 	}
-	a.RejectedAt, a.RejectedStage = &at, stage
+	a.RejectedAt, a.RejectedStage, a.RejectedReason = &at, stage, reason
+	return true
+}
+
+// WithdrawalKind is which event ended an application by withdrawal.
+type WithdrawalKind int
+
+// Withdrawal kinds; the order breaks ties between withdrawals at the same
+// moment.
+const (
+	WithdrawnNone        WithdrawalKind = 0
+	WithdrawnByCandidate WithdrawalKind = 1 // application.withdrawn
+	WithdrawnByDecline   WithdrawalKind = 2 // offer.declined
+	WithdrawnByOffer     WithdrawalKind = 3 // offer.withdrawn
+)
+
+// withdraw keeps the earliest withdrawal with its kind and reason; of two
+// at the same time, the lesser kind (then reason), so that the order they
+// arrive in does not matter.
+func (a *App) withdraw(at time.Time, kind WithdrawalKind, reason string) bool {
+	if a.WithdrawnAt != nil && (at.After(*a.WithdrawnAt) || at.Equal(*a.WithdrawnAt) &&
+		(kind > a.WithdrawnBy || kind == a.WithdrawnBy && reason >= a.WithdrawnReason)) {
+		return false
+	}
+	a.WithdrawnAt, a.WithdrawnBy, a.WithdrawnReason = &at, kind, reason
 	return true
 }
 
@@ -217,6 +283,33 @@ func (a *App) vetting(ev *eventsv1.Event, blocked bool, reason commonv1.BlockRea
 	if blocked {
 		a.BlockedSince = &at
 	}
+	return true
+}
+
+// VettingStep is one change of a vetting case's status: blocked (with
+// its reason) or not, from At, at the case's Version.
+type VettingStep struct {
+	Version int64                `json:"v"`
+	At      time.Time            `json:"at"`
+	Blocked bool                 `json:"blocked,omitempty"`
+	Reason  commonv1.BlockReason `json:"reason,omitempty"`
+}
+
+// step adds the vetting event to the case's steps unless its version is
+// there already; kept in version order, so the steps are the same set in
+// any order of arrival.
+func (a *App) step(ev *eventsv1.Event, blocked bool, reason commonv1.BlockReason, at time.Time) bool {
+	v := ev.GetAggregateVersion()
+	i := 0
+	for i < len(a.VettingSteps) && a.VettingSteps[i].Version < v {
+		i++
+	}
+	if i < len(a.VettingSteps) && a.VettingSteps[i].Version == v {
+		return false
+	}
+	a.VettingSteps = append(a.VettingSteps, VettingStep{})
+	copy(a.VettingSteps[i+1:], a.VettingSteps[i:])
+	a.VettingSteps[i] = VettingStep{Version: v, At: at, Blocked: blocked, Reason: reason}
 	return true
 }
 

@@ -124,7 +124,15 @@ func draw(t *rapid.T) *history {
 	}
 	h.add("sifting", gap(), &eventsv1.Event_InterviewPassed{InterviewPassed: &eventsv1.InterviewPassed{}})
 	next()
-	h.add("offers", gap(), &eventsv1.Event_OfferMade{OfferMade: &eventsv1.OfferMade{SalaryBandCode: "b"}})
+	h.add("offers", gap(), &eventsv1.Event_OfferMade{OfferMade: &eventsv1.OfferMade{SalaryBandCode: "b", Checks: []commonv1.OfferCondition{
+		commonv1.OfferCondition_OFFER_CONDITION_REFERENCES, commonv1.OfferCondition_OFFER_CONDITION_RIGHT_TO_WORK}}})
+	// Checks recorded, each a few times (set back, met, failed, waived).
+	for range rapid.IntRange(0, 4).Draw(t, "checks") {
+		h.add("offers", gap(), &eventsv1.Event_OfferCheckRecorded{OfferCheckRecorded: &eventsv1.OfferCheckRecorded{
+			Check:  commonv1.OfferCondition(rapid.SampledFrom([]int32{2, 4}).Draw(t, "check")),
+			Status: commonv1.CheckStatus(rapid.IntRange(1, 4).Draw(t, "check status")),
+		}})
+	}
 	assignments(t, h, "offers")
 	next()
 	h.add("offers", gap(), &eventsv1.Event_OfferAccepted{OfferAccepted: &eventsv1.OfferAccepted{}})

@@ -14,6 +14,8 @@ const (
 	StuckStage          StuckKind = 1
 	StuckVettingBlocked StuckKind = 2
 	StuckVettingOverdue StuckKind = 3
+	// StuckCheckOutstanding: a pre-employment check outstanding (checks.go).
+	StuckCheckOutstanding StuckKind = 4
 )
 
 // NextActor is who must act to unstick an application.
@@ -35,6 +37,8 @@ type Limit struct {
 type Thresholds struct {
 	Stages  map[commonv1.Stage]Limit
 	Blocked Limit
+	// Checks is the limit of a pre-employment check outstanding.
+	Checks Limit
 	// Roles override some limits for one job role's applications (an
 	// SC-cleared role's vetting takes longer); absent for most.
 	Roles   map[commonv1.JobRole]Overrides
@@ -46,6 +50,7 @@ type Thresholds struct {
 type Overrides struct {
 	Stages  map[commonv1.Stage]Limit
 	Blocked *Limit
+	Checks  *Limit
 }
 
 // For returns the thresholds that apply to role's applications: the
@@ -55,7 +60,7 @@ func (th Thresholds) For(role commonv1.JobRole) Thresholds {
 	if !ok {
 		return th
 	}
-	out := Thresholds{Stages: make(map[commonv1.Stage]Limit, len(th.Stages)), Blocked: th.Blocked, Version: th.Version}
+	out := Thresholds{Stages: make(map[commonv1.Stage]Limit, len(th.Stages)), Blocked: th.Blocked, Checks: th.Checks, Version: th.Version}
 	for st, l := range th.Stages {
 		out.Stages[st] = l
 	}
@@ -65,11 +70,15 @@ func (th Thresholds) For(role commonv1.JobRole) Thresholds {
 	if o.Blocked != nil {
 		out.Blocked = *o.Blocked
 	}
+	if o.Checks != nil {
+		out.Checks = *o.Checks
+	}
 	return out
 }
 
 // DefaultThresholds are docs/design.md §5's: SIFT 10/14, INTERVIEW 14/21, OFFER
-// 7/10, PRE_EMPLOYMENT 28/42, vetting blocked 3/5.
+// 7/10, PRE_EMPLOYMENT 28/42, vetting blocked 3/5; and a pre-employment check
+// outstanding 14/28 (DefaultChecks).
 func DefaultThresholds() Thresholds {
 	return Thresholds{
 		Stages: map[commonv1.Stage]Limit{
@@ -79,8 +88,13 @@ func DefaultThresholds() Thresholds {
 			commonv1.Stage_STAGE_PRE_EMPLOYMENT: {28, 42},
 		},
 		Blocked: Limit{3, 5},
+		Checks:  DefaultChecks,
 	}
 }
+
+// DefaultChecks is the check-outstanding limit of a region that has not
+// set one (thresholds stored before the rule existed included).
+var DefaultChecks = Limit{14, 28}
 
 // ThresholdsFor returns one region's thresholds: those in all (the ones
 // set), or the defaults.
@@ -119,7 +133,9 @@ func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
 //   - its vetting case blocked, while in PRE_EMPLOYMENT or started subject
 //     to vetting;
 //   - a start subject to vetting whose vetting has not cleared: stuck, as
-//     a breach, from the day after the vetting due date.
+//     a breach, from the day after the vetting due date;
+//   - a pre-employment check outstanding, from the offer being made, while
+//     the offer is made or accepted (checks.go).
 //
 // Each clock names the assignee of the record its next actor works on:
 // the sift case's in SIFT and INTERVIEW, the offer's in OFFER and
@@ -152,6 +168,7 @@ func (a *App) Clocks(th Thresholds) []Clock {
 			WarningAt: a.BlockedSince.Add(days(th.Blocked.WarningDays)), BreachAt: a.BlockedSince.Add(days(th.Blocked.BreachDays)),
 			BlockedReason: a.BlockedReason, NextActor: ActorVetting, Assignee: a.VettingAssignee})
 	}
+	out = append(out, a.checkClock(th, stage)...)
 	if stage == commonv1.Stage_STAGE_HIRED && a.SubjectToVetting && a.VettingClearedAt == nil && a.VettingDueBy != nil {
 		due := time.Date(a.VettingDueBy.Year(), a.VettingDueBy.Month(), a.VettingDueBy.Day()+1, 0, 0, 0, 0, London)
 		out = append(out, Clock{Kind: StuckVettingOverdue, Stage: stage, Since: due, WarningAt: due, BreachAt: due, NextActor: ActorVetting, Assignee: a.VettingAssignee})

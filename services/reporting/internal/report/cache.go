@@ -114,8 +114,8 @@ type campaignAgg struct {
 	counts   map[counter]int
 }
 
-// maxMeasure is the largest projection.Measure (the last stage duration).
-const maxMeasure = projection.StageDuration + projection.Measure(commonv1.Stage_STAGE_PRE_EMPLOYMENT)
+// maxMeasure is the largest projection.Measure.
+const maxMeasure = projection.MaxMeasure
 
 // cell is one histogram row: n applications of role ended on day end
 // after days calendar and work working days.

@@ -36,6 +36,11 @@ type Store interface {
 	SetThresholds(ctx context.Context, region string, expectedVersion int64, th projection.Thresholds) (projection.Thresholds, error)
 	CampaignTitles(ctx context.Context, ids []string) (map[string]string, error)
 	OpenCases(ctx context.Context, q CaseQuery) ([]CaseRow, error)
+	OutstandingChecks(ctx context.Context, q ChecksQuery) ([]OutstandingChecks, error)
+	// Apps reads the records q selects, with their campaigns (see
+	// breakdown.go).
+	Apps(ctx context.Context, q AppQuery) ([]*projection.App, map[string]*projection.Campaign, error)
+	ProgressStore
 }
 
 // Service computes reports.
@@ -329,6 +334,9 @@ func (w Window) days() (int32, int32) {
 	return dayNumber(from), dayNumber(to)
 }
 
+// Bounds are the window's ends, open ends as far-off dates.
+func (w Window) Bounds() (time.Time, time.Time) { return w.bounds() }
+
 func (w Window) bounds() (time.Time, time.Time) {
 	from, to := w.From, w.To
 	if from.IsZero() {
@@ -478,6 +486,11 @@ func (s *Service) Funnel(ctx context.Context, regions []string, campaignID strin
 			}
 		})
 	}
+	return funnel(n), nil
+}
+
+// funnel is the funnel of counters n.
+func funnel(n map[counter]int) []FunnelStage {
 	out := make([]FunnelStage, len(PipelineStages))
 	for i, st := range PipelineStages {
 		f := FunnelStage{Stage: st, Reached: n[counter{projection.Reached, st}], Rejected: n[counter{projection.Rejected, st}],
@@ -490,7 +503,7 @@ func (s *Service) Funnel(ctx context.Context, regions []string, campaignID strin
 		}
 		out[i] = f
 	}
-	return out, nil
+	return out
 }
 
 // StageDuration is how long applications spent in a stage, and how many
@@ -503,19 +516,19 @@ type StageDuration struct {
 
 // StageDurations summarises the time spent in each stage by applications
 // that left it within the window.
-func (s *Service) StageDurations(ctx context.Context, regions []string, w Window) ([]StageDuration, error) {
-	snaps, err := s.regions(ctx, regions)
+func (s *Service) StageDurations(ctx context.Context, q DurationsQuery) ([]StageDuration, error) {
+	snaps, err := s.regions(ctx, q.Regions)
 	if err != nil {
 		return nil, err
 	}
-	f := filter{}
-	f.from, f.to = w.days()
+	f := filter{campaign: q.CampaignID, role: q.Role}
+	f.from, f.to = q.Window.days()
 	stages := PipelineStages[:4]
 	hists := make([]tally, len(stages))
 	for i, st := range stages {
 		sum(snaps, projection.StageDuration+projection.Measure(st), f, &hists[i])
 	}
-	current := currentCounts(snaps)
+	current := currentCounts(snaps, q.CampaignID)
 	out := make([]StageDuration, len(stages))
 	for i, st := range stages {
 		out[i] = StageDuration{Stage: st, Days: hists[i].cal.summary(), Current: current[st]}
@@ -523,14 +536,56 @@ func (s *Service) StageDurations(ctx context.Context, regions []string, w Window
 	return out, nil
 }
 
-func currentCounts(snaps []*snapshot) map[commonv1.Stage]int {
+// DurationsQuery filters StageDurations and VettingDurations.
+type DurationsQuery struct {
+	Regions    []string
+	CampaignID string
+	Role       commonv1.JobRole
+	// Window on the day a stage, step or block ended.
+	Window Window
+}
+
+// VettingSteps are the spans of vetting VettingDurations measures, in order.
+var VettingSteps = []projection.Measure{projection.VettingOpenedToForms, projection.VettingFormsToCleared, projection.VettingOpenedToClear}
+
+// VettingDurations summarises, in calendar days, the steps of vetting
+// (VettingSteps) and the blocks that ended, per block reason (1 to
+// BLOCK_REASON_OTHER, in order).
+func (s *Service) VettingDurations(ctx context.Context, q DurationsQuery) (steps, blocked []stats.Summary, err error) {
+	snaps, err := s.regions(ctx, q.Regions)
+	if err != nil {
+		return nil, nil, err
+	}
+	f := filter{campaign: q.CampaignID, role: q.Role}
+	f.from, f.to = q.Window.days()
+	for _, m := range VettingSteps {
+		var t tally
+		sum(snaps, m, f, &t)
+		steps = append(steps, t.cal.summary())
+	}
+	for r := commonv1.BlockReason(1); r <= commonv1.BlockReason_BLOCK_REASON_OTHER; r++ {
+		var t tally
+		sum(snaps, projection.VettingBlocked+projection.Measure(r), f, &t)
+		blocked = append(blocked, t.cal.summary())
+	}
+	return steps, blocked, nil
+}
+
+func currentCounts(snaps []*snapshot, campaignID string) map[commonv1.Stage]int {
 	out := map[commonv1.Stage]int{}
-	for _, snap := range snaps {
-		for k, v := range snap.totals {
+	add := func(counts map[counter]int) {
+		for k, v := range counts {
 			if k.kind == projection.Current {
 				out[k.stage] += v
 			}
 		}
+	}
+	if campaignID != "" {
+		eachCampaign(snaps, campaignID, func(a *campaignAgg) { add(a.counts) })
+		return out
+	}
+	for _, snap := range snaps {
+		add(snap.totals)
 	}
 	return out
 }
@@ -573,7 +628,13 @@ func (s *Service) Summaries(ctx context.Context, regions []string, asOf time.Tim
 	}
 	out := make([]Summary, len(regions))
 	for i, snap := range snaps {
+<<<<<<< HEAD
 		out[i] = snapshotSummary(regions[i], snap, asOf, f)
+=======
+		tth := snap.timeToHire(f)
+		out[i] = Summary{Region: regions[i], StageCounts: currentCounts(snaps[i:i+1], ""),
+			Stuck: snap.stuckAsOf(asOf.Truncate(time.Microsecond)), MedianTimeToHireDays: tth.Median, TimeToHireCount: tth.Count, AsOf: asOf}
+>>>>>>> main
 	}
 	return out, nil
 }

@@ -145,7 +145,8 @@ func (n *announcer) advance(a *projection.App, clocks []projection.Clock, stoppe
 	for i := range clocks {
 		now[clocks[i].Kind] = &clocks[i]
 	}
-	for _, kind := range []projection.StuckKind{projection.StuckStage, projection.StuckVettingBlocked, projection.StuckVettingOverdue} {
+	for _, kind := range []projection.StuckKind{projection.StuckStage, projection.StuckVettingBlocked, projection.StuckVettingOverdue,
+		projection.StuckCheckOutstanding} {
 		k := alertKey{a.ID, kind}
 		prev, had := n.st.alerts[k]
 		clk := now[kind]

@@ -81,12 +81,16 @@ type limitsJSON struct {
 	Stages  map[commonv1.Stage]projection.Limit `json:"stages"`
 	Blocked projection.Limit                    `json:"blocked"`
 	Roles   map[commonv1.JobRole]roleJSON       `json:"roles,omitempty"`
+	// Checks is absent from thresholds stored before the rule existed:
+	// then the default.
+	Checks *projection.Limit `json:"checks,omitempty"`
 }
 
 // roleJSON is a job role's overrides.
 type roleJSON struct {
 	Stages  map[commonv1.Stage]projection.Limit `json:"stages,omitempty"`
 	Blocked *projection.Limit                   `json:"blocked,omitempty"`
+	Checks  *projection.Limit                   `json:"checks,omitempty"`
 }
 
 // AllThresholds returns the thresholds set for regions
@@ -115,12 +119,15 @@ func scanThresholds(rows pgx.Rows) (map[string]projection.Thresholds, error) {
 		if err := json.Unmarshal(raw, &l); err != nil {
 			return nil, fmt.Errorf("read thresholds of %s: %w", region, err)
 		}
-		th := projection.Thresholds{Stages: l.Stages, Blocked: l.Blocked, Version: version}
+		th := projection.Thresholds{Stages: l.Stages, Blocked: l.Blocked, Checks: projection.DefaultChecks, Version: version}
+		if l.Checks != nil {
+			th.Checks = *l.Checks
+		}
 		for role, o := range l.Roles {
 			if th.Roles == nil {
 				th.Roles = map[commonv1.JobRole]projection.Overrides{}
 			}
-			th.Roles[role] = projection.Overrides{Stages: o.Stages, Blocked: o.Blocked}
+			th.Roles[role] = projection.Overrides{Stages: o.Stages, Blocked: o.Blocked, Checks: o.Checks}
 		}
 		out[region] = th
 	}
@@ -134,12 +141,12 @@ func scanThresholds(rows pgx.Rows) (map[string]projection.Thresholds, error) {
 // current version (0 for the defaults), and moves every stuck clock of the
 // region to them.
 func (s *Store) SetThresholds(ctx context.Context, region string, expectedVersion int64, th projection.Thresholds) (projection.Thresholds, error) {
-	stored := limitsJSON{Stages: th.Stages, Blocked: th.Blocked}
+	stored := limitsJSON{Stages: th.Stages, Blocked: th.Blocked, Checks: &th.Checks}
 	for role, o := range th.Roles {
 		if stored.Roles == nil {
 			stored.Roles = map[commonv1.JobRole]roleJSON{}
 		}
-		stored.Roles[role] = roleJSON{Stages: o.Stages, Blocked: o.Blocked}
+		stored.Roles[role] = roleJSON{Stages: o.Stages, Blocked: o.Blocked, Checks: o.Checks}
 	}
 	raw, err := json.Marshal(stored)
 	if err != nil {
@@ -213,6 +220,15 @@ func (s *Store) moveClocks(ctx context.Context, tx pgx.Tx, region string, th pro
 			return projection.Limit{}, false
 		}
 		return *o.Blocked, true
+	})
+	if err != nil {
+		return err
+	}
+	err = limit(projection.StuckCheckOutstanding, 0, th.Checks, func(o projection.Overrides) (projection.Limit, bool) {
+		if o.Checks == nil {
+			return projection.Limit{}, false
+		}
+		return *o.Checks, true
 	})
 	if err != nil {
 		return err

@@ -141,6 +141,58 @@ func (s *Server) RecordInterviewOutcome(ctx context.Context, req *pb.RecordInter
 	return command.Reply(resp, s.toStatus(ctx, err))
 }
 
+// BatchRecordInterviewOutcomes implements pb.SiftingServiceServer; see
+// command.Batch for how items, retries and dry runs behave. Each case is
+// read as the caller may see it, so a case of a region the caller does
+// not hold fails alone.
+func (s *Server) BatchRecordInterviewOutcomes(ctx context.Context, req *pb.BatchRecordInterviewOutcomesRequest) (*pb.BatchRecordInterviewOutcomesResponse, error) {
+	c := command.BatchCall{Call: command.Call{Method: "BatchRecordInterviewOutcomes", Roles: spocs},
+		Field: "outcomes", ItemNoun: "outcomes", Max: MaxBatch, DryRun: req.GetDryRun()}
+	resps, errs, err := command.Batch(ctx, s.pool, c, s.interviewed(), req, req.GetOutcomes(), newInterviewResponse,
+		func(ctx context.Context, caller auth.Claims, item *pb.InterviewOutcome, resp *pb.RecordInterviewOutcomeResponse) error {
+			if err := validate.UUID("application_id", item.GetApplicationId()); err != nil {
+				return err
+			}
+			c, err := s.svc.RecordInterviewOutcome(ctx, caller, item.GetApplicationId(), item.GetExpectedVersion(),
+				decision(item.GetOutcome(), nil, item.GetReasonCode()))
+			resp.Case = caseToProto(c, caller)
+			return err
+		})
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	out := &pb.BatchRecordInterviewOutcomesResponse{DryRun: req.GetDryRun()}
+	out.Succeeded, out.Failed = command.Tally(ctx, errs, s.toStatus, func(i int, st *commonv1.ItemStatus, ok bool) {
+		r := &pb.InterviewOutcomeResult{Index: int32(i), ApplicationId: req.GetOutcomes()[i].GetApplicationId(), Status: st}
+		if ok {
+			r.Case = resps[i].GetCase()
+		}
+		out.Results = append(out.Results, r)
+	})
+	return out, nil
+}
+
+func newInterviewResponse() *pb.RecordInterviewOutcomeResponse {
+	return &pb.RecordInterviewOutcomeResponse{}
+}
+
+// interviewed answers a retried item of BatchRecordInterviewOutcomes, as
+// cases does.
+func (s *Server) interviewed() command.Records[*pb.RecordInterviewOutcomeResponse] {
+	return command.Records[*pb.RecordInterviewOutcomeResponse]{
+		Ref: func(r *pb.RecordInterviewOutcomeResponse) idempotency.Ref {
+			return idempotency.Ref{ID: r.GetCase().GetApplicationId(), Version: r.GetCase().GetVersion()}
+		},
+		Read: func(ctx context.Context, caller auth.Claims, id string) (*pb.RecordInterviewOutcomeResponse, error) {
+			c, err := s.svc.Case(ctx, caller, id)
+			if err != nil {
+				return nil, err
+			}
+			return &pb.RecordInterviewOutcomeResponse{Case: caseToProto(c, caller)}, nil
+		},
+	}
+}
+
 // ListSiftQueue implements pb.SiftingServiceServer.
 func (s *Server) ListSiftQueue(ctx context.Context, req *pb.ListSiftQueueRequest) (*pb.ListSiftQueueResponse, error) {
 	entries, next, err := s.queue(ctx, sift.AwaitingSift, req.GetRegion(), req.GetCampaignId(), req.GetPageSize(), req.GetPageToken())

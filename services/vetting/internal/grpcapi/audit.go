@@ -18,6 +18,7 @@ var Audit = audit.Policy{
 		"ClearCase":           audit.Change(audit.Request("application_id")),
 		"FailCase":            audit.Change(audit.Request("application_id")),
 		"BatchUnblock":        audit.Change(audit.Request("items.application_id")),
+		"BatchClear":          audit.Change(audit.Request("items.application_id")),
 		"ListBlockedCases":    audit.Read(audit.Response("cases.case.application_id")),
 		"ListCases":           audit.Read(audit.Response("cases.application_id")),
 		"GetCase":             audit.Read(audit.Request("application_id")),

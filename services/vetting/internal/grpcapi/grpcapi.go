@@ -22,7 +22,7 @@ import (
 	"github.com/probation-recruitment/pipeline/services/vetting/internal/vetting"
 )
 
-// MaxBatch is the most cases one BatchUnblock may carry.
+// MaxBatch is the most cases one batch call may carry.
 const MaxBatch = 1000
 
 var (
@@ -120,6 +120,52 @@ func (s *Server) BatchUnblock(ctx context.Context, req *pb.BatchUnblockRequest) 
 		out.Results = append(out.Results, r)
 	})
 	return out, nil
+}
+
+// BatchClear implements pb.VettingServiceServer; see command.Batch for
+// how items, retries and dry runs behave. Each case is read as the caller
+// may see it, so a case of a region the caller does not hold fails alone.
+func (s *Server) BatchClear(ctx context.Context, req *pb.BatchClearRequest) (*pb.BatchClearResponse, error) {
+	c := command.BatchCall{Call: command.Call{Method: "BatchClear", Roles: changers}, Field: "items", ItemNoun: "cases", Max: MaxBatch, DryRun: req.GetDryRun()}
+	resps, errs, err := command.Batch(ctx, s.pool, c, s.cleared(), req, req.GetItems(), newClearResponse,
+		func(ctx context.Context, caller auth.Claims, item *pb.ClearItem, resp *pb.ClearCaseResponse) error {
+			if err := validate.UUID("application_id", item.GetApplicationId()); err != nil {
+				return err
+			}
+			c, err := s.svc.Clear(ctx, caller, item.GetApplicationId(), item.GetExpectedVersion())
+			resp.Case = caseToProto(c, caller)
+			return err
+		})
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	out := &pb.BatchClearResponse{DryRun: req.GetDryRun()}
+	out.Succeeded, out.Failed = command.Tally(ctx, errs, s.toStatus, func(i int, st *commonv1.ItemStatus, ok bool) {
+		r := &pb.ClearResult{Index: int32(i), ApplicationId: req.GetItems()[i].GetApplicationId(), Status: st}
+		if ok {
+			r.Case = resps[i].GetCase()
+		}
+		out.Results = append(out.Results, r)
+	})
+	return out, nil
+}
+
+func newClearResponse() *pb.ClearCaseResponse { return &pb.ClearCaseResponse{} }
+
+// cleared answers a retried item of BatchClear, as cases does.
+func (s *Server) cleared() command.Records[*pb.ClearCaseResponse] {
+	return command.Records[*pb.ClearCaseResponse]{
+		Ref: func(r *pb.ClearCaseResponse) idempotency.Ref {
+			return idempotency.Ref{ID: r.GetCase().GetApplicationId(), Version: r.GetCase().GetVersion()}
+		},
+		Read: func(ctx context.Context, caller auth.Claims, id string) (*pb.ClearCaseResponse, error) {
+			c, err := s.svc.Case(ctx, caller, id)
+			if err != nil {
+				return nil, err
+			}
+			return &pb.ClearCaseResponse{Case: caseToProto(c, caller)}, nil
+		},
+	}
 }
 
 // AssignCase implements pb.VettingServiceServer.

@@ -8,6 +8,7 @@ package applicationsv1
 
 import (
 	v1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
+	v11 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/equality/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -23,22 +24,31 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// Campaign is a recruitment campaign for one role in one region.
+// Campaign is a recruitment campaign for one role in one region or
+// several.
 type Campaign struct {
-	state   protoimpl.MessageState `protogen:"open.v1"`
-	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Region  string                 `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
-	Role    v1.JobRole             `protobuf:"varint,3,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
-	Title   string                 `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
-	Posts   int32                  `protobuf:"varint,5,opt,name=posts,proto3" json:"posts,omitempty"`
-	OpensOn *v1.Date               `protobuf:"bytes,6,opt,name=opens_on,json=opensOn,proto3" json:"opens_on,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The campaign's lead region: the first of regions. Its events are
+	// published on this region's subject.
+	Region string     `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
+	Role   v1.JobRole `protobuf:"varint,3,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
+	Title  string     `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
+	// The posts of every region together.
+	Posts   int32    `protobuf:"varint,5,opt,name=posts,proto3" json:"posts,omitempty"`
+	OpensOn *v1.Date `protobuf:"bytes,6,opt,name=opens_on,json=opensOn,proto3" json:"opens_on,omitempty"`
 	// Absent for a rolling campaign with no closing date.
-	ClosesOn      *v1.Date               `protobuf:"bytes,7,opt,name=closes_on,json=closesOn,proto3" json:"closes_on,omitempty"`
-	Version       int64                  `protobuf:"varint,8,opt,name=version,proto3" json:"version,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ClosesOn  *v1.Date               `protobuf:"bytes,7,opt,name=closes_on,json=closesOn,proto3" json:"closes_on,omitempty"`
+	Version   int64                  `protobuf:"varint,8,opt,name=version,proto3" json:"version,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// Every region of the campaign with its posts, the lead region first.
+	Regions []*v1.CampaignRegion `protobuf:"bytes,140,rep,name=regions,proto3" json:"regions,omitempty"`
+	Status  v1.CampaignStatus    `protobuf:"varint,141,opt,name=status,proto3,enum=recruitment.common.v1.CampaignStatus" json:"status,omitempty"`
+	// Why it was last closed, cancelled or opened again; lower-case code.
+	StatusReasonCode string `protobuf:"bytes,142,opt,name=status_reason_code,json=statusReasonCode,proto3" json:"status_reason_code,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Campaign) Reset() {
@@ -141,6 +151,27 @@ func (x *Campaign) GetUpdatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Campaign) GetRegions() []*v1.CampaignRegion {
+	if x != nil {
+		return x.Regions
+	}
+	return nil
+}
+
+func (x *Campaign) GetStatus() v1.CampaignStatus {
+	if x != nil {
+		return x.Status
+	}
+	return v1.CampaignStatus(0)
+}
+
+func (x *Campaign) GetStatusReasonCode() string {
+	if x != nil {
+		return x.StatusReasonCode
+	}
+	return ""
+}
+
 // Candidate is the person applying. Never leaves this service.
 type Candidate struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -229,8 +260,11 @@ type Application struct {
 	ErasedAt *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=erased_at,json=erasedAt,proto3" json:"erased_at,omitempty"`
 	// "right_to_erasure" or "retention".
 	ErasureReasonCode string `protobuf:"bytes,15,opt,name=erasure_reason_code,json=erasureReasonCode,proto3" json:"erasure_reason_code,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Where the application came from (SubmitApplicationRequest.source);
+	// empty when not recorded.
+	Source        string `protobuf:"bytes,160,opt,name=source,proto3" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Application) Reset() {
@@ -368,19 +402,31 @@ func (x *Application) GetErasureReasonCode() string {
 	return ""
 }
 
+func (x *Application) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
 type CreateCampaignRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Client-chosen id making a retry apply once; 1-100 characters.
-	RequestId string     `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	Region    string     `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
-	Role      v1.JobRole `protobuf:"varint,3,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
+	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// A campaign in one region: region and posts. For several, leave both
+	// unset and give regions.
+	Region string     `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
+	Role   v1.JobRole `protobuf:"varint,3,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
 	// 1-200 characters.
 	Title string `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
 	// 1-10000.
 	Posts   int32    `protobuf:"varint,5,opt,name=posts,proto3" json:"posts,omitempty"`
 	OpensOn *v1.Date `protobuf:"bytes,6,opt,name=opens_on,json=opensOn,proto3" json:"opens_on,omitempty"`
 	// Omit for a rolling campaign; otherwise on or after opens_on.
-	ClosesOn      *v1.Date `protobuf:"bytes,7,opt,name=closes_on,json=closesOn,proto3" json:"closes_on,omitempty"`
+	ClosesOn *v1.Date `protobuf:"bytes,7,opt,name=closes_on,json=closesOn,proto3" json:"closes_on,omitempty"`
+	// 1-12 regions, each once, with its posts; the first is the lead
+	// region. Exclusive with region and posts.
+	Regions       []*v1.CampaignRegion `protobuf:"bytes,140,rep,name=regions,proto3" json:"regions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -464,6 +510,13 @@ func (x *CreateCampaignRequest) GetClosesOn() *v1.Date {
 	return nil
 }
 
+func (x *CreateCampaignRequest) GetRegions() []*v1.CampaignRegion {
+	if x != nil {
+		return x.Regions
+	}
+	return nil
+}
+
 type CreateCampaignResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Campaign      *Campaign              `protobuf:"bytes,1,opt,name=campaign,proto3" json:"campaign,omitempty"`
@@ -515,10 +568,14 @@ type UpdateCampaignRequest struct {
 	// The version the caller last read; a stale version is ABORTED.
 	ExpectedVersion int64 `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
 	// The new details; region and role cannot change.
-	Title         string   `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
-	Posts         int32    `protobuf:"varint,5,opt,name=posts,proto3" json:"posts,omitempty"`
-	OpensOn       *v1.Date `protobuf:"bytes,6,opt,name=opens_on,json=opensOn,proto3" json:"opens_on,omitempty"`
-	ClosesOn      *v1.Date `protobuf:"bytes,7,opt,name=closes_on,json=closesOn,proto3" json:"closes_on,omitempty"`
+	Title    string   `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
+	Posts    int32    `protobuf:"varint,5,opt,name=posts,proto3" json:"posts,omitempty"`
+	OpensOn  *v1.Date `protobuf:"bytes,6,opt,name=opens_on,json=opensOn,proto3" json:"opens_on,omitempty"`
+	ClosesOn *v1.Date `protobuf:"bytes,7,opt,name=closes_on,json=closesOn,proto3" json:"closes_on,omitempty"`
+	// The posts per region. Every region the campaign has must be listed
+	// (a region is never removed); a new one adds it. Exclusive with posts,
+	// which is only for a campaign in one region.
+	Regions       []*v1.CampaignRegion `protobuf:"bytes,140,rep,name=regions,proto3" json:"regions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -602,6 +659,13 @@ func (x *UpdateCampaignRequest) GetClosesOn() *v1.Date {
 	return nil
 }
 
+func (x *UpdateCampaignRequest) GetRegions() []*v1.CampaignRegion {
+	if x != nil {
+		return x.Regions
+	}
+	return nil
+}
+
 type UpdateCampaignResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Campaign      *Campaign              `protobuf:"bytes,1,opt,name=campaign,proto3" json:"campaign,omitempty"`
@@ -646,6 +710,129 @@ func (x *UpdateCampaignResponse) GetCampaign() *Campaign {
 	return nil
 }
 
+type SetCampaignStatusRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	RequestId       string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	CampaignId      string                 `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	ExpectedVersion int64                  `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	// OPEN, CLOSED or CANCELLED.
+	Status v1.CampaignStatus `protobuf:"varint,4,opt,name=status,proto3,enum=recruitment.common.v1.CampaignStatus" json:"status,omitempty"`
+	// Lower-case code, e.g. "filled", "budget_withdrawn"; required to
+	// cancel.
+	ReasonCode    string `protobuf:"bytes,5,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetCampaignStatusRequest) Reset() {
+	*x = SetCampaignStatusRequest{}
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetCampaignStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetCampaignStatusRequest) ProtoMessage() {}
+
+func (x *SetCampaignStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetCampaignStatusRequest.ProtoReflect.Descriptor instead.
+func (*SetCampaignStatusRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SetCampaignStatusRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *SetCampaignStatusRequest) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *SetCampaignStatusRequest) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
+}
+
+func (x *SetCampaignStatusRequest) GetStatus() v1.CampaignStatus {
+	if x != nil {
+		return x.Status
+	}
+	return v1.CampaignStatus(0)
+}
+
+func (x *SetCampaignStatusRequest) GetReasonCode() string {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return ""
+}
+
+type SetCampaignStatusResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Campaign      *Campaign              `protobuf:"bytes,1,opt,name=campaign,proto3" json:"campaign,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetCampaignStatusResponse) Reset() {
+	*x = SetCampaignStatusResponse{}
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetCampaignStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetCampaignStatusResponse) ProtoMessage() {}
+
+func (x *SetCampaignStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetCampaignStatusResponse.ProtoReflect.Descriptor instead.
+func (*SetCampaignStatusResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SetCampaignStatusResponse) GetCampaign() *Campaign {
+	if x != nil {
+		return x.Campaign
+	}
+	return nil
+}
+
 type GetCampaignRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	CampaignId    string                 `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
@@ -655,7 +842,7 @@ type GetCampaignRequest struct {
 
 func (x *GetCampaignRequest) Reset() {
 	*x = GetCampaignRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[7]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -667,7 +854,7 @@ func (x *GetCampaignRequest) String() string {
 func (*GetCampaignRequest) ProtoMessage() {}
 
 func (x *GetCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[7]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -680,7 +867,7 @@ func (x *GetCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCampaignRequest.ProtoReflect.Descriptor instead.
 func (*GetCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{7}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetCampaignRequest) GetCampaignId() string {
@@ -699,7 +886,7 @@ type GetCampaignResponse struct {
 
 func (x *GetCampaignResponse) Reset() {
 	*x = GetCampaignResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[8]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -711,7 +898,7 @@ func (x *GetCampaignResponse) String() string {
 func (*GetCampaignResponse) ProtoMessage() {}
 
 func (x *GetCampaignResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[8]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -724,7 +911,7 @@ func (x *GetCampaignResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCampaignResponse.ProtoReflect.Descriptor instead.
 func (*GetCampaignResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{8}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetCampaignResponse) GetCampaign() *Campaign {
@@ -747,7 +934,7 @@ type ListCampaignsRequest struct {
 
 func (x *ListCampaignsRequest) Reset() {
 	*x = ListCampaignsRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[9]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -759,7 +946,7 @@ func (x *ListCampaignsRequest) String() string {
 func (*ListCampaignsRequest) ProtoMessage() {}
 
 func (x *ListCampaignsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[9]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -772,7 +959,7 @@ func (x *ListCampaignsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCampaignsRequest.ProtoReflect.Descriptor instead.
 func (*ListCampaignsRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{9}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListCampaignsRequest) GetRegion() string {
@@ -807,7 +994,7 @@ type ListCampaignsResponse struct {
 
 func (x *ListCampaignsResponse) Reset() {
 	*x = ListCampaignsResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[10]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -819,7 +1006,7 @@ func (x *ListCampaignsResponse) String() string {
 func (*ListCampaignsResponse) ProtoMessage() {}
 
 func (x *ListCampaignsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[10]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -832,7 +1019,7 @@ func (x *ListCampaignsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCampaignsResponse.ProtoReflect.Descriptor instead.
 func (*ListCampaignsResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{10}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListCampaignsResponse) GetCampaigns() []*Campaign {
@@ -850,17 +1037,29 @@ func (x *ListCampaignsResponse) GetNextPageToken() string {
 }
 
 type SubmitApplicationRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RequestId     string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	CampaignId    string                 `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
-	Candidate     *Candidate             `protobuf:"bytes,3,opt,name=candidate,proto3" json:"candidate,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	RequestId  string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	CampaignId string                 `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	Candidate  *Candidate             `protobuf:"bytes,3,opt,name=candidate,proto3" json:"candidate,omitempty"`
+	// Voluntary equality monitoring answers, handed to the equality service's
+	// store in the submission's transaction and never readable here.
+	Monitoring *v11.MonitoringAnswers `protobuf:"bytes,220,opt,name=monitoring,proto3" json:"monitoring,omitempty"`
+	// Optional: where the application came from, one of jobs_site,
+	// social_media, referral, job_centre, university, agency, internal,
+	// other, or other:<code> (docs/design.md, "Reasons and sources").
+	Source string `protobuf:"bytes,160,opt,name=source,proto3" json:"source,omitempty"`
+	// The region the application is for: one of the campaign's and of the
+	// caller's. Optional for a campaign in one region. (Not "region": it
+	// says where the new application belongs, not which region the call
+	// reads; the campaign's regions are checked as a record's.)
+	ApplicationRegion string `protobuf:"bytes,140,opt,name=application_region,json=applicationRegion,proto3" json:"application_region,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *SubmitApplicationRequest) Reset() {
 	*x = SubmitApplicationRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[11]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -872,7 +1071,7 @@ func (x *SubmitApplicationRequest) String() string {
 func (*SubmitApplicationRequest) ProtoMessage() {}
 
 func (x *SubmitApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[11]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -885,7 +1084,7 @@ func (x *SubmitApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitApplicationRequest.ProtoReflect.Descriptor instead.
 func (*SubmitApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{11}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SubmitApplicationRequest) GetRequestId() string {
@@ -909,6 +1108,27 @@ func (x *SubmitApplicationRequest) GetCandidate() *Candidate {
 	return nil
 }
 
+func (x *SubmitApplicationRequest) GetMonitoring() *v11.MonitoringAnswers {
+	if x != nil {
+		return x.Monitoring
+	}
+	return nil
+}
+
+func (x *SubmitApplicationRequest) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *SubmitApplicationRequest) GetApplicationRegion() string {
+	if x != nil {
+		return x.ApplicationRegion
+	}
+	return ""
+}
+
 type SubmitApplicationResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Application   *Application           `protobuf:"bytes,1,opt,name=application,proto3" json:"application,omitempty"`
@@ -918,7 +1138,7 @@ type SubmitApplicationResponse struct {
 
 func (x *SubmitApplicationResponse) Reset() {
 	*x = SubmitApplicationResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[12]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -930,7 +1150,7 @@ func (x *SubmitApplicationResponse) String() string {
 func (*SubmitApplicationResponse) ProtoMessage() {}
 
 func (x *SubmitApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[12]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -943,7 +1163,7 @@ func (x *SubmitApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitApplicationResponse.ProtoReflect.Descriptor instead.
 func (*SubmitApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{12}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SubmitApplicationResponse) GetApplication() *Application {
@@ -962,7 +1182,7 @@ type GetApplicationRequest struct {
 
 func (x *GetApplicationRequest) Reset() {
 	*x = GetApplicationRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[13]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -974,7 +1194,7 @@ func (x *GetApplicationRequest) String() string {
 func (*GetApplicationRequest) ProtoMessage() {}
 
 func (x *GetApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[13]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -987,7 +1207,7 @@ func (x *GetApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApplicationRequest.ProtoReflect.Descriptor instead.
 func (*GetApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{13}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetApplicationRequest) GetApplicationId() string {
@@ -1006,7 +1226,7 @@ type GetApplicationResponse struct {
 
 func (x *GetApplicationResponse) Reset() {
 	*x = GetApplicationResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[14]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1018,7 +1238,7 @@ func (x *GetApplicationResponse) String() string {
 func (*GetApplicationResponse) ProtoMessage() {}
 
 func (x *GetApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[14]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1031,7 +1251,7 @@ func (x *GetApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApplicationResponse.ProtoReflect.Descriptor instead.
 func (*GetApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{14}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetApplicationResponse) GetApplication() *Application {
@@ -1050,7 +1270,7 @@ type GetCandidateContactRequest struct {
 
 func (x *GetCandidateContactRequest) Reset() {
 	*x = GetCandidateContactRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[15]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1062,7 +1282,7 @@ func (x *GetCandidateContactRequest) String() string {
 func (*GetCandidateContactRequest) ProtoMessage() {}
 
 func (x *GetCandidateContactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[15]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1075,7 +1295,7 @@ func (x *GetCandidateContactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCandidateContactRequest.ProtoReflect.Descriptor instead.
 func (*GetCandidateContactRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{15}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetCandidateContactRequest) GetApplicationId() string {
@@ -1100,7 +1320,7 @@ type GetCandidateContactResponse struct {
 
 func (x *GetCandidateContactResponse) Reset() {
 	*x = GetCandidateContactResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[16]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1112,7 +1332,7 @@ func (x *GetCandidateContactResponse) String() string {
 func (*GetCandidateContactResponse) ProtoMessage() {}
 
 func (x *GetCandidateContactResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[16]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1125,7 +1345,7 @@ func (x *GetCandidateContactResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCandidateContactResponse.ProtoReflect.Descriptor instead.
 func (*GetCandidateContactResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{16}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetCandidateContactResponse) GetApplicationId() string {
@@ -1188,7 +1408,7 @@ type ListApplicationsRequest struct {
 
 func (x *ListApplicationsRequest) Reset() {
 	*x = ListApplicationsRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[17]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1200,7 +1420,7 @@ func (x *ListApplicationsRequest) String() string {
 func (*ListApplicationsRequest) ProtoMessage() {}
 
 func (x *ListApplicationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[17]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1213,7 +1433,7 @@ func (x *ListApplicationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApplicationsRequest.ProtoReflect.Descriptor instead.
 func (*ListApplicationsRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{17}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListApplicationsRequest) GetRegion() string {
@@ -1261,7 +1481,7 @@ type ListApplicationsResponse struct {
 
 func (x *ListApplicationsResponse) Reset() {
 	*x = ListApplicationsResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[18]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1273,7 +1493,7 @@ func (x *ListApplicationsResponse) String() string {
 func (*ListApplicationsResponse) ProtoMessage() {}
 
 func (x *ListApplicationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[18]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1286,7 +1506,7 @@ func (x *ListApplicationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApplicationsResponse.ProtoReflect.Descriptor instead.
 func (*ListApplicationsResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{18}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListApplicationsResponse) GetApplications() []*Application {
@@ -1308,7 +1528,11 @@ type WithdrawApplicationRequest struct {
 	RequestId       string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	ApplicationId   string                 `protobuf:"bytes,2,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
 	ExpectedVersion int64                  `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
-	// Lower-case code, e.g. "candidate_request", "accepted_other_job".
+	// One of the withdrawal reasons (docs/design.md, "Reasons and sources"):
+	// accepted_other_job, candidate_request, personal_circumstances,
+	// relocation, salary, working_pattern, location, role_not_suitable,
+	// process_too_long, no_response, duplicate_application, other, or
+	// other:<code>.
 	ReasonCode    string `protobuf:"bytes,4,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1316,7 +1540,7 @@ type WithdrawApplicationRequest struct {
 
 func (x *WithdrawApplicationRequest) Reset() {
 	*x = WithdrawApplicationRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[19]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1328,7 +1552,7 @@ func (x *WithdrawApplicationRequest) String() string {
 func (*WithdrawApplicationRequest) ProtoMessage() {}
 
 func (x *WithdrawApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[19]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1341,7 +1565,7 @@ func (x *WithdrawApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawApplicationRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{19}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *WithdrawApplicationRequest) GetRequestId() string {
@@ -1381,7 +1605,7 @@ type WithdrawApplicationResponse struct {
 
 func (x *WithdrawApplicationResponse) Reset() {
 	*x = WithdrawApplicationResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[20]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1393,7 +1617,7 @@ func (x *WithdrawApplicationResponse) String() string {
 func (*WithdrawApplicationResponse) ProtoMessage() {}
 
 func (x *WithdrawApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[20]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1406,7 +1630,7 @@ func (x *WithdrawApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawApplicationResponse.ProtoReflect.Descriptor instead.
 func (*WithdrawApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{20}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WithdrawApplicationResponse) GetApplication() *Application {
@@ -1441,15 +1665,26 @@ type ImportRow struct {
 	History *v1.ImportedHistory `protobuf:"bytes,11,opt,name=history,proto3" json:"history,omitempty"`
 	// A candidate withdrawal, after everything in history, from a stage a
 	// candidate may withdraw from.
-	WithdrawnAt        *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=withdrawn_at,json=withdrawnAt,proto3" json:"withdrawn_at,omitempty"`
-	WithdrawReasonCode string                 `protobuf:"bytes,13,opt,name=withdraw_reason_code,json=withdrawReasonCode,proto3" json:"withdraw_reason_code,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	WithdrawnAt *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=withdrawn_at,json=withdrawnAt,proto3" json:"withdrawn_at,omitempty"`
+	// A withdrawal reason, as WithdrawApplicationRequest.reason_code.
+	WithdrawReasonCode string `protobuf:"bytes,13,opt,name=withdraw_reason_code,json=withdrawReasonCode,proto3" json:"withdraw_reason_code,omitempty"`
+	// Voluntary equality monitoring answers, as on SubmitApplication.
+	Monitoring *v11.MonitoringAnswers `protobuf:"bytes,220,opt,name=monitoring,proto3" json:"monitoring,omitempty"`
+	// Optional: where the application came from, as
+	// SubmitApplicationRequest.source.
+	Source string `protobuf:"bytes,160,opt,name=source,proto3" json:"source,omitempty"`
+	// For a campaign in several regions: every region with its posts (the
+	// same on every row of the campaign), region then being the
+	// application's, one of them. Unset: the campaign is in region alone,
+	// with posts.
+	CampaignRegions []*v1.CampaignRegion `protobuf:"bytes,140,rep,name=campaign_regions,json=campaignRegions,proto3" json:"campaign_regions,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ImportRow) Reset() {
 	*x = ImportRow{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[21]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1461,7 +1696,7 @@ func (x *ImportRow) String() string {
 func (*ImportRow) ProtoMessage() {}
 
 func (x *ImportRow) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[21]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1474,7 +1709,7 @@ func (x *ImportRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportRow.ProtoReflect.Descriptor instead.
 func (*ImportRow) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{21}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ImportRow) GetReference() string {
@@ -1568,6 +1803,27 @@ func (x *ImportRow) GetWithdrawReasonCode() string {
 	return ""
 }
 
+func (x *ImportRow) GetMonitoring() *v11.MonitoringAnswers {
+	if x != nil {
+		return x.Monitoring
+	}
+	return nil
+}
+
+func (x *ImportRow) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *ImportRow) GetCampaignRegions() []*v1.CampaignRegion {
+	if x != nil {
+		return x.CampaignRegions
+	}
+	return nil
+}
+
 type ImportApplicationsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Required unless dry_run; a retried request answers from the record.
@@ -1582,7 +1838,7 @@ type ImportApplicationsRequest struct {
 
 func (x *ImportApplicationsRequest) Reset() {
 	*x = ImportApplicationsRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[22]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1594,7 +1850,7 @@ func (x *ImportApplicationsRequest) String() string {
 func (*ImportApplicationsRequest) ProtoMessage() {}
 
 func (x *ImportApplicationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[22]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1607,7 +1863,7 @@ func (x *ImportApplicationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportApplicationsRequest.ProtoReflect.Descriptor instead.
 func (*ImportApplicationsRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{22}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ImportApplicationsRequest) GetRequestId() string {
@@ -1646,7 +1902,7 @@ type ImportResult struct {
 
 func (x *ImportResult) Reset() {
 	*x = ImportResult{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[23]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1658,7 +1914,7 @@ func (x *ImportResult) String() string {
 func (*ImportResult) ProtoMessage() {}
 
 func (x *ImportResult) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[23]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1671,7 +1927,7 @@ func (x *ImportResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportResult.ProtoReflect.Descriptor instead.
 func (*ImportResult) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{23}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ImportResult) GetIndex() int32 {
@@ -1715,7 +1971,7 @@ type ImportApplicationsResponse struct {
 
 func (x *ImportApplicationsResponse) Reset() {
 	*x = ImportApplicationsResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[24]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1727,7 +1983,7 @@ func (x *ImportApplicationsResponse) String() string {
 func (*ImportApplicationsResponse) ProtoMessage() {}
 
 func (x *ImportApplicationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[24]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1740,7 +1996,7 @@ func (x *ImportApplicationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportApplicationsResponse.ProtoReflect.Descriptor instead.
 func (*ImportApplicationsResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{24}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ImportApplicationsResponse) GetResults() []*ImportResult {
@@ -1792,7 +2048,7 @@ type EraseCandidateRequest struct {
 
 func (x *EraseCandidateRequest) Reset() {
 	*x = EraseCandidateRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[25]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1804,7 +2060,7 @@ func (x *EraseCandidateRequest) String() string {
 func (*EraseCandidateRequest) ProtoMessage() {}
 
 func (x *EraseCandidateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[25]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1817,7 +2073,7 @@ func (x *EraseCandidateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseCandidateRequest.ProtoReflect.Descriptor instead.
 func (*EraseCandidateRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{25}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *EraseCandidateRequest) GetRequestId() string {
@@ -1851,7 +2107,7 @@ type EraseCandidateResponse struct {
 
 func (x *EraseCandidateResponse) Reset() {
 	*x = EraseCandidateResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[26]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1863,7 +2119,7 @@ func (x *EraseCandidateResponse) String() string {
 func (*EraseCandidateResponse) ProtoMessage() {}
 
 func (x *EraseCandidateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[26]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1876,7 +2132,7 @@ func (x *EraseCandidateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseCandidateResponse.ProtoReflect.Descriptor instead.
 func (*EraseCandidateResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{26}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *EraseCandidateResponse) GetApplication() *Application {
@@ -1886,11 +2142,271 @@ func (x *EraseCandidateResponse) GetApplication() *Application {
 	return nil
 }
 
+// WithdrawItem is one application of a batch withdrawal.
+type WithdrawItem struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	ApplicationId   string                 `protobuf:"bytes,1,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	ExpectedVersion int64                  `protobuf:"varint,2,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	// As WithdrawApplicationRequest.reason_code.
+	ReasonCode    string `protobuf:"bytes,3,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WithdrawItem) Reset() {
+	*x = WithdrawItem{}
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WithdrawItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WithdrawItem) ProtoMessage() {}
+
+func (x *WithdrawItem) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WithdrawItem.ProtoReflect.Descriptor instead.
+func (*WithdrawItem) Descriptor() ([]byte, []int) {
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *WithdrawItem) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *WithdrawItem) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
+}
+
+func (x *WithdrawItem) GetReasonCode() string {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return ""
+}
+
+type BatchWithdrawApplicationsRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RequestId string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// 1-1000 items.
+	Items         []*WithdrawItem `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
+	DryRun        bool            `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchWithdrawApplicationsRequest) Reset() {
+	*x = BatchWithdrawApplicationsRequest{}
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchWithdrawApplicationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchWithdrawApplicationsRequest) ProtoMessage() {}
+
+func (x *BatchWithdrawApplicationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchWithdrawApplicationsRequest.ProtoReflect.Descriptor instead.
+func (*BatchWithdrawApplicationsRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *BatchWithdrawApplicationsRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *BatchWithdrawApplicationsRequest) GetItems() []*WithdrawItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *BatchWithdrawApplicationsRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+// WithdrawResult is the outcome of one batch item, in request order.
+type WithdrawResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Index         int32                  `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	ApplicationId string                 `protobuf:"bytes,2,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	Status        *v1.ItemStatus         `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	Application   *Application           `protobuf:"bytes,4,opt,name=application,proto3" json:"application,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WithdrawResult) Reset() {
+	*x = WithdrawResult{}
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WithdrawResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WithdrawResult) ProtoMessage() {}
+
+func (x *WithdrawResult) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WithdrawResult.ProtoReflect.Descriptor instead.
+func (*WithdrawResult) Descriptor() ([]byte, []int) {
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *WithdrawResult) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *WithdrawResult) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *WithdrawResult) GetStatus() *v1.ItemStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+func (x *WithdrawResult) GetApplication() *Application {
+	if x != nil {
+		return x.Application
+	}
+	return nil
+}
+
+type BatchWithdrawApplicationsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*WithdrawResult      `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	Succeeded     int32                  `protobuf:"varint,2,opt,name=succeeded,proto3" json:"succeeded,omitempty"`
+	Failed        int32                  `protobuf:"varint,3,opt,name=failed,proto3" json:"failed,omitempty"`
+	DryRun        bool                   `protobuf:"varint,4,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchWithdrawApplicationsResponse) Reset() {
+	*x = BatchWithdrawApplicationsResponse{}
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchWithdrawApplicationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchWithdrawApplicationsResponse) ProtoMessage() {}
+
+func (x *BatchWithdrawApplicationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchWithdrawApplicationsResponse.ProtoReflect.Descriptor instead.
+func (*BatchWithdrawApplicationsResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *BatchWithdrawApplicationsResponse) GetResults() []*WithdrawResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *BatchWithdrawApplicationsResponse) GetSucceeded() int32 {
+	if x != nil {
+		return x.Succeeded
+	}
+	return 0
+}
+
+func (x *BatchWithdrawApplicationsResponse) GetFailed() int32 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *BatchWithdrawApplicationsResponse) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
 var File_recruitment_applications_v1_applications_proto protoreflect.FileDescriptor
 
 const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\n" +
-	".recruitment/applications/v1/applications.proto\x12\x1brecruitment.applications.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\"\x94\x03\n" +
+	".recruitment/applications/v1/applications.proto\x12\x1brecruitment.applications.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\x1a&recruitment/equality/v1/equality.proto\"\xc5\x04\n" +
 	"\bCampaign\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06region\x18\x02 \x01(\tR\x06region\x122\n" +
@@ -1904,11 +2420,14 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
 	"updated_at\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"K\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12@\n" +
+	"\aregions\x18\x8c\x01 \x03(\v2%.recruitment.common.v1.CampaignRegionR\aregions\x12>\n" +
+	"\x06status\x18\x8d\x01 \x01(\x0e2%.recruitment.common.v1.CampaignStatusR\x06status\x12-\n" +
+	"\x12status_reason_code\x18\x8e\x01 \x01(\tR\x10statusReasonCode\"K\n" +
 	"\tCandidate\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x14\n" +
-	"\x05phone\x18\x03 \x01(\tR\x05phone\"\xbc\x05\n" +
+	"\x05phone\x18\x03 \x01(\tR\x05phone\"\xd5\x05\n" +
 	"\vApplication\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
@@ -1926,7 +2445,8 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\x16withdrawal_reason_code\x18\f \x01(\tR\x14withdrawalReasonCode\x12\x16\n" +
 	"\x06erased\x18\r \x01(\bR\x06erased\x127\n" +
 	"\terased_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\berasedAt\x12.\n" +
-	"\x13erasure_reason_code\x18\x0f \x01(\tR\x11erasureReasonCode\"\xa0\x02\n" +
+	"\x13erasure_reason_code\x18\x0f \x01(\tR\x11erasureReasonCode\x12\x17\n" +
+	"\x06source\x18\xa0\x01 \x01(\tR\x06source\"\xe2\x02\n" +
 	"\x15CreateCampaignRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x16\n" +
@@ -1935,9 +2455,10 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\x05title\x18\x04 \x01(\tR\x05title\x12\x14\n" +
 	"\x05posts\x18\x05 \x01(\x05R\x05posts\x126\n" +
 	"\bopens_on\x18\x06 \x01(\v2\x1b.recruitment.common.v1.DateR\aopensOn\x128\n" +
-	"\tcloses_on\x18\a \x01(\v2\x1b.recruitment.common.v1.DateR\bclosesOn\"[\n" +
+	"\tcloses_on\x18\a \x01(\v2\x1b.recruitment.common.v1.DateR\bclosesOn\x12@\n" +
+	"\aregions\x18\x8c\x01 \x03(\v2%.recruitment.common.v1.CampaignRegionR\aregions\"[\n" +
 	"\x16CreateCampaignResponse\x12A\n" +
-	"\bcampaign\x18\x01 \x01(\v2%.recruitment.applications.v1.CampaignR\bcampaign\"\xa0\x02\n" +
+	"\bcampaign\x18\x01 \x01(\v2%.recruitment.applications.v1.CampaignR\bcampaign\"\xe2\x02\n" +
 	"\x15UpdateCampaignRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1f\n" +
@@ -1947,8 +2468,20 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\x05title\x18\x04 \x01(\tR\x05title\x12\x14\n" +
 	"\x05posts\x18\x05 \x01(\x05R\x05posts\x126\n" +
 	"\bopens_on\x18\x06 \x01(\v2\x1b.recruitment.common.v1.DateR\aopensOn\x128\n" +
-	"\tcloses_on\x18\a \x01(\v2\x1b.recruitment.common.v1.DateR\bclosesOn\"[\n" +
+	"\tcloses_on\x18\a \x01(\v2\x1b.recruitment.common.v1.DateR\bclosesOn\x12@\n" +
+	"\aregions\x18\x8c\x01 \x03(\v2%.recruitment.common.v1.CampaignRegionR\aregions\"[\n" +
 	"\x16UpdateCampaignResponse\x12A\n" +
+	"\bcampaign\x18\x01 \x01(\v2%.recruitment.applications.v1.CampaignR\bcampaign\"\xe5\x01\n" +
+	"\x18SetCampaignStatusRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1f\n" +
+	"\vcampaign_id\x18\x02 \x01(\tR\n" +
+	"campaignId\x12)\n" +
+	"\x10expected_version\x18\x03 \x01(\x03R\x0fexpectedVersion\x12=\n" +
+	"\x06status\x18\x04 \x01(\x0e2%.recruitment.common.v1.CampaignStatusR\x06status\x12\x1f\n" +
+	"\vreason_code\x18\x05 \x01(\tR\n" +
+	"reasonCode\"^\n" +
+	"\x19SetCampaignStatusResponse\x12A\n" +
 	"\bcampaign\x18\x01 \x01(\v2%.recruitment.applications.v1.CampaignR\bcampaign\"5\n" +
 	"\x12GetCampaignRequest\x12\x1f\n" +
 	"\vcampaign_id\x18\x01 \x01(\tR\n" +
@@ -1962,13 +2495,18 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"\x84\x01\n" +
 	"\x15ListCampaignsResponse\x12C\n" +
 	"\tcampaigns\x18\x01 \x03(\v2%.recruitment.applications.v1.CampaignR\tcampaigns\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa0\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb6\x02\n" +
 	"\x18SubmitApplicationRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
 	"campaignId\x12D\n" +
-	"\tcandidate\x18\x03 \x01(\v2&.recruitment.applications.v1.CandidateR\tcandidate\"g\n" +
+	"\tcandidate\x18\x03 \x01(\v2&.recruitment.applications.v1.CandidateR\tcandidate\x12K\n" +
+	"\n" +
+	"monitoring\x18\xdc\x01 \x01(\v2*.recruitment.equality.v1.MonitoringAnswersR\n" +
+	"monitoring\x12\x17\n" +
+	"\x06source\x18\xa0\x01 \x01(\tR\x06source\x12.\n" +
+	"\x12application_region\x18\x8c\x01 \x01(\tR\x11applicationRegion\"g\n" +
 	"\x19SubmitApplicationResponse\x12J\n" +
 	"\vapplication\x18\x01 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication\">\n" +
 	"\x15GetApplicationRequest\x12%\n" +
@@ -2004,7 +2542,7 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\vreason_code\x18\x04 \x01(\tR\n" +
 	"reasonCode\"i\n" +
 	"\x1bWithdrawApplicationResponse\x12J\n" +
-	"\vapplication\x18\x01 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication\"\x8b\x05\n" +
+	"\vapplication\x18\x01 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication\"\xc4\x06\n" +
 	"\tImportRow\x12\x1c\n" +
 	"\treference\x18\x01 \x01(\tR\treference\x12-\n" +
 	"\x12campaign_reference\x18\x02 \x01(\tR\x11campaignReference\x12\x16\n" +
@@ -2019,7 +2557,12 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\vsubmittedAt\x12@\n" +
 	"\ahistory\x18\v \x01(\v2&.recruitment.common.v1.ImportedHistoryR\ahistory\x12=\n" +
 	"\fwithdrawn_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\vwithdrawnAt\x120\n" +
-	"\x14withdraw_reason_code\x18\r \x01(\tR\x12withdrawReasonCode\"\x8f\x01\n" +
+	"\x14withdraw_reason_code\x18\r \x01(\tR\x12withdrawReasonCode\x12K\n" +
+	"\n" +
+	"monitoring\x18\xdc\x01 \x01(\v2*.recruitment.equality.v1.MonitoringAnswersR\n" +
+	"monitoring\x12\x17\n" +
+	"\x06source\x18\xa0\x01 \x01(\tR\x06source\x12Q\n" +
+	"\x10campaign_regions\x18\x8c\x01 \x03(\v2%.recruitment.common.v1.CampaignRegionR\x0fcampaignRegions\"\x8f\x01\n" +
 	"\x19ImportApplicationsRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12:\n" +
@@ -2043,17 +2586,39 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\vreason_code\x18\x03 \x01(\tR\n" +
 	"reasonCode\"d\n" +
 	"\x16EraseCandidateResponse\x12J\n" +
-	"\vapplication\x18\x01 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication2\x8f\v\n" +
+	"\vapplication\x18\x01 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication\"\x81\x01\n" +
+	"\fWithdrawItem\x12%\n" +
+	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12)\n" +
+	"\x10expected_version\x18\x02 \x01(\x03R\x0fexpectedVersion\x12\x1f\n" +
+	"\vreason_code\x18\x03 \x01(\tR\n" +
+	"reasonCode\"\x9b\x01\n" +
+	" BatchWithdrawApplicationsRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12?\n" +
+	"\x05items\x18\x02 \x03(\v2).recruitment.applications.v1.WithdrawItemR\x05items\x12\x17\n" +
+	"\adry_run\x18\x03 \x01(\bR\x06dryRun\"\xd4\x01\n" +
+	"\x0eWithdrawResult\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x05R\x05index\x12%\n" +
+	"\x0eapplication_id\x18\x02 \x01(\tR\rapplicationId\x129\n" +
+	"\x06status\x18\x03 \x01(\v2!.recruitment.common.v1.ItemStatusR\x06status\x12J\n" +
+	"\vapplication\x18\x04 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication\"\xb9\x01\n" +
+	"!BatchWithdrawApplicationsResponse\x12E\n" +
+	"\aresults\x18\x01 \x03(\v2+.recruitment.applications.v1.WithdrawResultR\aresults\x12\x1c\n" +
+	"\tsucceeded\x18\x02 \x01(\x05R\tsucceeded\x12\x16\n" +
+	"\x06failed\x18\x03 \x01(\x05R\x06failed\x12\x17\n" +
+	"\adry_run\x18\x04 \x01(\bR\x06dryRun2\xb1\r\n" +
 	"\x13ApplicationsService\x12y\n" +
 	"\x0eCreateCampaign\x122.recruitment.applications.v1.CreateCampaignRequest\x1a3.recruitment.applications.v1.CreateCampaignResponse\x12y\n" +
-	"\x0eUpdateCampaign\x122.recruitment.applications.v1.UpdateCampaignRequest\x1a3.recruitment.applications.v1.UpdateCampaignResponse\x12p\n" +
+	"\x0eUpdateCampaign\x122.recruitment.applications.v1.UpdateCampaignRequest\x1a3.recruitment.applications.v1.UpdateCampaignResponse\x12\x82\x01\n" +
+	"\x11SetCampaignStatus\x125.recruitment.applications.v1.SetCampaignStatusRequest\x1a6.recruitment.applications.v1.SetCampaignStatusResponse\x12p\n" +
 	"\vGetCampaign\x12/.recruitment.applications.v1.GetCampaignRequest\x1a0.recruitment.applications.v1.GetCampaignResponse\x12v\n" +
 	"\rListCampaigns\x121.recruitment.applications.v1.ListCampaignsRequest\x1a2.recruitment.applications.v1.ListCampaignsResponse\x12\x82\x01\n" +
 	"\x11SubmitApplication\x125.recruitment.applications.v1.SubmitApplicationRequest\x1a6.recruitment.applications.v1.SubmitApplicationResponse\x12y\n" +
 	"\x0eGetApplication\x122.recruitment.applications.v1.GetApplicationRequest\x1a3.recruitment.applications.v1.GetApplicationResponse\x12\x88\x01\n" +
 	"\x13GetCandidateContact\x127.recruitment.applications.v1.GetCandidateContactRequest\x1a8.recruitment.applications.v1.GetCandidateContactResponse\x12\x7f\n" +
 	"\x10ListApplications\x124.recruitment.applications.v1.ListApplicationsRequest\x1a5.recruitment.applications.v1.ListApplicationsResponse\x12\x88\x01\n" +
-	"\x13WithdrawApplication\x127.recruitment.applications.v1.WithdrawApplicationRequest\x1a8.recruitment.applications.v1.WithdrawApplicationResponse\x12\x85\x01\n" +
+	"\x13WithdrawApplication\x127.recruitment.applications.v1.WithdrawApplicationRequest\x1a8.recruitment.applications.v1.WithdrawApplicationResponse\x12\x9a\x01\n" +
+	"\x19BatchWithdrawApplications\x12=.recruitment.applications.v1.BatchWithdrawApplicationsRequest\x1a>.recruitment.applications.v1.BatchWithdrawApplicationsResponse\x12\x85\x01\n" +
 	"\x12ImportApplications\x126.recruitment.applications.v1.ImportApplicationsRequest\x1a7.recruitment.applications.v1.ImportApplicationsResponse\x12y\n" +
 	"\x0eEraseCandidate\x122.recruitment.applications.v1.EraseCandidateRequest\x1a3.recruitment.applications.v1.EraseCandidateResponseB\xa2\x02\n" +
 	"\x1fcom.recruitment.applications.v1B\x11ApplicationsProtoP\x01Z^github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1;applicationsv1\xa2\x02\x03RAX\xaa\x02\x1bRecruitment.Applications.V1\xca\x02\x1bRecruitment\\Applications\\V1\xe2\x02'Recruitment\\Applications\\V1\\GPBMetadata\xea\x02\x1dRecruitment::Applications::V1b\x06proto3"
@@ -2070,110 +2635,136 @@ func file_recruitment_applications_v1_applications_proto_rawDescGZIP() []byte {
 	return file_recruitment_applications_v1_applications_proto_rawDescData
 }
 
-var file_recruitment_applications_v1_applications_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_recruitment_applications_v1_applications_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_recruitment_applications_v1_applications_proto_goTypes = []any{
-	(*Campaign)(nil),                    // 0: recruitment.applications.v1.Campaign
-	(*Candidate)(nil),                   // 1: recruitment.applications.v1.Candidate
-	(*Application)(nil),                 // 2: recruitment.applications.v1.Application
-	(*CreateCampaignRequest)(nil),       // 3: recruitment.applications.v1.CreateCampaignRequest
-	(*CreateCampaignResponse)(nil),      // 4: recruitment.applications.v1.CreateCampaignResponse
-	(*UpdateCampaignRequest)(nil),       // 5: recruitment.applications.v1.UpdateCampaignRequest
-	(*UpdateCampaignResponse)(nil),      // 6: recruitment.applications.v1.UpdateCampaignResponse
-	(*GetCampaignRequest)(nil),          // 7: recruitment.applications.v1.GetCampaignRequest
-	(*GetCampaignResponse)(nil),         // 8: recruitment.applications.v1.GetCampaignResponse
-	(*ListCampaignsRequest)(nil),        // 9: recruitment.applications.v1.ListCampaignsRequest
-	(*ListCampaignsResponse)(nil),       // 10: recruitment.applications.v1.ListCampaignsResponse
-	(*SubmitApplicationRequest)(nil),    // 11: recruitment.applications.v1.SubmitApplicationRequest
-	(*SubmitApplicationResponse)(nil),   // 12: recruitment.applications.v1.SubmitApplicationResponse
-	(*GetApplicationRequest)(nil),       // 13: recruitment.applications.v1.GetApplicationRequest
-	(*GetApplicationResponse)(nil),      // 14: recruitment.applications.v1.GetApplicationResponse
-	(*GetCandidateContactRequest)(nil),  // 15: recruitment.applications.v1.GetCandidateContactRequest
-	(*GetCandidateContactResponse)(nil), // 16: recruitment.applications.v1.GetCandidateContactResponse
-	(*ListApplicationsRequest)(nil),     // 17: recruitment.applications.v1.ListApplicationsRequest
-	(*ListApplicationsResponse)(nil),    // 18: recruitment.applications.v1.ListApplicationsResponse
-	(*WithdrawApplicationRequest)(nil),  // 19: recruitment.applications.v1.WithdrawApplicationRequest
-	(*WithdrawApplicationResponse)(nil), // 20: recruitment.applications.v1.WithdrawApplicationResponse
-	(*ImportRow)(nil),                   // 21: recruitment.applications.v1.ImportRow
-	(*ImportApplicationsRequest)(nil),   // 22: recruitment.applications.v1.ImportApplicationsRequest
-	(*ImportResult)(nil),                // 23: recruitment.applications.v1.ImportResult
-	(*ImportApplicationsResponse)(nil),  // 24: recruitment.applications.v1.ImportApplicationsResponse
-	(*EraseCandidateRequest)(nil),       // 25: recruitment.applications.v1.EraseCandidateRequest
-	(*EraseCandidateResponse)(nil),      // 26: recruitment.applications.v1.EraseCandidateResponse
-	(v1.JobRole)(0),                     // 27: recruitment.common.v1.JobRole
-	(*v1.Date)(nil),                     // 28: recruitment.common.v1.Date
-	(*timestamppb.Timestamp)(nil),       // 29: google.protobuf.Timestamp
-	(v1.Stage)(0),                       // 30: recruitment.common.v1.Stage
-	(*v1.ImportedHistory)(nil),          // 31: recruitment.common.v1.ImportedHistory
-	(*v1.ItemStatus)(nil),               // 32: recruitment.common.v1.ItemStatus
+	(*Campaign)(nil),                          // 0: recruitment.applications.v1.Campaign
+	(*Candidate)(nil),                         // 1: recruitment.applications.v1.Candidate
+	(*Application)(nil),                       // 2: recruitment.applications.v1.Application
+	(*CreateCampaignRequest)(nil),             // 3: recruitment.applications.v1.CreateCampaignRequest
+	(*CreateCampaignResponse)(nil),            // 4: recruitment.applications.v1.CreateCampaignResponse
+	(*UpdateCampaignRequest)(nil),             // 5: recruitment.applications.v1.UpdateCampaignRequest
+	(*UpdateCampaignResponse)(nil),            // 6: recruitment.applications.v1.UpdateCampaignResponse
+	(*SetCampaignStatusRequest)(nil),          // 7: recruitment.applications.v1.SetCampaignStatusRequest
+	(*SetCampaignStatusResponse)(nil),         // 8: recruitment.applications.v1.SetCampaignStatusResponse
+	(*GetCampaignRequest)(nil),                // 9: recruitment.applications.v1.GetCampaignRequest
+	(*GetCampaignResponse)(nil),               // 10: recruitment.applications.v1.GetCampaignResponse
+	(*ListCampaignsRequest)(nil),              // 11: recruitment.applications.v1.ListCampaignsRequest
+	(*ListCampaignsResponse)(nil),             // 12: recruitment.applications.v1.ListCampaignsResponse
+	(*SubmitApplicationRequest)(nil),          // 13: recruitment.applications.v1.SubmitApplicationRequest
+	(*SubmitApplicationResponse)(nil),         // 14: recruitment.applications.v1.SubmitApplicationResponse
+	(*GetApplicationRequest)(nil),             // 15: recruitment.applications.v1.GetApplicationRequest
+	(*GetApplicationResponse)(nil),            // 16: recruitment.applications.v1.GetApplicationResponse
+	(*GetCandidateContactRequest)(nil),        // 17: recruitment.applications.v1.GetCandidateContactRequest
+	(*GetCandidateContactResponse)(nil),       // 18: recruitment.applications.v1.GetCandidateContactResponse
+	(*ListApplicationsRequest)(nil),           // 19: recruitment.applications.v1.ListApplicationsRequest
+	(*ListApplicationsResponse)(nil),          // 20: recruitment.applications.v1.ListApplicationsResponse
+	(*WithdrawApplicationRequest)(nil),        // 21: recruitment.applications.v1.WithdrawApplicationRequest
+	(*WithdrawApplicationResponse)(nil),       // 22: recruitment.applications.v1.WithdrawApplicationResponse
+	(*ImportRow)(nil),                         // 23: recruitment.applications.v1.ImportRow
+	(*ImportApplicationsRequest)(nil),         // 24: recruitment.applications.v1.ImportApplicationsRequest
+	(*ImportResult)(nil),                      // 25: recruitment.applications.v1.ImportResult
+	(*ImportApplicationsResponse)(nil),        // 26: recruitment.applications.v1.ImportApplicationsResponse
+	(*EraseCandidateRequest)(nil),             // 27: recruitment.applications.v1.EraseCandidateRequest
+	(*EraseCandidateResponse)(nil),            // 28: recruitment.applications.v1.EraseCandidateResponse
+	(*WithdrawItem)(nil),                      // 29: recruitment.applications.v1.WithdrawItem
+	(*BatchWithdrawApplicationsRequest)(nil),  // 30: recruitment.applications.v1.BatchWithdrawApplicationsRequest
+	(*WithdrawResult)(nil),                    // 31: recruitment.applications.v1.WithdrawResult
+	(*BatchWithdrawApplicationsResponse)(nil), // 32: recruitment.applications.v1.BatchWithdrawApplicationsResponse
+	(v1.JobRole)(0),                           // 33: recruitment.common.v1.JobRole
+	(*v1.Date)(nil),                           // 34: recruitment.common.v1.Date
+	(*timestamppb.Timestamp)(nil),             // 35: google.protobuf.Timestamp
+	(*v1.CampaignRegion)(nil),                 // 36: recruitment.common.v1.CampaignRegion
+	(v1.CampaignStatus)(0),                    // 37: recruitment.common.v1.CampaignStatus
+	(v1.Stage)(0),                             // 38: recruitment.common.v1.Stage
+	(*v11.MonitoringAnswers)(nil),             // 39: recruitment.equality.v1.MonitoringAnswers
+	(*v1.ImportedHistory)(nil),                // 40: recruitment.common.v1.ImportedHistory
+	(*v1.ItemStatus)(nil),                     // 41: recruitment.common.v1.ItemStatus
 }
 var file_recruitment_applications_v1_applications_proto_depIdxs = []int32{
-	27, // 0: recruitment.applications.v1.Campaign.role:type_name -> recruitment.common.v1.JobRole
-	28, // 1: recruitment.applications.v1.Campaign.opens_on:type_name -> recruitment.common.v1.Date
-	28, // 2: recruitment.applications.v1.Campaign.closes_on:type_name -> recruitment.common.v1.Date
-	29, // 3: recruitment.applications.v1.Campaign.created_at:type_name -> google.protobuf.Timestamp
-	29, // 4: recruitment.applications.v1.Campaign.updated_at:type_name -> google.protobuf.Timestamp
-	27, // 5: recruitment.applications.v1.Application.role:type_name -> recruitment.common.v1.JobRole
-	1,  // 6: recruitment.applications.v1.Application.candidate:type_name -> recruitment.applications.v1.Candidate
-	30, // 7: recruitment.applications.v1.Application.stage:type_name -> recruitment.common.v1.Stage
-	29, // 8: recruitment.applications.v1.Application.stage_entered_at:type_name -> google.protobuf.Timestamp
-	29, // 9: recruitment.applications.v1.Application.submitted_at:type_name -> google.protobuf.Timestamp
-	29, // 10: recruitment.applications.v1.Application.withdrawn_at:type_name -> google.protobuf.Timestamp
-	29, // 11: recruitment.applications.v1.Application.erased_at:type_name -> google.protobuf.Timestamp
-	27, // 12: recruitment.applications.v1.CreateCampaignRequest.role:type_name -> recruitment.common.v1.JobRole
-	28, // 13: recruitment.applications.v1.CreateCampaignRequest.opens_on:type_name -> recruitment.common.v1.Date
-	28, // 14: recruitment.applications.v1.CreateCampaignRequest.closes_on:type_name -> recruitment.common.v1.Date
-	0,  // 15: recruitment.applications.v1.CreateCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
-	28, // 16: recruitment.applications.v1.UpdateCampaignRequest.opens_on:type_name -> recruitment.common.v1.Date
-	28, // 17: recruitment.applications.v1.UpdateCampaignRequest.closes_on:type_name -> recruitment.common.v1.Date
-	0,  // 18: recruitment.applications.v1.UpdateCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
-	0,  // 19: recruitment.applications.v1.GetCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
-	0,  // 20: recruitment.applications.v1.ListCampaignsResponse.campaigns:type_name -> recruitment.applications.v1.Campaign
-	1,  // 21: recruitment.applications.v1.SubmitApplicationRequest.candidate:type_name -> recruitment.applications.v1.Candidate
-	2,  // 22: recruitment.applications.v1.SubmitApplicationResponse.application:type_name -> recruitment.applications.v1.Application
-	2,  // 23: recruitment.applications.v1.GetApplicationResponse.application:type_name -> recruitment.applications.v1.Application
-	27, // 24: recruitment.applications.v1.GetCandidateContactResponse.role:type_name -> recruitment.common.v1.JobRole
-	1,  // 25: recruitment.applications.v1.GetCandidateContactResponse.candidate:type_name -> recruitment.applications.v1.Candidate
-	30, // 26: recruitment.applications.v1.ListApplicationsRequest.stage:type_name -> recruitment.common.v1.Stage
-	2,  // 27: recruitment.applications.v1.ListApplicationsResponse.applications:type_name -> recruitment.applications.v1.Application
-	2,  // 28: recruitment.applications.v1.WithdrawApplicationResponse.application:type_name -> recruitment.applications.v1.Application
-	27, // 29: recruitment.applications.v1.ImportRow.role:type_name -> recruitment.common.v1.JobRole
-	28, // 30: recruitment.applications.v1.ImportRow.opens_on:type_name -> recruitment.common.v1.Date
-	28, // 31: recruitment.applications.v1.ImportRow.closes_on:type_name -> recruitment.common.v1.Date
-	1,  // 32: recruitment.applications.v1.ImportRow.candidate:type_name -> recruitment.applications.v1.Candidate
-	29, // 33: recruitment.applications.v1.ImportRow.submitted_at:type_name -> google.protobuf.Timestamp
-	31, // 34: recruitment.applications.v1.ImportRow.history:type_name -> recruitment.common.v1.ImportedHistory
-	29, // 35: recruitment.applications.v1.ImportRow.withdrawn_at:type_name -> google.protobuf.Timestamp
-	21, // 36: recruitment.applications.v1.ImportApplicationsRequest.rows:type_name -> recruitment.applications.v1.ImportRow
-	32, // 37: recruitment.applications.v1.ImportResult.status:type_name -> recruitment.common.v1.ItemStatus
-	23, // 38: recruitment.applications.v1.ImportApplicationsResponse.results:type_name -> recruitment.applications.v1.ImportResult
-	2,  // 39: recruitment.applications.v1.EraseCandidateResponse.application:type_name -> recruitment.applications.v1.Application
-	3,  // 40: recruitment.applications.v1.ApplicationsService.CreateCampaign:input_type -> recruitment.applications.v1.CreateCampaignRequest
-	5,  // 41: recruitment.applications.v1.ApplicationsService.UpdateCampaign:input_type -> recruitment.applications.v1.UpdateCampaignRequest
-	7,  // 42: recruitment.applications.v1.ApplicationsService.GetCampaign:input_type -> recruitment.applications.v1.GetCampaignRequest
-	9,  // 43: recruitment.applications.v1.ApplicationsService.ListCampaigns:input_type -> recruitment.applications.v1.ListCampaignsRequest
-	11, // 44: recruitment.applications.v1.ApplicationsService.SubmitApplication:input_type -> recruitment.applications.v1.SubmitApplicationRequest
-	13, // 45: recruitment.applications.v1.ApplicationsService.GetApplication:input_type -> recruitment.applications.v1.GetApplicationRequest
-	15, // 46: recruitment.applications.v1.ApplicationsService.GetCandidateContact:input_type -> recruitment.applications.v1.GetCandidateContactRequest
-	17, // 47: recruitment.applications.v1.ApplicationsService.ListApplications:input_type -> recruitment.applications.v1.ListApplicationsRequest
-	19, // 48: recruitment.applications.v1.ApplicationsService.WithdrawApplication:input_type -> recruitment.applications.v1.WithdrawApplicationRequest
-	22, // 49: recruitment.applications.v1.ApplicationsService.ImportApplications:input_type -> recruitment.applications.v1.ImportApplicationsRequest
-	25, // 50: recruitment.applications.v1.ApplicationsService.EraseCandidate:input_type -> recruitment.applications.v1.EraseCandidateRequest
-	4,  // 51: recruitment.applications.v1.ApplicationsService.CreateCampaign:output_type -> recruitment.applications.v1.CreateCampaignResponse
-	6,  // 52: recruitment.applications.v1.ApplicationsService.UpdateCampaign:output_type -> recruitment.applications.v1.UpdateCampaignResponse
-	8,  // 53: recruitment.applications.v1.ApplicationsService.GetCampaign:output_type -> recruitment.applications.v1.GetCampaignResponse
-	10, // 54: recruitment.applications.v1.ApplicationsService.ListCampaigns:output_type -> recruitment.applications.v1.ListCampaignsResponse
-	12, // 55: recruitment.applications.v1.ApplicationsService.SubmitApplication:output_type -> recruitment.applications.v1.SubmitApplicationResponse
-	14, // 56: recruitment.applications.v1.ApplicationsService.GetApplication:output_type -> recruitment.applications.v1.GetApplicationResponse
-	16, // 57: recruitment.applications.v1.ApplicationsService.GetCandidateContact:output_type -> recruitment.applications.v1.GetCandidateContactResponse
-	18, // 58: recruitment.applications.v1.ApplicationsService.ListApplications:output_type -> recruitment.applications.v1.ListApplicationsResponse
-	20, // 59: recruitment.applications.v1.ApplicationsService.WithdrawApplication:output_type -> recruitment.applications.v1.WithdrawApplicationResponse
-	24, // 60: recruitment.applications.v1.ApplicationsService.ImportApplications:output_type -> recruitment.applications.v1.ImportApplicationsResponse
-	26, // 61: recruitment.applications.v1.ApplicationsService.EraseCandidate:output_type -> recruitment.applications.v1.EraseCandidateResponse
-	51, // [51:62] is the sub-list for method output_type
-	40, // [40:51] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	33, // 0: recruitment.applications.v1.Campaign.role:type_name -> recruitment.common.v1.JobRole
+	34, // 1: recruitment.applications.v1.Campaign.opens_on:type_name -> recruitment.common.v1.Date
+	34, // 2: recruitment.applications.v1.Campaign.closes_on:type_name -> recruitment.common.v1.Date
+	35, // 3: recruitment.applications.v1.Campaign.created_at:type_name -> google.protobuf.Timestamp
+	35, // 4: recruitment.applications.v1.Campaign.updated_at:type_name -> google.protobuf.Timestamp
+	36, // 5: recruitment.applications.v1.Campaign.regions:type_name -> recruitment.common.v1.CampaignRegion
+	37, // 6: recruitment.applications.v1.Campaign.status:type_name -> recruitment.common.v1.CampaignStatus
+	33, // 7: recruitment.applications.v1.Application.role:type_name -> recruitment.common.v1.JobRole
+	1,  // 8: recruitment.applications.v1.Application.candidate:type_name -> recruitment.applications.v1.Candidate
+	38, // 9: recruitment.applications.v1.Application.stage:type_name -> recruitment.common.v1.Stage
+	35, // 10: recruitment.applications.v1.Application.stage_entered_at:type_name -> google.protobuf.Timestamp
+	35, // 11: recruitment.applications.v1.Application.submitted_at:type_name -> google.protobuf.Timestamp
+	35, // 12: recruitment.applications.v1.Application.withdrawn_at:type_name -> google.protobuf.Timestamp
+	35, // 13: recruitment.applications.v1.Application.erased_at:type_name -> google.protobuf.Timestamp
+	33, // 14: recruitment.applications.v1.CreateCampaignRequest.role:type_name -> recruitment.common.v1.JobRole
+	34, // 15: recruitment.applications.v1.CreateCampaignRequest.opens_on:type_name -> recruitment.common.v1.Date
+	34, // 16: recruitment.applications.v1.CreateCampaignRequest.closes_on:type_name -> recruitment.common.v1.Date
+	36, // 17: recruitment.applications.v1.CreateCampaignRequest.regions:type_name -> recruitment.common.v1.CampaignRegion
+	0,  // 18: recruitment.applications.v1.CreateCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
+	34, // 19: recruitment.applications.v1.UpdateCampaignRequest.opens_on:type_name -> recruitment.common.v1.Date
+	34, // 20: recruitment.applications.v1.UpdateCampaignRequest.closes_on:type_name -> recruitment.common.v1.Date
+	36, // 21: recruitment.applications.v1.UpdateCampaignRequest.regions:type_name -> recruitment.common.v1.CampaignRegion
+	0,  // 22: recruitment.applications.v1.UpdateCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
+	37, // 23: recruitment.applications.v1.SetCampaignStatusRequest.status:type_name -> recruitment.common.v1.CampaignStatus
+	0,  // 24: recruitment.applications.v1.SetCampaignStatusResponse.campaign:type_name -> recruitment.applications.v1.Campaign
+	0,  // 25: recruitment.applications.v1.GetCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
+	0,  // 26: recruitment.applications.v1.ListCampaignsResponse.campaigns:type_name -> recruitment.applications.v1.Campaign
+	1,  // 27: recruitment.applications.v1.SubmitApplicationRequest.candidate:type_name -> recruitment.applications.v1.Candidate
+	39, // 28: recruitment.applications.v1.SubmitApplicationRequest.monitoring:type_name -> recruitment.equality.v1.MonitoringAnswers
+	2,  // 29: recruitment.applications.v1.SubmitApplicationResponse.application:type_name -> recruitment.applications.v1.Application
+	2,  // 30: recruitment.applications.v1.GetApplicationResponse.application:type_name -> recruitment.applications.v1.Application
+	33, // 31: recruitment.applications.v1.GetCandidateContactResponse.role:type_name -> recruitment.common.v1.JobRole
+	1,  // 32: recruitment.applications.v1.GetCandidateContactResponse.candidate:type_name -> recruitment.applications.v1.Candidate
+	38, // 33: recruitment.applications.v1.ListApplicationsRequest.stage:type_name -> recruitment.common.v1.Stage
+	2,  // 34: recruitment.applications.v1.ListApplicationsResponse.applications:type_name -> recruitment.applications.v1.Application
+	2,  // 35: recruitment.applications.v1.WithdrawApplicationResponse.application:type_name -> recruitment.applications.v1.Application
+	33, // 36: recruitment.applications.v1.ImportRow.role:type_name -> recruitment.common.v1.JobRole
+	34, // 37: recruitment.applications.v1.ImportRow.opens_on:type_name -> recruitment.common.v1.Date
+	34, // 38: recruitment.applications.v1.ImportRow.closes_on:type_name -> recruitment.common.v1.Date
+	1,  // 39: recruitment.applications.v1.ImportRow.candidate:type_name -> recruitment.applications.v1.Candidate
+	35, // 40: recruitment.applications.v1.ImportRow.submitted_at:type_name -> google.protobuf.Timestamp
+	40, // 41: recruitment.applications.v1.ImportRow.history:type_name -> recruitment.common.v1.ImportedHistory
+	35, // 42: recruitment.applications.v1.ImportRow.withdrawn_at:type_name -> google.protobuf.Timestamp
+	39, // 43: recruitment.applications.v1.ImportRow.monitoring:type_name -> recruitment.equality.v1.MonitoringAnswers
+	36, // 44: recruitment.applications.v1.ImportRow.campaign_regions:type_name -> recruitment.common.v1.CampaignRegion
+	23, // 45: recruitment.applications.v1.ImportApplicationsRequest.rows:type_name -> recruitment.applications.v1.ImportRow
+	41, // 46: recruitment.applications.v1.ImportResult.status:type_name -> recruitment.common.v1.ItemStatus
+	25, // 47: recruitment.applications.v1.ImportApplicationsResponse.results:type_name -> recruitment.applications.v1.ImportResult
+	2,  // 48: recruitment.applications.v1.EraseCandidateResponse.application:type_name -> recruitment.applications.v1.Application
+	29, // 49: recruitment.applications.v1.BatchWithdrawApplicationsRequest.items:type_name -> recruitment.applications.v1.WithdrawItem
+	41, // 50: recruitment.applications.v1.WithdrawResult.status:type_name -> recruitment.common.v1.ItemStatus
+	2,  // 51: recruitment.applications.v1.WithdrawResult.application:type_name -> recruitment.applications.v1.Application
+	31, // 52: recruitment.applications.v1.BatchWithdrawApplicationsResponse.results:type_name -> recruitment.applications.v1.WithdrawResult
+	3,  // 53: recruitment.applications.v1.ApplicationsService.CreateCampaign:input_type -> recruitment.applications.v1.CreateCampaignRequest
+	5,  // 54: recruitment.applications.v1.ApplicationsService.UpdateCampaign:input_type -> recruitment.applications.v1.UpdateCampaignRequest
+	7,  // 55: recruitment.applications.v1.ApplicationsService.SetCampaignStatus:input_type -> recruitment.applications.v1.SetCampaignStatusRequest
+	9,  // 56: recruitment.applications.v1.ApplicationsService.GetCampaign:input_type -> recruitment.applications.v1.GetCampaignRequest
+	11, // 57: recruitment.applications.v1.ApplicationsService.ListCampaigns:input_type -> recruitment.applications.v1.ListCampaignsRequest
+	13, // 58: recruitment.applications.v1.ApplicationsService.SubmitApplication:input_type -> recruitment.applications.v1.SubmitApplicationRequest
+	15, // 59: recruitment.applications.v1.ApplicationsService.GetApplication:input_type -> recruitment.applications.v1.GetApplicationRequest
+	17, // 60: recruitment.applications.v1.ApplicationsService.GetCandidateContact:input_type -> recruitment.applications.v1.GetCandidateContactRequest
+	19, // 61: recruitment.applications.v1.ApplicationsService.ListApplications:input_type -> recruitment.applications.v1.ListApplicationsRequest
+	21, // 62: recruitment.applications.v1.ApplicationsService.WithdrawApplication:input_type -> recruitment.applications.v1.WithdrawApplicationRequest
+	30, // 63: recruitment.applications.v1.ApplicationsService.BatchWithdrawApplications:input_type -> recruitment.applications.v1.BatchWithdrawApplicationsRequest
+	24, // 64: recruitment.applications.v1.ApplicationsService.ImportApplications:input_type -> recruitment.applications.v1.ImportApplicationsRequest
+	27, // 65: recruitment.applications.v1.ApplicationsService.EraseCandidate:input_type -> recruitment.applications.v1.EraseCandidateRequest
+	4,  // 66: recruitment.applications.v1.ApplicationsService.CreateCampaign:output_type -> recruitment.applications.v1.CreateCampaignResponse
+	6,  // 67: recruitment.applications.v1.ApplicationsService.UpdateCampaign:output_type -> recruitment.applications.v1.UpdateCampaignResponse
+	8,  // 68: recruitment.applications.v1.ApplicationsService.SetCampaignStatus:output_type -> recruitment.applications.v1.SetCampaignStatusResponse
+	10, // 69: recruitment.applications.v1.ApplicationsService.GetCampaign:output_type -> recruitment.applications.v1.GetCampaignResponse
+	12, // 70: recruitment.applications.v1.ApplicationsService.ListCampaigns:output_type -> recruitment.applications.v1.ListCampaignsResponse
+	14, // 71: recruitment.applications.v1.ApplicationsService.SubmitApplication:output_type -> recruitment.applications.v1.SubmitApplicationResponse
+	16, // 72: recruitment.applications.v1.ApplicationsService.GetApplication:output_type -> recruitment.applications.v1.GetApplicationResponse
+	18, // 73: recruitment.applications.v1.ApplicationsService.GetCandidateContact:output_type -> recruitment.applications.v1.GetCandidateContactResponse
+	20, // 74: recruitment.applications.v1.ApplicationsService.ListApplications:output_type -> recruitment.applications.v1.ListApplicationsResponse
+	22, // 75: recruitment.applications.v1.ApplicationsService.WithdrawApplication:output_type -> recruitment.applications.v1.WithdrawApplicationResponse
+	32, // 76: recruitment.applications.v1.ApplicationsService.BatchWithdrawApplications:output_type -> recruitment.applications.v1.BatchWithdrawApplicationsResponse
+	26, // 77: recruitment.applications.v1.ApplicationsService.ImportApplications:output_type -> recruitment.applications.v1.ImportApplicationsResponse
+	28, // 78: recruitment.applications.v1.ApplicationsService.EraseCandidate:output_type -> recruitment.applications.v1.EraseCandidateResponse
+	66, // [66:79] is the sub-list for method output_type
+	53, // [53:66] is the sub-list for method input_type
+	53, // [53:53] is the sub-list for extension type_name
+	53, // [53:53] is the sub-list for extension extendee
+	0,  // [0:53] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_applications_v1_applications_proto_init() }
@@ -2187,7 +2778,7 @@ func file_recruitment_applications_v1_applications_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_applications_v1_applications_proto_rawDesc), len(file_recruitment_applications_v1_applications_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   27,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,17 +19,19 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ApplicationsService_CreateCampaign_FullMethodName      = "/recruitment.applications.v1.ApplicationsService/CreateCampaign"
-	ApplicationsService_UpdateCampaign_FullMethodName      = "/recruitment.applications.v1.ApplicationsService/UpdateCampaign"
-	ApplicationsService_GetCampaign_FullMethodName         = "/recruitment.applications.v1.ApplicationsService/GetCampaign"
-	ApplicationsService_ListCampaigns_FullMethodName       = "/recruitment.applications.v1.ApplicationsService/ListCampaigns"
-	ApplicationsService_SubmitApplication_FullMethodName   = "/recruitment.applications.v1.ApplicationsService/SubmitApplication"
-	ApplicationsService_GetApplication_FullMethodName      = "/recruitment.applications.v1.ApplicationsService/GetApplication"
-	ApplicationsService_GetCandidateContact_FullMethodName = "/recruitment.applications.v1.ApplicationsService/GetCandidateContact"
-	ApplicationsService_ListApplications_FullMethodName    = "/recruitment.applications.v1.ApplicationsService/ListApplications"
-	ApplicationsService_WithdrawApplication_FullMethodName = "/recruitment.applications.v1.ApplicationsService/WithdrawApplication"
-	ApplicationsService_ImportApplications_FullMethodName  = "/recruitment.applications.v1.ApplicationsService/ImportApplications"
-	ApplicationsService_EraseCandidate_FullMethodName      = "/recruitment.applications.v1.ApplicationsService/EraseCandidate"
+	ApplicationsService_CreateCampaign_FullMethodName            = "/recruitment.applications.v1.ApplicationsService/CreateCampaign"
+	ApplicationsService_UpdateCampaign_FullMethodName            = "/recruitment.applications.v1.ApplicationsService/UpdateCampaign"
+	ApplicationsService_SetCampaignStatus_FullMethodName         = "/recruitment.applications.v1.ApplicationsService/SetCampaignStatus"
+	ApplicationsService_GetCampaign_FullMethodName               = "/recruitment.applications.v1.ApplicationsService/GetCampaign"
+	ApplicationsService_ListCampaigns_FullMethodName             = "/recruitment.applications.v1.ApplicationsService/ListCampaigns"
+	ApplicationsService_SubmitApplication_FullMethodName         = "/recruitment.applications.v1.ApplicationsService/SubmitApplication"
+	ApplicationsService_GetApplication_FullMethodName            = "/recruitment.applications.v1.ApplicationsService/GetApplication"
+	ApplicationsService_GetCandidateContact_FullMethodName       = "/recruitment.applications.v1.ApplicationsService/GetCandidateContact"
+	ApplicationsService_ListApplications_FullMethodName          = "/recruitment.applications.v1.ApplicationsService/ListApplications"
+	ApplicationsService_WithdrawApplication_FullMethodName       = "/recruitment.applications.v1.ApplicationsService/WithdrawApplication"
+	ApplicationsService_BatchWithdrawApplications_FullMethodName = "/recruitment.applications.v1.ApplicationsService/BatchWithdrawApplications"
+	ApplicationsService_ImportApplications_FullMethodName        = "/recruitment.applications.v1.ApplicationsService/ImportApplications"
+	ApplicationsService_EraseCandidate_FullMethodName            = "/recruitment.applications.v1.ApplicationsService/EraseCandidate"
 )
 
 // ApplicationsServiceClient is the client API for ApplicationsService service.
@@ -44,10 +46,17 @@ const (
 // applications are submitted, read and withdrawn by a SPOC of the
 // application's region, or an admin.
 type ApplicationsServiceClient interface {
-	// CreateCampaign opens a campaign in a region. Admin only.
+	// CreateCampaign opens a campaign in one region or several, with posts
+	// per region. An admin, or a SPOC holding every region of it.
 	CreateCampaign(ctx context.Context, in *CreateCampaignRequest, opts ...grpc.CallOption) (*CreateCampaignResponse, error)
-	// UpdateCampaign changes a campaign's title, posts or dates. Admin only.
+	// UpdateCampaign changes a campaign's title, posts (per region), dates,
+	// or adds regions. An admin, or a SPOC holding every region of it
+	// (before and after the change).
 	UpdateCampaign(ctx context.Context, in *UpdateCampaignRequest, opts ...grpc.CallOption) (*UpdateCampaignResponse, error)
+	// SetCampaignStatus opens, closes or cancels a campaign (open → closed,
+	// open → cancelled, closed → open, closed → cancelled; cancelled is
+	// final). Same callers as UpdateCampaign.
+	SetCampaignStatus(ctx context.Context, in *SetCampaignStatusRequest, opts ...grpc.CallOption) (*SetCampaignStatusResponse, error)
 	// GetCampaign returns one campaign.
 	GetCampaign(ctx context.Context, in *GetCampaignRequest, opts ...grpc.CallOption) (*GetCampaignResponse, error)
 	// ListCampaigns lists the campaigns in the caller's regions, newest first.
@@ -67,6 +76,10 @@ type ApplicationsServiceClient interface {
 	ListApplications(ctx context.Context, in *ListApplicationsRequest, opts ...grpc.CallOption) (*ListApplicationsResponse, error)
 	// WithdrawApplication withdraws an application from any non-terminal stage.
 	WithdrawApplication(ctx context.Context, in *WithdrawApplicationRequest, opts ...grpc.CallOption) (*WithdrawApplicationResponse, error)
+	// BatchWithdrawApplications withdraws up to 1,000 applications (say when
+	// a campaign is pulled); each item succeeds or fails on its own, dry_run
+	// says what would happen and changes nothing.
+	BatchWithdrawApplications(ctx context.Context, in *BatchWithdrawApplicationsRequest, opts ...grpc.CallOption) (*BatchWithdrawApplicationsResponse, error)
 	// ImportApplications brings in applications already in flight elsewhere
 	// (a spreadsheet, a legacy system) with their history, so that the
 	// stages' owners publish the events a live pipeline would have, at the
@@ -106,6 +119,16 @@ func (c *applicationsServiceClient) UpdateCampaign(ctx context.Context, in *Upda
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(UpdateCampaignResponse)
 	err := c.cc.Invoke(ctx, ApplicationsService_UpdateCampaign_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *applicationsServiceClient) SetCampaignStatus(ctx context.Context, in *SetCampaignStatusRequest, opts ...grpc.CallOption) (*SetCampaignStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetCampaignStatusResponse)
+	err := c.cc.Invoke(ctx, ApplicationsService_SetCampaignStatus_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -182,6 +205,16 @@ func (c *applicationsServiceClient) WithdrawApplication(ctx context.Context, in 
 	return out, nil
 }
 
+func (c *applicationsServiceClient) BatchWithdrawApplications(ctx context.Context, in *BatchWithdrawApplicationsRequest, opts ...grpc.CallOption) (*BatchWithdrawApplicationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchWithdrawApplicationsResponse)
+	err := c.cc.Invoke(ctx, ApplicationsService_BatchWithdrawApplications_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *applicationsServiceClient) ImportApplications(ctx context.Context, in *ImportApplicationsRequest, opts ...grpc.CallOption) (*ImportApplicationsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ImportApplicationsResponse)
@@ -214,10 +247,17 @@ func (c *applicationsServiceClient) EraseCandidate(ctx context.Context, in *Eras
 // applications are submitted, read and withdrawn by a SPOC of the
 // application's region, or an admin.
 type ApplicationsServiceServer interface {
-	// CreateCampaign opens a campaign in a region. Admin only.
+	// CreateCampaign opens a campaign in one region or several, with posts
+	// per region. An admin, or a SPOC holding every region of it.
 	CreateCampaign(context.Context, *CreateCampaignRequest) (*CreateCampaignResponse, error)
-	// UpdateCampaign changes a campaign's title, posts or dates. Admin only.
+	// UpdateCampaign changes a campaign's title, posts (per region), dates,
+	// or adds regions. An admin, or a SPOC holding every region of it
+	// (before and after the change).
 	UpdateCampaign(context.Context, *UpdateCampaignRequest) (*UpdateCampaignResponse, error)
+	// SetCampaignStatus opens, closes or cancels a campaign (open → closed,
+	// open → cancelled, closed → open, closed → cancelled; cancelled is
+	// final). Same callers as UpdateCampaign.
+	SetCampaignStatus(context.Context, *SetCampaignStatusRequest) (*SetCampaignStatusResponse, error)
 	// GetCampaign returns one campaign.
 	GetCampaign(context.Context, *GetCampaignRequest) (*GetCampaignResponse, error)
 	// ListCampaigns lists the campaigns in the caller's regions, newest first.
@@ -237,6 +277,10 @@ type ApplicationsServiceServer interface {
 	ListApplications(context.Context, *ListApplicationsRequest) (*ListApplicationsResponse, error)
 	// WithdrawApplication withdraws an application from any non-terminal stage.
 	WithdrawApplication(context.Context, *WithdrawApplicationRequest) (*WithdrawApplicationResponse, error)
+	// BatchWithdrawApplications withdraws up to 1,000 applications (say when
+	// a campaign is pulled); each item succeeds or fails on its own, dry_run
+	// says what would happen and changes nothing.
+	BatchWithdrawApplications(context.Context, *BatchWithdrawApplicationsRequest) (*BatchWithdrawApplicationsResponse, error)
 	// ImportApplications brings in applications already in flight elsewhere
 	// (a spreadsheet, a legacy system) with their history, so that the
 	// stages' owners publish the events a live pipeline would have, at the
@@ -268,6 +312,9 @@ func (UnimplementedApplicationsServiceServer) CreateCampaign(context.Context, *C
 func (UnimplementedApplicationsServiceServer) UpdateCampaign(context.Context, *UpdateCampaignRequest) (*UpdateCampaignResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateCampaign not implemented")
 }
+func (UnimplementedApplicationsServiceServer) SetCampaignStatus(context.Context, *SetCampaignStatusRequest) (*SetCampaignStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetCampaignStatus not implemented")
+}
 func (UnimplementedApplicationsServiceServer) GetCampaign(context.Context, *GetCampaignRequest) (*GetCampaignResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCampaign not implemented")
 }
@@ -288,6 +335,9 @@ func (UnimplementedApplicationsServiceServer) ListApplications(context.Context, 
 }
 func (UnimplementedApplicationsServiceServer) WithdrawApplication(context.Context, *WithdrawApplicationRequest) (*WithdrawApplicationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method WithdrawApplication not implemented")
+}
+func (UnimplementedApplicationsServiceServer) BatchWithdrawApplications(context.Context, *BatchWithdrawApplicationsRequest) (*BatchWithdrawApplicationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchWithdrawApplications not implemented")
 }
 func (UnimplementedApplicationsServiceServer) ImportApplications(context.Context, *ImportApplicationsRequest) (*ImportApplicationsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ImportApplications not implemented")
@@ -348,6 +398,24 @@ func _ApplicationsService_UpdateCampaign_Handler(srv interface{}, ctx context.Co
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ApplicationsServiceServer).UpdateCampaign(ctx, req.(*UpdateCampaignRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ApplicationsService_SetCampaignStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetCampaignStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ApplicationsServiceServer).SetCampaignStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ApplicationsService_SetCampaignStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ApplicationsServiceServer).SetCampaignStatus(ctx, req.(*SetCampaignStatusRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -478,6 +546,24 @@ func _ApplicationsService_WithdrawApplication_Handler(srv interface{}, ctx conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ApplicationsService_BatchWithdrawApplications_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchWithdrawApplicationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ApplicationsServiceServer).BatchWithdrawApplications(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ApplicationsService_BatchWithdrawApplications_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ApplicationsServiceServer).BatchWithdrawApplications(ctx, req.(*BatchWithdrawApplicationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ApplicationsService_ImportApplications_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ImportApplicationsRequest)
 	if err := dec(in); err != nil {
@@ -530,6 +616,10 @@ var ApplicationsService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ApplicationsService_UpdateCampaign_Handler,
 		},
 		{
+			MethodName: "SetCampaignStatus",
+			Handler:    _ApplicationsService_SetCampaignStatus_Handler,
+		},
+		{
 			MethodName: "GetCampaign",
 			Handler:    _ApplicationsService_GetCampaign_Handler,
 		},
@@ -556,6 +646,10 @@ var ApplicationsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "WithdrawApplication",
 			Handler:    _ApplicationsService_WithdrawApplication_Handler,
+		},
+		{
+			MethodName: "BatchWithdrawApplications",
+			Handler:    _ApplicationsService_BatchWithdrawApplications_Handler,
 		},
 		{
 			MethodName: "ImportApplications",

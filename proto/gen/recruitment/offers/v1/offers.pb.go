@@ -113,8 +113,11 @@ type Offer struct {
 	// When the record entered its stage: OFFER (awaiting or made) from the
 	// passed interview, PRE_EMPLOYMENT from the acceptance.
 	StageEnteredAt *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=stage_entered_at,json=stageEnteredAt,proto3" json:"stage_entered_at,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The pre-employment checks (see Check), once the offer is made: its
+	// conditions but vetting, and right to work always.
+	Checks        []*Check `protobuf:"bytes,100,rep,name=checks,proto3" json:"checks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Offer) Reset() {
@@ -269,6 +272,13 @@ func (x *Offer) GetAssignee() string {
 func (x *Offer) GetStageEnteredAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.StageEnteredAt
+	}
+	return nil
+}
+
+func (x *Offer) GetChecks() []*Check {
+	if x != nil {
+		return x.Checks
 	}
 	return nil
 }
@@ -504,9 +514,13 @@ type DeclineOfferRequest struct {
 	RequestId       string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	ApplicationId   string                 `protobuf:"bytes,2,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
 	ExpectedVersion int64                  `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
-	ReasonCode      string                 `protobuf:"bytes,4,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// One of the decline reasons (docs/design.md, "Reasons and sources"):
+	// accepted_other_offer, salary, working_pattern, location, start_date,
+	// personal_circumstances, role_not_suitable, process_too_long,
+	// no_reason_given, other, or other:<code>.
+	ReasonCode    string `protobuf:"bytes,4,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeclineOfferRequest) Reset() {
@@ -1824,11 +1838,412 @@ func (x *ListMyCasesResponse) GetNextPageToken() string {
 	return ""
 }
 
+// OfferItem is one offer of a batch.
+type OfferItem struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	ApplicationId   string                 `protobuf:"bytes,1,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	ExpectedVersion int64                  `protobuf:"varint,2,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	SalaryBandCode  string                 `protobuf:"bytes,3,opt,name=salary_band_code,json=salaryBandCode,proto3" json:"salary_band_code,omitempty"`
+	// At least one condition.
+	Conditions    []v1.OfferCondition `protobuf:"varint,4,rep,packed,name=conditions,proto3,enum=recruitment.common.v1.OfferCondition" json:"conditions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OfferItem) Reset() {
+	*x = OfferItem{}
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OfferItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OfferItem) ProtoMessage() {}
+
+func (x *OfferItem) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OfferItem.ProtoReflect.Descriptor instead.
+func (*OfferItem) Descriptor() ([]byte, []int) {
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *OfferItem) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *OfferItem) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
+}
+
+func (x *OfferItem) GetSalaryBandCode() string {
+	if x != nil {
+		return x.SalaryBandCode
+	}
+	return ""
+}
+
+func (x *OfferItem) GetConditions() []v1.OfferCondition {
+	if x != nil {
+		return x.Conditions
+	}
+	return nil
+}
+
+type BatchMakeConditionalOffersRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RequestId string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// 1-1000 items.
+	Items         []*OfferItem `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
+	DryRun        bool         `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchMakeConditionalOffersRequest) Reset() {
+	*x = BatchMakeConditionalOffersRequest{}
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchMakeConditionalOffersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchMakeConditionalOffersRequest) ProtoMessage() {}
+
+func (x *BatchMakeConditionalOffersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchMakeConditionalOffersRequest.ProtoReflect.Descriptor instead.
+func (*BatchMakeConditionalOffersRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *BatchMakeConditionalOffersRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *BatchMakeConditionalOffersRequest) GetItems() []*OfferItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *BatchMakeConditionalOffersRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+// OfferResult is the outcome of one batch item, in request order.
+type OfferResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Index         int32                  `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	ApplicationId string                 `protobuf:"bytes,2,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	Status        *v1.ItemStatus         `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	Offer         *Offer                 `protobuf:"bytes,4,opt,name=offer,proto3" json:"offer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OfferResult) Reset() {
+	*x = OfferResult{}
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OfferResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OfferResult) ProtoMessage() {}
+
+func (x *OfferResult) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OfferResult.ProtoReflect.Descriptor instead.
+func (*OfferResult) Descriptor() ([]byte, []int) {
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *OfferResult) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *OfferResult) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *OfferResult) GetStatus() *v1.ItemStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+func (x *OfferResult) GetOffer() *Offer {
+	if x != nil {
+		return x.Offer
+	}
+	return nil
+}
+
+type BatchMakeConditionalOffersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*OfferResult         `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	Succeeded     int32                  `protobuf:"varint,2,opt,name=succeeded,proto3" json:"succeeded,omitempty"`
+	Failed        int32                  `protobuf:"varint,3,opt,name=failed,proto3" json:"failed,omitempty"`
+	DryRun        bool                   `protobuf:"varint,4,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchMakeConditionalOffersResponse) Reset() {
+	*x = BatchMakeConditionalOffersResponse{}
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchMakeConditionalOffersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchMakeConditionalOffersResponse) ProtoMessage() {}
+
+func (x *BatchMakeConditionalOffersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchMakeConditionalOffersResponse.ProtoReflect.Descriptor instead.
+func (*BatchMakeConditionalOffersResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *BatchMakeConditionalOffersResponse) GetResults() []*OfferResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *BatchMakeConditionalOffersResponse) GetSucceeded() int32 {
+	if x != nil {
+		return x.Succeeded
+	}
+	return 0
+}
+
+func (x *BatchMakeConditionalOffersResponse) GetFailed() int32 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *BatchMakeConditionalOffersResponse) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+type RecordCheckRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	RequestId       string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	ApplicationId   string                 `protobuf:"bytes,2,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	ExpectedVersion int64                  `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	// REFERENCES, MEDICAL or RIGHT_TO_WORK.
+	Check v1.OfferCondition `protobuf:"varint,4,opt,name=check,proto3,enum=recruitment.common.v1.OfferCondition" json:"check,omitempty"`
+	// The new status: OUTSTANDING, MET, FAILED or WAIVED.
+	Status v1.CheckStatus `protobuf:"varint,5,opt,name=status,proto3,enum=recruitment.common.v1.CheckStatus" json:"status,omitempty"`
+	// Required with WAIVED, refused otherwise.
+	WaiveReason   v1.CheckWaiveReason `protobuf:"varint,6,opt,name=waive_reason,json=waiveReason,proto3,enum=recruitment.common.v1.CheckWaiveReason" json:"waive_reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordCheckRequest) Reset() {
+	*x = RecordCheckRequest{}
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordCheckRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordCheckRequest) ProtoMessage() {}
+
+func (x *RecordCheckRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordCheckRequest.ProtoReflect.Descriptor instead.
+func (*RecordCheckRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *RecordCheckRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *RecordCheckRequest) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *RecordCheckRequest) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
+}
+
+func (x *RecordCheckRequest) GetCheck() v1.OfferCondition {
+	if x != nil {
+		return x.Check
+	}
+	return v1.OfferCondition(0)
+}
+
+func (x *RecordCheckRequest) GetStatus() v1.CheckStatus {
+	if x != nil {
+		return x.Status
+	}
+	return v1.CheckStatus(0)
+}
+
+func (x *RecordCheckRequest) GetWaiveReason() v1.CheckWaiveReason {
+	if x != nil {
+		return x.WaiveReason
+	}
+	return v1.CheckWaiveReason(0)
+}
+
+type RecordCheckResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The offer after the change: WITHDRAWN (reason check_failed:<check>)
+	// when the check failed.
+	Offer         *Offer `protobuf:"bytes,1,opt,name=offer,proto3" json:"offer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordCheckResponse) Reset() {
+	*x = RecordCheckResponse{}
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordCheckResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordCheckResponse) ProtoMessage() {}
+
+func (x *RecordCheckResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordCheckResponse.ProtoReflect.Descriptor instead.
+func (*RecordCheckResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *RecordCheckResponse) GetOffer() *Offer {
+	if x != nil {
+		return x.Offer
+	}
+	return nil
+}
+
 var File_recruitment_offers_v1_offers_proto protoreflect.FileDescriptor
 
 const file_recruitment_offers_v1_offers_proto_rawDesc = "" +
 	"\n" +
-	"\"recruitment/offers/v1/offers.proto\x12\x15recruitment.offers.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\"\xee\x06\n" +
+	"\"recruitment/offers/v1/offers.proto\x12\x15recruitment.offers.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/checks.proto\x1a\"recruitment/common/v1/common.proto\x1a\"recruitment/offers/v1/checks.proto\"\xa4\a\n" +
 	"\x05Offer\x12%\n" +
 	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
@@ -1853,7 +2268,8 @@ const file_recruitment_offers_v1_offers_proto_rawDesc = "" +
 	"\aversion\x18\x0f \x01(\x03R\aversion\x12=\n" +
 	"\ahistory\x18\x10 \x03(\v2#.recruitment.common.v1.HistoryEntryR\ahistory\x12\x1a\n" +
 	"\bassignee\x18\x11 \x01(\tR\bassignee\x12D\n" +
-	"\x10stage_entered_at\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\x0estageEnteredAt\"\xff\x01\n" +
+	"\x10stage_entered_at\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\x0estageEnteredAt\x124\n" +
+	"\x06checks\x18d \x03(\v2\x1c.recruitment.offers.v1.CheckR\x06checks\"\xff\x01\n" +
 	"\x1bMakeConditionalOfferRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12%\n" +
@@ -1968,7 +2384,39 @@ const file_recruitment_offers_v1_offers_proto_rawDesc = "" +
 	"\rdays_in_stage\x18\x04 \x01(\x05R\vdaysInStage\"r\n" +
 	"\x13ListMyCasesResponse\x123\n" +
 	"\x05cases\x18\x01 \x03(\v2\x1d.recruitment.offers.v1.MyCaseR\x05cases\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xcf\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xce\x01\n" +
+	"\tOfferItem\x12%\n" +
+	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12)\n" +
+	"\x10expected_version\x18\x02 \x01(\x03R\x0fexpectedVersion\x12(\n" +
+	"\x10salary_band_code\x18\x03 \x01(\tR\x0esalaryBandCode\x12E\n" +
+	"\n" +
+	"conditions\x18\x04 \x03(\x0e2%.recruitment.common.v1.OfferConditionR\n" +
+	"conditions\"\x93\x01\n" +
+	"!BatchMakeConditionalOffersRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x126\n" +
+	"\x05items\x18\x02 \x03(\v2 .recruitment.offers.v1.OfferItemR\x05items\x12\x17\n" +
+	"\adry_run\x18\x03 \x01(\bR\x06dryRun\"\xb9\x01\n" +
+	"\vOfferResult\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x05R\x05index\x12%\n" +
+	"\x0eapplication_id\x18\x02 \x01(\tR\rapplicationId\x129\n" +
+	"\x06status\x18\x03 \x01(\v2!.recruitment.common.v1.ItemStatusR\x06status\x122\n" +
+	"\x05offer\x18\x04 \x01(\v2\x1c.recruitment.offers.v1.OfferR\x05offer\"\xb1\x01\n" +
+	"\"BatchMakeConditionalOffersResponse\x12<\n" +
+	"\aresults\x18\x01 \x03(\v2\".recruitment.offers.v1.OfferResultR\aresults\x12\x1c\n" +
+	"\tsucceeded\x18\x02 \x01(\x05R\tsucceeded\x12\x16\n" +
+	"\x06failed\x18\x03 \x01(\x05R\x06failed\x12\x17\n" +
+	"\adry_run\x18\x04 \x01(\bR\x06dryRun\"\xca\x02\n" +
+	"\x12RecordCheckRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12%\n" +
+	"\x0eapplication_id\x18\x02 \x01(\tR\rapplicationId\x12)\n" +
+	"\x10expected_version\x18\x03 \x01(\x03R\x0fexpectedVersion\x12;\n" +
+	"\x05check\x18\x04 \x01(\x0e2%.recruitment.common.v1.OfferConditionR\x05check\x12:\n" +
+	"\x06status\x18\x05 \x01(\x0e2\".recruitment.common.v1.CheckStatusR\x06status\x12J\n" +
+	"\fwaive_reason\x18\x06 \x01(\x0e2'.recruitment.common.v1.CheckWaiveReasonR\vwaiveReason\"I\n" +
+	"\x13RecordCheckResponse\x122\n" +
+	"\x05offer\x18\x01 \x01(\v2\x1c.recruitment.offers.v1.OfferR\x05offer*\xcf\x01\n" +
 	"\vOfferStatus\x12\x1c\n" +
 	"\x18OFFER_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bOFFER_STATUS_AWAITING_OFFER\x10\x01\x12\x15\n" +
@@ -1976,9 +2424,10 @@ const file_recruitment_offers_v1_offers_proto_rawDesc = "" +
 	"\x15OFFER_STATUS_ACCEPTED\x10\x03\x12\x19\n" +
 	"\x15OFFER_STATUS_DECLINED\x10\x04\x12\x1a\n" +
 	"\x16OFFER_STATUS_WITHDRAWN\x10\x05\x12\x18\n" +
-	"\x14OFFER_STATUS_STARTED\x10\x062\xf5\t\n" +
+	"\x14OFFER_STATUS_STARTED\x10\x062\xef\v\n" +
 	"\rOffersService\x12\x7f\n" +
-	"\x14MakeConditionalOffer\x122.recruitment.offers.v1.MakeConditionalOfferRequest\x1a3.recruitment.offers.v1.MakeConditionalOfferResponse\x12d\n" +
+	"\x14MakeConditionalOffer\x122.recruitment.offers.v1.MakeConditionalOfferRequest\x1a3.recruitment.offers.v1.MakeConditionalOfferResponse\x12\x91\x01\n" +
+	"\x1aBatchMakeConditionalOffers\x128.recruitment.offers.v1.BatchMakeConditionalOffersRequest\x1a9.recruitment.offers.v1.BatchMakeConditionalOffersResponse\x12d\n" +
 	"\vAcceptOffer\x12).recruitment.offers.v1.AcceptOfferRequest\x1a*.recruitment.offers.v1.AcceptOfferResponse\x12g\n" +
 	"\fDeclineOffer\x12*.recruitment.offers.v1.DeclineOfferRequest\x1a+.recruitment.offers.v1.DeclineOfferResponse\x12j\n" +
 	"\rWithdrawOffer\x12+.recruitment.offers.v1.WithdrawOfferRequest\x1a,.recruitment.offers.v1.WithdrawOfferResponse\x12g\n" +
@@ -1991,7 +2440,8 @@ const file_recruitment_offers_v1_offers_proto_rawDesc = "" +
 	"AssignCase\x12(.recruitment.offers.v1.AssignCaseRequest\x1a).recruitment.offers.v1.AssignCaseResponse\x12g\n" +
 	"\fUnassignCase\x12*.recruitment.offers.v1.UnassignCaseRequest\x1a+.recruitment.offers.v1.UnassignCaseResponse\x12d\n" +
 	"\vBatchAssign\x12).recruitment.offers.v1.BatchAssignRequest\x1a*.recruitment.offers.v1.BatchAssignResponse\x12d\n" +
-	"\vListMyCases\x12).recruitment.offers.v1.ListMyCasesRequest\x1a*.recruitment.offers.v1.ListMyCasesResponseB\xf2\x01\n" +
+	"\vListMyCases\x12).recruitment.offers.v1.ListMyCasesRequest\x1a*.recruitment.offers.v1.ListMyCasesResponse\x12d\n" +
+	"\vRecordCheck\x12).recruitment.offers.v1.RecordCheckRequest\x1a*.recruitment.offers.v1.RecordCheckResponseB\xf2\x01\n" +
 	"\x19com.recruitment.offers.v1B\vOffersProtoP\x01ZRgithub.com/probation-recruitment/pipeline/proto/gen/recruitment/offers/v1;offersv1\xa2\x02\x03ROX\xaa\x02\x15Recruitment.Offers.V1\xca\x02\x15Recruitment\\Offers\\V1\xe2\x02!Recruitment\\Offers\\V1\\GPBMetadata\xea\x02\x17Recruitment::Offers::V1b\x06proto3"
 
 var (
@@ -2007,105 +2457,128 @@ func file_recruitment_offers_v1_offers_proto_rawDescGZIP() []byte {
 }
 
 var file_recruitment_offers_v1_offers_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_recruitment_offers_v1_offers_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_recruitment_offers_v1_offers_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_recruitment_offers_v1_offers_proto_goTypes = []any{
-	(OfferStatus)(0),                     // 0: recruitment.offers.v1.OfferStatus
-	(*Offer)(nil),                        // 1: recruitment.offers.v1.Offer
-	(*MakeConditionalOfferRequest)(nil),  // 2: recruitment.offers.v1.MakeConditionalOfferRequest
-	(*MakeConditionalOfferResponse)(nil), // 3: recruitment.offers.v1.MakeConditionalOfferResponse
-	(*AcceptOfferRequest)(nil),           // 4: recruitment.offers.v1.AcceptOfferRequest
-	(*AcceptOfferResponse)(nil),          // 5: recruitment.offers.v1.AcceptOfferResponse
-	(*DeclineOfferRequest)(nil),          // 6: recruitment.offers.v1.DeclineOfferRequest
-	(*DeclineOfferResponse)(nil),         // 7: recruitment.offers.v1.DeclineOfferResponse
-	(*WithdrawOfferRequest)(nil),         // 8: recruitment.offers.v1.WithdrawOfferRequest
-	(*WithdrawOfferResponse)(nil),        // 9: recruitment.offers.v1.WithdrawOfferResponse
-	(*SetStartDateRequest)(nil),          // 10: recruitment.offers.v1.SetStartDateRequest
-	(*SetStartDateResponse)(nil),         // 11: recruitment.offers.v1.SetStartDateResponse
-	(*ConfirmStartRequest)(nil),          // 12: recruitment.offers.v1.ConfirmStartRequest
-	(*ConfirmStartResponse)(nil),         // 13: recruitment.offers.v1.ConfirmStartResponse
-	(*ListOffersRequest)(nil),            // 14: recruitment.offers.v1.ListOffersRequest
-	(*ListOffersResponse)(nil),           // 15: recruitment.offers.v1.ListOffersResponse
-	(*GetOfferRequest)(nil),              // 16: recruitment.offers.v1.GetOfferRequest
-	(*GetOfferResponse)(nil),             // 17: recruitment.offers.v1.GetOfferResponse
-	(*AssignCaseRequest)(nil),            // 18: recruitment.offers.v1.AssignCaseRequest
-	(*AssignCaseResponse)(nil),           // 19: recruitment.offers.v1.AssignCaseResponse
-	(*UnassignCaseRequest)(nil),          // 20: recruitment.offers.v1.UnassignCaseRequest
-	(*UnassignCaseResponse)(nil),         // 21: recruitment.offers.v1.UnassignCaseResponse
-	(*AssignItem)(nil),                   // 22: recruitment.offers.v1.AssignItem
-	(*BatchAssignRequest)(nil),           // 23: recruitment.offers.v1.BatchAssignRequest
-	(*AssignResult)(nil),                 // 24: recruitment.offers.v1.AssignResult
-	(*BatchAssignResponse)(nil),          // 25: recruitment.offers.v1.BatchAssignResponse
-	(*ListMyCasesRequest)(nil),           // 26: recruitment.offers.v1.ListMyCasesRequest
-	(*MyCase)(nil),                       // 27: recruitment.offers.v1.MyCase
-	(*ListMyCasesResponse)(nil),          // 28: recruitment.offers.v1.ListMyCasesResponse
-	(v1.JobRole)(0),                      // 29: recruitment.common.v1.JobRole
-	(v1.OfferCondition)(0),               // 30: recruitment.common.v1.OfferCondition
-	(*v1.Date)(nil),                      // 31: recruitment.common.v1.Date
-	(*timestamppb.Timestamp)(nil),        // 32: google.protobuf.Timestamp
-	(*v1.HistoryEntry)(nil),              // 33: recruitment.common.v1.HistoryEntry
-	(*v1.ItemStatus)(nil),                // 34: recruitment.common.v1.ItemStatus
-	(v1.Stage)(0),                        // 35: recruitment.common.v1.Stage
+	(OfferStatus)(0),                           // 0: recruitment.offers.v1.OfferStatus
+	(*Offer)(nil),                              // 1: recruitment.offers.v1.Offer
+	(*MakeConditionalOfferRequest)(nil),        // 2: recruitment.offers.v1.MakeConditionalOfferRequest
+	(*MakeConditionalOfferResponse)(nil),       // 3: recruitment.offers.v1.MakeConditionalOfferResponse
+	(*AcceptOfferRequest)(nil),                 // 4: recruitment.offers.v1.AcceptOfferRequest
+	(*AcceptOfferResponse)(nil),                // 5: recruitment.offers.v1.AcceptOfferResponse
+	(*DeclineOfferRequest)(nil),                // 6: recruitment.offers.v1.DeclineOfferRequest
+	(*DeclineOfferResponse)(nil),               // 7: recruitment.offers.v1.DeclineOfferResponse
+	(*WithdrawOfferRequest)(nil),               // 8: recruitment.offers.v1.WithdrawOfferRequest
+	(*WithdrawOfferResponse)(nil),              // 9: recruitment.offers.v1.WithdrawOfferResponse
+	(*SetStartDateRequest)(nil),                // 10: recruitment.offers.v1.SetStartDateRequest
+	(*SetStartDateResponse)(nil),               // 11: recruitment.offers.v1.SetStartDateResponse
+	(*ConfirmStartRequest)(nil),                // 12: recruitment.offers.v1.ConfirmStartRequest
+	(*ConfirmStartResponse)(nil),               // 13: recruitment.offers.v1.ConfirmStartResponse
+	(*ListOffersRequest)(nil),                  // 14: recruitment.offers.v1.ListOffersRequest
+	(*ListOffersResponse)(nil),                 // 15: recruitment.offers.v1.ListOffersResponse
+	(*GetOfferRequest)(nil),                    // 16: recruitment.offers.v1.GetOfferRequest
+	(*GetOfferResponse)(nil),                   // 17: recruitment.offers.v1.GetOfferResponse
+	(*AssignCaseRequest)(nil),                  // 18: recruitment.offers.v1.AssignCaseRequest
+	(*AssignCaseResponse)(nil),                 // 19: recruitment.offers.v1.AssignCaseResponse
+	(*UnassignCaseRequest)(nil),                // 20: recruitment.offers.v1.UnassignCaseRequest
+	(*UnassignCaseResponse)(nil),               // 21: recruitment.offers.v1.UnassignCaseResponse
+	(*AssignItem)(nil),                         // 22: recruitment.offers.v1.AssignItem
+	(*BatchAssignRequest)(nil),                 // 23: recruitment.offers.v1.BatchAssignRequest
+	(*AssignResult)(nil),                       // 24: recruitment.offers.v1.AssignResult
+	(*BatchAssignResponse)(nil),                // 25: recruitment.offers.v1.BatchAssignResponse
+	(*ListMyCasesRequest)(nil),                 // 26: recruitment.offers.v1.ListMyCasesRequest
+	(*MyCase)(nil),                             // 27: recruitment.offers.v1.MyCase
+	(*ListMyCasesResponse)(nil),                // 28: recruitment.offers.v1.ListMyCasesResponse
+	(*OfferItem)(nil),                          // 29: recruitment.offers.v1.OfferItem
+	(*BatchMakeConditionalOffersRequest)(nil),  // 30: recruitment.offers.v1.BatchMakeConditionalOffersRequest
+	(*OfferResult)(nil),                        // 31: recruitment.offers.v1.OfferResult
+	(*BatchMakeConditionalOffersResponse)(nil), // 32: recruitment.offers.v1.BatchMakeConditionalOffersResponse
+	(*RecordCheckRequest)(nil),                 // 33: recruitment.offers.v1.RecordCheckRequest
+	(*RecordCheckResponse)(nil),                // 34: recruitment.offers.v1.RecordCheckResponse
+	(v1.JobRole)(0),                            // 35: recruitment.common.v1.JobRole
+	(v1.OfferCondition)(0),                     // 36: recruitment.common.v1.OfferCondition
+	(*v1.Date)(nil),                            // 37: recruitment.common.v1.Date
+	(*timestamppb.Timestamp)(nil),              // 38: google.protobuf.Timestamp
+	(*v1.HistoryEntry)(nil),                    // 39: recruitment.common.v1.HistoryEntry
+	(*Check)(nil),                              // 40: recruitment.offers.v1.Check
+	(*v1.ItemStatus)(nil),                      // 41: recruitment.common.v1.ItemStatus
+	(v1.Stage)(0),                              // 42: recruitment.common.v1.Stage
+	(v1.CheckStatus)(0),                        // 43: recruitment.common.v1.CheckStatus
+	(v1.CheckWaiveReason)(0),                   // 44: recruitment.common.v1.CheckWaiveReason
 }
 var file_recruitment_offers_v1_offers_proto_depIdxs = []int32{
-	29, // 0: recruitment.offers.v1.Offer.role:type_name -> recruitment.common.v1.JobRole
+	35, // 0: recruitment.offers.v1.Offer.role:type_name -> recruitment.common.v1.JobRole
 	0,  // 1: recruitment.offers.v1.Offer.status:type_name -> recruitment.offers.v1.OfferStatus
-	30, // 2: recruitment.offers.v1.Offer.conditions:type_name -> recruitment.common.v1.OfferCondition
-	31, // 3: recruitment.offers.v1.Offer.start_date:type_name -> recruitment.common.v1.Date
-	31, // 4: recruitment.offers.v1.Offer.vetting_due_by:type_name -> recruitment.common.v1.Date
-	32, // 5: recruitment.offers.v1.Offer.status_entered_at:type_name -> google.protobuf.Timestamp
-	33, // 6: recruitment.offers.v1.Offer.history:type_name -> recruitment.common.v1.HistoryEntry
-	32, // 7: recruitment.offers.v1.Offer.stage_entered_at:type_name -> google.protobuf.Timestamp
-	30, // 8: recruitment.offers.v1.MakeConditionalOfferRequest.conditions:type_name -> recruitment.common.v1.OfferCondition
-	1,  // 9: recruitment.offers.v1.MakeConditionalOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
-	1,  // 10: recruitment.offers.v1.AcceptOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
-	1,  // 11: recruitment.offers.v1.DeclineOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
-	1,  // 12: recruitment.offers.v1.WithdrawOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
-	31, // 13: recruitment.offers.v1.SetStartDateRequest.start_date:type_name -> recruitment.common.v1.Date
-	31, // 14: recruitment.offers.v1.SetStartDateRequest.vetting_due_by:type_name -> recruitment.common.v1.Date
-	1,  // 15: recruitment.offers.v1.SetStartDateResponse.offer:type_name -> recruitment.offers.v1.Offer
-	1,  // 16: recruitment.offers.v1.ConfirmStartResponse.offer:type_name -> recruitment.offers.v1.Offer
-	0,  // 17: recruitment.offers.v1.ListOffersRequest.status:type_name -> recruitment.offers.v1.OfferStatus
-	1,  // 18: recruitment.offers.v1.ListOffersResponse.offers:type_name -> recruitment.offers.v1.Offer
-	1,  // 19: recruitment.offers.v1.GetOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
-	1,  // 20: recruitment.offers.v1.AssignCaseResponse.offer:type_name -> recruitment.offers.v1.Offer
-	1,  // 21: recruitment.offers.v1.UnassignCaseResponse.offer:type_name -> recruitment.offers.v1.Offer
-	22, // 22: recruitment.offers.v1.BatchAssignRequest.items:type_name -> recruitment.offers.v1.AssignItem
-	34, // 23: recruitment.offers.v1.AssignResult.status:type_name -> recruitment.common.v1.ItemStatus
-	1,  // 24: recruitment.offers.v1.AssignResult.offer:type_name -> recruitment.offers.v1.Offer
-	24, // 25: recruitment.offers.v1.BatchAssignResponse.results:type_name -> recruitment.offers.v1.AssignResult
-	1,  // 26: recruitment.offers.v1.MyCase.offer:type_name -> recruitment.offers.v1.Offer
-	35, // 27: recruitment.offers.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
-	32, // 28: recruitment.offers.v1.MyCase.stage_entered_at:type_name -> google.protobuf.Timestamp
-	27, // 29: recruitment.offers.v1.ListMyCasesResponse.cases:type_name -> recruitment.offers.v1.MyCase
-	2,  // 30: recruitment.offers.v1.OffersService.MakeConditionalOffer:input_type -> recruitment.offers.v1.MakeConditionalOfferRequest
-	4,  // 31: recruitment.offers.v1.OffersService.AcceptOffer:input_type -> recruitment.offers.v1.AcceptOfferRequest
-	6,  // 32: recruitment.offers.v1.OffersService.DeclineOffer:input_type -> recruitment.offers.v1.DeclineOfferRequest
-	8,  // 33: recruitment.offers.v1.OffersService.WithdrawOffer:input_type -> recruitment.offers.v1.WithdrawOfferRequest
-	10, // 34: recruitment.offers.v1.OffersService.SetStartDate:input_type -> recruitment.offers.v1.SetStartDateRequest
-	12, // 35: recruitment.offers.v1.OffersService.ConfirmStart:input_type -> recruitment.offers.v1.ConfirmStartRequest
-	14, // 36: recruitment.offers.v1.OffersService.ListOffers:input_type -> recruitment.offers.v1.ListOffersRequest
-	16, // 37: recruitment.offers.v1.OffersService.GetOffer:input_type -> recruitment.offers.v1.GetOfferRequest
-	18, // 38: recruitment.offers.v1.OffersService.AssignCase:input_type -> recruitment.offers.v1.AssignCaseRequest
-	20, // 39: recruitment.offers.v1.OffersService.UnassignCase:input_type -> recruitment.offers.v1.UnassignCaseRequest
-	23, // 40: recruitment.offers.v1.OffersService.BatchAssign:input_type -> recruitment.offers.v1.BatchAssignRequest
-	26, // 41: recruitment.offers.v1.OffersService.ListMyCases:input_type -> recruitment.offers.v1.ListMyCasesRequest
-	3,  // 42: recruitment.offers.v1.OffersService.MakeConditionalOffer:output_type -> recruitment.offers.v1.MakeConditionalOfferResponse
-	5,  // 43: recruitment.offers.v1.OffersService.AcceptOffer:output_type -> recruitment.offers.v1.AcceptOfferResponse
-	7,  // 44: recruitment.offers.v1.OffersService.DeclineOffer:output_type -> recruitment.offers.v1.DeclineOfferResponse
-	9,  // 45: recruitment.offers.v1.OffersService.WithdrawOffer:output_type -> recruitment.offers.v1.WithdrawOfferResponse
-	11, // 46: recruitment.offers.v1.OffersService.SetStartDate:output_type -> recruitment.offers.v1.SetStartDateResponse
-	13, // 47: recruitment.offers.v1.OffersService.ConfirmStart:output_type -> recruitment.offers.v1.ConfirmStartResponse
-	15, // 48: recruitment.offers.v1.OffersService.ListOffers:output_type -> recruitment.offers.v1.ListOffersResponse
-	17, // 49: recruitment.offers.v1.OffersService.GetOffer:output_type -> recruitment.offers.v1.GetOfferResponse
-	19, // 50: recruitment.offers.v1.OffersService.AssignCase:output_type -> recruitment.offers.v1.AssignCaseResponse
-	21, // 51: recruitment.offers.v1.OffersService.UnassignCase:output_type -> recruitment.offers.v1.UnassignCaseResponse
-	25, // 52: recruitment.offers.v1.OffersService.BatchAssign:output_type -> recruitment.offers.v1.BatchAssignResponse
-	28, // 53: recruitment.offers.v1.OffersService.ListMyCases:output_type -> recruitment.offers.v1.ListMyCasesResponse
-	42, // [42:54] is the sub-list for method output_type
-	30, // [30:42] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	36, // 2: recruitment.offers.v1.Offer.conditions:type_name -> recruitment.common.v1.OfferCondition
+	37, // 3: recruitment.offers.v1.Offer.start_date:type_name -> recruitment.common.v1.Date
+	37, // 4: recruitment.offers.v1.Offer.vetting_due_by:type_name -> recruitment.common.v1.Date
+	38, // 5: recruitment.offers.v1.Offer.status_entered_at:type_name -> google.protobuf.Timestamp
+	39, // 6: recruitment.offers.v1.Offer.history:type_name -> recruitment.common.v1.HistoryEntry
+	38, // 7: recruitment.offers.v1.Offer.stage_entered_at:type_name -> google.protobuf.Timestamp
+	40, // 8: recruitment.offers.v1.Offer.checks:type_name -> recruitment.offers.v1.Check
+	36, // 9: recruitment.offers.v1.MakeConditionalOfferRequest.conditions:type_name -> recruitment.common.v1.OfferCondition
+	1,  // 10: recruitment.offers.v1.MakeConditionalOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
+	1,  // 11: recruitment.offers.v1.AcceptOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
+	1,  // 12: recruitment.offers.v1.DeclineOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
+	1,  // 13: recruitment.offers.v1.WithdrawOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
+	37, // 14: recruitment.offers.v1.SetStartDateRequest.start_date:type_name -> recruitment.common.v1.Date
+	37, // 15: recruitment.offers.v1.SetStartDateRequest.vetting_due_by:type_name -> recruitment.common.v1.Date
+	1,  // 16: recruitment.offers.v1.SetStartDateResponse.offer:type_name -> recruitment.offers.v1.Offer
+	1,  // 17: recruitment.offers.v1.ConfirmStartResponse.offer:type_name -> recruitment.offers.v1.Offer
+	0,  // 18: recruitment.offers.v1.ListOffersRequest.status:type_name -> recruitment.offers.v1.OfferStatus
+	1,  // 19: recruitment.offers.v1.ListOffersResponse.offers:type_name -> recruitment.offers.v1.Offer
+	1,  // 20: recruitment.offers.v1.GetOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
+	1,  // 21: recruitment.offers.v1.AssignCaseResponse.offer:type_name -> recruitment.offers.v1.Offer
+	1,  // 22: recruitment.offers.v1.UnassignCaseResponse.offer:type_name -> recruitment.offers.v1.Offer
+	22, // 23: recruitment.offers.v1.BatchAssignRequest.items:type_name -> recruitment.offers.v1.AssignItem
+	41, // 24: recruitment.offers.v1.AssignResult.status:type_name -> recruitment.common.v1.ItemStatus
+	1,  // 25: recruitment.offers.v1.AssignResult.offer:type_name -> recruitment.offers.v1.Offer
+	24, // 26: recruitment.offers.v1.BatchAssignResponse.results:type_name -> recruitment.offers.v1.AssignResult
+	1,  // 27: recruitment.offers.v1.MyCase.offer:type_name -> recruitment.offers.v1.Offer
+	42, // 28: recruitment.offers.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
+	38, // 29: recruitment.offers.v1.MyCase.stage_entered_at:type_name -> google.protobuf.Timestamp
+	27, // 30: recruitment.offers.v1.ListMyCasesResponse.cases:type_name -> recruitment.offers.v1.MyCase
+	36, // 31: recruitment.offers.v1.OfferItem.conditions:type_name -> recruitment.common.v1.OfferCondition
+	29, // 32: recruitment.offers.v1.BatchMakeConditionalOffersRequest.items:type_name -> recruitment.offers.v1.OfferItem
+	41, // 33: recruitment.offers.v1.OfferResult.status:type_name -> recruitment.common.v1.ItemStatus
+	1,  // 34: recruitment.offers.v1.OfferResult.offer:type_name -> recruitment.offers.v1.Offer
+	31, // 35: recruitment.offers.v1.BatchMakeConditionalOffersResponse.results:type_name -> recruitment.offers.v1.OfferResult
+	36, // 36: recruitment.offers.v1.RecordCheckRequest.check:type_name -> recruitment.common.v1.OfferCondition
+	43, // 37: recruitment.offers.v1.RecordCheckRequest.status:type_name -> recruitment.common.v1.CheckStatus
+	44, // 38: recruitment.offers.v1.RecordCheckRequest.waive_reason:type_name -> recruitment.common.v1.CheckWaiveReason
+	1,  // 39: recruitment.offers.v1.RecordCheckResponse.offer:type_name -> recruitment.offers.v1.Offer
+	2,  // 40: recruitment.offers.v1.OffersService.MakeConditionalOffer:input_type -> recruitment.offers.v1.MakeConditionalOfferRequest
+	30, // 41: recruitment.offers.v1.OffersService.BatchMakeConditionalOffers:input_type -> recruitment.offers.v1.BatchMakeConditionalOffersRequest
+	4,  // 42: recruitment.offers.v1.OffersService.AcceptOffer:input_type -> recruitment.offers.v1.AcceptOfferRequest
+	6,  // 43: recruitment.offers.v1.OffersService.DeclineOffer:input_type -> recruitment.offers.v1.DeclineOfferRequest
+	8,  // 44: recruitment.offers.v1.OffersService.WithdrawOffer:input_type -> recruitment.offers.v1.WithdrawOfferRequest
+	10, // 45: recruitment.offers.v1.OffersService.SetStartDate:input_type -> recruitment.offers.v1.SetStartDateRequest
+	12, // 46: recruitment.offers.v1.OffersService.ConfirmStart:input_type -> recruitment.offers.v1.ConfirmStartRequest
+	14, // 47: recruitment.offers.v1.OffersService.ListOffers:input_type -> recruitment.offers.v1.ListOffersRequest
+	16, // 48: recruitment.offers.v1.OffersService.GetOffer:input_type -> recruitment.offers.v1.GetOfferRequest
+	18, // 49: recruitment.offers.v1.OffersService.AssignCase:input_type -> recruitment.offers.v1.AssignCaseRequest
+	20, // 50: recruitment.offers.v1.OffersService.UnassignCase:input_type -> recruitment.offers.v1.UnassignCaseRequest
+	23, // 51: recruitment.offers.v1.OffersService.BatchAssign:input_type -> recruitment.offers.v1.BatchAssignRequest
+	26, // 52: recruitment.offers.v1.OffersService.ListMyCases:input_type -> recruitment.offers.v1.ListMyCasesRequest
+	33, // 53: recruitment.offers.v1.OffersService.RecordCheck:input_type -> recruitment.offers.v1.RecordCheckRequest
+	3,  // 54: recruitment.offers.v1.OffersService.MakeConditionalOffer:output_type -> recruitment.offers.v1.MakeConditionalOfferResponse
+	32, // 55: recruitment.offers.v1.OffersService.BatchMakeConditionalOffers:output_type -> recruitment.offers.v1.BatchMakeConditionalOffersResponse
+	5,  // 56: recruitment.offers.v1.OffersService.AcceptOffer:output_type -> recruitment.offers.v1.AcceptOfferResponse
+	7,  // 57: recruitment.offers.v1.OffersService.DeclineOffer:output_type -> recruitment.offers.v1.DeclineOfferResponse
+	9,  // 58: recruitment.offers.v1.OffersService.WithdrawOffer:output_type -> recruitment.offers.v1.WithdrawOfferResponse
+	11, // 59: recruitment.offers.v1.OffersService.SetStartDate:output_type -> recruitment.offers.v1.SetStartDateResponse
+	13, // 60: recruitment.offers.v1.OffersService.ConfirmStart:output_type -> recruitment.offers.v1.ConfirmStartResponse
+	15, // 61: recruitment.offers.v1.OffersService.ListOffers:output_type -> recruitment.offers.v1.ListOffersResponse
+	17, // 62: recruitment.offers.v1.OffersService.GetOffer:output_type -> recruitment.offers.v1.GetOfferResponse
+	19, // 63: recruitment.offers.v1.OffersService.AssignCase:output_type -> recruitment.offers.v1.AssignCaseResponse
+	21, // 64: recruitment.offers.v1.OffersService.UnassignCase:output_type -> recruitment.offers.v1.UnassignCaseResponse
+	25, // 65: recruitment.offers.v1.OffersService.BatchAssign:output_type -> recruitment.offers.v1.BatchAssignResponse
+	28, // 66: recruitment.offers.v1.OffersService.ListMyCases:output_type -> recruitment.offers.v1.ListMyCasesResponse
+	34, // 67: recruitment.offers.v1.OffersService.RecordCheck:output_type -> recruitment.offers.v1.RecordCheckResponse
+	54, // [54:68] is the sub-list for method output_type
+	40, // [40:54] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_offers_v1_offers_proto_init() }
@@ -2113,13 +2586,14 @@ func file_recruitment_offers_v1_offers_proto_init() {
 	if File_recruitment_offers_v1_offers_proto != nil {
 		return
 	}
+	file_recruitment_offers_v1_checks_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_offers_v1_offers_proto_rawDesc), len(file_recruitment_offers_v1_offers_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   28,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

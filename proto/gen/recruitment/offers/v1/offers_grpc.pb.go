@@ -19,18 +19,20 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	OffersService_MakeConditionalOffer_FullMethodName = "/recruitment.offers.v1.OffersService/MakeConditionalOffer"
-	OffersService_AcceptOffer_FullMethodName          = "/recruitment.offers.v1.OffersService/AcceptOffer"
-	OffersService_DeclineOffer_FullMethodName         = "/recruitment.offers.v1.OffersService/DeclineOffer"
-	OffersService_WithdrawOffer_FullMethodName        = "/recruitment.offers.v1.OffersService/WithdrawOffer"
-	OffersService_SetStartDate_FullMethodName         = "/recruitment.offers.v1.OffersService/SetStartDate"
-	OffersService_ConfirmStart_FullMethodName         = "/recruitment.offers.v1.OffersService/ConfirmStart"
-	OffersService_ListOffers_FullMethodName           = "/recruitment.offers.v1.OffersService/ListOffers"
-	OffersService_GetOffer_FullMethodName             = "/recruitment.offers.v1.OffersService/GetOffer"
-	OffersService_AssignCase_FullMethodName           = "/recruitment.offers.v1.OffersService/AssignCase"
-	OffersService_UnassignCase_FullMethodName         = "/recruitment.offers.v1.OffersService/UnassignCase"
-	OffersService_BatchAssign_FullMethodName          = "/recruitment.offers.v1.OffersService/BatchAssign"
-	OffersService_ListMyCases_FullMethodName          = "/recruitment.offers.v1.OffersService/ListMyCases"
+	OffersService_MakeConditionalOffer_FullMethodName       = "/recruitment.offers.v1.OffersService/MakeConditionalOffer"
+	OffersService_BatchMakeConditionalOffers_FullMethodName = "/recruitment.offers.v1.OffersService/BatchMakeConditionalOffers"
+	OffersService_AcceptOffer_FullMethodName                = "/recruitment.offers.v1.OffersService/AcceptOffer"
+	OffersService_DeclineOffer_FullMethodName               = "/recruitment.offers.v1.OffersService/DeclineOffer"
+	OffersService_WithdrawOffer_FullMethodName              = "/recruitment.offers.v1.OffersService/WithdrawOffer"
+	OffersService_SetStartDate_FullMethodName               = "/recruitment.offers.v1.OffersService/SetStartDate"
+	OffersService_ConfirmStart_FullMethodName               = "/recruitment.offers.v1.OffersService/ConfirmStart"
+	OffersService_ListOffers_FullMethodName                 = "/recruitment.offers.v1.OffersService/ListOffers"
+	OffersService_GetOffer_FullMethodName                   = "/recruitment.offers.v1.OffersService/GetOffer"
+	OffersService_AssignCase_FullMethodName                 = "/recruitment.offers.v1.OffersService/AssignCase"
+	OffersService_UnassignCase_FullMethodName               = "/recruitment.offers.v1.OffersService/UnassignCase"
+	OffersService_BatchAssign_FullMethodName                = "/recruitment.offers.v1.OffersService/BatchAssign"
+	OffersService_ListMyCases_FullMethodName                = "/recruitment.offers.v1.OffersService/ListMyCases"
+	OffersService_RecordCheck_FullMethodName                = "/recruitment.offers.v1.OffersService/RecordCheck"
 )
 
 // OffersServiceClient is the client API for OffersService service.
@@ -44,6 +46,10 @@ const (
 type OffersServiceClient interface {
 	// MakeConditionalOffer makes a conditional offer to an eligible candidate.
 	MakeConditionalOffer(ctx context.Context, in *MakeConditionalOfferRequest, opts ...grpc.CallOption) (*MakeConditionalOfferResponse, error)
+	// BatchMakeConditionalOffers makes up to 1,000 conditional offers; each
+	// item succeeds or fails on its own, dry_run says what would happen and
+	// changes nothing.
+	BatchMakeConditionalOffers(ctx context.Context, in *BatchMakeConditionalOffersRequest, opts ...grpc.CallOption) (*BatchMakeConditionalOffersResponse, error)
 	// AcceptOffer records the candidate's acceptance; vetting opens a case.
 	AcceptOffer(ctx context.Context, in *AcceptOfferRequest, opts ...grpc.CallOption) (*AcceptOfferResponse, error)
 	// DeclineOffer records the candidate's refusal.
@@ -72,6 +78,11 @@ type OffersServiceClient interface {
 	// ListMyCases is the caller's own work list: the open records assigned
 	// to the caller, oldest in their stage first.
 	ListMyCases(ctx context.Context, in *ListMyCasesRequest, opts ...grpc.CallOption) (*ListMyCasesResponse, error)
+	// RecordCheck records the status of one pre-employment check of a made
+	// or accepted offer (who: the caller's subject). A FAILED check withdraws
+	// the offer in the same transaction (reason check_failed:<check>); right
+	// to work may not be waived, and ConfirmStart refuses until it is met.
+	RecordCheck(ctx context.Context, in *RecordCheckRequest, opts ...grpc.CallOption) (*RecordCheckResponse, error)
 }
 
 type offersServiceClient struct {
@@ -86,6 +97,16 @@ func (c *offersServiceClient) MakeConditionalOffer(ctx context.Context, in *Make
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(MakeConditionalOfferResponse)
 	err := c.cc.Invoke(ctx, OffersService_MakeConditionalOffer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *offersServiceClient) BatchMakeConditionalOffers(ctx context.Context, in *BatchMakeConditionalOffersRequest, opts ...grpc.CallOption) (*BatchMakeConditionalOffersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchMakeConditionalOffersResponse)
+	err := c.cc.Invoke(ctx, OffersService_BatchMakeConditionalOffers_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -202,6 +223,16 @@ func (c *offersServiceClient) ListMyCases(ctx context.Context, in *ListMyCasesRe
 	return out, nil
 }
 
+func (c *offersServiceClient) RecordCheck(ctx context.Context, in *RecordCheckRequest, opts ...grpc.CallOption) (*RecordCheckResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecordCheckResponse)
+	err := c.cc.Invoke(ctx, OffersService_RecordCheck_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OffersServiceServer is the server API for OffersService service.
 // All implementations must embed UnimplementedOffersServiceServer
 // for forward compatibility.
@@ -213,6 +244,10 @@ func (c *offersServiceClient) ListMyCases(ctx context.Context, in *ListMyCasesRe
 type OffersServiceServer interface {
 	// MakeConditionalOffer makes a conditional offer to an eligible candidate.
 	MakeConditionalOffer(context.Context, *MakeConditionalOfferRequest) (*MakeConditionalOfferResponse, error)
+	// BatchMakeConditionalOffers makes up to 1,000 conditional offers; each
+	// item succeeds or fails on its own, dry_run says what would happen and
+	// changes nothing.
+	BatchMakeConditionalOffers(context.Context, *BatchMakeConditionalOffersRequest) (*BatchMakeConditionalOffersResponse, error)
 	// AcceptOffer records the candidate's acceptance; vetting opens a case.
 	AcceptOffer(context.Context, *AcceptOfferRequest) (*AcceptOfferResponse, error)
 	// DeclineOffer records the candidate's refusal.
@@ -241,6 +276,11 @@ type OffersServiceServer interface {
 	// ListMyCases is the caller's own work list: the open records assigned
 	// to the caller, oldest in their stage first.
 	ListMyCases(context.Context, *ListMyCasesRequest) (*ListMyCasesResponse, error)
+	// RecordCheck records the status of one pre-employment check of a made
+	// or accepted offer (who: the caller's subject). A FAILED check withdraws
+	// the offer in the same transaction (reason check_failed:<check>); right
+	// to work may not be waived, and ConfirmStart refuses until it is met.
+	RecordCheck(context.Context, *RecordCheckRequest) (*RecordCheckResponse, error)
 	mustEmbedUnimplementedOffersServiceServer()
 }
 
@@ -253,6 +293,9 @@ type UnimplementedOffersServiceServer struct{}
 
 func (UnimplementedOffersServiceServer) MakeConditionalOffer(context.Context, *MakeConditionalOfferRequest) (*MakeConditionalOfferResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method MakeConditionalOffer not implemented")
+}
+func (UnimplementedOffersServiceServer) BatchMakeConditionalOffers(context.Context, *BatchMakeConditionalOffersRequest) (*BatchMakeConditionalOffersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchMakeConditionalOffers not implemented")
 }
 func (UnimplementedOffersServiceServer) AcceptOffer(context.Context, *AcceptOfferRequest) (*AcceptOfferResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AcceptOffer not implemented")
@@ -286,6 +329,9 @@ func (UnimplementedOffersServiceServer) BatchAssign(context.Context, *BatchAssig
 }
 func (UnimplementedOffersServiceServer) ListMyCases(context.Context, *ListMyCasesRequest) (*ListMyCasesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListMyCases not implemented")
+}
+func (UnimplementedOffersServiceServer) RecordCheck(context.Context, *RecordCheckRequest) (*RecordCheckResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordCheck not implemented")
 }
 func (UnimplementedOffersServiceServer) mustEmbedUnimplementedOffersServiceServer() {}
 func (UnimplementedOffersServiceServer) testEmbeddedByValue()                       {}
@@ -322,6 +368,24 @@ func _OffersService_MakeConditionalOffer_Handler(srv interface{}, ctx context.Co
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(OffersServiceServer).MakeConditionalOffer(ctx, req.(*MakeConditionalOfferRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OffersService_BatchMakeConditionalOffers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchMakeConditionalOffersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OffersServiceServer).BatchMakeConditionalOffers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OffersService_BatchMakeConditionalOffers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OffersServiceServer).BatchMakeConditionalOffers(ctx, req.(*BatchMakeConditionalOffersRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -524,6 +588,24 @@ func _OffersService_ListMyCases_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OffersService_RecordCheck_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordCheckRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OffersServiceServer).RecordCheck(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OffersService_RecordCheck_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OffersServiceServer).RecordCheck(ctx, req.(*RecordCheckRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OffersService_ServiceDesc is the grpc.ServiceDesc for OffersService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -534,6 +616,10 @@ var OffersService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "MakeConditionalOffer",
 			Handler:    _OffersService_MakeConditionalOffer_Handler,
+		},
+		{
+			MethodName: "BatchMakeConditionalOffers",
+			Handler:    _OffersService_BatchMakeConditionalOffers_Handler,
 		},
 		{
 			MethodName: "AcceptOffer",
@@ -578,6 +664,10 @@ var OffersService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListMyCases",
 			Handler:    _OffersService_ListMyCases_Handler,
+		},
+		{
+			MethodName: "RecordCheck",
+			Handler:    _OffersService_RecordCheck_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -84,6 +84,10 @@ const (
 	StuckKind_STUCK_KIND_VETTING_BLOCKED StuckKind = 2
 	// Started subject to vetting, and the vetting due date has passed.
 	StuckKind_STUCK_KIND_VETTING_OVERDUE StuckKind = 3
+	// A pre-employment check of the offer (references, medical, right to
+	// work) still outstanding past the check thresholds, counted from the
+	// offer being made.
+	StuckKind_STUCK_KIND_CHECK_OUTSTANDING StuckKind = 4
 )
 
 // Enum value maps for StuckKind.
@@ -93,12 +97,14 @@ var (
 		1: "STUCK_KIND_STAGE",
 		2: "STUCK_KIND_VETTING_BLOCKED",
 		3: "STUCK_KIND_VETTING_OVERDUE",
+		4: "STUCK_KIND_CHECK_OUTSTANDING",
 	}
 	StuckKind_value = map[string]int32{
-		"STUCK_KIND_UNSPECIFIED":     0,
-		"STUCK_KIND_STAGE":           1,
-		"STUCK_KIND_VETTING_BLOCKED": 2,
-		"STUCK_KIND_VETTING_OVERDUE": 3,
+		"STUCK_KIND_UNSPECIFIED":       0,
+		"STUCK_KIND_STAGE":             1,
+		"STUCK_KIND_VETTING_BLOCKED":   2,
+		"STUCK_KIND_VETTING_OVERDUE":   3,
+		"STUCK_KIND_CHECK_OUTSTANDING": 4,
 	}
 )
 
@@ -300,6 +306,127 @@ func (x CaseRecord) Number() protoreflect.EnumNumber {
 // Deprecated: Use CaseRecord.Descriptor instead.
 func (CaseRecord) EnumDescriptor() ([]byte, []int) {
 	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{4}
+}
+
+// VettingStep is a span of a vetting case's life.
+type VettingStep int32
+
+const (
+	VettingStep_VETTING_STEP_UNSPECIFIED VettingStep = 0
+	// Case opened (offer accepted) to the forms first received.
+	VettingStep_VETTING_STEP_OPENED_TO_FORMS_RECEIVED VettingStep = 1
+	// Forms first received to cleared.
+	VettingStep_VETTING_STEP_FORMS_RECEIVED_TO_CLEARED VettingStep = 2
+	// Case opened to cleared: the whole of vetting.
+	VettingStep_VETTING_STEP_OPENED_TO_CLEARED VettingStep = 3
+)
+
+// Enum value maps for VettingStep.
+var (
+	VettingStep_name = map[int32]string{
+		0: "VETTING_STEP_UNSPECIFIED",
+		1: "VETTING_STEP_OPENED_TO_FORMS_RECEIVED",
+		2: "VETTING_STEP_FORMS_RECEIVED_TO_CLEARED",
+		3: "VETTING_STEP_OPENED_TO_CLEARED",
+	}
+	VettingStep_value = map[string]int32{
+		"VETTING_STEP_UNSPECIFIED":               0,
+		"VETTING_STEP_OPENED_TO_FORMS_RECEIVED":  1,
+		"VETTING_STEP_FORMS_RECEIVED_TO_CLEARED": 2,
+		"VETTING_STEP_OPENED_TO_CLEARED":         3,
+	}
+)
+
+func (x VettingStep) Enum() *VettingStep {
+	p := new(VettingStep)
+	*p = x
+	return p
+}
+
+func (x VettingStep) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (VettingStep) Descriptor() protoreflect.EnumDescriptor {
+	return file_recruitment_reporting_v1_reporting_proto_enumTypes[5].Descriptor()
+}
+
+func (VettingStep) Type() protoreflect.EnumType {
+	return &file_recruitment_reporting_v1_reporting_proto_enumTypes[5]
+}
+
+func (x VettingStep) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use VettingStep.Descriptor instead.
+func (VettingStep) EnumDescriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{5}
+}
+
+// ExitKind is how an application left the pipeline before a start.
+type ExitKind int32
+
+const (
+	ExitKind_EXIT_KIND_UNSPECIFIED ExitKind = 0
+	// sift.failed: a sift fail reason.
+	ExitKind_EXIT_KIND_SIFT_FAILED ExitKind = 1
+	// interview.failed: an interview fail reason.
+	ExitKind_EXIT_KIND_INTERVIEW_FAILED ExitKind = 2
+	// application.withdrawn: the candidate withdrew; a withdrawal reason.
+	ExitKind_EXIT_KIND_WITHDRAWN ExitKind = 3
+	// offer.declined: the candidate declined the offer; a decline reason.
+	ExitKind_EXIT_KIND_OFFER_DECLINED ExitKind = 4
+	// offer.withdrawn: the offer was withdrawn (e.g. vetting_failed); its
+	// codes are the offers service's own, not a fixed list.
+	ExitKind_EXIT_KIND_OFFER_WITHDRAWN ExitKind = 5
+)
+
+// Enum value maps for ExitKind.
+var (
+	ExitKind_name = map[int32]string{
+		0: "EXIT_KIND_UNSPECIFIED",
+		1: "EXIT_KIND_SIFT_FAILED",
+		2: "EXIT_KIND_INTERVIEW_FAILED",
+		3: "EXIT_KIND_WITHDRAWN",
+		4: "EXIT_KIND_OFFER_DECLINED",
+		5: "EXIT_KIND_OFFER_WITHDRAWN",
+	}
+	ExitKind_value = map[string]int32{
+		"EXIT_KIND_UNSPECIFIED":      0,
+		"EXIT_KIND_SIFT_FAILED":      1,
+		"EXIT_KIND_INTERVIEW_FAILED": 2,
+		"EXIT_KIND_WITHDRAWN":        3,
+		"EXIT_KIND_OFFER_DECLINED":   4,
+		"EXIT_KIND_OFFER_WITHDRAWN":  5,
+	}
+)
+
+func (x ExitKind) Enum() *ExitKind {
+	p := new(ExitKind)
+	*p = x
+	return p
+}
+
+func (x ExitKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ExitKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_recruitment_reporting_v1_reporting_proto_enumTypes[6].Descriptor()
+}
+
+func (ExitKind) Type() protoreflect.EnumType {
+	return &file_recruitment_reporting_v1_reporting_proto_enumTypes[6]
+}
+
+func (x ExitKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ExitKind.Descriptor instead.
+func (ExitKind) EnumDescriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{6}
 }
 
 // StuckCandidate is one entry of the stuck list.
@@ -905,8 +1032,12 @@ type GetTimeToHireRequest struct {
 	CampaignId string     `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
 	Role       v1.JobRole `protobuf:"varint,3,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
 	// Window on the measure's end event; both optional.
-	From          *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=from,proto3" json:"from,omitempty"`
-	To            *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=to,proto3" json:"to,omitempty"`
+	From *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=from,proto3" json:"from,omitempty"`
+	To   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=to,proto3" json:"to,omitempty"`
+	// Optional: only applications from this source (a code of the source
+	// list, other:<code>, or "unknown" for those with none recorded). The
+	// answer then has no weekly trend.
+	Source        string `protobuf:"bytes,160,opt,name=source,proto3" json:"source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -974,6 +1105,13 @@ func (x *GetTimeToHireRequest) GetTo() *timestamppb.Timestamp {
 		return x.To
 	}
 	return nil
+}
+
+func (x *GetTimeToHireRequest) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
 }
 
 type GetTimeToHireResponse struct {
@@ -1111,9 +1249,13 @@ func (x *FunnelStage) GetWithdrawn() int32 {
 }
 
 type GetFunnelRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Region        string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
-	CampaignId    string                 `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty means every region the caller may see.
+	Region     string `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	CampaignId string `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	// Optional: only applications from this source, as
+	// GetTimeToHireRequest.source.
+	Source        string `protobuf:"bytes,160,opt,name=source,proto3" json:"source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1158,6 +1300,13 @@ func (x *GetFunnelRequest) GetRegion() string {
 func (x *GetFunnelRequest) GetCampaignId() string {
 	if x != nil {
 		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *GetFunnelRequest) GetSource() string {
+	if x != nil {
+		return x.Source
 	}
 	return ""
 }
@@ -1270,10 +1419,16 @@ func (x *StageDuration) GetCurrent() int32 {
 }
 
 type GetStageDurationsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Region        string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
-	From          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
-	To            *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty means every region the caller may see.
+	Region string `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	// Window on the day each stage was left; both optional.
+	From *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	To   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	// Optional filters of the durations. current follows campaign_id but
+	// not role (the projection counts stages per campaign, not per role).
+	CampaignId    string     `protobuf:"bytes,200,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	Role          v1.JobRole `protobuf:"varint,201,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1329,9 +1484,27 @@ func (x *GetStageDurationsRequest) GetTo() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *GetStageDurationsRequest) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *GetStageDurationsRequest) GetRole() v1.JobRole {
+	if x != nil {
+		return x.Role
+	}
+	return v1.JobRole(0)
+}
+
 type GetStageDurationsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Stages        []*StageDuration       `protobuf:"bytes,1,rep,name=stages,proto3" json:"stages,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Stages []*StageDuration       `protobuf:"bytes,1,rep,name=stages,proto3" json:"stages,omitempty"`
+	// Time per pre-employment check: offer made -> check met, over checks
+	// met within the window; one entry per check (REFERENCES, MEDICAL,
+	// RIGHT_TO_WORK).
+	Checks        []*CheckDuration `protobuf:"bytes,100,rep,name=checks,proto3" json:"checks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1373,6 +1546,67 @@ func (x *GetStageDurationsResponse) GetStages() []*StageDuration {
 	return nil
 }
 
+func (x *GetStageDurationsResponse) GetChecks() []*CheckDuration {
+	if x != nil {
+		return x.Checks
+	}
+	return nil
+}
+
+// CheckDuration is how long one pre-employment check took to be met.
+type CheckDuration struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Check v1.OfferCondition      `protobuf:"varint,1,opt,name=check,proto3,enum=recruitment.common.v1.OfferCondition" json:"check,omitempty"`
+	// Calendar days from the offer being made to the check being met.
+	Days          *Statistics `protobuf:"bytes,2,opt,name=days,proto3" json:"days,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckDuration) Reset() {
+	*x = CheckDuration{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckDuration) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckDuration) ProtoMessage() {}
+
+func (x *CheckDuration) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckDuration.ProtoReflect.Descriptor instead.
+func (*CheckDuration) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *CheckDuration) GetCheck() v1.OfferCondition {
+	if x != nil {
+		return x.Check
+	}
+	return v1.OfferCondition(0)
+}
+
+func (x *CheckDuration) GetDays() *Statistics {
+	if x != nil {
+		return x.Days
+	}
+	return nil
+}
+
 // StageCount is how many applications are in one stage.
 type StageCount struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1384,7 +1618,7 @@ type StageCount struct {
 
 func (x *StageCount) Reset() {
 	*x = StageCount{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[14]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1396,7 +1630,7 @@ func (x *StageCount) String() string {
 func (*StageCount) ProtoMessage() {}
 
 func (x *StageCount) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[14]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1409,7 +1643,7 @@ func (x *StageCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageCount.ProtoReflect.Descriptor instead.
 func (*StageCount) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{14}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StageCount) GetStage() v1.Stage {
@@ -1444,7 +1678,7 @@ type RegionSummary struct {
 
 func (x *RegionSummary) Reset() {
 	*x = RegionSummary{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[15]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1456,7 +1690,7 @@ func (x *RegionSummary) String() string {
 func (*RegionSummary) ProtoMessage() {}
 
 func (x *RegionSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[15]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1469,7 +1703,7 @@ func (x *RegionSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegionSummary.ProtoReflect.Descriptor instead.
 func (*RegionSummary) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{15}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RegionSummary) GetRegion() string {
@@ -1524,7 +1758,7 @@ type GetRegionSummaryRequest struct {
 
 func (x *GetRegionSummaryRequest) Reset() {
 	*x = GetRegionSummaryRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[16]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1536,7 +1770,7 @@ func (x *GetRegionSummaryRequest) String() string {
 func (*GetRegionSummaryRequest) ProtoMessage() {}
 
 func (x *GetRegionSummaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[16]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1549,7 +1783,7 @@ func (x *GetRegionSummaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegionSummaryRequest.ProtoReflect.Descriptor instead.
 func (*GetRegionSummaryRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{16}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetRegionSummaryRequest) GetRegion() string {
@@ -1575,7 +1809,7 @@ type GetRegionSummaryResponse struct {
 
 func (x *GetRegionSummaryResponse) Reset() {
 	*x = GetRegionSummaryResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[17]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1587,7 +1821,7 @@ func (x *GetRegionSummaryResponse) String() string {
 func (*GetRegionSummaryResponse) ProtoMessage() {}
 
 func (x *GetRegionSummaryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[17]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1600,7 +1834,7 @@ func (x *GetRegionSummaryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegionSummaryResponse.ProtoReflect.Descriptor instead.
 func (*GetRegionSummaryResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{17}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetRegionSummaryResponse) GetSummary() *RegionSummary {
@@ -1619,7 +1853,7 @@ type ListRegionSummariesRequest struct {
 
 func (x *ListRegionSummariesRequest) Reset() {
 	*x = ListRegionSummariesRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[18]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1631,7 +1865,7 @@ func (x *ListRegionSummariesRequest) String() string {
 func (*ListRegionSummariesRequest) ProtoMessage() {}
 
 func (x *ListRegionSummariesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[18]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1644,7 +1878,7 @@ func (x *ListRegionSummariesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRegionSummariesRequest.ProtoReflect.Descriptor instead.
 func (*ListRegionSummariesRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{18}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListRegionSummariesRequest) GetAsOf() *timestamppb.Timestamp {
@@ -1663,7 +1897,7 @@ type ListRegionSummariesResponse struct {
 
 func (x *ListRegionSummariesResponse) Reset() {
 	*x = ListRegionSummariesResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[19]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1675,7 +1909,7 @@ func (x *ListRegionSummariesResponse) String() string {
 func (*ListRegionSummariesResponse) ProtoMessage() {}
 
 func (x *ListRegionSummariesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[19]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1688,7 +1922,7 @@ func (x *ListRegionSummariesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRegionSummariesResponse.ProtoReflect.Descriptor instead.
 func (*ListRegionSummariesResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{19}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListRegionSummariesResponse) GetSummaries() []*RegionSummary {
@@ -1707,7 +1941,7 @@ type WatchRegionRequest struct {
 
 func (x *WatchRegionRequest) Reset() {
 	*x = WatchRegionRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[20]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1719,7 +1953,7 @@ func (x *WatchRegionRequest) String() string {
 func (*WatchRegionRequest) ProtoMessage() {}
 
 func (x *WatchRegionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[20]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1732,7 +1966,7 @@ func (x *WatchRegionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRegionRequest.ProtoReflect.Descriptor instead.
 func (*WatchRegionRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{20}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *WatchRegionRequest) GetRegion() string {
@@ -1751,7 +1985,7 @@ type WatchRegionResponse struct {
 
 func (x *WatchRegionResponse) Reset() {
 	*x = WatchRegionResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[21]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1763,7 +1997,7 @@ func (x *WatchRegionResponse) String() string {
 func (*WatchRegionResponse) ProtoMessage() {}
 
 func (x *WatchRegionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[21]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1776,7 +2010,7 @@ func (x *WatchRegionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRegionResponse.ProtoReflect.Descriptor instead.
 func (*WatchRegionResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{21}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WatchRegionResponse) GetSummary() *RegionSummary {
@@ -1798,7 +2032,7 @@ type StageThreshold struct {
 
 func (x *StageThreshold) Reset() {
 	*x = StageThreshold{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[22]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1810,7 +2044,7 @@ func (x *StageThreshold) String() string {
 func (*StageThreshold) ProtoMessage() {}
 
 func (x *StageThreshold) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[22]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1823,7 +2057,7 @@ func (x *StageThreshold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageThreshold.ProtoReflect.Descriptor instead.
 func (*StageThreshold) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{22}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StageThreshold) GetStage() v1.Stage {
@@ -1860,14 +2094,18 @@ type Thresholds struct {
 	// somewhere, e.g. a role needing SC clearance in vetting; at most one per
 	// role. The stuck list and the stuck events use a role's limit where it
 	// gives one, and the region's above otherwise.
-	Roles         []*RoleThresholds `protobuf:"bytes,6,rep,name=roles,proto3" json:"roles,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Roles []*RoleThresholds `protobuf:"bytes,6,rep,name=roles,proto3" json:"roles,omitempty"`
+	// A pre-employment check outstanding (from the offer being made); the
+	// defaults are 14/28. Both 0 in SetThresholds keeps the defaults.
+	CheckOutstandingWarningDays int32 `protobuf:"varint,100,opt,name=check_outstanding_warning_days,json=checkOutstandingWarningDays,proto3" json:"check_outstanding_warning_days,omitempty"`
+	CheckOutstandingBreachDays  int32 `protobuf:"varint,101,opt,name=check_outstanding_breach_days,json=checkOutstandingBreachDays,proto3" json:"check_outstanding_breach_days,omitempty"`
+	unknownFields               protoimpl.UnknownFields
+	sizeCache                   protoimpl.SizeCache
 }
 
 func (x *Thresholds) Reset() {
 	*x = Thresholds{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[23]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1879,7 +2117,7 @@ func (x *Thresholds) String() string {
 func (*Thresholds) ProtoMessage() {}
 
 func (x *Thresholds) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[23]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1892,7 +2130,7 @@ func (x *Thresholds) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Thresholds.ProtoReflect.Descriptor instead.
 func (*Thresholds) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{23}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Thresholds) GetRegion() string {
@@ -1937,6 +2175,20 @@ func (x *Thresholds) GetRoles() []*RoleThresholds {
 	return nil
 }
 
+func (x *Thresholds) GetCheckOutstandingWarningDays() int32 {
+	if x != nil {
+		return x.CheckOutstandingWarningDays
+	}
+	return 0
+}
+
+func (x *Thresholds) GetCheckOutstandingBreachDays() int32 {
+	if x != nil {
+		return x.CheckOutstandingBreachDays
+	}
+	return 0
+}
+
 // RoleThresholds override some of a region's thresholds for one job role.
 type RoleThresholds struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1948,13 +2200,17 @@ type RoleThresholds struct {
 	// region's.
 	VettingBlockedWarningDays int32 `protobuf:"varint,3,opt,name=vetting_blocked_warning_days,json=vettingBlockedWarningDays,proto3" json:"vetting_blocked_warning_days,omitempty"`
 	VettingBlockedBreachDays  int32 `protobuf:"varint,4,opt,name=vetting_blocked_breach_days,json=vettingBlockedBreachDays,proto3" json:"vetting_blocked_breach_days,omitempty"`
-	unknownFields             protoimpl.UnknownFields
-	sizeCache                 protoimpl.SizeCache
+	// Both set to override the check-outstanding limit; both 0 to keep the
+	// region's.
+	CheckOutstandingWarningDays int32 `protobuf:"varint,100,opt,name=check_outstanding_warning_days,json=checkOutstandingWarningDays,proto3" json:"check_outstanding_warning_days,omitempty"`
+	CheckOutstandingBreachDays  int32 `protobuf:"varint,101,opt,name=check_outstanding_breach_days,json=checkOutstandingBreachDays,proto3" json:"check_outstanding_breach_days,omitempty"`
+	unknownFields               protoimpl.UnknownFields
+	sizeCache                   protoimpl.SizeCache
 }
 
 func (x *RoleThresholds) Reset() {
 	*x = RoleThresholds{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[24]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1966,7 +2222,7 @@ func (x *RoleThresholds) String() string {
 func (*RoleThresholds) ProtoMessage() {}
 
 func (x *RoleThresholds) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[24]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1979,7 +2235,7 @@ func (x *RoleThresholds) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleThresholds.ProtoReflect.Descriptor instead.
 func (*RoleThresholds) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{24}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RoleThresholds) GetRole() v1.JobRole {
@@ -2010,6 +2266,20 @@ func (x *RoleThresholds) GetVettingBlockedBreachDays() int32 {
 	return 0
 }
 
+func (x *RoleThresholds) GetCheckOutstandingWarningDays() int32 {
+	if x != nil {
+		return x.CheckOutstandingWarningDays
+	}
+	return 0
+}
+
+func (x *RoleThresholds) GetCheckOutstandingBreachDays() int32 {
+	if x != nil {
+		return x.CheckOutstandingBreachDays
+	}
+	return 0
+}
+
 type GetThresholdsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Region        string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
@@ -2019,7 +2289,7 @@ type GetThresholdsRequest struct {
 
 func (x *GetThresholdsRequest) Reset() {
 	*x = GetThresholdsRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[25]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2031,7 +2301,7 @@ func (x *GetThresholdsRequest) String() string {
 func (*GetThresholdsRequest) ProtoMessage() {}
 
 func (x *GetThresholdsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[25]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2044,7 +2314,7 @@ func (x *GetThresholdsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetThresholdsRequest.ProtoReflect.Descriptor instead.
 func (*GetThresholdsRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{25}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetThresholdsRequest) GetRegion() string {
@@ -2063,7 +2333,7 @@ type GetThresholdsResponse struct {
 
 func (x *GetThresholdsResponse) Reset() {
 	*x = GetThresholdsResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[26]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2075,7 +2345,7 @@ func (x *GetThresholdsResponse) String() string {
 func (*GetThresholdsResponse) ProtoMessage() {}
 
 func (x *GetThresholdsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[26]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2088,7 +2358,7 @@ func (x *GetThresholdsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetThresholdsResponse.ProtoReflect.Descriptor instead.
 func (*GetThresholdsResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{26}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetThresholdsResponse) GetThresholds() *Thresholds {
@@ -2111,7 +2381,7 @@ type SetThresholdsRequest struct {
 
 func (x *SetThresholdsRequest) Reset() {
 	*x = SetThresholdsRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[27]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2123,7 +2393,7 @@ func (x *SetThresholdsRequest) String() string {
 func (*SetThresholdsRequest) ProtoMessage() {}
 
 func (x *SetThresholdsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[27]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2136,7 +2406,7 @@ func (x *SetThresholdsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetThresholdsRequest.ProtoReflect.Descriptor instead.
 func (*SetThresholdsRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{27}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SetThresholdsRequest) GetRequestId() string {
@@ -2169,7 +2439,7 @@ type SetThresholdsResponse struct {
 
 func (x *SetThresholdsResponse) Reset() {
 	*x = SetThresholdsResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[28]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2181,7 +2451,7 @@ func (x *SetThresholdsResponse) String() string {
 func (*SetThresholdsResponse) ProtoMessage() {}
 
 func (x *SetThresholdsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[28]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2194,7 +2464,7 @@ func (x *SetThresholdsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetThresholdsResponse.ProtoReflect.Descriptor instead.
 func (*SetThresholdsResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{28}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SetThresholdsResponse) GetThresholds() *Thresholds {
@@ -2242,7 +2512,7 @@ type MyCase struct {
 
 func (x *MyCase) Reset() {
 	*x = MyCase{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[29]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2254,7 +2524,7 @@ func (x *MyCase) String() string {
 func (*MyCase) ProtoMessage() {}
 
 func (x *MyCase) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[29]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2267,7 +2537,7 @@ func (x *MyCase) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MyCase.ProtoReflect.Descriptor instead.
 func (*MyCase) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{29}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *MyCase) GetApplicationId() string {
@@ -2384,7 +2654,7 @@ type ListMyCasesRequest struct {
 
 func (x *ListMyCasesRequest) Reset() {
 	*x = ListMyCasesRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[30]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2396,7 +2666,7 @@ func (x *ListMyCasesRequest) String() string {
 func (*ListMyCasesRequest) ProtoMessage() {}
 
 func (x *ListMyCasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[30]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2409,7 +2679,7 @@ func (x *ListMyCasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMyCasesRequest.ProtoReflect.Descriptor instead.
 func (*ListMyCasesRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{30}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListMyCasesRequest) GetAssignee() string {
@@ -2459,7 +2729,7 @@ type ListMyCasesResponse struct {
 
 func (x *ListMyCasesResponse) Reset() {
 	*x = ListMyCasesResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[31]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2471,7 +2741,7 @@ func (x *ListMyCasesResponse) String() string {
 func (*ListMyCasesResponse) ProtoMessage() {}
 
 func (x *ListMyCasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[31]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2484,7 +2754,7 @@ func (x *ListMyCasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMyCasesResponse.ProtoReflect.Descriptor instead.
 func (*ListMyCasesResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{31}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListMyCasesResponse) GetCases() []*MyCase {
@@ -2529,7 +2799,7 @@ type Workload struct {
 
 func (x *Workload) Reset() {
 	*x = Workload{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[32]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2541,7 +2811,7 @@ func (x *Workload) String() string {
 func (*Workload) ProtoMessage() {}
 
 func (x *Workload) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[32]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2554,7 +2824,7 @@ func (x *Workload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Workload.ProtoReflect.Descriptor instead.
 func (*Workload) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{32}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Workload) GetAssignee() string {
@@ -2609,7 +2879,7 @@ type GetWorkloadRequest struct {
 
 func (x *GetWorkloadRequest) Reset() {
 	*x = GetWorkloadRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[33]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2621,7 +2891,7 @@ func (x *GetWorkloadRequest) String() string {
 func (*GetWorkloadRequest) ProtoMessage() {}
 
 func (x *GetWorkloadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[33]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2634,7 +2904,7 @@ func (x *GetWorkloadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkloadRequest.ProtoReflect.Descriptor instead.
 func (*GetWorkloadRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{33}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetWorkloadRequest) GetRegion() string {
@@ -2663,7 +2933,7 @@ type GetWorkloadResponse struct {
 
 func (x *GetWorkloadResponse) Reset() {
 	*x = GetWorkloadResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[34]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2675,7 +2945,7 @@ func (x *GetWorkloadResponse) String() string {
 func (*GetWorkloadResponse) ProtoMessage() {}
 
 func (x *GetWorkloadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[34]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2688,7 +2958,7 @@ func (x *GetWorkloadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkloadResponse.ProtoReflect.Descriptor instead.
 func (*GetWorkloadResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{34}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetWorkloadResponse) GetRows() []*Workload {
@@ -2705,11 +2975,1056 @@ func (x *GetWorkloadResponse) GetAsOf() *timestamppb.Timestamp {
 	return nil
 }
 
+// CampaignProgress is how far a campaign's recruitment has come in one
+// region, or in all of them.
+type CampaignProgress struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty for the total.
+	Region string `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	Posts  int32  `protobuf:"varint,2,opt,name=posts,proto3" json:"posts,omitempty"`
+	// Applications submitted.
+	Applications int32 `protobuf:"varint,3,opt,name=applications,proto3" json:"applications,omitempty"`
+	// Applications that passed the sift.
+	PassedSift int32 `protobuf:"varint,4,opt,name=passed_sift,json=passedSift,proto3" json:"passed_sift,omitempty"`
+	// Conditional offers made.
+	Offers   int32 `protobuf:"varint,5,opt,name=offers,proto3" json:"offers,omitempty"`
+	Accepted int32 `protobuf:"varint,6,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	// Candidates who started (subject to vetting or not).
+	Started int32 `protobuf:"varint,7,opt,name=started,proto3" json:"started,omitempty"`
+	// Started and not withdrawn since (a start whose vetting failed frees
+	// its post again).
+	Filled int32 `protobuf:"varint,8,opt,name=filled,proto3" json:"filled,omitempty"`
+	// posts - filled, never below 0.
+	Remaining     int32 `protobuf:"varint,9,opt,name=remaining,proto3" json:"remaining,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CampaignProgress) Reset() {
+	*x = CampaignProgress{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CampaignProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CampaignProgress) ProtoMessage() {}
+
+func (x *CampaignProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CampaignProgress.ProtoReflect.Descriptor instead.
+func (*CampaignProgress) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *CampaignProgress) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *CampaignProgress) GetPosts() int32 {
+	if x != nil {
+		return x.Posts
+	}
+	return 0
+}
+
+func (x *CampaignProgress) GetApplications() int32 {
+	if x != nil {
+		return x.Applications
+	}
+	return 0
+}
+
+func (x *CampaignProgress) GetPassedSift() int32 {
+	if x != nil {
+		return x.PassedSift
+	}
+	return 0
+}
+
+func (x *CampaignProgress) GetOffers() int32 {
+	if x != nil {
+		return x.Offers
+	}
+	return 0
+}
+
+func (x *CampaignProgress) GetAccepted() int32 {
+	if x != nil {
+		return x.Accepted
+	}
+	return 0
+}
+
+func (x *CampaignProgress) GetStarted() int32 {
+	if x != nil {
+		return x.Started
+	}
+	return 0
+}
+
+func (x *CampaignProgress) GetFilled() int32 {
+	if x != nil {
+		return x.Filled
+	}
+	return 0
+}
+
+func (x *CampaignProgress) GetRemaining() int32 {
+	if x != nil {
+		return x.Remaining
+	}
+	return 0
+}
+
+// CampaignSummary is a campaign as reporting knows it.
+type CampaignSummary struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	CampaignId string                 `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	Title      string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	Role       v1.JobRole             `protobuf:"varint,3,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
+	Status     v1.CampaignStatus      `protobuf:"varint,4,opt,name=status,proto3,enum=recruitment.common.v1.CampaignStatus" json:"status,omitempty"`
+	OpensOn    *v1.Date               `protobuf:"bytes,5,opt,name=opens_on,json=opensOn,proto3" json:"opens_on,omitempty"`
+	// Absent for a rolling campaign.
+	ClosesOn *v1.Date `protobuf:"bytes,6,opt,name=closes_on,json=closesOn,proto3" json:"closes_on,omitempty"`
+	// Every region of the campaign, the caller's or not (region codes and
+	// posts are no secret).
+	Regions       []string `protobuf:"bytes,7,rep,name=regions,proto3" json:"regions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CampaignSummary) Reset() {
+	*x = CampaignSummary{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CampaignSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CampaignSummary) ProtoMessage() {}
+
+func (x *CampaignSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CampaignSummary.ProtoReflect.Descriptor instead.
+func (*CampaignSummary) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *CampaignSummary) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *CampaignSummary) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *CampaignSummary) GetRole() v1.JobRole {
+	if x != nil {
+		return x.Role
+	}
+	return v1.JobRole(0)
+}
+
+func (x *CampaignSummary) GetStatus() v1.CampaignStatus {
+	if x != nil {
+		return x.Status
+	}
+	return v1.CampaignStatus(0)
+}
+
+func (x *CampaignSummary) GetOpensOn() *v1.Date {
+	if x != nil {
+		return x.OpensOn
+	}
+	return nil
+}
+
+func (x *CampaignSummary) GetClosesOn() *v1.Date {
+	if x != nil {
+		return x.ClosesOn
+	}
+	return nil
+}
+
+func (x *CampaignSummary) GetRegions() []string {
+	if x != nil {
+		return x.Regions
+	}
+	return nil
+}
+
+type GetCampaignProgressRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	CampaignId string                 `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	// Optional, default now: counts what had happened by then. Posts and
+	// status are the campaign's current ones.
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCampaignProgressRequest) Reset() {
+	*x = GetCampaignProgressRequest{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCampaignProgressRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCampaignProgressRequest) ProtoMessage() {}
+
+func (x *GetCampaignProgressRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCampaignProgressRequest.ProtoReflect.Descriptor instead.
+func (*GetCampaignProgressRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *GetCampaignProgressRequest) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *GetCampaignProgressRequest) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+type GetCampaignProgressResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Campaign *CampaignSummary       `protobuf:"bytes,1,opt,name=campaign,proto3" json:"campaign,omitempty"`
+	// The caller's regions of the campaign, in the campaign's order.
+	Regions []*CampaignProgress `protobuf:"bytes,2,rep,name=regions,proto3" json:"regions,omitempty"`
+	// Absent unless the caller holds every region of the campaign or is an
+	// admin.
+	Total         *CampaignProgress      `protobuf:"bytes,3,opt,name=total,proto3" json:"total,omitempty"`
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCampaignProgressResponse) Reset() {
+	*x = GetCampaignProgressResponse{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCampaignProgressResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCampaignProgressResponse) ProtoMessage() {}
+
+func (x *GetCampaignProgressResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCampaignProgressResponse.ProtoReflect.Descriptor instead.
+func (*GetCampaignProgressResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *GetCampaignProgressResponse) GetCampaign() *CampaignSummary {
+	if x != nil {
+		return x.Campaign
+	}
+	return nil
+}
+
+func (x *GetCampaignProgressResponse) GetRegions() []*CampaignProgress {
+	if x != nil {
+		return x.Regions
+	}
+	return nil
+}
+
+func (x *GetCampaignProgressResponse) GetTotal() *CampaignProgress {
+	if x != nil {
+		return x.Total
+	}
+	return nil
+}
+
+func (x *GetCampaignProgressResponse) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+type ListCampaignProgressRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Region        string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCampaignProgressRequest) Reset() {
+	*x = ListCampaignProgressRequest{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCampaignProgressRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCampaignProgressRequest) ProtoMessage() {}
+
+func (x *ListCampaignProgressRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCampaignProgressRequest.ProtoReflect.Descriptor instead.
+func (*ListCampaignProgressRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ListCampaignProgressRequest) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *ListCampaignProgressRequest) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+// RegionCampaign is one campaign's progress in the region asked about.
+type RegionCampaign struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Campaign      *CampaignSummary       `protobuf:"bytes,1,opt,name=campaign,proto3" json:"campaign,omitempty"`
+	Progress      *CampaignProgress      `protobuf:"bytes,2,opt,name=progress,proto3" json:"progress,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegionCampaign) Reset() {
+	*x = RegionCampaign{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegionCampaign) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegionCampaign) ProtoMessage() {}
+
+func (x *RegionCampaign) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegionCampaign.ProtoReflect.Descriptor instead.
+func (*RegionCampaign) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *RegionCampaign) GetCampaign() *CampaignSummary {
+	if x != nil {
+		return x.Campaign
+	}
+	return nil
+}
+
+func (x *RegionCampaign) GetProgress() *CampaignProgress {
+	if x != nil {
+		return x.Progress
+	}
+	return nil
+}
+
+type ListCampaignProgressResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Campaigns     []*RegionCampaign      `protobuf:"bytes,1,rep,name=campaigns,proto3" json:"campaigns,omitempty"`
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCampaignProgressResponse) Reset() {
+	*x = ListCampaignProgressResponse{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCampaignProgressResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCampaignProgressResponse) ProtoMessage() {}
+
+func (x *ListCampaignProgressResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCampaignProgressResponse.ProtoReflect.Descriptor instead.
+func (*ListCampaignProgressResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *ListCampaignProgressResponse) GetCampaigns() []*RegionCampaign {
+	if x != nil {
+		return x.Campaigns
+	}
+	return nil
+}
+
+func (x *ListCampaignProgressResponse) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+// VettingStepDuration is how long cases took over one step.
+type VettingStepDuration struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Step  VettingStep            `protobuf:"varint,1,opt,name=step,proto3,enum=recruitment.reporting.v1.VettingStep" json:"step,omitempty"`
+	// Calendar days, over the cases that finished the step within the window.
+	Days          *Statistics `protobuf:"bytes,2,opt,name=days,proto3" json:"days,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VettingStepDuration) Reset() {
+	*x = VettingStepDuration{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VettingStepDuration) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VettingStepDuration) ProtoMessage() {}
+
+func (x *VettingStepDuration) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VettingStepDuration.ProtoReflect.Descriptor instead.
+func (*VettingStepDuration) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *VettingStepDuration) GetStep() VettingStep {
+	if x != nil {
+		return x.Step
+	}
+	return VettingStep_VETTING_STEP_UNSPECIFIED
+}
+
+func (x *VettingStepDuration) GetDays() *Statistics {
+	if x != nil {
+		return x.Days
+	}
+	return nil
+}
+
+// BlockedDuration is how long vetting blocks with one reason lasted.
+type BlockedDuration struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Reason v1.BlockReason         `protobuf:"varint,1,opt,name=reason,proto3,enum=recruitment.common.v1.BlockReason" json:"reason,omitempty"`
+	// Calendar days of each block that ended (unblocked, or the case moved
+	// on) within the window.
+	Days          *Statistics `protobuf:"bytes,2,opt,name=days,proto3" json:"days,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlockedDuration) Reset() {
+	*x = BlockedDuration{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlockedDuration) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlockedDuration) ProtoMessage() {}
+
+func (x *BlockedDuration) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlockedDuration.ProtoReflect.Descriptor instead.
+func (*BlockedDuration) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *BlockedDuration) GetReason() v1.BlockReason {
+	if x != nil {
+		return x.Reason
+	}
+	return v1.BlockReason(0)
+}
+
+func (x *BlockedDuration) GetDays() *Statistics {
+	if x != nil {
+		return x.Days
+	}
+	return nil
+}
+
+type GetVettingDurationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty means every region the caller may see.
+	Region     string     `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	CampaignId string     `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	Role       v1.JobRole `protobuf:"varint,3,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
+	// Window on the day a step or block ended; both optional.
+	From          *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=from,proto3" json:"from,omitempty"`
+	To            *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetVettingDurationsRequest) Reset() {
+	*x = GetVettingDurationsRequest{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetVettingDurationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetVettingDurationsRequest) ProtoMessage() {}
+
+func (x *GetVettingDurationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetVettingDurationsRequest.ProtoReflect.Descriptor instead.
+func (*GetVettingDurationsRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *GetVettingDurationsRequest) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *GetVettingDurationsRequest) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *GetVettingDurationsRequest) GetRole() v1.JobRole {
+	if x != nil {
+		return x.Role
+	}
+	return v1.JobRole(0)
+}
+
+func (x *GetVettingDurationsRequest) GetFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *GetVettingDurationsRequest) GetTo() *timestamppb.Timestamp {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+type GetVettingDurationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Steps []*VettingStepDuration `protobuf:"bytes,1,rep,name=steps,proto3" json:"steps,omitempty"`
+	// One entry per block reason, in reason order.
+	Blocked       []*BlockedDuration `protobuf:"bytes,2,rep,name=blocked,proto3" json:"blocked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetVettingDurationsResponse) Reset() {
+	*x = GetVettingDurationsResponse{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetVettingDurationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetVettingDurationsResponse) ProtoMessage() {}
+
+func (x *GetVettingDurationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetVettingDurationsResponse.ProtoReflect.Descriptor instead.
+func (*GetVettingDurationsResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *GetVettingDurationsResponse) GetSteps() []*VettingStepDuration {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
+}
+
+func (x *GetVettingDurationsResponse) GetBlocked() []*BlockedDuration {
+	if x != nil {
+		return x.Blocked
+	}
+	return nil
+}
+
+type GetReasonBreakdownRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty means every region the caller may see.
+	Region     string     `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	CampaignId string     `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	Role       v1.JobRole `protobuf:"varint,3,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
+	// Optional: only applications from this source, as
+	// GetTimeToHireRequest.source.
+	Source string `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
+	// Window on submission (London dates, inclusive); both optional.
+	From          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=from,proto3" json:"from,omitempty"`
+	To            *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetReasonBreakdownRequest) Reset() {
+	*x = GetReasonBreakdownRequest{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetReasonBreakdownRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetReasonBreakdownRequest) ProtoMessage() {}
+
+func (x *GetReasonBreakdownRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetReasonBreakdownRequest.ProtoReflect.Descriptor instead.
+func (*GetReasonBreakdownRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *GetReasonBreakdownRequest) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *GetReasonBreakdownRequest) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *GetReasonBreakdownRequest) GetRole() v1.JobRole {
+	if x != nil {
+		return x.Role
+	}
+	return v1.JobRole(0)
+}
+
+func (x *GetReasonBreakdownRequest) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *GetReasonBreakdownRequest) GetFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *GetReasonBreakdownRequest) GetTo() *timestamppb.Timestamp {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+// SourceBreakdown is the pipeline of the applications from one source.
+type SourceBreakdown struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A code of the source list, other:<code>, or "unknown".
+	Source string `protobuf:"bytes,1,opt,name=source,proto3" json:"source,omitempty"`
+	// The funnel of these applications, as GetFunnel's.
+	Stages []*FunnelStage `protobuf:"bytes,2,rep,name=stages,proto3" json:"stages,omitempty"`
+	// Campaign closing date (or submission, for a rolling campaign) to
+	// conditional offer, as GetTimeToHire's MEASURE_TIME_TO_HIRE (no
+	// weekly trend).
+	TimeToHire *MeasureResult `protobuf:"bytes,3,opt,name=time_to_hire,json=timeToHire,proto3" json:"time_to_hire,omitempty"`
+	// Submitted to started, in calendar days (MEASURE_APPLICATION_TO_START).
+	ApplicationToStart *MeasureResult `protobuf:"bytes,4,opt,name=application_to_start,json=applicationToStart,proto3" json:"application_to_start,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *SourceBreakdown) Reset() {
+	*x = SourceBreakdown{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SourceBreakdown) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SourceBreakdown) ProtoMessage() {}
+
+func (x *SourceBreakdown) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SourceBreakdown.ProtoReflect.Descriptor instead.
+func (*SourceBreakdown) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *SourceBreakdown) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *SourceBreakdown) GetStages() []*FunnelStage {
+	if x != nil {
+		return x.Stages
+	}
+	return nil
+}
+
+func (x *SourceBreakdown) GetTimeToHire() *MeasureResult {
+	if x != nil {
+		return x.TimeToHire
+	}
+	return nil
+}
+
+func (x *SourceBreakdown) GetApplicationToStart() *MeasureResult {
+	if x != nil {
+		return x.ApplicationToStart
+	}
+	return nil
+}
+
+// ReasonCount is how many applications left the pipeline one way, for one
+// reason, from one stage.
+type ReasonCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  ExitKind               `protobuf:"varint,1,opt,name=kind,proto3,enum=recruitment.reporting.v1.ExitKind" json:"kind,omitempty"`
+	// A code of the kind's list, or other:<code> (a code the list lacks,
+	// including any recorded before the lists existed); empty when none was
+	// recorded.
+	ReasonCode string `protobuf:"bytes,2,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	// The stage the application left from.
+	Stage v1.Stage `protobuf:"varint,3,opt,name=stage,proto3,enum=recruitment.common.v1.Stage" json:"stage,omitempty"`
+	Count int32    `protobuf:"varint,4,opt,name=count,proto3" json:"count,omitempty"`
+	// Calendar days from submission to leaving.
+	DaysToExit    *Statistics `protobuf:"bytes,5,opt,name=days_to_exit,json=daysToExit,proto3" json:"days_to_exit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReasonCount) Reset() {
+	*x = ReasonCount{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReasonCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReasonCount) ProtoMessage() {}
+
+func (x *ReasonCount) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReasonCount.ProtoReflect.Descriptor instead.
+func (*ReasonCount) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *ReasonCount) GetKind() ExitKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ExitKind_EXIT_KIND_UNSPECIFIED
+}
+
+func (x *ReasonCount) GetReasonCode() string {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return ""
+}
+
+func (x *ReasonCount) GetStage() v1.Stage {
+	if x != nil {
+		return x.Stage
+	}
+	return v1.Stage(0)
+}
+
+func (x *ReasonCount) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *ReasonCount) GetDaysToExit() *Statistics {
+	if x != nil {
+		return x.DaysToExit
+	}
+	return nil
+}
+
+type GetReasonBreakdownResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Applications submitted in the window (and matching the filters).
+	Applications int32 `protobuf:"varint,1,opt,name=applications,proto3" json:"applications,omitempty"`
+	// One per source with applications, "unknown" last, the others by code.
+	Sources []*SourceBreakdown `protobuf:"bytes,2,rep,name=sources,proto3" json:"sources,omitempty"`
+	// Ordered by kind, then most frequent first, then by code and stage.
+	Reasons       []*ReasonCount `protobuf:"bytes,3,rep,name=reasons,proto3" json:"reasons,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetReasonBreakdownResponse) Reset() {
+	*x = GetReasonBreakdownResponse{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetReasonBreakdownResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetReasonBreakdownResponse) ProtoMessage() {}
+
+func (x *GetReasonBreakdownResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetReasonBreakdownResponse.ProtoReflect.Descriptor instead.
+func (*GetReasonBreakdownResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *GetReasonBreakdownResponse) GetApplications() int32 {
+	if x != nil {
+		return x.Applications
+	}
+	return 0
+}
+
+func (x *GetReasonBreakdownResponse) GetSources() []*SourceBreakdown {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+func (x *GetReasonBreakdownResponse) GetReasons() []*ReasonCount {
+	if x != nil {
+		return x.Reasons
+	}
+	return nil
+}
+
 var File_recruitment_reporting_v1_reporting_proto protoreflect.FileDescriptor
 
 const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\n" +
-	"(recruitment/reporting/v1/reporting.proto\x12\x18recruitment.reporting.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\"\x8c\x05\n" +
+	"(recruitment/reporting/v1/reporting.proto\x12\x18recruitment.reporting.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\x1a%recruitment/reporting/v1/checks.proto\"\x8c\x05\n" +
 	"\x0eStuckCandidate\x12%\n" +
 	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
@@ -2769,14 +4084,15 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x05count\x18\x03 \x03(\x05R\x05count\x12\x12\n" +
 	"\x04mean\x18\x04 \x03(\x01R\x04mean\x12\x16\n" +
 	"\x06median\x18\x05 \x03(\x01R\x06median\x12\x10\n" +
-	"\x03p90\x18\x06 \x03(\x01R\x03p90\"\xdf\x01\n" +
+	"\x03p90\x18\x06 \x03(\x01R\x03p90\"\xf8\x01\n" +
 	"\x14GetTimeToHireRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
 	"campaignId\x122\n" +
 	"\x04role\x18\x03 \x01(\x0e2\x1e.recruitment.common.v1.JobRoleR\x04role\x12.\n" +
 	"\x04from\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
-	"\x02to\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\"\xa1\x01\n" +
+	"\x02to\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\x12\x17\n" +
+	"\x06source\x18\xa0\x01 \x01(\tR\x06source\"\xa1\x01\n" +
 	"\x15GetTimeToHireResponse\x12C\n" +
 	"\bmeasures\x18\x01 \x03(\v2'.recruitment.reporting.v1.MeasureResultR\bmeasures\x12C\n" +
 	"\x1estarted_before_vetting_cleared\x18\x02 \x01(\x05R\x1bstartedBeforeVettingCleared\"\xcf\x01\n" +
@@ -2785,23 +4101,31 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\areached\x18\x02 \x01(\x05R\areached\x128\n" +
 	"\x18conversion_from_previous\x18\x03 \x01(\x01R\x16conversionFromPrevious\x12\x1a\n" +
 	"\brejected\x18\x04 \x01(\x05R\brejected\x12\x1c\n" +
-	"\twithdrawn\x18\x05 \x01(\x05R\twithdrawn\"K\n" +
+	"\twithdrawn\x18\x05 \x01(\x05R\twithdrawn\"d\n" +
 	"\x10GetFunnelRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
-	"campaignId\"R\n" +
+	"campaignId\x12\x17\n" +
+	"\x06source\x18\xa0\x01 \x01(\tR\x06source\"R\n" +
 	"\x11GetFunnelResponse\x12=\n" +
 	"\x06stages\x18\x01 \x03(\v2%.recruitment.reporting.v1.FunnelStageR\x06stages\"\x97\x01\n" +
 	"\rStageDuration\x122\n" +
 	"\x05stage\x18\x01 \x01(\x0e2\x1c.recruitment.common.v1.StageR\x05stage\x128\n" +
 	"\x04days\x18\x02 \x01(\v2$.recruitment.reporting.v1.StatisticsR\x04days\x12\x18\n" +
-	"\acurrent\x18\x03 \x01(\x05R\acurrent\"\x8e\x01\n" +
+	"\acurrent\x18\x03 \x01(\x05R\acurrent\"\xe5\x01\n" +
 	"\x18GetStageDurationsRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12.\n" +
 	"\x04from\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
-	"\x02to\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\"\\\n" +
+	"\x02to\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\x12 \n" +
+	"\vcampaign_id\x18\xc8\x01 \x01(\tR\n" +
+	"campaignId\x123\n" +
+	"\x04role\x18\xc9\x01 \x01(\x0e2\x1e.recruitment.common.v1.JobRoleR\x04role\"\x9d\x01\n" +
 	"\x19GetStageDurationsResponse\x12?\n" +
-	"\x06stages\x18\x01 \x03(\v2'.recruitment.reporting.v1.StageDurationR\x06stages\"V\n" +
+	"\x06stages\x18\x01 \x03(\v2'.recruitment.reporting.v1.StageDurationR\x06stages\x12?\n" +
+	"\x06checks\x18d \x03(\v2'.recruitment.reporting.v1.CheckDurationR\x06checks\"\x86\x01\n" +
+	"\rCheckDuration\x12;\n" +
+	"\x05check\x18\x01 \x01(\x0e2%.recruitment.common.v1.OfferConditionR\x05check\x128\n" +
+	"\x04days\x18\x02 \x01(\v2$.recruitment.reporting.v1.StatisticsR\x04days\"V\n" +
 	"\n" +
 	"StageCount\x122\n" +
 	"\x05stage\x18\x01 \x01(\x0e2\x1c.recruitment.common.v1.StageR\x05stage\x12\x14\n" +
@@ -2831,7 +4155,7 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x05stage\x18\x01 \x01(\x0e2\x1c.recruitment.common.v1.StageR\x05stage\x12!\n" +
 	"\fwarning_days\x18\x02 \x01(\x05R\vwarningDays\x12\x1f\n" +
 	"\vbreach_days\x18\x03 \x01(\x05R\n" +
-	"breachDays\"\xc0\x02\n" +
+	"breachDays\"\xc8\x03\n" +
 	"\n" +
 	"Thresholds\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12@\n" +
@@ -2839,12 +4163,16 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x1cvetting_blocked_warning_days\x18\x03 \x01(\x05R\x19vettingBlockedWarningDays\x12=\n" +
 	"\x1bvetting_blocked_breach_days\x18\x04 \x01(\x05R\x18vettingBlockedBreachDays\x12\x18\n" +
 	"\aversion\x18\x05 \x01(\x03R\aversion\x12>\n" +
-	"\x05roles\x18\x06 \x03(\v2(.recruitment.reporting.v1.RoleThresholdsR\x05roles\"\x86\x02\n" +
+	"\x05roles\x18\x06 \x03(\v2(.recruitment.reporting.v1.RoleThresholdsR\x05roles\x12C\n" +
+	"\x1echeck_outstanding_warning_days\x18d \x01(\x05R\x1bcheckOutstandingWarningDays\x12A\n" +
+	"\x1dcheck_outstanding_breach_days\x18e \x01(\x05R\x1acheckOutstandingBreachDays\"\x8e\x03\n" +
 	"\x0eRoleThresholds\x122\n" +
 	"\x04role\x18\x01 \x01(\x0e2\x1e.recruitment.common.v1.JobRoleR\x04role\x12@\n" +
 	"\x06stages\x18\x02 \x03(\v2(.recruitment.reporting.v1.StageThresholdR\x06stages\x12?\n" +
 	"\x1cvetting_blocked_warning_days\x18\x03 \x01(\x05R\x19vettingBlockedWarningDays\x12=\n" +
-	"\x1bvetting_blocked_breach_days\x18\x04 \x01(\x05R\x18vettingBlockedBreachDays\".\n" +
+	"\x1bvetting_blocked_breach_days\x18\x04 \x01(\x05R\x18vettingBlockedBreachDays\x12C\n" +
+	"\x1echeck_outstanding_warning_days\x18d \x01(\x05R\x1bcheckOutstandingWarningDays\x12A\n" +
+	"\x1dcheck_outstanding_breach_days\x18e \x01(\x05R\x1acheckOutstandingBreachDays\".\n" +
 	"\x14GetThresholdsRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\"]\n" +
 	"\x15GetThresholdsResponse\x12D\n" +
@@ -2902,16 +4230,97 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"~\n" +
 	"\x13GetWorkloadResponse\x126\n" +
 	"\x04rows\x18\x01 \x03(\v2\".recruitment.reporting.v1.WorkloadR\x04rows\x12/\n" +
-	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf*O\n" +
+	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\x89\x02\n" +
+	"\x10CampaignProgress\x12\x16\n" +
+	"\x06region\x18\x01 \x01(\tR\x06region\x12\x14\n" +
+	"\x05posts\x18\x02 \x01(\x05R\x05posts\x12\"\n" +
+	"\fapplications\x18\x03 \x01(\x05R\fapplications\x12\x1f\n" +
+	"\vpassed_sift\x18\x04 \x01(\x05R\n" +
+	"passedSift\x12\x16\n" +
+	"\x06offers\x18\x05 \x01(\x05R\x06offers\x12\x1a\n" +
+	"\baccepted\x18\x06 \x01(\x05R\baccepted\x12\x18\n" +
+	"\astarted\x18\a \x01(\x05R\astarted\x12\x16\n" +
+	"\x06filled\x18\b \x01(\x05R\x06filled\x12\x1c\n" +
+	"\tremaining\x18\t \x01(\x05R\tremaining\"\xc7\x02\n" +
+	"\x0fCampaignSummary\x12\x1f\n" +
+	"\vcampaign_id\x18\x01 \x01(\tR\n" +
+	"campaignId\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x122\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x1e.recruitment.common.v1.JobRoleR\x04role\x12=\n" +
+	"\x06status\x18\x04 \x01(\x0e2%.recruitment.common.v1.CampaignStatusR\x06status\x126\n" +
+	"\bopens_on\x18\x05 \x01(\v2\x1b.recruitment.common.v1.DateR\aopensOn\x128\n" +
+	"\tcloses_on\x18\x06 \x01(\v2\x1b.recruitment.common.v1.DateR\bclosesOn\x12\x18\n" +
+	"\aregions\x18\a \x03(\tR\aregions\"n\n" +
+	"\x1aGetCampaignProgressRequest\x12\x1f\n" +
+	"\vcampaign_id\x18\x01 \x01(\tR\n" +
+	"campaignId\x12/\n" +
+	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\x9d\x02\n" +
+	"\x1bGetCampaignProgressResponse\x12E\n" +
+	"\bcampaign\x18\x01 \x01(\v2).recruitment.reporting.v1.CampaignSummaryR\bcampaign\x12D\n" +
+	"\aregions\x18\x02 \x03(\v2*.recruitment.reporting.v1.CampaignProgressR\aregions\x12@\n" +
+	"\x05total\x18\x03 \x01(\v2*.recruitment.reporting.v1.CampaignProgressR\x05total\x12/\n" +
+	"\x05as_of\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"f\n" +
+	"\x1bListCampaignProgressRequest\x12\x16\n" +
+	"\x06region\x18\x01 \x01(\tR\x06region\x12/\n" +
+	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\x9f\x01\n" +
+	"\x0eRegionCampaign\x12E\n" +
+	"\bcampaign\x18\x01 \x01(\v2).recruitment.reporting.v1.CampaignSummaryR\bcampaign\x12F\n" +
+	"\bprogress\x18\x02 \x01(\v2*.recruitment.reporting.v1.CampaignProgressR\bprogress\"\x97\x01\n" +
+	"\x1cListCampaignProgressResponse\x12F\n" +
+	"\tcampaigns\x18\x01 \x03(\v2(.recruitment.reporting.v1.RegionCampaignR\tcampaigns\x12/\n" +
+	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\x8a\x01\n" +
+	"\x13VettingStepDuration\x129\n" +
+	"\x04step\x18\x01 \x01(\x0e2%.recruitment.reporting.v1.VettingStepR\x04step\x128\n" +
+	"\x04days\x18\x02 \x01(\v2$.recruitment.reporting.v1.StatisticsR\x04days\"\x87\x01\n" +
+	"\x0fBlockedDuration\x12:\n" +
+	"\x06reason\x18\x01 \x01(\x0e2\".recruitment.common.v1.BlockReasonR\x06reason\x128\n" +
+	"\x04days\x18\x02 \x01(\v2$.recruitment.reporting.v1.StatisticsR\x04days\"\xe5\x01\n" +
+	"\x1aGetVettingDurationsRequest\x12\x16\n" +
+	"\x06region\x18\x01 \x01(\tR\x06region\x12\x1f\n" +
+	"\vcampaign_id\x18\x02 \x01(\tR\n" +
+	"campaignId\x122\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x1e.recruitment.common.v1.JobRoleR\x04role\x12.\n" +
+	"\x04from\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
+	"\x02to\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\"\xa7\x01\n" +
+	"\x1bGetVettingDurationsResponse\x12C\n" +
+	"\x05steps\x18\x01 \x03(\v2-.recruitment.reporting.v1.VettingStepDurationR\x05steps\x12C\n" +
+	"\ablocked\x18\x02 \x03(\v2).recruitment.reporting.v1.BlockedDurationR\ablocked\"\xfc\x01\n" +
+	"\x19GetReasonBreakdownRequest\x12\x16\n" +
+	"\x06region\x18\x01 \x01(\tR\x06region\x12\x1f\n" +
+	"\vcampaign_id\x18\x02 \x01(\tR\n" +
+	"campaignId\x122\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x1e.recruitment.common.v1.JobRoleR\x04role\x12\x16\n" +
+	"\x06source\x18\x04 \x01(\tR\x06source\x12.\n" +
+	"\x04from\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
+	"\x02to\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\"\x8e\x02\n" +
+	"\x0fSourceBreakdown\x12\x16\n" +
+	"\x06source\x18\x01 \x01(\tR\x06source\x12=\n" +
+	"\x06stages\x18\x02 \x03(\v2%.recruitment.reporting.v1.FunnelStageR\x06stages\x12I\n" +
+	"\ftime_to_hire\x18\x03 \x01(\v2'.recruitment.reporting.v1.MeasureResultR\n" +
+	"timeToHire\x12Y\n" +
+	"\x14application_to_start\x18\x04 \x01(\v2'.recruitment.reporting.v1.MeasureResultR\x12applicationToStart\"\xf8\x01\n" +
+	"\vReasonCount\x126\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\".recruitment.reporting.v1.ExitKindR\x04kind\x12\x1f\n" +
+	"\vreason_code\x18\x02 \x01(\tR\n" +
+	"reasonCode\x122\n" +
+	"\x05stage\x18\x03 \x01(\x0e2\x1c.recruitment.common.v1.StageR\x05stage\x12\x14\n" +
+	"\x05count\x18\x04 \x01(\x05R\x05count\x12F\n" +
+	"\fdays_to_exit\x18\x05 \x01(\v2$.recruitment.reporting.v1.StatisticsR\n" +
+	"daysToExit\"\xc6\x01\n" +
+	"\x1aGetReasonBreakdownResponse\x12\"\n" +
+	"\fapplications\x18\x01 \x01(\x05R\fapplications\x12C\n" +
+	"\asources\x18\x02 \x03(\v2).recruitment.reporting.v1.SourceBreakdownR\asources\x12?\n" +
+	"\areasons\x18\x03 \x03(\v2%.recruitment.reporting.v1.ReasonCountR\areasons*O\n" +
 	"\bSeverity\x12\x18\n" +
 	"\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10SEVERITY_WARNING\x10\x01\x12\x13\n" +
-	"\x0fSEVERITY_BREACH\x10\x02*}\n" +
+	"\x0fSEVERITY_BREACH\x10\x02*\x9f\x01\n" +
 	"\tStuckKind\x12\x1a\n" +
 	"\x16STUCK_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10STUCK_KIND_STAGE\x10\x01\x12\x1e\n" +
 	"\x1aSTUCK_KIND_VETTING_BLOCKED\x10\x02\x12\x1e\n" +
-	"\x1aSTUCK_KIND_VETTING_OVERDUE\x10\x03*T\n" +
+	"\x1aSTUCK_KIND_VETTING_OVERDUE\x10\x03\x12 \n" +
+	"\x1cSTUCK_KIND_CHECK_OUTSTANDING\x10\x04*T\n" +
 	"\tNextActor\x12\x1a\n" +
 	"\x16NEXT_ACTOR_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fNEXT_ACTOR_SPOC\x10\x01\x12\x16\n" +
@@ -2927,20 +4336,36 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x17CASE_RECORD_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CASE_RECORD_SIFT\x10\x01\x12\x15\n" +
 	"\x11CASE_RECORD_OFFER\x10\x02\x12\x17\n" +
-	"\x13CASE_RECORD_VETTING\x10\x032\x97\n" +
-	"\n" +
+	"\x13CASE_RECORD_VETTING\x10\x03*\xa6\x01\n" +
+	"\vVettingStep\x12\x1c\n" +
+	"\x18VETTING_STEP_UNSPECIFIED\x10\x00\x12)\n" +
+	"%VETTING_STEP_OPENED_TO_FORMS_RECEIVED\x10\x01\x12*\n" +
+	"&VETTING_STEP_FORMS_RECEIVED_TO_CLEARED\x10\x02\x12\"\n" +
+	"\x1eVETTING_STEP_OPENED_TO_CLEARED\x10\x03*\xb6\x01\n" +
+	"\bExitKind\x12\x19\n" +
+	"\x15EXIT_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15EXIT_KIND_SIFT_FAILED\x10\x01\x12\x1e\n" +
+	"\x1aEXIT_KIND_INTERVIEW_FAILED\x10\x02\x12\x17\n" +
+	"\x13EXIT_KIND_WITHDRAWN\x10\x03\x12\x1c\n" +
+	"\x18EXIT_KIND_OFFER_DECLINED\x10\x04\x12\x1d\n" +
+	"\x19EXIT_KIND_OFFER_WITHDRAWN\x10\x052\xb5\x0f\n" +
 	"\x10ReportingService\x12\x82\x01\n" +
 	"\x13ListStuckCandidates\x124.recruitment.reporting.v1.ListStuckCandidatesRequest\x1a5.recruitment.reporting.v1.ListStuckCandidatesResponse\x12p\n" +
 	"\rGetTimeToHire\x12..recruitment.reporting.v1.GetTimeToHireRequest\x1a/.recruitment.reporting.v1.GetTimeToHireResponse\x12d\n" +
 	"\tGetFunnel\x12*.recruitment.reporting.v1.GetFunnelRequest\x1a+.recruitment.reporting.v1.GetFunnelResponse\x12|\n" +
-	"\x11GetStageDurations\x122.recruitment.reporting.v1.GetStageDurationsRequest\x1a3.recruitment.reporting.v1.GetStageDurationsResponse\x12y\n" +
+	"\x11GetStageDurations\x122.recruitment.reporting.v1.GetStageDurationsRequest\x1a3.recruitment.reporting.v1.GetStageDurationsResponse\x12\x82\x01\n" +
+	"\x13GetVettingDurations\x124.recruitment.reporting.v1.GetVettingDurationsRequest\x1a5.recruitment.reporting.v1.GetVettingDurationsResponse\x12y\n" +
 	"\x10GetRegionSummary\x121.recruitment.reporting.v1.GetRegionSummaryRequest\x1a2.recruitment.reporting.v1.GetRegionSummaryResponse\x12\x82\x01\n" +
 	"\x13ListRegionSummaries\x124.recruitment.reporting.v1.ListRegionSummariesRequest\x1a5.recruitment.reporting.v1.ListRegionSummariesResponse\x12l\n" +
 	"\vWatchRegion\x12,.recruitment.reporting.v1.WatchRegionRequest\x1a-.recruitment.reporting.v1.WatchRegionResponse0\x01\x12p\n" +
 	"\rGetThresholds\x12..recruitment.reporting.v1.GetThresholdsRequest\x1a/.recruitment.reporting.v1.GetThresholdsResponse\x12p\n" +
 	"\rSetThresholds\x12..recruitment.reporting.v1.SetThresholdsRequest\x1a/.recruitment.reporting.v1.SetThresholdsResponse\x12j\n" +
 	"\vListMyCases\x12,.recruitment.reporting.v1.ListMyCasesRequest\x1a-.recruitment.reporting.v1.ListMyCasesResponse\x12j\n" +
-	"\vGetWorkload\x12,.recruitment.reporting.v1.GetWorkloadRequest\x1a-.recruitment.reporting.v1.GetWorkloadResponseB\x8a\x02\n" +
+	"\vGetWorkload\x12,.recruitment.reporting.v1.GetWorkloadRequest\x1a-.recruitment.reporting.v1.GetWorkloadResponse\x12\x88\x01\n" +
+	"\x15ListOutstandingChecks\x126.recruitment.reporting.v1.ListOutstandingChecksRequest\x1a7.recruitment.reporting.v1.ListOutstandingChecksResponse\x12\x7f\n" +
+	"\x12GetReasonBreakdown\x123.recruitment.reporting.v1.GetReasonBreakdownRequest\x1a4.recruitment.reporting.v1.GetReasonBreakdownResponse\x12\x82\x01\n" +
+	"\x13GetCampaignProgress\x124.recruitment.reporting.v1.GetCampaignProgressRequest\x1a5.recruitment.reporting.v1.GetCampaignProgressResponse\x12\x85\x01\n" +
+	"\x14ListCampaignProgress\x125.recruitment.reporting.v1.ListCampaignProgressRequest\x1a6.recruitment.reporting.v1.ListCampaignProgressResponseB\x8a\x02\n" +
 	"\x1ccom.recruitment.reporting.v1B\x0eReportingProtoP\x01ZXgithub.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1;reportingv1\xa2\x02\x03RRX\xaa\x02\x18Recruitment.Reporting.V1\xca\x02\x18Recruitment\\Reporting\\V1\xe2\x02$Recruitment\\Reporting\\V1\\GPBMetadata\xea\x02\x1aRecruitment::Reporting::V1b\x06proto3"
 
 var (
@@ -2955,145 +4380,215 @@ func file_recruitment_reporting_v1_reporting_proto_rawDescGZIP() []byte {
 	return file_recruitment_reporting_v1_reporting_proto_rawDescData
 }
 
-var file_recruitment_reporting_v1_reporting_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_recruitment_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_recruitment_reporting_v1_reporting_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
+var file_recruitment_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
 var file_recruitment_reporting_v1_reporting_proto_goTypes = []any{
-	(Severity)(0),                       // 0: recruitment.reporting.v1.Severity
-	(StuckKind)(0),                      // 1: recruitment.reporting.v1.StuckKind
-	(NextActor)(0),                      // 2: recruitment.reporting.v1.NextActor
-	(Measure)(0),                        // 3: recruitment.reporting.v1.Measure
-	(CaseRecord)(0),                     // 4: recruitment.reporting.v1.CaseRecord
-	(*StuckCandidate)(nil),              // 5: recruitment.reporting.v1.StuckCandidate
-	(*ListStuckCandidatesRequest)(nil),  // 6: recruitment.reporting.v1.ListStuckCandidatesRequest
-	(*ListStuckCandidatesResponse)(nil), // 7: recruitment.reporting.v1.ListStuckCandidatesResponse
-	(*Statistics)(nil),                  // 8: recruitment.reporting.v1.Statistics
-	(*MeasureResult)(nil),               // 9: recruitment.reporting.v1.MeasureResult
-	(*WeeklyTrend)(nil),                 // 10: recruitment.reporting.v1.WeeklyTrend
-	(*GetTimeToHireRequest)(nil),        // 11: recruitment.reporting.v1.GetTimeToHireRequest
-	(*GetTimeToHireResponse)(nil),       // 12: recruitment.reporting.v1.GetTimeToHireResponse
-	(*FunnelStage)(nil),                 // 13: recruitment.reporting.v1.FunnelStage
-	(*GetFunnelRequest)(nil),            // 14: recruitment.reporting.v1.GetFunnelRequest
-	(*GetFunnelResponse)(nil),           // 15: recruitment.reporting.v1.GetFunnelResponse
-	(*StageDuration)(nil),               // 16: recruitment.reporting.v1.StageDuration
-	(*GetStageDurationsRequest)(nil),    // 17: recruitment.reporting.v1.GetStageDurationsRequest
-	(*GetStageDurationsResponse)(nil),   // 18: recruitment.reporting.v1.GetStageDurationsResponse
-	(*StageCount)(nil),                  // 19: recruitment.reporting.v1.StageCount
-	(*RegionSummary)(nil),               // 20: recruitment.reporting.v1.RegionSummary
-	(*GetRegionSummaryRequest)(nil),     // 21: recruitment.reporting.v1.GetRegionSummaryRequest
-	(*GetRegionSummaryResponse)(nil),    // 22: recruitment.reporting.v1.GetRegionSummaryResponse
-	(*ListRegionSummariesRequest)(nil),  // 23: recruitment.reporting.v1.ListRegionSummariesRequest
-	(*ListRegionSummariesResponse)(nil), // 24: recruitment.reporting.v1.ListRegionSummariesResponse
-	(*WatchRegionRequest)(nil),          // 25: recruitment.reporting.v1.WatchRegionRequest
-	(*WatchRegionResponse)(nil),         // 26: recruitment.reporting.v1.WatchRegionResponse
-	(*StageThreshold)(nil),              // 27: recruitment.reporting.v1.StageThreshold
-	(*Thresholds)(nil),                  // 28: recruitment.reporting.v1.Thresholds
-	(*RoleThresholds)(nil),              // 29: recruitment.reporting.v1.RoleThresholds
-	(*GetThresholdsRequest)(nil),        // 30: recruitment.reporting.v1.GetThresholdsRequest
-	(*GetThresholdsResponse)(nil),       // 31: recruitment.reporting.v1.GetThresholdsResponse
-	(*SetThresholdsRequest)(nil),        // 32: recruitment.reporting.v1.SetThresholdsRequest
-	(*SetThresholdsResponse)(nil),       // 33: recruitment.reporting.v1.SetThresholdsResponse
-	(*MyCase)(nil),                      // 34: recruitment.reporting.v1.MyCase
-	(*ListMyCasesRequest)(nil),          // 35: recruitment.reporting.v1.ListMyCasesRequest
-	(*ListMyCasesResponse)(nil),         // 36: recruitment.reporting.v1.ListMyCasesResponse
-	(*Workload)(nil),                    // 37: recruitment.reporting.v1.Workload
-	(*GetWorkloadRequest)(nil),          // 38: recruitment.reporting.v1.GetWorkloadRequest
-	(*GetWorkloadResponse)(nil),         // 39: recruitment.reporting.v1.GetWorkloadResponse
-	(v1.JobRole)(0),                     // 40: recruitment.common.v1.JobRole
-	(v1.Stage)(0),                       // 41: recruitment.common.v1.Stage
-	(*timestamppb.Timestamp)(nil),       // 42: google.protobuf.Timestamp
-	(v1.BlockReason)(0),                 // 43: recruitment.common.v1.BlockReason
-	(*v1.Date)(nil),                     // 44: recruitment.common.v1.Date
+	(Severity)(0),                         // 0: recruitment.reporting.v1.Severity
+	(StuckKind)(0),                        // 1: recruitment.reporting.v1.StuckKind
+	(NextActor)(0),                        // 2: recruitment.reporting.v1.NextActor
+	(Measure)(0),                          // 3: recruitment.reporting.v1.Measure
+	(CaseRecord)(0),                       // 4: recruitment.reporting.v1.CaseRecord
+	(VettingStep)(0),                      // 5: recruitment.reporting.v1.VettingStep
+	(ExitKind)(0),                         // 6: recruitment.reporting.v1.ExitKind
+	(*StuckCandidate)(nil),                // 7: recruitment.reporting.v1.StuckCandidate
+	(*ListStuckCandidatesRequest)(nil),    // 8: recruitment.reporting.v1.ListStuckCandidatesRequest
+	(*ListStuckCandidatesResponse)(nil),   // 9: recruitment.reporting.v1.ListStuckCandidatesResponse
+	(*Statistics)(nil),                    // 10: recruitment.reporting.v1.Statistics
+	(*MeasureResult)(nil),                 // 11: recruitment.reporting.v1.MeasureResult
+	(*WeeklyTrend)(nil),                   // 12: recruitment.reporting.v1.WeeklyTrend
+	(*GetTimeToHireRequest)(nil),          // 13: recruitment.reporting.v1.GetTimeToHireRequest
+	(*GetTimeToHireResponse)(nil),         // 14: recruitment.reporting.v1.GetTimeToHireResponse
+	(*FunnelStage)(nil),                   // 15: recruitment.reporting.v1.FunnelStage
+	(*GetFunnelRequest)(nil),              // 16: recruitment.reporting.v1.GetFunnelRequest
+	(*GetFunnelResponse)(nil),             // 17: recruitment.reporting.v1.GetFunnelResponse
+	(*StageDuration)(nil),                 // 18: recruitment.reporting.v1.StageDuration
+	(*GetStageDurationsRequest)(nil),      // 19: recruitment.reporting.v1.GetStageDurationsRequest
+	(*GetStageDurationsResponse)(nil),     // 20: recruitment.reporting.v1.GetStageDurationsResponse
+	(*CheckDuration)(nil),                 // 21: recruitment.reporting.v1.CheckDuration
+	(*StageCount)(nil),                    // 22: recruitment.reporting.v1.StageCount
+	(*RegionSummary)(nil),                 // 23: recruitment.reporting.v1.RegionSummary
+	(*GetRegionSummaryRequest)(nil),       // 24: recruitment.reporting.v1.GetRegionSummaryRequest
+	(*GetRegionSummaryResponse)(nil),      // 25: recruitment.reporting.v1.GetRegionSummaryResponse
+	(*ListRegionSummariesRequest)(nil),    // 26: recruitment.reporting.v1.ListRegionSummariesRequest
+	(*ListRegionSummariesResponse)(nil),   // 27: recruitment.reporting.v1.ListRegionSummariesResponse
+	(*WatchRegionRequest)(nil),            // 28: recruitment.reporting.v1.WatchRegionRequest
+	(*WatchRegionResponse)(nil),           // 29: recruitment.reporting.v1.WatchRegionResponse
+	(*StageThreshold)(nil),                // 30: recruitment.reporting.v1.StageThreshold
+	(*Thresholds)(nil),                    // 31: recruitment.reporting.v1.Thresholds
+	(*RoleThresholds)(nil),                // 32: recruitment.reporting.v1.RoleThresholds
+	(*GetThresholdsRequest)(nil),          // 33: recruitment.reporting.v1.GetThresholdsRequest
+	(*GetThresholdsResponse)(nil),         // 34: recruitment.reporting.v1.GetThresholdsResponse
+	(*SetThresholdsRequest)(nil),          // 35: recruitment.reporting.v1.SetThresholdsRequest
+	(*SetThresholdsResponse)(nil),         // 36: recruitment.reporting.v1.SetThresholdsResponse
+	(*MyCase)(nil),                        // 37: recruitment.reporting.v1.MyCase
+	(*ListMyCasesRequest)(nil),            // 38: recruitment.reporting.v1.ListMyCasesRequest
+	(*ListMyCasesResponse)(nil),           // 39: recruitment.reporting.v1.ListMyCasesResponse
+	(*Workload)(nil),                      // 40: recruitment.reporting.v1.Workload
+	(*GetWorkloadRequest)(nil),            // 41: recruitment.reporting.v1.GetWorkloadRequest
+	(*GetWorkloadResponse)(nil),           // 42: recruitment.reporting.v1.GetWorkloadResponse
+	(*CampaignProgress)(nil),              // 43: recruitment.reporting.v1.CampaignProgress
+	(*CampaignSummary)(nil),               // 44: recruitment.reporting.v1.CampaignSummary
+	(*GetCampaignProgressRequest)(nil),    // 45: recruitment.reporting.v1.GetCampaignProgressRequest
+	(*GetCampaignProgressResponse)(nil),   // 46: recruitment.reporting.v1.GetCampaignProgressResponse
+	(*ListCampaignProgressRequest)(nil),   // 47: recruitment.reporting.v1.ListCampaignProgressRequest
+	(*RegionCampaign)(nil),                // 48: recruitment.reporting.v1.RegionCampaign
+	(*ListCampaignProgressResponse)(nil),  // 49: recruitment.reporting.v1.ListCampaignProgressResponse
+	(*VettingStepDuration)(nil),           // 50: recruitment.reporting.v1.VettingStepDuration
+	(*BlockedDuration)(nil),               // 51: recruitment.reporting.v1.BlockedDuration
+	(*GetVettingDurationsRequest)(nil),    // 52: recruitment.reporting.v1.GetVettingDurationsRequest
+	(*GetVettingDurationsResponse)(nil),   // 53: recruitment.reporting.v1.GetVettingDurationsResponse
+	(*GetReasonBreakdownRequest)(nil),     // 54: recruitment.reporting.v1.GetReasonBreakdownRequest
+	(*SourceBreakdown)(nil),               // 55: recruitment.reporting.v1.SourceBreakdown
+	(*ReasonCount)(nil),                   // 56: recruitment.reporting.v1.ReasonCount
+	(*GetReasonBreakdownResponse)(nil),    // 57: recruitment.reporting.v1.GetReasonBreakdownResponse
+	(v1.JobRole)(0),                       // 58: recruitment.common.v1.JobRole
+	(v1.Stage)(0),                         // 59: recruitment.common.v1.Stage
+	(*timestamppb.Timestamp)(nil),         // 60: google.protobuf.Timestamp
+	(v1.BlockReason)(0),                   // 61: recruitment.common.v1.BlockReason
+	(*v1.Date)(nil),                       // 62: recruitment.common.v1.Date
+	(v1.OfferCondition)(0),                // 63: recruitment.common.v1.OfferCondition
+	(v1.CampaignStatus)(0),                // 64: recruitment.common.v1.CampaignStatus
+	(*ListOutstandingChecksRequest)(nil),  // 65: recruitment.reporting.v1.ListOutstandingChecksRequest
+	(*ListOutstandingChecksResponse)(nil), // 66: recruitment.reporting.v1.ListOutstandingChecksResponse
 }
 var file_recruitment_reporting_v1_reporting_proto_depIdxs = []int32{
-	40, // 0: recruitment.reporting.v1.StuckCandidate.role:type_name -> recruitment.common.v1.JobRole
-	41, // 1: recruitment.reporting.v1.StuckCandidate.stage:type_name -> recruitment.common.v1.Stage
-	1,  // 2: recruitment.reporting.v1.StuckCandidate.kind:type_name -> recruitment.reporting.v1.StuckKind
-	42, // 3: recruitment.reporting.v1.StuckCandidate.since:type_name -> google.protobuf.Timestamp
-	0,  // 4: recruitment.reporting.v1.StuckCandidate.severity:type_name -> recruitment.reporting.v1.Severity
-	43, // 5: recruitment.reporting.v1.StuckCandidate.blocked_reason:type_name -> recruitment.common.v1.BlockReason
-	2,  // 6: recruitment.reporting.v1.StuckCandidate.next_actor:type_name -> recruitment.reporting.v1.NextActor
-	41, // 7: recruitment.reporting.v1.ListStuckCandidatesRequest.stage:type_name -> recruitment.common.v1.Stage
-	0,  // 8: recruitment.reporting.v1.ListStuckCandidatesRequest.severity:type_name -> recruitment.reporting.v1.Severity
-	42, // 9: recruitment.reporting.v1.ListStuckCandidatesRequest.as_of:type_name -> google.protobuf.Timestamp
-	40, // 10: recruitment.reporting.v1.ListStuckCandidatesRequest.role:type_name -> recruitment.common.v1.JobRole
-	1,  // 11: recruitment.reporting.v1.ListStuckCandidatesRequest.kind:type_name -> recruitment.reporting.v1.StuckKind
-	43, // 12: recruitment.reporting.v1.ListStuckCandidatesRequest.blocked_reason:type_name -> recruitment.common.v1.BlockReason
-	5,  // 13: recruitment.reporting.v1.ListStuckCandidatesResponse.candidates:type_name -> recruitment.reporting.v1.StuckCandidate
-	3,  // 14: recruitment.reporting.v1.MeasureResult.measure:type_name -> recruitment.reporting.v1.Measure
-	8,  // 15: recruitment.reporting.v1.MeasureResult.calendar_days:type_name -> recruitment.reporting.v1.Statistics
-	8,  // 16: recruitment.reporting.v1.MeasureResult.working_days:type_name -> recruitment.reporting.v1.Statistics
-	10, // 17: recruitment.reporting.v1.MeasureResult.weekly_trend:type_name -> recruitment.reporting.v1.WeeklyTrend
-	44, // 18: recruitment.reporting.v1.WeeklyTrend.first_week:type_name -> recruitment.common.v1.Date
-	40, // 19: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
-	42, // 20: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
-	42, // 21: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
-	9,  // 22: recruitment.reporting.v1.GetTimeToHireResponse.measures:type_name -> recruitment.reporting.v1.MeasureResult
-	41, // 23: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
-	13, // 24: recruitment.reporting.v1.GetFunnelResponse.stages:type_name -> recruitment.reporting.v1.FunnelStage
-	41, // 25: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
-	8,  // 26: recruitment.reporting.v1.StageDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	42, // 27: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
-	42, // 28: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
-	16, // 29: recruitment.reporting.v1.GetStageDurationsResponse.stages:type_name -> recruitment.reporting.v1.StageDuration
-	41, // 30: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
-	19, // 31: recruitment.reporting.v1.RegionSummary.stage_counts:type_name -> recruitment.reporting.v1.StageCount
-	42, // 32: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
-	42, // 33: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
-	20, // 34: recruitment.reporting.v1.GetRegionSummaryResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	42, // 35: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
-	20, // 36: recruitment.reporting.v1.ListRegionSummariesResponse.summaries:type_name -> recruitment.reporting.v1.RegionSummary
-	20, // 37: recruitment.reporting.v1.WatchRegionResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	41, // 38: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
-	27, // 39: recruitment.reporting.v1.Thresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
-	29, // 40: recruitment.reporting.v1.Thresholds.roles:type_name -> recruitment.reporting.v1.RoleThresholds
-	40, // 41: recruitment.reporting.v1.RoleThresholds.role:type_name -> recruitment.common.v1.JobRole
-	27, // 42: recruitment.reporting.v1.RoleThresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
-	28, // 43: recruitment.reporting.v1.GetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	28, // 44: recruitment.reporting.v1.SetThresholdsRequest.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	28, // 45: recruitment.reporting.v1.SetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	40, // 46: recruitment.reporting.v1.MyCase.role:type_name -> recruitment.common.v1.JobRole
-	41, // 47: recruitment.reporting.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
-	4,  // 48: recruitment.reporting.v1.MyCase.record:type_name -> recruitment.reporting.v1.CaseRecord
-	42, // 49: recruitment.reporting.v1.MyCase.since:type_name -> google.protobuf.Timestamp
-	0,  // 50: recruitment.reporting.v1.MyCase.severity:type_name -> recruitment.reporting.v1.Severity
-	0,  // 51: recruitment.reporting.v1.MyCase.next_threshold:type_name -> recruitment.reporting.v1.Severity
-	42, // 52: recruitment.reporting.v1.MyCase.next_threshold_at:type_name -> google.protobuf.Timestamp
-	1,  // 53: recruitment.reporting.v1.MyCase.kind:type_name -> recruitment.reporting.v1.StuckKind
-	43, // 54: recruitment.reporting.v1.MyCase.blocked_reason:type_name -> recruitment.common.v1.BlockReason
-	42, // 55: recruitment.reporting.v1.ListMyCasesRequest.as_of:type_name -> google.protobuf.Timestamp
-	34, // 56: recruitment.reporting.v1.ListMyCasesResponse.cases:type_name -> recruitment.reporting.v1.MyCase
-	2,  // 57: recruitment.reporting.v1.Workload.actor:type_name -> recruitment.reporting.v1.NextActor
-	42, // 58: recruitment.reporting.v1.Workload.oldest_since:type_name -> google.protobuf.Timestamp
-	42, // 59: recruitment.reporting.v1.GetWorkloadRequest.as_of:type_name -> google.protobuf.Timestamp
-	37, // 60: recruitment.reporting.v1.GetWorkloadResponse.rows:type_name -> recruitment.reporting.v1.Workload
-	42, // 61: recruitment.reporting.v1.GetWorkloadResponse.as_of:type_name -> google.protobuf.Timestamp
-	6,  // 62: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
-	11, // 63: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
-	14, // 64: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
-	17, // 65: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
-	21, // 66: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
-	23, // 67: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
-	25, // 68: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
-	30, // 69: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
-	32, // 70: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
-	35, // 71: recruitment.reporting.v1.ReportingService.ListMyCases:input_type -> recruitment.reporting.v1.ListMyCasesRequest
-	38, // 72: recruitment.reporting.v1.ReportingService.GetWorkload:input_type -> recruitment.reporting.v1.GetWorkloadRequest
-	7,  // 73: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
-	12, // 74: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
-	15, // 75: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
-	18, // 76: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
-	22, // 77: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
-	24, // 78: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
-	26, // 79: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
-	31, // 80: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
-	33, // 81: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
-	36, // 82: recruitment.reporting.v1.ReportingService.ListMyCases:output_type -> recruitment.reporting.v1.ListMyCasesResponse
-	39, // 83: recruitment.reporting.v1.ReportingService.GetWorkload:output_type -> recruitment.reporting.v1.GetWorkloadResponse
-	73, // [73:84] is the sub-list for method output_type
-	62, // [62:73] is the sub-list for method input_type
-	62, // [62:62] is the sub-list for extension type_name
-	62, // [62:62] is the sub-list for extension extendee
-	0,  // [0:62] is the sub-list for field type_name
+	58,  // 0: recruitment.reporting.v1.StuckCandidate.role:type_name -> recruitment.common.v1.JobRole
+	59,  // 1: recruitment.reporting.v1.StuckCandidate.stage:type_name -> recruitment.common.v1.Stage
+	1,   // 2: recruitment.reporting.v1.StuckCandidate.kind:type_name -> recruitment.reporting.v1.StuckKind
+	60,  // 3: recruitment.reporting.v1.StuckCandidate.since:type_name -> google.protobuf.Timestamp
+	0,   // 4: recruitment.reporting.v1.StuckCandidate.severity:type_name -> recruitment.reporting.v1.Severity
+	61,  // 5: recruitment.reporting.v1.StuckCandidate.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	2,   // 6: recruitment.reporting.v1.StuckCandidate.next_actor:type_name -> recruitment.reporting.v1.NextActor
+	59,  // 7: recruitment.reporting.v1.ListStuckCandidatesRequest.stage:type_name -> recruitment.common.v1.Stage
+	0,   // 8: recruitment.reporting.v1.ListStuckCandidatesRequest.severity:type_name -> recruitment.reporting.v1.Severity
+	60,  // 9: recruitment.reporting.v1.ListStuckCandidatesRequest.as_of:type_name -> google.protobuf.Timestamp
+	58,  // 10: recruitment.reporting.v1.ListStuckCandidatesRequest.role:type_name -> recruitment.common.v1.JobRole
+	1,   // 11: recruitment.reporting.v1.ListStuckCandidatesRequest.kind:type_name -> recruitment.reporting.v1.StuckKind
+	61,  // 12: recruitment.reporting.v1.ListStuckCandidatesRequest.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	7,   // 13: recruitment.reporting.v1.ListStuckCandidatesResponse.candidates:type_name -> recruitment.reporting.v1.StuckCandidate
+	3,   // 14: recruitment.reporting.v1.MeasureResult.measure:type_name -> recruitment.reporting.v1.Measure
+	10,  // 15: recruitment.reporting.v1.MeasureResult.calendar_days:type_name -> recruitment.reporting.v1.Statistics
+	10,  // 16: recruitment.reporting.v1.MeasureResult.working_days:type_name -> recruitment.reporting.v1.Statistics
+	12,  // 17: recruitment.reporting.v1.MeasureResult.weekly_trend:type_name -> recruitment.reporting.v1.WeeklyTrend
+	62,  // 18: recruitment.reporting.v1.WeeklyTrend.first_week:type_name -> recruitment.common.v1.Date
+	58,  // 19: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
+	60,  // 20: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
+	60,  // 21: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
+	11,  // 22: recruitment.reporting.v1.GetTimeToHireResponse.measures:type_name -> recruitment.reporting.v1.MeasureResult
+	59,  // 23: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
+	15,  // 24: recruitment.reporting.v1.GetFunnelResponse.stages:type_name -> recruitment.reporting.v1.FunnelStage
+	59,  // 25: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
+	10,  // 26: recruitment.reporting.v1.StageDuration.days:type_name -> recruitment.reporting.v1.Statistics
+	60,  // 27: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
+	60,  // 28: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
+	58,  // 29: recruitment.reporting.v1.GetStageDurationsRequest.role:type_name -> recruitment.common.v1.JobRole
+	18,  // 30: recruitment.reporting.v1.GetStageDurationsResponse.stages:type_name -> recruitment.reporting.v1.StageDuration
+	21,  // 31: recruitment.reporting.v1.GetStageDurationsResponse.checks:type_name -> recruitment.reporting.v1.CheckDuration
+	63,  // 32: recruitment.reporting.v1.CheckDuration.check:type_name -> recruitment.common.v1.OfferCondition
+	10,  // 33: recruitment.reporting.v1.CheckDuration.days:type_name -> recruitment.reporting.v1.Statistics
+	59,  // 34: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
+	22,  // 35: recruitment.reporting.v1.RegionSummary.stage_counts:type_name -> recruitment.reporting.v1.StageCount
+	60,  // 36: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
+	60,  // 37: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
+	23,  // 38: recruitment.reporting.v1.GetRegionSummaryResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
+	60,  // 39: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
+	23,  // 40: recruitment.reporting.v1.ListRegionSummariesResponse.summaries:type_name -> recruitment.reporting.v1.RegionSummary
+	23,  // 41: recruitment.reporting.v1.WatchRegionResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
+	59,  // 42: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
+	30,  // 43: recruitment.reporting.v1.Thresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
+	32,  // 44: recruitment.reporting.v1.Thresholds.roles:type_name -> recruitment.reporting.v1.RoleThresholds
+	58,  // 45: recruitment.reporting.v1.RoleThresholds.role:type_name -> recruitment.common.v1.JobRole
+	30,  // 46: recruitment.reporting.v1.RoleThresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
+	31,  // 47: recruitment.reporting.v1.GetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	31,  // 48: recruitment.reporting.v1.SetThresholdsRequest.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	31,  // 49: recruitment.reporting.v1.SetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	58,  // 50: recruitment.reporting.v1.MyCase.role:type_name -> recruitment.common.v1.JobRole
+	59,  // 51: recruitment.reporting.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
+	4,   // 52: recruitment.reporting.v1.MyCase.record:type_name -> recruitment.reporting.v1.CaseRecord
+	60,  // 53: recruitment.reporting.v1.MyCase.since:type_name -> google.protobuf.Timestamp
+	0,   // 54: recruitment.reporting.v1.MyCase.severity:type_name -> recruitment.reporting.v1.Severity
+	0,   // 55: recruitment.reporting.v1.MyCase.next_threshold:type_name -> recruitment.reporting.v1.Severity
+	60,  // 56: recruitment.reporting.v1.MyCase.next_threshold_at:type_name -> google.protobuf.Timestamp
+	1,   // 57: recruitment.reporting.v1.MyCase.kind:type_name -> recruitment.reporting.v1.StuckKind
+	61,  // 58: recruitment.reporting.v1.MyCase.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	60,  // 59: recruitment.reporting.v1.ListMyCasesRequest.as_of:type_name -> google.protobuf.Timestamp
+	37,  // 60: recruitment.reporting.v1.ListMyCasesResponse.cases:type_name -> recruitment.reporting.v1.MyCase
+	2,   // 61: recruitment.reporting.v1.Workload.actor:type_name -> recruitment.reporting.v1.NextActor
+	60,  // 62: recruitment.reporting.v1.Workload.oldest_since:type_name -> google.protobuf.Timestamp
+	60,  // 63: recruitment.reporting.v1.GetWorkloadRequest.as_of:type_name -> google.protobuf.Timestamp
+	40,  // 64: recruitment.reporting.v1.GetWorkloadResponse.rows:type_name -> recruitment.reporting.v1.Workload
+	60,  // 65: recruitment.reporting.v1.GetWorkloadResponse.as_of:type_name -> google.protobuf.Timestamp
+	58,  // 66: recruitment.reporting.v1.CampaignSummary.role:type_name -> recruitment.common.v1.JobRole
+	64,  // 67: recruitment.reporting.v1.CampaignSummary.status:type_name -> recruitment.common.v1.CampaignStatus
+	62,  // 68: recruitment.reporting.v1.CampaignSummary.opens_on:type_name -> recruitment.common.v1.Date
+	62,  // 69: recruitment.reporting.v1.CampaignSummary.closes_on:type_name -> recruitment.common.v1.Date
+	60,  // 70: recruitment.reporting.v1.GetCampaignProgressRequest.as_of:type_name -> google.protobuf.Timestamp
+	44,  // 71: recruitment.reporting.v1.GetCampaignProgressResponse.campaign:type_name -> recruitment.reporting.v1.CampaignSummary
+	43,  // 72: recruitment.reporting.v1.GetCampaignProgressResponse.regions:type_name -> recruitment.reporting.v1.CampaignProgress
+	43,  // 73: recruitment.reporting.v1.GetCampaignProgressResponse.total:type_name -> recruitment.reporting.v1.CampaignProgress
+	60,  // 74: recruitment.reporting.v1.GetCampaignProgressResponse.as_of:type_name -> google.protobuf.Timestamp
+	60,  // 75: recruitment.reporting.v1.ListCampaignProgressRequest.as_of:type_name -> google.protobuf.Timestamp
+	44,  // 76: recruitment.reporting.v1.RegionCampaign.campaign:type_name -> recruitment.reporting.v1.CampaignSummary
+	43,  // 77: recruitment.reporting.v1.RegionCampaign.progress:type_name -> recruitment.reporting.v1.CampaignProgress
+	48,  // 78: recruitment.reporting.v1.ListCampaignProgressResponse.campaigns:type_name -> recruitment.reporting.v1.RegionCampaign
+	60,  // 79: recruitment.reporting.v1.ListCampaignProgressResponse.as_of:type_name -> google.protobuf.Timestamp
+	5,   // 80: recruitment.reporting.v1.VettingStepDuration.step:type_name -> recruitment.reporting.v1.VettingStep
+	10,  // 81: recruitment.reporting.v1.VettingStepDuration.days:type_name -> recruitment.reporting.v1.Statistics
+	61,  // 82: recruitment.reporting.v1.BlockedDuration.reason:type_name -> recruitment.common.v1.BlockReason
+	10,  // 83: recruitment.reporting.v1.BlockedDuration.days:type_name -> recruitment.reporting.v1.Statistics
+	58,  // 84: recruitment.reporting.v1.GetVettingDurationsRequest.role:type_name -> recruitment.common.v1.JobRole
+	60,  // 85: recruitment.reporting.v1.GetVettingDurationsRequest.from:type_name -> google.protobuf.Timestamp
+	60,  // 86: recruitment.reporting.v1.GetVettingDurationsRequest.to:type_name -> google.protobuf.Timestamp
+	50,  // 87: recruitment.reporting.v1.GetVettingDurationsResponse.steps:type_name -> recruitment.reporting.v1.VettingStepDuration
+	51,  // 88: recruitment.reporting.v1.GetVettingDurationsResponse.blocked:type_name -> recruitment.reporting.v1.BlockedDuration
+	58,  // 89: recruitment.reporting.v1.GetReasonBreakdownRequest.role:type_name -> recruitment.common.v1.JobRole
+	60,  // 90: recruitment.reporting.v1.GetReasonBreakdownRequest.from:type_name -> google.protobuf.Timestamp
+	60,  // 91: recruitment.reporting.v1.GetReasonBreakdownRequest.to:type_name -> google.protobuf.Timestamp
+	15,  // 92: recruitment.reporting.v1.SourceBreakdown.stages:type_name -> recruitment.reporting.v1.FunnelStage
+	11,  // 93: recruitment.reporting.v1.SourceBreakdown.time_to_hire:type_name -> recruitment.reporting.v1.MeasureResult
+	11,  // 94: recruitment.reporting.v1.SourceBreakdown.application_to_start:type_name -> recruitment.reporting.v1.MeasureResult
+	6,   // 95: recruitment.reporting.v1.ReasonCount.kind:type_name -> recruitment.reporting.v1.ExitKind
+	59,  // 96: recruitment.reporting.v1.ReasonCount.stage:type_name -> recruitment.common.v1.Stage
+	10,  // 97: recruitment.reporting.v1.ReasonCount.days_to_exit:type_name -> recruitment.reporting.v1.Statistics
+	55,  // 98: recruitment.reporting.v1.GetReasonBreakdownResponse.sources:type_name -> recruitment.reporting.v1.SourceBreakdown
+	56,  // 99: recruitment.reporting.v1.GetReasonBreakdownResponse.reasons:type_name -> recruitment.reporting.v1.ReasonCount
+	8,   // 100: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
+	13,  // 101: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
+	16,  // 102: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
+	19,  // 103: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
+	52,  // 104: recruitment.reporting.v1.ReportingService.GetVettingDurations:input_type -> recruitment.reporting.v1.GetVettingDurationsRequest
+	24,  // 105: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
+	26,  // 106: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
+	28,  // 107: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
+	33,  // 108: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
+	35,  // 109: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
+	38,  // 110: recruitment.reporting.v1.ReportingService.ListMyCases:input_type -> recruitment.reporting.v1.ListMyCasesRequest
+	41,  // 111: recruitment.reporting.v1.ReportingService.GetWorkload:input_type -> recruitment.reporting.v1.GetWorkloadRequest
+	65,  // 112: recruitment.reporting.v1.ReportingService.ListOutstandingChecks:input_type -> recruitment.reporting.v1.ListOutstandingChecksRequest
+	54,  // 113: recruitment.reporting.v1.ReportingService.GetReasonBreakdown:input_type -> recruitment.reporting.v1.GetReasonBreakdownRequest
+	45,  // 114: recruitment.reporting.v1.ReportingService.GetCampaignProgress:input_type -> recruitment.reporting.v1.GetCampaignProgressRequest
+	47,  // 115: recruitment.reporting.v1.ReportingService.ListCampaignProgress:input_type -> recruitment.reporting.v1.ListCampaignProgressRequest
+	9,   // 116: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
+	14,  // 117: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
+	17,  // 118: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
+	20,  // 119: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
+	53,  // 120: recruitment.reporting.v1.ReportingService.GetVettingDurations:output_type -> recruitment.reporting.v1.GetVettingDurationsResponse
+	25,  // 121: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
+	27,  // 122: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
+	29,  // 123: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
+	34,  // 124: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
+	36,  // 125: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
+	39,  // 126: recruitment.reporting.v1.ReportingService.ListMyCases:output_type -> recruitment.reporting.v1.ListMyCasesResponse
+	42,  // 127: recruitment.reporting.v1.ReportingService.GetWorkload:output_type -> recruitment.reporting.v1.GetWorkloadResponse
+	66,  // 128: recruitment.reporting.v1.ReportingService.ListOutstandingChecks:output_type -> recruitment.reporting.v1.ListOutstandingChecksResponse
+	57,  // 129: recruitment.reporting.v1.ReportingService.GetReasonBreakdown:output_type -> recruitment.reporting.v1.GetReasonBreakdownResponse
+	46,  // 130: recruitment.reporting.v1.ReportingService.GetCampaignProgress:output_type -> recruitment.reporting.v1.GetCampaignProgressResponse
+	49,  // 131: recruitment.reporting.v1.ReportingService.ListCampaignProgress:output_type -> recruitment.reporting.v1.ListCampaignProgressResponse
+	116, // [116:132] is the sub-list for method output_type
+	100, // [100:116] is the sub-list for method input_type
+	100, // [100:100] is the sub-list for extension type_name
+	100, // [100:100] is the sub-list for extension extendee
+	0,   // [0:100] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_reporting_v1_reporting_proto_init() }
@@ -3101,13 +4596,14 @@ func file_recruitment_reporting_v1_reporting_proto_init() {
 	if File_recruitment_reporting_v1_reporting_proto != nil {
 		return
 	}
+	file_recruitment_reporting_v1_checks_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_reporting_v1_reporting_proto_rawDesc), len(file_recruitment_reporting_v1_reporting_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   35,
+			NumEnums:      7,
+			NumMessages:   51,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

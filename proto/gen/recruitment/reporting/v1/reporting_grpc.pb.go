@@ -19,17 +19,22 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ReportingService_ListStuckCandidates_FullMethodName = "/recruitment.reporting.v1.ReportingService/ListStuckCandidates"
-	ReportingService_GetTimeToHire_FullMethodName       = "/recruitment.reporting.v1.ReportingService/GetTimeToHire"
-	ReportingService_GetFunnel_FullMethodName           = "/recruitment.reporting.v1.ReportingService/GetFunnel"
-	ReportingService_GetStageDurations_FullMethodName   = "/recruitment.reporting.v1.ReportingService/GetStageDurations"
-	ReportingService_GetRegionSummary_FullMethodName    = "/recruitment.reporting.v1.ReportingService/GetRegionSummary"
-	ReportingService_ListRegionSummaries_FullMethodName = "/recruitment.reporting.v1.ReportingService/ListRegionSummaries"
-	ReportingService_WatchRegion_FullMethodName         = "/recruitment.reporting.v1.ReportingService/WatchRegion"
-	ReportingService_GetThresholds_FullMethodName       = "/recruitment.reporting.v1.ReportingService/GetThresholds"
-	ReportingService_SetThresholds_FullMethodName       = "/recruitment.reporting.v1.ReportingService/SetThresholds"
-	ReportingService_ListMyCases_FullMethodName         = "/recruitment.reporting.v1.ReportingService/ListMyCases"
-	ReportingService_GetWorkload_FullMethodName         = "/recruitment.reporting.v1.ReportingService/GetWorkload"
+	ReportingService_ListStuckCandidates_FullMethodName   = "/recruitment.reporting.v1.ReportingService/ListStuckCandidates"
+	ReportingService_GetTimeToHire_FullMethodName         = "/recruitment.reporting.v1.ReportingService/GetTimeToHire"
+	ReportingService_GetFunnel_FullMethodName             = "/recruitment.reporting.v1.ReportingService/GetFunnel"
+	ReportingService_GetStageDurations_FullMethodName     = "/recruitment.reporting.v1.ReportingService/GetStageDurations"
+	ReportingService_GetVettingDurations_FullMethodName   = "/recruitment.reporting.v1.ReportingService/GetVettingDurations"
+	ReportingService_GetRegionSummary_FullMethodName      = "/recruitment.reporting.v1.ReportingService/GetRegionSummary"
+	ReportingService_ListRegionSummaries_FullMethodName   = "/recruitment.reporting.v1.ReportingService/ListRegionSummaries"
+	ReportingService_WatchRegion_FullMethodName           = "/recruitment.reporting.v1.ReportingService/WatchRegion"
+	ReportingService_GetThresholds_FullMethodName         = "/recruitment.reporting.v1.ReportingService/GetThresholds"
+	ReportingService_SetThresholds_FullMethodName         = "/recruitment.reporting.v1.ReportingService/SetThresholds"
+	ReportingService_ListMyCases_FullMethodName           = "/recruitment.reporting.v1.ReportingService/ListMyCases"
+	ReportingService_GetWorkload_FullMethodName           = "/recruitment.reporting.v1.ReportingService/GetWorkload"
+	ReportingService_ListOutstandingChecks_FullMethodName = "/recruitment.reporting.v1.ReportingService/ListOutstandingChecks"
+	ReportingService_GetReasonBreakdown_FullMethodName    = "/recruitment.reporting.v1.ReportingService/GetReasonBreakdown"
+	ReportingService_GetCampaignProgress_FullMethodName   = "/recruitment.reporting.v1.ReportingService/GetCampaignProgress"
+	ReportingService_ListCampaignProgress_FullMethodName  = "/recruitment.reporting.v1.ReportingService/ListCampaignProgress"
 )
 
 // ReportingServiceClient is the client API for ReportingService service.
@@ -50,10 +55,16 @@ type ReportingServiceClient interface {
 	ListStuckCandidates(ctx context.Context, in *ListStuckCandidatesRequest, opts ...grpc.CallOption) (*ListStuckCandidatesResponse, error)
 	// GetTimeToHire returns the hiring time measures of docs/design.md §5.
 	GetTimeToHire(ctx context.Context, in *GetTimeToHireRequest, opts ...grpc.CallOption) (*GetTimeToHireResponse, error)
-	// GetFunnel returns how many applications reached each stage.
+	// GetFunnel returns how many applications reached each stage; without a
+	// region, over every region the caller may see (an admin: national).
 	GetFunnel(ctx context.Context, in *GetFunnelRequest, opts ...grpc.CallOption) (*GetFunnelResponse, error)
-	// GetStageDurations returns how long applications spend in each stage.
+	// GetStageDurations returns how long applications spend in each stage;
+	// without a region, over every region the caller may see.
 	GetStageDurations(ctx context.Context, in *GetStageDurationsRequest, opts ...grpc.CallOption) (*GetStageDurationsResponse, error)
+	// GetVettingDurations returns where vetting waits: how long cases take
+	// from opened to forms received to cleared, and how long blocks last by
+	// block reason; without a region, over every region the caller may see.
+	GetVettingDurations(ctx context.Context, in *GetVettingDurationsRequest, opts ...grpc.CallOption) (*GetVettingDurationsResponse, error)
 	// GetRegionSummary returns one region's headline figures.
 	GetRegionSummary(ctx context.Context, in *GetRegionSummaryRequest, opts ...grpc.CallOption) (*GetRegionSummaryResponse, error)
 	// ListRegionSummaries returns the summary of every region the caller may see.
@@ -76,6 +87,27 @@ type ReportingServiceClient interface {
 	// for the cases nobody is assigned: how many, how many in warning and in
 	// breach, and the oldest. Readers of the region.
 	GetWorkload(ctx context.Context, in *GetWorkloadRequest, opts ...grpc.CallOption) (*GetWorkloadResponse, error)
+	// ListOutstandingChecks lists a region's offers (made or accepted, not
+	// started) with pre-employment checks outstanding, oldest offer first.
+	// Readers of the region.
+	ListOutstandingChecks(ctx context.Context, in *ListOutstandingChecksRequest, opts ...grpc.CallOption) (*ListOutstandingChecksResponse, error)
+	// GetReasonBreakdown breaks the pipeline down by where applications came
+	// from (their source) and by why they left it (the reason of each sift
+	// or interview fail, candidate withdrawal, offer declined or withdrawn),
+	// over the applications submitted in a window: per source, the funnel
+	// with conversion and the time to hire; per reason, how many left, from
+	// which stage, and after how long. Reasons recorded before the fixed
+	// lists read as other:<code> (docs/design.md, "Reasons and sources").
+	// Readers of the regions.
+	GetReasonBreakdown(ctx context.Context, in *GetReasonBreakdownRequest, opts ...grpc.CallOption) (*GetReasonBreakdownResponse, error)
+	// GetCampaignProgress returns a campaign's applications, sift passes,
+	// offers, acceptances, starts and posts filled and remaining, per region
+	// the caller holds, and in total only to a caller holding every region
+	// of the campaign (or an admin). Readers of a region of the campaign.
+	GetCampaignProgress(ctx context.Context, in *GetCampaignProgressRequest, opts ...grpc.CallOption) (*GetCampaignProgressResponse, error)
+	// ListCampaignProgress returns the progress in one region of every
+	// campaign that recruits there, newest first. Readers of the region.
+	ListCampaignProgress(ctx context.Context, in *ListCampaignProgressRequest, opts ...grpc.CallOption) (*ListCampaignProgressResponse, error)
 }
 
 type reportingServiceClient struct {
@@ -120,6 +152,16 @@ func (c *reportingServiceClient) GetStageDurations(ctx context.Context, in *GetS
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetStageDurationsResponse)
 	err := c.cc.Invoke(ctx, ReportingService_GetStageDurations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *reportingServiceClient) GetVettingDurations(ctx context.Context, in *GetVettingDurationsRequest, opts ...grpc.CallOption) (*GetVettingDurationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetVettingDurationsResponse)
+	err := c.cc.Invoke(ctx, ReportingService_GetVettingDurations_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -205,6 +247,46 @@ func (c *reportingServiceClient) GetWorkload(ctx context.Context, in *GetWorkloa
 	return out, nil
 }
 
+func (c *reportingServiceClient) ListOutstandingChecks(ctx context.Context, in *ListOutstandingChecksRequest, opts ...grpc.CallOption) (*ListOutstandingChecksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListOutstandingChecksResponse)
+	err := c.cc.Invoke(ctx, ReportingService_ListOutstandingChecks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *reportingServiceClient) GetReasonBreakdown(ctx context.Context, in *GetReasonBreakdownRequest, opts ...grpc.CallOption) (*GetReasonBreakdownResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetReasonBreakdownResponse)
+	err := c.cc.Invoke(ctx, ReportingService_GetReasonBreakdown_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *reportingServiceClient) GetCampaignProgress(ctx context.Context, in *GetCampaignProgressRequest, opts ...grpc.CallOption) (*GetCampaignProgressResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCampaignProgressResponse)
+	err := c.cc.Invoke(ctx, ReportingService_GetCampaignProgress_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *reportingServiceClient) ListCampaignProgress(ctx context.Context, in *ListCampaignProgressRequest, opts ...grpc.CallOption) (*ListCampaignProgressResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCampaignProgressResponse)
+	err := c.cc.Invoke(ctx, ReportingService_ListCampaignProgress_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ReportingServiceServer is the server API for ReportingService service.
 // All implementations must embed UnimplementedReportingServiceServer
 // for forward compatibility.
@@ -223,10 +305,16 @@ type ReportingServiceServer interface {
 	ListStuckCandidates(context.Context, *ListStuckCandidatesRequest) (*ListStuckCandidatesResponse, error)
 	// GetTimeToHire returns the hiring time measures of docs/design.md §5.
 	GetTimeToHire(context.Context, *GetTimeToHireRequest) (*GetTimeToHireResponse, error)
-	// GetFunnel returns how many applications reached each stage.
+	// GetFunnel returns how many applications reached each stage; without a
+	// region, over every region the caller may see (an admin: national).
 	GetFunnel(context.Context, *GetFunnelRequest) (*GetFunnelResponse, error)
-	// GetStageDurations returns how long applications spend in each stage.
+	// GetStageDurations returns how long applications spend in each stage;
+	// without a region, over every region the caller may see.
 	GetStageDurations(context.Context, *GetStageDurationsRequest) (*GetStageDurationsResponse, error)
+	// GetVettingDurations returns where vetting waits: how long cases take
+	// from opened to forms received to cleared, and how long blocks last by
+	// block reason; without a region, over every region the caller may see.
+	GetVettingDurations(context.Context, *GetVettingDurationsRequest) (*GetVettingDurationsResponse, error)
 	// GetRegionSummary returns one region's headline figures.
 	GetRegionSummary(context.Context, *GetRegionSummaryRequest) (*GetRegionSummaryResponse, error)
 	// ListRegionSummaries returns the summary of every region the caller may see.
@@ -249,6 +337,27 @@ type ReportingServiceServer interface {
 	// for the cases nobody is assigned: how many, how many in warning and in
 	// breach, and the oldest. Readers of the region.
 	GetWorkload(context.Context, *GetWorkloadRequest) (*GetWorkloadResponse, error)
+	// ListOutstandingChecks lists a region's offers (made or accepted, not
+	// started) with pre-employment checks outstanding, oldest offer first.
+	// Readers of the region.
+	ListOutstandingChecks(context.Context, *ListOutstandingChecksRequest) (*ListOutstandingChecksResponse, error)
+	// GetReasonBreakdown breaks the pipeline down by where applications came
+	// from (their source) and by why they left it (the reason of each sift
+	// or interview fail, candidate withdrawal, offer declined or withdrawn),
+	// over the applications submitted in a window: per source, the funnel
+	// with conversion and the time to hire; per reason, how many left, from
+	// which stage, and after how long. Reasons recorded before the fixed
+	// lists read as other:<code> (docs/design.md, "Reasons and sources").
+	// Readers of the regions.
+	GetReasonBreakdown(context.Context, *GetReasonBreakdownRequest) (*GetReasonBreakdownResponse, error)
+	// GetCampaignProgress returns a campaign's applications, sift passes,
+	// offers, acceptances, starts and posts filled and remaining, per region
+	// the caller holds, and in total only to a caller holding every region
+	// of the campaign (or an admin). Readers of a region of the campaign.
+	GetCampaignProgress(context.Context, *GetCampaignProgressRequest) (*GetCampaignProgressResponse, error)
+	// ListCampaignProgress returns the progress in one region of every
+	// campaign that recruits there, newest first. Readers of the region.
+	ListCampaignProgress(context.Context, *ListCampaignProgressRequest) (*ListCampaignProgressResponse, error)
 	mustEmbedUnimplementedReportingServiceServer()
 }
 
@@ -271,6 +380,9 @@ func (UnimplementedReportingServiceServer) GetFunnel(context.Context, *GetFunnel
 func (UnimplementedReportingServiceServer) GetStageDurations(context.Context, *GetStageDurationsRequest) (*GetStageDurationsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetStageDurations not implemented")
 }
+func (UnimplementedReportingServiceServer) GetVettingDurations(context.Context, *GetVettingDurationsRequest) (*GetVettingDurationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetVettingDurations not implemented")
+}
 func (UnimplementedReportingServiceServer) GetRegionSummary(context.Context, *GetRegionSummaryRequest) (*GetRegionSummaryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRegionSummary not implemented")
 }
@@ -291,6 +403,18 @@ func (UnimplementedReportingServiceServer) ListMyCases(context.Context, *ListMyC
 }
 func (UnimplementedReportingServiceServer) GetWorkload(context.Context, *GetWorkloadRequest) (*GetWorkloadResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetWorkload not implemented")
+}
+func (UnimplementedReportingServiceServer) ListOutstandingChecks(context.Context, *ListOutstandingChecksRequest) (*ListOutstandingChecksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListOutstandingChecks not implemented")
+}
+func (UnimplementedReportingServiceServer) GetReasonBreakdown(context.Context, *GetReasonBreakdownRequest) (*GetReasonBreakdownResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetReasonBreakdown not implemented")
+}
+func (UnimplementedReportingServiceServer) GetCampaignProgress(context.Context, *GetCampaignProgressRequest) (*GetCampaignProgressResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCampaignProgress not implemented")
+}
+func (UnimplementedReportingServiceServer) ListCampaignProgress(context.Context, *ListCampaignProgressRequest) (*ListCampaignProgressResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCampaignProgress not implemented")
 }
 func (UnimplementedReportingServiceServer) mustEmbedUnimplementedReportingServiceServer() {}
 func (UnimplementedReportingServiceServer) testEmbeddedByValue()                          {}
@@ -381,6 +505,24 @@ func _ReportingService_GetStageDurations_Handler(srv interface{}, ctx context.Co
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ReportingServiceServer).GetStageDurations(ctx, req.(*GetStageDurationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ReportingService_GetVettingDurations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetVettingDurationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportingServiceServer).GetVettingDurations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportingService_GetVettingDurations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportingServiceServer).GetVettingDurations(ctx, req.(*GetVettingDurationsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -504,6 +646,78 @@ func _ReportingService_GetWorkload_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ReportingService_ListOutstandingChecks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListOutstandingChecksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportingServiceServer).ListOutstandingChecks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportingService_ListOutstandingChecks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportingServiceServer).ListOutstandingChecks(ctx, req.(*ListOutstandingChecksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ReportingService_GetReasonBreakdown_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetReasonBreakdownRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportingServiceServer).GetReasonBreakdown(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportingService_GetReasonBreakdown_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportingServiceServer).GetReasonBreakdown(ctx, req.(*GetReasonBreakdownRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ReportingService_GetCampaignProgress_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCampaignProgressRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportingServiceServer).GetCampaignProgress(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportingService_GetCampaignProgress_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportingServiceServer).GetCampaignProgress(ctx, req.(*GetCampaignProgressRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ReportingService_ListCampaignProgress_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCampaignProgressRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportingServiceServer).ListCampaignProgress(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportingService_ListCampaignProgress_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportingServiceServer).ListCampaignProgress(ctx, req.(*ListCampaignProgressRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ReportingService_ServiceDesc is the grpc.ServiceDesc for ReportingService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -528,6 +742,10 @@ var ReportingService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ReportingService_GetStageDurations_Handler,
 		},
 		{
+			MethodName: "GetVettingDurations",
+			Handler:    _ReportingService_GetVettingDurations_Handler,
+		},
+		{
 			MethodName: "GetRegionSummary",
 			Handler:    _ReportingService_GetRegionSummary_Handler,
 		},
@@ -550,6 +768,22 @@ var ReportingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetWorkload",
 			Handler:    _ReportingService_GetWorkload_Handler,
+		},
+		{
+			MethodName: "ListOutstandingChecks",
+			Handler:    _ReportingService_ListOutstandingChecks_Handler,
+		},
+		{
+			MethodName: "GetReasonBreakdown",
+			Handler:    _ReportingService_GetReasonBreakdown_Handler,
+		},
+		{
+			MethodName: "GetCampaignProgress",
+			Handler:    _ReportingService_GetCampaignProgress_Handler,
+		},
+		{
+			MethodName: "ListCampaignProgress",
+			Handler:    _ReportingService_ListCampaignProgress_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

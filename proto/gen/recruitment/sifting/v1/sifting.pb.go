@@ -239,7 +239,11 @@ type RecordSiftDecisionRequest struct {
 	Outcome         v1.Outcome             `protobuf:"varint,4,opt,name=outcome,proto3,enum=recruitment.common.v1.Outcome" json:"outcome,omitempty"`
 	// Optional, 0-100.
 	Score *int32 `protobuf:"varint,5,opt,name=score,proto3,oneof" json:"score,omitempty"`
-	// Required when outcome is FAIL, e.g. "insufficient_evidence".
+	// Required when outcome is FAIL: one of the sift fail reasons
+	// (docs/design.md, "Reasons and sources"): insufficient_evidence,
+	// criteria_not_met, not_eligible, incomplete_application,
+	// late_application, duplicate_application, other, or other:<code>.
+	// Optional with PASS, any lower-case code.
 	ReasonCode    string `protobuf:"bytes,6,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -767,7 +771,12 @@ type RecordInterviewOutcomeRequest struct {
 	ApplicationId   string                 `protobuf:"bytes,2,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
 	ExpectedVersion int64                  `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
 	Outcome         v1.Outcome             `protobuf:"varint,4,opt,name=outcome,proto3,enum=recruitment.common.v1.Outcome" json:"outcome,omitempty"`
-	// Required when outcome is FAIL.
+	// Required when outcome is FAIL: one of the interview fail reasons
+	// (docs/design.md, "Reasons and sources"): below_interview_standard,
+	// behaviours_not_demonstrated, values_not_demonstrated,
+	// skills_not_demonstrated, failed_assessment, did_not_attend, other, or
+	// other:<code>. Optional with PASS, any lower-case code. An outcome is
+	// refused before the interview's scheduled time.
 	ReasonCode    string `protobuf:"bytes,5,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1921,6 +1930,276 @@ func (x *ListMyCasesResponse) GetNextPageToken() string {
 	return ""
 }
 
+// InterviewOutcome is one item of a batch of interview outcomes.
+type InterviewOutcome struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	ApplicationId   string                 `protobuf:"bytes,1,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	ExpectedVersion int64                  `protobuf:"varint,2,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	Outcome         v1.Outcome             `protobuf:"varint,3,opt,name=outcome,proto3,enum=recruitment.common.v1.Outcome" json:"outcome,omitempty"`
+	// Required when outcome is FAIL.
+	ReasonCode    string `protobuf:"bytes,4,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InterviewOutcome) Reset() {
+	*x = InterviewOutcome{}
+	mi := &file_recruitment_sifting_v1_sifting_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InterviewOutcome) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InterviewOutcome) ProtoMessage() {}
+
+func (x *InterviewOutcome) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_sifting_v1_sifting_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InterviewOutcome.ProtoReflect.Descriptor instead.
+func (*InterviewOutcome) Descriptor() ([]byte, []int) {
+	return file_recruitment_sifting_v1_sifting_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *InterviewOutcome) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *InterviewOutcome) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
+}
+
+func (x *InterviewOutcome) GetOutcome() v1.Outcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return v1.Outcome(0)
+}
+
+func (x *InterviewOutcome) GetReasonCode() string {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return ""
+}
+
+type BatchRecordInterviewOutcomesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Idempotency for the whole batch; a retry returns the first response.
+	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// 1-1000 items.
+	Outcomes      []*InterviewOutcome `protobuf:"bytes,2,rep,name=outcomes,proto3" json:"outcomes,omitempty"`
+	DryRun        bool                `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchRecordInterviewOutcomesRequest) Reset() {
+	*x = BatchRecordInterviewOutcomesRequest{}
+	mi := &file_recruitment_sifting_v1_sifting_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchRecordInterviewOutcomesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchRecordInterviewOutcomesRequest) ProtoMessage() {}
+
+func (x *BatchRecordInterviewOutcomesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_sifting_v1_sifting_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchRecordInterviewOutcomesRequest.ProtoReflect.Descriptor instead.
+func (*BatchRecordInterviewOutcomesRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_sifting_v1_sifting_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *BatchRecordInterviewOutcomesRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *BatchRecordInterviewOutcomesRequest) GetOutcomes() []*InterviewOutcome {
+	if x != nil {
+		return x.Outcomes
+	}
+	return nil
+}
+
+func (x *BatchRecordInterviewOutcomesRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+// InterviewOutcomeResult is the outcome of one batch item, in request order.
+type InterviewOutcomeResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Index         int32                  `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	ApplicationId string                 `protobuf:"bytes,2,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	Status        *v1.ItemStatus         `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	// The case after the change (or as it would be, on a dry run) when OK.
+	Case          *SiftCase `protobuf:"bytes,4,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InterviewOutcomeResult) Reset() {
+	*x = InterviewOutcomeResult{}
+	mi := &file_recruitment_sifting_v1_sifting_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InterviewOutcomeResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InterviewOutcomeResult) ProtoMessage() {}
+
+func (x *InterviewOutcomeResult) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_sifting_v1_sifting_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InterviewOutcomeResult.ProtoReflect.Descriptor instead.
+func (*InterviewOutcomeResult) Descriptor() ([]byte, []int) {
+	return file_recruitment_sifting_v1_sifting_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *InterviewOutcomeResult) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *InterviewOutcomeResult) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *InterviewOutcomeResult) GetStatus() *v1.ItemStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+func (x *InterviewOutcomeResult) GetCase() *SiftCase {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+type BatchRecordInterviewOutcomesResponse struct {
+	state         protoimpl.MessageState    `protogen:"open.v1"`
+	Results       []*InterviewOutcomeResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	Succeeded     int32                     `protobuf:"varint,2,opt,name=succeeded,proto3" json:"succeeded,omitempty"`
+	Failed        int32                     `protobuf:"varint,3,opt,name=failed,proto3" json:"failed,omitempty"`
+	DryRun        bool                      `protobuf:"varint,4,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchRecordInterviewOutcomesResponse) Reset() {
+	*x = BatchRecordInterviewOutcomesResponse{}
+	mi := &file_recruitment_sifting_v1_sifting_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchRecordInterviewOutcomesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchRecordInterviewOutcomesResponse) ProtoMessage() {}
+
+func (x *BatchRecordInterviewOutcomesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_sifting_v1_sifting_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchRecordInterviewOutcomesResponse.ProtoReflect.Descriptor instead.
+func (*BatchRecordInterviewOutcomesResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_sifting_v1_sifting_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *BatchRecordInterviewOutcomesResponse) GetResults() []*InterviewOutcomeResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *BatchRecordInterviewOutcomesResponse) GetSucceeded() int32 {
+	if x != nil {
+		return x.Succeeded
+	}
+	return 0
+}
+
+func (x *BatchRecordInterviewOutcomesResponse) GetFailed() int32 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *BatchRecordInterviewOutcomesResponse) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
 var File_recruitment_sifting_v1_sifting_proto protoreflect.FileDescriptor
 
 const file_recruitment_sifting_v1_sifting_proto_rawDesc = "" +
@@ -2074,7 +2353,28 @@ const file_recruitment_sifting_v1_sifting_proto_rawDesc = "" +
 	"\rdays_in_stage\x18\x04 \x01(\x05R\vdaysInStage\"s\n" +
 	"\x13ListMyCasesResponse\x124\n" +
 	"\x05cases\x18\x01 \x03(\v2\x1e.recruitment.sifting.v1.MyCaseR\x05cases\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xe0\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xbf\x01\n" +
+	"\x10InterviewOutcome\x12%\n" +
+	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12)\n" +
+	"\x10expected_version\x18\x02 \x01(\x03R\x0fexpectedVersion\x128\n" +
+	"\aoutcome\x18\x03 \x01(\x0e2\x1e.recruitment.common.v1.OutcomeR\aoutcome\x12\x1f\n" +
+	"\vreason_code\x18\x04 \x01(\tR\n" +
+	"reasonCode\"\xa3\x01\n" +
+	"#BatchRecordInterviewOutcomesRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12D\n" +
+	"\boutcomes\x18\x02 \x03(\v2(.recruitment.sifting.v1.InterviewOutcomeR\boutcomes\x12\x17\n" +
+	"\adry_run\x18\x03 \x01(\bR\x06dryRun\"\xc6\x01\n" +
+	"\x16InterviewOutcomeResult\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x05R\x05index\x12%\n" +
+	"\x0eapplication_id\x18\x02 \x01(\tR\rapplicationId\x129\n" +
+	"\x06status\x18\x03 \x01(\v2!.recruitment.common.v1.ItemStatusR\x06status\x124\n" +
+	"\x04case\x18\x04 \x01(\v2 .recruitment.sifting.v1.SiftCaseR\x04case\"\xbf\x01\n" +
+	"$BatchRecordInterviewOutcomesResponse\x12H\n" +
+	"\aresults\x18\x01 \x03(\v2..recruitment.sifting.v1.InterviewOutcomeResultR\aresults\x12\x1c\n" +
+	"\tsucceeded\x18\x02 \x01(\x05R\tsucceeded\x12\x16\n" +
+	"\x06failed\x18\x03 \x01(\x05R\x06failed\x12\x17\n" +
+	"\adry_run\x18\x04 \x01(\bR\x06dryRun*\xe0\x01\n" +
 	"\tCaseState\x12\x1a\n" +
 	"\x16CASE_STATE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18CASE_STATE_AWAITING_SIFT\x10\x01\x12\x1a\n" +
@@ -2082,13 +2382,13 @@ const file_recruitment_sifting_v1_sifting_proto_rawDesc = "" +
 	"\x1dCASE_STATE_AWAITING_INTERVIEW\x10\x03\x12\x1f\n" +
 	"\x1bCASE_STATE_INTERVIEW_PASSED\x10\x04\x12\x1f\n" +
 	"\x1bCASE_STATE_INTERVIEW_FAILED\x10\x05\x12\x18\n" +
-	"\x14CASE_STATE_WITHDRAWN\x10\x062\x88\n" +
-	"\n" +
+	"\x14CASE_STATE_WITHDRAWN\x10\x062\xa4\v\n" +
 	"\x0eSiftingService\x12{\n" +
 	"\x12RecordSiftDecision\x121.recruitment.sifting.v1.RecordSiftDecisionRequest\x1a2.recruitment.sifting.v1.RecordSiftDecisionResponse\x12\x8d\x01\n" +
 	"\x18BatchRecordSiftDecisions\x127.recruitment.sifting.v1.BatchRecordSiftDecisionsRequest\x1a8.recruitment.sifting.v1.BatchRecordSiftDecisionsResponse\x12x\n" +
 	"\x11ScheduleInterview\x120.recruitment.sifting.v1.ScheduleInterviewRequest\x1a1.recruitment.sifting.v1.ScheduleInterviewResponse\x12\x87\x01\n" +
-	"\x16RecordInterviewOutcome\x125.recruitment.sifting.v1.RecordInterviewOutcomeRequest\x1a6.recruitment.sifting.v1.RecordInterviewOutcomeResponse\x12l\n" +
+	"\x16RecordInterviewOutcome\x125.recruitment.sifting.v1.RecordInterviewOutcomeRequest\x1a6.recruitment.sifting.v1.RecordInterviewOutcomeResponse\x12\x99\x01\n" +
+	"\x1cBatchRecordInterviewOutcomes\x12;.recruitment.sifting.v1.BatchRecordInterviewOutcomesRequest\x1a<.recruitment.sifting.v1.BatchRecordInterviewOutcomesResponse\x12l\n" +
 	"\rListSiftQueue\x12,.recruitment.sifting.v1.ListSiftQueueRequest\x1a-.recruitment.sifting.v1.ListSiftQueueResponse\x12{\n" +
 	"\x12ListInterviewQueue\x121.recruitment.sifting.v1.ListInterviewQueueRequest\x1a2.recruitment.sifting.v1.ListInterviewQueueResponse\x12Z\n" +
 	"\aGetCase\x12&.recruitment.sifting.v1.GetCaseRequest\x1a'.recruitment.sifting.v1.GetCaseResponse\x12c\n" +
@@ -2112,62 +2412,66 @@ func file_recruitment_sifting_v1_sifting_proto_rawDescGZIP() []byte {
 }
 
 var file_recruitment_sifting_v1_sifting_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_recruitment_sifting_v1_sifting_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_recruitment_sifting_v1_sifting_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_recruitment_sifting_v1_sifting_proto_goTypes = []any{
-	(CaseState)(0),                           // 0: recruitment.sifting.v1.CaseState
-	(*SiftCase)(nil),                         // 1: recruitment.sifting.v1.SiftCase
-	(*RecordSiftDecisionRequest)(nil),        // 2: recruitment.sifting.v1.RecordSiftDecisionRequest
-	(*RecordSiftDecisionResponse)(nil),       // 3: recruitment.sifting.v1.RecordSiftDecisionResponse
-	(*SiftDecision)(nil),                     // 4: recruitment.sifting.v1.SiftDecision
-	(*BatchRecordSiftDecisionsRequest)(nil),  // 5: recruitment.sifting.v1.BatchRecordSiftDecisionsRequest
-	(*SiftDecisionResult)(nil),               // 6: recruitment.sifting.v1.SiftDecisionResult
-	(*BatchRecordSiftDecisionsResponse)(nil), // 7: recruitment.sifting.v1.BatchRecordSiftDecisionsResponse
-	(*ScheduleInterviewRequest)(nil),         // 8: recruitment.sifting.v1.ScheduleInterviewRequest
-	(*ScheduleInterviewResponse)(nil),        // 9: recruitment.sifting.v1.ScheduleInterviewResponse
-	(*RecordInterviewOutcomeRequest)(nil),    // 10: recruitment.sifting.v1.RecordInterviewOutcomeRequest
-	(*RecordInterviewOutcomeResponse)(nil),   // 11: recruitment.sifting.v1.RecordInterviewOutcomeResponse
-	(*QueueEntry)(nil),                       // 12: recruitment.sifting.v1.QueueEntry
-	(*ListSiftQueueRequest)(nil),             // 13: recruitment.sifting.v1.ListSiftQueueRequest
-	(*ListSiftQueueResponse)(nil),            // 14: recruitment.sifting.v1.ListSiftQueueResponse
-	(*ListInterviewQueueRequest)(nil),        // 15: recruitment.sifting.v1.ListInterviewQueueRequest
-	(*ListInterviewQueueResponse)(nil),       // 16: recruitment.sifting.v1.ListInterviewQueueResponse
-	(*GetCaseRequest)(nil),                   // 17: recruitment.sifting.v1.GetCaseRequest
-	(*GetCaseResponse)(nil),                  // 18: recruitment.sifting.v1.GetCaseResponse
-	(*AssignCaseRequest)(nil),                // 19: recruitment.sifting.v1.AssignCaseRequest
-	(*AssignCaseResponse)(nil),               // 20: recruitment.sifting.v1.AssignCaseResponse
-	(*UnassignCaseRequest)(nil),              // 21: recruitment.sifting.v1.UnassignCaseRequest
-	(*UnassignCaseResponse)(nil),             // 22: recruitment.sifting.v1.UnassignCaseResponse
-	(*AssignItem)(nil),                       // 23: recruitment.sifting.v1.AssignItem
-	(*BatchAssignRequest)(nil),               // 24: recruitment.sifting.v1.BatchAssignRequest
-	(*AssignResult)(nil),                     // 25: recruitment.sifting.v1.AssignResult
-	(*BatchAssignResponse)(nil),              // 26: recruitment.sifting.v1.BatchAssignResponse
-	(*ListMyCasesRequest)(nil),               // 27: recruitment.sifting.v1.ListMyCasesRequest
-	(*MyCase)(nil),                           // 28: recruitment.sifting.v1.MyCase
-	(*ListMyCasesResponse)(nil),              // 29: recruitment.sifting.v1.ListMyCasesResponse
-	(v1.JobRole)(0),                          // 30: recruitment.common.v1.JobRole
-	(*timestamppb.Timestamp)(nil),            // 31: google.protobuf.Timestamp
-	(*v1.HistoryEntry)(nil),                  // 32: recruitment.common.v1.HistoryEntry
-	(v1.Outcome)(0),                          // 33: recruitment.common.v1.Outcome
-	(*v1.ItemStatus)(nil),                    // 34: recruitment.common.v1.ItemStatus
-	(v1.Stage)(0),                            // 35: recruitment.common.v1.Stage
+	(CaseState)(0),                               // 0: recruitment.sifting.v1.CaseState
+	(*SiftCase)(nil),                             // 1: recruitment.sifting.v1.SiftCase
+	(*RecordSiftDecisionRequest)(nil),            // 2: recruitment.sifting.v1.RecordSiftDecisionRequest
+	(*RecordSiftDecisionResponse)(nil),           // 3: recruitment.sifting.v1.RecordSiftDecisionResponse
+	(*SiftDecision)(nil),                         // 4: recruitment.sifting.v1.SiftDecision
+	(*BatchRecordSiftDecisionsRequest)(nil),      // 5: recruitment.sifting.v1.BatchRecordSiftDecisionsRequest
+	(*SiftDecisionResult)(nil),                   // 6: recruitment.sifting.v1.SiftDecisionResult
+	(*BatchRecordSiftDecisionsResponse)(nil),     // 7: recruitment.sifting.v1.BatchRecordSiftDecisionsResponse
+	(*ScheduleInterviewRequest)(nil),             // 8: recruitment.sifting.v1.ScheduleInterviewRequest
+	(*ScheduleInterviewResponse)(nil),            // 9: recruitment.sifting.v1.ScheduleInterviewResponse
+	(*RecordInterviewOutcomeRequest)(nil),        // 10: recruitment.sifting.v1.RecordInterviewOutcomeRequest
+	(*RecordInterviewOutcomeResponse)(nil),       // 11: recruitment.sifting.v1.RecordInterviewOutcomeResponse
+	(*QueueEntry)(nil),                           // 12: recruitment.sifting.v1.QueueEntry
+	(*ListSiftQueueRequest)(nil),                 // 13: recruitment.sifting.v1.ListSiftQueueRequest
+	(*ListSiftQueueResponse)(nil),                // 14: recruitment.sifting.v1.ListSiftQueueResponse
+	(*ListInterviewQueueRequest)(nil),            // 15: recruitment.sifting.v1.ListInterviewQueueRequest
+	(*ListInterviewQueueResponse)(nil),           // 16: recruitment.sifting.v1.ListInterviewQueueResponse
+	(*GetCaseRequest)(nil),                       // 17: recruitment.sifting.v1.GetCaseRequest
+	(*GetCaseResponse)(nil),                      // 18: recruitment.sifting.v1.GetCaseResponse
+	(*AssignCaseRequest)(nil),                    // 19: recruitment.sifting.v1.AssignCaseRequest
+	(*AssignCaseResponse)(nil),                   // 20: recruitment.sifting.v1.AssignCaseResponse
+	(*UnassignCaseRequest)(nil),                  // 21: recruitment.sifting.v1.UnassignCaseRequest
+	(*UnassignCaseResponse)(nil),                 // 22: recruitment.sifting.v1.UnassignCaseResponse
+	(*AssignItem)(nil),                           // 23: recruitment.sifting.v1.AssignItem
+	(*BatchAssignRequest)(nil),                   // 24: recruitment.sifting.v1.BatchAssignRequest
+	(*AssignResult)(nil),                         // 25: recruitment.sifting.v1.AssignResult
+	(*BatchAssignResponse)(nil),                  // 26: recruitment.sifting.v1.BatchAssignResponse
+	(*ListMyCasesRequest)(nil),                   // 27: recruitment.sifting.v1.ListMyCasesRequest
+	(*MyCase)(nil),                               // 28: recruitment.sifting.v1.MyCase
+	(*ListMyCasesResponse)(nil),                  // 29: recruitment.sifting.v1.ListMyCasesResponse
+	(*InterviewOutcome)(nil),                     // 30: recruitment.sifting.v1.InterviewOutcome
+	(*BatchRecordInterviewOutcomesRequest)(nil),  // 31: recruitment.sifting.v1.BatchRecordInterviewOutcomesRequest
+	(*InterviewOutcomeResult)(nil),               // 32: recruitment.sifting.v1.InterviewOutcomeResult
+	(*BatchRecordInterviewOutcomesResponse)(nil), // 33: recruitment.sifting.v1.BatchRecordInterviewOutcomesResponse
+	(v1.JobRole)(0),                              // 34: recruitment.common.v1.JobRole
+	(*timestamppb.Timestamp)(nil),                // 35: google.protobuf.Timestamp
+	(*v1.HistoryEntry)(nil),                      // 36: recruitment.common.v1.HistoryEntry
+	(v1.Outcome)(0),                              // 37: recruitment.common.v1.Outcome
+	(*v1.ItemStatus)(nil),                        // 38: recruitment.common.v1.ItemStatus
+	(v1.Stage)(0),                                // 39: recruitment.common.v1.Stage
 }
 var file_recruitment_sifting_v1_sifting_proto_depIdxs = []int32{
-	30, // 0: recruitment.sifting.v1.SiftCase.role:type_name -> recruitment.common.v1.JobRole
+	34, // 0: recruitment.sifting.v1.SiftCase.role:type_name -> recruitment.common.v1.JobRole
 	0,  // 1: recruitment.sifting.v1.SiftCase.state:type_name -> recruitment.sifting.v1.CaseState
-	31, // 2: recruitment.sifting.v1.SiftCase.submitted_at:type_name -> google.protobuf.Timestamp
-	31, // 3: recruitment.sifting.v1.SiftCase.state_entered_at:type_name -> google.protobuf.Timestamp
-	31, // 4: recruitment.sifting.v1.SiftCase.interview_at:type_name -> google.protobuf.Timestamp
-	32, // 5: recruitment.sifting.v1.SiftCase.history:type_name -> recruitment.common.v1.HistoryEntry
-	33, // 6: recruitment.sifting.v1.RecordSiftDecisionRequest.outcome:type_name -> recruitment.common.v1.Outcome
+	35, // 2: recruitment.sifting.v1.SiftCase.submitted_at:type_name -> google.protobuf.Timestamp
+	35, // 3: recruitment.sifting.v1.SiftCase.state_entered_at:type_name -> google.protobuf.Timestamp
+	35, // 4: recruitment.sifting.v1.SiftCase.interview_at:type_name -> google.protobuf.Timestamp
+	36, // 5: recruitment.sifting.v1.SiftCase.history:type_name -> recruitment.common.v1.HistoryEntry
+	37, // 6: recruitment.sifting.v1.RecordSiftDecisionRequest.outcome:type_name -> recruitment.common.v1.Outcome
 	1,  // 7: recruitment.sifting.v1.RecordSiftDecisionResponse.case:type_name -> recruitment.sifting.v1.SiftCase
-	33, // 8: recruitment.sifting.v1.SiftDecision.outcome:type_name -> recruitment.common.v1.Outcome
+	37, // 8: recruitment.sifting.v1.SiftDecision.outcome:type_name -> recruitment.common.v1.Outcome
 	4,  // 9: recruitment.sifting.v1.BatchRecordSiftDecisionsRequest.decisions:type_name -> recruitment.sifting.v1.SiftDecision
-	34, // 10: recruitment.sifting.v1.SiftDecisionResult.status:type_name -> recruitment.common.v1.ItemStatus
+	38, // 10: recruitment.sifting.v1.SiftDecisionResult.status:type_name -> recruitment.common.v1.ItemStatus
 	1,  // 11: recruitment.sifting.v1.SiftDecisionResult.case:type_name -> recruitment.sifting.v1.SiftCase
 	6,  // 12: recruitment.sifting.v1.BatchRecordSiftDecisionsResponse.results:type_name -> recruitment.sifting.v1.SiftDecisionResult
-	31, // 13: recruitment.sifting.v1.ScheduleInterviewRequest.scheduled_for:type_name -> google.protobuf.Timestamp
+	35, // 13: recruitment.sifting.v1.ScheduleInterviewRequest.scheduled_for:type_name -> google.protobuf.Timestamp
 	1,  // 14: recruitment.sifting.v1.ScheduleInterviewResponse.case:type_name -> recruitment.sifting.v1.SiftCase
-	33, // 15: recruitment.sifting.v1.RecordInterviewOutcomeRequest.outcome:type_name -> recruitment.common.v1.Outcome
+	37, // 15: recruitment.sifting.v1.RecordInterviewOutcomeRequest.outcome:type_name -> recruitment.common.v1.Outcome
 	1,  // 16: recruitment.sifting.v1.RecordInterviewOutcomeResponse.case:type_name -> recruitment.sifting.v1.SiftCase
 	1,  // 17: recruitment.sifting.v1.QueueEntry.case:type_name -> recruitment.sifting.v1.SiftCase
 	12, // 18: recruitment.sifting.v1.ListSiftQueueResponse.entries:type_name -> recruitment.sifting.v1.QueueEntry
@@ -2176,40 +2480,47 @@ var file_recruitment_sifting_v1_sifting_proto_depIdxs = []int32{
 	1,  // 21: recruitment.sifting.v1.AssignCaseResponse.case:type_name -> recruitment.sifting.v1.SiftCase
 	1,  // 22: recruitment.sifting.v1.UnassignCaseResponse.case:type_name -> recruitment.sifting.v1.SiftCase
 	23, // 23: recruitment.sifting.v1.BatchAssignRequest.items:type_name -> recruitment.sifting.v1.AssignItem
-	34, // 24: recruitment.sifting.v1.AssignResult.status:type_name -> recruitment.common.v1.ItemStatus
+	38, // 24: recruitment.sifting.v1.AssignResult.status:type_name -> recruitment.common.v1.ItemStatus
 	1,  // 25: recruitment.sifting.v1.AssignResult.case:type_name -> recruitment.sifting.v1.SiftCase
 	25, // 26: recruitment.sifting.v1.BatchAssignResponse.results:type_name -> recruitment.sifting.v1.AssignResult
 	1,  // 27: recruitment.sifting.v1.MyCase.case:type_name -> recruitment.sifting.v1.SiftCase
-	35, // 28: recruitment.sifting.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
-	31, // 29: recruitment.sifting.v1.MyCase.stage_entered_at:type_name -> google.protobuf.Timestamp
+	39, // 28: recruitment.sifting.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
+	35, // 29: recruitment.sifting.v1.MyCase.stage_entered_at:type_name -> google.protobuf.Timestamp
 	28, // 30: recruitment.sifting.v1.ListMyCasesResponse.cases:type_name -> recruitment.sifting.v1.MyCase
-	2,  // 31: recruitment.sifting.v1.SiftingService.RecordSiftDecision:input_type -> recruitment.sifting.v1.RecordSiftDecisionRequest
-	5,  // 32: recruitment.sifting.v1.SiftingService.BatchRecordSiftDecisions:input_type -> recruitment.sifting.v1.BatchRecordSiftDecisionsRequest
-	8,  // 33: recruitment.sifting.v1.SiftingService.ScheduleInterview:input_type -> recruitment.sifting.v1.ScheduleInterviewRequest
-	10, // 34: recruitment.sifting.v1.SiftingService.RecordInterviewOutcome:input_type -> recruitment.sifting.v1.RecordInterviewOutcomeRequest
-	13, // 35: recruitment.sifting.v1.SiftingService.ListSiftQueue:input_type -> recruitment.sifting.v1.ListSiftQueueRequest
-	15, // 36: recruitment.sifting.v1.SiftingService.ListInterviewQueue:input_type -> recruitment.sifting.v1.ListInterviewQueueRequest
-	17, // 37: recruitment.sifting.v1.SiftingService.GetCase:input_type -> recruitment.sifting.v1.GetCaseRequest
-	19, // 38: recruitment.sifting.v1.SiftingService.AssignCase:input_type -> recruitment.sifting.v1.AssignCaseRequest
-	21, // 39: recruitment.sifting.v1.SiftingService.UnassignCase:input_type -> recruitment.sifting.v1.UnassignCaseRequest
-	24, // 40: recruitment.sifting.v1.SiftingService.BatchAssign:input_type -> recruitment.sifting.v1.BatchAssignRequest
-	27, // 41: recruitment.sifting.v1.SiftingService.ListMyCases:input_type -> recruitment.sifting.v1.ListMyCasesRequest
-	3,  // 42: recruitment.sifting.v1.SiftingService.RecordSiftDecision:output_type -> recruitment.sifting.v1.RecordSiftDecisionResponse
-	7,  // 43: recruitment.sifting.v1.SiftingService.BatchRecordSiftDecisions:output_type -> recruitment.sifting.v1.BatchRecordSiftDecisionsResponse
-	9,  // 44: recruitment.sifting.v1.SiftingService.ScheduleInterview:output_type -> recruitment.sifting.v1.ScheduleInterviewResponse
-	11, // 45: recruitment.sifting.v1.SiftingService.RecordInterviewOutcome:output_type -> recruitment.sifting.v1.RecordInterviewOutcomeResponse
-	14, // 46: recruitment.sifting.v1.SiftingService.ListSiftQueue:output_type -> recruitment.sifting.v1.ListSiftQueueResponse
-	16, // 47: recruitment.sifting.v1.SiftingService.ListInterviewQueue:output_type -> recruitment.sifting.v1.ListInterviewQueueResponse
-	18, // 48: recruitment.sifting.v1.SiftingService.GetCase:output_type -> recruitment.sifting.v1.GetCaseResponse
-	20, // 49: recruitment.sifting.v1.SiftingService.AssignCase:output_type -> recruitment.sifting.v1.AssignCaseResponse
-	22, // 50: recruitment.sifting.v1.SiftingService.UnassignCase:output_type -> recruitment.sifting.v1.UnassignCaseResponse
-	26, // 51: recruitment.sifting.v1.SiftingService.BatchAssign:output_type -> recruitment.sifting.v1.BatchAssignResponse
-	29, // 52: recruitment.sifting.v1.SiftingService.ListMyCases:output_type -> recruitment.sifting.v1.ListMyCasesResponse
-	42, // [42:53] is the sub-list for method output_type
-	31, // [31:42] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	37, // 31: recruitment.sifting.v1.InterviewOutcome.outcome:type_name -> recruitment.common.v1.Outcome
+	30, // 32: recruitment.sifting.v1.BatchRecordInterviewOutcomesRequest.outcomes:type_name -> recruitment.sifting.v1.InterviewOutcome
+	38, // 33: recruitment.sifting.v1.InterviewOutcomeResult.status:type_name -> recruitment.common.v1.ItemStatus
+	1,  // 34: recruitment.sifting.v1.InterviewOutcomeResult.case:type_name -> recruitment.sifting.v1.SiftCase
+	32, // 35: recruitment.sifting.v1.BatchRecordInterviewOutcomesResponse.results:type_name -> recruitment.sifting.v1.InterviewOutcomeResult
+	2,  // 36: recruitment.sifting.v1.SiftingService.RecordSiftDecision:input_type -> recruitment.sifting.v1.RecordSiftDecisionRequest
+	5,  // 37: recruitment.sifting.v1.SiftingService.BatchRecordSiftDecisions:input_type -> recruitment.sifting.v1.BatchRecordSiftDecisionsRequest
+	8,  // 38: recruitment.sifting.v1.SiftingService.ScheduleInterview:input_type -> recruitment.sifting.v1.ScheduleInterviewRequest
+	10, // 39: recruitment.sifting.v1.SiftingService.RecordInterviewOutcome:input_type -> recruitment.sifting.v1.RecordInterviewOutcomeRequest
+	31, // 40: recruitment.sifting.v1.SiftingService.BatchRecordInterviewOutcomes:input_type -> recruitment.sifting.v1.BatchRecordInterviewOutcomesRequest
+	13, // 41: recruitment.sifting.v1.SiftingService.ListSiftQueue:input_type -> recruitment.sifting.v1.ListSiftQueueRequest
+	15, // 42: recruitment.sifting.v1.SiftingService.ListInterviewQueue:input_type -> recruitment.sifting.v1.ListInterviewQueueRequest
+	17, // 43: recruitment.sifting.v1.SiftingService.GetCase:input_type -> recruitment.sifting.v1.GetCaseRequest
+	19, // 44: recruitment.sifting.v1.SiftingService.AssignCase:input_type -> recruitment.sifting.v1.AssignCaseRequest
+	21, // 45: recruitment.sifting.v1.SiftingService.UnassignCase:input_type -> recruitment.sifting.v1.UnassignCaseRequest
+	24, // 46: recruitment.sifting.v1.SiftingService.BatchAssign:input_type -> recruitment.sifting.v1.BatchAssignRequest
+	27, // 47: recruitment.sifting.v1.SiftingService.ListMyCases:input_type -> recruitment.sifting.v1.ListMyCasesRequest
+	3,  // 48: recruitment.sifting.v1.SiftingService.RecordSiftDecision:output_type -> recruitment.sifting.v1.RecordSiftDecisionResponse
+	7,  // 49: recruitment.sifting.v1.SiftingService.BatchRecordSiftDecisions:output_type -> recruitment.sifting.v1.BatchRecordSiftDecisionsResponse
+	9,  // 50: recruitment.sifting.v1.SiftingService.ScheduleInterview:output_type -> recruitment.sifting.v1.ScheduleInterviewResponse
+	11, // 51: recruitment.sifting.v1.SiftingService.RecordInterviewOutcome:output_type -> recruitment.sifting.v1.RecordInterviewOutcomeResponse
+	33, // 52: recruitment.sifting.v1.SiftingService.BatchRecordInterviewOutcomes:output_type -> recruitment.sifting.v1.BatchRecordInterviewOutcomesResponse
+	14, // 53: recruitment.sifting.v1.SiftingService.ListSiftQueue:output_type -> recruitment.sifting.v1.ListSiftQueueResponse
+	16, // 54: recruitment.sifting.v1.SiftingService.ListInterviewQueue:output_type -> recruitment.sifting.v1.ListInterviewQueueResponse
+	18, // 55: recruitment.sifting.v1.SiftingService.GetCase:output_type -> recruitment.sifting.v1.GetCaseResponse
+	20, // 56: recruitment.sifting.v1.SiftingService.AssignCase:output_type -> recruitment.sifting.v1.AssignCaseResponse
+	22, // 57: recruitment.sifting.v1.SiftingService.UnassignCase:output_type -> recruitment.sifting.v1.UnassignCaseResponse
+	26, // 58: recruitment.sifting.v1.SiftingService.BatchAssign:output_type -> recruitment.sifting.v1.BatchAssignResponse
+	29, // 59: recruitment.sifting.v1.SiftingService.ListMyCases:output_type -> recruitment.sifting.v1.ListMyCasesResponse
+	48, // [48:60] is the sub-list for method output_type
+	36, // [36:48] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_sifting_v1_sifting_proto_init() }
@@ -2226,7 +2537,7 @@ func file_recruitment_sifting_v1_sifting_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_sifting_v1_sifting_proto_rawDesc), len(file_recruitment_sifting_v1_sifting_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   29,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,17 +19,18 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SiftingService_RecordSiftDecision_FullMethodName       = "/recruitment.sifting.v1.SiftingService/RecordSiftDecision"
-	SiftingService_BatchRecordSiftDecisions_FullMethodName = "/recruitment.sifting.v1.SiftingService/BatchRecordSiftDecisions"
-	SiftingService_ScheduleInterview_FullMethodName        = "/recruitment.sifting.v1.SiftingService/ScheduleInterview"
-	SiftingService_RecordInterviewOutcome_FullMethodName   = "/recruitment.sifting.v1.SiftingService/RecordInterviewOutcome"
-	SiftingService_ListSiftQueue_FullMethodName            = "/recruitment.sifting.v1.SiftingService/ListSiftQueue"
-	SiftingService_ListInterviewQueue_FullMethodName       = "/recruitment.sifting.v1.SiftingService/ListInterviewQueue"
-	SiftingService_GetCase_FullMethodName                  = "/recruitment.sifting.v1.SiftingService/GetCase"
-	SiftingService_AssignCase_FullMethodName               = "/recruitment.sifting.v1.SiftingService/AssignCase"
-	SiftingService_UnassignCase_FullMethodName             = "/recruitment.sifting.v1.SiftingService/UnassignCase"
-	SiftingService_BatchAssign_FullMethodName              = "/recruitment.sifting.v1.SiftingService/BatchAssign"
-	SiftingService_ListMyCases_FullMethodName              = "/recruitment.sifting.v1.SiftingService/ListMyCases"
+	SiftingService_RecordSiftDecision_FullMethodName           = "/recruitment.sifting.v1.SiftingService/RecordSiftDecision"
+	SiftingService_BatchRecordSiftDecisions_FullMethodName     = "/recruitment.sifting.v1.SiftingService/BatchRecordSiftDecisions"
+	SiftingService_ScheduleInterview_FullMethodName            = "/recruitment.sifting.v1.SiftingService/ScheduleInterview"
+	SiftingService_RecordInterviewOutcome_FullMethodName       = "/recruitment.sifting.v1.SiftingService/RecordInterviewOutcome"
+	SiftingService_BatchRecordInterviewOutcomes_FullMethodName = "/recruitment.sifting.v1.SiftingService/BatchRecordInterviewOutcomes"
+	SiftingService_ListSiftQueue_FullMethodName                = "/recruitment.sifting.v1.SiftingService/ListSiftQueue"
+	SiftingService_ListInterviewQueue_FullMethodName           = "/recruitment.sifting.v1.SiftingService/ListInterviewQueue"
+	SiftingService_GetCase_FullMethodName                      = "/recruitment.sifting.v1.SiftingService/GetCase"
+	SiftingService_AssignCase_FullMethodName                   = "/recruitment.sifting.v1.SiftingService/AssignCase"
+	SiftingService_UnassignCase_FullMethodName                 = "/recruitment.sifting.v1.SiftingService/UnassignCase"
+	SiftingService_BatchAssign_FullMethodName                  = "/recruitment.sifting.v1.SiftingService/BatchAssign"
+	SiftingService_ListMyCases_FullMethodName                  = "/recruitment.sifting.v1.SiftingService/ListMyCases"
 )
 
 // SiftingServiceClient is the client API for SiftingService service.
@@ -50,6 +51,10 @@ type SiftingServiceClient interface {
 	ScheduleInterview(ctx context.Context, in *ScheduleInterviewRequest, opts ...grpc.CallOption) (*ScheduleInterviewResponse, error)
 	// RecordInterviewOutcome passes or fails the candidate at interview.
 	RecordInterviewOutcome(ctx context.Context, in *RecordInterviewOutcomeRequest, opts ...grpc.CallOption) (*RecordInterviewOutcomeResponse, error)
+	// BatchRecordInterviewOutcomes records up to 1,000 interview outcomes
+	// (say after an assessment centre); each item succeeds or fails on its
+	// own, dry_run says what would happen and changes nothing.
+	BatchRecordInterviewOutcomes(ctx context.Context, in *BatchRecordInterviewOutcomesRequest, opts ...grpc.CallOption) (*BatchRecordInterviewOutcomesResponse, error)
 	// ListSiftQueue lists a region's cases awaiting a sift decision, oldest first.
 	ListSiftQueue(ctx context.Context, in *ListSiftQueueRequest, opts ...grpc.CallOption) (*ListSiftQueueResponse, error)
 	// ListInterviewQueue lists a region's cases awaiting an interview outcome, oldest first.
@@ -113,6 +118,16 @@ func (c *siftingServiceClient) RecordInterviewOutcome(ctx context.Context, in *R
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(RecordInterviewOutcomeResponse)
 	err := c.cc.Invoke(ctx, SiftingService_RecordInterviewOutcome_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *siftingServiceClient) BatchRecordInterviewOutcomes(ctx context.Context, in *BatchRecordInterviewOutcomesRequest, opts ...grpc.CallOption) (*BatchRecordInterviewOutcomesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchRecordInterviewOutcomesResponse)
+	err := c.cc.Invoke(ctx, SiftingService_BatchRecordInterviewOutcomes_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -207,6 +222,10 @@ type SiftingServiceServer interface {
 	ScheduleInterview(context.Context, *ScheduleInterviewRequest) (*ScheduleInterviewResponse, error)
 	// RecordInterviewOutcome passes or fails the candidate at interview.
 	RecordInterviewOutcome(context.Context, *RecordInterviewOutcomeRequest) (*RecordInterviewOutcomeResponse, error)
+	// BatchRecordInterviewOutcomes records up to 1,000 interview outcomes
+	// (say after an assessment centre); each item succeeds or fails on its
+	// own, dry_run says what would happen and changes nothing.
+	BatchRecordInterviewOutcomes(context.Context, *BatchRecordInterviewOutcomesRequest) (*BatchRecordInterviewOutcomesResponse, error)
 	// ListSiftQueue lists a region's cases awaiting a sift decision, oldest first.
 	ListSiftQueue(context.Context, *ListSiftQueueRequest) (*ListSiftQueueResponse, error)
 	// ListInterviewQueue lists a region's cases awaiting an interview outcome, oldest first.
@@ -247,6 +266,9 @@ func (UnimplementedSiftingServiceServer) ScheduleInterview(context.Context, *Sch
 }
 func (UnimplementedSiftingServiceServer) RecordInterviewOutcome(context.Context, *RecordInterviewOutcomeRequest) (*RecordInterviewOutcomeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RecordInterviewOutcome not implemented")
+}
+func (UnimplementedSiftingServiceServer) BatchRecordInterviewOutcomes(context.Context, *BatchRecordInterviewOutcomesRequest) (*BatchRecordInterviewOutcomesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchRecordInterviewOutcomes not implemented")
 }
 func (UnimplementedSiftingServiceServer) ListSiftQueue(context.Context, *ListSiftQueueRequest) (*ListSiftQueueResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListSiftQueue not implemented")
@@ -358,6 +380,24 @@ func _SiftingService_RecordInterviewOutcome_Handler(srv interface{}, ctx context
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(SiftingServiceServer).RecordInterviewOutcome(ctx, req.(*RecordInterviewOutcomeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SiftingService_BatchRecordInterviewOutcomes_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchRecordInterviewOutcomesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SiftingServiceServer).BatchRecordInterviewOutcomes(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SiftingService_BatchRecordInterviewOutcomes_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SiftingServiceServer).BatchRecordInterviewOutcomes(ctx, req.(*BatchRecordInterviewOutcomesRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -510,6 +550,10 @@ var SiftingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RecordInterviewOutcome",
 			Handler:    _SiftingService_RecordInterviewOutcome_Handler,
+		},
+		{
+			MethodName: "BatchRecordInterviewOutcomes",
+			Handler:    _SiftingService_BatchRecordInterviewOutcomes_Handler,
 		},
 		{
 			MethodName: "ListSiftQueue",

@@ -2052,6 +2052,257 @@ func (x *ListMyCasesResponse) GetNextPageToken() string {
 	return ""
 }
 
+// ClearItem is one case of a batch clear.
+type ClearItem struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	ApplicationId   string                 `protobuf:"bytes,1,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	ExpectedVersion int64                  `protobuf:"varint,2,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ClearItem) Reset() {
+	*x = ClearItem{}
+	mi := &file_recruitment_vetting_v1_vetting_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClearItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClearItem) ProtoMessage() {}
+
+func (x *ClearItem) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_vetting_v1_vetting_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClearItem.ProtoReflect.Descriptor instead.
+func (*ClearItem) Descriptor() ([]byte, []int) {
+	return file_recruitment_vetting_v1_vetting_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ClearItem) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *ClearItem) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
+}
+
+type BatchClearRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RequestId string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// 1-1000 items.
+	Items         []*ClearItem `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
+	DryRun        bool         `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchClearRequest) Reset() {
+	*x = BatchClearRequest{}
+	mi := &file_recruitment_vetting_v1_vetting_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchClearRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchClearRequest) ProtoMessage() {}
+
+func (x *BatchClearRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_vetting_v1_vetting_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchClearRequest.ProtoReflect.Descriptor instead.
+func (*BatchClearRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_vetting_v1_vetting_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *BatchClearRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *BatchClearRequest) GetItems() []*ClearItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *BatchClearRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+// ClearResult is the outcome of one batch item, in request order.
+type ClearResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Index         int32                  `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	ApplicationId string                 `protobuf:"bytes,2,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	Status        *v1.ItemStatus         `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	Case          *VettingCase           `protobuf:"bytes,4,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClearResult) Reset() {
+	*x = ClearResult{}
+	mi := &file_recruitment_vetting_v1_vetting_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClearResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClearResult) ProtoMessage() {}
+
+func (x *ClearResult) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_vetting_v1_vetting_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClearResult.ProtoReflect.Descriptor instead.
+func (*ClearResult) Descriptor() ([]byte, []int) {
+	return file_recruitment_vetting_v1_vetting_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ClearResult) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *ClearResult) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *ClearResult) GetStatus() *v1.ItemStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+func (x *ClearResult) GetCase() *VettingCase {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+type BatchClearResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*ClearResult         `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	Succeeded     int32                  `protobuf:"varint,2,opt,name=succeeded,proto3" json:"succeeded,omitempty"`
+	Failed        int32                  `protobuf:"varint,3,opt,name=failed,proto3" json:"failed,omitempty"`
+	DryRun        bool                   `protobuf:"varint,4,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchClearResponse) Reset() {
+	*x = BatchClearResponse{}
+	mi := &file_recruitment_vetting_v1_vetting_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchClearResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchClearResponse) ProtoMessage() {}
+
+func (x *BatchClearResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_vetting_v1_vetting_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchClearResponse.ProtoReflect.Descriptor instead.
+func (*BatchClearResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_vetting_v1_vetting_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *BatchClearResponse) GetResults() []*ClearResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *BatchClearResponse) GetSucceeded() int32 {
+	if x != nil {
+		return x.Succeeded
+	}
+	return 0
+}
+
+func (x *BatchClearResponse) GetFailed() int32 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *BatchClearResponse) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
 var File_recruitment_vetting_v1_vetting_proto protoreflect.FileDescriptor
 
 const file_recruitment_vetting_v1_vetting_proto_rawDesc = "" +
@@ -2202,7 +2453,25 @@ const file_recruitment_vetting_v1_vetting_proto_rawDesc = "" +
 	"\x0edays_in_status\x18\x02 \x01(\x05R\fdaysInStatus\"s\n" +
 	"\x13ListMyCasesResponse\x124\n" +
 	"\x05cases\x18\x01 \x03(\v2\x1e.recruitment.vetting.v1.MyCaseR\x05cases\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xc1\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"]\n" +
+	"\tClearItem\x12%\n" +
+	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12)\n" +
+	"\x10expected_version\x18\x02 \x01(\x03R\x0fexpectedVersion\"\x84\x01\n" +
+	"\x11BatchClearRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x127\n" +
+	"\x05items\x18\x02 \x03(\v2!.recruitment.vetting.v1.ClearItemR\x05items\x12\x17\n" +
+	"\adry_run\x18\x03 \x01(\bR\x06dryRun\"\xbe\x01\n" +
+	"\vClearResult\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x05R\x05index\x12%\n" +
+	"\x0eapplication_id\x18\x02 \x01(\tR\rapplicationId\x129\n" +
+	"\x06status\x18\x03 \x01(\v2!.recruitment.common.v1.ItemStatusR\x06status\x127\n" +
+	"\x04case\x18\x04 \x01(\v2#.recruitment.vetting.v1.VettingCaseR\x04case\"\xa2\x01\n" +
+	"\x12BatchClearResponse\x12=\n" +
+	"\aresults\x18\x01 \x03(\v2#.recruitment.vetting.v1.ClearResultR\aresults\x12\x1c\n" +
+	"\tsucceeded\x18\x02 \x01(\x05R\tsucceeded\x12\x16\n" +
+	"\x06failed\x18\x03 \x01(\x05R\x06failed\x12\x17\n" +
+	"\adry_run\x18\x04 \x01(\bR\x06dryRun*\xc1\x01\n" +
 	"\n" +
 	"CaseStatus\x12\x1b\n" +
 	"\x17CASE_STATUS_UNSPECIFIED\x10\x00\x12\x14\n" +
@@ -2211,8 +2480,7 @@ const file_recruitment_vetting_v1_vetting_proto_rawDesc = "" +
 	"\x13CASE_STATUS_BLOCKED\x10\x03\x12\x17\n" +
 	"\x13CASE_STATUS_CLEARED\x10\x04\x12\x16\n" +
 	"\x12CASE_STATUS_FAILED\x10\x05\x12\x16\n" +
-	"\x12CASE_STATUS_CLOSED\x10\x062\xdb\n" +
-	"\n" +
+	"\x12CASE_STATUS_CLOSED\x10\x062\xc0\v\n" +
 	"\x0eVettingService\x12~\n" +
 	"\x13RecordFormsReceived\x122.recruitment.vetting.v1.RecordFormsReceivedRequest\x1a3.recruitment.vetting.v1.RecordFormsReceivedResponse\x12`\n" +
 	"\tBlockCase\x12(.recruitment.vetting.v1.BlockCaseRequest\x1a).recruitment.vetting.v1.BlockCaseResponse\x12f\n" +
@@ -2223,6 +2491,8 @@ const file_recruitment_vetting_v1_vetting_proto_rawDesc = "" +
 	"\tListCases\x12(.recruitment.vetting.v1.ListCasesRequest\x1a).recruitment.vetting.v1.ListCasesResponse\x12Z\n" +
 	"\aGetCase\x12&.recruitment.vetting.v1.GetCaseRequest\x1a'.recruitment.vetting.v1.GetCaseResponse\x12i\n" +
 	"\fBatchUnblock\x12+.recruitment.vetting.v1.BatchUnblockRequest\x1a,.recruitment.vetting.v1.BatchUnblockResponse\x12c\n" +
+	"\n" +
+	"BatchClear\x12).recruitment.vetting.v1.BatchClearRequest\x1a*.recruitment.vetting.v1.BatchClearResponse\x12c\n" +
 	"\n" +
 	"AssignCase\x12).recruitment.vetting.v1.AssignCaseRequest\x1a*.recruitment.vetting.v1.AssignCaseResponse\x12i\n" +
 	"\fUnassignCase\x12+.recruitment.vetting.v1.UnassignCaseRequest\x1a,.recruitment.vetting.v1.UnassignCaseResponse\x12f\n" +
@@ -2243,7 +2513,7 @@ func file_recruitment_vetting_v1_vetting_proto_rawDescGZIP() []byte {
 }
 
 var file_recruitment_vetting_v1_vetting_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_recruitment_vetting_v1_vetting_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_recruitment_vetting_v1_vetting_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_recruitment_vetting_v1_vetting_proto_goTypes = []any{
 	(CaseStatus)(0),                     // 0: recruitment.vetting.v1.CaseStatus
 	(*VettingCase)(nil),                 // 1: recruitment.vetting.v1.VettingCase
@@ -2279,24 +2549,28 @@ var file_recruitment_vetting_v1_vetting_proto_goTypes = []any{
 	(*ListMyCasesRequest)(nil),          // 31: recruitment.vetting.v1.ListMyCasesRequest
 	(*MyCase)(nil),                      // 32: recruitment.vetting.v1.MyCase
 	(*ListMyCasesResponse)(nil),         // 33: recruitment.vetting.v1.ListMyCasesResponse
-	(v1.JobRole)(0),                     // 34: recruitment.common.v1.JobRole
-	(v1.VettingLevel)(0),                // 35: recruitment.common.v1.VettingLevel
-	(*timestamppb.Timestamp)(nil),       // 36: google.protobuf.Timestamp
-	(v1.BlockReason)(0),                 // 37: recruitment.common.v1.BlockReason
-	(*v1.HistoryEntry)(nil),             // 38: recruitment.common.v1.HistoryEntry
-	(*v1.ItemStatus)(nil),               // 39: recruitment.common.v1.ItemStatus
+	(*ClearItem)(nil),                   // 34: recruitment.vetting.v1.ClearItem
+	(*BatchClearRequest)(nil),           // 35: recruitment.vetting.v1.BatchClearRequest
+	(*ClearResult)(nil),                 // 36: recruitment.vetting.v1.ClearResult
+	(*BatchClearResponse)(nil),          // 37: recruitment.vetting.v1.BatchClearResponse
+	(v1.JobRole)(0),                     // 38: recruitment.common.v1.JobRole
+	(v1.VettingLevel)(0),                // 39: recruitment.common.v1.VettingLevel
+	(*timestamppb.Timestamp)(nil),       // 40: google.protobuf.Timestamp
+	(v1.BlockReason)(0),                 // 41: recruitment.common.v1.BlockReason
+	(*v1.HistoryEntry)(nil),             // 42: recruitment.common.v1.HistoryEntry
+	(*v1.ItemStatus)(nil),               // 43: recruitment.common.v1.ItemStatus
 }
 var file_recruitment_vetting_v1_vetting_proto_depIdxs = []int32{
-	34, // 0: recruitment.vetting.v1.VettingCase.role:type_name -> recruitment.common.v1.JobRole
-	35, // 1: recruitment.vetting.v1.VettingCase.level:type_name -> recruitment.common.v1.VettingLevel
+	38, // 0: recruitment.vetting.v1.VettingCase.role:type_name -> recruitment.common.v1.JobRole
+	39, // 1: recruitment.vetting.v1.VettingCase.level:type_name -> recruitment.common.v1.VettingLevel
 	0,  // 2: recruitment.vetting.v1.VettingCase.status:type_name -> recruitment.vetting.v1.CaseStatus
-	36, // 3: recruitment.vetting.v1.VettingCase.opened_at:type_name -> google.protobuf.Timestamp
-	36, // 4: recruitment.vetting.v1.VettingCase.status_entered_at:type_name -> google.protobuf.Timestamp
-	37, // 5: recruitment.vetting.v1.VettingCase.block_reason:type_name -> recruitment.common.v1.BlockReason
-	36, // 6: recruitment.vetting.v1.VettingCase.blocked_since:type_name -> google.protobuf.Timestamp
-	38, // 7: recruitment.vetting.v1.VettingCase.history:type_name -> recruitment.common.v1.HistoryEntry
+	40, // 3: recruitment.vetting.v1.VettingCase.opened_at:type_name -> google.protobuf.Timestamp
+	40, // 4: recruitment.vetting.v1.VettingCase.status_entered_at:type_name -> google.protobuf.Timestamp
+	41, // 5: recruitment.vetting.v1.VettingCase.block_reason:type_name -> recruitment.common.v1.BlockReason
+	40, // 6: recruitment.vetting.v1.VettingCase.blocked_since:type_name -> google.protobuf.Timestamp
+	42, // 7: recruitment.vetting.v1.VettingCase.history:type_name -> recruitment.common.v1.HistoryEntry
 	1,  // 8: recruitment.vetting.v1.RecordFormsReceivedResponse.case:type_name -> recruitment.vetting.v1.VettingCase
-	37, // 9: recruitment.vetting.v1.BlockCaseRequest.reason:type_name -> recruitment.common.v1.BlockReason
+	41, // 9: recruitment.vetting.v1.BlockCaseRequest.reason:type_name -> recruitment.common.v1.BlockReason
 	1,  // 10: recruitment.vetting.v1.BlockCaseResponse.case:type_name -> recruitment.vetting.v1.VettingCase
 	1,  // 11: recruitment.vetting.v1.UnblockCaseResponse.case:type_name -> recruitment.vetting.v1.VettingCase
 	1,  // 12: recruitment.vetting.v1.ClearCaseResponse.case:type_name -> recruitment.vetting.v1.VettingCase
@@ -2307,48 +2581,54 @@ var file_recruitment_vetting_v1_vetting_proto_depIdxs = []int32{
 	1,  // 17: recruitment.vetting.v1.ListCasesResponse.cases:type_name -> recruitment.vetting.v1.VettingCase
 	1,  // 18: recruitment.vetting.v1.GetCaseResponse.case:type_name -> recruitment.vetting.v1.VettingCase
 	19, // 19: recruitment.vetting.v1.BatchUnblockRequest.items:type_name -> recruitment.vetting.v1.UnblockItem
-	39, // 20: recruitment.vetting.v1.UnblockResult.status:type_name -> recruitment.common.v1.ItemStatus
+	43, // 20: recruitment.vetting.v1.UnblockResult.status:type_name -> recruitment.common.v1.ItemStatus
 	1,  // 21: recruitment.vetting.v1.UnblockResult.case:type_name -> recruitment.vetting.v1.VettingCase
 	21, // 22: recruitment.vetting.v1.BatchUnblockResponse.results:type_name -> recruitment.vetting.v1.UnblockResult
 	1,  // 23: recruitment.vetting.v1.AssignCaseResponse.case:type_name -> recruitment.vetting.v1.VettingCase
 	1,  // 24: recruitment.vetting.v1.UnassignCaseResponse.case:type_name -> recruitment.vetting.v1.VettingCase
 	27, // 25: recruitment.vetting.v1.BatchAssignRequest.items:type_name -> recruitment.vetting.v1.AssignItem
-	39, // 26: recruitment.vetting.v1.AssignResult.status:type_name -> recruitment.common.v1.ItemStatus
+	43, // 26: recruitment.vetting.v1.AssignResult.status:type_name -> recruitment.common.v1.ItemStatus
 	1,  // 27: recruitment.vetting.v1.AssignResult.case:type_name -> recruitment.vetting.v1.VettingCase
 	29, // 28: recruitment.vetting.v1.BatchAssignResponse.results:type_name -> recruitment.vetting.v1.AssignResult
 	1,  // 29: recruitment.vetting.v1.MyCase.case:type_name -> recruitment.vetting.v1.VettingCase
 	32, // 30: recruitment.vetting.v1.ListMyCasesResponse.cases:type_name -> recruitment.vetting.v1.MyCase
-	2,  // 31: recruitment.vetting.v1.VettingService.RecordFormsReceived:input_type -> recruitment.vetting.v1.RecordFormsReceivedRequest
-	4,  // 32: recruitment.vetting.v1.VettingService.BlockCase:input_type -> recruitment.vetting.v1.BlockCaseRequest
-	6,  // 33: recruitment.vetting.v1.VettingService.UnblockCase:input_type -> recruitment.vetting.v1.UnblockCaseRequest
-	8,  // 34: recruitment.vetting.v1.VettingService.ClearCase:input_type -> recruitment.vetting.v1.ClearCaseRequest
-	10, // 35: recruitment.vetting.v1.VettingService.FailCase:input_type -> recruitment.vetting.v1.FailCaseRequest
-	13, // 36: recruitment.vetting.v1.VettingService.ListBlockedCases:input_type -> recruitment.vetting.v1.ListBlockedCasesRequest
-	15, // 37: recruitment.vetting.v1.VettingService.ListCases:input_type -> recruitment.vetting.v1.ListCasesRequest
-	17, // 38: recruitment.vetting.v1.VettingService.GetCase:input_type -> recruitment.vetting.v1.GetCaseRequest
-	20, // 39: recruitment.vetting.v1.VettingService.BatchUnblock:input_type -> recruitment.vetting.v1.BatchUnblockRequest
-	23, // 40: recruitment.vetting.v1.VettingService.AssignCase:input_type -> recruitment.vetting.v1.AssignCaseRequest
-	25, // 41: recruitment.vetting.v1.VettingService.UnassignCase:input_type -> recruitment.vetting.v1.UnassignCaseRequest
-	28, // 42: recruitment.vetting.v1.VettingService.BatchAssign:input_type -> recruitment.vetting.v1.BatchAssignRequest
-	31, // 43: recruitment.vetting.v1.VettingService.ListMyCases:input_type -> recruitment.vetting.v1.ListMyCasesRequest
-	3,  // 44: recruitment.vetting.v1.VettingService.RecordFormsReceived:output_type -> recruitment.vetting.v1.RecordFormsReceivedResponse
-	5,  // 45: recruitment.vetting.v1.VettingService.BlockCase:output_type -> recruitment.vetting.v1.BlockCaseResponse
-	7,  // 46: recruitment.vetting.v1.VettingService.UnblockCase:output_type -> recruitment.vetting.v1.UnblockCaseResponse
-	9,  // 47: recruitment.vetting.v1.VettingService.ClearCase:output_type -> recruitment.vetting.v1.ClearCaseResponse
-	11, // 48: recruitment.vetting.v1.VettingService.FailCase:output_type -> recruitment.vetting.v1.FailCaseResponse
-	14, // 49: recruitment.vetting.v1.VettingService.ListBlockedCases:output_type -> recruitment.vetting.v1.ListBlockedCasesResponse
-	16, // 50: recruitment.vetting.v1.VettingService.ListCases:output_type -> recruitment.vetting.v1.ListCasesResponse
-	18, // 51: recruitment.vetting.v1.VettingService.GetCase:output_type -> recruitment.vetting.v1.GetCaseResponse
-	22, // 52: recruitment.vetting.v1.VettingService.BatchUnblock:output_type -> recruitment.vetting.v1.BatchUnblockResponse
-	24, // 53: recruitment.vetting.v1.VettingService.AssignCase:output_type -> recruitment.vetting.v1.AssignCaseResponse
-	26, // 54: recruitment.vetting.v1.VettingService.UnassignCase:output_type -> recruitment.vetting.v1.UnassignCaseResponse
-	30, // 55: recruitment.vetting.v1.VettingService.BatchAssign:output_type -> recruitment.vetting.v1.BatchAssignResponse
-	33, // 56: recruitment.vetting.v1.VettingService.ListMyCases:output_type -> recruitment.vetting.v1.ListMyCasesResponse
-	44, // [44:57] is the sub-list for method output_type
-	31, // [31:44] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	34, // 31: recruitment.vetting.v1.BatchClearRequest.items:type_name -> recruitment.vetting.v1.ClearItem
+	43, // 32: recruitment.vetting.v1.ClearResult.status:type_name -> recruitment.common.v1.ItemStatus
+	1,  // 33: recruitment.vetting.v1.ClearResult.case:type_name -> recruitment.vetting.v1.VettingCase
+	36, // 34: recruitment.vetting.v1.BatchClearResponse.results:type_name -> recruitment.vetting.v1.ClearResult
+	2,  // 35: recruitment.vetting.v1.VettingService.RecordFormsReceived:input_type -> recruitment.vetting.v1.RecordFormsReceivedRequest
+	4,  // 36: recruitment.vetting.v1.VettingService.BlockCase:input_type -> recruitment.vetting.v1.BlockCaseRequest
+	6,  // 37: recruitment.vetting.v1.VettingService.UnblockCase:input_type -> recruitment.vetting.v1.UnblockCaseRequest
+	8,  // 38: recruitment.vetting.v1.VettingService.ClearCase:input_type -> recruitment.vetting.v1.ClearCaseRequest
+	10, // 39: recruitment.vetting.v1.VettingService.FailCase:input_type -> recruitment.vetting.v1.FailCaseRequest
+	13, // 40: recruitment.vetting.v1.VettingService.ListBlockedCases:input_type -> recruitment.vetting.v1.ListBlockedCasesRequest
+	15, // 41: recruitment.vetting.v1.VettingService.ListCases:input_type -> recruitment.vetting.v1.ListCasesRequest
+	17, // 42: recruitment.vetting.v1.VettingService.GetCase:input_type -> recruitment.vetting.v1.GetCaseRequest
+	20, // 43: recruitment.vetting.v1.VettingService.BatchUnblock:input_type -> recruitment.vetting.v1.BatchUnblockRequest
+	35, // 44: recruitment.vetting.v1.VettingService.BatchClear:input_type -> recruitment.vetting.v1.BatchClearRequest
+	23, // 45: recruitment.vetting.v1.VettingService.AssignCase:input_type -> recruitment.vetting.v1.AssignCaseRequest
+	25, // 46: recruitment.vetting.v1.VettingService.UnassignCase:input_type -> recruitment.vetting.v1.UnassignCaseRequest
+	28, // 47: recruitment.vetting.v1.VettingService.BatchAssign:input_type -> recruitment.vetting.v1.BatchAssignRequest
+	31, // 48: recruitment.vetting.v1.VettingService.ListMyCases:input_type -> recruitment.vetting.v1.ListMyCasesRequest
+	3,  // 49: recruitment.vetting.v1.VettingService.RecordFormsReceived:output_type -> recruitment.vetting.v1.RecordFormsReceivedResponse
+	5,  // 50: recruitment.vetting.v1.VettingService.BlockCase:output_type -> recruitment.vetting.v1.BlockCaseResponse
+	7,  // 51: recruitment.vetting.v1.VettingService.UnblockCase:output_type -> recruitment.vetting.v1.UnblockCaseResponse
+	9,  // 52: recruitment.vetting.v1.VettingService.ClearCase:output_type -> recruitment.vetting.v1.ClearCaseResponse
+	11, // 53: recruitment.vetting.v1.VettingService.FailCase:output_type -> recruitment.vetting.v1.FailCaseResponse
+	14, // 54: recruitment.vetting.v1.VettingService.ListBlockedCases:output_type -> recruitment.vetting.v1.ListBlockedCasesResponse
+	16, // 55: recruitment.vetting.v1.VettingService.ListCases:output_type -> recruitment.vetting.v1.ListCasesResponse
+	18, // 56: recruitment.vetting.v1.VettingService.GetCase:output_type -> recruitment.vetting.v1.GetCaseResponse
+	22, // 57: recruitment.vetting.v1.VettingService.BatchUnblock:output_type -> recruitment.vetting.v1.BatchUnblockResponse
+	37, // 58: recruitment.vetting.v1.VettingService.BatchClear:output_type -> recruitment.vetting.v1.BatchClearResponse
+	24, // 59: recruitment.vetting.v1.VettingService.AssignCase:output_type -> recruitment.vetting.v1.AssignCaseResponse
+	26, // 60: recruitment.vetting.v1.VettingService.UnassignCase:output_type -> recruitment.vetting.v1.UnassignCaseResponse
+	30, // 61: recruitment.vetting.v1.VettingService.BatchAssign:output_type -> recruitment.vetting.v1.BatchAssignResponse
+	33, // 62: recruitment.vetting.v1.VettingService.ListMyCases:output_type -> recruitment.vetting.v1.ListMyCasesResponse
+	49, // [49:63] is the sub-list for method output_type
+	35, // [35:49] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_vetting_v1_vetting_proto_init() }
@@ -2362,7 +2642,7 @@ func file_recruitment_vetting_v1_vetting_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_vetting_v1_vetting_proto_rawDesc), len(file_recruitment_vetting_v1_vetting_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   33,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

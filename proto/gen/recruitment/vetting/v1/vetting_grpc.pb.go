@@ -28,6 +28,7 @@ const (
 	VettingService_ListCases_FullMethodName           = "/recruitment.vetting.v1.VettingService/ListCases"
 	VettingService_GetCase_FullMethodName             = "/recruitment.vetting.v1.VettingService/GetCase"
 	VettingService_BatchUnblock_FullMethodName        = "/recruitment.vetting.v1.VettingService/BatchUnblock"
+	VettingService_BatchClear_FullMethodName          = "/recruitment.vetting.v1.VettingService/BatchClear"
 	VettingService_AssignCase_FullMethodName          = "/recruitment.vetting.v1.VettingService/AssignCase"
 	VettingService_UnassignCase_FullMethodName        = "/recruitment.vetting.v1.VettingService/UnassignCase"
 	VettingService_BatchAssign_FullMethodName         = "/recruitment.vetting.v1.VettingService/BatchAssign"
@@ -62,6 +63,10 @@ type VettingServiceClient interface {
 	// BatchUnblock clears the block on many cases after a common cause; each
 	// item succeeds or fails on its own.
 	BatchUnblock(ctx context.Context, in *BatchUnblockRequest, opts ...grpc.CallOption) (*BatchUnblockResponse, error)
+	// BatchClear records many cases cleared (say after a vetting panel);
+	// each item succeeds or fails on its own, dry_run says what would
+	// happen and changes nothing.
+	BatchClear(ctx context.Context, in *BatchClearRequest, opts ...grpc.CallOption) (*BatchClearResponse, error)
 	// AssignCase names the case's owner (a staff subject id, never an email
 	// address); assigning the current owner again changes nothing.
 	AssignCase(ctx context.Context, in *AssignCaseRequest, opts ...grpc.CallOption) (*AssignCaseResponse, error)
@@ -173,6 +178,16 @@ func (c *vettingServiceClient) BatchUnblock(ctx context.Context, in *BatchUnbloc
 	return out, nil
 }
 
+func (c *vettingServiceClient) BatchClear(ctx context.Context, in *BatchClearRequest, opts ...grpc.CallOption) (*BatchClearResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchClearResponse)
+	err := c.cc.Invoke(ctx, VettingService_BatchClear_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *vettingServiceClient) AssignCase(ctx context.Context, in *AssignCaseRequest, opts ...grpc.CallOption) (*AssignCaseResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(AssignCaseResponse)
@@ -241,6 +256,10 @@ type VettingServiceServer interface {
 	// BatchUnblock clears the block on many cases after a common cause; each
 	// item succeeds or fails on its own.
 	BatchUnblock(context.Context, *BatchUnblockRequest) (*BatchUnblockResponse, error)
+	// BatchClear records many cases cleared (say after a vetting panel);
+	// each item succeeds or fails on its own, dry_run says what would
+	// happen and changes nothing.
+	BatchClear(context.Context, *BatchClearRequest) (*BatchClearResponse, error)
 	// AssignCase names the case's owner (a staff subject id, never an email
 	// address); assigning the current owner again changes nothing.
 	AssignCase(context.Context, *AssignCaseRequest) (*AssignCaseResponse, error)
@@ -288,6 +307,9 @@ func (UnimplementedVettingServiceServer) GetCase(context.Context, *GetCaseReques
 }
 func (UnimplementedVettingServiceServer) BatchUnblock(context.Context, *BatchUnblockRequest) (*BatchUnblockResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method BatchUnblock not implemented")
+}
+func (UnimplementedVettingServiceServer) BatchClear(context.Context, *BatchClearRequest) (*BatchClearResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchClear not implemented")
 }
 func (UnimplementedVettingServiceServer) AssignCase(context.Context, *AssignCaseRequest) (*AssignCaseResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AssignCase not implemented")
@@ -484,6 +506,24 @@ func _VettingService_BatchUnblock_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _VettingService_BatchClear_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchClearRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VettingServiceServer).BatchClear(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VettingService_BatchClear_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VettingServiceServer).BatchClear(ctx, req.(*BatchClearRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _VettingService_AssignCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(AssignCaseRequest)
 	if err := dec(in); err != nil {
@@ -598,6 +638,10 @@ var VettingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "BatchUnblock",
 			Handler:    _VettingService_BatchUnblock_Handler,
+		},
+		{
+			MethodName: "BatchClear",
+			Handler:    _VettingService_BatchClear_Handler,
 		},
 		{
 			MethodName: "AssignCase",
