@@ -146,6 +146,6 @@ func (s *Service) coldSummaries(ctx context.Context, regions []string, asOf time
 // snapshotSummary is a region's Summary from its snapshot.
 func snapshotSummary(region string, snap *snapshot, asOf time.Time, f filter) Summary {
 	tth := snap.timeToHire(f)
-	return Summary{Region: region, StageCounts: currentCounts([]*snapshot{snap}),
+	return Summary{Region: region, StageCounts: currentCounts([]*snapshot{snap}, ""),
 		Stuck: snap.stuckAsOf(asOf.Truncate(time.Microsecond)), MedianTimeToHireDays: tth.Median, TimeToHireCount: tth.Count, AsOf: asOf}
 }

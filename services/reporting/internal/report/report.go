@@ -628,13 +628,7 @@ func (s *Service) Summaries(ctx context.Context, regions []string, asOf time.Tim
 	}
 	out := make([]Summary, len(regions))
 	for i, snap := range snaps {
-<<<<<<< HEAD
 		out[i] = snapshotSummary(regions[i], snap, asOf, f)
-=======
-		tth := snap.timeToHire(f)
-		out[i] = Summary{Region: regions[i], StageCounts: currentCounts(snaps[i:i+1], ""),
-			Stuck: snap.stuckAsOf(asOf.Truncate(time.Microsecond)), MedianTimeToHireDays: tth.Median, TimeToHireCount: tth.Count, AsOf: asOf}
->>>>>>> main
 	}
 	return out, nil
 }
