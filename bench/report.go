@@ -53,7 +53,7 @@ func (r *report) write() error {
 	} else {
 		p("| rebuild from the stream | not run (`-rebuild=false`) | reported |")
 	}
-	p("| first report after the projection (`ListRegionSummaries`: loads every region's aggregates into the cache) | %s | reported |", ms(r.coldLoad))
+	p("| first report after the projection (`ListRegionSummaries`: regions not yet cached answer from SQL aggregates while they load) | %s | reported |", ms(r.coldLoad))
 	p("")
 	p("Report RPCs at concurrency %d, %s each (after a warm-up that asks each RPC twice of every region, then loads it the same way for %s unmeasured), as_of 2026-06-01. The first row is the floor: a health check through the same server and interceptors, with no work behind it, which moves with the machine's noise:",
 		r.opts.concurrency, r.opts.duration, r.opts.warmup)
