@@ -896,6 +896,38 @@ func TestDashboardFollowsThePipelineLive(t *testing.T) {
 	}
 	screenshot(t, page, "dashboard-campaign.png")
 	accessible(t, page, "the campaign's page")
+	// The page as of a past date, picked with its own form: 25 days ago
+	// nobody had applied (the sift candidate's application is 20 days
+	// old); at the end of yesterday the sift candidate was stuck, 19 days
+	// in (20 now). Past pages are not live, and pass the accessibility check.
+	uk, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pastLondon := func(days int) string { return now.In(uk).AddDate(0, 0, -days).Format(time.DateOnly) }
+	for _, past := range []struct {
+		days int
+		want []string
+	}{{25, nil}, {1, []string{siftID}}} {
+		date := pastLondon(past.days)
+		if err := chromedp.Do(page,
+			chromedp.SetValue(chromedp.CSS(`#as_of`), date),
+			chromedp.Click(chromedp.CSS(`#as-of-form button[type=submit]`)),
+		); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, page, "the page as of "+date, `location.search === '?as_of=`+date+`' && document.readyState === 'complete'`, 10*time.Second)
+		if got := evaluate[[]string](t, page, stuckIDs); !slices.Equal(got, past.want) {
+			t.Errorf("stuck list as of %s = %v, want %v", date, got, past.want)
+		}
+		if live := evaluate[bool](t, page, `document.querySelector('[data-live-events]') !== null`); live {
+			t.Errorf("the page as of %s follows live updates", date)
+		}
+		accessible(t, page, "London's page as of "+date)
+	}
+	if days := evaluate[string](t, page, `document.querySelector('#stuck-table tbody tr td.num')?.textContent.trim() ?? ''`); days != "19" {
+		t.Errorf("as of yesterday the sift candidate was %q days in its stage, want 19", days)
+	}
 
 	// Errors are plain pages with fitting statuses.
 	hc := d.signIn(t, idp, "dashboard-london")

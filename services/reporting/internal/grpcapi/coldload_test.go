@@ -60,11 +60,11 @@ func TestSummariesWhileTheCacheIsCold(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		for _, at := range asOfs {
-			got, err := svc.Summaries(ctx, regions, at)
+			got, err := svc.Summaries(ctx, regions, report.Live(at))
 			if err != nil {
 				t.Fatalf("%s, as of %s: %v", what, at, err)
 			}
-			want, err := e.reports.Summaries(context.Background(), regions, at)
+			want, err := e.reports.Summaries(context.Background(), regions, report.Live(at))
 			if err != nil {
 				t.Fatalf("warm summaries as of %s: %v", at, err)
 			}
@@ -95,7 +95,7 @@ func TestSummariesWhileTheCacheIsCold(t *testing.T) {
 	same(t, "warmed", cold)
 
 	// The answers must cover something, or equality proves little.
-	sums, err := cold.Summaries(context.Background(), regions, serverNow)
+	sums, err := cold.Summaries(context.Background(), regions, report.Live(serverNow))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -154,55 +154,24 @@ func (a *App) Apply(ev *eventsv1.Event) bool {
 		changed = a.withdraw(at, WithdrawnByDecline, p.OfferDeclined.GetReasonCode()) || changed
 	case *eventsv1.Event_OfferWithdrawn:
 		changed = a.withdraw(at, WithdrawnByOffer, p.OfferWithdrawn.GetReasonCode()) || changed
-	case *eventsv1.Event_OfferStartDateSet:
-		if ev.GetAggregateVersion() > a.OffersVersion {
-			a.OffersVersion = ev.GetAggregateVersion()
-			a.setStart(p.OfferStartDateSet.GetStartDate(), p.OfferStartDateSet.GetSubjectToVetting(), p.OfferStartDateSet.GetVettingDueBy())
-			changed = true
-		}
 	case *eventsv1.Event_CandidateStarted:
 		changed = earliest(&a.StartedAt, at) || changed
-		if ev.GetAggregateVersion() > a.OffersVersion {
-			a.OffersVersion = ev.GetAggregateVersion()
-			a.setStart(p.CandidateStarted.GetStartDate(), p.CandidateStarted.GetSubjectToVetting(), p.CandidateStarted.GetVettingDueBy())
-			changed = true
-		}
 	case *eventsv1.Event_VettingCleared:
 		changed = earliest(&a.VettingClearedAt, at) || changed
-		changed = a.vetting(ev, false, 0, at) || changed
 		changed = a.step(ev, false, 0, at) || changed
 	case *eventsv1.Event_VettingBlocked:
-		changed = a.vetting(ev, true, p.VettingBlocked.GetReason(), at) || changed
 		changed = a.step(ev, true, p.VettingBlocked.GetReason(), at) || changed
-	case *eventsv1.Event_InterviewScheduled:
-		if when := p.InterviewScheduled.GetScheduledFor(); when != nil && ev.GetAggregateVersion() > a.InterviewVersion {
-			t := when.AsTime().UTC()
-			a.InterviewAt, a.InterviewVersion = &t, ev.GetAggregateVersion()
-			changed = true
-		}
 	case *eventsv1.Event_VettingFormsReceived:
 		changed = earliest(&a.VettingFormsReceivedAt, at) || changed
-		changed = a.vetting(ev, false, 0, at) || changed
 		changed = a.step(ev, false, 0, at) || changed
 	case *eventsv1.Event_VettingOpened:
 		changed = earliest(&a.VettingOpenedAt, at) || changed
-		changed = a.vetting(ev, false, 0, at) || changed
 		changed = a.step(ev, false, 0, at) || changed
 	case *eventsv1.Event_VettingUnblocked, *eventsv1.Event_VettingFailed:
-		changed = a.vetting(ev, false, 0, at) || changed
 		changed = a.step(ev, false, 0, at) || changed
-	case *eventsv1.Event_SiftAssigned:
-		changed = assign(&a.SiftAssignee, &a.SiftAssigneeVersion, ev, p.SiftAssigned.GetAssignee()) || changed
-	case *eventsv1.Event_SiftUnassigned:
-		changed = assign(&a.SiftAssignee, &a.SiftAssigneeVersion, ev, "") || changed
-	case *eventsv1.Event_OfferAssigned:
-		changed = assign(&a.OfferAssignee, &a.OfferAssigneeVersion, ev, p.OfferAssigned.GetAssignee()) || changed
-	case *eventsv1.Event_OfferUnassigned:
-		changed = assign(&a.OfferAssignee, &a.OfferAssigneeVersion, ev, "") || changed
-	case *eventsv1.Event_VettingAssigned:
-		changed = assign(&a.VettingAssignee, &a.VettingAssigneeVersion, ev, p.VettingAssigned.GetAssignee()) || changed
-	case *eventsv1.Event_VettingUnassigned:
-		changed = assign(&a.VettingAssignee, &a.VettingAssigneeVersion, ev, "") || changed
+	}
+	if c, ok := ChangeOf(ev); ok {
+		changed = a.change(c) || changed
 	}
 	return changed
 }
@@ -270,22 +239,6 @@ func (a *App) withdraw(at time.Time, kind WithdrawalKind, reason string) bool {
 	return true
 }
 
-func (a *App) setStart(start *commonv1.Date, subject bool, due *commonv1.Date) {
-	a.StartDate, a.SubjectToVetting, a.VettingDueBy = date(start), subject, date(due)
-}
-
-func (a *App) vetting(ev *eventsv1.Event, blocked bool, reason commonv1.BlockReason, at time.Time) bool {
-	if ev.GetAggregateVersion() <= a.VettingVersion {
-		return false
-	}
-	a.VettingVersion = ev.GetAggregateVersion()
-	a.VettingBlocked, a.BlockedReason, a.BlockedSince = blocked, reason, nil
-	if blocked {
-		a.BlockedSince = &at
-	}
-	return true
-}
-
 // VettingStep is one change of a vetting case's status: blocked (with
 // its reason) or not, from At, at the case's Version.
 type VettingStep struct {
@@ -310,16 +263,6 @@ func (a *App) step(ev *eventsv1.Event, blocked bool, reason commonv1.BlockReason
 	a.VettingSteps = append(a.VettingSteps, VettingStep{})
 	copy(a.VettingSteps[i+1:], a.VettingSteps[i:])
 	a.VettingSteps[i] = VettingStep{Version: v, At: at, Blocked: blocked, Reason: reason}
-	return true
-}
-
-// assign takes the assignee of an assignment event newer than the one
-// held (by the producer's version of the record).
-func assign(assignee *string, version *int64, ev *eventsv1.Event, to string) bool {
-	if ev.GetAggregateVersion() <= *version {
-		return false
-	}
-	*assignee, *version = to, ev.GetAggregateVersion()
 	return true
 }
 

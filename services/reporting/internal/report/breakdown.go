@@ -183,21 +183,36 @@ func measures(apps []*projection.App, campaigns map[string]*projection.Campaign,
 
 // FunnelOf is Funnel over the applications q selects (for a funnel of
 // one source).
-func (s *Service) FunnelOf(ctx context.Context, q AppQuery) ([]FunnelStage, error) {
+func (s *Service) FunnelOf(ctx context.Context, q AppQuery, at AsOf) ([]FunnelStage, error) {
 	apps, _, err := s.store.Apps(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	return funnelOf(apps), nil
+	return funnelOf(asOfMilestones(apps, at)), nil
+}
+
+// asOfMilestones is the records as their milestones stood at a time the
+// caller chose (the funnel and the measures read milestones alone, so the
+// details' changes are not needed); the records themselves otherwise.
+func asOfMilestones(apps []*projection.App, at AsOf) []*projection.App {
+	if !at.Chosen {
+		return apps
+	}
+	out := make([]*projection.App, len(apps))
+	for i, a := range apps {
+		out[i] = a.AsOf(at.At, nil)
+	}
+	return out
 }
 
 // TimeToHireOf is TimeToHire over the applications q selects (for the
 // measures of one source), ends within w, without the weekly trend.
-func (s *Service) TimeToHireOf(ctx context.Context, q AppQuery, w Window) (*TimeToHireAnswer, error) {
+func (s *Service) TimeToHireOf(ctx context.Context, q AppQuery, w Window, at AsOf) (*TimeToHireAnswer, error) {
 	apps, campaigns, err := s.store.Apps(ctx, q)
 	if err != nil {
 		return nil, err
 	}
+	apps = asOfMilestones(apps, at)
 	ms := append(slices.Clone(HiringMeasures), projection.StartedBeforeCleared)
 	res := measures(apps, campaigns, w, ms...)
 	return &TimeToHireAnswer{Measures: res[:len(HiringMeasures)], StartedEarly: res[len(HiringMeasures)].Calendar.Count}, nil

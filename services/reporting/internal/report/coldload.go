@@ -74,10 +74,12 @@ func (c *cache) prefetch(region string, v Versions) {
 // applications takes about a second on an idle machine).
 const prefetchTimeout = 5 * time.Minute
 
-// summaries returns the Summary of each region, in order, reading the
-// cold regions' from the projection's aggregates (see above); ok is false
-// when the store cannot, and the caller loads them.
-func (s *Service) coldSummaries(ctx context.Context, regions []string, asOf time.Time, f filter) (out []Summary, ok bool, err error) {
+// coldSummaries returns the live Summary of each region as of at, in
+// order, reading the cold regions' from the projection's aggregates (see
+// above); ok is false when there is no cold region, when a region is
+// asked of its past (pointintime.go), or when the store cannot read
+// summaries: the caller answers from snapshots then.
+func (s *Service) coldSummaries(ctx context.Context, regions []string, at AsOf, f filter) (out []Summary, ok bool, err error) {
 	sr, can := s.store.(summaryReader)
 	if !can {
 		return nil, false, nil
@@ -86,6 +88,12 @@ func (s *Service) coldSummaries(ctx context.Context, regions []string, asOf time
 	if err != nil {
 		return nil, true, err
 	}
+	for _, r := range regions {
+		if past(v, r, at) { // derived for at, never from the live aggregates
+			return nil, false, nil
+		}
+	}
+	asOf := at.At
 	cold := s.cache.cold(v.Epoch, regions)
 	if len(cold) == 0 {
 		return nil, false, nil

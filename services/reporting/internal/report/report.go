@@ -41,6 +41,7 @@ type Store interface {
 	// breakdown.go).
 	Apps(ctx context.Context, q AppQuery) ([]*projection.App, map[string]*projection.Campaign, error)
 	ProgressStore
+	PastLoader
 }
 
 // Service computes reports.
@@ -49,6 +50,7 @@ type Service struct {
 	versions *versionCheck
 	cache    *cache
 	answers  answerMemo
+	pasts    pastMemo
 }
 
 // NewService returns a Service.
@@ -110,6 +112,9 @@ type StuckFilter struct {
 	// Breach: nil for all, true for breaches only, false for warnings only.
 	Breach *bool
 	AsOf   time.Time
+	// Chosen: the caller chose AsOf (see AsOf); a page resumed from a
+	// cursor keeps its first page's.
+	Chosen bool
 	// After is the position to list after (nil: from the start); Resume
 	// sets it from a page's cursor.
 	After *StuckPosition
@@ -228,7 +233,7 @@ func (f *StuckFilter) matches(c *stuckClock) bool {
 // warning are a prefix of the snapshot's (held by warning time); their
 // order depends on AsOf, so each page sorts the ones after its cursor.
 func (s *Service) Stuck(ctx context.Context, f StuckFilter) (rows []StuckRow, warnings, breaches int, err error) {
-	snaps, err := s.regions(ctx, []string{f.Region})
+	snaps, err := s.regionsAt(ctx, []string{f.Region}, AsOf{At: f.AsOf, Chosen: f.Chosen})
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -368,6 +373,7 @@ type TimeToHireQuery struct {
 	CampaignID string
 	Role       commonv1.JobRole
 	Window     Window
+	AsOf       AsOf
 }
 
 // HiringMeasures are the docs/design.md §5 measures, in order.
@@ -396,7 +402,7 @@ func (a *TimeToHireAnswer) Rendered(render func(*TimeToHireAnswer) any) any {
 // trend, and counts the starts before vetting cleared. A question asked
 // again before any region it covers has changed gets the same answer.
 func (s *Service) TimeToHire(ctx context.Context, q TimeToHireQuery) (*TimeToHireAnswer, error) {
-	snaps, err := s.regions(ctx, q.Regions)
+	snaps, err := s.regionsAt(ctx, q.Regions, q.AsOf)
 	if err != nil {
 		return nil, err
 	}
@@ -465,10 +471,11 @@ type FunnelStage struct {
 	Withdrawn  int
 }
 
-// Funnel counts applications that reached each stage, with conversion
-// from the stage before and the rejections and withdrawals in it.
-func (s *Service) Funnel(ctx context.Context, regions []string, campaignID string) ([]FunnelStage, error) {
-	snaps, err := s.regions(ctx, regions)
+// Funnel counts applications that reached each stage by at, with
+// conversion from the stage before and the rejections and withdrawals in
+// it.
+func (s *Service) Funnel(ctx context.Context, regions []string, campaignID string, at AsOf) ([]FunnelStage, error) {
+	snaps, err := s.regionsAt(ctx, regions, at)
 	if err != nil {
 		return nil, err
 	}
@@ -515,9 +522,9 @@ type StageDuration struct {
 }
 
 // StageDurations summarises the time spent in each stage by applications
-// that left it within the window.
+// that left it within the window, by q.AsOf, and counts those in it then.
 func (s *Service) StageDurations(ctx context.Context, q DurationsQuery) ([]StageDuration, error) {
-	snaps, err := s.regions(ctx, q.Regions)
+	snaps, err := s.regionsAt(ctx, q.Regions, q.AsOf)
 	if err != nil {
 		return nil, err
 	}
@@ -543,6 +550,9 @@ type DurationsQuery struct {
 	Role       commonv1.JobRole
 	// Window on the day a stage, step or block ended.
 	Window Window
+	// AsOf: the durations as they stood then (StageDurations; see
+	// pointintime.go).
+	AsOf AsOf
 }
 
 // VettingSteps are the spans of vetting VettingDurations measures, in order.
@@ -606,9 +616,10 @@ type Summary struct {
 const SummaryWindow = 90 * 24 * time.Hour
 
 // Summary returns a region's counts per stage, how many are stuck, and the
-// median time to hire (calendar days) over offers made in the 90 days to asOf.
-func (s *Service) Summary(ctx context.Context, region string, asOf time.Time) (Summary, error) {
-	sums, err := s.Summaries(ctx, []string{region}, asOf)
+// median time to hire (calendar days) over offers made in the 90 days to
+// at, all as of at.
+func (s *Service) Summary(ctx context.Context, region string, at AsOf) (Summary, error) {
+	sums, err := s.Summaries(ctx, []string{region}, at)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -616,13 +627,14 @@ func (s *Service) Summary(ctx context.Context, region string, asOf time.Time) (S
 }
 
 // Summaries returns the Summary of each region, in order.
-func (s *Service) Summaries(ctx context.Context, regions []string, asOf time.Time) ([]Summary, error) {
+func (s *Service) Summaries(ctx context.Context, regions []string, at AsOf) ([]Summary, error) {
+	asOf := at.At
 	f := filter{from: dayNumber(projection.Day(asOf.Add(-SummaryWindow))), to: dayNumber(projection.Day(asOf))}
-	// Regions not loaded yet (after a start) answer from SQL: see coldload.go.
-	if out, ok, err := s.coldSummaries(ctx, regions, asOf, f); ok {
+	// Live regions not loaded yet (after a start) answer from SQL: see coldload.go.
+	if out, ok, err := s.coldSummaries(ctx, regions, at, f); ok {
 		return out, err
 	}
-	snaps, err := s.regions(ctx, regions)
+	snaps, err := s.regionsAt(ctx, regions, at)
 	if err != nil {
 		return nil, err
 	}

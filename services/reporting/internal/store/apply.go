@@ -94,6 +94,12 @@ func (s *Store) Apply(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) err
 			if at := ev.GetOccurredAt().AsTime(); at.After(stoppedAt) {
 				stoppedAt = at
 			}
+			if c, ok := projection.ChangeOf(ev); ok {
+				d.changes = append(d.changes, appChange{id, c})
+			}
+		}
+		if !stoppedAt.IsZero() && a.Region != "" && stoppedAt.After(d.latest[a.Region]) {
+			d.latest[a.Region] = stoppedAt.UTC().Truncate(time.Microsecond)
 		}
 		if stoppedAt.IsZero() {
 			stoppedAt = n.now // re-measured for its campaign; no event of its own

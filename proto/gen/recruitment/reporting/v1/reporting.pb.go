@@ -1037,7 +1037,10 @@ type GetTimeToHireRequest struct {
 	// Optional: only applications from this source (a code of the source
 	// list, other:<code>, or "unknown" for those with none recorded). The
 	// answer then has no weekly trend.
-	Source        string `protobuf:"bytes,160,opt,name=source,proto3" json:"source,omitempty"`
+	Source string `protobuf:"bytes,160,opt,name=source,proto3" json:"source,omitempty"`
+	// The measures as they stood then: those completed by as_of. Absent:
+	// now. A past as_of derives each application as it stood then.
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,180,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1112,6 +1115,13 @@ func (x *GetTimeToHireRequest) GetSource() string {
 		return x.Source
 	}
 	return ""
+}
+
+func (x *GetTimeToHireRequest) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
 }
 
 type GetTimeToHireResponse struct {
@@ -1255,7 +1265,9 @@ type GetFunnelRequest struct {
 	CampaignId string `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
 	// Optional: only applications from this source, as
 	// GetTimeToHireRequest.source.
-	Source        string `protobuf:"bytes,160,opt,name=source,proto3" json:"source,omitempty"`
+	Source string `protobuf:"bytes,160,opt,name=source,proto3" json:"source,omitempty"`
+	// The funnel as it stood then. Absent: now.
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,180,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1309,6 +1321,13 @@ func (x *GetFunnelRequest) GetSource() string {
 		return x.Source
 	}
 	return ""
+}
+
+func (x *GetFunnelRequest) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
 }
 
 type GetFunnelResponse struct {
@@ -1425,6 +1444,8 @@ type GetStageDurationsRequest struct {
 	// Window on the day each stage was left; both optional.
 	From *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
 	To   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	// The durations and current counts as they stood then. Absent: now.
+	AsOf *timestamppb.Timestamp `protobuf:"bytes,180,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
 	// Optional filters of the durations. current follows campaign_id but
 	// not role (the projection counts stages per campaign, not per role).
 	CampaignId    string     `protobuf:"bytes,200,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
@@ -1480,6 +1501,13 @@ func (x *GetStageDurationsRequest) GetFrom() *timestamppb.Timestamp {
 func (x *GetStageDurationsRequest) GetTo() *timestamppb.Timestamp {
 	if x != nil {
 		return x.To
+	}
+	return nil
+}
+
+func (x *GetStageDurationsRequest) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
 	}
 	return nil
 }
@@ -4084,7 +4112,7 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x05count\x18\x03 \x03(\x05R\x05count\x12\x12\n" +
 	"\x04mean\x18\x04 \x03(\x01R\x04mean\x12\x16\n" +
 	"\x06median\x18\x05 \x03(\x01R\x06median\x12\x10\n" +
-	"\x03p90\x18\x06 \x03(\x01R\x03p90\"\xf8\x01\n" +
+	"\x03p90\x18\x06 \x03(\x01R\x03p90\"\xaa\x02\n" +
 	"\x14GetTimeToHireRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
@@ -4092,7 +4120,8 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x04role\x18\x03 \x01(\x0e2\x1e.recruitment.common.v1.JobRoleR\x04role\x12.\n" +
 	"\x04from\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
 	"\x02to\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\x12\x17\n" +
-	"\x06source\x18\xa0\x01 \x01(\tR\x06source\"\xa1\x01\n" +
+	"\x06source\x18\xa0\x01 \x01(\tR\x06source\x120\n" +
+	"\x05as_of\x18\xb4\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\xa1\x01\n" +
 	"\x15GetTimeToHireResponse\x12C\n" +
 	"\bmeasures\x18\x01 \x03(\v2'.recruitment.reporting.v1.MeasureResultR\bmeasures\x12C\n" +
 	"\x1estarted_before_vetting_cleared\x18\x02 \x01(\x05R\x1bstartedBeforeVettingCleared\"\xcf\x01\n" +
@@ -4101,22 +4130,24 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\areached\x18\x02 \x01(\x05R\areached\x128\n" +
 	"\x18conversion_from_previous\x18\x03 \x01(\x01R\x16conversionFromPrevious\x12\x1a\n" +
 	"\brejected\x18\x04 \x01(\x05R\brejected\x12\x1c\n" +
-	"\twithdrawn\x18\x05 \x01(\x05R\twithdrawn\"d\n" +
+	"\twithdrawn\x18\x05 \x01(\x05R\twithdrawn\"\x96\x01\n" +
 	"\x10GetFunnelRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
 	"campaignId\x12\x17\n" +
-	"\x06source\x18\xa0\x01 \x01(\tR\x06source\"R\n" +
+	"\x06source\x18\xa0\x01 \x01(\tR\x06source\x120\n" +
+	"\x05as_of\x18\xb4\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"R\n" +
 	"\x11GetFunnelResponse\x12=\n" +
 	"\x06stages\x18\x01 \x03(\v2%.recruitment.reporting.v1.FunnelStageR\x06stages\"\x97\x01\n" +
 	"\rStageDuration\x122\n" +
 	"\x05stage\x18\x01 \x01(\x0e2\x1c.recruitment.common.v1.StageR\x05stage\x128\n" +
 	"\x04days\x18\x02 \x01(\v2$.recruitment.reporting.v1.StatisticsR\x04days\x12\x18\n" +
-	"\acurrent\x18\x03 \x01(\x05R\acurrent\"\xe5\x01\n" +
+	"\acurrent\x18\x03 \x01(\x05R\acurrent\"\x97\x02\n" +
 	"\x18GetStageDurationsRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12.\n" +
 	"\x04from\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
-	"\x02to\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\x12 \n" +
+	"\x02to\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\x120\n" +
+	"\x05as_of\x18\xb4\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x12 \n" +
 	"\vcampaign_id\x18\xc8\x01 \x01(\tR\n" +
 	"campaignId\x123\n" +
 	"\x04role\x18\xc9\x01 \x01(\x0e2\x1e.recruitment.common.v1.JobRoleR\x04role\"\x9d\x01\n" +
@@ -4474,121 +4505,124 @@ var file_recruitment_reporting_v1_reporting_proto_depIdxs = []int32{
 	58,  // 19: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
 	60,  // 20: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
 	60,  // 21: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
-	11,  // 22: recruitment.reporting.v1.GetTimeToHireResponse.measures:type_name -> recruitment.reporting.v1.MeasureResult
-	59,  // 23: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
-	15,  // 24: recruitment.reporting.v1.GetFunnelResponse.stages:type_name -> recruitment.reporting.v1.FunnelStage
-	59,  // 25: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
-	10,  // 26: recruitment.reporting.v1.StageDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	60,  // 27: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
-	60,  // 28: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
-	58,  // 29: recruitment.reporting.v1.GetStageDurationsRequest.role:type_name -> recruitment.common.v1.JobRole
-	18,  // 30: recruitment.reporting.v1.GetStageDurationsResponse.stages:type_name -> recruitment.reporting.v1.StageDuration
-	21,  // 31: recruitment.reporting.v1.GetStageDurationsResponse.checks:type_name -> recruitment.reporting.v1.CheckDuration
-	63,  // 32: recruitment.reporting.v1.CheckDuration.check:type_name -> recruitment.common.v1.OfferCondition
-	10,  // 33: recruitment.reporting.v1.CheckDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	59,  // 34: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
-	22,  // 35: recruitment.reporting.v1.RegionSummary.stage_counts:type_name -> recruitment.reporting.v1.StageCount
-	60,  // 36: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
-	60,  // 37: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
-	23,  // 38: recruitment.reporting.v1.GetRegionSummaryResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	60,  // 39: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
-	23,  // 40: recruitment.reporting.v1.ListRegionSummariesResponse.summaries:type_name -> recruitment.reporting.v1.RegionSummary
-	23,  // 41: recruitment.reporting.v1.WatchRegionResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	59,  // 42: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
-	30,  // 43: recruitment.reporting.v1.Thresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
-	32,  // 44: recruitment.reporting.v1.Thresholds.roles:type_name -> recruitment.reporting.v1.RoleThresholds
-	58,  // 45: recruitment.reporting.v1.RoleThresholds.role:type_name -> recruitment.common.v1.JobRole
-	30,  // 46: recruitment.reporting.v1.RoleThresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
-	31,  // 47: recruitment.reporting.v1.GetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	31,  // 48: recruitment.reporting.v1.SetThresholdsRequest.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	31,  // 49: recruitment.reporting.v1.SetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	58,  // 50: recruitment.reporting.v1.MyCase.role:type_name -> recruitment.common.v1.JobRole
-	59,  // 51: recruitment.reporting.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
-	4,   // 52: recruitment.reporting.v1.MyCase.record:type_name -> recruitment.reporting.v1.CaseRecord
-	60,  // 53: recruitment.reporting.v1.MyCase.since:type_name -> google.protobuf.Timestamp
-	0,   // 54: recruitment.reporting.v1.MyCase.severity:type_name -> recruitment.reporting.v1.Severity
-	0,   // 55: recruitment.reporting.v1.MyCase.next_threshold:type_name -> recruitment.reporting.v1.Severity
-	60,  // 56: recruitment.reporting.v1.MyCase.next_threshold_at:type_name -> google.protobuf.Timestamp
-	1,   // 57: recruitment.reporting.v1.MyCase.kind:type_name -> recruitment.reporting.v1.StuckKind
-	61,  // 58: recruitment.reporting.v1.MyCase.blocked_reason:type_name -> recruitment.common.v1.BlockReason
-	60,  // 59: recruitment.reporting.v1.ListMyCasesRequest.as_of:type_name -> google.protobuf.Timestamp
-	37,  // 60: recruitment.reporting.v1.ListMyCasesResponse.cases:type_name -> recruitment.reporting.v1.MyCase
-	2,   // 61: recruitment.reporting.v1.Workload.actor:type_name -> recruitment.reporting.v1.NextActor
-	60,  // 62: recruitment.reporting.v1.Workload.oldest_since:type_name -> google.protobuf.Timestamp
-	60,  // 63: recruitment.reporting.v1.GetWorkloadRequest.as_of:type_name -> google.protobuf.Timestamp
-	40,  // 64: recruitment.reporting.v1.GetWorkloadResponse.rows:type_name -> recruitment.reporting.v1.Workload
-	60,  // 65: recruitment.reporting.v1.GetWorkloadResponse.as_of:type_name -> google.protobuf.Timestamp
-	58,  // 66: recruitment.reporting.v1.CampaignSummary.role:type_name -> recruitment.common.v1.JobRole
-	64,  // 67: recruitment.reporting.v1.CampaignSummary.status:type_name -> recruitment.common.v1.CampaignStatus
-	62,  // 68: recruitment.reporting.v1.CampaignSummary.opens_on:type_name -> recruitment.common.v1.Date
-	62,  // 69: recruitment.reporting.v1.CampaignSummary.closes_on:type_name -> recruitment.common.v1.Date
-	60,  // 70: recruitment.reporting.v1.GetCampaignProgressRequest.as_of:type_name -> google.protobuf.Timestamp
-	44,  // 71: recruitment.reporting.v1.GetCampaignProgressResponse.campaign:type_name -> recruitment.reporting.v1.CampaignSummary
-	43,  // 72: recruitment.reporting.v1.GetCampaignProgressResponse.regions:type_name -> recruitment.reporting.v1.CampaignProgress
-	43,  // 73: recruitment.reporting.v1.GetCampaignProgressResponse.total:type_name -> recruitment.reporting.v1.CampaignProgress
-	60,  // 74: recruitment.reporting.v1.GetCampaignProgressResponse.as_of:type_name -> google.protobuf.Timestamp
-	60,  // 75: recruitment.reporting.v1.ListCampaignProgressRequest.as_of:type_name -> google.protobuf.Timestamp
-	44,  // 76: recruitment.reporting.v1.RegionCampaign.campaign:type_name -> recruitment.reporting.v1.CampaignSummary
-	43,  // 77: recruitment.reporting.v1.RegionCampaign.progress:type_name -> recruitment.reporting.v1.CampaignProgress
-	48,  // 78: recruitment.reporting.v1.ListCampaignProgressResponse.campaigns:type_name -> recruitment.reporting.v1.RegionCampaign
-	60,  // 79: recruitment.reporting.v1.ListCampaignProgressResponse.as_of:type_name -> google.protobuf.Timestamp
-	5,   // 80: recruitment.reporting.v1.VettingStepDuration.step:type_name -> recruitment.reporting.v1.VettingStep
-	10,  // 81: recruitment.reporting.v1.VettingStepDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	61,  // 82: recruitment.reporting.v1.BlockedDuration.reason:type_name -> recruitment.common.v1.BlockReason
-	10,  // 83: recruitment.reporting.v1.BlockedDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	58,  // 84: recruitment.reporting.v1.GetVettingDurationsRequest.role:type_name -> recruitment.common.v1.JobRole
-	60,  // 85: recruitment.reporting.v1.GetVettingDurationsRequest.from:type_name -> google.protobuf.Timestamp
-	60,  // 86: recruitment.reporting.v1.GetVettingDurationsRequest.to:type_name -> google.protobuf.Timestamp
-	50,  // 87: recruitment.reporting.v1.GetVettingDurationsResponse.steps:type_name -> recruitment.reporting.v1.VettingStepDuration
-	51,  // 88: recruitment.reporting.v1.GetVettingDurationsResponse.blocked:type_name -> recruitment.reporting.v1.BlockedDuration
-	58,  // 89: recruitment.reporting.v1.GetReasonBreakdownRequest.role:type_name -> recruitment.common.v1.JobRole
-	60,  // 90: recruitment.reporting.v1.GetReasonBreakdownRequest.from:type_name -> google.protobuf.Timestamp
-	60,  // 91: recruitment.reporting.v1.GetReasonBreakdownRequest.to:type_name -> google.protobuf.Timestamp
-	15,  // 92: recruitment.reporting.v1.SourceBreakdown.stages:type_name -> recruitment.reporting.v1.FunnelStage
-	11,  // 93: recruitment.reporting.v1.SourceBreakdown.time_to_hire:type_name -> recruitment.reporting.v1.MeasureResult
-	11,  // 94: recruitment.reporting.v1.SourceBreakdown.application_to_start:type_name -> recruitment.reporting.v1.MeasureResult
-	6,   // 95: recruitment.reporting.v1.ReasonCount.kind:type_name -> recruitment.reporting.v1.ExitKind
-	59,  // 96: recruitment.reporting.v1.ReasonCount.stage:type_name -> recruitment.common.v1.Stage
-	10,  // 97: recruitment.reporting.v1.ReasonCount.days_to_exit:type_name -> recruitment.reporting.v1.Statistics
-	55,  // 98: recruitment.reporting.v1.GetReasonBreakdownResponse.sources:type_name -> recruitment.reporting.v1.SourceBreakdown
-	56,  // 99: recruitment.reporting.v1.GetReasonBreakdownResponse.reasons:type_name -> recruitment.reporting.v1.ReasonCount
-	8,   // 100: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
-	13,  // 101: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
-	16,  // 102: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
-	19,  // 103: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
-	52,  // 104: recruitment.reporting.v1.ReportingService.GetVettingDurations:input_type -> recruitment.reporting.v1.GetVettingDurationsRequest
-	24,  // 105: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
-	26,  // 106: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
-	28,  // 107: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
-	33,  // 108: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
-	35,  // 109: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
-	38,  // 110: recruitment.reporting.v1.ReportingService.ListMyCases:input_type -> recruitment.reporting.v1.ListMyCasesRequest
-	41,  // 111: recruitment.reporting.v1.ReportingService.GetWorkload:input_type -> recruitment.reporting.v1.GetWorkloadRequest
-	65,  // 112: recruitment.reporting.v1.ReportingService.ListOutstandingChecks:input_type -> recruitment.reporting.v1.ListOutstandingChecksRequest
-	54,  // 113: recruitment.reporting.v1.ReportingService.GetReasonBreakdown:input_type -> recruitment.reporting.v1.GetReasonBreakdownRequest
-	45,  // 114: recruitment.reporting.v1.ReportingService.GetCampaignProgress:input_type -> recruitment.reporting.v1.GetCampaignProgressRequest
-	47,  // 115: recruitment.reporting.v1.ReportingService.ListCampaignProgress:input_type -> recruitment.reporting.v1.ListCampaignProgressRequest
-	9,   // 116: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
-	14,  // 117: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
-	17,  // 118: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
-	20,  // 119: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
-	53,  // 120: recruitment.reporting.v1.ReportingService.GetVettingDurations:output_type -> recruitment.reporting.v1.GetVettingDurationsResponse
-	25,  // 121: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
-	27,  // 122: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
-	29,  // 123: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
-	34,  // 124: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
-	36,  // 125: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
-	39,  // 126: recruitment.reporting.v1.ReportingService.ListMyCases:output_type -> recruitment.reporting.v1.ListMyCasesResponse
-	42,  // 127: recruitment.reporting.v1.ReportingService.GetWorkload:output_type -> recruitment.reporting.v1.GetWorkloadResponse
-	66,  // 128: recruitment.reporting.v1.ReportingService.ListOutstandingChecks:output_type -> recruitment.reporting.v1.ListOutstandingChecksResponse
-	57,  // 129: recruitment.reporting.v1.ReportingService.GetReasonBreakdown:output_type -> recruitment.reporting.v1.GetReasonBreakdownResponse
-	46,  // 130: recruitment.reporting.v1.ReportingService.GetCampaignProgress:output_type -> recruitment.reporting.v1.GetCampaignProgressResponse
-	49,  // 131: recruitment.reporting.v1.ReportingService.ListCampaignProgress:output_type -> recruitment.reporting.v1.ListCampaignProgressResponse
-	116, // [116:132] is the sub-list for method output_type
-	100, // [100:116] is the sub-list for method input_type
-	100, // [100:100] is the sub-list for extension type_name
-	100, // [100:100] is the sub-list for extension extendee
-	0,   // [0:100] is the sub-list for field type_name
+	60,  // 22: recruitment.reporting.v1.GetTimeToHireRequest.as_of:type_name -> google.protobuf.Timestamp
+	11,  // 23: recruitment.reporting.v1.GetTimeToHireResponse.measures:type_name -> recruitment.reporting.v1.MeasureResult
+	59,  // 24: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
+	60,  // 25: recruitment.reporting.v1.GetFunnelRequest.as_of:type_name -> google.protobuf.Timestamp
+	15,  // 26: recruitment.reporting.v1.GetFunnelResponse.stages:type_name -> recruitment.reporting.v1.FunnelStage
+	59,  // 27: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
+	10,  // 28: recruitment.reporting.v1.StageDuration.days:type_name -> recruitment.reporting.v1.Statistics
+	60,  // 29: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
+	60,  // 30: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
+	60,  // 31: recruitment.reporting.v1.GetStageDurationsRequest.as_of:type_name -> google.protobuf.Timestamp
+	58,  // 32: recruitment.reporting.v1.GetStageDurationsRequest.role:type_name -> recruitment.common.v1.JobRole
+	18,  // 33: recruitment.reporting.v1.GetStageDurationsResponse.stages:type_name -> recruitment.reporting.v1.StageDuration
+	21,  // 34: recruitment.reporting.v1.GetStageDurationsResponse.checks:type_name -> recruitment.reporting.v1.CheckDuration
+	63,  // 35: recruitment.reporting.v1.CheckDuration.check:type_name -> recruitment.common.v1.OfferCondition
+	10,  // 36: recruitment.reporting.v1.CheckDuration.days:type_name -> recruitment.reporting.v1.Statistics
+	59,  // 37: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
+	22,  // 38: recruitment.reporting.v1.RegionSummary.stage_counts:type_name -> recruitment.reporting.v1.StageCount
+	60,  // 39: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
+	60,  // 40: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
+	23,  // 41: recruitment.reporting.v1.GetRegionSummaryResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
+	60,  // 42: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
+	23,  // 43: recruitment.reporting.v1.ListRegionSummariesResponse.summaries:type_name -> recruitment.reporting.v1.RegionSummary
+	23,  // 44: recruitment.reporting.v1.WatchRegionResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
+	59,  // 45: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
+	30,  // 46: recruitment.reporting.v1.Thresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
+	32,  // 47: recruitment.reporting.v1.Thresholds.roles:type_name -> recruitment.reporting.v1.RoleThresholds
+	58,  // 48: recruitment.reporting.v1.RoleThresholds.role:type_name -> recruitment.common.v1.JobRole
+	30,  // 49: recruitment.reporting.v1.RoleThresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
+	31,  // 50: recruitment.reporting.v1.GetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	31,  // 51: recruitment.reporting.v1.SetThresholdsRequest.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	31,  // 52: recruitment.reporting.v1.SetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	58,  // 53: recruitment.reporting.v1.MyCase.role:type_name -> recruitment.common.v1.JobRole
+	59,  // 54: recruitment.reporting.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
+	4,   // 55: recruitment.reporting.v1.MyCase.record:type_name -> recruitment.reporting.v1.CaseRecord
+	60,  // 56: recruitment.reporting.v1.MyCase.since:type_name -> google.protobuf.Timestamp
+	0,   // 57: recruitment.reporting.v1.MyCase.severity:type_name -> recruitment.reporting.v1.Severity
+	0,   // 58: recruitment.reporting.v1.MyCase.next_threshold:type_name -> recruitment.reporting.v1.Severity
+	60,  // 59: recruitment.reporting.v1.MyCase.next_threshold_at:type_name -> google.protobuf.Timestamp
+	1,   // 60: recruitment.reporting.v1.MyCase.kind:type_name -> recruitment.reporting.v1.StuckKind
+	61,  // 61: recruitment.reporting.v1.MyCase.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	60,  // 62: recruitment.reporting.v1.ListMyCasesRequest.as_of:type_name -> google.protobuf.Timestamp
+	37,  // 63: recruitment.reporting.v1.ListMyCasesResponse.cases:type_name -> recruitment.reporting.v1.MyCase
+	2,   // 64: recruitment.reporting.v1.Workload.actor:type_name -> recruitment.reporting.v1.NextActor
+	60,  // 65: recruitment.reporting.v1.Workload.oldest_since:type_name -> google.protobuf.Timestamp
+	60,  // 66: recruitment.reporting.v1.GetWorkloadRequest.as_of:type_name -> google.protobuf.Timestamp
+	40,  // 67: recruitment.reporting.v1.GetWorkloadResponse.rows:type_name -> recruitment.reporting.v1.Workload
+	60,  // 68: recruitment.reporting.v1.GetWorkloadResponse.as_of:type_name -> google.protobuf.Timestamp
+	58,  // 69: recruitment.reporting.v1.CampaignSummary.role:type_name -> recruitment.common.v1.JobRole
+	64,  // 70: recruitment.reporting.v1.CampaignSummary.status:type_name -> recruitment.common.v1.CampaignStatus
+	62,  // 71: recruitment.reporting.v1.CampaignSummary.opens_on:type_name -> recruitment.common.v1.Date
+	62,  // 72: recruitment.reporting.v1.CampaignSummary.closes_on:type_name -> recruitment.common.v1.Date
+	60,  // 73: recruitment.reporting.v1.GetCampaignProgressRequest.as_of:type_name -> google.protobuf.Timestamp
+	44,  // 74: recruitment.reporting.v1.GetCampaignProgressResponse.campaign:type_name -> recruitment.reporting.v1.CampaignSummary
+	43,  // 75: recruitment.reporting.v1.GetCampaignProgressResponse.regions:type_name -> recruitment.reporting.v1.CampaignProgress
+	43,  // 76: recruitment.reporting.v1.GetCampaignProgressResponse.total:type_name -> recruitment.reporting.v1.CampaignProgress
+	60,  // 77: recruitment.reporting.v1.GetCampaignProgressResponse.as_of:type_name -> google.protobuf.Timestamp
+	60,  // 78: recruitment.reporting.v1.ListCampaignProgressRequest.as_of:type_name -> google.protobuf.Timestamp
+	44,  // 79: recruitment.reporting.v1.RegionCampaign.campaign:type_name -> recruitment.reporting.v1.CampaignSummary
+	43,  // 80: recruitment.reporting.v1.RegionCampaign.progress:type_name -> recruitment.reporting.v1.CampaignProgress
+	48,  // 81: recruitment.reporting.v1.ListCampaignProgressResponse.campaigns:type_name -> recruitment.reporting.v1.RegionCampaign
+	60,  // 82: recruitment.reporting.v1.ListCampaignProgressResponse.as_of:type_name -> google.protobuf.Timestamp
+	5,   // 83: recruitment.reporting.v1.VettingStepDuration.step:type_name -> recruitment.reporting.v1.VettingStep
+	10,  // 84: recruitment.reporting.v1.VettingStepDuration.days:type_name -> recruitment.reporting.v1.Statistics
+	61,  // 85: recruitment.reporting.v1.BlockedDuration.reason:type_name -> recruitment.common.v1.BlockReason
+	10,  // 86: recruitment.reporting.v1.BlockedDuration.days:type_name -> recruitment.reporting.v1.Statistics
+	58,  // 87: recruitment.reporting.v1.GetVettingDurationsRequest.role:type_name -> recruitment.common.v1.JobRole
+	60,  // 88: recruitment.reporting.v1.GetVettingDurationsRequest.from:type_name -> google.protobuf.Timestamp
+	60,  // 89: recruitment.reporting.v1.GetVettingDurationsRequest.to:type_name -> google.protobuf.Timestamp
+	50,  // 90: recruitment.reporting.v1.GetVettingDurationsResponse.steps:type_name -> recruitment.reporting.v1.VettingStepDuration
+	51,  // 91: recruitment.reporting.v1.GetVettingDurationsResponse.blocked:type_name -> recruitment.reporting.v1.BlockedDuration
+	58,  // 92: recruitment.reporting.v1.GetReasonBreakdownRequest.role:type_name -> recruitment.common.v1.JobRole
+	60,  // 93: recruitment.reporting.v1.GetReasonBreakdownRequest.from:type_name -> google.protobuf.Timestamp
+	60,  // 94: recruitment.reporting.v1.GetReasonBreakdownRequest.to:type_name -> google.protobuf.Timestamp
+	15,  // 95: recruitment.reporting.v1.SourceBreakdown.stages:type_name -> recruitment.reporting.v1.FunnelStage
+	11,  // 96: recruitment.reporting.v1.SourceBreakdown.time_to_hire:type_name -> recruitment.reporting.v1.MeasureResult
+	11,  // 97: recruitment.reporting.v1.SourceBreakdown.application_to_start:type_name -> recruitment.reporting.v1.MeasureResult
+	6,   // 98: recruitment.reporting.v1.ReasonCount.kind:type_name -> recruitment.reporting.v1.ExitKind
+	59,  // 99: recruitment.reporting.v1.ReasonCount.stage:type_name -> recruitment.common.v1.Stage
+	10,  // 100: recruitment.reporting.v1.ReasonCount.days_to_exit:type_name -> recruitment.reporting.v1.Statistics
+	55,  // 101: recruitment.reporting.v1.GetReasonBreakdownResponse.sources:type_name -> recruitment.reporting.v1.SourceBreakdown
+	56,  // 102: recruitment.reporting.v1.GetReasonBreakdownResponse.reasons:type_name -> recruitment.reporting.v1.ReasonCount
+	8,   // 103: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
+	13,  // 104: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
+	16,  // 105: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
+	19,  // 106: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
+	52,  // 107: recruitment.reporting.v1.ReportingService.GetVettingDurations:input_type -> recruitment.reporting.v1.GetVettingDurationsRequest
+	24,  // 108: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
+	26,  // 109: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
+	28,  // 110: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
+	33,  // 111: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
+	35,  // 112: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
+	38,  // 113: recruitment.reporting.v1.ReportingService.ListMyCases:input_type -> recruitment.reporting.v1.ListMyCasesRequest
+	41,  // 114: recruitment.reporting.v1.ReportingService.GetWorkload:input_type -> recruitment.reporting.v1.GetWorkloadRequest
+	65,  // 115: recruitment.reporting.v1.ReportingService.ListOutstandingChecks:input_type -> recruitment.reporting.v1.ListOutstandingChecksRequest
+	54,  // 116: recruitment.reporting.v1.ReportingService.GetReasonBreakdown:input_type -> recruitment.reporting.v1.GetReasonBreakdownRequest
+	45,  // 117: recruitment.reporting.v1.ReportingService.GetCampaignProgress:input_type -> recruitment.reporting.v1.GetCampaignProgressRequest
+	47,  // 118: recruitment.reporting.v1.ReportingService.ListCampaignProgress:input_type -> recruitment.reporting.v1.ListCampaignProgressRequest
+	9,   // 119: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
+	14,  // 120: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
+	17,  // 121: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
+	20,  // 122: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
+	53,  // 123: recruitment.reporting.v1.ReportingService.GetVettingDurations:output_type -> recruitment.reporting.v1.GetVettingDurationsResponse
+	25,  // 124: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
+	27,  // 125: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
+	29,  // 126: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
+	34,  // 127: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
+	36,  // 128: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
+	39,  // 129: recruitment.reporting.v1.ReportingService.ListMyCases:output_type -> recruitment.reporting.v1.ListMyCasesResponse
+	42,  // 130: recruitment.reporting.v1.ReportingService.GetWorkload:output_type -> recruitment.reporting.v1.GetWorkloadResponse
+	66,  // 131: recruitment.reporting.v1.ReportingService.ListOutstandingChecks:output_type -> recruitment.reporting.v1.ListOutstandingChecksResponse
+	57,  // 132: recruitment.reporting.v1.ReportingService.GetReasonBreakdown:output_type -> recruitment.reporting.v1.GetReasonBreakdownResponse
+	46,  // 133: recruitment.reporting.v1.ReportingService.GetCampaignProgress:output_type -> recruitment.reporting.v1.GetCampaignProgressResponse
+	49,  // 134: recruitment.reporting.v1.ReportingService.ListCampaignProgress:output_type -> recruitment.reporting.v1.ListCampaignProgressResponse
+	119, // [119:135] is the sub-list for method output_type
+	103, // [103:119] is the sub-list for method input_type
+	103, // [103:103] is the sub-list for extension type_name
+	103, // [103:103] is the sub-list for extension extendee
+	0,   // [0:103] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_reporting_v1_reporting_proto_init() }

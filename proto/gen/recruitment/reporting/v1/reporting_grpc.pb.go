@@ -47,7 +47,10 @@ const (
 // by an admin.
 //
 // "Now" is the request's as_of, defaulting to the server clock, so a report
-// can be reproduced.
+// can be reproduced. Every report takes one: a past as_of answers as the
+// pipeline stood then (stage counts, stuck list, funnel, time to hire,
+// durations, derived from when each application entered each stage); a
+// future one runs the stuck clocks on from today's pipeline.
 type ReportingServiceClient interface {
 	// ListStuckCandidates lists applications past their stage's warning or
 	// breach threshold, blocked in vetting past the blocked thresholds, or
@@ -297,7 +300,10 @@ func (c *reportingServiceClient) ListCampaignProgress(ctx context.Context, in *L
 // by an admin.
 //
 // "Now" is the request's as_of, defaulting to the server clock, so a report
-// can be reproduced.
+// can be reproduced. Every report takes one: a past as_of answers as the
+// pipeline stood then (stage counts, stuck list, funnel, time to hire,
+// durations, derived from when each application entered each stage); a
+// future one runs the stuck clocks on from today's pipeline.
 type ReportingServiceServer interface {
 	// ListStuckCandidates lists applications past their stage's warning or
 	// breach threshold, blocked in vetting past the blocked thresholds, or
