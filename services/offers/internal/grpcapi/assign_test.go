@@ -199,7 +199,7 @@ func TestAssignRefusals(t *testing.T) {
 		r       record
 		version int64
 		status  string
-	}{{declined, 3, "DECLINED"}, {withdrawn, 2, "WITHDRAWN"}, {started, 6, "STARTED"}} {
+	}{{declined, 3, "DECLINED"}, {withdrawn, 2, "WITHDRAWN"}, {started, 7, "STARTED"}} {
 		t.Run("a "+closed.status+" record is closed", func(t *testing.T) {
 			before := e.assignSnapshot(t)
 			_, err := c.AssignCase(t.Context(), &pb.AssignCaseRequest{RequestId: reqID(), ApplicationId: closed.r.id, ExpectedVersion: closed.version, Assignee: "spoc-london"})

@@ -142,7 +142,8 @@ func (e *env) getAs(t *testing.T, id string) *pb.Offer {
 
 // TestConfirmStartNeedsRightToWork: a start is refused, naming the check,
 // until right to work is met (even when the offer's conditions left it
-// out); then it goes ahead.
+// out, and with the early start approved, so nothing else is missing);
+// then it goes ahead.
 func TestConfirmStartNeedsRightToWork(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
@@ -150,21 +151,25 @@ func TestConfirmStartNeedsRightToWork(t *testing.T) {
 	r := e.open(t, "london")
 	e.accept(t, c, r)
 	if _, err := c.SetStartDate(t.Context(), &pb.SetStartDateRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 3,
-		StartDate: today, ApprovedBy: "dd"}); err != nil {
+		StartDate: today}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := c.ConfirmStart(t.Context(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 4})
+	e.allowEarlyStarts(t, "london", 5)
+	if o := e.approve(t, r, 4); o.GetVersion() != 5 || o.GetStartApprovedBy() != "approver-london" {
+		t.Fatalf("approved offer = %v; want v5 approved by approver-london", o)
+	}
+	_, err := c.ConfirmStart(t.Context(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 5})
 	testenv.WantStatus(t, err, codes.FailedPrecondition, "right_to_work", "OUTSTANDING")
 	// Meeting another check does not do.
-	if _, err := c.RecordCheck(t.Context(), &pb.RecordCheckRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 4, Check: references, Status: met}); err != nil {
+	if _, err := c.RecordCheck(t.Context(), &pb.RecordCheckRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 5, Check: references, Status: met}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.ConfirmStart(t.Context(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 5})
+	_, err = c.ConfirmStart(t.Context(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 6})
 	testenv.WantStatus(t, err, codes.FailedPrecondition, "right_to_work")
 	if n := testenv.CountEvents(t, e.Pool, r.id, "candidate.started"); n != 0 {
 		t.Fatalf("%d candidate.started events after refused starts", n)
 	}
-	v := e.rightToWorkMet(t, c, r, 5)
+	v := e.rightToWorkMet(t, c, r, 6)
 	started, err := c.ConfirmStart(t.Context(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: v})
 	if err != nil {
 		t.Fatal(err)

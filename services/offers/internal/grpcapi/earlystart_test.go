@@ -62,7 +62,8 @@ func (e *env) approve(t *testing.T, r record, v int64) *pb.Offer {
 }
 
 // awaitingApproval opens an offer in region, accepted, with a start today
-// before vetting cleared: version 4, waiting for an approval.
+// before vetting cleared and the right to work check met: version 5,
+// waiting for an approval and for nothing else.
 func (e *env) awaitingApproval(t *testing.T, region string) record {
 	t.Helper()
 	c := e.as(t, auth.Claims{Subject: "spoc-" + region, Role: auth.RoleSPOC, Regions: []string{region}})
@@ -71,6 +72,7 @@ func (e *env) awaitingApproval(t *testing.T, region string) record {
 	if _, err := c.SetStartDate(t.Context(), &pb.SetStartDateRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 3, StartDate: today}); err != nil {
 		t.Fatal(err)
 	}
+	e.rightToWorkMet(t, c, r, 4)
 	return r
 }
 
@@ -84,7 +86,7 @@ func TestApproveEarlyStartAccess(t *testing.T) {
 	e.allowEarlyStarts(t, "london", 5)
 	r := e.awaitingApproval(t, "london")
 	approve := func(c auth.Claims, id string) (*pb.ApproveEarlyStartResponse, error) {
-		return e.as(t, c).ApproveEarlyStart(t.Context(), &pb.ApproveEarlyStartRequest{RequestId: reqID(), ApplicationId: id, ExpectedVersion: 4})
+		return e.as(t, c).ApproveEarlyStart(t.Context(), &pb.ApproveEarlyStartRequest{RequestId: reqID(), ApplicationId: id, ExpectedVersion: 5})
 	}
 
 	_, err := approve(spocLondon, r.id)
@@ -102,19 +104,19 @@ func TestApproveEarlyStartAccess(t *testing.T) {
 	}
 	_, err = approve(approverLondon, "not-a-uuid")
 	testenv.WantField(t, err, "application_id")
-	if o := e.get(t, r.id); o.Version != 4 || o.ApprovedBy != "" {
-		t.Fatalf("refused approvals left the offer at v%d approved by %q; want v4, none", o.Version, o.ApprovedBy)
+	if o := e.get(t, r.id); o.Version != 5 || o.ApprovedBy != "" {
+		t.Fatalf("refused approvals left the offer at v%d approved by %q; want v5, none", o.Version, o.ApprovedBy)
 	}
 	// The SPOC cannot start it either without the approval.
-	_, err = e.as(t, spocLondon).ConfirmStart(t.Context(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 4})
+	_, err = e.as(t, spocLondon).ConfirmStart(t.Context(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 5})
 	testenv.WantStatus(t, err, codes.FailedPrecondition, "no approver has approved")
 
 	resp, err := approve(approverLondon, r.id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o := resp.GetOffer(); o.GetStartApprovedBy() != "approver-london" || !o.GetStartApprovedAt().AsTime().Equal(start) || o.GetVersion() != 5 {
-		t.Errorf("approved offer = %v; want approved by approver-london at %v, v5", o, start)
+	if o := resp.GetOffer(); o.GetStartApprovedBy() != "approver-london" || !o.GetStartApprovedAt().AsTime().Equal(start) || o.GetVersion() != 6 {
+		t.Errorf("approved offer = %v; want approved by approver-london at %v, v6", o, start)
 	}
 	_, err = approve(approverLondon, r.id)
 	testenv.WantStatus(t, err, codes.Aborted)
@@ -139,7 +141,7 @@ func TestApproveEarlyStartAccess(t *testing.T) {
 	})
 	t.Run("an approver reads the offer it approves", func(t *testing.T) {
 		got, err := e.as(t, approverLondon).GetOffer(t.Context(), &pb.GetOfferRequest{ApplicationId: r.id})
-		if err != nil || got.GetOffer().GetVersion() != 5 {
+		if err != nil || got.GetOffer().GetVersion() != 6 {
 			t.Errorf("approver's GetOffer: %v, %v", got, err)
 		}
 		_, err = e.as(t, approverWales).GetOffer(t.Context(), &pb.GetOfferRequest{ApplicationId: r.id})
@@ -233,8 +235,8 @@ func TestEarlyStartCap(t *testing.T) {
 	}
 	e.allowEarlyStarts(t, "london", 1)
 	a, b := e.awaitingApproval(t, "london"), e.awaitingApproval(t, "london")
-	e.approve(t, a, 4)
-	e.approve(t, b, 4)
+	e.approve(t, a, 5)
+	e.approve(t, b, 5)
 
 	// Off: approved or not, nobody starts before vetting clears.
 	pol := e.allowEarlyStarts(t, "london", 1)
@@ -242,16 +244,16 @@ func TestEarlyStartCap(t *testing.T) {
 		Enabled: false, Cap: 1, ExpectedVersion: pol.GetVersion()}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := confirm(a, 5)
+	_, err := confirm(a, 6)
 	testenv.WantStatus(t, err, codes.FailedPrecondition, "early starts are off in region london")
 
 	e.allowEarlyStarts(t, "london", 1)
-	if _, err := confirm(a, 5); err != nil {
+	if _, err := confirm(a, 6); err != nil {
 		t.Fatalf("first early start under a cap of 1: %v", err)
 	}
-	_, err = confirm(b, 5)
+	_, err = confirm(b, 6)
 	testenv.WantStatus(t, err, codes.FailedPrecondition, "region london has 1 candidates started subject to vetting", "cap of 1")
-	if o := e.get(t, b.id); o.Version != 5 || o.State != "ACCEPTED" {
+	if o := e.get(t, b.id); o.Version != 6 || o.State != "ACCEPTED" {
 		t.Errorf("refused start left %s v%d", o.State, o.Version)
 	}
 	got, err := c.GetEarlyStartPolicy(t.Context(), &pb.GetEarlyStartPolicyRequest{Region: "london"})
@@ -262,14 +264,14 @@ func TestEarlyStartCap(t *testing.T) {
 	// Wales's early starts are Wales's.
 	e.allowEarlyStarts(t, "wales", 1)
 	w := e.awaitingApproval(t, "wales")
-	e.approve(t, w, 4)
-	if _, err := e.as(t, spocWales).ConfirmStart(t.Context(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: w.id, ExpectedVersion: 5}); err != nil {
+	e.approve(t, w, 5)
+	if _, err := e.as(t, spocWales).ConfirmStart(t.Context(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: w.id, ExpectedVersion: 6}); err != nil {
 		t.Errorf("wales's first early start while london is at its cap: %v", err)
 	}
 
 	// a's vetting clears: a leaves the count and b may start.
 	e.handle(t, a.vettingCleared(start))
-	if _, err := confirm(b, 5); err != nil {
+	if _, err := confirm(b, 6); err != nil {
 		t.Fatalf("start after the other's vetting cleared: %v", err)
 	}
 	// b's vetting fails: the offer is withdrawn and leaves the count too.
@@ -295,8 +297,8 @@ func TestEarlyStartCapRace(t *testing.T) {
 		// limit-1 started (this round's filler plus earlier rounds' winners
 		// and fillers), so one place is left.
 		filler := e.awaitingApproval(t, region)
-		e.approve(t, filler, 4)
-		if _, err := e.as(t, spocLondon).ConfirmStart(t.Context(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: filler.id, ExpectedVersion: 5}); err != nil {
+		e.approve(t, filler, 5)
+		if _, err := e.as(t, spocLondon).ConfirmStart(t.Context(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: filler.id, ExpectedVersion: 6}); err != nil {
 			t.Fatalf("round %d filler: %v", round, err)
 		}
 		if n := e.count(t, region); n != limit-1 {
@@ -304,7 +306,7 @@ func TestEarlyStartCapRace(t *testing.T) {
 		}
 		racers := []record{e.awaitingApproval(t, region), e.awaitingApproval(t, region)}
 		for _, r := range racers {
-			e.approve(t, r, 4)
+			e.approve(t, r, 5)
 		}
 		// Each racer has its own connection, so the calls really overlap.
 		clients := []pb.OffersServiceClient{e.as(t, spocLondon), e.as(t, spocLondon)}
@@ -314,7 +316,7 @@ func TestEarlyStartCapRace(t *testing.T) {
 		for i, r := range racers {
 			wg.Go(func() {
 				<-ready
-				_, errs[i] = clients[i].ConfirmStart(context.Background(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 5})
+				_, errs[i] = clients[i].ConfirmStart(context.Background(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 6})
 			})
 		}
 		close(ready)

@@ -178,7 +178,9 @@ func TestVettingCleared(t *testing.T) {
 		if _, err := c.SetStartDate(t.Context(), &pb.SetStartDateRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 3, StartDate: today}); err != nil {
 			t.Fatal(err)
 		}
-		_, err := c.ConfirmStart(t.Context(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 4})
+		// Right to work met, so the missing approval is what refuses it.
+		v := e.rightToWorkMet(t, c, r, 4)
+		_, err := c.ConfirmStart(t.Context(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: v})
 		testenv.WantStatus(t, err, codes.FailedPrecondition, "no approver has approved")
 	})
 	t.Run("for an application with no offer record", func(t *testing.T) {
