@@ -18,8 +18,9 @@ import (
 	vettingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/vetting/v1"
 )
 
-// earlyStartDated accepts c's offer and sets its start for today, before
-// vetting clears; it returns the offer, waiting for an approval.
+// earlyStartDated accepts c's offer, sets its start for today, before
+// vetting clears, and records the right to work check met; it returns the
+// offer, waiting for an approval and for nothing else.
 func (c *candidate) earlyStartDated() *offersv1.Offer {
 	c.t.Helper()
 	c.passInterview()
@@ -32,7 +33,12 @@ func (c *candidate) earlyStartDated() *offersv1.Offer {
 	if !set.GetOffer().GetSubjectToVetting() {
 		c.t.Fatalf("start before vetting cleared is not subject to vetting: %v", set.GetOffer())
 	}
-	return set.GetOffer()
+	rtw, err := c.offers.RecordCheck(context.Background(), &offersv1.RecordCheckRequest{
+		RequestId: c.req(), ApplicationId: c.id, ExpectedVersion: set.GetOffer().GetVersion(),
+		Check: commonv1.OfferCondition_OFFER_CONDITION_RIGHT_TO_WORK, Status: commonv1.CheckStatus_CHECK_STATUS_MET,
+	}, c.spoc)
+	c.must(err)
+	return rtw.GetOffer()
 }
 
 // TestEarlyStartJourney: the whole governed early start on the running
