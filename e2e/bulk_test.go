@@ -26,11 +26,15 @@ func (c *candidate) bookInterview() int64 {
 		RequestId: c.req(), ApplicationId: c.id, ExpectedVersion: sc.GetVersion(), Outcome: commonv1.Outcome_OUTCOME_PASS,
 	}, c.spoc)
 	c.must(err)
+	// Soon, and waited for: an outcome is refused before the interview's
+	// time (as in passInterview).
+	slot := time.Now().Add(time.Second)
 	s, err := c.sift.ScheduleInterview(ctx, &siftingv1.ScheduleInterviewRequest{
 		RequestId: c.req(), ApplicationId: c.id, ExpectedVersion: r.GetCase().GetVersion(),
-		ScheduledFor: timestamppb.New(time.Now().Add(48 * time.Hour)),
+		ScheduledFor: timestamppb.New(slot),
 	}, c.spoc)
 	c.must(err)
+	time.Sleep(time.Until(slot))
 	return s.GetCase().GetVersion()
 }
 
