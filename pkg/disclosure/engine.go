@@ -45,6 +45,9 @@ type model struct {
 	sup    []bool
 	reason []string
 	ceil   int // the largest known count (ceiling)
+	// undeclared marks the cells of "prefer not to say" and "not
+	// answered": prune lifts them last, so complements stay there.
+	undeclared map[int]bool
 
 	cons [][]int // constraint indexes per variable: sums first, then len(sums)+chain index
 }
@@ -148,6 +151,12 @@ func (m *model) add(n Node, shape Table, notDeclared []bool, path string) (nodeI
 				return nodeIDs{}, fmt.Errorf("table %s: row %q grows from column %q to %q", path, t.Rows[r], t.Cols[c-1], t.Cols[c])
 			}
 			ids.cells[r][c] = m.newVar(v, false)
+			if notDeclared[r] {
+				if m.undeclared == nil {
+					m.undeclared = map[int]bool{}
+				}
+				m.undeclared[ids.cells[r][c]] = true
+			}
 			colSum[c] += v
 		}
 	}
@@ -470,8 +479,10 @@ func (m *model) propagate(lo, hi []int, queue []int) bool {
 }
 
 // prune publishes again what the greedy search hid without need: it tries
-// each secondary suppression, largest count first (the most useful to
-// publish; ties by variable order, so the result is deterministic), and
+// each secondary suppression — the categories' counts before the undeclared
+// rows' (which no comparison uses, so complements are best kept there),
+// largest first (the most useful to publish), ties by variable order so
+// the result is deterministic — and
 // publishes it if every hidden count still keeps its need. The greedy
 // search picks complements one failing count at a time, each against the
 // old publication, so on trees (a small group in two regions, a campaign
@@ -491,7 +502,7 @@ func (m *model) prune(cfg Config, need []int) {
 		}
 	}
 	slices.SortStableFunc(order, func(a, b int) int {
-		return cmp.Or(cmp.Compare(m.val[b], m.val[a]), cmp.Compare(a, b))
+		return cmp.Or(compareBool(m.undeclared[a], m.undeclared[b]), cmp.Compare(m.val[b], m.val[a]), cmp.Compare(a, b))
 	})
 	l2, h2 := make([]int, len(lo)), make([]int, len(hi))
 	inUnit := make([]bool, len(m.val))
@@ -521,6 +532,17 @@ func (m *model) prune(cfg Config, need []int) {
 			inUnit[u] = false
 		}
 	}
+}
+
+// compareBool orders false before true.
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 // maxPruneUnit bounds how many secondary suppressions prune lifts together.
