@@ -8,7 +8,8 @@
 // would otherwise outlive the record's own changes (a note cleared, a
 // candidate anonymised) for as long as the log is kept. A row holds the
 // caller's subject, the request id, the method, a SHA-256 digest of the
-// request (to refuse the id's reuse for another request), and the id and
+// request without its Undigested parts (to refuse the id's reuse for
+// another request), and the id and
 // version of the record the call left behind. Rows are deleted once older
 // than the retention (Prune, run by the service runtime).
 package idempotency
