@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,6 +34,12 @@ import (
 // service migrates it.
 func withEquality(t *testing.T) (*env, *pgxpool.Pool) {
 	t.Helper()
+	return withEqualityLogging(t, quiet)
+}
+
+// withEqualityLogging is withEquality logging to log.
+func withEqualityLogging(t *testing.T, log *slog.Logger) (*env, *pgxpool.Pool) {
+	t.Helper()
 	eqPool, eqSchema := testenv.Schema(t)
 	if err := pg.Migrate(context.Background(), eqPool, handoff.Migrations); err != nil {
 		t.Fatal(err)
@@ -41,9 +49,9 @@ func withEquality(t *testing.T) (*env, *pgxpool.Pool) {
 		t.Fatal(err)
 	}
 	e := &env{}
-	e.Service = servicetest.Start(t, quiet, []pg.Migrations{store.Migrations}, func(s *grpc.Server, pool *pgxpool.Pool) {
+	e.Service = servicetest.Start(t, log, []pg.Migrations{store.Migrations}, func(s *grpc.Server, pool *pgxpool.Pool) {
 		e.svc = intake.NewService(store.New(pool), func() time.Time { return now }, loc)
-		api := grpcapi.New(e.svc, pool, quiet).WithEquality(eqSchema)
+		api := grpcapi.New(e.svc, pool, log).WithEquality(eqSchema)
 		pb.RegisterApplicationsServiceServer(s, api)
 		privacy.Register(s, "applications", api.Export, quiet)
 	}, grpcapi.Audit, privacy.Policy)
@@ -260,4 +268,63 @@ func countApplications(t *testing.T, pool *pgxpool.Pool) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// The attack: run the service logging at debug and make it log all it
+// can — a submission with answers, one refused for an answer outside the
+// codes, an import, and a deposit that fails inside the database (its
+// error logged as an Internal's detail) — then look for the answers in
+// the log.
+func TestMonitoringAnswersNeverLogged(t *testing.T) {
+	t.Parallel()
+	var logged syncBuffer
+	e, eqPool := withEqualityLogging(t, slog.New(slog.NewJSONHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	c := e.openCampaign(t, "london")
+	spoc := e.as(t, spocLondon)
+	if _, err := spoc.SubmitApplication(t.Context(), &pb.SubmitApplicationRequest{
+		RequestId: reqID(), CampaignId: c.GetId(), Candidate: candidate("Harpreet Singh"), Monitoring: answers}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := spoc.SubmitApplication(t.Context(), &pb.SubmitApplicationRequest{RequestId: reqID(), CampaignId: c.GetId(), Candidate: candidate("Ann Other"),
+		Monitoring: &equalityv1.MonitoringAnswers{ReligionOrBelief: "sikh", EthnicGroup: "martian-xyz"}})
+	testenv.WantStatus(t, err, codes.InvalidArgument)
+	row := fullRow("EQ-LOG")
+	row.Monitoring = answers
+	if _, err := e.as(t, admin).ImportApplications(t.Context(), &pb.ImportApplicationsRequest{RequestId: reqID(), Rows: []*pb.ImportRow{row}}); err != nil {
+		t.Fatal(err)
+	}
+	// The deposit fails in the database: a constraint the answers break.
+	if _, err := eqPool.Exec(t.Context(), `ALTER TABLE answers ADD CONSTRAINT no_sikh CHECK (religion_or_belief <> 'sikh') NOT VALID`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = spoc.SubmitApplication(t.Context(), &pb.SubmitApplicationRequest{
+		RequestId: reqID(), CampaignId: c.GetId(), Candidate: candidate("Gurpreet Kaur"), Monitoring: answers})
+	st := testenv.WantStatus(t, err, codes.Internal)
+	text := logged.String()
+	if !strings.Contains(text, "no_sikh") && !strings.Contains(text, "23514") {
+		t.Fatalf("the failed deposit is not in the log; the search below proves nothing:\n%s", text)
+	}
+	for _, a := range []string{"sikh\"", "(sikh", "sikh,", "sikh)", "bisexual", "65_plus", "martian-xyz"} {
+		if strings.Contains(text, a) || strings.Contains(st.String(), a) {
+			t.Errorf("an answer (%q) is in the log or the status:\n%s\n%v", a, text, st)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer the server's goroutines may write at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
