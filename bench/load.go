@@ -39,8 +39,13 @@ type rpc struct {
 // floorRPC names the health check row, which has no target.
 const floorRPC = "Health/Check (no work: the floor)"
 
-// asOf sits inside the generated data's time span, so reports find plenty.
-var asOf = timestamppb.New(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
+// asOf is after the generated data's last event (its campaigns open by
+// mid-2026), so the reports measured are the live ones with the clocks run
+// on to then, and find plenty stuck. One inside the data's span would be
+// a report as of a past time (docs/design.md, "Point in time"), derived
+// from the records: a different, slower path, measured on its own
+// (BenchmarkReportsAsOf).
+var asOf = timestamppb.New(time.Date(2027, 1, 1, 12, 0, 0, 0, time.UTC))
 
 var rpcs = []rpc{
 	// The floor: through the same server, connection and interceptors, with

@@ -35,7 +35,7 @@ import (
 	_ "github.com/probation-recruitment/pipeline/proto/gen/recruitment/notifier/v1"
 	offersv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/offers/v1"
 	_ "github.com/probation-recruitment/pipeline/proto/gen/recruitment/privacy/v1"
-	_ "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
+	reportingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
 	siftingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/sifting/v1"
 	vettingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/vetting/v1"
 )
@@ -572,6 +572,18 @@ const staleVersion = 999
 var recordRequests = map[string]func(c *candidate) proto.Message{
 	"recruitment.applications.v1.ApplicationsService/GetCampaign": func(c *candidate) proto.Message {
 		return &applicationsv1.GetCampaignRequest{CampaignId: c.campaignID}
+	},
+	// Changes of a campaign by a SPOC holding its regions (issue 16).
+	"recruitment.applications.v1.ApplicationsService/UpdateCampaign": func(c *candidate) proto.Message {
+		return &applicationsv1.UpdateCampaignRequest{RequestId: event.NewID(), CampaignId: c.campaignID, ExpectedVersion: staleVersion,
+			Title: "Campaign", Posts: 5, OpensOn: &commonv1.Date{Year: 2026, Month: 1, Day: 1}}
+	},
+	"recruitment.applications.v1.ApplicationsService/SetCampaignStatus": func(c *candidate) proto.Message {
+		return &applicationsv1.SetCampaignStatusRequest{RequestId: event.NewID(), CampaignId: c.campaignID, ExpectedVersion: staleVersion,
+			Status: commonv1.CampaignStatus_CAMPAIGN_STATUS_CLOSED}
+	},
+	"recruitment.reporting.v1.ReportingService/GetCampaignProgress": func(c *candidate) proto.Message {
+		return &reportingv1.GetCampaignProgressRequest{CampaignId: c.campaignID}
 	},
 	// The candidate newCandidateIn submitted: a Welsh SPOC gets
 	// AlreadyExists, and nothing is added.

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/probation-recruitment/pipeline/pkg/reason"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	offersv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/offers/v1"
 )
@@ -73,15 +74,15 @@ func newOfferConfirmStartCmd(a *app) *cobra.Command {
 }
 
 func newOfferDeclineCmd(a *app) *cobra.Command {
-	var reason string
+	var why string
 	cmd := offerChange(a, "decline", "Record that the candidate declined the offer (SPOC)",
-		`  pipelinectl offers decline 0192f3a4-5b6c-7d8e-9f00-112233445566 --reason accepted_other_job`,
+		`  pipelinectl offers decline 0192f3a4-5b6c-7d8e-9f00-112233445566 --reason accepted_other_offer`,
 		func(ctx context.Context, id string, ch *change) (*offersv1.DeclineOfferResponse, error) {
 			return a.offers.DeclineOffer(ctx, &offersv1.DeclineOfferRequest{
-				RequestId: ch.requestID, ApplicationId: id, ExpectedVersion: ch.version, ReasonCode: reason,
+				RequestId: ch.requestID, ApplicationId: id, ExpectedVersion: ch.version, ReasonCode: why,
 			})
 		})
-	cmd.Flags().StringVar(&reason, "reason", "", "lower-case reason code, e.g. accepted_other_job")
+	cmd.Flags().StringVar(&why, "reason", "", "why the candidate declined: "+reason.Decline.Accepted())
 	required(cmd, "reason")
 	return cmd
 }

@@ -43,7 +43,7 @@ func TestNamesCoverDesign(t *testing.T) {
 	t.Parallel()
 	// docs/design.md §3-4: every stage change is an event.
 	want := []string{
-		"campaign.created", "campaign.updated",
+		"campaign.created", "campaign.updated", "campaign.status_changed",
 		"application.submitted", "application.withdrawn", "application.erased",
 		"sift.passed", "sift.failed", "interview.scheduled", "interview.passed", "interview.failed",
 		"sift.assigned", "sift.unassigned",

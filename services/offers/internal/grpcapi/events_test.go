@@ -75,7 +75,7 @@ func TestApplicationWithdrawn(t *testing.T) {
 		{"started", func(t *testing.T, r record) { e.startToday(t, c, r) }, false},
 		{"declined", func(t *testing.T, r record) {
 			e.makeOffer(t, c, r)
-			if _, err := c.DeclineOffer(t.Context(), &pb.DeclineOfferRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 2, ReasonCode: "salary_too_low"}); err != nil {
+			if _, err := c.DeclineOffer(t.Context(), &pb.DeclineOfferRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 2, ReasonCode: "salary"}); err != nil {
 				t.Fatal(err)
 			}
 		}, false},
@@ -205,7 +205,7 @@ func TestVettingFailed(t *testing.T) {
 		{"awaiting offer", func(*testing.T, record) {}, false, false},
 		{"declined", func(t *testing.T, r record) {
 			e.makeOffer(t, c, r)
-			if _, err := c.DeclineOffer(t.Context(), &pb.DeclineOfferRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 2, ReasonCode: "salary_too_low"}); err != nil {
+			if _, err := c.DeclineOffer(t.Context(), &pb.DeclineOfferRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 2, ReasonCode: "salary"}); err != nil {
 				t.Fatal(err)
 			}
 		}, false, false},

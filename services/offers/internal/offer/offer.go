@@ -12,6 +12,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/assign"
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	reasonpkg "github.com/probation-recruitment/pipeline/pkg/reason"
 	"github.com/probation-recruitment/pipeline/pkg/record"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
@@ -109,9 +110,10 @@ func (o *Offer) Accept(ch Change) (*eventsv1.Event, error) {
 	return ev, nil
 }
 
-// Decline records the candidate's refusal.
+// Decline records the candidate's refusal, for a reason of the decline
+// list (pkg/reason).
 func (o *Offer) Decline(ch Change, reason string) (*eventsv1.Event, error) {
-	if err := validate.ReasonCode("reason_code", reason); err != nil {
+	if err := reasonpkg.Decline.Check("reason_code", reason); err != nil {
 		return nil, err
 	}
 	if err := o.Begin(ch.Change, "decline", Made); err != nil {

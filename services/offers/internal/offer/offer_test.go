@@ -134,12 +134,12 @@ var commands = []command{
 	},
 	{
 		name: "decline", event: "offer.declined", from: map[Status]Status{Made: Declined},
-		run: func(o *Offer, ch Change) (*eventsv1.Event, error) { return o.Decline(ch, "salary_too_low") },
+		run: func(o *Offer, ch Change) (*eventsv1.Event, error) { return o.Decline(ch, "salary") },
 		check: func(t *testing.T, ev *eventsv1.Event, o *Offer) {
-			if got := ev.GetOfferDeclined().GetReasonCode(); got != "salary_too_low" || o.ReasonCode != "salary_too_low" {
+			if got := ev.GetOfferDeclined().GetReasonCode(); got != "salary" || o.ReasonCode != "salary" {
 				t.Errorf("declined reason: event %q, offer %q; want salary_too_low", got, o.ReasonCode)
 			}
-			if got := o.History[len(o.History)-1].ReasonCode; got != "salary_too_low" {
+			if got := o.History[len(o.History)-1].ReasonCode; got != "salary" {
 				t.Errorf("history reason = %q, want salary_too_low", got)
 			}
 		},

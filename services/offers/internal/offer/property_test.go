@@ -215,7 +215,12 @@ func TestOfferMatchesModel(t *testing.T) {
 			case "accept":
 				ev, err = o.Accept(ch)
 			case "decline":
-				ev, err = o.Decline(ch, reason)
+				// A decline's reason is from the decline list.
+				declined := reason
+				if declined == "candidate_request" {
+					declined = "no_reason_given"
+				}
+				ev, err = o.Decline(ch, declined)
 			case "withdraw":
 				ev, err = o.Withdraw(ch, reason)
 			case "set start":

@@ -13,6 +13,7 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/imported"
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
+	"github.com/probation-recruitment/pipeline/pkg/reason"
 	"github.com/probation-recruitment/pipeline/pkg/record"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
@@ -248,7 +249,9 @@ func (s *Service) importSteps(ev *eventsv1.Event, h *commonv1.ImportedHistory) [
 	switch {
 	case o.GetDeclinedAt() != nil:
 		steps = append(steps, func(r *Offer) (*eventsv1.Event, error) {
-			return r.Decline(at(o.GetDeclinedAt(), r), o.GetDeclineReasonCode())
+			// As the list reads it: an import written before the fixed
+			// lists may carry any code, which becomes other:<code>.
+			return r.Decline(at(o.GetDeclinedAt(), r), reason.Decline.Normalize(o.GetDeclineReasonCode()))
 		})
 	case o.GetAcceptedAt() != nil:
 		steps = append(steps, func(r *Offer) (*eventsv1.Event, error) {

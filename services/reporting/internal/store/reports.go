@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -20,21 +21,25 @@ import (
 
 // Versions reads the epoch and the versions of every region.
 func (s *Store) Versions(ctx context.Context) (report.Versions, error) {
-	rows, err := s.pool.Query(ctx, `SELECT e.epoch::text, v.region, v.version
+	rows, err := s.pool.Query(ctx, `SELECT e.epoch::text, v.region, v.version, v.latest_event_at
 		FROM projection_epoch e LEFT JOIN region_versions v ON true`)
 	if err != nil {
 		return report.Versions{}, fmt.Errorf("read versions: %w", err)
 	}
 	defer rows.Close()
-	out := report.Versions{Of: map[string]int64{}}
+	out := report.Versions{Of: map[string]int64{}, Latest: map[string]time.Time{}}
 	for rows.Next() {
 		var region *string
 		var version *int64
-		if err := rows.Scan(&out.Epoch, &region, &version); err != nil {
+		var latest *time.Time
+		if err := rows.Scan(&out.Epoch, &region, &version, &latest); err != nil {
 			return report.Versions{}, fmt.Errorf("read versions: %w", err)
 		}
 		if region != nil && version != nil {
 			out.Of[*region] = *version
+		}
+		if region != nil && latest != nil {
+			out.Latest[*region] = latest.UTC()
 		}
 	}
 	if err := rows.Err(); err != nil {
