@@ -44,10 +44,10 @@ import (
 const securityDoc = "../docs/security.md"
 
 // roles are the access table's role columns, in order.
-var roles = []auth.Role{auth.RoleSPOC, auth.RoleVetting, auth.RoleDashboard, auth.RoleAdmin, auth.RoleNotifier, auth.RoleEquality}
+var roles = []auth.Role{auth.RoleSPOC, auth.RoleVetting, auth.RoleDashboard, auth.RoleApprover, auth.RoleAdmin, auth.RoleNotifier, auth.RoleEquality}
 
 // accessHeader is the header every table of RPCs in securityDoc has.
-const accessHeader = "| RPC | spoc | vetting | dashboard | admin | notifier | equality | region |"
+const accessHeader = "| RPC | spoc | vetting | dashboard | approver | admin | notifier | equality | region |"
 
 // The region column's first word: how an RPC checks the region.
 const (
@@ -648,6 +648,9 @@ var recordRequests = map[string]func(c *candidate) proto.Message{
 	"recruitment.offers.v1.OffersService/RecordCheck": func(c *candidate) proto.Message {
 		return &offersv1.RecordCheckRequest{RequestId: event.NewID(), ApplicationId: c.id, ExpectedVersion: staleVersion,
 			Check: commonv1.OfferCondition_OFFER_CONDITION_RIGHT_TO_WORK, Status: commonv1.CheckStatus_CHECK_STATUS_MET}
+	},
+	"recruitment.offers.v1.OffersService/ApproveEarlyStart": func(c *candidate) proto.Message {
+		return &offersv1.ApproveEarlyStartRequest{RequestId: event.NewID(), ApplicationId: c.id, ExpectedVersion: staleVersion}
 	},
 	"recruitment.vetting.v1.VettingService/RecordFormsReceived": func(c *candidate) proto.Message {
 		return &vettingv1.RecordFormsReceivedRequest{RequestId: event.NewID(), ApplicationId: c.id, ExpectedVersion: staleVersion}

@@ -41,6 +41,7 @@ import (
 	applicationsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
+	offersv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/offers/v1"
 	reportingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
 	vettingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/vetting/v1"
 )
@@ -619,6 +620,20 @@ func TestDashboardFollowsThePipelineLive(t *testing.T) {
 		return r.GetSummary().GetStuckCount() == 2, fmt.Sprintf("stuck count %d", r.GetSummary().GetStuckCount())
 	})
 
+	// London's early start policy, set in offers, reaches reporting.
+	if _, err := offersv1.NewOffersServiceClient(st.conns["offers"]).SetEarlyStartPolicy(ctx, &offersv1.SetEarlyStartPolicyRequest{
+		RequestId: event.NewID(), Region: "london", Enabled: true, Cap: 7,
+	}, token(t, "admin-1", auth.RoleAdmin)); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "reporting has London's early start policy", func() (bool, string) {
+		r, err := reports.GetEarlyStarts(ctx, &reportingv1.GetEarlyStartsRequest{Region: "london"}, reader)
+		if err != nil {
+			return false, err.Error()
+		}
+		return r.GetEnabled() && r.GetCap() == 7, fmt.Sprintf("early starts %v", r)
+	})
+
 	d := startDashboard(t, addr, st.addrs["reporting"], idp)
 	page := browser(t)
 
@@ -725,6 +740,16 @@ func TestDashboardFollowsThePipelineLive(t *testing.T) {
 		[tr.dataset.assignee, tr.dataset.actor, tr.cells[2].textContent.trim(), tr.cells[3].textContent.trim(), tr.cells[4].textContent.trim()].join(' '))`)
 	if !slices.Equal(gotWorkload, wantWorkload) || !slices.Contains(gotWorkload, "vetting-london vetting 1 0 1") {
 		t.Errorf("workload on the page %q, API %q (want vetting-london's one case, in breach)", gotWorkload, wantWorkload)
+	}
+	// The early starts against the cap, as the API has them.
+	early, err := reports.GetEarlyStarts(ctx, &reportingv1.GetEarlyStartsRequest{Region: "london"}, reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEarly := []string{fmt.Sprint(early.GetStartedSubjectToVetting()), fmt.Sprint(early.GetCap()),
+		fmt.Sprint(max(early.GetCap()-early.GetStartedSubjectToVetting(), 0)), fmt.Sprint(early.GetOverdue())}
+	if got := evaluate[[]string](t, page, `Array.from(document.querySelectorAll('#early-starts td.num')).map(td => td.textContent.trim())`); !slices.Equal(got, wantEarly) || early.GetCap() != 7 {
+		t.Errorf("early starts on the page %v, API %v (cap 7)", got, wantEarly)
 	}
 	// Where vetting waits, as the API has it: its three steps, then a row
 	// per block reason.

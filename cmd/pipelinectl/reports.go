@@ -35,7 +35,7 @@ admins read the reports of their regions. Every report takes --as-of: a past
 time answers as the pipeline stood then (stage counts, stuck list, funnel,
 time to hire, durations); a future one runs today's stuck clocks on.`,
 		newStuckCmd(a), newTimeToHireCmd(a), newFunnelCmd(a), newDurationsCmd(a), newVettingDurationsCmd(a), newBreakdownCmd(a),
-		newSummaryCmd(a), newSummariesCmd(a), newWatchCmd(a), newWorkloadCmd(a), thresholds, newChecksReportCmd(a))
+		newSummaryCmd(a), newSummariesCmd(a), newWatchCmd(a), newWorkloadCmd(a), newEarlyStartsCmd(a), thresholds, newChecksReportCmd(a))
 }
 
 func newStuckCmd(a *app) *cobra.Command {

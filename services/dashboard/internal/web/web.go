@@ -50,6 +50,7 @@ type Reports interface {
 	ListOutstandingChecks(ctx context.Context, in *pb.ListOutstandingChecksRequest, opts ...grpc.CallOption) (*pb.ListOutstandingChecksResponse, error)
 	ListCampaignProgress(ctx context.Context, in *pb.ListCampaignProgressRequest, opts ...grpc.CallOption) (*pb.ListCampaignProgressResponse, error)
 	GetCampaignProgress(ctx context.Context, in *pb.GetCampaignProgressRequest, opts ...grpc.CallOption) (*pb.GetCampaignProgressResponse, error)
+	GetEarlyStarts(ctx context.Context, in *pb.GetEarlyStartsRequest, opts ...grpc.CallOption) (*pb.GetEarlyStartsResponse, error)
 }
 
 const (
@@ -299,6 +300,9 @@ type regionView struct {
 	AsOf      string
 	AsOfLabel string
 	Today     string
+	// EarlyStarts is the region's starts before vetting cleared against
+	// its early start policy's cap.
+	EarlyStarts earlyStartsView
 }
 
 func (s *Server) region(w http.ResponseWriter, r *http.Request, _ *session.Session) {
@@ -313,6 +317,7 @@ func (s *Server) region(w http.ResponseWriter, r *http.Request, _ *session.Sessi
 		stuck    stuckView
 		workload *pb.GetWorkloadResponse
 		charts   chartsView
+		early    *pb.GetEarlyStartsResponse
 	)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
@@ -333,6 +338,10 @@ func (s *Server) region(w http.ResponseWriter, r *http.Request, _ *session.Sessi
 		charts, err = s.charts(gctx, code, f.AsOf)
 		return err
 	})
+	g.Go(func() (err error) {
+		early, err = s.reports.GetEarlyStarts(gctx, &pb.GetEarlyStartsRequest{Region: code})
+		return err
+	})
 	if err := g.Wait(); err != nil {
 		s.fail(w, r, err)
 		return
@@ -347,6 +356,7 @@ func (s *Server) region(w http.ResponseWriter, r *http.Request, _ *session.Sessi
 		v.AsOfLabel = day.Format("Monday 2 January 2006")
 	} else {
 		v.Workload = workloadToView(code, workload)
+		v.EarlyStarts = earlyStartsToView(early)
 	}
 	s.render(w, r, http.StatusOK, "region", v)
 }

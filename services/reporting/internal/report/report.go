@@ -42,6 +42,7 @@ type Store interface {
 	Apps(ctx context.Context, q AppQuery) ([]*projection.App, map[string]*projection.Campaign, error)
 	ProgressStore
 	PastLoader
+	EarlyStarts(ctx context.Context, region string, today time.Time) (EarlyStarts, error)
 }
 
 // Service computes reports.
@@ -628,17 +629,19 @@ func (s *Service) Summary(ctx context.Context, region string, at AsOf) (Summary,
 
 // Summaries returns the Summary of each region, in order.
 func (s *Service) Summaries(ctx context.Context, regions []string, at AsOf) ([]Summary, error) {
+	asOf := at.At
+	f := filter{from: dayNumber(projection.Day(asOf.Add(-SummaryWindow))), to: dayNumber(projection.Day(asOf))}
+	// Live regions not loaded yet (after a start) answer from SQL: see coldload.go.
+	if out, ok, err := s.coldSummaries(ctx, regions, at, f); ok {
+		return out, err
+	}
 	snaps, err := s.regionsAt(ctx, regions, at)
 	if err != nil {
 		return nil, err
 	}
-	asOf := at.At
-	f := filter{from: dayNumber(projection.Day(asOf.Add(-SummaryWindow))), to: dayNumber(projection.Day(asOf))}
 	out := make([]Summary, len(regions))
 	for i, snap := range snaps {
-		tth := snap.timeToHire(f)
-		out[i] = Summary{Region: regions[i], StageCounts: currentCounts(snaps[i:i+1], ""),
-			Stuck: snap.stuckAsOf(asOf.Truncate(time.Microsecond)), MedianTimeToHireDays: tth.Median, TimeToHireCount: tth.Count, AsOf: asOf}
+		out[i] = snapshotSummary(regions[i], snap, asOf, f)
 	}
 	return out, nil
 }

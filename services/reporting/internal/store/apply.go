@@ -36,6 +36,9 @@ func (s *Store) Apply(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) err
 	if err := applyTitles(ctx, tx, evs); err != nil {
 		return err
 	}
+	if err := applyEarlyStartPolicies(ctx, tx, evs); err != nil {
+		return err
+	}
 	byApp := map[string][]*eventsv1.Event{}
 	for _, ev := range evs {
 		if ev.GetApplicationId() != "" {

@@ -169,6 +169,8 @@ const (
 	CallerRole_CALLER_ROLE_DASHBOARD   CallerRole = 3
 	CallerRole_CALLER_ROLE_ADMIN       CallerRole = 4
 	CallerRole_CALLER_ROLE_SYSTEM      CallerRole = 5
+	// Approves starts before vetting clears (offers' ApproveEarlyStart).
+	CallerRole_CALLER_ROLE_APPROVER CallerRole = 6
 )
 
 // Enum value maps for CallerRole.
@@ -180,6 +182,7 @@ var (
 		3: "CALLER_ROLE_DASHBOARD",
 		4: "CALLER_ROLE_ADMIN",
 		5: "CALLER_ROLE_SYSTEM",
+		6: "CALLER_ROLE_APPROVER",
 	}
 	CallerRole_value = map[string]int32{
 		"CALLER_ROLE_UNSPECIFIED": 0,
@@ -188,6 +191,7 @@ var (
 		"CALLER_ROLE_DASHBOARD":   3,
 		"CALLER_ROLE_ADMIN":       4,
 		"CALLER_ROLE_SYSTEM":      5,
+		"CALLER_ROLE_APPROVER":    6,
 	}
 )
 
@@ -1356,7 +1360,7 @@ const file_recruitment_common_v1_common_proto_rawDesc = "" +
 	"\x16JOB_ROLE_ADMINISTRATOR\x10\x03\x12\x1b\n" +
 	"\x17JOB_ROLE_UPW_SUPERVISOR\x10\x04\x12#\n" +
 	"\x1fJOB_ROLE_VICTIM_LIAISON_OFFICER\x10\x05\x12\x12\n" +
-	"\x0eJOB_ROLE_OTHER\x10\x06*\xa2\x01\n" +
+	"\x0eJOB_ROLE_OTHER\x10\x06*\xbc\x01\n" +
 	"\n" +
 	"CallerRole\x12\x1b\n" +
 	"\x17CALLER_ROLE_UNSPECIFIED\x10\x00\x12\x14\n" +
@@ -1364,7 +1368,8 @@ const file_recruitment_common_v1_common_proto_rawDesc = "" +
 	"\x13CALLER_ROLE_VETTING\x10\x02\x12\x19\n" +
 	"\x15CALLER_ROLE_DASHBOARD\x10\x03\x12\x15\n" +
 	"\x11CALLER_ROLE_ADMIN\x10\x04\x12\x16\n" +
-	"\x12CALLER_ROLE_SYSTEM\x10\x05*\x88\x01\n" +
+	"\x12CALLER_ROLE_SYSTEM\x10\x05\x12\x18\n" +
+	"\x14CALLER_ROLE_APPROVER\x10\x06*\x88\x01\n" +
 	"\fVettingLevel\x12\x1d\n" +
 	"\x19VETTING_LEVEL_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12VETTING_LEVEL_BPSS\x10\x01\x12\x15\n" +

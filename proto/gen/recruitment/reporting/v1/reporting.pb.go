@@ -3499,6 +3499,139 @@ func (x *ListCampaignProgressResponse) GetAsOf() *timestamppb.Timestamp {
 	return nil
 }
 
+type GetEarlyStartsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Region        string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEarlyStartsRequest) Reset() {
+	*x = GetEarlyStartsRequest{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEarlyStartsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEarlyStartsRequest) ProtoMessage() {}
+
+func (x *GetEarlyStartsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEarlyStartsRequest.ProtoReflect.Descriptor instead.
+func (*GetEarlyStartsRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *GetEarlyStartsRequest) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+type GetEarlyStartsResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Region string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	// The region's policy as last heard (offer.early_start_policy_set):
+	// early starts are off, cap 0, until an admin sets it.
+	Enabled bool  `protobuf:"varint,2,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	Cap     int32 `protobuf:"varint,3,opt,name=cap,proto3" json:"cap,omitempty"`
+	// Started before vetting cleared, vetting neither cleared nor failed.
+	StartedSubjectToVetting int32 `protobuf:"varint,4,opt,name=started_subject_to_vetting,json=startedSubjectToVetting,proto3" json:"started_subject_to_vetting,omitempty"`
+	// Of those, how many are past their vetting due date (each also in the
+	// stuck list, rule VETTING_OVERDUE).
+	Overdue       int32                  `protobuf:"varint,5,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEarlyStartsResponse) Reset() {
+	*x = GetEarlyStartsResponse{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEarlyStartsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEarlyStartsResponse) ProtoMessage() {}
+
+func (x *GetEarlyStartsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEarlyStartsResponse.ProtoReflect.Descriptor instead.
+func (*GetEarlyStartsResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *GetEarlyStartsResponse) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *GetEarlyStartsResponse) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *GetEarlyStartsResponse) GetCap() int32 {
+	if x != nil {
+		return x.Cap
+	}
+	return 0
+}
+
+func (x *GetEarlyStartsResponse) GetStartedSubjectToVetting() int32 {
+	if x != nil {
+		return x.StartedSubjectToVetting
+	}
+	return 0
+}
+
+func (x *GetEarlyStartsResponse) GetOverdue() int32 {
+	if x != nil {
+		return x.Overdue
+	}
+	return 0
+}
+
+func (x *GetEarlyStartsResponse) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
 // VettingStepDuration is how long cases took over one step.
 type VettingStepDuration struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3511,7 +3644,7 @@ type VettingStepDuration struct {
 
 func (x *VettingStepDuration) Reset() {
 	*x = VettingStepDuration{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[43]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3523,7 +3656,7 @@ func (x *VettingStepDuration) String() string {
 func (*VettingStepDuration) ProtoMessage() {}
 
 func (x *VettingStepDuration) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[43]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3536,7 +3669,7 @@ func (x *VettingStepDuration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VettingStepDuration.ProtoReflect.Descriptor instead.
 func (*VettingStepDuration) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{43}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *VettingStepDuration) GetStep() VettingStep {
@@ -3566,7 +3699,7 @@ type BlockedDuration struct {
 
 func (x *BlockedDuration) Reset() {
 	*x = BlockedDuration{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[44]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3578,7 +3711,7 @@ func (x *BlockedDuration) String() string {
 func (*BlockedDuration) ProtoMessage() {}
 
 func (x *BlockedDuration) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[44]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3591,7 +3724,7 @@ func (x *BlockedDuration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockedDuration.ProtoReflect.Descriptor instead.
 func (*BlockedDuration) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{44}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *BlockedDuration) GetReason() v1.BlockReason {
@@ -3623,7 +3756,7 @@ type GetVettingDurationsRequest struct {
 
 func (x *GetVettingDurationsRequest) Reset() {
 	*x = GetVettingDurationsRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[45]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3635,7 +3768,7 @@ func (x *GetVettingDurationsRequest) String() string {
 func (*GetVettingDurationsRequest) ProtoMessage() {}
 
 func (x *GetVettingDurationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[45]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3648,7 +3781,7 @@ func (x *GetVettingDurationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVettingDurationsRequest.ProtoReflect.Descriptor instead.
 func (*GetVettingDurationsRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{45}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetVettingDurationsRequest) GetRegion() string {
@@ -3697,7 +3830,7 @@ type GetVettingDurationsResponse struct {
 
 func (x *GetVettingDurationsResponse) Reset() {
 	*x = GetVettingDurationsResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[46]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3709,7 +3842,7 @@ func (x *GetVettingDurationsResponse) String() string {
 func (*GetVettingDurationsResponse) ProtoMessage() {}
 
 func (x *GetVettingDurationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[46]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3722,7 +3855,7 @@ func (x *GetVettingDurationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVettingDurationsResponse.ProtoReflect.Descriptor instead.
 func (*GetVettingDurationsResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{46}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *GetVettingDurationsResponse) GetSteps() []*VettingStepDuration {
@@ -3757,7 +3890,7 @@ type GetReasonBreakdownRequest struct {
 
 func (x *GetReasonBreakdownRequest) Reset() {
 	*x = GetReasonBreakdownRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[47]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3769,7 +3902,7 @@ func (x *GetReasonBreakdownRequest) String() string {
 func (*GetReasonBreakdownRequest) ProtoMessage() {}
 
 func (x *GetReasonBreakdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[47]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3782,7 +3915,7 @@ func (x *GetReasonBreakdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReasonBreakdownRequest.ProtoReflect.Descriptor instead.
 func (*GetReasonBreakdownRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{47}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GetReasonBreakdownRequest) GetRegion() string {
@@ -3846,7 +3979,7 @@ type SourceBreakdown struct {
 
 func (x *SourceBreakdown) Reset() {
 	*x = SourceBreakdown{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[48]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3858,7 +3991,7 @@ func (x *SourceBreakdown) String() string {
 func (*SourceBreakdown) ProtoMessage() {}
 
 func (x *SourceBreakdown) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[48]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3871,7 +4004,7 @@ func (x *SourceBreakdown) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SourceBreakdown.ProtoReflect.Descriptor instead.
 func (*SourceBreakdown) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{48}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *SourceBreakdown) GetSource() string {
@@ -3922,7 +4055,7 @@ type ReasonCount struct {
 
 func (x *ReasonCount) Reset() {
 	*x = ReasonCount{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[49]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3934,7 +4067,7 @@ func (x *ReasonCount) String() string {
 func (*ReasonCount) ProtoMessage() {}
 
 func (x *ReasonCount) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[49]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3947,7 +4080,7 @@ func (x *ReasonCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReasonCount.ProtoReflect.Descriptor instead.
 func (*ReasonCount) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{49}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ReasonCount) GetKind() ExitKind {
@@ -3999,7 +4132,7 @@ type GetReasonBreakdownResponse struct {
 
 func (x *GetReasonBreakdownResponse) Reset() {
 	*x = GetReasonBreakdownResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[50]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4011,7 +4144,7 @@ func (x *GetReasonBreakdownResponse) String() string {
 func (*GetReasonBreakdownResponse) ProtoMessage() {}
 
 func (x *GetReasonBreakdownResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[50]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4024,7 +4157,7 @@ func (x *GetReasonBreakdownResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReasonBreakdownResponse.ProtoReflect.Descriptor instead.
 func (*GetReasonBreakdownResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{50}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *GetReasonBreakdownResponse) GetApplications() int32 {
@@ -4299,7 +4432,16 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\bprogress\x18\x02 \x01(\v2*.recruitment.reporting.v1.CampaignProgressR\bprogress\"\x97\x01\n" +
 	"\x1cListCampaignProgressResponse\x12F\n" +
 	"\tcampaigns\x18\x01 \x03(\v2(.recruitment.reporting.v1.RegionCampaignR\tcampaigns\x12/\n" +
-	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\x8a\x01\n" +
+	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"/\n" +
+	"\x15GetEarlyStartsRequest\x12\x16\n" +
+	"\x06region\x18\x01 \x01(\tR\x06region\"\xe4\x01\n" +
+	"\x16GetEarlyStartsResponse\x12\x16\n" +
+	"\x06region\x18\x01 \x01(\tR\x06region\x12\x18\n" +
+	"\aenabled\x18\x02 \x01(\bR\aenabled\x12\x10\n" +
+	"\x03cap\x18\x03 \x01(\x05R\x03cap\x12;\n" +
+	"\x1astarted_subject_to_vetting\x18\x04 \x01(\x05R\x17startedSubjectToVetting\x12\x18\n" +
+	"\aoverdue\x18\x05 \x01(\x05R\aoverdue\x12/\n" +
+	"\x05as_of\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\x8a\x01\n" +
 	"\x13VettingStepDuration\x129\n" +
 	"\x04step\x18\x01 \x01(\x0e2%.recruitment.reporting.v1.VettingStepR\x04step\x128\n" +
 	"\x04days\x18\x02 \x01(\v2$.recruitment.reporting.v1.StatisticsR\x04days\"\x87\x01\n" +
@@ -4379,7 +4521,7 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x1aEXIT_KIND_INTERVIEW_FAILED\x10\x02\x12\x17\n" +
 	"\x13EXIT_KIND_WITHDRAWN\x10\x03\x12\x1c\n" +
 	"\x18EXIT_KIND_OFFER_DECLINED\x10\x04\x12\x1d\n" +
-	"\x19EXIT_KIND_OFFER_WITHDRAWN\x10\x052\xb5\x0f\n" +
+	"\x19EXIT_KIND_OFFER_WITHDRAWN\x10\x052\xaa\x10\n" +
 	"\x10ReportingService\x12\x82\x01\n" +
 	"\x13ListStuckCandidates\x124.recruitment.reporting.v1.ListStuckCandidatesRequest\x1a5.recruitment.reporting.v1.ListStuckCandidatesResponse\x12p\n" +
 	"\rGetTimeToHire\x12..recruitment.reporting.v1.GetTimeToHireRequest\x1a/.recruitment.reporting.v1.GetTimeToHireResponse\x12d\n" +
@@ -4396,7 +4538,8 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x15ListOutstandingChecks\x126.recruitment.reporting.v1.ListOutstandingChecksRequest\x1a7.recruitment.reporting.v1.ListOutstandingChecksResponse\x12\x7f\n" +
 	"\x12GetReasonBreakdown\x123.recruitment.reporting.v1.GetReasonBreakdownRequest\x1a4.recruitment.reporting.v1.GetReasonBreakdownResponse\x12\x82\x01\n" +
 	"\x13GetCampaignProgress\x124.recruitment.reporting.v1.GetCampaignProgressRequest\x1a5.recruitment.reporting.v1.GetCampaignProgressResponse\x12\x85\x01\n" +
-	"\x14ListCampaignProgress\x125.recruitment.reporting.v1.ListCampaignProgressRequest\x1a6.recruitment.reporting.v1.ListCampaignProgressResponseB\x8a\x02\n" +
+	"\x14ListCampaignProgress\x125.recruitment.reporting.v1.ListCampaignProgressRequest\x1a6.recruitment.reporting.v1.ListCampaignProgressResponse\x12s\n" +
+	"\x0eGetEarlyStarts\x12/.recruitment.reporting.v1.GetEarlyStartsRequest\x1a0.recruitment.reporting.v1.GetEarlyStartsResponseB\x8a\x02\n" +
 	"\x1ccom.recruitment.reporting.v1B\x0eReportingProtoP\x01ZXgithub.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1;reportingv1\xa2\x02\x03RRX\xaa\x02\x18Recruitment.Reporting.V1\xca\x02\x18Recruitment\\Reporting\\V1\xe2\x02$Recruitment\\Reporting\\V1\\GPBMetadata\xea\x02\x1aRecruitment::Reporting::V1b\x06proto3"
 
 var (
@@ -4412,7 +4555,7 @@ func file_recruitment_reporting_v1_reporting_proto_rawDescGZIP() []byte {
 }
 
 var file_recruitment_reporting_v1_reporting_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_recruitment_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
+var file_recruitment_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
 var file_recruitment_reporting_v1_reporting_proto_goTypes = []any{
 	(Severity)(0),                         // 0: recruitment.reporting.v1.Severity
 	(StuckKind)(0),                        // 1: recruitment.reporting.v1.StuckKind
@@ -4464,165 +4607,170 @@ var file_recruitment_reporting_v1_reporting_proto_goTypes = []any{
 	(*ListCampaignProgressRequest)(nil),   // 47: recruitment.reporting.v1.ListCampaignProgressRequest
 	(*RegionCampaign)(nil),                // 48: recruitment.reporting.v1.RegionCampaign
 	(*ListCampaignProgressResponse)(nil),  // 49: recruitment.reporting.v1.ListCampaignProgressResponse
-	(*VettingStepDuration)(nil),           // 50: recruitment.reporting.v1.VettingStepDuration
-	(*BlockedDuration)(nil),               // 51: recruitment.reporting.v1.BlockedDuration
-	(*GetVettingDurationsRequest)(nil),    // 52: recruitment.reporting.v1.GetVettingDurationsRequest
-	(*GetVettingDurationsResponse)(nil),   // 53: recruitment.reporting.v1.GetVettingDurationsResponse
-	(*GetReasonBreakdownRequest)(nil),     // 54: recruitment.reporting.v1.GetReasonBreakdownRequest
-	(*SourceBreakdown)(nil),               // 55: recruitment.reporting.v1.SourceBreakdown
-	(*ReasonCount)(nil),                   // 56: recruitment.reporting.v1.ReasonCount
-	(*GetReasonBreakdownResponse)(nil),    // 57: recruitment.reporting.v1.GetReasonBreakdownResponse
-	(v1.JobRole)(0),                       // 58: recruitment.common.v1.JobRole
-	(v1.Stage)(0),                         // 59: recruitment.common.v1.Stage
-	(*timestamppb.Timestamp)(nil),         // 60: google.protobuf.Timestamp
-	(v1.BlockReason)(0),                   // 61: recruitment.common.v1.BlockReason
-	(*v1.Date)(nil),                       // 62: recruitment.common.v1.Date
-	(v1.OfferCondition)(0),                // 63: recruitment.common.v1.OfferCondition
-	(v1.CampaignStatus)(0),                // 64: recruitment.common.v1.CampaignStatus
-	(*ListOutstandingChecksRequest)(nil),  // 65: recruitment.reporting.v1.ListOutstandingChecksRequest
-	(*ListOutstandingChecksResponse)(nil), // 66: recruitment.reporting.v1.ListOutstandingChecksResponse
+	(*GetEarlyStartsRequest)(nil),         // 50: recruitment.reporting.v1.GetEarlyStartsRequest
+	(*GetEarlyStartsResponse)(nil),        // 51: recruitment.reporting.v1.GetEarlyStartsResponse
+	(*VettingStepDuration)(nil),           // 52: recruitment.reporting.v1.VettingStepDuration
+	(*BlockedDuration)(nil),               // 53: recruitment.reporting.v1.BlockedDuration
+	(*GetVettingDurationsRequest)(nil),    // 54: recruitment.reporting.v1.GetVettingDurationsRequest
+	(*GetVettingDurationsResponse)(nil),   // 55: recruitment.reporting.v1.GetVettingDurationsResponse
+	(*GetReasonBreakdownRequest)(nil),     // 56: recruitment.reporting.v1.GetReasonBreakdownRequest
+	(*SourceBreakdown)(nil),               // 57: recruitment.reporting.v1.SourceBreakdown
+	(*ReasonCount)(nil),                   // 58: recruitment.reporting.v1.ReasonCount
+	(*GetReasonBreakdownResponse)(nil),    // 59: recruitment.reporting.v1.GetReasonBreakdownResponse
+	(v1.JobRole)(0),                       // 60: recruitment.common.v1.JobRole
+	(v1.Stage)(0),                         // 61: recruitment.common.v1.Stage
+	(*timestamppb.Timestamp)(nil),         // 62: google.protobuf.Timestamp
+	(v1.BlockReason)(0),                   // 63: recruitment.common.v1.BlockReason
+	(*v1.Date)(nil),                       // 64: recruitment.common.v1.Date
+	(v1.OfferCondition)(0),                // 65: recruitment.common.v1.OfferCondition
+	(v1.CampaignStatus)(0),                // 66: recruitment.common.v1.CampaignStatus
+	(*ListOutstandingChecksRequest)(nil),  // 67: recruitment.reporting.v1.ListOutstandingChecksRequest
+	(*ListOutstandingChecksResponse)(nil), // 68: recruitment.reporting.v1.ListOutstandingChecksResponse
 }
 var file_recruitment_reporting_v1_reporting_proto_depIdxs = []int32{
-	58,  // 0: recruitment.reporting.v1.StuckCandidate.role:type_name -> recruitment.common.v1.JobRole
-	59,  // 1: recruitment.reporting.v1.StuckCandidate.stage:type_name -> recruitment.common.v1.Stage
+	60,  // 0: recruitment.reporting.v1.StuckCandidate.role:type_name -> recruitment.common.v1.JobRole
+	61,  // 1: recruitment.reporting.v1.StuckCandidate.stage:type_name -> recruitment.common.v1.Stage
 	1,   // 2: recruitment.reporting.v1.StuckCandidate.kind:type_name -> recruitment.reporting.v1.StuckKind
-	60,  // 3: recruitment.reporting.v1.StuckCandidate.since:type_name -> google.protobuf.Timestamp
+	62,  // 3: recruitment.reporting.v1.StuckCandidate.since:type_name -> google.protobuf.Timestamp
 	0,   // 4: recruitment.reporting.v1.StuckCandidate.severity:type_name -> recruitment.reporting.v1.Severity
-	61,  // 5: recruitment.reporting.v1.StuckCandidate.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	63,  // 5: recruitment.reporting.v1.StuckCandidate.blocked_reason:type_name -> recruitment.common.v1.BlockReason
 	2,   // 6: recruitment.reporting.v1.StuckCandidate.next_actor:type_name -> recruitment.reporting.v1.NextActor
-	59,  // 7: recruitment.reporting.v1.ListStuckCandidatesRequest.stage:type_name -> recruitment.common.v1.Stage
+	61,  // 7: recruitment.reporting.v1.ListStuckCandidatesRequest.stage:type_name -> recruitment.common.v1.Stage
 	0,   // 8: recruitment.reporting.v1.ListStuckCandidatesRequest.severity:type_name -> recruitment.reporting.v1.Severity
-	60,  // 9: recruitment.reporting.v1.ListStuckCandidatesRequest.as_of:type_name -> google.protobuf.Timestamp
-	58,  // 10: recruitment.reporting.v1.ListStuckCandidatesRequest.role:type_name -> recruitment.common.v1.JobRole
+	62,  // 9: recruitment.reporting.v1.ListStuckCandidatesRequest.as_of:type_name -> google.protobuf.Timestamp
+	60,  // 10: recruitment.reporting.v1.ListStuckCandidatesRequest.role:type_name -> recruitment.common.v1.JobRole
 	1,   // 11: recruitment.reporting.v1.ListStuckCandidatesRequest.kind:type_name -> recruitment.reporting.v1.StuckKind
-	61,  // 12: recruitment.reporting.v1.ListStuckCandidatesRequest.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	63,  // 12: recruitment.reporting.v1.ListStuckCandidatesRequest.blocked_reason:type_name -> recruitment.common.v1.BlockReason
 	7,   // 13: recruitment.reporting.v1.ListStuckCandidatesResponse.candidates:type_name -> recruitment.reporting.v1.StuckCandidate
 	3,   // 14: recruitment.reporting.v1.MeasureResult.measure:type_name -> recruitment.reporting.v1.Measure
 	10,  // 15: recruitment.reporting.v1.MeasureResult.calendar_days:type_name -> recruitment.reporting.v1.Statistics
 	10,  // 16: recruitment.reporting.v1.MeasureResult.working_days:type_name -> recruitment.reporting.v1.Statistics
 	12,  // 17: recruitment.reporting.v1.MeasureResult.weekly_trend:type_name -> recruitment.reporting.v1.WeeklyTrend
-	62,  // 18: recruitment.reporting.v1.WeeklyTrend.first_week:type_name -> recruitment.common.v1.Date
-	58,  // 19: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
-	60,  // 20: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
-	60,  // 21: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
-	60,  // 22: recruitment.reporting.v1.GetTimeToHireRequest.as_of:type_name -> google.protobuf.Timestamp
+	64,  // 18: recruitment.reporting.v1.WeeklyTrend.first_week:type_name -> recruitment.common.v1.Date
+	60,  // 19: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
+	62,  // 20: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
+	62,  // 21: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
+	62,  // 22: recruitment.reporting.v1.GetTimeToHireRequest.as_of:type_name -> google.protobuf.Timestamp
 	11,  // 23: recruitment.reporting.v1.GetTimeToHireResponse.measures:type_name -> recruitment.reporting.v1.MeasureResult
-	59,  // 24: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
-	60,  // 25: recruitment.reporting.v1.GetFunnelRequest.as_of:type_name -> google.protobuf.Timestamp
+	61,  // 24: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
+	62,  // 25: recruitment.reporting.v1.GetFunnelRequest.as_of:type_name -> google.protobuf.Timestamp
 	15,  // 26: recruitment.reporting.v1.GetFunnelResponse.stages:type_name -> recruitment.reporting.v1.FunnelStage
-	59,  // 27: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
+	61,  // 27: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
 	10,  // 28: recruitment.reporting.v1.StageDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	60,  // 29: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
-	60,  // 30: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
-	60,  // 31: recruitment.reporting.v1.GetStageDurationsRequest.as_of:type_name -> google.protobuf.Timestamp
-	58,  // 32: recruitment.reporting.v1.GetStageDurationsRequest.role:type_name -> recruitment.common.v1.JobRole
+	62,  // 29: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
+	62,  // 30: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
+	62,  // 31: recruitment.reporting.v1.GetStageDurationsRequest.as_of:type_name -> google.protobuf.Timestamp
+	60,  // 32: recruitment.reporting.v1.GetStageDurationsRequest.role:type_name -> recruitment.common.v1.JobRole
 	18,  // 33: recruitment.reporting.v1.GetStageDurationsResponse.stages:type_name -> recruitment.reporting.v1.StageDuration
 	21,  // 34: recruitment.reporting.v1.GetStageDurationsResponse.checks:type_name -> recruitment.reporting.v1.CheckDuration
-	63,  // 35: recruitment.reporting.v1.CheckDuration.check:type_name -> recruitment.common.v1.OfferCondition
+	65,  // 35: recruitment.reporting.v1.CheckDuration.check:type_name -> recruitment.common.v1.OfferCondition
 	10,  // 36: recruitment.reporting.v1.CheckDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	59,  // 37: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
+	61,  // 37: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
 	22,  // 38: recruitment.reporting.v1.RegionSummary.stage_counts:type_name -> recruitment.reporting.v1.StageCount
-	60,  // 39: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
-	60,  // 40: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
+	62,  // 39: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
+	62,  // 40: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
 	23,  // 41: recruitment.reporting.v1.GetRegionSummaryResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	60,  // 42: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
+	62,  // 42: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
 	23,  // 43: recruitment.reporting.v1.ListRegionSummariesResponse.summaries:type_name -> recruitment.reporting.v1.RegionSummary
 	23,  // 44: recruitment.reporting.v1.WatchRegionResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	59,  // 45: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
+	61,  // 45: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
 	30,  // 46: recruitment.reporting.v1.Thresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
 	32,  // 47: recruitment.reporting.v1.Thresholds.roles:type_name -> recruitment.reporting.v1.RoleThresholds
-	58,  // 48: recruitment.reporting.v1.RoleThresholds.role:type_name -> recruitment.common.v1.JobRole
+	60,  // 48: recruitment.reporting.v1.RoleThresholds.role:type_name -> recruitment.common.v1.JobRole
 	30,  // 49: recruitment.reporting.v1.RoleThresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
 	31,  // 50: recruitment.reporting.v1.GetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
 	31,  // 51: recruitment.reporting.v1.SetThresholdsRequest.thresholds:type_name -> recruitment.reporting.v1.Thresholds
 	31,  // 52: recruitment.reporting.v1.SetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	58,  // 53: recruitment.reporting.v1.MyCase.role:type_name -> recruitment.common.v1.JobRole
-	59,  // 54: recruitment.reporting.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
+	60,  // 53: recruitment.reporting.v1.MyCase.role:type_name -> recruitment.common.v1.JobRole
+	61,  // 54: recruitment.reporting.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
 	4,   // 55: recruitment.reporting.v1.MyCase.record:type_name -> recruitment.reporting.v1.CaseRecord
-	60,  // 56: recruitment.reporting.v1.MyCase.since:type_name -> google.protobuf.Timestamp
+	62,  // 56: recruitment.reporting.v1.MyCase.since:type_name -> google.protobuf.Timestamp
 	0,   // 57: recruitment.reporting.v1.MyCase.severity:type_name -> recruitment.reporting.v1.Severity
 	0,   // 58: recruitment.reporting.v1.MyCase.next_threshold:type_name -> recruitment.reporting.v1.Severity
-	60,  // 59: recruitment.reporting.v1.MyCase.next_threshold_at:type_name -> google.protobuf.Timestamp
+	62,  // 59: recruitment.reporting.v1.MyCase.next_threshold_at:type_name -> google.protobuf.Timestamp
 	1,   // 60: recruitment.reporting.v1.MyCase.kind:type_name -> recruitment.reporting.v1.StuckKind
-	61,  // 61: recruitment.reporting.v1.MyCase.blocked_reason:type_name -> recruitment.common.v1.BlockReason
-	60,  // 62: recruitment.reporting.v1.ListMyCasesRequest.as_of:type_name -> google.protobuf.Timestamp
+	63,  // 61: recruitment.reporting.v1.MyCase.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	62,  // 62: recruitment.reporting.v1.ListMyCasesRequest.as_of:type_name -> google.protobuf.Timestamp
 	37,  // 63: recruitment.reporting.v1.ListMyCasesResponse.cases:type_name -> recruitment.reporting.v1.MyCase
 	2,   // 64: recruitment.reporting.v1.Workload.actor:type_name -> recruitment.reporting.v1.NextActor
-	60,  // 65: recruitment.reporting.v1.Workload.oldest_since:type_name -> google.protobuf.Timestamp
-	60,  // 66: recruitment.reporting.v1.GetWorkloadRequest.as_of:type_name -> google.protobuf.Timestamp
+	62,  // 65: recruitment.reporting.v1.Workload.oldest_since:type_name -> google.protobuf.Timestamp
+	62,  // 66: recruitment.reporting.v1.GetWorkloadRequest.as_of:type_name -> google.protobuf.Timestamp
 	40,  // 67: recruitment.reporting.v1.GetWorkloadResponse.rows:type_name -> recruitment.reporting.v1.Workload
-	60,  // 68: recruitment.reporting.v1.GetWorkloadResponse.as_of:type_name -> google.protobuf.Timestamp
-	58,  // 69: recruitment.reporting.v1.CampaignSummary.role:type_name -> recruitment.common.v1.JobRole
-	64,  // 70: recruitment.reporting.v1.CampaignSummary.status:type_name -> recruitment.common.v1.CampaignStatus
-	62,  // 71: recruitment.reporting.v1.CampaignSummary.opens_on:type_name -> recruitment.common.v1.Date
-	62,  // 72: recruitment.reporting.v1.CampaignSummary.closes_on:type_name -> recruitment.common.v1.Date
-	60,  // 73: recruitment.reporting.v1.GetCampaignProgressRequest.as_of:type_name -> google.protobuf.Timestamp
+	62,  // 68: recruitment.reporting.v1.GetWorkloadResponse.as_of:type_name -> google.protobuf.Timestamp
+	60,  // 69: recruitment.reporting.v1.CampaignSummary.role:type_name -> recruitment.common.v1.JobRole
+	66,  // 70: recruitment.reporting.v1.CampaignSummary.status:type_name -> recruitment.common.v1.CampaignStatus
+	64,  // 71: recruitment.reporting.v1.CampaignSummary.opens_on:type_name -> recruitment.common.v1.Date
+	64,  // 72: recruitment.reporting.v1.CampaignSummary.closes_on:type_name -> recruitment.common.v1.Date
+	62,  // 73: recruitment.reporting.v1.GetCampaignProgressRequest.as_of:type_name -> google.protobuf.Timestamp
 	44,  // 74: recruitment.reporting.v1.GetCampaignProgressResponse.campaign:type_name -> recruitment.reporting.v1.CampaignSummary
 	43,  // 75: recruitment.reporting.v1.GetCampaignProgressResponse.regions:type_name -> recruitment.reporting.v1.CampaignProgress
 	43,  // 76: recruitment.reporting.v1.GetCampaignProgressResponse.total:type_name -> recruitment.reporting.v1.CampaignProgress
-	60,  // 77: recruitment.reporting.v1.GetCampaignProgressResponse.as_of:type_name -> google.protobuf.Timestamp
-	60,  // 78: recruitment.reporting.v1.ListCampaignProgressRequest.as_of:type_name -> google.protobuf.Timestamp
+	62,  // 77: recruitment.reporting.v1.GetCampaignProgressResponse.as_of:type_name -> google.protobuf.Timestamp
+	62,  // 78: recruitment.reporting.v1.ListCampaignProgressRequest.as_of:type_name -> google.protobuf.Timestamp
 	44,  // 79: recruitment.reporting.v1.RegionCampaign.campaign:type_name -> recruitment.reporting.v1.CampaignSummary
 	43,  // 80: recruitment.reporting.v1.RegionCampaign.progress:type_name -> recruitment.reporting.v1.CampaignProgress
 	48,  // 81: recruitment.reporting.v1.ListCampaignProgressResponse.campaigns:type_name -> recruitment.reporting.v1.RegionCampaign
-	60,  // 82: recruitment.reporting.v1.ListCampaignProgressResponse.as_of:type_name -> google.protobuf.Timestamp
-	5,   // 83: recruitment.reporting.v1.VettingStepDuration.step:type_name -> recruitment.reporting.v1.VettingStep
-	10,  // 84: recruitment.reporting.v1.VettingStepDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	61,  // 85: recruitment.reporting.v1.BlockedDuration.reason:type_name -> recruitment.common.v1.BlockReason
-	10,  // 86: recruitment.reporting.v1.BlockedDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	58,  // 87: recruitment.reporting.v1.GetVettingDurationsRequest.role:type_name -> recruitment.common.v1.JobRole
-	60,  // 88: recruitment.reporting.v1.GetVettingDurationsRequest.from:type_name -> google.protobuf.Timestamp
-	60,  // 89: recruitment.reporting.v1.GetVettingDurationsRequest.to:type_name -> google.protobuf.Timestamp
-	50,  // 90: recruitment.reporting.v1.GetVettingDurationsResponse.steps:type_name -> recruitment.reporting.v1.VettingStepDuration
-	51,  // 91: recruitment.reporting.v1.GetVettingDurationsResponse.blocked:type_name -> recruitment.reporting.v1.BlockedDuration
-	58,  // 92: recruitment.reporting.v1.GetReasonBreakdownRequest.role:type_name -> recruitment.common.v1.JobRole
-	60,  // 93: recruitment.reporting.v1.GetReasonBreakdownRequest.from:type_name -> google.protobuf.Timestamp
-	60,  // 94: recruitment.reporting.v1.GetReasonBreakdownRequest.to:type_name -> google.protobuf.Timestamp
-	15,  // 95: recruitment.reporting.v1.SourceBreakdown.stages:type_name -> recruitment.reporting.v1.FunnelStage
-	11,  // 96: recruitment.reporting.v1.SourceBreakdown.time_to_hire:type_name -> recruitment.reporting.v1.MeasureResult
-	11,  // 97: recruitment.reporting.v1.SourceBreakdown.application_to_start:type_name -> recruitment.reporting.v1.MeasureResult
-	6,   // 98: recruitment.reporting.v1.ReasonCount.kind:type_name -> recruitment.reporting.v1.ExitKind
-	59,  // 99: recruitment.reporting.v1.ReasonCount.stage:type_name -> recruitment.common.v1.Stage
-	10,  // 100: recruitment.reporting.v1.ReasonCount.days_to_exit:type_name -> recruitment.reporting.v1.Statistics
-	55,  // 101: recruitment.reporting.v1.GetReasonBreakdownResponse.sources:type_name -> recruitment.reporting.v1.SourceBreakdown
-	56,  // 102: recruitment.reporting.v1.GetReasonBreakdownResponse.reasons:type_name -> recruitment.reporting.v1.ReasonCount
-	8,   // 103: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
-	13,  // 104: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
-	16,  // 105: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
-	19,  // 106: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
-	52,  // 107: recruitment.reporting.v1.ReportingService.GetVettingDurations:input_type -> recruitment.reporting.v1.GetVettingDurationsRequest
-	24,  // 108: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
-	26,  // 109: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
-	28,  // 110: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
-	33,  // 111: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
-	35,  // 112: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
-	38,  // 113: recruitment.reporting.v1.ReportingService.ListMyCases:input_type -> recruitment.reporting.v1.ListMyCasesRequest
-	41,  // 114: recruitment.reporting.v1.ReportingService.GetWorkload:input_type -> recruitment.reporting.v1.GetWorkloadRequest
-	65,  // 115: recruitment.reporting.v1.ReportingService.ListOutstandingChecks:input_type -> recruitment.reporting.v1.ListOutstandingChecksRequest
-	54,  // 116: recruitment.reporting.v1.ReportingService.GetReasonBreakdown:input_type -> recruitment.reporting.v1.GetReasonBreakdownRequest
-	45,  // 117: recruitment.reporting.v1.ReportingService.GetCampaignProgress:input_type -> recruitment.reporting.v1.GetCampaignProgressRequest
-	47,  // 118: recruitment.reporting.v1.ReportingService.ListCampaignProgress:input_type -> recruitment.reporting.v1.ListCampaignProgressRequest
-	9,   // 119: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
-	14,  // 120: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
-	17,  // 121: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
-	20,  // 122: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
-	53,  // 123: recruitment.reporting.v1.ReportingService.GetVettingDurations:output_type -> recruitment.reporting.v1.GetVettingDurationsResponse
-	25,  // 124: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
-	27,  // 125: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
-	29,  // 126: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
-	34,  // 127: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
-	36,  // 128: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
-	39,  // 129: recruitment.reporting.v1.ReportingService.ListMyCases:output_type -> recruitment.reporting.v1.ListMyCasesResponse
-	42,  // 130: recruitment.reporting.v1.ReportingService.GetWorkload:output_type -> recruitment.reporting.v1.GetWorkloadResponse
-	66,  // 131: recruitment.reporting.v1.ReportingService.ListOutstandingChecks:output_type -> recruitment.reporting.v1.ListOutstandingChecksResponse
-	57,  // 132: recruitment.reporting.v1.ReportingService.GetReasonBreakdown:output_type -> recruitment.reporting.v1.GetReasonBreakdownResponse
-	46,  // 133: recruitment.reporting.v1.ReportingService.GetCampaignProgress:output_type -> recruitment.reporting.v1.GetCampaignProgressResponse
-	49,  // 134: recruitment.reporting.v1.ReportingService.ListCampaignProgress:output_type -> recruitment.reporting.v1.ListCampaignProgressResponse
-	119, // [119:135] is the sub-list for method output_type
-	103, // [103:119] is the sub-list for method input_type
-	103, // [103:103] is the sub-list for extension type_name
-	103, // [103:103] is the sub-list for extension extendee
-	0,   // [0:103] is the sub-list for field type_name
+	62,  // 82: recruitment.reporting.v1.ListCampaignProgressResponse.as_of:type_name -> google.protobuf.Timestamp
+	62,  // 83: recruitment.reporting.v1.GetEarlyStartsResponse.as_of:type_name -> google.protobuf.Timestamp
+	5,   // 84: recruitment.reporting.v1.VettingStepDuration.step:type_name -> recruitment.reporting.v1.VettingStep
+	10,  // 85: recruitment.reporting.v1.VettingStepDuration.days:type_name -> recruitment.reporting.v1.Statistics
+	63,  // 86: recruitment.reporting.v1.BlockedDuration.reason:type_name -> recruitment.common.v1.BlockReason
+	10,  // 87: recruitment.reporting.v1.BlockedDuration.days:type_name -> recruitment.reporting.v1.Statistics
+	60,  // 88: recruitment.reporting.v1.GetVettingDurationsRequest.role:type_name -> recruitment.common.v1.JobRole
+	62,  // 89: recruitment.reporting.v1.GetVettingDurationsRequest.from:type_name -> google.protobuf.Timestamp
+	62,  // 90: recruitment.reporting.v1.GetVettingDurationsRequest.to:type_name -> google.protobuf.Timestamp
+	52,  // 91: recruitment.reporting.v1.GetVettingDurationsResponse.steps:type_name -> recruitment.reporting.v1.VettingStepDuration
+	53,  // 92: recruitment.reporting.v1.GetVettingDurationsResponse.blocked:type_name -> recruitment.reporting.v1.BlockedDuration
+	60,  // 93: recruitment.reporting.v1.GetReasonBreakdownRequest.role:type_name -> recruitment.common.v1.JobRole
+	62,  // 94: recruitment.reporting.v1.GetReasonBreakdownRequest.from:type_name -> google.protobuf.Timestamp
+	62,  // 95: recruitment.reporting.v1.GetReasonBreakdownRequest.to:type_name -> google.protobuf.Timestamp
+	15,  // 96: recruitment.reporting.v1.SourceBreakdown.stages:type_name -> recruitment.reporting.v1.FunnelStage
+	11,  // 97: recruitment.reporting.v1.SourceBreakdown.time_to_hire:type_name -> recruitment.reporting.v1.MeasureResult
+	11,  // 98: recruitment.reporting.v1.SourceBreakdown.application_to_start:type_name -> recruitment.reporting.v1.MeasureResult
+	6,   // 99: recruitment.reporting.v1.ReasonCount.kind:type_name -> recruitment.reporting.v1.ExitKind
+	61,  // 100: recruitment.reporting.v1.ReasonCount.stage:type_name -> recruitment.common.v1.Stage
+	10,  // 101: recruitment.reporting.v1.ReasonCount.days_to_exit:type_name -> recruitment.reporting.v1.Statistics
+	57,  // 102: recruitment.reporting.v1.GetReasonBreakdownResponse.sources:type_name -> recruitment.reporting.v1.SourceBreakdown
+	58,  // 103: recruitment.reporting.v1.GetReasonBreakdownResponse.reasons:type_name -> recruitment.reporting.v1.ReasonCount
+	8,   // 104: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
+	13,  // 105: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
+	16,  // 106: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
+	19,  // 107: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
+	54,  // 108: recruitment.reporting.v1.ReportingService.GetVettingDurations:input_type -> recruitment.reporting.v1.GetVettingDurationsRequest
+	24,  // 109: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
+	26,  // 110: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
+	28,  // 111: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
+	33,  // 112: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
+	35,  // 113: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
+	38,  // 114: recruitment.reporting.v1.ReportingService.ListMyCases:input_type -> recruitment.reporting.v1.ListMyCasesRequest
+	41,  // 115: recruitment.reporting.v1.ReportingService.GetWorkload:input_type -> recruitment.reporting.v1.GetWorkloadRequest
+	67,  // 116: recruitment.reporting.v1.ReportingService.ListOutstandingChecks:input_type -> recruitment.reporting.v1.ListOutstandingChecksRequest
+	56,  // 117: recruitment.reporting.v1.ReportingService.GetReasonBreakdown:input_type -> recruitment.reporting.v1.GetReasonBreakdownRequest
+	45,  // 118: recruitment.reporting.v1.ReportingService.GetCampaignProgress:input_type -> recruitment.reporting.v1.GetCampaignProgressRequest
+	47,  // 119: recruitment.reporting.v1.ReportingService.ListCampaignProgress:input_type -> recruitment.reporting.v1.ListCampaignProgressRequest
+	50,  // 120: recruitment.reporting.v1.ReportingService.GetEarlyStarts:input_type -> recruitment.reporting.v1.GetEarlyStartsRequest
+	9,   // 121: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
+	14,  // 122: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
+	17,  // 123: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
+	20,  // 124: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
+	55,  // 125: recruitment.reporting.v1.ReportingService.GetVettingDurations:output_type -> recruitment.reporting.v1.GetVettingDurationsResponse
+	25,  // 126: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
+	27,  // 127: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
+	29,  // 128: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
+	34,  // 129: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
+	36,  // 130: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
+	39,  // 131: recruitment.reporting.v1.ReportingService.ListMyCases:output_type -> recruitment.reporting.v1.ListMyCasesResponse
+	42,  // 132: recruitment.reporting.v1.ReportingService.GetWorkload:output_type -> recruitment.reporting.v1.GetWorkloadResponse
+	68,  // 133: recruitment.reporting.v1.ReportingService.ListOutstandingChecks:output_type -> recruitment.reporting.v1.ListOutstandingChecksResponse
+	59,  // 134: recruitment.reporting.v1.ReportingService.GetReasonBreakdown:output_type -> recruitment.reporting.v1.GetReasonBreakdownResponse
+	46,  // 135: recruitment.reporting.v1.ReportingService.GetCampaignProgress:output_type -> recruitment.reporting.v1.GetCampaignProgressResponse
+	49,  // 136: recruitment.reporting.v1.ReportingService.ListCampaignProgress:output_type -> recruitment.reporting.v1.ListCampaignProgressResponse
+	51,  // 137: recruitment.reporting.v1.ReportingService.GetEarlyStarts:output_type -> recruitment.reporting.v1.GetEarlyStartsResponse
+	121, // [121:138] is the sub-list for method output_type
+	104, // [104:121] is the sub-list for method input_type
+	104, // [104:104] is the sub-list for extension type_name
+	104, // [104:104] is the sub-list for extension extendee
+	0,   // [0:104] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_reporting_v1_reporting_proto_init() }
@@ -4637,7 +4785,7 @@ func file_recruitment_reporting_v1_reporting_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_reporting_v1_reporting_proto_rawDesc), len(file_recruitment_reporting_v1_reporting_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   51,
+			NumMessages:   53,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

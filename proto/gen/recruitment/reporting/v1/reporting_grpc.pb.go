@@ -35,6 +35,7 @@ const (
 	ReportingService_GetReasonBreakdown_FullMethodName    = "/recruitment.reporting.v1.ReportingService/GetReasonBreakdown"
 	ReportingService_GetCampaignProgress_FullMethodName   = "/recruitment.reporting.v1.ReportingService/GetCampaignProgress"
 	ReportingService_ListCampaignProgress_FullMethodName  = "/recruitment.reporting.v1.ReportingService/ListCampaignProgress"
+	ReportingService_GetEarlyStarts_FullMethodName        = "/recruitment.reporting.v1.ReportingService/GetEarlyStarts"
 )
 
 // ReportingServiceClient is the client API for ReportingService service.
@@ -111,6 +112,10 @@ type ReportingServiceClient interface {
 	// ListCampaignProgress returns the progress in one region of every
 	// campaign that recruits there, newest first. Readers of the region.
 	ListCampaignProgress(ctx context.Context, in *ListCampaignProgressRequest, opts ...grpc.CallOption) (*ListCampaignProgressResponse, error)
+	// GetEarlyStarts is a region's candidates started subject to vetting
+	// against its early start policy's cap, and how many of them are past
+	// their vetting due date.
+	GetEarlyStarts(ctx context.Context, in *GetEarlyStartsRequest, opts ...grpc.CallOption) (*GetEarlyStartsResponse, error)
 }
 
 type reportingServiceClient struct {
@@ -290,6 +295,16 @@ func (c *reportingServiceClient) ListCampaignProgress(ctx context.Context, in *L
 	return out, nil
 }
 
+func (c *reportingServiceClient) GetEarlyStarts(ctx context.Context, in *GetEarlyStartsRequest, opts ...grpc.CallOption) (*GetEarlyStartsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetEarlyStartsResponse)
+	err := c.cc.Invoke(ctx, ReportingService_GetEarlyStarts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ReportingServiceServer is the server API for ReportingService service.
 // All implementations must embed UnimplementedReportingServiceServer
 // for forward compatibility.
@@ -364,6 +379,10 @@ type ReportingServiceServer interface {
 	// ListCampaignProgress returns the progress in one region of every
 	// campaign that recruits there, newest first. Readers of the region.
 	ListCampaignProgress(context.Context, *ListCampaignProgressRequest) (*ListCampaignProgressResponse, error)
+	// GetEarlyStarts is a region's candidates started subject to vetting
+	// against its early start policy's cap, and how many of them are past
+	// their vetting due date.
+	GetEarlyStarts(context.Context, *GetEarlyStartsRequest) (*GetEarlyStartsResponse, error)
 	mustEmbedUnimplementedReportingServiceServer()
 }
 
@@ -421,6 +440,9 @@ func (UnimplementedReportingServiceServer) GetCampaignProgress(context.Context, 
 }
 func (UnimplementedReportingServiceServer) ListCampaignProgress(context.Context, *ListCampaignProgressRequest) (*ListCampaignProgressResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCampaignProgress not implemented")
+}
+func (UnimplementedReportingServiceServer) GetEarlyStarts(context.Context, *GetEarlyStartsRequest) (*GetEarlyStartsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetEarlyStarts not implemented")
 }
 func (UnimplementedReportingServiceServer) mustEmbedUnimplementedReportingServiceServer() {}
 func (UnimplementedReportingServiceServer) testEmbeddedByValue()                          {}
@@ -724,6 +746,24 @@ func _ReportingService_ListCampaignProgress_Handler(srv interface{}, ctx context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ReportingService_GetEarlyStarts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetEarlyStartsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportingServiceServer).GetEarlyStarts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportingService_GetEarlyStarts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportingServiceServer).GetEarlyStarts(ctx, req.(*GetEarlyStartsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ReportingService_ServiceDesc is the grpc.ServiceDesc for ReportingService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -790,6 +830,10 @@ var ReportingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListCampaignProgress",
 			Handler:    _ReportingService_ListCampaignProgress_Handler,
+		},
+		{
+			MethodName: "GetEarlyStarts",
+			Handler:    _ReportingService_GetEarlyStarts_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
