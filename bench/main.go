@@ -60,6 +60,8 @@ type options struct {
 	seed        uint64
 	profiles    string
 	rebuild     bool
+	restarts    bool
+	updates     int
 }
 
 func main() {
@@ -74,6 +76,8 @@ func main() {
 	flag.StringVar(&o.out, "out", "bench/results/report.md", "where to write the report")
 	flag.BoolVar(&o.keep, "keep", false, "keep the benchmark's schema afterwards")
 	flag.Uint64Var(&o.seed, "seed", 1, "workload seed")
+	flag.BoolVar(&o.restarts, "restarts", true, "time the first report after a restart of the service on the full projection")
+	flag.IntVar(&o.updates, "updates", 1000, "events per second published into the projection during a second report load (0 skips it)")
 	flag.BoolVar(&o.rebuild, "rebuild", true, "time `reporting rebuild` at the end (false skips it, e.g. while profiling)")
 	flag.StringVar(&o.profiles, "profiles", "", "directory to save a CPU profile of the service during each RPC's measured load (go tool pprof FILE)")
 	natsDir := flag.String("serve-nats", "", "(internal) run only the nats-server, storing in this directory")
@@ -196,6 +200,18 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	svc.stop()
+	if o.restarts {
+		say("first reports after a restart")
+		if err := measureRestarts(ctx, bin, serveEnv, grpcAddr, adminAddr, r); err != nil {
+			return err
+		}
+	}
+	if o.updates > 0 {
+		say("loading the report RPCs while %d updates/s flow into the projection", o.updates)
+		if err := loadUnderUpdates(ctx, js, bin, serveEnv, grpcAddr, adminAddr, o, r); err != nil {
+			return err
+		}
+	}
 	if !o.rebuild {
 		return r.write()
 	}

@@ -273,6 +273,9 @@ func (l *load) step(ctx context.Context, c *candidate) (callResult, bool) {
 		// the event.
 		c.version = 1
 		c.notBefore = time.Now().Add(20 * time.Millisecond)
+	case opSchedule:
+		// An outcome is refused before the interview's time.
+		c.notBefore = time.Now().Add(interviewLead)
 	case opOffer:
 		c.offerVersion = v
 	case opUnblock:
@@ -288,6 +291,10 @@ func (l *load) step(ctx context.Context, c *candidate) (callResult, bool) {
 	l.put(c)
 	return res, true
 }
+
+// interviewLead is how far ahead interviews are booked: soon, since the
+// outcome is refused before the interview's time and waits for it.
+const interviewLead = 200 * time.Millisecond
 
 func (l *load) retryLater(c *candidate) {
 	c.tries++
@@ -311,7 +318,7 @@ func (l *load) call(ctx context.Context, c *candidate) (int64, error) {
 		return r.GetCase().GetVersion(), err
 	case opSchedule:
 		r, err := l.sift.ScheduleInterview(ctx, &siftingv1.ScheduleInterviewRequest{RequestId: rid, ApplicationId: c.id,
-			ExpectedVersion: c.version, ScheduledFor: timestamppb.New(time.Now().Add(48 * time.Hour))}, spoc)
+			ExpectedVersion: c.version, ScheduledFor: timestamppb.New(time.Now().Add(interviewLead))}, spoc)
 		return r.GetCase().GetVersion(), err
 	case opInterview:
 		r, err := l.sift.RecordInterviewOutcome(ctx, &siftingv1.RecordInterviewOutcomeRequest{RequestId: rid, ApplicationId: c.id,

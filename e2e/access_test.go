@@ -35,7 +35,7 @@ import (
 	_ "github.com/probation-recruitment/pipeline/proto/gen/recruitment/notifier/v1"
 	offersv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/offers/v1"
 	_ "github.com/probation-recruitment/pipeline/proto/gen/recruitment/privacy/v1"
-	_ "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
+	reportingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
 	siftingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/sifting/v1"
 	vettingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/vetting/v1"
 )
@@ -44,10 +44,10 @@ import (
 const securityDoc = "../docs/security.md"
 
 // roles are the access table's role columns, in order.
-var roles = []auth.Role{auth.RoleSPOC, auth.RoleVetting, auth.RoleDashboard, auth.RoleAdmin, auth.RoleNotifier, auth.RoleEquality}
+var roles = []auth.Role{auth.RoleSPOC, auth.RoleVetting, auth.RoleDashboard, auth.RoleApprover, auth.RoleAdmin, auth.RoleNotifier, auth.RoleEquality}
 
 // accessHeader is the header every table of RPCs in securityDoc has.
-const accessHeader = "| RPC | spoc | vetting | dashboard | admin | notifier | equality | region |"
+const accessHeader = "| RPC | spoc | vetting | dashboard | approver | admin | notifier | equality | region |"
 
 // The region column's first word: how an RPC checks the region.
 const (
@@ -573,6 +573,18 @@ var recordRequests = map[string]func(c *candidate) proto.Message{
 	"recruitment.applications.v1.ApplicationsService/GetCampaign": func(c *candidate) proto.Message {
 		return &applicationsv1.GetCampaignRequest{CampaignId: c.campaignID}
 	},
+	// Changes of a campaign by a SPOC holding its regions (issue 16).
+	"recruitment.applications.v1.ApplicationsService/UpdateCampaign": func(c *candidate) proto.Message {
+		return &applicationsv1.UpdateCampaignRequest{RequestId: event.NewID(), CampaignId: c.campaignID, ExpectedVersion: staleVersion,
+			Title: "Campaign", Posts: 5, OpensOn: &commonv1.Date{Year: 2026, Month: 1, Day: 1}}
+	},
+	"recruitment.applications.v1.ApplicationsService/SetCampaignStatus": func(c *candidate) proto.Message {
+		return &applicationsv1.SetCampaignStatusRequest{RequestId: event.NewID(), CampaignId: c.campaignID, ExpectedVersion: staleVersion,
+			Status: commonv1.CampaignStatus_CAMPAIGN_STATUS_CLOSED}
+	},
+	"recruitment.reporting.v1.ReportingService/GetCampaignProgress": func(c *candidate) proto.Message {
+		return &reportingv1.GetCampaignProgressRequest{CampaignId: c.campaignID}
+	},
 	// The candidate newCandidateIn submitted: a Welsh SPOC gets
 	// AlreadyExists, and nothing is added.
 	"recruitment.applications.v1.ApplicationsService/SubmitApplication": func(c *candidate) proto.Message {
@@ -636,6 +648,9 @@ var recordRequests = map[string]func(c *candidate) proto.Message{
 	"recruitment.offers.v1.OffersService/RecordCheck": func(c *candidate) proto.Message {
 		return &offersv1.RecordCheckRequest{RequestId: event.NewID(), ApplicationId: c.id, ExpectedVersion: staleVersion,
 			Check: commonv1.OfferCondition_OFFER_CONDITION_RIGHT_TO_WORK, Status: commonv1.CheckStatus_CHECK_STATUS_MET}
+	},
+	"recruitment.offers.v1.OffersService/ApproveEarlyStart": func(c *candidate) proto.Message {
+		return &offersv1.ApproveEarlyStartRequest{RequestId: event.NewID(), ApplicationId: c.id, ExpectedVersion: staleVersion}
 	},
 	"recruitment.vetting.v1.VettingService/RecordFormsReceived": func(c *candidate) proto.Message {
 		return &vettingv1.RecordFormsReceivedRequest{RequestId: event.NewID(), ApplicationId: c.id, ExpectedVersion: staleVersion}

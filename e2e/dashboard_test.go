@@ -38,8 +38,10 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/region"
 	"github.com/probation-recruitment/pipeline/pkg/testenv"
+	applicationsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/applications/v1"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
+	offersv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/offers/v1"
 	reportingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1"
 	vettingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/vetting/v1"
 )
@@ -618,6 +620,20 @@ func TestDashboardFollowsThePipelineLive(t *testing.T) {
 		return r.GetSummary().GetStuckCount() == 2, fmt.Sprintf("stuck count %d", r.GetSummary().GetStuckCount())
 	})
 
+	// London's early start policy, set in offers, reaches reporting.
+	if _, err := offersv1.NewOffersServiceClient(st.conns["offers"]).SetEarlyStartPolicy(ctx, &offersv1.SetEarlyStartPolicyRequest{
+		RequestId: event.NewID(), Region: "london", Enabled: true, Cap: 7,
+	}, token(t, "admin-1", auth.RoleAdmin)); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "reporting has London's early start policy", func() (bool, string) {
+		r, err := reports.GetEarlyStarts(ctx, &reportingv1.GetEarlyStartsRequest{Region: "london"}, reader)
+		if err != nil {
+			return false, err.Error()
+		}
+		return r.GetEnabled() && r.GetCap() == 7, fmt.Sprintf("early starts %v", r)
+	})
+
 	d := startDashboard(t, addr, st.addrs["reporting"], idp)
 	page := browser(t)
 
@@ -724,6 +740,16 @@ func TestDashboardFollowsThePipelineLive(t *testing.T) {
 		[tr.dataset.assignee, tr.dataset.actor, tr.cells[2].textContent.trim(), tr.cells[3].textContent.trim(), tr.cells[4].textContent.trim()].join(' '))`)
 	if !slices.Equal(gotWorkload, wantWorkload) || !slices.Contains(gotWorkload, "vetting-london vetting 1 0 1") {
 		t.Errorf("workload on the page %q, API %q (want vetting-london's one case, in breach)", gotWorkload, wantWorkload)
+	}
+	// The early starts against the cap, as the API has them.
+	early, err := reports.GetEarlyStarts(ctx, &reportingv1.GetEarlyStartsRequest{Region: "london"}, reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEarly := []string{fmt.Sprint(early.GetStartedSubjectToVetting()), fmt.Sprint(early.GetCap()),
+		fmt.Sprint(max(early.GetCap()-early.GetStartedSubjectToVetting(), 0)), fmt.Sprint(early.GetOverdue())}
+	if got := evaluate[[]string](t, page, `Array.from(document.querySelectorAll('#early-starts td.num')).map(td => td.textContent.trim())`); !slices.Equal(got, wantEarly) || early.GetCap() != 7 {
+		t.Errorf("early starts on the page %v, API %v (cap 7)", got, wantEarly)
 	}
 	// Where vetting waits, as the API has it: its three steps, then a row
 	// per block reason.
@@ -851,6 +877,82 @@ func TestDashboardFollowsThePipelineLive(t *testing.T) {
 		t.Errorf("API stuck count after the unblock = %d, want 1", after.GetSummary().GetStuckCount())
 	}
 	screenshot(t, page, "dashboard-region.png")
+
+	// The campaign pages (issue 16): a campaign in London and Wales with
+	// one London application. London's reader sees London's campaigns, and
+	// on the campaign's page London's row alone, with no national total.
+	apps := applicationsv1.NewApplicationsServiceClient(st.conns["applications"])
+	camp, err := apps.CreateCampaign(ctx, &applicationsv1.CreateCampaignRequest{
+		RequestId: "dash-national-" + event.NewID(), Role: commonv1.JobRole_JOB_ROLE_ADMINISTRATOR, Title: "National admin campaign",
+		OpensOn: &commonv1.Date{Year: 2026, Month: 1, Day: 1},
+		Regions: []*commonv1.CampaignRegion{{Region: "london", Posts: 3}, {Region: "wales", Posts: 2}},
+	}, token(t, "admin-1", auth.RoleAdmin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	campID := camp.GetCampaign().GetId()
+	if _, err := apps.SubmitApplication(ctx, &applicationsv1.SubmitApplicationRequest{
+		RequestId: "dash-national-app-" + event.NewID(), CampaignId: campID, ApplicationRegion: "london",
+		Candidate: &applicationsv1.Candidate{Name: "Ada Lovelace", Email: "ada.national@example.org"},
+	}, token(t, "spoc-london-1", auth.RoleSPOC, "london")); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "reporting counts the national campaign's application", func() (bool, string) {
+		p, err := reports.GetCampaignProgress(ctx, &reportingv1.GetCampaignProgressRequest{CampaignId: campID}, reader)
+		return err == nil && p.GetTotal().GetApplications() == 1, fmt.Sprint(p, err)
+	})
+	if err := chromedp.Do(page, chromedp.Navigate(d.url+"/regions/london"), chromedp.Click(chromedp.CSS(`#campaigns-link`))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, page, "London's campaigns", `location.pathname === '/regions/london/campaigns' && document.readyState === 'complete'`, 10*time.Second)
+	campaignCells := evaluate[map[string]string](t, page, `Object.fromEntries(Array.from(document.querySelectorAll('tr[data-campaign="`+campID+`"] td[data-field]')).map(td => [td.dataset.field, td.textContent.trim()]))`)
+	if campaignCells["filled"] != "0" || campaignCells["remaining"] != "3" {
+		t.Errorf("London's campaigns page shows %v for the national campaign, want 0 filled, 3 remaining (London's posts)", campaignCells)
+	}
+	screenshot(t, page, "dashboard-campaigns.png")
+	accessible(t, page, "London's campaigns")
+	if err := chromedp.Do(page, chromedp.Click(chromedp.CSS(`tr[data-campaign="`+campID+`"] a`))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, page, "the campaign's page", `location.pathname === '/campaigns/`+campID+`' && document.readyState === 'complete'`, 10*time.Second)
+	regionRows := evaluate[[]string](t, page, `Array.from(document.querySelectorAll('#campaign-progress tr[data-region-row]')).map(tr => tr.dataset.regionRow)`)
+	if !slices.Equal(regionRows, []string{"London"}) || !evaluate[bool](t, page, `document.querySelector('#no-total') !== null`) {
+		t.Errorf("the London reader's campaign page shows rows %v; want London's alone and no total", regionRows)
+	}
+	screenshot(t, page, "dashboard-campaign.png")
+	accessible(t, page, "the campaign's page")
+	// The page as of a past date, picked with its own form: 25 days ago
+	// nobody had applied (the sift candidate's application is 20 days
+	// old); at the end of yesterday the sift candidate was stuck, 19 days
+	// in (20 now). Past pages are not live, and pass the accessibility check.
+	uk, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pastLondon := func(days int) string { return now.In(uk).AddDate(0, 0, -days).Format(time.DateOnly) }
+	for _, past := range []struct {
+		days int
+		want []string
+	}{{25, nil}, {1, []string{siftID}}} {
+		date := pastLondon(past.days)
+		if err := chromedp.Do(page,
+			chromedp.SetValue(chromedp.CSS(`#as_of`), date),
+			chromedp.Click(chromedp.CSS(`#as-of-form button[type=submit]`)),
+		); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, page, "the page as of "+date, `location.search === '?as_of=`+date+`' && document.readyState === 'complete'`, 10*time.Second)
+		if got := evaluate[[]string](t, page, stuckIDs); !slices.Equal(got, past.want) {
+			t.Errorf("stuck list as of %s = %v, want %v", date, got, past.want)
+		}
+		if live := evaluate[bool](t, page, `document.querySelector('[data-live-events]') !== null`); live {
+			t.Errorf("the page as of %s follows live updates", date)
+		}
+		accessible(t, page, "London's page as of "+date)
+	}
+	if days := evaluate[string](t, page, `document.querySelector('#stuck-table tbody tr td.num')?.textContent.trim() ?? ''`); days != "19" {
+		t.Errorf("as of yesterday the sift candidate was %q days in its stage, want 19", days)
+	}
 
 	// Errors are plain pages with fitting statuses.
 	hc := d.signIn(t, idp, "dashboard-london")

@@ -287,9 +287,13 @@ func (l *load) siftPass(id string) error {
 }
 
 func (l *load) interviewPass(id string) error {
+	// Soon: an outcome is refused before the interview's time, so the
+	// outcome waits for it.
+	var slot time.Time
 	err := change(l, l.siftCase(id, siftingv1.CaseState_CASE_STATE_AWAITING_INTERVIEW), func(c *siftingv1.SiftCase) error {
+		slot = time.Now().Add(time.Second)
 		req := &siftingv1.ScheduleInterviewRequest{RequestId: l.requestID(), ApplicationId: id, ExpectedVersion: c.GetVersion(),
-			ScheduledFor: timestamppb.New(time.Now().Add(48 * time.Hour))}
+			ScheduledFor: timestamppb.New(slot)}
 		return l.call("ScheduleInterview", func(ctx context.Context) (okCall, error) {
 			_, err := l.sift.ScheduleInterview(ctx, req, l.spoc)
 			return okCall{event: "interview.scheduled", application: id}, err
@@ -298,6 +302,7 @@ func (l *load) interviewPass(id string) error {
 	if err != nil {
 		return err
 	}
+	time.Sleep(time.Until(slot))
 	scheduled := func() (*siftingv1.SiftCase, error) {
 		return await(l, func(ctx context.Context) (*siftingv1.SiftCase, error) {
 			r, err := l.sift.GetCase(ctx, &siftingv1.GetCaseRequest{ApplicationId: id}, l.spoc)

@@ -111,11 +111,15 @@ func (c *candidate) passInterview() {
 		RequestId: c.req(), ApplicationId: c.id, ExpectedVersion: sc.GetVersion(), Outcome: commonv1.Outcome_OUTCOME_PASS,
 	}, c.spoc)
 	c.must(err)
+	// Soon: an outcome is refused before the interview's time, so the
+	// outcome waits for it.
+	slot := time.Now().Add(time.Second)
 	s, err := c.sift.ScheduleInterview(ctx, &siftingv1.ScheduleInterviewRequest{
 		RequestId: c.req(), ApplicationId: c.id, ExpectedVersion: r.GetCase().GetVersion(),
-		ScheduledFor: timestamppb.New(time.Now().Add(48 * time.Hour)),
+		ScheduledFor: timestamppb.New(slot),
 	}, c.spoc)
 	c.must(err)
+	time.Sleep(time.Until(slot))
 	_, err = c.sift.RecordInterviewOutcome(ctx, &siftingv1.RecordInterviewOutcomeRequest{
 		RequestId: c.req(), ApplicationId: c.id, ExpectedVersion: s.GetCase().GetVersion(), Outcome: commonv1.Outcome_OUTCOME_PASS,
 	}, c.spoc)

@@ -114,3 +114,29 @@ func TestThresholdFlag(t *testing.T) {
 		}
 	}
 }
+
+func TestRegionPostsFlag(t *testing.T) {
+	t.Parallel()
+	var v regionPostsValue
+	if err := v.Set("london=120, wales=30,north-east=150"); err != nil {
+		t.Fatal(err)
+	}
+	if !v.multi() || v.String() != "london=120;wales=30;north-east=150" {
+		t.Errorf("Set = %s (multi %v)", v.String(), v.multi())
+	}
+	if err := v.Set("wales"); err != nil || v.multi() || len(v.list) != 1 {
+		t.Errorf("one region: %v, %v", v.list, err)
+	}
+	for bad, want := range map[string]string{
+		"atlantis=3":       "is not a region",
+		"london=0":         "at least 1",
+		"london=x":         "whole number",
+		"london,wales=3":   "give every region its posts",
+		"london=3,wales=3": "",
+	} {
+		err := v.Set(bad)
+		if (want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), want)) {
+			t.Errorf("Set(%q) = %v, want %q", bad, err, want)
+		}
+	}
+}

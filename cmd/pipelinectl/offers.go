@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/probation-recruitment/pipeline/pkg/reason"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	offersv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/offers/v1"
 )
@@ -18,9 +19,11 @@ func newOffersCmd(a *app) *cobra.Command {
 		`An application becomes eligible for a conditional offer moments after it
 passes interview. A SPOC of the region (or an admin) makes the offer, records
 the candidate's answer, sets the start date and confirms the start. A start
-before vetting has cleared needs --approved-by and has a vetting due date.`,
+before vetting has cleared has a vetting due date and needs an approver's
+approval (approve-early-start) under the region's early start policy.`,
 		newOfferMakeCmd(a), newOfferBatchMakeCmd(a), newOfferAcceptCmd(a), newOfferDeclineCmd(a), newOfferWithdrawCmd(a),
-		newOfferStartDateCmd(a), newOfferConfirmStartCmd(a), newOfferListCmd(a), newOfferGetCmd(a), newOfferCheckCmd(a))
+		newOfferStartDateCmd(a), newOfferConfirmStartCmd(a), newOfferListCmd(a), newOfferGetCmd(a), newOfferCheckCmd(a),
+		newOfferApproveEarlyStartCmd(a), newEarlyStartPolicyCmd(a))
 }
 
 func newOfferMakeCmd(a *app) *cobra.Command {
@@ -73,15 +76,15 @@ func newOfferConfirmStartCmd(a *app) *cobra.Command {
 }
 
 func newOfferDeclineCmd(a *app) *cobra.Command {
-	var reason string
+	var why string
 	cmd := offerChange(a, "decline", "Record that the candidate declined the offer (SPOC)",
-		`  pipelinectl offers decline 0192f3a4-5b6c-7d8e-9f00-112233445566 --reason accepted_other_job`,
+		`  pipelinectl offers decline 0192f3a4-5b6c-7d8e-9f00-112233445566 --reason accepted_other_offer`,
 		func(ctx context.Context, id string, ch *change) (*offersv1.DeclineOfferResponse, error) {
 			return a.offers.DeclineOffer(ctx, &offersv1.DeclineOfferRequest{
-				RequestId: ch.requestID, ApplicationId: id, ExpectedVersion: ch.version, ReasonCode: reason,
+				RequestId: ch.requestID, ApplicationId: id, ExpectedVersion: ch.version, ReasonCode: why,
 			})
 		})
-	cmd.Flags().StringVar(&reason, "reason", "", "lower-case reason code, e.g. accepted_other_job")
+	cmd.Flags().StringVar(&why, "reason", "", "why the candidate declined: "+reason.Decline.Accepted())
 	required(cmd, "reason")
 	return cmd
 }
@@ -101,26 +104,23 @@ func newOfferWithdrawCmd(a *app) *cobra.Command {
 }
 
 func newOfferStartDateCmd(a *app) *cobra.Command {
-	var (
-		date, due  dateValue
-		approvedBy string
-	)
+	var date, due dateValue
 	cmd := offerChange(a, "start-date", "Set or move the start date of an accepted offer (SPOC)",
 		`  pipelinectl offers start-date 0192f3a4-5b6c-7d8e-9f00-112233445566 --date 2027-01-04
-  pipelinectl offers start-date 0192f3a4-5b6c-7d8e-9f00-112233445566 --date 2027-01-04 --approved-by head-of-ops-london`,
+  pipelinectl offers start-date 0192f3a4-5b6c-7d8e-9f00-112233445566 --date 2027-01-04 --vetting-due-by 2027-02-01`,
 		func(ctx context.Context, id string, ch *change) (*offersv1.SetStartDateResponse, error) {
 			return a.offers.SetStartDate(ctx, &offersv1.SetStartDateRequest{
 				RequestId: ch.requestID, ApplicationId: id, ExpectedVersion: ch.version,
-				StartDate: date.d, ApprovedBy: approvedBy, VettingDueBy: due.d,
+				StartDate: date.d, VettingDueBy: due.d,
 			})
 		})
 	cmd.Long = `Set or move the start date (not in the past). A start before vetting has
-cleared is "subject to vetting": it needs --approved-by (the subject id of
-who approved it) and has a vetting due date, by default the start date plus
-the service's period (8 weeks).`
+cleared is "subject to vetting": it has a vetting due date, by default and
+at the latest the start date plus the service's VETTING_DUE_PERIOD (8
+weeks), and needs an approver's approval (offers approve-early-start) before
+confirm-start. Moving the date takes an approval back.`
 	f := cmd.Flags()
 	f.Var(&date, "date", "the first day at work")
-	f.StringVar(&approvedBy, "approved-by", "", "subject id of who approved starting before vetting clears")
 	f.Var(&due, "vetting-due-by", "date by which vetting must clear, for a start subject to vetting")
 	required(cmd, "date")
 	return cmd

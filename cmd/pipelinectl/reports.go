@@ -31,10 +31,11 @@ candidate is a warning, and then a breach, in the stuck list.`,
 	return group("reports", "Stuck candidates, time to hire, funnel, stage durations, summaries (reporting service)",
 		`Reports answer from the reporting service's projections of every event, so
 they trail a change by moments. Dashboards, SPOCs, vetting contact points and
-admins read the reports of their regions; --as-of (where offered) makes a
-report reproducible.`,
-		newStuckCmd(a), newTimeToHireCmd(a), newFunnelCmd(a), newDurationsCmd(a), newVettingDurationsCmd(a),
-		newSummaryCmd(a), newSummariesCmd(a), newWatchCmd(a), newWorkloadCmd(a), thresholds, newChecksReportCmd(a))
+admins read the reports of their regions. Every report takes --as-of: a past
+time answers as the pipeline stood then (stage counts, stuck list, funnel,
+time to hire, durations); a future one runs today's stuck clocks on.`,
+		newStuckCmd(a), newTimeToHireCmd(a), newFunnelCmd(a), newDurationsCmd(a), newVettingDurationsCmd(a), newBreakdownCmd(a),
+		newSummaryCmd(a), newSummariesCmd(a), newWatchCmd(a), newWorkloadCmd(a), newEarlyStartsCmd(a), thresholds, newChecksReportCmd(a))
 }
 
 func newStuckCmd(a *app) *cobra.Command {
@@ -158,7 +159,9 @@ func newTimeToHireCmd(a *app) *cobra.Command {
 		campaign string
 		role     = newEnum(commonv1.JobRole(0))
 		from, to timeValue
+		asOf     timeValue
 		byWeek   bool
+		source   string
 	)
 	cmd := &cobra.Command{
 		Use:   "time-to-hire",
@@ -173,13 +176,16 @@ Wales bank holidays excluded):
 
 A rolling campaign measures from each application's submission; an offer or
 start before the campaign closed counts as 0 days. --from and
---to filter on the measure's end; --weekly shows the trend by ISO week.`,
+--to filter on the measure's end; --weekly shows the trend by ISO week.
+--as-of reports the measures as they stood then: those completed by then.`,
 		Example: `  pipelinectl reports time-to-hire --region london --role administrator
-  pipelinectl reports time-to-hire --from 2026-01-01T00:00:00Z --weekly -o csv`,
+  pipelinectl reports time-to-hire --from 2026-01-01T00:00:00Z --weekly -o csv
+  pipelinectl reports time-to-hire --region london --as-of 2026-09-30T23:59:59+01:00`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			resp, err := a.reporting.GetTimeToHire(cmd.Context(), &reportingv1.GetTimeToHireRequest{
 				Region: string(reg), CampaignId: campaign, Role: commonv1.JobRole(role.number()), From: from.t, To: to.t,
+				Source: source, AsOf: asOf.t,
 			})
 			if err != nil {
 				return err
@@ -198,6 +204,8 @@ start before the campaign closed counts as 0 days. --from and
 	f.Var(&from, "from", "only measures ending at or after this time")
 	f.Var(&to, "to", "only measures ending before this time")
 	f.BoolVar(&byWeek, "weekly", false, "show each measure per ISO week (calendar days) instead of the totals")
+	f.StringVar(&source, "source", "", sourceHelp)
+	f.Var(&asOf, "as-of", "as the measures stood at this time (default now)")
 	return cmd
 }
 
@@ -234,15 +242,18 @@ func newFunnelCmd(a *app) *cobra.Command {
 	var (
 		reg      regionValue
 		campaign string
+		source   string
+		asOf     timeValue
 	)
 	cmd := &cobra.Command{
 		Use:   "funnel",
 		Short: "How many applications reached each stage, and the conversion between stages",
 		Example: `  pipelinectl reports funnel --region london --campaign 0192f3a4-5b6c-7d8e-9f00-112233445566
-  pipelinectl reports funnel    # every region of the token (an admin's: national)`,
+  pipelinectl reports funnel    # every region of the token (an admin's: national)
+  pipelinectl reports funnel --region london --as-of 2026-06-30T23:59:59+01:00`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			resp, err := a.reporting.GetFunnel(cmd.Context(), &reportingv1.GetFunnelRequest{Region: string(reg), CampaignId: campaign})
+			resp, err := a.reporting.GetFunnel(cmd.Context(), &reportingv1.GetFunnelRequest{Region: string(reg), CampaignId: campaign, AsOf: asOf.t, Source: source})
 			if err != nil {
 				return err
 			}
@@ -259,6 +270,8 @@ func newFunnelCmd(a *app) *cobra.Command {
 	f := cmd.Flags()
 	f.Var(&reg, "region", regionHelp("only this region (default: every region of the token)"))
 	f.StringVar(&campaign, "campaign", "", "only this campaign")
+	f.StringVar(&source, "source", "", sourceHelp)
+	f.Var(&asOf, "as-of", "the funnel as it stood at this time (default now)")
 	return cmd
 }
 
@@ -268,16 +281,18 @@ func newDurationsCmd(a *app) *cobra.Command {
 		campaign string
 		role     = newEnum(commonv1.JobRole(0))
 		from, to timeValue
+		asOf     timeValue
 	)
 	cmd := &cobra.Command{
 		Use:   "durations",
 		Short: "Days spent in each stage (median, p90) and how many are in it now",
 		Example: `  pipelinectl reports durations --region london --from 2026-10-01T00:00:00Z
-  pipelinectl reports durations --role administrator    # every region of the token`,
+  pipelinectl reports durations --role administrator    # every region of the token
+  pipelinectl reports durations --region london --as-of 2026-06-30T23:59:59+01:00`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			resp, err := a.reporting.GetStageDurations(cmd.Context(), &reportingv1.GetStageDurationsRequest{
-				Region: string(reg), From: from.t, To: to.t, CampaignId: campaign, Role: commonv1.JobRole(role.number()),
+				Region: string(reg), From: from.t, To: to.t, CampaignId: campaign, Role: commonv1.JobRole(role.number()), AsOf: asOf.t,
 			})
 			if err != nil {
 				return err
@@ -295,6 +310,7 @@ func newDurationsCmd(a *app) *cobra.Command {
 	f.Var(role, "role", "only this job role; "+oneOf(commonv1.JobRole(0)))
 	f.Var(&from, "from", "only applications that left a stage at or after this time")
 	f.Var(&to, "to", "only applications that left a stage before this time")
+	f.Var(&asOf, "as-of", "the durations, and how many were in each stage, as they stood at this time (default now)")
 	return cmd
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/probation-recruitment/pipeline/pkg/reason"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	siftingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/sifting/v1"
 )
@@ -56,7 +57,7 @@ func newSiftDecideCmd(a *app) *cobra.Command {
 		cmd     *cobra.Command
 		outcome = newEnum(commonv1.Outcome(0))
 		score   int32
-		reason  string
+		why     string
 	)
 	cmd = siftChange(a, "decide", "Pass or fail one application at the sift (SPOC)",
 		`  pipelinectl sift decide 0192f3a4-5b6c-7d8e-9f00-112233445566 --outcome pass --score 72
@@ -64,7 +65,7 @@ func newSiftDecideCmd(a *app) *cobra.Command {
 		func(ctx context.Context, id string, ch *change) (*siftingv1.RecordSiftDecisionResponse, error) {
 			req := &siftingv1.RecordSiftDecisionRequest{
 				RequestId: ch.requestID, ApplicationId: id, ExpectedVersion: ch.version,
-				Outcome: commonv1.Outcome(outcome.number()), ReasonCode: reason,
+				Outcome: commonv1.Outcome(outcome.number()), ReasonCode: why,
 			}
 			if cmd.Flags().Changed("score") {
 				req.Score = &score
@@ -74,7 +75,7 @@ func newSiftDecideCmd(a *app) *cobra.Command {
 	f := cmd.Flags()
 	f.Var(outcome, "outcome", oneOf(commonv1.Outcome(0)))
 	f.Int32Var(&score, "score", 0, "sift score, 0-100 (optional)")
-	f.StringVar(&reason, "reason", "", "lower-case reason code, required for a fail, e.g. insufficient_evidence")
+	f.StringVar(&why, "reason", "", "required for a fail: "+reason.SiftFail.Accepted())
 	required(cmd, "outcome")
 	return cmd
 }
@@ -332,20 +333,20 @@ func newInterviewScheduleCmd(a *app) *cobra.Command {
 func newInterviewOutcomeCmd(a *app) *cobra.Command {
 	var (
 		outcome = newEnum(commonv1.Outcome(0))
-		reason  string
+		why     string
 	)
 	cmd := siftChange(a, "outcome", "Pass or fail the candidate at interview (SPOC)",
 		`  pipelinectl interviews outcome 0192f3a4-5b6c-7d8e-9f00-112233445566 --outcome pass
-  pipelinectl interviews outcome 0192f3a4-5b6c-7d8e-9f00-112233445566 --outcome fail --reason below_standard`,
+  pipelinectl interviews outcome 0192f3a4-5b6c-7d8e-9f00-112233445566 --outcome fail --reason below_interview_standard`,
 		func(ctx context.Context, id string, ch *change) (*siftingv1.RecordInterviewOutcomeResponse, error) {
 			return a.sifting.RecordInterviewOutcome(ctx, &siftingv1.RecordInterviewOutcomeRequest{
 				RequestId: ch.requestID, ApplicationId: id, ExpectedVersion: ch.version,
-				Outcome: commonv1.Outcome(outcome.number()), ReasonCode: reason,
+				Outcome: commonv1.Outcome(outcome.number()), ReasonCode: why,
 			})
 		})
 	f := cmd.Flags()
 	f.Var(outcome, "outcome", oneOf(commonv1.Outcome(0)))
-	f.StringVar(&reason, "reason", "", "lower-case reason code, required for a fail")
+	f.StringVar(&why, "reason", "", "required for a fail: "+reason.InterviewFail.Accepted())
 	required(cmd, "outcome")
 	return cmd
 }

@@ -74,7 +74,7 @@ A token lives at most 12 hours.`,
 			}
 			r := auth.Role(role)
 			if !r.Valid() {
-				return usagef("--role must be one of spoc, vetting, dashboard, admin, notifier, equality; got %q", role)
+				return usagef("--role must be one of spoc, vetting, dashboard, approver, admin, notifier, equality; got %q", role)
 			}
 			if r.Regional() && len(regions) == 0 {
 				return usagef("--region is required for roles other than admin and notifier (repeat it or comma-separate for several)")
@@ -91,7 +91,7 @@ A token lives at most 12 hours.`,
 		},
 	}
 	cmd.Flags().StringVar(&subject, "subject", "", "who the token identifies, e.g. spoc-london-1 (an id: no names or email addresses)")
-	cmd.Flags().StringVar(&role, "role", "", "spoc, vetting, dashboard, admin, notifier (the notifier service) or equality (equality reports)")
+	cmd.Flags().StringVar(&role, "role", "", "spoc, vetting, dashboard, approver (early starts), admin, notifier (the notifier service) or equality (equality reports)")
 	cmd.Flags().StringSliceVar(&regions, "region", nil, "region code(s) the caller may see, e.g. london,wales")
 	cmd.Flags().DurationVar(&ttl, "ttl", 8*time.Hour, "how long the token is valid")
 	_ = cmd.MarkFlagRequired("subject")

@@ -38,6 +38,10 @@ const (
 	// regions its token lists — all twelve for a national report — and
 	// nothing else: no candidate, no other report.
 	RoleEquality Role = "equality"
+	// RoleApprover approves a start before vetting clears
+	// (ApproveEarlyStart in offers) in its regions; a SPOC, who asks for
+	// the start, cannot approve it.
+	RoleApprover Role = "approver"
 )
 
 // Valid reports whether r is one of the roles; a token with any other
@@ -45,7 +49,7 @@ const (
 // issuer shows up at once.
 func (r Role) Valid() bool {
 	switch r {
-	case RoleSPOC, RoleVetting, RoleDashboard, RoleAdmin, RoleNotifier, RoleEquality:
+	case RoleSPOC, RoleVetting, RoleDashboard, RoleAdmin, RoleNotifier, RoleEquality, RoleApprover:
 		return true
 	}
 	return false

@@ -13,7 +13,6 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
-	"github.com/probation-recruitment/pipeline/pkg/idempotency"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	vettingv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/vetting/v1"
@@ -135,9 +134,19 @@ func TestBatchAll(t *testing.T) {
 		if len(c.calls) != 1 || fmt.Sprint(c.calls[0]) != fmt.Sprint([]string{a}) {
 			t.Errorf("retry applied %v, want only items[2] (items[3] fails before apply writes)", c.calls)
 		}
-		_, reused := runAll(t, pool, c, batch(event.NewID()), false)
-		if !errors.Is(reused[0], idempotency.ErrReused) || rows(t, pool, "changed") != 2 {
-			t.Errorf("reused request id: err %v, rows %d; want ErrReused and nothing applied", reused[0], rows(t, pool, "changed"))
+		// The same request id for another batch is the whole call's
+		// error, a request_id field error, and no item is tried.
+		c.calls = nil
+		reuse := batch(event.NewID())
+		call := BatchCall{Call: Call{Method: "BatchUnblock", Roles: []auth.Role{auth.RoleVetting}}, Field: "items", ItemNoun: "cases", Max: 4}
+		resps, errs, err := BatchAll(auth.WithClaims(context.Background(), caller), pool, call, changedRecords, reuse, reuse.GetItems(),
+			func() *wrapperspb.StringValue { return &wrapperspb.StringValue{} }, c.apply)
+		var fe *validate.FieldError
+		if !errors.As(err, &fe) || fe.Field != "request_id" || !errors.Is(err, ErrBatchReused) || resps != nil || errs != nil {
+			t.Errorf("reused request id: err %v, item results %v; want the call refused on request_id, no item results", err, errs)
+		}
+		if len(c.calls) != 0 || rows(t, pool, "changed") != 2 {
+			t.Errorf("reused request id: %d calls of apply, %d changed rows; want 0 and 2", len(c.calls), rows(t, pool, "changed"))
 		}
 	})
 

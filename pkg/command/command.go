@@ -6,6 +6,7 @@ package command
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -126,7 +127,8 @@ type BatchCall struct {
 // twice in a batch is caught), and nothing changes.
 //
 // Otherwise the batch's request id is first recorded against the whole
-// request, so reusing it for a different batch is ErrReused; then each
+// request, so reusing it for a different batch is an error of the whole
+// call (ErrBatchReused, a request_id field error), and nothing is applied; then each
 // item runs in its own transaction, its response recorded under the
 // request id and the item's position, so a retried batch (say after a
 // crash part-way) answers finished items from the record and applies the
@@ -151,9 +153,10 @@ func Batch[I, R proto.Message](ctx context.Context, pool *pgxpool.Pool, c BatchC
 		fillErr(b.errs, err)
 		return b.resps, b.errs, nil
 	}
-	if b.recordBatch() {
-		b.oneByOne(all(len(items)))
+	if err := b.recordBatch(); err != nil {
+		return nil, nil, err
 	}
+	b.oneByOne(all(len(items)))
 	return b.resps, b.errs, nil
 }
 
@@ -196,8 +199,8 @@ func BatchAll[I, R proto.Message](ctx context.Context, pool *pgxpool.Pool, c Bat
 		fillErr(b.errs, err)
 		return b.resps, b.errs, nil
 	}
-	if !b.recordBatch() {
-		return b.resps, b.errs, nil
+	if err := b.recordBatch(); err != nil {
+		return nil, nil, err
 	}
 	err = pg.InTx(ctx, pool, func(tx pgx.Tx) error {
 		txCtx := pg.WithTx(ctx, tx)
@@ -290,16 +293,26 @@ func startBatch[I, R proto.Message](ctx context.Context, pool *pgxpool.Pool, c B
 	return b, nil
 }
 
-// recordBatch records the batch's request id against the whole request,
-// so reusing it for a different batch is ErrReused for every item; it
-// reports whether the items are to be applied.
-func (b *batchRun[I, R]) recordBatch() bool {
+// ErrBatchReused is the error of a batch call whose request id was used
+// before for a different batch (other items, or the same items in another
+// order or with other values). It is the whole call's error, never an
+// item's: every item failing alike under an OK call reads as a batch that
+// was tried, when none of it was (the import refuses it the same way).
+var ErrBatchReused = validate.Field("request_id",
+	"was already used for a different batch: choose a new request id, and reuse one only to retry the same batch")
+
+// recordBatch records the batch's request id against the whole request.
+// An error is the whole call's: ErrBatchReused when the id was used for
+// a different batch; then no item is applied.
+func (b *batchRun[I, R]) recordBatch() error {
 	k := idempotency.Key{Caller: b.caller.Subject, RequestID: b.req.GetRequestId(), Method: b.c.Method}
 	err := idempotency.Do(b.ctx, b.pool, k, b.req,
 		func(context.Context) (idempotency.Ref, error) { return idempotency.Ref{}, nil },
 		func(context.Context, idempotency.Ref) error { return nil })
-	fillErr(b.errs, err)
-	return err == nil
+	if errors.Is(err, idempotency.ErrReused) {
+		return ErrBatchReused
+	}
+	return err
 }
 
 // key is item i's request id: the batch's and the item's position.

@@ -134,11 +134,20 @@ func TestBatch(t *testing.T) {
 		if resps[0].GetValue() != a || resps[1].GetValue() != b || !proto.Equal(resps[0], first[0]) {
 			t.Errorf("retry: responses %v, want %v", resps[:2], first[:2])
 		}
-		// The same request id for another batch is refused, for every item.
-		_, reused := run(t, pool, batch(event.NewID()), false)
-		if !errors.Is(reused[0], idempotency.ErrReused) || rows(t, pool, "changed") != 2 {
-			t.Errorf("reused request id: err %v, rows %d; want ErrReused and nothing applied", reused[0], rows(t, pool, "changed"))
+		// The same request id for another batch is the whole call's
+		// error, a request_id field error, and no item is tried.
+		reuse := batch(event.NewID())
+		c := BatchCall{Call: Call{Method: "BatchUnblock", Roles: []auth.Role{auth.RoleVetting}}, Field: "items", ItemNoun: "cases", Max: 4}
+		resps, errs, err := Batch(auth.WithClaims(context.Background(), caller), pool, c, changedRecords, reuse, reuse.GetItems(),
+			func() *wrapperspb.StringValue { return &wrapperspb.StringValue{} }, change(pool))
+		var fe *validate.FieldError
+		if !errors.As(err, &fe) || fe.Field != "request_id" || !errors.Is(err, ErrBatchReused) || resps != nil || errs != nil {
+			t.Errorf("reused request id: err %v, item results %v; want the call refused on request_id, no item results", err, errs)
 		}
+		if n := rows(t, pool, "changed"); n != 2 {
+			t.Errorf("reused request id: changed rows = %d, want 2 (nothing applied)", n)
+		}
+
 	})
 }
 

@@ -137,6 +137,9 @@ func DemoUsers() []User {
 		// in the region `make run` and the tests fill.
 		{ID: "vetting-london", Name: "Amira Haddad", Role: RoleVetting, Regions: []string{"london"}},
 		{ID: "dashboard-london", Name: "Priya Shah", Role: RoleDashboard, Regions: []string{"london"}},
+		// Approvers of starts before vetting clears (ApproveEarlyStart).
+		{ID: "approver-london", Name: "Jo Bennett", Role: RoleApprover, Regions: []string{"london"}},
+		{ID: "approver-wales", Name: "Dafydd Morgan", Role: RoleApprover, Regions: []string{"wales"}},
 		{ID: "admin", Name: "Alex Morgan", Role: RoleAdmin, Regions: []string{}},
 		// Equality analysts: one for London's equality page, one national
 		// (every region, which a national equality report needs).

@@ -251,6 +251,8 @@ func TestDemoUsers(t *testing.T) {
 		"vetting-london":   {Role: devidp.RoleVetting, Regions: []string{"london"}},
 		"admin":            {Role: devidp.RoleAdmin, Regions: []string{}},
 		"dashboard-london": {Role: devidp.RoleDashboard, Regions: []string{"london"}},
+		"approver-london":  {Role: devidp.RoleApprover, Regions: []string{"london"}},
+		"approver-wales":   {Role: devidp.RoleApprover, Regions: []string{"wales"}},
 	}
 	for _, u := range devidp.DemoUsers() {
 		for _, code := range u.Regions {

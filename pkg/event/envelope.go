@@ -34,6 +34,7 @@ var callerRoles = map[auth.Role]commonv1.CallerRole{
 	auth.RoleVetting:   commonv1.CallerRole_CALLER_ROLE_VETTING,
 	auth.RoleDashboard: commonv1.CallerRole_CALLER_ROLE_DASHBOARD,
 	auth.RoleAdmin:     commonv1.CallerRole_CALLER_ROLE_ADMIN,
+	auth.RoleApprover:  commonv1.CallerRole_CALLER_ROLE_APPROVER,
 }
 
 // Actor is the caller as recorded in events: subject and role, no name.

@@ -43,7 +43,7 @@ func TestNamesCoverDesign(t *testing.T) {
 	t.Parallel()
 	// docs/design.md §3-4: every stage change is an event.
 	want := []string{
-		"campaign.created", "campaign.updated",
+		"campaign.created", "campaign.updated", "campaign.status_changed",
 		"application.submitted", "application.withdrawn", "application.erased",
 		"sift.passed", "sift.failed", "interview.scheduled", "interview.passed", "interview.failed",
 		"sift.assigned", "sift.unassigned",
@@ -52,6 +52,7 @@ func TestNamesCoverDesign(t *testing.T) {
 		"vetting.opened", "vetting.forms_received", "vetting.blocked", "vetting.unblocked", "vetting.cleared", "vetting.failed",
 		"vetting.assigned", "vetting.unassigned",
 		"stuck.warning", "stuck.breach", "stuck.resolved",
+		"offer.early_start_approved", "offer.early_start_policy_set",
 	}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Errorf("Names() = %v\nwant %v", got, want)

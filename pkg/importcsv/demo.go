@@ -24,15 +24,18 @@ type demoCampaign struct {
 	// closedDaysAgo is when it closed, opensDays how long it was open.
 	closedDaysAgo, opensDays int
 	siftPass                 float64
+	// national: one campaign over every region, posts in each (the
+	// 300-post admin campaign), rather than one campaign per region.
+	national bool
 }
 
-// The demo's campaigns: a national admin campaign of 300 posts (25 per
-// region) drawing about 900 applications of which about half pass the
+// The demo's campaigns: a national admin campaign of 300 posts (one
+// campaign, 25 posts in each region) drawing about 900 applications of which about half pass the
 // sift, probation officer and PSO campaigns further along, and recent
 // campaigns still in their sift.
 var demoCampaigns = []demoCampaign{
 	{ref: "ADMIN-NATIONAL", title: "Administrative officers (national campaign)", role: commonv1.JobRole_JOB_ROLE_ADMINISTRATOR,
-		posts: 25, apps: 75, closedDaysAgo: 120, opensDays: 28, siftPass: 0.5},
+		posts: 25, apps: 75, closedDaysAgo: 120, opensDays: 28, siftPass: 0.5, national: true},
 	{ref: "PO", title: "Probation officers", role: commonv1.JobRole_JOB_ROLE_PROBATION_OFFICER,
 		posts: 12, apps: 60, closedDaysAgo: 180, opensDays: 35, siftPass: 0.45},
 	{ref: "PSO", title: "Probation services officers", role: commonv1.JobRole_JOB_ROLE_PROBATION_SERVICES_OFFICER,
@@ -41,6 +44,15 @@ var demoCampaigns = []demoCampaign{
 		posts: 6, apps: 25, closedDaysAgo: 30, opensDays: 21, siftPass: 0.55},
 	{ref: "VLO", title: "Victim liaison officers", role: commonv1.JobRole_JOB_ROLE_VICTIM_LIAISON_OFFICER,
 		posts: 3, apps: 20, closedDaysAgo: 12, opensDays: 21, siftPass: 0.5},
+}
+
+// email is a demo candidate's address: unique in the campaign, which for
+// the national one spans the regions.
+func email(i int, dc demoCampaign, reg string) string {
+	if dc.national {
+		return fmt.Sprintf("candidate%04d.%s.%s@example.org", i, dc.ref, reg)
+	}
+	return fmt.Sprintf("candidate%04d.%s@example.org", i, dc.ref)
 }
 
 var (
@@ -59,6 +71,10 @@ var (
 // now: several campaigns per region at different points, candidates stuck
 // in the sift, waiting for offers and blocked in vetting, and conditional
 // starts before vetting cleared. The same seed and day give the same rows.
+// demoSources are the application sources the demo spreads its
+// applications over (pkg/reason Source).
+var demoSources = []string{"jobs_site", "jobs_site", "social_media", "job_centre", "referral", "university", "agency", "internal", "jobs_site"}
+
 func Demo(now time.Time, seed uint64) []*applicationsv1.ImportRow {
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
 	// The monitoring answers draw from their own source, so they leave the
@@ -77,15 +93,22 @@ func Demo(now time.Time, seed uint64) []*applicationsv1.ImportRow {
 				n *= 6
 			}
 			campaignRef := fmt.Sprintf("DEMO-%s-%s", reg, dc.ref)
+			title, posts, regions, campaignReference := dc.title+" — "+reg, dc.posts, []*commonv1.CampaignRegion(nil), campaignRef
+			if dc.national {
+				title, posts, campaignReference = dc.title, 0, "DEMO-"+dc.ref
+				for _, r := range region.All {
+					regions = append(regions, &commonv1.CampaignRegion{Region: r, Posts: dc.posts})
+				}
+			}
 			for i := range n {
 				g := demoCandidate{rng: rng, now: now}
 				r := &applicationsv1.ImportRow{
-					Reference: fmt.Sprintf("%s-%04d", campaignRef, i+1), CampaignReference: campaignRef,
-					Region: reg, Role: dc.role, CampaignTitle: dc.title + " — " + reg, Posts: dc.posts,
+					Reference: fmt.Sprintf("%s-%04d", campaignRef, i+1), CampaignReference: campaignReference,
+					Region: reg, Role: dc.role, CampaignTitle: title, Posts: posts, CampaignRegions: regions,
 					OpensOn: civil(opens), ClosesOn: civil(closes),
 					Candidate: &applicationsv1.Candidate{
 						Name:  firstNames[rng.IntN(len(firstNames))] + " " + lastNames[rng.IntN(len(lastNames))],
-						Email: fmt.Sprintf("candidate%04d.%s@example.org", i+1, dc.ref),
+						Email: email(i+1, dc, reg),
 					},
 				}
 				submitted := g.workTime(opens.Add(time.Duration(rng.Int64N(int64(closes.Sub(opens))))))
@@ -103,6 +126,12 @@ func Demo(now time.Time, seed uint64) []*applicationsv1.ImportRow {
 				}
 				if g.withdrawn != nil {
 					r.WithdrawnAt, r.WithdrawReasonCode = timestamppb.New(*g.withdrawn), "candidate_request"
+				}
+				// A source for every fourth-but-one application in turn, from
+				// its position rather than the generator, so the rest of the
+				// demo stays as it was; the others have none ("unknown").
+				if i%4 != 3 {
+					r.Source = demoSources[(i/4+i)%len(demoSources)]
 				}
 				rows = append(rows, r)
 			}

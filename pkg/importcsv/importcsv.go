@@ -214,7 +214,9 @@ var columns = []column{
 			return err
 		}},
 	text("campaign_title", "campaign_title", true, func(r *applicationsv1.ImportRow) *string { return &r.CampaignTitle }),
-	{name: "posts", field: "posts", required: true,
+	// posts is the campaign's for one region; a campaign in several gives
+	// campaign_regions instead.
+	{name: "posts", field: "posts",
 		get: func(r *applicationsv1.ImportRow) string { return strconv.Itoa(int(r.GetPosts())) },
 		set: func(r *applicationsv1.ImportRow, v string) error {
 			n, err := strconv.ParseInt(v, 10, 32)
@@ -284,6 +286,7 @@ var columns = []column{
 	text("vetting_fail_reason", "history.vetting.fail_reason_code", false, func(r *applicationsv1.ImportRow) *string { return &vetting(r).FailReasonCode }),
 	stamp("withdrawn_at", "withdrawn_at", func(r *applicationsv1.ImportRow) **timestamppb.Timestamp { return &r.WithdrawnAt }),
 	text("withdraw_reason", "withdraw_reason_code", false, func(r *applicationsv1.ImportRow) *string { return &r.WithdrawReasonCode }),
+	text("source", "source", false, func(r *applicationsv1.ImportRow) *string { return &r.Source }),
 	// The voluntary equality monitoring answers (special category data:
 	// the applications service hands them to the equality service's store
 	// and keeps none); empty cells are not answered.
@@ -296,6 +299,29 @@ var columns = []column{
 	answer("sexual_orientation", func(m *equalityv1.MonitoringAnswers) *string { return &m.SexualOrientation }),
 	answer("caring_responsibilities", func(m *equalityv1.MonitoringAnswers) *string { return &m.CaringResponsibilities }),
 	answer("justice_experience", func(m *equalityv1.MonitoringAnswers) *string { return &m.JusticeExperience }),
+	// A campaign in several regions: every region with its posts,
+	// "london=120;wales=30", the same on each of its rows (region is then
+	// the application's, one of them). Last, so that files written before
+	// it read the same.
+	{name: "campaign_regions", field: "campaign_regions",
+		get: func(r *applicationsv1.ImportRow) string {
+			parts := make([]string, len(r.GetCampaignRegions()))
+			for i, c := range r.GetCampaignRegions() {
+				parts[i] = c.GetRegion() + "=" + strconv.Itoa(int(c.GetPosts()))
+			}
+			return strings.Join(parts, ";")
+		},
+		set: func(r *applicationsv1.ImportRow, v string) error {
+			for part := range strings.SplitSeq(v, ";") {
+				name, posts, ok := strings.Cut(strings.TrimSpace(part), "=")
+				n, err := strconv.ParseInt(strings.TrimSpace(posts), 10, 32)
+				if !ok || err != nil {
+					return errors.New("must be regions with their posts separated by ;, like london=120;wales=30")
+				}
+				r.CampaignRegions = append(r.CampaignRegions, &commonv1.CampaignRegion{Region: strings.TrimSpace(name), Posts: int32(n)})
+			}
+			return nil
+		}},
 }
 
 // answer is the column monitoring_<question>: reading a filled cell makes

@@ -116,7 +116,7 @@ func TestReaderErrors(t *testing.T) {
 		{"bad role", header + "\n" + line(map[string]string{"role": "wizard"}),
 			"line 2: role: must be one of administrator, other, probation_officer, probation_services_officer, upw_supervisor, victim_liaison_officer"},
 		{"bad outcome", header + "\n" + line(map[string]string{"sift_outcome": "maybe"}), "line 2: sift_outcome: must be pass or fail"},
-		{"short line", header + "\nR-1,C-1\n", "line 2: has 2 fields, the header 49"},
+		{"short line", header + "\nR-1,C-1\n", "line 2: has 2 fields, the header 51"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -212,5 +212,39 @@ func TestWriterNeutralisesFormulas(t *testing.T) {
 		if !proto.Equal(got[i], rows[i]) {
 			t.Errorf("row %d changed on the way through the file:\nwrote %v\nread  %v", i, rows[i], got[i])
 		}
+	}
+}
+
+// TestDemoNationalCampaign: the demo's admin campaign is one campaign of
+// 300 posts over the twelve regions (issue 16), each row in its own region,
+// each candidate's email once in it.
+func TestDemoNationalCampaign(t *testing.T) {
+	t.Parallel()
+	regions, emails := map[string]int{}, map[string]bool{}
+	for _, r := range importcsv.Demo(now, 1) {
+		if r.GetCampaignReference() != "DEMO-ADMIN-NATIONAL" {
+			if len(r.GetCampaignRegions()) != 0 {
+				t.Fatalf("row %s of a regional campaign has campaign_regions", r.GetReference())
+			}
+			continue
+		}
+		var posts int32
+		for _, cr := range r.GetCampaignRegions() {
+			posts += cr.GetPosts()
+		}
+		if len(r.GetCampaignRegions()) != 12 || posts != 300 || r.GetPosts() != 0 {
+			t.Fatalf("row %s: campaign_regions %v (%d posts), posts %d; want 12 regions, 300 posts", r.GetReference(), r.GetCampaignRegions(), posts, r.GetPosts())
+		}
+		regions[r.GetRegion()]++
+		if emails[r.GetCandidate().GetEmail()] {
+			t.Errorf("email %s twice in the national campaign", r.GetCandidate().GetEmail())
+		}
+		emails[r.GetCandidate().GetEmail()] = true
+	}
+	if len(regions) != 12 {
+		t.Errorf("national campaign rows in %d regions, want 12: %v", len(regions), regions)
+	}
+	if n := len(emails); n < 700 || n > 1100 {
+		t.Errorf("national campaign draws %d applications, want about 900", n)
 	}
 }

@@ -11,10 +11,11 @@ import (
 var Audit = audit.Policy{
 	Service: pb.ApplicationsService_ServiceDesc.ServiceName,
 	Methods: map[string]audit.Rule{
-		"CreateCampaign": audit.NotPersonal("campaigns hold a region, role, posts and dates; no candidate"),
-		"UpdateCampaign": audit.NotPersonal("campaigns hold a region, role, posts and dates; no candidate"),
-		"GetCampaign":    audit.NotPersonal("campaigns hold a region, role, posts and dates; no candidate"),
-		"ListCampaigns":  audit.NotPersonal("campaigns hold a region, role, posts and dates; no candidate"),
+		"CreateCampaign":    audit.NotPersonal("campaigns hold a region, role, posts and dates; no candidate"),
+		"UpdateCampaign":    audit.NotPersonal("campaigns hold a region, role, posts and dates; no candidate"),
+		"GetCampaign":       audit.NotPersonal("campaigns hold a region, role, posts and dates; no candidate"),
+		"ListCampaigns":     audit.NotPersonal("campaigns hold a region, role, posts and dates; no candidate"),
+		"SetCampaignStatus": audit.NotPersonal("campaigns hold a region, role, posts and dates; no candidate"),
 
 		"SubmitApplication":         audit.Change(audit.Response("application.id")),
 		"GetApplication":            audit.Read(audit.Request("application_id")),

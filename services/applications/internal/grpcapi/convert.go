@@ -1,6 +1,7 @@
 package grpcapi
 
 import (
+	"strconv"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -68,12 +69,60 @@ func detailsFromProto(title string, posts int32, opens, closes *commonv1.Date) (
 }
 
 func newCampaignFromProto(req *pb.CreateCampaignRequest) (intake.NewCampaign, error) {
+	// Where first: the region is what a request is judged by.
+	regions, err := regionsFromProto(req.GetRegion(), req.GetPosts(), req.GetRegions())
+	if err != nil {
+		return intake.NewCampaign{}, err
+	}
 	role, ok := roles[req.GetRole()]
 	if !ok {
 		return intake.NewCampaign{}, validate.Field("role", "must be a known job role")
 	}
 	d, err := detailsFromProto(req.GetTitle(), req.GetPosts(), req.GetOpensOn(), req.GetClosesOn())
-	return intake.NewCampaign{Region: req.GetRegion(), Role: role, CampaignDetails: d}, err
+	d.Regions = regions
+	return intake.NewCampaign{Role: role, CampaignDetails: d}, err
+}
+
+// campaignRegionCodes are the regions a CreateCampaignRequest names.
+func campaignRegionCodes(req *pb.CreateCampaignRequest) []string {
+	var out []string
+	if req.GetRegion() != "" {
+		out = append(out, req.GetRegion())
+	}
+	for _, r := range req.GetRegions() {
+		out = append(out, r.GetRegion())
+	}
+	return out
+}
+
+// regionsFromProto is a campaign's regions from a request that gives
+// either one region and its posts, or a list of regions.
+func regionsFromProto(region string, posts int32, rs []*commonv1.CampaignRegion) ([]intake.RegionPosts, error) {
+	if len(rs) == 0 {
+		if region == "" {
+			return nil, validate.Field("region", "is required (or regions, for a campaign in several)")
+		}
+		// One region names its fields as the request does.
+		if err := validate.Region("region", region); err != nil {
+			return nil, err
+		}
+		if posts < 1 || posts > intake.MaxPosts {
+			return nil, validate.Field("posts", "must be between 1 and "+strconv.Itoa(intake.MaxPosts))
+		}
+		return []intake.RegionPosts{{Region: region, Posts: int(posts)}}, nil
+	}
+	if region != "" || posts != 0 {
+		return nil, validate.Field("regions", "give either region and posts, or regions, not both")
+	}
+	return regionPostsFromProto(rs), nil
+}
+
+func regionPostsFromProto(rs []*commonv1.CampaignRegion) []intake.RegionPosts {
+	out := make([]intake.RegionPosts, len(rs))
+	for i, r := range rs {
+		out[i] = intake.RegionPosts{Region: r.GetRegion(), Posts: int(r.GetPosts())}
+	}
+	return out
 }
 
 func candidateFromProto(c *pb.Candidate) intake.Candidate {
@@ -88,6 +137,10 @@ func campaignToProto(c *intake.Campaign) *pb.Campaign {
 		Id: c.ID, Region: c.Region, Role: intake.RoleProto(c.Role), Title: c.Title, Posts: int32(c.Posts),
 		OpensOn: event.Date(c.OpensOn), Version: c.Version,
 		CreatedAt: timestamppb.New(c.CreatedAt), UpdatedAt: timestamppb.New(c.UpdatedAt),
+		Status: intake.CampaignStatusProto(c.Status), StatusReasonCode: c.StatusReason,
+	}
+	for _, r := range c.Regions {
+		p.Regions = append(p.Regions, &commonv1.CampaignRegion{Region: r.Region, Posts: int32(r.Posts)})
 	}
 	if c.ClosesOn != nil {
 		p.ClosesOn = event.Date(*c.ClosesOn)
@@ -104,7 +157,7 @@ func applicationToProto(a *intake.Application) *pb.Application {
 		Candidate: &pb.Candidate{Name: a.Candidate.Name, Email: a.Candidate.Email, Phone: a.Candidate.Phone},
 		Stage:     intake.StageProto(a.Stage), StageEnteredAt: timestamppb.New(a.StageEnteredAt),
 		Version: a.Version, SubmittedAt: timestamppb.New(a.SubmittedAt), SubmittedBy: a.SubmittedBy,
-		WithdrawalReasonCode: a.WithdrawReason, Erased: a.Erased(), ErasureReasonCode: a.ErasureReason,
+		WithdrawalReasonCode: a.WithdrawReason, Erased: a.Erased(), ErasureReasonCode: a.ErasureReason, Source: a.Source,
 	}
 	if a.WithdrawnAt != nil {
 		p.WithdrawnAt = timestamppb.New(*a.WithdrawnAt)
@@ -132,7 +185,7 @@ func contactToProto(a *intake.Application) *pb.GetCandidateContactResponse {
 func importRowFromProto(r *pb.ImportRow) (intake.ImportRow, error) {
 	row := intake.ImportRow{
 		Reference: r.GetReference(), CampaignReference: r.GetCampaignReference(),
-		Candidate: candidateFromProto(r.GetCandidate()), History: r.GetHistory(), WithdrawReason: r.GetWithdrawReasonCode(),
+		Candidate: candidateFromProto(r.GetCandidate()), History: r.GetHistory(), WithdrawReason: r.GetWithdrawReasonCode(), Source: r.GetSource(),
 	}
 	role, ok := roles[r.GetRole()]
 	if !ok {
@@ -142,7 +195,18 @@ func importRowFromProto(r *pb.ImportRow) (intake.ImportRow, error) {
 	if err != nil {
 		return row, err
 	}
-	row.Campaign = intake.NewCampaign{Region: r.GetRegion(), Role: role, CampaignDetails: d}
+	row.Region = r.GetRegion()
+	if len(r.GetCampaignRegions()) == 0 {
+		if r.GetPosts() < 1 || r.GetPosts() > intake.MaxPosts {
+			return row, validate.Field("posts", "must be between 1 and "+strconv.Itoa(intake.MaxPosts)+" (or give campaign_regions)")
+		}
+		d.Regions = []intake.RegionPosts{{Region: r.GetRegion(), Posts: int(r.GetPosts())}}
+	} else if r.GetPosts() != 0 {
+		return row, validate.Field("posts", "give either posts (a campaign in one region) or campaign_regions, not both")
+	} else {
+		d.Regions = regionPostsFromProto(r.GetCampaignRegions())
+	}
+	row.Campaign = intake.NewCampaign{Role: role, CampaignDetails: d}
 	// Absent, submitted_at is the domain's "is required"; withdrawn_at is optional.
 	if row.SubmittedAt, err = validate.OptionalTime("submitted_at", r.GetSubmittedAt()); err != nil {
 		return row, err

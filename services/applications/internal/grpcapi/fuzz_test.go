@@ -99,7 +99,7 @@ func FuzzCreateCampaign(f *testing.F) {
 			(r.GetClosesOn() != nil && (nc.ClosesOn == nil || !goodDate(r.GetClosesOn(), *nc.ClosesOn))) {
 			t.Fatalf("accepted %v as %+v", r, nc)
 		}
-		if nc.Title != r.GetTitle() || nc.Posts != int(r.GetPosts()) || nc.Region != r.GetRegion() {
+		if nc.Title != r.GetTitle() || len(nc.Regions) != 1 || nc.Regions[0].Posts != int(r.GetPosts()) || nc.Regions[0].Region != r.GetRegion() {
 			t.Fatalf("%v converted to %+v", r, nc)
 		}
 	})

@@ -96,9 +96,22 @@ var (
 
 // CreateCampaign implements pb.ApplicationsServiceServer.
 func (s *Server) CreateCampaign(ctx context.Context, req *pb.CreateCampaignRequest) (*pb.CreateCampaignResponse, error) {
+	// The regions the request names are checked before it is validated
+	// (docs/security.md, "request"): a SPOC naming a region not theirs is
+	// refused whatever else the request holds.
+	caller, err := auth.Require(ctx, "", spocs...)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	for _, r := range campaignRegionCodes(req) {
+		if err := caller.RequireRegion(r); err != nil {
+			return nil, s.toStatus(ctx, err)
+		}
+	}
 	nc, invalid := newCampaignFromProto(req)
 	resp := &pb.CreateCampaignResponse{}
-	err := command.Run(ctx, s.pool, command.Call{Method: "CreateCampaign", Invalid: invalid}, s.campaigns(), req, resp,
+	// A SPOC may create a campaign in regions it holds (intake checks each).
+	err = command.Run(ctx, s.pool, command.Call{Method: "CreateCampaign", Roles: spocs, Invalid: invalid}, s.campaigns(), req, resp,
 		func(ctx context.Context, caller auth.Claims) (*intake.Campaign, error) {
 			return s.svc.CreateCampaign(ctx, caller, nc)
 		},
@@ -113,10 +126,32 @@ func (s *Server) UpdateCampaign(ctx context.Context, req *pb.UpdateCampaignReque
 	if invalid == nil {
 		invalid = err
 	}
+	if len(req.GetRegions()) > 0 {
+		d.Regions = regionPostsFromProto(req.GetRegions())
+		if invalid == nil && req.GetPosts() != 0 {
+			invalid = validate.Field("regions", "give either posts (a campaign in one region) or regions, not both")
+		}
+	}
 	resp := &pb.UpdateCampaignResponse{}
-	err = command.Run(ctx, s.pool, command.Call{Method: "UpdateCampaign", Invalid: invalid}, s.campaigns(), req, resp,
+	// A SPOC holding every region of the campaign may change it (intake).
+	err = command.Run(ctx, s.pool, command.Call{Method: "UpdateCampaign", Roles: spocs, Invalid: invalid}, s.campaigns(), req, resp,
 		func(ctx context.Context, caller auth.Claims) (*intake.Campaign, error) {
 			return s.svc.UpdateCampaign(ctx, caller, req.GetCampaignId(), req.GetExpectedVersion(), d)
+		}, func(_ auth.Claims, c *intake.Campaign) { resp.Campaign = campaignToProto(c) })
+	return command.Reply(resp, s.toStatus(ctx, err))
+}
+
+// SetCampaignStatus implements pb.ApplicationsServiceServer.
+func (s *Server) SetCampaignStatus(ctx context.Context, req *pb.SetCampaignStatusRequest) (*pb.SetCampaignStatusResponse, error) {
+	invalid := validate.UUID("campaign_id", req.GetCampaignId())
+	to, ok := intake.CampaignStatusFromProto(req.GetStatus())
+	if invalid == nil && !ok {
+		invalid = validate.Field("status", "must be OPEN, CLOSED or CANCELLED")
+	}
+	resp := &pb.SetCampaignStatusResponse{}
+	err := command.Run(ctx, s.pool, command.Call{Method: "SetCampaignStatus", Roles: spocs, Invalid: invalid}, s.campaigns(), req, resp,
+		func(ctx context.Context, caller auth.Claims) (*intake.Campaign, error) {
+			return s.svc.SetCampaignStatus(ctx, caller, req.GetCampaignId(), req.GetExpectedVersion(), to, req.GetReasonCode())
 		}, func(_ auth.Claims, c *intake.Campaign) { resp.Campaign = campaignToProto(c) })
 	return command.Reply(resp, s.toStatus(ctx, err))
 }
@@ -173,7 +208,7 @@ func (s *Server) SubmitApplication(ctx context.Context, req *pb.SubmitApplicatio
 	call := command.Call{Method: "SubmitApplication", Roles: spocs, Invalid: invalid}
 	err := command.Run(ctx, s.pool, call, s.applications(), req, resp,
 		func(ctx context.Context, caller auth.Claims) (*intake.Application, error) {
-			a, err := s.svc.Submit(ctx, caller, req.GetCampaignId(), candidateFromProto(req.GetCandidate()))
+			a, err := s.svc.Submit(ctx, caller, req.GetCampaignId(), req.GetApplicationRegion(), candidateFromProto(req.GetCandidate()), req.GetSource())
 			if err != nil {
 				return nil, err
 			}

@@ -339,8 +339,11 @@ func TestAccessDenied(t *testing.T) {
 		{name: "dashboard reading a candidate", client: e.as(t, dashboard), call: getApplication, want: codes.PermissionDenied},
 		{name: "dashboard listing candidates", client: e.as(t, dashboard), call: listApplications, want: codes.PermissionDenied},
 		{name: "vetting withdrawing", client: e.as(t, vetting), call: withdraw, want: codes.PermissionDenied},
-		{name: "spoc creating a campaign", client: e.as(t, spocLondon), call: createCampaign, want: codes.PermissionDenied},
-		{name: "spoc updating a campaign", client: e.as(t, spocLondon), call: updateCampaign, want: codes.PermissionDenied},
+		// A SPOC may create and change campaigns only in regions it holds
+		// (TestMultiRegionCampaigns tries the rest).
+		{name: "spoc creating a campaign in another region", client: e.as(t, spocWales), call: createCampaign, want: codes.PermissionDenied},
+		{name: "spoc updating another region's campaign", client: e.as(t, spocWales), call: updateCampaign, want: codes.NotFound},
+		{name: "vetting updating a campaign", client: e.as(t, vetting), call: updateCampaign, want: codes.PermissionDenied},
 		{name: "dashboard creating a campaign", client: e.as(t, dashboard), call: createCampaign, want: codes.PermissionDenied},
 
 		// A record of another region is not found, as if it did not exist

@@ -81,14 +81,14 @@ func TestImportValidation(t *testing.T) {
 		{"history.vetting.cleared_at", func(r *pb.ImportRow) { r.History.Vetting.ClearedAt = &timestamppb.Timestamp{Seconds: 1 << 62} }},
 		{"withdrawn_at", func(r *pb.ImportRow) {
 			r.History.Offer.StartedAt = nil
-			r.WithdrawnAt, r.WithdrawReasonCode = &timestamppb.Timestamp{Seconds: 1 << 62}, "moved_away"
+			r.WithdrawnAt, r.WithdrawReasonCode = &timestamppb.Timestamp{Seconds: 1 << 62}, "relocation"
 		}},
 		{"history.sift.decided_at", func(r *pb.ImportRow) { r.History.Sift.DecidedAt = at("2026-03-09T09:00:00Z") }},
 		{"history.sift.reason_code", func(r *pb.ImportRow) {
 			r.History.Sift.Passed = false
 			r.History.Interview, r.History.Offer, r.History.Vetting = nil, nil, nil
 		}},
-		{"history.interview", func(r *pb.ImportRow) { r.History.Sift.Passed, r.History.Sift.ReasonCode = false, "weak" }},
+		{"history.interview", func(r *pb.ImportRow) { r.History.Sift.Passed, r.History.Sift.ReasonCode = false, "criteria_not_met" }},
 		{"history.interview.scheduled_for", func(r *pb.ImportRow) { r.History.Interview.ScheduledFor = at("2026-04-08T09:00:00Z") }},
 		{"history.interview.decided_at", func(r *pb.ImportRow) { r.History.Interview.DecidedAt = at("2026-04-19T10:00:00Z") }},
 		{"history.offer.salary_band_code", func(r *pb.ImportRow) { r.History.Offer.SalaryBandCode = "Band 4" }},
@@ -103,11 +103,31 @@ func TestImportValidation(t *testing.T) {
 		{"history.offer.approved_by", func(r *pb.ImportRow) { r.History.Offer.ApprovedBy = "Jane Smith" }},
 		{"history.offer.start_date", func(r *pb.ImportRow) { r.History.Offer.StartDate = date(2026, 5, 4) }},
 		{"history.offer.started_at", func(r *pb.ImportRow) { r.History.Offer.StartedAt = at("2026-05-31T08:00:00Z") }},
-		{"withdrawn_at", func(r *pb.ImportRow) { r.WithdrawnAt, r.WithdrawReasonCode = at("2026-07-01T10:00:00Z"), "moved_away" }}, // after a start
+		{"withdrawn_at", func(r *pb.ImportRow) { r.WithdrawnAt, r.WithdrawReasonCode = at("2026-07-01T10:00:00Z"), "relocation" }}, // after a start
 		{"withdraw_reason_code", func(r *pb.ImportRow) {
 			r.History.Offer.StartedAt = nil
 			r.WithdrawnAt = at("2026-07-01T10:00:00Z")
 		}},
+		// Reasons and the source come from the fixed lists (pkg/reason).
+		{"withdraw_reason_code", func(r *pb.ImportRow) {
+			r.History.Offer.StartedAt = nil
+			r.WithdrawnAt, r.WithdrawReasonCode = at("2026-07-01T10:00:00Z"), "moved_away"
+		}},
+		{"history.sift.reason_code", func(r *pb.ImportRow) {
+			r.History.Sift.Passed, r.History.Sift.ReasonCode = false, "weak"
+			r.History.Interview, r.History.Offer, r.History.Vetting = nil, nil, nil
+		}},
+		{"history.interview.reason_code", func(r *pb.ImportRow) {
+			r.History.Interview.Passed, r.History.Interview.ReasonCode = false, "criteria_not_met" // a sift reason
+			r.History.Offer, r.History.Vetting = nil, nil
+		}},
+		{"history.offer.decline_reason_code", func(r *pb.ImportRow) {
+			r.History.Offer.AcceptedAt, r.History.Offer.StartDateSetAt, r.History.Offer.StartDate, r.History.Offer.StartedAt = nil, nil, nil, nil
+			r.History.Offer.ApprovedBy, r.History.Offer.VettingDueBy, r.History.Vetting = "", nil, nil
+			r.History.Offer.DeclinedAt, r.History.Offer.DeclineReasonCode = at("2026-04-30T10:00:00Z"), "too_far"
+		}},
+		{"source", func(r *pb.ImportRow) { r.Source = "newspaper" }},
+		{"source", func(r *pb.ImportRow) { r.Source = "other:" }},
 	}
 	for i, tt := range tests {
 		row := fullRow(fmt.Sprint("bad-", i))
@@ -202,10 +222,10 @@ func TestImportedWithdrawalWaitsForItsStage(t *testing.T) {
 	c := e.as(t, importer)
 	atInterview := fullRow("W-1")
 	atInterview.History.Interview.DecidedAt, atInterview.History.Offer, atInterview.History.Vetting = nil, nil, nil
-	atInterview.WithdrawnAt, atInterview.WithdrawReasonCode = at("2026-04-22T10:00:00Z"), "moved_away"
+	atInterview.WithdrawnAt, atInterview.WithdrawReasonCode = at("2026-04-22T10:00:00Z"), "relocation"
 	atSift := fullRow("W-2")
 	atSift.History = nil
-	atSift.WithdrawnAt, atSift.WithdrawReasonCode = at("2026-03-12T10:00:00Z"), "moved_away"
+	atSift.WithdrawnAt, atSift.WithdrawReasonCode = at("2026-03-12T10:00:00Z"), "relocation"
 	resp, err := c.ImportApplications(context.Background(), &pb.ImportApplicationsRequest{RequestId: reqID(), Rows: []*pb.ImportRow{atInterview, atSift}})
 	if err != nil || resp.GetImported() != 2 {
 		t.Fatalf("import = %v, %v", resp, err)

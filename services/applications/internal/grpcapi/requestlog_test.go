@@ -38,7 +38,7 @@ func TestRequestLogKeepsNoCandidateData(t *testing.T) {
 	e.wantCounts(t, before)
 
 	w, err := spoc.WithdrawApplication(t.Context(), &pb.WithdrawApplicationRequest{
-		RequestId: reqID(), ApplicationId: first.GetApplication().GetId(), ExpectedVersion: 1, ReasonCode: "candidate_withdrew",
+		RequestId: reqID(), ApplicationId: first.GetApplication().GetId(), ExpectedVersion: 1, ReasonCode: "candidate_request",
 	})
 	if err != nil {
 		t.Fatal(err)

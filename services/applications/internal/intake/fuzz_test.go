@@ -149,8 +149,8 @@ func FuzzCheckImport(f *testing.F) {
 			return
 		}
 		row := ImportRow{
-			Reference: "R-1", CampaignReference: "C-1", History: h, WithdrawReason: withdrawReason,
-			Campaign:    NewCampaign{Region: region.All[0], Role: RoleAdministrator, CampaignDetails: CampaignDetails{Title: "PO", Posts: 3, OpensOn: submitted.AddDate(0, -1, 0)}},
+			Reference: "R-1", CampaignReference: "C-1", History: h, WithdrawReason: withdrawReason, Region: region.All[0],
+			Campaign:    NewCampaign{Role: RoleAdministrator, CampaignDetails: CampaignDetails{Title: "PO", Regions: []RegionPosts{{Region: region.All[0], Posts: 3}}, OpensOn: submitted.AddDate(0, -1, 0)}},
 			Candidate:   Candidate{Name: "Ada", Email: "ada@example.org"},
 			SubmittedAt: submitted.Add(time.Duration(submittedOffset)),
 		}

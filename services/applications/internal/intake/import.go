@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	reasonpkg "github.com/probation-recruitment/pipeline/pkg/reason"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
@@ -28,11 +31,15 @@ type ImportRow struct {
 	// first row of a campaign creates it from Campaign.
 	CampaignReference string
 	Campaign          NewCampaign
-	Candidate         Candidate
-	SubmittedAt       time.Time
-	History           *commonv1.ImportedHistory
-	WithdrawnAt       *time.Time
-	WithdrawReason    string
+	// Region is the application's: one of Campaign.Regions.
+	Region         string
+	Candidate      Candidate
+	SubmittedAt    time.Time
+	History        *commonv1.ImportedHistory
+	WithdrawnAt    *time.Time
+	WithdrawReason string
+	// Source is where the application came from (reason.Source), or empty.
+	Source string
 }
 
 // Withdrawal is a candidate withdrawal from imported history, waiting for
@@ -188,11 +195,13 @@ func alreadyImported(reference string, a *Application) error {
 func (s *Service) newImportedCampaign(caller auth.Claims, row ImportRow) *Campaign {
 	now := s.now().UTC()
 	nc := row.Campaign
-	return &Campaign{
-		ID: event.NewID(), Region: nc.Region, Role: nc.Role, Title: nc.Title, Posts: nc.Posts,
+	c := &Campaign{
+		ID: event.NewID(), Role: nc.Role, Title: nc.Title, Status: CampaignOpen,
 		OpensOn: nc.OpensOn, ClosesOn: nc.ClosesOn, Version: 1, CreatedAt: now, UpdatedAt: now, CreatedBy: caller.Subject,
 		ImportReference: row.CampaignReference,
 	}
+	c.setRegions(nc.Regions)
+	return c
 }
 
 // createdEvent is campaign.created for a new campaign.
@@ -206,19 +215,22 @@ func (c *Campaign) createdEvent(caller auth.Claims) *eventsv1.Event {
 // c, with its events: application.submitted carrying the history, and
 // application.withdrawn if the candidate withdrew at the sift.
 func (s *Service) importedApplication(caller auth.Claims, row ImportRow, c *Campaign, withdrawAt Stage) (*Application, []*eventsv1.Event, error) {
+	if _, err := applicationRegion(c, row.Region, "region"); err != nil {
+		return nil, nil, err
+	}
 	submitted := civilDate(row.SubmittedAt.In(s.local))
 	if submitted.Before(c.OpensOn) || (c.ClosesOn != nil && submitted.After(*c.ClosesOn)) {
 		return nil, nil, validate.Field("submitted_at", "must fall within the campaign's dates ("+campaignDates(c)+")")
 	}
 	at := row.SubmittedAt.UTC()
 	a := &Application{
-		ID: event.NewID(), CampaignID: c.ID, Region: c.Region, Role: c.Role, Candidate: row.Candidate,
+		ID: event.NewID(), CampaignID: c.ID, Region: row.Region, Role: c.Role, Candidate: row.Candidate,
 		Stage: StageSift, StageEnteredAt: at, Version: 1, SubmittedAt: at, SubmittedBy: caller.Subject,
-		ImportReference: row.Reference,
+		ImportReference: row.Reference, Source: row.Source,
 	}
 	submittedEv := applicationEvent(event.Actor(caller), a, at)
 	submittedEv.Payload = &eventsv1.Event_ApplicationSubmitted{ApplicationSubmitted: &eventsv1.ApplicationSubmitted{
-		Imported: proto.CloneOf(row.History),
+		Imported: proto.CloneOf(row.History), Source: row.Source,
 	}}
 	if submittedEv.GetApplicationSubmitted().GetImported() == nil {
 		submittedEv.GetApplicationSubmitted().Imported = &commonv1.ImportedHistory{}
@@ -242,20 +254,32 @@ func sameCampaign(c *Campaign, nc NewCampaign) error {
 		return validate.Field(field, "differs from the campaign this reference was imported as ("+was+")")
 	}
 	switch {
-	case c.Region != nc.Region:
+	case len(c.Regions) == 1 && len(nc.Regions) == 1 && c.Region != nc.Regions[0].Region:
 		return differs("region", c.Region)
+	case len(c.Regions) == 1 && len(nc.Regions) == 1 && c.Posts != nc.Regions[0].Posts:
+		return differs("posts", fmt.Sprint(c.Posts))
+	case !slices.Equal(c.Regions, nc.Regions):
+		return differs("campaign_regions", regionsText(c.Regions))
 	case c.Role != nc.Role:
 		return differs("role", string(c.Role))
 	case c.Title != nc.Title:
 		return differs("campaign_title", c.Title)
-	case c.Posts != nc.Posts:
-		return differs("posts", fmt.Sprint(c.Posts))
 	case !c.OpensOn.Equal(nc.OpensOn):
 		return differs("opens_on", c.OpensOn.Format(time.DateOnly))
 	case (c.ClosesOn == nil) != (nc.ClosesOn == nil) || (c.ClosesOn != nil && !c.ClosesOn.Equal(*nc.ClosesOn)):
 		return differs("closes_on", campaignDates(c))
 	}
 	return nil
+}
+
+// regionsText is regions as the import format writes them:
+// "london=120;wales=30".
+func regionsText(rs []RegionPosts) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = r.Region + "=" + strconv.Itoa(r.Posts)
+	}
+	return strings.Join(parts, ";")
 }
 
 func campaignDates(c *Campaign) string {
@@ -289,7 +313,7 @@ func (s *Service) checkImport(row ImportRow) (Stage, error) {
 	if err := validate.Text("campaign_reference", row.CampaignReference, MaxReferenceLen); err != nil {
 		return "", err
 	}
-	if err := validate.Region("region", row.Campaign.Region); err != nil {
+	if err := validate.Region("region", row.Region); err != nil {
 		return "", err
 	}
 	if row.Campaign.Role == "" {
@@ -299,6 +323,9 @@ func (s *Service) checkImport(row ImportRow) (Stage, error) {
 		return "", renameCampaignField(err)
 	}
 	if err := ValidateCandidate(row.Candidate); err != nil {
+		return "", err
+	}
+	if err := checkSource("source", row.Source); err != nil {
 		return "", err
 	}
 	h := history{now: s.now(), local: s.local, last: row.SubmittedAt, lastField: "submitted_at"}
@@ -321,7 +348,7 @@ func (s *Service) checkImport(row ImportRow) (Stage, error) {
 	if err := h.at("withdrawn_at", timestamppb.New(*row.WithdrawnAt)); err != nil {
 		return "", err
 	}
-	if err := validate.ReasonCode("withdraw_reason_code", row.WithdrawReason); err != nil {
+	if err := reasonpkg.Withdrawal.Check("withdraw_reason_code", row.WithdrawReason); err != nil {
 		return "", err
 	}
 	return stage, nil
@@ -332,6 +359,9 @@ func renameCampaignField(err error) error {
 	var fe *validate.FieldError
 	if errors.As(err, &fe) && fe.Field == "title" {
 		return validate.Field("campaign_title", fe.Rule)
+	}
+	if errors.As(err, &fe) && strings.HasPrefix(fe.Field, "regions") {
+		return validate.Field("campaign_"+fe.Field, fe.Rule)
 	}
 	return err
 }
@@ -380,17 +410,16 @@ func none(field, why string, parts ...proto.Message) error {
 
 func isNil(m proto.Message) bool { return !m.ProtoReflect().IsValid() }
 
-func reason(field string, passed bool, code string) error {
+// reason checks a decision's reason: a fail's from the fixed list fails
+// (pkg/reason), a pass's (optional) as any lower-case code.
+func reason(field string, passed bool, code string, fails *reasonpkg.List) error {
 	if passed {
 		if code != "" {
 			return validate.ReasonCode(field, code)
 		}
 		return nil
 	}
-	if err := validate.ReasonCode(field, code); err != nil {
-		return validate.Field(field, "is required for a fail, as a lower-case code (e.g. insufficient_evidence)")
-	}
-	return nil
+	return fails.Check(field, code)
 }
 
 // check walks the history and returns the stage it leaves the application in.
@@ -402,7 +431,7 @@ func (h *history) check(hist *commonv1.ImportedHistory) (Stage, error) {
 	if err := h.at("history.sift.decided_at", sift.GetDecidedAt()); err != nil {
 		return "", err
 	}
-	if err := reason("history.sift.reason_code", sift.GetPassed(), sift.GetReasonCode()); err != nil {
+	if err := reason("history.sift.reason_code", sift.GetPassed(), sift.GetReasonCode(), reasonpkg.SiftFail); err != nil {
 		return "", err
 	}
 	if !sift.GetPassed() {
@@ -428,7 +457,7 @@ func (h *history) check(hist *commonv1.ImportedHistory) (Stage, error) {
 	if err := h.at("history.interview.decided_at", iv.GetDecidedAt()); err != nil {
 		return "", err
 	}
-	if err := reason("history.interview.reason_code", iv.GetPassed(), iv.GetReasonCode()); err != nil {
+	if err := reason("history.interview.reason_code", iv.GetPassed(), iv.GetReasonCode(), reasonpkg.InterviewFail); err != nil {
 		return "", err
 	}
 	if !iv.GetPassed() {
@@ -464,7 +493,7 @@ func (h *history) checkOffer(o *commonv1.ImportedOffer, vet *commonv1.ImportedVe
 		if err := h.at("history.offer.declined_at", o.GetDeclinedAt()); err != nil {
 			return "", err
 		}
-		if err := validate.ReasonCode("history.offer.decline_reason_code", o.GetDeclineReasonCode()); err != nil {
+		if err := reasonpkg.Decline.Check("history.offer.decline_reason_code", o.GetDeclineReasonCode()); err != nil {
 			return "", err
 		}
 		return StageWithdrawn, none("history.vetting", "cannot follow a declined offer", vet, o.GetStartDateSetAt(), o.GetStartedAt())

@@ -51,13 +51,22 @@ const (
 	RoleOther                    Role = "other"
 )
 
-// Campaign is a recruitment campaign for one role in one region.
+// Campaign is a recruitment campaign for one role in one region or
+// several, with posts per region.
 type Campaign struct {
-	ID     string
+	ID string
+	// Region is the lead region, Regions[0].Region: the campaign's events
+	// are published on its subject.
 	Region string
 	Role   Role
 	Title  string
-	Posts  int
+	// Posts is the total over Regions.
+	Posts   int
+	Regions []RegionPosts
+	// Status is OPEN, CLOSED or CANCELLED; StatusReason the code of the
+	// last change of it.
+	Status       CampaignStatus
+	StatusReason string
 	// OpensOn and ClosesOn are dates (midnight UTC); ClosesOn is nil for a
 	// rolling campaign.
 	OpensOn   time.Time
@@ -105,6 +114,9 @@ type Application struct {
 	// Vetting is the state of the application's vetting case as the
 	// vetting service reports it.
 	Vetting VettingState
+	// Source is where the application came from, a code of reason.Source;
+	// empty when not recorded (reports say "unknown").
+	Source string
 }
 
 // VettingState is what this service knows of an application's vetting

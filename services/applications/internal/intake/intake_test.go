@@ -524,13 +524,13 @@ func TestSubmitCampaignWindow(t *testing.T) {
 			}
 			svc := NewService(st, func() time.Time { return tt.now }, loc)
 			admin := auth.Claims{Subject: "admin-1", Role: auth.RoleAdmin}
-			c, err := svc.CreateCampaign(context.Background(), admin, NewCampaign{Region: "london", Role: RoleAdministrator,
-				CampaignDetails: CampaignDetails{Title: "Admin officers", Posts: 3, OpensOn: tt.opens, ClosesOn: tt.closes}})
+			c, err := svc.CreateCampaign(context.Background(), admin, NewCampaign{Role: RoleAdministrator,
+				CampaignDetails: CampaignDetails{Title: "Admin officers", Regions: []RegionPosts{{Region: "london", Posts: 3}}, OpensOn: tt.opens, ClosesOn: tt.closes}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			spoc := auth.Claims{Subject: "spoc-1", Role: auth.RoleSPOC, Regions: []string{"london"}}
-			a, err := svc.Submit(context.Background(), spoc, c.ID, Candidate{Name: "Ada", Email: "ada@example.org"})
+			a, err := svc.Submit(context.Background(), spoc, c.ID, "", Candidate{Name: "Ada", Email: "ada@example.org"}, "")
 			if tt.wantOpen {
 				if err != nil {
 					t.Fatalf("Submit = %v, want the campaign open", err)

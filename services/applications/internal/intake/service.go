@@ -3,10 +3,12 @@ package intake
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/probation-recruitment/pipeline/pkg/auth"
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	reasonpkg "github.com/probation-recruitment/pipeline/pkg/reason"
 	"github.com/probation-recruitment/pipeline/pkg/record"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
@@ -88,18 +90,18 @@ func NewService(store Store, now func() time.Time, local *time.Location) *Servic
 	return &Service{store: store, now: record.StoredPrecision(now), local: local}
 }
 
-// NewCampaign is what an admin gives to create a campaign.
+// NewCampaign is what an admin or SPOC gives to create a campaign:
+// CampaignDetails.Regions says where (one region or several).
 type NewCampaign struct {
-	Region string
-	Role   Role
+	Role Role
 	CampaignDetails
 }
 
-// CreateCampaign creates a campaign. The caller must be an admin (checked
-// by the transport, which knows the region before any read).
+// CreateCampaign creates a campaign. The caller must be an admin or a
+// SPOC (checked by the transport); a SPOC must hold every region of it.
 func (s *Service) CreateCampaign(ctx context.Context, caller auth.Claims, nc NewCampaign) (*Campaign, error) {
-	if err := validate.Region("region", nc.Region); err != nil {
-		return nil, err
+	if nc.Regions == nil {
+		return nil, validate.Field("regions", "is required: at least one region with its posts")
 	}
 	if nc.Role == "" {
 		return nil, validate.Field("role", "is required")
@@ -107,11 +109,16 @@ func (s *Service) CreateCampaign(ctx context.Context, caller auth.Claims, nc New
 	if err := nc.validate(); err != nil {
 		return nil, err
 	}
+	c := &Campaign{Regions: nc.Regions}
+	if err := requireAllRegions(caller, nil, c.RegionCodes()); err != nil {
+		return nil, err
+	}
 	now := s.now().UTC()
-	c := &Campaign{
-		ID: event.NewID(), Region: nc.Region, Role: nc.Role, Title: nc.Title, Posts: nc.Posts,
+	c = &Campaign{
+		ID: event.NewID(), Role: nc.Role, Title: nc.Title, Status: CampaignOpen,
 		OpensOn: nc.OpensOn, ClosesOn: nc.ClosesOn, Version: 1, CreatedAt: now, UpdatedAt: now, CreatedBy: caller.Subject,
 	}
+	c.setRegions(nc.Regions)
 	ev := campaignEvent(caller, c, now)
 	ev.Payload = &eventsv1.Event_CampaignCreated{CampaignCreated: &eventsv1.CampaignCreated{Campaign: campaignDetails(c)}}
 	if err := s.store.InsertCampaign(ctx, c, ev); err != nil {
@@ -120,7 +127,9 @@ func (s *Service) CreateCampaign(ctx context.Context, caller auth.Claims, nc New
 	return c, nil
 }
 
-// UpdateCampaign replaces a campaign's details; region and role are fixed.
+// UpdateCampaign replaces a campaign's details; role is fixed, and regions
+// may be added, never removed (the lead region stays first). An admin, or
+// a SPOC holding every region of the campaign, before and after.
 func (s *Service) UpdateCampaign(ctx context.Context, caller auth.Claims, id string, expectedVersion int64, d CampaignDetails) (*Campaign, error) {
 	if err := d.validate(); err != nil {
 		return nil, err
@@ -129,18 +138,88 @@ func (s *Service) UpdateCampaign(ctx context.Context, caller auth.Claims, id str
 		return nil, err
 	}
 	return s.store.UpdateCampaign(ctx, id, func(c *Campaign) ([]*eventsv1.Event, error) {
-		if err := caller.RequireRegion(c.Region); err != nil {
+		regions, err := updatedRegions(c, d)
+		if err != nil {
+			if err2 := requireAllRegions(caller, c.RegionCodes(), c.RegionCodes()); err2 != nil {
+				return nil, err2
+			}
+			return nil, err
+		}
+		had := c.RegionCodes()
+		c2 := &Campaign{Regions: regions}
+		if err := requireAllRegions(caller, had, append(had, c2.RegionCodes()...)); err != nil {
 			return nil, err
 		}
 		if c.Version != expectedVersion {
 			return nil, record.StaleError(expectedVersion, c.Version)
 		}
+		if c.Status == CampaignCancelled {
+			return nil, record.Refused(c.Status, "update")
+		}
 		now := s.now().UTC()
-		c.Title, c.Posts, c.OpensOn, c.ClosesOn = d.Title, d.Posts, d.OpensOn, d.ClosesOn
+		c.Title, c.OpensOn, c.ClosesOn = d.Title, d.OpensOn, d.ClosesOn
+		c.setRegions(regions)
 		c.Version++
 		c.UpdatedAt = now
 		ev := campaignEvent(caller, c, now)
 		ev.Payload = &eventsv1.Event_CampaignUpdated{CampaignUpdated: &eventsv1.CampaignUpdated{Campaign: campaignDetails(c)}}
+		return []*eventsv1.Event{ev}, nil
+	})
+}
+
+// updatedRegions is the campaign's regions after an update: d's, which
+// must keep every region the campaign has, in its order, the lead first;
+// or, for a campaign in one region, its region with d.Posts.
+func updatedRegions(c *Campaign, d CampaignDetails) ([]RegionPosts, error) {
+	if d.Regions == nil {
+		if len(c.Regions) != 1 {
+			return nil, validate.Field("regions", "is required for a campaign in several regions ("+strings.Join(c.RegionCodes(), ", ")+"); posts is for a campaign in one")
+		}
+		return []RegionPosts{{Region: c.Region, Posts: d.Posts}}, nil
+	}
+	for i, r := range c.Regions {
+		if i >= len(d.Regions) || d.Regions[i].Region != r.Region {
+			return nil, validate.Field("regions", "must list the campaign's regions first, in order ("+
+				strings.Join(c.RegionCodes(), ", ")+"): a region is never removed, a new one goes after them")
+		}
+	}
+	return d.Regions, nil
+}
+
+// SetCampaignStatus opens, closes or cancels a campaign (see
+// CampaignStatus.CanMove); reason is required to cancel. Callers as for
+// UpdateCampaign. campaign.status_changed carries the new state.
+func (s *Service) SetCampaignStatus(ctx context.Context, caller auth.Claims, id string, expectedVersion int64, to CampaignStatus, reason string) (*Campaign, error) {
+	if err := validate.ExpectedVersion(expectedVersion); err != nil {
+		return nil, err
+	}
+	if _, ok := campaignStatusProto[to]; !ok {
+		return nil, validate.Field("status", "must be OPEN, CLOSED or CANCELLED")
+	}
+	if reason != "" || to == CampaignCancelled {
+		if err := validate.ReasonCode("reason_code", reason); err != nil {
+			return nil, err
+		}
+	}
+	return s.store.UpdateCampaign(ctx, id, func(c *Campaign) ([]*eventsv1.Event, error) {
+		if err := requireAllRegions(caller, c.RegionCodes(), c.RegionCodes()); err != nil {
+			return nil, err
+		}
+		if c.Version != expectedVersion {
+			return nil, record.StaleError(expectedVersion, c.Version)
+		}
+		if !c.Status.CanMove(to) {
+			return nil, record.Refused(c.Status, "make it "+string(to))
+		}
+		from := c.Status
+		now := s.now().UTC()
+		c.Status, c.StatusReason = to, reason
+		c.Version++
+		c.UpdatedAt = now
+		ev := campaignEvent(caller, c, now)
+		ev.Payload = &eventsv1.Event_CampaignStatusChanged{CampaignStatusChanged: &eventsv1.CampaignStatusChanged{
+			Campaign: campaignDetails(c), From: campaignStatusProto[from], ReasonCode: reason,
+		}}
 		return []*eventsv1.Event{ev}, nil
 	})
 }
@@ -156,15 +235,28 @@ func (s *Service) Campaigns(ctx context.Context, f CampaignFilter) ([]*Campaign,
 	return s.store.Campaigns(ctx, f)
 }
 
-// Submit records an application to an open campaign in one of the
-// caller's regions.
-func (s *Service) Submit(ctx context.Context, caller auth.Claims, campaignID string, cand Candidate) (*Application, error) {
+// Submit records an application to an open campaign, for region: one of
+// the campaign's and of the caller's ("" for a campaign in one region).
+// source is where it came from (reason.Source), or empty when not known.
+func (s *Service) Submit(ctx context.Context, caller auth.Claims, campaignID, region string, cand Candidate, source string) (*Application, error) {
 	if err := ValidateCandidate(cand); err != nil {
+		return nil, err
+	}
+	if err := checkSource("source", source); err != nil {
 		return nil, err
 	}
 	c, err := s.store.Campaign(ctx, campaignID, record.Scope(caller))
 	if err != nil {
 		return nil, err
+	}
+	if region, err = applicationRegion(c, region, "application_region"); err != nil {
+		return nil, err
+	}
+	if err := caller.RequireRegion(region); err != nil {
+		return nil, err
+	}
+	if c.Status != CampaignOpen {
+		return nil, record.Refused(c.Status, "submit an application").Because("applications go only to an open campaign")
 	}
 	now := s.now()
 	today := civilDate(now.In(s.local))
@@ -175,11 +267,12 @@ func (s *Service) Submit(ctx context.Context, caller auth.Claims, campaignID str
 		return nil, validate.Field("campaign_id", "campaign closed on "+c.ClosesOn.Format(time.DateOnly))
 	}
 	a := &Application{
-		ID: event.NewID(), CampaignID: c.ID, Region: c.Region, Role: c.Role, Candidate: cand,
+		ID: event.NewID(), CampaignID: c.ID, Region: region, Role: c.Role, Candidate: cand,
 		Stage: StageSift, StageEnteredAt: now.UTC(), Version: 1, SubmittedAt: now.UTC(), SubmittedBy: caller.Subject,
+		Source: source,
 	}
 	ev := applicationEvent(event.Actor(caller), a, now)
-	ev.Payload = &eventsv1.Event_ApplicationSubmitted{ApplicationSubmitted: &eventsv1.ApplicationSubmitted{}}
+	ev.Payload = &eventsv1.Event_ApplicationSubmitted{ApplicationSubmitted: &eventsv1.ApplicationSubmitted{Source: source}}
 	if err := s.store.InsertApplication(ctx, a, ev); err != nil {
 		return nil, err
 	}
@@ -202,7 +295,7 @@ func (s *Service) Withdraw(ctx context.Context, caller auth.Claims, id string, e
 	if err := validate.ExpectedVersion(expectedVersion); err != nil {
 		return nil, err
 	}
-	if err := validate.ReasonCode("reason_code", reason); err != nil {
+	if err := reasonpkg.Withdrawal.Check("reason_code", reason); err != nil {
 		return nil, err
 	}
 	return s.store.UpdateApplication(ctx, id, record.Scope(caller), func(a *Application) ([]*eventsv1.Event, error) {
@@ -322,7 +415,10 @@ func StageProto(s Stage) commonv1.Stage { return stageProto[s] }
 func RoleProto(r Role) commonv1.JobRole { return roleProto[r] }
 
 func campaignDetails(c *Campaign) *eventsv1.CampaignDetails {
-	d := &eventsv1.CampaignDetails{Title: c.Title, Posts: int32(c.Posts), OpensOn: event.Date(c.OpensOn)}
+	d := &eventsv1.CampaignDetails{Title: c.Title, Posts: int32(c.Posts), OpensOn: event.Date(c.OpensOn), Status: campaignStatusProto[c.Status]}
+	for _, r := range c.Regions {
+		d.Regions = append(d.Regions, &commonv1.CampaignRegion{Region: r.Region, Posts: int32(r.Posts)})
+	}
 	if c.ClosesOn != nil {
 		d.ClosesOn = event.Date(*c.ClosesOn)
 	}
@@ -335,6 +431,14 @@ func campaignEvent(caller auth.Claims, c *Campaign, at time.Time) *eventsv1.Even
 }
 
 // applicationEvent is the envelope of an event about application a, by actor.
+// checkSource checks an optional application source (reason.Source).
+func checkSource(field, source string) error {
+	if source == "" {
+		return nil
+	}
+	return reasonpkg.Source.Check(field, source)
+}
+
 func applicationEvent(actor *commonv1.Actor, a *Application, at time.Time) *eventsv1.Event {
 	return event.New(Producer, actor, at, event.Record{
 		ApplicationID: a.ID, CampaignID: a.CampaignID, Region: a.Region, Role: roleProto[a.Role], Version: a.Version,

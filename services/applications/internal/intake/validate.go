@@ -51,7 +51,10 @@ func ValidateCandidate(c Candidate) error {
 
 // CampaignDetails are the parts of a campaign an admin may set.
 type CampaignDetails struct {
-	Title    string
+	Title string
+	// Regions with their posts, the lead region first. An update may
+	// leave it nil and give Posts alone, for a campaign in one region.
+	Regions  []RegionPosts
 	Posts    int
 	OpensOn  time.Time
 	ClosesOn *time.Time
@@ -61,7 +64,11 @@ func (d CampaignDetails) validate() error {
 	if err := validate.Text("title", d.Title, MaxTitleLen); err != nil {
 		return err
 	}
-	if d.Posts < 1 || d.Posts > MaxPosts {
+	if d.Regions != nil {
+		if err := validateRegions(d.Regions); err != nil {
+			return err
+		}
+	} else if d.Posts < 1 || d.Posts > MaxPosts {
 		return validate.Field("posts", "must be between 1 and "+strconv.Itoa(MaxPosts))
 	}
 	if d.OpensOn.IsZero() {

@@ -48,8 +48,8 @@ func setup(t *testing.T) *env {
 	e := &env{T: t, store: store.New(pool), clock: testenv.NewClock(t0)}
 	e.svc = intake.NewService(e.store, e.clock.Now, time.UTC)
 	c, err := e.svc.CreateCampaign(t.Context(), auth.Claims{Subject: "admin-1", Role: auth.RoleAdmin}, intake.NewCampaign{
-		Region: "london", Role: intake.RoleOther,
-		CampaignDetails: intake.CampaignDetails{Title: "Admin staff", Posts: 300, OpensOn: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)},
+		Role:            intake.RoleOther,
+		CampaignDetails: intake.CampaignDetails{Title: "Admin staff", Regions: []intake.RegionPosts{{Region: "london", Posts: 300}}, OpensOn: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -67,8 +67,8 @@ func (e *env) submit() string {
 	e.Helper()
 	e.n++
 	e.clock.Set(t0)
-	a, err := e.svc.Submit(e.Context(), auth.Claims{Subject: "spoc-1", Role: auth.RoleSPOC, Regions: []string{"london"}}, e.campaign,
-		intake.Candidate{Name: "Candidate", Email: fmt.Sprintf("c%d@example.org", e.n)})
+	a, err := e.svc.Submit(e.Context(), auth.Claims{Subject: "spoc-1", Role: auth.RoleSPOC, Regions: []string{"london"}}, e.campaign, "",
+		intake.Candidate{Name: "Candidate", Email: fmt.Sprintf("c%d@example.org", e.n)}, "")
 	if err != nil {
 		e.Fatal(err)
 	}

@@ -4,6 +4,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"errors"
@@ -43,16 +44,52 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 var _ intake.Store = (*Store)(nil)
 
 const campaignColumns = `id::text, region, role, title, posts, opens_on, closes_on, version, created_at, updated_at, created_by,
-	coalesce(import_reference, '')`
+	coalesce(import_reference, ''), status, status_reason,
+	array(SELECT r.region FROM campaign_regions r WHERE r.campaign_id = campaigns.id ORDER BY r.ord),
+	array(SELECT r.posts FROM campaign_regions r WHERE r.campaign_id = campaigns.id ORDER BY r.ord)`
 
 func scanCampaign(row pgx.Row) (*intake.Campaign, error) {
 	c := &intake.Campaign{}
+	var regions []string
+	var posts []int32
 	err := row.Scan(&c.ID, &c.Region, &c.Role, &c.Title, &c.Posts, &c.OpensOn, &c.ClosesOn, &c.Version, &c.CreatedAt, &c.UpdatedAt, &c.CreatedBy,
-		&c.ImportReference)
+		&c.ImportReference, &c.Status, &c.StatusReason, &regions, &posts)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("campaign: %w", record.ErrNotFound)
 	}
+	for i := range min(len(regions), len(posts)) {
+		c.Regions = append(c.Regions, intake.RegionPosts{Region: regions[i], Posts: int(posts[i])})
+	}
 	return c, err
+}
+
+// campaignInRegions limits a read of campaigns to those with a region in
+// $2, or to every campaign when $2 is NULL.
+const campaignInRegions = ` AND ($2::text[] IS NULL OR EXISTS (SELECT 1 FROM campaign_regions r
+	WHERE r.campaign_id = campaigns.id AND r.region = ANY($2::text[])))`
+
+// putRegions stores the regions of campaigns cs: each campaign's list in
+// its order, a region already held updated (regions are never removed).
+func putRegions(ctx context.Context, tx pgx.Tx, cs []*intake.Campaign) error {
+	var ids, regions []string
+	var ords, posts []int32
+	for _, c := range cs {
+		for i, r := range c.Regions {
+			ids, regions = append(ids, c.ID), append(regions, r.Region)
+			ords, posts = append(ords, int32(i)), append(posts, int32(r.Posts))
+		}
+	}
+	uuids, err := pg.UUIDs(ids)
+	if err != nil {
+		return fmt.Errorf("store campaign regions: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO campaign_regions (campaign_id, ord, region, posts)
+		SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[])
+		ON CONFLICT (campaign_id, region) DO UPDATE SET ord = excluded.ord, posts = excluded.posts`,
+		uuids, ords, regions, posts); err != nil {
+		return fmt.Errorf("store campaign regions: %w", err)
+	}
+	return nil
 }
 
 // InsertCampaign stores a new campaign and its event.
@@ -97,9 +134,13 @@ func (s *Store) UpdateCampaign(ctx context.Context, id string, fn func(*intake.C
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE campaigns SET title = $2, posts = $3, opens_on = $4, closes_on = $5, version = $6, updated_at = $7
-			WHERE id = $1`, c.ID, c.Title, c.Posts, c.OpensOn, c.ClosesOn, c.Version, c.UpdatedAt); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE campaigns SET title = $2, posts = $3, opens_on = $4, closes_on = $5, version = $6, updated_at = $7,
+			status = $8, status_reason = $9
+			WHERE id = $1`, c.ID, c.Title, c.Posts, c.OpensOn, c.ClosesOn, c.Version, c.UpdatedAt, c.Status, c.StatusReason); err != nil {
 			return fmt.Errorf("update campaign: %w", err)
+		}
+		if err := putRegions(ctx, tx, []*intake.Campaign{c}); err != nil {
+			return err
 		}
 		out = c
 		return outbox.Append(ctx, tx, evs...)
@@ -117,7 +158,7 @@ func (s *Store) Campaign(ctx context.Context, id string, regions []string) (*int
 	if !validUUID(id) {
 		return nil, fmt.Errorf("campaign: %w", record.ErrNotFound)
 	}
-	c, err := scanCampaign(pg.Q(ctx, s.pool).QueryRow(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE id = $1`+inRegions, id, regions))
+	c, err := scanCampaign(pg.Q(ctx, s.pool).QueryRow(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE id = $1`+campaignInRegions, id, regions))
 	if err != nil && !errors.Is(err, record.ErrNotFound) {
 		return nil, fmt.Errorf("read campaign: %w", err)
 	}
@@ -131,7 +172,8 @@ func (s *Store) Campaigns(ctx context.Context, f intake.CampaignFilter) ([]*inta
 		after = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 	}
 	rows, err := pg.Q(ctx, s.pool).Query(ctx, `SELECT `+campaignColumns+` FROM campaigns
-		WHERE region = ANY($1) AND id < $2 ORDER BY id DESC LIMIT $3`, f.Regions, after, f.Limit)
+		WHERE id IN (SELECT campaign_id FROM campaign_regions WHERE region = ANY($1) AND campaign_id < $2::uuid)
+		ORDER BY id DESC LIMIT $3`, f.Regions, after, f.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("list campaigns: %w", err)
 	}
@@ -146,7 +188,7 @@ const applicationColumns = `id::text, campaign_id::text, region, role,
 	coalesce(candidate_name, ''), coalesce(candidate_email, ''), coalesce(candidate_phone, ''),
 	stage, stage_entered_at, version, submitted_at, submitted_by, withdrawn_at, withdrawal_reason, coalesce(import_reference, ''),
 	pending_withdrawal_stage, pending_withdrawal_at, pending_withdrawal_reason, pending_withdrawal_by, erased_at, erasure_reason,
-	vetting_open, vetting_version`
+	vetting_open, vetting_version, source`
 
 func scanApplication(row pgx.Row) (*intake.Application, error) {
 	a := &intake.Application{}
@@ -154,7 +196,7 @@ func scanApplication(row pgx.Row) (*intake.Application, error) {
 	var pendingAt *time.Time
 	err := row.Scan(&a.ID, &a.CampaignID, &a.Region, &a.Role, &a.Candidate.Name, &a.Candidate.Email, &a.Candidate.Phone,
 		&a.Stage, &a.StageEnteredAt, &a.Version, &a.SubmittedAt, &a.SubmittedBy, &a.WithdrawnAt, &a.WithdrawReason, &a.ImportReference,
-		&pendingStage, &pendingAt, &pendingReason, &pendingBy, &a.ErasedAt, &a.ErasureReason, &a.Vetting.Open, &a.Vetting.Version)
+		&pendingStage, &pendingAt, &pendingReason, &pendingBy, &a.ErasedAt, &a.ErasureReason, &a.Vetting.Open, &a.Vetting.Version, &a.Source)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("application: %w", record.ErrNotFound)
 	}
@@ -179,11 +221,11 @@ func (s *Store) InsertApplication(ctx context.Context, a *intake.Application, ev
 		pStage, pAt, pReason, pBy := pending(a.PendingWithdrawal)
 		_, err := tx.Exec(ctx, `INSERT INTO applications (id, campaign_id, region, role, candidate_name, candidate_email,
 			candidate_phone, stage, stage_entered_at, version, submitted_at, submitted_by, withdrawn_at, withdrawal_reason,
-			import_reference, pending_withdrawal_stage, pending_withdrawal_at, pending_withdrawal_reason, pending_withdrawal_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, nullif($15, ''), $16, $17, $18, $19)`,
+			import_reference, pending_withdrawal_stage, pending_withdrawal_at, pending_withdrawal_reason, pending_withdrawal_by, source)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, nullif($15, ''), $16, $17, $18, $19, $20)`,
 			a.ID, a.CampaignID, a.Region, a.Role, a.Candidate.Name, a.Candidate.Email, a.Candidate.Phone,
 			a.Stage, a.StageEnteredAt, a.Version, a.SubmittedAt, a.SubmittedBy, a.WithdrawnAt, a.WithdrawReason,
-			a.ImportReference, pStage, pAt, pReason, pBy)
+			a.ImportReference, pStage, pAt, pReason, pBy, a.Source)
 		var pgErr *pgconn.PgError
 		switch {
 		case errors.As(err, &pgErr) && pgErr.Code == pg.UniqueViolation && pgErr.ConstraintName == "applications_import_reference_key":
@@ -287,7 +329,7 @@ func insertCampaigns(ctx context.Context, tx pgx.Tx, cs []*intake.Campaign) (map
 	if len(cs) == 0 {
 		return nil, nil
 	}
-	var ids, regions, roles, titles, createdBy, refs []string
+	var ids, regions, roles, titles, createdBy, refs, statuses []string
 	var posts []int64
 	var opens []time.Time
 	var closes []*time.Time
@@ -297,24 +339,38 @@ func insertCampaigns(ctx context.Context, tx pgx.Tx, cs []*intake.Campaign) (map
 		ids, regions, roles, titles = append(ids, c.ID), append(regions, c.Region), append(roles, string(c.Role)), append(titles, c.Title)
 		posts, opens, closes, versions = append(posts, int64(c.Posts)), append(opens, c.OpensOn), append(closes, c.ClosesOn), append(versions, c.Version)
 		created, updated, createdBy, refs = append(created, c.CreatedAt), append(updated, c.UpdatedAt), append(createdBy, c.CreatedBy), append(refs, c.ImportReference)
+		statuses = append(statuses, string(cmp.Or(c.Status, intake.CampaignOpen)))
 	}
 	uuids, err := pg.UUIDs(ids)
 	if err != nil {
 		return nil, fmt.Errorf("insert campaigns: %w", err)
 	}
 	rows, err := tx.Query(ctx, `INSERT INTO campaigns (id, region, role, title, posts, opens_on, closes_on, version,
-		created_at, updated_at, created_by, import_reference)
-		SELECT id, region, role, title, posts, opens_on, closes_on, version, created_at, updated_at, created_by, nullif(ref, '')
+		created_at, updated_at, created_by, import_reference, status)
+		SELECT id, region, role, title, posts, opens_on, closes_on, version, created_at, updated_at, created_by, nullif(ref, ''), status
 		FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::date[], $7::date[], $8::bigint[],
-			$9::timestamptz[], $10::timestamptz[], $11::text[], $12::text[])
-			AS c (id, region, role, title, posts, opens_on, closes_on, version, created_at, updated_at, created_by, ref)
+			$9::timestamptz[], $10::timestamptz[], $11::text[], $12::text[], $13::text[])
+			AS c (id, region, role, title, posts, opens_on, closes_on, version, created_at, updated_at, created_by, ref, status)
 		ON CONFLICT (import_reference) DO NOTHING
 		RETURNING id::text`,
-		uuids, regions, roles, titles, posts, opens, closes, versions, created, updated, createdBy, refs)
+		uuids, regions, roles, titles, posts, opens, closes, versions, created, updated, createdBy, refs, statuses)
 	if err != nil {
 		return nil, fmt.Errorf("insert campaigns: %w", err)
 	}
-	return collectIDs(rows, "insert campaigns")
+	made, err := collectIDs(rows, "insert campaigns")
+	if err != nil {
+		return nil, err
+	}
+	var madeCs []*intake.Campaign
+	for _, c := range cs {
+		if made[c.ID] {
+			madeCs = append(madeCs, c)
+		}
+	}
+	if err := putRegions(ctx, tx, madeCs); err != nil {
+		return nil, err
+	}
+	return made, nil
 }
 
 // collectIDs reads the ids an INSERT ... RETURNING id::text returned.
@@ -339,7 +395,7 @@ func insertApplications(ctx context.Context, tx pgx.Tx, as []*intake.Application
 	names, emails, phones, stages := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	entered, submitted := make([]time.Time, n), make([]time.Time, n)
 	versions := make([]int64, n)
-	submittedBy, reasons, refs := make([]string, n), make([]string, n), make([]string, n)
+	submittedBy, reasons, refs, sources := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	withdrawn, pAt := make([]*time.Time, n), make([]*time.Time, n)
 	pStage, pReason, pBy := make([]*string, n), make([]*string, n), make([]*string, n)
 	for i, a := range as {
@@ -348,6 +404,7 @@ func insertApplications(ctx context.Context, tx pgx.Tx, as []*intake.Application
 		entered[i], submitted[i], versions[i] = a.StageEnteredAt, a.SubmittedAt, a.Version
 		submittedBy[i], reasons[i], refs[i], withdrawn[i] = a.SubmittedBy, a.WithdrawReason, a.ImportReference, a.WithdrawnAt
 		pStage[i], pAt[i], pReason[i], pBy[i] = pending(a.PendingWithdrawal)
+		sources[i] = a.Source
 	}
 	appIDs, err := pg.UUIDs(ids)
 	if err != nil {
@@ -359,18 +416,18 @@ func insertApplications(ctx context.Context, tx pgx.Tx, as []*intake.Application
 	}
 	rows, err := tx.Query(ctx, `INSERT INTO applications (id, campaign_id, region, role, candidate_name, candidate_email,
 		candidate_phone, stage, stage_entered_at, version, submitted_at, submitted_by, withdrawn_at, withdrawal_reason,
-		import_reference, pending_withdrawal_stage, pending_withdrawal_at, pending_withdrawal_reason, pending_withdrawal_by)
+		import_reference, pending_withdrawal_stage, pending_withdrawal_at, pending_withdrawal_reason, pending_withdrawal_by, source)
 		SELECT id, campaign_id, region, role, name, email, phone, stage, entered, version, submitted, submitted_by, withdrawn,
-			reason, nullif(ref, ''), p_stage, p_at, p_reason, p_by
+			reason, nullif(ref, ''), p_stage, p_at, p_reason, p_by, source
 		FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
 			$9::timestamptz[], $10::bigint[], $11::timestamptz[], $12::text[], $13::timestamptz[], $14::text[], $15::text[],
-			$16::text[], $17::timestamptz[], $18::text[], $19::text[])
+			$16::text[], $17::timestamptz[], $18::text[], $19::text[], $20::text[])
 			AS a (id, campaign_id, region, role, name, email, phone, stage, entered, version, submitted, submitted_by, withdrawn,
-			reason, ref, p_stage, p_at, p_reason, p_by)
+			reason, ref, p_stage, p_at, p_reason, p_by, source)
 		ON CONFLICT DO NOTHING
 		RETURNING id::text`,
 		appIDs, campaignIDs, regions, roles, names, emails, phones, stages, entered, versions, submitted, submittedBy, withdrawn,
-		reasons, refs, pStage, pAt, pReason, pBy)
+		reasons, refs, pStage, pAt, pReason, pBy, sources)
 	if err != nil {
 		return nil, fmt.Errorf("insert applications: %w", err)
 	}

@@ -67,8 +67,8 @@ func setup(t *testing.T) env {
 func (e env) campaign(t *testing.T, region string) *intake.Campaign {
 	t.Helper()
 	closes := time.Date(2026, 12, 31, 0, 0, 0, 0, time.UTC)
-	c, err := e.svc.CreateCampaign(context.Background(), admin, intake.NewCampaign{Region: region, Role: intake.RoleProbationOfficer,
-		CampaignDetails: intake.CampaignDetails{Title: "Probation officers", Posts: 12, OpensOn: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), ClosesOn: &closes}})
+	c, err := e.svc.CreateCampaign(context.Background(), admin, intake.NewCampaign{Role: intake.RoleProbationOfficer,
+		CampaignDetails: intake.CampaignDetails{Title: "Probation officers", Regions: []intake.RegionPosts{{Region: region, Posts: 12}}, OpensOn: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), ClosesOn: &closes}})
 	if err != nil {
 		t.Fatalf("create campaign: %v", err)
 	}
@@ -77,7 +77,7 @@ func (e env) campaign(t *testing.T, region string) *intake.Campaign {
 
 func (e env) submit(t *testing.T, campaignID, email string) *intake.Application {
 	t.Helper()
-	a, err := e.svc.Submit(context.Background(), spoc, campaignID, intake.Candidate{Name: "Ada Lovelace", Email: email, Phone: "020 7946 0958"})
+	a, err := e.svc.Submit(context.Background(), spoc, campaignID, "", intake.Candidate{Name: "Ada Lovelace", Email: email, Phone: "020 7946 0958"}, "")
 	if err != nil {
 		t.Fatalf("submit: %v", err)
 	}
@@ -315,7 +315,7 @@ func TestApplicationsFilters(t *testing.T) {
 		t.Fatal(err)
 	}
 	walesSPOC := auth.Claims{Subject: "spoc-wales", Role: auth.RoleSPOC, Regions: []string{"wales"}}
-	aw, err := e.svc.Submit(ctx, walesSPOC, cw.ID, intake.Candidate{Name: "Dai", Email: "dai@example.org"})
+	aw, err := e.svc.Submit(ctx, walesSPOC, cw.ID, "", intake.Candidate{Name: "Dai", Email: "dai@example.org"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -231,3 +231,41 @@ func days(v float64) string {
 func percent(r float64) string {
 	return strconv.FormatFloat(r*100, 'f', 0, 64) + "%"
 }
+
+// sourceName is how the dashboard shows an application source code.
+func sourceName(code string) string {
+	if code == "unknown" {
+		return "Not recorded"
+	}
+	return reasonName(code)
+}
+
+// reasonName is how the dashboard shows a reason code: "accepted_other_job"
+// as "Accepted other job", "other:moved_abroad" as "Other: moved abroad".
+func reasonName(code string) string {
+	if code == "" {
+		return "None recorded"
+	}
+	if own, ok := strings.CutPrefix(code, "other:"); ok {
+		return "Other: " + strings.ReplaceAll(own, "_", " ")
+	}
+	s := strings.ReplaceAll(code, "_", " ")
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// exitName is how the dashboard shows how an application left.
+func exitName(k pb.ExitKind) string {
+	switch k {
+	case pb.ExitKind_EXIT_KIND_SIFT_FAILED:
+		return "Failed the sift"
+	case pb.ExitKind_EXIT_KIND_INTERVIEW_FAILED:
+		return "Failed the interview"
+	case pb.ExitKind_EXIT_KIND_WITHDRAWN:
+		return "Withdrew"
+	case pb.ExitKind_EXIT_KIND_OFFER_DECLINED:
+		return "Declined the offer"
+	case pb.ExitKind_EXIT_KIND_OFFER_WITHDRAWN:
+		return "Offer withdrawn"
+	}
+	return "Unknown"
+}

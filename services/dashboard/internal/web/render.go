@@ -32,7 +32,7 @@ type pages struct {
 	versions map[string]string
 }
 
-var pageNames = []string{"overview", "region", "my-cases", "checks", "equality", "error", "signed-out"}
+var pageNames = []string{"overview", "region", "my-cases", "checks", "equality", "campaigns", "campaign", "error", "signed-out"}
 
 func loadPages() (*pages, error) {
 	p := &pages{byName: map[string]*template.Template{}, versions: map[string]string{}}

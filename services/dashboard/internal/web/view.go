@@ -8,7 +8,10 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/probation-recruitment/pipeline/pkg/weekly"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
@@ -122,6 +125,9 @@ type stuckView struct {
 	NextURL, FirstURL string
 	CSVURL            string
 	FragmentURL       string
+	// AsOf is the past date the list is as of ("" for now), kept by the
+	// filter form.
+	AsOf string
 }
 
 // stuckRow is one stuck candidate.
@@ -164,20 +170,23 @@ type stuckFilter struct {
 	CampaignID    string
 	Kind          pb.StuckKind
 	BlockedReason commonv1.BlockReason
-	PageToken     string
+	// AsOf is the past London date the page shows the pipeline at (the end
+	// of that day), "" for now.
+	AsOf      string
+	PageToken string
 }
 
 // request is the API request for one page of the filtered list.
 func (f stuckFilter) request(region string, pageSize int32, token string) *pb.ListStuckCandidatesRequest {
 	return &pb.ListStuckCandidatesRequest{
 		Region: region, Stage: f.Stage, Severity: f.Severity, Role: f.Role, CampaignId: f.CampaignID,
-		Kind: f.Kind, BlockedReason: f.BlockedReason, PageSize: pageSize, PageToken: token,
+		Kind: f.Kind, BlockedReason: f.BlockedReason, PageSize: pageSize, PageToken: token, AsOf: asOfTimestamp(f.AsOf),
 	}
 }
 
 // filtered reports whether any filter is set.
 func (f stuckFilter) filtered() bool {
-	f.PageToken = ""
+	f.PageToken, f.AsOf = "", ""
 	return f != stuckFilter{}
 }
 
@@ -202,6 +211,9 @@ func (f stuckFilter) query(page bool) string {
 	if f.BlockedReason != 0 {
 		q.Set("blocked_reason", enumCode(f.BlockedReason, "BLOCK_REASON_"))
 	}
+	if f.AsOf != "" {
+		q.Set("as_of", f.AsOf)
+	}
 	if page && f.PageToken != "" {
 		q.Set("page_token", f.PageToken)
 	}
@@ -214,7 +226,7 @@ func (f stuckFilter) query(page bool) string {
 func stuckToView(region string, f stuckFilter, resp *pb.ListStuckCandidatesResponse) stuckView {
 	base := "/regions/" + url.PathEscape(region)
 	v := stuckView{
-		Region: region, RegionName: regionName(region),
+		Region: region, RegionName: regionName(region), AsOf: f.AsOf,
 		Warnings: int(resp.GetWarningCount()), Breaches: int(resp.GetBreachCount()),
 		CSVURL: base + "/stuck.csv" + f.query(false), FragmentURL: base + "/stuck",
 		StageOptions:    []option{{Value: "", Label: "All stages", Selected: f.Stage == 0}},
@@ -273,6 +285,60 @@ type chartsView struct {
 	VettingRows  []vettingRow
 	Measures     []measureRow
 	StartedEarly int
+	Breakdown    breakdownView
+}
+
+// breakdownView is a region's pipeline by application source and the
+// reasons applications left it (GetReasonBreakdown).
+type breakdownView struct {
+	Sources []sourceRow
+	Reasons []reasonRow
+}
+
+type sourceRow struct {
+	Source                                string
+	Submitted, PassedSift, Offered, Hired int
+	Conversion, TimeToHireMedian          string
+	TimeToHireCount, Rejected, Withdrawn  int
+}
+
+type reasonRow struct {
+	Exit, Reason, Stage string
+	Count               int
+	Median              string
+}
+
+func breakdownToView(b *pb.GetReasonBreakdownResponse) breakdownView {
+	var v breakdownView
+	for _, s := range b.GetSources() {
+		r := sourceRow{Source: sourceName(s.GetSource())}
+		for _, st := range s.GetStages() {
+			switch st.GetStage() {
+			case commonv1.Stage_STAGE_SIFT:
+				r.Submitted = int(st.GetReached())
+			case commonv1.Stage_STAGE_INTERVIEW:
+				r.PassedSift = int(st.GetReached())
+			case commonv1.Stage_STAGE_OFFER:
+				r.Offered = int(st.GetReached())
+			case commonv1.Stage_STAGE_HIRED:
+				r.Hired = int(st.GetReached())
+			}
+			r.Rejected += int(st.GetRejected())
+			r.Withdrawn += int(st.GetWithdrawn())
+		}
+		r.Conversion = "–"
+		if r.Submitted > 0 {
+			r.Conversion = percent(float64(r.Hired) / float64(r.Submitted))
+		}
+		tth := s.GetTimeToHire().GetCalendarDays()
+		r.TimeToHireCount, r.TimeToHireMedian = int(tth.GetCount()), days(tth.GetMedian())
+		v.Sources = append(v.Sources, r)
+	}
+	for _, c := range b.GetReasons() {
+		v.Reasons = append(v.Reasons, reasonRow{Exit: exitName(c.GetKind()), Reason: reasonName(c.GetReasonCode()),
+			Stage: stageName(c.GetStage()), Count: int(c.GetCount()), Median: days(c.GetDaysToExit().GetMedian())})
+	}
+	return v
 }
 
 type trendRow struct {
@@ -388,4 +454,33 @@ func chartsToView(region string, tth *pb.GetTimeToHireResponse, funnel *pb.GetFu
 		Title: "Median days spent in each stage, " + name,
 		Desc:  "Bar chart of the median number of calendar days applications spent in each stage before leaving it. The table below gives the same figures."}
 	return v, nil
+}
+
+// asOfTimestamp is the end of the London date d ("2006-01-02") as the
+// reports' as_of: the pipeline as it stood when that day ended. nil for "".
+func asOfTimestamp(d string) *timestamppb.Timestamp {
+	day, err := time.ParseInLocation(time.DateOnly, d, london)
+	if d == "" || err != nil {
+		return nil
+	}
+	return timestamppb.New(day.AddDate(0, 0, 1).Add(-time.Microsecond))
+}
+
+// parseAsOf reads a page's as_of: a London date before today (the page
+// then shows the pipeline as it stood at the end of it), or "" — also for
+// today or a later date, which is the live page.
+func parseAsOf(v string, now time.Time) (string, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", true
+	}
+	day, err := time.ParseInLocation(time.DateOnly, v, london)
+	if err != nil || day.Year() < 2000 {
+		return "", false
+	}
+	today := now.In(london)
+	if !day.Before(time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, london)) {
+		return "", true
+	}
+	return day.Format(time.DateOnly), true
 }

@@ -45,8 +45,12 @@ type Reports interface {
 	GetStageDurations(ctx context.Context, in *pb.GetStageDurationsRequest, opts ...grpc.CallOption) (*pb.GetStageDurationsResponse, error)
 	GetVettingDurations(ctx context.Context, in *pb.GetVettingDurationsRequest, opts ...grpc.CallOption) (*pb.GetVettingDurationsResponse, error)
 	GetWorkload(ctx context.Context, in *pb.GetWorkloadRequest, opts ...grpc.CallOption) (*pb.GetWorkloadResponse, error)
+	GetReasonBreakdown(ctx context.Context, in *pb.GetReasonBreakdownRequest, opts ...grpc.CallOption) (*pb.GetReasonBreakdownResponse, error)
 	ListMyCases(ctx context.Context, in *pb.ListMyCasesRequest, opts ...grpc.CallOption) (*pb.ListMyCasesResponse, error)
 	ListOutstandingChecks(ctx context.Context, in *pb.ListOutstandingChecksRequest, opts ...grpc.CallOption) (*pb.ListOutstandingChecksResponse, error)
+	ListCampaignProgress(ctx context.Context, in *pb.ListCampaignProgressRequest, opts ...grpc.CallOption) (*pb.ListCampaignProgressResponse, error)
+	GetCampaignProgress(ctx context.Context, in *pb.GetCampaignProgressRequest, opts ...grpc.CallOption) (*pb.GetCampaignProgressResponse, error)
+	GetEarlyStarts(ctx context.Context, in *pb.GetEarlyStartsRequest, opts ...grpc.CallOption) (*pb.GetEarlyStartsResponse, error)
 }
 
 const (
@@ -123,6 +127,8 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("GET /my", s.page(s.myCases))
 	s.mux.HandleFunc("GET /regions/{region}/checks", s.page(s.checks))
 	s.mux.HandleFunc("GET /regions/{region}/equality", s.page(s.equality))
+	s.mux.HandleFunc("GET /regions/{region}/campaigns", s.page(s.regionCampaigns))
+	s.mux.HandleFunc("GET /campaigns/{campaign}", s.page(s.campaign))
 	s.mux.HandleFunc("GET /regions/{region}/stuck.csv", s.page(s.stuckCSV))
 	// What the live script fetches: without a session, 401.
 	s.mux.HandleFunc("GET /events", s.script(s.overviewEvents))
@@ -289,6 +295,14 @@ type regionView struct {
 	Stuck    stuckView
 	Workload workloadView
 	Charts   chartsView
+	// AsOf is the past date shown ("" for now): the page is then not live
+	// and has no workload (which is of today's cases).
+	AsOf      string
+	AsOfLabel string
+	Today     string
+	// EarlyStarts is the region's starts before vetting cleared against
+	// its early start policy's cap.
+	EarlyStarts earlyStartsView
 }
 
 func (s *Server) region(w http.ResponseWriter, r *http.Request, _ *session.Session) {
@@ -303,32 +317,48 @@ func (s *Server) region(w http.ResponseWriter, r *http.Request, _ *session.Sessi
 		stuck    stuckView
 		workload *pb.GetWorkloadResponse
 		charts   chartsView
+		early    *pb.GetEarlyStartsResponse
 	)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
-		sum, err = s.reports.GetRegionSummary(gctx, &pb.GetRegionSummaryRequest{Region: code})
+		sum, err = s.reports.GetRegionSummary(gctx, &pb.GetRegionSummaryRequest{Region: code, AsOf: asOfTimestamp(f.AsOf)})
 		return err
 	})
 	g.Go(func() (err error) {
 		stuck, err = s.stuck(gctx, code, f)
 		return err
 	})
+	if f.AsOf == "" {
+		g.Go(func() (err error) {
+			workload, err = s.reports.GetWorkload(gctx, &pb.GetWorkloadRequest{Region: code})
+			return err
+		})
+	}
 	g.Go(func() (err error) {
-		workload, err = s.reports.GetWorkload(gctx, &pb.GetWorkloadRequest{Region: code})
+		charts, err = s.charts(gctx, code, f.AsOf)
 		return err
 	})
 	g.Go(func() (err error) {
-		charts, err = s.charts(gctx, code)
+		early, err = s.reports.GetEarlyStarts(gctx, &pb.GetEarlyStartsRequest{Region: code})
 		return err
 	})
 	if err := g.Wait(); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "region", &regionView{
+	v := &regionView{
 		chrome: chrome{Title: regionName(code)}, Region: code, Summary: summaryToView(sum.GetSummary()),
-		Columns: stageColumns(allStages), Stuck: stuck, Workload: workloadToView(code, workload), Charts: charts,
-	})
+		Columns: stageColumns(allStages), Stuck: stuck, Charts: charts,
+		AsOf: f.AsOf, Today: s.now().In(london).Format(time.DateOnly),
+	}
+	if f.AsOf != "" {
+		day, _ := time.ParseInLocation(time.DateOnly, f.AsOf, london)
+		v.AsOfLabel = day.Format("Monday 2 January 2006")
+	} else {
+		v.Workload = workloadToView(code, workload)
+		v.EarlyStarts = earlyStartsToView(early)
+	}
+	s.render(w, r, http.StatusOK, "region", v)
 }
 
 // myCases is the signed-in person's own open cases across stages, read
@@ -366,13 +396,13 @@ func (s *Server) stuckFragment(w http.ResponseWriter, r *http.Request, _ *sessio
 
 // chartsFragment serves the charts section alone, for the live script.
 func (s *Server) chartsFragment(w http.ResponseWriter, r *http.Request, _ *session.Session) {
-	code, _, ok := s.regionRequest(w, r)
+	code, f, ok := s.regionRequest(w, r)
 	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
 	defer cancel()
-	v, err := s.charts(ctx, code)
+	v, err := s.charts(ctx, code, f.AsOf)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -396,12 +426,13 @@ func (s *Server) regionRequest(w http.ResponseWriter, r *http.Request) (string, 
 	reason, okReason := parseCode(q.Get("blocked_reason"), "BLOCK_REASON_", filterReasons)
 	campaign := strings.ToLower(strings.TrimSpace(q.Get("campaign")))
 	okCampaign := campaign == "" || validate.UUID("campaign", campaign) == nil
-	if !okStage || !okSeverity || !okRole || !okKind || !okReason || !okCampaign {
+	asOf, okAsOf := parseAsOf(q.Get("as_of"), s.now())
+	if !okStage || !okSeverity || !okRole || !okKind || !okReason || !okCampaign || !okAsOf {
 		s.fail(w, r, errBadFilter)
 		return "", stuckFilter{}, false
 	}
 	return code, stuckFilter{Stage: stage, Severity: severity, Role: role, CampaignID: campaign, Kind: kind, BlockedReason: reason,
-		PageToken: q.Get("page_token")}, true
+		AsOf: asOf, PageToken: q.Get("page_token")}, true
 }
 
 func (s *Server) stuck(ctx context.Context, code string, f stuckFilter) (stuckView, error) {
@@ -412,29 +443,38 @@ func (s *Server) stuck(ctx context.Context, code string, f stuckFilter) (stuckVi
 	return stuckToView(code, f, resp), nil
 }
 
-func (s *Server) charts(ctx context.Context, code string) (chartsView, error) {
+// charts reads the charts' reports, as of the end of the London date
+// asOf ("" for now).
+func (s *Server) charts(ctx context.Context, code, asOf string) (chartsView, error) {
 	var (
 		tth       *pb.GetTimeToHireResponse
 		funnel    *pb.GetFunnelResponse
 		durations *pb.GetStageDurationsResponse
 		vetting   *pb.GetVettingDurationsResponse
+		breakdown *pb.GetReasonBreakdownResponse
 	)
-	from := s.now().AddDate(0, 0, -7*trendWeeks)
+	at := asOfTimestamp(asOf)
+	end := s.now()
+	if at != nil {
+		end = at.AsTime()
+	}
+	from := end.AddDate(0, 0, -7*trendWeeks)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
-		tth, err = s.reports.GetTimeToHire(gctx, &pb.GetTimeToHireRequest{Region: code, From: timestamppb.New(from)})
+		tth, err = s.reports.GetTimeToHire(gctx, &pb.GetTimeToHireRequest{Region: code, From: timestamppb.New(from), AsOf: at})
 		return err
 	})
 	g.Go(func() (err error) {
-		funnel, err = s.reports.GetFunnel(gctx, &pb.GetFunnelRequest{Region: code})
+		funnel, err = s.reports.GetFunnel(gctx, &pb.GetFunnelRequest{Region: code, AsOf: at})
 		return err
 	})
 	g.Go(func() (err error) {
-		durations, err = s.reports.GetStageDurations(gctx, &pb.GetStageDurationsRequest{Region: code})
+		durations, err = s.reports.GetStageDurations(gctx, &pb.GetStageDurationsRequest{Region: code, AsOf: at})
 		return err
 	})
 	g.Go(func() (err error) {
 		vetting, err = s.reports.GetVettingDurations(gctx, &pb.GetVettingDurationsRequest{Region: code})
+		breakdown, err = s.reports.GetReasonBreakdown(gctx, &pb.GetReasonBreakdownRequest{Region: code})
 		return err
 	})
 	if err := g.Wait(); err != nil {
@@ -442,5 +482,6 @@ func (s *Server) charts(ctx context.Context, code string) (chartsView, error) {
 	}
 	v, err := chartsToView(code, tth, funnel, durations)
 	v.VettingRows = vettingToRows(vetting)
+	v.Breakdown = breakdownToView(breakdown)
 	return v, err
 }

@@ -30,7 +30,7 @@ type settings struct {
 	// TimeZone in which "today" is judged for start dates.
 	TimeZone string `env:"TIME_ZONE" envDefault:"Europe/London"`
 	// VettingDuePeriod after a start before vetting clears by which vetting
-	// must clear, when the approver names no date.
+	// must clear: the default due date and the latest allowed.
 	VettingDuePeriod time.Duration `env:"VETTING_DUE_PERIOD" envDefault:"1344h"` // 8 weeks
 	// DefaultAssignees names, per region, the SPOCs a new offer record is
 	// assigned to, spread evenly: "london=a,b;wales=c" (subject ids). A
@@ -54,6 +54,11 @@ func run(ctx context.Context) error {
 		return err
 	}
 	cfg.Defaults(name, "127.0.0.1:50053", "127.0.0.1:9053")
+	// The period bounds every vetting due date (a later one is refused), so
+	// a typo must not open it wide or shut it.
+	if p := cfg.VettingDuePeriod; p < 24*time.Hour || p > 366*24*time.Hour || p%(24*time.Hour) != 0 {
+		return fmt.Errorf("VETTING_DUE_PERIOD: %v must be whole days, from 1 day (24h) to 366 days (8784h)", p)
+	}
 	local, err := time.LoadLocation(cfg.TimeZone)
 	if err != nil {
 		return fmt.Errorf("TIME_ZONE: %w", err)

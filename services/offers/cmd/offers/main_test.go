@@ -43,9 +43,11 @@ func TestVettingDuePeriod(t *testing.T) {
 	if err := config.Load(&cfg); err != nil || cfg.VettingDuePeriod != 30*24*time.Hour {
 		t.Errorf("VETTING_DUE_PERIOD=720h gives %v, %v; want 30 days", cfg.VettingDuePeriod, err)
 	}
-	t.Setenv("VETTING_DUE_PERIOD", "eight weeks")
-	if err := run(cancelled()); err == nil || !strings.Contains(err.Error(), "VETTING_DUE_PERIOD") {
-		t.Errorf("run with a bad VETTING_DUE_PERIOD = %v, want an error naming it", err)
+	for _, bad := range []string{"eight weeks", "0h", "12h", "36h", "8800h", "-24h"} {
+		t.Setenv("VETTING_DUE_PERIOD", bad)
+		if err := run(cancelled()); err == nil || !strings.Contains(err.Error(), "VETTING_DUE_PERIOD") {
+			t.Errorf("run with VETTING_DUE_PERIOD=%s = %v, want an error naming it", bad, err)
+		}
 	}
 }
 

@@ -26,5 +26,8 @@ var Audit = audit.Policy{
 		"BatchAssign":                audit.Change(audit.Request("items.application_id")),
 		"ListMyCases":                audit.Read(audit.Response("cases.offer.application_id")),
 		"RecordCheck":                audit.Change(audit.Request("application_id")),
+		"ApproveEarlyStart":          audit.Change(audit.Request("application_id")),
+		"SetEarlyStartPolicy":        audit.NotPersonal("a region's early start policy; no candidate data"),
+		"GetEarlyStartPolicy":        audit.NotPersonal("a region's early start policy and a count; no candidate data"),
 	},
 }

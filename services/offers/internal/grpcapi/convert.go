@@ -33,7 +33,11 @@ func startPlanFromProto(req *pb.SetStartDateRequest) (offer.StartPlan, error) {
 	if err != nil {
 		return offer.StartPlan{}, err
 	}
-	plan := offer.StartPlan{Date: date, ApprovedBy: req.GetApprovedBy()}
+	//lint:ignore SA1019 the deprecated field is read only to refuse it
+	if req.GetApprovedBy() != "" {
+		return offer.StartPlan{}, validate.Field("approved_by", "is no longer accepted: an approver approves a start before vetting clears with ApproveEarlyStart")
+	}
+	plan := offer.StartPlan{Date: date}
 	if req.GetVettingDueBy() != nil {
 		due, err := validate.Date("vetting_due_by", req.GetVettingDueBy())
 		if err != nil {
@@ -63,6 +67,9 @@ func offerToProto(o *offer.Offer, viewer auth.Claims) *pb.Offer {
 	}
 	if o.VettingDueBy != nil {
 		p.VettingDueBy = event.Date(*o.VettingDueBy)
+	}
+	if o.StartApprovedAt != nil {
+		p.StartApprovedAt = timestamppb.New(*o.StartApprovedAt)
 	}
 	return p
 }

@@ -75,7 +75,7 @@ func TestApplicationWithdrawn(t *testing.T) {
 		{"started", func(t *testing.T, r record) { e.startToday(t, c, r) }, false},
 		{"declined", func(t *testing.T, r record) {
 			e.makeOffer(t, c, r)
-			if _, err := c.DeclineOffer(t.Context(), &pb.DeclineOfferRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 2, ReasonCode: "salary_too_low"}); err != nil {
+			if _, err := c.DeclineOffer(t.Context(), &pb.DeclineOfferRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 2, ReasonCode: "salary"}); err != nil {
 				t.Fatal(err)
 			}
 		}, false},
@@ -172,11 +172,14 @@ func TestVettingCleared(t *testing.T) {
 		t.Errorf("started %v with event %v, want %v", started.GetOffer(), rows[len(rows)-1].Event, want)
 	}
 
-	t.Run("without vetting cleared the approver is required", func(t *testing.T) {
+	t.Run("without vetting cleared an approval is required", func(t *testing.T) {
 		r := e.open(t, "london")
 		e.accept(t, c, r)
-		_, err := c.SetStartDate(t.Context(), &pb.SetStartDateRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 3, StartDate: today})
-		testenv.WantField(t, err, "approved_by")
+		if _, err := c.SetStartDate(t.Context(), &pb.SetStartDateRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 3, StartDate: today}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := c.ConfirmStart(t.Context(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 4})
+		testenv.WantStatus(t, err, codes.FailedPrecondition, "no approver has approved")
 	})
 	t.Run("for an application with no offer record", func(t *testing.T) {
 		r := newRecord("london")
@@ -205,7 +208,7 @@ func TestVettingFailed(t *testing.T) {
 		{"awaiting offer", func(*testing.T, record) {}, false, false},
 		{"declined", func(t *testing.T, r record) {
 			e.makeOffer(t, c, r)
-			if _, err := c.DeclineOffer(t.Context(), &pb.DeclineOfferRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 2, ReasonCode: "salary_too_low"}); err != nil {
+			if _, err := c.DeclineOffer(t.Context(), &pb.DeclineOfferRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 2, ReasonCode: "salary"}); err != nil {
 				t.Fatal(err)
 			}
 		}, false, false},

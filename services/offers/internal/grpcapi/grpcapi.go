@@ -211,7 +211,7 @@ func (s *Server) ConfirmStart(ctx context.Context, req *pb.ConfirmStartRequest) 
 
 // ListOffers implements pb.OffersServiceServer.
 func (s *Server) ListOffers(ctx context.Context, req *pb.ListOffersRequest) (*pb.ListOffersResponse, error) {
-	caller, err := auth.Require(ctx, "", auth.RoleSPOC)
+	caller, err := auth.Require(ctx, "", auth.RoleSPOC, auth.RoleApprover)
 	if err == nil && req.GetRegion() == "" {
 		err = validate.Field("region", "is required")
 	}
@@ -252,7 +252,7 @@ func (s *Server) ListOffers(ctx context.Context, req *pb.ListOffersRequest) (*pb
 
 // GetOffer implements pb.OffersServiceServer.
 func (s *Server) GetOffer(ctx context.Context, req *pb.GetOfferRequest) (*pb.GetOfferResponse, error) {
-	caller, err := auth.Require(ctx, "", auth.RoleSPOC, auth.RoleVetting)
+	caller, err := auth.Require(ctx, "", auth.RoleSPOC, auth.RoleVetting, auth.RoleApprover)
 	if err == nil {
 		err = validate.UUID("application_id", req.GetApplicationId())
 	}

@@ -142,7 +142,7 @@ var changes = []struct {
 		return e.makeOffer(t, c, r).GetVersion()
 	},
 		func(ctx context.Context, c pb.OffersServiceClient, id string, v int64) (*pb.Offer, error) {
-			resp, err := c.DeclineOffer(ctx, &pb.DeclineOfferRequest{RequestId: reqID(), ApplicationId: id, ExpectedVersion: v, ReasonCode: "salary_too_low"})
+			resp, err := c.DeclineOffer(ctx, &pb.DeclineOfferRequest{RequestId: reqID(), ApplicationId: id, ExpectedVersion: v, ReasonCode: "salary"})
 			return resp.GetOffer(), err
 		}, pb.OfferStatus_OFFER_STATUS_DECLINED},
 	{"WithdrawOffer", func(t *testing.T, e *env, c pb.OffersServiceClient, r record) int64 {
@@ -156,16 +156,16 @@ var changes = []struct {
 		return e.accept(t, c, r).GetVersion()
 	},
 		func(ctx context.Context, c pb.OffersServiceClient, id string, v int64) (*pb.Offer, error) {
-			resp, err := c.SetStartDate(ctx, &pb.SetStartDateRequest{RequestId: reqID(), ApplicationId: id, ExpectedVersion: v, StartDate: today, ApprovedBy: "deputy-director"})
+			resp, err := c.SetStartDate(ctx, &pb.SetStartDateRequest{RequestId: reqID(), ApplicationId: id, ExpectedVersion: v, StartDate: today})
 			return resp.GetOffer(), err
 		}, pb.OfferStatus_OFFER_STATUS_ACCEPTED},
 	{"ConfirmStart", func(t *testing.T, e *env, c pb.OffersServiceClient, r record) int64 {
 		e.accept(t, c, r)
-		resp, err := c.SetStartDate(t.Context(), &pb.SetStartDateRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 3, StartDate: today, ApprovedBy: "dd"})
-		if err != nil {
+		if _, err := c.SetStartDate(t.Context(), &pb.SetStartDateRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 3, StartDate: today}); err != nil {
 			t.Fatal(err)
 		}
-		return e.rightToWorkMet(t, c, r, resp.GetOffer().GetVersion())
+		e.allowEarlyStarts(t, r.region, 1000)
+		return e.approve(t, r, e.rightToWorkMet(t, c, r, 4)).GetVersion()
 	}, func(ctx context.Context, c pb.OffersServiceClient, id string, v int64) (*pb.Offer, error) {
 		resp, err := c.ConfirmStart(ctx, &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: id, ExpectedVersion: v})
 		return resp.GetOffer(), err
@@ -285,73 +285,94 @@ func TestOfferToStart(t *testing.T) {
 		req.RequestId, req.ApplicationId = reqID(), r.id
 		return c.SetStartDate(ctx, req)
 	}
-	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow})
-	testenv.WantField(t, err, "approved_by")
-	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: &commonv1.Date{Year: 2026, Month: 11, Day: 22}, ApprovedBy: "dd"})
+	// A SPOC can no longer name who approved: an approver approves.
+	//lint:ignore SA1019 the deprecated field, sent to see it refused
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, ApprovedBy: "deputy-director"})
+	testenv.WantStatus(t, err, codes.InvalidArgument, "approved_by", "ApproveEarlyStart")
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: &commonv1.Date{Year: 2026, Month: 11, Day: 22}})
 	testenv.WantField(t, err, "start_date")
-	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, ApprovedBy: "dd"})
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3})
 	testenv.WantField(t, err, "start_date")
-	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: &commonv1.Date{Year: 2026, Month: 2, Day: 30}, ApprovedBy: "dd"})
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: &commonv1.Date{Year: 2026, Month: 2, Day: 30}})
 	testenv.WantField(t, err, "start_date")
-	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, ApprovedBy: "dd", VettingDueBy: today})
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, VettingDueBy: today})
 	testenv.WantField(t, err, "vetting_due_by")
-	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, ApprovedBy: "dd", VettingDueBy: &commonv1.Date{Year: 2026, Month: 13, Day: 1}})
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, VettingDueBy: &commonv1.Date{Year: 2026, Month: 13, Day: 1}})
 	testenv.WantField(t, err, "vetting_due_by")
-	// Dates outside 2000-2100, and a hidden bidi override in who approved.
-	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: &commonv1.Date{Year: 1 << 30, Month: 1, Day: 1}, ApprovedBy: "dd"})
+	// Dates outside 2000-2100.
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: &commonv1.Date{Year: 1 << 30, Month: 1, Day: 1}})
 	testenv.WantField(t, err, "start_date")
-	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: &commonv1.Date{Year: 2101, Month: 1, Day: 1}, ApprovedBy: "dd"})
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: &commonv1.Date{Year: 2101, Month: 1, Day: 1}})
 	testenv.WantField(t, err, "start_date")
-	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, ApprovedBy: "dd", VettingDueBy: &commonv1.Date{Year: 1999, Month: 12, Day: 31}})
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, VettingDueBy: &commonv1.Date{Year: 1999, Month: 12, Day: 31}})
 	testenv.WantField(t, err, "vetting_due_by")
-	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, ApprovedBy: "deputy\u202e-director"})
-	testenv.WantField(t, err, "approved_by")
+	// A due date that would never come (the attack of issue 16), or a day
+	// past the configured period.
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, VettingDueBy: &commonv1.Date{Year: 2100, Month: 1, Day: 1}})
+	testenv.WantStatus(t, err, codes.InvalidArgument, "vetting_due_by", "no later than 2026-12-24")
+	_, err = set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, VettingDueBy: &commonv1.Date{Year: 2026, Month: 12, Day: 25}})
+	testenv.WantField(t, err, "vetting_due_by")
 	if got := e.get(t, r.id); got.Version != 3 || got.StartDate != nil {
 		t.Fatalf("refused start dates left the offer at v%d start %v, want v3 with none", got.Version, got.StartDate)
 	}
 
-	setResp, err := set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow, ApprovedBy: "deputy-director"})
+	setResp, err := set(&pb.SetStartDateRequest{ExpectedVersion: 3, StartDate: tomorrow})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The due date defaults to the configured period after the start.
 	wantDue := event.Date(time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC).Add(duePeriod))
-	if o := setResp.GetOffer(); !proto.Equal(o.GetStartDate(), tomorrow) || !o.GetSubjectToVetting() || o.GetStartApprovedBy() != "deputy-director" ||
+	if o := setResp.GetOffer(); !proto.Equal(o.GetStartDate(), tomorrow) || !o.GetSubjectToVetting() || o.GetStartApprovedBy() != "" ||
 		!proto.Equal(o.GetVettingDueBy(), wantDue) || o.GetVersion() != 4 {
-		t.Errorf("after SetStartDate: %v; want start %v, subject to vetting, approved by deputy-director, due %v, v4", o, tomorrow, wantDue)
+		t.Errorf("after SetStartDate: %v; want start %v, subject to vetting, not approved yet, due %v, v4", o, tomorrow, wantDue)
 	}
 
 	e.rightToWorkMet(t, c, r, 4)
+	e.clock.Advance(24 * time.Hour)
 	_, err = c.ConfirmStart(ctx, &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 5})
+	testenv.WantStatus(t, err, codes.FailedPrecondition, "no approver has approved")
+	e.clock.Advance(-24 * time.Hour)
+	e.allowEarlyStarts(t, "london", 10)
+	e.approve(t, r, 5)
+
+	_, err = c.ConfirmStart(ctx, &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 6})
 	testenv.WantStatus(t, err, codes.FailedPrecondition, "2026-11-24", "has not come yet")
 	e.clock.Advance(24 * time.Hour)
-	started, err := c.ConfirmStart(ctx, &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 5})
+	started, err := c.ConfirmStart(ctx, &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 6})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o := started.GetOffer(); o.GetStatus() != pb.OfferStatus_OFFER_STATUS_STARTED || !o.GetSubjectToVetting() || o.GetVersion() != 6 {
+	if o := started.GetOffer(); o.GetStatus() != pb.OfferStatus_OFFER_STATUS_STARTED || !o.GetSubjectToVetting() || o.GetVersion() != 7 {
 		t.Errorf("started = %v", o)
 	}
-	_, err = c.WithdrawOffer(ctx, &pb.WithdrawOfferRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 6, ReasonCode: "post_cancelled"})
+	_, err = c.WithdrawOffer(ctx, &pb.WithdrawOfferRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 7, ReasonCode: "post_cancelled"})
 	testenv.WantStatus(t, err, codes.FailedPrecondition, "STARTED")
 
 	rows := testenv.OutboxEvents(t, e.Pool, r.id)
-	wantNames := []string{"offer.made", "offer.accepted", "offer.start_date_set", "offer.check_recorded", "candidate.started"}
+	wantNames := []string{"offer.made", "offer.accepted", "offer.start_date_set", "offer.check_recorded", "offer.early_start_approved", "candidate.started"}
 	if !slices.Equal(testenv.EventNames(rows), wantNames) {
 		t.Fatalf("outbox = %v, want %v", testenv.EventNames(rows), wantNames)
 	}
 	for i, row := range rows {
-		if row.Subject != "london."+row.Name || row.Event.GetAggregateVersion() != int64(i+2) || row.Event.GetActor().GetSubject() != "spoc-london" ||
+		actor := "spoc-london"
+		if row.Name == "offer.early_start_approved" {
+			actor = "approver-london"
+		}
+		if row.Subject != "london."+row.Name || row.Event.GetAggregateVersion() != int64(i+2) || row.Event.GetActor().GetSubject() != actor ||
 			row.Event.GetProducer() != "offers" || row.Event.GetCampaignId() != r.campaign {
 			t.Errorf("outbox row %d = %s %v", i, row.Subject, row.Event)
 		}
 	}
-	wantSet := &eventsv1.OfferStartDateSet{StartDate: tomorrow, SubjectToVetting: true, ApprovedBy: "deputy-director", VettingDueBy: wantDue}
+	wantSet := &eventsv1.OfferStartDateSet{StartDate: tomorrow, SubjectToVetting: true, VettingDueBy: wantDue}
 	if got := rows[2].Event.GetOfferStartDateSet(); !proto.Equal(got, wantSet) {
 		t.Errorf("offer.start_date_set = %v, want %v", got, wantSet)
 	}
-	wantStarted := &eventsv1.CandidateStarted{StartDate: tomorrow, SubjectToVetting: true, ApprovedBy: "deputy-director", VettingDueBy: wantDue}
-	if got := rows[4].Event.GetCandidateStarted(); !proto.Equal(got, wantStarted) {
+	wantApproved := &eventsv1.OfferEarlyStartApproved{StartDate: tomorrow, VettingDueBy: wantDue}
+	if got := rows[4].Event.GetOfferEarlyStartApproved(); !proto.Equal(got, wantApproved) {
+		t.Errorf("offer.early_start_approved = %v, want %v", got, wantApproved)
+	}
+	wantStarted := &eventsv1.CandidateStarted{StartDate: tomorrow, SubjectToVetting: true, ApprovedBy: "approver-london", VettingDueBy: wantDue}
+	if got := rows[5].Event.GetCandidateStarted(); !proto.Equal(got, wantStarted) {
 		t.Errorf("candidate.started = %v, want %v", got, wantStarted)
 	}
 
@@ -368,8 +389,12 @@ func TestOfferToStart(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i, h := range other.GetOffer().GetHistory() {
-				if h.GetActor().GetSubject() != "" || h.GetActor().GetRole() != commonv1.CallerRole_CALLER_ROLE_SPOC {
-					t.Errorf("%s sees history[%d] actor %v; want the role (SPOC) alone", viewer.Role, i, h.GetActor())
+				role := commonv1.CallerRole_CALLER_ROLE_SPOC
+				if h.GetEvent() == "offer.early_start_approved" {
+					role = commonv1.CallerRole_CALLER_ROLE_APPROVER
+				}
+				if h.GetActor().GetSubject() != "" || h.GetActor().GetRole() != role {
+					t.Errorf("%s sees history[%d] actor %v; want the role (%s) alone", viewer.Role, i, h.GetActor(), role)
 				}
 			}
 		}
@@ -377,7 +402,7 @@ func TestOfferToStart(t *testing.T) {
 			event, subject string
 		}{
 			{"interview.passed", "spoc-interview"}, {"offer.made", "spoc-london"}, {"offer.accepted", "spoc-london"},
-			{"offer.start_date_set", "spoc-london"}, {"offer.check_recorded", "spoc-london"}, {"candidate.started", "spoc-london"},
+			{"offer.start_date_set", "spoc-london"}, {"offer.check_recorded", "spoc-london"}, {"offer.early_start_approved", "approver-london"}, {"candidate.started", "spoc-london"},
 		}
 		h := got.GetOffer().GetHistory()
 		if len(h) != len(want) {
@@ -439,20 +464,29 @@ func TestDeclineAndWithdraw(t *testing.T) {
 			v := tt.ready(t, r)
 			_, err := tt.call(t.Context(), r.id, v, "Not a code")
 			testenv.WantField(t, err, "reason_code")
-			o, err := tt.call(t.Context(), r.id, v, "candidate_request")
+			why := "candidate_request"
+			if tt.event == "offer.declined" {
+				// A decline's reason is from the decline list, which names
+				// every accepted code when it refuses one.
+				_, err := tt.call(t.Context(), r.id, v, why)
+				testenv.WantField(t, err, "reason_code")
+				testenv.WantStatus(t, err, codes.InvalidArgument, "accepted_other_offer", "no_reason_given", "other:<code>")
+				why = "process_too_long"
+			}
+			o, err := tt.call(t.Context(), r.id, v, why)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if o.GetStatus() != tt.status || o.GetReasonCode() != "candidate_request" || o.GetVersion() != v+1 {
+			if o.GetStatus() != tt.status || o.GetReasonCode() != why || o.GetVersion() != v+1 {
 				t.Errorf("offer = %v", o)
 			}
 			rows := testenv.OutboxEvents(t, e.Pool, r.id)
 			last := rows[len(rows)-1]
-			if last.Name != tt.event || last.Event.GetOfferDeclined().GetReasonCode()+last.Event.GetOfferWithdrawn().GetReasonCode() != "candidate_request" ||
+			if last.Name != tt.event || last.Event.GetOfferDeclined().GetReasonCode()+last.Event.GetOfferWithdrawn().GetReasonCode() != why ||
 				last.Event.GetOfferWithdrawn().GetAfterStart() {
 				t.Errorf("last event = %s %v", last.Name, last.Event)
 			}
-			_, err = tt.call(t.Context(), r.id, v+1, "candidate_request")
+			_, err = tt.call(t.Context(), r.id, v+1, why)
 			testenv.WantStatus(t, err, codes.FailedPrecondition, string(tt.status.String()[len("OFFER_STATUS_"):]))
 		})
 	}
@@ -563,13 +597,15 @@ func TestTodayIsLondon(t *testing.T) {
 	r := e.open(t, "london")
 	e.accept(t, c, r)
 	_, err := c.SetStartDate(t.Context(), &pb.SetStartDateRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 3,
-		StartDate: &commonv1.Date{Year: 2027, Month: 6, Day: 30}, ApprovedBy: "dd"})
+		StartDate: &commonv1.Date{Year: 2027, Month: 6, Day: 30}})
 	testenv.WantField(t, err, "start_date")
 	if _, err := c.SetStartDate(t.Context(), &pb.SetStartDateRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 3,
-		StartDate: &commonv1.Date{Year: 2027, Month: 7, Day: 1}, ApprovedBy: "dd"}); err != nil {
+		StartDate: &commonv1.Date{Year: 2027, Month: 7, Day: 1}}); err != nil {
 		t.Fatalf("start on 1 July at 00:30 London time: %v", err)
 	}
-	if _, err := c.ConfirmStart(t.Context(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: e.rightToWorkMet(t, c, r, 4)}); err != nil {
+	e.allowEarlyStarts(t, "london", 1)
+	v := e.approve(t, r, e.rightToWorkMet(t, c, r, 4)).GetVersion()
+	if _, err := c.ConfirmStart(t.Context(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: v}); err != nil {
 		t.Errorf("confirm the 1 July start at 00:30 London time: %v", err)
 	}
 }

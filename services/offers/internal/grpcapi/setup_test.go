@@ -174,17 +174,19 @@ func (e *env) accept(t *testing.T, c pb.OffersServiceClient, r record) *pb.Offer
 	return resp.GetOffer()
 }
 
-// startToday accepts the offer, sets the start for today, approved before
-// vetting clears, and confirms it.
+// startToday accepts the offer, sets the start for today, has the
+// region's approver approve it before vetting clears (early starts on in
+// the region), and confirms it.
 func (e *env) startToday(t *testing.T, c pb.OffersServiceClient, r record) *pb.Offer {
 	t.Helper()
 	e.accept(t, c, r)
 	if _, err := c.SetStartDate(t.Context(), &pb.SetStartDateRequest{
-		RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 3, StartDate: today, ApprovedBy: "deputy-director",
+		RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: 3, StartDate: today,
 	}); err != nil {
 		t.Fatalf("set start date of %s: %v", r.id, err)
 	}
-	v := e.rightToWorkMet(t, c, r, 4)
+	e.allowEarlyStarts(t, r.region, 1000)
+	v := e.approve(t, r, e.rightToWorkMet(t, c, r, 4)).GetVersion()
 	resp, err := c.ConfirmStart(t.Context(), &pb.ConfirmStartRequest{RequestId: reqID(), ApplicationId: r.id, ExpectedVersion: v})
 	if err != nil {
 		t.Fatalf("confirm start of %s: %v", r.id, err)

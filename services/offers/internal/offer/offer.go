@@ -12,6 +12,7 @@ import (
 
 	"github.com/probation-recruitment/pipeline/pkg/assign"
 	"github.com/probation-recruitment/pipeline/pkg/event"
+	reasonpkg "github.com/probation-recruitment/pipeline/pkg/reason"
 	"github.com/probation-recruitment/pipeline/pkg/record"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
@@ -48,9 +49,12 @@ type Offer struct {
 	StartDate        *time.Time
 	VettingCleared   bool
 	SubjectToVetting bool
-	ApprovedBy       string
-	VettingDueBy     *time.Time
-	ReasonCode       string
+	// ApprovedBy is the subject of the approver who approved the early
+	// start (ApproveEarlyStart), at StartApprovedAt; empty until then.
+	ApprovedBy      string
+	StartApprovedAt *time.Time
+	VettingDueBy    *time.Time
+	ReasonCode      string
 	// Assignee is the record's named owner, a staff subject id; empty when
 	// the region's SPOCs own it as a role.
 	Assignee string
@@ -109,9 +113,10 @@ func (o *Offer) Accept(ch Change) (*eventsv1.Event, error) {
 	return ev, nil
 }
 
-// Decline records the candidate's refusal.
+// Decline records the candidate's refusal, for a reason of the decline
+// list (pkg/reason).
 func (o *Offer) Decline(ch Change, reason string) (*eventsv1.Event, error) {
-	if err := validate.ReasonCode("reason_code", reason); err != nil {
+	if err := reasonpkg.Decline.Check("reason_code", reason); err != nil {
 		return nil, err
 	}
 	if err := o.Begin(ch.Change, "decline", Made); err != nil {
@@ -145,15 +150,20 @@ func (o *Offer) withdraw(ch record.Change, reason string) *eventsv1.Event {
 // StartPlan is what SetStartDate asks for.
 type StartPlan struct {
 	Date time.Time
-	// ApprovedBy and VettingDueBy govern a start before vetting clears.
-	ApprovedBy   string
+	// VettingDueBy is when vetting must clear by, for a start before it
+	// has (nil: the latest allowed).
 	VettingDueBy *time.Time
+	// recorded: the plan is an imported history's, whose due date is kept
+	// as it was set then, however far after the start.
+	recorded bool
 }
 
 // SetStartDate sets or moves the start date of an accepted offer. Before
-// vetting has cleared, a start needs an approver and has a vetting due
-// date (defaultDue after the start unless given).
-func (o *Offer) SetStartDate(ch Change, sd StartPlan, defaultDue time.Duration) (*eventsv1.Event, error) {
+// vetting has cleared, the start has a vetting due date, at most duePeriod
+// after the start (and that unless given), and needs an approver's
+// approval (ApproveEarlyStart) before it is confirmed: an approval given
+// for an earlier date is taken back.
+func (o *Offer) SetStartDate(ch Change, sd StartPlan, duePeriod time.Duration) (*eventsv1.Event, error) {
 	if sd.Date.IsZero() {
 		return nil, validate.Field("start_date", "is required")
 	}
@@ -165,27 +175,19 @@ func (o *Offer) SetStartDate(ch Change, sd StartPlan, defaultDue time.Duration) 
 	}
 	// Check everything before changing anything: a refused call leaves
 	// the offer as it was.
-	subject, approvedBy, due := false, "", (*time.Time)(nil)
+	subject, due := false, (*time.Time)(nil)
 	if !o.VettingCleared {
-		if sd.ApprovedBy == "" {
-			return nil, validate.Field("approved_by", "is required to start before vetting has cleared: the subject id of who approved it")
-		}
-		if err := validate.Text("approved_by", sd.ApprovedBy, 100); err != nil {
+		d, err := vettingDue(sd.Date, sd.VettingDueBy, duePeriod, sd.recorded)
+		if err != nil {
 			return nil, err
 		}
-		d := sd.Date.Add(defaultDue)
-		if sd.VettingDueBy != nil {
-			d = *sd.VettingDueBy
-		}
-		if d.Before(sd.Date) {
-			return nil, validate.Field("vetting_due_by", "must not be before the start date")
-		}
-		subject, approvedBy, due = true, sd.ApprovedBy, &d
+		subject, due = true, &d
 	}
 	o.StartDate = &sd.Date
-	o.SubjectToVetting, o.ApprovedBy, o.VettingDueBy = subject, approvedBy, due
+	o.SubjectToVetting, o.VettingDueBy = subject, due
+	o.ApprovedBy, o.StartApprovedAt = "", nil
 	ev := o.Move(Producer, ch.Change, Accepted, "offer.start_date_set", "")
-	set := &eventsv1.OfferStartDateSet{StartDate: event.Date(sd.Date), SubjectToVetting: o.SubjectToVetting, ApprovedBy: o.ApprovedBy}
+	set := &eventsv1.OfferStartDateSet{StartDate: event.Date(sd.Date), SubjectToVetting: o.SubjectToVetting}
 	if o.VettingDueBy != nil {
 		set.VettingDueBy = event.Date(*o.VettingDueBy)
 	}
@@ -203,8 +205,8 @@ func (o *Offer) ConfirmStart(ch Change) (*eventsv1.Event, error) {
 		return nil, record.Refused(o.State, "confirm the start").Because("no start date is set")
 	case o.StartDate.After(ch.Today):
 		return nil, record.Refused(o.State, "confirm the start").Because("the start date " + o.StartDate.Format(time.DateOnly) + " has not come yet")
-	case !o.VettingCleared && !o.SubjectToVetting:
-		return nil, record.Refused(o.State, "confirm the start").Because("vetting has not cleared and the start was not approved: set the start date again with approved_by")
+	case !o.VettingCleared && o.ApprovedBy == "":
+		return nil, record.Refused(o.State, "confirm the start").Because("vetting has not cleared and no approver has approved starting before it does (ApproveEarlyStart)")
 	}
 	o.SubjectToVetting = !o.VettingCleared
 	ev := o.Move(Producer, ch.Change, Started, "candidate.started", "")

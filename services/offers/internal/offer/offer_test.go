@@ -134,12 +134,12 @@ var commands = []command{
 	},
 	{
 		name: "decline", event: "offer.declined", from: map[Status]Status{Made: Declined},
-		run: func(o *Offer, ch Change) (*eventsv1.Event, error) { return o.Decline(ch, "salary_too_low") },
+		run: func(o *Offer, ch Change) (*eventsv1.Event, error) { return o.Decline(ch, "salary") },
 		check: func(t *testing.T, ev *eventsv1.Event, o *Offer) {
-			if got := ev.GetOfferDeclined().GetReasonCode(); got != "salary_too_low" || o.ReasonCode != "salary_too_low" {
+			if got := ev.GetOfferDeclined().GetReasonCode(); got != "salary" || o.ReasonCode != "salary" {
 				t.Errorf("declined reason: event %q, offer %q; want salary_too_low", got, o.ReasonCode)
 			}
-			if got := o.History[len(o.History)-1].ReasonCode; got != "salary_too_low" {
+			if got := o.History[len(o.History)-1].ReasonCode; got != "salary" {
 				t.Errorf("history reason = %q, want salary_too_low", got)
 			}
 		},
@@ -157,12 +157,15 @@ var commands = []command{
 	{
 		name: "set start date", event: "offer.start_date_set", from: map[Status]Status{Accepted: Accepted},
 		run: func(o *Offer, ch Change) (*eventsv1.Event, error) {
-			return o.SetStartDate(ch, StartPlan{Date: day(14), ApprovedBy: "deputy-director"}, period)
+			return o.SetStartDate(ch, StartPlan{Date: day(14)}, period)
 		},
 		check: func(t *testing.T, ev *eventsv1.Event, o *Offer) {
-			want := &eventsv1.OfferStartDateSet{StartDate: date(day(14)), SubjectToVetting: true, ApprovedBy: "deputy-director", VettingDueBy: date(day(14 + 56))}
+			want := &eventsv1.OfferStartDateSet{StartDate: date(day(14)), SubjectToVetting: true, VettingDueBy: date(day(14 + 56))}
 			if !proto.Equal(ev.GetOfferStartDateSet(), want) {
 				t.Errorf("start_date_set payload = %v, want %v", ev.GetOfferStartDateSet(), want)
+			}
+			if o.ApprovedBy != "" || o.StartApprovedAt != nil {
+				t.Errorf("a new start date kept the approval of the old one: %q at %v", o.ApprovedBy, o.StartApprovedAt)
 			}
 		},
 	},
@@ -300,13 +303,11 @@ func TestValidation(t *testing.T) {
 		{"decline with one-letter reason", Made, func(o *Offer, ch Change) (*eventsv1.Event, error) { return o.Decline(ch, "s") }, "reason_code"},
 		{"withdraw with spaced reason", Accepted, func(o *Offer, ch Change) (*eventsv1.Event, error) { return o.Withdraw(ch, "post cut") }, "reason_code"},
 		{"withdraw without reason", Made, func(o *Offer, ch Change) (*eventsv1.Event, error) { return o.Withdraw(ch, "") }, "reason_code"},
-		{"no start date", Accepted, start(StartPlan{ApprovedBy: "dd"}), "start_date"},
-		{"start date yesterday", Accepted, start(StartPlan{Date: day(-1), ApprovedBy: "dd"}), "start_date"},
-		{"no approver before vetting cleared", Accepted, start(StartPlan{Date: day(7)}), "approved_by"},
-		{"blank approver", Accepted, start(StartPlan{Date: day(7), ApprovedBy: "   "}), "approved_by"},
-		{"approver of 101 characters", Accepted, start(StartPlan{Date: day(7), ApprovedBy: strings.Repeat("a", 101)}), "approved_by"},
-		{"approver with a newline", Accepted, start(StartPlan{Date: day(7), ApprovedBy: "dd\nx"}), "approved_by"},
-		{"vetting due before the start", Accepted, start(StartPlan{Date: day(7), ApprovedBy: "dd", VettingDueBy: datep(day(6))}), "vetting_due_by"},
+		{"no start date", Accepted, start(StartPlan{}), "start_date"},
+		{"start date yesterday", Accepted, start(StartPlan{Date: day(-1)}), "start_date"},
+		{"vetting due before the start", Accepted, start(StartPlan{Date: day(7), VettingDueBy: datep(day(6))}), "vetting_due_by"},
+		{"vetting due a day past the period", Accepted, start(StartPlan{Date: day(7), VettingDueBy: datep(day(7 + 57))}), "vetting_due_by"},
+		{"vetting due in 2100", Accepted, start(StartPlan{Date: day(7), VettingDueBy: datep(time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC))}), "vetting_due_by"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -335,8 +336,11 @@ func TestAcceptsBoundaries(t *testing.T) {
 	if _, err := offerIn(AwaitingOffer).Make(change(3), "band_3", []commonv1.OfferCondition{1, 2, 3, 4}); err != nil {
 		t.Errorf("every condition: %v", err)
 	}
-	if _, err := offerIn(Accepted).SetStartDate(change(3), StartPlan{Date: today, ApprovedBy: strings.Repeat("a", 100), VettingDueBy: datep(today)}, period); err != nil {
-		t.Errorf("start today, 100-character approver, vetting due on the start date: %v", err)
+	if _, err := offerIn(Accepted).SetStartDate(change(3), StartPlan{Date: today, VettingDueBy: datep(today)}, period); err != nil {
+		t.Errorf("start today, vetting due on the start date: %v", err)
+	}
+	if _, err := offerIn(Accepted).SetStartDate(change(3), StartPlan{Date: today, VettingDueBy: datep(day(56))}, period); err != nil {
+		t.Errorf("start today, vetting due at the end of the period: %v", err)
 	}
 	// The caller's slice is copied: changing it later does not change the offer.
 	cs := []commonv1.OfferCondition{commonv1.OfferCondition_OFFER_CONDITION_MEDICAL}
@@ -362,15 +366,15 @@ func TestStartDatePlans(t *testing.T) {
 		period  time.Duration
 		want    *eventsv1.OfferStartDateSet
 	}{
-		{"default due, 8 weeks", false, StartPlan{Date: day(10), ApprovedBy: "dd"}, period,
-			&eventsv1.OfferStartDateSet{StartDate: date(day(10)), SubjectToVetting: true, ApprovedBy: "dd", VettingDueBy: date(day(66))}},
-		{"default due, configured 3 weeks", false, StartPlan{Date: day(10), ApprovedBy: "dd"}, 21 * 24 * time.Hour,
-			&eventsv1.OfferStartDateSet{StartDate: date(day(10)), SubjectToVetting: true, ApprovedBy: "dd", VettingDueBy: date(day(31))}},
-		{"due date given", false, StartPlan{Date: day(10), ApprovedBy: "dd", VettingDueBy: datep(day(20))}, period,
-			&eventsv1.OfferStartDateSet{StartDate: date(day(10)), SubjectToVetting: true, ApprovedBy: "dd", VettingDueBy: date(day(20))}},
-		{"vetting cleared, no approver", true, StartPlan{Date: day(10)}, period,
+		{"default due, 8 weeks", false, StartPlan{Date: day(10)}, period,
+			&eventsv1.OfferStartDateSet{StartDate: date(day(10)), SubjectToVetting: true, VettingDueBy: date(day(66))}},
+		{"default due, configured 3 weeks", false, StartPlan{Date: day(10)}, 21 * 24 * time.Hour,
+			&eventsv1.OfferStartDateSet{StartDate: date(day(10)), SubjectToVetting: true, VettingDueBy: date(day(31))}},
+		{"due date given", false, StartPlan{Date: day(10), VettingDueBy: datep(day(20))}, period,
+			&eventsv1.OfferStartDateSet{StartDate: date(day(10)), SubjectToVetting: true, VettingDueBy: date(day(20))}},
+		{"vetting cleared", true, StartPlan{Date: day(10)}, period,
 			&eventsv1.OfferStartDateSet{StartDate: date(day(10))}},
-		{"vetting cleared, approver and due date ignored", true, StartPlan{Date: day(10), ApprovedBy: "dd", VettingDueBy: datep(day(12))}, period,
+		{"vetting cleared, due date ignored", true, StartPlan{Date: day(10), VettingDueBy: datep(day(12))}, period,
 			&eventsv1.OfferStartDateSet{StartDate: date(day(10))}},
 	}
 	for _, tt := range tests {
@@ -405,7 +409,7 @@ func TestConfirmStart(t *testing.T) {
 	}{
 		{"no start date", func(o *Offer) { o.StartDate, o.SubjectToVetting, o.ApprovedBy, o.VettingDueBy = nil, false, "", nil }, "no start date", nil},
 		{"start date tomorrow", func(o *Offer) { o.StartDate = datep(day(1)) }, "has not come yet", nil},
-		{"not cleared and not approved", func(o *Offer) { o.SubjectToVetting, o.ApprovedBy, o.VettingDueBy = false, "", nil }, "not approved", nil},
+		{"not cleared and not approved", func(o *Offer) { o.ApprovedBy = "" }, "no approver has approved", nil},
 		{"start date yesterday, approved", func(o *Offer) { o.StartDate = datep(day(-1)) }, "",
 			&eventsv1.CandidateStarted{StartDate: date(day(-1)), SubjectToVetting: true, ApprovedBy: "head-of-ops", VettingDueBy: date(day(56))}},
 		{"vetting cleared after an approved date", func(o *Offer) { o.VettingCleared = true }, "",
@@ -512,8 +516,8 @@ func TestEventsFromOtherServices(t *testing.T) {
 func TestRefusedStartDateLeavesOfferAlone(t *testing.T) {
 	t.Parallel()
 	for _, plan := range []StartPlan{
-		{Date: day(7)},
-		{Date: day(7), ApprovedBy: "dd", VettingDueBy: datep(day(6))},
+		{Date: day(7), VettingDueBy: datep(day(6))},
+		{Date: day(7), VettingDueBy: datep(day(7 + 57))},
 	} {
 		o := offerIn(Accepted)
 		before := clone(o)

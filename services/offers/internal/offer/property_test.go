@@ -34,6 +34,7 @@ type model struct {
 	cleared  bool
 	hasStart bool
 	start    int
+	subject  bool // the start was set before vetting cleared
 	approved bool
 }
 
@@ -43,7 +44,7 @@ type step struct {
 	expected int64
 	badInput bool // a malformed band, conditions or reason
 	offset   int  // start date, days from today
-	approver bool
+	approver bool // the region's early start policy is on
 }
 
 func (m *model) apply(s step) verdict {
@@ -83,7 +84,7 @@ func (m *model) apply(s step) verdict {
 	}
 	from := map[string][]Status{
 		"make": {AwaitingOffer}, "accept": {Made}, "decline": {Made}, "withdraw": {Made, Accepted},
-		"set start": {Accepted}, "confirm": {Accepted},
+		"set start": {Accepted}, "confirm": {Accepted}, "approve": {Accepted},
 	}[s.cmd]
 	allowed := false
 	for _, f := range from {
@@ -102,10 +103,12 @@ func (m *model) apply(s step) verdict {
 	case "withdraw":
 		m.status = Withdrawn
 	case "set start":
-		if !m.cleared && !s.approver {
-			return invalid
+		m.hasStart, m.start, m.subject, m.approved = true, m.today+s.offset, !m.cleared, false
+	case "approve":
+		if m.cleared || !m.hasStart || !m.subject || m.approved || !s.approver {
+			return wrongState
 		}
-		m.hasStart, m.start, m.approved = true, m.today+s.offset, !m.cleared
+		m.approved = true
 	case "confirm":
 		if !m.hasStart || m.start > m.today || (!m.cleared && !m.approved) {
 			return wrongState
@@ -125,6 +128,8 @@ func (m *model) next() string {
 		return "accept"
 	case m.status == Accepted && !m.hasStart:
 		return "set start"
+	case m.status == Accepted && !m.cleared && !m.approved:
+		return "approve"
 	case m.status == Accepted && m.start > m.today && m.version%2 == 0:
 		return "confirm" // too early: refused
 	case m.status == Accepted && m.start > m.today:
@@ -140,6 +145,7 @@ func (m *model) next() string {
 var eventOf = map[string]string{
 	"make": "offer.made", "accept": "offer.accepted", "decline": "offer.declined", "withdraw": "offer.withdrawn",
 	"set start": "offer.start_date_set", "confirm": "candidate.started", "vetting failed": "offer.withdrawn",
+	"approve": "offer.early_start_approved",
 }
 
 func verdictOf(t *rapid.T, err error) verdict {
@@ -171,7 +177,7 @@ func TestOfferMatchesModel(t *testing.T) {
 		o := OpenRecord(passedEvent(at))
 		m := &model{status: AwaitingOffer, version: 1}
 		changes := 0
-		cmds := []string{"make", "accept", "decline", "withdraw", "set start", "confirm", "next day",
+		cmds := []string{"make", "accept", "decline", "withdraw", "set start", "approve", "confirm", "next day",
 			"application withdrawn", "vetting cleared", "vetting failed"}
 		steps := rapid.IntRange(1, 40).Draw(rt, "steps")
 		for i := range steps {
@@ -194,7 +200,7 @@ func TestOfferMatchesModel(t *testing.T) {
 				}
 			}
 			s.badInput = rapid.Bool().Draw(rt, "bad") && rapid.Bool().Draw(rt, "really bad") && rapid.Bool().Draw(rt, "truly bad") &&
-				s.cmd != "accept" && s.cmd != "confirm" && s.cmd != "set start"
+				s.cmd != "accept" && s.cmd != "confirm" && s.cmd != "set start" && s.cmd != "approve"
 			s.offset = rapid.IntRange(-1, 2).Draw(rt, "start offset")
 			s.approver = !(rapid.Bool().Draw(rt, "no approver") && rapid.Bool().Draw(rt, "really no approver"))
 
@@ -215,15 +221,18 @@ func TestOfferMatchesModel(t *testing.T) {
 			case "accept":
 				ev, err = o.Accept(ch)
 			case "decline":
-				ev, err = o.Decline(ch, reason)
+				// A decline's reason is from the decline list.
+				declined := reason
+				if declined == "candidate_request" {
+					declined = "no_reason_given"
+				}
+				ev, err = o.Decline(ch, declined)
 			case "withdraw":
 				ev, err = o.Withdraw(ch, reason)
 			case "set start":
-				plan := StartPlan{Date: day.AddDate(0, 0, s.offset)}
-				if s.approver {
-					plan.ApprovedBy = "deputy-director"
-				}
-				ev, err = o.SetStartDate(ch, plan, period)
+				ev, err = o.SetStartDate(ch, StartPlan{Date: day.AddDate(0, 0, s.offset)}, period)
+			case "approve":
+				ev, err = o.ApproveEarlyStart(ch, Policy{Region: o.Region, Enabled: s.approver, Cap: 1})
 			case "confirm":
 				ev, err = o.ConfirmStart(ch)
 			case "application withdrawn":

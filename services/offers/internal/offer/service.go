@@ -13,6 +13,7 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/imported"
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
+	"github.com/probation-recruitment/pipeline/pkg/reason"
 	"github.com/probation-recruitment/pipeline/pkg/record"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
 	eventsv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/events/v1"
@@ -23,6 +24,7 @@ type Store interface {
 	// Open stores a new record and its events unless the application has
 	// one.
 	Open(ctx context.Context, o *Offer, evs ...*eventsv1.Event) error
+	EarlyStartStore
 	// Update loads the record, locked, applies fn, and stores the record,
 	// its new history and fn's event in one transaction. A missing record
 	// is ErrUnknown; fn may return record.ErrUnchanged to store nothing.
@@ -106,9 +108,20 @@ func (s *Service) SetStartDate(ctx context.Context, caller auth.Claims, id strin
 	})
 }
 
-// ConfirmStart records the start; the right to work check must be met.
+// ConfirmStart records the start: the right to work check must be met, and
+// one before vetting clears must pass the region's early start policy
+// (admitEarlyStart).
 func (s *Service) ConfirmStart(ctx context.Context, caller auth.Claims, id string, v int64) (*Offer, error) {
-	return s.change(ctx, caller, id, v, func(o *Offer, ch Change) (*eventsv1.Event, error) { return o.ConfirmStartChecked(ch) })
+	return s.change(ctx, caller, id, v, func(o *Offer, ch Change) (*eventsv1.Event, error) {
+		ev, err := o.ConfirmStartChecked(ch)
+		if err != nil || !o.SubjectToVetting {
+			return ev, err
+		}
+		if err := s.admitEarlyStart(ctx, o.Region); err != nil {
+			return nil, err
+		}
+		return ev, nil
+	})
 }
 
 // Assign names a record's owner.
@@ -248,7 +261,9 @@ func (s *Service) importSteps(ev *eventsv1.Event, h *commonv1.ImportedHistory) [
 	switch {
 	case o.GetDeclinedAt() != nil:
 		steps = append(steps, func(r *Offer) (*eventsv1.Event, error) {
-			return r.Decline(at(o.GetDeclinedAt(), r), o.GetDeclineReasonCode())
+			// As the list reads it: an import written before the fixed
+			// lists may carry any code, which becomes other:<code>.
+			return r.Decline(at(o.GetDeclinedAt(), r), reason.Decline.Normalize(o.GetDeclineReasonCode()))
 		})
 	case o.GetAcceptedAt() != nil:
 		steps = append(steps, func(r *Offer) (*eventsv1.Event, error) {
@@ -262,12 +277,17 @@ func (s *Service) importSteps(ev *eventsv1.Event, h *commonv1.ImportedHistory) [
 	if o.GetStartDateSetAt() != nil {
 		steps = append(steps, func(r *Offer) (*eventsv1.Event, error) {
 			r.VettingCleared = clearedBy(o.GetStartDateSetAt())
-			plan := StartPlan{Date: event.DateTime(o.GetStartDate()), ApprovedBy: o.GetApprovedBy()}
+			plan := StartPlan{Date: event.DateTime(o.GetStartDate()), recorded: true}
 			if o.GetVettingDueBy() != nil {
 				due := event.DateTime(o.GetVettingDueBy())
 				plan.VettingDueBy = &due
 			}
-			return r.SetStartDate(at(o.GetStartDateSetAt(), r), plan, s.defaultDue)
+			ch := at(o.GetStartDateSetAt(), r)
+			ev, err := r.SetStartDate(ch, plan, s.defaultDue)
+			if err != nil {
+				return nil, err
+			}
+			return ev, importedApproval(r, ev, o.GetApprovedBy(), ch.At)
 		})
 	}
 	if o.GetStartedAt() != nil {

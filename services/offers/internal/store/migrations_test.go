@@ -80,3 +80,43 @@ func TestMigration002StageClock(t *testing.T) {
 		}
 	}
 }
+
+// TestMigration004TypedApprovals: an early start approved by free text
+// before migration 004 and not started yet must be approved again by an
+// approver; a started one keeps its approver as history; nobody has an
+// early start policy, so early starts are off until an admin sets one.
+func TestMigration004TypedApprovals(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, _ := testenv.Schema(t)
+	if err := pg.Migrate(ctx, pool, upTo(t, "002")...); err != nil {
+		t.Fatal(err)
+	}
+	const (
+		acceptedID = "01a23c15-553d-7ba4-a5b8-000000000011"
+		startedID  = "01a23c15-553d-7ba4-a5b8-000000000012"
+	)
+	at := time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)
+	if _, err := pool.Exec(ctx, `INSERT INTO offers (application_id, campaign_id, region, role, status, subject_to_vetting, approved_by,
+		status_entered_at, stage_entered_at, version) VALUES
+		($1, gen_random_uuid(), 'london', 1, 'ACCEPTED', true, 'my boss said so', $3, $3, 4),
+		($2, gen_random_uuid(), 'london', 1, 'STARTED', true, 'deputy-director', $3, $3, 5)`, acceptedID, startedID, at); err != nil {
+		t.Fatal(err)
+	}
+	if err := pg.Migrate(ctx, pool, store.Migrations...); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]string{acceptedID: "", startedID: "deputy-director"} {
+		var got string
+		if err := pool.QueryRow(ctx, `SELECT approved_by FROM offers WHERE application_id = $1`, id).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("%s: approved by %q, want %q", id, got, want)
+		}
+	}
+	var policies int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM early_start_policies`).Scan(&policies); err != nil || policies != 0 {
+		t.Errorf("policies after the migration: %d, %v; want none", policies, err)
+	}
+}

@@ -40,7 +40,7 @@ var _ offer.Store = (*Store)(nil)
 
 const columns = `application_id::text, campaign_id::text, region, role, status, salary_band, conditions, start_date,
 	vetting_cleared, subject_to_vetting, approved_by, vetting_due_by, reason_code, status_entered_at, version,
-	assignee, stage_entered_at, checks`
+	assignee, stage_entered_at, checks, start_approved_at`
 
 func scan(row pgx.Row) (*offer.Offer, error) {
 	o := &offer.Offer{}
@@ -49,7 +49,7 @@ func scan(row pgx.Row) (*offer.Offer, error) {
 	var checks []byte
 	err := row.Scan(&o.ApplicationID, &o.CampaignID, &o.Region, &role, &o.State, &o.SalaryBand, &conditions, &o.StartDate,
 		&o.VettingCleared, &o.SubjectToVetting, &o.ApprovedBy, &o.VettingDueBy, &o.ReasonCode, &o.StateEnteredAt, &o.Version,
-		&o.Assignee, &o.StageEnteredAt, &checks)
+		&o.Assignee, &o.StageEnteredAt, &checks, &o.StartApprovedAt)
 	if err == nil {
 		o.Checks, err = checksToDomain(checks)
 	}
@@ -83,10 +83,10 @@ func save(ctx context.Context, tx pgx.Tx, o *offer.Offer) error {
 	}
 	_, err = tx.Exec(ctx, `UPDATE offers SET status = $2, salary_band = $3, conditions = $4, start_date = $5,
 		vetting_cleared = $6, subject_to_vetting = $7, approved_by = $8, vetting_due_by = $9, reason_code = $10,
-		status_entered_at = $11, version = $12, assignee = $13, stage_entered_at = $14, checks = $15 WHERE application_id = $1`,
+		status_entered_at = $11, version = $12, assignee = $13, stage_entered_at = $14, checks = $15, start_approved_at = $16 WHERE application_id = $1`,
 		o.ApplicationID, o.State, o.SalaryBand, conditionInts(o.Conditions), o.StartDate, o.VettingCleared,
 		o.SubjectToVetting, o.ApprovedBy, o.VettingDueBy, o.ReasonCode, o.StateEnteredAt, o.Version, o.Assignee, o.StageEnteredAt,
-		checks)
+		checks, o.StartApprovedAt)
 	return err
 }
 

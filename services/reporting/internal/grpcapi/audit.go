@@ -30,5 +30,9 @@ var Audit = audit.Policy{
 		"ListMyCases":           audit.NotPersonal(notPersonal + "; assignees as opaque staff subject ids"),
 		"GetWorkload":           audit.NotPersonal(notPersonal + "; assignees as opaque staff subject ids"),
 		"ListOutstandingChecks": audit.NotPersonal(notPersonal + "; which checks are outstanding, as codes; assignees as opaque staff subject ids"),
+		"GetReasonBreakdown":    audit.NotPersonal(notPersonal + "; counts by source and reason code"),
+		"GetCampaignProgress":   audit.NotPersonal(notPersonal),
+		"ListCampaignProgress":  audit.NotPersonal(notPersonal),
+		"GetEarlyStarts":        audit.NotPersonal(notPersonal),
 	},
 }

@@ -73,6 +73,13 @@ func (s *Server) asOf(ts *timestamppb.Timestamp) (time.Time, error) {
 	return t, err
 }
 
+// pointInTime is a request's as_of as the reports take it: chosen when
+// the request has one, else now.
+func (s *Server) pointInTime(ts *timestamppb.Timestamp) (report.AsOf, error) {
+	t, err := s.asOf(ts)
+	return report.AsOf{At: t, Chosen: ts != nil}, err
+}
+
 // ListStuckCandidates implements pb.ReportingServiceServer.
 func (s *Server) ListStuckCandidates(ctx context.Context, req *pb.ListStuckCandidatesRequest) (*pb.ListStuckCandidatesResponse, error) {
 	if _, err := region(ctx, req.GetRegion(), readers...); err != nil {
@@ -97,7 +104,7 @@ func (s *Server) ListStuckCandidates(ctx context.Context, req *pb.ListStuckCandi
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	f.AsOf, f.Limit = asOf, limit+1
+	f.AsOf, f.Chosen, f.Limit = asOf, req.GetAsOf() != nil, limit+1
 	if err := f.Resume(after); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -173,6 +180,9 @@ func (s *Server) GetTimeToHire(ctx context.Context, req *pb.GetTimeToHireRequest
 	if err == nil && req.GetCampaignId() != "" {
 		err = validate.UUID("campaign_id", req.GetCampaignId())
 	}
+	if err == nil {
+		err = checkSource(req.GetSource())
+	}
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -180,7 +190,21 @@ func (s *Server) GetTimeToHire(ctx context.Context, req *pb.GetTimeToHireRequest
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	ans, err := s.reports.TimeToHire(ctx, report.TimeToHireQuery{Regions: regions, CampaignID: req.GetCampaignId(), Role: req.GetRole(), Window: w})
+	at, err := s.pointInTime(req.GetAsOf())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	if req.GetSource() != "" {
+		// One source's measures, from its applications' records
+		// (report/breakdown.go).
+		ans, err := s.reports.TimeToHireOf(ctx, report.AppQuery{Regions: regions, CampaignID: req.GetCampaignId(), Role: req.GetRole(),
+			Source: req.GetSource()}, w, at)
+		if err != nil {
+			return nil, s.toStatus(ctx, err)
+		}
+		return timeToHireToProto(ans).(*pb.GetTimeToHireResponse), nil
+	}
+	ans, err := s.reports.TimeToHire(ctx, report.TimeToHireQuery{Regions: regions, CampaignID: req.GetCampaignId(), Role: req.GetRole(), Window: w, AsOf: at})
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -218,16 +242,26 @@ func (s *Server) GetFunnel(ctx context.Context, req *pb.GetFunnelRequest) (*pb.G
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	stages, err := s.reports.Funnel(ctx, regions, req.GetCampaignId())
+	if err := checkSource(req.GetSource()); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	at, err := s.pointInTime(req.GetAsOf())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	resp := &pb.GetFunnelResponse{}
-	for _, f := range stages {
-		resp.Stages = append(resp.Stages, &pb.FunnelStage{Stage: f.Stage, Reached: int32(f.Reached),
-			ConversionFromPrevious: f.Conversion, Rejected: int32(f.Rejected), Withdrawn: int32(f.Withdrawn)})
+	var stages []report.FunnelStage
+	if req.GetSource() != "" {
+		// One source's funnel, from its applications' records
+		// (report/breakdown.go).
+		stages, err = s.reports.FunnelOf(ctx, report.AppQuery{Regions: regions, CampaignID: req.GetCampaignId(),
+			Source: req.GetSource()}, at)
+	} else {
+		stages, err = s.reports.Funnel(ctx, regions, req.GetCampaignId(), at)
 	}
-	return resp, nil
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &pb.GetFunnelResponse{Stages: funnelToProto(stages)}, nil
 }
 
 // regionsOf checks a report's caller, region and campaign: the regions
@@ -265,6 +299,9 @@ func (s *Server) durationsQuery(ctx context.Context, region, campaignID string, 
 func (s *Server) GetStageDurations(ctx context.Context, req *pb.GetStageDurationsRequest) (*pb.GetStageDurationsResponse, error) {
 	q, err := s.durationsQuery(ctx, req.GetRegion(), req.GetCampaignId(), req.GetRole(), req.GetFrom(), req.GetTo())
 	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	if q.AsOf, err = s.pointInTime(req.GetAsOf()); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	stages, err := s.reports.StageDurations(ctx, q)
@@ -313,11 +350,11 @@ func (s *Server) GetRegionSummary(ctx context.Context, req *pb.GetRegionSummaryR
 	if _, err := region(ctx, req.GetRegion(), readers...); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	asOf, err := s.asOf(req.GetAsOf())
+	at, err := s.pointInTime(req.GetAsOf())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	sum, err := s.reports.Summary(ctx, req.GetRegion(), asOf)
+	sum, err := s.reports.Summary(ctx, req.GetRegion(), at)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -334,11 +371,11 @@ func (s *Server) ListRegionSummaries(ctx context.Context, req *pb.ListRegionSumm
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	asOf, err := s.asOf(req.GetAsOf())
+	at, err := s.pointInTime(req.GetAsOf())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	sums, err := s.reports.Summaries(ctx, regions, asOf)
+	sums, err := s.reports.Summaries(ctx, regions, at)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -362,7 +399,7 @@ func (s *Server) WatchRegion(req *pb.WatchRegionRequest, stream pb.ReportingServ
 	defer refresh.Stop()
 	var last *pb.RegionSummary
 	for {
-		sum, err := s.reports.Summary(ctx, req.GetRegion(), s.now().UTC())
+		sum, err := s.reports.Summary(ctx, req.GetRegion(), report.Live(s.now().UTC()))
 		if err != nil {
 			return s.toStatus(ctx, err)
 		}

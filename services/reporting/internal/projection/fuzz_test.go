@@ -26,17 +26,19 @@ var payloads = []struct {
 	producer string
 	set      func(ev *eventsv1.Event, x byte)
 }{
-	{"applications", func(ev *eventsv1.Event, _ byte) {
-		ev.Payload = &eventsv1.Event_ApplicationSubmitted{ApplicationSubmitted: &eventsv1.ApplicationSubmitted{}}
+	// Reasons and sources vary with x, so that two of one kind at one
+	// moment must fold to the same record in either order.
+	{"applications", func(ev *eventsv1.Event, x byte) {
+		ev.Payload = &eventsv1.Event_ApplicationSubmitted{ApplicationSubmitted: &eventsv1.ApplicationSubmitted{Source: []string{"", "jobs_site", "referral"}[x%3]}}
 	}},
-	{"applications", func(ev *eventsv1.Event, _ byte) {
-		ev.Payload = &eventsv1.Event_ApplicationWithdrawn{ApplicationWithdrawn: &eventsv1.ApplicationWithdrawn{ReasonCode: "x"}}
+	{"applications", func(ev *eventsv1.Event, x byte) {
+		ev.Payload = &eventsv1.Event_ApplicationWithdrawn{ApplicationWithdrawn: &eventsv1.ApplicationWithdrawn{ReasonCode: "x" + string(rune('a'+x%3))}}
 	}},
 	{"sifting", func(ev *eventsv1.Event, _ byte) {
 		ev.Payload = &eventsv1.Event_SiftPassed{SiftPassed: &eventsv1.SiftPassed{}}
 	}},
-	{"sifting", func(ev *eventsv1.Event, _ byte) {
-		ev.Payload = &eventsv1.Event_SiftFailed{SiftFailed: &eventsv1.SiftFailed{ReasonCode: "r"}}
+	{"sifting", func(ev *eventsv1.Event, x byte) {
+		ev.Payload = &eventsv1.Event_SiftFailed{SiftFailed: &eventsv1.SiftFailed{ReasonCode: "r" + string(rune('a'+x%3))}}
 	}},
 	{"sifting", func(ev *eventsv1.Event, _ byte) {
 		ev.Payload = &eventsv1.Event_InterviewScheduled{InterviewScheduled: &eventsv1.InterviewScheduled{}}
@@ -57,8 +59,8 @@ var payloads = []struct {
 	{"offers", func(ev *eventsv1.Event, _ byte) {
 		ev.Payload = &eventsv1.Event_OfferAccepted{OfferAccepted: &eventsv1.OfferAccepted{}}
 	}},
-	{"offers", func(ev *eventsv1.Event, _ byte) {
-		ev.Payload = &eventsv1.Event_OfferDeclined{OfferDeclined: &eventsv1.OfferDeclined{ReasonCode: "d"}}
+	{"offers", func(ev *eventsv1.Event, x byte) {
+		ev.Payload = &eventsv1.Event_OfferDeclined{OfferDeclined: &eventsv1.OfferDeclined{ReasonCode: "d" + string(rune('a'+x%3))}}
 	}},
 	{"offers", func(ev *eventsv1.Event, x byte) {
 		ev.Payload = &eventsv1.Event_OfferWithdrawn{OfferWithdrawn: &eventsv1.OfferWithdrawn{ReasonCode: "w", AfterStart: x&1 == 1}}

@@ -46,7 +46,19 @@ type App struct {
 	RejectedAt        *time.Time
 	// RejectedStage is where it was rejected: SIFT or INTERVIEW.
 	RejectedStage commonv1.Stage
-	WithdrawnAt   *time.Time
+	// RejectedReason is the reason code of the rejection, as recorded.
+	RejectedReason string
+	WithdrawnAt    *time.Time
+	// WithdrawnBy is the event that ended the application by withdrawal
+	// (application.withdrawn, offer.declined or offer.withdrawn), and
+	// WithdrawnReason its reason code as recorded: both from the earliest
+	// such event, as WithdrawnAt is.
+	WithdrawnBy     WithdrawalKind
+	WithdrawnReason string
+
+	// Source is where the application came from, from
+	// application.submitted ("" when not recorded).
+	Source string
 
 	// From offers, latest by OffersVersion.
 	StartDate        *time.Time
@@ -114,17 +126,22 @@ func (a *App) Apply(ev *eventsv1.Event) bool {
 	case *eventsv1.Event_ApplicationSubmitted:
 		changed = earliest(&a.SubmittedAt, at) || changed
 		changed = a.imported(p.ApplicationSubmitted.GetImported()) || changed
+		// One submission per application; of two (never seen), the lesser
+		// source, so the order does not matter.
+		if src := p.ApplicationSubmitted.GetSource(); src != "" && (a.Source == "" || src < a.Source) {
+			a.Source, changed = src, true
+		}
 	case *eventsv1.Event_ApplicationWithdrawn:
-		changed = earliest(&a.WithdrawnAt, at) || changed
+		changed = a.withdraw(at, WithdrawnByCandidate, p.ApplicationWithdrawn.GetReasonCode()) || changed
 	case *eventsv1.Event_SiftPassed:
 		changed = earliest(&a.SiftPassedAt, at) || changed
 	case *eventsv1.Event_SiftFailed:
-		changed = a.reject(at, commonv1.Stage_STAGE_SIFT) || changed
+		changed = a.reject(at, commonv1.Stage_STAGE_SIFT, p.SiftFailed.GetReasonCode()) || changed
 	case *eventsv1.Event_InterviewPassed:
 		changed = earliest(&a.InterviewPassedAt, at) || changed
 		changed = a.imported(p.InterviewPassed.GetImported()) || changed
 	case *eventsv1.Event_InterviewFailed:
-		changed = a.reject(at, commonv1.Stage_STAGE_INTERVIEW) || changed
+		changed = a.reject(at, commonv1.Stage_STAGE_INTERVIEW, p.InterviewFailed.GetReasonCode()) || changed
 	case *eventsv1.Event_OfferMade:
 		changed = earliest(&a.OfferMadeAt, at) || changed
 		changed = a.applyChecks(ev, at) || changed
@@ -133,57 +150,28 @@ func (a *App) Apply(ev *eventsv1.Event) bool {
 	case *eventsv1.Event_OfferAccepted:
 		changed = earliest(&a.OfferAcceptedAt, at) || changed
 		changed = a.imported(p.OfferAccepted.GetImported()) || changed
-	case *eventsv1.Event_OfferDeclined, *eventsv1.Event_OfferWithdrawn:
-		changed = earliest(&a.WithdrawnAt, at) || changed
-	case *eventsv1.Event_OfferStartDateSet:
-		if ev.GetAggregateVersion() > a.OffersVersion {
-			a.OffersVersion = ev.GetAggregateVersion()
-			a.setStart(p.OfferStartDateSet.GetStartDate(), p.OfferStartDateSet.GetSubjectToVetting(), p.OfferStartDateSet.GetVettingDueBy())
-			changed = true
-		}
+	case *eventsv1.Event_OfferDeclined:
+		changed = a.withdraw(at, WithdrawnByDecline, p.OfferDeclined.GetReasonCode()) || changed
+	case *eventsv1.Event_OfferWithdrawn:
+		changed = a.withdraw(at, WithdrawnByOffer, p.OfferWithdrawn.GetReasonCode()) || changed
 	case *eventsv1.Event_CandidateStarted:
 		changed = earliest(&a.StartedAt, at) || changed
-		if ev.GetAggregateVersion() > a.OffersVersion {
-			a.OffersVersion = ev.GetAggregateVersion()
-			a.setStart(p.CandidateStarted.GetStartDate(), p.CandidateStarted.GetSubjectToVetting(), p.CandidateStarted.GetVettingDueBy())
-			changed = true
-		}
 	case *eventsv1.Event_VettingCleared:
 		changed = earliest(&a.VettingClearedAt, at) || changed
-		changed = a.vetting(ev, false, 0, at) || changed
 		changed = a.step(ev, false, 0, at) || changed
 	case *eventsv1.Event_VettingBlocked:
-		changed = a.vetting(ev, true, p.VettingBlocked.GetReason(), at) || changed
 		changed = a.step(ev, true, p.VettingBlocked.GetReason(), at) || changed
-	case *eventsv1.Event_InterviewScheduled:
-		if when := p.InterviewScheduled.GetScheduledFor(); when != nil && ev.GetAggregateVersion() > a.InterviewVersion {
-			t := when.AsTime().UTC()
-			a.InterviewAt, a.InterviewVersion = &t, ev.GetAggregateVersion()
-			changed = true
-		}
 	case *eventsv1.Event_VettingFormsReceived:
 		changed = earliest(&a.VettingFormsReceivedAt, at) || changed
-		changed = a.vetting(ev, false, 0, at) || changed
 		changed = a.step(ev, false, 0, at) || changed
 	case *eventsv1.Event_VettingOpened:
 		changed = earliest(&a.VettingOpenedAt, at) || changed
-		changed = a.vetting(ev, false, 0, at) || changed
 		changed = a.step(ev, false, 0, at) || changed
 	case *eventsv1.Event_VettingUnblocked, *eventsv1.Event_VettingFailed:
-		changed = a.vetting(ev, false, 0, at) || changed
 		changed = a.step(ev, false, 0, at) || changed
-	case *eventsv1.Event_SiftAssigned:
-		changed = assign(&a.SiftAssignee, &a.SiftAssigneeVersion, ev, p.SiftAssigned.GetAssignee()) || changed
-	case *eventsv1.Event_SiftUnassigned:
-		changed = assign(&a.SiftAssignee, &a.SiftAssigneeVersion, ev, "") || changed
-	case *eventsv1.Event_OfferAssigned:
-		changed = assign(&a.OfferAssignee, &a.OfferAssigneeVersion, ev, p.OfferAssigned.GetAssignee()) || changed
-	case *eventsv1.Event_OfferUnassigned:
-		changed = assign(&a.OfferAssignee, &a.OfferAssigneeVersion, ev, "") || changed
-	case *eventsv1.Event_VettingAssigned:
-		changed = assign(&a.VettingAssignee, &a.VettingAssigneeVersion, ev, p.VettingAssigned.GetAssignee()) || changed
-	case *eventsv1.Event_VettingUnassigned:
-		changed = assign(&a.VettingAssignee, &a.VettingAssigneeVersion, ev, "") || changed
+	}
+	if c, ok := ChangeOf(ev); ok {
+		changed = a.change(c) || changed
 	}
 	return changed
 }
@@ -216,28 +204,38 @@ func (a *App) imported(h *commonv1.ImportedHistory) bool {
 }
 
 // reject keeps the earliest rejection; of two at the same time, the later
-// stage's, so that the order they arrive in does not matter.
-func (a *App) reject(at time.Time, stage commonv1.Stage) bool {
-	if a.RejectedAt != nil && (at.After(*a.RejectedAt) || at.Equal(*a.RejectedAt) && stage <= a.RejectedStage) {
+// stage's (and of two at one stage, the lesser reason code), so that the
+// order they arrive in does not matter.
+func (a *App) reject(at time.Time, stage commonv1.Stage, reason string) bool {
+	if a.RejectedAt != nil && (at.After(*a.RejectedAt) || at.Equal(*a.RejectedAt) &&
+		(stage < a.RejectedStage || stage == a.RejectedStage && reason >= a.RejectedReason)) {
 		return false
 	}
-	a.RejectedAt, a.RejectedStage = &at, stage
+	a.RejectedAt, a.RejectedStage, a.RejectedReason = &at, stage, reason
 	return true
 }
 
-func (a *App) setStart(start *commonv1.Date, subject bool, due *commonv1.Date) {
-	a.StartDate, a.SubjectToVetting, a.VettingDueBy = date(start), subject, date(due)
-}
+// WithdrawalKind is which event ended an application by withdrawal.
+type WithdrawalKind int
 
-func (a *App) vetting(ev *eventsv1.Event, blocked bool, reason commonv1.BlockReason, at time.Time) bool {
-	if ev.GetAggregateVersion() <= a.VettingVersion {
+// Withdrawal kinds; the order breaks ties between withdrawals at the same
+// moment.
+const (
+	WithdrawnNone        WithdrawalKind = 0
+	WithdrawnByCandidate WithdrawalKind = 1 // application.withdrawn
+	WithdrawnByDecline   WithdrawalKind = 2 // offer.declined
+	WithdrawnByOffer     WithdrawalKind = 3 // offer.withdrawn
+)
+
+// withdraw keeps the earliest withdrawal with its kind and reason; of two
+// at the same time, the lesser kind (then reason), so that the order they
+// arrive in does not matter.
+func (a *App) withdraw(at time.Time, kind WithdrawalKind, reason string) bool {
+	if a.WithdrawnAt != nil && (at.After(*a.WithdrawnAt) || at.Equal(*a.WithdrawnAt) &&
+		(kind > a.WithdrawnBy || kind == a.WithdrawnBy && reason >= a.WithdrawnReason)) {
 		return false
 	}
-	a.VettingVersion = ev.GetAggregateVersion()
-	a.VettingBlocked, a.BlockedReason, a.BlockedSince = blocked, reason, nil
-	if blocked {
-		a.BlockedSince = &at
-	}
+	a.WithdrawnAt, a.WithdrawnBy, a.WithdrawnReason = &at, kind, reason
 	return true
 }
 
@@ -265,16 +263,6 @@ func (a *App) step(ev *eventsv1.Event, blocked bool, reason commonv1.BlockReason
 	a.VettingSteps = append(a.VettingSteps, VettingStep{})
 	copy(a.VettingSteps[i+1:], a.VettingSteps[i:])
 	a.VettingSteps[i] = VettingStep{Version: v, At: at, Blocked: blocked, Reason: reason}
-	return true
-}
-
-// assign takes the assignee of an assignment event newer than the one
-// held (by the producer's version of the record).
-func assign(assignee *string, version *int64, ev *eventsv1.Event, to string) bool {
-	if ev.GetAggregateVersion() <= *version {
-		return false
-	}
-	*assignee, *version = to, ev.GetAggregateVersion()
 	return true
 }
 

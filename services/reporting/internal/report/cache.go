@@ -55,6 +55,8 @@ var snapshotIDs atomic.Uint64
 type cachedRegion struct {
 	mu   sync.Mutex
 	snap atomic.Pointer[snapshot]
+	// prefetching is set while a background load runs (coldload.go).
+	prefetching atomic.Bool
 }
 
 // snapshot is a region's aggregates at one version. It is never modified

@@ -37,6 +37,12 @@ type Store interface {
 	CampaignTitles(ctx context.Context, ids []string) (map[string]string, error)
 	OpenCases(ctx context.Context, q CaseQuery) ([]CaseRow, error)
 	OutstandingChecks(ctx context.Context, q ChecksQuery) ([]OutstandingChecks, error)
+	// Apps reads the records q selects, with their campaigns (see
+	// breakdown.go).
+	Apps(ctx context.Context, q AppQuery) ([]*projection.App, map[string]*projection.Campaign, error)
+	ProgressStore
+	PastLoader
+	EarlyStarts(ctx context.Context, region string, today time.Time) (EarlyStarts, error)
 }
 
 // Service computes reports.
@@ -45,6 +51,7 @@ type Service struct {
 	versions *versionCheck
 	cache    *cache
 	answers  answerMemo
+	pasts    pastMemo
 }
 
 // NewService returns a Service.
@@ -106,6 +113,9 @@ type StuckFilter struct {
 	// Breach: nil for all, true for breaches only, false for warnings only.
 	Breach *bool
 	AsOf   time.Time
+	// Chosen: the caller chose AsOf (see AsOf); a page resumed from a
+	// cursor keeps its first page's.
+	Chosen bool
 	// After is the position to list after (nil: from the start); Resume
 	// sets it from a page's cursor.
 	After *StuckPosition
@@ -224,7 +234,7 @@ func (f *StuckFilter) matches(c *stuckClock) bool {
 // warning are a prefix of the snapshot's (held by warning time); their
 // order depends on AsOf, so each page sorts the ones after its cursor.
 func (s *Service) Stuck(ctx context.Context, f StuckFilter) (rows []StuckRow, warnings, breaches int, err error) {
-	snaps, err := s.regions(ctx, []string{f.Region})
+	snaps, err := s.regionsAt(ctx, []string{f.Region}, AsOf{At: f.AsOf, Chosen: f.Chosen})
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -330,6 +340,9 @@ func (w Window) days() (int32, int32) {
 	return dayNumber(from), dayNumber(to)
 }
 
+// Bounds are the window's ends, open ends as far-off dates.
+func (w Window) Bounds() (time.Time, time.Time) { return w.bounds() }
+
 func (w Window) bounds() (time.Time, time.Time) {
 	from, to := w.From, w.To
 	if from.IsZero() {
@@ -361,6 +374,7 @@ type TimeToHireQuery struct {
 	CampaignID string
 	Role       commonv1.JobRole
 	Window     Window
+	AsOf       AsOf
 }
 
 // HiringMeasures are the docs/design.md §5 measures, in order.
@@ -389,7 +403,7 @@ func (a *TimeToHireAnswer) Rendered(render func(*TimeToHireAnswer) any) any {
 // trend, and counts the starts before vetting cleared. A question asked
 // again before any region it covers has changed gets the same answer.
 func (s *Service) TimeToHire(ctx context.Context, q TimeToHireQuery) (*TimeToHireAnswer, error) {
-	snaps, err := s.regions(ctx, q.Regions)
+	snaps, err := s.regionsAt(ctx, q.Regions, q.AsOf)
 	if err != nil {
 		return nil, err
 	}
@@ -458,10 +472,11 @@ type FunnelStage struct {
 	Withdrawn  int
 }
 
-// Funnel counts applications that reached each stage, with conversion
-// from the stage before and the rejections and withdrawals in it.
-func (s *Service) Funnel(ctx context.Context, regions []string, campaignID string) ([]FunnelStage, error) {
-	snaps, err := s.regions(ctx, regions)
+// Funnel counts applications that reached each stage by at, with
+// conversion from the stage before and the rejections and withdrawals in
+// it.
+func (s *Service) Funnel(ctx context.Context, regions []string, campaignID string, at AsOf) ([]FunnelStage, error) {
+	snaps, err := s.regionsAt(ctx, regions, at)
 	if err != nil {
 		return nil, err
 	}
@@ -479,6 +494,11 @@ func (s *Service) Funnel(ctx context.Context, regions []string, campaignID strin
 			}
 		})
 	}
+	return funnel(n), nil
+}
+
+// funnel is the funnel of counters n.
+func funnel(n map[counter]int) []FunnelStage {
 	out := make([]FunnelStage, len(PipelineStages))
 	for i, st := range PipelineStages {
 		f := FunnelStage{Stage: st, Reached: n[counter{projection.Reached, st}], Rejected: n[counter{projection.Rejected, st}],
@@ -491,7 +511,7 @@ func (s *Service) Funnel(ctx context.Context, regions []string, campaignID strin
 		}
 		out[i] = f
 	}
-	return out, nil
+	return out
 }
 
 // StageDuration is how long applications spent in a stage, and how many
@@ -503,9 +523,9 @@ type StageDuration struct {
 }
 
 // StageDurations summarises the time spent in each stage by applications
-// that left it within the window.
+// that left it within the window, by q.AsOf, and counts those in it then.
 func (s *Service) StageDurations(ctx context.Context, q DurationsQuery) ([]StageDuration, error) {
-	snaps, err := s.regions(ctx, q.Regions)
+	snaps, err := s.regionsAt(ctx, q.Regions, q.AsOf)
 	if err != nil {
 		return nil, err
 	}
@@ -531,6 +551,9 @@ type DurationsQuery struct {
 	Role       commonv1.JobRole
 	// Window on the day a stage, step or block ended.
 	Window Window
+	// AsOf: the durations as they stood then (StageDurations; see
+	// pointintime.go).
+	AsOf AsOf
 }
 
 // VettingSteps are the spans of vetting VettingDurations measures, in order.
@@ -594,9 +617,10 @@ type Summary struct {
 const SummaryWindow = 90 * 24 * time.Hour
 
 // Summary returns a region's counts per stage, how many are stuck, and the
-// median time to hire (calendar days) over offers made in the 90 days to asOf.
-func (s *Service) Summary(ctx context.Context, region string, asOf time.Time) (Summary, error) {
-	sums, err := s.Summaries(ctx, []string{region}, asOf)
+// median time to hire (calendar days) over offers made in the 90 days to
+// at, all as of at.
+func (s *Service) Summary(ctx context.Context, region string, at AsOf) (Summary, error) {
+	sums, err := s.Summaries(ctx, []string{region}, at)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -604,17 +628,20 @@ func (s *Service) Summary(ctx context.Context, region string, asOf time.Time) (S
 }
 
 // Summaries returns the Summary of each region, in order.
-func (s *Service) Summaries(ctx context.Context, regions []string, asOf time.Time) ([]Summary, error) {
-	snaps, err := s.regions(ctx, regions)
+func (s *Service) Summaries(ctx context.Context, regions []string, at AsOf) ([]Summary, error) {
+	asOf := at.At
+	f := filter{from: dayNumber(projection.Day(asOf.Add(-SummaryWindow))), to: dayNumber(projection.Day(asOf))}
+	// Live regions not loaded yet (after a start) answer from SQL: see coldload.go.
+	if out, ok, err := s.coldSummaries(ctx, regions, at, f); ok {
+		return out, err
+	}
+	snaps, err := s.regionsAt(ctx, regions, at)
 	if err != nil {
 		return nil, err
 	}
-	f := filter{from: dayNumber(projection.Day(asOf.Add(-SummaryWindow))), to: dayNumber(projection.Day(asOf))}
 	out := make([]Summary, len(regions))
 	for i, snap := range snaps {
-		tth := snap.timeToHire(f)
-		out[i] = Summary{Region: regions[i], StageCounts: currentCounts(snaps[i:i+1], ""),
-			Stuck: snap.stuckAsOf(asOf.Truncate(time.Microsecond)), MedianTimeToHireDays: tth.Median, TimeToHireCount: tth.Count, AsOf: asOf}
+		out[i] = snapshotSummary(regions[i], snap, asOf, f)
 	}
 	return out, nil
 }

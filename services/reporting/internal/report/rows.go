@@ -17,6 +17,24 @@ type Versions struct {
 	// Of maps each region with aggregates to the version of the last
 	// transaction that changed it; a region missing has none (version 0).
 	Of map[string]int64
+	// Latest maps each region to the latest occurred_at of the events
+	// folded into it: a report as of an earlier time must derive the
+	// records as they stood (see pointintime.go).
+	Latest map[string]time.Time
+}
+
+// PastRegion is what a report as of a past time derives a region from:
+// its records that had begun by then, with the changes of each that
+// AsOf needs (projection.App.AsOf), the campaigns they belong to and the
+// thresholds, read in one snapshot of the projection at Version of
+// Epoch.
+type PastRegion struct {
+	Epoch      string
+	Version    int64
+	Apps       []*projection.App
+	Changes    map[string][]projection.Change
+	Campaigns  map[string]*projection.Campaign
+	Thresholds map[string]projection.Thresholds
 }
 
 // CampaignKey is a campaign id in binary form (the zero key is "no

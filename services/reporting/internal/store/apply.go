@@ -36,6 +36,9 @@ func (s *Store) Apply(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) err
 	if err := applyTitles(ctx, tx, evs); err != nil {
 		return err
 	}
+	if err := applyEarlyStartPolicies(ctx, tx, evs); err != nil {
+		return err
+	}
 	byApp := map[string][]*eventsv1.Event{}
 	for _, ev := range evs {
 		if ev.GetApplicationId() != "" {
@@ -94,6 +97,12 @@ func (s *Store) Apply(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) err
 			if at := ev.GetOccurredAt().AsTime(); at.After(stoppedAt) {
 				stoppedAt = at
 			}
+			if c, ok := projection.ChangeOf(ev); ok {
+				d.changes = append(d.changes, appChange{id, c})
+			}
+		}
+		if !stoppedAt.IsZero() && a.Region != "" && stoppedAt.After(d.latest[a.Region]) {
+			d.latest[a.Region] = stoppedAt.UTC().Truncate(time.Microsecond)
 		}
 		if stoppedAt.IsZero() {
 			stoppedAt = n.now // re-measured for its campaign; no event of its own
@@ -218,6 +227,8 @@ func applyCampaigns(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) (map[
 			d = p.CampaignCreated.GetCampaign()
 		case *eventsv1.Event_CampaignUpdated:
 			d = p.CampaignUpdated.GetCampaign()
+		case *eventsv1.Event_CampaignStatusChanged:
+			d = p.CampaignStatusChanged.GetCampaign()
 		default:
 			continue
 		}
@@ -229,17 +240,20 @@ func applyCampaigns(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) (map[
 			ID: ev.GetCampaignId(), Region: ev.GetRegion(), Role: ev.GetRole(), Posts: int(d.GetPosts()),
 			OpensOn: dateOr(d.GetOpensOn()), ClosesOn: dateOf(d.GetClosesOn()), Version: ev.GetAggregateVersion(),
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO campaigns (campaign_id, region, role, opens_on, closes_on, posts, version)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)
+		tag, err := tx.Exec(ctx, `INSERT INTO campaigns (campaign_id, region, role, opens_on, closes_on, posts, version, status)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 			ON CONFLICT (campaign_id) DO UPDATE SET opens_on = excluded.opens_on, closes_on = excluded.closes_on,
-				posts = excluded.posts, version = excluded.version
+				posts = excluded.posts, version = excluded.version, status = excluded.status
 			WHERE campaigns.version < excluded.version`,
-			c.ID, c.Region, int32(c.Role), c.OpensOn, c.ClosesOn, c.Posts, c.Version)
+			c.ID, c.Region, int32(c.Role), c.OpensOn, c.ClosesOn, c.Posts, c.Version, int32(campaignStatus(d)))
 		if err != nil {
 			return nil, fmt.Errorf("store campaign: %w", err)
 		}
 		if tag.RowsAffected() == 0 {
 			continue
+		}
+		if err := putCampaignRegions(ctx, tx, ev, d); err != nil {
+			return nil, err
 		}
 		if prev, seen := changed[c.ID]; seen {
 			changed[c.ID] = prev // keep the state before the whole batch

@@ -17,33 +17,37 @@ const appColumns = `application_id, region, campaign_id, role, submitted_at, sif
 	start_date, subject_to_vetting, vetting_due_by, offers_version, vetting_blocked, blocked_reason, blocked_since,
 	vetting_version, stage, stage_entered_at, interview_at, interview_version, vetting_forms_received_at,
 	sift_assignee, sift_assignee_version, offer_assignee, offer_assignee_version, vetting_assignee, vetting_assignee_version,
-	imported, vetting_opened_at, vetting_steps, checks`
+	imported, vetting_opened_at, vetting_steps, checks, rejected_reason, withdrawn_by, withdrawn_reason, source`
 
 // loadAppsSQL reads stored records. No row locks: every writer of the
 // projection holds its advisory lock (lockProjection) already.
-const loadAppsSQL = `SELECT application_id::text, region, coalesce(campaign_id::text, ''), role, submitted_at,
+const loadAppsSQL = selectApps + ` WHERE application_id = ANY($1::uuid[])`
+
+// selectApps reads records as scanApps scans them.
+const selectApps = `SELECT application_id::text, region, coalesce(campaign_id::text, ''), role, submitted_at,
 	sift_passed_at, interview_passed_at, offer_made_at, offer_accepted_at, vetting_cleared_at, started_at, rejected_at,
 	rejected_stage, withdrawn_at, start_date, subject_to_vetting, vetting_due_by, offers_version, vetting_blocked,
 	blocked_reason, blocked_since, vetting_version, interview_at, interview_version, vetting_forms_received_at,
 	sift_assignee, sift_assignee_version, offer_assignee, offer_assignee_version, vetting_assignee, vetting_assignee_version,
-	imported, vetting_opened_at, vetting_steps, checks FROM apps WHERE application_id = ANY($1::uuid[])`
+	imported, vetting_opened_at, vetting_steps, checks, rejected_reason, withdrawn_by, withdrawn_reason, source FROM apps`
 
 func scanApps(rows pgx.Rows, n int) (map[string]*projection.App, error) {
 	defer rows.Close()
 	out := make(map[string]*projection.App, n)
 	for rows.Next() {
 		a := &projection.App{}
-		var role, rejectedStage, blockedReason int32
+		var role, rejectedStage, blockedReason, withdrawnBy int32
 		var steps, checks []byte
 		if err := rows.Scan(&a.ID, &a.Region, &a.CampaignID, &role, &a.SubmittedAt, &a.SiftPassedAt, &a.InterviewPassedAt,
 			&a.OfferMadeAt, &a.OfferAcceptedAt, &a.VettingClearedAt, &a.StartedAt, &a.RejectedAt, &rejectedStage,
 			&a.WithdrawnAt, &a.StartDate, &a.SubjectToVetting, &a.VettingDueBy, &a.OffersVersion, &a.VettingBlocked,
 			&blockedReason, &a.BlockedSince, &a.VettingVersion, &a.InterviewAt, &a.InterviewVersion, &a.VettingFormsReceivedAt,
 			&a.SiftAssignee, &a.SiftAssigneeVersion, &a.OfferAssignee, &a.OfferAssigneeVersion, &a.VettingAssignee, &a.VettingAssigneeVersion,
-			&a.Imported, &a.VettingOpenedAt, &steps, &checks); err != nil {
+			&a.Imported, &a.VettingOpenedAt, &steps, &checks, &a.RejectedReason, &withdrawnBy, &a.WithdrawnReason, &a.Source); err != nil {
 			return nil, fmt.Errorf("read applications: %w", err)
 		}
 		a.Role, a.RejectedStage, a.BlockedReason = commonv1.JobRole(role), commonv1.Stage(rejectedStage), commonv1.BlockReason(blockedReason)
+		a.WithdrawnBy = projection.WithdrawalKind(withdrawnBy)
 		if err := json.Unmarshal(steps, &a.VettingSteps); err != nil {
 			return nil, fmt.Errorf("read applications: vetting steps: %w", err)
 		}
@@ -79,6 +83,8 @@ func queueSaveApps(b *pgx.Batch, apps []*projection.App) error {
 		vettingOpened                                                                = make([]*time.Time, n)
 		vettingSteps                                                                 = make([]string, n)
 		checks                                                                       = make([][]byte, n)
+		rejectedReason, withdrawnReason, source                                      = make([]string, n), make([]string, n), make([]string, n)
+		withdrawnBy                                                                  = make([]int32, n)
 	)
 	for i, a := range apps {
 		id[i], region[i], campaign[i] = a.ID, a.Region, a.CampaignID
@@ -92,6 +98,7 @@ func queueSaveApps(b *pgx.Batch, apps []*projection.App) error {
 		siftAssignee[i], offerAssignee[i], vettingAssignee[i] = a.SiftAssignee, a.OfferAssignee, a.VettingAssignee
 		siftAssigneeV[i], offerAssigneeV[i], vettingAssigneeV[i] = a.SiftAssigneeVersion, a.OfferAssigneeVersion, a.VettingAssigneeVersion
 		imported[i] = a.Imported
+		rejectedReason[i], withdrawnBy[i], withdrawnReason[i], source[i] = a.RejectedReason, int32(a.WithdrawnBy), a.WithdrawnReason, a.Source
 		vettingOpened[i] = a.VettingOpenedAt
 		steps := a.VettingSteps
 		if steps == nil {
@@ -125,7 +132,7 @@ func queueSaveApps(b *pgx.Batch, apps []*projection.App) error {
 			$13::int[], $14::timestamptz[], $15::date[], $16::bool[], $17::date[], $18::bigint[], $19::bool[], $20::int[],
 			$21::timestamptz[], $22::bigint[], $23::int[], $24::timestamptz[], $25::timestamptz[], $26::bigint[], $27::timestamptz[],
 			$28::text[], $29::bigint[], $30::text[], $31::bigint[], $32::text[], $33::bigint[], $34::bool[],
-			$35::timestamptz[], $36::jsonb[], $37::jsonb[])
+			$35::timestamptz[], $36::jsonb[], $37::jsonb[], $38::text[], $39::int[], $40::text[], $41::text[])
 		ON CONFLICT (application_id) DO UPDATE SET region = excluded.region, campaign_id = excluded.campaign_id,
 			role = excluded.role, submitted_at = excluded.submitted_at, sift_passed_at = excluded.sift_passed_at,
 			interview_passed_at = excluded.interview_passed_at, offer_made_at = excluded.offer_made_at,
@@ -142,11 +149,12 @@ func queueSaveApps(b *pgx.Batch, apps []*projection.App) error {
 			offer_assignee = excluded.offer_assignee, offer_assignee_version = excluded.offer_assignee_version,
 			vetting_assignee = excluded.vetting_assignee, vetting_assignee_version = excluded.vetting_assignee_version,
 			imported = excluded.imported, vetting_opened_at = excluded.vetting_opened_at,
-			vetting_steps = excluded.vetting_steps, checks = excluded.checks`,
+			vetting_steps = excluded.vetting_steps, checks = excluded.checks, rejected_reason = excluded.rejected_reason,
+			withdrawn_by = excluded.withdrawn_by, withdrawn_reason = excluded.withdrawn_reason, source = excluded.source`,
 		ids, region, campaignIDs, role, submitted, siftPassed, interviewPassed, offerMade, offerAccepted, cleared, started,
 		rejected, rejectedStage, withdrawn, startDate, subject, dueBy, offersVersion, blocked, blockedReason, blockedSince,
 		vettingVersion, stage, stageEnteredAt, interviewAt, interviewVersion, formsReceived,
 		siftAssignee, siftAssigneeV, offerAssignee, offerAssigneeV, vettingAssignee, vettingAssigneeV, imported,
-		vettingOpened, vettingSteps, checks)
+		vettingOpened, vettingSteps, checks, rejectedReason, withdrawnBy, withdrawnReason, source)
 	return nil
 }

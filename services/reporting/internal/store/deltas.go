@@ -34,6 +34,16 @@ type deltas struct {
 	counts    map[countKey]int64
 	durations map[durationKey]int64
 	clocks    []clockRow
+	// changes are the details the batch's events changed, kept for
+	// reports as of a past time (projection.App.AsOf); latest is the
+	// latest occurred_at of the batch's events per region.
+	changes []appChange
+	latest  map[string]time.Time
+}
+
+type appChange struct {
+	app string
+	projection.Change
 }
 
 type clockRow struct {
@@ -43,7 +53,7 @@ type clockRow struct {
 }
 
 func newDeltas() *deltas {
-	return &deltas{counts: map[countKey]int64{}, durations: map[durationKey]int64{}}
+	return &deltas{counts: map[countKey]int64{}, durations: map[durationKey]int64{}, latest: map[string]time.Time{}}
 }
 
 func (d *deltas) remove(a *projection.App, c *projection.Campaign, _ projection.Thresholds) {
@@ -101,7 +111,17 @@ func (d *deltas) write(ctx context.Context, tx pgx.Tx, apps []*projection.App, t
 	for c, r := range changed {
 		campaigns = append(campaigns, [2]string{c, r})
 	}
-	if err := queueVersions(b, keys(regions), campaigns); err != nil {
+	if err := d.queueChanges(b); err != nil {
+		return err
+	}
+	regionList := keys(regions)
+	latest := make([]*time.Time, len(regionList))
+	for i, r := range regionList {
+		if t, ok := d.latest[r]; ok {
+			latest[i] = &t
+		}
+	}
+	if err := queueVersions(b, regionList, latest, campaigns); err != nil {
 		return err
 	}
 	if err := n.queueWrite(b); err != nil {
@@ -195,6 +215,38 @@ func (d *deltas) queueDurations(b *pgx.Batch, changed map[string]string) error {
 	return nil
 }
 
+// queueChanges keeps the batch's changes; a change delivered again is
+// already kept.
+func (d *deltas) queueChanges(b *pgx.Batch) error {
+	n := len(d.changes)
+	if n == 0 {
+		return nil
+	}
+	app := make([]string, n)
+	field, reason := make([]int32, n), make([]int32, n)
+	version := make([]int64, n)
+	at := make([]time.Time, n)
+	interview, start, due := make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n)
+	subject, blocked := make([]bool, n), make([]bool, n)
+	assignee := make([]string, n)
+	for i, c := range d.changes {
+		app[i], field[i], version[i], at[i] = c.app, int32(c.Field), c.Version, c.At
+		interview[i], start[i], subject[i], due[i] = c.InterviewAt, c.StartDate, c.SubjectToVetting, c.VettingDueBy
+		blocked[i], reason[i], assignee[i] = c.Blocked, int32(c.BlockedReason), c.Assignee
+	}
+	appIDs, err := pg.UUIDs(app)
+	if err != nil {
+		return fmt.Errorf("store changes: %w", err)
+	}
+	queue(b, "store changes", `INSERT INTO app_changes (application_id, field, version, occurred_at, interview_at, start_date,
+			subject_to_vetting, vetting_due_by, blocked, blocked_reason, assignee)
+		SELECT * FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::timestamptz[], $5::timestamptz[], $6::date[],
+			$7::bool[], $8::date[], $9::bool[], $10::int[], $11::text[])
+		ON CONFLICT (application_id, field, version) DO NOTHING`,
+		appIDs, field, version, at, interview, start, subject, due, blocked, reason, assignee)
+	return nil
+}
+
 // inKeyOrder returns the keys of the non-zero deltas, sorted as the
 // table's primary key: PostgreSQL then upserts them walking the index in
 // order, each page once, instead of at random.
@@ -225,10 +277,12 @@ func compareDurationKeys(a, b durationKey) int {
 }
 
 // queueVersions queues one new version for the regions and campaigns
-// (id, region) a transaction changed, and the regions' notifications.
+// (id, region) a transaction changed, and the regions' notifications; a
+// region's latest event time moves to latest's (nil: no event of its own)
+// if later.
 // Drawn under the projection lock, versions grow in commit order, which is
 // what lets the report cache ask "what changed after version v?".
-func queueVersions(b *pgx.Batch, regions []string, campaigns [][2]string) error {
+func queueVersions(b *pgx.Batch, regions []string, latest []*time.Time, campaigns [][2]string) error {
 	ids, of := make([]string, len(campaigns)), make([]string, len(campaigns))
 	for i, c := range campaigns {
 		ids[i], of[i] = c[0], c[1]
@@ -238,11 +292,13 @@ func queueVersions(b *pgx.Batch, regions []string, campaigns [][2]string) error 
 		return fmt.Errorf("record versions: %w", err)
 	}
 	queue(b, "record versions", `WITH v AS (SELECT nextval('projection_version') AS v),
-		r AS (INSERT INTO region_versions (region, version) SELECT r, v FROM v, unnest($1::text[]) AS r
-			ON CONFLICT (region) DO UPDATE SET version = excluded.version),
+		r AS (INSERT INTO region_versions (region, version, latest_event_at)
+			SELECT r.region, v, r.latest FROM v, unnest($1::text[], $4::timestamptz[]) AS r(region, latest)
+			ON CONFLICT (region) DO UPDATE SET version = excluded.version,
+				latest_event_at = greatest(region_versions.latest_event_at, excluded.latest_event_at)),
 		c AS (INSERT INTO campaign_versions (campaign_id, region, version) SELECT c.id, c.region, v FROM v, unnest($2::uuid[], $3::text[]) AS c(id, region)
 			ON CONFLICT (campaign_id) DO UPDATE SET version = excluded.version)
-		SELECT notify_region(r) FROM unnest($1::text[]) AS r`, regions, campaignIDs, of)
+		SELECT notify_region(r) FROM unnest($1::text[]) AS r`, regions, campaignIDs, of, latest)
 	return nil
 }
 

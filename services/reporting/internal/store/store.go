@@ -246,7 +246,7 @@ func (s *Store) moveClocks(ctx context.Context, tx pgx.Tx, region string, th pro
 		return fmt.Errorf("wake the stuck scheduler: %w", err)
 	}
 	b := &pgx.Batch{}
-	if err := queueVersions(b, []string{region}, nil); err != nil {
+	if err := queueVersions(b, []string{region}, []*time.Time{nil}, nil); err != nil {
 		return err
 	}
 	return tx.SendBatch(ctx, b).Close()

@@ -23,6 +23,8 @@ func applyTitles(ctx context.Context, tx pgx.Tx, evs []*eventsv1.Event) error {
 			d = p.CampaignCreated.GetCampaign()
 		case *eventsv1.Event_CampaignUpdated:
 			d = p.CampaignUpdated.GetCampaign()
+		case *eventsv1.Event_CampaignStatusChanged:
+			d = p.CampaignStatusChanged.GetCampaign()
 		default:
 			continue
 		}

@@ -422,7 +422,19 @@ func TestInterviewFlow(t *testing.T) {
 		t.Errorf("case after rebooking = %v", s)
 	}
 
-	decidedAt := e.clock.Advance(24 * time.Hour)
+	// Before the interview's time the outcome is refused, live as on
+	// import, naming when it is; nothing is written.
+	e.clock.Advance(24 * time.Hour)
+	_, err = c.RecordInterviewOutcome(t.Context(), &pb.RecordInterviewOutcomeRequest{
+		RequestId: reqID(), ApplicationId: id, ExpectedVersion: 4, Outcome: commonv1.Outcome_OUTCOME_PASS,
+	})
+	testenv.WantStatus(t, err, codes.FailedPrecondition, "scheduled for "+secondSlot.UTC().Format(time.RFC3339))
+	if n := len(testenv.OutboxEvents(t, e.Pool, id)); n != 3 {
+		t.Errorf("a refused early outcome left %d events, want the 3 before it", n)
+	}
+
+	decidedAt := secondSlot.Add(2 * time.Hour)
+	e.clock.Set(decidedAt)
 	passed, err := c.RecordInterviewOutcome(t.Context(), &pb.RecordInterviewOutcomeRequest{
 		RequestId: reqID(), ApplicationId: id, ExpectedVersion: 4, Outcome: commonv1.Outcome_OUTCOME_PASS,
 	})
@@ -498,7 +510,7 @@ func TestInterviewFlow(t *testing.T) {
 	t.Run("a second outcome is refused", func(t *testing.T) {
 		t.Parallel()
 		_, err := c.RecordInterviewOutcome(t.Context(), &pb.RecordInterviewOutcomeRequest{
-			RequestId: reqID(), ApplicationId: id, ExpectedVersion: 5, Outcome: commonv1.Outcome_OUTCOME_FAIL, ReasonCode: "poor_interview",
+			RequestId: reqID(), ApplicationId: id, ExpectedVersion: 5, Outcome: commonv1.Outcome_OUTCOME_FAIL, ReasonCode: "below_interview_standard",
 		})
 		testenv.WantStatus(t, err, codes.FailedPrecondition, "INTERVIEW_PASSED")
 	})
@@ -542,7 +554,7 @@ func TestInterviewFlow(t *testing.T) {
 		})
 		testenv.WantStatus(t, err, codes.FailedPrecondition, "AWAITING_SIFT")
 		_, err = c.ScheduleInterview(t.Context(), &pb.ScheduleInterviewRequest{
-			RequestId: reqID(), ApplicationId: fresh, ExpectedVersion: 1, ScheduledFor: timestamppb.New(secondSlot),
+			RequestId: reqID(), ApplicationId: fresh, ExpectedVersion: 1, ScheduledFor: timestamppb.New(e.clock.Now().Add(48 * time.Hour)),
 		})
 		testenv.WantStatus(t, err, codes.FailedPrecondition, "AWAITING_SIFT")
 	})

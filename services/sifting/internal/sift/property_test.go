@@ -30,12 +30,15 @@ type model struct {
 	state     State
 	version   int64
 	scheduled bool
+	// interviewAt is when the booked interview is.
+	interviewAt time.Time
 }
 
 func (m *model) open() bool { return m.state == AwaitingSift || m.state == AwaitingInterview }
 
 // apply runs cmd on the model and returns its verdict.
-func (m *model) apply(cmd string, expected int64, past bool) verdict {
+// now is when the command runs, at the interview time it books.
+func (m *model) apply(cmd string, expected int64, past bool, now, at time.Time) verdict {
 	if cmd == "withdraw" {
 		if !m.open() {
 			return unchanged
@@ -63,9 +66,10 @@ func (m *model) apply(cmd string, expected int64, past bool) verdict {
 		if m.state != AwaitingInterview {
 			return wrongState
 		}
-		m.scheduled = true
+		m.scheduled, m.interviewAt = true, at
 	case "interview pass", "interview fail":
-		if m.state != AwaitingInterview || !m.scheduled {
+		// No outcome before the interview's time.
+		if m.state != AwaitingInterview || !m.scheduled || now.Before(m.interviewAt) {
 			return wrongState
 		}
 		m.state = InterviewFailed
@@ -128,7 +132,7 @@ func TestCaseMatchesModel(t *testing.T) {
 			}
 
 			prevState, prevVersion, wasBooked := c.State, c.Version, c.InterviewAt != nil
-			want := m.apply(cmd, expected, past)
+			want := m.apply(cmd, expected, past, now, at)
 			ch := record.Change{Actor: spoc, At: now, ExpectedVersion: expected}
 			var ev *eventsv1.Event
 			var got verdict
@@ -151,7 +155,7 @@ func TestCaseMatchesModel(t *testing.T) {
 				got = verdictOf(rt, err)
 			case "interview fail":
 				var err error
-				ev, err = c.RecordInterviewOutcome(ch, Decision{Outcome: Fail, ReasonCode: "poor_interview"})
+				ev, err = c.RecordInterviewOutcome(ch, Decision{Outcome: Fail, ReasonCode: "below_interview_standard"})
 				got = verdictOf(rt, err)
 			case "withdraw":
 				got = unchanged

@@ -13,6 +13,7 @@ import (
 	"github.com/probation-recruitment/pipeline/pkg/event"
 	"github.com/probation-recruitment/pipeline/pkg/imported"
 	"github.com/probation-recruitment/pipeline/pkg/pagetoken"
+	"github.com/probation-recruitment/pipeline/pkg/reason"
 	"github.com/probation-recruitment/pipeline/pkg/record"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
@@ -200,13 +201,22 @@ func (s *Service) importSteps(ev *eventsv1.Event, h *commonv1.ImportedHistory) [
 		}
 		return Fail
 	}
+	// A fail's reason as the list reads it: an import written before the
+	// fixed lists (its event still on the stream) may carry any code,
+	// which becomes other:<code> rather than failing the case's opening.
+	why := func(passed bool, code string, fails *reason.List) string {
+		if passed {
+			return code
+		}
+		return fails.Normalize(code)
+	}
 	var steps []imported.Step[*Case]
 	if sift := h.GetSift(); sift != nil {
 		steps = append(steps, func(c *Case) (*eventsv1.Event, error) {
 			if c.Version != 1 {
 				return nil, fmt.Errorf("the case has moved on (version %d) since it was opened", c.Version)
 			}
-			return c.DecideSift(at(sift.GetDecidedAt(), c), Decision{Outcome: outcome(sift.GetPassed()), ReasonCode: sift.GetReasonCode()})
+			return c.DecideSift(at(sift.GetDecidedAt(), c), Decision{Outcome: outcome(sift.GetPassed()), ReasonCode: why(sift.GetPassed(), sift.GetReasonCode(), reason.SiftFail)})
 		})
 	}
 	if iv := h.GetInterview(); iv != nil {
@@ -216,7 +226,7 @@ func (s *Service) importSteps(ev *eventsv1.Event, h *commonv1.ImportedHistory) [
 		if iv.GetDecidedAt() != nil {
 			steps = append(steps, func(c *Case) (*eventsv1.Event, error) {
 				out, err := c.RecordInterviewOutcome(at(iv.GetDecidedAt(), c),
-					Decision{Outcome: outcome(iv.GetPassed()), ReasonCode: iv.GetReasonCode()})
+					Decision{Outcome: outcome(iv.GetPassed()), ReasonCode: why(iv.GetPassed(), iv.GetReasonCode(), reason.InterviewFail)})
 				if passed := out.GetInterviewPassed(); passed != nil {
 					passed.Imported = &commonv1.ImportedHistory{Offer: h.GetOffer(), Vetting: h.GetVetting()}
 				}

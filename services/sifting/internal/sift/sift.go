@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/probation-recruitment/pipeline/pkg/assign"
+	"github.com/probation-recruitment/pipeline/pkg/reason"
 	"github.com/probation-recruitment/pipeline/pkg/record"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
 	commonv1 "github.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1"
@@ -80,7 +81,9 @@ type Decision struct {
 	ReasonCode string
 }
 
-func (d Decision) validate(scored bool) error {
+// validate checks the decision; a fail's reason must be on fails (the
+// fixed list of pkg/reason), a pass's (optional) is any lower-case code.
+func (d Decision) validate(scored bool, fails *reason.List) error {
 	switch d.Outcome {
 	case Pass:
 		if d.ReasonCode != "" {
@@ -89,8 +92,8 @@ func (d Decision) validate(scored bool) error {
 			}
 		}
 	case Fail:
-		if err := validate.ReasonCode("reason_code", d.ReasonCode); err != nil {
-			return validate.Field("reason_code", "is required when the outcome is FAIL, as a lower-case code (e.g. insufficient_evidence)")
+		if err := fails.Check("reason_code", d.ReasonCode); err != nil {
+			return err
 		}
 	default:
 		return validate.Field("outcome", "must be PASS or FAIL")
@@ -110,7 +113,7 @@ func (c *Case) move(ch record.Change, state State, name, reason string) *eventsv
 
 // DecideSift passes or fails the application at the sift.
 func (c *Case) DecideSift(ch record.Change, d Decision) (*eventsv1.Event, error) {
-	if err := d.validate(true); err != nil {
+	if err := d.validate(true, reason.SiftFail); err != nil {
 		return nil, err
 	}
 	if err := c.Begin(ch, "record a sift decision", AwaitingSift); err != nil {
@@ -151,9 +154,10 @@ func (c *Case) ScheduleInterview(ch record.Change, at time.Time) (*eventsv1.Even
 }
 
 // RecordInterviewOutcome passes or fails the candidate at interview. An
-// interview must have been booked.
+// interview must have been booked, and its time come: an outcome before
+// the interview's scheduled time is refused, live as on import.
 func (c *Case) RecordInterviewOutcome(ch record.Change, d Decision) (*eventsv1.Event, error) {
-	if err := d.validate(false); err != nil {
+	if err := d.validate(false, reason.InterviewFail); err != nil {
 		return nil, err
 	}
 	if err := c.Begin(ch, "record an interview outcome", AwaitingInterview); err != nil {
@@ -161,6 +165,11 @@ func (c *Case) RecordInterviewOutcome(ch record.Change, d Decision) (*eventsv1.E
 	}
 	if c.InterviewAt == nil {
 		return nil, record.Refused(c.State, "record an interview outcome before an interview is scheduled")
+	}
+	if ch.At.Before(*c.InterviewAt) {
+		return nil, record.Refused(c.State, "record an interview outcome").
+			Because("the interview is scheduled for " + c.InterviewAt.UTC().Format(time.RFC3339) +
+				": record its outcome once it has taken place (or reschedule it with ScheduleInterview)")
 	}
 	if d.Outcome == Pass {
 		ev := c.move(ch, InterviewPassed, "interview.passed", d.ReasonCode)

@@ -115,7 +115,7 @@ var commands = []command{
 		return c.RecordInterviewOutcome(ch, Decision{Outcome: Pass})
 	}},
 	{"interview fail", func(c *Case, ch record.Change) (*eventsv1.Event, error) {
-		return c.RecordInterviewOutcome(ch, Decision{Outcome: Fail, ReasonCode: "poor_interview"})
+		return c.RecordInterviewOutcome(ch, Decision{Outcome: Fail, ReasonCode: "below_interview_standard"})
 	}},
 }
 
@@ -280,7 +280,7 @@ func wantPayload(t *testing.T, ev *eventsv1.Event, cmd string, wasBooked bool) {
 			t.Fatalf("payload = %T, want InterviewPassed", ev.GetPayload())
 		}
 	case "interview fail":
-		want = &eventsv1.InterviewFailed{ReasonCode: "poor_interview"}
+		want = &eventsv1.InterviewFailed{ReasonCode: "below_interview_standard"}
 		if got := ev.GetInterviewFailed(); !proto.Equal(got, want) {
 			t.Errorf("payload = %v, want %v", got, want)
 		}
@@ -455,7 +455,7 @@ func TestValidation(t *testing.T) {
 
 func TestInterviewOutcomeBeforeBooking(t *testing.T) {
 	t.Parallel()
-	for _, o := range []Decision{{Outcome: Pass}, {Outcome: Fail, ReasonCode: "poor_interview"}} {
+	for _, o := range []Decision{{Outcome: Pass}, {Outcome: Fail, ReasonCode: "below_interview_standard"}} {
 		t.Run(string(o.Outcome), func(t *testing.T) {
 			t.Parallel()
 			c := caseIn(start{"not booked", AwaitingInterview, false})

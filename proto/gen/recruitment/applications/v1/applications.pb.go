@@ -24,22 +24,31 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// Campaign is a recruitment campaign for one role in one region.
+// Campaign is a recruitment campaign for one role in one region or
+// several.
 type Campaign struct {
-	state   protoimpl.MessageState `protogen:"open.v1"`
-	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Region  string                 `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
-	Role    v1.JobRole             `protobuf:"varint,3,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
-	Title   string                 `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
-	Posts   int32                  `protobuf:"varint,5,opt,name=posts,proto3" json:"posts,omitempty"`
-	OpensOn *v1.Date               `protobuf:"bytes,6,opt,name=opens_on,json=opensOn,proto3" json:"opens_on,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The campaign's lead region: the first of regions. Its events are
+	// published on this region's subject.
+	Region string     `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
+	Role   v1.JobRole `protobuf:"varint,3,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
+	Title  string     `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
+	// The posts of every region together.
+	Posts   int32    `protobuf:"varint,5,opt,name=posts,proto3" json:"posts,omitempty"`
+	OpensOn *v1.Date `protobuf:"bytes,6,opt,name=opens_on,json=opensOn,proto3" json:"opens_on,omitempty"`
 	// Absent for a rolling campaign with no closing date.
-	ClosesOn      *v1.Date               `protobuf:"bytes,7,opt,name=closes_on,json=closesOn,proto3" json:"closes_on,omitempty"`
-	Version       int64                  `protobuf:"varint,8,opt,name=version,proto3" json:"version,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ClosesOn  *v1.Date               `protobuf:"bytes,7,opt,name=closes_on,json=closesOn,proto3" json:"closes_on,omitempty"`
+	Version   int64                  `protobuf:"varint,8,opt,name=version,proto3" json:"version,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// Every region of the campaign with its posts, the lead region first.
+	Regions []*v1.CampaignRegion `protobuf:"bytes,140,rep,name=regions,proto3" json:"regions,omitempty"`
+	Status  v1.CampaignStatus    `protobuf:"varint,141,opt,name=status,proto3,enum=recruitment.common.v1.CampaignStatus" json:"status,omitempty"`
+	// Why it was last closed, cancelled or opened again; lower-case code.
+	StatusReasonCode string `protobuf:"bytes,142,opt,name=status_reason_code,json=statusReasonCode,proto3" json:"status_reason_code,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Campaign) Reset() {
@@ -142,6 +151,27 @@ func (x *Campaign) GetUpdatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Campaign) GetRegions() []*v1.CampaignRegion {
+	if x != nil {
+		return x.Regions
+	}
+	return nil
+}
+
+func (x *Campaign) GetStatus() v1.CampaignStatus {
+	if x != nil {
+		return x.Status
+	}
+	return v1.CampaignStatus(0)
+}
+
+func (x *Campaign) GetStatusReasonCode() string {
+	if x != nil {
+		return x.StatusReasonCode
+	}
+	return ""
+}
+
 // Candidate is the person applying. Never leaves this service.
 type Candidate struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -230,8 +260,11 @@ type Application struct {
 	ErasedAt *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=erased_at,json=erasedAt,proto3" json:"erased_at,omitempty"`
 	// "right_to_erasure" or "retention".
 	ErasureReasonCode string `protobuf:"bytes,15,opt,name=erasure_reason_code,json=erasureReasonCode,proto3" json:"erasure_reason_code,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Where the application came from (SubmitApplicationRequest.source);
+	// empty when not recorded.
+	Source        string `protobuf:"bytes,160,opt,name=source,proto3" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Application) Reset() {
@@ -369,19 +402,31 @@ func (x *Application) GetErasureReasonCode() string {
 	return ""
 }
 
+func (x *Application) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
 type CreateCampaignRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Client-chosen id making a retry apply once; 1-100 characters.
-	RequestId string     `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	Region    string     `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
-	Role      v1.JobRole `protobuf:"varint,3,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
+	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// A campaign in one region: region and posts. For several, leave both
+	// unset and give regions.
+	Region string     `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
+	Role   v1.JobRole `protobuf:"varint,3,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
 	// 1-200 characters.
 	Title string `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
 	// 1-10000.
 	Posts   int32    `protobuf:"varint,5,opt,name=posts,proto3" json:"posts,omitempty"`
 	OpensOn *v1.Date `protobuf:"bytes,6,opt,name=opens_on,json=opensOn,proto3" json:"opens_on,omitempty"`
 	// Omit for a rolling campaign; otherwise on or after opens_on.
-	ClosesOn      *v1.Date `protobuf:"bytes,7,opt,name=closes_on,json=closesOn,proto3" json:"closes_on,omitempty"`
+	ClosesOn *v1.Date `protobuf:"bytes,7,opt,name=closes_on,json=closesOn,proto3" json:"closes_on,omitempty"`
+	// 1-12 regions, each once, with its posts; the first is the lead
+	// region. Exclusive with region and posts.
+	Regions       []*v1.CampaignRegion `protobuf:"bytes,140,rep,name=regions,proto3" json:"regions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -465,6 +510,13 @@ func (x *CreateCampaignRequest) GetClosesOn() *v1.Date {
 	return nil
 }
 
+func (x *CreateCampaignRequest) GetRegions() []*v1.CampaignRegion {
+	if x != nil {
+		return x.Regions
+	}
+	return nil
+}
+
 type CreateCampaignResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Campaign      *Campaign              `protobuf:"bytes,1,opt,name=campaign,proto3" json:"campaign,omitempty"`
@@ -516,10 +568,14 @@ type UpdateCampaignRequest struct {
 	// The version the caller last read; a stale version is ABORTED.
 	ExpectedVersion int64 `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
 	// The new details; region and role cannot change.
-	Title         string   `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
-	Posts         int32    `protobuf:"varint,5,opt,name=posts,proto3" json:"posts,omitempty"`
-	OpensOn       *v1.Date `protobuf:"bytes,6,opt,name=opens_on,json=opensOn,proto3" json:"opens_on,omitempty"`
-	ClosesOn      *v1.Date `protobuf:"bytes,7,opt,name=closes_on,json=closesOn,proto3" json:"closes_on,omitempty"`
+	Title    string   `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
+	Posts    int32    `protobuf:"varint,5,opt,name=posts,proto3" json:"posts,omitempty"`
+	OpensOn  *v1.Date `protobuf:"bytes,6,opt,name=opens_on,json=opensOn,proto3" json:"opens_on,omitempty"`
+	ClosesOn *v1.Date `protobuf:"bytes,7,opt,name=closes_on,json=closesOn,proto3" json:"closes_on,omitempty"`
+	// The posts per region. Every region the campaign has must be listed
+	// (a region is never removed); a new one adds it. Exclusive with posts,
+	// which is only for a campaign in one region.
+	Regions       []*v1.CampaignRegion `protobuf:"bytes,140,rep,name=regions,proto3" json:"regions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -603,6 +659,13 @@ func (x *UpdateCampaignRequest) GetClosesOn() *v1.Date {
 	return nil
 }
 
+func (x *UpdateCampaignRequest) GetRegions() []*v1.CampaignRegion {
+	if x != nil {
+		return x.Regions
+	}
+	return nil
+}
+
 type UpdateCampaignResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Campaign      *Campaign              `protobuf:"bytes,1,opt,name=campaign,proto3" json:"campaign,omitempty"`
@@ -647,6 +710,129 @@ func (x *UpdateCampaignResponse) GetCampaign() *Campaign {
 	return nil
 }
 
+type SetCampaignStatusRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	RequestId       string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	CampaignId      string                 `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	ExpectedVersion int64                  `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	// OPEN, CLOSED or CANCELLED.
+	Status v1.CampaignStatus `protobuf:"varint,4,opt,name=status,proto3,enum=recruitment.common.v1.CampaignStatus" json:"status,omitempty"`
+	// Lower-case code, e.g. "filled", "budget_withdrawn"; required to
+	// cancel.
+	ReasonCode    string `protobuf:"bytes,5,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetCampaignStatusRequest) Reset() {
+	*x = SetCampaignStatusRequest{}
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetCampaignStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetCampaignStatusRequest) ProtoMessage() {}
+
+func (x *SetCampaignStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetCampaignStatusRequest.ProtoReflect.Descriptor instead.
+func (*SetCampaignStatusRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SetCampaignStatusRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *SetCampaignStatusRequest) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *SetCampaignStatusRequest) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
+}
+
+func (x *SetCampaignStatusRequest) GetStatus() v1.CampaignStatus {
+	if x != nil {
+		return x.Status
+	}
+	return v1.CampaignStatus(0)
+}
+
+func (x *SetCampaignStatusRequest) GetReasonCode() string {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return ""
+}
+
+type SetCampaignStatusResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Campaign      *Campaign              `protobuf:"bytes,1,opt,name=campaign,proto3" json:"campaign,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetCampaignStatusResponse) Reset() {
+	*x = SetCampaignStatusResponse{}
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetCampaignStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetCampaignStatusResponse) ProtoMessage() {}
+
+func (x *SetCampaignStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetCampaignStatusResponse.ProtoReflect.Descriptor instead.
+func (*SetCampaignStatusResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SetCampaignStatusResponse) GetCampaign() *Campaign {
+	if x != nil {
+		return x.Campaign
+	}
+	return nil
+}
+
 type GetCampaignRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	CampaignId    string                 `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
@@ -656,7 +842,7 @@ type GetCampaignRequest struct {
 
 func (x *GetCampaignRequest) Reset() {
 	*x = GetCampaignRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[7]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -668,7 +854,7 @@ func (x *GetCampaignRequest) String() string {
 func (*GetCampaignRequest) ProtoMessage() {}
 
 func (x *GetCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[7]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -681,7 +867,7 @@ func (x *GetCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCampaignRequest.ProtoReflect.Descriptor instead.
 func (*GetCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{7}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetCampaignRequest) GetCampaignId() string {
@@ -700,7 +886,7 @@ type GetCampaignResponse struct {
 
 func (x *GetCampaignResponse) Reset() {
 	*x = GetCampaignResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[8]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -712,7 +898,7 @@ func (x *GetCampaignResponse) String() string {
 func (*GetCampaignResponse) ProtoMessage() {}
 
 func (x *GetCampaignResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[8]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -725,7 +911,7 @@ func (x *GetCampaignResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCampaignResponse.ProtoReflect.Descriptor instead.
 func (*GetCampaignResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{8}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetCampaignResponse) GetCampaign() *Campaign {
@@ -748,7 +934,7 @@ type ListCampaignsRequest struct {
 
 func (x *ListCampaignsRequest) Reset() {
 	*x = ListCampaignsRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[9]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -760,7 +946,7 @@ func (x *ListCampaignsRequest) String() string {
 func (*ListCampaignsRequest) ProtoMessage() {}
 
 func (x *ListCampaignsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[9]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -773,7 +959,7 @@ func (x *ListCampaignsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCampaignsRequest.ProtoReflect.Descriptor instead.
 func (*ListCampaignsRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{9}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListCampaignsRequest) GetRegion() string {
@@ -808,7 +994,7 @@ type ListCampaignsResponse struct {
 
 func (x *ListCampaignsResponse) Reset() {
 	*x = ListCampaignsResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[10]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -820,7 +1006,7 @@ func (x *ListCampaignsResponse) String() string {
 func (*ListCampaignsResponse) ProtoMessage() {}
 
 func (x *ListCampaignsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[10]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -833,7 +1019,7 @@ func (x *ListCampaignsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCampaignsResponse.ProtoReflect.Descriptor instead.
 func (*ListCampaignsResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{10}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListCampaignsResponse) GetCampaigns() []*Campaign {
@@ -857,14 +1043,23 @@ type SubmitApplicationRequest struct {
 	Candidate  *Candidate             `protobuf:"bytes,3,opt,name=candidate,proto3" json:"candidate,omitempty"`
 	// Voluntary equality monitoring answers, handed to the equality service's
 	// store in the submission's transaction and never readable here.
-	Monitoring    *v11.MonitoringAnswers `protobuf:"bytes,220,opt,name=monitoring,proto3" json:"monitoring,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Monitoring *v11.MonitoringAnswers `protobuf:"bytes,220,opt,name=monitoring,proto3" json:"monitoring,omitempty"`
+	// Optional: where the application came from, one of jobs_site,
+	// social_media, referral, job_centre, university, agency, internal,
+	// other, or other:<code> (docs/design.md, "Reasons and sources").
+	Source string `protobuf:"bytes,160,opt,name=source,proto3" json:"source,omitempty"`
+	// The region the application is for: one of the campaign's and of the
+	// caller's. Optional for a campaign in one region. (Not "region": it
+	// says where the new application belongs, not which region the call
+	// reads; the campaign's regions are checked as a record's.)
+	ApplicationRegion string `protobuf:"bytes,140,opt,name=application_region,json=applicationRegion,proto3" json:"application_region,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *SubmitApplicationRequest) Reset() {
 	*x = SubmitApplicationRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[11]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -876,7 +1071,7 @@ func (x *SubmitApplicationRequest) String() string {
 func (*SubmitApplicationRequest) ProtoMessage() {}
 
 func (x *SubmitApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[11]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -889,7 +1084,7 @@ func (x *SubmitApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitApplicationRequest.ProtoReflect.Descriptor instead.
 func (*SubmitApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{11}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SubmitApplicationRequest) GetRequestId() string {
@@ -920,6 +1115,20 @@ func (x *SubmitApplicationRequest) GetMonitoring() *v11.MonitoringAnswers {
 	return nil
 }
 
+func (x *SubmitApplicationRequest) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *SubmitApplicationRequest) GetApplicationRegion() string {
+	if x != nil {
+		return x.ApplicationRegion
+	}
+	return ""
+}
+
 type SubmitApplicationResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Application   *Application           `protobuf:"bytes,1,opt,name=application,proto3" json:"application,omitempty"`
@@ -929,7 +1138,7 @@ type SubmitApplicationResponse struct {
 
 func (x *SubmitApplicationResponse) Reset() {
 	*x = SubmitApplicationResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[12]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -941,7 +1150,7 @@ func (x *SubmitApplicationResponse) String() string {
 func (*SubmitApplicationResponse) ProtoMessage() {}
 
 func (x *SubmitApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[12]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -954,7 +1163,7 @@ func (x *SubmitApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitApplicationResponse.ProtoReflect.Descriptor instead.
 func (*SubmitApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{12}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SubmitApplicationResponse) GetApplication() *Application {
@@ -973,7 +1182,7 @@ type GetApplicationRequest struct {
 
 func (x *GetApplicationRequest) Reset() {
 	*x = GetApplicationRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[13]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -985,7 +1194,7 @@ func (x *GetApplicationRequest) String() string {
 func (*GetApplicationRequest) ProtoMessage() {}
 
 func (x *GetApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[13]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -998,7 +1207,7 @@ func (x *GetApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApplicationRequest.ProtoReflect.Descriptor instead.
 func (*GetApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{13}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetApplicationRequest) GetApplicationId() string {
@@ -1017,7 +1226,7 @@ type GetApplicationResponse struct {
 
 func (x *GetApplicationResponse) Reset() {
 	*x = GetApplicationResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[14]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1029,7 +1238,7 @@ func (x *GetApplicationResponse) String() string {
 func (*GetApplicationResponse) ProtoMessage() {}
 
 func (x *GetApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[14]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1042,7 +1251,7 @@ func (x *GetApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApplicationResponse.ProtoReflect.Descriptor instead.
 func (*GetApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{14}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetApplicationResponse) GetApplication() *Application {
@@ -1061,7 +1270,7 @@ type GetCandidateContactRequest struct {
 
 func (x *GetCandidateContactRequest) Reset() {
 	*x = GetCandidateContactRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[15]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1073,7 +1282,7 @@ func (x *GetCandidateContactRequest) String() string {
 func (*GetCandidateContactRequest) ProtoMessage() {}
 
 func (x *GetCandidateContactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[15]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1086,7 +1295,7 @@ func (x *GetCandidateContactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCandidateContactRequest.ProtoReflect.Descriptor instead.
 func (*GetCandidateContactRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{15}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetCandidateContactRequest) GetApplicationId() string {
@@ -1111,7 +1320,7 @@ type GetCandidateContactResponse struct {
 
 func (x *GetCandidateContactResponse) Reset() {
 	*x = GetCandidateContactResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[16]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1123,7 +1332,7 @@ func (x *GetCandidateContactResponse) String() string {
 func (*GetCandidateContactResponse) ProtoMessage() {}
 
 func (x *GetCandidateContactResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[16]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1136,7 +1345,7 @@ func (x *GetCandidateContactResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCandidateContactResponse.ProtoReflect.Descriptor instead.
 func (*GetCandidateContactResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{16}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetCandidateContactResponse) GetApplicationId() string {
@@ -1199,7 +1408,7 @@ type ListApplicationsRequest struct {
 
 func (x *ListApplicationsRequest) Reset() {
 	*x = ListApplicationsRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[17]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1211,7 +1420,7 @@ func (x *ListApplicationsRequest) String() string {
 func (*ListApplicationsRequest) ProtoMessage() {}
 
 func (x *ListApplicationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[17]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1224,7 +1433,7 @@ func (x *ListApplicationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApplicationsRequest.ProtoReflect.Descriptor instead.
 func (*ListApplicationsRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{17}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListApplicationsRequest) GetRegion() string {
@@ -1272,7 +1481,7 @@ type ListApplicationsResponse struct {
 
 func (x *ListApplicationsResponse) Reset() {
 	*x = ListApplicationsResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[18]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1284,7 +1493,7 @@ func (x *ListApplicationsResponse) String() string {
 func (*ListApplicationsResponse) ProtoMessage() {}
 
 func (x *ListApplicationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[18]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1297,7 +1506,7 @@ func (x *ListApplicationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApplicationsResponse.ProtoReflect.Descriptor instead.
 func (*ListApplicationsResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{18}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListApplicationsResponse) GetApplications() []*Application {
@@ -1319,7 +1528,11 @@ type WithdrawApplicationRequest struct {
 	RequestId       string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	ApplicationId   string                 `protobuf:"bytes,2,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
 	ExpectedVersion int64                  `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
-	// Lower-case code, e.g. "candidate_request", "accepted_other_job".
+	// One of the withdrawal reasons (docs/design.md, "Reasons and sources"):
+	// accepted_other_job, candidate_request, personal_circumstances,
+	// relocation, salary, working_pattern, location, role_not_suitable,
+	// process_too_long, no_response, duplicate_application, other, or
+	// other:<code>.
 	ReasonCode    string `protobuf:"bytes,4,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1327,7 +1540,7 @@ type WithdrawApplicationRequest struct {
 
 func (x *WithdrawApplicationRequest) Reset() {
 	*x = WithdrawApplicationRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[19]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1339,7 +1552,7 @@ func (x *WithdrawApplicationRequest) String() string {
 func (*WithdrawApplicationRequest) ProtoMessage() {}
 
 func (x *WithdrawApplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[19]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1352,7 +1565,7 @@ func (x *WithdrawApplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawApplicationRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawApplicationRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{19}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *WithdrawApplicationRequest) GetRequestId() string {
@@ -1392,7 +1605,7 @@ type WithdrawApplicationResponse struct {
 
 func (x *WithdrawApplicationResponse) Reset() {
 	*x = WithdrawApplicationResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[20]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1404,7 +1617,7 @@ func (x *WithdrawApplicationResponse) String() string {
 func (*WithdrawApplicationResponse) ProtoMessage() {}
 
 func (x *WithdrawApplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[20]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1417,7 +1630,7 @@ func (x *WithdrawApplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawApplicationResponse.ProtoReflect.Descriptor instead.
 func (*WithdrawApplicationResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{20}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WithdrawApplicationResponse) GetApplication() *Application {
@@ -1452,17 +1665,26 @@ type ImportRow struct {
 	History *v1.ImportedHistory `protobuf:"bytes,11,opt,name=history,proto3" json:"history,omitempty"`
 	// A candidate withdrawal, after everything in history, from a stage a
 	// candidate may withdraw from.
-	WithdrawnAt        *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=withdrawn_at,json=withdrawnAt,proto3" json:"withdrawn_at,omitempty"`
-	WithdrawReasonCode string                 `protobuf:"bytes,13,opt,name=withdraw_reason_code,json=withdrawReasonCode,proto3" json:"withdraw_reason_code,omitempty"`
+	WithdrawnAt *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=withdrawn_at,json=withdrawnAt,proto3" json:"withdrawn_at,omitempty"`
+	// A withdrawal reason, as WithdrawApplicationRequest.reason_code.
+	WithdrawReasonCode string `protobuf:"bytes,13,opt,name=withdraw_reason_code,json=withdrawReasonCode,proto3" json:"withdraw_reason_code,omitempty"`
 	// Voluntary equality monitoring answers, as on SubmitApplication.
-	Monitoring    *v11.MonitoringAnswers `protobuf:"bytes,220,opt,name=monitoring,proto3" json:"monitoring,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Monitoring *v11.MonitoringAnswers `protobuf:"bytes,220,opt,name=monitoring,proto3" json:"monitoring,omitempty"`
+	// Optional: where the application came from, as
+	// SubmitApplicationRequest.source.
+	Source string `protobuf:"bytes,160,opt,name=source,proto3" json:"source,omitempty"`
+	// For a campaign in several regions: every region with its posts (the
+	// same on every row of the campaign), region then being the
+	// application's, one of them. Unset: the campaign is in region alone,
+	// with posts.
+	CampaignRegions []*v1.CampaignRegion `protobuf:"bytes,140,rep,name=campaign_regions,json=campaignRegions,proto3" json:"campaign_regions,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ImportRow) Reset() {
 	*x = ImportRow{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[21]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1474,7 +1696,7 @@ func (x *ImportRow) String() string {
 func (*ImportRow) ProtoMessage() {}
 
 func (x *ImportRow) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[21]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1487,7 +1709,7 @@ func (x *ImportRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportRow.ProtoReflect.Descriptor instead.
 func (*ImportRow) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{21}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ImportRow) GetReference() string {
@@ -1588,6 +1810,20 @@ func (x *ImportRow) GetMonitoring() *v11.MonitoringAnswers {
 	return nil
 }
 
+func (x *ImportRow) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *ImportRow) GetCampaignRegions() []*v1.CampaignRegion {
+	if x != nil {
+		return x.CampaignRegions
+	}
+	return nil
+}
+
 type ImportApplicationsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Required unless dry_run; a retried request answers from the record.
@@ -1602,7 +1838,7 @@ type ImportApplicationsRequest struct {
 
 func (x *ImportApplicationsRequest) Reset() {
 	*x = ImportApplicationsRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[22]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1614,7 +1850,7 @@ func (x *ImportApplicationsRequest) String() string {
 func (*ImportApplicationsRequest) ProtoMessage() {}
 
 func (x *ImportApplicationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[22]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1627,7 +1863,7 @@ func (x *ImportApplicationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportApplicationsRequest.ProtoReflect.Descriptor instead.
 func (*ImportApplicationsRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{22}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ImportApplicationsRequest) GetRequestId() string {
@@ -1666,7 +1902,7 @@ type ImportResult struct {
 
 func (x *ImportResult) Reset() {
 	*x = ImportResult{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[23]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1678,7 +1914,7 @@ func (x *ImportResult) String() string {
 func (*ImportResult) ProtoMessage() {}
 
 func (x *ImportResult) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[23]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1691,7 +1927,7 @@ func (x *ImportResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportResult.ProtoReflect.Descriptor instead.
 func (*ImportResult) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{23}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ImportResult) GetIndex() int32 {
@@ -1735,7 +1971,7 @@ type ImportApplicationsResponse struct {
 
 func (x *ImportApplicationsResponse) Reset() {
 	*x = ImportApplicationsResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[24]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1747,7 +1983,7 @@ func (x *ImportApplicationsResponse) String() string {
 func (*ImportApplicationsResponse) ProtoMessage() {}
 
 func (x *ImportApplicationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[24]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1760,7 +1996,7 @@ func (x *ImportApplicationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportApplicationsResponse.ProtoReflect.Descriptor instead.
 func (*ImportApplicationsResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{24}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ImportApplicationsResponse) GetResults() []*ImportResult {
@@ -1812,7 +2048,7 @@ type EraseCandidateRequest struct {
 
 func (x *EraseCandidateRequest) Reset() {
 	*x = EraseCandidateRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[25]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1824,7 +2060,7 @@ func (x *EraseCandidateRequest) String() string {
 func (*EraseCandidateRequest) ProtoMessage() {}
 
 func (x *EraseCandidateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[25]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1837,7 +2073,7 @@ func (x *EraseCandidateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseCandidateRequest.ProtoReflect.Descriptor instead.
 func (*EraseCandidateRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{25}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *EraseCandidateRequest) GetRequestId() string {
@@ -1871,7 +2107,7 @@ type EraseCandidateResponse struct {
 
 func (x *EraseCandidateResponse) Reset() {
 	*x = EraseCandidateResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[26]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1883,7 +2119,7 @@ func (x *EraseCandidateResponse) String() string {
 func (*EraseCandidateResponse) ProtoMessage() {}
 
 func (x *EraseCandidateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[26]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1896,7 +2132,7 @@ func (x *EraseCandidateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseCandidateResponse.ProtoReflect.Descriptor instead.
 func (*EraseCandidateResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{26}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *EraseCandidateResponse) GetApplication() *Application {
@@ -1919,7 +2155,7 @@ type WithdrawItem struct {
 
 func (x *WithdrawItem) Reset() {
 	*x = WithdrawItem{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[27]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1931,7 +2167,7 @@ func (x *WithdrawItem) String() string {
 func (*WithdrawItem) ProtoMessage() {}
 
 func (x *WithdrawItem) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[27]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1944,7 +2180,7 @@ func (x *WithdrawItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawItem.ProtoReflect.Descriptor instead.
 func (*WithdrawItem) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{27}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *WithdrawItem) GetApplicationId() string {
@@ -1980,7 +2216,7 @@ type BatchWithdrawApplicationsRequest struct {
 
 func (x *BatchWithdrawApplicationsRequest) Reset() {
 	*x = BatchWithdrawApplicationsRequest{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[28]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1992,7 +2228,7 @@ func (x *BatchWithdrawApplicationsRequest) String() string {
 func (*BatchWithdrawApplicationsRequest) ProtoMessage() {}
 
 func (x *BatchWithdrawApplicationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[28]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2005,7 +2241,7 @@ func (x *BatchWithdrawApplicationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchWithdrawApplicationsRequest.ProtoReflect.Descriptor instead.
 func (*BatchWithdrawApplicationsRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{28}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *BatchWithdrawApplicationsRequest) GetRequestId() string {
@@ -2042,7 +2278,7 @@ type WithdrawResult struct {
 
 func (x *WithdrawResult) Reset() {
 	*x = WithdrawResult{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[29]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2054,7 +2290,7 @@ func (x *WithdrawResult) String() string {
 func (*WithdrawResult) ProtoMessage() {}
 
 func (x *WithdrawResult) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[29]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2067,7 +2303,7 @@ func (x *WithdrawResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawResult.ProtoReflect.Descriptor instead.
 func (*WithdrawResult) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{29}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *WithdrawResult) GetIndex() int32 {
@@ -2110,7 +2346,7 @@ type BatchWithdrawApplicationsResponse struct {
 
 func (x *BatchWithdrawApplicationsResponse) Reset() {
 	*x = BatchWithdrawApplicationsResponse{}
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[30]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2122,7 +2358,7 @@ func (x *BatchWithdrawApplicationsResponse) String() string {
 func (*BatchWithdrawApplicationsResponse) ProtoMessage() {}
 
 func (x *BatchWithdrawApplicationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[30]
+	mi := &file_recruitment_applications_v1_applications_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2135,7 +2371,7 @@ func (x *BatchWithdrawApplicationsResponse) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use BatchWithdrawApplicationsResponse.ProtoReflect.Descriptor instead.
 func (*BatchWithdrawApplicationsResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{30}
+	return file_recruitment_applications_v1_applications_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *BatchWithdrawApplicationsResponse) GetResults() []*WithdrawResult {
@@ -2170,7 +2406,7 @@ var File_recruitment_applications_v1_applications_proto protoreflect.FileDescrip
 
 const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\n" +
-	".recruitment/applications/v1/applications.proto\x12\x1brecruitment.applications.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\x1a&recruitment/equality/v1/equality.proto\"\x94\x03\n" +
+	".recruitment/applications/v1/applications.proto\x12\x1brecruitment.applications.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/common.proto\x1a&recruitment/equality/v1/equality.proto\"\xc5\x04\n" +
 	"\bCampaign\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06region\x18\x02 \x01(\tR\x06region\x122\n" +
@@ -2184,11 +2420,14 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
 	"updated_at\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"K\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12@\n" +
+	"\aregions\x18\x8c\x01 \x03(\v2%.recruitment.common.v1.CampaignRegionR\aregions\x12>\n" +
+	"\x06status\x18\x8d\x01 \x01(\x0e2%.recruitment.common.v1.CampaignStatusR\x06status\x12-\n" +
+	"\x12status_reason_code\x18\x8e\x01 \x01(\tR\x10statusReasonCode\"K\n" +
 	"\tCandidate\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x14\n" +
-	"\x05phone\x18\x03 \x01(\tR\x05phone\"\xbc\x05\n" +
+	"\x05phone\x18\x03 \x01(\tR\x05phone\"\xd5\x05\n" +
 	"\vApplication\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
@@ -2206,7 +2445,8 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\x16withdrawal_reason_code\x18\f \x01(\tR\x14withdrawalReasonCode\x12\x16\n" +
 	"\x06erased\x18\r \x01(\bR\x06erased\x127\n" +
 	"\terased_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\berasedAt\x12.\n" +
-	"\x13erasure_reason_code\x18\x0f \x01(\tR\x11erasureReasonCode\"\xa0\x02\n" +
+	"\x13erasure_reason_code\x18\x0f \x01(\tR\x11erasureReasonCode\x12\x17\n" +
+	"\x06source\x18\xa0\x01 \x01(\tR\x06source\"\xe2\x02\n" +
 	"\x15CreateCampaignRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x16\n" +
@@ -2215,9 +2455,10 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\x05title\x18\x04 \x01(\tR\x05title\x12\x14\n" +
 	"\x05posts\x18\x05 \x01(\x05R\x05posts\x126\n" +
 	"\bopens_on\x18\x06 \x01(\v2\x1b.recruitment.common.v1.DateR\aopensOn\x128\n" +
-	"\tcloses_on\x18\a \x01(\v2\x1b.recruitment.common.v1.DateR\bclosesOn\"[\n" +
+	"\tcloses_on\x18\a \x01(\v2\x1b.recruitment.common.v1.DateR\bclosesOn\x12@\n" +
+	"\aregions\x18\x8c\x01 \x03(\v2%.recruitment.common.v1.CampaignRegionR\aregions\"[\n" +
 	"\x16CreateCampaignResponse\x12A\n" +
-	"\bcampaign\x18\x01 \x01(\v2%.recruitment.applications.v1.CampaignR\bcampaign\"\xa0\x02\n" +
+	"\bcampaign\x18\x01 \x01(\v2%.recruitment.applications.v1.CampaignR\bcampaign\"\xe2\x02\n" +
 	"\x15UpdateCampaignRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1f\n" +
@@ -2227,8 +2468,20 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\x05title\x18\x04 \x01(\tR\x05title\x12\x14\n" +
 	"\x05posts\x18\x05 \x01(\x05R\x05posts\x126\n" +
 	"\bopens_on\x18\x06 \x01(\v2\x1b.recruitment.common.v1.DateR\aopensOn\x128\n" +
-	"\tcloses_on\x18\a \x01(\v2\x1b.recruitment.common.v1.DateR\bclosesOn\"[\n" +
+	"\tcloses_on\x18\a \x01(\v2\x1b.recruitment.common.v1.DateR\bclosesOn\x12@\n" +
+	"\aregions\x18\x8c\x01 \x03(\v2%.recruitment.common.v1.CampaignRegionR\aregions\"[\n" +
 	"\x16UpdateCampaignResponse\x12A\n" +
+	"\bcampaign\x18\x01 \x01(\v2%.recruitment.applications.v1.CampaignR\bcampaign\"\xe5\x01\n" +
+	"\x18SetCampaignStatusRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1f\n" +
+	"\vcampaign_id\x18\x02 \x01(\tR\n" +
+	"campaignId\x12)\n" +
+	"\x10expected_version\x18\x03 \x01(\x03R\x0fexpectedVersion\x12=\n" +
+	"\x06status\x18\x04 \x01(\x0e2%.recruitment.common.v1.CampaignStatusR\x06status\x12\x1f\n" +
+	"\vreason_code\x18\x05 \x01(\tR\n" +
+	"reasonCode\"^\n" +
+	"\x19SetCampaignStatusResponse\x12A\n" +
 	"\bcampaign\x18\x01 \x01(\v2%.recruitment.applications.v1.CampaignR\bcampaign\"5\n" +
 	"\x12GetCampaignRequest\x12\x1f\n" +
 	"\vcampaign_id\x18\x01 \x01(\tR\n" +
@@ -2242,7 +2495,7 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"\x84\x01\n" +
 	"\x15ListCampaignsResponse\x12C\n" +
 	"\tcampaigns\x18\x01 \x03(\v2%.recruitment.applications.v1.CampaignR\tcampaigns\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xed\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb6\x02\n" +
 	"\x18SubmitApplicationRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1f\n" +
@@ -2251,7 +2504,9 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\tcandidate\x18\x03 \x01(\v2&.recruitment.applications.v1.CandidateR\tcandidate\x12K\n" +
 	"\n" +
 	"monitoring\x18\xdc\x01 \x01(\v2*.recruitment.equality.v1.MonitoringAnswersR\n" +
-	"monitoring\"g\n" +
+	"monitoring\x12\x17\n" +
+	"\x06source\x18\xa0\x01 \x01(\tR\x06source\x12.\n" +
+	"\x12application_region\x18\x8c\x01 \x01(\tR\x11applicationRegion\"g\n" +
 	"\x19SubmitApplicationResponse\x12J\n" +
 	"\vapplication\x18\x01 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication\">\n" +
 	"\x15GetApplicationRequest\x12%\n" +
@@ -2287,7 +2542,7 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\vreason_code\x18\x04 \x01(\tR\n" +
 	"reasonCode\"i\n" +
 	"\x1bWithdrawApplicationResponse\x12J\n" +
-	"\vapplication\x18\x01 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication\"\xd8\x05\n" +
+	"\vapplication\x18\x01 \x01(\v2(.recruitment.applications.v1.ApplicationR\vapplication\"\xc4\x06\n" +
 	"\tImportRow\x12\x1c\n" +
 	"\treference\x18\x01 \x01(\tR\treference\x12-\n" +
 	"\x12campaign_reference\x18\x02 \x01(\tR\x11campaignReference\x12\x16\n" +
@@ -2305,7 +2560,9 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\x14withdraw_reason_code\x18\r \x01(\tR\x12withdrawReasonCode\x12K\n" +
 	"\n" +
 	"monitoring\x18\xdc\x01 \x01(\v2*.recruitment.equality.v1.MonitoringAnswersR\n" +
-	"monitoring\"\x8f\x01\n" +
+	"monitoring\x12\x17\n" +
+	"\x06source\x18\xa0\x01 \x01(\tR\x06source\x12Q\n" +
+	"\x10campaign_regions\x18\x8c\x01 \x03(\v2%.recruitment.common.v1.CampaignRegionR\x0fcampaignRegions\"\x8f\x01\n" +
 	"\x19ImportApplicationsRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12:\n" +
@@ -2349,10 +2606,11 @@ const file_recruitment_applications_v1_applications_proto_rawDesc = "" +
 	"\aresults\x18\x01 \x03(\v2+.recruitment.applications.v1.WithdrawResultR\aresults\x12\x1c\n" +
 	"\tsucceeded\x18\x02 \x01(\x05R\tsucceeded\x12\x16\n" +
 	"\x06failed\x18\x03 \x01(\x05R\x06failed\x12\x17\n" +
-	"\adry_run\x18\x04 \x01(\bR\x06dryRun2\xac\f\n" +
+	"\adry_run\x18\x04 \x01(\bR\x06dryRun2\xb1\r\n" +
 	"\x13ApplicationsService\x12y\n" +
 	"\x0eCreateCampaign\x122.recruitment.applications.v1.CreateCampaignRequest\x1a3.recruitment.applications.v1.CreateCampaignResponse\x12y\n" +
-	"\x0eUpdateCampaign\x122.recruitment.applications.v1.UpdateCampaignRequest\x1a3.recruitment.applications.v1.UpdateCampaignResponse\x12p\n" +
+	"\x0eUpdateCampaign\x122.recruitment.applications.v1.UpdateCampaignRequest\x1a3.recruitment.applications.v1.UpdateCampaignResponse\x12\x82\x01\n" +
+	"\x11SetCampaignStatus\x125.recruitment.applications.v1.SetCampaignStatusRequest\x1a6.recruitment.applications.v1.SetCampaignStatusResponse\x12p\n" +
 	"\vGetCampaign\x12/.recruitment.applications.v1.GetCampaignRequest\x1a0.recruitment.applications.v1.GetCampaignResponse\x12v\n" +
 	"\rListCampaigns\x121.recruitment.applications.v1.ListCampaignsRequest\x1a2.recruitment.applications.v1.ListCampaignsResponse\x12\x82\x01\n" +
 	"\x11SubmitApplication\x125.recruitment.applications.v1.SubmitApplicationRequest\x1a6.recruitment.applications.v1.SubmitApplicationResponse\x12y\n" +
@@ -2377,7 +2635,7 @@ func file_recruitment_applications_v1_applications_proto_rawDescGZIP() []byte {
 	return file_recruitment_applications_v1_applications_proto_rawDescData
 }
 
-var file_recruitment_applications_v1_applications_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_recruitment_applications_v1_applications_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_recruitment_applications_v1_applications_proto_goTypes = []any{
 	(*Campaign)(nil),                          // 0: recruitment.applications.v1.Campaign
 	(*Candidate)(nil),                         // 1: recruitment.applications.v1.Candidate
@@ -2386,114 +2644,127 @@ var file_recruitment_applications_v1_applications_proto_goTypes = []any{
 	(*CreateCampaignResponse)(nil),            // 4: recruitment.applications.v1.CreateCampaignResponse
 	(*UpdateCampaignRequest)(nil),             // 5: recruitment.applications.v1.UpdateCampaignRequest
 	(*UpdateCampaignResponse)(nil),            // 6: recruitment.applications.v1.UpdateCampaignResponse
-	(*GetCampaignRequest)(nil),                // 7: recruitment.applications.v1.GetCampaignRequest
-	(*GetCampaignResponse)(nil),               // 8: recruitment.applications.v1.GetCampaignResponse
-	(*ListCampaignsRequest)(nil),              // 9: recruitment.applications.v1.ListCampaignsRequest
-	(*ListCampaignsResponse)(nil),             // 10: recruitment.applications.v1.ListCampaignsResponse
-	(*SubmitApplicationRequest)(nil),          // 11: recruitment.applications.v1.SubmitApplicationRequest
-	(*SubmitApplicationResponse)(nil),         // 12: recruitment.applications.v1.SubmitApplicationResponse
-	(*GetApplicationRequest)(nil),             // 13: recruitment.applications.v1.GetApplicationRequest
-	(*GetApplicationResponse)(nil),            // 14: recruitment.applications.v1.GetApplicationResponse
-	(*GetCandidateContactRequest)(nil),        // 15: recruitment.applications.v1.GetCandidateContactRequest
-	(*GetCandidateContactResponse)(nil),       // 16: recruitment.applications.v1.GetCandidateContactResponse
-	(*ListApplicationsRequest)(nil),           // 17: recruitment.applications.v1.ListApplicationsRequest
-	(*ListApplicationsResponse)(nil),          // 18: recruitment.applications.v1.ListApplicationsResponse
-	(*WithdrawApplicationRequest)(nil),        // 19: recruitment.applications.v1.WithdrawApplicationRequest
-	(*WithdrawApplicationResponse)(nil),       // 20: recruitment.applications.v1.WithdrawApplicationResponse
-	(*ImportRow)(nil),                         // 21: recruitment.applications.v1.ImportRow
-	(*ImportApplicationsRequest)(nil),         // 22: recruitment.applications.v1.ImportApplicationsRequest
-	(*ImportResult)(nil),                      // 23: recruitment.applications.v1.ImportResult
-	(*ImportApplicationsResponse)(nil),        // 24: recruitment.applications.v1.ImportApplicationsResponse
-	(*EraseCandidateRequest)(nil),             // 25: recruitment.applications.v1.EraseCandidateRequest
-	(*EraseCandidateResponse)(nil),            // 26: recruitment.applications.v1.EraseCandidateResponse
-	(*WithdrawItem)(nil),                      // 27: recruitment.applications.v1.WithdrawItem
-	(*BatchWithdrawApplicationsRequest)(nil),  // 28: recruitment.applications.v1.BatchWithdrawApplicationsRequest
-	(*WithdrawResult)(nil),                    // 29: recruitment.applications.v1.WithdrawResult
-	(*BatchWithdrawApplicationsResponse)(nil), // 30: recruitment.applications.v1.BatchWithdrawApplicationsResponse
-	(v1.JobRole)(0),                           // 31: recruitment.common.v1.JobRole
-	(*v1.Date)(nil),                           // 32: recruitment.common.v1.Date
-	(*timestamppb.Timestamp)(nil),             // 33: google.protobuf.Timestamp
-	(v1.Stage)(0),                             // 34: recruitment.common.v1.Stage
-	(*v11.MonitoringAnswers)(nil),             // 35: recruitment.equality.v1.MonitoringAnswers
-	(*v1.ImportedHistory)(nil),                // 36: recruitment.common.v1.ImportedHistory
-	(*v1.ItemStatus)(nil),                     // 37: recruitment.common.v1.ItemStatus
+	(*SetCampaignStatusRequest)(nil),          // 7: recruitment.applications.v1.SetCampaignStatusRequest
+	(*SetCampaignStatusResponse)(nil),         // 8: recruitment.applications.v1.SetCampaignStatusResponse
+	(*GetCampaignRequest)(nil),                // 9: recruitment.applications.v1.GetCampaignRequest
+	(*GetCampaignResponse)(nil),               // 10: recruitment.applications.v1.GetCampaignResponse
+	(*ListCampaignsRequest)(nil),              // 11: recruitment.applications.v1.ListCampaignsRequest
+	(*ListCampaignsResponse)(nil),             // 12: recruitment.applications.v1.ListCampaignsResponse
+	(*SubmitApplicationRequest)(nil),          // 13: recruitment.applications.v1.SubmitApplicationRequest
+	(*SubmitApplicationResponse)(nil),         // 14: recruitment.applications.v1.SubmitApplicationResponse
+	(*GetApplicationRequest)(nil),             // 15: recruitment.applications.v1.GetApplicationRequest
+	(*GetApplicationResponse)(nil),            // 16: recruitment.applications.v1.GetApplicationResponse
+	(*GetCandidateContactRequest)(nil),        // 17: recruitment.applications.v1.GetCandidateContactRequest
+	(*GetCandidateContactResponse)(nil),       // 18: recruitment.applications.v1.GetCandidateContactResponse
+	(*ListApplicationsRequest)(nil),           // 19: recruitment.applications.v1.ListApplicationsRequest
+	(*ListApplicationsResponse)(nil),          // 20: recruitment.applications.v1.ListApplicationsResponse
+	(*WithdrawApplicationRequest)(nil),        // 21: recruitment.applications.v1.WithdrawApplicationRequest
+	(*WithdrawApplicationResponse)(nil),       // 22: recruitment.applications.v1.WithdrawApplicationResponse
+	(*ImportRow)(nil),                         // 23: recruitment.applications.v1.ImportRow
+	(*ImportApplicationsRequest)(nil),         // 24: recruitment.applications.v1.ImportApplicationsRequest
+	(*ImportResult)(nil),                      // 25: recruitment.applications.v1.ImportResult
+	(*ImportApplicationsResponse)(nil),        // 26: recruitment.applications.v1.ImportApplicationsResponse
+	(*EraseCandidateRequest)(nil),             // 27: recruitment.applications.v1.EraseCandidateRequest
+	(*EraseCandidateResponse)(nil),            // 28: recruitment.applications.v1.EraseCandidateResponse
+	(*WithdrawItem)(nil),                      // 29: recruitment.applications.v1.WithdrawItem
+	(*BatchWithdrawApplicationsRequest)(nil),  // 30: recruitment.applications.v1.BatchWithdrawApplicationsRequest
+	(*WithdrawResult)(nil),                    // 31: recruitment.applications.v1.WithdrawResult
+	(*BatchWithdrawApplicationsResponse)(nil), // 32: recruitment.applications.v1.BatchWithdrawApplicationsResponse
+	(v1.JobRole)(0),                           // 33: recruitment.common.v1.JobRole
+	(*v1.Date)(nil),                           // 34: recruitment.common.v1.Date
+	(*timestamppb.Timestamp)(nil),             // 35: google.protobuf.Timestamp
+	(*v1.CampaignRegion)(nil),                 // 36: recruitment.common.v1.CampaignRegion
+	(v1.CampaignStatus)(0),                    // 37: recruitment.common.v1.CampaignStatus
+	(v1.Stage)(0),                             // 38: recruitment.common.v1.Stage
+	(*v11.MonitoringAnswers)(nil),             // 39: recruitment.equality.v1.MonitoringAnswers
+	(*v1.ImportedHistory)(nil),                // 40: recruitment.common.v1.ImportedHistory
+	(*v1.ItemStatus)(nil),                     // 41: recruitment.common.v1.ItemStatus
 }
 var file_recruitment_applications_v1_applications_proto_depIdxs = []int32{
-	31, // 0: recruitment.applications.v1.Campaign.role:type_name -> recruitment.common.v1.JobRole
-	32, // 1: recruitment.applications.v1.Campaign.opens_on:type_name -> recruitment.common.v1.Date
-	32, // 2: recruitment.applications.v1.Campaign.closes_on:type_name -> recruitment.common.v1.Date
-	33, // 3: recruitment.applications.v1.Campaign.created_at:type_name -> google.protobuf.Timestamp
-	33, // 4: recruitment.applications.v1.Campaign.updated_at:type_name -> google.protobuf.Timestamp
-	31, // 5: recruitment.applications.v1.Application.role:type_name -> recruitment.common.v1.JobRole
-	1,  // 6: recruitment.applications.v1.Application.candidate:type_name -> recruitment.applications.v1.Candidate
-	34, // 7: recruitment.applications.v1.Application.stage:type_name -> recruitment.common.v1.Stage
-	33, // 8: recruitment.applications.v1.Application.stage_entered_at:type_name -> google.protobuf.Timestamp
-	33, // 9: recruitment.applications.v1.Application.submitted_at:type_name -> google.protobuf.Timestamp
-	33, // 10: recruitment.applications.v1.Application.withdrawn_at:type_name -> google.protobuf.Timestamp
-	33, // 11: recruitment.applications.v1.Application.erased_at:type_name -> google.protobuf.Timestamp
-	31, // 12: recruitment.applications.v1.CreateCampaignRequest.role:type_name -> recruitment.common.v1.JobRole
-	32, // 13: recruitment.applications.v1.CreateCampaignRequest.opens_on:type_name -> recruitment.common.v1.Date
-	32, // 14: recruitment.applications.v1.CreateCampaignRequest.closes_on:type_name -> recruitment.common.v1.Date
-	0,  // 15: recruitment.applications.v1.CreateCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
-	32, // 16: recruitment.applications.v1.UpdateCampaignRequest.opens_on:type_name -> recruitment.common.v1.Date
-	32, // 17: recruitment.applications.v1.UpdateCampaignRequest.closes_on:type_name -> recruitment.common.v1.Date
-	0,  // 18: recruitment.applications.v1.UpdateCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
-	0,  // 19: recruitment.applications.v1.GetCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
-	0,  // 20: recruitment.applications.v1.ListCampaignsResponse.campaigns:type_name -> recruitment.applications.v1.Campaign
-	1,  // 21: recruitment.applications.v1.SubmitApplicationRequest.candidate:type_name -> recruitment.applications.v1.Candidate
-	35, // 22: recruitment.applications.v1.SubmitApplicationRequest.monitoring:type_name -> recruitment.equality.v1.MonitoringAnswers
-	2,  // 23: recruitment.applications.v1.SubmitApplicationResponse.application:type_name -> recruitment.applications.v1.Application
-	2,  // 24: recruitment.applications.v1.GetApplicationResponse.application:type_name -> recruitment.applications.v1.Application
-	31, // 25: recruitment.applications.v1.GetCandidateContactResponse.role:type_name -> recruitment.common.v1.JobRole
-	1,  // 26: recruitment.applications.v1.GetCandidateContactResponse.candidate:type_name -> recruitment.applications.v1.Candidate
-	34, // 27: recruitment.applications.v1.ListApplicationsRequest.stage:type_name -> recruitment.common.v1.Stage
-	2,  // 28: recruitment.applications.v1.ListApplicationsResponse.applications:type_name -> recruitment.applications.v1.Application
-	2,  // 29: recruitment.applications.v1.WithdrawApplicationResponse.application:type_name -> recruitment.applications.v1.Application
-	31, // 30: recruitment.applications.v1.ImportRow.role:type_name -> recruitment.common.v1.JobRole
-	32, // 31: recruitment.applications.v1.ImportRow.opens_on:type_name -> recruitment.common.v1.Date
-	32, // 32: recruitment.applications.v1.ImportRow.closes_on:type_name -> recruitment.common.v1.Date
-	1,  // 33: recruitment.applications.v1.ImportRow.candidate:type_name -> recruitment.applications.v1.Candidate
-	33, // 34: recruitment.applications.v1.ImportRow.submitted_at:type_name -> google.protobuf.Timestamp
-	36, // 35: recruitment.applications.v1.ImportRow.history:type_name -> recruitment.common.v1.ImportedHistory
-	33, // 36: recruitment.applications.v1.ImportRow.withdrawn_at:type_name -> google.protobuf.Timestamp
-	35, // 37: recruitment.applications.v1.ImportRow.monitoring:type_name -> recruitment.equality.v1.MonitoringAnswers
-	21, // 38: recruitment.applications.v1.ImportApplicationsRequest.rows:type_name -> recruitment.applications.v1.ImportRow
-	37, // 39: recruitment.applications.v1.ImportResult.status:type_name -> recruitment.common.v1.ItemStatus
-	23, // 40: recruitment.applications.v1.ImportApplicationsResponse.results:type_name -> recruitment.applications.v1.ImportResult
-	2,  // 41: recruitment.applications.v1.EraseCandidateResponse.application:type_name -> recruitment.applications.v1.Application
-	27, // 42: recruitment.applications.v1.BatchWithdrawApplicationsRequest.items:type_name -> recruitment.applications.v1.WithdrawItem
-	37, // 43: recruitment.applications.v1.WithdrawResult.status:type_name -> recruitment.common.v1.ItemStatus
-	2,  // 44: recruitment.applications.v1.WithdrawResult.application:type_name -> recruitment.applications.v1.Application
-	29, // 45: recruitment.applications.v1.BatchWithdrawApplicationsResponse.results:type_name -> recruitment.applications.v1.WithdrawResult
-	3,  // 46: recruitment.applications.v1.ApplicationsService.CreateCampaign:input_type -> recruitment.applications.v1.CreateCampaignRequest
-	5,  // 47: recruitment.applications.v1.ApplicationsService.UpdateCampaign:input_type -> recruitment.applications.v1.UpdateCampaignRequest
-	7,  // 48: recruitment.applications.v1.ApplicationsService.GetCampaign:input_type -> recruitment.applications.v1.GetCampaignRequest
-	9,  // 49: recruitment.applications.v1.ApplicationsService.ListCampaigns:input_type -> recruitment.applications.v1.ListCampaignsRequest
-	11, // 50: recruitment.applications.v1.ApplicationsService.SubmitApplication:input_type -> recruitment.applications.v1.SubmitApplicationRequest
-	13, // 51: recruitment.applications.v1.ApplicationsService.GetApplication:input_type -> recruitment.applications.v1.GetApplicationRequest
-	15, // 52: recruitment.applications.v1.ApplicationsService.GetCandidateContact:input_type -> recruitment.applications.v1.GetCandidateContactRequest
-	17, // 53: recruitment.applications.v1.ApplicationsService.ListApplications:input_type -> recruitment.applications.v1.ListApplicationsRequest
-	19, // 54: recruitment.applications.v1.ApplicationsService.WithdrawApplication:input_type -> recruitment.applications.v1.WithdrawApplicationRequest
-	28, // 55: recruitment.applications.v1.ApplicationsService.BatchWithdrawApplications:input_type -> recruitment.applications.v1.BatchWithdrawApplicationsRequest
-	22, // 56: recruitment.applications.v1.ApplicationsService.ImportApplications:input_type -> recruitment.applications.v1.ImportApplicationsRequest
-	25, // 57: recruitment.applications.v1.ApplicationsService.EraseCandidate:input_type -> recruitment.applications.v1.EraseCandidateRequest
-	4,  // 58: recruitment.applications.v1.ApplicationsService.CreateCampaign:output_type -> recruitment.applications.v1.CreateCampaignResponse
-	6,  // 59: recruitment.applications.v1.ApplicationsService.UpdateCampaign:output_type -> recruitment.applications.v1.UpdateCampaignResponse
-	8,  // 60: recruitment.applications.v1.ApplicationsService.GetCampaign:output_type -> recruitment.applications.v1.GetCampaignResponse
-	10, // 61: recruitment.applications.v1.ApplicationsService.ListCampaigns:output_type -> recruitment.applications.v1.ListCampaignsResponse
-	12, // 62: recruitment.applications.v1.ApplicationsService.SubmitApplication:output_type -> recruitment.applications.v1.SubmitApplicationResponse
-	14, // 63: recruitment.applications.v1.ApplicationsService.GetApplication:output_type -> recruitment.applications.v1.GetApplicationResponse
-	16, // 64: recruitment.applications.v1.ApplicationsService.GetCandidateContact:output_type -> recruitment.applications.v1.GetCandidateContactResponse
-	18, // 65: recruitment.applications.v1.ApplicationsService.ListApplications:output_type -> recruitment.applications.v1.ListApplicationsResponse
-	20, // 66: recruitment.applications.v1.ApplicationsService.WithdrawApplication:output_type -> recruitment.applications.v1.WithdrawApplicationResponse
-	30, // 67: recruitment.applications.v1.ApplicationsService.BatchWithdrawApplications:output_type -> recruitment.applications.v1.BatchWithdrawApplicationsResponse
-	24, // 68: recruitment.applications.v1.ApplicationsService.ImportApplications:output_type -> recruitment.applications.v1.ImportApplicationsResponse
-	26, // 69: recruitment.applications.v1.ApplicationsService.EraseCandidate:output_type -> recruitment.applications.v1.EraseCandidateResponse
-	58, // [58:70] is the sub-list for method output_type
-	46, // [46:58] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	33, // 0: recruitment.applications.v1.Campaign.role:type_name -> recruitment.common.v1.JobRole
+	34, // 1: recruitment.applications.v1.Campaign.opens_on:type_name -> recruitment.common.v1.Date
+	34, // 2: recruitment.applications.v1.Campaign.closes_on:type_name -> recruitment.common.v1.Date
+	35, // 3: recruitment.applications.v1.Campaign.created_at:type_name -> google.protobuf.Timestamp
+	35, // 4: recruitment.applications.v1.Campaign.updated_at:type_name -> google.protobuf.Timestamp
+	36, // 5: recruitment.applications.v1.Campaign.regions:type_name -> recruitment.common.v1.CampaignRegion
+	37, // 6: recruitment.applications.v1.Campaign.status:type_name -> recruitment.common.v1.CampaignStatus
+	33, // 7: recruitment.applications.v1.Application.role:type_name -> recruitment.common.v1.JobRole
+	1,  // 8: recruitment.applications.v1.Application.candidate:type_name -> recruitment.applications.v1.Candidate
+	38, // 9: recruitment.applications.v1.Application.stage:type_name -> recruitment.common.v1.Stage
+	35, // 10: recruitment.applications.v1.Application.stage_entered_at:type_name -> google.protobuf.Timestamp
+	35, // 11: recruitment.applications.v1.Application.submitted_at:type_name -> google.protobuf.Timestamp
+	35, // 12: recruitment.applications.v1.Application.withdrawn_at:type_name -> google.protobuf.Timestamp
+	35, // 13: recruitment.applications.v1.Application.erased_at:type_name -> google.protobuf.Timestamp
+	33, // 14: recruitment.applications.v1.CreateCampaignRequest.role:type_name -> recruitment.common.v1.JobRole
+	34, // 15: recruitment.applications.v1.CreateCampaignRequest.opens_on:type_name -> recruitment.common.v1.Date
+	34, // 16: recruitment.applications.v1.CreateCampaignRequest.closes_on:type_name -> recruitment.common.v1.Date
+	36, // 17: recruitment.applications.v1.CreateCampaignRequest.regions:type_name -> recruitment.common.v1.CampaignRegion
+	0,  // 18: recruitment.applications.v1.CreateCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
+	34, // 19: recruitment.applications.v1.UpdateCampaignRequest.opens_on:type_name -> recruitment.common.v1.Date
+	34, // 20: recruitment.applications.v1.UpdateCampaignRequest.closes_on:type_name -> recruitment.common.v1.Date
+	36, // 21: recruitment.applications.v1.UpdateCampaignRequest.regions:type_name -> recruitment.common.v1.CampaignRegion
+	0,  // 22: recruitment.applications.v1.UpdateCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
+	37, // 23: recruitment.applications.v1.SetCampaignStatusRequest.status:type_name -> recruitment.common.v1.CampaignStatus
+	0,  // 24: recruitment.applications.v1.SetCampaignStatusResponse.campaign:type_name -> recruitment.applications.v1.Campaign
+	0,  // 25: recruitment.applications.v1.GetCampaignResponse.campaign:type_name -> recruitment.applications.v1.Campaign
+	0,  // 26: recruitment.applications.v1.ListCampaignsResponse.campaigns:type_name -> recruitment.applications.v1.Campaign
+	1,  // 27: recruitment.applications.v1.SubmitApplicationRequest.candidate:type_name -> recruitment.applications.v1.Candidate
+	39, // 28: recruitment.applications.v1.SubmitApplicationRequest.monitoring:type_name -> recruitment.equality.v1.MonitoringAnswers
+	2,  // 29: recruitment.applications.v1.SubmitApplicationResponse.application:type_name -> recruitment.applications.v1.Application
+	2,  // 30: recruitment.applications.v1.GetApplicationResponse.application:type_name -> recruitment.applications.v1.Application
+	33, // 31: recruitment.applications.v1.GetCandidateContactResponse.role:type_name -> recruitment.common.v1.JobRole
+	1,  // 32: recruitment.applications.v1.GetCandidateContactResponse.candidate:type_name -> recruitment.applications.v1.Candidate
+	38, // 33: recruitment.applications.v1.ListApplicationsRequest.stage:type_name -> recruitment.common.v1.Stage
+	2,  // 34: recruitment.applications.v1.ListApplicationsResponse.applications:type_name -> recruitment.applications.v1.Application
+	2,  // 35: recruitment.applications.v1.WithdrawApplicationResponse.application:type_name -> recruitment.applications.v1.Application
+	33, // 36: recruitment.applications.v1.ImportRow.role:type_name -> recruitment.common.v1.JobRole
+	34, // 37: recruitment.applications.v1.ImportRow.opens_on:type_name -> recruitment.common.v1.Date
+	34, // 38: recruitment.applications.v1.ImportRow.closes_on:type_name -> recruitment.common.v1.Date
+	1,  // 39: recruitment.applications.v1.ImportRow.candidate:type_name -> recruitment.applications.v1.Candidate
+	35, // 40: recruitment.applications.v1.ImportRow.submitted_at:type_name -> google.protobuf.Timestamp
+	40, // 41: recruitment.applications.v1.ImportRow.history:type_name -> recruitment.common.v1.ImportedHistory
+	35, // 42: recruitment.applications.v1.ImportRow.withdrawn_at:type_name -> google.protobuf.Timestamp
+	39, // 43: recruitment.applications.v1.ImportRow.monitoring:type_name -> recruitment.equality.v1.MonitoringAnswers
+	36, // 44: recruitment.applications.v1.ImportRow.campaign_regions:type_name -> recruitment.common.v1.CampaignRegion
+	23, // 45: recruitment.applications.v1.ImportApplicationsRequest.rows:type_name -> recruitment.applications.v1.ImportRow
+	41, // 46: recruitment.applications.v1.ImportResult.status:type_name -> recruitment.common.v1.ItemStatus
+	25, // 47: recruitment.applications.v1.ImportApplicationsResponse.results:type_name -> recruitment.applications.v1.ImportResult
+	2,  // 48: recruitment.applications.v1.EraseCandidateResponse.application:type_name -> recruitment.applications.v1.Application
+	29, // 49: recruitment.applications.v1.BatchWithdrawApplicationsRequest.items:type_name -> recruitment.applications.v1.WithdrawItem
+	41, // 50: recruitment.applications.v1.WithdrawResult.status:type_name -> recruitment.common.v1.ItemStatus
+	2,  // 51: recruitment.applications.v1.WithdrawResult.application:type_name -> recruitment.applications.v1.Application
+	31, // 52: recruitment.applications.v1.BatchWithdrawApplicationsResponse.results:type_name -> recruitment.applications.v1.WithdrawResult
+	3,  // 53: recruitment.applications.v1.ApplicationsService.CreateCampaign:input_type -> recruitment.applications.v1.CreateCampaignRequest
+	5,  // 54: recruitment.applications.v1.ApplicationsService.UpdateCampaign:input_type -> recruitment.applications.v1.UpdateCampaignRequest
+	7,  // 55: recruitment.applications.v1.ApplicationsService.SetCampaignStatus:input_type -> recruitment.applications.v1.SetCampaignStatusRequest
+	9,  // 56: recruitment.applications.v1.ApplicationsService.GetCampaign:input_type -> recruitment.applications.v1.GetCampaignRequest
+	11, // 57: recruitment.applications.v1.ApplicationsService.ListCampaigns:input_type -> recruitment.applications.v1.ListCampaignsRequest
+	13, // 58: recruitment.applications.v1.ApplicationsService.SubmitApplication:input_type -> recruitment.applications.v1.SubmitApplicationRequest
+	15, // 59: recruitment.applications.v1.ApplicationsService.GetApplication:input_type -> recruitment.applications.v1.GetApplicationRequest
+	17, // 60: recruitment.applications.v1.ApplicationsService.GetCandidateContact:input_type -> recruitment.applications.v1.GetCandidateContactRequest
+	19, // 61: recruitment.applications.v1.ApplicationsService.ListApplications:input_type -> recruitment.applications.v1.ListApplicationsRequest
+	21, // 62: recruitment.applications.v1.ApplicationsService.WithdrawApplication:input_type -> recruitment.applications.v1.WithdrawApplicationRequest
+	30, // 63: recruitment.applications.v1.ApplicationsService.BatchWithdrawApplications:input_type -> recruitment.applications.v1.BatchWithdrawApplicationsRequest
+	24, // 64: recruitment.applications.v1.ApplicationsService.ImportApplications:input_type -> recruitment.applications.v1.ImportApplicationsRequest
+	27, // 65: recruitment.applications.v1.ApplicationsService.EraseCandidate:input_type -> recruitment.applications.v1.EraseCandidateRequest
+	4,  // 66: recruitment.applications.v1.ApplicationsService.CreateCampaign:output_type -> recruitment.applications.v1.CreateCampaignResponse
+	6,  // 67: recruitment.applications.v1.ApplicationsService.UpdateCampaign:output_type -> recruitment.applications.v1.UpdateCampaignResponse
+	8,  // 68: recruitment.applications.v1.ApplicationsService.SetCampaignStatus:output_type -> recruitment.applications.v1.SetCampaignStatusResponse
+	10, // 69: recruitment.applications.v1.ApplicationsService.GetCampaign:output_type -> recruitment.applications.v1.GetCampaignResponse
+	12, // 70: recruitment.applications.v1.ApplicationsService.ListCampaigns:output_type -> recruitment.applications.v1.ListCampaignsResponse
+	14, // 71: recruitment.applications.v1.ApplicationsService.SubmitApplication:output_type -> recruitment.applications.v1.SubmitApplicationResponse
+	16, // 72: recruitment.applications.v1.ApplicationsService.GetApplication:output_type -> recruitment.applications.v1.GetApplicationResponse
+	18, // 73: recruitment.applications.v1.ApplicationsService.GetCandidateContact:output_type -> recruitment.applications.v1.GetCandidateContactResponse
+	20, // 74: recruitment.applications.v1.ApplicationsService.ListApplications:output_type -> recruitment.applications.v1.ListApplicationsResponse
+	22, // 75: recruitment.applications.v1.ApplicationsService.WithdrawApplication:output_type -> recruitment.applications.v1.WithdrawApplicationResponse
+	32, // 76: recruitment.applications.v1.ApplicationsService.BatchWithdrawApplications:output_type -> recruitment.applications.v1.BatchWithdrawApplicationsResponse
+	26, // 77: recruitment.applications.v1.ApplicationsService.ImportApplications:output_type -> recruitment.applications.v1.ImportApplicationsResponse
+	28, // 78: recruitment.applications.v1.ApplicationsService.EraseCandidate:output_type -> recruitment.applications.v1.EraseCandidateResponse
+	66, // [66:79] is the sub-list for method output_type
+	53, // [53:66] is the sub-list for method input_type
+	53, // [53:53] is the sub-list for extension type_name
+	53, // [53:53] is the sub-list for extension extendee
+	0,  // [0:53] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_applications_v1_applications_proto_init() }
@@ -2507,7 +2778,7 @@ func file_recruitment_applications_v1_applications_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_applications_v1_applications_proto_rawDesc), len(file_recruitment_applications_v1_applications_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   31,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

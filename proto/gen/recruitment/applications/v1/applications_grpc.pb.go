@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	ApplicationsService_CreateCampaign_FullMethodName            = "/recruitment.applications.v1.ApplicationsService/CreateCampaign"
 	ApplicationsService_UpdateCampaign_FullMethodName            = "/recruitment.applications.v1.ApplicationsService/UpdateCampaign"
+	ApplicationsService_SetCampaignStatus_FullMethodName         = "/recruitment.applications.v1.ApplicationsService/SetCampaignStatus"
 	ApplicationsService_GetCampaign_FullMethodName               = "/recruitment.applications.v1.ApplicationsService/GetCampaign"
 	ApplicationsService_ListCampaigns_FullMethodName             = "/recruitment.applications.v1.ApplicationsService/ListCampaigns"
 	ApplicationsService_SubmitApplication_FullMethodName         = "/recruitment.applications.v1.ApplicationsService/SubmitApplication"
@@ -45,10 +46,17 @@ const (
 // applications are submitted, read and withdrawn by a SPOC of the
 // application's region, or an admin.
 type ApplicationsServiceClient interface {
-	// CreateCampaign opens a campaign in a region. Admin only.
+	// CreateCampaign opens a campaign in one region or several, with posts
+	// per region. An admin, or a SPOC holding every region of it.
 	CreateCampaign(ctx context.Context, in *CreateCampaignRequest, opts ...grpc.CallOption) (*CreateCampaignResponse, error)
-	// UpdateCampaign changes a campaign's title, posts or dates. Admin only.
+	// UpdateCampaign changes a campaign's title, posts (per region), dates,
+	// or adds regions. An admin, or a SPOC holding every region of it
+	// (before and after the change).
 	UpdateCampaign(ctx context.Context, in *UpdateCampaignRequest, opts ...grpc.CallOption) (*UpdateCampaignResponse, error)
+	// SetCampaignStatus opens, closes or cancels a campaign (open → closed,
+	// open → cancelled, closed → open, closed → cancelled; cancelled is
+	// final). Same callers as UpdateCampaign.
+	SetCampaignStatus(ctx context.Context, in *SetCampaignStatusRequest, opts ...grpc.CallOption) (*SetCampaignStatusResponse, error)
 	// GetCampaign returns one campaign.
 	GetCampaign(ctx context.Context, in *GetCampaignRequest, opts ...grpc.CallOption) (*GetCampaignResponse, error)
 	// ListCampaigns lists the campaigns in the caller's regions, newest first.
@@ -111,6 +119,16 @@ func (c *applicationsServiceClient) UpdateCampaign(ctx context.Context, in *Upda
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(UpdateCampaignResponse)
 	err := c.cc.Invoke(ctx, ApplicationsService_UpdateCampaign_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *applicationsServiceClient) SetCampaignStatus(ctx context.Context, in *SetCampaignStatusRequest, opts ...grpc.CallOption) (*SetCampaignStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetCampaignStatusResponse)
+	err := c.cc.Invoke(ctx, ApplicationsService_SetCampaignStatus_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -229,10 +247,17 @@ func (c *applicationsServiceClient) EraseCandidate(ctx context.Context, in *Eras
 // applications are submitted, read and withdrawn by a SPOC of the
 // application's region, or an admin.
 type ApplicationsServiceServer interface {
-	// CreateCampaign opens a campaign in a region. Admin only.
+	// CreateCampaign opens a campaign in one region or several, with posts
+	// per region. An admin, or a SPOC holding every region of it.
 	CreateCampaign(context.Context, *CreateCampaignRequest) (*CreateCampaignResponse, error)
-	// UpdateCampaign changes a campaign's title, posts or dates. Admin only.
+	// UpdateCampaign changes a campaign's title, posts (per region), dates,
+	// or adds regions. An admin, or a SPOC holding every region of it
+	// (before and after the change).
 	UpdateCampaign(context.Context, *UpdateCampaignRequest) (*UpdateCampaignResponse, error)
+	// SetCampaignStatus opens, closes or cancels a campaign (open → closed,
+	// open → cancelled, closed → open, closed → cancelled; cancelled is
+	// final). Same callers as UpdateCampaign.
+	SetCampaignStatus(context.Context, *SetCampaignStatusRequest) (*SetCampaignStatusResponse, error)
 	// GetCampaign returns one campaign.
 	GetCampaign(context.Context, *GetCampaignRequest) (*GetCampaignResponse, error)
 	// ListCampaigns lists the campaigns in the caller's regions, newest first.
@@ -286,6 +311,9 @@ func (UnimplementedApplicationsServiceServer) CreateCampaign(context.Context, *C
 }
 func (UnimplementedApplicationsServiceServer) UpdateCampaign(context.Context, *UpdateCampaignRequest) (*UpdateCampaignResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateCampaign not implemented")
+}
+func (UnimplementedApplicationsServiceServer) SetCampaignStatus(context.Context, *SetCampaignStatusRequest) (*SetCampaignStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetCampaignStatus not implemented")
 }
 func (UnimplementedApplicationsServiceServer) GetCampaign(context.Context, *GetCampaignRequest) (*GetCampaignResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCampaign not implemented")
@@ -370,6 +398,24 @@ func _ApplicationsService_UpdateCampaign_Handler(srv interface{}, ctx context.Co
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ApplicationsServiceServer).UpdateCampaign(ctx, req.(*UpdateCampaignRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ApplicationsService_SetCampaignStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetCampaignStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ApplicationsServiceServer).SetCampaignStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ApplicationsService_SetCampaignStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ApplicationsServiceServer).SetCampaignStatus(ctx, req.(*SetCampaignStatusRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -568,6 +614,10 @@ var ApplicationsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateCampaign",
 			Handler:    _ApplicationsService_UpdateCampaign_Handler,
+		},
+		{
+			MethodName: "SetCampaignStatus",
+			Handler:    _ApplicationsService_SetCampaignStatus_Handler,
 		},
 		{
 			MethodName: "GetCampaign",

@@ -169,6 +169,8 @@ const (
 	CallerRole_CALLER_ROLE_DASHBOARD   CallerRole = 3
 	CallerRole_CALLER_ROLE_ADMIN       CallerRole = 4
 	CallerRole_CALLER_ROLE_SYSTEM      CallerRole = 5
+	// Approves starts before vetting clears (offers' ApproveEarlyStart).
+	CallerRole_CALLER_ROLE_APPROVER CallerRole = 6
 )
 
 // Enum value maps for CallerRole.
@@ -180,6 +182,7 @@ var (
 		3: "CALLER_ROLE_DASHBOARD",
 		4: "CALLER_ROLE_ADMIN",
 		5: "CALLER_ROLE_SYSTEM",
+		6: "CALLER_ROLE_APPROVER",
 	}
 	CallerRole_value = map[string]int32{
 		"CALLER_ROLE_UNSPECIFIED": 0,
@@ -188,6 +191,7 @@ var (
 		"CALLER_ROLE_DASHBOARD":   3,
 		"CALLER_ROLE_ADMIN":       4,
 		"CALLER_ROLE_SYSTEM":      5,
+		"CALLER_ROLE_APPROVER":    6,
 	}
 )
 
@@ -444,6 +448,61 @@ func (x Outcome) Number() protoreflect.EnumNumber {
 // Deprecated: Use Outcome.Descriptor instead.
 func (Outcome) EnumDescriptor() ([]byte, []int) {
 	return file_recruitment_common_v1_common_proto_rawDescGZIP(), []int{6}
+}
+
+// CampaignStatus is where a campaign stands (issue 16). A campaign is
+// OPEN until closed or cancelled; a closed one may open again; a
+// cancelled one is final. Applications go only to an open campaign.
+type CampaignStatus int32
+
+const (
+	CampaignStatus_CAMPAIGN_STATUS_UNSPECIFIED CampaignStatus = 0
+	CampaignStatus_CAMPAIGN_STATUS_OPEN        CampaignStatus = 1
+	CampaignStatus_CAMPAIGN_STATUS_CLOSED      CampaignStatus = 2
+	CampaignStatus_CAMPAIGN_STATUS_CANCELLED   CampaignStatus = 3
+)
+
+// Enum value maps for CampaignStatus.
+var (
+	CampaignStatus_name = map[int32]string{
+		0: "CAMPAIGN_STATUS_UNSPECIFIED",
+		1: "CAMPAIGN_STATUS_OPEN",
+		2: "CAMPAIGN_STATUS_CLOSED",
+		3: "CAMPAIGN_STATUS_CANCELLED",
+	}
+	CampaignStatus_value = map[string]int32{
+		"CAMPAIGN_STATUS_UNSPECIFIED": 0,
+		"CAMPAIGN_STATUS_OPEN":        1,
+		"CAMPAIGN_STATUS_CLOSED":      2,
+		"CAMPAIGN_STATUS_CANCELLED":   3,
+	}
+)
+
+func (x CampaignStatus) Enum() *CampaignStatus {
+	p := new(CampaignStatus)
+	*p = x
+	return p
+}
+
+func (x CampaignStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CampaignStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_recruitment_common_v1_common_proto_enumTypes[7].Descriptor()
+}
+
+func (CampaignStatus) Type() protoreflect.EnumType {
+	return &file_recruitment_common_v1_common_proto_enumTypes[7]
+}
+
+func (x CampaignStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CampaignStatus.Descriptor instead.
+func (CampaignStatus) EnumDescriptor() ([]byte, []int) {
+	return file_recruitment_common_v1_common_proto_rawDescGZIP(), []int{7}
 }
 
 // Date is a calendar date with no time zone (campaign dates, start dates).
@@ -789,7 +848,8 @@ type ImportedSift struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	DecidedAt *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=decided_at,json=decidedAt,proto3" json:"decided_at,omitempty"`
 	Passed    bool                   `protobuf:"varint,2,opt,name=passed,proto3" json:"passed,omitempty"`
-	// Required when not passed; a lower-case code.
+	// Required when not passed: a sift fail reason (docs/design.md,
+	// "Reasons and sources"), or other:<code>.
 	ReasonCode    string `protobuf:"bytes,3,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -854,7 +914,8 @@ type ImportedInterview struct {
 	// Unset while the outcome is awaited.
 	DecidedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=decided_at,json=decidedAt,proto3" json:"decided_at,omitempty"`
 	Passed    bool                   `protobuf:"varint,4,opt,name=passed,proto3" json:"passed,omitempty"`
-	// Required when decided and not passed.
+	// Required when decided and not passed: an interview fail reason
+	// (docs/design.md, "Reasons and sources"), or other:<code>.
 	ReasonCode    string `protobuf:"bytes,5,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -932,9 +993,11 @@ type ImportedOffer struct {
 	SalaryBandCode string                 `protobuf:"bytes,2,opt,name=salary_band_code,json=salaryBandCode,proto3" json:"salary_band_code,omitempty"`
 	Conditions     []OfferCondition       `protobuf:"varint,3,rep,packed,name=conditions,proto3,enum=recruitment.common.v1.OfferCondition" json:"conditions,omitempty"`
 	// At most one of accepted_at and declined_at.
-	AcceptedAt        *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=accepted_at,json=acceptedAt,proto3" json:"accepted_at,omitempty"`
-	DeclinedAt        *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=declined_at,json=declinedAt,proto3" json:"declined_at,omitempty"`
-	DeclineReasonCode string                 `protobuf:"bytes,6,opt,name=decline_reason_code,json=declineReasonCode,proto3" json:"decline_reason_code,omitempty"`
+	AcceptedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=accepted_at,json=acceptedAt,proto3" json:"accepted_at,omitempty"`
+	DeclinedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=declined_at,json=declinedAt,proto3" json:"declined_at,omitempty"`
+	// Required with declined_at: a decline reason (docs/design.md,
+	// "Reasons and sources"), or other:<code>.
+	DeclineReasonCode string `protobuf:"bytes,6,opt,name=decline_reason_code,json=declineReasonCode,proto3" json:"decline_reason_code,omitempty"`
 	// When the start date was set, and to what.
 	StartDateSetAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=start_date_set_at,json=startDateSetAt,proto3" json:"start_date_set_at,omitempty"`
 	StartDate      *Date                  `protobuf:"bytes,8,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
@@ -1148,6 +1211,61 @@ func (x *ImportedVetting) GetFailReasonCode() string {
 	return ""
 }
 
+// CampaignRegion is one region a campaign recruits in and its posts there.
+type CampaignRegion struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One of the region codes (docs/design.md §2), once per campaign.
+	Region string `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	// 1-10000.
+	Posts         int32 `protobuf:"varint,2,opt,name=posts,proto3" json:"posts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CampaignRegion) Reset() {
+	*x = CampaignRegion{}
+	mi := &file_recruitment_common_v1_common_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CampaignRegion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CampaignRegion) ProtoMessage() {}
+
+func (x *CampaignRegion) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_common_v1_common_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CampaignRegion.ProtoReflect.Descriptor instead.
+func (*CampaignRegion) Descriptor() ([]byte, []int) {
+	return file_recruitment_common_v1_common_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CampaignRegion) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *CampaignRegion) GetPosts() int32 {
+	if x != nil {
+		return x.Posts
+	}
+	return 0
+}
+
 var File_recruitment_common_v1_common_proto protoreflect.FileDescriptor
 
 const file_recruitment_common_v1_common_proto_rawDesc = "" +
@@ -1221,7 +1339,10 @@ const file_recruitment_common_v1_common_proto_rawDesc = "" +
 	"\n" +
 	"cleared_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tclearedAt\x127\n" +
 	"\tfailed_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bfailedAt\x12(\n" +
-	"\x10fail_reason_code\x18\a \x01(\tR\x0efailReasonCode*\xa8\x01\n" +
+	"\x10fail_reason_code\x18\a \x01(\tR\x0efailReasonCode\">\n" +
+	"\x0eCampaignRegion\x12\x16\n" +
+	"\x06region\x18\x01 \x01(\tR\x06region\x12\x14\n" +
+	"\x05posts\x18\x02 \x01(\x05R\x05posts*\xa8\x01\n" +
 	"\x05Stage\x12\x15\n" +
 	"\x11STAGE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -1239,7 +1360,7 @@ const file_recruitment_common_v1_common_proto_rawDesc = "" +
 	"\x16JOB_ROLE_ADMINISTRATOR\x10\x03\x12\x1b\n" +
 	"\x17JOB_ROLE_UPW_SUPERVISOR\x10\x04\x12#\n" +
 	"\x1fJOB_ROLE_VICTIM_LIAISON_OFFICER\x10\x05\x12\x12\n" +
-	"\x0eJOB_ROLE_OTHER\x10\x06*\xa2\x01\n" +
+	"\x0eJOB_ROLE_OTHER\x10\x06*\xbc\x01\n" +
 	"\n" +
 	"CallerRole\x12\x1b\n" +
 	"\x17CALLER_ROLE_UNSPECIFIED\x10\x00\x12\x14\n" +
@@ -1247,7 +1368,8 @@ const file_recruitment_common_v1_common_proto_rawDesc = "" +
 	"\x13CALLER_ROLE_VETTING\x10\x02\x12\x19\n" +
 	"\x15CALLER_ROLE_DASHBOARD\x10\x03\x12\x15\n" +
 	"\x11CALLER_ROLE_ADMIN\x10\x04\x12\x16\n" +
-	"\x12CALLER_ROLE_SYSTEM\x10\x05*\x88\x01\n" +
+	"\x12CALLER_ROLE_SYSTEM\x10\x05\x12\x18\n" +
+	"\x14CALLER_ROLE_APPROVER\x10\x06*\x88\x01\n" +
 	"\fVettingLevel\x12\x1d\n" +
 	"\x19VETTING_LEVEL_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12VETTING_LEVEL_BPSS\x10\x01\x12\x15\n" +
@@ -1271,7 +1393,12 @@ const file_recruitment_common_v1_common_proto_rawDesc = "" +
 	"\aOutcome\x12\x17\n" +
 	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fOUTCOME_PASS\x10\x01\x12\x10\n" +
-	"\fOUTCOME_FAIL\x10\x02B\xf2\x01\n" +
+	"\fOUTCOME_FAIL\x10\x02*\x86\x01\n" +
+	"\x0eCampaignStatus\x12\x1f\n" +
+	"\x1bCAMPAIGN_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14CAMPAIGN_STATUS_OPEN\x10\x01\x12\x1a\n" +
+	"\x16CAMPAIGN_STATUS_CLOSED\x10\x02\x12\x1d\n" +
+	"\x19CAMPAIGN_STATUS_CANCELLED\x10\x03B\xf2\x01\n" +
 	"\x19com.recruitment.common.v1B\vCommonProtoP\x01ZRgithub.com/probation-recruitment/pipeline/proto/gen/recruitment/common/v1;commonv1\xa2\x02\x03RCX\xaa\x02\x15Recruitment.Common.V1\xca\x02\x15Recruitment\\Common\\V1\xe2\x02!Recruitment\\Common\\V1\\GPBMetadata\xea\x02\x17Recruitment::Common::V1b\x06proto3"
 
 var (
@@ -1286,8 +1413,8 @@ func file_recruitment_common_v1_common_proto_rawDescGZIP() []byte {
 	return file_recruitment_common_v1_common_proto_rawDescData
 }
 
-var file_recruitment_common_v1_common_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_recruitment_common_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_recruitment_common_v1_common_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
+var file_recruitment_common_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_recruitment_common_v1_common_proto_goTypes = []any{
 	(Stage)(0),                    // 0: recruitment.common.v1.Stage
 	(JobRole)(0),                  // 1: recruitment.common.v1.JobRole
@@ -1296,43 +1423,45 @@ var file_recruitment_common_v1_common_proto_goTypes = []any{
 	(BlockReason)(0),              // 4: recruitment.common.v1.BlockReason
 	(OfferCondition)(0),           // 5: recruitment.common.v1.OfferCondition
 	(Outcome)(0),                  // 6: recruitment.common.v1.Outcome
-	(*Date)(nil),                  // 7: recruitment.common.v1.Date
-	(*Actor)(nil),                 // 8: recruitment.common.v1.Actor
-	(*ItemStatus)(nil),            // 9: recruitment.common.v1.ItemStatus
-	(*HistoryEntry)(nil),          // 10: recruitment.common.v1.HistoryEntry
-	(*ImportedHistory)(nil),       // 11: recruitment.common.v1.ImportedHistory
-	(*ImportedSift)(nil),          // 12: recruitment.common.v1.ImportedSift
-	(*ImportedInterview)(nil),     // 13: recruitment.common.v1.ImportedInterview
-	(*ImportedOffer)(nil),         // 14: recruitment.common.v1.ImportedOffer
-	(*ImportedVetting)(nil),       // 15: recruitment.common.v1.ImportedVetting
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(CampaignStatus)(0),           // 7: recruitment.common.v1.CampaignStatus
+	(*Date)(nil),                  // 8: recruitment.common.v1.Date
+	(*Actor)(nil),                 // 9: recruitment.common.v1.Actor
+	(*ItemStatus)(nil),            // 10: recruitment.common.v1.ItemStatus
+	(*HistoryEntry)(nil),          // 11: recruitment.common.v1.HistoryEntry
+	(*ImportedHistory)(nil),       // 12: recruitment.common.v1.ImportedHistory
+	(*ImportedSift)(nil),          // 13: recruitment.common.v1.ImportedSift
+	(*ImportedInterview)(nil),     // 14: recruitment.common.v1.ImportedInterview
+	(*ImportedOffer)(nil),         // 15: recruitment.common.v1.ImportedOffer
+	(*ImportedVetting)(nil),       // 16: recruitment.common.v1.ImportedVetting
+	(*CampaignRegion)(nil),        // 17: recruitment.common.v1.CampaignRegion
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
 }
 var file_recruitment_common_v1_common_proto_depIdxs = []int32{
 	2,  // 0: recruitment.common.v1.Actor.role:type_name -> recruitment.common.v1.CallerRole
-	8,  // 1: recruitment.common.v1.HistoryEntry.actor:type_name -> recruitment.common.v1.Actor
-	16, // 2: recruitment.common.v1.HistoryEntry.occurred_at:type_name -> google.protobuf.Timestamp
-	12, // 3: recruitment.common.v1.ImportedHistory.sift:type_name -> recruitment.common.v1.ImportedSift
-	13, // 4: recruitment.common.v1.ImportedHistory.interview:type_name -> recruitment.common.v1.ImportedInterview
-	14, // 5: recruitment.common.v1.ImportedHistory.offer:type_name -> recruitment.common.v1.ImportedOffer
-	15, // 6: recruitment.common.v1.ImportedHistory.vetting:type_name -> recruitment.common.v1.ImportedVetting
-	16, // 7: recruitment.common.v1.ImportedSift.decided_at:type_name -> google.protobuf.Timestamp
-	16, // 8: recruitment.common.v1.ImportedInterview.booked_at:type_name -> google.protobuf.Timestamp
-	16, // 9: recruitment.common.v1.ImportedInterview.scheduled_for:type_name -> google.protobuf.Timestamp
-	16, // 10: recruitment.common.v1.ImportedInterview.decided_at:type_name -> google.protobuf.Timestamp
-	16, // 11: recruitment.common.v1.ImportedOffer.made_at:type_name -> google.protobuf.Timestamp
+	9,  // 1: recruitment.common.v1.HistoryEntry.actor:type_name -> recruitment.common.v1.Actor
+	18, // 2: recruitment.common.v1.HistoryEntry.occurred_at:type_name -> google.protobuf.Timestamp
+	13, // 3: recruitment.common.v1.ImportedHistory.sift:type_name -> recruitment.common.v1.ImportedSift
+	14, // 4: recruitment.common.v1.ImportedHistory.interview:type_name -> recruitment.common.v1.ImportedInterview
+	15, // 5: recruitment.common.v1.ImportedHistory.offer:type_name -> recruitment.common.v1.ImportedOffer
+	16, // 6: recruitment.common.v1.ImportedHistory.vetting:type_name -> recruitment.common.v1.ImportedVetting
+	18, // 7: recruitment.common.v1.ImportedSift.decided_at:type_name -> google.protobuf.Timestamp
+	18, // 8: recruitment.common.v1.ImportedInterview.booked_at:type_name -> google.protobuf.Timestamp
+	18, // 9: recruitment.common.v1.ImportedInterview.scheduled_for:type_name -> google.protobuf.Timestamp
+	18, // 10: recruitment.common.v1.ImportedInterview.decided_at:type_name -> google.protobuf.Timestamp
+	18, // 11: recruitment.common.v1.ImportedOffer.made_at:type_name -> google.protobuf.Timestamp
 	5,  // 12: recruitment.common.v1.ImportedOffer.conditions:type_name -> recruitment.common.v1.OfferCondition
-	16, // 13: recruitment.common.v1.ImportedOffer.accepted_at:type_name -> google.protobuf.Timestamp
-	16, // 14: recruitment.common.v1.ImportedOffer.declined_at:type_name -> google.protobuf.Timestamp
-	16, // 15: recruitment.common.v1.ImportedOffer.start_date_set_at:type_name -> google.protobuf.Timestamp
-	7,  // 16: recruitment.common.v1.ImportedOffer.start_date:type_name -> recruitment.common.v1.Date
-	7,  // 17: recruitment.common.v1.ImportedOffer.vetting_due_by:type_name -> recruitment.common.v1.Date
-	16, // 18: recruitment.common.v1.ImportedOffer.started_at:type_name -> google.protobuf.Timestamp
-	16, // 19: recruitment.common.v1.ImportedVetting.forms_received_at:type_name -> google.protobuf.Timestamp
-	16, // 20: recruitment.common.v1.ImportedVetting.blocked_at:type_name -> google.protobuf.Timestamp
+	18, // 13: recruitment.common.v1.ImportedOffer.accepted_at:type_name -> google.protobuf.Timestamp
+	18, // 14: recruitment.common.v1.ImportedOffer.declined_at:type_name -> google.protobuf.Timestamp
+	18, // 15: recruitment.common.v1.ImportedOffer.start_date_set_at:type_name -> google.protobuf.Timestamp
+	8,  // 16: recruitment.common.v1.ImportedOffer.start_date:type_name -> recruitment.common.v1.Date
+	8,  // 17: recruitment.common.v1.ImportedOffer.vetting_due_by:type_name -> recruitment.common.v1.Date
+	18, // 18: recruitment.common.v1.ImportedOffer.started_at:type_name -> google.protobuf.Timestamp
+	18, // 19: recruitment.common.v1.ImportedVetting.forms_received_at:type_name -> google.protobuf.Timestamp
+	18, // 20: recruitment.common.v1.ImportedVetting.blocked_at:type_name -> google.protobuf.Timestamp
 	4,  // 21: recruitment.common.v1.ImportedVetting.block_reason:type_name -> recruitment.common.v1.BlockReason
-	16, // 22: recruitment.common.v1.ImportedVetting.unblocked_at:type_name -> google.protobuf.Timestamp
-	16, // 23: recruitment.common.v1.ImportedVetting.cleared_at:type_name -> google.protobuf.Timestamp
-	16, // 24: recruitment.common.v1.ImportedVetting.failed_at:type_name -> google.protobuf.Timestamp
+	18, // 22: recruitment.common.v1.ImportedVetting.unblocked_at:type_name -> google.protobuf.Timestamp
+	18, // 23: recruitment.common.v1.ImportedVetting.cleared_at:type_name -> google.protobuf.Timestamp
+	18, // 24: recruitment.common.v1.ImportedVetting.failed_at:type_name -> google.protobuf.Timestamp
 	25, // [25:25] is the sub-list for method output_type
 	25, // [25:25] is the sub-list for method input_type
 	25, // [25:25] is the sub-list for extension type_name
@@ -1350,8 +1479,8 @@ func file_recruitment_common_v1_common_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_common_v1_common_proto_rawDesc), len(file_recruitment_common_v1_common_proto_rawDesc)),
-			NumEnums:      7,
-			NumMessages:   9,
+			NumEnums:      8,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -114,6 +114,7 @@ type Event struct {
 	//
 	//	*Event_CampaignCreated
 	//	*Event_CampaignUpdated
+	//	*Event_CampaignStatusChanged
 	//	*Event_ApplicationSubmitted
 	//	*Event_ApplicationWithdrawn
 	//	*Event_ApplicationErased
@@ -144,6 +145,8 @@ type Event struct {
 	//	*Event_StuckWarning
 	//	*Event_StuckBreach
 	//	*Event_StuckResolved
+	//	*Event_OfferEarlyStartApproved
+	//	*Event_OfferEarlyStartPolicySet
 	Payload       isEvent_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -262,6 +265,15 @@ func (x *Event) GetCampaignUpdated() *CampaignUpdated {
 	if x != nil {
 		if x, ok := x.Payload.(*Event_CampaignUpdated); ok {
 			return x.CampaignUpdated
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetCampaignStatusChanged() *CampaignStatusChanged {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_CampaignStatusChanged); ok {
+			return x.CampaignStatusChanged
 		}
 	}
 	return nil
@@ -537,6 +549,24 @@ func (x *Event) GetStuckResolved() *StuckChanged {
 	return nil
 }
 
+func (x *Event) GetOfferEarlyStartApproved() *OfferEarlyStartApproved {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_OfferEarlyStartApproved); ok {
+			return x.OfferEarlyStartApproved
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetOfferEarlyStartPolicySet() *EarlyStartPolicySet {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_OfferEarlyStartPolicySet); ok {
+			return x.OfferEarlyStartPolicySet
+		}
+	}
+	return nil
+}
+
 type isEvent_Payload interface {
 	isEvent_Payload()
 }
@@ -549,6 +579,11 @@ type Event_CampaignCreated struct {
 type Event_CampaignUpdated struct {
 	// campaign.updated
 	CampaignUpdated *CampaignUpdated `protobuf:"bytes,21,opt,name=campaign_updated,json=campaignUpdated,proto3,oneof"`
+}
+
+type Event_CampaignStatusChanged struct {
+	// campaign.status_changed
+	CampaignStatusChanged *CampaignStatusChanged `protobuf:"bytes,140,opt,name=campaign_status_changed,json=campaignStatusChanged,proto3,oneof"`
 }
 
 type Event_ApplicationSubmitted struct {
@@ -701,9 +736,21 @@ type Event_StuckResolved struct {
 	StuckResolved *StuckChanged `protobuf:"bytes,72,opt,name=stuck_resolved,json=stuckResolved,proto3,oneof"`
 }
 
+type Event_OfferEarlyStartApproved struct {
+	// offer.early_start_approved
+	OfferEarlyStartApproved *OfferEarlyStartApproved `protobuf:"bytes,120,opt,name=offer_early_start_approved,json=offerEarlyStartApproved,proto3,oneof"`
+}
+
+type Event_OfferEarlyStartPolicySet struct {
+	// offer.early_start_policy_set (a region's event: no application)
+	OfferEarlyStartPolicySet *EarlyStartPolicySet `protobuf:"bytes,121,opt,name=offer_early_start_policy_set,json=offerEarlyStartPolicySet,proto3,oneof"`
+}
+
 func (*Event_CampaignCreated) isEvent_Payload() {}
 
 func (*Event_CampaignUpdated) isEvent_Payload() {}
+
+func (*Event_CampaignStatusChanged) isEvent_Payload() {}
 
 func (*Event_ApplicationSubmitted) isEvent_Payload() {}
 
@@ -765,6 +812,10 @@ func (*Event_StuckBreach) isEvent_Payload() {}
 
 func (*Event_StuckResolved) isEvent_Payload() {}
 
+func (*Event_OfferEarlyStartApproved) isEvent_Payload() {}
+
+func (*Event_OfferEarlyStartPolicySet) isEvent_Payload() {}
+
 // CampaignDetails is the reportable state of a campaign.
 type CampaignDetails struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -773,7 +824,13 @@ type CampaignDetails struct {
 	OpensOn *v1.Date               `protobuf:"bytes,3,opt,name=opens_on,json=opensOn,proto3" json:"opens_on,omitempty"`
 	// Absent for a rolling campaign, which measures time to hire from each
 	// application's submission.
-	ClosesOn      *v1.Date `protobuf:"bytes,4,opt,name=closes_on,json=closesOn,proto3" json:"closes_on,omitempty"`
+	ClosesOn *v1.Date `protobuf:"bytes,4,opt,name=closes_on,json=closesOn,proto3" json:"closes_on,omitempty"`
+	// Every region with its posts, the lead region (the envelope's) first;
+	// posts is their sum. Empty in events written before campaigns had
+	// several regions: the campaign is then in the envelope's region alone.
+	Regions []*v1.CampaignRegion `protobuf:"bytes,140,rep,name=regions,proto3" json:"regions,omitempty"`
+	// Unset in events written before campaigns had a status: OPEN.
+	Status        v1.CampaignStatus `protobuf:"varint,141,opt,name=status,proto3,enum=recruitment.common.v1.CampaignStatus" json:"status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -834,6 +891,20 @@ func (x *CampaignDetails) GetClosesOn() *v1.Date {
 		return x.ClosesOn
 	}
 	return nil
+}
+
+func (x *CampaignDetails) GetRegions() []*v1.CampaignRegion {
+	if x != nil {
+		return x.Regions
+	}
+	return nil
+}
+
+func (x *CampaignDetails) GetStatus() v1.CampaignStatus {
+	if x != nil {
+		return x.Status
+	}
+	return v1.CampaignStatus(0)
 }
 
 // CampaignCreated: a campaign was created.
@@ -926,20 +997,87 @@ func (x *CampaignUpdated) GetCampaign() *CampaignDetails {
 	return nil
 }
 
+// CampaignStatusChanged: a campaign was closed, cancelled or opened
+// again; carries the new state.
+type CampaignStatusChanged struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Campaign      *CampaignDetails       `protobuf:"bytes,1,opt,name=campaign,proto3" json:"campaign,omitempty"`
+	From          v1.CampaignStatus      `protobuf:"varint,2,opt,name=from,proto3,enum=recruitment.common.v1.CampaignStatus" json:"from,omitempty"`
+	ReasonCode    string                 `protobuf:"bytes,3,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CampaignStatusChanged) Reset() {
+	*x = CampaignStatusChanged{}
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CampaignStatusChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CampaignStatusChanged) ProtoMessage() {}
+
+func (x *CampaignStatusChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CampaignStatusChanged.ProtoReflect.Descriptor instead.
+func (*CampaignStatusChanged) Descriptor() ([]byte, []int) {
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *CampaignStatusChanged) GetCampaign() *CampaignDetails {
+	if x != nil {
+		return x.Campaign
+	}
+	return nil
+}
+
+func (x *CampaignStatusChanged) GetFrom() v1.CampaignStatus {
+	if x != nil {
+		return x.From
+	}
+	return v1.CampaignStatus(0)
+}
+
+func (x *CampaignStatusChanged) GetReasonCode() string {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return ""
+}
+
 // ApplicationSubmitted: an application entered the pipeline (stage SIFT).
 type ApplicationSubmitted struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Set when the application was imported with its history: the sifting
 	// service records the sift and interview parts and passes the rest on
 	// in interview.passed.
-	Imported      *v1.ImportedHistory `protobuf:"bytes,1,opt,name=imported,proto3" json:"imported,omitempty"`
+	Imported *v1.ImportedHistory `protobuf:"bytes,1,opt,name=imported,proto3" json:"imported,omitempty"`
+	// Where the application came from: a code of the source list
+	// (docs/design.md, "Reasons and sources": jobs_site, social_media,
+	// referral, job_centre, university, agency, internal, other or
+	// other:<code>); empty when not recorded.
+	Source        string `protobuf:"bytes,160,opt,name=source,proto3" json:"source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ApplicationSubmitted) Reset() {
 	*x = ApplicationSubmitted{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[4]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -951,7 +1089,7 @@ func (x *ApplicationSubmitted) String() string {
 func (*ApplicationSubmitted) ProtoMessage() {}
 
 func (x *ApplicationSubmitted) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[4]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -964,7 +1102,7 @@ func (x *ApplicationSubmitted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplicationSubmitted.ProtoReflect.Descriptor instead.
 func (*ApplicationSubmitted) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{4}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ApplicationSubmitted) GetImported() *v1.ImportedHistory {
@@ -974,10 +1112,20 @@ func (x *ApplicationSubmitted) GetImported() *v1.ImportedHistory {
 	return nil
 }
 
+func (x *ApplicationSubmitted) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
 // ApplicationWithdrawn: the candidate withdrew from any non-terminal stage.
 type ApplicationWithdrawn struct {
-	state      protoimpl.MessageState `protogen:"open.v1"`
-	ReasonCode string                 `protobuf:"bytes,1,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A code of the withdrawal reason list (docs/design.md, "Reasons and
+	// sources"), or other:<code>; events written before the list may carry
+	// any lower-case code, which reports read as other:<code>.
+	ReasonCode string `protobuf:"bytes,1,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
 	// The stage the application was in when withdrawn, as the producer knew it.
 	Stage         v1.Stage `protobuf:"varint,2,opt,name=stage,proto3,enum=recruitment.common.v1.Stage" json:"stage,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -986,7 +1134,7 @@ type ApplicationWithdrawn struct {
 
 func (x *ApplicationWithdrawn) Reset() {
 	*x = ApplicationWithdrawn{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[5]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -998,7 +1146,7 @@ func (x *ApplicationWithdrawn) String() string {
 func (*ApplicationWithdrawn) ProtoMessage() {}
 
 func (x *ApplicationWithdrawn) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[5]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1011,7 +1159,7 @@ func (x *ApplicationWithdrawn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplicationWithdrawn.ProtoReflect.Descriptor instead.
 func (*ApplicationWithdrawn) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{5}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ApplicationWithdrawn) GetReasonCode() string {
@@ -1043,7 +1191,7 @@ type ApplicationErased struct {
 
 func (x *ApplicationErased) Reset() {
 	*x = ApplicationErased{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[6]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1055,7 +1203,7 @@ func (x *ApplicationErased) String() string {
 func (*ApplicationErased) ProtoMessage() {}
 
 func (x *ApplicationErased) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[6]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1068,7 +1216,7 @@ func (x *ApplicationErased) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplicationErased.ProtoReflect.Descriptor instead.
 func (*ApplicationErased) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{6}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ApplicationErased) GetReasonCode() string {
@@ -1087,7 +1235,7 @@ type SiftPassed struct {
 
 func (x *SiftPassed) Reset() {
 	*x = SiftPassed{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[7]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1099,7 +1247,7 @@ func (x *SiftPassed) String() string {
 func (*SiftPassed) ProtoMessage() {}
 
 func (x *SiftPassed) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[7]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1112,20 +1260,22 @@ func (x *SiftPassed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SiftPassed.ProtoReflect.Descriptor instead.
 func (*SiftPassed) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{7}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{8}
 }
 
 // SiftFailed: the application failed the sift (stage REJECTED).
 type SiftFailed struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ReasonCode    string                 `protobuf:"bytes,1,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A code of the sift fail reason list, or other:<code> (see
+	// ApplicationWithdrawn.reason_code for older events).
+	ReasonCode    string `protobuf:"bytes,1,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SiftFailed) Reset() {
 	*x = SiftFailed{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[8]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1137,7 +1287,7 @@ func (x *SiftFailed) String() string {
 func (*SiftFailed) ProtoMessage() {}
 
 func (x *SiftFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[8]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1150,7 +1300,7 @@ func (x *SiftFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SiftFailed.ProtoReflect.Descriptor instead.
 func (*SiftFailed) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{8}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SiftFailed) GetReasonCode() string {
@@ -1171,7 +1321,7 @@ type InterviewScheduled struct {
 
 func (x *InterviewScheduled) Reset() {
 	*x = InterviewScheduled{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[9]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1183,7 +1333,7 @@ func (x *InterviewScheduled) String() string {
 func (*InterviewScheduled) ProtoMessage() {}
 
 func (x *InterviewScheduled) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[9]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1196,7 +1346,7 @@ func (x *InterviewScheduled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterviewScheduled.ProtoReflect.Descriptor instead.
 func (*InterviewScheduled) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{9}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *InterviewScheduled) GetScheduledFor() *timestamppb.Timestamp {
@@ -1225,7 +1375,7 @@ type InterviewPassed struct {
 
 func (x *InterviewPassed) Reset() {
 	*x = InterviewPassed{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[10]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1237,7 +1387,7 @@ func (x *InterviewPassed) String() string {
 func (*InterviewPassed) ProtoMessage() {}
 
 func (x *InterviewPassed) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[10]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1250,7 +1400,7 @@ func (x *InterviewPassed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterviewPassed.ProtoReflect.Descriptor instead.
 func (*InterviewPassed) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{10}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *InterviewPassed) GetImported() *v1.ImportedHistory {
@@ -1262,15 +1412,17 @@ func (x *InterviewPassed) GetImported() *v1.ImportedHistory {
 
 // InterviewFailed: the candidate failed the interview (stage REJECTED).
 type InterviewFailed struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ReasonCode    string                 `protobuf:"bytes,1,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A code of the interview fail reason list, or other:<code> (see
+	// ApplicationWithdrawn.reason_code for older events).
+	ReasonCode    string `protobuf:"bytes,1,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *InterviewFailed) Reset() {
 	*x = InterviewFailed{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[11]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1282,7 +1434,7 @@ func (x *InterviewFailed) String() string {
 func (*InterviewFailed) ProtoMessage() {}
 
 func (x *InterviewFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[11]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1295,7 +1447,7 @@ func (x *InterviewFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterviewFailed.ProtoReflect.Descriptor instead.
 func (*InterviewFailed) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{11}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *InterviewFailed) GetReasonCode() string {
@@ -1320,7 +1472,7 @@ type OfferMade struct {
 
 func (x *OfferMade) Reset() {
 	*x = OfferMade{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[12]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1332,7 +1484,7 @@ func (x *OfferMade) String() string {
 func (*OfferMade) ProtoMessage() {}
 
 func (x *OfferMade) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[12]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1345,7 +1497,7 @@ func (x *OfferMade) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OfferMade.ProtoReflect.Descriptor instead.
 func (*OfferMade) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{12}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *OfferMade) GetSalaryBandCode() string {
@@ -1381,7 +1533,7 @@ type OfferAccepted struct {
 
 func (x *OfferAccepted) Reset() {
 	*x = OfferAccepted{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[13]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1393,7 +1545,7 @@ func (x *OfferAccepted) String() string {
 func (*OfferAccepted) ProtoMessage() {}
 
 func (x *OfferAccepted) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[13]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1406,7 +1558,7 @@ func (x *OfferAccepted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OfferAccepted.ProtoReflect.Descriptor instead.
 func (*OfferAccepted) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{13}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *OfferAccepted) GetImported() *v1.ImportedHistory {
@@ -1418,15 +1570,17 @@ func (x *OfferAccepted) GetImported() *v1.ImportedHistory {
 
 // OfferDeclined: the candidate declined (stage WITHDRAWN).
 type OfferDeclined struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ReasonCode    string                 `protobuf:"bytes,1,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A code of the decline reason list, or other:<code> (see
+	// ApplicationWithdrawn.reason_code for older events).
+	ReasonCode    string `protobuf:"bytes,1,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *OfferDeclined) Reset() {
 	*x = OfferDeclined{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[14]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1438,7 +1592,7 @@ func (x *OfferDeclined) String() string {
 func (*OfferDeclined) ProtoMessage() {}
 
 func (x *OfferDeclined) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[14]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1451,7 +1605,7 @@ func (x *OfferDeclined) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OfferDeclined.ProtoReflect.Descriptor instead.
 func (*OfferDeclined) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{14}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *OfferDeclined) GetReasonCode() string {
@@ -1474,7 +1628,7 @@ type OfferWithdrawn struct {
 
 func (x *OfferWithdrawn) Reset() {
 	*x = OfferWithdrawn{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[15]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1486,7 +1640,7 @@ func (x *OfferWithdrawn) String() string {
 func (*OfferWithdrawn) ProtoMessage() {}
 
 func (x *OfferWithdrawn) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[15]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1499,7 +1653,7 @@ func (x *OfferWithdrawn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OfferWithdrawn.ProtoReflect.Descriptor instead.
 func (*OfferWithdrawn) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{15}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *OfferWithdrawn) GetReasonCode() string {
@@ -1521,9 +1675,10 @@ type OfferStartDateSet struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	StartDate *v1.Date               `protobuf:"bytes,1,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
 	// True when the start date is set before vetting has cleared; then
-	// approved_by and vetting_due_by are set.
+	// vetting_due_by is set.
 	SubjectToVetting bool `protobuf:"varint,2,opt,name=subject_to_vetting,json=subjectToVetting,proto3" json:"subject_to_vetting,omitempty"`
-	// Subject id of who approved a start before vetting cleared.
+	// Empty since early starts are approved with ApproveEarlyStart
+	// (offer.early_start_approved); older events carry a typed subject id.
 	ApprovedBy    string   `protobuf:"bytes,3,opt,name=approved_by,json=approvedBy,proto3" json:"approved_by,omitempty"`
 	VettingDueBy  *v1.Date `protobuf:"bytes,4,opt,name=vetting_due_by,json=vettingDueBy,proto3" json:"vetting_due_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1532,7 +1687,7 @@ type OfferStartDateSet struct {
 
 func (x *OfferStartDateSet) Reset() {
 	*x = OfferStartDateSet{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[16]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1544,7 +1699,7 @@ func (x *OfferStartDateSet) String() string {
 func (*OfferStartDateSet) ProtoMessage() {}
 
 func (x *OfferStartDateSet) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[16]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1557,7 +1712,7 @@ func (x *OfferStartDateSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OfferStartDateSet.ProtoReflect.Descriptor instead.
 func (*OfferStartDateSet) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{16}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *OfferStartDateSet) GetStartDate() *v1.Date {
@@ -1588,13 +1743,124 @@ func (x *OfferStartDateSet) GetVettingDueBy() *v1.Date {
 	return nil
 }
 
+// OfferEarlyStartApproved: an approver (the envelope's actor, a subject id)
+// approved starting on start_date before vetting clears, with vetting due
+// by vetting_due_by.
+type OfferEarlyStartApproved struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StartDate     *v1.Date               `protobuf:"bytes,1,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	VettingDueBy  *v1.Date               `protobuf:"bytes,2,opt,name=vetting_due_by,json=vettingDueBy,proto3" json:"vetting_due_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OfferEarlyStartApproved) Reset() {
+	*x = OfferEarlyStartApproved{}
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OfferEarlyStartApproved) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OfferEarlyStartApproved) ProtoMessage() {}
+
+func (x *OfferEarlyStartApproved) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OfferEarlyStartApproved.ProtoReflect.Descriptor instead.
+func (*OfferEarlyStartApproved) Descriptor() ([]byte, []int) {
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *OfferEarlyStartApproved) GetStartDate() *v1.Date {
+	if x != nil {
+		return x.StartDate
+	}
+	return nil
+}
+
+func (x *OfferEarlyStartApproved) GetVettingDueBy() *v1.Date {
+	if x != nil {
+		return x.VettingDueBy
+	}
+	return nil
+}
+
+// EarlyStartPolicySet: an admin set the envelope's region's early start
+// policy. aggregate_version is the policy's version.
+type EarlyStartPolicySet struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Enabled bool                   `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// The most candidates started subject to vetting at once.
+	Cap           int32 `protobuf:"varint,2,opt,name=cap,proto3" json:"cap,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EarlyStartPolicySet) Reset() {
+	*x = EarlyStartPolicySet{}
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EarlyStartPolicySet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EarlyStartPolicySet) ProtoMessage() {}
+
+func (x *EarlyStartPolicySet) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EarlyStartPolicySet.ProtoReflect.Descriptor instead.
+func (*EarlyStartPolicySet) Descriptor() ([]byte, []int) {
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *EarlyStartPolicySet) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *EarlyStartPolicySet) GetCap() int32 {
+	if x != nil {
+		return x.Cap
+	}
+	return 0
+}
+
 // CandidateStarted: the candidate started work (stage HIRED).
 type CandidateStarted struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	StartDate *v1.Date               `protobuf:"bytes,1,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
 	// True when the candidate started before vetting cleared; then
-	// approved_by and vetting_due_by are set, and the start is stuck in
-	// reports once vetting_due_by passes without vetting.cleared.
+	// approved_by (the approver's subject id) and vetting_due_by are set,
+	// and the start is stuck in reports once vetting_due_by passes without
+	// vetting.cleared.
 	SubjectToVetting bool     `protobuf:"varint,2,opt,name=subject_to_vetting,json=subjectToVetting,proto3" json:"subject_to_vetting,omitempty"`
 	ApprovedBy       string   `protobuf:"bytes,3,opt,name=approved_by,json=approvedBy,proto3" json:"approved_by,omitempty"`
 	VettingDueBy     *v1.Date `protobuf:"bytes,4,opt,name=vetting_due_by,json=vettingDueBy,proto3" json:"vetting_due_by,omitempty"`
@@ -1604,7 +1870,7 @@ type CandidateStarted struct {
 
 func (x *CandidateStarted) Reset() {
 	*x = CandidateStarted{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[17]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1616,7 +1882,7 @@ func (x *CandidateStarted) String() string {
 func (*CandidateStarted) ProtoMessage() {}
 
 func (x *CandidateStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[17]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1629,7 +1895,7 @@ func (x *CandidateStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CandidateStarted.ProtoReflect.Descriptor instead.
 func (*CandidateStarted) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{17}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CandidateStarted) GetStartDate() *v1.Date {
@@ -1678,7 +1944,7 @@ type OfferCheckRecorded struct {
 
 func (x *OfferCheckRecorded) Reset() {
 	*x = OfferCheckRecorded{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[18]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1690,7 +1956,7 @@ func (x *OfferCheckRecorded) String() string {
 func (*OfferCheckRecorded) ProtoMessage() {}
 
 func (x *OfferCheckRecorded) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[18]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1703,7 +1969,7 @@ func (x *OfferCheckRecorded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OfferCheckRecorded.ProtoReflect.Descriptor instead.
 func (*OfferCheckRecorded) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{18}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *OfferCheckRecorded) GetCheck() v1.OfferCondition {
@@ -1744,7 +2010,7 @@ type VettingOpened struct {
 
 func (x *VettingOpened) Reset() {
 	*x = VettingOpened{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[19]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1756,7 +2022,7 @@ func (x *VettingOpened) String() string {
 func (*VettingOpened) ProtoMessage() {}
 
 func (x *VettingOpened) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[19]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1769,7 +2035,7 @@ func (x *VettingOpened) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VettingOpened.ProtoReflect.Descriptor instead.
 func (*VettingOpened) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{19}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *VettingOpened) GetLevel() v1.VettingLevel {
@@ -1788,7 +2054,7 @@ type VettingFormsReceived struct {
 
 func (x *VettingFormsReceived) Reset() {
 	*x = VettingFormsReceived{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[20]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1800,7 +2066,7 @@ func (x *VettingFormsReceived) String() string {
 func (*VettingFormsReceived) ProtoMessage() {}
 
 func (x *VettingFormsReceived) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[20]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1813,7 +2079,7 @@ func (x *VettingFormsReceived) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VettingFormsReceived.ProtoReflect.Descriptor instead.
 func (*VettingFormsReceived) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{20}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{23}
 }
 
 // VettingBlocked: the case cannot progress. Any free-text note stays in the
@@ -1827,7 +2093,7 @@ type VettingBlocked struct {
 
 func (x *VettingBlocked) Reset() {
 	*x = VettingBlocked{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[21]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1839,7 +2105,7 @@ func (x *VettingBlocked) String() string {
 func (*VettingBlocked) ProtoMessage() {}
 
 func (x *VettingBlocked) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[21]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1852,7 +2118,7 @@ func (x *VettingBlocked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VettingBlocked.ProtoReflect.Descriptor instead.
 func (*VettingBlocked) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{21}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *VettingBlocked) GetReason() v1.BlockReason {
@@ -1871,7 +2137,7 @@ type VettingUnblocked struct {
 
 func (x *VettingUnblocked) Reset() {
 	*x = VettingUnblocked{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[22]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1883,7 +2149,7 @@ func (x *VettingUnblocked) String() string {
 func (*VettingUnblocked) ProtoMessage() {}
 
 func (x *VettingUnblocked) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[22]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1896,7 +2162,7 @@ func (x *VettingUnblocked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VettingUnblocked.ProtoReflect.Descriptor instead.
 func (*VettingUnblocked) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{22}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{25}
 }
 
 // VettingCleared: vetting passed.
@@ -1908,7 +2174,7 @@ type VettingCleared struct {
 
 func (x *VettingCleared) Reset() {
 	*x = VettingCleared{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[23]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1920,7 +2186,7 @@ func (x *VettingCleared) String() string {
 func (*VettingCleared) ProtoMessage() {}
 
 func (x *VettingCleared) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[23]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1933,7 +2199,7 @@ func (x *VettingCleared) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VettingCleared.ProtoReflect.Descriptor instead.
 func (*VettingCleared) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{23}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{26}
 }
 
 // VettingFailed: vetting failed; offers withdraws the offer.
@@ -1946,7 +2212,7 @@ type VettingFailed struct {
 
 func (x *VettingFailed) Reset() {
 	*x = VettingFailed{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[24]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1958,7 +2224,7 @@ func (x *VettingFailed) String() string {
 func (*VettingFailed) ProtoMessage() {}
 
 func (x *VettingFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[24]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1971,7 +2237,7 @@ func (x *VettingFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VettingFailed.ProtoReflect.Descriptor instead.
 func (*VettingFailed) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{24}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *VettingFailed) GetReasonCode() string {
@@ -1995,7 +2261,7 @@ type VettingAssigned struct {
 
 func (x *VettingAssigned) Reset() {
 	*x = VettingAssigned{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[25]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2007,7 +2273,7 @@ func (x *VettingAssigned) String() string {
 func (*VettingAssigned) ProtoMessage() {}
 
 func (x *VettingAssigned) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[25]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2020,7 +2286,7 @@ func (x *VettingAssigned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VettingAssigned.ProtoReflect.Descriptor instead.
 func (*VettingAssigned) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{25}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *VettingAssigned) GetAssignee() string {
@@ -2048,7 +2314,7 @@ type VettingUnassigned struct {
 
 func (x *VettingUnassigned) Reset() {
 	*x = VettingUnassigned{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[26]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2060,7 +2326,7 @@ func (x *VettingUnassigned) String() string {
 func (*VettingUnassigned) ProtoMessage() {}
 
 func (x *VettingUnassigned) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[26]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2073,7 +2339,7 @@ func (x *VettingUnassigned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VettingUnassigned.ProtoReflect.Descriptor instead.
 func (*VettingUnassigned) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{26}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *VettingUnassigned) GetPreviousAssignee() string {
@@ -2098,7 +2364,7 @@ type CaseAssigned struct {
 
 func (x *CaseAssigned) Reset() {
 	*x = CaseAssigned{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[27]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2110,7 +2376,7 @@ func (x *CaseAssigned) String() string {
 func (*CaseAssigned) ProtoMessage() {}
 
 func (x *CaseAssigned) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[27]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2123,7 +2389,7 @@ func (x *CaseAssigned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseAssigned.ProtoReflect.Descriptor instead.
 func (*CaseAssigned) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{27}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CaseAssigned) GetAssignee() string {
@@ -2151,7 +2417,7 @@ type CaseUnassigned struct {
 
 func (x *CaseUnassigned) Reset() {
 	*x = CaseUnassigned{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[28]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2163,7 +2429,7 @@ func (x *CaseUnassigned) String() string {
 func (*CaseUnassigned) ProtoMessage() {}
 
 func (x *CaseUnassigned) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[28]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2176,7 +2442,7 @@ func (x *CaseUnassigned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseUnassigned.ProtoReflect.Descriptor instead.
 func (*CaseUnassigned) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{28}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CaseUnassigned) GetPreviousAssignee() string {
@@ -2218,7 +2484,7 @@ type StuckChanged struct {
 
 func (x *StuckChanged) Reset() {
 	*x = StuckChanged{}
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[29]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2230,7 +2496,7 @@ func (x *StuckChanged) String() string {
 func (*StuckChanged) ProtoMessage() {}
 
 func (x *StuckChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_events_v1_events_proto_msgTypes[29]
+	mi := &file_recruitment_events_v1_events_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2243,7 +2509,7 @@ func (x *StuckChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StuckChanged.ProtoReflect.Descriptor instead.
 func (*StuckChanged) Descriptor() ([]byte, []int) {
-	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{29}
+	return file_recruitment_events_v1_events_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *StuckChanged) GetRule() StuckRule {
@@ -2299,7 +2565,7 @@ var File_recruitment_events_v1_events_proto protoreflect.FileDescriptor
 
 const file_recruitment_events_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\"recruitment/events/v1/events.proto\x12\x15recruitment.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/checks.proto\x1a\"recruitment/common/v1/common.proto\"\xf6\x17\n" +
+	"\"recruitment/events/v1/events.proto\x12\x15recruitment.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/checks.proto\x1a\"recruitment/common/v1/common.proto\"\xbc\x1a\n" +
 	"\x05Event\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12%\n" +
 	"\x0eapplication_id\x18\x02 \x01(\tR\rapplicationId\x12\x16\n" +
@@ -2313,7 +2579,8 @@ const file_recruitment_events_v1_events_proto_rawDesc = "" +
 	"\bproducer\x18\b \x01(\tR\bproducer\x12+\n" +
 	"\x11aggregate_version\x18\t \x01(\x03R\x10aggregateVersion\x12S\n" +
 	"\x10campaign_created\x18\x14 \x01(\v2&.recruitment.events.v1.CampaignCreatedH\x00R\x0fcampaignCreated\x12S\n" +
-	"\x10campaign_updated\x18\x15 \x01(\v2&.recruitment.events.v1.CampaignUpdatedH\x00R\x0fcampaignUpdated\x12b\n" +
+	"\x10campaign_updated\x18\x15 \x01(\v2&.recruitment.events.v1.CampaignUpdatedH\x00R\x0fcampaignUpdated\x12g\n" +
+	"\x17campaign_status_changed\x18\x8c\x01 \x01(\v2,.recruitment.events.v1.CampaignStatusChangedH\x00R\x15campaignStatusChanged\x12b\n" +
 	"\x15application_submitted\x18\x1e \x01(\v2+.recruitment.events.v1.ApplicationSubmittedH\x00R\x14applicationSubmitted\x12b\n" +
 	"\x15application_withdrawn\x18\x1f \x01(\v2+.recruitment.events.v1.ApplicationWithdrawnH\x00R\x14applicationWithdrawn\x12Y\n" +
 	"\x12application_erased\x18  \x01(\v2(.recruitment.events.v1.ApplicationErasedH\x00R\x11applicationErased\x12D\n" +
@@ -2346,19 +2613,29 @@ const file_recruitment_events_v1_events_proto_rawDesc = "" +
 	"\x12vetting_unassigned\x18C \x01(\v2(.recruitment.events.v1.VettingUnassignedH\x00R\x11vettingUnassigned\x12J\n" +
 	"\rstuck_warning\x18F \x01(\v2#.recruitment.events.v1.StuckChangedH\x00R\fstuckWarning\x12H\n" +
 	"\fstuck_breach\x18G \x01(\v2#.recruitment.events.v1.StuckChangedH\x00R\vstuckBreach\x12L\n" +
-	"\x0estuck_resolved\x18H \x01(\v2#.recruitment.events.v1.StuckChangedH\x00R\rstuckResolvedB\t\n" +
-	"\apayload\"\xaf\x01\n" +
+	"\x0estuck_resolved\x18H \x01(\v2#.recruitment.events.v1.StuckChangedH\x00R\rstuckResolved\x12m\n" +
+	"\x1aoffer_early_start_approved\x18x \x01(\v2..recruitment.events.v1.OfferEarlyStartApprovedH\x00R\x17offerEarlyStartApproved\x12l\n" +
+	"\x1coffer_early_start_policy_set\x18y \x01(\v2*.recruitment.events.v1.EarlyStartPolicySetH\x00R\x18offerEarlyStartPolicySetB\t\n" +
+	"\apayload\"\xb1\x02\n" +
 	"\x0fCampaignDetails\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x12\x14\n" +
 	"\x05posts\x18\x02 \x01(\x05R\x05posts\x126\n" +
 	"\bopens_on\x18\x03 \x01(\v2\x1b.recruitment.common.v1.DateR\aopensOn\x128\n" +
-	"\tcloses_on\x18\x04 \x01(\v2\x1b.recruitment.common.v1.DateR\bclosesOn\"U\n" +
+	"\tcloses_on\x18\x04 \x01(\v2\x1b.recruitment.common.v1.DateR\bclosesOn\x12@\n" +
+	"\aregions\x18\x8c\x01 \x03(\v2%.recruitment.common.v1.CampaignRegionR\aregions\x12>\n" +
+	"\x06status\x18\x8d\x01 \x01(\x0e2%.recruitment.common.v1.CampaignStatusR\x06status\"U\n" +
 	"\x0fCampaignCreated\x12B\n" +
 	"\bcampaign\x18\x01 \x01(\v2&.recruitment.events.v1.CampaignDetailsR\bcampaign\"U\n" +
 	"\x0fCampaignUpdated\x12B\n" +
-	"\bcampaign\x18\x01 \x01(\v2&.recruitment.events.v1.CampaignDetailsR\bcampaign\"Z\n" +
+	"\bcampaign\x18\x01 \x01(\v2&.recruitment.events.v1.CampaignDetailsR\bcampaign\"\xb7\x01\n" +
+	"\x15CampaignStatusChanged\x12B\n" +
+	"\bcampaign\x18\x01 \x01(\v2&.recruitment.events.v1.CampaignDetailsR\bcampaign\x129\n" +
+	"\x04from\x18\x02 \x01(\x0e2%.recruitment.common.v1.CampaignStatusR\x04from\x12\x1f\n" +
+	"\vreason_code\x18\x03 \x01(\tR\n" +
+	"reasonCode\"s\n" +
 	"\x14ApplicationSubmitted\x12B\n" +
-	"\bimported\x18\x01 \x01(\v2&.recruitment.common.v1.ImportedHistoryR\bimported\"k\n" +
+	"\bimported\x18\x01 \x01(\v2&.recruitment.common.v1.ImportedHistoryR\bimported\x12\x17\n" +
+	"\x06source\x18\xa0\x01 \x01(\tR\x06source\"k\n" +
 	"\x14ApplicationWithdrawn\x12\x1f\n" +
 	"\vreason_code\x18\x01 \x01(\tR\n" +
 	"reasonCode\x122\n" +
@@ -2402,7 +2679,14 @@ const file_recruitment_events_v1_events_proto_rawDesc = "" +
 	"\x12subject_to_vetting\x18\x02 \x01(\bR\x10subjectToVetting\x12\x1f\n" +
 	"\vapproved_by\x18\x03 \x01(\tR\n" +
 	"approvedBy\x12A\n" +
-	"\x0evetting_due_by\x18\x04 \x01(\v2\x1b.recruitment.common.v1.DateR\fvettingDueBy\"\xe0\x01\n" +
+	"\x0evetting_due_by\x18\x04 \x01(\v2\x1b.recruitment.common.v1.DateR\fvettingDueBy\"\x98\x01\n" +
+	"\x17OfferEarlyStartApproved\x12:\n" +
+	"\n" +
+	"start_date\x18\x01 \x01(\v2\x1b.recruitment.common.v1.DateR\tstartDate\x12A\n" +
+	"\x0evetting_due_by\x18\x02 \x01(\v2\x1b.recruitment.common.v1.DateR\fvettingDueBy\"A\n" +
+	"\x13EarlyStartPolicySet\x12\x18\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\x12\x10\n" +
+	"\x03cap\x18\x02 \x01(\x05R\x03cap\"\xe0\x01\n" +
 	"\x10CandidateStarted\x12:\n" +
 	"\n" +
 	"start_date\x18\x01 \x01(\v2\x1b.recruitment.common.v1.DateR\tstartDate\x12,\n" +
@@ -2465,119 +2749,133 @@ func file_recruitment_events_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_recruitment_events_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_recruitment_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_recruitment_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_recruitment_events_v1_events_proto_goTypes = []any{
-	(StuckRule)(0),                // 0: recruitment.events.v1.StuckRule
-	(*Event)(nil),                 // 1: recruitment.events.v1.Event
-	(*CampaignDetails)(nil),       // 2: recruitment.events.v1.CampaignDetails
-	(*CampaignCreated)(nil),       // 3: recruitment.events.v1.CampaignCreated
-	(*CampaignUpdated)(nil),       // 4: recruitment.events.v1.CampaignUpdated
-	(*ApplicationSubmitted)(nil),  // 5: recruitment.events.v1.ApplicationSubmitted
-	(*ApplicationWithdrawn)(nil),  // 6: recruitment.events.v1.ApplicationWithdrawn
-	(*ApplicationErased)(nil),     // 7: recruitment.events.v1.ApplicationErased
-	(*SiftPassed)(nil),            // 8: recruitment.events.v1.SiftPassed
-	(*SiftFailed)(nil),            // 9: recruitment.events.v1.SiftFailed
-	(*InterviewScheduled)(nil),    // 10: recruitment.events.v1.InterviewScheduled
-	(*InterviewPassed)(nil),       // 11: recruitment.events.v1.InterviewPassed
-	(*InterviewFailed)(nil),       // 12: recruitment.events.v1.InterviewFailed
-	(*OfferMade)(nil),             // 13: recruitment.events.v1.OfferMade
-	(*OfferAccepted)(nil),         // 14: recruitment.events.v1.OfferAccepted
-	(*OfferDeclined)(nil),         // 15: recruitment.events.v1.OfferDeclined
-	(*OfferWithdrawn)(nil),        // 16: recruitment.events.v1.OfferWithdrawn
-	(*OfferStartDateSet)(nil),     // 17: recruitment.events.v1.OfferStartDateSet
-	(*CandidateStarted)(nil),      // 18: recruitment.events.v1.CandidateStarted
-	(*OfferCheckRecorded)(nil),    // 19: recruitment.events.v1.OfferCheckRecorded
-	(*VettingOpened)(nil),         // 20: recruitment.events.v1.VettingOpened
-	(*VettingFormsReceived)(nil),  // 21: recruitment.events.v1.VettingFormsReceived
-	(*VettingBlocked)(nil),        // 22: recruitment.events.v1.VettingBlocked
-	(*VettingUnblocked)(nil),      // 23: recruitment.events.v1.VettingUnblocked
-	(*VettingCleared)(nil),        // 24: recruitment.events.v1.VettingCleared
-	(*VettingFailed)(nil),         // 25: recruitment.events.v1.VettingFailed
-	(*VettingAssigned)(nil),       // 26: recruitment.events.v1.VettingAssigned
-	(*VettingUnassigned)(nil),     // 27: recruitment.events.v1.VettingUnassigned
-	(*CaseAssigned)(nil),          // 28: recruitment.events.v1.CaseAssigned
-	(*CaseUnassigned)(nil),        // 29: recruitment.events.v1.CaseUnassigned
-	(*StuckChanged)(nil),          // 30: recruitment.events.v1.StuckChanged
-	(v1.JobRole)(0),               // 31: recruitment.common.v1.JobRole
-	(*timestamppb.Timestamp)(nil), // 32: google.protobuf.Timestamp
-	(*v1.Actor)(nil),              // 33: recruitment.common.v1.Actor
-	(*v1.Date)(nil),               // 34: recruitment.common.v1.Date
-	(*v1.ImportedHistory)(nil),    // 35: recruitment.common.v1.ImportedHistory
-	(v1.Stage)(0),                 // 36: recruitment.common.v1.Stage
-	(v1.OfferCondition)(0),        // 37: recruitment.common.v1.OfferCondition
-	(v1.CheckStatus)(0),           // 38: recruitment.common.v1.CheckStatus
-	(v1.CheckWaiveReason)(0),      // 39: recruitment.common.v1.CheckWaiveReason
-	(v1.VettingLevel)(0),          // 40: recruitment.common.v1.VettingLevel
-	(v1.BlockReason)(0),           // 41: recruitment.common.v1.BlockReason
-	(v1.CallerRole)(0),            // 42: recruitment.common.v1.CallerRole
+	(StuckRule)(0),                  // 0: recruitment.events.v1.StuckRule
+	(*Event)(nil),                   // 1: recruitment.events.v1.Event
+	(*CampaignDetails)(nil),         // 2: recruitment.events.v1.CampaignDetails
+	(*CampaignCreated)(nil),         // 3: recruitment.events.v1.CampaignCreated
+	(*CampaignUpdated)(nil),         // 4: recruitment.events.v1.CampaignUpdated
+	(*CampaignStatusChanged)(nil),   // 5: recruitment.events.v1.CampaignStatusChanged
+	(*ApplicationSubmitted)(nil),    // 6: recruitment.events.v1.ApplicationSubmitted
+	(*ApplicationWithdrawn)(nil),    // 7: recruitment.events.v1.ApplicationWithdrawn
+	(*ApplicationErased)(nil),       // 8: recruitment.events.v1.ApplicationErased
+	(*SiftPassed)(nil),              // 9: recruitment.events.v1.SiftPassed
+	(*SiftFailed)(nil),              // 10: recruitment.events.v1.SiftFailed
+	(*InterviewScheduled)(nil),      // 11: recruitment.events.v1.InterviewScheduled
+	(*InterviewPassed)(nil),         // 12: recruitment.events.v1.InterviewPassed
+	(*InterviewFailed)(nil),         // 13: recruitment.events.v1.InterviewFailed
+	(*OfferMade)(nil),               // 14: recruitment.events.v1.OfferMade
+	(*OfferAccepted)(nil),           // 15: recruitment.events.v1.OfferAccepted
+	(*OfferDeclined)(nil),           // 16: recruitment.events.v1.OfferDeclined
+	(*OfferWithdrawn)(nil),          // 17: recruitment.events.v1.OfferWithdrawn
+	(*OfferStartDateSet)(nil),       // 18: recruitment.events.v1.OfferStartDateSet
+	(*OfferEarlyStartApproved)(nil), // 19: recruitment.events.v1.OfferEarlyStartApproved
+	(*EarlyStartPolicySet)(nil),     // 20: recruitment.events.v1.EarlyStartPolicySet
+	(*CandidateStarted)(nil),        // 21: recruitment.events.v1.CandidateStarted
+	(*OfferCheckRecorded)(nil),      // 22: recruitment.events.v1.OfferCheckRecorded
+	(*VettingOpened)(nil),           // 23: recruitment.events.v1.VettingOpened
+	(*VettingFormsReceived)(nil),    // 24: recruitment.events.v1.VettingFormsReceived
+	(*VettingBlocked)(nil),          // 25: recruitment.events.v1.VettingBlocked
+	(*VettingUnblocked)(nil),        // 26: recruitment.events.v1.VettingUnblocked
+	(*VettingCleared)(nil),          // 27: recruitment.events.v1.VettingCleared
+	(*VettingFailed)(nil),           // 28: recruitment.events.v1.VettingFailed
+	(*VettingAssigned)(nil),         // 29: recruitment.events.v1.VettingAssigned
+	(*VettingUnassigned)(nil),       // 30: recruitment.events.v1.VettingUnassigned
+	(*CaseAssigned)(nil),            // 31: recruitment.events.v1.CaseAssigned
+	(*CaseUnassigned)(nil),          // 32: recruitment.events.v1.CaseUnassigned
+	(*StuckChanged)(nil),            // 33: recruitment.events.v1.StuckChanged
+	(v1.JobRole)(0),                 // 34: recruitment.common.v1.JobRole
+	(*timestamppb.Timestamp)(nil),   // 35: google.protobuf.Timestamp
+	(*v1.Actor)(nil),                // 36: recruitment.common.v1.Actor
+	(*v1.Date)(nil),                 // 37: recruitment.common.v1.Date
+	(*v1.CampaignRegion)(nil),       // 38: recruitment.common.v1.CampaignRegion
+	(v1.CampaignStatus)(0),          // 39: recruitment.common.v1.CampaignStatus
+	(*v1.ImportedHistory)(nil),      // 40: recruitment.common.v1.ImportedHistory
+	(v1.Stage)(0),                   // 41: recruitment.common.v1.Stage
+	(v1.OfferCondition)(0),          // 42: recruitment.common.v1.OfferCondition
+	(v1.CheckStatus)(0),             // 43: recruitment.common.v1.CheckStatus
+	(v1.CheckWaiveReason)(0),        // 44: recruitment.common.v1.CheckWaiveReason
+	(v1.VettingLevel)(0),            // 45: recruitment.common.v1.VettingLevel
+	(v1.BlockReason)(0),             // 46: recruitment.common.v1.BlockReason
+	(v1.CallerRole)(0),              // 47: recruitment.common.v1.CallerRole
 }
 var file_recruitment_events_v1_events_proto_depIdxs = []int32{
-	31, // 0: recruitment.events.v1.Event.role:type_name -> recruitment.common.v1.JobRole
-	32, // 1: recruitment.events.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
-	33, // 2: recruitment.events.v1.Event.actor:type_name -> recruitment.common.v1.Actor
+	34, // 0: recruitment.events.v1.Event.role:type_name -> recruitment.common.v1.JobRole
+	35, // 1: recruitment.events.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
+	36, // 2: recruitment.events.v1.Event.actor:type_name -> recruitment.common.v1.Actor
 	3,  // 3: recruitment.events.v1.Event.campaign_created:type_name -> recruitment.events.v1.CampaignCreated
 	4,  // 4: recruitment.events.v1.Event.campaign_updated:type_name -> recruitment.events.v1.CampaignUpdated
-	5,  // 5: recruitment.events.v1.Event.application_submitted:type_name -> recruitment.events.v1.ApplicationSubmitted
-	6,  // 6: recruitment.events.v1.Event.application_withdrawn:type_name -> recruitment.events.v1.ApplicationWithdrawn
-	7,  // 7: recruitment.events.v1.Event.application_erased:type_name -> recruitment.events.v1.ApplicationErased
-	8,  // 8: recruitment.events.v1.Event.sift_passed:type_name -> recruitment.events.v1.SiftPassed
-	9,  // 9: recruitment.events.v1.Event.sift_failed:type_name -> recruitment.events.v1.SiftFailed
-	10, // 10: recruitment.events.v1.Event.interview_scheduled:type_name -> recruitment.events.v1.InterviewScheduled
-	11, // 11: recruitment.events.v1.Event.interview_passed:type_name -> recruitment.events.v1.InterviewPassed
-	12, // 12: recruitment.events.v1.Event.interview_failed:type_name -> recruitment.events.v1.InterviewFailed
-	28, // 13: recruitment.events.v1.Event.sift_assigned:type_name -> recruitment.events.v1.CaseAssigned
-	29, // 14: recruitment.events.v1.Event.sift_unassigned:type_name -> recruitment.events.v1.CaseUnassigned
-	13, // 15: recruitment.events.v1.Event.offer_made:type_name -> recruitment.events.v1.OfferMade
-	14, // 16: recruitment.events.v1.Event.offer_accepted:type_name -> recruitment.events.v1.OfferAccepted
-	15, // 17: recruitment.events.v1.Event.offer_declined:type_name -> recruitment.events.v1.OfferDeclined
-	16, // 18: recruitment.events.v1.Event.offer_withdrawn:type_name -> recruitment.events.v1.OfferWithdrawn
-	17, // 19: recruitment.events.v1.Event.offer_start_date_set:type_name -> recruitment.events.v1.OfferStartDateSet
-	18, // 20: recruitment.events.v1.Event.candidate_started:type_name -> recruitment.events.v1.CandidateStarted
-	28, // 21: recruitment.events.v1.Event.offer_assigned:type_name -> recruitment.events.v1.CaseAssigned
-	29, // 22: recruitment.events.v1.Event.offer_unassigned:type_name -> recruitment.events.v1.CaseUnassigned
-	19, // 23: recruitment.events.v1.Event.offer_check_recorded:type_name -> recruitment.events.v1.OfferCheckRecorded
-	20, // 24: recruitment.events.v1.Event.vetting_opened:type_name -> recruitment.events.v1.VettingOpened
-	21, // 25: recruitment.events.v1.Event.vetting_forms_received:type_name -> recruitment.events.v1.VettingFormsReceived
-	22, // 26: recruitment.events.v1.Event.vetting_blocked:type_name -> recruitment.events.v1.VettingBlocked
-	23, // 27: recruitment.events.v1.Event.vetting_unblocked:type_name -> recruitment.events.v1.VettingUnblocked
-	24, // 28: recruitment.events.v1.Event.vetting_cleared:type_name -> recruitment.events.v1.VettingCleared
-	25, // 29: recruitment.events.v1.Event.vetting_failed:type_name -> recruitment.events.v1.VettingFailed
-	26, // 30: recruitment.events.v1.Event.vetting_assigned:type_name -> recruitment.events.v1.VettingAssigned
-	27, // 31: recruitment.events.v1.Event.vetting_unassigned:type_name -> recruitment.events.v1.VettingUnassigned
-	30, // 32: recruitment.events.v1.Event.stuck_warning:type_name -> recruitment.events.v1.StuckChanged
-	30, // 33: recruitment.events.v1.Event.stuck_breach:type_name -> recruitment.events.v1.StuckChanged
-	30, // 34: recruitment.events.v1.Event.stuck_resolved:type_name -> recruitment.events.v1.StuckChanged
-	34, // 35: recruitment.events.v1.CampaignDetails.opens_on:type_name -> recruitment.common.v1.Date
-	34, // 36: recruitment.events.v1.CampaignDetails.closes_on:type_name -> recruitment.common.v1.Date
-	2,  // 37: recruitment.events.v1.CampaignCreated.campaign:type_name -> recruitment.events.v1.CampaignDetails
-	2,  // 38: recruitment.events.v1.CampaignUpdated.campaign:type_name -> recruitment.events.v1.CampaignDetails
-	35, // 39: recruitment.events.v1.ApplicationSubmitted.imported:type_name -> recruitment.common.v1.ImportedHistory
-	36, // 40: recruitment.events.v1.ApplicationWithdrawn.stage:type_name -> recruitment.common.v1.Stage
-	32, // 41: recruitment.events.v1.InterviewScheduled.scheduled_for:type_name -> google.protobuf.Timestamp
-	35, // 42: recruitment.events.v1.InterviewPassed.imported:type_name -> recruitment.common.v1.ImportedHistory
-	37, // 43: recruitment.events.v1.OfferMade.conditions:type_name -> recruitment.common.v1.OfferCondition
-	37, // 44: recruitment.events.v1.OfferMade.checks:type_name -> recruitment.common.v1.OfferCondition
-	35, // 45: recruitment.events.v1.OfferAccepted.imported:type_name -> recruitment.common.v1.ImportedHistory
-	34, // 46: recruitment.events.v1.OfferStartDateSet.start_date:type_name -> recruitment.common.v1.Date
-	34, // 47: recruitment.events.v1.OfferStartDateSet.vetting_due_by:type_name -> recruitment.common.v1.Date
-	34, // 48: recruitment.events.v1.CandidateStarted.start_date:type_name -> recruitment.common.v1.Date
-	34, // 49: recruitment.events.v1.CandidateStarted.vetting_due_by:type_name -> recruitment.common.v1.Date
-	37, // 50: recruitment.events.v1.OfferCheckRecorded.check:type_name -> recruitment.common.v1.OfferCondition
-	38, // 51: recruitment.events.v1.OfferCheckRecorded.status:type_name -> recruitment.common.v1.CheckStatus
-	39, // 52: recruitment.events.v1.OfferCheckRecorded.waive_reason:type_name -> recruitment.common.v1.CheckWaiveReason
-	38, // 53: recruitment.events.v1.OfferCheckRecorded.previous_status:type_name -> recruitment.common.v1.CheckStatus
-	40, // 54: recruitment.events.v1.VettingOpened.level:type_name -> recruitment.common.v1.VettingLevel
-	41, // 55: recruitment.events.v1.VettingBlocked.reason:type_name -> recruitment.common.v1.BlockReason
-	0,  // 56: recruitment.events.v1.StuckChanged.rule:type_name -> recruitment.events.v1.StuckRule
-	36, // 57: recruitment.events.v1.StuckChanged.stage:type_name -> recruitment.common.v1.Stage
-	32, // 58: recruitment.events.v1.StuckChanged.since:type_name -> google.protobuf.Timestamp
-	42, // 59: recruitment.events.v1.StuckChanged.next_actor:type_name -> recruitment.common.v1.CallerRole
-	41, // 60: recruitment.events.v1.StuckChanged.blocked_reason:type_name -> recruitment.common.v1.BlockReason
-	61, // [61:61] is the sub-list for method output_type
-	61, // [61:61] is the sub-list for method input_type
-	61, // [61:61] is the sub-list for extension type_name
-	61, // [61:61] is the sub-list for extension extendee
-	0,  // [0:61] is the sub-list for field type_name
+	5,  // 5: recruitment.events.v1.Event.campaign_status_changed:type_name -> recruitment.events.v1.CampaignStatusChanged
+	6,  // 6: recruitment.events.v1.Event.application_submitted:type_name -> recruitment.events.v1.ApplicationSubmitted
+	7,  // 7: recruitment.events.v1.Event.application_withdrawn:type_name -> recruitment.events.v1.ApplicationWithdrawn
+	8,  // 8: recruitment.events.v1.Event.application_erased:type_name -> recruitment.events.v1.ApplicationErased
+	9,  // 9: recruitment.events.v1.Event.sift_passed:type_name -> recruitment.events.v1.SiftPassed
+	10, // 10: recruitment.events.v1.Event.sift_failed:type_name -> recruitment.events.v1.SiftFailed
+	11, // 11: recruitment.events.v1.Event.interview_scheduled:type_name -> recruitment.events.v1.InterviewScheduled
+	12, // 12: recruitment.events.v1.Event.interview_passed:type_name -> recruitment.events.v1.InterviewPassed
+	13, // 13: recruitment.events.v1.Event.interview_failed:type_name -> recruitment.events.v1.InterviewFailed
+	31, // 14: recruitment.events.v1.Event.sift_assigned:type_name -> recruitment.events.v1.CaseAssigned
+	32, // 15: recruitment.events.v1.Event.sift_unassigned:type_name -> recruitment.events.v1.CaseUnassigned
+	14, // 16: recruitment.events.v1.Event.offer_made:type_name -> recruitment.events.v1.OfferMade
+	15, // 17: recruitment.events.v1.Event.offer_accepted:type_name -> recruitment.events.v1.OfferAccepted
+	16, // 18: recruitment.events.v1.Event.offer_declined:type_name -> recruitment.events.v1.OfferDeclined
+	17, // 19: recruitment.events.v1.Event.offer_withdrawn:type_name -> recruitment.events.v1.OfferWithdrawn
+	18, // 20: recruitment.events.v1.Event.offer_start_date_set:type_name -> recruitment.events.v1.OfferStartDateSet
+	21, // 21: recruitment.events.v1.Event.candidate_started:type_name -> recruitment.events.v1.CandidateStarted
+	31, // 22: recruitment.events.v1.Event.offer_assigned:type_name -> recruitment.events.v1.CaseAssigned
+	32, // 23: recruitment.events.v1.Event.offer_unassigned:type_name -> recruitment.events.v1.CaseUnassigned
+	22, // 24: recruitment.events.v1.Event.offer_check_recorded:type_name -> recruitment.events.v1.OfferCheckRecorded
+	23, // 25: recruitment.events.v1.Event.vetting_opened:type_name -> recruitment.events.v1.VettingOpened
+	24, // 26: recruitment.events.v1.Event.vetting_forms_received:type_name -> recruitment.events.v1.VettingFormsReceived
+	25, // 27: recruitment.events.v1.Event.vetting_blocked:type_name -> recruitment.events.v1.VettingBlocked
+	26, // 28: recruitment.events.v1.Event.vetting_unblocked:type_name -> recruitment.events.v1.VettingUnblocked
+	27, // 29: recruitment.events.v1.Event.vetting_cleared:type_name -> recruitment.events.v1.VettingCleared
+	28, // 30: recruitment.events.v1.Event.vetting_failed:type_name -> recruitment.events.v1.VettingFailed
+	29, // 31: recruitment.events.v1.Event.vetting_assigned:type_name -> recruitment.events.v1.VettingAssigned
+	30, // 32: recruitment.events.v1.Event.vetting_unassigned:type_name -> recruitment.events.v1.VettingUnassigned
+	33, // 33: recruitment.events.v1.Event.stuck_warning:type_name -> recruitment.events.v1.StuckChanged
+	33, // 34: recruitment.events.v1.Event.stuck_breach:type_name -> recruitment.events.v1.StuckChanged
+	33, // 35: recruitment.events.v1.Event.stuck_resolved:type_name -> recruitment.events.v1.StuckChanged
+	19, // 36: recruitment.events.v1.Event.offer_early_start_approved:type_name -> recruitment.events.v1.OfferEarlyStartApproved
+	20, // 37: recruitment.events.v1.Event.offer_early_start_policy_set:type_name -> recruitment.events.v1.EarlyStartPolicySet
+	37, // 38: recruitment.events.v1.CampaignDetails.opens_on:type_name -> recruitment.common.v1.Date
+	37, // 39: recruitment.events.v1.CampaignDetails.closes_on:type_name -> recruitment.common.v1.Date
+	38, // 40: recruitment.events.v1.CampaignDetails.regions:type_name -> recruitment.common.v1.CampaignRegion
+	39, // 41: recruitment.events.v1.CampaignDetails.status:type_name -> recruitment.common.v1.CampaignStatus
+	2,  // 42: recruitment.events.v1.CampaignCreated.campaign:type_name -> recruitment.events.v1.CampaignDetails
+	2,  // 43: recruitment.events.v1.CampaignUpdated.campaign:type_name -> recruitment.events.v1.CampaignDetails
+	2,  // 44: recruitment.events.v1.CampaignStatusChanged.campaign:type_name -> recruitment.events.v1.CampaignDetails
+	39, // 45: recruitment.events.v1.CampaignStatusChanged.from:type_name -> recruitment.common.v1.CampaignStatus
+	40, // 46: recruitment.events.v1.ApplicationSubmitted.imported:type_name -> recruitment.common.v1.ImportedHistory
+	41, // 47: recruitment.events.v1.ApplicationWithdrawn.stage:type_name -> recruitment.common.v1.Stage
+	35, // 48: recruitment.events.v1.InterviewScheduled.scheduled_for:type_name -> google.protobuf.Timestamp
+	40, // 49: recruitment.events.v1.InterviewPassed.imported:type_name -> recruitment.common.v1.ImportedHistory
+	42, // 50: recruitment.events.v1.OfferMade.conditions:type_name -> recruitment.common.v1.OfferCondition
+	42, // 51: recruitment.events.v1.OfferMade.checks:type_name -> recruitment.common.v1.OfferCondition
+	40, // 52: recruitment.events.v1.OfferAccepted.imported:type_name -> recruitment.common.v1.ImportedHistory
+	37, // 53: recruitment.events.v1.OfferStartDateSet.start_date:type_name -> recruitment.common.v1.Date
+	37, // 54: recruitment.events.v1.OfferStartDateSet.vetting_due_by:type_name -> recruitment.common.v1.Date
+	37, // 55: recruitment.events.v1.OfferEarlyStartApproved.start_date:type_name -> recruitment.common.v1.Date
+	37, // 56: recruitment.events.v1.OfferEarlyStartApproved.vetting_due_by:type_name -> recruitment.common.v1.Date
+	37, // 57: recruitment.events.v1.CandidateStarted.start_date:type_name -> recruitment.common.v1.Date
+	37, // 58: recruitment.events.v1.CandidateStarted.vetting_due_by:type_name -> recruitment.common.v1.Date
+	42, // 59: recruitment.events.v1.OfferCheckRecorded.check:type_name -> recruitment.common.v1.OfferCondition
+	43, // 60: recruitment.events.v1.OfferCheckRecorded.status:type_name -> recruitment.common.v1.CheckStatus
+	44, // 61: recruitment.events.v1.OfferCheckRecorded.waive_reason:type_name -> recruitment.common.v1.CheckWaiveReason
+	43, // 62: recruitment.events.v1.OfferCheckRecorded.previous_status:type_name -> recruitment.common.v1.CheckStatus
+	45, // 63: recruitment.events.v1.VettingOpened.level:type_name -> recruitment.common.v1.VettingLevel
+	46, // 64: recruitment.events.v1.VettingBlocked.reason:type_name -> recruitment.common.v1.BlockReason
+	0,  // 65: recruitment.events.v1.StuckChanged.rule:type_name -> recruitment.events.v1.StuckRule
+	41, // 66: recruitment.events.v1.StuckChanged.stage:type_name -> recruitment.common.v1.Stage
+	35, // 67: recruitment.events.v1.StuckChanged.since:type_name -> google.protobuf.Timestamp
+	47, // 68: recruitment.events.v1.StuckChanged.next_actor:type_name -> recruitment.common.v1.CallerRole
+	46, // 69: recruitment.events.v1.StuckChanged.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	70, // [70:70] is the sub-list for method output_type
+	70, // [70:70] is the sub-list for method input_type
+	70, // [70:70] is the sub-list for extension type_name
+	70, // [70:70] is the sub-list for extension extendee
+	0,  // [0:70] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_events_v1_events_proto_init() }
@@ -2588,6 +2886,7 @@ func file_recruitment_events_v1_events_proto_init() {
 	file_recruitment_events_v1_events_proto_msgTypes[0].OneofWrappers = []any{
 		(*Event_CampaignCreated)(nil),
 		(*Event_CampaignUpdated)(nil),
+		(*Event_CampaignStatusChanged)(nil),
 		(*Event_ApplicationSubmitted)(nil),
 		(*Event_ApplicationWithdrawn)(nil),
 		(*Event_ApplicationErased)(nil),
@@ -2618,6 +2917,8 @@ func file_recruitment_events_v1_events_proto_init() {
 		(*Event_StuckWarning)(nil),
 		(*Event_StuckBreach)(nil),
 		(*Event_StuckResolved)(nil),
+		(*Event_OfferEarlyStartApproved)(nil),
+		(*Event_OfferEarlyStartPolicySet)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2625,7 +2926,7 @@ func file_recruitment_events_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_events_v1_events_proto_rawDesc), len(file_recruitment_events_v1_events_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   30,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -100,13 +100,15 @@ type Offer struct {
 	// True once vetting.cleared has been heard for this application.
 	VettingCleared bool `protobuf:"varint,9,opt,name=vetting_cleared,json=vettingCleared,proto3" json:"vetting_cleared,omitempty"`
 	// For a start before vetting cleared.
-	SubjectToVetting bool                   `protobuf:"varint,10,opt,name=subject_to_vetting,json=subjectToVetting,proto3" json:"subject_to_vetting,omitempty"`
-	StartApprovedBy  string                 `protobuf:"bytes,11,opt,name=start_approved_by,json=startApprovedBy,proto3" json:"start_approved_by,omitempty"`
-	VettingDueBy     *v1.Date               `protobuf:"bytes,12,opt,name=vetting_due_by,json=vettingDueBy,proto3" json:"vetting_due_by,omitempty"`
-	ReasonCode       string                 `protobuf:"bytes,13,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
-	StatusEnteredAt  *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=status_entered_at,json=statusEnteredAt,proto3" json:"status_entered_at,omitempty"`
-	Version          int64                  `protobuf:"varint,15,opt,name=version,proto3" json:"version,omitempty"`
-	History          []*v1.HistoryEntry     `protobuf:"bytes,16,rep,name=history,proto3" json:"history,omitempty"`
+	SubjectToVetting bool `protobuf:"varint,10,opt,name=subject_to_vetting,json=subjectToVetting,proto3" json:"subject_to_vetting,omitempty"`
+	// The subject id of the approver who approved the early start
+	// (ApproveEarlyStart); empty until then.
+	StartApprovedBy string                 `protobuf:"bytes,11,opt,name=start_approved_by,json=startApprovedBy,proto3" json:"start_approved_by,omitempty"`
+	VettingDueBy    *v1.Date               `protobuf:"bytes,12,opt,name=vetting_due_by,json=vettingDueBy,proto3" json:"vetting_due_by,omitempty"`
+	ReasonCode      string                 `protobuf:"bytes,13,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	StatusEnteredAt *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=status_entered_at,json=statusEnteredAt,proto3" json:"status_entered_at,omitempty"`
+	Version         int64                  `protobuf:"varint,15,opt,name=version,proto3" json:"version,omitempty"`
+	History         []*v1.HistoryEntry     `protobuf:"bytes,16,rep,name=history,proto3" json:"history,omitempty"`
 	// The named owner: a staff subject id; empty when unassigned (the
 	// region's SPOCs own it as a role).
 	Assignee string `protobuf:"bytes,17,opt,name=assignee,proto3" json:"assignee,omitempty"`
@@ -115,9 +117,11 @@ type Offer struct {
 	StageEnteredAt *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=stage_entered_at,json=stageEnteredAt,proto3" json:"stage_entered_at,omitempty"`
 	// The pre-employment checks (see Check), once the offer is made: its
 	// conditions but vetting, and right to work always.
-	Checks        []*Check `protobuf:"bytes,100,rep,name=checks,proto3" json:"checks,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Checks []*Check `protobuf:"bytes,100,rep,name=checks,proto3" json:"checks,omitempty"`
+	// When the early start was approved; unset until then.
+	StartApprovedAt *timestamppb.Timestamp `protobuf:"bytes,120,opt,name=start_approved_at,json=startApprovedAt,proto3" json:"start_approved_at,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Offer) Reset() {
@@ -279,6 +283,13 @@ func (x *Offer) GetStageEnteredAt() *timestamppb.Timestamp {
 func (x *Offer) GetChecks() []*Check {
 	if x != nil {
 		return x.Checks
+	}
+	return nil
+}
+
+func (x *Offer) GetStartApprovedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartApprovedAt
 	}
 	return nil
 }
@@ -514,9 +525,13 @@ type DeclineOfferRequest struct {
 	RequestId       string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	ApplicationId   string                 `protobuf:"bytes,2,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
 	ExpectedVersion int64                  `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
-	ReasonCode      string                 `protobuf:"bytes,4,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// One of the decline reasons (docs/design.md, "Reasons and sources"):
+	// accepted_other_offer, salary, working_pattern, location, start_date,
+	// personal_circumstances, role_not_suitable, process_too_long,
+	// no_reason_given, other, or other:<code>.
+	ReasonCode    string `protobuf:"bytes,4,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeclineOfferRequest) Reset() {
@@ -739,11 +754,15 @@ type SetStartDateRequest struct {
 	ApplicationId   string                 `protobuf:"bytes,2,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
 	ExpectedVersion int64                  `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
 	StartDate       *v1.Date               `protobuf:"bytes,4,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
-	// Required when vetting has not cleared: the subject id of who approved
-	// starting subject to vetting.
+	// No longer accepted: a request that sets it is InvalidArgument on
+	// approved_by. An early start is approved by an approver with
+	// ApproveEarlyStart, recorded as the approver's own subject.
+	//
+	// Deprecated: Marked as deprecated in recruitment/offers/v1/offers.proto.
 	ApprovedBy string `protobuf:"bytes,5,opt,name=approved_by,json=approvedBy,proto3" json:"approved_by,omitempty"`
-	// When vetting must have cleared by; defaults to start date + the
-	// configured period (8 weeks).
+	// When vetting must have cleared by, for a start before vetting clears;
+	// defaults to, and may be no later than, start date + the configured
+	// VETTING_DUE_PERIOD (8 weeks).
 	VettingDueBy  *v1.Date `protobuf:"bytes,6,opt,name=vetting_due_by,json=vettingDueBy,proto3" json:"vetting_due_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -807,6 +826,7 @@ func (x *SetStartDateRequest) GetStartDate() *v1.Date {
 	return nil
 }
 
+// Deprecated: Marked as deprecated in recruitment/offers/v1/offers.proto.
 func (x *SetStartDateRequest) GetApprovedBy() string {
 	if x != nil {
 		return x.ApprovedBy
@@ -1834,6 +1854,414 @@ func (x *ListMyCasesResponse) GetNextPageToken() string {
 	return ""
 }
 
+type ApproveEarlyStartRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RequestId     string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	ApplicationId string                 `protobuf:"bytes,2,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
+	// The version the approver read: the approval is for the start date and
+	// vetting due date of that version.
+	ExpectedVersion int64 `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ApproveEarlyStartRequest) Reset() {
+	*x = ApproveEarlyStartRequest{}
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproveEarlyStartRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproveEarlyStartRequest) ProtoMessage() {}
+
+func (x *ApproveEarlyStartRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproveEarlyStartRequest.ProtoReflect.Descriptor instead.
+func (*ApproveEarlyStartRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ApproveEarlyStartRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *ApproveEarlyStartRequest) GetApplicationId() string {
+	if x != nil {
+		return x.ApplicationId
+	}
+	return ""
+}
+
+func (x *ApproveEarlyStartRequest) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
+}
+
+type ApproveEarlyStartResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Offer         *Offer                 `protobuf:"bytes,1,opt,name=offer,proto3" json:"offer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproveEarlyStartResponse) Reset() {
+	*x = ApproveEarlyStartResponse{}
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproveEarlyStartResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproveEarlyStartResponse) ProtoMessage() {}
+
+func (x *ApproveEarlyStartResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproveEarlyStartResponse.ProtoReflect.Descriptor instead.
+func (*ApproveEarlyStartResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ApproveEarlyStartResponse) GetOffer() *Offer {
+	if x != nil {
+		return x.Offer
+	}
+	return nil
+}
+
+// EarlyStartPolicy is a region's rule for starts before vetting clears. A
+// region without one set has early starts off.
+type EarlyStartPolicy struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Region string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	// Whether candidates may start before vetting clears.
+	Enabled bool `protobuf:"varint,2,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// The most candidates that may be started subject to vetting (started,
+	// vetting not cleared) in the region at once.
+	Cap int32 `protobuf:"varint,3,opt,name=cap,proto3" json:"cap,omitempty"`
+	// 0 for a region whose policy was never set.
+	Version       int64                  `protobuf:"varint,4,opt,name=version,proto3" json:"version,omitempty"`
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EarlyStartPolicy) Reset() {
+	*x = EarlyStartPolicy{}
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EarlyStartPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EarlyStartPolicy) ProtoMessage() {}
+
+func (x *EarlyStartPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EarlyStartPolicy.ProtoReflect.Descriptor instead.
+func (*EarlyStartPolicy) Descriptor() ([]byte, []int) {
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *EarlyStartPolicy) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *EarlyStartPolicy) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *EarlyStartPolicy) GetCap() int32 {
+	if x != nil {
+		return x.Cap
+	}
+	return 0
+}
+
+func (x *EarlyStartPolicy) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *EarlyStartPolicy) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+type SetEarlyStartPolicyRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RequestId string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Region    string                 `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
+	Enabled   bool                   `protobuf:"varint,3,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// 0-10000; 0 with enabled true allows none.
+	Cap int32 `protobuf:"varint,4,opt,name=cap,proto3" json:"cap,omitempty"`
+	// The policy's version as read (0 for a region never set).
+	ExpectedVersion int64 `protobuf:"varint,5,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *SetEarlyStartPolicyRequest) Reset() {
+	*x = SetEarlyStartPolicyRequest{}
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetEarlyStartPolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetEarlyStartPolicyRequest) ProtoMessage() {}
+
+func (x *SetEarlyStartPolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetEarlyStartPolicyRequest.ProtoReflect.Descriptor instead.
+func (*SetEarlyStartPolicyRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *SetEarlyStartPolicyRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *SetEarlyStartPolicyRequest) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *SetEarlyStartPolicyRequest) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *SetEarlyStartPolicyRequest) GetCap() int32 {
+	if x != nil {
+		return x.Cap
+	}
+	return 0
+}
+
+func (x *SetEarlyStartPolicyRequest) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
+}
+
+type SetEarlyStartPolicyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Policy        *EarlyStartPolicy      `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetEarlyStartPolicyResponse) Reset() {
+	*x = SetEarlyStartPolicyResponse{}
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetEarlyStartPolicyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetEarlyStartPolicyResponse) ProtoMessage() {}
+
+func (x *SetEarlyStartPolicyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetEarlyStartPolicyResponse.ProtoReflect.Descriptor instead.
+func (*SetEarlyStartPolicyResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *SetEarlyStartPolicyResponse) GetPolicy() *EarlyStartPolicy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+type GetEarlyStartPolicyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Region        string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEarlyStartPolicyRequest) Reset() {
+	*x = GetEarlyStartPolicyRequest{}
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEarlyStartPolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEarlyStartPolicyRequest) ProtoMessage() {}
+
+func (x *GetEarlyStartPolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEarlyStartPolicyRequest.ProtoReflect.Descriptor instead.
+func (*GetEarlyStartPolicyRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *GetEarlyStartPolicyRequest) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+type GetEarlyStartPolicyResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Policy *EarlyStartPolicy      `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	// Candidates of the region started subject to vetting now (vetting not
+	// cleared, offer not withdrawn): what the cap counts.
+	StartedSubjectToVetting int32 `protobuf:"varint,2,opt,name=started_subject_to_vetting,json=startedSubjectToVetting,proto3" json:"started_subject_to_vetting,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
+}
+
+func (x *GetEarlyStartPolicyResponse) Reset() {
+	*x = GetEarlyStartPolicyResponse{}
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEarlyStartPolicyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEarlyStartPolicyResponse) ProtoMessage() {}
+
+func (x *GetEarlyStartPolicyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEarlyStartPolicyResponse.ProtoReflect.Descriptor instead.
+func (*GetEarlyStartPolicyResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *GetEarlyStartPolicyResponse) GetPolicy() *EarlyStartPolicy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+func (x *GetEarlyStartPolicyResponse) GetStartedSubjectToVetting() int32 {
+	if x != nil {
+		return x.StartedSubjectToVetting
+	}
+	return 0
+}
+
 // OfferItem is one offer of a batch.
 type OfferItem struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
@@ -1848,7 +2276,7 @@ type OfferItem struct {
 
 func (x *OfferItem) Reset() {
 	*x = OfferItem{}
-	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[28]
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1860,7 +2288,7 @@ func (x *OfferItem) String() string {
 func (*OfferItem) ProtoMessage() {}
 
 func (x *OfferItem) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[28]
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1873,7 +2301,7 @@ func (x *OfferItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OfferItem.ProtoReflect.Descriptor instead.
 func (*OfferItem) Descriptor() ([]byte, []int) {
-	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{28}
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *OfferItem) GetApplicationId() string {
@@ -1916,7 +2344,7 @@ type BatchMakeConditionalOffersRequest struct {
 
 func (x *BatchMakeConditionalOffersRequest) Reset() {
 	*x = BatchMakeConditionalOffersRequest{}
-	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[29]
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1928,7 +2356,7 @@ func (x *BatchMakeConditionalOffersRequest) String() string {
 func (*BatchMakeConditionalOffersRequest) ProtoMessage() {}
 
 func (x *BatchMakeConditionalOffersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[29]
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1941,7 +2369,7 @@ func (x *BatchMakeConditionalOffersRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use BatchMakeConditionalOffersRequest.ProtoReflect.Descriptor instead.
 func (*BatchMakeConditionalOffersRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{29}
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *BatchMakeConditionalOffersRequest) GetRequestId() string {
@@ -1978,7 +2406,7 @@ type OfferResult struct {
 
 func (x *OfferResult) Reset() {
 	*x = OfferResult{}
-	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[30]
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1990,7 +2418,7 @@ func (x *OfferResult) String() string {
 func (*OfferResult) ProtoMessage() {}
 
 func (x *OfferResult) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[30]
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2003,7 +2431,7 @@ func (x *OfferResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OfferResult.ProtoReflect.Descriptor instead.
 func (*OfferResult) Descriptor() ([]byte, []int) {
-	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{30}
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *OfferResult) GetIndex() int32 {
@@ -2046,7 +2474,7 @@ type BatchMakeConditionalOffersResponse struct {
 
 func (x *BatchMakeConditionalOffersResponse) Reset() {
 	*x = BatchMakeConditionalOffersResponse{}
-	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[31]
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2058,7 +2486,7 @@ func (x *BatchMakeConditionalOffersResponse) String() string {
 func (*BatchMakeConditionalOffersResponse) ProtoMessage() {}
 
 func (x *BatchMakeConditionalOffersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[31]
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2071,7 +2499,7 @@ func (x *BatchMakeConditionalOffersResponse) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use BatchMakeConditionalOffersResponse.ProtoReflect.Descriptor instead.
 func (*BatchMakeConditionalOffersResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{31}
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *BatchMakeConditionalOffersResponse) GetResults() []*OfferResult {
@@ -2119,7 +2547,7 @@ type RecordCheckRequest struct {
 
 func (x *RecordCheckRequest) Reset() {
 	*x = RecordCheckRequest{}
-	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[32]
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2131,7 +2559,7 @@ func (x *RecordCheckRequest) String() string {
 func (*RecordCheckRequest) ProtoMessage() {}
 
 func (x *RecordCheckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[32]
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2144,7 +2572,7 @@ func (x *RecordCheckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordCheckRequest.ProtoReflect.Descriptor instead.
 func (*RecordCheckRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{32}
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RecordCheckRequest) GetRequestId() string {
@@ -2200,7 +2628,7 @@ type RecordCheckResponse struct {
 
 func (x *RecordCheckResponse) Reset() {
 	*x = RecordCheckResponse{}
-	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[33]
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2212,7 +2640,7 @@ func (x *RecordCheckResponse) String() string {
 func (*RecordCheckResponse) ProtoMessage() {}
 
 func (x *RecordCheckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[33]
+	mi := &file_recruitment_offers_v1_offers_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2225,7 +2653,7 @@ func (x *RecordCheckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordCheckResponse.ProtoReflect.Descriptor instead.
 func (*RecordCheckResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{33}
+	return file_recruitment_offers_v1_offers_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *RecordCheckResponse) GetOffer() *Offer {
@@ -2239,7 +2667,7 @@ var File_recruitment_offers_v1_offers_proto protoreflect.FileDescriptor
 
 const file_recruitment_offers_v1_offers_proto_rawDesc = "" +
 	"\n" +
-	"\"recruitment/offers/v1/offers.proto\x12\x15recruitment.offers.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/checks.proto\x1a\"recruitment/common/v1/common.proto\x1a\"recruitment/offers/v1/checks.proto\"\xa4\a\n" +
+	"\"recruitment/offers/v1/offers.proto\x12\x15recruitment.offers.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"recruitment/common/v1/checks.proto\x1a\"recruitment/common/v1/common.proto\x1a\"recruitment/offers/v1/checks.proto\"\xec\a\n" +
 	"\x05Offer\x12%\n" +
 	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
@@ -2265,7 +2693,8 @@ const file_recruitment_offers_v1_offers_proto_rawDesc = "" +
 	"\ahistory\x18\x10 \x03(\v2#.recruitment.common.v1.HistoryEntryR\ahistory\x12\x1a\n" +
 	"\bassignee\x18\x11 \x01(\tR\bassignee\x12D\n" +
 	"\x10stage_entered_at\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\x0estageEnteredAt\x124\n" +
-	"\x06checks\x18d \x03(\v2\x1c.recruitment.offers.v1.CheckR\x06checks\"\xff\x01\n" +
+	"\x06checks\x18d \x03(\v2\x1c.recruitment.offers.v1.CheckR\x06checks\x12F\n" +
+	"\x11start_approved_at\x18x \x01(\v2\x1a.google.protobuf.TimestampR\x0fstartApprovedAt\"\xff\x01\n" +
 	"\x1bMakeConditionalOfferRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12%\n" +
@@ -2301,15 +2730,15 @@ const file_recruitment_offers_v1_offers_proto_rawDesc = "" +
 	"\vreason_code\x18\x04 \x01(\tR\n" +
 	"reasonCode\"K\n" +
 	"\x15WithdrawOfferResponse\x122\n" +
-	"\x05offer\x18\x01 \x01(\v2\x1c.recruitment.offers.v1.OfferR\x05offer\"\xa6\x02\n" +
+	"\x05offer\x18\x01 \x01(\v2\x1c.recruitment.offers.v1.OfferR\x05offer\"\xaa\x02\n" +
 	"\x13SetStartDateRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12%\n" +
 	"\x0eapplication_id\x18\x02 \x01(\tR\rapplicationId\x12)\n" +
 	"\x10expected_version\x18\x03 \x01(\x03R\x0fexpectedVersion\x12:\n" +
 	"\n" +
-	"start_date\x18\x04 \x01(\v2\x1b.recruitment.common.v1.DateR\tstartDate\x12\x1f\n" +
-	"\vapproved_by\x18\x05 \x01(\tR\n" +
+	"start_date\x18\x04 \x01(\v2\x1b.recruitment.common.v1.DateR\tstartDate\x12#\n" +
+	"\vapproved_by\x18\x05 \x01(\tB\x02\x18\x01R\n" +
 	"approvedBy\x12A\n" +
 	"\x0evetting_due_by\x18\x06 \x01(\v2\x1b.recruitment.common.v1.DateR\fvettingDueBy\"J\n" +
 	"\x14SetStartDateResponse\x122\n" +
@@ -2380,7 +2809,35 @@ const file_recruitment_offers_v1_offers_proto_rawDesc = "" +
 	"\rdays_in_stage\x18\x04 \x01(\x05R\vdaysInStage\"r\n" +
 	"\x13ListMyCasesResponse\x123\n" +
 	"\x05cases\x18\x01 \x03(\v2\x1d.recruitment.offers.v1.MyCaseR\x05cases\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xce\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8b\x01\n" +
+	"\x18ApproveEarlyStartRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12%\n" +
+	"\x0eapplication_id\x18\x02 \x01(\tR\rapplicationId\x12)\n" +
+	"\x10expected_version\x18\x03 \x01(\x03R\x0fexpectedVersion\"O\n" +
+	"\x19ApproveEarlyStartResponse\x122\n" +
+	"\x05offer\x18\x01 \x01(\v2\x1c.recruitment.offers.v1.OfferR\x05offer\"\xab\x01\n" +
+	"\x10EarlyStartPolicy\x12\x16\n" +
+	"\x06region\x18\x01 \x01(\tR\x06region\x12\x18\n" +
+	"\aenabled\x18\x02 \x01(\bR\aenabled\x12\x10\n" +
+	"\x03cap\x18\x03 \x01(\x05R\x03cap\x12\x18\n" +
+	"\aversion\x18\x04 \x01(\x03R\aversion\x129\n" +
+	"\n" +
+	"updated_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\xaa\x01\n" +
+	"\x1aSetEarlyStartPolicyRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x16\n" +
+	"\x06region\x18\x02 \x01(\tR\x06region\x12\x18\n" +
+	"\aenabled\x18\x03 \x01(\bR\aenabled\x12\x10\n" +
+	"\x03cap\x18\x04 \x01(\x05R\x03cap\x12)\n" +
+	"\x10expected_version\x18\x05 \x01(\x03R\x0fexpectedVersion\"^\n" +
+	"\x1bSetEarlyStartPolicyResponse\x12?\n" +
+	"\x06policy\x18\x01 \x01(\v2'.recruitment.offers.v1.EarlyStartPolicyR\x06policy\"4\n" +
+	"\x1aGetEarlyStartPolicyRequest\x12\x16\n" +
+	"\x06region\x18\x01 \x01(\tR\x06region\"\x9b\x01\n" +
+	"\x1bGetEarlyStartPolicyResponse\x12?\n" +
+	"\x06policy\x18\x01 \x01(\v2'.recruitment.offers.v1.EarlyStartPolicyR\x06policy\x12;\n" +
+	"\x1astarted_subject_to_vetting\x18\x02 \x01(\x05R\x17startedSubjectToVetting\"\xce\x01\n" +
 	"\tOfferItem\x12%\n" +
 	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12)\n" +
 	"\x10expected_version\x18\x02 \x01(\x03R\x0fexpectedVersion\x12(\n" +
@@ -2420,7 +2877,7 @@ const file_recruitment_offers_v1_offers_proto_rawDesc = "" +
 	"\x15OFFER_STATUS_ACCEPTED\x10\x03\x12\x19\n" +
 	"\x15OFFER_STATUS_DECLINED\x10\x04\x12\x1a\n" +
 	"\x16OFFER_STATUS_WITHDRAWN\x10\x05\x12\x18\n" +
-	"\x14OFFER_STATUS_STARTED\x10\x062\xef\v\n" +
+	"\x14OFFER_STATUS_STARTED\x10\x062\xe3\x0e\n" +
 	"\rOffersService\x12\x7f\n" +
 	"\x14MakeConditionalOffer\x122.recruitment.offers.v1.MakeConditionalOfferRequest\x1a3.recruitment.offers.v1.MakeConditionalOfferResponse\x12\x91\x01\n" +
 	"\x1aBatchMakeConditionalOffers\x128.recruitment.offers.v1.BatchMakeConditionalOffersRequest\x1a9.recruitment.offers.v1.BatchMakeConditionalOffersResponse\x12d\n" +
@@ -2428,7 +2885,10 @@ const file_recruitment_offers_v1_offers_proto_rawDesc = "" +
 	"\fDeclineOffer\x12*.recruitment.offers.v1.DeclineOfferRequest\x1a+.recruitment.offers.v1.DeclineOfferResponse\x12j\n" +
 	"\rWithdrawOffer\x12+.recruitment.offers.v1.WithdrawOfferRequest\x1a,.recruitment.offers.v1.WithdrawOfferResponse\x12g\n" +
 	"\fSetStartDate\x12*.recruitment.offers.v1.SetStartDateRequest\x1a+.recruitment.offers.v1.SetStartDateResponse\x12g\n" +
-	"\fConfirmStart\x12*.recruitment.offers.v1.ConfirmStartRequest\x1a+.recruitment.offers.v1.ConfirmStartResponse\x12a\n" +
+	"\fConfirmStart\x12*.recruitment.offers.v1.ConfirmStartRequest\x1a+.recruitment.offers.v1.ConfirmStartResponse\x12v\n" +
+	"\x11ApproveEarlyStart\x12/.recruitment.offers.v1.ApproveEarlyStartRequest\x1a0.recruitment.offers.v1.ApproveEarlyStartResponse\x12|\n" +
+	"\x13SetEarlyStartPolicy\x121.recruitment.offers.v1.SetEarlyStartPolicyRequest\x1a2.recruitment.offers.v1.SetEarlyStartPolicyResponse\x12|\n" +
+	"\x13GetEarlyStartPolicy\x121.recruitment.offers.v1.GetEarlyStartPolicyRequest\x1a2.recruitment.offers.v1.GetEarlyStartPolicyResponse\x12a\n" +
 	"\n" +
 	"ListOffers\x12(.recruitment.offers.v1.ListOffersRequest\x1a).recruitment.offers.v1.ListOffersResponse\x12[\n" +
 	"\bGetOffer\x12&.recruitment.offers.v1.GetOfferRequest\x1a'.recruitment.offers.v1.GetOfferResponse\x12a\n" +
@@ -2453,7 +2913,7 @@ func file_recruitment_offers_v1_offers_proto_rawDescGZIP() []byte {
 }
 
 var file_recruitment_offers_v1_offers_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_recruitment_offers_v1_offers_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_recruitment_offers_v1_offers_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_recruitment_offers_v1_offers_proto_goTypes = []any{
 	(OfferStatus)(0),                           // 0: recruitment.offers.v1.OfferStatus
 	(*Offer)(nil),                              // 1: recruitment.offers.v1.Offer
@@ -2484,97 +2944,115 @@ var file_recruitment_offers_v1_offers_proto_goTypes = []any{
 	(*ListMyCasesRequest)(nil),                 // 26: recruitment.offers.v1.ListMyCasesRequest
 	(*MyCase)(nil),                             // 27: recruitment.offers.v1.MyCase
 	(*ListMyCasesResponse)(nil),                // 28: recruitment.offers.v1.ListMyCasesResponse
-	(*OfferItem)(nil),                          // 29: recruitment.offers.v1.OfferItem
-	(*BatchMakeConditionalOffersRequest)(nil),  // 30: recruitment.offers.v1.BatchMakeConditionalOffersRequest
-	(*OfferResult)(nil),                        // 31: recruitment.offers.v1.OfferResult
-	(*BatchMakeConditionalOffersResponse)(nil), // 32: recruitment.offers.v1.BatchMakeConditionalOffersResponse
-	(*RecordCheckRequest)(nil),                 // 33: recruitment.offers.v1.RecordCheckRequest
-	(*RecordCheckResponse)(nil),                // 34: recruitment.offers.v1.RecordCheckResponse
-	(v1.JobRole)(0),                            // 35: recruitment.common.v1.JobRole
-	(v1.OfferCondition)(0),                     // 36: recruitment.common.v1.OfferCondition
-	(*v1.Date)(nil),                            // 37: recruitment.common.v1.Date
-	(*timestamppb.Timestamp)(nil),              // 38: google.protobuf.Timestamp
-	(*v1.HistoryEntry)(nil),                    // 39: recruitment.common.v1.HistoryEntry
-	(*Check)(nil),                              // 40: recruitment.offers.v1.Check
-	(*v1.ItemStatus)(nil),                      // 41: recruitment.common.v1.ItemStatus
-	(v1.Stage)(0),                              // 42: recruitment.common.v1.Stage
-	(v1.CheckStatus)(0),                        // 43: recruitment.common.v1.CheckStatus
-	(v1.CheckWaiveReason)(0),                   // 44: recruitment.common.v1.CheckWaiveReason
+	(*ApproveEarlyStartRequest)(nil),           // 29: recruitment.offers.v1.ApproveEarlyStartRequest
+	(*ApproveEarlyStartResponse)(nil),          // 30: recruitment.offers.v1.ApproveEarlyStartResponse
+	(*EarlyStartPolicy)(nil),                   // 31: recruitment.offers.v1.EarlyStartPolicy
+	(*SetEarlyStartPolicyRequest)(nil),         // 32: recruitment.offers.v1.SetEarlyStartPolicyRequest
+	(*SetEarlyStartPolicyResponse)(nil),        // 33: recruitment.offers.v1.SetEarlyStartPolicyResponse
+	(*GetEarlyStartPolicyRequest)(nil),         // 34: recruitment.offers.v1.GetEarlyStartPolicyRequest
+	(*GetEarlyStartPolicyResponse)(nil),        // 35: recruitment.offers.v1.GetEarlyStartPolicyResponse
+	(*OfferItem)(nil),                          // 36: recruitment.offers.v1.OfferItem
+	(*BatchMakeConditionalOffersRequest)(nil),  // 37: recruitment.offers.v1.BatchMakeConditionalOffersRequest
+	(*OfferResult)(nil),                        // 38: recruitment.offers.v1.OfferResult
+	(*BatchMakeConditionalOffersResponse)(nil), // 39: recruitment.offers.v1.BatchMakeConditionalOffersResponse
+	(*RecordCheckRequest)(nil),                 // 40: recruitment.offers.v1.RecordCheckRequest
+	(*RecordCheckResponse)(nil),                // 41: recruitment.offers.v1.RecordCheckResponse
+	(v1.JobRole)(0),                            // 42: recruitment.common.v1.JobRole
+	(v1.OfferCondition)(0),                     // 43: recruitment.common.v1.OfferCondition
+	(*v1.Date)(nil),                            // 44: recruitment.common.v1.Date
+	(*timestamppb.Timestamp)(nil),              // 45: google.protobuf.Timestamp
+	(*v1.HistoryEntry)(nil),                    // 46: recruitment.common.v1.HistoryEntry
+	(*Check)(nil),                              // 47: recruitment.offers.v1.Check
+	(*v1.ItemStatus)(nil),                      // 48: recruitment.common.v1.ItemStatus
+	(v1.Stage)(0),                              // 49: recruitment.common.v1.Stage
+	(v1.CheckStatus)(0),                        // 50: recruitment.common.v1.CheckStatus
+	(v1.CheckWaiveReason)(0),                   // 51: recruitment.common.v1.CheckWaiveReason
 }
 var file_recruitment_offers_v1_offers_proto_depIdxs = []int32{
-	35, // 0: recruitment.offers.v1.Offer.role:type_name -> recruitment.common.v1.JobRole
+	42, // 0: recruitment.offers.v1.Offer.role:type_name -> recruitment.common.v1.JobRole
 	0,  // 1: recruitment.offers.v1.Offer.status:type_name -> recruitment.offers.v1.OfferStatus
-	36, // 2: recruitment.offers.v1.Offer.conditions:type_name -> recruitment.common.v1.OfferCondition
-	37, // 3: recruitment.offers.v1.Offer.start_date:type_name -> recruitment.common.v1.Date
-	37, // 4: recruitment.offers.v1.Offer.vetting_due_by:type_name -> recruitment.common.v1.Date
-	38, // 5: recruitment.offers.v1.Offer.status_entered_at:type_name -> google.protobuf.Timestamp
-	39, // 6: recruitment.offers.v1.Offer.history:type_name -> recruitment.common.v1.HistoryEntry
-	38, // 7: recruitment.offers.v1.Offer.stage_entered_at:type_name -> google.protobuf.Timestamp
-	40, // 8: recruitment.offers.v1.Offer.checks:type_name -> recruitment.offers.v1.Check
-	36, // 9: recruitment.offers.v1.MakeConditionalOfferRequest.conditions:type_name -> recruitment.common.v1.OfferCondition
-	1,  // 10: recruitment.offers.v1.MakeConditionalOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
-	1,  // 11: recruitment.offers.v1.AcceptOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
-	1,  // 12: recruitment.offers.v1.DeclineOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
-	1,  // 13: recruitment.offers.v1.WithdrawOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
-	37, // 14: recruitment.offers.v1.SetStartDateRequest.start_date:type_name -> recruitment.common.v1.Date
-	37, // 15: recruitment.offers.v1.SetStartDateRequest.vetting_due_by:type_name -> recruitment.common.v1.Date
-	1,  // 16: recruitment.offers.v1.SetStartDateResponse.offer:type_name -> recruitment.offers.v1.Offer
-	1,  // 17: recruitment.offers.v1.ConfirmStartResponse.offer:type_name -> recruitment.offers.v1.Offer
-	0,  // 18: recruitment.offers.v1.ListOffersRequest.status:type_name -> recruitment.offers.v1.OfferStatus
-	1,  // 19: recruitment.offers.v1.ListOffersResponse.offers:type_name -> recruitment.offers.v1.Offer
-	1,  // 20: recruitment.offers.v1.GetOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
-	1,  // 21: recruitment.offers.v1.AssignCaseResponse.offer:type_name -> recruitment.offers.v1.Offer
-	1,  // 22: recruitment.offers.v1.UnassignCaseResponse.offer:type_name -> recruitment.offers.v1.Offer
-	22, // 23: recruitment.offers.v1.BatchAssignRequest.items:type_name -> recruitment.offers.v1.AssignItem
-	41, // 24: recruitment.offers.v1.AssignResult.status:type_name -> recruitment.common.v1.ItemStatus
-	1,  // 25: recruitment.offers.v1.AssignResult.offer:type_name -> recruitment.offers.v1.Offer
-	24, // 26: recruitment.offers.v1.BatchAssignResponse.results:type_name -> recruitment.offers.v1.AssignResult
-	1,  // 27: recruitment.offers.v1.MyCase.offer:type_name -> recruitment.offers.v1.Offer
-	42, // 28: recruitment.offers.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
-	38, // 29: recruitment.offers.v1.MyCase.stage_entered_at:type_name -> google.protobuf.Timestamp
-	27, // 30: recruitment.offers.v1.ListMyCasesResponse.cases:type_name -> recruitment.offers.v1.MyCase
-	36, // 31: recruitment.offers.v1.OfferItem.conditions:type_name -> recruitment.common.v1.OfferCondition
-	29, // 32: recruitment.offers.v1.BatchMakeConditionalOffersRequest.items:type_name -> recruitment.offers.v1.OfferItem
-	41, // 33: recruitment.offers.v1.OfferResult.status:type_name -> recruitment.common.v1.ItemStatus
-	1,  // 34: recruitment.offers.v1.OfferResult.offer:type_name -> recruitment.offers.v1.Offer
-	31, // 35: recruitment.offers.v1.BatchMakeConditionalOffersResponse.results:type_name -> recruitment.offers.v1.OfferResult
-	36, // 36: recruitment.offers.v1.RecordCheckRequest.check:type_name -> recruitment.common.v1.OfferCondition
-	43, // 37: recruitment.offers.v1.RecordCheckRequest.status:type_name -> recruitment.common.v1.CheckStatus
-	44, // 38: recruitment.offers.v1.RecordCheckRequest.waive_reason:type_name -> recruitment.common.v1.CheckWaiveReason
-	1,  // 39: recruitment.offers.v1.RecordCheckResponse.offer:type_name -> recruitment.offers.v1.Offer
-	2,  // 40: recruitment.offers.v1.OffersService.MakeConditionalOffer:input_type -> recruitment.offers.v1.MakeConditionalOfferRequest
-	30, // 41: recruitment.offers.v1.OffersService.BatchMakeConditionalOffers:input_type -> recruitment.offers.v1.BatchMakeConditionalOffersRequest
-	4,  // 42: recruitment.offers.v1.OffersService.AcceptOffer:input_type -> recruitment.offers.v1.AcceptOfferRequest
-	6,  // 43: recruitment.offers.v1.OffersService.DeclineOffer:input_type -> recruitment.offers.v1.DeclineOfferRequest
-	8,  // 44: recruitment.offers.v1.OffersService.WithdrawOffer:input_type -> recruitment.offers.v1.WithdrawOfferRequest
-	10, // 45: recruitment.offers.v1.OffersService.SetStartDate:input_type -> recruitment.offers.v1.SetStartDateRequest
-	12, // 46: recruitment.offers.v1.OffersService.ConfirmStart:input_type -> recruitment.offers.v1.ConfirmStartRequest
-	14, // 47: recruitment.offers.v1.OffersService.ListOffers:input_type -> recruitment.offers.v1.ListOffersRequest
-	16, // 48: recruitment.offers.v1.OffersService.GetOffer:input_type -> recruitment.offers.v1.GetOfferRequest
-	18, // 49: recruitment.offers.v1.OffersService.AssignCase:input_type -> recruitment.offers.v1.AssignCaseRequest
-	20, // 50: recruitment.offers.v1.OffersService.UnassignCase:input_type -> recruitment.offers.v1.UnassignCaseRequest
-	23, // 51: recruitment.offers.v1.OffersService.BatchAssign:input_type -> recruitment.offers.v1.BatchAssignRequest
-	26, // 52: recruitment.offers.v1.OffersService.ListMyCases:input_type -> recruitment.offers.v1.ListMyCasesRequest
-	33, // 53: recruitment.offers.v1.OffersService.RecordCheck:input_type -> recruitment.offers.v1.RecordCheckRequest
-	3,  // 54: recruitment.offers.v1.OffersService.MakeConditionalOffer:output_type -> recruitment.offers.v1.MakeConditionalOfferResponse
-	32, // 55: recruitment.offers.v1.OffersService.BatchMakeConditionalOffers:output_type -> recruitment.offers.v1.BatchMakeConditionalOffersResponse
-	5,  // 56: recruitment.offers.v1.OffersService.AcceptOffer:output_type -> recruitment.offers.v1.AcceptOfferResponse
-	7,  // 57: recruitment.offers.v1.OffersService.DeclineOffer:output_type -> recruitment.offers.v1.DeclineOfferResponse
-	9,  // 58: recruitment.offers.v1.OffersService.WithdrawOffer:output_type -> recruitment.offers.v1.WithdrawOfferResponse
-	11, // 59: recruitment.offers.v1.OffersService.SetStartDate:output_type -> recruitment.offers.v1.SetStartDateResponse
-	13, // 60: recruitment.offers.v1.OffersService.ConfirmStart:output_type -> recruitment.offers.v1.ConfirmStartResponse
-	15, // 61: recruitment.offers.v1.OffersService.ListOffers:output_type -> recruitment.offers.v1.ListOffersResponse
-	17, // 62: recruitment.offers.v1.OffersService.GetOffer:output_type -> recruitment.offers.v1.GetOfferResponse
-	19, // 63: recruitment.offers.v1.OffersService.AssignCase:output_type -> recruitment.offers.v1.AssignCaseResponse
-	21, // 64: recruitment.offers.v1.OffersService.UnassignCase:output_type -> recruitment.offers.v1.UnassignCaseResponse
-	25, // 65: recruitment.offers.v1.OffersService.BatchAssign:output_type -> recruitment.offers.v1.BatchAssignResponse
-	28, // 66: recruitment.offers.v1.OffersService.ListMyCases:output_type -> recruitment.offers.v1.ListMyCasesResponse
-	34, // 67: recruitment.offers.v1.OffersService.RecordCheck:output_type -> recruitment.offers.v1.RecordCheckResponse
-	54, // [54:68] is the sub-list for method output_type
-	40, // [40:54] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	43, // 2: recruitment.offers.v1.Offer.conditions:type_name -> recruitment.common.v1.OfferCondition
+	44, // 3: recruitment.offers.v1.Offer.start_date:type_name -> recruitment.common.v1.Date
+	44, // 4: recruitment.offers.v1.Offer.vetting_due_by:type_name -> recruitment.common.v1.Date
+	45, // 5: recruitment.offers.v1.Offer.status_entered_at:type_name -> google.protobuf.Timestamp
+	46, // 6: recruitment.offers.v1.Offer.history:type_name -> recruitment.common.v1.HistoryEntry
+	45, // 7: recruitment.offers.v1.Offer.stage_entered_at:type_name -> google.protobuf.Timestamp
+	47, // 8: recruitment.offers.v1.Offer.checks:type_name -> recruitment.offers.v1.Check
+	45, // 9: recruitment.offers.v1.Offer.start_approved_at:type_name -> google.protobuf.Timestamp
+	43, // 10: recruitment.offers.v1.MakeConditionalOfferRequest.conditions:type_name -> recruitment.common.v1.OfferCondition
+	1,  // 11: recruitment.offers.v1.MakeConditionalOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
+	1,  // 12: recruitment.offers.v1.AcceptOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
+	1,  // 13: recruitment.offers.v1.DeclineOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
+	1,  // 14: recruitment.offers.v1.WithdrawOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
+	44, // 15: recruitment.offers.v1.SetStartDateRequest.start_date:type_name -> recruitment.common.v1.Date
+	44, // 16: recruitment.offers.v1.SetStartDateRequest.vetting_due_by:type_name -> recruitment.common.v1.Date
+	1,  // 17: recruitment.offers.v1.SetStartDateResponse.offer:type_name -> recruitment.offers.v1.Offer
+	1,  // 18: recruitment.offers.v1.ConfirmStartResponse.offer:type_name -> recruitment.offers.v1.Offer
+	0,  // 19: recruitment.offers.v1.ListOffersRequest.status:type_name -> recruitment.offers.v1.OfferStatus
+	1,  // 20: recruitment.offers.v1.ListOffersResponse.offers:type_name -> recruitment.offers.v1.Offer
+	1,  // 21: recruitment.offers.v1.GetOfferResponse.offer:type_name -> recruitment.offers.v1.Offer
+	1,  // 22: recruitment.offers.v1.AssignCaseResponse.offer:type_name -> recruitment.offers.v1.Offer
+	1,  // 23: recruitment.offers.v1.UnassignCaseResponse.offer:type_name -> recruitment.offers.v1.Offer
+	22, // 24: recruitment.offers.v1.BatchAssignRequest.items:type_name -> recruitment.offers.v1.AssignItem
+	48, // 25: recruitment.offers.v1.AssignResult.status:type_name -> recruitment.common.v1.ItemStatus
+	1,  // 26: recruitment.offers.v1.AssignResult.offer:type_name -> recruitment.offers.v1.Offer
+	24, // 27: recruitment.offers.v1.BatchAssignResponse.results:type_name -> recruitment.offers.v1.AssignResult
+	1,  // 28: recruitment.offers.v1.MyCase.offer:type_name -> recruitment.offers.v1.Offer
+	49, // 29: recruitment.offers.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
+	45, // 30: recruitment.offers.v1.MyCase.stage_entered_at:type_name -> google.protobuf.Timestamp
+	27, // 31: recruitment.offers.v1.ListMyCasesResponse.cases:type_name -> recruitment.offers.v1.MyCase
+	1,  // 32: recruitment.offers.v1.ApproveEarlyStartResponse.offer:type_name -> recruitment.offers.v1.Offer
+	45, // 33: recruitment.offers.v1.EarlyStartPolicy.updated_at:type_name -> google.protobuf.Timestamp
+	31, // 34: recruitment.offers.v1.SetEarlyStartPolicyResponse.policy:type_name -> recruitment.offers.v1.EarlyStartPolicy
+	31, // 35: recruitment.offers.v1.GetEarlyStartPolicyResponse.policy:type_name -> recruitment.offers.v1.EarlyStartPolicy
+	43, // 36: recruitment.offers.v1.OfferItem.conditions:type_name -> recruitment.common.v1.OfferCondition
+	36, // 37: recruitment.offers.v1.BatchMakeConditionalOffersRequest.items:type_name -> recruitment.offers.v1.OfferItem
+	48, // 38: recruitment.offers.v1.OfferResult.status:type_name -> recruitment.common.v1.ItemStatus
+	1,  // 39: recruitment.offers.v1.OfferResult.offer:type_name -> recruitment.offers.v1.Offer
+	38, // 40: recruitment.offers.v1.BatchMakeConditionalOffersResponse.results:type_name -> recruitment.offers.v1.OfferResult
+	43, // 41: recruitment.offers.v1.RecordCheckRequest.check:type_name -> recruitment.common.v1.OfferCondition
+	50, // 42: recruitment.offers.v1.RecordCheckRequest.status:type_name -> recruitment.common.v1.CheckStatus
+	51, // 43: recruitment.offers.v1.RecordCheckRequest.waive_reason:type_name -> recruitment.common.v1.CheckWaiveReason
+	1,  // 44: recruitment.offers.v1.RecordCheckResponse.offer:type_name -> recruitment.offers.v1.Offer
+	2,  // 45: recruitment.offers.v1.OffersService.MakeConditionalOffer:input_type -> recruitment.offers.v1.MakeConditionalOfferRequest
+	37, // 46: recruitment.offers.v1.OffersService.BatchMakeConditionalOffers:input_type -> recruitment.offers.v1.BatchMakeConditionalOffersRequest
+	4,  // 47: recruitment.offers.v1.OffersService.AcceptOffer:input_type -> recruitment.offers.v1.AcceptOfferRequest
+	6,  // 48: recruitment.offers.v1.OffersService.DeclineOffer:input_type -> recruitment.offers.v1.DeclineOfferRequest
+	8,  // 49: recruitment.offers.v1.OffersService.WithdrawOffer:input_type -> recruitment.offers.v1.WithdrawOfferRequest
+	10, // 50: recruitment.offers.v1.OffersService.SetStartDate:input_type -> recruitment.offers.v1.SetStartDateRequest
+	12, // 51: recruitment.offers.v1.OffersService.ConfirmStart:input_type -> recruitment.offers.v1.ConfirmStartRequest
+	29, // 52: recruitment.offers.v1.OffersService.ApproveEarlyStart:input_type -> recruitment.offers.v1.ApproveEarlyStartRequest
+	32, // 53: recruitment.offers.v1.OffersService.SetEarlyStartPolicy:input_type -> recruitment.offers.v1.SetEarlyStartPolicyRequest
+	34, // 54: recruitment.offers.v1.OffersService.GetEarlyStartPolicy:input_type -> recruitment.offers.v1.GetEarlyStartPolicyRequest
+	14, // 55: recruitment.offers.v1.OffersService.ListOffers:input_type -> recruitment.offers.v1.ListOffersRequest
+	16, // 56: recruitment.offers.v1.OffersService.GetOffer:input_type -> recruitment.offers.v1.GetOfferRequest
+	18, // 57: recruitment.offers.v1.OffersService.AssignCase:input_type -> recruitment.offers.v1.AssignCaseRequest
+	20, // 58: recruitment.offers.v1.OffersService.UnassignCase:input_type -> recruitment.offers.v1.UnassignCaseRequest
+	23, // 59: recruitment.offers.v1.OffersService.BatchAssign:input_type -> recruitment.offers.v1.BatchAssignRequest
+	26, // 60: recruitment.offers.v1.OffersService.ListMyCases:input_type -> recruitment.offers.v1.ListMyCasesRequest
+	40, // 61: recruitment.offers.v1.OffersService.RecordCheck:input_type -> recruitment.offers.v1.RecordCheckRequest
+	3,  // 62: recruitment.offers.v1.OffersService.MakeConditionalOffer:output_type -> recruitment.offers.v1.MakeConditionalOfferResponse
+	39, // 63: recruitment.offers.v1.OffersService.BatchMakeConditionalOffers:output_type -> recruitment.offers.v1.BatchMakeConditionalOffersResponse
+	5,  // 64: recruitment.offers.v1.OffersService.AcceptOffer:output_type -> recruitment.offers.v1.AcceptOfferResponse
+	7,  // 65: recruitment.offers.v1.OffersService.DeclineOffer:output_type -> recruitment.offers.v1.DeclineOfferResponse
+	9,  // 66: recruitment.offers.v1.OffersService.WithdrawOffer:output_type -> recruitment.offers.v1.WithdrawOfferResponse
+	11, // 67: recruitment.offers.v1.OffersService.SetStartDate:output_type -> recruitment.offers.v1.SetStartDateResponse
+	13, // 68: recruitment.offers.v1.OffersService.ConfirmStart:output_type -> recruitment.offers.v1.ConfirmStartResponse
+	30, // 69: recruitment.offers.v1.OffersService.ApproveEarlyStart:output_type -> recruitment.offers.v1.ApproveEarlyStartResponse
+	33, // 70: recruitment.offers.v1.OffersService.SetEarlyStartPolicy:output_type -> recruitment.offers.v1.SetEarlyStartPolicyResponse
+	35, // 71: recruitment.offers.v1.OffersService.GetEarlyStartPolicy:output_type -> recruitment.offers.v1.GetEarlyStartPolicyResponse
+	15, // 72: recruitment.offers.v1.OffersService.ListOffers:output_type -> recruitment.offers.v1.ListOffersResponse
+	17, // 73: recruitment.offers.v1.OffersService.GetOffer:output_type -> recruitment.offers.v1.GetOfferResponse
+	19, // 74: recruitment.offers.v1.OffersService.AssignCase:output_type -> recruitment.offers.v1.AssignCaseResponse
+	21, // 75: recruitment.offers.v1.OffersService.UnassignCase:output_type -> recruitment.offers.v1.UnassignCaseResponse
+	25, // 76: recruitment.offers.v1.OffersService.BatchAssign:output_type -> recruitment.offers.v1.BatchAssignResponse
+	28, // 77: recruitment.offers.v1.OffersService.ListMyCases:output_type -> recruitment.offers.v1.ListMyCasesResponse
+	41, // 78: recruitment.offers.v1.OffersService.RecordCheck:output_type -> recruitment.offers.v1.RecordCheckResponse
+	62, // [62:79] is the sub-list for method output_type
+	45, // [45:62] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_offers_v1_offers_proto_init() }
@@ -2589,7 +3067,7 @@ func file_recruitment_offers_v1_offers_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_offers_v1_offers_proto_rawDesc), len(file_recruitment_offers_v1_offers_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   34,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,6 +26,9 @@ const (
 	OffersService_WithdrawOffer_FullMethodName              = "/recruitment.offers.v1.OffersService/WithdrawOffer"
 	OffersService_SetStartDate_FullMethodName               = "/recruitment.offers.v1.OffersService/SetStartDate"
 	OffersService_ConfirmStart_FullMethodName               = "/recruitment.offers.v1.OffersService/ConfirmStart"
+	OffersService_ApproveEarlyStart_FullMethodName          = "/recruitment.offers.v1.OffersService/ApproveEarlyStart"
+	OffersService_SetEarlyStartPolicy_FullMethodName        = "/recruitment.offers.v1.OffersService/SetEarlyStartPolicy"
+	OffersService_GetEarlyStartPolicy_FullMethodName        = "/recruitment.offers.v1.OffersService/GetEarlyStartPolicy"
 	OffersService_ListOffers_FullMethodName                 = "/recruitment.offers.v1.OffersService/ListOffers"
 	OffersService_GetOffer_FullMethodName                   = "/recruitment.offers.v1.OffersService/GetOffer"
 	OffersService_AssignCase_FullMethodName                 = "/recruitment.offers.v1.OffersService/AssignCase"
@@ -57,10 +60,24 @@ type OffersServiceClient interface {
 	// WithdrawOffer withdraws the offer.
 	WithdrawOffer(ctx context.Context, in *WithdrawOfferRequest, opts ...grpc.CallOption) (*WithdrawOfferResponse, error)
 	// SetStartDate sets or moves the start date. A start before vetting has
-	// cleared needs an approver and has a vetting due date.
+	// cleared has a vetting due date (at most the configured period after
+	// the start) and needs ApproveEarlyStart before ConfirmStart; setting the
+	// date again takes back an approval given for the old one.
 	SetStartDate(ctx context.Context, in *SetStartDateRequest, opts ...grpc.CallOption) (*SetStartDateResponse, error)
-	// ConfirmStart records that the candidate started work.
+	// ConfirmStart records that the candidate started work. Before vetting
+	// has cleared it needs an approved early start, early starts on in the
+	// region's policy, and fewer candidates started subject to vetting in the
+	// region than the policy's cap (checked in the start's transaction).
 	ConfirmStart(ctx context.Context, in *ConfirmStartRequest, opts ...grpc.CallOption) (*ConfirmStartResponse, error)
+	// ApproveEarlyStart approves starting an accepted candidate on the start
+	// date set before vetting clears. Only an approver of the offer's region
+	// (or an admin) may; the approval records the caller's subject.
+	ApproveEarlyStart(ctx context.Context, in *ApproveEarlyStartRequest, opts ...grpc.CallOption) (*ApproveEarlyStartResponse, error)
+	// SetEarlyStartPolicy sets a region's early start policy (admins only).
+	SetEarlyStartPolicy(ctx context.Context, in *SetEarlyStartPolicyRequest, opts ...grpc.CallOption) (*SetEarlyStartPolicyResponse, error)
+	// GetEarlyStartPolicy returns a region's early start policy and how many
+	// candidates are started subject to vetting there now.
+	GetEarlyStartPolicy(ctx context.Context, in *GetEarlyStartPolicyRequest, opts ...grpc.CallOption) (*GetEarlyStartPolicyResponse, error)
 	// ListOffers lists a region's offers, oldest first.
 	ListOffers(ctx context.Context, in *ListOffersRequest, opts ...grpc.CallOption) (*ListOffersResponse, error)
 	// GetOffer returns an offer with its history.
@@ -163,6 +180,36 @@ func (c *offersServiceClient) ConfirmStart(ctx context.Context, in *ConfirmStart
 	return out, nil
 }
 
+func (c *offersServiceClient) ApproveEarlyStart(ctx context.Context, in *ApproveEarlyStartRequest, opts ...grpc.CallOption) (*ApproveEarlyStartResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ApproveEarlyStartResponse)
+	err := c.cc.Invoke(ctx, OffersService_ApproveEarlyStart_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *offersServiceClient) SetEarlyStartPolicy(ctx context.Context, in *SetEarlyStartPolicyRequest, opts ...grpc.CallOption) (*SetEarlyStartPolicyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetEarlyStartPolicyResponse)
+	err := c.cc.Invoke(ctx, OffersService_SetEarlyStartPolicy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *offersServiceClient) GetEarlyStartPolicy(ctx context.Context, in *GetEarlyStartPolicyRequest, opts ...grpc.CallOption) (*GetEarlyStartPolicyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetEarlyStartPolicyResponse)
+	err := c.cc.Invoke(ctx, OffersService_GetEarlyStartPolicy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *offersServiceClient) ListOffers(ctx context.Context, in *ListOffersRequest, opts ...grpc.CallOption) (*ListOffersResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListOffersResponse)
@@ -255,10 +302,24 @@ type OffersServiceServer interface {
 	// WithdrawOffer withdraws the offer.
 	WithdrawOffer(context.Context, *WithdrawOfferRequest) (*WithdrawOfferResponse, error)
 	// SetStartDate sets or moves the start date. A start before vetting has
-	// cleared needs an approver and has a vetting due date.
+	// cleared has a vetting due date (at most the configured period after
+	// the start) and needs ApproveEarlyStart before ConfirmStart; setting the
+	// date again takes back an approval given for the old one.
 	SetStartDate(context.Context, *SetStartDateRequest) (*SetStartDateResponse, error)
-	// ConfirmStart records that the candidate started work.
+	// ConfirmStart records that the candidate started work. Before vetting
+	// has cleared it needs an approved early start, early starts on in the
+	// region's policy, and fewer candidates started subject to vetting in the
+	// region than the policy's cap (checked in the start's transaction).
 	ConfirmStart(context.Context, *ConfirmStartRequest) (*ConfirmStartResponse, error)
+	// ApproveEarlyStart approves starting an accepted candidate on the start
+	// date set before vetting clears. Only an approver of the offer's region
+	// (or an admin) may; the approval records the caller's subject.
+	ApproveEarlyStart(context.Context, *ApproveEarlyStartRequest) (*ApproveEarlyStartResponse, error)
+	// SetEarlyStartPolicy sets a region's early start policy (admins only).
+	SetEarlyStartPolicy(context.Context, *SetEarlyStartPolicyRequest) (*SetEarlyStartPolicyResponse, error)
+	// GetEarlyStartPolicy returns a region's early start policy and how many
+	// candidates are started subject to vetting there now.
+	GetEarlyStartPolicy(context.Context, *GetEarlyStartPolicyRequest) (*GetEarlyStartPolicyResponse, error)
 	// ListOffers lists a region's offers, oldest first.
 	ListOffers(context.Context, *ListOffersRequest) (*ListOffersResponse, error)
 	// GetOffer returns an offer with its history.
@@ -311,6 +372,15 @@ func (UnimplementedOffersServiceServer) SetStartDate(context.Context, *SetStartD
 }
 func (UnimplementedOffersServiceServer) ConfirmStart(context.Context, *ConfirmStartRequest) (*ConfirmStartResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ConfirmStart not implemented")
+}
+func (UnimplementedOffersServiceServer) ApproveEarlyStart(context.Context, *ApproveEarlyStartRequest) (*ApproveEarlyStartResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ApproveEarlyStart not implemented")
+}
+func (UnimplementedOffersServiceServer) SetEarlyStartPolicy(context.Context, *SetEarlyStartPolicyRequest) (*SetEarlyStartPolicyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetEarlyStartPolicy not implemented")
+}
+func (UnimplementedOffersServiceServer) GetEarlyStartPolicy(context.Context, *GetEarlyStartPolicyRequest) (*GetEarlyStartPolicyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetEarlyStartPolicy not implemented")
 }
 func (UnimplementedOffersServiceServer) ListOffers(context.Context, *ListOffersRequest) (*ListOffersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListOffers not implemented")
@@ -480,6 +550,60 @@ func _OffersService_ConfirmStart_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OffersService_ApproveEarlyStart_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ApproveEarlyStartRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OffersServiceServer).ApproveEarlyStart(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OffersService_ApproveEarlyStart_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OffersServiceServer).ApproveEarlyStart(ctx, req.(*ApproveEarlyStartRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OffersService_SetEarlyStartPolicy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetEarlyStartPolicyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OffersServiceServer).SetEarlyStartPolicy(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OffersService_SetEarlyStartPolicy_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OffersServiceServer).SetEarlyStartPolicy(ctx, req.(*SetEarlyStartPolicyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OffersService_GetEarlyStartPolicy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetEarlyStartPolicyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OffersServiceServer).GetEarlyStartPolicy(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OffersService_GetEarlyStartPolicy_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OffersServiceServer).GetEarlyStartPolicy(ctx, req.(*GetEarlyStartPolicyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _OffersService_ListOffers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListOffersRequest)
 	if err := dec(in); err != nil {
@@ -640,6 +764,18 @@ var OffersService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ConfirmStart",
 			Handler:    _OffersService_ConfirmStart_Handler,
+		},
+		{
+			MethodName: "ApproveEarlyStart",
+			Handler:    _OffersService_ApproveEarlyStart_Handler,
+		},
+		{
+			MethodName: "SetEarlyStartPolicy",
+			Handler:    _OffersService_SetEarlyStartPolicy_Handler,
+		},
+		{
+			MethodName: "GetEarlyStartPolicy",
+			Handler:    _OffersService_GetEarlyStartPolicy_Handler,
 		},
 		{
 			MethodName: "ListOffers",

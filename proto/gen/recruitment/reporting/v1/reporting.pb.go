@@ -364,6 +364,71 @@ func (VettingStep) EnumDescriptor() ([]byte, []int) {
 	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{5}
 }
 
+// ExitKind is how an application left the pipeline before a start.
+type ExitKind int32
+
+const (
+	ExitKind_EXIT_KIND_UNSPECIFIED ExitKind = 0
+	// sift.failed: a sift fail reason.
+	ExitKind_EXIT_KIND_SIFT_FAILED ExitKind = 1
+	// interview.failed: an interview fail reason.
+	ExitKind_EXIT_KIND_INTERVIEW_FAILED ExitKind = 2
+	// application.withdrawn: the candidate withdrew; a withdrawal reason.
+	ExitKind_EXIT_KIND_WITHDRAWN ExitKind = 3
+	// offer.declined: the candidate declined the offer; a decline reason.
+	ExitKind_EXIT_KIND_OFFER_DECLINED ExitKind = 4
+	// offer.withdrawn: the offer was withdrawn (e.g. vetting_failed); its
+	// codes are the offers service's own, not a fixed list.
+	ExitKind_EXIT_KIND_OFFER_WITHDRAWN ExitKind = 5
+)
+
+// Enum value maps for ExitKind.
+var (
+	ExitKind_name = map[int32]string{
+		0: "EXIT_KIND_UNSPECIFIED",
+		1: "EXIT_KIND_SIFT_FAILED",
+		2: "EXIT_KIND_INTERVIEW_FAILED",
+		3: "EXIT_KIND_WITHDRAWN",
+		4: "EXIT_KIND_OFFER_DECLINED",
+		5: "EXIT_KIND_OFFER_WITHDRAWN",
+	}
+	ExitKind_value = map[string]int32{
+		"EXIT_KIND_UNSPECIFIED":      0,
+		"EXIT_KIND_SIFT_FAILED":      1,
+		"EXIT_KIND_INTERVIEW_FAILED": 2,
+		"EXIT_KIND_WITHDRAWN":        3,
+		"EXIT_KIND_OFFER_DECLINED":   4,
+		"EXIT_KIND_OFFER_WITHDRAWN":  5,
+	}
+)
+
+func (x ExitKind) Enum() *ExitKind {
+	p := new(ExitKind)
+	*p = x
+	return p
+}
+
+func (x ExitKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ExitKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_recruitment_reporting_v1_reporting_proto_enumTypes[6].Descriptor()
+}
+
+func (ExitKind) Type() protoreflect.EnumType {
+	return &file_recruitment_reporting_v1_reporting_proto_enumTypes[6]
+}
+
+func (x ExitKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ExitKind.Descriptor instead.
+func (ExitKind) EnumDescriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{6}
+}
+
 // StuckCandidate is one entry of the stuck list.
 type StuckCandidate struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -967,8 +1032,15 @@ type GetTimeToHireRequest struct {
 	CampaignId string     `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
 	Role       v1.JobRole `protobuf:"varint,3,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
 	// Window on the measure's end event; both optional.
-	From          *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=from,proto3" json:"from,omitempty"`
-	To            *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=to,proto3" json:"to,omitempty"`
+	From *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=from,proto3" json:"from,omitempty"`
+	To   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=to,proto3" json:"to,omitempty"`
+	// Optional: only applications from this source (a code of the source
+	// list, other:<code>, or "unknown" for those with none recorded). The
+	// answer then has no weekly trend.
+	Source string `protobuf:"bytes,160,opt,name=source,proto3" json:"source,omitempty"`
+	// The measures as they stood then: those completed by as_of. Absent:
+	// now. A past as_of derives each application as it stood then.
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,180,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1034,6 +1106,20 @@ func (x *GetTimeToHireRequest) GetFrom() *timestamppb.Timestamp {
 func (x *GetTimeToHireRequest) GetTo() *timestamppb.Timestamp {
 	if x != nil {
 		return x.To
+	}
+	return nil
+}
+
+func (x *GetTimeToHireRequest) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *GetTimeToHireRequest) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
 	}
 	return nil
 }
@@ -1175,8 +1261,13 @@ func (x *FunnelStage) GetWithdrawn() int32 {
 type GetFunnelRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Empty means every region the caller may see.
-	Region        string `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
-	CampaignId    string `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	Region     string `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	CampaignId string `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	// Optional: only applications from this source, as
+	// GetTimeToHireRequest.source.
+	Source string `protobuf:"bytes,160,opt,name=source,proto3" json:"source,omitempty"`
+	// The funnel as it stood then. Absent: now.
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,180,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1223,6 +1314,20 @@ func (x *GetFunnelRequest) GetCampaignId() string {
 		return x.CampaignId
 	}
 	return ""
+}
+
+func (x *GetFunnelRequest) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *GetFunnelRequest) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
 }
 
 type GetFunnelResponse struct {
@@ -1339,6 +1444,8 @@ type GetStageDurationsRequest struct {
 	// Window on the day each stage was left; both optional.
 	From *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
 	To   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	// The durations and current counts as they stood then. Absent: now.
+	AsOf *timestamppb.Timestamp `protobuf:"bytes,180,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
 	// Optional filters of the durations. current follows campaign_id but
 	// not role (the projection counts stages per campaign, not per role).
 	CampaignId    string     `protobuf:"bytes,200,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
@@ -1394,6 +1501,13 @@ func (x *GetStageDurationsRequest) GetFrom() *timestamppb.Timestamp {
 func (x *GetStageDurationsRequest) GetTo() *timestamppb.Timestamp {
 	if x != nil {
 		return x.To
+	}
+	return nil
+}
+
+func (x *GetStageDurationsRequest) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
 	}
 	return nil
 }
@@ -2889,6 +3003,635 @@ func (x *GetWorkloadResponse) GetAsOf() *timestamppb.Timestamp {
 	return nil
 }
 
+// CampaignProgress is how far a campaign's recruitment has come in one
+// region, or in all of them.
+type CampaignProgress struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty for the total.
+	Region string `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	Posts  int32  `protobuf:"varint,2,opt,name=posts,proto3" json:"posts,omitempty"`
+	// Applications submitted.
+	Applications int32 `protobuf:"varint,3,opt,name=applications,proto3" json:"applications,omitempty"`
+	// Applications that passed the sift.
+	PassedSift int32 `protobuf:"varint,4,opt,name=passed_sift,json=passedSift,proto3" json:"passed_sift,omitempty"`
+	// Conditional offers made.
+	Offers   int32 `protobuf:"varint,5,opt,name=offers,proto3" json:"offers,omitempty"`
+	Accepted int32 `protobuf:"varint,6,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	// Candidates who started (subject to vetting or not).
+	Started int32 `protobuf:"varint,7,opt,name=started,proto3" json:"started,omitempty"`
+	// Started and not withdrawn since (a start whose vetting failed frees
+	// its post again).
+	Filled int32 `protobuf:"varint,8,opt,name=filled,proto3" json:"filled,omitempty"`
+	// posts - filled, never below 0.
+	Remaining     int32 `protobuf:"varint,9,opt,name=remaining,proto3" json:"remaining,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CampaignProgress) Reset() {
+	*x = CampaignProgress{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CampaignProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CampaignProgress) ProtoMessage() {}
+
+func (x *CampaignProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CampaignProgress.ProtoReflect.Descriptor instead.
+func (*CampaignProgress) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *CampaignProgress) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *CampaignProgress) GetPosts() int32 {
+	if x != nil {
+		return x.Posts
+	}
+	return 0
+}
+
+func (x *CampaignProgress) GetApplications() int32 {
+	if x != nil {
+		return x.Applications
+	}
+	return 0
+}
+
+func (x *CampaignProgress) GetPassedSift() int32 {
+	if x != nil {
+		return x.PassedSift
+	}
+	return 0
+}
+
+func (x *CampaignProgress) GetOffers() int32 {
+	if x != nil {
+		return x.Offers
+	}
+	return 0
+}
+
+func (x *CampaignProgress) GetAccepted() int32 {
+	if x != nil {
+		return x.Accepted
+	}
+	return 0
+}
+
+func (x *CampaignProgress) GetStarted() int32 {
+	if x != nil {
+		return x.Started
+	}
+	return 0
+}
+
+func (x *CampaignProgress) GetFilled() int32 {
+	if x != nil {
+		return x.Filled
+	}
+	return 0
+}
+
+func (x *CampaignProgress) GetRemaining() int32 {
+	if x != nil {
+		return x.Remaining
+	}
+	return 0
+}
+
+// CampaignSummary is a campaign as reporting knows it.
+type CampaignSummary struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	CampaignId string                 `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	Title      string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	Role       v1.JobRole             `protobuf:"varint,3,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
+	Status     v1.CampaignStatus      `protobuf:"varint,4,opt,name=status,proto3,enum=recruitment.common.v1.CampaignStatus" json:"status,omitempty"`
+	OpensOn    *v1.Date               `protobuf:"bytes,5,opt,name=opens_on,json=opensOn,proto3" json:"opens_on,omitempty"`
+	// Absent for a rolling campaign.
+	ClosesOn *v1.Date `protobuf:"bytes,6,opt,name=closes_on,json=closesOn,proto3" json:"closes_on,omitempty"`
+	// Every region of the campaign, the caller's or not (region codes and
+	// posts are no secret).
+	Regions       []string `protobuf:"bytes,7,rep,name=regions,proto3" json:"regions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CampaignSummary) Reset() {
+	*x = CampaignSummary{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CampaignSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CampaignSummary) ProtoMessage() {}
+
+func (x *CampaignSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CampaignSummary.ProtoReflect.Descriptor instead.
+func (*CampaignSummary) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *CampaignSummary) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *CampaignSummary) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *CampaignSummary) GetRole() v1.JobRole {
+	if x != nil {
+		return x.Role
+	}
+	return v1.JobRole(0)
+}
+
+func (x *CampaignSummary) GetStatus() v1.CampaignStatus {
+	if x != nil {
+		return x.Status
+	}
+	return v1.CampaignStatus(0)
+}
+
+func (x *CampaignSummary) GetOpensOn() *v1.Date {
+	if x != nil {
+		return x.OpensOn
+	}
+	return nil
+}
+
+func (x *CampaignSummary) GetClosesOn() *v1.Date {
+	if x != nil {
+		return x.ClosesOn
+	}
+	return nil
+}
+
+func (x *CampaignSummary) GetRegions() []string {
+	if x != nil {
+		return x.Regions
+	}
+	return nil
+}
+
+type GetCampaignProgressRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	CampaignId string                 `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	// Optional, default now: counts what had happened by then. Posts and
+	// status are the campaign's current ones.
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCampaignProgressRequest) Reset() {
+	*x = GetCampaignProgressRequest{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCampaignProgressRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCampaignProgressRequest) ProtoMessage() {}
+
+func (x *GetCampaignProgressRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCampaignProgressRequest.ProtoReflect.Descriptor instead.
+func (*GetCampaignProgressRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *GetCampaignProgressRequest) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *GetCampaignProgressRequest) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+type GetCampaignProgressResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Campaign *CampaignSummary       `protobuf:"bytes,1,opt,name=campaign,proto3" json:"campaign,omitempty"`
+	// The caller's regions of the campaign, in the campaign's order.
+	Regions []*CampaignProgress `protobuf:"bytes,2,rep,name=regions,proto3" json:"regions,omitempty"`
+	// Absent unless the caller holds every region of the campaign or is an
+	// admin.
+	Total         *CampaignProgress      `protobuf:"bytes,3,opt,name=total,proto3" json:"total,omitempty"`
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCampaignProgressResponse) Reset() {
+	*x = GetCampaignProgressResponse{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCampaignProgressResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCampaignProgressResponse) ProtoMessage() {}
+
+func (x *GetCampaignProgressResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCampaignProgressResponse.ProtoReflect.Descriptor instead.
+func (*GetCampaignProgressResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *GetCampaignProgressResponse) GetCampaign() *CampaignSummary {
+	if x != nil {
+		return x.Campaign
+	}
+	return nil
+}
+
+func (x *GetCampaignProgressResponse) GetRegions() []*CampaignProgress {
+	if x != nil {
+		return x.Regions
+	}
+	return nil
+}
+
+func (x *GetCampaignProgressResponse) GetTotal() *CampaignProgress {
+	if x != nil {
+		return x.Total
+	}
+	return nil
+}
+
+func (x *GetCampaignProgressResponse) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+type ListCampaignProgressRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Region        string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCampaignProgressRequest) Reset() {
+	*x = ListCampaignProgressRequest{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCampaignProgressRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCampaignProgressRequest) ProtoMessage() {}
+
+func (x *ListCampaignProgressRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCampaignProgressRequest.ProtoReflect.Descriptor instead.
+func (*ListCampaignProgressRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ListCampaignProgressRequest) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *ListCampaignProgressRequest) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+// RegionCampaign is one campaign's progress in the region asked about.
+type RegionCampaign struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Campaign      *CampaignSummary       `protobuf:"bytes,1,opt,name=campaign,proto3" json:"campaign,omitempty"`
+	Progress      *CampaignProgress      `protobuf:"bytes,2,opt,name=progress,proto3" json:"progress,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegionCampaign) Reset() {
+	*x = RegionCampaign{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegionCampaign) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegionCampaign) ProtoMessage() {}
+
+func (x *RegionCampaign) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegionCampaign.ProtoReflect.Descriptor instead.
+func (*RegionCampaign) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *RegionCampaign) GetCampaign() *CampaignSummary {
+	if x != nil {
+		return x.Campaign
+	}
+	return nil
+}
+
+func (x *RegionCampaign) GetProgress() *CampaignProgress {
+	if x != nil {
+		return x.Progress
+	}
+	return nil
+}
+
+type ListCampaignProgressResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Campaigns     []*RegionCampaign      `protobuf:"bytes,1,rep,name=campaigns,proto3" json:"campaigns,omitempty"`
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCampaignProgressResponse) Reset() {
+	*x = ListCampaignProgressResponse{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCampaignProgressResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCampaignProgressResponse) ProtoMessage() {}
+
+func (x *ListCampaignProgressResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCampaignProgressResponse.ProtoReflect.Descriptor instead.
+func (*ListCampaignProgressResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *ListCampaignProgressResponse) GetCampaigns() []*RegionCampaign {
+	if x != nil {
+		return x.Campaigns
+	}
+	return nil
+}
+
+func (x *ListCampaignProgressResponse) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+type GetEarlyStartsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Region        string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEarlyStartsRequest) Reset() {
+	*x = GetEarlyStartsRequest{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEarlyStartsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEarlyStartsRequest) ProtoMessage() {}
+
+func (x *GetEarlyStartsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEarlyStartsRequest.ProtoReflect.Descriptor instead.
+func (*GetEarlyStartsRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *GetEarlyStartsRequest) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+type GetEarlyStartsResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Region string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	// The region's policy as last heard (offer.early_start_policy_set):
+	// early starts are off, cap 0, until an admin sets it.
+	Enabled bool  `protobuf:"varint,2,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	Cap     int32 `protobuf:"varint,3,opt,name=cap,proto3" json:"cap,omitempty"`
+	// Started before vetting cleared, vetting neither cleared nor failed.
+	StartedSubjectToVetting int32 `protobuf:"varint,4,opt,name=started_subject_to_vetting,json=startedSubjectToVetting,proto3" json:"started_subject_to_vetting,omitempty"`
+	// Of those, how many are past their vetting due date (each also in the
+	// stuck list, rule VETTING_OVERDUE).
+	Overdue       int32                  `protobuf:"varint,5,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEarlyStartsResponse) Reset() {
+	*x = GetEarlyStartsResponse{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEarlyStartsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEarlyStartsResponse) ProtoMessage() {}
+
+func (x *GetEarlyStartsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEarlyStartsResponse.ProtoReflect.Descriptor instead.
+func (*GetEarlyStartsResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *GetEarlyStartsResponse) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *GetEarlyStartsResponse) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *GetEarlyStartsResponse) GetCap() int32 {
+	if x != nil {
+		return x.Cap
+	}
+	return 0
+}
+
+func (x *GetEarlyStartsResponse) GetStartedSubjectToVetting() int32 {
+	if x != nil {
+		return x.StartedSubjectToVetting
+	}
+	return 0
+}
+
+func (x *GetEarlyStartsResponse) GetOverdue() int32 {
+	if x != nil {
+		return x.Overdue
+	}
+	return 0
+}
+
+func (x *GetEarlyStartsResponse) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
 // VettingStepDuration is how long cases took over one step.
 type VettingStepDuration struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2901,7 +3644,7 @@ type VettingStepDuration struct {
 
 func (x *VettingStepDuration) Reset() {
 	*x = VettingStepDuration{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[36]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2913,7 +3656,7 @@ func (x *VettingStepDuration) String() string {
 func (*VettingStepDuration) ProtoMessage() {}
 
 func (x *VettingStepDuration) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[36]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2926,7 +3669,7 @@ func (x *VettingStepDuration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VettingStepDuration.ProtoReflect.Descriptor instead.
 func (*VettingStepDuration) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{36}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *VettingStepDuration) GetStep() VettingStep {
@@ -2956,7 +3699,7 @@ type BlockedDuration struct {
 
 func (x *BlockedDuration) Reset() {
 	*x = BlockedDuration{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[37]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2968,7 +3711,7 @@ func (x *BlockedDuration) String() string {
 func (*BlockedDuration) ProtoMessage() {}
 
 func (x *BlockedDuration) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[37]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2981,7 +3724,7 @@ func (x *BlockedDuration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockedDuration.ProtoReflect.Descriptor instead.
 func (*BlockedDuration) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{37}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *BlockedDuration) GetReason() v1.BlockReason {
@@ -3013,7 +3756,7 @@ type GetVettingDurationsRequest struct {
 
 func (x *GetVettingDurationsRequest) Reset() {
 	*x = GetVettingDurationsRequest{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[38]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3025,7 +3768,7 @@ func (x *GetVettingDurationsRequest) String() string {
 func (*GetVettingDurationsRequest) ProtoMessage() {}
 
 func (x *GetVettingDurationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[38]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3038,7 +3781,7 @@ func (x *GetVettingDurationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVettingDurationsRequest.ProtoReflect.Descriptor instead.
 func (*GetVettingDurationsRequest) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{38}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetVettingDurationsRequest) GetRegion() string {
@@ -3087,7 +3830,7 @@ type GetVettingDurationsResponse struct {
 
 func (x *GetVettingDurationsResponse) Reset() {
 	*x = GetVettingDurationsResponse{}
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[39]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3099,7 +3842,7 @@ func (x *GetVettingDurationsResponse) String() string {
 func (*GetVettingDurationsResponse) ProtoMessage() {}
 
 func (x *GetVettingDurationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[39]
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3112,7 +3855,7 @@ func (x *GetVettingDurationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVettingDurationsResponse.ProtoReflect.Descriptor instead.
 func (*GetVettingDurationsResponse) Descriptor() ([]byte, []int) {
-	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{39}
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *GetVettingDurationsResponse) GetSteps() []*VettingStepDuration {
@@ -3125,6 +3868,315 @@ func (x *GetVettingDurationsResponse) GetSteps() []*VettingStepDuration {
 func (x *GetVettingDurationsResponse) GetBlocked() []*BlockedDuration {
 	if x != nil {
 		return x.Blocked
+	}
+	return nil
+}
+
+type GetReasonBreakdownRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty means every region the caller may see.
+	Region     string     `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	CampaignId string     `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	Role       v1.JobRole `protobuf:"varint,3,opt,name=role,proto3,enum=recruitment.common.v1.JobRole" json:"role,omitempty"`
+	// Optional: only applications from this source, as
+	// GetTimeToHireRequest.source.
+	Source string `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
+	// Window on submission (London dates, inclusive); both optional.
+	From          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=from,proto3" json:"from,omitempty"`
+	To            *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetReasonBreakdownRequest) Reset() {
+	*x = GetReasonBreakdownRequest{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetReasonBreakdownRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetReasonBreakdownRequest) ProtoMessage() {}
+
+func (x *GetReasonBreakdownRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetReasonBreakdownRequest.ProtoReflect.Descriptor instead.
+func (*GetReasonBreakdownRequest) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *GetReasonBreakdownRequest) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *GetReasonBreakdownRequest) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *GetReasonBreakdownRequest) GetRole() v1.JobRole {
+	if x != nil {
+		return x.Role
+	}
+	return v1.JobRole(0)
+}
+
+func (x *GetReasonBreakdownRequest) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *GetReasonBreakdownRequest) GetFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *GetReasonBreakdownRequest) GetTo() *timestamppb.Timestamp {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+// SourceBreakdown is the pipeline of the applications from one source.
+type SourceBreakdown struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A code of the source list, other:<code>, or "unknown".
+	Source string `protobuf:"bytes,1,opt,name=source,proto3" json:"source,omitempty"`
+	// The funnel of these applications, as GetFunnel's.
+	Stages []*FunnelStage `protobuf:"bytes,2,rep,name=stages,proto3" json:"stages,omitempty"`
+	// Campaign closing date (or submission, for a rolling campaign) to
+	// conditional offer, as GetTimeToHire's MEASURE_TIME_TO_HIRE (no
+	// weekly trend).
+	TimeToHire *MeasureResult `protobuf:"bytes,3,opt,name=time_to_hire,json=timeToHire,proto3" json:"time_to_hire,omitempty"`
+	// Submitted to started, in calendar days (MEASURE_APPLICATION_TO_START).
+	ApplicationToStart *MeasureResult `protobuf:"bytes,4,opt,name=application_to_start,json=applicationToStart,proto3" json:"application_to_start,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *SourceBreakdown) Reset() {
+	*x = SourceBreakdown{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SourceBreakdown) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SourceBreakdown) ProtoMessage() {}
+
+func (x *SourceBreakdown) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SourceBreakdown.ProtoReflect.Descriptor instead.
+func (*SourceBreakdown) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *SourceBreakdown) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *SourceBreakdown) GetStages() []*FunnelStage {
+	if x != nil {
+		return x.Stages
+	}
+	return nil
+}
+
+func (x *SourceBreakdown) GetTimeToHire() *MeasureResult {
+	if x != nil {
+		return x.TimeToHire
+	}
+	return nil
+}
+
+func (x *SourceBreakdown) GetApplicationToStart() *MeasureResult {
+	if x != nil {
+		return x.ApplicationToStart
+	}
+	return nil
+}
+
+// ReasonCount is how many applications left the pipeline one way, for one
+// reason, from one stage.
+type ReasonCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  ExitKind               `protobuf:"varint,1,opt,name=kind,proto3,enum=recruitment.reporting.v1.ExitKind" json:"kind,omitempty"`
+	// A code of the kind's list, or other:<code> (a code the list lacks,
+	// including any recorded before the lists existed); empty when none was
+	// recorded.
+	ReasonCode string `protobuf:"bytes,2,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	// The stage the application left from.
+	Stage v1.Stage `protobuf:"varint,3,opt,name=stage,proto3,enum=recruitment.common.v1.Stage" json:"stage,omitempty"`
+	Count int32    `protobuf:"varint,4,opt,name=count,proto3" json:"count,omitempty"`
+	// Calendar days from submission to leaving.
+	DaysToExit    *Statistics `protobuf:"bytes,5,opt,name=days_to_exit,json=daysToExit,proto3" json:"days_to_exit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReasonCount) Reset() {
+	*x = ReasonCount{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReasonCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReasonCount) ProtoMessage() {}
+
+func (x *ReasonCount) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReasonCount.ProtoReflect.Descriptor instead.
+func (*ReasonCount) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *ReasonCount) GetKind() ExitKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ExitKind_EXIT_KIND_UNSPECIFIED
+}
+
+func (x *ReasonCount) GetReasonCode() string {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return ""
+}
+
+func (x *ReasonCount) GetStage() v1.Stage {
+	if x != nil {
+		return x.Stage
+	}
+	return v1.Stage(0)
+}
+
+func (x *ReasonCount) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *ReasonCount) GetDaysToExit() *Statistics {
+	if x != nil {
+		return x.DaysToExit
+	}
+	return nil
+}
+
+type GetReasonBreakdownResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Applications submitted in the window (and matching the filters).
+	Applications int32 `protobuf:"varint,1,opt,name=applications,proto3" json:"applications,omitempty"`
+	// One per source with applications, "unknown" last, the others by code.
+	Sources []*SourceBreakdown `protobuf:"bytes,2,rep,name=sources,proto3" json:"sources,omitempty"`
+	// Ordered by kind, then most frequent first, then by code and stage.
+	Reasons       []*ReasonCount `protobuf:"bytes,3,rep,name=reasons,proto3" json:"reasons,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetReasonBreakdownResponse) Reset() {
+	*x = GetReasonBreakdownResponse{}
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetReasonBreakdownResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetReasonBreakdownResponse) ProtoMessage() {}
+
+func (x *GetReasonBreakdownResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_recruitment_reporting_v1_reporting_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetReasonBreakdownResponse.ProtoReflect.Descriptor instead.
+func (*GetReasonBreakdownResponse) Descriptor() ([]byte, []int) {
+	return file_recruitment_reporting_v1_reporting_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *GetReasonBreakdownResponse) GetApplications() int32 {
+	if x != nil {
+		return x.Applications
+	}
+	return 0
+}
+
+func (x *GetReasonBreakdownResponse) GetSources() []*SourceBreakdown {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+func (x *GetReasonBreakdownResponse) GetReasons() []*ReasonCount {
+	if x != nil {
+		return x.Reasons
 	}
 	return nil
 }
@@ -3193,14 +4245,16 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x05count\x18\x03 \x03(\x05R\x05count\x12\x12\n" +
 	"\x04mean\x18\x04 \x03(\x01R\x04mean\x12\x16\n" +
 	"\x06median\x18\x05 \x03(\x01R\x06median\x12\x10\n" +
-	"\x03p90\x18\x06 \x03(\x01R\x03p90\"\xdf\x01\n" +
+	"\x03p90\x18\x06 \x03(\x01R\x03p90\"\xaa\x02\n" +
 	"\x14GetTimeToHireRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
 	"campaignId\x122\n" +
 	"\x04role\x18\x03 \x01(\x0e2\x1e.recruitment.common.v1.JobRoleR\x04role\x12.\n" +
 	"\x04from\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
-	"\x02to\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\"\xa1\x01\n" +
+	"\x02to\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\x12\x17\n" +
+	"\x06source\x18\xa0\x01 \x01(\tR\x06source\x120\n" +
+	"\x05as_of\x18\xb4\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\xa1\x01\n" +
 	"\x15GetTimeToHireResponse\x12C\n" +
 	"\bmeasures\x18\x01 \x03(\v2'.recruitment.reporting.v1.MeasureResultR\bmeasures\x12C\n" +
 	"\x1estarted_before_vetting_cleared\x18\x02 \x01(\x05R\x1bstartedBeforeVettingCleared\"\xcf\x01\n" +
@@ -3209,21 +4263,24 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\areached\x18\x02 \x01(\x05R\areached\x128\n" +
 	"\x18conversion_from_previous\x18\x03 \x01(\x01R\x16conversionFromPrevious\x12\x1a\n" +
 	"\brejected\x18\x04 \x01(\x05R\brejected\x12\x1c\n" +
-	"\twithdrawn\x18\x05 \x01(\x05R\twithdrawn\"K\n" +
+	"\twithdrawn\x18\x05 \x01(\x05R\twithdrawn\"\x96\x01\n" +
 	"\x10GetFunnelRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12\x1f\n" +
 	"\vcampaign_id\x18\x02 \x01(\tR\n" +
-	"campaignId\"R\n" +
+	"campaignId\x12\x17\n" +
+	"\x06source\x18\xa0\x01 \x01(\tR\x06source\x120\n" +
+	"\x05as_of\x18\xb4\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"R\n" +
 	"\x11GetFunnelResponse\x12=\n" +
 	"\x06stages\x18\x01 \x03(\v2%.recruitment.reporting.v1.FunnelStageR\x06stages\"\x97\x01\n" +
 	"\rStageDuration\x122\n" +
 	"\x05stage\x18\x01 \x01(\x0e2\x1c.recruitment.common.v1.StageR\x05stage\x128\n" +
 	"\x04days\x18\x02 \x01(\v2$.recruitment.reporting.v1.StatisticsR\x04days\x12\x18\n" +
-	"\acurrent\x18\x03 \x01(\x05R\acurrent\"\xe5\x01\n" +
+	"\acurrent\x18\x03 \x01(\x05R\acurrent\"\x97\x02\n" +
 	"\x18GetStageDurationsRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12.\n" +
 	"\x04from\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
-	"\x02to\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\x12 \n" +
+	"\x02to\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\x120\n" +
+	"\x05as_of\x18\xb4\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x12 \n" +
 	"\vcampaign_id\x18\xc8\x01 \x01(\tR\n" +
 	"campaignId\x123\n" +
 	"\x04role\x18\xc9\x01 \x01(\x0e2\x1e.recruitment.common.v1.JobRoleR\x04role\"\x9d\x01\n" +
@@ -3337,7 +4394,54 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"~\n" +
 	"\x13GetWorkloadResponse\x126\n" +
 	"\x04rows\x18\x01 \x03(\v2\".recruitment.reporting.v1.WorkloadR\x04rows\x12/\n" +
-	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\x8a\x01\n" +
+	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\x89\x02\n" +
+	"\x10CampaignProgress\x12\x16\n" +
+	"\x06region\x18\x01 \x01(\tR\x06region\x12\x14\n" +
+	"\x05posts\x18\x02 \x01(\x05R\x05posts\x12\"\n" +
+	"\fapplications\x18\x03 \x01(\x05R\fapplications\x12\x1f\n" +
+	"\vpassed_sift\x18\x04 \x01(\x05R\n" +
+	"passedSift\x12\x16\n" +
+	"\x06offers\x18\x05 \x01(\x05R\x06offers\x12\x1a\n" +
+	"\baccepted\x18\x06 \x01(\x05R\baccepted\x12\x18\n" +
+	"\astarted\x18\a \x01(\x05R\astarted\x12\x16\n" +
+	"\x06filled\x18\b \x01(\x05R\x06filled\x12\x1c\n" +
+	"\tremaining\x18\t \x01(\x05R\tremaining\"\xc7\x02\n" +
+	"\x0fCampaignSummary\x12\x1f\n" +
+	"\vcampaign_id\x18\x01 \x01(\tR\n" +
+	"campaignId\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x122\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x1e.recruitment.common.v1.JobRoleR\x04role\x12=\n" +
+	"\x06status\x18\x04 \x01(\x0e2%.recruitment.common.v1.CampaignStatusR\x06status\x126\n" +
+	"\bopens_on\x18\x05 \x01(\v2\x1b.recruitment.common.v1.DateR\aopensOn\x128\n" +
+	"\tcloses_on\x18\x06 \x01(\v2\x1b.recruitment.common.v1.DateR\bclosesOn\x12\x18\n" +
+	"\aregions\x18\a \x03(\tR\aregions\"n\n" +
+	"\x1aGetCampaignProgressRequest\x12\x1f\n" +
+	"\vcampaign_id\x18\x01 \x01(\tR\n" +
+	"campaignId\x12/\n" +
+	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\x9d\x02\n" +
+	"\x1bGetCampaignProgressResponse\x12E\n" +
+	"\bcampaign\x18\x01 \x01(\v2).recruitment.reporting.v1.CampaignSummaryR\bcampaign\x12D\n" +
+	"\aregions\x18\x02 \x03(\v2*.recruitment.reporting.v1.CampaignProgressR\aregions\x12@\n" +
+	"\x05total\x18\x03 \x01(\v2*.recruitment.reporting.v1.CampaignProgressR\x05total\x12/\n" +
+	"\x05as_of\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"f\n" +
+	"\x1bListCampaignProgressRequest\x12\x16\n" +
+	"\x06region\x18\x01 \x01(\tR\x06region\x12/\n" +
+	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\x9f\x01\n" +
+	"\x0eRegionCampaign\x12E\n" +
+	"\bcampaign\x18\x01 \x01(\v2).recruitment.reporting.v1.CampaignSummaryR\bcampaign\x12F\n" +
+	"\bprogress\x18\x02 \x01(\v2*.recruitment.reporting.v1.CampaignProgressR\bprogress\"\x97\x01\n" +
+	"\x1cListCampaignProgressResponse\x12F\n" +
+	"\tcampaigns\x18\x01 \x03(\v2(.recruitment.reporting.v1.RegionCampaignR\tcampaigns\x12/\n" +
+	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"/\n" +
+	"\x15GetEarlyStartsRequest\x12\x16\n" +
+	"\x06region\x18\x01 \x01(\tR\x06region\"\xe4\x01\n" +
+	"\x16GetEarlyStartsResponse\x12\x16\n" +
+	"\x06region\x18\x01 \x01(\tR\x06region\x12\x18\n" +
+	"\aenabled\x18\x02 \x01(\bR\aenabled\x12\x10\n" +
+	"\x03cap\x18\x03 \x01(\x05R\x03cap\x12;\n" +
+	"\x1astarted_subject_to_vetting\x18\x04 \x01(\x05R\x17startedSubjectToVetting\x12\x18\n" +
+	"\aoverdue\x18\x05 \x01(\x05R\aoverdue\x12/\n" +
+	"\x05as_of\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\x8a\x01\n" +
 	"\x13VettingStepDuration\x129\n" +
 	"\x04step\x18\x01 \x01(\x0e2%.recruitment.reporting.v1.VettingStepR\x04step\x128\n" +
 	"\x04days\x18\x02 \x01(\v2$.recruitment.reporting.v1.StatisticsR\x04days\"\x87\x01\n" +
@@ -3353,7 +4457,33 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x02to\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\"\xa7\x01\n" +
 	"\x1bGetVettingDurationsResponse\x12C\n" +
 	"\x05steps\x18\x01 \x03(\v2-.recruitment.reporting.v1.VettingStepDurationR\x05steps\x12C\n" +
-	"\ablocked\x18\x02 \x03(\v2).recruitment.reporting.v1.BlockedDurationR\ablocked*O\n" +
+	"\ablocked\x18\x02 \x03(\v2).recruitment.reporting.v1.BlockedDurationR\ablocked\"\xfc\x01\n" +
+	"\x19GetReasonBreakdownRequest\x12\x16\n" +
+	"\x06region\x18\x01 \x01(\tR\x06region\x12\x1f\n" +
+	"\vcampaign_id\x18\x02 \x01(\tR\n" +
+	"campaignId\x122\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x1e.recruitment.common.v1.JobRoleR\x04role\x12\x16\n" +
+	"\x06source\x18\x04 \x01(\tR\x06source\x12.\n" +
+	"\x04from\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
+	"\x02to\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\"\x8e\x02\n" +
+	"\x0fSourceBreakdown\x12\x16\n" +
+	"\x06source\x18\x01 \x01(\tR\x06source\x12=\n" +
+	"\x06stages\x18\x02 \x03(\v2%.recruitment.reporting.v1.FunnelStageR\x06stages\x12I\n" +
+	"\ftime_to_hire\x18\x03 \x01(\v2'.recruitment.reporting.v1.MeasureResultR\n" +
+	"timeToHire\x12Y\n" +
+	"\x14application_to_start\x18\x04 \x01(\v2'.recruitment.reporting.v1.MeasureResultR\x12applicationToStart\"\xf8\x01\n" +
+	"\vReasonCount\x126\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\".recruitment.reporting.v1.ExitKindR\x04kind\x12\x1f\n" +
+	"\vreason_code\x18\x02 \x01(\tR\n" +
+	"reasonCode\x122\n" +
+	"\x05stage\x18\x03 \x01(\x0e2\x1c.recruitment.common.v1.StageR\x05stage\x12\x14\n" +
+	"\x05count\x18\x04 \x01(\x05R\x05count\x12F\n" +
+	"\fdays_to_exit\x18\x05 \x01(\v2$.recruitment.reporting.v1.StatisticsR\n" +
+	"daysToExit\"\xc6\x01\n" +
+	"\x1aGetReasonBreakdownResponse\x12\"\n" +
+	"\fapplications\x18\x01 \x01(\x05R\fapplications\x12C\n" +
+	"\asources\x18\x02 \x03(\v2).recruitment.reporting.v1.SourceBreakdownR\asources\x12?\n" +
+	"\areasons\x18\x03 \x03(\v2%.recruitment.reporting.v1.ReasonCountR\areasons*O\n" +
 	"\bSeverity\x12\x18\n" +
 	"\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10SEVERITY_WARNING\x10\x01\x12\x13\n" +
@@ -3384,7 +4514,14 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\x18VETTING_STEP_UNSPECIFIED\x10\x00\x12)\n" +
 	"%VETTING_STEP_OPENED_TO_FORMS_RECEIVED\x10\x01\x12*\n" +
 	"&VETTING_STEP_FORMS_RECEIVED_TO_CLEARED\x10\x02\x12\"\n" +
-	"\x1eVETTING_STEP_OPENED_TO_CLEARED\x10\x032\xa7\f\n" +
+	"\x1eVETTING_STEP_OPENED_TO_CLEARED\x10\x03*\xb6\x01\n" +
+	"\bExitKind\x12\x19\n" +
+	"\x15EXIT_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15EXIT_KIND_SIFT_FAILED\x10\x01\x12\x1e\n" +
+	"\x1aEXIT_KIND_INTERVIEW_FAILED\x10\x02\x12\x17\n" +
+	"\x13EXIT_KIND_WITHDRAWN\x10\x03\x12\x1c\n" +
+	"\x18EXIT_KIND_OFFER_DECLINED\x10\x04\x12\x1d\n" +
+	"\x19EXIT_KIND_OFFER_WITHDRAWN\x10\x052\xaa\x10\n" +
 	"\x10ReportingService\x12\x82\x01\n" +
 	"\x13ListStuckCandidates\x124.recruitment.reporting.v1.ListStuckCandidatesRequest\x1a5.recruitment.reporting.v1.ListStuckCandidatesResponse\x12p\n" +
 	"\rGetTimeToHire\x12..recruitment.reporting.v1.GetTimeToHireRequest\x1a/.recruitment.reporting.v1.GetTimeToHireResponse\x12d\n" +
@@ -3398,7 +4535,11 @@ const file_recruitment_reporting_v1_reporting_proto_rawDesc = "" +
 	"\rSetThresholds\x12..recruitment.reporting.v1.SetThresholdsRequest\x1a/.recruitment.reporting.v1.SetThresholdsResponse\x12j\n" +
 	"\vListMyCases\x12,.recruitment.reporting.v1.ListMyCasesRequest\x1a-.recruitment.reporting.v1.ListMyCasesResponse\x12j\n" +
 	"\vGetWorkload\x12,.recruitment.reporting.v1.GetWorkloadRequest\x1a-.recruitment.reporting.v1.GetWorkloadResponse\x12\x88\x01\n" +
-	"\x15ListOutstandingChecks\x126.recruitment.reporting.v1.ListOutstandingChecksRequest\x1a7.recruitment.reporting.v1.ListOutstandingChecksResponseB\x8a\x02\n" +
+	"\x15ListOutstandingChecks\x126.recruitment.reporting.v1.ListOutstandingChecksRequest\x1a7.recruitment.reporting.v1.ListOutstandingChecksResponse\x12\x7f\n" +
+	"\x12GetReasonBreakdown\x123.recruitment.reporting.v1.GetReasonBreakdownRequest\x1a4.recruitment.reporting.v1.GetReasonBreakdownResponse\x12\x82\x01\n" +
+	"\x13GetCampaignProgress\x124.recruitment.reporting.v1.GetCampaignProgressRequest\x1a5.recruitment.reporting.v1.GetCampaignProgressResponse\x12\x85\x01\n" +
+	"\x14ListCampaignProgress\x125.recruitment.reporting.v1.ListCampaignProgressRequest\x1a6.recruitment.reporting.v1.ListCampaignProgressResponse\x12s\n" +
+	"\x0eGetEarlyStarts\x12/.recruitment.reporting.v1.GetEarlyStartsRequest\x1a0.recruitment.reporting.v1.GetEarlyStartsResponseB\x8a\x02\n" +
 	"\x1ccom.recruitment.reporting.v1B\x0eReportingProtoP\x01ZXgithub.com/probation-recruitment/pipeline/proto/gen/recruitment/reporting/v1;reportingv1\xa2\x02\x03RRX\xaa\x02\x18Recruitment.Reporting.V1\xca\x02\x18Recruitment\\Reporting\\V1\xe2\x02$Recruitment\\Reporting\\V1\\GPBMetadata\xea\x02\x1aRecruitment::Reporting::V1b\x06proto3"
 
 var (
@@ -3413,8 +4554,8 @@ func file_recruitment_reporting_v1_reporting_proto_rawDescGZIP() []byte {
 	return file_recruitment_reporting_v1_reporting_proto_rawDescData
 }
 
-var file_recruitment_reporting_v1_reporting_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_recruitment_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_recruitment_reporting_v1_reporting_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
+var file_recruitment_reporting_v1_reporting_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
 var file_recruitment_reporting_v1_reporting_proto_goTypes = []any{
 	(Severity)(0),                         // 0: recruitment.reporting.v1.Severity
 	(StuckKind)(0),                        // 1: recruitment.reporting.v1.StuckKind
@@ -3422,162 +4563,214 @@ var file_recruitment_reporting_v1_reporting_proto_goTypes = []any{
 	(Measure)(0),                          // 3: recruitment.reporting.v1.Measure
 	(CaseRecord)(0),                       // 4: recruitment.reporting.v1.CaseRecord
 	(VettingStep)(0),                      // 5: recruitment.reporting.v1.VettingStep
-	(*StuckCandidate)(nil),                // 6: recruitment.reporting.v1.StuckCandidate
-	(*ListStuckCandidatesRequest)(nil),    // 7: recruitment.reporting.v1.ListStuckCandidatesRequest
-	(*ListStuckCandidatesResponse)(nil),   // 8: recruitment.reporting.v1.ListStuckCandidatesResponse
-	(*Statistics)(nil),                    // 9: recruitment.reporting.v1.Statistics
-	(*MeasureResult)(nil),                 // 10: recruitment.reporting.v1.MeasureResult
-	(*WeeklyTrend)(nil),                   // 11: recruitment.reporting.v1.WeeklyTrend
-	(*GetTimeToHireRequest)(nil),          // 12: recruitment.reporting.v1.GetTimeToHireRequest
-	(*GetTimeToHireResponse)(nil),         // 13: recruitment.reporting.v1.GetTimeToHireResponse
-	(*FunnelStage)(nil),                   // 14: recruitment.reporting.v1.FunnelStage
-	(*GetFunnelRequest)(nil),              // 15: recruitment.reporting.v1.GetFunnelRequest
-	(*GetFunnelResponse)(nil),             // 16: recruitment.reporting.v1.GetFunnelResponse
-	(*StageDuration)(nil),                 // 17: recruitment.reporting.v1.StageDuration
-	(*GetStageDurationsRequest)(nil),      // 18: recruitment.reporting.v1.GetStageDurationsRequest
-	(*GetStageDurationsResponse)(nil),     // 19: recruitment.reporting.v1.GetStageDurationsResponse
-	(*CheckDuration)(nil),                 // 20: recruitment.reporting.v1.CheckDuration
-	(*StageCount)(nil),                    // 21: recruitment.reporting.v1.StageCount
-	(*RegionSummary)(nil),                 // 22: recruitment.reporting.v1.RegionSummary
-	(*GetRegionSummaryRequest)(nil),       // 23: recruitment.reporting.v1.GetRegionSummaryRequest
-	(*GetRegionSummaryResponse)(nil),      // 24: recruitment.reporting.v1.GetRegionSummaryResponse
-	(*ListRegionSummariesRequest)(nil),    // 25: recruitment.reporting.v1.ListRegionSummariesRequest
-	(*ListRegionSummariesResponse)(nil),   // 26: recruitment.reporting.v1.ListRegionSummariesResponse
-	(*WatchRegionRequest)(nil),            // 27: recruitment.reporting.v1.WatchRegionRequest
-	(*WatchRegionResponse)(nil),           // 28: recruitment.reporting.v1.WatchRegionResponse
-	(*StageThreshold)(nil),                // 29: recruitment.reporting.v1.StageThreshold
-	(*Thresholds)(nil),                    // 30: recruitment.reporting.v1.Thresholds
-	(*RoleThresholds)(nil),                // 31: recruitment.reporting.v1.RoleThresholds
-	(*GetThresholdsRequest)(nil),          // 32: recruitment.reporting.v1.GetThresholdsRequest
-	(*GetThresholdsResponse)(nil),         // 33: recruitment.reporting.v1.GetThresholdsResponse
-	(*SetThresholdsRequest)(nil),          // 34: recruitment.reporting.v1.SetThresholdsRequest
-	(*SetThresholdsResponse)(nil),         // 35: recruitment.reporting.v1.SetThresholdsResponse
-	(*MyCase)(nil),                        // 36: recruitment.reporting.v1.MyCase
-	(*ListMyCasesRequest)(nil),            // 37: recruitment.reporting.v1.ListMyCasesRequest
-	(*ListMyCasesResponse)(nil),           // 38: recruitment.reporting.v1.ListMyCasesResponse
-	(*Workload)(nil),                      // 39: recruitment.reporting.v1.Workload
-	(*GetWorkloadRequest)(nil),            // 40: recruitment.reporting.v1.GetWorkloadRequest
-	(*GetWorkloadResponse)(nil),           // 41: recruitment.reporting.v1.GetWorkloadResponse
-	(*VettingStepDuration)(nil),           // 42: recruitment.reporting.v1.VettingStepDuration
-	(*BlockedDuration)(nil),               // 43: recruitment.reporting.v1.BlockedDuration
-	(*GetVettingDurationsRequest)(nil),    // 44: recruitment.reporting.v1.GetVettingDurationsRequest
-	(*GetVettingDurationsResponse)(nil),   // 45: recruitment.reporting.v1.GetVettingDurationsResponse
-	(v1.JobRole)(0),                       // 46: recruitment.common.v1.JobRole
-	(v1.Stage)(0),                         // 47: recruitment.common.v1.Stage
-	(*timestamppb.Timestamp)(nil),         // 48: google.protobuf.Timestamp
-	(v1.BlockReason)(0),                   // 49: recruitment.common.v1.BlockReason
-	(*v1.Date)(nil),                       // 50: recruitment.common.v1.Date
-	(v1.OfferCondition)(0),                // 51: recruitment.common.v1.OfferCondition
-	(*ListOutstandingChecksRequest)(nil),  // 52: recruitment.reporting.v1.ListOutstandingChecksRequest
-	(*ListOutstandingChecksResponse)(nil), // 53: recruitment.reporting.v1.ListOutstandingChecksResponse
+	(ExitKind)(0),                         // 6: recruitment.reporting.v1.ExitKind
+	(*StuckCandidate)(nil),                // 7: recruitment.reporting.v1.StuckCandidate
+	(*ListStuckCandidatesRequest)(nil),    // 8: recruitment.reporting.v1.ListStuckCandidatesRequest
+	(*ListStuckCandidatesResponse)(nil),   // 9: recruitment.reporting.v1.ListStuckCandidatesResponse
+	(*Statistics)(nil),                    // 10: recruitment.reporting.v1.Statistics
+	(*MeasureResult)(nil),                 // 11: recruitment.reporting.v1.MeasureResult
+	(*WeeklyTrend)(nil),                   // 12: recruitment.reporting.v1.WeeklyTrend
+	(*GetTimeToHireRequest)(nil),          // 13: recruitment.reporting.v1.GetTimeToHireRequest
+	(*GetTimeToHireResponse)(nil),         // 14: recruitment.reporting.v1.GetTimeToHireResponse
+	(*FunnelStage)(nil),                   // 15: recruitment.reporting.v1.FunnelStage
+	(*GetFunnelRequest)(nil),              // 16: recruitment.reporting.v1.GetFunnelRequest
+	(*GetFunnelResponse)(nil),             // 17: recruitment.reporting.v1.GetFunnelResponse
+	(*StageDuration)(nil),                 // 18: recruitment.reporting.v1.StageDuration
+	(*GetStageDurationsRequest)(nil),      // 19: recruitment.reporting.v1.GetStageDurationsRequest
+	(*GetStageDurationsResponse)(nil),     // 20: recruitment.reporting.v1.GetStageDurationsResponse
+	(*CheckDuration)(nil),                 // 21: recruitment.reporting.v1.CheckDuration
+	(*StageCount)(nil),                    // 22: recruitment.reporting.v1.StageCount
+	(*RegionSummary)(nil),                 // 23: recruitment.reporting.v1.RegionSummary
+	(*GetRegionSummaryRequest)(nil),       // 24: recruitment.reporting.v1.GetRegionSummaryRequest
+	(*GetRegionSummaryResponse)(nil),      // 25: recruitment.reporting.v1.GetRegionSummaryResponse
+	(*ListRegionSummariesRequest)(nil),    // 26: recruitment.reporting.v1.ListRegionSummariesRequest
+	(*ListRegionSummariesResponse)(nil),   // 27: recruitment.reporting.v1.ListRegionSummariesResponse
+	(*WatchRegionRequest)(nil),            // 28: recruitment.reporting.v1.WatchRegionRequest
+	(*WatchRegionResponse)(nil),           // 29: recruitment.reporting.v1.WatchRegionResponse
+	(*StageThreshold)(nil),                // 30: recruitment.reporting.v1.StageThreshold
+	(*Thresholds)(nil),                    // 31: recruitment.reporting.v1.Thresholds
+	(*RoleThresholds)(nil),                // 32: recruitment.reporting.v1.RoleThresholds
+	(*GetThresholdsRequest)(nil),          // 33: recruitment.reporting.v1.GetThresholdsRequest
+	(*GetThresholdsResponse)(nil),         // 34: recruitment.reporting.v1.GetThresholdsResponse
+	(*SetThresholdsRequest)(nil),          // 35: recruitment.reporting.v1.SetThresholdsRequest
+	(*SetThresholdsResponse)(nil),         // 36: recruitment.reporting.v1.SetThresholdsResponse
+	(*MyCase)(nil),                        // 37: recruitment.reporting.v1.MyCase
+	(*ListMyCasesRequest)(nil),            // 38: recruitment.reporting.v1.ListMyCasesRequest
+	(*ListMyCasesResponse)(nil),           // 39: recruitment.reporting.v1.ListMyCasesResponse
+	(*Workload)(nil),                      // 40: recruitment.reporting.v1.Workload
+	(*GetWorkloadRequest)(nil),            // 41: recruitment.reporting.v1.GetWorkloadRequest
+	(*GetWorkloadResponse)(nil),           // 42: recruitment.reporting.v1.GetWorkloadResponse
+	(*CampaignProgress)(nil),              // 43: recruitment.reporting.v1.CampaignProgress
+	(*CampaignSummary)(nil),               // 44: recruitment.reporting.v1.CampaignSummary
+	(*GetCampaignProgressRequest)(nil),    // 45: recruitment.reporting.v1.GetCampaignProgressRequest
+	(*GetCampaignProgressResponse)(nil),   // 46: recruitment.reporting.v1.GetCampaignProgressResponse
+	(*ListCampaignProgressRequest)(nil),   // 47: recruitment.reporting.v1.ListCampaignProgressRequest
+	(*RegionCampaign)(nil),                // 48: recruitment.reporting.v1.RegionCampaign
+	(*ListCampaignProgressResponse)(nil),  // 49: recruitment.reporting.v1.ListCampaignProgressResponse
+	(*GetEarlyStartsRequest)(nil),         // 50: recruitment.reporting.v1.GetEarlyStartsRequest
+	(*GetEarlyStartsResponse)(nil),        // 51: recruitment.reporting.v1.GetEarlyStartsResponse
+	(*VettingStepDuration)(nil),           // 52: recruitment.reporting.v1.VettingStepDuration
+	(*BlockedDuration)(nil),               // 53: recruitment.reporting.v1.BlockedDuration
+	(*GetVettingDurationsRequest)(nil),    // 54: recruitment.reporting.v1.GetVettingDurationsRequest
+	(*GetVettingDurationsResponse)(nil),   // 55: recruitment.reporting.v1.GetVettingDurationsResponse
+	(*GetReasonBreakdownRequest)(nil),     // 56: recruitment.reporting.v1.GetReasonBreakdownRequest
+	(*SourceBreakdown)(nil),               // 57: recruitment.reporting.v1.SourceBreakdown
+	(*ReasonCount)(nil),                   // 58: recruitment.reporting.v1.ReasonCount
+	(*GetReasonBreakdownResponse)(nil),    // 59: recruitment.reporting.v1.GetReasonBreakdownResponse
+	(v1.JobRole)(0),                       // 60: recruitment.common.v1.JobRole
+	(v1.Stage)(0),                         // 61: recruitment.common.v1.Stage
+	(*timestamppb.Timestamp)(nil),         // 62: google.protobuf.Timestamp
+	(v1.BlockReason)(0),                   // 63: recruitment.common.v1.BlockReason
+	(*v1.Date)(nil),                       // 64: recruitment.common.v1.Date
+	(v1.OfferCondition)(0),                // 65: recruitment.common.v1.OfferCondition
+	(v1.CampaignStatus)(0),                // 66: recruitment.common.v1.CampaignStatus
+	(*ListOutstandingChecksRequest)(nil),  // 67: recruitment.reporting.v1.ListOutstandingChecksRequest
+	(*ListOutstandingChecksResponse)(nil), // 68: recruitment.reporting.v1.ListOutstandingChecksResponse
 }
 var file_recruitment_reporting_v1_reporting_proto_depIdxs = []int32{
-	46, // 0: recruitment.reporting.v1.StuckCandidate.role:type_name -> recruitment.common.v1.JobRole
-	47, // 1: recruitment.reporting.v1.StuckCandidate.stage:type_name -> recruitment.common.v1.Stage
-	1,  // 2: recruitment.reporting.v1.StuckCandidate.kind:type_name -> recruitment.reporting.v1.StuckKind
-	48, // 3: recruitment.reporting.v1.StuckCandidate.since:type_name -> google.protobuf.Timestamp
-	0,  // 4: recruitment.reporting.v1.StuckCandidate.severity:type_name -> recruitment.reporting.v1.Severity
-	49, // 5: recruitment.reporting.v1.StuckCandidate.blocked_reason:type_name -> recruitment.common.v1.BlockReason
-	2,  // 6: recruitment.reporting.v1.StuckCandidate.next_actor:type_name -> recruitment.reporting.v1.NextActor
-	47, // 7: recruitment.reporting.v1.ListStuckCandidatesRequest.stage:type_name -> recruitment.common.v1.Stage
-	0,  // 8: recruitment.reporting.v1.ListStuckCandidatesRequest.severity:type_name -> recruitment.reporting.v1.Severity
-	48, // 9: recruitment.reporting.v1.ListStuckCandidatesRequest.as_of:type_name -> google.protobuf.Timestamp
-	46, // 10: recruitment.reporting.v1.ListStuckCandidatesRequest.role:type_name -> recruitment.common.v1.JobRole
-	1,  // 11: recruitment.reporting.v1.ListStuckCandidatesRequest.kind:type_name -> recruitment.reporting.v1.StuckKind
-	49, // 12: recruitment.reporting.v1.ListStuckCandidatesRequest.blocked_reason:type_name -> recruitment.common.v1.BlockReason
-	6,  // 13: recruitment.reporting.v1.ListStuckCandidatesResponse.candidates:type_name -> recruitment.reporting.v1.StuckCandidate
-	3,  // 14: recruitment.reporting.v1.MeasureResult.measure:type_name -> recruitment.reporting.v1.Measure
-	9,  // 15: recruitment.reporting.v1.MeasureResult.calendar_days:type_name -> recruitment.reporting.v1.Statistics
-	9,  // 16: recruitment.reporting.v1.MeasureResult.working_days:type_name -> recruitment.reporting.v1.Statistics
-	11, // 17: recruitment.reporting.v1.MeasureResult.weekly_trend:type_name -> recruitment.reporting.v1.WeeklyTrend
-	50, // 18: recruitment.reporting.v1.WeeklyTrend.first_week:type_name -> recruitment.common.v1.Date
-	46, // 19: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
-	48, // 20: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
-	48, // 21: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
-	10, // 22: recruitment.reporting.v1.GetTimeToHireResponse.measures:type_name -> recruitment.reporting.v1.MeasureResult
-	47, // 23: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
-	14, // 24: recruitment.reporting.v1.GetFunnelResponse.stages:type_name -> recruitment.reporting.v1.FunnelStage
-	47, // 25: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
-	9,  // 26: recruitment.reporting.v1.StageDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	48, // 27: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
-	48, // 28: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
-	46, // 29: recruitment.reporting.v1.GetStageDurationsRequest.role:type_name -> recruitment.common.v1.JobRole
-	17, // 30: recruitment.reporting.v1.GetStageDurationsResponse.stages:type_name -> recruitment.reporting.v1.StageDuration
-	20, // 31: recruitment.reporting.v1.GetStageDurationsResponse.checks:type_name -> recruitment.reporting.v1.CheckDuration
-	51, // 32: recruitment.reporting.v1.CheckDuration.check:type_name -> recruitment.common.v1.OfferCondition
-	9,  // 33: recruitment.reporting.v1.CheckDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	47, // 34: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
-	21, // 35: recruitment.reporting.v1.RegionSummary.stage_counts:type_name -> recruitment.reporting.v1.StageCount
-	48, // 36: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
-	48, // 37: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
-	22, // 38: recruitment.reporting.v1.GetRegionSummaryResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	48, // 39: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
-	22, // 40: recruitment.reporting.v1.ListRegionSummariesResponse.summaries:type_name -> recruitment.reporting.v1.RegionSummary
-	22, // 41: recruitment.reporting.v1.WatchRegionResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
-	47, // 42: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
-	29, // 43: recruitment.reporting.v1.Thresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
-	31, // 44: recruitment.reporting.v1.Thresholds.roles:type_name -> recruitment.reporting.v1.RoleThresholds
-	46, // 45: recruitment.reporting.v1.RoleThresholds.role:type_name -> recruitment.common.v1.JobRole
-	29, // 46: recruitment.reporting.v1.RoleThresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
-	30, // 47: recruitment.reporting.v1.GetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	30, // 48: recruitment.reporting.v1.SetThresholdsRequest.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	30, // 49: recruitment.reporting.v1.SetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
-	46, // 50: recruitment.reporting.v1.MyCase.role:type_name -> recruitment.common.v1.JobRole
-	47, // 51: recruitment.reporting.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
-	4,  // 52: recruitment.reporting.v1.MyCase.record:type_name -> recruitment.reporting.v1.CaseRecord
-	48, // 53: recruitment.reporting.v1.MyCase.since:type_name -> google.protobuf.Timestamp
-	0,  // 54: recruitment.reporting.v1.MyCase.severity:type_name -> recruitment.reporting.v1.Severity
-	0,  // 55: recruitment.reporting.v1.MyCase.next_threshold:type_name -> recruitment.reporting.v1.Severity
-	48, // 56: recruitment.reporting.v1.MyCase.next_threshold_at:type_name -> google.protobuf.Timestamp
-	1,  // 57: recruitment.reporting.v1.MyCase.kind:type_name -> recruitment.reporting.v1.StuckKind
-	49, // 58: recruitment.reporting.v1.MyCase.blocked_reason:type_name -> recruitment.common.v1.BlockReason
-	48, // 59: recruitment.reporting.v1.ListMyCasesRequest.as_of:type_name -> google.protobuf.Timestamp
-	36, // 60: recruitment.reporting.v1.ListMyCasesResponse.cases:type_name -> recruitment.reporting.v1.MyCase
-	2,  // 61: recruitment.reporting.v1.Workload.actor:type_name -> recruitment.reporting.v1.NextActor
-	48, // 62: recruitment.reporting.v1.Workload.oldest_since:type_name -> google.protobuf.Timestamp
-	48, // 63: recruitment.reporting.v1.GetWorkloadRequest.as_of:type_name -> google.protobuf.Timestamp
-	39, // 64: recruitment.reporting.v1.GetWorkloadResponse.rows:type_name -> recruitment.reporting.v1.Workload
-	48, // 65: recruitment.reporting.v1.GetWorkloadResponse.as_of:type_name -> google.protobuf.Timestamp
-	5,  // 66: recruitment.reporting.v1.VettingStepDuration.step:type_name -> recruitment.reporting.v1.VettingStep
-	9,  // 67: recruitment.reporting.v1.VettingStepDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	49, // 68: recruitment.reporting.v1.BlockedDuration.reason:type_name -> recruitment.common.v1.BlockReason
-	9,  // 69: recruitment.reporting.v1.BlockedDuration.days:type_name -> recruitment.reporting.v1.Statistics
-	46, // 70: recruitment.reporting.v1.GetVettingDurationsRequest.role:type_name -> recruitment.common.v1.JobRole
-	48, // 71: recruitment.reporting.v1.GetVettingDurationsRequest.from:type_name -> google.protobuf.Timestamp
-	48, // 72: recruitment.reporting.v1.GetVettingDurationsRequest.to:type_name -> google.protobuf.Timestamp
-	42, // 73: recruitment.reporting.v1.GetVettingDurationsResponse.steps:type_name -> recruitment.reporting.v1.VettingStepDuration
-	43, // 74: recruitment.reporting.v1.GetVettingDurationsResponse.blocked:type_name -> recruitment.reporting.v1.BlockedDuration
-	7,  // 75: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
-	12, // 76: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
-	15, // 77: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
-	18, // 78: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
-	44, // 79: recruitment.reporting.v1.ReportingService.GetVettingDurations:input_type -> recruitment.reporting.v1.GetVettingDurationsRequest
-	23, // 80: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
-	25, // 81: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
-	27, // 82: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
-	32, // 83: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
-	34, // 84: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
-	37, // 85: recruitment.reporting.v1.ReportingService.ListMyCases:input_type -> recruitment.reporting.v1.ListMyCasesRequest
-	40, // 86: recruitment.reporting.v1.ReportingService.GetWorkload:input_type -> recruitment.reporting.v1.GetWorkloadRequest
-	52, // 87: recruitment.reporting.v1.ReportingService.ListOutstandingChecks:input_type -> recruitment.reporting.v1.ListOutstandingChecksRequest
-	8,  // 88: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
-	13, // 89: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
-	16, // 90: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
-	19, // 91: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
-	45, // 92: recruitment.reporting.v1.ReportingService.GetVettingDurations:output_type -> recruitment.reporting.v1.GetVettingDurationsResponse
-	24, // 93: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
-	26, // 94: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
-	28, // 95: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
-	33, // 96: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
-	35, // 97: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
-	38, // 98: recruitment.reporting.v1.ReportingService.ListMyCases:output_type -> recruitment.reporting.v1.ListMyCasesResponse
-	41, // 99: recruitment.reporting.v1.ReportingService.GetWorkload:output_type -> recruitment.reporting.v1.GetWorkloadResponse
-	53, // 100: recruitment.reporting.v1.ReportingService.ListOutstandingChecks:output_type -> recruitment.reporting.v1.ListOutstandingChecksResponse
-	88, // [88:101] is the sub-list for method output_type
-	75, // [75:88] is the sub-list for method input_type
-	75, // [75:75] is the sub-list for extension type_name
-	75, // [75:75] is the sub-list for extension extendee
-	0,  // [0:75] is the sub-list for field type_name
+	60,  // 0: recruitment.reporting.v1.StuckCandidate.role:type_name -> recruitment.common.v1.JobRole
+	61,  // 1: recruitment.reporting.v1.StuckCandidate.stage:type_name -> recruitment.common.v1.Stage
+	1,   // 2: recruitment.reporting.v1.StuckCandidate.kind:type_name -> recruitment.reporting.v1.StuckKind
+	62,  // 3: recruitment.reporting.v1.StuckCandidate.since:type_name -> google.protobuf.Timestamp
+	0,   // 4: recruitment.reporting.v1.StuckCandidate.severity:type_name -> recruitment.reporting.v1.Severity
+	63,  // 5: recruitment.reporting.v1.StuckCandidate.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	2,   // 6: recruitment.reporting.v1.StuckCandidate.next_actor:type_name -> recruitment.reporting.v1.NextActor
+	61,  // 7: recruitment.reporting.v1.ListStuckCandidatesRequest.stage:type_name -> recruitment.common.v1.Stage
+	0,   // 8: recruitment.reporting.v1.ListStuckCandidatesRequest.severity:type_name -> recruitment.reporting.v1.Severity
+	62,  // 9: recruitment.reporting.v1.ListStuckCandidatesRequest.as_of:type_name -> google.protobuf.Timestamp
+	60,  // 10: recruitment.reporting.v1.ListStuckCandidatesRequest.role:type_name -> recruitment.common.v1.JobRole
+	1,   // 11: recruitment.reporting.v1.ListStuckCandidatesRequest.kind:type_name -> recruitment.reporting.v1.StuckKind
+	63,  // 12: recruitment.reporting.v1.ListStuckCandidatesRequest.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	7,   // 13: recruitment.reporting.v1.ListStuckCandidatesResponse.candidates:type_name -> recruitment.reporting.v1.StuckCandidate
+	3,   // 14: recruitment.reporting.v1.MeasureResult.measure:type_name -> recruitment.reporting.v1.Measure
+	10,  // 15: recruitment.reporting.v1.MeasureResult.calendar_days:type_name -> recruitment.reporting.v1.Statistics
+	10,  // 16: recruitment.reporting.v1.MeasureResult.working_days:type_name -> recruitment.reporting.v1.Statistics
+	12,  // 17: recruitment.reporting.v1.MeasureResult.weekly_trend:type_name -> recruitment.reporting.v1.WeeklyTrend
+	64,  // 18: recruitment.reporting.v1.WeeklyTrend.first_week:type_name -> recruitment.common.v1.Date
+	60,  // 19: recruitment.reporting.v1.GetTimeToHireRequest.role:type_name -> recruitment.common.v1.JobRole
+	62,  // 20: recruitment.reporting.v1.GetTimeToHireRequest.from:type_name -> google.protobuf.Timestamp
+	62,  // 21: recruitment.reporting.v1.GetTimeToHireRequest.to:type_name -> google.protobuf.Timestamp
+	62,  // 22: recruitment.reporting.v1.GetTimeToHireRequest.as_of:type_name -> google.protobuf.Timestamp
+	11,  // 23: recruitment.reporting.v1.GetTimeToHireResponse.measures:type_name -> recruitment.reporting.v1.MeasureResult
+	61,  // 24: recruitment.reporting.v1.FunnelStage.stage:type_name -> recruitment.common.v1.Stage
+	62,  // 25: recruitment.reporting.v1.GetFunnelRequest.as_of:type_name -> google.protobuf.Timestamp
+	15,  // 26: recruitment.reporting.v1.GetFunnelResponse.stages:type_name -> recruitment.reporting.v1.FunnelStage
+	61,  // 27: recruitment.reporting.v1.StageDuration.stage:type_name -> recruitment.common.v1.Stage
+	10,  // 28: recruitment.reporting.v1.StageDuration.days:type_name -> recruitment.reporting.v1.Statistics
+	62,  // 29: recruitment.reporting.v1.GetStageDurationsRequest.from:type_name -> google.protobuf.Timestamp
+	62,  // 30: recruitment.reporting.v1.GetStageDurationsRequest.to:type_name -> google.protobuf.Timestamp
+	62,  // 31: recruitment.reporting.v1.GetStageDurationsRequest.as_of:type_name -> google.protobuf.Timestamp
+	60,  // 32: recruitment.reporting.v1.GetStageDurationsRequest.role:type_name -> recruitment.common.v1.JobRole
+	18,  // 33: recruitment.reporting.v1.GetStageDurationsResponse.stages:type_name -> recruitment.reporting.v1.StageDuration
+	21,  // 34: recruitment.reporting.v1.GetStageDurationsResponse.checks:type_name -> recruitment.reporting.v1.CheckDuration
+	65,  // 35: recruitment.reporting.v1.CheckDuration.check:type_name -> recruitment.common.v1.OfferCondition
+	10,  // 36: recruitment.reporting.v1.CheckDuration.days:type_name -> recruitment.reporting.v1.Statistics
+	61,  // 37: recruitment.reporting.v1.StageCount.stage:type_name -> recruitment.common.v1.Stage
+	22,  // 38: recruitment.reporting.v1.RegionSummary.stage_counts:type_name -> recruitment.reporting.v1.StageCount
+	62,  // 39: recruitment.reporting.v1.RegionSummary.as_of:type_name -> google.protobuf.Timestamp
+	62,  // 40: recruitment.reporting.v1.GetRegionSummaryRequest.as_of:type_name -> google.protobuf.Timestamp
+	23,  // 41: recruitment.reporting.v1.GetRegionSummaryResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
+	62,  // 42: recruitment.reporting.v1.ListRegionSummariesRequest.as_of:type_name -> google.protobuf.Timestamp
+	23,  // 43: recruitment.reporting.v1.ListRegionSummariesResponse.summaries:type_name -> recruitment.reporting.v1.RegionSummary
+	23,  // 44: recruitment.reporting.v1.WatchRegionResponse.summary:type_name -> recruitment.reporting.v1.RegionSummary
+	61,  // 45: recruitment.reporting.v1.StageThreshold.stage:type_name -> recruitment.common.v1.Stage
+	30,  // 46: recruitment.reporting.v1.Thresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
+	32,  // 47: recruitment.reporting.v1.Thresholds.roles:type_name -> recruitment.reporting.v1.RoleThresholds
+	60,  // 48: recruitment.reporting.v1.RoleThresholds.role:type_name -> recruitment.common.v1.JobRole
+	30,  // 49: recruitment.reporting.v1.RoleThresholds.stages:type_name -> recruitment.reporting.v1.StageThreshold
+	31,  // 50: recruitment.reporting.v1.GetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	31,  // 51: recruitment.reporting.v1.SetThresholdsRequest.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	31,  // 52: recruitment.reporting.v1.SetThresholdsResponse.thresholds:type_name -> recruitment.reporting.v1.Thresholds
+	60,  // 53: recruitment.reporting.v1.MyCase.role:type_name -> recruitment.common.v1.JobRole
+	61,  // 54: recruitment.reporting.v1.MyCase.stage:type_name -> recruitment.common.v1.Stage
+	4,   // 55: recruitment.reporting.v1.MyCase.record:type_name -> recruitment.reporting.v1.CaseRecord
+	62,  // 56: recruitment.reporting.v1.MyCase.since:type_name -> google.protobuf.Timestamp
+	0,   // 57: recruitment.reporting.v1.MyCase.severity:type_name -> recruitment.reporting.v1.Severity
+	0,   // 58: recruitment.reporting.v1.MyCase.next_threshold:type_name -> recruitment.reporting.v1.Severity
+	62,  // 59: recruitment.reporting.v1.MyCase.next_threshold_at:type_name -> google.protobuf.Timestamp
+	1,   // 60: recruitment.reporting.v1.MyCase.kind:type_name -> recruitment.reporting.v1.StuckKind
+	63,  // 61: recruitment.reporting.v1.MyCase.blocked_reason:type_name -> recruitment.common.v1.BlockReason
+	62,  // 62: recruitment.reporting.v1.ListMyCasesRequest.as_of:type_name -> google.protobuf.Timestamp
+	37,  // 63: recruitment.reporting.v1.ListMyCasesResponse.cases:type_name -> recruitment.reporting.v1.MyCase
+	2,   // 64: recruitment.reporting.v1.Workload.actor:type_name -> recruitment.reporting.v1.NextActor
+	62,  // 65: recruitment.reporting.v1.Workload.oldest_since:type_name -> google.protobuf.Timestamp
+	62,  // 66: recruitment.reporting.v1.GetWorkloadRequest.as_of:type_name -> google.protobuf.Timestamp
+	40,  // 67: recruitment.reporting.v1.GetWorkloadResponse.rows:type_name -> recruitment.reporting.v1.Workload
+	62,  // 68: recruitment.reporting.v1.GetWorkloadResponse.as_of:type_name -> google.protobuf.Timestamp
+	60,  // 69: recruitment.reporting.v1.CampaignSummary.role:type_name -> recruitment.common.v1.JobRole
+	66,  // 70: recruitment.reporting.v1.CampaignSummary.status:type_name -> recruitment.common.v1.CampaignStatus
+	64,  // 71: recruitment.reporting.v1.CampaignSummary.opens_on:type_name -> recruitment.common.v1.Date
+	64,  // 72: recruitment.reporting.v1.CampaignSummary.closes_on:type_name -> recruitment.common.v1.Date
+	62,  // 73: recruitment.reporting.v1.GetCampaignProgressRequest.as_of:type_name -> google.protobuf.Timestamp
+	44,  // 74: recruitment.reporting.v1.GetCampaignProgressResponse.campaign:type_name -> recruitment.reporting.v1.CampaignSummary
+	43,  // 75: recruitment.reporting.v1.GetCampaignProgressResponse.regions:type_name -> recruitment.reporting.v1.CampaignProgress
+	43,  // 76: recruitment.reporting.v1.GetCampaignProgressResponse.total:type_name -> recruitment.reporting.v1.CampaignProgress
+	62,  // 77: recruitment.reporting.v1.GetCampaignProgressResponse.as_of:type_name -> google.protobuf.Timestamp
+	62,  // 78: recruitment.reporting.v1.ListCampaignProgressRequest.as_of:type_name -> google.protobuf.Timestamp
+	44,  // 79: recruitment.reporting.v1.RegionCampaign.campaign:type_name -> recruitment.reporting.v1.CampaignSummary
+	43,  // 80: recruitment.reporting.v1.RegionCampaign.progress:type_name -> recruitment.reporting.v1.CampaignProgress
+	48,  // 81: recruitment.reporting.v1.ListCampaignProgressResponse.campaigns:type_name -> recruitment.reporting.v1.RegionCampaign
+	62,  // 82: recruitment.reporting.v1.ListCampaignProgressResponse.as_of:type_name -> google.protobuf.Timestamp
+	62,  // 83: recruitment.reporting.v1.GetEarlyStartsResponse.as_of:type_name -> google.protobuf.Timestamp
+	5,   // 84: recruitment.reporting.v1.VettingStepDuration.step:type_name -> recruitment.reporting.v1.VettingStep
+	10,  // 85: recruitment.reporting.v1.VettingStepDuration.days:type_name -> recruitment.reporting.v1.Statistics
+	63,  // 86: recruitment.reporting.v1.BlockedDuration.reason:type_name -> recruitment.common.v1.BlockReason
+	10,  // 87: recruitment.reporting.v1.BlockedDuration.days:type_name -> recruitment.reporting.v1.Statistics
+	60,  // 88: recruitment.reporting.v1.GetVettingDurationsRequest.role:type_name -> recruitment.common.v1.JobRole
+	62,  // 89: recruitment.reporting.v1.GetVettingDurationsRequest.from:type_name -> google.protobuf.Timestamp
+	62,  // 90: recruitment.reporting.v1.GetVettingDurationsRequest.to:type_name -> google.protobuf.Timestamp
+	52,  // 91: recruitment.reporting.v1.GetVettingDurationsResponse.steps:type_name -> recruitment.reporting.v1.VettingStepDuration
+	53,  // 92: recruitment.reporting.v1.GetVettingDurationsResponse.blocked:type_name -> recruitment.reporting.v1.BlockedDuration
+	60,  // 93: recruitment.reporting.v1.GetReasonBreakdownRequest.role:type_name -> recruitment.common.v1.JobRole
+	62,  // 94: recruitment.reporting.v1.GetReasonBreakdownRequest.from:type_name -> google.protobuf.Timestamp
+	62,  // 95: recruitment.reporting.v1.GetReasonBreakdownRequest.to:type_name -> google.protobuf.Timestamp
+	15,  // 96: recruitment.reporting.v1.SourceBreakdown.stages:type_name -> recruitment.reporting.v1.FunnelStage
+	11,  // 97: recruitment.reporting.v1.SourceBreakdown.time_to_hire:type_name -> recruitment.reporting.v1.MeasureResult
+	11,  // 98: recruitment.reporting.v1.SourceBreakdown.application_to_start:type_name -> recruitment.reporting.v1.MeasureResult
+	6,   // 99: recruitment.reporting.v1.ReasonCount.kind:type_name -> recruitment.reporting.v1.ExitKind
+	61,  // 100: recruitment.reporting.v1.ReasonCount.stage:type_name -> recruitment.common.v1.Stage
+	10,  // 101: recruitment.reporting.v1.ReasonCount.days_to_exit:type_name -> recruitment.reporting.v1.Statistics
+	57,  // 102: recruitment.reporting.v1.GetReasonBreakdownResponse.sources:type_name -> recruitment.reporting.v1.SourceBreakdown
+	58,  // 103: recruitment.reporting.v1.GetReasonBreakdownResponse.reasons:type_name -> recruitment.reporting.v1.ReasonCount
+	8,   // 104: recruitment.reporting.v1.ReportingService.ListStuckCandidates:input_type -> recruitment.reporting.v1.ListStuckCandidatesRequest
+	13,  // 105: recruitment.reporting.v1.ReportingService.GetTimeToHire:input_type -> recruitment.reporting.v1.GetTimeToHireRequest
+	16,  // 106: recruitment.reporting.v1.ReportingService.GetFunnel:input_type -> recruitment.reporting.v1.GetFunnelRequest
+	19,  // 107: recruitment.reporting.v1.ReportingService.GetStageDurations:input_type -> recruitment.reporting.v1.GetStageDurationsRequest
+	54,  // 108: recruitment.reporting.v1.ReportingService.GetVettingDurations:input_type -> recruitment.reporting.v1.GetVettingDurationsRequest
+	24,  // 109: recruitment.reporting.v1.ReportingService.GetRegionSummary:input_type -> recruitment.reporting.v1.GetRegionSummaryRequest
+	26,  // 110: recruitment.reporting.v1.ReportingService.ListRegionSummaries:input_type -> recruitment.reporting.v1.ListRegionSummariesRequest
+	28,  // 111: recruitment.reporting.v1.ReportingService.WatchRegion:input_type -> recruitment.reporting.v1.WatchRegionRequest
+	33,  // 112: recruitment.reporting.v1.ReportingService.GetThresholds:input_type -> recruitment.reporting.v1.GetThresholdsRequest
+	35,  // 113: recruitment.reporting.v1.ReportingService.SetThresholds:input_type -> recruitment.reporting.v1.SetThresholdsRequest
+	38,  // 114: recruitment.reporting.v1.ReportingService.ListMyCases:input_type -> recruitment.reporting.v1.ListMyCasesRequest
+	41,  // 115: recruitment.reporting.v1.ReportingService.GetWorkload:input_type -> recruitment.reporting.v1.GetWorkloadRequest
+	67,  // 116: recruitment.reporting.v1.ReportingService.ListOutstandingChecks:input_type -> recruitment.reporting.v1.ListOutstandingChecksRequest
+	56,  // 117: recruitment.reporting.v1.ReportingService.GetReasonBreakdown:input_type -> recruitment.reporting.v1.GetReasonBreakdownRequest
+	45,  // 118: recruitment.reporting.v1.ReportingService.GetCampaignProgress:input_type -> recruitment.reporting.v1.GetCampaignProgressRequest
+	47,  // 119: recruitment.reporting.v1.ReportingService.ListCampaignProgress:input_type -> recruitment.reporting.v1.ListCampaignProgressRequest
+	50,  // 120: recruitment.reporting.v1.ReportingService.GetEarlyStarts:input_type -> recruitment.reporting.v1.GetEarlyStartsRequest
+	9,   // 121: recruitment.reporting.v1.ReportingService.ListStuckCandidates:output_type -> recruitment.reporting.v1.ListStuckCandidatesResponse
+	14,  // 122: recruitment.reporting.v1.ReportingService.GetTimeToHire:output_type -> recruitment.reporting.v1.GetTimeToHireResponse
+	17,  // 123: recruitment.reporting.v1.ReportingService.GetFunnel:output_type -> recruitment.reporting.v1.GetFunnelResponse
+	20,  // 124: recruitment.reporting.v1.ReportingService.GetStageDurations:output_type -> recruitment.reporting.v1.GetStageDurationsResponse
+	55,  // 125: recruitment.reporting.v1.ReportingService.GetVettingDurations:output_type -> recruitment.reporting.v1.GetVettingDurationsResponse
+	25,  // 126: recruitment.reporting.v1.ReportingService.GetRegionSummary:output_type -> recruitment.reporting.v1.GetRegionSummaryResponse
+	27,  // 127: recruitment.reporting.v1.ReportingService.ListRegionSummaries:output_type -> recruitment.reporting.v1.ListRegionSummariesResponse
+	29,  // 128: recruitment.reporting.v1.ReportingService.WatchRegion:output_type -> recruitment.reporting.v1.WatchRegionResponse
+	34,  // 129: recruitment.reporting.v1.ReportingService.GetThresholds:output_type -> recruitment.reporting.v1.GetThresholdsResponse
+	36,  // 130: recruitment.reporting.v1.ReportingService.SetThresholds:output_type -> recruitment.reporting.v1.SetThresholdsResponse
+	39,  // 131: recruitment.reporting.v1.ReportingService.ListMyCases:output_type -> recruitment.reporting.v1.ListMyCasesResponse
+	42,  // 132: recruitment.reporting.v1.ReportingService.GetWorkload:output_type -> recruitment.reporting.v1.GetWorkloadResponse
+	68,  // 133: recruitment.reporting.v1.ReportingService.ListOutstandingChecks:output_type -> recruitment.reporting.v1.ListOutstandingChecksResponse
+	59,  // 134: recruitment.reporting.v1.ReportingService.GetReasonBreakdown:output_type -> recruitment.reporting.v1.GetReasonBreakdownResponse
+	46,  // 135: recruitment.reporting.v1.ReportingService.GetCampaignProgress:output_type -> recruitment.reporting.v1.GetCampaignProgressResponse
+	49,  // 136: recruitment.reporting.v1.ReportingService.ListCampaignProgress:output_type -> recruitment.reporting.v1.ListCampaignProgressResponse
+	51,  // 137: recruitment.reporting.v1.ReportingService.GetEarlyStarts:output_type -> recruitment.reporting.v1.GetEarlyStartsResponse
+	121, // [121:138] is the sub-list for method output_type
+	104, // [104:121] is the sub-list for method input_type
+	104, // [104:104] is the sub-list for extension type_name
+	104, // [104:104] is the sub-list for extension extendee
+	0,   // [0:104] is the sub-list for field type_name
 }
 
 func init() { file_recruitment_reporting_v1_reporting_proto_init() }
@@ -3591,8 +4784,8 @@ func file_recruitment_reporting_v1_reporting_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recruitment_reporting_v1_reporting_proto_rawDesc), len(file_recruitment_reporting_v1_reporting_proto_rawDesc)),
-			NumEnums:      6,
-			NumMessages:   40,
+			NumEnums:      7,
+			NumMessages:   53,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -32,6 +32,10 @@ const (
 	ReportingService_ListMyCases_FullMethodName           = "/recruitment.reporting.v1.ReportingService/ListMyCases"
 	ReportingService_GetWorkload_FullMethodName           = "/recruitment.reporting.v1.ReportingService/GetWorkload"
 	ReportingService_ListOutstandingChecks_FullMethodName = "/recruitment.reporting.v1.ReportingService/ListOutstandingChecks"
+	ReportingService_GetReasonBreakdown_FullMethodName    = "/recruitment.reporting.v1.ReportingService/GetReasonBreakdown"
+	ReportingService_GetCampaignProgress_FullMethodName   = "/recruitment.reporting.v1.ReportingService/GetCampaignProgress"
+	ReportingService_ListCampaignProgress_FullMethodName  = "/recruitment.reporting.v1.ReportingService/ListCampaignProgress"
+	ReportingService_GetEarlyStarts_FullMethodName        = "/recruitment.reporting.v1.ReportingService/GetEarlyStarts"
 )
 
 // ReportingServiceClient is the client API for ReportingService service.
@@ -44,7 +48,10 @@ const (
 // by an admin.
 //
 // "Now" is the request's as_of, defaulting to the server clock, so a report
-// can be reproduced.
+// can be reproduced. Every report takes one: a past as_of answers as the
+// pipeline stood then (stage counts, stuck list, funnel, time to hire,
+// durations, derived from when each application entered each stage); a
+// future one runs the stuck clocks on from today's pipeline.
 type ReportingServiceClient interface {
 	// ListStuckCandidates lists applications past their stage's warning or
 	// breach threshold, blocked in vetting past the blocked thresholds, or
@@ -88,6 +95,27 @@ type ReportingServiceClient interface {
 	// started) with pre-employment checks outstanding, oldest offer first.
 	// Readers of the region.
 	ListOutstandingChecks(ctx context.Context, in *ListOutstandingChecksRequest, opts ...grpc.CallOption) (*ListOutstandingChecksResponse, error)
+	// GetReasonBreakdown breaks the pipeline down by where applications came
+	// from (their source) and by why they left it (the reason of each sift
+	// or interview fail, candidate withdrawal, offer declined or withdrawn),
+	// over the applications submitted in a window: per source, the funnel
+	// with conversion and the time to hire; per reason, how many left, from
+	// which stage, and after how long. Reasons recorded before the fixed
+	// lists read as other:<code> (docs/design.md, "Reasons and sources").
+	// Readers of the regions.
+	GetReasonBreakdown(ctx context.Context, in *GetReasonBreakdownRequest, opts ...grpc.CallOption) (*GetReasonBreakdownResponse, error)
+	// GetCampaignProgress returns a campaign's applications, sift passes,
+	// offers, acceptances, starts and posts filled and remaining, per region
+	// the caller holds, and in total only to a caller holding every region
+	// of the campaign (or an admin). Readers of a region of the campaign.
+	GetCampaignProgress(ctx context.Context, in *GetCampaignProgressRequest, opts ...grpc.CallOption) (*GetCampaignProgressResponse, error)
+	// ListCampaignProgress returns the progress in one region of every
+	// campaign that recruits there, newest first. Readers of the region.
+	ListCampaignProgress(ctx context.Context, in *ListCampaignProgressRequest, opts ...grpc.CallOption) (*ListCampaignProgressResponse, error)
+	// GetEarlyStarts is a region's candidates started subject to vetting
+	// against its early start policy's cap, and how many of them are past
+	// their vetting due date.
+	GetEarlyStarts(ctx context.Context, in *GetEarlyStartsRequest, opts ...grpc.CallOption) (*GetEarlyStartsResponse, error)
 }
 
 type reportingServiceClient struct {
@@ -237,6 +265,46 @@ func (c *reportingServiceClient) ListOutstandingChecks(ctx context.Context, in *
 	return out, nil
 }
 
+func (c *reportingServiceClient) GetReasonBreakdown(ctx context.Context, in *GetReasonBreakdownRequest, opts ...grpc.CallOption) (*GetReasonBreakdownResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetReasonBreakdownResponse)
+	err := c.cc.Invoke(ctx, ReportingService_GetReasonBreakdown_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *reportingServiceClient) GetCampaignProgress(ctx context.Context, in *GetCampaignProgressRequest, opts ...grpc.CallOption) (*GetCampaignProgressResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCampaignProgressResponse)
+	err := c.cc.Invoke(ctx, ReportingService_GetCampaignProgress_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *reportingServiceClient) ListCampaignProgress(ctx context.Context, in *ListCampaignProgressRequest, opts ...grpc.CallOption) (*ListCampaignProgressResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCampaignProgressResponse)
+	err := c.cc.Invoke(ctx, ReportingService_ListCampaignProgress_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *reportingServiceClient) GetEarlyStarts(ctx context.Context, in *GetEarlyStartsRequest, opts ...grpc.CallOption) (*GetEarlyStartsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetEarlyStartsResponse)
+	err := c.cc.Invoke(ctx, ReportingService_GetEarlyStarts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ReportingServiceServer is the server API for ReportingService service.
 // All implementations must embed UnimplementedReportingServiceServer
 // for forward compatibility.
@@ -247,7 +315,10 @@ func (c *reportingServiceClient) ListOutstandingChecks(ctx context.Context, in *
 // by an admin.
 //
 // "Now" is the request's as_of, defaulting to the server clock, so a report
-// can be reproduced.
+// can be reproduced. Every report takes one: a past as_of answers as the
+// pipeline stood then (stage counts, stuck list, funnel, time to hire,
+// durations, derived from when each application entered each stage); a
+// future one runs the stuck clocks on from today's pipeline.
 type ReportingServiceServer interface {
 	// ListStuckCandidates lists applications past their stage's warning or
 	// breach threshold, blocked in vetting past the blocked thresholds, or
@@ -291,6 +362,27 @@ type ReportingServiceServer interface {
 	// started) with pre-employment checks outstanding, oldest offer first.
 	// Readers of the region.
 	ListOutstandingChecks(context.Context, *ListOutstandingChecksRequest) (*ListOutstandingChecksResponse, error)
+	// GetReasonBreakdown breaks the pipeline down by where applications came
+	// from (their source) and by why they left it (the reason of each sift
+	// or interview fail, candidate withdrawal, offer declined or withdrawn),
+	// over the applications submitted in a window: per source, the funnel
+	// with conversion and the time to hire; per reason, how many left, from
+	// which stage, and after how long. Reasons recorded before the fixed
+	// lists read as other:<code> (docs/design.md, "Reasons and sources").
+	// Readers of the regions.
+	GetReasonBreakdown(context.Context, *GetReasonBreakdownRequest) (*GetReasonBreakdownResponse, error)
+	// GetCampaignProgress returns a campaign's applications, sift passes,
+	// offers, acceptances, starts and posts filled and remaining, per region
+	// the caller holds, and in total only to a caller holding every region
+	// of the campaign (or an admin). Readers of a region of the campaign.
+	GetCampaignProgress(context.Context, *GetCampaignProgressRequest) (*GetCampaignProgressResponse, error)
+	// ListCampaignProgress returns the progress in one region of every
+	// campaign that recruits there, newest first. Readers of the region.
+	ListCampaignProgress(context.Context, *ListCampaignProgressRequest) (*ListCampaignProgressResponse, error)
+	// GetEarlyStarts is a region's candidates started subject to vetting
+	// against its early start policy's cap, and how many of them are past
+	// their vetting due date.
+	GetEarlyStarts(context.Context, *GetEarlyStartsRequest) (*GetEarlyStartsResponse, error)
 	mustEmbedUnimplementedReportingServiceServer()
 }
 
@@ -339,6 +431,18 @@ func (UnimplementedReportingServiceServer) GetWorkload(context.Context, *GetWork
 }
 func (UnimplementedReportingServiceServer) ListOutstandingChecks(context.Context, *ListOutstandingChecksRequest) (*ListOutstandingChecksResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListOutstandingChecks not implemented")
+}
+func (UnimplementedReportingServiceServer) GetReasonBreakdown(context.Context, *GetReasonBreakdownRequest) (*GetReasonBreakdownResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetReasonBreakdown not implemented")
+}
+func (UnimplementedReportingServiceServer) GetCampaignProgress(context.Context, *GetCampaignProgressRequest) (*GetCampaignProgressResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCampaignProgress not implemented")
+}
+func (UnimplementedReportingServiceServer) ListCampaignProgress(context.Context, *ListCampaignProgressRequest) (*ListCampaignProgressResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCampaignProgress not implemented")
+}
+func (UnimplementedReportingServiceServer) GetEarlyStarts(context.Context, *GetEarlyStartsRequest) (*GetEarlyStartsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetEarlyStarts not implemented")
 }
 func (UnimplementedReportingServiceServer) mustEmbedUnimplementedReportingServiceServer() {}
 func (UnimplementedReportingServiceServer) testEmbeddedByValue()                          {}
@@ -588,6 +692,78 @@ func _ReportingService_ListOutstandingChecks_Handler(srv interface{}, ctx contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ReportingService_GetReasonBreakdown_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetReasonBreakdownRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportingServiceServer).GetReasonBreakdown(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportingService_GetReasonBreakdown_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportingServiceServer).GetReasonBreakdown(ctx, req.(*GetReasonBreakdownRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ReportingService_GetCampaignProgress_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCampaignProgressRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportingServiceServer).GetCampaignProgress(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportingService_GetCampaignProgress_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportingServiceServer).GetCampaignProgress(ctx, req.(*GetCampaignProgressRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ReportingService_ListCampaignProgress_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCampaignProgressRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportingServiceServer).ListCampaignProgress(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportingService_ListCampaignProgress_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportingServiceServer).ListCampaignProgress(ctx, req.(*ListCampaignProgressRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ReportingService_GetEarlyStarts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetEarlyStartsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportingServiceServer).GetEarlyStarts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportingService_GetEarlyStarts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportingServiceServer).GetEarlyStarts(ctx, req.(*GetEarlyStartsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ReportingService_ServiceDesc is the grpc.ServiceDesc for ReportingService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -642,6 +818,22 @@ var ReportingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListOutstandingChecks",
 			Handler:    _ReportingService_ListOutstandingChecks_Handler,
+		},
+		{
+			MethodName: "GetReasonBreakdown",
+			Handler:    _ReportingService_GetReasonBreakdown_Handler,
+		},
+		{
+			MethodName: "GetCampaignProgress",
+			Handler:    _ReportingService_GetCampaignProgress_Handler,
+		},
+		{
+			MethodName: "ListCampaignProgress",
+			Handler:    _ReportingService_ListCampaignProgress_Handler,
+		},
+		{
+			MethodName: "GetEarlyStarts",
+			Handler:    _ReportingService_GetEarlyStarts_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

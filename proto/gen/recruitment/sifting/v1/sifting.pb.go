@@ -239,7 +239,11 @@ type RecordSiftDecisionRequest struct {
 	Outcome         v1.Outcome             `protobuf:"varint,4,opt,name=outcome,proto3,enum=recruitment.common.v1.Outcome" json:"outcome,omitempty"`
 	// Optional, 0-100.
 	Score *int32 `protobuf:"varint,5,opt,name=score,proto3,oneof" json:"score,omitempty"`
-	// Required when outcome is FAIL, e.g. "insufficient_evidence".
+	// Required when outcome is FAIL: one of the sift fail reasons
+	// (docs/design.md, "Reasons and sources"): insufficient_evidence,
+	// criteria_not_met, not_eligible, incomplete_application,
+	// late_application, duplicate_application, other, or other:<code>.
+	// Optional with PASS, any lower-case code.
 	ReasonCode    string `protobuf:"bytes,6,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -767,7 +771,12 @@ type RecordInterviewOutcomeRequest struct {
 	ApplicationId   string                 `protobuf:"bytes,2,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
 	ExpectedVersion int64                  `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
 	Outcome         v1.Outcome             `protobuf:"varint,4,opt,name=outcome,proto3,enum=recruitment.common.v1.Outcome" json:"outcome,omitempty"`
-	// Required when outcome is FAIL.
+	// Required when outcome is FAIL: one of the interview fail reasons
+	// (docs/design.md, "Reasons and sources"): below_interview_standard,
+	// behaviours_not_demonstrated, values_not_demonstrated,
+	// skills_not_demonstrated, failed_assessment, did_not_attend, other, or
+	// other:<code>. Optional with PASS, any lower-case code. An outcome is
+	// refused before the interview's scheduled time.
 	ReasonCode    string `protobuf:"bytes,5,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
