@@ -87,9 +87,10 @@ func Demo(now time.Time, seed uint64) []*applicationsv1.ImportRow {
 			closes := today.AddDate(0, 0, -dc.closedDaysAgo)
 			opens := closes.AddDate(0, 0, -dc.opensDays)
 			n := dc.apps + rng.IntN(dc.apps*2/5+1) - dc.apps/5
-			if reg == DisparityRegion {
-				// London draws six times the applications of a region, so
-				// its equality report has groups above the threshold.
+			if reg == DisparityRegion && !dc.national {
+				// London's own campaigns draw six times the applications
+				// of a region's, so its equality report by ethnic group has
+				// groups above the threshold.
 				n *= 6
 			}
 			campaignRef := fmt.Sprintf("DEMO-%s-%s", reg, dc.ref)
