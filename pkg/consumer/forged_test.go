@@ -109,6 +109,9 @@ func TestForged(t *testing.T) {
 	cleared := func(producer, region string) *eventsv1.Event {
 		return &eventsv1.Event{Producer: producer, Region: region, Payload: &eventsv1.Event_VettingCleared{VettingCleared: &eventsv1.VettingCleared{}}}
 	}
+	checkRecorded := func(producer, region string) *eventsv1.Event {
+		return &eventsv1.Event{Producer: producer, Region: region, Payload: &eventsv1.Event_OfferCheckRecorded{OfferCheckRecorded: &eventsv1.OfferCheckRecorded{}}}
+	}
 	tests := []struct {
 		prefix, subject string
 		ev              *eventsv1.Event
@@ -123,6 +126,15 @@ func TestForged(t *testing.T) {
 		{"recruitment", "other.london.vetting.cleared", cleared("vetting", "london"), ReasonSubject},
 		{"recruitment", "recruitment.london.vetting.cleared.x", cleared("vetting", "london"), ReasonSubject},
 		{"recruitment", "recruitment..vetting.cleared", cleared("vetting", ""), ReasonSubject},
+		// A check recorded is offers' (issue 16): vetting, reporting or the
+		// equality service naming themselves, or naming offers on another
+		// region's subject, are forged.
+		{"recruitment", "recruitment.london.offer.check_recorded", checkRecorded("offers", "london"), ""},
+		{"recruitment", "recruitment.london.offer.check_recorded", checkRecorded("vetting", "london"), ReasonProducer},
+		{"recruitment", "recruitment.london.offer.check_recorded", checkRecorded("equality", "london"), ReasonProducer},
+		{"recruitment", "recruitment.london.offer.check_recorded", checkRecorded("reporting", "london"), ReasonProducer},
+		{"recruitment", "recruitment.wales.offer.check_recorded", checkRecorded("offers", "london"), ReasonSubject},
+		{"recruitment", "recruitment.london.offer.made", checkRecorded("offers", "london"), ReasonSubject},
 		// A payload this code does not know: nothing acts on it.
 		{"recruitment", "recruitment.london.vetting.reopened", &eventsv1.Event{Producer: "applications", Region: "london"}, ""},
 	}

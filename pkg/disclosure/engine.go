@@ -44,6 +44,10 @@ type model struct {
 
 	sup    []bool
 	reason []string
+	ceil   int // the largest known count (ceiling)
+	// undeclared marks the cells of "prefer not to say" and "not
+	// answered": prune lifts them last, so complements stay there.
+	undeclared map[int]bool
 
 	cons [][]int // constraint indexes per variable: sums first, then len(sums)+chain index
 }
@@ -147,6 +151,12 @@ func (m *model) add(n Node, shape Table, notDeclared []bool, path string) (nodeI
 				return nodeIDs{}, fmt.Errorf("table %s: row %q grows from column %q to %q", path, t.Rows[r], t.Cols[c-1], t.Cols[c])
 			}
 			ids.cells[r][c] = m.newVar(v, false)
+			if notDeclared[r] {
+				if m.undeclared == nil {
+					m.undeclared = map[int]bool{}
+				}
+				m.undeclared[ids.cells[r][c]] = true
+			}
 			colSum[c] += v
 		}
 	}
@@ -243,6 +253,7 @@ func (m *model) chainRow(row []int) {
 // least Threshold possible values — or as many as the known totals leave.
 func (m *model) protect(cfg Config) {
 	m.gate(cfg)
+	m.ceil = m.ceiling()
 	n := len(m.val)
 	m.sup = make([]bool, n)
 	m.reason = make([]string, n)
@@ -273,6 +284,7 @@ func (m *model) protect(cfg Config) {
 			}
 		}
 		if len(failing) == 0 {
+			m.prune(cfg, need)
 			return
 		}
 		touched := map[int]bool{}
@@ -296,12 +308,14 @@ func (m *model) protect(cfg Config) {
 		}
 	}
 	// Nothing left to suppress near a failing cell: hide every count the
-	// attacker does not already know. That is the baseline, so it passes.
+	// attacker does not already know. That is the baseline, so it passes;
+	// pruning then publishes again what no hidden count needs.
 	for i := range m.val {
 		if !m.known[i] && !m.aux[i] && !m.sup[i] {
 			m.sup[i], m.reason[i] = true, ReasonSecondary
 		}
 	}
+	m.prune(cfg, need)
 }
 
 // members returns the variables of constraint k.
@@ -368,34 +382,60 @@ func (m *model) candidate(i int) int {
 func (m *model) bounds(cfg Config, hidden []bool) (lo, hi []int, converged bool) {
 	n := len(m.val)
 	lo, hi = make([]int, n), make([]int, n)
-	ceiling := 0
-	for i, v := range m.val {
-		if m.known[i] {
-			ceiling = max(ceiling, v)
-		}
-	}
-	for i, v := range m.val {
-		switch {
-		case m.known[i]:
-			lo[i], hi[i] = v, v
-		case m.aux[i] && m.auxHi[i] >= 0:
-			lo[i], hi[i] = m.auxLo[i], m.auxHi[i]
-		case m.aux[i]:
-			lo[i], hi[i] = 0, ceiling
-		case hidden[i] && v < cfg.Threshold:
-			lo[i], hi[i] = 0, cfg.Threshold-1
-		case hidden[i]:
-			lo[i], hi[i] = cfg.Threshold, ceiling
-		default:
-			l, h := roundingInterval(round(v, cfg.RoundBase), cfg.RoundBase)
-			lo[i], hi[i] = max(l, cfg.Threshold), h
-		}
+	for i := range m.val {
+		lo[i], hi[i] = m.domain(cfg, i, hidden[i])
 	}
 	nc := len(m.sums) + len(m.chain)
-	queued := make([]bool, nc)
 	queue := make([]int, 0, nc)
 	for k := range nc {
 		queue = append(queue, k)
+	}
+	return lo, hi, m.propagate(lo, hi, queue)
+}
+
+// ceiling is the largest known count: no count exceeds it.
+func (m *model) ceiling() int {
+	c := 0
+	for i, v := range m.val {
+		if m.known[i] {
+			c = max(c, v)
+		}
+	}
+	return c
+}
+
+// domain is what the publication alone says of variable i when hidden
+// tells whether it is suppressed.
+func (m *model) domain(cfg Config, i int, hidden bool) (lo, hi int) {
+	v := m.val[i]
+	switch {
+	case m.known[i]:
+		return v, v
+	case m.aux[i] && m.auxHi[i] >= 0:
+		return m.auxLo[i], m.auxHi[i]
+	case m.aux[i]:
+		return 0, m.ceil
+	case hidden && v < cfg.Threshold:
+		return 0, cfg.Threshold - 1
+	case hidden:
+		return cfg.Threshold, m.ceil
+	default:
+		l, h := roundingInterval(round(v, cfg.RoundBase), cfg.RoundBase)
+		return max(l, cfg.Threshold), h
+	}
+}
+
+// propagate narrows lo, hi over the sums and chains to a fixpoint, starting
+// from the constraints in queue (and those of every variable it narrows).
+// It returns false when its work limit stopped it first: the intervals
+// still hold the true values but may be wider than the attacker's. Interval
+// propagation only narrows and its fixpoint does not depend on the order,
+// so narrowing one variable of a fixpoint and propagating from its
+// constraints gives the fixpoint of the narrower publication.
+func (m *model) propagate(lo, hi []int, queue []int) bool {
+	nc := len(m.sums) + len(m.chain)
+	queued := make([]bool, nc)
+	for _, k := range queue {
 		queued[k] = true
 	}
 	set := func(v, l, h int) {
@@ -412,7 +452,7 @@ func (m *model) bounds(cfg Config, hidden []bool) (lo, hi []int, converged bool)
 	}
 	for budget := 1000 * (nc + 1); len(queue) > 0; budget-- {
 		if budget == 0 {
-			return lo, hi, false
+			return false
 		}
 		k := queue[0]
 		queue = queue[1:]
@@ -435,9 +475,102 @@ func (m *model) bounds(cfg Config, hidden []bool) (lo, hi []int, converged bool)
 			set(p, tl-(sh-hi[p]), th-(sl-lo[p]))
 		}
 	}
-	return lo, hi, true
+	return true
 }
 
+// prune publishes again what the greedy search hid without need: it tries
+// each secondary suppression — the categories' counts before the undeclared
+// rows' (which no comparison uses, so complements are best kept there),
+// largest first (the most useful to publish), ties by variable order so
+// the result is deterministic — and
+// publishes it if every hidden count still keeps its need. The greedy
+// search picks complements one failing count at a time, each against the
+// old publication, so on trees (a small group in two regions, a campaign
+// equal to its region) it cascades and can end hiding whole regions;
+// pruning keeps only the complements that some hidden count needs. Each
+// try narrows the one count and propagates from it (see propagate); a try
+// that hits the work limit keeps the count hidden.
+func (m *model) prune(cfg Config, need []int) {
+	lo, hi, converged := m.bounds(cfg, m.sup)
+	if !converged {
+		return
+	}
+	var order []int
+	for i := range m.val {
+		if m.sup[i] && m.reason[i] == ReasonSecondary && !m.known[i] && !m.aux[i] {
+			order = append(order, i)
+		}
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		return cmp.Or(compareBool(m.undeclared[a], m.undeclared[b]), cmp.Compare(m.val[b], m.val[a]), cmp.Compare(a, b))
+	})
+	l2, h2 := make([]int, len(lo)), make([]int, len(hi))
+	inUnit := make([]bool, len(m.val))
+	for _, v := range order {
+		if !m.sup[v] {
+			continue // published with an earlier unit
+		}
+		unit := []int{v}
+		inUnit[v] = true
+		for len(unit) <= maxPruneUnit {
+			fail := m.tryPublish(cfg, need, lo, hi, l2, h2, unit, inUnit)
+			if fail < 0 {
+				for _, u := range unit {
+					m.sup[u], m.reason[u] = false, ""
+				}
+				lo, l2 = l2, lo
+				hi, h2 = h2, hi
+				break
+			}
+			if fail == len(m.val) || m.reason[fail] != ReasonSecondary {
+				break
+			}
+			unit = append(unit, fail)
+			inUnit[fail] = true
+		}
+		for _, u := range unit {
+			inUnit[u] = false
+		}
+	}
+}
+
+// compareBool orders false before true.
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+// maxPruneUnit bounds how many secondary suppressions prune lifts together.
+const maxPruneUnit = 12
+
+// tryPublish propagates, into l2 and h2, the fixpoint lo, hi narrowed by
+// publishing the counts of unit. It returns -1 when every other hidden
+// count keeps its need, else the first that does not (len(m.val) when
+// propagation hit its work limit).
+func (m *model) tryPublish(cfg Config, need, lo, hi, l2, h2, unit []int, inUnit []bool) int {
+	copy(l2, lo)
+	copy(h2, hi)
+	var queue []int
+	for _, v := range unit {
+		pl, ph := m.domain(cfg, v, false)
+		l2[v], h2[v] = max(l2[v], pl), min(h2[v], ph)
+		queue = append(queue, m.cons[v]...)
+	}
+	if !m.propagate(l2, h2, queue) {
+		return len(m.val)
+	}
+	for i := range m.val {
+		if !inUnit[i] && m.sup[i] && !m.known[i] && !m.aux[i] && h2[i]-l2[i] < need[i] {
+			return i
+		}
+	}
+	return -1
+}
 func (m *model) cell(cfg Config, v int) Cell {
 	if m.sup[v] {
 		return Cell{Suppressed: true, Reason: m.reason[v]}

@@ -10,8 +10,9 @@ import (
 // A window's tables are protected together: the nation, its regions, and
 // their campaigns' applications in the quarter. Every surface publishes a
 // node of the one protection and derives rates through it. Here the
-// region's interview column is hidden whole: its small counts are each the
-// sum of two campaigns' smaller ones, which publishing them would expose.
+// region hides its undeclared rows' later stages: their small counts are
+// each the sum of two campaigns' smaller ones, which publishing them would
+// expose, and the categories' counts stay published.
 func ExampleProtectTree() {
 	from, to := disclosure.Quarter(time.Date(2026, 8, 14, 0, 0, 0, 0, time.UTC))
 	if err := disclosure.ValidateWindow(from, to); err != nil {
@@ -51,9 +52,9 @@ func ExampleProtectTree() {
 	fmt.Printf("disabled/not disabled at sift: %.2f flagged=%v\n", impact[0].Ratio, impact[0].Flagged)
 	// Output:
 	// window 2026-07-01 to 2026-10-01
-	// Disabled              40    20   [c]  sift pass rate 0.50
-	// Not disabled         240   130   [c]  sift pass rate 0.54
-	// Prefer not to say    [c]   [c]   [c]
+	// Disabled              40    20    10  sift pass rate 0.50
+	// Not disabled         240   130    70  sift pass rate 0.54
+	// Prefer not to say    [c]    10   [c]
 	// Not answered          30   [c]   [c]
 	// disabled/not disabled at sift: 0.92 flagged=false
 }

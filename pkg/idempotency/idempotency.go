@@ -8,7 +8,8 @@
 // would otherwise outlive the record's own changes (a note cleared, a
 // candidate anonymised) for as long as the log is kept. A row holds the
 // caller's subject, the request id, the method, a SHA-256 digest of the
-// request (to refuse the id's reuse for another request), and the id and
+// request without its Undigested parts (to refuse the id's reuse for
+// another request), and the id and
 // version of the record the call left behind. Rows are deleted once older
 // than the retention (Prune, run by the service runtime).
 package idempotency
@@ -25,6 +26,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/probation-recruitment/pipeline/pkg/pg"
 	"github.com/probation-recruitment/pipeline/pkg/validate"
@@ -124,7 +126,20 @@ func Complete(ctx context.Context, tx pgx.Tx, k Key, done Ref) error {
 	return nil
 }
 
+// Undigested names the messages a request's digest leaves out, wherever
+// they sit in it. The equality monitoring answers are a few codes each:
+// their digest beside the rest of the request (which the service's schema
+// holds) would give them back to whoever reads the log by hashing every
+// combination. Leaving them out means a request id reused with other
+// answers alone is a retry, answered by the first call (whose answers
+// stand), not ErrReused.
+var Undigested = map[protoreflect.FullName]bool{"recruitment.equality.v1.MonitoringAnswers": true}
+
 func fingerprint(req proto.Message) ([]byte, error) {
+	if req != nil && holdsUndigested(req.ProtoReflect().Descriptor(), map[protoreflect.FullName]bool{}) {
+		req = proto.Clone(req)
+		clearUndigested(req.ProtoReflect())
+	}
 	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(req)
 	if err != nil {
 		return nil, fmt.Errorf("fingerprint request: %w", err)
@@ -379,4 +394,51 @@ func ReleaseAll(ctx context.Context, tx pgx.Tx, caller string, ks []Key) error {
 		return fmt.Errorf("release requests: %w", err)
 	}
 	return nil
+}
+
+// holdsUndigested reports whether messages of type d can contain an
+// Undigested message, so a request without one is not cloned.
+func holdsUndigested(d protoreflect.MessageDescriptor, seen map[protoreflect.FullName]bool) bool {
+	if Undigested[d.FullName()] {
+		return true
+	}
+	if seen[d.FullName()] {
+		return false
+	}
+	seen[d.FullName()] = true
+	fs := d.Fields()
+	for i := range fs.Len() {
+		f := fs.Get(i)
+		if f.IsMap() {
+			f = f.MapValue()
+		}
+		if f.Message() != nil && holdsUndigested(f.Message(), seen) {
+			return true
+		}
+	}
+	return false
+}
+
+// clearUndigested removes every Undigested message from m, at any depth.
+func clearUndigested(m protoreflect.Message) {
+	m.Range(func(f protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case f.Message() == nil || (f.IsMap() && f.MapValue().Message() == nil):
+		case (!f.IsMap() && Undigested[f.Message().FullName()]) || (f.IsMap() && Undigested[f.MapValue().Message().FullName()]):
+			m.Clear(f)
+		case f.IsList():
+			l := v.List()
+			for i := range l.Len() {
+				clearUndigested(l.Get(i).Message())
+			}
+		case f.IsMap():
+			v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
+				clearUndigested(mv.Message())
+				return true
+			})
+		default:
+			clearUndigested(v.Message())
+		}
+		return true
+	})
 }

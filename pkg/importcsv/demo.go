@@ -87,10 +87,11 @@ func Demo(now time.Time, seed uint64) []*applicationsv1.ImportRow {
 			closes := today.AddDate(0, 0, -dc.closedDaysAgo)
 			opens := closes.AddDate(0, 0, -dc.opensDays)
 			n := dc.apps + rng.IntN(dc.apps*2/5+1) - dc.apps/5
-			if reg == DisparityRegion {
-				// London draws three times the applications of a region, so
-				// its equality report has groups above the threshold.
-				n *= 3
+			if reg == DisparityRegion && !dc.national {
+				// London's own campaigns draw six times the applications
+				// of a region's, so its equality report by ethnic group has
+				// groups above the threshold.
+				n *= 6
 			}
 			campaignRef := fmt.Sprintf("DEMO-%s-%s", reg, dc.ref)
 			title, posts, regions, campaignReference := dc.title+" — "+reg, dc.posts, []*commonv1.CampaignRegion(nil), campaignRef
@@ -118,7 +119,7 @@ func Demo(now time.Time, seed uint64) []*applicationsv1.ImportRow {
 				r.SubmittedAt = timestamppb.New(submitted)
 				r.Monitoring = demoAnswers(answers, reg)
 				rc := dc
-				if reg == DisparityRegion && r.GetMonitoring().GetSex() == DisparityGroup {
+				if reg == DisparityRegion && r.GetMonitoring().GetEthnicGroup() == DisparityGroup {
 					rc.siftPass /= 2
 				}
 				if h := g.history(submitted, closes, rc, reg); proto.Size(h) > 0 {
@@ -143,13 +144,12 @@ func Demo(now time.Time, seed uint64) []*applicationsv1.ImportRow {
 	return rows
 }
 
-// The demo's built-in disparity: in DisparityRegion, candidates whose sex
-// is DisparityGroup pass the sift half as often as others, so its equality
-// report by sex flags the sift. (A large group: a small one's counts
-// further down the funnel would be suppressed, and the flag with them.)
+// The demo's built-in disparity: in DisparityRegion, candidates of
+// DisparityGroup (ethnic group) pass the sift half as often as others, so
+// its equality report by ethnic group flags the sift.
 const (
 	DisparityRegion = "london"
-	DisparityGroup  = "male"
+	DisparityGroup  = "black"
 )
 
 // demoQuestion is one monitoring question's demo answers: the share who

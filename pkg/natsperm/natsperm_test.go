@@ -233,3 +233,40 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// The events of the pre-employment checks (offer.check_recorded) are
+// offers' alone: vetting, whose cases they sit beside, and every other
+// service — the equality service, which publishes nothing, included — are
+// refused by the server; offers' own publish goes through.
+func TestOnlyOffersRecordsACheck(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := testenv.NATS(t)
+	_, admin := testenv.Connect(t, url)
+	str, err := admin.Stream(ctx, "RECRUITMENT")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRecorded := func(producer string) *eventsv1.Event {
+		ev := vettingCleared(producer)
+		ev.Payload = &eventsv1.Event_OfferCheckRecorded{OfferCheckRecorded: &eventsv1.OfferCheckRecorded{}}
+		return ev
+	}
+	const subject = "recruitment.london.offer.check_recorded"
+	for _, forger := range natsperm.Services {
+		if forger == "offers" {
+			continue
+		}
+		_, js := testenv.ConnectAs(t, url, forger)
+		if err := publish(ctx, js, subject, checkRecorded("offers")); err == nil {
+			t.Errorf("%s published offer.check_recorded: want the server to refuse it", forger)
+		}
+	}
+	if _, err := str.GetLastMsgForSubject(ctx, "recruitment.*.offer.>"); !errors.Is(err, jetstream.ErrMsgNotFound) {
+		t.Errorf("a forged offer event is on the stream (%v); want none", err)
+	}
+	_, offers := testenv.ConnectAs(t, url, "offers")
+	if err := publish(ctx, offers, subject, checkRecorded("offers")); err != nil {
+		t.Errorf("offers published offer.check_recorded: %v", err)
+	}
+}

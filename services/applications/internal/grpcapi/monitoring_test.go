@@ -1,8 +1,12 @@
 package grpcapi_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/prototext"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/probation-recruitment/pipeline/pkg/monitoring/handoff"
 	"github.com/probation-recruitment/pipeline/pkg/pg"
@@ -29,6 +34,12 @@ import (
 // service migrates it.
 func withEquality(t *testing.T) (*env, *pgxpool.Pool) {
 	t.Helper()
+	return withEqualityLogging(t, quiet)
+}
+
+// withEqualityLogging is withEquality logging to log.
+func withEqualityLogging(t *testing.T, log *slog.Logger) (*env, *pgxpool.Pool) {
+	t.Helper()
 	eqPool, eqSchema := testenv.Schema(t)
 	if err := pg.Migrate(context.Background(), eqPool, handoff.Migrations); err != nil {
 		t.Fatal(err)
@@ -38,9 +49,9 @@ func withEquality(t *testing.T) (*env, *pgxpool.Pool) {
 		t.Fatal(err)
 	}
 	e := &env{}
-	e.Service = servicetest.Start(t, quiet, []pg.Migrations{store.Migrations}, func(s *grpc.Server, pool *pgxpool.Pool) {
+	e.Service = servicetest.Start(t, log, []pg.Migrations{store.Migrations}, func(s *grpc.Server, pool *pgxpool.Pool) {
 		e.svc = intake.NewService(store.New(pool), func() time.Time { return now }, loc)
-		api := grpcapi.New(e.svc, pool, quiet).WithEquality(eqSchema)
+		api := grpcapi.New(e.svc, pool, log).WithEquality(eqSchema)
 		pb.RegisterApplicationsServiceServer(s, api)
 		privacy.Register(s, "applications", api.Export, quiet)
 	}, grpcapi.Audit, privacy.Policy)
@@ -171,4 +182,149 @@ func TestImportDepositsMonitoringAnswers(t *testing.T) {
 	if err := eqPool.QueryRow(context.Background(), `SELECT count(*) FROM answers`).Scan(&n); err != nil || n != 1 {
 		t.Errorf("answers rows: %d, %v; want 1", n, err)
 	}
+}
+
+// The attack: whoever reads the applications schema (its role, a backup)
+// holds each request's SHA-256 digest in the request log and everything
+// else the request carried (the request id, campaign, the candidate's
+// details). The answers are a few codes each, so hashing the request again
+// with every combination finds the one the candidate gave, unless the
+// digest leaves the answers out. It must: no recomputation with answers —
+// the true ones included — matches a stored digest, for a submission and
+// for an import (its header and each row).
+func TestRequestLogDigestHidesMonitoringAnswers(t *testing.T) {
+	t.Parallel()
+	e, _ := withEquality(t)
+	c := e.openCampaign(t, "london")
+	submit := &pb.SubmitApplicationRequest{RequestId: reqID(), CampaignId: c.GetId(), Candidate: candidate("Harpreet Singh"), Monitoring: answers}
+	if _, err := e.as(t, spocLondon).SubmitApplication(t.Context(), submit); err != nil {
+		t.Fatal(err)
+	}
+	row := fullRow("EQ-DIGEST")
+	row.Monitoring = answers
+	imp := &pb.ImportApplicationsRequest{RequestId: reqID(), Rows: []*pb.ImportRow{row}}
+	if _, err := e.as(t, admin).ImportApplications(t.Context(), imp); err != nil {
+		t.Fatal(err)
+	}
+
+	digest := func(m proto.Message) []byte {
+		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := sha256.Sum256(b)
+		return s[:]
+	}
+	stored := func(requestID string) []byte {
+		var fp []byte
+		if err := e.Pool.QueryRow(t.Context(), `SELECT fingerprint FROM request_log WHERE request_id = $1`, requestID).Scan(&fp); err != nil {
+			t.Fatalf("request log row %q: %v", requestID, err)
+		}
+		return fp
+	}
+	// The attacker's guesses: the true answers and others.
+	guesses := []*equalityv1.MonitoringAnswers{answers,
+		{ReligionOrBelief: "christian", SexualOrientation: "bisexual", AgeBand: "65_plus", JusticeExperience: "yes"},
+		{ReligionOrBelief: "sikh", SexualOrientation: "heterosexual", AgeBand: "65_plus", JusticeExperience: "yes"}}
+	for _, g := range guesses {
+		s := proto.Clone(submit).(*pb.SubmitApplicationRequest)
+		s.Monitoring = g
+		if bytes.Equal(digest(s), stored(submit.GetRequestId())) {
+			t.Errorf("SubmitApplication: the request log's digest confirms the guess %v", g)
+		}
+		r := proto.Clone(row).(*pb.ImportRow)
+		r.Monitoring = g
+		if bytes.Equal(digest(r), stored(imp.GetRequestId()+" #0")) {
+			t.Errorf("ImportApplications row: the request log's digest confirms the guess %v", g)
+		}
+		i := &pb.ImportApplicationsRequest{RequestId: imp.GetRequestId(), Rows: []*pb.ImportRow{r}}
+		if bytes.Equal(digest(i), stored(imp.GetRequestId())) {
+			t.Errorf("ImportApplications: the request log's digest confirms the guess %v", g)
+		}
+	}
+
+	// A retry is still a retry (same application), and the id reused for
+	// another candidate is still refused.
+	again, err := e.as(t, spocLondon).SubmitApplication(t.Context(), submit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first := again.GetApplication().GetId(); first == "" {
+		t.Error("the retry answers no application")
+	}
+	if n := countApplications(t, e.Pool); n != 2 {
+		t.Errorf("after a retry: %d applications; want 2 (the submission and the import)", n)
+	}
+	other := proto.Clone(submit).(*pb.SubmitApplicationRequest)
+	other.Candidate = candidate("Someone Else")
+	_, err = e.as(t, spocLondon).SubmitApplication(t.Context(), other)
+	testenv.WantStatus(t, err, codes.InvalidArgument, "request_id")
+}
+
+func countApplications(t *testing.T, pool *pgxpool.Pool) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(t.Context(), `SELECT count(*) FROM applications`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// The attack: run the service logging at debug and make it log all it
+// can — a submission with answers, one refused for an answer outside the
+// codes, an import, and a deposit that fails inside the database (its
+// error logged as an Internal's detail) — then look for the answers in
+// the log.
+func TestMonitoringAnswersNeverLogged(t *testing.T) {
+	t.Parallel()
+	var logged syncBuffer
+	e, eqPool := withEqualityLogging(t, slog.New(slog.NewJSONHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	c := e.openCampaign(t, "london")
+	spoc := e.as(t, spocLondon)
+	if _, err := spoc.SubmitApplication(t.Context(), &pb.SubmitApplicationRequest{
+		RequestId: reqID(), CampaignId: c.GetId(), Candidate: candidate("Harpreet Singh"), Monitoring: answers}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := spoc.SubmitApplication(t.Context(), &pb.SubmitApplicationRequest{RequestId: reqID(), CampaignId: c.GetId(), Candidate: candidate("Ann Other"),
+		Monitoring: &equalityv1.MonitoringAnswers{ReligionOrBelief: "sikh", EthnicGroup: "martian-xyz"}})
+	testenv.WantStatus(t, err, codes.InvalidArgument)
+	row := fullRow("EQ-LOG")
+	row.Monitoring = answers
+	if _, err := e.as(t, admin).ImportApplications(t.Context(), &pb.ImportApplicationsRequest{RequestId: reqID(), Rows: []*pb.ImportRow{row}}); err != nil {
+		t.Fatal(err)
+	}
+	// The deposit fails in the database: a constraint the answers break.
+	if _, err := eqPool.Exec(t.Context(), `ALTER TABLE answers ADD CONSTRAINT no_sikh CHECK (religion_or_belief <> 'sikh') NOT VALID`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = spoc.SubmitApplication(t.Context(), &pb.SubmitApplicationRequest{
+		RequestId: reqID(), CampaignId: c.GetId(), Candidate: candidate("Gurpreet Kaur"), Monitoring: answers})
+	st := testenv.WantStatus(t, err, codes.Internal)
+	text := logged.String()
+	if !strings.Contains(text, "no_sikh") && !strings.Contains(text, "23514") {
+		t.Fatalf("the failed deposit is not in the log; the search below proves nothing:\n%s", text)
+	}
+	for _, a := range []string{"sikh\"", "(sikh", "sikh,", "sikh)", "bisexual", "65_plus", "martian-xyz"} {
+		if strings.Contains(text, a) || strings.Contains(st.String(), a) {
+			t.Errorf("an answer (%q) is in the log or the status:\n%s\n%v", a, text, st)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer the server's goroutines may write at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

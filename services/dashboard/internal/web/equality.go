@@ -73,7 +73,7 @@ func date(t time.Time) *commonv1.Date {
 // equality is a region's equality page, read with the signed-in person's
 // token: the equality service answers an equality analyst of the region
 // or an admin, and refuses everyone else (the 403 page). By default it
-// shows the last whole quarter by sex.
+// shows the last whole quarter's ethnic group.
 func (s *Server) equality(w http.ResponseWriter, r *http.Request, _ *session.Session) {
 	code := r.PathValue("region")
 	if !region.Valid(code) || s.equalityReports == nil {
@@ -87,7 +87,7 @@ func (s *Server) equality(w http.ResponseWriter, r *http.Request, _ *session.Ses
 		quarter = v
 	}
 	from, to, okQuarter := parseQuarter(quarter)
-	char := equalityv1.Characteristic_CHARACTERISTIC_SEX
+	char := equalityv1.Characteristic_CHARACTERISTIC_ETHNIC_GROUP
 	if v := q.Get("characteristic"); v != "" {
 		n, ok := equalityv1.Characteristic_value["CHARACTERISTIC_"+strings.ToUpper(strings.ReplaceAll(v, "-", "_"))]
 		if !ok || n == 0 {

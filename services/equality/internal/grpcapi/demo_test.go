@@ -21,7 +21,7 @@ func TestDemoShowsAFlaggedStage(t *testing.T) {
 	for _, r := range importcsv.Demo(now, 1) {
 		at := r.GetSubmittedAt().AsTime()
 		row := funnel.Row{Milestones: funnel.Milestones{ApplicationID: r.GetReference(), Region: r.GetRegion(), CampaignID: r.GetCampaignReference()},
-			Answer: r.GetMonitoring().GetSex()}
+			Answer: r.GetMonitoring().GetEthnicGroup()}
 		row.Reached[0] = &at
 		h := r.GetHistory()
 		if h.GetSift().GetPassed() {
@@ -50,7 +50,7 @@ func TestDemoShowsAFlaggedStage(t *testing.T) {
 		}
 	}
 	f, err := funnel.Report(disclosure.Config{}, funnel.Query{Region: importcsv.DisparityRegion, From: from, To: from.AddDate(0, 3, 0),
-		Characteristic: monitoring.Sex}, window)
+		Characteristic: monitoring.EthnicGroup}, window)
 	if err != nil {
 		t.Fatal(err)
 	}

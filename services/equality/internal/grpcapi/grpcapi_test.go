@@ -206,7 +206,11 @@ func TestOnlyEqualityAndAdminsRead(t *testing.T) {
 	ids := e.london(t)[:1]
 	services := []protoreflect.ServiceDescriptor{pb.File_recruitment_equality_v1_equality_proto.Services().Get(0),
 		privacyv1.File_recruitment_privacy_v1_privacy_proto.Services().Get(0)}
-	for _, c := range []auth.Claims{spocLondon, vettingLondon, dashboardLondon} {
+	// The notifier and the early start approver (issue 16) decide or tell
+	// about candidates too: refused like the others.
+	notifier := auth.Claims{Subject: "notifier", Role: auth.RoleNotifier}
+	approverLondon := auth.Claims{Subject: "approver-london", Role: auth.RoleApprover, Regions: []string{"london"}}
+	for _, c := range []auth.Claims{spocLondon, vettingLondon, dashboardLondon, notifier, approverLondon} {
 		testenv.WantRoleRefused(t, e.As(t, c), services)
 		_, err := privacyv1.NewPrivacyServiceClient(e.As(t, c)).ExportCandidate(context.Background(),
 			&privacyv1.ExportCandidateRequest{ApplicationId: ids[0]})

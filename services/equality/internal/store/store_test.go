@@ -2,10 +2,13 @@ package store_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -97,7 +100,83 @@ func TestOnlyTheEqualityRoleReadsTheAnswers(t *testing.T) {
 	if _, err := appsPool.Exec(ctx, "INSERT INTO "+answersTable+" (application_id, sex) VALUES ($1, 'female') RETURNING sex", event.NewID()); pg.SQLState(err) != "42501" {
 		t.Errorf("applications: INSERT … RETURNING reads back: err = %v; want 42501", err)
 	}
-	for _, o := range others {
+	// The depositor's other ways to read: an upsert that returns the row
+	// it met, COPY out, locks that would stall the equality service, a
+	// view or function of its own over the table, the planner's
+	// statistics, EXPLAIN, and a refused insert's message.
+	appsRefused := []string{
+		"INSERT INTO " + answersTable + " (application_id, sex) VALUES ('" + id + "', 'male') ON CONFLICT (application_id) DO UPDATE SET sex = excluded.sex RETURNING sex",
+		"INSERT INTO " + answersTable + " (application_id, sex) VALUES ('" + id + "', 'male') ON CONFLICT (application_id) DO UPDATE SET sex = " + answersTable + ".sex",
+		"INSERT INTO " + answersTable + " (application_id, sex) SELECT application_id, sex FROM " + answersTable,
+		"COPY " + answersTable + " TO STDOUT",
+		"COPY (SELECT ethnic_group FROM " + answersTable + ") TO STDOUT",
+		"LOCK TABLE " + answersTable + " IN ACCESS EXCLUSIVE MODE",
+		"LOCK TABLE " + answersTable + " IN SHARE MODE",
+		"TRUNCATE " + answersTable,
+		"EXPLAIN SELECT * FROM " + answersTable + " WHERE ethnic_group = 'black'",
+		"CREATE VIEW " + pgx.Identifier{eq.Schema, "peek"}.Sanitize() + " AS SELECT * FROM " + answersTable,
+		"CREATE FUNCTION " + pgx.Identifier{eq.Schema, "peek"}.Sanitize() + "() RETURNS bigint LANGUAGE sql AS 'SELECT 1'",
+		"ALTER TABLE " + answersTable + " ADD COLUMN echo text",
+		"CREATE TRIGGER peek BEFORE INSERT ON " + answersTable + " FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger()",
+	}
+	for _, sql := range appsRefused {
+		pg.InTx(ctx, appsPool, func(tx pgx.Tx) error { //nolint:errcheck // the statement's error is checked
+			_, err := tx.Exec(ctx, sql)
+			if pg.SQLState(err) != "42501" {
+				t.Errorf("applications: %s: err = %v; want permission denied (42501)", sql, err)
+			}
+			return err
+		})
+	}
+	// Passing its INSERT on grants nothing (a warning, no grant option):
+	// the other roles below are refused inserting after it.
+	if _, err := appsPool.Exec(ctx, "GRANT INSERT ON "+answersTable+" TO PUBLIC"); err != nil && pg.SQLState(err) != "42501" {
+		t.Errorf("applications: GRANT … TO PUBLIC: %v", err)
+	}
+	// A view in applications' own schema over the answers is refused at
+	// reading (a view reads with its owner's rights, which are INSERT).
+	peek := pgx.Identifier{apps.Schema, "peek"}.Sanitize()
+	if _, err := appsPool.Exec(ctx, "CREATE VIEW "+peek+" AS SELECT * FROM "+answersTable); err == nil {
+		refused("applications", appsPool, "SELECT * FROM "+peek)
+	} else if pg.SQLState(err) != "42501" {
+		t.Errorf("applications: a view over the answers: %v", err)
+	}
+	// A second plain insert for a deposited application is refused, and
+	// its message echoes nothing stored (the key is the caller's own).
+	_, err = appsPool.Exec(ctx, "INSERT INTO "+answersTable+" (application_id, sex) VALUES ($1, 'male')", id)
+	if pg.SQLState(err) != "23505" {
+		t.Errorf("applications: a second insert: %v; want unique violation", err)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		for _, leak := range []string{"black", "yes", "disability", "ethnic"} {
+			if strings.Contains(pgErr.Error()+pgErr.Detail+pgErr.Hint+pgErr.Where, leak) {
+				t.Errorf("the refused insert echoes %q: %+v", leak, pgErr)
+			}
+		}
+	}
+	// The planner's statistics: once the equality role analyses the table,
+	// pg_stats would hold its most common values; a role without SELECT on
+	// a column sees no row for it.
+	if _, err := eqPool.Exec(ctx, "ANALYZE "+answersTable); err != nil {
+		t.Fatal(err)
+	}
+	var visible int
+	if err := eqPool.QueryRow(ctx, `SELECT count(*) FROM pg_stats WHERE schemaname = $1 AND tablename = 'answers'`, eq.Schema).Scan(&visible); err != nil || visible == 0 {
+		t.Fatalf("the equality role sees %d statistics rows (%v); the attack below would prove nothing", visible, err)
+	}
+	for _, q := range []string{
+		`SELECT count(*) FROM pg_stats WHERE schemaname = $1 AND tablename = 'answers'`,
+		`SELECT count(*) FROM pg_stats_ext WHERE schemaname = $1 AND tablename = 'answers'`,
+	} {
+		var n int
+		if err := appsPool.QueryRow(ctx, q, eq.Schema).Scan(&n); err != nil || n != 0 {
+			t.Errorf("applications: %s: %d rows, %v; want none", q, n, err)
+		}
+	}
+	refused("applications", appsPool, "SELECT stanumbers1 FROM pg_statistic")
+
+	for _, o := range append(others, pg.ServiceRole{Name: testenv.Name("r_note_"), Schema: testenv.Name("t_note_")}) {
 		pool := connect(t, testenv.ServiceRole(t, o), o.Schema)
 		for _, sql := range append(appsAttacks, "INSERT INTO "+answersTable+" (application_id, sex) VALUES ('"+event.NewID()+"', 'male')") {
 			refused(o.Name, pool, sql)

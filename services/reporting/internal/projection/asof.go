@@ -191,7 +191,12 @@ func (a *App) AsOf(t time.Time, changes []Change) *App {
 	}
 	out.VettingSteps = steps
 	if out.RejectedAt != nil && out.RejectedAt.After(t) {
-		out.RejectedAt, out.RejectedStage = nil, 0
+		out.RejectedAt, out.RejectedStage, out.RejectedReason = nil, 0, ""
+	}
+	// The withdrawal kept is the earliest (withdraw): gone by then with
+	// its kind and reason.
+	if out.WithdrawnAt == nil {
+		out.WithdrawnBy, out.WithdrawnReason = 0, ""
 	}
 	var cleared [VettingAssignee + 1]bool
 	for _, c := range changes {
