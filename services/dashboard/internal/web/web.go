@@ -474,6 +474,9 @@ func (s *Server) charts(ctx context.Context, code, asOf string) (chartsView, err
 	})
 	g.Go(func() (err error) {
 		vetting, err = s.reports.GetVettingDurations(gctx, &pb.GetVettingDurationsRequest{Region: code})
+		return err
+	})
+	g.Go(func() (err error) {
 		breakdown, err = s.reports.GetReasonBreakdown(gctx, &pb.GetReasonBreakdownRequest{Region: code})
 		return err
 	})
