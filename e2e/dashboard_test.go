@@ -930,6 +930,10 @@ func TestDashboardFollowsThePipelineLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	pastLondon := func(days int) string { return now.In(uk).AddDate(0, 0, -days).Format(time.DateOnly) }
+	if err := chromedp.Do(page, chromedp.Navigate(d.url+"/regions/london")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, page, "London's page", `location.pathname === '/regions/london' && document.readyState === 'complete'`, 10*time.Second)
 	for _, past := range []struct {
 		days int
 		want []string
