@@ -48,7 +48,7 @@ func TestNamesCoverDesign(t *testing.T) {
 		"sift.passed", "sift.failed", "interview.scheduled", "interview.passed", "interview.failed",
 		"sift.assigned", "sift.unassigned",
 		"offer.made", "offer.accepted", "offer.declined", "offer.withdrawn", "offer.start_date_set", "candidate.started",
-		"offer.assigned", "offer.unassigned",
+		"offer.assigned", "offer.unassigned", "offer.check_recorded",
 		"vetting.opened", "vetting.forms_received", "vetting.blocked", "vetting.unblocked", "vetting.cleared", "vetting.failed",
 		"vetting.assigned", "vetting.unassigned",
 		"stuck.warning", "stuck.breach", "stuck.resolved",

@@ -24,6 +24,7 @@ var notPersonal = map[protoreflect.FullName]string{
 	"recruitment.events.v1.CandidateStarted.approved_by":        "a staff token subject (never an email address)",
 	"recruitment.events.v1.ApplicationErased.reason_code":       "a code from a fixed list",
 	"recruitment.events.v1.ApplicationWithdrawn.reason_code":    "a validated reason code",
+	"recruitment.events.v1.ApplicationSubmitted.source":         "a code from the fixed list of application sources (pkg/reason)",
 	"recruitment.events.v1.CampaignStatusChanged.reason_code":   "a validated reason code about a campaign",
 	"recruitment.common.v1.CampaignRegion.region":               "a region code (validated)",
 	"recruitment.events.v1.SiftFailed.reason_code":              "a validated reason code",
